@@ -1,0 +1,424 @@
+/* colmap.c: COLMAP sparse models, binary and text (spec/datasets.md): cameras, images
+   (world-to-camera qvec/tvec in OpenCV axes) and points3D. PINHOLE and SIMPLE_PINHOLE
+   cameras become views; other models are parsed and rejected with a clear message. */
+#include "dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct colmap_model { const char *name; int params; } colmap_model;
+static const colmap_model MODELS[] = {
+    {"SIMPLE_PINHOLE", 3}, {"PINHOLE", 4}, {"SIMPLE_RADIAL", 4}, {"RADIAL", 5}, {"OPENCV", 8},
+    {"OPENCV_FISHEYE", 8}, {"FULL_OPENCV", 12}, {"FOV", 5}, {"SIMPLE_RADIAL_FISHEYE", 4},
+    {"RADIAL_FISHEYE", 5}, {"THIN_PRISM_FISHEYE", 12}};
+enum { MODEL_COUNT = sizeof MODELS / sizeof MODELS[0], MAX_PARAMS = 12 };
+
+typedef struct colmap_camera {
+    uint32_t id;
+    int model;
+    uint64_t width, height;
+    double params[MAX_PARAMS];
+} colmap_camera;
+
+typedef struct colmap_image {
+    uint32_t camera_id;
+    double q[4], t[3];
+    char name[256];
+} colmap_image;
+
+typedef struct colmap_data {
+    colmap_camera *cameras;
+    uint64_t ncameras;
+    colmap_image *images;
+    uint64_t nimages;
+} colmap_data;
+
+/* ---- binary reading with bounds checks ---------------------------------------------- */
+
+typedef struct cursor {
+    const unsigned char *p, *end;
+} cursor;
+
+static bool take(cursor *c, void *dst, size_t n)
+{
+    if ((size_t)(c->end - c->p) < n) return false;
+    memcpy(dst, c->p, n);
+    c->p += n;
+    return true;
+}
+
+static bool skip(cursor *c, uint64_t n)
+{
+    if ((uint64_t)(c->end - c->p) < n) return false;
+    c->p += n;
+    return true;
+}
+
+/* A count of records, each at least min_size bytes, that must fit in what remains. */
+static bool take_count(cursor *c, uint64_t *n, size_t min_size)
+{
+    return take(c, n, 8) && *n <= (uint64_t)(c->end - c->p) / min_size;
+}
+
+static rd_result read_cameras_bin(rd_context *ctx, const char *path, colmap_data *d)
+{
+    char *buf;
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, &buf, &size);
+    if (r != RD_OK) return r;
+    cursor c = {(unsigned char *)buf, (unsigned char *)buf + size};
+    if (!take_count(&c, &d->ncameras, 24)) {
+        free(buf);
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera count is missing or larger than the file holds", rd_path_tail(path));
+    }
+    d->cameras = rd_alloc_array((int64_t)d->ncameras, sizeof(colmap_camera));
+    for (uint64_t i = 0; d->cameras && i < d->ncameras; i++) {
+        colmap_camera *cam = &d->cameras[i];
+        int32_t id, model;
+        if (!take(&c, &id, 4) || !take(&c, &model, 4) || !take(&c, &cam->width, 8) || !take(&c, &cam->height, 8)) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %llu: truncated", rd_path_tail(path), (unsigned long long)i);
+            break;
+        }
+        if (model < 0 || model >= MODEL_COUNT) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %d: unknown model id %d", rd_path_tail(path), id, model);
+            break;
+        }
+        cam->id = (uint32_t)id;
+        cam->model = model;
+        if (!take(&c, cam->params, (size_t)MODELS[model].params * 8)) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %d: truncated params", rd_path_tail(path), id);
+            break;
+        }
+    }
+    if (!d->cameras) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+    free(buf);
+    return r;
+}
+
+static rd_result read_images_bin(rd_context *ctx, const char *path, colmap_data *d)
+{
+    char *buf;
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, &buf, &size);
+    if (r != RD_OK) return r;
+    cursor c = {(unsigned char *)buf, (unsigned char *)buf + size};
+    if (!take_count(&c, &d->nimages, 4 + 56 + 4 + 1 + 8)) {
+        free(buf);
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: image count is missing or larger than the file holds", rd_path_tail(path));
+    }
+    d->images = rd_alloc_array((int64_t)d->nimages, sizeof(colmap_image));
+    for (uint64_t i = 0; d->images && i < d->nimages; i++) {
+        colmap_image *im = &d->images[i];
+        uint32_t id;
+        uint64_t npoints;
+        if (!take(&c, &id, 4) || !take(&c, im->q, 32) || !take(&c, im->t, 24) || !take(&c, &im->camera_id, 4)) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %llu: truncated", rd_path_tail(path), (unsigned long long)i);
+            break;
+        }
+        size_t len = 0;
+        while (c.p + len < c.end && c.p[len] != '\0') len++;
+        if (c.p + len >= c.end || len == 0 || len >= sizeof im->name) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %u: name is empty, too long or unterminated", rd_path_tail(path), id);
+            break;
+        }
+        memcpy(im->name, c.p, len + 1);
+        c.p += len + 1;
+        if (!take(&c, &npoints, 8) || npoints > UINT64_MAX / 24 || !skip(&c, npoints * 24)) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %u (%s): points2D list truncated", rd_path_tail(path), id, im->name);
+            break;
+        }
+    }
+    if (!d->images) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+    free(buf);
+    return r;
+}
+
+static rd_result read_points_bin(rd_context *ctx, const char *path, rd_dataset *ds)
+{
+    char *buf;
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, &buf, &size);
+    if (r != RD_OK) return r;
+    cursor c = {(unsigned char *)buf, (unsigned char *)buf + size};
+    uint64_t n;
+    if (!take_count(&c, &n, 8 + 24 + 3 + 8 + 8)) {
+        free(buf);
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: point count is missing or larger than the file holds", rd_path_tail(path));
+    }
+    ds->points_xyz = rd_alloc_array((int64_t)n, 3 * sizeof(float));
+    ds->points_rgb = rd_alloc_array((int64_t)n, 3 * sizeof(float));
+    for (uint64_t i = 0; ds->points_xyz && ds->points_rgb && i < n; i++) {
+        uint64_t id, track;
+        double xyz[3], err;
+        unsigned char rgb[3];
+        if (!take(&c, &id, 8) || !take(&c, xyz, 24) || !take(&c, rgb, 3) || !take(&c, &err, 8) ||
+            !take(&c, &track, 8) || track > UINT64_MAX / 8 || !skip(&c, track * 8)) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: point %llu: truncated", rd_path_tail(path), (unsigned long long)i);
+            break;
+        }
+        for (int a = 0; a < 3; a++) {
+            ds->points_xyz[3 * i + a] = (float)xyz[a];
+            ds->points_rgb[3 * i + a] = rgb[a] / 255.0f;
+        }
+    }
+    if (!ds->points_xyz || !ds->points_rgb) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+    if (r == RD_OK) ds->point_count = (int64_t)n;
+    free(buf);
+    return r;
+}
+
+/* ---- text files --------------------------------------------------------------------- */
+
+/* Next line that is not a comment; blank lines are returned (images.txt needs them). */
+static char *next_line(char **p)
+{
+    while (**p) {
+        char *line = *p, *nl = strchr(line, '\n');
+        *p = nl ? nl + 1 : line + strlen(line);
+        if (nl) *nl = '\0';
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\r') line[len - 1] = '\0';
+        if (line[0] != '#') return line;
+    }
+    return NULL;
+}
+
+static int model_by_name(const char *name)
+{
+    for (int m = 0; m < MODEL_COUNT; m++)
+        if (strcmp(MODELS[m].name, name) == 0) return m;
+    return -1;
+}
+
+static void *grow(void *array, uint64_t count, size_t size)
+{
+    /* doubles at powers of two */
+    if (count & (count - 1)) return array;
+    return realloc(array, (size_t)(count ? 2 * count : 1) * size);
+}
+
+static rd_result read_cameras_txt(rd_context *ctx, const char *path, colmap_data *d)
+{
+    char *text;
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, &text, &size);
+    if (r != RD_OK) return r;
+    char *p = text, *line;
+    int line_no = 0;
+    while (r == RD_OK && (line = next_line(&p))) {
+        line_no++;
+        if (strspn(line, " \t") == strlen(line)) continue;
+        colmap_camera cam = {0};
+        char model[64];
+        int used = 0;
+        unsigned long long w, h;
+        if (sscanf(line, "%u %63s %llu %llu%n", &cam.id, model, &w, &h, &used) != 4) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: line %d: expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS", rd_path_tail(path), line_no);
+            break;
+        }
+        cam.width = w;
+        cam.height = h;
+        cam.model = model_by_name(model);
+        if (cam.model < 0) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: unknown model %s", rd_path_tail(path), cam.id, model);
+            break;
+        }
+        char *q = line + used;
+        for (int k = 0; k < MODELS[cam.model].params; k++) {
+            char *stop;
+            cam.params[k] = strtod(q, &stop);
+            if (stop == q) {
+                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: %s needs %d params", rd_path_tail(path), cam.id, model,
+                            MODELS[cam.model].params);
+                break;
+            }
+            q = stop;
+        }
+        colmap_camera *grown = grow(d->cameras, d->ncameras, sizeof cam);
+        if (r == RD_OK && !grown) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+        if (r != RD_OK) break;
+        d->cameras = grown;
+        d->cameras[d->ncameras++] = cam;
+    }
+    free(text);
+    return r;
+}
+
+static rd_result read_images_txt(rd_context *ctx, const char *path, colmap_data *d)
+{
+    char *text;
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, &text, &size);
+    if (r != RD_OK) return r;
+    char *p = text, *line;
+    while (r == RD_OK && (line = next_line(&p))) {
+        if (strspn(line, " \t") == strlen(line)) continue;
+        colmap_image im = {0};
+        unsigned id;
+        if (sscanf(line, "%u %lf %lf %lf %lf %lf %lf %lf %u %255s", &id, &im.q[0], &im.q[1], &im.q[2], &im.q[3],
+                   &im.t[0], &im.t[1], &im.t[2], &im.camera_id, im.name) != 10) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image line '%.40s': expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME",
+                        rd_path_tail(path), line);
+            break;
+        }
+        next_line(&p); /* the POINTS2D line, possibly blank */
+        colmap_image *grown = grow(d->images, d->nimages, sizeof im);
+        if (!grown) {
+            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+            break;
+        }
+        d->images = grown;
+        d->images[d->nimages++] = im;
+    }
+    free(text);
+    return r;
+}
+
+static rd_result read_points_txt(rd_context *ctx, const char *path, rd_dataset *ds)
+{
+    char *text;
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, &text, &size);
+    if (r != RD_OK) return r;
+    char *p = text, *line;
+    uint64_t n = 0;
+    while (r == RD_OK && (line = next_line(&p))) {
+        if (strspn(line, " \t") == strlen(line)) continue;
+        unsigned long long id;
+        double x, y, z;
+        unsigned cr, cg, cb;
+        if (sscanf(line, "%llu %lf %lf %lf %u %u %u", &id, &x, &y, &z, &cr, &cg, &cb) != 7 || cr > 255 || cg > 255 || cb > 255) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: point line '%.40s': expected POINT3D_ID X Y Z R G B", rd_path_tail(path), line);
+            break;
+        }
+        float *gx = grow(ds->points_xyz, n, 3 * sizeof(float));
+        if (gx) ds->points_xyz = gx;
+        float *gc = grow(ds->points_rgb, n, 3 * sizeof(float));
+        if (gc) ds->points_rgb = gc;
+        if (!gx || !gc) {
+            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+            break;
+        }
+        float v[6] = {(float)x, (float)y, (float)z, cr / 255.0f, cg / 255.0f, cb / 255.0f};
+        memcpy(ds->points_xyz + 3 * n, v, 3 * sizeof(float));
+        memcpy(ds->points_rgb + 3 * n, v + 3, 3 * sizeof(float));
+        n++;
+    }
+    if (r == RD_OK) ds->point_count = (int64_t)n;
+    free(text);
+    return r;
+}
+
+/* ---- the dataset ---------------------------------------------------------------------- */
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(((const colmap_image *)a)->name, ((const colmap_image *)b)->name);
+}
+
+/* Reads NAME.bin, else NAME.txt, from sparse_dir. */
+static rd_result read_pair(rd_context *ctx, const char *sparse_dir, const char *name, bool *found_any,
+                           rd_result (*bin)(rd_context *, const char *, void *),
+                           rd_result (*txt)(rd_context *, const char *, void *), void *dst)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.bin", sparse_dir, name);
+    if (rd_file_exists(path)) { *found_any = true; return bin(ctx, path, dst); }
+    snprintf(path, sizeof path, "%s/%s.txt", sparse_dir, name);
+    if (rd_file_exists(path)) { *found_any = true; return txt(ctx, path, dst); }
+    *found_any = false;
+    return RD_OK;
+}
+
+static rd_result cams_bin(rd_context *c, const char *p, void *d) { return read_cameras_bin(c, p, d); }
+static rd_result cams_txt(rd_context *c, const char *p, void *d) { return read_cameras_txt(c, p, d); }
+static rd_result imgs_bin(rd_context *c, const char *p, void *d) { return read_images_bin(c, p, d); }
+static rd_result imgs_txt(rd_context *c, const char *p, void *d) { return read_images_txt(c, p, d); }
+static rd_result pts_bin(rd_context *c, const char *p, void *d) { return read_points_bin(c, p, d); }
+static rd_result pts_txt(rd_context *c, const char *p, void *d) { return read_points_txt(c, p, d); }
+
+static rd_result image_camera(rd_context *ctx, const char *sparse_dir, const colmap_data *d, const colmap_image *im,
+                              rd_camera *out)
+{
+    const colmap_camera *cam = NULL;
+    for (uint64_t k = 0; k < d->ncameras && !cam; k++)
+        if (d->cameras[k].id == im->camera_id) cam = &d->cameras[k];
+    if (!cam)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s/images: image %s: camera %u is not in cameras", rd_path_tail(sparse_dir),
+                       im->name, im->camera_id);
+    const char *model = MODELS[cam->model].name;
+    if (strcmp(model, "PINHOLE") != 0 && strcmp(model, "SIMPLE_PINHOLE") != 0)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
+                       "%s/cameras: camera %u: model %s is not supported yet (PINHOLE and SIMPLE_PINHOLE are; undistort the images with COLMAP's image_undistorter)",
+                       rd_path_tail(sparse_dir), cam->id, model);
+    if (cam->width < 1 || cam->height < 1 || cam->width > 65536 || cam->height > 65536)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s/cameras: camera %u: size %llux%llu is out of range", rd_path_tail(sparse_dir),
+                       cam->id, (unsigned long long)cam->width, (unsigned long long)cam->height);
+    bool simple = cam->model == 0;
+    memset(out, 0, sizeof *out);
+    out->width = (int)cam->width;
+    out->height = (int)cam->height;
+    out->fx = (float)cam->params[0];
+    out->fy = (float)cam->params[simple ? 0 : 1];
+    out->cx = (float)cam->params[simple ? 1 : 2];
+    out->cy = (float)cam->params[simple ? 2 : 3];
+    double qn = sqrt(im->q[0] * im->q[0] + im->q[1] * im->q[1] + im->q[2] * im->q[2] + im->q[3] * im->q[3]);
+    if (!(qn > 0.0) || !isfinite(qn) || !isfinite(im->t[0] + im->t[1] + im->t[2]) || !(out->fx > 0.0f) || !(out->fy > 0.0f))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s/images: image %s: pose or intrinsics are not finite or zero",
+                       rd_path_tail(sparse_dir), im->name);
+    double w = im->q[0] / qn, x = im->q[1] / qn, y = im->q[2] / qn, z = im->q[3] / qn;
+    double R[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+                   2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+                   2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)};
+    for (int r = 0; r < 3; r++) {
+        for (int c = 0; c < 3; c++) out->w2c[4 * r + c] = (float)R[3 * r + c];
+        out->w2c[4 * r + 3] = (float)im->t[r];
+    }
+    out->w2c[15] = 1.0f;
+    return RD_OK;
+}
+
+rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd_dataset *ds)
+{
+    snprintf(ds->kind, sizeof ds->kind, "colmap");
+    char sparse[4096] = "";
+    static const char *candidates[] = {"sparse/0", "sparse", "."};
+    for (int i = 0; i < 3 && !sparse[0]; i++) {
+        char probe[4096];
+        snprintf(probe, sizeof probe, "%s/%s/cameras.bin", dir, candidates[i]);
+        bool bin = rd_file_exists(probe);
+        snprintf(probe, sizeof probe, "%s/%s/cameras.txt", dir, candidates[i]);
+        if (bin || rd_file_exists(probe))
+            snprintf(sparse, sizeof sparse, "%s%s%s", dir, i < 2 ? "/" : "", i < 2 ? candidates[i] : "");
+    }
+    if (!sparse[0]) return rd_fail(ctx, RD_ERROR_IO, "%s: no COLMAP model (sparse/0/cameras.bin or .txt)", dir);
+
+    colmap_data d = {0};
+    bool found;
+    rd_result r = read_pair(ctx, sparse, "cameras", &found, cams_bin, cams_txt, &d);
+    if (r == RD_OK) r = read_pair(ctx, sparse, "images", &found, imgs_bin, imgs_txt, &d);
+    if (r == RD_OK && !found) r = rd_fail(ctx, RD_ERROR_IO, "%s: images.bin or images.txt is missing", rd_path_tail(sparse));
+    if (r == RD_OK) r = read_pair(ctx, sparse, "points3D", &found, pts_bin, pts_txt, ds);
+    if (r == RD_OK && d.nimages) qsort(d.images, (size_t)d.nimages, sizeof(colmap_image), compare_names);
+    for (uint64_t i = 0; r == RD_OK && i < d.nimages; i++) {
+        if (!rd_split_contains(split, (int)i)) continue;
+        rd_camera cam;
+        r = image_camera(ctx, sparse, &d, &d.images[i], &cam);
+        if (r != RD_OK) break;
+        char image[4096], name[256];
+        snprintf(image, sizeof image, "%s/images/%s", dir, d.images[i].name);
+        if (!rd_file_exists(image)) {
+            ds->skipped++;
+            continue;
+        }
+        snprintf(name, sizeof name, "%s", d.images[i].name);
+        char *dot = strrchr(name, '.');
+        if (dot && dot != name) *dot = '\0';
+        r = rd_dataset_add_view(ctx, ds, name, image, &cam);
+    }
+    free(d.cameras);
+    free(d.images);
+    return r;
+}

@@ -1,0 +1,184 @@
+/* dataset.c: rd_dataset: recognises a dataset folder or file and hands it to its loader;
+   views, images and sparse points for the callers. */
+#include "dataset.h"
+#include "json_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool rd_split_contains(const char *split, int i)
+{
+    if (strcmp(split, "all") == 0) return true;
+    bool test = i % 8 == 0;
+    return strcmp(split, "test") == 0 ? test : !test;
+}
+
+void rd_w2c_from_c2w(const double c2w[9], const double centre[3], float w2c[16])
+{
+    for (int r = 0; r < 3; r++) {
+        double t = 0.0;
+        for (int c = 0; c < 3; c++) {
+            w2c[4 * r + c] = (float)c2w[3 * c + r]; /* transpose */
+            t -= c2w[3 * c + r] * centre[c];
+        }
+        w2c[4 * r + 3] = (float)t;
+    }
+    w2c[12] = w2c[13] = w2c[14] = 0.0f;
+    w2c[15] = 1.0f;
+}
+
+rd_result rd_dataset_add_view(rd_context *ctx, rd_dataset *ds, const char *name, const char *image_path,
+                              const rd_camera *camera)
+{
+    if (ds->count == ds->capacity) {
+        int cap = ds->capacity ? 2 * ds->capacity : 64;
+        rd_view *v = realloc(ds->views, (size_t)cap * sizeof *v);
+        if (!v) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "dataset: out of memory");
+        ds->views = v;
+        ds->capacity = cap;
+    }
+    rd_view *v = &ds->views[ds->count];
+    v->name = strdup(name);
+    v->image_path = image_path ? strdup(image_path) : NULL;
+    v->camera = *camera;
+    if (!v->name || (image_path && !v->image_path)) {
+        free((char *)v->name);
+        free((char *)v->image_path);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "dataset: out of memory");
+    }
+    ds->count++;
+    return RD_OK;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* A .json file is a camera list when its top level has "cameras", transforms otherwise. */
+static rd_result load_json_file(rd_context *ctx, const char *path, const char *split, rd_dataset *ds)
+{
+    cJSON *root = NULL;
+    rd_result r = rd_json_load(ctx, path, &root);
+    if (r != RD_OK) return r;
+    bool camera_list = cJSON_GetObjectItemCaseSensitive(root, "cameras") != NULL;
+    cJSON_Delete(root);
+    return camera_list ? rd_camera_list_load(ctx, path, ds) : rd_transforms_load(ctx, path, split, ds);
+}
+
+static rd_result load_folder(rd_context *ctx, const char *dir, const char *split, rd_dataset *ds)
+{
+    char path[4096];
+    bool is_all = strcmp(split, "all") == 0;
+    snprintf(path, sizeof path, "%s/transforms_%s.json", dir, is_all ? "train" : split);
+    if (rd_file_exists(path)) {
+        if (!is_all) return rd_transforms_load(ctx, path, split, ds);
+        static const char *splits[] = {"train", "val", "test"};
+        for (int s = 0; s < 3; s++) {
+            snprintf(path, sizeof path, "%s/transforms_%s.json", dir, splits[s]);
+            rd_result r = rd_file_exists(path) ? rd_transforms_load(ctx, path, "all", ds) : RD_OK;
+            if (r != RD_OK) return r;
+        }
+        return RD_OK;
+    }
+    snprintf(path, sizeof path, "%s/transforms.json", dir);
+    if (rd_file_exists(path)) return rd_transforms_load(ctx, path, split, ds);
+    snprintf(path, sizeof path, "%s/poses_bounds.npy", dir);
+    if (rd_file_exists(path)) return rd_llff_load(ctx, path, split, ds);
+    static const char *colmap_dirs[] = {"sparse/0", "sparse", "."};
+    for (int i = 0; i < 3; i++) {
+        char probe[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, colmap_dirs[i]);
+        snprintf(probe, sizeof probe, "%s/cameras.bin", path);
+        bool bin = rd_file_exists(probe);
+        snprintf(probe, sizeof probe, "%s/cameras.txt", path);
+        if (bin || rd_file_exists(probe)) return rd_colmap_load(ctx, dir, split, ds);
+    }
+    snprintf(path, sizeof path, "%s/transforms_train.json", dir);
+    if (rd_file_exists(path))
+        return rd_fail(ctx, RD_ERROR_IO, "%s: no transforms_%s.json for split '%s'", dir, split, split);
+    return rd_fail(ctx, RD_ERROR_FORMAT,
+                   "%s: not a dataset folder (no transforms_*.json, transforms.json, poses_bounds.npy or sparse/0)", dir);
+}
+
+rd_result rd_dataset_load(rd_context *ctx, const char *path, const rd_dataset_desc *desc, rd_dataset **out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_dataset_load: out is NULL");
+    *out = NULL;
+    if (!path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_dataset_load: path is NULL");
+    const char *split = desc && desc->split ? desc->split : "test";
+    if (strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test") && strcmp(split, "all"))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "split '%s': expected train, val, test or all", split);
+    rd_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "dataset: out of memory");
+    rd_result r;
+    if (rd_dir_exists(path))
+        r = load_folder(ctx, path, split, ds);
+    else if (!rd_file_exists(path))
+        r = rd_fail(ctx, RD_ERROR_IO, "%s: no such file or folder", path);
+    else if (has_suffix(path, ".json"))
+        r = load_json_file(ctx, path, split, ds);
+    else if (has_suffix(path, ".npy"))
+        r = rd_llff_load(ctx, path, split, ds);
+    else
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: not a dataset (expected a folder, a .json or poses_bounds.npy)", path);
+    if (r == RD_OK && ds->count == 0)
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: split '%s' has no views%s", path, split,
+                    ds->skipped ? " (every listed image is missing)" : "");
+    if (r != RD_OK) {
+        rd_dataset_destroy(ds);
+        return r;
+    }
+    if (ds->skipped)
+        rd_log(ctx, RD_LOG_WARN, "%s: %d listed frames skipped: image file missing", path, ds->skipped);
+    *out = ds;
+    return RD_OK;
+}
+
+void rd_dataset_destroy(rd_dataset *ds)
+{
+    if (!ds) return;
+    for (int i = 0; i < ds->count; i++) {
+        free((char *)ds->views[i].name);
+        free((char *)ds->views[i].image_path);
+    }
+    free(ds->views);
+    free(ds->points_xyz);
+    free(ds->points_rgb);
+    free(ds);
+}
+
+int rd_dataset_view_count(const rd_dataset *ds) { return ds ? ds->count : 0; }
+const char *rd_dataset_kind(const rd_dataset *ds) { return ds ? ds->kind : ""; }
+int rd_dataset_skipped(const rd_dataset *ds) { return ds ? ds->skipped : 0; }
+
+const rd_view *rd_dataset_view(const rd_dataset *ds, int i)
+{
+    return ds && i >= 0 && i < ds->count ? &ds->views[i] : NULL;
+}
+
+int64_t rd_dataset_points(const rd_dataset *ds, const float **xyz, const float **rgb)
+{
+    if (xyz) *xyz = ds ? ds->points_xyz : NULL;
+    if (rgb) *rgb = ds ? ds->points_rgb : NULL;
+    return ds ? ds->point_count : 0;
+}
+
+rd_result rd_dataset_load_image(rd_context *ctx, const rd_dataset *ds, int index, const float background[3],
+                                rd_image *out)
+{
+    const rd_view *v = rd_dataset_view(ds, index);
+    if (!v) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "dataset: view %d does not exist", index);
+    if (!v->image_path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "dataset: view %s has no image", v->name);
+    rd_image raw;
+    rd_result r = rd_image_load(ctx, v->image_path, &raw);
+    if (r != RD_OK) return r;
+    static const float black[3] = {0, 0, 0};
+    r = rd_image_composite(&raw, background ? background : black, out);
+    rd_image_free(&raw);
+    if (r != RD_OK) return rd_fail(ctx, r, "%s: cannot composite the image", v->image_path);
+    return RD_OK;
+}

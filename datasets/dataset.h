@@ -1,0 +1,32 @@
+/* dataset.h: the dataset object and the loaders that fill it, one file per format. */
+#ifndef RD_DATASET_H
+#define RD_DATASET_H
+
+#include "../renderer/internal.h"
+
+struct rd_dataset {
+    char kind[16];
+    rd_view *views;
+    int count, capacity;
+    int skipped;
+    float *points_xyz, *points_rgb;
+    int64_t point_count;
+};
+
+/* Appends a view (strings are copied; image_path may be NULL). */
+rd_result rd_dataset_add_view(rd_context *ctx, rd_dataset *ds, const char *name, const char *image_path,
+                              const rd_camera *camera);
+/* Whether view i of n belongs to split: "test" holds out every 8th view (the 3DGS
+   convention for datasets without split files), "train" the rest, "all" every view. */
+bool rd_split_contains(const char *split, int i);
+
+/* World-to-camera (row-major 4x4) from a camera-to-world rotation (columns are the camera's
+   x, y, z axes in the world, OpenCV) and centre. */
+void rd_w2c_from_c2w(const double rot_columns[9], const double centre[3], float w2c[16]);
+
+rd_result rd_transforms_load(rd_context *ctx, const char *json_path, const char *split, rd_dataset *ds);
+rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd_dataset *ds);
+rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split, rd_dataset *ds);
+rd_result rd_camera_list_load(rd_context *ctx, const char *json_path, rd_dataset *ds);
+
+#endif

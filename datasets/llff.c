@@ -1,0 +1,180 @@
+/* llff.c: LLFF / Neural 3D Video poses_bounds.npy (spec/datasets.md): N x 17 float64 rows
+   of a 3x5 camera-to-world [R | c | (H, W, focal)] with rotation columns (down, right,
+   back), then near and far. Images come from the first of images/, images_2/, images_4/,
+   images_8/ that holds one image per row; intrinsics scale to their size. */
+#include "dataset.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Parses a .npy v1/v2/v3 header for a little-endian float64, C-order, 2-D array. */
+static rd_result parse_npy(rd_context *ctx, const char *path, const char *data, size_t size, int64_t *rows,
+                           int64_t *cols, const double **values)
+{
+    const char *name = rd_path_tail(path);
+    if (size < 10 || memcmp(data, "\x93NUMPY", 6) != 0)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: not a .npy file (bad magic)", name);
+    int major = (unsigned char)data[6];
+    size_t header_len, start;
+    if (major == 1) {
+        header_len = (unsigned char)data[8] | ((size_t)(unsigned char)data[9] << 8);
+        start = 10;
+    } else if (major == 2 || major == 3) {
+        if (size < 12) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: truncated header", name);
+        header_len = (unsigned char)data[8] | ((size_t)(unsigned char)data[9] << 8) |
+                     ((size_t)(unsigned char)data[10] << 16) | ((size_t)(unsigned char)data[11] << 24);
+        start = 12;
+    } else {
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: .npy version %d is not supported", name, major);
+    }
+    if (header_len > size - start || header_len > 65536) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: truncated header", name);
+    char header[65537];
+    memcpy(header, data + start, header_len);
+    header[header_len] = '\0';
+    if (!strstr(header, "'descr': '<f8'"))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: descr: expected '<f8' (little-endian float64)", name);
+    if (!strstr(header, "'fortran_order': False"))
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: fortran_order: only C order is supported", name);
+    const char *shape = strstr(header, "'shape': (");
+    long long r = -1, c = -1;
+    if (!shape || sscanf(shape, "'shape': (%lld, %lld)", &r, &c) != 2 || r < 0 || c < 0)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape: expected a 2-D shape (N, 17)", name);
+    size_t body = start + header_len;
+    if ((uint64_t)r > (size - body) / 8 / (uint64_t)(c ? c : 1) || (uint64_t)(r * c) * 8 > size - body)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape (%lld, %lld) needs more data than the file holds (truncated?)", name, r, c);
+    if (body % 8 != 0) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: data is not 8-byte aligned", name);
+    *rows = r;
+    *cols = c;
+    *values = (const double *)(data + body);
+    return RD_OK;
+}
+
+static bool is_image_name(const char *n)
+{
+    size_t len = strlen(n);
+    return len > 4 && (strcasecmp(n + len - 4, ".png") == 0 || strcasecmp(n + len - 4, ".jpg") == 0 ||
+                       (len > 5 && strcasecmp(n + len - 5, ".jpeg") == 0));
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted image file names of a folder; count -1 when the folder cannot be read. */
+static int list_images(const char *dir, char ***names)
+{
+    *names = NULL;
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_image_name(e->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **grown = realloc(*names, (size_t)cap * sizeof(char *));
+            if (!grown) break;
+            *names = grown;
+        }
+        (*names)[n] = strdup(e->d_name);
+        if ((*names)[n]) n++;
+    }
+    closedir(d);
+    if (n) qsort(*names, (size_t)n, sizeof(char *), compare_strings);
+    return n;
+}
+
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split, rd_dataset *ds)
+{
+    snprintf(ds->kind, sizeof ds->kind, "llff");
+    char *data;
+    size_t size;
+    rd_result r = rd_read_file(ctx, npy_path, &data, &size);
+    if (r != RD_OK) return r;
+    int64_t rows = 0, cols = 0;
+    const double *v = NULL;
+    r = parse_npy(ctx, npy_path, data, size, &rows, &cols, &v);
+    if (r == RD_OK && cols != 17)
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape: expected (N, 17), found (%lld, %lld)", rd_path_tail(npy_path),
+                    (long long)rows, (long long)cols);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", npy_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
+
+    char image_dir[4096] = "", **names = NULL;
+    int nnames = 0;
+    static const char *folders[] = {"images", "images_2", "images_4", "images_8"};
+    for (int f = 0; r == RD_OK && f < 4 && !image_dir[0]; f++) {
+        char candidate[4096];
+        snprintf(candidate, sizeof candidate, "%s/%s", dir, folders[f]);
+        nnames = list_images(candidate, &names);
+        if (nnames == rows) snprintf(image_dir, sizeof image_dir, "%s", candidate);
+        else free_names(names, nnames > 0 ? nnames : 0), names = NULL, nnames = 0;
+    }
+    for (int64_t i = 0; r == RD_OK && i < rows; i++) {
+        if (!rd_split_contains(split, (int)i)) continue;
+        const double *row = v + 17 * i;
+        double M[15];
+        memcpy(M, row, sizeof M); /* row-major 3x5 */
+        for (int k = 0; k < 17; k++)
+            if (!isfinite(row[k])) {
+                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: row %lld: value %d is not finite", rd_path_tail(npy_path), (long long)i, k);
+                break;
+            }
+        if (r != RD_OK) break;
+        double H = M[4], W = M[9], f = M[14];
+        if (!(H >= 1 && W >= 1 && f > 0)) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: row %lld: (H, W, focal) = (%g, %g, %g) is not valid", rd_path_tail(npy_path),
+                        (long long)i, H, W, f);
+            break;
+        }
+        char image[4096] = "", name[256];
+        int w = (int)W, h = (int)H;
+        if (names) {
+            snprintf(image, sizeof image, "%s/%s", image_dir, names[i]);
+            r = rd_image_size(ctx, image, &w, &h);
+            if (r != RD_OK) break;
+            snprintf(name, sizeof name, "%s", names[i]);
+            char *dot = strrchr(name, '.');
+            if (dot) *dot = '\0';
+        } else {
+            snprintf(name, sizeof name, "%04lld", (long long)i);
+        }
+        double scale = (double)w / W;
+        rd_camera cam = {0};
+        cam.width = w;
+        cam.height = h;
+        cam.fx = cam.fy = (float)(f * scale);
+        cam.cx = 0.5f * (float)w;
+        cam.cy = 0.5f * (float)h;
+        /* columns (down, right, back) -> OpenCV (right, down, forward) = (c1, c0, -c2) */
+        double rot[9], centre[3];
+        for (int k = 0; k < 3; k++) {
+            rot[3 * k + 0] = M[5 * k + 1];
+            rot[3 * k + 1] = M[5 * k + 0];
+            rot[3 * k + 2] = -M[5 * k + 2];
+            centre[k] = M[5 * k + 3];
+        }
+        rd_w2c_from_c2w(rot, centre, cam.w2c);
+        cam.near_plane = 0.0f; /* bounds (row[15], row[16]) describe the scene, not a clip */
+        r = rd_dataset_add_view(ctx, ds, name, names ? image : NULL, &cam);
+    }
+    if (r == RD_OK && !names)
+        rd_log(ctx, RD_LOG_WARN, "%s: no images/, images_2/, images_4/ or images_8/ with %lld images: views have no images",
+               npy_path, (long long)rows);
+    free_names(names, nnames);
+    free(data);
+    return r;
+}

@@ -1,0 +1,53 @@
+/* backend.c: choosing and opening a backend. GPU backends register here as they land;
+   a backend not compiled in answers RD_ERROR_BACKEND_UNAVAILABLE with a reason. */
+#include "backend.h"
+
+bool rd_backend_built(rd_backend backend)
+{
+    switch (backend) {
+    case RD_BACKEND_CPU: return true;
+#ifdef RD_HAVE_CUDA
+    case RD_BACKEND_CUDA: return true;
+#endif
+#ifdef RD_HAVE_VULKAN
+    case RD_BACKEND_VULKAN: return true;
+#endif
+    default: return false;
+    }
+}
+
+static rd_result open_one(rd_context *ctx, rd_backend backend, int device_index)
+{
+    (void)device_index;
+    if (backend == RD_BACKEND_CPU) {
+        ctx->backend = RD_BACKEND_CPU;
+        return RD_OK;
+    }
+    /* The CUDA and Vulkan renderers are not part of this build yet. */
+    return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE,
+                   "backend %s: not available in this build of radiant",
+                   rd_backend_name(backend));
+}
+
+rd_result rd_backend_open(rd_context *ctx, rd_backend requested, int device_index)
+{
+    if (requested < RD_BACKEND_AUTO || requested > RD_BACKEND_VULKAN)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "backend: unknown value %d", (int)requested);
+    if (requested != RD_BACKEND_AUTO) return open_one(ctx, requested, device_index);
+
+    const rd_backend order[] = {RD_BACKEND_CUDA, RD_BACKEND_VULKAN};
+    for (int i = 0; i < 2; i++) {
+        if (!rd_backend_built(order[i])) continue;
+        if (open_one(ctx, order[i], device_index) == RD_OK) return RD_OK;
+        rd_log(ctx, RD_LOG_INFO, "auto backend: %s", ctx->last_error);
+    }
+    rd_log(ctx, RD_LOG_INFO, "auto backend: no GPU backend available, using the CPU (%d threads)",
+           ctx->threads);
+    ctx->last_error[0] = '\0';
+    return open_one(ctx, RD_BACKEND_CPU, device_index);
+}
+
+void rd_backend_close(rd_context *ctx)
+{
+    ctx->backend_state = NULL;
+}

@@ -1,0 +1,58 @@
+/* cli.h: what the `radiant` commands share: options, the context, scenes, the list of
+   views to render, and the progress bar. */
+#ifndef RD_CLI_H
+#define RD_CLI_H
+
+#include "radiant.h"
+
+#include <stdbool.h>
+
+enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* Which options a command takes. */
+enum {
+    OPT_DATASET = 1 << 0, OPT_CAMERAS = 1 << 1, OPT_OUT = 1 << 2, OPT_BACKEND = 1 << 3,
+    OPT_BACKGROUND = 1 << 4, OPT_EXR = 1 << 5, OPT_SIZE = 1 << 6, OPT_FRAMES = 1 << 7,
+    OPT_JSON = 1 << 8, OPT_RENDER = 1 << 9, OPT_DEMO = 1 << 10,
+};
+
+typedef struct cli_options {
+    const char *scene; /* positional; NULL with --demo */
+    bool demo;
+    const char *dataset, *split, *cameras, *out_dir;
+    rd_backend backend;
+    float background[3];
+    bool exr, json, verbose;
+    int width, height, frames, warmup;
+    rd_render_desc render;
+} cli_options;
+
+/* Parses argv (after the command name). Returns EXIT_DONE to go on, EXIT_USAGE on a bad
+   option (message printed), or -1 after printing help. */
+int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_options *o);
+rd_context *cli_context(const cli_options *o);
+/* Prints "radiant: <what>: <last error>" to stderr. */
+void cli_error(rd_context *ctx, const char *what);
+/* Loads the positional scene or builds the demo one. */
+rd_result cli_load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene);
+
+/* The cameras a command renders: a dataset's views, a camera list, or an orbit around
+   the scene when neither is given. */
+typedef struct cli_views {
+    rd_dataset *dataset; /* NULL for orbits */
+    rd_camera *cameras;
+    char (*names)[64];
+    int count;
+} cli_views;
+rd_result cli_views_load(rd_context *ctx, const cli_options *o, const rd_scene *scene, cli_views *v);
+void cli_views_free(cli_views *v);
+
+/* Draws a progress bar on stderr (a terminal only) once a run has taken over a second. */
+void cli_progress(const char *label, int done, int total, double start_ms);
+double cli_now_ms(void);
+
+int cmd_render(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

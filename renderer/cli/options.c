@@ -1,0 +1,152 @@
+/* options.c: option parsing, context creation and scene loading for every command. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void log_to_stderr(rd_log_level level, const char *message, void *user)
+{
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    (void)user;
+    fprintf(stderr, "radiant: %s: %s\n", names[level], message);
+}
+
+static bool parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || *end || end == s || v < lo || v > hi) return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool parse_background(const char *s, float out[3])
+{
+    if (!s) return false;
+    if (strcmp(s, "black") == 0) { out[0] = out[1] = out[2] = 0.0f; return true; }
+    if (strcmp(s, "white") == 0) { out[0] = out[1] = out[2] = 1.0f; return true; }
+    char tail;
+    return sscanf(s, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) == 3;
+}
+
+int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->split = "test";
+    o->frames = 20;
+    o->warmup = 3;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKES(flag, mask) (strcmp(a, flag) == 0 && (allowed & (mask)))
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return -1;
+        } else if (TAKES("--demo", OPT_DEMO)) {
+            o->demo = true;
+        } else if (TAKES("--dataset", OPT_DATASET) && next) {
+            o->dataset = argv[++i];
+        } else if (TAKES("--split", OPT_DATASET) && next) {
+            o->split = argv[++i];
+        } else if (TAKES("--cameras", OPT_CAMERAS) && next) {
+            o->cameras = argv[++i];
+        } else if (TAKES("--out", OPT_OUT) && next) {
+            o->out_dir = argv[++i];
+        } else if (TAKES("--backend", OPT_BACKEND) && next) {
+            int b = rd_backend_from_name(argv[++i]);
+            if (b < 0) {
+                fprintf(stderr, "radiant: --backend %s: expected auto, cpu, cuda or vulkan\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            o->backend = (rd_backend)b;
+        } else if (TAKES("--background", OPT_BACKGROUND) && next) {
+            if (!parse_background(argv[++i], o->background)) {
+                fprintf(stderr, "radiant: --background %s: expected black, white or R,G,B\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            for (int c = 0; c < 3; c++) o->render.background[c] = o->background[c];
+        } else if (TAKES("--exr", OPT_EXR)) {
+            o->exr = true;
+        } else if (TAKES("--json", OPT_JSON)) {
+            o->json = true;
+        } else if ((TAKES("--width", OPT_SIZE) || TAKES("--height", OPT_SIZE)) && next) {
+            int *dst = a[2] == 'w' ? &o->width : &o->height;
+            if (!parse_int(argv[++i], 1, 65536, dst)) {
+                fprintf(stderr, "radiant: %s %s: expected a whole number in 1..65536\n", a, argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if ((TAKES("--frames", OPT_FRAMES) || TAKES("--warmup", OPT_FRAMES)) && next) {
+            int *dst = a[2] == 'f' ? &o->frames : &o->warmup;
+            if (!parse_int(argv[++i], a[2] == 'f' ? 1 : 0, 100000, dst)) {
+                fprintf(stderr, "radiant: %s %s: expected a whole number\n", a, argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if (TAKES("--sh-degree", OPT_RENDER) && next) {
+            int d;
+            if (!parse_int(argv[++i], 0, 3, &d)) {
+                fprintf(stderr, "radiant: --sh-degree %s: expected 0..3\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            o->render.sh_degree = RD_SH_DEGREE(d);
+        } else if (TAKES("--antialiased", OPT_RENDER)) {
+            o->render.flags |= RD_RENDER_ANTIALIASED;
+        } else if (TAKES("--inria-extent", OPT_RENDER)) {
+            o->render.flags |= RD_RENDER_INRIA_EXTENT;
+        } else if (TAKES("--expected-depth", OPT_RENDER)) {
+            o->render.flags |= RD_RENDER_EXPECTED_DEPTH;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            o->verbose = true;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "radiant: unknown option or missing value: %s\n\n%s", a, usage);
+            return EXIT_USAGE;
+        } else if (!o->scene) {
+            o->scene = a;
+        } else {
+            fprintf(stderr, "radiant: unexpected argument '%s'\n\n%s", a, usage);
+            return EXIT_USAGE;
+        }
+#undef TAKES
+    }
+    if ((allowed & OPT_DEMO) && !o->scene == !o->demo) {
+        fprintf(stderr, "radiant: give a SCENE file or --demo (one of them)\n\n%s", usage);
+        return EXIT_USAGE;
+    }
+    if (!(allowed & OPT_DEMO) && !o->scene) {
+        fprintf(stderr, "radiant: missing FILE\n\n%s", usage);
+        return EXIT_USAGE;
+    }
+    if (o->dataset && o->cameras) {
+        fprintf(stderr, "radiant: --dataset and --cameras exclude each other\n");
+        return EXIT_USAGE;
+    }
+    if (!o->width != !o->height) {
+        fprintf(stderr, "radiant: give --width and --height together\n");
+        return EXIT_USAGE;
+    }
+    /* a scene's own hints (the antialiased flag) are honoured unless told otherwise */
+    o->render.flags |= RD_RENDER_SCENE_FLAGS;
+    return EXIT_DONE;
+}
+
+rd_context *cli_context(const cli_options *o)
+{
+    rd_context_desc desc = {.backend = o->backend, .log = log_to_stderr,
+                            .log_level = o->verbose ? RD_LOG_DEBUG : RD_LOG_INFO};
+    rd_context *ctx = NULL;
+    rd_result r = rd_context_create(&desc, &ctx);
+    if (r != RD_OK) fprintf(stderr, "radiant: cannot use backend %s: %s\n", rd_backend_name(o->backend), rd_result_string(r));
+    return ctx;
+}
+
+void cli_error(rd_context *ctx, const char *what)
+{
+    const char *msg = rd_last_error(ctx);
+    fprintf(stderr, "radiant: %s%s%s\n", what ? what : "", what && msg[0] ? ": " : "", msg);
+}
+
+rd_result cli_load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene)
+{
+    if (o->demo) return rd_scene_create_demo(ctx, NULL, scene);
+    return rd_scene_load(ctx, o->scene, scene);
+}

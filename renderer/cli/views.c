@@ -1,0 +1,48 @@
+/* views.c: the list of cameras a command renders. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { ORBIT_VIEWS = 8, ORBIT_WIDTH = 1920, ORBIT_HEIGHT = 1080 };
+
+rd_result cli_views_load(rd_context *ctx, const cli_options *o, const rd_scene *scene, cli_views *v)
+{
+    *v = (cli_views){0};
+    const char *source = o->dataset ? o->dataset : o->cameras;
+    if (source) {
+        rd_dataset_desc desc = {.split = o->split};
+        rd_result r = rd_dataset_load(ctx, source, &desc, &v->dataset);
+        if (r != RD_OK) return r;
+        v->count = rd_dataset_view_count(v->dataset);
+    } else {
+        v->count = ORBIT_VIEWS;
+    }
+    v->cameras = calloc((size_t)v->count, sizeof *v->cameras);
+    v->names = calloc((size_t)v->count, sizeof *v->names);
+    if (!v->cameras || !v->names) {
+        cli_views_free(v);
+        return RD_ERROR_OUT_OF_MEMORY;
+    }
+    if (v->dataset) {
+        for (int i = 0; i < v->count; i++) {
+            const rd_view *view = rd_dataset_view(v->dataset, i);
+            v->cameras[i] = view->camera;
+            snprintf(v->names[i], sizeof v->names[i], "%s", view->name);
+        }
+    } else {
+        rd_scene_orbit_cameras(scene, v->count, ORBIT_WIDTH, ORBIT_HEIGHT, v->cameras);
+        for (int i = 0; i < v->count; i++) snprintf(v->names[i], sizeof v->names[i], "%04d", i);
+    }
+    if (o->width)
+        for (int i = 0; i < v->count; i++) v->cameras[i] = rd_camera_resized(&v->cameras[i], o->width, o->height);
+    return RD_OK;
+}
+
+void cli_views_free(cli_views *v)
+{
+    rd_dataset_destroy(v->dataset);
+    free(v->cameras);
+    free(v->names);
+    *v = (cli_views){0};
+}

@@ -1,0 +1,137 @@
+/* context.c: context lifetime, backend choice, errors and logging. */
+#include "internal.h"
+#include "backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *rd_result_string(rd_result result)
+{
+    switch (result) {
+    case RD_OK: return "ok";
+    case RD_ERROR_INVALID_ARGUMENT: return "invalid argument";
+    case RD_ERROR_IO: return "i/o error";
+    case RD_ERROR_FORMAT: return "malformed file";
+    case RD_ERROR_UNSUPPORTED: return "unsupported";
+    case RD_ERROR_OUT_OF_MEMORY: return "out of memory";
+    case RD_ERROR_BACKEND_UNAVAILABLE: return "backend unavailable";
+    case RD_ERROR_DEVICE: return "device error";
+    default: return "unknown result";
+    }
+}
+
+const char *rd_backend_name(rd_backend backend)
+{
+    switch (backend) {
+    case RD_BACKEND_AUTO: return "auto";
+    case RD_BACKEND_CPU: return "cpu";
+    case RD_BACKEND_CUDA: return "cuda";
+    case RD_BACKEND_VULKAN: return "vulkan";
+    }
+    return "unknown";
+}
+
+int rd_backend_from_name(const char *name)
+{
+    for (int b = RD_BACKEND_AUTO; b <= RD_BACKEND_VULKAN; b++)
+        if (name && strcmp(name, rd_backend_name((rd_backend)b)) == 0) return b;
+    return -1;
+}
+
+static void vlog(rd_context *ctx, rd_log_level level, const char *fmt, va_list ap)
+{
+    if (!ctx || !ctx->log || level < ctx->log_level) return;
+    char message[1024];
+    vsnprintf(message, sizeof message, fmt, ap);
+    ctx->log(level, message, ctx->log_user);
+}
+
+void rd_log(rd_context *ctx, rd_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(ctx, level, fmt, ap);
+    va_end(ap);
+}
+
+rd_result rd_fail(rd_context *ctx, rd_result code, const char *fmt, ...)
+{
+    if (!ctx) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
+    va_end(ap);
+    rd_log(ctx, RD_LOG_DEBUG, "%s: %s", rd_result_string(code), ctx->last_error);
+    return code;
+}
+
+void rd_error_prefix(rd_context *ctx, const char *prefix)
+{
+    if (!ctx) return;
+    char old[sizeof ctx->last_error];
+    memcpy(old, ctx->last_error, sizeof old);
+    snprintf(ctx->last_error, sizeof ctx->last_error, "%s: %s", prefix, old);
+}
+
+const char *rd_last_error(const rd_context *ctx)
+{
+    return ctx ? ctx->last_error : "";
+}
+
+double rd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+void *rd_alloc_array(int64_t count, size_t size)
+{
+    if (count < 0 || size == 0 || (uint64_t)count > SIZE_MAX / size) return NULL;
+    return malloc(count == 0 ? 1 : (size_t)count * size);
+}
+
+rd_result rd_context_create(const rd_context_desc *desc, rd_context **out)
+{
+    static const rd_context_desc defaults = {0};
+    if (!out) return RD_ERROR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!desc) desc = &defaults;
+    rd_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return RD_ERROR_OUT_OF_MEMORY;
+    ctx->log = desc->log;
+    ctx->log_user = desc->log_user;
+    ctx->log_level = desc->log_level;
+    ctx->threads = desc->threads > 0 ? desc->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (ctx->threads < 1) ctx->threads = 1;
+
+    rd_result r = rd_backend_open(ctx, desc->backend, desc->device_index);
+    if (r != RD_OK) {
+        /* keep the message for a caller that created no context: log it */
+        rd_log(ctx, RD_LOG_ERROR, "%s", ctx->last_error);
+        rd_context_destroy(ctx);
+        return r;
+    }
+    *out = ctx;
+    return RD_OK;
+}
+
+void rd_context_destroy(rd_context *ctx)
+{
+    if (!ctx) return;
+    rd_backend_close(ctx);
+    free(ctx);
+}
+
+rd_backend rd_context_backend(const rd_context *ctx)
+{
+    return ctx ? ctx->backend : RD_BACKEND_AUTO;
+}
+
+void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out)
+{
+    if (ctx && out) *out = ctx->last_stats;
+}

@@ -1,0 +1,50 @@
+/* internal.h: what the library's modules share and callers never see: the context, error
+   reporting, logging, timing and small helpers. */
+#ifndef RD_INTERNAL_H
+#define RD_INTERNAL_H
+
+#include "radiant.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+struct rd_context {
+    rd_backend backend;
+    void *backend_state;   /* owned by the backend named above */
+    int threads;
+    rd_log_fn log;
+    void *log_user;
+    rd_log_level log_level;
+    char last_error[1024];
+    rd_render_stats last_stats;
+};
+
+/* Records a failure: keeps the message in ctx (which may be NULL), logs it at DEBUG,
+   and returns code so that callers can write `return rd_fail(ctx, RD_ERROR_IO, ...)`. */
+rd_result rd_fail(rd_context *ctx, rd_result code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes the context's last error with "prefix: " (for errors raised deeper down). */
+void rd_error_prefix(rd_context *ctx, const char *prefix);
+void rd_log(rd_context *ctx, rd_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Milliseconds on a monotonic clock. */
+double rd_now_ms(void);
+
+/* The last path component, for messages ("lego/transforms_test.json" style). */
+const char *rd_path_tail(const char *path);
+/* Writes to path through a temporary file renamed into place, so that a failure leaves
+   nothing behind. write_fn returns false on failure. */
+typedef bool (*rd_write_fn)(const char *tmp_path, void *user);
+rd_result rd_write_atomically(rd_context *ctx, const char *path, rd_write_fn write_fn, void *user);
+/* Reads a whole file (NUL-terminated for convenience). */
+rd_result rd_read_file(rd_context *ctx, const char *path, char **data, size_t *size);
+bool rd_file_exists(const char *path);
+bool rd_dir_exists(const char *path);
+/* dir + "/" + name into out (size n); false when it does not fit. */
+bool rd_path_join(char *out, size_t n, const char *dir, const char *name);
+
+/* Overflow-checked allocation of count*size bytes; NULL on overflow or exhaustion. */
+void *rd_alloc_array(int64_t count, size_t size);
+
+#endif

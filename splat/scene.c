@@ -1,0 +1,178 @@
+/* scene.c: scene creation from arrays, queries, and orbit cameras around a scene. */
+#include "scene.h"
+
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out)
+{
+    *out = NULL;
+    if (count < 0 || sh_degree < 0 || sh_degree > 3)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "scene: count %lld and sh_degree %d (expected 0..3) are not valid",
+                       (long long)count, sh_degree);
+    rd_scene *s = calloc(1, sizeof *s);
+    if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");
+    s->count = count;
+    s->sh_degree = sh_degree;
+    s->means = rd_alloc_array(count, 3 * sizeof(float));
+    s->log_scales = rd_alloc_array(count, 3 * sizeof(float));
+    s->rotations = rd_alloc_array(count, 4 * sizeof(float));
+    s->opacities = rd_alloc_array(count, sizeof(float));
+    s->sh = rd_alloc_array(count, (size_t)rd_sh_coeffs(sh_degree) * 3 * sizeof(float));
+    snprintf(s->format, sizeof s->format, "arrays");
+    if (!s->means || !s->log_scales || !s->rotations || !s->opacities || !s->sh) {
+        rd_scene_destroy(s);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: cannot hold %lld Gaussians",
+                       (long long)count);
+    }
+    *out = s;
+    return RD_OK;
+}
+
+rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *d, rd_scene **out)
+{
+    rd_result r = rd_scene_alloc(ctx, d->count, d->sh_degree, out);
+    if (r != RD_OK) return r;
+    rd_scene *s = *out;
+    size_t n = (size_t)d->count;
+    memcpy(s->means, d->means, n * 3 * sizeof(float));
+    memcpy(s->log_scales, d->log_scales, n * 3 * sizeof(float));
+    memcpy(s->rotations, d->rotations, n * 4 * sizeof(float));
+    memcpy(s->opacities, d->opacities, n * sizeof(float));
+    memcpy(s->sh, d->sh, n * (size_t)rd_sh_coeffs(d->sh_degree) * 3 * sizeof(float));
+    s->flags = d->flags;
+    return RD_OK;
+}
+
+rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: out is NULL");
+    *out = NULL;
+    if (!desc) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: desc is NULL");
+    if (desc->count > 0 && (!desc->means || !desc->log_scales || !desc->rotations ||
+                            !desc->opacities || !desc->sh))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "rd_scene_create: means, log_scales, rotations, opacities and sh are all required");
+    if (desc->memory == RD_MEMORY_DEVICE && ctx && ctx->backend == RD_BACKEND_CPU)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "rd_scene_create: device memory given to the CPU backend");
+    if (desc->memory != RD_MEMORY_HOST)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
+                       "rd_scene_create: device-memory scenes need a GPU backend");
+    return rd_scene_from_arrays(ctx, desc, out);
+}
+
+void rd_scene_destroy(rd_scene *s)
+{
+    if (!s) return;
+    free(s->means);
+    free(s->log_scales);
+    free(s->rotations);
+    free(s->opacities);
+    free(s->sh);
+    free(s);
+}
+
+rd_scene_desc rd_scene_arrays(const rd_scene *s)
+{
+    rd_scene_desc d = {0};
+    if (!s) return d;
+    d.count = s->count;
+    d.sh_degree = s->sh_degree;
+    d.means = s->means;
+    d.log_scales = s->log_scales;
+    d.rotations = s->rotations;
+    d.opacities = s->opacities;
+    d.sh = s->sh;
+    d.flags = s->flags;
+    return d;
+}
+
+void rd_scene_get_info(const rd_scene *s, rd_scene_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s) return;
+    out->count = s->count;
+    out->sh_degree = s->sh_degree;
+    out->flags = s->flags;
+    for (int a = 0; a < 3; a++) {
+        out->bounds_min[a] = INFINITY;
+        out->bounds_max[a] = -INFINITY;
+    }
+    for (int64_t i = 0; i < s->count; i++) {
+        const float *m = s->means + 3 * i;
+        if (!isfinite(m[0]) || !isfinite(m[1]) || !isfinite(m[2])) continue;
+        for (int a = 0; a < 3; a++) {
+            out->bounds_min[a] = fminf(out->bounds_min[a], m[a]);
+            out->bounds_max[a] = fmaxf(out->bounds_max[a], m[a]);
+        }
+    }
+    if (out->bounds_min[0] > out->bounds_max[0])
+        for (int a = 0; a < 3; a++) out->bounds_min[a] = out->bounds_max[a] = 0.0f;
+    snprintf(out->format, sizeof out->format, "%s", s->format);
+    snprintf(out->properties, sizeof out->properties, "%s", s->properties);
+}
+
+static int compare_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Robust centre and size: medians of a sample of means and the 90th percentile of
+   distances, so that a few far-away floaters do not push the cameras out. */
+static void robust_extent(const rd_scene *s, float centre[3], float *radius)
+{
+    enum { SAMPLES = 4096 };
+    float values[SAMPLES];
+    int64_t step = s->count > SAMPLES ? s->count / SAMPLES : 1;
+    int n = 0;
+    float tmp[SAMPLES];
+    for (int a = 0; a < 3; a++) {
+        n = 0;
+        for (int64_t i = 0; i < s->count && n < SAMPLES; i += step)
+            if (isfinite(s->means[3 * i + a])) tmp[n++] = s->means[3 * i + a];
+        qsort(tmp, (size_t)n, sizeof(float), compare_float);
+        centre[a] = n ? tmp[n / 2] : 0.0f;
+    }
+    n = 0;
+    for (int64_t i = 0; i < s->count && n < SAMPLES; i += step) {
+        const float *m = s->means + 3 * i;
+        float dx = m[0] - centre[0], dy = m[1] - centre[1], dz = m[2] - centre[2];
+        float d = sqrtf(dx * dx + dy * dy + dz * dz);
+        if (isfinite(d)) values[n++] = d;
+    }
+    qsort(values, (size_t)n, sizeof(float), compare_float);
+    *radius = n ? values[(n * 9) / 10] : 1.0f;
+    if (!(*radius > 0.0f)) *radius = 1.0f;
+}
+
+rd_result rd_scene_orbit_cameras(const rd_scene *s, int n, int width, int height, rd_camera *out)
+{
+    if (!s || n < 1 || width < 1 || height < 1 || !out) return RD_ERROR_INVALID_ARGUMENT;
+    float centre[3], radius;
+    robust_extent(s, centre, &radius);
+    /* Guessing the up axis from the data is fragile: orbit about -y (COLMAP-trained scenes
+       keep OpenCV's y-down world), except for the demo scene, which is z-up. */
+    bool z_up = strcmp(s->format, "procedural") == 0;
+    float up[3] = {0.0f, z_up ? 0.0f : -1.0f, z_up ? 1.0f : 0.0f};
+    for (int i = 0; i < n; i++) {
+        float angle = 6.2831853f * (float)i / (float)n;
+        float dist = (z_up ? 2.6f : 3.5f) * radius;
+        float eye[3];
+        if (z_up) {
+            eye[0] = centre[0] + dist * cosf(angle);
+            eye[1] = centre[1] + dist * sinf(angle);
+            eye[2] = centre[2] + 0.45f * dist;
+        } else {
+            eye[0] = centre[0] + dist * cosf(angle);
+            eye[1] = centre[1] - 0.45f * dist;
+            eye[2] = centre[2] + dist * sinf(angle);
+        }
+        out[i] = rd_camera_look_at(eye, centre, up, width, height, 50.0f);
+    }
+    return RD_OK;
+}

@@ -1,0 +1,29 @@
+/* scene.h: the scene object all backends render. Host arrays are the source of truth;
+   GPU backends attach their own copies through backend_cache. */
+#ifndef RD_SCENE_H
+#define RD_SCENE_H
+
+#include "../renderer/internal.h"
+
+struct rd_scene {
+    int64_t count;
+    int sh_degree;
+    uint32_t flags;
+    float *means;      /* count*3 */
+    float *log_scales; /* count*3 */
+    float *rotations;  /* count*4, w x y z */
+    float *opacities;  /* count, logit */
+    float *sh;         /* count*K*3, coefficient-major, RGB inner */
+    char format[32];
+    char properties[1024];
+};
+
+static inline int rd_sh_coeffs(int degree) { return (degree + 1) * (degree + 1); }
+
+/* Copies the desc's host arrays into a new scene (no validation of values: renderers cull
+   non-finite Gaussians). */
+rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out);
+/* A scene with arrays allocated for count Gaussians, to be filled by a loader. */
+rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out);
+
+#endif

@@ -1,0 +1,190 @@
+/* splat_cpu.c: the CPU reference renderer for 3D Gaussians. Stages, as on the GPUs:
+   preprocess (parallel over Gaussians), binning into 16x16 tiles, per-tile depth sort
+   and blending (parallel over tiles). */
+#include "splat.h"
+#include "../renderer/cpu/parallel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tile_entry {
+    float depth;
+    uint32_t index;
+} tile_entry;
+
+typedef struct cpu_frame {
+    const rd_scene *scene;
+    const rd_view_params *vp;
+    const rd_framebuffer *target;
+    rd_splat2d *splats;
+    int64_t *tile_offsets; /* tiles+1 */
+    tile_entry *entries;   /* intersections */
+    int64_t max_tile_len;
+    float **scratch;       /* per worker: max_tile_len * 10 floats */
+} cpu_frame;
+
+static void preprocess_range(int64_t begin, int64_t end, int worker, void *user)
+{
+    (void)worker;
+    cpu_frame *f = user;
+    for (int64_t i = begin; i < end; i++) f->splats[i] = rd_splat_preprocess_one(f->vp, f->scene, i);
+}
+
+static int compare_entries(const void *pa, const void *pb)
+{
+    const tile_entry *a = pa, *b = pb;
+    if (a->depth != b->depth) return a->depth < b->depth ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+static void sort_tiles(int64_t begin, int64_t end, int worker, void *user)
+{
+    (void)worker;
+    cpu_frame *f = user;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t n = f->tile_offsets[t + 1] - f->tile_offsets[t];
+        if (n > 1) qsort(f->entries + f->tile_offsets[t], (size_t)n, sizeof(tile_entry), compare_entries);
+    }
+}
+
+/* spec step 9 for the pixels of one tile; the tile's Gaussians are first gathered into
+   flat arrays so that the per-pixel loop streams through them. */
+static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
+{
+    cpu_frame *f = user;
+    const rd_view_params *vp = f->vp;
+    const rd_framebuffer *fb = f->target;
+    float *s = f->scratch[worker];
+    for (int64_t t = begin; t < end; t++) {
+        int tx = (int)(t % vp->tiles_x), ty = (int)(t / vp->tiles_x);
+        int64_t first = f->tile_offsets[t], n = f->tile_offsets[t + 1] - first;
+        float *gu = s, *gv = gu + n, *ga = gv + n, *gb = ga + n, *gc = gb + n, *go = gc + n;
+        float *gr = go + n, *gg = gr + n, *gbl = gg + n, *gd = gbl + n;
+        for (int64_t j = 0; j < n; j++) {
+            const rd_splat2d *g = &f->splats[f->entries[first + j].index];
+            gu[j] = g->u; gv[j] = g->v;
+            ga[j] = g->conic[0]; gb[j] = g->conic[1]; gc[j] = g->conic[2];
+            go[j] = g->opacity; gd[j] = g->depth;
+            gr[j] = g->rgb[0]; gg[j] = g->rgb[1]; gbl[j] = g->rgb[2];
+        }
+        int x0 = tx * RD_TILE_SIZE, y0 = ty * RD_TILE_SIZE;
+        int x1 = x0 + RD_TILE_SIZE < vp->width ? x0 + RD_TILE_SIZE : vp->width;
+        int y1 = y0 + RD_TILE_SIZE < vp->height ? y0 + RD_TILE_SIZE : vp->height;
+        for (int py = y0; py < y1; py++) {
+            for (int px = x0; px < x1; px++) {
+                float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
+                float T = 1.0f, r = 0.0f, g = 0.0f, b = 0.0f, depth = 0.0f;
+                uint32_t blended = 0;
+                for (int64_t j = 0; j < n; j++) {
+                    float dx = fx - gu[j], dy = fy - gv[j];
+                    float power = -0.5f * (ga[j] * dx * dx + gc[j] * dy * dy) - gb[j] * dx * dy;
+                    if (power > 0.0f) continue;
+                    float alpha = fminf(RD_MAX_ALPHA, go[j] * expf(power));
+                    if (alpha < RD_MIN_ALPHA) continue;
+                    float next_T = T * (1.0f - alpha);
+                    if (next_T < RD_MIN_TRANSMITTANCE) break;
+                    float wgt = alpha * T;
+                    r += wgt * gr[j];
+                    g += wgt * gg[j];
+                    b += wgt * gbl[j];
+                    depth += wgt * gd[j];
+                    T = next_T;
+                    blended++;
+                }
+                size_t p = (size_t)py * (size_t)vp->width + (size_t)px;
+                if (fb->color) {
+                    fb->color[4 * p + 0] = r + T * vp->background[0];
+                    fb->color[4 * p + 1] = g + T * vp->background[1];
+                    fb->color[4 * p + 2] = b + T * vp->background[2];
+                    fb->color[4 * p + 3] = 1.0f - T;
+                }
+                if (fb->depth) {
+                    bool expected = (vp->flags & RD_RENDER_EXPECTED_DEPTH) != 0;
+                    fb->depth[p] = expected ? (T < 1.0f ? depth / (1.0f - T) : 0.0f) : depth;
+                }
+                if (fb->transmittance) fb->transmittance[p] = T;
+                if (fb->contributors) fb->contributors[p] = blended;
+            }
+        }
+    }
+}
+
+static void free_frame(cpu_frame *f, int threads)
+{
+    free(f->splats);
+    free(f->tile_offsets);
+    free(f->entries);
+    if (f->scratch)
+        for (int w = 0; w < threads; w++) free(f->scratch[w]);
+    free(f->scratch);
+}
+
+rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
+                              const rd_framebuffer *target, rd_render_stats *stats)
+{
+    cpu_frame f = {.scene = scene, .vp = vp, .target = target};
+    int threads = ctx->threads;
+    int64_t tiles = (int64_t)vp->tiles_x * vp->tiles_y;
+    double t0 = rd_now_ms();
+
+    f.splats = rd_alloc_array(scene->count, sizeof(rd_splat2d));
+    f.tile_offsets = calloc((size_t)tiles + 1, sizeof(int64_t));
+    if (!f.splats || !f.tile_offsets) goto out_of_memory;
+    rd_parallel_for(threads, scene->count, 4096, preprocess_range, &f);
+    double t1 = rd_now_ms();
+
+    /* binning: count per tile, scan, fill in Gaussian order */
+    int64_t visible = 0;
+    for (int64_t i = 0; i < scene->count; i++) {
+        const rd_splat2d *g = &f.splats[i];
+        if (!g->tiles_touched) continue;
+        visible++;
+        for (int y = g->tile_min[1]; y < g->tile_max[1]; y++)
+            for (int x = g->tile_min[0]; x < g->tile_max[0]; x++)
+                f.tile_offsets[(int64_t)y * vp->tiles_x + x + 1]++;
+    }
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t len = f.tile_offsets[t + 1];
+        if (len > f.max_tile_len) f.max_tile_len = len;
+        f.tile_offsets[t + 1] += f.tile_offsets[t];
+    }
+    int64_t intersections = f.tile_offsets[tiles];
+    f.entries = rd_alloc_array(intersections, sizeof(tile_entry));
+    int64_t *cursor = rd_alloc_array(tiles, sizeof(int64_t));
+    if (!f.entries || !cursor) {
+        free(cursor);
+        goto out_of_memory;
+    }
+    memcpy(cursor, f.tile_offsets, (size_t)tiles * sizeof(int64_t));
+    for (int64_t i = 0; i < scene->count; i++) {
+        const rd_splat2d *g = &f.splats[i];
+        for (int y = g->tile_min[1]; g->tiles_touched && y < g->tile_max[1]; y++)
+            for (int x = g->tile_min[0]; x < g->tile_max[0]; x++)
+                f.entries[cursor[(int64_t)y * vp->tiles_x + x]++] = (tile_entry){g->depth, (uint32_t)i};
+    }
+    free(cursor);
+    double t2 = rd_now_ms();
+
+    rd_parallel_for(threads, tiles, 4, sort_tiles, &f);
+    double t3 = rd_now_ms();
+
+    f.scratch = calloc((size_t)threads, sizeof(float *));
+    if (!f.scratch) goto out_of_memory;
+    for (int w = 0; w < threads; w++) {
+        f.scratch[w] = rd_alloc_array(f.max_tile_len, 10 * sizeof(float));
+        if (!f.scratch[w]) goto out_of_memory;
+    }
+    rd_parallel_for(threads, tiles, 2, blend_tiles, &f);
+    double t4 = rd_now_ms();
+
+    free_frame(&f, threads);
+    *stats = (rd_render_stats){.total_ms = t4 - t0, .preprocess_ms = t1 - t0, .binning_ms = t2 - t1,
+                               .sort_ms = t3 - t2, .blend_ms = t4 - t3,
+                               .visible = visible, .intersections = intersections};
+    return RD_OK;
+
+out_of_memory:
+    free_frame(&f, threads);
+    return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "render: out of memory for %lld Gaussians at %dx%d",
+                   (long long)scene->count, vp->width, vp->height);
+}
