@@ -68,10 +68,13 @@ rd_splat2d rd_splat_preprocess_one(const rd_view_params *vp, const rd_scene *sce
         return out;
 
     /* 2. 3D covariance factor M = Rq S, so that Sigma = M M^T */
+    /* normalise after dividing by the largest component, so tiny quaternions do not underflow */
     const float *q = scene->rotations + 4 * i;
-    float qn = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    if (!(qn > 0.0f) || !isfinite(qn)) return out;
-    float w = q[0] / qn, x = q[1] / qn, y = q[2] / qn, z = q[3] / qn;
+    float qmax = fmaxf(fmaxf(fabsf(q[0]), fabsf(q[1])), fmaxf(fabsf(q[2]), fabsf(q[3])));
+    if (!(qmax > 0.0f) || !isfinite(qmax)) return out;
+    float w = q[0] / qmax, x = q[1] / qmax, y = q[2] / qmax, z = q[3] / qmax;
+    float qn = sqrtf(w * w + x * x + y * y + z * z);
+    w /= qn; x /= qn; y /= qn; z /= qn;
     float Rq[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
                    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
                    2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)};
@@ -93,10 +96,14 @@ rd_splat2d rd_splat_preprocess_one(const rd_view_params *vp, const rd_scene *sce
     float a = P[0] * P[0] + P[1] * P[1] + P[2] * P[2];
     float b = P[0] * P[3] + P[1] * P[4] + P[2] * P[5];
     float c = P[3] * P[3] + P[4] * P[4] + P[5] * P[5];
-    float det_before = a * c - b * b;
+    /* det(P P^T) as the sum of squared 2x2 minors of P (Cauchy-Binet): the same value as
+       a*c - b*b without its cancellation, which in float wipes out elongated or huge
+       Gaussians. The low-pass term then adds 0.3*(a + c) + 0.09. */
+    float m01 = P[0] * P[4] - P[1] * P[3], m02 = P[0] * P[5] - P[2] * P[3], m12 = P[1] * P[5] - P[2] * P[4];
+    float det_before = m01 * m01 + m02 * m02 + m12 * m12;
+    float det = det_before + RD_LOW_PASS * (a + c) + RD_LOW_PASS * RD_LOW_PASS;
     a += RD_LOW_PASS;
     c += RD_LOW_PASS;
-    float det = a * c - b * b;
 
     float opacity = 1.0f / (1.0f + expf(-scene->opacities[i]));
     if (vp->flags & RD_RENDER_ANTIALIASED)

@@ -1,0 +1,46 @@
+/* compare.c: see compare.h. */
+#include "compare.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static compare_result accumulate(const float *got, size_t gs, const double *wd, const float *wf, size_t ws, size_t n,
+                                 double tol, const unsigned char *skip)
+{
+    compare_result r = {0};
+    double num = 0, den = 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i * gs], w = wd ? wd[i * ws] : (double)wf[i * ws];
+        if (!isfinite(g)) { r.nonfinite++; continue; }
+        if (skip && skip[i]) continue;
+        double d = fabs(g - w);
+        if (d > r.max_abs) r.max_abs = d;
+        if (d > tol) r.over_tolerance++;
+        sum += d;
+        num += d * d;
+        den += w * w;
+    }
+    r.mean_abs = n ? sum / n : 0;
+    r.rel_l2 = den > 0 ? sqrt(num / den) : sqrt(num);
+    return r;
+}
+
+compare_result compare_float_double(const float *got, size_t got_stride, const double *want, size_t want_stride,
+                                    size_t n, double tolerance, const unsigned char *skip)
+{
+    return accumulate(got, got_stride, want, NULL, want_stride, n, tolerance, skip);
+}
+
+compare_result compare_floats(const float *got, const float *want, size_t n, double tolerance)
+{
+    return accumulate(got, 1, NULL, want, 1, n, tolerance, NULL);
+}
+
+bool compare_ok(const char *what, compare_result r, size_t flips, double max_abs_limit)
+{
+    bool ok = r.nonfinite == 0 && r.over_tolerance <= flips && r.max_abs <= max_abs_limit;
+    if (!ok)
+        printf("  %s: max_abs %.3g mean_abs %.3g rel_l2 %.3g over_tol %zu (budget %zu) nonfinite %zu -> FAIL\n", what,
+               r.max_abs, r.mean_abs, r.rel_l2, r.over_tolerance, flips, r.nonfinite);
+    return ok;
+}

@@ -1,0 +1,151 @@
+/* test_api.c: the public API's contracts: results and messages, log callback, backend
+   choice and fallback, NULL handling, scene creation checks, cameras, the demo scene. */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct log_capture {
+    int count;
+    char last[1024];
+} log_capture;
+
+static void capture(rd_log_level level, const char *message, void *user)
+{
+    log_capture *c = user;
+    c->count++;
+    snprintf(c->last, sizeof c->last, "%s", message);
+}
+
+static uint64_t hash_scene(const rd_scene *s)
+{
+    rd_scene_desc a = rd_scene_arrays(s);
+    uint64_t h = 1469598103934665603ull;
+    const float *arrays[5] = {a.means, a.log_scales, a.rotations, a.opacities, a.sh};
+    size_t sizes[5] = {3, 3, 4, 1, (size_t)((a.sh_degree + 1) * (a.sh_degree + 1) * 3)};
+    for (int k = 0; k < 5; k++) {
+        const unsigned char *p = (const unsigned char *)arrays[k];
+        for (size_t i = 0; i < (size_t)a.count * sizes[k] * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
+    }
+    return h;
+}
+
+int main(void)
+{
+    /* result strings */
+    for (int r = 0; r < RD_RESULT_COUNT; r++) CHECK(rd_result_string((rd_result)r)[0] != '\0');
+    CHECK(strcmp(rd_result_string((rd_result)999), "unknown result") == 0);
+    CHECK(rd_backend_from_name("vulkan") == RD_BACKEND_VULKAN && rd_backend_from_name("gpu") == -1);
+
+    /* destroy accepts NULL */
+    rd_context_destroy(NULL);
+    rd_scene_destroy(NULL);
+    rd_dataset_destroy(NULL);
+    rd_image_free(NULL);
+    CHECK(rd_last_error(NULL)[0] == '\0');
+    CHECK_FAILS(rd_context_create(NULL, NULL), RD_ERROR_INVALID_ARGUMENT);
+
+    /* auto falls back to the CPU and says so in the log */
+    log_capture logs = {0};
+    rd_context *ctx = NULL;
+    rd_context_desc desc = {.log = capture, .log_user = &logs};
+    CHECK_OK(rd_context_create(&desc, &ctx));
+    CHECK(rd_context_backend(ctx) != RD_BACKEND_AUTO);
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) CHECK(logs.count > 0 && strstr(logs.last, "CPU") != NULL);
+
+    /* a backend that is not built or has no device is an error with a message */
+    rd_context *gpu = NULL;
+    rd_result r = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &gpu);
+    CHECK(r == RD_OK || r == RD_ERROR_BACKEND_UNAVAILABLE);
+    CHECK(r == RD_OK || gpu == NULL);
+    rd_context_destroy(gpu);
+    CHECK_FAILS(rd_context_create(&(rd_context_desc){.backend = (rd_backend)42}, &gpu), RD_ERROR_INVALID_ARGUMENT);
+
+    /* errors keep a message naming the problem, and go to the log at DEBUG */
+    rd_scene *scene = NULL;
+    logs.count = 0;
+    CHECK_FAILS(rd_scene_load(ctx, "/nonexistent/scene.ply", &scene), RD_ERROR_IO);
+    CHECK(strstr(rd_last_error(ctx), "/nonexistent/scene.ply") != NULL);
+    CHECK(logs.count == 1 && strstr(logs.last, "scene.ply") != NULL);
+    CHECK(scene == NULL);
+
+    /* scene creation checks its arguments */
+    CHECK_FAILS(rd_scene_create(ctx, &(rd_scene_desc){.count = 3}, &scene), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "required") != NULL);
+    float m[3] = {0, 0, 1}, ls[3] = {0}, q[4] = {1, 0, 0, 0}, o = 0, sh[3] = {0};
+    rd_scene_desc one = {.count = 1, .means = m, .log_scales = ls, .rotations = q, .opacities = &o, .sh = sh};
+    one.sh_degree = 4;
+    CHECK_FAILS(rd_scene_create(ctx, &one, &scene), RD_ERROR_INVALID_ARGUMENT);
+    one.sh_degree = 0;
+    one.memory = RD_MEMORY_DEVICE;
+    CHECK(rd_scene_create(ctx, &one, &scene) != RD_OK);
+    one.memory = RD_MEMORY_HOST;
+    CHECK_OK(rd_scene_create(ctx, &one, &scene));
+    rd_scene_info info;
+    rd_scene_get_info(scene, &info);
+    CHECK(info.count == 1 && info.sh_degree == 0 && info.bounds_min[2] == 1.0f && info.bounds_max[2] == 1.0f);
+
+    /* rendering checks the camera and the target */
+    float color[4 * 4 * 4];
+    rd_framebuffer fb = {.color = color};
+    rd_camera cam = {.width = 4, .height = 4, .fx = 4, .fy = 4, .cx = 2, .cy = 2, .w2c = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}};
+    CHECK_OK(rd_render(ctx, scene, &cam, NULL, &fb));
+    rd_render_stats st;
+    rd_render_last_stats(ctx, &st);
+    CHECK(st.visible == 1 && st.intersections == 1);
+    rd_camera bad = cam;
+    bad.fx = 0;
+    CHECK_FAILS(rd_render(ctx, scene, &bad, NULL, &fb), RD_ERROR_INVALID_ARGUMENT);
+    bad = cam;
+    bad.w2c[3] = NAN;
+    CHECK_FAILS(rd_render(ctx, scene, &bad, NULL, &fb), RD_ERROR_INVALID_ARGUMENT);
+    bad = cam;
+    bad.width = 0;
+    CHECK_FAILS(rd_render(ctx, scene, &bad, NULL, &fb), RD_ERROR_INVALID_ARGUMENT);
+    CHECK_FAILS(rd_render(ctx, scene, &cam, &(rd_render_desc){.sh_degree = 9}, &fb), RD_ERROR_INVALID_ARGUMENT);
+    rd_framebuffer device_fb = {.color = color, .memory = RD_MEMORY_DEVICE};
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU)
+        CHECK_FAILS(rd_render(ctx, scene, &cam, NULL, &device_fb), RD_ERROR_INVALID_ARGUMENT);
+    rd_scene_destroy(scene);
+
+    /* cameras: look_at puts the target on the optical axis in front */
+    float eye[3] = {3, -2, 1}, target[3] = {0, 0, 0.5f}, up[3] = {0, 0, 1}, centre[3];
+    rd_camera la = rd_camera_look_at(eye, target, up, 640, 480, 60);
+    rd_camera_center(&la, centre);
+    for (int a = 0; a < 3; a++) CHECK(fabsf(centre[a] - eye[a]) < 1e-5f);
+    float tz = la.w2c[8] * target[0] + la.w2c[9] * target[1] + la.w2c[10] * target[2] + la.w2c[11];
+    float tx = la.w2c[0] * target[0] + la.w2c[1] * target[1] + la.w2c[2] * target[2] + la.w2c[3];
+    CHECK(tz > 0 && fabsf(tx) < 1e-5f);
+    /* world up appears as image up (negative y) */
+    float uy = la.w2c[4] * up[0] + la.w2c[5] * up[1] + la.w2c[6] * up[2];
+    CHECK(uy < 0);
+    CHECK(fabsf(la.fx - 320.0f / tanf(30.0f * 3.14159265f / 180.0f)) < 1e-2f);
+    rd_camera half = rd_camera_resized(&la, 320, 240);
+    CHECK(half.fx == la.fx / 2 && half.cx == 160 && half.cy == 120);
+
+    /* the demo scene is deterministic and depends on its seed */
+    rd_scene *d1, *d2, *d3;
+    CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 5000}, &d1));
+    CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 5000}, &d2));
+    CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 5000, .seed = 7}, &d3));
+    CHECK(hash_scene(d1) == hash_scene(d2) && hash_scene(d1) != hash_scene(d3));
+    rd_scene_get_info(d1, &info);
+    CHECK(info.count == 5000 && info.sh_degree == 3 && strcmp(info.format, "procedural") == 0);
+    CHECK_FAILS(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 3}, &d3 ), RD_ERROR_INVALID_ARGUMENT);
+    /* the orbit cameras see the demo: most of the frame is covered */
+    rd_camera orbit[2];
+    CHECK_OK(rd_scene_orbit_cameras(d1, 2, 64, 36, orbit));
+    float *img = malloc(64 * 36 * 4 * sizeof(float));
+    rd_framebuffer ofb = {.color = img};
+    CHECK_OK(rd_render(ctx, d1, &orbit[0], NULL, &ofb));
+    int covered = 0;
+    for (int p = 0; p < 64 * 36; p++) covered += img[4 * p + 3] > 0.5f;
+    CHECK(covered > 64 * 36 / 3);
+    free(img);
+    rd_scene_destroy(d1);
+    rd_scene_destroy(d2);
+
+    rd_context_destroy(ctx);
+    return test_finish("api");
+}
