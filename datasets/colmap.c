@@ -71,28 +71,28 @@ static rd_result read_cameras_bin(rd_context *ctx, const char *path, colmap_data
     cursor c = {(unsigned char *)buf, (unsigned char *)buf + size};
     if (!take_count(&c, &d->ncameras, 24)) {
         free(buf);
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera count is missing or larger than the file holds", rd_path_tail(path));
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera count is missing or larger than the file holds", path);
     }
     d->cameras = rd_alloc_array((int64_t)d->ncameras, sizeof(colmap_camera));
     for (uint64_t i = 0; d->cameras && i < d->ncameras; i++) {
         colmap_camera *cam = &d->cameras[i];
         int32_t id, model;
         if (!take(&c, &id, 4) || !take(&c, &model, 4) || !take(&c, &cam->width, 8) || !take(&c, &cam->height, 8)) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %llu: truncated", rd_path_tail(path), (unsigned long long)i);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %llu: truncated", path, (unsigned long long)i);
             break;
         }
         if (model < 0 || model >= MODEL_COUNT) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %d: unknown model id %d", rd_path_tail(path), id, model);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %d: unknown model id %d", path, id, model);
             break;
         }
         cam->id = (uint32_t)id;
         cam->model = model;
         if (!take(&c, cam->params, (size_t)MODELS[model].params * 8)) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %d: truncated params", rd_path_tail(path), id);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %d: truncated params", path, id);
             break;
         }
     }
-    if (!d->cameras) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+    if (!d->cameras) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     free(buf);
     return r;
 }
@@ -106,7 +106,7 @@ static rd_result read_images_bin(rd_context *ctx, const char *path, colmap_data 
     cursor c = {(unsigned char *)buf, (unsigned char *)buf + size};
     if (!take_count(&c, &d->nimages, 4 + 56 + 4 + 1 + 8)) {
         free(buf);
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: image count is missing or larger than the file holds", rd_path_tail(path));
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: image count is missing or larger than the file holds", path);
     }
     d->images = rd_alloc_array((int64_t)d->nimages, sizeof(colmap_image));
     for (uint64_t i = 0; d->images && i < d->nimages; i++) {
@@ -114,23 +114,23 @@ static rd_result read_images_bin(rd_context *ctx, const char *path, colmap_data 
         uint32_t id;
         uint64_t npoints;
         if (!take(&c, &id, 4) || !take(&c, im->q, 32) || !take(&c, im->t, 24) || !take(&c, &im->camera_id, 4)) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %llu: truncated", rd_path_tail(path), (unsigned long long)i);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %llu: truncated", path, (unsigned long long)i);
             break;
         }
         size_t len = 0;
         while (c.p + len < c.end && c.p[len] != '\0') len++;
         if (c.p + len >= c.end || len == 0 || len >= sizeof im->name) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %u: name is empty, too long or unterminated", rd_path_tail(path), id);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %u: name is empty, too long or unterminated", path, id);
             break;
         }
         memcpy(im->name, c.p, len + 1);
         c.p += len + 1;
         if (!take(&c, &npoints, 8) || npoints > UINT64_MAX / 24 || !skip(&c, npoints * 24)) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %u (%s): points2D list truncated", rd_path_tail(path), id, im->name);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image %u (%s): points2D list truncated", path, id, im->name);
             break;
         }
     }
-    if (!d->images) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+    if (!d->images) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     free(buf);
     return r;
 }
@@ -145,7 +145,7 @@ static rd_result read_points_bin(rd_context *ctx, const char *path, rd_dataset *
     uint64_t n;
     if (!take_count(&c, &n, 8 + 24 + 3 + 8 + 8)) {
         free(buf);
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: point count is missing or larger than the file holds", rd_path_tail(path));
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: point count is missing or larger than the file holds", path);
     }
     ds->points_xyz = rd_alloc_array((int64_t)n, 3 * sizeof(float));
     ds->points_rgb = rd_alloc_array((int64_t)n, 3 * sizeof(float));
@@ -155,7 +155,7 @@ static rd_result read_points_bin(rd_context *ctx, const char *path, rd_dataset *
         unsigned char rgb[3];
         if (!take(&c, &id, 8) || !take(&c, xyz, 24) || !take(&c, rgb, 3) || !take(&c, &err, 8) ||
             !take(&c, &track, 8) || track > UINT64_MAX / 8 || !skip(&c, track * 8)) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: point %llu: truncated", rd_path_tail(path), (unsigned long long)i);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: point %llu: truncated", path, (unsigned long long)i);
             break;
         }
         for (int a = 0; a < 3; a++) {
@@ -163,7 +163,7 @@ static rd_result read_points_bin(rd_context *ctx, const char *path, rd_dataset *
             ds->points_rgb[3 * i + a] = rgb[a] / 255.0f;
         }
     }
-    if (!ds->points_xyz || !ds->points_rgb) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+    if (!ds->points_xyz || !ds->points_rgb) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     if (r == RD_OK) ds->point_count = (int64_t)n;
     free(buf);
     return r;
@@ -215,14 +215,14 @@ static rd_result read_cameras_txt(rd_context *ctx, const char *path, colmap_data
         int used = 0;
         unsigned long long w, h;
         if (sscanf(line, "%u %63s %llu %llu%n", &cam.id, model, &w, &h, &used) != 4) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: line %d: expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS", rd_path_tail(path), line_no);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: line %d: expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS", path, line_no);
             break;
         }
         cam.width = w;
         cam.height = h;
         cam.model = model_by_name(model);
         if (cam.model < 0) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: unknown model %s", rd_path_tail(path), cam.id, model);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: unknown model %s", path, cam.id, model);
             break;
         }
         char *q = line + used;
@@ -230,14 +230,14 @@ static rd_result read_cameras_txt(rd_context *ctx, const char *path, colmap_data
             char *stop;
             cam.params[k] = strtod(q, &stop);
             if (stop == q) {
-                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: %s needs %d params", rd_path_tail(path), cam.id, model,
+                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: %s needs %d params", path, cam.id, model,
                             MODELS[cam.model].params);
                 break;
             }
             q = stop;
         }
         colmap_camera *grown = grow(d->cameras, d->ncameras, sizeof cam);
-        if (r == RD_OK && !grown) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+        if (r == RD_OK && !grown) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
         if (r != RD_OK) break;
         d->cameras = grown;
         d->cameras[d->ncameras++] = cam;
@@ -260,13 +260,13 @@ static rd_result read_images_txt(rd_context *ctx, const char *path, colmap_data 
         if (sscanf(line, "%u %lf %lf %lf %lf %lf %lf %lf %u %255s", &id, &im.q[0], &im.q[1], &im.q[2], &im.q[3],
                    &im.t[0], &im.t[1], &im.t[2], &im.camera_id, im.name) != 10) {
             r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image line '%.40s': expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME",
-                        rd_path_tail(path), line);
+                        path, line);
             break;
         }
         next_line(&p); /* the POINTS2D line, possibly blank */
         colmap_image *grown = grow(d->images, d->nimages, sizeof im);
         if (!grown) {
-            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
             break;
         }
         d->images = grown;
@@ -290,7 +290,7 @@ static rd_result read_points_txt(rd_context *ctx, const char *path, rd_dataset *
         double x, y, z;
         unsigned cr, cg, cb;
         if (sscanf(line, "%llu %lf %lf %lf %u %u %u", &id, &x, &y, &z, &cr, &cg, &cb) != 7 || cr > 255 || cg > 255 || cb > 255) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: point line '%.40s': expected POINT3D_ID X Y Z R G B", rd_path_tail(path), line);
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: point line '%.40s': expected POINT3D_ID X Y Z R G B", path, line);
             break;
         }
         float *gx = grow(ds->points_xyz, n, 3 * sizeof(float));
@@ -298,7 +298,7 @@ static rd_result read_points_txt(rd_context *ctx, const char *path, rd_dataset *
         float *gc = grow(ds->points_rgb, n, 3 * sizeof(float));
         if (gc) ds->points_rgb = gc;
         if (!gx || !gc) {
-            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", rd_path_tail(path));
+            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
             break;
         }
         float v[6] = {(float)x, (float)y, (float)z, cr / 255.0f, cg / 255.0f, cb / 255.0f};
@@ -346,15 +346,15 @@ static rd_result image_camera(rd_context *ctx, const char *sparse_dir, const col
     for (uint64_t k = 0; k < d->ncameras && !cam; k++)
         if (d->cameras[k].id == im->camera_id) cam = &d->cameras[k];
     if (!cam)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s/images: image %s: camera %u is not in cameras", rd_path_tail(sparse_dir),
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s/images: image %s: camera %u is not in cameras", sparse_dir,
                        im->name, im->camera_id);
     const char *model = MODELS[cam->model].name;
     if (strcmp(model, "PINHOLE") != 0 && strcmp(model, "SIMPLE_PINHOLE") != 0)
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
                        "%s/cameras: camera %u: model %s is not supported yet (PINHOLE and SIMPLE_PINHOLE are; undistort the images with COLMAP's image_undistorter)",
-                       rd_path_tail(sparse_dir), cam->id, model);
+                       sparse_dir, cam->id, model);
     if (cam->width < 1 || cam->height < 1 || cam->width > 65536 || cam->height > 65536)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s/cameras: camera %u: size %llux%llu is out of range", rd_path_tail(sparse_dir),
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s/cameras: camera %u: size %llux%llu is out of range", sparse_dir,
                        cam->id, (unsigned long long)cam->width, (unsigned long long)cam->height);
     bool simple = cam->model == 0;
     memset(out, 0, sizeof *out);
@@ -367,7 +367,7 @@ static rd_result image_camera(rd_context *ctx, const char *sparse_dir, const col
     double qn = sqrt(im->q[0] * im->q[0] + im->q[1] * im->q[1] + im->q[2] * im->q[2] + im->q[3] * im->q[3]);
     if (!(qn > 0.0) || !isfinite(qn) || !isfinite(im->t[0] + im->t[1] + im->t[2]) || !(out->fx > 0.0f) || !(out->fy > 0.0f))
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s/images: image %s: pose or intrinsics are not finite or zero",
-                       rd_path_tail(sparse_dir), im->name);
+                       sparse_dir, im->name);
     double w = im->q[0] / qn, x = im->q[1] / qn, y = im->q[2] / qn, z = im->q[3] / qn;
     double R[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
                    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
@@ -399,7 +399,7 @@ rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd
     bool found;
     rd_result r = read_pair(ctx, sparse, "cameras", &found, cams_bin, cams_txt, &d);
     if (r == RD_OK) r = read_pair(ctx, sparse, "images", &found, imgs_bin, imgs_txt, &d);
-    if (r == RD_OK && !found) r = rd_fail(ctx, RD_ERROR_IO, "%s: images.bin or images.txt is missing", rd_path_tail(sparse));
+    if (r == RD_OK && !found) r = rd_fail(ctx, RD_ERROR_IO, "%s: images.bin or images.txt is missing", sparse);
     if (r == RD_OK) r = read_pair(ctx, sparse, "points3D", &found, pts_bin, pts_txt, ds);
     if (r == RD_OK && d.nimages) qsort(d.images, (size_t)d.nimages, sizeof(colmap_image), compare_names);
     for (uint64_t i = 0; r == RD_OK && i < d.nimages; i++) {

@@ -191,18 +191,6 @@ rd_result rd_ply_read(rd_context *ctx, const char *path, rd_scene **out)
         r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: element vertex: list properties are not supported", path);
         goto done;
     }
-    if (vertex->stride == 0) {
-        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: element vertex has no properties", path);
-        goto done;
-    }
-    uint64_t available = size - offset;
-    if ((uint64_t)vertex->count > available / vertex->stride) {
-        r = rd_fail(ctx, RD_ERROR_FORMAT,
-                    "%s: element vertex: header declares %lld vertices of %zu bytes but only %llu bytes follow (truncated file?)",
-                    path, (long long)vertex->count, vertex->stride, (unsigned long long)available);
-        goto done;
-    }
-
     /* SH degree from the f_rest_* count */
     int rest = 0;
     while (rest < 64) {
@@ -216,6 +204,18 @@ rd_result rd_ply_read(rd_context *ctx, const char *path, rd_scene **out)
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: element vertex: %d f_rest properties (expected 0, 9, 24 or 45)", path, rest);
         goto done;
     }
+    if (vertex->stride == 0) {
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: element vertex has no properties", path);
+        goto done;
+    }
+    uint64_t available = size - offset;
+    if ((uint64_t)vertex->count > available / vertex->stride) {
+        r = rd_fail(ctx, RD_ERROR_FORMAT,
+                    "%s: element vertex: header declares %lld vertices of %zu bytes but only %llu bytes follow (truncated file?)",
+                    path, (long long)vertex->count, vertex->stride, (unsigned long long)available);
+        goto done;
+    }
+
     r = rd_scene_alloc(ctx, vertex->count, degree, &scene);
     if (r != RD_OK) goto done;
 

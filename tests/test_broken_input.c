@@ -1,0 +1,411 @@
+/* test_broken_input.c: every parser on broken input: truncated files, wrong property
+   types, absurd counts, NaN and infinities, missing keys and missing images. Each must
+   return the right rd_result with a message naming the file and the element, and
+   nothing else: no crash (the sanitizer build runs this too), no half-built object. */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rd_context *ctx;
+static const char *dir;
+
+/* The call must fail with code and its message must contain every given fragment. */
+static void expect(rd_result got, rd_result code, const char *fragment1, const char *fragment2, int line)
+{
+    char what[64];
+    snprintf(what, sizeof what, "line %d", line);
+    check_result_at(got, code, what, __FILE__, line);
+    const char *msg = rd_last_error(ctx);
+    bool ok = (!fragment1 || strstr(msg, fragment1)) && (!fragment2 || strstr(msg, fragment2));
+    if (!check_at(ok, "message names the file and element", __FILE__, line)) fprintf(stderr, "  message: %s\n", msg);
+}
+#define EXPECT(call, code, f1, f2) expect((call), (code), (f1), (f2), __LINE__)
+
+static rd_result load_scene_text(const char *name, const char *header, const void *body, size_t body_size)
+{
+    size_t n = strlen(header);
+    char *buf = malloc(n + body_size + 1);
+    memcpy(buf, header, n);
+    if (body_size) memcpy(buf + n, body, body_size);
+    const char *path = write_file(dir, name, buf, n + body_size);
+    free(buf);
+    rd_scene *s = (rd_scene *)0x1;
+    rd_result r = rd_scene_load(ctx, path, &s);
+    check_at(r != RD_OK ? s == NULL : true, "no scene on failure", __FILE__, __LINE__);
+    rd_scene_destroy(r == RD_OK ? s : NULL);
+    return r;
+}
+
+static const char *PLY14 =
+    "ply\nformat binary_little_endian 1.0\nelement vertex %d\n"
+    "property float x\nproperty float y\nproperty float z\nproperty float f_dc_0\nproperty float f_dc_1\n"
+    "property float f_dc_2\nproperty float opacity\nproperty float scale_0\nproperty float scale_1\n"
+    "property float scale_2\nproperty float rot_0\nproperty float rot_1\nproperty float rot_2\nproperty float rot_3\n"
+    "end_header\n";
+
+static void test_ply(void)
+{
+    char header[2048];
+    float rows[3 * 14] = {0};
+    snprintf(header, sizeof header, PLY14, 3);
+    EXPECT(load_scene_text("ok.ply", header, rows, sizeof rows), RD_OK, NULL, NULL);
+    /* truncated data */
+    snprintf(header, sizeof header, PLY14, 10);
+    EXPECT(load_scene_text("short.ply", header, rows, sizeof rows), RD_ERROR_FORMAT, "short.ply", "truncated");
+    /* absurd and negative counts */
+    EXPECT(load_scene_text("huge.ply", "ply\nformat binary_little_endian 1.0\nelement vertex 99999999999999\nproperty float x\nend_header\n", rows, 8),
+           RD_ERROR_FORMAT, "huge.ply", "vertex");
+    EXPECT(load_scene_text("neg.ply", "ply\nformat binary_little_endian 1.0\nelement vertex -5\nend_header\n", NULL, 0),
+           RD_ERROR_FORMAT, "neg.ply", "bad count");
+    /* header cut short, no magic, empty, ascii */
+    EXPECT(load_scene_text("cut.ply", "ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty fl", NULL, 0),
+           RD_ERROR_FORMAT, "cut.ply", "end_header");
+    EXPECT(load_scene_text("junk.ply", "\x01\x02garbage", NULL, 0), RD_ERROR_FORMAT, "junk.ply", "unknown scene format");
+    EXPECT(load_scene_text("empty.ply", "", NULL, 0), RD_ERROR_FORMAT, "empty.ply", NULL);
+    EXPECT(load_scene_text("ascii.ply", "ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nend_header\n0\n", NULL, 0),
+           RD_ERROR_UNSUPPORTED, "ascii.ply", "ascii");
+    /* wrong property type, missing property, odd f_rest count, NaN */
+    char typed[2048];
+    snprintf(header, sizeof header, PLY14, 3);
+    snprintf(typed, sizeof typed, "%s", header);
+    char *p = strstr(typed, "property float opacity");
+    memcpy(p, "property uchar opacity", 22);
+    EXPECT(load_scene_text("typed.ply", typed, rows, sizeof rows), RD_ERROR_FORMAT, "typed.ply", "opacity has type uchar");
+    char missing[2048];
+    snprintf(missing, sizeof missing, "%s", header);
+    p = strstr(missing, "property float rot_3\n");
+    memmove(p, p + strlen("property float rot_3\n"), strlen(p + strlen("property float rot_3\n")) + 1);
+    EXPECT(load_scene_text("missing.ply", missing, rows, sizeof rows), RD_ERROR_FORMAT, "missing.ply", "rot_3 is missing");
+    char rest[4096];
+    snprintf(rest, sizeof rest, "%s", header);
+    p = strstr(rest, "end_header");
+    strcpy(p, "property float f_rest_0\nproperty float f_rest_1\nend_header\n");
+    EXPECT(load_scene_text("rest.ply", rest, rows, sizeof rows), RD_ERROR_FORMAT, "rest.ply", "2 f_rest");
+    float nan_rows[3 * 14] = {0};
+    nan_rows[14 + 7] = 0.0f / 0.0f;
+    EXPECT(load_scene_text("nan.ply", header, nan_rows, sizeof nan_rows), RD_ERROR_FORMAT, "nan.ply", "vertex 1: property scale_0 is NaN");
+    /* formats that are recognised but not read yet */
+    EXPECT(load_scene_text("chunk.ply", "ply\nformat binary_little_endian 1.0\nelement chunk 1\nproperty float min_x\nelement vertex 1\nproperty uint packed_position\nend_header\n", rows, 8),
+           RD_ERROR_UNSUPPORTED, "chunk.ply", "compressed");
+    EXPECT(load_scene_text("list.ply", "ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty list uchar int idx\nend_header\n", rows, 8),
+           RD_ERROR_UNSUPPORTED, "list.ply", "list");
+    EXPECT(load_scene_text("spz.spz", "NGSP\x04", NULL, 0), RD_ERROR_UNSUPPORTED, "spz.spz", "SPZ");
+    /* every truncation of a valid file fails cleanly */
+    snprintf(header, sizeof header, PLY14, 3);
+    size_t full = strlen(header) + sizeof rows;
+    int clean = 0;
+    for (size_t cut = 0; cut < full; cut += 7) {
+        char *buf = malloc(full);
+        memcpy(buf, header, strlen(header));
+        memcpy(buf + strlen(header), rows, sizeof rows);
+        const char *path = write_file(dir, "trunc.ply", buf, cut);
+        free(buf);
+        rd_scene *s = NULL;
+        clean += rd_scene_load(ctx, path, &s) != RD_OK && s == NULL;
+        rd_scene_destroy(s);
+    }
+    CHECK(clean == (int)((full + 6) / 7));
+    EXPECT(rd_scene_load(ctx, dir, &(rd_scene *){NULL}), RD_ERROR_IO, "folder", NULL);
+}
+
+static rd_result load_dataset(const char *name, const char *text)
+{
+    const char *path = write_file(dir, name, text, strlen(text));
+    rd_dataset *ds = (rd_dataset *)0x1;
+    rd_result r = rd_dataset_load(ctx, path, &(rd_dataset_desc){.split = "all"}, &ds);
+    check_at(r != RD_OK ? ds == NULL : true, "no dataset on failure", __FILE__, __LINE__);
+    rd_dataset_destroy(r == RD_OK ? ds : NULL);
+    return r;
+}
+
+static void test_transforms(void)
+{
+    /* an image for the frames to point at */
+    rd_image img;
+    rd_image_alloc(4, 4, 4, &img);
+    memset(img.pixels, 0, 4 * 4 * 4 * sizeof(float));
+    char png[512];
+    snprintf(png, sizeof png, "%s/r_0.png", dir);
+    CHECK_OK(rd_image_save(ctx, png, &img));
+    rd_image_free(&img);
+    const char *I = "[[1,0,0,0],[0,1,0,0],[0,0,1,4],[0,0,0,1]]";
+    char text[2048];
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_ok.json", text), RD_OK, NULL, NULL);
+    EXPECT(load_dataset("transforms_syntax.json", "{\"frames\": [\n{\"file_path\": \"r_0\",,}]}"), RD_ERROR_FORMAT, "transforms_syntax.json", "line 2");
+    EXPECT(load_dataset("transforms_noframes.json", "{\"camera_angle_x\": 0.69}"), RD_ERROR_FORMAT, "transforms_noframes.json", "frames: missing");
+    EXPECT(load_dataset("transforms_frames.json", "{\"frames\": 3}"), RD_ERROR_FORMAT, "transforms_frames.json", "frames: expected an array");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": %s}, "
+                                "{\"file_path\": \"./r_0\", \"transform_matrix\": [[1,0,0,0],[0,1,0,0],[0,0,1,4]]}]}", I);
+    EXPECT(load_dataset("transforms_3x4.json", text), RD_ERROR_FORMAT, "transforms_3x4.json", "frames[1].transform_matrix: expected 4x4 numbers");
+    EXPECT(load_dataset("transforms_str.json", "{\"camera_angle_x\": 0.69, \"frames\": [{\"file_path\": \"r_0\", \"transform_matrix\": [[1,0,0,0],[0,\"a\",0,0],[0,0,1,4],[0,0,0,1]]}]}"),
+           RD_ERROR_FORMAT, "frames[0].transform_matrix", "4x4");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": \"wide\", \"frames\": [{\"file_path\": \"r_0\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_type.json", text), RD_ERROR_FORMAT, "transforms_type.json", "camera_angle_x: expected a number");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 1e999, \"frames\": [{\"file_path\": \"r_0\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_inf.json", text), RD_ERROR_FORMAT, "camera_angle_x", "finite");
+    EXPECT(load_dataset("transforms_nan.json", "{\"camera_angle_x\": NaN, \"frames\": []}"), RD_ERROR_FORMAT, "transforms_nan.json", "invalid JSON");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_nopath.json", text), RD_ERROR_FORMAT, "frames[0].file_path", NULL);
+    snprintf(text, sizeof text, "{\"frames\": [{\"file_path\": \"r_0\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_nofocal.json", text), RD_ERROR_FORMAT, "transforms_nofocal.json", "focal");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"file_path\": \"gone\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_gone.json", text), RD_ERROR_FORMAT, "no views", "missing");
+    snprintf(text, sizeof text, "{\"fl_x\": 100, \"frames\": [{\"file_path\": \"r_0.png\", \"transform_matrix\": %s}, {\"file_path\": \"x.png\", \"transform_matrix\": %s}]}", I, I);
+    const char *path = write_file(dir, "transforms.json", text, strlen(text));
+    rd_dataset *ds;
+    if (CHECK_OK(rd_dataset_load(ctx, path, &(rd_dataset_desc){.split = "all"}, &ds))) {
+        CHECK(rd_dataset_view_count(ds) == 1 && rd_dataset_skipped(ds) == 1);
+        CHECK(rd_dataset_view(ds, 0)->camera.width == 4); /* size from the image header */
+        rd_dataset_destroy(ds);
+    }
+    EXPECT(rd_dataset_load(ctx, path, &(rd_dataset_desc){.split = "bogus"}, &ds), RD_ERROR_INVALID_ARGUMENT, "bogus", NULL);
+    EXPECT(rd_dataset_load(ctx, "/nonexistent", NULL, &ds), RD_ERROR_IO, "/nonexistent", NULL);
+}
+
+static void test_camera_list(void)
+{
+    const char *W = "[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]";
+    char text[1024];
+    snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": %s}]}", W);
+    EXPECT(load_dataset("cams_ok.json", text), RD_OK, NULL, NULL);
+    EXPECT(load_dataset("cams_type.json", "{\"cameras\": {}}"), RD_ERROR_FORMAT, "cams_type.json", "cameras: expected an array");
+    snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": %s}]}", W);
+    EXPECT(load_dataset("cams_key.json", text), RD_ERROR_FORMAT, "cams_key.json", "cameras[0].fy: missing");
+    snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 0, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": %s}]}", W);
+    EXPECT(load_dataset("cams_zero.json", text), RD_ERROR_FORMAT, "cams_zero.json", "width");
+    snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": -5, \"fy\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": %s}]}", W);
+    EXPECT(load_dataset("cams_fx.json", text), RD_ERROR_FORMAT, "cameras[0]", "positive");
+    EXPECT(load_dataset("cams_w2c.json", "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": [1,2,3]}]}"),
+           RD_ERROR_FORMAT, "cams_w2c.json", "cameras[0].w2c: expected 4x4");
+    /* save, then load the same cameras back */
+    rd_camera cams[2];
+    float eye[3] = {1, 2, 3}, at[3] = {0, 0, 0}, up[3] = {0, 0, 1};
+    cams[0] = rd_camera_look_at(eye, at, up, 64, 48, 50);
+    cams[1] = rd_camera_look_at(at, eye, up, 32, 32, 70);
+    char path[512];
+    snprintf(path, sizeof path, "%s/saved.json", dir);
+    CHECK_OK(rd_cameras_save(ctx, path, cams, 2));
+    rd_dataset *ds;
+    if (CHECK_OK(rd_dataset_load(ctx, path, NULL, &ds))) {
+        CHECK(rd_dataset_view_count(ds) == 2 && strcmp(rd_dataset_kind(ds), "cameras") == 0);
+        const rd_camera *c = &rd_dataset_view(ds, 1)->camera;
+        CHECK(c->width == 32 && c->fx == cams[1].fx && memcmp(c->w2c, cams[1].w2c, sizeof c->w2c) == 0);
+        CHECK(strcmp(rd_dataset_view(ds, 1)->name, "0001") == 0 && rd_dataset_view(ds, 1)->image_path == NULL);
+        rd_dataset_destroy(ds);
+    }
+}
+
+/* A COLMAP model folder with the given binary files. */
+static const char *colmap_dir(const char *name, const void *cams, size_t ncams, const void *imgs, size_t nimgs)
+{
+    static char path[512];
+    char sub[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(sub, sizeof sub, "mkdir -p '%s/sparse/0' '%s/images'", path, path);
+    if (system(sub) != 0) return path;
+    snprintf(sub, sizeof sub, "%s/sparse/0", name);
+    char folder[512];
+    snprintf(folder, sizeof folder, "%s/%s", dir, sub);
+    write_file(folder, "cameras.bin", cams, ncams);
+    if (imgs) write_file(folder, "images.bin", imgs, nimgs);
+    return path;
+}
+
+static size_t put(unsigned char *buf, size_t at, const void *v, size_t n)
+{
+    memcpy(buf + at, v, n);
+    return at + n;
+}
+
+static void test_colmap(void)
+{
+    unsigned char cams[256], imgs[256];
+    uint64_t one = 1, w = 64, h = 48, zero = 0;
+    int32_t id = 1, pinhole = 1;
+    double params[4] = {50, 50, 32, 24};
+    size_t nc = 0;
+    nc = put(cams, nc, &one, 8);
+    nc = put(cams, nc, &id, 4);
+    nc = put(cams, nc, &pinhole, 4);
+    nc = put(cams, nc, &w, 8);
+    nc = put(cams, nc, &h, 8);
+    nc = put(cams, nc, params, 32);
+    size_t ni = 0;
+    uint32_t image_id = 1, cam_id = 1;
+    double q[4] = {1, 0, 0, 0}, t[3] = {0, 0, 0};
+    ni = put(imgs, ni, &one, 8);
+    ni = put(imgs, ni, &image_id, 4);
+    ni = put(imgs, ni, q, 32);
+    ni = put(imgs, ni, t, 24);
+    ni = put(imgs, ni, &cam_id, 4);
+    ni = put(imgs, ni, "a.png", 6);
+    ni = put(imgs, ni, &zero, 8);
+    rd_dataset *ds;
+    const char *ok = colmap_dir("colmap_ok", cams, nc, imgs, ni);
+    /* a.png is missing: no views */
+    EXPECT(rd_dataset_load(ctx, ok, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_FORMAT, "no views", "missing");
+
+    /* truncated cameras.bin at every length */
+    int clean = 0;
+    for (size_t cut = 0; cut < nc; cut++) {
+        const char *d = colmap_dir("colmap_cut", cams, cut, imgs, ni);
+        rd_dataset *x = NULL;
+        clean += rd_dataset_load(ctx, d, &(rd_dataset_desc){.split = "all"}, &x) != RD_OK && x == NULL;
+    }
+    CHECK(clean == (int)nc);
+    EXPECT(rd_dataset_load(ctx, colmap_dir("colmap_cut", cams, nc - 3, imgs, ni), NULL, &ds), RD_ERROR_FORMAT, "cameras.bin", "camera 1: truncated");
+    /* truncated images.bin at every length */
+    clean = 0;
+    for (size_t cut = 0; cut < ni; cut++) {
+        const char *d = colmap_dir("colmap_icut", cams, nc, imgs, cut);
+        rd_dataset *x = NULL;
+        clean += rd_dataset_load(ctx, d, &(rd_dataset_desc){.split = "all"}, &x) != RD_OK && x == NULL;
+    }
+    CHECK(clean == (int)ni);
+    /* absurd counts */
+    unsigned char absurd[256];
+    memcpy(absurd, cams, nc);
+    uint64_t huge = UINT64_MAX;
+    memcpy(absurd, &huge, 8);
+    EXPECT(rd_dataset_load(ctx, colmap_dir("colmap_huge", absurd, nc, imgs, ni), NULL, &ds), RD_ERROR_FORMAT, "cameras.bin", "camera count");
+    /* unknown model, missing images.bin, image pointing at a missing camera */
+    memcpy(absurd, cams, nc);
+    int32_t bad_model = 99;
+    memcpy(absurd + 12, &bad_model, 4);
+    EXPECT(rd_dataset_load(ctx, colmap_dir("colmap_model", absurd, nc, imgs, ni), NULL, &ds), RD_ERROR_FORMAT, "cameras.bin", "unknown model id 99");
+    EXPECT(rd_dataset_load(ctx, colmap_dir("colmap_noimages", cams, nc, NULL, 0), NULL, &ds), RD_ERROR_IO, "images.bin", NULL);
+    unsigned char bad_imgs[256];
+    memcpy(bad_imgs, imgs, ni);
+    uint32_t missing_cam = 7;
+    memcpy(bad_imgs + 8 + 4 + 56, &missing_cam, 4);
+    EXPECT(rd_dataset_load(ctx, colmap_dir("colmap_cam", cams, nc, bad_imgs, ni), &(rd_dataset_desc){.split = "all"}, &ds),
+           RD_ERROR_FORMAT, "image a.png", "camera 7");
+    /* text files */
+    const char *tdir = colmap_dir("colmap_txt", "", 0, NULL, 0);
+    char sparse[512];
+    snprintf(sparse, sizeof sparse, "%s/sparse/0", tdir);
+    char rm[600];
+    snprintf(rm, sizeof rm, "rm -f '%s/cameras.bin'", sparse);
+    CHECK(system(rm) == 0);
+    const char *cams_txt = "# Camera list\n1 PINHOLE 64 48 50 50 32 24\n2 SIMPLE_PINHOLE 32 32 40 16 16\n";
+    const char *imgs_txt = "# Image list\n1 1 0 0 0 0 0 1 1 b.png\n\n2 0.7071068 0 0.7071068 0 1 0 0 2 a.png\n10 20 -1\n";
+    const char *pts_txt = "# points\n1 0.5 0.25 3 255 0 128 0.5 1 0\n";
+    write_file(sparse, "cameras.txt", cams_txt, strlen(cams_txt));
+    write_file(sparse, "images.txt", imgs_txt, strlen(imgs_txt));
+    write_file(sparse, "points3D.txt", pts_txt, strlen(pts_txt));
+    rd_image img;
+    rd_image_alloc(64, 48, 3, &img);
+    memset(img.pixels, 0, 64 * 48 * 3 * sizeof(float));
+    char ipath[600];
+    snprintf(ipath, sizeof ipath, "%s/images/a.png", tdir);
+    rd_image_save(ctx, ipath, &img);
+    snprintf(ipath, sizeof ipath, "%s/images/b.png", tdir);
+    rd_image_save(ctx, ipath, &img);
+    rd_image_free(&img);
+    if (CHECK_OK(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds))) {
+        CHECK(rd_dataset_view_count(ds) == 2);
+        const rd_view *a = rd_dataset_view(ds, 0); /* sorted by name */
+        CHECK(strcmp(a->name, "a") == 0 && a->camera.width == 32 && a->camera.fx == 40 && a->camera.cx == 16);
+        CHECK(fabsf(a->camera.w2c[2] - 1.0f) < 1e-5f && a->camera.w2c[3] == 1.0f); /* 90 degrees about y, t = (1,0,0) */
+        const float *xyz, *rgb;
+        CHECK(rd_dataset_points(ds, &xyz, &rgb) == 1 && xyz[1] == 0.25f && rgb[0] == 1.0f);
+        rd_dataset_destroy(ds);
+    }
+    const char *bad_txt = "1 PINHOLE 64 48 50 50\n";
+    write_file(sparse, "cameras.txt", bad_txt, strlen(bad_txt));
+    EXPECT(rd_dataset_load(ctx, tdir, NULL, &ds), RD_ERROR_FORMAT, "cameras.txt", "PINHOLE needs 4 params");
+    const char *radial = "1 SIMPLE_RADIAL 64 48 50 32 24 0.1\n2 PINHOLE 32 32 40 40 16 16\n";
+    write_file(sparse, "cameras.txt", radial, strlen(radial));
+    EXPECT(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_UNSUPPORTED, "camera 1", "SIMPLE_RADIAL");
+}
+
+static void test_npy(void)
+{
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s/llff", dir);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", sub);
+    CHECK(system(cmd) == 0);
+    /* a valid v1 header padded to 128 bytes, then 2 rows */
+    char header[128];
+    const char *dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 17), }";
+    int hl = 128 - 10;
+    memcpy(header, "\x93NUMPY\x01\x00", 8);
+    header[8] = (char)hl;
+    header[9] = 0;
+    memset(header + 10, ' ', (size_t)hl);
+    memcpy(header + 10, dict, strlen(dict));
+    header[127] = '\n';
+    double rows[34] = {0};
+    for (int r = 0; r < 2; r++) {
+        double *m = rows + 17 * r;
+        m[1] = 1; m[5] = 1; m[10] = 1;  /* R columns: down = y', right = x', back = z' */
+        m[4] = 378; m[9] = 504; m[14] = 400; m[15] = 1; m[16] = 10;
+    }
+    unsigned char file[128 + sizeof rows];
+    memcpy(file, header, 128);
+    memcpy(file + 128, rows, sizeof rows);
+    rd_dataset *ds;
+    const char *path = write_file(sub, "poses_bounds.npy", file, sizeof file);
+    if (CHECK_OK(rd_dataset_load(ctx, path, &(rd_dataset_desc){.split = "all"}, &ds))) {
+        CHECK(rd_dataset_view_count(ds) == 2 && rd_dataset_view(ds, 0)->camera.fx == 400.0f);
+        rd_dataset_destroy(ds);
+    }
+    /* truncated at every length */
+    int clean = 0;
+    for (size_t cut = 0; cut < sizeof file; cut += 5) {
+        path = write_file(sub, "poses_bounds.npy", file, cut);
+        rd_dataset *x = NULL;
+        clean += rd_dataset_load(ctx, path, NULL, &x) != RD_OK && x == NULL;
+    }
+    CHECK(clean == (int)((sizeof file + 4) / 5));
+    unsigned char bad[sizeof file];
+    memcpy(bad, file, sizeof file);
+    memcpy(bad + 10 + 11, "<f4", 3);
+    EXPECT(rd_dataset_load(ctx, write_file(sub, "poses_bounds.npy", bad, sizeof bad), NULL, &ds), RD_ERROR_FORMAT, "poses_bounds.npy", "descr");
+    memcpy(bad, file, sizeof file);
+    memcpy(strstr((char *)bad + 10, "(2, 17)"), "(9, 17)", 7);
+    EXPECT(rd_dataset_load(ctx, write_file(sub, "poses_bounds.npy", bad, sizeof bad), NULL, &ds), RD_ERROR_FORMAT, "shape", "truncated");
+    memcpy(bad, file, sizeof file);
+    memcpy(strstr((char *)bad + 10, "(2, 17)"), "(2, 15)", 7);
+    EXPECT(rd_dataset_load(ctx, write_file(sub, "poses_bounds.npy", bad, sizeof bad), NULL, &ds), RD_ERROR_FORMAT, "shape", "(N, 17)");
+    memcpy(bad, file, sizeof file);
+    bad[0] = 'X';
+    EXPECT(rd_dataset_load(ctx, write_file(sub, "poses_bounds.npy", bad, sizeof bad), NULL, &ds), RD_ERROR_FORMAT, "poses_bounds.npy", "magic");
+    memcpy(bad, file, sizeof file);
+    double nan = 0.0 / 0.0;
+    memcpy(bad + 128 + 8 * 20, &nan, 8);
+    EXPECT(rd_dataset_load(ctx, write_file(sub, "poses_bounds.npy", bad, sizeof bad), &(rd_dataset_desc){.split = "all"}, &ds),
+           RD_ERROR_FORMAT, "row 1", "not finite");
+}
+
+static void test_images(void)
+{
+    rd_image img;
+    char png[1024];
+    snprintf(png, sizeof png, "%s", write_file(dir, "broken.png", "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDRgarbage", 24));
+    EXPECT(rd_image_load(ctx, png, &img), RD_ERROR_FORMAT, "broken.png", NULL);
+    CHECK(img.pixels == NULL);
+    EXPECT(rd_image_load(ctx, "/nonexistent/x.png", &img), RD_ERROR_IO, "/nonexistent/x.png", NULL);
+    const char *exr = write_file(dir, "broken.exr", "\x76\x2f\x31\x01\x02\0\0\0channels", 18);
+    EXPECT(rd_image_load(ctx, exr, &img), RD_ERROR_FORMAT, "broken.exr", NULL);
+    int w, h;
+    EXPECT(rd_image_size(ctx, png, &w, &h), RD_ERROR_FORMAT, "broken.png", NULL);
+}
+
+int main(void)
+{
+    dir = test_temp_dir("broken");
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
+    test_ply();
+    test_transforms();
+    test_camera_list();
+    test_colmap();
+    test_npy();
+    test_images();
+    rd_context_destroy(ctx);
+    return test_finish("broken_input");
+}
