@@ -236,9 +236,12 @@ static rd_result read_cameras_txt(rd_context *ctx, const char *path, colmap_data
             }
             q = stop;
         }
-        colmap_camera *grown = grow(d->cameras, d->ncameras, sizeof cam);
-        if (r == RD_OK && !grown) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
         if (r != RD_OK) break;
+        colmap_camera *grown = grow(d->cameras, d->ncameras, sizeof cam);
+        if (!grown) {
+            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+            break;
+        }
         d->cameras = grown;
         d->cameras[d->ncameras++] = cam;
     }

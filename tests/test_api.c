@@ -130,6 +130,7 @@ int main(void)
     CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 5000}, &d2));
     CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 5000, .seed = 7}, &d3));
     CHECK(hash_scene(d1) == hash_scene(d2) && hash_scene(d1) != hash_scene(d3));
+    rd_scene_destroy(d3);
     rd_scene_get_info(d1, &info);
     CHECK(info.count == 5000 && info.sh_degree == 3 && strcmp(info.format, "procedural") == 0);
     CHECK_FAILS(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 3}, &d3 ), RD_ERROR_INVALID_ARGUMENT);

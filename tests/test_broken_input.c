@@ -390,7 +390,7 @@ static void test_images(void)
     EXPECT(rd_image_load(ctx, png, &img), RD_ERROR_FORMAT, "broken.png", NULL);
     CHECK(img.pixels == NULL);
     EXPECT(rd_image_load(ctx, "/nonexistent/x.png", &img), RD_ERROR_IO, "/nonexistent/x.png", NULL);
-    const char *exr = write_file(dir, "broken.exr", "\x76\x2f\x31\x01\x02\0\0\0channels", 18);
+    const char *exr = write_file(dir, "broken.exr", "\x76\x2f\x31\x01\x02\0\0\0channels", 16);
     EXPECT(rd_image_load(ctx, exr, &img), RD_ERROR_FORMAT, "broken.exr", NULL);
     int w, h;
     EXPECT(rd_image_size(ctx, png, &w, &h), RD_ERROR_FORMAT, "broken.png", NULL);

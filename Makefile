@@ -1,0 +1,29 @@
+# The README's two commands: `make` (set up, build, render the built-in scene) and
+# `make test` (every test, in a release and an ASan + UBSan build). CMake does the work.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: demo deps build test test-release test-sanitize clean
+
+demo: build
+	$(BUILD)/radiant render --demo --out out/demo
+
+deps:
+	tools/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: test-release test-sanitize
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-sanitize: deps
+	cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DRADIANT_SANITIZE=ON
+	cmake --build $(BUILD)-sanitize -j $(JOBS)
+	cd $(BUILD)-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-sanitize out

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# cli_test.sh RADIANT_BINARY: the `radiant` command end to end: help and exit codes,
+# render with a camera list and with a dataset (report.json, PNG, EXR), info, bench,
+# and errors that leave no output behind. Prints "N passed, M failed".
+set -u
+radiant=$1
+data=${RADIANT_DATA:-$(dirname "$0")/../../shared/data}
+tmp=$(mktemp -d /tmp/radiant-cli-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+check() { # check DESCRIPTION COMMAND...
+    local what=$1; shift
+    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $what"; fi
+}
+status_is() { # status_is CODE COMMAND...
+    local want=$1; shift
+    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+    [ $? -eq "$want" ]
+}
+
+check "--help exits 0" status_is 0 "$radiant" --help
+check "render --help exits 0" status_is 0 "$radiant" render --help
+check "bench --help exits 0" status_is 0 "$radiant" bench --help
+check "no command exits 2" status_is 2 "$radiant"
+check "unknown command exits 2" status_is 2 "$radiant" frobnicate
+check "render without a scene exits 2" status_is 2 "$radiant" render
+check "unknown option exits 2" status_is 2 "$radiant" render --demo --bogus
+check "bad background exits 2" status_is 2 "$radiant" render --demo --background pink
+check "width without height exits 2" status_is 2 "$radiant" render --demo --width 10
+
+# a camera list, rendered from the demo scene
+cat >"$tmp/cams.json" <<'JSON'
+{"cameras": [
+ {"width": 64, "height": 36, "fx": 60, "fy": 60, "cx": 32, "cy": 18,
+  "w2c": [[0, 1, 0, 0], [0.45, 0, -0.89, 1.5], [-0.89, 0, -0.45, 6.0], [0, 0, 0, 1]]},
+ {"width": 48, "height": 48, "fx": 50, "fy": 50, "cx": 24, "cy": 24,
+  "w2c": [[1, 0, 0, 0], [0, 0, -1, 1.0], [0, 1, 0, 6.0], [0, 0, 0, 1]]}]}
+JSON
+check "render --cameras succeeds" status_is 0 "$radiant" render --demo --cameras "$tmp/cams.json" --out "$tmp/cams" --exr --background white
+check "render wrote 0000.png" test -s "$tmp/cams/0000.png"
+check "render wrote 0001.png" test -s "$tmp/cams/0001.png"
+check "render wrote 0001.exr" test -s "$tmp/cams/0001.exr"
+check "report.json lists both views" grep -q '"name":[[:space:]]*"0001"' "$tmp/cams/report.json"
+check "report.json has mean_ms" grep -q '"mean_ms"' "$tmp/cams/report.json"
+check "render prints the frame time" grep -q "frame time" "$tmp/stdout"
+
+# errors: exit 1, a message naming the file, nothing written
+check "missing scene exits 1" status_is 1 "$radiant" render "$tmp/missing.ply" --out "$tmp/fail1"
+check "missing scene is named" grep -q "missing.ply" "$tmp/stderr"
+check "failed render leaves no report" test ! -e "$tmp/fail1/report.json"
+echo '{"cameras": [{"width": 64}]}' >"$tmp/bad.json"
+check "bad camera list exits 1" status_is 1 "$radiant" render --demo --cameras "$tmp/bad.json" --out "$tmp/fail2"
+check "bad camera list names the key" grep -q "bad.json: cameras\[0\].height: missing" "$tmp/stderr"
+check "bad camera list leaves no output" test ! -e "$tmp/fail2/0000.png"
+check "unavailable backend exits 1" status_is 1 "$radiant" render --demo --backend cuda --cameras "$tmp/cams.json" --out "$tmp/fail3"
+
+check "bench --json succeeds" status_is 0 "$radiant" bench --demo --cameras "$tmp/cams.json" --frames 2 --warmup 1 --json
+check "bench --json prints median_ms and stages" grep -q '"median_ms": [0-9.]*, "stages": {"preprocess_ms"' "$tmp/stdout"
+
+if [ -d "$data" ]; then
+    donut="$data/gaussian_splats/gshairlod_donut/fused.ply"
+    check "info on the donut" status_is 0 "$radiant" info "$donut"
+    check "info reports the count" grep -q "gaussians:   45624" "$tmp/stdout"
+    check "info reports the properties" grep -q "properties:  x y z f_dc_0" "$tmp/stdout"
+    check "info on a dataset" status_is 0 "$radiant" info "$data/instant_ngp_fox"
+    check "info reports skipped frames" grep -q "skipped:  17" "$tmp/stdout"
+    check "render --dataset lego val" status_is 0 "$radiant" render "$donut" --dataset "$data/nerf_synthetic_lego" --split val --background white --out "$tmp/lego"
+    check "dataset views are named after frames" test -s "$tmp/lego/r_10.png"
+    check "report has PSNR per view" grep -q '"psnr"' "$tmp/lego/report.json"
+    check "report has mean SSIM" grep -q '"mean_ssim"' "$tmp/lego/report.json"
+    check "report states the split" grep -q '"split":[[:space:]]*"val"' "$tmp/lego/report.json"
+else
+    echo "cli: dataset checks skipped: no shared data at $data"
+fi
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs the Debian packages radiant builds and tests with, if any is
+# missing. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libstb-dev libtinyexr-dev libcjson-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "radiant: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
