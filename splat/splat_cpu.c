@@ -20,7 +20,7 @@ typedef struct cpu_frame {
     int64_t *tile_offsets; /* tiles+1 */
     tile_entry *entries;   /* intersections */
     int64_t max_tile_len;
-    float **scratch;       /* per worker: max_tile_len * 10 floats */
+    float **scratch;       /* per worker: max_tile_len * 11 floats */
 } cpu_frame;
 
 static void preprocess_range(int64_t begin, int64_t end, int worker, void *user)
@@ -59,12 +59,15 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
         int tx = (int)(t % vp->tiles_x), ty = (int)(t / vp->tiles_x);
         int64_t first = f->tile_offsets[t], n = f->tile_offsets[t + 1] - first;
         float *gu = s, *gv = gu + n, *ga = gv + n, *gb = ga + n, *gc = gb + n, *go = gc + n;
-        float *gr = go + n, *gg = gr + n, *gbl = gg + n, *gd = gbl + n;
+        float *gr = go + n, *gg = gr + n, *gbl = gg + n, *gd = gbl + n, *gcut = gd + n;
         for (int64_t j = 0; j < n; j++) {
             const rd_splat2d *g = &f->splats[f->entries[first + j].index];
             gu[j] = g->u; gv[j] = g->v;
             ga[j] = g->conic[0]; gb[j] = g->conic[1]; gc[j] = g->conic[2];
             go[j] = g->opacity; gd[j] = g->depth;
+            /* below this power alpha is surely under 1/255: skip exp() there (the margin
+               keeps the exact test deciding every case near the threshold) */
+            gcut[j] = -logf(255.0f * g->opacity) - 1e-3f;
             gr[j] = g->rgb[0]; gg[j] = g->rgb[1]; gbl[j] = g->rgb[2];
         }
         int x0 = tx * RD_TILE_SIZE, y0 = ty * RD_TILE_SIZE;
@@ -78,7 +81,7 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
                 for (int64_t j = 0; j < n; j++) {
                     float dx = fx - gu[j], dy = fy - gv[j];
                     float power = -0.5f * (ga[j] * dx * dx + gc[j] * dy * dy) - gb[j] * dx * dy;
-                    if (power > 0.0f) continue;
+                    if (power > 0.0f || power < gcut[j]) continue;
                     float alpha = fminf(RD_MAX_ALPHA, go[j] * expf(power));
                     if (alpha < RD_MIN_ALPHA) continue;
                     float next_T = T * (1.0f - alpha);
@@ -171,7 +174,7 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
     f.scratch = calloc((size_t)threads, sizeof(float *));
     if (!f.scratch) goto out_of_memory;
     for (int w = 0; w < threads; w++) {
-        f.scratch[w] = rd_alloc_array(f.max_tile_len, 10 * sizeof(float));
+        f.scratch[w] = rd_alloc_array(f.max_tile_len, 11 * sizeof(float));
         if (!f.scratch[w]) goto out_of_memory;
     }
     rd_parallel_for(threads, tiles, 2, blend_tiles, &f);
