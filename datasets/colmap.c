@@ -62,17 +62,27 @@ static bool take_count(cursor *c, uint64_t *n, size_t min_size)
     return take(c, n, 8) && *n <= (uint64_t)(c->end - c->p) / min_size;
 }
 
+/* Reads a binary model file and its leading u64 record count; each record takes at least
+   min_size bytes, so a count the file cannot hold is caught before any allocation. */
+static rd_result open_binary(rd_context *ctx, const char *path, size_t min_size, const char *what, char **buf,
+                             cursor *c, uint64_t *count)
+{
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, buf, &size);
+    if (r != RD_OK) return r;
+    *c = (cursor){(unsigned char *)*buf, (unsigned char *)*buf + size};
+    if (take_count(c, count, min_size)) return RD_OK;
+    free(*buf);
+    *buf = NULL;
+    return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s count is missing or larger than the file holds", path, what);
+}
+
 static rd_result read_cameras_bin(rd_context *ctx, const char *path, colmap_data *d)
 {
     char *buf;
-    size_t size;
-    rd_result r = rd_read_file(ctx, path, &buf, &size);
+    cursor c;
+    rd_result r = open_binary(ctx, path, 24, "camera", &buf, &c, &d->ncameras);
     if (r != RD_OK) return r;
-    cursor c = {(unsigned char *)buf, (unsigned char *)buf + size};
-    if (!take_count(&c, &d->ncameras, 24)) {
-        free(buf);
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera count is missing or larger than the file holds", path);
-    }
     d->cameras = rd_alloc_array((int64_t)d->ncameras, sizeof(colmap_camera));
     for (uint64_t i = 0; d->cameras && i < d->ncameras; i++) {
         colmap_camera *cam = &d->cameras[i];
@@ -100,14 +110,9 @@ static rd_result read_cameras_bin(rd_context *ctx, const char *path, colmap_data
 static rd_result read_images_bin(rd_context *ctx, const char *path, colmap_data *d)
 {
     char *buf;
-    size_t size;
-    rd_result r = rd_read_file(ctx, path, &buf, &size);
+    cursor c;
+    rd_result r = open_binary(ctx, path, 4 + 56 + 4 + 1 + 8, "image", &buf, &c, &d->nimages);
     if (r != RD_OK) return r;
-    cursor c = {(unsigned char *)buf, (unsigned char *)buf + size};
-    if (!take_count(&c, &d->nimages, 4 + 56 + 4 + 1 + 8)) {
-        free(buf);
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: image count is missing or larger than the file holds", path);
-    }
     d->images = rd_alloc_array((int64_t)d->nimages, sizeof(colmap_image));
     for (uint64_t i = 0; d->images && i < d->nimages; i++) {
         colmap_image *im = &d->images[i];
@@ -137,16 +142,11 @@ static rd_result read_images_bin(rd_context *ctx, const char *path, colmap_data 
 
 static rd_result read_points_bin(rd_context *ctx, const char *path, rd_dataset *ds)
 {
-    char *buf;
-    size_t size;
-    rd_result r = rd_read_file(ctx, path, &buf, &size);
-    if (r != RD_OK) return r;
-    cursor c = {(unsigned char *)buf, (unsigned char *)buf + size};
     uint64_t n;
-    if (!take_count(&c, &n, 8 + 24 + 3 + 8 + 8)) {
-        free(buf);
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: point count is missing or larger than the file holds", path);
-    }
+    char *buf;
+    cursor c;
+    rd_result r = open_binary(ctx, path, 8 + 24 + 3 + 8 + 8, "point", &buf, &c, &n);
+    if (r != RD_OK) return r;
     ds->points_xyz = rd_alloc_array((int64_t)n, 3 * sizeof(float));
     ds->points_rgb = rd_alloc_array((int64_t)n, 3 * sizeof(float));
     for (uint64_t i = 0; ds->points_xyz && ds->points_rgb && i < n; i++) {
@@ -199,119 +199,103 @@ static void *grow(void *array, uint64_t count, size_t size)
     return realloc(array, (size_t)(count ? 2 * count : 1) * size);
 }
 
-static rd_result read_cameras_txt(rd_context *ctx, const char *path, colmap_data *d)
+/* Calls parse on every line that is neither a comment nor blank; rest lets a parser
+   take the line after it (images.txt's POINTS2D line, which may be blank). */
+typedef rd_result (*line_parser)(rd_context *ctx, const char *path, char *line, char **rest, void *user);
+
+static rd_result for_each_line(rd_context *ctx, const char *path, line_parser parse, void *user)
 {
     char *text;
     size_t size;
     rd_result r = rd_read_file(ctx, path, &text, &size);
     if (r != RD_OK) return r;
     char *p = text, *line;
-    int line_no = 0;
-    while (r == RD_OK && (line = next_line(&p))) {
-        line_no++;
-        if (strspn(line, " \t") == strlen(line)) continue;
-        colmap_camera cam = {0};
-        char model[64];
-        int used = 0;
-        unsigned long long w, h;
-        if (sscanf(line, "%u %63s %llu %llu%n", &cam.id, model, &w, &h, &used) != 4) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: line %d: expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS", path, line_no);
-            break;
-        }
-        cam.width = w;
-        cam.height = h;
-        cam.model = model_by_name(model);
-        if (cam.model < 0) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: unknown model %s", path, cam.id, model);
-            break;
-        }
-        char *q = line + used;
-        for (int k = 0; k < MODELS[cam.model].params; k++) {
-            char *stop;
-            cam.params[k] = strtod(q, &stop);
-            if (stop == q) {
-                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: %s needs %d params", path, cam.id, model,
-                            MODELS[cam.model].params);
-                break;
-            }
-            q = stop;
-        }
-        if (r != RD_OK) break;
-        colmap_camera *grown = grow(d->cameras, d->ncameras, sizeof cam);
-        if (!grown) {
-            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
-            break;
-        }
-        d->cameras = grown;
-        d->cameras[d->ncameras++] = cam;
-    }
+    while (r == RD_OK && (line = next_line(&p)))
+        if (strspn(line, " \t") != strlen(line)) r = parse(ctx, path, line, &p, user);
     free(text);
     return r;
+}
+
+static rd_result parse_camera_line(rd_context *ctx, const char *path, char *line, char **rest, void *user)
+{
+    colmap_data *d = user;
+    colmap_camera cam = {0};
+    char model[64];
+    int used = 0;
+    unsigned long long w, h;
+    if (sscanf(line, "%u %63s %llu %llu%n", &cam.id, model, &w, &h, &used) != 4)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: line '%.40s': expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS", path, line);
+    cam.width = w;
+    cam.height = h;
+    cam.model = model_by_name(model);
+    if (cam.model < 0) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: unknown model %s", path, cam.id, model);
+    char *q = line + used;
+    for (int k = 0; k < MODELS[cam.model].params; k++) {
+        char *stop;
+        cam.params[k] = strtod(q, &stop);
+        if (stop == q)
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %u: %s needs %d params", path, cam.id, model,
+                           MODELS[cam.model].params);
+        q = stop;
+    }
+    colmap_camera *grown = grow(d->cameras, d->ncameras, sizeof cam);
+    if (!grown) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+    d->cameras = grown;
+    d->cameras[d->ncameras++] = cam;
+    return RD_OK;
+}
+
+static rd_result parse_image_line(rd_context *ctx, const char *path, char *line, char **rest, void *user)
+{
+    colmap_data *d = user;
+    colmap_image im = {0};
+    unsigned id;
+    if (sscanf(line, "%u %lf %lf %lf %lf %lf %lf %lf %u %255s", &id, &im.q[0], &im.q[1], &im.q[2], &im.q[3],
+               &im.t[0], &im.t[1], &im.t[2], &im.camera_id, im.name) != 10)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: image line '%.40s': expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME",
+                       path, line);
+    next_line(rest); /* the POINTS2D line, possibly blank */
+    colmap_image *grown = grow(d->images, d->nimages, sizeof im);
+    if (!grown) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+    d->images = grown;
+    d->images[d->nimages++] = im;
+    return RD_OK;
+}
+
+static rd_result parse_point_line(rd_context *ctx, const char *path, char *line, char **rest, void *user)
+{
+    rd_dataset *ds = user;
+    unsigned long long id;
+    double x, y, z;
+    unsigned cr, cg, cb;
+    if (sscanf(line, "%llu %lf %lf %lf %u %u %u", &id, &x, &y, &z, &cr, &cg, &cb) != 7 || cr > 255 || cg > 255 || cb > 255)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: point line '%.40s': expected POINT3D_ID X Y Z R G B", path, line);
+    uint64_t n = (uint64_t)ds->point_count;
+    float *gx = grow(ds->points_xyz, n, 3 * sizeof(float));
+    if (gx) ds->points_xyz = gx;
+    float *gc = grow(ds->points_rgb, n, 3 * sizeof(float));
+    if (gc) ds->points_rgb = gc;
+    if (!gx || !gc) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+    float v[6] = {(float)x, (float)y, (float)z, cr / 255.0f, cg / 255.0f, cb / 255.0f};
+    memcpy(ds->points_xyz + 3 * n, v, 3 * sizeof(float));
+    memcpy(ds->points_rgb + 3 * n, v + 3, 3 * sizeof(float));
+    ds->point_count++;
+    return RD_OK;
+}
+
+static rd_result read_cameras_txt(rd_context *ctx, const char *path, colmap_data *d)
+{
+    return for_each_line(ctx, path, parse_camera_line, d);
 }
 
 static rd_result read_images_txt(rd_context *ctx, const char *path, colmap_data *d)
 {
-    char *text;
-    size_t size;
-    rd_result r = rd_read_file(ctx, path, &text, &size);
-    if (r != RD_OK) return r;
-    char *p = text, *line;
-    while (r == RD_OK && (line = next_line(&p))) {
-        if (strspn(line, " \t") == strlen(line)) continue;
-        colmap_image im = {0};
-        unsigned id;
-        if (sscanf(line, "%u %lf %lf %lf %lf %lf %lf %lf %u %255s", &id, &im.q[0], &im.q[1], &im.q[2], &im.q[3],
-                   &im.t[0], &im.t[1], &im.t[2], &im.camera_id, im.name) != 10) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: image line '%.40s': expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME",
-                        path, line);
-            break;
-        }
-        next_line(&p); /* the POINTS2D line, possibly blank */
-        colmap_image *grown = grow(d->images, d->nimages, sizeof im);
-        if (!grown) {
-            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
-            break;
-        }
-        d->images = grown;
-        d->images[d->nimages++] = im;
-    }
-    free(text);
-    return r;
+    return for_each_line(ctx, path, parse_image_line, d);
 }
 
 static rd_result read_points_txt(rd_context *ctx, const char *path, rd_dataset *ds)
 {
-    char *text;
-    size_t size;
-    rd_result r = rd_read_file(ctx, path, &text, &size);
-    if (r != RD_OK) return r;
-    char *p = text, *line;
-    uint64_t n = 0;
-    while (r == RD_OK && (line = next_line(&p))) {
-        if (strspn(line, " \t") == strlen(line)) continue;
-        unsigned long long id;
-        double x, y, z;
-        unsigned cr, cg, cb;
-        if (sscanf(line, "%llu %lf %lf %lf %u %u %u", &id, &x, &y, &z, &cr, &cg, &cb) != 7 || cr > 255 || cg > 255 || cb > 255) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: point line '%.40s': expected POINT3D_ID X Y Z R G B", path, line);
-            break;
-        }
-        float *gx = grow(ds->points_xyz, n, 3 * sizeof(float));
-        if (gx) ds->points_xyz = gx;
-        float *gc = grow(ds->points_rgb, n, 3 * sizeof(float));
-        if (gc) ds->points_rgb = gc;
-        if (!gx || !gc) {
-            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
-            break;
-        }
-        float v[6] = {(float)x, (float)y, (float)z, cr / 255.0f, cg / 255.0f, cb / 255.0f};
-        memcpy(ds->points_xyz + 3 * n, v, 3 * sizeof(float));
-        memcpy(ds->points_rgb + 3 * n, v + 3, 3 * sizeof(float));
-        n++;
-    }
-    if (r == RD_OK) ds->point_count = (int64_t)n;
-    free(text);
-    return r;
+    return for_each_line(ctx, path, parse_point_line, ds);
 }
 
 /* ---- the dataset ---------------------------------------------------------------------- */
