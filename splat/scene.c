@@ -161,7 +161,10 @@ rd_result rd_scene_orbit_cameras(const rd_scene *s, int n, int width, int height
     float up[3] = {0.0f, z_up ? 0.0f : -1.0f, z_up ? 1.0f : 0.0f};
     for (int i = 0; i < n; i++) {
         float angle = 6.2831853f * (float)i / (float)n;
-        float dist = (z_up ? 2.6f : 3.5f) * radius;
+        /* the demo is framed by hand; other scenes fit their radius into the narrower field of view */
+        float tan_half_x = tanf(0.5f * 50.0f * 3.14159265f / 180.0f);
+        float tan_half_min = fminf(tan_half_x, tan_half_x * (float)height / (float)width);
+        float dist = z_up ? 2.6f * radius : 1.15f * radius * sqrtf(1.0f + 1.0f / (tan_half_min * tan_half_min));
         float eye[3];
         if (z_up) {
             eye[0] = centre[0] + dist * cosf(angle);
