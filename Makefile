@@ -1,5 +1,5 @@
-# The README's two commands: `make` (set up, build, render the built-in scene) and
-# `make test` (every test, in a release and an ASan + UBSan build). CMake does the work.
+# Targets behind the README's commands: `make` builds and renders the built-in scene
+# (tools/setup.sh installs packages first), `make test` runs every test in a release and an ASan + UBSan build.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
