@@ -1,6 +1,9 @@
 /* backend.c: choosing and opening a backend. GPU backends register here as they land;
    a backend not compiled in answers RD_ERROR_BACKEND_UNAVAILABLE with a reason. */
 #include "backend.h"
+#ifdef RD_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 bool rd_backend_built(rd_backend backend)
 {
@@ -23,7 +26,10 @@ static rd_result open_one(rd_context *ctx, rd_backend backend, int device_index)
         ctx->backend = RD_BACKEND_CPU;
         return RD_OK;
     }
-    /* The CUDA and Vulkan renderers are not part of this build yet. */
+#ifdef RD_HAVE_CUDA
+    if (backend == RD_BACKEND_CUDA) return rd_cuda_open(ctx, device_index);
+#endif
+    /* The Vulkan renderer is not part of this build yet. */
     return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE,
                    "backend %s: not available in this build of radiant",
                    rd_backend_name(backend));
@@ -49,5 +55,8 @@ rd_result rd_backend_open(rd_context *ctx, rd_backend requested, int device_inde
 
 void rd_backend_close(rd_context *ctx)
 {
+#ifdef RD_HAVE_CUDA
+    if (ctx->backend == RD_BACKEND_CUDA) rd_cuda_close(ctx);
+#endif
     ctx->backend_state = NULL;
 }

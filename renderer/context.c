@@ -122,6 +122,7 @@ rd_result rd_context_create(const rd_context_desc *desc, rd_context **out)
 void rd_context_destroy(rd_context *ctx)
 {
     if (!ctx) return;
+    if (ctx->splat_state_free) ctx->splat_state_free(ctx);
     rd_backend_close(ctx);
     free(ctx);
 }

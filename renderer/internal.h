@@ -8,6 +8,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct rd_context {
     rd_backend backend;
     void *backend_state;   /* owned by the backend named above */
@@ -17,6 +21,9 @@ struct rd_context {
     rd_log_level log_level;
     char last_error[1024];
     rd_render_stats last_stats;
+    /* the splat renderer's per-context state on GPU backends (buffers reused across frames) */
+    void *splat_state;
+    void (*splat_state_free)(rd_context *ctx);
 };
 
 /* Records a failure: keeps the message in ctx (which may be NULL), logs it at DEBUG,
@@ -47,4 +54,7 @@ bool rd_path_join(char *out, size_t n, const char *dir, const char *name);
 /* Overflow-checked allocation of count*size bytes; NULL on overflow or exhaustion. */
 void *rd_alloc_array(int64_t count, size_t size);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -43,6 +43,12 @@ rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *cam
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the CPU backend renders into host memory only");
         r = rd_splat_render_cpu(ctx, scene, &vp, target, &stats);
         break;
+#ifdef RD_HAVE_CUDA
+    case RD_BACKEND_CUDA:
+        /* the scene caches its device copy: the one mutable part of a const scene */
+        r = rd_splat_render_cuda(ctx, (rd_scene *)scene, &vp, target, &stats);
+        break;
+#endif
     default:
         r = rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render: backend %s has no splat renderer",
                     rd_backend_name(ctx->backend));

@@ -68,6 +68,7 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
 void rd_scene_destroy(rd_scene *s)
 {
     if (!s) return;
+    if (s->device_copy_free) s->device_copy_free(s->device_copy);
     free(s->means);
     free(s->log_scales);
     free(s->rotations);

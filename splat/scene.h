@@ -5,6 +5,10 @@
 
 #include "../renderer/internal.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct rd_scene {
     int64_t count;
     int sh_degree;
@@ -16,6 +20,9 @@ struct rd_scene {
     float *sh;         /* count*K*3, coefficient-major, RGB inner */
     char format[32];
     char properties[1024];
+    /* a GPU backend's copy of the arrays, made on first render and freed with the scene */
+    void *device_copy;
+    void (*device_copy_free)(void *device_copy);
 };
 
 static inline int rd_sh_coeffs(int degree) { return (degree + 1) * (degree + 1); }
@@ -26,4 +33,7 @@ rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *desc, rd_sc
 /* A scene with arrays allocated for count Gaussians, to be filled by a loader. */
 rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

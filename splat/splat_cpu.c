@@ -13,7 +13,7 @@ typedef struct tile_entry {
 } tile_entry;
 
 typedef struct cpu_frame {
-    const rd_scene *scene;
+    rd_gaussians scene;
     const rd_view_params *vp;
     const rd_framebuffer *target;
     rd_splat2d *splats;
@@ -27,7 +27,7 @@ static void preprocess_range(int64_t begin, int64_t end, int worker, void *user)
 {
     (void)worker;
     cpu_frame *f = user;
-    for (int64_t i = begin; i < end; i++) f->splats[i] = rd_splat_preprocess_one(f->vp, f->scene, i);
+    for (int64_t i = begin; i < end; i++) f->splats[i] = rd_splat_preprocess(f->vp, &f->scene, i);
 }
 
 static int compare_entries(const void *pa, const void *pb)
@@ -125,7 +125,7 @@ static void free_frame(cpu_frame *f, int threads)
 rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                               const rd_framebuffer *target, rd_render_stats *stats)
 {
-    cpu_frame f = {.scene = scene, .vp = vp, .target = target};
+    cpu_frame f = {.scene = rd_scene_gaussians(scene), .vp = vp, .target = target};
     int threads = ctx->threads;
     int64_t tiles = (int64_t)vp->tiles_x * vp->tiles_y;
     double t0 = rd_now_ms();

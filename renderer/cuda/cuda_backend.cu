@@ -1,0 +1,69 @@
+/* cuda_backend.cu: device choice, the context's stream, growable device buffers. */
+#include "cuda_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+extern "C" rd_result rd_cuda_open(rd_context *ctx, int device_index)
+{
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "backend cuda: no CUDA device (%s)",
+                       err != cudaSuccess ? cudaGetErrorString(err) : "device count is 0");
+    }
+    if (device_index < 0 || device_index >= count)
+        return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "backend cuda: device %d does not exist (%d present)",
+                       device_index, count);
+    rd_cuda_state *s = (rd_cuda_state *)calloc(1, sizeof *s);
+    if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "backend cuda: out of memory");
+    s->device = device_index;
+    cudaDeviceProp prop;
+    rd_result r = rd_cuda_check(ctx, cudaSetDevice(device_index), "cudaSetDevice");
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetDeviceProperties(&prop, device_index), "cudaGetDeviceProperties");
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    if (r != RD_OK) {
+        free(s);
+        return r;
+    }
+    snprintf(s->name, sizeof s->name, "%s", prop.name);
+    ctx->backend_state = s;
+    ctx->backend = RD_BACKEND_CUDA;
+    rd_log(ctx, RD_LOG_INFO, "backend cuda: %s (sm_%d%d, %.1f GiB)", prop.name, prop.major, prop.minor,
+           prop.totalGlobalMem / 1073741824.0);
+    return RD_OK;
+}
+
+extern "C" void rd_cuda_close(rd_context *ctx)
+{
+    rd_cuda_state *s = rd_cuda(ctx);
+    if (!s) return;
+    cudaSetDevice(s->device);
+    if (s->stream) cudaStreamDestroy(s->stream);
+    free(s);
+    ctx->backend_state = NULL;
+}
+
+extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_device_buffer *buf, size_t bytes, const char *what)
+{
+    if (bytes <= buf->bytes && buf->ptr) return RD_OK;
+    rd_cuda_release(buf);
+    size_t grown = bytes + bytes / 4 + 256; /* headroom, so that slowly growing needs do not reallocate every frame */
+    cudaError_t err = cudaMalloc(&buf->ptr, grown);
+    if (err != cudaSuccess) {
+        buf->ptr = NULL;
+        cudaGetLastError();
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: cannot allocate %.1f MiB for %s: %s", grown / 1048576.0, what,
+                       cudaGetErrorString(err));
+    }
+    buf->bytes = grown;
+    return RD_OK;
+}
+
+extern "C" void rd_cuda_release(rd_device_buffer *buf)
+{
+    if (buf->ptr) cudaFree(buf->ptr);
+    buf->ptr = NULL;
+    buf->bytes = 0;
+}

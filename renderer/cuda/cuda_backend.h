@@ -1,0 +1,28 @@
+/* cuda_backend.h: the CUDA backend's plumbing, shared by every module's .cu file: the
+   device and stream of a context, growable device buffers, and error translation.
+   Plain C declarations; the implementation is in cuda_backend.cu. */
+#ifndef RD_CUDA_BACKEND_H
+#define RD_CUDA_BACKEND_H
+
+#include "../internal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opens device_index: fails with RD_ERROR_BACKEND_UNAVAILABLE when there is no device. */
+rd_result rd_cuda_open(rd_context *ctx, int device_index);
+void rd_cuda_close(rd_context *ctx);
+
+/* A device allocation that grows only when asked for more than it holds. */
+typedef struct rd_device_buffer {
+    void *ptr;
+    size_t bytes;
+} rd_device_buffer;
+rd_result rd_cuda_reserve(rd_context *ctx, rd_device_buffer *buf, size_t bytes, const char *what);
+void rd_cuda_release(rd_device_buffer *buf);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

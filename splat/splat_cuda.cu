@@ -1,0 +1,332 @@
+/* splat_cuda.cu: the CUDA renderer, stage for stage the CPU one (splat_cpu.c):
+   preprocess (splat_math.h, one thread per Gaussian), a scan of the tiles each Gaussian
+   touches, key emission (tile id above the depth's float bits), a CUB radix sort over the
+   key bits in use, per-tile ranges, and blending with a 16x16 block per tile that loads
+   Gaussians in shared-memory batches and stops when every pixel is done. Buffers live in
+   the context and grow only when a frame needs more; the one host synchronisation per
+   frame reads the intersection count. */
+#include "splat.h"
+#include "../renderer/cuda/cuda_internal.h"
+
+#include <cub/cub.cuh>
+
+#include <stdlib.h>
+
+enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5 };
+
+typedef struct tile_range {
+    long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
+} tile_range;
+
+typedef struct device_scene {
+    rd_device_buffer means, log_scales, rotations, opacities, sh;
+} device_scene;
+
+typedef struct splat_frame {
+    rd_device_buffer splats, touched, offsets, counts, keys[2], values[2], ranges, temp;
+    rd_device_buffer color, depth, trans, contrib;
+    long long *host_counts; /* pinned: [intersections, visible] */
+    cudaEvent_t events[STAGES];
+} splat_frame;
+
+/* ---- kernels ---------------------------------------------------------------------------- */
+
+__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, long long *touched,
+                                  unsigned long long *visible)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    int seen = 0;
+    if (i < g.count) {
+        rd_splat2d s = rd_splat_preprocess(&vp, &g, i);
+        splats[i] = s;
+        touched[i] = s.tiles_touched;
+        seen = s.tiles_touched != 0;
+    }
+    int block_seen = __syncthreads_count(seen);
+    if (threadIdx.x == 0 && block_seen) atomicAdd(visible, (unsigned long long)block_seen);
+}
+
+__global__ void emit_keys_kernel(const rd_splat2d *splats, const long long *offsets, long long n, int tiles_x,
+                                 unsigned long long *keys, unsigned int *values)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const rd_splat2d s = splats[i];
+    if (!s.tiles_touched) return;
+    long long k = offsets[i] - s.tiles_touched; /* offsets is an inclusive scan */
+    unsigned long long depth_bits = __float_as_uint(s.depth); /* positive floats sort as their bits */
+    for (int y = s.tile_min[1]; y < s.tile_max[1]; y++)
+        for (int x = s.tile_min[0]; x < s.tile_max[0]; x++) {
+            keys[k] = ((unsigned long long)(y * tiles_x + x) << 32) | depth_bits;
+            values[k] = (unsigned int)i;
+            k++;
+        }
+}
+
+__global__ void tile_ranges_kernel(const unsigned long long *keys, long long n, tile_range *ranges)
+{
+    long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= n) return;
+    unsigned int tile = (unsigned int)(keys[k] >> 32);
+    if (k == 0 || (unsigned int)(keys[k - 1] >> 32) != tile) ranges[tile].start = k;
+    if (k == n - 1 || (unsigned int)(keys[k + 1] >> 32) != tile) ranges[tile].end = k + 1;
+}
+
+/* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile */
+__global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *values,
+                             const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
+{
+    __shared__ float s_u[BLOCK], s_v[BLOCK], s_a[BLOCK], s_b[BLOCK], s_c[BLOCK], s_o[BLOCK], s_cut[BLOCK];
+    __shared__ float s_r[BLOCK], s_g[BLOCK], s_bl[BLOCK], s_d[BLOCK];
+    int px = blockIdx.x * RD_TILE_SIZE + threadIdx.x, py = blockIdx.y * RD_TILE_SIZE + threadIdx.y;
+    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x;
+    bool inside = px < vp.width && py < vp.height;
+    bool done = !inside;
+    tile_range range = ranges[blockIdx.y * vp.tiles_x + blockIdx.x];
+    float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
+    float T = 1.0f, r = 0.0f, g = 0.0f, b = 0.0f, D = 0.0f;
+    unsigned int blended = 0;
+    for (long long batch = range.start; batch < range.end; batch += BLOCK) {
+        if (__syncthreads_count(done) == BLOCK) break; /* also keeps the last batch's readers ahead of the writers */
+        long long j = batch + rank;
+        if (j < range.end) {
+            const rd_splat2d s = splats[values[j]];
+            s_u[rank] = s.u; s_v[rank] = s.v;
+            s_a[rank] = s.conic[0]; s_b[rank] = s.conic[1]; s_c[rank] = s.conic[2];
+            s_o[rank] = s.opacity; s_d[rank] = s.depth;
+            s_r[rank] = s.rgb[0]; s_g[rank] = s.rgb[1]; s_bl[rank] = s.rgb[2];
+            s_cut[rank] = -logf(255.0f * s.opacity) - 1e-3f;
+        }
+        __syncthreads();
+        int m = range.end - batch < BLOCK ? (int)(range.end - batch) : BLOCK;
+        for (int k = 0; !done && k < m; k++) {
+            float dx = fx - s_u[k], dy = fy - s_v[k];
+            float power = -0.5f * (s_a[k] * dx * dx + s_c[k] * dy * dy) - s_b[k] * dx * dy;
+            if (power > 0.0f || power < s_cut[k]) continue;
+            float alpha = fminf(RD_MAX_ALPHA, s_o[k] * expf(power));
+            if (alpha < RD_MIN_ALPHA) continue;
+            float next_T = T * (1.0f - alpha);
+            if (next_T < RD_MIN_TRANSMITTANCE) {
+                done = true;
+                break;
+            }
+            float w = alpha * T;
+            r += w * s_r[k];
+            g += w * s_g[k];
+            b += w * s_bl[k];
+            D += w * s_d[k];
+            T = next_T;
+            blended++;
+        }
+    }
+    if (!inside) return;
+    size_t p = (size_t)py * vp.width + px;
+    if (color) color[p] = make_float4(r + T * vp.background[0], g + T * vp.background[1], b + T * vp.background[2], 1.0f - T);
+    if (depth) depth[p] = (vp.flags & RD_RENDER_EXPECTED_DEPTH) ? (T < 1.0f ? D / (1.0f - T) : 0.0f) : D;
+    if (trans) trans[p] = T;
+    if (contrib) contrib[p] = blended;
+}
+
+/* ---- host side -------------------------------------------------------------------------- */
+
+static void free_device_scene(void *p)
+{
+    device_scene *d = (device_scene *)p;
+    rd_device_buffer *bufs[] = {&d->means, &d->log_scales, &d->rotations, &d->opacities, &d->sh};
+    for (rd_device_buffer *b : bufs) rd_cuda_release(b);
+    free(d);
+}
+
+/* The scene's arrays on the device, copied on first use and kept with the scene. */
+static rd_result device_gaussians(rd_context *ctx, rd_scene *scene, rd_gaussians *g)
+{
+    device_scene *d = (device_scene *)scene->device_copy;
+    *g = rd_scene_gaussians(scene);
+    if (!d) {
+        d = (device_scene *)calloc(1, sizeof *d);
+        if (!d) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
+        size_t n = (size_t)scene->count, K = (size_t)rd_sh_coeffs(scene->sh_degree);
+        struct { rd_device_buffer *buf; const float *src; size_t floats; } arrays[] = {
+            {&d->means, scene->means, 3 * n}, {&d->log_scales, scene->log_scales, 3 * n},
+            {&d->rotations, scene->rotations, 4 * n}, {&d->opacities, scene->opacities, n}, {&d->sh, scene->sh, 3 * K * n}};
+        rd_result r = RD_OK;
+        for (auto &a : arrays) {
+            if (r == RD_OK) r = rd_cuda_reserve(ctx, a.buf, a.floats * sizeof(float) + 4, "scene upload");
+            if (r == RD_OK)
+                r = rd_cuda_check(ctx, cudaMemcpy(a.buf->ptr, a.src, a.floats * sizeof(float), cudaMemcpyHostToDevice),
+                                  "scene upload");
+        }
+        if (r != RD_OK) {
+            free_device_scene(d);
+            return r;
+        }
+        scene->device_copy = d;
+        scene->device_copy_free = free_device_scene;
+    }
+    g->means = (const float *)d->means.ptr;
+    g->log_scales = (const float *)d->log_scales.ptr;
+    g->rotations = (const float *)d->rotations.ptr;
+    g->opacities = (const float *)d->opacities.ptr;
+    g->sh = (const float *)d->sh.ptr;
+    return RD_OK;
+}
+
+static void free_frame(rd_context *ctx)
+{
+    splat_frame *f = (splat_frame *)ctx->splat_state;
+    if (!f) return;
+    rd_device_buffer *bufs[] = {&f->splats, &f->touched, &f->offsets, &f->counts, &f->keys[0], &f->keys[1], &f->values[0],
+                                &f->values[1], &f->ranges, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib};
+    for (rd_device_buffer *b : bufs) rd_cuda_release(b);
+    for (int e = 0; e < STAGES; e++)
+        if (f->events[e]) cudaEventDestroy(f->events[e]);
+    if (f->host_counts) cudaFreeHost(f->host_counts);
+    free(f);
+    ctx->splat_state = NULL;
+}
+
+static rd_result get_frame(rd_context *ctx, splat_frame **out)
+{
+    if (!ctx->splat_state) {
+        splat_frame *f = (splat_frame *)calloc(1, sizeof *f);
+        if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
+        ctx->splat_state = f;
+        ctx->splat_state_free = free_frame;
+        rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, 2 * sizeof(long long)), "cudaMallocHost");
+        for (int e = 0; r == RD_OK && e < STAGES; e++) r = rd_cuda_check(ctx, cudaEventCreate(&f->events[e]), "cudaEventCreate");
+        if (r != RD_OK) {
+            free_frame(ctx);
+            return r;
+        }
+    }
+    *out = (splat_frame *)ctx->splat_state;
+    return RD_OK;
+}
+
+static unsigned int blocks_for(long long n) { return (unsigned int)((n + THREADS - 1) / THREADS); }
+
+static int bits_for(long long n)
+{
+    int bits = 1;
+    while (bits < 63 && (1ll << bits) < n) bits++;
+    return bits;
+}
+
+/* Where an output goes: the caller's device pointer, or our buffer to copy to the host. */
+static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, rd_device_buffer *own, size_t bytes,
+                               void **device_ptr)
+{
+    *device_ptr = NULL;
+    if (!caller) return RD_OK;
+    if (memory == RD_MEMORY_DEVICE) {
+        *device_ptr = caller;
+        return RD_OK;
+    }
+    rd_result r = rd_cuda_reserve(ctx, own, bytes, "frame outputs");
+    *device_ptr = own->ptr;
+    return r;
+}
+
+extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
+                                          const rd_framebuffer *target, rd_render_stats *stats)
+{
+    rd_cuda_state *cs = rd_cuda(ctx);
+    cudaStream_t st = cs->stream;
+    splat_frame *f = NULL;
+    rd_gaussians g;
+    rd_result r = get_frame(ctx, &f);
+    if (r == RD_OK) r = device_gaussians(ctx, scene, &g);
+    if (r != RD_OK) return r;
+
+    long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
+    size_t pixels = (size_t)vp->width * vp->height;
+    int tile_bits = bits_for(tiles);
+    if (32 + tile_bits > 64)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld tiles do not fit the 32 bits the sort key leaves", tiles);
+    void *color, *depth, *trans, *contrib;
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(rd_splat2d), "preprocessed Gaussians");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->touched, (size_t)n * sizeof(long long), "tile counts");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->offsets, (size_t)n * sizeof(long long), "tile offsets");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->counts, 2 * sizeof(unsigned long long), "counters");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->ranges, (size_t)tiles * sizeof(tile_range), "tile ranges");
+    if (r == RD_OK) r = output_target(ctx, target->color, target->memory, &f->color, pixels * 4 * sizeof(float), &color);
+    if (r == RD_OK) r = output_target(ctx, target->depth, target->memory, &f->depth, pixels * sizeof(float), &depth);
+    if (r == RD_OK) r = output_target(ctx, target->transmittance, target->memory, &f->trans, pixels * sizeof(float), &trans);
+    if (r == RD_OK) r = output_target(ctx, target->contributors, target->memory, &f->contrib, pixels * sizeof(unsigned), &contrib);
+    if (r != RD_OK) return r;
+
+    unsigned long long *visible = (unsigned long long *)f->counts.ptr;
+    long long *offsets = (long long *)f->offsets.ptr;
+    size_t scan_bytes = 0;
+    cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (long long *)f->touched.ptr, offsets, (int)n, st);
+    r = rd_cuda_reserve(ctx, &f->temp, scan_bytes, "scan scratch");
+    if (r != RD_OK) return r;
+
+    cudaEventRecord(f->events[0], st);
+    cudaMemsetAsync(visible, 0, sizeof *visible, st);
+    cudaMemsetAsync(f->ranges.ptr, 0, (size_t)tiles * sizeof(tile_range), st);
+    f->host_counts[0] = 0;
+    if (n > 0) {
+        preprocess_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, g, (rd_splat2d *)f->splats.ptr, (long long *)f->touched.ptr, visible);
+        cudaEventRecord(f->events[1], st);
+        cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, (long long *)f->touched.ptr, offsets, (int)n, st);
+        cudaMemcpyAsync(&f->host_counts[0], offsets + n - 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
+    } else {
+        cudaEventRecord(f->events[1], st);
+    }
+    cudaMemcpyAsync(&f->host_counts[1], visible, sizeof(long long), cudaMemcpyDeviceToHost, st);
+    r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "preprocess");
+    if (r != RD_OK) return r;
+    long long intersections = f->host_counts[0];
+
+    size_t sort_bytes = 0;
+    cub::DoubleBuffer<unsigned long long> keys(NULL, NULL);
+    cub::DoubleBuffer<unsigned int> values(NULL, NULL);
+    if (intersections > 0) {
+        r = rd_cuda_reserve(ctx, &f->keys[0], (size_t)intersections * 8, "sort keys");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->keys[1], (size_t)intersections * 8, "sort keys");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[0], (size_t)intersections * 4, "sort values");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[1], (size_t)intersections * 4, "sort values");
+        if (r != RD_OK) return r;
+        keys = cub::DoubleBuffer<unsigned long long>((unsigned long long *)f->keys[0].ptr, (unsigned long long *)f->keys[1].ptr);
+        values = cub::DoubleBuffer<unsigned int>((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
+        cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, keys, values, (int)intersections, 0, 32 + tile_bits, st);
+        r = rd_cuda_reserve(ctx, &f->temp, sort_bytes, "sort scratch");
+        if (r != RD_OK) return r;
+        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>((const rd_splat2d *)f->splats.ptr, offsets, n, vp->tiles_x,
+                                                            keys.Current(), values.Current());
+    }
+    cudaEventRecord(f->events[2], st);
+    if (intersections > 0) {
+        cub::DeviceRadixSort::SortPairs(f->temp.ptr, sort_bytes, keys, values, (int)intersections, 0, 32 + tile_bits, st);
+        tile_ranges_kernel<<<blocks_for(intersections), THREADS, 0, st>>>(keys.Current(), intersections, (tile_range *)f->ranges.ptr);
+    }
+    cudaEventRecord(f->events[3], st);
+    dim3 grid((unsigned)vp->tiles_x, (unsigned)vp->tiles_y), block(RD_TILE_SIZE, RD_TILE_SIZE);
+    blend_kernel<<<grid, block, 0, st>>>(*vp, (const tile_range *)f->ranges.ptr, values.Current(),
+                                          (const rd_splat2d *)f->splats.ptr, (float4 *)color, (float *)depth,
+                                          (float *)trans, (unsigned int *)contrib);
+    cudaEventRecord(f->events[4], st);
+    r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
+    if (r == RD_OK && target->memory == RD_MEMORY_HOST) {
+        struct { void *dst; void *src; size_t bytes; } copies[] = {
+            {target->color, color, pixels * 4 * sizeof(float)}, {target->depth, depth, pixels * sizeof(float)},
+            {target->transmittance, trans, pixels * sizeof(float)}, {target->contributors, contrib, pixels * sizeof(unsigned)}};
+        for (auto &c : copies)
+            if (c.dst && r == RD_OK) r = rd_cuda_check(ctx, cudaMemcpyAsync(c.dst, c.src, c.bytes, cudaMemcpyDeviceToHost, st), "download");
+    }
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "render");
+    if (r != RD_OK) return r;
+
+    float ms[STAGES - 1];
+    for (int e = 0; e + 1 < STAGES; e++) cudaEventElapsedTime(&ms[e], f->events[e], f->events[e + 1]);
+    *stats = rd_render_stats{};
+    stats->preprocess_ms = ms[0];
+    stats->binning_ms = ms[1];
+    stats->sort_ms = ms[2];
+    stats->blend_ms = ms[3];
+    stats->total_ms = ms[0] + ms[1] + ms[2] + ms[3];
+    stats->visible = f->host_counts[1];
+    stats->intersections = intersections;
+    return RD_OK;
+}

@@ -1,0 +1,237 @@
+/* splat_math.h: the per-Gaussian maths of spec/gaussians.md, written once for every
+   backend: C11 includes it for the CPU renderer, nvcc for the CUDA kernels (RD_HD marks
+   the functions for both). The Vulkan shaders transcribe the same lines into GLSL. */
+#ifndef RD_SPLAT_MATH_H
+#define RD_SPLAT_MATH_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define RD_HD __host__ __device__
+#else
+#define RD_HD
+#endif
+
+#include "../renderer/include/radiant.h"
+
+#define RD_TILE_SIZE 16
+#define RD_DEFAULT_NEAR 0.01f
+#define RD_DEFAULT_FAR 1e10f
+#define RD_LOW_PASS 0.3f
+#define RD_MIN_ALPHA (1.0f / 255.0f)
+#define RD_MAX_ALPHA 0.99f
+#define RD_MIN_TRANSMITTANCE 1e-4f
+#define RD_AA_MIN_RHO 0.005f
+#define RD_FRUSTUM_MARGIN 1.3f
+
+/* The camera as the kernels use it. */
+typedef struct rd_view_params {
+    float rot[9];     /* world-to-camera rotation, row-major */
+    float trans[3];
+    float centre[3];  /* camera centre in world space */
+    float fx, fy, cx, cy;
+    float tan_half_fov_x, tan_half_fov_y;
+    float near_plane, far_plane;
+    int width, height;
+    int tiles_x, tiles_y;
+    int sh_degree;    /* degree used for colour: min(scene, requested) */
+    uint32_t flags;   /* RD_RENDER_* in effect */
+    float background[3];
+} rd_view_params;
+
+/* One Gaussian after preprocessing. tiles_touched == 0 means culled. */
+typedef struct rd_splat2d {
+    float u, v;          /* screen mean, pixels */
+    float conic[3];      /* inverse 2D covariance: a, b, c of [[a, b], [b, c]] */
+    float opacity;       /* sigmoid(logit), times rho in antialiased mode */
+    float depth;         /* view-space z */
+    float rgb[3];
+    int32_t tile_min[2]; /* first tile x, y */
+    int32_t tile_max[2]; /* one past the last tile x, y */
+    uint32_t tiles_touched;
+    uint32_t clamped;    /* bit c: colour channel c was clamped at 0 */
+} rd_splat2d;
+
+/* Gaussian arrays as the kernels read them (host or device pointers). */
+typedef struct rd_gaussians {
+    int64_t count;
+    int sh_degree;
+    const float *means, *log_scales, *rotations, *opacities, *sh;
+} rd_gaussians;
+
+/* Spherical harmonics colour (before +0.5 and clamping) of one Gaussian, direction dir
+   (unit), coefficients sh (K*3, RGB inner), evaluated up to degree. */
+RD_HD static inline void rd_sh_to_rgb(int degree, const float *sh, const float dir[3], float rgb[3])
+{
+    const float C0 = 0.28209479177387814f, C1 = 0.4886025119029199f;
+    const float C2[5] = {1.0925484305920792f, -1.0925484305920792f, 0.31539156525252005f, -1.0925484305920792f,
+                         0.5462742152960396f};
+    const float C3[7] = {-0.5900435899266435f, 2.890611442640554f, -0.4570457994644658f, 0.3731763325901154f,
+                         -0.4570457994644658f, 1.445305721320277f, -0.5900435899266435f};
+    float basis[16];
+    float x = dir[0], y = dir[1], z = dir[2];
+    int k = 1;
+    basis[0] = C0;
+    if (degree > 0) {
+        basis[1] = -C1 * y;
+        basis[2] = C1 * z;
+        basis[3] = -C1 * x;
+        k = 4;
+    }
+    if (degree > 1) {
+        float xx = x * x, yy = y * y, zz = z * z;
+        basis[4] = C2[0] * x * y;
+        basis[5] = C2[1] * y * z;
+        basis[6] = C2[2] * (2.0f * zz - xx - yy);
+        basis[7] = C2[3] * x * z;
+        basis[8] = C2[4] * (xx - yy);
+        k = 9;
+        if (degree > 2) {
+            basis[9] = C3[0] * y * (3.0f * xx - yy);
+            basis[10] = C3[1] * x * y * z;
+            basis[11] = C3[2] * y * (4.0f * zz - xx - yy);
+            basis[12] = C3[3] * z * (2.0f * zz - 3.0f * xx - 3.0f * yy);
+            basis[13] = C3[4] * x * (4.0f * zz - xx - yy);
+            basis[14] = C3[5] * z * (xx - yy);
+            basis[15] = C3[6] * x * (xx - 3.0f * yy);
+            k = 16;
+        }
+    }
+    float r = 0.0f, g = 0.0f, b = 0.0f;
+    for (int j = 0; j < k; j++) {
+        r += basis[j] * sh[3 * j + 0];
+        g += basis[j] * sh[3 * j + 1];
+        b += basis[j] * sh[3 * j + 2];
+    }
+    rgb[0] = r;
+    rgb[1] = g;
+    rgb[2] = b;
+}
+
+RD_HD static inline float rd_clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/* Tile range [lo, hi) along one axis for a Gaussian at pixel coordinate p with radius r.
+   Default rule: every pixel whose centre lies in [p - r, p + r]. INRIA rule: the original
+   code's getRect, which uses integer-centred pixels (p - 0.5) and truncating division. */
+RD_HD static inline void rd_tile_range(float p, float r, int tiles, bool inria, int32_t *lo, int32_t *hi)
+{
+    float a, b;
+    if (inria) {
+        float q = p - 0.5f;
+        a = truncf((q - r) / RD_TILE_SIZE);
+        b = truncf((q + r + RD_TILE_SIZE - 1) / RD_TILE_SIZE);
+    } else {
+        float first_pixel = ceilf(p - r - 0.5f), last_pixel = floorf(p + r - 0.5f);
+        a = floorf(first_pixel / RD_TILE_SIZE);
+        b = floorf(last_pixel / RD_TILE_SIZE) + 1.0f;
+    }
+    *lo = (int32_t)rd_clampf(a, 0.0f, (float)tiles);
+    *hi = (int32_t)rd_clampf(b, 0.0f, (float)tiles);
+}
+
+RD_HD static inline rd_splat2d rd_splat_preprocess(const rd_view_params *vp, const rd_gaussians *scene, int64_t i)
+{
+    rd_splat2d out = {0};
+    const float *m = scene->means + 3 * i;
+    const float *R = vp->rot;
+
+    /* 1. view space */
+    float t[3];
+    for (int r = 0; r < 3; r++) t[r] = R[3 * r] * m[0] + R[3 * r + 1] * m[1] + R[3 * r + 2] * m[2] + vp->trans[r];
+    if (!(t[2] > vp->near_plane && t[2] < vp->far_plane) || !isfinite(t[0]) || !isfinite(t[1]))
+        return out;
+
+    /* 2. 3D covariance factor M = Rq S, so that Sigma = M M^T */
+    /* normalise after dividing by the largest component, so tiny quaternions do not underflow */
+    const float *q = scene->rotations + 4 * i;
+    float qmax = fmaxf(fmaxf(fabsf(q[0]), fabsf(q[1])), fmaxf(fabsf(q[2]), fabsf(q[3])));
+    if (!(qmax > 0.0f) || !isfinite(qmax)) return out;
+    float w = q[0] / qmax, x = q[1] / qmax, y = q[2] / qmax, z = q[3] / qmax;
+    float qn = sqrtf(w * w + x * x + y * y + z * z);
+    w /= qn; x /= qn; y /= qn; z /= qn;
+    float Rq[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+                   2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+                   2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)};
+    const float *ls = scene->log_scales + 3 * i;
+    float s[3] = {expf(ls[0]), expf(ls[1]), expf(ls[2])};
+
+    /* 3. EWA projection with the frustum-clamped Jacobian */
+    float limx = RD_FRUSTUM_MARGIN * vp->tan_half_fov_x, limy = RD_FRUSTUM_MARGIN * vp->tan_half_fov_y;
+    float tz = t[2];
+    float tx = rd_clampf(t[0] / tz, -limx, limx) * tz, ty = rd_clampf(t[1] / tz, -limy, limy) * tz;
+    float J[6] = {vp->fx / tz, 0.0f, -vp->fx * tx / (tz * tz), 0.0f, vp->fy / tz, -vp->fy * ty / (tz * tz)};
+    float P[6]; /* P = J Rw Rq S (2x3); Sigma2 = P P^T */
+    for (int r = 0; r < 2; r++) {
+        float JR[3];
+        for (int c = 0; c < 3; c++) JR[c] = J[3 * r] * R[c] + J[3 * r + 1] * R[3 + c] + J[3 * r + 2] * R[6 + c];
+        for (int c = 0; c < 3; c++)
+            P[3 * r + c] = (JR[0] * Rq[c] + JR[1] * Rq[3 + c] + JR[2] * Rq[6 + c]) * s[c];
+    }
+    float a = P[0] * P[0] + P[1] * P[1] + P[2] * P[2];
+    float b = P[0] * P[3] + P[1] * P[4] + P[2] * P[5];
+    float c = P[3] * P[3] + P[4] * P[4] + P[5] * P[5];
+    /* det(P P^T) as the sum of squared 2x2 minors of P (Cauchy-Binet): the same value as
+       a*c - b*b without its cancellation, which in float wipes out elongated or huge
+       Gaussians. The low-pass term then adds 0.3*(a + c) + 0.09. */
+    float m01 = P[0] * P[4] - P[1] * P[3], m02 = P[0] * P[5] - P[2] * P[3], m12 = P[1] * P[5] - P[2] * P[4];
+    float det_before = m01 * m01 + m02 * m02 + m12 * m12;
+    float det = det_before + RD_LOW_PASS * (a + c) + RD_LOW_PASS * RD_LOW_PASS;
+    a += RD_LOW_PASS;
+    c += RD_LOW_PASS;
+
+    float opacity = 1.0f / (1.0f + expf(-scene->opacities[i]));
+    if (vp->flags & RD_RENDER_ANTIALIASED)
+        opacity *= sqrtf(fmaxf(det_before / det, RD_AA_MIN_RHO * RD_AA_MIN_RHO));
+
+    /* 4. screen mean from the unclamped position */
+    float u = vp->fx * t[0] / tz + vp->cx, v = vp->fy * t[1] / tz + vp->cy;
+
+    /* 5. conic */
+    if (!(det > 0.0f) || !isfinite(det) || !isfinite(u) || !isfinite(v) || !isfinite(opacity)) return out;
+    out.conic[0] = c / det;
+    out.conic[1] = -b / det;
+    out.conic[2] = a / det;
+
+    /* 6. extent */
+    float rx, ry;
+    bool inria = (vp->flags & RD_RENDER_INRIA_EXTENT) != 0;
+    if (inria) {
+        float mid = 0.5f * (a + c);
+        float lambda = mid + sqrtf(fmaxf(0.1f, mid * mid - det));
+        rx = ry = ceilf(3.0f * sqrtf(lambda));
+    } else {
+        if (opacity < RD_MIN_ALPHA) return out;
+        float k = fminf(3.33f, sqrtf(2.0f * logf(opacity * 255.0f)));
+        rx = ceilf(k * sqrtf(a));
+        ry = ceilf(k * sqrtf(c));
+    }
+    rd_tile_range(u, rx, vp->tiles_x, inria, &out.tile_min[0], &out.tile_max[0]);
+    rd_tile_range(v, ry, vp->tiles_y, inria, &out.tile_min[1], &out.tile_max[1]);
+    if (out.tile_max[0] <= out.tile_min[0] || out.tile_max[1] <= out.tile_min[1]) return out;
+
+    /* 7. colour */
+    float d[3] = {m[0] - vp->centre[0], m[1] - vp->centre[1], m[2] - vp->centre[2]};
+    float dn = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    if (dn > 0.0f) { d[0] /= dn; d[1] /= dn; d[2] /= dn; }
+    int K = (scene->sh_degree + 1) * (scene->sh_degree + 1);
+    rd_sh_to_rgb(vp->sh_degree, scene->sh + (size_t)i * (size_t)K * 3, d, out.rgb);
+    for (int ch = 0; ch < 3; ch++) {
+        out.rgb[ch] += 0.5f;
+        if (!isfinite(out.rgb[ch])) return out;
+        if (out.rgb[ch] < 0.0f) {
+            out.rgb[ch] = 0.0f;
+            out.clamped |= 1u << ch;
+        }
+    }
+
+    out.u = u;
+    out.v = v;
+    out.opacity = opacity;
+    out.depth = tz;
+    out.tiles_touched = (uint32_t)((out.tile_max[0] - out.tile_min[0]) * (out.tile_max[1] - out.tile_min[1]));
+    return out;
+}
+
+#endif

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# device_prepare.sh: builds radiant here for the GPU machine (same x86-64, no Debian
+# packages there) and gathers into .device/ (ignored by git) what a run needs: the
+# library, the programs and tests, the shared libraries they load, and a small data
+# subset. Then one `run` call with carry [".device"] and the command
+#   bash .device/device_run.sh
+# builds nothing there: it runs the tests and benchmarks and prints a table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${RADIANT_DATA:-../shared/data}
+export PATH=$PATH:/usr/local/cuda/bin
+cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DRADIANT_CUDA=ON >/dev/null
+cmake --build build-device -j "$(nproc)" >/dev/null
+rm -rf .device
+mkdir -p .device/lib .device/bin .device/data
+cp -a build-device/libradiant.so* .device/lib/
+cp build-device/radiant .device/bin/
+for t in build-device/tests/test_*; do [ -x "$t" ] && cp "$t" .device/bin/; done
+for lib in libcjson.so.1 libstb.so.0 libtinyexr.so.1d; do cp -L "/usr/lib/x86_64-linux-gnu/$lib" .device/lib/; done
+mkdir -p .device/data/gaussian_splats/gshairlod_donut
+cp "$data/gaussian_splats/gshairlod_donut/fused.ply" .device/data/gaussian_splats/gshairlod_donut/
+cp tools/device_run.sh .device/
+du -sh .device
