@@ -1,6 +1,8 @@
 /* backend.c: choosing and opening a backend. GPU backends register here as they land;
    a backend not compiled in answers RD_ERROR_BACKEND_UNAVAILABLE with a reason. */
 #include "backend.h"
+
+#include <stdlib.h>
 #ifdef RD_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #endif
@@ -51,6 +53,32 @@ rd_result rd_backend_open(rd_context *ctx, rd_backend requested, int device_inde
            ctx->threads);
     ctx->last_error[0] = '\0';
     return open_one(ctx, RD_BACKEND_CPU, device_index);
+}
+
+rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *memory)
+{
+    if (!ctx || !ptr || !memory) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_buffer_alloc: NULL argument");
+#ifdef RD_HAVE_CUDA
+    if (ctx->backend == RD_BACKEND_CUDA) {
+        *memory = RD_MEMORY_DEVICE;
+        return rd_cuda_alloc(ctx, bytes, ptr);
+    }
+#endif
+    *memory = RD_MEMORY_HOST;
+    *ptr = malloc(bytes ? bytes : 1);
+    return *ptr ? RD_OK : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_buffer_alloc: cannot allocate %zu bytes", bytes);
+}
+
+void rd_buffer_free(rd_context *ctx, void *ptr)
+{
+    if (!ctx || !ptr) return;
+#ifdef RD_HAVE_CUDA
+    if (ctx->backend == RD_BACKEND_CUDA) {
+        rd_cuda_free(ptr);
+        return;
+    }
+#endif
+    free(ptr);
 }
 
 void rd_backend_close(rd_context *ctx)

@@ -74,6 +74,9 @@ int main(void)
     test_rng r = {test_seed("backends")};
     rd_context *ref;
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1, .log = test_log}, &ref));
+    /* large cases take the threaded CPU as reference; the first row checks that it equals one thread */
+    rd_context *ref_threads;
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ref_threads));
     int ran = 0;
     for (size_t b = 0; b < sizeof CONFIGS / sizeof CONFIGS[0]; b++) {
         const backend_config *cfg = &CONFIGS[b];
@@ -84,12 +87,17 @@ int main(void)
             continue;
         }
         if (!CHECK_OK(cr)) continue;
-        int failed = 0, cases = 24;
+        /* GPUs also get large scenes: 100k Gaussians at 640x480, a million at 1280x720 */
+        bool gpu = cfg->backend != RD_BACKEND_CPU;
+        int failed = 0, cases = gpu ? 26 : 24;
         for (int i = 0; i < cases; i++) {
             static const int sizes[][2] = {{1, 1}, {15, 17}, {64, 64}, {127, 33}, {200, 113}, {321, 240}};
             static const int counts[] = {0, 1, 10, 300, 3000, 20000};
-            const int *size = sizes[i % 6];
-            random_scene_desc sd = {.count = counts[(int)(rng_uniform(&r) * 6)], .sh_degree = (int)(rng_uniform(&r) * 4),
+            const int large_sizes[2][2] = {{640, 480}, {1280, 720}}, large_counts[2] = {100000, 1000000};
+            bool large = i >= 24;
+            const int *size = large ? large_sizes[i - 24] : sizes[i % 6];
+            random_scene_desc sd = {.count = large ? large_counts[i - 24] : counts[(int)(rng_uniform(&r) * 6)],
+                                    .sh_degree = (int)(rng_uniform(&r) * 4),
                                     .degenerate = i % 3 == 0, .depth_min = 0.3, .depth_max = 10, .spread = 0.9,
                                     .log_scale_min = -6, .log_scale_max = -0.5};
             rd_scene_desc arrays = random_scene(&r, &sd);
@@ -100,7 +108,7 @@ int main(void)
             CHECK_OK(rd_scene_create(ref, &arrays, &s_ref));
             CHECK_OK(rd_scene_create(ctx, &arrays, &s_got));
             frame_outputs want, got;
-            render_into(ref, s_ref, &cam, &desc, &want);
+            render_into(large ? ref_threads : ref, s_ref, &cam, &desc, &want);
             render_into(ctx, s_got, &cam, &desc, &got);
             if (!CHECK(compare_frames(cfg, &got, &want, (size_t)cam.width * cam.height))) {
                 printf("  %s: splat_render case %d differs: %dx%d, %d Gaussians, SH %d, flags %u\n", cfg->name, i,
@@ -118,6 +126,7 @@ int main(void)
         rd_context_destroy(ctx);
     }
     rd_context_destroy(ref);
+    rd_context_destroy(ref_threads);
     CHECK(ran >= 1);
     return test_finish("backends");
 }

@@ -13,11 +13,24 @@ for t in test_api test_backends test_render_reference; do
     grep -E "backend|FAIL|differs|failed" "${OUT:-/tmp}/$t.log" | head -20
 done
 donut=$RADIANT_DATA/gaussian_splats/gshairlod_donut/fused.ply
-for scene in "--demo" "$donut"; do
-    for backend in cuda cpu; do
-        [ "$backend" = cpu ] && frames=3 || frames=50
-        echo "bench $backend $(basename -- "$scene"):"
-        "$bin/radiant" bench $scene --backend $backend --frames $frames --json 2>&1 | tail -n 1
+# the issue's scenes: synthetic 1M and 6M (SH 3), the real donut (SH 0), and the demo
+printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %12s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms wall_ms pairs
+for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "donut:$donut" "demo:--demo"; do
+    name=${spec%%:*} args=${spec#*:}
+    for backend in ${BACKENDS:-cuda}; do
+        json=$("$bin/radiant" bench $args --backend $backend --frames ${FRAMES:-50} --json 2>/dev/null | tail -n 1)
+        python3 - "$name" "$backend" "$json" <<'PY'
+import json, sys
+name, backend, text = sys.argv[1:4]
+try:
+    j = json.loads(text)
+except ValueError:
+    print(f"{name:10s} {backend:7s} failed: {text[:200]}")
+    sys.exit(0)
+s = j["stages"]
+print(f"{name:10s} {backend:7s} {j['median_ms']:9.3f} {s['preprocess_ms']:9.3f} {s['binning_ms']:9.3f} "
+      f"{s['sort_ms']:9.3f} {s['blend_ms']:9.3f} {j['median_wall_ms']:9.3f} {j['mean_intersections']:12.0f}")
+PY
     done
 done
 exit $status

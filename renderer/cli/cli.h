@@ -19,6 +19,7 @@ enum {
 typedef struct cli_options {
     const char *scene; /* positional; NULL with --demo */
     bool demo;
+    long long synth; /* --synth N: the benchmark scene of `radiant synth` */
     const char *dataset, *split, *cameras, *out_dir;
     rd_backend backend;
     float background[3];
@@ -54,5 +55,6 @@ double cli_now_ms(void);
 int cmd_render(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const char *USAGE =
     "  render  SCENE|--demo [--dataset DIR | --cameras FILE] [--out DIR]  render views to PNG + report.json\n"
     "  info    FILE|DIR                                                  describe a scene file or dataset\n"
     "  bench   SCENE|--demo [--cameras FILE] [--frames N] [--json]        time frames and stages\n"
+    "  synth   N --out FILE.ply [--cameras FILE.json]                    write the benchmark scene\n"
     "\n"
     "'radiant <command> --help' shows a command's options.\n"
     "exit codes: 0 done, 1 failed, 2 bad usage\n";
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "render") == 0) return cmd_render(argc - 2, argv + 2);
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 2, argv + 2);
     fprintf(stderr, "radiant: unknown command '%s'\n\n%s", cmd, USAGE);
     return EXIT_USAGE;
 }

@@ -45,6 +45,14 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             return -1;
         } else if (TAKES("--demo", OPT_DEMO)) {
             o->demo = true;
+        } else if (TAKES("--synth", OPT_DEMO) && next) {
+            char *end;
+            o->synth = strtoll(argv[++i], &end, 10);
+            if (*end || o->synth < 1 || o->synth > 2000000000ll) {
+                fprintf(stderr, "radiant: --synth %s: expected a Gaussian count\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            o->demo = true;
         } else if (TAKES("--dataset", OPT_DATASET) && next) {
             o->dataset = argv[++i];
         } else if (TAKES("--split", OPT_DATASET) && next) {
@@ -109,7 +117,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
 #undef TAKES
     }
     if ((allowed & OPT_DEMO) && !o->scene == !o->demo) {
-        fprintf(stderr, "radiant: give a SCENE file or --demo (one of them)\n\n%s", usage);
+        fprintf(stderr, "radiant: give a SCENE file, --demo or --synth N (one of them)\n\n%s", usage);
         return EXIT_USAGE;
     }
     if (!(allowed & OPT_DEMO) && !o->scene) {
@@ -147,6 +155,7 @@ void cli_error(rd_context *ctx, const char *what)
 
 rd_result cli_load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene)
 {
+    if (o->synth) return rd_scene_create_synthetic(ctx, &(rd_demo_desc){.count = o->synth}, scene);
     if (o->demo) return rd_scene_create_demo(ctx, NULL, scene);
     return rd_scene_load(ctx, o->scene, scene);
 }

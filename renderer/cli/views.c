@@ -30,6 +30,9 @@ rd_result cli_views_load(rd_context *ctx, const cli_options *o, const rd_scene *
             v->cameras[i] = view->camera;
             snprintf(v->names[i], sizeof v->names[i], "%s", view->name);
         }
+    } else if (o->synth) {
+        rd_synthetic_cameras(v->count, ORBIT_WIDTH, ORBIT_HEIGHT, v->cameras);
+        for (int i = 0; i < v->count; i++) snprintf(v->names[i], sizeof v->names[i], "%04d", i);
     } else {
         rd_scene_orbit_cameras(scene, v->count, ORBIT_WIDTH, ORBIT_HEIGHT, v->cameras);
         for (int i = 0; i < v->count; i++) snprintf(v->names[i], sizeof v->names[i], "%04d", i);

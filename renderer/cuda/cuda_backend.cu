@@ -67,3 +67,16 @@ extern "C" void rd_cuda_release(rd_device_buffer *buf)
     buf->ptr = NULL;
     buf->bytes = 0;
 }
+
+extern "C" rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr)
+{
+    rd_device_buffer buf = {NULL, 0};
+    rd_result r = rd_cuda_reserve(ctx, &buf, bytes, "rd_buffer_alloc");
+    *ptr = buf.ptr;
+    return r;
+}
+
+extern "C" void rd_cuda_free(void *ptr)
+{
+    cudaFree(ptr);
+}

@@ -21,6 +21,9 @@ typedef struct rd_device_buffer {
 } rd_device_buffer;
 rd_result rd_cuda_reserve(rd_context *ctx, rd_device_buffer *buf, size_t bytes, const char *what);
 void rd_cuda_release(rd_device_buffer *buf);
+/* Plain device allocations for callers (rd_buffer_alloc). */
+rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr);
+void rd_cuda_free(void *ptr);
 
 #ifdef __cplusplus
 }

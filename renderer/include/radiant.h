@@ -174,6 +174,13 @@ typedef struct rd_demo_desc {
     uint64_t seed; /* 0: the default seed; the scene is a pure function of count and seed */
 } rd_demo_desc;
 rd_result rd_scene_create_demo(rd_context *ctx, const rd_demo_desc *desc, rd_scene **out);
+/* The benchmark scene of `radiant synth`: count Gaussians near three spheres and a ground
+   plane, SH degree 3, log-scales about ln(0.02*sqrt(1e5/count)) +- 0.5, logit opacities
+   N(1, 1.5), DC N(0, 1), higher SH N(0, 0.1); a pure function of count and seed. */
+rd_result rd_scene_create_synthetic(rd_context *ctx, const rd_demo_desc *desc, rd_scene **out);
+/* Its cameras: a ring of n looking at the centre, horizontal field of view 60 degrees. */
+void rd_synthetic_cameras(int n, int width, int height, rd_camera *out);
+
 /* n cameras on a ring around the scene's main content, looking at its centre. */
 rd_result rd_scene_orbit_cameras(const rd_scene *scene, int n, int width, int height,
                                  rd_camera *out);
@@ -214,6 +221,11 @@ typedef struct rd_render_stats {
 
 rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *camera,
                     const rd_render_desc *desc, const rd_framebuffer *target);
+/* Memory that the context's backend renders into without copies: device memory on GPU
+   backends (*memory = RD_MEMORY_DEVICE), host memory on the CPU. Free with rd_buffer_free. */
+rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *memory);
+void rd_buffer_free(rd_context *ctx, void *ptr);
+
 /* Timings and counts of the last successful rd_render in this context. */
 void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out);
 
