@@ -144,7 +144,7 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
         visible++;
         for (int y = g->tile_min[1]; y < g->tile_max[1]; y++)
             for (int x = g->tile_min[0]; x < g->tile_max[0]; x++)
-                f.tile_offsets[(int64_t)y * vp->tiles_x + x + 1]++;
+                if (rd_tile_touches(g, vp, x, y)) f.tile_offsets[(int64_t)y * vp->tiles_x + x + 1]++;
     }
     for (int64_t t = 0; t < tiles; t++) {
         int64_t len = f.tile_offsets[t + 1];
@@ -163,7 +163,8 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
         const rd_splat2d *g = &f.splats[i];
         for (int y = g->tile_min[1]; g->tiles_touched && y < g->tile_max[1]; y++)
             for (int x = g->tile_min[0]; x < g->tile_max[0]; x++)
-                f.entries[cursor[(int64_t)y * vp->tiles_x + x]++] = (tile_entry){g->depth, (uint32_t)i};
+                if (rd_tile_touches(g, vp, x, y))
+                    f.entries[cursor[(int64_t)y * vp->tiles_x + x]++] = (tile_entry){g->depth, (uint32_t)i};
     }
     free(cursor);
     double t2 = rd_now_ms();

@@ -46,7 +46,7 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
     if (threadIdx.x == 0 && block_seen) atomicAdd(visible, (unsigned long long)block_seen);
 }
 
-__global__ void emit_keys_kernel(const rd_splat2d *splats, const long long *offsets, long long n, int tiles_x,
+__global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, const long long *offsets, long long n,
                                  unsigned long long *keys, unsigned int *values)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -57,7 +57,8 @@ __global__ void emit_keys_kernel(const rd_splat2d *splats, const long long *offs
     unsigned long long depth_bits = __float_as_uint(s.depth); /* positive floats sort as their bits */
     for (int y = s.tile_min[1]; y < s.tile_max[1]; y++)
         for (int x = s.tile_min[0]; x < s.tile_max[0]; x++) {
-            keys[k] = ((unsigned long long)(y * tiles_x + x) << 32) | depth_bits;
+            if (!rd_tile_touches(&s, &vp, x, y)) continue;
+            keys[k] = ((unsigned long long)(y * vp.tiles_x + x) << 32) | depth_bits;
             values[k] = (unsigned int)i;
             k++;
         }
@@ -293,7 +294,7 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
         cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, keys, values, (int)intersections, 0, 32 + tile_bits, st);
         r = rd_cuda_reserve(ctx, &f->temp, sort_bytes, "sort scratch");
         if (r != RD_OK) return r;
-        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>((const rd_splat2d *)f->splats.ptr, offsets, n, vp->tiles_x,
+        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, offsets, n,
                                                             keys.Current(), values.Current());
     }
     cudaEventRecord(f->events[2], st);
