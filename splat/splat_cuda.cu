@@ -73,12 +73,15 @@ __global__ void tile_ranges_kernel(const unsigned long long *keys, long long n, 
     if (k == n - 1 || (unsigned int)(keys[k + 1] >> 32) != tile) ranges[tile].end = k + 1;
 }
 
-/* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile */
+/* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile. Each batch is
+   staged as float4s so that a pixel reads a Gaussian with few wide shared-memory loads,
+   and colour and depth only once it passes the alpha test. */
 __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *values,
                              const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
 {
-    __shared__ float s_u[BLOCK], s_v[BLOCK], s_a[BLOCK], s_b[BLOCK], s_c[BLOCK], s_o[BLOCK], s_cut[BLOCK];
-    __shared__ float s_r[BLOCK], s_g[BLOCK], s_bl[BLOCK], s_d[BLOCK];
+    __shared__ float4 s_geom[BLOCK];  /* u, v, power cut-off, opacity */
+    __shared__ float4 s_conic[BLOCK]; /* a, b, c, depth */
+    __shared__ float4 s_rgb[BLOCK];
     int px = blockIdx.x * RD_TILE_SIZE + threadIdx.x, py = blockIdx.y * RD_TILE_SIZE + threadIdx.y;
     int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x;
     bool inside = px < vp.width && py < vp.height;
@@ -92,30 +95,30 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
         long long j = batch + rank;
         if (j < range.end) {
             const rd_splat2d s = splats[values[j]];
-            s_u[rank] = s.u; s_v[rank] = s.v;
-            s_a[rank] = s.conic[0]; s_b[rank] = s.conic[1]; s_c[rank] = s.conic[2];
-            s_o[rank] = s.opacity; s_d[rank] = s.depth;
-            s_r[rank] = s.rgb[0]; s_g[rank] = s.rgb[1]; s_bl[rank] = s.rgb[2];
-            s_cut[rank] = -logf(255.0f * s.opacity) - 1e-3f;
+            s_geom[rank] = make_float4(s.u, s.v, -logf(255.0f * s.opacity) - 1e-3f, s.opacity);
+            s_conic[rank] = make_float4(s.conic[0], s.conic[1], s.conic[2], s.depth);
+            s_rgb[rank] = make_float4(s.rgb[0], s.rgb[1], s.rgb[2], 0.0f);
         }
         __syncthreads();
         int m = range.end - batch < BLOCK ? (int)(range.end - batch) : BLOCK;
         for (int k = 0; !done && k < m; k++) {
-            float dx = fx - s_u[k], dy = fy - s_v[k];
-            float power = -0.5f * (s_a[k] * dx * dx + s_c[k] * dy * dy) - s_b[k] * dx * dy;
-            if (power > 0.0f || power < s_cut[k]) continue;
-            float alpha = fminf(RD_MAX_ALPHA, s_o[k] * expf(power));
+            float4 geom = s_geom[k], conic = s_conic[k];
+            float dx = fx - geom.x, dy = fy - geom.y;
+            float power = -0.5f * (conic.x * dx * dx + conic.z * dy * dy) - conic.y * dx * dy;
+            if (power > 0.0f || power < geom.z) continue;
+            float alpha = fminf(RD_MAX_ALPHA, geom.w * expf(power));
             if (alpha < RD_MIN_ALPHA) continue;
             float next_T = T * (1.0f - alpha);
             if (next_T < RD_MIN_TRANSMITTANCE) {
                 done = true;
                 break;
             }
+            float4 rgb = s_rgb[k];
             float w = alpha * T;
-            r += w * s_r[k];
-            g += w * s_g[k];
-            b += w * s_bl[k];
-            D += w * s_d[k];
+            r += w * rgb.x;
+            g += w * rgb.y;
+            b += w * rgb.z;
+            D += w * conic.w;
             T = next_T;
             blended++;
         }
