@@ -52,7 +52,7 @@ typedef struct rd_splat2d {
     int32_t tile_max[2]; /* one past the last tile x, y */
     uint32_t tiles_touched;
     uint32_t clamped;    /* bit c: colour channel c was clamped at 0 */
-} rd_splat2d;
+} __attribute__((aligned(16))) rd_splat2d; /* 64 bytes, stored with four 16-byte writes on GPUs */
 
 /* Gaussian arrays as the kernels read them (host or device pointers). */
 typedef struct rd_gaussians {
@@ -256,7 +256,8 @@ RD_HD static inline rd_splat2d rd_splat_preprocess(const rd_view_params *vp, con
     float dn = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     if (dn > 0.0f) { d[0] /= dn; d[1] /= dn; d[2] /= dn; }
     int K = (scene->sh_degree + 1) * (scene->sh_degree + 1);
-    rd_sh_to_rgb(vp->sh_degree, scene->sh + (size_t)i * (size_t)K * 3, d, out.rgb);
+    const float *sh = scene->sh + (size_t)i * (size_t)K * 3;
+    rd_sh_to_rgb(vp->sh_degree, sh, d, out.rgb);
     for (int ch = 0; ch < 3; ch++) {
         out.rgb[ch] += 0.5f;
         if (!isfinite(out.rgb[ch])) return out;
