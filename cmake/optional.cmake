@@ -12,6 +12,10 @@ endfunction()
 
 set(RADIANT_HAVE_CUDA OFF)
 if(NOT RADIANT_CUDA STREQUAL "OFF")
+  # the CUDA toolkit's usual home, for shells whose PATH lacks it
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
     enable_language(CUDA)
