@@ -3,6 +3,7 @@
    surfaces; a degree-1 SH term darkens surfaces seen at grazing angles and a small
    degree-2/3 term adds sheen, so the colours change with the view. World is z-up. */
 #include "../splat/scene.h"
+#include "random.h"
 
 #include <stdio.h>
 #include <math.h>
@@ -11,25 +12,6 @@
 #define PI_F 3.14159265358979f
 static const float SH_C0 = 0.28209479177387814f;
 static const float SH_C1 = 0.4886025119029199f;
-
-typedef struct rng { uint64_t state; } rng;
-
-static uint64_t next_u64(rng *r)
-{
-    /* splitmix64 */
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float uniform(rng *r) { return (float)(next_u64(r) >> 40) * (1.0f / 16777216.0f); }
-
-static float normal(rng *r)
-{
-    float u = uniform(r) + 1e-7f, v = uniform(r);
-    return sqrtf(-2.0f * logf(u)) * cosf(2.0f * PI_F * v);
-}
 
 /* Quaternion (w, x, y, z) of the rotation whose columns are (t1, t2, n). */
 static void frame_to_quat(const float t1[3], const float t2[3], const float n[3], float q[4])
@@ -67,7 +49,7 @@ static void normalize(float v[3])
 }
 
 /* Writes Gaussian i: a disc at p with normal n, tangent radius `size`, colour rgb. */
-static void put_disc(rd_scene *s, int64_t i, rng *r, const float p[3], const float n_in[3],
+static void put_disc(rd_scene *s, int64_t i, rd_rng *r, const float p[3], const float n_in[3],
                      float size, const float rgb[3], float sheen)
 {
     float n[3] = {n_in[0], n_in[1], n_in[2]};
@@ -78,22 +60,22 @@ static void put_disc(rd_scene *s, int64_t i, rng *r, const float p[3], const flo
     normalize(t1);
     cross(n, t1, t2);
     memcpy(s->means + 3 * i, p, 3 * sizeof(float));
-    float ls = logf(size * (0.8f + 0.4f * uniform(r)));
+    float ls = logf(size * (0.8f + 0.4f * rd_rng_uniform(r)));
     s->log_scales[3 * i + 0] = ls;
-    s->log_scales[3 * i + 1] = ls + 0.3f * normal(r);
+    s->log_scales[3 * i + 1] = ls + 0.3f * rd_rng_normal(r);
     s->log_scales[3 * i + 2] = ls + logf(0.15f);
     frame_to_quat(t1, t2, n, s->rotations + 4 * i);
-    s->opacities[i] = 2.0f + 0.5f * normal(r);
+    s->opacities[i] = 2.0f + 0.5f * rd_rng_normal(r);
     float *sh = s->sh + (size_t)i * 16 * 3;
     for (int c = 0; c < 3; c++) {
-        float jitter = 0.03f * normal(r);
+        float jitter = 0.03f * rd_rng_normal(r);
         sh[c] = (rgb[c] + jitter - 0.5f) / SH_C0;
         /* colour += -0.25 (d . n) * rgb: bright facing the viewer, darker at grazing angles */
         float k = 0.25f * rgb[c];
         sh[3 * 1 + c] = k * n[1] / SH_C1;
         sh[3 * 2 + c] = -k * n[2] / SH_C1;
         sh[3 * 3 + c] = k * n[0] / SH_C1;
-        for (int j = 4; j < 16; j++) sh[3 * j + c] = sheen * normal(r);
+        for (int j = 4; j < 16; j++) sh[3 * j + c] = sheen * rd_rng_normal(r);
     }
 }
 
@@ -120,7 +102,7 @@ rd_result rd_scene_create_demo(rd_context *ctx, const rd_demo_desc *desc, rd_sce
     if (res != RD_OK) return res;
     rd_scene *s = *out;
     snprintf(s->format, sizeof s->format, "procedural");
-    rng r = {desc->seed ? desc->seed : 0x5241444941ull};
+    rd_rng r = {desc->seed ? desc->seed : 0x5241444941ull};
 
     const float ball_r = 1.0f, ball_c[3] = {0.0f, 0.0f, 1.05f};
     const float ring_R = 1.55f, ring_r = 0.09f, tilt = 0.35f, floor_r = 3.2f;
@@ -129,7 +111,7 @@ rd_result rd_scene_create_demo(rd_context *ctx, const rd_demo_desc *desc, rd_sce
 
     float floor_size = 1.3f * sqrtf(PI_F * floor_r * floor_r / (float)n_floor);
     for (int64_t k = 0; k < n_floor; k++, i++) {
-        float rad = floor_r * sqrtf(uniform(&r)), ang = 2.0f * PI_F * uniform(&r);
+        float rad = floor_r * sqrtf(rd_rng_uniform(&r)), ang = 2.0f * PI_F * rd_rng_uniform(&r);
         float p[3] = {rad * cosf(ang), rad * sinf(ang), 0.0f}, n[3] = {0, 0, 1};
         bool dark = ((int)floorf(p[0] / 0.5f) + (int)floorf(p[1] / 0.5f)) & 1;
         float base = dark ? 0.30f : 0.80f;
@@ -139,7 +121,7 @@ rd_result rd_scene_create_demo(rd_context *ctx, const rd_demo_desc *desc, rd_sce
     }
     float ball_size = 1.3f * sqrtf(4.0f * PI_F * ball_r * ball_r / (float)n_ball);
     for (int64_t k = 0; k < n_ball; k++, i++) {
-        float z = 2.0f * uniform(&r) - 1.0f, ang = 2.0f * PI_F * uniform(&r), rxy = sqrtf(1.0f - z * z);
+        float z = 2.0f * rd_rng_uniform(&r) - 1.0f, ang = 2.0f * PI_F * rd_rng_uniform(&r), rxy = sqrtf(1.0f - z * z);
         float n[3] = {rxy * cosf(ang), rxy * sinf(ang), z};
         float p[3] = {ball_c[0] + ball_r * n[0], ball_c[1] + ball_r * n[1], ball_c[2] + ball_r * n[2]};
         float rgb[3];
@@ -149,7 +131,7 @@ rd_result rd_scene_create_demo(rd_context *ctx, const rd_demo_desc *desc, rd_sce
     float ring_size = 1.3f * sqrtf(4.0f * PI_F * PI_F * ring_R * ring_r / (float)n_ring);
     float ct = cosf(tilt), st = sinf(tilt);
     for (int64_t k = 0; k < n_ring; k++, i++) {
-        float a = 2.0f * PI_F * uniform(&r), b = 2.0f * PI_F * uniform(&r);
+        float a = 2.0f * PI_F * rd_rng_uniform(&r), b = 2.0f * PI_F * rd_rng_uniform(&r);
         /* torus in the xy plane, then tilted about x */
         float n0[3] = {cosf(b) * cosf(a), cosf(b) * sinf(a), sinf(b)};
         float p0[3] = {(ring_R + ring_r * cosf(b)) * cosf(a), (ring_R + ring_r * cosf(b)) * sinf(a), ring_r * sinf(b)};

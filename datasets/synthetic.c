@@ -2,27 +2,10 @@
    near three spheres and a ground plane, random orientations, SH degree 3, and a ring of
    cameras. World is z-up; a pure function of (count, seed). */
 #include "../splat/scene.h"
+#include "random.h"
 
 #include <math.h>
 #include <stdio.h>
-
-typedef struct rng { uint64_t state; } rng;
-
-static uint64_t next_u64(rng *r)
-{
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float uniform(rng *r) { return (float)(next_u64(r) >> 40) * (1.0f / 16777216.0f); }
-
-static float normal(rng *r)
-{
-    float u = uniform(r) + 1e-7f, v = uniform(r);
-    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
-}
 
 static const float SPHERES[3][4] = {{-2.2f, 0.0f, 1.0f, 1.0f}, {0.6f, 1.2f, 1.4f, 1.4f}, {2.0f, -1.6f, 0.7f, 0.7f}};
 static const float PLANE_HALF = 5.0f;
@@ -35,35 +18,35 @@ rd_result rd_scene_create_synthetic(rd_context *ctx, const rd_demo_desc *desc, r
     if (res != RD_OK) return res;
     rd_scene *s = *out;
     snprintf(s->format, sizeof s->format, "procedural");
-    rng r = {desc->seed ? desc->seed : 0x53594e5448ull};
+    rd_rng r = {desc->seed ? desc->seed : 0x53594e5448ull};
     float base = logf(0.02f * sqrtf(1e5f / (float)desc->count));
     for (int64_t i = 0; i < s->count; i++) {
         float *m = s->means + 3 * i;
-        float pick = uniform(&r);
+        float pick = rd_rng_uniform(&r);
         if (pick < 0.6f) {
             const float *sp = SPHERES[(int)(pick / 0.2f)];
-            float z = 2.0f * uniform(&r) - 1.0f, a = 6.2831853f * uniform(&r), rxy = sqrtf(1.0f - z * z);
-            float radius = sp[3] * (1.0f + 0.01f * normal(&r));
+            float z = 2.0f * rd_rng_uniform(&r) - 1.0f, a = 6.2831853f * rd_rng_uniform(&r), rxy = sqrtf(1.0f - z * z);
+            float radius = sp[3] * (1.0f + 0.01f * rd_rng_normal(&r));
             m[0] = sp[0] + radius * rxy * cosf(a);
             m[1] = sp[1] + radius * rxy * sinf(a);
             m[2] = sp[2] + radius * z;
         } else {
-            m[0] = PLANE_HALF * (2.0f * uniform(&r) - 1.0f);
-            m[1] = PLANE_HALF * (2.0f * uniform(&r) - 1.0f);
-            m[2] = 0.01f * normal(&r);
+            m[0] = PLANE_HALF * (2.0f * rd_rng_uniform(&r) - 1.0f);
+            m[1] = PLANE_HALF * (2.0f * rd_rng_uniform(&r) - 1.0f);
+            m[2] = 0.01f * rd_rng_normal(&r);
         }
-        for (int a = 0; a < 3; a++) s->log_scales[3 * i + a] = base + (uniform(&r) - 0.5f);
+        for (int a = 0; a < 3; a++) s->log_scales[3 * i + a] = base + (rd_rng_uniform(&r) - 0.5f);
         float q[4], qn = 0.0f;
         for (int a = 0; a < 4; a++) {
-            q[a] = normal(&r);
+            q[a] = rd_rng_normal(&r);
             qn += q[a] * q[a];
         }
         qn = sqrtf(qn) + 1e-12f;
         for (int a = 0; a < 4; a++) s->rotations[4 * i + a] = q[a] / qn;
-        s->opacities[i] = 1.0f + 1.5f * normal(&r);
+        s->opacities[i] = 1.0f + 1.5f * rd_rng_normal(&r);
         float *sh = s->sh + (size_t)i * 48;
         for (int k = 0; k < 16; k++)
-            for (int c = 0; c < 3; c++) sh[3 * k + c] = normal(&r) * (k == 0 ? 1.0f : 0.1f);
+            for (int c = 0; c < 3; c++) sh[3 * k + c] = rd_rng_normal(&r) * (k == 0 ? 1.0f : 0.1f);
     }
     return RD_OK;
 }
