@@ -87,19 +87,24 @@ int main(void)
             continue;
         }
         if (!CHECK_OK(cr)) continue;
-        /* GPUs also get large scenes: 100k Gaussians at 640x480, a million at 1280x720 */
+        /* After 24 small random cases, two scenes around the camera (most Gaussians behind it;
+           the camera inside a dense cloud); GPUs also get large ones: 100k Gaussians at
+           640x480, a million at 1280x720, and 100k at 7680x4320. */
         bool gpu = cfg->backend != RD_BACKEND_CPU;
-        int failed = 0, cases = gpu ? 26 : 24;
+        int failed = 0, cases = gpu ? 29 : 26;
         for (int i = 0; i < cases; i++) {
             static const int sizes[][2] = {{1, 1}, {15, 17}, {64, 64}, {127, 33}, {200, 113}, {321, 240}};
             static const int counts[] = {0, 1, 10, 300, 3000, 20000};
-            const int large_sizes[2][2] = {{640, 480}, {1280, 720}}, large_counts[2] = {100000, 1000000};
-            bool large = i >= 24;
-            const int *size = large ? large_sizes[i - 24] : sizes[i % 6];
-            random_scene_desc sd = {.count = large ? large_counts[i - 24] : counts[(int)(rng_uniform(&r) * 6)],
+            static const int large_sizes[3][2] = {{640, 480}, {1280, 720}, {7680, 4320}};
+            static const int large_counts[3] = {100000, 1000000, 100000};
+            bool around = i == 24 || i == 25, large = i >= 26;
+            const int *size = large ? large_sizes[i - 26] : around ? sizes[5] : sizes[i % 6];
+            random_scene_desc sd = {.count = large ? large_counts[i - 26] : around ? 20000 : counts[(int)(rng_uniform(&r) * 6)],
                                     .sh_degree = (int)(rng_uniform(&r) * 4),
                                     .degenerate = i % 3 == 0, .depth_min = 0.3, .depth_max = 10, .spread = 0.9,
                                     .log_scale_min = -6, .log_scale_max = -0.5};
+            if (i == 24) { sd.depth_min = -30; sd.depth_max = 3; }                        /* ~90% behind */
+            if (i == 25) { sd.depth_min = -2; sd.depth_max = 2; sd.spread = 2; sd.log_scale_max = -2; } /* inside */
             rd_scene_desc arrays = random_scene(&r, &sd);
             rd_camera cam = random_camera(&r, size[0], size[1]);
             rd_render_desc desc = {.flags = (uint32_t)(rng_uniform(&r) * 8) & 7u,

@@ -33,4 +33,8 @@ print(f"{name:10s} {backend:7s} {j['median_ms']:9.3f} {s['preprocess_ms']:9.3f} 
 PY
     done
 done
+if [ -n "${SCALE:-}" ]; then
+    echo "scale: 50M synthetic Gaussians at 1920x1080 (cuda):"
+    "$bin/radiant" bench --synth 50000000 --backend cuda --frames 5 --warmup 1 2>&1 | tail -n 9
+fi
 exit $status
