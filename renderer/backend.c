@@ -3,6 +3,7 @@
 #include "backend.h"
 
 #include <stdlib.h>
+#include <string.h>
 #ifdef RD_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #endif
@@ -79,6 +80,20 @@ void rd_buffer_free(rd_context *ctx, void *ptr)
     }
 #endif
     free(ptr);
+}
+
+rd_result rd_buffer_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const void *src, rd_memory src_memory,
+                         size_t bytes)
+{
+    if (!ctx || (bytes && (!dst || !src))) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_buffer_copy: NULL argument");
+    if (dst_memory == RD_MEMORY_HOST && src_memory == RD_MEMORY_HOST) {
+        memmove(dst, src, bytes);
+        return RD_OK;
+    }
+#ifdef RD_HAVE_CUDA
+    if (ctx->backend == RD_BACKEND_CUDA) return rd_cuda_copy(ctx, dst, src, bytes);
+#endif
+    return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_buffer_copy: backend %s has no device memory", rd_backend_name(ctx->backend));
 }
 
 void rd_backend_close(rd_context *ctx)

@@ -39,6 +39,8 @@ rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *cam
     rd_render_stats stats = {0};
     switch (ctx->backend) {
     case RD_BACKEND_CPU:
+        if (scene->memory != RD_MEMORY_HOST)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the CPU backend cannot read a device-memory scene");
         if (target->memory != RD_MEMORY_HOST)
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the CPU backend renders into host memory only");
         r = rd_splat_render_cpu(ctx, scene, &vp, target, &stats);
@@ -46,7 +48,7 @@ rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *cam
 #ifdef RD_HAVE_CUDA
     case RD_BACKEND_CUDA:
         /* the scene caches its device copy: the one mutable part of a const scene */
-        r = rd_splat_render_cuda(ctx, (rd_scene *)scene, &vp, target, &stats);
+        r = rd_splat_render_cuda(ctx, (rd_scene *)scene, &vp, target, desc->stream, &stats);
         break;
 #endif
     default:

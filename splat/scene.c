@@ -56,19 +56,38 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
                             !desc->opacities || !desc->sh))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "rd_scene_create: means, log_scales, rotations, opacities and sh are all required");
-    if (desc->memory == RD_MEMORY_DEVICE && ctx && ctx->backend == RD_BACKEND_CPU)
+    if (desc->sh_degree < 0 || desc->sh_degree > 3 || desc->count < 0)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: count %lld and sh_degree %d (0..3) are not valid",
+                       (long long)desc->count, desc->sh_degree);
+    if (desc->memory == RD_MEMORY_HOST) return rd_scene_from_arrays(ctx, desc, out);
+    if (desc->memory != RD_MEMORY_DEVICE || !ctx || ctx->backend == RD_BACKEND_CPU)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "rd_scene_create: device memory given to the CPU backend");
-    if (desc->memory != RD_MEMORY_HOST)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
-                       "rd_scene_create: device-memory scenes need a GPU backend");
-    return rd_scene_from_arrays(ctx, desc, out);
+                       "rd_scene_create: device-memory arrays need a GPU backend (this context is %s)",
+                       ctx ? rd_backend_name(ctx->backend) : "missing");
+    rd_scene *s = calloc(1, sizeof *s);
+    if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");
+    s->count = desc->count;
+    s->sh_degree = desc->sh_degree;
+    s->flags = desc->flags;
+    s->memory = RD_MEMORY_DEVICE;
+    s->means = (float *)desc->means;
+    s->log_scales = (float *)desc->log_scales;
+    s->rotations = (float *)desc->rotations;
+    s->opacities = (float *)desc->opacities;
+    s->sh = (float *)desc->sh;
+    snprintf(s->format, sizeof s->format, "device-arrays");
+    *out = s;
+    return RD_OK;
 }
 
 void rd_scene_destroy(rd_scene *s)
 {
     if (!s) return;
     if (s->device_copy_free) s->device_copy_free(s->device_copy);
+    if (s->memory == RD_MEMORY_DEVICE) {
+        free(s);
+        return;
+    }
     free(s->means);
     free(s->log_scales);
     free(s->rotations);
@@ -89,6 +108,7 @@ rd_scene_desc rd_scene_arrays(const rd_scene *s)
     d.opacities = s->opacities;
     d.sh = s->sh;
     d.flags = s->flags;
+    d.memory = s->memory;
     return d;
 }
 
@@ -99,6 +119,9 @@ void rd_scene_get_info(const rd_scene *s, rd_scene_info *out)
     out->count = s->count;
     out->sh_degree = s->sh_degree;
     out->flags = s->flags;
+    snprintf(out->format, sizeof out->format, "%s", s->format);
+    snprintf(out->properties, sizeof out->properties, "%s", s->properties);
+    if (s->memory == RD_MEMORY_DEVICE) return; /* no host copy to measure */
     for (int a = 0; a < 3; a++) {
         out->bounds_min[a] = INFINITY;
         out->bounds_max[a] = -INFINITY;
@@ -113,8 +136,6 @@ void rd_scene_get_info(const rd_scene *s, rd_scene_info *out)
     }
     if (out->bounds_min[0] > out->bounds_max[0])
         for (int a = 0; a < 3; a++) out->bounds_min[a] = out->bounds_max[a] = 0.0f;
-    snprintf(out->format, sizeof out->format, "%s", s->format);
-    snprintf(out->properties, sizeof out->properties, "%s", s->properties);
 }
 
 static int compare_float(const void *a, const void *b)
@@ -153,7 +174,7 @@ static void robust_extent(const rd_scene *s, float centre[3], float *radius)
 
 rd_result rd_scene_orbit_cameras(const rd_scene *s, int n, int width, int height, rd_camera *out)
 {
-    if (!s || n < 1 || width < 1 || height < 1 || !out) return RD_ERROR_INVALID_ARGUMENT;
+    if (!s || n < 1 || width < 1 || height < 1 || !out || s->memory == RD_MEMORY_DEVICE) return RD_ERROR_INVALID_ARGUMENT;
     float centre[3], radius;
     robust_extent(s, centre, &radius);
     /* Guessing the up axis from the data is fragile: orbit about -y (COLMAP-trained scenes

@@ -13,6 +13,7 @@ struct rd_scene {
     int64_t count;
     int sh_degree;
     uint32_t flags;
+    rd_memory memory;  /* DEVICE: the arrays are the caller's device memory, not ours */
     float *means;      /* count*3 */
     float *log_scales; /* count*3 */
     float *rotations;  /* count*4, w x y z */

@@ -24,7 +24,7 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
 
 /* The CUDA renderer (splat_cuda.cu). */
 rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
-                               const rd_framebuffer *target, rd_render_stats *stats);
+                               const rd_framebuffer *target, void *stream, rd_render_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -146,6 +146,7 @@ static rd_result device_gaussians(rd_context *ctx, rd_scene *scene, rd_gaussians
 {
     device_scene *d = (device_scene *)scene->device_copy;
     *g = rd_scene_gaussians(scene);
+    if (scene->memory == RD_MEMORY_DEVICE) return RD_OK; /* the caller's arrays, used in place */
     if (!d) {
         d = (device_scene *)calloc(1, sizeof *d);
         if (!d) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
@@ -232,10 +233,10 @@ static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, 
 }
 
 extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
-                                          const rd_framebuffer *target, rd_render_stats *stats)
+                                          const rd_framebuffer *target, void *stream, rd_render_stats *stats)
 {
     rd_cuda_state *cs = rd_cuda(ctx);
-    cudaStream_t st = cs->stream;
+    cudaStream_t st = stream ? (cudaStream_t)stream : cs->stream;
     splat_frame *f = NULL;
     rd_gaussians g;
     rd_result r = get_frame(ctx, &f);

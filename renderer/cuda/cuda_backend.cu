@@ -80,3 +80,8 @@ extern "C" void rd_cuda_free(void *ptr)
 {
     cudaFree(ptr);
 }
+
+extern "C" rd_result rd_cuda_copy(rd_context *ctx, void *dst, const void *src, size_t bytes)
+{
+    return rd_cuda_check(ctx, cudaMemcpy(dst, src, bytes, cudaMemcpyDefault), "rd_buffer_copy");
+}

@@ -24,6 +24,8 @@ void rd_cuda_release(rd_device_buffer *buf);
 /* Plain device allocations for callers (rd_buffer_alloc). */
 rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr);
 void rd_cuda_free(void *ptr);
+/* Any direction (unified addressing tells host from device), synchronous. */
+rd_result rd_cuda_copy(rd_context *ctx, void *dst, const void *src, size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -136,7 +136,9 @@ enum {
     RD_SCENE_ANTIALIASED = 1u << 0, /* trained with the Mip-Splatting 2D filter */
 };
 
-/* Gaussians from the caller's arrays (copied for host memory). */
+/* Gaussians from the caller's arrays: host arrays are copied; device arrays (GPU backends)
+   are used in place and must outlive the scene. A device scene has no host copy: its
+   info has no bounds, and saving or orbiting it fails. */
 typedef struct rd_scene_desc {
     int64_t count;
     int sh_degree;            /* 0..3 */
@@ -165,7 +167,7 @@ rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out);
 rd_result rd_scene_save_ply(rd_context *ctx, const rd_scene *scene, const char *path);
 void rd_scene_destroy(rd_scene *scene);
 void rd_scene_get_info(const rd_scene *scene, rd_scene_info *out);
-/* The stored arrays (host memory, layout as in rd_scene_desc). */
+/* The stored arrays (layout as in rd_scene_desc; .memory says where they live). */
 rd_scene_desc rd_scene_arrays(const rd_scene *scene);
 
 /* The built-in procedural scene: a textured, view-dependent object on a ground plane. */
@@ -201,6 +203,7 @@ typedef struct rd_render_desc {
     uint32_t flags;       /* RD_RENDER_* */
     float background[3];  /* linear RGB added with the final transmittance */
     int sh_degree;        /* 0: the scene's; RD_SH_DEGREE(n): at most n */
+    void *stream;         /* CUDA: a cudaStream_t to render on; NULL: the context's own */
 } rd_render_desc;
 
 /* Where a render goes. Any pointer may be NULL to skip that output. */
@@ -225,6 +228,9 @@ rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *cam
    backends (*memory = RD_MEMORY_DEVICE), host memory on the CPU. Free with rd_buffer_free. */
 rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *memory);
 void rd_buffer_free(rd_context *ctx, void *ptr);
+/* Copies bytes between host and backend memory (either direction, or within one). */
+rd_result rd_buffer_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const void *src, rd_memory src_memory,
+                         size_t bytes);
 
 /* Timings and counts of the last successful rd_render in this context. */
 void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out);
