@@ -6,13 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+static rd_result check_shape(rd_context *ctx, int64_t count, int sh_degree)
+{
+    if (count >= 0 && sh_degree >= 0 && sh_degree <= 3) return RD_OK;
+    return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "scene: count %lld and sh_degree %d (expected 0..3) are not valid",
+                   (long long)count, sh_degree);
+}
+
 rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out)
 {
     *out = NULL;
-    if (count < 0 || sh_degree < 0 || sh_degree > 3)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "scene: count %lld and sh_degree %d (expected 0..3) are not valid",
-                       (long long)count, sh_degree);
+    rd_result r = check_shape(ctx, count, sh_degree);
+    if (r != RD_OK) return r;
     rd_scene *s = calloc(1, sizeof *s);
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");
     s->count = count;
@@ -56,10 +61,9 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
                             !desc->opacities || !desc->sh))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "rd_scene_create: means, log_scales, rotations, opacities and sh are all required");
-    if (desc->sh_degree < 0 || desc->sh_degree > 3 || desc->count < 0)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: count %lld and sh_degree %d (0..3) are not valid",
-                       (long long)desc->count, desc->sh_degree);
     if (desc->memory == RD_MEMORY_HOST) return rd_scene_from_arrays(ctx, desc, out);
+    rd_result r = check_shape(ctx, desc->count, desc->sh_degree);
+    if (r != RD_OK) return r;
     if (desc->memory != RD_MEMORY_DEVICE || !ctx || ctx->backend == RD_BACKEND_CPU)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "rd_scene_create: device-memory arrays need a GPU backend (this context is %s)",

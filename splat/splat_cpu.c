@@ -65,9 +65,7 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
             gu[j] = g->u; gv[j] = g->v;
             ga[j] = g->conic[0]; gb[j] = g->conic[1]; gc[j] = g->conic[2];
             go[j] = g->opacity; gd[j] = g->depth;
-            /* below this power alpha is surely under 1/255: skip exp() there (the margin
-               keeps the exact test deciding every case near the threshold) */
-            gcut[j] = -logf(255.0f * g->opacity) - 1e-3f;
+            gcut[j] = rd_power_cutoff(g->opacity);
             gr[j] = g->rgb[0]; gg[j] = g->rgb[1]; gbl[j] = g->rgb[2];
         }
         int x0 = tx * RD_TILE_SIZE, y0 = ty * RD_TILE_SIZE;
@@ -80,10 +78,8 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
                 uint32_t blended = 0;
                 for (int64_t j = 0; j < n; j++) {
                     float dx = fx - gu[j], dy = fy - gv[j];
-                    float power = -0.5f * (ga[j] * dx * dx + gc[j] * dy * dy) - gb[j] * dx * dy;
-                    if (power > 0.0f || power < gcut[j]) continue;
-                    float alpha = fminf(RD_MAX_ALPHA, go[j] * expf(power));
-                    if (alpha < RD_MIN_ALPHA) continue;
+                    float alpha;
+                    if (!rd_splat_alpha(ga[j], gb[j], gc[j], go[j], gcut[j], dx, dy, &alpha)) continue;
                     float next_T = T * (1.0f - alpha);
                     if (next_T < RD_MIN_TRANSMITTANCE) break;
                     float wgt = alpha * T;
@@ -101,10 +97,7 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
                     fb->color[4 * p + 2] = b + T * vp->background[2];
                     fb->color[4 * p + 3] = 1.0f - T;
                 }
-                if (fb->depth) {
-                    bool expected = (vp->flags & RD_RENDER_EXPECTED_DEPTH) != 0;
-                    fb->depth[p] = expected ? (T < 1.0f ? depth / (1.0f - T) : 0.0f) : depth;
-                }
+                if (fb->depth) fb->depth[p] = rd_pixel_depth(depth, T, vp->flags);
                 if (fb->transmittance) fb->transmittance[p] = T;
                 if (fb->contributors) fb->contributors[p] = blended;
             }

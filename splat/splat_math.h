@@ -131,6 +131,28 @@ RD_HD static inline void rd_tile_range(float p, float r, int tiles, bool inria, 
     *hi = (int32_t)rd_clampf(b, 0.0f, (float)tiles);
 }
 
+/* Below this power a Gaussian's alpha is surely under 1/255, so blending may skip exp()
+   there; the 1e-3 margin leaves every case near the threshold to the exact test. */
+RD_HD static inline float rd_power_cutoff(float opacity) { return -logf(255.0f * opacity) - 1e-3f; }
+
+/* Spec step 9's alpha of a Gaussian (conic a, b, c) at offset (dx, dy) from its mean to
+   the pixel centre; false when the pixel skips it (power > 0, or alpha < 1/255). */
+RD_HD static inline bool rd_splat_alpha(float a, float b, float c, float opacity, float cutoff, float dx, float dy,
+                                        float *alpha)
+{
+    float power = -0.5f * (a * dx * dx + c * dy * dy) - b * dx * dy;
+    if (power > 0.0f || power < cutoff) return false;
+    *alpha = fminf(RD_MAX_ALPHA, opacity * expf(power));
+    return *alpha >= RD_MIN_ALPHA;
+}
+
+/* Spec step 10's depth output from the accumulated depth D and final transmittance T. */
+RD_HD static inline float rd_pixel_depth(float D, float T, uint32_t flags)
+{
+    if (!(flags & RD_RENDER_EXPECTED_DEPTH)) return D;
+    return T < 1.0f ? D / (1.0f - T) : 0.0f;
+}
+
 /* Whether Gaussian s can reach alpha >= 1/255 at a pixel centre of tile (tx, ty): the
    minimum of its quadratic form over the tile's rectangle of pixel centres, against
    2 ln(255 opacity). For a convex form whose minimum (the mean) lies outside the rectangle,
