@@ -4,9 +4,8 @@
 
 #include "../splat/scene.h"
 
-/* Reads a binary little-endian PLY whose `vertex` element holds Gaussians. */
-rd_result rd_ply_read(rd_context *ctx, const char *path, rd_scene **out);
-/* True when the first bytes are a PLY header. */
-bool rd_ply_detect(const unsigned char *head, size_t n);
+/* Decodes a binary little-endian PLY (the whole file in data) whose `vertex` element
+   holds Gaussians, or a PlayCanvas compressed PLY. */
+rd_result rd_ply_decode(rd_context *ctx, const char *path, const char *data, size_t size, rd_scene **out);
 
 #endif

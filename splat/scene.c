@@ -125,6 +125,7 @@ void rd_scene_get_info(const rd_scene *s, rd_scene_info *out)
     out->flags = s->flags;
     snprintf(out->format, sizeof out->format, "%s", s->format);
     snprintf(out->properties, sizeof out->properties, "%s", s->properties);
+    snprintf(out->header, sizeof out->header, "%s", s->header);
     if (s->memory == RD_MEMORY_DEVICE) return; /* no host copy to measure */
     for (int a = 0; a < 3; a++) {
         out->bounds_min[a] = INFINITY;

@@ -21,6 +21,7 @@ struct rd_scene {
     float *sh;         /* count*K*3, coefficient-major, RGB inner */
     char format[32];
     char properties[1024];
+    char header[512];  /* the file format's header fields, for `radiant info` */
     /* a GPU backend's copy of the arrays, made on first render and freed with the scene */
     void *device_copy;
     void (*device_copy_free)(void *device_copy);

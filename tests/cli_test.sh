@@ -70,6 +70,27 @@ if [ -d "$data" ]; then
     check "report has PSNR per view" grep -q '"psnr"' "$tmp/lego/report.json"
     check "report has mean SSIM" grep -q '"mean_ssim"' "$tmp/lego/report.json"
     check "report states the split" grep -q '"split":[[:space:]]*"val"' "$tmp/lego/report.json"
+    # convert: every writable format from a real scene, read back by info
+    for out in donut.spz donut.splat donut.compressed.ply donut.ply; do
+        check "convert to $out" status_is 0 "$radiant" convert "$donut" "$tmp/$out"
+        check "convert reports bytes a Gaussian ($out)" grep -q "bytes a Gaussian" "$tmp/stdout"
+        check "info reads $out" status_is 0 "$radiant" info "$tmp/$out"
+        check "info counts $out" grep -q "gaussians:   45624" "$tmp/stdout"
+    done
+    check "info reports SPZ header fields" status_is 0 "$radiant" info "$tmp/donut.spz"
+    check "info shows the SPZ version and precision" grep -q "header:      SPZ v4: numPoints 45624, shDegree 0, fractionalBits 12" "$tmp/stdout"
+    check "convert --spz-fractional-bits" status_is 0 "$radiant" convert "$tmp/donut.spz" "$tmp/fine.spz" --spz-fractional-bits 16
+    check "info shows 16 fractional bits" sh -c "'$radiant' info '$tmp/fine.spz' | grep -q 'fractionalBits 16'"
+    check "convert --format spz ignores the name" status_is 0 "$radiant" convert "$donut" "$tmp/named.bin" --format spz
+    check "info reads the renamed SPZ" sh -c "'$radiant' info '$tmp/named.bin' | grep -q 'format:      spz'"
+    check "render a converted scene" status_is 0 "$radiant" render "$tmp/donut.compressed.ply" --cameras "$tmp/cams.json" --out "$tmp/conv"
+    biker="$data/gaussian_splats/playcanvas/biker.spz"
+    check "convert biker.spz to compressed PLY" status_is 0 "$radiant" convert "$biker" "$tmp/biker.compressed.ply"
+    check "convert without OUT exits 2" status_is 2 "$radiant" convert "$donut"
+    check "convert to .ksplat exits 1" status_is 1 "$radiant" convert "$donut" "$tmp/x.ksplat"
+    check "convert to .ksplat says it is read only" grep -q "read only" "$tmp/stderr"
+    check "failed convert writes nothing" test ! -e "$tmp/x.ksplat"
+    check "bad --spz-fractional-bits exits 2" status_is 2 "$radiant" convert "$donut" "$tmp/y.spz" --spz-fractional-bits 30
 else
     echo "cli: dataset checks skipped: no shared data at $data"
 fi

@@ -86,12 +86,12 @@ static void test_ply(void)
     float nan_rows[3 * 14] = {0};
     nan_rows[14 + 7] = 0.0f / 0.0f;
     EXPECT(load_scene_text("nan.ply", header, nan_rows, sizeof nan_rows), RD_ERROR_FORMAT, "nan.ply", "vertex 1: property scale_0 is NaN");
-    /* formats that are recognised but not read yet */
+    /* a compressed PLY missing most of its chunk properties */
     EXPECT(load_scene_text("chunk.ply", "ply\nformat binary_little_endian 1.0\nelement chunk 1\nproperty float min_x\nelement vertex 1\nproperty uint packed_position\nend_header\n", rows, 8),
-           RD_ERROR_UNSUPPORTED, "chunk.ply", "compressed");
+           RD_ERROR_FORMAT, "chunk.ply", "element chunk: required property min_y is missing");
     EXPECT(load_scene_text("list.ply", "ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty list uchar int idx\nend_header\n", rows, 8),
            RD_ERROR_UNSUPPORTED, "list.ply", "list");
-    EXPECT(load_scene_text("spz.spz", "NGSP\x04", NULL, 0), RD_ERROR_UNSUPPORTED, "spz.spz", "SPZ");
+    EXPECT(load_scene_text("spz.spz", "NGSP\x04", NULL, 0), RD_ERROR_FORMAT, "spz.spz", "32-byte SPZ header");
     /* every truncation of a valid file fails cleanly */
     snprintf(header, sizeof header, PLY14, 3);
     size_t full = strlen(header) + sizeof rows;
@@ -396,6 +396,167 @@ static void test_images(void)
     EXPECT(rd_image_size(ctx, png, &w, &h), RD_ERROR_FORMAT, "broken.png", NULL);
 }
 
+/* ---- splat formats: files written by radiant, then broken ---- */
+
+static unsigned char *read_all(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*size ? *size : 1);
+    if (fread(b, 1, *size, f) != *size) *size = 0;
+    fclose(f);
+    return b;
+}
+
+static void put32(unsigned char *p, uint32_t v) { for (int b = 0; b < 4; b++) p[b] = (unsigned char)(v >> (8 * b)); }
+static void put64(unsigned char *p, uint64_t v) { put32(p, (uint32_t)v), put32(p + 4, (uint32_t)(v >> 32)); }
+
+static rd_result load_bytes(const char *name, const void *bytes, size_t n) { return load_scene_text(name, "", bytes, n); }
+
+/* Every cut (in `step`s) of a valid file must fail cleanly, never load half a scene. */
+static void truncation_sweep(const char *name, const unsigned char *bytes, size_t n, size_t step, int line)
+{
+    int clean = 0, cuts = 0;
+    for (size_t cut = 0; cut < n; cut += step, cuts++) {
+        rd_scene *s = NULL;
+        rd_result r = rd_scene_load(ctx, write_file(dir, name, bytes, cut), &s);
+        clean += r != RD_OK && s == NULL;
+        rd_scene_destroy(s);
+    }
+    check_at(clean == cuts, "every truncation fails cleanly", __FILE__, line);
+}
+
+static rd_scene *small_scene(int degree)
+{
+    float means[3 * 300], scales[3 * 300], rots[4 * 300], opac[300], sh[300 * 16 * 3];
+    for (int i = 0; i < 300; i++) {
+        for (int a = 0; a < 3; a++) means[3 * i + a] = (float)(i % 7) * 0.1f * (float)(a + 1), scales[3 * i + a] = -3.0f;
+        rots[4 * i] = 1.0f, rots[4 * i + 1] = rots[4 * i + 2] = rots[4 * i + 3] = 0.0f;
+        opac[i] = 0.5f;
+    }
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) sh[k] = 0.1f;
+    rd_scene *s = NULL;
+    rd_scene_create(ctx, &(rd_scene_desc){.count = 300, .sh_degree = degree, .means = means, .log_scales = scales,
+                                          .rotations = rots, .opacities = opac, .sh = sh}, &s);
+    return s;
+}
+
+static void test_spz(void)
+{
+    rd_scene *s = small_scene(1);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/good.spz", dir);
+    CHECK_OK(rd_scene_save(ctx, s, path, NULL));
+    size_t n = 0;
+    unsigned char *good = read_all(path, &n), *bad = malloc(n + 64);
+    truncation_sweep("cut.spz", good, n, 3, __LINE__);
+#define BROKEN(name, edit, code, f1, f2) \
+    do { memcpy(bad, good, n); edit; EXPECT(load_bytes(name, bad, n), code, f1, f2); } while (0)
+    BROKEN("magic.spz", bad[0] = 'X', RD_ERROR_FORMAT, "magic.spz", "bad magic");
+    BROKEN("version.spz", put32(bad + 4, 5), RD_ERROR_UNSUPPORTED, "version.spz", "version 5");
+    BROKEN("points.spz", put32(bad + 8, 0x7fffffff), RD_ERROR_FORMAT, "points.spz", "numPoints");
+    BROKEN("count.spz", put32(bad + 8, 299), RD_ERROR_FORMAT, "count.spz", "stream 0 (positions)");
+    BROKEN("degree.spz", bad[12] = 9, RD_ERROR_FORMAT, "degree.spz", "shDegree 9");
+    BROKEN("bits.spz", bad[13] = 40, RD_ERROR_FORMAT, "bits.spz", "fractionalBits 40");
+    BROKEN("streams.spz", bad[15] = 5, RD_ERROR_FORMAT, "streams.spz", "numStreams 5");
+    BROKEN("toc.spz", put32(bad + 16, (uint32_t)n), RD_ERROR_FORMAT, "toc.spz", "tocByteOffset");
+    BROKEN("stream.spz", put64(bad + 32 + 16 * 2, n), RD_ERROR_FORMAT, "stream.spz", "stream 2 (colours): table says");
+    BROKEN("zstd.spz", bad[32 + 16 * 6 + 4] ^= 0xff, RD_ERROR_FORMAT, "zstd.spz", "ZSTD");
+    /* a bomb: 50M points whose tiny streams claim the matching sizes */
+    BROKEN("bomb.spz", (put32(bad + 8, 50000000), put64(bad + 40, 450000000ull), put64(bad + 56, 50000000ull),
+                        put64(bad + 72, 150000000ull), put64(bad + 88, 150000000ull), put64(bad + 104, 200000000ull),
+                        put64(bad + 120, 450000000ull)), RD_ERROR_FORMAT, "bomb.spz", "decompression bomb");
+    /* legacy gzip: a stored deflate block around a v2 header that claims too many points */
+    unsigned char gz[18 + 5 + 16] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 16, 0, 0xef, 0xff};
+    memcpy(gz + 15, "NGSP", 4);
+    put32(gz + 19, 2), put32(gz + 23, 1000);
+    put32(gz + 31, 0), put32(gz + 35, 16);
+    EXPECT(load_bytes("legacy.spz", gz, sizeof gz), RD_ERROR_FORMAT, "legacy.spz", "0 bytes after the header, 19000 expected");
+    put32(gz + 19, 1);
+    EXPECT(load_bytes("v1.spz", gz, sizeof gz), RD_ERROR_UNSUPPORTED, "v1.spz", "version 1");
+    put32(gz + 35, 0x7fffffff);
+    EXPECT(load_bytes("gzbomb.spz", gz, sizeof gz), RD_ERROR_FORMAT, "gzbomb.spz", "decompression bomb");
+    EXPECT(load_bytes("gzcut.spz", gz, 20), RD_ERROR_FORMAT, "gzcut.spz", "gzip");
+#undef BROKEN
+    free(good);
+    free(bad);
+    rd_scene_destroy(s);
+}
+
+static void test_splat_and_compressed_ply(void)
+{
+    rd_scene *s = small_scene(2);
+    const char *names[2] = {"good.splat", "good.compressed.ply"};
+    for (int f = 0; f < 2; f++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+        CHECK_OK(rd_scene_save(ctx, s, path, NULL));
+        size_t n = 0;
+        unsigned char *good = read_all(path, &n);
+        if (f == 0) {
+            EXPECT(load_bytes("odd.splat", good, n - 5), RD_ERROR_FORMAT, "odd.splat", "whole number");
+            float nan = 0.0f / 0.0f;
+            memcpy(good + 32 * 7 + 4, &nan, 4);
+            EXPECT(load_bytes("nan.splat", good, n), RD_ERROR_FORMAT, "nan.splat", "record 7: position 1");
+        } else {
+            truncation_sweep("cut.compressed.ply", good, n, 5, __LINE__);
+            char *text = (char *)good;
+            memcpy(strstr(text, "element chunk 2"), "element chunk 3", 15);
+            EXPECT(load_bytes("chunks.compressed.ply", good, n), RD_ERROR_FORMAT, "chunks.compressed.ply", "element chunk");
+            memcpy(strstr(text, "element chunk 3"), "element chunk 2", 15);
+            memcpy(strstr(text, "uint packed_color"), "int  packed_color", 17);
+            EXPECT(load_bytes("type.compressed.ply", good, n), RD_ERROR_FORMAT, "type.compressed.ply", "packed_color has type int");
+        }
+        free(good);
+    }
+    rd_scene_destroy(s);
+}
+
+/* A .ksplat at compression level 1 with one section of 4 splats in one full bucket. */
+static size_t ksplat_file(unsigned char *b)
+{
+    memset(b, 0, 4096 + 1024 + 12 + 4 * 24);
+    b[1] = 1;
+    put32(b + 4, 1), put32(b + 16, 4), b[20] = 1;
+    unsigned char *sec = b + 4096;
+    put32(sec, 4), put32(sec + 4, 4), put32(sec + 8, 4), put32(sec + 12, 1);
+    float block = 10.0f;
+    memcpy(sec + 16, &block, 4);
+    sec[20] = 12, put32(sec + 24, 32767), put32(sec + 32, 1);
+    for (int i = 0; i < 4; i++) {
+        unsigned char *p = b + 4096 + 1024 + 12 + 24 * i;
+        for (int c = 0; c < 3; c++) p[2 * c] = 0xff, p[2 * c + 1] = 0x7f, p[6 + 2 * c] = 0x66, p[6 + 2 * c + 1] = 0x2e; /* 0.1 */
+        p[13] = 0x3c;                                                                         /* w = 1 */
+        p[20] = p[21] = p[22] = 128, p[23] = 200;
+    }
+    return 4096 + 1024 + 12 + 4 * 24;
+}
+
+static void test_ksplat(void)
+{
+    static unsigned char good[8192], bad[8192];
+    size_t n = ksplat_file(good);
+    rd_scene *s = NULL;
+    CHECK_OK(rd_scene_load(ctx, write_file(dir, "good.ksplat", good, n), &s));
+    rd_scene_desc d = rd_scene_arrays(s);
+    CHECK(d.count == 4 && fabsf(d.means[0]) < 1e-3f && fabsf(d.log_scales[0] - logf(0.1f)) < 1e-3f);
+    rd_scene_destroy(s);
+    truncation_sweep("cut.ksplat", good, n, 11, __LINE__);
+#define BROKEN(name, edit, code, f1, f2) \
+    do { memcpy(bad, good, n); edit; EXPECT(load_bytes(name, bad, n), code, f1, f2); } while (0)
+    BROKEN("version.ksplat", bad[1] = 0, RD_ERROR_UNSUPPORTED, "version.ksplat", "version 0.0");
+    BROKEN("level.ksplat", bad[20] = 3, RD_ERROR_FORMAT, "level.ksplat", "compressionLevel 3");
+    BROKEN("sections.ksplat", put32(bad + 4, 1000), RD_ERROR_FORMAT, "sections.ksplat", "maxSections");
+    BROKEN("total.ksplat", put32(bad + 16, 5), RD_ERROR_FORMAT, "total.ksplat", "splatCount 5");
+    BROKEN("capacity.ksplat", put32(bad + 4096, 9), RD_ERROR_FORMAT, "capacity.ksplat", "section 0");
+    BROKEN("buckets.ksplat", put32(bad + 4096 + 32, 7), RD_ERROR_FORMAT, "buckets.ksplat", "bucket table");
+    BROKEN("shdeg.ksplat", bad[4096 + 40] = 7, RD_ERROR_FORMAT, "shdeg.ksplat", "shDegree 7");
+#undef BROKEN
+}
+
 int main(void)
 {
     dir = test_temp_dir("broken");
@@ -406,6 +567,9 @@ int main(void)
     test_colmap();
     test_npy();
     test_images();
+    test_spz();
+    test_splat_and_compressed_ply();
+    test_ksplat();
     rd_context_destroy(ctx);
     return test_finish("broken_input");
 }

@@ -2,7 +2,7 @@
 # install-deps.sh: installs the Debian packages radiant builds and tests with, if any is
 # missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
-packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libcjson-dev)
+packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libcjson-dev libzstd-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -67,6 +67,7 @@ int cmd_info(int argc, char **argv)
            (long long)info.count, info.sh_degree, (info.flags & RD_SCENE_ANTIALIASED) ? "yes" : "no");
     printf("bounds:      [%.4g, %.4g, %.4g] .. [%.4g, %.4g, %.4g]\n", info.bounds_min[0], info.bounds_min[1],
            info.bounds_min[2], info.bounds_max[0], info.bounds_max[1], info.bounds_max[2]);
+    if (info.header[0]) printf("header:      %s\n", info.header);
     printf("properties:  %s\n", info.properties);
     rd_scene_destroy(scene);
     rd_context_destroy(ctx);

@@ -50,7 +50,7 @@ int cmd_synth(int argc, char **argv)
     rd_camera cams[8];
     rd_synthetic_cameras(8, 1920, 1080, cams);
     if (rd_scene_create_synthetic(ctx, &(rd_demo_desc){.count = count, .seed = seed}, &scene) != RD_OK ||
-        rd_scene_save_ply(ctx, scene, out) != RD_OK || (cameras && rd_cameras_save(ctx, cameras, cams, 8) != RD_OK)) {
+        rd_scene_save(ctx, scene, out, NULL) != RD_OK || (cameras && rd_cameras_save(ctx, cameras, cams, 8) != RD_OK)) {
         cli_error(ctx, "synth");
     } else {
         printf("wrote %lld Gaussians to %s%s%s\n", count, out, cameras ? " and 8 cameras to " : "", cameras ? cameras : "");

@@ -1,4 +1,4 @@
-/* main.c: the `radiant` command: render, info, bench. */
+/* main.c: the `radiant` command: render, info, bench, synth, convert. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -12,6 +12,7 @@ static const char *USAGE =
     "  info    FILE|DIR                                                  describe a scene file or dataset\n"
     "  bench   SCENE|--demo [--cameras FILE] [--frames N] [--json]        time frames and stages\n"
     "  synth   N --out FILE.ply [--cameras FILE.json]                    write the benchmark scene\n"
+    "  convert IN OUT [--sh-degree N] [--spz-fractional-bits B]          convert between scene formats\n"
     "\n"
     "'radiant <command> --help' shows a command's options.\n"
     "exit codes: 0 done, 1 failed, 2 bad usage\n";
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 2, argv + 2);
+    if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 2, argv + 2);
     fprintf(stderr, "radiant: unknown command '%s'\n\n%s", cmd, USAGE);
     return EXIT_USAGE;
 }

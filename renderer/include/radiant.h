@@ -156,8 +156,10 @@ typedef struct rd_scene_info {
     int sh_degree;
     uint32_t flags;
     float bounds_min[3], bounds_max[3]; /* of the finite means */
-    char format[32];                    /* "inria-ply", "procedural", "arrays" */
+    char format[32];                    /* "inria-ply", "compressed-ply", "spz", "splat", "ksplat",
+                                           "procedural", "arrays" */
     char properties[1024];              /* file properties found, space separated */
+    char header[512];                   /* the file format's header fields, one line */
 } rd_scene_info;
 
 rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out);
@@ -165,6 +167,27 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
 rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out);
 /* Writes an INRIA-layout binary PLY (normals zero, f_rest channel-major). */
 rd_result rd_scene_save_ply(rd_context *ctx, const rd_scene *scene, const char *path);
+
+/* Scene file formats. Reading recognises all of them by content (magic bytes, PLY
+   header, layout checks); writing covers all but ksplat. */
+typedef enum rd_file_format {
+    RD_FILE_AUTO = 0,       /* save: chosen by the file name (.spz, .splat, .compressed.ply, .ply) */
+    RD_FILE_PLY,            /* INRIA binary PLY, float32, any SH degree */
+    RD_FILE_COMPRESSED_PLY, /* PlayCanvas/SuperSplat: 256-splat chunks, 16 bytes a splat + SH bytes */
+    RD_FILE_SPZ,            /* Niantic SPZ version 4 (ZSTD streams); reads versions 2-3 (gzip) too */
+    RD_FILE_SPLAT,          /* antimatter15 .splat, 32 bytes a splat, no SH */
+    RD_FILE_KSPLAT          /* mkkellogg .ksplat, compression levels 0-2 (read only) */
+} rd_file_format;
+const char *rd_file_format_name(rd_file_format format);
+
+typedef struct rd_scene_save_desc {
+    rd_file_format format;   /* 0: from the file name */
+    int sh_degree;           /* 0: keep all; RD_SH_DEGREE(n): keep degrees 0..n */
+    int spz_fractional_bits; /* SPZ position precision, 1..23 bits; 0: 12 (1/4096 units) */
+} rd_scene_save_desc;
+/* Writes the scene in the desc's format (desc may be NULL: everything default). The
+   antialiased flag travels where the format has a place for it (PLY comment, SPZ flag). */
+rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path, const rd_scene_save_desc *desc);
 void rd_scene_destroy(rd_scene *scene);
 void rd_scene_get_info(const rd_scene *scene, rd_scene_info *out);
 /* The stored arrays (layout as in rd_scene_desc; .memory says where they live). */

@@ -1,0 +1,75 @@
+/* conventions.h: every conversion between the ways splat files store a Gaussian, written
+   once and tested once (tests/test_formats.c). radiant's own convention is the INRIA
+   one (spec/gaussians.md): right-down-forward axes, log scales, logit opacities,
+   quaternions (w, x, y, z), SH coefficient-major with RGB inner (rd_scene_desc). */
+#ifndef RD_CONVENTIONS_H
+#define RD_CONVENTIONS_H
+
+#include <math.h>
+#include <stdint.h>
+
+#define RD_SH_C0 0.28209479177387814f
+
+/* opacity: logit <-> linear. The logit clamps to [1e-6, 1 - 1e-6] so that 0 and 255
+   bytes stay finite. */
+static inline float rd_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float rd_logit(float p)
+{
+    p = fminf(fmaxf(p, 1e-6f), 1.0f - 1e-6f);
+    return logf(p / (1.0f - p));
+}
+/* scale: log <-> linear (a zero or negative linear scale becomes a vanishing one) */
+static inline float rd_log_scale(float s) { return s > 1e-30f ? logf(s) : logf(1e-30f); }
+/* colour: SH DC coefficient <-> the 0..1 colour it gives on its own */
+static inline float rd_color_from_dc(float dc) { return 0.5f + RD_SH_C0 * dc; }
+static inline float rd_dc_from_color(float c) { return (c - 0.5f) / RD_SH_C0; }
+/* a float to a byte, rounded and clamped to 0..255 (NaN gives 0) */
+static inline uint8_t rd_byte(float v)
+{
+    float b = roundf(v);
+    return (uint8_t)(b >= 0.0f ? (b > 255.0f ? 255.0f : b) : 0.0f);
+}
+/* a value in 0..1 to a byte */
+static inline uint8_t rd_unorm8(float v) { return rd_byte(v * 255.0f); }
+/* n-bit unsigned normalised integer of t in 0..1 (PlayCanvas packing) */
+static inline uint32_t rd_pack_unorm(float t, int bits)
+{
+    float top = (float)((1u << bits) - 1u), v = floorf(t * top + 0.5f);
+    return (uint32_t)(v < 0.0f ? 0.0f : v > top ? top : v);
+}
+static inline float rd_unpack_unorm(uint32_t v, int bits) { return (float)(v & ((1u << bits) - 1u)) / (float)((1u << bits) - 1u); }
+
+/* Quaternions in "smallest three" form: the largest component (made positive) is left
+   out and rebuilt from the unit norm.
+   SPZ (v3+): component order (x, y, z, w); bits 31-30 the index of the largest, then for
+   each other component from the first, a sign bit and 9 bits of |q_i| / sqrt(1/2).
+   PlayCanvas compressed PLY: component order (w, x, y, z) as in the PLY; bits 31-30 the
+   index, then three 10-bit unorms of q_i * sqrt(1/2) + 0.5. */
+uint32_t rd_quat_pack_spz(const float q_wxyz[4]);
+void rd_quat_unpack_spz(uint32_t packed, float q_wxyz[4]);
+uint32_t rd_quat_pack_playcanvas(const float q_wxyz[4]);
+void rd_quat_unpack_playcanvas(uint32_t packed, float q_wxyz[4]);
+
+/* Axes. A change of axes that negates some of x, y, z (flip[a] = -1) maps a Gaussian to
+   the same Gaussian seen in the new axes: the mean's components flip, the quaternion
+   conjugates by the reflection (its vector part flips where the other two axes do not
+   flip together), and each SH coefficient k >= 1 takes the sign of its basis function
+   under the reflection. SPZ stores right-up-back (RUB) axes; radiant uses
+   right-down-forward (RDF): flip = {1, -1, -1} both ways. */
+typedef struct rd_axis_flip {
+    float position[3];
+    float quat_xyz[3]; /* factors for x, y, z; w is kept */
+    float sh[16];      /* factor per SH coefficient (index 0, the DC term, is 1) */
+} rd_axis_flip;
+rd_axis_flip rd_axis_flip_make(const float flip[3]);
+extern const float RD_FLIP_RUB_RDF[3];
+
+/* IEEE half <-> float (ksplat), round to nearest even on the way down. */
+float rd_half_to_float(uint16_t h);
+uint16_t rd_half_from_float(float f);
+
+/* SH layouts. Coefficient-major, RGB inner (radiant, SPZ): index 3*k + c. Channel-major
+   `f_rest_j` (INRIA PLY, compressed PLY): j = c*(K-1) + (k-1) for k >= 1. */
+static inline int rd_sh_rest_index(int K, int coeff, int channel) { return channel * (K - 1) + coeff - 1; }
+
+#endif

@@ -1,0 +1,39 @@
+/* formats.h: the splat file formats other tools write (spec/gaussians.md, "Compressed and
+   legacy formats"), each decoded from and encoded to memory. Readers take the whole file
+   and the path (for messages); writers take a scene whose SH degree is already the one
+   to write. rd_scene_load / rd_scene_save (scene_files.c) pick among them. */
+#ifndef RD_FORMATS_H
+#define RD_FORMATS_H
+
+#include "../splat/scene.h"
+#include "../datasets/ply_header.h"
+#include "bytes.h"
+
+/* The most splats a compressed file may declare: keeps a corrupt count from asking for
+   terabytes before anything is read. */
+#define RD_MAX_FILE_SPLATS ((int64_t)1 << 28)
+
+/* SPZ: version 4 (plain header, ZSTD streams) and versions 2-3 (gzip). */
+bool rd_spz_detect(const unsigned char *data, size_t size);
+rd_result rd_spz_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
+rd_result rd_spz_encode(rd_context *ctx, const char *path, const rd_scene *scene, int fractional_bits, rd_bytes *out);
+
+/* antimatter15 .splat: no header, 32 bytes a splat. */
+bool rd_splat_detect(const unsigned char *data, size_t size);
+rd_result rd_splat_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
+rd_result rd_splat_encode(rd_context *ctx, const char *path, const rd_scene *scene, rd_bytes *out);
+
+/* mkkellogg .ksplat (read only). */
+bool rd_ksplat_detect(const unsigned char *data, size_t size);
+rd_result rd_ksplat_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
+
+/* PlayCanvas compressed PLY: detected from the parsed PLY header. */
+bool rd_compressed_ply_detect(const rd_ply_header *h);
+rd_result rd_compressed_ply_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size,
+                                   rd_ply_header *h, rd_scene **out);
+rd_result rd_compressed_ply_encode(rd_context *ctx, const char *path, const rd_scene *scene, rd_bytes *out);
+/* The order the compressed-PLY writer stores splats in (Morton order of the means, so
+   that each 256-splat chunk is compact); order holds scene->count indices. */
+void rd_morton_order(const rd_scene *scene, int64_t *order);
+
+#endif

@@ -1,0 +1,117 @@
+/* scene_files.c: rd_scene_load and rd_scene_save: recognise a scene file by its content
+   and hand it to its format's reader; pick a writer by format or file name. */
+#include "formats.h"
+#include "../datasets/ply.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *rd_file_format_name(rd_file_format f)
+{
+    static const char *names[] = {"auto", "inria-ply", "compressed-ply", "spz", "splat", "ksplat"};
+    return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static rd_file_format format_from_name(const char *path)
+{
+    if (ends_with(path, ".compressed.ply")) return RD_FILE_COMPRESSED_PLY;
+    if (ends_with(path, ".ply")) return RD_FILE_PLY;
+    if (ends_with(path, ".spz")) return RD_FILE_SPZ;
+    if (ends_with(path, ".splat")) return RD_FILE_SPLAT;
+    if (ends_with(path, ".ksplat")) return RD_FILE_KSPLAT;
+    return RD_FILE_AUTO;
+}
+
+/* Magic bytes decide first; the headerless .splat and the weakly marked .ksplat go by
+   the file name when it names them (a truncated .ksplat can look like valid .splat
+   records), and by their layout checks otherwise. */
+static rd_result decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out)
+{
+    if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
+    if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, out);
+    rd_file_format named = format_from_name(path);
+    if (named == RD_FILE_KSPLAT || (named != RD_FILE_SPLAT && rd_ksplat_detect(data, size)))
+        return rd_ksplat_decode(ctx, path, data, size, out);
+    if (named == RD_FILE_SPLAT || rd_splat_detect(data, size)) return rd_splat_decode(ctx, path, data, size, out);
+    if (named == RD_FILE_SPZ) return rd_spz_decode(ctx, path, data, size, out); /* says what is wrong with it */
+    return rd_fail(ctx, RD_ERROR_FORMAT,
+                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, .ksplat or a whole number of valid .splat records)", path, size);
+}
+
+rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_load: out is NULL");
+    *out = NULL;
+    if (!path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_load: path is NULL");
+    if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file", path);
+    char *data = NULL;
+    size_t size = 0;
+    rd_result r = rd_read_file(ctx, path, &data, &size);
+    if (r != RD_OK) return r;
+    r = decode(ctx, path, (const unsigned char *)data, size, out);
+    free(data);
+    return r;
+}
+
+/* A copy of the scene's arrays cut down to SH degree `degree`. */
+static rd_result with_sh_degree(rd_context *ctx, const rd_scene *s, int degree, rd_scene **out)
+{
+    rd_result r = rd_scene_alloc(ctx, s->count, degree, out);
+    if (r != RD_OK) return r;
+    rd_scene *c = *out;
+    size_t n = (size_t)s->count;
+    memcpy(c->means, s->means, n * 3 * sizeof(float));
+    memcpy(c->log_scales, s->log_scales, n * 3 * sizeof(float));
+    memcpy(c->rotations, s->rotations, n * 4 * sizeof(float));
+    memcpy(c->opacities, s->opacities, n * sizeof(float));
+    size_t from = (size_t)rd_sh_coeffs(s->sh_degree) * 3, to = (size_t)rd_sh_coeffs(degree) * 3;
+    for (size_t i = 0; i < n; i++) memcpy(c->sh + i * to, s->sh + i * from, to * sizeof(float));
+    c->flags = s->flags;
+    return RD_OK;
+}
+
+static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd_file_format format, int fractional_bits)
+{
+    if (format == RD_FILE_PLY) return rd_scene_save_ply(ctx, s, path);
+    rd_bytes bytes = {0};
+    rd_result r = format == RD_FILE_SPZ ? rd_spz_encode(ctx, path, s, fractional_bits, &bytes)
+                  : format == RD_FILE_SPLAT ? rd_splat_encode(ctx, path, s, &bytes)
+                                            : rd_compressed_ply_encode(ctx, path, s, &bytes);
+    if (r == RD_OK) r = rd_bytes_save(ctx, path, &bytes);
+    rd_bytes_free(&bytes);
+    return r;
+}
+
+rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path, const rd_scene_save_desc *desc)
+{
+    rd_scene_save_desc d = desc ? *desc : (rd_scene_save_desc){0};
+    if (!scene || !path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_save: scene and path are required");
+    if (scene->memory == RD_MEMORY_DEVICE)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scene lives in device memory; save it from host arrays", path);
+    rd_file_format format = d.format ? d.format : format_from_name(path);
+    if (format == RD_FILE_AUTO)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "%s: cannot tell the format from the name (use .ply, .compressed.ply, .spz or .splat, or set the format)", path);
+    if (format == RD_FILE_KSPLAT) return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: writing .ksplat is not supported (it is read only)", path);
+    if (format < RD_FILE_AUTO || format > RD_FILE_KSPLAT)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: format %d is not a rd_file_format", path, (int)format);
+    if (d.sh_degree < 0 || d.sh_degree > RD_SH_DEGREE(3))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: sh_degree %d is out of range (RD_SH_DEGREE(0..3) or 0)", path, d.sh_degree);
+    int fractional_bits = d.spz_fractional_bits ? d.spz_fractional_bits : 12;
+    if (fractional_bits < 1 || fractional_bits > 23)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: spz_fractional_bits %d is out of range (1..23)", path, fractional_bits);
+    int degree = d.sh_degree && d.sh_degree - 1 < scene->sh_degree ? d.sh_degree - 1 : scene->sh_degree;
+    if (format == RD_FILE_SPLAT) degree = 0;
+    if (degree == scene->sh_degree) return encode(ctx, path, scene, format, fractional_bits);
+    rd_scene *cut = NULL;
+    rd_result r = with_sh_degree(ctx, scene, degree, &cut);
+    if (r == RD_OK) r = encode(ctx, path, cut, format, fractional_bits);
+    rd_scene_destroy(cut);
+    return r;
+}

@@ -1,0 +1,103 @@
+/* cmd_convert.c: `radiant convert IN OUT`: any readable scene format to any writable one. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *USAGE =
+    "usage: radiant convert IN OUT [--sh-degree N] [--spz-fractional-bits B] [--format F]\n"
+    "\n"
+    "Reads IN (INRIA PLY, compressed PLY, SPZ v2-4, .splat, .ksplat; found by content) and\n"
+    "writes OUT in the format its name says: .ply (INRIA), .compressed.ply (PlayCanvas),\n"
+    ".spz (SPZ v4) or .splat.\n"
+    "  --sh-degree N            keep SH degrees 0..N (default: all the scene has)\n"
+    "  --spz-fractional-bits B  SPZ position precision 1..23 (default 12: 1/4096 units)\n"
+    "  --format F               ply, compressed-ply, spz or splat, whatever OUT is called\n";
+
+static bool parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || *end || end == s || v < lo || v > hi) return false;
+    *out = (int)v;
+    return true;
+}
+
+static int parse(int argc, char **argv, const char **in, const char **out, rd_scene_save_desc *d, bool *verbose)
+{
+    static const rd_file_format writable[] = {RD_FILE_PLY, RD_FILE_COMPRESSED_PLY, RD_FILE_SPZ, RD_FILE_SPLAT};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        int v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(USAGE, stdout);
+            return -1;
+        } else if (strcmp(a, "--sh-degree") == 0 && next) {
+            if (!parse_int(argv[++i], 0, 3, &v)) return fprintf(stderr, "radiant: --sh-degree %s: expected 0..3\n", next), EXIT_USAGE;
+            d->sh_degree = RD_SH_DEGREE(v);
+        } else if (strcmp(a, "--spz-fractional-bits") == 0 && next) {
+            if (!parse_int(argv[++i], 1, 23, &v))
+                return fprintf(stderr, "radiant: --spz-fractional-bits %s: expected 1..23\n", next), EXIT_USAGE;
+            d->spz_fractional_bits = v;
+        } else if (strcmp(a, "--format") == 0 && next) {
+            i++;
+            for (size_t f = 0; f < sizeof writable / sizeof writable[0]; f++)
+                if (strcmp(next, rd_file_format_name(writable[f])) == 0 || (strcmp(next, "ply") == 0 && f == 0))
+                    d->format = writable[f];
+            if (!d->format) return fprintf(stderr, "radiant: --format %s: expected ply, compressed-ply, spz or splat\n", next), EXIT_USAGE;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            *verbose = true;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "radiant: unknown option or missing value: %s\n\n%s", a, USAGE);
+            return EXIT_USAGE;
+        } else if (!*in || !*out) {
+            *(*in ? out : in) = a;
+        } else {
+            fprintf(stderr, "radiant: unexpected argument '%s'\n\n%s", a, USAGE);
+            return EXIT_USAGE;
+        }
+    }
+    if (!*in || !*out) {
+        fprintf(stderr, "radiant: convert needs IN and OUT\n\n%s", USAGE);
+        return EXIT_USAGE;
+    }
+    return EXIT_DONE;
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    rd_scene_save_desc desc = {0};
+    bool verbose = false;
+    int status = parse(argc, argv, &in, &out, &desc, &verbose);
+    if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
+    rd_context *ctx = cli_context(&(cli_options){.backend = RD_BACKEND_CPU, .verbose = verbose});
+    if (!ctx) return EXIT_FAILED;
+    rd_scene *scene = NULL;
+    double t0 = cli_now_ms();
+    if (rd_scene_load(ctx, in, &scene) != RD_OK) {
+        cli_error(ctx, NULL);
+        rd_context_destroy(ctx);
+        return EXIT_FAILED;
+    }
+    double t1 = cli_now_ms();
+    status = EXIT_DONE;
+    if (rd_scene_save(ctx, scene, out, &desc) != RD_OK) {
+        cli_error(ctx, NULL);
+        status = EXIT_FAILED;
+    } else {
+        double t2 = cli_now_ms();
+        rd_scene_info info;
+        rd_scene_get_info(scene, &info);
+        struct stat st;
+        long long bytes = stat(out, &st) == 0 ? (long long)st.st_size : -1;
+        printf("%s (%s, %lld Gaussians) -> %s: %lld bytes, %.2f bytes a Gaussian; read %.1f ms, write %.1f ms\n", in,
+               info.format, (long long)info.count, out, bytes, info.count ? (double)bytes / (double)info.count : 0.0,
+               t1 - t0, t2 - t1);
+    }
+    rd_scene_destroy(scene);
+    rd_context_destroy(ctx);
+    return status;
+}
