@@ -117,6 +117,47 @@ static void device_arrays_case(rd_context *ctx, test_rng *r)
     random_scene_free(&host);
 }
 
+/* Several cameras in one call (different sizes) must equal the reference's single
+   renders; a bad camera anywhere fails the call before any target is written. */
+static bool views_case(const backend_config *cfg, rd_context *ctx, rd_context *ref, test_rng *r)
+{
+    random_scene_desc sd = {.count = 4000, .sh_degree = 3, .depth_min = 0.5, .depth_max = 8, .spread = 0.8,
+                            .log_scale_min = -5, .log_scale_max = -1};
+    rd_scene_desc arrays = random_scene(r, &sd);
+    rd_scene *s_ref, *s_got;
+    CHECK_OK(rd_scene_create(ref, &arrays, &s_ref));
+    CHECK_OK(rd_scene_create(ctx, &arrays, &s_got));
+    rd_camera cams[3] = {random_camera(r, 160, 90), random_camera(r, 33, 77), random_camera(r, 256, 256)};
+    frame_outputs want[3], got[3];
+    rd_framebuffer fbs[3];
+    rd_render_desc desc = {.flags = RD_RENDER_EXPECTED_DEPTH, .background = {0.2f, 0.3f, 0.4f}};
+    for (int v = 0; v < 3; v++) {
+        render_into(ref, s_ref, &cams[v], &desc, &want[v]);
+        size_t P = (size_t)cams[v].width * cams[v].height;
+        got[v].color = malloc(P * 4 * sizeof(float)), got[v].depth = malloc(P * sizeof(float));
+        got[v].trans = malloc(P * sizeof(float)), got[v].contrib = malloc(P * sizeof(uint32_t));
+        got[v].color[0] = NAN;
+        fbs[v] = (rd_framebuffer){.color = got[v].color, .depth = got[v].depth, .transmittance = got[v].trans,
+                                  .contributors = got[v].contrib};
+    }
+    rd_camera bad[3] = {cams[0], cams[1], cams[2]};
+    bad[2].fx = -1.0f;
+    CHECK_FAILS(rd_render_views(ctx, s_got, 3, bad, &desc, fbs), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "view 2") != NULL && isnan(got[0].color[0]));
+    CHECK_OK(rd_render_views(ctx, s_got, 3, cams, &desc, fbs));
+    bool ok = true;
+    for (int v = 0; v < 3; v++) {
+        ok &= compare_frames(cfg, &got[v], &want[v], (size_t)cams[v].width * cams[v].height);
+        free_outputs(&want[v]);
+        free_outputs(&got[v]);
+    }
+    printf("backend %s: 3 cameras in one call %s\n", cfg->name, ok ? "equal the single renders" : "DIFFER");
+    rd_scene_destroy(s_ref);
+    rd_scene_destroy(s_got);
+    random_scene_free(&arrays);
+    return CHECK(ok);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("backends")};
@@ -175,6 +216,7 @@ int main(void)
             random_scene_free(&arrays);
         }
         printf("backend %s: splat_render %d/%d cases within tolerance\n", cfg->name, cases - failed, cases);
+        views_case(cfg, ctx, ref, &r);
         if (gpu) device_arrays_case(ctx, &r);
         ran++;
         rd_context_destroy(ctx);

@@ -247,6 +247,11 @@ typedef struct rd_render_stats {
 
 rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *camera,
                     const rd_render_desc *desc, const rd_framebuffer *target);
+/* Several cameras in one call (a training batch, a camera rig): view i renders cameras[i]
+   into targets[i], each as rd_render would, in order on the same stream. Every camera is
+   checked before anything renders; the stats afterwards are the sums over the views. */
+rd_result rd_render_views(rd_context *ctx, const rd_scene *scene, int count, const rd_camera *cameras,
+                          const rd_render_desc *desc, const rd_framebuffer *targets);
 /* Memory that the context's backend renders into without copies: device memory on GPU
    backends (*memory = RD_MEMORY_DEVICE), host memory on the CPU. Free with rd_buffer_free. */
 rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *memory);
@@ -255,7 +260,7 @@ void rd_buffer_free(rd_context *ctx, void *ptr);
 rd_result rd_buffer_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const void *src, rd_memory src_memory,
                          size_t bytes);
 
-/* Timings and counts of the last successful rd_render in this context. */
+/* Timings and counts of the last successful rd_render (or rd_render_views) in this context. */
 void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out);
 
 /* ---- images ------------------------------------------------------------------------- */
