@@ -162,17 +162,16 @@ RD_HD static inline float rd_pixel_depth(float D, float T, uint32_t flags)
    RD_ELLIPSE_TEST_MAX_TILES tiles also keep every tile: testing each would cost a GPU
    thread more than the pairs it saves (measured on the donut scene). */
 #define RD_ELLIPSE_TEST_MAX_TILES 32
-RD_HD static inline bool rd_tile_touches(const rd_splat2d *s, const rd_view_params *vp, int tx, int ty)
+RD_HD static inline float rd_touch_limit(float opacity) { return 2.0f * logf(255.0f * opacity) * 1.001f + 1e-3f; }
+/* The test on any rectangle of pixel centres [x0, x1] x [y0, y1] (absolute pixel
+   coordinates); limit is rd_touch_limit(opacity). The CUDA blend also uses it to skip,
+   per warp, the Gaussians that miss the warp's rows of the tile. */
+RD_HD static inline bool rd_rect_touches(float u, float v, const float *conic, float limit, float x0, float x1, float y0,
+                                         float y1)
 {
-    if (vp->flags & RD_RENDER_INRIA_EXTENT) return true;
-    if ((s->tile_max[0] - s->tile_min[0]) * (s->tile_max[1] - s->tile_min[1]) > RD_ELLIPSE_TEST_MAX_TILES) return true;
-    int px1 = (tx + 1) * RD_TILE_SIZE < vp->width ? (tx + 1) * RD_TILE_SIZE : vp->width;
-    int py1 = (ty + 1) * RD_TILE_SIZE < vp->height ? (ty + 1) * RD_TILE_SIZE : vp->height;
-    float x0 = (float)(tx * RD_TILE_SIZE) + 0.5f - s->u, x1 = (float)px1 - 0.5f - s->u;
-    float y0 = (float)(ty * RD_TILE_SIZE) + 0.5f - s->v, y1 = (float)py1 - 0.5f - s->v;
+    x0 -= u, x1 -= u, y0 -= v, y1 -= v;
     if (x0 <= 0.0f && x1 >= 0.0f && y0 <= 0.0f && y1 >= 0.0f) return true;
-    float a = s->conic[0], b = s->conic[1], c = s->conic[2];
-    float limit = 2.0f * logf(255.0f * s->opacity) * 1.001f + 1e-3f;
+    float a = conic[0], b = conic[1], c = conic[2];
     float xs[2] = {x0, x1}, ys[2] = {y0, y1};
     for (int e = 0; e < 2; e++) {
         float dx = xs[e], dy = rd_clampf(-b * dx / c, y0, y1);
@@ -182,6 +181,15 @@ RD_HD static inline bool rd_tile_touches(const rd_splat2d *s, const rd_view_para
         if (a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit) return true;
     }
     return false;
+}
+RD_HD static inline bool rd_tile_touches(const rd_splat2d *s, const rd_view_params *vp, int tx, int ty)
+{
+    if (vp->flags & RD_RENDER_INRIA_EXTENT) return true;
+    if ((s->tile_max[0] - s->tile_min[0]) * (s->tile_max[1] - s->tile_min[1]) > RD_ELLIPSE_TEST_MAX_TILES) return true;
+    int px1 = (tx + 1) * RD_TILE_SIZE < vp->width ? (tx + 1) * RD_TILE_SIZE : vp->width;
+    int py1 = (ty + 1) * RD_TILE_SIZE < vp->height ? (ty + 1) * RD_TILE_SIZE : vp->height;
+    return rd_rect_touches(s->u, s->v, s->conic, rd_touch_limit(s->opacity), (float)(tx * RD_TILE_SIZE) + 0.5f,
+                           (float)px1 - 0.5f, (float)(ty * RD_TILE_SIZE) + 0.5f, (float)py1 - 0.5f);
 }
 
 /* Tiles of s's rectangle that rd_tile_touches accepts. */

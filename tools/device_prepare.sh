@@ -16,8 +16,11 @@ mkdir -p .device/lib .device/bin .device/data
 cp -a build-device/libradiant.so* .device/lib/
 cp build-device/radiant .device/bin/
 for t in build-device/tests/test_*; do [ -x "$t" ] && cp "$t" .device/bin/; done
-for lib in libcjson.so.1 libstb.so.0 libtinyexr.so.1d; do cp -L "/usr/lib/x86_64-linux-gnu/$lib" .device/lib/; done
+for lib in libcjson.so.1 libstb.so.0 libtinyexr.so.1d libzstd.so.1; do cp -L "/usr/lib/x86_64-linux-gnu/$lib" .device/lib/; done
 mkdir -p .device/data/gaussian_splats/gshairlod_donut
 cp "$data/gaussian_splats/gshairlod_donut/fused.ply" .device/data/gaussian_splats/gshairlod_donut/
+mkdir -p .device/data/gaussian_splats/playcanvas
+cp "$data/gaussian_splats/playcanvas/biker.spz" "$data/gaussian_splats/playcanvas/biker.compressed.ply" .device/data/gaussian_splats/playcanvas/
+cp -r "$data/gaussian_splats/splat_transform_fixtures" .device/data/gaussian_splats/
 cp tools/device_run.sh .device/
 du -sh .device

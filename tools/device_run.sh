@@ -7,15 +7,16 @@ export RADIANT_DATA=$PWD/.device/data
 bin=.device/bin
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 status=0
-for t in test_api test_backends test_render_reference; do
+for t in test_api test_backends test_render_reference test_formats; do
     "$bin/$t" >"${OUT:-/tmp}/$t.log" 2>&1 || status=1
     echo "$t: $(tail -n 1 "${OUT:-/tmp}/$t.log") (exit $?)"
     grep -E "backend|FAIL|differs|failed" "${OUT:-/tmp}/$t.log" | head -20
 done
 donut=$RADIANT_DATA/gaussian_splats/gshairlod_donut/fused.ply
-# the issue's scenes: synthetic 1M and 6M (SH 3), the real donut (SH 0), and the demo
+biker=$RADIANT_DATA/gaussian_splats/playcanvas/biker.spz
+# the issue's scenes: synthetic 1M and 6M (SH 3), the real biker and donut (SH 0), and the demo
 printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %12s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms wall_ms pairs
-for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "donut:$donut" "demo:--demo"; do
+for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "donut:$donut" "demo:--demo"; do
     name=${spec%%:*} args=${spec#*:}
     for backend in ${BACKENDS:-cuda}; do
         json=$("$bin/radiant" bench $args --backend $backend --frames ${FRAMES:-50} --json 2>/dev/null | tail -n 1)
