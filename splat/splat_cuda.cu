@@ -1,10 +1,12 @@
 /* splat_cuda.cu: the CUDA renderer, stage for stage the CPU one (splat_cpu.c):
-   preprocess (splat_math.h, one thread per Gaussian), a scan of the tiles each Gaussian
-   touches, key emission (tile id above the depth's float bits), a CUB radix sort over the
-   key bits in use, per-tile ranges, and blending with a 16x16 block per tile that loads
-   Gaussians in shared-memory batches and stops when every pixel is done. Buffers live in
-   the context and grow only when a frame needs more; the one host synchronisation per
-   frame reads the intersection count. */
+   preprocess (splat_math.h, one thread per Gaussian), a sort of the Gaussians by depth
+   (32-bit keys), a scan of the tiles each touches in that order, key emission (the tile id
+   alone, in depth order), a stable CUB radix sort over the tile bits in use, per-tile
+   ranges, and blending with a 16x16 block per tile that loads Gaussians in shared-memory
+   batches and stops when every pixel is done. Sorting depths once and then only tile ids
+   gives exactly the (tile, depth) order of a 64-bit key sort, with far fewer key bits per
+   pair. Buffers live in the context and grow only when a frame needs more; the one host
+   synchronisation per frame reads the intersection count. */
 #include "splat.h"
 #include "../renderer/cuda/cuda_internal.h"
 
@@ -24,6 +26,7 @@ typedef struct device_scene {
 
 typedef struct splat_frame {
     rd_device_buffer splats, touched, offsets, counts, keys[2], values[2], ranges, temp;
+    rd_device_buffer depth_keys[2], order[2], gathered; /* the depth sort, and touched in its order */
     rd_device_buffer color, depth, trans, contrib;
     long long *host_counts; /* pinned: [intersections, visible] */
     cudaEvent_t events[STAGES];
@@ -32,7 +35,7 @@ typedef struct splat_frame {
 /* ---- kernels ---------------------------------------------------------------------------- */
 
 __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, long long *touched,
-                                  unsigned long long *visible)
+                                  unsigned int *depth_keys, unsigned int *order, unsigned long long *visible)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     int seen = 0;
@@ -41,44 +44,56 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
         splats[i] = s;
         touched[i] = s.tiles_touched;
         seen = s.tiles_touched != 0;
+        /* visible depths are past the near plane, so their float bits sort as the floats;
+           the culled go last */
+        depth_keys[i] = seen ? __float_as_uint(s.depth) : 0xffffffffu;
+        order[i] = (unsigned int)i;
     }
     int block_seen = __syncthreads_count(seen);
     if (threadIdx.x == 0 && block_seen) atomicAdd(visible, (unsigned long long)block_seen);
 }
 
-__global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, const long long *offsets, long long n,
-                                 unsigned long long *keys, unsigned int *values)
+__global__ void gather_touched_kernel(const unsigned int *order, const long long *touched, long long n, long long *gathered)
 {
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
+    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j < n) gathered[j] = touched[order[j]];
+}
+
+/* Gaussians in depth order; offsets is the inclusive scan of their tile counts in that
+   order, so the keys come out sorted by depth within every tile before the tile sort. */
+__global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, const unsigned int *order,
+                                 const long long *offsets, long long n, unsigned int *keys, unsigned int *values)
+{
+    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n) return;
+    unsigned int i = order[j];
     const rd_splat2d s = splats[i];
     if (!s.tiles_touched) return;
-    long long k = offsets[i] - s.tiles_touched; /* offsets is an inclusive scan */
-    unsigned long long depth_bits = __float_as_uint(s.depth); /* positive floats sort as their bits */
+    long long k = offsets[j] - s.tiles_touched;
     for (int y = s.tile_min[1]; y < s.tile_max[1]; y++)
         for (int x = s.tile_min[0]; x < s.tile_max[0]; x++) {
             if (!rd_tile_touches(&s, &vp, x, y)) continue;
-            keys[k] = ((unsigned long long)(y * vp.tiles_x + x) << 32) | depth_bits;
-            values[k] = (unsigned int)i;
+            keys[k] = (unsigned int)(y * vp.tiles_x + x);
+            values[k] = i;
             k++;
         }
 }
 
-__global__ void tile_ranges_kernel(const unsigned long long *keys, long long n, tile_range *ranges)
+__global__ void tile_ranges_kernel(const unsigned int *keys, long long n, tile_range *ranges)
 {
     long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= n) return;
-    unsigned int tile = (unsigned int)(keys[k] >> 32);
-    if (k == 0 || (unsigned int)(keys[k - 1] >> 32) != tile) ranges[tile].start = k;
-    if (k == n - 1 || (unsigned int)(keys[k + 1] >> 32) != tile) ranges[tile].end = k + 1;
+    unsigned int tile = keys[k];
+    if (k == 0 || keys[k - 1] != tile) ranges[tile].start = k;
+    if (k == n - 1 || keys[k + 1] != tile) ranges[tile].end = k + 1;
 }
 
 /* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile. Each batch is
    staged as float4s so that a pixel reads a Gaussian with few wide shared-memory loads,
    and colour and depth only once it passes the alpha test. */
 /* One 16x16 block per tile; each batch of up to 256 Gaussians is staged in shared memory,
-   then each warp (two rows of the tile) keeps only the Gaussians that can reach one of
-   its pixels (rd_rect_touches, the binning's own conservative test on the warp's
+   then each warp (an 8x4 block of the tile's pixels) keeps only the Gaussians that can
+   reach one of them (rd_rect_touches, the binning's own conservative test on the warp's
    rectangle): lane l tests Gaussian 32c + l, a ballot gives the warp chunk c's mask, and
    the pixels walk its set bits in order, so the blending order is the CPU's. */
 __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *values,
@@ -87,16 +102,18 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
     __shared__ float4 s_geom[BLOCK];  /* u, v, power cut-off, opacity */
     __shared__ float4 s_conic[BLOCK]; /* a, b, c, depth */
     __shared__ float4 s_rgb[BLOCK];   /* r, g, b, rd_touch_limit */
-    int px = blockIdx.x * RD_TILE_SIZE + threadIdx.x, py = blockIdx.y * RD_TILE_SIZE + threadIdx.y;
-    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31;
+    /* warp w covers the 8x4 pixels at (8 (w % 2), 4 (w / 2)) of the tile: a squarer
+       rectangle than two rows, so fewer Gaussians touch it */
+    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5;
+    int wx = blockIdx.x * RD_TILE_SIZE + (warp & 1) * 8, wy = blockIdx.y * RD_TILE_SIZE + (warp >> 1) * 4;
+    int px = wx + (lane & 7), py = wy + (lane >> 3);
     bool inside = px < vp.width && py < vp.height;
     bool done = !inside;
     tile_range range = ranges[blockIdx.y * vp.tiles_x + blockIdx.x];
     float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
-    /* the warp's rectangle of pixel centres: its two rows, clipped to the image */
-    int row0 = blockIdx.y * RD_TILE_SIZE + (threadIdx.y & ~1);
-    float wx0 = (float)(blockIdx.x * RD_TILE_SIZE) + 0.5f, wy0 = (float)row0 + 0.5f;
-    float wx1 = (float)min((int)(blockIdx.x + 1) * RD_TILE_SIZE, vp.width) - 0.5f, wy1 = (float)min(row0 + 2, vp.height) - 0.5f;
+    /* the warp's rectangle of pixel centres, clipped to the image */
+    float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
+    float wx1 = (float)min(wx + 8, vp.width) - 0.5f, wy1 = (float)min(wy + 4, vp.height) - 0.5f;
     float T = 1.0f, r = 0.0f, g = 0.0f, b = 0.0f, D = 0.0f;
     unsigned int blended = 0;
     for (long long batch = range.start; batch < range.end; batch += BLOCK) {
@@ -114,7 +131,7 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
             if (__all_sync(0xffffffffu, done)) break;
             int k = chunk + lane;
             bool hit = false;
-            if (k < m && wy0 <= wy1) {
+            if (k < m && wx0 <= wx1 && wy0 <= wy1) {
                 float4 geom = s_geom[k], conic = s_conic[k];
                 float abc[3] = {conic.x, conic.y, conic.z};
                 hit = rd_rect_touches(geom.x, geom.y, abc, s_rgb[k].w, wx0, wx1, wy0, wy1);
@@ -206,7 +223,8 @@ static void free_frame(rd_context *ctx)
     splat_frame *f = (splat_frame *)ctx->splat_state;
     if (!f) return;
     rd_device_buffer *bufs[] = {&f->splats, &f->touched, &f->offsets, &f->counts, &f->keys[0], &f->keys[1], &f->values[0],
-                                &f->values[1], &f->ranges, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib};
+                                &f->values[1], &f->ranges, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
+                                &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1], &f->gathered};
     for (rd_device_buffer *b : bufs) rd_cuda_release(b);
     for (int e = 0; e < STAGES; e++)
         if (f->events[e]) cudaEventDestroy(f->events[e]);
@@ -271,12 +289,19 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;
     int tile_bits = bits_for(tiles);
-    if (32 + tile_bits > 64)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld tiles do not fit the 32 bits the sort key leaves", tiles);
+    if (tile_bits > 32)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld tiles do not fit the 32-bit sort key", tiles);
+    if (n > 0x7fffffffll)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussians exceed the 2^31 a sort can take", n);
     void *color, *depth, *trans, *contrib;
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(rd_splat2d), "preprocessed Gaussians");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->touched, (size_t)n * sizeof(long long), "tile counts");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->gathered, (size_t)n * sizeof(long long), "tile counts");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->offsets, (size_t)n * sizeof(long long), "tile offsets");
+    for (int b = 0; b < 2; b++) {
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth_keys[b], (size_t)n * 4 + 4, "depth keys");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->order[b], (size_t)n * 4 + 4, "depth order");
+    }
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->counts, 2 * sizeof(unsigned long long), "counters");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->ranges, (size_t)tiles * sizeof(tile_range), "tile ranges");
     if (r == RD_OK) r = output_target(ctx, target->color, target->memory, &f->color, pixels * 4 * sizeof(float), &color);
@@ -287,9 +312,12 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
 
     unsigned long long *visible = (unsigned long long *)f->counts.ptr;
     long long *offsets = (long long *)f->offsets.ptr;
-    size_t scan_bytes = 0;
-    cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (long long *)f->touched.ptr, offsets, (int)n, st);
-    r = rd_cuda_reserve(ctx, &f->temp, scan_bytes, "scan scratch");
+    cub::DoubleBuffer<unsigned int> depth_keys((unsigned int *)f->depth_keys[0].ptr, (unsigned int *)f->depth_keys[1].ptr);
+    cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
+    size_t scan_bytes = 0, depth_sort_bytes = 0;
+    cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (long long *)f->gathered.ptr, offsets, (int)n, st);
+    cub::DeviceRadixSort::SortPairs(NULL, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
+    r = rd_cuda_reserve(ctx, &f->temp, scan_bytes > depth_sort_bytes ? scan_bytes : depth_sort_bytes, "scan scratch");
     if (r != RD_OK) return r;
 
     cudaEventRecord(f->events[0], st);
@@ -297,9 +325,13 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     cudaMemsetAsync(f->ranges.ptr, 0, (size_t)tiles * sizeof(tile_range), st);
     f->host_counts[0] = 0;
     if (n > 0) {
-        preprocess_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, g, (rd_splat2d *)f->splats.ptr, (long long *)f->touched.ptr, visible);
+        preprocess_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, g, (rd_splat2d *)f->splats.ptr, (long long *)f->touched.ptr,
+                                                             depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
-        cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, (long long *)f->touched.ptr, offsets, (int)n, st);
+        cub::DeviceRadixSort::SortPairs(f->temp.ptr, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
+        gather_touched_kernel<<<blocks_for(n), THREADS, 0, st>>>(order.Current(), (const long long *)f->touched.ptr, n,
+                                                                 (long long *)f->gathered.ptr);
+        cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, (long long *)f->gathered.ptr, offsets, (int)n, st);
         cudaMemcpyAsync(&f->host_counts[0], offsets + n - 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
     } else {
         cudaEventRecord(f->events[1], st);
@@ -310,25 +342,28 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     long long intersections = f->host_counts[0];
 
     size_t sort_bytes = 0;
-    cub::DoubleBuffer<unsigned long long> keys(NULL, NULL);
+    cub::DoubleBuffer<unsigned int> keys(NULL, NULL);
     cub::DoubleBuffer<unsigned int> values(NULL, NULL);
+    if (intersections > 0x7fffffffll)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussian-tile pairs exceed the 2^31 a sort can take", intersections);
     if (intersections > 0) {
-        r = rd_cuda_reserve(ctx, &f->keys[0], (size_t)intersections * 8, "sort keys");
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->keys[1], (size_t)intersections * 8, "sort keys");
+        r = rd_cuda_reserve(ctx, &f->keys[0], (size_t)intersections * 4, "sort keys");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->keys[1], (size_t)intersections * 4, "sort keys");
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[0], (size_t)intersections * 4, "sort values");
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[1], (size_t)intersections * 4, "sort values");
         if (r != RD_OK) return r;
-        keys = cub::DoubleBuffer<unsigned long long>((unsigned long long *)f->keys[0].ptr, (unsigned long long *)f->keys[1].ptr);
+        keys = cub::DoubleBuffer<unsigned int>((unsigned int *)f->keys[0].ptr, (unsigned int *)f->keys[1].ptr);
         values = cub::DoubleBuffer<unsigned int>((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
-        cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, keys, values, (int)intersections, 0, 32 + tile_bits, st);
+        cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, keys, values, (int)intersections, 0, tile_bits, st);
         r = rd_cuda_reserve(ctx, &f->temp, sort_bytes, "sort scratch");
         if (r != RD_OK) return r;
-        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, offsets, n,
+        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, order.Current(), offsets, n,
                                                             keys.Current(), values.Current());
     }
     cudaEventRecord(f->events[2], st);
     if (intersections > 0) {
-        cub::DeviceRadixSort::SortPairs(f->temp.ptr, sort_bytes, keys, values, (int)intersections, 0, 32 + tile_bits, st);
+        /* stable: within a tile the pairs keep the depth order they were emitted in */
+        cub::DeviceRadixSort::SortPairs(f->temp.ptr, sort_bytes, keys, values, (int)intersections, 0, tile_bits, st);
         tile_ranges_kernel<<<blocks_for(intersections), THREADS, 0, st>>>(keys.Current(), intersections, (tile_range *)f->ranges.ptr);
     }
     cudaEventRecord(f->events[3], st);
