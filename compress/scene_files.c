@@ -59,23 +59,6 @@ rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out)
     return r;
 }
 
-/* A copy of the scene's arrays cut down to SH degree `degree`. */
-static rd_result with_sh_degree(rd_context *ctx, const rd_scene *s, int degree, rd_scene **out)
-{
-    rd_result r = rd_scene_alloc(ctx, s->count, degree, out);
-    if (r != RD_OK) return r;
-    rd_scene *c = *out;
-    size_t n = (size_t)s->count;
-    memcpy(c->means, s->means, n * 3 * sizeof(float));
-    memcpy(c->log_scales, s->log_scales, n * 3 * sizeof(float));
-    memcpy(c->rotations, s->rotations, n * 4 * sizeof(float));
-    memcpy(c->opacities, s->opacities, n * sizeof(float));
-    size_t from = (size_t)rd_sh_coeffs(s->sh_degree) * 3, to = (size_t)rd_sh_coeffs(degree) * 3;
-    for (size_t i = 0; i < n; i++) memcpy(c->sh + i * to, s->sh + i * from, to * sizeof(float));
-    c->flags = s->flags;
-    return RD_OK;
-}
-
 static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd_file_format format, int fractional_bits)
 {
     if (format == RD_FILE_PLY) return rd_scene_save_ply(ctx, s, path);
@@ -110,7 +93,8 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
     if (format == RD_FILE_SPLAT) degree = 0;
     if (degree == scene->sh_degree) return encode(ctx, path, scene, format, fractional_bits);
     rd_scene *cut = NULL;
-    rd_result r = with_sh_degree(ctx, scene, degree, &cut);
+    rd_scene_desc arrays = rd_scene_arrays(scene);
+    rd_result r = rd_scene_copy_arrays(ctx, &arrays, degree, &cut);
     if (r == RD_OK) r = encode(ctx, path, cut, format, fractional_bits);
     rd_scene_destroy(cut);
     return r;

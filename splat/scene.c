@@ -37,19 +37,26 @@ rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene
     return RD_OK;
 }
 
-rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *d, rd_scene **out)
+rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *d, int sh_degree, rd_scene **out)
 {
-    rd_result r = rd_scene_alloc(ctx, d->count, d->sh_degree, out);
+    if (sh_degree > d->sh_degree) sh_degree = d->sh_degree;
+    rd_result r = rd_scene_alloc(ctx, d->count, sh_degree, out);
     if (r != RD_OK) return r;
     rd_scene *s = *out;
-    size_t n = (size_t)d->count;
+    size_t n = (size_t)d->count, from = (size_t)rd_sh_coeffs(d->sh_degree) * 3, to = (size_t)rd_sh_coeffs(sh_degree) * 3;
     memcpy(s->means, d->means, n * 3 * sizeof(float));
     memcpy(s->log_scales, d->log_scales, n * 3 * sizeof(float));
     memcpy(s->rotations, d->rotations, n * 4 * sizeof(float));
     memcpy(s->opacities, d->opacities, n * sizeof(float));
-    memcpy(s->sh, d->sh, n * (size_t)rd_sh_coeffs(d->sh_degree) * 3 * sizeof(float));
+    if (from == to) memcpy(s->sh, d->sh, n * to * sizeof(float));
+    else for (size_t i = 0; i < n; i++) memcpy(s->sh + i * to, d->sh + i * from, to * sizeof(float));
     s->flags = d->flags;
     return RD_OK;
+}
+
+rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *d, rd_scene **out)
+{
+    return rd_scene_copy_arrays(ctx, d, d->sh_degree, out);
 }
 
 rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out)

@@ -32,6 +32,8 @@ static inline int rd_sh_coeffs(int degree) { return (degree + 1) * (degree + 1);
 /* Copies the desc's host arrays into a new scene (no validation of values: renderers cull
    non-finite Gaussians). */
 rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out);
+/* The same, keeping SH degrees 0..sh_degree only (for writers asked for less). */
+rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *desc, int sh_degree, rd_scene **out);
 /* A scene with arrays allocated for count Gaussians, to be filled by a loader. */
 rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out);
 
