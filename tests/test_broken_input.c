@@ -515,31 +515,55 @@ static void test_splat_and_compressed_ply(void)
     rd_scene_destroy(s);
 }
 
-/* A .ksplat at compression level 1 with one section of 4 splats in one full bucket. */
-static size_t ksplat_file(unsigned char *b)
+/* A .ksplat of 4 splats in one section. Level 1: no SH, one full bucket at the origin.
+   Level 2: SH degree 1 as bytes, one full bucket of 2 at the origin and one partial
+   bucket of 2 centred at (5, 5, 5). */
+static size_t ksplat_file(unsigned char *b, int level)
 {
-    memset(b, 0, 4096 + 1024 + 12 + 4 * 24);
+    int sh = level == 2 ? 9 : 0, record = 24 + sh, buckets = level == 2 ? 2 : 1, partial = level == 2 ? 1 : 0;
+    size_t header = 4096 + 1024, meta = 4 * (size_t)partial, centres = 12 * (size_t)buckets;
+    size_t size = header + meta + centres + 4 * (size_t)record;
+    memset(b, 0, size);
     b[1] = 1;
-    put32(b + 4, 1), put32(b + 16, 4), b[20] = 1;
+    put32(b + 4, 1), put32(b + 16, 4), b[20] = (unsigned char)level;
     unsigned char *sec = b + 4096;
-    put32(sec, 4), put32(sec + 4, 4), put32(sec + 8, 4), put32(sec + 12, 1);
-    float block = 10.0f;
+    put32(sec, 4), put32(sec + 4, 4), put32(sec + 8, level == 2 ? 2 : 4), put32(sec + 12, (uint32_t)buckets);
+    float block = 10.0f, five = 5.0f;
     memcpy(sec + 16, &block, 4);
-    sec[20] = 12, put32(sec + 24, 32767), put32(sec + 32, 1);
+    sec[20] = 12, put32(sec + 24, 32767), put32(sec + 32, 1), put32(sec + 36, (uint32_t)partial), sec[40] = level == 2;
+    if (partial) put32(b + header, 2);
+    for (int c = 0; c < 3 && level == 2; c++) memcpy(b + header + meta + 12 + 4 * c, &five, 4);
     for (int i = 0; i < 4; i++) {
-        unsigned char *p = b + 4096 + 1024 + 12 + 24 * i;
+        unsigned char *p = b + header + meta + centres + (size_t)record * i;
         for (int c = 0; c < 3; c++) p[2 * c] = 0xff, p[2 * c + 1] = 0x7f, p[6 + 2 * c] = 0x66, p[6 + 2 * c + 1] = 0x2e; /* 0.1 */
-        p[13] = 0x3c;                                                                         /* w = 1 */
+        p[13] = 0x3c;                                                                                             /* w = 1 */
         p[20] = p[21] = p[22] = 128, p[23] = 200;
+        for (int v = 0; v < sh; v++) p[24 + v] = (unsigned char)(v * 30);
     }
-    return 4096 + 1024 + 12 + 4 * 24;
+    return size;
 }
 
 static void test_ksplat(void)
 {
     static unsigned char good[8192], bad[8192];
-    size_t n = ksplat_file(good);
+    size_t n = ksplat_file(good, 2);
     rd_scene *s = NULL;
+    /* level 2: positions from the right bucket (the partial one at 5, 5, 5), SH bytes
+       spread over [-1.5, 1.5], value v of the degree-1 band being channel v / 3,
+       coefficient 1 + v % 3 */
+    if (CHECK_OK(rd_scene_load(ctx, write_file(dir, "sh.ksplat", good, n), &s))) {
+        rd_scene_desc d = rd_scene_arrays(s);
+        CHECK(d.count == 4 && d.sh_degree == 1 && fabsf(d.means[3]) < 1e-3f && fabsf(d.means[6] - 5.0f) < 1e-3f &&
+              fabsf(d.means[11] - 5.0f) < 1e-3f && fabsf(d.log_scales[0] - logf(0.1f)) < 1e-3f);
+        int worst = 0;
+        for (int v = 0; v < 9; v++) {
+            float want = -1.5f + (float)(v * 30) / 255.0f * 3.0f, got = d.sh[12 * 2 + 3 * (1 + v % 3) + v / 3];
+            worst += fabsf(got - want) > 1e-5f;
+        }
+        CHECK(worst == 0);
+    }
+    rd_scene_destroy(s);
+    n = ksplat_file(good, 1);
     CHECK_OK(rd_scene_load(ctx, write_file(dir, "good.ksplat", good, n), &s));
     rd_scene_desc d = rd_scene_arrays(s);
     CHECK(d.count == 4 && fabsf(d.means[0]) < 1e-3f && fabsf(d.log_scales[0] - logf(0.1f)) < 1e-3f);
