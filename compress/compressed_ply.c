@@ -85,11 +85,13 @@ rd_result rd_compressed_ply_decode(rd_context *ctx, const char *path, const unsi
     rd_scene *s = NULL;
     if ((r = rd_scene_alloc(ctx, n, degree, &s)) != RD_OK) return r;
     int K = rd_sh_coeffs(degree);
+    float c[18], t[3];
     for (int64_t i = 0; i < n; i++) {
-        const unsigned char *crow = data + chunk->data_offset + (size_t)(i / CHUNK) * chunk->stride;
+        if (i % CHUNK == 0) { /* a new chunk: its ranges */
+            const unsigned char *crow = data + chunk->data_offset + (size_t)(i / CHUNK) * chunk->stride;
+            for (int f = 0; f < (colors ? 18 : 12); f++) c[f] = rd_ply_value(crow, cp[f]);
+        }
         const unsigned char *vrow = data + vertex->data_offset + (size_t)i * vertex->stride;
-        float c[18], t[3];
-        for (int f = 0; f < (colors ? 18 : 12); f++) c[f] = rd_ply_value(crow, cp[f]);
         uint32_t packed[4];
         for (int f = 0; f < 4; f++) packed[f] = rd_le32(vrow + vp[f]->offset);
         unpack_111011(packed[0], t);
@@ -238,10 +240,7 @@ rd_result rd_compressed_ply_encode(rd_context *ctx, const char *path, const rd_s
         unsigned char *row = rd_bytes_grow(out, (size_t)rest);
         if (!row) break;
         for (int k = 1; k < K; k++)
-            for (int a = 0; a < 3; a++) {
-                float v = floorf((sh[3 * k + a] / 8.0f + 0.5f) * 256.0f);
-                row[rd_sh_rest_index(K, k, a)] = (unsigned char)(v >= 0.0f ? (v > 255.0f ? 255.0f : v) : 0.0f);
-            }
+            for (int a = 0; a < 3; a++) row[rd_sh_rest_index(K, k, a)] = rd_byte(floorf((sh[3 * k + a] / 8.0f + 0.5f) * 256.0f));
     }
     free(order);
     free(bounds);

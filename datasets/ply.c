@@ -3,6 +3,7 @@
    compressed PLY files (a `chunk` element) go to compress/compressed_ply.c. */
 #include "ply.h"
 #include "ply_header.h"
+#include "../compress/conventions.h"
 #include "../compress/formats.h"
 
 #include <math.h>
@@ -74,12 +75,12 @@ rd_result rd_ply_decode(rd_context *ctx, const char *path, const char *data, siz
     }
     for (int a = 0; a < 4; a++) fields[nf++] = (field_map){rot[a], scene->rotations + a, 4};
     fields[nf++] = (field_map){"opacity", scene->opacities, 1};
-    for (int j = 0; j < rest; j++) {
-        /* channel-major: f_rest_j is channel j/(K-1), coefficient 1 + j%(K-1) */
-        int channel = j / (K - 1), coeff = 1 + j % (K - 1);
-        snprintf(rest_names[j], sizeof rest_names[j], "f_rest_%d", j);
-        fields[nf++] = (field_map){rest_names[j], scene->sh + 3 * coeff + channel, 3 * K};
-    }
+    for (int coeff = 1; coeff < K; coeff++)
+        for (int channel = 0; channel < 3; channel++) {
+            int j = rd_sh_rest_index(K, coeff, channel); /* f_rest_j is channel-major */
+            snprintf(rest_names[j], sizeof rest_names[j], "f_rest_%d", j);
+            fields[nf++] = (field_map){rest_names[j], scene->sh + 3 * coeff + channel, 3 * K};
+        }
     const rd_ply_property *props[MAX_FIELDS];
     for (int f = 0; f < nf; f++) {
         props[f] = rd_ply_find(vertex, fields[f].name);
@@ -154,8 +155,9 @@ static bool write_ply(const char *tmp_path, void *user)
         for (int a = 0; a < 3; a++) row[n++] = s->means[3 * i + a];
         row[n++] = 0.0f; row[n++] = 0.0f; row[n++] = 0.0f;
         for (int c = 0; c < 3; c++) row[n++] = sh[c];
-        for (int c = 0; c < 3; c++)
-            for (int k = 1; k < K; k++) row[n++] = sh[3 * k + c];
+        for (int k = 1; k < K; k++)
+            for (int c = 0; c < 3; c++) row[n + rd_sh_rest_index(K, k, c)] = sh[3 * k + c];
+        n += rest;
         row[n++] = s->opacities[i];
         for (int a = 0; a < 3; a++) row[n++] = s->log_scales[3 * i + a];
         for (int a = 0; a < 4; a++) row[n++] = s->rotations[4 * i + a];

@@ -4,13 +4,13 @@
    degree-2/3 term adds sheen, so the colours change with the view. World is z-up. */
 #include "../splat/scene.h"
 #include "random.h"
+#include "../compress/conventions.h"
 
 #include <stdio.h>
 #include <math.h>
 #include <string.h>
 
 #define PI_F 3.14159265358979f
-static const float SH_C0 = 0.28209479177387814f;
 static const float SH_C1 = 0.4886025119029199f;
 
 /* Quaternion (w, x, y, z) of the rotation whose columns are (t1, t2, n). */
@@ -69,7 +69,7 @@ static void put_disc(rd_scene *s, int64_t i, rd_rng *r, const float p[3], const 
     float *sh = s->sh + (size_t)i * 16 * 3;
     for (int c = 0; c < 3; c++) {
         float jitter = 0.03f * rd_rng_normal(r);
-        sh[c] = (rgb[c] + jitter - 0.5f) / SH_C0;
+        sh[c] = rd_dc_from_color(rgb[c] + jitter);
         /* colour += -0.25 (d . n) * rgb: bright facing the viewer, darker at grazing angles */
         float k = 0.25f * rgb[c];
         sh[3 * 1 + c] = k * n[1] / SH_C1;
