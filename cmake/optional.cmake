@@ -36,7 +36,7 @@ if(NOT RADIANT_VULKAN STREQUAL "OFF")
   if(Vulkan_FOUND AND GLSLC)
     set(RADIANT_HAVE_VULKAN ON)
   endif()
-  radiant_report("Vulkan" ${RADIANT_HAVE_VULKAN} "loader: ${Vulkan_LIBRARY}, glslc: ${GLSLC}; backend sources arrive with the Vulkan work")
+  radiant_report("Vulkan" ${RADIANT_HAVE_VULKAN} "loader: ${Vulkan_LIBRARY}, glslc: ${GLSLC}")
 endif()
 
 set(RADIANT_HAVE_VIEWER OFF)

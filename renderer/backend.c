@@ -7,6 +7,9 @@
 #ifdef RD_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #endif
+#ifdef RD_HAVE_VULKAN
+#include "vulkan/vk_backend.h"
+#endif
 
 bool rd_backend_built(rd_backend backend)
 {
@@ -22,38 +25,42 @@ bool rd_backend_built(rd_backend backend)
     }
 }
 
-static rd_result open_one(rd_context *ctx, rd_backend backend, int device_index)
+/* auto: what AUTO asked for (it skips software Vulkan devices) */
+static rd_result open_one(rd_context *ctx, rd_backend backend, const rd_context_desc *desc, bool automatic)
 {
-    (void)device_index;
+    (void)automatic;
     if (backend == RD_BACKEND_CPU) {
         ctx->backend = RD_BACKEND_CPU;
         return RD_OK;
     }
 #ifdef RD_HAVE_CUDA
-    if (backend == RD_BACKEND_CUDA) return rd_cuda_open(ctx, device_index);
+    if (backend == RD_BACKEND_CUDA) return rd_cuda_open(ctx, desc->device_index);
 #endif
-    /* The Vulkan renderer is not part of this build yet. */
+#ifdef RD_HAVE_VULKAN
+    if (backend == RD_BACKEND_VULKAN) return rd_vk_open(ctx, desc->device_index, automatic, desc->subgroup_size);
+#endif
     return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE,
                    "backend %s: not available in this build of radiant",
                    rd_backend_name(backend));
 }
 
-rd_result rd_backend_open(rd_context *ctx, rd_backend requested, int device_index)
+rd_result rd_backend_open(rd_context *ctx, const rd_context_desc *desc)
 {
+    rd_backend requested = desc->backend;
     if (requested < RD_BACKEND_AUTO || requested > RD_BACKEND_VULKAN)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "backend: unknown value %d", (int)requested);
-    if (requested != RD_BACKEND_AUTO) return open_one(ctx, requested, device_index);
+    if (requested != RD_BACKEND_AUTO) return open_one(ctx, requested, desc, false);
 
     const rd_backend order[] = {RD_BACKEND_CUDA, RD_BACKEND_VULKAN};
     for (int i = 0; i < 2; i++) {
         if (!rd_backend_built(order[i])) continue;
-        if (open_one(ctx, order[i], device_index) == RD_OK) return RD_OK;
+        if (open_one(ctx, order[i], desc, true) == RD_OK) return RD_OK;
         rd_log(ctx, RD_LOG_INFO, "auto backend: %s", ctx->last_error);
     }
     rd_log(ctx, RD_LOG_INFO, "auto backend: no GPU backend available, using the CPU (%d threads)",
            ctx->threads);
     ctx->last_error[0] = '\0';
-    return open_one(ctx, RD_BACKEND_CPU, device_index);
+    return open_one(ctx, RD_BACKEND_CPU, desc, true);
 }
 
 rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *memory)
@@ -98,6 +105,9 @@ rd_result rd_buffer_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const
 
 void rd_backend_close(rd_context *ctx)
 {
+#ifdef RD_HAVE_VULKAN
+    if (ctx->backend == RD_BACKEND_VULKAN) rd_vk_close(ctx);
+#endif
 #ifdef RD_HAVE_CUDA
     if (ctx->backend == RD_BACKEND_CUDA) rd_cuda_close(ctx);
 #endif

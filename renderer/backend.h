@@ -6,8 +6,9 @@
 
 #include "internal.h"
 
-/* Opens the requested backend; AUTO tries CUDA, Vulkan, then the CPU and logs the choice. */
-rd_result rd_backend_open(rd_context *ctx, rd_backend requested, int device_index);
+/* Opens desc's backend; AUTO tries CUDA, a hardware Vulkan device, then the CPU and logs
+   the choice. */
+rd_result rd_backend_open(rd_context *ctx, const rd_context_desc *desc);
 void rd_backend_close(rd_context *ctx);
 /* Whether this build contains the backend (not whether a device is present). */
 bool rd_backend_built(rd_backend backend);

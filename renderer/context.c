@@ -108,7 +108,7 @@ rd_result rd_context_create(const rd_context_desc *desc, rd_context **out)
     ctx->threads = desc->threads > 0 ? desc->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ctx->threads < 1) ctx->threads = 1;
 
-    rd_result r = rd_backend_open(ctx, desc->backend, desc->device_index);
+    rd_result r = rd_backend_open(ctx, desc);
     if (r != RD_OK) {
         /* keep the message for a caller that created no context: log it */
         rd_log(ctx, RD_LOG_ERROR, "%s", ctx->last_error);

@@ -47,6 +47,10 @@ static rd_result render_view(rd_context *ctx, const rd_scene *scene, const rd_ca
         /* the scene caches its device copy: the one mutable part of a const scene */
         return rd_splat_render_cuda(ctx, (rd_scene *)scene, &vp, target, desc->stream, stats);
 #endif
+#ifdef RD_HAVE_VULKAN
+    case RD_BACKEND_VULKAN:
+        return rd_splat_render_vk(ctx, scene, &vp, target, stats);
+#endif
     default:
         return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render: backend %s has no splat renderer",
                        rd_backend_name(ctx->backend));

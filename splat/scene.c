@@ -13,12 +13,21 @@ static rd_result check_shape(rd_context *ctx, int64_t count, int sh_degree)
                    (long long)count, sh_degree);
 }
 
+/* A zeroed scene with a process-unique id, by which backends recognise their cached copies. */
+static rd_scene *scene_new(void)
+{
+    static uint64_t last_uid;
+    rd_scene *s = calloc(1, sizeof *s);
+    if (s) s->uid = __atomic_add_fetch(&last_uid, 1, __ATOMIC_RELAXED);
+    return s;
+}
+
 rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out)
 {
     *out = NULL;
     rd_result r = check_shape(ctx, count, sh_degree);
     if (r != RD_OK) return r;
-    rd_scene *s = calloc(1, sizeof *s);
+    rd_scene *s = scene_new();
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");
     s->count = count;
     s->sh_degree = sh_degree;
@@ -71,11 +80,11 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
     if (desc->memory == RD_MEMORY_HOST) return rd_scene_from_arrays(ctx, desc, out);
     rd_result r = check_shape(ctx, desc->count, desc->sh_degree);
     if (r != RD_OK) return r;
-    if (desc->memory != RD_MEMORY_DEVICE || !ctx || ctx->backend == RD_BACKEND_CPU)
+    if (desc->memory != RD_MEMORY_DEVICE || !ctx || ctx->backend != RD_BACKEND_CUDA)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "rd_scene_create: device-memory arrays need a GPU backend (this context is %s)",
+                       "rd_scene_create: device-memory arrays need the CUDA backend (this context is %s)",
                        ctx ? rd_backend_name(ctx->backend) : "missing");
-    rd_scene *s = calloc(1, sizeof *s);
+    rd_scene *s = scene_new();
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");
     s->count = desc->count;
     s->sh_degree = desc->sh_degree;

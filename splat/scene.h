@@ -10,6 +10,7 @@ extern "C" {
 #endif
 
 struct rd_scene {
+    uint64_t uid;      /* unique in the process: what a backend's cache recognises */
     int64_t count;
     int sh_degree;
     uint32_t flags;

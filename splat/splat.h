@@ -26,6 +26,10 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
 rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
                                const rd_framebuffer *target, void *stream, rd_render_stats *stats);
 
+/* The Vulkan renderer (splat_vk.c). */
+rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
+                             const rd_framebuffer *target, rd_render_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

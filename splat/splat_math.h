@@ -192,9 +192,12 @@ RD_HD static inline bool rd_tile_touches(const rd_splat2d *s, const rd_view_para
                            (float)px1 - 0.5f, (float)(ty * RD_TILE_SIZE) + 0.5f, (float)py1 - 0.5f);
 }
 
-/* Tiles of s's rectangle that rd_tile_touches accepts. */
+/* Tiles of s's rectangle that rd_tile_touches accepts: all of them where it accepts every
+   tile (so that a huge splat costs no loop over its tiles). */
 RD_HD static inline uint32_t rd_count_tiles(const rd_splat2d *s, const rd_view_params *vp)
 {
+    int32_t area = (s->tile_max[0] - s->tile_min[0]) * (s->tile_max[1] - s->tile_min[1]);
+    if ((vp->flags & RD_RENDER_INRIA_EXTENT) || area > RD_ELLIPSE_TEST_MAX_TILES) return (uint32_t)area;
     uint32_t n = 0;
     for (int y = s->tile_min[1]; y < s->tile_max[1]; y++)
         for (int x = s->tile_min[0]; x < s->tile_max[0]; x++) n += rd_tile_touches(s, vp, x, y);

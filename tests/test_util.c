@@ -165,8 +165,27 @@ const char *write_file(const char *dir, const char *name, const void *data, size
     return path;
 }
 
+static int validation_errors = -1; /* -1: the layers never said they were on */
+
 void test_log(rd_log_level level, const char *message, void *user)
 {
     (void)user;
     if (getenv("RADIANT_TEST_VERBOSE")) fprintf(stderr, "log %d: %s\n", (int)level, message);
+    if (strstr(message, "vulkan: validation layers on") && validation_errors < 0) validation_errors = 0;
+    if (level == RD_LOG_ERROR && strncmp(message, "vulkan validation:", 18) == 0) {
+        validation_errors += validation_errors < 0 ? 2 : 1;
+        fprintf(stderr, "%s\n", message);
+    }
+}
+
+bool check_validation(void)
+{
+    const char *want = getenv("RADIANT_VK_VALIDATION");
+    if (!want || strcmp(want, "1") != 0) {
+        printf("vulkan validation layers: not requested (RADIANT_VK_VALIDATION=1 turns them on)\n");
+        return true;
+    }
+    printf("vulkan validation layers: %s, %d errors\n", validation_errors < 0 ? "never turned on" : "on",
+           validation_errors < 0 ? 0 : validation_errors);
+    return CHECK(validation_errors == 0);
 }

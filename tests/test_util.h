@@ -51,5 +51,8 @@ const char *test_temp_dir(const char *name);
 const char *write_file(const char *dir, const char *name, const void *data, size_t size);
 /* Logs to stderr only when RADIANT_TEST_VERBOSE is set. */
 void test_log(rd_log_level level, const char *message, void *user);
+/* With RADIANT_VK_VALIDATION=1: the validation layers were on (logged through test_log)
+   and reported no errors. Call after the Vulkan contexts are gone. */
+bool check_validation(void);
 
 #endif

@@ -2,7 +2,10 @@
 # install-deps.sh: installs the Debian packages radiant builds and tests with, if any is
 # missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
-packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libcjson-dev libzstd-dev)
+# Vulkan: the loader and headers, glslc for the shaders, lavapipe (mesa-vulkan-drivers) to
+# run them without a GPU, and the validation layers the Vulkan tests run under.
+packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libcjson-dev libzstd-dev
+          libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -84,6 +84,8 @@ typedef struct rd_context_desc {
     rd_log_fn log;      /* NULL: no messages */
     void *log_user;
     rd_log_level log_level; /* least severe level passed to log; 0 (DEBUG) passes all */
+    int subgroup_size;  /* Vulkan: run every shader with this many lanes (VK_EXT_subgroup_size_control,
+                           for portability tests); 0: the device's own */
 } rd_context_desc;
 
 rd_result rd_context_create(const rd_context_desc *desc, rd_context **out);

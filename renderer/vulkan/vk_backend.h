@@ -1,0 +1,107 @@
+/* vk_backend.h: the Vulkan backend's plumbing, shared by every module's *_vk.c file: the
+   instance, device and queue of a context, growable buffers addressed by device address
+   (shaders reach every buffer through GL_EXT_buffer_reference, so there are no descriptor
+   sets and no 128 MiB maxStorageBufferRange limit), compute pipelines whose push-constant
+   range is read from the shader's SPIR-V, recording helpers, and error translation.
+
+   A frame is recorded into the context's one command buffer, submitted, and waited for;
+   nothing inside it reads back to the host (counts drive indirect dispatches). */
+#ifndef RD_VK_BACKEND_H
+#define RD_VK_BACKEND_H
+
+#include "../internal.h"
+
+#include <vulkan/vulkan.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rd_vk_buffer {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    VkDeviceAddress address;
+    void *mapped;        /* host-visible buffers only */
+    VkDeviceSize bytes;
+    bool host;           /* host-visible (staging, counters read after a frame) */
+} rd_vk_buffer;
+
+typedef struct rd_vk_state {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice physical;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    VkQueryPool timestamps;
+    double timestamp_ns;            /* nanoseconds per timestamp tick */
+    uint32_t subgroup_size;         /* the size every pipeline runs with */
+    bool require_subgroup_size;     /* pipelines request subgroup_size explicitly */
+    VkPhysicalDeviceMemoryProperties memory;
+    VkPhysicalDeviceType type;
+    VkDeviceSize max_allocation;    /* maxMemoryAllocationSize */
+    char name[256];
+    unsigned validation_errors;     /* messages of error severity from the validation layers */
+    rd_context *ctx;                /* for the messenger's log */
+    rd_vk_buffer staging;           /* host-visible bounce buffer for uploads and downloads */
+    struct rd_vk_sorter *sorter;    /* scans and sorts (vk_sort.h) */
+} rd_vk_state;
+
+static inline rd_vk_state *rd_vk(rd_context *ctx) { return (rd_vk_state *)ctx->backend_state; }
+
+/* Opens device_index among the devices that have Vulkan 1.2, buffer device addresses and
+   64-bit integers. hardware_only (the auto backend) refuses software devices such as
+   lavapipe, where the CPU backend is faster. subgroup_size 0 takes the device's. */
+rd_result rd_vk_open(rd_context *ctx, int device_index, bool hardware_only, int subgroup_size);
+void rd_vk_close(rd_context *ctx);
+
+/* RD_OK, or the failure recorded in ctx as "vulkan: <step>: <VkResult name>". */
+rd_result rd_vk_check(rd_context *ctx, VkResult result, const char *step);
+
+/* Makes buf hold at least bytes (device-local, or host-visible when buf->host is set);
+   keeps its contents only when no growth is needed. */
+rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what);
+void rd_vk_release(rd_vk_state *vk, rd_vk_buffer *buf);
+/* Synchronous copies between host memory and a buffer, through the staging buffer. */
+rd_result rd_vk_upload(rd_context *ctx, rd_vk_buffer *dst, VkDeviceSize offset, const void *src, size_t bytes);
+rd_result rd_vk_download(rd_context *ctx, void *dst, const rd_vk_buffer *src, VkDeviceSize offset, size_t bytes);
+
+/* A compute pipeline; its push-constant size comes from the SPIR-V. */
+typedef struct rd_vk_pipeline {
+    VkPipeline pipeline;
+    VkPipelineLayout layout;
+    uint32_t push_bytes;
+} rd_vk_pipeline;
+rd_result rd_vk_pipeline_create(rd_context *ctx, const uint32_t *spirv, size_t bytes, const char *name,
+                                rd_vk_pipeline *out);
+void rd_vk_pipeline_destroy(rd_vk_state *vk, rd_vk_pipeline *p);
+/* Push-constant block size of a SPIR-V module (0 when it has none); -1 when the module
+   uses descriptor sets, which this backend does not bind. */
+int rd_vk_reflect_push_bytes(const uint32_t *spirv, size_t words);
+
+/* Recording. Dispatches of more than 65535 groups are split over y; shaders compute
+   their linear group index as gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x. */
+void rd_vk_dispatch(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *push, uint64_t groups);
+/* A 2D grid of groups (x, y at most 65535 each), for kernels indexed by tile. */
+void rd_vk_dispatch_grid(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *push, uint32_t x, uint32_t y);
+void rd_vk_dispatch_indirect(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *push, const rd_vk_buffer *args,
+                             VkDeviceSize offset);
+/* Every earlier compute or transfer write is visible to every later read, write, or
+   indirect dispatch. */
+void rd_vk_barrier(VkCommandBuffer cmd);
+/* Starts recording the context's command buffer; submit waits for it to finish. */
+rd_result rd_vk_begin(rd_context *ctx, VkCommandBuffer *cmd);
+rd_result rd_vk_submit_wait(rd_context *ctx, const char *step);
+
+/* Groups of one indirect dispatch: VkDispatchIndirectCommand. */
+typedef struct rd_vk_dispatch_args {
+    uint32_t x, y, z;
+} rd_vk_dispatch_args;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,41 @@
+/* vk_sort.h: device-wide scan and radix sort for the Vulkan backend, driven by counts
+   that live on the device (no host readback): a reduce-then-scan of uints (three
+   dispatches whatever the size), and a stable LSD radix sort of 32-bit keys with 32-bit
+   values (8-bit digits; per pass a histogram, that scan, and a scatter that ranks with
+   subgroup ballots). Every dispatch size comes from the device's count through indirect
+   dispatch. */
+#ifndef RD_VK_SORT_H
+#define RD_VK_SORT_H
+
+#include "vk_backend.h"
+
+typedef struct rd_vk_sorter rd_vk_sorter;
+
+rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out);
+void rd_vk_sorter_destroy(rd_vk_state *vk, rd_vk_sorter *s);
+/* Sizes the scratch for scans and sorts of up to max_count elements. Call before
+   recording: growing frees buffers that recorded commands would still use. */
+rd_result rd_vk_sorter_reserve(rd_context *ctx, rd_vk_sorter *s, uint64_t max_count);
+
+typedef struct rd_vk_scan_desc {
+    VkDeviceAddress input, output; /* uints; output may equal input */
+    VkDeviceAddress count;         /* a uint on the device: how many elements */
+    bool exclusive;
+} rd_vk_scan_desc;
+void rd_vk_scan_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_scan_desc *desc);
+
+typedef struct rd_vk_sort_desc {
+    VkDeviceAddress keys[2], values[2]; /* ping-pong pairs; the input is in [0] */
+    VkDeviceAddress count;              /* a uint on the device; clamped to max_count */
+    uint32_t max_count;
+    int bits;                           /* low key bits to sort by, 1..32 */
+} rd_vk_sort_desc;
+/* Returns which pair (0 or 1) holds the sorted result. */
+int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc);
+
+/* Dispatch arguments, in the sorter's control block, for a kernel over min(count, limit)
+   elements, per_group to a group; returns where they are for rd_vk_dispatch_indirect. */
+VkDeviceSize rd_vk_count_args_record(rd_vk_sorter *s, VkCommandBuffer cmd, VkDeviceAddress count, uint32_t limit,
+                                     uint32_t per_group, const rd_vk_buffer **args);
+
+#endif

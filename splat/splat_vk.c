@@ -1,0 +1,333 @@
+/* splat_vk.c: the Vulkan renderer, stage for stage the CUDA one (splat_cuda.cu), with
+   the shaders in splat/shaders: preprocess (one thread per Gaussian), a radix sort of
+   the Gaussians by depth, the tile counts gathered in that order and scanned, key
+   emission (tile id alone, in depth order), a stable radix sort over the tile bits in
+   use, per-tile ranges, and a blend with a 16x16 group per tile. Everything runs in one
+   submission with no host readback: the pair count the scan finds drives the tile sort
+   and the ranges through indirect dispatch. Key buffers have a capacity; when a frame
+   finds more pairs, the host sees it afterwards, grows them and renders the frame again
+   (once: the count is deterministic). */
+#include "splat.h"
+#include "shaders/splat_layout.h"
+#include "../renderer/vulkan/vk_sort.h"
+#include "../renderer/vulkan/shaders/vk_layout.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(RD_VK_FLAG_ANTIALIASED == RD_RENDER_ANTIALIASED && RD_VK_FLAG_INRIA_EXTENT == RD_RENDER_INRIA_EXTENT &&
+                   RD_VK_FLAG_EXPECTED_DEPTH == RD_RENDER_EXPECTED_DEPTH && RD_VK_TILE == RD_TILE_SIZE,
+               "splat_layout.h and radiant.h disagree");
+_Static_assert(sizeof(rd_view_params) == 32 * 4, "ViewParams in splat_math.glsl mirrors rd_view_params field for field");
+
+static const uint32_t preprocess_spv[] = {
+#include "preprocess.comp.inc"
+};
+static const uint32_t gather_spv[] = {
+#include "gather.comp.inc"
+};
+static const uint32_t emit_spv[] = {
+#include "emit.comp.inc"
+};
+static const uint32_t ranges_spv[] = {
+#include "ranges.comp.inc"
+};
+static const uint32_t blend_spv[] = {
+#include "blend.comp.inc"
+};
+
+enum { STAGES = 5, OUTPUTS = 4 };
+
+/* The last rendered scene's arrays on the device, recognised by the scene's uid. */
+typedef struct vk_scene_copy {
+    uint64_t uid;
+    rd_vk_buffer means, log_scales, rotations, opacities, sh;
+} vk_scene_copy;
+
+typedef struct vk_frame {
+    rd_vk_pipeline preprocess, gather, emit, ranges, blend;
+    vk_scene_copy scene;
+    rd_vk_buffer params, splats, touched, depth_keys[2], order[2], gathered, offsets, counters, keys[2], values[2],
+        tile_ranges;
+    rd_vk_buffer outputs[OUTPUTS];  /* colour, depth, transmittance, contributors */
+    rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
+    uint32_t capacity;              /* pairs the key buffers hold */
+} vk_frame;
+
+static void release_scene(rd_vk_state *vk, vk_scene_copy *c)
+{
+    rd_vk_buffer *bufs[] = {&c->means, &c->log_scales, &c->rotations, &c->opacities, &c->sh};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(vk, bufs[i]);
+    c->uid = 0;
+}
+
+static void free_frame(rd_context *ctx)
+{
+    vk_frame *f = ctx->splat_state;
+    rd_vk_state *vk = rd_vk(ctx);
+    if (!f) return;
+    if (vk && vk->device) {
+        vkDeviceWaitIdle(vk->device);
+        rd_vk_pipeline *pipelines[] = {&f->preprocess, &f->gather, &f->emit, &f->ranges, &f->blend};
+        for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
+        release_scene(vk, &f->scene);
+        rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
+                                &f->order[1], &f->gathered, &f->offsets, &f->counters, &f->keys[0], &f->keys[1],
+                                &f->values[0], &f->values[1], &f->tile_ranges, &f->readback,
+                                &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(vk, bufs[i]);
+    }
+    free(f);
+    ctx->splat_state = NULL;
+}
+
+static rd_result get_frame(rd_context *ctx, vk_frame **out)
+{
+    if (!ctx->splat_state) {
+        vk_frame *f = calloc(1, sizeof *f);
+        if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
+        ctx->splat_state = f;
+        ctx->splat_state_free = free_frame;
+        f->params.host = f->readback.host = true;
+        struct { rd_vk_pipeline *p; const uint32_t *code; size_t bytes; const char *name; } shaders[] = {
+            {&f->preprocess, preprocess_spv, sizeof preprocess_spv, "preprocess"},
+            {&f->gather, gather_spv, sizeof gather_spv, "gather"},
+            {&f->emit, emit_spv, sizeof emit_spv, "emit"},
+            {&f->ranges, ranges_spv, sizeof ranges_spv, "ranges"},
+            {&f->blend, blend_spv, sizeof blend_spv, "blend"}};
+        rd_result r = RD_OK;
+        for (size_t i = 0; i < sizeof shaders / sizeof shaders[0] && r == RD_OK; i++)
+            r = rd_vk_pipeline_create(ctx, shaders[i].code, shaders[i].bytes, shaders[i].name, shaders[i].p);
+        if (r != RD_OK) {
+            free_frame(ctx);
+            return r;
+        }
+    }
+    *out = ctx->splat_state;
+    return RD_OK;
+}
+
+static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scene)
+{
+    if (f->scene.uid == scene->uid) return RD_OK;
+    release_scene(rd_vk(ctx), &f->scene);
+    size_t n = (size_t)scene->count, K = (size_t)rd_sh_coeffs(scene->sh_degree);
+    struct { rd_vk_buffer *buf; const float *src; size_t floats; } arrays[] = {
+        {&f->scene.means, scene->means, 3 * n}, {&f->scene.log_scales, scene->log_scales, 3 * n},
+        {&f->scene.rotations, scene->rotations, 4 * n}, {&f->scene.opacities, scene->opacities, n},
+        {&f->scene.sh, scene->sh, 3 * K * n}};
+    rd_result r = RD_OK;
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0] && r == RD_OK; i++) {
+        r = rd_vk_reserve(ctx, arrays[i].buf, arrays[i].floats * sizeof(float), "scene upload");
+        if (r == RD_OK) r = rd_vk_upload(ctx, arrays[i].buf, 0, arrays[i].src, arrays[i].floats * sizeof(float));
+    }
+    if (r != RD_OK) {
+        release_scene(rd_vk(ctx), &f->scene);
+        return r;
+    }
+    f->scene.uid = scene->uid;
+    return RD_OK;
+}
+
+static int bits_for(uint64_t n)
+{
+    int bits = 1;
+    while (bits < 32 && (1ull << bits) < n) bits++;
+    return bits;
+}
+
+/* The caller's outputs in the order of vk_frame.outputs; NULL where not wanted. */
+static void wanted_outputs(const rd_framebuffer *target, const void *wanted[OUTPUTS])
+{
+    wanted[0] = target->color, wanted[1] = target->depth, wanted[2] = target->transmittance, wanted[3] = target->contributors;
+}
+
+static size_t output_bytes(int output, size_t pixels) { return pixels * (output == 0 ? 4 * sizeof(float) : sizeof(float)); }
+
+/* Every buffer the frame records, sized before recording (growth frees old buffers). */
+static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_t tiles, size_t pixels,
+                               const rd_framebuffer *target)
+{
+    rd_result r = rd_vk_reserve(ctx, &f->params, sizeof(rd_view_params), "view parameters");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->splats, n * 64, "preprocessed Gaussians");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->touched, n * 4, "tile counts");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->gathered, n * 4, "tile counts");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->offsets, n * 4, "tile offsets");
+    for (int b = 0; b < 2 && r == RD_OK; b++) {
+        r = rd_vk_reserve(ctx, &f->depth_keys[b], n * 4, "depth keys");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->order[b], n * 4, "depth order");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->keys[b], (uint64_t)f->capacity * 4, "sort keys");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], (uint64_t)f->capacity * 4, "sort values");
+    }
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->counters, RD_COUNTERS * 4, "counters");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_ranges, tiles * 8, "tile ranges");
+    const void *wanted[OUTPUTS];
+    wanted_outputs(target, wanted);
+    size_t readback = RD_COUNTERS * 4;
+    for (int o = 0; o < OUTPUTS && r == RD_OK; o++)
+        if (wanted[o]) {
+            size_t bytes = output_bytes(o, pixels);
+            r = rd_vk_reserve(ctx, &f->outputs[o], bytes, "frame outputs");
+            readback += bytes;
+        }
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->readback, readback, "frame readback");
+    if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, rd_vk(ctx)->sorter, n > f->capacity ? n : f->capacity);
+    return r;
+}
+
+static void timestamp(VkCommandBuffer cmd, rd_vk_state *vk, uint32_t stage)
+{
+    vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->timestamps, stage);
+}
+
+/* Records the whole frame: every stage, then the copies of counters and outputs. */
+static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, const rd_scene *scene, const rd_view_params *vp,
+                         const rd_framebuffer *target)
+{
+    uint32_t n = (uint32_t)scene->count;
+    uint64_t tiles = (uint64_t)vp->tiles_x * vp->tiles_y;
+    size_t pixels = (size_t)vp->width * vp->height;
+    VkDeviceAddress counters = f->counters.address, params = f->params.address;
+    vkCmdResetQueryPool(cmd, vk->timestamps, 0, STAGES);
+    vkCmdFillBuffer(cmd, f->counters.buffer, 0, RD_COUNTERS * 4, 0);
+    vkCmdFillBuffer(cmd, f->tile_ranges.buffer, 0, tiles * 8, 0);
+    rd_vk_barrier(cmd);
+    vkCmdFillBuffer(cmd, f->counters.buffer, RD_COUNTER_GAUSSIANS * 4, 4, n);
+    rd_vk_barrier(cmd);
+    timestamp(cmd, vk, 0);
+    int tile_result = 0;
+    if (n > 0) {
+        struct { VkDeviceAddress vp, means, log_scales, rotations, opacities, sh, splats, touched, depth_keys, order, counters;
+                 uint32_t count; int32_t sh_degree; } pre = {
+            params, f->scene.means.address, f->scene.log_scales.address, f->scene.rotations.address,
+            f->scene.opacities.address, f->scene.sh.address, f->splats.address, f->touched.address,
+            f->depth_keys[0].address, f->order[0].address, counters, n, scene->sh_degree};
+        uint64_t groups = (n + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
+        rd_vk_dispatch(cmd, &f->preprocess, &pre, groups);
+        rd_vk_barrier(cmd);
+        timestamp(cmd, vk, 1);
+        int depth_result = rd_vk_sort_record(vk->sorter, cmd, &(rd_vk_sort_desc){
+            .keys = {f->depth_keys[0].address, f->depth_keys[1].address}, .values = {f->order[0].address, f->order[1].address},
+            .count = counters + RD_COUNTER_GAUSSIANS * 4, .max_count = n, .bits = 32});
+        VkDeviceAddress order = f->order[depth_result].address;
+        struct { VkDeviceAddress order, touched, gathered; uint32_t count; } gather = {order, f->touched.address,
+                                                                                      f->gathered.address, n};
+        rd_vk_dispatch(cmd, &f->gather, &gather, groups);
+        rd_vk_barrier(cmd);
+        rd_vk_scan_record(vk->sorter, cmd, &(rd_vk_scan_desc){.input = f->gathered.address, .output = f->offsets.address,
+                                                               .count = counters + RD_COUNTER_GAUSSIANS * 4});
+        /* the pair count is the scan's last element */
+        VkBufferCopy last = {.srcOffset = (VkDeviceSize)(n - 1) * 4, .dstOffset = RD_COUNTER_PAIRS * 4, .size = 4};
+        vkCmdCopyBuffer(cmd, f->offsets.buffer, f->counters.buffer, 1, &last);
+        rd_vk_barrier(cmd);
+        const rd_vk_buffer *args;
+        VkDeviceSize at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4, f->capacity,
+                                                  RD_LINEAR_THREADS, &args);
+        struct { VkDeviceAddress vp, splats, order, offsets, keys, values, counters; uint32_t count, capacity; } emit = {
+            params, f->splats.address, order, f->offsets.address, f->keys[0].address, f->values[0].address, counters, n,
+            f->capacity};
+        rd_vk_dispatch_indirect(cmd, &f->emit, &emit, args, at);
+        rd_vk_barrier(cmd);
+        timestamp(cmd, vk, 2);
+        /* stable: within a tile the pairs keep the depth order they were emitted in */
+        tile_result = rd_vk_sort_record(vk->sorter, cmd, &(rd_vk_sort_desc){
+            .keys = {f->keys[0].address, f->keys[1].address}, .values = {f->values[0].address, f->values[1].address},
+            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = f->capacity, .bits = bits_for(tiles)});
+        at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4, f->capacity, RD_LINEAR_THREADS, &args);
+        struct { VkDeviceAddress keys, ranges, counters; uint32_t capacity; } ranges = {
+            f->keys[tile_result].address, f->tile_ranges.address, counters, f->capacity};
+        rd_vk_dispatch_indirect(cmd, &f->ranges, &ranges, args, at);
+        rd_vk_barrier(cmd);
+        timestamp(cmd, vk, 3);
+    } else {
+        for (uint32_t s = 1; s < 4; s++) timestamp(cmd, vk, s);
+    }
+    uint32_t outputs = 0;
+    const void *wanted[OUTPUTS];
+    wanted_outputs(target, wanted);
+    for (int o = 0; o < OUTPUTS; o++) outputs |= wanted[o] ? 1u << o : 0u;
+    struct { VkDeviceAddress vp, ranges, values, splats, color, depth, trans, contrib; uint32_t outputs; } blend = {
+        params, f->tile_ranges.address, f->values[tile_result].address, f->splats.address, f->outputs[0].address,
+        f->outputs[1].address, f->outputs[2].address, f->outputs[3].address, outputs};
+    rd_vk_dispatch_grid(cmd, &f->blend, &blend, (uint32_t)vp->tiles_x, (uint32_t)vp->tiles_y);
+    rd_vk_barrier(cmd);
+    timestamp(cmd, vk, 4);
+    VkBufferCopy copy = {.size = RD_COUNTERS * 4};
+    vkCmdCopyBuffer(cmd, f->counters.buffer, f->readback.buffer, 1, &copy);
+    copy.dstOffset = copy.size;
+    for (int o = 0; o < OUTPUTS; o++)
+        if (outputs & (1u << o)) {
+            copy.size = output_bytes(o, pixels);
+            vkCmdCopyBuffer(cmd, f->outputs[o].buffer, f->readback.buffer, 1, &copy);
+            copy.dstOffset += copy.size;
+        }
+    VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                               .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+}
+
+rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
+                             const rd_framebuffer *target, rd_render_stats *stats)
+{
+    rd_vk_state *vk = rd_vk(ctx);
+    if (target->memory != RD_MEMORY_HOST)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the Vulkan backend renders into host memory only");
+    if (scene->memory != RD_MEMORY_HOST)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the Vulkan backend renders scenes from host arrays only");
+    if (scene->count > 0x7fffffffll)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %lld Gaussians exceed the 2^31 a sort can take",
+                       (long long)scene->count);
+    vk_frame *f = NULL;
+    rd_result r = get_frame(ctx, &f);
+    if (r == RD_OK) r = upload_scene(ctx, f, scene);
+    if (r != RD_OK) return r;
+    uint64_t n = (uint64_t)scene->count, tiles = (uint64_t)vp->tiles_x * vp->tiles_y;
+    size_t pixels = (size_t)vp->width * vp->height;
+    if (f->capacity < 65536) f->capacity = 65536;
+    uint32_t pairs = 0;
+    for (int attempt = 0;; attempt++) {
+        r = reserve_frame(ctx, f, n, tiles, pixels, target);
+        if (r != RD_OK) {
+            f->capacity = 0; /* the next frame starts small again rather than failing the same way */
+            return r;
+        }
+        r = rd_vk_upload(ctx, &f->params, 0, vp, sizeof *vp);
+        VkCommandBuffer cmd;
+        if (r == RD_OK) r = rd_vk_begin(ctx, &cmd);
+        if (r != RD_OK) return r;
+        record_frame(vk, f, cmd, scene, vp, target);
+        r = rd_vk_submit_wait(ctx, "render");
+        if (r != RD_OK) return r;
+        pairs = ((const uint32_t *)f->readback.mapped)[RD_COUNTER_PAIRS];
+        if (pairs == 0xffffffffu)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: the Gaussian-tile pairs pass 2^32; use fewer Gaussians or pixels");
+        if (pairs <= f->capacity) break;
+        if (attempt > 0) return rd_fail(ctx, RD_ERROR_DEVICE, "vulkan: pair count changed between two renders of a frame");
+        uint64_t grown = (uint64_t)pairs + pairs / 8;
+        if (grown > 0x7fffffffull)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %u Gaussian-tile pairs exceed the 2^31 a sort can take", pairs);
+        rd_log(ctx, RD_LOG_DEBUG, "vulkan: growing the key buffers from %u to %llu pairs", f->capacity,
+               (unsigned long long)grown);
+        f->capacity = (uint32_t)grown;
+    }
+    const uint32_t *counters = f->readback.mapped;
+    const char *image = (const char *)f->readback.mapped + RD_COUNTERS * 4;
+    const void *wanted[OUTPUTS];
+    wanted_outputs(target, wanted);
+    for (int o = 0; o < OUTPUTS; o++)
+        if (wanted[o]) {
+            size_t bytes = output_bytes(o, pixels);
+            memcpy((void *)wanted[o], image, bytes);
+            image += bytes;
+        }
+    uint64_t ticks[STAGES];
+    r = rd_vk_check(ctx, vkGetQueryPoolResults(vk->device, vk->timestamps, 0, STAGES, sizeof ticks, ticks, sizeof ticks[0],
+                                               VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT), "timestamps");
+    if (r != RD_OK) return r;
+    double ms[STAGES - 1];
+    for (int s = 0; s + 1 < STAGES; s++) ms[s] = (double)(ticks[s + 1] - ticks[s]) * vk->timestamp_ns * 1e-6;
+    *stats = (rd_render_stats){.preprocess_ms = ms[0], .binning_ms = ms[1], .sort_ms = ms[2], .blend_ms = ms[3],
+                               .total_ms = ms[0] + ms[1] + ms[2] + ms[3], .visible = counters[RD_COUNTER_VISIBLE],
+                               .intersections = pairs};
+    return RD_OK;
+}
