@@ -3,7 +3,10 @@
 # render with a camera list and with a dataset (report.json, PNG, EXR), info, bench,
 # and errors that leave no output behind. Prints "N passed, M failed".
 set -u
-radiant=$1
+radiant_binary=$1
+# the sanitizer run's preload (tests/CMakeLists.txt) goes into radiant only
+run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
+radiant=run_radiant
 data=${RADIANT_DATA:-$(dirname "$0")/../../shared/data}
 tmp=$(mktemp -d /tmp/radiant-cli-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -80,9 +83,9 @@ if [ -d "$data" ]; then
     check "info reports SPZ header fields" status_is 0 "$radiant" info "$tmp/donut.spz"
     check "info shows the SPZ version and precision" grep -q "header:      SPZ v4: numPoints 45624, shDegree 0, fractionalBits 12" "$tmp/stdout"
     check "convert --spz-fractional-bits" status_is 0 "$radiant" convert "$tmp/donut.spz" "$tmp/fine.spz" --spz-fractional-bits 16
-    check "info shows 16 fractional bits" sh -c "'$radiant' info '$tmp/fine.spz' | grep -q 'fractionalBits 16'"
+    check "info shows 16 fractional bits" sh -c "LD_PRELOAD='${RADIANT_TEST_PRELOAD:-}' '$radiant_binary' info '$tmp/fine.spz' | grep -q 'fractionalBits 16'"
     check "convert --format spz ignores the name" status_is 0 "$radiant" convert "$donut" "$tmp/named.bin" --format spz
-    check "info reads the renamed SPZ" sh -c "'$radiant' info '$tmp/named.bin' | grep -q 'format:      spz'"
+    check "info reads the renamed SPZ" sh -c "LD_PRELOAD='${RADIANT_TEST_PRELOAD:-}' '$radiant_binary' info '$tmp/named.bin' | grep -q 'format:      spz'"
     check "render a converted scene" status_is 0 "$radiant" render "$tmp/donut.compressed.ply" --cameras "$tmp/cams.json" --out "$tmp/conv"
     biker="$data/gaussian_splats/playcanvas/biker.spz"
     check "convert biker.spz to compressed PLY" status_is 0 "$radiant" convert "$biker" "$tmp/biker.compressed.ply"

@@ -12,6 +12,6 @@ pc=$(find "$prefix" -name radiant.pc | head -n 1)
 test -n "$pc" || { echo "install: radiant.pc missing"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc")
 cc -std=c11 ${EXTRA_CFLAGS:-} "$example" $(pkg-config --define-prefix --cflags --libs radiant) -o "$prefix/example"
-cd "$prefix" && LD_LIBRARY_PATH=$(pkg-config --define-prefix --variable=libdir radiant) ./example
+cd "$prefix" && LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} LD_LIBRARY_PATH=$(pkg-config --define-prefix --variable=libdir radiant) ./example
 test -s "$prefix/example.png"
 echo "install: 1 passed, 0 failed"

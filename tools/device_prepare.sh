@@ -17,6 +17,15 @@ cp -a build-device/libradiant.so* .device/lib/
 cp build-device/radiant .device/bin/
 for t in build-device/tests/test_*; do [ -x "$t" ] && cp "$t" .device/bin/; done
 for lib in libcjson.so.1 libstb.so.0 libtinyexr.so.1d libzstd.so.1; do cp -L "/usr/lib/x86_64-linux-gnu/$lib" .device/lib/; done
+# the Vulkan loader, and the GL dispatch libraries the NVIDIA driver's ICD
+# (libGLX_nvidia.so.0) loads: the GPU machine has the driver but neither
+glvnd_packages=(libvulkan1 libglvnd0 libglx0 libegl1 libopengl0 libgl1 libgles2)
+mkdir -p .device-cache
+for p in "${glvnd_packages[@]}"; do
+    ls .device-cache/${p}_*.deb >/dev/null 2>&1 || (cd .device-cache && apt-get download "$p" >/dev/null 2>&1)
+done
+rm -rf .device-cache/root && for deb in .device-cache/*.deb; do dpkg -x "$deb" .device-cache/root; done
+cp -a .device-cache/root/usr/lib/x86_64-linux-gnu/*.so* .device/lib/
 mkdir -p .device/data/gaussian_splats/gshairlod_donut
 cp "$data/gaussian_splats/gshairlod_donut/fused.ply" .device/data/gaussian_splats/gshairlod_donut/
 mkdir -p .device/data/gaussian_splats/playcanvas

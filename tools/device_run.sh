@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # device_run.sh: runs on the GPU machine from the repository root with .device/ carried
-# (see device_prepare.sh): the GPU tests, then `radiant bench` on the CUDA backend.
+# (see device_prepare.sh): the GPU tests, then `radiant bench` on the CUDA and Vulkan
+# backends.
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
 export RADIANT_DATA=$PWD/.device/data
+# the NVIDIA driver's Vulkan ICD, where the loader does not find it by itself
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -z "${VK_DRIVER_FILES:-}" ] && [ -f $nvidia_icd ] && export VK_DRIVER_FILES=$nvidia_icd
 bin=.device/bin
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 status=0
-for t in test_api test_backends test_render_reference test_formats; do
+for t in test_api test_vk_primitives test_backends test_render_reference test_formats; do
     "$bin/$t" >"${OUT:-/tmp}/$t.log" 2>&1 || status=1
     echo "$t: $(tail -n 1 "${OUT:-/tmp}/$t.log") (exit $?)"
-    grep -E "backend|FAIL|differs|failed" "${OUT:-/tmp}/$t.log" | head -20
+    grep -E "backend|vulkan|FAIL|differs|failed" "${OUT:-/tmp}/$t.log" | head -20
 done
 donut=$RADIANT_DATA/gaussian_splats/gshairlod_donut/fused.ply
 biker=$RADIANT_DATA/gaussian_splats/playcanvas/biker.spz
@@ -18,7 +22,7 @@ biker=$RADIANT_DATA/gaussian_splats/playcanvas/biker.spz
 printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %12s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms wall_ms pairs
 for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "donut:$donut" "demo:--demo"; do
     name=${spec%%:*} args=${spec#*:}
-    for backend in ${BACKENDS:-cuda}; do
+    for backend in ${BACKENDS:-cuda vulkan}; do
         json=$("$bin/radiant" bench $args --backend $backend --frames ${FRAMES:-50} --json 2>/dev/null | tail -n 1)
         python3 - "$name" "$backend" "$json" <<'PY'
 import json, sys
