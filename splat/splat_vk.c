@@ -1,6 +1,7 @@
 /* splat_vk.c: the Vulkan renderer, stage for stage the CUDA one (splat_cuda.cu), with
    the shaders in splat/shaders: preprocess (one thread per Gaussian), a radix sort of
-   the Gaussians by depth, the tile counts gathered in that order and scanned, key
+   the Gaussians by depth whose last pass also gathers the tile counts in that order, a
+   scan of them, key
    emission (tile id alone, in depth order), a stable radix sort over the tile bits in
    use, per-tile ranges, and a blend with a 16x16 group per tile. Everything runs in one
    submission with no host readback: the pair count the scan finds drives the tile sort
@@ -23,9 +24,6 @@ _Static_assert(sizeof(rd_view_params) == 32 * 4, "ViewParams in splat_math.glsl 
 static const uint32_t preprocess_spv[] = {
 #include "preprocess.comp.inc"
 };
-static const uint32_t gather_spv[] = {
-#include "gather.comp.inc"
-};
 static const uint32_t emit_spv[] = {
 #include "emit.comp.inc"
 };
@@ -45,7 +43,7 @@ typedef struct vk_scene_copy {
 } vk_scene_copy;
 
 typedef struct vk_frame {
-    rd_vk_pipeline preprocess, gather, emit, ranges, blend;
+    rd_vk_pipeline preprocess, emit, ranges, blend;
     vk_scene_copy scene;
     rd_vk_buffer params, splats, touched, depth_keys[2], order[2], gathered, offsets, counters, keys[2], values[2],
         tile_ranges;
@@ -68,7 +66,7 @@ static void free_frame(rd_context *ctx)
     if (!f) return;
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
-        rd_vk_pipeline *pipelines[] = {&f->preprocess, &f->gather, &f->emit, &f->ranges, &f->blend};
+        rd_vk_pipeline *pipelines[] = {&f->preprocess, &f->emit, &f->ranges, &f->blend};
         for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
         release_scene(vk, &f->scene);
         rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
@@ -91,7 +89,6 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
         f->params.host = f->readback.host = true;
         struct { rd_vk_pipeline *p; const uint32_t *code; size_t bytes; const char *name; } shaders[] = {
             {&f->preprocess, preprocess_spv, sizeof preprocess_spv, "preprocess"},
-            {&f->gather, gather_spv, sizeof gather_spv, "gather"},
             {&f->emit, emit_spv, sizeof emit_spv, "emit"},
             {&f->ranges, ranges_spv, sizeof ranges_spv, "ranges"},
             {&f->blend, blend_spv, sizeof blend_spv, "blend"}};
@@ -208,12 +205,9 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         timestamp(cmd, vk, 1);
         int depth_result = rd_vk_sort_record(vk->sorter, cmd, &(rd_vk_sort_desc){
             .keys = {f->depth_keys[0].address, f->depth_keys[1].address}, .values = {f->order[0].address, f->order[1].address},
-            .count = counters + RD_COUNTER_GAUSSIANS * 4, .max_count = n, .bits = 32});
+            .count = counters + RD_COUNTER_GAUSSIANS * 4, .max_count = n, .bits = 32,
+            .gather_from = f->touched.address, .gather_to = f->gathered.address});
         VkDeviceAddress order = f->order[depth_result].address;
-        struct { VkDeviceAddress order, touched, gathered; uint32_t count; } gather = {order, f->touched.address,
-                                                                                      f->gathered.address, n};
-        rd_vk_dispatch(cmd, &f->gather, &gather, groups);
-        rd_vk_barrier(cmd);
         rd_vk_scan_record(vk->sorter, cmd, &(rd_vk_scan_desc){.input = f->gathered.address, .output = f->offsets.address,
                                                                .count = counters + RD_COUNTER_GAUSSIANS * 4});
         /* the pair count is the scan's last element */

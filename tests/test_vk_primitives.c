@@ -10,13 +10,13 @@
 #include <string.h>
 
 typedef struct device_arrays {
-    rd_vk_buffer keys[2], values[2], count;
+    rd_vk_buffer keys[2], values[2], count, gather[2];
 } device_arrays;
 
 static void release(rd_context *ctx, device_arrays *d)
 {
-    rd_vk_buffer *bufs[] = {&d->keys[0], &d->keys[1], &d->values[0], &d->values[1], &d->count};
-    for (int i = 0; i < 5; i++) rd_vk_release(rd_vk(ctx), bufs[i]);
+    rd_vk_buffer *bufs[] = {&d->keys[0], &d->keys[1], &d->values[0], &d->values[1], &d->count, &d->gather[0], &d->gather[1]};
+    for (int i = 0; i < 7; i++) rd_vk_release(rd_vk(ctx), bufs[i]);
 }
 
 static int compare_pairs(const void *pa, const void *pb)
@@ -25,11 +25,12 @@ static int compare_pairs(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
-/* A stable sort of the first count keys by their low bits; values are the indices. */
+/* A stable sort of the first count keys by their low bits; values are the indices, and the
+   last pass gathers payload[value] beside them. */
 static bool sort_case(rd_context *ctx, test_rng *r, uint32_t n, uint32_t capacity, int bits)
 {
     uint32_t count = n < capacity ? n : capacity;
-    uint32_t *keys = malloc((size_t)n * 4 + 4), *values = malloc((size_t)n * 4 + 4);
+    uint32_t *keys = malloc((size_t)n * 4 + 4), *values = malloc((size_t)n * 4 + 4), *payload = malloc((size_t)n * 4 + 4);
     uint64_t *want = malloc((size_t)n * 8 + 8);
     uint32_t mask = bits == 32 ? 0xffffffffu : (1u << bits) - 1u;
     /* few distinct keys in some cases, so that stability is tested */
@@ -38,6 +39,7 @@ static bool sort_case(rd_context *ctx, test_rng *r, uint32_t n, uint32_t capacit
         keys[i] = (uint32_t)(rng_uniform(r) * 4294967296.0);
         if (distinct != mask) keys[i] = (keys[i] % distinct) | (keys[i] & ~mask); /* high bits are ignored */
         values[i] = i;
+        payload[i] = (uint32_t)(rng_uniform(r) * 4294967296.0);
         want[i] = ((uint64_t)(keys[i] & mask) << 32) | i;
     }
     qsort(want, count, sizeof *want, compare_pairs);
@@ -46,23 +48,31 @@ static bool sort_case(rd_context *ctx, test_rng *r, uint32_t n, uint32_t capacit
     bool ok = CHECK_OK(rd_vk_reserve(ctx, &d.count, 4, "count"));
     for (int b = 0; b < 2 && ok; b++)
         ok = CHECK_OK(rd_vk_reserve(ctx, &d.keys[b], (size_t)n * 4, "keys")) &&
-             CHECK_OK(rd_vk_reserve(ctx, &d.values[b], (size_t)n * 4, "values"));
+             CHECK_OK(rd_vk_reserve(ctx, &d.values[b], (size_t)n * 4, "values")) &&
+             CHECK_OK(rd_vk_reserve(ctx, &d.gather[b], (size_t)n * 4, "gather"));
     ok = ok && CHECK_OK(rd_vk_sorter_reserve(ctx, rd_vk(ctx)->sorter, capacity)) &&
          CHECK_OK(rd_vk_upload(ctx, &d.count, 0, &n, 4)) && CHECK_OK(rd_vk_upload(ctx, &d.keys[0], 0, keys, (size_t)n * 4)) &&
-         CHECK_OK(rd_vk_upload(ctx, &d.values[0], 0, values, (size_t)n * 4));
+         CHECK_OK(rd_vk_upload(ctx, &d.values[0], 0, values, (size_t)n * 4)) &&
+         CHECK_OK(rd_vk_upload(ctx, &d.gather[0], 0, payload, (size_t)n * 4));
     VkCommandBuffer cmd;
     int result = 0;
     if (ok && CHECK_OK(rd_vk_begin(ctx, &cmd))) {
         result = rd_vk_sort_record(rd_vk(ctx)->sorter, cmd, &(rd_vk_sort_desc){
             .keys = {d.keys[0].address, d.keys[1].address}, .values = {d.values[0].address, d.values[1].address},
-            .count = d.count.address, .max_count = capacity, .bits = bits});
+            .count = d.count.address, .max_count = capacity, .bits = bits, .gather_from = d.gather[0].address,
+            .gather_to = d.gather[1].address});
         ok = CHECK_OK(rd_vk_submit_wait(ctx, "sort"));
     }
     if (ok) ok = CHECK_OK(rd_vk_download(ctx, keys, &d.keys[result], 0, (size_t)count * 4)) &&
                  CHECK_OK(rd_vk_download(ctx, values, &d.values[result], 0, (size_t)count * 4));
+    uint32_t *gathered = malloc((size_t)count * 4 + 4);
+    if (ok) ok = CHECK_OK(rd_vk_download(ctx, gathered, &d.gather[1], 0, (size_t)count * 4));
     uint32_t wrong = 0;
     for (uint32_t i = 0; ok && i < count; i++)
-        wrong += (keys[i] & mask) != (uint32_t)(want[i] >> 32) || values[i] != (uint32_t)want[i];
+        wrong += (keys[i] & mask) != (uint32_t)(want[i] >> 32) || values[i] != (uint32_t)want[i] ||
+                 gathered[i] != payload[(uint32_t)want[i]];
+    free(gathered);
+    free(payload);
     if (wrong) printf("  sort of %u keys (%d bits, capacity %u): %u positions wrong\n", n, bits, capacity, wrong);
     release(ctx, &d);
     free(keys);

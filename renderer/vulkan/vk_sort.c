@@ -25,13 +25,20 @@ static const uint32_t radix_histogram_spv[] = {
 static const uint32_t radix_scatter_spv[] = {
 #include "radix_scatter.comp.inc"
 };
+static const uint32_t radix_totals_spv[] = {
+#include "radix_totals.comp.inc"
+};
+static const uint32_t radix_digit_scan_spv[] = {
+#include "radix_digit_scan.comp.inc"
+};
 static const uint32_t count_args_spv[] = {
 #include "count_args.comp.inc"
 };
 
 struct rd_vk_sorter {
-    rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, sort_args, histogram, scatter, count_args;
-    rd_vk_buffer control, partials, hist;
+    rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, sort_args, totals, histogram, digit_scan, scatter,
+        count_args;
+    rd_vk_buffer control, partials, hist, totals_buffer;
 };
 
 rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
@@ -44,13 +51,16 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
         {&s->scan_partials, scan_partials_spv, sizeof scan_partials_spv, "scan_partials"},
         {&s->scan_downsweep, scan_downsweep_spv, sizeof scan_downsweep_spv, "scan_downsweep"},
         {&s->sort_args, sort_args_spv, sizeof sort_args_spv, "sort_args"},
+        {&s->totals, radix_totals_spv, sizeof radix_totals_spv, "radix_totals"},
         {&s->histogram, radix_histogram_spv, sizeof radix_histogram_spv, "radix_histogram"},
+        {&s->digit_scan, radix_digit_scan_spv, sizeof radix_digit_scan_spv, "radix_digit_scan"},
         {&s->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter"},
         {&s->count_args, count_args_spv, sizeof count_args_spv, "count_args"}};
     rd_result r = RD_OK;
     for (size_t i = 0; i < sizeof shaders / sizeof shaders[0] && r == RD_OK; i++)
         r = rd_vk_pipeline_create(ctx, shaders[i].code, shaders[i].bytes, shaders[i].name, shaders[i].p);
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->control, RD_CONTROL_UINTS * 4, "sort control");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &s->totals_buffer, RD_SORT_MAX_PASSES * RD_RADIX * 4, "sort digit totals");
     if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, s, 1);
     if (r != RD_OK) {
         rd_vk_sorter_destroy(rd_vk(ctx), s);
@@ -63,12 +73,13 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
 void rd_vk_sorter_destroy(rd_vk_state *vk, rd_vk_sorter *s)
 {
     if (!s) return;
-    rd_vk_pipeline *pipelines[] = {&s->scan_args, &s->scan_reduce, &s->scan_partials, &s->scan_downsweep,
-                                   &s->sort_args, &s->histogram, &s->scatter, &s->count_args};
+    rd_vk_pipeline *pipelines[] = {&s->scan_args, &s->scan_reduce, &s->scan_partials, &s->scan_downsweep, &s->sort_args,
+                                   &s->totals, &s->histogram, &s->digit_scan, &s->scatter, &s->count_args};
     for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
     rd_vk_release(vk, &s->control);
     rd_vk_release(vk, &s->partials);
     rd_vk_release(vk, &s->hist);
+    rd_vk_release(vk, &s->totals_buffer);
     free(s);
 }
 
@@ -76,11 +87,8 @@ static uint64_t blocks(uint64_t n, uint64_t per) { return (n + per - 1) / per; }
 
 rd_result rd_vk_sorter_reserve(rd_context *ctx, rd_vk_sorter *s, uint64_t max_count)
 {
-    uint64_t hist = blocks(max_count, RD_SORT_BLOCK) * RD_RADIX;
-    /* partials serve the scans of max_count elements and of the sort's histogram */
-    uint64_t scanned = max_count > hist ? max_count : hist;
-    rd_result r = rd_vk_reserve(ctx, &s->hist, hist * 4, "sort histogram");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &s->partials, blocks(scanned, RD_SCAN_BLOCK) * 4, "scan partials");
+    rd_result r = rd_vk_reserve(ctx, &s->hist, blocks(max_count, RD_SORT_BLOCK) * RD_RADIX * 4, "sort histogram");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &s->partials, blocks(max_count, RD_SCAN_BLOCK) * 4, "scan partials");
     return r;
 }
 
@@ -104,23 +112,32 @@ void rd_vk_scan_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_scan_de
 
 int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc)
 {
-    VkDeviceAddress control = s->control.address;
-    struct { VkDeviceAddress count, control; uint32_t limit; } args = {desc->count, control, desc->max_count};
+    VkDeviceAddress control = s->control.address, hist = s->hist.address, totals = s->totals_buffer.address;
+    uint32_t passes = (uint32_t)(desc->bits + 7) / 8;
+    /* the last digit may be narrower: bits above desc->bits do not count */
+    uint32_t last_mask = desc->bits % 8 ? (1u << (desc->bits % 8)) - 1u : 255u;
+    struct { VkDeviceAddress count, control, totals; uint32_t limit; } args = {desc->count, control, totals, desc->max_count};
     rd_vk_dispatch(cmd, &s->sort_args, &args, 1);
     rd_vk_barrier(cmd);
+    struct { VkDeviceAddress keys, control, totals; uint32_t passes, last_mask; } count = {desc->keys[0], control, totals, passes,
+                                                                                          last_mask};
+    rd_vk_dispatch_indirect(cmd, &s->totals, &count, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
+    rd_vk_barrier(cmd);
     int from = 0;
-    for (int shift = 0; shift < desc->bits; shift += 8, from ^= 1) {
-        /* the last digit may be narrower: bits above desc->bits do not count */
-        uint32_t mask = desc->bits - shift >= 8 ? 255u : (1u << (desc->bits - shift)) - 1u;
-        struct { VkDeviceAddress keys, control, hist; uint32_t shift, mask; } histogram = {desc->keys[from], control,
-                                                                                          s->hist.address, (uint32_t)shift, mask};
+    for (uint32_t pass = 0; pass < passes; pass++, from ^= 1) {
+        uint32_t shift = 8 * pass, mask = pass + 1 == passes ? last_mask : 255u;
+        bool last = pass + 1 == passes;
+        struct { VkDeviceAddress keys, control, hist; uint32_t shift, mask; } histogram = {desc->keys[from], control, hist, shift,
+                                                                                          mask};
         rd_vk_dispatch_indirect(cmd, &s->histogram, &histogram, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
         rd_vk_barrier(cmd);
-        rd_vk_scan_record(s, cmd, &(rd_vk_scan_desc){.input = s->hist.address, .output = s->hist.address,
-                                                     .count = control + RD_CONTROL_SORT_HIST_COUNT * 4, .exclusive = true});
-        struct { VkDeviceAddress keys_in, values_in, keys_out, values_out, control, hist; uint32_t shift, mask; } scatter = {
-            desc->keys[from], desc->values[from], desc->keys[from ^ 1], desc->values[from ^ 1], control, s->hist.address,
-            (uint32_t)shift, mask};
+        struct { VkDeviceAddress control, hist, totals; uint32_t pass; } digits = {control, hist, totals, pass};
+        rd_vk_dispatch(cmd, &s->digit_scan, &digits, RD_RADIX);
+        rd_vk_barrier(cmd);
+        struct { VkDeviceAddress keys_in, values_in, keys_out, values_out, control, hist, gather_from, gather_to;
+                 uint32_t shift, mask; } scatter = {
+            desc->keys[from], desc->values[from], desc->keys[from ^ 1], desc->values[from ^ 1], control, hist,
+            last ? desc->gather_from : 0, last ? desc->gather_to : 0, shift, mask};
         rd_vk_dispatch_indirect(cmd, &s->scatter, &scatter, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
         rd_vk_barrier(cmd);
     }

@@ -1,8 +1,9 @@
 /* vk_sort.h: device-wide scan and radix sort for the Vulkan backend, driven by counts
    that live on the device (no host readback): a reduce-then-scan of uints (three
    dispatches whatever the size), and a stable LSD radix sort of 32-bit keys with 32-bit
-   values (8-bit digits; per pass a histogram, that scan, and a scatter that ranks with
-   subgroup ballots). Every dispatch size comes from the device's count through indirect
+   values (8-bit digits: one read of the keys counts the digits of every pass, then per
+   pass a per-group histogram, a scan of it per digit value, and a scatter that ranks
+   with subgroup ballots). Every dispatch size comes from the device's count through indirect
    dispatch. */
 #ifndef RD_VK_SORT_H
 #define RD_VK_SORT_H
@@ -29,6 +30,8 @@ typedef struct rd_vk_sort_desc {
     VkDeviceAddress count;              /* a uint on the device; clamped to max_count */
     uint32_t max_count;
     int bits;                           /* low key bits to sort by, 1..32 */
+    /* optional: gather_to[i] = gather_from[sorted value i], written by the last pass */
+    VkDeviceAddress gather_from, gather_to;
 } rd_vk_sort_desc;
 /* Returns which pair (0 or 1) holds the sorted result. */
 int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc);

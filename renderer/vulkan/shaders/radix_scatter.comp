@@ -6,11 +6,13 @@
 // are then scanned per digit, so keys land in index order within each digit:
 // destination = the group's offset for the digit (scanned histogram)
 //             + the keys of that digit in earlier subgroups + the rank.
-// Works for any subgroup size from 8 to 128 (full subgroups).
+// Works for any subgroup size from 8 to 128 (full subgroups). On request the pass also
+// gathers: gather_to[destination] = gather_from[value] (the renderer's tile counts in
+// depth order, without a kernel of their own).
 #include "common.glsl"
 layout(local_size_x = RD_SORT_THREADS) in;
 layout(push_constant) uniform Push {
-    uint64_t keys_in, values_in, keys_out, values_out; Uints control; uint64_t hist; uint shift, mask;
+    uint64_t keys_in, values_in, keys_out, values_out; Uints control; uint64_t hist, gather_from, gather_to; uint shift, mask;
 } p;
 
 shared uint s_base[RD_RADIX];
@@ -33,11 +35,7 @@ void main()
         uint i = run + k * size + lane;
         bool valid = i < n;
         uint key = valid ? load_uint(p.keys_in, i) : 0u, digit = (key >> p.shift) & p.mask;
-        uvec4 peers = subgroupBallot(valid);
-        for (uint b = 0u; b < 8u; b++) {
-            uvec4 ones = subgroupBallot(((digit >> b) & 1u) != 0u);
-            peers &= ((digit >> b) & 1u) != 0u ? ones : ~ones;
-        }
+        uvec4 peers = digit_peers(digit, valid);
         uint count = subgroupBallotBitCount(peers), rank = subgroupBallotExclusiveBitCount(peers);
         uint before = valid ? s_counts[sg][digit] : 0u;
         subgroupBarrier();
@@ -62,7 +60,9 @@ void main()
         if (i >= n) break;
         uint digit = (keys[k] >> p.shift) & p.mask;
         uint dest = s_base[digit] + s_counts[sg][digit] + ranks[k];
+        uint value = load_uint(p.values_in, i);
         store_uint(p.keys_out, dest, keys[k]);
-        store_uint(p.values_out, dest, load_uint(p.values_in, i));
+        store_uint(p.values_out, dest, value);
+        if (p.gather_to != 0ul) store_uint(p.gather_to, dest, load_uint(p.gather_from, value));
     }
 }

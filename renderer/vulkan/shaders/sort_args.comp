@@ -1,16 +1,17 @@
 #version 450
 // sort_args: a sort's count (the device's, clamped to the buffers' capacity), its groups
-// and the size of its digit histogram, with the dispatch for its per-group kernels.
+// with the dispatch for its per-group kernels, and zeroed digit totals for radix_totals.
 #include "common.glsl"
-layout(local_size_x = 1) in;
-layout(push_constant) uniform Push { Uints count; Uints control; uint limit; } p;
+layout(local_size_x = RD_RADIX) in;
+layout(push_constant) uniform Push { Uints count; Uints control; uint64_t totals; uint limit; } p;
 
 void main()
 {
+    for (uint k = gl_LocalInvocationIndex; k < RD_RADIX * RD_SORT_MAX_PASSES; k += RD_RADIX) store_uint(p.totals, k, 0u);
+    if (gl_LocalInvocationIndex != 0u) return;
     uint n = min(p.count.v[0], p.limit);
     uint groups = groups_for(n, RD_SORT_BLOCK);
     p.control.v[RD_CONTROL_SORT_COUNT] = n;
     p.control.v[RD_CONTROL_SORT_GROUPS] = groups;
-    p.control.v[RD_CONTROL_SORT_HIST_COUNT] = groups * RD_RADIX;
     write_dispatch(p.control, RD_CONTROL_SORT_DISPATCH, groups);
 }
