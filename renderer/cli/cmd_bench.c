@@ -7,9 +7,10 @@
 static const char *USAGE =
     "usage: radiant bench SCENE|--demo [options]\n"
     "\n"
-    "Renders the views round-robin into the backend's own memory (device memory on GPUs: the\n"
-    "image stays there) and reports medians after warm-up: the whole frame and each stage by\n"
-    "the backend's timers (device events on GPUs), the host wall time per frame, and counts.\n"
+    "Renders the views round-robin into the backend's own memory (device memory on CUDA: the\n"
+    "image stays there; Vulkan copies it to the host after its timed stages) and reports\n"
+    "medians after warm-up: the whole frame and each stage by the backend's timers (device\n"
+    "timers on GPUs), the host wall time per frame, and counts.\n"
     "\n"
     "  --synth N             the benchmark scene of `radiant synth N` (with its 8 cameras)\n"
     "  --cameras FILE        camera list (default: 8 views orbiting the scene at 1920x1080)\n"
