@@ -87,14 +87,12 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
         ctx->splat_state = f;
         ctx->splat_state_free = free_frame;
         f->params.host = f->readback.host = true;
-        struct { rd_vk_pipeline *p; const uint32_t *code; size_t bytes; const char *name; } shaders[] = {
+        const rd_vk_shader shaders[] = {
             {&f->preprocess, preprocess_spv, sizeof preprocess_spv, "preprocess"},
             {&f->emit, emit_spv, sizeof emit_spv, "emit"},
             {&f->ranges, ranges_spv, sizeof ranges_spv, "ranges"},
             {&f->blend, blend_spv, sizeof blend_spv, "blend"}};
-        rd_result r = RD_OK;
-        for (size_t i = 0; i < sizeof shaders / sizeof shaders[0] && r == RD_OK; i++)
-            r = rd_vk_pipeline_create(ctx, shaders[i].code, shaders[i].bytes, shaders[i].name, shaders[i].p);
+        rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
         if (r != RD_OK) {
             free_frame(ctx);
             return r;

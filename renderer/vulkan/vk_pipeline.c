@@ -129,6 +129,14 @@ rd_result rd_vk_pipeline_create(rd_context *ctx, const uint32_t *spirv, size_t b
     return r;
 }
 
+rd_result rd_vk_pipelines_create(rd_context *ctx, const rd_vk_shader *shaders, size_t count)
+{
+    rd_result r = RD_OK;
+    for (size_t i = 0; i < count && r == RD_OK; i++)
+        r = rd_vk_pipeline_create(ctx, shaders[i].spirv, shaders[i].bytes, shaders[i].name, shaders[i].pipeline);
+    return r;
+}
+
 void rd_vk_pipeline_destroy(rd_vk_state *vk, rd_vk_pipeline *p)
 {
     if (!vk || !p) return;

@@ -45,7 +45,7 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
 {
     rd_vk_sorter *s = calloc(1, sizeof *s);
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
-    struct { rd_vk_pipeline *p; const uint32_t *code; size_t bytes; const char *name; } shaders[] = {
+    const rd_vk_shader shaders[] = {
         {&s->scan_args, scan_args_spv, sizeof scan_args_spv, "scan_args"},
         {&s->scan_reduce, scan_reduce_spv, sizeof scan_reduce_spv, "scan_reduce"},
         {&s->scan_partials, scan_partials_spv, sizeof scan_partials_spv, "scan_partials"},
@@ -56,9 +56,7 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
         {&s->digit_scan, radix_digit_scan_spv, sizeof radix_digit_scan_spv, "radix_digit_scan"},
         {&s->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter"},
         {&s->count_args, count_args_spv, sizeof count_args_spv, "count_args"}};
-    rd_result r = RD_OK;
-    for (size_t i = 0; i < sizeof shaders / sizeof shaders[0] && r == RD_OK; i++)
-        r = rd_vk_pipeline_create(ctx, shaders[i].code, shaders[i].bytes, shaders[i].name, shaders[i].p);
+    rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->control, RD_CONTROL_UINTS * 4, "sort control");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->totals_buffer, RD_SORT_MAX_PASSES * RD_RADIX * 4, "sort digit totals");
     if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, s, 1);
