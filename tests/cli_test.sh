@@ -49,11 +49,11 @@ check "report.json has mean_ms" grep -q '"mean_ms"' "$tmp/cams/report.json"
 check "render prints the frame time" grep -q "frame time" "$tmp/stdout"
 
 # Vulkan headless: no window system at all (no DISPLAY, no WAYLAND_DISPLAY)
-if env -u DISPLAY -u WAYLAND_DISPLAY LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" render --demo --backend vulkan \
+if env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" render --demo --backend vulkan \
         --cameras "$tmp/cams.json" --out "$tmp/vk" >"$tmp/stdout" 2>"$tmp/stderr"; then
     check "vulkan render wrote 0001.png" test -s "$tmp/vk/0001.png"
     check "vulkan render says its backend" grep -q "vulkan backend" "$tmp/stdout"
-    check "vulkan bench runs headless" status_is 0 env -u DISPLAY -u WAYLAND_DISPLAY LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} \
+    check "vulkan bench runs headless" status_is 0 env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" \
         "$radiant_binary" bench --demo --backend vulkan --frames 2 --warmup 1 --width 96 --height 64
     check "vulkan bench reports the blend stage" grep -q "blend" "$tmp/stdout"
 elif grep -q "backend vulkan: \(not available in this build\|no Vulkan\|no usable\)" "$tmp/stderr"; then
