@@ -30,6 +30,19 @@ struct rd_scene {
 
 static inline int rd_sh_coeffs(int degree) { return (degree + 1) * (degree + 1); }
 
+/* The five Gaussian arrays in a fixed order, with the floats each holds: what a GPU
+   backend copies to its device. */
+enum { RD_ARRAY_MEANS, RD_ARRAY_LOG_SCALES, RD_ARRAY_ROTATIONS, RD_ARRAY_OPACITIES, RD_ARRAY_SH, RD_SCENE_ARRAYS };
+static inline void rd_scene_array_list(const rd_scene *s, const float *arrays[RD_SCENE_ARRAYS], size_t floats[RD_SCENE_ARRAYS])
+{
+    size_t n = (size_t)s->count, K = (size_t)rd_sh_coeffs(s->sh_degree);
+    arrays[RD_ARRAY_MEANS] = s->means, floats[RD_ARRAY_MEANS] = 3 * n;
+    arrays[RD_ARRAY_LOG_SCALES] = s->log_scales, floats[RD_ARRAY_LOG_SCALES] = 3 * n;
+    arrays[RD_ARRAY_ROTATIONS] = s->rotations, floats[RD_ARRAY_ROTATIONS] = 4 * n;
+    arrays[RD_ARRAY_OPACITIES] = s->opacities, floats[RD_ARRAY_OPACITIES] = n;
+    arrays[RD_ARRAY_SH] = s->sh, floats[RD_ARRAY_SH] = 3 * K * n;
+}
+
 /* Copies the desc's host arrays into a new scene (no validation of values: renderers cull
    non-finite Gaussians). */
 rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out);

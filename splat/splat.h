@@ -15,6 +15,14 @@ extern "C" {
 void rd_view_params_init(rd_view_params *vp, const rd_camera *camera, const rd_render_desc *desc,
                          const rd_scene *scene);
 
+/* Bits a sort key needs for values below n (at least 1, at most 63). */
+static inline int rd_key_bits(uint64_t n)
+{
+    int bits = 1;
+    while (bits < 63 && (1ull << bits) < n) bits++;
+    return bits;
+}
+
 /* The scene's host arrays as kernels read them. */
 rd_gaussians rd_scene_gaussians(const rd_scene *scene);
 

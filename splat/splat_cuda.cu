@@ -21,7 +21,7 @@ typedef struct tile_range {
 } tile_range;
 
 typedef struct device_scene {
-    rd_device_buffer means, log_scales, rotations, opacities, sh;
+    rd_device_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order */
 } device_scene;
 
 typedef struct splat_frame {
@@ -178,8 +178,7 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
 static void free_device_scene(void *p)
 {
     device_scene *d = (device_scene *)p;
-    rd_device_buffer *bufs[] = {&d->means, &d->log_scales, &d->rotations, &d->opacities, &d->sh};
-    for (rd_device_buffer *b : bufs) rd_cuda_release(b);
+    for (rd_device_buffer &b : d->arrays) rd_cuda_release(&b);
     free(d);
 }
 
@@ -192,15 +191,14 @@ static rd_result device_gaussians(rd_context *ctx, rd_scene *scene, rd_gaussians
     if (!d) {
         d = (device_scene *)calloc(1, sizeof *d);
         if (!d) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
-        size_t n = (size_t)scene->count, K = (size_t)rd_sh_coeffs(scene->sh_degree);
-        struct { rd_device_buffer *buf; const float *src; size_t floats; } arrays[] = {
-            {&d->means, scene->means, 3 * n}, {&d->log_scales, scene->log_scales, 3 * n},
-            {&d->rotations, scene->rotations, 4 * n}, {&d->opacities, scene->opacities, n}, {&d->sh, scene->sh, 3 * K * n}};
+        const float *src[RD_SCENE_ARRAYS];
+        size_t floats[RD_SCENE_ARRAYS];
+        rd_scene_array_list(scene, src, floats);
         rd_result r = RD_OK;
-        for (auto &a : arrays) {
-            if (r == RD_OK) r = rd_cuda_reserve(ctx, a.buf, a.floats * sizeof(float) + 4, "scene upload");
+        for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
+            r = rd_cuda_reserve(ctx, &d->arrays[k], floats[k] * sizeof(float) + 4, "scene upload");
             if (r == RD_OK)
-                r = rd_cuda_check(ctx, cudaMemcpy(a.buf->ptr, a.src, a.floats * sizeof(float), cudaMemcpyHostToDevice),
+                r = rd_cuda_check(ctx, cudaMemcpy(d->arrays[k].ptr, src[k], floats[k] * sizeof(float), cudaMemcpyHostToDevice),
                                   "scene upload");
         }
         if (r != RD_OK) {
@@ -210,11 +208,8 @@ static rd_result device_gaussians(rd_context *ctx, rd_scene *scene, rd_gaussians
         scene->device_copy = d;
         scene->device_copy_free = free_device_scene;
     }
-    g->means = (const float *)d->means.ptr;
-    g->log_scales = (const float *)d->log_scales.ptr;
-    g->rotations = (const float *)d->rotations.ptr;
-    g->opacities = (const float *)d->opacities.ptr;
-    g->sh = (const float *)d->sh.ptr;
+    const float **fields[RD_SCENE_ARRAYS] = {&g->means, &g->log_scales, &g->rotations, &g->opacities, &g->sh};
+    for (int k = 0; k < RD_SCENE_ARRAYS; k++) *fields[k] = (const float *)d->arrays[k].ptr;
     return RD_OK;
 }
 
@@ -253,13 +248,6 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
 
 static unsigned int blocks_for(long long n) { return (unsigned int)((n + THREADS - 1) / THREADS); }
 
-static int bits_for(long long n)
-{
-    int bits = 1;
-    while (bits < 63 && (1ll << bits) < n) bits++;
-    return bits;
-}
-
 /* Where an output goes: the caller's device pointer, or our buffer to copy to the host. */
 static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, rd_device_buffer *own, size_t bytes,
                                void **device_ptr)
@@ -288,7 +276,7 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
 
     long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;
-    int tile_bits = bits_for(tiles);
+    int tile_bits = rd_key_bits((uint64_t)tiles);
     if (tile_bits > 32)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld tiles do not fit the 32-bit sort key", tiles);
     if (n > 0x7fffffffll)

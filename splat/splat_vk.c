@@ -39,7 +39,7 @@ enum { STAGES = 5, OUTPUTS = 4 };
 /* The last rendered scene's arrays on the device, recognised by the scene's uid. */
 typedef struct vk_scene_copy {
     uint64_t uid;
-    rd_vk_buffer means, log_scales, rotations, opacities, sh;
+    rd_vk_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order */
 } vk_scene_copy;
 
 typedef struct vk_frame {
@@ -54,8 +54,7 @@ typedef struct vk_frame {
 
 static void release_scene(rd_vk_state *vk, vk_scene_copy *c)
 {
-    rd_vk_buffer *bufs[] = {&c->means, &c->log_scales, &c->rotations, &c->opacities, &c->sh};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(vk, bufs[i]);
+    for (int k = 0; k < RD_SCENE_ARRAYS; k++) rd_vk_release(vk, &c->arrays[k]);
     c->uid = 0;
 }
 
@@ -106,15 +105,13 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
 {
     if (f->scene.uid == scene->uid) return RD_OK;
     release_scene(rd_vk(ctx), &f->scene);
-    size_t n = (size_t)scene->count, K = (size_t)rd_sh_coeffs(scene->sh_degree);
-    struct { rd_vk_buffer *buf; const float *src; size_t floats; } arrays[] = {
-        {&f->scene.means, scene->means, 3 * n}, {&f->scene.log_scales, scene->log_scales, 3 * n},
-        {&f->scene.rotations, scene->rotations, 4 * n}, {&f->scene.opacities, scene->opacities, n},
-        {&f->scene.sh, scene->sh, 3 * K * n}};
+    const float *src[RD_SCENE_ARRAYS];
+    size_t floats[RD_SCENE_ARRAYS];
+    rd_scene_array_list(scene, src, floats);
     rd_result r = RD_OK;
-    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0] && r == RD_OK; i++) {
-        r = rd_vk_reserve(ctx, arrays[i].buf, arrays[i].floats * sizeof(float), "scene upload");
-        if (r == RD_OK) r = rd_vk_upload(ctx, arrays[i].buf, 0, arrays[i].src, arrays[i].floats * sizeof(float));
+    for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
+        r = rd_vk_reserve(ctx, &f->scene.arrays[k], floats[k] * sizeof(float), "scene upload");
+        if (r == RD_OK) r = rd_vk_upload(ctx, &f->scene.arrays[k], 0, src[k], floats[k] * sizeof(float));
     }
     if (r != RD_OK) {
         release_scene(rd_vk(ctx), &f->scene);
@@ -122,13 +119,6 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
     }
     f->scene.uid = scene->uid;
     return RD_OK;
-}
-
-static int bits_for(uint64_t n)
-{
-    int bits = 1;
-    while (bits < 32 && (1ull << bits) < n) bits++;
-    return bits;
 }
 
 /* The caller's outputs in the order of vk_frame.outputs; NULL where not wanted. */
@@ -184,18 +174,19 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
     size_t pixels = (size_t)vp->width * vp->height;
     VkDeviceAddress counters = f->counters.address, params = f->params.address;
     vkCmdResetQueryPool(cmd, vk->timestamps, 0, STAGES);
-    vkCmdFillBuffer(cmd, f->counters.buffer, 0, RD_COUNTERS * 4, 0);
+    _Static_assert(RD_COUNTER_GAUSSIANS == 0, "the counters are filled as n, then zeros");
+    vkCmdFillBuffer(cmd, f->counters.buffer, 0, 4, n);
+    vkCmdFillBuffer(cmd, f->counters.buffer, 4, (RD_COUNTERS - 1) * 4, 0);
     vkCmdFillBuffer(cmd, f->tile_ranges.buffer, 0, tiles * 8, 0);
-    rd_vk_barrier(cmd);
-    vkCmdFillBuffer(cmd, f->counters.buffer, RD_COUNTER_GAUSSIANS * 4, 4, n);
     rd_vk_barrier(cmd);
     timestamp(cmd, vk, 0);
     int tile_result = 0;
     if (n > 0) {
         struct { VkDeviceAddress vp, means, log_scales, rotations, opacities, sh, splats, touched, depth_keys, order, counters;
                  uint32_t count; int32_t sh_degree; } pre = {
-            params, f->scene.means.address, f->scene.log_scales.address, f->scene.rotations.address,
-            f->scene.opacities.address, f->scene.sh.address, f->splats.address, f->touched.address,
+            params, f->scene.arrays[RD_ARRAY_MEANS].address, f->scene.arrays[RD_ARRAY_LOG_SCALES].address,
+            f->scene.arrays[RD_ARRAY_ROTATIONS].address, f->scene.arrays[RD_ARRAY_OPACITIES].address,
+            f->scene.arrays[RD_ARRAY_SH].address, f->splats.address, f->touched.address,
             f->depth_keys[0].address, f->order[0].address, counters, n, scene->sh_degree};
         uint64_t groups = (n + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
         rd_vk_dispatch(cmd, &f->preprocess, &pre, groups);
@@ -212,6 +203,8 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         VkBufferCopy last = {.srcOffset = (VkDeviceSize)(n - 1) * 4, .dstOffset = RD_COUNTER_PAIRS * 4, .size = 4};
         vkCmdCopyBuffer(cmd, f->offsets.buffer, f->counters.buffer, 1, &last);
         rd_vk_barrier(cmd);
+        /* one thread per sorted pair, for the emission and again for the ranges (the sort
+           leaves these arguments alone) */
         const rd_vk_buffer *args;
         VkDeviceSize at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4, f->capacity,
                                                   RD_LINEAR_THREADS, &args);
@@ -224,8 +217,7 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         /* stable: within a tile the pairs keep the depth order they were emitted in */
         tile_result = rd_vk_sort_record(vk->sorter, cmd, &(rd_vk_sort_desc){
             .keys = {f->keys[0].address, f->keys[1].address}, .values = {f->values[0].address, f->values[1].address},
-            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = f->capacity, .bits = bits_for(tiles)});
-        at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4, f->capacity, RD_LINEAR_THREADS, &args);
+            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = f->capacity, .bits = rd_key_bits(tiles)});
         struct { VkDeviceAddress keys, ranges, counters; uint32_t capacity; } ranges = {
             f->keys[tile_result].address, f->tile_ranges.address, counters, f->capacity};
         rd_vk_dispatch_indirect(cmd, &f->ranges, &ranges, args, at);

@@ -41,10 +41,8 @@ typedef struct rd_vk_state {
     uint32_t subgroup_size;         /* the size every pipeline runs with */
     bool require_subgroup_size;     /* pipelines request subgroup_size explicitly */
     VkPhysicalDeviceMemoryProperties memory;
-    VkPhysicalDeviceType type;
     VkDeviceSize max_allocation;    /* maxMemoryAllocationSize */
     char name[256];
-    unsigned validation_errors;     /* messages of error severity from the validation layers */
     rd_context *ctx;                /* for the messenger's log */
     rd_vk_buffer staging;           /* host-visible bounce buffer for uploads and downloads */
     struct rd_vk_sorter *sorter;    /* scans and sorts (vk_sort.h) */

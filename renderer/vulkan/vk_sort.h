@@ -37,7 +37,8 @@ typedef struct rd_vk_sort_desc {
 int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc);
 
 /* Dispatch arguments, in the sorter's control block, for a kernel over min(count, limit)
-   elements, per_group to a group; returns where they are for rd_vk_dispatch_indirect. */
+   elements, per_group to a group; returns where they are for rd_vk_dispatch_indirect.
+   Scans and sorts leave them alone; the next call overwrites them. */
 VkDeviceSize rd_vk_count_args_record(rd_vk_sorter *s, VkCommandBuffer cmd, VkDeviceAddress count, uint32_t limit,
                                      uint32_t per_group, const rd_vk_buffer **args);
 
