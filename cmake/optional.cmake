@@ -41,11 +41,11 @@ endif()
 
 set(RADIANT_HAVE_VIEWER OFF)
 if(NOT RADIANT_VIEWER STREQUAL "OFF")
-  pkg_check_modules(GLFW QUIET glfw3)
+  pkg_check_modules(GLFW QUIET IMPORTED_TARGET glfw3)
   if(GLFW_FOUND AND RADIANT_HAVE_VULKAN)
     set(RADIANT_HAVE_VIEWER ON)
   endif()
-  radiant_report("viewer (GLFW + Vulkan)" ${RADIANT_HAVE_VIEWER} "glfw3: ${GLFW_VERSION}; radiant-view arrives with the viewer work")
+  radiant_report("viewer (GLFW + Vulkan)" ${RADIANT_HAVE_VIEWER} "glfw3: ${GLFW_VERSION}")
 endif()
 
 foreach(opt CUDA VULKAN VIEWER)

@@ -37,7 +37,7 @@ static rd_result open_one(rd_context *ctx, rd_backend backend, const rd_context_
     if (backend == RD_BACKEND_CUDA) return rd_cuda_open(ctx, desc->device_index);
 #endif
 #ifdef RD_HAVE_VULKAN
-    if (backend == RD_BACKEND_VULKAN) return rd_vk_open(ctx, desc->device_index, automatic, desc->subgroup_size);
+    if (backend == RD_BACKEND_VULKAN) return rd_vk_open(ctx, desc, automatic);
 #endif
     return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE,
                    "backend %s: not available in this build of radiant",
@@ -72,6 +72,12 @@ rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *
         return rd_cuda_alloc(ctx, bytes, ptr);
     }
 #endif
+#ifdef RD_HAVE_VULKAN
+    if (ctx->backend == RD_BACKEND_VULKAN) {
+        *memory = RD_MEMORY_DEVICE;
+        return rd_vk_alloc(ctx, bytes, ptr);
+    }
+#endif
     *memory = RD_MEMORY_HOST;
     *ptr = malloc(bytes ? bytes : 1);
     return *ptr ? RD_OK : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_buffer_alloc: cannot allocate %zu bytes", bytes);
@@ -83,6 +89,12 @@ void rd_buffer_free(rd_context *ctx, void *ptr)
 #ifdef RD_HAVE_CUDA
     if (ctx->backend == RD_BACKEND_CUDA) {
         rd_cuda_free(ptr);
+        return;
+    }
+#endif
+#ifdef RD_HAVE_VULKAN
+    if (ctx->backend == RD_BACKEND_VULKAN) {
+        rd_vk_free(ctx, ptr);
         return;
     }
 #endif
@@ -99,6 +111,9 @@ rd_result rd_buffer_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const
     }
 #ifdef RD_HAVE_CUDA
     if (ctx->backend == RD_BACKEND_CUDA) return rd_cuda_copy(ctx, dst, src, bytes);
+#endif
+#ifdef RD_HAVE_VULKAN
+    if (ctx->backend == RD_BACKEND_VULKAN) return rd_vk_copy(ctx, dst, dst_memory, src, src_memory, bytes);
 #endif
     return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_buffer_copy: backend %s has no device memory", rd_backend_name(ctx->backend));
 }

@@ -52,6 +52,8 @@ rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *d, int sh_d
     rd_result r = rd_scene_alloc(ctx, d->count, sh_degree, out);
     if (r != RD_OK) return r;
     rd_scene *s = *out;
+    s->flags = d->flags;
+    if (d->count == 0) return RD_OK; /* an empty scene's arrays may be NULL */
     size_t n = (size_t)d->count, from = (size_t)rd_sh_coeffs(d->sh_degree) * 3, to = (size_t)rd_sh_coeffs(sh_degree) * 3;
     memcpy(s->means, d->means, n * 3 * sizeof(float));
     memcpy(s->log_scales, d->log_scales, n * 3 * sizeof(float));
@@ -59,7 +61,6 @@ rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *d, int sh_d
     memcpy(s->opacities, d->opacities, n * sizeof(float));
     if (from == to) memcpy(s->sh, d->sh, n * to * sizeof(float));
     else for (size_t i = 0; i < n; i++) memcpy(s->sh + i * to, d->sh + i * from, to * sizeof(float));
-    s->flags = d->flags;
     return RD_OK;
 }
 
@@ -80,9 +81,9 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
     if (desc->memory == RD_MEMORY_HOST) return rd_scene_from_arrays(ctx, desc, out);
     rd_result r = check_shape(ctx, desc->count, desc->sh_degree);
     if (r != RD_OK) return r;
-    if (desc->memory != RD_MEMORY_DEVICE || !ctx || ctx->backend != RD_BACKEND_CUDA)
+    if (desc->memory != RD_MEMORY_DEVICE || !ctx || (ctx->backend != RD_BACKEND_CUDA && ctx->backend != RD_BACKEND_VULKAN))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "rd_scene_create: device-memory arrays need the CUDA backend (this context is %s)",
+                       "rd_scene_create: device-memory arrays need a GPU backend, CUDA or Vulkan (this context is %s)",
                        ctx ? rd_backend_name(ctx->backend) : "missing");
     rd_scene *s = scene_new();
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");

@@ -7,7 +7,9 @@
    submission with no host readback: the pair count the scan finds drives the tile sort
    and the ranges through indirect dispatch. Key buffers have a capacity; when a frame
    finds more pairs, the host sees it afterwards, grows them and renders the frame again
-   (once: the count is deterministic). */
+   (once: the count is deterministic). Scenes come from host arrays (copied once per
+   scene) or from the caller's device addresses (rd_buffer_alloc, used in place); outputs
+   go to host memory through a readback buffer, or straight to device addresses. */
 #include "splat.h"
 #include "shaders/splat_layout.h"
 #include "../renderer/vulkan/vk_sort.h"
@@ -101,9 +103,20 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
     return RD_OK;
 }
 
+/* The device address of each scene array: the caller's (a device-memory scene, given as
+   rd_buffer_alloc addresses), or our copy of the host arrays. */
+static void scene_addresses(const vk_frame *f, const rd_scene *scene, VkDeviceAddress out[RD_SCENE_ARRAYS])
+{
+    const float *arrays[RD_SCENE_ARRAYS];
+    size_t floats[RD_SCENE_ARRAYS];
+    rd_scene_array_list(scene, arrays, floats);
+    for (int k = 0; k < RD_SCENE_ARRAYS; k++)
+        out[k] = scene->memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)arrays[k] : f->scene.arrays[k].address;
+}
+
 static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scene)
 {
-    if (f->scene.uid == scene->uid) return RD_OK;
+    if (f->scene.uid == scene->uid || scene->memory == RD_MEMORY_DEVICE) return RD_OK;
     release_scene(rd_vk(ctx), &f->scene);
     const float *src[RD_SCENE_ARRAYS];
     size_t floats[RD_SCENE_ARRAYS];
@@ -129,6 +142,15 @@ static void wanted_outputs(const rd_framebuffer *target, const void *wanted[OUTP
 
 static size_t output_bytes(int output, size_t pixels) { return pixels * (output == 0 ? 4 * sizeof(float) : sizeof(float)); }
 
+/* Where the blend writes output o: the caller's device address (radiant_vulkan.h), or our
+   buffer, copied to the host after the frame. */
+static VkDeviceAddress output_address(const vk_frame *f, const rd_framebuffer *target, int o)
+{
+    const void *wanted[OUTPUTS];
+    wanted_outputs(target, wanted);
+    return target->memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)wanted[o] : f->outputs[o].address;
+}
+
 /* Every buffer the frame records, sized before recording (growth frees old buffers). */
 static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_t tiles, size_t pixels,
                                const rd_framebuffer *target)
@@ -150,7 +172,7 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
     wanted_outputs(target, wanted);
     size_t readback = RD_COUNTERS * 4;
     for (int o = 0; o < OUTPUTS && r == RD_OK; o++)
-        if (wanted[o]) {
+        if (wanted[o] && target->memory == RD_MEMORY_HOST) {
             size_t bytes = output_bytes(o, pixels);
             r = rd_vk_reserve(ctx, &f->outputs[o], bytes, "frame outputs");
             readback += bytes;
@@ -182,11 +204,12 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
     timestamp(cmd, vk, 0);
     int tile_result = 0;
     if (n > 0) {
+        VkDeviceAddress arrays[RD_SCENE_ARRAYS];
+        scene_addresses(f, scene, arrays);
         struct { VkDeviceAddress vp, means, log_scales, rotations, opacities, sh, splats, touched, depth_keys, order, counters;
                  uint32_t count; int32_t sh_degree; } pre = {
-            params, f->scene.arrays[RD_ARRAY_MEANS].address, f->scene.arrays[RD_ARRAY_LOG_SCALES].address,
-            f->scene.arrays[RD_ARRAY_ROTATIONS].address, f->scene.arrays[RD_ARRAY_OPACITIES].address,
-            f->scene.arrays[RD_ARRAY_SH].address, f->splats.address, f->touched.address,
+            params, arrays[RD_ARRAY_MEANS], arrays[RD_ARRAY_LOG_SCALES], arrays[RD_ARRAY_ROTATIONS],
+            arrays[RD_ARRAY_OPACITIES], arrays[RD_ARRAY_SH], f->splats.address, f->touched.address,
             f->depth_keys[0].address, f->order[0].address, counters, n, scene->sh_degree};
         uint64_t groups = (n + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
         rd_vk_dispatch(cmd, &f->preprocess, &pre, groups);
@@ -231,15 +254,15 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
     wanted_outputs(target, wanted);
     for (int o = 0; o < OUTPUTS; o++) outputs |= wanted[o] ? 1u << o : 0u;
     struct { VkDeviceAddress vp, ranges, values, splats, color, depth, trans, contrib; uint32_t outputs; } blend = {
-        params, f->tile_ranges.address, f->values[tile_result].address, f->splats.address, f->outputs[0].address,
-        f->outputs[1].address, f->outputs[2].address, f->outputs[3].address, outputs};
+        params, f->tile_ranges.address, f->values[tile_result].address, f->splats.address, output_address(f, target, 0),
+        output_address(f, target, 1), output_address(f, target, 2), output_address(f, target, 3), outputs};
     rd_vk_dispatch_grid(cmd, &f->blend, &blend, (uint32_t)vp->tiles_x, (uint32_t)vp->tiles_y);
     rd_vk_barrier(cmd);
     timestamp(cmd, vk, 4);
     VkBufferCopy copy = {.size = RD_COUNTERS * 4};
     vkCmdCopyBuffer(cmd, f->counters.buffer, f->readback.buffer, 1, &copy);
     copy.dstOffset = copy.size;
-    for (int o = 0; o < OUTPUTS; o++)
+    for (int o = 0; o < OUTPUTS && target->memory == RD_MEMORY_HOST; o++)
         if (outputs & (1u << o)) {
             copy.size = output_bytes(o, pixels);
             vkCmdCopyBuffer(cmd, f->outputs[o].buffer, f->readback.buffer, 1, &copy);
@@ -254,10 +277,6 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
                              const rd_framebuffer *target, rd_render_stats *stats)
 {
     rd_vk_state *vk = rd_vk(ctx);
-    if (target->memory != RD_MEMORY_HOST)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the Vulkan backend renders into host memory only");
-    if (scene->memory != RD_MEMORY_HOST)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the Vulkan backend renders scenes from host arrays only");
     if (scene->count > 0x7fffffffll)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %lld Gaussians exceed the 2^31 a sort can take",
                        (long long)scene->count);
@@ -298,7 +317,7 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
     const char *image = (const char *)f->readback.mapped + RD_COUNTERS * 4;
     const void *wanted[OUTPUTS];
     wanted_outputs(target, wanted);
-    for (int o = 0; o < OUTPUTS; o++)
+    for (int o = 0; o < OUTPUTS && target->memory == RD_MEMORY_HOST; o++)
         if (wanted[o]) {
             size_t bytes = output_bytes(o, pixels);
             memcpy((void *)wanted[o], image, bytes);

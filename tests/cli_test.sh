@@ -8,19 +8,7 @@ radiant_binary=$1
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 radiant=run_radiant
 data=${RADIANT_DATA:-$(dirname "$0")/../../shared/data}
-tmp=$(mktemp -d /tmp/radiant-cli-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-check() { # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $what"; fi
-}
-status_is() { # status_is CODE COMMAND...
-    local want=$1; shift
-    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-    [ $? -eq "$want" ]
-}
+source "$(dirname "$0")/script_checks.sh"
 
 check "--help exits 0" status_is 0 "$radiant" --help
 check "render --help exits 0" status_is 0 "$radiant" render --help

@@ -147,6 +147,18 @@ int main(void)
     rd_scene_destroy(d1);
     rd_scene_destroy(d2);
 
+    /* an empty scene needs no arrays and renders the background */
+    rd_scene *empty = NULL;
+    CHECK_OK(rd_scene_create(ctx, &(rd_scene_desc){.flags = RD_SCENE_ANTIALIASED}, &empty));
+    rd_scene_get_info(empty, &info);
+    CHECK(info.count == 0 && info.flags == RD_SCENE_ANTIALIASED);
+    float bg[4 * 6];
+    rd_framebuffer efb = {.color = bg};
+    rd_camera ecam = rd_camera_look_at((float[3]){0, 0, -1}, (float[3]){0}, (float[3]){0, -1, 0}, 3, 2, 60);
+    CHECK_OK(rd_render(ctx, empty, &ecam, &(rd_render_desc){.background = {0.25f, 0.5f, 1}}, &efb));
+    CHECK(bg[0] == 0.25f && bg[1] == 0.5f && bg[2] == 1.0f && bg[3] == 0.0f && bg[20] == 0.25f);
+    rd_scene_destroy(empty);
+
     rd_context_destroy(ctx);
     return test_finish("api");
 }

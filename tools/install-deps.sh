@@ -3,9 +3,10 @@
 # missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 # Vulkan: the loader and headers, glslc for the shaders, lavapipe (mesa-vulkan-drivers) to
-# run them without a GPU, and the validation layers the Vulkan tests run under.
+# run them without a GPU, and the validation layers the Vulkan tests run under; GLFW for
+# radiant-view, and Xvfb (with xauth, for xvfb-run) to test it without a display.
 packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libcjson-dev libzstd-dev
-          libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers)
+          libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers libglfw3-dev xvfb xauth)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,8 +7,8 @@
 static const char *USAGE =
     "usage: radiant bench SCENE|--demo [options]\n"
     "\n"
-    "Renders the views round-robin into the backend's own memory (device memory on CUDA: the\n"
-    "image stays there; Vulkan copies it to the host after its timed stages) and reports\n"
+    "Renders the views round-robin into the backend's own memory (device memory on GPUs:\n"
+    "the image stays there) and reports\n"
     "medians after warm-up: the whole frame and each stage by the backend's timers (device\n"
     "timers on GPUs), the host wall time per frame, and counts.\n"
     "\n"

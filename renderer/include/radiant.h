@@ -86,6 +86,8 @@ typedef struct rd_context_desc {
     rd_log_level log_level; /* least severe level passed to log; 0 (DEBUG) passes all */
     int subgroup_size;  /* Vulkan: run every shader with this many lanes (VK_EXT_subgroup_size_control,
                            for portability tests); 0: the device's own */
+    const struct rd_vulkan_window_desc *vulkan_window; /* Vulkan: a device that can present to
+                           a window (radiant_vulkan.h); NULL: compute only */
 } rd_context_desc;
 
 rd_result rd_context_create(const rd_context_desc *desc, rd_context **out);
@@ -255,7 +257,8 @@ rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *cam
 rd_result rd_render_views(rd_context *ctx, const rd_scene *scene, int count, const rd_camera *cameras,
                           const rd_render_desc *desc, const rd_framebuffer *targets);
 /* Memory that the context's backend renders into without copies: device memory on GPU
-   backends (*memory = RD_MEMORY_DEVICE), host memory on the CPU. Free with rd_buffer_free. */
+   backends (*memory = RD_MEMORY_DEVICE), host memory on the CPU. Free with rd_buffer_free.
+   On Vulkan the pointer is a buffer device address (radiant_vulkan.h), not host-usable. */
 rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *memory);
 void rd_buffer_free(rd_context *ctx, void *ptr);
 /* Copies bytes between host and backend memory (either direction, or within one). */

@@ -60,7 +60,7 @@ static bool layer_present(const char *name)
     return found;
 }
 
-static rd_result create_instance(rd_context *ctx, rd_vk_state *vk)
+static rd_result create_instance(rd_context *ctx, rd_vk_state *vk, const rd_vulkan_window_desc *window)
 {
     const char *want = getenv("RADIANT_VK_VALIDATION");
     bool validation = want && strcmp(want, "1") == 0;
@@ -69,12 +69,16 @@ static rd_result create_instance(rd_context *ctx, rd_vk_state *vk)
         rd_log(ctx, RD_LOG_WARN, "vulkan: RADIANT_VK_VALIDATION=1 but %s is not installed (vulkan-validationlayers)", layer);
         validation = false;
     }
-    const char *extensions[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+    const char *extensions[32];
+    uint32_t count = 0;
+    if (validation) extensions[count++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    for (uint32_t i = 0; window && i < window->instance_extension_count && count < 32; i++)
+        extensions[count++] = window->instance_extensions[i];
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "radiant",
                              .pEngineName = "radiant", .apiVersion = VK_API_VERSION_1_2};
     VkInstanceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app,
                                  .enabledLayerCount = validation, .ppEnabledLayerNames = &layer,
-                                 .enabledExtensionCount = validation, .ppEnabledExtensionNames = extensions};
+                                 .enabledExtensionCount = count, .ppEnabledExtensionNames = extensions};
     VkResult res = vkCreateInstance(&info, NULL, &vk->instance);
     if (res != VK_SUCCESS)
         return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "backend vulkan: no Vulkan instance (%s); is a Vulkan driver installed?",
@@ -91,6 +95,11 @@ static rd_result create_instance(rd_context *ctx, rd_vk_state *vk)
         if (create) create(vk->instance, &m, NULL, &vk->messenger);
         rd_log(ctx, RD_LOG_INFO, "vulkan: validation layers on");
     }
+    if (window) {
+        if (!window->create_surface) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan_window: create_surface is required");
+        rd_result r = rd_vk_check(ctx, window->create_surface(vk->instance, window->user, &vk->surface), "window surface");
+        if (r != RD_OK) return r;
+    }
     return RD_OK;
 }
 
@@ -106,8 +115,9 @@ static bool has_extension(VkPhysicalDevice dev, const char *name)
     return found;
 }
 
-/* Why dev cannot run the renderer, or NULL when it can. */
-static const char *unsuitable(VkPhysicalDevice dev, uint32_t *family)
+/* Why dev cannot run the renderer (and present to surface, when there is one), or NULL
+   when it can. */
+static const char *unsuitable(VkPhysicalDevice dev, VkSurfaceKHR surface, uint32_t *family)
 {
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(dev, &props);
@@ -130,10 +140,15 @@ static const char *unsuitable(VkPhysicalDevice dev, uint32_t *family)
     if (!q) return "out of memory";
     vkGetPhysicalDeviceQueueFamilyProperties(dev, &n, q);
     uint32_t found = UINT32_MAX;
-    for (uint32_t i = 0; i < n && found == UINT32_MAX; i++)
-        if ((q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && q[i].timestampValidBits >= 32) found = i;
+    for (uint32_t i = 0; i < n && found == UINT32_MAX; i++) {
+        VkBool32 present = VK_TRUE;
+        if (surface) vkGetPhysicalDeviceSurfaceSupportKHR(dev, i, surface, &present);
+        if ((q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && q[i].timestampValidBits >= 32 && present) found = i;
+    }
     free(q);
-    if (found == UINT32_MAX) return "no compute queue with timestamps";
+    if (found == UINT32_MAX) return surface ? "no compute queue with timestamps that can present to the window"
+                                            : "no compute queue with timestamps";
+    if (surface && !has_extension(dev, VK_KHR_SWAPCHAIN_EXTENSION_NAME)) return "VK_KHR_swapchain is required to present";
     *family = found;
     return NULL;
 }
@@ -151,7 +166,7 @@ static rd_result choose_device(rd_context *ctx, rd_vk_state *vk, int device_inde
     for (uint32_t i = 0; i < n && !vk->physical; i++) {
         VkPhysicalDeviceProperties props;
         vkGetPhysicalDeviceProperties(devs[i], &props);
-        const char *reason = unsuitable(devs[i], &vk->queue_family);
+        const char *reason = unsuitable(devs[i], vk->surface, &vk->queue_family);
         if (!reason && hardware_only && props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
             reason = "a software device (the CPU backend is faster)";
         if (reason) {
@@ -223,10 +238,13 @@ static rd_result create_device(rd_context *ctx, rd_vk_state *vk, bool size_contr
                                             .hostQueryReset = VK_FALSE};
     VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12,
                                           .features = {.shaderInt64 = VK_TRUE}};
-    const char *ext = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+    const char *ext[2];
+    uint32_t ext_count = 0;
+    if (size_control) ext[ext_count++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+    if (vk->surface) ext[ext_count++] = VK_KHR_SWAPCHAIN_EXTENSION_NAME;
     VkDeviceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &features, .queueCreateInfoCount = 1,
-                               .pQueueCreateInfos = &queue, .enabledExtensionCount = size_control,
-                               .ppEnabledExtensionNames = &ext};
+                               .pQueueCreateInfos = &queue, .enabledExtensionCount = ext_count,
+                               .ppEnabledExtensionNames = ext};
     rd_result r = rd_vk_check(ctx, vkCreateDevice(vk->physical, &info, NULL, &vk->device), "vkCreateDevice");
     if (r != RD_OK) return r;
     vkGetDeviceQueue(vk->device, vk->queue_family, 0, &vk->queue);
@@ -246,7 +264,7 @@ static rd_result create_device(rd_context *ctx, rd_vk_state *vk, bool size_contr
     return r;
 }
 
-rd_result rd_vk_open(rd_context *ctx, int device_index, bool hardware_only, int subgroup_size)
+rd_result rd_vk_open(rd_context *ctx, const rd_context_desc *desc, bool hardware_only)
 {
     rd_vk_state *vk = calloc(1, sizeof *vk);
     if (!vk) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "backend vulkan: out of memory");
@@ -254,9 +272,9 @@ rd_result rd_vk_open(rd_context *ctx, int device_index, bool hardware_only, int 
     ctx->backend_state = vk;
     ctx->backend = RD_BACKEND_VULKAN;
     bool size_control = false;
-    rd_result r = create_instance(ctx, vk);
-    if (r == RD_OK) r = choose_device(ctx, vk, device_index, hardware_only);
-    if (r == RD_OK) r = choose_subgroup_size(ctx, vk, subgroup_size, &size_control);
+    rd_result r = create_instance(ctx, vk, desc->vulkan_window);
+    if (r == RD_OK) r = choose_device(ctx, vk, desc->device_index, hardware_only);
+    if (r == RD_OK) r = choose_subgroup_size(ctx, vk, desc->subgroup_size, &size_control);
     if (r == RD_OK) r = create_device(ctx, vk, size_control);
     if (r == RD_OK) r = rd_vk_sorter_create(ctx, &vk->sorter);
     if (r != RD_OK) {
@@ -277,6 +295,7 @@ void rd_vk_close(rd_context *ctx)
         vkDeviceWaitIdle(vk->device);
         rd_vk_sorter_destroy(vk, vk->sorter);
         rd_vk_release(vk, &vk->staging);
+        for (int i = 0; i < vk->allocation_count; i++) rd_vk_release(vk, &vk->allocations[i]);
         if (vk->timestamps) vkDestroyQueryPool(vk->device, vk->timestamps, NULL);
         if (vk->fence) vkDestroyFence(vk->device, vk->fence, NULL);
         if (vk->pool) vkDestroyCommandPool(vk->device, vk->pool, NULL);
@@ -287,7 +306,9 @@ void rd_vk_close(rd_context *ctx)
             (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(vk->instance, "vkDestroyDebugUtilsMessengerEXT");
         if (destroy) destroy(vk->instance, vk->messenger, NULL);
     }
+    if (vk->surface) vkDestroySurfaceKHR(vk->instance, vk->surface, NULL);
     if (vk->instance) vkDestroyInstance(vk->instance, NULL);
+    free(vk->allocations);
     free(vk);
     ctx->backend_state = NULL;
 }

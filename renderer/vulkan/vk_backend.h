@@ -10,21 +10,15 @@
 #define RD_VK_BACKEND_H
 
 #include "../internal.h"
-
-#include <vulkan/vulkan.h>
+#include "radiant_vulkan.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct rd_vk_buffer {
-    VkBuffer buffer;
-    VkDeviceMemory memory;
-    VkDeviceAddress address;
-    void *mapped;        /* host-visible buffers only */
-    VkDeviceSize bytes;
-    bool host;           /* host-visible (staging, counters read after a frame) */
-} rd_vk_buffer;
+/* A growable buffer (radiant_vulkan.h); host-visible ones hold staging data and the
+   counters read after a frame. */
+typedef rd_vulkan_buffer rd_vk_buffer;
 
 typedef struct rd_vk_state {
     VkInstance instance;
@@ -46,15 +40,24 @@ typedef struct rd_vk_state {
     rd_context *ctx;                /* for the messenger's log */
     rd_vk_buffer staging;           /* host-visible bounce buffer for uploads and downloads */
     struct rd_vk_sorter *sorter;    /* scans and sorts (vk_sort.h) */
+    VkSurfaceKHR surface;           /* with rd_context_desc.vulkan_window */
+    rd_vk_buffer *allocations;      /* rd_buffer_alloc's, for rd_buffer_free and rd_buffer_copy */
+    int allocation_count, allocation_capacity;
 } rd_vk_state;
 
 static inline rd_vk_state *rd_vk(rd_context *ctx) { return (rd_vk_state *)ctx->backend_state; }
 
-/* Opens device_index among the devices that have Vulkan 1.2, buffer device addresses and
-   64-bit integers. hardware_only (the auto backend) refuses software devices such as
-   lavapipe, where the CPU backend is faster. subgroup_size 0 takes the device's. */
-rd_result rd_vk_open(rd_context *ctx, int device_index, bool hardware_only, int subgroup_size);
+/* Opens desc->device_index among the devices that have Vulkan 1.2, buffer device
+   addresses and 64-bit integers (and can present to desc->vulkan_window's surface, when
+   given). hardware_only (the auto backend) refuses software devices such as lavapipe,
+   where the CPU backend is faster. desc->subgroup_size 0 takes the device's. */
+rd_result rd_vk_open(rd_context *ctx, const rd_context_desc *desc, bool hardware_only);
 void rd_vk_close(rd_context *ctx);
+
+/* rd_buffer_alloc, rd_buffer_free and rd_buffer_copy on a Vulkan context (vk_memory.c). */
+rd_result rd_vk_alloc(rd_context *ctx, size_t bytes, void **ptr);
+void rd_vk_free(rd_context *ctx, void *ptr);
+rd_result rd_vk_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const void *src, rd_memory src_memory, size_t bytes);
 
 /* RD_OK, or the failure recorded in ctx as "vulkan: <step>: <VkResult name>". */
 rd_result rd_vk_check(rd_context *ctx, VkResult result, const char *step);

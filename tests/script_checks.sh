@@ -1,0 +1,20 @@
+# script_checks.sh: sourced by the shell tests. Makes $tmp (removed on exit) and the
+# counters, and defines:
+#   check DESCRIPTION COMMAND...   counts COMMAND's success, prints FAILED: otherwise
+#   status_is CODE COMMAND...      COMMAND exits with CODE; its output lands in
+#                                  $tmp/stdout and $tmp/stderr, its stderr also in $tmp/log
+tmp=$(mktemp -d /tmp/radiant-test-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+check() {
+    local what=$1; shift
+    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $what"; fi
+}
+status_is() {
+    local want=$1 got; shift
+    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+    got=$?
+    cat "$tmp/stderr" >>"$tmp/log"
+    [ "$got" -eq "$want" ]
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# viewer_test.sh VIEWER RADIANT IMAGE_DIFF: radiant-view end to end under Xvfb on the
+# Vulkan driver present (lavapipe in CI): its screenshot equals `radiant render --backend
+# vulkan` of the same camera up to 8-bit rounding, a file that fails to load keeps it
+# running with the error logged, and no display gives one clear message and exit code 1.
+# Prints "N passed, M failed"; exits 77 (skipped) only where xvfb-run is missing.
+set -u
+viewer_binary=$1 radiant_binary=$2 image_diff=$3
+run_viewer() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$viewer_binary" "$@"; }
+run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
+data=${RADIANT_DATA:-$(dirname "$0")/../../shared/data}
+source "$(dirname "$0")/script_checks.sh"
+# same_image DESCRIPTION A B: equal up to one 8-bit step (the storage image's rounding)
+same_image() {
+    local d
+    d=$("$image_diff" "$2" "$3" 2>&1)
+    echo "  $1: largest difference $d/255"
+    check "$1" test "$d" -le 1 2>/dev/null
+}
+# the swapchain and present code run under the validation layers too (they log errors)
+export RADIANT_VK_VALIDATION=1
+# in_xvfb COMMAND...: a fresh virtual display for the command
+in_xvfb() { xvfb-run -a -s "-screen 0 1600x1200x24" env LD_PRELOAD="${RADIANT_TEST_PRELOAD:-}" "$@"; }
+
+check "--help exits 0" status_is 0 run_viewer --help
+check "unknown option exits 1" status_is 1 run_viewer --bogus
+check "--screenshot without --frames exits 1" status_is 1 run_viewer --demo --screenshot "$tmp/x.png"
+check "no display exits 1" status_is 1 env -u DISPLAY -u WAYLAND_DISPLAY LD_PRELOAD="${RADIANT_TEST_PRELOAD:-}" \
+    "$viewer_binary" --demo --frames 1
+check "no display says so once" grep -q "cannot open a display" "$tmp/stderr"
+
+if ! command -v xvfb-run >/dev/null; then
+    echo "xvfb-run not found: the windowed tests are skipped (install xvfb)"
+    echo "viewer: $passed passed, $failed failed (windowed tests skipped)"
+    [ "$failed" -eq 0 ] && exit 77 || exit 1
+fi
+
+# the demo scene at its first orbit view
+check "demo: 3 frames and a screenshot" status_is 0 in_xvfb "$viewer_binary" --demo --frames 3 --width 320 --height 180 \
+    --screenshot "$tmp/demo.png"
+grep "frames at" "$tmp/stderr"
+check "demo: the viewer reports its frame and present times" grep -q "present [0-9.]* ms" "$tmp/stderr"
+check "demo: radiant render of the same view" status_is 0 run_radiant render --demo --backend vulkan --width 320 --height 180 \
+    --out "$tmp/demo_render"
+same_image "demo: screenshot equals radiant render" "$tmp/demo.png" "$tmp/demo_render/0000.png"
+check "demo: a screenshot with the overlay" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 \
+    --screenshot-overlay --screenshot "$tmp/overlay.png"
+overlay_diff=$("$image_diff" "$tmp/overlay.png" "$tmp/demo.png" 2>&1)
+check "demo: the overlay's text is drawn" test "$overlay_diff" -ge 100 2>/dev/null
+
+# a camera list: the first camera, at its own size
+cat >"$tmp/cams.json" <<'JSON'
+{"cameras": [
+ {"width": 96, "height": 64, "fx": 80, "fy": 80, "cx": 45, "cy": 33,
+  "w2c": [[0, 1, 0, 0], [0.45, 0, -0.89, 1.5], [-0.89, 0, -0.45, 6.0], [0, 0, 0, 1]]}]}
+JSON
+check "cameras: screenshot" status_is 0 in_xvfb "$viewer_binary" --demo --cameras "$tmp/cams.json" --frames 2 \
+    --width 96 --height 64 --screenshot "$tmp/cams.png"
+check "cameras: radiant render" status_is 0 run_radiant render --demo --backend vulkan --cameras "$tmp/cams.json" \
+    --out "$tmp/cams_render"
+same_image "cameras: screenshot equals radiant render" "$tmp/cams.png" "$tmp/cams_render/0000.png"
+
+# a file that fails to load: logged, the viewer keeps running on an empty scene
+printf 'ply\nformat binary_little_endian 1.0\nelement vertex 5\nend_header\n' >"$tmp/broken.ply"
+check "broken scene: still exits 0" status_is 0 in_xvfb "$viewer_binary" "$tmp/broken.ply" --frames 2 --width 64 --height 48 \
+    --screenshot "$tmp/broken.png"
+check "broken scene: the error names the file" grep -q "error: .*broken.ply: " "$tmp/stderr"
+check "broken scene: an empty frame was still written" test -s "$tmp/broken.png"
+check "missing dataset: still exits 0" status_is 0 in_xvfb "$viewer_binary" --demo --dataset "$tmp/nowhere" --frames 1 \
+    --width 64 --height 48
+check "missing dataset: the error names it" grep -q "error: .*nowhere" "$tmp/stderr"
+
+# the lego dataset's cameras and, with no scene, its own images
+lego=$data/nerf_synthetic_lego
+if [ -f "$lego/transforms_test.json" ]; then
+    check "lego: dataset images shown" status_is 0 in_xvfb "$viewer_binary" --dataset "$lego" --frames 2 --width 400 \
+        --height 400 --screenshot "$tmp/lego.png"
+    mean=$("$image_diff" --mean "$tmp/lego.png" 2>/dev/null || echo 0)
+    echo "  lego: mean value of the shown image $mean/255"
+    check "lego: the shown image is not empty" awk -v m="$mean" 'BEGIN { exit !(m > 5) }'
+    check "lego: demo scene from the dataset's first camera" status_is 0 in_xvfb "$viewer_binary" --demo --dataset "$lego" \
+        --frames 2 --width 200 --height 200 --screenshot "$tmp/lego_demo.png"
+else
+    echo "lego dataset not found under $data: its checks are skipped"
+fi
+
+check "the validation layers were on" grep -q "validation layers on" "$tmp/log"
+check "the validation layers reported no errors" sh -c "! grep -q 'vulkan validation' '$tmp/log'"
+grep "vulkan validation" "$tmp/log" | head -5
+echo "viewer: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,128 @@
+/* content.c: scenes and views for the viewer. */
+#include "content.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ORBIT_VIEWS = 8, ORBIT_WIDTH = 1920, ORBIT_HEIGHT = 1080 };
+
+static const char *tail(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+/* "name: why", or just why when it names the file already (the library's messages do) */
+static void describe_failure(char *out, size_t n, const char *name, const char *why)
+{
+    bool named = strstr(why, name) != NULL;
+    snprintf(out, n, "%s%s%s", named ? "" : name, named ? "" : ": ", why);
+}
+
+static void measure(vw_content *c)
+{
+    rd_scene_get_info(c->scene, &c->info);
+    const float *lo = c->info.bounds_min, *hi = c->info.bounds_max;
+    if (c->info.count > 0 && lo[0] <= hi[0]) {
+        float d2 = 0.0f;
+        for (int a = 0; a < 3; a++) {
+            c->center[a] = 0.5f * (lo[a] + hi[a]);
+            d2 += (hi[a] - lo[a]) * (hi[a] - lo[a]);
+        }
+        c->radius = 0.5f * sqrtf(d2);
+    } else {
+        c->center[0] = c->center[1] = c->center[2] = 0.0f;
+        c->radius = 1.0f;
+    }
+}
+
+bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path)
+{
+    rd_scene *scene = NULL;
+    rd_result r;
+    if (!path) r = rd_scene_create(ctx, &(rd_scene_desc){0}, &scene);
+    else if (strcmp(path, "--demo") == 0) r = rd_scene_create_demo(ctx, NULL, &scene);
+    else r = rd_scene_load(ctx, path, &scene);
+    if (r != RD_OK) {
+        char message[sizeof c->message];
+        describe_failure(message, sizeof message, path ? tail(path) : "scene", rd_last_error(ctx));
+        if (!c->scene) vw_content_open_scene(c, ctx, NULL);
+        memcpy(c->message, message, sizeof message);
+        return false;
+    }
+    rd_scene_destroy(c->scene);
+    c->scene = scene;
+    snprintf(c->scene_name, sizeof c->scene_name, "%s", !path ? "(no scene)" : strcmp(path, "--demo") == 0 ? "demo" : tail(path));
+    c->message[0] = '\0';
+    measure(c);
+    return true;
+}
+
+static bool set_view_count(vw_content *c, int n)
+{
+    free(c->views);
+    free(c->view_names);
+    c->views = calloc((size_t)n, sizeof *c->views);
+    c->view_names = calloc((size_t)n, sizeof *c->view_names);
+    c->view_count = c->views && c->view_names ? n : 0;
+    return c->view_count == n;
+}
+
+bool vw_content_open_views(vw_content *c, rd_context *ctx, const char *path, const char *split)
+{
+    rd_dataset *d = NULL;
+    if (rd_dataset_load(ctx, path, &(rd_dataset_desc){.split = split}, &d) != RD_OK) {
+        describe_failure(c->message, sizeof c->message, tail(path), rd_last_error(ctx));
+        return false;
+    }
+    int n = rd_dataset_view_count(d);
+    if (n < 1 || !set_view_count(c, n)) {
+        snprintf(c->message, sizeof c->message, "%s: no views", tail(path));
+        rd_dataset_destroy(d);
+        return false;
+    }
+    rd_dataset_destroy(c->dataset);
+    c->dataset = d;
+    for (int i = 0; i < n; i++) {
+        const rd_view *v = rd_dataset_view(d, i);
+        c->views[i] = v->camera;
+        snprintf(c->view_names[i], sizeof c->view_names[i], "%s", v->name);
+    }
+    if (c->info.count == 0) {
+        /* no scene: orbit what the cameras look at, the origin, at their distance */
+        float eye[3], mean = 0.0f;
+        for (int i = 0; i < n; i++) {
+            rd_camera_center(&c->views[i], eye);
+            mean += sqrtf(eye[0] * eye[0] + eye[1] * eye[1] + eye[2] * eye[2]) / (float)n;
+        }
+        c->center[0] = c->center[1] = c->center[2] = 0.0f;
+        c->radius = mean > 0.0f ? 0.5f * mean : 1.0f;
+    }
+    return true;
+}
+
+void vw_content_default_views(vw_content *c)
+{
+    rd_dataset_destroy(c->dataset);
+    c->dataset = NULL;
+    if (!set_view_count(c, ORBIT_VIEWS)) return;
+    if (rd_scene_orbit_cameras(c->scene, ORBIT_VIEWS, ORBIT_WIDTH, ORBIT_HEIGHT, c->views) != RD_OK)
+        for (int i = 0; i < ORBIT_VIEWS; i++) {
+            /* an empty scene: look at the origin from a ring */
+            float a = 6.2831853f * (float)i / ORBIT_VIEWS;
+            float eye[3] = {4.0f * sinf(a), -1.0f, -4.0f * cosf(a)}, target[3] = {0}, up[3] = {0, -1, 0};
+            c->views[i] = rd_camera_look_at(eye, target, up, ORBIT_WIDTH, ORBIT_HEIGHT, 60.0f);
+        }
+    for (int i = 0; i < ORBIT_VIEWS; i++) snprintf(c->view_names[i], sizeof c->view_names[i], "orbit %d", i);
+}
+
+void vw_content_free(vw_content *c)
+{
+    rd_scene_destroy(c->scene);
+    rd_dataset_destroy(c->dataset);
+    free(c->views);
+    free(c->view_names);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,32 @@
+/* content.h: what the viewer has open: a scene (file, --demo, or empty), the views to
+   jump between (a dataset's, a camera list's, or eight orbit views of the scene), and the
+   scene's size for the controls. A failed load keeps what was open and says why. */
+#ifndef VW_CONTENT_H
+#define VW_CONTENT_H
+
+#include "radiant.h"
+
+#include <stdbool.h>
+
+typedef struct vw_content {
+    rd_scene *scene;           /* never NULL once opened: an empty scene at worst */
+    rd_scene_info info;
+    char scene_name[128];
+    rd_dataset *dataset;       /* --dataset or --cameras; NULL: orbit views */
+    rd_camera *views;
+    char (*view_names)[64];
+    int view_count;
+    float center[3], radius;   /* the scene's bounds (the dataset's cameras' when empty) */
+    char message[512];         /* the last failure, shown in the overlay until the next load */
+} vw_content;
+
+/* Opens the scene path (NULL: empty; "--demo": the built-in scene) in ctx; on failure
+   keeps the previous scene (or an empty one) and fills message. */
+bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path);
+/* Opens a dataset folder or camera list as the views (split may be NULL). */
+bool vw_content_open_views(vw_content *c, rd_context *ctx, const char *path, const char *split);
+/* Orbit views of the scene, when no dataset is open. */
+void vw_content_default_views(vw_content *c);
+void vw_content_free(vw_content *c);
+
+#endif

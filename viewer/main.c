@@ -1,0 +1,300 @@
+/* main.c: radiant-view: options, the GLFW window, input, and the render thread's start
+   and end. This thread only handles input; render_loop.c draws. */
+#include "present.h"
+#include "viewer.h"
+
+#define GLFW_INCLUDE_VULKAN
+#include <GLFW/glfw3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *USAGE =
+    "usage: radiant-view [SCENE] [options]\n"
+    "\n"
+    "Shows a scene (any format radiant reads) and lets you fly around it.\n"
+    "\n"
+    "  --demo                the built-in scene\n"
+    "  --dataset DIR         a dataset's cameras as views (N/P), its images on I\n"
+    "  --split S             the dataset's split: train, val, test (default) or all\n"
+    "  --cameras FILE        a camera list as views, starting at the first\n"
+    "  --backend B           vulkan (default) or cuda (frames copied through the host)\n"
+    "  --width W --height H  window size (default 1280x720)\n"
+    "  --no-vsync            start with vsync off (V toggles)\n"
+    "  --frames N            render N frames at the first view, then exit\n"
+    "  --screenshot FILE     with --frames: write the last frame (PNG)\n"
+    "  --screenshot-overlay  screenshots (F12 too) include the overlay; by default they do not\n"
+    "  --verbose             log the library's debug messages\n"
+    "\n"
+    "Keys: H shows them all (orbit: left drag, pan: right drag, zoom: scroll, fly: WASDQE).\n";
+
+void vw_log(rd_log_level level, const char *message, void *user)
+{
+    (void)user;
+    static const char *names[] = {"debug: ", "", "warning: ", "error: "};
+    fprintf(stderr, "radiant-view: %s%s\n", names[level < 0 || level > RD_LOG_ERROR ? 0 : level], message);
+}
+
+static int parse_int(const char *s, int lo, int hi, const char *what)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "radiant-view: %s: '%s' is not a number from %d to %d\n", what, s, lo, hi);
+        return -1;
+    }
+    return (int)v;
+}
+
+/* 0: run, 1: bad usage (after a message), 2: --help. */
+static int parse_options(int argc, char **argv, vw_options *o)
+{
+    *o = (vw_options){.backend = RD_BACKEND_VULKAN, .width = 1280, .height = 720, .vsync = true};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 2;
+        if (strcmp(a, "--demo") == 0) o->demo = true;
+        else if (strcmp(a, "--no-vsync") == 0) o->vsync = false;
+        else if (strcmp(a, "--verbose") == 0) o->verbose = true;
+        else if (strcmp(a, "--screenshot-overlay") == 0) o->screenshot_overlay = true;
+        else if (has_value && strcmp(a, "--dataset") == 0) o->dataset = argv[++i];
+        else if (has_value && strcmp(a, "--split") == 0) o->split = argv[++i];
+        else if (has_value && strcmp(a, "--cameras") == 0) o->cameras = argv[++i];
+        else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
+        else if (has_value && strcmp(a, "--backend") == 0) {
+            int b = rd_backend_from_name(argv[++i]);
+            if (b != RD_BACKEND_VULKAN && b != RD_BACKEND_CUDA) {
+                fprintf(stderr, "radiant-view: --backend: '%s' is not vulkan or cuda\n", argv[i]);
+                return 1;
+            }
+            o->backend = (rd_backend)b;
+        } else if (has_value && (strcmp(a, "--width") == 0 || strcmp(a, "--height") == 0 || strcmp(a, "--frames") == 0)) {
+            int v = parse_int(argv[++i], 1, 16384, a);
+            if (v < 0) return 1;
+            *(a[2] == 'w' ? &o->width : a[2] == 'h' ? &o->height : &o->frames) = v;
+        } else if (a[0] != '-' && !o->scene) o->scene = a;
+        else {
+            fprintf(stderr, "radiant-view: unknown or incomplete option '%s'\n\n%s", a, USAGE);
+            return 1;
+        }
+    }
+    if (o->scene && o->demo) {
+        fprintf(stderr, "radiant-view: give a SCENE file or --demo, not both\n");
+        return 1;
+    }
+    if (o->dataset && o->cameras) {
+        fprintf(stderr, "radiant-view: give --dataset or --cameras, not both\n");
+        return 1;
+    }
+    if (o->screenshot && !o->frames) {
+        fprintf(stderr, "radiant-view: --screenshot needs --frames N\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- input: the main thread's side of vw_shared ------------------------------------ */
+
+typedef struct input_state {
+    vw_shared *shared;
+    bool orbiting, panning;
+    double x, y;
+} input_state;
+
+static void on_key(GLFWwindow *w, int key, int scancode, int action, int mods)
+{
+    (void)scancode, (void)mods;
+    if (action != GLFW_PRESS) return;
+    input_state *in = glfwGetWindowUserPointer(w);
+    vw_shared *sh = in->shared;
+    pthread_mutex_lock(&sh->lock);
+    vw_settings *s = &sh->settings;
+    switch (key) {
+    case GLFW_KEY_ESCAPE: sh->quit = true; break;
+    case GLFW_KEY_R: sh->reset_view = true; break;
+    case GLFW_KEY_N: sh->view_step++; break;
+    case GLFW_KEY_P: sh->view_step--; break;
+    case GLFW_KEY_M: s->mode = (s->mode + 1) % VW_MODES; break;
+    case GLFW_KEY_0: case GLFW_KEY_1: case GLFW_KEY_2: case GLFW_KEY_3: s->sh_degree = key - GLFW_KEY_0; break;
+    case GLFW_KEY_X: s->antialiased = !s->antialiased; break;
+    case GLFW_KEY_B: s->white_background = !s->white_background; break;
+    case GLFW_KEY_V: s->vsync = !s->vsync; break;
+    case GLFW_KEY_I: s->dataset_image = !s->dataset_image; break;
+    case GLFW_KEY_O: s->overlay = !s->overlay; break;
+    case GLFW_KEY_H: s->help = !s->help; s->overlay |= s->help; break;
+    case GLFW_KEY_F12: sh->screenshot = true; break;
+    default: break;
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static void on_button(GLFWwindow *w, int button, int action, int mods)
+{
+    (void)mods;
+    input_state *in = glfwGetWindowUserPointer(w);
+    bool down = action == GLFW_PRESS;
+    if (button == GLFW_MOUSE_BUTTON_LEFT) in->orbiting = down;
+    if (button == GLFW_MOUSE_BUTTON_RIGHT || button == GLFW_MOUSE_BUTTON_MIDDLE) in->panning = down;
+    glfwGetCursorPos(w, &in->x, &in->y);
+}
+
+static void on_cursor(GLFWwindow *w, double x, double y)
+{
+    input_state *in = glfwGetWindowUserPointer(w);
+    double dx = x - in->x, dy = y - in->y;
+    in->x = x, in->y = y;
+    if (!in->orbiting && !in->panning) return;
+    int width, height;
+    glfwGetWindowSize(w, &width, &height);
+    pthread_mutex_lock(&in->shared->lock);
+    if (in->shared->controls_ready) {
+        /* a drag across the window's height turns about 180 degrees, or pans about the view's height */
+        if (in->orbiting) vw_controls_orbit(&in->shared->controls, (float)(-dx * 3.0 / height), (float)(-dy * 3.0 / height));
+        else vw_controls_pan(&in->shared->controls, (float)(-dx / height), (float)(-dy / height));
+    }
+    pthread_mutex_unlock(&in->shared->lock);
+}
+
+static void on_scroll(GLFWwindow *w, double dx, double dy)
+{
+    (void)dx;
+    input_state *in = glfwGetWindowUserPointer(w);
+    pthread_mutex_lock(&in->shared->lock);
+    if (in->shared->controls_ready) vw_controls_zoom(&in->shared->controls, (float)dy);
+    pthread_mutex_unlock(&in->shared->lock);
+}
+
+static void on_drop(GLFWwindow *w, int count, const char **paths)
+{
+    input_state *in = glfwGetWindowUserPointer(w);
+    if (count < 1) return;
+    char *copy = strdup(paths[0]);
+    pthread_mutex_lock(&in->shared->lock);
+    free(in->shared->open_path);
+    in->shared->open_path = copy;
+    pthread_mutex_unlock(&in->shared->lock);
+}
+
+static void on_framebuffer(GLFWwindow *w, int width, int height)
+{
+    input_state *in = glfwGetWindowUserPointer(w);
+    float sx, sy;
+    glfwGetWindowContentScale(w, &sx, &sy);
+    pthread_mutex_lock(&in->shared->lock);
+    in->shared->framebuffer_width = width, in->shared->framebuffer_height = height;
+    in->shared->content_scale = sx > sy ? sx : sy;
+    pthread_mutex_unlock(&in->shared->lock);
+}
+
+/* W A S D Q E held: moves by the time since the last call. */
+static void fly(GLFWwindow *w, vw_shared *sh, double seconds)
+{
+    static const struct { int key, axis; float sign; } keys[] = {
+        {GLFW_KEY_D, 0, 1}, {GLFW_KEY_A, 0, -1}, {GLFW_KEY_Q, 1, 1}, {GLFW_KEY_E, 1, -1}, {GLFW_KEY_W, 2, 1}, {GLFW_KEY_S, 2, -1}};
+    float move[3] = {0};
+    bool any = false;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (glfwGetKey(w, keys[i].key) == GLFW_PRESS) move[keys[i].axis] += keys[i].sign, any = true;
+    if (!any) return;
+    bool fast = glfwGetKey(w, GLFW_KEY_LEFT_SHIFT) == GLFW_PRESS || glfwGetKey(w, GLFW_KEY_RIGHT_SHIFT) == GLFW_PRESS;
+    pthread_mutex_lock(&sh->lock);
+    if (sh->controls_ready) vw_controls_fly(&sh->controls, move, (float)seconds, fast ? 4.0f : 1.0f);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* ---- the window and its Vulkan context -------------------------------------------- */
+
+static VkResult create_surface(VkInstance instance, void *user, VkSurfaceKHR *surface)
+{
+    return glfwCreateWindowSurface(instance, (GLFWwindow *)user, NULL, surface);
+}
+
+static void on_glfw_error(int code, const char *description)
+{
+    (void)code;
+    fprintf(stderr, "radiant-view: window system: %s\n", description);
+}
+
+int main(int argc, char **argv)
+{
+    vw_options opt;
+    int parsed = parse_options(argc, argv, &opt);
+    if (parsed == 2) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (parsed) return 1;
+    glfwSetErrorCallback(on_glfw_error);
+    if (!glfwInit()) {
+        fprintf(stderr, "radiant-view: cannot open a display (is DISPLAY or WAYLAND_DISPLAY set? "
+                        "Headless, use `radiant render`, or run under xvfb-run)\n");
+        return 1;
+    }
+    if (!glfwVulkanSupported()) {
+        fprintf(stderr, "radiant-view: no Vulkan loader or driver for windows on this display\n");
+        glfwTerminate();
+        return 1;
+    }
+    glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
+    glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);
+    GLFWwindow *window = glfwCreateWindow(opt.width, opt.height, "radiant-view", NULL, NULL);
+    if (!window) {
+        glfwTerminate();
+        return 1;
+    }
+    uint32_t extension_count = 0;
+    const char **extensions = glfwGetRequiredInstanceExtensions(&extension_count);
+    rd_vulkan_window_desc window_desc = {.instance_extensions = extensions, .instance_extension_count = extension_count,
+                                         .create_surface = create_surface, .user = window};
+    rd_context *ctx = NULL;
+    rd_context_desc desc = {.backend = RD_BACKEND_VULKAN, .log = vw_log, .log_level = opt.verbose ? RD_LOG_DEBUG : RD_LOG_INFO,
+                            .vulkan_window = &window_desc};
+    if (rd_context_create(&desc, &ctx) != RD_OK) {
+        glfwDestroyWindow(window);
+        glfwTerminate();
+        return 1;
+    }
+    vw_shared shared = {.settings = {.sh_degree = -1, .vsync = opt.vsync, .overlay = true}, .content_scale = 1.0f};
+    pthread_mutex_init(&shared.lock, NULL);
+    input_state input = {.shared = &shared};
+    glfwSetWindowUserPointer(window, &input);
+    glfwSetKeyCallback(window, on_key);
+    glfwSetMouseButtonCallback(window, on_button);
+    glfwSetCursorPosCallback(window, on_cursor);
+    glfwSetScrollCallback(window, on_scroll);
+    glfwSetDropCallback(window, on_drop);
+    glfwSetFramebufferSizeCallback(window, on_framebuffer);
+    int fb_width, fb_height;
+    glfwGetFramebufferSize(window, &fb_width, &fb_height);
+    on_framebuffer(window, fb_width, fb_height);
+
+    vw_render_args args = {.shared = &shared, .options = &opt, .present_ctx = ctx};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, vw_render_thread, &args) != 0) {
+        fprintf(stderr, "radiant-view: cannot start the render thread\n");
+        shared.exit_code = 1;
+    } else {
+        double last = glfwGetTime();
+        for (;;) {
+            glfwWaitEventsTimeout(1.0 / 120.0);
+            double now = glfwGetTime();
+            fly(window, &shared, now - last);
+            last = now;
+            pthread_mutex_lock(&shared.lock);
+            if (glfwWindowShouldClose(window)) shared.quit = true;
+            bool quit = shared.quit;
+            pthread_mutex_unlock(&shared.lock);
+            if (quit) break;
+        }
+        pthread_join(thread, NULL);
+    }
+    int code = shared.exit_code;
+    free(shared.open_path);
+    pthread_mutex_destroy(&shared.lock);
+    rd_context_destroy(ctx);
+    glfwDestroyWindow(window);
+    glfwTerminate();
+    return code;
+}

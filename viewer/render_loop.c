@@ -1,0 +1,437 @@
+/* render_loop.c: radiant-view's render thread: takes the person's changes, renders the
+   frame at the window's size into device memory (Vulkan) or through the host (CUDA),
+   presents it with the overlay, and writes screenshots. */
+#include "content.h"
+#include "present.h"
+#include "viewer.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const HELP[] = {
+    "left drag   orbit          W A S D Q E  fly (shift: faster)",
+    "right drag  pan            R            reset the view",
+    "scroll      zoom           N / P        next / previous view",
+    "M           mode (RGB, depth, alpha)    0 1 2 3  SH degree",
+    "X           antialiased    B            background black/white",
+    "V           vsync          I            dataset image / render",
+    "F12         screenshot     O            hide the overlay",
+    "H           this help      Esc          quit",
+    "drop a scene file on the window to open it",
+};
+static const char *const MODE_NAMES[VW_MODES] = {"RGB", "depth", "alpha"};
+
+typedef struct frame_sample {
+    double frame_ms, render_ms, gpu_ms, present_ms;
+} frame_sample;
+
+typedef struct frame_timing {
+    frame_sample *samples;
+    int count, capacity;
+} frame_timing;
+
+typedef struct render_state {
+    vw_shared *shared;
+    const vw_options *opt;
+    rd_context *vk;          /* presents; renders too on the Vulkan backend */
+    rd_context *cuda;        /* renders with --backend cuda (NULL otherwise) */
+    vw_content content;
+    int view;                /* the current view (last jumped to) */
+    vw_present present;
+    vw_overlay overlay;
+    void *color, *depth;     /* Vulkan: rd_buffer_alloc device addresses */
+    size_t pixels;           /* their capacity */
+    float *host_color, *host_depth; /* CUDA renders here, then into `staged` */
+    rd_vulkan_buffer staged; /* host-visible float RGBA (+ depth): CUDA frames, dataset images */
+    int image_view;          /* the view whose dataset image `staged` holds, -1 none */
+    int image_width, image_height;
+    rd_render_stats stats;
+    double fps, last_frame;
+    frame_timing timing;
+} render_state;
+
+static void set_message(render_state *s, const char *text)
+{
+    snprintf(s->content.message, sizeof s->content.message, "%s", text);
+    vw_log(RD_LOG_ERROR, text, NULL);
+}
+
+/* Jumps to view i and makes it the controls' starting point. */
+static void go_to_view(render_state *s, int i)
+{
+    vw_content *c = &s->content;
+    if (c->view_count == 0) return;
+    s->view = ((i % c->view_count) + c->view_count) % c->view_count;
+    const rd_camera *cam = &c->views[s->view];
+    float eye[3];
+    rd_camera_center(cam, eye);
+    /* orbit about the point ahead at the scene centre's depth */
+    float depth = 0.0f;
+    for (int a = 0; a < 3; a++) depth += cam->w2c[8 + a] * (c->center[a] - eye[a]);
+    pthread_mutex_lock(&s->shared->lock);
+    vw_controls_init(&s->shared->controls, cam, depth > 0.0f ? depth : c->radius, c->radius);
+    s->shared->controls_ready = true;
+    pthread_mutex_unlock(&s->shared->lock);
+}
+
+static void open_scene(render_state *s, const char *path)
+{
+    if (!vw_content_open_scene(&s->content, s->cuda ? s->cuda : s->vk, path)) {
+        char text[600];
+        snprintf(text, sizeof text, "%s", s->content.message);
+        set_message(s, text);
+        if (s->content.view_count) return;
+        /* nothing open before: the empty scene that replaced it still needs views */
+    }
+    if (!s->content.dataset) vw_content_default_views(&s->content);
+    s->image_view = -1;
+    go_to_view(s, 0);
+}
+
+static bool reserve_frame(render_state *s, size_t pixels)
+{
+    if (pixels <= s->pixels) return true;
+    rd_context *ctx = s->cuda ? s->cuda : s->vk;
+    rd_memory memory;
+    if (s->cuda) {
+        free(s->host_color), free(s->host_depth);
+        s->host_color = malloc(pixels * 4 * sizeof(float));
+        s->host_depth = malloc(pixels * sizeof(float));
+        if (!s->host_color || !s->host_depth) return false;
+    } else {
+        rd_buffer_free(ctx, s->color), rd_buffer_free(ctx, s->depth);
+        s->color = s->depth = NULL;
+        if (rd_buffer_alloc(ctx, pixels * 4 * sizeof(float), &s->color, &memory) != RD_OK ||
+            rd_buffer_alloc(ctx, pixels * sizeof(float), &s->depth, &memory) != RD_OK)
+            return false;
+    }
+    s->pixels = pixels;
+    return true;
+}
+
+/* The dataset's own image at the current view, as float RGBA in `staged`. */
+static bool stage_dataset_image(render_state *s, const vw_settings *set)
+{
+    if (s->image_view == s->view) return true;
+    float background[3] = {set->white_background, set->white_background, set->white_background};
+    rd_image img;
+    if (rd_dataset_load_image(s->vk, s->content.dataset, s->view, background, &img) != RD_OK) {
+        char text[600];
+        snprintf(text, sizeof text, "dataset image: %s", rd_last_error(s->vk));
+        set_message(s, text);
+        return false;
+    }
+    size_t n = (size_t)img.width * img.height;
+    bool ok = rd_vulkan_buffer_reserve(s->vk, &s->staged, n * 4 * sizeof(float)) == RD_OK;
+    for (size_t p = 0; ok && p < n; p++) {
+        float *dst = (float *)s->staged.mapped + 4 * p;
+        for (int c = 0; c < 3; c++) dst[c] = img.pixels[3 * p + c];
+        dst[3] = 1.0f;
+    }
+    s->image_view = ok ? s->view : -1;
+    s->image_width = img.width, s->image_height = img.height;
+    rd_image_free(&img);
+    return ok;
+}
+
+/* Renders the current camera; fills what the present pass reads. */
+static bool render(render_state *s, const vw_settings *set, const rd_camera *cam, vw_frame_desc *frame)
+{
+    size_t pixels = (size_t)cam->width * cam->height;
+    if (!reserve_frame(s, pixels)) {
+        set_message(s, "out of memory for the frame");
+        return false;
+    }
+    float bg = set->white_background ? 1.0f : 0.0f;
+    rd_render_desc desc = {.flags = (set->antialiased ? RD_RENDER_ANTIALIASED : 0u) |
+                                    (set->mode == VW_MODE_DEPTH ? RD_RENDER_EXPECTED_DEPTH : 0u),
+                           .background = {bg, bg, bg},
+                           .sh_degree = set->sh_degree < 0 ? 0 : RD_SH_DEGREE(set->sh_degree)};
+    rd_context *ctx = s->cuda ? s->cuda : s->vk;
+    rd_framebuffer fb = s->cuda ? (rd_framebuffer){.color = s->host_color, .depth = s->host_depth}
+                                : (rd_framebuffer){.color = s->color, .depth = s->depth, .memory = RD_MEMORY_DEVICE};
+    if (rd_render(ctx, s->content.scene, cam, &desc, &fb) != RD_OK) {
+        char text[600];
+        snprintf(text, sizeof text, "render: %s", rd_last_error(ctx));
+        set_message(s, text);
+        return false;
+    }
+    rd_render_last_stats(ctx, &s->stats);
+    frame->source_width = cam->width, frame->source_height = cam->height;
+    if (s->cuda) {
+        /* the first step the issue allows: through the host, labelled in the overlay */
+        if (rd_vulkan_buffer_reserve(s->vk, &s->staged, pixels * 5 * sizeof(float)) != RD_OK) {
+            set_message(s, rd_last_error(s->vk));
+            return false;
+        }
+        s->image_view = -1;
+        memcpy(s->staged.mapped, s->host_color, pixels * 4 * sizeof(float));
+        memcpy((float *)s->staged.mapped + 4 * pixels, s->host_depth, pixels * sizeof(float));
+        frame->color = s->staged.address;
+        frame->depth = s->staged.address + pixels * 4 * sizeof(float);
+    } else {
+        frame->color = (VkDeviceAddress)(uintptr_t)s->color;
+        frame->depth = (VkDeviceAddress)(uintptr_t)s->depth;
+    }
+    return true;
+}
+
+static void overlay_text(render_state *s, const vw_settings *set, const rd_camera *cam, bool showing_image)
+{
+    char lines[8][160];
+    const char *list[16];
+    int n = 0;
+    rd_vulkan_device dev;
+    rd_vulkan_get_device(s->vk, &dev);
+    const vw_content *c = &s->content;
+    snprintf(lines[n++], 160, "%s  %s", s->cuda ? "cuda (frames copied through the host)" : "vulkan", dev.name);
+    snprintf(lines[n++], 160, "%.1f fps  GPU %.2f ms", s->fps, s->stats.total_ms);
+    snprintf(lines[n++], 160, "%s: %lld Gaussians, %lld visible", c->scene_name, (long long)c->info.count,
+             (long long)s->stats.visible);
+    snprintf(lines[n++], 160, "%dx%d  %s  SH %s  AA %s  vsync %s", cam->width, cam->height, MODE_NAMES[set->mode],
+             set->sh_degree < 0 ? "scene" : (const char[]){(char)('0' + set->sh_degree), 0}, set->antialiased ? "on" : "off",
+             set->vsync ? "on" : "off");
+    if (c->view_count)
+        snprintf(lines[n++], 160, "view %s (%d/%d)%s", c->view_names[s->view], s->view + 1, c->view_count,
+                 showing_image ? "  [dataset image]" : "");
+    if (c->message[0]) snprintf(lines[n++], 160, "! %.150s", c->message);
+    snprintf(lines[n++], 160, "H: help");
+    for (int i = 0; i < n; i++) list[i] = lines[i];
+    int total = n;
+    if (set->help)
+        for (size_t i = 0; i < sizeof HELP / sizeof HELP[0]; i++) list[total++] = HELP[i];
+    if (!set->overlay) total = 0;
+    vw_overlay_draw(&s->overlay, list, total);
+}
+
+static void save_screenshot(render_state *s, const char *path)
+{
+    rd_image img;
+    char text[600];
+    if (!vw_present_capture(&s->present, &img)) {
+        set_message(s, "screenshot: nothing captured");
+        return;
+    }
+    if (rd_image_save(s->vk, path, &img) != RD_OK) {
+        snprintf(text, sizeof text, "screenshot: %s", rd_last_error(s->vk));
+        set_message(s, text);
+    } else {
+        snprintf(text, sizeof text, "screenshot: %s (%dx%d)", path, img.width, img.height);
+        vw_log(RD_LOG_INFO, text, NULL);
+    }
+    rd_image_free(&img);
+}
+
+static void record_timing(frame_timing *t, frame_sample sample)
+{
+    if (t->count == t->capacity) {
+        int grown = t->capacity ? 2 * t->capacity : 64;
+        frame_sample *m = realloc(t->samples, (size_t)grown * sizeof *m);
+        if (!m) return;
+        t->samples = m, t->capacity = grown;
+    }
+    t->samples[t->count++] = sample;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of one field (at byte offset field) over the samples after the first. */
+static double median(const frame_timing *t, size_t field)
+{
+    int n = t->count - 1;
+    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!v || n < 1) {
+        free(v);
+        return 0.0;
+    }
+    for (int i = 0; i < n; i++) memcpy(&v[i], (const char *)&t->samples[i + 1] + field, sizeof(double));
+    qsort(v, (size_t)n, sizeof *v, compare_double);
+    double m = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    free(v);
+    return m;
+}
+
+/* --frames: the medians after the first frame (which compiles and allocates). */
+static void report_timing(const frame_timing *t, int width, int height)
+{
+    if (t->count < 2) return;
+    char text[400];
+    snprintf(text, sizeof text,
+             "%d frames at %dx%d, medians after the first: frame %.2f ms, render %.2f ms (GPU timers %.2f ms), "
+             "present %.2f ms",
+             t->count - 1, width, height, median(t, offsetof(frame_sample, frame_ms)),
+             median(t, offsetof(frame_sample, render_ms)), median(t, offsetof(frame_sample, gpu_ms)),
+             median(t, offsetof(frame_sample, present_ms)));
+    vw_log(RD_LOG_INFO, text, NULL);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Takes the changes the main thread queued: views to step, a reset, a file to open. */
+static void take_requests(render_state *s, vw_settings *set, bool *screenshot, int *width, int *height, float *scale)
+{
+    vw_shared *sh = s->shared;
+    pthread_mutex_lock(&sh->lock);
+    int step = sh->view_step;
+    bool reset = sh->reset_view;
+    char *path = sh->open_path;
+    sh->view_step = 0, sh->reset_view = false, sh->open_path = NULL;
+    *set = sh->settings;
+    *screenshot = sh->screenshot;
+    sh->screenshot = false;
+    *width = sh->framebuffer_width, *height = sh->framebuffer_height, *scale = sh->content_scale;
+    if (reset) vw_controls_reset(&sh->controls);
+    pthread_mutex_unlock(&sh->lock);
+    if (step) go_to_view(s, s->view + step);
+    if (path) {
+        open_scene(s, path);
+        free(path);
+    }
+}
+
+static void finish(render_state *s, int code)
+{
+    pthread_mutex_lock(&s->shared->lock);
+    s->shared->quit = true;
+    s->shared->exit_code = code;
+    pthread_mutex_unlock(&s->shared->lock);
+}
+
+static bool quitting(render_state *s)
+{
+    pthread_mutex_lock(&s->shared->lock);
+    bool q = s->shared->quit;
+    pthread_mutex_unlock(&s->shared->lock);
+    return q;
+}
+
+/* One frame; false when the viewer must stop. */
+static bool frame(render_state *s, int *frames_done)
+{
+    vw_settings set;
+    bool screenshot;
+    int width, height;
+    float scale;
+    double t0 = now_ms();
+    take_requests(s, &set, &screenshot, &width, &height, &scale);
+    if (width <= 0 || height <= 0) { /* minimised */
+        struct timespec pause = {0, 20 * 1000000};
+        nanosleep(&pause, NULL);
+        return true;
+    }
+    pthread_mutex_lock(&s->shared->lock);
+    rd_camera cam = vw_controls_camera(&s->shared->controls, width, height);
+    pthread_mutex_unlock(&s->shared->lock);
+    bool last = s->opt->frames > 0 && *frames_done + 1 >= s->opt->frames;
+    bool show_image = set.dataset_image && s->content.dataset && rd_dataset_view(s->content.dataset, s->view)->image_path;
+    vw_frame_desc f = {.mode = set.mode, .overlay = &s->overlay, .overlay_scale = (int)fmaxf(1.0f, roundf(scale)),
+                       .capture = screenshot || (last && s->opt->screenshot),
+                       .capture_overlay = s->opt->screenshot_overlay};
+    /* depth shown from the nearest to the farthest edge of the scene's bounds */
+    float eye[3], dist = 0.0f;
+    rd_camera_center(&cam, eye);
+    for (int a = 0; a < 3; a++) dist += (eye[a] - s->content.center[a]) * (eye[a] - s->content.center[a]);
+    dist = sqrtf(dist);
+    f.depth_range[0] = fmaxf(0.0f, dist - s->content.radius), f.depth_range[1] = dist + s->content.radius;
+    double t_render = now_ms();
+    if (show_image && stage_dataset_image(s, &set)) {
+        f.color = s->staged.address, f.source_width = s->image_width, f.source_height = s->image_height;
+        f.mode = VW_MODE_RGB;
+    } else {
+        render(s, &set, &cam, &f);
+    }
+    double t_present = now_ms();
+    overlay_text(s, &set, &cam, show_image);
+    int presented = vw_present_frame(&s->present, &f, width, height, set.vsync);
+    double t_end = now_ms();
+    if (presented < 0) {
+        vw_log(RD_LOG_ERROR, s->present.error, NULL);
+        finish(s, 1);
+        return false;
+    }
+    if (presented == 0) return true;
+    if (s->last_frame > 0) {
+        double rate = 1000.0 / fmax(t_end - s->last_frame, 1e-3);
+        s->fps = s->fps > 0 ? 0.9 * s->fps + 0.1 * rate : rate;
+    }
+    s->last_frame = t_end;
+    record_timing(&s->timing, (frame_sample){t_end - t0, t_present - t_render, s->stats.total_ms, t_end - t_present});
+    (*frames_done)++;
+    if (screenshot) {
+        char path[64];
+        time_t now = time(NULL);
+        strftime(path, sizeof path, "radiant-view-%Y%m%d-%H%M%S.png", localtime(&now));
+        save_screenshot(s, path);
+    }
+    if (last) {
+        if (s->opt->screenshot) save_screenshot(s, s->opt->screenshot);
+        report_timing(&s->timing, width, height);
+        finish(s, 0);
+        return false;
+    }
+    return true;
+}
+
+static bool start(render_state *s, const vw_options *o)
+{
+    if (o->backend == RD_BACKEND_CUDA) {
+        rd_context_desc desc = {.backend = RD_BACKEND_CUDA, .log = vw_log, .log_level = o->verbose ? RD_LOG_DEBUG : RD_LOG_INFO};
+        if (rd_context_create(&desc, &s->cuda) != RD_OK) return false;
+    }
+    if (!vw_present_create(&s->present, s->vk)) {
+        vw_log(RD_LOG_ERROR, s->present.error, NULL);
+        return false;
+    }
+    s->image_view = -1;
+    open_scene(s, o->demo ? "--demo" : o->scene);
+    const char *views = o->dataset ? o->dataset : o->cameras;
+    if (views && vw_content_open_views(&s->content, s->vk, views, o->split)) {
+        go_to_view(s, 0);
+        /* a dataset without a scene shows its own images */
+        if (s->content.info.count == 0 && o->dataset) {
+            pthread_mutex_lock(&s->shared->lock);
+            s->shared->settings.dataset_image = true;
+            pthread_mutex_unlock(&s->shared->lock);
+        }
+    } else if (views) {
+        char text[600];
+        snprintf(text, sizeof text, "%s", s->content.message);
+        set_message(s, text);
+    }
+    pthread_mutex_lock(&s->shared->lock);
+    s->shared->settings.antialiased = s->content.info.flags & RD_SCENE_ANTIALIASED;
+    pthread_mutex_unlock(&s->shared->lock);
+    return true;
+}
+
+void *vw_render_thread(void *arg)
+{
+    const vw_render_args *a = arg;
+    render_state s = {.shared = a->shared, .opt = a->options, .vk = a->present_ctx, .staged = {.host = true}};
+    if (!start(&s, a->options)) finish(&s, 1);
+    int frames_done = 0;
+    while (!quitting(&s) && frame(&s, &frames_done)) {}
+    vw_present_destroy(&s.present);
+    rd_context *ctx = s.cuda ? s.cuda : s.vk;
+    if (!s.cuda) rd_buffer_free(ctx, s.color), rd_buffer_free(ctx, s.depth);
+    free(s.host_color), free(s.host_depth);
+    rd_vulkan_buffer_release(s.vk, &s.staged);
+    vw_overlay_free(&s.overlay);
+    vw_content_free(&s.content);
+    rd_context_destroy(s.cuda);
+    free(s.timing.samples);
+    return NULL;
+}
