@@ -48,6 +48,19 @@ check "demo: a screenshot with the overlay" status_is 0 in_xvfb "$viewer_binary"
 overlay_diff=$("$image_diff" "$tmp/overlay.png" "$tmp/demo.png" 2>&1)
 check "demo: the overlay's text is drawn" test "$overlay_diff" -ge 100 2>/dev/null
 
+# settings by key: white background, SH degree 0 (as radiant render's options); depth, alpha
+check "keys: B 0 (white, SH 0)" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 --press B0 \
+    --screenshot "$tmp/white_sh0.png"
+check "keys: radiant render --background white --sh-degree 0" status_is 0 run_radiant render --demo --backend vulkan \
+    --width 320 --height 180 --background white --sh-degree 0 --out "$tmp/white_sh0_render"
+same_image "keys: B 0 screenshot equals radiant render" "$tmp/white_sh0.png" "$tmp/white_sh0_render/0000.png"
+for mode in M MM; do
+    check "keys: $mode (depth, alpha)" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 \
+        --press $mode --screenshot "$tmp/mode_$mode.png"
+    mode_diff=$("$image_diff" "$tmp/mode_$mode.png" "$tmp/demo.png" 2>&1)
+    check "keys: $mode shows something other than RGB" test "$mode_diff" -ge 50 2>/dev/null
+done
+
 # a camera list: the first camera, at its own size
 cat >"$tmp/cams.json" <<'JSON'
 {"cameras": [

@@ -25,6 +25,7 @@ static const char *USAGE =
     "  --frames N            render N frames at the first view, then exit\n"
     "  --screenshot FILE     with --frames: write the last frame (PNG)\n"
     "  --screenshot-overlay  screenshots (F12 too) include the overlay; by default they do not\n"
+    "  --press KEYS          press these keys (letters, digits) before the first frame, e.g. MB\n"
     "  --verbose             log the library's debug messages\n"
     "\n"
     "Keys: H shows them all (orbit: left drag, pan: right drag, zoom: scroll, fly: WASDQE).\n";
@@ -63,6 +64,7 @@ static int parse_options(int argc, char **argv, vw_options *o)
         else if (has_value && strcmp(a, "--split") == 0) o->split = argv[++i];
         else if (has_value && strcmp(a, "--cameras") == 0) o->cameras = argv[++i];
         else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
+        else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
         else if (has_value && strcmp(a, "--backend") == 0) {
             int b = rd_backend_from_name(argv[++i]);
             if (b != RD_BACKEND_VULKAN && b != RD_BACKEND_CUDA) {
@@ -103,12 +105,9 @@ typedef struct input_state {
     double x, y;
 } input_state;
 
-static void on_key(GLFWwindow *w, int key, int scancode, int action, int mods)
+/* One key press (GLFW_KEY_*): the toggles and requests. */
+static void press(vw_shared *sh, int key)
 {
-    (void)scancode, (void)mods;
-    if (action != GLFW_PRESS) return;
-    input_state *in = glfwGetWindowUserPointer(w);
-    vw_shared *sh = in->shared;
     pthread_mutex_lock(&sh->lock);
     vw_settings *s = &sh->settings;
     switch (key) {
@@ -128,6 +127,23 @@ static void on_key(GLFWwindow *w, int key, int scancode, int action, int mods)
     default: break;
     }
     pthread_mutex_unlock(&sh->lock);
+}
+
+static void on_key(GLFWwindow *w, int key, int scancode, int action, int mods)
+{
+    (void)scancode, (void)mods;
+    input_state *in = glfwGetWindowUserPointer(w);
+    if (action == GLFW_PRESS) press(in->shared, key);
+}
+
+/* --press KEYS: letters and digits as if pressed before the first frame. */
+static void press_all(vw_shared *sh, const char *keys)
+{
+    for (const char *k = keys; k && *k; k++) {
+        if (*k >= 'a' && *k <= 'z') press(sh, GLFW_KEY_A + (*k - 'a'));
+        else if (*k >= 'A' && *k <= 'Z') press(sh, GLFW_KEY_A + (*k - 'A'));
+        else if (*k >= '0' && *k <= '9') press(sh, GLFW_KEY_0 + (*k - '0'));
+    }
 }
 
 static void on_button(GLFWwindow *w, int button, int action, int mods)
@@ -270,6 +286,7 @@ int main(int argc, char **argv)
     glfwGetFramebufferSize(window, &fb_width, &fb_height);
     on_framebuffer(window, fb_width, fb_height);
 
+    press_all(&shared, opt.press);
     vw_render_args args = {.shared = &shared, .options = &opt, .present_ctx = ctx};
     pthread_t thread;
     if (pthread_create(&thread, NULL, vw_render_thread, &args) != 0) {

@@ -403,7 +403,7 @@ static bool start(render_state *s, const vw_options *o)
         /* a dataset without a scene shows its own images */
         if (s->content.info.count == 0 && o->dataset) {
             pthread_mutex_lock(&s->shared->lock);
-            s->shared->settings.dataset_image = true;
+            s->shared->settings.dataset_image ^= true; /* keys pressed already toggle from this default */
             pthread_mutex_unlock(&s->shared->lock);
         }
     } else if (views) {
@@ -412,7 +412,7 @@ static bool start(render_state *s, const vw_options *o)
         set_message(s, text);
     }
     pthread_mutex_lock(&s->shared->lock);
-    s->shared->settings.antialiased = s->content.info.flags & RD_SCENE_ANTIALIASED;
+    s->shared->settings.antialiased ^= (s->content.info.flags & RD_SCENE_ANTIALIASED) != 0;
     pthread_mutex_unlock(&s->shared->lock);
     return true;
 }

@@ -22,6 +22,7 @@ typedef struct vw_options {
     int frames;              /* --frames N: exit after N frames */
     const char *screenshot;  /* --screenshot FILE: the last of those frames */
     bool screenshot_overlay; /* screenshots include the overlay (--screenshot-overlay) */
+    const char *press;       /* --press KEYS: pressed before the first frame (scripted screenshots) */
     bool vsync;              /* starts on; --no-vsync */
     bool verbose;
 } vw_options;
