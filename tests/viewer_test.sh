@@ -83,6 +83,25 @@ check "missing dataset: still exits 0" status_is 0 in_xvfb "$viewer_binary" --de
     --width 64 --height 48
 check "missing dataset: the error names it" grep -q "error: .*nowhere" "$tmp/stderr"
 
+# CUDA renders and the frames go through the host; without a CUDA device: one clear error
+if status_is 0 in_xvfb "$viewer_binary" --demo --backend cuda --frames 2 --width 320 --height 180 --screenshot "$tmp/cuda.png"; then
+    same_image "cuda: screenshot equals radiant render" "$tmp/cuda.png" "$tmp/demo_render/0000.png"
+else
+    check "cuda: without a device it exits 1 naming the backend" grep -q "backend cuda" "$tmp/stderr"
+fi
+
+# the donut PLY, as radiant render sees it
+donut=$data/gaussian_splats/gshairlod_donut/fused.ply
+if [ -f "$donut" ]; then
+    check "donut: screenshot" status_is 0 in_xvfb "$viewer_binary" "$donut" --frames 2 --width 240 --height 135 \
+        --screenshot "$tmp/donut.png"
+    check "donut: radiant render" status_is 0 run_radiant render "$donut" --backend vulkan --width 240 --height 135 \
+        --out "$tmp/donut_render"
+    same_image "donut: screenshot equals radiant render" "$tmp/donut.png" "$tmp/donut_render/0000.png"
+else
+    echo "donut PLY not found under $data: its checks are skipped"
+fi
+
 # the lego dataset's cameras and, with no scene, its own images
 lego=$data/nerf_synthetic_lego
 if [ -f "$lego/transforms_test.json" ]; then

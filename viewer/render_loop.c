@@ -48,6 +48,7 @@ typedef struct render_state {
     float *host_color, *host_depth; /* CUDA renders here, then into `staged` */
     rd_vulkan_buffer staged; /* host-visible float RGBA (+ depth): CUDA frames, dataset images */
     int image_view;          /* the view whose dataset image `staged` holds, -1 none */
+    bool image_white;        /* and the background it was composited on */
     int image_width, image_height;
     rd_render_stats stats;
     double fps, last_frame;
@@ -116,7 +117,7 @@ static bool reserve_frame(render_state *s, size_t pixels)
 /* The dataset's own image at the current view, as float RGBA in `staged`. */
 static bool stage_dataset_image(render_state *s, const vw_settings *set)
 {
-    if (s->image_view == s->view) return true;
+    if (s->image_view == s->view && s->image_white == set->white_background) return true;
     float background[3] = {set->white_background, set->white_background, set->white_background};
     rd_image img;
     if (rd_dataset_load_image(s->vk, s->content.dataset, s->view, background, &img) != RD_OK) {
@@ -133,6 +134,7 @@ static bool stage_dataset_image(render_state *s, const vw_settings *set)
         dst[3] = 1.0f;
     }
     s->image_view = ok ? s->view : -1;
+    s->image_white = set->white_background;
     s->image_width = img.width, s->image_height = img.height;
     rd_image_free(&img);
     return ok;
