@@ -142,14 +142,6 @@ static void wanted_outputs(const rd_framebuffer *target, const void *wanted[OUTP
 
 static size_t output_bytes(int output, size_t pixels) { return pixels * (output == 0 ? 4 * sizeof(float) : sizeof(float)); }
 
-/* Where the blend writes output o: the caller's device address (radiant_vulkan.h), or our
-   buffer, copied to the host after the frame. */
-static VkDeviceAddress output_address(const vk_frame *f, const rd_framebuffer *target, int o)
-{
-    const void *wanted[OUTPUTS];
-    wanted_outputs(target, wanted);
-    return target->memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)wanted[o] : f->outputs[o].address;
-}
 
 /* Every buffer the frame records, sized before recording (growth frees old buffers). */
 static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_t tiles, size_t pixels,
@@ -252,10 +244,16 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
     uint32_t outputs = 0;
     const void *wanted[OUTPUTS];
     wanted_outputs(target, wanted);
-    for (int o = 0; o < OUTPUTS; o++) outputs |= wanted[o] ? 1u << o : 0u;
+    /* the blend writes to the caller's device addresses (radiant_vulkan.h), or to our
+       buffers, copied to the host after the frame */
+    VkDeviceAddress out[OUTPUTS];
+    for (int o = 0; o < OUTPUTS; o++) {
+        outputs |= wanted[o] ? 1u << o : 0u;
+        out[o] = target->memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)wanted[o] : f->outputs[o].address;
+    }
     struct { VkDeviceAddress vp, ranges, values, splats, color, depth, trans, contrib; uint32_t outputs; } blend = {
-        params, f->tile_ranges.address, f->values[tile_result].address, f->splats.address, output_address(f, target, 0),
-        output_address(f, target, 1), output_address(f, target, 2), output_address(f, target, 3), outputs};
+        params, f->tile_ranges.address, f->values[tile_result].address, f->splats.address, out[0], out[1], out[2], out[3],
+        outputs};
     rd_vk_dispatch_grid(cmd, &f->blend, &blend, (uint32_t)vp->tiles_x, (uint32_t)vp->tiles_y);
     rd_vk_barrier(cmd);
     timestamp(cmd, vk, 4);

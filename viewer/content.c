@@ -105,8 +105,6 @@ bool vw_content_open_views(vw_content *c, rd_context *ctx, const char *path, con
 
 void vw_content_default_views(vw_content *c)
 {
-    rd_dataset_destroy(c->dataset);
-    c->dataset = NULL;
     if (!set_view_count(c, ORBIT_VIEWS)) return;
     if (rd_scene_orbit_cameras(c->scene, ORBIT_VIEWS, ORBIT_WIDTH, ORBIT_HEIGHT, c->views) != RD_OK)
         for (int i = 0; i < ORBIT_VIEWS; i++) {

@@ -73,9 +73,8 @@ static int parse_options(int argc, char **argv, vw_options *o)
             }
             o->backend = (rd_backend)b;
         } else if (has_value && (strcmp(a, "--width") == 0 || strcmp(a, "--height") == 0 || strcmp(a, "--frames") == 0)) {
-            int v = parse_int(argv[++i], 1, 16384, a);
-            if (v < 0) return 1;
-            *(a[2] == 'w' ? &o->width : a[2] == 'h' ? &o->height : &o->frames) = v;
+            int *field = strcmp(a, "--width") == 0 ? &o->width : strcmp(a, "--height") == 0 ? &o->height : &o->frames;
+            if ((*field = parse_int(argv[++i], 1, 16384, a)) < 0) return 1;
         } else if (a[0] != '-' && !o->scene) o->scene = a;
         else {
             fprintf(stderr, "radiant-view: unknown or incomplete option '%s'\n\n%s", a, USAGE);

@@ -30,7 +30,7 @@ typedef struct frame_sample {
 } frame_sample;
 
 typedef struct frame_timing {
-    frame_sample *samples;
+    frame_sample *samples;   /* --frames N: one per frame, allocated once; NULL otherwise */
     int count, capacity;
 } frame_timing;
 
@@ -49,14 +49,18 @@ typedef struct render_state {
     rd_vulkan_buffer staged; /* host-visible float RGBA (+ depth): CUDA frames, dataset images */
     int image_view;          /* the view whose dataset image `staged` holds, -1 none */
     bool image_white;        /* and the background it was composited on */
+    bool image_ok;           /* whether that load worked (a failed one is not retried every frame) */
     int image_width, image_height;
     rd_render_stats stats;
     double fps, last_frame;
     frame_timing timing;
 } render_state;
 
+/* Shows text in the overlay and logs it, once: a failure that repeats every frame is not
+   logged again. */
 static void set_message(render_state *s, const char *text)
 {
+    if (strcmp(s->content.message, text) == 0) return;
     snprintf(s->content.message, sizeof s->content.message, "%s", text);
     vw_log(RD_LOG_ERROR, text, NULL);
 }
@@ -82,9 +86,7 @@ static void go_to_view(render_state *s, int i)
 static void open_scene(render_state *s, const char *path)
 {
     if (!vw_content_open_scene(&s->content, s->cuda ? s->cuda : s->vk, path)) {
-        char text[600];
-        snprintf(text, sizeof text, "%s", s->content.message);
-        set_message(s, text);
+        vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
         if (s->content.view_count) return;
         /* nothing open before: the empty scene that replaced it still needs views */
     }
@@ -117,7 +119,8 @@ static bool reserve_frame(render_state *s, size_t pixels)
 /* The dataset's own image at the current view, as float RGBA in `staged`. */
 static bool stage_dataset_image(render_state *s, const vw_settings *set)
 {
-    if (s->image_view == s->view && s->image_white == set->white_background) return true;
+    if (s->image_view == s->view && s->image_white == set->white_background) return s->image_ok;
+    s->image_view = s->view, s->image_white = set->white_background, s->image_ok = false;
     float background[3] = {set->white_background, set->white_background, set->white_background};
     rd_image img;
     if (rd_dataset_load_image(s->vk, s->content.dataset, s->view, background, &img) != RD_OK) {
@@ -127,17 +130,15 @@ static bool stage_dataset_image(render_state *s, const vw_settings *set)
         return false;
     }
     size_t n = (size_t)img.width * img.height;
-    bool ok = rd_vulkan_buffer_reserve(s->vk, &s->staged, n * 4 * sizeof(float)) == RD_OK;
-    for (size_t p = 0; ok && p < n; p++) {
+    s->image_ok = rd_vulkan_buffer_reserve(s->vk, &s->staged, n * 4 * sizeof(float)) == RD_OK;
+    for (size_t p = 0; s->image_ok && p < n; p++) {
         float *dst = (float *)s->staged.mapped + 4 * p;
         for (int c = 0; c < 3; c++) dst[c] = img.pixels[3 * p + c];
         dst[3] = 1.0f;
     }
-    s->image_view = ok ? s->view : -1;
-    s->image_white = set->white_background;
     s->image_width = img.width, s->image_height = img.height;
     rd_image_free(&img);
-    return ok;
+    return s->image_ok;
 }
 
 /* Renders the current camera; fills what the present pass reads. */
@@ -187,10 +188,8 @@ static void overlay_text(render_state *s, const vw_settings *set, const rd_camer
     char lines[8][160];
     const char *list[16];
     int n = 0;
-    rd_vulkan_device dev;
-    rd_vulkan_get_device(s->vk, &dev);
     const vw_content *c = &s->content;
-    snprintf(lines[n++], 160, "%s  %s", s->cuda ? "cuda (frames copied through the host)" : "vulkan", dev.name);
+    snprintf(lines[n++], 160, "%s  %s", s->cuda ? "cuda (frames copied through the host)" : "vulkan", s->present.dev.name);
     snprintf(lines[n++], 160, "%.1f fps  GPU %.2f ms", s->fps, s->stats.total_ms);
     snprintf(lines[n++], 160, "%s: %lld Gaussians, %lld visible", c->scene_name, (long long)c->info.count,
              (long long)s->stats.visible);
@@ -230,13 +229,7 @@ static void save_screenshot(render_state *s, const char *path)
 
 static void record_timing(frame_timing *t, frame_sample sample)
 {
-    if (t->count == t->capacity) {
-        int grown = t->capacity ? 2 * t->capacity : 64;
-        frame_sample *m = realloc(t->samples, (size_t)grown * sizeof *m);
-        if (!m) return;
-        t->samples = m, t->capacity = grown;
-    }
-    t->samples[t->count++] = sample;
+    if (t->count < t->capacity) t->samples[t->count++] = sample;
 }
 
 static int compare_double(const void *a, const void *b)
@@ -398,6 +391,10 @@ static bool start(render_state *s, const vw_options *o)
         return false;
     }
     s->image_view = -1;
+    if (o->frames > 0) {
+        s->timing.samples = calloc((size_t)o->frames, sizeof *s->timing.samples);
+        s->timing.capacity = s->timing.samples ? o->frames : 0;
+    }
     open_scene(s, o->demo ? "--demo" : o->scene);
     const char *views = o->dataset ? o->dataset : o->cameras;
     if (views && vw_content_open_views(&s->content, s->vk, views, o->split)) {
@@ -409,9 +406,7 @@ static bool start(render_state *s, const vw_options *o)
             pthread_mutex_unlock(&s->shared->lock);
         }
     } else if (views) {
-        char text[600];
-        snprintf(text, sizeof text, "%s", s->content.message);
-        set_message(s, text);
+        vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
     }
     pthread_mutex_lock(&s->shared->lock);
     s->shared->settings.antialiased ^= (s->content.info.flags & RD_SCENE_ANTIALIASED) != 0;

@@ -6,7 +6,7 @@
    - rd_buffer_alloc on a Vulkan context returns a buffer device address (VkDeviceAddress)
      cast to a pointer, with RD_MEMORY_DEVICE; rd_render writes an RD_MEMORY_DEVICE
      rd_framebuffer's outputs straight to such addresses, and shaders read them through
-     GL_EXT_buffer_reference. rd_vulkan_buffer_find gives the VkBuffer behind one.
+     GL_EXT_buffer_reference.
    - rd_render on Vulkan returns once the frame is complete on the device, so the caller
      may use the outputs in its next submission on the context's queue without a semaphore.
    - The queue is the context's: submit to it only from the thread that renders.
@@ -63,8 +63,6 @@ typedef struct rd_vulkan_buffer {
    .host chosen. Waits for the queue before replacing a buffer the device may still read. */
 rd_result rd_vulkan_buffer_reserve(rd_context *ctx, rd_vulkan_buffer *buf, size_t bytes);
 void rd_vulkan_buffer_release(rd_context *ctx, rd_vulkan_buffer *buf);
-/* The buffer that an rd_buffer_alloc pointer lies in, and the pointer's offset in it. */
-rd_result rd_vulkan_buffer_find(rd_context *ctx, const void *ptr, VkBuffer *buffer, VkDeviceSize *offset);
 
 #ifdef __cplusplus
 }

@@ -72,7 +72,10 @@ static rd_result create_instance(rd_context *ctx, rd_vk_state *vk, const rd_vulk
     const char *extensions[32];
     uint32_t count = 0;
     if (validation) extensions[count++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
-    for (uint32_t i = 0; window && i < window->instance_extension_count && count < 32; i++)
+    if (window && window->instance_extension_count > 31)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan_window: %u instance extensions, at most 31 are taken",
+                       window->instance_extension_count);
+    for (uint32_t i = 0; window && i < window->instance_extension_count; i++)
         extensions[count++] = window->instance_extensions[i];
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "radiant",
                              .pEngineName = "radiant", .apiVersion = VK_API_VERSION_1_2};

@@ -59,9 +59,10 @@ rd_result rd_vk_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const voi
     VkDeviceSize dst_offset = 0, src_offset = 0;
     rd_vk_buffer *d = dst_memory == RD_MEMORY_DEVICE ? find(vk, dst, &dst_offset) : NULL;
     rd_vk_buffer *s = src_memory == RD_MEMORY_DEVICE ? find(vk, src, &src_offset) : NULL;
-    if ((dst_memory == RD_MEMORY_DEVICE && !d) || (src_memory == RD_MEMORY_DEVICE && !s))
+    bool bad_dst = dst_memory == RD_MEMORY_DEVICE && !d, bad_src = src_memory == RD_MEMORY_DEVICE && !s;
+    if (bad_dst || bad_src)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_buffer_copy: the %s is not an rd_buffer_alloc buffer of this Vulkan context",
-                       d ? "source" : "destination");
+                       bad_dst ? "destination" : "source");
     if ((d && dst_offset + bytes > d->bytes) || (s && src_offset + bytes > s->bytes))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_buffer_copy: %zu bytes pass the end of the %s buffer", bytes,
                        d && dst_offset + bytes > d->bytes ? "destination" : "source");
@@ -106,14 +107,4 @@ void rd_vulkan_buffer_release(rd_context *ctx, rd_vulkan_buffer *buf)
     if (require_vulkan(ctx, "rd_vulkan_buffer_release") != RD_OK || !buf) return;
     vkQueueWaitIdle(rd_vk(ctx)->queue);
     rd_vk_release(rd_vk(ctx), buf);
-}
-
-rd_result rd_vulkan_buffer_find(rd_context *ctx, const void *ptr, VkBuffer *buffer, VkDeviceSize *offset)
-{
-    rd_result r = require_vulkan(ctx, "rd_vulkan_buffer_find");
-    if (r != RD_OK) return r;
-    rd_vk_buffer *b = find(rd_vk(ctx), ptr, offset);
-    if (!b) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_vulkan_buffer_find: %p is not an rd_buffer_alloc buffer", ptr);
-    *buffer = b->buffer;
-    return RD_OK;
 }
