@@ -19,7 +19,7 @@ static const char *USAGE =
     "  --dataset DIR         a dataset's cameras as views (N/P), its images on I\n"
     "  --split S             the dataset's split: train, val, test (default) or all\n"
     "  --cameras FILE        a camera list as views, starting at the first\n"
-    "  --backend B           vulkan (default) or cuda (frames copied through the host)\n"
+    "  --backend B           vulkan (default), or cuda or cpu (frames copied through the host)\n"
     "  --width W --height H  window size (default 1280x720)\n"
     "  --no-vsync            start with vsync off (V toggles)\n"
     "  --frames N            render N frames at the first view, then exit\n"
@@ -67,8 +67,8 @@ static int parse_options(int argc, char **argv, vw_options *o)
         else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
         else if (has_value && strcmp(a, "--backend") == 0) {
             int b = rd_backend_from_name(argv[++i]);
-            if (b != RD_BACKEND_VULKAN && b != RD_BACKEND_CUDA) {
-                fprintf(stderr, "radiant-view: --backend: '%s' is not vulkan or cuda\n", argv[i]);
+            if (b != RD_BACKEND_VULKAN && b != RD_BACKEND_CUDA && b != RD_BACKEND_CPU) {
+                fprintf(stderr, "radiant-view: --backend: '%s' is not vulkan, cuda or cpu\n", argv[i]);
                 return 1;
             }
             o->backend = (rd_backend)b;

@@ -1,5 +1,5 @@
 /* render_loop.c: radiant-view's render thread: takes the person's changes, renders the
-   frame at the window's size into device memory (Vulkan) or through the host (CUDA),
+   frame at the window's size into device memory (Vulkan) or through the host (CUDA, CPU),
    presents it with the overlay, and writes screenshots. */
 #include "content.h"
 #include "present.h"
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const HELP[] = {
     "left drag   orbit          W A S D Q E  fly (shift: faster)",
@@ -38,15 +39,15 @@ typedef struct render_state {
     vw_shared *shared;
     const vw_options *opt;
     rd_context *vk;          /* presents; renders too on the Vulkan backend */
-    rd_context *cuda;        /* renders with --backend cuda (NULL otherwise) */
+    rd_context *host_ctx;    /* --backend cuda or cpu: renders into host memory, copied to `staged` (NULL otherwise) */
     vw_content content;
     int view;                /* the current view (last jumped to) */
     vw_present present;
     vw_overlay overlay;
     void *color, *depth;     /* Vulkan: rd_buffer_alloc device addresses */
     size_t pixels;           /* their capacity */
-    float *host_color, *host_depth; /* CUDA renders here, then into `staged` */
-    rd_vulkan_buffer staged; /* host-visible float RGBA (+ depth): CUDA frames, dataset images */
+    float *host_color, *host_depth; /* host_ctx renders here, then into `staged` */
+    rd_vulkan_buffer staged; /* host-visible float RGBA (+ depth): host_ctx frames, dataset images */
     int image_view;          /* the view whose dataset image `staged` holds, -1 none */
     bool image_white;        /* and the background it was composited on */
     bool image_ok;           /* whether that load worked (a failed one is not retried every frame) */
@@ -85,7 +86,7 @@ static void go_to_view(render_state *s, int i)
 
 static void open_scene(render_state *s, const char *path)
 {
-    if (!vw_content_open_scene(&s->content, s->cuda ? s->cuda : s->vk, path)) {
+    if (!vw_content_open_scene(&s->content, s->host_ctx ? s->host_ctx : s->vk, path)) {
         vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
         if (s->content.view_count) return;
         /* nothing open before: the empty scene that replaced it still needs views */
@@ -98,9 +99,9 @@ static void open_scene(render_state *s, const char *path)
 static bool reserve_frame(render_state *s, size_t pixels)
 {
     if (pixels <= s->pixels) return true;
-    rd_context *ctx = s->cuda ? s->cuda : s->vk;
+    rd_context *ctx = s->host_ctx ? s->host_ctx : s->vk;
     rd_memory memory;
-    if (s->cuda) {
+    if (s->host_ctx) {
         free(s->host_color), free(s->host_depth);
         s->host_color = malloc(pixels * 4 * sizeof(float));
         s->host_depth = malloc(pixels * sizeof(float));
@@ -154,8 +155,8 @@ static bool render(render_state *s, const vw_settings *set, const rd_camera *cam
                                     (set->mode == VW_MODE_DEPTH ? RD_RENDER_EXPECTED_DEPTH : 0u),
                            .background = {bg, bg, bg},
                            .sh_degree = set->sh_degree < 0 ? 0 : RD_SH_DEGREE(set->sh_degree)};
-    rd_context *ctx = s->cuda ? s->cuda : s->vk;
-    rd_framebuffer fb = s->cuda ? (rd_framebuffer){.color = s->host_color, .depth = s->host_depth}
+    rd_context *ctx = s->host_ctx ? s->host_ctx : s->vk;
+    rd_framebuffer fb = s->host_ctx ? (rd_framebuffer){.color = s->host_color, .depth = s->host_depth}
                                 : (rd_framebuffer){.color = s->color, .depth = s->depth, .memory = RD_MEMORY_DEVICE};
     if (rd_render(ctx, s->content.scene, cam, &desc, &fb) != RD_OK) {
         char text[600];
@@ -165,8 +166,8 @@ static bool render(render_state *s, const vw_settings *set, const rd_camera *cam
     }
     rd_render_last_stats(ctx, &s->stats);
     frame->source_width = cam->width, frame->source_height = cam->height;
-    if (s->cuda) {
-        /* the first step the issue allows: through the host, labelled in the overlay */
+    if (s->host_ctx) {
+        /* through the host (labelled in the overlay); CUDA-Vulkan external memory would avoid it */
         if (rd_vulkan_buffer_reserve(s->vk, &s->staged, pixels * 5 * sizeof(float)) != RD_OK) {
             set_message(s, rd_last_error(s->vk));
             return false;
@@ -189,7 +190,11 @@ static void overlay_text(render_state *s, const vw_settings *set, const rd_camer
     const char *list[16];
     int n = 0;
     const vw_content *c = &s->content;
-    snprintf(lines[n++], 160, "%s  %s", s->cuda ? "cuda (frames copied through the host)" : "vulkan", s->present.dev.name);
+    if (s->host_ctx)
+        snprintf(lines[n++], 160, "%s (frames copied through the host)  shown by %s", rd_backend_name(s->opt->backend),
+                 s->present.dev.name);
+    else
+        snprintf(lines[n++], 160, "vulkan  %s", s->present.dev.name);
     snprintf(lines[n++], 160, "%.1f fps  GPU %.2f ms", s->fps, s->stats.total_ms);
     snprintf(lines[n++], 160, "%s: %lld Gaussians, %lld visible", c->scene_name, (long long)c->info.count,
              (long long)s->stats.visible);
@@ -366,9 +371,12 @@ static bool frame(render_state *s, int *frames_done)
     record_timing(&s->timing, (frame_sample){t_end - t0, t_present - t_render, s->stats.total_ms, t_end - t_present});
     (*frames_done)++;
     if (screenshot) {
-        char path[64];
+        char stamp[40], path[64];
         time_t now = time(NULL);
-        strftime(path, sizeof path, "radiant-view-%Y%m%d-%H%M%S.png", localtime(&now));
+        strftime(stamp, sizeof stamp, "radiant-view-%Y%m%d-%H%M%S", localtime(&now));
+        snprintf(path, sizeof path, "%s.png", stamp);
+        /* several in one second: -2, -3, ... rather than overwriting */
+        for (int n = 2; access(path, F_OK) == 0 && n < 1000; n++) snprintf(path, sizeof path, "%s-%d.png", stamp, n);
         save_screenshot(s, path);
     }
     if (last) {
@@ -382,13 +390,19 @@ static bool frame(render_state *s, int *frames_done)
 
 static bool start(render_state *s, const vw_options *o)
 {
-    if (o->backend == RD_BACKEND_CUDA) {
-        rd_context_desc desc = {.backend = RD_BACKEND_CUDA, .log = vw_log, .log_level = o->verbose ? RD_LOG_DEBUG : RD_LOG_INFO};
-        if (rd_context_create(&desc, &s->cuda) != RD_OK) return false;
+    if (o->backend != RD_BACKEND_VULKAN) {
+        rd_context_desc desc = {.backend = o->backend, .log = vw_log, .log_level = o->verbose ? RD_LOG_DEBUG : RD_LOG_INFO};
+        if (rd_context_create(&desc, &s->host_ctx) != RD_OK) return false;
     }
     if (!vw_present_create(&s->present, s->vk)) {
         vw_log(RD_LOG_ERROR, s->present.error, NULL);
         return false;
+    }
+    if (s->host_ctx) {
+        char text[400];
+        snprintf(text, sizeof text, "%s renders; frames copied through the host to %s", rd_backend_name(o->backend),
+                 s->present.dev.name);
+        vw_log(RD_LOG_INFO, text, NULL);
     }
     s->image_view = -1;
     if (o->frames > 0) {
@@ -422,13 +436,13 @@ void *vw_render_thread(void *arg)
     int frames_done = 0;
     while (!quitting(&s) && frame(&s, &frames_done)) {}
     vw_present_destroy(&s.present);
-    rd_context *ctx = s.cuda ? s.cuda : s.vk;
-    if (!s.cuda) rd_buffer_free(ctx, s.color), rd_buffer_free(ctx, s.depth);
+    rd_context *ctx = s.host_ctx ? s.host_ctx : s.vk;
+    if (!s.host_ctx) rd_buffer_free(ctx, s.color), rd_buffer_free(ctx, s.depth);
     free(s.host_color), free(s.host_depth);
     rd_vulkan_buffer_release(s.vk, &s.staged);
     vw_overlay_free(&s.overlay);
     vw_content_free(&s.content);
-    rd_context_destroy(s.cuda);
+    rd_context_destroy(s.host_ctx);
     free(s.timing.samples);
     return NULL;
 }

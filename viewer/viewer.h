@@ -17,7 +17,7 @@ typedef struct vw_options {
     const char *split;       /* --split (dataset views), NULL: the library's default */
     const char *cameras;     /* --cameras FILE */
     bool demo;               /* --demo */
-    rd_backend backend;      /* --backend: vulkan (default) or cuda */
+    rd_backend backend;      /* --backend: vulkan (default), cuda or cpu */
     int width, height;       /* --width/--height: window size */
     int frames;              /* --frames N: exit after N frames */
     const char *screenshot;  /* --screenshot FILE: the last of those frames */

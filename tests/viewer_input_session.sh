@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# viewer_input_session.sh VIEWER DIR SCENE: run inside xvfb-run by viewer_test.sh. Starts
+# radiant-view on SCENE (a file, or --demo), drives it with real X input through xdotool (mouse drags,
+# the scroll wheel, a held key, key presses) and takes an F12 screenshot after each step,
+# saved as DIR/NAME.png. Writes the viewer's log to DIR/viewer.log and its exit status to
+# DIR/status; viewer_test.sh compares the screenshots. Exits 1 when a step cannot be done.
+# VIEWER_PRELOAD is LD_PRELOAD for the viewer alone (the sanitizer build's runtime).
+set -u
+viewer_binary=$1 dir=$2 scene=$3
+mkdir -p "$dir/work"
+log=$dir/viewer.log
+(cd "$dir/work" && LD_PRELOAD=${VIEWER_PRELOAD:-} exec "$viewer_binary" "$scene" --width 160 --height 90 --no-vsync) 2>"$log" &
+viewer_pid=$!
+stop() { kill "$viewer_pid" 2>/dev/null; wait "$viewer_pid" 2>/dev/null; exit 1; }
+
+window=
+for _ in $(seq 600); do
+    kill -0 "$viewer_pid" 2>/dev/null || { echo "radiant-view exited early:"; cat "$log"; exit 1; }
+    window=$(xdotool search --name '^radiant-view$' 2>/dev/null | head -1)
+    [ -n "$window" ] && break
+    sleep 0.1
+done
+[ -n "$window" ] || { echo "no radiant-view window appeared"; stop; }
+xdotool windowfocus --sync "$window" || { echo "cannot focus the window"; stop; }
+
+# shot NAME: F12, then waits (up to 60 s) for the viewer to log the file written and
+# moves it to DIR/NAME.png.
+shots=0
+shot() {
+    xdotool key F12
+    shots=$((shots + 1))
+    for _ in $(seq 600); do
+        [ "$(grep -c 'screenshot: radiant-view-' "$log")" -ge "$shots" ] && break
+        sleep 0.1
+    done
+    local file
+    file=$(ls "$dir/work"/radiant-view-*.png 2>/dev/null | head -1)
+    [ -n "$file" ] || { echo "screenshot $1 was not written"; stop; }
+    mv "$file" "$dir/$1.png"
+}
+# drag BUTTON X0 Y0 X1 Y1: press at (X0,Y0), move in four steps, release at (X1,Y1)
+drag() {
+    local b=$1 x0=$2 y0=$3 x1=$4 y1=$5
+    xdotool mousemove --window "$window" "$x0" "$y0" mousedown "$b"
+    for i in 1 2 3 4; do
+        xdotool mousemove --window "$window" $((x0 + (x1 - x0) * i / 4)) $((y0 + (y1 - y0) * i / 4))
+    done
+    xdotool mouseup "$b"
+}
+
+shot start
+drag 1 80 45 120 45 && shot orbit           # left drag: orbit
+drag 1 120 45 80 45 && shot orbit_back      # and back
+drag 3 80 45 60 30 && shot pan              # right drag: pan
+xdotool key r && shot reset
+xdotool mousemove --window "$window" 80 45 click 4 click 4 && shot zoom   # scroll up: zoom in
+xdotool key r && xdotool keydown w && sleep 0.5 && xdotool keyup w && shot fly   # W held: fly forward
+xdotool key r b && shot white               # keys: reset, white background
+xdotool key Escape
+for _ in $(seq 600); do kill -0 "$viewer_pid" 2>/dev/null || break; sleep 0.1; done
+wait "$viewer_pid"
+echo $? >"$dir/status"
