@@ -5,6 +5,7 @@
    offers. Skipped where no Vulkan device is present. */
 #include "test_util.h"
 #include "../renderer/vulkan/vk_sort.h"
+#include "../renderer/vulkan/shaders/vk_layout.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,9 @@ static void run_all(rd_context *ctx, test_rng *r, const char *label)
     /* the renderer's pattern: more pairs than the buffers hold sorts only the first capacity */
     failed += !sort_case(ctx, r, 50000, 30000, 13), sorts++;
     failed += !scan_case(ctx, r, 5000, false, true), scans++; /* sums pass 2^32 and saturate */
+    /* look-back entries count in 30 bits: more keys are refused up front, with a message */
+    rd_result too_many = rd_vk_sorter_reserve(ctx, rd_vk(ctx)->sorter, RD_SORT_MAX_KEYS);
+    failed += !CHECK(too_many == RD_ERROR_OUT_OF_MEMORY && strstr(rd_last_error(ctx), "cannot sort") != NULL);
     printf("vulkan (%s): %d sorts and %d scans, %d wrong\n", label, sorts, scans, failed);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device_run.sh: runs on the GPU machine from the repository root with .device/ carried
 # (see device_prepare.sh): the GPU tests, then `radiant bench` on the CUDA and Vulkan
-# backends.
+# backends. TESTS="..." picks the tests (empty: none), BACKENDS and FRAMES the benchmarks.
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
 export RADIANT_DATA=$PWD/.device/data
@@ -11,7 +11,7 @@ nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 bin=.device/bin
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 status=0
-for t in test_api test_vk_primitives test_backends test_render_reference test_formats; do
+for t in ${TESTS-test_api test_vk_primitives test_backends test_render_reference test_formats}; do
     "$bin/$t" >"${OUT:-/tmp}/$t.log" 2>&1 || status=1
     echo "$t: $(tail -n 1 "${OUT:-/tmp}/$t.log") (exit $?)"
     grep -E "backend|vulkan|FAIL|differs|failed" "${OUT:-/tmp}/$t.log" | head -20

@@ -19,26 +19,21 @@ static const uint32_t scan_downsweep_spv[] = {
 static const uint32_t sort_args_spv[] = {
 #include "sort_args.comp.inc"
 };
-static const uint32_t radix_histogram_spv[] = {
-#include "radix_histogram.comp.inc"
-};
 static const uint32_t radix_scatter_spv[] = {
 #include "radix_scatter.comp.inc"
 };
 static const uint32_t radix_totals_spv[] = {
 #include "radix_totals.comp.inc"
 };
-static const uint32_t radix_digit_scan_spv[] = {
-#include "radix_digit_scan.comp.inc"
-};
 static const uint32_t count_args_spv[] = {
 #include "count_args.comp.inc"
 };
 
 struct rd_vk_sorter {
-    rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, sort_args, totals, histogram, digit_scan, scatter,
-        count_args;
-    rd_vk_buffer control, partials, hist, totals_buffer;
+    rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, sort_args, totals, scatter, count_args;
+    rd_vk_buffer control, partials, totals_buffer;
+    rd_vk_buffer lookback;   /* per pass, per block and digit: the scatter's look-back entries */
+    uint64_t lookback_groups; /* the blocks a pass's table has room for */
 };
 
 rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
@@ -52,8 +47,6 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
         {&s->scan_downsweep, scan_downsweep_spv, sizeof scan_downsweep_spv, "scan_downsweep"},
         {&s->sort_args, sort_args_spv, sizeof sort_args_spv, "sort_args"},
         {&s->totals, radix_totals_spv, sizeof radix_totals_spv, "radix_totals"},
-        {&s->histogram, radix_histogram_spv, sizeof radix_histogram_spv, "radix_histogram"},
-        {&s->digit_scan, radix_digit_scan_spv, sizeof radix_digit_scan_spv, "radix_digit_scan"},
         {&s->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter"},
         {&s->count_args, count_args_spv, sizeof count_args_spv, "count_args"}};
     rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
@@ -71,12 +64,12 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
 void rd_vk_sorter_destroy(rd_vk_state *vk, rd_vk_sorter *s)
 {
     if (!s) return;
-    rd_vk_pipeline *pipelines[] = {&s->scan_args, &s->scan_reduce, &s->scan_partials, &s->scan_downsweep, &s->sort_args,
-                                   &s->totals, &s->histogram, &s->digit_scan, &s->scatter, &s->count_args};
+    rd_vk_pipeline *pipelines[] = {&s->scan_args, &s->scan_reduce, &s->scan_partials, &s->scan_downsweep,
+                                   &s->sort_args, &s->totals, &s->scatter, &s->count_args};
     for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
     rd_vk_release(vk, &s->control);
     rd_vk_release(vk, &s->partials);
-    rd_vk_release(vk, &s->hist);
+    rd_vk_release(vk, &s->lookback);
     rd_vk_release(vk, &s->totals_buffer);
     free(s);
 }
@@ -85,7 +78,13 @@ static uint64_t blocks(uint64_t n, uint64_t per) { return (n + per - 1) / per; }
 
 rd_result rd_vk_sorter_reserve(rd_context *ctx, rd_vk_sorter *s, uint64_t max_count)
 {
-    rd_result r = rd_vk_reserve(ctx, &s->hist, blocks(max_count, RD_SORT_BLOCK) * RD_RADIX * 4, "sort histogram");
+    /* look-back entries hold counts in 30 bits */
+    if (max_count >= RD_SORT_MAX_KEYS)
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: cannot sort %llu keys (at most %u)", (unsigned long long)max_count,
+                       RD_SORT_MAX_KEYS - 1);
+    uint64_t groups = blocks(max_count, RD_SORT_BLOCK);
+    rd_result r = rd_vk_reserve(ctx, &s->lookback, RD_SORT_MAX_PASSES * groups * RD_RADIX * 4, "sort look-back");
+    if (r == RD_OK && groups > s->lookback_groups) s->lookback_groups = groups;
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->partials, blocks(max_count, RD_SCAN_BLOCK) * 4, "scan partials");
     return r;
 }
@@ -110,32 +109,26 @@ void rd_vk_scan_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_scan_de
 
 int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc)
 {
-    VkDeviceAddress control = s->control.address, hist = s->hist.address, totals = s->totals_buffer.address;
+    VkDeviceAddress control = s->control.address, totals = s->totals_buffer.address;
     uint32_t passes = (uint32_t)(desc->bits + 7) / 8;
     /* the last digit may be narrower: bits above desc->bits do not count */
     uint32_t last_mask = desc->bits % 8 ? (1u << (desc->bits % 8)) - 1u : 255u;
+    VkDeviceSize table = s->lookback_groups * RD_RADIX * 4; /* a pass's look-back entries, cleared by radix_totals */
     struct { VkDeviceAddress count, control, totals; uint32_t limit; } args = {desc->count, control, totals, desc->max_count};
     rd_vk_dispatch(cmd, &s->sort_args, &args, 1);
     rd_vk_barrier(cmd);
-    struct { VkDeviceAddress keys, control, totals; uint32_t passes, last_mask; } count = {desc->keys[0], control, totals, passes,
-                                                                                          last_mask};
+    struct { VkDeviceAddress keys, control, totals, lookback; uint64_t lookback_table; uint32_t passes, last_mask; } count = {
+        desc->keys[0], control, totals, s->lookback.address, table, passes, last_mask};
     rd_vk_dispatch_indirect(cmd, &s->totals, &count, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
     rd_vk_barrier(cmd);
     int from = 0;
     for (uint32_t pass = 0; pass < passes; pass++, from ^= 1) {
-        uint32_t shift = 8 * pass, mask = pass + 1 == passes ? last_mask : 255u;
         bool last = pass + 1 == passes;
-        struct { VkDeviceAddress keys, control, hist; uint32_t shift, mask; } histogram = {desc->keys[from], control, hist, shift,
-                                                                                          mask};
-        rd_vk_dispatch_indirect(cmd, &s->histogram, &histogram, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
-        rd_vk_barrier(cmd);
-        struct { VkDeviceAddress control, hist, totals; uint32_t pass; } digits = {control, hist, totals, pass};
-        rd_vk_dispatch(cmd, &s->digit_scan, &digits, RD_RADIX);
-        rd_vk_barrier(cmd);
-        struct { VkDeviceAddress keys_in, values_in, keys_out, values_out, control, hist, gather_from, gather_to;
-                 uint32_t shift, mask; } scatter = {
-            desc->keys[from], desc->values[from], desc->keys[from ^ 1], desc->values[from ^ 1], control, hist,
-            last ? desc->gather_from : 0, last ? desc->gather_to : 0, shift, mask};
+        struct { VkDeviceAddress keys_in, values_in, keys_out, values_out, control, lookback, totals, gather_from, gather_to;
+                 uint32_t shift, mask, pass; } scatter = {
+            desc->keys[from], desc->values[from], desc->keys[from ^ 1], desc->values[from ^ 1], control,
+            s->lookback.address + pass * table, totals, last ? desc->gather_from : 0, last ? desc->gather_to : 0, 8 * pass,
+            last ? last_mask : 255u, pass};
         rd_vk_dispatch_indirect(cmd, &s->scatter, &scatter, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
         rd_vk_barrier(cmd);
     }

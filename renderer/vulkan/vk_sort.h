@@ -1,10 +1,10 @@
 /* vk_sort.h: device-wide scan and radix sort for the Vulkan backend, driven by counts
    that live on the device (no host readback): a reduce-then-scan of uints (three
    dispatches whatever the size), and a stable LSD radix sort of 32-bit keys with 32-bit
-   values (8-bit digits: one read of the keys counts the digits of every pass, then per
-   pass a per-group histogram, a scan of it per digit value, and a scatter that ranks
-   with subgroup ballots). Every dispatch size comes from the device's count through indirect
-   dispatch. */
+   values (8-bit digits: one read of the keys counts the digits of every pass, then one
+   dispatch a pass that ranks with subgroup ballots, finds each block's offsets by
+   decoupled look-back, and scatters). Every dispatch size comes from the device's count
+   through indirect dispatch. */
 #ifndef RD_VK_SORT_H
 #define RD_VK_SORT_H
 
@@ -14,8 +14,9 @@ typedef struct rd_vk_sorter rd_vk_sorter;
 
 rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out);
 void rd_vk_sorter_destroy(rd_vk_state *vk, rd_vk_sorter *s);
-/* Sizes the scratch for scans and sorts of up to max_count elements. Call before
-   recording: growing frees buffers that recorded commands would still use. */
+/* Sizes the scratch for scans and sorts of up to max_count elements (below
+   RD_SORT_MAX_KEYS). Call before recording: growing frees buffers that recorded commands
+   would still use. */
 rd_result rd_vk_sorter_reserve(rd_context *ctx, rd_vk_sorter *s, uint64_t max_count);
 
 typedef struct rd_vk_scan_desc {

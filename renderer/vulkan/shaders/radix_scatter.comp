@@ -1,34 +1,137 @@
 #version 450
-// radix_scatter: one stable pass of the LSD radix sort. Each subgroup ranks its own run of
-// the group's keys in order: eight ballots find the lanes holding the same digit (a
-// subgroup multi-split), the lane's rank among them comes from the ballot's lower bits,
-// and a per-subgroup digit count carries the ranks across the run. The subgroups' counts
-// are then scanned per digit, so keys land in index order within each digit:
-// destination = the group's offset for the digit (scanned histogram)
-//             + the keys of that digit in earlier subgroups + the rank.
-// Works for any subgroup size from 8 to 128 (full subgroups). On request the pass also
-// gathers: gather_to[destination] = gather_from[value] (the renderer's tile counts in
-// depth order, without a kernel of their own).
+// radix_scatter: one stable pass of the LSD radix sort in a single dispatch (as CUB's
+// Onesweep). Each group takes the next block of keys by ticket (an atomic counter, so every
+// block it may wait on has already started), and:
+//  1. ranks its keys: each subgroup ranks its own run of the block in order (eight ballots
+//     find the lanes holding the same digit, the lane's rank among them comes from the
+//     ballot's lower bits, a per-subgroup digit count carries ranks across the run); the
+//     subgroups' counts are then scanned per digit, giving the block's count per digit;
+//  2. publishes those counts in the look-back table, flagged "aggregate", then looks back
+//     over the earlier blocks per digit (decoupled look-back): it adds their aggregates
+//     until it meets an "inclusive" entry (a block that knows its whole prefix), and
+//     publishes its own inclusive count;
+//  3. scatters: destination = the keys of smaller digits (from radix_totals) + the keys of
+//     this digit in earlier blocks + in earlier subgroups + the rank.
+// Keys land in index order within each digit (stable). A look-back entry is one uint, the
+// flag in its top two bits and the count below, so one access reads both; counts
+// stay under 2^30 (rd_vk_sorter_reserve refuses more keys). Works for any subgroup size
+// from 8 to 128 (full subgroups). On request the pass also gathers:
+// gather_to[destination] = gather_from[value] (the renderer's tile counts in depth order).
 #include "common.glsl"
 layout(local_size_x = RD_SORT_THREADS) in;
 layout(push_constant) uniform Push {
-    uint64_t keys_in, values_in, keys_out, values_out; Uints control; uint64_t hist, gather_from, gather_to; uint shift, mask;
+    uint64_t keys_in, values_in, keys_out, values_out; Uints control; uint64_t lookback, totals, gather_from, gather_to;
+    uint shift, mask, pass;
 } p;
 
+const uint AGGREGATE = 1u << 30, INCLUSIVE = 2u << 30, COUNT = (1u << 30) - 1u;
+
+shared uint s_block;
 shared uint s_base[RD_RADIX];
 shared uint s_counts[RD_SORT_MAX_SUBGROUPS][RD_RADIX];
+shared uint s_digit_sums[RD_SORT_THREADS];
+
+// Waits for a look-back entry to be published. lavapipe ends every loop of an invocation
+// once they have run 65535 iterations in all (Mesa's loop limiter), and a block there may
+// wait milliseconds for another CPU thread; so each iteration reads 256 times in
+// straight-line code (poll4 .. poll256, no loops), and the iterations share one budget
+// that leaves the shader's other loops room. On a GPU the first few reads find it.
+// Entries are read as coherent volatile loads (an atomic read-modify-write would serialise
+// every later block's reads of the same entry) and written as single 32-bit stores.
+layout(buffer_reference, std430, buffer_reference_align = 4) coherent volatile buffer Entry { uint v; };
+uint poll(uint64_t at) { return Entry(at).v; }
+uint poll4(uint64_t at)
+{
+    uint v = poll(at);
+    if (v == 0u) v = poll(at);
+    if (v == 0u) v = poll(at);
+    if (v == 0u) v = poll(at);
+    return v;
+}
+uint poll16(uint64_t at)
+{
+    uint v = poll4(at);
+    if (v == 0u) v = poll4(at);
+    if (v == 0u) v = poll4(at);
+    if (v == 0u) v = poll4(at);
+    return v;
+}
+uint poll64(uint64_t at)
+{
+    uint v = poll16(at);
+    if (v == 0u) v = poll16(at);
+    if (v == 0u) v = poll16(at);
+    if (v == 0u) v = poll16(at);
+    return v;
+}
+uint poll256(uint64_t at)
+{
+    uint v = poll64(at);
+    if (v == 0u) v = poll64(at);
+    if (v == 0u) v = poll64(at);
+    if (v == 0u) v = poll64(at);
+    return v;
+}
+uint wait_budget = 40000u;
+uint wait_for_entry(uint64_t at)
+{
+    uint v = 0u;
+    for (; v == 0u && wait_budget > 0u; wait_budget--) v = poll256(at);
+    return v;
+}
+
+// The keys of digit d in blocks before g: their entries read LOOK_BACK_WINDOW at a time
+// (independent reads in flight), summed back to the nearest inclusive one.
+const uint LOOK_BACK_WINDOW = 4u;
+uint look_back(uint g, uint d)
+{
+    uint prefix = 0u;
+    for (uint end = g; end > 0u;) {
+        uint entries[LOOK_BACK_WINDOW];
+        for (uint w = 0u; w < LOOK_BACK_WINDOW; w++)
+            entries[w] = w < end ? poll(p.lookback + (uint64_t(end - 1u - w) * RD_RADIX + d) * 4ul) : 0u;
+        for (uint w = 0u; w < LOOK_BACK_WINDOW && w < end; w++) {
+            uint e = entries[w] != 0u ? entries[w] : wait_for_entry(p.lookback + (uint64_t(end - 1u - w) * RD_RADIX + d) * 4ul);
+            prefix += e & COUNT;
+            if ((e & INCLUSIVE) != 0u) return prefix; // block 0's entry always is
+        }
+        end = end > LOOK_BACK_WINDOW ? end - LOOK_BACK_WINDOW : 0u;
+    }
+    return prefix;
+}
+
+// The exclusive sum of totals[pass][0 .. d) for this thread's digits d = DIGITS_PER_THREAD * t + k.
+const uint DIGITS_PER_THREAD = RD_RADIX / RD_SORT_THREADS;
+void scan_digit_totals()
+{
+    uint t = gl_LocalInvocationIndex, first = t * DIGITS_PER_THREAD, values[DIGITS_PER_THREAD], sum = 0u;
+    for (uint k = 0u; k < DIGITS_PER_THREAD; k++) {
+        values[k] = load_uint(p.totals, p.pass * RD_RADIX + first + k);
+        sum += values[k];
+    }
+    uint before = subgroupExclusiveAdd(sum);
+    if (gl_SubgroupInvocationID == gl_SubgroupSize - 1u) s_digit_sums[gl_SubgroupID] = before + sum;
+    barrier();
+    for (uint s = 0u; s < gl_SubgroupID; s++) before += s_digit_sums[s];
+    for (uint k = 0u; k < DIGITS_PER_THREAD; k++) {
+        s_base[first + k] = before;
+        before += values[k];
+    }
+}
 
 void main()
 {
-    uint g = linear_group(), groups = p.control.v[RD_CONTROL_SORT_GROUPS], n = p.control.v[RD_CONTROL_SORT_COUNT];
-    if (g >= groups) return;
+    uint groups = p.control.v[RD_CONTROL_SORT_GROUPS], n = p.control.v[RD_CONTROL_SORT_COUNT];
+    if (linear_group() >= groups) return;
     uint t = gl_LocalInvocationIndex, sg = gl_SubgroupID, lane = gl_SubgroupInvocationID, size = gl_SubgroupSize;
-    for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS) {
-        s_base[d] = load_uint(p.hist, d * groups + g);
+    if (t == 0u) s_block = atomicAdd(p.control.v[RD_CONTROL_SORT_TICKETS + p.pass], 1u);
+    for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS)
         for (uint s = 0u; s < gl_NumSubgroups; s++) s_counts[s][d] = 0u;
-    }
+    scan_digit_totals();
     barrier();
+    uint g = s_block;
 
+    // 1. rank within subgroups, then count per digit across them
     uint run = g * RD_SORT_BLOCK + sg * size * RD_SORT_ITEMS;
     uint keys[RD_SORT_ITEMS], ranks[RD_SORT_ITEMS];
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
@@ -46,15 +149,27 @@ void main()
         ranks[k] = before + rank;
     }
     barrier();
+
+    // 2. publish, look back, publish the inclusive count
     for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS) {
-        uint sum = 0u;
+        uint block_count = 0u;
         for (uint s = 0u; s < gl_NumSubgroups; s++) {
             uint c = s_counts[s][d];
-            s_counts[s][d] = sum;
-            sum += c;
+            s_counts[s][d] = block_count;
+            block_count += c;
         }
+        uint64_t own = p.lookback + (uint64_t(g) * RD_RADIX + d) * 4ul;
+        uint prefix = 0u;
+        if (g > 0u) {
+            Entry(own).v = AGGREGATE | block_count;
+            prefix = look_back(g, d);
+        }
+        Entry(own).v = INCLUSIVE | (prefix + block_count);
+        s_base[d] += prefix;
     }
     barrier();
+
+    // 3. scatter
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
         uint i = run + k * size + lane;
         if (i >= n) break;

@@ -2,9 +2,13 @@
 // radix_totals: how many keys hold each value of each 8-bit digit, for every pass of the
 // sort at once (one read of the keys): totals[pass * 256 + digit]. The passes' digit
 // offsets follow from these alone, as the permutations between passes keep the counts.
+// Each group also clears its block's look-back entries for every pass (radix_scatter
+// reads zero as "not published yet"), so only the tables this sort uses are touched.
 #include "common.glsl"
 layout(local_size_x = RD_SORT_THREADS) in;
-layout(push_constant) uniform Push { uint64_t keys; Uints control; uint64_t totals; uint passes, last_mask; } p;
+layout(push_constant) uniform Push {
+    uint64_t keys; Uints control; uint64_t totals, lookback, lookback_table; uint passes, last_mask;
+} p;
 
 shared uint s_totals[RD_SORT_MAX_PASSES * RD_RADIX];
 
@@ -14,6 +18,9 @@ void main()
     if (g >= groups) return;
     uint t = gl_LocalInvocationIndex;
     for (uint k = t; k < RD_SORT_MAX_PASSES * RD_RADIX; k += RD_SORT_THREADS) s_totals[k] = 0u;
+    for (uint pass = 0u; pass < p.passes; pass++)
+        for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS)
+            store_uint(p.lookback + uint64_t(pass) * p.lookback_table, g * RD_RADIX + d, 0u);
     barrier();
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
         uint i = g * RD_SORT_BLOCK + k * RD_SORT_THREADS + t;

@@ -13,10 +13,11 @@
 #define RD_SORT_MAX_SUBGROUPS (RD_SORT_THREADS / RD_SORT_MIN_SUBGROUP)
 #define RD_RADIX 256                        /* 8-bit digits */
 #define RD_SORT_MAX_PASSES 4                /* 32-bit keys */
+#define RD_SORT_MAX_KEYS (1u << 30)         /* exclusive: look-back entries count in 30 bits */
 #define RD_LINEAR_THREADS 256               /* one element per thread kernels */
 
 /* The control block, in uints: a scan's element count and groups with its dispatch, then
-   a sort's clamped count and groups with its dispatch. */
+   a sort's clamped count and groups with its dispatch, and its passes' block tickets. */
 #define RD_CONTROL_SCAN_COUNT 0
 #define RD_CONTROL_SCAN_GROUPS 1
 #define RD_CONTROL_SCAN_DISPATCH 4
@@ -24,6 +25,7 @@
 #define RD_CONTROL_SORT_GROUPS 9
 #define RD_CONTROL_SORT_DISPATCH 12
 #define RD_CONTROL_ARGS_DISPATCH 16         /* rd_vk_count_args writes here */
-#define RD_CONTROL_UINTS 20
+#define RD_CONTROL_SORT_TICKETS 20          /* RD_SORT_MAX_PASSES of them */
+#define RD_CONTROL_UINTS 24
 
 #endif
