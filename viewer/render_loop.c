@@ -57,6 +57,9 @@ typedef struct render_state {
     frame_timing timing;
 } render_state;
 
+/* The context that renders: the host-copy one (CUDA, CPU) or the presenting Vulkan one. */
+static rd_context *renderer(const render_state *s) { return s->host_ctx ? s->host_ctx : s->vk; }
+
 /* Shows text in the overlay and logs it, once: a failure that repeats every frame is not
    logged again. */
 static void set_message(render_state *s, const char *text)
@@ -86,7 +89,7 @@ static void go_to_view(render_state *s, int i)
 
 static void open_scene(render_state *s, const char *path)
 {
-    if (!vw_content_open_scene(&s->content, s->host_ctx ? s->host_ctx : s->vk, path)) {
+    if (!vw_content_open_scene(&s->content, renderer(s), path)) {
         vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
         if (s->content.view_count) return;
         /* nothing open before: the empty scene that replaced it still needs views */
@@ -99,7 +102,7 @@ static void open_scene(render_state *s, const char *path)
 static bool reserve_frame(render_state *s, size_t pixels)
 {
     if (pixels <= s->pixels) return true;
-    rd_context *ctx = s->host_ctx ? s->host_ctx : s->vk;
+    rd_context *ctx = renderer(s);
     rd_memory memory;
     if (s->host_ctx) {
         free(s->host_color), free(s->host_depth);
@@ -155,7 +158,7 @@ static bool render(render_state *s, const vw_settings *set, const rd_camera *cam
                                     (set->mode == VW_MODE_DEPTH ? RD_RENDER_EXPECTED_DEPTH : 0u),
                            .background = {bg, bg, bg},
                            .sh_degree = set->sh_degree < 0 ? 0 : RD_SH_DEGREE(set->sh_degree)};
-    rd_context *ctx = s->host_ctx ? s->host_ctx : s->vk;
+    rd_context *ctx = renderer(s);
     rd_framebuffer fb = s->host_ctx ? (rd_framebuffer){.color = s->host_color, .depth = s->host_depth}
                                 : (rd_framebuffer){.color = s->color, .depth = s->depth, .memory = RD_MEMORY_DEVICE};
     if (rd_render(ctx, s->content.scene, cam, &desc, &fb) != RD_OK) {
@@ -436,8 +439,7 @@ void *vw_render_thread(void *arg)
     int frames_done = 0;
     while (!quitting(&s) && frame(&s, &frames_done)) {}
     vw_present_destroy(&s.present);
-    rd_context *ctx = s.host_ctx ? s.host_ctx : s.vk;
-    if (!s.host_ctx) rd_buffer_free(ctx, s.color), rd_buffer_free(ctx, s.depth);
+    if (!s.host_ctx) rd_buffer_free(s.vk, s.color), rd_buffer_free(s.vk, s.depth);
     free(s.host_color), free(s.host_depth);
     rd_vulkan_buffer_release(s.vk, &s.staged);
     vw_overlay_free(&s.overlay);

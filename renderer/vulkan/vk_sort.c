@@ -33,7 +33,6 @@ struct rd_vk_sorter {
     rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, sort_args, totals, scatter, count_args;
     rd_vk_buffer control, partials, totals_buffer;
     rd_vk_buffer lookback;   /* per pass, per block and digit: the scatter's look-back entries */
-    uint64_t lookback_groups; /* the blocks a pass's table has room for */
 };
 
 rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
@@ -84,7 +83,6 @@ rd_result rd_vk_sorter_reserve(rd_context *ctx, rd_vk_sorter *s, uint64_t max_co
                        RD_SORT_MAX_KEYS - 1);
     uint64_t groups = blocks(max_count, RD_SORT_BLOCK);
     rd_result r = rd_vk_reserve(ctx, &s->lookback, RD_SORT_MAX_PASSES * groups * RD_RADIX * 4, "sort look-back");
-    if (r == RD_OK && groups > s->lookback_groups) s->lookback_groups = groups;
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->partials, blocks(max_count, RD_SCAN_BLOCK) * 4, "scan partials");
     return r;
 }
@@ -113,7 +111,8 @@ int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_des
     uint32_t passes = (uint32_t)(desc->bits + 7) / 8;
     /* the last digit may be narrower: bits above desc->bits do not count */
     uint32_t last_mask = desc->bits % 8 ? (1u << (desc->bits % 8)) - 1u : 255u;
-    VkDeviceSize table = s->lookback_groups * RD_RADIX * 4; /* a pass's look-back entries, cleared by radix_totals */
+    /* a pass's look-back entries (a quarter of the buffer, whole blocks), cleared by radix_totals */
+    VkDeviceSize block_entries = RD_RADIX * 4, table = s->lookback.bytes / RD_SORT_MAX_PASSES / block_entries * block_entries;
     struct { VkDeviceAddress count, control, totals; uint32_t limit; } args = {desc->count, control, totals, desc->max_count};
     rd_vk_dispatch(cmd, &s->sort_args, &args, 1);
     rd_vk_barrier(cmd);
@@ -125,9 +124,9 @@ int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_des
     for (uint32_t pass = 0; pass < passes; pass++, from ^= 1) {
         bool last = pass + 1 == passes;
         struct { VkDeviceAddress keys_in, values_in, keys_out, values_out, control, lookback, totals, gather_from, gather_to;
-                 uint32_t shift, mask, pass; } scatter = {
+                 uint32_t mask, pass; } scatter = {
             desc->keys[from], desc->values[from], desc->keys[from ^ 1], desc->values[from ^ 1], control,
-            s->lookback.address + pass * table, totals, last ? desc->gather_from : 0, last ? desc->gather_to : 0, 8 * pass,
+            s->lookback.address + pass * table, totals, last ? desc->gather_from : 0, last ? desc->gather_to : 0,
             last ? last_mask : 255u, pass};
         rd_vk_dispatch_indirect(cmd, &s->scatter, &scatter, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
         rd_vk_barrier(cmd);

@@ -21,7 +21,7 @@
 layout(local_size_x = RD_SORT_THREADS) in;
 layout(push_constant) uniform Push {
     uint64_t keys_in, values_in, keys_out, values_out; Uints control; uint64_t lookback, totals, gather_from, gather_to;
-    uint shift, mask, pass;
+    uint mask, pass;   // the pass sorts by bits 8 * pass and up
 } p;
 
 const uint AGGREGATE = 1u << 30, INCLUSIVE = 2u << 30, COUNT = (1u << 30) - 1u;
@@ -40,6 +40,7 @@ shared uint s_digit_sums[RD_SORT_THREADS];
 // every later block's reads of the same entry) and written as single 32-bit stores.
 layout(buffer_reference, std430, buffer_reference_align = 4) coherent volatile buffer Entry { uint v; };
 uint poll(uint64_t at) { return Entry(at).v; }
+uint64_t entry_at(uint block, uint d) { return p.lookback + (uint64_t(block) * RD_RADIX + d) * 4ul; }
 uint poll4(uint64_t at)
 {
     uint v = poll(at);
@@ -89,9 +90,9 @@ uint look_back(uint g, uint d)
     for (uint end = g; end > 0u;) {
         uint entries[LOOK_BACK_WINDOW];
         for (uint w = 0u; w < LOOK_BACK_WINDOW; w++)
-            entries[w] = w < end ? poll(p.lookback + (uint64_t(end - 1u - w) * RD_RADIX + d) * 4ul) : 0u;
+            entries[w] = w < end ? poll(entry_at(end - 1u - w, d)) : 0u;
         for (uint w = 0u; w < LOOK_BACK_WINDOW && w < end; w++) {
-            uint e = entries[w] != 0u ? entries[w] : wait_for_entry(p.lookback + (uint64_t(end - 1u - w) * RD_RADIX + d) * 4ul);
+            uint e = entries[w] != 0u ? entries[w] : wait_for_entry(entry_at(end - 1u - w, d));
             prefix += e & COUNT;
             if ((e & INCLUSIVE) != 0u) return prefix; // block 0's entry always is
         }
@@ -124,6 +125,7 @@ void main()
     uint groups = p.control.v[RD_CONTROL_SORT_GROUPS], n = p.control.v[RD_CONTROL_SORT_COUNT];
     if (linear_group() >= groups) return;
     uint t = gl_LocalInvocationIndex, sg = gl_SubgroupID, lane = gl_SubgroupInvocationID, size = gl_SubgroupSize;
+    uint shift = 8u * p.pass;
     if (t == 0u) s_block = atomicAdd(p.control.v[RD_CONTROL_SORT_TICKETS + p.pass], 1u);
     for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS)
         for (uint s = 0u; s < gl_NumSubgroups; s++) s_counts[s][d] = 0u;
@@ -137,7 +139,7 @@ void main()
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
         uint i = run + k * size + lane;
         bool valid = i < n;
-        uint key = valid ? load_uint(p.keys_in, i) : 0u, digit = (key >> p.shift) & p.mask;
+        uint key = valid ? load_uint(p.keys_in, i) : 0u, digit = (key >> shift) & p.mask;
         uvec4 peers = digit_peers(digit, valid);
         uint count = subgroupBallotBitCount(peers), rank = subgroupBallotExclusiveBitCount(peers);
         uint before = valid ? s_counts[sg][digit] : 0u;
@@ -158,7 +160,7 @@ void main()
             s_counts[s][d] = block_count;
             block_count += c;
         }
-        uint64_t own = p.lookback + (uint64_t(g) * RD_RADIX + d) * 4ul;
+        uint64_t own = entry_at(g, d);
         uint prefix = 0u;
         if (g > 0u) {
             Entry(own).v = AGGREGATE | block_count;
@@ -173,7 +175,7 @@ void main()
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
         uint i = run + k * size + lane;
         if (i >= n) break;
-        uint digit = (keys[k] >> p.shift) & p.mask;
+        uint digit = (keys[k] >> shift) & p.mask;
         uint dest = s_base[digit] + s_counts[sg][digit] + ranks[k];
         uint value = load_uint(p.values_in, i);
         store_uint(p.keys_out, dest, keys[k]);
