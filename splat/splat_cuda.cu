@@ -1,6 +1,7 @@
 /* splat_cuda.cu: the CUDA renderer, stage for stage the CPU one (splat_cpu.c):
-   preprocess (splat_math.h, one thread per Gaussian), a sort of the Gaussians by depth
-   (32-bit keys), a scan of the tiles each touches in that order, key emission (the tile id
+   preprocess (splat_math.h, one thread per Gaussian, colour coefficients staged through
+   shared memory), a sort of the Gaussians by depth (32-bit keys), a scan of the tiles each
+   touches, read in that order as the scan goes, key emission (the tile id
    alone, in depth order), a stable CUB radix sort over the tile bits in use, per-tile
    ranges, and blending with a 16x16 block per tile that loads Gaussians in shared-memory
    batches and stops when every pixel is done. Sorting depths once and then only tile ids
@@ -11,10 +12,14 @@
 #include "../renderer/cuda/cuda_internal.h"
 
 #include <cub/cub.cuh>
+#include <thrust/iterator/transform_iterator.h>
 
 #include <stdlib.h>
 
-enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5 };
+enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5, PREPROCESS_THREADS = 128, STAGE_LOADS = 6 };
+
+/* Colour coefficients (floats) that shading at SH degree d reads. */
+static __host__ __device__ int sh_floats_used(int degree) { return (degree + 1) * (degree + 1) * 3; }
 
 typedef struct tile_range {
     long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
@@ -26,7 +31,7 @@ typedef struct device_scene {
 
 typedef struct splat_frame {
     rd_device_buffer splats, touched, offsets, counts, keys[2], values[2], ranges, temp;
-    rd_device_buffer depth_keys[2], order[2], gathered; /* the depth sort, and touched in its order */
+    rd_device_buffer depth_keys[2], order[2]; /* the depth sort */
     rd_device_buffer color, depth, trans, contrib;
     long long *host_counts; /* pinned: [intersections, visible] */
     cudaEvent_t events[STAGES];
@@ -34,16 +39,52 @@ typedef struct splat_frame {
 
 /* ---- kernels ---------------------------------------------------------------------------- */
 
-__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, long long *touched,
+/* Copies the colour coefficients that shading reads (used of each row) of the block's
+   Gaussians into s_sh, rows padded to an odd stride. Consecutive threads take consecutive
+   floats, and each thread has STAGE_LOADS loads in flight before it stores any: one load
+   at a time waited out the memory latency for every float. */
+__device__ void stage_sh(const rd_gaussians &g, int degree, long long first, float *s_sh)
+{
+    int row = (g.sh_degree + 1) * (g.sh_degree + 1) * 3, used = sh_floats_used(degree), stride = used | 1;
+    int total = (int)min((long long)blockDim.x, g.count - first) * used;
+    float per_row = 1.0f / (float)used; /* e / used, exact in float for e < 2^16 */
+    const float *src = g.sh + first * row;
+    for (int base = threadIdx.x; base < total; base += STAGE_LOADS * blockDim.x) {
+        float v[STAGE_LOADS];
+#pragma unroll
+        for (int k = 0; k < STAGE_LOADS; k++) {
+            int e = base + k * blockDim.x, r = (int)(((float)e + 0.5f) * per_row);
+            if (e < total) v[k] = src[(long long)r * row + (e - r * used)];
+        }
+#pragma unroll
+        for (int k = 0; k < STAGE_LOADS; k++) {
+            int e = base + k * blockDim.x, r = (int)(((float)e + 0.5f) * per_row);
+            if (e < total) s_sh[r * stride + (e - r * used)] = v[k];
+        }
+    }
+    __syncthreads();
+}
+
+/* Spec steps 1-7, one thread a Gaussian. The colour coefficients a block needs are
+   contiguous in the scene: the block first copies them into shared memory, a warp a
+   Gaussian's row at a time (coalesced), then each thread shades from there. Read straight
+   from global memory, a warp's loads spread over 32 rows of up to 192 bytes each. Rows
+   are padded to an odd number of floats so that the threads' reads hit distinct banks. */
+__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, unsigned int *touched,
                                   unsigned int *depth_keys, unsigned int *order, unsigned long long *visible)
 {
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    int seen = 0;
+    extern __shared__ float s_sh[];
+    long long first = (long long)blockIdx.x * blockDim.x, i = first + threadIdx.x;
+    rd_splat2d s = {};
+    bool kept = i < g.count && rd_splat_project(&vp, &g, i, &s);
+    if (__syncthreads_or(kept)) {
+        stage_sh(g, vp.sh_degree, first, s_sh);
+        if (kept) rd_splat_shade(&vp, g.means + 3 * i, s_sh + threadIdx.x * (sh_floats_used(vp.sh_degree) | 1), &s);
+    }
+    int seen = s.tiles_touched != 0;
     if (i < g.count) {
-        rd_splat2d s = rd_splat_preprocess(&vp, &g, i);
         splats[i] = s;
         touched[i] = s.tiles_touched;
-        seen = s.tiles_touched != 0;
         /* visible depths are past the near plane, so their float bits sort as the floats;
            the culled go last */
         depth_keys[i] = seen ? __float_as_uint(s.depth) : 0xffffffffu;
@@ -53,11 +94,12 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
     if (threadIdx.x == 0 && block_seen) atomicAdd(visible, (unsigned long long)block_seen);
 }
 
-__global__ void gather_touched_kernel(const unsigned int *order, const long long *touched, long long n, long long *gathered)
-{
-    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (j < n) gathered[j] = touched[order[j]];
-}
+/* The scan's input: Gaussian i's tile count, read in depth order (i = order[j]) as the
+   scan goes, widened to 64 bits since the sum may pass 2^32. */
+struct tiles_of {
+    const unsigned int *touched;
+    __device__ long long operator()(unsigned int i) const { return touched[i]; }
+};
 
 /* Gaussians in depth order; offsets is the inclusive scan of their tile counts in that
    order, so the keys come out sorted by depth within every tile before the tile sort. */
@@ -219,7 +261,7 @@ static void free_frame(rd_context *ctx)
     if (!f) return;
     rd_device_buffer *bufs[] = {&f->splats, &f->touched, &f->offsets, &f->counts, &f->keys[0], &f->keys[1], &f->values[0],
                                 &f->values[1], &f->ranges, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
-                                &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1], &f->gathered};
+                                &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1]};
     for (rd_device_buffer *b : bufs) rd_cuda_release(b);
     for (int e = 0; e < STAGES; e++)
         if (f->events[e]) cudaEventDestroy(f->events[e]);
@@ -283,8 +325,7 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussians exceed the 2^31 a sort can take", n);
     void *color, *depth, *trans, *contrib;
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(rd_splat2d), "preprocessed Gaussians");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->touched, (size_t)n * sizeof(long long), "tile counts");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->gathered, (size_t)n * sizeof(long long), "tile counts");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->touched, (size_t)n * sizeof(unsigned int), "tile counts");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->offsets, (size_t)n * sizeof(long long), "tile offsets");
     for (int b = 0; b < 2; b++) {
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth_keys[b], (size_t)n * 4 + 4, "depth keys");
@@ -303,7 +344,10 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     cub::DoubleBuffer<unsigned int> depth_keys((unsigned int *)f->depth_keys[0].ptr, (unsigned int *)f->depth_keys[1].ptr);
     cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
     size_t scan_bytes = 0, depth_sort_bytes = 0;
-    cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (long long *)f->gathered.ptr, offsets, (int)n, st);
+    auto depth_ordered_tiles = [&](cub::DoubleBuffer<unsigned int> &o) {
+        return thrust::make_transform_iterator(o.Current(), tiles_of{(const unsigned int *)f->touched.ptr});
+    };
+    cub::DeviceScan::InclusiveSum(NULL, scan_bytes, depth_ordered_tiles(order), offsets, (int)n, st);
     cub::DeviceRadixSort::SortPairs(NULL, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
     r = rd_cuda_reserve(ctx, &f->temp, scan_bytes > depth_sort_bytes ? scan_bytes : depth_sort_bytes, "scan scratch");
     if (r != RD_OK) return r;
@@ -313,13 +357,12 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     cudaMemsetAsync(f->ranges.ptr, 0, (size_t)tiles * sizeof(tile_range), st);
     f->host_counts[0] = 0;
     if (n > 0) {
-        preprocess_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, g, (rd_splat2d *)f->splats.ptr, (long long *)f->touched.ptr,
+        size_t sh_bytes = (size_t)PREPROCESS_THREADS * (sh_floats_used(vp->sh_degree) | 1) * sizeof(float);
+        preprocess_kernel<<<(unsigned)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS), PREPROCESS_THREADS, sh_bytes, st>>>(*vp, g, (rd_splat2d *)f->splats.ptr, (unsigned int *)f->touched.ptr,
                                                              depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
-        gather_touched_kernel<<<blocks_for(n), THREADS, 0, st>>>(order.Current(), (const long long *)f->touched.ptr, n,
-                                                                 (long long *)f->gathered.ptr);
-        cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, (long long *)f->gathered.ptr, offsets, (int)n, st);
+        cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, depth_ordered_tiles(order), offsets, (int)n, st);
         cudaMemcpyAsync(&f->host_counts[0], offsets + n - 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
     } else {
         cudaEventRecord(f->events[1], st);

@@ -204,9 +204,10 @@ RD_HD static inline uint32_t rd_count_tiles(const rd_splat2d *s, const rd_view_p
     return n;
 }
 
-RD_HD static inline rd_splat2d rd_splat_preprocess(const rd_view_params *vp, const rd_gaussians *scene, int64_t i)
+/* Spec steps 1-6 for Gaussian i: view transform, covariance, projection, conic and tile
+   range. False when it is culled (out's tiles_touched stays 0). */
+RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gaussians *scene, int64_t i, rd_splat2d *out)
 {
-    rd_splat2d out = {0};
     const float *m = scene->means + 3 * i;
     const float *R = vp->rot;
 
@@ -214,13 +215,13 @@ RD_HD static inline rd_splat2d rd_splat_preprocess(const rd_view_params *vp, con
     float t[3];
     for (int r = 0; r < 3; r++) t[r] = R[3 * r] * m[0] + R[3 * r + 1] * m[1] + R[3 * r + 2] * m[2] + vp->trans[r];
     if (!(t[2] > vp->near_plane && t[2] < vp->far_plane) || !isfinite(t[0]) || !isfinite(t[1]))
-        return out;
+        return false;
 
     /* 2. 3D covariance factor M = Rq S, so that Sigma = M M^T */
     /* normalise after dividing by the largest component, so tiny quaternions do not underflow */
     const float *q = scene->rotations + 4 * i;
     float qmax = fmaxf(fmaxf(fabsf(q[0]), fabsf(q[1])), fmaxf(fabsf(q[2]), fabsf(q[3])));
-    if (!(qmax > 0.0f) || !isfinite(qmax)) return out;
+    if (!(qmax > 0.0f) || !isfinite(qmax)) return false;
     float w = q[0] / qmax, x = q[1] / qmax, y = q[2] / qmax, z = q[3] / qmax;
     float qn = sqrtf(w * w + x * x + y * y + z * z);
     w /= qn; x /= qn; y /= qn; z /= qn;
@@ -262,10 +263,10 @@ RD_HD static inline rd_splat2d rd_splat_preprocess(const rd_view_params *vp, con
     float u = vp->fx * t[0] / tz + vp->cx, v = vp->fy * t[1] / tz + vp->cy;
 
     /* 5. conic */
-    if (!(det > 0.0f) || !isfinite(det) || !isfinite(u) || !isfinite(v) || !isfinite(opacity)) return out;
-    out.conic[0] = c / det;
-    out.conic[1] = -b / det;
-    out.conic[2] = a / det;
+    if (!(det > 0.0f) || !isfinite(det) || !isfinite(u) || !isfinite(v) || !isfinite(opacity)) return false;
+    out->conic[0] = c / det;
+    out->conic[1] = -b / det;
+    out->conic[2] = a / det;
 
     /* 6. extent */
     float rx, ry;
@@ -275,36 +276,52 @@ RD_HD static inline rd_splat2d rd_splat_preprocess(const rd_view_params *vp, con
         float lambda = mid + sqrtf(fmaxf(0.1f, mid * mid - det));
         rx = ry = ceilf(3.0f * sqrtf(lambda));
     } else {
-        if (opacity < RD_MIN_ALPHA) return out;
+        if (opacity < RD_MIN_ALPHA) return false;
         float k = fminf(3.33f, sqrtf(2.0f * logf(opacity * 255.0f)));
         rx = ceilf(k * sqrtf(a));
         ry = ceilf(k * sqrtf(c));
     }
-    rd_tile_range(u, rx, vp->tiles_x, inria, &out.tile_min[0], &out.tile_max[0]);
-    rd_tile_range(v, ry, vp->tiles_y, inria, &out.tile_min[1], &out.tile_max[1]);
-    if (out.tile_max[0] <= out.tile_min[0] || out.tile_max[1] <= out.tile_min[1]) return out;
+    rd_tile_range(u, rx, vp->tiles_x, inria, &out->tile_min[0], &out->tile_max[0]);
+    rd_tile_range(v, ry, vp->tiles_y, inria, &out->tile_min[1], &out->tile_max[1]);
+    if (out->tile_max[0] <= out->tile_min[0] || out->tile_max[1] <= out->tile_min[1]) return false;
 
+    out->u = u;
+    out->v = v;
+    out->opacity = opacity;
+    out->depth = tz;
+    return true;
+}
+
+/* Spec step 7 and the tile count for a Gaussian that rd_splat_project kept: colour from
+   its coefficients sh (K*3 floats, wherever the caller keeps them). False when the colour
+   is not finite (out keeps tiles_touched 0). */
+RD_HD static inline bool rd_splat_shade(const rd_view_params *vp, const float mean[3], const float *sh, rd_splat2d *out)
+{
     /* 7. colour */
-    float d[3] = {m[0] - vp->centre[0], m[1] - vp->centre[1], m[2] - vp->centre[2]};
+    float d[3] = {mean[0] - vp->centre[0], mean[1] - vp->centre[1], mean[2] - vp->centre[2]};
     float dn = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     if (dn > 0.0f) { d[0] /= dn; d[1] /= dn; d[2] /= dn; }
-    int K = (scene->sh_degree + 1) * (scene->sh_degree + 1);
-    const float *sh = scene->sh + (size_t)i * (size_t)K * 3;
-    rd_sh_to_rgb(vp->sh_degree, sh, d, out.rgb);
+    rd_sh_to_rgb(vp->sh_degree, sh, d, out->rgb);
     for (int ch = 0; ch < 3; ch++) {
-        out.rgb[ch] += 0.5f;
-        if (!isfinite(out.rgb[ch])) return out;
-        if (out.rgb[ch] < 0.0f) {
-            out.rgb[ch] = 0.0f;
-            out.clamped |= 1u << ch;
+        out->rgb[ch] += 0.5f;
+        if (!isfinite(out->rgb[ch])) return false;
+        if (out->rgb[ch] < 0.0f) {
+            out->rgb[ch] = 0.0f;
+            out->clamped |= 1u << ch;
         }
     }
 
-    out.u = u;
-    out.v = v;
-    out.opacity = opacity;
-    out.depth = tz;
-    out.tiles_touched = rd_count_tiles(&out, vp);
+    out->tiles_touched = rd_count_tiles(out, vp);
+    return true;
+}
+
+/* Spec steps 1-7 for Gaussian i (tiles_touched 0: culled). */
+RD_HD static inline rd_splat2d rd_splat_preprocess(const rd_view_params *vp, const rd_gaussians *scene, int64_t i)
+{
+    rd_splat2d out = {0};
+    if (!rd_splat_project(vp, scene, i, &out)) return out;
+    size_t K = (size_t)(scene->sh_degree + 1) * (size_t)(scene->sh_degree + 1);
+    rd_splat_shade(vp, scene->means + 3 * i, scene->sh + (size_t)i * K * 3, &out);
     return out;
 }
 

@@ -3,7 +3,8 @@
 # (see device_prepare.sh): the GPU tests, then `radiant bench` on the CUDA and Vulkan
 # backends. TESTS="..." picks the tests (empty: none), BACKENDS and FRAMES the benchmarks.
 set -u
-export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
+# RADIANT_LIB_DIR: another build of the library to load first (to compare variants)
+export LD_LIBRARY_PATH=${RADIANT_LIB_DIR:+$RADIANT_LIB_DIR:}$PWD/.device/lib:${LD_LIBRARY_PATH:-}
 export RADIANT_DATA=$PWD/.device/data
 # the NVIDIA driver's Vulkan ICD, where the loader does not find it by itself
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
