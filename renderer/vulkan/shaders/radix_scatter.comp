@@ -10,8 +10,13 @@
 //     over the earlier blocks per digit (decoupled look-back): it adds their aggregates
 //     until it meets an "inclusive" entry (a block that knows its whole prefix), and
 //     publishes its own inclusive count;
-//  3. scatters: destination = the keys of smaller digits (from radix_totals) + the keys of
-//     this digit in earlier blocks + in earlier subgroups + the rank.
+//  3. scatters through shared memory: each key first goes to its place in the block sorted
+//     by digit (the keys of smaller digits in the block + of its digit in earlier subgroups
+//     + its rank), then the block is written out in that order, position j to the keys of
+//     smaller digits (from radix_totals) + of its digit in earlier blocks + its place among
+//     the block's keys of that digit. Consecutive threads so write consecutive addresses
+//     within each digit's run (as CUB does), where writing each key straight from its
+//     rank scattered every subgroup's stores over up to 32 runs.
 // Keys land in index order within each digit (stable). A look-back entry is one uint, the
 // flag in its top two bits and the count below, so one access reads both; counts
 // stay under 2^30 (rd_vk_sorter_reserve refuses more keys). Works for any subgroup size
@@ -26,10 +31,15 @@ layout(push_constant) uniform Push {
 
 const uint AGGREGATE = 1u << 30, INCLUSIVE = 2u << 30, COUNT = (1u << 30) - 1u;
 
+// s_work holds the per-subgroup digit counts (ranking), then the block's keys and values
+// in digit order (scattering): the two are never needed at once.
+#define SORT_WORK (RD_SORT_MAX_SUBGROUPS * RD_RADIX > 2 * RD_SORT_BLOCK ? RD_SORT_MAX_SUBGROUPS * RD_RADIX : 2 * RD_SORT_BLOCK)
 shared uint s_block;
-shared uint s_base[RD_RADIX];
-shared uint s_counts[RD_SORT_MAX_SUBGROUPS][RD_RADIX];
-shared uint s_digit_sums[RD_SORT_THREADS];
+shared uint s_base[RD_RADIX];  // destination of the digit's keys, less their first place in the block
+shared uint s_local[RD_RADIX]; // the digit's first place in the block
+shared uint s_work[SORT_WORK];
+shared uint s_sums[RD_SORT_THREADS];
+uint count_at(uint sg, uint d) { return sg * RD_RADIX + d; }
 
 // Waits for a look-back entry to be published. lavapipe ends every loop of an invocation
 // once they have run 65535 iterations in all (Mesa's loop limiter), and a block there may
@@ -101,19 +111,28 @@ uint look_back(uint g, uint d)
     return prefix;
 }
 
-// The exclusive sum of totals[pass][0 .. d) for this thread's digits d = DIGITS_PER_THREAD * t + k.
+// The exclusive sum of x over the workgroup's invocations, in index order.
+uint workgroup_exclusive_sum(uint x)
+{
+    uint before = subgroupExclusiveAdd(x);
+    if (gl_SubgroupInvocationID == gl_SubgroupSize - 1u) s_sums[gl_SubgroupID] = before + x;
+    barrier();
+    for (uint s = 0u; s < gl_SubgroupID; s++) before += s_sums[s];
+    barrier(); // s_sums is free again
+    return before;
+}
+
+// Each thread owns the digits d = DIGITS_PER_THREAD * t + k; s_base[d] starts as the
+// exclusive sum of totals[pass][0 .. d).
 const uint DIGITS_PER_THREAD = RD_RADIX / RD_SORT_THREADS;
 void scan_digit_totals()
 {
-    uint t = gl_LocalInvocationIndex, first = t * DIGITS_PER_THREAD, values[DIGITS_PER_THREAD], sum = 0u;
+    uint first = gl_LocalInvocationIndex * DIGITS_PER_THREAD, values[DIGITS_PER_THREAD], sum = 0u;
     for (uint k = 0u; k < DIGITS_PER_THREAD; k++) {
         values[k] = load_uint(p.totals, p.pass * RD_RADIX + first + k);
         sum += values[k];
     }
-    uint before = subgroupExclusiveAdd(sum);
-    if (gl_SubgroupInvocationID == gl_SubgroupSize - 1u) s_digit_sums[gl_SubgroupID] = before + sum;
-    barrier();
-    for (uint s = 0u; s < gl_SubgroupID; s++) before += s_digit_sums[s];
+    uint before = workgroup_exclusive_sum(sum);
     for (uint k = 0u; k < DIGITS_PER_THREAD; k++) {
         s_base[first + k] = before;
         before += values[k];
@@ -125,26 +144,27 @@ void main()
     uint groups = p.control.v[RD_CONTROL_SORT_GROUPS], n = p.control.v[RD_CONTROL_SORT_COUNT];
     if (linear_group() >= groups) return;
     uint t = gl_LocalInvocationIndex, sg = gl_SubgroupID, lane = gl_SubgroupInvocationID, size = gl_SubgroupSize;
-    uint shift = 8u * p.pass;
+    uint shift = 8u * p.pass, first_digit = t * DIGITS_PER_THREAD;
     if (t == 0u) s_block = atomicAdd(p.control.v[RD_CONTROL_SORT_TICKETS + p.pass], 1u);
     for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS)
-        for (uint s = 0u; s < gl_NumSubgroups; s++) s_counts[s][d] = 0u;
+        for (uint s = 0u; s < gl_NumSubgroups; s++) s_work[count_at(s, d)] = 0u;
     scan_digit_totals();
     barrier();
     uint g = s_block;
 
     // 1. rank within subgroups, then count per digit across them
     uint run = g * RD_SORT_BLOCK + sg * size * RD_SORT_ITEMS;
-    uint keys[RD_SORT_ITEMS], ranks[RD_SORT_ITEMS];
+    uint keys[RD_SORT_ITEMS], values[RD_SORT_ITEMS], ranks[RD_SORT_ITEMS];
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
         uint i = run + k * size + lane;
         bool valid = i < n;
         uint key = valid ? load_uint(p.keys_in, i) : 0u, digit = (key >> shift) & p.mask;
+        values[k] = valid ? load_uint(p.values_in, i) : 0u;
         uvec4 peers = digit_peers(digit, valid);
         uint count = subgroupBallotBitCount(peers), rank = subgroupBallotExclusiveBitCount(peers);
-        uint before = valid ? s_counts[sg][digit] : 0u;
+        uint before = valid ? s_work[count_at(sg, digit)] : 0u;
         subgroupBarrier();
-        if (valid && rank + 1u == count) s_counts[sg][digit] = before + count;
+        if (valid && rank + 1u == count) s_work[count_at(sg, digit)] = before + count;
         subgroupMemoryBarrierShared();
         subgroupBarrier();
         keys[k] = key;
@@ -152,33 +172,48 @@ void main()
     }
     barrier();
 
-    // 2. publish, look back, publish the inclusive count
-    for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS) {
-        uint block_count = 0u;
+    // 2. publish the block's counts, place the digits in the block, look back, publish the
+    //    inclusive counts
+    uint block_counts[DIGITS_PER_THREAD], block_sum = 0u;
+    for (uint k = 0u; k < DIGITS_PER_THREAD; k++) {
+        uint d = first_digit + k, block_count = 0u;
         for (uint s = 0u; s < gl_NumSubgroups; s++) {
-            uint c = s_counts[s][d];
-            s_counts[s][d] = block_count;
+            uint c = s_work[count_at(s, d)];
+            s_work[count_at(s, d)] = block_count;
             block_count += c;
         }
-        uint64_t own = entry_at(g, d);
-        uint prefix = 0u;
-        if (g > 0u) {
-            Entry(own).v = AGGREGATE | block_count;
-            prefix = look_back(g, d);
-        }
-        Entry(own).v = INCLUSIVE | (prefix + block_count);
-        s_base[d] += prefix;
+        if (g > 0u) Entry(entry_at(g, d)).v = AGGREGATE | block_count;
+        block_counts[k] = block_count;
+        block_sum += block_count;
+    }
+    uint local = workgroup_exclusive_sum(block_sum);
+    for (uint k = 0u; k < DIGITS_PER_THREAD; k++) {
+        uint d = first_digit + k, prefix = g > 0u ? look_back(g, d) : 0u;
+        Entry(entry_at(g, d)).v = INCLUSIVE | (prefix + block_counts[k]);
+        s_base[d] += prefix - local; // unsigned: wraps back when the place is added
+        s_local[d] = local;
+        local += block_counts[k];
     }
     barrier();
 
-    // 3. scatter
+    // 3. sort the block in shared memory, then write it out in that order
+    uint places[RD_SORT_ITEMS];
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
-        uint i = run + k * size + lane;
-        if (i >= n) break;
         uint digit = (keys[k] >> shift) & p.mask;
-        uint dest = s_base[digit] + s_counts[sg][digit] + ranks[k];
-        uint value = load_uint(p.values_in, i);
-        store_uint(p.keys_out, dest, keys[k]);
+        places[k] = s_local[digit] + s_work[count_at(sg, digit)] + ranks[k];
+    }
+    barrier();
+    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+        if (run + k * size + lane >= n) break;
+        s_work[places[k]] = keys[k];
+        s_work[RD_SORT_BLOCK + places[k]] = values[k];
+    }
+    barrier();
+    uint in_block = min(n - g * RD_SORT_BLOCK, uint(RD_SORT_BLOCK));
+    for (uint j = t; j < in_block; j += RD_SORT_THREADS) {
+        uint key = s_work[j], value = s_work[RD_SORT_BLOCK + j];
+        uint dest = s_base[(key >> shift) & p.mask] + j;
+        store_uint(p.keys_out, dest, key);
         store_uint(p.values_out, dest, value);
         if (p.gather_to != 0ul) store_uint(p.gather_to, dest, load_uint(p.gather_from, value));
     }
