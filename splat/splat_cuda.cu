@@ -102,19 +102,40 @@ struct tiles_of {
 };
 
 /* Gaussians in depth order; offsets is the inclusive scan of their tile counts in that
-   order, so the keys come out sorted by depth within every tile before the tile sort. */
+   order, so the keys come out sorted by depth within every tile before the tile sort. A
+   Gaussian that keeps every tile of its rectangle (all large ones do, see rd_count_tiles)
+   needs no per-tile test; one with more than 32 of them is written by its whole warp, a
+   tile a lane, so that one huge splat does not hold its warp for a thousand serial
+   stores. Within a Gaussian's run of keys the order does not matter: its tiles differ. */
 __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, const unsigned int *order,
                                  const long long *offsets, long long n, unsigned int *keys, unsigned int *values)
 {
-    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= n) return;
-    unsigned int i = order[j];
-    const rd_splat2d s = splats[i];
-    if (!s.tiles_touched) return;
-    long long k = offsets[j] - s.tiles_touched;
+    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x, k = 0;
+    rd_splat2d s = {};
+    unsigned int i = 0;
+    if (j < n) {
+        i = order[j];
+        s = splats[i];
+        if (s.tiles_touched) k = offsets[j] - s.tiles_touched;
+    }
+    int width = s.tile_max[0] - s.tile_min[0];
+    bool every_tile = s.tiles_touched && (int)s.tiles_touched == width * (s.tile_max[1] - s.tile_min[1]);
+    bool by_warp = every_tile && s.tiles_touched > 32;
+    for (unsigned int mask = __ballot_sync(0xffffffffu, by_warp); mask; mask &= mask - 1) {
+        int leader = __ffs(mask) - 1, lane = threadIdx.x & 31;
+        long long base = __shfl_sync(0xffffffffu, k, leader);
+        int count = __shfl_sync(0xffffffffu, (int)s.tiles_touched, leader), w = __shfl_sync(0xffffffffu, width, leader);
+        int x0 = __shfl_sync(0xffffffffu, s.tile_min[0], leader), y0 = __shfl_sync(0xffffffffu, s.tile_min[1], leader);
+        unsigned int index = __shfl_sync(0xffffffffu, i, leader);
+        for (int t = lane; t < count; t += 32) {
+            keys[base + t] = (unsigned int)((y0 + t / w) * vp.tiles_x + x0 + t % w);
+            values[base + t] = index;
+        }
+    }
+    if (by_warp || !s.tiles_touched) return;
     for (int y = s.tile_min[1]; y < s.tile_max[1]; y++)
         for (int x = s.tile_min[0]; x < s.tile_max[0]; x++) {
-            if (!rd_tile_touches(&s, &vp, x, y)) continue;
+            if (!every_tile && !rd_tile_touches(&s, &vp, x, y)) continue;
             keys[k] = (unsigned int)(y * vp.tiles_x + x);
             values[k] = i;
             k++;
