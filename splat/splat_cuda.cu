@@ -1,13 +1,13 @@
 /* splat_cuda.cu: the CUDA renderer, stage for stage the CPU one (splat_cpu.c):
    preprocess (splat_math.h, one thread per Gaussian, colour coefficients staged through
    shared memory), a sort of the Gaussians by depth (32-bit keys), a scan of the tiles each
-   touches, read in that order as the scan goes, key emission (the tile id
-   alone, in depth order), a stable CUB radix sort over the tile bits in use, per-tile
-   ranges, and blending with a 16x16 block per tile that loads Gaussians in shared-memory
-   batches and stops when every pixel is done. Sorting depths once and then only tile ids
-   gives exactly the (tile, depth) order of a 64-bit key sort, with far fewer key bits per
-   pair. Buffers live in the context and grow only when a frame needs more; the one host
-   synchronisation per frame reads the intersection count. */
+   touches (read in that order as the scan goes), key emission (the tile id alone, in
+   depth order), a stable CUB radix sort over the tile bits in use, per-tile ranges, and
+   blending with a 16x16 block per tile whose warps each walk the tile's list in batches
+   staged in shared memory and stop when all their pixels are done. Sorting depths once
+   and then only tile ids gives exactly the (tile, depth) order of a 64-bit key sort, with
+   far fewer key bits per pair. Buffers live in the context and grow only when a frame
+   needs more; the one host synchronisation per frame reads the intersection count. */
 #include "splat.h"
 #include "../renderer/cuda/cuda_internal.h"
 
@@ -151,82 +151,93 @@ __global__ void tile_ranges_kernel(const unsigned int *keys, long long n, tile_r
     if (k == n - 1 || keys[k + 1] != tile) ranges[tile].end = k + 1;
 }
 
-/* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile. Each batch is
-   staged as float4s so that a pixel reads a Gaussian with few wide shared-memory loads,
-   and colour and depth only once it passes the alpha test. */
-/* One 16x16 block per tile; each batch of up to 256 Gaussians is staged in shared memory,
-   then each warp (an 8x4 block of the tile's pixels) keeps only the Gaussians that can
-   reach one of them (rd_rect_touches, the binning's own conservative test on the warp's
-   rectangle): lane l tests Gaussian 32c + l, a ballot gives the warp chunk c's mask, and
-   the pixels walk its set bits in order, so the blending order is the CPU's. */
+/* The fields of a Gaussian the blend reads, as a warp stages it. */
+typedef struct blend_splat {
+    float u, v, a, b, c, opacity, depth, r, g, bl;
+} blend_splat;
+
+__device__ __forceinline__ blend_splat load_blend_splat(const rd_splat2d *splats, unsigned int i)
+{
+    const float4 *q = (const float4 *)(splats + i); /* u v a b | c opacity depth r | g b ... */
+    float4 q0 = __ldg(q), q1 = __ldg(q + 1), q2 = __ldg(q + 2);
+    return blend_splat{q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w, q2.x, q2.y};
+}
+
+/* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile. One 16x16
+   block per tile, each warp an 8x4 block of its pixels (squarer than two rows, so fewer
+   Gaussians touch it), and each warp walks the tile's list on its own: it stages 32
+   Gaussians at a time in its own slice of shared memory while the loads of the next 32,
+   and the indices of the 32 after those, are in flight. There is no block-wide barrier:
+   with one, warps spent a quarter of their cycles waiting for the block's slowest warp
+   (blend at 6M 1.36 -> 1.12 ms without). Lane l tests Gaussian l against the warp's
+   rectangle (rd_rect_touches), a ballot gives the batch's mask, and the pixels walk its
+   set bits in order, so the blending order is the CPU's. */
 __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *values,
-                             const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
+                                   const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
 {
     __shared__ float4 s_geom[BLOCK];  /* u, v, power cut-off, opacity */
     __shared__ float4 s_conic[BLOCK]; /* a, b, c, depth */
-    __shared__ float4 s_rgb[BLOCK];   /* r, g, b, rd_touch_limit */
-    /* warp w covers the 8x4 pixels at (8 (w % 2), 4 (w / 2)) of the tile: a squarer
-       rectangle than two rows, so fewer Gaussians touch it */
-    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5;
+    __shared__ float4 s_rgb[BLOCK];   /* r, g, b */
+    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
     int wx = blockIdx.x * RD_TILE_SIZE + (warp & 1) * 8, wy = blockIdx.y * RD_TILE_SIZE + (warp >> 1) * 4;
     int px = wx + (lane & 7), py = wy + (lane >> 3);
     bool inside = px < vp.width && py < vp.height;
     bool done = !inside;
     tile_range range = ranges[blockIdx.y * vp.tiles_x + blockIdx.x];
     float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
-    /* the warp's rectangle of pixel centres, clipped to the image */
     float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
     float wx1 = (float)min(wx + 8, vp.width) - 0.5f, wy1 = (float)min(wy + 4, vp.height) - 0.5f;
+    bool warp_inside = wx0 <= wx1 && wy0 <= wy1;
     float T = 1.0f, r = 0.0f, g = 0.0f, b = 0.0f, D = 0.0f;
     unsigned int blended = 0;
-    for (long long batch = range.start; batch < range.end; batch += BLOCK) {
-        if (__syncthreads_count(done) == BLOCK) break; /* also keeps the last batch's readers ahead of the writers */
-        long long j = batch + rank;
+    long long j = range.start + lane;
+    blend_splat next = {};
+    unsigned int next_index = 0;
+    if (j < range.end) next = load_blend_splat(splats, values[j]);
+    if (j + 32 < range.end) next_index = values[j + 32];
+    for (long long batch = range.start; batch < range.end; batch += 32, j += 32) {
+        if (__all_sync(0xffffffffu, done)) break;
+        blend_splat s = next;
+        bool hit = false;
         if (j < range.end) {
-            const rd_splat2d s = splats[values[j]];
-            s_geom[rank] = make_float4(s.u, s.v, rd_power_cutoff(s.opacity), s.opacity);
-            s_conic[rank] = make_float4(s.conic[0], s.conic[1], s.conic[2], s.depth);
-            s_rgb[rank] = make_float4(s.rgb[0], s.rgb[1], s.rgb[2], rd_touch_limit(s.opacity));
+            float cutoff = rd_power_cutoff(s.opacity), limit = rd_touch_limit(s.opacity);
+            s_geom[slice + lane] = make_float4(s.u, s.v, cutoff, s.opacity);
+            s_conic[slice + lane] = make_float4(s.a, s.b, s.c, s.depth);
+            s_rgb[slice + lane] = make_float4(s.r, s.g, s.bl, 0.0f);
+            float abc[3] = {s.a, s.b, s.c};
+            hit = warp_inside && rd_rect_touches(s.u, s.v, abc, limit, wx0, wx1, wy0, wy1);
         }
-        __syncthreads();
-        int m = range.end - batch < BLOCK ? (int)(range.end - batch) : BLOCK;
-        for (int chunk = 0; chunk < m; chunk += 32) {
-            if (__all_sync(0xffffffffu, done)) break;
-            int k = chunk + lane;
-            bool hit = false;
-            if (k < m && wx0 <= wx1 && wy0 <= wy1) {
-                float4 geom = s_geom[k], conic = s_conic[k];
-                float abc[3] = {conic.x, conic.y, conic.z};
-                hit = rd_rect_touches(geom.x, geom.y, abc, s_rgb[k].w, wx0, wx1, wy0, wy1);
+        if (j + 32 < range.end) next = load_blend_splat(splats, next_index);
+        if (j + 64 < range.end) next_index = values[j + 64];
+        __syncwarp();
+        unsigned int mask = __ballot_sync(0xffffffffu, hit);
+        while (mask && !done) {
+            int k = slice + __ffs(mask) - 1;
+            mask &= mask - 1;
+            float4 geom = s_geom[k], conic = s_conic[k];
+            float dx = fx - geom.x, dy = fy - geom.y;
+            /* rd_splat_alpha (splat_math.h) written out: calling it made this loop 18% slower
+               on the H100 (blend 0.57 -> 0.67 ms at 1M); keep the two in step. __expf
+               differs from expf by a few ulps, inside the harness's tolerance. */
+            float power = -0.5f * (conic.x * dx * dx + conic.z * dy * dy) - conic.y * dx * dy;
+            if (power > 0.0f || power < geom.z) continue;
+            float alpha = fminf(RD_MAX_ALPHA, geom.w * __expf(power));
+            if (alpha < RD_MIN_ALPHA) continue;
+            float next_T = T * (1.0f - alpha);
+            if (next_T < RD_MIN_TRANSMITTANCE) {
+                done = true;
+                break;
             }
-            unsigned int mask = __ballot_sync(0xffffffffu, hit);
-            while (mask && !done) {
-                k = chunk + __ffs(mask) - 1;
-                mask &= mask - 1;
-                float4 geom = s_geom[k], conic = s_conic[k];
-                float dx = fx - geom.x, dy = fy - geom.y;
-                /* rd_splat_alpha (splat_math.h) written out: calling it made this loop 18% slower
-                   on the H100 (blend 0.57 -> 0.67 ms at 1M); keep the two in step. __expf
-                   differs from expf by a few ulps, inside the harness's tolerance. */
-                float power = -0.5f * (conic.x * dx * dx + conic.z * dy * dy) - conic.y * dx * dy;
-                if (power > 0.0f || power < geom.z) continue;
-                float alpha = fminf(RD_MAX_ALPHA, geom.w * __expf(power));
-                if (alpha < RD_MIN_ALPHA) continue;
-                float next_T = T * (1.0f - alpha);
-                if (next_T < RD_MIN_TRANSMITTANCE) {
-                    done = true;
-                    break;
-                }
-                float4 rgb = s_rgb[k];
-                float w = alpha * T;
-                r += w * rgb.x;
-                g += w * rgb.y;
-                b += w * rgb.z;
-                D += w * conic.w;
-                T = next_T;
-                blended++;
-            }
+            float4 rgb = s_rgb[k];
+            float w = alpha * T;
+            r += w * rgb.x;
+            g += w * rgb.y;
+            b += w * rgb.z;
+            D += w * conic.w;
+            T = next_T;
+            blended++;
         }
+        __syncwarp(); /* the slice is read before the next batch overwrites it */
     }
     if (!inside) return;
     size_t p = (size_t)py * vp.width + px;
