@@ -1,13 +1,15 @@
 #version 450
 // blend: spec step 9, as blend_tiles in splat_cpu.c: one group of 256 invocations per
-// 16x16 tile; each batch of up to 256 of the tile's Gaussians (front to back) is staged
-// in shared memory, and the group stops once every pixel's transmittance is spent. Each
-// subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32 lanes, 8x1 with
-// 8) and keeps only the Gaussians that can reach one of its pixels: lane l tests
-// Gaussian c + l of the batch against the block (rect_touches, the binning's own
-// conservative test), a ballot gives the subgroup the chunk's mask, and the pixels walk
-// its set bits in order, so the blending order is the CPU's. Any subgroup size from 8 to
-// 128 works (full subgroups of a 256-invocation group).
+// 16x16 tile. Each subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32
+// lanes, 8x1 with 8) and walks the tile's Gaussians (front to back) on its own: it stages
+// as many as it has lanes in its own slice of shared memory while the loads of the next
+// ones, and the indices of the ones after, are in flight, and stops once its pixels'
+// transmittance is spent. There is no group-wide barrier, which would make every subgroup
+// wait for the slowest (as splat_cuda.cu's blend_kernel). Lane l tests Gaussian l of the
+// batch against the block (rect_touches, the binning's own conservative test), a ballot
+// gives the batch's mask, and the pixels walk its set bits in order, so the blending
+// order is the CPU's. Any subgroup size from 8 to 128 works (full subgroups of a
+// 256-invocation group).
 #include "splat_common.glsl"
 layout(local_size_x = RD_VK_TILE * RD_VK_TILE) in;
 layout(push_constant) uniform Push {
@@ -17,17 +19,16 @@ layout(push_constant) uniform Push {
     uint outputs; // bit 0 colour, 1 depth, 2 transmittance, 3 contributors
 } p;
 
-const uint BATCH = RD_VK_TILE * RD_VK_TILE;
+const uint BATCH = RD_VK_TILE * RD_VK_TILE; // every subgroup's slice together
 shared vec4 s_geom[BATCH];  // u, v, power cut-off, opacity
 shared vec4 s_conic[BATCH]; // a, b, c, depth
-shared vec4 s_rgb[BATCH];   // r, g, b, touch limit
-shared uint s_done;
+shared vec4 s_rgb[BATCH];   // r, g, b; subgroup s uses [s * size, (s + 1) * size)
 
 void main()
 {
     ViewParams vp = p.vp;
     int width = vp.width, height = vp.height;
-    uint t = gl_LocalInvocationIndex, lane = gl_SubgroupInvocationID, size = gl_SubgroupSize;
+    uint lane = gl_SubgroupInvocationID, size = gl_SubgroupSize;
     uint tile = gl_WorkGroupID.y * uint(vp.tiles_x) + gl_WorkGroupID.x;
     // the subgroup's block: 8 pixels wide, size / 8 rows
     uint rows = size / 8u;
@@ -45,56 +46,54 @@ void main()
     float T = 1.0, D = 0.0;
     vec3 rgb = vec3(0.0);
     uint blended = 0u;
-    for (uint batch = start; batch < end; batch += BATCH) {
-        barrier(); // the last batch's readers are done with the shared arrays
-        if (t == 0u) s_done = 0u;
-        barrier();
-        if (done) atomicAdd(s_done, 1u);
-        barrier();
-        if (s_done == BATCH) break;
-        uint j = batch + t;
+    uint slice = gl_SubgroupID * size, j = start + lane, next_index = 0u;
+    vec4 na = vec4(0.0), nb = vec4(0.0), nc = vec4(0.0); // the next batch: u v a b | c opacity depth - | r g b -
+    if (j < end) {
+        SplatAt s = splat_at(p.splats, load_uint(p.values, j));
+        na = s.v[0], nb = s.v[1], nc = s.v[2];
+    }
+    if (j + size < end) next_index = load_uint(p.values, j + size);
+    for (uint batch = start; batch < end; batch += size, j += size) {
+        if (subgroupAll(done)) break;
+        bool hit = false;
         if (j < end) {
-            SplatAt s = splat_at(p.splats, load_uint(p.values, j));
-            vec4 a = s.v[0], b = s.v[1], c = s.v[2];
-            s_geom[t] = vec4(a.xy, power_cutoff(b.y), b.y);
-            s_conic[t] = vec4(a.z, a.w, b.x, b.z);
-            s_rgb[t] = vec4(c.xyz, touch_limit(b.y));
+            s_geom[slice + lane] = vec4(na.xy, power_cutoff(nb.y), nb.y);
+            s_conic[slice + lane] = vec4(na.z, na.w, nb.x, nb.z);
+            s_rgb[slice + lane] = vec4(nc.xyz, 0.0);
+            hit = block_inside && rect_touches(na.xy, vec3(na.zw, nb.x), touch_limit(nb.y), bx0, bx1, by0, by1);
         }
-        barrier();
-        uint m = min(end - batch, BATCH);
-        for (uint chunk = 0u; chunk < m; chunk += size) {
-            if (subgroupAll(done)) break;
-            uint k = chunk + lane;
-            bool hit = false;
-            if (k < m && block_inside) {
-                vec4 geom = s_geom[k];
-                hit = rect_touches(geom.xy, s_conic[k].xyz, s_rgb[k].w, bx0, bx1, by0, by1);
-            }
-            uvec4 mask = subgroupBallot(hit);
-            for (uint word = 0u; word * 32u < size && !done; word++) {
-                uint bits = mask[word];
-                while (bits != 0u && !done) {
-                    k = chunk + word * 32u + uint(findLSB(bits));
-                    bits &= bits - 1u;
-                    vec4 geom = s_geom[k], conic = s_conic[k];
-                    float dx = fx - geom.x, dy = fy - geom.y;
-                    float power = -0.5 * (conic.x * dx * dx + conic.z * dy * dy) - conic.y * dx * dy;
-                    if (power > 0.0 || power < geom.z) continue;
-                    float alpha = min(RD_MAX_ALPHA, geom.w * exp(power));
-                    if (alpha < RD_MIN_ALPHA) continue;
-                    float next_T = T * (1.0 - alpha);
-                    if (next_T < RD_MIN_TRANSMITTANCE) {
-                        done = true;
-                        break;
-                    }
-                    float w = alpha * T;
-                    rgb += w * s_rgb[k].xyz;
-                    D += w * conic.w;
-                    T = next_T;
-                    blended++;
+        if (j + size < end) {
+            SplatAt s = splat_at(p.splats, next_index);
+            na = s.v[0], nb = s.v[1], nc = s.v[2];
+        }
+        if (j + 2u * size < end) next_index = load_uint(p.values, j + 2u * size);
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+        uvec4 mask = subgroupBallot(hit);
+        for (uint word = 0u; word * 32u < size && !done; word++) {
+            uint bits = mask[word];
+            while (bits != 0u && !done) {
+                uint k = slice + word * 32u + uint(findLSB(bits));
+                bits &= bits - 1u;
+                vec4 geom = s_geom[k], conic = s_conic[k];
+                float dx = fx - geom.x, dy = fy - geom.y;
+                float power = -0.5 * (conic.x * dx * dx + conic.z * dy * dy) - conic.y * dx * dy;
+                if (power > 0.0 || power < geom.z) continue;
+                float alpha = min(RD_MAX_ALPHA, geom.w * exp(power));
+                if (alpha < RD_MIN_ALPHA) continue;
+                float next_T = T * (1.0 - alpha);
+                if (next_T < RD_MIN_TRANSMITTANCE) {
+                    done = true;
+                    break;
                 }
+                float w = alpha * T;
+                rgb += w * s_rgb[k].xyz;
+                D += w * conic.w;
+                T = next_T;
+                blended++;
             }
         }
+        subgroupBarrier(); // the slice is read before the next batch overwrites it
     }
     if (!inside) return;
     uint pixel = uint(py) * uint(width) + uint(px);
