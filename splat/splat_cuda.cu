@@ -18,8 +18,11 @@
 
 enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5, PREPROCESS_THREADS = 128, STAGE_LOADS = 6 };
 
-/* Colour coefficients (floats) that shading at SH degree d reads. */
+/* Colour coefficients (floats) that shading at SH degree d reads, and the stride of a
+   Gaussian's row of them in preprocess's shared memory: odd, so that the threads' reads of
+   their own rows fall in distinct banks. */
 static __host__ __device__ int sh_floats_used(int degree) { return (degree + 1) * (degree + 1) * 3; }
+static __host__ __device__ int sh_row_stride(int degree) { return sh_floats_used(degree) | 1; }
 
 typedef struct tile_range {
     long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
@@ -40,36 +43,35 @@ typedef struct splat_frame {
 /* ---- kernels ---------------------------------------------------------------------------- */
 
 /* Copies the colour coefficients that shading reads (used of each row) of the block's
-   Gaussians into s_sh, rows padded to an odd stride. Consecutive threads take consecutive
-   floats, and each thread has STAGE_LOADS loads in flight before it stores any: one load
-   at a time waited out the memory latency for every float. */
+   Gaussians into s_sh at sh_row_stride. Consecutive threads take consecutive floats, and
+   each thread has STAGE_LOADS loads in flight before it stores any: one load at a time
+   waited out the memory latency for every float. */
 __device__ void stage_sh(const rd_gaussians &g, int degree, long long first, float *s_sh)
 {
-    int row = (g.sh_degree + 1) * (g.sh_degree + 1) * 3, used = sh_floats_used(degree), stride = used | 1;
+    int row = sh_floats_used(g.sh_degree), used = sh_floats_used(degree), stride = sh_row_stride(degree);
     int total = (int)min((long long)blockDim.x, g.count - first) * used;
     float per_row = 1.0f / (float)used; /* e / used, exact in float for e < 2^16 */
     const float *src = g.sh + first * row;
     for (int base = threadIdx.x; base < total; base += STAGE_LOADS * blockDim.x) {
         float v[STAGE_LOADS];
+        int at[STAGE_LOADS]; /* where v[k] goes in s_sh; -1: past the block's rows */
 #pragma unroll
         for (int k = 0; k < STAGE_LOADS; k++) {
-            int e = base + k * blockDim.x, r = (int)(((float)e + 0.5f) * per_row);
-            if (e < total) v[k] = src[(long long)r * row + (e - r * used)];
+            int e = base + k * blockDim.x, r = (int)(((float)e + 0.5f) * per_row), c = e - r * used;
+            at[k] = e < total ? r * stride + c : -1;
+            if (e < total) v[k] = src[(long long)r * row + c];
         }
 #pragma unroll
-        for (int k = 0; k < STAGE_LOADS; k++) {
-            int e = base + k * blockDim.x, r = (int)(((float)e + 0.5f) * per_row);
-            if (e < total) s_sh[r * stride + (e - r * used)] = v[k];
-        }
+        for (int k = 0; k < STAGE_LOADS; k++)
+            if (at[k] >= 0) s_sh[at[k]] = v[k];
     }
     __syncthreads();
 }
 
 /* Spec steps 1-7, one thread a Gaussian. The colour coefficients a block needs are
-   contiguous in the scene: the block first copies them into shared memory, a warp a
-   Gaussian's row at a time (coalesced), then each thread shades from there. Read straight
-   from global memory, a warp's loads spread over 32 rows of up to 192 bytes each. Rows
-   are padded to an odd number of floats so that the threads' reads hit distinct banks. */
+   contiguous in the scene, so the block copies them into shared memory (stage_sh) and
+   each thread shades from there; read per thread from global memory, a warp's loads
+   spread over 32 rows of up to 192 bytes each. */
 __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, unsigned int *touched,
                                   unsigned int *depth_keys, unsigned int *order, unsigned long long *visible)
 {
@@ -79,7 +81,7 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
     bool kept = i < g.count && rd_splat_project(&vp, &g, i, &s);
     if (__syncthreads_or(kept)) {
         stage_sh(g, vp.sh_degree, first, s_sh);
-        if (kept) rd_splat_shade(&vp, g.means + 3 * i, s_sh + threadIdx.x * (sh_floats_used(vp.sh_degree) | 1), &s);
+        if (kept) rd_splat_shade(&vp, g.means + 3 * i, s_sh + threadIdx.x * sh_row_stride(vp.sh_degree), &s);
     }
     int seen = s.tiles_touched != 0;
     if (i < g.count) {
@@ -173,7 +175,7 @@ __device__ __forceinline__ blend_splat load_blend_splat(const rd_splat2d *splats
    rectangle (rd_rect_touches), a ballot gives the batch's mask, and the pixels walk its
    set bits in order, so the blending order is the CPU's. */
 __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *values,
-                                   const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
+                             const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
 {
     __shared__ float4 s_geom[BLOCK];  /* u, v, power cut-off, opacity */
     __shared__ float4 s_conic[BLOCK]; /* a, b, c, depth */
@@ -389,9 +391,11 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     cudaMemsetAsync(f->ranges.ptr, 0, (size_t)tiles * sizeof(tile_range), st);
     f->host_counts[0] = 0;
     if (n > 0) {
-        size_t sh_bytes = (size_t)PREPROCESS_THREADS * (sh_floats_used(vp->sh_degree) | 1) * sizeof(float);
-        preprocess_kernel<<<(unsigned)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS), PREPROCESS_THREADS, sh_bytes, st>>>(*vp, g, (rd_splat2d *)f->splats.ptr, (unsigned int *)f->touched.ptr,
-                                                             depth_keys.Current(), order.Current(), visible);
+        unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
+        size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
+        preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, g, (rd_splat2d *)f->splats.ptr,
+                                                                        (unsigned int *)f->touched.ptr, depth_keys.Current(),
+                                                                        order.Current(), visible);
         cudaEventRecord(f->events[1], st);
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
         cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, depth_ordered_tiles(order), offsets, (int)n, st);

@@ -19,10 +19,11 @@ layout(push_constant) uniform Push {
     uint outputs; // bit 0 colour, 1 depth, 2 transmittance, 3 contributors
 } p;
 
-const uint BATCH = RD_VK_TILE * RD_VK_TILE; // every subgroup's slice together
+// subgroup s stages its batch in [s * size, (s + 1) * size) of each array
+const uint BATCH = RD_VK_TILE * RD_VK_TILE;
 shared vec4 s_geom[BATCH];  // u, v, power cut-off, opacity
 shared vec4 s_conic[BATCH]; // a, b, c, depth
-shared vec4 s_rgb[BATCH];   // r, g, b; subgroup s uses [s * size, (s + 1) * size)
+shared vec4 s_rgb[BATCH];   // r, g, b
 
 void main()
 {
