@@ -3,8 +3,9 @@
    shared memory), a sort of the Gaussians by depth (32-bit keys), a scan of the tiles each
    touches (read in that order as the scan goes), key emission (the tile id alone, in
    depth order), a stable CUB radix sort over the tile bits in use, per-tile ranges, and
-   blending with a 16x16 block per tile whose warps each walk the tile's list in batches
-   staged in shared memory and stop when all their pixels are done. Sorting depths once
+   blending with a 16x16 block per tile, longest lists launched first, whose warps each
+   walk the tile's list in batches staged in shared memory and stop when all their pixels
+   are done. Sorting depths once
    and then only tile ids gives exactly the (tile, depth) order of a 64-bit key sort, with
    far fewer key bits per pair. Buffers live in the context and grow only when a frame
    needs more; the one host synchronisation per frame reads the intersection count. */
@@ -33,7 +34,7 @@ typedef struct device_scene {
 } device_scene;
 
 typedef struct splat_frame {
-    rd_device_buffer splats, touched, offsets, counts, keys[2], values[2], ranges, temp;
+    rd_device_buffer splats, touched, offsets, counts, keys[2], values[2], ranges, schedule, temp;
     rd_device_buffer depth_keys[2], order[2]; /* the depth sort */
     rd_device_buffer color, depth, trans, contrib;
     long long *host_counts; /* pinned: [intersections, visible] */
@@ -153,6 +154,55 @@ __global__ void tile_ranges_kernel(const unsigned int *keys, long long n, tile_r
     if (k == n - 1 || keys[k + 1] != tile) ranges[tile].end = k + 1;
 }
 
+/* The blend's launch order. Blocks start roughly in launch order and a tile's time grows
+   with its list, so a long list launched late ran alone at the end (biker: the busiest SM
+   was active 1.5x as long as the average one). Tiles are launched longest first, by the
+   bit length of their list's length (LPT scheduling, coarsely); within a class the order
+   does not matter, as tiles write disjoint pixels. Two passes: a histogram of the classes,
+   then each tile's place = the tiles of longer classes + its rank in its own. */
+enum { LENGTH_CLASSES = 65 };
+
+/* counters: [LENGTH_CLASSES] histogram, then [LENGTH_CLASSES] places taken; zero at start */
+typedef struct tile_schedule_counters {
+    unsigned int histogram[LENGTH_CLASSES], taken[LENGTH_CLASSES];
+} tile_schedule_counters;
+
+__device__ __forceinline__ int length_class(tile_range r) { return 64 - __clzll(r.end - r.start); }
+
+/* Adds one to counters[c] for every lane (c < 0: none), one atomic per distinct class in
+   the warp; returns the lane's count before its own one, lanes of a class in lane order. */
+__device__ __forceinline__ unsigned int warp_increment(unsigned int *counters, int c)
+{
+    int lane = threadIdx.x & 31;
+    unsigned int group = __match_any_sync(0xffffffffu, c), leader = __ffs(group) - 1, before = 0;
+    if (c >= 0 && lane == (int)leader) before = atomicAdd(&counters[c], __popc(group));
+    return __shfl_sync(0xffffffffu, before, leader) + __popc(group & ((1u << lane) - 1));
+}
+
+__global__ void tile_classes_kernel(const tile_range *ranges, unsigned int tiles, tile_schedule_counters *counters)
+{
+    unsigned int t = blockIdx.x * blockDim.x + threadIdx.x;
+    warp_increment(counters->histogram, t < tiles ? length_class(ranges[t]) : -1);
+}
+
+__global__ void tile_schedule_kernel(const tile_range *ranges, unsigned int tiles, tile_schedule_counters *counters,
+                                     unsigned int *schedule)
+{
+    __shared__ unsigned int s_first[LENGTH_CLASSES]; /* the places before each class */
+    if (threadIdx.x == 0) {
+        unsigned int sum = 0;
+        for (int c = LENGTH_CLASSES - 1; c >= 0; c--) {
+            s_first[c] = sum;
+            sum += counters->histogram[c];
+        }
+    }
+    __syncthreads();
+    unsigned int t = blockIdx.x * blockDim.x + threadIdx.x;
+    int c = t < tiles ? length_class(ranges[t]) : -1;
+    unsigned int rank = warp_increment(counters->taken, c);
+    if (c >= 0) schedule[s_first[c] + rank] = t;
+}
+
 /* The fields of a Gaussian the blend reads, as a warp stages it. */
 typedef struct blend_splat {
     float u, v, a, b, c, opacity, depth, r, g, bl;
@@ -174,18 +224,21 @@ __device__ __forceinline__ blend_splat load_blend_splat(const rd_splat2d *splats
    (blend at 6M 1.36 -> 1.12 ms without). Lane l tests Gaussian l against the warp's
    rectangle (rd_rect_touches), a ballot gives the batch's mask, and the pixels walk its
    set bits in order, so the blending order is the CPU's. */
-__global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *values,
-                             const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
+__global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule,
+                             const unsigned int *values, const rd_splat2d *splats, float4 *color, float *depth, float *trans,
+                             unsigned int *contrib)
 {
     __shared__ float4 s_geom[BLOCK];  /* u, v, power cut-off, opacity */
     __shared__ float4 s_conic[BLOCK]; /* a, b, c, depth */
     __shared__ float4 s_rgb[BLOCK];   /* r, g, b */
     int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
-    int wx = blockIdx.x * RD_TILE_SIZE + (warp & 1) * 8, wy = blockIdx.y * RD_TILE_SIZE + (warp >> 1) * 4;
+    unsigned int tile = schedule[blockIdx.x];
+    int wx = (int)(tile % vp.tiles_x) * RD_TILE_SIZE + (warp & 1) * 8;
+    int wy = (int)(tile / vp.tiles_x) * RD_TILE_SIZE + (warp >> 1) * 4;
     int px = wx + (lane & 7), py = wy + (lane >> 3);
     bool inside = px < vp.width && py < vp.height;
     bool done = !inside;
-    tile_range range = ranges[blockIdx.y * vp.tiles_x + blockIdx.x];
+    tile_range range = ranges[tile];
     float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
     float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
     float wx1 = (float)min(wx + 8, vp.width) - 0.5f, wy1 = (float)min(wy + 4, vp.height) - 0.5f;
@@ -294,7 +347,7 @@ static void free_frame(rd_context *ctx)
     splat_frame *f = (splat_frame *)ctx->splat_state;
     if (!f) return;
     rd_device_buffer *bufs[] = {&f->splats, &f->touched, &f->offsets, &f->counts, &f->keys[0], &f->keys[1], &f->values[0],
-                                &f->values[1], &f->ranges, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
+                                &f->values[1], &f->ranges, &f->schedule, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
                                 &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1]};
     for (rd_device_buffer *b : bufs) rd_cuda_release(b);
     for (int e = 0; e < STAGES; e++)
@@ -353,8 +406,8 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;
     int tile_bits = rd_key_bits((uint64_t)tiles);
-    if (tile_bits > 32)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld tiles do not fit the 32-bit sort key", tiles);
+    if (tiles > 0x7fffffffll) /* the blend's grid is one-dimensional */
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld tiles exceed the 2^31 blocks of a launch", tiles);
     if (n > 0x7fffffffll)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussians exceed the 2^31 a sort can take", n);
     void *color, *depth, *trans, *contrib;
@@ -366,7 +419,10 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->order[b], (size_t)n * 4 + 4, "depth order");
     }
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->counts, 2 * sizeof(unsigned long long), "counters");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->ranges, (size_t)tiles * sizeof(tile_range), "tile ranges");
+    /* the schedule's counters follow the ranges, so that one memset clears both */
+    size_t ranges_bytes = (size_t)tiles * sizeof(tile_range) + sizeof(tile_schedule_counters);
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->ranges, ranges_bytes, "tile ranges");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->schedule, (size_t)tiles * sizeof(unsigned int), "tile schedule");
     if (r == RD_OK) r = output_target(ctx, target->color, target->memory, &f->color, pixels * 4 * sizeof(float), &color);
     if (r == RD_OK) r = output_target(ctx, target->depth, target->memory, &f->depth, pixels * sizeof(float), &depth);
     if (r == RD_OK) r = output_target(ctx, target->transmittance, target->memory, &f->trans, pixels * sizeof(float), &trans);
@@ -375,6 +431,8 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
 
     unsigned long long *visible = (unsigned long long *)f->counts.ptr;
     long long *offsets = (long long *)f->offsets.ptr;
+    tile_range *ranges = (tile_range *)f->ranges.ptr;
+    tile_schedule_counters *schedule_counters = (tile_schedule_counters *)(ranges + tiles);
     cub::DoubleBuffer<unsigned int> depth_keys((unsigned int *)f->depth_keys[0].ptr, (unsigned int *)f->depth_keys[1].ptr);
     cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
     size_t scan_bytes = 0, depth_sort_bytes = 0;
@@ -388,7 +446,7 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
 
     cudaEventRecord(f->events[0], st);
     cudaMemsetAsync(visible, 0, sizeof *visible, st);
-    cudaMemsetAsync(f->ranges.ptr, 0, (size_t)tiles * sizeof(tile_range), st);
+    cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes, st);
     f->host_counts[0] = 0;
     if (n > 0) {
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
@@ -431,11 +489,14 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     if (intersections > 0) {
         /* stable: within a tile the pairs keep the depth order they were emitted in */
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, sort_bytes, keys, values, (int)intersections, 0, tile_bits, st);
-        tile_ranges_kernel<<<blocks_for(intersections), THREADS, 0, st>>>(keys.Current(), intersections, (tile_range *)f->ranges.ptr);
+        tile_ranges_kernel<<<blocks_for(intersections), THREADS, 0, st>>>(keys.Current(), intersections, ranges);
     }
+    tile_classes_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters);
+    tile_schedule_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters,
+                                                               (unsigned int *)f->schedule.ptr);
     cudaEventRecord(f->events[3], st);
-    dim3 grid((unsigned)vp->tiles_x, (unsigned)vp->tiles_y), block(RD_TILE_SIZE, RD_TILE_SIZE);
-    blend_kernel<<<grid, block, 0, st>>>(*vp, (const tile_range *)f->ranges.ptr, values.Current(),
+    dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
+    blend_kernel<<<(unsigned int)tiles, block, 0, st>>>(*vp, ranges, (const unsigned int *)f->schedule.ptr, values.Current(),
                                           (const rd_splat2d *)f->splats.ptr, (float4 *)color, (float *)depth,
                                           (float *)trans, (unsigned int *)contrib);
     cudaEventRecord(f->events[4], st);
