@@ -32,6 +32,12 @@ static const uint32_t emit_spv[] = {
 static const uint32_t ranges_spv[] = {
 #include "ranges.comp.inc"
 };
+static const uint32_t tile_classes_spv[] = {
+#include "tile_classes.comp.inc"
+};
+static const uint32_t tile_schedule_spv[] = {
+#include "tile_schedule.comp.inc"
+};
 static const uint32_t blend_spv[] = {
 #include "blend.comp.inc"
 };
@@ -45,10 +51,10 @@ typedef struct vk_scene_copy {
 } vk_scene_copy;
 
 typedef struct vk_frame {
-    rd_vk_pipeline preprocess, emit, ranges, blend;
+    rd_vk_pipeline preprocess, emit, ranges, tile_classes, tile_schedule, blend;
     vk_scene_copy scene;
     rd_vk_buffer params, splats, touched, depth_keys[2], order[2], gathered, offsets, counters, keys[2], values[2],
-        tile_ranges;
+        tile_ranges, tile_order;
     rd_vk_buffer outputs[OUTPUTS];  /* colour, depth, transmittance, contributors */
     rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
     uint32_t capacity;              /* pairs the key buffers hold */
@@ -67,12 +73,12 @@ static void free_frame(rd_context *ctx)
     if (!f) return;
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
-        rd_vk_pipeline *pipelines[] = {&f->preprocess, &f->emit, &f->ranges, &f->blend};
+        rd_vk_pipeline *pipelines[] = {&f->preprocess, &f->emit, &f->ranges, &f->tile_classes, &f->tile_schedule, &f->blend};
         for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
         release_scene(vk, &f->scene);
         rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
                                 &f->order[1], &f->gathered, &f->offsets, &f->counters, &f->keys[0], &f->keys[1],
-                                &f->values[0], &f->values[1], &f->tile_ranges, &f->readback,
+                                &f->values[0], &f->values[1], &f->tile_ranges, &f->tile_order, &f->readback,
                                 &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(vk, bufs[i]);
     }
@@ -92,6 +98,8 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
             {&f->preprocess, preprocess_spv, sizeof preprocess_spv, "preprocess"},
             {&f->emit, emit_spv, sizeof emit_spv, "emit"},
             {&f->ranges, ranges_spv, sizeof ranges_spv, "ranges"},
+            {&f->tile_classes, tile_classes_spv, sizeof tile_classes_spv, "tile_classes"},
+            {&f->tile_schedule, tile_schedule_spv, sizeof tile_schedule_spv, "tile_schedule"},
             {&f->blend, blend_spv, sizeof blend_spv, "blend"}};
         rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
         if (r != RD_OK) {
@@ -143,6 +151,9 @@ static void wanted_outputs(const rd_framebuffer *target, const void *wanted[OUTP
 static size_t output_bytes(int output, size_t pixels) { return pixels * (output == 0 ? 4 * sizeof(float) : sizeof(float)); }
 
 
+/* The tile ranges ([start, end) a tile), then the schedule's counters, cleared together. */
+static uint64_t ranges_bytes(uint64_t tiles) { return tiles * 8 + RD_SCHEDULE_COUNTERS * 4; }
+
 /* Every buffer the frame records, sized before recording (growth frees old buffers). */
 static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_t tiles, size_t pixels,
                                const rd_framebuffer *target)
@@ -159,7 +170,8 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
         if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], (uint64_t)f->capacity * 4, "sort values");
     }
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->counters, RD_COUNTERS * 4, "counters");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_ranges, tiles * 8, "tile ranges");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_ranges, ranges_bytes(tiles), "tile ranges");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_order, tiles * 4, "tile schedule");
     const void *wanted[OUTPUTS];
     wanted_outputs(target, wanted);
     size_t readback = RD_COUNTERS * 4;
@@ -191,7 +203,7 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
     _Static_assert(RD_COUNTER_GAUSSIANS == 0, "the counters are filled as n, then zeros");
     vkCmdFillBuffer(cmd, f->counters.buffer, 0, 4, n);
     vkCmdFillBuffer(cmd, f->counters.buffer, 4, (RD_COUNTERS - 1) * 4, 0);
-    vkCmdFillBuffer(cmd, f->tile_ranges.buffer, 0, tiles * 8, 0);
+    vkCmdFillBuffer(cmd, f->tile_ranges.buffer, 0, ranges_bytes(tiles), 0);
     rd_vk_barrier(cmd);
     timestamp(cmd, vk, 0);
     int tile_result = 0;
@@ -237,10 +249,21 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
             f->keys[tile_result].address, f->tile_ranges.address, counters, f->capacity};
         rd_vk_dispatch_indirect(cmd, &f->ranges, &ranges, args, at);
         rd_vk_barrier(cmd);
-        timestamp(cmd, vk, 3);
     } else {
-        for (uint32_t s = 1; s < 4; s++) timestamp(cmd, vk, s);
+        for (uint32_t s = 1; s < 3; s++) timestamp(cmd, vk, s);
     }
+    /* the blend's launch order, longest lists first */
+    VkDeviceAddress schedule_counters = f->tile_ranges.address + tiles * 8;
+    uint64_t tile_groups = (tiles + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
+    struct { VkDeviceAddress ranges, schedule_counters; uint32_t tiles; } classes = {
+        f->tile_ranges.address, schedule_counters, (uint32_t)tiles};
+    rd_vk_dispatch(cmd, &f->tile_classes, &classes, tile_groups);
+    rd_vk_barrier(cmd);
+    struct { VkDeviceAddress ranges, schedule, schedule_counters; uint32_t tiles; } schedule = {
+        f->tile_ranges.address, f->tile_order.address, schedule_counters, (uint32_t)tiles};
+    rd_vk_dispatch(cmd, &f->tile_schedule, &schedule, tile_groups);
+    rd_vk_barrier(cmd);
+    timestamp(cmd, vk, 3);
     uint32_t outputs = 0;
     const void *wanted[OUTPUTS];
     wanted_outputs(target, wanted);
@@ -251,10 +274,10 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         outputs |= wanted[o] ? 1u << o : 0u;
         out[o] = target->memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)wanted[o] : f->outputs[o].address;
     }
-    struct { VkDeviceAddress vp, ranges, values, splats, color, depth, trans, contrib; uint32_t outputs; } blend = {
-        params, f->tile_ranges.address, f->values[tile_result].address, f->splats.address, out[0], out[1], out[2], out[3],
+    struct { VkDeviceAddress vp, ranges, schedule, values, splats, color, depth, trans, contrib; uint32_t outputs; } blend = {
+        params, f->tile_ranges.address, f->tile_order.address, f->values[tile_result].address, f->splats.address, out[0], out[1], out[2], out[3],
         outputs};
-    rd_vk_dispatch_grid(cmd, &f->blend, &blend, (uint32_t)vp->tiles_x, (uint32_t)vp->tiles_y);
+    rd_vk_dispatch(cmd, &f->blend, &blend, tiles);
     rd_vk_barrier(cmd);
     timestamp(cmd, vk, 4);
     VkBufferCopy copy = {.size = RD_COUNTERS * 4};

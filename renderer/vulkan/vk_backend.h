@@ -95,8 +95,6 @@ int rd_vk_reflect_push_bytes(const uint32_t *spirv, size_t words);
 /* Recording. Dispatches of more than 65535 groups are split over y; shaders compute
    their linear group index as gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x. */
 void rd_vk_dispatch(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *push, uint64_t groups);
-/* A 2D grid of groups (x, y at most 65535 each), for kernels indexed by tile. */
-void rd_vk_dispatch_grid(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *push, uint32_t x, uint32_t y);
 void rd_vk_dispatch_indirect(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *push, const rd_vk_buffer *args,
                              VkDeviceSize offset);
 /* Every earlier compute or transfer write is visible to every later read, write, or

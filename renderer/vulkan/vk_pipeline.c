@@ -160,13 +160,6 @@ void rd_vk_dispatch(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *pu
     vkCmdDispatch(cmd, x, y, 1);
 }
 
-void rd_vk_dispatch_grid(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *push, uint32_t x, uint32_t y)
-{
-    if (x == 0 || y == 0) return;
-    bind(cmd, p, push);
-    vkCmdDispatch(cmd, x, y, 1);
-}
-
 void rd_vk_dispatch_indirect(VkCommandBuffer cmd, const rd_vk_pipeline *p, const void *push, const rd_vk_buffer *args,
                              VkDeviceSize offset)
 {

@@ -1,6 +1,6 @@
 #version 450
 // blend: spec step 9, as blend_tiles in splat_cpu.c: one group of 256 invocations per
-// 16x16 tile. Each subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32
+// 16x16 tile, tiles with the longest lists first (tile_schedule.comp). Each subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32
 // lanes, 8x1 with 8) and walks the tile's Gaussians (front to back) on its own: it stages
 // as many as it has lanes in its own slice of shared memory while the loads of the next
 // ones, and the indices of the ones after, are in flight, and stops once its pixels'
@@ -14,7 +14,7 @@
 layout(local_size_x = RD_VK_TILE * RD_VK_TILE) in;
 layout(push_constant) uniform Push {
     ViewParams vp;
-    uint64_t ranges, values, splats;
+    uint64_t ranges, schedule, values, splats;
     uint64_t color, depth, trans, contrib;
     uint outputs; // bit 0 colour, 1 depth, 2 transmittance, 3 contributors
 } p;
@@ -30,11 +30,13 @@ void main()
     ViewParams vp = p.vp;
     int width = vp.width, height = vp.height;
     uint lane = gl_SubgroupInvocationID, size = gl_SubgroupSize;
-    uint tile = gl_WorkGroupID.y * uint(vp.tiles_x) + gl_WorkGroupID.x;
+    uint tiles = uint(vp.tiles_x) * uint(vp.tiles_y), group = linear_group();
+    if (group >= tiles) return; // past the last tile of a dispatch split over y
+    uint tile = load_uint(p.schedule, group); // longest lists first (tile_schedule.comp)
     // the subgroup's block: 8 pixels wide, size / 8 rows
     uint rows = size / 8u;
-    int bx = int(gl_WorkGroupID.x) * RD_VK_TILE + int(gl_SubgroupID & 1u) * 8;
-    int by = int(gl_WorkGroupID.y) * RD_VK_TILE + int(gl_SubgroupID >> 1) * int(rows);
+    int bx = int(tile % uint(vp.tiles_x)) * RD_VK_TILE + int(gl_SubgroupID & 1u) * 8;
+    int by = int(tile / uint(vp.tiles_x)) * RD_VK_TILE + int(gl_SubgroupID >> 1) * int(rows);
     int px = bx + int(lane & 7u), py = by + int(lane >> 3);
     bool inside = px < width && py < height;
     bool done = !inside;

@@ -14,4 +14,11 @@
 #define RD_COUNTER_PAIRS 2         /* Gaussian-tile pairs, saturated at 2^32 - 1 */
 #define RD_COUNTERS 4
 
+/* The blend's launch order (tile_schedule.comp): tiles by the bit length of their list's
+   length, 0 (empty) to 32. Its counters follow the tile ranges, in uints. */
+#define RD_LENGTH_CLASSES 33
+#define RD_SCHEDULE_HISTOGRAM 0                  /* tiles in each class */
+#define RD_SCHEDULE_TAKEN RD_LENGTH_CLASSES      /* places handed out in each class */
+#define RD_SCHEDULE_COUNTERS (2 * RD_LENGTH_CLASSES)
+
 #endif
