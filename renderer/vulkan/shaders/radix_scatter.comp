@@ -155,11 +155,17 @@ void main()
     // 1. rank within subgroups, then count per digit across them
     uint run = g * RD_SORT_BLOCK + sg * size * RD_SORT_ITEMS;
     uint keys[RD_SORT_ITEMS], values[RD_SORT_ITEMS], ranks[RD_SORT_ITEMS];
+    // every load first: the ranking's barriers keep the compiler from moving a load ahead
+    // of the previous item, and one memory latency per item made the pass 1.8x slower
+    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+        uint i = run + k * size + lane;
+        keys[k] = i < n ? load_uint(p.keys_in, i) : 0u;
+        values[k] = i < n ? load_uint(p.values_in, i) : 0u;
+    }
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
         uint i = run + k * size + lane;
         bool valid = i < n;
-        uint key = valid ? load_uint(p.keys_in, i) : 0u, digit = (key >> shift) & p.mask;
-        values[k] = valid ? load_uint(p.values_in, i) : 0u;
+        uint key = keys[k], digit = (key >> shift) & p.mask;
         uvec4 peers = digit_peers(digit, valid);
         uint count = subgroupBallotBitCount(peers), rank = subgroupBallotExclusiveBitCount(peers);
         uint before = valid ? s_work[count_at(sg, digit)] : 0u;
@@ -167,7 +173,6 @@ void main()
         if (valid && rank + 1u == count) s_work[count_at(sg, digit)] = before + count;
         subgroupMemoryBarrierShared();
         subgroupBarrier();
-        keys[k] = key;
         ranks[k] = before + rank;
     }
     barrier();
@@ -210,11 +215,21 @@ void main()
     }
     barrier();
     uint in_block = min(n - g * RD_SORT_BLOCK, uint(RD_SORT_BLOCK));
-    for (uint j = t; j < in_block; j += RD_SORT_THREADS) {
+    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+        uint j = k * RD_SORT_THREADS + t;
+        if (j >= in_block) break;
         uint key = s_work[j], value = s_work[RD_SORT_BLOCK + j];
         uint dest = s_base[(key >> shift) & p.mask] + j;
         store_uint(p.keys_out, dest, key);
         store_uint(p.values_out, dest, value);
-        if (p.gather_to != 0ul) store_uint(p.gather_to, dest, load_uint(p.gather_from, value));
+        places[k] = dest; // reused: where the gathered value goes
     }
+    if (p.gather_to == 0ul) return;
+    uint gathered[RD_SORT_ITEMS]; // loads first, as in the ranking
+    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+        uint j = k * RD_SORT_THREADS + t;
+        gathered[k] = j < in_block ? load_uint(p.gather_from, s_work[RD_SORT_BLOCK + j]) : 0u;
+    }
+    for (uint k = 0u; k < RD_SORT_ITEMS; k++)
+        if (k * RD_SORT_THREADS + t < in_block) store_uint(p.gather_to, places[k], gathered[k]);
 }

@@ -22,10 +22,14 @@ void main()
         for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS)
             store_uint(p.lookback + uint64_t(pass) * p.lookback_table, g * RD_RADIX + d, 0u);
     barrier();
+    uint keys[RD_SORT_ITEMS]; // every load in flight before the counting
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
         uint i = g * RD_SORT_BLOCK + k * RD_SORT_THREADS + t;
-        if (i >= n) break;
-        uint key = load_uint(p.keys, i);
+        keys[k] = i < n ? load_uint(p.keys, i) : 0u;
+    }
+    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+        if (g * RD_SORT_BLOCK + k * RD_SORT_THREADS + t >= n) break;
+        uint key = keys[k];
         for (uint pass = 0u; pass < p.passes; pass++) {
             uint mask = pass + 1u == p.passes ? p.last_mask : 255u;
             atomicAdd(s_totals[pass * RD_RADIX + ((key >> (8u * pass)) & mask)], 1u);
