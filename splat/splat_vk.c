@@ -26,6 +26,9 @@ _Static_assert(sizeof(rd_view_params) == 32 * 4, "ViewParams in splat_math.glsl 
 static const uint32_t preprocess_spv[] = {
 #include "preprocess.comp.inc"
 };
+static const uint32_t pair_groups_spv[] = {
+#include "pair_groups.comp.inc"
+};
 static const uint32_t emit_spv[] = {
 #include "emit.comp.inc"
 };
@@ -51,10 +54,10 @@ typedef struct vk_scene_copy {
 } vk_scene_copy;
 
 typedef struct vk_frame {
-    rd_vk_pipeline preprocess, emit, ranges, tile_classes, tile_schedule, blend;
+    rd_vk_pipeline preprocess, pair_groups, emit, ranges, tile_classes, tile_schedule, blend;
     vk_scene_copy scene;
     rd_vk_buffer params, splats, touched, depth_keys[2], order[2], gathered, offsets, counters, keys[2], values[2],
-        tile_ranges, tile_order;
+        group_first, tile_ranges, tile_order;
     rd_vk_buffer outputs[OUTPUTS];  /* colour, depth, transmittance, contributors */
     rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
     uint32_t capacity;              /* pairs the key buffers hold */
@@ -73,12 +76,12 @@ static void free_frame(rd_context *ctx)
     if (!f) return;
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
-        rd_vk_pipeline *pipelines[] = {&f->preprocess, &f->emit, &f->ranges, &f->tile_classes, &f->tile_schedule, &f->blend};
+        rd_vk_pipeline *pipelines[] = {&f->preprocess, &f->pair_groups, &f->emit, &f->ranges, &f->tile_classes, &f->tile_schedule, &f->blend};
         for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
         release_scene(vk, &f->scene);
         rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
                                 &f->order[1], &f->gathered, &f->offsets, &f->counters, &f->keys[0], &f->keys[1],
-                                &f->values[0], &f->values[1], &f->tile_ranges, &f->tile_order, &f->readback,
+                                &f->values[0], &f->values[1], &f->group_first, &f->tile_ranges, &f->tile_order, &f->readback,
                                 &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(vk, bufs[i]);
     }
@@ -96,6 +99,7 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
         f->params.host = f->readback.host = true;
         const rd_vk_shader shaders[] = {
             {&f->preprocess, preprocess_spv, sizeof preprocess_spv, "preprocess"},
+            {&f->pair_groups, pair_groups_spv, sizeof pair_groups_spv, "pair_groups"},
             {&f->emit, emit_spv, sizeof emit_spv, "emit"},
             {&f->ranges, ranges_spv, sizeof ranges_spv, "ranges"},
             {&f->tile_classes, tile_classes_spv, sizeof tile_classes_spv, "tile_classes"},
@@ -170,6 +174,7 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
         if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], (uint64_t)f->capacity * 4, "sort values");
     }
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->counters, RD_COUNTERS * 4, "counters");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->group_first, ((uint64_t)f->capacity / RD_LINEAR_THREADS + 1) * 4, "pair groups");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_ranges, ranges_bytes(tiles), "tile ranges");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_order, tiles * 4, "tile schedule");
     const void *wanted[OUTPUTS];
@@ -230,14 +235,19 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         VkBufferCopy last = {.srcOffset = (VkDeviceSize)(n - 1) * 4, .dstOffset = RD_COUNTER_PAIRS * 4, .size = 4};
         vkCmdCopyBuffer(cmd, f->offsets.buffer, f->counters.buffer, 1, &last);
         rd_vk_barrier(cmd);
+        /* where each group of pairs starts, for the emission; the barrier after the
+           arguments below covers it too */
+        struct { VkDeviceAddress offsets, group_first, counters; uint32_t count, capacity; } pair_groups = {
+            f->offsets.address, f->group_first.address, counters, n, f->capacity};
+        rd_vk_dispatch(cmd, &f->pair_groups, &pair_groups, groups);
         /* one thread per sorted pair, for the emission and again for the ranges (the sort
            leaves these arguments alone) */
         const rd_vk_buffer *args;
         VkDeviceSize at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4, f->capacity,
                                                   RD_LINEAR_THREADS, &args);
-        struct { VkDeviceAddress vp, splats, order, offsets, keys, values, counters; uint32_t count, capacity; } emit = {
-            params, f->splats.address, order, f->offsets.address, f->keys[0].address, f->values[0].address, counters, n,
-            f->capacity};
+        struct { VkDeviceAddress vp, splats, order, offsets, group_first, keys, values, counters; uint32_t count, capacity; }
+            emit = {params, f->splats.address, order, f->offsets.address, f->group_first.address, f->keys[0].address,
+                    f->values[0].address, counters, n, f->capacity};
         rd_vk_dispatch_indirect(cmd, &f->emit, &emit, args, at);
         rd_vk_barrier(cmd);
         timestamp(cmd, vk, 2);
