@@ -32,14 +32,19 @@ layout(push_constant) uniform Push {
 const uint AGGREGATE = 1u << 30, INCLUSIVE = 2u << 30, COUNT = (1u << 30) - 1u;
 
 // s_work holds the per-subgroup digit counts (ranking), then the block's keys and values
-// in digit order (scattering): the two are never needed at once.
-#define SORT_WORK (RD_SORT_MAX_SUBGROUPS * RD_RADIX > 2 * RD_SORT_BLOCK ? RD_SORT_MAX_SUBGROUPS * RD_RADIX : 2 * RD_SORT_BLOCK)
+// in digit order (scattering): the two are never needed at once. The counts are 16-bit
+// halves, two digits a uint (a subgroup ranks at most 128 * RD_SORT_ITEMS keys), so that
+// the table for 8-lane subgroups fits beside the rest in 32 KiB (lavapipe's limit).
+#define COUNT_WORDS (RD_SORT_MAX_SUBGROUPS * RD_RADIX / 2)
+#define SORT_WORK (COUNT_WORDS > 2 * RD_SORT_BLOCK ? COUNT_WORDS : 2 * RD_SORT_BLOCK)
 shared uint s_block;
 shared uint s_base[RD_RADIX];  // destination of the digit's keys, less their first place in the block
 shared uint s_local[RD_RADIX]; // the digit's first place in the block
 shared uint s_work[SORT_WORK];
 shared uint s_sums[RD_SORT_THREADS];
-uint count_at(uint sg, uint d) { return sg * RD_RADIX + d; }
+uint count_at(uint sg, uint d) { return sg * (RD_RADIX / 2u) + (d >> 1); }
+uint count_shift(uint d) { return (d & 1u) * 16u; }
+uint count_of(uint sg, uint d) { return (s_work[count_at(sg, d)] >> count_shift(d)) & 0xffffu; }
 
 // Waits for a look-back entry to be published. lavapipe ends every loop of an invocation
 // once they have run 65535 iterations in all (Mesa's loop limiter), and a block there may
@@ -147,7 +152,7 @@ void main()
     uint shift = 8u * p.pass, first_digit = t * DIGITS_PER_THREAD;
     if (t == 0u) s_block = atomicAdd(p.control.v[RD_CONTROL_SORT_TICKETS + p.pass], 1u);
     for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS)
-        for (uint s = 0u; s < gl_NumSubgroups; s++) s_work[count_at(s, d)] = 0u;
+        for (uint s = 0u; s < gl_NumSubgroups; s++) s_work[count_at(s, d)] = 0u; // each word twice
     scan_digit_totals();
     barrier();
     uint g = s_block;
@@ -168,9 +173,10 @@ void main()
         uint key = keys[k], digit = (key >> shift) & p.mask;
         uvec4 peers = digit_peers(digit, valid);
         uint count = subgroupBallotBitCount(peers), rank = subgroupBallotExclusiveBitCount(peers);
-        uint before = valid ? s_work[count_at(sg, digit)] : 0u;
+        uint before = valid ? count_of(sg, digit) : 0u;
         subgroupBarrier();
-        if (valid && rank + 1u == count) s_work[count_at(sg, digit)] = before + count;
+        // atomic: the lanes ending the runs of digits 2m and 2m + 1 write the same word
+        if (valid && rank + 1u == count) atomicAdd(s_work[count_at(sg, digit)], count << count_shift(digit));
         subgroupMemoryBarrierShared();
         subgroupBarrier();
         ranks[k] = before + rank;
@@ -183,8 +189,8 @@ void main()
     for (uint k = 0u; k < DIGITS_PER_THREAD; k++) {
         uint d = first_digit + k, block_count = 0u;
         for (uint s = 0u; s < gl_NumSubgroups; s++) {
-            uint c = s_work[count_at(s, d)];
-            s_work[count_at(s, d)] = block_count;
+            uint c = count_of(s, d); // becomes block_count, leaving the other half alone
+            atomicXor(s_work[count_at(s, d)], (c ^ block_count) << count_shift(d));
             block_count += c;
         }
         if (g > 0u) Entry(entry_at(g, d)).v = AGGREGATE | block_count;
@@ -205,7 +211,7 @@ void main()
     uint places[RD_SORT_ITEMS];
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
         uint digit = (keys[k] >> shift) & p.mask;
-        places[k] = s_local[digit] + s_work[count_at(sg, digit)] + ranks[k];
+        places[k] = s_local[digit] + count_of(sg, digit) + ranks[k];
     }
     barrier();
     for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
