@@ -8,7 +8,7 @@
    are done. Sorting depths once
    and then only tile ids gives exactly the (tile, depth) order of a 64-bit key sort, with
    far fewer key bits per pair. Buffers live in the context and grow only when a frame
-   needs more; the one host synchronisation per frame reads the intersection count. */
+   needs more; the frame's one host synchronisation is at its end (rd_splat_render_cuda). */
 #include "splat.h"
 #include "../renderer/cuda/cuda_internal.h"
 
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5, PREPROCESS_THREADS = 128, STAGE_LOADS = 6 };
+enum { MIN_CAPACITY = 65536, SHRINK_AFTER = 16 }; /* pairs the key buffers start with; see rd_splat_render_cuda */
 
 /* Colour coefficients (floats) that shading at SH degree d reads, and the stride of a
    Gaussian's row of them in preprocess's shared memory: odd, so that the threads' reads of
@@ -37,6 +38,8 @@ typedef struct splat_frame {
     rd_device_buffer splats, touched, offsets, counts, keys[2], values[2], ranges, schedule, temp;
     rd_device_buffer depth_keys[2], order[2]; /* the depth sort */
     rd_device_buffer color, depth, trans, contrib;
+    long long capacity;     /* pairs the key buffers hold, and the count the tile sort sorts */
+    int small_frames;       /* frames in a row that needed under a quarter of the capacity */
     long long *host_counts; /* pinned: [intersections, visible] */
     cudaEvent_t events[STAGES];
 } splat_frame;
@@ -109,9 +112,11 @@ struct tiles_of {
    Gaussian that keeps every tile of its rectangle (all large ones do, see rd_count_tiles)
    needs no per-tile test; one with more than 32 of them is written by its whole warp, a
    tile a lane, so that one huge splat does not hold its warp for a thousand serial
-   stores. Within a Gaussian's run of keys the order does not matter: its tiles differ. */
+   stores. Within a Gaussian's run of keys the order does not matter: its tiles differ.
+   Pairs past the key buffers' capacity are dropped; the host sees the count afterwards. */
 __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, const unsigned int *order,
-                                 const long long *offsets, long long n, unsigned int *keys, unsigned int *values)
+                                 const long long *offsets, long long n, long long capacity, unsigned int *keys,
+                                 unsigned int *values)
 {
     long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x, k = 0;
     rd_splat2d s = {};
@@ -130,7 +135,7 @@ __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, co
         int count = __shfl_sync(0xffffffffu, (int)s.tiles_touched, leader), w = __shfl_sync(0xffffffffu, width, leader);
         int x0 = __shfl_sync(0xffffffffu, s.tile_min[0], leader), y0 = __shfl_sync(0xffffffffu, s.tile_min[1], leader);
         unsigned int index = __shfl_sync(0xffffffffu, i, leader);
-        for (int t = lane; t < count; t += 32) {
+        for (int t = lane; t < count && base + t < capacity; t += 32) {
             keys[base + t] = (unsigned int)((y0 + t / w) * vp.tiles_x + x0 + t % w);
             values[base + t] = index;
         }
@@ -139,17 +144,27 @@ __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, co
     for (int y = s.tile_min[1]; y < s.tile_max[1]; y++)
         for (int x = s.tile_min[0]; x < s.tile_max[0]; x++) {
             if (!every_tile && !rd_tile_touches(&s, &vp, x, y)) continue;
+            if (k >= capacity) return;
             keys[k] = (unsigned int)(y * vp.tiles_x + x);
             values[k] = i;
             k++;
         }
 }
 
-__global__ void tile_ranges_kernel(const unsigned int *keys, long long n, tile_range *ranges)
+/* The keys past the frame's pairs, up to the capacity the sort takes, get the pad key
+   (above every tile id), so that they sort last and the ranges skip them. */
+__global__ void pad_keys_kernel(const long long *pairs, long long capacity, unsigned int pad, unsigned int *keys)
+{
+    long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= *pairs && k < capacity) keys[k] = pad;
+}
+
+__global__ void tile_ranges_kernel(const unsigned int *keys, long long n, unsigned int tiles, tile_range *ranges)
 {
     long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= n) return;
     unsigned int tile = keys[k];
+    if (tile >= tiles) return; /* padding */
     if (k == 0 || keys[k - 1] != tile) ranges[tile].start = k;
     if (k == n - 1 || keys[k + 1] != tile) ranges[tile].end = k + 1;
 }
@@ -392,6 +407,121 @@ static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, 
     return r;
 }
 
+/* The tile ranges, then the schedule's counters: one memset clears both. */
+static size_t ranges_bytes(long long tiles) { return (size_t)tiles * sizeof(tile_range) + sizeof(tile_schedule_counters); }
+
+/* Key buffer capacity for a frame of `pairs` pairs: an eighth more, so that views with a
+   few more pairs still fit, within the 2^31 a sort takes. */
+static long long capacity_for(long long pairs)
+{
+    long long c = pairs + pairs / 8;
+    return c < MIN_CAPACITY ? MIN_CAPACITY : c > 0x7fffffffll ? 0x7fffffffll : c;
+}
+
+/* The scan's input: the tile counts read in depth order through the sort's order. */
+static thrust::transform_iterator<tiles_of, unsigned int *> depth_ordered_tiles(splat_frame *f,
+                                                                               cub::DoubleBuffer<unsigned int> &order)
+{
+    return thrust::make_transform_iterator(order.Current(), tiles_of{(const unsigned int *)f->touched.ptr});
+}
+
+/* Where a frame's outputs go on the device (NULL where not wanted). */
+typedef struct frame_outputs {
+    void *color, *depth, *trans, *contrib;
+} frame_outputs;
+
+/* Every buffer a frame uses, sized before anything is enqueued (growth frees old buffers). */
+static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, long long tiles, int tile_bits,
+                               const rd_framebuffer *target, size_t pixels, frame_outputs *out)
+{
+    rd_result r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(rd_splat2d), "preprocessed Gaussians");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->touched, (size_t)n * sizeof(unsigned int), "tile counts");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->offsets, (size_t)n * sizeof(long long), "tile offsets");
+    for (int b = 0; b < 2; b++) {
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth_keys[b], (size_t)n * 4 + 4, "depth keys");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->order[b], (size_t)n * 4 + 4, "depth order");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->keys[b], (size_t)f->capacity * 4, "sort keys");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[b], (size_t)f->capacity * 4, "sort values");
+    }
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->counts, 2 * sizeof(unsigned long long), "counters");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->ranges, ranges_bytes(tiles), "tile ranges");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->schedule, (size_t)tiles * sizeof(unsigned int), "tile schedule");
+    if (r == RD_OK) r = output_target(ctx, target->color, target->memory, &f->color, pixels * 4 * sizeof(float), &out->color);
+    if (r == RD_OK) r = output_target(ctx, target->depth, target->memory, &f->depth, pixels * sizeof(float), &out->depth);
+    if (r == RD_OK) r = output_target(ctx, target->transmittance, target->memory, &f->trans, pixels * sizeof(float), &out->trans);
+    if (r == RD_OK)
+        r = output_target(ctx, target->contributors, target->memory, &f->contrib, pixels * sizeof(unsigned), &out->contrib);
+    if (r != RD_OK) return r;
+    /* one scratch buffer for CUB's three calls, which never overlap */
+    size_t scan_bytes = 0, depth_sort_bytes = 0, tile_sort_bytes = 0;
+    cub::DoubleBuffer<unsigned int> none(NULL, NULL);
+    cub::DeviceScan::InclusiveSum(NULL, scan_bytes, depth_ordered_tiles(f, none), (long long *)NULL, (int)n);
+    cub::DeviceRadixSort::SortPairs(NULL, depth_sort_bytes, none, none, (int)n, 0, 32);
+    cub::DeviceRadixSort::SortPairs(NULL, tile_sort_bytes, none, none, (int)f->capacity, 0, tile_bits);
+    size_t temp = scan_bytes > depth_sort_bytes ? scan_bytes : depth_sort_bytes;
+    return rd_cuda_reserve(ctx, &f->temp, temp > tile_sort_bytes ? temp : tile_sort_bytes, "sort scratch");
+}
+
+/* Enqueues the whole frame, then the copies of the counts (and of the outputs, for host
+   memory); nothing waits on the device here. */
+static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_params *vp, long long n, long long tiles,
+                         int tile_bits, const frame_outputs *out, cudaStream_t st)
+{
+    unsigned long long *visible = (unsigned long long *)f->counts.ptr;
+    long long *offsets = (long long *)f->offsets.ptr;
+    tile_range *ranges = (tile_range *)f->ranges.ptr;
+    tile_schedule_counters *schedule_counters = (tile_schedule_counters *)(ranges + tiles);
+    cub::DoubleBuffer<unsigned int> depth_keys((unsigned int *)f->depth_keys[0].ptr, (unsigned int *)f->depth_keys[1].ptr);
+    cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
+    cub::DoubleBuffer<unsigned int> keys((unsigned int *)f->keys[0].ptr, (unsigned int *)f->keys[1].ptr);
+    cub::DoubleBuffer<unsigned int> values((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
+    size_t depth_sort_bytes = f->temp.bytes, scan_bytes = f->temp.bytes, tile_sort_bytes = f->temp.bytes;
+    cudaEventRecord(f->events[0], st);
+    cudaMemsetAsync(visible, 0, 2 * sizeof *visible, st); /* visible, and the pair count when n is 0 */
+    cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st);
+    if (n > 0) {
+        unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
+        size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
+        preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (rd_splat2d *)f->splats.ptr,
+                                                                        (unsigned int *)f->touched.ptr, depth_keys.Current(),
+                                                                        order.Current(), visible);
+        cudaEventRecord(f->events[1], st);
+        cub::DeviceRadixSort::SortPairs(f->temp.ptr, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
+        cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, depth_ordered_tiles(f, order), offsets, (int)n, st);
+        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, order.Current(), offsets,
+                                                            n, f->capacity, keys.Current(), values.Current());
+        pad_keys_kernel<<<blocks_for(f->capacity), THREADS, 0, st>>>(offsets + n - 1, f->capacity, (unsigned int)tiles,
+                                                                     keys.Current());
+        cudaEventRecord(f->events[2], st);
+        /* stable: within a tile the pairs keep the depth order they were emitted in */
+        cub::DeviceRadixSort::SortPairs(f->temp.ptr, tile_sort_bytes, keys, values, (int)f->capacity, 0, tile_bits, st);
+        tile_ranges_kernel<<<blocks_for(f->capacity), THREADS, 0, st>>>(keys.Current(), f->capacity, (unsigned int)tiles,
+                                                                        ranges);
+        cudaMemcpyAsync(&f->host_counts[0], offsets + n - 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
+    } else {
+        cudaEventRecord(f->events[1], st);
+        cudaEventRecord(f->events[2], st);
+        cudaMemcpyAsync(&f->host_counts[0], visible + 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
+    }
+    tile_classes_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters);
+    tile_schedule_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters,
+                                                               (unsigned int *)f->schedule.ptr);
+    cudaEventRecord(f->events[3], st);
+    dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
+    blend_kernel<<<(unsigned int)tiles, block, 0, st>>>(*vp, ranges, (const unsigned int *)f->schedule.ptr, values.Current(),
+                                                         (const rd_splat2d *)f->splats.ptr, (float4 *)out->color,
+                                                         (float *)out->depth, (float *)out->trans, (unsigned int *)out->contrib);
+    cudaEventRecord(f->events[4], st);
+    cudaMemcpyAsync(&f->host_counts[1], visible, sizeof(long long), cudaMemcpyDeviceToHost, st);
+}
+
+/* The frame on the device with one host synchronisation, at its end. The pairs are sorted
+   at the key buffers' capacity (the keys past the frame's pairs padded to sort last), so
+   nothing waits for their count mid-frame; when a frame finds more pairs than that, the
+   host sees it at the end, grows the buffers and renders the frame again (once: the
+   count is deterministic). A capacity four times what SHRINK_AFTER frames in a row needed
+   shrinks, so that views with few pairs do not keep sorting for one that had many, while
+   views that alternate do not grow it and shrink it by turns. */
 extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
                                           const rd_framebuffer *target, void *stream, rd_render_stats *stats)
 {
@@ -405,111 +535,46 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
 
     long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;
-    int tile_bits = rd_key_bits((uint64_t)tiles);
-    if (tiles > 0x7fffffffll) /* the blend's grid is one-dimensional */
+    if (tiles >= 0x7fffffffll) /* the blend's grid is one-dimensional, and the pad key is the tile count */
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld tiles exceed the 2^31 blocks of a launch", tiles);
     if (n > 0x7fffffffll)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussians exceed the 2^31 a sort can take", n);
-    void *color, *depth, *trans, *contrib;
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(rd_splat2d), "preprocessed Gaussians");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->touched, (size_t)n * sizeof(unsigned int), "tile counts");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->offsets, (size_t)n * sizeof(long long), "tile offsets");
-    for (int b = 0; b < 2; b++) {
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth_keys[b], (size_t)n * 4 + 4, "depth keys");
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->order[b], (size_t)n * 4 + 4, "depth order");
-    }
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->counts, 2 * sizeof(unsigned long long), "counters");
-    /* the schedule's counters follow the ranges, so that one memset clears both */
-    size_t ranges_bytes = (size_t)tiles * sizeof(tile_range) + sizeof(tile_schedule_counters);
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->ranges, ranges_bytes, "tile ranges");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->schedule, (size_t)tiles * sizeof(unsigned int), "tile schedule");
-    if (r == RD_OK) r = output_target(ctx, target->color, target->memory, &f->color, pixels * 4 * sizeof(float), &color);
-    if (r == RD_OK) r = output_target(ctx, target->depth, target->memory, &f->depth, pixels * sizeof(float), &depth);
-    if (r == RD_OK) r = output_target(ctx, target->transmittance, target->memory, &f->trans, pixels * sizeof(float), &trans);
-    if (r == RD_OK) r = output_target(ctx, target->contributors, target->memory, &f->contrib, pixels * sizeof(unsigned), &contrib);
-    if (r != RD_OK) return r;
-
-    unsigned long long *visible = (unsigned long long *)f->counts.ptr;
-    long long *offsets = (long long *)f->offsets.ptr;
-    tile_range *ranges = (tile_range *)f->ranges.ptr;
-    tile_schedule_counters *schedule_counters = (tile_schedule_counters *)(ranges + tiles);
-    cub::DoubleBuffer<unsigned int> depth_keys((unsigned int *)f->depth_keys[0].ptr, (unsigned int *)f->depth_keys[1].ptr);
-    cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
-    size_t scan_bytes = 0, depth_sort_bytes = 0;
-    auto depth_ordered_tiles = [&](cub::DoubleBuffer<unsigned int> &o) {
-        return thrust::make_transform_iterator(o.Current(), tiles_of{(const unsigned int *)f->touched.ptr});
-    };
-    cub::DeviceScan::InclusiveSum(NULL, scan_bytes, depth_ordered_tiles(order), offsets, (int)n, st);
-    cub::DeviceRadixSort::SortPairs(NULL, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
-    r = rd_cuda_reserve(ctx, &f->temp, scan_bytes > depth_sort_bytes ? scan_bytes : depth_sort_bytes, "scan scratch");
-    if (r != RD_OK) return r;
-
-    cudaEventRecord(f->events[0], st);
-    cudaMemsetAsync(visible, 0, sizeof *visible, st);
-    cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes, st);
-    f->host_counts[0] = 0;
-    if (n > 0) {
-        unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
-        size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
-        preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, g, (rd_splat2d *)f->splats.ptr,
-                                                                        (unsigned int *)f->touched.ptr, depth_keys.Current(),
-                                                                        order.Current(), visible);
-        cudaEventRecord(f->events[1], st);
-        cub::DeviceRadixSort::SortPairs(f->temp.ptr, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
-        cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, depth_ordered_tiles(order), offsets, (int)n, st);
-        cudaMemcpyAsync(&f->host_counts[0], offsets + n - 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
-    } else {
-        cudaEventRecord(f->events[1], st);
-    }
-    cudaMemcpyAsync(&f->host_counts[1], visible, sizeof(long long), cudaMemcpyDeviceToHost, st);
-    r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "preprocess");
-    if (r != RD_OK) return r;
-    long long intersections = f->host_counts[0];
-
-    size_t sort_bytes = 0;
-    cub::DoubleBuffer<unsigned int> keys(NULL, NULL);
-    cub::DoubleBuffer<unsigned int> values(NULL, NULL);
-    if (intersections > 0x7fffffffll)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussian-tile pairs exceed the 2^31 a sort can take", intersections);
-    if (intersections > 0) {
-        r = rd_cuda_reserve(ctx, &f->keys[0], (size_t)intersections * 4, "sort keys");
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->keys[1], (size_t)intersections * 4, "sort keys");
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[0], (size_t)intersections * 4, "sort values");
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[1], (size_t)intersections * 4, "sort values");
+    int tile_bits = rd_key_bits((uint64_t)tiles + 1); /* tile ids and the pad key */
+    if (f->capacity < MIN_CAPACITY) f->capacity = MIN_CAPACITY;
+    long long pairs = 0;
+    for (int attempt = 0;; attempt++) {
+        frame_outputs out;
+        r = reserve_frame(ctx, f, n, tiles, tile_bits, target, pixels, &out);
+        if (r != RD_OK) {
+            f->capacity = 0; /* the next frame starts small again rather than failing the same way */
+            return r;
+        }
+        record_frame(f, &g, vp, n, tiles, tile_bits, &out, st);
+        r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
+        if (r == RD_OK && target->memory == RD_MEMORY_HOST) {
+            struct { void *dst; void *src; size_t bytes; } copies[] = {
+                {target->color, out.color, pixels * 4 * sizeof(float)}, {target->depth, out.depth, pixels * sizeof(float)},
+                {target->transmittance, out.trans, pixels * sizeof(float)},
+                {target->contributors, out.contrib, pixels * sizeof(unsigned)}};
+            for (auto &c : copies)
+                if (c.dst && r == RD_OK)
+                    r = rd_cuda_check(ctx, cudaMemcpyAsync(c.dst, c.src, c.bytes, cudaMemcpyDeviceToHost, st), "download");
+        }
+        if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "render");
         if (r != RD_OK) return r;
-        keys = cub::DoubleBuffer<unsigned int>((unsigned int *)f->keys[0].ptr, (unsigned int *)f->keys[1].ptr);
-        values = cub::DoubleBuffer<unsigned int>((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
-        cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, keys, values, (int)intersections, 0, tile_bits, st);
-        r = rd_cuda_reserve(ctx, &f->temp, sort_bytes, "sort scratch");
-        if (r != RD_OK) return r;
-        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, order.Current(), offsets, n,
-                                                            keys.Current(), values.Current());
+        pairs = f->host_counts[0];
+        if (pairs <= f->capacity) break;
+        if (attempt > 0) return rd_fail(ctx, RD_ERROR_DEVICE, "cuda: pair count changed between two renders of a frame");
+        if (pairs > 0x7fffffffll)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussian-tile pairs exceed the 2^31 a sort can take", pairs);
+        f->capacity = capacity_for(pairs);
+        rd_log(ctx, RD_LOG_DEBUG, "cuda: growing the key buffers to %lld pairs", f->capacity);
     }
-    cudaEventRecord(f->events[2], st);
-    if (intersections > 0) {
-        /* stable: within a tile the pairs keep the depth order they were emitted in */
-        cub::DeviceRadixSort::SortPairs(f->temp.ptr, sort_bytes, keys, values, (int)intersections, 0, tile_bits, st);
-        tile_ranges_kernel<<<blocks_for(intersections), THREADS, 0, st>>>(keys.Current(), intersections, ranges);
+    f->small_frames = pairs < f->capacity / 4 ? f->small_frames + 1 : 0;
+    if (f->small_frames == SHRINK_AFTER) { /* for the next frame */
+        f->capacity = capacity_for(pairs);
+        f->small_frames = 0;
     }
-    tile_classes_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters);
-    tile_schedule_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters,
-                                                               (unsigned int *)f->schedule.ptr);
-    cudaEventRecord(f->events[3], st);
-    dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
-    blend_kernel<<<(unsigned int)tiles, block, 0, st>>>(*vp, ranges, (const unsigned int *)f->schedule.ptr, values.Current(),
-                                          (const rd_splat2d *)f->splats.ptr, (float4 *)color, (float *)depth,
-                                          (float *)trans, (unsigned int *)contrib);
-    cudaEventRecord(f->events[4], st);
-    r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
-    if (r == RD_OK && target->memory == RD_MEMORY_HOST) {
-        struct { void *dst; void *src; size_t bytes; } copies[] = {
-            {target->color, color, pixels * 4 * sizeof(float)}, {target->depth, depth, pixels * sizeof(float)},
-            {target->transmittance, trans, pixels * sizeof(float)}, {target->contributors, contrib, pixels * sizeof(unsigned)}};
-        for (auto &c : copies)
-            if (c.dst && r == RD_OK) r = rd_cuda_check(ctx, cudaMemcpyAsync(c.dst, c.src, c.bytes, cudaMemcpyDeviceToHost, st), "download");
-    }
-    if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "render");
-    if (r != RD_OK) return r;
 
     float ms[STAGES - 1];
     for (int e = 0; e + 1 < STAGES; e++) cudaEventElapsedTime(&ms[e], f->events[e], f->events[e + 1]);
@@ -520,6 +585,6 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     stats->blend_ms = ms[3];
     stats->total_ms = ms[0] + ms[1] + ms[2] + ms[3];
     stats->visible = f->host_counts[1];
-    stats->intersections = intersections;
+    stats->intersections = pairs;
     return RD_OK;
 }
