@@ -237,8 +237,8 @@ __device__ __forceinline__ blend_splat load_blend_splat(const rd_splat2d *splats
    and the indices of the 32 after those, are in flight. There is no block-wide barrier:
    with one, warps spent a quarter of their cycles waiting for the block's slowest warp
    (blend at 6M 1.36 -> 1.12 ms without). Lane l tests Gaussian l against the warp's
-   rectangle (rd_rect_touches), a ballot gives the batch's mask, and the pixels walk its
-   set bits in order, so the blending order is the CPU's. */
+   rectangle (rd_rect_touches_div with fast division), a ballot gives the batch's mask,
+   and the pixels walk its set bits in order, so the blending order is the CPU's. */
 __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule,
                              const unsigned int *values, const rd_splat2d *splats, float4 *color, float *depth, float *trans,
                              unsigned int *contrib)
@@ -275,7 +275,7 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
             s_conic[slice + lane] = make_float4(s.a, s.b, s.c, s.depth);
             s_rgb[slice + lane] = make_float4(s.r, s.g, s.bl, 0.0f);
             float abc[3] = {s.a, s.b, s.c};
-            hit = warp_inside && rd_rect_touches(s.u, s.v, abc, limit, wx0, wx1, wy0, wy1);
+            hit = warp_inside && rd_rect_touches_div(s.u, s.v, abc, limit, wx0, wx1, wy0, wy1, true);
         }
         if (j + 32 < range.end) next = load_blend_splat(splats, next_index);
         if (j + 64 < range.end) next_index = values[j + 64];

@@ -169,6 +169,47 @@ static bool views_case(const backend_config *cfg, rd_context *ctx, rd_context *r
     return CHECK(ok);
 }
 
+/* Key buffer capacity: a view with many pairs, then enough views with few that a GPU
+   backend may shrink its capacity, then the first view again, which must then grow it
+   within the frame and come out bit for bit as the first time. */
+static bool capacity_case(const backend_config *cfg, rd_context *ctx, test_rng *r)
+{
+    random_scene_desc sd = {.count = 20000, .sh_degree = 1, .depth_min = 1, .depth_max = 6, .spread = 0.8,
+                            .log_scale_min = -4, .log_scale_max = -2};
+    rd_scene_desc arrays = random_scene(r, &sd);
+    rd_scene *scene;
+    CHECK_OK(rd_scene_create(ctx, &arrays, &scene));
+    rd_camera wide = random_camera(r, 640, 480), small = wide;
+    small.width = small.height = 16;
+    small.cx = small.cy = 8.0f;
+    rd_render_desc desc = {0};
+    frame_outputs first, again, tiny;
+    rd_render_stats wide_stats, small_stats;
+    render_into(ctx, scene, &wide, &desc, &first);
+    rd_render_last_stats(ctx, &wide_stats);
+    bool ok = true;
+    for (int k = 0; k < 20; k++) {
+        render_into(ctx, scene, &small, &desc, &tiny);
+        free_outputs(&tiny);
+    }
+    rd_render_last_stats(ctx, &small_stats);
+    render_into(ctx, scene, &wide, &desc, &again);
+    size_t P = (size_t)wide.width * wide.height;
+    ok &= memcmp(first.color, again.color, P * 4 * sizeof(float)) == 0;
+    ok &= memcmp(first.trans, again.trans, P * sizeof(float)) == 0;
+    ok &= memcmp(first.contrib, again.contrib, P * sizeof(uint32_t)) == 0;
+    /* the shrink needs the small views under a quarter of the wide one's pairs */
+    ok &= small_stats.intersections * 8 < wide_stats.intersections;
+    printf("backend %s: %llu pairs, then 20 views of %llu, then the first view again: %s\n", cfg->name,
+           (unsigned long long)wide_stats.intersections, (unsigned long long)small_stats.intersections,
+           ok ? "identical" : "DIFFERS");
+    free_outputs(&first);
+    free_outputs(&again);
+    rd_scene_destroy(scene);
+    random_scene_free(&arrays);
+    return CHECK(ok);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("backends")};
@@ -247,6 +288,7 @@ int main(void)
         printf("backend %s: splat_render %d/%d cases within tolerance\n", cfg->name, cases - failed, cases);
         views_case(cfg, ctx, ref, &r);
         if (gpu) device_arrays_case(ctx, &r);
+        if (gpu) capacity_case(cfg, ctx, &r);
         ran++;
         rd_context_destroy(ctx);
     }
