@@ -180,6 +180,7 @@ static rd_result choose_device(rd_context *ctx, rd_vk_state *vk, int device_inde
         if (usable++ == device_index) {
             vk->physical = devs[i];
             snprintf(vk->name, sizeof vk->name, "%s", props.deviceName);
+            vk->cpu_device = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
             vk->timestamp_ns = props.limits.timestampPeriod;
         }
     }

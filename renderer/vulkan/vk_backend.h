@@ -32,6 +32,7 @@ typedef struct rd_vk_state {
     VkFence fence;
     VkQueryPool timestamps;
     double timestamp_ns;            /* nanoseconds per timestamp tick */
+    bool cpu_device;                /* a CPU implementation (lavapipe) */
     uint32_t subgroup_size;         /* the size every pipeline runs with */
     bool require_subgroup_size;     /* pipelines request subgroup_size explicitly */
     VkPhysicalDeviceMemoryProperties memory;

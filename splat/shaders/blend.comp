@@ -1,6 +1,6 @@
 #version 450
 // blend: spec step 9, as blend_tiles in splat_cpu.c: one group of 256 invocations per
-// 16x16 tile, tiles with the longest lists first (tile_schedule.comp). Each subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32
+// 16x16 tile, on GPUs tiles with the longest lists first (tile_schedule.comp). Each subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32
 // lanes, 8x1 with 8) and walks the tile's Gaussians (front to back) on its own: it stages
 // as many as it has lanes in its own slice of shared memory while the loads of the next
 // ones, and the indices of the ones after, are in flight, and stops once its pixels'
@@ -17,6 +17,7 @@ layout(push_constant) uniform Push {
     uint64_t ranges, schedule, values, splats;
     uint64_t color, depth, trans, contrib;
     uint outputs; // bit 0 colour, 1 depth, 2 transmittance, 3 contributors
+    uint scheduled; // nonzero: group g blends tile schedule[g], else tile g
 } p;
 
 // subgroup s stages its batch in [s * size, (s + 1) * size) of each array
@@ -32,7 +33,7 @@ void main()
     uint lane = gl_SubgroupInvocationID, size = gl_SubgroupSize;
     uint tiles = uint(vp.tiles_x) * uint(vp.tiles_y), group = linear_group();
     if (group >= tiles) return; // past the last tile of a dispatch split over y
-    uint tile = load_uint(p.schedule, group); // longest lists first (tile_schedule.comp)
+    uint tile = p.scheduled != 0u ? load_uint(p.schedule, group) : group; // tile_schedule.comp
     // the subgroup's block: 8 pixels wide, size / 8 rows
     uint rows = size / 8u;
     int bx = int(tile % uint(vp.tiles_x)) * RD_VK_TILE + int(gl_SubgroupID & 1u) * 8;
