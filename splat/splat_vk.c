@@ -1,9 +1,10 @@
 /* splat_vk.c: the Vulkan renderer, stage for stage the CUDA one (splat_cuda.cu), with
    the shaders in splat/shaders: preprocess (one thread per Gaussian), a radix sort of
    the Gaussians by depth whose last pass also gathers the tile counts in that order, a
-   scan of them, key
+   scan of them, the Gaussian that starts each group of pairs (pair_groups.comp), key
    emission (tile id alone, in depth order), a stable radix sort over the tile bits in
-   use, per-tile ranges, and a blend with a 16x16 group per tile. Everything runs in one
+   use, per-tile ranges, on GPUs the blend's launch order (longest lists first), and a
+   blend with a 16x16 group per tile. Everything runs in one
    submission with no host readback: the pair count the scan finds drives the tile sort
    and the ranges through indirect dispatch. Key buffers have a capacity; when a frame
    finds more pairs, the host sees it afterwards, grows them and renders the frame again
