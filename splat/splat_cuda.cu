@@ -5,9 +5,8 @@
    depth order), a stable CUB radix sort over the tile bits in use, per-tile ranges, and
    blending with a 16x16 block per tile, longest lists launched first, whose warps each
    walk the tile's list in batches staged in shared memory and stop when all their pixels
-   are done. Sorting depths once
-   and then only tile ids gives exactly the (tile, depth) order of a 64-bit key sort, with
-   far fewer key bits per pair. Buffers live in the context and grow only when a frame
+   are done. Sorting depths once and then only tile ids gives exactly the (tile, depth)
+   order of a 64-bit key sort, with far fewer key bits per pair. Buffers live in the context and grow only when a frame
    needs more; the frame's one host synchronisation is at its end (rd_splat_render_cuda). */
 #include "splat.h"
 #include "../renderer/cuda/cuda_internal.h"

@@ -163,9 +163,6 @@ RD_HD static inline float rd_pixel_depth(float D, float T, uint32_t flags)
    thread more than the pairs it saves (measured on the donut scene). */
 #define RD_ELLIPSE_TEST_MAX_TILES 32
 RD_HD static inline float rd_touch_limit(float opacity) { return 2.0f * logf(255.0f * opacity) * 1.001f + 1e-3f; }
-/* The test on any rectangle of pixel centres [x0, x1] x [y0, y1] (absolute pixel
-   coordinates); limit is rd_touch_limit(opacity). The CUDA blend also uses it to skip,
-   per warp, the Gaussians that miss the warp's rows of the tile. */
 /* The division that places the clamped minimiser: exact, or on a GPU its fast reciprocal.
    Where the form is minimised along an edge it is flat, so the point's few-ulp error moves
    the form's value far less than the 1e-3 margin. The binning stays exact (its count and
@@ -179,6 +176,10 @@ RD_HD static inline float rd_minimiser_div(float a, float b, bool fast)
     (void)fast;
     return a / b;
 }
+/* The test on any rectangle of pixel centres [x0, x1] x [y0, y1] (absolute pixel
+   coordinates); limit is rd_touch_limit(opacity); fast picks rd_minimiser_div's fast
+   division. The CUDA blend also uses it to skip, per warp, the Gaussians that miss the
+   warp's pixels of the tile. */
 RD_HD static inline bool rd_rect_touches_div(float u, float v, const float *conic, float limit, float x0, float x1, float y0,
                                              float y1, bool fast)
 {

@@ -4,11 +4,11 @@
    scan of them, the Gaussian that starts each group of pairs (pair_groups.comp), key
    emission (tile id alone, in depth order), a stable radix sort over the tile bits in
    use, per-tile ranges, on GPUs the blend's launch order (longest lists first), and a
-   blend with a 16x16 group per tile. Everything runs in one
-   submission with no host readback: the pair count the scan finds drives the tile sort
-   and the ranges through indirect dispatch. Key buffers have a capacity; when a frame
-   finds more pairs, the host sees it afterwards, grows them and renders the frame again
-   (once: the count is deterministic). Scenes come from host arrays (copied once per
+   blend with a 16x16 group per tile. Everything runs in one submission with no host
+   readback: the pair count the scan finds drives the tile sort and the ranges through
+   indirect dispatch. Key buffers have a capacity; when a frame finds more pairs, the host
+   sees it afterwards, grows them and renders the frame again (once: the count is
+   deterministic). Scenes come from host arrays (copied once per
    scene) or from the caller's device addresses (rd_buffer_alloc, used in place); outputs
    go to host memory through a readback buffer, or straight to device addresses. */
 #include "splat.h"
@@ -78,7 +78,8 @@ static void free_frame(rd_context *ctx)
     if (!f) return;
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
-        rd_vk_pipeline *pipelines[] = {&f->preprocess, &f->pair_groups, &f->emit, &f->ranges, &f->tile_classes, &f->tile_schedule, &f->blend};
+        rd_vk_pipeline *pipelines[] = {&f->preprocess,   &f->pair_groups,   &f->emit, &f->ranges,
+                                       &f->tile_classes, &f->tile_schedule, &f->blend};
         for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
         release_scene(vk, &f->scene);
         rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
@@ -190,7 +191,8 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
         if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], (uint64_t)f->capacity * 4, "sort values");
     }
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->counters, RD_COUNTERS * 4, "counters");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->group_first, ((uint64_t)f->capacity / RD_LINEAR_THREADS + 1) * 4, "pair groups");
+    uint64_t pair_groups = (uint64_t)f->capacity / RD_LINEAR_THREADS + 1;
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->group_first, pair_groups * 4, "pair groups");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_ranges, ranges_bytes(tiles), "tile ranges");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_order, tiles * 4, "tile schedule");
     const void *wanted[OUTPUTS];

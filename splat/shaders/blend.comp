@@ -1,10 +1,11 @@
 #version 450
 // blend: spec step 9, as blend_tiles in splat_cpu.c: one group of 256 invocations per
-// 16x16 tile, on GPUs tiles with the longest lists first (tile_schedule.comp). Each subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32
-// lanes, 8x1 with 8) and walks the tile's Gaussians (front to back) on its own: it stages
-// as many as it has lanes in its own slice of shared memory while the loads of the next
-// ones, and the indices of the ones after, are in flight, and stops once its pixels'
-// transmittance is spent. There is no group-wide barrier, which would make every subgroup
+// 16x16 tile, on GPUs tiles with the longest lists first (tile_schedule.comp). Each
+// subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32 lanes, 8x1 with
+// 8) and walks the tile's Gaussians (front to back) on its own: it stages as many as it
+// has lanes in its own slice of shared memory while the loads of the next ones, and the
+// indices of the ones after, are in flight, and stops once its pixels' transmittance is
+// spent. There is no group-wide barrier, which would make every subgroup
 // wait for the slowest (as splat_cuda.cu's blend_kernel). Lane l tests Gaussian l of the
 // batch against the block (rect_touches, the binning's own conservative test), a ballot
 // gives the batch's mask, and the pixels walk its set bits in order, so the blending
