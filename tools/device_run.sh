@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # device_run.sh: runs on the GPU machine from the repository root with .device/ carried
 # (see device_prepare.sh): the GPU tests, then `radiant bench` on the CUDA and Vulkan
-# backends. TESTS="..." picks the tests (empty: none), BACKENDS and FRAMES the benchmarks.
+# backends. TESTS="..." picks the tests (empty: none), SCENES, BACKENDS and FRAMES the
+# benchmarks (SCENES: some of synth1M synth6M biker donut demo).
 set -u
 # RADIANT_LIB_DIR: another build of the library to load first (to compare variants)
 export LD_LIBRARY_PATH=${RADIANT_LIB_DIR:+$RADIANT_LIB_DIR:}$PWD/.device/lib:${LD_LIBRARY_PATH:-}
@@ -23,6 +24,7 @@ biker=$RADIANT_DATA/gaussian_splats/playcanvas/biker.spz
 printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %12s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms wall_ms pairs
 for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "donut:$donut" "demo:--demo"; do
     name=${spec%%:*} args=${spec#*:}
+    case " ${SCENES:-$name} " in *" $name "*) ;; *) continue ;; esac
     for backend in ${BACKENDS:-cuda vulkan}; do
         json=$("$bin/radiant" bench $args --backend $backend --frames ${FRAMES:-50} --json 2>/dev/null | tail -n 1)
         python3 - "$name" "$backend" "$json" <<'PY'
