@@ -84,6 +84,17 @@ vec3 sh_to_rgb(int degree, uint64_t sh, vec3 dir)
         }
     }
     vec3 rgb = vec3(0.0);
+    if (k == 16 && (sh & 15ul) == 0ul) {
+        // degree 3 from an aligned row: its 48 floats as 12 vec4 loads, all in flight
+        // together (one float at a time, each thread waited out a load per coefficient)
+        float f[48];
+        for (int t = 0; t < 12; t++) {
+            vec4 q = Vec4At(sh + uint64_t(t) * 16ul).v;
+            f[4 * t] = q.x, f[4 * t + 1] = q.y, f[4 * t + 2] = q.z, f[4 * t + 3] = q.w;
+        }
+        for (int j = 0; j < 16; j++) rgb += basis[j] * vec3(f[3 * j], f[3 * j + 1], f[3 * j + 2]);
+        return rgb;
+    }
     for (int j = 0; j < k; j++) rgb += basis[j] * load_vec3(sh, uint(j));
     return rgb;
 }
