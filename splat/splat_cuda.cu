@@ -6,8 +6,9 @@
    blending with a 16x16 block per tile, longest lists launched first, whose warps each
    walk the tile's list in batches staged in shared memory and stop when all their pixels
    are done. Sorting depths once and then only tile ids gives exactly the (tile, depth)
-   order of a 64-bit key sort, with far fewer key bits per pair. Buffers live in the context and grow only when a frame
-   needs more; the frame's one host synchronisation is at its end (rd_splat_render_cuda). */
+   order of a 64-bit key sort, with far fewer key bits per pair. Buffers live in the
+   context and grow only when a frame needs more; the frame's one host synchronisation is
+   at its end (rd_splat_render_cuda). */
 #include "splat.h"
 #include "../renderer/cuda/cuda_internal.h"
 
@@ -502,7 +503,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
     cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
     cub::DoubleBuffer<unsigned int> keys((unsigned int *)f->keys[0].ptr, (unsigned int *)f->keys[1].ptr);
     cub::DoubleBuffer<unsigned int> values((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
-    size_t depth_sort_bytes = f->temp.bytes, scan_bytes = f->temp.bytes, tile_sort_bytes = f->temp.bytes;
+    size_t temp_bytes = f->temp.bytes; /* reserve_frame sized it for all three CUB calls */
     cudaEventRecord(f->events[0], st);
     cudaMemsetAsync(visible, 0, 2 * sizeof *visible, st); /* visible, and the pair count when n is 0 */
     cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st);
@@ -513,15 +514,15 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
                                                                         (unsigned int *)f->touched.ptr, depth_keys.Current(),
                                                                         order.Current(), visible);
         cudaEventRecord(f->events[1], st);
-        cub::DeviceRadixSort::SortPairs(f->temp.ptr, depth_sort_bytes, depth_keys, order, (int)n, 0, 32, st);
-        cub::DeviceScan::InclusiveSum(f->temp.ptr, scan_bytes, depth_ordered_tiles(f, order), offsets, (int)n, st);
+        cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, depth_keys, order, (int)n, 0, 32, st);
+        cub::DeviceScan::InclusiveSum(f->temp.ptr, temp_bytes, depth_ordered_tiles(f, order), offsets, (int)n, st);
         emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, order.Current(), offsets,
                                                             n, f->capacity, keys.Current(), values.Current());
         pad_keys_kernel<<<blocks_for(f->capacity), THREADS, 0, st>>>(offsets + n - 1, f->capacity, (unsigned int)tiles,
                                                                      keys.Current());
         cudaEventRecord(f->events[2], st);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
-        cub::DeviceRadixSort::SortPairs(f->temp.ptr, tile_sort_bytes, keys, values, (int)f->capacity, 0, tile_bits, st);
+        cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, keys, values, (int)f->capacity, 0, tile_bits, st);
         tile_ranges_kernel<<<blocks_for(f->capacity), THREADS, 0, st>>>(keys.Current(), f->capacity, (unsigned int)tiles,
                                                                         ranges);
         cudaMemcpyAsync(&f->host_counts[0], offsets + n - 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
