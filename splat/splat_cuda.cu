@@ -26,6 +26,11 @@ enum { MIN_CAPACITY = 65536, SHRINK_AFTER = 16 }; /* pairs the key buffers start
 static __host__ __device__ int sh_floats_used(int degree) { return (degree + 1) * (degree + 1) * 3; }
 static __host__ __device__ int sh_row_stride(int degree) { return sh_floats_used(degree) | 1; }
 
+/* emit_keys_kernel reads a Gaussian's tile rectangle and count (the second half of its
+   record) without its mean and conic (the first), which only the per-tile tests need. */
+static_assert(sizeof(rd_splat2d) == 64 && offsetof(rd_splat2d, tile_min) >= 32 && offsetof(rd_splat2d, opacity) < 32,
+              "emit_keys_kernel's loads of a record's halves");
+
 typedef struct tile_range {
     long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
 } tile_range;
@@ -148,14 +153,18 @@ __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, co
 {
     long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x, k = 0;
     rd_splat2d s = {};
+    int4 *words = (int4 *)&s; /* s read a 16-byte quarter at a time, only the quarters needed */
+    const int4 *from = NULL;
     unsigned int i = 0;
     if (j < n) {
         i = order[j];
-        s = splats[i];
+        from = (const int4 *)(splats + i);
+        words[2] = from[2], words[3] = from[3]; /* the tile rectangle and count */
         if (s.tiles_touched) k = offsets[j] - s.tiles_touched;
     }
     int width = s.tile_max[0] - s.tile_min[0];
     bool every_tile = s.tiles_touched && (int)s.tiles_touched == width * (s.tile_max[1] - s.tile_min[1]);
+    if (s.tiles_touched && !every_tile) words[0] = from[0], words[1] = from[1]; /* the mean and conic, for the tests */
     bool by_warp = every_tile && s.tiles_touched > 32;
     for (unsigned int mask = __ballot_sync(0xffffffffu, by_warp); mask; mask &= mask - 1) {
         int leader = __ffs(mask) - 1, lane = threadIdx.x & 31;
@@ -179,22 +188,33 @@ __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, co
         }
 }
 
+/* Blocks for the grid-stride kernels that take the pair count from the device: enough to
+   fill any current GPU, and none idle where the frame has far fewer pairs than capacity. */
+enum { STRIDE_BLOCKS = 1024 };
+
 /* The keys past the frame's pairs, up to the capacity the sort takes, get the pad key
-   (above every tile id), so that they sort last and the ranges skip them. */
+   (above every tile id), so that they sort last and the ranges skip them. The pair count
+   is only on the device, so the kernel strides from it rather than launching a thread
+   for every key of the capacity. */
 __global__ void pad_keys_kernel(const long long *pairs, long long capacity, unsigned int pad, unsigned int *keys)
 {
-    long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (k >= *pairs && k < capacity) keys[k] = pad;
+    long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long k = min(*pairs, capacity) + blockIdx.x * blockDim.x + threadIdx.x; k < capacity; k += stride)
+        keys[k] = pad;
 }
 
-__global__ void tile_ranges_kernel(const unsigned int *keys, long long n, unsigned int tiles, tile_range *ranges)
+/* The start and end of every tile's run in the sorted keys, over the frame's pairs only
+   (the padding sorts after them). */
+__global__ void tile_ranges_kernel(const unsigned int *keys, const long long *pairs, long long capacity, unsigned int tiles,
+                                   tile_range *ranges)
 {
-    long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (k >= n) return;
-    unsigned int tile = keys[k];
-    if (tile >= tiles) return; /* padding */
-    if (k == 0 || keys[k - 1] != tile) ranges[tile].start = k;
-    if (k == n - 1 || keys[k + 1] != tile) ranges[tile].end = k + 1;
+    long long n = min(*pairs, capacity), stride = (long long)gridDim.x * blockDim.x;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n; k += stride) {
+        unsigned int tile = keys[k];
+        if (tile >= tiles) return; /* padding, which sorts after every pair */
+        if (k == 0 || keys[k - 1] != tile) ranges[tile].start = k;
+        if (k == n - 1 || keys[k + 1] != tile) ranges[tile].end = k + 1;
+    }
 }
 
 /* The blend's launch order. Blocks start roughly in launch order and a tile's time grows
@@ -258,6 +278,38 @@ __device__ __forceinline__ blend_splat load_blend_splat(const rd_splat2d *splats
     return blend_splat{q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w, q2.x, q2.y};
 }
 
+/* 2^x by the hardware's approximation (as __expf after its scaling): the blend works in
+   base 2 so that the exponent needs no multiply per pixel. */
+__device__ __forceinline__ float fast_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+/* A Gaussian as the blend stages it: the conic scaled once so that a pixel's exponent in
+   base 2, power * log2(e), is A dx^2 + B dx dy + C dy^2 (spec step 9's power, four fewer
+   operations a pixel), and the thresholds that only skip work (the power cut-off, the
+   per-warp culling limit) from the fast log, loosened past its error: they are
+   conservative, as the alpha >= 1/255 test decides, so they change no result. The exact
+   logf made a fifth of the blend's per-Gaussian instructions. */
+typedef struct staged_splat {
+    float4 geom;  /* u, v, power cut-off (base 2), opacity */
+    float4 conic; /* A, B, C, depth */
+    float limit;  /* rd_touch_limit, for rd_rect_touches_div */
+} staged_splat;
+
+__device__ __forceinline__ staged_splat stage_splat(const blend_splat &s)
+{
+    const float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
+    float log2_reach = __log2f(255.0f * s.opacity); /* within 2^-21 of the exact value here */
+    staged_splat out;
+    out.geom = make_float4(s.u, s.v, -log2_reach - 2e-3f, s.opacity);
+    out.conic = make_float4(-0.5f * LOG2E * s.a, -LOG2E * s.b, -0.5f * LOG2E * s.c, s.depth);
+    out.limit = 2.0f * LN2 * log2_reach * 1.001f + 2e-3f;
+    return out;
+}
+
 /* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile. One 16x16
    block per tile, each warp an 8x4 block of its pixels (squarer than two rows, so fewer
    Gaussians touch it), and each warp walks the tile's list on its own: it stages 32
@@ -271,8 +323,8 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
                              const unsigned int *values, const rd_splat2d *splats, float4 *color, float *depth, float *trans,
                              unsigned int *contrib)
 {
-    __shared__ float4 s_geom[BLOCK];  /* u, v, power cut-off, opacity */
-    __shared__ float4 s_conic[BLOCK]; /* a, b, c, depth */
+    __shared__ float4 s_geom[BLOCK];  /* staged_splat's */
+    __shared__ float4 s_conic[BLOCK];
     __shared__ float4 s_rgb[BLOCK];   /* r, g, b */
     int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
     unsigned int tile = schedule[blockIdx.x];
@@ -298,12 +350,12 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
         blend_splat s = next;
         bool hit = false;
         if (j < range.end) {
-            float cutoff = rd_power_cutoff(s.opacity), limit = rd_touch_limit(s.opacity);
-            s_geom[slice + lane] = make_float4(s.u, s.v, cutoff, s.opacity);
-            s_conic[slice + lane] = make_float4(s.a, s.b, s.c, s.depth);
+            staged_splat staged = stage_splat(s);
+            s_geom[slice + lane] = staged.geom;
+            s_conic[slice + lane] = staged.conic;
             s_rgb[slice + lane] = make_float4(s.r, s.g, s.bl, 0.0f);
             float abc[3] = {s.a, s.b, s.c};
-            hit = warp_inside && rd_rect_touches_div(s.u, s.v, abc, limit, wx0, wx1, wy0, wy1, true);
+            hit = warp_inside && rd_rect_touches_div(s.u, s.v, abc, staged.limit, wx0, wx1, wy0, wy1, true);
         }
         if (j + 32 < range.end) next = load_blend_splat(splats, next_index);
         if (j + 64 < range.end) next_index = values[j + 64];
@@ -314,12 +366,13 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
             mask &= mask - 1;
             float4 geom = s_geom[k], conic = s_conic[k];
             float dx = fx - geom.x, dy = fy - geom.y;
-            /* rd_splat_alpha (splat_math.h) written out: calling it made this loop 18% slower
-               on the H100 (blend 0.57 -> 0.67 ms at 1M); keep the two in step. __expf
-               differs from expf by a few ulps, inside the harness's tolerance. */
-            float power = -0.5f * (conic.x * dx * dx + conic.z * dy * dy) - conic.y * dx * dy;
+            /* rd_splat_alpha (splat_math.h) in base 2 (stage_splat): calling it made this
+               loop 18% slower on the H100 (blend 0.57 -> 0.67 ms at 1M); keep the two in
+               step. The result differs from expf's by a few ulps, inside the harness's
+               tolerance. */
+            float power = fmaf(dx, fmaf(conic.x, dx, conic.y * dy), conic.z * dy * dy);
             if (power > 0.0f || power < geom.z) continue;
-            float alpha = fminf(RD_MAX_ALPHA, geom.w * __expf(power));
+            float alpha = fminf(RD_MAX_ALPHA, geom.w * fast_exp2(power));
             if (alpha < RD_MIN_ALPHA) continue;
             float next_T = T * (1.0f - alpha);
             if (next_T < RD_MIN_TRANSMITTANCE) {
@@ -518,13 +571,13 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         cub::DeviceScan::InclusiveSum(f->temp.ptr, temp_bytes, depth_ordered_tiles(f, order), offsets, (int)n, st);
         emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, order.Current(), offsets,
                                                             n, f->capacity, keys.Current(), values.Current());
-        pad_keys_kernel<<<blocks_for(f->capacity), THREADS, 0, st>>>(offsets + n - 1, f->capacity, (unsigned int)tiles,
-                                                                     keys.Current());
+        unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
+        pad_keys_kernel<<<stride_blocks, THREADS, 0, st>>>(offsets + n - 1, f->capacity, (unsigned int)tiles, keys.Current());
         cudaEventRecord(f->events[2], st);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, keys, values, (int)f->capacity, 0, tile_bits, st);
-        tile_ranges_kernel<<<blocks_for(f->capacity), THREADS, 0, st>>>(keys.Current(), f->capacity, (unsigned int)tiles,
-                                                                        ranges);
+        tile_ranges_kernel<<<stride_blocks, THREADS, 0, st>>>(keys.Current(), offsets + n - 1, f->capacity,
+                                                             (unsigned int)tiles, ranges);
         cudaMemcpyAsync(&f->host_counts[0], offsets + n - 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
     } else {
         cudaEventRecord(f->events[1], st);
