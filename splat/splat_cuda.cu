@@ -289,13 +289,12 @@ __device__ __forceinline__ float fast_exp2(float x)
 
 /* A Gaussian as the blend stages it: the conic scaled once so that a pixel's exponent in
    base 2, power * log2(e), is A dx^2 + B dx dy + C dy^2 (spec step 9's power, four fewer
-   operations a pixel), and the thresholds that only skip work (the power cut-off, the
-   per-warp culling limit) from the fast log, loosened past its error: they are
-   conservative, as the alpha >= 1/255 test decides, so they change no result. The exact
-   logf made a fifth of the blend's per-Gaussian instructions. */
+   operations a pixel). The per-warp culling limit comes from the fast log, loosened past
+   its error: the culling only has to be conservative, as alpha >= 1/255 decides (the
+   exact logf made a fifth of the blend's per-Gaussian instructions). */
 typedef struct staged_splat {
-    float4 geom;  /* u, v, power cut-off (base 2), opacity */
-    float4 conic; /* A, B, C, depth */
+    float4 geom;  /* u, v, opacity, depth */
+    float4 conic; /* A, B, C, unused */
     float limit;  /* rd_touch_limit, for rd_rect_touches_div */
 } staged_splat;
 
@@ -304,8 +303,8 @@ __device__ __forceinline__ staged_splat stage_splat(const blend_splat &s)
     const float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
     float log2_reach = __log2f(255.0f * s.opacity); /* within 2^-21 of the exact value here */
     staged_splat out;
-    out.geom = make_float4(s.u, s.v, -log2_reach - 2e-3f, s.opacity);
-    out.conic = make_float4(-0.5f * LOG2E * s.a, -LOG2E * s.b, -0.5f * LOG2E * s.c, s.depth);
+    out.geom = make_float4(s.u, s.v, s.opacity, s.depth);
+    out.conic = make_float4(-0.5f * LOG2E * s.a, -LOG2E * s.b, -0.5f * LOG2E * s.c, 0.0f);
     out.limit = 2.0f * LN2 * log2_reach * 1.001f + 2e-3f;
     return out;
 }
@@ -318,7 +317,10 @@ __device__ __forceinline__ staged_splat stage_splat(const blend_splat &s)
    with one, warps spent a quarter of their cycles waiting for the block's slowest warp
    (blend at 6M 1.36 -> 1.12 ms without). Lane l tests Gaussian l against the warp's
    rectangle (rd_rect_touches_div with fast division), a ballot gives the batch's mask,
-   and the pixels walk its set bits in order, so the blending order is the CPU's. */
+   and the pixels walk its set bits in order, so the blending order is the CPU's.
+   EXTRAS: the depth or the contributor count is wanted (without, 1M blend 0.279 -> 0.256
+   ms: two fewer operations a hit). */
+template <bool EXTRAS>
 __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule,
                              const unsigned int *values, const rd_splat2d *splats, float4 *color, float *depth, float *trans,
                              unsigned int *contrib)
@@ -366,27 +368,30 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
             mask &= mask - 1;
             float4 geom = s_geom[k], conic = s_conic[k];
             float dx = fx - geom.x, dy = fy - geom.y;
-            /* rd_splat_alpha (splat_math.h) in base 2 (stage_splat): calling it made this
-               loop 18% slower on the H100 (blend 0.57 -> 0.67 ms at 1M); keep the two in
-               step. The result differs from expf's by a few ulps, inside the harness's
-               tolerance. */
+            /* rd_splat_alpha (splat_math.h) in base 2 (stage_splat), without branches: a
+               warp mostly blends every hit with some of its lanes, so skipping ones paid
+               for the branches (biker blend 0.187 -> 0.163 ms, 1M no slower, with
+               EXTRAS). The power cut-off only skips work (past it, alpha < 1/255) and is
+               left out. The result differs from expf's by a few ulps, inside the
+               harness's tolerance. Calling rd_splat_alpha made this loop 18% slower. */
             float power = fmaf(dx, fmaf(conic.x, dx, conic.y * dy), conic.z * dy * dy);
-            if (power > 0.0f || power < geom.z) continue;
-            float alpha = fminf(RD_MAX_ALPHA, geom.w * fast_exp2(power));
-            if (alpha < RD_MIN_ALPHA) continue;
+            float alpha = fminf(RD_MAX_ALPHA, geom.z * fast_exp2(power));
+            bool used = power <= 0.0f && alpha >= RD_MIN_ALPHA;
             float next_T = T * (1.0f - alpha);
-            if (next_T < RD_MIN_TRANSMITTANCE) {
+            if (used && next_T < RD_MIN_TRANSMITTANCE) {
                 done = true;
                 break;
             }
             float4 rgb = s_rgb[k];
-            float w = alpha * T;
-            r += w * rgb.x;
-            g += w * rgb.y;
-            b += w * rgb.z;
-            D += w * conic.w;
-            T = next_T;
-            blended++;
+            float w = used ? alpha * T : 0.0f;
+            r = fmaf(w, rgb.x, r);
+            g = fmaf(w, rgb.y, g);
+            b = fmaf(w, rgb.z, b);
+            T = used ? next_T : T;
+            if (EXTRAS) {
+                D = fmaf(w, geom.w, D);
+                blended += used;
+            }
         }
         __syncwarp(); /* the slice is read before the next batch overwrites it */
     }
@@ -589,9 +594,10 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
                                                                (unsigned int *)f->schedule.ptr);
     cudaEventRecord(f->events[3], st);
     dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
-    blend_kernel<<<(unsigned int)tiles, block, 0, st>>>(*vp, ranges, (const unsigned int *)f->schedule.ptr, values.Current(),
-                                                         (const rd_splat2d *)f->splats.ptr, (float4 *)out->color,
-                                                         (float *)out->depth, (float *)out->trans, (unsigned int *)out->contrib);
+    auto blend = out->depth || out->contrib ? blend_kernel<true> : blend_kernel<false>;
+    blend<<<(unsigned int)tiles, block, 0, st>>>(*vp, ranges, (const unsigned int *)f->schedule.ptr, values.Current(),
+                                                 (const rd_splat2d *)f->splats.ptr, (float4 *)out->color, (float *)out->depth,
+                                                 (float *)out->trans, (unsigned int *)out->contrib);
     cudaEventRecord(f->events[4], st);
     cudaMemcpyAsync(&f->host_counts[1], visible, sizeof(long long), cudaMemcpyDeviceToHost, st);
 }
