@@ -1,8 +1,8 @@
 /* splat_cuda.cu: the CUDA renderer, stage for stage the CPU one (splat_cpu.c):
    preprocess (splat_math.h, one thread per Gaussian, colour coefficients staged through
-   shared memory), a sort of the Gaussians by depth (32-bit keys), a scan of the tiles each
-   touches (read in that order as the scan goes), key emission (the tile id alone, in
-   depth order), a stable CUB radix sort over the tile bits in use, per-tile ranges, and
+   shared memory), a sort of the Gaussians by depth (32-bit keys), key emission in that
+   order (the tile id alone, at the running sum of the tile counts, scanned in the same
+   pass), a stable CUB radix sort over the tile bits in use, per-tile ranges, and
    blending with a 16x16 block per tile, longest lists launched first, whose warps each
    walk the tile's list in batches staged in shared memory and stop when all their pixels
    are done. Sorting depths once and then only tile ids gives exactly the (tile, depth)
@@ -13,7 +13,6 @@
 #include "../renderer/cuda/cuda_internal.h"
 
 #include <cub/cub.cuh>
-#include <thrust/iterator/transform_iterator.h>
 
 #include <stdlib.h>
 
@@ -40,7 +39,7 @@ typedef struct device_scene {
 } device_scene;
 
 typedef struct splat_frame {
-    rd_device_buffer splats, touched, offsets, counts, keys[2], values[2], ranges, schedule, temp;
+    rd_device_buffer splats, pair_scan, counts, keys[2], values[2], ranges, schedule, temp;
     rd_device_buffer depth_keys[2], order[2]; /* the depth sort */
     rd_device_buffer color, depth, trans, contrib;
     long long capacity;     /* pairs the key buffers hold, and the count the tile sort sorts */
@@ -109,8 +108,8 @@ __device__ void stage_sh(const rd_gaussians &g, int degree, long long first, flo
    contiguous in the scene, so the block copies them into shared memory (stage_sh) and
    each thread shades from there; read per thread from global memory, a warp's loads
    spread over 32 rows of up to 192 bytes each. */
-__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, unsigned int *touched,
-                                  unsigned int *depth_keys, unsigned int *order, unsigned long long *visible)
+__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, unsigned int *depth_keys,
+                                  unsigned int *order, unsigned long long *visible)
 {
     extern __shared__ float s_sh[];
     long long first = (long long)blockIdx.x * blockDim.x, i = first + threadIdx.x;
@@ -123,7 +122,6 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
     int seen = s.tiles_touched != 0;
     if (i < g.count) {
         splats[i] = s;
-        touched[i] = s.tiles_touched;
         /* visible depths are past the near plane, so their float bits sort as the floats;
            the culled go last */
         depth_keys[i] = seen ? __float_as_uint(s.depth) : 0xffffffffu;
@@ -133,24 +131,32 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
     if (threadIdx.x == 0 && block_seen) atomicAdd(visible, (unsigned long long)block_seen);
 }
 
-/* The scan's input: Gaussian i's tile count, read in depth order (i = order[j]) as the
-   scan goes, widened to 64 bits since the sum may pass 2^32. */
-struct tiles_of {
-    const unsigned int *touched;
-    __device__ long long operator()(unsigned int i) const { return touched[i]; }
-};
+/* The running sum of the tile counts in depth order, carried from block to block of
+   emit_keys_kernel by decoupled look-back (CUB's single-pass scan, its tile a block's
+   THREADS Gaussians): the sum and the emission in one pass, with no offsets array. */
+typedef cub::ScanTileState<long long> pair_scan_state;
 
-/* Gaussians in depth order; offsets is the inclusive scan of their tile counts in that
-   order, so the keys come out sorted by depth within every tile before the tile sort. A
+__global__ void pair_scan_init_kernel(pair_scan_state state, int blocks) { state.InitializeStatus(blocks); }
+
+/* Gaussians in depth order; each one's keys start at the sum of the tile counts before it
+   in that order (the block's scan plus the blocks before, see pair_scan_state), so the
+   keys come out sorted by depth within every tile before the tile sort. A
    Gaussian that keeps every tile of its rectangle (all large ones do, see rd_count_tiles)
    needs no per-tile test; one with more than 32 of them is written by its whole warp, a
    tile a lane, so that one huge splat does not hold its warp for a thousand serial
    stores. Within a Gaussian's run of keys the order does not matter: its tiles differ.
-   Pairs past the key buffers' capacity are dropped; the host sees the count afterwards. */
+   Pairs past the key buffers' capacity are dropped; the last Gaussian's thread writes
+   the count (pairs), which the host sees afterwards. */
 __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, const unsigned int *order,
-                                 const long long *offsets, long long n, long long capacity, unsigned int *keys,
-                                 unsigned int *values)
+                                 pair_scan_state scan, long long n, long long capacity, unsigned int *keys,
+                                 unsigned int *values, long long *pairs)
 {
+    typedef cub::BlockScan<long long, THREADS> block_scan;
+    typedef cub::TilePrefixCallbackOp<long long, cuda::std::plus<long long>, pair_scan_state> blocks_before;
+    __shared__ struct {
+        typename blocks_before::TempStorage prefix;
+        typename block_scan::TempStorage scan;
+    } temp;
     long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x, k = 0;
     rd_splat2d s = {};
     int4 *words = (int4 *)&s; /* s read a 16-byte quarter at a time, only the quarters needed */
@@ -160,8 +166,16 @@ __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, co
         i = order[j];
         from = (const int4 *)(splats + i);
         words[2] = from[2], words[3] = from[3]; /* the tile rectangle and count */
-        if (s.tiles_touched) k = offsets[j] - s.tiles_touched;
     }
+    if (blockIdx.x == 0) {
+        long long block_total;
+        block_scan(temp.scan).ExclusiveSum((long long)s.tiles_touched, k, block_total);
+        if (threadIdx.x == 0) scan.SetInclusive(0, block_total);
+    } else {
+        blocks_before prefix(scan, temp.prefix, cuda::std::plus<long long>(), (int)blockIdx.x);
+        block_scan(temp.scan).ExclusiveSum((long long)s.tiles_touched, k, prefix);
+    }
+    if (j == n - 1) *pairs = k + s.tiles_touched;
     int width = s.tile_max[0] - s.tile_min[0];
     bool every_tile = s.tiles_touched && (int)s.tiles_touched == width * (s.tile_max[1] - s.tile_min[1]);
     if (s.tiles_touched && !every_tile) words[0] = from[0], words[1] = from[1]; /* the mean and conic, for the tests */
@@ -447,7 +461,7 @@ static void free_frame(rd_context *ctx)
 {
     splat_frame *f = (splat_frame *)ctx->splat_state;
     if (!f) return;
-    rd_device_buffer *bufs[] = {&f->splats, &f->touched, &f->offsets, &f->counts, &f->keys[0], &f->keys[1], &f->values[0],
+    rd_device_buffer *bufs[] = {&f->splats, &f->pair_scan, &f->counts, &f->keys[0], &f->keys[1], &f->values[0],
                                 &f->values[1], &f->ranges, &f->schedule, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
                                 &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1]};
     for (rd_device_buffer *b : bufs) rd_cuda_release(b);
@@ -504,13 +518,6 @@ static long long capacity_for(long long pairs)
     return c < MIN_CAPACITY ? MIN_CAPACITY : c > 0x7fffffffll ? 0x7fffffffll : c;
 }
 
-/* The scan's input: the tile counts read in depth order through the sort's order. */
-static thrust::transform_iterator<tiles_of, unsigned int *> depth_ordered_tiles(splat_frame *f,
-                                                                               cub::DoubleBuffer<unsigned int> &order)
-{
-    return thrust::make_transform_iterator(order.Current(), tiles_of{(const unsigned int *)f->touched.ptr});
-}
-
 /* Where a frame's outputs go on the device (NULL where not wanted). */
 typedef struct frame_outputs {
     void *color, *depth, *trans, *contrib;
@@ -520,9 +527,10 @@ typedef struct frame_outputs {
 static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, long long tiles, int tile_bits,
                                const rd_framebuffer *target, size_t pixels, frame_outputs *out)
 {
+    size_t scan_state_bytes = 0;
+    pair_scan_state::AllocationSize((int)blocks_for(n), scan_state_bytes);
     rd_result r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(rd_splat2d), "preprocessed Gaussians");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->touched, (size_t)n * sizeof(unsigned int), "tile counts");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->offsets, (size_t)n * sizeof(long long), "tile offsets");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->pair_scan, scan_state_bytes, "tile count scan");
     for (int b = 0; b < 2; b++) {
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth_keys[b], (size_t)n * 4 + 4, "depth keys");
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->order[b], (size_t)n * 4 + 4, "depth order");
@@ -538,14 +546,13 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
     if (r == RD_OK)
         r = output_target(ctx, target->contributors, target->memory, &f->contrib, pixels * sizeof(unsigned), &out->contrib);
     if (r != RD_OK) return r;
-    /* one scratch buffer for CUB's three calls, which never overlap */
-    size_t scan_bytes = 0, depth_sort_bytes = 0, tile_sort_bytes = 0;
+    /* one scratch buffer for the two sorts, which never overlap */
+    size_t depth_sort_bytes = 0, tile_sort_bytes = 0;
     cub::DoubleBuffer<unsigned int> none(NULL, NULL);
-    cub::DeviceScan::InclusiveSum(NULL, scan_bytes, depth_ordered_tiles(f, none), (long long *)NULL, (int)n);
     cub::DeviceRadixSort::SortPairs(NULL, depth_sort_bytes, none, none, (int)n, 0, 32);
     cub::DeviceRadixSort::SortPairs(NULL, tile_sort_bytes, none, none, (int)f->capacity, 0, tile_bits);
-    size_t temp = scan_bytes > depth_sort_bytes ? scan_bytes : depth_sort_bytes;
-    return rd_cuda_reserve(ctx, &f->temp, temp > tile_sort_bytes ? temp : tile_sort_bytes, "sort scratch");
+    return rd_cuda_reserve(ctx, &f->temp, depth_sort_bytes > tile_sort_bytes ? depth_sort_bytes : tile_sort_bytes,
+                           "sort scratch");
 }
 
 /* Enqueues the whole frame, then the copies of the counts (and of the outputs, for host
@@ -554,41 +561,41 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
                          int tile_bits, const frame_outputs *out, cudaStream_t st)
 {
     unsigned long long *visible = (unsigned long long *)f->counts.ptr;
-    long long *offsets = (long long *)f->offsets.ptr;
+    long long *pairs = (long long *)visible + 1;
     tile_range *ranges = (tile_range *)f->ranges.ptr;
     tile_schedule_counters *schedule_counters = (tile_schedule_counters *)(ranges + tiles);
     cub::DoubleBuffer<unsigned int> depth_keys((unsigned int *)f->depth_keys[0].ptr, (unsigned int *)f->depth_keys[1].ptr);
     cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
     cub::DoubleBuffer<unsigned int> keys((unsigned int *)f->keys[0].ptr, (unsigned int *)f->keys[1].ptr);
     cub::DoubleBuffer<unsigned int> values((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
-    size_t temp_bytes = f->temp.bytes; /* reserve_frame sized it for all three CUB calls */
+    size_t temp_bytes = f->temp.bytes; /* reserve_frame sized it for both sorts */
     cudaEventRecord(f->events[0], st);
-    cudaMemsetAsync(visible, 0, 2 * sizeof *visible, st); /* visible, and the pair count when n is 0 */
+    cudaMemsetAsync(visible, 0, 2 * sizeof *visible, st); /* visible, and the pairs when n is 0 */
     cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st);
     if (n > 0) {
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
         size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (rd_splat2d *)f->splats.ptr,
-                                                                        (unsigned int *)f->touched.ptr, depth_keys.Current(),
-                                                                        order.Current(), visible);
+                                                                        depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, depth_keys, order, (int)n, 0, 32, st);
-        cub::DeviceScan::InclusiveSum(f->temp.ptr, temp_bytes, depth_ordered_tiles(f, order), offsets, (int)n, st);
-        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, order.Current(), offsets,
-                                                            n, f->capacity, keys.Current(), values.Current());
+        pair_scan_state scan;
+        scan.Init((int)blocks_for(n), f->pair_scan.ptr, f->pair_scan.bytes);
+        pair_scan_init_kernel<<<blocks_for(blocks_for(n)), THREADS, 0, st>>>(scan, (int)blocks_for(n));
+        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, order.Current(), scan, n,
+                                                            f->capacity, keys.Current(), values.Current(), pairs);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
-        pad_keys_kernel<<<stride_blocks, THREADS, 0, st>>>(offsets + n - 1, f->capacity, (unsigned int)tiles, keys.Current());
+        pad_keys_kernel<<<stride_blocks, THREADS, 0, st>>>(pairs, f->capacity, (unsigned int)tiles, keys.Current());
         cudaEventRecord(f->events[2], st);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, keys, values, (int)f->capacity, 0, tile_bits, st);
-        tile_ranges_kernel<<<stride_blocks, THREADS, 0, st>>>(keys.Current(), offsets + n - 1, f->capacity,
+        tile_ranges_kernel<<<stride_blocks, THREADS, 0, st>>>(keys.Current(), pairs, f->capacity,
                                                              (unsigned int)tiles, ranges);
-        cudaMemcpyAsync(&f->host_counts[0], offsets + n - 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
     } else {
         cudaEventRecord(f->events[1], st);
         cudaEventRecord(f->events[2], st);
-        cudaMemcpyAsync(&f->host_counts[0], visible + 1, sizeof(long long), cudaMemcpyDeviceToHost, st);
     }
+    cudaMemcpyAsync(&f->host_counts[0], pairs, sizeof(long long), cudaMemcpyDeviceToHost, st);
     tile_classes_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters);
     tile_schedule_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters,
                                                                (unsigned int *)f->schedule.ptr);
