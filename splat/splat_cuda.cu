@@ -46,9 +46,32 @@ typedef struct splat_frame {
     int small_frames;       /* frames in a row that needed under a quarter of the capacity */
     long long *host_counts; /* pinned: [intersections, visible] */
     cudaEvent_t events[STAGES];
+    bool dependent_launch; /* rd_cuda_state's, for launch() */
 } splat_frame;
 
 /* ---- kernels ---------------------------------------------------------------------------- */
+
+/* The first statement of a kernel that launch() may start before the previous kernel in
+   the stream has finished: it waits for that kernel's results (a no-op otherwise). */
+__device__ __forceinline__ void wait_for_previous_kernel()
+{
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+/* The running sum of the tile counts in depth order, carried from block to block of
+   emit_keys_kernel by decoupled look-back (CUB's single-pass scan, its tile a block's
+   THREADS Gaussians): the sum and the emission in one pass, with no offsets array. */
+typedef cub::ScanTileState<long long> pair_scan_state;
+
+/* Resets the scan state for a frame. A kernel of its own, as the 3 registers it took in
+   preprocess cost that kernel a resident block an SM (6M preprocess 0.69 -> 0.74 ms). */
+__global__ void pair_scan_init_kernel(pair_scan_state scan, int blocks)
+{
+    wait_for_previous_kernel(); /* so that emit's wait covers the depth sort too */
+    scan.InitializeStatus(blocks);
+}
 
 /* stage_sh where the block's rows are read whole and are whole float4s (SH degrees 1 and
    3): the same copy, 16 bytes a load, so that four times the bytes are in flight. */
@@ -131,13 +154,6 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
     if (threadIdx.x == 0 && block_seen) atomicAdd(visible, (unsigned long long)block_seen);
 }
 
-/* The running sum of the tile counts in depth order, carried from block to block of
-   emit_keys_kernel by decoupled look-back (CUB's single-pass scan, its tile a block's
-   THREADS Gaussians): the sum and the emission in one pass, with no offsets array. */
-typedef cub::ScanTileState<long long> pair_scan_state;
-
-__global__ void pair_scan_init_kernel(pair_scan_state state, int blocks) { state.InitializeStatus(blocks); }
-
 /* Gaussians in depth order; each one's keys start at the sum of the tile counts before it
    in that order (the block's scan plus the blocks before, see pair_scan_state), so the
    keys come out sorted by depth within every tile before the tile sort. A
@@ -151,6 +167,7 @@ __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, co
                                  pair_scan_state scan, long long n, long long capacity, unsigned int *keys,
                                  unsigned int *values, long long *pairs)
 {
+    wait_for_previous_kernel();
     typedef cub::BlockScan<long long, THREADS> block_scan;
     typedef cub::TilePrefixCallbackOp<long long, cuda::std::plus<long long>, pair_scan_state> blocks_before;
     __shared__ struct {
@@ -212,6 +229,7 @@ enum { STRIDE_BLOCKS = 1024 };
    for every key of the capacity. */
 __global__ void pad_keys_kernel(const long long *pairs, long long capacity, unsigned int pad, unsigned int *keys)
 {
+    wait_for_previous_kernel();
     long long stride = (long long)gridDim.x * blockDim.x;
     for (long long k = min(*pairs, capacity) + blockIdx.x * blockDim.x + threadIdx.x; k < capacity; k += stride)
         keys[k] = pad;
@@ -222,6 +240,7 @@ __global__ void pad_keys_kernel(const long long *pairs, long long capacity, unsi
 __global__ void tile_ranges_kernel(const unsigned int *keys, const long long *pairs, long long capacity, unsigned int tiles,
                                    tile_range *ranges)
 {
+    wait_for_previous_kernel();
     long long n = min(*pairs, capacity), stride = (long long)gridDim.x * blockDim.x;
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n; k += stride) {
         unsigned int tile = keys[k];
@@ -258,6 +277,7 @@ __device__ __forceinline__ unsigned int warp_increment(unsigned int *counters, i
 
 __global__ void tile_classes_kernel(const tile_range *ranges, unsigned int tiles, tile_schedule_counters *counters)
 {
+    wait_for_previous_kernel();
     unsigned int t = blockIdx.x * blockDim.x + threadIdx.x;
     warp_increment(counters->histogram, t < tiles ? length_class(ranges[t]) : -1);
 }
@@ -265,6 +285,7 @@ __global__ void tile_classes_kernel(const tile_range *ranges, unsigned int tiles
 __global__ void tile_schedule_kernel(const tile_range *ranges, unsigned int tiles, tile_schedule_counters *counters,
                                      unsigned int *schedule)
 {
+    wait_for_previous_kernel();
     __shared__ unsigned int s_first[LENGTH_CLASSES]; /* the places before each class */
     if (threadIdx.x == 0) {
         unsigned int sum = 0;
@@ -339,6 +360,7 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
                              const unsigned int *values, const rd_splat2d *splats, float4 *color, float *depth, float *trans,
                              unsigned int *contrib)
 {
+    wait_for_previous_kernel();
     __shared__ float4 s_geom[BLOCK];  /* staged_splat's */
     __shared__ float4 s_conic[BLOCK];
     __shared__ float4 s_rgb[BLOCK];   /* r, g, b */
@@ -492,6 +514,22 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
 
 static unsigned int blocks_for(long long n) { return (unsigned int)((n + THREADS - 1) / THREADS); }
 
+/* Launches a kernel that begins with wait_for_previous_kernel. Where the device allows
+   it, the launch is a programmatic dependent one: the kernel is set up while the one
+   before it in the stream still runs, and its blocks start as soon as that one ends,
+   which hides most of the few microseconds each of the frame's launches costs. */
+template <typename... Params, typename... Args>
+static void launch(const splat_frame *f, void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t st, Args... args)
+{
+    cudaLaunchAttribute dependent = {};
+    dependent.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    dependent.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t config = {};
+    config.gridDim = grid, config.blockDim = block, config.stream = st;
+    config.attrs = &dependent, config.numAttrs = f->dependent_launch ? 1 : 0;
+    cudaLaunchKernelEx(&config, kernel, args...);
+}
+
 /* Where an output goes: the caller's device pointer, or our buffer to copy to the host. */
 static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, rd_device_buffer *own, size_t bytes,
                                void **device_ptr)
@@ -575,37 +613,39 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
     if (n > 0) {
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
         size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
+        pair_scan_state scan;
+        scan.Init((int)blocks_for(n), f->pair_scan.ptr, f->pair_scan.bytes);
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (rd_splat2d *)f->splats.ptr,
                                                                         depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, depth_keys, order, (int)n, 0, 32, st);
-        pair_scan_state scan;
-        scan.Init((int)blocks_for(n), f->pair_scan.ptr, f->pair_scan.bytes);
-        pair_scan_init_kernel<<<blocks_for(blocks_for(n)), THREADS, 0, st>>>(scan, (int)blocks_for(n));
-        emit_keys_kernel<<<blocks_for(n), THREADS, 0, st>>>(*vp, (const rd_splat2d *)f->splats.ptr, order.Current(), scan, n,
-                                                            f->capacity, keys.Current(), values.Current(), pairs);
+        launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
+        launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr,
+               (const unsigned int *)order.Current(), scan, n, f->capacity, keys.Current(), values.Current(), pairs);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
-        pad_keys_kernel<<<stride_blocks, THREADS, 0, st>>>(pairs, f->capacity, (unsigned int)tiles, keys.Current());
+        launch(f, pad_keys_kernel, stride_blocks, THREADS, st, (const long long *)pairs, f->capacity, (unsigned int)tiles,
+               keys.Current());
         cudaEventRecord(f->events[2], st);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, keys, values, (int)f->capacity, 0, tile_bits, st);
-        tile_ranges_kernel<<<stride_blocks, THREADS, 0, st>>>(keys.Current(), pairs, f->capacity,
-                                                             (unsigned int)tiles, ranges);
+        launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, (const unsigned int *)keys.Current(), (const long long *)pairs,
+               f->capacity, (unsigned int)tiles, ranges);
     } else {
         cudaEventRecord(f->events[1], st);
         cudaEventRecord(f->events[2], st);
     }
-    cudaMemcpyAsync(&f->host_counts[0], pairs, sizeof(long long), cudaMemcpyDeviceToHost, st);
-    tile_classes_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters);
-    tile_schedule_kernel<<<blocks_for(tiles), THREADS, 0, st>>>(ranges, (unsigned int)tiles, schedule_counters,
-                                                               (unsigned int *)f->schedule.ptr);
+    launch(f, tile_classes_kernel, blocks_for(tiles), THREADS, st, (const tile_range *)ranges, (unsigned int)tiles,
+           schedule_counters);
+    launch(f, tile_schedule_kernel, blocks_for(tiles), THREADS, st, (const tile_range *)ranges, (unsigned int)tiles,
+           schedule_counters, (unsigned int *)f->schedule.ptr);
     cudaEventRecord(f->events[3], st);
     dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
-    auto blend = out->depth || out->contrib ? blend_kernel<true> : blend_kernel<false>;
-    blend<<<(unsigned int)tiles, block, 0, st>>>(*vp, ranges, (const unsigned int *)f->schedule.ptr, values.Current(),
-                                                 (const rd_splat2d *)f->splats.ptr, (float4 *)out->color, (float *)out->depth,
-                                                 (float *)out->trans, (unsigned int *)out->contrib);
+    launch(f, out->depth || out->contrib ? blend_kernel<true> : blend_kernel<false>, (unsigned int)tiles, block, st, *vp,
+           (const tile_range *)ranges, (const unsigned int *)f->schedule.ptr, (const unsigned int *)values.Current(),
+           (const rd_splat2d *)f->splats.ptr, (float4 *)out->color, (float *)out->depth, (float *)out->trans,
+           (unsigned int *)out->contrib);
     cudaEventRecord(f->events[4], st);
+    cudaMemcpyAsync(&f->host_counts[0], pairs, sizeof(long long), cudaMemcpyDeviceToHost, st);
     cudaMemcpyAsync(&f->host_counts[1], visible, sizeof(long long), cudaMemcpyDeviceToHost, st);
 }
 
@@ -626,6 +666,7 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     rd_result r = get_frame(ctx, &f);
     if (r == RD_OK) r = device_gaussians(ctx, scene, &g);
     if (r != RD_OK) return r;
+    f->dependent_launch = cs->dependent_launch;
 
     long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;

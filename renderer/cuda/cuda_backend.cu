@@ -28,6 +28,7 @@ extern "C" rd_result rd_cuda_open(rd_context *ctx, int device_index)
         return r;
     }
     snprintf(s->name, sizeof s->name, "%s", prop.name);
+    s->dependent_launch = prop.major >= 9;
     ctx->backend_state = s;
     ctx->backend = RD_BACKEND_CUDA;
     rd_log(ctx, RD_LOG_INFO, "backend cuda: %s (sm_%d%d, %.1f GiB)", prop.name, prop.major, prop.minor,

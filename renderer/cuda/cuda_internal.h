@@ -11,6 +11,7 @@ typedef struct rd_cuda_state {
     int device;
     cudaStream_t stream;
     char name[256];
+    bool dependent_launch; /* programmatic dependent launch (sm_90 on): see splat_cuda.cu's launch */
 } rd_cuda_state;
 
 static inline rd_cuda_state *rd_cuda(rd_context *ctx) { return (rd_cuda_state *)ctx->backend_state; }
