@@ -56,6 +56,7 @@ typedef struct vk_scene_copy {
 
 typedef struct vk_frame {
     rd_vk_pipeline preprocess, pair_groups, emit, ranges, tile_classes, tile_schedule, blend;
+    rd_vk_pipeline blend_colour; /* the blend where neither depth nor contributors are wanted */
     vk_scene_copy scene;
     rd_vk_buffer params, splats, touched, depth_keys[2], order[2], gathered, offsets, counters, keys[2], values[2],
         group_first, tile_ranges, tile_order;
@@ -79,7 +80,7 @@ static void free_frame(rd_context *ctx)
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
         rd_vk_pipeline *pipelines[] = {&f->preprocess,   &f->pair_groups,   &f->emit, &f->ranges,
-                                       &f->tile_classes, &f->tile_schedule, &f->blend};
+                                       &f->tile_classes, &f->tile_schedule, &f->blend, &f->blend_colour};
         for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
         release_scene(vk, &f->scene);
         rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
@@ -114,6 +115,11 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
         ctx->splat_state_free = free_frame;
         f->params.host = f->readback.host = true;
         f->longest_first = tiles_longest_first(rd_vk(ctx));
+        /* blend.comp with EXTRAS off, for frames that want colour alone */
+        static const VkBool32 no_extras = VK_FALSE;
+        static const VkSpecializationMapEntry extras_entry = {.constantID = 0, .offset = 0, .size = sizeof(VkBool32)};
+        const VkSpecializationInfo colour_only = {
+            .mapEntryCount = 1, .pMapEntries = &extras_entry, .dataSize = sizeof no_extras, .pData = &no_extras};
         const rd_vk_shader shaders[] = {
             {&f->preprocess, preprocess_spv, sizeof preprocess_spv, "preprocess"},
             {&f->pair_groups, pair_groups_spv, sizeof pair_groups_spv, "pair_groups"},
@@ -121,7 +127,8 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
             {&f->ranges, ranges_spv, sizeof ranges_spv, "ranges"},
             {&f->tile_classes, tile_classes_spv, sizeof tile_classes_spv, "tile_classes"},
             {&f->tile_schedule, tile_schedule_spv, sizeof tile_schedule_spv, "tile_schedule"},
-            {&f->blend, blend_spv, sizeof blend_spv, "blend"}};
+            {&f->blend, blend_spv, sizeof blend_spv, "blend"},
+            {&f->blend_colour, blend_spv, sizeof blend_spv, "blend (colour only)", &colour_only}};
         rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
         if (r != RD_OK) {
             free_frame(ctx);
@@ -306,7 +313,7 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
     struct { VkDeviceAddress vp, ranges, schedule, values, splats, color, depth, trans, contrib; uint32_t outputs, scheduled; }
         blend = {params, f->tile_ranges.address, f->tile_order.address, f->values[tile_result].address, f->splats.address,
                  out[0], out[1], out[2], out[3], outputs, f->longest_first};
-    rd_vk_dispatch(cmd, &f->blend, &blend, tiles);
+    rd_vk_dispatch(cmd, wanted[1] || wanted[3] ? &f->blend : &f->blend_colour, &blend, tiles);
     rd_vk_barrier(cmd);
     timestamp(cmd, vk, 4);
     VkBufferCopy copy = {.size = RD_COUNTERS * 4};

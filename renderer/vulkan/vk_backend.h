@@ -77,17 +77,19 @@ typedef struct rd_vk_pipeline {
     VkPipelineLayout layout;
     uint32_t push_bytes;
 } rd_vk_pipeline;
-rd_result rd_vk_pipeline_create(rd_context *ctx, const uint32_t *spirv, size_t bytes, const char *name,
-                                rd_vk_pipeline *out);
-void rd_vk_pipeline_destroy(rd_vk_state *vk, rd_vk_pipeline *p);
-/* Several at once: each shader's SPIR-V words, their size in bytes, a name for messages,
-   and the pipeline to fill; stops at the first failure. */
+/* A shader to build one from: its SPIR-V words, their size in bytes, a name for messages,
+   the pipeline to fill, and the values of its specialization constants (NULL: the
+   shader's own defaults). */
 typedef struct rd_vk_shader {
     rd_vk_pipeline *pipeline;
     const uint32_t *spirv;
     size_t bytes;
     const char *name;
+    const VkSpecializationInfo *specialization;
 } rd_vk_shader;
+rd_result rd_vk_pipeline_create(rd_context *ctx, const rd_vk_shader *shader);
+void rd_vk_pipeline_destroy(rd_vk_state *vk, rd_vk_pipeline *p);
+/* Several at once; stops at the first failure. */
 rd_result rd_vk_pipelines_create(rd_context *ctx, const rd_vk_shader *shaders, size_t count);
 /* Push-constant block size of a SPIR-V module (0 when it has none); -1 when the module
    uses descriptor sets, which this backend does not bind. */

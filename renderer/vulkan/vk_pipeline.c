@@ -92,10 +92,13 @@ int rd_vk_reflect_push_bytes(const uint32_t *spirv, size_t words)
     return result;
 }
 
-rd_result rd_vk_pipeline_create(rd_context *ctx, const uint32_t *spirv, size_t bytes, const char *name,
-                                rd_vk_pipeline *out)
+rd_result rd_vk_pipeline_create(rd_context *ctx, const rd_vk_shader *shader)
 {
     rd_vk_state *vk = rd_vk(ctx);
+    const uint32_t *spirv = shader->spirv;
+    size_t bytes = shader->bytes;
+    const char *name = shader->name;
+    rd_vk_pipeline *out = shader->pipeline;
     memset(out, 0, sizeof *out);
     int push = rd_vk_reflect_push_bytes(spirv, bytes / 4);
     if (push < 0)
@@ -120,7 +123,8 @@ rd_result rd_vk_pipeline_create(rd_context *ctx, const uint32_t *spirv, size_t b
         .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
                   .pNext = vk->require_subgroup_size ? &subgroup : NULL,
                   .flags = full ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT : 0,
-                  .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = module, .pName = "main"},
+                  .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = module, .pName = "main",
+                  .pSpecializationInfo = shader->specialization},
         .layout = out->layout};
     if (r == RD_OK)
         r = rd_vk_check(ctx, vkCreateComputePipelines(vk->device, VK_NULL_HANDLE, 1, &info, NULL, &out->pipeline), name);
@@ -133,7 +137,7 @@ rd_result rd_vk_pipelines_create(rd_context *ctx, const rd_vk_shader *shaders, s
 {
     rd_result r = RD_OK;
     for (size_t i = 0; i < count && r == RD_OK; i++)
-        r = rd_vk_pipeline_create(ctx, shaders[i].spirv, shaders[i].bytes, shaders[i].name, shaders[i].pipeline);
+        r = rd_vk_pipeline_create(ctx, &shaders[i]);
     return r;
 }
 

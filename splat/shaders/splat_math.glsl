@@ -114,7 +114,6 @@ ivec2 tile_range(float p, float r, int tiles, bool inria)
     return ivec2(int(clampf(a, 0.0, float(tiles))), int(clampf(b, 0.0, float(tiles))));
 }
 
-float power_cutoff(float opacity) { return -log(255.0 * opacity) - 1e-3; }
 float touch_limit(float opacity) { return 2.0 * log(255.0 * opacity) * 1.001 + 1e-3; }
 
 bool rect_touches(vec2 uv, vec3 conic, float limit, float x0, float x1, float y0, float y1)
