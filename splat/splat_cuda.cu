@@ -330,7 +330,7 @@ __device__ __forceinline__ float fast_exp2(float x)
 typedef struct staged_splat {
     float4 geom;  /* u, v, opacity, depth */
     float4 conic; /* A, B, C, unused */
-    float limit;  /* rd_touch_limit, for rd_rect_touches_div */
+    float limit;  /* rd_touch_limit from the fast log, loosened: for rd_rect_touches_div */
 } staged_splat;
 
 __device__ __forceinline__ staged_splat stage_splat(const blend_splat &s)
@@ -501,6 +501,7 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
         if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
         ctx->splat_state = f;
         ctx->splat_state_free = free_frame;
+        f->dependent_launch = rd_cuda(ctx)->dependent_launch;
         rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, 2 * sizeof(long long)), "cudaMallocHost");
         for (int e = 0; r == RD_OK && e < STAGES; e++) r = rd_cuda_check(ctx, cudaEventCreate(&f->events[e]), "cudaEventCreate");
         if (r != RD_OK) {
@@ -620,30 +621,27 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         cudaEventRecord(f->events[1], st);
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, depth_keys, order, (int)n, 0, 32, st);
         launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
-        launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr,
-               (const unsigned int *)order.Current(), scan, n, f->capacity, keys.Current(), values.Current(), pairs);
+        launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr, order.Current(), scan,
+               n, f->capacity, keys.Current(), values.Current(), pairs);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
-        launch(f, pad_keys_kernel, stride_blocks, THREADS, st, (const long long *)pairs, f->capacity, (unsigned int)tiles,
-               keys.Current());
+        launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         cudaEventRecord(f->events[2], st);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
         cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, keys, values, (int)f->capacity, 0, tile_bits, st);
-        launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, (const unsigned int *)keys.Current(), (const long long *)pairs,
-               f->capacity, (unsigned int)tiles, ranges);
+        launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, keys.Current(), pairs, f->capacity, (unsigned int)tiles,
+               ranges);
     } else {
         cudaEventRecord(f->events[1], st);
         cudaEventRecord(f->events[2], st);
     }
-    launch(f, tile_classes_kernel, blocks_for(tiles), THREADS, st, (const tile_range *)ranges, (unsigned int)tiles,
-           schedule_counters);
-    launch(f, tile_schedule_kernel, blocks_for(tiles), THREADS, st, (const tile_range *)ranges, (unsigned int)tiles,
-           schedule_counters, (unsigned int *)f->schedule.ptr);
+    launch(f, tile_classes_kernel, blocks_for(tiles), THREADS, st, ranges, (unsigned int)tiles, schedule_counters);
+    launch(f, tile_schedule_kernel, blocks_for(tiles), THREADS, st, ranges, (unsigned int)tiles, schedule_counters,
+           (unsigned int *)f->schedule.ptr);
     cudaEventRecord(f->events[3], st);
     dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
     launch(f, out->depth || out->contrib ? blend_kernel<true> : blend_kernel<false>, (unsigned int)tiles, block, st, *vp,
-           (const tile_range *)ranges, (const unsigned int *)f->schedule.ptr, (const unsigned int *)values.Current(),
-           (const rd_splat2d *)f->splats.ptr, (float4 *)out->color, (float *)out->depth, (float *)out->trans,
-           (unsigned int *)out->contrib);
+           ranges, (const unsigned int *)f->schedule.ptr, values.Current(), (const rd_splat2d *)f->splats.ptr,
+           (float4 *)out->color, (float *)out->depth, (float *)out->trans, (unsigned int *)out->contrib);
     cudaEventRecord(f->events[4], st);
     cudaMemcpyAsync(&f->host_counts[0], pairs, sizeof(long long), cudaMemcpyDeviceToHost, st);
     cudaMemcpyAsync(&f->host_counts[1], visible, sizeof(long long), cudaMemcpyDeviceToHost, st);
@@ -666,7 +664,6 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     rd_result r = get_frame(ctx, &f);
     if (r == RD_OK) r = device_gaussians(ctx, scene, &g);
     if (r != RD_OK) return r;
-    f->dependent_launch = cs->dependent_launch;
 
     long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;

@@ -83,8 +83,8 @@ static bool compare_frames(const backend_config *cfg, const frame_outputs *got, 
 /* A reconstruction tool's path (and the viewer's): Gaussians already in device memory,
    used in place, and the image left in device memory (CUDA pointers, Vulkan buffer device
    addresses). It must equal the same scene rendered from host arrays, bit for bit; that
-   render wants every output and this one colour alone, which the CUDA blend does without
-   the depth and count (blend_kernel's EXTRAS). */
+   render wants every output and this one colour alone, which the CUDA and Vulkan blends
+   do without the depth and count (EXTRAS in blend_kernel and blend.comp). */
 static void device_arrays_case(rd_context *ctx, test_rng *r)
 {
     random_scene_desc sd = {.count = 5000, .sh_degree = 3, .depth_min = 0.5, .depth_max = 8, .spread = 0.8,
