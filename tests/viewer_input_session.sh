@@ -16,12 +16,18 @@ stop() { kill "$viewer_pid" 2>/dev/null; wait "$viewer_pid" 2>/dev/null; exit 1;
 window=
 for _ in $(seq 600); do
     kill -0 "$viewer_pid" 2>/dev/null || { echo "radiant-view exited early:"; cat "$log"; exit 1; }
-    window=$(xdotool search --name '^radiant-view$' 2>/dev/null | head -1)
+    # --onlyvisible: GLFW names the window before it maps it, and an unmapped window cannot take focus
+    window=$(xdotool search --onlyvisible --name '^radiant-view$' 2>/dev/null | head -1)
     [ -n "$window" ] && break
     sleep 0.1
 done
 [ -n "$window" ] || { echo "no radiant-view window appeared"; stop; }
-xdotool windowfocus --sync "$window" || { echo "cannot focus the window"; stop; }
+focused=
+for _ in $(seq 20); do
+    xdotool windowfocus --sync "$window" && { focused=1; break; }
+    sleep 0.2
+done
+[ -n "$focused" ] || { echo "cannot focus the window"; stop; }
 
 # shot NAME: F12, then waits (up to 60 s) for the viewer to log the file written and
 # moves it to DIR/NAME.png.

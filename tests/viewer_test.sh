@@ -103,8 +103,11 @@ same_image "cpu: screenshot equals radiant render" "$tmp/cpu.png" "$tmp/cpu_rend
 # real input through X (xdotool): drags, the scroll wheel, a held key, F12, Esc
 if command -v xdotool >/dev/null; then
     check "input: a small scene" status_is 0 run_radiant synth 20000 --out "$tmp/synth.ply"
-    check "input: the session ran" xvfb-run -a -s "-screen 0 1600x1200x24" env VIEWER_PRELOAD="${RADIANT_TEST_PRELOAD:-}" \
-        bash "$(dirname "$0")/viewer_input_session.sh" "$viewer_binary" "$tmp/input" "$tmp/synth.ply"
+    mkdir -p "$tmp/input"
+    check "input: the session ran" sh -c 'xvfb-run -a -s "-screen 0 1600x1200x24" env VIEWER_PRELOAD="$1" \
+        bash "$2" "$3" "$4" "$5" >"$4/session.out" 2>&1' session "${RADIANT_TEST_PRELOAD:-}" \
+        "$(dirname "$0")/viewer_input_session.sh" "$viewer_binary" "$tmp/input" "$tmp/synth.ply"
+    sed 's/^/  input session: /' "$tmp/input/session.out"
     cat "$tmp/input/viewer.log" >>"$tmp/log" 2>/dev/null
     check "input: Esc quits with 0" grep -qx 0 "$tmp/input/status"
     # differs NAME A B: the screenshots differ by more than rounding
