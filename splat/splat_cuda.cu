@@ -322,37 +322,48 @@ __device__ __forceinline__ float fast_exp2(float x)
     return y;
 }
 
-/* A Gaussian as the blend stages it: the conic scaled once so that a pixel's exponent in
-   base 2, power * log2(e), is A dx^2 + B dx dy + C dy^2 (spec step 9's power, four fewer
-   operations a pixel). The per-warp culling limit comes from the fast log, loosened past
-   its error: the culling only has to be conservative, as alpha >= 1/255 decides (the
-   exact logf made a fifth of the blend's per-Gaussian instructions). */
+/* A Gaussian as a warp stages it for its 8x4 pixels: its exponent in base 2 (spec step
+   9's power times log2(e)) plus log2(opacity), as a quadratic in the pixel's offset (X, Y)
+   from the warp's corner, so that a pixel's alpha is 2^(F + D X + E Y + A X^2 + B XY + C Y^2)
+   (five fused multiply-adds, no opacity multiply; with the offset from the mean, seven
+   operations and a multiply). The terms are of the size of the form over the warp's pixels,
+   so the rounding is that of the CPU's own dx, dy; the log is the fast one, within 2^-21.
+   log2_opacity also stands in for the CPU's power <= 0 test (power' <= log2_opacity). */
 typedef struct staged_splat {
-    float4 geom;  /* u, v, opacity, depth */
-    float4 conic; /* A, B, C, unused */
-    float limit;  /* rd_touch_limit from the fast log, loosened: for rd_rect_touches_div */
+    float4 poly; /* F, D, E, A */
+    float4 rest; /* B, C, log2_opacity, depth */
 } staged_splat;
 
-__device__ __forceinline__ staged_splat stage_splat(const blend_splat &s)
+__device__ __forceinline__ staged_splat stage_splat(const blend_splat &s, float log2_opacity, float x0, float y0)
 {
-    const float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
-    float log2_reach = __log2f(255.0f * s.opacity); /* within 2^-21 of the exact value here */
+    const float LOG2E = 1.4426950408889634f;
+    float A = -0.5f * LOG2E * s.a, B = -LOG2E * s.b, C = -0.5f * LOG2E * s.c;
+    float u = s.u - x0, v = s.v - y0;
+    float F = fmaf(u, fmaf(A, u, B * v), fmaf(C * v, v, log2_opacity));
     staged_splat out;
-    out.geom = make_float4(s.u, s.v, s.opacity, s.depth);
-    out.conic = make_float4(-0.5f * LOG2E * s.a, -LOG2E * s.b, -0.5f * LOG2E * s.c, 0.0f);
-    out.limit = 2.0f * LN2 * log2_reach * 1.001f + 2e-3f;
+    out.poly = make_float4(F, -fmaf(2.0f * A, u, B * v), -fmaf(B, u, 2.0f * C * v), A);
+    out.rest = make_float4(B, C, log2_opacity, s.depth);
     return out;
+}
+
+/* The per-warp culling limit (rd_touch_limit) from the fast log, loosened past its error:
+   the culling only has to be conservative, as alpha >= 1/255 decides (the exact logf made
+   a fifth of the blend's per-Gaussian instructions). */
+__device__ __forceinline__ float touch_limit(float log2_opacity)
+{
+    const float LN2 = 0.6931471805599453f, LOG2_255 = 7.994353436858858f;
+    return 2.0f * LN2 * (log2_opacity + LOG2_255) * 1.001f + 2e-3f;
 }
 
 /* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile. One 16x16
    block per tile, each warp an 8x4 block of its pixels (squarer than two rows, so fewer
-   Gaussians touch it), and each warp walks the tile's list on its own: it stages 32
-   Gaussians at a time in its own slice of shared memory while the loads of the next 32,
-   and the indices of the 32 after those, are in flight. There is no block-wide barrier:
-   with one, warps spent a quarter of their cycles waiting for the block's slowest warp
-   (blend at 6M 1.36 -> 1.12 ms without). Lane l tests Gaussian l against the warp's
-   rectangle (rd_rect_touches_div with fast division), a ballot gives the batch's mask,
-   and the pixels walk its set bits in order, so the blending order is the CPU's.
+   Gaussians touch it), and each warp walks the tile's list on its own: it takes 32
+   Gaussians at a time while the loads of the next 32, and the indices of the 32 after
+   those, are in flight. There is no block-wide barrier: with one, warps spent a quarter of
+   their cycles waiting for the block's slowest warp (blend at 6M 1.36 -> 1.12 ms
+   without). Lane l tests Gaussian l against the warp's rectangle (rd_rect_touches_div with
+   fast division), and the ones that touch it are staged in its slice of shared memory in
+   list order, packed, so the pixels walk them as the CPU does with a plain counter.
    EXTRAS: the depth or the contributor count is wanted (without, 1M blend 0.279 -> 0.256
    ms: two fewer operations a hit). */
 template <bool EXTRAS>
@@ -361,9 +372,9 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
                              unsigned int *contrib)
 {
     wait_for_previous_kernel();
-    __shared__ float4 s_geom[BLOCK];  /* staged_splat's */
-    __shared__ float4 s_conic[BLOCK];
-    __shared__ float4 s_rgb[BLOCK];   /* r, g, b */
+    __shared__ float4 s_poly[BLOCK]; /* staged_splat's */
+    __shared__ float4 s_rest[BLOCK];
+    __shared__ float4 s_rgb[BLOCK]; /* r, g, b */
     int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
     unsigned int tile = schedule[blockIdx.x];
     int wx = (int)(tile % vp.tiles_x) * RD_TILE_SIZE + (warp & 1) * 8;
@@ -372,7 +383,8 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
     bool inside = px < vp.width && py < vp.height;
     bool done = !inside;
     tile_range range = ranges[tile];
-    float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
+    float X = (float)(lane & 7) + 0.5f, Y = (float)(lane >> 3) + 0.5f; /* from the warp's corner */
+    float XX = X * X, XY = X * Y, YY = Y * Y;
     float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
     float wx1 = (float)min(wx + 8, vp.width) - 0.5f, wy1 = (float)min(wy + 4, vp.height) - 0.5f;
     bool warp_inside = wx0 <= wx1 && wy0 <= wy1;
@@ -386,33 +398,33 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
     for (long long batch = range.start; batch < range.end; batch += 32, j += 32) {
         if (__all_sync(0xffffffffu, done)) break;
         blend_splat s = next;
-        bool hit = false;
-        if (j < range.end) {
-            staged_splat staged = stage_splat(s);
-            s_geom[slice + lane] = staged.geom;
-            s_conic[slice + lane] = staged.conic;
-            s_rgb[slice + lane] = make_float4(s.r, s.g, s.bl, 0.0f);
-            float abc[3] = {s.a, s.b, s.c};
-            hit = warp_inside && rd_rect_touches_div(s.u, s.v, abc, staged.limit, wx0, wx1, wy0, wy1, true);
+        float log2_opacity = __log2f(s.opacity);
+        float abc[3] = {s.a, s.b, s.c};
+        bool hit = j < range.end && warp_inside &&
+                   rd_rect_touches_div(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1, true);
+        unsigned int mask = __ballot_sync(0xffffffffu, hit);
+        if (hit) {
+            int k = slice + __popc(mask & ((1u << lane) - 1));
+            staged_splat staged = stage_splat(s, log2_opacity, (float)wx, (float)wy);
+            s_poly[k] = staged.poly;
+            s_rest[k] = staged.rest;
+            s_rgb[k] = make_float4(s.r, s.g, s.bl, 0.0f);
         }
         if (j + 32 < range.end) next = load_blend_splat(splats, next_index);
         if (j + 64 < range.end) next_index = values[j + 64];
         __syncwarp();
-        unsigned int mask = __ballot_sync(0xffffffffu, hit);
-        while (mask && !done) {
-            int k = slice + __ffs(mask) - 1;
-            mask &= mask - 1;
-            float4 geom = s_geom[k], conic = s_conic[k];
-            float dx = fx - geom.x, dy = fy - geom.y;
+        int end = slice + __popc(mask);
+        for (int k = slice; k < end && !done; k++) {
+            float4 poly = s_poly[k], rest = s_rest[k];
             /* rd_splat_alpha (splat_math.h) in base 2 (stage_splat), without branches: a
                warp mostly blends every hit with some of its lanes, so skipping ones paid
                for the branches (biker blend 0.187 -> 0.163 ms, 1M no slower, with
                EXTRAS). The power cut-off only skips work (past it, alpha < 1/255) and is
                left out. The result differs from expf's by a few ulps, inside the
                harness's tolerance. Calling rd_splat_alpha made this loop 18% slower. */
-            float power = fmaf(dx, fmaf(conic.x, dx, conic.y * dy), conic.z * dy * dy);
-            float alpha = fminf(RD_MAX_ALPHA, geom.z * fast_exp2(power));
-            bool used = power <= 0.0f && alpha >= RD_MIN_ALPHA;
+            float power = fmaf(rest.x, XY, fmaf(rest.y, YY, fmaf(poly.w, XX, fmaf(poly.z, Y, fmaf(poly.y, X, poly.x)))));
+            float alpha = fminf(RD_MAX_ALPHA, fast_exp2(power));
+            bool used = power <= rest.z && alpha >= RD_MIN_ALPHA;
             float next_T = T * (1.0f - alpha);
             if (used && next_T < RD_MIN_TRANSMITTANCE) {
                 done = true;
@@ -425,7 +437,7 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
             b = fmaf(w, rgb.z, b);
             T = used ? next_T : T;
             if (EXTRAS) {
-                D = fmaf(w, geom.w, D);
+                D = fmaf(w, rest.w, D);
                 blended += used;
             }
         }
