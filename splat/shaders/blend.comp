@@ -2,15 +2,17 @@
 // blend: spec step 9, as blend_tiles in splat_cpu.c: one group of 256 invocations per
 // 16x16 tile, on GPUs tiles with the longest lists first (tile_schedule.comp). Each
 // subgroup covers an 8-pixel-wide block of the tile (8x4 pixels with 32 lanes, 8x1 with
-// 8) and walks the tile's Gaussians (front to back) on its own: it stages as many as it
-// has lanes in its own slice of shared memory while the loads of the next ones, and the
-// indices of the ones after, are in flight, and stops once its pixels' transmittance is
-// spent. There is no group-wide barrier, which would make every subgroup
-// wait for the slowest (as splat_cuda.cu's blend_kernel). Lane l tests Gaussian l of the
-// batch against the block (rect_touches, the binning's own conservative test), a ballot
-// gives the batch's mask, and the pixels walk its set bits in order, so the blending
-// order is the CPU's. Any subgroup size from 8 to 128 works (full subgroups of a
-// 256-invocation group).
+// 8) and walks the tile's Gaussians (front to back) on its own: it takes as many as it
+// has lanes at a time while the loads of the next ones, and the indices of the ones
+// after, are in flight, and stops once its pixels' transmittance is spent. There is no
+// group-wide barrier, which would make every subgroup wait for the slowest (as
+// splat_cuda.cu's blend_kernel). Lane l tests Gaussian l of the batch against the block
+// (rect_touches, the binning's own conservative test), and the ones that touch it are
+// staged in the subgroup's slice of shared memory in list order, packed, so the pixels
+// walk them with a counter in the CPU's order. A staged Gaussian is its exponent in base 2
+// plus log2(opacity) as a quadratic in the pixel's offset from the block's corner, as
+// splat_cuda.cu's stage_splat. Any subgroup size from 8 to 128 works (full subgroups of
+// a 256-invocation group).
 #include "splat_common.glsl"
 layout(local_size_x = RD_VK_TILE * RD_VK_TILE) in;
 layout(push_constant) uniform Push {
@@ -27,9 +29,9 @@ const float LOG2E = 1.4426950408889634;
 // false: only colour and transmittance are wanted, so the depth and the count of blended
 // Gaussians are not accumulated (splat_vk.c builds the blend both ways)
 layout(constant_id = 0) const bool EXTRAS = true;
-shared vec4 s_geom[BATCH];  // u, v, opacity, depth
-shared vec4 s_conic[BATCH]; // the conic scaled for base 2: -a/2, -b, -c/2 times log2(e)
-shared vec4 s_rgb[BATCH];   // r, g, b
+shared vec4 s_poly[BATCH]; // F, D, E, A: 2^(F + D X + E Y + A X^2 + B XY + C Y^2) is opacity * exp(power)
+shared vec4 s_rest[BATCH]; // B, C, log2(opacity), depth
+shared vec4 s_rgb[BATCH];  // r, g, b
 
 void main()
 {
@@ -51,7 +53,8 @@ void main()
     float bx1 = float(min(bx + 8, width)) - 0.5, by1 = float(min(by + int(rows), height)) - 0.5;
     bool block_inside = bx0 <= bx1 && by0 <= by1;
     uint start = load_uint(p.ranges, 2u * tile), end = load_uint(p.ranges, 2u * tile + 1u);
-    float fx = float(px) + 0.5, fy = float(py) + 0.5;
+    float X = float(lane & 7u) + 0.5, Y = float(lane >> 3) + 0.5; // from the block's corner
+    float XX = X * X, XY = X * Y, YY = Y * Y;
     float T = 1.0, D = 0.0;
     vec3 rgb = vec3(0.0);
     uint blended = 0u;
@@ -64,14 +67,16 @@ void main()
     if (j + size < end) next_index = load_uint(p.values, j + size);
     for (uint batch = start; batch < end; batch += size, j += size) {
         if (subgroupAll(done)) break;
-        bool hit = false;
-        if (j < end) {
-            // the exponent in base 2, as splat_cuda.cu's stage_splat: the conic scaled once
-            // here saves four operations a pixel
-            s_geom[slice + lane] = vec4(na.xy, nb.y, nb.z);
-            s_conic[slice + lane] = vec4(-0.5 * LOG2E * na.z, -LOG2E * na.w, -0.5 * LOG2E * nb.x, 0.0);
-            s_rgb[slice + lane] = vec4(nc.xyz, 0.0);
-            hit = block_inside && rect_touches(na.xy, vec3(na.zw, nb.x), touch_limit(nb.y), bx0, bx1, by0, by1);
+        bool hit = j < end && block_inside && rect_touches(na.xy, vec3(na.zw, nb.x), touch_limit(nb.y), bx0, bx1, by0, by1);
+        uvec4 mask = subgroupBallot(hit);
+        if (hit) {
+            uint k = slice + subgroupBallotExclusiveBitCount(mask);
+            float A = -0.5 * LOG2E * na.z, B = -LOG2E * na.w, C = -0.5 * LOG2E * nb.x;
+            float u = na.x - float(bx), v = na.y - float(by), log2_opacity = log2(nb.y);
+            s_poly[k] = vec4(fma(u, fma(A, u, B * v), fma(C * v, v, log2_opacity)), -fma(2.0 * A, u, B * v),
+                             -fma(B, u, 2.0 * C * v), A);
+            s_rest[k] = vec4(B, C, log2_opacity, nb.z);
+            s_rgb[k] = vec4(nc.xyz, 0.0);
         }
         if (j + size < end) {
             SplatAt s = splat_at(p.splats, next_index);
@@ -80,32 +85,29 @@ void main()
         if (j + 2u * size < end) next_index = load_uint(p.values, j + 2u * size);
         subgroupMemoryBarrierShared();
         subgroupBarrier();
-        uvec4 mask = subgroupBallot(hit);
-        for (uint word = 0u; word * 32u < size && !done; word++) {
-            uint bits = mask[word];
-            while (bits != 0u && !done) {
-                uint k = slice + word * 32u + uint(findLSB(bits));
-                bits &= bits - 1u;
-                vec4 geom = s_geom[k], conic = s_conic[k];
-                float dx = fx - geom.x, dy = fy - geom.y;
-                float power = fma(dx, fma(conic.x, dx, conic.y * dy), conic.z * dy * dy);
-                // without branches, as splat_cuda.cu's blend: a subgroup mostly blends each
-                // hit with some of its lanes (1M blend 0.322 -> 0.292 ms on the H100); no
-                // power cut-off, as past it alpha < 1/255 anyway
-                float alpha = min(RD_MAX_ALPHA, geom.z * exp2(power));
-                bool used = power <= 0.0 && alpha >= RD_MIN_ALPHA;
-                float next_T = T * (1.0 - alpha);
-                if (used && next_T < RD_MIN_TRANSMITTANCE) {
-                    done = true;
-                    break;
-                }
-                float w = used ? alpha * T : 0.0;
-                rgb += w * s_rgb[k].xyz;
-                T = used ? next_T : T;
-                if (EXTRAS) {
-                    D += w * geom.w;
-                    blended += used ? 1u : 0u;
-                }
+        uint last = slice + subgroupBallotBitCount(mask);
+        for (uint k = slice; k < last && !done; k++) {
+            vec4 poly = s_poly[k], rest = s_rest[k];
+            float power = fma(rest.x, XY, fma(rest.y, YY, fma(poly.w, XX, fma(poly.z, Y, fma(poly.y, X, poly.x)))));
+            // without branches, as splat_cuda.cu's blend: a subgroup mostly blends each
+            // hit with some of its lanes (1M blend 0.322 -> 0.292 ms on the H100); no
+            // power cut-off, as past it alpha < 1/255 anyway. The exponent is capped at
+            // log2(opacity) (power 0) rather than tested: at a pixel within a rounding
+            // error of the mean the quadratic can come out just above it, where the CPU's
+            // power is 0 and blends.
+            float alpha = min(RD_MAX_ALPHA, exp2(min(power, rest.z)));
+            bool used = alpha >= RD_MIN_ALPHA;
+            float next_T = T * (1.0 - alpha);
+            if (used && next_T < RD_MIN_TRANSMITTANCE) {
+                done = true;
+                break;
+            }
+            float w = used ? alpha * T : 0.0;
+            rgb += w * s_rgb[k].xyz;
+            T = used ? next_T : T;
+            if (EXTRAS) {
+                D += w * rest.w;
+                blended += used ? 1u : 0u;
             }
         }
         subgroupBarrier(); // the slice is read before the next batch overwrites it
