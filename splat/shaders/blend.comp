@@ -33,6 +33,15 @@ shared vec4 s_poly[BATCH]; // F, D, E, A: 2^(F + D X + E Y + A X^2 + B XY + C Y^
 shared vec4 s_rest[BATCH]; // B, C, log2(opacity), depth
 shared vec4 s_rgb[BATCH];  // r, g, b
 
+// touch_limit from log2(opacity), loosened past the error of a GPU's fast log2 (as
+// splat_cuda.cu's touch_limit): the per-block culling only has to be conservative, as
+// alpha >= 1/255 decides.
+float block_touch_limit(float log2_opacity)
+{
+    const float LN2 = 0.6931471805599453, LOG2_255 = 7.994353436858858;
+    return 2.0 * LN2 * (log2_opacity + LOG2_255) * 1.001 + 2e-3;
+}
+
 void main()
 {
     ViewParams vp = p.vp;
@@ -67,12 +76,15 @@ void main()
     if (j + size < end) next_index = load_uint(p.values, j + size);
     for (uint batch = start; batch < end; batch += size, j += size) {
         if (subgroupAll(done)) break;
-        bool hit = j < end && block_inside && rect_touches(na.xy, vec3(na.zw, nb.x), touch_limit(nb.y), bx0, bx1, by0, by1);
+        // one log a Gaussian, for both the culling limit and the staged exponent
+        float log2_opacity = log2(nb.y);
+        bool hit = j < end && block_inside &&
+                   rect_touches(na.xy, vec3(na.zw, nb.x), block_touch_limit(log2_opacity), bx0, bx1, by0, by1);
         uvec4 mask = subgroupBallot(hit);
         if (hit) {
             uint k = slice + subgroupBallotExclusiveBitCount(mask);
             float A = -0.5 * LOG2E * na.z, B = -LOG2E * na.w, C = -0.5 * LOG2E * nb.x;
-            float u = na.x - float(bx), v = na.y - float(by), log2_opacity = log2(nb.y);
+            float u = na.x - float(bx), v = na.y - float(by);
             s_poly[k] = vec4(fma(u, fma(A, u, B * v), fma(C * v, v, log2_opacity)), -fma(2.0 * A, u, B * v),
                              -fma(B, u, 2.0 * C * v), A);
             s_rest[k] = vec4(B, C, log2_opacity, nb.z);
