@@ -322,19 +322,30 @@ __device__ __forceinline__ float fast_exp2(float x)
     return y;
 }
 
+/* log2(x) by the hardware's approximation, subnormals flushed to zero: an opacity that small
+   gives -inf, a culling limit that no pixel meets, where the CPU's alpha is below 1/255.
+   (__log2f also scales subnormals, four more instructions a Gaussian and warp.) */
+__device__ __forceinline__ float fast_log2(float x)
+{
+    float y;
+    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 /* A Gaussian as a warp stages it for its 8x4 pixels: its exponent in base 2 (spec step
    9's power times log2(e)) plus log2(opacity), as a quadratic in the pixel's offset (X, Y)
    from the warp's corner, so that a pixel's alpha is 2^(F + D X + E Y + A X^2 + B XY + C Y^2)
    (five fused multiply-adds, no opacity multiply; with the offset from the mean, seven
    operations and a multiply). The terms are of the size of the form over the warp's pixels,
    so the rounding is that of the CPU's own dx, dy; the log is the fast one, within 2^-21.
-   The exponent is capped at log2_opacity (power 0) where the CPU tests power <= 0: at a
-   pixel within a rounding error of the mean the quadratic can come out just above it,
-   and the CPU's power there is 0, which blends (a test dropped 14 pixels of an 8K frame
-   by up to 0.06 on lavapipe). */
+   Where the CPU tests power <= 0 nothing is tested here: at a pixel within a rounding
+   error of the mean the quadratic can come out a few ulps above log2(opacity), and the
+   CPU's power there is 0, which blends (a test dropped 14 pixels of an 8K frame by up to
+   0.06 on lavapipe); such an alpha is the opacity times 1 + 1e-6 or so. */
 typedef struct staged_splat {
     float4 poly; /* F, D, E, A */
-    float4 rest; /* B, C, log2_opacity, depth */
+    float4 rest; /* B, C, depth, unused */
+    float4 rgb;  /* r, g, b, unused */
 } staged_splat;
 
 __device__ __forceinline__ staged_splat stage_splat(const blend_splat &s, float log2_opacity, float x0, float y0)
@@ -345,7 +356,8 @@ __device__ __forceinline__ staged_splat stage_splat(const blend_splat &s, float 
     float F = fmaf(u, fmaf(A, u, B * v), fmaf(C * v, v, log2_opacity));
     staged_splat out;
     out.poly = make_float4(F, -fmaf(2.0f * A, u, B * v), -fmaf(B, u, 2.0f * C * v), A);
-    out.rest = make_float4(B, C, log2_opacity, s.depth);
+    out.rest = make_float4(B, C, s.depth, 0.0f);
+    out.rgb = make_float4(s.r, s.g, s.bl, 0.0f);
     return out;
 }
 
@@ -370,14 +382,12 @@ __device__ __forceinline__ float touch_limit(float log2_opacity)
    EXTRAS: the depth or the contributor count is wanted (without, 1M blend 0.279 -> 0.256
    ms: two fewer operations a hit). */
 template <bool EXTRAS>
-__global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule,
+__global__ void __launch_bounds__(BLOCK, 4) blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule,
                              const unsigned int *values, const rd_splat2d *splats, float4 *color, float *depth, float *trans,
                              unsigned int *contrib)
 {
     wait_for_previous_kernel();
-    __shared__ float4 s_poly[BLOCK]; /* staged_splat's */
-    __shared__ float4 s_rest[BLOCK];
-    __shared__ float4 s_rgb[BLOCK]; /* r, g, b */
+    __shared__ staged_splat s_staged[BLOCK + 1]; /* the last warp's loop reads one past its slice */
     int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
     unsigned int tile = schedule[blockIdx.x];
     int wx = (int)(tile % vp.tiles_x) * RD_TILE_SIZE + (warp & 1) * 8;
@@ -401,48 +411,52 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
     for (long long batch = range.start; batch < range.end; batch += 32, j += 32) {
         if (__all_sync(0xffffffffu, done)) break;
         blend_splat s = next;
-        float log2_opacity = __log2f(s.opacity);
+        float log2_opacity = fast_log2(s.opacity);
         float abc[3] = {s.a, s.b, s.c};
-        bool hit = j < range.end && warp_inside &&
-                   rd_rect_touches_div(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1, true);
-        unsigned int mask = __ballot_sync(0xffffffffu, hit);
-        if (hit) {
+        bool touches = j < range.end && warp_inside &&
+                       rd_rect_touches_div(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1, true);
+        unsigned int mask = __ballot_sync(0xffffffffu, touches);
+        if (touches) {
             int k = slice + __popc(mask & ((1u << lane) - 1));
-            staged_splat staged = stage_splat(s, log2_opacity, (float)wx, (float)wy);
-            s_poly[k] = staged.poly;
-            s_rest[k] = staged.rest;
-            s_rgb[k] = make_float4(s.r, s.g, s.bl, 0.0f);
+            s_staged[k] = stage_splat(s, log2_opacity, (float)wx, (float)wy);
         }
         if (j + 32 < range.end) next = load_blend_splat(splats, next_index);
         if (j + 64 < range.end) next_index = values[j + 64];
         __syncwarp();
-        int end = slice + __popc(mask);
-        for (int k = slice; k < end && !done; k++) {
-            float4 poly = s_poly[k], rest = s_rest[k];
+        /* each hit's staged values are read one hit ahead (hit[1] may be past the last
+           one, but is inside the array): the loop waited out the shared-memory latency
+           twice a hit (a quarter of the 1M blend's stall samples; biker blend 0.143 ->
+           0.123 ms) */
+        const staged_splat *hit = s_staged + slice, *end = hit + __popc(mask);
+        staged_splat cur = *hit;
+        for (; hit < end && !done; hit++) {
+            staged_splat next_hit = hit[1];
             /* rd_splat_alpha (splat_math.h) in base 2 (stage_splat), without branches: a
                warp mostly blends every hit with some of its lanes, so skipping ones paid
                for the branches (biker blend 0.187 -> 0.163 ms, 1M no slower, with
                EXTRAS). The power cut-off only skips work (past it, alpha < 1/255) and is
-               left out. The result differs from expf's by a few ulps, inside the
+               left out. An alpha under 1/255 blends as 0, which leaves T as it is, so
+               that the stop test needs no other condition; T - alpha T is T (1 - alpha)
+               within an ulp. The result differs from expf's by a few ulps, inside the
                harness's tolerance. Calling rd_splat_alpha made this loop 18% slower. */
-            float power = fmaf(rest.x, XY, fmaf(rest.y, YY, fmaf(poly.w, XX, fmaf(poly.z, Y, fmaf(poly.y, X, poly.x)))));
-            float alpha = fminf(RD_MAX_ALPHA, fast_exp2(fminf(power, rest.z)));
-            bool used = alpha >= RD_MIN_ALPHA;
-            float next_T = T * (1.0f - alpha);
-            if (used && next_T < RD_MIN_TRANSMITTANCE) {
+            float power = fmaf(cur.rest.x, XY,
+                               fmaf(cur.rest.y, YY, fmaf(cur.poly.w, XX, fmaf(cur.poly.z, Y, fmaf(cur.poly.y, X, cur.poly.x)))));
+            float alpha = fminf(RD_MAX_ALPHA, fast_exp2(power));
+            alpha = alpha >= RD_MIN_ALPHA ? alpha : 0.0f;
+            float w = alpha * T, next_T = T - w;
+            if (next_T < RD_MIN_TRANSMITTANCE) {
                 done = true;
                 break;
             }
-            float4 rgb = s_rgb[k];
-            float w = used ? alpha * T : 0.0f;
-            r = fmaf(w, rgb.x, r);
-            g = fmaf(w, rgb.y, g);
-            b = fmaf(w, rgb.z, b);
-            T = used ? next_T : T;
+            r = fmaf(w, cur.rgb.x, r);
+            g = fmaf(w, cur.rgb.y, g);
+            b = fmaf(w, cur.rgb.z, b);
+            T = next_T;
             if (EXTRAS) {
-                D = fmaf(w, rest.w, D);
-                blended += used;
+                D = fmaf(w, cur.rest.z, D);
+                blended += alpha > 0.0f;
             }
+            cur = next_hit;
         }
         __syncwarp(); /* the slice is read before the next batch overwrites it */
     }
@@ -455,6 +469,56 @@ __global__ void blend_kernel(rd_view_params vp, const tile_range *ranges, const 
 }
 
 /* ---- host side -------------------------------------------------------------------------- */
+
+/* CUB's radix sort (Onesweep on sm_90) with a block tile of our choosing. CUB's sm_90
+   tuning takes 384 x 23 = 8,832 pairs a block, made for tens of millions of keys; a sort
+   of a few hundred thousand keys then runs on a few dozen blocks (biker's 153k depth
+   keys: 18), each pass waiting out a few long blocks. Below SMALL_SORT keys a block takes
+   512 x 8 (H100, biker's binning 0.093 -> 0.084 ms; at 1M it was slower: 0.153 -> 0.156).
+   Everything but the Onesweep tile is CUB's sm_90 policy. */
+enum { SMALL_SORT = 1 << 19 };
+
+template <int SORT_THREADS, int SORT_ITEMS>
+struct sort_policy_hub {
+    typedef typename cub::detail::radix::policy_hub<unsigned int, unsigned int, unsigned int>::Policy900 cub_policy;
+    struct policy : cub::ChainedPolicy<900, policy, policy> {
+        static constexpr bool ONESWEEP = true;
+        static constexpr int ONESWEEP_RADIX_BITS = 8;
+        typedef typename cub_policy::HistogramPolicy HistogramPolicy;
+        typedef typename cub_policy::ExclusiveSumPolicy ExclusiveSumPolicy;
+        typedef cub::AgentRadixSortOnesweepPolicy<SORT_THREADS, SORT_ITEMS, unsigned int, 1, cub::RADIX_RANK_MATCH_EARLY_COUNTS_ANY,
+                                                  cub::BLOCK_SCAN_RAKING_MEMOIZE, cub::RADIX_SORT_STORE_DIRECT, 8>
+            OnesweepPolicy;
+        typedef typename cub_policy::ScanPolicy ScanPolicy;
+        typedef typename cub_policy::DownsweepPolicy DownsweepPolicy;
+        typedef typename cub_policy::AltDownsweepPolicy AltDownsweepPolicy;
+        typedef typename cub_policy::UpsweepPolicy UpsweepPolicy;
+        typedef typename cub_policy::AltUpsweepPolicy AltUpsweepPolicy;
+        typedef typename cub_policy::SingleTilePolicy SingleTilePolicy;
+        typedef typename cub_policy::SegmentedPolicy SegmentedPolicy;
+        typedef typename cub_policy::AltSegmentedPolicy AltSegmentedPolicy;
+    };
+    typedef policy MaxPolicy;
+};
+
+template <int SORT_THREADS, int SORT_ITEMS>
+static cudaError_t sort_pairs_tiled(void *temp, size_t &temp_bytes, cub::DoubleBuffer<unsigned int> &keys,
+                                    cub::DoubleBuffer<unsigned int> &values, long long n, int bits, cudaStream_t st)
+{
+    typedef cub::DispatchRadixSort<cub::SortOrder::Ascending, unsigned int, unsigned int, unsigned int,
+                                   cub::detail::identity_decomposer_t, sort_policy_hub<SORT_THREADS, SORT_ITEMS>>
+        dispatch;
+    return dispatch::Dispatch(temp, temp_bytes, keys, values, (unsigned int)n, 0, bits, true, st);
+}
+
+/* A stable sort of n < 2^31 (key, value) pairs over the key's bits [0, bits); temp NULL:
+   only sets temp_bytes, for a sort of that n. */
+static cudaError_t sort_pairs(void *temp, size_t &temp_bytes, cub::DoubleBuffer<unsigned int> &keys,
+                              cub::DoubleBuffer<unsigned int> &values, long long n, int bits, cudaStream_t st)
+{
+    if (n < SMALL_SORT) return sort_pairs_tiled<512, 8>(temp, temp_bytes, keys, values, n, bits, st);
+    return sort_pairs_tiled<384, 23>(temp, temp_bytes, keys, values, n, bits, st);
+}
 
 static void free_device_scene(void *p)
 {
@@ -603,8 +667,8 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
     /* one scratch buffer for the two sorts, which never overlap */
     size_t depth_sort_bytes = 0, tile_sort_bytes = 0;
     cub::DoubleBuffer<unsigned int> none(NULL, NULL);
-    cub::DeviceRadixSort::SortPairs(NULL, depth_sort_bytes, none, none, (int)n, 0, 32);
-    cub::DeviceRadixSort::SortPairs(NULL, tile_sort_bytes, none, none, (int)f->capacity, 0, tile_bits);
+    sort_pairs(NULL, depth_sort_bytes, none, none, n, 32, 0);
+    sort_pairs(NULL, tile_sort_bytes, none, none, f->capacity, tile_bits, 0);
     return rd_cuda_reserve(ctx, &f->temp, depth_sort_bytes > tile_sort_bytes ? depth_sort_bytes : tile_sort_bytes,
                            "sort scratch");
 }
@@ -634,7 +698,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (rd_splat2d *)f->splats.ptr,
                                                                         depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
-        cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, depth_keys, order, (int)n, 0, 32, st);
+        sort_pairs(f->temp.ptr, temp_bytes, depth_keys, order, n, 32, st);
         launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
         launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr, order.Current(), scan,
                n, f->capacity, keys.Current(), values.Current(), pairs);
@@ -642,7 +706,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         cudaEventRecord(f->events[2], st);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
-        cub::DeviceRadixSort::SortPairs(f->temp.ptr, temp_bytes, keys, values, (int)f->capacity, 0, tile_bits, st);
+        sort_pairs(f->temp.ptr, temp_bytes, keys, values, f->capacity, tile_bits, st);
         launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, keys.Current(), pairs, f->capacity, (unsigned int)tiles,
                ranges);
     } else {

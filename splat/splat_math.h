@@ -163,18 +163,22 @@ RD_HD static inline float rd_pixel_depth(float D, float T, uint32_t flags)
    thread more than the pairs it saves (measured on the donut scene). */
 #define RD_ELLIPSE_TEST_MAX_TILES 32
 RD_HD static inline float rd_touch_limit(float opacity) { return 2.0f * logf(255.0f * opacity) * 1.001f + 1e-3f; }
-/* The division that places the clamped minimiser: exact, or on a GPU its fast reciprocal.
+/* The division that places the clamped minimiser: exact, or on a GPU a multiply by the
+   fast reciprocal of the denominator (rcp, computed once for the test's four divisions).
    Where the form is minimised along an edge it is flat, so the point's few-ulp error moves
    the form's value far less than the 1e-3 margin. The binning stays exact (its count and
    its keys must agree); the CUDA blend's per-warp culling, which runs once per Gaussian in
    every warp of a tile, uses the fast one (IEEE division there made the blend 10% slower). */
-RD_HD static inline float rd_minimiser_div(float a, float b, bool fast)
+RD_HD static inline float rd_minimiser_div(float num, float den, float rcp, bool fast) { return fast ? num * rcp : num / den; }
+RD_HD static inline float rd_fast_rcp(float x)
 {
 #ifdef __CUDA_ARCH__
-    if (fast) return __fdividef(a, b);
+    float y;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+#else
+    return 1.0f / x;
 #endif
-    (void)fast;
-    return a / b;
 }
 /* The test on any rectangle of pixel centres [x0, x1] x [y0, y1] (absolute pixel
    coordinates); limit is rd_touch_limit(opacity); fast picks rd_minimiser_div's fast
@@ -186,12 +190,13 @@ RD_HD static inline bool rd_rect_touches_div(float u, float v, const float *coni
     x0 -= u, x1 -= u, y0 -= v, y1 -= v;
     if (x0 <= 0.0f && x1 >= 0.0f && y0 <= 0.0f && y1 >= 0.0f) return true;
     float a = conic[0], b = conic[1], c = conic[2];
+    float rcp_a = fast ? rd_fast_rcp(a) : 0.0f, rcp_c = fast ? rd_fast_rcp(c) : 0.0f;
     float xs[2] = {x0, x1}, ys[2] = {y0, y1};
     for (int e = 0; e < 2; e++) {
-        float dx = xs[e], dy = rd_clampf(rd_minimiser_div(-b * dx, c, fast), y0, y1);
+        float dx = xs[e], dy = rd_clampf(rd_minimiser_div(-b * dx, c, rcp_c, fast), y0, y1);
         if (a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit) return true;
         dy = ys[e];
-        dx = rd_clampf(rd_minimiser_div(-b * dy, a, fast), x0, x1);
+        dx = rd_clampf(rd_minimiser_div(-b * dy, a, rcp_a, fast), x0, x1);
         if (a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit) return true;
     }
     return false;
