@@ -376,15 +376,16 @@ __device__ __forceinline__ float touch_limit(float log2_opacity)
    Gaussians at a time while the loads of the next 32, and the indices of the 32 after
    those, are in flight. There is no block-wide barrier: with one, warps spent a quarter of
    their cycles waiting for the block's slowest warp (blend at 6M 1.36 -> 1.12 ms
-   without). Lane l tests Gaussian l against the warp's rectangle (rd_rect_touches_div with
-   fast division), and the ones that touch it are staged in its slice of shared memory in
-   list order, packed, so the pixels walk them as the CPU does with a plain counter.
+   without). Lane l tests Gaussian l against the warp's rectangle (rd_rect_touches), and
+   the ones that touch it are staged in its slice of shared memory in list order, packed,
+   so the pixels walk them as the CPU does with a plain counter.
    EXTRAS: the depth or the contributor count is wanted (without, 1M blend 0.279 -> 0.256
-   ms: two fewer operations a hit). */
+   ms: two fewer operations a hit). Four blocks an SM, 64 registers: the reads one hit
+   ahead took the EXTRAS kernel to 70, which leaves room for three. */
 template <bool EXTRAS>
-__global__ void __launch_bounds__(BLOCK, 4) blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule,
-                             const unsigned int *values, const rd_splat2d *splats, float4 *color, float *depth, float *trans,
-                             unsigned int *contrib)
+__global__ void __launch_bounds__(BLOCK, 4)
+    blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule, const unsigned int *values,
+                 const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
 {
     wait_for_previous_kernel();
     __shared__ staged_splat s_staged[BLOCK + 1]; /* the last warp's loop reads one past its slice */
@@ -414,7 +415,7 @@ __global__ void __launch_bounds__(BLOCK, 4) blend_kernel(rd_view_params vp, cons
         float log2_opacity = fast_log2(s.opacity);
         float abc[3] = {s.a, s.b, s.c};
         bool touches = j < range.end && warp_inside &&
-                       rd_rect_touches_div(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1, true);
+                       rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
         unsigned int mask = __ballot_sync(0xffffffffu, touches);
         if (touches) {
             int k = slice + __popc(mask & ((1u << lane) - 1));

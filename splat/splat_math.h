@@ -163,13 +163,13 @@ RD_HD static inline float rd_pixel_depth(float D, float T, uint32_t flags)
    thread more than the pairs it saves (measured on the donut scene). */
 #define RD_ELLIPSE_TEST_MAX_TILES 32
 RD_HD static inline float rd_touch_limit(float opacity) { return 2.0f * logf(255.0f * opacity) * 1.001f + 1e-3f; }
-/* The division that places the clamped minimiser: exact, or on a GPU a multiply by the
-   fast reciprocal of the denominator (rcp, computed once for the test's four divisions).
-   Where the form is minimised along an edge it is flat, so the point's few-ulp error moves
-   the form's value far less than the 1e-3 margin. The binning stays exact (its count and
-   its keys must agree); the CUDA blend's per-warp culling, which runs once per Gaussian in
-   every warp of a tile, uses the fast one (IEEE division there made the blend 10% slower). */
-RD_HD static inline float rd_minimiser_div(float num, float den, float rcp, bool fast) { return fast ? num * rcp : num / den; }
+/* The division that places the clamped minimiser: exact on the CPU (the specification),
+   on a GPU a multiply by the denominator's fast reciprocal (rcp, one per axis for the
+   test's divisions). Where the form is minimised along an edge it is flat, so the point's
+   few-ulp error moves the form's value far less than the 1e-3 margin. The binning's count
+   (preprocess) and its keys (emission) run the same code on the same device, so they
+   agree. IEEE division made the CUDA blend's per-warp culling 10% slower, and the
+   binning's per-tile tests spend most of their time dividing. */
 RD_HD static inline float rd_fast_rcp(float x)
 {
 #ifdef __CUDA_ARCH__
@@ -180,31 +180,42 @@ RD_HD static inline float rd_fast_rcp(float x)
     return 1.0f / x;
 #endif
 }
-/* The test on any rectangle of pixel centres [x0, x1] x [y0, y1] (absolute pixel
-   coordinates); limit is rd_touch_limit(opacity); fast picks rd_minimiser_div's fast
-   division. The CUDA blend also uses it to skip, per warp, the Gaussians that miss the
-   warp's pixels of the tile. */
-RD_HD static inline bool rd_rect_touches_div(float u, float v, const float *conic, float limit, float x0, float x1, float y0,
-                                             float y1, bool fast)
+RD_HD static inline float rd_minimiser_div(float num, float den, float rcp)
 {
-    x0 -= u, x1 -= u, y0 -= v, y1 -= v;
-    if (x0 <= 0.0f && x1 >= 0.0f && y0 <= 0.0f && y1 >= 0.0f) return true;
-    float a = conic[0], b = conic[1], c = conic[2];
-    float rcp_a = fast ? rd_fast_rcp(a) : 0.0f, rcp_c = fast ? rd_fast_rcp(c) : 0.0f;
-    float xs[2] = {x0, x1}, ys[2] = {y0, y1};
-    for (int e = 0; e < 2; e++) {
-        float dx = xs[e], dy = rd_clampf(rd_minimiser_div(-b * dx, c, rcp_c, fast), y0, y1);
-        if (a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit) return true;
-        dy = ys[e];
-        dx = rd_clampf(rd_minimiser_div(-b * dy, a, rcp_a, fast), x0, x1);
-        if (a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit) return true;
-    }
-    return false;
+#ifdef __CUDA_ARCH__
+    (void)den;
+    return num * rcp;
+#else
+    (void)rcp;
+    return num / den;
+#endif
 }
+/* The test on any rectangle of pixel centres [x0, x1] x [y0, y1] (absolute pixel
+   coordinates); limit is rd_touch_limit(opacity). The form's minimum over the rectangle
+   is 0 where the mean is inside it, and otherwise lies on an edge that faces the mean
+   (from a point of any other edge, the way to the mean leads into the rectangle, where
+   the form falls): the vertical one at dx = clamp(0, x0, x1), the horizontal one at
+   dy = clamp(0, y0, y1). Where no edge of a direction faces the mean, that clamp gives
+   the segment through the mean, which lies in the rectangle, so testing it changes
+   nothing. Along each segment the form's minimiser is clamped to it: two evaluations,
+   where testing all four edges took up to four. The CUDA blend also uses it to skip, per
+   warp, the Gaussians that miss the warp's pixels of the tile. */
 RD_HD static inline bool rd_rect_touches(float u, float v, const float *conic, float limit, float x0, float x1, float y0,
                                          float y1)
 {
-    return rd_rect_touches_div(u, v, conic, limit, x0, x1, y0, y1, false);
+    x0 -= u, x1 -= u, y0 -= v, y1 -= v;
+    if (x0 <= 0.0f && x1 >= 0.0f && y0 <= 0.0f && y1 >= 0.0f) return true; /* no division for a splat's own tile */
+    float a = conic[0], b = conic[1], c = conic[2];
+#ifdef __CUDA_ARCH__
+    float rcp_a = rd_fast_rcp(a), rcp_c = rd_fast_rcp(c);
+#else
+    float rcp_a = 0.0f, rcp_c = 0.0f; /* unused: the CPU divides */
+#endif
+    float dx = rd_clampf(0.0f, x0, x1), dy = rd_clampf(rd_minimiser_div(-b * dx, c, rcp_c), y0, y1);
+    if (a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit) return true;
+    dy = rd_clampf(0.0f, y0, y1);
+    dx = rd_clampf(rd_minimiser_div(-b * dy, a, rcp_a), x0, x1);
+    return a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit;
 }
 RD_HD static inline bool rd_tile_touches(const rd_splat2d *s, const rd_view_params *vp, int tx, int ty)
 {

@@ -13,6 +13,7 @@
 #include "compare.h"
 #include "reference_render.h"
 #include "test_util.h"
+#include "../splat/splat_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -110,6 +111,56 @@ static void analytic_case(rd_context *ctx)
     rd_scene_destroy(scene);
 }
 
+/* The minimum of a x^2 + 2 b x y + c y^2 over [x0, x1] x [y0, y1] in double, the long way:
+   0 if the origin is inside, else the least of the four edges' clamped minimisers. */
+static double form_min_over_rect(double a, double b, double c, double x0, double x1, double y0, double y1)
+{
+    if (x0 <= 0 && x1 >= 0 && y0 <= 0 && y1 >= 0) return 0;
+    double best = INFINITY, xs[2] = {x0, x1}, ys[2] = {y0, y1};
+    for (int e = 0; e < 2; e++) {
+        double dx = xs[e], dy = fmin(fmax(-b * dx / c, y0), y1);
+        best = fmin(best, a * dx * dx + 2 * b * dx * dy + c * dy * dy);
+        dy = ys[e], dx = fmin(fmax(-b * dy / a, x0), x1);
+        best = fmin(best, a * dx * dx + 2 * b * dx * dy + c * dy * dy);
+    }
+    return best;
+}
+
+/* rd_rect_touches (the binning's ellipse-against-rectangle test, which evaluates only the
+   edges that face the mean) against form_min_over_rect on random ellipses, rectangles and
+   limits: wherever the minimum is clearly below the limit it must say yes, clearly above
+   it no. A 9x9 grid of the rectangle's points checks that the reference is a minimum. */
+static void rect_test_case(test_rng *r)
+{
+    int wrong = 0, grid_below = 0, cases = 20000;
+    for (int i = 0; i < cases; i++) {
+        double sx = exp(rng_range(r, log(0.3), log(60))), sy = exp(rng_range(r, log(0.3), log(60))), t = rng_range(r, 0, M_PI);
+        double ct = cos(t), st = sin(t), cxx = sx * sx * ct * ct + sy * sy * st * st, cyy = sx * sx * st * st + sy * sy * ct * ct;
+        double cxy = (sx * sx - sy * sy) * ct * st, det = cxx * cyy - cxy * cxy;
+        float conic[3] = {(float)(cyy / det), (float)(-cxy / det), (float)(cxx / det)};
+        float u = (float)rng_range(r, -60, 100), v = (float)rng_range(r, -60, 100), limit = (float)rng_range(r, 0.01, 12);
+        float x0 = (float)floor(rng_range(r, 0, 40)) + 0.5f, y0 = (float)floor(rng_range(r, 0, 40)) + 0.5f;
+        float x1 = x0 + (float)floor(rng_range(r, 0, 16)), y1 = y0 + (float)floor(rng_range(r, 0, 16));
+        double a = conic[0], b = conic[1], c = conic[2];
+        double m = form_min_over_rect(a, b, c, x0 - (double)u, x1 - (double)u, y0 - (double)v, y1 - (double)v);
+        for (int gy = 0; gy <= 8; gy++)
+            for (int gx = 0; gx <= 8; gx++) {
+                double dx = x0 + (x1 - x0) * gx / 8.0 - u, dy = y0 + (y1 - y0) * gy / 8.0 - v;
+                grid_below += a * dx * dx + 2 * b * dx * dy + c * dy * dy < m * (1 - 1e-9) - 1e-9;
+            }
+        bool touches = rd_rect_touches(u, v, conic, limit, x0, x1, y0, y1);
+        double margin = 1e-4 * (limit + m) + 1e-5;
+        if ((m < limit - margin && !touches) || (m > limit + margin && touches)) {
+            if (wrong++ < 5)
+                fprintf(stderr, "rect test: conic (%g %g %g) mean (%g %g) rect [%g %g]x[%g %g] limit %g: min %g, says %d\n",
+                        conic[0], conic[1], conic[2], u, v, x0, x1, y0, y1, limit, m, touches);
+        }
+    }
+    CHECK(wrong == 0);
+    CHECK(grid_below == 0);
+    printf("rect test: %d random ellipses and rectangles, %d wrong\n", cases, wrong);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("render_reference")};
@@ -117,6 +168,7 @@ int main(void)
     rd_context_desc cd = {.backend = RD_BACKEND_CPU, .log = test_log};
     if (!CHECK_OK(rd_context_create(&cd, &ctx))) return test_finish("render_reference");
     analytic_case(ctx);
+    rect_test_case(&r);
     int cases = getenv("RADIANT_TEST_CASES") ? atoi(getenv("RADIANT_TEST_CASES")) : 60;
     for (int i = 0; i < cases; i++) run_case(ctx, &r, i);
     rd_context_destroy(ctx);

@@ -116,20 +116,18 @@ ivec2 tile_range(float p, float r, int tiles, bool inria)
 
 float touch_limit(float opacity) { return 2.0 * log(255.0 * opacity) * 1.001 + 1e-3; }
 
+// rd_rect_touches_div (splat_math.h): the form at its minimiser along the vertical and the
+// horizontal segment that face the mean (or pass through it)
 bool rect_touches(vec2 uv, vec3 conic, float limit, float x0, float x1, float y0, float y1)
 {
     x0 -= uv.x, x1 -= uv.x, y0 -= uv.y, y1 -= uv.y;
     if (x0 <= 0.0 && x1 >= 0.0 && y0 <= 0.0 && y1 >= 0.0) return true;
     float a = conic.x, b = conic.y, c = conic.z;
-    float xs[2] = float[2](x0, x1), ys[2] = float[2](y0, y1);
-    for (int e = 0; e < 2; e++) {
-        float dx = xs[e], dy = clampf(-b * dx / c, y0, y1);
-        if (a * dx * dx + 2.0 * b * dx * dy + c * dy * dy <= limit) return true;
-        dy = ys[e];
-        dx = clampf(-b * dy / a, x0, x1);
-        if (a * dx * dx + 2.0 * b * dx * dy + c * dy * dy <= limit) return true;
-    }
-    return false;
+    float dx = clampf(0.0, x0, x1), dy = clampf(-b * dx / c, y0, y1);
+    if (a * dx * dx + 2.0 * b * dx * dy + c * dy * dy <= limit) return true;
+    dy = clampf(0.0, y0, y1);
+    dx = clampf(-b * dy / a, x0, x1);
+    return a * dx * dx + 2.0 * b * dx * dy + c * dy * dy <= limit;
 }
 
 bool tile_touches(Splat s, ViewParams vp, int tx, int ty)
