@@ -16,7 +16,7 @@
 
 #include <stdlib.h>
 
-enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5, PREPROCESS_THREADS = 128, STAGE_LOADS = 6 };
+enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5, PREPROCESS_THREADS = 128 };
 enum { MIN_CAPACITY = 65536, SHRINK_AFTER = 16 }; /* pairs the key buffers start with; see rd_splat_render_cuda */
 
 /* Colour coefficients (floats) that shading at SH degree d reads, and the stride of a
@@ -73,78 +73,47 @@ __global__ void pair_scan_init_kernel(pair_scan_state scan, int blocks)
     scan.InitializeStatus(blocks);
 }
 
-/* stage_sh where the block's rows are read whole and are whole float4s (SH degrees 1 and
-   3): the same copy, 16 bytes a load, so that four times the bytes are in flight. */
-__device__ void stage_sh_vec4(const float *src, int total, int row, int stride, float *s_sh)
-{
-    float per_row = 1.0f / (float)row;
-    const float4 *src4 = (const float4 *)src;
-    for (int base = threadIdx.x; base < total / 4; base += STAGE_LOADS * blockDim.x) {
-        float4 v[STAGE_LOADS];
-#pragma unroll
-        for (int k = 0; k < STAGE_LOADS; k++) {
-            int e = base + k * blockDim.x;
-            if (e < total / 4) v[k] = src4[e];
-        }
-#pragma unroll
-        for (int k = 0; k < STAGE_LOADS; k++) {
-            int e = 4 * (base + k * blockDim.x), r = (int)(((float)e + 0.5f) * per_row), c = e - r * row;
-            if (e >= total) break;
-            float *dst = s_sh + r * stride + c; /* a row holds whole float4s, so c + 3 < row */
-            dst[0] = v[k].x, dst[1] = v[k].y, dst[2] = v[k].z, dst[3] = v[k].w;
-        }
-    }
-    __syncthreads();
-}
-
-/* Copies the colour coefficients that shading reads (used of each row) of the block's
-   Gaussians into s_sh at sh_row_stride. Consecutive threads take consecutive floats, and
-   each thread has STAGE_LOADS loads in flight before it stores any: one load at a time
-   waited out the memory latency for every float. */
-__device__ void stage_sh(const rd_gaussians &g, int degree, long long first, float *s_sh)
+/* Starts copying the colour coefficients that shading reads (used of each row) of the
+   block's Gaussians into s_sh at sh_row_stride, asynchronously (cp.async, 4 bytes a copy,
+   consecutive threads on consecutive floats), so that the loads are in flight while the
+   block projects its Gaussians; cp.async.wait_all and a barrier end it. Copied through
+   registers after the projection (behind a barrier), the loads waited for it: preprocess
+   at 6M 0.668 -> 0.645 ms, and 54 registers instead of 67. Every row is copied: skipping
+   the culled ones' rows (9.5% of the synthetic scene's) changed nothing measurable. */
+__device__ void stage_sh_async(const rd_gaussians &g, int degree, long long first, float *s_sh)
 {
     int row = sh_floats_used(g.sh_degree), used = sh_floats_used(degree), stride = sh_row_stride(degree);
     int total = (int)min((long long)blockDim.x, g.count - first) * used;
     float per_row = 1.0f / (float)used; /* e / used, exact in float for e < 2^16 */
     const float *src = g.sh + first * row;
-    if (used == row && row % 4 == 0 && (size_t)src % 16 == 0) {
-        stage_sh_vec4(src, total, row, stride, s_sh);
-        return;
+    unsigned int base = (unsigned int)__cvta_generic_to_shared(s_sh);
+#pragma unroll 4
+    for (int e = threadIdx.x; e < total; e += blockDim.x) {
+        int r = (int)(((float)e + 0.5f) * per_row), c = e - r * used;
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(base + 4u * (unsigned int)(r * stride + c)),
+                     "l"(src + (long long)r * row + c)
+                     : "memory");
     }
-    for (int base = threadIdx.x; base < total; base += STAGE_LOADS * blockDim.x) {
-        float v[STAGE_LOADS];
-        int at[STAGE_LOADS]; /* where v[k] goes in s_sh; -1: past the block's rows */
-#pragma unroll
-        for (int k = 0; k < STAGE_LOADS; k++) {
-            int e = base + k * blockDim.x, r = (int)(((float)e + 0.5f) * per_row), c = e - r * used;
-            at[k] = e < total ? r * stride + c : -1;
-            if (e < total) v[k] = src[(long long)r * row + c];
-        }
-#pragma unroll
-        for (int k = 0; k < STAGE_LOADS; k++)
-            if (at[k] >= 0) s_sh[at[k]] = v[k];
-    }
-    __syncthreads();
 }
 
 /* Spec steps 1-7, one thread a Gaussian. The colour coefficients a block needs are
-   contiguous in the scene, so the block copies them into shared memory (stage_sh) and
-   each thread shades from there; read per thread from global memory, a warp's loads
+   contiguous in the scene, so the block copies them into shared memory (stage_sh_async)
+   and each thread shades from there; read per thread from global memory, a warp's loads
    spread over 32 rows of up to 192 bytes each. */
 __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, unsigned int *depth_keys,
                                   unsigned int *order, unsigned long long *visible)
 {
     extern __shared__ float s_sh[];
     long long first = (long long)blockIdx.x * blockDim.x, i = first + threadIdx.x;
+    stage_sh_async(g, vp.sh_degree, first, s_sh);
     rd_splat2d s = {};
     bool kept = i < g.count && rd_splat_project(&vp, &g, i, &s);
-    if (__syncthreads_or(kept)) {
-        stage_sh(g, vp.sh_degree, first, s_sh);
-        if (kept) rd_splat_shade(&vp, g.means + 3 * i, s_sh + threadIdx.x * sh_row_stride(vp.sh_degree), &s);
-    }
+    asm volatile("cp.async.wait_all;" ::: "memory");
+    if (__syncthreads_or(kept) && kept)
+        rd_splat_shade(&vp, g.means + 3 * i, s_sh + threadIdx.x * sh_row_stride(vp.sh_degree), &s);
     int seen = s.tiles_touched != 0;
     if (i < g.count) {
-        splats[i] = s;
+        if (seen) splats[i] = s; /* emission reads only the visible (see emit_keys_kernel) */
         /* visible depths are past the near plane, so their float bits sort as the floats;
            the culled go last */
         depth_keys[i] = seen ? __float_as_uint(s.depth) : 0xffffffffu;
@@ -162,12 +131,15 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
    tile a lane, so that one huge splat does not hold its warp for a thousand serial
    stores. Within a Gaussian's run of keys the order does not matter: its tiles differ.
    Pairs past the key buffers' capacity are dropped; the last Gaussian's thread writes
-   the count (pairs), which the host sees afterwards. */
+   the count (pairs), which the host sees afterwards. The visible Gaussians come first in
+   depth order (the culled have the largest key); only they have a record (preprocess
+   writes no other, 64 bytes of writes saved for every culled one). */
 __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, const unsigned int *order,
-                                 pair_scan_state scan, long long n, long long capacity, unsigned int *keys,
-                                 unsigned int *values, long long *pairs)
+                                 const unsigned long long *visible, pair_scan_state scan, long long n, long long capacity,
+                                 unsigned int *keys, unsigned int *values, long long *pairs)
 {
     wait_for_previous_kernel();
+    long long seen = (long long)*visible; /* the first `seen` in depth order; the culled have no record */
     typedef cub::BlockScan<long long, THREADS> block_scan;
     typedef cub::TilePrefixCallbackOp<long long, cuda::std::plus<long long>, pair_scan_state> blocks_before;
     __shared__ struct {
@@ -179,7 +151,7 @@ __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, co
     int4 *words = (int4 *)&s; /* s read a 16-byte quarter at a time, only the quarters needed */
     const int4 *from = NULL;
     unsigned int i = 0;
-    if (j < n) {
+    if (j < seen) {
         i = order[j];
         from = (const int4 *)(splats + i);
         words[2] = from[2], words[3] = from[3]; /* the tile rectangle and count */
@@ -427,37 +399,39 @@ __global__ void __launch_bounds__(BLOCK, 4)
         /* each hit's staged values are read one hit ahead (hit[1] may be past the last
            one, but is inside the array): the loop waited out the shared-memory latency
            twice a hit (a quarter of the 1M blend's stall samples; biker blend 0.143 ->
-           0.123 ms) */
-        const staged_splat *hit = s_staged + slice, *end = hit + __popc(mask);
-        staged_splat cur = *hit;
-        for (; hit < end && !done; hit++) {
-            staged_splat next_hit = hit[1];
-            /* rd_splat_alpha (splat_math.h) in base 2 (stage_splat), without branches: a
-               warp mostly blends every hit with some of its lanes, so skipping ones paid
-               for the branches (biker blend 0.187 -> 0.163 ms, 1M no slower, with
-               EXTRAS). The power cut-off only skips work (past it, alpha < 1/255) and is
-               left out. An alpha under 1/255 blends as 0, which leaves T as it is, so
-               that the stop test needs no other condition; T - alpha T is T (1 - alpha)
-               within an ulp. The result differs from expf's by a few ulps, inside the
-               harness's tolerance. Calling rd_splat_alpha made this loop 18% slower. */
-            float power = fmaf(cur.rest.x, XY,
-                               fmaf(cur.rest.y, YY, fmaf(cur.poly.w, XX, fmaf(cur.poly.z, Y, fmaf(cur.poly.y, X, cur.poly.x)))));
-            float alpha = fminf(RD_MAX_ALPHA, fast_exp2(power));
-            alpha = alpha >= RD_MIN_ALPHA ? alpha : 0.0f;
-            float w = alpha * T, next_T = T - w;
-            if (next_T < RD_MIN_TRANSMITTANCE) {
-                done = true;
-                break;
+           0.123 ms). Unrolled twice, so that the values read ahead need no copies. */
+        if (!done) {
+            const staged_splat *hit = s_staged + slice, *end = hit + __popc(mask);
+            staged_splat cur = *hit;
+#pragma unroll 2
+            for (; hit < end; hit++) {
+                staged_splat next_hit = hit[1];
+                /* rd_splat_alpha (splat_math.h) in base 2 (stage_splat), without
+                   branches: a warp mostly blends every hit with some of its lanes, so
+                   skipping ones paid for the branches (biker blend 0.187 -> 0.163 ms, 1M
+                   no slower, with EXTRAS). The power cut-off only skips work (past it,
+                   alpha < 1/255) and is left out. An alpha under 1/255 blends as 0, which
+                   leaves T as it is, so that the stop test needs no other condition;
+                   T - alpha T is T (1 - alpha) within an ulp. The result differs from
+                   expf's by a few ulps, inside the harness's tolerance. Calling
+                   rd_splat_alpha made this loop 18% slower. */
+                float power = fmaf(cur.rest.x, XY,
+                                   fmaf(cur.rest.y, YY, fmaf(cur.poly.w, XX, fmaf(cur.poly.z, Y, fmaf(cur.poly.y, X, cur.poly.x)))));
+                float alpha = fminf(RD_MAX_ALPHA, fast_exp2(power));
+                alpha = alpha >= RD_MIN_ALPHA ? alpha : 0.0f;
+                float w = alpha * T, next_T = T - w;
+                if (next_T < RD_MIN_TRANSMITTANCE) break;
+                r = fmaf(w, cur.rgb.x, r);
+                g = fmaf(w, cur.rgb.y, g);
+                b = fmaf(w, cur.rgb.z, b);
+                T = next_T;
+                if (EXTRAS) {
+                    D = fmaf(w, cur.rest.z, D);
+                    blended += alpha > 0.0f;
+                }
+                cur = next_hit;
             }
-            r = fmaf(w, cur.rgb.x, r);
-            g = fmaf(w, cur.rgb.y, g);
-            b = fmaf(w, cur.rgb.z, b);
-            T = next_T;
-            if (EXTRAS) {
-                D = fmaf(w, cur.rest.z, D);
-                blended += alpha > 0.0f;
-            }
-            cur = next_hit;
+            done = hit < end; /* stopped at a Gaussian that would take T under the limit */
         }
         __syncwarp(); /* the slice is read before the next batch overwrites it */
     }
@@ -701,8 +675,8 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         cudaEventRecord(f->events[1], st);
         sort_pairs(f->temp.ptr, temp_bytes, depth_keys, order, n, 32, st);
         launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
-        launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr, order.Current(), scan,
-               n, f->capacity, keys.Current(), values.Current(), pairs);
+        launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr, order.Current(),
+               (const unsigned long long *)visible, scan, n, f->capacity, keys.Current(), values.Current(), pairs);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         cudaEventRecord(f->events[2], st);
