@@ -333,6 +333,20 @@ __device__ __forceinline__ staged_splat stage_splat(const blend_splat &s, float 
     return out;
 }
 
+/* rd_splat_alpha (splat_math.h) in base 2 for a staged Gaussian at the pixel (X, Y) from
+   the warp's corner (XX = X^2, XY = X Y, YY = Y^2), without branches: a warp mostly
+   blends every hit with some of its lanes, so skipping ones paid for the branches (biker
+   blend 0.187 -> 0.163 ms, 1M no slower, with EXTRAS). The power cut-off only skips work
+   (past it, alpha < 1/255) and is left out; an alpha under 1/255 is 0. The result differs
+   from expf's by a few ulps, inside the harness's tolerance. Calling rd_splat_alpha made
+   the blend's loop 18% slower. */
+__device__ __forceinline__ float hit_alpha(const staged_splat &s, float X, float Y, float XX, float XY, float YY)
+{
+    float power = fmaf(s.rest.x, XY, fmaf(s.rest.y, YY, fmaf(s.poly.w, XX, fmaf(s.poly.z, Y, fmaf(s.poly.y, X, s.poly.x)))));
+    float alpha = fminf(RD_MAX_ALPHA, fast_exp2(power));
+    return alpha >= RD_MIN_ALPHA ? alpha : 0.0f;
+}
+
 /* The per-warp culling limit (rd_touch_limit) from the fast log, loosened past its error:
    the culling only has to be conservative, as alpha >= 1/255 decides (the exact logf made
    a fifth of the blend's per-Gaussian instructions). */
@@ -396,29 +410,24 @@ __global__ void __launch_bounds__(BLOCK, 4)
         if (j + 32 < range.end) next = load_blend_splat(splats, next_index);
         if (j + 64 < range.end) next_index = values[j + 64];
         __syncwarp();
-        /* each hit's staged values are read one hit ahead (hit[1] may be past the last
-           one, but is inside the array): the loop waited out the shared-memory latency
-           twice a hit (a quarter of the 1M blend's stall samples; biker blend 0.143 ->
-           0.123 ms). Unrolled twice, so that the values read ahead need no copies. */
+        /* each hit's staged values are read, and its alpha computed, one hit ahead
+           (hit[1] may be past the last hit, but is inside the array; its alpha is then
+           not used): the loop waited out the shared-memory latency twice a hit (a
+           quarter of the 1M blend's stall samples; biker blend 0.143 -> 0.123 ms), and
+           each hit's alpha (five multiply-adds, the exponential, the tests) lay on the
+           walk's path between one hit's stop test and the next. Unrolled twice, so that
+           the values read ahead need no copies. */
         if (!done) {
             const staged_splat *hit = s_staged + slice, *end = hit + __popc(mask);
             staged_splat cur = *hit;
+            float alpha = hit_alpha(cur, X, Y, XX, XY, YY);
 #pragma unroll 2
             for (; hit < end; hit++) {
                 staged_splat next_hit = hit[1];
-                /* rd_splat_alpha (splat_math.h) in base 2 (stage_splat), without
-                   branches: a warp mostly blends every hit with some of its lanes, so
-                   skipping ones paid for the branches (biker blend 0.187 -> 0.163 ms, 1M
-                   no slower, with EXTRAS). The power cut-off only skips work (past it,
-                   alpha < 1/255) and is left out. An alpha under 1/255 blends as 0, which
-                   leaves T as it is, so that the stop test needs no other condition;
-                   T - alpha T is T (1 - alpha) within an ulp. The result differs from
-                   expf's by a few ulps, inside the harness's tolerance. Calling
-                   rd_splat_alpha made this loop 18% slower. */
-                float power = fmaf(cur.rest.x, XY,
-                                   fmaf(cur.rest.y, YY, fmaf(cur.poly.w, XX, fmaf(cur.poly.z, Y, fmaf(cur.poly.y, X, cur.poly.x)))));
-                float alpha = fminf(RD_MAX_ALPHA, fast_exp2(power));
-                alpha = alpha >= RD_MIN_ALPHA ? alpha : 0.0f;
+                float next_alpha = hit_alpha(next_hit, X, Y, XX, XY, YY);
+                /* an alpha under 1/255 is 0 (hit_alpha), which leaves T as it is, so that
+                   the stop test needs no other condition; T - alpha T is T (1 - alpha)
+                   within an ulp */
                 float w = alpha * T, next_T = T - w;
                 if (next_T < RD_MIN_TRANSMITTANCE) break;
                 r = fmaf(w, cur.rgb.x, r);
@@ -429,7 +438,7 @@ __global__ void __launch_bounds__(BLOCK, 4)
                     D = fmaf(w, cur.rest.z, D);
                     blended += alpha > 0.0f;
                 }
-                cur = next_hit;
+                cur = next_hit, alpha = next_alpha;
             }
             done = hit < end; /* stopped at a Gaussian that would take T under the limit */
         }
