@@ -36,6 +36,11 @@ compare_result compare_floats(const float *got, const float *want, size_t n, dou
     return accumulate(got, 1, NULL, want, 1, n, tolerance, NULL);
 }
 
+compare_result compare_floats_skip(const float *got, const float *want, size_t n, double tolerance, const unsigned char *skip)
+{
+    return accumulate(got, 1, NULL, want, 1, n, tolerance, skip);
+}
+
 bool compare_ok(const char *what, compare_result r, size_t flips, double max_abs_limit)
 {
     bool ok = r.nonfinite == 0 && r.over_tolerance <= flips && r.max_abs <= max_abs_limit;

@@ -19,6 +19,8 @@ typedef struct compare_result {
 compare_result compare_float_double(const float *got, size_t got_stride, const double *want, size_t want_stride,
                                     size_t n, double tolerance, const unsigned char *skip);
 compare_result compare_floats(const float *got, const float *want, size_t n, double tolerance);
+/* compare_floats with skip as compare_float_double's */
+compare_result compare_floats_skip(const float *got, const float *want, size_t n, double tolerance, const unsigned char *skip);
 /* Prints the result and says whether it is within: at most `flips` samples over the
    tolerance, max_abs <= max_abs_limit, no non-finite values. */
 bool compare_ok(const char *what, compare_result r, size_t flips, double max_abs_limit);

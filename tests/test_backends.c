@@ -65,13 +65,24 @@ static void free_outputs(frame_outputs *o)
     free(o->contrib);
 }
 
-static bool compare_frames(const backend_config *cfg, const frame_outputs *got, const frame_outputs *want, size_t P)
+/* flags: the render's. With RD_RENDER_EXPECTED_DEPTH, the depth D / alpha of a pixel
+   whose alpha is under 2/255 on either side is not compared: there it comes from a
+   Gaussian or two at the 1/255 threshold, and a flip (a GPU's exponential on the other
+   side of it) moves the depth by a whole depth value, not by a fraction of one (seen on
+   the H100's Vulkan backend: one pixel 1.33 off, RADIANT_TEST_SEED=243447453). */
+static bool compare_frames(const backend_config *cfg, const frame_outputs *got, const frame_outputs *want, size_t P,
+                           uint32_t flags)
 {
     size_t flips = P * cfg->flip_per_mille / 1000 + (cfg->flip_per_mille ? 2 : 0);
     double tol = cfg->max_abs;
     compare_result c = compare_floats(got->color, want->color, P * 4, tol);
     compare_result t = compare_floats(got->trans, want->trans, P, tol);
-    compare_result d = compare_floats(got->depth, want->depth, P, tol * 10);
+    unsigned char *faint = calloc(P, 1);
+    if (!faint) return false;
+    for (size_t p = 0; (flags & RD_RENDER_EXPECTED_DEPTH) && p < P; p++)
+        faint[p] = 1.0f - got->trans[p] < 2.0f / 255.0f || 1.0f - want->trans[p] < 2.0f / 255.0f;
+    compare_result d = compare_floats_skip(got->depth, want->depth, P, tol * 10, faint);
+    free(faint);
     bool ok = compare_ok("colour+alpha", c, flips, tol > 0 ? 0.05 : 0) && compare_ok("transmittance", t, flips, tol > 0 ? 0.05 : 0) &&
               compare_ok("depth", d, flips, tol > 0 ? 1.0 : 0);
     ok &= c.rel_l2 <= cfg->rel_l2 || c.rel_l2 == 0;
@@ -165,7 +176,7 @@ static bool views_case(const backend_config *cfg, rd_context *ctx, rd_context *r
     CHECK_OK(rd_render_views(ctx, s_got, 3, cams, &desc, fbs));
     bool ok = true;
     for (int v = 0; v < 3; v++) {
-        ok &= compare_frames(cfg, &got[v], &want[v], (size_t)cams[v].width * cams[v].height);
+        ok &= compare_frames(cfg, &got[v], &want[v], (size_t)cams[v].width * cams[v].height, desc.flags);
         free_outputs(&want[v]);
         free_outputs(&got[v]);
     }
@@ -202,7 +213,7 @@ static bool centred_means_case(const backend_config *cfg, rd_context *ctx, rd_co
     rd_render_desc desc = {.background = {0.5f, 0.5f, 0.5f}};
     render_into(ref, s_ref, &cam, &desc, &want);
     render_into(ctx, s_got, &cam, &desc, &got);
-    bool ok = compare_frames(cfg, &got, &want, (size_t)cam.width * cam.height);
+    bool ok = compare_frames(cfg, &got, &want, (size_t)cam.width * cam.height, desc.flags);
     printf("backend %s: means on pixel centres %s\n", cfg->name, ok ? "blend as on the CPU" : "DIFFER");
     free_outputs(&want);
     free_outputs(&got);
@@ -319,7 +330,7 @@ int main(void)
             CHECK_OK(got_result);
             smaller = false;
             render_into(large ? ref_threads : ref, s_ref, &cam, &desc, &want);
-            if (!CHECK(compare_frames(cfg, &got, &want, (size_t)cam.width * cam.height))) {
+            if (!CHECK(compare_frames(cfg, &got, &want, (size_t)cam.width * cam.height, desc.flags))) {
                 printf("  %s: splat_render case %d differs: %dx%d, %d Gaussians, SH %d, flags %u\n", cfg->name, i,
                        cam.width, cam.height, sd.count, sd.sh_degree, desc.flags);
                 failed++;
