@@ -164,29 +164,19 @@ RD_HD static inline float rd_pixel_depth(float D, float T, uint32_t flags)
 #define RD_ELLIPSE_TEST_MAX_TILES 32
 RD_HD static inline float rd_touch_limit(float opacity) { return 2.0f * logf(255.0f * opacity) * 1.001f + 1e-3f; }
 /* The division that places the clamped minimiser: exact on the CPU (the specification),
-   on a GPU a multiply by the denominator's fast reciprocal (rcp, one per axis for the
-   test's divisions). Where the form is minimised along an edge it is flat, so the point's
-   few-ulp error moves the form's value far less than the 1e-3 margin. The binning's count
-   (preprocess) and its keys (emission) run the same code on the same device, so they
-   agree. IEEE division made the CUDA blend's per-warp culling 10% slower, and the
-   binning's per-tile tests spend most of their time dividing. */
-RD_HD static inline float rd_fast_rcp(float x)
+   on a GPU a multiply by the denominator's fast reciprocal. Where the form is minimised
+   along an edge it is flat, so the point's few-ulp error moves the form's value far less
+   than the 1e-3 margin. The binning's count (preprocess) and its keys (emission) run the
+   same code on the same device, so they agree. IEEE division made the CUDA blend's
+   per-warp culling 10% slower, and the binning's per-tile tests spend most of their time
+   dividing. */
+RD_HD static inline float rd_minimiser_div(float num, float den)
 {
 #ifdef __CUDA_ARCH__
-    float y;
-    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-#else
-    return 1.0f / x;
-#endif
-}
-RD_HD static inline float rd_minimiser_div(float num, float den, float rcp)
-{
-#ifdef __CUDA_ARCH__
-    (void)den;
+    float rcp;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(rcp) : "f"(den));
     return num * rcp;
 #else
-    (void)rcp;
     return num / den;
 #endif
 }
@@ -206,15 +196,10 @@ RD_HD static inline bool rd_rect_touches(float u, float v, const float *conic, f
     x0 -= u, x1 -= u, y0 -= v, y1 -= v;
     if (x0 <= 0.0f && x1 >= 0.0f && y0 <= 0.0f && y1 >= 0.0f) return true; /* no division for a splat's own tile */
     float a = conic[0], b = conic[1], c = conic[2];
-#ifdef __CUDA_ARCH__
-    float rcp_a = rd_fast_rcp(a), rcp_c = rd_fast_rcp(c);
-#else
-    float rcp_a = 0.0f, rcp_c = 0.0f; /* unused: the CPU divides */
-#endif
-    float dx = rd_clampf(0.0f, x0, x1), dy = rd_clampf(rd_minimiser_div(-b * dx, c, rcp_c), y0, y1);
+    float dx = rd_clampf(0.0f, x0, x1), dy = rd_clampf(rd_minimiser_div(-b * dx, c), y0, y1);
     if (a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit) return true;
     dy = rd_clampf(0.0f, y0, y1);
-    dx = rd_clampf(rd_minimiser_div(-b * dy, a, rcp_a), x0, x1);
+    dx = rd_clampf(rd_minimiser_div(-b * dy, a), x0, x1);
     return a * dx * dx + 2.0f * b * dx * dy + c * dy * dy <= limit;
 }
 RD_HD static inline bool rd_tile_touches(const rd_splat2d *s, const rd_view_params *vp, int tx, int ty)

@@ -116,7 +116,7 @@ ivec2 tile_range(float p, float r, int tiles, bool inria)
 
 float touch_limit(float opacity) { return 2.0 * log(255.0 * opacity) * 1.001 + 1e-3; }
 
-// rd_rect_touches_div (splat_math.h): the form at its minimiser along the vertical and the
+// rd_rect_touches (splat_math.h): the form at its minimiser along the vertical and the
 // horizontal segment that face the mean (or pass through it)
 bool rect_touches(vec2 uv, vec3 conic, float limit, float x0, float x1, float y0, float y1)
 {
