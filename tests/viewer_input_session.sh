@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # viewer_input_session.sh VIEWER DIR SCENE: run inside xvfb-run by viewer_test.sh. Starts
-# radiant-view on SCENE (a file, or --demo), drives it with real X input through xdotool (mouse drags,
-# the scroll wheel, a held key, key presses) and takes an F12 screenshot after each step,
-# saved as DIR/NAME.png. Writes the viewer's log to DIR/viewer.log and its exit status to
-# DIR/status; viewer_test.sh compares the screenshots. Exits 1 when a step cannot be done.
+# radiant-view on SCENE (a file, or --demo), drives it with real X input through xdotool (mouse
+# drags, one of them queued while the viewer is stopped, the scroll wheel, a held key, key
+# presses) and takes an F12 screenshot after each step, saved as DIR/NAME.png. Writes the
+# viewer's log to DIR/viewer.log and its exit status to DIR/status; viewer_test.sh compares
+# the screenshots. Exits 1 when a step cannot be done.
 # VIEWER_PRELOAD is LD_PRELOAD for the viewer alone (the sanitizer build's runtime).
 set -u
 viewer_binary=$1 dir=$2 scene=$3
@@ -56,7 +57,9 @@ drag() {
 
 shot start
 drag 1 80 45 120 45 && shot orbit           # left drag: orbit
-drag 1 120 45 80 45 && shot orbit_back      # and back
+# and back while the viewer is stopped: the events wait in its queue, and the drag must
+# still count from where the press happened, not from where the pointer is when it is read
+kill -STOP "$viewer_pid" && drag 1 120 45 80 45 && kill -CONT "$viewer_pid" && shot orbit_back
 drag 3 80 45 60 30 && shot pan              # right drag: pan
 xdotool key r && shot reset
 xdotool mousemove --window "$window" 80 45 click 4 click 4 && shot zoom   # scroll up: zoom in

@@ -101,7 +101,8 @@ static int parse_options(int argc, char **argv, vw_options *o)
 typedef struct input_state {
     vw_shared *shared;
     bool orbiting, panning;
-    double x, y;
+    double x, y;     /* the cursor as of the last event handled */
+    bool have_cursor; /* x, y came from a cursor event */
 } input_state;
 
 /* One key press (GLFW_KEY_*): the toggles and requests. */
@@ -152,14 +153,16 @@ static void on_button(GLFWwindow *w, int button, int action, int mods)
     bool down = action == GLFW_PRESS;
     if (button == GLFW_MOUSE_BUTTON_LEFT) in->orbiting = down;
     if (button == GLFW_MOUSE_BUTTON_RIGHT || button == GLFW_MOUSE_BUTTON_MIDDLE) in->panning = down;
-    glfwGetCursorPos(w, &in->x, &in->y);
+    /* The pointer's position now may be ahead of the events still queued: taking it here
+     * would lose the motion between, so a drag and its reverse would not cancel. */
+    if (!in->have_cursor) glfwGetCursorPos(w, &in->x, &in->y), in->have_cursor = true;
 }
 
 static void on_cursor(GLFWwindow *w, double x, double y)
 {
     input_state *in = glfwGetWindowUserPointer(w);
     double dx = x - in->x, dy = y - in->y;
-    in->x = x, in->y = y;
+    in->x = x, in->y = y, in->have_cursor = true;
     if (!in->orbiting && !in->panning) return;
     int width, height;
     glfwGetWindowSize(w, &width, &height);
