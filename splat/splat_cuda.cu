@@ -47,6 +47,7 @@ typedef struct splat_frame {
     long long *host_counts; /* pinned: [intersections, visible] */
     cudaEvent_t events[STAGES];
     bool dependent_launch; /* rd_cuda_state's, for launch() */
+    long long small_sort_below; /* sorts of fewer keys take the small block tile (sort_pairs) */
 } splat_frame;
 
 /* ---- kernels ---------------------------------------------------------------------------- */
@@ -456,11 +457,15 @@ __global__ void __launch_bounds__(BLOCK, 4)
 
 /* CUB's radix sort (Onesweep on sm_90) with a block tile of our choosing. CUB's sm_90
    tuning takes 384 x 23 = 8,832 pairs a block, made for tens of millions of keys; a sort
-   of a few hundred thousand keys then runs on a few dozen blocks (biker's 153k depth
-   keys: 18), each pass waiting out a few long blocks. Below SMALL_SORT keys a block takes
-   512 x 8 (H100, biker's binning 0.093 -> 0.084 ms; at 1M it was slower: 0.153 -> 0.156).
+   of a few hundred thousand keys then runs on fewer blocks than the GPU has
+   multiprocessors (biker's 153k depth keys: 18 blocks, its 620k tile keys: 70 on the
+   H100's 132), each pass waiting out a few long blocks. Such a sort takes 512 x 8 a block.
+   On the H100: biker's depth sort 0.093 -> 0.084 ms, its tile sort 0.049 -> 0.046 ms;
+   the 1M scene's binning, whose depth sort fills 114 of CUB's blocks, was slower with
+   it (0.146 -> 0.152 ms).
+   Hence the small tile below three quarters of a wave of CUB's (sort_plan.small_below).
    Everything but the Onesweep tile is CUB's sm_90 policy. */
-enum { SMALL_SORT = 1 << 19 };
+enum { CUB_SORT_TILE = 384 * 23 };
 
 template <int SORT_THREADS, int SORT_ITEMS>
 struct sort_policy_hub {
@@ -495,13 +500,22 @@ static cudaError_t sort_pairs_tiled(void *temp, size_t &temp_bytes, cub::DoubleB
     return dispatch::Dispatch(temp, temp_bytes, keys, values, (unsigned int)n, 0, bits, true, st);
 }
 
-/* A stable sort of n < 2^31 (key, value) pairs over the key's bits [0, bits); temp NULL:
-   only sets temp_bytes, for a sort of that n. */
-static cudaError_t sort_pairs(void *temp, size_t &temp_bytes, cub::DoubleBuffer<unsigned int> &keys,
-                              cub::DoubleBuffer<unsigned int> &values, long long n, int bits, cudaStream_t st)
+/* Where a sort runs: its scratch (temp NULL: sort_pairs only sets temp_bytes, for a sort
+   of that n), its stream, and the key count below which a block takes the small tile. */
+typedef struct sort_plan {
+    void *temp;
+    size_t temp_bytes;
+    cudaStream_t stream;
+    long long small_below;
+} sort_plan;
+
+/* A stable sort of n < 2^31 (key, value) pairs over the key's bits [0, bits). */
+static cudaError_t sort_pairs(sort_plan *plan, cub::DoubleBuffer<unsigned int> &keys, cub::DoubleBuffer<unsigned int> &values,
+                              long long n, int bits)
 {
-    if (n < SMALL_SORT) return sort_pairs_tiled<512, 8>(temp, temp_bytes, keys, values, n, bits, st);
-    return sort_pairs_tiled<384, 23>(temp, temp_bytes, keys, values, n, bits, st);
+    if (n < plan->small_below)
+        return sort_pairs_tiled<512, 8>(plan->temp, plan->temp_bytes, keys, values, n, bits, plan->stream);
+    return sort_pairs_tiled<384, 23>(plan->temp, plan->temp_bytes, keys, values, n, bits, plan->stream);
 }
 
 static void free_device_scene(void *p)
@@ -565,6 +579,7 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
         ctx->splat_state = f;
         ctx->splat_state_free = free_frame;
         f->dependent_launch = rd_cuda(ctx)->dependent_launch;
+        f->small_sort_below = (long long)rd_cuda(ctx)->multiprocessors * CUB_SORT_TILE * 3 / 4;
         rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, 2 * sizeof(long long)), "cudaMallocHost");
         for (int e = 0; r == RD_OK && e < STAGES; e++) r = rd_cuda_check(ctx, cudaEventCreate(&f->events[e]), "cudaEventCreate");
         if (r != RD_OK) {
@@ -649,12 +664,12 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
         r = output_target(ctx, target->contributors, target->memory, &f->contrib, pixels * sizeof(unsigned), &out->contrib);
     if (r != RD_OK) return r;
     /* one scratch buffer for the two sorts, which never overlap */
-    size_t depth_sort_bytes = 0, tile_sort_bytes = 0;
+    sort_plan depth_sort = {NULL, 0, 0, f->small_sort_below}, tile_sort = depth_sort;
     cub::DoubleBuffer<unsigned int> none(NULL, NULL);
-    sort_pairs(NULL, depth_sort_bytes, none, none, n, 32, 0);
-    sort_pairs(NULL, tile_sort_bytes, none, none, f->capacity, tile_bits, 0);
-    return rd_cuda_reserve(ctx, &f->temp, depth_sort_bytes > tile_sort_bytes ? depth_sort_bytes : tile_sort_bytes,
-                           "sort scratch");
+    sort_pairs(&depth_sort, none, none, n, 32);
+    sort_pairs(&tile_sort, none, none, f->capacity, tile_bits);
+    size_t temp_bytes = depth_sort.temp_bytes > tile_sort.temp_bytes ? depth_sort.temp_bytes : tile_sort.temp_bytes;
+    return rd_cuda_reserve(ctx, &f->temp, temp_bytes, "sort scratch");
 }
 
 /* Enqueues the whole frame, then the copies of the counts (and of the outputs, for host
@@ -670,7 +685,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
     cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
     cub::DoubleBuffer<unsigned int> keys((unsigned int *)f->keys[0].ptr, (unsigned int *)f->keys[1].ptr);
     cub::DoubleBuffer<unsigned int> values((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
-    size_t temp_bytes = f->temp.bytes; /* reserve_frame sized it for both sorts */
+    sort_plan sort = {f->temp.ptr, f->temp.bytes, st, f->small_sort_below}; /* reserve_frame sized it for both sorts */
     cudaEventRecord(f->events[0], st);
     cudaMemsetAsync(visible, 0, 2 * sizeof *visible, st); /* visible, and the pairs when n is 0 */
     cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st);
@@ -682,7 +697,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (rd_splat2d *)f->splats.ptr,
                                                                         depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
-        sort_pairs(f->temp.ptr, temp_bytes, depth_keys, order, n, 32, st);
+        sort_pairs(&sort, depth_keys, order, n, 32);
         launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
         launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr, order.Current(),
                (const unsigned long long *)visible, scan, n, f->capacity, keys.Current(), values.Current(), pairs);
@@ -690,7 +705,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         cudaEventRecord(f->events[2], st);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
-        sort_pairs(f->temp.ptr, temp_bytes, keys, values, f->capacity, tile_bits, st);
+        sort_pairs(&sort, keys, values, f->capacity, tile_bits);
         launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, keys.Current(), pairs, f->capacity, (unsigned int)tiles,
                ranges);
     } else {

@@ -29,6 +29,7 @@ extern "C" rd_result rd_cuda_open(rd_context *ctx, int device_index)
     }
     snprintf(s->name, sizeof s->name, "%s", prop.name);
     s->dependent_launch = prop.major >= 9;
+    s->multiprocessors = prop.multiProcessorCount;
     ctx->backend_state = s;
     ctx->backend = RD_BACKEND_CUDA;
     rd_log(ctx, RD_LOG_INFO, "backend cuda: %s (sm_%d%d, %.1f GiB)", prop.name, prop.major, prop.minor,

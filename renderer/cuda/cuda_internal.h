@@ -12,6 +12,7 @@ typedef struct rd_cuda_state {
     cudaStream_t stream;
     char name[256];
     bool dependent_launch; /* programmatic dependent launch (sm_90 on): see splat_cuda.cu's launch */
+    int multiprocessors;
 } rd_cuda_state;
 
 static inline rd_cuda_state *rd_cuda(rd_context *ctx) { return (rd_cuda_state *)ctx->backend_state; }
