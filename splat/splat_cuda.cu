@@ -666,16 +666,18 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
     /* one scratch buffer for the two sorts, which never overlap */
     sort_plan depth_sort = {NULL, 0, 0, f->small_sort_below}, tile_sort = depth_sort;
     cub::DoubleBuffer<unsigned int> none(NULL, NULL);
-    sort_pairs(&depth_sort, none, none, n, 32);
-    sort_pairs(&tile_sort, none, none, f->capacity, tile_bits);
+    r = rd_cuda_check(ctx, sort_pairs(&depth_sort, none, none, n, 32), "sort scratch size");
+    if (r == RD_OK) r = rd_cuda_check(ctx, sort_pairs(&tile_sort, none, none, f->capacity, tile_bits), "sort scratch size");
+    if (r != RD_OK) return r;
     size_t temp_bytes = depth_sort.temp_bytes > tile_sort.temp_bytes ? depth_sort.temp_bytes : tile_sort.temp_bytes;
     return rd_cuda_reserve(ctx, &f->temp, temp_bytes, "sort scratch");
 }
 
 /* Enqueues the whole frame, then the copies of the counts (and of the outputs, for host
-   memory); nothing waits on the device here. */
-static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_params *vp, long long n, long long tiles,
-                         int tile_bits, const frame_outputs *out, cudaStream_t st)
+   memory); nothing waits on the device here. Returns the first error of a sort (CUB
+   reports its launch and argument errors there rather than in cudaGetLastError). */
+static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_params *vp, long long n, long long tiles,
+                                int tile_bits, const frame_outputs *out, cudaStream_t st)
 {
     unsigned long long *visible = (unsigned long long *)f->counts.ptr;
     long long *pairs = (long long *)visible + 1;
@@ -689,6 +691,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
     cudaEventRecord(f->events[0], st);
     cudaMemsetAsync(visible, 0, 2 * sizeof *visible, st); /* visible, and the pairs when n is 0 */
     cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st);
+    cudaError_t sorted = cudaSuccess;
     if (n > 0) {
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
         size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
@@ -697,7 +700,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (rd_splat2d *)f->splats.ptr,
                                                                         depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
-        sort_pairs(&sort, depth_keys, order, n, 32);
+        sorted = sort_pairs(&sort, depth_keys, order, n, 32);
         launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
         launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr, order.Current(),
                (const unsigned long long *)visible, scan, n, f->capacity, keys.Current(), values.Current(), pairs);
@@ -705,7 +708,8 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         cudaEventRecord(f->events[2], st);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
-        sort_pairs(&sort, keys, values, f->capacity, tile_bits);
+        cudaError_t tile_sorted = sort_pairs(&sort, keys, values, f->capacity, tile_bits);
+        if (sorted == cudaSuccess) sorted = tile_sorted;
         launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, keys.Current(), pairs, f->capacity, (unsigned int)tiles,
                ranges);
     } else {
@@ -723,6 +727,7 @@ static void record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_pa
     cudaEventRecord(f->events[4], st);
     cudaMemcpyAsync(&f->host_counts[0], pairs, sizeof(long long), cudaMemcpyDeviceToHost, st);
     cudaMemcpyAsync(&f->host_counts[1], visible, sizeof(long long), cudaMemcpyDeviceToHost, st);
+    return sorted;
 }
 
 /* The frame on the device with one host synchronisation, at its end. The pairs are sorted
@@ -759,8 +764,8 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
             f->capacity = 0; /* the next frame starts small again rather than failing the same way */
             return r;
         }
-        record_frame(f, &g, vp, n, tiles, tile_bits, &out, st);
-        r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
+        r = rd_cuda_check(ctx, record_frame(f, &g, vp, n, tiles, tile_bits, &out, st), "sort");
+        if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
         if (r == RD_OK && target->memory == RD_MEMORY_HOST) {
             struct { void *dst; void *src; size_t bytes; } copies[] = {
                 {target->color, out.color, pixels * 4 * sizeof(float)}, {target->depth, out.depth, pixels * sizeof(float)},
