@@ -63,7 +63,9 @@ kill -STOP "$viewer_pid" && drag 1 120 45 80 45 && kill -CONT "$viewer_pid" && s
 drag 3 80 45 60 30 && shot pan              # right drag: pan
 xdotool key r && shot reset
 xdotool mousemove --window "$window" 80 45 click 4 click 4 && shot zoom   # scroll up: zoom in
-xdotool key r && xdotool keydown w && sleep 0.5 && xdotool keyup w && shot fly   # W held: fly forward
+# W held: fly forward. The shot is taken before W is let go: a viewer that lags behind its
+# events then still sees W down when it gets to them, and moves by the time it lagged
+xdotool key r && xdotool keydown w && sleep 0.5 && shot fly && xdotool keyup w
 xdotool key r b && shot white               # keys: reset, white background
 xdotool key Escape
 for _ in $(seq 600); do kill -0 "$viewer_pid" 2>/dev/null || break; sleep 0.1; done
