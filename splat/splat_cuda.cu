@@ -462,8 +462,8 @@ __global__ void __launch_bounds__(BLOCK, 4)
    H100's 132), each pass waiting out a few long blocks. Such a sort takes 512 x 8 a block.
    On the H100: biker's depth sort 0.093 -> 0.084 ms, its tile sort 0.049 -> 0.046 ms;
    the 1M scene's binning, whose depth sort fills 114 of CUB's blocks, was slower with
-   it (0.146 -> 0.152 ms).
-   Hence the small tile below three quarters of a wave of CUB's (sort_plan.small_below).
+   it (0.146 -> 0.152 ms). Hence the small tile only below three quarters of a wave of
+   CUB's blocks (sort_plan.small_below).
    Everything but the Onesweep tile is CUB's sm_90 policy. */
 enum { CUB_SORT_TILE = 384 * 23 };
 
