@@ -490,16 +490,6 @@ struct sort_policy_hub {
     typedef policy MaxPolicy;
 };
 
-template <int SORT_THREADS, int SORT_ITEMS>
-static cudaError_t sort_pairs_tiled(void *temp, size_t &temp_bytes, cub::DoubleBuffer<unsigned int> &keys,
-                                    cub::DoubleBuffer<unsigned int> &values, long long n, int bits, cudaStream_t st)
-{
-    typedef cub::DispatchRadixSort<cub::SortOrder::Ascending, unsigned int, unsigned int, unsigned int,
-                                   cub::detail::identity_decomposer_t, sort_policy_hub<SORT_THREADS, SORT_ITEMS>>
-        dispatch;
-    return dispatch::Dispatch(temp, temp_bytes, keys, values, (unsigned int)n, 0, bits, true, st);
-}
-
 /* Where a sort runs: its scratch (temp NULL: sort_pairs only sets temp_bytes, for a sort
    of that n), its stream, and the key count below which a block takes the small tile. */
 typedef struct sort_plan {
@@ -509,13 +499,22 @@ typedef struct sort_plan {
     long long small_below;
 } sort_plan;
 
+template <int SORT_THREADS, int SORT_ITEMS>
+static cudaError_t sort_pairs_tiled(sort_plan *plan, cub::DoubleBuffer<unsigned int> &keys,
+                                    cub::DoubleBuffer<unsigned int> &values, long long n, int bits)
+{
+    typedef cub::DispatchRadixSort<cub::SortOrder::Ascending, unsigned int, unsigned int, unsigned int,
+                                   cub::detail::identity_decomposer_t, sort_policy_hub<SORT_THREADS, SORT_ITEMS>>
+        dispatch;
+    return dispatch::Dispatch(plan->temp, plan->temp_bytes, keys, values, (unsigned int)n, 0, bits, true, plan->stream);
+}
+
 /* A stable sort of n < 2^31 (key, value) pairs over the key's bits [0, bits). */
 static cudaError_t sort_pairs(sort_plan *plan, cub::DoubleBuffer<unsigned int> &keys, cub::DoubleBuffer<unsigned int> &values,
                               long long n, int bits)
 {
-    if (n < plan->small_below)
-        return sort_pairs_tiled<512, 8>(plan->temp, plan->temp_bytes, keys, values, n, bits, plan->stream);
-    return sort_pairs_tiled<384, 23>(plan->temp, plan->temp_bytes, keys, values, n, bits, plan->stream);
+    if (n < plan->small_below) return sort_pairs_tiled<512, 8>(plan, keys, values, n, bits);
+    return sort_pairs_tiled<384, 23>(plan, keys, values, n, bits);
 }
 
 static void free_device_scene(void *p)

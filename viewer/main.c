@@ -154,7 +154,7 @@ static void on_button(GLFWwindow *w, int button, int action, int mods)
     if (button == GLFW_MOUSE_BUTTON_LEFT) in->orbiting = down;
     if (button == GLFW_MOUSE_BUTTON_RIGHT || button == GLFW_MOUSE_BUTTON_MIDDLE) in->panning = down;
     /* The pointer's position now may be ahead of the events still queued: taking it here
-     * would lose the motion between, so a drag and its reverse would not cancel. */
+       would lose the motion between, so a drag and its reverse would not cancel. */
     if (!in->have_cursor) glfwGetCursorPos(w, &in->x, &in->y), in->have_cursor = true;
 }
 
