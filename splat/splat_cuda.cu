@@ -17,7 +17,9 @@
 #include <stdlib.h>
 
 enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5, PREPROCESS_THREADS = 128 };
-enum { MIN_CAPACITY = 65536, SHRINK_AFTER = 16 }; /* pairs the key buffers start with; see rd_splat_render_cuda */
+/* pairs the key buffers start with, and the frames a capacity is fitted over (rd_splat_render_cuda) */
+enum { MIN_CAPACITY = 65536, WINDOW = 16 };
+static const long long MAX_CAPACITY = 0x7ffffffcll; /* under the 2^31 a sort takes, a multiple of four */
 
 /* Colour coefficients (floats) that shading at SH degree d reads, and the stride of a
    Gaussian's row of them in preprocess's shared memory: odd, so that the threads' reads of
@@ -25,10 +27,19 @@ enum { MIN_CAPACITY = 65536, SHRINK_AFTER = 16 }; /* pairs the key buffers start
 static __host__ __device__ int sh_floats_used(int degree) { return (degree + 1) * (degree + 1) * 3; }
 static __host__ __device__ int sh_row_stride(int degree) { return sh_floats_used(degree) | 1; }
 
-/* emit_keys_kernel reads a Gaussian's tile rectangle and count (the second half of its
-   record) without its mean and conic (the first), which only the per-tile tests need. */
-static_assert(sizeof(rd_splat2d) == 64 && offsetof(rd_splat2d, tile_min) >= 32 && offsetof(rd_splat2d, opacity) < 32,
-              "emit_keys_kernel's loads of a record's halves");
+/* A Gaussian's record on the device: rd_splat2d's fields up to its tile count (the blend
+   reads the first 40 bytes), then the tiles of its rectangle that rd_count_tiles_accepted
+   tested and accepted, from which the emission writes the keys without testing again
+   (0: every tile of the rectangle counts). rd_splat2d's colour clamp bits, which only a
+   backward pass needs, are not kept. emit_keys_kernel reads the second half alone. */
+typedef struct device_splat {
+    float u, v, conic[3], opacity, depth, rgb[3];
+    int32_t tile_min[2], tile_max[2];
+    uint32_t tiles_touched, tiles_accepted;
+} __align__(16) device_splat; /* stored with four 16-byte writes */
+static_assert(sizeof(device_splat) == 64 && offsetof(device_splat, tile_min) == 40 && offsetof(device_splat, tile_max) == 48 &&
+                  offsetof(device_splat, tiles_touched) == 56 && offsetof(rd_splat2d, tiles_touched) == 56,
+              "device_splat: rd_splat2d's layout up to the count, and emit_keys_kernel's loads of the second half");
 
 typedef struct tile_range {
     long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
@@ -43,7 +54,8 @@ typedef struct splat_frame {
     rd_device_buffer depth_keys[2], order[2]; /* the depth sort */
     rd_device_buffer color, depth, trans, contrib;
     long long capacity;     /* pairs the key buffers hold, and the count the tile sort sorts */
-    int small_frames;       /* frames in a row that needed under a quarter of the capacity */
+    int window_frames;      /* frames rendered in the current window of WINDOW */
+    long long window_max;   /* the most pairs a frame of that window had */
     long long *host_counts; /* pinned: [intersections, visible] */
     cudaEvent_t events[STAGES];
     bool dependent_launch; /* rd_cuda_state's, for launch() */
@@ -101,7 +113,7 @@ __device__ void stage_sh_async(const rd_gaussians &g, int degree, long long firs
    contiguous in the scene, so the block copies them into shared memory (stage_sh_async)
    and each thread shades from there; read per thread from global memory, a warp's loads
    spread over 32 rows of up to 192 bytes each. */
-__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d *splats, unsigned int *depth_keys,
+__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, device_splat *splats, unsigned int *depth_keys,
                                   unsigned int *order, unsigned long long *visible)
 {
     extern __shared__ float s_sh[];
@@ -110,11 +122,16 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
     rd_splat2d s = {};
     bool kept = i < g.count && rd_splat_project(&vp, &g, i, &s);
     asm volatile("cp.async.wait_all;" ::: "memory");
-    if (__syncthreads_or(kept) && kept)
-        rd_splat_shade(&vp, g.means + 3 * i, s_sh + threadIdx.x * sh_row_stride(vp.sh_degree), &s);
+    unsigned int accepted = 0;
+    if (__syncthreads_or(kept) && kept &&
+        rd_splat_colour(&vp, g.means + 3 * i, s_sh + threadIdx.x * sh_row_stride(vp.sh_degree), &s))
+        s.tiles_touched = rd_count_tiles_accepted(&s, &vp, &accepted);
     int seen = s.tiles_touched != 0;
     if (i < g.count) {
-        if (seen) splats[i] = s; /* emission reads only the visible (see emit_keys_kernel) */
+        if (seen) /* emission reads only the visible (see emit_keys_kernel) */
+            splats[i] = device_splat{s.u, s.v, {s.conic[0], s.conic[1], s.conic[2]}, s.opacity, s.depth,
+                                     {s.rgb[0], s.rgb[1], s.rgb[2]}, {s.tile_min[0], s.tile_min[1]},
+                                     {s.tile_max[0], s.tile_max[1]}, s.tiles_touched, accepted};
         /* visible depths are past the near plane, so their float bits sort as the floats;
            the culled go last */
         depth_keys[i] = seen ? __float_as_uint(s.depth) : 0xffffffffu;
@@ -126,16 +143,19 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, rd_splat2d 
 
 /* Gaussians in depth order; each one's keys start at the sum of the tile counts before it
    in that order (the block's scan plus the blocks before, see pair_scan_state), so the
-   keys come out sorted by depth within every tile before the tile sort. A
-   Gaussian that keeps every tile of its rectangle (all large ones do, see rd_count_tiles)
-   needs no per-tile test; one with more than 32 of them is written by its whole warp, a
-   tile a lane, so that one huge splat does not hold its warp for a thousand serial
-   stores. Within a Gaussian's run of keys the order does not matter: its tiles differ.
-   Pairs past the key buffers' capacity are dropped; the last Gaussian's thread writes
-   the count (pairs), which the host sees afterwards. The visible Gaussians come first in
-   depth order (the culled have the largest key); only they have a record (preprocess
-   writes no other, 64 bytes of writes saved for every culled one). */
-__global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, const unsigned int *order,
+   keys come out sorted by depth within every tile before the tile sort. A Gaussian's
+   keys are the tiles that preprocess accepted (device_splat.tiles_accepted), or every
+   tile of its rectangle (all large ones: see rd_count_tiles_accepted); one with more than
+   32 of them is written by its whole warp, a tile a lane, so that one huge splat does not
+   hold its warp for a thousand serial stores. Within a Gaussian's run of keys the order
+   does not matter: its tiles differ. Taking the accepted tiles from preprocess spares
+   the gather of the record's first half (the mean and conic) and the tests run again
+   (6M binning 0.553 -> 0.531 ms, biker 0.077 -> 0.070). Pairs past the key buffers'
+   capacity are dropped; the last Gaussian's thread writes the count (pairs), which the
+   host sees afterwards. The visible Gaussians come first in depth order (the culled have
+   the largest key); only they have a record (preprocess writes no other, 64 bytes of
+   writes saved for every culled one). */
+__global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, const unsigned int *order,
                                  const unsigned long long *visible, pair_scan_state scan, long long n, long long capacity,
                                  unsigned int *keys, unsigned int *values, long long *pairs)
 {
@@ -148,48 +168,44 @@ __global__ void emit_keys_kernel(rd_view_params vp, const rd_splat2d *splats, co
         typename block_scan::TempStorage scan;
     } temp;
     long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x, k = 0;
-    rd_splat2d s = {};
-    int4 *words = (int4 *)&s; /* s read a 16-byte quarter at a time, only the quarters needed */
-    const int4 *from = NULL;
+    int4 min_rgb = {}, max_count = {}; /* the record's second half: g, b, tile_min | tile_max, count, accepted */
     unsigned int i = 0;
     if (j < seen) {
         i = order[j];
-        from = (const int4 *)(splats + i);
-        words[2] = from[2], words[3] = from[3]; /* the tile rectangle and count */
+        const int4 *from = (const int4 *)(splats + i);
+        min_rgb = from[2], max_count = from[3];
     }
+    int x0 = min_rgb.z, y0 = min_rgb.w, width = max_count.x - x0, count = max_count.z;
     if (blockIdx.x == 0) {
         long long block_total;
-        block_scan(temp.scan).ExclusiveSum((long long)s.tiles_touched, k, block_total);
+        block_scan(temp.scan).ExclusiveSum((long long)count, k, block_total);
         if (threadIdx.x == 0) scan.SetInclusive(0, block_total);
     } else {
         blocks_before prefix(scan, temp.prefix, cuda::std::plus<long long>(), (int)blockIdx.x);
-        block_scan(temp.scan).ExclusiveSum((long long)s.tiles_touched, k, prefix);
+        block_scan(temp.scan).ExclusiveSum((long long)count, k, prefix);
     }
-    if (j == n - 1) *pairs = k + s.tiles_touched;
-    int width = s.tile_max[0] - s.tile_min[0];
-    bool every_tile = s.tiles_touched && (int)s.tiles_touched == width * (s.tile_max[1] - s.tile_min[1]);
-    if (s.tiles_touched && !every_tile) words[0] = from[0], words[1] = from[1]; /* the mean and conic, for the tests */
-    bool by_warp = every_tile && s.tiles_touched > 32;
+    if (j == n - 1) *pairs = k + count;
+    bool by_warp = count > 32; /* only rectangles kept whole have more than 32 tiles */
     for (unsigned int mask = __ballot_sync(0xffffffffu, by_warp); mask; mask &= mask - 1) {
         int leader = __ffs(mask) - 1, lane = threadIdx.x & 31;
         long long base = __shfl_sync(0xffffffffu, k, leader);
-        int count = __shfl_sync(0xffffffffu, (int)s.tiles_touched, leader), w = __shfl_sync(0xffffffffu, width, leader);
-        int x0 = __shfl_sync(0xffffffffu, s.tile_min[0], leader), y0 = __shfl_sync(0xffffffffu, s.tile_min[1], leader);
+        int n_tiles = __shfl_sync(0xffffffffu, count, leader), w = __shfl_sync(0xffffffffu, width, leader);
+        int wx0 = __shfl_sync(0xffffffffu, x0, leader), wy0 = __shfl_sync(0xffffffffu, y0, leader);
         unsigned int index = __shfl_sync(0xffffffffu, i, leader);
-        for (int t = lane; t < count && base + t < capacity; t += 32) {
-            keys[base + t] = (unsigned int)((y0 + t / w) * vp.tiles_x + x0 + t % w);
+        for (int t = lane; t < n_tiles && base + t < capacity; t += 32) {
+            keys[base + t] = (unsigned int)((wy0 + t / w) * vp.tiles_x + wx0 + t % w);
             values[base + t] = index;
         }
     }
-    if (by_warp || !s.tiles_touched) return;
-    for (int y = s.tile_min[1]; y < s.tile_max[1]; y++)
-        for (int x = s.tile_min[0]; x < s.tile_max[0]; x++) {
-            if (!every_tile && !rd_tile_touches(&s, &vp, x, y)) continue;
-            if (k >= capacity) return;
-            keys[k] = (unsigned int)(y * vp.tiles_x + x);
-            values[k] = i;
-            k++;
-        }
+    if (by_warp || !count) return;
+    unsigned int accepted = (unsigned int)max_count.w;
+    unsigned int tiles = accepted ? accepted : count == 32 ? 0xffffffffu : (1u << count) - 1; /* bit b: tile b of the rectangle */
+    for (; tiles; tiles &= tiles - 1, k++) {
+        if (k >= capacity) return;
+        int b = __ffs(tiles) - 1;
+        keys[k] = (unsigned int)((y0 + b / width) * vp.tiles_x + x0 + b % width);
+        values[k] = i;
+    }
 }
 
 /* Blocks for the grid-stride kernels that take the pair count from the device: enough to
@@ -209,17 +225,26 @@ __global__ void pad_keys_kernel(const long long *pairs, long long capacity, unsi
 }
 
 /* The start and end of every tile's run in the sorted keys, over the frame's pairs only
-   (the padding sorts after them). */
+   (the padding sorts after them). Four keys a thread, read as one 16-byte load (the
+   capacity is a multiple of four): with one, each thread's stride loop waited out a load
+   at a time (6M: 28 us under ncu for 8.4M keys, twice what their bytes take). */
 __global__ void tile_ranges_kernel(const unsigned int *keys, const long long *pairs, long long capacity, unsigned int tiles,
                                    tile_range *ranges)
 {
     wait_for_previous_kernel();
     long long n = min(*pairs, capacity), stride = (long long)gridDim.x * blockDim.x;
-    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n; k += stride) {
-        unsigned int tile = keys[k];
-        if (tile >= tiles) return; /* padding, which sorts after every pair */
-        if (k == 0 || keys[k - 1] != tile) ranges[tile].start = k;
-        if (k == n - 1 || keys[k + 1] != tile) ranges[tile].end = k + 1;
+    for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; 4 * q < n; q += stride) {
+        long long k = 4 * q;
+        uint4 four = ((const uint4 *)keys)[q];
+        unsigned int run[6] = {k > 0 ? keys[k - 1] : 0xffffffffu, four.x, four.y, four.z, four.w,
+                               k + 4 < capacity ? keys[k + 4] : 0xffffffffu};
+#pragma unroll
+        for (int e = 1; e <= 4; e++) {
+            unsigned int tile = run[e];
+            if (tile >= tiles) return; /* padding, which sorts after every pair */
+            if (run[e - 1] != tile) ranges[tile].start = k + e - 1;
+            if (run[e + 1] != tile) ranges[tile].end = k + e;
+        }
     }
 }
 
@@ -279,7 +304,7 @@ typedef struct blend_splat {
     float u, v, a, b, c, opacity, depth, r, g, bl;
 } blend_splat;
 
-__device__ __forceinline__ blend_splat load_blend_splat(const rd_splat2d *splats, unsigned int i)
+__device__ __forceinline__ blend_splat load_blend_splat(const device_splat *splats, unsigned int i)
 {
     const float4 *q = (const float4 *)(splats + i); /* u v a b | c opacity depth r | g b ... */
     float4 q0 = __ldg(q), q1 = __ldg(q + 1), q2 = __ldg(q + 2);
@@ -372,7 +397,7 @@ __device__ __forceinline__ float touch_limit(float log2_opacity)
 template <bool EXTRAS>
 __global__ void __launch_bounds__(BLOCK, 4)
     blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule, const unsigned int *values,
-                 const rd_splat2d *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
+                 const device_splat *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
 {
     wait_for_previous_kernel();
     __shared__ staged_splat s_staged[BLOCK + 1]; /* the last warp's loop reads one past its slice */
@@ -626,12 +651,12 @@ static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, 
 /* The tile ranges, then the schedule's counters: one memset clears both. */
 static size_t ranges_bytes(long long tiles) { return (size_t)tiles * sizeof(tile_range) + sizeof(tile_schedule_counters); }
 
-/* Key buffer capacity for a frame of `pairs` pairs: an eighth more, so that views with a
-   few more pairs still fit, within the 2^31 a sort takes. */
-static long long capacity_for(long long pairs)
+/* Key buffer capacity for `pairs` pairs and 1/headroom more, so that views with a few more
+   pairs still fit: a multiple of four (tile_ranges_kernel) within MIN and MAX_CAPACITY. */
+static long long capacity_for(long long pairs, long long headroom)
 {
-    long long c = pairs + pairs / 8;
-    return c < MIN_CAPACITY ? MIN_CAPACITY : c > 0x7fffffffll ? 0x7fffffffll : c;
+    long long c = (pairs + pairs / headroom + 3) & ~3ll;
+    return c < MIN_CAPACITY ? MIN_CAPACITY : c > MAX_CAPACITY ? MAX_CAPACITY : c;
 }
 
 /* Where a frame's outputs go on the device (NULL where not wanted). */
@@ -645,7 +670,7 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
 {
     size_t scan_state_bytes = 0;
     pair_scan_state::AllocationSize((int)blocks_for(n), scan_state_bytes);
-    rd_result r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(rd_splat2d), "preprocessed Gaussians");
+    rd_result r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(device_splat), "preprocessed Gaussians");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->pair_scan, scan_state_bytes, "tile count scan");
     for (int b = 0; b < 2; b++) {
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth_keys[b], (size_t)n * 4 + 4, "depth keys");
@@ -696,12 +721,12 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
         pair_scan_state scan;
         scan.Init((int)blocks_for(n), f->pair_scan.ptr, f->pair_scan.bytes);
-        preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (rd_splat2d *)f->splats.ptr,
+        preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (device_splat *)f->splats.ptr,
                                                                         depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
         sorted = sort_pairs(&sort, depth_keys, order, n, 32);
         launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
-        launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const rd_splat2d *)f->splats.ptr, order.Current(),
+        launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const device_splat *)f->splats.ptr, order.Current(),
                (const unsigned long long *)visible, scan, n, f->capacity, keys.Current(), values.Current(), pairs);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
@@ -721,7 +746,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     cudaEventRecord(f->events[3], st);
     dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
     launch(f, out->depth || out->contrib ? blend_kernel<true> : blend_kernel<false>, (unsigned int)tiles, block, st, *vp,
-           ranges, (const unsigned int *)f->schedule.ptr, values.Current(), (const rd_splat2d *)f->splats.ptr,
+           ranges, (const unsigned int *)f->schedule.ptr, values.Current(), (const device_splat *)f->splats.ptr,
            (float4 *)out->color, (float *)out->depth, (float *)out->trans, (unsigned int *)out->contrib);
     cudaEventRecord(f->events[4], st);
     cudaMemcpyAsync(&f->host_counts[0], pairs, sizeof(long long), cudaMemcpyDeviceToHost, st);
@@ -733,9 +758,11 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
    at the key buffers' capacity (the keys past the frame's pairs padded to sort last), so
    nothing waits for their count mid-frame; when a frame finds more pairs than that, the
    host sees it at the end, grows the buffers and renders the frame again (once: the
-   count is deterministic). A capacity four times what SHRINK_AFTER frames in a row needed
-   shrinks, so that views with few pairs do not keep sorting for one that had many, while
-   views that alternate do not grow it and shrink it by turns. */
+   count is deterministic), with an eighth to spare. Every WINDOW frames the capacity
+   is fitted to the most pairs a frame of the window had, with a thirty-second to spare,
+   where that is smaller: views with few pairs then stop sorting for one that had many,
+   views that alternate within a window neither grow it nor shrink it by turns, and the
+   tile sort takes few keys past the pairs. */
 extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
                                           const rd_framebuffer *target, void *stream, rd_render_stats *stats)
 {
@@ -779,15 +806,16 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
         pairs = f->host_counts[0];
         if (pairs <= f->capacity) break;
         if (attempt > 0) return rd_fail(ctx, RD_ERROR_DEVICE, "cuda: pair count changed between two renders of a frame");
-        if (pairs > 0x7fffffffll)
+        if (pairs > MAX_CAPACITY)
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussian-tile pairs exceed the 2^31 a sort can take", pairs);
-        f->capacity = capacity_for(pairs);
+        f->capacity = capacity_for(pairs, 8);
         rd_log(ctx, RD_LOG_DEBUG, "cuda: growing the key buffers to %lld pairs", f->capacity);
     }
-    f->small_frames = pairs < f->capacity / 4 ? f->small_frames + 1 : 0;
-    if (f->small_frames == SHRINK_AFTER) { /* for the next frame */
-        f->capacity = capacity_for(pairs);
-        f->small_frames = 0;
+    if (pairs > f->window_max) f->window_max = pairs;
+    if (++f->window_frames == WINDOW) { /* for the next frame */
+        long long fitted = capacity_for(f->window_max, 32);
+        if (fitted < f->capacity) f->capacity = fitted;
+        f->window_frames = 0, f->window_max = 0;
     }
 
     float ms[STAGES - 1];

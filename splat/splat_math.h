@@ -213,15 +213,30 @@ RD_HD static inline bool rd_tile_touches(const rd_splat2d *s, const rd_view_para
 }
 
 /* Tiles of s's rectangle that rd_tile_touches accepts: all of them where it accepts every
-   tile (so that a huge splat costs no loop over its tiles). */
-RD_HD static inline uint32_t rd_count_tiles(const rd_splat2d *s, const rd_view_params *vp)
+   tile (so that a huge splat costs no loop over its tiles). Where the tiles are tested one
+   by one, *accepted gets a bit for each tile accepted, bit (y - tile_min y) * width +
+   (x - tile_min x), which RD_ELLIPSE_TEST_MAX_TILES = 32 lets one word hold; otherwise it
+   is 0. The CUDA emission writes the keys from it rather than testing each tile again. */
+RD_HD static inline uint32_t rd_count_tiles_accepted(const rd_splat2d *s, const rd_view_params *vp, uint32_t *accepted)
 {
     int32_t area = (s->tile_max[0] - s->tile_min[0]) * (s->tile_max[1] - s->tile_min[1]);
+    *accepted = 0;
     if ((vp->flags & RD_RENDER_INRIA_EXTENT) || area > RD_ELLIPSE_TEST_MAX_TILES) return (uint32_t)area;
-    uint32_t n = 0;
+    uint32_t mask = 0, bit = 1;
     for (int y = s->tile_min[1]; y < s->tile_max[1]; y++)
-        for (int x = s->tile_min[0]; x < s->tile_max[0]; x++) n += rd_tile_touches(s, vp, x, y);
-    return n;
+        for (int x = s->tile_min[0]; x < s->tile_max[0]; x++, bit <<= 1)
+            if (rd_tile_touches(s, vp, x, y)) mask |= bit;
+    *accepted = mask;
+#ifdef __CUDA_ARCH__
+    return (uint32_t)__popc(mask);
+#else
+    return (uint32_t)__builtin_popcount(mask);
+#endif
+}
+RD_HD static inline uint32_t rd_count_tiles(const rd_splat2d *s, const rd_view_params *vp)
+{
+    uint32_t accepted;
+    return rd_count_tiles_accepted(s, vp, &accepted);
 }
 
 /* Spec steps 1-6 for Gaussian i: view transform, covariance, projection, conic and tile
@@ -312,10 +327,9 @@ RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gau
     return true;
 }
 
-/* Spec step 7 and the tile count for a Gaussian that rd_splat_project kept: colour from
-   its coefficients sh (K*3 floats, wherever the caller keeps them). False when the colour
-   is not finite (out keeps tiles_touched 0). */
-RD_HD static inline bool rd_splat_shade(const rd_view_params *vp, const float mean[3], const float *sh, rd_splat2d *out)
+/* Spec step 7 for a Gaussian that rd_splat_project kept: colour from its coefficients sh
+   (K*3 floats, wherever the caller keeps them). False when the colour is not finite. */
+RD_HD static inline bool rd_splat_colour(const rd_view_params *vp, const float mean[3], const float *sh, rd_splat2d *out)
 {
     /* 7. colour */
     float d[3] = {mean[0] - vp->centre[0], mean[1] - vp->centre[1], mean[2] - vp->centre[2]};
@@ -330,7 +344,12 @@ RD_HD static inline bool rd_splat_shade(const rd_view_params *vp, const float me
             out->clamped |= 1u << ch;
         }
     }
-
+    return true;
+}
+/* rd_splat_colour, then the tile count (out keeps tiles_touched 0 where it fails). */
+RD_HD static inline bool rd_splat_shade(const rd_view_params *vp, const float mean[3], const float *sh, rd_splat2d *out)
+{
+    if (!rd_splat_colour(vp, mean, sh, out)) return false;
     out->tiles_touched = rd_count_tiles(out, vp);
     return true;
 }
