@@ -151,16 +151,18 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, device_spla
    does not matter: its tiles differ. Taking the accepted tiles from preprocess spares
    the gather of the record's first half (the mean and conic) and the tests run again
    (6M binning 0.553 -> 0.531 ms, biker 0.077 -> 0.070). Pairs past the key buffers'
-   capacity are dropped; the last Gaussian's thread writes the count (pairs), which the
-   host sees afterwards. The visible Gaussians come first in depth order (the culled have
-   the largest key); only they have a record (preprocess writes no other, 64 bytes of
-   writes saved for every culled one). */
+   capacity are dropped; the last visible Gaussian's thread writes the count (pairs),
+   which the host sees afterwards. The visible Gaussians come first in depth order (the
+   culled have the largest key); only they have a record (preprocess writes no other, 64
+   bytes of writes saved for every culled one), and blocks of culled ones alone leave at
+   once rather than join the scan. */
 __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, const unsigned int *order,
-                                 const unsigned long long *visible, pair_scan_state scan, long long n, long long capacity,
+                                 const unsigned long long *visible, pair_scan_state scan, long long capacity,
                                  unsigned int *keys, unsigned int *values, long long *pairs)
 {
     wait_for_previous_kernel();
     long long seen = (long long)*visible; /* the first `seen` in depth order; the culled have no record */
+    if ((long long)blockIdx.x * blockDim.x >= seen) return; /* no keys, and no block before waits for this one */
     typedef cub::BlockScan<long long, THREADS> block_scan;
     typedef cub::TilePrefixCallbackOp<long long, cuda::std::plus<long long>, pair_scan_state> blocks_before;
     __shared__ struct {
@@ -184,7 +186,7 @@ __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, 
         blocks_before prefix(scan, temp.prefix, cuda::std::plus<long long>(), (int)blockIdx.x);
         block_scan(temp.scan).ExclusiveSum((long long)count, k, prefix);
     }
-    if (j == n - 1) *pairs = k + count;
+    if (j == seen - 1) *pairs = k + count;
     bool by_warp = count > 32; /* only rectangles kept whole have more than 32 tiles */
     for (unsigned int mask = __ballot_sync(0xffffffffu, by_warp); mask; mask &= mask - 1) {
         int leader = __ffs(mask) - 1, lane = threadIdx.x & 31;
@@ -713,7 +715,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     cub::DoubleBuffer<unsigned int> values((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
     sort_plan sort = {f->temp.ptr, f->temp.bytes, st, f->small_sort_below}; /* reserve_frame sized it for both sorts */
     cudaEventRecord(f->events[0], st);
-    cudaMemsetAsync(visible, 0, 2 * sizeof *visible, st); /* visible, and the pairs when n is 0 */
+    cudaMemsetAsync(visible, 0, 2 * sizeof *visible, st); /* visible, and the pairs when none is */
     cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st);
     cudaError_t sorted = cudaSuccess;
     if (n > 0) {
@@ -727,7 +729,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         sorted = sort_pairs(&sort, depth_keys, order, n, 32);
         launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
         launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const device_splat *)f->splats.ptr, order.Current(),
-               (const unsigned long long *)visible, scan, n, f->capacity, keys.Current(), values.Current(), pairs);
+               (const unsigned long long *)visible, scan, f->capacity, keys.Current(), values.Current(), pairs);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         cudaEventRecord(f->events[2], st);
