@@ -60,6 +60,7 @@ typedef struct splat_frame {
     cudaEvent_t events[STAGES];
     bool dependent_launch; /* rd_cuda_state's, for launch() */
     long long small_sort_below; /* sorts of fewer keys take the small block tile (sort_pairs) */
+    long long two_emitted_from; /* frames of this many Gaussians or more emit two a thread (emit_items) */
 } splat_frame;
 
 /* ---- kernels ---------------------------------------------------------------------------- */
@@ -141,52 +142,20 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, device_spla
     if (threadIdx.x == 0 && block_seen) atomicAdd(visible, (unsigned long long)block_seen);
 }
 
-/* Gaussians in depth order; each one's keys start at the sum of the tile counts before it
-   in that order (the block's scan plus the blocks before, see pair_scan_state), so the
-   keys come out sorted by depth within every tile before the tile sort. A Gaussian's
-   keys are the tiles that preprocess accepted (device_splat.tiles_accepted), or every
-   tile of its rectangle (all large ones: see rd_count_tiles_accepted); one with more than
-   32 of them is written by its whole warp, a tile a lane, so that one huge splat does not
-   hold its warp for a thousand serial stores. Within a Gaussian's run of keys the order
-   does not matter: its tiles differ. Taking the accepted tiles from preprocess spares
-   the gather of the record's first half (the mean and conic) and the tests run again
-   (6M binning 0.553 -> 0.531 ms, biker 0.077 -> 0.070). Pairs past the key buffers'
-   capacity are dropped; the last visible Gaussian's thread writes the count (pairs),
-   which the host sees afterwards. The visible Gaussians come first in depth order (the
-   culled have the largest key); only they have a record (preprocess writes no other, 64
-   bytes of writes saved for every culled one), and blocks of culled ones alone leave at
-   once rather than join the scan. */
-__global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, const unsigned int *order,
-                                 const unsigned long long *visible, pair_scan_state scan, long long capacity,
-                                 unsigned int *keys, unsigned int *values, long long *pairs)
+/* Where emit_keys_kernel writes the pairs. */
+typedef struct key_output {
+    unsigned int *keys, *values;
+    long long capacity; /* pairs past it are dropped */
+} key_output;
+
+/* One Gaussian's keys, at k on: called by every lane of the warp, each with its Gaussian's
+   index and the second half of its record (count 0: none). */
+__device__ __forceinline__ void write_keys(const rd_view_params &vp, int4 min_rgb, int4 max_count, unsigned int i, long long k,
+                                           key_output out)
 {
-    wait_for_previous_kernel();
-    long long seen = (long long)*visible; /* the first `seen` in depth order; the culled have no record */
-    if ((long long)blockIdx.x * blockDim.x >= seen) return; /* no keys, and no block before waits for this one */
-    typedef cub::BlockScan<long long, THREADS> block_scan;
-    typedef cub::TilePrefixCallbackOp<long long, cuda::std::plus<long long>, pair_scan_state> blocks_before;
-    __shared__ struct {
-        typename blocks_before::TempStorage prefix;
-        typename block_scan::TempStorage scan;
-    } temp;
-    long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x, k = 0;
-    int4 min_rgb = {}, max_count = {}; /* the record's second half: g, b, tile_min | tile_max, count, accepted */
-    unsigned int i = 0;
-    if (j < seen) {
-        i = order[j];
-        const int4 *from = (const int4 *)(splats + i);
-        min_rgb = from[2], max_count = from[3];
-    }
+    unsigned int *keys = out.keys, *values = out.values;
+    long long capacity = out.capacity;
     int x0 = min_rgb.z, y0 = min_rgb.w, width = max_count.x - x0, count = max_count.z;
-    if (blockIdx.x == 0) {
-        long long block_total;
-        block_scan(temp.scan).ExclusiveSum((long long)count, k, block_total);
-        if (threadIdx.x == 0) scan.SetInclusive(0, block_total);
-    } else {
-        blocks_before prefix(scan, temp.prefix, cuda::std::plus<long long>(), (int)blockIdx.x);
-        block_scan(temp.scan).ExclusiveSum((long long)count, k, prefix);
-    }
-    if (j == seen - 1) *pairs = k + count;
     bool by_warp = count > 32; /* only rectangles kept whole have more than 32 tiles */
     for (unsigned int mask = __ballot_sync(0xffffffffu, by_warp); mask; mask &= mask - 1) {
         int leader = __ffs(mask) - 1, lane = threadIdx.x & 31;
@@ -207,6 +176,69 @@ __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, 
         int b = __ffs(tiles) - 1;
         keys[k] = (unsigned int)((y0 + b / width) * vp.tiles_x + x0 + b % width);
         values[k] = i;
+    }
+}
+
+/* Gaussians in depth order; each one's keys start at the sum of the tile counts before it
+   in that order (the block's scan plus the blocks before, see pair_scan_state), so the
+   keys come out sorted by depth within every tile before the tile sort. A Gaussian's
+   keys are the tiles that preprocess accepted (device_splat.tiles_accepted), or every
+   tile of its rectangle (all large ones: see rd_count_tiles_accepted); one with more than
+   32 of them is written by its whole warp, a tile a lane, so that one huge splat does not
+   hold its warp for a thousand serial stores. Within a Gaussian's run of keys the order
+   does not matter: its tiles differ. Taking the accepted tiles from preprocess spares
+   the gather of the record's first half (the mean and conic) and the tests run again
+   (6M binning 0.553 -> 0.531 ms, biker 0.077 -> 0.070). Pairs past the key buffers'
+   capacity are dropped; the last visible Gaussian's thread writes the count (pairs),
+   which the host sees afterwards. The visible Gaussians come first in depth order (the
+   culled have the largest key); only they have a record (preprocess writes no other, 64
+   bytes of writes saved for every culled one), and blocks of culled ones alone leave at
+   once rather than join the scan. Each thread takes ITEMS consecutive Gaussians
+   (emit_items). */
+template <int ITEMS>
+__global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, const unsigned int *order,
+                                 const unsigned long long *visible, pair_scan_state scan, long long capacity,
+                                 unsigned int *keys, unsigned int *values, long long *pairs)
+{
+    wait_for_previous_kernel();
+    long long seen = (long long)*visible; /* the first `seen` in depth order; the culled have no record */
+    long long first = (long long)blockIdx.x * blockDim.x * ITEMS;
+    if (first >= seen) return; /* no keys, and no block before waits for this one */
+    typedef cub::BlockScan<long long, THREADS> block_scan;
+    typedef cub::TilePrefixCallbackOp<long long, cuda::std::plus<long long>, pair_scan_state> blocks_before;
+    __shared__ struct {
+        typename blocks_before::TempStorage prefix;
+        typename block_scan::TempStorage scan;
+    } temp;
+    int4 min_rgb[ITEMS], max_count[ITEMS]; /* the records' second halves: g, b, tile_min | tile_max, count, accepted */
+    unsigned int index[ITEMS];
+    long long count[ITEMS], k[ITEMS];
+#pragma unroll
+    for (int q = 0; q < ITEMS; q++) {
+        long long j = first + threadIdx.x * ITEMS + q;
+        min_rgb[q] = int4{}, max_count[q] = int4{}, index[q] = 0;
+        if (j < seen) index[q] = order[j];
+    }
+#pragma unroll
+    for (int q = 0; q < ITEMS; q++)
+        if (first + threadIdx.x * ITEMS + q < seen) {
+            const int4 *from = (const int4 *)(splats + index[q]);
+            min_rgb[q] = from[2], max_count[q] = from[3];
+        }
+#pragma unroll
+    for (int q = 0; q < ITEMS; q++) count[q] = max_count[q].z;
+    if (blockIdx.x == 0) {
+        long long block_total;
+        block_scan(temp.scan).ExclusiveSum(count, k, block_total);
+        if (threadIdx.x == 0) scan.SetInclusive(0, block_total);
+    } else {
+        blocks_before prefix(scan, temp.prefix, cuda::std::plus<long long>(), (int)blockIdx.x);
+        block_scan(temp.scan).ExclusiveSum(count, k, prefix);
+    }
+#pragma unroll
+    for (int q = 0; q < ITEMS; q++) {
+        if (first + threadIdx.x * ITEMS + q == seen - 1) *pairs = k[q] + count[q];
+        write_keys(vp, min_rgb[q], max_count[q], index[q], k[q], key_output{keys, values, capacity});
     }
 }
 
@@ -606,6 +638,7 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
         ctx->splat_state_free = free_frame;
         f->dependent_launch = rd_cuda(ctx)->dependent_launch;
         f->small_sort_below = (long long)rd_cuda(ctx)->multiprocessors * CUB_SORT_TILE * 3 / 4;
+        f->two_emitted_from = (long long)rd_cuda(ctx)->multiprocessors * 80 * THREADS;
         rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, 2 * sizeof(long long)), "cudaMallocHost");
         for (int e = 0; r == RD_OK && e < STAGES; e++) r = rd_cuda_check(ctx, cudaEventCreate(&f->events[e]), "cudaEventCreate");
         if (r != RD_OK) {
@@ -618,6 +651,16 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
 }
 
 static unsigned int blocks_for(long long n) { return (unsigned int)((n + THREADS - 1) / THREADS); }
+/* Gaussians an emission thread takes: two where one a thread would make 80 blocks an SM
+   or more, so that each thread has two records' loads in flight (6M binning 0.523 ->
+   0.505 ms); with fewer blocks, halving them cost more than that gained (1M 0.140 ->
+   0.145, biker 0.070 -> 0.074). */
+static int emit_items(const splat_frame *f, long long n) { return n >= f->two_emitted_from ? 2 : 1; }
+static unsigned int emit_blocks(const splat_frame *f, long long n)
+{
+    long long per_block = (long long)THREADS * emit_items(f, n);
+    return (unsigned int)((n + per_block - 1) / per_block);
+}
 
 /* Launches a kernel that begins with wait_for_previous_kernel. Where the device allows
    it, the launch is a programmatic dependent one: the kernel is set up while the one
@@ -671,7 +714,7 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
                                const rd_framebuffer *target, size_t pixels, frame_outputs *out)
 {
     size_t scan_state_bytes = 0;
-    pair_scan_state::AllocationSize((int)blocks_for(n), scan_state_bytes);
+    pair_scan_state::AllocationSize((int)emit_blocks(f, n), scan_state_bytes);
     rd_result r = rd_cuda_reserve(ctx, &f->splats, (size_t)n * sizeof(device_splat), "preprocessed Gaussians");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->pair_scan, scan_state_bytes, "tile count scan");
     for (int b = 0; b < 2; b++) {
@@ -722,13 +765,13 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
         size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
         pair_scan_state scan;
-        scan.Init((int)blocks_for(n), f->pair_scan.ptr, f->pair_scan.bytes);
+        scan.Init((int)emit_blocks(f, n), f->pair_scan.ptr, f->pair_scan.bytes);
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (device_splat *)f->splats.ptr,
                                                                         depth_keys.Current(), order.Current(), visible);
         cudaEventRecord(f->events[1], st);
         sorted = sort_pairs(&sort, depth_keys, order, n, 32);
-        launch(f, pair_scan_init_kernel, blocks_for(blocks_for(n)), THREADS, st, scan, (int)blocks_for(n));
-        launch(f, emit_keys_kernel, blocks_for(n), THREADS, st, *vp, (const device_splat *)f->splats.ptr, order.Current(),
+        launch(f, pair_scan_init_kernel, blocks_for(emit_blocks(f, n)), THREADS, st, scan, (int)emit_blocks(f, n));
+        launch(f, emit_items(f, n) == 2 ? emit_keys_kernel<2> : emit_keys_kernel<1>, emit_blocks(f, n), THREADS, st, *vp, (const device_splat *)f->splats.ptr, order.Current(),
                (const unsigned long long *)visible, scan, f->capacity, keys.Current(), values.Current(), pairs);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
