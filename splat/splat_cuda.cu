@@ -14,7 +14,9 @@
 
 #include <cub/cub.cuh>
 
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5, PREPROCESS_THREADS = 128 };
 /* pairs the key buffers start with, and the frames a capacity is fitted over (rd_splat_render_cuda) */
@@ -629,6 +631,16 @@ static void free_frame(rd_context *ctx)
     ctx->splat_state = NULL;
 }
 
+/* splat_frame.two_emitted_from: see emit_items. RADIANT_CUDA_EMIT_ITEMS=1 or =2 makes every
+   frame take that many Gaussians a thread, so that the tests run both kernels. */
+static long long emit_two_from(int multiprocessors)
+{
+    const char *items = getenv("RADIANT_CUDA_EMIT_ITEMS");
+    if (items && strcmp(items, "1") == 0) return LLONG_MAX;
+    if (items && strcmp(items, "2") == 0) return 0;
+    return (long long)multiprocessors * 80 * THREADS;
+}
+
 static rd_result get_frame(rd_context *ctx, splat_frame **out)
 {
     if (!ctx->splat_state) {
@@ -638,7 +650,7 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
         ctx->splat_state_free = free_frame;
         f->dependent_launch = rd_cuda(ctx)->dependent_launch;
         f->small_sort_below = (long long)rd_cuda(ctx)->multiprocessors * CUB_SORT_TILE * 3 / 4;
-        f->two_emitted_from = (long long)rd_cuda(ctx)->multiprocessors * 80 * THREADS;
+        f->two_emitted_from = emit_two_from(rd_cuda(ctx)->multiprocessors);
         rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, 2 * sizeof(long long)), "cudaMallocHost");
         for (int e = 0; r == RD_OK && e < STAGES; e++) r = rd_cuda_check(ctx, cudaEventCreate(&f->events[e]), "cudaEventCreate");
         if (r != RD_OK) {

@@ -17,7 +17,7 @@ typedef struct backend_config {
     int threads;
     double max_abs, rel_l2; /* tolerances for the splat renderer's colour, alpha, T */
     size_t flip_per_mille;  /* threshold flips allowed, per mille of pixels */
-    const char *tile_order; /* RADIANT_VK_TILE_ORDER for the context; NULL: the device's own */
+    const char *setting;    /* NAME=value of one of VARIANT_SETTINGS for the context; NULL: the defaults */
     bool small_only;        /* only the small random cases (a second run of a backend) */
 } backend_config;
 
@@ -28,9 +28,25 @@ static const backend_config CONFIGS[] = {
     {"cuda", RD_BACKEND_CUDA, 0, 2e-3, 1e-3, 5, NULL, false},
     {"vulkan", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, NULL, false},
     /* the blend's two launch orders, whichever the device defaults to (splat_vk.c) */
-    {"vulkan (tiles longest first)", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, "longest", true},
-    {"vulkan (tiles in row order)", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, "rows", true},
+    {"vulkan (tiles longest first)", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, "RADIANT_VK_TILE_ORDER=longest", true},
+    {"vulkan (tiles in row order)", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, "RADIANT_VK_TILE_ORDER=rows", true},
+    /* the emission kernel that large scenes take (splat_cuda.cu's emit_items) */
+    {"cuda (two Gaussians an emission thread)", RD_BACKEND_CUDA, 0, 2e-3, 1e-3, 5, "RADIANT_CUDA_EMIT_ITEMS=2", true},
 };
+
+/* The environment settings that pick a backend's variants; each context is created with
+   all of them unset but its config's one. */
+static const char *const VARIANT_SETTINGS[] = {"RADIANT_VK_TILE_ORDER", "RADIANT_CUDA_EMIT_ITEMS"};
+
+static void apply_setting(const char *setting)
+{
+    for (size_t k = 0; k < sizeof VARIANT_SETTINGS / sizeof VARIANT_SETTINGS[0]; k++) unsetenv(VARIANT_SETTINGS[k]);
+    if (!setting) return;
+    char name[64];
+    const char *eq = strchr(setting, '=');
+    snprintf(name, sizeof name, "%.*s", (int)(eq - setting), setting);
+    setenv(name, eq + 1, 1);
+}
 
 typedef struct frame_outputs {
     float *color, *depth, *trans;
@@ -278,8 +294,7 @@ int main(void)
     for (size_t b = 0; b < sizeof CONFIGS / sizeof CONFIGS[0]; b++) {
         const backend_config *cfg = &CONFIGS[b];
         rd_context *ctx = NULL;
-        if (cfg->tile_order) setenv("RADIANT_VK_TILE_ORDER", cfg->tile_order, 1);
-        else unsetenv("RADIANT_VK_TILE_ORDER");
+        apply_setting(cfg->setting);
         rd_result cr = rd_context_create(&(rd_context_desc){.backend = cfg->backend, .threads = cfg->threads, .log = test_log}, &ctx);
         if (cr == RD_ERROR_BACKEND_UNAVAILABLE) {
             printf("backend %s: skipped (not built, or no device here)\n", cfg->name);
