@@ -221,6 +221,7 @@ enum {
     RD_RENDER_INRIA_EXTENT = 1u << 1,   /* square 3-sigma extent of the INRIA code */
     RD_RENDER_EXPECTED_DEPTH = 1u << 2, /* depth = D / alpha instead of accumulated D */
     RD_RENDER_SCENE_FLAGS = 1u << 3,    /* also honour the scene's own hints (antialiased) */
+    RD_RENDER_STAGE_TIMES = 1u << 4,    /* time each stage into rd_render_stats (see there) */
 };
 
 /* sh_degree field: 0 renders the scene's degree; RD_SH_DEGREE(n) caps it at n. */
@@ -242,6 +243,10 @@ typedef struct rd_framebuffer {
     rd_memory memory;
 } rd_framebuffer;
 
+/* total_ms: the frame by the backend's timers (device timers on GPUs). The stages are
+   timed where the render asked for RD_RENDER_STAGE_TIMES, and add up to the total; without
+   it a backend may leave them 0 (CUDA does: its timers between stages cost the frame up
+   to 10 us of overlap between kernels). */
 typedef struct rd_render_stats {
     double total_ms;
     double preprocess_ms, binning_ms, sort_ms, blend_ms;
