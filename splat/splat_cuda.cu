@@ -81,12 +81,20 @@ __device__ __forceinline__ void wait_for_previous_kernel()
    THREADS Gaussians): the sum and the emission in one pass, with no offsets array. */
 typedef cub::ScanTileState<long long> pair_scan_state;
 
-/* Resets the scan state for a frame. A kernel of its own, as the 3 registers it took in
-   preprocess cost that kernel a resident block an SM (6M preprocess 0.69 -> 0.74 ms). */
-__global__ void pair_scan_init_kernel(pair_scan_state scan, int blocks)
+/* The culled Gaussians' depth key, above every visible one's (whose float bits are those
+   of a positive depth): they sort last. */
+enum : unsigned int { CULLED_KEY = 0xffffffffu };
+
+/* Resets the scan state for a frame, and clears the `words` 8-byte words at `clear` (the
+   ranges buffer: see ranges_bytes), as a memset before preprocess did. A kernel of its
+   own, as the 3 registers the reset took in preprocess cost that kernel a resident block
+   an SM (6M preprocess 0.69 -> 0.74 ms). */
+__global__ void pair_scan_init_kernel(pair_scan_state scan, int blocks, unsigned long long *clear, long long words)
 {
     wait_for_previous_kernel(); /* so that emit's wait covers the depth sort too */
     scan.InitializeStatus(blocks);
+    long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long w = (long long)blockIdx.x * blockDim.x + threadIdx.x; w < words; w += stride) clear[w] = 0;
 }
 
 /* Starts copying the colour coefficients that shading reads (used of each row) of the
@@ -117,7 +125,7 @@ __device__ void stage_sh_async(const rd_gaussians &g, int degree, long long firs
    and each thread shades from there; read per thread from global memory, a warp's loads
    spread over 32 rows of up to 192 bytes each. */
 __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, device_splat *splats, unsigned int *depth_keys,
-                                  unsigned int *order, unsigned long long *visible)
+                                  unsigned int *order)
 {
     extern __shared__ float s_sh[];
     long long first = (long long)blockIdx.x * blockDim.x, i = first + threadIdx.x;
@@ -129,19 +137,16 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, device_spla
     if (__syncthreads_or(kept) && kept &&
         rd_splat_colour(&vp, g.means + 3 * i, s_sh + threadIdx.x * sh_row_stride(vp.sh_degree), &s))
         s.tiles_touched = rd_count_tiles_accepted(&s, &vp, &accepted);
-    int seen = s.tiles_touched != 0;
+    bool seen = s.tiles_touched != 0;
     if (i < g.count) {
         if (seen) /* emission reads only the visible (see emit_keys_kernel) */
             splats[i] = device_splat{s.u, s.v, {s.conic[0], s.conic[1], s.conic[2]}, s.opacity, s.depth,
                                      {s.rgb[0], s.rgb[1], s.rgb[2]}, {s.tile_min[0], s.tile_min[1]},
                                      {s.tile_max[0], s.tile_max[1]}, s.tiles_touched, accepted};
-        /* visible depths are past the near plane, so their float bits sort as the floats;
-           the culled go last */
-        depth_keys[i] = seen ? __float_as_uint(s.depth) : 0xffffffffu;
+        /* visible depths are past the near plane, so their float bits sort as the floats */
+        depth_keys[i] = seen ? __float_as_uint(s.depth) : CULLED_KEY;
         order[i] = (unsigned int)i;
     }
-    int block_seen = __syncthreads_count(seen);
-    if (threadIdx.x == 0 && block_seen) atomicAdd(visible, (unsigned long long)block_seen);
 }
 
 /* Where emit_keys_kernel writes the pairs. */
@@ -191,21 +196,21 @@ __device__ __forceinline__ void write_keys(const rd_view_params &vp, int4 min_rg
    does not matter: its tiles differ. Taking the accepted tiles from preprocess spares
    the gather of the record's first half (the mean and conic) and the tests run again
    (6M binning 0.553 -> 0.531 ms, biker 0.077 -> 0.070). Pairs past the key buffers'
-   capacity are dropped; the last visible Gaussian's thread writes the count (pairs),
-   which the host sees afterwards. The visible Gaussians come first in depth order (the
-   culled have the largest key); only they have a record (preprocess writes no other, 64
+   capacity are dropped. The visible Gaussians come first in depth order (the culled have
+   the largest key, CULLED_KEY); only they have a record (preprocess writes no other, 64
    bytes of writes saved for every culled one), and blocks of culled ones alone leave at
-   once rather than join the scan. Each thread takes ITEMS consecutive Gaussians
-   (emit_items). */
+   once rather than join the scan. The last visible Gaussian's thread writes the frame's
+   counts (counts[0] the visible, counts[1] the pairs; both 0 from pair_scan_init_kernel
+   where none is), which the host sees afterwards. Each thread takes ITEMS consecutive
+   Gaussians (emit_items). */
 template <int ITEMS>
 __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, const unsigned int *order,
-                                 const unsigned long long *visible, pair_scan_state scan, long long capacity,
-                                 unsigned int *keys, unsigned int *values, long long *pairs)
+                                 const unsigned int *sorted_depths, long long n, pair_scan_state scan, key_output out,
+                                 long long *counts)
 {
     wait_for_previous_kernel();
-    long long seen = (long long)*visible; /* the first `seen` in depth order; the culled have no record */
     long long first = (long long)blockIdx.x * blockDim.x * ITEMS;
-    if (first >= seen) return; /* no keys, and no block before waits for this one */
+    if (sorted_depths[first] == CULLED_KEY) return; /* no keys, and no block before waits for this one */
     typedef cub::BlockScan<long long, THREADS> block_scan;
     typedef cub::TilePrefixCallbackOp<long long, cuda::std::plus<long long>, pair_scan_state> blocks_before;
     __shared__ struct {
@@ -215,15 +220,25 @@ __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, 
     int4 min_rgb[ITEMS], max_count[ITEMS]; /* the records' second halves: g, b, tile_min | tile_max, count, accepted */
     unsigned int index[ITEMS];
     long long count[ITEMS], k[ITEMS];
+    unsigned int depth[ITEMS + 1]; /* the thread's sorted depth keys, and the next thread's first */
+    bool seen[ITEMS], last[ITEMS]; /* visible; the last visible in depth order */
+    long long mine = first + threadIdx.x * ITEMS;
+    /* the indices and the keys are loaded side by side (a record's load waiting on a key's,
+       then an index's, took 6M binning 0.504 -> 0.534 ms) */
+#pragma unroll
+    for (int q = 0; q <= ITEMS; q++) {
+        depth[q] = mine + q < n ? sorted_depths[mine + q] : CULLED_KEY;
+        if (q < ITEMS) index[q] = mine + q < n ? order[mine + q] : 0u;
+    }
 #pragma unroll
     for (int q = 0; q < ITEMS; q++) {
-        long long j = first + threadIdx.x * ITEMS + q;
-        min_rgb[q] = int4{}, max_count[q] = int4{}, index[q] = 0;
-        if (j < seen) index[q] = order[j];
+        min_rgb[q] = int4{}, max_count[q] = int4{};
+        seen[q] = depth[q] != CULLED_KEY;
+        last[q] = seen[q] && depth[q + 1] == CULLED_KEY;
     }
 #pragma unroll
     for (int q = 0; q < ITEMS; q++)
-        if (first + threadIdx.x * ITEMS + q < seen) {
+        if (seen[q]) {
             const int4 *from = (const int4 *)(splats + index[q]);
             min_rgb[q] = from[2], max_count[q] = from[3];
         }
@@ -239,8 +254,8 @@ __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, 
     }
 #pragma unroll
     for (int q = 0; q < ITEMS; q++) {
-        if (first + threadIdx.x * ITEMS + q == seen - 1) *pairs = k[q] + count[q];
-        write_keys(vp, min_rgb[q], max_count[q], index[q], k[q], key_output{keys, values, capacity});
+        if (last[q]) counts[0] = mine + q + 1, counts[1] = k[q] + count[q];
+        write_keys(vp, min_rgb[q], max_count[q], index[q], k[q], out);
     }
 }
 
@@ -706,8 +721,8 @@ static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, 
 }
 
 /* The tile ranges, the schedule's counters, then the frame's counts (the visible
-   Gaussians and the pairs): one memset clears them all, where two memsets took 2 us more
-   of the frame. */
+   Gaussians and the pairs): pair_scan_init_kernel clears them all (a memset where the
+   frame has no Gaussians). */
 static size_t ranges_bytes(long long tiles)
 {
     return (size_t)tiles * sizeof(tile_range) + sizeof(tile_schedule_counters) + 2 * sizeof(long long);
@@ -766,8 +781,8 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
 {
     tile_range *ranges = (tile_range *)f->ranges.ptr;
     tile_schedule_counters *schedule_counters = (tile_schedule_counters *)(ranges + tiles);
-    unsigned long long *visible = (unsigned long long *)(schedule_counters + 1); /* the frame's counts: see ranges_bytes */
-    long long *pairs = (long long *)visible + 1;
+    long long *counts = (long long *)(schedule_counters + 1); /* visible, pairs: see ranges_bytes */
+    long long *pairs = counts + 1;
     cub::DoubleBuffer<unsigned int> depth_keys((unsigned int *)f->depth_keys[0].ptr, (unsigned int *)f->depth_keys[1].ptr);
     cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
     cub::DoubleBuffer<unsigned int> keys((unsigned int *)f->keys[0].ptr, (unsigned int *)f->keys[1].ptr);
@@ -781,7 +796,6 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         if (stage_times) cudaEventRecord(f->events[e], st);
     };
     cudaEventRecord(f->events[0], st);
-    cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st); /* with visible, and the pairs when none is */
     cudaError_t sorted = cudaSuccess;
     if (n > 0) {
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
@@ -789,12 +803,16 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         pair_scan_state scan;
         scan.Init((int)emit_blocks(f, n), f->pair_scan.ptr, f->pair_scan.bytes);
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, (device_splat *)f->splats.ptr,
-                                                                        depth_keys.Current(), order.Current(), visible);
+                                                                        depth_keys.Current(), order.Current());
         stage_end(1);
         sorted = sort_pairs(&sort, depth_keys, order, n, 32);
-        launch(f, pair_scan_init_kernel, blocks_for(emit_blocks(f, n)), THREADS, st, scan, (int)emit_blocks(f, n));
+        long long words = (long long)(ranges_bytes(tiles) / 8);
+        unsigned int init_blocks = max(blocks_for(emit_blocks(f, n)), min(blocks_for(words), (unsigned int)STRIDE_BLOCKS));
+        launch(f, pair_scan_init_kernel, init_blocks, THREADS, st, scan, (int)emit_blocks(f, n), (unsigned long long *)f->ranges.ptr,
+               words);
         launch(f, emit_items(f, n) == 2 ? emit_keys_kernel<2> : emit_keys_kernel<1>, emit_blocks(f, n), THREADS, st, *vp, (const device_splat *)f->splats.ptr, order.Current(),
-               (const unsigned long long *)visible, scan, f->capacity, keys.Current(), values.Current(), pairs);
+               (const unsigned int *)depth_keys.Current(), n, scan, key_output{keys.Current(), values.Current(), f->capacity},
+               counts);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         stage_end(2);
@@ -804,6 +822,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, keys.Current(), pairs, f->capacity, (unsigned int)tiles,
                ranges);
     } else {
+        cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st);
         stage_end(1);
         stage_end(2);
     }
@@ -816,7 +835,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
            ranges, (const unsigned int *)f->schedule.ptr, values.Current(), (const device_splat *)f->splats.ptr,
            (float4 *)out->color, (float *)out->depth, (float *)out->trans, (unsigned int *)out->contrib);
     cudaEventRecord(f->events[4], st);
-    cudaMemcpyAsync(f->host_counts, visible, 2 * sizeof(long long), cudaMemcpyDeviceToHost, st);
+    cudaMemcpyAsync(f->host_counts, counts, 2 * sizeof(long long), cudaMemcpyDeviceToHost, st);
     return sorted;
 }
 
