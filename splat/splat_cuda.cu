@@ -311,6 +311,7 @@ enum { LENGTH_CLASSES = 65 };
 typedef struct tile_schedule_counters {
     unsigned int histogram[LENGTH_CLASSES], taken[LENGTH_CLASSES];
 } tile_schedule_counters;
+static_assert(sizeof(tile_schedule_counters) % 8 == 0, "the frame's 64-bit counts follow the schedule's (ranges_bytes)");
 
 __device__ __forceinline__ int length_class(tile_range r) { return 64 - __clzll(r.end - r.start); }
 
