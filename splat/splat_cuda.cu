@@ -811,9 +811,9 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         unsigned int init_blocks = max(blocks_for(emit_blocks(f, n)), min(blocks_for(words), (unsigned int)STRIDE_BLOCKS));
         launch(f, pair_scan_init_kernel, init_blocks, THREADS, st, scan, (int)emit_blocks(f, n), (unsigned long long *)f->ranges.ptr,
                words);
-        launch(f, emit_items(f, n) == 2 ? emit_keys_kernel<2> : emit_keys_kernel<1>, emit_blocks(f, n), THREADS, st, *vp, (const device_splat *)f->splats.ptr, order.Current(),
-               (const unsigned int *)depth_keys.Current(), n, scan, key_output{keys.Current(), values.Current(), f->capacity},
-               counts);
+        launch(f, emit_items(f, n) == 2 ? emit_keys_kernel<2> : emit_keys_kernel<1>, emit_blocks(f, n), THREADS, st, *vp,
+               (const device_splat *)f->splats.ptr, order.Current(), (const unsigned int *)depth_keys.Current(), n, scan,
+               key_output{keys.Current(), values.Current(), f->capacity}, counts);
         unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         stage_end(2);
@@ -914,7 +914,6 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     stats->sort_ms = ms[2];
     stats->blend_ms = ms[3];
     stats->total_ms = whole;
-
     stats->visible = f->host_counts[0];
     stats->intersections = pairs;
     return RD_OK;
