@@ -313,6 +313,16 @@ typedef struct tile_schedule_counters {
 } tile_schedule_counters;
 static_assert(sizeof(tile_schedule_counters) % 8 == 0, "the frame's 64-bit counts follow the schedule's (ranges_bytes)");
 
+/* A place of the schedule: the tile and its run of the sorted keys, so that a blend block
+   finds its list with one read rather than two dependent ones (a quarter of the biker
+   blend's stall samples were its warps waiting for the tile id and then its range). */
+typedef struct tile_work {
+    long long start;    /* the tile's first pair in the sorted keys */
+    unsigned int count; /* its pairs: fewer than MAX_CAPACITY */
+    unsigned int tile;
+} tile_work;
+static_assert(sizeof(tile_work) == 16, "tile_work: one 16-byte read");
+
 __device__ __forceinline__ int length_class(tile_range r) { return 64 - __clzll(r.end - r.start); }
 
 /* Adds one to counters[c] for every lane (c < 0: none), one atomic per distinct class in
@@ -333,7 +343,7 @@ __global__ void tile_classes_kernel(const tile_range *ranges, unsigned int tiles
 }
 
 __global__ void tile_schedule_kernel(const tile_range *ranges, unsigned int tiles, tile_schedule_counters *counters,
-                                     unsigned int *schedule)
+                                     tile_work *schedule)
 {
     wait_for_previous_kernel();
     __shared__ unsigned int s_first[LENGTH_CLASSES]; /* the places before each class */
@@ -346,9 +356,10 @@ __global__ void tile_schedule_kernel(const tile_range *ranges, unsigned int tile
     }
     __syncthreads();
     unsigned int t = blockIdx.x * blockDim.x + threadIdx.x;
-    int c = t < tiles ? length_class(ranges[t]) : -1;
+    tile_range r = t < tiles ? ranges[t] : tile_range{0, 0};
+    int c = t < tiles ? length_class(r) : -1;
     unsigned int rank = warp_increment(counters->taken, c);
-    if (c >= 0) schedule[s_first[c] + rank] = t;
+    if (c >= 0) schedule[s_first[c] + rank] = tile_work{r.start, (unsigned int)(r.end - r.start), t};
 }
 
 /* The fields of a Gaussian the blend reads, as a warp stages it. */
@@ -448,19 +459,20 @@ __device__ __forceinline__ float touch_limit(float log2_opacity)
    ahead took the EXTRAS kernel to 70, which leaves room for three. */
 template <bool EXTRAS>
 __global__ void __launch_bounds__(BLOCK, 4)
-    blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *schedule, const unsigned int *values,
+    blend_kernel(rd_view_params vp, const tile_work *schedule, const unsigned int *values,
                  const device_splat *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
 {
     wait_for_previous_kernel();
     __shared__ staged_splat s_staged[BLOCK + 1]; /* the last warp's loop reads one past its slice */
     int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
-    unsigned int tile = schedule[blockIdx.x];
+    tile_work work = schedule[blockIdx.x];
+    unsigned int tile = work.tile;
     int wx = (int)(tile % vp.tiles_x) * RD_TILE_SIZE + (warp & 1) * 8;
     int wy = (int)(tile / vp.tiles_x) * RD_TILE_SIZE + (warp >> 1) * 4;
     int px = wx + (lane & 7), py = wy + (lane >> 3);
     bool inside = px < vp.width && py < vp.height;
     bool done = !inside;
-    tile_range range = ranges[tile];
+    long long list_end = work.start + work.count;
     float X = (float)(lane & 7) + 0.5f, Y = (float)(lane >> 3) + 0.5f; /* from the warp's corner */
     float XX = X * X, XY = X * Y, YY = Y * Y;
     float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
@@ -468,25 +480,25 @@ __global__ void __launch_bounds__(BLOCK, 4)
     bool warp_inside = wx0 <= wx1 && wy0 <= wy1;
     float T = 1.0f, r = 0.0f, g = 0.0f, b = 0.0f, D = 0.0f;
     unsigned int blended = 0;
-    long long j = range.start + lane;
+    long long j = work.start + lane;
     blend_splat next = {};
     unsigned int next_index = 0;
-    if (j < range.end) next = load_blend_splat(splats, values[j]);
-    if (j + 32 < range.end) next_index = values[j + 32];
-    for (long long batch = range.start; batch < range.end; batch += 32, j += 32) {
+    if (j < list_end) next = load_blend_splat(splats, values[j]);
+    if (j + 32 < list_end) next_index = values[j + 32];
+    for (long long batch = work.start; batch < list_end; batch += 32, j += 32) {
         if (__all_sync(0xffffffffu, done)) break;
         blend_splat s = next;
         float log2_opacity = fast_log2(s.opacity);
         float abc[3] = {s.a, s.b, s.c};
-        bool touches = j < range.end && warp_inside &&
+        bool touches = j < list_end && warp_inside &&
                        rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
         unsigned int mask = __ballot_sync(0xffffffffu, touches);
         if (touches) {
             int k = slice + __popc(mask & ((1u << lane) - 1));
             s_staged[k] = stage_splat(s, log2_opacity, (float)wx, (float)wy);
         }
-        if (j + 32 < range.end) next = load_blend_splat(splats, next_index);
-        if (j + 64 < range.end) next_index = values[j + 64];
+        if (j + 32 < list_end) next = load_blend_splat(splats, next_index);
+        if (j + 64 < list_end) next_index = values[j + 64];
         __syncwarp();
         /* each hit's staged values are read, and its alpha computed, one hit ahead
            (hit[1] may be past the last hit, but is inside the array; its alpha is then
@@ -757,7 +769,7 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[b], (size_t)f->capacity * 4, "sort values");
     }
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->ranges, ranges_bytes(tiles), "tile ranges");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->schedule, (size_t)tiles * sizeof(unsigned int), "tile schedule");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->schedule, (size_t)tiles * sizeof(tile_work), "tile schedule");
     if (r == RD_OK) r = output_target(ctx, target->color, target->memory, &f->color, pixels * 4 * sizeof(float), &out->color);
     if (r == RD_OK) r = output_target(ctx, target->depth, target->memory, &f->depth, pixels * sizeof(float), &out->depth);
     if (r == RD_OK) r = output_target(ctx, target->transmittance, target->memory, &f->trans, pixels * sizeof(float), &out->trans);
@@ -829,11 +841,11 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     }
     launch(f, tile_classes_kernel, blocks_for(tiles), THREADS, st, ranges, (unsigned int)tiles, schedule_counters);
     launch(f, tile_schedule_kernel, blocks_for(tiles), THREADS, st, ranges, (unsigned int)tiles, schedule_counters,
-           (unsigned int *)f->schedule.ptr);
+           (tile_work *)f->schedule.ptr);
     stage_end(3);
     dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
     launch(f, out->depth || out->contrib ? blend_kernel<true> : blend_kernel<false>, (unsigned int)tiles, block, st, *vp,
-           ranges, (const unsigned int *)f->schedule.ptr, values.Current(), (const device_splat *)f->splats.ptr,
+           (const tile_work *)f->schedule.ptr, values.Current(), (const device_splat *)f->splats.ptr,
            (float4 *)out->color, (float *)out->depth, (float *)out->trans, (unsigned int *)out->contrib);
     cudaEventRecord(f->events[4], st);
     cudaMemcpyAsync(f->host_counts, counts, 2 * sizeof(long long), cudaMemcpyDeviceToHost, st);
