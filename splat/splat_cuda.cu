@@ -47,6 +47,19 @@ typedef struct tile_range {
     long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
 } tile_range;
 
+/* Which tiles the blend runs alone on an SM each (blend_part): at most `most` of the
+   longest, from the classes at or above that of pairs / per_long, and only in a frame with
+   at most busy_most tiles that have pairs. Where tiles with pairs are many for the GPU's
+   blocks (the synthetic scenes: all 8,160 of a 1080p frame), longest first balances the
+   SMs and an SM given to one tile is lost throughput (1M blend 0.224 -> 0.239 ms); where
+   they are few (biker: about 1,000, two blocks for each place an H100 has), the longest
+   ones hold the blend's end. */
+typedef struct long_tile_rule {
+    unsigned int most;
+    unsigned int per_long;
+    unsigned int busy_most;
+} long_tile_rule;
+
 typedef struct device_scene {
     rd_device_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order */
 } device_scene;
@@ -58,11 +71,14 @@ typedef struct splat_frame {
     long long capacity;     /* pairs the key buffers hold, and the count the tile sort sorts */
     int window_frames;      /* frames rendered in the current window of WINDOW */
     long long window_max;   /* the most pairs a frame of that window had */
-    long long *host_counts; /* pinned: [visible, intersections], as on the device (ranges_bytes) */
+    struct frame_counts *host_counts; /* pinned: as on the device (ranges_bytes) */
+    bool long_tiles_seen;             /* the last frame gave the blend's long part tiles */
     cudaEvent_t events[STAGES];
     bool dependent_launch; /* rd_cuda_state's, for launch() */
     long long small_sort_below; /* sorts of fewer keys take the small block tile (sort_pairs) */
     long long two_emitted_from; /* frames of this many Gaussians or more emit two a thread (emit_items) */
+    long_tile_rule long_tiles;  /* the tiles the blend runs alone (most 0: none, one launch) */
+    size_t long_shared_bytes;   /* the dynamic shared memory that keeps a long tile's SM to itself */
 } splat_frame;
 
 /* ---- kernels ---------------------------------------------------------------------------- */
@@ -307,11 +323,23 @@ __global__ void tile_ranges_kernel(const unsigned int *keys, const long long *pa
    then each tile's place = the tiles of longer classes + its rank in its own. */
 enum { LENGTH_CLASSES = 65 };
 
-/* counters: [LENGTH_CLASSES] histogram, then [LENGTH_CLASSES] places taken; zero at start */
+/* counters: [LENGTH_CLASSES] histogram, then [LENGTH_CLASSES] places taken; zero at start.
+   long_places: the first places of the schedule that the blend gives an SM each (see
+   blend_part); shared_finished: the blocks of the blend's shared part that have ended. */
 typedef struct tile_schedule_counters {
     unsigned int histogram[LENGTH_CLASSES], taken[LENGTH_CLASSES];
+    unsigned int long_places, shared_finished;
 } tile_schedule_counters;
 static_assert(sizeof(tile_schedule_counters) % 8 == 0, "the frame's 64-bit counts follow the schedule's (ranges_bytes)");
+
+/* What the host reads of a frame: the end of the ranges buffer from the schedule's long
+   places on (ranges_bytes), one download. */
+typedef struct frame_counts {
+    unsigned int long_places, shared_finished;
+    long long visible, pairs;
+} frame_counts;
+static_assert(offsetof(tile_schedule_counters, long_places) + offsetof(frame_counts, visible) == sizeof(tile_schedule_counters),
+              "frame_counts: the tail of tile_schedule_counters, then the frame's counts");
 
 /* A place of the schedule: the tile and its run of the sorted keys, so that a blend block
    finds its list with one read rather than two dependent ones (a quarter of the biker
@@ -343,16 +371,20 @@ __global__ void tile_classes_kernel(const tile_range *ranges, unsigned int tiles
 }
 
 __global__ void tile_schedule_kernel(const tile_range *ranges, unsigned int tiles, tile_schedule_counters *counters,
-                                     tile_work *schedule)
+                                     tile_work *schedule, const long long *pairs, long_tile_rule rule)
 {
     wait_for_previous_kernel();
     __shared__ unsigned int s_first[LENGTH_CLASSES]; /* the places before each class */
     if (threadIdx.x == 0) {
-        unsigned int sum = 0;
+        unsigned int sum = 0, long_places = 0;
+        int long_from = 64 - __clzll(max(*pairs / max(rule.per_long, 1u), 1ll));
         for (int c = LENGTH_CLASSES - 1; c >= 0; c--) {
             s_first[c] = sum;
             sum += counters->histogram[c];
+            if (c >= long_from) long_places = min(sum, rule.most);
         }
+        if (sum - counters->histogram[0] > rule.busy_most) long_places = 0; /* class 0: no pairs */
+        if (blockIdx.x == 0) counters->long_places = long_places;
     }
     __syncthreads();
     unsigned int t = blockIdx.x * blockDim.x + threadIdx.x;
@@ -445,6 +477,59 @@ __device__ __forceinline__ float touch_limit(float log2_opacity)
     return 2.0f * LN2 * (log2_opacity + LOG2_255) * 1.001f + 2e-3f;
 }
 
+/* Where a frame's outputs go on the device (NULL where not wanted). */
+typedef struct frame_outputs {
+    void *color, *depth, *trans, *contrib;
+} frame_outputs;
+
+/* The blend in two parts, where launches may overlap (programmatic dependent launch): the
+   longest tiles first, each on an SM of its own, then the rest. A tile's time grows with
+   its list and with the warps it shares its SM with; biker's longest tiles (lists of
+   2,000 to 3,800) ran 90 to 145 us beside three other blocks while the average SM was
+   done after 75, and 1.35x faster alone. The long part's blocks take all of an SM's shared
+   memory, so nothing runs beside them; each lets the shared part launch once it has
+   started, and the shared part, which needs nothing of the long part's, starts without
+   waiting for it, on the other SMs and then on each one the long part leaves. Its last
+   block to end waits for the long part, so that the shared part, and so the frame, ends
+   after it. BLEND_WHOLE: one launch, every place. */
+enum blend_role { BLEND_WHOLE, BLEND_LONG, BLEND_SHARED };
+typedef struct blend_part {
+    tile_schedule_counters *counters; /* long_places, shared_finished */
+    blend_role role;
+} blend_part;
+
+/* The last block of the shared part to end waits for the long part (see blend_part). */
+__device__ __forceinline__ void end_shared_block(blend_part part)
+{
+    if (part.role == BLEND_SHARED && threadIdx.x == 0 && threadIdx.y == 0 &&
+        atomicAdd(&part.counters->shared_finished, 1u) == gridDim.x - 1)
+        wait_for_previous_kernel();
+}
+
+/* The block's place in the schedule, false where it has none. The long part's blocks
+   wait for the schedule and then let the shared part launch; the shared part's take the
+   places after the long part's, whose count the schedule kernel wrote before any long
+   block passed its wait (read past L1, as this grid did not wait). */
+__device__ __forceinline__ bool blend_place(blend_part part, unsigned int *place)
+{
+    *place = blockIdx.x;
+    if (part.role != BLEND_SHARED) wait_for_previous_kernel();
+    if (part.role == BLEND_LONG) {
+        if (blockIdx.x >= part.counters->long_places) return false;
+#if __CUDA_ARCH__ >= 900
+        asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+    }
+    if (part.role == BLEND_SHARED) {
+        *place += __ldcg(&part.counters->long_places);
+        if (*place >= gridDim.x) {
+            end_shared_block(part);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile. One 16x16
    block per tile, each warp an 8x4 block of its pixels (squarer than two rows, so fewer
    Gaussians touch it), and each warp walks the tile's list on its own: it takes 32
@@ -456,16 +541,21 @@ __device__ __forceinline__ float touch_limit(float log2_opacity)
    so the pixels walk them as the CPU does with a plain counter.
    EXTRAS: the depth or the contributor count is wanted (without, 1M blend 0.279 -> 0.256
    ms: two fewer operations a hit). Four blocks an SM, 64 registers: the reads one hit
-   ahead took the EXTRAS kernel to 70, which leaves room for three. */
-template <bool EXTRAS>
+   ahead took the EXTRAS kernel to 70, which leaves room for three.
+   ALONE: the long part's kernel (blend_part), a function of its own because the shared
+   memory it may take is an attribute of the function, and the driver then gives a
+   function's every launch that much shared memory and that much less L1 (the blend at 1M
+   0.224 -> 0.238 ms where the other parts shared the attribute). */
+template <bool EXTRAS, bool ALONE>
 __global__ void __launch_bounds__(BLOCK, 4)
-    blend_kernel(rd_view_params vp, const tile_work *schedule, const unsigned int *values,
-                 const device_splat *splats, float4 *color, float *depth, float *trans, unsigned int *contrib)
+    blend_kernel(rd_view_params vp, const tile_work *schedule, const unsigned int *values, const device_splat *splats,
+                 frame_outputs out, blend_part part)
 {
-    wait_for_previous_kernel();
     __shared__ staged_splat s_staged[BLOCK + 1]; /* the last warp's loop reads one past its slice */
+    unsigned int place;
+    if (!blend_place(part, &place)) return;
     int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
-    tile_work work = schedule[blockIdx.x];
+    tile_work work = schedule[place];
     unsigned int tile = work.tile;
     int wx = (int)(tile % vp.tiles_x) * RD_TILE_SIZE + (warp & 1) * 8;
     int wy = (int)(tile / vp.tiles_x) * RD_TILE_SIZE + (warp >> 1) * 4;
@@ -534,12 +624,15 @@ __global__ void __launch_bounds__(BLOCK, 4)
         }
         __syncwarp(); /* the slice is read before the next batch overwrites it */
     }
+    end_shared_block(part);
     if (!inside) return;
     size_t p = (size_t)py * vp.width + px;
-    if (color) color[p] = make_float4(r + T * vp.background[0], g + T * vp.background[1], b + T * vp.background[2], 1.0f - T);
-    if (depth) depth[p] = rd_pixel_depth(D, T, vp.flags);
-    if (trans) trans[p] = T;
-    if (contrib) contrib[p] = blended;
+    if (out.color)
+        ((float4 *)out.color)[p] =
+            make_float4(r + T * vp.background[0], g + T * vp.background[1], b + T * vp.background[2], 1.0f - T);
+    if (out.depth) ((float *)out.depth)[p] = rd_pixel_depth(D, T, vp.flags);
+    if (out.trans) ((float *)out.trans)[p] = T;
+    if (out.contrib) ((unsigned int *)out.contrib)[p] = blended;
 }
 
 /* ---- host side -------------------------------------------------------------------------- */
@@ -669,6 +762,34 @@ static long long emit_two_from(int multiprocessors)
     return (long long)multiprocessors * 80 * THREADS;
 }
 
+/* Sets up the blend's long part (blend_part): a quarter of the SMs at most, each block
+   with the shared memory that an SM has left after its static arrays. Without
+   programmatic dependent launch the shared part would wait for the long one, so there is
+   no split there, nor where the device does not give a block that much.
+   RADIANT_CUDA_LONG_TILES=0 renders in one launch, =all gives the long part the longest
+   tiles whatever their length, so that the tests run both parts on small scenes. */
+static void split_long_tiles(splat_frame *f, int multiprocessors)
+{
+    const char *setting = getenv("RADIANT_CUDA_LONG_TILES");
+    if (setting && strcmp(setting, "0") == 0) return;
+    bool all = setting && strcmp(setting, "all") == 0;
+    int device = 0, optin = 0;
+    cudaFuncAttributes attributes;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
+        cudaFuncGetAttributes(&attributes, blend_kernel<true, true>) != cudaSuccess)
+        return;
+    size_t bytes = (size_t)optin - attributes.sharedSizeBytes;
+    for (auto kernel : {blend_kernel<false, true>, blend_kernel<true, true>})
+        if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) != cudaSuccess) {
+            cudaGetLastError(); /* not sticky: clear it, and render in one launch */
+            return;
+        }
+    f->long_shared_bytes = bytes;
+    unsigned int sms = (unsigned int)multiprocessors;
+    f->long_tiles = all ? long_tile_rule{sms / 4, UINT_MAX, UINT_MAX} : long_tile_rule{sms / 4, 3 * sms, 16 * sms};
+}
+
 static rd_result get_frame(rd_context *ctx, splat_frame **out)
 {
     if (!ctx->splat_state) {
@@ -679,7 +800,8 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
         f->dependent_launch = rd_cuda(ctx)->dependent_launch;
         f->small_sort_below = (long long)rd_cuda(ctx)->multiprocessors * CUB_SORT_TILE * 3 / 4;
         f->two_emitted_from = emit_two_from(rd_cuda(ctx)->multiprocessors);
-        rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, 2 * sizeof(long long)), "cudaMallocHost");
+        if (f->dependent_launch) split_long_tiles(f, rd_cuda(ctx)->multiprocessors);
+        rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, sizeof(frame_counts)), "cudaMallocHost");
         for (int e = 0; r == RD_OK && e < STAGES; e++) r = rd_cuda_check(ctx, cudaEventCreate(&f->events[e]), "cudaEventCreate");
         if (r != RD_OK) {
             free_frame(ctx);
@@ -707,15 +829,21 @@ static unsigned int emit_blocks(const splat_frame *f, long long n)
    before it in the stream still runs, and its blocks start as soon as that one ends,
    which hides most of the few microseconds each of the frame's launches costs. */
 template <typename... Params, typename... Args>
-static void launch(const splat_frame *f, void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t st, Args... args)
+static void launch_shared(const splat_frame *f, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+                          cudaStream_t st, Args... args)
 {
     cudaLaunchAttribute dependent = {};
     dependent.id = cudaLaunchAttributeProgrammaticStreamSerialization;
     dependent.val.programmaticStreamSerializationAllowed = 1;
     cudaLaunchConfig_t config = {};
-    config.gridDim = grid, config.blockDim = block, config.stream = st;
+    config.gridDim = grid, config.blockDim = block, config.dynamicSmemBytes = shared_bytes, config.stream = st;
     config.attrs = &dependent, config.numAttrs = f->dependent_launch ? 1 : 0;
     cudaLaunchKernelEx(&config, kernel, args...);
+}
+template <typename... Params, typename... Args>
+static void launch(const splat_frame *f, void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t st, Args... args)
+{
+    launch_shared(f, kernel, grid, block, 0, st, args...);
 }
 
 /* Where an output goes: the caller's device pointer, or our buffer to copy to the host. */
@@ -748,11 +876,6 @@ static long long capacity_for(long long pairs, long long headroom)
     long long c = (pairs + pairs / headroom + 3) & ~3ll;
     return c < MIN_CAPACITY ? MIN_CAPACITY : c > MAX_CAPACITY ? MAX_CAPACITY : c;
 }
-
-/* Where a frame's outputs go on the device (NULL where not wanted). */
-typedef struct frame_outputs {
-    void *color, *depth, *trans, *contrib;
-} frame_outputs;
 
 /* Every buffer a frame uses, sized before anything is enqueued (growth frees old buffers). */
 static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, long long tiles, int tile_bits,
@@ -840,15 +963,32 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         stage_end(2);
     }
     launch(f, tile_classes_kernel, blocks_for(tiles), THREADS, st, ranges, (unsigned int)tiles, schedule_counters);
+    long_tile_rule long_tiles = f->long_tiles;
+    if (tiles <= long_tiles.most) long_tiles.most = (unsigned int)tiles - 1; /* leaving the shared part a place */
+    /* Two launches cost the blend about 15 us more than one (1M 0.224 -> 0.239 ms with no
+       long tiles), so a frame splits only where the last one had long tiles, and every
+       WINDOW frames to look again. */
+    if (!f->long_tiles_seen && f->window_frames != 0) long_tiles.most = 0;
     launch(f, tile_schedule_kernel, blocks_for(tiles), THREADS, st, ranges, (unsigned int)tiles, schedule_counters,
-           (tile_work *)f->schedule.ptr);
+           (tile_work *)f->schedule.ptr, (const long long *)pairs, long_tiles);
     stage_end(3);
     dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
-    launch(f, out->depth || out->contrib ? blend_kernel<true> : blend_kernel<false>, (unsigned int)tiles, block, st, *vp,
-           (const tile_work *)f->schedule.ptr, values.Current(), (const device_splat *)f->splats.ptr,
-           (float4 *)out->color, (float *)out->depth, (float *)out->trans, (unsigned int *)out->contrib);
+    bool extras = out->depth || out->contrib;
+    auto blend = extras ? blend_kernel<true, false> : blend_kernel<false, false>;
+    auto blend_alone = extras ? blend_kernel<true, true> : blend_kernel<false, true>;
+    const tile_work *schedule = (const tile_work *)f->schedule.ptr;
+    const device_splat *splats = (const device_splat *)f->splats.ptr;
+    if (long_tiles.most) {
+        launch_shared(f, blend_alone, long_tiles.most, block, f->long_shared_bytes, st, *vp, schedule, values.Current(), splats, *out,
+                      blend_part{schedule_counters, BLEND_LONG});
+        launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
+               blend_part{schedule_counters, BLEND_SHARED});
+    } else {
+        launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
+               blend_part{schedule_counters, BLEND_WHOLE});
+    }
     cudaEventRecord(f->events[4], st);
-    cudaMemcpyAsync(f->host_counts, counts, 2 * sizeof(long long), cudaMemcpyDeviceToHost, st);
+    cudaMemcpyAsync(f->host_counts, &schedule_counters->long_places, sizeof(frame_counts), cudaMemcpyDeviceToHost, st);
     return sorted;
 }
 
@@ -901,7 +1041,8 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
         }
         if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "render");
         if (r != RD_OK) return r;
-        pairs = f->host_counts[1];
+        pairs = f->host_counts->pairs;
+        f->long_tiles_seen = f->host_counts->long_places > 0;
         if (pairs <= f->capacity) break;
         if (attempt > 0) return rd_fail(ctx, RD_ERROR_DEVICE, "cuda: pair count changed between two renders of a frame");
         if (pairs > MAX_CAPACITY)
@@ -926,7 +1067,7 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     stats->sort_ms = ms[2];
     stats->blend_ms = ms[3];
     stats->total_ms = whole;
-    stats->visible = f->host_counts[0];
+    stats->visible = f->host_counts->visible;
     stats->intersections = pairs;
     return RD_OK;
 }

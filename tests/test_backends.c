@@ -32,11 +32,15 @@ static const backend_config CONFIGS[] = {
     {"vulkan (tiles in row order)", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, "RADIANT_VK_TILE_ORDER=rows", true},
     /* the emission kernel that large scenes take (splat_cuda.cu's emit_items) */
     {"cuda (two Gaussians an emission thread)", RD_BACKEND_CUDA, 0, 2e-3, 1e-3, 5, "RADIANT_CUDA_EMIT_ITEMS=2", true},
+    /* the blend in two launches, the longest tiles alone on an SM (splat_cuda.cu's blend_part),
+       and in one */
+    {"cuda (longest tiles alone)", RD_BACKEND_CUDA, 0, 2e-3, 1e-3, 5, "RADIANT_CUDA_LONG_TILES=all", true},
+    {"cuda (blend in one launch)", RD_BACKEND_CUDA, 0, 2e-3, 1e-3, 5, "RADIANT_CUDA_LONG_TILES=0", true},
 };
 
 /* The environment settings that pick a backend's variants; each context is created with
    all of them unset but its config's one. */
-static const char *const VARIANT_SETTINGS[] = {"RADIANT_VK_TILE_ORDER", "RADIANT_CUDA_EMIT_ITEMS"};
+static const char *const VARIANT_SETTINGS[] = {"RADIANT_VK_TILE_ORDER", "RADIANT_CUDA_EMIT_ITEMS", "RADIANT_CUDA_LONG_TILES"};
 
 static void apply_setting(const char *setting)
 {
