@@ -3,7 +3,8 @@
    shared memory), a sort of the Gaussians by depth (32-bit keys), key emission in that
    order (the tile id alone, at the running sum of the tile counts, scanned in the same
    pass), a stable CUB radix sort over the tile bits in use, per-tile ranges, and
-   blending with a 16x16 block per tile, longest lists launched first, whose warps each
+   blending with a 16x16 block per tile, longest lists launched first (the few far
+   longest alone on an SM where a frame has few busy tiles: blend_part), whose warps each
    walk the tile's list in batches staged in shared memory and stop when all their pixels
    are done. Sorting depths once and then only tile ids gives exactly the (tile, depth)
    order of a 64-bit key sort, with far fewer key bits per pair. Buffers live in the
