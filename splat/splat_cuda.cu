@@ -486,8 +486,8 @@ typedef struct frame_outputs {
 /* The blend in two parts, where launches may overlap (programmatic dependent launch): the
    longest tiles first, each on an SM of its own, then the rest. A tile's time grows with
    its list and with the warps it shares its SM with; biker's longest tiles (lists of
-   2,000 to 3,800) ran 90 to 145 us beside three other blocks while the average SM was
-   done after 75, and 1.35x faster alone. The long part's blocks take all of an SM's shared
+   1,500 to 2,900) ran 87 to 145 us beside three other blocks while the average SM was
+   done after 72 to 81, and 1.35x faster alone. The long part's blocks take all of an SM's shared
    memory, so nothing runs beside them; each lets the shared part launch once it has
    started, and the shared part, which needs nothing of the long part's, starts without
    waiting for it, on the other SMs and then on each one the long part leaves. Its last
@@ -776,16 +776,16 @@ static void split_long_tiles(splat_frame *f, int multiprocessors)
     bool all = setting && strcmp(setting, "all") == 0;
     int device = 0, optin = 0;
     cudaFuncAttributes attributes;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
-        cudaFuncGetAttributes(&attributes, blend_kernel<true, true>) != cudaSuccess)
-        return;
-    size_t bytes = (size_t)optin - attributes.sharedSizeBytes;
+    bool ready = cudaGetDevice(&device) == cudaSuccess &&
+                 cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) == cudaSuccess &&
+                 cudaFuncGetAttributes(&attributes, blend_kernel<true, true>) == cudaSuccess;
+    size_t bytes = ready ? (size_t)optin - attributes.sharedSizeBytes : 0;
     for (auto kernel : {blend_kernel<false, true>, blend_kernel<true, true>})
-        if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) != cudaSuccess) {
-            cudaGetLastError(); /* not sticky: clear it, and render in one launch */
-            return;
-        }
+        ready = ready && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) == cudaSuccess;
+    if (!ready) {
+        cudaGetLastError(); /* not sticky: cleared, so that the frame's launch check does not report it */
+        return;
+    }
     f->long_shared_bytes = bytes;
     unsigned int sms = (unsigned int)multiprocessors;
     f->long_tiles = all ? long_tile_rule{sms / 4, UINT_MAX, UINT_MAX} : long_tile_rule{sms / 4, 3 * sms, 16 * sms};
@@ -863,7 +863,7 @@ static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, 
 }
 
 /* The tile ranges, the schedule's counters, then the frame's counts (the visible
-   Gaussians and the pairs): pair_scan_init_kernel clears them all (a memset where the
+   Gaussians and the pairs; frame_counts is what the host reads of the last two): pair_scan_init_kernel clears them all (a memset where the
    frame has no Gaussians). */
 static size_t ranges_bytes(long long tiles)
 {
@@ -979,15 +979,11 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     auto blend_alone = extras ? blend_kernel<true, true> : blend_kernel<false, true>;
     const tile_work *schedule = (const tile_work *)f->schedule.ptr;
     const device_splat *splats = (const device_splat *)f->splats.ptr;
-    if (long_tiles.most) {
+    if (long_tiles.most)
         launch_shared(f, blend_alone, long_tiles.most, block, f->long_shared_bytes, st, *vp, schedule, values.Current(), splats, *out,
                       blend_part{schedule_counters, BLEND_LONG});
-        launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
-               blend_part{schedule_counters, BLEND_SHARED});
-    } else {
-        launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
-               blend_part{schedule_counters, BLEND_WHOLE});
-    }
+    launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
+           blend_part{schedule_counters, long_tiles.most ? BLEND_SHARED : BLEND_WHOLE});
     cudaEventRecord(f->events[4], st);
     cudaMemcpyAsync(f->host_counts, &schedule_counters->long_places, sizeof(frame_counts), cudaMemcpyDeviceToHost, st);
     return sorted;
