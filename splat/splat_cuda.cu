@@ -172,67 +172,67 @@ typedef struct key_output {
     long long capacity; /* pairs past it are dropped */
 } key_output;
 
-/* One Gaussian's keys, at k on: called by every lane of the warp, each with its Gaussian's
-   index and the second half of its record (count 0: none). */
-__device__ __forceinline__ void write_keys(const rd_view_params &vp, int4 min_rgb, int4 max_count, unsigned int i, long long k,
-                                           key_output out)
+/* The position of the set bit of `mask` that has `rank` set bits below it (rank under
+   popc(mask)): halving the word five times, without a loop over the bits. */
+__device__ __forceinline__ unsigned int nth_set_bit(unsigned int mask, unsigned int rank)
 {
-    unsigned int *keys = out.keys, *values = out.values;
-    long long capacity = out.capacity;
-    int x0 = min_rgb.z, y0 = min_rgb.w, width = max_count.x - x0, count = max_count.z;
-    bool by_warp = count > 32; /* only rectangles kept whole have more than 32 tiles */
-    for (unsigned int mask = __ballot_sync(0xffffffffu, by_warp); mask; mask &= mask - 1) {
-        int leader = __ffs(mask) - 1, lane = threadIdx.x & 31;
-        long long base = __shfl_sync(0xffffffffu, k, leader);
-        int n_tiles = __shfl_sync(0xffffffffu, count, leader), w = __shfl_sync(0xffffffffu, width, leader);
-        int wx0 = __shfl_sync(0xffffffffu, x0, leader), wy0 = __shfl_sync(0xffffffffu, y0, leader);
-        unsigned int index = __shfl_sync(0xffffffffu, i, leader);
-        for (int t = lane; t < n_tiles && base + t < capacity; t += 32) {
-            keys[base + t] = (unsigned int)((wy0 + t / w) * vp.tiles_x + wx0 + t % w);
-            values[base + t] = index;
-        }
+    unsigned int position = 0;
+#pragma unroll
+    for (unsigned int half = 16; half; half >>= 1) {
+        unsigned int below = (unsigned int)__popc(mask & ((1u << half) - 1u));
+        bool upper = rank >= below;
+        rank -= upper ? below : 0u;
+        mask >>= upper ? half : 0u;
+        position += upper ? half : 0u;
     }
-    if (by_warp || !count) return;
-    unsigned int accepted = (unsigned int)max_count.w;
-    unsigned int tiles = accepted ? accepted : count == 32 ? 0xffffffffu : (1u << count) - 1; /* bit b: tile b of the rectangle */
-    for (; tiles; tiles &= tiles - 1, k++) {
-        if (k >= capacity) return;
-        int b = __ffs(tiles) - 1;
-        keys[k] = (unsigned int)((y0 + b / width) * vp.tiles_x + x0 + b % width);
-        values[k] = i;
-    }
+    return position;
 }
+
+/* A block's Gaussians as its key writes read them, one entry each in the block's depth
+   order: where its keys start in the block's run (clamped to the run's end), the tile
+   id of its rectangle's first tile, the rectangle's width, the accepted tiles (0: the
+   whole rectangle) and its index. */
+template <int ENTRIES>
+struct emit_entries {
+    unsigned int start[ENTRIES], first_tile[ENTRIES], width[ENTRIES], accepted[ENTRIES], index[ENTRIES];
+};
 
 /* Gaussians in depth order; each one's keys start at the sum of the tile counts before it
    in that order (the block's scan plus the blocks before, see pair_scan_state), so the
    keys come out sorted by depth within every tile before the tile sort. A Gaussian's
    keys are the tiles that preprocess accepted (device_splat.tiles_accepted), or every
-   tile of its rectangle (all large ones: see rd_count_tiles_accepted); one with more than
-   32 of them is written by its whole warp, a tile a lane, so that one huge splat does not
-   hold its warp for a thousand serial stores. Within a Gaussian's run of keys the order
-   does not matter: its tiles differ. Taking the accepted tiles from preprocess spares
-   the gather of the record's first half (the mean and conic) and the tests run again
-   (6M binning 0.553 -> 0.531 ms, biker 0.077 -> 0.070). Pairs past the key buffers'
-   capacity are dropped. The visible Gaussians come first in depth order (the culled have
-   the largest key, CULLED_KEY); only they have a record (preprocess writes no other, 64
-   bytes of writes saved for every culled one), and blocks of culled ones alone leave at
-   once rather than join the scan. The last visible Gaussian's thread writes the frame's
-   counts (counts[0] the visible, counts[1] the pairs; both 0 from pair_scan_init_kernel
-   where none is), which the host sees afterwards. Each thread takes ITEMS consecutive
+   tile of its rectangle (all large ones: see rd_count_tiles_accepted). Taking the
+   accepted tiles from preprocess spares the gather of the record's first half (the mean
+   and conic) and the tests run again (6M binning 0.553 -> 0.531 ms, biker 0.077 ->
+   0.070). The block's keys are one run, which its threads write a key each in turn,
+   finding the key's Gaussian by a binary search of the entries' starts: each store of
+   a warp then lands beside the next, and every lane has one, where a thread writing its
+   own Gaussians' keys left half the lanes idle (15.7 of 32 active under ncu at 6M) and a
+   huge splat held its warp for a thousand serial stores. Within a Gaussian's run the
+   order does not matter: its tiles differ. Pairs past the key buffers' capacity are
+   dropped. The visible Gaussians come first in depth order (the culled have the largest
+   key, CULLED_KEY); only they have a record (preprocess writes no other, 64 bytes of
+   writes saved for every culled one), and blocks of culled ones alone leave at once
+   rather than join the scan. The last visible Gaussian's thread writes the frame's counts
+   (counts[0] the visible, counts[1] the pairs; both 0 from pair_scan_init_kernel where
+   none is), which the host sees afterwards. Each thread takes ITEMS consecutive
    Gaussians (emit_items). */
 template <int ITEMS>
 __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, const unsigned int *order,
                                  const unsigned int *sorted_depths, long long n, pair_scan_state scan, key_output out,
                                  long long *counts)
 {
+    enum { ENTRIES = THREADS * ITEMS };
     wait_for_previous_kernel();
-    long long first = (long long)blockIdx.x * blockDim.x * ITEMS;
+    long long first = (long long)blockIdx.x * ENTRIES;
     if (sorted_depths[first] == CULLED_KEY) return; /* no keys, and no block before waits for this one */
     typedef cub::BlockScan<long long, THREADS> block_scan;
     typedef cub::TilePrefixCallbackOp<long long, cuda::std::plus<long long>, pair_scan_state> blocks_before;
     __shared__ struct {
         typename blocks_before::TempStorage prefix;
         typename block_scan::TempStorage scan;
+        emit_entries<ENTRIES> entries;
+        long long run_start, run_end; /* the block's keys, [start, end) */
     } temp;
     int4 min_rgb[ITEMS], max_count[ITEMS]; /* the records' second halves: g, b, tile_min | tile_max, count, accepted */
     unsigned int index[ITEMS];
@@ -269,10 +269,30 @@ __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, 
         blocks_before prefix(scan, temp.prefix, cuda::std::plus<long long>(), (int)blockIdx.x);
         block_scan(temp.scan).ExclusiveSum(count, k, prefix);
     }
+    if (threadIdx.x == 0) temp.run_start = k[0];
+    if (threadIdx.x == THREADS - 1) temp.run_end = min(k[ITEMS - 1] + count[ITEMS - 1], out.capacity);
+    __syncthreads();
+    long long run_start = temp.run_start, run = temp.run_end - run_start; /* under 2^31: the capacity is */
 #pragma unroll
     for (int q = 0; q < ITEMS; q++) {
         if (last[q]) counts[0] = mine + q + 1, counts[1] = k[q] + count[q];
-        write_keys(vp, min_rgb[q], max_count[q], index[q], k[q], out);
+        int e = threadIdx.x * ITEMS + q, x0 = min_rgb[q].z, y0 = min_rgb[q].w;
+        temp.entries.start[e] = (unsigned int)max(0ll, min(k[q] - run_start, run));
+        temp.entries.first_tile[e] = (unsigned int)(y0 * vp.tiles_x + x0);
+        temp.entries.width[e] = (unsigned int)(max_count[q].x - x0);
+        temp.entries.accepted[e] = (unsigned int)max_count[q].w;
+        temp.entries.index[e] = index[q];
+    }
+    __syncthreads();
+    for (unsigned int key = threadIdx.x; key < (unsigned int)max(run, 0ll); key += THREADS) {
+        unsigned int e = 0; /* the last entry that starts at or before the key: the key's, as it has a tile */
+#pragma unroll
+        for (unsigned int step = ENTRIES / 2; step; step >>= 1)
+            if (temp.entries.start[e + step] <= key) e += step;
+        unsigned int rank = key - temp.entries.start[e], accepted = temp.entries.accepted[e], width = temp.entries.width[e];
+        unsigned int b = accepted ? nth_set_bit(accepted, rank) : rank; /* the tile's place in the rectangle */
+        out.keys[run_start + key] = temp.entries.first_tile[e] + (b / width) * (unsigned int)vp.tiles_x + b % width;
+        out.values[run_start + key] = temp.entries.index[e];
     }
 }
 
