@@ -30,19 +30,47 @@ static const long long MAX_CAPACITY = 0x7ffffffcll; /* under the 2^31 a sort tak
 static __host__ __device__ int sh_floats_used(int degree) { return (degree + 1) * (degree + 1) * 3; }
 static __host__ __device__ int sh_row_stride(int degree) { return sh_floats_used(degree) | 1; }
 
-/* A Gaussian's record on the device: rd_splat2d's fields up to its tile count (the blend
-   reads the first 40 bytes), then the tiles of its rectangle that rd_count_tiles_accepted
-   tested and accepted, from which the emission writes the keys without testing again
-   (0: every tile of the rectangle counts). rd_splat2d's colour clamp bits, which only a
-   backward pass needs, are not kept. emit_keys_kernel reads the second half alone. */
+/* A Gaussian's record on the device: rd_splat2d's fields that the blend reads (the first
+   40 bytes), then in 8 bytes the tiles the emission writes keys for, without testing
+   again: the id of its rectangle's first tile, and either the tiles of the rectangle
+   that rd_count_tiles_accepted tested and accepted (bit b: tile b, row by row, of a
+   rectangle of width `(head >> 26) + 1`) or, where bit 31 of the head is set (kept
+   whole), the rectangle's width and height. 48 bytes rather than rd_splat2d's tile
+   rectangle and counts in 64: preprocess, which DRAM bandwidth holds, writes a quarter
+   less. rd_splat2d's colour clamp bits, which only a backward pass needs, are not kept. */
 typedef struct device_splat {
     float u, v, conic[3], opacity, depth, rgb[3];
-    int32_t tile_min[2], tile_max[2];
-    uint32_t tiles_touched, tiles_accepted;
-} __align__(16) device_splat; /* stored with four 16-byte writes */
-static_assert(sizeof(device_splat) == 64 && offsetof(device_splat, tile_min) == 40 && offsetof(device_splat, tile_max) == 48 &&
-                  offsetof(device_splat, tiles_touched) == 56 && offsetof(rd_splat2d, tiles_touched) == 56,
-              "device_splat: rd_splat2d's layout up to the count, and emit_keys_kernel's loads of the second half");
+    uint32_t head;  /* the first tile's id (bits 0-25), the width less one (26-30), kept whole (31) */
+    uint32_t tiles; /* the accepted tiles, or kept whole: width | height << 16 */
+} __align__(16) device_splat; /* stored with three 16-byte writes */
+static_assert(sizeof(device_splat) == 48 && offsetof(device_splat, head) == 40 && offsetof(device_splat, rgb) == offsetof(rd_splat2d, rgb),
+              "device_splat: rd_splat2d's layout up to the colour, and emit_keys_kernel's load of the tile fields");
+enum : unsigned int { HEAD_TILE_BITS = 26, HEAD_WHOLE = 0x80000000u };
+
+/* The tile fields of a record: where the emission starts, how many keys, and how to
+   find each one's tile. */
+typedef struct splat_tiles {
+    unsigned int first_tile, width, accepted; /* accepted 0: every tile of the rectangle */
+    long long count;
+} splat_tiles;
+
+__device__ __forceinline__ uint2 pack_tiles(const rd_splat2d &s, unsigned int accepted, const rd_view_params &vp)
+{
+    unsigned int width = (unsigned int)(s.tile_max[0] - s.tile_min[0]), height = (unsigned int)(s.tile_max[1] - s.tile_min[1]);
+    unsigned int first = (unsigned int)(s.tile_min[1] * vp.tiles_x + s.tile_min[0]);
+    if (!accepted) return make_uint2(first | HEAD_WHOLE, width | height << 16);
+    return make_uint2(first | (width - 1) << HEAD_TILE_BITS, accepted);
+}
+
+__device__ __forceinline__ splat_tiles unpack_tiles(uint2 packed)
+{
+    unsigned int head = packed.x, first = head & ((1u << HEAD_TILE_BITS) - 1);
+    if (head & HEAD_WHOLE) {
+        unsigned int width = packed.y & 0xffffu, height = packed.y >> 16;
+        return splat_tiles{first, width, 0u, (long long)width * height};
+    }
+    return splat_tiles{first, ((head & ~HEAD_WHOLE) >> HEAD_TILE_BITS) + 1, packed.y, __popc(packed.y)};
+}
 
 typedef struct tile_range {
     long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
@@ -156,10 +184,11 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, device_spla
         s.tiles_touched = rd_count_tiles_accepted(&s, &vp, &accepted);
     bool seen = s.tiles_touched != 0;
     if (i < g.count) {
-        if (seen) /* emission reads only the visible (see emit_keys_kernel) */
+        if (seen) { /* emission reads only the visible (see emit_keys_kernel) */
+            uint2 tiles = pack_tiles(s, accepted, vp);
             splats[i] = device_splat{s.u, s.v, {s.conic[0], s.conic[1], s.conic[2]}, s.opacity, s.depth,
-                                     {s.rgb[0], s.rgb[1], s.rgb[2]}, {s.tile_min[0], s.tile_min[1]},
-                                     {s.tile_max[0], s.tile_max[1]}, s.tiles_touched, accepted};
+                                     {s.rgb[0], s.rgb[1], s.rgb[2]}, tiles.x, tiles.y};
+        }
         /* visible depths are past the near plane, so their float bits sort as the floats */
         depth_keys[i] = seen ? __float_as_uint(s.depth) : CULLED_KEY;
         order[i] = (unsigned int)i;
@@ -200,7 +229,7 @@ struct emit_entries {
 /* Gaussians in depth order; each one's keys start at the sum of the tile counts before it
    in that order (the block's scan plus the blocks before, see pair_scan_state), so the
    keys come out sorted by depth within every tile before the tile sort. A Gaussian's
-   keys are the tiles that preprocess accepted (device_splat.tiles_accepted), or every
+   keys are the tiles that preprocess accepted (device_splat.tiles), or every
    tile of its rectangle (all large ones: see rd_count_tiles_accepted). Taking the
    accepted tiles from preprocess spares the gather of the record's first half (the mean
    and conic) and the tests run again (6M binning 0.553 -> 0.531 ms, biker 0.077 ->
@@ -211,7 +240,7 @@ struct emit_entries {
    huge splat held its warp for a thousand serial stores. Within a Gaussian's run the
    order does not matter: its tiles differ. Pairs past the key buffers' capacity are
    dropped. The visible Gaussians come first in depth order (the culled have the largest
-   key, CULLED_KEY); only they have a record (preprocess writes no other, 64 bytes of
+   key, CULLED_KEY); only they have a record (preprocess writes no other, 48 bytes of
    writes saved for every culled one), and blocks of culled ones alone leave at once
    rather than join the scan. The last visible Gaussian's thread writes the frame's counts
    (counts[0] the visible, counts[1] the pairs; both 0 from pair_scan_init_kernel where
@@ -234,7 +263,7 @@ __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, 
         emit_entries<ENTRIES> entries;
         long long run_start, run_end; /* the block's keys, [start, end) */
     } temp;
-    int4 min_rgb[ITEMS], max_count[ITEMS]; /* the records' second halves: g, b, tile_min | tile_max, count, accepted */
+    splat_tiles tiles[ITEMS];
     unsigned int index[ITEMS];
     long long count[ITEMS], k[ITEMS];
     unsigned int depth[ITEMS + 1]; /* the thread's sorted depth keys, and the next thread's first */
@@ -249,18 +278,15 @@ __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, 
     }
 #pragma unroll
     for (int q = 0; q < ITEMS; q++) {
-        min_rgb[q] = int4{}, max_count[q] = int4{};
+        tiles[q] = splat_tiles{0u, 0u, 0u, 0ll};
         seen[q] = depth[q] != CULLED_KEY;
         last[q] = seen[q] && depth[q + 1] == CULLED_KEY;
     }
 #pragma unroll
     for (int q = 0; q < ITEMS; q++)
-        if (seen[q]) {
-            const int4 *from = (const int4 *)(splats + index[q]);
-            min_rgb[q] = from[2], max_count[q] = from[3];
-        }
+        if (seen[q]) tiles[q] = unpack_tiles(*(const uint2 *)&splats[index[q]].head);
 #pragma unroll
-    for (int q = 0; q < ITEMS; q++) count[q] = max_count[q].z;
+    for (int q = 0; q < ITEMS; q++) count[q] = tiles[q].count;
     if (blockIdx.x == 0) {
         long long block_total;
         block_scan(temp.scan).ExclusiveSum(count, k, block_total);
@@ -276,11 +302,11 @@ __global__ void emit_keys_kernel(rd_view_params vp, const device_splat *splats, 
 #pragma unroll
     for (int q = 0; q < ITEMS; q++) {
         if (last[q]) counts[0] = mine + q + 1, counts[1] = k[q] + count[q];
-        int e = threadIdx.x * ITEMS + q, x0 = min_rgb[q].z, y0 = min_rgb[q].w;
+        int e = threadIdx.x * ITEMS + q;
         temp.entries.start[e] = (unsigned int)max(0ll, min(k[q] - run_start, run));
-        temp.entries.first_tile[e] = (unsigned int)(y0 * vp.tiles_x + x0);
-        temp.entries.width[e] = (unsigned int)(max_count[q].x - x0);
-        temp.entries.accepted[e] = (unsigned int)max_count[q].w;
+        temp.entries.first_tile[e] = tiles[q].first_tile;
+        temp.entries.width[e] = tiles[q].width;
+        temp.entries.accepted[e] = tiles[q].accepted;
         temp.entries.index[e] = index[q];
     }
     __syncthreads();
@@ -1031,8 +1057,10 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
 
     long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;
-    if (tiles >= 0x7fffffffll) /* the blend's grid is one-dimensional, and the pad key is the tile count */
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld tiles exceed the 2^31 blocks of a launch", tiles);
+    /* rd_render's 65,536 pixels a side keep far under these */
+    if (tiles >= (1ll << HEAD_TILE_BITS) || vp->tiles_x > 0xffff || vp->tiles_y > 0xffff)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's record",
+                       vp->tiles_x, vp->tiles_y);
     if (n > 0x7fffffffll)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussians exceed the 2^31 a sort can take", n);
     int tile_bits = rd_key_bits((uint64_t)tiles + 1); /* tile ids and the pad key */
