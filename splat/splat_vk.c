@@ -58,7 +58,7 @@ typedef struct vk_frame {
     rd_vk_pipeline preprocess, pair_groups, emit, ranges, tile_classes, tile_schedule, blend;
     rd_vk_pipeline blend_colour; /* the blend where neither depth nor contributors are wanted */
     vk_scene_copy scene;
-    rd_vk_buffer params, splats, touched, depth_keys[2], order[2], gathered, offsets, counters, keys[2], values[2],
+    rd_vk_buffer params, splats, tiles, touched, depth_keys[2], order[2], gathered, offsets, counters, keys[2], values[2],
         group_first, tile_ranges, tile_order;
     rd_vk_buffer outputs[OUTPUTS];  /* colour, depth, transmittance, contributors */
     rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
@@ -83,7 +83,7 @@ static void free_frame(rd_context *ctx)
                                        &f->tile_classes, &f->tile_schedule, &f->blend, &f->blend_colour};
         for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
         release_scene(vk, &f->scene);
-        rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
+        rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->tiles, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
                                 &f->order[1], &f->gathered, &f->offsets, &f->counters, &f->keys[0], &f->keys[1],
                                 &f->values[0], &f->values[1], &f->group_first, &f->tile_ranges, &f->tile_order, &f->readback,
                                 &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
@@ -187,7 +187,8 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
                                const rd_framebuffer *target)
 {
     rd_result r = rd_vk_reserve(ctx, &f->params, sizeof(rd_view_params), "view parameters");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->splats, n * 64, "preprocessed Gaussians");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->splats, n * 48, "preprocessed Gaussians"); /* SplatAt */
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tiles, n * 8, "preprocessed Gaussians' tiles"); /* TilesAt */
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->touched, n * 4, "tile counts");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->gathered, n * 4, "tile counts");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->offsets, n * 4, "tile offsets");
@@ -240,10 +241,10 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
     if (n > 0) {
         VkDeviceAddress arrays[RD_SCENE_ARRAYS];
         scene_addresses(f, scene, arrays);
-        struct { VkDeviceAddress vp, means, log_scales, rotations, opacities, sh, splats, touched, depth_keys, order, counters;
-                 uint32_t count; int32_t sh_degree; } pre = {
+        struct { VkDeviceAddress vp, means, log_scales, rotations, opacities, sh, splats, tiles, touched, depth_keys, order,
+                 counters; uint32_t count; int32_t sh_degree; } pre = {
             params, arrays[RD_ARRAY_MEANS], arrays[RD_ARRAY_LOG_SCALES], arrays[RD_ARRAY_ROTATIONS],
-            arrays[RD_ARRAY_OPACITIES], arrays[RD_ARRAY_SH], f->splats.address, f->touched.address,
+            arrays[RD_ARRAY_OPACITIES], arrays[RD_ARRAY_SH], f->splats.address, f->tiles.address, f->touched.address,
             f->depth_keys[0].address, f->order[0].address, counters, n, scene->sh_degree};
         uint64_t groups = (n + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
         rd_vk_dispatch(cmd, &f->preprocess, &pre, groups);
@@ -270,8 +271,8 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         const rd_vk_buffer *args;
         VkDeviceSize at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4, f->capacity,
                                                   RD_LINEAR_THREADS, &args);
-        struct { VkDeviceAddress vp, splats, order, offsets, group_first, keys, values, counters; uint32_t count, capacity; }
-            emit = {params, f->splats.address, order, f->offsets.address, f->group_first.address, f->keys[0].address,
+        struct { VkDeviceAddress vp, tiles, order, offsets, group_first, keys, values, counters; uint32_t count, capacity; }
+            emit = {params, f->tiles.address, order, f->offsets.address, f->group_first.address, f->keys[0].address,
                     f->values[0].address, counters, n, f->capacity};
         rd_vk_dispatch_indirect(cmd, &f->emit, &emit, args, at);
         rd_vk_barrier(cmd);
@@ -337,6 +338,10 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
     if (scene->count > 0x7fffffffll)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %lld Gaussians exceed the 2^31 a sort can take",
                        (long long)scene->count);
+    /* the packed tiles' fields (TilesAt in splat_math.glsl); rd_render's 65,536 pixels a side keep far under them */
+    if ((uint64_t)vp->tiles_x * vp->tiles_y >= (1u << 26) || vp->tiles_x > 0xffff || vp->tiles_y > 0xffff)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's tiles",
+                       vp->tiles_x, vp->tiles_y);
     vk_frame *f = NULL;
     rd_result r = get_frame(ctx, &f);
     if (r == RD_OK) r = upload_scene(ctx, f, scene);

@@ -1,8 +1,11 @@
 #version 450
 // emit: one thread per Gaussian-tile pair. Pair k belongs to the Gaussian j (in depth
-// order) whose inclusive tile-count offset is the first above k; its r-th touched tile
-// (row-major over the tile rectangle) gives the key (tile id alone) and the value is the
-// Gaussian's index, so the keys come out in depth order within every tile. The group's
+// order) whose inclusive tile-count offset is the first above k; its r-th tile (row-major
+// over the tile rectangle: every tile where it is kept whole, else the r-th that
+// preprocess accepted, from its packed tiles) gives the key (tile id alone) and the value
+// is the Gaussian's index, so the keys come out in depth order within every tile. The
+// packed tiles (8 bytes a Gaussian) spare re-reading the record and re-testing the tiles
+// of its rectangle for every pair. The group's
 // pairs lie within RD_LINEAR_THREADS Gaussians from the one holding its first pair
 // (pair_groups.comp; every visible Gaussian has a pair), so the group stages those
 // offsets in shared memory and each thread searches them there: searching all n offsets
@@ -14,12 +17,27 @@
 layout(local_size_x = RD_LINEAR_THREADS) in;
 layout(push_constant) uniform Push {
     ViewParams vp;
-    uint64_t splats, order, offsets, group_first, keys, values;
+    uint64_t tiles, order, offsets, group_first, keys, values;
     Uints counters;
     uint count, capacity;
 } p;
 
 shared uint s_offsets[RD_LINEAR_THREADS]; // offsets[first ..], past the last Gaussian: ~0
+
+// The position of the set bit of `mask` that has `rank` set bits below it (rank under
+// bitCount(mask)), halving the word five times (splat_cuda.cu's nth_set_bit).
+uint nth_set_bit(uint mask, uint rank)
+{
+    uint position = 0u;
+    for (uint half_ = 16u; half_ != 0u; half_ >>= 1) {
+        uint below = uint(bitCount(mask & ((1u << half_) - 1u)));
+        bool upper = rank >= below;
+        rank -= upper ? below : 0u;
+        mask >>= upper ? half_ : 0u;
+        position += upper ? half_ : 0u;
+    }
+    return position;
+}
 
 void main()
 {
@@ -37,21 +55,18 @@ void main()
         else lo = mid + 1u;
     }
     uint i = load_uint(p.order, first + lo);
-    Splat s = load_splat_geometry(p.splats, i);
-    uint r = k - (s_offsets[lo] - s.tiles_touched); // which of its tiles
-    int width = s.rect.z - s.rect.x, tile_x = 0, tile_y = 0;
-    if (s.tiles_touched == uint(width * (s.rect.w - s.rect.y))) { // every tile of the rectangle
-        tile_x = s.rect.x + int(r % uint(width));
-        tile_y = s.rect.y + int(r / uint(width));
-    } else { // at most RD_ELLIPSE_TEST_MAX_TILES: walk them
-        uint seen = 0u;
-        for (int y = s.rect.y; y < s.rect.w; y++)
-            for (int x = s.rect.x; x < s.rect.z; x++)
-                if (tile_touches(s, p.vp, x, y) && seen++ == r) {
-                    tile_x = x;
-                    tile_y = y;
-                }
+    uvec2 packed = tiles_at(p.tiles, i).v;
+    uint head = packed.x, first_tile = head & ((1u << RD_HEAD_TILE_BITS) - 1u), width, count, b;
+    bool whole = (head & RD_HEAD_WHOLE) != 0u;
+    if (whole) {
+        width = packed.y & 0xffffu;
+        count = width * (packed.y >> 16);
+    } else {
+        width = ((head & ~RD_HEAD_WHOLE) >> RD_HEAD_TILE_BITS) + 1u;
+        count = uint(bitCount(packed.y));
     }
-    store_uint(p.keys, k, uint(tile_y * p.vp.tiles_x + tile_x));
+    uint r = k - (s_offsets[lo] - count); // which of its tiles
+    b = whole ? r : nth_set_bit(packed.y, r); // the tile's place in the rectangle
+    store_uint(p.keys, k, first_tile + (b / width) * uint(p.vp.tiles_x) + b % width);
     store_uint(p.values, k, i);
 }

@@ -25,15 +25,23 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Vie
     float background[3];
 };
 
-// A preprocessed Gaussian, 64 bytes: (u, v, conic a, conic b), (conic c, opacity, depth,
-// tiles touched), (r, g, b, clamped bits), (tile min x, y, tile max x, y). The integers
-// are written and read as integers (through SplatIntsAt): moving them through float
-// registers could flush the denormal patterns small integers make.
+// A preprocessed Gaussian as the blend reads it, 48 bytes: (u, v, conic a, conic b),
+// (conic c, opacity, depth, 0), (r, g, b, 0), each written whole (partial sectors cost
+// DRAM more). A smaller array keeps more of the blend's gathers in L2 (as splat_cuda.cu's
+// device_splat). The clamp bits, which only a backward pass needs, are not kept.
 // Addressed one at a time from a 64-bit base (see load_uint in common.glsl).
-layout(buffer_reference, std430, buffer_reference_align = 16) buffer SplatAt { vec4 v[4]; };
-layout(buffer_reference, std430, buffer_reference_align = 16) buffer SplatIntsAt { uvec4 v[4]; };
-SplatAt splat_at(uint64_t base, uint i) { return SplatAt(base + uint64_t(i) * 64ul); }
-SplatIntsAt splat_ints_at(uint64_t base, uint i) { return SplatIntsAt(base + uint64_t(i) * 64ul); }
+layout(buffer_reference, std430, buffer_reference_align = 16) buffer SplatAt { vec4 v[3]; };
+SplatAt splat_at(uint64_t base, uint i) { return SplatAt(base + uint64_t(i) * 48ul); }
+
+// A visible Gaussian's tiles, for the emission (splat_cuda.cu's packed_tiles): the id of
+// its rectangle's first tile (bits 0-25), the rectangle's width less one (26-30) and
+// whether it is kept whole (31); then the accepted tiles (bit b: tile b of the
+// rectangle, row by row) or, kept whole, width | height << 16. An array of its own, 8
+// bytes a Gaussian, so that the emission's gathers stay in L2.
+#define RD_HEAD_TILE_BITS 26
+#define RD_HEAD_WHOLE 0x80000000u
+layout(buffer_reference, std430, buffer_reference_align = 8) buffer TilesAt { uvec2 v; };
+TilesAt tiles_at(uint64_t base, uint i) { return TilesAt(base + uint64_t(i) * 8ul); }
 
 struct Splat {
     vec2 uv;
@@ -41,7 +49,7 @@ struct Splat {
     float opacity, depth;
     vec3 rgb;
     ivec4 rect; // tile_min x, y, tile_max x, y
-    uint tiles_touched, clamped;
+    uint tiles_touched, accepted, clamped; // accepted: as rd_count_tiles_accepted's
 };
 
 bool is_finite(float x) { return (floatBitsToUint(x) & 0x7f800000u) != 0x7f800000u; }
@@ -139,14 +147,17 @@ bool tile_touches(Splat s, ViewParams vp, int tx, int ty)
                         float(ty * RD_VK_TILE) + 0.5, float(py1) - 0.5);
 }
 
-uint count_tiles(Splat s, ViewParams vp)
+uint count_tiles_accepted(Splat s, ViewParams vp, out uint accepted)
 {
     int area = (s.rect.z - s.rect.x) * (s.rect.w - s.rect.y);
+    accepted = 0u;
     if ((vp.flags & RD_VK_FLAG_INRIA_EXTENT) != 0u || area > RD_ELLIPSE_TEST_MAX_TILES) return uint(area);
-    uint n = 0u;
+    uint mask = 0u, bit = 1u;
     for (int y = s.rect.y; y < s.rect.w; y++)
-        for (int x = s.rect.x; x < s.rect.z; x++) n += tile_touches(s, vp, x, y) ? 1u : 0u;
-    return n;
+        for (int x = s.rect.x; x < s.rect.z; x++, bit <<= 1)
+            if (tile_touches(s, vp, x, y)) mask |= bit;
+    accepted = mask;
+    return uint(bitCount(mask));
 }
 
 // The scene's arrays (rd_gaussians).
@@ -165,6 +176,7 @@ Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
     culled.rgb = vec3(0.0);
     culled.rect = ivec4(0);
     culled.tiles_touched = 0u;
+    culled.accepted = 0u;
     culled.clamped = 0u;
     Splat out_ = culled;
     vec3 m = load_vec3(scene.means, i);
@@ -256,36 +268,25 @@ Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
     out_.uv = vec2(u, v);
     out_.opacity = opacity;
     out_.depth = tz;
-    out_.tiles_touched = count_tiles(out_, vp);
+    uint accepted;
+    out_.tiles_touched = count_tiles_accepted(out_, vp, accepted);
+    out_.accepted = accepted;
     return out_;
 }
 
 void store_splat(uint64_t splats, uint i, Splat s)
 {
     SplatAt at = splat_at(splats, i);
-    SplatIntsAt ints = splat_ints_at(splats, i);
     at.v[0] = vec4(s.uv, s.conic.x, s.conic.y);
-    at.v[1].xyz = vec3(s.conic.z, s.opacity, s.depth);
-    ints.v[1].w = s.tiles_touched;
-    at.v[2].xyz = s.rgb;
-    ints.v[2].w = s.clamped;
-    ints.v[3] = uvec4(s.rect);
+    at.v[1] = vec4(s.conic.z, s.opacity, s.depth, 0.0);
+    at.v[2] = vec4(s.rgb, 0.0);
 }
 
-// What key emission needs: position, conic, opacity and the tile rectangle.
-Splat load_splat_geometry(uint64_t splats, uint i)
+// A visible Gaussian's packed tiles (TilesAt).
+uvec2 pack_tiles(Splat s, ViewParams vp)
 {
-    SplatAt at = splat_at(splats, i);
-    SplatIntsAt ints = splat_ints_at(splats, i);
-    vec4 a = at.v[0], b = at.v[1];
-    Splat s;
-    s.uv = a.xy;
-    s.conic = vec3(a.z, a.w, b.x);
-    s.opacity = b.y;
-    s.depth = b.z;
-    s.tiles_touched = ints.v[1].w;
-    s.rgb = vec3(0.0);
-    s.clamped = 0u;
-    s.rect = ivec4(ints.v[3]);
-    return s;
+    uint width = uint(s.rect.z - s.rect.x), height = uint(s.rect.w - s.rect.y);
+    uint first = uint(s.rect.y * vp.tiles_x + s.rect.x);
+    if (s.accepted == 0u) return uvec2(first | RD_HEAD_WHOLE, width | height << 16);
+    return uvec2(first | (width - 1u) << RD_HEAD_TILE_BITS, s.accepted);
 }
