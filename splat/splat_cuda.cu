@@ -173,10 +173,6 @@ __device__ void stage_sh_async(const rd_gaussians &g, int degree, long long firs
     }
 }
 
-/* Spec steps 1-7, one thread a Gaussian. The colour coefficients a block needs are
-   contiguous in the scene, so the block copies them into shared memory (stage_sh_async)
-   and each thread shades from there; read per thread from global memory, a warp's loads
-   spread over 32 rows of up to 192 bytes each. */
 /* What preprocess writes: a record and the tiles of each visible Gaussian, and every
    Gaussian's depth key and index for the depth sort. */
 typedef struct preprocess_output {
@@ -185,6 +181,10 @@ typedef struct preprocess_output {
     unsigned int *depth_keys, *order;
 } preprocess_output;
 
+/* Spec steps 1-7, one thread a Gaussian. The colour coefficients a block needs are
+   contiguous in the scene, so the block copies them into shared memory (stage_sh_async)
+   and each thread shades from there; read per thread from global memory, a warp's loads
+   spread over 32 rows of up to 192 bytes each. */
 __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, preprocess_output out)
 {
     extern __shared__ float s_sh[];
