@@ -30,6 +30,9 @@ static const backend_config CONFIGS[] = {
     /* the blend's two launch orders, whichever the device defaults to (splat_vk.c) */
     {"vulkan (tiles longest first)", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, "RADIANT_VK_TILE_ORDER=longest", true},
     {"vulkan (tiles in row order)", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, "RADIANT_VK_TILE_ORDER=rows", true},
+    /* the sorts' blocks at another size than the device's default (vk_sort.c's sort_items;
+       clamped to what its shared memory holds) */
+    {"vulkan (sort blocks of 20 keys a thread)", RD_BACKEND_VULKAN, 0, 2e-3, 1e-3, 5, "RADIANT_VK_SORT_ITEMS=20", true},
     /* the emission kernel that large scenes take (splat_cuda.cu's emit_items) */
     {"cuda (two Gaussians an emission thread)", RD_BACKEND_CUDA, 0, 2e-3, 1e-3, 5, "RADIANT_CUDA_EMIT_ITEMS=2", true},
     /* the blend in two launches, the longest tiles alone on an SM (splat_cuda.cu's blend_part),
@@ -40,7 +43,8 @@ static const backend_config CONFIGS[] = {
 
 /* The environment settings that pick a backend's variants; each context is created with
    all of them unset but its config's one. */
-static const char *const VARIANT_SETTINGS[] = {"RADIANT_VK_TILE_ORDER", "RADIANT_CUDA_EMIT_ITEMS", "RADIANT_CUDA_LONG_TILES"};
+static const char *const VARIANT_SETTINGS[] = {"RADIANT_VK_TILE_ORDER", "RADIANT_VK_SORT_ITEMS", "RADIANT_CUDA_EMIT_ITEMS",
+                                               "RADIANT_CUDA_LONG_TILES"};
 
 static void apply_setting(const char *setting)
 {

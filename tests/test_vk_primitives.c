@@ -2,7 +2,7 @@
    random inputs: inclusive and exclusive scans (with saturation at 2^32 - 1), stable
    sorts of keys of 8 to 32 bits for sizes around the group boundaries, with counts
    clamped to a capacity as the renderer uses them, at every subgroup size the device
-   offers. Skipped where no Vulkan device is present. */
+   offers and at several keys a thread. Skipped where no Vulkan device is present. */
 #include "test_util.h"
 #include "../renderer/vulkan/vk_sort.h"
 #include "../renderer/vulkan/shaders/vk_layout.h"
@@ -145,6 +145,20 @@ int main(void)
     uint32_t native = rd_vk(ctx)->subgroup_size;
     run_all(ctx, &r, "device subgroup size");
     rd_context_destroy(ctx);
+    /* the sort's blocks at one size for every sort (vk_sort.c's choose_sort_blocks: by
+       default 12 keys a thread, and on GPUs 20 from 2^19 keys on), so that each size runs
+       everywhere; sizes are cut to what the device's shared memory holds */
+    static const char *const items[] = {"12", "16", "20"};
+    for (int i = 0; i < 3; i++) {
+        setenv("RADIANT_VK_SORT_ITEMS", items[i], 1);
+        rd_result created = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_VULKAN, .log = test_log}, &ctx);
+        unsetenv("RADIANT_VK_SORT_ITEMS");
+        if (!CHECK(created == RD_OK)) continue;
+        char label[48];
+        snprintf(label, sizeof label, "RADIANT_VK_SORT_ITEMS=%s", items[i]);
+        run_all(ctx, &r, label);
+        rd_context_destroy(ctx);
+    }
     /* portability: every other power-of-two subgroup size the device lets us require */
     for (int size = 8; size <= 128; size *= 2) {
         if ((uint32_t)size == native) continue;

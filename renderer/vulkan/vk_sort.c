@@ -29,24 +29,76 @@ static const uint32_t count_args_spv[] = {
 #include "count_args.comp.inc"
 };
 
+/* A sort's per-block pipelines, built for one block size. */
+typedef struct sort_block_pipelines {
+    rd_vk_pipeline args, totals, scatter;
+    uint32_t items; /* keys a thread (sort_block.glsl's SORT_ITEMS) */
+} sort_block_pipelines;
+
 struct rd_vk_sorter {
-    rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, sort_args, totals, scatter, count_args;
+    rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, count_args;
+    sort_block_pipelines blocks[2]; /* small, large (choose_sort_blocks) */
+    uint32_t large_from;            /* sorts of this many keys (max_count) or more take the large blocks */
     rd_vk_buffer control, partials, totals_buffer;
     rd_vk_buffer lookback;   /* per pass, per block and digit: the scatter's look-back entries */
 };
+
+/* Shared memory radix_scatter takes at `items` keys a thread: s_block, s_base, s_local,
+   s_work (the block's keys and values) and s_sums. */
+static uint32_t scatter_shared_bytes(uint32_t items)
+{
+    return 4u * (1u + 2u * RD_RADIX + 2u * RD_SORT_THREADS * items + RD_SORT_THREADS);
+}
+
+/* The sorts' block sizes, in keys a thread. On GPUs, sorts of 2^19 keys or more take
+   blocks of SORT_LARGE_ITEMS, which look back over fewer blocks, and smaller sorts
+   RD_SORT_ITEMS, which spread them over more groups. H100, against 12 for all (two runs
+   each): 6M 2.757/2.760 -> 2.634/2.636 ms with 20 (tile sort 0.441 -> 0.382), 1M 0.745 ->
+   0.735-0.739, but biker 0.358/0.361 -> 0.365/0.368 (its depth sort of 153k keys, binning
+   0.122 -> 0.135), while biker's tile sort of 553k keys gained (0.076 -> 0.070). On CPU
+   implementations RD_SORT_ITEMS for all (lavapipe's groups have 32 KiB).
+   RADIANT_VK_SORT_ITEMS=8..20 gives every sort that size, so that the tests run others.
+   Each is cut to what the device's shared memory holds, and is eight at least, so that
+   the ranking's per-subgroup counts fit where the scatter then stages the block. */
+enum { SORT_LARGE_ITEMS = 20, SORT_MIN_ITEMS = 8, SORT_MAX_ITEMS = 20, SORT_LARGE_FROM = 1 << 19 };
+static void choose_sort_blocks(const rd_vk_state *vk, rd_vk_sorter *s)
+{
+    VkPhysicalDeviceProperties properties;
+    vkGetPhysicalDeviceProperties(vk->physical, &properties);
+    uint32_t items[2] = {RD_SORT_ITEMS, vk->cpu_device ? RD_SORT_ITEMS : SORT_LARGE_ITEMS};
+    const char *setting = getenv("RADIANT_VK_SORT_ITEMS");
+    long wanted = setting ? strtol(setting, NULL, 10) : 0;
+    if (wanted >= SORT_MIN_ITEMS && wanted <= SORT_MAX_ITEMS) items[0] = items[1] = (uint32_t)wanted;
+    for (int b = 0; b < 2; b++) {
+        while (items[b] > SORT_MIN_ITEMS && scatter_shared_bytes(items[b]) > properties.limits.maxComputeSharedMemorySize)
+            items[b]--;
+        s->blocks[b].items = items[b];
+    }
+    s->large_from = SORT_LARGE_FROM;
+}
 
 rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
 {
     rd_vk_sorter *s = calloc(1, sizeof *s);
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
+    choose_sort_blocks(rd_vk(ctx), s);
+    static const VkSpecializationMapEntry items_entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
+    VkSpecializationInfo block[2];
+    for (int b = 0; b < 2; b++)
+        block[b] = (VkSpecializationInfo){.mapEntryCount = 1, .pMapEntries = &items_entry, .dataSize = sizeof(uint32_t),
+                                          .pData = &s->blocks[b].items};
+    sort_block_pipelines *small = &s->blocks[0], *large = &s->blocks[1];
     const rd_vk_shader shaders[] = {
         {&s->scan_args, scan_args_spv, sizeof scan_args_spv, "scan_args"},
         {&s->scan_reduce, scan_reduce_spv, sizeof scan_reduce_spv, "scan_reduce"},
         {&s->scan_partials, scan_partials_spv, sizeof scan_partials_spv, "scan_partials"},
         {&s->scan_downsweep, scan_downsweep_spv, sizeof scan_downsweep_spv, "scan_downsweep"},
-        {&s->sort_args, sort_args_spv, sizeof sort_args_spv, "sort_args"},
-        {&s->totals, radix_totals_spv, sizeof radix_totals_spv, "radix_totals"},
-        {&s->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter"},
+        {&small->args, sort_args_spv, sizeof sort_args_spv, "sort_args", &block[0]},
+        {&small->totals, radix_totals_spv, sizeof radix_totals_spv, "radix_totals", &block[0]},
+        {&small->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter", &block[0]},
+        {&large->args, sort_args_spv, sizeof sort_args_spv, "sort_args", &block[1]},
+        {&large->totals, radix_totals_spv, sizeof radix_totals_spv, "radix_totals", &block[1]},
+        {&large->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter", &block[1]},
         {&s->count_args, count_args_spv, sizeof count_args_spv, "count_args"}};
     rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->control, RD_CONTROL_UINTS * 4, "sort control");
@@ -63,8 +115,9 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
 void rd_vk_sorter_destroy(rd_vk_state *vk, rd_vk_sorter *s)
 {
     if (!s) return;
-    rd_vk_pipeline *pipelines[] = {&s->scan_args, &s->scan_reduce, &s->scan_partials, &s->scan_downsweep,
-                                   &s->sort_args, &s->totals, &s->scatter, &s->count_args};
+    rd_vk_pipeline *pipelines[] = {&s->scan_args,       &s->scan_reduce,        &s->scan_partials,     &s->scan_downsweep,
+                                   &s->blocks[0].args,  &s->blocks[0].totals,   &s->blocks[0].scatter, &s->blocks[1].args,
+                                   &s->blocks[1].totals, &s->blocks[1].scatter, &s->count_args};
     for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
     rd_vk_release(vk, &s->control);
     rd_vk_release(vk, &s->partials);
@@ -81,7 +134,8 @@ rd_result rd_vk_sorter_reserve(rd_context *ctx, rd_vk_sorter *s, uint64_t max_co
     if (max_count >= RD_SORT_MAX_KEYS)
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: cannot sort %llu keys (at most %u)", (unsigned long long)max_count,
                        RD_SORT_MAX_KEYS - 1);
-    uint64_t groups = blocks(max_count, RD_SORT_BLOCK);
+    uint32_t items = s->blocks[0].items < s->blocks[1].items ? s->blocks[0].items : s->blocks[1].items;
+    uint64_t groups = blocks(max_count, (uint64_t)RD_SORT_THREADS * items); /* the most either size takes */
     rd_result r = rd_vk_reserve(ctx, &s->lookback, RD_SORT_MAX_PASSES * groups * RD_RADIX * 4, "sort look-back");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->partials, blocks(max_count, RD_SCAN_BLOCK) * 4, "scan partials");
     return r;
@@ -108,17 +162,18 @@ void rd_vk_scan_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_scan_de
 int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc)
 {
     VkDeviceAddress control = s->control.address, totals = s->totals_buffer.address;
+    const sort_block_pipelines *block = &s->blocks[desc->max_count >= s->large_from];
     uint32_t passes = (uint32_t)(desc->bits + 7) / 8;
     /* the last digit may be narrower: bits above desc->bits do not count */
     uint32_t last_mask = desc->bits % 8 ? (1u << (desc->bits % 8)) - 1u : 255u;
     /* a pass's look-back entries (a quarter of the buffer, whole blocks), cleared by radix_totals */
     VkDeviceSize block_entries = RD_RADIX * 4, table = s->lookback.bytes / RD_SORT_MAX_PASSES / block_entries * block_entries;
     struct { VkDeviceAddress count, control, totals; uint32_t limit; } args = {desc->count, control, totals, desc->max_count};
-    rd_vk_dispatch(cmd, &s->sort_args, &args, 1);
+    rd_vk_dispatch(cmd, &block->args, &args, 1);
     rd_vk_barrier(cmd);
     struct { VkDeviceAddress keys, control, totals, lookback; uint64_t lookback_table; uint32_t passes, last_mask; } count = {
         desc->keys[0], control, totals, s->lookback.address, table, passes, last_mask};
-    rd_vk_dispatch_indirect(cmd, &s->totals, &count, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
+    rd_vk_dispatch_indirect(cmd, &block->totals, &count, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
     rd_vk_barrier(cmd);
     int from = 0;
     for (uint32_t pass = 0; pass < passes; pass++, from ^= 1) {
@@ -128,7 +183,7 @@ int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_des
             desc->keys[from], desc->values[from], desc->keys[from ^ 1], desc->values[from ^ 1], control,
             s->lookback.address + pass * table, totals, last ? desc->gather_from : 0, last ? desc->gather_to : 0,
             last ? last_mask : 255u, pass};
-        rd_vk_dispatch_indirect(cmd, &s->scatter, &scatter, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
+        rd_vk_dispatch_indirect(cmd, &block->scatter, &scatter, &s->control, RD_CONTROL_SORT_DISPATCH * 4);
         rd_vk_barrier(cmd);
     }
     return from;

@@ -23,6 +23,7 @@
 // from 8 to 128 (full subgroups). On request the pass also gathers:
 // gather_to[destination] = gather_from[value] (the renderer's tile counts in depth order).
 #include "common.glsl"
+#include "sort_block.glsl"
 layout(local_size_x = RD_SORT_THREADS) in;
 layout(push_constant) uniform Push {
     uint64_t keys_in, values_in, keys_out, values_out; Uints control; uint64_t lookback, totals, gather_from, gather_to;
@@ -33,10 +34,11 @@ const uint AGGREGATE = 1u << 30, INCLUSIVE = 2u << 30, COUNT = (1u << 30) - 1u;
 
 // s_work holds the per-subgroup digit counts (ranking), then the block's keys and values
 // in digit order (scattering): the two are never needed at once. The counts are 16-bit
-// halves, two digits a uint (a subgroup ranks at most 128 * RD_SORT_ITEMS keys), so that
-// the table for 8-lane subgroups fits beside the rest in 32 KiB (lavapipe's limit).
-#define COUNT_WORDS (RD_SORT_MAX_SUBGROUPS * RD_RADIX / 2)
-#define SORT_WORK (COUNT_WORDS > 2 * RD_SORT_BLOCK ? COUNT_WORDS : 2 * RD_SORT_BLOCK)
+// halves, two digits a uint (a subgroup ranks at most 128 * SORT_ITEMS keys), so that
+// the table for 8-lane subgroups (RD_SORT_MAX_SUBGROUPS * RD_RADIX / 2 words) fits in the
+// keys' and values' 2 * SORT_BLOCK words (SORT_ITEMS >= 8: vk_sort.c), and the whole
+// beside the rest in 32 KiB (lavapipe's limit) at RD_SORT_ITEMS.
+const uint SORT_WORK = 2u * SORT_BLOCK;
 shared uint s_block;
 shared uint s_base[RD_RADIX];  // destination of the digit's keys, less their first place in the block
 shared uint s_local[RD_RADIX]; // the digit's first place in the block
@@ -158,16 +160,16 @@ void main()
     uint g = s_block;
 
     // 1. rank within subgroups, then count per digit across them
-    uint run = g * RD_SORT_BLOCK + sg * size * RD_SORT_ITEMS;
-    uint keys[RD_SORT_ITEMS], values[RD_SORT_ITEMS], ranks[RD_SORT_ITEMS];
+    uint run = g * SORT_BLOCK + sg * size * SORT_ITEMS;
+    uint keys[SORT_ITEMS], values[SORT_ITEMS], ranks[SORT_ITEMS];
     // every load first: the ranking's barriers keep the compiler from moving a load ahead
     // of the previous item, and one memory latency per item made the pass 1.8x slower
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+    for (uint k = 0u; k < SORT_ITEMS; k++) {
         uint i = run + k * size + lane;
         keys[k] = i < n ? load_uint(p.keys_in, i) : 0u;
         values[k] = i < n ? load_uint(p.values_in, i) : 0u;
     }
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+    for (uint k = 0u; k < SORT_ITEMS; k++) {
         uint i = run + k * size + lane;
         bool valid = i < n;
         uint key = keys[k], digit = (key >> shift) & p.mask;
@@ -208,34 +210,34 @@ void main()
     barrier();
 
     // 3. sort the block in shared memory, then write it out in that order
-    uint places[RD_SORT_ITEMS];
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+    uint places[SORT_ITEMS];
+    for (uint k = 0u; k < SORT_ITEMS; k++) {
         uint digit = (keys[k] >> shift) & p.mask;
         places[k] = s_local[digit] + count_of(sg, digit) + ranks[k];
     }
     barrier();
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+    for (uint k = 0u; k < SORT_ITEMS; k++) {
         if (run + k * size + lane >= n) break;
         s_work[places[k]] = keys[k];
-        s_work[RD_SORT_BLOCK + places[k]] = values[k];
+        s_work[SORT_BLOCK + places[k]] = values[k];
     }
     barrier();
-    uint in_block = min(n - g * RD_SORT_BLOCK, uint(RD_SORT_BLOCK));
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+    uint in_block = min(n - g * SORT_BLOCK, uint(SORT_BLOCK));
+    for (uint k = 0u; k < SORT_ITEMS; k++) {
         uint j = k * RD_SORT_THREADS + t;
         if (j >= in_block) break;
-        uint key = s_work[j], value = s_work[RD_SORT_BLOCK + j];
+        uint key = s_work[j], value = s_work[SORT_BLOCK + j];
         uint dest = s_base[(key >> shift) & p.mask] + j;
         store_uint(p.keys_out, dest, key);
         store_uint(p.values_out, dest, value);
         places[k] = dest; // reused: where the gathered value goes
     }
     if (p.gather_to == 0ul) return;
-    uint gathered[RD_SORT_ITEMS]; // loads first, as in the ranking
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
+    uint gathered[SORT_ITEMS]; // loads first, as in the ranking
+    for (uint k = 0u; k < SORT_ITEMS; k++) {
         uint j = k * RD_SORT_THREADS + t;
-        gathered[k] = j < in_block ? load_uint(p.gather_from, s_work[RD_SORT_BLOCK + j]) : 0u;
+        gathered[k] = j < in_block ? load_uint(p.gather_from, s_work[SORT_BLOCK + j]) : 0u;
     }
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++)
+    for (uint k = 0u; k < SORT_ITEMS; k++)
         if (k * RD_SORT_THREADS + t < in_block) store_uint(p.gather_to, places[k], gathered[k]);
 }

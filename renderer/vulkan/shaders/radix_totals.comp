@@ -5,6 +5,7 @@
 // Each group also clears its block's look-back entries for every pass (radix_scatter
 // reads zero as "not published yet"), so only the tables this sort uses are touched.
 #include "common.glsl"
+#include "sort_block.glsl"
 layout(local_size_x = RD_SORT_THREADS) in;
 layout(push_constant) uniform Push {
     uint64_t keys; Uints control; uint64_t totals, lookback, lookback_table; uint passes, last_mask;
@@ -22,13 +23,13 @@ void main()
         for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS)
             store_uint(p.lookback + uint64_t(pass) * p.lookback_table, g * RD_RADIX + d, 0u);
     barrier();
-    uint keys[RD_SORT_ITEMS]; // every load in flight before the counting
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
-        uint i = g * RD_SORT_BLOCK + k * RD_SORT_THREADS + t;
+    uint keys[SORT_ITEMS]; // every load in flight before the counting
+    for (uint k = 0u; k < SORT_ITEMS; k++) {
+        uint i = g * SORT_BLOCK + k * RD_SORT_THREADS + t;
         keys[k] = i < n ? load_uint(p.keys, i) : 0u;
     }
-    for (uint k = 0u; k < RD_SORT_ITEMS; k++) {
-        if (g * RD_SORT_BLOCK + k * RD_SORT_THREADS + t >= n) break;
+    for (uint k = 0u; k < SORT_ITEMS; k++) {
+        if (g * SORT_BLOCK + k * RD_SORT_THREADS + t >= n) break;
         uint key = keys[k];
         for (uint pass = 0u; pass < p.passes; pass++) {
             uint mask = pass + 1u == p.passes ? p.last_mask : 255u;

@@ -3,6 +3,7 @@
 // with the dispatch for its per-group kernels, zeroed block tickets for its passes, and
 // zeroed digit totals for radix_totals.
 #include "common.glsl"
+#include "sort_block.glsl"
 layout(local_size_x = RD_RADIX) in;
 layout(push_constant) uniform Push { Uints count; Uints control; uint64_t totals; uint limit; } p;
 
@@ -11,7 +12,7 @@ void main()
     for (uint k = gl_LocalInvocationIndex; k < RD_RADIX * RD_SORT_MAX_PASSES; k += RD_RADIX) store_uint(p.totals, k, 0u);
     if (gl_LocalInvocationIndex != 0u) return;
     uint n = min(p.count.v[0], p.limit);
-    uint groups = groups_for(n, RD_SORT_BLOCK);
+    uint groups = groups_for(n, SORT_BLOCK);
     p.control.v[RD_CONTROL_SORT_COUNT] = n;
     p.control.v[RD_CONTROL_SORT_GROUPS] = groups;
     write_dispatch(p.control, RD_CONTROL_SORT_DISPATCH, groups);

@@ -7,8 +7,7 @@
 #define RD_SCAN_ITEMS 8                     /* consecutive elements per thread */
 #define RD_SCAN_BLOCK (RD_SCAN_THREADS * RD_SCAN_ITEMS)
 #define RD_SORT_THREADS 256
-#define RD_SORT_ITEMS 12
-#define RD_SORT_BLOCK (RD_SORT_THREADS * RD_SORT_ITEMS)
+#define RD_SORT_ITEMS 12                    /* keys a sort thread takes by default (sort_block.glsl) */
 #define RD_SORT_MIN_SUBGROUP 8              /* the scatter's per-subgroup tables assume at least 8 lanes */
 #define RD_SORT_MAX_SUBGROUPS (RD_SORT_THREADS / RD_SORT_MIN_SUBGROUP)
 #define RD_RADIX 256                        /* 8-bit digits */
