@@ -146,7 +146,7 @@ int main(void)
     run_all(ctx, &r, "device subgroup size");
     rd_context_destroy(ctx);
     /* the sort's blocks at one size for every sort (vk_sort.c's choose_sort_blocks: by
-       default 12 keys a thread, and on GPUs 20 from 2^19 keys on), so that each size runs
+       default 12 keys a thread, and on GPUs 10, or 20 from 2^21 keys on), so that each size runs
        everywhere; sizes are cut to what the device's shared memory holds */
     static const char *const items[] = {"12", "16", "20"};
     for (int i = 0; i < 3; i++) {

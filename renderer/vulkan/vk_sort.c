@@ -50,22 +50,26 @@ static uint32_t scatter_shared_bytes(uint32_t items)
     return 4u * (1u + 2u * RD_RADIX + 2u * RD_SORT_THREADS * items + RD_SORT_THREADS);
 }
 
-/* The sorts' block sizes, in keys a thread. On GPUs, sorts of 2^19 keys or more take
+/* The sorts' block sizes, in keys a thread. On GPUs, sorts of 2^21 keys or more take
    blocks of SORT_LARGE_ITEMS, which look back over fewer blocks, and smaller sorts
-   RD_SORT_ITEMS, which spread them over more groups. H100, against 12 for all (two runs
-   each): 6M 2.757/2.760 -> 2.634/2.636 ms with 20 (tile sort 0.441 -> 0.382), 1M 0.745 ->
-   0.735-0.739, but biker 0.358/0.361 -> 0.365/0.368 (its depth sort of 153k keys, binning
-   0.122 -> 0.135), while biker's tile sort of 553k keys gained (0.076 -> 0.070). On CPU
-   implementations RD_SORT_ITEMS for all (lavapipe's groups have 32 KiB).
-   RADIANT_VK_SORT_ITEMS=8..20 gives every sort that size, so that the tests run others.
-   Each is cut to what the device's shared memory holds, and is eight at least, so that
-   the ranking's per-subgroup counts fit where the scatter then stages the block. */
-enum { SORT_LARGE_ITEMS = 20, SORT_MIN_ITEMS = 8, SORT_MAX_ITEMS = 20, SORT_LARGE_FROM = 1 << 19 };
+   SORT_SMALL_ITEMS, which spread them over more groups. H100, two runs each: 20 for
+   every sort against 12 took 6M 2.757/2.760 -> 2.634/2.636 ms (tile sort 0.441 ->
+   0.382) but biker 0.358/0.361 -> 0.365/0.368 (its depth sort of 153k keys, binning
+   0.122 -> 0.135); 10 for every sort took biker to 0.348-0.352, donut 0.361 -> 0.346-0.352
+   and demo 0.482 -> 0.468-0.479 (its tile sort of 1.5M keys 0.117 -> 0.102). The two
+   sizes split at 2^21, against 12 and 20 split at 2^19: 1M 0.734/0.740 -> 0.729/0.727,
+   biker 0.352/0.356 -> 0.348/0.348, donut 0.357/0.359 -> 0.345/0.348, demo 0.485/0.482
+   -> 0.466/0.468, 6M unchanged. On CPU implementations RD_SORT_ITEMS for all (lavapipe's
+   groups have 32 KiB). RADIANT_VK_SORT_ITEMS=8..20 gives every sort that size, so that
+   the tests run others. Each is cut to what the device's shared memory holds, and is
+   eight at least, so that the ranking's per-subgroup counts fit where the scatter then
+   stages the block. */
+enum { SORT_SMALL_ITEMS = 10, SORT_LARGE_ITEMS = 20, SORT_MIN_ITEMS = 8, SORT_MAX_ITEMS = 20, SORT_LARGE_FROM = 1 << 21 };
 static void choose_sort_blocks(const rd_vk_state *vk, rd_vk_sorter *s)
 {
     VkPhysicalDeviceProperties properties;
     vkGetPhysicalDeviceProperties(vk->physical, &properties);
-    uint32_t items[2] = {RD_SORT_ITEMS, vk->cpu_device ? RD_SORT_ITEMS : SORT_LARGE_ITEMS};
+    uint32_t items[2] = {vk->cpu_device ? RD_SORT_ITEMS : SORT_SMALL_ITEMS, vk->cpu_device ? RD_SORT_ITEMS : SORT_LARGE_ITEMS};
     const char *setting = getenv("RADIANT_VK_SORT_ITEMS");
     long wanted = setting ? strtol(setting, NULL, 10) : 0;
     if (wanted >= SORT_MIN_ITEMS && wanted <= SORT_MAX_ITEMS) items[0] = items[1] = (uint32_t)wanted;
