@@ -6,6 +6,7 @@
 
 #include "scene.h"
 #include "splat_math.h"
+#include "shaders/splat_layout.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,6 +22,15 @@ static inline int rd_key_bits(uint64_t n)
     int bits = 1;
     while (bits < 63 && (1ull << bits) < n) bits++;
     return bits;
+}
+
+/* Whether a frame's tiles fit the GPU backends' packed tiles (splat_layout.h): tile ids
+   under 2^RD_HEAD_TILE_BITS and rectangles under 65,536 tiles a side. rd_render's 65,536
+   pixels a side keep far under both. */
+static inline bool rd_tiles_fit_packed(const rd_view_params *vp)
+{
+    return (uint64_t)vp->tiles_x * (uint64_t)vp->tiles_y < (1ull << RD_HEAD_TILE_BITS) && vp->tiles_x <= 0xffff &&
+           vp->tiles_y <= 0xffff;
 }
 
 /* The scene's host arrays as kernels read them. */

@@ -45,15 +45,15 @@ typedef struct device_splat {
 static_assert(sizeof(device_splat) == 48 && offsetof(device_splat, rgb) == offsetof(rd_splat2d, rgb),
               "device_splat: rd_splat2d's layout up to the colour");
 
-/* A visible Gaussian's tiles, without testing again: the id of its rectangle's first
-   tile, and either the tiles of the rectangle that rd_count_tiles_accepted tested and
-   accepted (bit b: tile b, row by row, of a rectangle of width `(head >> 26) + 1`) or,
-   where bit 31 of the head is set (kept whole), the rectangle's width and height. */
+/* A visible Gaussian's tiles, without testing again (splat_layout.h): the id of its
+   rectangle's first tile, and either the tiles of the rectangle that
+   rd_count_tiles_accepted tested and accepted (bit b: tile b, row by row, of a rectangle
+   of width `(head >> 26) + 1`) or, where bit 31 of the head is set (kept whole), the
+   rectangle's width and height. */
 typedef struct packed_tiles {
     uint32_t head;  /* the first tile's id (bits 0-25), the width less one (26-30), kept whole (31) */
     uint32_t tiles; /* the accepted tiles, or kept whole: width | height << 16 */
 } __align__(8) packed_tiles;
-enum : unsigned int { HEAD_TILE_BITS = 26, HEAD_WHOLE = 0x80000000u };
 
 /* A Gaussian's packed_tiles as the emission uses them: where its keys start, how many,
    and how to find each one's tile. */
@@ -66,18 +66,18 @@ __device__ __forceinline__ packed_tiles pack_tiles(const rd_splat2d &s, unsigned
 {
     unsigned int width = (unsigned int)(s.tile_max[0] - s.tile_min[0]), height = (unsigned int)(s.tile_max[1] - s.tile_min[1]);
     unsigned int first = (unsigned int)(s.tile_min[1] * vp.tiles_x + s.tile_min[0]);
-    if (!accepted) return packed_tiles{first | HEAD_WHOLE, width | height << 16};
-    return packed_tiles{first | (width - 1) << HEAD_TILE_BITS, accepted};
+    if (!accepted) return packed_tiles{first | RD_HEAD_WHOLE, width | height << 16};
+    return packed_tiles{first | (width - 1) << RD_HEAD_TILE_BITS, accepted};
 }
 
 __device__ __forceinline__ splat_tiles unpack_tiles(packed_tiles packed)
 {
-    unsigned int head = packed.head, first = head & ((1u << HEAD_TILE_BITS) - 1);
-    if (head & HEAD_WHOLE) {
+    unsigned int head = packed.head, first = head & ((1u << RD_HEAD_TILE_BITS) - 1);
+    if (head & RD_HEAD_WHOLE) {
         unsigned int width = packed.tiles & 0xffffu, height = packed.tiles >> 16;
         return splat_tiles{first, width, 0u, (long long)width * height};
     }
-    return splat_tiles{first, ((head & ~HEAD_WHOLE) >> HEAD_TILE_BITS) + 1, packed.tiles, __popc(packed.tiles)};
+    return splat_tiles{first, (head >> RD_HEAD_TILE_BITS) + 1, packed.tiles, __popc(packed.tiles)};
 }
 
 typedef struct tile_range {
@@ -924,8 +924,8 @@ static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, 
 }
 
 /* The tile ranges, the schedule's counters, then the frame's counts (the visible
-   Gaussians and the pairs; frame_counts is what the host reads of the last two): pair_scan_init_kernel clears them all (a memset where the
-   frame has no Gaussians). */
+   Gaussians and the pairs; frame_counts is what the host reads of the last two):
+   pair_scan_init_kernel clears them all (a memset where the frame has no Gaussians). */
 static size_t ranges_bytes(long long tiles)
 {
     return (size_t)tiles * sizeof(tile_range) + sizeof(tile_schedule_counters) + 2 * sizeof(long long);
@@ -1073,8 +1073,7 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
 
     long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;
-    /* rd_render's 65,536 pixels a side keep far under these */
-    if (tiles >= (1ll << HEAD_TILE_BITS) || vp->tiles_x > 0xffff || vp->tiles_y > 0xffff)
+    if (!rd_tiles_fit_packed(vp))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's record",
                        vp->tiles_x, vp->tiles_y);
     if (n > 0x7fffffffll)

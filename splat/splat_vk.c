@@ -338,8 +338,7 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
     if (scene->count > 0x7fffffffll)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %lld Gaussians exceed the 2^31 a sort can take",
                        (long long)scene->count);
-    /* the packed tiles' fields (TilesAt in splat_math.glsl); rd_render's 65,536 pixels a side keep far under them */
-    if ((uint64_t)vp->tiles_x * vp->tiles_y >= (1u << 26) || vp->tiles_x > 0xffff || vp->tiles_y > 0xffff)
+    if (!rd_tiles_fit_packed(vp))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's tiles",
                        vp->tiles_x, vp->tiles_y);
     vk_frame *f = NULL;

@@ -37,8 +37,7 @@ typedef struct sort_block_pipelines {
 
 struct rd_vk_sorter {
     rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, count_args;
-    sort_block_pipelines blocks[2]; /* small, large (choose_sort_blocks) */
-    uint32_t large_from;            /* sorts of this many keys (max_count) or more take the large blocks */
+    sort_block_pipelines blocks[2]; /* small, large (choose_sort_blocks; large built only where its size differs) */
     rd_vk_buffer control, partials, totals_buffer;
     rd_vk_buffer lookback;   /* per pass, per block and digit: the scatter's look-back entries */
 };
@@ -78,7 +77,25 @@ static void choose_sort_blocks(const rd_vk_state *vk, rd_vk_sorter *s)
             items[b]--;
         s->blocks[b].items = items[b];
     }
-    s->large_from = SORT_LARGE_FROM;
+}
+
+/* The pipelines a sort of up to max_count keys takes (see choose_sort_blocks). */
+static const sort_block_pipelines *sort_blocks(const rd_vk_sorter *s, uint32_t max_count)
+{
+    bool large = max_count >= SORT_LARGE_FROM && s->blocks[1].items != s->blocks[0].items;
+    return &s->blocks[large];
+}
+
+/* Builds a block size's three pipelines, its SORT_ITEMS specialized. */
+static rd_result create_sort_blocks(rd_context *ctx, sort_block_pipelines *b)
+{
+    static const VkSpecializationMapEntry items_entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
+    const VkSpecializationInfo items = {.mapEntryCount = 1, .pMapEntries = &items_entry, .dataSize = sizeof b->items,
+                                        .pData = &b->items};
+    const rd_vk_shader shaders[] = {{&b->args, sort_args_spv, sizeof sort_args_spv, "sort_args", &items},
+                                    {&b->totals, radix_totals_spv, sizeof radix_totals_spv, "radix_totals", &items},
+                                    {&b->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter", &items}};
+    return rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
 }
 
 rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
@@ -86,25 +103,15 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
     rd_vk_sorter *s = calloc(1, sizeof *s);
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
     choose_sort_blocks(rd_vk(ctx), s);
-    static const VkSpecializationMapEntry items_entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
-    VkSpecializationInfo block[2];
-    for (int b = 0; b < 2; b++)
-        block[b] = (VkSpecializationInfo){.mapEntryCount = 1, .pMapEntries = &items_entry, .dataSize = sizeof(uint32_t),
-                                          .pData = &s->blocks[b].items};
-    sort_block_pipelines *small = &s->blocks[0], *large = &s->blocks[1];
     const rd_vk_shader shaders[] = {
         {&s->scan_args, scan_args_spv, sizeof scan_args_spv, "scan_args"},
         {&s->scan_reduce, scan_reduce_spv, sizeof scan_reduce_spv, "scan_reduce"},
         {&s->scan_partials, scan_partials_spv, sizeof scan_partials_spv, "scan_partials"},
         {&s->scan_downsweep, scan_downsweep_spv, sizeof scan_downsweep_spv, "scan_downsweep"},
-        {&small->args, sort_args_spv, sizeof sort_args_spv, "sort_args", &block[0]},
-        {&small->totals, radix_totals_spv, sizeof radix_totals_spv, "radix_totals", &block[0]},
-        {&small->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter", &block[0]},
-        {&large->args, sort_args_spv, sizeof sort_args_spv, "sort_args", &block[1]},
-        {&large->totals, radix_totals_spv, sizeof radix_totals_spv, "radix_totals", &block[1]},
-        {&large->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter", &block[1]},
         {&s->count_args, count_args_spv, sizeof count_args_spv, "count_args"}};
     rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
+    if (r == RD_OK) r = create_sort_blocks(ctx, &s->blocks[0]);
+    if (r == RD_OK && s->blocks[1].items != s->blocks[0].items) r = create_sort_blocks(ctx, &s->blocks[1]);
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->control, RD_CONTROL_UINTS * 4, "sort control");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->totals_buffer, RD_SORT_MAX_PASSES * RD_RADIX * 4, "sort digit totals");
     if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, s, 1);
@@ -166,7 +173,7 @@ void rd_vk_scan_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_scan_de
 int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc)
 {
     VkDeviceAddress control = s->control.address, totals = s->totals_buffer.address;
-    const sort_block_pipelines *block = &s->blocks[desc->max_count >= s->large_from];
+    const sort_block_pipelines *block = sort_blocks(s, desc->max_count);
     uint32_t passes = (uint32_t)(desc->bits + 7) / 8;
     /* the last digit may be narrower: bits above desc->bits do not count */
     uint32_t last_mask = desc->bits % 8 ? (1u << (desc->bits % 8)) - 1u : 255u;

@@ -62,7 +62,7 @@ void main()
         width = packed.y & 0xffffu;
         count = width * (packed.y >> 16);
     } else {
-        width = ((head & ~RD_HEAD_WHOLE) >> RD_HEAD_TILE_BITS) + 1u;
+        width = (head >> RD_HEAD_TILE_BITS) + 1u;
         count = uint(bitCount(packed.y));
     }
     uint r = k - (s_offsets[lo] - count); // which of its tiles

@@ -1,5 +1,6 @@
-/* splat_layout.h: constants the splat shaders share with splat_vk.c (plain #defines for
-   GLSL and C). splat_vk.c checks the flags against radiant.h. */
+/* splat_layout.h: constants the splat shaders share with splat_vk.c, and the packed tiles'
+   with splat_cuda.cu (through splat.h); plain #defines for GLSL and C. splat_vk.c checks
+   the flags against radiant.h. */
 #ifndef RD_SPLAT_LAYOUT_H
 #define RD_SPLAT_LAYOUT_H
 
@@ -7,6 +8,13 @@
 #define RD_VK_FLAG_ANTIALIASED 1u
 #define RD_VK_FLAG_INRIA_EXTENT 2u
 #define RD_VK_FLAG_EXPECTED_DEPTH 4u
+
+/* A visible Gaussian's packed tiles on the GPUs (splat_cuda.cu's packed_tiles, TilesAt in
+   splat_math.glsl): the head holds its rectangle's first tile id below bit
+   RD_HEAD_TILE_BITS, the width less one above it, and RD_HEAD_WHOLE where the rectangle
+   is kept whole, whose width and height then take 16 bits each (rd_tiles_fit_packed). */
+#define RD_HEAD_TILE_BITS 26
+#define RD_HEAD_WHOLE 0x80000000u
 
 /* The frame's counters, in uints. */
 #define RD_COUNTER_GAUSSIANS 0     /* n, written by the host's fill */

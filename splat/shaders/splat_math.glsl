@@ -33,13 +33,11 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Vie
 layout(buffer_reference, std430, buffer_reference_align = 16) buffer SplatAt { vec4 v[3]; };
 SplatAt splat_at(uint64_t base, uint i) { return SplatAt(base + uint64_t(i) * 48ul); }
 
-// A visible Gaussian's tiles, for the emission (splat_cuda.cu's packed_tiles): the id of
-// its rectangle's first tile (bits 0-25), the rectangle's width less one (26-30) and
-// whether it is kept whole (31); then the accepted tiles (bit b: tile b of the
-// rectangle, row by row) or, kept whole, width | height << 16. An array of its own, 8
-// bytes a Gaussian, so that the emission's gathers stay in L2.
-#define RD_HEAD_TILE_BITS 26
-#define RD_HEAD_WHOLE 0x80000000u
+// A visible Gaussian's tiles, for the emission (splat_layout.h): the id of its
+// rectangle's first tile (bits 0-25), the rectangle's width less one (26-30) and whether
+// it is kept whole (31); then the accepted tiles (bit b: tile b of the rectangle, row by
+// row) or, kept whole, width | height << 16. An array of its own, 8 bytes a Gaussian, so
+// that the emission's gathers stay in L2.
 layout(buffer_reference, std430, buffer_reference_align = 8) buffer TilesAt { uvec2 v; };
 TilesAt tiles_at(uint64_t base, uint i) { return TilesAt(base + uint64_t(i) * 8ul); }
 
