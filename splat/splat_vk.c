@@ -253,7 +253,8 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         int depth_result = rd_vk_sort_record(vk->sorter, cmd, &(rd_vk_sort_desc){
             .keys = {f->depth_keys[0].address, f->depth_keys[1].address}, .values = {f->order[0].address, f->order[1].address},
             .count = counters + RD_COUNTER_GAUSSIANS * 4, .max_count = n, .bits = 32,
-            .gather_from = f->touched.address, .gather_to = f->gathered.address});
+            .gather_from = f->touched.address, .gather_to = f->gathered.address,
+            .status = counters + RD_COUNTER_SORT_STALLS * 4});
         VkDeviceAddress order = f->order[depth_result].address;
         rd_vk_scan_record(vk->sorter, cmd, &(rd_vk_scan_desc){.input = f->gathered.address, .output = f->offsets.address,
                                                                .count = counters + RD_COUNTER_GAUSSIANS * 4});
@@ -280,7 +281,8 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         /* stable: within a tile the pairs keep the depth order they were emitted in */
         tile_result = rd_vk_sort_record(vk->sorter, cmd, &(rd_vk_sort_desc){
             .keys = {f->keys[0].address, f->keys[1].address}, .values = {f->values[0].address, f->values[1].address},
-            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = f->capacity, .bits = rd_key_bits(tiles)});
+            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = f->capacity, .bits = rd_key_bits(tiles),
+            .status = counters + RD_COUNTER_SORT_STALLS * 4});
         struct { VkDeviceAddress keys, ranges, counters; uint32_t capacity; } ranges = {
             f->keys[tile_result].address, f->tile_ranges.address, counters, f->capacity};
         rd_vk_dispatch_indirect(cmd, &f->ranges, &ranges, args, at);
@@ -362,6 +364,11 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
         record_frame(vk, f, cmd, scene, vp, target);
         r = rd_vk_submit_wait(ctx, "render");
         if (r != RD_OK) return r;
+        uint32_t stalls = ((const uint32_t *)f->readback.mapped)[RD_COUNTER_SORT_STALLS];
+        if (stalls)
+            return rd_fail(ctx, RD_ERROR_DEVICE, "vulkan: render: %u of the radix sort's look-back waits ran out of their "
+                           "budget (a workgroup it waited on did not run); the frame is wrong and was not returned. "
+                           "RADIANT_VK_SORT_PATH=reduce-then-scan sorts without such waits", stalls);
         pairs = ((const uint32_t *)f->readback.mapped)[RD_COUNTER_PAIRS];
         if (pairs == 0xffffffffu)
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: the Gaussian-tile pairs pass 2^32; use fewer Gaussians or pixels");

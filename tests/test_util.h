@@ -9,6 +9,15 @@
 
 #define SKIP_CODE 77
 
+/* 1 in the ASan + UBSan build (RADIANT_SANITIZE), whose long randomized harnesses run
+   fewer or smaller cases: memory errors show on small cases too, and the sanitizers
+   make lavapipe and the CPU reference several times slower. Each test says what it cuts. */
+#ifdef RADIANT_TEST_SANITIZED
+#define TEST_SANITIZED 1
+#else
+#define TEST_SANITIZED 0
+#endif
+
 extern int test_failures;
 
 /* Reports a failed expectation with its location; the test goes on. */

@@ -48,6 +48,13 @@ typedef struct cli_views {
 rd_result cli_views_load(rd_context *ctx, const cli_options *o, const rd_scene *scene, cli_views *v);
 void cli_views_free(cli_views *v);
 
+/* bench's warm-up: the requested frames, and more until CLI_WARMUP_MIN_MS have passed
+   since the first (none at all when none were requested). A GPU that idled while the
+   scene was made runs at its idle clock for a while (an H100 at 345 MHz, which put short
+   Vulkan runs of the 6M scene at 2.7x their time). */
+enum { CLI_WARMUP_MIN_MS = 1000 };
+bool cli_warmup_continues(int warmed, int requested, double elapsed_ms);
+
 /* Draws a progress bar on stderr (a terminal only) once a run has taken over a second. */
 void cli_progress(const char *label, int done, int total, double start_ms);
 double cli_now_ms(void);

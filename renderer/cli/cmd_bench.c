@@ -23,8 +23,6 @@ static const char *USAGE =
     "  --sh-degree N, --antialiased, --inria-extent   as for render\n"
     "  --json                print one JSON object: median_ms, stages, counts\n";
 
-enum { WARMUP_MIN_MS = 1000 };
-
 static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -67,11 +65,8 @@ int cmd_bench(int argc, char **argv)
     }
     rd_framebuffer fb = {.color = color, .memory = memory};
     double start = cli_now_ms();
-    /* Warm-up: o.warmup frames, and more until WARMUP_MIN_MS have passed. A GPU that idled
-       while the scene was made runs at its idle clock for a while (an H100 at 345 MHz,
-       which put short Vulkan runs of the 6M scene at 2.7x their time). */
-    int warmed = 0;
-    while (warmed < o.warmup || (o.warmup > 0 && cli_now_ms() - start < WARMUP_MIN_MS)) {
+    int warmed = 0; /* cli_warmup_continues says why the warm-up takes a second */
+    while (cli_warmup_continues(warmed, o.warmup, cli_now_ms() - start)) {
         if (rd_render(ctx, scene, &views.cameras[warmed % views.count], &o.render, &fb) != RD_OK) {
             cli_error(ctx, NULL);
             goto done;

@@ -1,10 +1,14 @@
 /* vk_sort.h: device-wide scan and radix sort for the Vulkan backend, driven by counts
    that live on the device (no host readback): a reduce-then-scan of uints (three
    dispatches whatever the size), and a stable LSD radix sort of 32-bit keys with 32-bit
-   values (8-bit digits: one read of the keys counts the digits of every pass, then one
-   dispatch a pass that ranks with subgroup ballots, finds each block's offsets by
-   decoupled look-back, and scatters). Every dispatch size comes from the device's count
-   through indirect dispatch. */
+   values in 8-bit digits, by one of two paths chosen from the device's properties:
+   - single pass (GPUs): one read of the keys counts the digits of every pass, then one
+     dispatch a pass ranks with subgroup ballots, finds each block's offsets by decoupled
+     look-back (waiting on earlier workgroups), and scatters;
+   - reduce-then-scan (devices that do not promise that a waited-on workgroup runs, such
+     as lavapipe): a pass counts each block's digits, scans the counts, and scatters; no
+     workgroup waits on another.
+   Every dispatch size comes from the device's count through indirect dispatch. */
 #ifndef RD_VK_SORT_H
 #define RD_VK_SORT_H
 
@@ -33,9 +37,14 @@ typedef struct rd_vk_sort_desc {
     int bits;                           /* low key bits to sort by, 1..32 */
     /* optional: gather_to[i] = gather_from[sorted value i], written by the last pass */
     VkDeviceAddress gather_from, gather_to;
+    /* a uint on the device, zeroed by the caller, that the single pass adds to where a
+       look-back wait ran out of its budget: nonzero means the result is wrong */
+    VkDeviceAddress status;
 } rd_vk_sort_desc;
 /* Returns which pair (0 or 1) holds the sorted result. */
 int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc);
+/* Whether the sorts take the single pass (else reduce-then-scan). */
+bool rd_vk_sorter_single_pass(const rd_vk_sorter *s);
 
 /* Dispatch arguments, in the sorter's control block, for a kernel over min(count, limit)
    elements, per_group to a group; returns where they are for rd_vk_dispatch_indirect.

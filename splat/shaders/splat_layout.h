@@ -20,6 +20,7 @@
 #define RD_COUNTER_GAUSSIANS 0     /* n, written by the host's fill */
 #define RD_COUNTER_VISIBLE 1
 #define RD_COUNTER_PAIRS 2         /* Gaussian-tile pairs, saturated at 2^32 - 1 */
+#define RD_COUNTER_SORT_STALLS 3   /* the sorts' look-back waits that ran out (vk_sort.h) */
 #define RD_COUNTERS 4
 
 /* The blend's launch order (tile_schedule.comp): tiles by the bit length of their list's

@@ -1,15 +1,23 @@
 #version 450
-// radix_scatter: one stable pass of the LSD radix sort in a single dispatch (as CUB's
-// Onesweep). Each group takes the next block of keys by ticket (an atomic counter, so every
-// block it may wait on has already started), and:
+// radix_scatter: one stable pass of the LSD radix sort. Each group takes a block of keys and:
 //  1. ranks its keys: each subgroup ranks its own run of the block in order (eight ballots
 //     find the lanes holding the same digit, the lane's rank among them comes from the
 //     ballot's lower bits, a per-subgroup digit count carries ranks across the run); the
 //     subgroups' counts are then scanned per digit, giving the block's count per digit;
-//  2. publishes those counts in the look-back table, flagged "aggregate", then looks back
-//     over the earlier blocks per digit (decoupled look-back): it adds their aggregates
-//     until it meets an "inclusive" entry (a block that knows its whole prefix), and
-//     publishes its own inclusive count;
+//  2. finds where each digit's keys of the block go, by one of two paths (LOOK_BACK, chosen
+//     by vk_sort.c from the device's properties):
+//     - single pass (as CUB's Onesweep), where the device runs every started workgroup to
+//       the end: the group takes its block by ticket (an atomic counter, so every block it
+//       may wait on has already started), publishes its counts in the look-back table,
+//       flagged "aggregate", then looks back over the earlier blocks per digit (decoupled
+//       look-back): it adds their aggregates until it meets an "inclusive" entry (a block
+//       that knows its whole prefix), and publishes its own inclusive count. A wait that
+//       runs out of its budget counts itself in p.status, which fails the frame: the
+//       result is then wrong, and is never returned as if it were right;
+//     - reduce-then-scan, where workgroups may not progress while another waits (CPU
+//       implementations such as lavapipe): the group's block is its group index, and the
+//       place of its keys of each digit is read from the table that radix_histogram
+//       counted and rd_vk_scan_record scanned. No group waits on another;
 //  3. scatters through shared memory: each key first goes to its place in the block sorted
 //     by digit (the keys of smaller digits in the block + of its digit in earlier subgroups
 //     + its rank), then the block is written out in that order, position j to the keys of
@@ -25,8 +33,11 @@
 #include "common.glsl"
 #include "sort_block.glsl"
 layout(local_size_x = RD_SORT_THREADS) in;
+layout(constant_id = 1) const bool LOOK_BACK = true;
+// lookback: the pass's look-back entries (single pass), or the scanned table of block
+// digit counts (reduce-then-scan); status: a uint that counts waits that ran out
 layout(push_constant) uniform Push {
-    uint64_t keys_in, values_in, keys_out, values_out; Uints control; uint64_t lookback, totals, gather_from, gather_to;
+    uint64_t keys_in, values_in, keys_out, values_out; Uints control; uint64_t lookback, totals, gather_from, gather_to, status;
     uint mask, pass;   // the pass sorts by bits 8 * pass and up
 } p;
 
@@ -48,11 +59,10 @@ uint count_at(uint sg, uint d) { return sg * (RD_RADIX / 2u) + (d >> 1); }
 uint count_shift(uint d) { return (d & 1u) * 16u; }
 uint count_of(uint sg, uint d) { return (s_work[count_at(sg, d)] >> count_shift(d)) & 0xffffu; }
 
-// Waits for a look-back entry to be published. lavapipe ends every loop of an invocation
-// once they have run 65535 iterations in all (Mesa's loop limiter), and a block there may
-// wait milliseconds for another CPU thread; so each iteration reads 256 times in
-// straight-line code (poll4 .. poll256, no loops), and the iterations share one budget
-// that leaves the shader's other loops room. On a GPU the first few reads find it.
+// Waits for a look-back entry to be published (the single-pass path only). On a GPU the
+// first few reads find it. Each iteration reads 256 times in straight-line code (poll4 ..
+// poll256, no loops), and the iterations share one budget that leaves the shader's other
+// loops room under a loop limiter such as Mesa's (65535 iterations an invocation).
 // Entries are read as coherent volatile loads (an atomic read-modify-write would serialise
 // every later block's reads of the same entry) and written as single 32-bit stores.
 layout(buffer_reference, std430, buffer_reference_align = 4) coherent volatile buffer Entry { uint v; };
@@ -90,12 +100,20 @@ uint poll256(uint64_t at)
     if (v == 0u) v = poll64(at);
     return v;
 }
-uint wait_budget = 40000u;
+// WAIT_BUDGET (vk_sort.c sets it: RADIANT_VK_SORT_WAIT_BUDGET, so that the tests can run
+// out of it) counts iterations of 256 reads.
+layout(constant_id = 2) const uint WAIT_BUDGET = 40000u;
+uint wait_budget = WAIT_BUDGET;
+bool stalled = false;
 uint wait_for_entry(uint64_t at)
 {
     uint v = 0u;
     for (; v == 0u && wait_budget > 0u; wait_budget--) v = poll256(at);
-    return v;
+    if (v != 0u) return v;
+    // Out of budget: say so once, and end this look-back (its sum is wrong anyway).
+    if (!stalled) atomicAdd(UintAt(p.status).v, 1u);
+    stalled = true;
+    return INCLUSIVE;
 }
 
 // The keys of digit d in blocks before g: their entries read LOOK_BACK_WINDOW at a time
@@ -152,10 +170,10 @@ void main()
     if (linear_group() >= groups) return;
     uint t = gl_LocalInvocationIndex, sg = gl_SubgroupID, lane = gl_SubgroupInvocationID, size = gl_SubgroupSize;
     uint shift = 8u * p.pass, first_digit = t * DIGITS_PER_THREAD;
-    if (t == 0u) s_block = atomicAdd(p.control.v[RD_CONTROL_SORT_TICKETS + p.pass], 1u);
+    if (t == 0u) s_block = LOOK_BACK ? atomicAdd(p.control.v[RD_CONTROL_SORT_TICKETS + p.pass], 1u) : linear_group();
     for (uint d = t; d < RD_RADIX; d += RD_SORT_THREADS)
         for (uint s = 0u; s < gl_NumSubgroups; s++) s_work[count_at(s, d)] = 0u; // each word twice
-    scan_digit_totals();
+    if (LOOK_BACK) scan_digit_totals();
     barrier();
     uint g = s_block;
 
@@ -195,15 +213,21 @@ void main()
             atomicXor(s_work[count_at(s, d)], (c ^ block_count) << count_shift(d));
             block_count += c;
         }
-        if (g > 0u) Entry(entry_at(g, d)).v = AGGREGATE | block_count;
+        if (LOOK_BACK && g > 0u) Entry(entry_at(g, d)).v = AGGREGATE | block_count;
         block_counts[k] = block_count;
         block_sum += block_count;
     }
     uint local = workgroup_exclusive_sum(block_sum);
     for (uint k = 0u; k < DIGITS_PER_THREAD; k++) {
-        uint d = first_digit + k, prefix = g > 0u ? look_back(g, d) : 0u;
-        Entry(entry_at(g, d)).v = INCLUSIVE | (prefix + block_counts[k]);
-        s_base[d] += prefix - local; // unsigned: wraps back when the place is added
+        uint d = first_digit + k;
+        // unsigned: s_base wraps back when the place in the block is added
+        if (LOOK_BACK) {
+            uint prefix = g > 0u ? look_back(g, d) : 0u;
+            Entry(entry_at(g, d)).v = INCLUSIVE | (prefix + block_counts[k]);
+            s_base[d] += prefix - local;
+        } else {
+            s_base[d] = load_uint(p.lookback, d * groups + g) - local;
+        }
         s_local[d] = local;
         local += block_counts[k];
     }

@@ -1,7 +1,7 @@
 #version 450
 // sort_args: a sort's count (the device's, clamped to the buffers' capacity), its groups
-// with the dispatch for its per-group kernels, zeroed block tickets for its passes, and
-// zeroed digit totals for radix_totals.
+// with the dispatch for its per-group kernels, zeroed block tickets for its passes,
+// zeroed digit totals for radix_totals, and the length of the reduce-then-scan's table.
 #include "common.glsl"
 #include "sort_block.glsl"
 layout(local_size_x = RD_RADIX) in;
@@ -16,5 +16,6 @@ void main()
     p.control.v[RD_CONTROL_SORT_COUNT] = n;
     p.control.v[RD_CONTROL_SORT_GROUPS] = groups;
     write_dispatch(p.control, RD_CONTROL_SORT_DISPATCH, groups);
+    p.control.v[RD_CONTROL_SORT_TABLE] = groups * RD_RADIX;
     for (uint pass = 0u; pass < RD_SORT_MAX_PASSES; pass++) p.control.v[RD_CONTROL_SORT_TICKETS + pass] = 0u;
 }

@@ -16,7 +16,9 @@
 #define RD_LINEAR_THREADS 256               /* one element per thread kernels */
 
 /* The control block, in uints: a scan's element count and groups with its dispatch, then
-   a sort's clamped count and groups with its dispatch, and its passes' block tickets. */
+   a sort's clamped count and groups with its dispatch, its passes' block tickets (the
+   single-pass path) and the length of its table of block digit counts (groups * 256, the
+   reduce-then-scan path, which scans the table). */
 #define RD_CONTROL_SCAN_COUNT 0
 #define RD_CONTROL_SCAN_GROUPS 1
 #define RD_CONTROL_SCAN_DISPATCH 4
@@ -25,6 +27,7 @@
 #define RD_CONTROL_SORT_DISPATCH 12
 #define RD_CONTROL_ARGS_DISPATCH 16         /* rd_vk_count_args writes here */
 #define RD_CONTROL_SORT_TICKETS 20          /* RD_SORT_MAX_PASSES of them */
-#define RD_CONTROL_UINTS 24
+#define RD_CONTROL_SORT_TABLE 24
+#define RD_CONTROL_UINTS 28
 
 #endif
