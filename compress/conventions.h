@@ -5,24 +5,11 @@
 #ifndef RD_CONVENTIONS_H
 #define RD_CONVENTIONS_H
 
+#include "../splat/scene.h" /* the stored parameters' own conversions (sigmoid, logit, SH DC) */
+
 #include <math.h>
 #include <stdint.h>
 
-#define RD_SH_C0 0.28209479177387814f
-
-/* opacity: logit <-> linear. The logit clamps to [1e-6, 1 - 1e-6] so that 0 and 255
-   bytes stay finite. */
-static inline float rd_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-static inline float rd_logit(float p)
-{
-    p = fminf(fmaxf(p, 1e-6f), 1.0f - 1e-6f);
-    return logf(p / (1.0f - p));
-}
-/* scale: log <-> linear (a zero or negative linear scale becomes a vanishing one) */
-static inline float rd_log_scale(float s) { return s > 1e-30f ? logf(s) : logf(1e-30f); }
-/* colour: SH DC coefficient <-> the 0..1 colour it gives on its own */
-static inline float rd_color_from_dc(float dc) { return 0.5f + RD_SH_C0 * dc; }
-static inline float rd_dc_from_color(float c) { return (c - 0.5f) / RD_SH_C0; }
 /* a float to a byte, rounded and clamped to 0..255 (NaN gives 0) */
 static inline uint8_t rd_byte(float v)
 {

@@ -1,7 +1,7 @@
 /* formats.h: the splat file formats other tools write (spec/gaussians.md, "Compressed and
    legacy formats"), each decoded from and encoded to memory. Readers take the whole file
    and the path (for messages); writers take a scene whose SH degree is already the one
-   to write. rd_scene_load / rd_scene_save (scene_files.c) pick among them. */
+   to write. rd_scene_load / rd_scene_save (datasets/scene_files.c) pick among them. */
 #ifndef RD_FORMATS_H
 #define RD_FORMATS_H
 

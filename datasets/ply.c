@@ -170,7 +170,7 @@ static bool write_ply(const char *tmp_path, void *user)
 rd_result rd_scene_save_ply(rd_context *ctx, const rd_scene *scene, const char *path)
 {
     if (!scene || !path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_save_ply: scene and path are required");
-    if (scene->memory == RD_MEMORY_DEVICE)
+    if (scene->head.memory == RD_MEMORY_DEVICE)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scene lives in device memory; save it from host arrays", path);
     ply_write_job job = {scene};
     return rd_write_atomically(ctx, path, write_ply, &job);

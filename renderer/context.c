@@ -1,6 +1,7 @@
 /* context.c: context lifetime, backend choice, errors and logging. */
 #include "internal.h"
 #include "backend.h"
+#include "kinds.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,13 @@ void *rd_alloc_array(int64_t count, size_t size)
 
 rd_result rd_context_create(const rd_context_desc *desc, rd_context **out)
 {
+    rd_tuning tuning = {0};
+    rd_tuning_from_env(&tuning);
+    return rd_context_create_tuned(desc, &tuning, out);
+}
+
+rd_result rd_context_create_tuned(const rd_context_desc *desc, const rd_tuning *tuning, rd_context **out)
+{
     static const rd_context_desc defaults = {0};
     if (!out) return RD_ERROR_INVALID_ARGUMENT;
     *out = NULL;
@@ -105,6 +113,7 @@ rd_result rd_context_create(const rd_context_desc *desc, rd_context **out)
     ctx->log = desc->log;
     ctx->log_user = desc->log_user;
     ctx->log_level = desc->log_level;
+    ctx->tuning = *tuning;
     ctx->threads = desc->threads > 0 ? desc->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ctx->threads < 1) ctx->threads = 1;
 
@@ -122,7 +131,7 @@ rd_result rd_context_create(const rd_context_desc *desc, rd_context **out)
 void rd_context_destroy(rd_context *ctx)
 {
     if (!ctx) return;
-    if (ctx->splat_state_free) ctx->splat_state_free(ctx);
+    rd_kind_states_free(ctx);
     rd_backend_close(ctx);
     free(ctx);
 }
@@ -132,7 +141,3 @@ rd_backend rd_context_backend(const rd_context *ctx)
     return ctx ? ctx->backend : RD_BACKEND_AUTO;
 }
 
-void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out)
-{
-    if (ctx && out) *out = ctx->last_stats;
-}

@@ -4,6 +4,7 @@
 #define RD_INTERNAL_H
 
 #include "radiant.h"
+#include "tuning.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,6 +12,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Rows of the core's tables: backends by rd_backend, scene kinds by rd_scene_kind
+   (kinds.h; a new kind moves the last one here). */
+enum { RD_BACKEND_COUNT = RD_BACKEND_VULKAN + 1, RD_SCENE_KIND_COUNT = RD_SCENE_GAUSSIANS + 1 };
 
 struct rd_context {
     rd_backend backend;
@@ -21,9 +26,10 @@ struct rd_context {
     rd_log_level log_level;
     char last_error[1024];
     rd_render_stats last_stats;
-    /* the splat renderer's per-context state on GPU backends (buffers reused across frames) */
-    void *splat_state;
-    void (*splat_state_free)(rd_context *ctx);
+    /* each scene kind's per-context state (buffers a GPU backend reuses across frames):
+       rd_context_slot in kinds.h */
+    void *kind_state[RD_SCENE_KIND_COUNT];
+    rd_tuning tuning;      /* the backends' variant choices (tuning.h) */
 };
 
 /* Records a failure: keeps the message in ctx (which may be NULL), logs it at DEBUG,

@@ -16,9 +16,8 @@ static rd_result check_shape(rd_context *ctx, int64_t count, int sh_degree)
 /* A zeroed scene with a process-unique id, by which backends recognise their cached copies. */
 static rd_scene *scene_new(void)
 {
-    static uint64_t last_uid;
     rd_scene *s = calloc(1, sizeof *s);
-    if (s) s->uid = __atomic_add_fetch(&last_uid, 1, __ATOMIC_RELAXED);
+    if (s) s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS);
     return s;
 }
 
@@ -38,7 +37,7 @@ rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene
     s->sh = rd_alloc_array(count, (size_t)rd_sh_coeffs(sh_degree) * 3 * sizeof(float));
     snprintf(s->format, sizeof s->format, "arrays");
     if (!s->means || !s->log_scales || !s->rotations || !s->opacities || !s->sh) {
-        rd_scene_destroy(s);
+        rd_gaussians_destroy(s);
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: cannot hold %lld Gaussians",
                        (long long)count);
     }
@@ -90,7 +89,7 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
     s->count = desc->count;
     s->sh_degree = desc->sh_degree;
     s->flags = desc->flags;
-    s->memory = RD_MEMORY_DEVICE;
+    s->head.memory = RD_MEMORY_DEVICE;
     s->means = (float *)desc->means;
     s->log_scales = (float *)desc->log_scales;
     s->rotations = (float *)desc->rotations;
@@ -101,11 +100,11 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
     return RD_OK;
 }
 
-void rd_scene_destroy(rd_scene *s)
+void rd_gaussians_destroy(rd_scene *s)
 {
     if (!s) return;
     if (s->device_copy_free) s->device_copy_free(s->device_copy);
-    if (s->memory == RD_MEMORY_DEVICE) {
+    if (s->head.memory == RD_MEMORY_DEVICE) {
         free(s);
         return;
     }
@@ -129,7 +128,7 @@ rd_scene_desc rd_scene_arrays(const rd_scene *s)
     d.opacities = s->opacities;
     d.sh = s->sh;
     d.flags = s->flags;
-    d.memory = s->memory;
+    d.memory = s->head.memory;
     return d;
 }
 
@@ -143,7 +142,7 @@ void rd_scene_get_info(const rd_scene *s, rd_scene_info *out)
     snprintf(out->format, sizeof out->format, "%s", s->format);
     snprintf(out->properties, sizeof out->properties, "%s", s->properties);
     snprintf(out->header, sizeof out->header, "%s", s->header);
-    if (s->memory == RD_MEMORY_DEVICE) return; /* no host copy to measure */
+    if (s->head.memory == RD_MEMORY_DEVICE) return; /* no host copy to measure */
     for (int a = 0; a < 3; a++) {
         out->bounds_min[a] = INFINITY;
         out->bounds_max[a] = -INFINITY;
@@ -196,7 +195,7 @@ static void robust_extent(const rd_scene *s, float centre[3], float *radius)
 
 rd_result rd_scene_orbit_cameras(const rd_scene *s, int n, int width, int height, rd_camera *out)
 {
-    if (!s || n < 1 || width < 1 || height < 1 || !out || s->memory == RD_MEMORY_DEVICE) return RD_ERROR_INVALID_ARGUMENT;
+    if (!s || n < 1 || width < 1 || height < 1 || !out || s->head.memory == RD_MEMORY_DEVICE) return RD_ERROR_INVALID_ARGUMENT;
     float centre[3], radius;
     robust_extent(s, centre, &radius);
     /* Guessing the up axis from the data is fragile: orbit about -y (COLMAP-trained scenes

@@ -1,20 +1,21 @@
-/* scene.h: the scene object all backends render. Host arrays are the source of truth;
-   GPU backends attach their own copies through backend_cache. */
+/* scene.h: the Gaussian scene (kind RD_SCENE_GAUSSIANS) all backends render. Host arrays
+   are the source of truth; GPU backends attach their own copies through device_copy. */
 #ifndef RD_SCENE_H
 #define RD_SCENE_H
 
-#include "../renderer/internal.h"
+#include "../renderer/kinds.h"
+
+#include <math.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 struct rd_scene {
-    uint64_t uid;      /* unique in the process: what a backend's cache recognises */
+    rd_scene_head head; /* kind, uid, and where the arrays live */
     int64_t count;
     int sh_degree;
     uint32_t flags;
-    rd_memory memory;  /* DEVICE: the arrays are the caller's device memory, not ours */
     float *means;      /* count*3 */
     float *log_scales; /* count*3 */
     float *rotations;  /* count*4, w x y z */
@@ -29,6 +30,23 @@ struct rd_scene {
 };
 
 static inline int rd_sh_coeffs(int degree) { return (degree + 1) * (degree + 1); }
+
+#define RD_SH_C0 0.28209479177387814f
+
+/* opacity: logit <-> linear. The logit clamps to [1e-6, 1 - 1e-6] so that 0 and 255
+   bytes stay finite. */
+static inline float rd_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float rd_logit(float p)
+{
+    p = fminf(fmaxf(p, 1e-6f), 1.0f - 1e-6f);
+    return logf(p / (1.0f - p));
+}
+/* scale: log <-> linear (a zero or negative linear scale becomes a vanishing one) */
+static inline float rd_log_scale(float s) { return s > 1e-30f ? logf(s) : logf(1e-30f); }
+/* colour: SH DC coefficient <-> the 0..1 colour it gives on its own */
+static inline float rd_color_from_dc(float dc) { return 0.5f + RD_SH_C0 * dc; }
+static inline float rd_dc_from_color(float c) { return (c - 0.5f) / RD_SH_C0; }
+
 
 /* The five Gaussian arrays in a fixed order, with the floats each holds: what a GPU
    backend copies to its device. */
@@ -50,6 +68,8 @@ rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *desc, rd_sc
 rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *desc, int sh_degree, rd_scene **out);
 /* A scene with arrays allocated for count Gaussians, to be filled by a loader. */
 rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out);
+/* The kind's destroy (kinds.h): the arrays, when ours, and a backend's device copy. */
+void rd_gaussians_destroy(rd_scene *scene);
 
 #ifdef __cplusplus
 }

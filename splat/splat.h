@@ -40,13 +40,15 @@ rd_gaussians rd_scene_gaussians(const rd_scene *scene);
 rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                               const rd_framebuffer *target, rd_render_stats *stats);
 
-/* The CUDA renderer (splat_cuda.cu). */
+/* The CUDA renderer (splat_cuda.cu), and the frame state it keeps in the context's slot. */
 rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
                                const rd_framebuffer *target, void *stream, rd_render_stats *stats);
+void rd_splat_cuda_free_state(rd_context *ctx, void *state);
 
-/* The Vulkan renderer (splat_vk.c). */
+/* The Vulkan renderer (splat_vk.c), likewise. */
 rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                              const rd_framebuffer *target, rd_render_stats *stats);
+void rd_splat_vk_free_state(rd_context *ctx, void *state);
 
 #ifdef __cplusplus
 }

@@ -773,7 +773,7 @@ static rd_result device_gaussians(rd_context *ctx, rd_scene *scene, rd_gaussians
 {
     device_scene *d = (device_scene *)scene->device_copy;
     *g = rd_scene_gaussians(scene);
-    if (scene->memory == RD_MEMORY_DEVICE) return RD_OK; /* the caller's arrays, used in place */
+    if (scene->head.memory == RD_MEMORY_DEVICE) return RD_OK; /* the caller's arrays, used in place */
     if (!d) {
         d = (device_scene *)calloc(1, sizeof *d);
         if (!d) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
@@ -799,9 +799,10 @@ static rd_result device_gaussians(rd_context *ctx, rd_scene *scene, rd_gaussians
     return RD_OK;
 }
 
-static void free_frame(rd_context *ctx)
+void rd_splat_cuda_free_state(rd_context *ctx, void *state)
 {
-    splat_frame *f = (splat_frame *)ctx->splat_state;
+    (void)ctx;
+    splat_frame *f = (splat_frame *)state;
     if (!f) return;
     rd_device_buffer *bufs[] = {&f->splats, &f->tiles, &f->pair_scan, &f->keys[0], &f->keys[1], &f->values[0],
                                 &f->values[1], &f->ranges, &f->schedule, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
@@ -811,16 +812,14 @@ static void free_frame(rd_context *ctx)
         if (f->events[e]) cudaEventDestroy(f->events[e]);
     if (f->host_counts) cudaFreeHost(f->host_counts);
     free(f);
-    ctx->splat_state = NULL;
 }
 
-/* splat_frame.two_emitted_from: see emit_items. RADIANT_CUDA_EMIT_ITEMS=1 or =2 makes every
-   frame take that many Gaussians a thread, so that the tests run both kernels. */
-static long long emit_two_from(int multiprocessors)
+/* splat_frame.two_emitted_from: see emit_items. rd_tuning.cuda_emit_items = 1 or 2 makes
+   every frame take that many Gaussians a thread, so that the tests run both kernels. */
+static long long emit_two_from(const rd_tuning *tuning, int multiprocessors)
 {
-    const char *items = getenv("RADIANT_CUDA_EMIT_ITEMS");
-    if (items && strcmp(items, "1") == 0) return LLONG_MAX;
-    if (items && strcmp(items, "2") == 0) return 0;
+    if (tuning->cuda_emit_items == 1) return LLONG_MAX;
+    if (tuning->cuda_emit_items == 2) return 0;
     return (long long)multiprocessors * 80 * THREADS;
 }
 
@@ -828,13 +827,13 @@ static long long emit_two_from(int multiprocessors)
    with the shared memory that an SM has left after its static arrays. Without
    programmatic dependent launch the shared part would wait for the long one, so there is
    no split there, nor where the device does not give a block that much.
-   RADIANT_CUDA_LONG_TILES=0 renders in one launch, =all gives the long part the longest
-   tiles whatever their length, so that the tests run both parts on small scenes. */
-static void split_long_tiles(splat_frame *f, int multiprocessors)
+   rd_tuning.cuda_long_tiles: RD_LONG_TILES_NEVER renders in one launch, RD_LONG_TILES_ALL
+   gives the long part the longest tiles whatever their length, so that the tests run both
+   parts on small scenes. */
+static void split_long_tiles(splat_frame *f, const rd_tuning *tuning, int multiprocessors)
 {
-    const char *setting = getenv("RADIANT_CUDA_LONG_TILES");
-    if (setting && strcmp(setting, "0") == 0) return;
-    bool all = setting && strcmp(setting, "all") == 0;
+    if (tuning->cuda_long_tiles == RD_LONG_TILES_NEVER) return;
+    bool all = tuning->cuda_long_tiles == RD_LONG_TILES_ALL;
     int device = 0, optin = 0;
     cudaFuncAttributes attributes;
     bool ready = cudaGetDevice(&device) == cudaSuccess &&
@@ -854,23 +853,23 @@ static void split_long_tiles(splat_frame *f, int multiprocessors)
 
 static rd_result get_frame(rd_context *ctx, splat_frame **out)
 {
-    if (!ctx->splat_state) {
+    void **slot = rd_context_slot(ctx, RD_SCENE_GAUSSIANS);
+    if (!*slot) {
         splat_frame *f = (splat_frame *)calloc(1, sizeof *f);
         if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
-        ctx->splat_state = f;
-        ctx->splat_state_free = free_frame;
         f->dependent_launch = rd_cuda(ctx)->dependent_launch;
         f->small_sort_below = (long long)rd_cuda(ctx)->multiprocessors * CUB_SORT_TILE * 3 / 4;
-        f->two_emitted_from = emit_two_from(rd_cuda(ctx)->multiprocessors);
-        if (f->dependent_launch) split_long_tiles(f, rd_cuda(ctx)->multiprocessors);
+        f->two_emitted_from = emit_two_from(&ctx->tuning, rd_cuda(ctx)->multiprocessors);
+        if (f->dependent_launch) split_long_tiles(f, &ctx->tuning, rd_cuda(ctx)->multiprocessors);
         rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, sizeof(frame_counts)), "cudaMallocHost");
         for (int e = 0; r == RD_OK && e < STAGES; e++) r = rd_cuda_check(ctx, cudaEventCreate(&f->events[e]), "cudaEventCreate");
         if (r != RD_OK) {
-            free_frame(ctx);
+            rd_splat_cuda_free_state(ctx, f);
             return r;
         }
+        *slot = f;
     }
-    *out = (splat_frame *)ctx->splat_state;
+    *out = (splat_frame *)*slot;
     return RD_OK;
 }
 

@@ -72,9 +72,9 @@ static void release_scene(rd_vk_state *vk, vk_scene_copy *c)
     c->uid = 0;
 }
 
-static void free_frame(rd_context *ctx)
+void rd_splat_vk_free_state(rd_context *ctx, void *state)
 {
-    vk_frame *f = ctx->splat_state;
+    vk_frame *f = state;
     rd_vk_state *vk = rd_vk(ctx);
     if (!f) return;
     if (vk && vk->device) {
@@ -90,31 +90,27 @@ static void free_frame(rd_context *ctx)
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(vk, bufs[i]);
     }
     free(f);
-    ctx->splat_state = NULL;
 }
 
 /* The blend's launch order: longest tile lists first on GPUs (tile_schedule.comp); row
    order on CPU implementations such as lavapipe, where a few threads take the groups in
    turn so no tile runs alone at the end, and row order keeps neighbouring tiles'
    Gaussians in cache (longest first took lavapipe's donut blend from 160 to 270 ms).
-   RADIANT_VK_TILE_ORDER=longest or =rows overrides it, so that the tests run both. */
-static bool tiles_longest_first(const rd_vk_state *vk)
+   rd_tuning.vk_tile_order overrides it, so that the tests run both. */
+static bool tiles_longest_first(const rd_context *ctx)
 {
-    const char *order = getenv("RADIANT_VK_TILE_ORDER");
-    if (order && strcmp(order, "longest") == 0) return true;
-    if (order && strcmp(order, "rows") == 0) return false;
-    return !vk->cpu_device;
+    if (ctx->tuning.vk_tile_order) return ctx->tuning.vk_tile_order == RD_TILE_ORDER_LONGEST;
+    return !rd_vk((rd_context *)ctx)->cpu_device;
 }
 
 static rd_result get_frame(rd_context *ctx, vk_frame **out)
 {
-    if (!ctx->splat_state) {
+    void **slot = rd_context_slot(ctx, RD_SCENE_GAUSSIANS);
+    if (!*slot) {
         vk_frame *f = calloc(1, sizeof *f);
         if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
-        ctx->splat_state = f;
-        ctx->splat_state_free = free_frame;
         f->params.host = f->readback.host = true;
-        f->longest_first = tiles_longest_first(rd_vk(ctx));
+        f->longest_first = tiles_longest_first(ctx);
         /* blend.comp with EXTRAS off, for frames that want colour alone */
         static const VkBool32 no_extras = VK_FALSE;
         static const VkSpecializationMapEntry extras_entry = {.constantID = 0, .offset = 0, .size = sizeof(VkBool32)};
@@ -131,11 +127,12 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
             {&f->blend_colour, blend_spv, sizeof blend_spv, "blend (colour only)", &colour_only}};
         rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
         if (r != RD_OK) {
-            free_frame(ctx);
+            rd_splat_vk_free_state(ctx, f);
             return r;
         }
+        *slot = f;
     }
-    *out = ctx->splat_state;
+    *out = *slot;
     return RD_OK;
 }
 
@@ -147,12 +144,12 @@ static void scene_addresses(const vk_frame *f, const rd_scene *scene, VkDeviceAd
     size_t floats[RD_SCENE_ARRAYS];
     rd_scene_array_list(scene, arrays, floats);
     for (int k = 0; k < RD_SCENE_ARRAYS; k++)
-        out[k] = scene->memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)arrays[k] : f->scene.arrays[k].address;
+        out[k] = scene->head.memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)arrays[k] : f->scene.arrays[k].address;
 }
 
 static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scene)
 {
-    if (f->scene.uid == scene->uid || scene->memory == RD_MEMORY_DEVICE) return RD_OK;
+    if (f->scene.uid == scene->head.uid || scene->head.memory == RD_MEMORY_DEVICE) return RD_OK;
     release_scene(rd_vk(ctx), &f->scene);
     const float *src[RD_SCENE_ARRAYS];
     size_t floats[RD_SCENE_ARRAYS];
@@ -166,7 +163,7 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
         release_scene(rd_vk(ctx), &f->scene);
         return r;
     }
-    f->scene.uid = scene->uid;
+    f->scene.uid = scene->head.uid;
     return RD_OK;
 }
 

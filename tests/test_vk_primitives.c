@@ -6,6 +6,7 @@
    and the single pass's report of a wait out of budget. Skipped where no Vulkan device
    is present. */
 #include "test_util.h"
+#include "../renderer/tuning.h"
 #include "../renderer/vulkan/vk_sort.h"
 #include "../renderer/vulkan/shaders/vk_layout.h"
 
@@ -154,17 +155,16 @@ static void run_all(rd_context *ctx, test_rng *r, const char *label, sort_row *r
            rd_vk_sorter_single_pass(rd_vk(ctx)->sorter) ? "single-pass" : "reduce-then-scan", sorts, scans, failed);
 }
 
-/* A context with one variant setting (NAME=value) for the sorter; NULL where the device
-   refuses it, which is said. */
-static rd_context *context_with(const char *name, const char *value, int subgroup_size)
+/* A context with these variant choices; NULL where the device refuses them, which is said. */
+static rd_context *context_with(const rd_tuning *tuning, const char *label, int subgroup_size)
 {
+    static const rd_tuning defaults = {0};
     rd_context *ctx = NULL;
-    if (name) setenv(name, value, 1);
-    rd_result created = rd_context_create(
-        &(rd_context_desc){.backend = RD_BACKEND_VULKAN, .log = test_log, .subgroup_size = subgroup_size}, &ctx);
-    if (name) unsetenv(name);
+    rd_result created = rd_context_create_tuned(
+        &(rd_context_desc){.backend = RD_BACKEND_VULKAN, .log = test_log, .subgroup_size = subgroup_size},
+        tuning ? tuning : &defaults, &ctx);
     if (created == RD_OK) return ctx;
-    if (name && created == RD_ERROR_BACKEND_UNAVAILABLE) printf("vulkan (%s=%s): skipped: the device refuses it\n", name, value);
+    if (tuning && created == RD_ERROR_BACKEND_UNAVAILABLE) printf("vulkan (%s): skipped: the device refuses it\n", label);
     else if (!subgroup_size) CHECK_OK(created);
     return NULL;
 }
@@ -185,27 +185,27 @@ int main(void)
     /* Both sort paths where the device can run them: reduce-then-scan everywhere; the
        single pass only where the device promises that waited-on workgroups run (GPUs;
        lavapipe refuses it, which is printed). */
-    if ((ctx = context_with("RADIANT_VK_SORT_PATH", single_pass ? "reduce-then-scan" : "single-pass", 0))) {
-        run_all(ctx, &r, single_pass ? "RADIANT_VK_SORT_PATH=reduce-then-scan" : "RADIANT_VK_SORT_PATH=single-pass", &plain);
+    const char *other = single_pass ? "the reduce-then-scan sort" : "the single-pass sort";
+    if ((ctx = context_with(&(rd_tuning){.vk_sort_path = single_pass ? RD_SORT_REDUCE_THEN_SCAN : RD_SORT_SINGLE_PASS}, other, 0))) {
+        run_all(ctx, &r, other, &plain);
         rd_context_destroy(ctx);
     }
     /* The single pass with no budget for its waits: a sort whose block finds an earlier one
        unpublished must say so through its status rather than return a wrong order. */
-    if (single_pass && (ctx = context_with("RADIANT_VK_SORT_WAIT_BUDGET", "0", 0))) {
+    if (single_pass && (ctx = context_with(&(rd_tuning){.vk_sort_wait_budget = -1}, "no wait budget", 0))) {
         sort_row starved = {.may_stall = true};
-        run_all(ctx, &r, "RADIANT_VK_SORT_WAIT_BUDGET=0", &starved);
-        printf("vulkan (RADIANT_VK_SORT_WAIT_BUDGET=0): %d sorts reported waits out of budget; the others were right\n",
-               starved.stalled);
+        run_all(ctx, &r, "no wait budget", &starved);
+        printf("vulkan (no wait budget): %d sorts reported waits out of budget; the others were right\n", starved.stalled);
         rd_context_destroy(ctx);
     }
     /* the sort's blocks at one size for every sort (vk_sort.c's choose_sort_blocks: by
        default 12 keys a thread, and on GPUs 10, or 20 from 2^21 keys on), so that each size runs
        everywhere; sizes are cut to what the device's shared memory holds */
-    static const char *const items[] = {"12", "16", "20"};
+    static const int items[] = {12, 16, 20};
     for (int i = 0; i < 3; i++) {
-        if (!CHECK((ctx = context_with("RADIANT_VK_SORT_ITEMS", items[i], 0)) != NULL)) continue;
         char label[48];
-        snprintf(label, sizeof label, "RADIANT_VK_SORT_ITEMS=%s", items[i]);
+        snprintf(label, sizeof label, "sort blocks of %d keys a thread", items[i]);
+        if (!CHECK((ctx = context_with(&(rd_tuning){.vk_sort_items = items[i]}, label, 0)) != NULL)) continue;
         run_all(ctx, &r, label, &plain);
         rd_context_destroy(ctx);
     }

@@ -134,7 +134,14 @@ void rd_camera_center(const rd_camera *camera, float out[3]);
 
 typedef enum rd_memory { RD_MEMORY_HOST = 0, RD_MEMORY_DEVICE } rd_memory;
 
+/* A scene: an opaque handle of one kind. Each kind has its own ways to be made (for
+   Gaussians: rd_scene_create, rd_scene_load, rd_scene_create_demo); all of them render
+   through rd_render and go with rd_scene_destroy. */
 typedef struct rd_scene rd_scene;
+typedef enum rd_scene_kind {
+    RD_SCENE_GAUSSIANS = 0, /* 3D Gaussian splats */
+} rd_scene_kind;
+rd_scene_kind rd_scene_get_kind(const rd_scene *scene);
 
 enum {
     RD_SCENE_ANTIALIASED = 1u << 0, /* trained with the Mip-Splatting 2D filter */

@@ -3,7 +3,6 @@
 #include "shaders/vk_layout.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 static const uint32_t scan_args_spv[] = {
 #include "scan_args.comp.inc"
@@ -68,19 +67,18 @@ static uint32_t scatter_shared_bytes(uint32_t items)
    sizes split at 2^21, against 12 and 20 split at 2^19: 1M 0.734/0.740 -> 0.729/0.727,
    biker 0.352/0.356 -> 0.348/0.348, donut 0.357/0.359 -> 0.345/0.348, demo 0.485/0.482
    -> 0.466/0.468, 6M unchanged. On CPU implementations RD_SORT_ITEMS for all (lavapipe's
-   groups have 32 KiB). RADIANT_VK_SORT_ITEMS=8..20 gives every sort that size, so that
+   groups have 32 KiB). rd_tuning.vk_sort_items (8..20) gives every sort that size, so that
    the tests run others. Each is cut to what the device's shared memory holds, and is
    eight at least, so that the ranking's per-subgroup counts fit where the scatter then
    stages the block. */
 enum { SORT_SMALL_ITEMS = 10, SORT_LARGE_ITEMS = 20, SORT_MIN_ITEMS = 8, SORT_MAX_ITEMS = 20, SORT_LARGE_FROM = 1 << 21,
        SORT_WAIT_BUDGET = 40000 };
-static void choose_sort_blocks(const rd_vk_state *vk, rd_vk_sorter *s)
+static void choose_sort_blocks(const rd_vk_state *vk, const rd_tuning *tuning, rd_vk_sorter *s)
 {
     VkPhysicalDeviceProperties properties;
     vkGetPhysicalDeviceProperties(vk->physical, &properties);
     uint32_t items[2] = {vk->cpu_device ? RD_SORT_ITEMS : SORT_SMALL_ITEMS, vk->cpu_device ? RD_SORT_ITEMS : SORT_LARGE_ITEMS};
-    const char *setting = getenv("RADIANT_VK_SORT_ITEMS");
-    long wanted = setting ? strtol(setting, NULL, 10) : 0;
+    int wanted = tuning->vk_sort_items;
     if (wanted >= SORT_MIN_ITEMS && wanted <= SORT_MAX_ITEMS) items[0] = items[1] = (uint32_t)wanted;
     for (int b = 0; b < 2; b++) {
         while (items[b] > SORT_MIN_ITEMS && scatter_shared_bytes(items[b]) > properties.limits.maxComputeSharedMemorySize)
@@ -95,9 +93,9 @@ static void choose_sort_blocks(const rd_vk_state *vk, rd_vk_sorter *s)
    few threads that the system may stop at any time, and a group waiting there spins while
    the one it waits for is not scheduled (a 2-core machine under load took the tests past
    their time limits); they take reduce-then-scan, in which no group waits on another.
-   RADIANT_VK_SORT_PATH=single-pass or =reduce-then-scan overrides it; single-pass is
-   refused where it is not promised. RADIANT_VK_SORT_WAIT_BUDGET=N sets the look-back's
-   budget (the tests run out of it on purpose). */
+   rd_tuning.vk_sort_path overrides it; the single pass is refused where it is not
+   promised. rd_tuning.vk_sort_wait_budget sets the look-back's budget (the tests run out
+   of it on purpose). */
 static rd_result choose_sort_path(rd_context *ctx, rd_vk_sorter *s)
 {
     const rd_vk_state *vk = rd_vk(ctx);
@@ -107,17 +105,17 @@ static rd_result choose_sort_path(rd_context *ctx, rd_vk_sorter *s)
     bool promised = type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU || type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ||
                     type == VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU;
     s->single_pass = promised;
-    const char *path = getenv("RADIANT_VK_SORT_PATH");
-    if (path && strcmp(path, "reduce-then-scan") == 0) s->single_pass = false;
-    if (path && strcmp(path, "single-pass") == 0) {
+    const rd_tuning *tuning = &ctx->tuning;
+    if (tuning->vk_sort_path == RD_SORT_REDUCE_THEN_SCAN) s->single_pass = false;
+    if (tuning->vk_sort_path == RD_SORT_SINGLE_PASS) {
         if (!promised)
             return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE,
-                           "vulkan: RADIANT_VK_SORT_PATH=single-pass: %s does not promise that the workgroups a sort "
-                           "waits on keep running (not a GPU)", vk->name);
+                           "vulkan: the single-pass sort: %s does not promise that the workgroups a sort waits on keep "
+                           "running (not a GPU)", vk->name);
         s->single_pass = true;
     }
-    const char *budget = getenv("RADIANT_VK_SORT_WAIT_BUDGET");
-    s->wait_budget = budget ? (uint32_t)strtoul(budget, NULL, 10) : SORT_WAIT_BUDGET;
+    int budget = tuning->vk_sort_wait_budget;
+    s->wait_budget = budget == 0 ? SORT_WAIT_BUDGET : budget < 0 ? 0 : (uint32_t)budget;
     return RD_OK;
 }
 
@@ -152,7 +150,7 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
 {
     rd_vk_sorter *s = calloc(1, sizeof *s);
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
-    choose_sort_blocks(rd_vk(ctx), s);
+    choose_sort_blocks(rd_vk(ctx), &ctx->tuning, s);
     rd_result r = choose_sort_path(ctx, s);
     const rd_vk_shader shaders[] = {
         {&s->scan_args, scan_args_spv, sizeof scan_args_spv, "scan_args"},

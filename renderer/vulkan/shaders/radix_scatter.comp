@@ -100,8 +100,8 @@ uint poll256(uint64_t at)
     if (v == 0u) v = poll64(at);
     return v;
 }
-// WAIT_BUDGET (vk_sort.c sets it: RADIANT_VK_SORT_WAIT_BUDGET, so that the tests can run
-// out of it) counts iterations of 256 reads.
+// WAIT_BUDGET (vk_sort.c sets it from rd_tuning, so that the tests can run out of it)
+// counts iterations of 256 reads.
 layout(constant_id = 2) const uint WAIT_BUDGET = 40000u;
 uint wait_budget = WAIT_BUDGET;
 bool stalled = false;

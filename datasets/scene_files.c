@@ -1,7 +1,7 @@
 /* scene_files.c: rd_scene_load and rd_scene_save: recognise a scene file by its content
    and hand it to its format's reader; pick a writer by format or file name. */
-#include "formats.h"
-#include "../datasets/ply.h"
+#include "ply.h"
+#include "../compress/formats.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -75,7 +75,7 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
 {
     rd_scene_save_desc d = desc ? *desc : (rd_scene_save_desc){0};
     if (!scene || !path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_save: scene and path are required");
-    if (scene->memory == RD_MEMORY_DEVICE)
+    if (scene->head.memory == RD_MEMORY_DEVICE)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scene lives in device memory; save it from host arrays", path);
     rd_file_format format = d.format ? d.format : format_from_name(path);
     if (format == RD_FILE_AUTO)

@@ -1,7 +1,7 @@
 /* synthetic.c: the benchmark scene behind `radiant synth` (issue 3's recipe): Gaussians
    near three spheres and a ground plane, random orientations, SH degree 3, and a ring of
    cameras. World is z-up; a pure function of (count, seed). */
-#include "../splat/scene.h"
+#include "scene.h"
 #include "random.h"
 
 #include <math.h>

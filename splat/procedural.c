@@ -2,9 +2,8 @@
    with a tilted ring, standing on a checkered floor. Gaussians are flat discs on the
    surfaces; a degree-1 SH term darkens surfaces seen at grazing angles and a small
    degree-2/3 term adds sheen, so the colours change with the view. World is z-up. */
-#include "../splat/scene.h"
+#include "scene.h"
 #include "random.h"
-#include "../compress/conventions.h"
 
 #include <stdio.h>
 #include <math.h>

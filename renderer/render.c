@@ -1,0 +1,92 @@
+/* render.c: rd_render and rd_render_views: check the caller's arguments once, then hand
+   each view to the scene's kind on the context's backend (kinds.h). */
+#include "kinds.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static rd_result check_camera(rd_context *ctx, const rd_camera *c)
+{
+    if (c->width < 1 || c->height < 1 || c->width > 65536 || c->height > 65536)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "camera: size %dx%d is out of range (1..65536)",
+                       c->width, c->height);
+    if (!(c->fx > 0.0f) || !(c->fy > 0.0f) || !isfinite(c->fx) || !isfinite(c->fy) ||
+        !isfinite(c->cx) || !isfinite(c->cy))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "camera: intrinsics fx=%g fy=%g cx=%g cy=%g must be finite, focal lengths positive",
+                       c->fx, c->fy, c->cx, c->cy);
+    for (int k = 0; k < 12; k++)
+        if (!isfinite(c->w2c[k]))
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "camera: w2c[%d] is not finite", k);
+    return RD_OK;
+}
+
+/* The scene's renderer on the context's backend, after the checks that do not depend on
+   the camera. */
+static rd_result find_renderer(rd_context *ctx, const rd_scene *scene, const rd_render_desc *desc, rd_render_fn *out)
+{
+    if (!scene) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: scene is required");
+    const rd_scene_head *head = rd_scene_head_of(scene);
+    const rd_kind_ops *ops = rd_kind(head->kind);
+    if (!ops) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: scene of unknown kind %d", (int)head->kind);
+    if (ctx->backend == RD_BACKEND_CPU && head->memory != RD_MEMORY_HOST)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the CPU backend cannot read a device-memory scene");
+    *out = ops->backends[ctx->backend].render;
+    if (!*out)
+        return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render: backend %s has no renderer for %s",
+                       rd_backend_name(ctx->backend), ops->name);
+    return ops->check_render ? ops->check_render(ctx, scene, desc) : RD_OK;
+}
+
+static void add_stats(rd_render_stats *total, const rd_render_stats *s)
+{
+    total->total_ms += s->total_ms;
+    total->preprocess_ms += s->preprocess_ms;
+    total->binning_ms += s->binning_ms;
+    total->sort_ms += s->sort_ms;
+    total->blend_ms += s->blend_ms;
+    total->visible += s->visible;
+    total->intersections += s->intersections;
+}
+
+rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *camera,
+                    const rd_render_desc *desc, const rd_framebuffer *target)
+{
+    return rd_render_views(ctx, scene, 1, camera, desc, target);
+}
+
+rd_result rd_render_views(rd_context *ctx, const rd_scene *scene, int count, const rd_camera *cameras,
+                          const rd_render_desc *desc, const rd_framebuffer *targets)
+{
+    static const rd_render_desc defaults = {0};
+    if (!ctx) return RD_ERROR_INVALID_ARGUMENT;
+    if (!scene || !cameras || !targets || count < 1)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: scene, at least one camera and its target are required");
+    if (!desc) desc = &defaults;
+    rd_render_fn render = NULL;
+    rd_result r = find_renderer(ctx, scene, desc, &render);
+    for (int v = 0; v < count && r == RD_OK; v++) {
+        r = check_camera(ctx, &cameras[v]);
+        if (r == RD_OK && ctx->backend == RD_BACKEND_CPU && targets[v].memory != RD_MEMORY_HOST)
+            r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the CPU backend renders into host memory only");
+        if (r != RD_OK && count > 1) {
+            char view[32];
+            snprintf(view, sizeof view, "view %d", v);
+            rd_error_prefix(ctx, view);
+        }
+    }
+    if (r != RD_OK) return r;
+    rd_render_stats total = {0};
+    for (int v = 0; v < count && r == RD_OK; v++) {
+        rd_render_stats stats = {0};
+        r = render(ctx, scene, &cameras[v], desc, &targets[v], &stats);
+        add_stats(&total, &stats);
+    }
+    if (r == RD_OK) ctx->last_stats = total;
+    return r;
+}
+
+void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out)
+{
+    if (ctx && out) *out = ctx->last_stats;
+}

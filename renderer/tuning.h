@@ -1,0 +1,45 @@
+/* tuning.h: the variant choices of the backends (block sizes, paths), in one struct that
+   a context keeps. Zero means "as the device suggests"; the tests set fields to run every
+   variant (rd_context_create_tuned), and environment variables override them for
+   experiments, read in one place (rd_tuning_from_env). Each field's comment names the
+   code that decides its default. */
+#ifndef RD_TUNING_H
+#define RD_TUNING_H
+
+#include "radiant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { RD_TILE_ORDER_LONGEST = 1, RD_TILE_ORDER_ROWS };            /* rd_tuning.vk_tile_order */
+enum { RD_SORT_SINGLE_PASS = 1, RD_SORT_REDUCE_THEN_SCAN };        /* rd_tuning.vk_sort_path */
+enum { RD_LONG_TILES_NEVER = 1, RD_LONG_TILES_ALL };               /* rd_tuning.cuda_long_tiles */
+
+typedef struct rd_tuning {
+    /* Vulkan */
+    int vk_tile_order;       /* the blend's launch order (splat_vk.c's tiles_longest_first);
+                                RADIANT_VK_TILE_ORDER=longest|rows */
+    int vk_sort_items;       /* keys a sort thread takes, 8..20 (vk_sort.c's choose_sort_blocks);
+                                RADIANT_VK_SORT_ITEMS=N */
+    int vk_sort_path;        /* single pass or reduce-then-scan (vk_sort.c's choose_sort_path);
+                                RADIANT_VK_SORT_PATH=single-pass|reduce-then-scan */
+    int vk_sort_wait_budget; /* the look-back's budget (radix_scatter.comp's WAIT_BUDGET); < 0:
+                                none at all; RADIANT_VK_SORT_WAIT_BUDGET=N */
+    /* CUDA */
+    int cuda_emit_items;     /* Gaussians an emission thread takes, 1 or 2 (splat_cuda.cu's
+                                emit_two_from); RADIANT_CUDA_EMIT_ITEMS=N */
+    int cuda_long_tiles;     /* the blend's long part (splat_cuda.cu's split_long_tiles);
+                                RADIANT_CUDA_LONG_TILES=0|all */
+} rd_tuning;
+
+/* The environment's overrides of *t (fields whose variable is unset are kept). */
+void rd_tuning_from_env(rd_tuning *t);
+
+/* rd_context_create with these choices rather than the environment's (the tests). */
+rd_result rd_context_create_tuned(const rd_context_desc *desc, const rd_tuning *tuning, rd_context **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/* backend_ops.h: the cross-backend harness's table of operations (test_backends.c), in the
+   style of ggml's test-backend-ops. A row names an operation and gives its case generator
+   (fresh random inputs), its run (on any context, into outputs poisoned before the run),
+   its comparison with the CPU reference, and its tolerance on GPUs. The harness runs every
+   row on every backend present. A module adds rows in a file of its own (ops_splat.c) and
+   one line in test_backends.c's table. */
+#ifndef RD_BACKEND_OPS_H
+#define RD_BACKEND_OPS_H
+
+#include "test_util.h"
+
+#include <stddef.h>
+
+/* Tolerances on GPUs (reordered float sums, fused multiply-add, fast exp): the largest
+   difference, the relative L2 error, and threshold flips allowed (per mille of samples).
+   The threaded CPU must match the one-thread reference exactly. */
+typedef struct op_tolerance {
+    double max_abs, rel_l2;
+    size_t flip_per_mille;
+} op_tolerance;
+
+/* Where a row runs: the backend under test, and what it may leave out. */
+typedef struct op_env {
+    rd_context *ctx;    /* the backend under test */
+    const char *name;   /* its row in the table of backends */
+    bool gpu;           /* not the CPU backend */
+    bool variant;       /* a second run of a backend with other tuning: the small cases only */
+    bool reduced;       /* a software device or the sanitizer build: large cases cut (each row says how) */
+    op_tolerance tol;   /* the row's tolerance on this backend (zero on the CPU: exact) */
+} op_env;
+
+typedef struct backend_op {
+    const char *name;
+    op_tolerance gpu_tolerance;
+    /* How many cases run on this backend (0: none). */
+    int (*cases)(const op_env *env);
+    /* Case i's inputs from the run's random numbers; NULL to leave it out (said by the row). */
+    void *(*generate)(const op_env *env, test_rng *r, int i);
+    /* Whether case i is large: its reference is then the threaded CPU, which the first
+       backend row checks against one thread. */
+    bool (*large)(const void *inputs);
+    /* Runs the case on ctx into freshly poisoned outputs (*outputs, allocated by the run). */
+    rd_result (*run)(rd_context *ctx, void *inputs, void **outputs);
+    /* Within tolerance of the reference's outputs. */
+    bool (*compare)(const op_env *env, const void *inputs, const void *got, const void *want);
+    /* Prints what the case was, after a failure. */
+    void (*describe)(const void *inputs);
+    void (*free_inputs)(void *inputs);
+    void (*free_outputs)(void *outputs);
+} backend_op;
+
+/* The splat renderer's rows (ops_splat.c). */
+extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
+    OP_SPLAT_DEVICE_ARRAYS;
+
+#endif
