@@ -4,6 +4,7 @@
 #define RD_CLI_H
 
 #include "radiant.h"
+#include "radiant_bench.h"
 
 #include <stdbool.h>
 

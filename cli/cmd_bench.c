@@ -94,15 +94,15 @@ int cmd_bench(int argc, char **argv)
         rd_render_last_stats(ctx, &st);
         if (timing_stages) {
             staged[i] = st.total_ms;
-            pre[i] = st.preprocess_ms;
-            bin[i] = st.binning_ms;
-            sort[i] = st.sort_ms;
-            blend[i] = st.blend_ms;
+            pre[i] = rd_render_stats_stage(&st, "preprocess");
+            bin[i] = rd_render_stats_stage(&st, "binning");
+            sort[i] = rd_render_stats_stage(&st, "sort");
+            blend[i] = rd_render_stats_stage(&st, "blend");
         } else {
             frame[i] = st.total_ms;
             wall[i] = ms;
-            vis[i] = (double)st.visible;
-            intersections += st.intersections;
+            vis[i] = rd_render_stats_count(&st, "visible");
+            intersections += (int64_t)rd_render_stats_count(&st, "pairs");
         }
         cli_progress("bench", k + 1, 2 * o.frames, start);
     }

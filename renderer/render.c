@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static rd_result check_camera(rd_context *ctx, const rd_camera *c)
 {
@@ -38,15 +39,37 @@ static rd_result find_renderer(rd_context *ctx, const rd_scene *scene, const rd_
     return ops->check_render ? ops->check_render(ctx, scene, desc) : RD_OK;
 }
 
+/* Sums a view's stats into the call's (the views of one scene report the same names). */
 static void add_stats(rd_render_stats *total, const rd_render_stats *s)
 {
     total->total_ms += s->total_ms;
-    total->preprocess_ms += s->preprocess_ms;
-    total->binning_ms += s->binning_ms;
-    total->sort_ms += s->sort_ms;
-    total->blend_ms += s->blend_ms;
-    total->visible += s->visible;
-    total->intersections += s->intersections;
+    total->stage_count = s->stage_count;
+    total->count_count = s->count_count;
+    for (int k = 0; k < s->stage_count; k++) {
+        total->stages[k].name = s->stages[k].name;
+        total->stages[k].value += s->stages[k].value;
+    }
+    for (int k = 0; k < s->count_count; k++) {
+        total->counts[k].name = s->counts[k].name;
+        total->counts[k].value += s->counts[k].value;
+    }
+}
+
+static double stat_named(const rd_stat *stats, int count, const char *name)
+{
+    for (int k = 0; k < count; k++)
+        if (stats[k].name && name && strcmp(stats[k].name, name) == 0) return stats[k].value;
+    return 0.0;
+}
+
+double rd_render_stats_stage(const rd_render_stats *stats, const char *name)
+{
+    return stats ? stat_named(stats->stages, stats->stage_count, name) : 0.0;
+}
+
+double rd_render_stats_count(const rd_render_stats *stats, const char *name)
+{
+    return stats ? stat_named(stats->counts, stats->count_count, name) : 0.0;
 }
 
 rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *camera,

@@ -8,7 +8,18 @@ static rd_result check_render(rd_context *ctx, const rd_scene *scene, const rd_r
     (void)scene;
     if (desc->sh_degree < 0 || desc->sh_degree > RD_SH_DEGREE(3))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: sh_degree %d is out of range", desc->sh_degree);
+    if (desc->feature_channels != 0)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render: Gaussian scenes have no feature channels (asked for %d)",
+                       desc->feature_channels);
     return RD_OK;
+}
+
+void rd_splat_stats(rd_render_stats *stats, double total_ms, const double stage_ms[4], int64_t visible, int64_t pairs)
+{
+    static const char *const stages[4] = {"preprocess", "binning", "sort", "blend"};
+    *stats = (rd_render_stats){.total_ms = total_ms, .stage_count = 4, .count_count = 2,
+                               .counts = {{"visible", (double)visible}, {"pairs", (double)pairs}}};
+    for (int k = 0; k < 4; k++) stats->stages[k] = (rd_stat){stages[k], stage_ms[k]};
 }
 
 static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,

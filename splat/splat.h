@@ -36,6 +36,10 @@ static inline bool rd_tiles_fit_packed(const rd_view_params *vp)
 /* The scene's host arrays as kernels read them. */
 rd_gaussians rd_scene_gaussians(const rd_scene *scene);
 
+/* A frame's stats as every Gaussian renderer reports them (rd_render_stats' names):
+   stage_ms in the order preprocess, binning, sort, blend (render.c). */
+void rd_splat_stats(rd_render_stats *stats, double total_ms, const double stage_ms[4], int64_t visible, int64_t pairs);
+
 /* The CPU renderer (splat_cpu.c). */
 rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                               const rd_framebuffer *target, rd_render_stats *stats);

@@ -175,9 +175,7 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
     double t4 = rd_now_ms();
 
     free_frame(&f, threads);
-    *stats = (rd_render_stats){.total_ms = t4 - t0, .preprocess_ms = t1 - t0, .binning_ms = t2 - t1,
-                               .sort_ms = t3 - t2, .blend_ms = t4 - t3,
-                               .visible = visible, .intersections = intersections};
+    rd_splat_stats(stats, t4 - t0, (const double[4]){t1 - t0, t2 - t1, t3 - t2, t4 - t3}, visible, intersections);
     return RD_OK;
 
 out_of_memory:

@@ -2,16 +2,17 @@
    preprocess (splat_math.h, one thread per Gaussian, colour coefficients staged through
    shared memory), a sort of the Gaussians by depth (32-bit keys), key emission in that
    order (the tile id alone, at the running sum of the tile counts, scanned in the same
-   pass), a stable CUB radix sort over the tile bits in use, per-tile ranges, and
-   blending with a 16x16 block per tile, longest lists launched first (the few far
-   longest alone on an SM where a frame has few busy tiles: blend_part), whose warps each
-   walk the tile's list in batches staged in shared memory and stop when all their pixels
-   are done. Sorting depths once and then only tile ids gives exactly the (tile, depth)
+   pass), a stable radix sort over the tile bits in use (renderer/cuda/cuda_sort.h),
+   per-tile ranges, and blending with a 16x16 block per tile, longest lists launched
+   first (the few far longest alone on an SM where a frame has few busy tiles:
+   blend_part), whose warps each walk the tile's list in batches staged in shared memory
+   and stop when all their pixels are done. Sorting depths once and then only tile ids gives exactly the (tile, depth)
    order of a 64-bit key sort, with far fewer key bits per pair. Buffers live in the
    context and grow only when a frame needs more; the frame's one host synchronisation is
    at its end (rd_splat_render_cuda). */
 #include "splat.h"
 #include "../renderer/cuda/cuda_internal.h"
+#include "../renderer/cuda/cuda_sort.h"
 
 #include <cub/cub.cuh>
 
@@ -112,7 +113,7 @@ typedef struct splat_frame {
     bool long_tiles_seen;             /* the last frame gave the blend's long part tiles */
     cudaEvent_t events[STAGES];
     bool dependent_launch; /* rd_cuda_state's, for launch() */
-    long long small_sort_below; /* sorts of fewer keys take the small block tile (sort_pairs) */
+    long long small_sort_below; /* sorts of fewer keys take the small block tile (cuda_sort.h) */
     long long two_emitted_from; /* frames of this many Gaussians or more emit two a thread (emit_items) */
     long_tile_rule long_tiles;  /* the tiles the blend runs alone (most 0: none, one launch) */
     size_t long_shared_bytes;   /* the dynamic shared memory that keeps a long tile's SM to itself */
@@ -699,68 +700,6 @@ __global__ void __launch_bounds__(BLOCK, 4)
 
 /* ---- host side -------------------------------------------------------------------------- */
 
-/* CUB's radix sort (Onesweep on sm_90) with a block tile of our choosing. CUB's sm_90
-   tuning takes 384 x 23 = 8,832 pairs a block, made for tens of millions of keys; a sort
-   of a few hundred thousand keys then runs on fewer blocks than the GPU has
-   multiprocessors (biker's 153k depth keys: 18 blocks, its 620k tile keys: 70 on the
-   H100's 132), each pass waiting out a few long blocks. Such a sort takes 512 x 8 a block.
-   On the H100: biker's depth sort 0.093 -> 0.084 ms, its tile sort 0.049 -> 0.046 ms;
-   the 1M scene's binning, whose depth sort fills 114 of CUB's blocks, was slower with
-   it (0.146 -> 0.152 ms). Hence the small tile only below three quarters of a wave of
-   CUB's blocks (sort_plan.small_below).
-   Everything but the Onesweep tile is CUB's sm_90 policy. */
-enum { CUB_SORT_TILE = 384 * 23 };
-
-template <int SORT_THREADS, int SORT_ITEMS>
-struct sort_policy_hub {
-    typedef typename cub::detail::radix::policy_hub<unsigned int, unsigned int, unsigned int>::Policy900 cub_policy;
-    struct policy : cub::ChainedPolicy<900, policy, policy> {
-        static constexpr bool ONESWEEP = true;
-        static constexpr int ONESWEEP_RADIX_BITS = 8;
-        typedef typename cub_policy::HistogramPolicy HistogramPolicy;
-        typedef typename cub_policy::ExclusiveSumPolicy ExclusiveSumPolicy;
-        typedef cub::AgentRadixSortOnesweepPolicy<SORT_THREADS, SORT_ITEMS, unsigned int, 1, cub::RADIX_RANK_MATCH_EARLY_COUNTS_ANY,
-                                                  cub::BLOCK_SCAN_RAKING_MEMOIZE, cub::RADIX_SORT_STORE_DIRECT, 8>
-            OnesweepPolicy;
-        typedef typename cub_policy::ScanPolicy ScanPolicy;
-        typedef typename cub_policy::DownsweepPolicy DownsweepPolicy;
-        typedef typename cub_policy::AltDownsweepPolicy AltDownsweepPolicy;
-        typedef typename cub_policy::UpsweepPolicy UpsweepPolicy;
-        typedef typename cub_policy::AltUpsweepPolicy AltUpsweepPolicy;
-        typedef typename cub_policy::SingleTilePolicy SingleTilePolicy;
-        typedef typename cub_policy::SegmentedPolicy SegmentedPolicy;
-        typedef typename cub_policy::AltSegmentedPolicy AltSegmentedPolicy;
-    };
-    typedef policy MaxPolicy;
-};
-
-/* Where a sort runs: its scratch (temp NULL: sort_pairs only sets temp_bytes, for a sort
-   of that n), its stream, and the key count below which a block takes the small tile. */
-typedef struct sort_plan {
-    void *temp;
-    size_t temp_bytes;
-    cudaStream_t stream;
-    long long small_below;
-} sort_plan;
-
-template <int SORT_THREADS, int SORT_ITEMS>
-static cudaError_t sort_pairs_tiled(sort_plan *plan, cub::DoubleBuffer<unsigned int> &keys,
-                                    cub::DoubleBuffer<unsigned int> &values, long long n, int bits)
-{
-    typedef cub::DispatchRadixSort<cub::SortOrder::Ascending, unsigned int, unsigned int, unsigned int,
-                                   cub::detail::identity_decomposer_t, sort_policy_hub<SORT_THREADS, SORT_ITEMS>>
-        dispatch;
-    return dispatch::Dispatch(plan->temp, plan->temp_bytes, keys, values, (unsigned int)n, 0, bits, true, plan->stream);
-}
-
-/* A stable sort of n < 2^31 (key, value) pairs over the key's bits [0, bits). */
-static cudaError_t sort_pairs(sort_plan *plan, cub::DoubleBuffer<unsigned int> &keys, cub::DoubleBuffer<unsigned int> &values,
-                              long long n, int bits)
-{
-    if (n < plan->small_below) return sort_pairs_tiled<512, 8>(plan, keys, values, n, bits);
-    return sort_pairs_tiled<384, 23>(plan, keys, values, n, bits);
-}
-
 static void free_device_scene(void *p)
 {
     device_scene *d = (device_scene *)p;
@@ -858,7 +797,7 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
         splat_frame *f = (splat_frame *)calloc(1, sizeof *f);
         if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
         f->dependent_launch = rd_cuda(ctx)->dependent_launch;
-        f->small_sort_below = (long long)rd_cuda(ctx)->multiprocessors * CUB_SORT_TILE * 3 / 4;
+        f->small_sort_below = rd_cuda_sort_small_below(rd_cuda(ctx)->multiprocessors);
         f->two_emitted_from = emit_two_from(&ctx->tuning, rd_cuda(ctx)->multiprocessors);
         if (f->dependent_launch) split_long_tiles(f, &ctx->tuning, rd_cuda(ctx)->multiprocessors);
         rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, sizeof(frame_counts)), "cudaMallocHost");
@@ -962,10 +901,10 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
         r = output_target(ctx, target->contributors, target->memory, &f->contrib, pixels * sizeof(unsigned), &out->contrib);
     if (r != RD_OK) return r;
     /* one scratch buffer for the two sorts, which never overlap */
-    sort_plan depth_sort = {NULL, 0, 0, f->small_sort_below}, tile_sort = depth_sort;
+    rd_cuda_sort_plan depth_sort = {NULL, 0, 0, f->small_sort_below}, tile_sort = depth_sort;
     cub::DoubleBuffer<unsigned int> none(NULL, NULL);
-    r = rd_cuda_check(ctx, sort_pairs(&depth_sort, none, none, n, 32), "sort scratch size");
-    if (r == RD_OK) r = rd_cuda_check(ctx, sort_pairs(&tile_sort, none, none, f->capacity, tile_bits), "sort scratch size");
+    r = rd_cuda_check(ctx, rd_cuda_sort_pairs(&depth_sort, none, none, n, 32), "sort scratch size");
+    if (r == RD_OK) r = rd_cuda_check(ctx, rd_cuda_sort_pairs(&tile_sort, none, none, f->capacity, tile_bits), "sort scratch size");
     if (r != RD_OK) return r;
     size_t temp_bytes = depth_sort.temp_bytes > tile_sort.temp_bytes ? depth_sort.temp_bytes : tile_sort.temp_bytes;
     return rd_cuda_reserve(ctx, &f->temp, temp_bytes, "sort scratch");
@@ -985,7 +924,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     cub::DoubleBuffer<unsigned int> order((unsigned int *)f->order[0].ptr, (unsigned int *)f->order[1].ptr);
     cub::DoubleBuffer<unsigned int> keys((unsigned int *)f->keys[0].ptr, (unsigned int *)f->keys[1].ptr);
     cub::DoubleBuffer<unsigned int> values((unsigned int *)f->values[0].ptr, (unsigned int *)f->values[1].ptr);
-    sort_plan sort = {f->temp.ptr, f->temp.bytes, st, f->small_sort_below}; /* reserve_frame sized it for both sorts */
+    rd_cuda_sort_plan sort = {f->temp.ptr, f->temp.bytes, st, f->small_sort_below}; /* reserve_frame sized it for both sorts */
     /* The stages' boundaries are timed only where the caller asks (RD_RENDER_STAGE_TIMES):
        an event between two kernels ends the overlap of a programmatic dependent launch,
        and the three cost the frame 10 us on the H100 (biker 0.261 -> 0.251 ms without). */
@@ -1003,7 +942,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         preprocess_output pre = {(device_splat *)f->splats.ptr, (packed_tiles *)f->tiles.ptr, depth_keys.Current(), order.Current()};
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, pre);
         stage_end(1);
-        sorted = sort_pairs(&sort, depth_keys, order, n, 32);
+        sorted = rd_cuda_sort_pairs(&sort, depth_keys, order, n, 32);
         long long words = (long long)(ranges_bytes(tiles) / 8);
         unsigned int init_blocks = max(blocks_for(emit_blocks(f, n)), min(blocks_for(words), (unsigned int)STRIDE_BLOCKS));
         launch(f, pair_scan_init_kernel, init_blocks, THREADS, st, scan, (int)emit_blocks(f, n), (unsigned long long *)f->ranges.ptr,
@@ -1015,7 +954,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
         stage_end(2);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
-        cudaError_t tile_sorted = sort_pairs(&sort, keys, values, f->capacity, tile_bits);
+        cudaError_t tile_sorted = rd_cuda_sort_pairs(&sort, keys, values, f->capacity, tile_bits);
         if (sorted == cudaSuccess) sorted = tile_sorted;
         launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, keys.Current(), pairs, f->capacity, (unsigned int)tiles,
                ranges);
@@ -1120,13 +1059,7 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, cons
     cudaEventElapsedTime(&whole, f->events[0], f->events[STAGES - 1]);
     if (vp->flags & RD_RENDER_STAGE_TIMES)
         for (int e = 0; e + 1 < STAGES; e++) cudaEventElapsedTime(&ms[e], f->events[e], f->events[e + 1]);
-    *stats = rd_render_stats{};
-    stats->preprocess_ms = ms[0];
-    stats->binning_ms = ms[1];
-    stats->sort_ms = ms[2];
-    stats->blend_ms = ms[3];
-    stats->total_ms = whole;
-    stats->visible = f->host_counts->visible;
-    stats->intersections = pairs;
+    const double stage_ms[4] = {ms[0], ms[1], ms[2], ms[3]};
+    rd_splat_stats(stats, whole, stage_ms, f->host_counts->visible, pairs);
     return RD_OK;
 }

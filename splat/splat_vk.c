@@ -267,8 +267,8 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         /* one thread per sorted pair, for the emission and again for the ranges (the sort
            leaves these arguments alone) */
         const rd_vk_buffer *args;
-        VkDeviceSize at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4, f->capacity,
-                                                  RD_LINEAR_THREADS, &args);
+        VkDeviceSize at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4,
+                                                  counters + RD_COUNTER_SORT_STALLS * 4, f->capacity, RD_LINEAR_THREADS, &args);
         struct { VkDeviceAddress vp, tiles, order, offsets, group_first, keys, values, counters; uint32_t count, capacity; }
             emit = {params, f->tiles.address, order, f->offsets.address, f->group_first.address, f->keys[0].address,
                     f->values[0].address, counters, n, f->capacity};
@@ -394,8 +394,6 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
     if (r != RD_OK) return r;
     double ms[STAGES - 1];
     for (int s = 0; s + 1 < STAGES; s++) ms[s] = (double)(ticks[s + 1] - ticks[s]) * vk->timestamp_ns * 1e-6;
-    *stats = (rd_render_stats){.preprocess_ms = ms[0], .binning_ms = ms[1], .sort_ms = ms[2], .blend_ms = ms[3],
-                               .total_ms = ms[0] + ms[1] + ms[2] + ms[3], .visible = counters[RD_COUNTER_VISIBLE],
-                               .intersections = pairs};
+    rd_splat_stats(stats, ms[0] + ms[1] + ms[2] + ms[3], ms, counters[RD_COUNTER_VISIBLE], pairs);
     return RD_OK;
 }

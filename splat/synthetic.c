@@ -2,6 +2,7 @@
    near three spheres and a ground plane, random orientations, SH degree 3, and a ring of
    cameras. World is z-up; a pure function of (count, seed). */
 #include "scene.h"
+#include "radiant_bench.h"
 #include "random.h"
 
 #include <math.h>

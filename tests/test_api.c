@@ -93,11 +93,13 @@ int main(void)
     CHECK_OK(rd_render(ctx, scene, &cam, NULL, &fb));
     rd_render_stats st;
     rd_render_last_stats(ctx, &st);
-    CHECK(st.visible == 1 && st.intersections == 1 && st.total_ms > 0);
+    CHECK(rd_render_stats_count(&st, "visible") == 1 && rd_render_stats_count(&st, "pairs") == 1 && st.total_ms > 0);
+    CHECK(st.stage_count == 4 && rd_render_stats_count(&st, "no such count") == 0);
     /* asked for, the stage times add up to the frame (device timers: within their 0.5 us) */
     CHECK_OK(rd_render(ctx, scene, &cam, &(rd_render_desc){.flags = RD_RENDER_STAGE_TIMES}, &fb));
     rd_render_last_stats(ctx, &st);
-    double stages = st.preprocess_ms + st.binning_ms + st.sort_ms + st.blend_ms;
+    double stages = rd_render_stats_stage(&st, "preprocess") + rd_render_stats_stage(&st, "binning") +
+                    rd_render_stats_stage(&st, "sort") + rd_render_stats_stage(&st, "blend");
     CHECK(st.total_ms > 0 && stages > 0 && fabs(stages - st.total_ms) <= 0.01 * st.total_ms + 3e-3);
     rd_camera bad = cam;
     bad.fx = 0;

@@ -280,18 +280,19 @@ int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_des
     uint32_t passes = (uint32_t)(desc->bits + 7) / 8;
     /* the last digit may be narrower: bits above desc->bits do not count */
     uint32_t last_mask = desc->bits % 8 ? (1u << (desc->bits % 8)) - 1u : 255u;
-    struct { VkDeviceAddress count, control, totals; uint32_t limit; } args = {desc->count, s->control.address,
-                                                                             s->totals_buffer.address, desc->max_count};
+    struct { VkDeviceAddress count, control, totals, status; uint32_t limit; } args = {
+        desc->count, s->control.address, s->totals_buffer.address, desc->status, desc->max_count};
     rd_vk_dispatch(cmd, &block->args, &args, 1);
     rd_vk_barrier(cmd);
     return s->single_pass ? record_single_pass(s, cmd, desc, block, passes, last_mask)
                           : record_reduce_then_scan(s, cmd, desc, block, passes, last_mask);
 }
 
-VkDeviceSize rd_vk_count_args_record(rd_vk_sorter *s, VkCommandBuffer cmd, VkDeviceAddress count, uint32_t limit,
-                                     uint32_t per_group, const rd_vk_buffer **args)
+VkDeviceSize rd_vk_count_args_record(rd_vk_sorter *s, VkCommandBuffer cmd, VkDeviceAddress count, VkDeviceAddress status,
+                                     uint32_t limit, uint32_t per_group, const rd_vk_buffer **args)
 {
-    struct { VkDeviceAddress count, control; uint32_t limit, per_group; } push = {count, s->control.address, limit, per_group};
+    struct { VkDeviceAddress count, control, status; uint32_t limit, per_group; } push = {count, s->control.address, status,
+                                                                                           limit, per_group};
     rd_vk_dispatch(cmd, &s->count_args, &push, 1);
     rd_vk_barrier(cmd);
     *args = &s->control;

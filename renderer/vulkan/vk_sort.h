@@ -38,7 +38,9 @@ typedef struct rd_vk_sort_desc {
     /* optional: gather_to[i] = gather_from[sorted value i], written by the last pass */
     VkDeviceAddress gather_from, gather_to;
     /* a uint on the device, zeroed by the caller, that the single pass adds to where a
-       look-back wait ran out of its budget: nonzero means the result is wrong */
+       look-back wait ran out of its budget: nonzero means the result is wrong. A sort
+       given a nonzero status sorts nothing (nothing may follow from a wrong order). The
+       gather reads gather_from only at values below the sort's count. */
     VkDeviceAddress status;
 } rd_vk_sort_desc;
 /* Returns which pair (0 or 1) holds the sorted result. */
@@ -47,9 +49,10 @@ int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_des
 bool rd_vk_sorter_single_pass(const rd_vk_sorter *s);
 
 /* Dispatch arguments, in the sorter's control block, for a kernel over min(count, limit)
-   elements, per_group to a group; returns where they are for rd_vk_dispatch_indirect.
-   Scans and sorts leave them alone; the next call overwrites them. */
-VkDeviceSize rd_vk_count_args_record(rd_vk_sorter *s, VkCommandBuffer cmd, VkDeviceAddress count, uint32_t limit,
-                                     uint32_t per_group, const rd_vk_buffer **args);
+   elements, per_group to a group, or over none where the uint at status (a sort's) is
+   nonzero; returns where they are for rd_vk_dispatch_indirect. Scans and sorts leave them
+   alone; the next call overwrites them. */
+VkDeviceSize rd_vk_count_args_record(rd_vk_sorter *s, VkCommandBuffer cmd, VkDeviceAddress count, VkDeviceAddress status,
+                                     uint32_t limit, uint32_t per_group, const rd_vk_buffer **args);
 
 #endif

@@ -260,7 +260,8 @@ void main()
     uint gathered[SORT_ITEMS]; // loads first, as in the ranking
     for (uint k = 0u; k < SORT_ITEMS; k++) {
         uint j = k * RD_SORT_THREADS + t;
-        gathered[k] = j < in_block ? load_uint(p.gather_from, s_work[SORT_BLOCK + j]) : 0u;
+        uint value = s_work[SORT_BLOCK + j]; // < n unless a wait ran out (then never read out of bounds)
+        gathered[k] = j < in_block && value < n ? load_uint(p.gather_from, value) : 0u;
     }
     for (uint k = 0u; k < SORT_ITEMS; k++)
         if (k * RD_SORT_THREADS + t < in_block) store_uint(p.gather_to, places[k], gathered[k]);

@@ -5,13 +5,14 @@
 #include "common.glsl"
 #include "sort_block.glsl"
 layout(local_size_x = RD_RADIX) in;
-layout(push_constant) uniform Push { Uints count; Uints control; uint64_t totals; uint limit; } p;
+layout(push_constant) uniform Push { Uints count; Uints control; uint64_t totals; Uints status; uint limit; } p;
 
 void main()
 {
     for (uint k = gl_LocalInvocationIndex; k < RD_RADIX * RD_SORT_MAX_PASSES; k += RD_RADIX) store_uint(p.totals, k, 0u);
     if (gl_LocalInvocationIndex != 0u) return;
-    uint n = min(p.count.v[0], p.limit);
+    // none where an earlier sort's look-back ran out of its budget: its order is wrong
+    uint n = p.status.v[0] != 0u ? 0u : min(p.count.v[0], p.limit);
     uint groups = groups_for(n, SORT_BLOCK);
     p.control.v[RD_CONTROL_SORT_COUNT] = n;
     p.control.v[RD_CONTROL_SORT_GROUPS] = groups;

@@ -1,0 +1,75 @@
+/* radiant_datasets.h: files (included by radiant.h): scene files in every format radiant
+   reads and writes, camera datasets (Blender, instant-ngp, COLMAP, LLFF, camera lists)
+   and camera lists written back. */
+#ifndef RADIANT_DATASETS_H
+#define RADIANT_DATASETS_H
+
+#include "radiant_core.h"
+#include "radiant_images.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Loads a scene file; the format is recognised by content. */
+rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out);
+/* Writes an INRIA-layout binary PLY (normals zero, f_rest channel-major). */
+rd_result rd_scene_save_ply(rd_context *ctx, const rd_scene *scene, const char *path);
+
+/* Scene file formats. Reading recognises all of them by content (magic bytes, PLY
+   header, layout checks); writing covers all but ksplat. */
+typedef enum rd_file_format {
+    RD_FILE_AUTO = 0,       /* save: chosen by the file name (.spz, .splat, .compressed.ply, .ply) */
+    RD_FILE_PLY,            /* INRIA binary PLY, float32, any SH degree */
+    RD_FILE_COMPRESSED_PLY, /* PlayCanvas/SuperSplat: 256-splat chunks, 16 bytes a splat + SH bytes */
+    RD_FILE_SPZ,            /* Niantic SPZ version 4 (ZSTD streams); reads versions 2-3 (gzip) too */
+    RD_FILE_SPLAT,          /* antimatter15 .splat, 32 bytes a splat, no SH */
+    RD_FILE_KSPLAT          /* mkkellogg .ksplat, compression levels 0-2 (read only) */
+} rd_file_format;
+const char *rd_file_format_name(rd_file_format format);
+
+typedef struct rd_scene_save_desc {
+    rd_file_format format;   /* 0: from the file name */
+    int sh_degree;           /* 0: keep all; RD_SH_DEGREE(n): keep degrees 0..n */
+    int spz_fractional_bits; /* SPZ position precision, 1..23 bits; 0: 12 (1/4096 units) */
+} rd_scene_save_desc;
+/* Writes the scene in the desc's format (desc may be NULL: everything default). The
+   antialiased flag travels where the format has a place for it (PLY comment, SPZ flag). */
+rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path, const rd_scene_save_desc *desc);
+/* ---- datasets ----------------------------------------------------------------------- */
+
+typedef struct rd_dataset rd_dataset;
+
+typedef struct rd_dataset_desc {
+    const char *split; /* "train", "val", "test" or "all"; NULL: "test" */
+} rd_dataset_desc;
+
+typedef struct rd_view {
+    const char *name;       /* file stem, or "0000" for camera lists */
+    const char *image_path; /* NULL when the dataset has no images */
+    rd_camera camera;
+} rd_view;
+
+/* A folder (Blender, instant-ngp, COLMAP, LLFF) or a file (transforms*.json, a camera
+   list json, poses_bounds.npy). */
+rd_result rd_dataset_load(rd_context *ctx, const char *path, const rd_dataset_desc *desc,
+                          rd_dataset **out);
+void rd_dataset_destroy(rd_dataset *dataset);
+int rd_dataset_view_count(const rd_dataset *dataset);
+const rd_view *rd_dataset_view(const rd_dataset *dataset, int index);
+/* "blender", "instant-ngp", "colmap", "llff", "cameras" */
+const char *rd_dataset_kind(const rd_dataset *dataset);
+/* Frames the files listed but that were missing on disk. */
+int rd_dataset_skipped(const rd_dataset *dataset);
+/* Sparse points (COLMAP), xyz and rgb in [0,1]; count 0 when there are none. */
+int64_t rd_dataset_points(const rd_dataset *dataset, const float **xyz, const float **rgb);
+/* A view's image as RGB, alpha composited on background. */
+rd_result rd_dataset_load_image(rd_context *ctx, const rd_dataset *dataset, int index,
+                                const float background[3], rd_image *out);
+/* Writes a camera list: {"cameras": [{width, height, fx, fy, cx, cy, w2c}]} */
+rd_result rd_cameras_save(rd_context *ctx, const char *path, const rd_camera *cameras, int count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RADIANT_DATASETS_H */

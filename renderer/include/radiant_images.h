@@ -1,0 +1,42 @@
+/* radiant_images.h: images in memory and on disk, and the metrics that compare them
+   (included by radiant.h). */
+#ifndef RADIANT_IMAGES_H
+#define RADIANT_IMAGES_H
+
+#include "radiant_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- images ------------------------------------------------------------------------- */
+
+typedef struct rd_image {
+    int width, height, channels; /* channels: 1, 3 or 4 */
+    float *pixels;               /* width*height*channels */
+} rd_image;
+
+/* PNG, JPEG (stb_image, values /255) and EXR (tinyexr). Free with rd_image_free. */
+rd_result rd_image_load(rd_context *ctx, const char *path, rd_image *out);
+/* Reads width and height only. */
+rd_result rd_image_size(rd_context *ctx, const char *path, int *width, int *height);
+/* Format from the extension: .png (8-bit, clamped, rounded) or .exr (float32). */
+rd_result rd_image_save(rd_context *ctx, const char *path, const rd_image *image);
+rd_result rd_image_alloc(int width, int height, int channels, rd_image *out);
+void rd_image_free(rd_image *image);
+/* Blends straight alpha over a background into an RGB image (no-op copy without alpha). */
+rd_result rd_image_composite(const rd_image *in, const float background[3], rd_image *out_rgb);
+
+/* ---- metrics ------------------------------------------------------------------------ */
+
+/* PSNR and SSIM over RGB in [0,1], as spec/datasets.md defines them. The first three
+   channels of each image are compared; sizes must match. */
+typedef struct rd_metrics {
+    double psnr, ssim, mse;
+} rd_metrics;
+rd_result rd_image_compare(rd_context *ctx, const rd_image *a, const rd_image *b, rd_metrics *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RADIANT_IMAGES_H */

@@ -1,0 +1,61 @@
+/* radiant_splats.h: 3D Gaussian scenes (kind RD_SCENE_GAUSSIANS; included by radiant.h):
+   made from the caller's arrays (host or device memory) or the built-in demo, their info
+   and arrays, and orbit cameras around them. Files: radiant_datasets.h. */
+#ifndef RADIANT_SPLATS_H
+#define RADIANT_SPLATS_H
+
+#include "radiant_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    RD_SCENE_ANTIALIASED = 1u << 0, /* trained with the Mip-Splatting 2D filter */
+};
+
+/* Gaussians from the caller's arrays: host arrays are copied; device arrays (GPU backends)
+   are used in place and must outlive the scene. A device scene has no host copy: its
+   info has no bounds, and saving or orbiting it fails. */
+typedef struct rd_scene_desc {
+    int64_t count;
+    int sh_degree;            /* 0..3 */
+    const float *means;       /* count*3 */
+    const float *log_scales;  /* count*3 */
+    const float *rotations;   /* count*4, w x y z */
+    const float *opacities;   /* count, logit */
+    const float *sh;          /* count*(sh_degree+1)^2*3, coefficient-major, RGB inner */
+    rd_memory memory;
+    uint32_t flags;           /* RD_SCENE_* */
+} rd_scene_desc;
+
+typedef struct rd_scene_info {
+    int64_t count;
+    int sh_degree;
+    uint32_t flags;
+    float bounds_min[3], bounds_max[3]; /* of the finite means */
+    char format[32];                    /* "inria-ply", "compressed-ply", "spz", "splat", "ksplat",
+                                           "procedural", "arrays" */
+    char properties[1024];              /* file properties found, space separated */
+    char header[512];                   /* the file format's header fields, one line */
+} rd_scene_info;
+
+rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out);
+void rd_scene_get_info(const rd_scene *scene, rd_scene_info *out);
+/* The stored arrays (layout as in rd_scene_desc; .memory says where they live). */
+rd_scene_desc rd_scene_arrays(const rd_scene *scene);
+
+/* The built-in procedural scene: a textured, view-dependent object on a ground plane. */
+typedef struct rd_demo_desc {
+    int64_t count; /* 0: 300000 */
+    uint64_t seed; /* 0: the default seed; the scene is a pure function of count and seed */
+} rd_demo_desc;
+rd_result rd_scene_create_demo(rd_context *ctx, const rd_demo_desc *desc, rd_scene **out);
+/* n cameras on a ring around the scene's main content, looking at its centre. */
+rd_result rd_scene_orbit_cameras(const rd_scene *scene, int n, int width, int height,
+                                 rd_camera *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RADIANT_SPLATS_H */
