@@ -113,7 +113,7 @@ rd_result rd_context_create_tuned(const rd_context_desc *desc, const rd_tuning *
     ctx->log = desc->log;
     ctx->log_user = desc->log_user;
     ctx->log_level = desc->log_level;
-    ctx->tuning = *tuning;
+    if (tuning) ctx->tuning = *tuning; /* NULL: every choice the device's */
     ctx->threads = desc->threads > 0 ? desc->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ctx->threads < 1) ctx->threads = 1;
 

@@ -36,7 +36,8 @@ typedef struct rd_tuning {
 /* The environment's overrides of *t (fields whose variable is unset are kept). */
 void rd_tuning_from_env(rd_tuning *t);
 
-/* rd_context_create with these choices rather than the environment's (the tests). */
+/* rd_context_create with these choices rather than the environment's (the tests); NULL: the
+   device's defaults. */
 rd_result rd_context_create_tuned(const rd_context_desc *desc, const rd_tuning *tuning, rd_context **out);
 
 #ifdef __cplusplus
