@@ -75,6 +75,14 @@ static splat_outputs *new_outputs(const splat_case *c)
     return o;
 }
 
+/* A run's outputs, poisoned, handed to the harness at once (it frees them whatever the run returns). */
+static splat_outputs *run_outputs(const splat_case *c, void **outputs)
+{
+    splat_outputs *out = new_outputs(c);
+    *outputs = out;
+    return out;
+}
+
 static splat_case *new_case(test_rng *r, int index, const random_scene_desc *shape)
 {
     splat_case *c = calloc(1, sizeof *c);
@@ -204,8 +212,7 @@ static void shrink_splats(splat_case *c, double to)
 static rd_result render_run(rd_context *ctx, void *inputs, void **outputs)
 {
     splat_case *c = inputs;
-    splat_outputs *out = new_outputs(c);
-    *outputs = out;
+    splat_outputs *out = run_outputs(c, outputs);
     rd_result r = render_case(ctx, c, out);
     if (r == RD_ERROR_OUT_OF_MEMORY && c->large && !c->shrunk && rd_context_backend(ctx) != RD_BACKEND_CPU) {
         printf("  splat_render case %d: %s; again with smaller splats\n", c->index, rd_last_error(ctx));
@@ -244,8 +251,7 @@ static void *views_generate(const op_env *env, test_rng *r, int i)
 static rd_result views_run(rd_context *ctx, void *inputs, void **outputs)
 {
     splat_case *c = inputs;
-    splat_outputs *out = new_outputs(c);
-    *outputs = out;
+    splat_outputs *out = run_outputs(c, outputs);
     rd_scene *scene = NULL;
     rd_result r = rd_scene_create(ctx, &c->arrays, &scene);
     rd_camera bad[MAX_VIEWS] = {c->cameras[0], c->cameras[1], c->cameras[2]};
@@ -292,8 +298,7 @@ static void *centred_generate(const op_env *env, test_rng *r, int i)
 static rd_result plain_run(rd_context *ctx, void *inputs, void **outputs)
 {
     splat_case *c = inputs;
-    splat_outputs *out = new_outputs(c);
-    *outputs = out;
+    splat_outputs *out = run_outputs(c, outputs);
     return render_case(ctx, c, out);
 }
 
@@ -320,8 +325,7 @@ static void *capacity_generate(const op_env *env, test_rng *r, int i)
 static rd_result capacity_run(rd_context *ctx, void *inputs, void **outputs)
 {
     splat_case *c = inputs;
-    splat_outputs *out = new_outputs(c);
-    *outputs = out;
+    splat_outputs *out = run_outputs(c, outputs);
     rd_scene *scene = NULL;
     rd_result r = rd_scene_create(ctx, &c->arrays, &scene);
     rd_camera wide = c->cameras[0], small = wide;
@@ -433,8 +437,7 @@ static void check_device_render(rd_context *ctx, const splat_case *c, const fram
 static rd_result device_run(rd_context *ctx, void *inputs, void **outputs)
 {
     splat_case *c = inputs;
-    splat_outputs *out = new_outputs(c);
-    *outputs = out;
+    splat_outputs *out = run_outputs(c, outputs);
     rd_result r = render_case(ctx, c, out);
     if (r == RD_OK && rd_context_backend(ctx) != RD_BACKEND_CPU) check_device_render(ctx, c, &out->views[0]);
     return r;
