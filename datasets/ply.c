@@ -170,6 +170,9 @@ static bool write_ply(const char *tmp_path, void *user)
 rd_result rd_scene_save_ply(rd_context *ctx, const rd_scene *scene, const char *path)
 {
     if (!scene || !path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_save_ply: scene and path are required");
+    if (!rd_is_gaussians(scene))
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: PLY holds Gaussian scenes, and this scene is of kind %d", path,
+                       (int)scene->head.kind);
     if (scene->head.memory == RD_MEMORY_DEVICE)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scene lives in device memory; save it from host arrays", path);
     ply_write_job job = {scene};

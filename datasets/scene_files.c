@@ -75,6 +75,9 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
 {
     rd_scene_save_desc d = desc ? *desc : (rd_scene_save_desc){0};
     if (!scene || !path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_save: scene and path are required");
+    if (!rd_is_gaussians(scene))
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: the scene files hold Gaussian scenes, and this scene is of kind %d", path,
+                       (int)scene->head.kind);
     if (scene->head.memory == RD_MEMORY_DEVICE)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scene lives in device memory; save it from host arrays", path);
     rd_file_format format = d.format ? d.format : format_from_name(path);

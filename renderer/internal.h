@@ -41,6 +41,11 @@ void rd_error_prefix(rd_context *ctx, const char *prefix);
 void rd_log(rd_context *ctx, rd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Sets the stats' stages: names[k] took ms[k], all of them total_ms (render.c). */
+void rd_stats_set_stages(rd_render_stats *stats, const char *const *names, const double *ms, int count, double total_ms);
+/* Appends a named count (dropped past RD_MAX_STATS). */
+void rd_stats_add_count(rd_render_stats *stats, const char *name, double value);
+
 /* Milliseconds on a monotonic clock. */
 double rd_now_ms(void);
 

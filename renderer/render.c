@@ -55,6 +55,19 @@ static void add_stats(rd_render_stats *total, const rd_render_stats *s)
     }
 }
 
+void rd_stats_set_stages(rd_render_stats *stats, const char *const *names, const double *ms, int count, double total_ms)
+{
+    if (count > RD_MAX_STATS) count = RD_MAX_STATS;
+    stats->total_ms = total_ms;
+    stats->stage_count = count;
+    for (int k = 0; k < count; k++) stats->stages[k] = (rd_stat){names[k], ms[k]};
+}
+
+void rd_stats_add_count(rd_render_stats *stats, const char *name, double value)
+{
+    if (stats->count_count < RD_MAX_STATS) stats->counts[stats->count_count++] = (rd_stat){name, value};
+}
+
 static double stat_named(const rd_stat *stats, int count, const char *name)
 {
     for (int k = 0; k < count; k++)

@@ -2,6 +2,7 @@
    checks a render needs beyond the camera, each backend's entry point (view parameters
    from the camera, then the backend's pipeline), and its per-context state. */
 #include "splat.h"
+#include "../renderer/frame_driver.h"
 
 static rd_result check_render(rd_context *ctx, const rd_scene *scene, const rd_render_desc *desc)
 {
@@ -14,13 +15,26 @@ static rd_result check_render(rd_context *ctx, const rd_scene *scene, const rd_r
     return RD_OK;
 }
 
-void rd_splat_stats(rd_render_stats *stats, double total_ms, const double stage_ms[4], int64_t visible, int64_t pairs)
+const char *const rd_splat_stage_names[RD_SPLAT_STAGES] = {"preprocess", "binning", "sort", "blend"};
+
+void rd_splat_counts(rd_render_stats *stats, int64_t visible, int64_t pairs)
 {
-    static const char *const stages[4] = {"preprocess", "binning", "sort", "blend"};
-    *stats = (rd_render_stats){.total_ms = total_ms, .stage_count = 4, .count_count = 2,
-                               .counts = {{"visible", (double)visible}, {"pairs", (double)pairs}}};
-    for (int k = 0; k < 4; k++) stats->stages[k] = (rd_stat){stages[k], stage_ms[k]};
+    stats->count_count = 0;
+    rd_stats_add_count(stats, "visible", (double)visible);
+    rd_stats_add_count(stats, "pairs", (double)pairs);
 }
+
+#if defined(RD_HAVE_CUDA) || defined(RD_HAVE_VULKAN)
+/* What both GPU renderers' records and sorts hold (renderer/frame_driver.h for the pairs). */
+static rd_result check_gpu_frame(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp)
+{
+    const char *backend = rd_backend_name(ctx->backend);
+    if (!rd_tiles_fit_packed(vp))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's "
+                       "tiles", backend, vp->tiles_x, vp->tiles_y);
+    return rd_gpu_frame_check(ctx, backend, scene->count, "Gaussians");
+}
+#endif
 
 static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                             const rd_framebuffer *target, rd_render_stats *stats)
@@ -36,8 +50,8 @@ static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_ca
 {
     rd_view_params vp;
     rd_view_params_init(&vp, camera, desc, scene);
-    /* the scene caches its device copy: the one mutable part of a const scene */
-    return rd_splat_render_cuda(ctx, (rd_scene *)scene, &vp, target, desc->stream, stats);
+    rd_result r = check_gpu_frame(ctx, scene, &vp);
+    return r == RD_OK ? rd_splat_render_cuda(ctx, scene, &vp, target, desc->stream, stats) : r;
 }
 #endif
 
@@ -47,7 +61,8 @@ static rd_result render_vk(rd_context *ctx, const rd_scene *scene, const rd_came
 {
     rd_view_params vp;
     rd_view_params_init(&vp, camera, desc, scene);
-    return rd_splat_render_vk(ctx, scene, &vp, target, stats);
+    rd_result r = check_gpu_frame(ctx, scene, &vp);
+    return r == RD_OK ? rd_splat_render_vk(ctx, scene, &vp, target, stats) : r;
 }
 #endif
 

@@ -103,7 +103,6 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
 void rd_gaussians_destroy(rd_scene *s)
 {
     if (!s) return;
-    if (s->device_copy_free) s->device_copy_free(s->device_copy);
     if (s->head.memory == RD_MEMORY_DEVICE) {
         free(s);
         return;
@@ -119,7 +118,7 @@ void rd_gaussians_destroy(rd_scene *s)
 rd_scene_desc rd_scene_arrays(const rd_scene *s)
 {
     rd_scene_desc d = {0};
-    if (!s) return d;
+    if (!rd_is_gaussians(s)) return d;
     d.count = s->count;
     d.sh_degree = s->sh_degree;
     d.means = s->means;
@@ -135,7 +134,7 @@ rd_scene_desc rd_scene_arrays(const rd_scene *s)
 void rd_scene_get_info(const rd_scene *s, rd_scene_info *out)
 {
     memset(out, 0, sizeof *out);
-    if (!s) return;
+    if (!rd_is_gaussians(s)) return;
     out->count = s->count;
     out->sh_degree = s->sh_degree;
     out->flags = s->flags;
@@ -195,7 +194,7 @@ static void robust_extent(const rd_scene *s, float centre[3], float *radius)
 
 rd_result rd_scene_orbit_cameras(const rd_scene *s, int n, int width, int height, rd_camera *out)
 {
-    if (!s || n < 1 || width < 1 || height < 1 || !out || s->head.memory == RD_MEMORY_DEVICE) return RD_ERROR_INVALID_ARGUMENT;
+    if (!rd_is_gaussians(s) || n < 1 || width < 1 || height < 1 || !out || s->head.memory == RD_MEMORY_DEVICE) return RD_ERROR_INVALID_ARGUMENT;
     float centre[3], radius;
     robust_extent(s, centre, &radius);
     /* Guessing the up axis from the data is fragile: orbit about -y (COLMAP-trained scenes

@@ -1,5 +1,6 @@
 /* scene.h: the Gaussian scene (kind RD_SCENE_GAUSSIANS) all backends render. Host arrays
-   are the source of truth; GPU backends attach their own copies through device_copy. */
+   are the source of truth and immutable; each GPU context keeps its own device copy of the
+   last scene it rendered, recognised by the head's uid, so no two devices share one. */
 #ifndef RD_SCENE_H
 #define RD_SCENE_H
 
@@ -24,10 +25,10 @@ struct rd_scene {
     char format[32];
     char properties[1024];
     char header[512];  /* the file format's header fields, for `radiant info` */
-    /* a GPU backend's copy of the arrays, made on first render and freed with the scene */
-    void *device_copy;
-    void (*device_copy_free)(void *device_copy);
 };
+
+/* Whether a public function that takes any rd_scene may read it as Gaussians. */
+static inline bool rd_is_gaussians(const rd_scene *s) { return s && s->head.kind == RD_SCENE_GAUSSIANS; }
 
 static inline int rd_sh_coeffs(int degree) { return (degree + 1) * (degree + 1); }
 

@@ -36,16 +36,19 @@ static inline bool rd_tiles_fit_packed(const rd_view_params *vp)
 /* The scene's host arrays as kernels read them. */
 rd_gaussians rd_scene_gaussians(const rd_scene *scene);
 
-/* A frame's stats as every Gaussian renderer reports them (rd_render_stats' names):
-   stage_ms in the order preprocess, binning, sort, blend (render.c). */
-void rd_splat_stats(rd_render_stats *stats, double total_ms, const double stage_ms[4], int64_t visible, int64_t pairs);
+/* A frame's stats as every Gaussian renderer reports them (render.c): the stages
+   preprocess, binning, sort and blend (rd_splat_stage_names, which the GPU renderers' stage
+   timers are created with), then the counts visible and pairs (rd_splat_counts). */
+enum { RD_SPLAT_STAGES = 4 };
+extern const char *const rd_splat_stage_names[RD_SPLAT_STAGES];
+void rd_splat_counts(rd_render_stats *stats, int64_t visible, int64_t pairs);
 
 /* The CPU renderer (splat_cpu.c). */
 rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                               const rd_framebuffer *target, rd_render_stats *stats);
 
 /* The CUDA renderer (splat_cuda.cu), and the frame state it keeps in the context's slot. */
-rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
+rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                                const rd_framebuffer *target, void *stream, rd_render_stats *stats);
 void rd_splat_cuda_free_state(rd_context *ctx, void *state);
 

@@ -175,7 +175,9 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
     double t4 = rd_now_ms();
 
     free_frame(&f, threads);
-    rd_splat_stats(stats, t4 - t0, (const double[4]){t1 - t0, t2 - t1, t3 - t2, t4 - t3}, visible, intersections);
+    rd_stats_set_stages(stats, rd_splat_stage_names, (const double[RD_SPLAT_STAGES]){t1 - t0, t2 - t1, t3 - t2, t4 - t3},
+                        RD_SPLAT_STAGES, t4 - t0);
+    rd_splat_counts(stats, visible, intersections);
     return RD_OK;
 
 out_of_memory:

@@ -8,11 +8,13 @@
    blend_part), whose warps each walk the tile's list in batches staged in shared memory
    and stop when all their pixels are done. Sorting depths once and then only tile ids gives exactly the (tile, depth)
    order of a 64-bit key sort, with far fewer key bits per pair. Buffers live in the
-   context and grow only when a frame needs more; the frame's one host synchronisation is
-   at its end (rd_splat_render_cuda). */
+   context and grow only when a frame needs more (the capacity of the pair buffers is
+   renderer/frame_driver.h's); the frame's one host synchronisation is at its end
+   (rd_splat_render_cuda). */
 #include "splat.h"
 #include "../renderer/cuda/cuda_internal.h"
 #include "../renderer/cuda/cuda_sort.h"
+#include "../renderer/frame_driver.h"
 
 #include <cub/cub.cuh>
 
@@ -20,10 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, STAGES = 5, PREPROCESS_THREADS = 128 };
-/* pairs the key buffers start with, and the frames a capacity is fitted over (rd_splat_render_cuda) */
-enum { MIN_CAPACITY = 65536, WINDOW = 16 };
-static const long long MAX_CAPACITY = 0x7ffffffcll; /* under the 2^31 a sort takes, a multiple of four */
+enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, PREPROCESS_THREADS = 128 };
 
 /* Colour coefficients (floats) that shading at SH degree d reads, and the stride of a
    Gaussian's row of them in preprocess's shared memory: odd, so that the threads' reads of
@@ -98,20 +97,22 @@ typedef struct long_tile_rule {
     unsigned int busy_most;
 } long_tile_rule;
 
-typedef struct device_scene {
-    rd_device_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order */
-} device_scene;
+/* The last rendered scene's arrays on this context's device, recognised by the scene's
+   uid (a context has one device, so no two devices share a copy). */
+typedef struct scene_copy {
+    uint64_t uid;
+    rd_cuda_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order */
+} scene_copy;
 
 typedef struct splat_frame {
-    rd_device_buffer splats, tiles, pair_scan, keys[2], values[2], ranges, schedule, temp;
-    rd_device_buffer depth_keys[2], order[2]; /* the depth sort */
-    rd_device_buffer color, depth, trans, contrib;
-    long long capacity;     /* pairs the key buffers hold, and the count the tile sort sorts */
-    int window_frames;      /* frames rendered in the current window of WINDOW */
-    long long window_max;   /* the most pairs a frame of that window had */
+    rd_cuda_buffer splats, tiles, pair_scan, keys[2], values[2], ranges, schedule, temp;
+    rd_cuda_buffer depth_keys[2], order[2]; /* the depth sort */
+    rd_cuda_buffer color, depth, trans, contrib;
+    scene_copy scene;
+    rd_pair_capacity capacity; /* pairs the key buffers hold, and the count the tile sort sorts */
     struct frame_counts *host_counts; /* pinned: as on the device (ranges_bytes) */
     bool long_tiles_seen;             /* the last frame gave the blend's long part tiles */
-    cudaEvent_t events[STAGES];
+    rd_cuda_timers timers;            /* rd_splat_stage_names, then the frame's end */
     bool dependent_launch; /* rd_cuda_state's, for launch() */
     long long small_sort_below; /* sorts of fewer keys take the small block tile (cuda_sort.h) */
     long long two_emitted_from; /* frames of this many Gaussians or more emit two a thread (emit_items) */
@@ -457,298 +458,53 @@ __global__ void tile_schedule_kernel(const tile_range *ranges, unsigned int tile
     if (c >= 0) schedule[s_first[c] + rank] = tile_work{r.start, (unsigned int)(r.end - r.start), t};
 }
 
-/* The fields of a Gaussian the blend reads, as a warp stages it. */
-typedef struct blend_splat {
-    float u, v, a, b, c, opacity, depth, r, g, bl;
-} blend_splat;
-
-__device__ __forceinline__ blend_splat load_blend_splat(const device_splat *splats, unsigned int i)
-{
-    const float4 *q = (const float4 *)(splats + i); /* u v a b | c opacity depth r | g b padding */
-    float4 q0 = __ldg(q), q1 = __ldg(q + 1), q2 = __ldg(q + 2);
-    return blend_splat{q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w, q2.x, q2.y};
-}
-
-/* 2^x by the hardware's approximation (as __expf after its scaling): the blend works in
-   base 2 so that the exponent needs no multiply per pixel. */
-__device__ __forceinline__ float fast_exp2(float x)
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-
-/* log2(x) by the hardware's approximation, subnormals flushed to zero: an opacity that small
-   gives -inf, a culling limit that no pixel meets, where the CPU's alpha is below 1/255.
-   (__log2f also scales subnormals, four more instructions a Gaussian and warp.) */
-__device__ __forceinline__ float fast_log2(float x)
-{
-    float y;
-    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-
-/* A Gaussian as a warp stages it for its 8x4 pixels: its exponent in base 2 (spec step
-   9's power times log2(e)) plus log2(opacity), as a quadratic in the pixel's offset (X, Y)
-   from the warp's corner, so that a pixel's alpha is 2^(F + D X + E Y + A X^2 + B XY + C Y^2)
-   (five fused multiply-adds, no opacity multiply; with the offset from the mean, seven
-   operations and a multiply). The terms are of the size of the form over the warp's pixels,
-   so the rounding is that of the CPU's own dx, dy; the log is the fast one, within 2^-21.
-   Where the CPU tests power <= 0 nothing is tested here: at a pixel within a rounding
-   error of the mean the quadratic can come out a few ulps above log2(opacity), and the
-   CPU's power there is 0, which blends (a test dropped 14 pixels of an 8K frame by up to
-   0.06 on lavapipe); such an alpha is the opacity times 1 + 1e-6 or so. */
-typedef struct staged_splat {
-    float4 poly; /* F, D, E, A */
-    float4 rest; /* B, C, depth, unused */
-    float4 rgb;  /* r, g, b, unused */
-} staged_splat;
-
-__device__ __forceinline__ staged_splat stage_splat(const blend_splat &s, float log2_opacity, float x0, float y0)
-{
-    const float LOG2E = 1.4426950408889634f;
-    float A = -0.5f * LOG2E * s.a, B = -LOG2E * s.b, C = -0.5f * LOG2E * s.c;
-    float u = s.u - x0, v = s.v - y0;
-    float F = fmaf(u, fmaf(A, u, B * v), fmaf(C * v, v, log2_opacity));
-    staged_splat out;
-    out.poly = make_float4(F, -fmaf(2.0f * A, u, B * v), -fmaf(B, u, 2.0f * C * v), A);
-    out.rest = make_float4(B, C, s.depth, 0.0f);
-    out.rgb = make_float4(s.r, s.g, s.bl, 0.0f);
-    return out;
-}
-
-/* rd_splat_alpha (splat_math.h) in base 2 for a staged Gaussian at the pixel (X, Y) from
-   the warp's corner (XX = X^2, XY = X Y, YY = Y^2), without branches: a warp mostly
-   blends every hit with some of its lanes, so skipping ones paid for the branches (biker
-   blend 0.187 -> 0.163 ms, 1M no slower, with EXTRAS). The power cut-off only skips work
-   (past it, alpha < 1/255) and is left out; an alpha under 1/255 is 0. The result differs
-   from expf's by a few ulps, inside the harness's tolerance. Calling rd_splat_alpha made
-   the blend's loop 18% slower. */
-__device__ __forceinline__ float hit_alpha(const staged_splat &s, float X, float Y, float XX, float XY, float YY)
-{
-    float power = fmaf(s.rest.x, XY, fmaf(s.rest.y, YY, fmaf(s.poly.w, XX, fmaf(s.poly.z, Y, fmaf(s.poly.y, X, s.poly.x)))));
-    float alpha = fminf(RD_MAX_ALPHA, fast_exp2(power));
-    return alpha >= RD_MIN_ALPHA ? alpha : 0.0f;
-}
-
-/* The per-warp culling limit (rd_touch_limit) from the fast log, loosened past its error:
-   the culling only has to be conservative, as alpha >= 1/255 decides (the exact logf made
-   a fifth of the blend's per-Gaussian instructions). */
-__device__ __forceinline__ float touch_limit(float log2_opacity)
-{
-    const float LN2 = 0.6931471805599453f, LOG2_255 = 7.994353436858858f;
-    return 2.0f * LN2 * (log2_opacity + LOG2_255) * 1.001f + 2e-3f;
-}
-
-/* Where a frame's outputs go on the device (NULL where not wanted). */
-typedef struct frame_outputs {
-    void *color, *depth, *trans, *contrib;
-} frame_outputs;
-
-/* The blend in two parts, where launches may overlap (programmatic dependent launch): the
-   longest tiles first, each on an SM of its own, then the rest. A tile's time grows with
-   its list and with the warps it shares its SM with; biker's longest tiles (lists of
-   1,500 to 2,900) ran 87 to 145 us beside three other blocks while the average SM was
-   done after 72 to 81, and 1.35x faster alone. The long part's blocks take all of an SM's shared
-   memory, so nothing runs beside them; each lets the shared part launch once it has
-   started, and the shared part, which needs nothing of the long part's, starts without
-   waiting for it, on the other SMs and then on each one the long part leaves. Its last
-   block to end waits for the long part, so that the shared part, and so the frame, ends
-   after it. BLEND_WHOLE: one launch, every place. */
-enum blend_role { BLEND_WHOLE, BLEND_LONG, BLEND_SHARED };
-typedef struct blend_part {
-    tile_schedule_counters *counters; /* long_places, shared_finished */
-    blend_role role;
-} blend_part;
-
-/* The last block of the shared part to end waits for the long part (see blend_part). */
-__device__ __forceinline__ void end_shared_block(blend_part part)
-{
-    if (part.role == BLEND_SHARED && threadIdx.x == 0 && threadIdx.y == 0 &&
-        atomicAdd(&part.counters->shared_finished, 1u) == gridDim.x - 1)
-        wait_for_previous_kernel();
-}
-
-/* The block's place in the schedule, false where it has none. The long part's blocks
-   wait for the schedule and then let the shared part launch; the shared part's take the
-   places after the long part's, whose count the schedule kernel wrote before any long
-   block passed its wait (read past L1, as this grid did not wait). */
-__device__ __forceinline__ bool blend_place(blend_part part, unsigned int *place)
-{
-    *place = blockIdx.x;
-    if (part.role != BLEND_SHARED) wait_for_previous_kernel();
-    if (part.role == BLEND_LONG) {
-        if (blockIdx.x >= part.counters->long_places) return false;
-#if __CUDA_ARCH__ >= 900
-        asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-    }
-    if (part.role == BLEND_SHARED) {
-        *place += __ldcg(&part.counters->long_places);
-        if (*place >= gridDim.x) {
-            end_shared_block(part);
-            return false;
-        }
-    }
-    return true;
-}
-
-/* spec step 9, as blend_tiles in splat_cpu.c, for the pixels of one tile. One 16x16
-   block per tile, each warp an 8x4 block of its pixels (squarer than two rows, so fewer
-   Gaussians touch it), and each warp walks the tile's list on its own: it takes 32
-   Gaussians at a time while the loads of the next 32, and the indices of the 32 after
-   those, are in flight. There is no block-wide barrier: with one, warps spent a quarter of
-   their cycles waiting for the block's slowest warp (blend at 6M 1.36 -> 1.12 ms
-   without). Lane l tests Gaussian l against the warp's rectangle (rd_rect_touches), and
-   the ones that touch it are staged in its slice of shared memory in list order, packed,
-   so the pixels walk them as the CPU does with a plain counter.
-   EXTRAS: the depth or the contributor count is wanted (without, 1M blend 0.279 -> 0.256
-   ms: two fewer operations a hit). Four blocks an SM, 64 registers: the reads one hit
-   ahead took the EXTRAS kernel to 70, which leaves room for three.
-   ALONE: the long part's kernel (blend_part), a function of its own because the shared
-   memory it may take is an attribute of the function, and the driver then gives a
-   function's every launch that much shared memory and that much less L1 (the blend at 1M
-   0.224 -> 0.238 ms where the other parts shared the attribute). */
-template <bool EXTRAS, bool ALONE>
-__global__ void __launch_bounds__(BLOCK, 4)
-    blend_kernel(rd_view_params vp, const tile_work *schedule, const unsigned int *values, const device_splat *splats,
-                 frame_outputs out, blend_part part)
-{
-    __shared__ staged_splat s_staged[BLOCK + 1]; /* the last warp's loop reads one past its slice */
-    unsigned int place;
-    if (!blend_place(part, &place)) return;
-    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
-    tile_work work = schedule[place];
-    unsigned int tile = work.tile;
-    int wx = (int)(tile % vp.tiles_x) * RD_TILE_SIZE + (warp & 1) * 8;
-    int wy = (int)(tile / vp.tiles_x) * RD_TILE_SIZE + (warp >> 1) * 4;
-    int px = wx + (lane & 7), py = wy + (lane >> 3);
-    bool inside = px < vp.width && py < vp.height;
-    bool done = !inside;
-    long long list_end = work.start + work.count;
-    float X = (float)(lane & 7) + 0.5f, Y = (float)(lane >> 3) + 0.5f; /* from the warp's corner */
-    float XX = X * X, XY = X * Y, YY = Y * Y;
-    float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
-    float wx1 = (float)min(wx + 8, vp.width) - 0.5f, wy1 = (float)min(wy + 4, vp.height) - 0.5f;
-    bool warp_inside = wx0 <= wx1 && wy0 <= wy1;
-    float T = 1.0f, r = 0.0f, g = 0.0f, b = 0.0f, D = 0.0f;
-    unsigned int blended = 0;
-    long long j = work.start + lane;
-    blend_splat next = {};
-    unsigned int next_index = 0;
-    if (j < list_end) next = load_blend_splat(splats, values[j]);
-    if (j + 32 < list_end) next_index = values[j + 32];
-    for (long long batch = work.start; batch < list_end; batch += 32, j += 32) {
-        if (__all_sync(0xffffffffu, done)) break;
-        blend_splat s = next;
-        float log2_opacity = fast_log2(s.opacity);
-        float abc[3] = {s.a, s.b, s.c};
-        bool touches = j < list_end && warp_inside &&
-                       rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
-        unsigned int mask = __ballot_sync(0xffffffffu, touches);
-        if (touches) {
-            int k = slice + __popc(mask & ((1u << lane) - 1));
-            s_staged[k] = stage_splat(s, log2_opacity, (float)wx, (float)wy);
-        }
-        if (j + 32 < list_end) next = load_blend_splat(splats, next_index);
-        if (j + 64 < list_end) next_index = values[j + 64];
-        __syncwarp();
-        /* each hit's staged values are read, and its alpha computed, one hit ahead
-           (hit[1] may be past the last hit, but is inside the array; its alpha is then
-           not used): the loop waited out the shared-memory latency twice a hit (a
-           quarter of the 1M blend's stall samples; biker blend 0.143 -> 0.123 ms), and
-           each hit's alpha (five multiply-adds, the exponential, the tests) lay on the
-           walk's path between one hit's stop test and the next. Unrolled twice, so that
-           the values read ahead need no copies. */
-        if (!done) {
-            const staged_splat *hit = s_staged + slice, *end = hit + __popc(mask);
-            staged_splat cur = *hit;
-            float alpha = hit_alpha(cur, X, Y, XX, XY, YY);
-#pragma unroll 2
-            for (; hit < end; hit++) {
-                staged_splat next_hit = hit[1];
-                float next_alpha = hit_alpha(next_hit, X, Y, XX, XY, YY);
-                /* an alpha under 1/255 is 0 (hit_alpha), which leaves T as it is, so that
-                   the stop test needs no other condition; T - alpha T is T (1 - alpha)
-                   within an ulp */
-                float w = alpha * T, next_T = T - w;
-                if (next_T < RD_MIN_TRANSMITTANCE) break;
-                r = fmaf(w, cur.rgb.x, r);
-                g = fmaf(w, cur.rgb.y, g);
-                b = fmaf(w, cur.rgb.z, b);
-                T = next_T;
-                if (EXTRAS) {
-                    D = fmaf(w, cur.rest.z, D);
-                    blended += alpha > 0.0f;
-                }
-                cur = next_hit, alpha = next_alpha;
-            }
-            done = hit < end; /* stopped at a Gaussian that would take T under the limit */
-        }
-        __syncwarp(); /* the slice is read before the next batch overwrites it */
-    }
-    end_shared_block(part);
-    if (!inside) return;
-    size_t p = (size_t)py * vp.width + px;
-    if (out.color)
-        ((float4 *)out.color)[p] =
-            make_float4(r + T * vp.background[0], g + T * vp.background[1], b + T * vp.background[2], 1.0f - T);
-    if (out.depth) ((float *)out.depth)[p] = rd_pixel_depth(D, T, vp.flags);
-    if (out.trans) ((float *)out.trans)[p] = T;
-    if (out.contrib) ((unsigned int *)out.contrib)[p] = blended;
-}
+#include "splat_cuda_blend.cuh"
 
 /* ---- host side -------------------------------------------------------------------------- */
 
-static void free_device_scene(void *p)
+static void release_scene(rd_context *ctx, scene_copy *c)
 {
-    device_scene *d = (device_scene *)p;
-    for (rd_device_buffer &b : d->arrays) rd_cuda_release(&b);
-    free(d);
+    for (rd_cuda_buffer &b : c->arrays) rd_cuda_release(ctx, &b);
+    c->uid = 0;
 }
 
-/* The scene's arrays on the device, copied on first use and kept with the scene. */
-static rd_result device_gaussians(rd_context *ctx, rd_scene *scene, rd_gaussians *g)
+/* The scene's arrays on the device: the caller's (a device-memory scene), or our copy of
+   the host arrays, made when the scene differs from the last one rendered. */
+static rd_result device_gaussians(rd_context *ctx, splat_frame *f, const rd_scene *scene, rd_gaussians *g)
 {
-    device_scene *d = (device_scene *)scene->device_copy;
     *g = rd_scene_gaussians(scene);
     if (scene->head.memory == RD_MEMORY_DEVICE) return RD_OK; /* the caller's arrays, used in place */
-    if (!d) {
-        d = (device_scene *)calloc(1, sizeof *d);
-        if (!d) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
+    if (f->scene.uid != scene->head.uid) {
+        release_scene(ctx, &f->scene);
         const float *src[RD_SCENE_ARRAYS];
         size_t floats[RD_SCENE_ARRAYS];
         rd_scene_array_list(scene, src, floats);
         rd_result r = RD_OK;
         for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
-            r = rd_cuda_reserve(ctx, &d->arrays[k], floats[k] * sizeof(float) + 4, "scene upload");
-            if (r == RD_OK)
-                r = rd_cuda_check(ctx, cudaMemcpy(d->arrays[k].ptr, src[k], floats[k] * sizeof(float), cudaMemcpyHostToDevice),
-                                  "scene upload");
+            r = rd_cuda_reserve(ctx, &f->scene.arrays[k], floats[k] * sizeof(float) + 4, "scene upload");
+            if (r == RD_OK) r = rd_cuda_upload(ctx, &f->scene.arrays[k], 0, src[k], floats[k] * sizeof(float));
         }
         if (r != RD_OK) {
-            free_device_scene(d);
+            release_scene(ctx, &f->scene);
             return r;
         }
-        scene->device_copy = d;
-        scene->device_copy_free = free_device_scene;
+        f->scene.uid = scene->head.uid;
     }
     const float **fields[RD_SCENE_ARRAYS] = {&g->means, &g->log_scales, &g->rotations, &g->opacities, &g->sh};
-    for (int k = 0; k < RD_SCENE_ARRAYS; k++) *fields[k] = (const float *)d->arrays[k].ptr;
+    for (int k = 0; k < RD_SCENE_ARRAYS; k++) *fields[k] = (const float *)f->scene.arrays[k].ptr;
     return RD_OK;
 }
 
 void rd_splat_cuda_free_state(rd_context *ctx, void *state)
 {
-    (void)ctx;
     splat_frame *f = (splat_frame *)state;
     if (!f) return;
-    rd_device_buffer *bufs[] = {&f->splats, &f->tiles, &f->pair_scan, &f->keys[0], &f->keys[1], &f->values[0],
+    release_scene(ctx, &f->scene);
+    rd_cuda_buffer *bufs[] = {&f->splats, &f->tiles, &f->pair_scan, &f->keys[0], &f->keys[1], &f->values[0],
                                 &f->values[1], &f->ranges, &f->schedule, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
                                 &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1]};
-    for (rd_device_buffer *b : bufs) rd_cuda_release(b);
-    for (int e = 0; e < STAGES; e++)
-        if (f->events[e]) cudaEventDestroy(f->events[e]);
+    for (rd_cuda_buffer *b : bufs) rd_cuda_release(ctx, b);
+    rd_cuda_timers_destroy(&f->timers);
     if (f->host_counts) cudaFreeHost(f->host_counts);
     free(f);
 }
@@ -801,7 +557,7 @@ static rd_result get_frame(rd_context *ctx, splat_frame **out)
         f->two_emitted_from = emit_two_from(&ctx->tuning, rd_cuda(ctx)->multiprocessors);
         if (f->dependent_launch) split_long_tiles(f, &ctx->tuning, rd_cuda(ctx)->multiprocessors);
         rd_result r = rd_cuda_check(ctx, cudaMallocHost(&f->host_counts, sizeof(frame_counts)), "cudaMallocHost");
-        for (int e = 0; r == RD_OK && e < STAGES; e++) r = rd_cuda_check(ctx, cudaEventCreate(&f->events[e]), "cudaEventCreate");
+        if (r == RD_OK) r = rd_cuda_timers_create(ctx, rd_splat_stage_names, RD_SPLAT_STAGES, &f->timers);
         if (r != RD_OK) {
             rd_splat_cuda_free_state(ctx, f);
             return r;
@@ -847,7 +603,7 @@ static void launch(const splat_frame *f, void (*kernel)(Params...), dim3 grid, d
 }
 
 /* Where an output goes: the caller's device pointer, or our buffer to copy to the host. */
-static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, rd_device_buffer *own, size_t bytes,
+static rd_result output_target(rd_context *ctx, void *caller, rd_memory memory, rd_cuda_buffer *own, size_t bytes,
                                void **device_ptr)
 {
     *device_ptr = NULL;
@@ -869,16 +625,8 @@ static size_t ranges_bytes(long long tiles)
     return (size_t)tiles * sizeof(tile_range) + sizeof(tile_schedule_counters) + 2 * sizeof(long long);
 }
 
-/* Key buffer capacity for `pairs` pairs and 1/headroom more, so that views with a few more
-   pairs still fit: a multiple of four (tile_ranges_kernel) within MIN and MAX_CAPACITY. */
-static long long capacity_for(long long pairs, long long headroom)
-{
-    long long c = (pairs + pairs / headroom + 3) & ~3ll;
-    return c < MIN_CAPACITY ? MIN_CAPACITY : c > MAX_CAPACITY ? MAX_CAPACITY : c;
-}
-
 /* Every buffer a frame uses, sized before anything is enqueued (growth frees old buffers). */
-static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, long long tiles, int tile_bits,
+static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, long long capacity, long long tiles, int tile_bits,
                                const rd_framebuffer *target, size_t pixels, frame_outputs *out)
 {
     size_t scan_state_bytes = 0;
@@ -889,8 +637,8 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
     for (int b = 0; b < 2; b++) {
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth_keys[b], (size_t)n * 4 + 4, "depth keys");
         if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->order[b], (size_t)n * 4 + 4, "depth order");
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->keys[b], (size_t)f->capacity * 4, "sort keys");
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[b], (size_t)f->capacity * 4, "sort values");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->keys[b], (size_t)capacity * 4, "sort keys");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->values[b], (size_t)capacity * 4, "sort values");
     }
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->ranges, ranges_bytes(tiles), "tile ranges");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->schedule, (size_t)tiles * sizeof(tile_work), "tile schedule");
@@ -904,7 +652,7 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
     rd_cuda_sort_plan depth_sort = {NULL, 0, 0, f->small_sort_below}, tile_sort = depth_sort;
     cub::DoubleBuffer<unsigned int> none(NULL, NULL);
     r = rd_cuda_check(ctx, rd_cuda_sort_pairs(&depth_sort, none, none, n, 32), "sort scratch size");
-    if (r == RD_OK) r = rd_cuda_check(ctx, rd_cuda_sort_pairs(&tile_sort, none, none, f->capacity, tile_bits), "sort scratch size");
+    if (r == RD_OK) r = rd_cuda_check(ctx, rd_cuda_sort_pairs(&tile_sort, none, none, capacity, tile_bits), "sort scratch size");
     if (r != RD_OK) return r;
     size_t temp_bytes = depth_sort.temp_bytes > tile_sort.temp_bytes ? depth_sort.temp_bytes : tile_sort.temp_bytes;
     return rd_cuda_reserve(ctx, &f->temp, temp_bytes, "sort scratch");
@@ -916,6 +664,7 @@ static rd_result reserve_frame(rd_context *ctx, splat_frame *f, long long n, lon
 static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_view_params *vp, long long n, long long tiles,
                                 int tile_bits, const frame_outputs *out, cudaStream_t st)
 {
+    long long capacity = f->capacity.pairs;
     tile_range *ranges = (tile_range *)f->ranges.ptr;
     tile_schedule_counters *schedule_counters = (tile_schedule_counters *)(ranges + tiles);
     long long *counts = (long long *)(schedule_counters + 1); /* visible, pairs: see ranges_bytes */
@@ -930,9 +679,9 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
        and the three cost the frame 10 us on the H100 (biker 0.261 -> 0.251 ms without). */
     bool stage_times = (vp->flags & RD_RENDER_STAGE_TIMES) != 0;
     auto stage_end = [&](int e) {
-        if (stage_times) cudaEventRecord(f->events[e], st);
+        if (stage_times) rd_cuda_timers_mark(&f->timers, e, st);
     };
-    cudaEventRecord(f->events[0], st);
+    rd_cuda_timers_mark(&f->timers, 0, st);
     cudaError_t sorted = cudaSuccess;
     if (n > 0) {
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
@@ -949,14 +698,14 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
                words);
         launch(f, emit_items(f, n) == 2 ? emit_keys_kernel<2> : emit_keys_kernel<1>, emit_blocks(f, n), THREADS, st, *vp,
                (const packed_tiles *)f->tiles.ptr, order.Current(), (const unsigned int *)depth_keys.Current(), n, scan,
-               key_output{keys.Current(), values.Current(), f->capacity}, counts);
-        unsigned int stride_blocks = min(blocks_for(f->capacity), (unsigned int)STRIDE_BLOCKS);
-        launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, f->capacity, (unsigned int)tiles, keys.Current());
+               key_output{keys.Current(), values.Current(), capacity}, counts);
+        unsigned int stride_blocks = min(blocks_for(capacity), (unsigned int)STRIDE_BLOCKS);
+        launch(f, pad_keys_kernel, stride_blocks, THREADS, st, pairs, capacity, (unsigned int)tiles, keys.Current());
         stage_end(2);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
-        cudaError_t tile_sorted = rd_cuda_sort_pairs(&sort, keys, values, f->capacity, tile_bits);
+        cudaError_t tile_sorted = rd_cuda_sort_pairs(&sort, keys, values, capacity, tile_bits);
         if (sorted == cudaSuccess) sorted = tile_sorted;
-        launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, keys.Current(), pairs, f->capacity, (unsigned int)tiles,
+        launch(f, tile_ranges_kernel, stride_blocks, THREADS, st, keys.Current(), pairs, capacity, (unsigned int)tiles,
                ranges);
     } else {
         cudaMemsetAsync(f->ranges.ptr, 0, ranges_bytes(tiles), st);
@@ -968,8 +717,8 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     if (tiles <= long_tiles.most) long_tiles.most = (unsigned int)tiles - 1; /* leaving the shared part a place */
     /* Two launches cost the blend about 15 us more than one (1M 0.224 -> 0.239 ms with no
        long tiles), so a frame splits only where the last one had long tiles, and every
-       WINDOW frames to look again. */
-    if (!f->long_tiles_seen && f->window_frames != 0) long_tiles.most = 0;
+       window of the pair capacity (frame_driver.h) to look again. */
+    if (!f->long_tiles_seen && f->capacity.window_frames != 0) long_tiles.most = 0;
     launch(f, tile_schedule_kernel, blocks_for(tiles), THREADS, st, ranges, (unsigned int)tiles, schedule_counters,
            (tile_work *)f->schedule.ptr, (const long long *)pairs, long_tiles);
     stage_end(3);
@@ -984,82 +733,76 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
                       blend_part{schedule_counters, BLEND_LONG});
     launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
            blend_part{schedule_counters, long_tiles.most ? BLEND_SHARED : BLEND_WHOLE});
-    cudaEventRecord(f->events[4], st);
+    rd_cuda_timers_mark(&f->timers, RD_SPLAT_STAGES, st);
     cudaMemcpyAsync(f->host_counts, &schedule_counters->long_places, sizeof(frame_counts), cudaMemcpyDeviceToHost, st);
     return sorted;
 }
 
+/* One frame as renderer/frame_driver.h drives it. */
+typedef struct cuda_frame_call {
+    splat_frame *f;
+    const rd_gaussians *g;
+    const rd_view_params *vp;
+    const rd_framebuffer *target;
+    long long n, tiles;
+    int tile_bits;
+    cudaStream_t stream;
+    frame_outputs out;
+} cuda_frame_call;
+
+static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
+{
+    cuda_frame_call *c = (cuda_frame_call *)user;
+    size_t pixels = (size_t)c->vp->width * c->vp->height;
+    return reserve_frame(ctx, c->f, c->n, capacity, c->tiles, c->tile_bits, c->target, pixels, &c->out);
+}
+
+/* Enqueues the frame and its downloads, then waits: the frame's one host synchronisation. */
+static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t *pairs)
+{
+    cuda_frame_call *c = (cuda_frame_call *)user;
+    splat_frame *f = c->f;
+    const rd_framebuffer *target = c->target;
+    const frame_outputs &out = c->out;
+    size_t pixels = (size_t)c->vp->width * c->vp->height;
+    (void)capacity; /* f->capacity.pairs, which record_frame reads */
+    rd_result r = rd_cuda_check(ctx, record_frame(f, c->g, c->vp, c->n, c->tiles, c->tile_bits, &out, c->stream), "sort");
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
+    if (r == RD_OK && target->memory == RD_MEMORY_HOST) {
+        struct { void *dst; void *src; size_t bytes; } copies[] = {
+            {target->color, out.color, pixels * 4 * sizeof(float)}, {target->depth, out.depth, pixels * sizeof(float)},
+            {target->transmittance, out.trans, pixels * sizeof(float)},
+            {target->contributors, out.contrib, pixels * sizeof(unsigned)}};
+        for (auto &copy : copies)
+            if (copy.dst && r == RD_OK)
+                r = rd_cuda_check(ctx, cudaMemcpyAsync(copy.dst, copy.src, copy.bytes, cudaMemcpyDeviceToHost, c->stream), "download");
+    }
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(c->stream), "render");
+    if (r != RD_OK) return r;
+    *pairs = f->host_counts->pairs;
+    f->long_tiles_seen = f->host_counts->long_places > 0;
+    return RD_OK;
+}
+
 /* The frame on the device with one host synchronisation, at its end. The pairs are sorted
    at the key buffers' capacity (the keys past the frame's pairs padded to sort last), so
-   nothing waits for their count mid-frame; when a frame finds more pairs than that, the
-   host sees it at the end, grows the buffers and renders the frame again (once: the
-   count is deterministic), with an eighth to spare. Every WINDOW frames the capacity
-   is fitted to the most pairs a frame of the window had, with a thirty-second to spare,
-   where that is smaller: views with few pairs then stop sorting for one that had many,
-   views that alternate within a window neither grow it nor shrink it by turns, and the
-   tile sort takes few keys past the pairs. */
-extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, rd_scene *scene, const rd_view_params *vp,
+   nothing waits for their count mid-frame; renderer/frame_driver.h grows the buffers and
+   renders again where a frame found more, and fits the capacity to the frames' needs. */
+extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                                           const rd_framebuffer *target, void *stream, rd_render_stats *stats)
 {
-    rd_cuda_state *cs = rd_cuda(ctx);
-    cudaStream_t st = stream ? (cudaStream_t)stream : cs->stream;
     splat_frame *f = NULL;
     rd_gaussians g;
     rd_result r = get_frame(ctx, &f);
-    if (r == RD_OK) r = device_gaussians(ctx, scene, &g);
+    if (r == RD_OK) r = device_gaussians(ctx, f, scene, &g);
     if (r != RD_OK) return r;
-
-    long long n = scene->count, tiles = (long long)vp->tiles_x * vp->tiles_y;
-    size_t pixels = (size_t)vp->width * vp->height;
-    if (!rd_tiles_fit_packed(vp))
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's record",
-                       vp->tiles_x, vp->tiles_y);
-    if (n > 0x7fffffffll)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussians exceed the 2^31 a sort can take", n);
-    int tile_bits = rd_key_bits((uint64_t)tiles + 1); /* tile ids and the pad key */
-    if (f->capacity < MIN_CAPACITY) f->capacity = MIN_CAPACITY;
-    long long pairs = 0;
-    for (int attempt = 0;; attempt++) {
-        frame_outputs out;
-        r = reserve_frame(ctx, f, n, tiles, tile_bits, target, pixels, &out);
-        if (r != RD_OK) {
-            f->capacity = 0; /* the next frame starts small again rather than failing the same way */
-            return r;
-        }
-        r = rd_cuda_check(ctx, record_frame(f, &g, vp, n, tiles, tile_bits, &out, st), "sort");
-        if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
-        if (r == RD_OK && target->memory == RD_MEMORY_HOST) {
-            struct { void *dst; void *src; size_t bytes; } copies[] = {
-                {target->color, out.color, pixels * 4 * sizeof(float)}, {target->depth, out.depth, pixels * sizeof(float)},
-                {target->transmittance, out.trans, pixels * sizeof(float)},
-                {target->contributors, out.contrib, pixels * sizeof(unsigned)}};
-            for (auto &c : copies)
-                if (c.dst && r == RD_OK)
-                    r = rd_cuda_check(ctx, cudaMemcpyAsync(c.dst, c.src, c.bytes, cudaMemcpyDeviceToHost, st), "download");
-        }
-        if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "render");
-        if (r != RD_OK) return r;
-        pairs = f->host_counts->pairs;
-        f->long_tiles_seen = f->host_counts->long_places > 0;
-        if (pairs <= f->capacity) break;
-        if (attempt > 0) return rd_fail(ctx, RD_ERROR_DEVICE, "cuda: pair count changed between two renders of a frame");
-        if (pairs > MAX_CAPACITY)
-            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %lld Gaussian-tile pairs exceed the 2^31 a sort can take", pairs);
-        f->capacity = capacity_for(pairs, 8);
-        rd_log(ctx, RD_LOG_DEBUG, "cuda: growing the key buffers to %lld pairs", f->capacity);
-    }
-    if (pairs > f->window_max) f->window_max = pairs;
-    if (++f->window_frames == WINDOW) { /* for the next frame */
-        long long fitted = capacity_for(f->window_max, 32);
-        if (fitted < f->capacity) f->capacity = fitted;
-        f->window_frames = 0, f->window_max = 0;
-    }
-
-    float ms[STAGES - 1] = {0.0f, 0.0f, 0.0f, 0.0f}, whole = 0.0f;
-    cudaEventElapsedTime(&whole, f->events[0], f->events[STAGES - 1]);
-    if (vp->flags & RD_RENDER_STAGE_TIMES)
-        for (int e = 0; e + 1 < STAGES; e++) cudaEventElapsedTime(&ms[e], f->events[e], f->events[e + 1]);
-    const double stage_ms[4] = {ms[0], ms[1], ms[2], ms[3]};
-    rd_splat_stats(stats, whole, stage_ms, f->host_counts->visible, pairs);
-    return RD_OK;
+    long long tiles = (long long)vp->tiles_x * vp->tiles_y;
+    cuda_frame_call call = {f, &g, vp, target, scene->count, tiles, rd_key_bits((uint64_t)tiles + 1) /* and the pad key */,
+                            stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream, {}};
+    rd_gpu_frame frame = {"cuda", &call, reserve_call, run_call};
+    int64_t pairs = 0;
+    r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);
+    if (r == RD_OK) r = rd_cuda_timers_read(ctx, &f->timers, (vp->flags & RD_RENDER_STAGE_TIMES) != 0, stats);
+    if (r == RD_OK) rd_splat_counts(stats, f->host_counts->visible, pairs);
+    return r;
 }

@@ -6,14 +6,14 @@
    use, per-tile ranges, on GPUs the blend's launch order (longest lists first), and a
    blend with a 16x16 group per tile. Everything runs in one submission with no host
    readback: the pair count the scan finds drives the tile sort and the ranges through
-   indirect dispatch. Key buffers have a capacity; when a frame finds more pairs, the host
-   sees it afterwards, grows them and renders the frame again (once: the count is
-   deterministic). Scenes come from host arrays (copied once per
+   indirect dispatch. Key buffers have a capacity, grown (the frame rendered again) and
+   fitted as renderer/frame_driver.h says. Scenes come from host arrays (copied once per
    scene) or from the caller's device addresses (rd_buffer_alloc, used in place); outputs
    go to host memory through a readback buffer, or straight to device addresses. */
 #include "splat.h"
 #include "shaders/splat_layout.h"
 #include "../renderer/vulkan/vk_sort.h"
+#include "../renderer/frame_driver.h"
 #include "../renderer/vulkan/shaders/vk_layout.h"
 
 #include <stdlib.h>
@@ -46,7 +46,7 @@ static const uint32_t blend_spv[] = {
 #include "blend.comp.inc"
 };
 
-enum { STAGES = 5, OUTPUTS = 4 };
+enum { OUTPUTS = 4 };
 
 /* The last rendered scene's arrays on the device, recognised by the scene's uid. */
 typedef struct vk_scene_copy {
@@ -62,13 +62,15 @@ typedef struct vk_frame {
         group_first, tile_ranges, tile_order;
     rd_vk_buffer outputs[OUTPUTS];  /* colour, depth, transmittance, contributors */
     rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
-    uint32_t capacity;              /* pairs the key buffers hold */
+    rd_pair_capacity capacity;      /* pairs the key buffers hold */
+    uint32_t pairs;                 /* the capacity the frame being recorded has */
     bool longest_first;             /* the blend's launch order (tiles_longest_first) */
+    rd_vk_timers timers;            /* rd_splat_stage_names */
 } vk_frame;
 
-static void release_scene(rd_vk_state *vk, vk_scene_copy *c)
+static void release_scene(rd_context *ctx, vk_scene_copy *c)
 {
-    for (int k = 0; k < RD_SCENE_ARRAYS; k++) rd_vk_release(vk, &c->arrays[k]);
+    for (int k = 0; k < RD_SCENE_ARRAYS; k++) rd_vk_release(ctx, &c->arrays[k]);
     c->uid = 0;
 }
 
@@ -82,12 +84,12 @@ void rd_splat_vk_free_state(rd_context *ctx, void *state)
         rd_vk_pipeline *pipelines[] = {&f->preprocess,   &f->pair_groups,   &f->emit, &f->ranges,
                                        &f->tile_classes, &f->tile_schedule, &f->blend, &f->blend_colour};
         for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
-        release_scene(vk, &f->scene);
+        release_scene(ctx, &f->scene);
         rd_vk_buffer *bufs[] = {&f->params, &f->splats, &f->tiles, &f->touched, &f->depth_keys[0], &f->depth_keys[1], &f->order[0],
                                 &f->order[1], &f->gathered, &f->offsets, &f->counters, &f->keys[0], &f->keys[1],
                                 &f->values[0], &f->values[1], &f->group_first, &f->tile_ranges, &f->tile_order, &f->readback,
                                 &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(vk, bufs[i]);
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(ctx, bufs[i]);
     }
     free(f);
 }
@@ -126,6 +128,7 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
             {&f->blend, blend_spv, sizeof blend_spv, "blend"},
             {&f->blend_colour, blend_spv, sizeof blend_spv, "blend (colour only)", &colour_only}};
         rd_result r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
+        if (r == RD_OK) r = rd_vk_timers_create(ctx, rd_splat_stage_names, RD_SPLAT_STAGES, &f->timers);
         if (r != RD_OK) {
             rd_splat_vk_free_state(ctx, f);
             return r;
@@ -150,7 +153,7 @@ static void scene_addresses(const vk_frame *f, const rd_scene *scene, VkDeviceAd
 static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scene)
 {
     if (f->scene.uid == scene->head.uid || scene->head.memory == RD_MEMORY_DEVICE) return RD_OK;
-    release_scene(rd_vk(ctx), &f->scene);
+    release_scene(ctx, &f->scene);
     const float *src[RD_SCENE_ARRAYS];
     size_t floats[RD_SCENE_ARRAYS];
     rd_scene_array_list(scene, src, floats);
@@ -160,7 +163,7 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
         if (r == RD_OK) r = rd_vk_upload(ctx, &f->scene.arrays[k], 0, src[k], floats[k] * sizeof(float));
     }
     if (r != RD_OK) {
-        release_scene(rd_vk(ctx), &f->scene);
+        release_scene(ctx, &f->scene);
         return r;
     }
     f->scene.uid = scene->head.uid;
@@ -192,11 +195,11 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
     for (int b = 0; b < 2 && r == RD_OK; b++) {
         r = rd_vk_reserve(ctx, &f->depth_keys[b], n * 4, "depth keys");
         if (r == RD_OK) r = rd_vk_reserve(ctx, &f->order[b], n * 4, "depth order");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->keys[b], (uint64_t)f->capacity * 4, "sort keys");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], (uint64_t)f->capacity * 4, "sort values");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->keys[b], (uint64_t)f->pairs * 4, "sort keys");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], (uint64_t)f->pairs * 4, "sort values");
     }
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->counters, RD_COUNTERS * 4, "counters");
-    uint64_t pair_groups = (uint64_t)f->capacity / RD_LINEAR_THREADS + 1;
+    uint64_t pair_groups = (uint64_t)f->pairs / RD_LINEAR_THREADS + 1;
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->group_first, pair_groups * 4, "pair groups");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_ranges, ranges_bytes(tiles), "tile ranges");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_order, tiles * 4, "tile schedule");
@@ -210,30 +213,25 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
             readback += bytes;
         }
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->readback, readback, "frame readback");
-    if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, rd_vk(ctx)->sorter, n > f->capacity ? n : f->capacity);
+    if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, rd_vk(ctx)->sorter, n > f->pairs ? n : f->pairs);
     return r;
 }
 
-static void timestamp(VkCommandBuffer cmd, rd_vk_state *vk, uint32_t stage)
-{
-    vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->timestamps, stage);
-}
-
 /* Records the whole frame: every stage, then the copies of counters and outputs. */
-static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, const rd_scene *scene, const rd_view_params *vp,
+static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, const rd_scene *scene, const rd_view_params *vp,
                          const rd_framebuffer *target)
 {
     uint32_t n = (uint32_t)scene->count;
     uint64_t tiles = (uint64_t)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;
     VkDeviceAddress counters = f->counters.address, params = f->params.address;
-    vkCmdResetQueryPool(cmd, vk->timestamps, 0, STAGES);
+    rd_vk_sorter *sorter = rd_vk(ctx)->sorter;
     _Static_assert(RD_COUNTER_GAUSSIANS == 0, "the counters are filled as n, then zeros");
     vkCmdFillBuffer(cmd, f->counters.buffer, 0, 4, n);
     vkCmdFillBuffer(cmd, f->counters.buffer, 4, (RD_COUNTERS - 1) * 4, 0);
     vkCmdFillBuffer(cmd, f->tile_ranges.buffer, 0, ranges_bytes(tiles), 0);
     rd_vk_barrier(cmd);
-    timestamp(cmd, vk, 0);
+    rd_vk_timers_mark(ctx, cmd, &f->timers, 0);
     int tile_result = 0;
     if (n > 0) {
         VkDeviceAddress arrays[RD_SCENE_ARRAYS];
@@ -246,14 +244,14 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         uint64_t groups = (n + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
         rd_vk_dispatch(cmd, &f->preprocess, &pre, groups);
         rd_vk_barrier(cmd);
-        timestamp(cmd, vk, 1);
-        int depth_result = rd_vk_sort_record(vk->sorter, cmd, &(rd_vk_sort_desc){
+        rd_vk_timers_mark(ctx, cmd, &f->timers, 1);
+        int depth_result = rd_vk_sort_pairs_record(sorter, cmd, &(rd_vk_sort_desc){
             .keys = {f->depth_keys[0].address, f->depth_keys[1].address}, .values = {f->order[0].address, f->order[1].address},
             .count = counters + RD_COUNTER_GAUSSIANS * 4, .max_count = n, .bits = 32,
             .gather_from = f->touched.address, .gather_to = f->gathered.address,
             .status = counters + RD_COUNTER_SORT_STALLS * 4});
         VkDeviceAddress order = f->order[depth_result].address;
-        rd_vk_scan_record(vk->sorter, cmd, &(rd_vk_scan_desc){.input = f->gathered.address, .output = f->offsets.address,
+        rd_vk_scan_record(sorter, cmd, &(rd_vk_scan_desc){.input = f->gathered.address, .output = f->offsets.address,
                                                                .count = counters + RD_COUNTER_GAUSSIANS * 4});
         /* the pair count is the scan's last element */
         VkBufferCopy last = {.srcOffset = (VkDeviceSize)(n - 1) * 4, .dstOffset = RD_COUNTER_PAIRS * 4, .size = 4};
@@ -262,30 +260,30 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         /* where each group of pairs starts, for the emission; the barrier after the
            arguments below covers it too */
         struct { VkDeviceAddress offsets, group_first, counters; uint32_t count, capacity; } pair_groups = {
-            f->offsets.address, f->group_first.address, counters, n, f->capacity};
+            f->offsets.address, f->group_first.address, counters, n, f->pairs};
         rd_vk_dispatch(cmd, &f->pair_groups, &pair_groups, groups);
         /* one thread per sorted pair, for the emission and again for the ranges (the sort
            leaves these arguments alone) */
         const rd_vk_buffer *args;
-        VkDeviceSize at = rd_vk_count_args_record(vk->sorter, cmd, counters + RD_COUNTER_PAIRS * 4,
-                                                  counters + RD_COUNTER_SORT_STALLS * 4, f->capacity, RD_LINEAR_THREADS, &args);
+        VkDeviceSize at = rd_vk_count_args_record(sorter, cmd, counters + RD_COUNTER_PAIRS * 4,
+                                                  counters + RD_COUNTER_SORT_STALLS * 4, f->pairs, RD_LINEAR_THREADS, &args);
         struct { VkDeviceAddress vp, tiles, order, offsets, group_first, keys, values, counters; uint32_t count, capacity; }
             emit = {params, f->tiles.address, order, f->offsets.address, f->group_first.address, f->keys[0].address,
-                    f->values[0].address, counters, n, f->capacity};
+                    f->values[0].address, counters, n, f->pairs};
         rd_vk_dispatch_indirect(cmd, &f->emit, &emit, args, at);
         rd_vk_barrier(cmd);
-        timestamp(cmd, vk, 2);
+        rd_vk_timers_mark(ctx, cmd, &f->timers, 2);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
-        tile_result = rd_vk_sort_record(vk->sorter, cmd, &(rd_vk_sort_desc){
+        tile_result = rd_vk_sort_pairs_record(sorter, cmd, &(rd_vk_sort_desc){
             .keys = {f->keys[0].address, f->keys[1].address}, .values = {f->values[0].address, f->values[1].address},
-            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = f->capacity, .bits = rd_key_bits(tiles),
+            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = f->pairs, .bits = rd_key_bits(tiles),
             .status = counters + RD_COUNTER_SORT_STALLS * 4});
         struct { VkDeviceAddress keys, ranges, counters; uint32_t capacity; } ranges = {
-            f->keys[tile_result].address, f->tile_ranges.address, counters, f->capacity};
+            f->keys[tile_result].address, f->tile_ranges.address, counters, f->pairs};
         rd_vk_dispatch_indirect(cmd, &f->ranges, &ranges, args, at);
         rd_vk_barrier(cmd);
     } else {
-        for (uint32_t s = 1; s < 3; s++) timestamp(cmd, vk, s);
+        for (int s = 1; s < 3; s++) rd_vk_timers_mark(ctx, cmd, &f->timers, s);
     }
     if (f->longest_first) { /* the blend's launch order */
         VkDeviceAddress schedule_counters = f->tile_ranges.address + tiles * 8;
@@ -299,7 +297,7 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
         rd_vk_dispatch(cmd, &f->tile_schedule, &schedule, tile_groups);
         rd_vk_barrier(cmd);
     }
-    timestamp(cmd, vk, 3);
+    rd_vk_timers_mark(ctx, cmd, &f->timers, 3);
     uint32_t outputs = 0;
     const void *wanted[OUTPUTS];
     wanted_outputs(target, wanted);
@@ -315,7 +313,7 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
                  out[0], out[1], out[2], out[3], outputs, f->longest_first};
     rd_vk_dispatch(cmd, wanted[1] || wanted[3] ? &f->blend : &f->blend_colour, &blend, tiles);
     rd_vk_barrier(cmd);
-    timestamp(cmd, vk, 4);
+    rd_vk_timers_mark(ctx, cmd, &f->timers, 4);
     VkBufferCopy copy = {.size = RD_COUNTERS * 4};
     vkCmdCopyBuffer(cmd, f->counters.buffer, f->readback.buffer, 1, &copy);
     copy.dstOffset = copy.size;
@@ -330,55 +328,59 @@ static void record_frame(rd_vk_state *vk, vk_frame *f, VkCommandBuffer cmd, cons
     vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
 }
 
+/* One frame as renderer/frame_driver.h drives it. */
+typedef struct vk_frame_call {
+    vk_frame *f;
+    const rd_scene *scene;
+    const rd_view_params *vp;
+    const rd_framebuffer *target;
+} vk_frame_call;
+
+static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
+{
+    vk_frame_call *c = user;
+    c->f->pairs = (uint32_t)capacity;
+    size_t pixels = (size_t)c->vp->width * c->vp->height;
+    return reserve_frame(ctx, c->f, (uint64_t)c->scene->count, (uint64_t)c->vp->tiles_x * c->vp->tiles_y, pixels, c->target);
+}
+
+/* Records the frame, submits it and waits; the counters say how it went. */
+static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t *pairs)
+{
+    vk_frame_call *c = user;
+    vk_frame *f = c->f;
+    (void)capacity; /* f->pairs, set by reserve_call */
+    VkCommandBuffer cmd;
+    rd_result r = rd_vk_upload(ctx, &f->params, 0, c->vp, sizeof *c->vp);
+    if (r == RD_OK) r = rd_vk_begin(ctx, &cmd);
+    if (r != RD_OK) return r;
+    record_frame(ctx, f, cmd, c->scene, c->vp, c->target);
+    r = rd_vk_submit_wait(ctx, "render");
+    if (r != RD_OK) return r;
+    const uint32_t *counters = f->readback.mapped;
+    if (counters[RD_COUNTER_SORT_STALLS])
+        return rd_fail(ctx, RD_ERROR_DEVICE, "vulkan: render: %u of the radix sort's look-back waits ran out of their "
+                       "budget (a workgroup it waited on did not run); the frame is wrong and was not returned. "
+                       "RADIANT_VK_SORT_PATH=reduce-then-scan sorts without such waits", counters[RD_COUNTER_SORT_STALLS]);
+    if (counters[RD_COUNTER_PAIRS] == 0xffffffffu)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: the Gaussian-tile pairs pass 2^32; use fewer Gaussians or pixels");
+    *pairs = counters[RD_COUNTER_PAIRS];
+    return RD_OK;
+}
+
 rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                              const rd_framebuffer *target, rd_render_stats *stats)
 {
-    rd_vk_state *vk = rd_vk(ctx);
-    if (scene->count > 0x7fffffffll)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %lld Gaussians exceed the 2^31 a sort can take",
-                       (long long)scene->count);
-    if (!rd_tiles_fit_packed(vp))
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's tiles",
-                       vp->tiles_x, vp->tiles_y);
     vk_frame *f = NULL;
     rd_result r = get_frame(ctx, &f);
     if (r == RD_OK) r = upload_scene(ctx, f, scene);
     if (r != RD_OK) return r;
-    uint64_t n = (uint64_t)scene->count, tiles = (uint64_t)vp->tiles_x * vp->tiles_y;
+    vk_frame_call call = {f, scene, vp, target};
+    rd_gpu_frame frame = {"vulkan", &call, reserve_call, run_call};
+    int64_t pairs = 0;
+    r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);
+    if (r != RD_OK) return r;
     size_t pixels = (size_t)vp->width * vp->height;
-    if (f->capacity < 65536) f->capacity = 65536;
-    uint32_t pairs = 0;
-    for (int attempt = 0;; attempt++) {
-        r = reserve_frame(ctx, f, n, tiles, pixels, target);
-        if (r != RD_OK) {
-            f->capacity = 0; /* the next frame starts small again rather than failing the same way */
-            return r;
-        }
-        r = rd_vk_upload(ctx, &f->params, 0, vp, sizeof *vp);
-        VkCommandBuffer cmd;
-        if (r == RD_OK) r = rd_vk_begin(ctx, &cmd);
-        if (r != RD_OK) return r;
-        record_frame(vk, f, cmd, scene, vp, target);
-        r = rd_vk_submit_wait(ctx, "render");
-        if (r != RD_OK) return r;
-        uint32_t stalls = ((const uint32_t *)f->readback.mapped)[RD_COUNTER_SORT_STALLS];
-        if (stalls)
-            return rd_fail(ctx, RD_ERROR_DEVICE, "vulkan: render: %u of the radix sort's look-back waits ran out of their "
-                           "budget (a workgroup it waited on did not run); the frame is wrong and was not returned. "
-                           "RADIANT_VK_SORT_PATH=reduce-then-scan sorts without such waits", stalls);
-        pairs = ((const uint32_t *)f->readback.mapped)[RD_COUNTER_PAIRS];
-        if (pairs == 0xffffffffu)
-            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: the Gaussian-tile pairs pass 2^32; use fewer Gaussians or pixels");
-        if (pairs <= f->capacity) break;
-        if (attempt > 0) return rd_fail(ctx, RD_ERROR_DEVICE, "vulkan: pair count changed between two renders of a frame");
-        uint64_t grown = (uint64_t)pairs + pairs / 8;
-        if (grown > 0x7fffffffull)
-            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %u Gaussian-tile pairs exceed the 2^31 a sort can take", pairs);
-        rd_log(ctx, RD_LOG_DEBUG, "vulkan: growing the key buffers from %u to %llu pairs", f->capacity,
-               (unsigned long long)grown);
-        f->capacity = (uint32_t)grown;
-    }
-    const uint32_t *counters = f->readback.mapped;
     const char *image = (const char *)f->readback.mapped + RD_COUNTERS * 4;
     const void *wanted[OUTPUTS];
     wanted_outputs(target, wanted);
@@ -388,12 +390,7 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
             memcpy((void *)wanted[o], image, bytes);
             image += bytes;
         }
-    uint64_t ticks[STAGES];
-    r = rd_vk_check(ctx, vkGetQueryPoolResults(vk->device, vk->timestamps, 0, STAGES, sizeof ticks, ticks, sizeof ticks[0],
-                                               VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT), "timestamps");
-    if (r != RD_OK) return r;
-    double ms[STAGES - 1];
-    for (int s = 0; s + 1 < STAGES; s++) ms[s] = (double)(ticks[s + 1] - ticks[s]) * vk->timestamp_ns * 1e-6;
-    rd_splat_stats(stats, ms[0] + ms[1] + ms[2] + ms[3], ms, counters[RD_COUNTER_VISIBLE], pairs);
-    return RD_OK;
+    r = rd_vk_timers_read(ctx, &f->timers, stats);
+    if (r == RD_OK) rd_splat_counts(stats, ((const uint32_t *)f->readback.mapped)[RD_COUNTER_VISIBLE], pairs);
+    return r;
 }

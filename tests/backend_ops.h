@@ -51,6 +51,6 @@ typedef struct backend_op {
 
 /* The splat renderer's rows (ops_splat.c). */
 extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
-    OP_SPLAT_DEVICE_ARRAYS;
+    OP_SPLAT_DEVICE_ARRAYS, OP_SPLAT_CONTEXTS;
 
 #endif

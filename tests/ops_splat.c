@@ -1,7 +1,7 @@
 /* ops_splat.c: the splat renderer's rows of the cross-backend harness (backend_ops.h):
    random scenes and cameras rendered on every backend against the CPU, several views in
-   one call, means on pixel centres, the GPU frames' key capacity, and device-memory
-   scenes and images. */
+   one call, means on pixel centres, the GPU frames' key capacity, device-memory scenes
+   and images, and scene copies kept per context. */
 #include "backend_ops.h"
 #include "compare.h"
 
@@ -16,6 +16,7 @@ typedef struct splat_case {
     int index;
     random_scene_desc shape;
     rd_scene_desc arrays;
+    rd_scene_desc second; /* splat_contexts' other scene */
     rd_camera cameras[MAX_VIEWS];
     int views;
     rd_render_desc desc;
@@ -97,6 +98,7 @@ static void free_inputs(void *inputs)
 {
     splat_case *c = inputs;
     random_scene_free(&c->arrays);
+    random_scene_free(&c->second);
     free(c);
 }
 
@@ -445,3 +447,67 @@ static rd_result device_run(rd_context *ctx, void *inputs, void **outputs)
 
 const backend_op OP_SPLAT_DEVICE_ARRAYS = {"splat_device_arrays", {2e-3, 1e-3, 5}, device_case, device_generate, NULL,
                                            device_run, compare, describe, free_inputs, free_outputs};
+
+/* ---- splat_contexts: scene copies kept per context ------------------------------------------ */
+
+/* Each GPU context keeps its own device copy of the last scene it rendered, recognised by
+   the scene's uid. Two contexts render two scenes by turns, one context is destroyed and
+   the other goes on: every render of a scene must equal its first bit for bit (a copy
+   shared between contexts, or one not replaced when the scene changes, shows here as a
+   different image or a fault). The first render is the row's output. GPUs only, once a
+   backend. */
+static void *contexts_generate(const op_env *env, test_rng *r, int i)
+{
+    (void)env;
+    random_scene_desc sd = {.count = 3000, .sh_degree = 2, .depth_min = 0.5, .depth_max = 8, .spread = 0.8,
+                            .log_scale_min = -5, .log_scale_max = -1};
+    splat_case *c = new_case(r, i, &sd);
+    c->cameras[0] = random_camera(r, 160, 120);
+    c->second = random_scene(r, &sd);
+    return c;
+}
+
+static rd_result contexts_run(rd_context *ctx, void *inputs, void **outputs)
+{
+    splat_case *c = inputs;
+    splat_outputs *out = run_outputs(c, outputs);
+    const rd_camera *cam = &c->cameras[0];
+    size_t bytes = pixels(cam) * 4 * sizeof(float);
+    rd_context *other = NULL;
+    rd_scene *scenes[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [context][scene] */
+    rd_result r = rd_context_create(&(rd_context_desc){.backend = rd_context_backend(ctx), .log = test_log}, &other);
+    rd_context *contexts[2] = {ctx, other};
+    for (int k = 0; k < 2 && r == RD_OK; k++)
+        for (int s = 0; s < 2 && r == RD_OK; s++) r = rd_scene_create(contexts[k], s ? &c->second : &c->arrays, &scenes[k][s]);
+    float *first[2] = {malloc(bytes), malloc(bytes)}, *got = malloc(bytes);
+    int differs = 0, renders = 0;
+    /* context, scene: both contexts by turns, then the first alone after the other is gone */
+    static const int order[][2] = {{0, 0}, {1, 1}, {0, 1}, {1, 0}, {0, 0}, {1, 1}, {0, 1}, {0, 0}};
+    for (size_t k = 0; k < sizeof order / sizeof order[0] && r == RD_OK; k++) {
+        int x = order[k][0], s = order[k][1];
+        if (k == 6) { /* the second context goes, scenes first */
+            rd_scene_destroy(scenes[1][0]), rd_scene_destroy(scenes[1][1]);
+            scenes[1][0] = scenes[1][1] = NULL;
+            rd_context_destroy(other);
+            contexts[1] = other = NULL;
+        }
+        /* the first render fills the row's output, every output of it */
+        rd_framebuffer fb = k == 0 ? framebuffer_of(&out->views[0]) : (rd_framebuffer){.color = k < 2 ? first[s] : got};
+        r = rd_render(contexts[x], scenes[x][s], cam, &c->desc, &fb);
+        if (r == RD_OK && k == 0) memcpy(first[0], out->views[0].color, bytes);
+        if (r == RD_OK && k >= 2) differs += memcmp(got, first[s], bytes) != 0, renders++;
+    }
+    if (r == RD_OK) {
+        printf("  two contexts, two scenes by turns, then one context alone: %d of %d renders differ from the first\n", differs,
+               renders);
+        CHECK(differs == 0 && memcmp(first[0], first[1], bytes) != 0); /* the scenes themselves differ */
+    }
+    for (int k = 0; k < 2; k++)
+        for (int s = 0; s < 2; s++) rd_scene_destroy(scenes[k][s]);
+    rd_context_destroy(other);
+    free(first[0]), free(first[1]), free(got);
+    return r;
+}
+
+const backend_op OP_SPLAT_CONTEXTS = {"splat_contexts", {2e-3, 1e-3, 5}, device_case, contexts_generate, NULL, contexts_run,
+                                      compare, describe, free_inputs, free_outputs};

@@ -1,6 +1,7 @@
 /* test_api.c: the public API's contracts: results and messages, log callback, backend
    choice and fallback, NULL handling, scene creation checks, cameras, the demo scene. */
 #include "test_util.h"
+#include "../renderer/kinds.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -165,6 +166,20 @@ int main(void)
     CHECK_OK(rd_render(ctx, empty, &ecam, &(rd_render_desc){.background = {0.25f, 0.5f, 1}}, &efb));
     CHECK(bg[0] == 0.25f && bg[1] == 0.5f && bg[2] == 1.0f && bg[3] == 0.0f && bg[20] == 0.25f);
     rd_scene_destroy(empty);
+
+    /* a scene of a kind no module fills (a module that is not built, a corrupt handle):
+       the Gaussian functions refuse it or report nothing, rather than read it as Gaussians */
+    struct { rd_scene_head head; char rest[256]; } alien = {{.kind = (rd_scene_kind)77}, {0}};
+    const rd_scene *other = (const rd_scene *)&alien;
+    CHECK(rd_scene_get_kind(other) == (rd_scene_kind)77);
+    CHECK_FAILS(rd_render(ctx, other, &ecam, NULL, &efb), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "unknown kind") != NULL);
+    CHECK_FAILS(rd_scene_save(ctx, other, "/tmp/radiant-never-written.spz", NULL), RD_ERROR_UNSUPPORTED);
+    CHECK_FAILS(rd_scene_save_ply(ctx, other, "/tmp/radiant-never-written.ply"), RD_ERROR_UNSUPPORTED);
+    CHECK(strstr(rd_last_error(ctx), "kind 77") != NULL);
+    rd_scene_get_info(other, &info);
+    CHECK(info.count == 0 && rd_scene_arrays(other).means == NULL);
+    CHECK(rd_scene_orbit_cameras(other, 1, 8, 8, orbit) == RD_ERROR_INVALID_ARGUMENT);
 
     rd_context_destroy(ctx);
     return test_finish("api");

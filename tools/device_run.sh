@@ -11,10 +11,10 @@ export RADIANT_DATA=$PWD/.device/data
 # the NVIDIA driver's Vulkan ICD, where the loader does not find it by itself
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -z "${VK_DRIVER_FILES:-}" ] && [ -f $nvidia_icd ] && export VK_DRIVER_FILES=$nvidia_icd
-bin=.device/bin
+bin=${RADIANT_BIN_DIR:-.device/bin} # RADIANT_BIN_DIR: that build's programs
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 status=0
-for t in ${TESTS-test_api test_vk_primitives test_backends test_render_reference test_formats}; do
+for t in ${TESTS-test_api test_primitives test_backends test_render_reference test_formats}; do
     "$bin/$t" >"${OUT:-/tmp}/$t.log" 2>&1 || status=1
     echo "$t: $(tail -n 1 "${OUT:-/tmp}/$t.log") (exit $?)"
     grep -E "backend|vulkan|FAIL|differs|failed" "${OUT:-/tmp}/$t.log" | head -20

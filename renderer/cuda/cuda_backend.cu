@@ -42,15 +42,16 @@ extern "C" void rd_cuda_close(rd_context *ctx)
     rd_cuda_state *s = rd_cuda(ctx);
     if (!s) return;
     cudaSetDevice(s->device);
+    rd_cuda_release(ctx, &s->scratch);
     if (s->stream) cudaStreamDestroy(s->stream);
     free(s);
     ctx->backend_state = NULL;
 }
 
-extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_device_buffer *buf, size_t bytes, const char *what)
+extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, const char *what)
 {
     if (bytes <= buf->bytes && buf->ptr) return RD_OK;
-    rd_cuda_release(buf);
+    rd_cuda_release(ctx, buf);
     size_t grown = bytes + bytes / 4 + 256; /* headroom, so that slowly growing needs do not reallocate every frame */
     cudaError_t err = cudaMalloc(&buf->ptr, grown);
     if (err != cudaSuccess) {
@@ -63,16 +64,71 @@ extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_device_buffer *buf, siz
     return RD_OK;
 }
 
-extern "C" void rd_cuda_release(rd_device_buffer *buf)
+extern "C" void rd_cuda_release(rd_context *ctx, rd_cuda_buffer *buf)
 {
+    (void)ctx;
     if (buf->ptr) cudaFree(buf->ptr);
     buf->ptr = NULL;
     buf->bytes = 0;
 }
 
+extern "C" rd_result rd_cuda_upload(rd_context *ctx, rd_cuda_buffer *dst, size_t offset, const void *src, size_t bytes)
+{
+    if (offset + bytes > dst->bytes) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: upload past the buffer's end");
+    return rd_cuda_check(ctx, cudaMemcpy((char *)dst->ptr + offset, src, bytes, cudaMemcpyHostToDevice), "upload");
+}
+
+extern "C" rd_result rd_cuda_download(rd_context *ctx, void *dst, const rd_cuda_buffer *src, size_t offset, size_t bytes)
+{
+    if (offset + bytes > src->bytes) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: download past the buffer's end");
+    return rd_cuda_check(ctx, cudaMemcpy(dst, (const char *)src->ptr + offset, bytes, cudaMemcpyDeviceToHost), "download");
+}
+
+extern "C" rd_result rd_cuda_timers_create(rd_context *ctx, const char *const *names, int stages, rd_cuda_timers *out)
+{
+    if (stages < 1 || stages > RD_MAX_STATS)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: %d timed stages (1 to %d)", stages, RD_MAX_STATS);
+    *out = rd_cuda_timers{};
+    out->stages = stages, out->names = names;
+    for (int e = 0; e <= stages; e++) {
+        rd_result r = rd_cuda_check(ctx, cudaEventCreate(&out->events[e]), "cudaEventCreate");
+        if (r != RD_OK) {
+            rd_cuda_timers_destroy(out);
+            return r;
+        }
+    }
+    return RD_OK;
+}
+
+extern "C" void rd_cuda_timers_destroy(rd_cuda_timers *t)
+{
+    for (int e = 0; e <= t->stages; e++)
+        if (t->events[e]) cudaEventDestroy(t->events[e]);
+    *t = rd_cuda_timers{};
+}
+
+extern "C" void rd_cuda_timers_mark(const rd_cuda_timers *t, int mark, cudaStream_t stream)
+{
+    cudaEventRecord(t->events[mark], stream);
+}
+
+extern "C" rd_result rd_cuda_timers_read(rd_context *ctx, const rd_cuda_timers *t, bool stages, rd_render_stats *stats)
+{
+    float whole = 0.0f;
+    double ms[RD_MAX_STATS] = {0};
+    rd_result r = rd_cuda_check(ctx, cudaEventElapsedTime(&whole, t->events[0], t->events[t->stages]), "frame time");
+    for (int s = 0; stages && r == RD_OK && s < t->stages; s++) {
+        float part = 0.0f;
+        r = rd_cuda_check(ctx, cudaEventElapsedTime(&part, t->events[s], t->events[s + 1]), "stage time");
+        ms[s] = part;
+    }
+    if (r == RD_OK) rd_stats_set_stages(stats, t->names, ms, t->stages, whole);
+    return r;
+}
+
 extern "C" rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr)
 {
-    rd_device_buffer buf = {NULL, 0};
+    rd_cuda_buffer buf = {NULL, 0};
     rd_result r = rd_cuda_reserve(ctx, &buf, bytes, "rd_buffer_alloc");
     *ptr = buf.ptr;
     return r;

@@ -1,6 +1,9 @@
 /* cuda_backend.h: the CUDA backend's plumbing, shared by every module's .cu file: the
    device and stream of a context, growable device buffers, and error translation.
-   Plain C declarations; the implementation is in cuda_backend.cu. */
+   Plain C declarations; the implementation is in cuda_backend.cu. The Vulkan backend
+   offers the same operations under the same names (vk_backend.h: rd_vk_reserve,
+   rd_vk_release, rd_vk_upload, rd_vk_download); the stream-ordered scan, sort and stage
+   timers are in cuda_scan.h, cuda_sort.h and cuda_internal.h. */
 #ifndef RD_CUDA_BACKEND_H
 #define RD_CUDA_BACKEND_H
 
@@ -14,13 +17,17 @@ extern "C" {
 rd_result rd_cuda_open(rd_context *ctx, int device_index);
 void rd_cuda_close(rd_context *ctx);
 
-/* A device allocation that grows only when asked for more than it holds. */
-typedef struct rd_device_buffer {
+/* A device allocation that grows only when asked for more than it holds (keeping its
+   contents only when it need not grow). */
+typedef struct rd_cuda_buffer {
     void *ptr;
     size_t bytes;
-} rd_device_buffer;
-rd_result rd_cuda_reserve(rd_context *ctx, rd_device_buffer *buf, size_t bytes, const char *what);
-void rd_cuda_release(rd_device_buffer *buf);
+} rd_cuda_buffer;
+rd_result rd_cuda_reserve(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, const char *what);
+void rd_cuda_release(rd_context *ctx, rd_cuda_buffer *buf);
+/* Synchronous copies between host memory and a buffer. */
+rd_result rd_cuda_upload(rd_context *ctx, rd_cuda_buffer *dst, size_t offset, const void *src, size_t bytes);
+rd_result rd_cuda_download(rd_context *ctx, void *dst, const rd_cuda_buffer *src, size_t offset, size_t bytes);
 /* Plain device allocations for callers (rd_buffer_alloc). */
 rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr);
 void rd_cuda_free(void *ptr);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { STAGING_BYTES = 32 << 20, TIMESTAMPS = 16 };
+enum { STAGING_BYTES = 32 << 20 };
 #define FENCE_TIMEOUT_NS 600000000000ull /* ten minutes: a big frame on lavapipe is slow, a hang is not */
 
 static const char *vk_result_name(VkResult r)
@@ -261,7 +261,7 @@ static rd_result create_device(rd_context *ctx, rd_vk_state *vk, bool size_contr
     VkFenceCreateInfo fence = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     if (r == RD_OK) r = rd_vk_check(ctx, vkCreateFence(vk->device, &fence, NULL, &vk->fence), "vkCreateFence");
     VkQueryPoolCreateInfo query = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, .queryType = VK_QUERY_TYPE_TIMESTAMP,
-                                   .queryCount = TIMESTAMPS};
+                                   .queryCount = RD_VK_TIMESTAMP_SLOTS};
     if (r == RD_OK) r = rd_vk_check(ctx, vkCreateQueryPool(vk->device, &query, NULL, &vk->timestamps), "vkCreateQueryPool");
     vk->staging.host = true;
     if (r == RD_OK) r = rd_vk_reserve(ctx, &vk->staging, 1 << 20, "staging buffer");
@@ -297,9 +297,9 @@ void rd_vk_close(rd_context *ctx)
     if (!vk) return;
     if (vk->device) {
         vkDeviceWaitIdle(vk->device);
-        rd_vk_sorter_destroy(vk, vk->sorter);
-        rd_vk_release(vk, &vk->staging);
-        for (int i = 0; i < vk->allocation_count; i++) rd_vk_release(vk, &vk->allocations[i]);
+        rd_vk_sorter_destroy(ctx, vk->sorter);
+        rd_vk_release(ctx, &vk->staging);
+        for (int i = 0; i < vk->allocation_count; i++) rd_vk_release(ctx, &vk->allocations[i]);
         if (vk->timestamps) vkDestroyQueryPool(vk->device, vk->timestamps, NULL);
         if (vk->fence) vkDestroyFence(vk->device, vk->fence, NULL);
         if (vk->pool) vkDestroyCommandPool(vk->device, vk->pool, NULL);
@@ -331,8 +331,9 @@ static int memory_type(const rd_vk_state *vk, uint32_t allowed, bool host)
     return -1;
 }
 
-void rd_vk_release(rd_vk_state *vk, rd_vk_buffer *buf)
+void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf)
 {
+    rd_vk_state *vk = rd_vk(ctx);
     if (!vk || !buf) return;
     if (buf->buffer) vkDestroyBuffer(vk->device, buf->buffer, NULL);
     if (buf->memory) vkFreeMemory(vk->device, buf->memory, NULL);
@@ -348,7 +349,7 @@ rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, 
     if (buf->buffer && bytes <= buf->bytes) return RD_OK;
     /* wait for work that may still read the old buffer */
     vkQueueWaitIdle(vk->queue);
-    rd_vk_release(vk, buf);
+    rd_vk_release(ctx, buf);
     bytes = (bytes + 255) & ~(VkDeviceSize)255;
     if (vk->max_allocation && bytes > vk->max_allocation)
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: %s needs %.2f GiB, more than the %.2f GiB %s allows in one allocation",
@@ -366,7 +367,7 @@ rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, 
     vkGetBufferMemoryRequirements(vk->device, buf->buffer, &req);
     int type = memory_type(vk, req.memoryTypeBits, buf->host);
     if (type < 0) {
-        rd_vk_release(vk, buf);
+        rd_vk_release(ctx, buf);
         return rd_fail(ctx, RD_ERROR_DEVICE, "vulkan: %s: no suitable memory type", step);
     }
     VkMemoryAllocateFlagsInfo flags = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO,
@@ -377,7 +378,7 @@ rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, 
     if (r == RD_OK) r = rd_vk_check(ctx, vkBindBufferMemory(vk->device, buf->buffer, buf->memory, 0), step);
     if (r == RD_OK && buf->host) r = rd_vk_check(ctx, vkMapMemory(vk->device, buf->memory, 0, VK_WHOLE_SIZE, 0, &buf->mapped), step);
     if (r != RD_OK) {
-        rd_vk_release(vk, buf);
+        rd_vk_release(ctx, buf);
         return r;
     }
     VkBufferDeviceAddressInfo address = {.sType = VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO, .buffer = buf->buffer};

@@ -30,7 +30,8 @@ typedef struct rd_vk_state {
     VkCommandPool pool;
     VkCommandBuffer cmd;
     VkFence fence;
-    VkQueryPool timestamps;
+    VkQueryPool timestamps;         /* slots handed out by rd_vk_timers_create */
+    uint32_t timestamps_claimed;
     double timestamp_ns;            /* nanoseconds per timestamp tick */
     bool cpu_device;                /* a CPU implementation (lavapipe) */
     uint32_t subgroup_size;         /* the size every pipeline runs with */
@@ -66,7 +67,7 @@ rd_result rd_vk_check(rd_context *ctx, VkResult result, const char *step);
 /* Makes buf hold at least bytes (device-local, or host-visible when buf->host is set);
    keeps its contents only when no growth is needed. */
 rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what);
-void rd_vk_release(rd_vk_state *vk, rd_vk_buffer *buf);
+void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf);
 /* Synchronous copies between host memory and a buffer, through the staging buffer. */
 rd_result rd_vk_upload(rd_context *ctx, rd_vk_buffer *dst, VkDeviceSize offset, const void *src, size_t bytes);
 rd_result rd_vk_download(rd_context *ctx, void *dst, const rd_vk_buffer *src, VkDeviceSize offset, size_t bytes);
@@ -106,6 +107,22 @@ void rd_vk_barrier(VkCommandBuffer cmd);
 /* Starts recording the context's command buffer; submit waits for it to finish. */
 rd_result rd_vk_begin(rd_context *ctx, VkCommandBuffer *cmd);
 rd_result rd_vk_submit_wait(rd_context *ctx, const char *step);
+
+/* Stage timers (vk_timers.c). A module claims a run of the context's timestamp slots for
+   its named stages once (its frame state keeps them; they last as long as the context),
+   marks the start (mark 0) and each stage's end (mark s + 1) while recording, and reads
+   them into its stats after the frame. */
+enum { RD_VK_TIMESTAMP_SLOTS = 64 }; /* the context's query pool */
+typedef struct rd_vk_timers {
+    uint32_t first;           /* the run's first slot in the query pool */
+    int stages;               /* the run has stages + 1 slots */
+    const char *const *names; /* the stages', static strings */
+} rd_vk_timers;
+rd_result rd_vk_timers_create(rd_context *ctx, const char *const *names, int stages, rd_vk_timers *out);
+/* Mark 0 resets the run's slots first: record it before the others, outside a render pass. */
+void rd_vk_timers_mark(rd_context *ctx, VkCommandBuffer cmd, const rd_vk_timers *t, int mark);
+/* After the frame's submission has finished: the stages' milliseconds and their total. */
+rd_result rd_vk_timers_read(rd_context *ctx, const rd_vk_timers *t, rd_render_stats *stats);
 
 /* Groups of one indirect dispatch: VkDispatchIndirectCommand. */
 typedef struct rd_vk_dispatch_args {

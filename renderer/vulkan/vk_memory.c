@@ -49,7 +49,7 @@ void rd_vk_free(rd_context *ctx, void *ptr)
         return;
     }
     vkQueueWaitIdle(vk->queue);
-    rd_vk_release(vk, b);
+    rd_vk_release(ctx, b);
     *b = vk->allocations[--vk->allocation_count];
 }
 
@@ -106,5 +106,5 @@ void rd_vulkan_buffer_release(rd_context *ctx, rd_vulkan_buffer *buf)
 {
     if (require_vulkan(ctx, "rd_vulkan_buffer_release") != RD_OK || !buf) return;
     vkQueueWaitIdle(rd_vk(ctx)->queue);
-    rd_vk_release(rd_vk(ctx), buf);
+    rd_vk_release(ctx, buf);
 }

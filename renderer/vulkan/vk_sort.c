@@ -165,24 +165,25 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->totals_buffer, RD_SORT_MAX_PASSES * RD_RADIX * 4, "sort digit totals");
     if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, s, 1);
     if (r != RD_OK) {
-        rd_vk_sorter_destroy(rd_vk(ctx), s);
+        rd_vk_sorter_destroy(ctx, s);
         return r;
     }
     *out = s;
     return RD_OK;
 }
 
-void rd_vk_sorter_destroy(rd_vk_state *vk, rd_vk_sorter *s)
+void rd_vk_sorter_destroy(rd_context *ctx, rd_vk_sorter *s)
 {
     if (!s) return;
+    rd_vk_state *vk = rd_vk(ctx);
     rd_vk_pipeline *pipelines[] = {&s->scan_args,       &s->scan_reduce,        &s->scan_partials,     &s->scan_downsweep,
                                    &s->blocks[0].args,  &s->blocks[0].count,    &s->blocks[0].scatter, &s->blocks[1].args,
                                    &s->blocks[1].count, &s->blocks[1].scatter, &s->count_args};
     for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
-    rd_vk_release(vk, &s->control);
-    rd_vk_release(vk, &s->partials);
-    rd_vk_release(vk, &s->lookback);
-    rd_vk_release(vk, &s->totals_buffer);
+    rd_vk_release(ctx, &s->control);
+    rd_vk_release(ctx, &s->partials);
+    rd_vk_release(ctx, &s->lookback);
+    rd_vk_release(ctx, &s->totals_buffer);
     free(s);
 }
 
@@ -274,7 +275,7 @@ static int record_reduce_then_scan(rd_vk_sorter *s, VkCommandBuffer cmd, const r
     return from;
 }
 
-int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc)
+int rd_vk_sort_pairs_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc)
 {
     const sort_block_pipelines *block = sort_blocks(s, desc->max_count);
     uint32_t passes = (uint32_t)(desc->bits + 7) / 8;

@@ -17,7 +17,7 @@
 typedef struct rd_vk_sorter rd_vk_sorter;
 
 rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out);
-void rd_vk_sorter_destroy(rd_vk_state *vk, rd_vk_sorter *s);
+void rd_vk_sorter_destroy(rd_context *ctx, rd_vk_sorter *s);
 /* Sizes the scratch for scans and sorts of up to max_count elements (below
    RD_SORT_MAX_KEYS). Call before recording: growing frees buffers that recorded commands
    would still use. */
@@ -44,7 +44,7 @@ typedef struct rd_vk_sort_desc {
     VkDeviceAddress status;
 } rd_vk_sort_desc;
 /* Returns which pair (0 or 1) holds the sorted result. */
-int rd_vk_sort_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc);
+int rd_vk_sort_pairs_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc);
 /* Whether the sorts take the single pass (else reduce-then-scan). */
 bool rd_vk_sorter_single_pass(const rd_vk_sorter *s);
 

@@ -1,11 +1,12 @@
-/* test_vk_primitives.c: the Vulkan backend's scan and radix sort against plain C on fresh
-   random inputs: inclusive and exclusive scans (with saturation at 2^32 - 1), stable
-   sorts of keys of 8 to 32 bits for sizes around the group boundaries, with counts
-   clamped to a capacity as the renderer uses them, by both sort paths where the device
-   can run them, at every subgroup size the device offers and at several keys a thread;
-   and the single pass's report of a wait out of budget. Skipped where no Vulkan device
-   is present. */
+/* primitives_vk.c: test_primitives' Vulkan part: the recorded scan and radix sort against
+   plain C on fresh random inputs, with what only the Vulkan forms take: counts that live
+   on the device, clamped to a capacity as the renderer uses them, and the gather of the
+   last pass. Inclusive and exclusive scans (with saturation at 2^32 - 1), stable sorts of
+   keys of 8 to 32 bits for sizes around the group boundaries, by both sort paths where
+   the device can run them, at every subgroup size the device offers and at several keys
+   a thread; and the single pass's report of a wait out of budget. */
 #include "test_util.h"
+#include "primitives_test.h"
 #include "../renderer/tuning.h"
 #include "../renderer/vulkan/vk_sort.h"
 #include "../renderer/vulkan/shaders/vk_layout.h"
@@ -20,7 +21,7 @@ typedef struct device_arrays {
 static void release(rd_context *ctx, device_arrays *d)
 {
     rd_vk_buffer *bufs[] = {&d->keys[0], &d->keys[1], &d->values[0], &d->values[1], &d->count, &d->gather[0], &d->gather[1]};
-    for (int i = 0; i < 7; i++) rd_vk_release(rd_vk(ctx), bufs[i]);
+    for (int i = 0; i < 7; i++) rd_vk_release(ctx, bufs[i]);
 }
 
 /* What a row of sorts expects of the look-back's report (vk_sort.h's status): none, or,
@@ -69,7 +70,7 @@ static bool sort_case(rd_context *ctx, test_rng *r, uint32_t n, uint32_t capacit
     VkCommandBuffer cmd;
     int result = 0;
     if (ok && CHECK_OK(rd_vk_begin(ctx, &cmd))) {
-        result = rd_vk_sort_record(rd_vk(ctx)->sorter, cmd, &(rd_vk_sort_desc){
+        result = rd_vk_sort_pairs_record(rd_vk(ctx)->sorter, cmd, &(rd_vk_sort_desc){
             .keys = {d.keys[0].address, d.keys[1].address}, .values = {d.values[0].address, d.values[1].address},
             .count = d.count.address, .max_count = capacity, .bits = bits, .gather_from = d.gather[0].address,
             .gather_to = d.gather[1].address, .status = d.count.address + 4});
@@ -194,14 +195,11 @@ static rd_context *context_with(const rd_tuning *tuning, const char *label, int 
     return NULL;
 }
 
-int main(void)
+bool vk_primitive_variants(test_rng *r_in)
 {
-    test_rng r = {test_seed("vk_primitives")};
+    test_rng r = *r_in;
     rd_context *ctx = context_with(NULL, NULL, 0);
-    if (!ctx) {
-        printf("vulkan: skipped (no usable Vulkan device here; the log says why with RADIANT_TEST_VERBOSE=1)\n");
-        return SKIP_CODE;
-    }
+    if (!ctx) return false;
     sort_row plain = {0};
     uint32_t native = rd_vk(ctx)->subgroup_size;
     bool single_pass = rd_vk_sorter_single_pass(rd_vk(ctx)->sorter);
@@ -247,6 +245,6 @@ int main(void)
         run_all(ctx, &r, label, &plain);
         rd_context_destroy(ctx);
     }
-    check_validation();
-    return test_finish("vk_primitives");
+    *r_in = r;
+    return true;
 }
