@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# viewer_input_session.sh VIEWER DIR SCENE: run inside xvfb-run by viewer_test.sh. Starts
+# viewer_input_session.sh VIEWER DIR SCENE: run inside with_xvfb.sh by viewer_test.sh. Starts
 # radiant-view on SCENE (a file, or --demo), drives it with real X input through xdotool (mouse
 # drags, one of them queued while the viewer is stopped, the scroll wheel, a held key, key
 # presses) and takes an F12 screenshot after each step, saved as DIR/NAME.png. Writes the

@@ -5,7 +5,7 @@
 # running with the error logged, and no display gives one clear message and exit code 1.
 # The CPU backend's frames go through the host as CUDA's do; real mouse and key input comes
 # through xdotool (viewer_input_session.sh).
-# Prints "N passed, M failed"; exits 77 (skipped) only where xvfb-run is missing.
+# Prints "N passed, M failed"; exits 77 (skipped) only where Xvfb is missing.
 set -u
 viewer_binary=$1 radiant_binary=$2 image_diff=$3
 run_viewer() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$viewer_binary" "$@"; }
@@ -21,8 +21,9 @@ same_image() {
 }
 # the swapchain and present code run under the validation layers too (they log errors)
 export RADIANT_VK_VALIDATION=1
-# in_xvfb COMMAND...: a fresh virtual display for the command
-in_xvfb() { xvfb-run -a -s "-screen 0 1600x1200x24" env LD_PRELOAD="${RADIANT_TEST_PRELOAD:-}" "$@"; }
+# in_xvfb COMMAND...: a fresh virtual display for the command (with_xvfb.sh)
+with_xvfb=$(dirname "$0")/with_xvfb.sh
+in_xvfb() { "$with_xvfb" env LD_PRELOAD="${RADIANT_TEST_PRELOAD:-}" "$@"; }
 
 check "--help exits 0" status_is 0 run_viewer --help
 check "unknown option exits 1" status_is 1 run_viewer --bogus
@@ -31,8 +32,8 @@ check "no display exits 1" status_is 1 env -u DISPLAY -u WAYLAND_DISPLAY LD_PREL
     "$viewer_binary" --demo --frames 1
 check "no display says so once" grep -q "cannot open a display" "$tmp/stderr"
 
-if ! command -v xvfb-run >/dev/null; then
-    echo "xvfb-run not found: the windowed tests are skipped (install xvfb)"
+if ! command -v Xvfb >/dev/null; then
+    echo "Xvfb not found: the windowed tests are skipped (install xvfb)"
     echo "viewer: $passed passed, $failed failed (windowed tests skipped)"
     [ "$failed" -eq 0 ] && exit 77 || exit 1
 fi
@@ -104,9 +105,9 @@ same_image "cpu: screenshot equals radiant render" "$tmp/cpu.png" "$tmp/cpu_rend
 if command -v xdotool >/dev/null; then
     check "input: a small scene" status_is 0 run_radiant synth 20000 --out "$tmp/synth.ply"
     mkdir -p "$tmp/input"
-    check "input: the session ran" sh -c 'xvfb-run -a -s "-screen 0 1600x1200x24" env VIEWER_PRELOAD="$1" \
-        bash "$2" "$3" "$4" "$5" >"$4/session.out" 2>&1' session "${RADIANT_TEST_PRELOAD:-}" \
-        "$(dirname "$0")/viewer_input_session.sh" "$viewer_binary" "$tmp/input" "$tmp/synth.ply"
+    check "input: the session ran" sh -c '"$1" env VIEWER_PRELOAD="$2" bash "$3" "$4" "$5" "$6" >"$5/session.out" 2>&1' \
+        session "$with_xvfb" "${RADIANT_TEST_PRELOAD:-}" "$(dirname "$0")/viewer_input_session.sh" "$viewer_binary" \
+        "$tmp/input" "$tmp/synth.ply"
     sed 's/^/  input session: /' "$tmp/input/session.out"
     cat "$tmp/input/viewer.log" >>"$tmp/log" 2>/dev/null
     check "input: Esc quits with 0" grep -qx 0 "$tmp/input/status"

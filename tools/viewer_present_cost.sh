@@ -18,7 +18,7 @@ cat >"$tmp/cams.json" <<JSON
   "w2c": [[1, 0, 0, $(awk -v v="$cx" 'BEGIN{print -v}')], [0, 1, 0, $(awk -v v="$cy" 'BEGIN{print -v}')],
           [0, 0, 1, $(awk -v v="$cz" 'BEGIN{print 0.5 - v}')], [0, 0, 0, 1]]}]}
 JSON
-xvfb-run -a -s "-screen 0 1920x1200x24" build/radiant-view "$scene" --cameras "$tmp/cams.json" --width "$width" \
+XVFB_SCREEN=1920x1200x24 tests/with_xvfb.sh build/radiant-view "$scene" --cameras "$tmp/cams.json" --width "$width" \
     --height "$height" --no-vsync --frames $((frames + 1)) 2>&1 | grep "frames at" | tee "$tmp/viewer.txt"
 build/radiant bench "$scene" --cameras "$tmp/cams.json" --backend vulkan --frames "$frames" --warmup 1 --json >"$tmp/bench.json"
 viewer=$(sed -E 's/.*frame ([0-9.]+) ms.*/\1/' "$tmp/viewer.txt")
