@@ -44,20 +44,6 @@ static bool make_dirs(const char *path)
     return mkdir(tmp, 0755) == 0 || errno == EEXIST;
 }
 
-/* Writes text through a temporary file renamed into place. */
-static bool write_text_atomically(const char *path, const char *text)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return false;
-    bool ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) == 0) return true;
-    unlink(tmp);
-    return false;
-}
-
 /* Renders one view; fills rgba (width*height*4). */
 static rd_result render_view(rd_context *ctx, const rd_scene *scene, const rd_camera *cam, const cli_options *o,
                              float *rgba, double *ms)
@@ -182,9 +168,12 @@ int cmd_render(int argc, char **argv)
     char *text = cJSON_Print(report);
     char path[4096];
     snprintf(path, sizeof path, "%s/report.json", out_dir);
-    bool written = text && write_text_atomically(path, text);
+    rd_result written = text ? rd_file_write(ctx, path, text, strlen(text)) : RD_ERROR_OUT_OF_MEMORY;
     free(text);
-    if (!written) { fprintf(stderr, "radiant: %s: cannot write\n", path); goto done; }
+    if (written != RD_OK) {
+        fprintf(stderr, "radiant: %s\n", written == RD_ERROR_OUT_OF_MEMORY ? "out of memory for the report" : rd_last_error(ctx));
+        goto done;
+    }
     printf("rendered %d view%s with the %s backend into %s/ (report: %s)\n", views.count, views.count == 1 ? "" : "s",
            rd_backend_name(rd_context_backend(ctx)), out_dir, path);
     printf("frame time: %.1f ms mean over %d view%s at %dx%d\n", total_ms / views.count, views.count,

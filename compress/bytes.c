@@ -71,17 +71,8 @@ void rd_bytes_free(rd_bytes *b)
     *b = (rd_bytes){0};
 }
 
-static bool write_bytes(const char *tmp_path, void *user)
-{
-    const rd_bytes *b = user;
-    FILE *f = fopen(tmp_path, "wb");
-    if (!f) return false;
-    bool ok = fwrite(b->data, 1, b->size, f) == b->size;
-    return (fclose(f) == 0) && ok;
-}
-
 rd_result rd_bytes_save(rd_context *ctx, const char *path, const rd_bytes *b)
 {
     if (b->failed) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory while encoding", path);
-    return rd_write_atomically(ctx, path, write_bytes, (void *)b);
+    return rd_file_write(ctx, path, b->data, b->size);
 }

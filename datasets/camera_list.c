@@ -74,23 +74,20 @@ typedef struct cameras_job {
     int count;
 } cameras_job;
 
-static bool write_cameras(const char *tmp_path, void *user)
+static bool write_cameras(rd_writer *f, void *user)
 {
     const cameras_job *job = user;
-    FILE *f = fopen(tmp_path, "w");
-    if (!f) return false;
-    fprintf(f, "{\"cameras\": [\n");
+    rd_writer_printf(f, "{\"cameras\": [\n");
     for (int i = 0; i < job->count; i++) {
         const rd_camera *c = &job->cameras[i];
-        fprintf(f, "  {\"width\": %d, \"height\": %d, \"fx\": %.9g, \"fy\": %.9g, \"cx\": %.9g, \"cy\": %.9g,\n   \"w2c\": [",
+        rd_writer_printf(f, "  {\"width\": %d, \"height\": %d, \"fx\": %.9g, \"fy\": %.9g, \"cx\": %.9g, \"cy\": %.9g,\n   \"w2c\": [",
                 c->width, c->height, c->fx, c->fy, c->cx, c->cy);
         for (int r = 0; r < 4; r++)
-            fprintf(f, "[%.9g, %.9g, %.9g, %.9g]%s", c->w2c[4 * r], c->w2c[4 * r + 1], c->w2c[4 * r + 2], c->w2c[4 * r + 3],
+            rd_writer_printf(f, "[%.9g, %.9g, %.9g, %.9g]%s", c->w2c[4 * r], c->w2c[4 * r + 1], c->w2c[4 * r + 2], c->w2c[4 * r + 3],
                     r < 3 ? ", " : "");
-        fprintf(f, "]}%s\n", i + 1 < job->count ? "," : "");
+        rd_writer_printf(f, "]}%s\n", i + 1 < job->count ? "," : "");
     }
-    fprintf(f, "]}\n");
-    return fclose(f) == 0;
+    return rd_writer_printf(f, "]}\n");
 }
 
 rd_result rd_cameras_save(rd_context *ctx, const char *path, const rd_camera *cameras, int count)

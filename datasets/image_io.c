@@ -6,6 +6,7 @@
 #include <tinyexr.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -113,27 +114,79 @@ typedef struct save_job {
     bool exr;
 } save_job;
 
-static bool write_image(const char *tmp_path, void *user)
+/* The image as tinyexr's SaveEXR writes it (float channels, planar, in the (A)BGR order
+   viewers expect, ZIP unless under 16x16), encoded in memory so that the bytes go through
+   the checked writer; *size 0 on failure. */
+static unsigned char *encode_exr(const rd_image *img, size_t *size)
+{
+    static const char *const names[4][4] = {{"A"}, {0}, {"B", "G", "R"}, {"A", "B", "G", "R"}};
+    int channels = img->channels;
+    size_t pixels = (size_t)img->width * (size_t)img->height;
+    float *planes = rd_alloc_array((int64_t)pixels, (size_t)channels * sizeof(float));
+    EXRChannelInfo info[4];
+    int types[4], requested[4];
+    float *plane_of[4];
+    unsigned char *memory = NULL;
+    *size = 0;
+    if (!planes) return NULL;
+    for (int c = 0; c < channels; c++) {
+        /* (A)BGR: channel c of the file is the image's channel `from` */
+        int from = channels == 1 ? 0 : channels == 4 ? (c == 0 ? 3 : 3 - c) : 2 - c;
+        plane_of[c] = planes + (size_t)c * pixels;
+        for (size_t p = 0; p < pixels; p++) plane_of[c][p] = img->pixels[p * (size_t)channels + (size_t)from];
+        memset(&info[c], 0, sizeof info[c]);
+        snprintf(info[c].name, sizeof info[c].name, "%s", names[channels - 1][c]);
+        types[c] = requested[c] = TINYEXR_PIXELTYPE_FLOAT;
+    }
+    EXRHeader header;
+    EXRImage image;
+    InitEXRHeader(&header);
+    InitEXRImage(&image);
+    header.compression_type = img->width < 16 && img->height < 16 ? TINYEXR_COMPRESSIONTYPE_NONE : TINYEXR_COMPRESSIONTYPE_ZIP;
+    header.num_channels = channels;
+    header.channels = info;
+    header.pixel_types = types;
+    header.requested_pixel_types = requested;
+    image.num_channels = channels;
+    image.images = (unsigned char **)plane_of;
+    image.width = img->width;
+    image.height = img->height;
+    const char *err = NULL;
+    *size = SaveEXRImageToMemory(&image, &header, &memory, &err);
+    if (err) FreeEXRErrorMessage(err);
+    free(planes);
+    if (*size == 0) {
+        free(memory);
+        return NULL;
+    }
+    return memory;
+}
+
+static void write_png_bytes(void *writer, void *data, int size) { rd_writer_write(writer, data, (size_t)size); }
+
+static bool write_image(rd_writer *w, void *user)
 {
     save_job *job = user;
     const rd_image *img = job->image;
     size_t count = (size_t)img->width * (size_t)img->height * (size_t)img->channels;
     if (job->exr) {
-        const char *err = NULL;
-        int ret = SaveEXR(img->pixels, img->width, img->height, img->channels, 0, tmp_path, &err);
-        if (err) FreeEXRErrorMessage(err);
-        return ret == TINYEXR_SUCCESS;
+        size_t size = 0;
+        unsigned char *exr = encode_exr(img, &size);
+        bool ok = exr ? rd_writer_write(w, exr, size) : rd_writer_fail(w, "the EXR encoder failed");
+        free(exr);
+        return ok;
     }
     unsigned char *bytes = malloc(count);
-    if (!bytes) return false;
+    if (!bytes) return rd_writer_fail(w, "out of memory");
     for (size_t i = 0; i < count; i++) {
         float v = img->pixels[i];
         v = isnan(v) ? 0.0f : (v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v));
         bytes[i] = (unsigned char)lrintf(v * 255.0f);
     }
-    int ok = stbi_write_png(tmp_path, img->width, img->height, img->channels, bytes, img->width * img->channels);
+    int encoded = stbi_write_png_to_func(write_png_bytes, w, img->width, img->height, img->channels, bytes,
+                                         img->width * img->channels);
     free(bytes);
-    return ok != 0;
+    return encoded ? rd_writer_write(w, NULL, 0) : rd_writer_fail(w, "the PNG encoder failed");
 }
 
 rd_result rd_image_save(rd_context *ctx, const char *path, const rd_image *image)

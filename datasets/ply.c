@@ -131,24 +131,21 @@ typedef struct ply_write_job {
     const rd_scene *scene;
 } ply_write_job;
 
-static bool write_ply(const char *tmp_path, void *user)
+static bool write_ply(rd_writer *f, void *user)
 {
     const rd_scene *s = ((ply_write_job *)user)->scene;
-    FILE *f = fopen(tmp_path, "wb");
-    if (!f) return false;
     int K = rd_sh_coeffs(s->sh_degree), rest = 3 * (K - 1);
-    fprintf(f, "ply\nformat binary_little_endian 1.0\ncomment written by radiant\n");
-    if (s->flags & RD_SCENE_ANTIALIASED) fprintf(f, "comment antialiased 1\n");
-    fprintf(f, "element vertex %lld\n", (long long)s->count);
+    rd_writer_printf(f, "ply\nformat binary_little_endian 1.0\ncomment written by radiant\n");
+    if (s->flags & RD_SCENE_ANTIALIASED) rd_writer_printf(f, "comment antialiased 1\n");
+    rd_writer_printf(f, "element vertex %lld\n", (long long)s->count);
     const char *head[] = {"x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"};
-    for (int i = 0; i < 9; i++) fprintf(f, "property float %s\n", head[i]);
-    for (int j = 0; j < rest; j++) fprintf(f, "property float f_rest_%d\n", j);
+    for (int i = 0; i < 9; i++) rd_writer_printf(f, "property float %s\n", head[i]);
+    for (int j = 0; j < rest; j++) rd_writer_printf(f, "property float f_rest_%d\n", j);
     const char *tail[] = {"opacity", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"};
-    for (int i = 0; i < 8; i++) fprintf(f, "property float %s\n", tail[i]);
-    fprintf(f, "end_header\n");
+    for (int i = 0; i < 8; i++) rd_writer_printf(f, "property float %s\n", tail[i]);
+    bool ok = rd_writer_printf(f, "end_header\n");
     int nvals = 17 + rest;
     float row[17 + 45];
-    bool ok = true;
     for (int64_t i = 0; i < s->count && ok; i++) {
         const float *sh = s->sh + (size_t)i * (size_t)K * 3;
         int n = 0;
@@ -161,9 +158,8 @@ static bool write_ply(const char *tmp_path, void *user)
         row[n++] = s->opacities[i];
         for (int a = 0; a < 3; a++) row[n++] = s->log_scales[3 * i + a];
         for (int a = 0; a < 4; a++) row[n++] = s->rotations[4 * i + a];
-        ok = fwrite(row, sizeof(float), (size_t)nvals, f) == (size_t)nvals;
+        ok = rd_writer_write(f, row, sizeof(float) * (size_t)nvals);
     }
-    ok = (fclose(f) == 0) && ok;
     return ok;
 }
 

@@ -1,4 +1,4 @@
-/* files.c: whole-file reads, atomic writes and path helpers used by every loader. */
+/* files.c: whole-file reads and path helpers used by every loader (writes: writer.c). */
 #include "internal.h"
 
 #include <errno.h>
@@ -64,23 +64,5 @@ rd_result rd_read_file(rd_context *ctx, const char *path, char **data, size_t *s
     buf[len] = '\0';
     *data = buf;
     *size = (size_t)len;
-    return RD_OK;
-}
-
-rd_result rd_write_atomically(rd_context *ctx, const char *path, rd_write_fn write_fn, void *user)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: path too long", path);
-    if (!write_fn(tmp, user)) {
-        unlink(tmp);
-        return rd_fail(ctx, RD_ERROR_IO, "%s: cannot write: %s", path,
-                       errno ? strerror(errno) : "encoder failed");
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return rd_fail(ctx, RD_ERROR_IO, "%s: cannot write: %s", path, strerror(e));
-    }
     return RD_OK;
 }

@@ -51,9 +51,17 @@ double rd_now_ms(void);
 
 /* The last path component, for messages ("lego/transforms_test.json" style). */
 const char *rd_path_tail(const char *path);
-/* Writes to path through a temporary file renamed into place, so that a failure leaves
-   nothing behind. write_fn returns false on failure. */
-typedef bool (*rd_write_fn)(const char *tmp_path, void *user);
+/* Every file radiant writes goes through here (writer.c): write_fn writes the content
+   with rd_writer_write / rd_writer_printf (each checked; false once anything failed) and
+   returns false on failure (rd_writer_fail names a reason that is not the OS's). The
+   content lands in a temporary beside path, renamed into place only when every write and
+   the close succeeded; otherwise the temporary is removed and the error is
+   "<path>: cannot write: <reason>". */
+typedef struct rd_writer rd_writer;
+bool rd_writer_write(rd_writer *w, const void *data, size_t bytes);
+bool rd_writer_printf(rd_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool rd_writer_fail(rd_writer *w, const char *reason);
+typedef bool (*rd_write_fn)(rd_writer *w, void *user);
 rd_result rd_write_atomically(rd_context *ctx, const char *path, rd_write_fn write_fn, void *user);
 /* Reads a whole file (NUL-terminated for convenience). */
 rd_result rd_read_file(rd_context *ctx, const char *path, char **data, size_t *size);

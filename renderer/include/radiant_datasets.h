@@ -1,6 +1,12 @@
 /* radiant_datasets.h: files (included by radiant.h): scene files in every format radiant
    reads and writes, camera datasets (Blender, instant-ngp, COLMAP, LLFF, camera lists)
-   and camera lists written back. */
+   and camera lists written back.
+
+   Every file radiant writes (scenes, images, camera lists, reports) appears whole or not
+   at all: it is written to a temporary beside the target, every write and the close are
+   checked, and only then is it renamed into place. On failure (a full disk, a missing
+   folder, no permission) the temporary is removed, an older file of that name is left as
+   it was, and the error names the path and the system's reason. */
 #ifndef RADIANT_DATASETS_H
 #define RADIANT_DATASETS_H
 
@@ -36,6 +42,9 @@ typedef struct rd_scene_save_desc {
 /* Writes the scene in the desc's format (desc may be NULL: everything default). The
    antialiased flag travels where the format has a place for it (PLY comment, SPZ flag). */
 rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path, const rd_scene_save_desc *desc);
+/* Writes bytes to path as every radiant file is written (above): whole or not at all. */
+rd_result rd_file_write(rd_context *ctx, const char *path, const void *data, size_t bytes);
+
 /* ---- datasets ----------------------------------------------------------------------- */
 
 typedef struct rd_dataset rd_dataset;
