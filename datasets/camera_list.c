@@ -52,6 +52,7 @@ static rd_result load_camera(rd_context *ctx, const char *path, int index, const
 rd_result rd_camera_list_load(rd_context *ctx, const char *path, rd_dataset *ds)
 {
     snprintf(ds->kind, sizeof ds->kind, "cameras");
+    snprintf(ds->source, sizeof ds->source, "%s", path);
     cJSON *root = NULL;
     rd_result r = rd_json_load(ctx, path, &root);
     if (r != RD_OK) return r;

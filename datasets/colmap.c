@@ -370,6 +370,7 @@ static rd_result image_camera(rd_context *ctx, const char *sparse_dir, const col
 rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd_dataset *ds)
 {
     snprintf(ds->kind, sizeof ds->kind, "colmap");
+    snprintf(ds->source, sizeof ds->source, "%s", dir);
     char sparse[4096] = "";
     static const char *candidates[] = {"sparse/0", "sparse", "."};
     for (int i = 0; i < 3 && !sparse[0]; i++) {

@@ -29,6 +29,13 @@ void rd_w2c_from_c2w(const double c2w[9], const double centre[3], float w2c[16])
     w2c[15] = 1.0f;
 }
 
+rd_result rd_check_last_row(rd_context *ctx, const char *path, const char *where, const double m[16])
+{
+    if (m[12] == 0.0 && m[13] == 0.0 && m[14] == 0.0 && m[15] == 1.0) return RD_OK;
+    return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: the last row is [%g %g %g %g], not [0 0 0 1]: not a rigid transform",
+                   rd_path_tail(path), where, m[12], m[13], m[14], m[15]);
+}
+
 rd_result rd_dataset_add_view(rd_context *ctx, rd_dataset *ds, const char *name, const char *image_path,
                               const rd_camera *camera)
 {
@@ -39,6 +46,9 @@ rd_result rd_dataset_add_view(rd_context *ctx, rd_dataset *ds, const char *name,
         ds->views = v;
         ds->capacity = cap;
     }
+    char why[256];
+    const char *problem = rd_camera_problem(camera, why, sizeof why);
+    if (problem) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %s: %s", rd_path_tail(ds->source), name, problem);
     rd_view *v = &ds->views[ds->count];
     v->name = strdup(name);
     v->image_path = image_path ? strdup(image_path) : NULL;

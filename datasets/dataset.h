@@ -6,6 +6,7 @@
 
 struct rd_dataset {
     char kind[16];
+    char source[1024]; /* the file or folder the loader reads views from, for messages */
     rd_view *views;
     int count, capacity;
     int skipped;
@@ -13,7 +14,9 @@ struct rd_dataset {
     int64_t point_count;
 };
 
-/* Appends a view (strings are copied; image_path may be NULL). */
+/* Appends a view (strings are copied; image_path may be NULL) after checking its camera
+   (rd_camera_problem): a camera that cannot be rendered fails the load with the source
+   file, the view's name and the problem. */
 rd_result rd_dataset_add_view(rd_context *ctx, rd_dataset *ds, const char *name, const char *image_path,
                               const rd_camera *camera);
 /* Whether view i of n belongs to split: "test" holds out every 8th view (the 3DGS
@@ -23,6 +26,8 @@ bool rd_split_contains(const char *split, int i);
 /* World-to-camera (row-major 4x4) from a camera-to-world rotation (columns are the camera's
    x, y, z axes in the world, OpenCV) and centre. */
 void rd_w2c_from_c2w(const double rot_columns[9], const double centre[3], float w2c[16]);
+/* RD_OK where a 4x4 row-major matrix read from path (at `where`) ends in 0 0 0 1. */
+rd_result rd_check_last_row(rd_context *ctx, const char *path, const char *where, const double m[16]);
 
 rd_result rd_transforms_load(rd_context *ctx, const char *json_path, const char *split, rd_dataset *ds);
 rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd_dataset *ds);

@@ -98,6 +98,7 @@ static void free_names(char **names, int n)
 rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split, rd_dataset *ds)
 {
     snprintf(ds->kind, sizeof ds->kind, "llff");
+    snprintf(ds->source, sizeof ds->source, "%s", npy_path);
     char *data;
     size_t size;
     rd_result r = rd_read_file(ctx, npy_path, &data, &size);

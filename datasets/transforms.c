@@ -63,6 +63,7 @@ static rd_result load_frame(rd_context *ctx, const char *path, const char *dir, 
     snprintf(key, sizeof key, "%s.transform_matrix", where);
     double m[16];
     rd_result r = rd_json_matrix4(ctx, path, key, cJSON_GetObjectItemCaseSensitive(frame, "transform_matrix"), m);
+    if (r == RD_OK) r = rd_check_last_row(ctx, path, key, m);
     if (r != RD_OK) return r;
     r = read_lens(ctx, path, where, frame, &l);
     if (r != RD_OK) return r;
@@ -123,6 +124,7 @@ rd_result rd_transforms_load(rd_context *ctx, const char *json_path, const char 
     const char *file = strrchr(json_path, '/');
     bool blender = strncmp(file ? file + 1 : json_path, "transforms_", 11) == 0;
     snprintf(ds->kind, sizeof ds->kind, "%s", blender ? "blender" : "instant-ngp");
+    snprintf(ds->source, sizeof ds->source, "%s", json_path);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", json_path);
     char *slash = strrchr(dir, '/');

@@ -1,7 +1,9 @@
-/* camera.c: camera construction helpers. */
+/* camera.c: camera construction helpers, and the check every camera passes before it is
+   rendered or taken from a file (rd_camera_problem). */
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static void normalize3(float v[3])
@@ -65,4 +67,48 @@ void rd_camera_center(const rd_camera *c, float out[3])
     for (int a = 0; a < 3; a++)
         out[a] = -(c->w2c[0 * 4 + a] * c->w2c[3] + c->w2c[1 * 4 + a] * c->w2c[7] +
                    c->w2c[2 * 4 + a] * c->w2c[11]);
+}
+
+const char *rd_camera_problem(const rd_camera *c, char *buf, size_t n)
+{
+    if (c->width < 1 || c->height < 1 || c->width > 65536 || c->height > 65536) {
+        snprintf(buf, n, "size %dx%d is out of range (1..65536)", c->width, c->height);
+        return buf;
+    }
+    if (!(c->fx > 0.0f) || !(c->fy > 0.0f) || !isfinite(c->fx) || !isfinite(c->fy) || !isfinite(c->cx) || !isfinite(c->cy)) {
+        snprintf(buf, n, "intrinsics fx=%g fy=%g cx=%g cy=%g must be finite, focal lengths positive", c->fx, c->fy, c->cx,
+                 c->cy);
+        return buf;
+    }
+    for (int k = 0; k < 16; k++)
+        if (!isfinite(c->w2c[k])) {
+            snprintf(buf, n, "w2c[%d][%d] is %g, not a finite number", k / 4, k % 4, c->w2c[k]);
+            return buf;
+        }
+    const float *m = c->w2c;
+    if (m[12] != 0.0f || m[13] != 0.0f || m[14] != 0.0f || m[15] != 1.0f) {
+        snprintf(buf, n, "w2c's last row is [%g %g %g %g], not [0 0 0 1]", m[12], m[13], m[14], m[15]);
+        return buf;
+    }
+    /* rows of the rotation: unit length and perpendicular, within the tolerance */
+    for (int a = 0; a < 3; a++)
+        for (int b = a; b < 3; b++) {
+            double dot = (double)m[4 * a] * m[4 * b] + (double)m[4 * a + 1] * m[4 * b + 1] + (double)m[4 * a + 2] * m[4 * b + 2];
+            double want = a == b ? 1.0 : 0.0;
+            if (!(fabs(dot - want) <= RD_ROTATION_TOLERANCE)) {
+                if (a == b) snprintf(buf, n, "w2c is not a rigid transform: row %d of its rotation has length %.6g, not 1 "
+                                     "(tolerance %g)", a, sqrt(fabs(dot)), RD_ROTATION_TOLERANCE);
+                else snprintf(buf, n, "w2c is not a rigid transform: rows %d and %d of its rotation are not perpendicular "
+                              "(dot product %.6g, tolerance %g)", a, b, dot, RD_ROTATION_TOLERANCE);
+                return buf;
+            }
+        }
+    double det = (double)m[0] * ((double)m[5] * m[10] - (double)m[6] * m[9]) -
+                 (double)m[1] * ((double)m[4] * m[10] - (double)m[6] * m[8]) +
+                 (double)m[2] * ((double)m[4] * m[9] - (double)m[5] * m[8]);
+    if (det < 0.0) {
+        snprintf(buf, n, "w2c is a reflection (its rotation's determinant is %.6g), not a rigid transform", det);
+        return buf;
+    }
+    return NULL;
 }

@@ -46,6 +46,14 @@ void rd_stats_set_stages(rd_render_stats *stats, const char *const *names, const
 /* Appends a named count (dropped past RD_MAX_STATS). */
 void rd_stats_add_count(rd_render_stats *stats, const char *name, double value);
 
+/* How far a camera's rotation rows may be from unit length and perpendicular (rows'
+   dot products against the identity). */
+#define RD_ROTATION_TOLERANCE 1e-2
+/* Why the camera cannot be used, written into buf, or NULL when it can: its size,
+   intrinsics (finite, focal lengths positive) and w2c (finite, last row 0 0 0 1, rotation
+   orthonormal within RD_ROTATION_TOLERANCE, no reflection). camera.c */
+const char *rd_camera_problem(const rd_camera *c, char *buf, size_t n);
+
 /* Milliseconds on a monotonic clock. */
 double rd_now_ms(void);
 

@@ -8,18 +8,9 @@
 
 static rd_result check_camera(rd_context *ctx, const rd_camera *c)
 {
-    if (c->width < 1 || c->height < 1 || c->width > 65536 || c->height > 65536)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "camera: size %dx%d is out of range (1..65536)",
-                       c->width, c->height);
-    if (!(c->fx > 0.0f) || !(c->fy > 0.0f) || !isfinite(c->fx) || !isfinite(c->fy) ||
-        !isfinite(c->cx) || !isfinite(c->cy))
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "camera: intrinsics fx=%g fy=%g cx=%g cy=%g must be finite, focal lengths positive",
-                       c->fx, c->fy, c->cx, c->cy);
-    for (int k = 0; k < 12; k++)
-        if (!isfinite(c->w2c[k]))
-            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "camera: w2c[%d] is not finite", k);
-    return RD_OK;
+    char why[256];
+    const char *problem = rd_camera_problem(c, why, sizeof why);
+    return problem ? rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "camera: %s", problem) : RD_OK;
 }
 
 /* The scene's renderer on the context's backend, after the checks that do not depend on

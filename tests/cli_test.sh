@@ -35,6 +35,14 @@ check "render wrote 0001.exr" test -s "$tmp/cams/0001.exr"
 check "report.json lists both views" grep -q '"name":[[:space:]]*"0001"' "$tmp/cams/report.json"
 check "report.json has mean_ms" grep -q '"mean_ms"' "$tmp/cams/report.json"
 check "render prints the frame time" grep -q "frame time" "$tmp/stdout"
+# a camera that is not a rigid transform renders nothing: refused with the file, camera, problem
+cat >"$tmp/zero.json" <<'JSON'
+{"cameras": [{"width": 64, "height": 36, "fx": 60, "fy": 60, "cx": 32, "cy": 18,
+  "w2c": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]}]}
+JSON
+check "render with an all-zero w2c exits 1" status_is 1 "$radiant" render --demo --cameras "$tmp/zero.json" --out "$tmp/zero"
+check "render with an all-zero w2c says where and why" grep -q "zero.json: camera 0000: .*last row" "$tmp/stderr"
+check "render with an all-zero w2c writes nothing" test ! -e "$tmp/zero/0000.png"
 
 # Vulkan headless: no window system at all (no DISPLAY, no WAYLAND_DISPLAY)
 if env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" render --demo --backend vulkan \

@@ -111,6 +111,31 @@ int main(void)
     bad = cam;
     bad.width = 0;
     CHECK_FAILS(rd_render(ctx, scene, &bad, NULL, &fb), RD_ERROR_INVALID_ARGUMENT);
+    /* a w2c that is not a rigid transform is refused, with the problem named: rotation
+       rows, then the last row */
+    struct { float rows[3][3], last[4]; const char *says; } broken[] = {
+        {{{0}}, {0, 0, 0, 0}, "last row"},                                  /* all zero */
+        {{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, {0, 0, 0.5f, 1}, "last row"},  /* projective */
+        {{{0}}, {0, 0, 0, 1}, "length 0"},                                  /* no rotation */
+        {{{2, 0, 0}, {0, 2, 0}, {0, 0, 2}}, {0, 0, 0, 1}, "length 2"},     /* a scale */
+        {{{1, 0, 0}, {0.6f, 0.8f, 0}, {0, 0, 1}}, {0, 0, 0, 1}, "not perpendicular"}, /* a shear */
+        {{{1, 0, 0}, {0, 1, 0}, {0, 0, -1}}, {0, 0, 0, 1}, "reflection"},  /* a mirror */
+    };
+    for (size_t k = 0; k < sizeof broken / sizeof broken[0]; k++) {
+        bad = cam;
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++) bad.w2c[4 * r + c] = broken[k].rows[r][c];
+        for (int c = 0; c < 4; c++) bad.w2c[12 + c] = broken[k].last[c];
+        rd_result got = rd_render(ctx, scene, &bad, NULL, &fb);
+        bool named = strstr(rd_last_error(ctx), "camera:") && strstr(rd_last_error(ctx), broken[k].says);
+        if (!CHECK(got == RD_ERROR_INVALID_ARGUMENT && named)) printf("  case %zu: %s\n", k, rd_last_error(ctx));
+    }
+    /* rounded by hand, within the stated tolerance: rendered */
+    bad = cam;
+    float rounded[3][3] = {{0, 1, 0}, {0.45f, 0, -0.89f}, {-0.89f, 0, -0.45f}};
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) bad.w2c[4 * r + c] = rounded[r][c];
+    CHECK_OK(rd_render(ctx, scene, &bad, NULL, &fb));
     CHECK_FAILS(rd_render(ctx, scene, &cam, &(rd_render_desc){.sh_degree = 9}, &fb), RD_ERROR_INVALID_ARGUMENT);
     rd_framebuffer device_fb = {.color = color, .memory = RD_MEMORY_DEVICE};
     if (rd_context_backend(ctx) == RD_BACKEND_CPU)

@@ -161,6 +161,16 @@ static void test_transforms(void)
         CHECK(rd_dataset_view(ds, 0)->camera.width == 4); /* size from the image header */
         rd_dataset_destroy(ds);
     }
+    /* poses that are not rigid transforms: named with the file, the view and the problem */
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": "
+                                "[[1,0,0,0],[0,1,0,0],[0,0,1,4],[0,0,1,1]]}]}");
+    EXPECT(load_dataset("transforms_lastrow.json", text), RD_ERROR_FORMAT, "transforms_lastrow.json", "frames[0].transform_matrix: the last row");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": "
+                                "[[2,0,0,0],[0,2,0,0],[0,0,2,4],[0,0,0,1]]}]}");
+    EXPECT(load_dataset("transforms_scaled.json", text), RD_ERROR_FORMAT, "transforms_scaled.json: camera r_0", "length 2");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": "
+                                "[[1,0,0,0],[0,1,0,0],[0,0,-1,4],[0,0,0,1]]}]}");
+    EXPECT(load_dataset("transforms_mirror.json", text), RD_ERROR_FORMAT, "transforms_mirror.json: camera r_0", "reflection");
     EXPECT(rd_dataset_load(ctx, path, &(rd_dataset_desc){.split = "bogus"}, &ds), RD_ERROR_INVALID_ARGUMENT, "bogus", NULL);
     EXPECT(rd_dataset_load(ctx, "/nonexistent", NULL, &ds), RD_ERROR_IO, "/nonexistent", NULL);
 }
@@ -171,6 +181,15 @@ static void test_camera_list(void)
     char text[1024];
     snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": %s}]}", W);
     EXPECT(load_dataset("cams_ok.json", text), RD_OK, NULL, NULL);
+    /* cameras that cannot be rendered: the file, the camera and the problem */
+    snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": %s},"
+             "{\"width\": 8, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": [[0,0,0,0],[0,0,0,0],[0,0,0,0],[0,0,0,0]]}]}", W);
+    EXPECT(load_dataset("cams_zero.json", text), RD_ERROR_FORMAT, "cams_zero.json: camera 0001", "last row");
+    snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 4, \"cy\": 3, "
+             "\"w2c\": [[1,0,0,0],[0.5,1,0,0],[0,0,1,0],[0,0,0,1]]}]}");
+    EXPECT(load_dataset("cams_skew.json", text), RD_ERROR_FORMAT, "cams_skew.json: camera 0000", "not perpendicular");
+    snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 1e39, \"cy\": 3, \"w2c\": %s}]}", W);
+    EXPECT(load_dataset("cams_cx.json", text), RD_ERROR_FORMAT, "cams_cx.json: camera 0000", "intrinsics");
     EXPECT(load_dataset("cams_type.json", "{\"cameras\": {}}"), RD_ERROR_FORMAT, "cams_type.json", "cameras: expected an array");
     snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": %s}]}", W);
     EXPECT(load_dataset("cams_key.json", text), RD_ERROR_FORMAT, "cams_key.json", "cameras[0].fy: missing");
@@ -342,7 +361,7 @@ static void test_npy(void)
     double rows[34] = {0};
     for (int r = 0; r < 2; r++) {
         double *m = rows + 17 * r;
-        m[1] = 1; m[5] = 1; m[10] = 1;  /* R columns: down = y', right = x', back = z' */
+        m[1] = 1; m[5] = 1; m[12] = -1; /* R columns: down = y, right = x, back = -z (a rotation) */
         m[4] = 378; m[9] = 504; m[14] = 400; m[15] = 1; m[16] = 10;
     }
     unsigned char file[128 + sizeof rows];
