@@ -22,6 +22,7 @@ typedef struct cli_options {
     bool demo;
     long long synth; /* --synth N: the benchmark scene of `radiant synth` */
     const char *dataset, *split, *cameras, *out_dir;
+    bool split_given; /* --split, which needs --dataset */
     rd_backend backend;
     float background[3];
     bool exr, json, verbose;

@@ -27,7 +27,15 @@ static bool parse_background(const char *s, float out[3])
     if (strcmp(s, "black") == 0) { out[0] = out[1] = out[2] = 0.0f; return true; }
     if (strcmp(s, "white") == 0) { out[0] = out[1] = out[2] = 1.0f; return true; }
     char tail;
-    return sscanf(s, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) == 3;
+    if (sscanf(s, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) != 3) return false;
+    for (int c = 0; c < 3; c++)
+        if (!(out[c] >= 0.0f && out[c] <= 1.0f)) return false; /* NaN fails too */
+    return true;
+}
+
+static bool known_split(const char *s)
+{
+    return strcmp(s, "train") == 0 || strcmp(s, "val") == 0 || strcmp(s, "test") == 0 || strcmp(s, "all") == 0;
 }
 
 int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_options *o)
@@ -48,8 +56,9 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
         } else if (TAKES("--synth", OPT_DEMO) && next) {
             char *end;
             o->synth = strtoll(argv[++i], &end, 10);
-            if (*end || o->synth < 1 || o->synth > 2000000000ll) {
-                fprintf(stderr, "radiant: --synth %s: expected a Gaussian count\n", argv[i]);
+            if (*end || end == argv[i] || o->synth < 1 || o->synth > 2000000000ll) {
+                fprintf(stderr, "radiant: --synth %s: expected a Gaussian count in 1..2000000000 (a scene needs at least one)\n",
+                        argv[i]);
                 return EXIT_USAGE;
             }
             o->demo = true;
@@ -57,6 +66,11 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             o->dataset = argv[++i];
         } else if (TAKES("--split", OPT_DATASET) && next) {
             o->split = argv[++i];
+            o->split_given = true;
+            if (!known_split(o->split)) {
+                fprintf(stderr, "radiant: --split %s: expected train, val, test or all\n", o->split);
+                return EXIT_USAGE;
+            }
         } else if (TAKES("--cameras", OPT_CAMERAS) && next) {
             o->cameras = argv[++i];
         } else if (TAKES("--out", OPT_OUT) && next) {
@@ -70,7 +84,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             o->backend = (rd_backend)b;
         } else if (TAKES("--background", OPT_BACKGROUND) && next) {
             if (!parse_background(argv[++i], o->background)) {
-                fprintf(stderr, "radiant: --background %s: expected black, white or R,G,B\n", argv[i]);
+                fprintf(stderr, "radiant: --background %s: expected black, white or R,G,B with each in [0, 1]\n", argv[i]);
                 return EXIT_USAGE;
             }
             for (int c = 0; c < 3; c++) o->render.background[c] = o->background[c];
@@ -87,7 +101,8 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
         } else if ((TAKES("--frames", OPT_FRAMES) || TAKES("--warmup", OPT_FRAMES)) && next) {
             int *dst = a[2] == 'f' ? &o->frames : &o->warmup;
             if (!parse_int(argv[++i], a[2] == 'f' ? 1 : 0, 100000, dst)) {
-                fprintf(stderr, "radiant: %s %s: expected a whole number\n", a, argv[i]);
+                fprintf(stderr, "radiant: %s %s: expected a whole number in %s..100000%s\n", a, argv[i], a[2] == 'f' ? "1" : "0",
+                        a[2] == 'f' ? " (a benchmark times at least one frame)" : "");
                 return EXIT_USAGE;
             }
         } else if (TAKES("--sh-degree", OPT_RENDER) && next) {
@@ -122,6 +137,10 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
     }
     if (!(allowed & OPT_DEMO) && !o->scene) {
         fprintf(stderr, "radiant: missing FILE\n\n%s", usage);
+        return EXIT_USAGE;
+    }
+    if (o->split_given && !o->dataset) {
+        fprintf(stderr, "radiant: --split chooses among a dataset's views: give --dataset too\n");
         return EXIT_USAGE;
     }
     if (o->dataset && o->cameras) {

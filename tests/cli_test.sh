@@ -19,6 +19,17 @@ check "render without a scene exits 2" status_is 2 "$radiant" render
 check "unknown option exits 2" status_is 2 "$radiant" render --demo --bogus
 check "bad background exits 2" status_is 2 "$radiant" render --demo --background pink
 check "width without height exits 2" status_is 2 "$radiant" render --demo --width 10
+# options against the ranges their help states
+check "background above 1 exits 2" status_is 2 "$radiant" render --demo --background 2,0,0
+check "background NaN exits 2" status_is 2 "$radiant" render --demo --background nan,0,0
+check "background out of range says the range" grep -q "each in \[0, 1\]" "$tmp/stderr"
+check "--split without --dataset exits 2" status_is 2 "$radiant" render --demo --split all
+check "--split without --dataset says why" grep -q "give --dataset too" "$tmp/stderr"
+check "--split bogus exits 2" status_is 2 "$radiant" render --demo --dataset "$tmp" --split bogus
+check "bench --frames 0 exits 2" status_is 2 "$radiant" bench --demo --frames 0
+check "bench --frames 0 says why" grep -q "at least one frame" "$tmp/stderr"
+check "--synth 0 exits 2" status_is 2 "$radiant" bench --synth 0
+check "--synth 0 says why" grep -q "at least one" "$tmp/stderr"
 
 # a camera list, rendered from the demo scene
 cat >"$tmp/cams.json" <<'JSON'

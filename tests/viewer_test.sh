@@ -26,8 +26,11 @@ with_xvfb=$(dirname "$0")/with_xvfb.sh
 in_xvfb() { "$with_xvfb" env LD_PRELOAD="${RADIANT_TEST_PRELOAD:-}" "$@"; }
 
 check "--help exits 0" status_is 0 run_viewer --help
-check "unknown option exits 1" status_is 1 run_viewer --bogus
-check "--screenshot without --frames exits 1" status_is 1 run_viewer --demo --screenshot "$tmp/x.png"
+check "unknown option exits 2" status_is 2 run_viewer --bogus
+check "--screenshot without --frames exits 2" status_is 2 run_viewer --demo --screenshot "$tmp/x.png"
+check "--split without --dataset exits 2" status_is 2 run_viewer --demo --split all
+check "--split bogus exits 2" status_is 2 run_viewer --demo --dataset "$tmp" --split bogus
+check "--frames 0 exits 2" status_is 2 run_viewer --demo --frames 0
 check "no display exits 1" status_is 1 env -u DISPLAY -u WAYLAND_DISPLAY LD_PRELOAD="${RADIANT_TEST_PRELOAD:-}" \
     "$viewer_binary" --demo --frames 1
 check "no display says so once" grep -q "cannot open a display" "$tmp/stderr"
@@ -76,13 +79,14 @@ check "cameras: radiant render" status_is 0 run_radiant render --demo --backend 
     --out "$tmp/cams_render"
 same_image "cameras: screenshot equals radiant render" "$tmp/cams.png" "$tmp/cams_render/0000.png"
 
-# a file that fails to load: logged, the viewer keeps running on an empty scene
+# a file that fails to load: an interactive session shows the error in the overlay and goes
+# on; a run of --frames N, a script's, fails with 1
 printf 'ply\nformat binary_little_endian 1.0\nelement vertex 5\nend_header\n' >"$tmp/broken.ply"
-check "broken scene: still exits 0" status_is 0 in_xvfb "$viewer_binary" "$tmp/broken.ply" --frames 2 --width 64 --height 48 \
-    --screenshot "$tmp/broken.png"
+check "broken scene with --frames: exits 1" status_is 1 in_xvfb "$viewer_binary" "$tmp/broken.ply" --frames 2 --width 64 \
+    --height 48 --screenshot "$tmp/broken.png"
 check "broken scene: the error names the file" grep -q "error: .*broken.ply: " "$tmp/stderr"
-check "broken scene: an empty frame was still written" test -s "$tmp/broken.png"
-check "missing dataset: still exits 0" status_is 0 in_xvfb "$viewer_binary" --demo --dataset "$tmp/nowhere" --frames 1 \
+check "broken scene: no screenshot written" test ! -e "$tmp/broken.png"
+check "missing dataset with --frames: exits 1" status_is 1 in_xvfb "$viewer_binary" --demo --dataset "$tmp/nowhere" --frames 1 \
     --width 64 --height 48
 check "missing dataset: the error names it" grep -q "error: .*nowhere" "$tmp/stderr"
 

@@ -48,20 +48,26 @@ static int parse_int(const char *s, int lo, int hi, const char *what)
     return (int)v;
 }
 
-/* 0: run, 1: bad usage (after a message), 2: --help. */
+/* 0: run, VW_EXIT_USAGE: bad usage (after a message), -1: --help. */
 static int parse_options(int argc, char **argv, vw_options *o)
 {
     *o = (vw_options){.backend = RD_BACKEND_VULKAN, .width = 1280, .height = 720, .vsync = true};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 2;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return -1;
         if (strcmp(a, "--demo") == 0) o->demo = true;
         else if (strcmp(a, "--no-vsync") == 0) o->vsync = false;
         else if (strcmp(a, "--verbose") == 0) o->verbose = true;
         else if (strcmp(a, "--screenshot-overlay") == 0) o->screenshot_overlay = true;
         else if (has_value && strcmp(a, "--dataset") == 0) o->dataset = argv[++i];
-        else if (has_value && strcmp(a, "--split") == 0) o->split = argv[++i];
+        else if (has_value && strcmp(a, "--split") == 0) {
+            o->split = argv[++i];
+            if (strcmp(o->split, "train") && strcmp(o->split, "val") && strcmp(o->split, "test") && strcmp(o->split, "all")) {
+                fprintf(stderr, "radiant-view: --split %s: expected train, val, test or all\n", o->split);
+                return VW_EXIT_USAGE;
+            }
+        }
         else if (has_value && strcmp(a, "--cameras") == 0) o->cameras = argv[++i];
         else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
         else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
@@ -69,29 +75,33 @@ static int parse_options(int argc, char **argv, vw_options *o)
             int b = rd_backend_from_name(argv[++i]);
             if (b != RD_BACKEND_VULKAN && b != RD_BACKEND_CUDA && b != RD_BACKEND_CPU) {
                 fprintf(stderr, "radiant-view: --backend: '%s' is not vulkan, cuda or cpu\n", argv[i]);
-                return 1;
+                return VW_EXIT_USAGE;
             }
             o->backend = (rd_backend)b;
         } else if (has_value && (strcmp(a, "--width") == 0 || strcmp(a, "--height") == 0 || strcmp(a, "--frames") == 0)) {
             int *field = strcmp(a, "--width") == 0 ? &o->width : strcmp(a, "--height") == 0 ? &o->height : &o->frames;
-            if ((*field = parse_int(argv[++i], 1, 16384, a)) < 0) return 1;
+            if ((*field = parse_int(argv[++i], 1, 16384, a)) < 0) return VW_EXIT_USAGE;
         } else if (a[0] != '-' && !o->scene) o->scene = a;
         else {
             fprintf(stderr, "radiant-view: unknown or incomplete option '%s'\n\n%s", a, USAGE);
-            return 1;
+            return VW_EXIT_USAGE;
         }
     }
     if (o->scene && o->demo) {
         fprintf(stderr, "radiant-view: give a SCENE file or --demo, not both\n");
-        return 1;
+        return VW_EXIT_USAGE;
     }
     if (o->dataset && o->cameras) {
         fprintf(stderr, "radiant-view: give --dataset or --cameras, not both\n");
-        return 1;
+        return VW_EXIT_USAGE;
     }
     if (o->screenshot && !o->frames) {
         fprintf(stderr, "radiant-view: --screenshot needs --frames N\n");
-        return 1;
+        return VW_EXIT_USAGE;
+    }
+    if (o->split && !o->dataset) {
+        fprintf(stderr, "radiant-view: --split chooses among a dataset's views: give --dataset too\n");
+        return VW_EXIT_USAGE;
     }
     return 0;
 }
@@ -239,11 +249,11 @@ int main(int argc, char **argv)
 {
     vw_options opt;
     int parsed = parse_options(argc, argv, &opt);
-    if (parsed == 2) {
+    if (parsed < 0) {
         fputs(USAGE, stdout);
         return 0;
     }
-    if (parsed) return 1;
+    if (parsed) return parsed;
     glfwSetErrorCallback(on_glfw_error);
     if (!glfwInit()) {
         fprintf(stderr, "radiant-view: cannot open a display (is DISPLAY or WAYLAND_DISPLAY set? "

@@ -87,16 +87,19 @@ static void go_to_view(render_state *s, int i)
     pthread_mutex_unlock(&s->shared->lock);
 }
 
-static void open_scene(render_state *s, const char *path)
+/* False where the scene failed to load (said in the overlay and the log). */
+static bool open_scene(render_state *s, const char *path)
 {
-    if (!vw_content_open_scene(&s->content, renderer(s), path)) {
+    bool opened = vw_content_open_scene(&s->content, renderer(s), path);
+    if (!opened) {
         vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
-        if (s->content.view_count) return;
+        if (s->content.view_count) return false;
         /* nothing open before: the empty scene that replaced it still needs views */
     }
     if (!s->content.dataset) vw_content_default_views(&s->content);
     s->image_view = -1;
     go_to_view(s, 0);
+    return opened;
 }
 
 static bool reserve_frame(render_state *s, size_t pixels)
@@ -412,9 +415,16 @@ static bool start(render_state *s, const vw_options *o)
         s->timing.samples = calloc((size_t)o->frames, sizeof *s->timing.samples);
         s->timing.capacity = s->timing.samples ? o->frames : 0;
     }
-    open_scene(s, o->demo ? "--demo" : o->scene);
+    /* an interactive session shows a failed load in the overlay and goes on; a run of
+       --frames N (a script's) fails with it */
+    bool loaded = open_scene(s, o->demo ? "--demo" : o->scene);
     const char *views = o->dataset ? o->dataset : o->cameras;
-    if (views && vw_content_open_views(&s->content, s->vk, views, o->split)) {
+    bool views_loaded = views && vw_content_open_views(&s->content, s->vk, views, o->split);
+    if (o->frames > 0 && (!loaded || (views && !views_loaded))) {
+        if (views && !views_loaded) vw_log(RD_LOG_ERROR, s->content.message, NULL);
+        return false;
+    }
+    if (views_loaded) {
         go_to_view(s, 0);
         /* a dataset without a scene shows its own images */
         if (s->content.info.count == 0 && o->dataset) {

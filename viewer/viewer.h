@@ -11,6 +11,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+/* Exit codes, as the radiant command's: 0 done, 1 failed, 2 bad usage. */
+enum { VW_EXIT_FAILED = 1, VW_EXIT_USAGE = 2 };
+
 typedef struct vw_options {
     const char *scene;       /* a scene file, or NULL */
     const char *dataset;     /* --dataset DIR */
