@@ -42,7 +42,7 @@ int cmd_info(int argc, char **argv)
         fprintf(stderr, "radiant: info takes the path itself: radiant info %s\n", o.dataset);
         return EXIT_USAGE;
     }
-    if (argc < 2 || !o.split || o.split[0] == 't') o.split = "all";
+    if (!o.split_given) o.split = "all"; /* info lists every view unless asked for a split */
     rd_context *ctx = cli_context(&(cli_options){.backend = RD_BACKEND_CPU});
     if (!ctx) return EXIT_FAILED;
     struct stat st;

@@ -139,7 +139,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
         fprintf(stderr, "radiant: missing FILE\n\n%s", usage);
         return EXIT_USAGE;
     }
-    if (o->split_given && !o->dataset) {
+    if ((allowed & OPT_DEMO) && o->split_given && !o->dataset) { /* render, bench: the views come from --dataset */
         fprintf(stderr, "radiant: --split chooses among a dataset's views: give --dataset too\n");
         return EXIT_USAGE;
     }

@@ -114,6 +114,28 @@ static rd_result load_folder(rd_context *ctx, const char *dir, const char *split
                    "%s: not a dataset folder (no transforms_*.json, transforms.json, poses_bounds.npy or sparse/0)", dir);
 }
 
+/* A COLMAP model folder inside a dataset (ROOT/sparse or ROOT/sparse/N, with ROOT/images):
+   fails with a message that gives ROOT, the folder to load. */
+static rd_result refuse_model_folder(rd_context *ctx, const char *path)
+{
+    char root[4096];
+    if (snprintf(root, sizeof root, "%s", path) >= (int)sizeof root) return RD_OK;
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/') root[--n] = '\0';
+    char *last = strrchr(root, '/');
+    if (last && last[1] >= '0' && last[1] <= '9' && strspn(last + 1, "0123456789") == strlen(last + 1)) {
+        *last = '\0'; /* ROOT/sparse/N -> ROOT/sparse */
+        last = strrchr(root, '/');
+    }
+    if (!last || strcmp(last, "/sparse") != 0) return RD_OK;
+    *last = '\0';
+    char images[4200];
+    snprintf(images, sizeof images, "%s/images", root);
+    if (!rd_dir_exists(images)) return RD_OK;
+    return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: this is the COLMAP model inside a dataset; give the dataset's root "
+                   "folder, %s", path, root);
+}
+
 rd_result rd_dataset_load(rd_context *ctx, const char *path, const rd_dataset_desc *desc, rd_dataset **out)
 {
     if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_dataset_load: out is NULL");
@@ -122,6 +144,10 @@ rd_result rd_dataset_load(rd_context *ctx, const char *path, const rd_dataset_de
     const char *split = desc && desc->split ? desc->split : "test";
     if (strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test") && strcmp(split, "all"))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "split '%s': expected train, val, test or all", split);
+    if (rd_dir_exists(path)) {
+        rd_result r = refuse_model_folder(ctx, path);
+        if (r != RD_OK) return r;
+    }
     rd_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "dataset: out of memory");
     rd_result r;
@@ -135,7 +161,9 @@ rd_result rd_dataset_load(rd_context *ctx, const char *path, const rd_dataset_de
         r = rd_llff_load(ctx, path, split, ds);
     else
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: not a dataset (expected a folder, a .json or poses_bounds.npy)", path);
-    if (r == RD_OK && ds->count == 0)
+    if (r == RD_OK && ds->count == 0 && strcmp(ds->kind, "cameras") == 0) /* a camera list has no splits */
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: the camera list holds no cameras", path);
+    else if (r == RD_OK && ds->count == 0)
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: split '%s' has no views%s", path, split,
                     ds->skipped ? " (every listed image is missing)" : "");
     if (r != RD_OK) {

@@ -2,6 +2,7 @@
    a backend not compiled in answers RD_ERROR_BACKEND_UNAVAILABLE with a reason. */
 #include "backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef RD_HAVE_CUDA
@@ -51,14 +52,18 @@ rd_result rd_backend_open(rd_context *ctx, const rd_context_desc *desc)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "backend: unknown value %d", (int)requested);
     if (requested != RD_BACKEND_AUTO) return open_one(ctx, requested, desc, false);
 
+    /* one line at INFO: the backend chosen says so itself; where none of the GPU backends
+       opens, the CPU's line gives each one's reason (each also at DEBUG as it fails) */
     const rd_backend order[] = {RD_BACKEND_CUDA, RD_BACKEND_VULKAN};
+    char reasons[900] = "";
     for (int i = 0; i < 2; i++) {
         if (!rd_backend_built(order[i])) continue;
         if (open_one(ctx, order[i], desc, true) == RD_OK) return RD_OK;
-        rd_log(ctx, RD_LOG_INFO, "auto backend: %s", ctx->last_error);
+        size_t used = strlen(reasons);
+        snprintf(reasons + used, sizeof reasons - used, "%s%s", used ? "; " : "", ctx->last_error);
     }
-    rd_log(ctx, RD_LOG_INFO, "auto backend: no GPU backend available, using the CPU (%d threads)",
-           ctx->threads);
+    rd_log(ctx, RD_LOG_INFO, "auto backend: the CPU (%d threads)%s%s", ctx->threads, reasons[0] ? "; no GPU backend opened: " : "",
+           reasons);
     ctx->last_error[0] = '\0';
     return open_one(ctx, RD_BACKEND_CPU, desc, true);
 }

@@ -58,9 +58,18 @@ void rd_log(rd_context *ctx, rd_log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The last failure of a call that had no context (rd_context_create), per thread. */
+static _Thread_local char thread_error[1024];
+
 rd_result rd_fail(rd_context *ctx, rd_result code, const char *fmt, ...)
 {
-    if (!ctx) return code;
+    if (!ctx) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(thread_error, sizeof thread_error, fmt, ap);
+        va_end(ap);
+        return code;
+    }
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
@@ -79,7 +88,7 @@ void rd_error_prefix(rd_context *ctx, const char *prefix)
 
 const char *rd_last_error(const rd_context *ctx)
 {
-    return ctx ? ctx->last_error : "";
+    return ctx ? ctx->last_error : thread_error;
 }
 
 double rd_now_ms(void)
@@ -105,11 +114,12 @@ rd_result rd_context_create(const rd_context_desc *desc, rd_context **out)
 rd_result rd_context_create_tuned(const rd_context_desc *desc, const rd_tuning *tuning, rd_context **out)
 {
     static const rd_context_desc defaults = {0};
-    if (!out) return RD_ERROR_INVALID_ARGUMENT;
+    thread_error[0] = '\0';
+    if (!out) return rd_fail(NULL, RD_ERROR_INVALID_ARGUMENT, "rd_context_create: out is NULL");
     *out = NULL;
     if (!desc) desc = &defaults;
     rd_context *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return RD_ERROR_OUT_OF_MEMORY;
+    if (!ctx) return rd_fail(NULL, RD_ERROR_OUT_OF_MEMORY, "rd_context_create: out of memory");
     ctx->log = desc->log;
     ctx->log_user = desc->log_user;
     ctx->log_level = desc->log_level;
@@ -119,8 +129,10 @@ rd_result rd_context_create_tuned(const rd_context_desc *desc, const rd_tuning *
 
     rd_result r = rd_backend_open(ctx, desc);
     if (r != RD_OK) {
-        /* keep the message for a caller that created no context: log it */
+        /* keep the message for a caller that has no context to ask: the log, and
+           rd_last_error(NULL) on this thread */
         rd_log(ctx, RD_LOG_ERROR, "%s", ctx->last_error);
+        snprintf(thread_error, sizeof thread_error, "%s", ctx->last_error);
         rd_context_destroy(ctx);
         return r;
     }

@@ -97,6 +97,10 @@ if [ -d "$data" ]; then
     check "info reports the properties" grep -q "properties:  x y z f_dc_0" "$tmp/stdout"
     check "info on a dataset" status_is 0 "$radiant" info "$data/instant_ngp_fox"
     check "info reports skipped frames" grep -q "skipped:  17" "$tmp/stdout"
+    check "info on a dataset's split" status_is 0 "$radiant" info "$data/nerf_synthetic_lego" --split train
+    check "info lists the split asked for" grep -qx "split: *train" "$tmp/stdout"
+    check "info on a COLMAP model folder fails" status_is 1 "$radiant" info "$data/colmap_bartoszek_test/sparse/0"
+    check "info on a COLMAP model folder gives the dataset's root" grep -q "give the dataset's root folder, $data/colmap_bartoszek_test" "$tmp/stderr"
     check "render --dataset lego val" status_is 0 "$radiant" render "$donut" --dataset "$data/nerf_synthetic_lego" --split val --background white --out "$tmp/lego"
     check "dataset views are named after frames" test -s "$tmp/lego/r_10.png"
     check "report has PSNR per view" grep -q '"psnr"' "$tmp/lego/report.json"

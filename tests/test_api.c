@@ -8,7 +8,7 @@
 #include <string.h>
 
 typedef struct log_capture {
-    int count;
+    int count, info; /* messages; those at INFO or above */
     char last[1024];
 } log_capture;
 
@@ -16,6 +16,7 @@ static void capture(rd_log_level level, const char *message, void *user)
 {
     log_capture *c = user;
     c->count++;
+    c->info += level >= RD_LOG_INFO;
     snprintf(c->last, sizeof c->last, "%s", message);
 }
 
@@ -46,6 +47,7 @@ int main(void)
     rd_image_free(NULL);
     CHECK(rd_last_error(NULL)[0] == '\0');
     CHECK_FAILS(rd_context_create(NULL, NULL), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(NULL), "rd_context_create") != NULL); /* no context, still a message */
 
     /* auto falls back to the CPU and says so in the log */
     log_capture logs = {0};
@@ -54,14 +56,20 @@ int main(void)
     CHECK_OK(rd_context_create(&desc, &ctx));
     CHECK(rd_context_backend(ctx) != RD_BACKEND_AUTO);
     if (rd_context_backend(ctx) == RD_BACKEND_CPU) CHECK(logs.count > 0 && strstr(logs.last, "CPU") != NULL);
+    CHECK(logs.info == 1); /* the choice in one line, whichever backend it is */
+    if (logs.info != 1) printf("  auto backend logged %d lines at INFO\n", logs.info);
 
     /* a backend that is not built or has no device is an error with a message */
     rd_context *gpu = NULL;
     rd_result r = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &gpu);
     CHECK(r == RD_OK || r == RD_ERROR_BACKEND_UNAVAILABLE);
     CHECK(r == RD_OK || gpu == NULL);
+    /* without a log callback the reason is still readable, and says what is missing */
+    if (r != RD_OK) CHECK(strstr(rd_last_error(NULL), "backend cuda") != NULL);
+    if (r != RD_OK) printf("no CUDA here: %s\n", rd_last_error(NULL));
     rd_context_destroy(gpu);
     CHECK_FAILS(rd_context_create(&(rd_context_desc){.backend = (rd_backend)42}, &gpu), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(NULL), "unknown value 42") != NULL);
 
     /* errors keep a message naming the problem, and go to the log at DEBUG */
     rd_scene *scene = NULL;

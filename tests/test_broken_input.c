@@ -179,6 +179,17 @@ static void test_camera_list(void)
 {
     const char *W = "[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]";
     char text[1024];
+    /* a camera list has cameras, not splits */
+    EXPECT(load_dataset("cams_none.json", "{\"cameras\": []}"), RD_ERROR_FORMAT, "cams_none.json", "holds no cameras");
+    CHECK(strstr(rd_last_error(ctx), "split") == NULL);
+    /* the COLMAP model folder inside a dataset: the message gives the root to load */
+    char model[1200], cmd[1400];
+    snprintf(model, sizeof model, "%s/colmap_root/sparse/0", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' '%s/colmap_root/images'", model, dir);
+    CHECK(system(cmd) == 0);
+    rd_dataset *none = NULL;
+    EXPECT(rd_dataset_load(ctx, model, NULL, &none), RD_ERROR_INVALID_ARGUMENT, "give the dataset's root folder", "/colmap_root");
+    CHECK(none == NULL);
     snprintf(text, sizeof text, "{\"cameras\": [{\"width\": 8, \"height\": 6, \"fx\": 5, \"fy\": 5, \"cx\": 4, \"cy\": 3, \"w2c\": %s}]}", W);
     EXPECT(load_dataset("cams_ok.json", text), RD_OK, NULL, NULL);
     /* cameras that cannot be rendered: the file, the camera and the problem */

@@ -101,6 +101,7 @@ fi
 check "cpu: screenshot" status_is 0 in_xvfb "$viewer_binary" --demo --backend cpu --frames 2 --width 320 --height 180 \
     --screenshot "$tmp/cpu.png"
 check "cpu: the log says the frames go through the host" grep -q "cpu renders; frames copied through the host" "$tmp/stderr"
+check "cpu: its times are the CPU's, not a GPU's" grep -q "(CPU timers" "$tmp/stderr"
 check "cpu: radiant render --backend cpu" status_is 0 run_radiant render --demo --backend cpu --width 320 --height 180 \
     --out "$tmp/cpu_render"
 same_image "cpu: screenshot equals radiant render" "$tmp/cpu.png" "$tmp/cpu_render/0000.png"

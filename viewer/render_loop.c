@@ -201,7 +201,8 @@ static void overlay_text(render_state *s, const vw_settings *set, const rd_camer
                  s->present.dev.name);
     else
         snprintf(lines[n++], 160, "vulkan  %s", s->present.dev.name);
-    snprintf(lines[n++], 160, "%.1f fps  GPU %.2f ms", s->fps, s->stats.total_ms);
+    /* the renderer's own timers: the device's on GPUs, the host clock on the CPU backend */
+    snprintf(lines[n++], 160, "%.1f fps  %s %.2f ms", s->fps, s->opt->backend == RD_BACKEND_CPU ? "CPU" : "GPU", s->stats.total_ms);
     snprintf(lines[n++], 160, "%s: %lld Gaussians, %lld visible", c->scene_name, (long long)c->info.count,
              (long long)rd_render_stats_count(&s->stats, "visible"));
     snprintf(lines[n++], 160, "%dx%d  %s  SH %s  AA %s  vsync %s", cam->width, cam->height, MODE_NAMES[set->mode],
@@ -266,15 +267,16 @@ static double median(const frame_timing *t, size_t field)
 }
 
 /* --frames: the medians after the first frame (which compiles and allocates). */
-static void report_timing(const frame_timing *t, int width, int height)
+static void report_timing(const frame_timing *t, int width, int height, rd_backend backend)
 {
     if (t->count < 2) return;
     char text[400];
     snprintf(text, sizeof text,
-             "%d frames at %dx%d, medians after the first: frame %.2f ms, render %.2f ms (GPU timers %.2f ms), "
+             "%d frames at %dx%d, medians after the first: frame %.2f ms, render %.2f ms (%s timers %.2f ms), "
              "present %.2f ms",
              t->count - 1, width, height, median(t, offsetof(frame_sample, frame_ms)),
-             median(t, offsetof(frame_sample, render_ms)), median(t, offsetof(frame_sample, gpu_ms)),
+             median(t, offsetof(frame_sample, render_ms)), backend == RD_BACKEND_CPU ? "CPU" : "GPU",
+             median(t, offsetof(frame_sample, gpu_ms)),
              median(t, offsetof(frame_sample, present_ms)));
     vw_log(RD_LOG_INFO, text, NULL);
 }
@@ -387,7 +389,7 @@ static bool frame(render_state *s, int *frames_done)
     }
     if (last) {
         if (s->opt->screenshot) save_screenshot(s, s->opt->screenshot);
-        report_timing(&s->timing, width, height);
+        report_timing(&s->timing, width, height, s->opt->backend);
         finish(s, 0);
         return false;
     }

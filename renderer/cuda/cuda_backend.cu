@@ -10,8 +10,11 @@ extern "C" rd_result rd_cuda_open(rd_context *ctx, int device_index)
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess || count == 0) {
         cudaGetLastError();
-        return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "backend cuda: no CUDA device (%s)",
-                       err != cudaSuccess ? cudaGetErrorString(err) : "device count is 0");
+        /* no NVIDIA driver shows as an insufficient driver or none at all: say it plainly */
+        bool no_driver = err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice || count == 0;
+        return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "backend cuda: %s (CUDA: %s)",
+                       no_driver ? "no NVIDIA GPU with a working driver on this machine" : "CUDA cannot start",
+                       err != cudaSuccess ? cudaGetErrorString(err) : "no devices");
     }
     if (device_index < 0 || device_index >= count)
         return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "backend cuda: device %d does not exist (%d present)",

@@ -64,7 +64,9 @@ rd_backend rd_context_backend(const rd_context *ctx);
 const char *rd_backend_name(rd_backend backend);
 /* Parses "auto", "cpu", "cuda", "vulkan"; returns -1 for anything else. */
 int rd_backend_from_name(const char *name);
-/* The message of the last failure in this context ("" when none). */
+/* The message of the last failure in this context ("" when none). NULL: the calling
+   thread's last failure in a call that had no context to keep it (a failed
+   rd_context_create, a function given a NULL context). */
 const char *rd_last_error(const rd_context *ctx);
 
 /* ---- cameras ------------------------------------------------------------------------ */
