@@ -26,6 +26,21 @@ bool rd_backend_built(rd_backend backend)
     }
 }
 
+rd_result rd_backend_check_memory(rd_context *ctx, const void *ptr, size_t bytes, const char *what)
+{
+    if (!ptr) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: NULL", what);
+    switch (ctx->backend) {
+#ifdef RD_HAVE_CUDA
+    case RD_BACKEND_CUDA: return rd_cuda_check_memory(ctx, ptr, bytes, what);
+#endif
+#ifdef RD_HAVE_VULKAN
+    case RD_BACKEND_VULKAN: return rd_vk_check_memory(ctx, ptr, bytes, what);
+#endif
+    default: return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the %s backend has no device memory", what,
+                            rd_backend_name(ctx->backend));
+    }
+}
+
 /* auto: what AUTO asked for (it skips software Vulkan devices) */
 static rd_result open_one(rd_context *ctx, rd_backend backend, const rd_context_desc *desc, bool automatic)
 {

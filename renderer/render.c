@@ -1,6 +1,7 @@
 /* render.c: rd_render and rd_render_views: check the caller's arguments once, then hand
    each view to the scene's kind on the context's backend (kinds.h). */
 #include "kinds.h"
+#include "backend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,27 @@ static rd_result check_camera(rd_context *ctx, const rd_camera *c)
     char why[256];
     const char *problem = rd_camera_problem(c, why, sizeof why);
     return problem ? rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "camera: %s", problem) : RD_OK;
+}
+
+/* A device-memory target's outputs are memory the backend can write, each as large as
+   the camera's image. */
+static rd_result check_target(rd_context *ctx, const rd_camera *c, const rd_framebuffer *t)
+{
+    if (t->memory != RD_MEMORY_DEVICE) return RD_OK;
+    if (ctx->backend == RD_BACKEND_CPU)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the CPU backend renders into host memory only");
+    size_t pixels = (size_t)c->width * (size_t)c->height;
+    struct { const void *ptr; size_t bytes; const char *what; } outputs[] = {
+        {t->color, pixels * 4 * sizeof(float), "rd_render: framebuffer color"},
+        {t->depth, pixels * sizeof(float), "rd_render: framebuffer depth"},
+        {t->transmittance, pixels * sizeof(float), "rd_render: framebuffer transmittance"},
+        {t->contributors, pixels * sizeof(uint32_t), "rd_render: framebuffer contributors"}};
+    for (size_t k = 0; k < sizeof outputs / sizeof outputs[0]; k++) {
+        if (!outputs[k].ptr) continue;
+        rd_result r = rd_backend_check_memory(ctx, outputs[k].ptr, outputs[k].bytes, outputs[k].what);
+        if (r != RD_OK) return r;
+    }
+    return RD_OK;
 }
 
 /* The scene's renderer on the context's backend, after the checks that do not depend on
@@ -94,8 +116,7 @@ rd_result rd_render_views(rd_context *ctx, const rd_scene *scene, int count, con
     rd_result r = find_renderer(ctx, scene, desc, &render);
     for (int v = 0; v < count && r == RD_OK; v++) {
         r = check_camera(ctx, &cameras[v]);
-        if (r == RD_OK && ctx->backend == RD_BACKEND_CPU && targets[v].memory != RD_MEMORY_HOST)
-            r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: the CPU backend renders into host memory only");
+        if (r == RD_OK) r = check_target(ctx, &cameras[v], &targets[v]);
         if (r != RD_OK && count > 1) {
             char view[32];
             snprintf(view, sizeof view, "view %d", v);

@@ -1,5 +1,6 @@
 /* scene.c: scene creation from arrays, queries, and orbit cameras around a scene. */
 #include "scene.h"
+#include "../renderer/backend.h"
 
 #include <stdio.h>
 #include <math.h>
@@ -84,6 +85,16 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "rd_scene_create: device-memory arrays need a GPU backend, CUDA or Vulkan (this context is %s)",
                        ctx ? rd_backend_name(ctx->backend) : "missing");
+    /* the arrays must be device memory this context can read, as long as the count says */
+    size_t n = (size_t)desc->count;
+    struct { const float *ptr; size_t floats; const char *what; } arrays[] = {
+        {desc->means, 3 * n, "rd_scene_create: means"}, {desc->log_scales, 3 * n, "rd_scene_create: log_scales"},
+        {desc->rotations, 4 * n, "rd_scene_create: rotations"}, {desc->opacities, n, "rd_scene_create: opacities"},
+        {desc->sh, 3 * n * (size_t)rd_sh_coeffs(desc->sh_degree), "rd_scene_create: sh"}};
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0] && n > 0; k++) {
+        r = rd_backend_check_memory(ctx, arrays[k].ptr, arrays[k].floats * sizeof(float), arrays[k].what);
+        if (r != RD_OK) return r;
+    }
     rd_scene *s = scene_new();
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");
     s->count = desc->count;

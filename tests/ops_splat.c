@@ -425,6 +425,23 @@ static void check_device_render(rd_context *ctx, const splat_case *c, const fram
         CHECK_FAILS(rd_buffer_copy(ctx, got, RD_MEMORY_HOST, (void *)(uintptr_t)16, RD_MEMORY_DEVICE, 4), RD_ERROR_INVALID_ARGUMENT);
         CHECK(strstr(rd_last_error(ctx), "the source") != NULL);
     }
+    /* memory flagged as device memory that is not the context's: refused, never dereferenced */
+    rd_framebuffer host_as_device = {.color = got, .memory = RD_MEMORY_DEVICE};
+    CHECK_FAILS(rd_render(ctx, s_dev, cam, &c->desc, &host_as_device), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "framebuffer color") != NULL);
+    rd_scene_desc host_arrays = *h;
+    host_arrays.memory = RD_MEMORY_DEVICE;
+    rd_scene *s_bad = NULL;
+    CHECK_FAILS(rd_scene_create(ctx, &host_arrays, &s_bad), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(s_bad == NULL && strstr(rd_last_error(ctx), "rd_scene_create: means") != NULL);
+    if (rd_context_backend(ctx) == RD_BACKEND_VULKAN) { /* a buffer smaller than the image */
+        void *small = NULL;
+        CHECK_OK(rd_buffer_alloc(ctx, bytes / 2, &small, &mem));
+        rd_framebuffer short_fb = {.color = small, .memory = RD_MEMORY_DEVICE};
+        CHECK_FAILS(rd_render(ctx, s_dev, cam, &c->desc, &short_fb), RD_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(rd_last_error(ctx), "past the end") != NULL);
+        rd_buffer_free(ctx, small);
+    }
     printf("  device arrays in place, image in device memory: %s\n", same ? "identical to the host-array render" : "DIFFERENT");
     rd_scene_info info;
     rd_scene_get_info(s_dev, &info);

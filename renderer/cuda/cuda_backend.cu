@@ -129,6 +129,25 @@ extern "C" rd_result rd_cuda_timers_read(rd_context *ctx, const rd_cuda_timers *
     return r;
 }
 
+extern "C" rd_result rd_cuda_check_memory(rd_context *ctx, const void *ptr, size_t bytes, const char *what)
+{
+    const char *ends[2] = {(const char *)ptr, (const char *)ptr + (bytes ? bytes - 1 : 0)};
+    for (const char *p : ends) {
+        cudaPointerAttributes a;
+        cudaError_t err = cudaPointerGetAttributes(&a, p);
+        if (err != cudaSuccess) cudaGetLastError();
+        bool device = err == cudaSuccess && (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged);
+        if (!device)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %p is not CUDA device memory (it is %s)", what, (const void *)p,
+                           err != cudaSuccess ? cudaGetErrorString(err) : a.type == cudaMemoryTypeHost ? "pinned host memory"
+                                                                                                : "host memory");
+        if (a.type == cudaMemoryTypeDevice && a.device != rd_cuda(ctx)->device)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %p is memory of CUDA device %d, not of this context's device %d",
+                           what, (const void *)p, a.device, rd_cuda(ctx)->device);
+    }
+    return RD_OK;
+}
+
 extern "C" rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr)
 {
     rd_cuda_buffer buf = {NULL, 0};

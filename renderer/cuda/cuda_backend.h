@@ -31,6 +31,8 @@ rd_result rd_cuda_download(rd_context *ctx, void *dst, const rd_cuda_buffer *src
 /* Plain device allocations for callers (rd_buffer_alloc). */
 rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr);
 void rd_cuda_free(void *ptr);
+/* RD_OK where [ptr, ptr + bytes) is device (or managed) memory of this context's device. */
+rd_result rd_cuda_check_memory(rd_context *ctx, const void *ptr, size_t bytes, const char *what);
 /* Any direction (unified addressing tells host from device), synchronous. */
 rd_result rd_cuda_copy(rd_context *ctx, void *dst, const void *src, size_t bytes);
 

@@ -60,6 +60,8 @@ void rd_vk_close(rd_context *ctx);
 rd_result rd_vk_alloc(rd_context *ctx, size_t bytes, void **ptr);
 void rd_vk_free(rd_context *ctx, void *ptr);
 rd_result rd_vk_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const void *src, rd_memory src_memory, size_t bytes);
+/* RD_OK where [ptr, ptr + bytes) lies in one of rd_buffer_alloc's buffers of this context. */
+rd_result rd_vk_check_memory(rd_context *ctx, const void *ptr, size_t bytes, const char *what);
 
 /* RD_OK, or the failure recorded in ctx as "vulkan: <step>: <VkResult name>". */
 rd_result rd_vk_check(rd_context *ctx, VkResult result, const char *step);

@@ -20,6 +20,19 @@ static rd_vk_buffer *find(rd_vk_state *vk, const void *ptr, VkDeviceSize *offset
     return NULL;
 }
 
+rd_result rd_vk_check_memory(rd_context *ctx, const void *ptr, size_t bytes, const char *what)
+{
+    VkDeviceSize offset = 0;
+    const rd_vk_buffer *b = find(rd_vk(ctx), ptr, &offset);
+    if (!b)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %p is not device memory of this Vulkan context (rd_buffer_alloc "
+                       "returns such memory)", what, ptr);
+    if (bytes > b->bytes - offset)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %zu bytes from %p run %llu bytes past the end of its buffer", what,
+                       bytes, ptr, (unsigned long long)(bytes - (b->bytes - offset)));
+    return RD_OK;
+}
+
 rd_result rd_vk_alloc(rd_context *ctx, size_t bytes, void **ptr)
 {
     rd_vk_state *vk = rd_vk(ctx);
