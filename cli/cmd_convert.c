@@ -13,7 +13,8 @@ static const char *USAGE =
     "writes OUT in the format its name says: .ply (INRIA), .compressed.ply (PlayCanvas),\n"
     ".spz (SPZ v4) or .splat.\n"
     "  --sh-degree N            keep SH degrees 0..N (default: all the scene has)\n"
-    "  --spz-fractional-bits B  SPZ position precision 1..23 (default 12: 1/4096 units)\n"
+    "  --spz-fractional-bits B  SPZ position precision 1..23 (default: from the scene's extent,\n"
+    "                           at least 12 bits; the choice is printed)\n"
     "  --format F               ply, compressed-ply, spz or splat, whatever OUT is called\n";
 
 static bool parse_int(const char *s, int lo, int hi, int *out)

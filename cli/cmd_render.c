@@ -70,17 +70,25 @@ static rd_result save_outputs(rd_context *ctx, const cli_options *o, const char 
     return r;
 }
 
-/* PSNR/SSIM against the dataset image; false when there is none or sizes differ. */
+/* PSNR/SSIM against the dataset image. False when there is none to compare with; then
+   *why says why where the view has an image (a size that differs, an unreadable image),
+   and stays empty where it has none. */
 static bool compare_with_dataset(rd_context *ctx, const cli_views *v, int i, const cli_options *o, const rd_image *rgb,
-                                 rd_metrics *m)
+                                 rd_metrics *m, char *why, size_t why_size)
 {
+    why[0] = '\0';
     if (!v->dataset || !rd_dataset_view(v->dataset, i)->image_path) return false;
     rd_image ref;
     if (rd_dataset_load_image(ctx, v->dataset, i, o->background, &ref) != RD_OK) {
-        cli_error(ctx, "reference image");
+        snprintf(why, why_size, "the reference image cannot be read: %s", rd_last_error(ctx));
         return false;
     }
-    bool ok = ref.width == rgb->width && ref.height == rgb->height && rd_image_compare(ctx, rgb, &ref, m) == RD_OK;
+    bool same_size = ref.width == rgb->width && ref.height == rgb->height;
+    if (!same_size)
+        snprintf(why, why_size, "the render is %dx%d and the dataset's image %dx%d (render without --width/--height to compare)",
+                 rgb->width, rgb->height, ref.width, ref.height);
+    bool ok = same_size && rd_image_compare(ctx, rgb, &ref, m) == RD_OK;
+    if (same_size && !ok) snprintf(why, why_size, "%s", rd_last_error(ctx));
     rd_image_free(&ref);
     return ok;
 }
@@ -123,7 +131,8 @@ int cmd_render(int argc, char **argv)
     cJSON_AddItemToObject(report, "background", cJSON_CreateFloatArray(o.background, 3));
     cJSON *list = cJSON_AddArrayToObject(report, "views");
     double total_ms = 0.0, psnr_sum = 0.0, ssim_sum = 0.0;
-    int measured = 0;
+    int measured = 0, not_compared = 0;
+    char first_reason[600] = "";
     double start = cli_now_ms();
     for (int i = 0; i < views.count; i++) {
         const rd_camera *cam = &views.cameras[i];
@@ -146,7 +155,13 @@ int cmd_render(int argc, char **argv)
         cJSON_AddNumberToObject(entry, "height", cam->height);
         cJSON_AddNumberToObject(entry, "ms", ms);
         rd_metrics m;
-        if (compare_with_dataset(ctx, &views, i, &o, &rgb, &m)) {
+        char why[600];
+        bool compared = compare_with_dataset(ctx, &views, i, &o, &rgb, &m, why, sizeof why);
+        if (!compared && why[0]) { /* said in the view's entry, in the report, and once on stderr */
+            cJSON_AddStringToObject(entry, "not_compared", why);
+            if (!not_compared++) snprintf(first_reason, sizeof first_reason, "%s", why);
+        }
+        if (compared) {
             cJSON_AddNumberToObject(entry, "psnr", isfinite(m.psnr) ? m.psnr : 100.0);
             cJSON_AddNumberToObject(entry, "ssim", m.ssim);
             psnr_sum += isfinite(m.psnr) ? m.psnr : 100.0;
@@ -159,6 +174,11 @@ int cmd_render(int argc, char **argv)
     cJSON_AddNumberToObject(report, "count", views.count);
     cJSON_AddNumberToObject(report, "total_ms", total_ms);
     cJSON_AddNumberToObject(report, "mean_ms", total_ms / views.count);
+    if (not_compared) {
+        cJSON_AddNumberToObject(report, "not_compared", not_compared);
+        fprintf(stderr, "radiant: warning: PSNR and SSIM not computed for %d view%s: %s%s\n", not_compared,
+                not_compared == 1 ? "" : "s", first_reason, not_compared > 1 ? " (the first; report.json has each)" : "");
+    }
     if (measured) {
         cJSON_AddNumberToObject(report, "compared", measured);
         cJSON_AddNumberToObject(report, "mean_psnr", psnr_sum / measured);

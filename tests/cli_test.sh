@@ -55,6 +55,11 @@ check "render with an all-zero w2c exits 1" status_is 1 "$radiant" render --demo
 check "render with an all-zero w2c says where and why" grep -q "zero.json: camera 0000: .*last row" "$tmp/stderr"
 check "render with an all-zero w2c writes nothing" test ! -e "$tmp/zero/0000.png"
 
+# SH a format cannot hold is named when it is dropped
+check "synth with SH" status_is 0 "$radiant" synth 500 --out "$tmp/sh3.ply"
+check "convert SH 3 to .splat" status_is 0 "$radiant" convert "$tmp/sh3.ply" "$tmp/sh3.splat"
+check "the SH dropped is named" grep -q "warning: .*splat holds colour only: SH degrees 1..3 of the 500 Gaussians" "$tmp/stderr"
+
 # Vulkan headless: no window system at all (no DISPLAY, no WAYLAND_DISPLAY)
 if env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" render --demo --backend vulkan \
         --cameras "$tmp/cams.json" --out "$tmp/vk" >"$tmp/stdout" 2>"$tmp/stderr"; then
@@ -114,7 +119,17 @@ if [ -d "$data" ]; then
         check "info counts $out" grep -q "gaussians:   45624" "$tmp/stdout"
     done
     check "info reports SPZ header fields" status_is 0 "$radiant" info "$tmp/donut.spz"
-    check "info shows the SPZ version and precision" grep -q "header:      SPZ v4: numPoints 45624, shDegree 0, fractionalBits 12" "$tmp/stdout"
+    # the donut is 0.2 units across: its SPZ precision follows from that (19 bits, not 12), and says so
+    check "info shows the SPZ version and precision" grep -q "header:      SPZ v4: numPoints 45624, shDegree 0, fractionalBits 19" "$tmp/stdout"
+    check "convert to SPZ says the precision it chose" status_is 0 "$radiant" convert "$donut" "$tmp/again.spz"
+    check "the precision is in steps and bits" grep -q "steps of 1.91e-06 units (19 fractional bits, for coordinates up to 0.1095)" "$tmp/stderr"
+    check "a coarse precision by hand" status_is 0 "$radiant" convert "$donut" "$tmp/coarse.spz" --spz-fractional-bits 12
+    check "a coarse precision by hand is warned about" grep -q "warning: .*steps of 0.000244 units (12 fractional bits): coarse" "$tmp/stderr"
+    # PSNR at a size other than the dataset's: not computed, and said
+    check "render lego at another size" status_is 0 "$radiant" render "$donut" --dataset "$data/nerf_synthetic_lego" --split val \
+        --width 100 --height 100 --out "$tmp/lego_small"
+    check "the metrics not computed are said" grep -q "PSNR and SSIM not computed for 10 views: the render is 100x100 and the dataset's image 800x800" "$tmp/stderr"
+    check "report.json says why" grep -q '"not_compared":[[:space:]]*"the render is 100x100' "$tmp/lego_small/report.json"
     check "convert --spz-fractional-bits" status_is 0 "$radiant" convert "$tmp/donut.spz" "$tmp/fine.spz" --spz-fractional-bits 16
     check "info shows 16 fractional bits" sh -c "LD_PRELOAD='${RADIANT_TEST_PRELOAD:-}' '$radiant_binary' info '$tmp/fine.spz' | grep -q 'fractionalBits 16'"
     check "convert --format spz ignores the name" status_is 0 "$radiant" convert "$donut" "$tmp/named.bin" --format spz

@@ -37,7 +37,8 @@ const char *rd_file_format_name(rd_file_format format);
 typedef struct rd_scene_save_desc {
     rd_file_format format;   /* 0: from the file name */
     int sh_degree;           /* 0: keep all; RD_SH_DEGREE(n): keep degrees 0..n */
-    int spz_fractional_bits; /* SPZ position precision, 1..23 bits; 0: 12 (1/4096 units) */
+    int spz_fractional_bits; /* SPZ position precision, 1..23 bits; 0: from the scene's extent (steps of
+                                at most 2^-15 of the largest coordinate, at least 12 bits), logged */
 } rd_scene_save_desc;
 /* Writes the scene in the desc's format (desc may be NULL: everything default). The
    antialiased flag travels where the format has a place for it (PLY comment, SPZ flag). */
