@@ -14,7 +14,7 @@ enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 enum {
     OPT_DATASET = 1 << 0, OPT_CAMERAS = 1 << 1, OPT_OUT = 1 << 2, OPT_BACKEND = 1 << 3,
     OPT_BACKGROUND = 1 << 4, OPT_EXR = 1 << 5, OPT_SIZE = 1 << 6, OPT_FRAMES = 1 << 7,
-    OPT_JSON = 1 << 8, OPT_RENDER = 1 << 9, OPT_DEMO = 1 << 10,
+    OPT_JSON = 1 << 8, OPT_RENDER = 1 << 9, OPT_DEMO = 1 << 10, OPT_SAVE_CAMERAS = 1 << 11,
 };
 
 typedef struct cli_options {
@@ -22,6 +22,7 @@ typedef struct cli_options {
     bool demo;
     long long synth; /* --synth N: the benchmark scene of `radiant synth` */
     const char *dataset, *split, *cameras, *out_dir;
+    const char *save_cameras; /* --save-cameras FILE: the cameras rendered, as a camera list */
     bool split_given; /* --split, which needs --dataset */
     rd_backend backend;
     float background[3];
@@ -49,6 +50,19 @@ typedef struct cli_views {
 } cli_views;
 rd_result cli_views_load(rd_context *ctx, const cli_options *o, const rd_scene *scene, cli_views *v);
 void cli_views_free(cli_views *v);
+
+/* What a render finds in its --out folder (outputs.c): how many of the files it is about
+   to write exist already; the views an earlier render's report.json names there; and,
+   after this render, the removal of those earlier frames it did not write (returns how
+   many files went). Nothing the reports do not name is touched. */
+typedef struct cli_names {
+    char (*names)[64];
+    int count;
+} cli_names;
+int cli_outputs_existing(const char *dir, const cli_views *v, bool exr);
+cli_names cli_outputs_earlier(const char *dir);
+int cli_outputs_remove_stale(const char *dir, const cli_names *earlier, const cli_views *v);
+void cli_names_free(cli_names *n);
 
 /* bench's warm-up: the requested frames, and more until CLI_WARMUP_MIN_MS have passed
    since the first (none at all when none were requested). A GPU that idled while the

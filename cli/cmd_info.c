@@ -65,10 +65,11 @@ int cmd_info(int argc, char **argv)
     rd_scene_get_info(scene, &info);
     printf("file:        %s\nformat:      %s\ngaussians:   %lld\nsh degree:   %d\nantialiased: %s\n", o.scene, info.format,
            (long long)info.count, info.sh_degree, (info.flags & RD_SCENE_ANTIALIASED) ? "yes" : "no");
-    printf("bounds:      [%.4g, %.4g, %.4g] .. [%.4g, %.4g, %.4g]\n", info.bounds_min[0], info.bounds_min[1],
-           info.bounds_min[2], info.bounds_max[0], info.bounds_max[1], info.bounds_max[2]);
+    /* + 0.0f: a bound of -0 prints as 0 */
+    printf("bounds:      [%.4g, %.4g, %.4g] .. [%.4g, %.4g, %.4g]\n", info.bounds_min[0] + 0.0f, info.bounds_min[1] + 0.0f,
+           info.bounds_min[2] + 0.0f, info.bounds_max[0] + 0.0f, info.bounds_max[1] + 0.0f, info.bounds_max[2] + 0.0f);
     if (info.header[0]) printf("header:      %s\n", info.header);
-    printf("properties:  %s\n", info.properties);
+    if (info.properties[0]) printf("properties:  %s\n", info.properties); /* the formats with named properties (PLY) */
     rd_scene_destroy(scene);
     rd_context_destroy(ctx);
     return EXIT_DONE;

@@ -22,6 +22,7 @@ static const char *USAGE =
     "  --cameras FILE       a camera list {\"cameras\": [{width, height, fx, fy, cx, cy, w2c}]}\n"
     "                       (neither: 8 views orbiting the scene at 1920x1080)\n"
     "  --out DIR            output folder (default: out)\n"
+    "  --save-cameras FILE  write the cameras rendered (after --width/--height) as a camera list\n"
     "  --backend B          auto (default), cpu, cuda, vulkan\n"
     "  --background B       black (default), white or R,G,B in [0,1]\n"
     "  --exr                also write NAME.exr (float RGBA)\n"
@@ -97,7 +98,7 @@ int cmd_render(int argc, char **argv)
 {
     cli_options o;
     int status = cli_parse(argc, argv, OPT_DEMO | OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND |
-                                           OPT_EXR | OPT_SIZE | OPT_RENDER, USAGE, &o);
+                                           OPT_EXR | OPT_SIZE | OPT_RENDER | OPT_SAVE_CAMERAS, USAGE, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     const char *out_dir = o.out_dir ? o.out_dir : "out";
     rd_context *ctx = cli_context(&o);
@@ -106,11 +107,19 @@ int cmd_render(int argc, char **argv)
     cli_views views = {0};
     cJSON *report = NULL;
     rd_image rgba = {0}, rgb = {0};
+    cli_names earlier = {0};
+    int replaced = 0;
     status = EXIT_FAILED;
 
     if (cli_load_scene(ctx, &o, &scene) != RD_OK) { cli_error(ctx, NULL); goto done; }
     if (cli_views_load(ctx, &o, scene, &views) != RD_OK) { cli_error(ctx, NULL); goto done; }
+    if (o.save_cameras && rd_cameras_save(ctx, o.save_cameras, views.cameras, views.count) != RD_OK) {
+        cli_error(ctx, NULL);
+        goto done;
+    }
     if (!make_dirs(out_dir)) { fprintf(stderr, "radiant: %s: cannot create folder: %s\n", out_dir, strerror(errno)); goto done; }
+    replaced = cli_outputs_existing(out_dir, &views, o.exr);
+    earlier = cli_outputs_earlier(out_dir);
     if (views.dataset) {
         for (int i = 0; i < views.count; i++)
             if (views.cameras[i].distortion.model != RD_DISTORTION_NONE) {
@@ -199,9 +208,15 @@ int cmd_render(int argc, char **argv)
     printf("frame time: %.1f ms mean over %d view%s at %dx%d\n", total_ms / views.count, views.count,
            views.count == 1 ? "" : "s", views.cameras[0].width, views.cameras[0].height);
     if (measured) printf("PSNR %.2f dB, SSIM %.4f (mean over %d views)\n", psnr_sum / measured, ssim_sum / measured, measured);
+    int removed = cli_outputs_remove_stale(out_dir, &earlier, &views);
+    if (replaced) printf("replaced %d file%s of an earlier render in %s/\n", replaced, replaced == 1 ? "" : "s", out_dir);
+    if (removed)
+        printf("removed %d file%s of an earlier render (named in its report.json) that this one did not write\n", removed,
+               removed == 1 ? "" : "s");
     status = EXIT_DONE;
 
 done:
+    cli_names_free(&earlier);
     cJSON_Delete(report);
     rd_image_free(&rgba);
     rd_image_free(&rgb);

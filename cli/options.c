@@ -73,6 +73,8 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             }
         } else if (TAKES("--cameras", OPT_CAMERAS) && next) {
             o->cameras = argv[++i];
+        } else if (TAKES("--save-cameras", OPT_SAVE_CAMERAS) && next) {
+            o->save_cameras = argv[++i];
         } else if (TAKES("--out", OPT_OUT) && next) {
             o->out_dir = argv[++i];
         } else if (TAKES("--backend", OPT_BACKEND) && next) {

@@ -108,8 +108,9 @@ rd_result rd_ply_decode(rd_context *ctx, const char *path, const char *data, siz
     }
     scene->flags = h->antialiased ? RD_SCENE_ANTIALIASED : 0;
     snprintf(scene->format, sizeof scene->format, "inria-ply");
-    snprintf(scene->header, sizeof scene->header, "PLY binary_little_endian: %d element(s), vertex %lld rows of %zu bytes%s%s",
-             h->nelements, (long long)vertex->count, vertex->stride, h->comment[0] ? "; comment: " : "", h->comment);
+    snprintf(scene->header, sizeof scene->header, "PLY binary_little_endian: %d element%s, vertex %lld row%s of %zu bytes%s%s",
+             h->nelements, h->nelements == 1 ? "" : "s", (long long)vertex->count, vertex->count == 1 ? "" : "s", vertex->stride,
+             h->comment[0] ? "; comment: " : "", h->comment);
     size_t used = 0;
     for (int p = 0; p < vertex->nprops && used + 2 < sizeof scene->properties; p++) {
         int n = snprintf(scene->properties + used, sizeof scene->properties - used, "%s%s", p ? " " : "", vertex->props[p].name);

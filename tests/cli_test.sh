@@ -55,6 +55,37 @@ check "render with an all-zero w2c exits 1" status_is 1 "$radiant" render --demo
 check "render with an all-zero w2c says where and why" grep -q "zero.json: camera 0000: .*last row" "$tmp/stderr"
 check "render with an all-zero w2c writes nothing" test ! -e "$tmp/zero/0000.png"
 
+# --save-cameras: the cameras a render used, as a camera list that renders the same images
+check "render --save-cameras" status_is 0 "$radiant" render --demo --width 64 --height 36 --save-cameras "$tmp/used.json" --out "$tmp/orbit"
+check "render --cameras with the saved list" status_is 0 "$radiant" render --demo --cameras "$tmp/used.json" --out "$tmp/again"
+check "the saved cameras render the same images" cmp -s "$tmp/orbit/0003.png" "$tmp/again/0003.png"
+
+# a folder with an earlier render: files of the same names replaced and counted; frames the
+# earlier report.json names that this render does not write removed; nothing else touched
+touch "$tmp/orbit/keep.txt" "$tmp/orbit/0100.png"
+check "render fewer views into a folder used before" status_is 0 "$radiant" render --demo --cameras "$tmp/cams.json" --out "$tmp/orbit"
+check "says what it replaced" grep -q "replaced 3 files of an earlier render" "$tmp/stdout"
+check "says what it removed" grep -q "removed 6 files of an earlier render (named in its report.json)" "$tmp/stdout"
+check "the earlier frames it did not write are gone" test ! -e "$tmp/orbit/0005.png"
+check "files no report named are kept" test -e "$tmp/orbit/keep.txt" -a -e "$tmp/orbit/0100.png"
+
+# info: no -0, no empty lines, counts in words that agree with their number
+{
+    printf 'ply\nformat binary_little_endian 1.0\nelement vertex 1\n'
+    for p in x y z f_dc_0 f_dc_1 f_dc_2 opacity scale_0 scale_1 scale_2 rot_0 rot_1 rot_2 rot_3; do printf 'property float %s\n' $p; done
+    printf 'end_header\n'
+    printf '\000\000\000\200%.0s' 1 2 3           # x y z: -0
+    printf '\000\000\000\000%.0s' 1 2 3 4 5 6 7   # colour, opacity, scales
+    printf '\000\000\200\077'                      # rot_0 = 1
+    printf '\000\000\000\000%.0s' 1 2 3
+} >"$tmp/one.ply"
+check "info on a one-Gaussian scene" status_is 0 "$radiant" info "$tmp/one.ply"
+check "info prints no -0" test -z "$(grep -e '-0[^.0-9]' -e '-0$' "$tmp/stdout")"
+check "info counts in words that agree" grep -q "1 element, vertex 1 row of 56 bytes" "$tmp/stdout"
+check "convert it to SPZ" status_is 0 "$radiant" convert "$tmp/one.ply" "$tmp/one.spz"
+check "info on SPZ prints no empty properties line" status_is 0 "$radiant" info "$tmp/one.spz"
+check "no empty properties line" test -z "$(grep -E '^properties: *$' "$tmp/stdout")"
+
 # SH a format cannot hold is named when it is dropped
 check "synth with SH" status_is 0 "$radiant" synth 500 --out "$tmp/sh3.ply"
 check "convert SH 3 to .splat" status_is 0 "$radiant" convert "$tmp/sh3.ply" "$tmp/sh3.splat"
