@@ -23,6 +23,8 @@ static const char *USAGE =
     "                       (neither: 8 views orbiting the scene at 1920x1080)\n"
     "  --out DIR            output folder (default: out)\n"
     "  --save-cameras FILE  write the cameras rendered (after --width/--height) as a camera list\n"
+    "  --up AXIS            the orbit's up: x, y, z, -x, -y or -z (default: told from the scene,\n"
+    "                       +z for scenes flat along z, else -y; printed)\n"
     "  --backend B          auto (default), cpu, cuda, vulkan\n"
     "  --background B       black (default), white or R,G,B in [0,1]\n"
     "  --exr                also write NAME.exr (float RGBA)\n"

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { ORBIT_VIEWS = 8, ORBIT_WIDTH = 1920, ORBIT_HEIGHT = 1080 };
 
@@ -34,7 +35,12 @@ rd_result cli_views_load(rd_context *ctx, const cli_options *o, const rd_scene *
         rd_synthetic_cameras(v->count, ORBIT_WIDTH, ORBIT_HEIGHT, v->cameras);
         for (int i = 0; i < v->count; i++) snprintf(v->names[i], sizeof v->names[i], "%04d", i);
     } else {
-        rd_scene_orbit_cameras(scene, v->count, ORBIT_WIDTH, ORBIT_HEIGHT, v->cameras);
+        rd_orbit_desc orbit = {.count = v->count, .width = ORBIT_WIDTH, .height = ORBIT_HEIGHT};
+        memcpy(orbit.up, o->up, sizeof orbit.up);
+        if (!o->up[0] && !o->up[1] && !o->up[2]) rd_scene_up(scene, orbit.up);
+        fprintf(stderr, "radiant: orbit about up = (%g, %g, %g)%s\n", orbit.up[0] + 0.0f, orbit.up[1] + 0.0f, orbit.up[2] + 0.0f,
+                o->up[0] || o->up[1] || o->up[2] ? "" : ", told from the scene (--up sets it)");
+        rd_scene_orbit(scene, &orbit, v->cameras);
         for (int i = 0; i < v->count; i++) snprintf(v->names[i], sizeof v->names[i], "%04d", i);
     }
     if (o->width)

@@ -203,31 +203,68 @@ static void robust_extent(const rd_scene *s, float centre[3], float *radius)
     if (!(*radius > 0.0f)) *radius = 1.0f;
 }
 
+void rd_scene_up(const rd_scene *s, float up[3])
+{
+    up[0] = 0.0f, up[1] = -1.0f, up[2] = 0.0f;
+    if (!rd_is_gaussians(s) || s->head.memory == RD_MEMORY_DEVICE) return;
+    if (strcmp(s->format, "procedural") == 0) {
+        up[1] = 0.0f, up[2] = 1.0f;
+        return;
+    }
+    /* robust spreads: the 5th to 95th percentile of a sample of each coordinate */
+    enum { SAMPLES = 4096 };
+    float tmp[SAMPLES], spread[3];
+    int64_t step = s->count > SAMPLES ? s->count / SAMPLES : 1;
+    for (int a = 0; a < 3; a++) {
+        int n = 0;
+        for (int64_t i = 0; i < s->count && n < SAMPLES; i += step)
+            if (isfinite(s->means[3 * i + a])) tmp[n++] = s->means[3 * i + a];
+        qsort(tmp, (size_t)n, sizeof(float), compare_float);
+        spread[a] = n ? tmp[(n * 19) / 20 < n ? (n * 19) / 20 : n - 1] - tmp[n / 20] : 0.0f;
+    }
+    if (spread[2] < 0.5f * fminf(spread[0], spread[1])) up[1] = 0.0f, up[2] = 1.0f;
+}
+
 rd_result rd_scene_orbit_cameras(const rd_scene *s, int n, int width, int height, rd_camera *out)
 {
-    if (!rd_is_gaussians(s) || n < 1 || width < 1 || height < 1 || !out || s->head.memory == RD_MEMORY_DEVICE) return RD_ERROR_INVALID_ARGUMENT;
+    return rd_scene_orbit(s, &(rd_orbit_desc){.count = n, .width = width, .height = height}, out);
+}
+
+rd_result rd_scene_orbit(const rd_scene *s, const rd_orbit_desc *desc, rd_camera *out)
+{
+    if (!rd_is_gaussians(s) || !desc || desc->count < 1 || desc->width < 1 || desc->height < 1 || !out ||
+        s->head.memory == RD_MEMORY_DEVICE)
+        return RD_ERROR_INVALID_ARGUMENT;
+    int n = desc->count, width = desc->width, height = desc->height;
+    float up[3] = {desc->up[0], desc->up[1], desc->up[2]};
+    float length = sqrtf(up[0] * up[0] + up[1] * up[1] + up[2] * up[2]);
+    if (!(length > 0.0f) || !isfinite(length)) rd_scene_up(s, up);
+    else
+        for (int a = 0; a < 3; a++) up[a] /= length;
     float centre[3], radius;
     robust_extent(s, centre, &radius);
-    /* Guessing the up axis from the data is fragile: orbit about -y (COLMAP-trained scenes
-       keep OpenCV's y-down world), except for the demo scene, which is z-up. */
-    bool z_up = strcmp(s->format, "procedural") == 0;
-    float up[3] = {0.0f, z_up ? 0.0f : -1.0f, z_up ? 1.0f : 0.0f};
+    /* the ring's plane: x and z about y, x and y about z, y and z about x; another up takes
+       two perpendicular axes of its own */
+    float ring[2][3] = {{1, 0, 0}, {0, 0, 1}};
+    int axis = fabsf(up[0]) == 1.0f ? 0 : fabsf(up[1]) == 1.0f ? 1 : fabsf(up[2]) == 1.0f ? 2 : -1;
+    if (axis == 0) ring[0][0] = 0.0f, ring[0][1] = 1.0f;
+    if (axis == 2) ring[1][1] = 1.0f, ring[1][2] = 0.0f;
+    if (axis < 0) {
+        float *a = ring[0], *b = ring[1];
+        const float ref[3] = {fabsf(up[0]) < 0.9f ? 1.0f : 0.0f, fabsf(up[0]) < 0.9f ? 0.0f : 1.0f, 0.0f};
+        a[0] = up[1] * ref[2] - up[2] * ref[1], a[1] = up[2] * ref[0] - up[0] * ref[2], a[2] = up[0] * ref[1] - up[1] * ref[0];
+        float la = sqrtf(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
+        for (int k = 0; k < 3; k++) a[k] /= la;
+        b[0] = up[1] * a[2] - up[2] * a[1], b[1] = up[2] * a[0] - up[0] * a[2], b[2] = up[0] * a[1] - up[1] * a[0];
+    }
+    /* the demo is framed by hand; other scenes fit their radius into the narrower field of view */
+    bool framed = strcmp(s->format, "procedural") == 0;
+    float tan_half_x = tanf(0.5f * 50.0f * 3.14159265f / 180.0f);
+    float tan_half_min = fminf(tan_half_x, tan_half_x * (float)height / (float)width);
+    float dist = framed ? 2.6f * radius : 1.15f * radius * sqrtf(1.0f + 1.0f / (tan_half_min * tan_half_min));
     for (int i = 0; i < n; i++) {
-        float angle = 6.2831853f * (float)i / (float)n;
-        /* the demo is framed by hand; other scenes fit their radius into the narrower field of view */
-        float tan_half_x = tanf(0.5f * 50.0f * 3.14159265f / 180.0f);
-        float tan_half_min = fminf(tan_half_x, tan_half_x * (float)height / (float)width);
-        float dist = z_up ? 2.6f * radius : 1.15f * radius * sqrtf(1.0f + 1.0f / (tan_half_min * tan_half_min));
-        float eye[3];
-        if (z_up) {
-            eye[0] = centre[0] + dist * cosf(angle);
-            eye[1] = centre[1] + dist * sinf(angle);
-            eye[2] = centre[2] + 0.45f * dist;
-        } else {
-            eye[0] = centre[0] + dist * cosf(angle);
-            eye[1] = centre[1] - 0.45f * dist;
-            eye[2] = centre[2] + dist * sinf(angle);
-        }
+        float angle = 6.2831853f * (float)i / (float)n, c = cosf(angle), sn = sinf(angle), eye[3];
+        for (int k = 0; k < 3; k++) eye[k] = centre[k] + dist * c * ring[0][k] + dist * sn * ring[1][k] + 0.45f * dist * up[k];
         out[i] = rd_camera_look_at(eye, centre, up, width, height, 50.0f);
     }
     return RD_OK;

@@ -142,6 +142,12 @@ if [ -d "$data" ]; then
     check "report has PSNR per view" grep -q '"psnr"' "$tmp/lego/report.json"
     check "report has mean SSIM" grep -q '"mean_ssim"' "$tmp/lego/report.json"
     check "report states the split" grep -q '"split":[[:space:]]*"val"' "$tmp/lego/report.json"
+    # the orbit's up is told from the scene (the donut lies flat along z), and --up overrides it
+    check "render the donut's orbit" status_is 0 "$radiant" render "$donut" --width 32 --height 18 --out "$tmp/donut_orbit"
+    check "the donut orbits about +z" grep -q "orbit about up = (0, 0, 1), told from the scene" "$tmp/stderr"
+    check "render with --up -y" status_is 0 "$radiant" render "$donut" --width 32 --height 18 --up -y --out "$tmp/donut_y"
+    check "--up -y is used" grep -q "orbit about up = (0, -1, 0)$" "$tmp/stderr"
+    check "--up w exits 2" status_is 2 "$radiant" render "$donut" --up w
     # convert: every writable format from a real scene, read back by info
     for out in donut.spz donut.splat donut.compressed.ply donut.ply; do
         check "convert to $out" status_is 0 "$radiant" convert "$donut" "$tmp/$out"

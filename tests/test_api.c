@@ -200,6 +200,34 @@ int main(void)
     CHECK(bg[0] == 0.25f && bg[1] == 0.5f && bg[2] == 1.0f && bg[3] == 0.0f && bg[20] == 0.25f);
     rd_scene_destroy(empty);
 
+    /* the orbit's up: told from the scene (flat along z: +z, else -y), or given */
+    {
+        enum { N = 2000 };
+        float *means = calloc(3 * N, sizeof(float)), *scales = calloc(3 * N, sizeof(float)), *rots = calloc(4 * N, sizeof(float));
+        float *opac = calloc(N, sizeof(float)), *sh = calloc(3 * N, sizeof(float));
+        test_rng rr = {7};
+        for (int flat = 0; flat < 2; flat++) {
+            for (int i = 0; i < N; i++) {
+                means[3 * i + 0] = (float)rng_range(&rr, -1, 1);
+                means[3 * i + 1] = (float)rng_range(&rr, -1, 1) * (flat ? 1.0f : 2.0f);
+                means[3 * i + 2] = (float)rng_range(&rr, -1, 1) * (flat ? 0.1f : 1.0f);
+                rots[4 * i] = 1.0f;
+            }
+            rd_scene *sc = NULL;
+            float up[3];
+            CHECK_OK(rd_scene_create(ctx, &(rd_scene_desc){.count = N, .means = means, .log_scales = scales, .rotations = rots,
+                                                           .opacities = opac, .sh = sh}, &sc));
+            rd_scene_up(sc, up);
+            CHECK(flat ? up[2] == 1.0f && up[1] == 0.0f : up[1] == -1.0f && up[2] == 0.0f);
+            /* the orbit's cameras see up as up: their image's up (-y) points along it */
+            rd_camera ring[4];
+            CHECK_OK(rd_scene_orbit(sc, &(rd_orbit_desc){.count = 4, .width = 64, .height = 48, .up = {1, 0, 0}}, ring));
+            for (int k = 0; k < 4; k++) CHECK(-ring[k].w2c[4] > 0.8f); /* row 1 is the camera's y (down) in the world */
+            rd_scene_destroy(sc);
+        }
+        free(means), free(scales), free(rots), free(opac), free(sh);
+    }
+
     /* a scene of a kind no module fills (a module that is not built, a corrupt handle):
        the Gaussian functions refuse it or report nothing, rather than read it as Gaussians */
     struct { rd_scene_head head; char rest[256]; } alien = {{.kind = (rd_scene_kind)77}, {0}};

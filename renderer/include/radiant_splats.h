@@ -51,7 +51,19 @@ typedef struct rd_demo_desc {
     uint64_t seed; /* 0: the default seed; the scene is a pure function of count and seed */
 } rd_demo_desc;
 rd_result rd_scene_create_demo(rd_context *ctx, const rd_demo_desc *desc, rd_scene **out);
-/* n cameras on a ring around the scene's main content, looking at its centre. */
+/* The scene's up direction, as well as it can be told from the data: +z where the scene
+   is much flatter along z than across x and y (Blender's and OpenGL z-up worlds: objects
+   on a plane, landscapes), else -y (COLMAP's and OpenCV's y-down world, which most
+   trained scenes keep). The demo scene is z-up. */
+void rd_scene_up(const rd_scene *scene, float up[3]);
+/* Cameras on a ring around the scene's main content, looking at its centre, above it
+   along up. */
+typedef struct rd_orbit_desc {
+    int count, width, height;
+    float up[3]; /* zero: rd_scene_up's */
+} rd_orbit_desc;
+rd_result rd_scene_orbit(const rd_scene *scene, const rd_orbit_desc *desc, rd_camera *out);
+/* rd_scene_orbit with the detected up. */
 rd_result rd_scene_orbit_cameras(const rd_scene *scene, int n, int width, int height,
                                  rd_camera *out);
 
