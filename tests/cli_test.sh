@@ -32,13 +32,7 @@ check "--synth 0 exits 2" status_is 2 "$radiant" bench --synth 0
 check "--synth 0 says why" grep -q "at least one" "$tmp/stderr"
 
 # a camera list, rendered from the demo scene
-cat >"$tmp/cams.json" <<'JSON'
-{"cameras": [
- {"width": 64, "height": 36, "fx": 60, "fy": 60, "cx": 32, "cy": 18,
-  "w2c": [[0, 1, 0, 0], [0.45, 0, -0.89, 1.5], [-0.89, 0, -0.45, 6.0], [0, 0, 0, 1]]},
- {"width": 48, "height": 48, "fx": 50, "fy": 50, "cx": 24, "cy": 24,
-  "w2c": [[1, 0, 0, 0], [0, 0, -1, 1.0], [0, 1, 0, 6.0], [0, 0, 0, 1]]}]}
-JSON
+cp "$(dirname "$0")/two_cameras.json" "$tmp/cams.json" # two cameras of the demo scene, rotations rounded by hand
 check "render --cameras succeeds" status_is 0 "$radiant" render --demo --cameras "$tmp/cams.json" --out "$tmp/cams" --exr --background white
 check "render wrote 0000.png" test -s "$tmp/cams/0000.png"
 check "render wrote 0001.png" test -s "$tmp/cams/0001.png"

@@ -11,13 +11,7 @@ radiant_binary=$1 shim=$2
 source "$(dirname "$0")/script_checks.sh"
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 
-cat >"$tmp/cams.json" <<'JSON'
-{"cameras": [
- {"width": 64, "height": 36, "fx": 60, "fy": 60, "cx": 32, "cy": 18,
-  "w2c": [[0, 1, 0, 0], [0.45, 0, -0.89, 1.5], [-0.89, 0, -0.45, 6.0], [0, 0, 0, 1]]},
- {"width": 48, "height": 48, "fx": 50, "fy": 50, "cx": 24, "cy": 24,
-  "w2c": [[1, 0, 0, 0], [0, 0, -1, 1.0], [0, 1, 0, 6.0], [0, 0, 0, 1]]}]}
-JSON
+cp "$(dirname "$0")/two_cameras.json" "$tmp/cams.json" # two cameras of the demo scene, rotations rounded by hand
 check "a small scene to convert" status_is 0 run_radiant synth 3000 --out "$tmp/scene.ply"
 
 # case NAME: the command for output folder $1 (its outputs all go under it)
