@@ -79,6 +79,15 @@ check "cameras: radiant render" status_is 0 run_radiant render --demo --backend 
     --out "$tmp/cams_render"
 same_image "cameras: screenshot equals radiant render" "$tmp/cams.png" "$tmp/cams_render/0000.png"
 
+# --up: the orbit views about another axis, the same as radiant render's
+check "--up w exits 2" status_is 2 run_viewer --demo --up w
+check "up: a screenshot of the demo orbited about -y" status_is 0 in_xvfb "$viewer_binary" --demo --up -y --frames 2 \
+    --width 320 --height 180 --screenshot "$tmp/up.png"
+check "up: radiant render --up -y" status_is 0 run_radiant render --demo --backend vulkan --up -y --width 320 --height 180 \
+    --out "$tmp/up_render"
+same_image "up: screenshot equals radiant render" "$tmp/up.png" "$tmp/up_render/0000.png"
+check "up: another view than the default's" test "$("$image_diff" "$tmp/up.png" "$tmp/demo.png" 2>&1)" -ge 20
+
 # a file that fails to load: an interactive session shows the error in the overlay and goes
 # on; a run of --frames N, a script's, fails with 1
 printf 'ply\nformat binary_little_endian 1.0\nelement vertex 5\nend_header\n' >"$tmp/broken.ply"

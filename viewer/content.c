@@ -106,7 +106,8 @@ bool vw_content_open_views(vw_content *c, rd_context *ctx, const char *path, con
 void vw_content_default_views(vw_content *c)
 {
     if (!set_view_count(c, ORBIT_VIEWS)) return;
-    if (rd_scene_orbit_cameras(c->scene, ORBIT_VIEWS, ORBIT_WIDTH, ORBIT_HEIGHT, c->views) != RD_OK)
+    rd_orbit_desc orbit = {.count = ORBIT_VIEWS, .width = ORBIT_WIDTH, .height = ORBIT_HEIGHT, .up = {c->up[0], c->up[1], c->up[2]}};
+    if (rd_scene_orbit(c->scene, &orbit, c->views) != RD_OK)
         for (int i = 0; i < ORBIT_VIEWS; i++) {
             /* an empty scene: look at the origin from a ring */
             float a = 6.2831853f * (float)i / ORBIT_VIEWS;

@@ -22,6 +22,7 @@ static const char *USAGE =
     "  --backend B           vulkan (default), or cuda or cpu (frames copied through the host)\n"
     "  --width W --height H  window size (default 1280x720)\n"
     "  --no-vsync            start with vsync off (V toggles)\n"
+    "  --up AXIS             the orbit views' up: x, y, z, -x, -y or -z (default: told from the scene)\n"
     "  --frames N            render N frames at the first view, then exit\n"
     "  --screenshot FILE     with --frames: write the last frame (PNG)\n"
     "  --screenshot-overlay  screenshots (F12 too) include the overlay; by default they do not\n"
@@ -71,6 +72,17 @@ static int parse_options(int argc, char **argv, vw_options *o)
         else if (has_value && strcmp(a, "--cameras") == 0) o->cameras = argv[++i];
         else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
         else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
+        else if (has_value && strcmp(a, "--up") == 0) {
+            const char *axis = argv[++i];
+            float sign = axis[0] == '-' ? -1.0f : 1.0f;
+            if (axis[0] == '-' || axis[0] == '+') axis++;
+            int k = strcmp(axis, "x") == 0 ? 0 : strcmp(axis, "y") == 0 ? 1 : strcmp(axis, "z") == 0 ? 2 : -1;
+            if (k < 0) {
+                fprintf(stderr, "radiant-view: --up %s: expected x, y, z, -x, -y or -z\n", argv[i]);
+                return VW_EXIT_USAGE;
+            }
+            o->up[k] = sign;
+        }
         else if (has_value && strcmp(a, "--backend") == 0) {
             int b = rd_backend_from_name(argv[++i]);
             if (b != RD_BACKEND_VULKAN && b != RD_BACKEND_CUDA && b != RD_BACKEND_CPU) {

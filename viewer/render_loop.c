@@ -419,6 +419,7 @@ static bool start(render_state *s, const vw_options *o)
     }
     /* an interactive session shows a failed load in the overlay and goes on; a run of
        --frames N (a script's) fails with it */
+    memcpy(s->content.up, o->up, sizeof s->content.up);
     bool loaded = open_scene(s, o->demo ? "--demo" : o->scene);
     const char *views = o->dataset ? o->dataset : o->cameras;
     bool views_loaded = views && vw_content_open_views(&s->content, s->vk, views, o->split);

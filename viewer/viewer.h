@@ -28,6 +28,7 @@ typedef struct vw_options {
     const char *press;       /* --press KEYS: pressed before the first frame (scripted screenshots) */
     bool vsync;              /* starts on; --no-vsync */
     bool verbose;
+    float up[3];             /* --up AXIS: the orbit views' up; zero: told from the scene */
 } vw_options;
 
 /* What the person toggles; the render thread reads a copy each frame. */
