@@ -72,12 +72,18 @@ rd_result rd_ksplat_decode(rd_context *ctx, const char *path, const unsigned cha
     if (sh_max == 0.0f) sh_max = 1.5f;
     const level_layout *L = &LEVELS[level];
     int degree = 0;
+    /* every section's degree is checked, empty ones too: their records still take room */
     for (uint32_t k = 0; k < sections; k++) {
         ksplat_section sec = read_section(data + MAIN_HEADER + (size_t)k * SECTION_HEADER, level);
-        if (sec.count && sec.sh_degree > 3)
+        if (sec.sh_degree > 3)
             return rd_fail(ctx, RD_ERROR_FORMAT, "%s: section %u: shDegree %d (expected 0..3)", path, k, sec.sh_degree);
         if (sec.count && sec.sh_degree > degree) degree = sec.sh_degree;
     }
+    /* nothing is allocated for splats the file has no room for */
+    uint64_t smallest = (uint64_t)L->position_bytes + L->scale_bytes + L->rotation_bytes + 4;
+    if ((uint64_t)total * smallest > size - MAIN_HEADER)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: header field splatCount %u needs at least %llu bytes; the file has %zu (truncated "
+                       "file?)", path, total, (unsigned long long)((uint64_t)total * smallest + MAIN_HEADER), size);
     rd_scene *s = NULL;
     rd_result r = rd_scene_alloc(ctx, total, degree, &s);
     if (r != RD_OK) return r;
@@ -87,7 +93,7 @@ rd_result rd_ksplat_decode(rd_context *ctx, const char *path, const unsigned cha
     for (uint32_t k = 0; k < sections && r == RD_OK; k++) {
         ksplat_section sec = read_section(data + MAIN_HEADER + (size_t)k * SECTION_HEADER, level);
         int values = rd_sh_coeffs(sec.sh_degree) * 3 - 3;
-        uint64_t record = (uint64_t)(L->position_bytes + L->scale_bytes + L->rotation_bytes + 4 + values * L->sh_bytes);
+        uint64_t record = (uint64_t)L->position_bytes + L->scale_bytes + L->rotation_bytes + 4 + (uint64_t)values * L->sh_bytes;
         uint64_t meta = 4ull * sec.partial_buckets, buckets = (uint64_t)sec.bucket_storage * sec.bucket_count;
         uint64_t need = meta + buckets + record * sec.capacity;
         if (sec.count > sec.capacity || done + sec.count > total) {

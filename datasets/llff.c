@@ -136,9 +136,10 @@ rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split,
             }
         if (r != RD_OK) break;
         double H = M[4], W = M[9], f = M[14];
-        if (!(H >= 1 && W >= 1 && f > 0)) {
-            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: row %lld: (H, W, focal) = (%g, %g, %g) is not valid", rd_path_tail(npy_path),
-                        (long long)i, H, W, f);
+        /* range-checked before the conversion to int: sizes as rd_camera takes them */
+        if (!(H >= 1 && W >= 1 && H <= 65536 && W <= 65536 && f > 0)) {
+            r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: row %lld: (H, W, focal) = (%g, %g, %g) is not valid (sizes 1..65536, focal "
+                        "positive)", rd_path_tail(npy_path), (long long)i, H, W, f);
             break;
         }
         char image[4096] = "", name[256];

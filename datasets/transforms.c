@@ -82,6 +82,10 @@ static rd_result load_frame(rd_context *ctx, const char *path, const char *dir, 
             return RD_OK;
         }
     }
+    /* range-checked before the conversion to int (0: absent, read from the image) */
+    if ((l.w != 0.0 && !(l.w >= 1.0 && l.w <= 65536.0)) || (l.h != 0.0 && !(l.h >= 1.0 && l.h <= 65536.0)))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: image size w=%g h=%g is out of range (1..65536)", rd_path_tail(path), where,
+                       l.w, l.h);
     int w = (int)l.w, h = (int)l.h;
     if (w <= 0 || h <= 0) {
         r = rd_image_size(ctx, image, &w, &h);

@@ -161,6 +161,10 @@ static void test_transforms(void)
         CHECK(rd_dataset_view(ds, 0)->camera.width == 4); /* size from the image header */
         rd_dataset_destroy(ds);
     }
+    /* image sizes are range-checked before they become integers (the fuzzer's 1e102) */
+    snprintf(text, sizeof text, "{\"fl_x\": 100, \"w\": 1e102, \"h\": 4e9, \"frames\": [{\"file_path\": \"./r_0\", "
+                                "\"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_huge.json", text), RD_ERROR_FORMAT, "transforms_huge.json", "out of range (1..65536)");
     /* poses that are not rigid transforms: named with the file, the view and the problem */
     snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": "
                                 "[[1,0,0,0],[0,1,0,0],[0,0,1,4],[0,0,1,1]]}]}");

@@ -1,0 +1,20 @@
+/* fuzz_file.c: the input as a file (fuzz_file.h). */
+#include "fuzz_file.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *fuzz_file(const char *name, const uint8_t *data, size_t size)
+{
+    static char dir[64], path[256];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/radiant-fuzz-XXXXXX");
+        if (!mkdtemp(dir)) return NULL;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return NULL;
+    size_t written = size ? fwrite(data, 1, size, f) : 0;
+    if (fclose(f) != 0 || written != size) return NULL;
+    return path;
+}

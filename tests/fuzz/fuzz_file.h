@@ -1,0 +1,13 @@
+/* fuzz_file.h: the harnesses' way in: the input written to a file that the reader opens
+   by path, as a user's would be (the readers take paths). */
+#ifndef FUZZ_FILE_H
+#define FUZZ_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A path (in a private temporary folder, with the given name) that now holds the input;
+   NULL where it cannot be written. */
+const char *fuzz_file(const char *name, const uint8_t *data, size_t size);
+
+#endif
