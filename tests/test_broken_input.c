@@ -354,6 +354,17 @@ static void test_colmap(void)
     const char *radial = "1 SIMPLE_RADIAL 64 48 50 32 24 0.1\n2 PINHOLE 32 32 40 40 16 16\n";
     write_file(sparse, "cameras.txt", radial, strlen(radial));
     EXPECT(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_UNSUPPORTED, "camera 1", "SIMPLE_RADIAL");
+    /* cameras are found by id (a sorted index): listed out of order they still match, and
+       an id twice is an error */
+    const char *reversed = "2 SIMPLE_PINHOLE 32 32 40 16 16\n1 PINHOLE 64 48 50 50 32 24\n";
+    write_file(sparse, "cameras.txt", reversed, strlen(reversed));
+    if (CHECK_OK(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds))) {
+        CHECK(rd_dataset_view(ds, 0)->camera.width == 32 && rd_dataset_view(ds, 1)->camera.width == 64);
+        rd_dataset_destroy(ds);
+    }
+    const char *twice = "1 PINHOLE 64 48 50 50 32 24\n2 SIMPLE_PINHOLE 32 32 40 16 16\n1 PINHOLE 8 8 5 5 4 4\n";
+    write_file(sparse, "cameras.txt", twice, strlen(twice));
+    EXPECT(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_FORMAT, "cameras", "camera id 1 appears twice");
 }
 
 static void test_npy(void)
