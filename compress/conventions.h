@@ -18,11 +18,12 @@ static inline uint8_t rd_byte(float v)
 }
 /* a value in 0..1 to a byte */
 static inline uint8_t rd_unorm8(float v) { return rd_byte(v * 255.0f); }
-/* n-bit unsigned normalised integer of t in 0..1 (PlayCanvas packing) */
+/* n-bit unsigned normalised integer of t in 0..1 (PlayCanvas packing), clamped; NaN gives
+   0 (a chunk whose range overflowed to infinity normalises to NaN: it is no error to write) */
 static inline uint32_t rd_pack_unorm(float t, int bits)
 {
     float top = (float)((1u << bits) - 1u), v = floorf(t * top + 0.5f);
-    return (uint32_t)(v < 0.0f ? 0.0f : v > top ? top : v);
+    return (uint32_t)(v >= 0.0f ? (v > top ? top : v) : 0.0f);
 }
 static inline float rd_unpack_unorm(uint32_t v, int bits) { return (float)(v & ((1u << bits) - 1u)) / (float)((1u << bits) - 1u); }
 
