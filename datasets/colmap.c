@@ -3,6 +3,7 @@
    cameras become views; other models are parsed and rejected with a clear message. */
 #include "dataset.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,50 @@ static rd_result imgs_txt(rd_context *c, const char *p, void *d) { return read_i
 static rd_result pts_bin(rd_context *c, const char *p, void *d) { return read_points_bin(c, p, d); }
 static rd_result pts_txt(rd_context *c, const char *p, void *d) { return read_points_txt(c, p, d); }
 
+/* The images folder's file names, sorted, read once: asking the file system about each
+   image in turn took most of a 20,000-image model's load (a path lookup apiece). */
+typedef struct name_set {
+    char **names;
+    size_t count;
+} name_set;
+
+static int compare_strings(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static name_set list_folder(const char *dir)
+{
+    name_set set = {0};
+    size_t capacity = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (set.count == capacity) {
+            size_t grown = capacity ? 2 * capacity : 256;
+            char **names = realloc(set.names, grown * sizeof *names);
+            if (!names) break;
+            set.names = names, capacity = grown;
+        }
+        if (!(set.names[set.count] = strdup(e->d_name))) break;
+        set.count++;
+    }
+    if (d) closedir(d);
+    if (set.count) qsort(set.names, set.count, sizeof *set.names, compare_strings);
+    return set;
+}
+
+static void free_names(name_set *set)
+{
+    for (size_t i = 0; i < set->count; i++) free(set->names[i]);
+    free(set->names);
+}
+
+/* Whether images/NAME exists: from the listing for a plain name, asked of the file system
+   for one in a subfolder. */
+static bool image_exists(const name_set *listed, const char *name, const char *path)
+{
+    if (strchr(name, '/')) return rd_file_exists(path);
+    return listed->count && bsearch(&name, listed->names, listed->count, sizeof *listed->names, compare_strings) != NULL;
+}
+
 static int compare_camera_ids(const void *a, const void *b)
 {
     uint32_t x = ((const colmap_camera *)a)->id, y = ((const colmap_camera *)b)->id;
@@ -408,6 +453,9 @@ rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd
     if (r == RD_OK) r = read_pair(ctx, sparse, "points3D", &found, pts_bin, pts_txt, ds);
     if (r == RD_OK && d.nimages) qsort(d.images, (size_t)d.nimages, sizeof(colmap_image), compare_names);
     if (r == RD_OK) r = index_cameras(ctx, sparse, &d);
+    char images_dir[4200];
+    snprintf(images_dir, sizeof images_dir, "%s/images", dir);
+    name_set listed = r == RD_OK ? list_folder(images_dir) : (name_set){0};
     for (uint64_t i = 0; r == RD_OK && i < d.nimages; i++) {
         if (!rd_split_contains(split, (int)i)) continue;
         rd_camera cam;
@@ -415,7 +463,7 @@ rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd
         if (r != RD_OK) break;
         char image[4096], name[256];
         snprintf(image, sizeof image, "%s/images/%s", dir, d.images[i].name);
-        if (!rd_file_exists(image)) {
+        if (!image_exists(&listed, d.images[i].name, image)) {
             ds->skipped++;
             continue;
         }
@@ -424,6 +472,7 @@ rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd
         if (dot && dot != name) *dot = '\0';
         r = rd_dataset_add_view(ctx, ds, name, image, &cam);
     }
+    free_names(&listed);
     free(d.cameras);
     free(d.images);
     return r;
