@@ -76,15 +76,10 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
         } else if (TAKES("--save-cameras", OPT_SAVE_CAMERAS) && next) {
             o->save_cameras = argv[++i];
         } else if (TAKES("--up", OPT_SAVE_CAMERAS) && next) {
-            const char *axis = argv[++i];
-            float sign = axis[0] == '-' ? -1.0f : 1.0f;
-            if (axis[0] == '-' || axis[0] == '+') axis++;
-            int k = strcmp(axis, "x") == 0 ? 0 : strcmp(axis, "y") == 0 ? 1 : strcmp(axis, "z") == 0 ? 2 : -1;
-            if (k < 0) {
+            if (rd_axis_from_name(argv[++i], o->up) != RD_OK) {
                 fprintf(stderr, "radiant: --up %s: expected x, y, z, -x, -y or -z\n", argv[i]);
                 return EXIT_USAGE;
             }
-            o->up[k] = sign;
         } else if (TAKES("--out", OPT_OUT) && next) {
             o->out_dir = argv[++i];
         } else if (TAKES("--backend", OPT_BACKEND) && next) {

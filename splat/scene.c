@@ -225,6 +225,18 @@ void rd_scene_up(const rd_scene *s, float up[3])
     if (spread[2] < 0.5f * fminf(spread[0], spread[1])) up[1] = 0.0f, up[2] = 1.0f;
 }
 
+rd_result rd_axis_from_name(const char *name, float up[3])
+{
+    if (!name) return RD_ERROR_INVALID_ARGUMENT;
+    float sign = name[0] == '-' ? -1.0f : 1.0f;
+    if (name[0] == '-' || name[0] == '+') name++;
+    int k = strcmp(name, "x") == 0 ? 0 : strcmp(name, "y") == 0 ? 1 : strcmp(name, "z") == 0 ? 2 : -1;
+    if (k < 0) return RD_ERROR_INVALID_ARGUMENT;
+    up[0] = up[1] = up[2] = 0.0f;
+    up[k] = sign;
+    return RD_OK;
+}
+
 rd_result rd_scene_orbit_cameras(const rd_scene *s, int n, int width, int height, rd_camera *out)
 {
     return rd_scene_orbit(s, &(rd_orbit_desc){.count = n, .width = width, .height = height}, out);

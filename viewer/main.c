@@ -73,15 +73,10 @@ static int parse_options(int argc, char **argv, vw_options *o)
         else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
         else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
         else if (has_value && strcmp(a, "--up") == 0) {
-            const char *axis = argv[++i];
-            float sign = axis[0] == '-' ? -1.0f : 1.0f;
-            if (axis[0] == '-' || axis[0] == '+') axis++;
-            int k = strcmp(axis, "x") == 0 ? 0 : strcmp(axis, "y") == 0 ? 1 : strcmp(axis, "z") == 0 ? 2 : -1;
-            if (k < 0) {
+            if (rd_axis_from_name(argv[++i], o->up) != RD_OK) {
                 fprintf(stderr, "radiant-view: --up %s: expected x, y, z, -x, -y or -z\n", argv[i]);
                 return VW_EXIT_USAGE;
             }
-            o->up[k] = sign;
         }
         else if (has_value && strcmp(a, "--backend") == 0) {
             int b = rd_backend_from_name(argv[++i]);

@@ -56,6 +56,9 @@ rd_result rd_scene_create_demo(rd_context *ctx, const rd_demo_desc *desc, rd_sce
    on a plane, landscapes), else -y (COLMAP's and OpenCV's y-down world, which most
    trained scenes keep). The demo scene is z-up. */
 void rd_scene_up(const rd_scene *scene, float up[3]);
+/* An axis by name, as the programs' --up takes it: "x", "y", "z", "-x", "-y", "-z" ("+z"
+   too) into up; RD_ERROR_INVALID_ARGUMENT (up untouched) for anything else. */
+rd_result rd_axis_from_name(const char *name, float up[3]);
 /* Cameras on a ring around the scene's main content, looking at its centre, above it
    along up. */
 typedef struct rd_orbit_desc {
