@@ -175,23 +175,32 @@ static int compare_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+enum { SAMPLES = 4096 }; /* means the scene's robust statistics look at, evenly spread */
+
+static int64_t sample_step(const rd_scene *s) { return s->count > SAMPLES ? s->count / SAMPLES : 1; }
+
+/* The sampled means' finite coordinates along axis a, sorted; returns how many. */
+static int sorted_axis_sample(const rd_scene *s, int a, float out[SAMPLES])
+{
+    int n = 0;
+    int64_t step = sample_step(s);
+    for (int64_t i = 0; i < s->count && n < SAMPLES; i += step)
+        if (isfinite(s->means[3 * i + a])) out[n++] = s->means[3 * i + a];
+    qsort(out, (size_t)n, sizeof(float), compare_float);
+    return n;
+}
+
 /* Robust centre and size: medians of a sample of means and the 90th percentile of
    distances, so that a few far-away floaters do not push the cameras out. */
 static void robust_extent(const rd_scene *s, float centre[3], float *radius)
 {
-    enum { SAMPLES = 4096 };
-    float values[SAMPLES];
-    int64_t step = s->count > SAMPLES ? s->count / SAMPLES : 1;
-    int n = 0;
-    float tmp[SAMPLES];
+    float values[SAMPLES], tmp[SAMPLES];
+    int64_t step = sample_step(s);
     for (int a = 0; a < 3; a++) {
-        n = 0;
-        for (int64_t i = 0; i < s->count && n < SAMPLES; i += step)
-            if (isfinite(s->means[3 * i + a])) tmp[n++] = s->means[3 * i + a];
-        qsort(tmp, (size_t)n, sizeof(float), compare_float);
+        int n = sorted_axis_sample(s, a, tmp);
         centre[a] = n ? tmp[n / 2] : 0.0f;
     }
-    n = 0;
+    int n = 0;
     for (int64_t i = 0; i < s->count && n < SAMPLES; i += step) {
         const float *m = s->means + 3 * i;
         float dx = m[0] - centre[0], dy = m[1] - centre[1], dz = m[2] - centre[2];
@@ -212,14 +221,9 @@ void rd_scene_up(const rd_scene *s, float up[3])
         return;
     }
     /* robust spreads: the 5th to 95th percentile of a sample of each coordinate */
-    enum { SAMPLES = 4096 };
     float tmp[SAMPLES], spread[3];
-    int64_t step = s->count > SAMPLES ? s->count / SAMPLES : 1;
     for (int a = 0; a < 3; a++) {
-        int n = 0;
-        for (int64_t i = 0; i < s->count && n < SAMPLES; i += step)
-            if (isfinite(s->means[3 * i + a])) tmp[n++] = s->means[3 * i + a];
-        qsort(tmp, (size_t)n, sizeof(float), compare_float);
+        int n = sorted_axis_sample(s, a, tmp);
         spread[a] = n ? tmp[(n * 19) / 20 < n ? (n * 19) / 20 : n - 1] - tmp[n / 20] : 0.0f;
     }
     if (spread[2] < 0.5f * fminf(spread[0], spread[1])) up[1] = 0.0f, up[2] = 1.0f;

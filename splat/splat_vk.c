@@ -63,7 +63,6 @@ typedef struct vk_frame {
     rd_vk_buffer outputs[OUTPUTS];  /* colour, depth, transmittance, contributors */
     rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
     rd_pair_capacity capacity;      /* pairs the key buffers hold */
-    uint32_t pairs;                 /* the capacity the frame being recorded has */
     bool longest_first;             /* the blend's launch order (tiles_longest_first) */
     rd_vk_timers timers;            /* rd_splat_stage_names */
 } vk_frame;
@@ -186,6 +185,7 @@ static uint64_t ranges_bytes(uint64_t tiles) { return tiles * 8 + RD_SCHEDULE_CO
 static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_t tiles, size_t pixels,
                                const rd_framebuffer *target)
 {
+    uint64_t capacity = (uint64_t)f->capacity.pairs; /* frame_driver.h: under 2^31 */
     rd_result r = rd_vk_reserve(ctx, &f->params, sizeof(rd_view_params), "view parameters");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->splats, n * 48, "preprocessed Gaussians"); /* SplatAt */
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tiles, n * 8, "preprocessed Gaussians' tiles"); /* TilesAt */
@@ -195,11 +195,11 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
     for (int b = 0; b < 2 && r == RD_OK; b++) {
         r = rd_vk_reserve(ctx, &f->depth_keys[b], n * 4, "depth keys");
         if (r == RD_OK) r = rd_vk_reserve(ctx, &f->order[b], n * 4, "depth order");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->keys[b], (uint64_t)f->pairs * 4, "sort keys");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], (uint64_t)f->pairs * 4, "sort values");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->keys[b], capacity * 4, "sort keys");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], capacity * 4, "sort values");
     }
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->counters, RD_COUNTERS * 4, "counters");
-    uint64_t pair_groups = (uint64_t)f->pairs / RD_LINEAR_THREADS + 1;
+    uint64_t pair_groups = capacity / RD_LINEAR_THREADS + 1;
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->group_first, pair_groups * 4, "pair groups");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_ranges, ranges_bytes(tiles), "tile ranges");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tile_order, tiles * 4, "tile schedule");
@@ -213,7 +213,7 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
             readback += bytes;
         }
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->readback, readback, "frame readback");
-    if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, rd_vk(ctx)->sorter, n > f->pairs ? n : f->pairs);
+    if (r == RD_OK) r = rd_vk_sorter_reserve(ctx, rd_vk(ctx)->sorter, n > capacity ? n : capacity);
     return r;
 }
 
@@ -221,7 +221,7 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
 static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, const rd_scene *scene, const rd_view_params *vp,
                          const rd_framebuffer *target)
 {
-    uint32_t n = (uint32_t)scene->count;
+    uint32_t n = (uint32_t)scene->count, capacity = (uint32_t)f->capacity.pairs;
     uint64_t tiles = (uint64_t)vp->tiles_x * vp->tiles_y;
     size_t pixels = (size_t)vp->width * vp->height;
     VkDeviceAddress counters = f->counters.address, params = f->params.address;
@@ -260,26 +260,26 @@ static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, cons
         /* where each group of pairs starts, for the emission; the barrier after the
            arguments below covers it too */
         struct { VkDeviceAddress offsets, group_first, counters; uint32_t count, capacity; } pair_groups = {
-            f->offsets.address, f->group_first.address, counters, n, f->pairs};
+            f->offsets.address, f->group_first.address, counters, n, capacity};
         rd_vk_dispatch(cmd, &f->pair_groups, &pair_groups, groups);
         /* one thread per sorted pair, for the emission and again for the ranges (the sort
            leaves these arguments alone) */
         const rd_vk_buffer *args;
         VkDeviceSize at = rd_vk_count_args_record(sorter, cmd, counters + RD_COUNTER_PAIRS * 4,
-                                                  counters + RD_COUNTER_SORT_STALLS * 4, f->pairs, RD_LINEAR_THREADS, &args);
+                                                  counters + RD_COUNTER_SORT_STALLS * 4, capacity, RD_LINEAR_THREADS, &args);
         struct { VkDeviceAddress vp, tiles, order, offsets, group_first, keys, values, counters; uint32_t count, capacity; }
             emit = {params, f->tiles.address, order, f->offsets.address, f->group_first.address, f->keys[0].address,
-                    f->values[0].address, counters, n, f->pairs};
+                    f->values[0].address, counters, n, capacity};
         rd_vk_dispatch_indirect(cmd, &f->emit, &emit, args, at);
         rd_vk_barrier(cmd);
         rd_vk_timers_mark(ctx, cmd, &f->timers, 2);
         /* stable: within a tile the pairs keep the depth order they were emitted in */
         tile_result = rd_vk_sort_pairs_record(sorter, cmd, &(rd_vk_sort_desc){
             .keys = {f->keys[0].address, f->keys[1].address}, .values = {f->values[0].address, f->values[1].address},
-            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = f->pairs, .bits = rd_key_bits(tiles),
+            .count = counters + RD_COUNTER_PAIRS * 4, .max_count = capacity, .bits = rd_key_bits(tiles),
             .status = counters + RD_COUNTER_SORT_STALLS * 4});
         struct { VkDeviceAddress keys, ranges, counters; uint32_t capacity; } ranges = {
-            f->keys[tile_result].address, f->tile_ranges.address, counters, f->pairs};
+            f->keys[tile_result].address, f->tile_ranges.address, counters, capacity};
         rd_vk_dispatch_indirect(cmd, &f->ranges, &ranges, args, at);
         rd_vk_barrier(cmd);
     } else {
@@ -339,7 +339,7 @@ typedef struct vk_frame_call {
 static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
 {
     vk_frame_call *c = user;
-    c->f->pairs = (uint32_t)capacity;
+    (void)capacity; /* f->capacity.pairs, which reserve_frame reads */
     size_t pixels = (size_t)c->vp->width * c->vp->height;
     return reserve_frame(ctx, c->f, (uint64_t)c->scene->count, (uint64_t)c->vp->tiles_x * c->vp->tiles_y, pixels, c->target);
 }
@@ -349,7 +349,7 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
 {
     vk_frame_call *c = user;
     vk_frame *f = c->f;
-    (void)capacity; /* f->pairs, set by reserve_call */
+    (void)capacity; /* f->capacity.pairs, which record_frame reads */
     VkCommandBuffer cmd;
     rd_result r = rd_vk_upload(ctx, &f->params, 0, c->vp, sizeof *c->vp);
     if (r == RD_OK) r = rd_vk_begin(ctx, &cmd);

@@ -4,16 +4,12 @@
    by the readers, so every camera field is reached without images. */
 #include "fuzz_file.h"
 
-#include <radiant.h>
-
 static const char *const names[] = {"transforms_test.json", "transforms.json", "cameras.json", "poses_bounds.npy"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static rd_context *ctx;
-    if (!ctx && rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1, .log_level = RD_LOG_ERROR + 1}, &ctx) != RD_OK)
-        return 0;
-    if (size < 1) return 0;
+    rd_context *ctx = fuzz_context();
+    if (!ctx || size < 1) return 0;
     const char *path = fuzz_file(names[data[0] % 4], data + 1, size - 1);
     rd_dataset *ds = NULL;
     if (path && rd_dataset_load(ctx, path, &(rd_dataset_desc){.split = "all"}, &ds) == RD_OK) rd_dataset_destroy(ds);

@@ -4,6 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+rd_context *fuzz_context(void)
+{
+    static rd_context *ctx;
+    if (!ctx) rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1}, &ctx);
+    return ctx;
+}
+
 const char *fuzz_file(const char *name, const uint8_t *data, size_t size)
 {
     static char dir[64], path[256];

@@ -1,10 +1,16 @@
-/* fuzz_file.h: the harnesses' way in: the input written to a file that the reader opens
+/* fuzz_file.h: the harnesses' context, and their way in: the input written to a file that the reader opens
    by path, as a user's would be (the readers take paths). */
 #ifndef FUZZ_FILE_H
 #define FUZZ_FILE_H
 
+#include <radiant.h>
+
 #include <stddef.h>
 #include <stdint.h>
+
+/* The harnesses' context, made once: the CPU backend, one thread, no log. NULL where it
+   cannot be made. */
+rd_context *fuzz_context(void);
 
 /* A path (in a private temporary folder, with the given name) that now holds the input;
    NULL where it cannot be written. */

@@ -5,16 +5,12 @@
    which decides between the formats that have no magic. */
 #include "fuzz_file.h"
 
-#include <radiant.h>
-
 static const char *const names[] = {"in.ply", "in.splat", "in.ksplat", "in.spz", "in.compressed.ply"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static rd_context *ctx;
-    if (!ctx && rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1, .log_level = RD_LOG_ERROR + 1}, &ctx) != RD_OK)
-        return 0;
-    if (size < 1) return 0;
+    rd_context *ctx = fuzz_context();
+    if (!ctx || size < 1) return 0;
     const char *path = fuzz_file(names[data[0] % 5], data + 1, size - 1);
     rd_scene *scene = NULL;
     if (!path || rd_scene_load(ctx, path, &scene) != RD_OK) return 0;
