@@ -62,6 +62,12 @@ check "says what it replaced" grep -q "replaced 3 files of an earlier render" "$
 check "says what it removed" grep -q "removed 6 files of an earlier render (named in its report.json)" "$tmp/stdout"
 check "the earlier frames it did not write are gone" test ! -e "$tmp/orbit/0005.png"
 check "files no report named are kept" test -e "$tmp/orbit/keep.txt" -a -e "$tmp/orbit/0100.png"
+# an earlier report.json that is broken, or names files outside the folder, removes nothing
+mkdir -p "$tmp/odd" && echo "keep" >"$tmp/outside.png" && echo "not json {" >"$tmp/odd/report.json"
+check "render over a broken earlier report" status_is 0 "$radiant" render --demo --cameras "$tmp/cams.json" --out "$tmp/odd"
+printf '{"views": [{"name": "../outside"}, {"name": ".."}, {"name": 7}]}' >"$tmp/odd/report.json"
+check "render over a report naming files outside" status_is 0 "$radiant" render --demo --cameras "$tmp/cams.json" --out "$tmp/odd"
+check "nothing outside the folder is removed" test -e "$tmp/outside.png"
 
 # info: no -0, no empty lines, counts in words that agree with their number
 {
