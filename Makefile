@@ -1,9 +1,10 @@
 # Targets behind the README's commands: `make` builds and renders the built-in scene
-# (tools/setup.sh installs packages first), `make test` runs every test in a release and an ASan + UBSan build.
+# (tools/setup.sh installs packages first), `make test` runs every test in a release and an ASan + UBSan build,
+# then fuzzes every reader briefly (clang, libFuzzer; `tools/fuzz.sh` fuzzes longer).
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: demo deps build test test-release test-sanitize clean
+.PHONY: demo deps build test test-release test-sanitize test-fuzz clean
 
 demo: build
 	$(BUILD)/radiant render --demo --out out/demo
@@ -15,7 +16,7 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: test-release test-sanitize
+test: test-release test-sanitize test-fuzz
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -25,5 +26,10 @@ test-sanitize: deps
 	cmake --build $(BUILD)-sanitize -j $(JOBS)
 	cd $(BUILD)-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+# every harness replays its corpus and regressions, then fuzzes for FUZZ_SECONDS; a finding fails
+FUZZ_SECONDS ?= 20
+test-fuzz: deps
+	tools/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-sanitize out
+	rm -rf $(BUILD) $(BUILD)-sanitize build-fuzz out fuzz-out

@@ -28,6 +28,7 @@ typedef struct cli_options {
     rd_backend backend;
     float background[3];
     bool exr, json, verbose;
+    int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */
     int width, height, frames, warmup;
     rd_render_desc render;
 } cli_options;

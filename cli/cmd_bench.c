@@ -21,7 +21,9 @@ static const char *USAGE =
     "  --backend B           auto (default), cpu, cuda, vulkan\n"
     "  --width W --height H  render at this size\n"
     "  --sh-degree N, --antialiased, --inria-extent   as for render\n"
-    "  --json                print one JSON object: median_ms, stages, counts\n";
+    "  --json                print one JSON object: median_ms, stages, counts\n"
+    "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
+    "                        at least 256 MiB)\n";
 
 static int compare_double(const void *a, const void *b)
 {

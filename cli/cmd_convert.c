@@ -15,7 +15,8 @@ static const char *USAGE =
     "  --sh-degree N            keep SH degrees 0..N (default: all the scene has)\n"
     "  --spz-fractional-bits B  SPZ position precision 1..23 (default: from the scene's extent,\n"
     "                           at least 12 bits; the choice is printed)\n"
-    "  --format F               ply, compressed-ply, spz or splat, whatever OUT is called\n";
+    "  --format F               ply, compressed-ply, spz or splat, whatever OUT is called\n"
+    "  --decode-limit MIB|none  memory IN may decode to (default: 64 times its size, at least 256 MiB)\n";
 
 static bool parse_int(const char *s, int lo, int hi, int *out)
 {
@@ -26,7 +27,8 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
     return true;
 }
 
-static int parse(int argc, char **argv, const char **in, const char **out, rd_scene_save_desc *d, bool *verbose)
+/* The context's options (verbose, decode limit) go into o. */
+static int parse(int argc, char **argv, const char **in, const char **out, rd_scene_save_desc *d, cli_options *o)
 {
     static const rd_file_format writable[] = {RD_FILE_PLY, RD_FILE_COMPRESSED_PLY, RD_FILE_SPZ, RD_FILE_SPLAT};
     for (int i = 0; i < argc; i++) {
@@ -49,7 +51,11 @@ static int parse(int argc, char **argv, const char **in, const char **out, rd_sc
                     d->format = writable[f];
             if (!d->format) return fprintf(stderr, "radiant: --format %s: expected ply, compressed-ply, spz or splat\n", next), EXIT_USAGE;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            *verbose = true;
+            o->verbose = true;
+        } else if (strcmp(a, "--decode-limit") == 0 && next) {
+            if (rd_decode_limit_from_text(argv[++i], &o->decode_limit) != RD_OK)
+                return fprintf(stderr, "radiant: --decode-limit %s: expected a whole number of MiB (1..1073741824) or none\n", next),
+                       EXIT_USAGE;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "radiant: unknown option or missing value: %s\n\n%s", a, USAGE);
             return EXIT_USAGE;
@@ -71,10 +77,10 @@ int cmd_convert(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
     rd_scene_save_desc desc = {0};
-    bool verbose = false;
-    int status = parse(argc, argv, &in, &out, &desc, &verbose);
+    cli_options context_options = {.backend = RD_BACKEND_CPU};
+    int status = parse(argc, argv, &in, &out, &desc, &context_options);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
-    rd_context *ctx = cli_context(&(cli_options){.backend = RD_BACKEND_CPU, .verbose = verbose});
+    rd_context *ctx = cli_context(&context_options);
     if (!ctx) return EXIT_FAILED;
     rd_scene *scene = NULL;
     double t0 = cli_now_ms();

@@ -10,7 +10,8 @@ static const char *USAGE =
     "\n"
     "A scene file: format, Gaussian count, SH degree, bounds, properties found.\n"
     "A dataset folder or file: kind, views, skipped frames, sparse points.\n"
-    "  --split S   the dataset split to list (default: all)\n";
+    "  --split S   the dataset split to list (default: all)\n"
+    "  --decode-limit MIB|none  memory FILE may decode to (default: 64 times its size, at least 256 MiB)\n";
 
 static int dataset_info(rd_context *ctx, const cli_options *o)
 {
@@ -43,7 +44,7 @@ int cmd_info(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!o.split_given) o.split = "all"; /* info lists every view unless asked for a split */
-    rd_context *ctx = cli_context(&(cli_options){.backend = RD_BACKEND_CPU});
+    rd_context *ctx = cli_context(&(cli_options){.backend = RD_BACKEND_CPU, .verbose = o.verbose, .decode_limit = o.decode_limit});
     if (!ctx) return EXIT_FAILED;
     struct stat st;
     size_t len = 0;

@@ -32,6 +32,8 @@ static const char *USAGE =
     "  --sh-degree N        use spherical harmonics up to degree N (0..3)\n"
     "  --antialiased        Mip-Splatting opacity compensation (scenes marked so use it anyway)\n"
     "  --inria-extent       the INRIA code's square 3-sigma extent\n"
+    "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
+    "                       at least 256 MiB)\n"
     "  -v, --verbose        debug messages\n";
 
 static bool make_dirs(const char *path)

@@ -127,6 +127,11 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             o->render.flags |= RD_RENDER_EXPECTED_DEPTH;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = true;
+        } else if (strcmp(a, "--decode-limit") == 0 && next) {
+            if (rd_decode_limit_from_text(argv[++i], &o->decode_limit) != RD_OK) {
+                fprintf(stderr, "radiant: --decode-limit %s: expected a whole number of MiB (1..1073741824) or none\n", argv[i]);
+                return EXIT_USAGE;
+            }
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "radiant: unknown option or missing value: %s\n\n%s", a, usage);
             return EXIT_USAGE;
@@ -166,7 +171,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
 rd_context *cli_context(const cli_options *o)
 {
     rd_context_desc desc = {.backend = o->backend, .log = log_to_stderr,
-                            .log_level = o->verbose ? RD_LOG_DEBUG : RD_LOG_INFO};
+                            .log_level = o->verbose ? RD_LOG_DEBUG : RD_LOG_INFO, .decode_limit = o->decode_limit};
     rd_context *ctx = NULL;
     rd_result r = rd_context_create(&desc, &ctx);
     if (r != RD_OK) fprintf(stderr, "radiant: cannot use backend %s: %s\n", rd_backend_name(o->backend), rd_result_string(r));

@@ -83,7 +83,7 @@ rd_result rd_compressed_ply_decode(rd_context *ctx, const char *path, const unsi
                            path, rest, (long long)shel->count, (long long)n);
     }
     rd_scene *s = NULL;
-    if ((r = rd_scene_alloc(ctx, n, degree, &s)) != RD_OK) return r;
+    if ((r = rd_scene_alloc_decoded(ctx, path, size, n, degree, &s)) != RD_OK) return r;
     int K = rd_sh_coeffs(degree);
     float c[18], t[3];
     for (int64_t i = 0; i < n; i++) {

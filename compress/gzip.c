@@ -36,6 +36,8 @@ rd_result rd_gunzip(rd_context *ctx, const char *path, const unsigned char *data
     if ((uint64_t)declared > (uint64_t)deflated * DEFLATE_MAX_RATIO + 1024 || declared > INT_MAX)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: gzip trailer declares %u bytes from %zu compressed bytes (corrupt or a decompression bomb)",
                        path, declared, deflated);
+    rd_result r = rd_decode_check(ctx, path, size, declared, "the gzip stream's content");
+    if (r != RD_OK) return r;
     unsigned char *buffer = malloc(declared ? declared : 1);
     if (!buffer) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: cannot hold %u decompressed bytes", path, declared);
     /* the trailer stays in the input: stb reads a few bytes ahead of the last code */

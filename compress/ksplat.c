@@ -85,7 +85,7 @@ rd_result rd_ksplat_decode(rd_context *ctx, const char *path, const unsigned cha
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: header field splatCount %u needs at least %llu bytes; the file has %zu (truncated "
                        "file?)", path, total, (unsigned long long)((uint64_t)total * smallest + MAIN_HEADER), size);
     rd_scene *s = NULL;
-    rd_result r = rd_scene_alloc(ctx, total, degree, &s);
+    rd_result r = rd_scene_alloc_decoded(ctx, path, size, total, degree, &s);
     if (r != RD_OK) return r;
     int K = rd_sh_coeffs(degree);
     uint64_t at = MAIN_HEADER + (uint64_t)sections * SECTION_HEADER;

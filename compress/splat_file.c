@@ -32,7 +32,7 @@ rd_result rd_splat_decode(rd_context *ctx, const char *path, const unsigned char
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %zu bytes is not a whole number of 32-byte .splat records", path, size);
     int64_t n = (int64_t)(size / SPLAT_BYTES);
     rd_scene *s = NULL;
-    rd_result r = rd_scene_alloc(ctx, n, 0, &s);
+    rd_result r = rd_scene_alloc_decoded(ctx, path, size, n, 0, &s);
     if (r != RD_OK) return r;
     for (int64_t i = 0; i < n; i++) {
         const unsigned char *p = data + (size_t)i * SPLAT_BYTES;

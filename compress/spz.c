@@ -17,10 +17,6 @@ enum { SPZ_MAGIC = 0x5053474e, V4_HEADER = 32, LEGACY_HEADER = 16, FLAG_ANTIALIA
 enum { STREAM_POSITIONS, STREAM_ALPHAS, STREAM_COLORS, STREAM_SCALES, STREAM_ROTATIONS, STREAM_SH, STREAM_COUNT };
 static const char *STREAM_NAMES[STREAM_COUNT] = {"positions", "alphas", "colours", "scales", "rotations", "sh"};
 static const float COLOR_SCALE = 0.15f; /* SPZ colour = dc * 0.15 * 255 + 127.5 */
-/* Above this, total decompressed bytes per file byte means a bomb, not splats: real
-   scenes compress about 2:1, a file of identical splats some hundreds to one. */
-enum { MAX_RATIO = 1 << 14 };
-#define MIN_CAPPED_BYTES ((uint64_t)64 << 20)
 
 static int sh_dim(int degree) { return (degree + 1) * (degree + 1) - 1; } /* coefficients beyond DC */
 
@@ -48,9 +44,21 @@ static int32_t fixed24(const unsigned char *p)
     return (int32_t)(u ^ 0x800000u) - 0x800000; /* sign-extend 24 bits */
 }
 
+static int kept_degree(int file_degree) { return file_degree > 3 ? 3 : file_degree; }
+
+/* Whether the decompressed arrays (held while unpacking) and the scene fit the decode
+   limit for a file of file_size bytes: checked before either is allocated. */
+static rd_result check_limit(rd_context *ctx, const char *path, size_t file_size, const spz_arrays *a, uint64_t arrays)
+{
+    char what[96];
+    snprintf(what, sizeof what, "%lld points (%llu bytes decompressed, then the scene)", (long long)a->count,
+             (unsigned long long)arrays);
+    return rd_decode_check(ctx, path, file_size, arrays + rd_scene_bytes(a->count, kept_degree(a->sh_degree)), what);
+}
+
 static rd_result unpack(rd_context *ctx, const char *path, const spz_arrays *a, uint8_t flags, rd_scene **out)
 {
-    int degree = a->sh_degree > 3 ? 3 : a->sh_degree;
+    int degree = kept_degree(a->sh_degree);
     if (a->sh_degree > 3) rd_log(ctx, RD_LOG_WARN, "%s: SH degree %d; radiant keeps degrees 0..3", path, a->sh_degree);
     rd_scene *s = NULL;
     rd_result r = rd_scene_alloc(ctx, a->count, degree, &s);
@@ -113,6 +121,7 @@ static rd_result decode_legacy(rd_context *ctx, const char *path, const unsigned
         a.fractional_bits = raw[13];
         a.rotation_bytes = version == 2 ? 3 : 4;
         r = check_header(ctx, path, a.count, a.sh_degree, a.fractional_bits);
+        if (r == RD_OK) r = check_limit(ctx, path, size, &a, raw_size);
     }
     if (r == RD_OK) {
         uint64_t sizes[STREAM_COUNT], total = 0;
@@ -164,9 +173,7 @@ static rd_result decode_v4(rd_context *ctx, const char *path, const unsigned cha
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: header field tocByteOffset %u: the table of %d streams does not fit in %zu bytes",
                        path, toc, streams, size);
     for (int s = 0; s < streams; s++) total += sizes[s];
-    if (total > MIN_CAPPED_BYTES && total / MAX_RATIO > size)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %lld points would decompress to %llu bytes from a %zu-byte file (corrupt or a decompression bomb)",
-                       path, (long long)a.count, (unsigned long long)total, size);
+    if ((r = check_limit(ctx, path, size, &a, total)) != RD_OK) return r;
     unsigned char *arrays = malloc(total ? total : 1);
     if (!arrays) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: cannot hold %llu decompressed bytes", path, (unsigned long long)total);
     uint64_t at = (uint64_t)toc + 16u * (uint64_t)streams;

@@ -1,10 +1,11 @@
-/* image_io.c: images in (stb_image for PNG/JPEG, tinyexr for EXR) and out (PNG, EXR). */
-#include "../renderer/internal.h"
+/* image_io.c: images in (stb_image for PNG/JPEG, EXR in image_exr.c) and out (PNG, EXR). */
+#include "image_exr.h"
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 #include <tinyexr.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,49 +37,70 @@ void rd_image_free(rd_image *image)
     memset(image, 0, sizeof *image);
 }
 
-static rd_result load_exr(rd_context *ctx, const char *path, rd_image *out)
+/* Whether decoding a width x height image holding `held` bytes a pixel fits the decode limit. */
+static rd_result check_pixels(rd_context *ctx, const char *path, size_t size, int64_t width, int64_t height, uint64_t held)
 {
-    float *rgba = NULL;
-    int w = 0, h = 0;
-    const char *err = NULL;
-    int ret = LoadEXR(&rgba, &w, &h, path, &err);
-    if (ret != TINYEXR_SUCCESS) {
-        rd_result r = rd_fail(ctx, ret == TINYEXR_ERROR_CANT_OPEN_FILE ? RD_ERROR_IO : RD_ERROR_FORMAT,
-                              "%s: cannot read EXR: %s", path, err ? err : "unknown error");
-        if (err) FreeEXRErrorMessage(err);
-        return r;
-    }
-    out->width = w;
-    out->height = h;
-    out->channels = 4;
-    size_t bytes = (size_t)w * (size_t)h * 4 * sizeof(float);
-    out->pixels = malloc(bytes);
-    if (!out->pixels) {
-        free(rgba);
-        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: image too large", path);
-    }
-    memcpy(out->pixels, rgba, bytes);
-    free(rgba);
-    return RD_OK;
+    char what[64];
+    snprintf(what, sizeof what, "a %lldx%lld image", (long long)width, (long long)height);
+    return rd_decode_check(ctx, path, size, (uint64_t)width * (uint64_t)height * held, what);
 }
 
-rd_result rd_image_load(rd_context *ctx, const char *path, rd_image *out)
+static rd_result load_exr(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_image *out)
 {
-    if (!path || !out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_image_load: NULL argument");
-    memset(out, 0, sizeof *out);
-    if (!rd_file_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: no such file", path);
-    if (has_extension(path, ".exr")) return load_exr(ctx, path, out);
+    int64_t width, height;
+    int channels;
+    rd_result r = rd_exr_size(ctx, path, data, size, &width, &height, &channels);
+    /* float planes for R, G, B, A and the RGBA image; OpenEXR's chunk buffers (a few rows of
+       every channel) are counted generously per channel */
+    if (r == RD_OK) r = check_pixels(ctx, path, size, width, height, 8u * (uint64_t)channels + 32u);
+    return r == RD_OK ? rd_exr_load(ctx, path, data, size, out) : r;
+}
+
+static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* A PNG's chunks, each within the file up to IEND: stb_image sizes its buffers by the
+   lengths chunks claim before it reads them. */
+static rd_result check_png_chunks(rd_context *ctx, const char *path, const unsigned char *data, size_t size)
+{
+    size_t at = 8;
+    while (at + 12 <= size) {
+        uint32_t length = be32(data + at);
+        if (length > size - at - 12)
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: PNG chunk %.4s at byte %zu claims %u bytes; %zu remain (truncated or corrupt)",
+                           path, (const char *)data + at + 4, at, length, size - at - 12);
+        if (memcmp(data + at + 4, "IEND", 4) == 0) return RD_OK;
+        at += 12 + (size_t)length;
+    }
+    return rd_fail(ctx, RD_ERROR_FORMAT, "%s: PNG ends without its IEND chunk (truncated)", path);
+}
+
+/* PNG and JPEG: stb_image reads more formats, but these are what datasets hold, and each
+   other decoder is more code for a stranger's file to reach. */
+static rd_result load_stb(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_image *out)
+{
+    bool png = size >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0, jpeg = size >= 3 && memcmp(data, "\xff\xd8\xff", 3) == 0;
+    if (!png && !jpeg) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: not a PNG, JPEG or EXR image (%zu bytes)", path, size);
+    if (png) {
+        rd_result r = check_png_chunks(ctx, path, data, size);
+        if (r != RD_OK) return r;
+    }
     int w, h, n;
-    stbi_uc *data = stbi_load(path, &w, &h, &n, 0);
-    if (!data) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: cannot decode image: %s", path, stbi_failure_reason());
+    if (size > INT_MAX || !stbi_info_from_memory(data, (int)size, &w, &h, &n))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: cannot decode image: %s", path, size > INT_MAX ? "larger than 2 GiB" : stbi_failure_reason());
     int channels = n == 2 ? 4 : n; /* grey+alpha becomes RGBA */
-    rd_result r = rd_image_alloc(w, h, channels, out);
+    /* stb holds the inflated rows, then its 8- or 16-bit pixels; we hold floats */
+    rd_result r = check_pixels(ctx, path, size, w, h, 4u * (uint64_t)n + 4u * (uint64_t)channels);
+    if (r != RD_OK) return r;
+    stbi_uc *pixels = stbi_load_from_memory(data, (int)size, &w, &h, &n, 0);
+    if (!pixels) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: cannot decode image: %s", path, stbi_failure_reason());
+    channels = n == 2 ? 4 : n;
+    r = rd_image_alloc(w, h, channels, out);
     if (r != RD_OK) {
-        stbi_image_free(data);
+        stbi_image_free(pixels);
         return rd_fail(ctx, r, "%s: image too large (%dx%d)", path, w, h);
     }
     for (size_t p = 0; p < (size_t)w * (size_t)h; p++) {
-        const stbi_uc *src = data + p * (size_t)n;
+        const stbi_uc *src = pixels + p * (size_t)n;
         float *dst = out->pixels + p * (size_t)channels;
         if (n == 2) {
             dst[0] = dst[1] = dst[2] = src[0] / 255.0f;
@@ -87,20 +109,38 @@ rd_result rd_image_load(rd_context *ctx, const char *path, rd_image *out)
             for (int c = 0; c < n; c++) dst[c] = src[c] / 255.0f;
         }
     }
-    stbi_image_free(data);
+    stbi_image_free(pixels);
     return RD_OK;
+}
+
+rd_result rd_image_load(rd_context *ctx, const char *path, rd_image *out)
+{
+    if (!path || !out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_image_load: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (!rd_file_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: no such file", path);
+    char *data = NULL;
+    size_t size = 0;
+    rd_result r = rd_read_file(ctx, path, &data, &size);
+    if (r != RD_OK) return r;
+    r = has_extension(path, ".exr") ? load_exr(ctx, path, (const unsigned char *)data, size, out)
+                                    : load_stb(ctx, path, (const unsigned char *)data, size, out);
+    free(data);
+    return r;
 }
 
 rd_result rd_image_size(rd_context *ctx, const char *path, int *width, int *height)
 {
     if (has_extension(path, ".exr")) {
-        rd_image img;
-        rd_result r = rd_image_load(ctx, path, &img);
-        if (r != RD_OK) return r;
-        *width = img.width;
-        *height = img.height;
-        rd_image_free(&img);
-        return RD_OK;
+        char *data = NULL;
+        size_t size = 0;
+        rd_result r = rd_read_file(ctx, path, &data, &size);
+        int64_t w = 0, h = 0;
+        int channels;
+        if (r == RD_OK) r = rd_exr_size(ctx, path, (const unsigned char *)data, size, &w, &h, &channels);
+        free(data);
+        *width = (int)w;
+        *height = (int)h;
+        return r;
     }
     int n;
     if (!stbi_info(path, width, height, &n))

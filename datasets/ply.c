@@ -58,7 +58,7 @@ rd_result rd_ply_decode(rd_context *ctx, const char *path, const char *data, siz
     }
     r = rd_ply_locate(ctx, path, h, vertex_index, size);
     if (r != RD_OK) goto done;
-    r = rd_scene_alloc(ctx, vertex->count, degree, &scene);
+    r = rd_scene_alloc_decoded(ctx, path, size, vertex->count, degree, &scene);
     if (r != RD_OK) goto done;
 
     int K = rd_sh_coeffs(degree);

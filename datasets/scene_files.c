@@ -97,6 +97,50 @@ static int spz_default_bits(float largest, int finest)
     return bits < finest ? bits : finest;
 }
 
+/* Whether Gaussian i has a NaN or an infinity that no format should hold: any in
+   its mean, log-scale, rotation or SH, or a NaN opacity (an infinite logit is opacity 0 or
+   1). The renderers draw no such Gaussian. */
+static bool unwritable(const rd_scene *s, int64_t i, int K)
+{
+    const float *fields[4] = {s->means + 3 * i, s->log_scales + 3 * i, s->rotations + 4 * i, s->sh + (size_t)i * (size_t)K * 3};
+    const int counts[4] = {3, 3, 4, 3 * K};
+    for (int f = 0; f < 4; f++)
+        for (int k = 0; k < counts[f]; k++)
+            if (!isfinite(fields[f][k])) return true;
+    return isnan(s->opacities[i]);
+}
+
+/* Every format gets the scene without its unwritable Gaussians, the count logged (the
+   quantising ones cannot hold them, and radiant's PLY reader refuses them as malformed);
+   *kept is NULL when all are written. */
+static rd_result drop_unwritable(rd_context *ctx, const char *path, const rd_scene *s, int degree, rd_scene **kept)
+{
+    *kept = NULL;
+    int K = rd_sh_coeffs(s->sh_degree);
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < s->count; i++)
+        if (unwritable(s, i, K)) bad++, first = first < 0 ? i : first;
+    if (!bad) return RD_OK;
+    rd_log(ctx, RD_LOG_WARN, "%s: %lld of %lld Gaussians hold NaN or infinite values (the first: Gaussian %lld) and are "
+           "left out, as the renderers leave them out", path, (long long)bad, (long long)s->count, (long long)first);
+    rd_result r = rd_scene_alloc(ctx, s->count - bad, degree, kept);
+    if (r != RD_OK) return r;
+    rd_scene *out = *kept;
+    int to = rd_sh_coeffs(degree);
+    int64_t j = 0;
+    for (int64_t i = 0; i < s->count; i++) {
+        if (unwritable(s, i, K)) continue;
+        memcpy(out->means + 3 * j, s->means + 3 * i, 3 * sizeof(float));
+        memcpy(out->log_scales + 3 * j, s->log_scales + 3 * i, 3 * sizeof(float));
+        memcpy(out->rotations + 4 * j, s->rotations + 4 * i, 4 * sizeof(float));
+        out->opacities[j] = s->opacities[i];
+        memcpy(out->sh + (size_t)j * (size_t)to * 3, s->sh + (size_t)i * (size_t)K * 3, (size_t)to * 3 * sizeof(float));
+        j++;
+    }
+    out->flags = s->flags;
+    return RD_OK;
+}
+
 rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path, const rd_scene_save_desc *desc)
 {
     rd_scene_save_desc d = desc ? *desc : (rd_scene_save_desc){0};
@@ -138,8 +182,15 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
         rd_log(ctx, RD_LOG_WARN, "%s: .splat holds colour only: SH degrees 1..%d of the %lld Gaussians are not written", path,
                degree, (long long)scene->count);
     if (format == RD_FILE_SPLAT) degree = 0;
-    if (degree == scene->sh_degree) return encode(ctx, path, scene, format, fractional_bits);
     rd_scene *cut = NULL;
+    rd_result dropped = drop_unwritable(ctx, path, scene, degree, &cut);
+    if (dropped != RD_OK) return dropped;
+    if (cut) {
+        dropped = encode(ctx, path, cut, format, fractional_bits);
+        rd_scene_destroy(cut);
+        return dropped;
+    }
+    if (degree == scene->sh_degree) return encode(ctx, path, scene, format, fractional_bits);
     rd_scene_desc arrays = rd_scene_arrays(scene);
     rd_result r = rd_scene_copy_arrays(ctx, &arrays, degree, &cut);
     if (r == RD_OK) r = encode(ctx, path, cut, format, fractional_bits);

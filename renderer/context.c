@@ -20,6 +20,7 @@ const char *rd_result_string(rd_result result)
     case RD_ERROR_OUT_OF_MEMORY: return "out of memory";
     case RD_ERROR_BACKEND_UNAVAILABLE: return "backend unavailable";
     case RD_ERROR_DEVICE: return "device error";
+    case RD_ERROR_LIMIT: return "beyond the decode limit";
     default: return "unknown result";
     }
 }
@@ -126,6 +127,7 @@ rd_result rd_context_create_tuned(const rd_context_desc *desc, const rd_tuning *
     if (tuning) ctx->tuning = *tuning; /* NULL: every choice the device's */
     ctx->threads = desc->threads > 0 ? desc->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ctx->threads < 1) ctx->threads = 1;
+    ctx->decode_limit = desc->decode_limit;
 
     rd_result r = rd_backend_open(ctx, desc);
     if (r != RD_OK) {
@@ -153,3 +155,42 @@ rd_backend rd_context_backend(const rd_context *ctx)
     return ctx ? ctx->backend : RD_BACKEND_AUTO;
 }
 
+
+uint64_t rd_decode_limit(const rd_context *ctx, uint64_t file_size)
+{
+    int64_t chosen = ctx ? ctx->decode_limit : 0;
+    if (chosen < 0) return UINT64_MAX;
+    if (chosen > 0) return (uint64_t)chosen;
+    uint64_t scaled = file_size > UINT64_MAX / RD_DECODE_LIMIT_RATIO ? UINT64_MAX : file_size * RD_DECODE_LIMIT_RATIO;
+    return scaled > (uint64_t)RD_DECODE_LIMIT_FLOOR ? scaled : (uint64_t)RD_DECODE_LIMIT_FLOOR;
+}
+
+rd_result rd_decode_check(rd_context *ctx, const char *path, uint64_t file_size, uint64_t bytes, const char *what)
+{
+    uint64_t limit = rd_decode_limit(ctx, file_size);
+    if (bytes <= limit) return RD_OK;
+    char why[160];
+    if (ctx && ctx->decode_limit > 0)
+        snprintf(why, sizeof why, "the caller's");
+    else
+        snprintf(why, sizeof why, "the default: %d times the file's size, at least %lld MiB", RD_DECODE_LIMIT_RATIO,
+                 (long long)(RD_DECODE_LIMIT_FLOOR >> 20));
+    return rd_fail(ctx, RD_ERROR_LIMIT,
+                   "%s: %s would take %.1f MiB from a %llu-byte file, beyond the decode limit of %.1f MiB (%s; a caller "
+                   "that expects this raises rd_context_desc.decode_limit, the programs' --decode-limit)",
+                   path, what, (double)bytes / 1048576.0, (unsigned long long)file_size, (double)limit / 1048576.0, why);
+}
+
+rd_result rd_decode_limit_from_text(const char *text, int64_t *limit)
+{
+    if (!text || !limit) return RD_ERROR_INVALID_ARGUMENT;
+    if (strcmp(text, "none") == 0) {
+        *limit = -1;
+        return RD_OK;
+    }
+    char *end;
+    long long mib = strtoll(text, &end, 10);
+    if (end == text || *end || mib < 1 || mib > (1ll << 30)) return RD_ERROR_INVALID_ARGUMENT;
+    *limit = (int64_t)mib << 20;
+    return RD_OK;
+}

@@ -30,7 +30,14 @@ struct rd_context {
        rd_context_slot in kinds.h */
     void *kind_state[RD_SCENE_KIND_COUNT];
     rd_tuning tuning;      /* the backends' variant choices (tuning.h) */
+    int64_t decode_limit;  /* rd_context_desc.decode_limit */
 };
+
+/* The memory a reader may decode a file of file_size bytes into (ctx may be NULL: the
+   default), and the check each reader makes before allocating in proportion to what a
+   file claims: RD_ERROR_LIMIT naming the path and what would be held (context.c). */
+uint64_t rd_decode_limit(const rd_context *ctx, uint64_t file_size);
+rd_result rd_decode_check(rd_context *ctx, const char *path, uint64_t file_size, uint64_t bytes, const char *what);
 
 /* Records a failure: keeps the message in ctx (which may be NULL), logs it at DEBUG,
    and returns code so that callers can write `return rd_fail(ctx, RD_ERROR_IO, ...)`. */

@@ -46,6 +46,16 @@ rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene
     return RD_OK;
 }
 
+rd_result rd_scene_alloc_decoded(rd_context *ctx, const char *path, uint64_t file_size, int64_t count, int sh_degree,
+                                 rd_scene **out)
+{
+    *out = NULL;
+    char what[64];
+    snprintf(what, sizeof what, "%lld Gaussians of SH degree %d", (long long)count, sh_degree);
+    rd_result r = rd_decode_check(ctx, path, file_size, rd_scene_bytes(count, sh_degree), what);
+    return r == RD_OK ? rd_scene_alloc(ctx, count, sh_degree, out) : r;
+}
+
 rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *d, int sh_degree, rd_scene **out)
 {
     if (sh_degree > d->sh_degree) sh_degree = d->sh_degree;

@@ -69,6 +69,15 @@ rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *desc, rd_sc
 rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *desc, int sh_degree, rd_scene **out);
 /* A scene with arrays allocated for count Gaussians, to be filled by a loader. */
 rd_result rd_scene_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out);
+/* The bytes such a scene's arrays hold. */
+static inline uint64_t rd_scene_bytes(int64_t count, int sh_degree)
+{
+    return (uint64_t)(count > 0 ? count : 0) * (11u + 3u * (uint64_t)rd_sh_coeffs(sh_degree)) * sizeof(float);
+}
+/* rd_scene_alloc for a file's reader: refuses (RD_ERROR_LIMIT, naming path) a scene that
+   would take more than the decode limit allows a file of file_size bytes. */
+rd_result rd_scene_alloc_decoded(rd_context *ctx, const char *path, uint64_t file_size, int64_t count, int sh_degree,
+                                 rd_scene **out);
 /* The kind's destroy (kinds.h): the arrays, when ours, and a backend's device copy. */
 void rd_gaussians_destroy(rd_scene *scene);
 

@@ -148,6 +148,13 @@ if [ -d "$data" ]; then
     check "render with --up -y" status_is 0 "$radiant" render "$donut" --width 32 --height 18 --up -y --out "$tmp/donut_y"
     check "--up -y is used" grep -q "orbit about up = (0, -1, 0)$" "$tmp/stderr"
     check "--up w exits 2" status_is 2 "$radiant" render "$donut" --up w
+    # the decode limit: a caller's lower limit refuses the donut (2.4 MiB decoded), none lifts it
+    check "info under a 1 MiB decode limit fails" status_is 1 "$radiant" info "$donut" --decode-limit 1
+    check "the decode limit is named" grep -q "beyond the decode limit of 1.0 MiB" "$tmp/stderr"
+    check "convert under a 1 MiB decode limit fails" status_is 1 "$radiant" convert "$donut" "$tmp/limited.spz" --decode-limit 1
+    check "nothing written past the decode limit" test ! -e "$tmp/limited.spz"
+    check "render with --decode-limit none" status_is 0 "$radiant" render "$donut" --width 8 --height 8 --decode-limit none --out "$tmp/unlimited"
+    check "--decode-limit 0 exits 2" status_is 2 "$radiant" render "$donut" --decode-limit 0
     # convert: every writable format from a real scene, read back by info
     for out in donut.spz donut.splat donut.compressed.ply donut.ply; do
         check "convert to $out" status_is 0 "$radiant" convert "$donut" "$tmp/$out"

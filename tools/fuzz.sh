@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [HARNESS...]: builds the libFuzzer harnesses with clang (build-fuzz/,
-# ASan + UBSan + float-cast-overflow) and fuzzes each for SECONDS (default 600) from its
-# seed corpus (tests/fuzz/corpus/NAME) and its regressions. New corpus entries go to
+# ASan + UBSan + float-cast-overflow) and fuzzes each (scene, dataset, colmap, image; all
+# by default) for SECONDS (default 600) from its seed corpus (tests/fuzz/corpus/NAME), its
+# regressions and its dictionary (tests/fuzz/dict/NAME.dict). libFuzzer first replays
+# every one of those inputs, so a regression fails at once. New corpus entries go to
 # fuzz-out/NAME/corpus, findings to fuzz-out/NAME/ (crash-*, oom-*, timeout-*). A finding,
 # once fixed, goes into tests/fuzz/regressions/NAME so that ctest replays it for ever.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
-harnesses=${*:-scene dataset}
+harnesses=${*:-scene dataset colmap image}
 CC=${CC:-clang} cmake -S . -B build-fuzz -DRADIANT_FUZZ=ON -DRADIANT_CUDA=OFF -DRADIANT_VULKAN=OFF -DRADIANT_VIEWER=OFF \
     -DRADIANT_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" >/dev/null
@@ -17,9 +19,12 @@ for h in $harnesses; do
     out=fuzz-out/$h
     mkdir -p "$out/corpus"
     echo "fuzz_$h: $seconds s"
-    # memory tied to the input: a reader may not take more than 2 GiB on inputs of 64 KiB
-    build-fuzz/tests/fuzz/fuzz_$h -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 -malloc_limit_mb=2048 \
-        -artifact_prefix="$out/" -print_final_stats=1 "$out/corpus" tests/fuzz/corpus/$h tests/fuzz/regressions/$h \
+    # memory tied to the input: on inputs of at most 64 KiB the decode limit is its floor,
+    # 256 MiB (RD_DECODE_LIMIT_FLOOR), so no single allocation may pass 300 MiB and the
+    # process may not pass 1 GiB
+    build-fuzz/tests/fuzz/fuzz_$h -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=1024 -malloc_limit_mb=300 \
+        -dict=tests/fuzz/dict/$h.dict -artifact_prefix="$out/" -print_final_stats=1 \
+        "$out/corpus" tests/fuzz/corpus/$h tests/fuzz/regressions/$h \
         >"$out/log" 2>&1 || status=1
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb|cov:" "$out/log" | tail -3
     ls "$out" | grep -E '^(crash|oom|timeout|leak)-' || true

@@ -5,9 +5,11 @@ set -euo pipefail
 # Vulkan: the loader and headers, glslc for the shaders, lavapipe (mesa-vulkan-drivers) to
 # run them without a GPU, and the validation layers the Vulkan tests run under; GLFW for
 # radiant-view, and Xvfb to test it without a display (tests/with_xvfb.sh), with
-# xdotool to drive its mouse and keys there.
-packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libcjson-dev libzstd-dev
-          libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers libglfw3-dev xvfb xdotool)
+# xdotool to drive its mouse and keys there; clang and its runtime libraries (libFuzzer,
+# the sanitizers) for the fuzz harnesses.
+packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libopenexr-dev libcjson-dev libzstd-dev
+          libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers libglfw3-dev xvfb xdotool
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -27,6 +27,8 @@ static const char *USAGE =
     "  --screenshot FILE     with --frames: write the last frame (PNG)\n"
     "  --screenshot-overlay  screenshots (F12 too) include the overlay; by default they do not\n"
     "  --press KEYS          press these keys (letters, digits) before the first frame, e.g. MB\n"
+    "  --decode-limit MIB|none  memory the scene file may decode to (default: 64 times its size,\n"
+    "                        at least 256 MiB)\n"
     "  --verbose             log the library's debug messages\n"
     "\n"
     "Keys: H shows them all (orbit: left drag, pan: right drag, zoom: scroll, fly: WASDQE).\n";
@@ -70,6 +72,12 @@ static int parse_options(int argc, char **argv, vw_options *o)
             }
         }
         else if (has_value && strcmp(a, "--cameras") == 0) o->cameras = argv[++i];
+        else if (has_value && strcmp(a, "--decode-limit") == 0) {
+            if (rd_decode_limit_from_text(argv[++i], &o->decode_limit) != RD_OK) {
+                fprintf(stderr, "radiant-view: --decode-limit %s: expected a whole number of MiB (1..1073741824) or none\n", argv[i]);
+                return VW_EXIT_USAGE;
+            }
+        }
         else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
         else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
         else if (has_value && strcmp(a, "--up") == 0) {
@@ -285,7 +293,7 @@ int main(int argc, char **argv)
                                          .create_surface = create_surface, .user = window};
     rd_context *ctx = NULL;
     rd_context_desc desc = {.backend = RD_BACKEND_VULKAN, .log = vw_log, .log_level = opt.verbose ? RD_LOG_DEBUG : RD_LOG_INFO,
-                            .vulkan_window = &window_desc};
+                            .vulkan_window = &window_desc, .decode_limit = opt.decode_limit};
     if (rd_context_create(&desc, &ctx) != RD_OK) {
         glfwDestroyWindow(window);
         glfwTerminate();

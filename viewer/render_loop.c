@@ -399,7 +399,8 @@ static bool frame(render_state *s, int *frames_done)
 static bool start(render_state *s, const vw_options *o)
 {
     if (o->backend != RD_BACKEND_VULKAN) {
-        rd_context_desc desc = {.backend = o->backend, .log = vw_log, .log_level = o->verbose ? RD_LOG_DEBUG : RD_LOG_INFO};
+        rd_context_desc desc = {.backend = o->backend, .log = vw_log, .log_level = o->verbose ? RD_LOG_DEBUG : RD_LOG_INFO,
+                                .decode_limit = o->decode_limit};
         if (rd_context_create(&desc, &s->host_ctx) != RD_OK) return false;
     }
     if (!vw_present_create(&s->present, s->vk)) {

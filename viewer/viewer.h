@@ -28,6 +28,7 @@ typedef struct vw_options {
     const char *press;       /* --press KEYS: pressed before the first frame (scripted screenshots) */
     bool vsync;              /* starts on; --no-vsync */
     bool verbose;
+    int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */
     float up[3];             /* --up AXIS: the orbit views' up; zero: told from the scene */
 } vw_options;
 

@@ -26,6 +26,7 @@ typedef enum rd_result {
     RD_ERROR_OUT_OF_MEMORY,
     RD_ERROR_BACKEND_UNAVAILABLE, /* the backend was not built or has no device */
     RD_ERROR_DEVICE,           /* the device failed (lost, driver error) */
+    RD_ERROR_LIMIT,            /* a file would decode to more memory than the decode limit allows */
     RD_RESULT_COUNT
 } rd_result;
 
@@ -56,7 +57,22 @@ typedef struct rd_context_desc {
                            for portability tests); 0: the device's own */
     const struct rd_vulkan_window_desc *vulkan_window; /* Vulkan: a device that can present to
                            a window (radiant_vulkan.h); NULL: compute only */
+    int64_t decode_limit; /* bytes of memory a reader may decode one file into (scene, image,
+                           decompressed streams); 0: the default, RD_DECODE_LIMIT_RATIO times the
+                           file's size and at least RD_DECODE_LIMIT_FLOOR; negative: no limit */
 } rd_context_desc;
+
+/* The default decode limit: a file may decode to 64 times its size, and any file to 256
+   MiB. Real scenes decode to 2-16 times their size (SPZ and .ksplat quantise and compress,
+   PLY stores floats as they are held), images to what 4096x4096 float RGBA takes; a small
+   file that claims gigabytes is refused with RD_ERROR_LIMIT before anything is allocated
+   for it. Callers who expect more set rd_context_desc.decode_limit. */
+#define RD_DECODE_LIMIT_RATIO 64
+#define RD_DECODE_LIMIT_FLOOR ((int64_t)256 << 20)
+/* The programs' --decode-limit: "none" (no limit, -1) or a whole number of MiB (1..2^30),
+   into *limit as rd_context_desc.decode_limit takes it; RD_ERROR_INVALID_ARGUMENT (limit
+   untouched) for anything else. */
+rd_result rd_decode_limit_from_text(const char *text, int64_t *limit);
 
 rd_result rd_context_create(const rd_context_desc *desc, rd_context **out);
 void rd_context_destroy(rd_context *ctx);

@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 rd_context *fuzz_context(void)
 {
@@ -11,14 +13,27 @@ rd_context *fuzz_context(void)
     return ctx;
 }
 
-const char *fuzz_file(const char *name, const uint8_t *data, size_t size)
+const char *fuzz_dir(void)
 {
-    static char dir[64], path[256];
+    static char dir[64];
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "/tmp/radiant-fuzz-XXXXXX");
-        if (!mkdtemp(dir)) return NULL;
+        if (!mkdtemp(dir)) dir[0] = '\0';
     }
+    return dir[0] ? dir : NULL;
+}
+
+const char *fuzz_file(const char *name, const uint8_t *data, size_t size)
+{
+    static char path[256];
+    const char *dir = fuzz_dir();
+    if (!dir) return NULL;
     snprintf(path, sizeof path, "%s/%s", dir, name);
+    for (char *slash = strchr(path + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0'; /* the name's folders, made once */
+        mkdir(path, 0700);
+        *slash = '/';
+    }
     FILE *f = fopen(path, "wb");
     if (!f) return NULL;
     size_t written = size ? fwrite(data, 1, size, f) : 0;

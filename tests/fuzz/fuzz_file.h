@@ -12,8 +12,11 @@
    cannot be made. */
 rd_context *fuzz_context(void);
 
-/* A path (in a private temporary folder, with the given name) that now holds the input;
-   NULL where it cannot be written. */
+/* The harness's private temporary folder; NULL where it cannot be made. */
+const char *fuzz_dir(void);
+
+/* A path (in that folder, with the given name, which may hold subfolders: they are made)
+   that now holds the input; NULL where it cannot be written. */
 const char *fuzz_file(const char *name, const uint8_t *data, size_t size);
 
 #endif
