@@ -32,9 +32,15 @@ rd_scene_head rd_scene_head_new(rd_scene_kind kind);
 typedef rd_result (*rd_render_fn)(rd_context *ctx, const rd_scene *scene, const rd_camera *camera,
                                   const rd_render_desc *desc, const rd_framebuffer *target, rd_render_stats *stats);
 
+/* The backward pass of one view: adds to grads (w2c_grad: this view's 16 floats, or NULL). */
+typedef rd_result (*rd_backward_fn)(rd_context *ctx, const rd_scene *scene, const rd_camera *camera,
+                                    const rd_render_desc *desc, const rd_render_grads *output, const rd_scene_grads *grads,
+                                    float *w2c_grad);
+
 /* What a kind does on one backend; NULL where it does not run there. */
 typedef struct rd_kind_backend {
     rd_render_fn render;
+    rd_backward_fn backward;
     void (*free_state)(rd_context *ctx, void *state); /* the kind's context slot, when set */
 } rd_kind_backend;
 

@@ -134,6 +134,42 @@ rd_result rd_render_views(rd_context *ctx, const rd_scene *scene, int count, con
     return r;
 }
 
+rd_result rd_render_backward(rd_context *ctx, const rd_scene *scene, int count, const rd_camera *cameras,
+                             const rd_render_desc *desc, const rd_render_grads *outputs, const rd_scene_grads *grads)
+{
+    static const rd_render_desc defaults = {0};
+    if (!ctx) return RD_ERROR_INVALID_ARGUMENT;
+    if (!scene || !cameras || !outputs || !grads || count < 1)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "rd_render_backward: scene, at least one camera, its output gradients and the scene's gradients are required");
+    if (!desc) desc = &defaults;
+    rd_render_fn render = NULL;
+    rd_result r = find_renderer(ctx, scene, desc, &render);
+    if (r != RD_OK) return r;
+    const rd_kind_ops *ops = rd_kind(rd_scene_head_of(scene)->kind);
+    if (grads->kind != rd_scene_head_of(scene)->kind || !grads->params)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_backward: grads are for kind %d with params %s; the scene is %s",
+                       (int)grads->kind, grads->params ? "given" : "NULL", ops->name);
+    rd_backward_fn backward = ops->backends[ctx->backend].backward;
+    if (!backward)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_backward: backend %s has no backward pass for %s yet",
+                       rd_backend_name(ctx->backend), ops->name);
+    bool host = ctx->backend == RD_BACKEND_CPU;
+    for (int v = 0; v < count && r == RD_OK; v++) {
+        r = check_camera(ctx, &cameras[v]);
+        if (r == RD_OK && host && (outputs[v].memory != RD_MEMORY_HOST || grads->memory != RD_MEMORY_HOST))
+            r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_backward: the CPU backend reads and writes host memory only");
+        if (r != RD_OK && count > 1) {
+            char view[32];
+            snprintf(view, sizeof view, "view %d", v);
+            rd_error_prefix(ctx, view);
+        }
+    }
+    for (int v = 0; v < count && r == RD_OK; v++)
+        r = backward(ctx, scene, &cameras[v], desc, &outputs[v], grads, grads->w2c ? grads->w2c + 16 * v : NULL);
+    return r;
+}
+
 void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out)
 {
     if (ctx && out) *out = ctx->last_stats;

@@ -44,6 +44,14 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return rd_splat_render_cpu(ctx, scene, &vp, target, stats);
 }
 
+static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                              const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
+{
+    rd_view_params vp;
+    rd_view_params_init(&vp, camera, desc, scene);
+    return rd_splat_backward_cpu(ctx, scene, &vp, output, grads->params, w2c_grad);
+}
+
 #ifdef RD_HAVE_CUDA
 static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                              const rd_framebuffer *target, rd_render_stats *stats)
@@ -71,7 +79,7 @@ const rd_kind_ops rd_gaussians_kind = {
     .check_render = check_render,
     .destroy = rd_gaussians_destroy,
     .backends = {
-        [RD_BACKEND_CPU] = {.render = render_cpu},
+        [RD_BACKEND_CPU] = {.render = render_cpu, .backward = backward_cpu},
 #ifdef RD_HAVE_CUDA
         [RD_BACKEND_CUDA] = {.render = render_cuda, .free_state = rd_splat_cuda_free_state},
 #endif

@@ -47,6 +47,11 @@ void rd_splat_counts(rd_render_stats *stats, int64_t visible, int64_t pairs);
 rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                               const rd_framebuffer *target, rd_render_stats *stats);
 
+/* The CPU backward pass (splat_backward_cpu.c): adds into grads and w2c_grad (12 floats,
+   or NULL). */
+rd_result rd_splat_backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_render_grads *output,
+                                const rd_gaussian_grads *grads, float *w2c_grad);
+
 /* The CUDA renderer (splat_cuda.cu), and the frame state it keeps in the context's slot. */
 rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                                const rd_framebuffer *target, void *stream, rd_render_stats *stats);

@@ -1,38 +1,22 @@
 /* splat_cpu.c: the CPU reference renderer for 3D Gaussians. Stages, as on the GPUs:
    preprocess (parallel over Gaussians), binning into 16x16 tiles, per-tile depth sort
    and blending (parallel over tiles). */
-#include "splat.h"
+#include "splat_cpu.h"
 #include "../renderer/cpu/parallel.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct tile_entry {
-    float depth;
-    uint32_t index;
-} tile_entry;
-
-typedef struct cpu_frame {
-    rd_gaussians scene;
-    const rd_view_params *vp;
-    const rd_framebuffer *target;
-    rd_splat2d *splats;
-    int64_t *tile_offsets; /* tiles+1 */
-    tile_entry *entries;   /* intersections */
-    int64_t max_tile_len;
-    float **scratch;       /* per worker: max_tile_len * 11 floats */
-} cpu_frame;
-
 static void preprocess_range(int64_t begin, int64_t end, int worker, void *user)
 {
     (void)worker;
-    cpu_frame *f = user;
+    rd_cpu_frame *f = user;
     for (int64_t i = begin; i < end; i++) f->splats[i] = rd_splat_preprocess(f->vp, &f->scene, i);
 }
 
 static int compare_entries(const void *pa, const void *pb)
 {
-    const tile_entry *a = pa, *b = pb;
+    const rd_tile_entry *a = pa, *b = pb;
     if (a->depth != b->depth) return a->depth < b->depth ? -1 : 1;
     return (a->index > b->index) - (a->index < b->index);
 }
@@ -40,10 +24,10 @@ static int compare_entries(const void *pa, const void *pb)
 static void sort_tiles(int64_t begin, int64_t end, int worker, void *user)
 {
     (void)worker;
-    cpu_frame *f = user;
+    rd_cpu_frame *f = user;
     for (int64_t t = begin; t < end; t++) {
         int64_t n = f->tile_offsets[t + 1] - f->tile_offsets[t];
-        if (n > 1) qsort(f->entries + f->tile_offsets[t], (size_t)n, sizeof(tile_entry), compare_entries);
+        if (n > 1) qsort(f->entries + f->tile_offsets[t], (size_t)n, sizeof(rd_tile_entry), compare_entries);
     }
 }
 
@@ -51,7 +35,7 @@ static void sort_tiles(int64_t begin, int64_t end, int worker, void *user)
    flat arrays so that the per-pixel loop streams through them. */
 static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
 {
-    cpu_frame *f = user;
+    rd_cpu_frame *f = user;
     const rd_view_params *vp = f->vp;
     const rd_framebuffer *fb = f->target;
     float *s = f->scratch[worker];
@@ -105,83 +89,101 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
     }
 }
 
-static void free_frame(cpu_frame *f, int threads)
+void rd_cpu_frame_free(rd_cpu_frame *f)
 {
     free(f->splats);
     free(f->tile_offsets);
     free(f->entries);
     if (f->scratch)
-        for (int w = 0; w < threads; w++) free(f->scratch[w]);
+        for (int w = 0; w < f->threads; w++) free(f->scratch[w]);
     free(f->scratch);
+    memset(f, 0, sizeof *f);
+}
+
+rd_result rd_cpu_frame_prepare(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, rd_cpu_frame *f,
+                               double ms[3])
+{
+    memset(f, 0, sizeof *f);
+    f->scene = rd_scene_gaussians(scene);
+    f->vp = vp;
+    f->threads = ctx->threads;
+    int64_t tiles = (int64_t)vp->tiles_x * vp->tiles_y;
+    double t0 = rd_now_ms();
+
+    f->splats = rd_alloc_array(scene->count, sizeof(rd_splat2d));
+    f->tile_offsets = calloc((size_t)tiles + 1, sizeof(int64_t));
+    if (!f->splats || !f->tile_offsets) goto out_of_memory;
+    rd_parallel_for(f->threads, scene->count, 4096, preprocess_range, f);
+    double t1 = rd_now_ms();
+
+    /* binning: count per tile, scan, fill in Gaussian order */
+    for (int64_t i = 0; i < scene->count; i++) {
+        const rd_splat2d *g = &f->splats[i];
+        if (!g->tiles_touched) continue;
+        f->visible++;
+        for (int y = g->tile_min[1]; y < g->tile_max[1]; y++)
+            for (int x = g->tile_min[0]; x < g->tile_max[0]; x++)
+                if (rd_tile_touches(g, vp, x, y)) f->tile_offsets[(int64_t)y * vp->tiles_x + x + 1]++;
+    }
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t len = f->tile_offsets[t + 1];
+        if (len > f->max_tile_len) f->max_tile_len = len;
+        f->tile_offsets[t + 1] += f->tile_offsets[t];
+    }
+    int64_t intersections = f->tile_offsets[tiles];
+    f->entries = rd_alloc_array(intersections, sizeof(rd_tile_entry));
+    int64_t *cursor = rd_alloc_array(tiles, sizeof(int64_t));
+    if (!f->entries || !cursor) {
+        free(cursor);
+        goto out_of_memory;
+    }
+    memcpy(cursor, f->tile_offsets, (size_t)tiles * sizeof(int64_t));
+    for (int64_t i = 0; i < scene->count; i++) {
+        const rd_splat2d *g = &f->splats[i];
+        for (int y = g->tile_min[1]; g->tiles_touched && y < g->tile_max[1]; y++)
+            for (int x = g->tile_min[0]; x < g->tile_max[0]; x++)
+                if (rd_tile_touches(g, vp, x, y))
+                    f->entries[cursor[(int64_t)y * vp->tiles_x + x]++] = (rd_tile_entry){g->depth, (uint32_t)i};
+    }
+    free(cursor);
+    double t2 = rd_now_ms();
+
+    rd_parallel_for(f->threads, tiles, 4, sort_tiles, f);
+    double t3 = rd_now_ms();
+    if (ms) ms[0] = t1 - t0, ms[1] = t2 - t1, ms[2] = t3 - t2;
+    return RD_OK;
+
+out_of_memory:
+    rd_cpu_frame_free(f);
+    return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "render: out of memory for %lld Gaussians at %dx%d",
+                   (long long)scene->count, vp->width, vp->height);
 }
 
 rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                               const rd_framebuffer *target, rd_render_stats *stats)
 {
-    cpu_frame f = {.scene = rd_scene_gaussians(scene), .vp = vp, .target = target};
-    int threads = ctx->threads;
-    int64_t tiles = (int64_t)vp->tiles_x * vp->tiles_y;
-    double t0 = rd_now_ms();
-
-    f.splats = rd_alloc_array(scene->count, sizeof(rd_splat2d));
-    f.tile_offsets = calloc((size_t)tiles + 1, sizeof(int64_t));
-    if (!f.splats || !f.tile_offsets) goto out_of_memory;
-    rd_parallel_for(threads, scene->count, 4096, preprocess_range, &f);
-    double t1 = rd_now_ms();
-
-    /* binning: count per tile, scan, fill in Gaussian order */
-    int64_t visible = 0;
-    for (int64_t i = 0; i < scene->count; i++) {
-        const rd_splat2d *g = &f.splats[i];
-        if (!g->tiles_touched) continue;
-        visible++;
-        for (int y = g->tile_min[1]; y < g->tile_max[1]; y++)
-            for (int x = g->tile_min[0]; x < g->tile_max[0]; x++)
-                if (rd_tile_touches(g, vp, x, y)) f.tile_offsets[(int64_t)y * vp->tiles_x + x + 1]++;
-    }
-    for (int64_t t = 0; t < tiles; t++) {
-        int64_t len = f.tile_offsets[t + 1];
-        if (len > f.max_tile_len) f.max_tile_len = len;
-        f.tile_offsets[t + 1] += f.tile_offsets[t];
-    }
-    int64_t intersections = f.tile_offsets[tiles];
-    f.entries = rd_alloc_array(intersections, sizeof(tile_entry));
-    int64_t *cursor = rd_alloc_array(tiles, sizeof(int64_t));
-    if (!f.entries || !cursor) {
-        free(cursor);
-        goto out_of_memory;
-    }
-    memcpy(cursor, f.tile_offsets, (size_t)tiles * sizeof(int64_t));
-    for (int64_t i = 0; i < scene->count; i++) {
-        const rd_splat2d *g = &f.splats[i];
-        for (int y = g->tile_min[1]; g->tiles_touched && y < g->tile_max[1]; y++)
-            for (int x = g->tile_min[0]; x < g->tile_max[0]; x++)
-                if (rd_tile_touches(g, vp, x, y))
-                    f.entries[cursor[(int64_t)y * vp->tiles_x + x]++] = (tile_entry){g->depth, (uint32_t)i};
-    }
-    free(cursor);
-    double t2 = rd_now_ms();
-
-    rd_parallel_for(threads, tiles, 4, sort_tiles, &f);
+    rd_cpu_frame f;
+    double ms[3];
+    rd_result r = rd_cpu_frame_prepare(ctx, scene, vp, &f, ms);
+    if (r != RD_OK) return r;
+    f.target = target;
     double t3 = rd_now_ms();
-
-    f.scratch = calloc((size_t)threads, sizeof(float *));
-    if (!f.scratch) goto out_of_memory;
-    for (int w = 0; w < threads; w++) {
+    f.scratch = calloc((size_t)f.threads, sizeof(float *));
+    for (int w = 0; f.scratch && w < f.threads; w++) {
         f.scratch[w] = rd_alloc_array(f.max_tile_len, 11 * sizeof(float));
-        if (!f.scratch[w]) goto out_of_memory;
+        if (!f.scratch[w]) {
+            rd_cpu_frame_free(&f);
+            return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "render: out of memory for %lld Gaussians at %dx%d",
+                           (long long)scene->count, vp->width, vp->height);
+        }
     }
-    rd_parallel_for(threads, tiles, 2, blend_tiles, &f);
+    if (!f.scratch) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "render: out of memory");
+    rd_parallel_for(f.threads, (int64_t)vp->tiles_x * vp->tiles_y, 2, blend_tiles, &f);
     double t4 = rd_now_ms();
-
-    free_frame(&f, threads);
-    rd_stats_set_stages(stats, rd_splat_stage_names, (const double[RD_SPLAT_STAGES]){t1 - t0, t2 - t1, t3 - t2, t4 - t3},
-                        RD_SPLAT_STAGES, t4 - t0);
-    rd_splat_counts(stats, visible, intersections);
+    int64_t visible = f.visible, pairs = f.tile_offsets[(int64_t)vp->tiles_x * vp->tiles_y];
+    rd_cpu_frame_free(&f);
+    rd_stats_set_stages(stats, rd_splat_stage_names, (const double[RD_SPLAT_STAGES]){ms[0], ms[1], ms[2], t4 - t3},
+                        RD_SPLAT_STAGES, ms[0] + ms[1] + ms[2] + t4 - t3);
+    rd_splat_counts(stats, visible, pairs);
     return RD_OK;
-
-out_of_memory:
-    free_frame(&f, threads);
-    return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "render: out of memory for %lld Gaussians at %dx%d",
-                   (long long)scene->count, vp->width, vp->height);
 }

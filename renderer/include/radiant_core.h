@@ -194,6 +194,31 @@ rd_result rd_render(rd_context *ctx, const rd_scene *scene, const rd_camera *cam
    checked before anything renders; the stats afterwards are the sums over the views. */
 rd_result rd_render_views(rd_context *ctx, const rd_scene *scene, int count, const rd_camera *cameras,
                           const rd_render_desc *desc, const rd_framebuffer *targets);
+
+/* ---- the backward pass ------------------------------------------------------------- */
+
+/* The gradient of a loss with respect to one view's outputs, laid out as rd_framebuffer's. */
+typedef struct rd_render_grads {
+    const float *color; /* width*height*4: dL/d(R, G, B, alpha); NULL: zero */
+    const float *depth; /* width*height: dL/d depth (accumulated or expected, as rendered); NULL: zero */
+    rd_memory memory;
+} rd_render_grads;
+
+/* Where the backward pass adds its gradients. params is the scene kind's own layout
+   (Gaussians: rd_gaussian_grads, radiant_splats.h); kind must name it. */
+typedef struct rd_scene_grads {
+    rd_scene_kind kind;
+    const void *params;
+    float *w2c;        /* count*16: dL/d each camera's w2c, rows 0-2 (row 3 left 0); NULL: no pose gradient */
+    rd_memory memory;  /* of every array here and in params */
+} rd_scene_grads;
+
+/* The backward pass of rd_render_views: given dL/d(outputs) of each view (outputs[i] for
+   cameras[i], rendered with the same scene, cameras and desc), ADDS dL/d(parameters) into
+   grads (so that views and batches sum; zero the arrays first). The CPU backend is the
+   specification; a backend without a backward pass for the kind says so. */
+rd_result rd_render_backward(rd_context *ctx, const rd_scene *scene, int count, const rd_camera *cameras,
+                             const rd_render_desc *desc, const rd_render_grads *outputs, const rd_scene_grads *grads);
 /* Memory that the context's backend renders into without copies: device memory on GPU
    backends (*memory = RD_MEMORY_DEVICE), host memory on the CPU. Free with rd_buffer_free.
    On Vulkan the pointer is a buffer device address (radiant_vulkan.h), not host-usable. */

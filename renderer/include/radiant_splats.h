@@ -41,6 +41,16 @@ typedef struct rd_scene_info {
 } rd_scene_info;
 
 rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out);
+
+/* Gradients with respect to a Gaussian scene's stored parameters, laid out as
+   rd_scene_desc's arrays (rd_scene_grads.params for Gaussians); rd_render_backward adds
+   into each array given, NULL arrays are skipped. */
+typedef struct rd_gaussian_grads {
+    float *means, *log_scales, *rotations, *opacities, *sh;
+    float *mean2d_norm;     /* count: += |dL/d(u, v)| in pixels, once per view that sees the Gaussian
+                               (adaptive density control's statistic) */
+    uint32_t *views_seen;   /* count: += 1 per view that sees the Gaussian */
+} rd_gaussian_grads;
 void rd_scene_get_info(const rd_scene *scene, rd_scene_info *out);
 /* The stored arrays (layout as in rd_scene_desc; .memory says where they live). */
 rd_scene_desc rd_scene_arrays(const rd_scene *scene);
