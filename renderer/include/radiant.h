@@ -45,5 +45,6 @@
 #include "radiant_splats.h"
 #include "radiant_datasets.h"
 #include "radiant_images.h"
+#include "radiant_train.h"
 
 #endif /* RADIANT_H */

@@ -1,0 +1,67 @@
+/* radiant_train.h: fitting Gaussian scenes to photos (included by radiant.h). A trainer
+   holds a scene and a set of views (cameras with their images) and runs the 3DGS recipe
+   (spec/gaussians.md, "Training") a step at a time: render one view, loss
+   (1 - 0.2) L1 + 0.2 (1 - SSIM) against its image, backward pass (rd_render_backward),
+   Adam per parameter group with the means' learning rate decaying exponentially, and one
+   more SH degree every 1000 steps. On the CPU a seed makes a run repeatable bit for bit.
+
+     rd_trainer *t;
+     rd_trainer_create(ctx, &(rd_trainer_desc){.views = views, .view_count = n,
+                       .box_min = {-1, -1, -1}, .box_max = {1, 1, 1}}, &t);
+     for (int i = 0; i < 30; i++) rd_trainer_step(t, 1000, &stats);
+     rd_scene_save(ctx, rd_trainer_scene(t), "fitted.ply", NULL);
+     rd_trainer_destroy(t);
+*/
+#ifndef RADIANT_TRAIN_H
+#define RADIANT_TRAIN_H
+
+#include "radiant_core.h"
+#include "radiant_images.h"
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A view to fit: its camera and its photo (RGB, or RGBA whose alpha composites it on the
+   step's background), the camera's size; the trainer copies the pixels. */
+typedef struct rd_train_view {
+    rd_camera camera;
+    const rd_image *image;
+} rd_train_view;
+
+typedef struct rd_trainer_desc {
+    const rd_train_view *views;
+    int view_count;
+    /* the initial Gaussians: at these points (xyz, count*3; colours count*3 in [0,1] or NULL
+       for grey), else point_count random points in [box_min, box_max] */
+    const float *points, *colors;
+    int64_t point_count;     /* 0 with no points: 100,000 random ones */
+    float box_min[3], box_max[3];
+    int sh_degree;           /* RD_SH_DEGREE(n): the last degree raised to; 0: 3 */
+    int iterations;          /* the schedules' length; 0: 30,000 */
+    float background[3];     /* composited behind the render and under transparent photos */
+    bool random_background;  /* a new random background every step instead */
+    uint64_t seed;           /* view order, initialisation, backgrounds */
+} rd_trainer_desc;
+
+typedef struct rd_train_stats {
+    int iteration;      /* steps taken in all */
+    double loss;        /* mean over the steps of this call */
+    int64_t gaussians;
+    int sh_degree;      /* active */
+} rd_train_stats;
+
+typedef struct rd_trainer rd_trainer;
+rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_trainer **out);
+void rd_trainer_destroy(rd_trainer *trainer);
+/* Runs steps more iterations; stats (may be NULL) afterwards. */
+rd_result rd_trainer_step(rd_trainer *trainer, int steps, rd_train_stats *stats);
+/* The scene as fitted so far (host arrays), valid until the next step or destroy. */
+const rd_scene *rd_trainer_scene(const rd_trainer *trainer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,295 @@
+/* train_gaussians.c: the Gaussian trainer (radiant_train.h): the 3DGS recipe's step on
+   any backend that has a backward pass, through the public render and backward calls.
+   Parameters live in a scene the trainer owns; after each update the scene gets a new
+   uid, so that a GPU backend's cached copy is refreshed. Adaptive density control comes
+   in a later step: for now the Gaussians keep the count they start with. */
+#include "scene.h"
+#include "random.h"
+#include "../train/adam.h"
+#include "../train/loss.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { GROUP_MEANS, GROUP_SCALES, GROUP_ROTATIONS, GROUP_OPACITIES, GROUP_DC, GROUP_REST, GROUPS };
+
+typedef struct view_data {
+    rd_camera camera;
+    float *rgba; /* the photo as RGBA (alpha 1 where it had none) */
+} view_data;
+
+struct rd_trainer {
+    rd_context *ctx;
+    rd_trainer_desc desc;
+    view_data *views;
+    int view_count;
+    rd_scene *scene;
+    float *grads[GROUPS], *m[GROUPS], *v[GROUPS];
+    size_t sizes[GROUPS];
+    float extent; /* the cameras' spread: the means' learning rate scales with it */
+    int iteration, max_degree;
+    int *order, order_at;
+    rd_rng rng;
+    float *render, *target, *loss_grad, *loss_scratch; /* the largest view's */
+};
+
+static void free_trainer(rd_trainer *t)
+{
+    for (int v = 0; t->views && v < t->view_count; v++) free(t->views[v].rgba);
+    free(t->views);
+    rd_scene_destroy(t->scene);
+    for (int g = 0; g < GROUPS; g++) free(t->grads[g]), free(t->m[g]), free(t->v[g]);
+    free(t->order), free(t->render), free(t->target), free(t->loss_grad), free(t->loss_scratch);
+    free(t);
+}
+
+void rd_trainer_destroy(rd_trainer *t)
+{
+    if (t) free_trainer(t);
+}
+
+static rd_result copy_views(rd_trainer *t, const rd_trainer_desc *d, size_t *largest)
+{
+    t->views = calloc((size_t)d->view_count, sizeof(view_data));
+    if (!t->views) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
+    t->view_count = d->view_count;
+    for (int v = 0; v < d->view_count; v++) {
+        const rd_train_view *in = &d->views[v];
+        const rd_image *img = in->image;
+        char why[256];
+        const char *problem = rd_camera_problem(&in->camera, why, sizeof why);
+        if (problem) return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: view %d: camera: %s", v, problem);
+        if (!img || !img->pixels || img->channels < 3)
+            return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: view %d: an RGB or RGBA image is required", v);
+        if (img->width != in->camera.width || img->height != in->camera.height)
+            return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: view %d: the image is %dx%d, its camera %dx%d", v,
+                           img->width, img->height, in->camera.width, in->camera.height);
+        size_t pixels = (size_t)img->width * (size_t)img->height;
+        t->views[v].camera = in->camera;
+        t->views[v].rgba = malloc(4 * pixels * sizeof(float));
+        if (!t->views[v].rgba) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for view %d", v);
+        for (size_t p = 0; p < pixels; p++)
+            for (int c = 0; c < 4; c++)
+                t->views[v].rgba[4 * p + c] = c < img->channels ? img->pixels[p * (size_t)img->channels + (size_t)c] : 1.0f;
+        if (pixels > *largest) *largest = pixels;
+    }
+    return RD_OK;
+}
+
+/* The 3DGS recipe's scene extent: 1.1 times the largest distance of a camera centre from
+   their mean (1 for a single camera). */
+static float camera_extent(const rd_trainer *t)
+{
+    float mean[3] = {0, 0, 0}, c[3], r = 0.0f;
+    for (int v = 0; v < t->view_count; v++) {
+        rd_camera_center(&t->views[v].camera, c);
+        for (int a = 0; a < 3; a++) mean[a] += c[a] / (float)t->view_count;
+    }
+    for (int v = 0; v < t->view_count; v++) {
+        rd_camera_center(&t->views[v].camera, c);
+        float d = sqrtf((c[0] - mean[0]) * (c[0] - mean[0]) + (c[1] - mean[1]) * (c[1] - mean[1]) + (c[2] - mean[2]) * (c[2] - mean[2]));
+        if (d > r) r = d;
+    }
+    return r > 0.0f ? 1.1f * r : 1.0f;
+}
+
+/* Gaussians at the given points, or random ones in the box: opacity 0.1, no rotation,
+   scales from the points' mean spacing (the box's volume shared among them), colour from
+   the points or grey. */
+static rd_result initialise(rd_trainer *t, const rd_trainer_desc *d)
+{
+    int64_t n = d->points ? d->point_count : d->point_count > 0 ? d->point_count : 100000;
+    rd_result r = rd_scene_alloc(t->ctx, n, t->max_degree, &t->scene);
+    if (r != RD_OK) return r;
+    rd_scene *s = t->scene;
+    float lo[3], hi[3];
+    for (int a = 0; a < 3; a++) lo[a] = d->box_min[a], hi[a] = d->box_max[a];
+    if (d->points)
+        for (int64_t i = 0; i < n; i++)
+            for (int a = 0; a < 3; a++) {
+                float x = d->points[3 * i + a];
+                if (i == 0 || x < lo[a]) lo[a] = x;
+                if (i == 0 || x > hi[a]) hi[a] = x;
+            }
+    double volume = 1.0;
+    for (int a = 0; a < 3; a++) volume *= fmax(1e-6, (double)hi[a] - (double)lo[a]);
+    float log_scale = logf((float)cbrt(volume / (double)(n > 0 ? n : 1)) * 0.5f);
+    int K = rd_sh_coeffs(t->max_degree);
+    memset(s->sh, 0, (size_t)n * (size_t)K * 3 * sizeof(float));
+    for (int64_t i = 0; i < n; i++) {
+        for (int a = 0; a < 3; a++) {
+            s->means[3 * i + a] = d->points ? d->points[3 * i + a] : lo[a] + (hi[a] - lo[a]) * rd_rng_uniform(&t->rng);
+            s->log_scales[3 * i + a] = log_scale;
+            float colour = d->colors ? d->colors[3 * i + a] : d->points ? 0.5f : rd_rng_uniform(&t->rng);
+            s->sh[(size_t)i * (size_t)K * 3 + (size_t)a] = rd_dc_from_color(colour);
+        }
+        s->rotations[4 * i] = 1.0f, s->rotations[4 * i + 1] = s->rotations[4 * i + 2] = s->rotations[4 * i + 3] = 0.0f;
+        s->opacities[i] = rd_logit(0.1f);
+    }
+    return RD_OK;
+}
+
+rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_trainer **out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: out is NULL");
+    *out = NULL;
+    if (!desc || !desc->views || desc->view_count < 1)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: at least one view is required");
+    if (desc->sh_degree < 0 || desc->sh_degree > RD_SH_DEGREE(3) || desc->iterations < 0 || desc->point_count < 0)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: sh_degree %d, iterations %d or point_count %lld is out of range",
+                       desc->sh_degree, desc->iterations, (long long)desc->point_count);
+    if (desc->points && desc->point_count < 1)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: points given with point_count %lld", (long long)desc->point_count);
+    rd_trainer *t = calloc(1, sizeof *t);
+    if (!t) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
+    t->ctx = ctx;
+    t->desc = *desc;
+    t->desc.views = NULL; /* copied below; the caller's may go */
+    if (!t->desc.iterations) t->desc.iterations = 30000;
+    t->max_degree = desc->sh_degree ? desc->sh_degree - 1 : 3;
+    t->rng.state = desc->seed;
+    size_t largest = 0;
+    rd_result r = copy_views(t, desc, &largest);
+    if (r == RD_OK) r = initialise(t, desc);
+    if (r == RD_OK) {
+        t->extent = camera_extent(t);
+        int64_t n = t->scene->count;
+        size_t sizes[GROUPS] = {3 * (size_t)n, 3 * (size_t)n, 4 * (size_t)n, (size_t)n, 3 * (size_t)n,
+                                3 * (size_t)n * (size_t)(rd_sh_coeffs(t->max_degree) - 1)};
+        bool ok = true;
+        for (int g = 0; g < GROUPS; g++) {
+            t->sizes[g] = sizes[g];
+            t->grads[g] = calloc(sizes[g] + 1, sizeof(float));
+            t->m[g] = calloc(sizes[g] + 1, sizeof(float));
+            t->v[g] = calloc(sizes[g] + 1, sizeof(float));
+            ok = ok && t->grads[g] && t->m[g] && t->v[g];
+        }
+        t->order = malloc((size_t)t->view_count * sizeof(int));
+        t->render = malloc(4 * largest * sizeof(float));
+        t->target = malloc(4 * largest * sizeof(float));
+        t->loss_grad = malloc(4 * largest * sizeof(float));
+        size_t scratch = 0;
+        for (int v = 0; v < t->view_count; v++) {
+            size_t need = rd_loss_scratch_floats(t->views[v].camera.width, t->views[v].camera.height);
+            if (need > scratch) scratch = need;
+        }
+        t->loss_scratch = malloc(scratch * sizeof(float));
+        if (!ok || !t->order || !t->render || !t->target || !t->loss_grad || !t->loss_scratch)
+            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld Gaussians", (long long)n);
+        t->order_at = t->view_count; /* a new permutation on the first step */
+    }
+    if (r != RD_OK) {
+        free_trainer(t);
+        return r;
+    }
+    *out = t;
+    return RD_OK;
+}
+
+const rd_scene *rd_trainer_scene(const rd_trainer *t) { return t ? t->scene : NULL; }
+
+/* The next view of a shuffled pass over all of them (Fisher-Yates, seeded). */
+static int next_view(rd_trainer *t)
+{
+    if (t->order_at >= t->view_count) {
+        for (int v = 0; v < t->view_count; v++) t->order[v] = v;
+        for (int v = t->view_count - 1; v > 0; v--) {
+            int j = (int)(rd_rng_next(&t->rng) % (uint64_t)(v + 1)), tmp = t->order[v];
+            t->order[v] = t->order[j], t->order[j] = tmp;
+        }
+        t->order_at = 0;
+    }
+    return t->order[t->order_at++];
+}
+
+/* The recipe's learning rates at this step (spec/gaussians.md): the means' decays
+   exponentially from 1.6e-4 to 1.6e-6 times the extent over the run. */
+static void learning_rates(const rd_trainer *t, float lr[GROUPS])
+{
+    float progress = fminf(1.0f, (float)t->iteration / (float)t->desc.iterations);
+    lr[GROUP_MEANS] = t->extent * expf((1.0f - progress) * logf(1.6e-4f) + progress * logf(1.6e-6f));
+    lr[GROUP_SCALES] = 5e-3f;
+    lr[GROUP_ROTATIONS] = 1e-3f;
+    lr[GROUP_OPACITIES] = 0.05f;
+    lr[GROUP_DC] = 2.5e-3f;
+    lr[GROUP_REST] = 2.5e-3f / 20.0f;
+}
+
+static rd_result step_once(rd_trainer *t, double *loss)
+{
+    const view_data *view = &t->views[next_view(t)];
+    const rd_camera *cam = &view->camera;
+    size_t pixels = (size_t)cam->width * (size_t)cam->height;
+    int active = t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree;
+    rd_render_desc rd = {.sh_degree = RD_SH_DEGREE(active)};
+    for (int c = 0; c < 3; c++) rd.background[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
+    for (size_t p = 0; p < pixels; p++) {
+        float a = view->rgba[4 * p + 3];
+        for (int c = 0; c < 3; c++) t->target[4 * p + c] = view->rgba[4 * p + c] * a + rd.background[c] * (1.0f - a);
+        t->target[4 * p + 3] = a;
+    }
+    rd_result r = rd_render(t->ctx, t->scene, cam, &rd, &(rd_framebuffer){.color = t->render});
+    if (r != RD_OK) return r;
+    rd_loss_desc ld = {cam->width, cam->height, t->render, t->target, 0.2f};
+    *loss = rd_loss_l1_dssim(&ld, t->loss_grad, t->loss_scratch);
+
+    /* the backward pass writes DC and higher coefficients interleaved (K*3 per Gaussian):
+       it fills one SH array, split into the two groups after */
+    int64_t n = t->scene->count;
+    int K = rd_sh_coeffs(t->max_degree);
+    float *sh_grad = calloc((size_t)n * (size_t)K * 3 + 1, sizeof(float));
+    if (!sh_grad) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "training step: out of memory");
+    for (int g = 0; g < GROUPS; g++) memset(t->grads[g], 0, t->sizes[g] * sizeof(float));
+    rd_gaussian_grads gg = {t->grads[GROUP_MEANS], t->grads[GROUP_SCALES], t->grads[GROUP_ROTATIONS], t->grads[GROUP_OPACITIES],
+                            sh_grad, NULL, NULL};
+    r = rd_render_backward(t->ctx, t->scene, 1, cam, &rd, &(rd_render_grads){t->loss_grad, NULL, RD_MEMORY_HOST},
+                           &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_HOST});
+    if (r == RD_OK) {
+        rd_scene *s = t->scene;
+        float *dc = malloc((size_t)n * 3 * sizeof(float) + 1), *rest = malloc(t->sizes[GROUP_REST] * sizeof(float) + 1);
+        if (!dc || !rest) r = rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "training step: out of memory");
+        for (int64_t i = 0; r == RD_OK && i < n; i++) {
+            memcpy(t->grads[GROUP_DC] + 3 * i, sh_grad + (size_t)i * (size_t)K * 3, 3 * sizeof(float));
+            memcpy(t->grads[GROUP_REST] + (size_t)i * (size_t)(K - 1) * 3, sh_grad + (size_t)i * (size_t)K * 3 + 3,
+                   (size_t)(K - 1) * 3 * sizeof(float));
+            memcpy(dc + 3 * i, s->sh + (size_t)i * (size_t)K * 3, 3 * sizeof(float));
+            memcpy(rest + (size_t)i * (size_t)(K - 1) * 3, s->sh + (size_t)i * (size_t)K * 3 + 3, (size_t)(K - 1) * 3 * sizeof(float));
+        }
+        if (r == RD_OK) {
+            float lr[GROUPS];
+            learning_rates(t, lr);
+            float *params[GROUPS] = {s->means, s->log_scales, s->rotations, s->opacities, dc, rest};
+            for (int g = 0; g < GROUPS; g++)
+                rd_adam_update(params[g], t->grads[g], t->m[g], t->v[g], t->sizes[g],
+                               &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1});
+            for (int64_t i = 0; i < n; i++) {
+                memcpy(s->sh + (size_t)i * (size_t)K * 3, dc + 3 * i, 3 * sizeof(float));
+                memcpy(s->sh + (size_t)i * (size_t)K * 3 + 3, rest + (size_t)i * (size_t)(K - 1) * 3, (size_t)(K - 1) * 3 * sizeof(float));
+            }
+            s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS); /* the arrays changed: caches must not match */
+            t->iteration++;
+        }
+        free(dc);
+        free(rest);
+    }
+    free(sh_grad);
+    return r;
+}
+
+rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
+{
+    if (!t || steps < 0) return RD_ERROR_INVALID_ARGUMENT;
+    double total = 0.0, loss = 0.0;
+    rd_result r = RD_OK;
+    for (int k = 0; k < steps && r == RD_OK; k++) {
+        r = step_once(t, &loss);
+        total += loss;
+    }
+    if (stats) {
+        stats->iteration = t->iteration;
+        stats->loss = steps ? total / steps : 0.0;
+        stats->gaussians = t->scene->count;
+        stats->sh_degree = t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree;
+    }
+    return r;
+}

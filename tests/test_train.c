@@ -1,0 +1,111 @@
+/* test_train.c: the trainer on the CPU. A known random scene is rendered from 12 cameras
+   on a ring (64x64); the trainer fits 3,000 random points to 10 of them for 600 steps, and
+   the two held-out views must reach 22 dB, and 4 dB more than the untrained scene gives
+   (measured over four seeds: untrained 18.0-19.7 dB, trained 23.9-25.7 dB, the loss down
+   14 times). Also: the same seed
+   gives the same scene bit for bit, with 1 or 3 threads; the loss goes down; broken
+   input is refused with a message. */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rd_context *ctx;
+enum { VIEWS = 12, HELD_OUT = 2, SIZE = 64 };
+
+static rd_camera ring_camera(int k)
+{
+    float angle = 6.2831853f * (float)k / VIEWS, eye[3] = {4.0f * cosf(angle), 1.2f * sinf(3.0f * angle), 4.0f * sinf(angle)};
+    return rd_camera_look_at(eye, (float[3]){0, 0, 0}, (float[3]){0, -1, 0}, SIZE, SIZE, 45.0f);
+}
+
+static double psnr(const rd_scene *scene, const rd_camera *cam, const rd_image *truth)
+{
+    rd_image img;
+    rd_image_alloc(SIZE, SIZE, 4, &img);
+    rd_render(ctx, scene, cam, NULL, &(rd_framebuffer){.color = img.pixels});
+    rd_metrics m = {0};
+    rd_image_compare(ctx, &img, truth, &m);
+    rd_image_free(&img);
+    return m.psnr;
+}
+
+static bool same_scene(const rd_scene *a, const rd_scene *b)
+{
+    rd_scene_desc x = rd_scene_arrays(a), y = rd_scene_arrays(b);
+    size_t K = (size_t)(x.sh_degree + 1) * (size_t)(x.sh_degree + 1);
+    return x.count == y.count && !memcmp(x.means, y.means, (size_t)x.count * 12) &&
+           !memcmp(x.opacities, y.opacities, (size_t)x.count * 4) && !memcmp(x.sh, y.sh, (size_t)x.count * K * 12);
+}
+
+int main(void)
+{
+    test_rng r = {test_seed("train")};
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
+    /* the scene to recover: 150 opaque-ish Gaussians of SH degree 0 in the unit cube */
+    rd_scene_desc truth_desc = random_scene(&r, &(random_scene_desc){.count = 150, .sh_degree = 0, .depth_min = 1, .depth_max = 1,
+                                                                      .log_scale_min = -2.4, .log_scale_max = -1.6});
+    for (int i = 0; i < 150; i++) {
+        for (int a = 0; a < 3; a++) ((float *)truth_desc.means)[3 * i + a] = (float)rng_range(&r, -0.8, 0.8);
+        ((float *)truth_desc.opacities)[i] = (float)rng_range(&r, 0.5, 3.0);
+    }
+    rd_scene *truth = NULL;
+    CHECK_OK(rd_scene_create(ctx, &truth_desc, &truth));
+    rd_image images[VIEWS];
+    rd_train_view views[VIEWS];
+    for (int k = 0; k < VIEWS; k++) {
+        views[k].camera = ring_camera(k);
+        rd_image_alloc(SIZE, SIZE, 4, &images[k]);
+        CHECK_OK(rd_render(ctx, truth, &views[k].camera, NULL, &(rd_framebuffer){.color = images[k].pixels}));
+        views[k].image = &images[k];
+    }
+    /* train on views 0..9; 10 and 11 are held out */
+    rd_trainer_desc desc = {.views = views, .view_count = VIEWS - HELD_OUT, .point_count = 3000,
+                            .box_min = {-1, -1, -1}, .box_max = {1, 1, 1}, .sh_degree = RD_SH_DEGREE(0), .iterations = 600, .seed = 7};
+    rd_trainer *t = NULL;
+    if (CHECK_OK(rd_trainer_create(ctx, &desc, &t))) {
+        double before[HELD_OUT], after[HELD_OUT];
+        for (int k = 0; k < HELD_OUT; k++) before[k] = psnr(rd_trainer_scene(t), &views[VIEWS - HELD_OUT + k].camera, &images[VIEWS - HELD_OUT + k]);
+        rd_train_stats first, last;
+        CHECK_OK(rd_trainer_step(t, 100, &first));
+        CHECK_OK(rd_trainer_step(t, 400, &last));
+        CHECK_OK(rd_trainer_step(t, 100, &last));
+        CHECK(last.iteration == 600 && last.gaussians == 3000 && last.sh_degree == 0);
+        CHECK(last.loss < 0.5 * first.loss);
+        for (int k = 0; k < HELD_OUT; k++) {
+            after[k] = psnr(rd_trainer_scene(t), &views[VIEWS - HELD_OUT + k].camera, &images[VIEWS - HELD_OUT + k]);
+            printf("train: held-out view %d: PSNR %.2f dB untrained, %.2f dB after 600 steps (loss %.4f -> %.4f)\n", k, before[k],
+                   after[k], first.loss, last.loss);
+            CHECK(after[k] >= 22.0);
+            CHECK(after[k] >= before[k] + 4.0);
+        }
+        rd_trainer_destroy(t);
+    }
+    /* repeatable bit for bit, whatever the thread count */
+    rd_context *contexts[2] = {NULL, NULL};
+    rd_trainer *runs[2] = {NULL, NULL};
+    desc.point_count = 500;
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1 + 2 * k, .log = test_log}, &contexts[k]));
+        if (CHECK_OK(rd_trainer_create(contexts[k], &desc, &runs[k]))) CHECK_OK(rd_trainer_step(runs[k], 30, NULL));
+    }
+    if (runs[0] && runs[1]) CHECK(same_scene(rd_trainer_scene(runs[0]), rd_trainer_scene(runs[1])));
+    for (int k = 0; k < 2; k++) rd_trainer_destroy(runs[k]), rd_context_destroy(contexts[k]);
+    /* broken input */
+    rd_trainer *bad = (rd_trainer *)0x1;
+    CHECK(rd_trainer_create(ctx, &(rd_trainer_desc){0}, &bad) == RD_ERROR_INVALID_ARGUMENT && bad == NULL);
+    rd_image small;
+    rd_image_alloc(8, 8, 3, &small);
+    rd_train_view wrong = {views[0].camera, &small};
+    CHECK(rd_trainer_create(ctx, &(rd_trainer_desc){.views = &wrong, .view_count = 1}, &bad) == RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "view 0: the image is 8x8, its camera 64x64") != NULL);
+    CHECK(rd_trainer_create(ctx, &(rd_trainer_desc){.views = views, .view_count = 1, .sh_degree = 9}, &bad) ==
+          RD_ERROR_INVALID_ARGUMENT);
+    rd_image_free(&small);
+    for (int k = 0; k < VIEWS; k++) rd_image_free(&images[k]);
+    rd_scene_destroy(truth);
+    random_scene_free(&truth_desc);
+    rd_context_destroy(ctx);
+    return test_finish("train");
+}
