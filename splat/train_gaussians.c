@@ -30,7 +30,8 @@ struct rd_trainer {
     int iteration, max_degree;
     int *order, order_at;
     rd_rng rng;
-    float *render, *target, *loss_grad, *loss_scratch; /* the largest view's */
+    float *render, *target, *loss_grad; /* the largest view's */
+    double *loss_scratch;
 };
 
 static void free_trainer(rd_trainer *t)
@@ -170,10 +171,10 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
         t->loss_grad = malloc(4 * largest * sizeof(float));
         size_t scratch = 0;
         for (int v = 0; v < t->view_count; v++) {
-            size_t need = rd_loss_scratch_floats(t->views[v].camera.width, t->views[v].camera.height);
+            size_t need = rd_loss_scratch_doubles(t->views[v].camera.width, t->views[v].camera.height);
             if (need > scratch) scratch = need;
         }
-        t->loss_scratch = malloc(scratch * sizeof(float));
+        t->loss_scratch = malloc(scratch * sizeof(double));
         if (!ok || !t->order || !t->render || !t->target || !t->loss_grad || !t->loss_scratch)
             r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld Gaussians", (long long)n);
         t->order_at = t->view_count; /* a new permutation on the first step */

@@ -28,6 +28,7 @@
    reference evaluates. */
 #include "test_util.h"
 #include "reference_render.h"
+#include "../train/loss.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -291,6 +292,47 @@ static void test_accumulates(test_rng *r)
     free_problem(&p);
 }
 
+/* The training loss (train/loss.h) against central differences in each rendered value:
+   L1 + D-SSIM and D-SSIM alone, on random images of an odd size (the window's zero
+   padding reaches every border). The loss runs in double but its inputs are float, so
+   each step is the one the float took; values within 2h of L1's kink are not compared. */
+static void test_loss(test_rng *r)
+{
+    enum { W = 23, H = 19 };
+    static float render[W * H * 4], target[W * H * 4], grad[W * H * 4];
+    static double scratch[16 * W * H];
+    for (int i = 0; i < W * H * 4; i++) render[i] = (float)rng_uniform(r), target[i] = (float)rng_uniform(r);
+    for (int pass = 0; pass < 2; pass++) {
+        float lambda = pass ? 1.0f : 0.2f;
+        rd_loss_desc d = {W, H, render, target, lambda};
+        rd_loss_l1_dssim(&d, grad, scratch);
+        int compared = 0, wrong = 0;
+        double scale = 0.0;
+        for (int i = 0; i < W * H * 4; i++) scale = fmax(scale, fabs(grad[i]));
+        for (int i = 0; i < W * H * 4; i++) {
+            const double h = 1e-4;
+            if (i % 4 == 3) {
+                wrong += grad[i] != 0.0f; /* alpha is not compared */
+                continue;
+            }
+            if (fabs(render[i] - target[i]) < 2 * h) continue;
+            float keep = render[i], up = (float)(keep + h), down = (float)(keep - h);
+            render[i] = up;
+            double lu = rd_loss_l1_dssim(&d, NULL, scratch);
+            render[i] = down;
+            double ld = rd_loss_l1_dssim(&d, NULL, scratch);
+            render[i] = keep;
+            double fd = (lu - ld) / ((double)up - (double)down);
+            compared++;
+            if (fabs(fd - grad[i]) > 1e-3 * fabs(fd) + 1e-5 * scale) {
+                if (wrong++ < 4) printf("  loss (lambda %.1f) d/d render[%d]: analytic %.7g, finite difference %.7g\n", lambda, i, grad[i], fd);
+            }
+        }
+        printf("gradients loss, SSIM weight %.1f        %4d values compared, %d wrong\n", lambda, compared, wrong);
+        CHECK(wrong == 0 && compared > W * H * 2);
+    }
+}
+
 int main(void)
 {
     test_rng r = {test_seed("gradients")};
@@ -311,6 +353,7 @@ int main(void)
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) run_case(&r, &cases[k]);
     test_accumulates(&r);
+    test_loss(&r);
     rd_context_destroy(ctx);
     return test_finish("gradients");
 }

@@ -6,6 +6,7 @@
    gives the same scene bit for bit, with 1 or 3 threads; the loss goes down; broken
    input is refused with a message. */
 #include "test_util.h"
+#include "../train/adam.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -39,10 +40,24 @@ static bool same_scene(const rd_scene *a, const rd_scene *b)
            !memcmp(x.opacities, y.opacities, (size_t)x.count * 4) && !memcmp(x.sh, y.sh, (size_t)x.count * K * 12);
 }
 
+/* Adam's first two steps, worked by hand: m = 0.05, v = 2.5e-4 after g = 0.5, so the
+   bias-corrected step is lr * 0.5 / 0.5; then g = -0.5 gives m_hat = -0.005 / 0.19,
+   v_hat = 0.25, a step of lr * 0.0263158 / 0.5 back. */
+static void test_adam(void)
+{
+    float p = 1.0f, m = 0.0f, v = 0.0f, g = 0.5f;
+    rd_adam_update(&p, &g, &m, &v, 1, &(rd_adam_step_desc){.lr = 0.1f, .step = 1});
+    CHECK(fabsf(p - 0.9f) < 1e-6f);
+    g = -0.5f;
+    rd_adam_update(&p, &g, &m, &v, 1, &(rd_adam_step_desc){.lr = 0.1f, .step = 2});
+    CHECK(fabsf(p - (0.9f + 0.1f * 0.0263158f / 0.5f)) < 1e-6f);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("train")};
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
+    test_adam();
     /* the scene to recover: 150 opaque-ish Gaussians of SH degree 0 in the unit cube */
     rd_scene_desc truth_desc = random_scene(&r, &(random_scene_desc){.count = 150, .sh_degree = 0, .depth_min = 1, .depth_max = 1,
                                                                       .log_scale_min = -2.4, .log_scale_max = -1.6});

@@ -16,8 +16,8 @@ typedef struct rd_loss_desc {
 } rd_loss_desc;
 
 /* The loss; grad (width*height*4, may be NULL) gets dL/d(render), alpha's left 0.
-   scratch: rd_loss_scratch_floats(width, height) floats. */
-double rd_loss_l1_dssim(const rd_loss_desc *desc, float *grad, float *scratch);
-size_t rd_loss_scratch_floats(int width, int height);
+   scratch: rd_loss_scratch_doubles(width, height) doubles. */
+double rd_loss_l1_dssim(const rd_loss_desc *desc, float *grad, double *scratch);
+size_t rd_loss_scratch_doubles(int width, int height);
 
 #endif
