@@ -1,4 +1,4 @@
-/* main.c: the `radiant` command: render, info, bench, synth, convert. */
+/* main.c: the `radiant` command: render, info, bench, synth, convert, train. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -13,6 +13,7 @@ static const char *USAGE =
     "  bench   SCENE|--demo [--cameras FILE] [--frames N] [--json]        time frames and stages\n"
     "  synth   N --out FILE.ply [--cameras FILE.json]                    write the benchmark scene\n"
     "  convert IN OUT [--sh-degree N] [--spz-fractional-bits B]          convert between scene formats\n"
+    "  train   DATASET --out SCENE [--iterations N] [--downscale F]      fit a scene to a dataset's photos\n"
     "\n"
     "'radiant <command> --help' shows a command's options.\n"
     "exit codes: 0 done, 1 failed, 2 bad usage\n";
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 2, argv + 2);
     if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 2, argv + 2);
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
     fprintf(stderr, "radiant: unknown command '%s'\n\n%s", cmd, USAGE);
     return EXIT_USAGE;
 }

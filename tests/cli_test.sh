@@ -148,6 +148,16 @@ if [ -d "$data" ]; then
     check "render with --up -y" status_is 0 "$radiant" render "$donut" --width 32 --height 18 --up -y --out "$tmp/donut_y"
     check "--up -y is used" grep -q "orbit about up = (0, -1, 0)$" "$tmp/stderr"
     check "--up w exits 2" status_is 2 "$radiant" render "$donut" --up w
+    # train: a few steps on lego at 1/16 size, written as SPZ, the test split measured
+    check "train lego briefly" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/lego_fit.spz" --iterations 20 \
+        --downscale 16 --points 500 --background white --sh-degree 1
+    check "train wrote the scene" test -s "$tmp/lego_fit.spz"
+    check "train reports the test PSNR" grep -q "test split: 20 views, mean PSNR" "$tmp/stdout"
+    check "info reads the trained scene" status_is 0 "$radiant" info "$tmp/lego_fit.spz"
+    check "train without --out exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego"
+    check "train --downscale 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.ply" --downscale 0
+    check "train on a missing dataset fails" status_is 1 "$radiant" train "$tmp/nowhere" --out "$tmp/nowhere.ply"
+    check "a failed train writes nothing" test ! -e "$tmp/nowhere.ply"
     # the decode limit: a caller's lower limit refuses the donut (2.4 MiB decoded), none lifts it
     check "info under a 1 MiB decode limit fails" status_is 1 "$radiant" info "$donut" --decode-limit 1
     check "the decode limit is named" grep -q "beyond the decode limit of 1.0 MiB" "$tmp/stderr"

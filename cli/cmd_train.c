@@ -1,0 +1,264 @@
+/* cmd_train.c: `radiant train DATASET --out SCENE`: fits a Gaussian scene to a dataset's
+   training views (rd_trainer, radiant_train.h), then writes the scene (any writable
+   format, by its name) and prints each test view's PSNR. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *USAGE =
+    "usage: radiant train DATASET --out SCENE [options]\n"
+    "\n"
+    "Fits a Gaussian scene to the dataset's train split (Blender, instant-ngp, COLMAP, LLFF),\n"
+    "writes it to SCENE (.ply, .spz, .splat or .compressed.ply) and prints the test split's PSNR.\n"
+    "\n"
+    "  --backend B          auto (default), cpu, cuda\n"
+    "  --iterations N       steps (default 30000)\n"
+    "  --sh-degree N        the SH degree raised to, one step every 1000 iterations (0..3, default 3)\n"
+    "  --background B       black (default), white, R,G,B in [0,1], or random (a new one each step)\n"
+    "  --points N           random initial Gaussians where the dataset has no sparse points (default 100000)\n"
+    "  --downscale F        train on images F times smaller (1..16, default 1)\n"
+    "  --seed S             view order, initialisation and backgrounds (default 0)\n"
+    "  -v, --verbose        debug messages\n";
+
+typedef struct train_options {
+    const char *dataset, *out;
+    rd_backend backend;
+    int iterations, sh_degree, downscale;
+    long long points;
+    unsigned long long seed;
+    float background[3];
+    bool random_background, verbose;
+} train_options;
+
+static bool parse_number(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || *end || end == s || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static int parse(int argc, char **argv, train_options *o)
+{
+    *o = (train_options){.iterations = 30000, .sh_degree = 3, .downscale = 1, .points = 100000};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        long long v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(USAGE, stdout);
+            return -1;
+        } else if (strcmp(a, "--out") == 0 && next) {
+            o->out = argv[++i];
+        } else if (strcmp(a, "--backend") == 0 && next) {
+            int b = rd_backend_from_name(argv[++i]);
+            if (b < 0 || b == RD_BACKEND_VULKAN)
+                return fprintf(stderr, "radiant: --backend %s: expected auto, cpu or cuda (training)\n", next), EXIT_USAGE;
+            o->backend = (rd_backend)b;
+        } else if ((strcmp(a, "--iterations") == 0 || strcmp(a, "--sh-degree") == 0 || strcmp(a, "--downscale") == 0 ||
+                    strcmp(a, "--points") == 0) && next) {
+            bool iterations = a[2] == 'i', degree = a[2] == 's', down = a[2] == 'd';
+            long long hi = iterations ? 10000000 : degree ? 3 : down ? 16 : 100000000;
+            if (!parse_number(argv[++i], degree ? 0 : 1, hi, &v))
+                return fprintf(stderr, "radiant: %s %s: expected a whole number in %d..%lld\n", a, next, degree ? 0 : 1, hi), EXIT_USAGE;
+            if (iterations) o->iterations = (int)v;
+            else if (degree) o->sh_degree = (int)v;
+            else if (down) o->downscale = (int)v;
+            else o->points = v;
+        } else if (strcmp(a, "--seed") == 0 && next) {
+            if (!parse_number(argv[++i], 0, 1ll << 62, &v)) return fprintf(stderr, "radiant: --seed %s: expected a whole number\n", next), EXIT_USAGE;
+            o->seed = (unsigned long long)v;
+        } else if (strcmp(a, "--background") == 0 && next) {
+            const char *b = argv[++i];
+            char tail;
+            if (strcmp(b, "random") == 0) o->random_background = true;
+            else if (strcmp(b, "white") == 0) o->background[0] = o->background[1] = o->background[2] = 1.0f;
+            else if (strcmp(b, "black") != 0 &&
+                     (sscanf(b, "%f,%f,%f%c", &o->background[0], &o->background[1], &o->background[2], &tail) != 3 ||
+                      !(o->background[0] >= 0 && o->background[0] <= 1 && o->background[1] >= 0 && o->background[1] <= 1 &&
+                        o->background[2] >= 0 && o->background[2] <= 1)))
+                return fprintf(stderr, "radiant: --background %s: expected black, white, random or R,G,B with each in [0, 1]\n", b),
+                       EXIT_USAGE;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            o->verbose = true;
+        } else if (a[0] == '-' && a[1]) {
+            return fprintf(stderr, "radiant: unknown option or missing value: %s\n\n%s", a, USAGE), EXIT_USAGE;
+        } else if (!o->dataset) {
+            o->dataset = a;
+        } else {
+            return fprintf(stderr, "radiant: unexpected argument '%s'\n\n%s", a, USAGE), EXIT_USAGE;
+        }
+    }
+    if (!o->dataset || !o->out) return fprintf(stderr, "radiant: train needs DATASET and --out SCENE\n\n%s", USAGE), EXIT_USAGE;
+    return EXIT_DONE;
+}
+
+/* A view's photo with its alpha, downscaled by averaging f x f blocks (the right and
+   bottom remainders dropped, so the principal point only scales). Prints what is wrong. */
+static bool load_view(rd_context *ctx, const rd_view *view, int f, rd_train_view *out, rd_image *image)
+{
+    rd_image full;
+    if (rd_image_load(ctx, view->image_path, &full) != RD_OK) {
+        cli_error(ctx, NULL);
+        return false;
+    }
+    if (full.width != view->camera.width || full.height != view->camera.height) {
+        fprintf(stderr, "radiant: %s: the image is %dx%d, its camera %dx%d\n", view->image_path, full.width, full.height,
+                view->camera.width, view->camera.height);
+        rd_image_free(&full);
+        return false;
+    }
+    int w = full.width / f, h = full.height / f, ch = full.channels;
+    bool ok = w >= 1 && h >= 1 && rd_image_alloc(w, h, ch, image) == RD_OK;
+    for (int y = 0; ok && y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < ch; c++) {
+                float sum = 0.0f;
+                for (int dy = 0; dy < f; dy++)
+                    for (int dx = 0; dx < f; dx++) sum += full.pixels[((size_t)(y * f + dy) * full.width + (size_t)(x * f + dx)) * ch + c];
+                image->pixels[((size_t)y * w + x) * ch + c] = sum / (float)(f * f);
+            }
+    if (!ok) fprintf(stderr, "radiant: %s: cannot downscale %dx%d by %d\n", view->image_path, full.width, full.height, f);
+    rd_image_free(&full);
+    out->camera = view->camera;
+    out->camera.width = w, out->camera.height = h;
+    out->camera.fx /= (float)f, out->camera.fy /= (float)f, out->camera.cx /= (float)f, out->camera.cy /= (float)f;
+    out->image = image;
+    return ok;
+}
+
+typedef struct view_set {
+    rd_dataset *dataset;
+    rd_train_view *views;
+    rd_image *images;
+    int count;
+} view_set;
+
+static void free_views(view_set *v)
+{
+    for (int k = 0; k < v->count; k++) rd_image_free(&v->images[k]);
+    free(v->views), free(v->images);
+    rd_dataset_destroy(v->dataset);
+    memset(v, 0, sizeof *v);
+}
+
+static bool load_views(rd_context *ctx, const train_options *o, const char *split, view_set *v)
+{
+    memset(v, 0, sizeof *v);
+    if (rd_dataset_load(ctx, o->dataset, &(rd_dataset_desc){.split = split}, &v->dataset) != RD_OK) {
+        cli_error(ctx, NULL);
+        return false;
+    }
+    int n = rd_dataset_view_count(v->dataset);
+    v->views = calloc((size_t)(n ? n : 1), sizeof *v->views);
+    v->images = calloc((size_t)(n ? n : 1), sizeof *v->images);
+    if (!v->views || !v->images) return false;
+    for (int k = 0; k < n; k++) {
+        const rd_view *view = rd_dataset_view(v->dataset, k);
+        if (!view->image_path) continue;
+        if (!load_view(ctx, view, o->downscale, &v->views[v->count], &v->images[v->count])) return false;
+        v->count++;
+    }
+    return true;
+}
+
+/* The box random points fill: the NeRF-synthetic cube of side 2.6 for Blender scenes,
+   else the cameras' centres' bounding box. */
+static void random_box(const view_set *v, float lo[3], float hi[3])
+{
+    if (strcmp(rd_dataset_kind(v->dataset), "blender") == 0) {
+        for (int a = 0; a < 3; a++) lo[a] = -1.3f, hi[a] = 1.3f;
+        return;
+    }
+    for (int k = 0; k < v->count; k++) {
+        float c[3];
+        rd_camera_center(&v->views[k].camera, c);
+        for (int a = 0; a < 3; a++) {
+            if (k == 0 || c[a] < lo[a]) lo[a] = c[a];
+            if (k == 0 || c[a] > hi[a]) hi[a] = c[a];
+        }
+    }
+}
+
+/* Mean PSNR of the test views against their photos composited on the background. */
+static double evaluate(rd_context *ctx, const rd_scene *scene, const view_set *test, const float background[3])
+{
+    double sum = 0.0;
+    int counted = 0;
+    for (int k = 0; k < test->count; k++) {
+        const rd_image *photo = test->views[k].image;
+        rd_image render, truth;
+        if (rd_image_alloc(photo->width, photo->height, 4, &render) != RD_OK) continue;
+        rd_render_desc desc = {.background = {background[0], background[1], background[2]}};
+        if (rd_render(ctx, scene, &test->views[k].camera, &desc, &(rd_framebuffer){.color = render.pixels}) == RD_OK &&
+            rd_image_composite(photo, background, &truth) == RD_OK) {
+            rd_metrics m;
+            if (rd_image_compare(ctx, &render, &truth, &m) == RD_OK) sum += m.psnr, counted++;
+            rd_image_free(&truth);
+        }
+        rd_image_free(&render);
+    }
+    return counted ? sum / counted : NAN;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_options o;
+    int status = parse(argc, argv, &o);
+    if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
+    /* auto: the CPU, the one backend with a backward pass so far */
+    rd_context *ctx = cli_context(&(cli_options){.backend = o.backend ? o.backend : RD_BACKEND_CPU, .verbose = o.verbose});
+    if (!ctx) return EXIT_FAILED;
+    view_set train = {0}, test = {0};
+    rd_trainer *trainer = NULL;
+    status = EXIT_FAILED;
+    if (!load_views(ctx, &o, "train", &train)) goto done;
+    if (train.count == 0) {
+        fprintf(stderr, "radiant: %s: the train split has no views with images\n", o.dataset);
+        goto done;
+    }
+    const float *xyz = NULL, *rgb = NULL;
+    int64_t points = rd_dataset_points(train.dataset, &xyz, &rgb);
+    rd_trainer_desc desc = {.views = train.views, .view_count = train.count, .points = points ? xyz : NULL,
+                            .colors = points ? rgb : NULL, .point_count = points ? points : o.points,
+                            .sh_degree = RD_SH_DEGREE(o.sh_degree), .iterations = o.iterations,
+                            .random_background = o.random_background, .seed = o.seed};
+    memcpy(desc.background, o.background, sizeof desc.background);
+    random_box(&train, desc.box_min, desc.box_max);
+    if (rd_trainer_create(ctx, &desc, &trainer) != RD_OK) {
+        cli_error(ctx, "train");
+        goto done;
+    }
+    printf("%s: %d train views at %dx%d, %lld initial Gaussians (%s)\n", o.dataset, train.count, train.views[0].camera.width,
+           train.views[0].camera.height, (long long)desc.point_count, points ? "sparse points" : "random");
+    double start = cli_now_ms();
+    rd_train_stats stats = {0};
+    for (int done_steps = 0; done_steps < o.iterations;) {
+        int chunk = o.iterations - done_steps < 100 ? o.iterations - done_steps : 100;
+        if (rd_trainer_step(trainer, chunk, &stats) != RD_OK) {
+            cli_error(ctx, "train");
+            goto done;
+        }
+        done_steps += chunk;
+        double seconds = (cli_now_ms() - start) / 1000.0;
+        printf("iteration %6d  loss %.5f  %lld Gaussians  SH %d  %.1f it/s\n", stats.iteration, stats.loss,
+               (long long)stats.gaussians, stats.sh_degree, done_steps / (seconds > 0 ? seconds : 1e-9));
+    }
+    if (rd_scene_save(ctx, rd_trainer_scene(trainer), o.out, NULL) != RD_OK) {
+        cli_error(ctx, NULL);
+        goto done;
+    }
+    printf("wrote %s (%lld Gaussians) after %.1f s\n", o.out, (long long)stats.gaussians, (cli_now_ms() - start) / 1000.0);
+    if (load_views(ctx, &o, "test", &test) && test.count > 0)
+        printf("test split: %d views, mean PSNR %.2f dB\n", test.count, evaluate(ctx, rd_trainer_scene(trainer), &test, o.background));
+    status = EXIT_DONE;
+done:
+    rd_trainer_destroy(trainer);
+    free_views(&train);
+    free_views(&test);
+    rd_context_destroy(ctx);
+    return status;
+}
