@@ -19,6 +19,7 @@ static const char *USAGE =
     "  --sh-degree N        the SH degree raised to, one step every 1000 iterations (0..3, default 3)\n"
     "  --background B       black (default), white, R,G,B in [0,1], or random (a new one each step)\n"
     "  --points N           random initial Gaussians where the dataset has no sparse points (default 100000)\n"
+    "  --strategy S         default (the 3DGS adaptive density control) or none (a fixed count)\n"
     "  --downscale F        train on images F times smaller (1..16, default 1)\n"
     "  --seed S             view order, initialisation and backgrounds (default 0)\n"
     "  -v, --verbose        debug messages\n";
@@ -30,7 +31,7 @@ typedef struct train_options {
     long long points;
     unsigned long long seed;
     float background[3];
-    bool random_background, verbose;
+    bool random_background, verbose, fixed_count;
 } train_options;
 
 static bool parse_number(const char *s, long long lo, long long hi, long long *out)
@@ -82,6 +83,10 @@ static int parse(int argc, char **argv, train_options *o)
                         o->background[2] >= 0 && o->background[2] <= 1)))
                 return fprintf(stderr, "radiant: --background %s: expected black, white, random or R,G,B with each in [0, 1]\n", b),
                        EXIT_USAGE;
+        } else if (strcmp(a, "--strategy") == 0 && next) {
+            o->fixed_count = strcmp(argv[++i], "none") == 0;
+            if (!o->fixed_count && strcmp(next, "default") != 0)
+                return fprintf(stderr, "radiant: --strategy %s: expected default or none (3DGS-MCMC is not there yet)\n", next), EXIT_USAGE;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = true;
         } else if (a[0] == '-' && a[1]) {
@@ -225,7 +230,7 @@ int cmd_train(int argc, char **argv)
     rd_trainer_desc desc = {.views = train.views, .view_count = train.count, .points = points ? xyz : NULL,
                             .colors = points ? rgb : NULL, .point_count = points ? points : o.points,
                             .sh_degree = RD_SH_DEGREE(o.sh_degree), .iterations = o.iterations,
-                            .random_background = o.random_background, .seed = o.seed};
+                            .random_background = o.random_background, .seed = o.seed, .densify = !o.fixed_count};
     memcpy(desc.background, o.background, sizeof desc.background);
     random_box(&train, desc.box_min, desc.box_max);
     if (rd_trainer_create(ctx, &desc, &trainer) != RD_OK) {

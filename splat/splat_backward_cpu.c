@@ -122,7 +122,10 @@ static void backward_gaussians(int64_t begin, int64_t end, int worker, void *use
         for (int k = 0; out->rotations && k < 4; k++) out->rotations[4 * i + k] += g.rotation[k];
         if (out->opacities) out->opacities[i] += g.opacity;
         for (size_t k = 0; out->sh && k < 3 * K; k++) out->sh[(size_t)i * K * 3 + k] += g_sh[k];
-        if (out->mean2d_norm) out->mean2d_norm[i] += sqrtf(g2->u * g2->u + g2->v * g2->v);
+        if (out->mean2d_norm) { /* in normalised device coordinates, as the 3DGS threshold is */
+            float gu = g2->u * 0.5f * (float)f->vp->width, gv = g2->v * 0.5f * (float)f->vp->height;
+            out->mean2d_norm[i] += sqrtf(gu * gu + gv * gv);
+        }
         if (out->views_seen) out->views_seen[i] += 1;
         if (job->pose_parts) memcpy(job->pose_parts + 12 * i, g.w2c, sizeof g.w2c);
     }

@@ -1,8 +1,9 @@
 /* train_gaussians.c: the Gaussian trainer (radiant_train.h): the 3DGS recipe's step on
    any backend that has a backward pass, through the public render and backward calls.
    Parameters live in a scene the trainer owns; after each update the scene gets a new
-   uid, so that a GPU backend's cached copy is refreshed. Adaptive density control comes
-   in a later step: for now the Gaussians keep the count they start with. */
+   uid, so that a GPU backend's cached copy is refreshed. With rd_trainer_desc.densify,
+   the recipe's adaptive density control clones, splits and prunes every 100 steps from
+   step 500 to 15,000 and resets opacities every 3,000. */
 #include "scene.h"
 #include "random.h"
 #include "../train/adam.h"
@@ -32,6 +33,8 @@ struct rd_trainer {
     rd_rng rng;
     float *render, *target, *loss_grad; /* the largest view's */
     double *loss_scratch;
+    float *grad_norm;     /* per Gaussian: the densification statistic summed over views */
+    uint32_t *views_seen; /* per Gaussian */
 };
 
 static void free_trainer(rd_trainer *t)
@@ -41,6 +44,7 @@ static void free_trainer(rd_trainer *t)
     rd_scene_destroy(t->scene);
     for (int g = 0; g < GROUPS; g++) free(t->grads[g]), free(t->m[g]), free(t->v[g]);
     free(t->order), free(t->render), free(t->target), free(t->loss_grad), free(t->loss_scratch);
+    free(t->grad_norm), free(t->views_seen);
     free(t);
 }
 
@@ -166,6 +170,9 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
             ok = ok && t->grads[g] && t->m[g] && t->v[g];
         }
         t->order = malloc((size_t)t->view_count * sizeof(int));
+        t->grad_norm = calloc((size_t)n + 1, sizeof(float));
+        t->views_seen = calloc((size_t)n + 1, sizeof(uint32_t));
+        ok = ok && t->grad_norm && t->views_seen;
         t->render = malloc(4 * largest * sizeof(float));
         t->target = malloc(4 * largest * sizeof(float));
         t->loss_grad = malloc(4 * largest * sizeof(float));
@@ -242,7 +249,7 @@ static rd_result step_once(rd_trainer *t, double *loss)
     if (!sh_grad) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "training step: out of memory");
     for (int g = 0; g < GROUPS; g++) memset(t->grads[g], 0, t->sizes[g] * sizeof(float));
     rd_gaussian_grads gg = {t->grads[GROUP_MEANS], t->grads[GROUP_SCALES], t->grads[GROUP_ROTATIONS], t->grads[GROUP_OPACITIES],
-                            sh_grad, NULL, NULL};
+                            sh_grad, t->grad_norm, t->views_seen};
     r = rd_render_backward(t->ctx, t->scene, 1, cam, &rd, &(rd_render_grads){t->loss_grad, NULL, RD_MEMORY_HOST},
                            &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_HOST});
     if (r == RD_OK) {
@@ -277,6 +284,139 @@ static rd_result step_once(rd_trainer *t, double *loss)
     return r;
 }
 
+/* ---- adaptive density control (the 3DGS recipe's defaults) ---- */
+
+enum { DENSIFY_FROM = 500, DENSIFY_UNTIL = 15000, DENSIFY_EVERY = 100, RESET_EVERY = 3000 };
+#define GRAD_THRESHOLD 2e-4f
+#define PERCENT_DENSE 0.01f
+#define PRUNE_OPACITY 0.005f
+#define PRUNE_SCALE 0.1f /* of the extent, once opacities have been reset */
+
+static const int GROUP_WIDTH[GROUPS] = {3, 3, 4, 1, 3, -1}; /* -1: 3 (K - 1) */
+
+static int group_width(const rd_trainer *t, int g) { return GROUP_WIDTH[g] >= 0 ? GROUP_WIDTH[g] : 3 * (rd_sh_coeffs(t->max_degree) - 1); }
+
+/* One row of the new scene: a copy of Gaussian `from`, with fresh (zero) moments when it is
+   new; split children move and shrink. */
+typedef struct new_row {
+    int64_t from;
+    bool fresh, child;
+} new_row;
+
+static float max_scale(const rd_scene *s, int64_t i)
+{
+    const float *ls = s->log_scales + 3 * i;
+    return expf(fmaxf(fmaxf(ls[0], ls[1]), ls[2]));
+}
+
+/* Rebuilds the scene and every group's moments from rows; children are sampled from the
+   parent's Gaussian (mean + R x, x ~ N(0, S^2)) with scales / 1.6. */
+static rd_result rebuild(rd_trainer *t, const new_row *rows, int64_t count)
+{
+    rd_scene *old = t->scene, *s = NULL;
+    rd_result r = rd_scene_alloc(t->ctx, count, old->sh_degree, &s);
+    if (r != RD_OK) return r;
+    float *m[GROUPS] = {0}, *v[GROUPS] = {0}, *grads[GROUPS] = {0};
+    bool ok = true;
+    for (int g = 0; g < GROUPS; g++) {
+        size_t n = (size_t)count * (size_t)group_width(t, g) + 1;
+        ok = ok && (m[g] = calloc(n, sizeof(float))) && (v[g] = calloc(n, sizeof(float))) && (grads[g] = calloc(n, sizeof(float)));
+    }
+    float *norms = calloc((size_t)count + 1, sizeof(float));
+    uint32_t *seen = calloc((size_t)count + 1, sizeof(uint32_t));
+    if (!ok || !norms || !seen) r = rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "densification: out of memory for %lld Gaussians", (long long)count);
+    int K = rd_sh_coeffs(old->sh_degree);
+    for (int64_t j = 0; r == RD_OK && j < count; j++) {
+        int64_t i = rows[j].from;
+        memcpy(s->means + 3 * j, old->means + 3 * i, 3 * sizeof(float));
+        memcpy(s->log_scales + 3 * j, old->log_scales + 3 * i, 3 * sizeof(float));
+        memcpy(s->rotations + 4 * j, old->rotations + 4 * i, 4 * sizeof(float));
+        s->opacities[j] = old->opacities[i];
+        memcpy(s->sh + (size_t)j * (size_t)K * 3, old->sh + (size_t)i * (size_t)K * 3, (size_t)K * 3 * sizeof(float));
+        for (int g = 0; !rows[j].fresh && g < GROUPS; g++) {
+            size_t w = (size_t)group_width(t, g);
+            memcpy(m[g] + (size_t)j * w, t->m[g] + (size_t)i * w, w * sizeof(float));
+            memcpy(v[g] + (size_t)j * w, t->v[g] + (size_t)i * w, w * sizeof(float));
+        }
+        if (!rows[j].child) continue;
+        const float *q = old->rotations + 4 * i;
+        float qn = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+        float w = q[0] / qn, x = q[1] / qn, y = q[2] / qn, z = q[3] / qn;
+        float R[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+                      2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+                      2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)};
+        float offset[3];
+        for (int a = 0; a < 3; a++) offset[a] = expf(old->log_scales[3 * i + a]) * rd_rng_normal(&t->rng);
+        for (int a = 0; a < 3; a++) {
+            s->means[3 * j + a] += R[3 * a] * offset[0] + R[3 * a + 1] * offset[1] + R[3 * a + 2] * offset[2];
+            s->log_scales[3 * j + a] -= logf(1.6f);
+        }
+    }
+    if (r != RD_OK) {
+        rd_scene_destroy(s);
+        for (int g = 0; g < GROUPS; g++) free(m[g]), free(v[g]), free(grads[g]);
+        free(norms), free(seen);
+        return r;
+    }
+    s->flags = old->flags;
+    rd_scene_destroy(old);
+    t->scene = s;
+    for (int g = 0; g < GROUPS; g++) {
+        free(t->m[g]), free(t->v[g]), free(t->grads[g]);
+        t->m[g] = m[g], t->v[g] = v[g], t->grads[g] = grads[g];
+        t->sizes[g] = (size_t)count * (size_t)group_width(t, g);
+    }
+    free(t->grad_norm), free(t->views_seen);
+    t->grad_norm = norms, t->views_seen = seen;
+    return RD_OK;
+}
+
+/* Clone small Gaussians and split large ones whose mean NDC gradient reached the
+   threshold; prune faint ones (and, after the first opacity reset, huge ones). */
+static rd_result densify(rd_trainer *t)
+{
+    const rd_scene *s = t->scene;
+    int64_t n = s->count, count = 0;
+    new_row *rows = malloc(sizeof(new_row) * (size_t)(3 * n + 1));
+    if (!rows) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "densification: out of memory");
+    float min_logit = rd_logit(PRUNE_OPACITY);
+    bool prune_big = t->iteration > RESET_EVERY;
+    for (int64_t i = 0; i < n; i++) {
+        float grad = t->views_seen[i] ? t->grad_norm[i] / (float)t->views_seen[i] : 0.0f;
+        bool grow = grad >= GRAD_THRESHOLD, small = max_scale(s, i) <= PERCENT_DENSE * t->extent;
+        bool pruned = s->opacities[i] < min_logit || (prune_big && max_scale(s, i) > PRUNE_SCALE * t->extent);
+        if (grow && !small) { /* split: two children replace it (the children are pruned by the parent's measure) */
+            if (!pruned) rows[count++] = (new_row){i, true, true}, rows[count++] = (new_row){i, true, true};
+            continue;
+        }
+        if (!pruned) rows[count++] = (new_row){i, false, false};
+        if (grow && small) rows[count++] = (new_row){i, true, false};
+    }
+    rd_result r = rebuild(t, rows, count);
+    free(rows);
+    return r;
+}
+
+/* Every opacity down to at most 0.01, its moments forgotten. */
+static void reset_opacities(rd_trainer *t)
+{
+    float cap = rd_logit(0.01f);
+    for (int64_t i = 0; i < t->scene->count; i++)
+        if (t->scene->opacities[i] > cap) t->scene->opacities[i] = cap;
+    memset(t->m[GROUP_OPACITIES], 0, t->sizes[GROUP_OPACITIES] * sizeof(float));
+    memset(t->v[GROUP_OPACITIES], 0, t->sizes[GROUP_OPACITIES] * sizeof(float));
+}
+
+/* The schedule after step `iteration` (counted from 1). */
+static rd_result control_density(rd_trainer *t)
+{
+    int it = t->iteration;
+    rd_result r = RD_OK;
+    if (it >= DENSIFY_FROM && it < DENSIFY_UNTIL && it % DENSIFY_EVERY == 0) r = densify(t);
+    if (r == RD_OK && it < DENSIFY_UNTIL && it % RESET_EVERY == 0) reset_opacities(t);
+    return r;
+}
+
 rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
 {
     if (!t || steps < 0) return RD_ERROR_INVALID_ARGUMENT;
@@ -284,6 +424,7 @@ rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
     rd_result r = RD_OK;
     for (int k = 0; k < steps && r == RD_OK; k++) {
         r = step_once(t, &loss);
+        if (r == RD_OK && t->desc.densify) r = control_density(t);
         total += loss;
     }
     if (stats) {

@@ -47,8 +47,9 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
    into each array given, NULL arrays are skipped. */
 typedef struct rd_gaussian_grads {
     float *means, *log_scales, *rotations, *opacities, *sh;
-    float *mean2d_norm;     /* count: += |dL/d(u, v)| in pixels, once per view that sees the Gaussian
-                               (adaptive density control's statistic) */
+    float *mean2d_norm;     /* count: += |dL/d(u, v)| with u, v in normalised device coordinates (the
+                               pixel gradient times width/2 and height/2), once per view that sees
+                               the Gaussian: adaptive density control's statistic */
     uint32_t *views_seen;   /* count: += 1 per view that sees the Gaussian */
 } rd_gaussian_grads;
 void rd_scene_get_info(const rd_scene *scene, rd_scene_info *out);

@@ -43,7 +43,9 @@ typedef struct rd_trainer_desc {
     int iterations;          /* the schedules' length; 0: 30,000 */
     float background[3];     /* composited behind the render and under transparent photos */
     bool random_background;  /* a new random background every step instead */
-    uint64_t seed;           /* view order, initialisation, backgrounds */
+    uint64_t seed;           /* view order, initialisation, backgrounds, split positions */
+    bool densify;            /* adaptive density control (3DGS): clone and split where the screen-space
+                                gradient is large, prune faint Gaussians, reset opacities every 3000 steps */
 } rd_trainer_desc;
 
 typedef struct rd_train_stats {
