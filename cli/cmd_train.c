@@ -21,6 +21,7 @@ static const char *USAGE =
     "  --points N           random initial Gaussians where the dataset has no sparse points (default 100000)\n"
     "  --strategy S         default (the 3DGS adaptive density control) or none (a fixed count)\n"
     "  --downscale F        train on images F times smaller (1..16, default 1)\n"
+    "                       (photos through a lens, such as the fox's, are undistorted first: rd_image_undistort)\n"
     "  --seed S             view order, initialisation and backgrounds (default 0)\n"
     "  -v, --verbose        debug messages\n";
 
@@ -116,6 +117,16 @@ static bool load_view(rd_context *ctx, const rd_view *view, int f, rd_train_view
         rd_image_free(&full);
         return false;
     }
+    if (view->camera.distortion.model != RD_DISTORTION_NONE) { /* the pinhole image, once, at full size */
+        rd_image pinhole;
+        rd_result r = rd_image_undistort(ctx, &full, &view->camera, &pinhole);
+        rd_image_free(&full);
+        if (r != RD_OK) {
+            cli_error(ctx, view->image_path);
+            return false;
+        }
+        full = pinhole;
+    }
     int w = full.width / f, h = full.height / f, ch = full.channels;
     bool ok = w >= 1 && h >= 1 && rd_image_alloc(w, h, ch, image) == RD_OK;
     for (int y = 0; ok && y < h; y++)
@@ -129,6 +140,7 @@ static bool load_view(rd_context *ctx, const rd_view *view, int f, rd_train_view
     if (!ok) fprintf(stderr, "radiant: %s: cannot downscale %dx%d by %d\n", view->image_path, full.width, full.height, f);
     rd_image_free(&full);
     out->camera = view->camera;
+    out->camera.distortion = (rd_distortion){0};
     out->camera.width = w, out->camera.height = h;
     out->camera.fx /= (float)f, out->camera.fy /= (float)f, out->camera.cx /= (float)f, out->camera.cy /= (float)f;
     out->image = image;

@@ -94,7 +94,8 @@ typedef enum rd_distortion_model {
 } rd_distortion_model;
 
 typedef struct rd_distortion {
-    rd_distortion_model model; /* carried from datasets; renderers do not apply it yet */
+    rd_distortion_model model; /* carried from datasets; renderers do not apply it (rd_image_undistort
+                                  turns a photo into its pinhole image) */
     float k1, k2, k3, k4, p1, p2;
 } rd_distortion;
 

@@ -76,6 +76,11 @@ int64_t rd_dataset_points(const rd_dataset *dataset, const float **xyz, const fl
 /* A view's image as RGB, alpha composited on background. */
 rd_result rd_dataset_load_image(rd_context *ctx, const rd_dataset *dataset, int index,
                                 const float background[3], rd_image *out);
+/* The pinhole image of a photo taken through camera's lens (OpenCV radial-tangential or
+   fisheye): the same size and intrinsics, distortion removed. Each output pixel centre is
+   pushed through the lens model and the photo sampled there bilinearly; pixels the photo
+   does not cover come out transparent black. out is RGBA. */
+rd_result rd_image_undistort(rd_context *ctx, const rd_image *photo, const rd_camera *camera, rd_image *out);
 /* Writes a camera list: {"cameras": [{width, height, fx, fy, cx, cy, w2c}]} */
 rd_result rd_cameras_save(rd_context *ctx, const char *path, const rd_camera *cameras, int count);
 
