@@ -40,7 +40,6 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
     const rd_framebuffer *fb = f->target;
     float *s = f->scratch[worker];
     for (int64_t t = begin; t < end; t++) {
-        int tx = (int)(t % vp->tiles_x), ty = (int)(t / vp->tiles_x);
         int64_t first = f->tile_offsets[t], n = f->tile_offsets[t + 1] - first;
         float *gu = s, *gv = gu + n, *ga = gv + n, *gb = ga + n, *gc = gb + n, *go = gc + n;
         float *gr = go + n, *gg = gr + n, *gbl = gg + n, *gd = gbl + n, *gcut = gd + n;
@@ -52,9 +51,8 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
             gcut[j] = rd_power_cutoff(g->opacity);
             gr[j] = g->rgb[0]; gg[j] = g->rgb[1]; gbl[j] = g->rgb[2];
         }
-        int x0 = tx * RD_TILE_SIZE, y0 = ty * RD_TILE_SIZE;
-        int x1 = x0 + RD_TILE_SIZE < vp->width ? x0 + RD_TILE_SIZE : vp->width;
-        int y1 = y0 + RD_TILE_SIZE < vp->height ? y0 + RD_TILE_SIZE : vp->height;
+        int x0, y0, x1, y1;
+        rd_tile_pixels(vp, t, &x0, &y0, &x1, &y1);
         for (int py = y0; py < y1; py++) {
             for (int px = x0; px < x1; px++) {
                 float fx = (float)px + 0.5f, fy = (float)py + 0.5f;

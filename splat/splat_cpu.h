@@ -23,6 +23,14 @@ typedef struct rd_cpu_frame {
     float **scratch;              /* per worker, the pass's own */
 } rd_cpu_frame;
 
+/* Tile t's pixels: [x0, x1) x [y0, y1). */
+static inline void rd_tile_pixels(const rd_view_params *vp, int64_t t, int *x0, int *y0, int *x1, int *y1)
+{
+    *x0 = (int)(t % vp->tiles_x) * RD_TILE_SIZE, *y0 = (int)(t / vp->tiles_x) * RD_TILE_SIZE;
+    *x1 = *x0 + RD_TILE_SIZE < vp->width ? *x0 + RD_TILE_SIZE : vp->width;
+    *y1 = *y0 + RD_TILE_SIZE < vp->height ? *y0 + RD_TILE_SIZE : vp->height;
+}
+
 /* Preprocess, binning and sort; ms (may be NULL) gets each stage's milliseconds. */
 rd_result rd_cpu_frame_prepare(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, rd_cpu_frame *frame,
                                double ms[3]);

@@ -153,14 +153,9 @@ RD_HD static inline void rd_project_backward(const rd_view_params *vp, const rd_
     const float *m = scene->means + 3 * i, *R = vp->rot;
     float t[3];
     for (int r = 0; r < 3; r++) t[r] = R[3 * r] * m[0] + R[3 * r + 1] * m[1] + R[3 * r + 2] * m[2] + vp->trans[r];
-    const float *q = scene->rotations + 4 * i;
-    float qmax = fmaxf(fmaxf(fabsf(q[0]), fabsf(q[1])), fmaxf(fabsf(q[2]), fabsf(q[3])));
-    float w = q[0] / qmax, x = q[1] / qmax, y = q[2] / qmax, z = q[3] / qmax;
-    float qn = sqrtf(w * w + x * x + y * y + z * z);
-    w /= qn; x /= qn; y /= qn; z /= qn;
-    float Rq[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                   2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                   2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)};
+    float unit[4], Rq[9], qlen;
+    if (!rd_quat_rotation(scene->rotations + 4 * i, unit, Rq, &qlen)) return; /* the forward culled it */
+    float w = unit[0], x = unit[1], y = unit[2], z = unit[3];
     const float *ls = scene->log_scales + 3 * i;
     float s[3] = {expf(ls[0]), expf(ls[1]), expf(ls[2])};
     float limx = RD_FRUSTUM_MARGIN * vp->tan_half_fov_x, limy = RD_FRUSTUM_MARGIN * vp->tan_half_fov_y;
@@ -238,7 +233,6 @@ RD_HD static inline void rd_project_backward(const rd_view_params *vp, const rd_
         2.0f * (y * gRq[1] + z * gRq[2] + y * gRq[3] - 2.0f * x * gRq[4] - w * gRq[5] + z * gRq[6] + w * gRq[7] - 2.0f * x * gRq[8]),
         2.0f * (-2.0f * y * gRq[0] + x * gRq[1] + w * gRq[2] + x * gRq[3] + z * gRq[5] - w * gRq[6] + z * gRq[7] - 2.0f * y * gRq[8]),
         2.0f * (-2.0f * z * gRq[0] - w * gRq[1] + x * gRq[2] + w * gRq[3] - 2.0f * z * gRq[4] + y * gRq[5] + x * gRq[6] + y * gRq[7])};
-    float qlen = qn * qmax, unit[4] = {w, x, y, z};
     float along = unit[0] * gq[0] + unit[1] * gq[1] + unit[2] * gq[2] + unit[3] * gq[3];
     for (int k = 0; k < 4; k++) g->rotation[k] += (gq[k] - unit[k] * along) / qlen;
 

@@ -239,6 +239,24 @@ RD_HD static inline uint32_t rd_count_tiles(const rd_splat2d *s, const rd_view_p
     return rd_count_tiles_accepted(s, vp, &accepted);
 }
 
+/* Step 2's rotation: q (w x y z, any length) normalised into unit, dividing by its largest
+   component first so that tiny quaternions do not underflow, and its matrix Rq; *length
+   gets |q|. False for a zero or non-finite q. */
+RD_HD static inline bool rd_quat_rotation(const float *q, float unit[4], float Rq[9], float *length)
+{
+    float qmax = fmaxf(fmaxf(fabsf(q[0]), fabsf(q[1])), fmaxf(fabsf(q[2]), fabsf(q[3])));
+    if (!(qmax > 0.0f) || !isfinite(qmax)) return false;
+    float w = q[0] / qmax, x = q[1] / qmax, y = q[2] / qmax, z = q[3] / qmax;
+    float qn = sqrtf(w * w + x * x + y * y + z * z);
+    w /= qn; x /= qn; y /= qn; z /= qn;
+    unit[0] = w, unit[1] = x, unit[2] = y, unit[3] = z;
+    Rq[0] = 1 - 2 * (y * y + z * z), Rq[1] = 2 * (x * y - w * z), Rq[2] = 2 * (x * z + w * y);
+    Rq[3] = 2 * (x * y + w * z), Rq[4] = 1 - 2 * (x * x + z * z), Rq[5] = 2 * (y * z - w * x);
+    Rq[6] = 2 * (x * z - w * y), Rq[7] = 2 * (y * z + w * x), Rq[8] = 1 - 2 * (x * x + y * y);
+    *length = qn * qmax;
+    return true;
+}
+
 /* Spec steps 1-6 for Gaussian i: view transform, covariance, projection, conic and tile
    range. False when it is culled (out's tiles_touched stays 0). */
 RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gaussians *scene, int64_t i, rd_splat2d *out)
@@ -253,16 +271,8 @@ RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gau
         return false;
 
     /* 2. 3D covariance factor M = Rq S, so that Sigma = M M^T */
-    /* normalise after dividing by the largest component, so tiny quaternions do not underflow */
-    const float *q = scene->rotations + 4 * i;
-    float qmax = fmaxf(fmaxf(fabsf(q[0]), fabsf(q[1])), fmaxf(fabsf(q[2]), fabsf(q[3])));
-    if (!(qmax > 0.0f) || !isfinite(qmax)) return false;
-    float w = q[0] / qmax, x = q[1] / qmax, y = q[2] / qmax, z = q[3] / qmax;
-    float qn = sqrtf(w * w + x * x + y * y + z * z);
-    w /= qn; x /= qn; y /= qn; z /= qn;
-    float Rq[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                   2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                   2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)};
+    float unit[4], Rq[9], qlen;
+    if (!rd_quat_rotation(scene->rotations + 4 * i, unit, Rq, &qlen)) return false;
     const float *ls = scene->log_scales + 3 * i;
     float s[3] = {expf(ls[0]), expf(ls[1]), expf(ls[2])};
 
