@@ -3,16 +3,21 @@
    format, by its name) and prints each test view's PSNR. */
 #include "cli.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *USAGE =
     "usage: radiant train DATASET --out SCENE [options]\n"
     "\n"
     "Fits a Gaussian scene to the dataset's train split (Blender, instant-ngp, COLMAP, LLFF),\n"
     "writes it to SCENE (.ply, .spz, .splat or .compressed.ply) and prints the test split's PSNR.\n"
+    "Beside SCENE it writes SCENE-STEM.report.json: the options, the training curve, each test\n"
+    "view's PSNR and SSIM, the training time (evaluation excluded) and the peak memory.\n"
     "\n"
     "  --backend B          auto (default), cpu, cuda\n"
     "  --iterations N       steps (default 30000)\n"
@@ -23,12 +28,13 @@ static const char *USAGE =
     "  --downscale F        train on images F times smaller (1..16, default 1)\n"
     "                       (photos through a lens, such as the fox's, are undistorted first: rd_image_undistort)\n"
     "  --seed S             view order, initialisation and backgrounds (default 0)\n"
+    "  --eval-every N       measure the test split every N iterations into the report (default: at the end only)\n"
     "  -v, --verbose        debug messages\n";
 
 typedef struct train_options {
     const char *dataset, *out;
     rd_backend backend;
-    int iterations, sh_degree, downscale;
+    int iterations, sh_degree, downscale, eval_every;
     long long points;
     unsigned long long seed;
     float background[3];
@@ -60,6 +66,10 @@ static int parse(int argc, char **argv, train_options *o)
             if (b < 0 || b == RD_BACKEND_VULKAN)
                 return fprintf(stderr, "radiant: --backend %s: expected auto, cpu or cuda (training)\n", next), EXIT_USAGE;
             o->backend = (rd_backend)b;
+        } else if (strcmp(a, "--eval-every") == 0 && next) {
+            if (!parse_number(argv[++i], 1, 10000000, &v))
+                return fprintf(stderr, "radiant: --eval-every %s: expected a whole number in 1..10000000\n", next), EXIT_USAGE;
+            o->eval_every = (int)v;
         } else if ((strcmp(a, "--iterations") == 0 || strcmp(a, "--sh-degree") == 0 || strcmp(a, "--downscale") == 0 ||
                     strcmp(a, "--points") == 0) && next) {
             bool iterations = a[2] == 'i', degree = a[2] == 's', down = a[2] == 'd';
@@ -151,13 +161,14 @@ typedef struct view_set {
     rd_dataset *dataset;
     rd_train_view *views;
     rd_image *images;
+    int *dataset_index; /* view k is the dataset's view dataset_index[k] */
     int count;
 } view_set;
 
 static void free_views(view_set *v)
 {
     for (int k = 0; k < v->count; k++) rd_image_free(&v->images[k]);
-    free(v->views), free(v->images);
+    free(v->views), free(v->images), free(v->dataset_index);
     rd_dataset_destroy(v->dataset);
     memset(v, 0, sizeof *v);
 }
@@ -172,12 +183,13 @@ static bool load_views(rd_context *ctx, const train_options *o, const char *spli
     int n = rd_dataset_view_count(v->dataset);
     v->views = calloc((size_t)(n ? n : 1), sizeof *v->views);
     v->images = calloc((size_t)(n ? n : 1), sizeof *v->images);
-    if (!v->views || !v->images) return false;
+    v->dataset_index = calloc((size_t)(n ? n : 1), sizeof *v->dataset_index);
+    if (!v->views || !v->images || !v->dataset_index) return false;
     for (int k = 0; k < n; k++) {
         const rd_view *view = rd_dataset_view(v->dataset, k);
         if (!view->image_path) continue;
         if (!load_view(ctx, view, o->downscale, &v->views[v->count], &v->images[v->count])) return false;
-        v->count++;
+        v->dataset_index[v->count++] = k;
     }
     return true;
 }
@@ -200,8 +212,9 @@ static void random_box(const view_set *v, float lo[3], float hi[3])
     }
 }
 
-/* Mean PSNR of the test views against their photos composited on the background. */
-static double evaluate(rd_context *ctx, const rd_scene *scene, const view_set *test, const float background[3])
+/* Mean PSNR of the test views against their photos composited on the background; with
+   views, each view's name, PSNR and SSIM go into it. */
+static double evaluate(rd_context *ctx, const rd_scene *scene, const view_set *test, const float background[3], cJSON *views)
 {
     double sum = 0.0;
     int counted = 0;
@@ -213,12 +226,58 @@ static double evaluate(rd_context *ctx, const rd_scene *scene, const view_set *t
         if (rd_render(ctx, scene, &test->views[k].camera, &desc, &(rd_framebuffer){.color = render.pixels}) == RD_OK &&
             rd_image_composite(photo, background, &truth) == RD_OK) {
             rd_metrics m;
-            if (rd_image_compare(ctx, &render, &truth, &m) == RD_OK) sum += m.psnr, counted++;
+            if (rd_image_compare(ctx, &render, &truth, &m) == RD_OK) {
+                sum += m.psnr, counted++;
+                cJSON *entry = views ? cJSON_CreateObject() : NULL;
+                if (entry) {
+                    cJSON_AddStringToObject(entry, "name", rd_dataset_view(test->dataset, test->dataset_index[k])->name);
+                    cJSON_AddNumberToObject(entry, "psnr", m.psnr);
+                    cJSON_AddNumberToObject(entry, "ssim", m.ssim);
+                    cJSON_AddItemToArray(views, entry);
+                }
+            }
             rd_image_free(&truth);
         }
         rd_image_free(&render);
     }
     return counted ? sum / counted : NAN;
+}
+
+/* SCENE without its format's extension, then ".report.json". */
+static void report_path(const char *scene, char *out, size_t size)
+{
+    static const char *const extensions[] = {".compressed.ply", ".ply", ".spz", ".splat"};
+    size_t n = strlen(scene);
+    for (size_t k = 0; k < sizeof extensions / sizeof extensions[0]; k++) {
+        size_t e = strlen(extensions[k]);
+        if (n > e && strcasecmp(scene + n - e, extensions[k]) == 0) {
+            n -= e;
+            break;
+        }
+    }
+    snprintf(out, size, "%.*s.report.json", (int)n, scene);
+}
+
+static cJSON *options_json(const train_options *o, const view_set *train, const view_set *test, int64_t initial, bool sparse)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "dataset", o->dataset);
+    cJSON_AddStringToObject(j, "scene", o->out);
+    cJSON_AddStringToObject(j, "backend", rd_backend_name(o->backend ? o->backend : RD_BACKEND_CPU));
+    cJSON_AddNumberToObject(j, "iterations", o->iterations);
+    cJSON_AddStringToObject(j, "strategy", o->fixed_count ? "none" : "default");
+    cJSON_AddNumberToObject(j, "sh_degree", o->sh_degree);
+    cJSON_AddNumberToObject(j, "downscale", o->downscale);
+    cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    if (o->random_background) cJSON_AddStringToObject(j, "background", "random");
+    else cJSON_AddItemToObject(j, "background", cJSON_CreateFloatArray(o->background, 3));
+    cJSON_AddNumberToObject(j, "train_views", train->count);
+    cJSON_AddNumberToObject(j, "test_views", test->count);
+    cJSON_AddNumberToObject(j, "width", train->views[0].camera.width);
+    cJSON_AddNumberToObject(j, "height", train->views[0].camera.height);
+    cJSON_AddNumberToObject(j, "initial_gaussians", (double)initial);
+    cJSON_AddStringToObject(j, "initialisation", sparse ? "sparse points" : "random");
+    return j;
 }
 
 int cmd_train(int argc, char **argv)
@@ -231,8 +290,9 @@ int cmd_train(int argc, char **argv)
     if (!ctx) return EXIT_FAILED;
     view_set train = {0}, test = {0};
     rd_trainer *trainer = NULL;
+    cJSON *report = NULL;
     status = EXIT_FAILED;
-    if (!load_views(ctx, &o, "train", &train)) goto done;
+    if (!load_views(ctx, &o, "train", &train) || !load_views(ctx, &o, "test", &test)) goto done;
     if (train.count == 0) {
         fprintf(stderr, "radiant: %s: the train split has no views with images\n", o.dataset);
         goto done;
@@ -251,28 +311,63 @@ int cmd_train(int argc, char **argv)
     }
     printf("%s: %d train views at %dx%d, %lld initial Gaussians (%s)\n", o.dataset, train.count, train.views[0].camera.width,
            train.views[0].camera.height, (long long)desc.point_count, points ? "sparse points" : "random");
-    double start = cli_now_ms();
+    report = options_json(&o, &train, &test, desc.point_count, points > 0);
+    cJSON *curve = cJSON_AddArrayToObject(report, "curve");
+    double training_ms = 0.0;
     rd_train_stats stats = {0};
     for (int done_steps = 0; done_steps < o.iterations;) {
         int chunk = o.iterations - done_steps < 100 ? o.iterations - done_steps : 100;
+        if (o.eval_every && chunk > o.eval_every - done_steps % o.eval_every) chunk = o.eval_every - done_steps % o.eval_every;
+        double start = cli_now_ms();
         if (rd_trainer_step(trainer, chunk, &stats) != RD_OK) {
             cli_error(ctx, "train");
             goto done;
         }
+        training_ms += cli_now_ms() - start;
         done_steps += chunk;
-        double seconds = (cli_now_ms() - start) / 1000.0;
+        cJSON *point = cJSON_CreateObject();
+        cJSON_AddNumberToObject(point, "iteration", stats.iteration);
+        cJSON_AddNumberToObject(point, "loss", stats.loss);
+        cJSON_AddNumberToObject(point, "gaussians", (double)stats.gaussians);
+        cJSON_AddNumberToObject(point, "seconds", training_ms / 1000.0);
+        if (o.eval_every && done_steps % o.eval_every == 0 && test.count)
+            cJSON_AddNumberToObject(point, "test_psnr", evaluate(ctx, rd_trainer_scene(trainer), &test, o.background, NULL));
+        cJSON_AddItemToArray(curve, point);
         printf("iteration %6d  loss %.5f  %lld Gaussians  SH %d  %.1f it/s\n", stats.iteration, stats.loss,
-               (long long)stats.gaussians, stats.sh_degree, done_steps / (seconds > 0 ? seconds : 1e-9));
+               (long long)stats.gaussians, stats.sh_degree, done_steps / (training_ms > 0 ? training_ms / 1000.0 : 1e-9));
     }
     if (rd_scene_save(ctx, rd_trainer_scene(trainer), o.out, NULL) != RD_OK) {
         cli_error(ctx, NULL);
         goto done;
     }
-    printf("wrote %s (%lld Gaussians) after %.1f s\n", o.out, (long long)stats.gaussians, (cli_now_ms() - start) / 1000.0);
-    if (load_views(ctx, &o, "test", &test) && test.count > 0)
-        printf("test split: %d views, mean PSNR %.2f dB\n", test.count, evaluate(ctx, rd_trainer_scene(trainer), &test, o.background));
+    printf("wrote %s (%lld Gaussians) after %.1f s of training\n", o.out, (long long)stats.gaussians, training_ms / 1000.0);
+    cJSON_AddNumberToObject(report, "gaussians", (double)stats.gaussians);
+    cJSON_AddNumberToObject(report, "training_seconds", training_ms / 1000.0);
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) == 0) cJSON_AddNumberToObject(report, "peak_host_memory_bytes", (double)usage.ru_maxrss * 1024.0);
+    if (test.count) {
+        cJSON *views = cJSON_AddArrayToObject(report, "test");
+        double mean = evaluate(ctx, rd_trainer_scene(trainer), &test, o.background, views);
+        double ssim = 0.0;
+        cJSON *v;
+        cJSON_ArrayForEach(v, views) ssim += cJSON_GetObjectItem(v, "ssim")->valuedouble / test.count;
+        cJSON_AddNumberToObject(report, "mean_psnr", mean);
+        cJSON_AddNumberToObject(report, "mean_ssim", ssim);
+        printf("test split: %d views, mean PSNR %.2f dB, SSIM %.4f\n", test.count, mean, ssim);
+    }
+    char path[4096];
+    report_path(o.out, path, sizeof path);
+    char *text = cJSON_Print(report);
+    if (!text || rd_file_write(ctx, path, text, strlen(text)) != RD_OK) {
+        if (text) cli_error(ctx, NULL);
+        else fprintf(stderr, "radiant: out of memory for the report\n");
+        free(text);
+        goto done;
+    }
+    free(text);
     status = EXIT_DONE;
 done:
+    cJSON_Delete(report);
     rd_trainer_destroy(trainer);
     free_views(&train);
     free_views(&test);

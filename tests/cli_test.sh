@@ -150,9 +150,11 @@ if [ -d "$data" ]; then
     check "--up w exits 2" status_is 2 "$radiant" render "$donut" --up w
     # train: a few steps on lego at 1/16 size, written as SPZ, the test split measured
     check "train lego briefly" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/lego_fit.spz" --iterations 20 \
-        --downscale 16 --points 500 --background white --sh-degree 1
+        --downscale 16 --points 500 --background white --sh-degree 1 --eval-every 10
     check "train wrote the scene" test -s "$tmp/lego_fit.spz"
     check "train reports the test PSNR" grep -q "test split: 20 views, mean PSNR" "$tmp/stdout"
+    check "train wrote its report beside the scene" grep -q '"mean_psnr"' "$tmp/lego_fit.report.json"
+    check "the report has the training curve" grep -q '"curve"' "$tmp/lego_fit.report.json"
     check "info reads the trained scene" status_is 0 "$radiant" info "$tmp/lego_fit.spz"
     check "train without --out exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego"
     check "train --downscale 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.ply" --downscale 0
