@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +30,15 @@ static const char *USAGE =
     "                       (photos through a lens, such as the fox's, are undistorted first: rd_image_undistort)\n"
     "  --seed S             view order, initialisation and backgrounds (default 0)\n"
     "  --eval-every N       measure the test split every N iterations into the report (default: at the end only)\n"
+    "  --checkpoint-every N write SCENE-STEM.checkpoint every N iterations (default 5000; Ctrl-C writes one too,\n"
+    "                       then exits with 130)\n"
+    "  --resume FILE        continue the run a checkpoint holds (same dataset and options)\n"
     "  -v, --verbose        debug messages\n";
 
 typedef struct train_options {
-    const char *dataset, *out;
+    const char *dataset, *out, *resume;
     rd_backend backend;
-    int iterations, sh_degree, downscale, eval_every;
+    int iterations, sh_degree, downscale, eval_every, checkpoint_every;
     long long points;
     unsigned long long seed;
     float background[3];
@@ -52,7 +56,7 @@ static bool parse_number(const char *s, long long lo, long long hi, long long *o
 
 static int parse(int argc, char **argv, train_options *o)
 {
-    *o = (train_options){.iterations = 30000, .sh_degree = 3, .downscale = 1, .points = 100000};
+    *o = (train_options){.iterations = 30000, .sh_degree = 3, .downscale = 1, .points = 100000, .checkpoint_every = 5000};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         long long v;
@@ -66,10 +70,12 @@ static int parse(int argc, char **argv, train_options *o)
             if (b < 0 || b == RD_BACKEND_VULKAN)
                 return fprintf(stderr, "radiant: --backend %s: expected auto, cpu or cuda (training)\n", next), EXIT_USAGE;
             o->backend = (rd_backend)b;
-        } else if (strcmp(a, "--eval-every") == 0 && next) {
+        } else if ((strcmp(a, "--eval-every") == 0 || strcmp(a, "--checkpoint-every") == 0) && next) {
             if (!parse_number(argv[++i], 1, 10000000, &v))
-                return fprintf(stderr, "radiant: --eval-every %s: expected a whole number in 1..10000000\n", next), EXIT_USAGE;
-            o->eval_every = (int)v;
+                return fprintf(stderr, "radiant: %s %s: expected a whole number in 1..10000000\n", a, next), EXIT_USAGE;
+            *(a[2] == 'e' ? &o->eval_every : &o->checkpoint_every) = (int)v;
+        } else if (strcmp(a, "--resume") == 0 && next) {
+            o->resume = argv[++i];
         } else if ((strcmp(a, "--iterations") == 0 || strcmp(a, "--sh-degree") == 0 || strcmp(a, "--downscale") == 0 ||
                     strcmp(a, "--points") == 0) && next) {
             bool iterations = a[2] == 'i', degree = a[2] == 's', down = a[2] == 'd';
@@ -243,8 +249,11 @@ static double evaluate(rd_context *ctx, const rd_scene *scene, const view_set *t
     return counted ? sum / counted : NAN;
 }
 
-/* SCENE without its format's extension, then ".report.json". */
-static void report_path(const char *scene, char *out, size_t size)
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int signal) { (void)signal, interrupted = 1; }
+
+/* SCENE without its format's extension, then suffix (".report.json", ".checkpoint"). */
+static void beside_scene(const char *scene, const char *suffix, char *out, size_t size)
 {
     static const char *const extensions[] = {".compressed.ply", ".ply", ".spz", ".splat"};
     size_t n = strlen(scene);
@@ -255,7 +264,7 @@ static void report_path(const char *scene, char *out, size_t size)
             break;
         }
     }
-    snprintf(out, size, "%.*s.report.json", (int)n, scene);
+    snprintf(out, size, "%.*s%s", (int)n, scene, suffix);
 }
 
 static cJSON *options_json(const train_options *o, const view_set *train, const view_set *test, int64_t initial, bool sparse)
@@ -291,6 +300,7 @@ int cmd_train(int argc, char **argv)
     view_set train = {0}, test = {0};
     rd_trainer *trainer = NULL;
     cJSON *report = NULL;
+    void (*previous)(int) = SIG_ERR; /* the SIGINT handler before ours, once ours is in */
     status = EXIT_FAILED;
     if (!load_views(ctx, &o, "train", &train) || !load_views(ctx, &o, "test", &test)) goto done;
     if (train.count == 0) {
@@ -309,13 +319,24 @@ int cmd_train(int argc, char **argv)
         cli_error(ctx, "train");
         goto done;
     }
+    char checkpoint[4096];
+    beside_scene(o.out, ".checkpoint", checkpoint, sizeof checkpoint);
+    rd_train_stats stats = {0};
+    if (o.resume) {
+        if (rd_trainer_load_checkpoint(trainer, o.resume) != RD_OK || rd_trainer_step(trainer, 0, &stats) != RD_OK) {
+            cli_error(ctx, "resume");
+            goto done;
+        }
+        printf("%s: resuming at iteration %d with %lld Gaussians\n", o.resume, stats.iteration, (long long)stats.gaussians);
+    }
     printf("%s: %d train views at %dx%d, %lld initial Gaussians (%s)\n", o.dataset, train.count, train.views[0].camera.width,
            train.views[0].camera.height, (long long)desc.point_count, points ? "sparse points" : "random");
+    interrupted = 0;
+    previous = signal(SIGINT, on_interrupt);
     report = options_json(&o, &train, &test, desc.point_count, points > 0);
     cJSON *curve = cJSON_AddArrayToObject(report, "curve");
     double training_ms = 0.0;
-    rd_train_stats stats = {0};
-    for (int done_steps = 0; done_steps < o.iterations;) {
+    for (int done_steps = stats.iteration; done_steps < o.iterations;) {
         int chunk = o.iterations - done_steps < 100 ? o.iterations - done_steps : 100;
         if (o.eval_every && chunk > o.eval_every - done_steps % o.eval_every) chunk = o.eval_every - done_steps % o.eval_every;
         double start = cli_now_ms();
@@ -334,8 +355,22 @@ int cmd_train(int argc, char **argv)
             cJSON_AddNumberToObject(point, "test_psnr", evaluate(ctx, rd_trainer_scene(trainer), &test, o.background, NULL));
         cJSON_AddItemToArray(curve, point);
         printf("iteration %6d  loss %.5f  %lld Gaussians  SH %d  %.1f it/s\n", stats.iteration, stats.loss,
-               (long long)stats.gaussians, stats.sh_degree, done_steps / (training_ms > 0 ? training_ms / 1000.0 : 1e-9));
+               (long long)stats.gaussians, stats.sh_degree, chunk / ((cli_now_ms() - start) > 0 ? (cli_now_ms() - start) / 1000.0 : 1e-9));
+        if (interrupted || done_steps % o.checkpoint_every == 0) {
+            if (rd_trainer_save_checkpoint(trainer, checkpoint) != RD_OK) {
+                cli_error(ctx, NULL);
+                goto done;
+            }
+            if (interrupted) {
+                fprintf(stderr, "radiant: interrupted at iteration %d: wrote %s (continue with --resume %s)\n", stats.iteration,
+                        checkpoint, checkpoint);
+                status = EXIT_INTERRUPTED;
+                goto done;
+            }
+        }
     }
+    signal(SIGINT, previous);
+    previous = SIG_ERR;
     if (rd_scene_save(ctx, rd_trainer_scene(trainer), o.out, NULL) != RD_OK) {
         cli_error(ctx, NULL);
         goto done;
@@ -356,7 +391,7 @@ int cmd_train(int argc, char **argv)
         printf("test split: %d views, mean PSNR %.2f dB, SSIM %.4f\n", test.count, mean, ssim);
     }
     char path[4096];
-    report_path(o.out, path, sizeof path);
+    beside_scene(o.out, ".report.json", path, sizeof path);
     char *text = cJSON_Print(report);
     if (!text || rd_file_write(ctx, path, text, strlen(text)) != RD_OK) {
         if (text) cli_error(ctx, NULL);
@@ -367,6 +402,7 @@ int cmd_train(int argc, char **argv)
     free(text);
     status = EXIT_DONE;
 done:
+    if (previous != SIG_ERR) signal(SIGINT, previous);
     cJSON_Delete(report);
     rd_trainer_destroy(trainer);
     free_views(&train);

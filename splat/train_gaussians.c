@@ -4,38 +4,12 @@
    uid, so that a GPU backend's cached copy is refreshed. With rd_trainer_desc.densify,
    the recipe's adaptive density control clones, splits and prunes every 100 steps from
    step 500 to 15,000 and resets opacities every 3,000. */
-#include "scene.h"
-#include "random.h"
+#include "trainer.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-enum { GROUP_MEANS, GROUP_SCALES, GROUP_ROTATIONS, GROUP_OPACITIES, GROUP_DC, GROUP_REST, GROUPS };
-
-typedef struct view_data {
-    rd_camera camera;
-    float *rgba; /* the photo as RGBA (alpha 1 where it had none) */
-} view_data;
-
-struct rd_trainer {
-    rd_context *ctx;
-    rd_trainer_desc desc;
-    view_data *views;
-    int view_count;
-    rd_scene *scene;
-    float *grads[GROUPS], *m[GROUPS], *v[GROUPS];
-    size_t sizes[GROUPS];
-    float extent; /* the cameras' spread: the means' learning rate scales with it */
-    int iteration, max_degree;
-    int *order, order_at;
-    rd_rng rng;
-    float *render, *target, *loss_grad; /* the largest view's */
-    double *loss_scratch;
-    float *grad_norm;     /* per Gaussian: the densification statistic summed over views */
-    uint32_t *views_seen; /* per Gaussian */
-};
 
 static void free_trainer(rd_trainer *t)
 {
@@ -292,9 +266,6 @@ enum { DENSIFY_FROM = 500, DENSIFY_UNTIL = 15000, DENSIFY_EVERY = 100, RESET_EVE
 #define PRUNE_OPACITY 0.005f
 #define PRUNE_SCALE 0.1f /* of the extent, once opacities have been reset */
 
-static const int GROUP_WIDTH[GROUPS] = {3, 3, 4, 1, 3, -1}; /* -1: 3 (K - 1) */
-
-static int group_width(const rd_trainer *t, int g) { return GROUP_WIDTH[g] >= 0 ? GROUP_WIDTH[g] : 3 * (rd_sh_coeffs(t->max_degree) - 1); }
 
 /* One row of the new scene: a copy of Gaussian `from`, with fresh (zero) moments when it is
    new; split children move and shrink. */
@@ -319,7 +290,7 @@ static rd_result rebuild(rd_trainer *t, const new_row *rows, int64_t count)
     float *m[GROUPS] = {0}, *v[GROUPS] = {0}, *grads[GROUPS] = {0};
     bool ok = true;
     for (int g = 0; g < GROUPS; g++) {
-        size_t n = (size_t)count * (size_t)group_width(t, g) + 1;
+        size_t n = (size_t)count * (size_t)rd_trainer_group_width(t, g) + 1;
         ok = ok && (m[g] = calloc(n, sizeof(float))) && (v[g] = calloc(n, sizeof(float))) && (grads[g] = calloc(n, sizeof(float)));
     }
     float *norms = calloc((size_t)count + 1, sizeof(float));
@@ -334,7 +305,7 @@ static rd_result rebuild(rd_trainer *t, const new_row *rows, int64_t count)
         s->opacities[j] = old->opacities[i];
         memcpy(s->sh + (size_t)j * (size_t)K * 3, old->sh + (size_t)i * (size_t)K * 3, (size_t)K * 3 * sizeof(float));
         for (int g = 0; !rows[j].fresh && g < GROUPS; g++) {
-            size_t w = (size_t)group_width(t, g);
+            size_t w = (size_t)rd_trainer_group_width(t, g);
             memcpy(m[g] + (size_t)j * w, t->m[g] + (size_t)i * w, w * sizeof(float));
             memcpy(v[g] + (size_t)j * w, t->v[g] + (size_t)i * w, w * sizeof(float));
         }
@@ -364,7 +335,7 @@ static rd_result rebuild(rd_trainer *t, const new_row *rows, int64_t count)
     for (int g = 0; g < GROUPS; g++) {
         free(t->m[g]), free(t->v[g]), free(t->grads[g]);
         t->m[g] = m[g], t->v[g] = v[g], t->grads[g] = grads[g];
-        t->sizes[g] = (size_t)count * (size_t)group_width(t, g);
+        t->sizes[g] = (size_t)count * (size_t)rd_trainer_group_width(t, g);
     }
     free(t->grad_norm), free(t->views_seen);
     t->grad_norm = norms, t->views_seen = seen;

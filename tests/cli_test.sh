@@ -150,12 +150,20 @@ if [ -d "$data" ]; then
     check "--up w exits 2" status_is 2 "$radiant" render "$donut" --up w
     # train: a few steps on lego at 1/16 size, written as SPZ, the test split measured
     check "train lego briefly" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/lego_fit.spz" --iterations 20 \
-        --downscale 16 --points 500 --background white --sh-degree 1 --eval-every 10
+        --downscale 16 --points 500 --background white --sh-degree 1 --eval-every 10 --checkpoint-every 10
     check "train wrote the scene" test -s "$tmp/lego_fit.spz"
     check "train reports the test PSNR" grep -q "test split: 20 views, mean PSNR" "$tmp/stdout"
     check "train wrote its report beside the scene" grep -q '"mean_psnr"' "$tmp/lego_fit.report.json"
     check "the report has the training curve" grep -q '"curve"' "$tmp/lego_fit.report.json"
     check "info reads the trained scene" status_is 0 "$radiant" info "$tmp/lego_fit.spz"
+    check "train writes checkpoints" test -s "$tmp/lego_fit.checkpoint"
+    check "train resumes from a checkpoint" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/lego_fit.spz" \
+        --iterations 30 --downscale 16 --points 500 --background white --sh-degree 1 --resume "$tmp/lego_fit.checkpoint"
+    check "the resumed run starts at iteration 20" grep -q "resuming at iteration 20 " "$tmp/stdout"
+    printf 'RDTRAIN1 and nothing else' > "$tmp/bad.checkpoint"
+    check "a broken checkpoint fails" status_is 1 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.spz" --iterations 30 \
+        --downscale 16 --points 500 --resume "$tmp/bad.checkpoint"
+    check "a broken checkpoint is named" grep -q "bad.checkpoint" "$tmp/stderr"
     check "train without --out exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego"
     check "train --downscale 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.ply" --downscale 0
     check "train on a missing dataset fails" status_is 1 "$radiant" train "$tmp/nowhere" --out "$tmp/nowhere.ply"

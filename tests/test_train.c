@@ -124,6 +124,30 @@ int main(void)
     }
     if (runs[0] && runs[1]) CHECK(same_scene(rd_trainer_scene(runs[0]), rd_trainer_scene(runs[1])));
     for (int k = 0; k < 2; k++) rd_trainer_destroy(runs[k]), rd_context_destroy(contexts[k]);
+    /* a run stopped at step 20 and resumed from its checkpoint takes the same steps as one
+       that ran through 40 */
+    desc.point_count = 400, desc.densify = true, desc.iterations = 40;
+    rd_trainer *straight = NULL, *first_half = NULL, *resumed = NULL;
+    char checkpoint[1024];
+    snprintf(checkpoint, sizeof checkpoint, "%s/run.checkpoint", test_temp_dir("train"));
+    if (CHECK_OK(rd_trainer_create(ctx, &desc, &straight)) && CHECK_OK(rd_trainer_create(ctx, &desc, &first_half)) &&
+        CHECK_OK(rd_trainer_create(ctx, &desc, &resumed))) {
+        CHECK_OK(rd_trainer_step(straight, 40, NULL));
+        CHECK_OK(rd_trainer_step(first_half, 20, NULL));
+        CHECK_OK(rd_trainer_save_checkpoint(first_half, checkpoint));
+        CHECK_OK(rd_trainer_load_checkpoint(resumed, checkpoint));
+        rd_train_stats stats;
+        CHECK_OK(rd_trainer_step(resumed, 20, &stats));
+        CHECK(stats.iteration == 40);
+        CHECK(same_scene(rd_trainer_scene(straight), rd_trainer_scene(resumed)));
+        /* a damaged checkpoint is refused, naming the file, and leaves the trainer as it was */
+        FILE *f = fopen(checkpoint, "r+b");
+        if (f) fseek(f, 200, SEEK_SET), fputc(0x5a, f), fclose(f);
+        CHECK(rd_trainer_load_checkpoint(resumed, checkpoint) == RD_ERROR_FORMAT);
+        CHECK(strstr(rd_last_error(ctx), "checksum") && strstr(rd_last_error(ctx), "run.checkpoint"));
+        CHECK(same_scene(rd_trainer_scene(straight), rd_trainer_scene(resumed)));
+    }
+    rd_trainer_destroy(straight), rd_trainer_destroy(first_half), rd_trainer_destroy(resumed);
     /* broken input */
     rd_trainer *bad = (rd_trainer *)0x1;
     CHECK(rd_trainer_create(ctx, &(rd_trainer_desc){0}, &bad) == RD_ERROR_INVALID_ARGUMENT && bad == NULL);

@@ -62,6 +62,12 @@ void rd_trainer_destroy(rd_trainer *trainer);
 rd_result rd_trainer_step(rd_trainer *trainer, int steps, rd_train_stats *stats);
 /* The scene as fitted so far (host arrays), valid until the next step or destroy. */
 const rd_scene *rd_trainer_scene(const rd_trainer *trainer);
+/* The trainer's whole state (scene, optimiser moments, densification statistics, step,
+   random generator) in one file, written whole or not at all; loading it into a trainer
+   created with the same views and settings continues the run exactly where it stopped
+   (bit for bit on the CPU). A damaged file is refused by its checksum. */
+rd_result rd_trainer_save_checkpoint(rd_trainer *trainer, const char *path);
+rd_result rd_trainer_load_checkpoint(rd_trainer *trainer, const char *path);
 
 #ifdef __cplusplus
 }

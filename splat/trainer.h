@@ -1,0 +1,44 @@
+/* trainer.h: the Gaussian trainer's state (train_gaussians.c runs it, train_checkpoint.c
+   saves and restores it). */
+#ifndef RD_TRAINER_H
+#define RD_TRAINER_H
+
+#include "scene.h"
+#include "random.h"
+
+/* Adam's parameter groups, each with its own learning rate; DC and higher SH coefficients
+   are separate groups (the recipe's rates differ by 20). */
+enum { GROUP_MEANS, GROUP_SCALES, GROUP_ROTATIONS, GROUP_OPACITIES, GROUP_DC, GROUP_REST, GROUPS };
+
+typedef struct view_data {
+    rd_camera camera;
+    float *rgba; /* the photo as RGBA (alpha 1 where it had none) */
+} view_data;
+
+struct rd_trainer {
+    rd_context *ctx;
+    rd_trainer_desc desc;
+    view_data *views;
+    int view_count;
+    rd_scene *scene;
+    float *grads[GROUPS], *m[GROUPS], *v[GROUPS];
+    size_t sizes[GROUPS];
+    float extent; /* the cameras' spread: the means' learning rate scales with it */
+    int iteration, max_degree;
+    int *order, order_at;
+    rd_rng rng;
+    float *render, *target, *loss_grad; /* the largest view's */
+    double *loss_scratch;
+    float *grad_norm;     /* per Gaussian: the densification statistic summed over views */
+    uint32_t *views_seen; /* per Gaussian */
+};
+
+
+/* Floats per Gaussian in group g. */
+static inline int rd_trainer_group_width(const rd_trainer *t, int g)
+{
+    static const int widths[GROUPS] = {3, 3, 4, 1, 3, -1}; /* -1: 3 (K - 1) */
+    return widths[g] >= 0 ? widths[g] : 3 * (rd_sh_coeffs(t->max_degree) - 1);
+}
+
+#endif
