@@ -27,7 +27,7 @@ test-sanitize: deps
 	cd $(BUILD)-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 # every harness replays its corpus and regressions, then fuzzes for FUZZ_SECONDS; a finding fails
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 test-fuzz: deps
 	tools/fuzz.sh $(FUZZ_SECONDS)
 
