@@ -102,7 +102,7 @@ rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
     else if ((int)degree != t->max_degree || views != t->view_count)
         r = rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "%s: a run with SH degree %u and %d views; this one has %d and %d", path,
                     degree, views, t->max_degree, t->view_count);
-    else if (count < 0 || (uint64_t)count > bytes || iteration < 0 || order_at < 0 || order_at > views || bytes != size - HEADER)
+    else if (count < 0 || (uint64_t)count > bytes || iteration < 0 || iteration > RD_TRAINER_MAX_STEPS || order_at < 0 || order_at > views || bytes != size - HEADER)
         r = rd_fail(t->ctx, RD_ERROR_FORMAT, "%s: header fields count %lld, iteration %d, order %d or payload %llu bytes do not fit "
                     "a %zu-byte file", path, (long long)count, iteration, order_at, (unsigned long long)bytes, size);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* the fuzz build lets mutations past the checksum, to the payload's checks */

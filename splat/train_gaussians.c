@@ -391,6 +391,9 @@ static rd_result control_density(rd_trainer *t)
 rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
 {
     if (!t || steps < 0) return RD_ERROR_INVALID_ARGUMENT;
+    if (steps > RD_TRAINER_MAX_STEPS - t->iteration)
+        return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_step: %d more steps after %d pass the limit of %d", steps,
+                       t->iteration, RD_TRAINER_MAX_STEPS);
     double total = 0.0, loss = 0.0;
     rd_result r = RD_OK;
     for (int k = 0; k < steps && r == RD_OK; k++) {

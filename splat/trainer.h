@@ -6,6 +6,9 @@
 #include "scene.h"
 #include "random.h"
 
+/* The most steps a run takes in all: keeps the step count, and Adam's powers of it, in range. */
+#define RD_TRAINER_MAX_STEPS 1000000000
+
 /* Adam's parameter groups, each with its own learning rate; DC and higher SH coefficients
    are separate groups (the recipe's rates differ by 20). */
 enum { GROUP_MEANS, GROUP_SCALES, GROUP_ROTATIONS, GROUP_OPACITIES, GROUP_DC, GROUP_REST, GROUPS };
