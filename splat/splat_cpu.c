@@ -167,15 +167,13 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
     f.target = target;
     double t3 = rd_now_ms();
     f.scratch = calloc((size_t)f.threads, sizeof(float *));
-    for (int w = 0; f.scratch && w < f.threads; w++) {
-        f.scratch[w] = rd_alloc_array(f.max_tile_len, 11 * sizeof(float));
-        if (!f.scratch[w]) {
-            rd_cpu_frame_free(&f);
-            return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "render: out of memory for %lld Gaussians at %dx%d",
-                           (long long)scene->count, vp->width, vp->height);
-        }
+    bool ok = f.scratch != NULL;
+    for (int w = 0; ok && w < f.threads; w++) ok = (f.scratch[w] = rd_alloc_array(f.max_tile_len, 11 * sizeof(float))) != NULL;
+    if (!ok) {
+        rd_cpu_frame_free(&f);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "render: out of memory for %lld Gaussians at %dx%d", (long long)scene->count,
+                       vp->width, vp->height);
     }
-    if (!f.scratch) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "render: out of memory");
     rd_parallel_for(f.threads, (int64_t)vp->tiles_x * vp->tiles_y, 2, blend_tiles, &f);
     double t4 = rd_now_ms();
     int64_t visible = f.visible, pairs = f.tile_offsets[(int64_t)vp->tiles_x * vp->tiles_y];
