@@ -15,6 +15,7 @@ enum {
     OPT_DATASET = 1 << 0, OPT_CAMERAS = 1 << 1, OPT_OUT = 1 << 2, OPT_BACKEND = 1 << 3,
     OPT_BACKGROUND = 1 << 4, OPT_EXR = 1 << 5, OPT_SIZE = 1 << 6, OPT_FRAMES = 1 << 7,
     OPT_JSON = 1 << 8, OPT_RENDER = 1 << 9, OPT_DEMO = 1 << 10, OPT_SAVE_CAMERAS = 1 << 11,
+    OPT_BACKWARD = 1 << 12,
 };
 
 typedef struct cli_options {
@@ -28,6 +29,7 @@ typedef struct cli_options {
     rd_backend backend;
     float background[3];
     bool exr, json, verbose;
+    bool backward; /* bench --backward */
     int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */
     int width, height, frames, warmup;
     rd_render_desc render;

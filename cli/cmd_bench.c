@@ -21,6 +21,9 @@ static const char *USAGE =
     "  --backend B           auto (default), cpu, cuda, vulkan\n"
     "  --width W --height H  render at this size\n"
     "  --sh-degree N, --antialiased, --inria-extent   as for render\n"
+    "  --backward            also time the forward and backward pass of a training step: the\n"
+    "                        render, then rd_render_backward of the image times random\n"
+    "                        weights into gradients in the backend's memory (wall clock)\n"
     "  --json                print one JSON object: median_ms, stages, counts\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                        at least 256 MiB)\n";
@@ -37,10 +40,48 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* The median wall time of frames of rd_render and rd_render_backward (the loss: the image
+   times random weights), the gradients in the backend's own memory; < 0 on failure. */
+static double bench_backward(rd_context *ctx, const rd_scene *scene, const cli_views *views, const rd_render_desc *desc,
+                             const rd_framebuffer *fb, size_t max_pixels, int frames, double *samples)
+{
+    rd_scene_info info;
+    rd_scene_get_info(scene, &info);
+    size_t n = (size_t)info.count, K = (size_t)(info.sh_degree + 1) * (size_t)(info.sh_degree + 1);
+    size_t floats = max_pixels * 4 + n * (3 + 3 + 4 + 1 + 3 * K + 1 + 1);
+    float *host = malloc(max_pixels * 4 * sizeof(float)), *device = NULL;
+    rd_memory memory;
+    double result = -1;
+    if (!host || rd_buffer_alloc(ctx, floats * sizeof(float), (void **)&device, &memory) != RD_OK) goto done;
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (size_t p = 0; p < max_pixels * 4; p++) { /* weights in [-1, 1) */
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        host[p] = (float)((double)(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    }
+    if (rd_buffer_copy(ctx, device, memory, host, RD_MEMORY_HOST, max_pixels * 4 * sizeof(float)) != RD_OK) goto done;
+    float *at = device + max_pixels * 4;
+    rd_gaussian_grads g = {at, at + 3 * n, at + 6 * n, at + 10 * n, at + 11 * n, at + (11 + 3 * K) * n,
+                           (uint32_t *)(at + (12 + 3 * K) * n)};
+    rd_render_grads out = {device, NULL, memory};
+    rd_scene_grads grads = {RD_SCENE_GAUSSIANS, &g, NULL, memory};
+    for (int k = -3; k < frames; k++) { /* three untimed */
+        const rd_camera *camera = &views->cameras[(k + 3) % views->count];
+        double t0 = cli_now_ms();
+        if (rd_render(ctx, scene, camera, desc, fb) != RD_OK || rd_render_backward(ctx, scene, 1, camera, desc, &out, &grads) != RD_OK)
+            goto done;
+        if (k >= 0) samples[k] = cli_now_ms() - t0;
+    }
+    result = median(samples, frames);
+done:
+    free(host);
+    rd_buffer_free(ctx, device);
+    return result;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     cli_options o;
-    int status = cli_parse(argc, argv, OPT_DEMO | OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_FRAMES | OPT_JSON | OPT_RENDER,
+    int status = cli_parse(argc, argv, OPT_DEMO | OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_FRAMES | OPT_JSON | OPT_RENDER | OPT_BACKWARD,
                            USAGE, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     rd_context *ctx = cli_context(&o);
@@ -114,15 +155,21 @@ int cmd_bench(int argc, char **argv)
     double m_frame = median(frame, o.frames), m_pre = median(pre, o.frames), m_bin = median(bin, o.frames),
            m_sort = median(sort, o.frames), m_blend = median(blend, o.frames), m_vis = median(vis, o.frames),
            m_wall = median(wall, o.frames), m_staged = median(staged, o.frames);
+    double m_backward = 0;
+    if (o.backward && (m_backward = bench_backward(ctx, scene, &views, &plain, &fb, max_pixels, o.frames, samples)) < 0) {
+        cli_error(ctx, "--backward");
+        goto done;
+    }
     const char *name = o.synth ? "synth" : o.demo ? "demo" : o.scene;
     const char *backend = rd_backend_name(rd_context_backend(ctx));
     if (o.json) {
         printf("{\"scene\": \"%s\", \"backend\": \"%s\", \"gaussians\": %lld, \"width\": %d, \"height\": %d, "
                "\"frames\": %d, \"warmup\": %d, \"median_ms\": %.4f, \"stages\": {\"preprocess_ms\": %.4f, "
                "\"binning_ms\": %.4f, \"sort_ms\": %.4f, \"blend_ms\": %.4f}, \"median_staged_ms\": %.4f, "
-               "\"median_wall_ms\": %.4f, \"median_visible\": %.0f, \"mean_intersections\": %.0f}\n",
+               "\"median_wall_ms\": %.4f, \"median_visible\": %.0f, \"mean_intersections\": %.0f, "
+               "\"median_forward_backward_ms\": %.4f}\n",
                name, backend, (long long)info.count, c0->width, c0->height, o.frames, warmed, m_frame, m_pre, m_bin,
-               m_sort, m_blend, m_staged, m_wall, m_vis, (double)intersections / o.frames);
+               m_sort, m_blend, m_staged, m_wall, m_vis, (double)intersections / o.frames, m_backward);
     } else {
         printf("scene %s: %lld Gaussians, %s backend, %dx%d, %d views, median of %d frames after %d warm-up\n",
                name, (long long)info.count, backend, c0->width, c0->height, views.count, o.frames,
@@ -131,6 +178,7 @@ int cmd_bench(int argc, char **argv)
                "  blend       %9.3f ms\n  (stages timed: %.3f ms a frame)\n  wall clock  %9.3f ms per frame on the host\n"
                "  visible     %9.0f Gaussians\n  tile pairs  %9.0f (mean)\n",
                m_frame, m_pre, m_bin, m_sort, m_blend, m_staged, m_wall, m_vis, (double)intersections / o.frames);
+        if (o.backward) printf("  forward + backward %9.3f ms wall clock\n", m_backward);
     }
     status = EXIT_DONE;
 done:

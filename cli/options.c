@@ -97,6 +97,8 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             for (int c = 0; c < 3; c++) o->render.background[c] = o->background[c];
         } else if (TAKES("--exr", OPT_EXR)) {
             o->exr = true;
+        } else if (TAKES("--backward", OPT_BACKWARD)) {
+            o->backward = true;
         } else if (TAKES("--json", OPT_JSON)) {
             o->json = true;
         } else if ((TAKES("--width", OPT_SIZE) || TAKES("--height", OPT_SIZE)) && next) {

@@ -61,6 +61,15 @@ static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_ca
     rd_result r = check_gpu_frame(ctx, scene, &vp);
     return r == RD_OK ? rd_splat_render_cuda(ctx, scene, &vp, target, desc->stream, stats) : r;
 }
+
+static rd_result backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                               const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
+{
+    rd_view_params vp;
+    rd_view_params_init(&vp, camera, desc, scene);
+    rd_result r = check_gpu_frame(ctx, scene, &vp);
+    return r == RD_OK ? rd_splat_backward_cuda(ctx, scene, &vp, output, grads->params, grads->memory, w2c_grad, desc->stream) : r;
+}
 #endif
 
 #ifdef RD_HAVE_VULKAN
@@ -81,7 +90,7 @@ const rd_kind_ops rd_gaussians_kind = {
     .backends = {
         [RD_BACKEND_CPU] = {.render = render_cpu, .backward = backward_cpu},
 #ifdef RD_HAVE_CUDA
-        [RD_BACKEND_CUDA] = {.render = render_cuda, .free_state = rd_splat_cuda_free_state},
+        [RD_BACKEND_CUDA] = {.render = render_cuda, .backward = backward_cuda, .free_state = rd_splat_cuda_free_state},
 #endif
 #ifdef RD_HAVE_VULKAN
         [RD_BACKEND_VULKAN] = {.render = render_vk, .free_state = rd_splat_vk_free_state},

@@ -56,6 +56,11 @@ rd_result rd_splat_backward_cpu(rd_context *ctx, const rd_scene *scene, const rd
 rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                                const rd_framebuffer *target, void *stream, rd_render_stats *stats);
 void rd_splat_cuda_free_state(rd_context *ctx, void *state);
+/* The CUDA backward pass (splat_backward_cuda.cu): as the CPU's, with the arrays of grads
+   and w2c_grad in grads_memory and output's in output->memory, on stream (NULL: the
+   context's), which it waits for. */
+rd_result rd_splat_backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_render_grads *output,
+                                 const rd_gaussian_grads *grads, rd_memory grads_memory, float *w2c_grad, void *stream);
 
 /* The Vulkan renderer (splat_vk.c), likewise. */
 rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,

@@ -31,22 +31,6 @@ typedef struct backward_job {
     float *pose_parts;            /* 12 per Gaussian, or NULL */
 } backward_job;
 
-/* dL/dT_final and the depth's gradient as the accumulated sum, from the pixel's output
-   gradients (colour = C + T bg, alpha = 1 - T, depth = D or D / (1 - T)). */
-static rd_pixel_grad pixel_grad(const backward_job *job, size_t p, float T, float D, float *g_T)
-{
-    const rd_view_params *vp = job->frame->vp;
-    const float *gc = job->output->color ? job->output->color + 4 * p : NULL;
-    float g_depth = job->output->depth ? job->output->depth[p] : 0.0f;
-    rd_pixel_grad px = {{gc ? gc[0] : 0.0f, gc ? gc[1] : 0.0f, gc ? gc[2] : 0.0f}, g_depth, 0.0f, 0.0f};
-    *g_T = gc ? gc[0] * vp->background[0] + gc[1] * vp->background[1] + gc[2] * vp->background[2] - gc[3] : 0.0f;
-    if (vp->flags & RD_RENDER_EXPECTED_DEPTH) { /* rd_pixel_grad says how */
-        px.depth = T < 1.0f ? g_depth / (1.0f - T) : 0.0f;
-        px.depth_shift = rd_pixel_depth(D, T, vp->flags);
-    }
-    return px;
-}
-
 static void backward_tiles(int64_t begin, int64_t end, int worker, void *user)
 {
     backward_job *job = user;
@@ -76,9 +60,10 @@ static void backward_tiles(int64_t begin, int64_t end, int worker, void *user)
                     D += alpha * T * g->depth;
                     T = next_T;
                 }
-                float g_T;
-                rd_pixel_grad pg = pixel_grad(job, (size_t)py * (size_t)vp->width + (size_t)px, T, D, &g_T);
-                pg.after = T * g_T;
+                size_t p = (size_t)py * (size_t)vp->width + (size_t)px;
+                const float *gc = job->output->color ? job->output->color + 4 * p : NULL;
+                float g_depth = job->output->depth ? job->output->depth[p] : 0.0f;
+                rd_pixel_grad pg = rd_pixel_grad_start(vp, gc, g_depth, T, rd_pixel_depth(D, T, vp->flags));
                 for (int k = count - 1; k >= 0; k--) {
                     const blended *b = &list[k];
                     const rd_splat2d *g = &f->splats[f->entries[first + b->j].index];

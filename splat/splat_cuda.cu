@@ -11,8 +11,7 @@
    context and grow only when a frame needs more (the capacity of the pair buffers is
    renderer/frame_driver.h's); the frame's one host synchronisation is at its end
    (rd_splat_render_cuda). */
-#include "splat.h"
-#include "../renderer/cuda/cuda_internal.h"
+#include "splat_cuda_frame.cuh"
 #include "../renderer/cuda/cuda_sort.h"
 #include "../renderer/frame_driver.h"
 
@@ -29,21 +28,6 @@ enum { BLOCK = RD_TILE_SIZE * RD_TILE_SIZE, THREADS = 256, PREPROCESS_THREADS = 
    their own rows fall in distinct banks. */
 static __host__ __device__ int sh_floats_used(int degree) { return (degree + 1) * (degree + 1) * 3; }
 static __host__ __device__ int sh_row_stride(int degree) { return sh_floats_used(degree) | 1; }
-
-/* A Gaussian's record on the device: rd_splat2d's fields that the blend reads, 40 bytes,
-   padded to 48 so that the blend reads it with three 16-byte loads (at a stride of 40,
-   five 8-byte loads took 6M's blend 0.560 -> 0.595 ms). The tiles the emission writes
-   keys for are in an array of their own (packed_tiles), which fits in L2 where the
-   records do not (6M binning 0.507 -> 0.457 ms against their being the record's last 8
-   bytes). Records of 64 bytes that held both cost the blend 0.635 ms at 6M against 0.560
-   for 48: fewer of its gathers hit L2. rd_splat2d's colour clamp bits, which only a
-   backward pass needs, are not kept. */
-typedef struct device_splat {
-    float u, v, conic[3], opacity, depth, rgb[3];
-    float padding[2]; /* written too: leaving it, the partial sectors took 6M preprocess 0.645 -> 0.709 ms */
-} __align__(16) device_splat; /* stored with three 16-byte writes */
-static_assert(sizeof(device_splat) == 48 && offsetof(device_splat, rgb) == offsetof(rd_splat2d, rgb),
-              "device_splat: rd_splat2d's layout up to the colour");
 
 /* A visible Gaussian's tiles, without testing again (splat_layout.h): the id of its
    rectangle's first tile, and either the tiles of the rectangle that
@@ -80,10 +64,6 @@ __device__ __forceinline__ splat_tiles unpack_tiles(packed_tiles packed)
     return splat_tiles{first, (head >> RD_HEAD_TILE_BITS) + 1, packed.tiles, __popc(packed.tiles)};
 }
 
-typedef struct tile_range {
-    long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
-} tile_range;
-
 /* Which tiles the blend runs alone on an SM each (blend_part): at most `most` of the
    longest, from the classes at or above that of pairs / per_long, and only in a frame with
    at most busy_most tiles that have pairs. Where tiles with pairs are many for the GPU's
@@ -108,6 +88,9 @@ typedef struct splat_frame {
     rd_cuda_buffer splats, tiles, pair_scan, keys[2], values[2], ranges, schedule, temp;
     rd_cuda_buffer depth_keys[2], order[2]; /* the depth sort */
     rd_cuda_buffer color, depth, trans, contrib;
+    rd_cuda_buffer last, flags;         /* a frame for the backward pass's (frame_outputs) */
+    const unsigned int *sorted_values; /* the last frame's sorted pairs: values[0] or [1] */
+    splat_backward_buffers backward;
     scene_copy scene;
     rd_pair_capacity capacity; /* pairs the key buffers hold, and the count the tile sort sorts */
     struct frame_counts *host_counts; /* pinned: as on the device (ranges_bytes) */
@@ -181,6 +164,7 @@ typedef struct preprocess_output {
     device_splat *splats;
     packed_tiles *tiles;
     unsigned int *depth_keys, *order;
+    unsigned char *flags; /* for the backward pass (frame_outputs), or NULL */
 } preprocess_output;
 
 /* Spec steps 1-7, one thread a Gaussian. The colour coefficients a block needs are
@@ -209,6 +193,7 @@ __global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, preprocess_
         /* visible depths are past the near plane, so their float bits sort as the floats */
         out.depth_keys[i] = seen ? __float_as_uint(s.depth) : CULLED_KEY;
         out.order[i] = (unsigned int)i;
+        if (out.flags) out.flags[i] = (unsigned char)(seen ? SPLAT_SEEN | s.clamped : 0u);
     }
 }
 
@@ -502,7 +487,8 @@ void rd_splat_cuda_free_state(rd_context *ctx, void *state)
     release_scene(ctx, &f->scene);
     rd_cuda_buffer *bufs[] = {&f->splats, &f->tiles, &f->pair_scan, &f->keys[0], &f->keys[1], &f->values[0],
                                 &f->values[1], &f->ranges, &f->schedule, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
-                                &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1]};
+                                &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1], &f->last, &f->flags,
+                                &f->backward.grads2d, &f->backward.pose_parts, &f->backward.outputs, &f->backward.params};
     for (rd_cuda_buffer *b : bufs) rd_cuda_release(ctx, b);
     rd_cuda_timers_destroy(&f->timers);
     if (f->host_counts) cudaFreeHost(f->host_counts);
@@ -688,7 +674,8 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
         size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
         pair_scan_state scan;
         scan.Init((int)emit_blocks(f, n), f->pair_scan.ptr, f->pair_scan.bytes);
-        preprocess_output pre = {(device_splat *)f->splats.ptr, (packed_tiles *)f->tiles.ptr, depth_keys.Current(), order.Current()};
+        preprocess_output pre = {(device_splat *)f->splats.ptr, (packed_tiles *)f->tiles.ptr, depth_keys.Current(), order.Current(),
+                                 out->flags};
         preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, pre);
         stage_end(1);
         sorted = rd_cuda_sort_pairs(&sort, depth_keys, order, n, 32);
@@ -718,13 +705,13 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     /* Two launches cost the blend about 15 us more than one (1M 0.224 -> 0.239 ms with no
        long tiles), so a frame splits only where the last one had long tiles, and every
        window of the pair capacity (frame_driver.h) to look again. */
-    if (!f->long_tiles_seen && f->capacity.window_frames != 0) long_tiles.most = 0;
+    if ((!f->long_tiles_seen && f->capacity.window_frames != 0) || out->last) long_tiles.most = 0;
     launch(f, tile_schedule_kernel, blocks_for(tiles), THREADS, st, ranges, (unsigned int)tiles, schedule_counters,
            (tile_work *)f->schedule.ptr, (const long long *)pairs, long_tiles);
     stage_end(3);
     dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
     bool extras = out->depth || out->contrib;
-    auto blend = extras ? blend_kernel<true, false> : blend_kernel<false, false>;
+    auto blend = out->last ? blend_kernel<true, false, true> : extras ? blend_kernel<true, false> : blend_kernel<false, false>;
     auto blend_alone = extras ? blend_kernel<true, true> : blend_kernel<false, true>;
     const tile_work *schedule = (const tile_work *)f->schedule.ptr;
     const device_splat *splats = (const device_splat *)f->splats.ptr;
@@ -734,6 +721,7 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
            blend_part{schedule_counters, long_tiles.most ? BLEND_SHARED : BLEND_WHOLE});
     rd_cuda_timers_mark(&f->timers, RD_SPLAT_STAGES, st);
+    f->sorted_values = values.Current();
     cudaMemcpyAsync(f->host_counts, &schedule_counters->long_places, sizeof(frame_counts), cudaMemcpyDeviceToHost, st);
     return sorted;
 }
@@ -748,13 +736,22 @@ typedef struct cuda_frame_call {
     int tile_bits;
     cudaStream_t stream;
     frame_outputs out;
+    bool save; /* for the backward pass: out.trans, depth, last and flags in the frame's own buffers */
 } cuda_frame_call;
 
 static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
 {
     cuda_frame_call *c = (cuda_frame_call *)user;
     size_t pixels = (size_t)c->vp->width * c->vp->height;
-    return reserve_frame(ctx, c->f, c->n, capacity, c->tiles, c->tile_bits, c->target, pixels, &c->out);
+    rd_result r = reserve_frame(ctx, c->f, c->n, capacity, c->tiles, c->tile_bits, c->target, pixels, &c->out);
+    if (r != RD_OK || !c->save) return r;
+    splat_frame *f = c->f;
+    r = rd_cuda_reserve(ctx, &f->trans, pixels * sizeof(float), "backward frame");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth, pixels * sizeof(float), "backward frame");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->last, pixels * sizeof(unsigned int), "backward frame");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->flags, (size_t)c->n + 1, "backward frame");
+    c->out = frame_outputs{NULL, f->depth.ptr, f->trans.ptr, NULL, (unsigned int *)f->last.ptr, (unsigned char *)f->flags.ptr};
+    return r;
 }
 
 /* Enqueues the frame and its downloads, then waits: the frame's one host synchronisation. */
@@ -788,21 +785,50 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
    at the key buffers' capacity (the keys past the frame's pairs padded to sort last), so
    nothing waits for their count mid-frame; renderer/frame_driver.h grows the buffers and
    renders again where a frame found more, and fits the capacity to the frames' needs. */
+static rd_result drive_frame(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_framebuffer *target,
+                             cudaStream_t stream, bool save, splat_frame **out_frame, rd_gaussians *g, int64_t *pairs)
+{
+    splat_frame *f = NULL;
+    rd_result r = get_frame(ctx, &f);
+    if (r == RD_OK) r = device_gaussians(ctx, f, scene, g);
+    if (r != RD_OK) return r;
+    *out_frame = f;
+    long long tiles = (long long)vp->tiles_x * vp->tiles_y;
+    cuda_frame_call call = {f, g, vp, target, scene->count, tiles, rd_key_bits((uint64_t)tiles + 1) /* and the pad key */,
+                            stream ? stream : rd_cuda(ctx)->stream, {}, save};
+    rd_gpu_frame frame = {"cuda", &call, reserve_call, run_call};
+    return rd_gpu_frame_drive(ctx, &f->capacity, &frame, pairs);
+}
+
 extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                                           const rd_framebuffer *target, void *stream, rd_render_stats *stats)
 {
     splat_frame *f = NULL;
     rd_gaussians g;
-    rd_result r = get_frame(ctx, &f);
-    if (r == RD_OK) r = device_gaussians(ctx, f, scene, &g);
-    if (r != RD_OK) return r;
-    long long tiles = (long long)vp->tiles_x * vp->tiles_y;
-    cuda_frame_call call = {f, &g, vp, target, scene->count, tiles, rd_key_bits((uint64_t)tiles + 1) /* and the pad key */,
-                            stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream, {}};
-    rd_gpu_frame frame = {"cuda", &call, reserve_call, run_call};
     int64_t pairs = 0;
-    r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);
+    rd_result r = drive_frame(ctx, scene, vp, target, (cudaStream_t)stream, false, &f, &g, &pairs);
     if (r == RD_OK) r = rd_cuda_timers_read(ctx, &f->timers, (vp->flags & RD_RENDER_STAGE_TIMES) != 0, stats);
     if (r == RD_OK) rd_splat_counts(stats, f->host_counts->visible, pairs);
     return r;
+}
+
+rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
+                                      splat_saved_frame *out)
+{
+    splat_frame *f = NULL;
+    rd_framebuffer none = {};
+    none.memory = RD_MEMORY_DEVICE;
+    int64_t pairs = 0;
+    rd_result r = drive_frame(ctx, scene, vp, &none, stream, true, &f, &out->g, &pairs);
+    if (r != RD_OK) return r;
+    out->tiles = (long long)vp->tiles_x * vp->tiles_y;
+    out->splats = (const device_splat *)f->splats.ptr;
+    out->flags = (const unsigned char *)f->flags.ptr;
+    out->ranges = (const tile_range *)f->ranges.ptr;
+    out->values = f->sorted_values;
+    out->trans = (const float *)f->trans.ptr;
+    out->depth = (const float *)f->depth.ptr;
+    out->last = (const unsigned int *)f->last.ptr;
+    out->buffers = &f->backward;
+    return RD_OK;
 }

@@ -6,93 +6,7 @@
    (device_splat, tile_work, tile_schedule_counters, wait_for_previous_kernel). */
 #ifndef RD_SPLAT_CUDA_BLEND_CUH
 #define RD_SPLAT_CUDA_BLEND_CUH
-/* The fields of a Gaussian the blend reads, as a warp stages it. */
-typedef struct blend_splat {
-    float u, v, a, b, c, opacity, depth, r, g, bl;
-} blend_splat;
-
-__device__ __forceinline__ blend_splat load_blend_splat(const device_splat *splats, unsigned int i)
-{
-    const float4 *q = (const float4 *)(splats + i); /* u v a b | c opacity depth r | g b padding */
-    float4 q0 = __ldg(q), q1 = __ldg(q + 1), q2 = __ldg(q + 2);
-    return blend_splat{q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w, q2.x, q2.y};
-}
-
-/* 2^x by the hardware's approximation (as __expf after its scaling): the blend works in
-   base 2 so that the exponent needs no multiply per pixel. */
-__device__ __forceinline__ float fast_exp2(float x)
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-
-/* log2(x) by the hardware's approximation, subnormals flushed to zero: an opacity that small
-   gives -inf, a culling limit that no pixel meets, where the CPU's alpha is below 1/255.
-   (__log2f also scales subnormals, four more instructions a Gaussian and warp.) */
-__device__ __forceinline__ float fast_log2(float x)
-{
-    float y;
-    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-
-/* A Gaussian as a warp stages it for its 8x4 pixels: its exponent in base 2 (spec step
-   9's power times log2(e)) plus log2(opacity), as a quadratic in the pixel's offset (X, Y)
-   from the warp's corner, so that a pixel's alpha is 2^(F + D X + E Y + A X^2 + B XY + C Y^2)
-   (five fused multiply-adds, no opacity multiply; with the offset from the mean, seven
-   operations and a multiply). The terms are of the size of the form over the warp's pixels,
-   so the rounding is that of the CPU's own dx, dy; the log is the fast one, within 2^-21.
-   Where the CPU tests power <= 0 nothing is tested here: at a pixel within a rounding
-   error of the mean the quadratic can come out a few ulps above log2(opacity), and the
-   CPU's power there is 0, which blends (a test dropped 14 pixels of an 8K frame by up to
-   0.06 on lavapipe); such an alpha is the opacity times 1 + 1e-6 or so. */
-typedef struct staged_splat {
-    float4 poly; /* F, D, E, A */
-    float4 rest; /* B, C, depth, unused */
-    float4 rgb;  /* r, g, b, unused */
-} staged_splat;
-
-__device__ __forceinline__ staged_splat stage_splat(const blend_splat &s, float log2_opacity, float x0, float y0)
-{
-    const float LOG2E = 1.4426950408889634f;
-    float A = -0.5f * LOG2E * s.a, B = -LOG2E * s.b, C = -0.5f * LOG2E * s.c;
-    float u = s.u - x0, v = s.v - y0;
-    float F = fmaf(u, fmaf(A, u, B * v), fmaf(C * v, v, log2_opacity));
-    staged_splat out;
-    out.poly = make_float4(F, -fmaf(2.0f * A, u, B * v), -fmaf(B, u, 2.0f * C * v), A);
-    out.rest = make_float4(B, C, s.depth, 0.0f);
-    out.rgb = make_float4(s.r, s.g, s.bl, 0.0f);
-    return out;
-}
-
-/* rd_splat_alpha (splat_math.h) in base 2 for a staged Gaussian at the pixel (X, Y) from
-   the warp's corner (XX = X^2, XY = X Y, YY = Y^2), without branches: a warp mostly
-   blends every hit with some of its lanes, so skipping ones paid for the branches (biker
-   blend 0.187 -> 0.163 ms, 1M no slower, with EXTRAS). The power cut-off only skips work
-   (past it, alpha < 1/255) and is left out; an alpha under 1/255 is 0. The result differs
-   from expf's by a few ulps, inside the harness's tolerance. Calling rd_splat_alpha made
-   the blend's loop 18% slower. */
-__device__ __forceinline__ float hit_alpha(const staged_splat &s, float X, float Y, float XX, float XY, float YY)
-{
-    float power = fmaf(s.rest.x, XY, fmaf(s.rest.y, YY, fmaf(s.poly.w, XX, fmaf(s.poly.z, Y, fmaf(s.poly.y, X, s.poly.x)))));
-    float alpha = fminf(RD_MAX_ALPHA, fast_exp2(power));
-    return alpha >= RD_MIN_ALPHA ? alpha : 0.0f;
-}
-
-/* The per-warp culling limit (rd_touch_limit) from the fast log, loosened past its error:
-   the culling only has to be conservative, as alpha >= 1/255 decides (the exact logf made
-   a fifth of the blend's per-Gaussian instructions). */
-__device__ __forceinline__ float touch_limit(float log2_opacity)
-{
-    const float LN2 = 0.6931471805599453f, LOG2_255 = 7.994353436858858f;
-    return 2.0f * LN2 * (log2_opacity + LOG2_255) * 1.001f + 2e-3f;
-}
-
-/* Where a frame's outputs go on the device (NULL where not wanted). */
-typedef struct frame_outputs {
-    void *color, *depth, *trans, *contrib;
-} frame_outputs;
+#include "splat_cuda_alpha.cuh"
 
 /* The blend in two parts, where launches may overlap (programmatic dependent launch): the
    longest tiles first, each on an SM of its own, then the rest. A tile's time grows with
@@ -157,8 +71,11 @@ __device__ __forceinline__ bool blend_place(blend_part part, unsigned int *place
    ALONE: the long part's kernel (blend_part), a function of its own because the shared
    memory it may take is an attribute of the function, and the driver then gives a
    function's every launch that much shared memory and that much less L1 (the blend at 1M
-   0.224 -> 0.238 ms where the other parts shared the attribute). */
-template <bool EXTRAS, bool ALONE>
+   0.224 -> 0.238 ms where the other parts shared the attribute).
+   SAVE: the frame is the backward pass's (splat_backward_cuda.cu); each pixel also
+   writes out.last, one past the position in the tile's list of the last Gaussian it
+   blended, which the staged record carries. With EXTRAS, never ALONE. */
+template <bool EXTRAS, bool ALONE, bool SAVE = false>
 __global__ void __launch_bounds__(BLOCK, 4)
     blend_kernel(rd_view_params vp, const tile_work *schedule, const unsigned int *values, const device_splat *splats,
                  frame_outputs out, blend_part part)
@@ -181,7 +98,7 @@ __global__ void __launch_bounds__(BLOCK, 4)
     float wx1 = (float)min(wx + 8, vp.width) - 0.5f, wy1 = (float)min(wy + 4, vp.height) - 0.5f;
     bool warp_inside = wx0 <= wx1 && wy0 <= wy1;
     float T = 1.0f, r = 0.0f, g = 0.0f, b = 0.0f, D = 0.0f;
-    unsigned int blended = 0;
+    unsigned int blended = 0, last = 0;
     long long j = work.start + lane;
     blend_splat next = {};
     unsigned int next_index = 0;
@@ -197,7 +114,7 @@ __global__ void __launch_bounds__(BLOCK, 4)
         unsigned int mask = __ballot_sync(0xffffffffu, touches);
         if (touches) {
             int k = slice + __popc(mask & ((1u << lane) - 1));
-            s_staged[k] = stage_splat(s, log2_opacity, (float)wx, (float)wy);
+            s_staged[k] = stage_splat(s, log2_opacity, (float)wx, (float)wy, SAVE ? (unsigned int)(j - work.start) : 0u);
         }
         if (j + 32 < list_end) next = load_blend_splat(splats, next_index);
         if (j + 64 < list_end) next_index = values[j + 64];
@@ -230,6 +147,7 @@ __global__ void __launch_bounds__(BLOCK, 4)
                     D = fmaf(w, cur.rest.z, D);
                     blended += alpha > 0.0f;
                 }
+                if (SAVE && alpha > 0.0f) last = __float_as_uint(cur.rest.w) + 1u;
                 cur = next_hit, alpha = next_alpha;
             }
             done = hit < end; /* stopped at a Gaussian that would take T under the limit */
@@ -245,6 +163,7 @@ __global__ void __launch_bounds__(BLOCK, 4)
     if (out.depth) ((float *)out.depth)[p] = rd_pixel_depth(D, T, vp.flags);
     if (out.trans) ((float *)out.trans)[p] = T;
     if (out.contrib) ((unsigned int *)out.contrib)[p] = blended;
+    if (SAVE) out.last[p] = last;
 }
 
 #endif

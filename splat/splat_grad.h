@@ -40,6 +40,23 @@ typedef struct rd_pixel_grad {
     float after;           /* accumulated back to front */
 } rd_pixel_grad;
 
+/* A pixel's state before its back-to-front walk, from its output gradients (gc: dL/d
+   RGBA, or NULL; g_depth: dL/d its depth output), its final transmittance T and its depth
+   output (rd_pixel_depth's, only read for expected depth). The outputs are colour =
+   C + T bg, alpha = 1 - T and depth = D, or D / (1 - T) as rd_pixel_grad says. */
+RD_HD static inline rd_pixel_grad rd_pixel_grad_start(const rd_view_params *vp, const float *gc, float g_depth, float T,
+                                                      float depth_out)
+{
+    rd_pixel_grad px = {{gc ? gc[0] : 0.0f, gc ? gc[1] : 0.0f, gc ? gc[2] : 0.0f}, g_depth, 0.0f, 0.0f};
+    float g_T = gc ? gc[0] * vp->background[0] + gc[1] * vp->background[1] + gc[2] * vp->background[2] - gc[3] : 0.0f;
+    if (vp->flags & RD_RENDER_EXPECTED_DEPTH) {
+        px.depth = T < 1.0f ? g_depth / (1.0f - T) : 0.0f;
+        px.depth_shift = depth_out;
+    }
+    px.after = T * g_T;
+    return px;
+}
+
 RD_HD static inline void rd_blend_backward(rd_pixel_grad *px, const float rgb[3], float z, float alpha, float T_before,
                                            float G, bool clamped, float dx, float dy, const float conic[3],
                                            rd_splat2d_grad *g)

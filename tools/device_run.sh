@@ -2,7 +2,8 @@
 # device_run.sh: runs on the GPU machine from the repository root with .device/ carried
 # (see device_prepare.sh): the GPU tests, then `radiant bench` on the CUDA and Vulkan
 # backends. TESTS="..." picks the tests (empty: none), SCENES, BACKENDS and FRAMES the
-# benchmarks (SCENES: some of synth1M synth6M biker donut demo). frame_ms: the frame
+# benchmarks (SCENES: some of synth1M synth6M biker donut demo); BACKWARD=1 adds the
+# forward + backward column (bench --backward, wall clock). frame_ms: the frame
 # without stage timers; the stages and staged_ms: a second pass with them.
 set -u
 # RADIANT_LIB_DIR: another build of the library to load first (to compare variants)
@@ -22,12 +23,12 @@ done
 donut=$RADIANT_DATA/gaussian_splats/gshairlod_donut/fused.ply
 biker=$RADIANT_DATA/gaussian_splats/playcanvas/biker.spz
 # the issue's scenes: synthetic 1M and 6M (SH 3), the real biker and donut (SH 0), and the demo
-printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %9s %12s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms staged_ms wall_ms pairs
+printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %9s %12s %9s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms staged_ms wall_ms pairs fwdbwd_ms
 for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "donut:$donut" "demo:--demo"; do
     name=${spec%%:*} args=${spec#*:}
     case " ${SCENES:-$name} " in *" $name "*) ;; *) continue ;; esac
     for backend in ${BACKENDS:-cuda vulkan}; do
-        json=$("$bin/radiant" bench $args --backend $backend --frames ${FRAMES:-50} --json 2>/dev/null | tail -n 1)
+        json=$("$bin/radiant" bench $args --backend $backend --frames ${FRAMES:-50} ${BACKWARD:+--backward} --json 2>/dev/null | tail -n 1)
         python3 - "$name" "$backend" "$json" <<'PY'
 import json, sys
 name, backend, text = sys.argv[1:4]
@@ -39,7 +40,7 @@ except ValueError:
 s = j["stages"]
 print(f"{name:10s} {backend:7s} {j['median_ms']:9.3f} {s['preprocess_ms']:9.3f} {s['binning_ms']:9.3f} "
       f"{s['sort_ms']:9.3f} {s['blend_ms']:9.3f} {j['median_staged_ms']:9.3f} {j['median_wall_ms']:9.3f} "
-      f"{j['mean_intersections']:12.0f}")
+      f"{j['mean_intersections']:12.0f} {j['median_forward_backward_ms']:9.3f}")
 PY
     done
 done
