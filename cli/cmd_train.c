@@ -20,7 +20,7 @@ static const char *USAGE =
     "Beside SCENE it writes SCENE-STEM.report.json: the options, the training curve, each test\n"
     "view's PSNR and SSIM, the training time (evaluation excluded) and the peak memory.\n"
     "\n"
-    "  --backend B          auto (default), cpu, cuda\n"
+    "  --backend B          auto (default: cuda where there is a GPU, else cpu), cpu, cuda\n"
     "  --iterations N       steps (default 30000)\n"
     "  --sh-degree N        the SH degree raised to, one step every 1000 iterations (0..3, default 3)\n"
     "  --background B       black (default), white, R,G,B in [0,1], or random (a new one each step)\n"
@@ -294,8 +294,14 @@ int cmd_train(int argc, char **argv)
     train_options o;
     int status = parse(argc, argv, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
-    /* auto: the CPU, the one backend with a backward pass so far */
-    rd_context *ctx = cli_context(&(cli_options){.backend = o.backend ? o.backend : RD_BACKEND_CPU, .verbose = o.verbose});
+    /* auto: CUDA where this build and machine have it (the GPU backend with a backward
+       pass), else the CPU */
+    if (!o.backend) {
+        rd_context *probe = NULL;
+        o.backend = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &probe) == RD_OK ? RD_BACKEND_CUDA : RD_BACKEND_CPU;
+        rd_context_destroy(probe);
+    }
+    rd_context *ctx = cli_context(&(cli_options){.backend = o.backend, .verbose = o.verbose});
     if (!ctx) return EXIT_FAILED;
     view_set train = {0}, test = {0};
     rd_trainer *trainer = NULL;

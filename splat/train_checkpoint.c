@@ -54,6 +54,8 @@ static void put(unsigned char *p, const void *v, size_t n) { memcpy(p, v, n); }
 rd_result rd_trainer_save_checkpoint(rd_trainer *t, const char *path)
 {
     if (!t || !path) return RD_ERROR_INVALID_ARGUMENT;
+    rd_result synced = rd_trainer_sync_host(t);
+    if (synced != RD_OK) return synced;
     piece pieces[PIECES];
     pieces_of(t->scene, t->m, t->v, t->sizes, t->grad_norm, t->views_seen, t->order, t->view_count, pieces);
     size_t payload = 0;
@@ -156,6 +158,8 @@ rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
         free(t->grad_norm), free(t->views_seen), free(t->order);
         t->grad_norm = norm, t->views_seen = seen, t->order = order;
         t->iteration = iteration, t->order_at = order_at, t->rng.state = rng;
+        t->host_stale = false;
+        r = rd_trainer_sync_device(t);
     } else {
         rd_scene_destroy(s);
         for (int g = 0; g < GROUPS; g++) free(m[g]), free(v[g]), free(grads[g]);

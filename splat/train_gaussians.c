@@ -5,6 +5,7 @@
    the recipe's adaptive density control clones, splits and prunes every 100 steps from
    step 500 to 15,000 and resets opacities every 3,000. */
 #include "trainer.h"
+#include "train_device.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
 
@@ -13,6 +14,7 @@
 
 static void free_trainer(rd_trainer *t)
 {
+    rd_train_device_destroy(t);
     for (int v = 0; t->views && v < t->view_count; v++) free(t->views[v].rgba);
     free(t->views);
     rd_scene_destroy(t->scene);
@@ -160,6 +162,7 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
             r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld Gaussians", (long long)n);
         t->order_at = t->view_count; /* a new permutation on the first step */
     }
+    if (r == RD_OK && rd_train_on_device(ctx)) r = rd_train_device_create(t);
     if (r != RD_OK) {
         free_trainer(t);
         return r;
@@ -168,7 +171,28 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
     return RD_OK;
 }
 
-const rd_scene *rd_trainer_scene(const rd_trainer *t) { return t ? t->scene : NULL; }
+rd_result rd_trainer_sync_host(rd_trainer *t)
+{
+    if (!t->device || !t->host_stale) return RD_OK;
+    rd_result r = rd_train_device_download(t);
+    if (r == RD_OK) t->host_stale = false;
+    return r;
+}
+
+rd_result rd_trainer_sync_device(rd_trainer *t)
+{
+    return t->device ? rd_train_device_upload(t) : RD_OK;
+}
+
+const rd_scene *rd_trainer_scene(const rd_trainer *t)
+{
+    if (!t) return NULL;
+    /* the scene as the caller sees it is the trainer's state, so bringing it up to date is
+       not a change of the trainer: a failed download leaves the last one (and says so in
+       the context's error) */
+    rd_trainer_sync_host((rd_trainer *)t);
+    return t->scene;
+}
 
 /* The next view of a shuffled pass over all of them (Fisher-Yates, seeded). */
 static int next_view(rd_trainer *t)
@@ -199,12 +223,21 @@ static void learning_rates(const rd_trainer *t, float lr[GROUPS])
 
 static rd_result step_once(rd_trainer *t, double *loss)
 {
-    const view_data *view = &t->views[next_view(t)];
+    int view_index = next_view(t);
+    const view_data *view = &t->views[view_index];
     const rd_camera *cam = &view->camera;
     size_t pixels = (size_t)cam->width * (size_t)cam->height;
     int active = t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree;
     rd_render_desc rd = {.sh_degree = RD_SH_DEGREE(active)};
     for (int c = 0; c < 3; c++) rd.background[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
+    if (t->device) { /* the loss is summed on the device (rd_trainer_step reads it) */
+        float lr[GROUPS];
+        learning_rates(t, lr);
+        rd_result r = rd_train_device_step(t, view_index, &rd, lr);
+        if (r == RD_OK) t->iteration++, t->host_stale = true;
+        *loss = 0.0;
+        return r;
+    }
     for (size_t p = 0; p < pixels; p++) {
         float a = view->rgba[4 * p + 3];
         for (int c = 0; c < 3; c++) t->target[4 * p + c] = view->rgba[4 * p + c] * a + rd.background[c] * (1.0f - a);
@@ -378,14 +411,18 @@ static void reset_opacities(rd_trainer *t)
     memset(t->v[GROUP_OPACITIES], 0, t->sizes[GROUP_OPACITIES] * sizeof(float));
 }
 
-/* The schedule after step `iteration` (counted from 1). */
+/* The schedule after step `iteration` (counted from 1), on the host arrays (brought from
+   the device and back where it trains). */
 static rd_result control_density(rd_trainer *t)
 {
     int it = t->iteration;
-    rd_result r = RD_OK;
-    if (it >= DENSIFY_FROM && it < DENSIFY_UNTIL && it % DENSIFY_EVERY == 0) r = densify(t);
-    if (r == RD_OK && it < DENSIFY_UNTIL && it % RESET_EVERY == 0) reset_opacities(t);
-    return r;
+    bool grow = it >= DENSIFY_FROM && it < DENSIFY_UNTIL && it % DENSIFY_EVERY == 0;
+    bool reset = it < DENSIFY_UNTIL && it % RESET_EVERY == 0;
+    if (!grow && !reset) return RD_OK;
+    rd_result r = rd_trainer_sync_host(t);
+    if (r == RD_OK && grow) r = densify(t);
+    if (r == RD_OK && reset) reset_opacities(t);
+    return r == RD_OK ? rd_trainer_sync_device(t) : r;
 }
 
 rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
@@ -400,6 +437,11 @@ rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
         r = step_once(t, &loss);
         if (r == RD_OK && t->desc.densify) r = control_density(t);
         total += loss;
+    }
+    if (t->device && steps > 0) { /* the device's sum, less the lambda of each step */
+        double sum = 0.0;
+        if (r == RD_OK) r = rd_train_device_loss(t, &sum);
+        total = sum + 0.2 * steps;
     }
     if (stats) {
         stats->iteration = t->iteration;

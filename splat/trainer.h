@@ -13,6 +13,8 @@
    are separate groups (the recipe's rates differ by 20). */
 enum { GROUP_MEANS, GROUP_SCALES, GROUP_ROTATIONS, GROUP_OPACITIES, GROUP_DC, GROUP_REST, GROUPS };
 
+typedef struct train_device train_device; /* train_device.c's */
+
 typedef struct view_data {
     rd_camera camera;
     float *rgba; /* the photo as RGBA (alpha 1 where it had none) */
@@ -34,7 +36,14 @@ struct rd_trainer {
     double *loss_scratch;
     float *grad_norm;     /* per Gaussian: the densification statistic summed over views */
     uint32_t *views_seen; /* per Gaussian */
+    train_device *device; /* on a GPU backend: the state there, ahead of the host arrays above */
+    bool host_stale;      /* the device has stepped since the host arrays were downloaded */
 };
+
+/* The host arrays, brought up to date with the device where it trains (train_gaussians.c). */
+rd_result rd_trainer_sync_host(rd_trainer *t);
+/* After the host arrays changed (a checkpoint loaded): the device's state from them. */
+rd_result rd_trainer_sync_device(rd_trainer *t);
 
 
 /* Floats per Gaussian in group g. */

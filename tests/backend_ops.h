@@ -52,5 +52,7 @@ typedef struct backend_op {
 /* The splat renderer's rows (ops_splat.c), and its backward pass's (ops_splat_backward.c). */
 extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
     OP_SPLAT_DEVICE_ARRAYS, OP_SPLAT_CONTEXTS, OP_SPLAT_BACKWARD;
+/* The training kernels' rows (ops_train.c). */
+extern const backend_op OP_TRAIN_LOSS, OP_TRAIN_ADAM;
 
 #endif

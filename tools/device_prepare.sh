@@ -31,5 +31,16 @@ cp "$data/gaussian_splats/gshairlod_donut/fused.ply" .device/data/gaussian_splat
 mkdir -p .device/data/gaussian_splats/playcanvas
 cp "$data/gaussian_splats/playcanvas/biker.spz" "$data/gaussian_splats/playcanvas/biker.compressed.ply" .device/data/gaussian_splats/playcanvas/
 cp -r "$data/gaussian_splats/splat_transform_fixtures" .device/data/gaussian_splats/
+# LEGO=1: the NeRF-synthetic lego's train views and the test views' photos (not their depth
+# and normal maps), about 48 MiB of the 64 a run may carry, for training runs
+if [ -n "${LEGO:-}" ]; then
+    lego=.device/data/nerf_synthetic_lego
+    mkdir -p $lego/train $lego/test
+    cp "$data/nerf_synthetic_lego/transforms_train.json" "$data/nerf_synthetic_lego/transforms_test.json" $lego/
+    cp "$data"/nerf_synthetic_lego/train/*.png $lego/train/
+    for f in "$data"/nerf_synthetic_lego/test/r_*.png; do
+        case $f in *_depth_*|*_normal_*) ;; *) cp "$f" $lego/test/ ;; esac
+    done
+fi
 cp tools/device_run.sh .device/
 du -sh .device

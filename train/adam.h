@@ -3,7 +3,13 @@
 #ifndef RD_TRAIN_ADAM_H
 #define RD_TRAIN_ADAM_H
 
+#include "../renderer/internal.h"
+
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct rd_adam_step_desc {
     float lr;
@@ -15,4 +21,19 @@ typedef struct rd_adam_step_desc {
 /* param -= lr * m_hat / (sqrt(v_hat) + eps), after m and v take in grad. */
 void rd_adam_update(float *param, const float *grad, float *m, float *v, size_t n, const rd_adam_step_desc *desc);
 
+/* The same on CUDA (adam_cuda.cu), on device arrays, enqueued on stream (NULL: the
+   context's). */
+rd_result rd_adam_update_cuda(rd_context *ctx, float *param, const float *grad, float *m, float *v, size_t n,
+                              const rd_adam_step_desc *desc, void *stream);
+/* A scene's SH array (count rows of 3K floats, DC first) with its moments in two groups:
+   DC (3 a row) at lr_dc, the rest (3(K - 1) a row) at lr_rest; desc->lr is not read. */
+typedef struct rd_adam_sh_moments {
+    float *m_dc, *v_dc, *m_rest, *v_rest;
+} rd_adam_sh_moments;
+rd_result rd_adam_update_sh_cuda(rd_context *ctx, float *sh, const float *grad, const rd_adam_sh_moments *moments, int64_t count,
+                                 int K, float lr_dc, float lr_rest, const rd_adam_step_desc *desc, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -8,6 +8,10 @@
 
 #include "../renderer/internal.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct rd_loss_desc {
     int width, height;
     const float *render; /* width*height*4, RGBA; alpha is not compared */
@@ -20,4 +24,22 @@ typedef struct rd_loss_desc {
 double rd_loss_l1_dssim(const rd_loss_desc *desc, float *grad, double *scratch);
 size_t rd_loss_scratch_doubles(int width, int height);
 
+/* The same loss on CUDA (loss_cuda.cu), in single precision, on device arrays, the target
+   composited from the photo on the background as it is read. */
+typedef struct rd_loss_cuda_desc {
+    int width, height;
+    const float *render, *photo; /* RGBA, width*height*4 */
+    float background[3];
+    float ssim_weight;
+    float *scratch;              /* rd_loss_cuda_scratch_floats(width, height) */
+    void *stream;                /* NULL: the context's */
+} rd_loss_cuda_desc;
+size_t rd_loss_cuda_scratch_floats(int width, int height);
+/* Enqueues the loss: grad (width*height*4) gets dL/d(render), and *loss_sum (device) has
+   the loss less lambda added (add lambda per call). Nothing waits. */
+rd_result rd_loss_l1_dssim_cuda(rd_context *ctx, const rd_loss_cuda_desc *desc, float *grad, double *loss_sum);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

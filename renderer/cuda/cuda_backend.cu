@@ -75,16 +75,26 @@ extern "C" void rd_cuda_release(rd_context *ctx, rd_cuda_buffer *buf)
     buf->bytes = 0;
 }
 
+/* The copies below are synchronous and on the legacy default stream, which does not wait
+   for the context's (non-blocking) stream: each waits for the context's work first, so
+   that a copy sees what kernels enqueued before it wrote, and they see what it wrote. */
+static rd_result wait_for_context(rd_context *ctx)
+{
+    return rd_cuda_check(ctx, cudaStreamSynchronize(rd_cuda(ctx)->stream), "waiting for the context's work");
+}
+
 extern "C" rd_result rd_cuda_upload(rd_context *ctx, rd_cuda_buffer *dst, size_t offset, const void *src, size_t bytes)
 {
     if (offset + bytes > dst->bytes) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: upload past the buffer's end");
-    return rd_cuda_check(ctx, cudaMemcpy((char *)dst->ptr + offset, src, bytes, cudaMemcpyHostToDevice), "upload");
+    rd_result r = wait_for_context(ctx);
+    return r == RD_OK ? rd_cuda_check(ctx, cudaMemcpy((char *)dst->ptr + offset, src, bytes, cudaMemcpyHostToDevice), "upload") : r;
 }
 
 extern "C" rd_result rd_cuda_download(rd_context *ctx, void *dst, const rd_cuda_buffer *src, size_t offset, size_t bytes)
 {
     if (offset + bytes > src->bytes) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: download past the buffer's end");
-    return rd_cuda_check(ctx, cudaMemcpy(dst, (const char *)src->ptr + offset, bytes, cudaMemcpyDeviceToHost), "download");
+    rd_result r = wait_for_context(ctx);
+    return r == RD_OK ? rd_cuda_check(ctx, cudaMemcpy(dst, (const char *)src->ptr + offset, bytes, cudaMemcpyDeviceToHost), "download") : r;
 }
 
 extern "C" rd_result rd_cuda_timers_create(rd_context *ctx, const char *const *names, int stages, rd_cuda_timers *out)
@@ -163,5 +173,12 @@ extern "C" void rd_cuda_free(void *ptr)
 
 extern "C" rd_result rd_cuda_copy(rd_context *ctx, void *dst, const void *src, size_t bytes)
 {
-    return rd_cuda_check(ctx, cudaMemcpy(dst, src, bytes, cudaMemcpyDefault), "rd_buffer_copy");
+    rd_result r = wait_for_context(ctx);
+    return r == RD_OK ? rd_cuda_check(ctx, cudaMemcpy(dst, src, bytes, cudaMemcpyDefault), "rd_buffer_copy") : r;
+}
+
+extern "C" rd_result rd_cuda_zero(rd_context *ctx, void *ptr, size_t bytes, void *stream)
+{
+    cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
+    return rd_cuda_check(ctx, cudaMemsetAsync(ptr, 0, bytes, st), "clear");
 }

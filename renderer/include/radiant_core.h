@@ -225,7 +225,9 @@ rd_result rd_render_backward(rd_context *ctx, const rd_scene *scene, int count, 
    On Vulkan the pointer is a buffer device address (radiant_vulkan.h), not host-usable. */
 rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *memory);
 void rd_buffer_free(rd_context *ctx, void *ptr);
-/* Copies bytes between host and backend memory (either direction, or within one). */
+/* Copies bytes between host and backend memory (either direction, or within one),
+   synchronously, after the work the context has enqueued on its own stream (not a
+   caller's: synchronise that one first). */
 rd_result rd_buffer_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const void *src, rd_memory src_memory,
                          size_t bytes);
 

@@ -1,0 +1,209 @@
+/* train_device.c: the trainer's step on CUDA (train_device.h). The parameters, their
+   gradients and moments, the densification statistics and every training photo live on
+   the device; a step renders a device-memory scene over the parameters, computes the loss
+   and its gradient there (train/loss_cuda.cu), runs the backward pass into device arrays
+   and updates with fused Adam (train/adam_cuda.cu), with one host synchronisation (the
+   backward pass's). The host arrays of the trainer (trainer.h) are the device's state
+   only after rd_train_device_download; the adaptive density control and checkpoints work
+   on them and upload the result. */
+#include "train_device.h"
+
+#ifdef RD_HAVE_CUDA
+#include "../renderer/cuda/cuda_backend.h"
+#include "../train/adam.h"
+#include "../train/loss.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The per-Gaussian arrays, in the order of one allocation. */
+enum { PARAMS = 5 };
+
+struct train_device {
+    float *gaussians;           /* one allocation for everything per Gaussian below */
+    int64_t capacity;           /* Gaussians it holds */
+    float *params[PARAMS];      /* means, log-scales, rotations, opacities, SH: the scene's arrays */
+    float *grads[PARAMS];       /* the same layout */
+    float *m[GROUPS], *v[GROUPS];
+    float *grad_norm;
+    uint32_t *views_seen;
+    rd_scene *scene;            /* device memory: params */
+    float *photos;              /* every view's RGBA, one after another */
+    size_t *photo_at;           /* floats into photos, per view */
+    float *frame;               /* render, loss gradient, loss scratch: the largest view's */
+    size_t largest;             /* pixels */
+    double *loss_sum;
+};
+
+/* Floats per Gaussian of each parameter array. */
+static void param_widths(const rd_trainer *t, size_t widths[PARAMS])
+{
+    size_t K = (size_t)rd_sh_coeffs(t->max_degree);
+    size_t w[PARAMS] = {3, 3, 4, 1, 3 * K};
+    memcpy(widths, w, sizeof w);
+}
+
+static size_t floats_per_gaussian(const rd_trainer *t)
+{
+    size_t widths[PARAMS], total = 2; /* grad_norm, views_seen */
+    param_widths(t, widths);
+    for (int k = 0; k < PARAMS; k++) total += 2 * widths[k];
+    for (int g = 0; g < GROUPS; g++) total += 2 * (size_t)rd_trainer_group_width(t, g);
+    return total;
+}
+
+/* The arrays for count Gaussians, and the scene over them (grown only when needed). */
+static rd_result reserve_gaussians(rd_trainer *t, int64_t count)
+{
+    train_device *d = t->device;
+    rd_scene_destroy(d->scene);
+    d->scene = NULL;
+    if (count > d->capacity || !d->gaussians) {
+        rd_buffer_free(t->ctx, d->gaussians);
+        d->gaussians = NULL;
+        d->capacity = 0;
+        int64_t want = count + count / 8 + 1024; /* densification grows it step by step */
+        rd_memory memory;
+        rd_result r = rd_buffer_alloc(t->ctx, (size_t)want * floats_per_gaussian(t) * sizeof(float), (void **)&d->gaussians, &memory);
+        if (r != RD_OK) return r;
+        d->capacity = want;
+    }
+    size_t widths[PARAMS], n = (size_t)d->capacity;
+    param_widths(t, widths);
+    float *at = d->gaussians;
+    for (int k = 0; k < PARAMS; k++) d->params[k] = at, at += widths[k] * n;
+    for (int k = 0; k < PARAMS; k++) d->grads[k] = at, at += widths[k] * n;
+    for (int g = 0; g < GROUPS; g++) {
+        size_t w = (size_t)rd_trainer_group_width(t, g);
+        d->m[g] = at, at += w * n;
+        d->v[g] = at, at += w * n;
+    }
+    d->grad_norm = at, at += n;
+    d->views_seen = (uint32_t *)at;
+    rd_scene_desc sd = {count, t->max_degree, d->params[0], d->params[1], d->params[2], d->params[3], d->params[4],
+                        RD_MEMORY_DEVICE, t->scene->flags};
+    return rd_scene_create(t->ctx, &sd, &d->scene);
+}
+
+/* Pairs of (host, device) arrays of the state that moves, with their lengths in floats. */
+enum { MOVED = PARAMS + 2 * GROUPS + 2 };
+static void moved_arrays(rd_trainer *t, void *host[MOVED], void *device[MOVED], size_t floats[MOVED])
+{
+    train_device *d = t->device;
+    rd_scene *s = t->scene;
+    size_t widths[PARAMS], n = (size_t)s->count;
+    param_widths(t, widths);
+    float *params[PARAMS] = {s->means, s->log_scales, s->rotations, s->opacities, s->sh};
+    int k = 0;
+    for (int p = 0; p < PARAMS; p++, k++) host[k] = params[p], device[k] = d->params[p], floats[k] = widths[p] * n;
+    for (int g = 0; g < GROUPS; g++, k++) host[k] = t->m[g], device[k] = d->m[g], floats[k] = t->sizes[g];
+    for (int g = 0; g < GROUPS; g++, k++) host[k] = t->v[g], device[k] = d->v[g], floats[k] = t->sizes[g];
+    host[k] = t->grad_norm, device[k] = d->grad_norm, floats[k++] = n;
+    host[k] = t->views_seen, device[k] = d->views_seen, floats[k++] = n;
+}
+
+rd_result rd_train_device_upload(rd_trainer *t)
+{
+    rd_result r = reserve_gaussians(t, t->scene->count);
+    void *host[MOVED], *device[MOVED];
+    size_t floats[MOVED];
+    if (r == RD_OK) moved_arrays(t, host, device, floats);
+    for (int k = 0; k < MOVED && r == RD_OK; k++)
+        if (floats[k]) r = rd_buffer_copy(t->ctx, device[k], RD_MEMORY_DEVICE, host[k], RD_MEMORY_HOST, floats[k] * sizeof(float));
+    return r;
+}
+
+rd_result rd_train_device_download(rd_trainer *t)
+{
+    void *host[MOVED], *device[MOVED];
+    size_t floats[MOVED];
+    moved_arrays(t, host, device, floats);
+    rd_result r = RD_OK;
+    for (int k = 0; k < MOVED && r == RD_OK; k++)
+        if (floats[k]) r = rd_buffer_copy(t->ctx, host[k], RD_MEMORY_HOST, device[k], RD_MEMORY_DEVICE, floats[k] * sizeof(float));
+    t->scene->head = rd_scene_head_new(RD_SCENE_GAUSSIANS); /* new arrays: caches must not match */
+    return r;
+}
+
+void rd_train_device_destroy(rd_trainer *t)
+{
+    train_device *d = t->device;
+    if (!d) return;
+    rd_scene_destroy(d->scene);
+    rd_buffer_free(t->ctx, d->gaussians);
+    rd_buffer_free(t->ctx, d->photos);
+    rd_buffer_free(t->ctx, d->frame);
+    rd_buffer_free(t->ctx, d->loss_sum);
+    free(d->photo_at);
+    free(d);
+    t->device = NULL;
+}
+
+rd_result rd_train_device_create(rd_trainer *t)
+{
+    train_device *d = calloc(1, sizeof *d);
+    if (!d) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
+    t->device = d;
+    d->photo_at = calloc((size_t)t->view_count + 1, sizeof(size_t));
+    if (!d->photo_at) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
+    size_t total = 0;
+    for (int v = 0; v < t->view_count; v++) {
+        size_t pixels = (size_t)t->views[v].camera.width * (size_t)t->views[v].camera.height;
+        d->photo_at[v] = total;
+        total += 4 * pixels;
+        if (pixels > d->largest) d->largest = pixels;
+    }
+    size_t frame_floats = 8 * d->largest + rd_loss_cuda_scratch_floats((int)d->largest, 1);
+    rd_memory memory;
+    rd_result r = rd_buffer_alloc(t->ctx, total * sizeof(float), (void **)&d->photos, &memory);
+    if (r == RD_OK) r = rd_buffer_alloc(t->ctx, frame_floats * sizeof(float), (void **)&d->frame, &memory);
+    if (r == RD_OK) r = rd_buffer_alloc(t->ctx, sizeof(double), (void **)&d->loss_sum, &memory);
+    for (int v = 0; v < t->view_count && r == RD_OK; v++) {
+        size_t pixels = (size_t)t->views[v].camera.width * (size_t)t->views[v].camera.height;
+        r = rd_buffer_copy(t->ctx, d->photos + d->photo_at[v], memory, t->views[v].rgba, RD_MEMORY_HOST, 4 * pixels * sizeof(float));
+        free(t->views[v].rgba); /* the host step is never taken now */
+        t->views[v].rgba = NULL;
+    }
+    if (r == RD_OK) r = rd_cuda_zero(t->ctx, d->loss_sum, sizeof(double), NULL);
+    return r == RD_OK ? rd_train_device_upload(t) : r;
+}
+
+rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *desc, const float lr[GROUPS])
+{
+    train_device *d = t->device;
+    const rd_camera *cam = &t->views[view].camera;
+    size_t pixels = (size_t)cam->width * (size_t)cam->height;
+    int64_t n = t->scene->count;
+    float *render = d->frame, *loss_grad = render + 4 * d->largest, *scratch = loss_grad + 4 * d->largest;
+    rd_result r = rd_render(t->ctx, d->scene, cam, desc, &(rd_framebuffer){.color = render, .memory = RD_MEMORY_DEVICE});
+    rd_loss_cuda_desc ld = {cam->width, cam->height, render, d->photos + d->photo_at[view],
+                            {desc->background[0], desc->background[1], desc->background[2]}, 0.2f, scratch, NULL};
+    if (r == RD_OK) r = rd_loss_l1_dssim_cuda(t->ctx, &ld, loss_grad, d->loss_sum);
+    size_t widths[PARAMS], grad_floats = 0;
+    param_widths(t, widths);
+    for (int k = 0; k < PARAMS; k++) grad_floats += widths[k] * (size_t)d->capacity;
+    if (r == RD_OK) r = rd_cuda_zero(t->ctx, d->grads[0], grad_floats * sizeof(float), NULL);
+    rd_gaussian_grads gg = {d->grads[0], d->grads[1], d->grads[2], d->grads[3], d->grads[4], d->grad_norm, d->views_seen};
+    if (r == RD_OK)
+        r = rd_render_backward(t->ctx, d->scene, 1, cam, desc, &(rd_render_grads){loss_grad, NULL, RD_MEMORY_DEVICE},
+                               &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_DEVICE});
+    (void)pixels;
+    rd_adam_step_desc adam = {.step = t->iteration + 1};
+    for (int g = 0; g < GROUP_DC && r == RD_OK; g++) {
+        adam.lr = lr[g];
+        r = rd_adam_update_cuda(t->ctx, d->params[g], d->grads[g], d->m[g], d->v[g], t->sizes[g], &adam, NULL);
+    }
+    rd_adam_sh_moments sh = {d->m[GROUP_DC], d->v[GROUP_DC], d->m[GROUP_REST], d->v[GROUP_REST]};
+    if (r == RD_OK)
+        r = rd_adam_update_sh_cuda(t->ctx, d->params[4], d->grads[4], &sh, n, rd_sh_coeffs(t->max_degree), lr[GROUP_DC],
+                                   lr[GROUP_REST], &adam, NULL);
+    return r;
+}
+
+rd_result rd_train_device_loss(rd_trainer *t, double *sum)
+{
+    rd_result r = rd_buffer_copy(t->ctx, sum, RD_MEMORY_HOST, t->device->loss_sum, RD_MEMORY_DEVICE, sizeof(double));
+    return r == RD_OK ? rd_cuda_zero(t->ctx, t->device->loss_sum, sizeof(double), NULL) : r;
+}
+
+#endif

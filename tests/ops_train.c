@@ -1,0 +1,289 @@
+/* ops_train.c: the training kernels' rows of the cross-backend harness (backend_ops.h):
+   the loss (L1 + 0.2 D-SSIM and its gradient, train/loss.h) on random renders and photos
+   with random alpha over a random background, and Adam (train/adam.h) on random
+   parameters, gradients and moments, the SH form's two groups included. The CPU
+   functions are the reference (the loss in double); CUDA runs its kernels on device
+   copies. Vulkan has no training kernels yet and runs no case. Tolerances: the CUDA loss
+   is single precision with sums in another order (its value to 1e-5 relative, each
+   gradient sample to 2e-3 of the largest); Adam is the same arithmetic in another
+   compiler's rounding (adam_compare). */
+#include "backend_ops.h"
+#include "compare.h"
+#include "../train/adam.h"
+#include "../train/loss.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool runs_training(const op_env *env)
+{
+    rd_backend b = rd_context_backend(env->ctx);
+    if (b == RD_BACKEND_CPU) return true;
+#ifdef RADIANT_TEST_CUDA
+    if (b == RD_BACKEND_CUDA) return true;
+#endif
+    return false;
+}
+
+/* A host array on the context's device (or itself on the CPU), and back. */
+static float *to_backend(rd_context *ctx, const void *host, size_t bytes)
+{
+    void *p = NULL;
+    rd_memory memory;
+    if (rd_buffer_alloc(ctx, bytes ? bytes : 4, &p, &memory) != RD_OK) return NULL;
+    if (host && rd_buffer_copy(ctx, p, memory, host, RD_MEMORY_HOST, bytes) != RD_OK) {
+        rd_buffer_free(ctx, p);
+        return NULL;
+    }
+    return p;
+}
+
+static rd_result from_backend(rd_context *ctx, void *host, const void *p, size_t bytes)
+{
+    return rd_buffer_copy(ctx, host, RD_MEMORY_HOST, p, rd_context_backend(ctx) == RD_BACKEND_CPU ? RD_MEMORY_HOST : RD_MEMORY_DEVICE,
+                          bytes);
+}
+
+/* ---- the loss ---- */
+
+typedef struct loss_case {
+    int width, height;
+    float *render, *photo, background[3];
+} loss_case;
+
+typedef struct loss_outputs {
+    double loss;
+    float *grad;
+} loss_outputs;
+
+static int loss_cases(const op_env *env) { return runs_training(env) ? (env->variant ? 0 : 6) : 0; }
+
+static void *loss_generate(const op_env *env, test_rng *r, int i)
+{
+    (void)env;
+    static const int sizes[][2] = {{1, 1}, {7, 5}, {64, 48}, {200, 113}, {11, 300}, {800, 600}};
+    loss_case *c = calloc(1, sizeof *c);
+    c->width = sizes[i][0], c->height = sizes[i][1];
+    size_t n = (size_t)c->width * (size_t)c->height;
+    c->render = malloc(4 * n * sizeof(float));
+    c->photo = malloc(4 * n * sizeof(float));
+    for (size_t p = 0; p < 4 * n; p++) c->render[p] = (float)rng_uniform(r), c->photo[p] = (float)rng_uniform(r);
+    for (size_t p = 0; i % 2 && p < n; p++) c->photo[4 * p + 3] = 1.0f; /* opaque photos too */
+    for (int ch = 0; ch < 3; ch++) c->background[ch] = (float)rng_uniform(r);
+    return c;
+}
+
+static rd_result loss_run(rd_context *ctx, void *inputs, void **outputs)
+{
+    loss_case *c = inputs;
+    size_t n = (size_t)c->width * (size_t)c->height;
+    loss_outputs *o = calloc(1, sizeof *o);
+    *outputs = o;
+    o->grad = malloc(4 * n * sizeof(float));
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) { /* as the trainer's host step composites */
+        float *target = malloc(4 * n * sizeof(float));
+        double *scratch = malloc(rd_loss_scratch_doubles(c->width, c->height) * sizeof(double));
+        for (size_t p = 0; p < n; p++) {
+            float a = c->photo[4 * p + 3];
+            for (int ch = 0; ch < 3; ch++) target[4 * p + ch] = c->photo[4 * p + ch] * a + c->background[ch] * (1.0f - a);
+            target[4 * p + 3] = a;
+        }
+        o->loss = rd_loss_l1_dssim(&(rd_loss_desc){c->width, c->height, c->render, target, 0.2f}, o->grad, scratch);
+        free(target), free(scratch);
+        return RD_OK;
+    }
+    rd_result r = RD_ERROR_OUT_OF_MEMORY;
+#ifdef RADIANT_TEST_CUDA
+    float *render = to_backend(ctx, c->render, 4 * n * sizeof(float)), *photo = to_backend(ctx, c->photo, 4 * n * sizeof(float));
+    float *grad = to_backend(ctx, NULL, 4 * n * sizeof(float));
+    float *scratch = to_backend(ctx, NULL, rd_loss_cuda_scratch_floats(c->width, c->height) * sizeof(float));
+    double zero = 0.0, *sum = (double *)to_backend(ctx, &zero, sizeof(double));
+    if (render && photo && grad && scratch && sum) {
+        rd_loss_cuda_desc d = {c->width, c->height, render, photo, {c->background[0], c->background[1], c->background[2]},
+                               0.2f, scratch, NULL};
+        r = rd_loss_l1_dssim_cuda(ctx, &d, grad, sum);
+        if (r == RD_OK) r = from_backend(ctx, o->grad, grad, 4 * n * sizeof(float));
+        if (r == RD_OK) r = from_backend(ctx, &o->loss, sum, sizeof(double));
+        o->loss += 0.2;
+    }
+    void *all[] = {render, photo, grad, scratch, sum};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) rd_buffer_free(ctx, all[k]);
+#endif
+    return r;
+}
+
+static bool loss_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
+{
+    const loss_case *c = inputs;
+    const loss_outputs *got = got_outputs, *want = want_outputs;
+    size_t n = 4 * (size_t)c->width * (size_t)c->height;
+    double largest = 0.0;
+    for (size_t p = 0; p < n; p++) largest = fmax(largest, fabs(want->grad[p]));
+    double value_tol = env->gpu ? 1e-5 * fabs(want->loss) : 0.0, grad_tol = env->gpu ? 2e-3 * largest : 0.0;
+    bool ok = fabs(got->loss - want->loss) <= value_tol;
+    if (!ok) printf("  loss: %.9g, reference %.9g -> FAIL\n", got->loss, want->loss);
+    compare_result r = compare_floats(got->grad, want->grad, n, grad_tol);
+    return compare_ok("loss gradient", r, 0, grad_tol) && ok;
+}
+
+static void loss_describe(const void *inputs)
+{
+    const loss_case *c = inputs;
+    printf("%dx%d\n", c->width, c->height);
+}
+
+static void loss_free_inputs(void *inputs)
+{
+    loss_case *c = inputs;
+    free(c->render), free(c->photo), free(c);
+}
+
+static void loss_free_outputs(void *outputs)
+{
+    loss_outputs *o = outputs;
+    if (o) free(o->grad);
+    free(o);
+}
+
+const backend_op OP_TRAIN_LOSS = {"train_loss", {0, 0, 0}, loss_cases, loss_generate, NULL, loss_run, loss_compare, loss_describe,
+                                  loss_free_inputs, loss_free_outputs};
+
+/* ---- Adam ---- */
+
+/* One step on a plain array, and one on an SH array of count rows of 3K (the CPU: the
+   trainer's split into DC and rest groups, updated separately). */
+typedef struct adam_case {
+    size_t n;
+    int64_t count;
+    int K, step;
+    float lr, lr_dc, lr_rest;
+    float *param, *grad, *m, *v;     /* n */
+    float *sh, *sh_grad;             /* count * 3K */
+    float *m_dc, *v_dc, *m_rest, *v_rest;
+} adam_case;
+
+enum { ADAM_ARRAYS = 8 }; /* param, m, v, sh, m_dc, v_dc, m_rest, v_rest after the step */
+typedef struct adam_outputs {
+    float *a[ADAM_ARRAYS];
+    size_t n[ADAM_ARRAYS];
+} adam_outputs;
+
+static int adam_cases(const op_env *env) { return runs_training(env) ? (env->variant ? 0 : 5) : 0; }
+
+static float *random_floats(test_rng *r, size_t n, double lo, double hi)
+{
+    float *a = malloc((n ? n : 1) * sizeof(float));
+    for (size_t k = 0; k < n; k++) a[k] = (float)rng_range(r, lo, hi);
+    return a;
+}
+
+static void *adam_generate(const op_env *env, test_rng *r, int i)
+{
+    (void)env;
+    static const size_t sizes[] = {1, 33, 1000, 100003, 1 << 20};
+    adam_case *c = calloc(1, sizeof *c);
+    c->n = sizes[i];
+    c->count = (int64_t)(c->n / 16 + 1);
+    c->K = 1 + i % 4 * (i % 4 + 2); /* 1, 4, 9, 16 */
+    c->step = 1 + (int)(rng_uniform(r) * 5000);
+    c->lr = (float)rng_range(r, 1e-5, 1e-1), c->lr_dc = (float)rng_range(r, 1e-4, 1e-2), c->lr_rest = c->lr_dc / 20;
+    c->param = random_floats(r, c->n, -2, 2), c->grad = random_floats(r, c->n, -1, 1);
+    c->m = random_floats(r, c->n, -0.1, 0.1), c->v = random_floats(r, c->n, 0, 0.01);
+    size_t row = 3 * (size_t)c->K, rows = (size_t)c->count;
+    c->sh = random_floats(r, rows * row, -1, 1), c->sh_grad = random_floats(r, rows * row, -1, 1);
+    c->m_dc = random_floats(r, rows * 3, -0.1, 0.1), c->v_dc = random_floats(r, rows * 3, 0, 0.01);
+    c->m_rest = random_floats(r, rows * (row - 3), -0.1, 0.1), c->v_rest = random_floats(r, rows * (row - 3), 0, 0.01);
+    return c;
+}
+
+static rd_result adam_run(rd_context *ctx, void *inputs, void **outputs)
+{
+    adam_case *c = inputs;
+    adam_outputs *o = calloc(1, sizeof *o);
+    *outputs = o;
+    size_t row = 3 * (size_t)c->K, rows = (size_t)c->count;
+    const float *initial[ADAM_ARRAYS] = {c->param, c->m, c->v, c->sh, c->m_dc, c->v_dc, c->m_rest, c->v_rest};
+    size_t sizes[ADAM_ARRAYS] = {c->n, c->n, c->n, rows * row, rows * 3, rows * 3, rows * (row - 3), rows * (row - 3)};
+    for (int k = 0; k < ADAM_ARRAYS; k++) {
+        o->n[k] = sizes[k];
+        o->a[k] = malloc((sizes[k] ? sizes[k] : 1) * sizeof(float));
+        memcpy(o->a[k], initial[k], sizes[k] * sizeof(float));
+    }
+    rd_adam_step_desc step = {.lr = c->lr, .step = c->step};
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) { /* the trainer's host step: the SH split into its groups */
+        rd_adam_update(o->a[0], c->grad, o->a[1], o->a[2], c->n, &step);
+        float *dc = malloc(rows * 3 * sizeof(float) + 4), *rest = malloc(rows * (row - 3) * sizeof(float) + 4);
+        float *g_dc = malloc(rows * 3 * sizeof(float) + 4), *g_rest = malloc(rows * (row - 3) * sizeof(float) + 4);
+        for (size_t i = 0; i < rows; i++) {
+            memcpy(dc + 3 * i, o->a[3] + i * row, 3 * sizeof(float));
+            memcpy(g_dc + 3 * i, c->sh_grad + i * row, 3 * sizeof(float));
+            memcpy(rest + i * (row - 3), o->a[3] + i * row + 3, (row - 3) * sizeof(float));
+            memcpy(g_rest + i * (row - 3), c->sh_grad + i * row + 3, (row - 3) * sizeof(float));
+        }
+        rd_adam_update(dc, g_dc, o->a[4], o->a[5], rows * 3, &(rd_adam_step_desc){.lr = c->lr_dc, .step = c->step});
+        rd_adam_update(rest, g_rest, o->a[6], o->a[7], rows * (row - 3), &(rd_adam_step_desc){.lr = c->lr_rest, .step = c->step});
+        for (size_t i = 0; i < rows; i++) {
+            memcpy(o->a[3] + i * row, dc + 3 * i, 3 * sizeof(float));
+            memcpy(o->a[3] + i * row + 3, rest + i * (row - 3), (row - 3) * sizeof(float));
+        }
+        free(dc), free(rest), free(g_dc), free(g_rest);
+        return RD_OK;
+    }
+    rd_result r = RD_ERROR_OUT_OF_MEMORY;
+#ifdef RADIANT_TEST_CUDA
+    float *d[ADAM_ARRAYS], *grad = to_backend(ctx, c->grad, c->n * sizeof(float)), *sh_grad = to_backend(ctx, c->sh_grad, rows * row * sizeof(float));
+    bool ok = grad && sh_grad;
+    for (int k = 0; k < ADAM_ARRAYS; k++) ok &= (d[k] = to_backend(ctx, o->a[k], sizes[k] * sizeof(float))) != NULL;
+    if (ok) {
+        rd_adam_sh_moments mo = {d[4], d[5], d[6], d[7]};
+        r = rd_adam_update_cuda(ctx, d[0], grad, d[1], d[2], c->n, &step, NULL);
+        if (r == RD_OK) r = rd_adam_update_sh_cuda(ctx, d[3], sh_grad, &mo, c->count, c->K, c->lr_dc, c->lr_rest, &step, NULL);
+        for (int k = 0; k < ADAM_ARRAYS && r == RD_OK; k++) r = from_backend(ctx, o->a[k], d[k], sizes[k] * sizeof(float));
+    }
+    for (int k = 0; k < ADAM_ARRAYS; k++) rd_buffer_free(ctx, d[k]);
+    rd_buffer_free(ctx, grad), rd_buffer_free(ctx, sh_grad);
+#endif
+    return r;
+}
+
+static bool adam_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
+{
+    const adam_case *c = inputs;
+    const adam_outputs *got = got_outputs, *want = want_outputs;
+    static const char *names[ADAM_ARRAYS] = {"param", "m", "v", "sh", "m_dc", "v_dc", "m_rest", "v_rest"};
+    /* a parameter moves by about lr a step: 1e-4 of that, plus a few ulps of values up to
+       2 (another rounding of the same sum); moments are under 1, a few ulps of that */
+    double lr[ADAM_ARRAYS] = {c->lr, 0, 0, c->lr_dc, 0, 0, 0, 0};
+    bool ok = true;
+    for (int k = 0; k < ADAM_ARRAYS; k++) {
+        double tol = env->gpu ? 1e-4 * lr[k] + 1e-6 : 0.0;
+        compare_result r = compare_floats(got->a[k], want->a[k], want->n[k], tol);
+        ok &= compare_ok(names[k], r, 0, tol);
+    }
+    return ok;
+}
+
+static void adam_describe(const void *inputs)
+{
+    const adam_case *c = inputs;
+    printf("%zu elements, %lld SH rows of %d coefficients, step %d\n", c->n, (long long)c->count, c->K, c->step);
+}
+
+static void adam_free_inputs(void *inputs)
+{
+    adam_case *c = inputs;
+    float *all[] = {c->param, c->grad, c->m, c->v, c->sh, c->sh_grad, c->m_dc, c->v_dc, c->m_rest, c->v_rest};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
+    free(c);
+}
+
+static void adam_free_outputs(void *outputs)
+{
+    adam_outputs *o = outputs;
+    for (int k = 0; o && k < ADAM_ARRAYS; k++) free(o->a[k]);
+    free(o);
+}
+
+const backend_op OP_TRAIN_ADAM = {"train_adam", {0, 0, 0}, adam_cases, adam_generate, NULL, adam_run, adam_compare, adam_describe,
+                                  adam_free_inputs, adam_free_outputs};
