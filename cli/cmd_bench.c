@@ -64,6 +64,9 @@ static double bench_backward(rd_context *ctx, const rd_scene *scene, const cli_v
                            (uint32_t *)(at + (12 + 3 * K) * n)};
     rd_render_grads out = {device, NULL, memory};
     rd_scene_grads grads = {RD_SCENE_GAUSSIANS, &g, NULL, memory};
+    rd_render_desc keep = *desc; /* as a training step renders */
+    keep.flags |= RD_RENDER_FOR_BACKWARD;
+    desc = &keep;
     for (int k = -3; k < frames; k++) { /* three untimed */
         const rd_camera *camera = &views->cameras[(k + 3) % views->count];
         double t0 = cli_now_ms();

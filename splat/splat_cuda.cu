@@ -90,6 +90,12 @@ typedef struct splat_frame {
     rd_cuda_buffer color, depth, trans, contrib;
     rd_cuda_buffer last, flags;         /* a frame for the backward pass's (frame_outputs) */
     const unsigned int *sorted_values; /* the last frame's sorted pairs: values[0] or [1] */
+    struct {
+        bool valid;         /* the last frame was rendered for a backward pass, and nothing since */
+        uint64_t uid;       /* of its scene */
+        const float *means; /* the scene's own array (a device scene keeps its uid as its arrays change) */
+        rd_view_params vp;  /* without the flags that do not change the frame (same_frame) */
+    } kept;
     splat_backward_buffers backward;
     scene_copy scene;
     rd_pair_capacity capacity; /* pairs the key buffers hold, and the count the tile sort sorts */
@@ -745,12 +751,15 @@ static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
     size_t pixels = (size_t)c->vp->width * c->vp->height;
     rd_result r = reserve_frame(ctx, c->f, c->n, capacity, c->tiles, c->tile_bits, c->target, pixels, &c->out);
     if (r != RD_OK || !c->save) return r;
+    /* the backward pass's outputs in the frame's own buffers (a caller's device-memory
+       transmittance or depth gets a copy: run_call), the colour where the caller wants it */
     splat_frame *f = c->f;
     r = rd_cuda_reserve(ctx, &f->trans, pixels * sizeof(float), "backward frame");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->depth, pixels * sizeof(float), "backward frame");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->last, pixels * sizeof(unsigned int), "backward frame");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->flags, (size_t)c->n + 1, "backward frame");
-    c->out = frame_outputs{NULL, f->depth.ptr, f->trans.ptr, NULL, (unsigned int *)f->last.ptr, (unsigned char *)f->flags.ptr};
+    c->out = frame_outputs{c->out.color, f->depth.ptr, f->trans.ptr, c->out.contrib, (unsigned int *)f->last.ptr,
+                           (unsigned char *)f->flags.ptr};
     return r;
 }
 
@@ -765,6 +774,14 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
     (void)capacity; /* f->capacity.pairs, which record_frame reads */
     rd_result r = rd_cuda_check(ctx, record_frame(f, c->g, c->vp, c->n, c->tiles, c->tile_bits, &out, c->stream), "sort");
     if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
+    if (r == RD_OK && c->save && target->memory == RD_MEMORY_DEVICE) { /* see reserve_call */
+        if (target->transmittance)
+            r = rd_cuda_check(ctx, cudaMemcpyAsync(target->transmittance, out.trans, pixels * sizeof(float), cudaMemcpyDeviceToDevice,
+                                                   c->stream), "copy");
+        if (target->depth && r == RD_OK)
+            r = rd_cuda_check(ctx, cudaMemcpyAsync(target->depth, out.depth, pixels * sizeof(float), cudaMemcpyDeviceToDevice, c->stream),
+                              "copy");
+    }
     if (r == RD_OK && target->memory == RD_MEMORY_HOST) {
         struct { void *dst; void *src; size_t bytes; } copies[] = {
             {target->color, out.color, pixels * 4 * sizeof(float)}, {target->depth, out.depth, pixels * sizeof(float)},
@@ -793,11 +810,29 @@ static rd_result drive_frame(rd_context *ctx, const rd_scene *scene, const rd_vi
     if (r == RD_OK) r = device_gaussians(ctx, f, scene, g);
     if (r != RD_OK) return r;
     *out_frame = f;
+    f->kept.valid = false; /* the frame's buffers are overwritten */
     long long tiles = (long long)vp->tiles_x * vp->tiles_y;
     cuda_frame_call call = {f, g, vp, target, scene->count, tiles, rd_key_bits((uint64_t)tiles + 1) /* and the pad key */,
                             stream ? stream : rd_cuda(ctx)->stream, {}, save};
     rd_gpu_frame frame = {"cuda", &call, reserve_call, run_call};
-    return rd_gpu_frame_drive(ctx, &f->capacity, &frame, pairs);
+    r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, pairs);
+    if (r == RD_OK && save) {
+        f->kept.valid = true, f->kept.uid = scene->head.uid, f->kept.means = rd_scene_gaussians(scene).means;
+        f->kept.vp = *vp;
+        f->kept.vp.flags &= ~(uint32_t)(RD_RENDER_STAGE_TIMES | RD_RENDER_FOR_BACKWARD);
+    }
+    return r;
+}
+
+/* Whether the kept frame is this one (same_frame's view parameters ignore the flags that
+   do not change a frame; view parameters are zeroed before they are filled, so their
+   bytes compare). */
+static bool same_frame(const splat_frame *f, const rd_scene *scene, const rd_view_params *vp)
+{
+    rd_view_params v = *vp;
+    v.flags &= ~(uint32_t)(RD_RENDER_STAGE_TIMES | RD_RENDER_FOR_BACKWARD);
+    return f->kept.valid && f->kept.uid == scene->head.uid && f->kept.means == rd_scene_gaussians(scene).means &&
+           memcmp(&f->kept.vp, &v, sizeof v) == 0;
 }
 
 extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
@@ -806,7 +841,8 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene
     splat_frame *f = NULL;
     rd_gaussians g;
     int64_t pairs = 0;
-    rd_result r = drive_frame(ctx, scene, vp, target, (cudaStream_t)stream, false, &f, &g, &pairs);
+    bool keep = (vp->flags & RD_RENDER_FOR_BACKWARD) != 0;
+    rd_result r = drive_frame(ctx, scene, vp, target, (cudaStream_t)stream, keep, &f, &g, &pairs);
     if (r == RD_OK) r = rd_cuda_timers_read(ctx, &f->timers, (vp->flags & RD_RENDER_STAGE_TIMES) != 0, stats);
     if (r == RD_OK) rd_splat_counts(stats, f->host_counts->visible, pairs);
     return r;
@@ -819,7 +855,15 @@ rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, co
     rd_framebuffer none = {};
     none.memory = RD_MEMORY_DEVICE;
     int64_t pairs = 0;
-    rd_result r = drive_frame(ctx, scene, vp, &none, stream, true, &f, &out->g, &pairs);
+    rd_result r = get_frame(ctx, &f);
+    if (r != RD_OK) return r;
+    if (same_frame(f, scene, vp)) {
+        r = device_gaussians(ctx, f, scene, &out->g);
+        f->kept.valid = false; /* for the next backward pass only (RD_RENDER_FOR_BACKWARD) */
+    } else {
+        r = drive_frame(ctx, scene, vp, &none, stream, true, &f, &out->g, &pairs);
+        f->kept.valid = false;
+    }
     if (r != RD_OK) return r;
     out->tiles = (long long)vp->tiles_x * vp->tiles_y;
     out->splats = (const device_splat *)f->splats.ptr;

@@ -175,6 +175,9 @@ rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *de
     size_t pixels = (size_t)cam->width * (size_t)cam->height;
     int64_t n = t->scene->count;
     float *render = d->frame, *loss_grad = render + 4 * d->largest, *scratch = loss_grad + 4 * d->largest;
+    rd_render_desc keep = *desc; /* the backward pass takes the frame as rendered */
+    keep.flags |= RD_RENDER_FOR_BACKWARD;
+    desc = &keep;
     rd_result r = rd_render(t->ctx, d->scene, cam, desc, &(rd_framebuffer){.color = render, .memory = RD_MEMORY_DEVICE});
     rd_loss_cuda_desc ld = {cam->width, cam->height, render, d->photos + d->photo_at[view],
                             {desc->background[0], desc->background[1], desc->background[2]}, 0.2f, scratch, NULL};

@@ -4,7 +4,8 @@
    statistics against the one-thread CPU. The threaded CPU must match it bit for bit (the
    CPU pass sums in a fixed order). CUDA also gets a case with every array in device
    memory and two large ones (100k Gaussians at 640x480, 1M at 1280x720, against the
-   threaded CPU). Vulkan has no backward pass yet (its own issue) and runs no case.
+   threaded CPU); the device-memory case and the 1M one render first with
+   RD_RENDER_FOR_BACKWARD, so that the pass takes that frame rather than rendering again. Vulkan has no backward pass yet (its own issue) and runs no case.
    On GPUs a field compares by its relative L2 error and by the samples off by more than
    max_abs times (|reference| + the field's RMS): the GPU blends with the hardware's exp2
    (splat_cuda_alpha.cuh), undoes each step by dividing by 1 - alpha and sums a
@@ -20,6 +21,7 @@
 
 typedef struct backward_case {
     bool large, device; /* device: every array in device memory */
+    bool kept;          /* rendered first with RD_RENDER_FOR_BACKWARD, whose frame the pass takes */
     rd_scene_desc arrays;
     rd_camera camera;
     rd_render_desc desc;
@@ -50,7 +52,7 @@ static void *backward_generate(const op_env *env, test_rng *r, int i)
     static const int sizes[][2] = {{15, 17}, {64, 64}, {127, 33}, {200, 113}};
     static const int large_sizes[][2] = {{640, 480}, {1280, 720}};
     backward_case *c = calloc(1, sizeof *c);
-    c->large = i >= 11, c->device = i == 10;
+    c->large = i >= 11, c->device = i == 10, c->kept = i == 10 || i == 12;
     if (c->large && env->reduced) { /* a sanitizer build: a tenth of each */
         free(c);
         return NULL;
@@ -117,8 +119,13 @@ static rd_result backward_run(rd_context *ctx, void *inputs, void **outputs)
     rd_result r = rd_scene_create(ctx, &c->arrays, &scene);
     for (int k = 0; k < ARRAYS && r == RD_OK; k++) r = place(ctx, c->device, &a[k], &memory);
     rd_gaussian_grads g = {a[0].used, a[1].used, a[2].used, a[3].used, a[4].used, a[5].used, a[6].used};
+    rd_render_desc keep = c->desc;
+    keep.flags |= RD_RENDER_FOR_BACKWARD;
+    float *image = c->kept ? malloc(4 * P * sizeof(float)) : NULL;
+    if (r == RD_OK && c->kept) r = rd_render(ctx, scene, &c->camera, &keep, &(rd_framebuffer){.color = image});
+    free(image);
     if (r == RD_OK)
-        r = rd_render_backward(ctx, scene, 1, &c->camera, &c->desc, &(rd_render_grads){a[FIELDS].used, a[FIELDS + 1].used, memory},
+        r = rd_render_backward(ctx, scene, 1, &c->camera, c->kept ? &keep : &c->desc, &(rd_render_grads){a[FIELDS].used, a[FIELDS + 1].used, memory},
                                &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g, a[7].used, memory});
     for (int k = 0; k < ARRAYS; k++) {
         if (!c->device || !a[k].used) continue;

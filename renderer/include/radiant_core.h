@@ -140,6 +140,11 @@ enum {
     RD_RENDER_EXPECTED_DEPTH = 1u << 2, /* depth = D / alpha instead of accumulated D */
     RD_RENDER_SCENE_FLAGS = 1u << 3,    /* also honour the scene's own hints (antialiased) */
     RD_RENDER_STAGE_TIMES = 1u << 4,    /* time each stage into rd_render_stats (see there) */
+    /* keep what the backward pass needs of this frame (GPU backends): an rd_render_backward
+       of the same scene, camera and desc that follows it, with nothing rendered in between
+       and the scene's arrays unchanged, then does not render the frame again (a training
+       step renders, takes the loss, then runs the backward pass) */
+    RD_RENDER_FOR_BACKWARD = 1u << 5,
 };
 
 /* sh_degree field: 0 renders the scene's degree; RD_SH_DEGREE(n) caps it at n. */
