@@ -18,7 +18,8 @@ static const char *USAGE =
     "Fits a Gaussian scene to the dataset's train split (Blender, instant-ngp, COLMAP, LLFF),\n"
     "writes it to SCENE (.ply, .spz, .splat or .compressed.ply) and prints the test split's PSNR.\n"
     "Beside SCENE it writes SCENE-STEM.report.json: the options, the training curve, each test\n"
-    "view's PSNR and SSIM, the training time (evaluation excluded) and the peak memory.\n"
+    "view's PSNR and SSIM, the training time (evaluation excluded) and the peak memory (host, and on\n"
+    "CUDA the GPU's in use, by every process, sampled every 100 steps).\n"
     "\n"
     "  --backend B          auto (default: cuda where there is a GPU, else cpu), cpu, cuda\n"
     "  --iterations N       steps (default 30000)\n"
@@ -342,6 +343,8 @@ int cmd_train(int argc, char **argv)
     report = options_json(&o, &train, &test, desc.point_count, points > 0);
     cJSON *curve = cJSON_AddArrayToObject(report, "curve");
     double training_ms = 0.0;
+    uint64_t device_peak = 0, device_used = 0, device_total = 0; /* sampled after every chunk of steps */
+    bool device_reports = rd_device_memory(ctx, &device_used, &device_total) == RD_OK;
     for (int done_steps = stats.iteration; done_steps < o.iterations;) {
         int chunk = o.iterations - done_steps < 100 ? o.iterations - done_steps : 100;
         if (o.eval_every && chunk > o.eval_every - done_steps % o.eval_every) chunk = o.eval_every - done_steps % o.eval_every;
@@ -352,6 +355,8 @@ int cmd_train(int argc, char **argv)
         }
         training_ms += cli_now_ms() - start;
         done_steps += chunk;
+        if (device_reports && rd_device_memory(ctx, &device_used, &device_total) == RD_OK && device_used > device_peak)
+            device_peak = device_used;
         cJSON *point = cJSON_CreateObject();
         cJSON_AddNumberToObject(point, "iteration", stats.iteration);
         cJSON_AddNumberToObject(point, "loss", stats.loss);
@@ -386,6 +391,7 @@ int cmd_train(int argc, char **argv)
     cJSON_AddNumberToObject(report, "training_seconds", training_ms / 1000.0);
     struct rusage usage;
     if (getrusage(RUSAGE_SELF, &usage) == 0) cJSON_AddNumberToObject(report, "peak_host_memory_bytes", (double)usage.ru_maxrss * 1024.0);
+    if (device_reports) cJSON_AddNumberToObject(report, "peak_device_memory_bytes", (double)device_peak);
     if (test.count) {
         cJSON *views = cJSON_AddArrayToObject(report, "test");
         double mean = evaluate(ctx, rd_trainer_scene(trainer), &test, o.background, views);

@@ -103,6 +103,16 @@ rd_result rd_buffer_alloc(rd_context *ctx, size_t bytes, void **ptr, rd_memory *
     return *ptr ? RD_OK : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_buffer_alloc: cannot allocate %zu bytes", bytes);
 }
 
+rd_result rd_device_memory(rd_context *ctx, uint64_t *used, uint64_t *total)
+{
+    if (!ctx || !used || !total) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_device_memory: NULL argument");
+#ifdef RD_HAVE_CUDA
+    if (ctx->backend == RD_BACKEND_CUDA) return rd_cuda_memory(ctx, used, total);
+#endif
+    return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_device_memory: the %s backend does not report its memory",
+                   rd_backend_name(ctx->backend));
+}
+
 void rd_buffer_free(rd_context *ctx, void *ptr)
 {
     if (!ctx || !ptr) return;

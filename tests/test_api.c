@@ -242,6 +242,13 @@ int main(void)
     CHECK(info.count == 0 && rd_scene_arrays(other).means == NULL);
     CHECK(rd_scene_orbit_cameras(other, 1, 8, 8, orbit) == RD_ERROR_INVALID_ARGUMENT);
 
+    /* device memory: reported on CUDA, refused with a reason elsewhere */
+    uint64_t used = 0, total = 0;
+    rd_result memory = rd_device_memory(ctx, &used, &total);
+    if (rd_context_backend(ctx) == RD_BACKEND_CUDA) CHECK(memory == RD_OK && used > 0 && used <= total);
+    else CHECK(memory == RD_ERROR_UNSUPPORTED && strstr(rd_last_error(ctx), "does not report") != NULL);
+    CHECK_FAILS(rd_device_memory(ctx, NULL, &total), RD_ERROR_INVALID_ARGUMENT);
+
     rd_context_destroy(ctx);
     return test_finish("api");
 }

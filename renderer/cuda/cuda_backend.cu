@@ -182,3 +182,11 @@ extern "C" rd_result rd_cuda_zero(rd_context *ctx, void *ptr, size_t bytes, void
     cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
     return rd_cuda_check(ctx, cudaMemsetAsync(ptr, 0, bytes, st), "clear");
 }
+
+extern "C" rd_result rd_cuda_memory(rd_context *ctx, uint64_t *used, uint64_t *total)
+{
+    size_t free_bytes = 0, total_bytes = 0;
+    rd_result r = rd_cuda_check(ctx, cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    *used = r == RD_OK ? (uint64_t)(total_bytes - free_bytes) : 0, *total = (uint64_t)total_bytes;
+    return r;
+}

@@ -35,6 +35,8 @@ void rd_cuda_free(void *ptr);
 rd_result rd_cuda_check_memory(rd_context *ctx, const void *ptr, size_t bytes, const char *what);
 /* Any direction (unified addressing tells host from device), synchronous. */
 rd_result rd_cuda_copy(rd_context *ctx, void *dst, const void *src, size_t bytes);
+/* rd_device_memory on CUDA (cudaMemGetInfo). */
+rd_result rd_cuda_memory(rd_context *ctx, uint64_t *used, uint64_t *total);
 /* Zeroes device memory, in the order of stream (NULL: the context's). */
 rd_result rd_cuda_zero(rd_context *ctx, void *ptr, size_t bytes, void *stream);
 

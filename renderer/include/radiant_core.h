@@ -236,6 +236,10 @@ void rd_buffer_free(rd_context *ctx, void *ptr);
 rd_result rd_buffer_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const void *src, rd_memory src_memory,
                          size_t bytes);
 
+/* The context's GPU memory in use (by every process: the device's total less its free) and
+   its total, in bytes; RD_ERROR_UNSUPPORTED on backends without it (CPU, Vulkan so far). */
+rd_result rd_device_memory(rd_context *ctx, uint64_t *used, uint64_t *total);
+
 /* Timings and counts of the last successful rd_render (or rd_render_views) in this context. */
 void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out);
 
