@@ -119,125 +119,26 @@ static int parse(int argc, char **argv, train_options *o)
     return EXIT_DONE;
 }
 
-/* A view's photo with its alpha, downscaled by averaging f x f blocks (the right and
-   bottom remainders dropped, so the principal point only scales). Prints what is wrong. */
-static bool load_view(rd_context *ctx, const rd_view *view, int f, rd_train_view *out, rd_image *image)
-{
-    rd_image full;
-    if (rd_image_load(ctx, view->image_path, &full) != RD_OK) {
-        cli_error(ctx, NULL);
-        return false;
-    }
-    if (full.width != view->camera.width || full.height != view->camera.height) {
-        fprintf(stderr, "radiant: %s: the image is %dx%d, its camera %dx%d\n", view->image_path, full.width, full.height,
-                view->camera.width, view->camera.height);
-        rd_image_free(&full);
-        return false;
-    }
-    if (view->camera.distortion.model != RD_DISTORTION_NONE) { /* the pinhole image, once, at full size */
-        rd_image pinhole;
-        rd_result r = rd_image_undistort(ctx, &full, &view->camera, &pinhole);
-        rd_image_free(&full);
-        if (r != RD_OK) {
-            cli_error(ctx, view->image_path);
-            return false;
-        }
-        full = pinhole;
-    }
-    int w = full.width / f, h = full.height / f, ch = full.channels;
-    bool ok = w >= 1 && h >= 1 && rd_image_alloc(w, h, ch, image) == RD_OK;
-    for (int y = 0; ok && y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < ch; c++) {
-                float sum = 0.0f;
-                for (int dy = 0; dy < f; dy++)
-                    for (int dx = 0; dx < f; dx++) sum += full.pixels[((size_t)(y * f + dy) * full.width + (size_t)(x * f + dx)) * ch + c];
-                image->pixels[((size_t)y * w + x) * ch + c] = sum / (float)(f * f);
-            }
-    if (!ok) fprintf(stderr, "radiant: %s: cannot downscale %dx%d by %d\n", view->image_path, full.width, full.height, f);
-    rd_image_free(&full);
-    out->camera = view->camera;
-    out->camera.distortion = (rd_distortion){0};
-    out->camera.width = w, out->camera.height = h;
-    out->camera.fx /= (float)f, out->camera.fy /= (float)f, out->camera.cx /= (float)f, out->camera.cy /= (float)f;
-    out->image = image;
-    return ok;
-}
-
-typedef struct view_set {
-    rd_dataset *dataset;
-    rd_train_view *views;
-    rd_image *images;
-    int *dataset_index; /* view k is the dataset's view dataset_index[k] */
-    int count;
-} view_set;
-
-static void free_views(view_set *v)
-{
-    for (int k = 0; k < v->count; k++) rd_image_free(&v->images[k]);
-    free(v->views), free(v->images), free(v->dataset_index);
-    rd_dataset_destroy(v->dataset);
-    memset(v, 0, sizeof *v);
-}
-
-static bool load_views(rd_context *ctx, const train_options *o, const char *split, view_set *v)
-{
-    memset(v, 0, sizeof *v);
-    if (rd_dataset_load(ctx, o->dataset, &(rd_dataset_desc){.split = split}, &v->dataset) != RD_OK) {
-        cli_error(ctx, NULL);
-        return false;
-    }
-    int n = rd_dataset_view_count(v->dataset);
-    v->views = calloc((size_t)(n ? n : 1), sizeof *v->views);
-    v->images = calloc((size_t)(n ? n : 1), sizeof *v->images);
-    v->dataset_index = calloc((size_t)(n ? n : 1), sizeof *v->dataset_index);
-    if (!v->views || !v->images || !v->dataset_index) return false;
-    for (int k = 0; k < n; k++) {
-        const rd_view *view = rd_dataset_view(v->dataset, k);
-        if (!view->image_path) continue;
-        if (!load_view(ctx, view, o->downscale, &v->views[v->count], &v->images[v->count])) return false;
-        v->dataset_index[v->count++] = k;
-    }
-    return true;
-}
-
-/* The box random points fill: the NeRF-synthetic cube of side 2.6 for Blender scenes,
-   else the cameras' centres' bounding box. */
-static void random_box(const view_set *v, float lo[3], float hi[3])
-{
-    if (strcmp(rd_dataset_kind(v->dataset), "blender") == 0) {
-        for (int a = 0; a < 3; a++) lo[a] = -1.3f, hi[a] = 1.3f;
-        return;
-    }
-    for (int k = 0; k < v->count; k++) {
-        float c[3];
-        rd_camera_center(&v->views[k].camera, c);
-        for (int a = 0; a < 3; a++) {
-            if (k == 0 || c[a] < lo[a]) lo[a] = c[a];
-            if (k == 0 || c[a] > hi[a]) hi[a] = c[a];
-        }
-    }
-}
-
 /* Mean PSNR of the test views against their photos composited on the background; with
    views, each view's name, PSNR and SSIM go into it. */
-static double evaluate(rd_context *ctx, const rd_scene *scene, const view_set *test, const float background[3], cJSON *views)
+static double evaluate(rd_context *ctx, const rd_scene *scene, const rd_train_set *test, const float background[3], cJSON *views)
 {
     double sum = 0.0;
     int counted = 0;
-    for (int k = 0; k < test->count; k++) {
-        const rd_image *photo = test->views[k].image;
+    const rd_train_view *test_views = rd_train_set_views(test);
+    for (int k = 0; k < rd_train_set_count(test); k++) {
+        const rd_image *photo = test_views[k].image;
         rd_image render, truth;
         if (rd_image_alloc(photo->width, photo->height, 4, &render) != RD_OK) continue;
         rd_render_desc desc = {.background = {background[0], background[1], background[2]}};
-        if (rd_render(ctx, scene, &test->views[k].camera, &desc, &(rd_framebuffer){.color = render.pixels}) == RD_OK &&
+        if (rd_render(ctx, scene, &test_views[k].camera, &desc, &(rd_framebuffer){.color = render.pixels}) == RD_OK &&
             rd_image_composite(photo, background, &truth) == RD_OK) {
             rd_metrics m;
             if (rd_image_compare(ctx, &render, &truth, &m) == RD_OK) {
                 sum += m.psnr, counted++;
                 cJSON *entry = views ? cJSON_CreateObject() : NULL;
                 if (entry) {
-                    cJSON_AddStringToObject(entry, "name", rd_dataset_view(test->dataset, test->dataset_index[k])->name);
+                    cJSON_AddStringToObject(entry, "name", rd_train_set_view_name(test, k));
                     cJSON_AddNumberToObject(entry, "psnr", m.psnr);
                     cJSON_AddNumberToObject(entry, "ssim", m.ssim);
                     cJSON_AddItemToArray(views, entry);
@@ -268,7 +169,7 @@ static void beside_scene(const char *scene, const char *suffix, char *out, size_
     snprintf(out, size, "%.*s%s", (int)n, scene, suffix);
 }
 
-static cJSON *options_json(const train_options *o, const view_set *train, const view_set *test, int64_t initial, bool sparse)
+static cJSON *options_json(const train_options *o, const rd_train_set *train, const rd_train_set *test, int64_t initial, bool sparse)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "dataset", o->dataset);
@@ -281,10 +182,10 @@ static cJSON *options_json(const train_options *o, const view_set *train, const 
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     if (o->random_background) cJSON_AddStringToObject(j, "background", "random");
     else cJSON_AddItemToObject(j, "background", cJSON_CreateFloatArray(o->background, 3));
-    cJSON_AddNumberToObject(j, "train_views", train->count);
-    cJSON_AddNumberToObject(j, "test_views", test->count);
-    cJSON_AddNumberToObject(j, "width", train->views[0].camera.width);
-    cJSON_AddNumberToObject(j, "height", train->views[0].camera.height);
+    cJSON_AddNumberToObject(j, "train_views", rd_train_set_count(train));
+    cJSON_AddNumberToObject(j, "test_views", rd_train_set_count(test));
+    cJSON_AddNumberToObject(j, "width", rd_train_set_views(train)[0].camera.width);
+    cJSON_AddNumberToObject(j, "height", rd_train_set_views(train)[0].camera.height);
     cJSON_AddNumberToObject(j, "initial_gaussians", (double)initial);
     cJSON_AddStringToObject(j, "initialisation", sparse ? "sparse points" : "random");
     return j;
@@ -304,25 +205,28 @@ int cmd_train(int argc, char **argv)
     }
     rd_context *ctx = cli_context(&(cli_options){.backend = o.backend, .verbose = o.verbose});
     if (!ctx) return EXIT_FAILED;
-    view_set train = {0}, test = {0};
+    rd_train_set *train = NULL, *test = NULL;
     rd_trainer *trainer = NULL;
     cJSON *report = NULL;
     void (*previous)(int) = SIG_ERR; /* the SIGINT handler before ours, once ours is in */
     status = EXIT_FAILED;
-    if (!load_views(ctx, &o, "train", &train) || !load_views(ctx, &o, "test", &test)) goto done;
-    if (train.count == 0) {
+    rd_train_set_desc split = {"train", o.downscale};
+    if (rd_train_set_load(ctx, o.dataset, &split, &train) != RD_OK ||
+        (split.split = "test", rd_train_set_load(ctx, o.dataset, &split, &test)) != RD_OK) {
+        cli_error(ctx, NULL);
+        goto done;
+    }
+    if (rd_train_set_count(train) == 0) {
         fprintf(stderr, "radiant: %s: the train split has no views with images\n", o.dataset);
         goto done;
     }
     const float *xyz = NULL, *rgb = NULL;
-    int64_t points = rd_dataset_points(train.dataset, &xyz, &rgb);
-    rd_trainer_desc desc = {.views = train.views, .view_count = train.count, .points = points ? xyz : NULL,
-                            .colors = points ? rgb : NULL, .point_count = points ? points : o.points,
-                            .sh_degree = RD_SH_DEGREE(o.sh_degree), .iterations = o.iterations,
-                            .random_background = o.random_background, .seed = o.seed, .densify = !o.fixed_count};
+    int64_t points = rd_train_set_points(train, &xyz, &rgb);
+    rd_trainer_desc desc = {.point_count = points ? points : o.points, .sh_degree = RD_SH_DEGREE(o.sh_degree),
+                            .iterations = o.iterations, .random_background = o.random_background, .seed = o.seed,
+                            .densify = !o.fixed_count};
     memcpy(desc.background, o.background, sizeof desc.background);
-    random_box(&train, desc.box_min, desc.box_max);
-    if (rd_trainer_create(ctx, &desc, &trainer) != RD_OK) {
+    if (rd_trainer_create_from_set(ctx, train, &desc, &trainer) != RD_OK) {
         cli_error(ctx, "train");
         goto done;
     }
@@ -336,11 +240,12 @@ int cmd_train(int argc, char **argv)
         }
         printf("%s: resuming at iteration %d with %lld Gaussians\n", o.resume, stats.iteration, (long long)stats.gaussians);
     }
-    printf("%s: %d train views at %dx%d, %lld initial Gaussians (%s)\n", o.dataset, train.count, train.views[0].camera.width,
-           train.views[0].camera.height, (long long)desc.point_count, points ? "sparse points" : "random");
+    const rd_camera *first = &rd_train_set_views(train)[0].camera;
+    printf("%s: %d train views at %dx%d, %lld initial Gaussians (%s)\n", o.dataset, rd_train_set_count(train), first->width,
+           first->height, (long long)desc.point_count, points ? "sparse points" : "random");
     interrupted = 0;
     previous = signal(SIGINT, on_interrupt);
-    report = options_json(&o, &train, &test, desc.point_count, points > 0);
+    report = options_json(&o, train, test, desc.point_count, points > 0);
     cJSON *curve = cJSON_AddArrayToObject(report, "curve");
     double training_ms = 0.0;
     uint64_t device_peak = 0, device_used = 0, device_total = 0; /* sampled after every chunk of steps */
@@ -362,8 +267,8 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(point, "loss", stats.loss);
         cJSON_AddNumberToObject(point, "gaussians", (double)stats.gaussians);
         cJSON_AddNumberToObject(point, "seconds", training_ms / 1000.0);
-        if (o.eval_every && done_steps % o.eval_every == 0 && test.count)
-            cJSON_AddNumberToObject(point, "test_psnr", evaluate(ctx, rd_trainer_scene(trainer), &test, o.background, NULL));
+        if (o.eval_every && done_steps % o.eval_every == 0 && rd_train_set_count(test))
+            cJSON_AddNumberToObject(point, "test_psnr", evaluate(ctx, rd_trainer_scene(trainer), test, o.background, NULL));
         cJSON_AddItemToArray(curve, point);
         printf("iteration %6d  loss %.5f  %lld Gaussians  SH %d  %.1f it/s\n", stats.iteration, stats.loss,
                (long long)stats.gaussians, stats.sh_degree, chunk / ((cli_now_ms() - start) > 0 ? (cli_now_ms() - start) / 1000.0 : 1e-9));
@@ -392,15 +297,16 @@ int cmd_train(int argc, char **argv)
     struct rusage usage;
     if (getrusage(RUSAGE_SELF, &usage) == 0) cJSON_AddNumberToObject(report, "peak_host_memory_bytes", (double)usage.ru_maxrss * 1024.0);
     if (device_reports) cJSON_AddNumberToObject(report, "peak_device_memory_bytes", (double)device_peak);
-    if (test.count) {
+    int test_count = rd_train_set_count(test);
+    if (test_count) {
         cJSON *views = cJSON_AddArrayToObject(report, "test");
-        double mean = evaluate(ctx, rd_trainer_scene(trainer), &test, o.background, views);
+        double mean = evaluate(ctx, rd_trainer_scene(trainer), test, o.background, views);
         double ssim = 0.0;
         cJSON *v;
-        cJSON_ArrayForEach(v, views) ssim += cJSON_GetObjectItem(v, "ssim")->valuedouble / test.count;
+        cJSON_ArrayForEach(v, views) ssim += cJSON_GetObjectItem(v, "ssim")->valuedouble / test_count;
         cJSON_AddNumberToObject(report, "mean_psnr", mean);
         cJSON_AddNumberToObject(report, "mean_ssim", ssim);
-        printf("test split: %d views, mean PSNR %.2f dB, SSIM %.4f\n", test.count, mean, ssim);
+        printf("test split: %d views, mean PSNR %.2f dB, SSIM %.4f\n", test_count, mean, ssim);
     }
     char path[4096];
     beside_scene(o.out, ".report.json", path, sizeof path);
@@ -417,8 +323,8 @@ done:
     if (previous != SIG_ERR) signal(SIGINT, previous);
     cJSON_Delete(report);
     rd_trainer_destroy(trainer);
-    free_views(&train);
-    free_views(&test);
+    rd_train_set_destroy(train);
+    rd_train_set_destroy(test);
     rd_context_destroy(ctx);
     return status;
 }

@@ -116,11 +116,51 @@ static void device_checkpoint(rd_context *c, const rd_trainer_desc *d)
     rd_trainer_destroy(first), rd_trainer_destroy(resumed);
 }
 
+/* A trainer from a dataset folder: lego's train split at 1/8 size. */
+static void from_dataset(void)
+{
+    const char *data = test_data_dir();
+    if (!data) {
+        printf("train: dataset part skipped (no shared data: set RADIANT_DATA)\n");
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/nerf_synthetic_lego", data);
+    rd_train_set *set = NULL;
+    if (!CHECK_OK(rd_train_set_load(ctx, path, &(rd_train_set_desc){.split = "train", .downscale = 8}, &set))) return;
+    CHECK(rd_train_set_count(set) == 100);
+    const rd_train_view *views = rd_train_set_views(set);
+    CHECK(views[0].camera.width == 100 && views[0].camera.height == 100 && views[0].image->width == 100);
+    CHECK(rd_train_set_view_name(set, 0) != NULL && rd_train_set_view_name(set, 100) == NULL);
+    const float *xyz, *rgb;
+    CHECK(rd_train_set_points(set, &xyz, &rgb) == 0); /* Blender: no sparse points */
+    rd_trainer *t = NULL;
+    rd_train_stats stats;
+    if (CHECK_OK(rd_trainer_create_from_set(ctx, set, &(rd_trainer_desc){.point_count = 500, .sh_degree = RD_SH_DEGREE(0)}, &t))) {
+        rd_train_set_destroy(set); /* the trainer keeps copies */
+        set = NULL;
+        CHECK_OK(rd_trainer_step(t, 5, &stats));
+        CHECK(stats.iteration == 5 && stats.gaussians == 500);
+        /* the random points fill NeRF-synthetic's cube of side 2.6 */
+        rd_scene_desc arrays = rd_scene_arrays(rd_trainer_scene(t));
+        float most = 0.0f;
+        for (int k = 0; k < 3 * 500; k++) most = fmaxf(most, fabsf(arrays.means[k]));
+        CHECK(most > 1.0f && most < 1.4f);
+    }
+    rd_trainer_destroy(t);
+    rd_train_set_destroy(set);
+    /* broken input names the folder, and an absurd factor is refused */
+    CHECK(rd_train_set_load(ctx, "/nonexistent/lego", NULL, &set) != RD_OK && set == NULL);
+    CHECK(strstr(rd_last_error(ctx), "/nonexistent/lego") != NULL);
+    CHECK(rd_train_set_load(ctx, path, &(rd_train_set_desc){.downscale = 40}, &set) == RD_ERROR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("train")};
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
     test_adam();
+    from_dataset();
     /* the scene to recover: 150 opaque-ish Gaussians of SH degree 0 in the unit cube */
     rd_scene_desc truth_desc = random_scene(&r, &(random_scene_desc){.count = 150, .sh_degree = 0, .depth_min = 1, .depth_max = 1,
                                                                       .log_scale_min = -2.4, .log_scale_max = -1.6});

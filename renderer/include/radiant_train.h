@@ -69,6 +69,32 @@ const rd_scene *rd_trainer_scene(const rd_trainer *trainer);
 rd_result rd_trainer_save_checkpoint(rd_trainer *trainer, const char *path);
 rd_result rd_trainer_load_checkpoint(rd_trainer *trainer, const char *path);
 
+/* ---- training views from a dataset folder (radiant_datasets.h's kinds) ---- */
+
+typedef struct rd_train_set_desc {
+    const char *split; /* "train" (NULL), "val", "test" or "all" */
+    int downscale;     /* photos averaged down by this factor, 1..16 (0: 1) */
+} rd_train_set_desc;
+
+/* A split's views that have photos: each photo undistorted to a pinhole image where its
+   camera has a lens (rd_image_undistort, bilinear), then downscaled, its camera to match.
+   A photo that cannot be read, or whose size is not its camera's, fails the load and is
+   named in the error. */
+typedef struct rd_train_set rd_train_set;
+rd_result rd_train_set_load(rd_context *ctx, const char *dataset, const rd_train_set_desc *desc, rd_train_set **out);
+void rd_train_set_destroy(rd_train_set *set);
+int rd_train_set_count(const rd_train_set *set);
+const rd_train_view *rd_train_set_views(const rd_train_set *set); /* count of them, valid while the set is */
+const char *rd_train_set_view_name(const rd_train_set *set, int k);
+/* The dataset's sparse points (COLMAP's points3D: xyz and rgb in [0,1], count*3 each);
+   0 where it has none. */
+int64_t rd_train_set_points(const rd_train_set *set, const float **xyz, const float **rgb);
+/* A trainer on the set's views, started from the dataset's sparse points where it has
+   them, else from desc->point_count random points in the dataset's box (NeRF-synthetic:
+   the cube of side 2.6; else the bounds of the camera centres). desc's views, points and
+   box are ignored; the set may be destroyed afterwards. */
+rd_result rd_trainer_create_from_set(rd_context *ctx, const rd_train_set *train, const rd_trainer_desc *desc, rd_trainer **out);
+
 #ifdef __cplusplus
 }
 #endif

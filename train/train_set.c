@@ -1,0 +1,157 @@
+/* train_set.c: a dataset split's views ready to train on or evaluate (radiant_train.h's
+   rd_train_set): photos loaded, undistorted to pinhole images where their camera has a
+   lens (rd_image_undistort, bilinear), downscaled by averaging, cameras to match; and
+   what a trainer starts from (the dataset's sparse points, or the box random points
+   fill). */
+#include "../renderer/internal.h"
+#include "radiant_datasets.h"
+#include "radiant_train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct rd_train_set {
+    rd_dataset *dataset;
+    rd_train_view *views;
+    rd_image *images;
+    int *dataset_index; /* view k is the dataset's view dataset_index[k] */
+    int count;
+};
+
+void rd_train_set_destroy(rd_train_set *set)
+{
+    if (!set) return;
+    for (int k = 0; k < set->count; k++) rd_image_free(&set->images[k]);
+    free(set->views), free(set->images), free(set->dataset_index);
+    rd_dataset_destroy(set->dataset);
+    free(set);
+}
+
+/* image = full averaged down f x f blocks (the right and bottom remainders dropped, so the
+   principal point only scales). */
+static rd_result downscale(rd_context *ctx, const char *path, const rd_image *full, int f, rd_image *image)
+{
+    int w = full->width / f, h = full->height / f, ch = full->channels;
+    if (w < 1 || h < 1) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: cannot downscale %dx%d by %d", path, full->width, full->height, f);
+    rd_result r = rd_image_alloc(w, h, ch, image);
+    for (int y = 0; r == RD_OK && y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < ch; c++) {
+                float sum = 0.0f;
+                for (int dy = 0; dy < f; dy++)
+                    for (int dx = 0; dx < f; dx++)
+                        sum += full->pixels[((size_t)(y * f + dy) * full->width + (size_t)(x * f + dx)) * ch + c];
+                image->pixels[((size_t)y * w + x) * ch + c] = sum / (float)(f * f);
+            }
+    return r;
+}
+
+/* One view's photo and camera, as the set holds them. */
+static rd_result load_view(rd_context *ctx, const rd_view *view, int f, rd_train_view *out, rd_image *image)
+{
+    rd_image full;
+    rd_result r = rd_image_load(ctx, view->image_path, &full);
+    if (r != RD_OK) return r;
+    if (full.width != view->camera.width || full.height != view->camera.height) {
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: the image is %dx%d, its camera %dx%d", view->image_path, full.width, full.height,
+                    view->camera.width, view->camera.height);
+        rd_image_free(&full);
+        return r;
+    }
+    if (view->camera.distortion.model != RD_DISTORTION_NONE) { /* the pinhole image, once, at full size */
+        rd_image pinhole;
+        r = rd_image_undistort(ctx, &full, &view->camera, &pinhole);
+        rd_image_free(&full);
+        if (r != RD_OK) return r;
+        full = pinhole;
+    }
+    r = downscale(ctx, view->image_path, &full, f, image);
+    out->camera = view->camera;
+    out->camera.distortion = (rd_distortion){0};
+    out->camera.width = full.width / f, out->camera.height = full.height / f;
+    out->camera.fx /= (float)f, out->camera.fy /= (float)f, out->camera.cx /= (float)f, out->camera.cy /= (float)f;
+    out->image = image;
+    rd_image_free(&full);
+    return r;
+}
+
+rd_result rd_train_set_load(rd_context *ctx, const char *dataset, const rd_train_set_desc *desc, rd_train_set **out)
+{
+    if (!out || !dataset) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_train_set_load: dataset and out are required");
+    *out = NULL;
+    static const rd_train_set_desc defaults = {0};
+    if (!desc) desc = &defaults;
+    int f = desc->downscale ? desc->downscale : 1;
+    if (f < 1 || f > 16) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_train_set_load: downscale %d is not in 1..16", f);
+    rd_train_set *set = calloc(1, sizeof *set);
+    if (!set) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_train_set_load: out of memory");
+    rd_result r = rd_dataset_load(ctx, dataset, &(rd_dataset_desc){.split = desc->split ? desc->split : "train"}, &set->dataset);
+    int n = r == RD_OK ? rd_dataset_view_count(set->dataset) : 0;
+    if (r == RD_OK) {
+        set->views = calloc((size_t)(n ? n : 1), sizeof *set->views);
+        set->images = calloc((size_t)(n ? n : 1), sizeof *set->images);
+        set->dataset_index = calloc((size_t)(n ? n : 1), sizeof *set->dataset_index);
+        if (!set->views || !set->images || !set->dataset_index) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_train_set_load: out of memory");
+    }
+    for (int k = 0; k < n && r == RD_OK; k++) {
+        const rd_view *view = rd_dataset_view(set->dataset, k);
+        if (!view->image_path) continue;
+        r = load_view(ctx, view, f, &set->views[set->count], &set->images[set->count]);
+        if (r != RD_OK) rd_image_free(&set->images[set->count]);
+        else set->dataset_index[set->count++] = k;
+    }
+    if (r != RD_OK) {
+        rd_train_set_destroy(set);
+        return r;
+    }
+    *out = set;
+    return RD_OK;
+}
+
+int rd_train_set_count(const rd_train_set *set) { return set ? set->count : 0; }
+const rd_train_view *rd_train_set_views(const rd_train_set *set) { return set ? set->views : NULL; }
+
+const char *rd_train_set_view_name(const rd_train_set *set, int k)
+{
+    if (!set || k < 0 || k >= set->count) return NULL;
+    return rd_dataset_view(set->dataset, set->dataset_index[k])->name;
+}
+
+int64_t rd_train_set_points(const rd_train_set *set, const float **xyz, const float **rgb)
+{
+    *xyz = *rgb = NULL;
+    return set ? rd_dataset_points(set->dataset, xyz, rgb) : 0;
+}
+
+/* The box random points fill: the NeRF-synthetic cube of side 2.6 for Blender scenes,
+   else the cameras' centres' bounding box. */
+static void random_box(const rd_train_set *set, float lo[3], float hi[3])
+{
+    if (strcmp(rd_dataset_kind(set->dataset), "blender") == 0) {
+        for (int a = 0; a < 3; a++) lo[a] = -1.3f, hi[a] = 1.3f;
+        return;
+    }
+    for (int k = 0; k < set->count; k++) {
+        float c[3];
+        rd_camera_center(&set->views[k].camera, c);
+        for (int a = 0; a < 3; a++) {
+            if (k == 0 || c[a] < lo[a]) lo[a] = c[a];
+            if (k == 0 || c[a] > hi[a]) hi[a] = c[a];
+        }
+    }
+}
+
+rd_result rd_trainer_create_from_set(rd_context *ctx, const rd_train_set *train, const rd_trainer_desc *desc, rd_trainer **out)
+{
+    if (!train || !desc) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create_from_set: train and desc are required");
+    if (train->count == 0)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create_from_set: the dataset's split has no views with images");
+    rd_trainer_desc d = *desc;
+    d.views = train->views, d.view_count = train->count;
+    const float *xyz, *rgb;
+    int64_t points = rd_train_set_points(train, &xyz, &rgb);
+    d.points = points ? xyz : NULL, d.colors = points ? rgb : NULL;
+    if (points) d.point_count = points;
+    random_box(train, d.box_min, d.box_max);
+    return rd_trainer_create(ctx, &d, out);
+}
