@@ -166,6 +166,17 @@ if [ -f "$lego/transforms_test.json" ]; then
     check "lego: the shown image is not empty" awk -v m="$mean" 'BEGIN { exit !(m > 5) }'
     check "lego: demo scene from the dataset's first camera" status_is 0 in_xvfb "$viewer_binary" --demo --dataset "$lego" \
         --frames 2 --width 200 --height 200 --screenshot "$tmp/lego_demo.png"
+    # training in the background: a scripted run ends on a snapshot of it
+    check "lego: --train shows the scene it fits" status_is 0 in_xvfb "$viewer_binary" --train "$lego" --downscale 16 \
+        --iterations 40 --frames 2 --width 200 --height 200 --screenshot "$tmp/lego_train.png"
+    check "lego: --train reports its iteration and count" grep -Eq "training \((cpu|cuda)\): iteration [1-9][0-9]* of 40, .* [1-9][0-9]* Gaussians shown" "$tmp/stderr"
+    mean=$("$image_diff" --mean "$tmp/lego_train.png" 2>/dev/null || echo 0)
+    echo "  lego: --train: $(grep -o "training (.*shown" "$tmp/stderr"); screenshot mean $mean/255"
+    check "lego: the training scene is drawn" awk -v m="$mean" 'BEGIN { exit !(m > 5) }'
+    check "--train of a missing dataset exits 1" status_is 1 in_xvfb "$viewer_binary" --train "$tmp/no_such_dataset" --frames 2 \
+        --width 64 --height 64
+    check "--train says which dataset failed" grep -q "no_such_dataset" "$tmp/stderr"
+    check "--train with a scene exits 2" status_is 2 run_viewer --demo --train "$lego"
 else
     echo "lego dataset not found under $data: its checks are skipped"
 fi

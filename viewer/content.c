@@ -60,6 +60,14 @@ bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path)
     return true;
 }
 
+void vw_content_replace_scene(vw_content *c, rd_scene *scene, const char *name)
+{
+    rd_scene_destroy(c->scene);
+    c->scene = scene;
+    snprintf(c->scene_name, sizeof c->scene_name, "%s", name);
+    measure(c);
+}
+
 static bool set_view_count(vw_content *c, int n)
 {
     free(c->views);

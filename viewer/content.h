@@ -28,6 +28,8 @@ bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path);
 bool vw_content_open_views(vw_content *c, rd_context *ctx, const char *path, const char *split);
 /* Orbit views of the scene, when no dataset is open. */
 void vw_content_default_views(vw_content *c);
+/* Shows scene (taken over) in place of the open one, named name, keeping the views. */
+void vw_content_replace_scene(vw_content *c, rd_scene *scene, const char *name);
 void vw_content_free(vw_content *c);
 
 #endif

@@ -19,6 +19,10 @@ static const char *USAGE =
     "  --dataset DIR         a dataset's cameras as views (N/P), its images on I\n"
     "  --split S             the dataset's split: train, val, test (default) or all\n"
     "  --cameras FILE        a camera list as views, starting at the first\n"
+    "  --train DATASET       fit a scene to the dataset's train split in the background (CUDA where\n"
+    "                        there is a GPU, else the CPU) and show it as it improves, from its views\n"
+    "  --iterations N        that training's steps (default 30000)\n"
+    "  --downscale F         its photos averaged down F times (1..16, default 1)\n"
     "  --backend B           vulkan (default), or cuda or cpu (frames copied through the host)\n"
     "  --width W --height H  window size (default 1280x720)\n"
     "  --no-vsync            start with vsync off (V toggles)\n"
@@ -72,6 +76,12 @@ static int parse_options(int argc, char **argv, vw_options *o)
             }
         }
         else if (has_value && strcmp(a, "--cameras") == 0) o->cameras = argv[++i];
+        else if (has_value && strcmp(a, "--train") == 0) o->train = argv[++i];
+        else if (has_value && strcmp(a, "--downscale") == 0) {
+            if ((o->downscale = parse_int(argv[++i], 1, 16, a)) < 0) return VW_EXIT_USAGE;
+        } else if (has_value && strcmp(a, "--iterations") == 0) {
+            if ((o->iterations = parse_int(argv[++i], 1, 1000000000, a)) < 0) return VW_EXIT_USAGE;
+        }
         else if (has_value && strcmp(a, "--decode-limit") == 0) {
             if (rd_decode_limit_from_text(argv[++i], &o->decode_limit) != RD_OK) {
                 fprintf(stderr, "radiant-view: --decode-limit %s: expected a whole number of MiB (1..1073741824) or none\n", argv[i]);
@@ -108,6 +118,14 @@ static int parse_options(int argc, char **argv, vw_options *o)
     }
     if (o->dataset && o->cameras) {
         fprintf(stderr, "radiant-view: give --dataset or --cameras, not both\n");
+        return VW_EXIT_USAGE;
+    }
+    if (o->train && (o->scene || o->demo)) {
+        fprintf(stderr, "radiant-view: --train fits its own scene: give no SCENE or --demo with it\n");
+        return VW_EXIT_USAGE;
+    }
+    if ((o->downscale || o->iterations) && !o->train) {
+        fprintf(stderr, "radiant-view: --downscale and --iterations are --train's\n");
         return VW_EXIT_USAGE;
     }
     if (o->screenshot && !o->frames) {

@@ -2,6 +2,7 @@
    frame at the window's size into device memory (Vulkan) or through the host (CUDA, CPU),
    presents it with the overlay, and writes screenshots. */
 #include "content.h"
+#include "training.h"
 #include "present.h"
 #include "viewer.h"
 
@@ -55,6 +56,9 @@ typedef struct render_state {
     rd_render_stats stats;
     double fps, last_frame;
     frame_timing timing;
+    vw_training training;    /* --train */
+    vw_training_status train_status;
+    bool training_shown;     /* a snapshot of it has been shown */
 } render_state;
 
 /* The context that renders: the host-copy one (CUDA, CPU) or the presenting Vulkan one. */
@@ -190,9 +194,22 @@ static bool render(render_state *s, const vw_settings *set, const rd_camera *cam
     return true;
 }
 
+/* --train: the newest snapshot in place of the scene shown. */
+static void take_training(render_state *s)
+{
+    rd_scene *scene = NULL;
+    vw_training_take(&s->training, renderer(s), &scene, &s->train_status);
+    if (!scene) return;
+    char name[128];
+    snprintf(name, sizeof name, "training, iteration %d", s->train_status.iteration);
+    vw_content_replace_scene(&s->content, scene, name);
+    if (!s->training_shown && !s->content.dataset) vw_content_default_views(&s->content);
+    s->training_shown = true;
+}
+
 static void overlay_text(render_state *s, const vw_settings *set, const rd_camera *cam, bool showing_image)
 {
-    char lines[8][160];
+    char lines[9][160];
     const char *list[16];
     int n = 0;
     const vw_content *c = &s->content;
@@ -211,6 +228,11 @@ static void overlay_text(render_state *s, const vw_settings *set, const rd_camer
     if (c->view_count)
         snprintf(lines[n++], 160, "view %s (%d/%d)%s", c->view_names[s->view], s->view + 1, c->view_count,
                  showing_image ? "  [dataset image]" : "");
+    const vw_training_status *ts = &s->train_status;
+    if (s->opt->train && ts->failed) snprintf(lines[n++], 160, "! %.150s", ts->message);
+    else if (s->opt->train)
+        snprintf(lines[n++], 160, "training (%s): iteration %d/%d  loss %.4f  %lld Gaussians%s", ts->backend, ts->iteration,
+                 ts->iterations, ts->loss, (long long)ts->gaussians, ts->running ? "" : "  (done)");
     if (c->message[0]) snprintf(lines[n++], 160, "! %.150s", c->message);
     snprintf(lines[n++], 160, "H: help");
     for (int i = 0; i < n; i++) list[i] = lines[i];
@@ -335,6 +357,7 @@ static bool frame(render_state *s, int *frames_done)
     float scale;
     double t0 = now_ms();
     take_requests(s, &set, &screenshot, &width, &height, &scale);
+    if (s->opt->train) take_training(s);
     if (width <= 0 || height <= 0) { /* minimised */
         struct timespec pause = {0, 20 * 1000000};
         nanosleep(&pause, NULL);
@@ -344,6 +367,8 @@ static bool frame(render_state *s, int *frames_done)
     rd_camera cam = vw_controls_camera(&s->shared->controls, width, height);
     pthread_mutex_unlock(&s->shared->lock);
     bool last = s->opt->frames > 0 && *frames_done + 1 >= s->opt->frames;
+    /* a scripted run that trains ends on a trained scene: its first snapshot at least */
+    if (last && s->opt->train && !s->training_shown && !s->train_status.failed) last = false;
     bool show_image = set.dataset_image && s->content.dataset && rd_dataset_view(s->content.dataset, s->view)->image_path;
     vw_frame_desc f = {.mode = set.mode, .overlay = &s->overlay, .overlay_scale = (int)fmaxf(1.0f, roundf(scale)),
                        .capture = screenshot || (last && s->opt->screenshot),
@@ -387,8 +412,18 @@ static bool frame(render_state *s, int *frames_done)
         for (int n = 2; access(path, F_OK) == 0 && n < 1000; n++) snprintf(path, sizeof path, "%s-%d.png", stamp, n);
         save_screenshot(s, path);
     }
+    if (last && s->opt->train && s->train_status.failed) { /* said in the log already */
+        finish(s, 1);
+        return false;
+    }
     if (last) {
         if (s->opt->screenshot) save_screenshot(s, s->opt->screenshot);
+        if (s->opt->train) {
+            char text[200];
+            snprintf(text, sizeof text, "training (%s): iteration %d of %d, loss %.5f, %lld Gaussians shown", s->train_status.backend,
+                     s->train_status.iteration, s->train_status.iterations, s->train_status.loss, (long long)s->content.info.count);
+            vw_log(RD_LOG_INFO, text, NULL);
+        }
         report_timing(&s->timing, width, height, s->opt->backend);
         finish(s, 0);
         return false;
@@ -422,7 +457,11 @@ static bool start(render_state *s, const vw_options *o)
        --frames N (a script's) fails with it */
     memcpy(s->content.up, o->up, sizeof s->content.up);
     bool loaded = open_scene(s, o->demo ? "--demo" : o->scene);
-    const char *views = o->dataset ? o->dataset : o->cameras;
+    const char *views = o->dataset ? o->dataset : o->cameras ? o->cameras : o->train;
+    if (o->train && !vw_training_start(&s->training, o->train, o->downscale, o->iterations)) {
+        vw_log(RD_LOG_ERROR, s->training.status.message, NULL);
+        return false;
+    }
     bool views_loaded = views && vw_content_open_views(&s->content, s->vk, views, o->split);
     if (o->frames > 0 && (!loaded || (views && !views_loaded))) {
         if (views && !views_loaded) vw_log(RD_LOG_ERROR, s->content.message, NULL);
@@ -452,6 +491,7 @@ void *vw_render_thread(void *arg)
     if (!start(&s, a->options)) finish(&s, 1);
     int frames_done = 0;
     while (!quitting(&s) && frame(&s, &frames_done)) {}
+    if (s.opt->train) vw_training_stop(&s.training);
     vw_present_destroy(&s.present);
     if (!s.host_ctx) rd_buffer_free(s.vk, s.color), rd_buffer_free(s.vk, s.depth);
     free(s.host_color), free(s.host_depth);

@@ -30,6 +30,8 @@ typedef struct vw_options {
     bool verbose;
     int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */
     float up[3];             /* --up AXIS: the orbit views' up; zero: told from the scene */
+    const char *train;       /* --train DATASET: fit a scene to it in the background (training.h) */
+    int downscale, iterations; /* --downscale F, --iterations N: that training's */
 } vw_options;
 
 /* What the person toggles; the render thread reads a copy each frame. */
