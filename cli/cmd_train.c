@@ -26,7 +26,9 @@ static const char *USAGE =
     "  --sh-degree N        the SH degree raised to, one step every 1000 iterations (0..3, default 3)\n"
     "  --background B       black (default), white, R,G,B in [0,1], or random (a new one each step)\n"
     "  --points N           random initial Gaussians where the dataset has no sparse points (default 100000)\n"
-    "  --strategy S         default (the 3DGS adaptive density control) or none (a fixed count)\n"
+    "  --strategy S         default (the 3DGS adaptive density control), mcmc (3DGS-MCMC: relocation,\n"
+    "                       noise, a cap on the count) or none (a fixed count)\n"
+    "  --max-gaussians N    mcmc's cap (default 1000000)\n"
     "  --downscale F        train on images F times smaller (1..16, default 1)\n"
     "                       (photos through a lens, such as the fox's, are undistorted first: rd_image_undistort)\n"
     "  --seed S             view order, initialisation and backgrounds (default 0)\n"
@@ -40,10 +42,11 @@ typedef struct train_options {
     const char *dataset, *out, *resume;
     rd_backend backend;
     int iterations, sh_degree, downscale, eval_every, checkpoint_every;
-    long long points;
+    long long points, max_gaussians;
+    const char *strategy; /* default, mcmc or none */
     unsigned long long seed;
     float background[3];
-    bool random_background, verbose, fixed_count;
+    bool random_background, verbose;
 } train_options;
 
 static bool parse_number(const char *s, long long lo, long long hi, long long *out)
@@ -57,7 +60,8 @@ static bool parse_number(const char *s, long long lo, long long hi, long long *o
 
 static int parse(int argc, char **argv, train_options *o)
 {
-    *o = (train_options){.iterations = 30000, .sh_degree = 3, .downscale = 1, .points = 100000, .checkpoint_every = 5000};
+    *o = (train_options){.iterations = 30000, .sh_degree = 3, .downscale = 1, .points = 100000, .checkpoint_every = 5000,
+                         .strategy = "default"};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         long long v;
@@ -75,6 +79,10 @@ static int parse(int argc, char **argv, train_options *o)
             if (!parse_number(argv[++i], 1, 10000000, &v))
                 return fprintf(stderr, "radiant: %s %s: expected a whole number in 1..10000000\n", a, next), EXIT_USAGE;
             *(a[2] == 'e' ? &o->eval_every : &o->checkpoint_every) = (int)v;
+        } else if (strcmp(a, "--max-gaussians") == 0 && next) {
+            if (!parse_number(argv[++i], 1, 2000000000, &v))
+                return fprintf(stderr, "radiant: --max-gaussians %s: expected a whole number in 1..2000000000\n", next), EXIT_USAGE;
+            o->max_gaussians = v;
         } else if (strcmp(a, "--resume") == 0 && next) {
             o->resume = argv[++i];
         } else if ((strcmp(a, "--iterations") == 0 || strcmp(a, "--sh-degree") == 0 || strcmp(a, "--downscale") == 0 ||
@@ -102,9 +110,9 @@ static int parse(int argc, char **argv, train_options *o)
                 return fprintf(stderr, "radiant: --background %s: expected black, white, random or R,G,B with each in [0, 1]\n", b),
                        EXIT_USAGE;
         } else if (strcmp(a, "--strategy") == 0 && next) {
-            o->fixed_count = strcmp(argv[++i], "none") == 0;
-            if (!o->fixed_count && strcmp(next, "default") != 0)
-                return fprintf(stderr, "radiant: --strategy %s: expected default or none (3DGS-MCMC is not there yet)\n", next), EXIT_USAGE;
+            o->strategy = argv[++i];
+            if (strcmp(next, "default") != 0 && strcmp(next, "mcmc") != 0 && strcmp(next, "none") != 0)
+                return fprintf(stderr, "radiant: --strategy %s: expected default, mcmc or none\n", next), EXIT_USAGE;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = true;
         } else if (a[0] == '-' && a[1]) {
@@ -176,7 +184,8 @@ static cJSON *options_json(const train_options *o, const rd_train_set *train, co
     cJSON_AddStringToObject(j, "scene", o->out);
     cJSON_AddStringToObject(j, "backend", rd_backend_name(o->backend ? o->backend : RD_BACKEND_CPU));
     cJSON_AddNumberToObject(j, "iterations", o->iterations);
-    cJSON_AddStringToObject(j, "strategy", o->fixed_count ? "none" : "default");
+    cJSON_AddStringToObject(j, "strategy", o->strategy);
+    if (o->max_gaussians) cJSON_AddNumberToObject(j, "max_gaussians", (double)o->max_gaussians);
     cJSON_AddNumberToObject(j, "sh_degree", o->sh_degree);
     cJSON_AddNumberToObject(j, "downscale", o->downscale);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
@@ -224,7 +233,8 @@ int cmd_train(int argc, char **argv)
     int64_t points = rd_train_set_points(train, &xyz, &rgb);
     rd_trainer_desc desc = {.point_count = points ? points : o.points, .sh_degree = RD_SH_DEGREE(o.sh_degree),
                             .iterations = o.iterations, .random_background = o.random_background, .seed = o.seed,
-                            .densify = !o.fixed_count};
+                            .densify = strcmp(o.strategy, "default") == 0, .mcmc = strcmp(o.strategy, "mcmc") == 0,
+                            .max_gaussians = o.max_gaussians};
     memcpy(desc.background, o.background, sizeof desc.background);
     if (rd_trainer_create_from_set(ctx, train, &desc, &trainer) != RD_OK) {
         cli_error(ctx, "train");

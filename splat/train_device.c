@@ -12,6 +12,7 @@
 #include "../renderer/cuda/cuda_backend.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
+#include "mcmc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,7 @@ rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *de
         r = rd_render_backward(t->ctx, d->scene, 1, cam, desc, &(rd_render_grads){loss_grad, NULL, RD_MEMORY_DEVICE},
                                &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_DEVICE});
     (void)pixels;
+    if (r == RD_OK && t->desc.mcmc) r = rd_mcmc_regularise_cuda(t->ctx, d->params[3], d->params[1], n, d->grads[3], d->grads[1]);
     rd_adam_step_desc adam = {.step = t->iteration + 1};
     for (int g = 0; g < GROUP_DC && r == RD_OK; g++) {
         adam.lr = lr[g];
@@ -200,6 +202,9 @@ rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *de
     if (r == RD_OK)
         r = rd_adam_update_sh_cuda(t->ctx, d->params[4], d->grads[4], &sh, n, rd_sh_coeffs(t->max_degree), lr[GROUP_DC],
                                    lr[GROUP_REST], &adam, NULL);
+    if (r == RD_OK && t->desc.mcmc)
+        r = rd_mcmc_noise_cuda(t->ctx, d->params[0], d->params[1], d->params[2], d->params[3], n, lr[GROUP_MEANS] * RD_MCMC_NOISE_LR,
+                               t->desc.seed, (uint32_t)t->iteration);
     return r;
 }
 

@@ -6,6 +6,7 @@
    step 500 to 15,000 and resets opacities every 3,000. */
 #include "trainer.h"
 #include "train_device.h"
+#include "mcmc.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
 
@@ -274,9 +275,11 @@ static rd_result step_once(rd_trainer *t, double *loss)
             float lr[GROUPS];
             learning_rates(t, lr);
             float *params[GROUPS] = {s->means, s->log_scales, s->rotations, s->opacities, dc, rest};
+            if (t->desc.mcmc) rd_mcmc_regularise_host(t);
             for (int g = 0; g < GROUPS; g++)
                 rd_adam_update(params[g], t->grads[g], t->m[g], t->v[g], t->sizes[g],
                                &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1});
+            if (t->desc.mcmc) rd_mcmc_noise_host(t, lr[GROUP_MEANS]);
             for (int64_t i = 0; i < n; i++) {
                 memcpy(s->sh + (size_t)i * (size_t)K * 3, dc + 3 * i, 3 * sizeof(float));
                 memcpy(s->sh + (size_t)i * (size_t)K * 3 + 3, rest + (size_t)i * (size_t)(K - 1) * 3, (size_t)(K - 1) * 3 * sizeof(float));
@@ -300,13 +303,6 @@ enum { DENSIFY_FROM = 500, DENSIFY_UNTIL = 15000, DENSIFY_EVERY = 100, RESET_EVE
 #define PRUNE_SCALE 0.1f /* of the extent, once opacities have been reset */
 
 
-/* One row of the new scene: a copy of Gaussian `from`, with fresh (zero) moments when it is
-   new; split children move and shrink. */
-typedef struct new_row {
-    int64_t from;
-    bool fresh, child;
-} new_row;
-
 static float max_scale(const rd_scene *s, int64_t i)
 {
     const float *ls = s->log_scales + 3 * i;
@@ -315,7 +311,7 @@ static float max_scale(const rd_scene *s, int64_t i)
 
 /* Rebuilds the scene and every group's moments from rows; children are sampled from the
    parent's Gaussian (mean + R x, x ~ N(0, S^2)) with scales / 1.6. */
-static rd_result rebuild(rd_trainer *t, const new_row *rows, int64_t count)
+rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count)
 {
     rd_scene *old = t->scene, *s = NULL;
     rd_result r = rd_scene_alloc(t->ctx, count, old->sh_degree, &s);
@@ -396,7 +392,7 @@ static rd_result densify(rd_trainer *t)
         if (!pruned) rows[count++] = (new_row){i, false, false};
         if (grow && small) rows[count++] = (new_row){i, true, false};
     }
-    rd_result r = rebuild(t, rows, count);
+    rd_result r = rd_trainer_rebuild(t, rows, count);
     free(rows);
     return r;
 }
@@ -416,12 +412,14 @@ static void reset_opacities(rd_trainer *t)
 static rd_result control_density(rd_trainer *t)
 {
     int it = t->iteration;
-    bool grow = it >= DENSIFY_FROM && it < DENSIFY_UNTIL && it % DENSIFY_EVERY == 0;
-    bool reset = it < DENSIFY_UNTIL && it % RESET_EVERY == 0;
-    if (!grow && !reset) return RD_OK;
+    bool mcmc = t->desc.mcmc && it > RD_MCMC_FROM && it < RD_MCMC_UNTIL && it % RD_MCMC_EVERY == 0;
+    bool grow = !t->desc.mcmc && it >= DENSIFY_FROM && it < DENSIFY_UNTIL && it % DENSIFY_EVERY == 0;
+    bool reset = !t->desc.mcmc && it < DENSIFY_UNTIL && it % RESET_EVERY == 0;
+    if (!grow && !reset && !mcmc) return RD_OK;
     rd_result r = rd_trainer_sync_host(t);
     if (r == RD_OK && grow) r = densify(t);
     if (r == RD_OK && reset) reset_opacities(t);
+    if (r == RD_OK && mcmc) r = rd_mcmc_refine(t);
     return r == RD_OK ? rd_trainer_sync_device(t) : r;
 }
 
@@ -435,7 +433,7 @@ rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
     rd_result r = RD_OK;
     for (int k = 0; k < steps && r == RD_OK; k++) {
         r = step_once(t, &loss);
-        if (r == RD_OK && t->desc.densify) r = control_density(t);
+        if (r == RD_OK && (t->desc.densify || t->desc.mcmc)) r = control_density(t);
         total += loss;
     }
     if (t->device && steps > 0) { /* the device's sum, less the lambda of each step */

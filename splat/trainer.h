@@ -40,6 +40,23 @@ struct rd_trainer {
     bool host_stale;      /* the device has stepped since the host arrays were downloaded */
 };
 
+/* One row of the new scene: a copy of Gaussian `from`, with fresh (zero) moments when it is
+   new; split children move and shrink. */
+typedef struct new_row {
+    int64_t from;
+    bool fresh, child;
+} new_row;
+
+/* Rebuilds the scene and every group's moments from rows (train_gaussians.c): children
+   are sampled from the parent's Gaussian (mean + R x, x ~ N(0, S^2)) with scales / 1.6. */
+rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count);
+
+/* 3DGS-MCMC on the host arrays (train_mcmc.c): the regularisers' gradients before the
+   update, the noise after it, and every 100 steps relocation and growth. */
+void rd_mcmc_regularise_host(rd_trainer *t);
+void rd_mcmc_noise_host(rd_trainer *t, float lr_means);
+rd_result rd_mcmc_refine(rd_trainer *t);
+
 /* The host arrays, brought up to date with the device where it trains (train_gaussians.c). */
 rd_result rd_trainer_sync_host(rd_trainer *t);
 /* After the host arrays changed (a checkpoint loaded): the device's state from them. */

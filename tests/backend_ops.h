@@ -53,6 +53,6 @@ typedef struct backend_op {
 extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
     OP_SPLAT_DEVICE_ARRAYS, OP_SPLAT_CONTEXTS, OP_SPLAT_BACKWARD;
 /* The training kernels' rows (ops_train.c). */
-extern const backend_op OP_TRAIN_LOSS, OP_TRAIN_ADAM;
+extern const backend_op OP_TRAIN_LOSS, OP_TRAIN_ADAM, OP_TRAIN_MCMC;
 
 #endif

@@ -1,7 +1,8 @@
 /* ops_train.c: the training kernels' rows of the cross-backend harness (backend_ops.h):
    the loss (L1 + 0.2 D-SSIM and its gradient, train/loss.h) on random renders and photos
-   with random alpha over a random background, and Adam (train/adam.h) on random
-   parameters, gradients and moments, the SH form's two groups included. The CPU
+   with random alpha over a random background, Adam (train/adam.h) on random
+   parameters, gradients and moments, the SH form's two groups included, and 3DGS-MCMC's
+   regularisers and noise (splat/mcmc.h) on random Gaussians. The CPU
    functions are the reference (the loss in double); CUDA runs its kernels on device
    copies. Vulkan has no training kernels yet and runs no case. Tolerances: the CUDA loss
    is single precision with sums in another order (its value to 1e-5 relative, each
@@ -11,6 +12,7 @@
 #include "compare.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
+#include "../splat/mcmc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -287,3 +289,117 @@ static void adam_free_outputs(void *outputs)
 
 const backend_op OP_TRAIN_ADAM = {"train_adam", {0, 0, 0}, adam_cases, adam_generate, NULL, adam_run, adam_compare, adam_describe,
                                   adam_free_inputs, adam_free_outputs};
+
+/* ---- 3DGS-MCMC's per-step parts (splat/mcmc.h) ---- */
+
+typedef struct mcmc_case {
+    int64_t n;
+    float amplitude;
+    uint64_t seed;
+    uint32_t step;
+    float *means, *log_scales, *quats, *logits, *g_logits, *g_log_scales;
+} mcmc_case;
+
+enum { MCMC_ARRAYS = 3 }; /* means, g_logits, g_log_scales after the step */
+typedef struct mcmc_outputs {
+    float *a[MCMC_ARRAYS];
+    size_t n[MCMC_ARRAYS];
+} mcmc_outputs;
+
+static int mcmc_cases(const op_env *env) { return runs_training(env) ? (env->variant ? 0 : 4) : 0; }
+
+static void *mcmc_generate(const op_env *env, test_rng *r, int i)
+{
+    (void)env;
+    static const int64_t counts[] = {1, 100, 10000, 1000000};
+    mcmc_case *c = calloc(1, sizeof *c);
+    c->n = counts[i];
+    c->amplitude = (float)rng_range(r, 1e-4, 1e2); /* lr 1e-6..1e-4 times 5e5, and more */
+    c->seed = (uint64_t)(rng_uniform(r) * 1e15), c->step = (uint32_t)(rng_uniform(r) * 30000);
+    size_t n = (size_t)c->n;
+    c->means = random_floats(r, 3 * n, -2, 2), c->log_scales = random_floats(r, 3 * n, -6, 0);
+    c->quats = random_floats(r, 4 * n, -1, 1), c->logits = random_floats(r, n, -8, 8);
+    c->g_logits = random_floats(r, n, -1e-3, 1e-3), c->g_log_scales = random_floats(r, 3 * n, -1e-3, 1e-3);
+    return c;
+}
+
+static rd_result mcmc_run(rd_context *ctx, void *inputs, void **outputs)
+{
+    mcmc_case *c = inputs;
+    mcmc_outputs *o = calloc(1, sizeof *o);
+    *outputs = o;
+    size_t n = (size_t)c->n;
+    const float *initial[MCMC_ARRAYS] = {c->means, c->g_logits, c->g_log_scales};
+    size_t sizes[MCMC_ARRAYS] = {3 * n, n, 3 * n};
+    for (int k = 0; k < MCMC_ARRAYS; k++) {
+        o->n[k] = sizes[k];
+        o->a[k] = malloc(sizes[k] * sizeof(float));
+        memcpy(o->a[k], initial[k], sizes[k] * sizeof(float));
+    }
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) {
+        for (int64_t i = 0; i < c->n; i++) {
+            rd_mcmc_regularise(c->logits[i], c->log_scales + 3 * i, c->n, &o->a[1][i], o->a[2] + 3 * i);
+            rd_mcmc_noise(o->a[0] + 3 * i, c->log_scales + 3 * i, c->quats + 4 * i, c->logits[i], c->amplitude, c->seed, c->step,
+                          (uint32_t)i);
+        }
+        return RD_OK;
+    }
+    rd_result r = RD_ERROR_OUT_OF_MEMORY;
+#ifdef RADIANT_TEST_CUDA
+    float *d[MCMC_ARRAYS], *scales = to_backend(ctx, c->log_scales, 3 * n * sizeof(float));
+    float *quats = to_backend(ctx, c->quats, 4 * n * sizeof(float)), *logits = to_backend(ctx, c->logits, n * sizeof(float));
+    bool ok = scales && quats && logits;
+    for (int k = 0; k < MCMC_ARRAYS; k++) ok &= (d[k] = to_backend(ctx, o->a[k], sizes[k] * sizeof(float))) != NULL;
+    if (ok) {
+        r = rd_mcmc_regularise_cuda(ctx, logits, scales, c->n, d[1], d[2]);
+        if (r == RD_OK) r = rd_mcmc_noise_cuda(ctx, d[0], scales, quats, logits, c->n, c->amplitude, c->seed, c->step);
+        for (int k = 0; k < MCMC_ARRAYS && r == RD_OK; k++) r = from_backend(ctx, o->a[k], d[k], sizes[k] * sizeof(float));
+    }
+    for (int k = 0; k < MCMC_ARRAYS; k++) rd_buffer_free(ctx, d[k]);
+    rd_buffer_free(ctx, scales), rd_buffer_free(ctx, quats), rd_buffer_free(ctx, logits);
+#endif
+    return r;
+}
+
+/* The step's change to each array (from the case's inputs): to 1e-4 of the largest change
+   on GPUs (their exp, log and cos differ from the C library's in the last bits), plus
+   a few ulps of the values. */
+static bool mcmc_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
+{
+    const mcmc_case *c = inputs;
+    const mcmc_outputs *got = got_outputs, *want = want_outputs;
+    const float *initial[MCMC_ARRAYS] = {c->means, c->g_logits, c->g_log_scales};
+    static const char *names[MCMC_ARRAYS] = {"means", "opacity gradients", "scale gradients"};
+    bool ok = true;
+    for (int k = 0; k < MCMC_ARRAYS; k++) {
+        double change = 0.0;
+        for (size_t i = 0; i < want->n[k]; i++) change = fmax(change, fabs((double)want->a[k][i] - initial[k][i]));
+        double tol = env->gpu ? 1e-4 * change + 1e-6 : 0.0;
+        compare_result r = compare_floats(got->a[k], want->a[k], want->n[k], tol);
+        ok &= compare_ok(names[k], r, 0, tol);
+    }
+    return ok;
+}
+
+static void mcmc_describe(const void *inputs)
+{
+    const mcmc_case *c = inputs;
+    printf("%lld Gaussians, amplitude %g, step %u\n", (long long)c->n, c->amplitude, c->step);
+}
+
+static void mcmc_free_inputs(void *inputs)
+{
+    mcmc_case *c = inputs;
+    free(c->means), free(c->log_scales), free(c->quats), free(c->logits), free(c->g_logits), free(c->g_log_scales);
+    free(c);
+}
+
+static void mcmc_free_outputs(void *outputs)
+{
+    mcmc_outputs *o = outputs;
+    for (int k = 0; o && k < MCMC_ARRAYS; k++) free(o->a[k]);
+    free(o);
+}
+
+const backend_op OP_TRAIN_MCMC = {"train_mcmc", {0, 0, 0}, mcmc_cases, mcmc_generate, NULL, mcmc_run, mcmc_compare, mcmc_describe,
+                                  mcmc_free_inputs, mcmc_free_outputs};

@@ -46,6 +46,11 @@ typedef struct rd_trainer_desc {
     uint64_t seed;           /* view order, initialisation, backgrounds, split positions */
     bool densify;            /* adaptive density control (3DGS): clone and split where the screen-space
                                 gradient is large, prune faint Gaussians, reset opacities every 3000 steps */
+    bool mcmc;               /* 3DGS-MCMC instead (densify is then not read): every 100 steps from 500 to
+                                25,000, Gaussians of opacity 0.005 or less move onto live ones drawn by
+                                opacity and 5% more are added so, up to max_gaussians; each step the means
+                                get covariance-shaped noise and the loss 0.01 mean opacity + 0.01 mean scale */
+    int64_t max_gaussians;   /* mcmc's cap (0: 1,000,000) */
 } rd_trainer_desc;
 
 typedef struct rd_train_stats {
