@@ -112,10 +112,8 @@ rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
         r = rd_fail(t->ctx, RD_ERROR_FORMAT, "%s: the checksum does not match (the file is damaged)", path);
 #endif
     rd_scene *s = NULL;
-    float *m[GROUPS] = {0}, *v[GROUPS] = {0}, *grads[GROUPS] = {0}, *norm = NULL;
-    uint32_t *seen = NULL;
+    trainer_arrays a = {0};
     int *order = NULL;
-    size_t sizes[GROUPS];
     if (r == RD_OK) {
         /* the payload's size follows from count: it must be exactly what is there */
         size_t need = (size_t)views * sizeof(int) + rd_scene_bytes(count, (int)degree) + 2 * sizeof(float) * (size_t)count;
@@ -125,16 +123,8 @@ rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
                         (unsigned long long)bytes, (long long)count, need);
     }
     if (r == RD_OK) r = rd_scene_alloc(t->ctx, count, (int)degree, &s);
-    if (r == RD_OK) {
-        bool ok = (norm = calloc((size_t)count + 1, sizeof(float))) && (seen = calloc((size_t)count + 1, sizeof(uint32_t))) &&
-                  (order = calloc((size_t)views + 1, sizeof(int)));
-        for (int g = 0; g < GROUPS; g++) {
-            sizes[g] = (size_t)count * (size_t)rd_trainer_group_width(t, g);
-            ok = ok && (m[g] = calloc(sizes[g] + 1, sizeof(float))) && (v[g] = calloc(sizes[g] + 1, sizeof(float))) &&
-                 (grads[g] = calloc(sizes[g] + 1, sizeof(float)));
-        }
-        if (!ok) r = rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for %lld Gaussians", path, (long long)count);
-    }
+    if (r == RD_OK && (!rd_trainer_arrays_alloc(t, count, &a) || !(order = calloc((size_t)views + 1, sizeof(int)))))
+        r = rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for %lld Gaussians", path, (long long)count);
     for (int k = 0; r == RD_OK && k < views; k++) {
         int32_t o;
         memcpy(&o, f + HEADER + 4 * (size_t)k, 4);
@@ -142,7 +132,7 @@ rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
     }
     if (r == RD_OK) {
         piece pieces[PIECES];
-        pieces_of(s, m, v, sizes, norm, seen, order, views, pieces);
+        pieces_of(s, a.m, a.v, a.sizes, a.grad_norm, a.views_seen, order, views, pieces);
         size_t at = HEADER;
         for (int k = 0; k < PIECES; k++) {
             if (pieces[k].bytes) memcpy(pieces[k].data, f + at, pieces[k].bytes);
@@ -151,19 +141,16 @@ rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
         s->flags = flags;
         rd_scene_destroy(t->scene);
         t->scene = s;
-        for (int g = 0; g < GROUPS; g++) {
-            free(t->m[g]), free(t->v[g]), free(t->grads[g]);
-            t->m[g] = m[g], t->v[g] = v[g], t->grads[g] = grads[g], t->sizes[g] = sizes[g];
-        }
-        free(t->grad_norm), free(t->views_seen), free(t->order);
-        t->grad_norm = norm, t->views_seen = seen, t->order = order;
+        rd_trainer_arrays_adopt(t, &a);
+        free(t->order);
+        t->order = order;
         t->iteration = iteration, t->order_at = order_at, t->rng.state = rng;
         t->host_stale = false;
         r = rd_trainer_sync_device(t);
     } else {
         rd_scene_destroy(s);
-        for (int g = 0; g < GROUPS; g++) free(m[g]), free(v[g]), free(grads[g]);
-        free(norm), free(seen), free(order);
+        rd_trainer_arrays_free(&a);
+        free(order);
     }
     free(file);
     return r;

@@ -13,15 +13,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool rd_trainer_arrays_alloc(const rd_trainer *t, int64_t count, trainer_arrays *a)
+{
+    memset(a, 0, sizeof *a);
+    bool ok = (a->grad_norm = calloc((size_t)count + 1, sizeof(float))) && (a->views_seen = calloc((size_t)count + 1, sizeof(uint32_t)));
+    for (int g = 0; g < GROUPS; g++) {
+        a->sizes[g] = (size_t)count * (size_t)rd_trainer_group_width(t, g);
+        ok = ok && (a->grads[g] = calloc(a->sizes[g] + 1, sizeof(float))) && (a->m[g] = calloc(a->sizes[g] + 1, sizeof(float))) &&
+             (a->v[g] = calloc(a->sizes[g] + 1, sizeof(float)));
+    }
+    if (!ok) rd_trainer_arrays_free(a);
+    return ok;
+}
+
+void rd_trainer_arrays_free(trainer_arrays *a)
+{
+    for (int g = 0; g < GROUPS; g++) free(a->grads[g]), free(a->m[g]), free(a->v[g]);
+    free(a->grad_norm), free(a->views_seen);
+    memset(a, 0, sizeof *a);
+}
+
+void rd_trainer_arrays_adopt(rd_trainer *t, trainer_arrays *a)
+{
+    trainer_arrays old = {.grad_norm = t->grad_norm, .views_seen = t->views_seen};
+    for (int g = 0; g < GROUPS; g++) {
+        old.grads[g] = t->grads[g], old.m[g] = t->m[g], old.v[g] = t->v[g];
+        t->grads[g] = a->grads[g], t->m[g] = a->m[g], t->v[g] = a->v[g], t->sizes[g] = a->sizes[g];
+    }
+    t->grad_norm = a->grad_norm, t->views_seen = a->views_seen;
+    rd_trainer_arrays_free(&old);
+    memset(a, 0, sizeof *a);
+}
+
 static void free_trainer(rd_trainer *t)
 {
     rd_train_device_destroy(t);
     for (int v = 0; t->views && v < t->view_count; v++) free(t->views[v].rgba);
     free(t->views);
     rd_scene_destroy(t->scene);
-    for (int g = 0; g < GROUPS; g++) free(t->grads[g]), free(t->m[g]), free(t->v[g]);
+    trainer_arrays none = {0};
+    rd_trainer_arrays_adopt(t, &none); /* frees the trainer's */
     free(t->order), free(t->render), free(t->target), free(t->loss_grad), free(t->loss_scratch);
-    free(t->grad_norm), free(t->views_seen);
     free(t);
 }
 
@@ -136,20 +168,10 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
     if (r == RD_OK) {
         t->extent = camera_extent(t);
         int64_t n = t->scene->count;
-        size_t sizes[GROUPS] = {3 * (size_t)n, 3 * (size_t)n, 4 * (size_t)n, (size_t)n, 3 * (size_t)n,
-                                3 * (size_t)n * (size_t)(rd_sh_coeffs(t->max_degree) - 1)};
-        bool ok = true;
-        for (int g = 0; g < GROUPS; g++) {
-            t->sizes[g] = sizes[g];
-            t->grads[g] = calloc(sizes[g] + 1, sizeof(float));
-            t->m[g] = calloc(sizes[g] + 1, sizeof(float));
-            t->v[g] = calloc(sizes[g] + 1, sizeof(float));
-            ok = ok && t->grads[g] && t->m[g] && t->v[g];
-        }
+        trainer_arrays arrays;
+        bool ok = rd_trainer_arrays_alloc(t, n, &arrays);
+        if (ok) rd_trainer_arrays_adopt(t, &arrays);
         t->order = malloc((size_t)t->view_count * sizeof(int));
-        t->grad_norm = calloc((size_t)n + 1, sizeof(float));
-        t->views_seen = calloc((size_t)n + 1, sizeof(uint32_t));
-        ok = ok && t->grad_norm && t->views_seen;
         t->render = malloc(4 * largest * sizeof(float));
         t->target = malloc(4 * largest * sizeof(float));
         t->loss_grad = malloc(4 * largest * sizeof(float));
@@ -316,15 +338,9 @@ rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count)
     rd_scene *old = t->scene, *s = NULL;
     rd_result r = rd_scene_alloc(t->ctx, count, old->sh_degree, &s);
     if (r != RD_OK) return r;
-    float *m[GROUPS] = {0}, *v[GROUPS] = {0}, *grads[GROUPS] = {0};
-    bool ok = true;
-    for (int g = 0; g < GROUPS; g++) {
-        size_t n = (size_t)count * (size_t)rd_trainer_group_width(t, g) + 1;
-        ok = ok && (m[g] = calloc(n, sizeof(float))) && (v[g] = calloc(n, sizeof(float))) && (grads[g] = calloc(n, sizeof(float)));
-    }
-    float *norms = calloc((size_t)count + 1, sizeof(float));
-    uint32_t *seen = calloc((size_t)count + 1, sizeof(uint32_t));
-    if (!ok || !norms || !seen) r = rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "densification: out of memory for %lld Gaussians", (long long)count);
+    trainer_arrays a;
+    if (!rd_trainer_arrays_alloc(t, count, &a))
+        r = rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "densification: out of memory for %lld Gaussians", (long long)count);
     int K = rd_sh_coeffs(old->sh_degree);
     for (int64_t j = 0; r == RD_OK && j < count; j++) {
         int64_t i = rows[j].from;
@@ -335,8 +351,8 @@ rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count)
         memcpy(s->sh + (size_t)j * (size_t)K * 3, old->sh + (size_t)i * (size_t)K * 3, (size_t)K * 3 * sizeof(float));
         for (int g = 0; !rows[j].fresh && g < GROUPS; g++) {
             size_t w = (size_t)rd_trainer_group_width(t, g);
-            memcpy(m[g] + (size_t)j * w, t->m[g] + (size_t)i * w, w * sizeof(float));
-            memcpy(v[g] + (size_t)j * w, t->v[g] + (size_t)i * w, w * sizeof(float));
+            memcpy(a.m[g] + (size_t)j * w, t->m[g] + (size_t)i * w, w * sizeof(float));
+            memcpy(a.v[g] + (size_t)j * w, t->v[g] + (size_t)i * w, w * sizeof(float));
         }
         if (!rows[j].child) continue;
         const float *q = old->rotations + 4 * i;
@@ -354,20 +370,13 @@ rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count)
     }
     if (r != RD_OK) {
         rd_scene_destroy(s);
-        for (int g = 0; g < GROUPS; g++) free(m[g]), free(v[g]), free(grads[g]);
-        free(norms), free(seen);
+        rd_trainer_arrays_free(&a);
         return r;
     }
     s->flags = old->flags;
     rd_scene_destroy(old);
     t->scene = s;
-    for (int g = 0; g < GROUPS; g++) {
-        free(t->m[g]), free(t->v[g]), free(t->grads[g]);
-        t->m[g] = m[g], t->v[g] = v[g], t->grads[g] = grads[g];
-        t->sizes[g] = (size_t)count * (size_t)rd_trainer_group_width(t, g);
-    }
-    free(t->grad_norm), free(t->views_seen);
-    t->grad_norm = norms, t->views_seen = seen;
+    rd_trainer_arrays_adopt(t, &a);
     return RD_OK;
 }
 

@@ -47,6 +47,20 @@ typedef struct new_row {
     bool fresh, child;
 } new_row;
 
+/* A trainer's per-Gaussian arrays beside its scene (its fields of the same names): each
+   group's gradient and Adam moments, and the densification statistics. Allocated
+   together, zeroed, and handed over together (rd_trainer_arrays_adopt frees the old). */
+typedef struct trainer_arrays {
+    float *grads[GROUPS], *m[GROUPS], *v[GROUPS];
+    size_t sizes[GROUPS];
+    float *grad_norm;
+    uint32_t *views_seen;
+} trainer_arrays;
+/* False (nothing left allocated) where memory runs out. */
+bool rd_trainer_arrays_alloc(const rd_trainer *t, int64_t count, trainer_arrays *a);
+void rd_trainer_arrays_free(trainer_arrays *a);
+void rd_trainer_arrays_adopt(rd_trainer *t, trainer_arrays *a);
+
 /* Rebuilds the scene and every group's moments from rows (train_gaussians.c): children
    are sampled from the parent's Gaussian (mean + R x, x ~ N(0, S^2)) with scales / 1.6. */
 rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count);
