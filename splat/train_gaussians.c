@@ -7,6 +7,7 @@
 #include "trainer.h"
 #include "train_device.h"
 #include "mcmc.h"
+#include "knn.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
 
@@ -108,8 +109,10 @@ static float camera_extent(const rd_trainer *t)
 }
 
 /* Gaussians at the given points, or random ones in the box: opacity 0.1, no rotation,
-   scales from the points' mean spacing (the box's volume shared among them), colour from
-   the points or grey. */
+   colour from the points or grey; scales: at given points, as the 3DGS recipe, the root of
+   the mean squared distance to the 3 nearest other points (at least 1e-7 squared, so that
+   coincident points stay finite); random ones, the mean spacing (the box's volume shared
+   among them), which their nearest neighbours measure only noisily. */
 static rd_result initialise(rd_trainer *t, const rd_trainer_desc *d)
 {
     int64_t n = d->points ? d->point_count : d->point_count > 0 ? d->point_count : 100000;
@@ -130,16 +133,22 @@ static rd_result initialise(rd_trainer *t, const rd_trainer_desc *d)
     float log_scale = logf((float)cbrt(volume / (double)(n > 0 ? n : 1)) * 0.5f);
     int K = rd_sh_coeffs(t->max_degree);
     memset(s->sh, 0, (size_t)n * (size_t)K * 3 * sizeof(float));
+    float *near = d->points ? malloc(sizeof(float) * (size_t)(n + 1)) : NULL;
+    if (d->points && (!near || !rd_knn_mean_sq(d->points, n, 3, near))) {
+        free(near);
+        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for the points' neighbours");
+    }
     for (int64_t i = 0; i < n; i++) {
         for (int a = 0; a < 3; a++) {
             s->means[3 * i + a] = d->points ? d->points[3 * i + a] : lo[a] + (hi[a] - lo[a]) * rd_rng_uniform(&t->rng);
-            s->log_scales[3 * i + a] = log_scale;
+            s->log_scales[3 * i + a] = near ? 0.5f * logf(fmaxf(near[i], 1e-7f)) : log_scale;
             float colour = d->colors ? d->colors[3 * i + a] : d->points ? 0.5f : rd_rng_uniform(&t->rng);
             s->sh[(size_t)i * (size_t)K * 3 + (size_t)a] = rd_dc_from_color(colour);
         }
         s->rotations[4 * i] = 1.0f, s->rotations[4 * i + 1] = s->rotations[4 * i + 2] = s->rotations[4 * i + 3] = 0.0f;
         s->opacities[i] = rd_logit(0.1f);
     }
+    free(near);
     return RD_OK;
 }
 

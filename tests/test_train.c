@@ -10,6 +10,9 @@
    input is refused with a message. */
 #include "test_util.h"
 #include "../train/adam.h"
+#include "../splat/knn.h"
+
+#include <float.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -143,6 +146,44 @@ static void device_checkpoint(rd_context *c, const rd_trainer_desc *d)
     rd_trainer_destroy(first), rd_trainer_destroy(resumed);
 }
 
+/* The initial scales' neighbours (splat/knn.h) against brute force, on random, flat and
+   lattice clouds. */
+static void nearest_neighbours(test_rng *r)
+{
+    enum { N = 3000 };
+    float *xyz = malloc(sizeof(float) * 3 * N), *got = malloc(sizeof(float) * N);
+    for (int shape = 0; shape < 3; shape++) {
+        int n = shape == 2 ? 1000 : N;
+        for (int i = 0; i < n; i++)
+            for (int a = 0; a < 3; a++)
+                xyz[3 * i + a] = shape == 2 ? 0.1f * (float)(a == 0 ? i % 10 : a == 1 ? i / 10 % 10 : i / 100)
+                                            : shape == 1 && a == 2 ? 0.0f : (float)rng_range(r, -1, 1) * (a ? 1.0f : 30.0f);
+        CHECK(rd_knn_mean_sq(xyz, n, 3, got));
+        double worst = 0.0;
+        for (int i = 0; i < n; i++) {
+            float best[3] = {FLT_MAX, FLT_MAX, FLT_MAX};
+            for (int j = 0; j < n; j++) {
+                if (j == i) continue;
+                float d = 0.0f;
+                for (int a = 0; a < 3; a++) d += (xyz[3 * i + a] - xyz[3 * j + a]) * (xyz[3 * i + a] - xyz[3 * j + a]);
+                for (int k = 0; k < 3; k++)
+                    if (d < best[k]) {
+                        for (int m = 2; m > k; m--) best[m] = best[m - 1];
+                        best[k] = d;
+                        break;
+                    }
+            }
+            double want = ((double)best[0] + best[1] + best[2]) / 3.0;
+            worst = fmax(worst, fabs(got[i] - want) / fmax(want, 1e-12));
+        }
+        printf("train: nearest neighbours, cloud %d: largest relative difference %.2g\n", shape, worst);
+        CHECK(worst < 1e-5);
+        if (shape == 2) CHECK(fabsf(got[555] - 0.01f) < 1e-6f && fabsf(got[0] - 0.01f) < 1e-6f);
+    }
+    CHECK(rd_knn_mean_sq(xyz, 1, 3, got) && got[0] == 0.0f);
+    free(xyz), free(got);
+}
+
 /* A trainer from a dataset folder: lego's train split at 1/8 size. */
 static void from_dataset(void)
 {
@@ -188,6 +229,7 @@ int main(void)
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
     test_adam();
     from_dataset();
+    nearest_neighbours(&r);
     /* the scene to recover: 150 opaque-ish Gaussians of SH degree 0 in the unit cube */
     rd_scene_desc truth_desc = random_scene(&r, &(random_scene_desc){.count = 150, .sh_degree = 0, .depth_min = 1, .depth_max = 1,
                                                                       .log_scale_min = -2.4, .log_scale_max = -1.6});
