@@ -260,6 +260,7 @@ int cmd_train(int argc, char **argv)
     double training_ms = 0.0;
     uint64_t device_peak = 0, device_used = 0, device_total = 0; /* sampled after every chunk of steps */
     bool device_reports = rd_device_memory(ctx, &device_used, &device_total) == RD_OK;
+    double last_psnr = NAN; /* the last evaluation's, printed with each line after it */
     for (int done_steps = stats.iteration; done_steps < o.iterations;) {
         int chunk = o.iterations - done_steps < 100 ? o.iterations - done_steps : 100;
         if (o.eval_every && chunk > o.eval_every - done_steps % o.eval_every) chunk = o.eval_every - done_steps % o.eval_every;
@@ -268,7 +269,8 @@ int cmd_train(int argc, char **argv)
             cli_error(ctx, "train");
             goto done;
         }
-        training_ms += cli_now_ms() - start;
+        double chunk_ms = cli_now_ms() - start;
+        training_ms += chunk_ms;
         done_steps += chunk;
         if (device_reports && rd_device_memory(ctx, &device_used, &device_total) == RD_OK && device_used > device_peak)
             device_peak = device_used;
@@ -277,11 +279,15 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(point, "loss", stats.loss);
         cJSON_AddNumberToObject(point, "gaussians", (double)stats.gaussians);
         cJSON_AddNumberToObject(point, "seconds", training_ms / 1000.0);
-        if (o.eval_every && done_steps % o.eval_every == 0 && rd_train_set_count(test))
-            cJSON_AddNumberToObject(point, "test_psnr", evaluate(ctx, rd_trainer_scene(trainer), test, o.background, NULL));
+        if (o.eval_every && done_steps % o.eval_every == 0 && rd_train_set_count(test)) {
+            last_psnr = evaluate(ctx, rd_trainer_scene(trainer), test, o.background, NULL);
+            cJSON_AddNumberToObject(point, "test_psnr", last_psnr);
+        }
         cJSON_AddItemToArray(curve, point);
-        printf("iteration %6d  loss %.5f  %lld Gaussians  SH %d  %.1f it/s\n", stats.iteration, stats.loss,
-               (long long)stats.gaussians, stats.sh_degree, chunk / ((cli_now_ms() - start) > 0 ? (cli_now_ms() - start) / 1000.0 : 1e-9));
+        char evaluation[48] = "";
+        if (last_psnr == last_psnr) snprintf(evaluation, sizeof evaluation, "  test %.2f dB", last_psnr); /* not NaN: evaluated */
+        printf("iteration %6d  loss %.5f  %lld Gaussians  SH %d  %.1f it/s%s\n", stats.iteration, stats.loss,
+               (long long)stats.gaussians, stats.sh_degree, chunk / (chunk_ms > 0 ? chunk_ms / 1000.0 : 1e-9), evaluation);
         if (interrupted || done_steps % o.checkpoint_every == 0) {
             if (rd_trainer_save_checkpoint(trainer, checkpoint) != RD_OK) {
                 cli_error(ctx, NULL);

@@ -153,6 +153,7 @@ if [ -d "$data" ]; then
         --downscale 16 --points 500 --background white --sh-degree 1 --eval-every 10 --checkpoint-every 10
     check "train wrote the scene" test -s "$tmp/lego_fit.spz"
     check "train reports the test PSNR" grep -q "test split: 20 views, mean PSNR" "$tmp/stdout"
+    check "train's progress lines show the last evaluation" grep -Eq "iteration +20 .* it/s  test [0-9.]+ dB" "$tmp/stdout"
     check "train wrote its report beside the scene" grep -q '"mean_psnr"' "$tmp/lego_fit.report.json"
     check "the report has the training curve" grep -q '"curve"' "$tmp/lego_fit.report.json"
     check "info reads the trained scene" status_is 0 "$radiant" info "$tmp/lego_fit.spz"
