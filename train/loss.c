@@ -90,8 +90,10 @@ double rd_loss_l1_dssim(const rd_loss_desc *d, float *grad, double *scratch)
     float l1_step = (float)((1.0 - lambda) / (3.0 * (double)n));
     for (size_t p = 0; p < n; p++)
         for (int ch = 0; ch < 3; ch++) {
-            float diff = d->render[4 * p + ch] - d->target[4 * p + ch];
-            l1 += fabsf(diff);
+            /* in double: a float difference rounds to 2^-24 of itself, which a finite
+               difference of 1e-4 sees as 1e-4 of the L1 term's gradient */
+            double diff = (double)d->render[4 * p + ch] - (double)d->target[4 * p + ch];
+            l1 += fabs(diff);
             if (grad) grad[4 * p + ch] = diff > 0.0f ? l1_step : diff < 0.0f ? -l1_step : 0.0f;
         }
     if (lambda > 0.0)
