@@ -2,7 +2,7 @@
    rd_train_set): photos loaded, undistorted to pinhole images where their camera has a
    lens (rd_image_undistort, bilinear), downscaled by averaging, cameras to match; and
    what a trainer starts from (the dataset's sparse points, or the box random points
-   fill). */
+   fill). A kind of field's trainer takes a set (rd_trainer_create_from_set: splat/). */
 #include "../renderer/internal.h"
 #include "radiant_datasets.h"
 #include "radiant_train.h"
@@ -123,11 +123,11 @@ int64_t rd_train_set_points(const rd_train_set *set, const float **xyz, const fl
     return set ? rd_dataset_points(set->dataset, xyz, rgb) : 0;
 }
 
-/* The box random points fill: the NeRF-synthetic cube of side 2.6 for Blender scenes,
-   else the cameras' centres' bounding box. */
-static void random_box(const rd_train_set *set, float lo[3], float hi[3])
+void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3])
 {
-    if (strcmp(rd_dataset_kind(set->dataset), "blender") == 0) {
+    for (int a = 0; a < 3; a++) lo[a] = -1.0f, hi[a] = 1.0f;
+    if (!set) return;
+    if (strcmp(rd_dataset_kind(set->dataset), "blender") == 0) { /* the NeRF-synthetic cube of side 2.6 */
         for (int a = 0; a < 3; a++) lo[a] = -1.3f, hi[a] = 1.3f;
         return;
     }
@@ -139,19 +139,4 @@ static void random_box(const rd_train_set *set, float lo[3], float hi[3])
             if (k == 0 || c[a] > hi[a]) hi[a] = c[a];
         }
     }
-}
-
-rd_result rd_trainer_create_from_set(rd_context *ctx, const rd_train_set *train, const rd_trainer_desc *desc, rd_trainer **out)
-{
-    if (!train || !desc) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create_from_set: train and desc are required");
-    if (train->count == 0)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create_from_set: the dataset's split has no views with images");
-    rd_trainer_desc d = *desc;
-    d.views = train->views, d.view_count = train->count;
-    const float *xyz, *rgb;
-    int64_t points = rd_train_set_points(train, &xyz, &rgb);
-    d.points = points ? xyz : NULL, d.colors = points ? rgb : NULL;
-    if (points) d.point_count = points;
-    random_box(train, d.box_min, d.box_max);
-    return rd_trainer_create(ctx, &d, out);
 }
