@@ -857,13 +857,9 @@ rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, co
     int64_t pairs = 0;
     rd_result r = get_frame(ctx, &f);
     if (r != RD_OK) return r;
-    if (same_frame(f, scene, vp)) {
-        r = device_gaussians(ctx, f, scene, &out->g);
-        f->kept.valid = false; /* for the next backward pass only (RD_RENDER_FOR_BACKWARD) */
-    } else {
-        r = drive_frame(ctx, scene, vp, &none, stream, true, &f, &out->g, &pairs);
-        f->kept.valid = false;
-    }
+    if (same_frame(f, scene, vp)) r = device_gaussians(ctx, f, scene, &out->g);
+    else r = drive_frame(ctx, scene, vp, &none, stream, true, &f, &out->g, &pairs);
+    f->kept.valid = false; /* a kept frame serves the next backward pass only (RD_RENDER_FOR_BACKWARD) */
     if (r != RD_OK) return r;
     out->tiles = (long long)vp->tiles_x * vp->tiles_y;
     out->splats = (const device_splat *)f->splats.ptr;

@@ -173,7 +173,6 @@ rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *de
 {
     train_device *d = t->device;
     const rd_camera *cam = &t->views[view].camera;
-    size_t pixels = (size_t)cam->width * (size_t)cam->height;
     int64_t n = t->scene->count;
     float *render = d->frame, *loss_grad = render + 4 * d->largest, *scratch = loss_grad + 4 * d->largest;
     rd_render_desc keep = *desc; /* the backward pass takes the frame as rendered */
@@ -191,7 +190,6 @@ rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *de
     if (r == RD_OK)
         r = rd_render_backward(t->ctx, d->scene, 1, cam, desc, &(rd_render_grads){loss_grad, NULL, RD_MEMORY_DEVICE},
                                &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_DEVICE});
-    (void)pixels;
     if (r == RD_OK && t->desc.mcmc) r = rd_mcmc_regularise_cuda(t->ctx, d->params[3], d->params[1], n, d->grads[3], d->grads[1]);
     rd_adam_step_desc adam = {.step = t->iteration + 1};
     for (int g = 0; g < GROUP_DC && r == RD_OK; g++) {

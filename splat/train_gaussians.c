@@ -181,16 +181,20 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
         bool ok = rd_trainer_arrays_alloc(t, n, &arrays);
         if (ok) rd_trainer_arrays_adopt(t, &arrays);
         t->order = malloc((size_t)t->view_count * sizeof(int));
-        t->render = malloc(4 * largest * sizeof(float));
-        t->target = malloc(4 * largest * sizeof(float));
-        t->loss_grad = malloc(4 * largest * sizeof(float));
-        size_t scratch = 0;
-        for (int v = 0; v < t->view_count; v++) {
-            size_t need = rd_loss_scratch_doubles(t->views[v].camera.width, t->views[v].camera.height);
-            if (need > scratch) scratch = need;
+        bool host_step = !rd_train_on_device(ctx); /* the device step has its frame on the device */
+        if (host_step) {
+            t->render = malloc(4 * largest * sizeof(float));
+            t->target = malloc(4 * largest * sizeof(float));
+            t->loss_grad = malloc(4 * largest * sizeof(float));
+            size_t scratch = 0;
+            for (int v = 0; v < t->view_count; v++) {
+                size_t need = rd_loss_scratch_doubles(t->views[v].camera.width, t->views[v].camera.height);
+                if (need > scratch) scratch = need;
+            }
+            t->loss_scratch = malloc(scratch * sizeof(double));
+            ok = ok && t->render && t->target && t->loss_grad && t->loss_scratch;
         }
-        t->loss_scratch = malloc(scratch * sizeof(double));
-        if (!ok || !t->order || !t->render || !t->target || !t->loss_grad || !t->loss_scratch)
+        if (!ok || !t->order)
             r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld Gaussians", (long long)n);
         t->order_at = t->view_count; /* a new permutation on the first step */
     }
