@@ -5,50 +5,82 @@
       Gaussian whether it was seen and its colour clamp bits: the per-pixel state is
       saved by this forward, not replayed in the backward kernel;
    1. one 16x16 block per tile, a thread per pixel, the pixels laid out in warps of 8x4 as
-      the forward blend has them: the tile's list is walked back to front in batches
-      staged in shared memory, each pixel undoing its blend (T before a Gaussian is T
-      after it over 1 - alpha) with the alpha the forward computed (splat_cuda_alpha.cuh),
-      and rd_blend_backward gives the Gaussian's 2D gradients; a warp sums its lanes' and
-      one lane adds them into the Gaussian's with float atomics, so the sums' order, and
-      their last bits, vary from run to run;
+      the forward blend has them, and each warp on its own as there: it walks the tile's
+      list back to front from the last Gaussian any of its pixels blended, 32 at a time,
+      keeps those that touch its rectangle (the forward's test, so the same ones) in its
+      slice of shared memory, and each pixel undoes its blend (T before a Gaussian is T
+      after it over 1 - alpha) with the alpha the forward computed (splat_cuda_alpha.cuh);
+      rd_blend_backward gives the Gaussian's 2D gradients, the warp sums its lanes' and
+      adds them into the Gaussian's with float atomics, so the sums' order, and their
+      last bits, vary from run to run (RD_RENDER_DETERMINISTIC: splat_backward_ordered.cu).
+      Walking the block's longest list in 256-Gaussian batches behind barriers, every
+      warp testing every Gaussian, took biker's forward + backward to 1.124 ms and 1M's to
+      3.103 (now 0.710 and 1.801 with the rest of this file's changes);
    2. one thread per Gaussian: colour and projection backward (splat_grad.h) into the
       caller's arrays, and the pose's per-Gaussian parts summed per block, then over the
       blocks in order.
    Host arrays are copied to the device, added into there and copied back. */
 #include "splat_cuda_frame.cuh"
 #include "splat_cuda_alpha.cuh"
+#include "splat_cuda_sh.cuh"
 #include "splat_grad.h"
 
 #include <cub/cub.cuh>
 
 enum { TILE_PIXELS = RD_TILE_SIZE * RD_TILE_SIZE, GAUSSIAN_THREADS = 256, POSE = 12 };
-
-/* Adds a warp's lanes' gradients of one Gaussian into its sum (one lane's atomics). */
-__device__ __forceinline__ void warp_add(rd_splat2d_grad local, rd_splat2d_grad *to, int lane)
-{
-    float *v = &local.u;
-#pragma unroll
-    for (int k = 0; k < 10; k++)
-#pragma unroll
-        for (int offset = 16; offset; offset >>= 1) v[k] += __shfl_down_sync(0xffffffffu, v[k], offset);
-    if (lane == 0) {
-        float *t = &to->u;
-#pragma unroll
-        for (int k = 0; k < 10; k++) atomicAdd(&t[k], v[k]);
-    }
-}
 static_assert(sizeof(rd_splat2d_grad) == 10 * sizeof(float), "rd_splat2d_grad: ten floats from u");
+
+/* Adds a warp's lanes' gradients of one Gaussian (ten floats) into its sum: a butterfly
+   that halves the values each lane holds at each step (5, 3, 2, 1 and 1 exchanges: twelve
+   shuffles where summing every value over the warp takes fifty), after which ten lanes
+   each hold one value's sum and add it with one atomic instruction (scatter_value: which). */
+__device__ __forceinline__ void warp_add(const rd_splat2d_grad &local, float *to, int lane, int value)
+{
+    const float *v = &local.u;
+    bool h16 = lane & 16, h8 = lane & 8, h4 = lane & 4, h2 = lane & 2;
+    float a[5], c[3], d[2];
+#pragma unroll
+    for (int i = 0; i < 5; i++) /* lanes 0-15 keep values 0-4, 16-31 values 5-9 */
+        a[i] = (h16 ? v[5 + i] : v[i]) + __shfl_xor_sync(0xffffffffu, h16 ? v[i] : v[5 + i], 16);
+    /* of those five: 0-2 where bit 3 is clear, 3-4 where it is set */
+    c[0] = (h8 ? a[3] : a[0]) + __shfl_xor_sync(0xffffffffu, h8 ? a[0] : a[3], 8);
+    c[1] = (h8 ? a[4] : a[1]) + __shfl_xor_sync(0xffffffffu, h8 ? a[1] : a[4], 8);
+    c[2] = (h8 ? 0.0f : a[2]) + __shfl_xor_sync(0xffffffffu, h8 ? a[2] : 0.0f, 8);
+    /* of those three: 0-1 where bit 2 is clear, 2 where it is set */
+    d[0] = (h4 ? c[2] : c[0]) + __shfl_xor_sync(0xffffffffu, h4 ? c[0] : c[2], 4);
+    d[1] = (h4 ? 0.0f : c[1]) + __shfl_xor_sync(0xffffffffu, h4 ? c[1] : 0.0f, 4);
+    float e = (h2 ? d[1] : d[0]) + __shfl_xor_sync(0xffffffffu, h2 ? d[0] : d[1], 2);
+    e += __shfl_xor_sync(0xffffffffu, e, 1);
+    if (value >= 0) atomicAdd(to + value, e);
+}
+
+/* Which of the ten values lane holds after warp_add's butterfly, -1 for none (the odd
+   lanes hold their even neighbour's, and a few lanes hold padding). */
+__device__ __forceinline__ int scatter_value(int lane)
+{
+    if (lane & 1) return -1;
+    int c_slot = lane & 4 ? (lane & 2 ? -1 : 2) : (lane & 2 ? 1 : 0);
+    int a_slot = c_slot < 0 ? -1 : lane & 8 ? (c_slot == 2 ? -1 : 3 + c_slot) : c_slot;
+    return a_slot < 0 ? -1 : (lane & 16 ? 5 : 0) + a_slot;
+}
+
+/* What a warp stages of one Gaussian for its walk: the alpha's quadratic as the forward
+   staged it (rest.w: the position in the tile's list; rgb.w: the opacity blended), and
+   the 2D record's fields that rd_blend_backward reads. */
+typedef struct backward_hit {
+    staged_splat staged;
+    float4 geometry; /* u, v, conic a, b */
+    float4 tail;     /* conic c, the Gaussian's index (bits), unused, unused */
+} backward_hit;
 
 /* Step 1 for one tile (see the top of the file). */
 __global__ void __launch_bounds__(TILE_PIXELS)
     backward_blend_kernel(rd_view_params vp, splat_saved_frame fr, const float *g_color, const float *g_depth,
                           rd_splat2d_grad *grads2d)
 {
-    __shared__ blend_splat s_splat[TILE_PIXELS];
-    __shared__ unsigned int s_index[TILE_PIXELS];
-    __shared__ unsigned int s_longest;
+    __shared__ backward_hit s_hits[TILE_PIXELS];
     unsigned int tile = blockIdx.x;
-    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5;
+    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
     int wx = (int)(tile % vp.tiles_x) * RD_TILE_SIZE + (warp & 1) * 8;
     int wy = (int)(tile / vp.tiles_x) * RD_TILE_SIZE + (warp >> 1) * 4;
     int px = wx + (lane & 7), py = wy + (lane >> 3);
@@ -56,6 +88,9 @@ __global__ void __launch_bounds__(TILE_PIXELS)
     float X = (float)(lane & 7) + 0.5f, Y = (float)(lane >> 3) + 0.5f; /* from the warp's corner, as the forward */
     float XX = X * X, XY = X * Y, YY = Y * Y;
     float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
+    /* the warp's rectangle of pixel centres, as the forward tests it */
+    float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
+    float wx1 = (float)min(wx + 8, vp.width) - 0.5f, wy1 = (float)min(wy + 4, vp.height) - 0.5f;
     float T = 1.0f;
     unsigned int last = 0;
     rd_pixel_grad pg = {};
@@ -64,70 +99,100 @@ __global__ void __launch_bounds__(TILE_PIXELS)
         T = fr.trans[p], last = fr.last[p];
         pg = rd_pixel_grad_start(&vp, g_color ? g_color + 4 * p : NULL, g_depth ? g_depth[p] : 0.0f, T, fr.depth[p]);
     }
-    if (rank == 0) s_longest = 0;
-    __syncthreads();
-    unsigned int warp_longest = __reduce_max_sync(0xffffffffu, last);
-    if (lane == 0) atomicMax(&s_longest, warp_longest);
-    __syncthreads();
+    int value = scatter_value(lane);
     long long start = fr.ranges[tile].start;
-    for (int end = (int)s_longest; end > 0; end -= TILE_PIXELS) {
-        int begin = max(end - TILE_PIXELS, 0);
-        __syncthreads(); /* the last batch is read */
-        if (begin + rank < end) {
-            unsigned int index = fr.values[start + begin + rank];
-            s_index[rank] = index;
-            s_splat[rank] = load_blend_splat(fr.splats, index);
+    for (int end = (int)__reduce_max_sync(0xffffffffu, last); end > 0; end -= 32) {
+        int position = end - 32 + lane;
+        bool touches = false;
+        blend_splat s;
+        unsigned int index = 0;
+        float log2_opacity = 0.0f;
+        if (position >= 0) {
+            index = fr.values[start + position];
+            s = load_blend_splat(fr.splats, index);
+            log2_opacity = fast_log2(s.opacity);
+            float abc[3] = {s.a, s.b, s.c};
+            touches = rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
         }
-        __syncthreads();
-        for (int k = end - begin - 1; k >= 0; k--) {
-            bool active = (unsigned int)(begin + k) < last;
+        unsigned int mask = __ballot_sync(0xffffffffu, touches);
+        if (touches) {
+            backward_hit hit;
+            hit.staged = stage_splat(s, log2_opacity, (float)wx, (float)wy, (unsigned int)position);
+            hit.staged.rgb.w = s.opacity;
+            hit.geometry = make_float4(s.u, s.v, s.a, s.b);
+            hit.tail = make_float4(s.c, __uint_as_float(index), 0.0f, 0.0f);
+            s_hits[slice + __popc(mask & ((1u << lane) - 1))] = hit;
+        }
+        __syncwarp();
+        for (int k = slice + __popc(mask) - 1; k >= slice; k--) {
+            staged_splat staged = s_hits[k].staged;
+            bool active = __float_as_uint(staged.rest.w) < last;
+            float alpha = hit_alpha(staged, X, Y, XX, XY, YY);
+            active = active && alpha > 0.0f;
             rd_splat2d_grad local = {};
             if (active) {
-                blend_splat s = s_splat[k];
-                staged_splat staged = stage_splat(s, fast_log2(s.opacity), (float)wx, (float)wy);
-                float alpha = hit_alpha(staged, X, Y, XX, XY, YY);
-                active = alpha > 0.0f;
-                if (active) {
-                    float T_before = T / (1.0f - alpha);
-                    float rgb[3] = {s.r, s.g, s.bl}, conic[3] = {s.a, s.b, s.c};
-                    rd_blend_backward(&pg, rgb, s.depth, alpha, T_before, alpha / s.opacity, alpha >= RD_MAX_ALPHA, fx - s.u,
-                                      fy - s.v, conic, &local);
-                    T = T_before;
-                }
+                float4 geometry = s_hits[k].geometry;
+                float T_before = T / (1.0f - alpha);
+                float rgb[3] = {staged.rgb.x, staged.rgb.y, staged.rgb.z}, conic[3] = {geometry.z, geometry.w, s_hits[k].tail.x};
+                rd_blend_backward(&pg, rgb, staged.rest.z, alpha, T_before, alpha / staged.rgb.w, alpha >= RD_MAX_ALPHA,
+                                  fx - geometry.x, fy - geometry.y, conic, &local);
+                T = T_before;
             }
-            if (__any_sync(0xffffffffu, active)) warp_add(local, &grads2d[s_index[k]], lane);
+            if (__any_sync(0xffffffffu, active))
+                warp_add(local, &grads2d[__float_as_uint(s_hits[k].tail.y)].u, lane, value);
         }
+        __syncwarp(); /* the slice is read before the next batch overwrites it */
     }
 }
 
-/* Step 2, one thread a Gaussian: adds into out's arrays, and writes the block's sum of the
-   pose's parts (POSE floats) at pose_parts + POSE * block where pose_parts is given. */
+/* Step 2, one thread a Gaussian, for SH degree DEGREE (a constant, so that the basis
+   functions and their gradients live in registers: with the degree read at run time they
+   were arrays in local memory): adds into out's arrays, and writes the block's sum of the
+   pose's parts (POSE floats) at pose_parts + POSE * block where pose_parts is given. The
+   block's colour coefficients are staged in shared memory (splat_cuda_sh.cuh) and their
+   gradients summed there, then added into out.sh by consecutive threads on consecutive
+   floats: read and added row by row from each thread, a warp's accesses spread over 32
+   rows of 192 bytes, and this step took 0.79 ms at 1M under ncu. */
+template <int DEGREE>
 __global__ void __launch_bounds__(GAUSSIAN_THREADS)
     backward_gaussians_kernel(rd_view_params vp, rd_gaussians g, const unsigned char *flags, const rd_splat2d_grad *grads2d,
                               rd_gaussian_grads out, float *pose_parts)
 {
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    extern __shared__ float s_sh[]; /* the rows, then their gradients' */
+    const int stride = sh_row_stride(DEGREE), used = sh_floats_used(DEGREE);
+    float *s_grad = s_sh + GAUSSIAN_THREADS * stride;
+    long long first = (long long)blockIdx.x * blockDim.x, i = first + threadIdx.x;
+    stage_sh_async(g, DEGREE, first, s_sh);
+    for (int k = 0; k < used; k++) s_grad[threadIdx.x * stride + k] = 0.0f;
     unsigned int bits = i < g.count ? flags[i] : 0u;
     rd_gaussian_grad gg = {};
+    rd_view_params v = vp;
+    v.sh_degree = DEGREE;
+    asm volatile("cp.async.wait_all;" ::: "memory");
+    __syncthreads();
     if (bits & SPLAT_SEEN) {
         rd_splat2d_grad g2 = grads2d[i];
-        long long K = (long long)(g.sh_degree + 1) * (g.sh_degree + 1);
-        float g_sh[48] = {0};
-        rd_colour_backward(&vp, g.means + 3 * i, g.sh + i * K * 3, bits & 7u, g2.rgb, g_sh, &gg);
-        rd_project_backward(&vp, &g, i, &g2, &gg);
+        rd_colour_backward(&v, g.means + 3 * i, s_sh + threadIdx.x * stride, bits & 7u, g2.rgb, s_grad + threadIdx.x * stride, &gg);
+        rd_project_backward(&v, &g, i, &g2, &gg);
         for (int k = 0; k < 3; k++) {
             if (out.means) out.means[3 * i + k] += gg.mean[k];
             if (out.log_scales) out.log_scales[3 * i + k] += gg.log_scale[k];
         }
         for (int k = 0; out.rotations && k < 4; k++) out.rotations[4 * i + k] += gg.rotation[k];
         if (out.opacities) out.opacities[i] += gg.opacity;
-        int used = 3 * (vp.sh_degree + 1) * (vp.sh_degree + 1); /* the rest get zero */
-        for (int k = 0; out.sh && k < used; k++) out.sh[i * K * 3 + k] += g_sh[k];
         if (out.mean2d_norm) { /* in normalised device coordinates, as the CPU's */
             float gu = g2.u * 0.5f * (float)vp.width, gv = g2.v * 0.5f * (float)vp.height;
             out.mean2d_norm[i] += sqrtf(gu * gu + gv * gv);
         }
         if (out.views_seen) out.views_seen[i] += 1;
+    }
+    __syncthreads();
+    if (out.sh) { /* the seen rows' used coefficients; the rest get nothing */
+        int row = sh_floats_used(g.sh_degree), total = (int)min((long long)blockDim.x, g.count - first) * used;
+        for (int e = threadIdx.x; e < total; e += blockDim.x) {
+            int r = e / used, c = e - r * used;
+            if (flags[first + r] & SPLAT_SEEN) out.sh[(first + r) * row + c] += s_grad[r * stride + c];
+        }
     }
     if (!pose_parts) return;
     typedef cub::BlockReduce<float, GAUSSIAN_THREADS> block_sum;
@@ -136,6 +201,28 @@ __global__ void __launch_bounds__(GAUSSIAN_THREADS)
         float sum = block_sum(temp).Sum(gg.w2c[k]);
         if (threadIdx.x == 0) pose_parts[POSE * blockIdx.x + k] = sum;
         __syncthreads(); /* temp is reused */
+    }
+}
+
+/* Launches step 2 for the view's SH degree, with the shared memory its rows take (past the
+   48 KB a kernel gets without asking at degree 3). */
+template <int DEGREE>
+static void launch_gaussians_degree(const rd_view_params *vp, const splat_saved_frame *fr, const rd_splat2d_grad *grads2d,
+                                    rd_gaussian_grads out, float *pose_parts, unsigned int blocks, cudaStream_t st)
+{
+    size_t shared = 2 * sizeof(float) * GAUSSIAN_THREADS * (size_t)sh_row_stride(DEGREE);
+    cudaFuncSetAttribute(backward_gaussians_kernel<DEGREE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared);
+    backward_gaussians_kernel<DEGREE><<<blocks, GAUSSIAN_THREADS, shared, st>>>(*vp, fr->g, fr->flags, grads2d, out, pose_parts);
+}
+
+static void launch_gaussians(const rd_view_params *vp, const splat_saved_frame *fr, const rd_splat2d_grad *grads2d,
+                             rd_gaussian_grads out, float *pose_parts, unsigned int blocks, cudaStream_t st)
+{
+    switch (vp->sh_degree) {
+    case 0: launch_gaussians_degree<0>(vp, fr, grads2d, out, pose_parts, blocks, st); break;
+    case 1: launch_gaussians_degree<1>(vp, fr, grads2d, out, pose_parts, blocks, st); break;
+    case 2: launch_gaussians_degree<2>(vp, fr, grads2d, out, pose_parts, blocks, st); break;
+    default: launch_gaussians_degree<3>(vp, fr, grads2d, out, pose_parts, blocks, st); break;
     }
 }
 
@@ -251,8 +338,7 @@ extern "C" rd_result rd_splat_backward_cuda(rd_context *ctx, const rd_scene *sce
     cudaMemsetAsync(b->grads2d.ptr, 0, (size_t)n * sizeof(rd_splat2d_grad), st);
     dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
     backward_blend_kernel<<<(unsigned int)fr.tiles, block, 0, st>>>(*vp, fr, g_color, g_depth, (rd_splat2d_grad *)b->grads2d.ptr);
-    backward_gaussians_kernel<<<blocks, GAUSSIAN_THREADS, 0, st>>>(*vp, fr.g, fr.flags, (const rd_splat2d_grad *)b->grads2d.ptr, out,
-                                                                   w2c_grad ? (float *)b->pose_parts.ptr : NULL);
+    launch_gaussians(vp, &fr, (const rd_splat2d_grad *)b->grads2d.ptr, out, w2c_grad ? (float *)b->pose_parts.ptr : NULL, blocks, st);
     if (w2c_grad) pose_sum_kernel<<<1, 32, 0, st>>>((const float *)b->pose_parts.ptr, blocks, pose);
     r = rd_cuda_check(ctx, cudaGetLastError(), "backward launch");
     if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "backward");

@@ -193,6 +193,13 @@ static void from_dataset(void)
         return;
     }
     char path[1024];
+    snprintf(path, sizeof path, "%s/nerf_synthetic_lego/transforms_train.json", data);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) { /* a partial copy of the data, as the GPU machine's */
+        printf("train: dataset part skipped (%s has no nerf_synthetic_lego)\n", data);
+        return;
+    }
+    fclose(probe);
     snprintf(path, sizeof path, "%s/nerf_synthetic_lego", data);
     rd_train_set *set = NULL;
     if (!CHECK_OK(rd_train_set_load(ctx, path, &(rd_train_set_desc){.split = "train", .downscale = 8}, &set))) return;

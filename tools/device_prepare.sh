@@ -42,5 +42,8 @@ if [ -n "${LEGO:-}" ]; then
         case $f in *_depth_*|*_normal_*) ;; *) cp "$f" $lego/test/ ;; esac
     done
 fi
+# COLMAP=1, FOX=1: the COLMAP set (11 MiB) and the instant-ngp fox (18 MiB), for training runs
+[ -n "${COLMAP:-}" ] && cp -r "$data/colmap_bartoszek_test" .device/data/
+[ -n "${FOX:-}" ] && cp -r "$data/instant_ngp_fox" .device/data/
 cp tools/device_run.sh .device/
 du -sh .device
