@@ -24,6 +24,7 @@ static const char *USAGE =
     "  --backward            also time the forward and backward pass of a training step: the\n"
     "                        render, then rd_render_backward of the image times random\n"
     "                        weights into gradients in the backend's memory (wall clock)\n"
+    "  --deterministic       the backward pass with its sums in a fixed order (CUDA)\n"
     "  --json                print one JSON object: median_ms, stages, counts\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                        at least 256 MiB)\n";

@@ -32,6 +32,8 @@ static const char *USAGE =
     "  --downscale F        train on images F times smaller (1..16, default 1)\n"
     "                       (photos through a lens, such as the fox's, are undistorted first: rd_image_undistort)\n"
     "  --seed S             view order, initialisation and backgrounds (default 0)\n"
+    "  --deterministic      CUDA: repeat a run bit for bit (the backward pass sums in a fixed order,\n"
+    "                       no float atomics; slower: BENCHMARKS.md); the CPU always does\n"
     "  --eval-every N       measure the test split every N iterations into the report (default: at the end only)\n"
     "  --checkpoint-every N write SCENE-STEM.checkpoint every N iterations (default 5000; Ctrl-C writes one too,\n"
     "                       then exits with 130)\n"
@@ -46,7 +48,7 @@ typedef struct train_options {
     const char *strategy; /* default, mcmc or none */
     unsigned long long seed;
     float background[3];
-    bool random_background, verbose;
+    bool random_background, deterministic, verbose;
 } train_options;
 
 static bool parse_number(const char *s, long long lo, long long hi, long long *out)
@@ -113,6 +115,8 @@ static int parse(int argc, char **argv, train_options *o)
             o->strategy = argv[++i];
             if (strcmp(next, "default") != 0 && strcmp(next, "mcmc") != 0 && strcmp(next, "none") != 0)
                 return fprintf(stderr, "radiant: --strategy %s: expected default, mcmc or none\n", next), EXIT_USAGE;
+        } else if (strcmp(a, "--deterministic") == 0) {
+            o->deterministic = true;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = true;
         } else if (a[0] == '-' && a[1]) {
@@ -189,6 +193,7 @@ static cJSON *options_json(const train_options *o, const rd_train_set *train, co
     cJSON_AddNumberToObject(j, "sh_degree", o->sh_degree);
     cJSON_AddNumberToObject(j, "downscale", o->downscale);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    cJSON_AddBoolToObject(j, "deterministic", o->deterministic);
     if (o->random_background) cJSON_AddStringToObject(j, "background", "random");
     else cJSON_AddItemToObject(j, "background", cJSON_CreateFloatArray(o->background, 3));
     cJSON_AddNumberToObject(j, "train_views", rd_train_set_count(train));
@@ -234,7 +239,7 @@ int cmd_train(int argc, char **argv)
     rd_trainer_desc desc = {.point_count = points ? points : o.points, .sh_degree = RD_SH_DEGREE(o.sh_degree),
                             .iterations = o.iterations, .random_background = o.random_background, .seed = o.seed,
                             .densify = strcmp(o.strategy, "default") == 0, .mcmc = strcmp(o.strategy, "mcmc") == 0,
-                            .max_gaussians = o.max_gaussians};
+                            .max_gaussians = o.max_gaussians, .deterministic = o.deterministic};
     memcpy(desc.background, o.background, sizeof desc.background);
     if (rd_trainer_create_from_set(ctx, train, &desc, &trainer) != RD_OK) {
         cli_error(ctx, "train");

@@ -99,6 +99,8 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             o->exr = true;
         } else if (TAKES("--backward", OPT_BACKWARD)) {
             o->backward = true;
+        } else if (TAKES("--deterministic", OPT_BACKWARD)) {
+            o->render.flags |= RD_RENDER_DETERMINISTIC;
         } else if (TAKES("--json", OPT_JSON)) {
             o->json = true;
         } else if ((TAKES("--width", OPT_SIZE) || TAKES("--height", OPT_SIZE)) && next) {

@@ -23,55 +23,12 @@
 #include "splat_cuda_frame.cuh"
 #include "splat_cuda_alpha.cuh"
 #include "splat_cuda_sh.cuh"
-#include "splat_grad.h"
+#include "splat_cuda_backward_walk.cuh"
+#include "splat_backward_ordered.h"
 
 #include <cub/cub.cuh>
 
-enum { TILE_PIXELS = RD_TILE_SIZE * RD_TILE_SIZE, GAUSSIAN_THREADS = 256, POSE = 12 };
-static_assert(sizeof(rd_splat2d_grad) == 10 * sizeof(float), "rd_splat2d_grad: ten floats from u");
-
-/* Adds a warp's lanes' gradients of one Gaussian (ten floats) into its sum: a butterfly
-   that halves the values each lane holds at each step (5, 3, 2, 1 and 1 exchanges: twelve
-   shuffles where summing every value over the warp takes fifty), after which ten lanes
-   each hold one value's sum and add it with one atomic instruction (scatter_value: which). */
-__device__ __forceinline__ void warp_add(const rd_splat2d_grad &local, float *to, int lane, int value)
-{
-    const float *v = &local.u;
-    bool h16 = lane & 16, h8 = lane & 8, h4 = lane & 4, h2 = lane & 2;
-    float a[5], c[3], d[2];
-#pragma unroll
-    for (int i = 0; i < 5; i++) /* lanes 0-15 keep values 0-4, 16-31 values 5-9 */
-        a[i] = (h16 ? v[5 + i] : v[i]) + __shfl_xor_sync(0xffffffffu, h16 ? v[i] : v[5 + i], 16);
-    /* of those five: 0-2 where bit 3 is clear, 3-4 where it is set */
-    c[0] = (h8 ? a[3] : a[0]) + __shfl_xor_sync(0xffffffffu, h8 ? a[0] : a[3], 8);
-    c[1] = (h8 ? a[4] : a[1]) + __shfl_xor_sync(0xffffffffu, h8 ? a[1] : a[4], 8);
-    c[2] = (h8 ? 0.0f : a[2]) + __shfl_xor_sync(0xffffffffu, h8 ? a[2] : 0.0f, 8);
-    /* of those three: 0-1 where bit 2 is clear, 2 where it is set */
-    d[0] = (h4 ? c[2] : c[0]) + __shfl_xor_sync(0xffffffffu, h4 ? c[0] : c[2], 4);
-    d[1] = (h4 ? 0.0f : c[1]) + __shfl_xor_sync(0xffffffffu, h4 ? c[1] : 0.0f, 4);
-    float e = (h2 ? d[1] : d[0]) + __shfl_xor_sync(0xffffffffu, h2 ? d[0] : d[1], 2);
-    e += __shfl_xor_sync(0xffffffffu, e, 1);
-    if (value >= 0) atomicAdd(to + value, e);
-}
-
-/* Which of the ten values lane holds after warp_add's butterfly, -1 for none (the odd
-   lanes hold their even neighbour's, and a few lanes hold padding). */
-__device__ __forceinline__ int scatter_value(int lane)
-{
-    if (lane & 1) return -1;
-    int c_slot = lane & 4 ? (lane & 2 ? -1 : 2) : (lane & 2 ? 1 : 0);
-    int a_slot = c_slot < 0 ? -1 : lane & 8 ? (c_slot == 2 ? -1 : 3 + c_slot) : c_slot;
-    return a_slot < 0 ? -1 : (lane & 16 ? 5 : 0) + a_slot;
-}
-
-/* What a warp stages of one Gaussian for its walk: the alpha's quadratic as the forward
-   staged it (rest.w: the position in the tile's list; rgb.w: the opacity blended), and
-   the 2D record's fields that rd_blend_backward reads. */
-typedef struct backward_hit {
-    staged_splat staged;
-    float4 geometry; /* u, v, conic a, b */
-    float4 tail;     /* conic c, the Gaussian's index (bits), unused, unused */
-} backward_hit;
+enum { GAUSSIAN_THREADS = 256, POSE = 12 };
 
 /* Step 1 for one tile (see the top of the file). */
 __global__ void __launch_bounds__(TILE_PIXELS)
@@ -79,67 +36,18 @@ __global__ void __launch_bounds__(TILE_PIXELS)
                           rd_splat2d_grad *grads2d)
 {
     __shared__ backward_hit s_hits[TILE_PIXELS];
-    unsigned int tile = blockIdx.x;
-    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31, warp = rank >> 5, slice = warp * 32;
-    int wx = (int)(tile % vp.tiles_x) * RD_TILE_SIZE + (warp & 1) * 8;
-    int wy = (int)(tile / vp.tiles_x) * RD_TILE_SIZE + (warp >> 1) * 4;
-    int px = wx + (lane & 7), py = wy + (lane >> 3);
-    bool inside = px < vp.width && py < vp.height;
-    float X = (float)(lane & 7) + 0.5f, Y = (float)(lane >> 3) + 0.5f; /* from the warp's corner, as the forward */
-    float XX = X * X, XY = X * Y, YY = Y * Y;
-    float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
-    /* the warp's rectangle of pixel centres, as the forward tests it */
-    float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
-    float wx1 = (float)min(wx + 8, vp.width) - 0.5f, wy1 = (float)min(wy + 4, vp.height) - 0.5f;
-    float T = 1.0f;
-    unsigned int last = 0;
-    rd_pixel_grad pg = {};
-    if (inside) {
-        size_t p = (size_t)py * vp.width + px;
-        T = fr.trans[p], last = fr.last[p];
-        pg = rd_pixel_grad_start(&vp, g_color ? g_color + 4 * p : NULL, g_depth ? g_depth[p] : 0.0f, T, fr.depth[p]);
-    }
+    int rank = threadIdx.y * RD_TILE_SIZE + threadIdx.x, lane = rank & 31;
+    backward_hit *slice = s_hits + (rank & ~31);
+    backward_pixel px = backward_pixel_start(vp, fr, g_color, g_depth, blockIdx.x, rank);
     int value = scatter_value(lane);
-    long long start = fr.ranges[tile].start;
-    for (int end = (int)__reduce_max_sync(0xffffffffu, last); end > 0; end -= 32) {
-        int position = end - 32 + lane;
-        bool touches = false;
-        blend_splat s;
-        unsigned int index = 0;
-        float log2_opacity = 0.0f;
-        if (position >= 0) {
-            index = fr.values[start + position];
-            s = load_blend_splat(fr.splats, index);
-            log2_opacity = fast_log2(s.opacity);
-            float abc[3] = {s.a, s.b, s.c};
-            touches = rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
-        }
-        unsigned int mask = __ballot_sync(0xffffffffu, touches);
-        if (touches) {
-            backward_hit hit;
-            hit.staged = stage_splat(s, log2_opacity, (float)wx, (float)wy, (unsigned int)position);
-            hit.staged.rgb.w = s.opacity;
-            hit.geometry = make_float4(s.u, s.v, s.a, s.b);
-            hit.tail = make_float4(s.c, __uint_as_float(index), 0.0f, 0.0f);
-            s_hits[slice + __popc(mask & ((1u << lane) - 1))] = hit;
-        }
-        __syncwarp();
-        for (int k = slice + __popc(mask) - 1; k >= slice; k--) {
-            staged_splat staged = s_hits[k].staged;
-            bool active = __float_as_uint(staged.rest.w) < last;
-            float alpha = hit_alpha(staged, X, Y, XX, XY, YY);
-            active = active && alpha > 0.0f;
+    long long start = fr.ranges[blockIdx.x].start;
+    for (int end = (int)__reduce_max_sync(0xffffffffu, px.last); end > 0; end -= WALK_BATCH) {
+        for (int k = stage_backward_batch(px, fr, start, end, slice) - 1; k >= 0; k--) {
             rd_splat2d_grad local = {};
-            if (active) {
-                float4 geometry = s_hits[k].geometry;
-                float T_before = T / (1.0f - alpha);
-                float rgb[3] = {staged.rgb.x, staged.rgb.y, staged.rgb.z}, conic[3] = {geometry.z, geometry.w, s_hits[k].tail.x};
-                rd_blend_backward(&pg, rgb, staged.rest.z, alpha, T_before, alpha / staged.rgb.w, alpha >= RD_MAX_ALPHA,
-                                  fx - geometry.x, fy - geometry.y, conic, &local);
-                T = T_before;
-            }
-            if (__any_sync(0xffffffffu, active))
-                warp_add(local, &grads2d[__float_as_uint(s_hits[k].tail.y)].u, lane, value);
+            bool active = backward_step(px, slice[k], &local);
+            if (!__any_sync(0xffffffffu, active)) continue;
+            float sum = warp_sum_scatter(local, lane);
+            if (value >= 0) atomicAdd(&grads2d[__float_as_uint(slice[k].tail.y)].u + value, sum);
         }
         __syncwarp(); /* the slice is read before the next batch overwrites it */
     }
@@ -335,9 +243,14 @@ extern "C" rd_result rd_splat_backward_cuda(rd_context *ctx, const rd_scene *sce
     float *pose = w2c_grad && grads_memory != RD_MEMORY_DEVICE ? (float *)b->pose_parts.ptr + (size_t)blocks * POSE : w2c_grad;
     if (pose != w2c_grad) r = rd_cuda_upload(ctx, &b->pose_parts, (size_t)blocks * POSE * sizeof(float), w2c_grad, POSE * 4);
     if (r != RD_OK || n == 0) return r;
-    cudaMemsetAsync(b->grads2d.ptr, 0, (size_t)n * sizeof(rd_splat2d_grad), st);
-    dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
-    backward_blend_kernel<<<(unsigned int)fr.tiles, block, 0, st>>>(*vp, fr, g_color, g_depth, (rd_splat2d_grad *)b->grads2d.ptr);
+    if (vp->flags & RD_RENDER_DETERMINISTIC) {
+        r = rd_splat_backward_ordered(ctx, vp, &fr, g_color, g_depth, (rd_splat2d_grad *)b->grads2d.ptr, st);
+        if (r != RD_OK) return r;
+    } else {
+        cudaMemsetAsync(b->grads2d.ptr, 0, (size_t)n * sizeof(rd_splat2d_grad), st);
+        dim3 block(RD_TILE_SIZE, RD_TILE_SIZE);
+        backward_blend_kernel<<<(unsigned int)fr.tiles, block, 0, st>>>(*vp, fr, g_color, g_depth, (rd_splat2d_grad *)b->grads2d.ptr);
+    }
     launch_gaussians(vp, &fr, (const rd_splat2d_grad *)b->grads2d.ptr, out, w2c_grad ? (float *)b->pose_parts.ptr : NULL, blocks, st);
     if (w2c_grad) pose_sum_kernel<<<1, 32, 0, st>>>((const float *)b->pose_parts.ptr, blocks, pose);
     r = rd_cuda_check(ctx, cudaGetLastError(), "backward launch");

@@ -467,7 +467,8 @@ void rd_splat_cuda_free_state(rd_context *ctx, void *state)
     rd_cuda_buffer *bufs[] = {&f->splats, &f->tiles, &f->pair_scan, &f->keys[0], &f->keys[1], &f->values[0],
                                 &f->values[1], &f->ranges, &f->schedule, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
                                 &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1], &f->last, &f->flags,
-                                &f->backward.grads2d, &f->backward.pose_parts, &f->backward.outputs, &f->backward.params};
+                                &f->backward.grads2d, &f->backward.pose_parts, &f->backward.outputs, &f->backward.params,
+                                &f->backward.ordered};
     for (rd_cuda_buffer *b : bufs) rd_cuda_release(ctx, b);
     rd_cuda_timers_destroy(&f->timers);
     if (f->host_counts) cudaFreeHost(f->host_counts);
@@ -792,7 +793,7 @@ static rd_result drive_frame(rd_context *ctx, const rd_scene *scene, const rd_vi
     if (r == RD_OK && save) {
         f->kept.valid = true, f->kept.uid = scene->head.uid, f->kept.means = rd_scene_gaussians(scene).means;
         f->kept.vp = *vp;
-        f->kept.vp.flags &= ~(uint32_t)(RD_RENDER_STAGE_TIMES | RD_RENDER_FOR_BACKWARD);
+        f->kept.vp.flags &= ~(uint32_t)(RD_RENDER_STAGE_TIMES | RD_RENDER_FOR_BACKWARD | RD_RENDER_DETERMINISTIC);
     }
     return r;
 }
@@ -803,7 +804,7 @@ static rd_result drive_frame(rd_context *ctx, const rd_scene *scene, const rd_vi
 static bool same_frame(const splat_frame *f, const rd_scene *scene, const rd_view_params *vp)
 {
     rd_view_params v = *vp;
-    v.flags &= ~(uint32_t)(RD_RENDER_STAGE_TIMES | RD_RENDER_FOR_BACKWARD);
+    v.flags &= ~(uint32_t)(RD_RENDER_STAGE_TIMES | RD_RENDER_FOR_BACKWARD | RD_RENDER_DETERMINISTIC);
     return f->kept.valid && f->kept.uid == scene->head.uid && f->kept.means == rd_scene_gaussians(scene).means &&
            memcmp(&f->kept.vp, &v, sizeof v) == 0;
 }
@@ -835,6 +836,7 @@ rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, co
     f->kept.valid = false; /* a kept frame serves the next backward pass only (RD_RENDER_FOR_BACKWARD) */
     if (r != RD_OK) return r;
     out->tiles = (long long)vp->tiles_x * vp->tiles_y;
+    out->pairs = f->host_counts->pairs;
     out->splats = (const device_splat *)f->splats.ptr;
     out->flags = (const unsigned char *)f->flags.ptr;
     out->ranges = (const tile_range *)f->ranges.ptr;

@@ -41,14 +41,14 @@ enum { SPLAT_SEEN = 8 };
 
 /* The backward pass's own buffers, kept with the frame's. */
 typedef struct splat_backward_buffers {
-    rd_cuda_buffer grads2d, pose_parts, outputs, params;
+    rd_cuda_buffer grads2d, pose_parts, outputs, params, ordered; /* ordered: splat_backward_ordered.cu's */
 } splat_backward_buffers;
 
 /* A forward frame rendered for the backward pass: everything on the device, valid until
    the context renders again. */
 typedef struct splat_saved_frame {
     rd_gaussians g;
-    long long tiles;
+    long long tiles, pairs; /* pairs: the sorted list's length */
     const device_splat *splats;
     const unsigned char *flags;
     const tile_range *ranges;

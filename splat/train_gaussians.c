@@ -264,7 +264,7 @@ static rd_result step_once(rd_trainer *t, double *loss)
     const rd_camera *cam = &view->camera;
     size_t pixels = (size_t)cam->width * (size_t)cam->height;
     int active = t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree;
-    rd_render_desc rd = {.sh_degree = RD_SH_DEGREE(active)};
+    rd_render_desc rd = {.flags = t->desc.deterministic ? RD_RENDER_DETERMINISTIC : 0u, .sh_degree = RD_SH_DEGREE(active)};
     for (int c = 0; c < 3; c++) rd.background[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
     if (t->device) { /* the loss is summed on the device (rd_trainer_step reads it) */
         float lr[GROUPS];

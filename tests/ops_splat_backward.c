@@ -5,7 +5,9 @@
    CPU pass sums in a fixed order). CUDA also gets a case with every array in device
    memory and two large ones (100k Gaussians at 640x480, 1M at 1280x720, against the
    threaded CPU); the device-memory case and the 1M one render first with
-   RD_RENDER_FOR_BACKWARD, so that the pass takes that frame rather than rendering again. Vulkan has no backward pass yet (its own issue) and runs no case.
+   RD_RENDER_FOR_BACKWARD, so that the pass takes that frame rather than rendering again; the
+   odd cases (the 100k one among them) ask for RD_RENDER_DETERMINISTIC, CUDA's ordered
+   sums. Vulkan has no backward pass yet (its own issue) and runs no case.
    On GPUs a field compares by its relative L2 error and by the samples off by more than
    max_abs times (|reference| + the field's RMS): the GPU blends with the hardware's exp2
    (splat_cuda_alpha.cuh), undoes each step by dividing by 1 - alpha and sums a
@@ -63,7 +65,8 @@ static void *backward_generate(const op_env *env, test_rng *r, int i)
     c->arrays = random_scene(r, &sd);
     const int *size = c->large ? large_sizes[i - 11] : sizes[(int)(rng_uniform(r) * 4)];
     c->camera = random_camera(r, size[0], size[1]);
-    c->desc = (rd_render_desc){.flags = (uint32_t)(rng_uniform(r) * 8) & 7u,
+    /* odd cases sum in a fixed order on CUDA (RD_RENDER_DETERMINISTIC: splat_backward_ordered.cu) */
+    c->desc = (rd_render_desc){.flags = ((uint32_t)(rng_uniform(r) * 8) & 7u) | (i % 2 ? RD_RENDER_DETERMINISTIC : 0u),
                                .background = {(float)rng_uniform(r), (float)rng_uniform(r), (float)rng_uniform(r)},
                                .sh_degree = i % 5 == 4 ? RD_SH_DEGREE(1) : 0};
     size_t P = (size_t)size[0] * (size_t)size[1];

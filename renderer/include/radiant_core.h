@@ -145,6 +145,10 @@ enum {
        and the scene's arrays unchanged, then does not render the frame again (a training
        step renders, takes the loss, then runs the backward pass) */
     RD_RENDER_FOR_BACKWARD = 1u << 5,
+    /* rd_render_backward: the same gradients, bit for bit, every run (CUDA sums them in a
+       fixed order instead of with float atomics, at a cost BENCHMARKS.md states; the CPU
+       backward is always so) */
+    RD_RENDER_DETERMINISTIC = 1u << 6,
 };
 
 /* sh_degree field: 0 renders the scene's degree; RD_SH_DEGREE(n) caps it at n. */

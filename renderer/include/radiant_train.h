@@ -3,7 +3,8 @@
    (spec/gaussians.md, "Training") a step at a time: render one view, loss
    (1 - 0.2) L1 + 0.2 (1 - SSIM) against its image, backward pass (rd_render_backward),
    Adam per parameter group with the means' learning rate decaying exponentially, and one
-   more SH degree every 1000 steps. On the CPU a seed makes a run repeatable bit for bit.
+   more SH degree every 1000 steps. On the CPU a seed makes a run repeatable bit for bit, and
+   on CUDA with `deterministic`.
 
      rd_trainer *t;
      rd_trainer_create(ctx, &(rd_trainer_desc){.views = views, .view_count = n,
@@ -51,6 +52,8 @@ typedef struct rd_trainer_desc {
                                 opacity and 5% more are added so, up to max_gaussians; each step the means
                                 get covariance-shaped noise and the loss 0.01 mean opacity + 0.01 mean scale */
     int64_t max_gaussians;   /* mcmc's cap (0: 1,000,000) */
+    bool deterministic;      /* CUDA: the backward pass's sums in a fixed order (RD_RENDER_DETERMINISTIC), so
+                                that a seed repeats a run bit for bit there too, at a cost (BENCHMARKS.md) */
 } rd_trainer_desc;
 
 typedef struct rd_train_stats {
