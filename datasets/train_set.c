@@ -131,6 +131,14 @@ void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3])
         for (int a = 0; a < 3; a++) lo[a] = -1.3f, hi[a] = 1.3f;
         return;
     }
+    /* instant-ngp's unit cube (aabb_scale 1, spec/datasets.md): positions scaled by 0.33 and
+       offset by 0.5 into [0, 1]^3, so the cube of side 1 / 0.33 about the origin here. The
+       box of the camera centres, which the fox's arc of cameras makes miss the fox,
+       trained the fox to 10.2 dB over its test views (H200, 30k steps). */
+    if (strcmp(rd_dataset_kind(set->dataset), "instant-ngp") == 0) {
+        for (int a = 0; a < 3; a++) lo[a] = -0.5f / 0.33f, hi[a] = 0.5f / 0.33f;
+        return;
+    }
     for (int k = 0; k < set->count; k++) {
         float c[3];
         rd_camera_center(&set->views[k].camera, c);
