@@ -31,6 +31,7 @@ typedef struct cli_options {
     bool exr, json, verbose;
     bool backward; /* bench --backward */
     int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */
+    const char *spz_frame; /* --spz-frame NAME (rd_scene_load_desc.spz_frame) */
     int width, height, frames, warmup;
     rd_render_desc render;
 } cli_options;

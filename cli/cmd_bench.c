@@ -27,7 +27,8 @@ static const char *USAGE =
     "  --deterministic       the backward pass with its sums in a fixed order (CUDA)\n"
     "  --json                print one JSON object: median_ms, stages, counts\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
-    "                        at least 256 MiB)\n";
+    "                        at least 256 MiB)\n"
+    "  --spz-frame NAME      read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n";
 
 static int compare_double(const void *a, const void *b)
 {

@@ -16,7 +16,11 @@ static const char *USAGE =
     "  --spz-fractional-bits B  SPZ position precision 1..23 (default: from the scene's extent,\n"
     "                           at least 12 bits; the choice is printed)\n"
     "  --format F               ply, compressed-ply, spz or splat, whatever OUT is called\n"
-    "  --decode-limit MIB|none  memory IN may decode to (default: 64 times its size, at least 256 MiB)\n";
+    "  --decode-limit MIB|none  memory IN may decode to (default: 64 times its size, at least 256 MiB)\n"
+    "  --spz-frame NAME      read an SPZ IN as in this frame (RUB, RDF, LUF, ... or a z-up one such as\n"
+    "                        RFU), whatever its coordinate-system record says (none: RUB)\n"
+    "  --out-spz-frame NAME  write an SPZ OUT in this frame (default RUB, SPZ's documented one); the\n"
+    "                        file's coordinate-system record says which\n";
 
 static bool parse_int(const char *s, int lo, int hi, int *out)
 {
@@ -52,6 +56,10 @@ static int parse(int argc, char **argv, const char **in, const char **out, rd_sc
             if (!d->format) return fprintf(stderr, "radiant: --format %s: expected ply, compressed-ply, spz or splat\n", next), EXIT_USAGE;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = true;
+        } else if (strcmp(a, "--spz-frame") == 0 && next) {
+            o->spz_frame = argv[++i]; /* IN's; checked by rd_scene_load_with */
+        } else if (strcmp(a, "--out-spz-frame") == 0 && next) {
+            d->spz_frame = argv[++i]; /* checked by rd_scene_save */
         } else if (strcmp(a, "--decode-limit") == 0 && next) {
             if (rd_decode_limit_from_text(argv[++i], &o->decode_limit) != RD_OK)
                 return fprintf(stderr, "radiant: --decode-limit %s: expected a whole number of MiB (1..1073741824) or none\n", next),
@@ -84,7 +92,7 @@ int cmd_convert(int argc, char **argv)
     if (!ctx) return EXIT_FAILED;
     rd_scene *scene = NULL;
     double t0 = cli_now_ms();
-    if (rd_scene_load(ctx, in, &scene) != RD_OK) {
+    if (rd_scene_load_with(ctx, in, &(rd_scene_load_desc){.spz_frame = context_options.spz_frame}, &scene) != RD_OK) {
         cli_error(ctx, NULL);
         rd_context_destroy(ctx);
         return EXIT_FAILED;

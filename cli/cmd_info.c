@@ -11,7 +11,8 @@ static const char *USAGE =
     "A scene file: format, Gaussian count, SH degree, bounds, properties found.\n"
     "A dataset folder or file: kind, views, skipped frames, sparse points.\n"
     "  --split S   the dataset split to list (default: all)\n"
-    "  --decode-limit MIB|none  memory FILE may decode to (default: 64 times its size, at least 256 MiB)\n";
+    "  --decode-limit MIB|none  memory FILE may decode to (default: 64 times its size, at least 256 MiB)\n"
+    "  --spz-frame NAME      read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n";
 
 static int dataset_info(rd_context *ctx, const cli_options *o)
 {
@@ -57,7 +58,7 @@ int cmd_info(int argc, char **argv)
         return status;
     }
     rd_scene *scene = NULL;
-    if (rd_scene_load(ctx, o.scene, &scene) != RD_OK) {
+    if (rd_scene_load_with(ctx, o.scene, &(rd_scene_load_desc){.spz_frame = o.spz_frame}, &scene) != RD_OK) {
         cli_error(ctx, NULL);
         rd_context_destroy(ctx);
         return EXIT_FAILED;

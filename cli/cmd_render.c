@@ -34,6 +34,7 @@ static const char *USAGE =
     "  --inria-extent       the INRIA code's square 3-sigma extent\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                       at least 256 MiB)\n"
+    "  --spz-frame NAME     read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n"
     "  -v, --verbose        debug messages\n";
 
 static bool make_dirs(const char *path)

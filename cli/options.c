@@ -131,6 +131,8 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             o->render.flags |= RD_RENDER_EXPECTED_DEPTH;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->verbose = true;
+        } else if (strcmp(a, "--spz-frame") == 0 && next) {
+            o->spz_frame = argv[++i]; /* checked by rd_scene_load_with, whose message names it */
         } else if (strcmp(a, "--decode-limit") == 0 && next) {
             if (rd_decode_limit_from_text(argv[++i], &o->decode_limit) != RD_OK) {
                 fprintf(stderr, "radiant: --decode-limit %s: expected a whole number of MiB (1..1073741824) or none\n", argv[i]);
@@ -192,5 +194,5 @@ rd_result cli_load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene
 {
     if (o->synth) return rd_scene_create_synthetic(ctx, &(rd_demo_desc){.count = o->synth}, scene);
     if (o->demo) return rd_scene_create_demo(ctx, NULL, scene);
-    return rd_scene_load(ctx, o->scene, scene);
+    return rd_scene_load_with(ctx, o->scene, &(rd_scene_load_desc){.spz_frame = o->spz_frame}, scene);
 }

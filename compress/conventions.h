@@ -8,6 +8,7 @@
 #include "../splat/scene.h" /* the stored parameters' own conversions (sigmoid, logit, SH DC) */
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* a float to a byte, rounded and clamped to 0..255 (NaN gives 0) */
@@ -38,19 +39,26 @@ void rd_quat_unpack_spz(uint32_t packed, float q_wxyz[4]);
 uint32_t rd_quat_pack_playcanvas(const float q_wxyz[4]);
 void rd_quat_unpack_playcanvas(uint32_t packed, float q_wxyz[4]);
 
-/* Axes. A change of axes that negates some of x, y, z (flip[a] = -1) maps a Gaussian to
-   the same Gaussian seen in the new axes: the mean's components flip, the quaternion
-   conjugates by the reflection (its vector part flips where the other two axes do not
-   flip together), and each SH coefficient k >= 1 takes the sign of its basis function
-   under the reflection. SPZ stores right-up-back (RUB) axes; radiant uses
-   right-down-forward (RDF): flip = {1, -1, -1} both ways. */
-typedef struct rd_axis_flip {
-    float position[3];
-    float quat_xyz[3]; /* factors for x, y, z; w is kept */
-    float sh[16];      /* factor per SH coefficient (index 0, the DC term, is 1) */
-} rd_axis_flip;
-rd_axis_flip rd_axis_flip_make(const float flip[3]);
-extern const float RD_FLIP_RUB_RDF[3];
+/* Axes. A change of axes by a signed permutation A (each file axis along one of radiant's,
+   either way) maps a Gaussian to the same Gaussian in the new axes: the mean to A m, the
+   scales permuted as the axes are, the rotation R to A R A^T (a rotation even where A
+   mirrors: the quaternion keeps w and its vector part goes to det(A) A v), and the SH
+   coefficients of each band through a matrix, since view directions turn by A too: sign
+   factors where A only flips axes, Wigner-D-like mixes where it swaps them (a z-up frame
+   into a y-up one). Frames are named as spec/formats.md does, by where a file's +x, +y and
+   +z point: R/L right/left, U/D up/down, F/B forward/back; radiant's own is RDF. */
+typedef struct rd_axis_change {
+    float axes[9];       /* A, row-major: radiant's coordinates from the file's (or back) */
+    int scale_from[3];   /* new log-scale a is old log-scale scale_from[a] */
+    float quat_xyz[9];   /* det(A) A, on the quaternion's vector part */
+    float sh[16][16];    /* block diagonal by band; new coefficient k = sum over j of sh[k][j] old j */
+} rd_axis_change;
+/* The change from the frame `name` (three letters, case ignored) into RDF, or from RDF into
+   it (to_frame); false where name is not a frame (each of x, y, z along a different axis). */
+bool rd_axis_change_make(const char *name, bool to_frame, rd_axis_change *out);
+/* Applies the change to one Gaussian (any of the arrays may be NULL; sh holds K
+   coefficients, RGB inner). */
+void rd_axis_change_apply(const rd_axis_change *c, float mean[3], float log_scale[3], float q_wxyz[4], float *sh, int K);
 
 /* IEEE half <-> float (ksplat), round to nearest even on the way down. */
 float rd_half_to_float(uint16_t h);

@@ -15,8 +15,14 @@
 
 /* SPZ: version 4 (plain header, ZSTD streams) and versions 2-3 (gzip). */
 bool rd_spz_detect(const unsigned char *data, size_t size);
-rd_result rd_spz_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
-rd_result rd_spz_encode(rd_context *ctx, const char *path, const rd_scene *scene, int fractional_bits, rd_bytes *out);
+/* frame_override: an SPZ frame number (rd_spz_frame_parse) the file is read in whatever it
+   says, or 0 for the file's record (else RUB) */
+rd_result rd_spz_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, int frame_override,
+                        rd_scene **out);
+/* SPZ's number of a frame named as spec/formats.md names them ("RUB", case ignored), -1 for none */
+int rd_spz_frame_parse(const char *name);
+/* frame: the SPZ frame number to write in (0: RUB, the documented one); the file says it */
+rd_result rd_spz_encode(rd_context *ctx, const char *path, const rd_scene *scene, int fractional_bits, int frame, rd_bytes *out);
 
 /* antimatter15 .splat: no header, 32 bytes a splat. */
 bool rd_splat_detect(const unsigned char *data, size_t size);

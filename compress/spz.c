@@ -4,7 +4,13 @@
    bytes (x, y, z) / 127.5 - 1 with w rebuilt, v3+ as smallest-three in (x, y, z, w)
    order; SH bytes are coefficient-major with RGB inner, (b - 128) / 128; v4 extension
    records sit between the 32-byte header and the table at tocByteOffset, and the ZSTD
-   streams follow the table back to back. Axes are converted RUB <-> RDF. */
+   streams follow the table back to back. Coordinate frames (spec/formats.md): the record
+   0xADBE0003 (SPZ_ADOBE_coordinate_system: u32 type, u32 byte length 4, u32 frame) names
+   the frame a file is in, numbered as nianticlabs/spz include/spz/splat-types.h does; the
+   records (u32 type, u32 byte length, payload, back to back) sit after the SH array in a
+   gzip SPZ and between the header and the table in v4. Without one a file is read as RUB,
+   as Niantic's library reads it (the load desc's spz_frame overrides either); radiant
+   writes RUB (or the frame asked for) and the record saying so. */
 #include "formats.h"
 #include "conventions.h"
 #include "gzip.h"
@@ -14,6 +20,50 @@
 #include <zstd.h>
 
 enum { SPZ_MAGIC = 0x5053474e, V4_HEADER = 32, LEGACY_HEADER = 16, FLAG_ANTIALIASED = 1, FLAG_EXTENSIONS = 2 };
+enum { RECORD_COORDINATE_SYSTEM = 0xADBE0003u, FRAME_RUB = 4, FRAME_COUNT = 17 };
+/* SPZ's frame numbers (0: unspecified, read as RUB) */
+static const char *FRAME_NAMES[FRAME_COUNT] = {"unspecified", "LDB", "RDB", "LUB", "RUB", "LDF", "RDF", "LUF", "RUF",
+                                               "LFD", "RFD", "LFU", "RFU", "LBD", "RBD", "LBU", "RBU"};
+
+int rd_spz_frame_parse(const char *name)
+{
+    for (int k = 1; name && k < FRAME_COUNT; k++)
+        if (strcasecmp(name, FRAME_NAMES[k]) == 0) return k;
+    return -1;
+}
+
+/* The frame a file is in and why: its record, the caller's override or the default. */
+typedef struct spz_frame {
+    int value;
+    const char *why;
+} spz_frame;
+
+/* Reads the extension records in [p, end): the coordinate-system record's frame into
+   *frame (when the caller gave none); other records are skipped. */
+static rd_result read_records(rd_context *ctx, const char *path, const unsigned char *p, const unsigned char *end, spz_frame *frame)
+{
+    while (end - p >= 8) {
+        uint32_t type = rd_le32(p), length = rd_le32(p + 4);
+        p += 8;
+        if (length > (uint64_t)(end - p))
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: extension record 0x%08x: byte length %u runs past the %td bytes left", path, type,
+                           length, end - p);
+        if (type == RECORD_COORDINATE_SYSTEM) {
+            uint32_t value = length == 4 ? rd_le32(p) : UINT32_MAX;
+            if (value >= FRAME_COUNT)
+                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: coordinate-system record (0xADBE0003): frame %u (expected 0..16 in 4 bytes)",
+                               path, value);
+            if (!frame->why) {
+                frame->value = value ? (int)value : FRAME_RUB;
+                frame->why = value ? "the file's coordinate-system record" : "the file's record says unspecified: read as RUB";
+            }
+        } else {
+            rd_log(ctx, RD_LOG_DEBUG, "%s: extension record 0x%08x (%u bytes) skipped", path, type, length);
+        }
+        p += length;
+    }
+    return RD_OK;
+}
 enum { STREAM_POSITIONS, STREAM_ALPHAS, STREAM_COLORS, STREAM_SCALES, STREAM_ROTATIONS, STREAM_SH, STREAM_COUNT };
 static const char *STREAM_NAMES[STREAM_COUNT] = {"positions", "alphas", "colours", "scales", "rotations", "sh"};
 static const float COLOR_SCALE = 0.15f; /* SPZ colour = dc * 0.15 * 255 + 127.5 */
@@ -56,20 +106,21 @@ static rd_result check_limit(rd_context *ctx, const char *path, size_t file_size
     return rd_decode_check(ctx, path, file_size, arrays + rd_scene_bytes(a->count, kept_degree(a->sh_degree)), what);
 }
 
-static rd_result unpack(rd_context *ctx, const char *path, const spz_arrays *a, uint8_t flags, rd_scene **out)
+static rd_result unpack(rd_context *ctx, const char *path, const spz_arrays *a, uint8_t flags, spz_frame frame, rd_scene **out)
 {
     int degree = kept_degree(a->sh_degree);
     if (a->sh_degree > 3) rd_log(ctx, RD_LOG_WARN, "%s: SH degree %d; radiant keeps degrees 0..3", path, a->sh_degree);
     rd_scene *s = NULL;
     rd_result r = rd_scene_alloc(ctx, a->count, degree, &s);
     if (r != RD_OK) return r;
-    rd_axis_flip f = rd_axis_flip_make(RD_FLIP_RUB_RDF);
+    rd_axis_change change;
+    rd_axis_change_make(FRAME_NAMES[frame.value], false, &change);
     int K = rd_sh_coeffs(degree), file_dim = sh_dim(a->sh_degree);
     float unit = ldexpf(1.0f, -a->fractional_bits);
     for (int64_t i = 0; i < a->count; i++) {
         float *q = s->rotations + 4 * i, *sh = s->sh + (size_t)i * (size_t)K * 3;
         for (int c = 0; c < 3; c++) {
-            s->means[3 * i + c] = f.position[c] * (float)fixed24(a->stream[STREAM_POSITIONS] + 9 * i + 3 * c) * unit;
+            s->means[3 * i + c] = (float)fixed24(a->stream[STREAM_POSITIONS] + 9 * i + 3 * c) * unit;
             s->log_scales[3 * i + c] = (float)a->stream[STREAM_SCALES][3 * i + c] / 16.0f - 10.0f;
             sh[c] = ((float)a->stream[STREAM_COLORS][3 * i + c] / 255.0f - 0.5f) / COLOR_SCALE;
         }
@@ -81,10 +132,10 @@ static rd_result unpack(rd_context *ctx, const char *path, const spz_arrays *a, 
             float x = rot[0] / 127.5f - 1.0f, y = rot[1] / 127.5f - 1.0f, z = rot[2] / 127.5f - 1.0f;
             q[0] = sqrtf(fmaxf(0.0f, 1.0f - (x * x + y * y + z * z))), q[1] = x, q[2] = y, q[3] = z;
         }
-        for (int c = 0; c < 3; c++) q[1 + c] *= f.quat_xyz[c];
         const unsigned char *bytes = a->stream[STREAM_SH] + (size_t)i * (size_t)file_dim * 3;
         for (int k = 1; k < K; k++)
-            for (int c = 0; c < 3; c++) sh[3 * k + c] = f.sh[k] * ((float)bytes[3 * (k - 1) + c] - 128.0f) / 128.0f;
+            for (int c = 0; c < 3; c++) sh[3 * k + c] = ((float)bytes[3 * (k - 1) + c] - 128.0f) / 128.0f;
+        rd_axis_change_apply(&change, s->means + 3 * i, s->log_scales + 3 * i, q, sh, K);
     }
     s->flags = (flags & FLAG_ANTIALIASED) ? RD_SCENE_ANTIALIASED : 0;
     snprintf(s->format, sizeof s->format, "spz");
@@ -103,7 +154,8 @@ static rd_result check_header(rd_context *ctx, const char *path, int64_t n, int 
     return RD_OK;
 }
 
-static rd_result decode_legacy(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out)
+static rd_result decode_legacy(rd_context *ctx, const char *path, const unsigned char *data, size_t size, spz_frame frame,
+                               rd_scene **out)
 {
     unsigned char *raw = NULL;
     size_t raw_size = 0;
@@ -129,29 +181,30 @@ static rd_result decode_legacy(rd_context *ctx, const char *path, const unsigned
         for (int s = 0; s < STREAM_COUNT; s++) total += sizes[s];
         uint64_t body = raw_size - LEGACY_HEADER;
         bool extensions = raw[14] & FLAG_EXTENSIONS;
-        /* extension records (when flagged) come before the arrays: skip what is extra */
+        /* extension records (when flagged) follow the arrays */
         if (body < total || (!extensions && body != total)) {
             r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: %llu bytes after the header, %llu expected for %lld points (truncated or corrupt)",
                         path, (unsigned long long)body, (unsigned long long)total, (long long)a.count);
         } else {
-            const unsigned char *p = raw + LEGACY_HEADER + (body - total);
+            const unsigned char *p = raw + LEGACY_HEADER;
             for (int s = 0; s < STREAM_COUNT; s++) {
                 a.stream[s] = p;
                 p += sizes[s];
             }
-            r = unpack(ctx, path, &a, raw[14], out);
+            r = read_records(ctx, path, p, raw + raw_size, &frame);
+            if (!frame.why) frame.value = FRAME_RUB, frame.why = "no coordinate-system record: Niantic's library reads such files as RUB";
+            if (r == RD_OK) r = unpack(ctx, path, &a, raw[14], frame, out);
             if (r == RD_OK)
                 snprintf((*out)->header, sizeof (*out)->header,
-                         "SPZ v%u (gzip): numPoints %lld, shDegree %d, fractionalBits %d, flags 0x%x%s", version,
-                         (long long)a.count, a.sh_degree, a.fractional_bits, raw[14],
-                         body > total ? ", extension records skipped" : "");
+                         "SPZ v%u (gzip): numPoints %lld, shDegree %d, fractionalBits %d, flags 0x%x; frame %s (%s)", version,
+                         (long long)a.count, a.sh_degree, a.fractional_bits, raw[14], FRAME_NAMES[frame.value], frame.why);
         }
     }
     free(raw);
     return r;
 }
 
-static rd_result decode_v4(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out)
+static rd_result decode_v4(rd_context *ctx, const char *path, const unsigned char *data, size_t size, spz_frame frame, rd_scene **out)
 {
     if (size < V4_HEADER) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %zu bytes, shorter than the 32-byte SPZ header", path, size);
     uint32_t version = rd_le32(data + 4);
@@ -174,6 +227,8 @@ static rd_result decode_v4(rd_context *ctx, const char *path, const unsigned cha
                        path, toc, streams, size);
     for (int s = 0; s < streams; s++) total += sizes[s];
     if ((r = check_limit(ctx, path, size, &a, total)) != RD_OK) return r;
+    if ((r = read_records(ctx, path, data + V4_HEADER, data + toc, &frame)) != RD_OK) return r;
+    if (!frame.why) frame.value = FRAME_RUB, frame.why = "no coordinate-system record: Niantic's library reads such files as RUB";
     unsigned char *arrays = malloc(total ? total : 1);
     if (!arrays) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: cannot hold %llu decompressed bytes", path, (unsigned long long)total);
     uint64_t at = (uint64_t)toc + 16u * (uint64_t)streams;
@@ -198,13 +253,12 @@ static rd_result decode_v4(rd_context *ctx, const char *path, const unsigned cha
     }
     if (r == RD_OK) {
         if (!sizes[STREAM_SH]) a.stream[STREAM_SH] = dst;
-        r = unpack(ctx, path, &a, flags, out);
+        r = unpack(ctx, path, &a, flags, frame, out);
     }
     if (r == RD_OK)
         snprintf((*out)->header, sizeof (*out)->header,
-                 "SPZ v4: numPoints %lld, shDegree %d, fractionalBits %d, flags 0x%x, numStreams %d, tocByteOffset %u%s",
-                 (long long)a.count, a.sh_degree, a.fractional_bits, flags, streams, toc,
-                 toc > V4_HEADER ? " (extension records skipped)" : "");
+                 "SPZ v4: numPoints %lld, shDegree %d, fractionalBits %d, flags 0x%x, numStreams %d, tocByteOffset %u; frame %s (%s)",
+                 (long long)a.count, a.sh_degree, a.fractional_bits, flags, streams, toc, FRAME_NAMES[frame.value], frame.why);
     free(arrays);
     return r;
 }
@@ -214,12 +268,15 @@ bool rd_spz_detect(const unsigned char *data, size_t size)
     return (size >= 4 && rd_le32(data) == SPZ_MAGIC) || (size >= 2 && data[0] == 0x1f && data[1] == 0x8b);
 }
 
-rd_result rd_spz_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out)
+rd_result rd_spz_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, int frame_override,
+                        rd_scene **out)
 {
     *out = NULL;
-    if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) return decode_legacy(ctx, path, data, size, out);
+    spz_frame frame = {0, NULL};
+    if (frame_override > 0 && frame_override < FRAME_COUNT) frame.value = frame_override, frame.why = "given by the caller";
+    if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) return decode_legacy(ctx, path, data, size, frame, out);
     if (size < 4 || rd_le32(data) != SPZ_MAGIC) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: bad magic (expected NGSP or gzip)", path);
-    return decode_v4(ctx, path, data, size, out);
+    return decode_v4(ctx, path, data, size, frame, out);
 }
 
 /* ---- writing (version 4) ---- */
@@ -231,39 +288,47 @@ static uint8_t quantize_sh(float x, int bucket)
     return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
 }
 
-static rd_result pack(rd_context *ctx, const char *path, const rd_scene *s, int fractional_bits, unsigned char *stream[STREAM_COUNT])
+static rd_result pack(rd_context *ctx, const char *path, const rd_scene *s, int fractional_bits, int frame,
+                      unsigned char *stream[STREAM_COUNT])
 {
-    rd_axis_flip f = rd_axis_flip_make(RD_FLIP_RUB_RDF);
+    rd_axis_change change;
+    rd_axis_change_make(FRAME_NAMES[frame], true, &change);
     int K = rd_sh_coeffs(s->sh_degree);
     float unit = ldexpf(1.0f, fractional_bits), limit = 8388607.0f;
     for (int64_t i = 0; i < s->count; i++) {
-        const float *sh = s->sh + (size_t)i * (size_t)K * 3, *rot = s->rotations + 4 * i;
+        float mean[3], log_scale[3], q[4], sh[48];
+        memcpy(mean, s->means + 3 * i, sizeof mean);
+        memcpy(log_scale, s->log_scales + 3 * i, sizeof log_scale);
+        memcpy(q, s->rotations + 4 * i, sizeof q);
+        memcpy(sh, s->sh + (size_t)i * (size_t)K * 3, (size_t)K * 3 * sizeof(float));
+        rd_axis_change_apply(&change, mean, log_scale, q, sh, K);
         for (int c = 0; c < 3; c++) {
-            float v = roundf(f.position[c] * s->means[3 * i + c] * unit);
+            float v = roundf(mean[c] * unit);
             if (!(fabsf(v) <= limit))
                 return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                                "%s: Gaussian %lld: position %g does not fit SPZ's 24 bits at %d fractional bits (use fewer bits)",
                                path, (long long)i, s->means[3 * i + c], fractional_bits);
             uint32_t fixed = (uint32_t)(int32_t)v;
             for (int b = 0; b < 3; b++) stream[STREAM_POSITIONS][9 * i + 3 * c + b] = (uint8_t)(fixed >> (8 * b));
-            stream[STREAM_SCALES][3 * i + c] = rd_byte((s->log_scales[3 * i + c] + 10.0f) * 16.0f);
+            stream[STREAM_SCALES][3 * i + c] = rd_byte((log_scale[c] + 10.0f) * 16.0f);
             stream[STREAM_COLORS][3 * i + c] = rd_unorm8(sh[c] * COLOR_SCALE + 0.5f);
         }
         stream[STREAM_ALPHAS][i] = rd_unorm8(rd_sigmoid(s->opacities[i]));
-        float q[4] = {rot[0], f.quat_xyz[0] * rot[1], f.quat_xyz[1] * rot[2], f.quat_xyz[2] * rot[3]};
         uint32_t packed = rd_quat_pack_spz(q);
         for (int b = 0; b < 4; b++) stream[STREAM_ROTATIONS][4 * i + b] = (uint8_t)(packed >> (8 * b));
         /* degree 1 keeps 5 bits, higher degrees 4 (the reference encoder's defaults) */
         for (int k = 1; k < K; k++)
             for (int c = 0; c < 3; c++)
                 stream[STREAM_SH][(size_t)i * (size_t)(K - 1) * 3 + 3 * (k - 1) + c] =
-                    quantize_sh(f.sh[k] * sh[3 * k + c], k < 4 ? 8 : 16);
+                    quantize_sh(sh[3 * k + c], k < 4 ? 8 : 16);
     }
     return RD_OK;
 }
 
-rd_result rd_spz_encode(rd_context *ctx, const char *path, const rd_scene *s, int fractional_bits, rd_bytes *out)
+rd_result rd_spz_encode(rd_context *ctx, const char *path, const rd_scene *s, int fractional_bits, int frame, rd_bytes *out)
 {
+    if (frame < 0 || frame >= FRAME_COUNT) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: SPZ frame %d (expected 0..16)", path, frame);
+    if (frame == 0) frame = FRAME_RUB;
     if (s->count > UINT32_MAX) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: SPZ holds at most 2^32-1 splats", path);
     uint64_t sizes[STREAM_COUNT], total = 0;
     stream_sizes(s->count, s->sh_degree, 4, sizes);
@@ -275,15 +340,19 @@ rd_result rd_spz_encode(rd_context *ctx, const char *path, const rd_scene *s, in
         stream[k] = p;
         p += sizes[k];
     }
-    rd_result r = pack(ctx, path, s, fractional_bits, stream);
+    rd_result r = pack(ctx, path, s, fractional_bits, frame, stream);
     int streams = s->sh_degree > 0 ? 6 : 5;
     rd_bytes_u32(out, SPZ_MAGIC);
     rd_bytes_u32(out, 4);
     rd_bytes_u32(out, (uint32_t)s->count);
     rd_bytes_append(out, (uint8_t[]){(uint8_t)s->sh_degree, (uint8_t)fractional_bits,
-                                     (s->flags & RD_SCENE_ANTIALIASED) ? FLAG_ANTIALIASED : 0, (uint8_t)streams}, 4);
-    rd_bytes_u32(out, V4_HEADER);
+                                     (uint8_t)(FLAG_EXTENSIONS | ((s->flags & RD_SCENE_ANTIALIASED) ? FLAG_ANTIALIASED : 0)),
+                                     (uint8_t)streams}, 4);
+    rd_bytes_u32(out, V4_HEADER + 12); /* the table follows the coordinate-system record */
     rd_bytes_append(out, (uint8_t[12]){0}, 12);
+    rd_bytes_u32(out, RECORD_COORDINATE_SYSTEM);
+    rd_bytes_u32(out, 4);
+    rd_bytes_u32(out, (uint32_t)frame);
     size_t toc = out->size;
     rd_bytes_grow(out, 16u * (size_t)streams);
     for (int k = 0; k < streams && r == RD_OK && !out->failed; k++) {

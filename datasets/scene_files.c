@@ -13,6 +13,9 @@ const char *rd_file_format_name(rd_file_format f)
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
+static const char FRAME_HELP[] = "three letters for where +x, +y, +z point: R or L, U or D, F or B, such as RUB or RDF, "
+                                 "or a z-up one such as RFU";
+
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -32,39 +35,46 @@ static rd_file_format format_from_name(const char *path)
 /* Magic bytes decide first; the headerless .splat and the weakly marked .ksplat go by
    the file name when it names them (a truncated .ksplat can look like valid .splat
    records), and by their layout checks otherwise. */
-static rd_result decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out)
+static rd_result decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, int spz_frame, rd_scene **out)
 {
     if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
-    if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, out);
+    if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, spz_frame, out);
     rd_file_format named = format_from_name(path);
     if (named == RD_FILE_KSPLAT || (named != RD_FILE_SPLAT && rd_ksplat_detect(data, size)))
         return rd_ksplat_decode(ctx, path, data, size, out);
     if (named == RD_FILE_SPLAT || rd_splat_detect(data, size)) return rd_splat_decode(ctx, path, data, size, out);
-    if (named == RD_FILE_SPZ) return rd_spz_decode(ctx, path, data, size, out); /* says what is wrong with it */
+    if (named == RD_FILE_SPZ) return rd_spz_decode(ctx, path, data, size, spz_frame, out); /* says what is wrong with it */
     return rd_fail(ctx, RD_ERROR_FORMAT,
                    "%s: unknown scene format (%zu bytes; not PLY, SPZ, .ksplat or a whole number of valid .splat records)", path, size);
 }
 
-rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out)
+rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out) { return rd_scene_load_with(ctx, path, NULL, out); }
+
+rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_load_desc *desc, rd_scene **out)
 {
     if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_load: out is NULL");
     *out = NULL;
     if (!path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_load: path is NULL");
+    int spz_frame = desc && desc->spz_frame ? rd_spz_frame_parse(desc->spz_frame) : 0;
+    if (spz_frame < 0)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "rd_scene_load: spz_frame \"%s\": not a frame (%s)", desc->spz_frame, FRAME_HELP);
     if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file", path);
     char *data = NULL;
     size_t size = 0;
     rd_result r = rd_read_file(ctx, path, &data, &size);
     if (r != RD_OK) return r;
-    r = decode(ctx, path, (const unsigned char *)data, size, out);
+    r = decode(ctx, path, (const unsigned char *)data, size, spz_frame, out);
     free(data);
     return r;
 }
 
-static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd_file_format format, int fractional_bits)
+static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd_file_format format, int fractional_bits,
+                        int spz_frame)
 {
     if (format == RD_FILE_PLY) return rd_scene_save_ply(ctx, s, path);
     rd_bytes bytes = {0};
-    rd_result r = format == RD_FILE_SPZ ? rd_spz_encode(ctx, path, s, fractional_bits, &bytes)
+    rd_result r = format == RD_FILE_SPZ ? rd_spz_encode(ctx, path, s, fractional_bits, spz_frame, &bytes)
                   : format == RD_FILE_SPLAT ? rd_splat_encode(ctx, path, s, &bytes)
                                             : rd_compressed_ply_encode(ctx, path, s, &bytes);
     if (r == RD_OK) r = rd_bytes_save(ctx, path, &bytes);
@@ -163,6 +173,9 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: spz_fractional_bits %d is out of range (1..23)", path,
                        d.spz_fractional_bits);
     int fractional_bits = d.spz_fractional_bits;
+    int spz_frame = d.spz_frame ? rd_spz_frame_parse(d.spz_frame) : 0;
+    if (spz_frame < 0)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: spz_frame \"%s\": not a frame (%s)", path, d.spz_frame, FRAME_HELP);
     if (format == RD_FILE_SPZ) { /* what the precision costs is said, chosen or given */
         float largest;
         int finest = spz_finest_bits(scene, &largest);
@@ -186,14 +199,14 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
     rd_result dropped = drop_unwritable(ctx, path, scene, degree, &cut);
     if (dropped != RD_OK) return dropped;
     if (cut) {
-        dropped = encode(ctx, path, cut, format, fractional_bits);
+        dropped = encode(ctx, path, cut, format, fractional_bits, spz_frame);
         rd_scene_destroy(cut);
         return dropped;
     }
-    if (degree == scene->sh_degree) return encode(ctx, path, scene, format, fractional_bits);
+    if (degree == scene->sh_degree) return encode(ctx, path, scene, format, fractional_bits, spz_frame);
     rd_scene_desc arrays = rd_scene_arrays(scene);
     rd_result r = rd_scene_copy_arrays(ctx, &arrays, degree, &cut);
-    if (r == RD_OK) r = encode(ctx, path, cut, format, fractional_bits);
+    if (r == RD_OK) r = encode(ctx, path, cut, format, fractional_bits, spz_frame);
     rd_scene_destroy(cut);
     return r;
 }

@@ -498,6 +498,7 @@ static void test_spz(void)
     size_t n = 0;
     unsigned char *good = read_all(path, &n), *bad = malloc(n + 64);
     truncation_sweep("cut.spz", good, n, 3, __LINE__);
+    size_t toc = good[16] | (size_t)good[17] << 8; /* after the coordinate-system record */
 #define BROKEN(name, edit, code, f1, f2) \
     do { memcpy(bad, good, n); edit; EXPECT(load_bytes(name, bad, n), code, f1, f2); } while (0)
     BROKEN("magic.spz", bad[0] = 'X', RD_ERROR_FORMAT, "magic.spz", "bad magic");
@@ -508,12 +509,14 @@ static void test_spz(void)
     BROKEN("bits.spz", bad[13] = 40, RD_ERROR_FORMAT, "bits.spz", "fractionalBits 40");
     BROKEN("streams.spz", bad[15] = 5, RD_ERROR_FORMAT, "streams.spz", "numStreams 5");
     BROKEN("toc.spz", put32(bad + 16, (uint32_t)n), RD_ERROR_FORMAT, "toc.spz", "tocByteOffset");
-    BROKEN("stream.spz", put64(bad + 32 + 16 * 2, n), RD_ERROR_FORMAT, "stream.spz", "stream 2 (colours): table says");
-    BROKEN("zstd.spz", bad[32 + 16 * 6 + 4] ^= 0xff, RD_ERROR_FORMAT, "zstd.spz", "ZSTD");
+    BROKEN("stream.spz", put64(bad + toc + 16 * 2, n), RD_ERROR_FORMAT, "stream.spz", "stream 2 (colours): table says");
+    BROKEN("zstd.spz", bad[toc + 16 * 6 + 4] ^= 0xff, RD_ERROR_FORMAT, "zstd.spz", "ZSTD");
+    BROKEN("frame.spz", put32(bad + 40, 17), RD_ERROR_FORMAT, "frame.spz", "coordinate-system record (0xADBE0003): frame 17");
+    BROKEN("record.spz", put32(bad + 36, 9), RD_ERROR_FORMAT, "record.spz", "byte length 9");
     /* a bomb: 50M points whose tiny streams claim the matching sizes */
-    BROKEN("bomb.spz", (put32(bad + 8, 50000000), put64(bad + 40, 450000000ull), put64(bad + 56, 50000000ull),
-                        put64(bad + 72, 150000000ull), put64(bad + 88, 150000000ull), put64(bad + 104, 200000000ull),
-                        put64(bad + 120, 450000000ull)), RD_ERROR_LIMIT, "bomb.spz", "decode limit");
+    BROKEN("bomb.spz", (put32(bad + 8, 50000000), put64(bad + toc + 8, 450000000ull), put64(bad + toc + 24, 50000000ull),
+                        put64(bad + toc + 40, 150000000ull), put64(bad + toc + 56, 150000000ull), put64(bad + toc + 72, 200000000ull),
+                        put64(bad + toc + 88, 450000000ull)), RD_ERROR_LIMIT, "bomb.spz", "decode limit");
     /* legacy gzip: a stored deflate block around a v2 header that claims too many points */
     unsigned char gz[18 + 5 + 16] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 16, 0, 0xef, 0xff};
     memcpy(gz + 15, "NGSP", 4);

@@ -1,6 +1,6 @@
 /* test_formats.c: the splat file formats. Each convention conversion once (activations,
-   quaternion packings, half floats, the SPZ change of axes, which must leave renders
-   unchanged); the splat-transform fixtures decode to their known values; biker.spz and
+   quaternion packings, half floats; the changes of axes are test_frames.c's); the
+   splat-transform fixtures decode to their known values; biker.spz and
    biker.compressed.ply (one scene, two formats) agree within the formats' quantization
    and render to the same picture; every writable format round-trips within its
    quantization step, with the SH degree and SPZ precision options. */
@@ -64,61 +64,6 @@ static void test_conventions(test_rng *r)
     CHECK(worst_spz < 3e-6f);
     CHECK(worst_pc < 3e-6f);
     printf("quaternion packings: worst 1-cos %.2g (SPZ), %.2g (PlayCanvas)\n", worst_spz, worst_pc);
-}
-
-/* Flipping the scene's axes and the camera's together must leave the image unchanged:
-   this checks the mean, quaternion and every SH sign of rd_axis_flip at once. A flip of
-   one axis mirrors the world, and a camera may not be a reflection (rd_render refuses
-   it): there the camera's x axis turns too and the image comes out mirrored left to right
-   (exactly, with the principal point at the image's centre), so it is compared mirrored. */
-static void test_axis_flip(test_rng *r)
-{
-    static const float flips[3][3] = {{1, -1, -1}, {-1, 1, 1}, {-1, -1, 1}};
-    for (int f = 0; f < 3; f++) {
-        random_scene_desc sd = {.count = 400, .sh_degree = 3, .depth_min = 2, .depth_max = 6, .spread = 0.5,
-                                .log_scale_min = -4, .log_scale_max = -1.5};
-        rd_scene_desc a = random_scene(r, &sd);
-        rd_camera cam = random_camera(r, 96, 64);
-        cam.cx = 48.0f;
-        rd_camera flipped_cam = cam;
-        rd_axis_flip F = rd_axis_flip_make(flips[f]);
-        bool mirrored = flips[f][0] * flips[f][1] * flips[f][2] < 0;
-        rd_scene_desc b = random_scene(r, &sd); /* same shape; overwritten below */
-        for (int i = 0; i < 400; i++) {
-            for (int c = 0; c < 3; c++) mut(b.means)[3 * i + c] = F.position[c] * a.means[3 * i + c];
-            memcpy(mut(b.log_scales) + 3 * i, a.log_scales + 3 * i, 3 * sizeof(float));
-            mut(b.rotations)[4 * i] = a.rotations[4 * i];
-            for (int c = 0; c < 3; c++) mut(b.rotations)[4 * i + 1 + c] = F.quat_xyz[c] * a.rotations[4 * i + 1 + c];
-            mut(b.opacities)[i] = a.opacities[i];
-            for (int k = 0; k < 16; k++)
-                for (int c = 0; c < 3; c++) mut(b.sh)[48 * i + 3 * k + c] = F.sh[k] * a.sh[48 * i + 3 * k + c];
-        }
-        for (int row = 0; row < 3; row++)
-            for (int col = 0; col < 3; col++) flipped_cam.w2c[4 * row + col] *= F.position[col] * (mirrored && row == 0 ? -1 : 1);
-        if (mirrored) flipped_cam.w2c[3] = -flipped_cam.w2c[3];
-        rd_scene *sa, *sb;
-        CHECK_OK(rd_scene_create(ctx, &a, &sa));
-        CHECK_OK(rd_scene_create(ctx, &b, &sb));
-        float *ia = calloc(96 * 64 * 4, sizeof(float)), *ib = calloc(96 * 64 * 4, sizeof(float));
-        CHECK_OK(rd_render(ctx, sa, &cam, NULL, &(rd_framebuffer){.color = ia}));
-        CHECK_OK(rd_render(ctx, sb, &flipped_cam, NULL, &(rd_framebuffer){.color = ib}));
-        double lit = 0;
-        for (int p = 0; p < 96 * 64 * 4; p++) lit += ia[p];
-        CHECK(lit > 100.0); /* the scene is in view: the comparison means something */
-        for (int y = 0; mirrored && y < 64; y++) /* back to the first image's left and right */
-            for (int x = 0; x < 48; x++)
-                for (int c = 0; c < 4; c++) {
-                    float *a = &ib[4 * (96 * y + x) + c], *b = &ib[4 * (96 * y + 95 - x) + c], t = *a;
-                    *a = *b, *b = t;
-                }
-        CHECK(compare_ok("render after an axis flip", compare_floats(ib, ia, 96 * 64 * 4, 1e-4), 4, 1e-2));
-        free(ia);
-        free(ib);
-        rd_scene_destroy(sa);
-        rd_scene_destroy(sb);
-        random_scene_free(&a);
-        random_scene_free(&b);
-    }
 }
 
 static rd_scene *load(const char *dir, const char *name)
@@ -439,7 +384,6 @@ int main(void)
     test_rng r = {test_seed("formats")};
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
     test_conventions(&r);
-    test_axis_flip(&r);
     test_round_trips(&r);
     test_non_finite(&r);
     const char *data = test_data_dir();

@@ -19,6 +19,15 @@ extern "C" {
 
 /* Loads a scene file; the format is recognised by content. */
 rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out);
+/* How rd_scene_load_with reads a file; zero for each default. */
+typedef struct rd_scene_load_desc {
+    /* SPZ: the frame the file's positions, rotations and SH are in, by where its +x, +y, +z
+       point ("RUB", "RDF", "LUF", ... any of SPZ's 16: R/L, U/D, F/B, the z-up ones like "RFU"),
+       whatever the file's coordinate-system record says; NULL: the record's frame, else RUB
+       (as Niantic's library reads files without one). radiant info says which was used. */
+    const char *spz_frame;
+} rd_scene_load_desc;
+rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_load_desc *desc, rd_scene **out);
 /* Writes an INRIA-layout binary PLY (normals zero, f_rest channel-major). */
 rd_result rd_scene_save_ply(rd_context *ctx, const rd_scene *scene, const char *path);
 
@@ -39,6 +48,8 @@ typedef struct rd_scene_save_desc {
     int sh_degree;           /* 0: keep all; RD_SH_DEGREE(n): keep degrees 0..n */
     int spz_fractional_bits; /* SPZ position precision, 1..23 bits; 0: from the scene's extent (steps of
                                 at most 2^-15 of the largest coordinate, at least 12 bits), logged */
+    const char *spz_frame;   /* SPZ: the frame to write in (as rd_scene_load_desc names them); NULL: RUB,
+                                SPZ's documented frame. Either way the file's coordinate-system record says it */
 } rd_scene_save_desc;
 /* Writes the scene in the desc's format (desc may be NULL: everything default). The
    antialiased flag travels where the format has a place for it (PLY comment, SPZ flag). */
