@@ -227,7 +227,7 @@ static size_t gzip_spz(const unsigned char *records, size_t record_bytes, unsign
     raw[26] = raw[27] = raw[28] = 128;                     /* colour */
     raw[29] = raw[30] = raw[31] = 100;                     /* scales */
     put32(raw + 32, 3u << 30);                             /* the identity: w largest, the rest 0 */
-    memcpy(raw + 36, records, record_bytes);
+    if (record_bytes) memcpy(raw + 36, records, record_bytes);
     static const unsigned char head[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
     memcpy(out, head, 10);
     out[10] = 1, out[11] = (unsigned char)n, out[12] = 0, out[13] = (unsigned char)~n, out[14] = 0xff;
