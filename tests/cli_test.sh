@@ -85,6 +85,14 @@ check "info counts in words that agree" grep -q "1 element, vertex 1 row of 56 b
 check "convert it to SPZ" status_is 0 "$radiant" convert "$tmp/one.ply" "$tmp/one.spz"
 check "info on SPZ prints no empty properties line" status_is 0 "$radiant" info "$tmp/one.spz"
 check "no empty properties line" test -z "$(grep -E '^properties: *$' "$tmp/stdout")"
+check "info says the SPZ's frame and why" grep -q "frame RUB (the file's coordinate-system record)" "$tmp/stdout"
+check "convert to SPZ in a z-up frame" status_is 0 "$radiant" convert "$tmp/one.ply" "$tmp/one_rfu.spz" --out-spz-frame RFU
+check "info reads its record" status_is 0 "$radiant" info "$tmp/one_rfu.spz"
+check "info says RFU" grep -q "frame RFU (the file's coordinate-system record)" "$tmp/stdout"
+check "info with --spz-frame" status_is 0 "$radiant" info "$tmp/one_rfu.spz" --spz-frame rdf
+check "info says the frame was given" grep -q "frame RDF (given by the caller)" "$tmp/stdout"
+check "a bad --spz-frame fails" status_is 1 "$radiant" info "$tmp/one_rfu.spz" --spz-frame up
+check "the message names the option's field" grep -q 'spz_frame "up": not a frame' "$tmp/stderr"
 
 # SH a format cannot hold is named when it is dropped
 check "synth with SH" status_is 0 "$radiant" synth 500 --out "$tmp/sh3.ply"

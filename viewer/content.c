@@ -44,7 +44,7 @@ bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path)
     rd_result r;
     if (!path) r = rd_scene_create(ctx, &(rd_scene_desc){0}, &scene);
     else if (strcmp(path, "--demo") == 0) r = rd_scene_create_demo(ctx, NULL, &scene);
-    else r = rd_scene_load(ctx, path, &scene);
+    else r = rd_scene_load_with(ctx, path, &(rd_scene_load_desc){.spz_frame = c->spz_frame}, &scene);
     if (r != RD_OK) {
         char message[sizeof c->message];
         describe_failure(message, sizeof message, path ? tail(path) : "scene", rd_last_error(ctx));

@@ -33,6 +33,7 @@ static const char *USAGE =
     "  --press KEYS          press these keys (letters, digits) before the first frame, e.g. MB\n"
     "  --decode-limit MIB|none  memory the scene file may decode to (default: 64 times its size,\n"
     "                        at least 256 MiB)\n"
+    "  --spz-frame NAME      read SPZ scenes as in this frame (RUB, RDF, ...), whatever their record says\n"
     "  --verbose             log the library's debug messages\n"
     "\n"
     "Keys: H shows them all (orbit: left drag, pan: right drag, zoom: scroll, fly: WASDQE).\n";
@@ -88,6 +89,7 @@ static int parse_options(int argc, char **argv, vw_options *o)
                 return VW_EXIT_USAGE;
             }
         }
+        else if (has_value && strcmp(a, "--spz-frame") == 0) o->spz_frame = argv[++i]; /* checked when a scene opens */
         else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
         else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
         else if (has_value && strcmp(a, "--up") == 0) {

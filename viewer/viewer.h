@@ -29,6 +29,7 @@ typedef struct vw_options {
     bool vsync;              /* starts on; --no-vsync */
     bool verbose;
     int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */
+    const char *spz_frame; /* --spz-frame (rd_scene_load_desc.spz_frame), for every scene opened */
     float up[3];             /* --up AXIS: the orbit views' up; zero: told from the scene */
     const char *train;       /* --train DATASET: fit a scene to it in the background (training.h) */
     int downscale, iterations; /* --downscale F, --iterations N: that training's */
