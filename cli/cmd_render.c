@@ -16,7 +16,7 @@ static const char *USAGE =
     "\n"
     "Renders every view and writes NAME.png per view and report.json into --out.\n"
     "\n"
-    "  --dataset DIR        views of a dataset folder (Blender, instant-ngp, COLMAP, LLFF);\n"
+    "  --dataset DIR        views of a dataset folder (Blender, instant-ngp, COLMAP, LLFF, RTMV);\n"
     "                       PSNR and SSIM against its images go into the report\n"
     "  --split S            train, val, test (default) or all\n"
     "  --cameras FILE       a camera list {\"cameras\": [{width, height, fx, fy, cx, cy, w2c}]}\n"

@@ -24,7 +24,8 @@ static const char *USAGE =
     "  --backend B          auto (default: cuda where there is a GPU, else cpu), cpu, cuda\n"
     "  --iterations N       steps (default 30000)\n"
     "  --sh-degree N        the SH degree raised to, one step every 1000 iterations (0..3, default 3)\n"
-    "  --background B       black (default), white, R,G,B in [0,1], or random (a new one each step)\n"
+    "  --background B       black (default; RTMV: white), white, R,G,B in [0,1], or random (a new one\n"
+    "                       each step); the test views are composited on it (RTMV's on white)\n"
     "  --points N           random initial Gaussians where the dataset has no sparse points (default 100000)\n"
     "  --strategy S         default (the 3DGS adaptive density control), mcmc (3DGS-MCMC: relocation,\n"
     "                       noise, a cap on the count) or none (a fixed count)\n"
@@ -48,7 +49,8 @@ typedef struct train_options {
     const char *strategy; /* default, mcmc or none */
     unsigned long long seed;
     float background[3];
-    bool random_background, deterministic, verbose;
+    float eval_background[3]; /* the test views' (RTMV: white, as its published evaluations) */
+    bool background_given, random_background, deterministic, verbose;
 } train_options;
 
 static bool parse_number(const char *s, long long lo, long long hi, long long *out)
@@ -102,6 +104,7 @@ static int parse(int argc, char **argv, train_options *o)
             o->seed = (unsigned long long)v;
         } else if (strcmp(a, "--background") == 0 && next) {
             const char *b = argv[++i];
+            o->background_given = true;
             char tail;
             if (strcmp(b, "random") == 0) o->random_background = true;
             else if (strcmp(b, "white") == 0) o->background[0] = o->background[1] = o->background[2] = 1.0f;
@@ -196,6 +199,10 @@ static cJSON *options_json(const train_options *o, const rd_train_set *train, co
     cJSON_AddBoolToObject(j, "deterministic", o->deterministic);
     if (o->random_background) cJSON_AddStringToObject(j, "background", "random");
     else cJSON_AddItemToObject(j, "background", cJSON_CreateFloatArray(o->background, 3));
+    cJSON_AddItemToObject(j, "evaluation_background", cJSON_CreateFloatArray(o->eval_background, 3));
+    if (strcmp(rd_train_set_kind(train), "rtmv") == 0)
+        cJSON_AddStringToObject(j, "colour", "RTMV's linear HDR EXR converted to sRGB and clamped to [0, 1], straight alpha "
+                                             "composited on the background (evaluation on white, as published RTMV evaluations)");
     cJSON_AddNumberToObject(j, "train_views", rd_train_set_count(train));
     cJSON_AddNumberToObject(j, "test_views", rd_train_set_count(test));
     cJSON_AddNumberToObject(j, "width", rd_train_set_views(train)[0].camera.width);
@@ -233,6 +240,11 @@ int cmd_train(int argc, char **argv)
     if (rd_train_set_count(train) == 0) {
         fprintf(stderr, "radiant: %s: the train split has no views with images\n", o.dataset);
         goto done;
+    }
+    memcpy(o.eval_background, o.background, sizeof o.background);
+    if (strcmp(rd_train_set_kind(train), "rtmv") == 0) { /* white, unless asked otherwise for training */
+        for (int c = 0; c < 3; c++) o.eval_background[c] = 1.0f;
+        if (!o.background_given) memcpy(o.background, o.eval_background, sizeof o.background);
     }
     const float *xyz = NULL, *rgb = NULL;
     int64_t points = rd_train_set_points(train, &xyz, &rgb);
@@ -285,7 +297,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(point, "gaussians", (double)stats.gaussians);
         cJSON_AddNumberToObject(point, "seconds", training_ms / 1000.0);
         if (o.eval_every && done_steps % o.eval_every == 0 && rd_train_set_count(test)) {
-            last_psnr = evaluate(ctx, rd_trainer_scene(trainer), test, o.background, NULL);
+            last_psnr = evaluate(ctx, rd_trainer_scene(trainer), test, o.eval_background, NULL);
             cJSON_AddNumberToObject(point, "test_psnr", last_psnr);
         }
         cJSON_AddItemToArray(curve, point);
@@ -321,7 +333,7 @@ int cmd_train(int argc, char **argv)
     int test_count = rd_train_set_count(test);
     if (test_count) {
         cJSON *views = cJSON_AddArrayToObject(report, "test");
-        double mean = evaluate(ctx, rd_trainer_scene(trainer), test, o.background, views);
+        double mean = evaluate(ctx, rd_trainer_scene(trainer), test, o.eval_background, views);
         double ssim = 0.0;
         cJSON *v;
         cJSON_ArrayForEach(v, views) ssim += cJSON_GetObjectItem(v, "ssim")->valuedouble / test_count;

@@ -107,11 +107,13 @@ static rd_result load_folder(rd_context *ctx, const char *dir, const char *split
         snprintf(probe, sizeof probe, "%s/cameras.txt", path);
         if (bin || rd_file_exists(probe)) return rd_colmap_load(ctx, dir, split, ds);
     }
+    if (rd_rtmv_detect(dir)) return rd_rtmv_load(ctx, dir, split, ds);
     snprintf(path, sizeof path, "%s/transforms_train.json", dir);
     if (rd_file_exists(path))
         return rd_fail(ctx, RD_ERROR_IO, "%s: no transforms_%s.json for split '%s'", dir, split, split);
     return rd_fail(ctx, RD_ERROR_FORMAT,
-                   "%s: not a dataset folder (no transforms_*.json, transforms.json, poses_bounds.npy or sparse/0)", dir);
+                   "%s: not a dataset folder (no transforms_*.json, transforms.json, poses_bounds.npy, sparse/0 or RTMV's 00000.json)",
+                   dir);
 }
 
 /* A COLMAP model folder inside a dataset (ROOT/sparse or ROOT/sparse/N, with ROOT/images):
@@ -205,6 +207,14 @@ int64_t rd_dataset_points(const rd_dataset *ds, const float **xyz, const float *
     return ds ? ds->point_count : 0;
 }
 
+rd_result rd_dataset_view_image(rd_context *ctx, const rd_dataset *ds, int index, rd_image *out)
+{
+    const rd_view *v = rd_dataset_view(ds, index);
+    rd_result r = rd_image_load(ctx, v->image_path, out);
+    if (r == RD_OK && ds->linear_colour) rd_image_linear_to_srgb(out);
+    return r;
+}
+
 rd_result rd_dataset_load_image(rd_context *ctx, const rd_dataset *ds, int index, const float background[3],
                                 rd_image *out)
 {
@@ -212,7 +222,7 @@ rd_result rd_dataset_load_image(rd_context *ctx, const rd_dataset *ds, int index
     if (!v) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "dataset: view %d does not exist", index);
     if (!v->image_path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "dataset: view %s has no image", v->name);
     rd_image raw;
-    rd_result r = rd_image_load(ctx, v->image_path, &raw);
+    rd_result r = rd_dataset_view_image(ctx, ds, index, &raw);
     if (r != RD_OK) return r;
     static const float black[3] = {0, 0, 0};
     r = rd_image_composite(&raw, background ? background : black, out);

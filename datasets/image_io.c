@@ -242,6 +242,18 @@ rd_result rd_image_save(rd_context *ctx, const char *path, const rd_image *image
     return rd_write_atomically(ctx, path, write_image, &job);
 }
 
+void rd_image_linear_to_srgb(rd_image *image)
+{
+    int colour = image->channels == 4 ? 3 : image->channels;
+    for (size_t p = 0; p < (size_t)image->width * (size_t)image->height; p++)
+        for (int c = 0; c < colour; c++) {
+            float *v = &image->pixels[p * (size_t)image->channels + c];
+            float x = *v > 0.0f ? *v : 0.0f; /* NaN too */
+            x = x <= 0.0031308f ? 12.92f * x : 1.055f * powf(x, 1.0f / 2.4f) - 0.055f;
+            *v = x < 1.0f ? x : 1.0f;
+        }
+}
+
 rd_result rd_image_composite(const rd_image *in, const float background[3], rd_image *out)
 {
     if (!in || !in->pixels || !out) return RD_ERROR_INVALID_ARGUMENT;

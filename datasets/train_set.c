@@ -6,6 +6,7 @@
 #include "../renderer/internal.h"
 #include "radiant_datasets.h"
 #include "radiant_train.h"
+#include "dataset.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,11 @@ static rd_result downscale(rd_context *ctx, const char *path, const rd_image *fu
 }
 
 /* One view's photo and camera, as the set holds them. */
-static rd_result load_view(rd_context *ctx, const rd_view *view, int f, rd_train_view *out, rd_image *image)
+static rd_result load_view(rd_context *ctx, const rd_dataset *ds, int index, int f, rd_train_view *out, rd_image *image)
 {
+    const rd_view *view = rd_dataset_view(ds, index);
     rd_image full;
-    rd_result r = rd_image_load(ctx, view->image_path, &full);
+    rd_result r = rd_dataset_view_image(ctx, ds, index, &full);
     if (r != RD_OK) return r;
     if (full.width != view->camera.width || full.height != view->camera.height) {
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: the image is %dx%d, its camera %dx%d", view->image_path, full.width, full.height,
@@ -96,7 +98,7 @@ rd_result rd_train_set_load(rd_context *ctx, const char *dataset, const rd_train
     for (int k = 0; k < n && r == RD_OK; k++) {
         const rd_view *view = rd_dataset_view(set->dataset, k);
         if (!view->image_path) continue;
-        r = load_view(ctx, view, f, &set->views[set->count], &set->images[set->count]);
+        r = load_view(ctx, set->dataset, k, f, &set->views[set->count], &set->images[set->count]);
         if (r != RD_OK) rd_image_free(&set->images[set->count]);
         else set->dataset_index[set->count++] = k;
     }
@@ -110,6 +112,8 @@ rd_result rd_train_set_load(rd_context *ctx, const char *dataset, const rd_train
 
 int rd_train_set_count(const rd_train_set *set) { return set ? set->count : 0; }
 const rd_train_view *rd_train_set_views(const rd_train_set *set) { return set ? set->views : NULL; }
+
+const char *rd_train_set_kind(const rd_train_set *set) { return set ? rd_dataset_kind(set->dataset) : ""; }
 
 const char *rd_train_set_view_name(const rd_train_set *set, int k)
 {
@@ -127,6 +131,10 @@ void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3])
 {
     for (int a = 0; a < 3; a++) lo[a] = -1.0f, hi[a] = 1.0f;
     if (!set) return;
+    if (set->dataset->has_box) { /* the dataset's own (RTMV's scene box) */
+        for (int a = 0; a < 3; a++) lo[a] = set->dataset->box_min[a], hi[a] = set->dataset->box_max[a];
+        return;
+    }
     if (strcmp(rd_dataset_kind(set->dataset), "blender") == 0) { /* the NeRF-synthetic cube of side 2.6 */
         for (int a = 0; a < 3; a++) lo[a] = -1.3f, hi[a] = 1.3f;
         return;

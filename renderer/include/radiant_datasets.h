@@ -78,13 +78,14 @@ rd_result rd_dataset_load(rd_context *ctx, const char *path, const rd_dataset_de
 void rd_dataset_destroy(rd_dataset *dataset);
 int rd_dataset_view_count(const rd_dataset *dataset);
 const rd_view *rd_dataset_view(const rd_dataset *dataset, int index);
-/* "blender", "instant-ngp", "colmap", "llff", "cameras" */
+/* "blender", "instant-ngp", "colmap", "llff", "rtmv", "cameras" */
 const char *rd_dataset_kind(const rd_dataset *dataset);
 /* Frames the files listed but that were missing on disk. */
 int rd_dataset_skipped(const rd_dataset *dataset);
 /* Sparse points (COLMAP), xyz and rgb in [0,1]; count 0 when there are none. */
 int64_t rd_dataset_points(const rd_dataset *dataset, const float **xyz, const float **rgb);
-/* A view's image as RGB, alpha composited on background. */
+/* A view's image as RGB, alpha composited on background (RTMV's linear colour first
+   converted to sRGB and clamped, as its published evaluations do). */
 rd_result rd_dataset_load_image(rd_context *ctx, const rd_dataset *dataset, int index,
                                 const float background[3], rd_image *out);
 /* The pinhole image of a photo taken through camera's lens (OpenCV radial-tangential or

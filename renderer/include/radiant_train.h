@@ -94,12 +94,14 @@ void rd_train_set_destroy(rd_train_set *set);
 int rd_train_set_count(const rd_train_set *set);
 const rd_train_view *rd_train_set_views(const rd_train_set *set); /* count of them, valid while the set is */
 const char *rd_train_set_view_name(const rd_train_set *set, int k);
+/* The dataset's kind (rd_dataset_kind: "blender", "rtmv", ...). */
+const char *rd_train_set_kind(const rd_train_set *set);
 /* The dataset's sparse points (COLMAP's points3D: xyz and rgb in [0,1], count*3 each);
    0 where it has none. */
 int64_t rd_train_set_points(const rd_train_set *set, const float **xyz, const float **rgb);
-/* The box random points fill: NeRF-synthetic's cube of side 2.6 for Blender datasets,
-   instant-ngp's unit cube (side 1 / 0.33 about the origin) for instant-ngp ones, else the
-   bounds of the camera centres. */
+/* The box random points fill: the dataset's own where it says one (RTMV's scene box),
+   NeRF-synthetic's cube of side 2.6 for Blender datasets, instant-ngp's unit cube (side
+   1 / 0.33 about the origin) for instant-ngp ones, else the bounds of the camera centres. */
 void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3]);
 /* A trainer on the set's views, started from the dataset's sparse points where it has
    them, else from desc->point_count random points in the dataset's box (NeRF-synthetic:
