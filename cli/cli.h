@@ -28,6 +28,7 @@ typedef struct cli_options {
     bool split_given; /* --split, which needs --dataset */
     rd_backend backend;
     float background[3];
+    bool background_given; /* --background was given (an RTMV dataset is otherwise on white) */
     bool exr, json, verbose;
     bool backward; /* bench --backward */
     int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */

@@ -26,7 +26,7 @@ static const char *USAGE =
     "  --up AXIS            the orbit's up: x, y, z, -x, -y or -z (default: told from the scene,\n"
     "                       +z for scenes flat along z, else -y; printed)\n"
     "  --backend B          auto (default), cpu, cuda, vulkan\n"
-    "  --background B       black (default), white or R,G,B in [0,1]\n"
+    "  --background B       black (default; an RTMV dataset: white), white or R,G,B in [0,1]\n"
     "  --exr                also write NAME.exr (float RGBA)\n"
     "  --width W --height H render at this size (intrinsics scale)\n"
     "  --sh-degree N        use spherical harmonics up to degree N (0..3)\n"
@@ -118,6 +118,8 @@ int cmd_render(int argc, char **argv)
 
     if (cli_load_scene(ctx, &o, &scene) != RD_OK) { cli_error(ctx, NULL); goto done; }
     if (cli_views_load(ctx, &o, scene, &views) != RD_OK) { cli_error(ctx, NULL); goto done; }
+    if (views.dataset && strcmp(rd_dataset_kind(views.dataset), "rtmv") == 0 && !o.background_given)
+        for (int c = 0; c < 3; c++) o.background[c] = o.render.background[c] = 1.0f; /* as RTMV's evaluations, and train */
     if (o.save_cameras && rd_cameras_save(ctx, o.save_cameras, views.cameras, views.count) != RD_OK) {
         cli_error(ctx, NULL);
         goto done;

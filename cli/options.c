@@ -95,6 +95,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
                 return EXIT_USAGE;
             }
             for (int c = 0; c < 3; c++) o->render.background[c] = o->background[c];
+            o->background_given = true;
         } else if (TAKES("--exr", OPT_EXR)) {
             o->exr = true;
         } else if (TAKES("--backward", OPT_BACKWARD)) {

@@ -42,23 +42,28 @@ typedef struct spz_frame {
    *frame (when the caller gave none); other records are skipped. */
 static rd_result read_records(rd_context *ctx, const char *path, const unsigned char *p, const unsigned char *end, spz_frame *frame)
 {
-    while (end - p >= 8) {
+    while (p < end) {
+        if (end - p < 8)
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: extension records: %td bytes left over, too few for a record's type and length",
+                           path, end - p);
         uint32_t type = rd_le32(p), length = rd_le32(p + 4);
         p += 8;
         if (length > (uint64_t)(end - p))
             return rd_fail(ctx, RD_ERROR_FORMAT, "%s: extension record 0x%08x: byte length %u runs past the %td bytes left", path, type,
                            length, end - p);
         if (type == RECORD_COORDINATE_SYSTEM) {
-            uint32_t value = length == 4 ? rd_le32(p) : UINT32_MAX;
+            if (length != 4)
+                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: coordinate-system record (0xADBE0003): byte length %u (expected 4)", path, length);
+            uint32_t value = rd_le32(p);
             if (value >= FRAME_COUNT)
-                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: coordinate-system record (0xADBE0003): frame %u (expected 0..16 in 4 bytes)",
-                               path, value);
+                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: coordinate-system record (0xADBE0003): frame %u (expected 0..16)", path, value);
             if (!frame->why) {
                 frame->value = value ? (int)value : FRAME_RUB;
                 frame->why = value ? "the file's coordinate-system record" : "the file's record says unspecified: read as RUB";
             }
         } else {
-            rd_log(ctx, RD_LOG_DEBUG, "%s: extension record 0x%08x (%u bytes) skipped", path, type, length);
+            /* e.g. 0xADBE0001, SH quantization, which would change how the SH bytes read */
+            rd_log(ctx, RD_LOG_WARN, "%s: extension record 0x%08x (%u bytes) not understood: skipped", path, type, length);
         }
         p += length;
     }
@@ -227,7 +232,8 @@ static rd_result decode_v4(rd_context *ctx, const char *path, const unsigned cha
                        path, toc, streams, size);
     for (int s = 0; s < streams; s++) total += sizes[s];
     if ((r = check_limit(ctx, path, size, &a, total)) != RD_OK) return r;
-    if ((r = read_records(ctx, path, data + V4_HEADER, data + toc, &frame)) != RD_OK) return r;
+    /* the records count only where the header says there are some, as Niantic's reader has it */
+    if ((flags & FLAG_EXTENSIONS) && (r = read_records(ctx, path, data + V4_HEADER, data + toc, &frame)) != RD_OK) return r;
     if (!frame.why) frame.value = FRAME_RUB, frame.why = "no coordinate-system record: Niantic's library reads such files as RUB";
     unsigned char *arrays = malloc(total ? total : 1);
     if (!arrays) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: cannot hold %llu decompressed bytes", path, (unsigned long long)total);
@@ -306,8 +312,8 @@ static rd_result pack(rd_context *ctx, const char *path, const rd_scene *s, int 
             float v = roundf(mean[c] * unit);
             if (!(fabsf(v) <= limit))
                 return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                               "%s: Gaussian %lld: position %g does not fit SPZ's 24 bits at %d fractional bits (use fewer bits)",
-                               path, (long long)i, s->means[3 * i + c], fractional_bits);
+                               "%s: Gaussian %lld: position %g (axis %d in frame %s) does not fit SPZ's 24 bits at %d fractional "
+                               "bits (use fewer bits)", path, (long long)i, mean[c], c, FRAME_NAMES[frame], fractional_bits);
             uint32_t fixed = (uint32_t)(int32_t)v;
             for (int b = 0; b < 3; b++) stream[STREAM_POSITIONS][9 * i + 3 * c + b] = (uint8_t)(fixed >> (8 * b));
             stream[STREAM_SCALES][3 * i + c] = rd_byte((log_scale[c] + 10.0f) * 16.0f);

@@ -244,7 +244,7 @@ rd_result rd_image_save(rd_context *ctx, const char *path, const rd_image *image
 
 void rd_image_linear_to_srgb(rd_image *image)
 {
-    int colour = image->channels == 4 ? 3 : image->channels;
+    int colour = image->channels == 4 || image->channels == 2 ? image->channels - 1 : image->channels; /* the last is alpha */
     for (size_t p = 0; p < (size_t)image->width * (size_t)image->height; p++)
         for (int c = 0; c < colour; c++) {
             float *v = &image->pixels[p * (size_t)image->channels + c];

@@ -3,9 +3,10 @@
    Each JSON's camera_data holds width, height, intrinsics {fx, fy, cx, cy} in pixels and
    cam2world as glm writes it, a list of columns (the matrix is the JSON's transpose, the
    translation its fourth list), in OpenGL camera axes: columns 1 and 2 are negated for
-   OpenCV's. The world is the file's own (+z up). Views sorted by name split as the
-   published loaders do: the first two thirds train, the next thirtieth val, the rest test
-   (100 / 5 / 45 of a scene's 150). */
+   OpenCV's. The world is the file's own (+z up). The views with a colour EXR, sorted by
+   name, split as the published loaders split the EXRs: the first two thirds train, the
+   next thirtieth val, the rest test (100 / 5 / 45 of a scene's 150); a JSON without its
+   EXR is skipped and counted. */
 #include "dataset.h"
 #include "json_util.h"
 
@@ -102,6 +103,14 @@ static rd_result read_box(rd_context *ctx, const char *path, const cJSON *cam, r
     return RD_OK;
 }
 
+/* Whether the view's colour EXR is there (the published loaders list and split those). */
+static bool has_colour(const char *dir, const char *name)
+{
+    char image[4096];
+    snprintf(image, sizeof image, "%s/%.*s.exr", dir, (int)(strlen(name) - 5), name);
+    return rd_file_exists(image);
+}
+
 static rd_result load_view(rd_context *ctx, const char *dir, const char *name, rd_dataset *ds)
 {
     char path[4096], image[4096], stem[256];
@@ -134,10 +143,6 @@ static rd_result load_view(rd_context *ctx, const char *dir, const char *name, r
     rd_camera camera = {.width = (int)w, .height = (int)h, .fx = (float)fx, .fy = (float)fy, .cx = (float)cx, .cy = (float)cy};
     rd_w2c_from_c2w(rotation, centre, camera.w2c);
     snprintf(image, sizeof image, "%s/%s.exr", dir, stem);
-    if (!rd_file_exists(image)) {
-        ds->skipped++;
-        return RD_OK;
-    }
     return rd_dataset_add_view(ctx, ds, stem, image, &camera);
 }
 
@@ -149,8 +154,14 @@ rd_result rd_rtmv_load(rd_context *ctx, const char *dir, const char *split, rd_d
     char **names = NULL;
     int n = 0;
     rd_result r = list_views(ctx, dir, &names, &n);
-    for (int i = 0; i < n && r == RD_OK; i++)
-        if (in_split(split, i, n)) r = load_view(ctx, dir, names[i], ds);
+    int present = 0; /* views with a colour EXR, kept first in name order: the split counts those */
+    for (int i = 0; i < n; i++) {
+        char *name = names[i];
+        if (has_colour(dir, name)) names[i] = names[present], names[present++] = name;
+        else ds->skipped++;
+    }
+    for (int i = 0; i < present && r == RD_OK; i++)
+        if (in_split(split, i, present)) r = load_view(ctx, dir, names[i], ds);
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
     return r;

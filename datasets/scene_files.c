@@ -58,7 +58,7 @@ rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_l
     int spz_frame = desc && desc->spz_frame ? rd_spz_frame_parse(desc->spz_frame) : 0;
     if (spz_frame < 0)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "rd_scene_load: spz_frame \"%s\": not a frame (%s)", desc->spz_frame, FRAME_HELP);
+                       "%s: spz_frame \"%s\": not a frame (%s)", path, desc->spz_frame, FRAME_HELP);
     if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file", path);
     char *data = NULL;
     size_t size = 0;

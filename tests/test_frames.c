@@ -119,7 +119,7 @@ static bool close_to(const char *what, const rd_scene *got, const rd_scene_desc 
         double dot = 0, n = 0;
         for (int k = 0; k < 4; k++) dot += g.rotations[4 * i + k] * want->rotations[4 * i + k], n += want->rotations[4 * i + k] * want->rotations[4 * i + k];
         worst[2] = fmaxf(worst[2], (float)(1.0 - fabs(dot) / sqrt(n)));
-        for (int k = 9; k < 48; k++) worst[3] = fmaxf(worst[3], fabsf(g.sh[48 * i + k] - want->sh[48 * i + k]));
+        for (int k = 0; k < 48; k++) worst[3] = fmaxf(worst[3], fabsf(g.sh[48 * i + k] - want->sh[48 * i + k]));
     }
     bool ok = g.count == want->count && worst[0] <= 0.5f / 4096 + 1e-6f && worst[1] <= 1.0f / 32 + 1e-5f && worst[2] < 3e-6f &&
               worst[3] <= 0.17f;
@@ -162,6 +162,10 @@ static void test_spz_frames(test_rng *r)
                 CHECK(strstr(info.header, "frame RUB (given by the caller)") != NULL);
                 CHECK(fabsf(rd_scene_arrays(back).means[1] - a.means[1]) > 1e-3f || fabsf(rd_scene_arrays(back).means[2] - a.means[2]) > 1e-3f);
             }
+            rd_scene_destroy(back);
+            b.data[14] &= (unsigned char)~2u; /* the header says there are no records: Niantic's reader reads none */
+            back = decode(&b, 0, &info);
+            if (CHECK(back)) CHECK(strstr(info.header, "frame RUB (no coordinate-system record") != NULL);
             rd_scene_destroy(back);
         }
         rd_bytes_free(&b);
@@ -242,17 +246,26 @@ static void test_gzip_records(void)
     unsigned char gz[128], rdf[12], other[20];
     put32(rdf, 0xADBE0003u), put32(rdf + 4, 4), put32(rdf + 8, 6); /* RDF */
     put32(other, 0xADBE0002u), put32(other + 4, 0), memcpy(other + 8, rdf, 12); /* an empty record first */
+    /* (1, 2, 3) as stored, read in radiant's RDF: no record (RUB), RDF, RDF after a record
+       not understood, and by the frames' numbers as Niantic's library numbers them (the
+       z-up ones turn y and z: RFU's +y is forward, its +z up) */
+    unsigned char numbered[12];
+    put32(numbered, 0xADBE0003u), put32(numbered + 4, 4);
     const struct {
         const unsigned char *records;
         size_t bytes;
-        float y; /* the mean's y read back */
-    } cases[] = {{NULL, 0, -2.0f}, {rdf, 12, 2.0f}, {other, 20, 2.0f}};
-    for (int k = 0; k < 3; k++) {
+        uint32_t frame; /* numbered's, where records is numbered */
+        float mean[3];  /* read back */
+    } cases[] = {{NULL, 0, 0, {1, -2, -3}},       {rdf, 12, 0, {1, 2, 3}},         {other, 20, 0, {1, 2, 3}},
+                 {numbered, 12, 12, {1, -3, 2}},  {numbered, 12, 16, {1, -3, -2}}, {numbered, 12, 9, {-1, 3, 2}},
+                 {numbered, 12, 7, {-1, -2, 3}},  {numbered, 12, 1, {-1, 2, -3}}};
+    for (int k = 0; k < 8; k++) {
+        put32(numbered + 8, cases[k].frame);
         size_t n = gzip_spz(cases[k].records, cases[k].bytes, gz);
         rd_scene *s = NULL;
         if (CHECK_OK(rd_spz_decode(ctx, "gz.spz", gz, n, 0, &s))) {
             rd_scene_desc d = rd_scene_arrays(s);
-            if (!CHECK(d.count == 1 && d.means[0] == 1.0f && d.means[1] == cases[k].y && d.means[2] == 1.5f * cases[k].y))
+            if (!CHECK(d.count == 1 && d.means[0] == cases[k].mean[0] && d.means[1] == cases[k].mean[1] && d.means[2] == cases[k].mean[2]))
                 printf("  case %d: mean (%g, %g, %g)\n", k, d.means[0], d.means[1], d.means[2]);
         }
         rd_scene_destroy(s);
@@ -264,6 +277,11 @@ static void test_gzip_records(void)
     put32(rdf + 8, 6), put32(rdf + 4, 40);
     n = gzip_spz(rdf, 12, gz);
     CHECK(rd_spz_decode(ctx, "gz.spz", gz, n, 0, &s) == RD_ERROR_FORMAT && strstr(rd_last_error(ctx), "byte length 40"));
+    put32(rdf + 4, 4);
+    n = gzip_spz(rdf, 11, gz); /* a record cut short: 3 bytes left over */
+    CHECK(rd_spz_decode(ctx, "gz.spz", gz, n, 0, &s) == RD_ERROR_FORMAT && strstr(rd_last_error(ctx), "byte length 4 runs past"));
+    n = gzip_spz(rdf, 5, gz); /* fewer bytes than a type and a length */
+    CHECK(rd_spz_decode(ctx, "gz.spz", gz, n, 0, &s) == RD_ERROR_FORMAT && strstr(rd_last_error(ctx), "5 bytes left over"));
     CHECK(s == NULL);
 }
 

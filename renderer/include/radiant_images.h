@@ -27,7 +27,7 @@ void rd_image_free(rd_image *image);
 /* Blends straight alpha over a background into an RGB image (no-op copy without alpha). */
 rd_result rd_image_composite(const rd_image *in, const float background[3], rd_image *out_rgb);
 /* Linear colour to sRGB in place, clamped to [0, 1] (the sRGB curve: 12.92 c up to
-   0.0031308, else 1.055 c^(1/2.4) - 0.055); alpha (a 4th channel) is left alone. */
+   0.0031308, else 1.055 c^(1/2.4) - 0.055); alpha (the 4th of 4 channels, the 2nd of 2) is left alone. */
 void rd_image_linear_to_srgb(rd_image *image);
 
 /* ---- metrics ------------------------------------------------------------------------ */
