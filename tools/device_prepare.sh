@@ -45,5 +45,5 @@ fi
 # COLMAP=1, FOX=1: the COLMAP set (11 MiB) and the instant-ngp fox (18 MiB), for training runs
 [ -n "${COLMAP:-}" ] && cp -r "$data/colmap_bartoszek_test" .device/data/
 [ -n "${FOX:-}" ] && cp -r "$data/instant_ngp_fox" .device/data/
-cp tools/device_run.sh .device/
+cp tools/device_run.sh tools/device_train.sh .device/
 du -sh .device
