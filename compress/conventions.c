@@ -131,7 +131,7 @@ static void solve(int n, double m[7][7], double b[7])
    A^T d, so new coefficients fit sum_j c'_j Y_j(d) = sum_j c_j Y_j(A^T d) at 64 fixed
    directions (least squares, exact for an orthogonal A); entries within 1e-6 of 0 or +-1
    are made exact, so that pure flips are exact sign changes. */
-static void sh_matrices(const float A[9], float sh[16][16])
+void rd_sh_band_matrices(const float A[9], float sh[16][16])
 {
     enum { SAMPLES = 64 };
     double Y[SAMPLES][16], T[SAMPLES][16];
@@ -178,13 +178,13 @@ bool rd_axis_change_make(const char *name, bool to_frame, rd_axis_change *out)
             out->quat_xyz[3 * r + c] = det * A[3 * r + c];
             if (A[3 * r + c] != 0.0f) out->scale_from[r] = c;
         }
-    sh_matrices(A, out->sh);
+    rd_sh_band_matrices(A, out->sh);
     return true;
 }
 
 void rd_axis_change_apply(const rd_axis_change *c, float mean[3], float log_scale[3], float q_wxyz[4], float *sh, int K)
 {
-    float old[48];
+    float old[3];
     if (mean) {
         memcpy(old, mean, 3 * sizeof(float));
         for (int r = 0; r < 3; r++) mean[r] = c->axes[3 * r] * old[0] + c->axes[3 * r + 1] * old[1] + c->axes[3 * r + 2] * old[2];
@@ -198,13 +198,19 @@ void rd_axis_change_apply(const rd_axis_change *c, float mean[3], float log_scal
         for (int r = 0; r < 3; r++)
             q_wxyz[1 + r] = c->quat_xyz[3 * r] * old[0] + c->quat_xyz[3 * r + 1] * old[1] + c->quat_xyz[3 * r + 2] * old[2];
     }
-    if (!sh || K <= 1) return;
+    if (sh) rd_sh_bands_apply(c->sh, sh, K);
+}
+
+void rd_sh_bands_apply(const float m[16][16], float *sh, int K)
+{
+    if (K <= 1) return;
+    float old[48];
     memcpy(old, sh, (size_t)K * 3 * sizeof(float));
     for (int band = 1, first = 1; first < K; first += 2 * band + 1, band++)
         for (int r = first; r < first + 2 * band + 1; r++)
             for (int ch = 0; ch < 3; ch++) {
                 float v = 0.0f;
-                for (int j = first; j < first + 2 * band + 1; j++) v += c->sh[r][j] * old[3 * j + ch];
+                for (int j = first; j < first + 2 * band + 1; j++) v += m[r][j] * old[3 * j + ch];
                 sh[3 * r + ch] = v;
             }
 }

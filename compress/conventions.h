@@ -60,6 +60,30 @@ bool rd_axis_change_make(const char *name, bool to_frame, rd_axis_change *out);
    coefficients, RGB inner). */
 void rd_axis_change_apply(const rd_axis_change *c, float mean[3], float log_scale[3], float q_wxyz[4], float *sh, int K);
 
+/* The SH band matrices (bands 1-3, block diagonal; new coefficient k = sum over j of
+   sh[k][j] old j) for view directions that turn by the orthogonal A (row-major, rotation or
+   mirror): the colour at d afterwards is the colour at A^T d before. */
+void rd_sh_band_matrices(const float A[9], float sh[16][16]);
+/* sh (K coefficients, RGB inner) through such matrices, in place */
+void rd_sh_bands_apply(const float m[16][16], float *sh, int K);
+
+/* Affine maps x -> A x + t (glTF node transforms), applied to Gaussians: the mean maps
+   exactly; the covariance goes to A S A^T, which for a similarity (A = s Q) is the rotation
+   composed with Q (or -Q, which gives the same covariance and is a rotation when Q mirrors)
+   and the log-scales moved by log s, and otherwise a new eigen-decomposition; the SH turn
+   by the rotation part of A (its polar factor), exact for a similarity and the nearest
+   rotation's otherwise (a sheared view has no exact SH). */
+typedef struct rd_affine {
+    double linear[9], offset[3]; /* A row-major, t */
+    bool similarity;
+    float turn_wxyz[4];          /* similarity: the rotation Q or -Q */
+    float log_scale;             /* similarity: log s */
+    float sh[16][16];            /* rd_sh_band_matrices of the polar factor */
+} rd_affine;
+/* m: the top three rows of a 4x4 matrix, row-major. False where A is singular or not finite. */
+bool rd_affine_make(const double m[12], rd_affine *out);
+void rd_affine_apply(const rd_affine *a, float mean[3], float log_scale[3], float q_wxyz[4], float *sh, int K);
+
 /* IEEE half <-> float (ksplat), round to nearest even on the way down. */
 float rd_half_to_float(uint16_t h);
 uint16_t rd_half_from_float(float f);

@@ -5,6 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+rd_result rd_json_parse(rd_context *ctx, const char *path, const char *text, size_t size, cJSON **root)
+{
+    const char *end = NULL;
+    *root = cJSON_ParseWithLengthOpts(text, size, &end, 0);
+    if (*root) return RD_OK;
+    int line = 1;
+    for (const char *p = text; end && p < end && p < text + size; p++) line += *p == '\n';
+    return rd_fail(ctx, RD_ERROR_FORMAT, "%s: line %d: invalid JSON", rd_path_tail(path), line);
+}
+
 rd_result rd_json_load(rd_context *ctx, const char *path, cJSON **root)
 {
     *root = NULL;
@@ -12,13 +22,7 @@ rd_result rd_json_load(rd_context *ctx, const char *path, cJSON **root)
     size_t size = 0;
     rd_result r = rd_read_file(ctx, path, &text, &size);
     if (r != RD_OK) return r;
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(text, size, &end, 0);
-    if (!*root) {
-        int line = 1;
-        for (const char *p = text; end && p < end && p < text + size; p++) line += *p == '\n';
-        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: line %d: invalid JSON", rd_path_tail(path), line);
-    }
+    r = rd_json_parse(ctx, path, text, size, root);
     free(text);
     return r;
 }

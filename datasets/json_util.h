@@ -7,6 +7,8 @@
 
 /* Parses a JSON file; a syntax error names its line. */
 rd_result rd_json_load(rd_context *ctx, const char *path, cJSON **root);
+/* The same for JSON text in memory (size bytes, no NUL needed); path names it in messages. */
+rd_result rd_json_parse(rd_context *ctx, const char *path, const char *text, size_t size, cJSON **root);
 /* Reads a finite number at obj[key]. where names obj in messages ("frames[3]").
    A missing key is an error when required; otherwise *out keeps its value. */
 rd_result rd_json_number(rd_context *ctx, const char *path, const char *where, const cJSON *obj,

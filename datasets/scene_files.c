@@ -1,6 +1,7 @@
 /* scene_files.c: rd_scene_load and rd_scene_save: recognise a scene file by its content
    and hand it to its format's reader; pick a writer by format or file name. */
 #include "ply.h"
+#include "gltf.h"
 #include "../compress/formats.h"
 
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 const char *rd_file_format_name(rd_file_format f)
 {
-    static const char *names[] = {"auto", "inria-ply", "compressed-ply", "spz", "splat", "ksplat"};
+    static const char *names[] = {"auto", "inria-ply", "compressed-ply", "spz", "splat", "ksplat", "glb", "gltf"};
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
@@ -29,6 +30,8 @@ static rd_file_format format_from_name(const char *path)
     if (ends_with(path, ".spz")) return RD_FILE_SPZ;
     if (ends_with(path, ".splat")) return RD_FILE_SPLAT;
     if (ends_with(path, ".ksplat")) return RD_FILE_KSPLAT;
+    if (ends_with(path, ".glb")) return RD_FILE_GLB;
+    if (ends_with(path, ".gltf")) return RD_FILE_GLTF;
     return RD_FILE_AUTO;
 }
 
@@ -39,13 +42,15 @@ static rd_result decode(rd_context *ctx, const char *path, const unsigned char *
 {
     if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
     if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, spz_frame, out);
+    if (rd_gltf_detect(data, size)) return rd_gltf_decode(ctx, path, data, size, out);
     rd_file_format named = format_from_name(path);
     if (named == RD_FILE_KSPLAT || (named != RD_FILE_SPLAT && rd_ksplat_detect(data, size)))
         return rd_ksplat_decode(ctx, path, data, size, out);
     if (named == RD_FILE_SPLAT || rd_splat_detect(data, size)) return rd_splat_decode(ctx, path, data, size, out);
     if (named == RD_FILE_SPZ) return rd_spz_decode(ctx, path, data, size, spz_frame, out); /* says what is wrong with it */
+    if (named == RD_FILE_GLB || named == RD_FILE_GLTF) return rd_gltf_decode(ctx, path, data, size, out);
     return rd_fail(ctx, RD_ERROR_FORMAT,
-                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, .ksplat or a whole number of valid .splat records)", path, size);
+                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, glTF, .ksplat or a whole number of valid .splat records)", path, size);
 }
 
 rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out) { return rd_scene_load_with(ctx, path, NULL, out); }
@@ -70,9 +75,11 @@ rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_l
 }
 
 static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd_file_format format, int fractional_bits,
-                        int spz_frame)
+                        int spz_frame, bool gltf_embed)
 {
     if (format == RD_FILE_PLY) return rd_scene_save_ply(ctx, s, path);
+    if (format == RD_FILE_GLB) return rd_gltf_save(ctx, path, s, RD_GLTF_BINARY);
+    if (format == RD_FILE_GLTF) return rd_gltf_save(ctx, path, s, gltf_embed ? RD_GLTF_EMBEDDED : RD_GLTF_EXTERNAL);
     rd_bytes bytes = {0};
     rd_result r = format == RD_FILE_SPZ ? rd_spz_encode(ctx, path, s, fractional_bits, spz_frame, &bytes)
                   : format == RD_FILE_SPLAT ? rd_splat_encode(ctx, path, s, &bytes)
@@ -163,9 +170,9 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
     rd_file_format format = d.format ? d.format : format_from_name(path);
     if (format == RD_FILE_AUTO)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "%s: cannot tell the format from the name (use .ply, .compressed.ply, .spz or .splat, or set the format)", path);
+                       "%s: cannot tell the format from the name (use .ply, .compressed.ply, .spz, .splat, .glb or .gltf, or set the format)", path);
     if (format == RD_FILE_KSPLAT) return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: writing .ksplat is not supported (it is read only)", path);
-    if (format < RD_FILE_AUTO || format > RD_FILE_KSPLAT)
+    if (format < RD_FILE_AUTO || format > RD_FILE_GLTF)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: format %d is not a rd_file_format", path, (int)format);
     if (d.sh_degree < 0 || d.sh_degree > RD_SH_DEGREE(3))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: sh_degree %d is out of range (RD_SH_DEGREE(0..3) or 0)", path, d.sh_degree);
@@ -199,14 +206,14 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
     rd_result dropped = drop_unwritable(ctx, path, scene, degree, &cut);
     if (dropped != RD_OK) return dropped;
     if (cut) {
-        dropped = encode(ctx, path, cut, format, fractional_bits, spz_frame);
+        dropped = encode(ctx, path, cut, format, fractional_bits, spz_frame, d.gltf_embed_buffer);
         rd_scene_destroy(cut);
         return dropped;
     }
-    if (degree == scene->sh_degree) return encode(ctx, path, scene, format, fractional_bits, spz_frame);
+    if (degree == scene->sh_degree) return encode(ctx, path, scene, format, fractional_bits, spz_frame, d.gltf_embed_buffer);
     rd_scene_desc arrays = rd_scene_arrays(scene);
     rd_result r = rd_scene_copy_arrays(ctx, &arrays, degree, &cut);
-    if (r == RD_OK) r = encode(ctx, path, cut, format, fractional_bits, spz_frame);
+    if (r == RD_OK) r = encode(ctx, path, cut, format, fractional_bits, spz_frame, d.gltf_embed_buffer);
     rd_scene_destroy(cut);
     return r;
 }

@@ -185,12 +185,16 @@ if [ -d "$data" ]; then
     check "render with --decode-limit none" status_is 0 "$radiant" render "$donut" --width 8 --height 8 --decode-limit none --out "$tmp/unlimited"
     check "--decode-limit 0 exits 2" status_is 2 "$radiant" render "$donut" --decode-limit 0
     # convert: every writable format from a real scene, read back by info
-    for out in donut.spz donut.splat donut.compressed.ply donut.ply; do
+    for out in donut.spz donut.splat donut.compressed.ply donut.ply donut.glb donut.gltf; do
         check "convert to $out" status_is 0 "$radiant" convert "$donut" "$tmp/$out"
         check "convert reports bytes a Gaussian ($out)" grep -q "bytes a Gaussian" "$tmp/stdout"
         check "info reads $out" status_is 0 "$radiant" info "$tmp/$out"
         check "info counts $out" grep -q "gaussians:   45624" "$tmp/stdout"
     done
+    check "a .gltf's buffer lands beside it" test -s "$tmp/donut.bin"
+    check "convert --gltf-embed" status_is 0 "$radiant" convert "$donut" "$tmp/embedded.gltf" --gltf-embed
+    check "an embedded .gltf reads back" status_is 0 "$radiant" info "$tmp/embedded.gltf"
+    check "info names glTF's frame" grep -q "glTF's frame (LUF)" "$tmp/stdout"
     check "info reports SPZ header fields" status_is 0 "$radiant" info "$tmp/donut.spz"
     # the donut is 0.2 units across: its SPZ precision follows from that (19 bits, not 12), and says so
     check "info shows the SPZ version and precision" grep -q "header:      SPZ v4: numPoints 45624, shDegree 0, fractionalBits 19" "$tmp/stdout"

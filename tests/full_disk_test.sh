@@ -19,10 +19,10 @@ command_for() {
     case $1 in
         render) echo render --demo --cameras "$tmp/cams.json" --exr --out "$2/r" ;;
         synth) echo synth 2000 --out "$2/s.ply" --cameras "$2/s.json" ;;
-        ply | spz | splat | compressed.ply) echo convert "$tmp/scene.ply" "$2/x.$1" ;;
+        ply | spz | splat | compressed.ply | glb | gltf) echo convert "$tmp/scene.ply" "$2/x.$1" ;;
     esac
 }
-cases="render synth ply spz splat compressed.ply"
+cases="render synth ply spz splat compressed.ply glb gltf"
 
 # The outputs with room: the reference each left file must equal, and their total size.
 for c in $cases; do

@@ -1,21 +1,21 @@
 /* fuzz_scene.c: every scene format rd_scene_load reads (PLY, compressed PLY, SPZ, .splat,
-   .ksplat; recognised by content), and a scene that loads is written back in each format
+   .ksplat, glTF .glb and .gltf; recognised by content), and a scene that loads is written back in each format
    rd_scene_save writes, so that the writers see what the readers let through (NaN,
    infinities, extreme values). The input's first byte picks the file name's extension,
    which decides between the formats that have no magic. */
 #include "fuzz_file.h"
 
-static const char *const names[] = {"in.ply", "in.splat", "in.ksplat", "in.spz", "in.compressed.ply"};
+static const char *const names[] = {"in.ply", "in.splat", "in.ksplat", "in.spz", "in.compressed.ply", "in.glb", "in.gltf"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rd_context *ctx = fuzz_context();
     if (!ctx || size < 1) return 0;
-    const char *path = fuzz_file(names[data[0] % 5], data + 1, size - 1);
+    const char *path = fuzz_file(names[data[0] % 7], data + 1, size - 1);
     rd_scene *scene = NULL;
     if (!path || rd_scene_load(ctx, path, &scene) != RD_OK) return 0;
-    static const char *const outs[] = {"out.ply", "out.spz", "out.splat", "out.compressed.ply"};
-    for (int k = 0; k < 4; k++) {
+    static const char *const outs[] = {"out.ply", "out.spz", "out.splat", "out.compressed.ply", "out.glb", "out.gltf"};
+    for (int k = 0; k < 6; k++) {
         const char *out = fuzz_file(outs[k], NULL, 0);
         if (out) rd_scene_save(ctx, scene, out, NULL);
     }
