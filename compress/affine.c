@@ -106,11 +106,15 @@ bool rd_affine_make(const double m[12], rd_affine *out)
     transpose3(A, At);
     mul3(At, A, AtA);
     symmetric_eigen(AtA, vecs, vals);
+    for (int k = 0; k < 3; k++)
+        if (!(vals[k] > 0.0) || !isfinite(vals[k])) return false; /* a scale beyond double's range */
     double inv_root[9] = {0}, Q[9];
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 3; c++)
             for (int k = 0; k < 3; k++) inv_root[3 * r + c] += vecs[3 * r + k] * vecs[3 * c + k] / sqrt(vals[k]);
     mul3(A, inv_root, Q);
+    for (int i = 0; i < 9; i++)
+        if (!isfinite(Q[i])) return false;
     double s2 = (vals[0] + vals[1] + vals[2]) / 3.0;
     out->similarity = true;
     for (int k = 0; k < 3; k++)

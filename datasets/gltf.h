@@ -16,6 +16,8 @@
 #include "../compress/bytes.h"
 #include "json_util.h"
 
+#include <math.h>
+
 bool rd_gltf_detect(const unsigned char *data, size_t size);
 rd_result rd_gltf_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
 
@@ -42,6 +44,22 @@ typedef struct rd_gltf {
 } rd_gltf;
 rd_result rd_gltf_open(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_gltf *g);
 void rd_gltf_close(rd_gltf *g);
+
+/* Loads every buffer the file names (those accessors read come from here), so that
+   g->bytes_read counts them for the decode limit. */
+rd_result rd_gltf_load_buffers(rd_context *ctx, rd_gltf *g);
+
+/* COLOR_0 is linear (glTF's vertex colours) where the splats' colours are display sRGB. */
+static inline float rd_gltf_linear_to_srgb(float c)
+{
+    c = fminf(fmaxf(c, 0.0f), 1.0f);
+    return c <= 0.0031308f ? 12.92f * c : 1.055f * powf(c, 1.0f / 2.4f) - 0.055f;
+}
+static inline float rd_gltf_srgb_to_linear(float c)
+{
+    c = fminf(fmaxf(c, 0.0f), 1.0f);
+    return c <= 0.04045f ? c / 12.92f : powf((c + 0.055f) / 1.055f, 2.4f);
+}
 
 /* Accessor component kinds a caller allows (the draft's table lists them per attribute). */
 enum {

@@ -146,18 +146,18 @@ static rd_result load_buffer(rd_context *ctx, rd_gltf *g, int index, const unsig
     if (index < 0 || index >= g->buffer_count)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: buffer %d does not exist (%d buffers)", g->path, index, g->buffer_count);
     const cJSON *buffer = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(g->root, "buffers"), index);
-    double length = -1.0;
+    int64_t length = 0;
     char where[32];
     snprintf(where, sizeof where, "buffers[%d]", index);
-    rd_result r = rd_json_number(ctx, g->path, where, buffer, "byteLength", true, &length);
+    rd_result r = rd_json_whole(ctx, g->path, where, buffer, "byteLength", true, 1, 9007199254740992.0, &length);
     if (r != RD_OK) return r;
     const cJSON *uri = cJSON_GetObjectItemCaseSensitive(buffer, "uri");
     if (!uri) { /* the GLB's own chunk */
         if (!g->binary || index != 0 || !g->bin)
             return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s has no uri and is not a GLB's binary chunk", g->path, where);
-        if (length > (double)g->bin_size)
-            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.byteLength %.0f exceeds the GLB's binary chunk of %zu bytes", g->path,
-                           where, length, g->bin_size);
+        if ((uint64_t)length > g->bin_size)
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.byteLength %lld exceeds the GLB's binary chunk of %zu bytes", g->path,
+                           where, (long long)length, g->bin_size);
         *data = g->bin, *size = (size_t)length;
         return RD_OK;
     }
@@ -195,10 +195,21 @@ static rd_result load_buffer(rd_context *ctx, rd_gltf *g, int index, const unsig
         g->buffers[index] = (unsigned char *)bytes, g->buffer_sizes[index] = got, g->loaded[index] = true;
         g->bytes_read += got;
     }
-    if (length > (double)g->buffer_sizes[index])
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.byteLength %.0f exceeds the %zu bytes its uri holds", g->path, where, length,
-                       g->buffer_sizes[index]);
+    if ((uint64_t)length > g->buffer_sizes[index])
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.byteLength %lld exceeds the %zu bytes its uri holds", g->path, where,
+                       (long long)length, g->buffer_sizes[index]);
     *data = g->buffers[index], *size = (size_t)length;
+    return RD_OK;
+}
+
+rd_result rd_gltf_load_buffers(rd_context *ctx, rd_gltf *g)
+{
+    for (int i = 0; i < g->buffer_count; i++) {
+        const unsigned char *data;
+        size_t size;
+        rd_result r = load_buffer(ctx, g, i, &data, &size);
+        if (r != RD_OK) return r;
+    }
     return RD_OK;
 }
 
@@ -250,35 +261,35 @@ static float component(const unsigned char *p, const component_kind *k)
 static rd_result view_bytes(rd_context *ctx, rd_gltf *g, const char *where, const cJSON *accessor, size_t element, int64_t count,
                             const unsigned char **first, size_t *stride)
 {
-    double view_index = 0, accessor_offset = 0, view_offset = 0, view_length = 0, view_stride = 0;
-    rd_result r = rd_json_number(ctx, g->path, where, accessor, "bufferView", true, &view_index);
-    if (r == RD_OK) r = rd_json_number(ctx, g->path, where, accessor, "byteOffset", false, &accessor_offset);
+    const double MAX_BYTES = 9007199254740992.0; /* 2^53: every offset a double holds exactly */
+    int views = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g->root, "bufferViews"));
+    int64_t view_index = 0, accessor_offset = 0, view_offset = 0, view_length = 0, view_stride = 0, buffer_index = 0;
+    rd_result r = rd_json_whole(ctx, g->path, where, accessor, "bufferView", true, 0, views - 1, &view_index);
+    if (r == RD_OK) r = rd_json_whole(ctx, g->path, where, accessor, "byteOffset", false, 0, MAX_BYTES, &accessor_offset);
+    if (r != RD_OK) return r;
     const cJSON *view = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(g->root, "bufferViews"), (int)view_index);
-    if (r == RD_OK && (view_index < 0 || view_index != floor(view_index) || !view))
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.bufferView %.0f does not exist", g->path, where, view_index);
     char view_where[48];
     snprintf(view_where, sizeof view_where, "bufferViews[%d]", (int)view_index);
-    double buffer_index = 0;
-    if (r == RD_OK) r = rd_json_number(ctx, g->path, view_where, view, "buffer", true, &buffer_index);
-    if (r == RD_OK) r = rd_json_number(ctx, g->path, view_where, view, "byteLength", true, &view_length);
-    if (r == RD_OK) r = rd_json_number(ctx, g->path, view_where, view, "byteOffset", false, &view_offset);
-    if (r == RD_OK) r = rd_json_number(ctx, g->path, view_where, view, "byteStride", false, &view_stride);
+    r = rd_json_whole(ctx, g->path, view_where, view, "buffer", true, 0, g->buffer_count - 1, &buffer_index);
+    if (r == RD_OK) r = rd_json_whole(ctx, g->path, view_where, view, "byteLength", true, 1, MAX_BYTES, &view_length);
+    if (r == RD_OK) r = rd_json_whole(ctx, g->path, view_where, view, "byteOffset", false, 0, MAX_BYTES, &view_offset);
+    if (r == RD_OK) r = rd_json_whole(ctx, g->path, view_where, view, "byteStride", false, 0, 252, &view_stride);
     if (r != RD_OK) return r;
     const unsigned char *data = NULL;
     size_t size = 0;
     r = load_buffer(ctx, g, (int)buffer_index, &data, &size);
     if (r != RD_OK) return r;
-    if (view_offset < 0 || view_length < 0 || view_offset + view_length > (double)size)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s (offset %.0f, %.0f bytes) runs past buffer %d's %zu bytes", g->path,
-                       view_where, view_offset, view_length, (int)buffer_index, size);
-    if (view_stride != 0 && (view_stride < (double)element || view_stride > 252))
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.byteStride %.0f for elements of %zu bytes", g->path, view_where, view_stride,
-                       element);
+    if ((uint64_t)view_offset + (uint64_t)view_length > size)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s (offset %lld, %lld bytes) runs past buffer %d's %zu bytes", g->path,
+                       view_where, (long long)view_offset, (long long)view_length, (int)buffer_index, size);
+    if (view_stride != 0 && (view_stride < (int64_t)element || view_stride % 4))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.byteStride %lld for elements of %zu bytes (a multiple of 4, at least the "
+                       "element)", g->path, view_where, (long long)view_stride, element);
     *stride = view_stride ? (size_t)view_stride : element;
-    double needed = accessor_offset + (double)(count - 1) * (double)*stride + (double)element;
-    if (accessor_offset < 0 || needed > view_length)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s (%lld elements from byte %.0f) runs past %s's %.0f bytes", g->path, where,
-                       (long long)count, accessor_offset, view_where, view_length);
+    uint64_t needed = (uint64_t)accessor_offset + (uint64_t)(count - 1) * *stride + element;
+    if (needed > (uint64_t)view_length)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s (%lld elements from byte %lld) runs past %s's %lld bytes", g->path, where,
+                       (long long)count, (long long)accessor_offset, view_where, (long long)view_length);
     *first = data + (size_t)view_offset + (size_t)accessor_offset;
     return RD_OK;
 }
@@ -296,12 +307,10 @@ rd_result rd_gltf_accessor(rd_context *ctx, rd_gltf *g, int index, const char *s
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: type %s where %s belongs", g->path, where,
                        got ? cJSON_GetObjectItemCaseSensitive(accessor, "type")->valuestring : "(missing or unknown)",
                        components == 1 ? "SCALAR" : components == 3 ? "VEC3" : "VEC4");
-    double type = 0, n = 0;
-    rd_result r = rd_json_number(ctx, g->path, where, accessor, "componentType", true, &type);
-    if (r == RD_OK) r = rd_json_number(ctx, g->path, where, accessor, "count", true, &n);
+    int64_t type = 0, n = 0;
+    rd_result r = rd_json_whole(ctx, g->path, where, accessor, "componentType", true, 5120, 5126, &type);
+    if (r == RD_OK) r = rd_json_whole(ctx, g->path, where, accessor, "count", true, 1, (double)RD_MAX_FILE_SPLATS, &n);
     if (r != RD_OK) return r;
-    if (n < 1 || n > (double)RD_MAX_FILE_SPLATS || n != floor(n))
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.count %.0f (1 to %lld)", g->path, where, n, (long long)RD_MAX_FILE_SPLATS);
     if (cJSON_GetObjectItemCaseSensitive(accessor, "sparse"))
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: %s is sparse, which radiant does not read for splats", g->path, where);
     bool normalized = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(accessor, "normalized"));
@@ -313,10 +322,11 @@ rd_result rd_gltf_accessor(rd_context *ctx, rd_gltf *g, int index, const char *s
         for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
             if (KINDS[i].flag & allowed)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", KINDS[i].name);
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: componentType %.0f%s is not allowed here (allowed: %s)", g->path, where, type,
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: componentType %lld%s is not allowed here (allowed: %s)", g->path, where,
+                       (long long)type,
                        normalized ? " normalized" : "", list);
     }
-    int64_t elements = (int64_t)n;
+    int64_t elements = n;
     size_t element = (size_t)kind->bytes * (size_t)components;
     const unsigned char *first = NULL;
     size_t stride = element;

@@ -26,6 +26,8 @@ typedef struct reader {
     placed *list;
     int count, cap, skipped;
     bool warned_kernel, warned_sorting;
+    unsigned char *visited; /* a node per byte: glTF's nodes form trees, and a node reached twice is refused */
+    int node_count;
 } reader;
 
 static void mat_mul(const double a[16], const double b[16], double out[16])
@@ -62,7 +64,13 @@ static rd_result local_matrix(reader *rd, const char *where, const cJSON *node, 
 {
     static const double IDENTITY[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
     memcpy(m, IDENTITY, sizeof IDENTITY);
-    if (cJSON_GetObjectItemCaseSensitive(node, "matrix")) return numbers(rd, where, node, "matrix", 16, m);
+    if (cJSON_GetObjectItemCaseSensitive(node, "matrix")) {
+        rd_result r = numbers(rd, where, node, "matrix", 16, m);
+        if (r == RD_OK && (m[3] != 0.0 || m[7] != 0.0 || m[11] != 0.0 || m[15] != 1.0))
+            r = rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s.matrix: its last row is not 0 0 0 1 (glTF's node matrices are affine)",
+                        rd->g->path, where);
+        return r;
+    }
     double t[3] = {0, 0, 0}, q[4] = {0, 0, 0, 1}, s[3] = {1, 1, 1};
     rd_result r = numbers(rd, where, node, "translation", 3, t);
     if (r == RD_OK) r = numbers(rd, where, node, "rotation", 4, q);
@@ -85,10 +93,11 @@ static bool has_attribute(const cJSON *attributes, const char *name)
     return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(attributes, name));
 }
 
-static int attribute(const cJSON *attributes, const char *name)
+/* The attribute's accessor index, -1 where it is not one (rd_gltf_accessor then says so). */
+static int attribute(const rd_gltf *g, const cJSON *attributes, const char *name)
 {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(attributes, name);
-    return cJSON_IsNumber(a) ? (int)a->valuedouble : -1;
+    int accessors = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g->root, "accessors"));
+    return (int)rd_json_index_of(cJSON_GetObjectItemCaseSensitive(attributes, name), accessors);
 }
 
 /* The extension's properties: honoured, or refused or warned about as the draft says. */
@@ -162,10 +171,13 @@ static rd_result add_primitive(reader *rd, int mesh, int index, const cJSON *pri
                            "is whole)", rd->g->path, where, degree != l - 1 ? l - 1 : l, degree != l - 1 ? "missing" : "partial");
         if (present) degree = l;
     }
-    const cJSON *accessor = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rd->g->root, "accessors"),
-                                               attribute(attributes, "POSITION"));
-    double count = 0;
-    r = rd_json_number(rd->ctx, rd->g->path, "POSITION's accessor", accessor, "count", true, &count);
+    int position = attribute(rd->g, attributes, "POSITION");
+    const cJSON *accessor = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rd->g->root, "accessors"), position);
+    char accessor_where[128];
+    snprintf(accessor_where, sizeof accessor_where, "accessors[%d] (%s POSITION)", position, where);
+    if (!accessor) return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s.attributes.POSITION is not an accessor", rd->g->path, where);
+    int64_t count = 0;
+    r = rd_json_whole(rd->ctx, rd->g->path, accessor_where, accessor, "count", true, 1, (double)RD_MAX_FILE_SPLATS, &count);
     if (r != RD_OK) return r;
     if (rd->count == MAX_PRIMITIVES)
         return rd_fail(rd->ctx, RD_ERROR_UNSUPPORTED, "%s: more than %d splat primitives", rd->g->path, MAX_PRIMITIVES);
@@ -176,7 +188,7 @@ static rd_result add_primitive(reader *rd, int mesh, int index, const cJSON *pri
         rd->list = grown, rd->cap = cap;
     }
     placed *p = &rd->list[rd->count++];
-    p->primitive = primitive, p->mesh = mesh, p->index = index, p->count = (int64_t)count, p->sh_degree = degree;
+    p->primitive = primitive, p->mesh = mesh, p->index = index, p->count = count, p->sh_degree = degree;
     memcpy(p->world, world, sizeof p->world);
     return RD_OK;
 }
@@ -187,20 +199,23 @@ static rd_result visit(reader *rd, int node_index, const double parent[16], int 
     char where[32];
     snprintf(where, sizeof where, "nodes[%d]", node_index);
     if (node_index < 0 || !cJSON_IsObject(node)) return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s does not exist", rd->g->path, where);
+    if (rd->visited[node_index])
+        return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s is reached twice: it has two parents or is its own ancestor (glTF's "
+                       "nodes form trees)", rd->g->path, where);
+    rd->visited[node_index] = 1;
     if (depth > MAX_DEPTH)
-        return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s: the node tree is deeper than %d (a node is its own ancestor?)", rd->g->path,
-                       where, MAX_DEPTH);
+        return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s: the node tree is deeper than %d", rd->g->path, where, MAX_DEPTH);
     double local[16], world[16];
     rd_result r = local_matrix(rd, where, node, local);
     if (r != RD_OK) return r;
     mat_mul(parent, local, world);
     const cJSON *mesh = cJSON_GetObjectItemCaseSensitive(node, "mesh");
-    if (cJSON_IsNumber(mesh)) {
-        int m = (int)mesh->valuedouble;
-        const cJSON *primitives =
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rd->g->root, "meshes"), m), "primitives");
+    if (mesh) {
+        const cJSON *meshes = cJSON_GetObjectItemCaseSensitive(rd->g->root, "meshes");
+        int m = (int)rd_json_index_of(mesh, cJSON_GetArraySize(meshes));
+        const cJSON *primitives = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(meshes, m), "primitives");
         if (m < 0 || !cJSON_IsArray(primitives))
-            return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s.mesh %d does not exist or has no primitives", rd->g->path, where, m);
+            return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s.mesh is not a mesh with primitives", rd->g->path, where);
         int i = 0;
         const cJSON *p;
         cJSON_ArrayForEach(p, primitives) {
@@ -210,8 +225,9 @@ static rd_result visit(reader *rd, int node_index, const double parent[16], int 
     }
     const cJSON *child;
     cJSON_ArrayForEach(child, cJSON_GetObjectItemCaseSensitive(node, "children")) {
-        if (!cJSON_IsNumber(child)) return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s.children holds a non-number", rd->g->path, where);
-        r = visit(rd, (int)child->valuedouble, world, depth + 1);
+        int64_t c = rd_json_index_of(child, rd->node_count);
+        if (c < 0) return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s.children holds something not a node", rd->g->path, where);
+        r = visit(rd, (int)c, world, depth + 1);
         if (r != RD_OK) return r;
     }
     return RD_OK;
@@ -224,26 +240,27 @@ static rd_result walk(reader *rd)
     static const double IDENTITY[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
     const cJSON *root = rd->g->root, *scenes = cJSON_GetObjectItemCaseSensitive(root, "scenes");
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes"), *item;
+    int n = rd->node_count;
     if (cJSON_GetArraySize(scenes) > 0) {
         const cJSON *chosen = cJSON_GetObjectItemCaseSensitive(root, "scene");
-        int s = cJSON_IsNumber(chosen) ? (int)chosen->valuedouble : 0;
+        int s = chosen ? (int)rd_json_index_of(chosen, cJSON_GetArraySize(scenes)) : 0;
         const cJSON *scene = cJSON_GetArrayItem(scenes, s);
-        if (s < 0 || !scene) return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: scene %d does not exist", rd->g->path, s);
+        if (s < 0 || !scene) return rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: \"scene\" is not one of the file's scenes", rd->g->path);
         cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(scene, "nodes")) {
-            rd_result r = cJSON_IsNumber(item) ? visit(rd, (int)item->valuedouble, IDENTITY, 0)
-                                               : rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: scenes[%d].nodes holds a non-number",
-                                                         rd->g->path, s);
+            int64_t node = rd_json_index_of(item, n);
+            rd_result r = node >= 0 ? visit(rd, (int)node, IDENTITY, 0)
+                                    : rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: scenes[%d].nodes holds something not a node",
+                                              rd->g->path, s);
             if (r != RD_OK) return r;
         }
         return RD_OK;
     }
-    int n = cJSON_GetArraySize(nodes);
     bool *child = calloc((size_t)(n > 0 ? n : 1), 1);
     if (!child) return rd_fail(rd->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: cannot walk its nodes", rd->g->path);
     cJSON_ArrayForEach(item, nodes) {
         const cJSON *c;
         cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(item, "children"))
-            if (cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble < n) child[(int)c->valuedouble] = true;
+            if (rd_json_index_of(c, n) >= 0) child[rd_json_index_of(c, n)] = true;
     }
     rd_result r = RD_OK;
     for (int i = 0; i < n && r == RD_OK; i++)
@@ -275,7 +292,7 @@ static rd_result read_attribute(reader *rd, const cJSON *attributes, const char 
     int64_t got = 0;
     char semantic[160];
     snprintf(semantic, sizeof semantic, "%s %s", where, name);
-    rd_result r = rd_gltf_accessor(rd->ctx, rd->g, attribute(attributes, name), semantic, components, allowed, &got, out);
+    rd_result r = rd_gltf_accessor(rd->ctx, rd->g, attribute(rd->g, attributes, name), semantic, components, allowed, &got, out);
     if (r == RD_OK && got != count)
         r = rd_fail(rd->ctx, RD_ERROR_FORMAT, "%s: %s: %lld elements where POSITION has %lld", rd->g->path, semantic,
                     (long long)got, (long long)count);
@@ -308,7 +325,7 @@ static rd_result fill(reader *rd, const placed *p, const char *where, rd_scene *
                            RD_GLTF_FLOAT | RD_GLTF_UBYTE_NORM | RD_GLTF_USHORT_NORM, n, &opacity);
     int color_components = 0;
     if (r == RD_OK && !has_attribute(attributes, "KHR_gaussian_splatting:SH_DEGREE_0_COEF_0")) { /* COLOR_0 stands in */
-        color_components = rd_gltf_accessor_components(rd->g, attribute(attributes, "COLOR_0")) == 3 ? 3 : 4;
+        color_components = rd_gltf_accessor_components(rd->g, attribute(rd->g, attributes, "COLOR_0")) == 3 ? 3 : 4;
         r = read_attribute(rd, attributes, where, "COLOR_0", color_components,
                            RD_GLTF_FLOAT | RD_GLTF_UBYTE_NORM | RD_GLTF_USHORT_NORM, n, &color);
     }
@@ -347,7 +364,8 @@ static rd_result fill(reader *rd, const placed *p, const char *where, rd_scene *
         if (r == RD_OK && !(alpha >= -1e-6f && alpha <= 1.0f + 1e-6f)) r = bad_value(rd, where, "opacity", i, alpha, "is outside 0..1");
         s->opacities[at] = rd_logit(alpha);
         memset(coeffs, 0, (size_t)K * 3 * sizeof(float));
-        for (int c = 0; c < 3 && color; c++) coeffs[c] = rd_dc_from_color(color[(size_t)i * (size_t)color_components + c]);
+        for (int c = 0; c < 3 && color; c++) /* COLOR_0 is linear (glTF's vertex colours); the DC's colour is display sRGB */
+            coeffs[c] = rd_dc_from_color(rd_gltf_linear_to_srgb(color[(size_t)i * (size_t)color_components + c]));
         for (int k = color ? 1 : 0; k < own; k++)
             for (int c = 0; c < 3; c++) {
                 coeffs[3 * k + c] = sh[k][3 * i + c];
@@ -366,8 +384,14 @@ rd_result rd_gltf_decode(rd_context *ctx, const char *path, const unsigned char 
     rd_gltf g;
     reader rd = {.ctx = ctx, .g = &g};
     rd_result r = rd_gltf_open(ctx, path, data, size, &g);
+    if (r == RD_OK) {
+        rd.node_count = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g.root, "nodes"));
+        rd.visited = calloc((size_t)rd.node_count + 1, 1);
+        if (!rd.visited) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: cannot walk its nodes", path);
+    }
     if (r == RD_OK) r = check_required_extensions(&rd);
     if (r == RD_OK) r = walk(&rd);
+    if (r == RD_OK) r = rd_gltf_load_buffers(ctx, &g); /* the decode limit counts them */
     int64_t total = 0;
     int degree = 0;
     for (int i = 0; r == RD_OK && i < rd.count; i++) {
@@ -379,7 +403,7 @@ rd_result rd_gltf_decode(rd_context *ctx, const char *path, const unsigned char 
     if (r == RD_OK && rd.count == 0)
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: no %s primitive in the file's scene (%d other primitives)", path, EXT, rd.skipped);
     rd_scene *s = NULL;
-    if (r == RD_OK) r = rd_scene_alloc_decoded(ctx, path, size, total, degree, &s);
+    if (r == RD_OK) r = rd_scene_alloc_decoded(ctx, path, g.bytes_read, total, degree, &s);
     int64_t first = 0;
     bool antialiased = false;
     for (int i = 0; r == RD_OK && i < rd.count; i++) {
@@ -404,6 +428,7 @@ rd_result rd_gltf_decode(rd_context *ctx, const char *path, const unsigned char 
         rd_scene_destroy(s);
     }
     free(rd.list);
+    free(rd.visited);
     rd_gltf_close(&g);
     return r;
 }

@@ -7,7 +7,9 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static const char EXT[] = "KHR_gaussian_splatting";
@@ -144,7 +146,7 @@ static cJSON *build(const rd_scene *s, writer *w)
         put_floats(w->bin.data, at_opacity, i, &g.opacity, 1);
         for (int k = 0; k < K; k++) put_floats(w->bin.data, at_sh[k], i, g.sh + 3 * k, 3);
         unsigned char *rgba = w->bin.data + at_color + 4 * (size_t)i;
-        for (int c = 0; c < 3; c++) rgba[c] = rd_unorm8(rd_color_from_dc(g.sh[c]));
+        for (int c = 0; c < 3; c++) rgba[c] = rd_unorm8(rd_gltf_srgb_to_linear(rd_color_from_dc(g.sh[c]))); /* COLOR_0 is linear */
         rgba[3] = rd_unorm8(g.opacity);
         for (int c = 0; c < 3; c++) low[c] = fminf(low[c], g.mean[c]), high[c] = fmaxf(high[c], g.mean[c]);
     }
@@ -217,11 +219,15 @@ rd_result rd_gltf_save(rd_context *ctx, const char *path, const rd_scene *scene,
     if (!json) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory while encoding", path);
     else if (layout == RD_GLTF_BINARY) r = write_glb(ctx, path, json, &w.bin);
     else {
-        if (layout == RD_GLTF_EXTERNAL) r = rd_bytes_save(ctx, bin_path, &w.bin);
-        if (r == RD_OK) {
-            r = rd_file_write(ctx, path, json, strlen(json));
-            if (r != RD_OK && bin_path[0]) unlink(bin_path); /* no new buffer left without its .gltf */
-        }
+        /* the buffer lands beside its final name first, and takes it only once the .gltf is in
+           place: a failure leaves an older pair as it was */
+        char bin_new[4096 + 16];
+        snprintf(bin_new, sizeof bin_new, "%s.new", bin_path);
+        if (layout == RD_GLTF_EXTERNAL) r = rd_bytes_save(ctx, bin_new, &w.bin);
+        if (r == RD_OK) r = rd_file_write(ctx, path, json, strlen(json));
+        if (r == RD_OK && layout == RD_GLTF_EXTERNAL && rename(bin_new, bin_path) != 0)
+            r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot write: renaming %s into place failed", bin_path, bin_new);
+        if (r != RD_OK && layout == RD_GLTF_EXTERNAL) unlink(bin_new);
     }
     free(json);
     rd_bytes_free(&w.bin);

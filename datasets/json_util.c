@@ -44,6 +44,28 @@ rd_result rd_json_number(rd_context *ctx, const char *path, const char *where, c
     return RD_OK;
 }
 
+rd_result rd_json_whole(rd_context *ctx, const char *path, const char *where, const cJSON *obj, const char *key, bool required,
+                        double lo, double hi, int64_t *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const char *dot = where[0] ? "." : "";
+    if (!item) {
+        if (!required) return RD_OK;
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s%s%s: missing", path, where, dot, key);
+    }
+    double v = cJSON_IsNumber(item) ? item->valuedouble : NAN;
+    if (!(v >= lo && v <= hi && v == floor(v)))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s%s%s: expected a whole number from %.0f to %.0f", path, where, dot, key, lo, hi);
+    *out = (int64_t)v;
+    return RD_OK;
+}
+
+int64_t rd_json_index_of(const cJSON *item, int64_t limit)
+{
+    double v = cJSON_IsNumber(item) ? item->valuedouble : -1.0;
+    return v >= 0.0 && v < (double)limit && v == floor(v) ? (int64_t)v : -1;
+}
+
 rd_result rd_json_matrix4(rd_context *ctx, const char *path, const char *where, const cJSON *item,
                           double m[16])
 {

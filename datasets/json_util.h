@@ -13,6 +13,13 @@ rd_result rd_json_parse(rd_context *ctx, const char *path, const char *text, siz
    A missing key is an error when required; otherwise *out keeps its value. */
 rd_result rd_json_number(rd_context *ctx, const char *path, const char *where, const cJSON *obj,
                          const char *key, bool required, double *out);
+/* A whole number in [lo, hi] at obj[key] (indices, counts, byte offsets); where names obj
+   in messages, which give path as it is. A missing key is an error when required;
+   otherwise *out keeps its value. */
+rd_result rd_json_whole(rd_context *ctx, const char *path, const char *where, const cJSON *obj, const char *key, bool required,
+                        double lo, double hi, int64_t *out);
+/* An array element's whole number in [0, limit), or -1. */
+int64_t rd_json_index_of(const cJSON *item, int64_t limit);
 /* A 4x4 matrix given as 4 rows of 4 numbers, or as 16 numbers, row-major. */
 rd_result rd_json_matrix4(rd_context *ctx, const char *path, const char *where, const cJSON *item,
                           double m[16]);

@@ -335,7 +335,8 @@ static void test_quantized(void)
     CHECK(fabsf(d.log_scales[0] - 0.0f) < 1e-6f && fabsf(d.log_scales[1] - logf(64.0f / 127.0f)) < 1e-6f);
     CHECK(fabsf(1.0f / (1.0f + expf(-d.opacities[1])) - 0.2f) < 1e-6f);
     CHECK(fabsf(0.5f + 0.28209479f * d.sh[0] - 1.0f) < 1e-5f && fabsf(0.5f + 0.28209479f * d.sh[1] - 0.0f) < 1e-5f);
-    CHECK(fabsf(0.5f + 0.28209479f * d.sh[5] - 64.0f / 255.0f) < 1e-5f);
+    /* COLOR_0 is linear: the DC holds its display sRGB */
+    CHECK(fabsf(0.5f + 0.28209479f * d.sh[5] - (1.055f * powf(64.0f / 255.0f, 1.0f / 2.4f) - 0.055f)) < 1e-5f);
     /* identity (xyzw 0 0 0 1) turned 180 degrees about z: +-(0, 0, 0, 1) in wxyz */
     CHECK(fabsf(d.rotations[0]) < 1e-6f && fabsf(fabsf(d.rotations[3]) - 1.0f) < 1e-6f);
     rd_scene_destroy(loaded);
@@ -449,6 +450,58 @@ static void test_refusals(void)
     if (!CHECK(strstr(rd_last_error(ctx), "accessors[0] (meshes[0].primitives[0] POSITION)") && strstr(rd_last_error(ctx), "runs past"))) fprintf(stderr, "  %s\n", rd_last_error(ctx));
 }
 
+/* The text of a file written here with `from` replaced by `to`, as NAME; loading it fails
+   with a message holding `expect`. */
+static void check_mutation(const char *source, const char *from, const char *to, const char *name, const char *expect)
+{
+    FILE *f = fopen(source, "rb");
+    if (!CHECK(f)) return;
+    char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *at = strstr(text, from), out[65536 + 256];
+    if (!CHECK(at)) {
+        fprintf(stderr, "  %s: \"%s\" is not in %s\n", name, from, source);
+        return;
+    }
+    snprintf(out, sizeof out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    const char *path = write_file(dir, name, out, strlen(out));
+    rd_scene *loaded = NULL;
+    rd_result r = rd_scene_load(ctx, path, &loaded);
+    if (!CHECK(r != RD_OK && !loaded && strstr(rd_last_error(ctx), expect)))
+        fprintf(stderr, "  %s: %d: %s\n", name, (int)r, rd_last_error(ctx));
+    rd_scene_destroy(loaded);
+}
+
+/* Files that lie about sizes and indices, and node graphs that are not trees. */
+static void test_lies(void)
+{
+    splats s;
+    test_rng r = {11};
+    random_splats(&r, &s);
+    builder b = {0};
+    char body[8192], first[4096];
+    snprintf(first, sizeof first, "%s", add_splats(&b, &s, 0));
+    snprintf(body, sizeof body, "%s,\"scenes\":[{\"nodes\":[0]}],\"nodes\":[{\"mesh\":0,\"children\":[1]},{\"mesh\":0}],"
+             "\"meshes\":[{\"primitives\":[{\"mode\":0,\"attributes\":%s,%s}]}]", USED, first, SPLAT_EXT);
+    char source[1024];
+    snprintf(source, sizeof source, "%s", finish(&b, "honest", body, false));
+    rd_scene *loaded = NULL;
+    if (CHECK_OK(rd_scene_load(ctx, source, &loaded))) CHECK(rd_scene_arrays(loaded).count == 2 * N);
+    rd_scene_destroy(loaded);
+    check_mutation(source, "\"count\":40", "\"count\":-90", "negative_count.gltf", "expected a whole number from 1");
+    check_mutation(source, "\"count\":40", "\"count\":1e300", "huge_count.gltf", "expected a whole number from 1");
+    check_mutation(source, "\"byteLength\":", "\"byteLength\":-1,\"x\":", "negative_length.gltf", "byteLength: expected a whole number");
+    check_mutation(source, "\"bufferView\":0", "\"bufferView\":0.5", "fraction.gltf", "bufferView: expected a whole number");
+    check_mutation(source, "\"children\":[1]", "\"children\":[1,1]", "two_parents.gltf", "nodes[1] is reached twice");
+    check_mutation(source, "\"children\":[1]", "\"children\":[0]", "cycle.gltf", "nodes[0] is reached twice");
+    check_mutation(source, "{\"mesh\":0,\"children\":[1]}", "{\"mesh\":0,\"children\":[1],\"matrix\":[1,0,0,1, 0,1,0,0, 0,0,1,0, 0,0,0,1]}",
+                   "projective.gltf", "last row is not 0 0 0 1");
+    check_mutation(source, "{\"mesh\":0,\"children\":[1]}", "{\"mesh\":0,\"children\":[1],\"scale\":[1e200,1e200,1e-300]}",
+                   "extreme_scale.gltf", "singular or not finite");
+}
+
 int main(void)
 {
     test_rng r = {test_seed("test_gltf")};
@@ -458,6 +511,7 @@ int main(void)
     test_node_transforms(&r);
     test_quantized();
     test_refusals();
+    test_lies();
     rd_context_destroy(ctx);
     return test_finish("test_gltf");
 }
