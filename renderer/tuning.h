@@ -15,6 +15,7 @@ extern "C" {
 enum { RD_TILE_ORDER_LONGEST = 1, RD_TILE_ORDER_ROWS };            /* rd_tuning.vk_tile_order */
 enum { RD_SORT_SINGLE_PASS = 1, RD_SORT_REDUCE_THEN_SCAN };        /* rd_tuning.vk_sort_path */
 enum { RD_LONG_TILES_NEVER = 1, RD_LONG_TILES_ALL };               /* rd_tuning.cuda_long_tiles */
+enum { RD_DEPENDENT_LAUNCH_OFF = 1, RD_DEPENDENT_LAUNCH_ON };      /* rd_tuning.cuda_dependent_launch */
 
 typedef struct rd_tuning {
     /* Vulkan */
@@ -31,6 +32,8 @@ typedef struct rd_tuning {
                                 emit_two_from); RADIANT_CUDA_EMIT_ITEMS=N */
     int cuda_long_tiles;     /* the blend's long part (splat_cuda.cu's split_long_tiles);
                                 RADIANT_CUDA_LONG_TILES=0|all */
+    int cuda_dependent_launch; /* programmatic dependent launch (cuda_backend.cu: where the
+                                device has it, sm_90 on); RADIANT_CUDA_DEPENDENT_LAUNCH=0|1 */
 } rd_tuning;
 
 /* The environment's overrides of *t (fields whose variable is unset are kept). */

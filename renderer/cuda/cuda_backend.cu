@@ -31,7 +31,8 @@ extern "C" rd_result rd_cuda_open(rd_context *ctx, int device_index)
         return r;
     }
     snprintf(s->name, sizeof s->name, "%s", prop.name);
-    s->dependent_launch = prop.major >= 9;
+    /* the device's where the context leaves it open; a device without it cannot be asked */
+    s->dependent_launch = prop.major >= 9 && ctx->tuning.cuda_dependent_launch != RD_DEPENDENT_LAUNCH_OFF;
     s->multiprocessors = prop.multiProcessorCount;
     ctx->backend_state = s;
     ctx->backend = RD_BACKEND_CUDA;
@@ -83,18 +84,29 @@ static rd_result wait_for_context(rd_context *ctx)
     return rd_cuda_check(ctx, cudaStreamSynchronize(rd_cuda(ctx)->stream), "waiting for the context's work");
 }
 
+/* A copy on the context's stream, finished when this returns. A plain cudaMemcpy runs on
+   the legacy default stream, which the context's non-blocking stream does not wait for,
+   and from pageable memory it returns once the bytes are staged, before they land: a
+   frame's kernels then read the device array half written (a scene's SH, uploaded last,
+   gave colours that changed from render to render: tests/test_gpu_repeat.c). */
+static rd_result copy_on_stream(rd_context *ctx, void *dst, const void *src, size_t bytes, const char *what)
+{
+    cudaStream_t st = rd_cuda(ctx)->stream;
+    rd_result r = wait_for_context(ctx);
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, st), what);
+    return r == RD_OK ? wait_for_context(ctx) : r;
+}
+
 extern "C" rd_result rd_cuda_upload(rd_context *ctx, rd_cuda_buffer *dst, size_t offset, const void *src, size_t bytes)
 {
     if (offset + bytes > dst->bytes) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: upload past the buffer's end");
-    rd_result r = wait_for_context(ctx);
-    return r == RD_OK ? rd_cuda_check(ctx, cudaMemcpy((char *)dst->ptr + offset, src, bytes, cudaMemcpyHostToDevice), "upload") : r;
+    return copy_on_stream(ctx, (char *)dst->ptr + offset, src, bytes, "upload");
 }
 
 extern "C" rd_result rd_cuda_download(rd_context *ctx, void *dst, const rd_cuda_buffer *src, size_t offset, size_t bytes)
 {
     if (offset + bytes > src->bytes) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cuda: download past the buffer's end");
-    rd_result r = wait_for_context(ctx);
-    return r == RD_OK ? rd_cuda_check(ctx, cudaMemcpy(dst, (const char *)src->ptr + offset, bytes, cudaMemcpyDeviceToHost), "download") : r;
+    return copy_on_stream(ctx, dst, (const char *)src->ptr + offset, bytes, "download");
 }
 
 extern "C" rd_result rd_cuda_timers_create(rd_context *ctx, const char *const *names, int stages, rd_cuda_timers *out)
@@ -173,8 +185,7 @@ extern "C" void rd_cuda_free(void *ptr)
 
 extern "C" rd_result rd_cuda_copy(rd_context *ctx, void *dst, const void *src, size_t bytes)
 {
-    rd_result r = wait_for_context(ctx);
-    return r == RD_OK ? rd_cuda_check(ctx, cudaMemcpy(dst, src, bytes, cudaMemcpyDefault), "rd_buffer_copy") : r;
+    return copy_on_stream(ctx, dst, src, bytes, "rd_buffer_copy");
 }
 
 extern "C" rd_result rd_cuda_zero(rd_context *ctx, void *ptr, size_t bytes, void *stream)
