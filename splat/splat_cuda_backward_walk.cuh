@@ -14,7 +14,8 @@ enum { TILE_PIXELS = RD_TILE_SIZE * RD_TILE_SIZE, WALK_BATCH = 32 };
 static_assert(sizeof(rd_splat2d_grad) == 10 * sizeof(float), "rd_splat2d_grad: ten floats from u");
 
 /* What a warp stages of one Gaussian for its walk: the alpha's quadratic as the forward
-   staged it (rest.w: the position in the tile's list; rgb.w: the opacity blended), and
+   staged it (rest.w: the position in the tile's list; rgb.w: one over the opacity blended,
+   so that a hit's G = alpha / opacity is a product), and
    the 2D record's fields that rd_blend_backward reads. */
 typedef struct backward_hit {
     staged_splat staged;
@@ -79,7 +80,7 @@ __device__ __forceinline__ int stage_backward_batch(const backward_pixel &px, co
     if (touches) {
         backward_hit hit;
         hit.staged = stage_splat(s, log2_opacity, (float)px.wx, (float)px.wy, (unsigned int)position);
-        hit.staged.rgb.w = s.opacity;
+        hit.staged.rgb.w = 1.0f / s.opacity; /* staged Gaussians touch: their opacity is at least 1/255 */
         hit.geometry = make_float4(s.u, s.v, s.a, s.b);
         hit.tail = make_float4(s.c, __uint_as_float(index), 0.0f, 0.0f);
         slice[__popc(mask & ((1u << lane) - 1))] = hit;
@@ -97,9 +98,9 @@ __device__ __forceinline__ bool backward_step(backward_pixel &px, const backward
     float alpha = hit_alpha(staged, px.X, px.Y, px.XX, px.XY, px.YY);
     if (!active || !(alpha > 0.0f)) return false;
     float4 geometry = hit.geometry;
-    float T_before = px.T / (1.0f - alpha);
+    float T_before = px.T / (1.0f - alpha); /* the same reciprocal as rd_blend_backward's after / (1 - alpha) */
     float rgb[3] = {staged.rgb.x, staged.rgb.y, staged.rgb.z}, conic[3] = {geometry.z, geometry.w, hit.tail.x};
-    rd_blend_backward(&px.pg, rgb, staged.rest.z, alpha, T_before, alpha / staged.rgb.w, alpha >= RD_MAX_ALPHA,
+    rd_blend_backward(&px.pg, rgb, staged.rest.z, alpha, T_before, alpha * staged.rgb.w, alpha >= RD_MAX_ALPHA,
                       px.fx - geometry.x, px.fy - geometry.y, conic, local);
     px.T = T_before;
     return true;
