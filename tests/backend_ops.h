@@ -49,6 +49,10 @@ typedef struct backend_op {
     void (*free_outputs)(void *outputs);
 } backend_op;
 
+/* Whether the backend under test has the compute kernels that CPU and CUDA share (the
+   training kernels, the hash encoding): Vulkan has none yet. */
+bool op_cpu_or_cuda(const op_env *env);
+
 /* The splat renderer's rows (ops_splat.c), and its backward pass's (ops_splat_backward.c). */
 extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
     OP_SPLAT_DEVICE_ARRAYS, OP_SPLAT_CONTEXTS, OP_SPLAT_BACKWARD;

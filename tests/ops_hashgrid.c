@@ -29,24 +29,7 @@ typedef struct hashgrid_outputs {
     float *features, *grad_params, *grad_positions;
 } hashgrid_outputs;
 
-static bool runs_hashgrid(const op_env *env)
-{
-    rd_backend b = rd_context_backend(env->ctx);
-    if (b == RD_BACKEND_CPU) return true;
-#ifdef RADIANT_TEST_CUDA
-    if (b == RD_BACKEND_CUDA) return true;
-#endif
-    return false;
-}
-
-static int hashgrid_cases(const op_env *env) { return runs_hashgrid(env) && !env->variant ? 6 : 0; }
-
-static float *random_floats(test_rng *r, size_t n, double lo, double hi)
-{
-    float *a = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) a[i] = (float)rng_range(r, lo, hi);
-    return a;
-}
+static int hashgrid_cases(const op_env *env) { return op_cpu_or_cuda(env) && !env->variant ? 6 : 0; }
 
 static void *hashgrid_generate(const op_env *env, test_rng *r, int i)
 {

@@ -18,16 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool runs_training(const op_env *env)
-{
-    rd_backend b = rd_context_backend(env->ctx);
-    if (b == RD_BACKEND_CPU) return true;
-#ifdef RADIANT_TEST_CUDA
-    if (b == RD_BACKEND_CUDA) return true;
-#endif
-    return false;
-}
-
 /* A host array on the context's device (or itself on the CPU), and back. */
 static float *to_backend(rd_context *ctx, const void *host, size_t bytes)
 {
@@ -59,7 +49,7 @@ typedef struct loss_outputs {
     float *grad;
 } loss_outputs;
 
-static int loss_cases(const op_env *env) { return runs_training(env) ? (env->variant ? 0 : 6) : 0; }
+static int loss_cases(const op_env *env) { return op_cpu_or_cuda(env) ? (env->variant ? 0 : 6) : 0; }
 
 static void *loss_generate(const op_env *env, test_rng *r, int i)
 {
@@ -171,14 +161,7 @@ typedef struct adam_outputs {
     size_t n[ADAM_ARRAYS];
 } adam_outputs;
 
-static int adam_cases(const op_env *env) { return runs_training(env) ? (env->variant ? 0 : 5) : 0; }
-
-static float *random_floats(test_rng *r, size_t n, double lo, double hi)
-{
-    float *a = malloc((n ? n : 1) * sizeof(float));
-    for (size_t k = 0; k < n; k++) a[k] = (float)rng_range(r, lo, hi);
-    return a;
-}
+static int adam_cases(const op_env *env) { return op_cpu_or_cuda(env) ? (env->variant ? 0 : 5) : 0; }
 
 static void *adam_generate(const op_env *env, test_rng *r, int i)
 {
@@ -306,7 +289,7 @@ typedef struct mcmc_outputs {
     size_t n[MCMC_ARRAYS];
 } mcmc_outputs;
 
-static int mcmc_cases(const op_env *env) { return runs_training(env) ? (env->variant ? 0 : 4) : 0; }
+static int mcmc_cases(const op_env *env) { return op_cpu_or_cuda(env) ? (env->variant ? 0 : 4) : 0; }
 
 static void *mcmc_generate(const op_env *env, test_rng *r, int i)
 {

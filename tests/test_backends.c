@@ -18,6 +18,15 @@ static const backend_op *const OPS[] = {&OP_SPLAT_RENDER, &OP_SPLAT_RENDER_VIEWS
                                         &OP_SPLAT_CAPACITY, &OP_SPLAT_DEVICE_ARRAYS, &OP_SPLAT_CONTEXTS, &OP_SPLAT_BACKWARD,
                                         &OP_TRAIN_LOSS, &OP_TRAIN_ADAM, &OP_TRAIN_MCMC, &OP_HASHGRID};
 
+bool op_cpu_or_cuda(const op_env *env)
+{
+    rd_backend b = rd_context_backend(env->ctx);
+#ifdef RADIANT_TEST_CUDA
+    if (b == RD_BACKEND_CUDA) return true;
+#endif
+    return b == RD_BACKEND_CPU;
+}
+
 typedef struct backend_config {
     const char *name;
     rd_backend backend;

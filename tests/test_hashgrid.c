@@ -46,13 +46,6 @@ static void spec_features(const rd_hashgrid *g, const float *params, const float
     }
 }
 
-static float *random_floats(test_rng *r, size_t n, double lo, double hi)
-{
-    float *a = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) a[i] = (float)rng_range(r, lo, hi);
-    return a;
-}
-
 /* ---- the tests ----------------------------------------------------------------------- */
 static void test_layout(void)
 {

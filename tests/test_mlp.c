@@ -51,13 +51,6 @@ static void reference_backward(const rd_mlp *m, const float *w, const float *in,
     memcpy(gin, delta, sizeof(double) * (size_t)m->inputs);
 }
 
-static float *random_floats(test_rng *r, size_t n, double lo, double hi)
-{
-    float *a = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) a[i] = (float)rng_range(r, lo, hi);
-    return a;
-}
-
 static void test_layout(void)
 {
     rd_mlp m;

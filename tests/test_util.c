@@ -49,6 +49,13 @@ static unsigned long long next_u64(test_rng *r)
 
 double rng_uniform(test_rng *r) { return (double)(next_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
 double rng_range(test_rng *r, double lo, double hi) { return lo + (hi - lo) * rng_uniform(r); }
+
+float *random_floats(test_rng *r, size_t n, double lo, double hi)
+{
+    float *a = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; a && i < n; i++) a[i] = (float)rng_range(r, lo, hi);
+    return a;
+}
 double rng_normal(test_rng *r)
 {
     double u = rng_uniform(r) + 1e-12, v = rng_uniform(r);

@@ -33,6 +33,8 @@ typedef struct test_rng { unsigned long long state; } test_rng;
 double rng_uniform(test_rng *r);             /* [0, 1) */
 double rng_range(test_rng *r, double lo, double hi);
 double rng_normal(test_rng *r);
+/* n floats uniform in [lo, hi), malloc'd */
+float *random_floats(test_rng *r, size_t n, double lo, double hi);
 /* A seed that differs per run unless RADIANT_TEST_SEED is set; printed for replay. */
 unsigned long long test_seed(const char *name);
 
