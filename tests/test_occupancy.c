@@ -1,0 +1,160 @@
+/* test_occupancy.c: the NeRF's occupancy grid and ray marching (nerf/occupancy.h): the
+   cascades of each aabb_scale and their refusals; which cascade and cell a point falls in;
+   the update on a sphere of density (cells wholly inside occupied, cells clear of it
+   empty, every bit level the OR of the level below, the 0.95 decay); and marching through
+   a box of occupied cells: every sample in an occupied cell, t increasing by the step
+   rule, the samples covering the box's chord along the ray within a step at each end, no
+   samples for rays that miss it, and at most max_samples. */
+#include "test_util.h"
+#include "../nerf/occupancy.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rd_context *ctx;
+
+/* Density 100 inside the sphere of radius 0.2 about the cube's centre, 0 outside. */
+static void sphere(const float *p, int64_t n, float *sigma, void *user)
+{
+    int *calls = user;
+    ++*calls;
+    for (int64_t i = 0; i < n; i++) {
+        float dx = p[3 * i] - 0.5f, dy = p[3 * i + 1] - 0.5f, dz = p[3 * i + 2] - 0.5f;
+        sigma[i] = dx * dx + dy * dy + dz * dz < 0.04f ? 100.0f : 0.0f;
+    }
+}
+
+static void nothing(const float *p, int64_t n, float *sigma, void *user)
+{
+    (void)p, (void)user;
+    for (int64_t i = 0; i < n; i++) sigma[i] = 0.0f;
+}
+
+static void test_cascades_and_update(void)
+{
+    rd_occupancy g;
+    CHECK_FAILS(rd_occupancy_create(ctx, 3, 1, &g), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "aabb_scale 3") != NULL);
+    if (CHECK_OK(rd_occupancy_create(ctx, 16, 1, &g))) {
+        CHECK(g.cascades == 5 && g.cone == 1.0f / 256.0f);
+        int cell, c = rd_occupancy_locate(&g, (float[3]){1.6f, 0.5f, 0.5f}, &cell);
+        CHECK(c == 2 && cell == (64 + (int)floorf(1.1f / 4.0f * 128)) + 64 * 128 + 64 * 128 * 128);
+        CHECK(rd_occupancy_locate(&g, (float[3]){0.5f, 9.0f, 0.5f}, &cell) == -1);
+        rd_occupancy_destroy(&g);
+    }
+    if (!CHECK_OK(rd_occupancy_create(ctx, 2, 7, &g))) return;
+    CHECK(g.cascades == 2 && g.cone == 1.0f / 256.0f);
+    int calls = 0;
+    CHECK_OK(rd_occupancy_update(ctx, &g, 0, sphere, &calls));
+    CHECK(calls > 0 && g.threshold > 0.0f && g.threshold <= 0.01f);
+    int wrong_inside = 0, wrong_outside = 0;
+    const float cell_size = 1.0f / RD_OCCUPANCY_SIDE, half_diagonal = 0.8660254f * cell_size;
+    for (int z = 0; z < RD_OCCUPANCY_SIDE; z++)
+        for (int y = 0; y < RD_OCCUPANCY_SIDE; y++)
+            for (int x = 0; x < RD_OCCUPANCY_SIDE; x++) {
+                float dx = (x + 0.5f) * cell_size - 0.5f, dy = (y + 0.5f) * cell_size - 0.5f, dz = (z + 0.5f) * cell_size - 0.5f;
+                float r = sqrtf(dx * dx + dy * dy + dz * dz);
+                uint8_t bit = g.bits[0][x + y * 128 + z * 128 * 128];
+                wrong_inside += r + half_diagonal < 0.2f && !bit;
+                wrong_outside += r - half_diagonal > 0.2f && bit;
+            }
+    CHECK(wrong_inside == 0 && wrong_outside == 0);
+    size_t wrong_levels = 0;
+    for (int k = 1; k < RD_OCCUPANCY_LEVELS; k++) {
+        int s = RD_OCCUPANCY_SIDE >> k;
+        for (int c = 0; c < g.cascades; c++)
+            for (int64_t b = 0; b < (int64_t)s * s * s; b++) {
+                int x = (int)(b % s), y = (int)(b / s % s), z = (int)(b / s / s), fine = 2 * s;
+                uint8_t any = 0;
+                for (int q = 0; q < 8; q++)
+                    any |= g.bits[k - 1][(int64_t)c * fine * fine * fine + (2 * x + (q & 1)) + (int64_t)(2 * y + (q >> 1 & 1)) * fine +
+                                         (int64_t)(2 * z + (q >> 2)) * fine * fine];
+                wrong_levels += any != g.bits[k][(int64_t)c * s * s * s + b];
+            }
+    }
+    CHECK(wrong_levels == 0);
+    int centre = 64 + 64 * 128 + 64 * 128 * 128;
+    float before = g.thickness[centre];
+    CHECK(fabsf(before - 100.0f * RD_OCCUPANCY_DT_MIN) < 1e-6f);
+    CHECK(rd_occupancy_update_due(300) == 0 && rd_occupancy_update_due(304) && rd_occupancy_update_due(255));
+    CHECK_OK(rd_occupancy_update(ctx, &g, 304, nothing, NULL));
+    CHECK(g.thickness[centre] == before * 0.95f);
+    rd_occupancy_destroy(&g);
+}
+
+static void test_march(test_rng *r)
+{
+    rd_occupancy g;
+    if (!CHECK_OK(rd_occupancy_create(ctx, 1, 3, &g))) return;
+    const float lo = 0.3f, hi = 0.55f; /* the occupied box, on cell faces (0.3 * 128 = 38.4: not quite; the cells it overlaps) */
+    int c0 = (int)floorf(lo * 128), c1 = (int)ceilf(hi * 128);
+    for (int z = c0; z < c1; z++)
+        for (int y = c0; y < c1; y++)
+            for (int x = c0; x < c1; x++) g.thickness[x + y * 128 + z * 128 * 128] = 1.0f;
+    rd_occupancy_rebuild_bits(&g);
+    float box_lo = (float)c0 / 128, box_hi = (float)c1 / 128;
+    enum { MAX = 1024 };
+    rd_march_sample *s = malloc(sizeof(rd_march_sample) * MAX);
+    int bad_place = 0, bad_step = 0, bad_cover = 0, hits = 0, misses_with_samples = 0;
+    for (int n = 0; n < 300; n++) {
+        float o[3], target[3], d[3], len = 0.0f;
+        for (int a = 0; a < 3; a++) {
+            o[a] = (float)rng_range(r, -1.0, 2.0);
+            target[a] = (float)rng_range(r, 0.25, 0.6);
+            d[a] = target[a] - o[a], len += d[a] * d[a];
+        }
+        len = sqrtf(len);
+        for (int a = 0; a < 3; a++) d[a] /= len;
+        int count = rd_occupancy_march(&g, o, d, 0.0f, 100.0f, MAX, s);
+        /* the chord of the occupied box along the ray */
+        float t0 = 0.0f, t1 = 100.0f;
+        for (int a = 0; a < 3; a++) {
+            if (d[a] == 0.0f) continue;
+            float ta = (box_lo - o[a]) / d[a], tb = (box_hi - o[a]) / d[a];
+            t0 = fmaxf(t0, fminf(ta, tb)), t1 = fminf(t1, fmaxf(ta, tb));
+        }
+        bool hit = t1 > t0;
+        hits += hit;
+        misses_with_samples += !hit && count > 0;
+        float covered = 0.0f;
+        for (int i = 0; i < count; i++) {
+            float p[3] = {o[0] + s[i].t * d[0], o[1] + s[i].t * d[1], o[2] + s[i].t * d[2]};
+            int cell, c = rd_occupancy_locate(&g, p, &cell);
+            bad_place += c != 0 || !g.bits[0][cell];
+            bad_step += s[i].dt != RD_OCCUPANCY_DT_MIN || (i > 0 && !(s[i].t > s[i - 1].t));
+            covered += s[i].dt;
+        }
+        if (hit && fabsf(covered - (t1 - t0)) > 2.0f * RD_OCCUPANCY_DT_MIN + 1e-4f && bad_cover++ < 5)
+            fprintf(stderr, "  ray %d: samples cover %g of the box's chord %g\n", n, covered, t1 - t0);
+    }
+    CHECK(bad_place == 0 && bad_step == 0 && bad_cover == 0 && misses_with_samples == 0 && hits > 100);
+    float o[3] = {0.4f, 0.4f, -0.5f}, d[3] = {0.0f, 0.0f, 1.0f};
+    CHECK(rd_occupancy_march(&g, o, d, 0.0f, 100.0f, 10, s) == 10); /* the cap */
+    rd_occupancy_destroy(&g);
+    /* every cell of three cascades occupied: the step grows with t by the cone, within its clamp */
+    if (CHECK_OK(rd_occupancy_create(ctx, 4, 3, &g))) {
+        for (int64_t i = 0; i < (int64_t)g.cascades * RD_OCCUPANCY_CELLS; i++) g.thickness[i] = 1.0f;
+        rd_occupancy_rebuild_bits(&g);
+        float o[3] = {0.5f, 0.5f, 0.5f}, d[3] = {0.6f, 0.0f, 0.8f};
+        int count = rd_occupancy_march(&g, o, d, 0.0f, 100.0f, MAX, s), wrong = 0;
+        for (int i = 0; i < count; i++) {
+            float want = fminf(fmaxf(s[i].t / 256.0f, RD_OCCUPANCY_DT_MIN), 4.0f * RD_OCCUPANCY_DT_MIN);
+            wrong += s[i].dt != want || (i > 0 && s[i].t != s[i - 1].t + s[i - 1].dt);
+        }
+        /* the ray leaves the largest cube (side 4) at t = 2 / 0.8 = 2.5 */
+        CHECK(wrong == 0 && count > 100 && s[count - 1].t < 2.5f && s[count - 1].t + s[count - 1].dt >= 2.5f);
+        rd_occupancy_destroy(&g);
+    }
+    free(s);
+}
+
+int main(void)
+{
+    test_rng r = {test_seed("test_occupancy")};
+    if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx) != RD_OK) return 1;
+    test_cascades_and_update();
+    test_march(&r);
+    rd_context_destroy(ctx);
+    return test_finish("test_occupancy");
+}
