@@ -1,0 +1,51 @@
+/* field.h: the hash-grid NeRF's field (spec/nerf.md, "Network"): a point's hash features
+   (hashgrid.h) through the density network (mlp.h, L*F -> 64 -> 16), density =
+   exp(output 0) (its argument clamped to +-15 so that it stays finite), and the colour
+   network (16 density outputs and the direction's 16 SH values, direction.h -> 64 -> 64 ->
+   3) through a sigmoid. One parameter array holds the table, then the density network's
+   weights, then the colour network's. The CPU code is the specification. */
+#ifndef RD_NERF_FIELD_H
+#define RD_NERF_FIELD_H
+
+#include "../hashgrid/hashgrid.h"
+#include "mlp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rd_nerf_field_desc {
+    rd_hashgrid_desc grid; /* zero: the spec's */
+    int width;             /* the networks' width; 0: 64 */
+} rd_nerf_field_desc;
+
+typedef struct rd_nerf_field {
+    rd_hashgrid grid;
+    rd_mlp density, colour;
+    int64_t density_offset, colour_offset, params; /* where each part's parameters start; the count */
+} rd_nerf_field;
+
+rd_result rd_nerf_field_make(rd_context *ctx, const rd_nerf_field_desc *desc, rd_nerf_field *out);
+/* The table as hashgrid.h initialises it and the networks as mlp.h does, from seed. */
+void rd_nerf_field_init(const rd_nerf_field *f, uint64_t seed, float *params);
+
+/* What the forward pass keeps for the backward pass, for up to `capacity` points. */
+typedef struct rd_nerf_field_scratch {
+    int64_t capacity;
+    float *features, *density_hidden, *density_out, *colour_in, *colour_hidden, *colour_out;
+} rd_nerf_field_scratch;
+rd_result rd_nerf_field_scratch_alloc(rd_context *ctx, const rd_nerf_field *f, int64_t capacity, rd_nerf_field_scratch *out);
+void rd_nerf_field_scratch_free(rd_nerf_field_scratch *s);
+
+/* sigma[i] and rgb[3i..] at n points (unit directions dirs); n at most the scratch's capacity. */
+void rd_nerf_field_forward(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, const float *dirs,
+                           int64_t n, rd_nerf_field_scratch *scratch, float *sigma, float *rgb);
+/* Adds into grad_params the gradient of sum(g_sigma * sigma + g_rgb . rgb), after the
+   forward pass of the same points into the same scratch. */
+rd_result rd_nerf_field_backward(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, int64_t n,
+                                 rd_nerf_field_scratch *scratch, const float *g_sigma, const float *g_rgb, float *grad_params);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
