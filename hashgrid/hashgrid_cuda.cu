@@ -104,6 +104,10 @@ static rd_result run(rd_context *ctx, const rd_hashgrid *g, const float *params,
                      const float *grad_features, float *grad_params, float *grad_positions, void *stream, const char *what)
 {
     if (n <= 0) return RD_OK;
+    if (rd_context_backend(ctx) != RD_BACKEND_CUDA)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the context is not a CUDA one", what);
+    if ((n + THREADS - 1) / THREADS > 0x7fffffffll)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %lld points are more than a launch takes", what, (long long)n);
     cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
     long long count = (long long)n;
     switch (g->features) {

@@ -8,7 +8,8 @@
 
 enum { DENSITY_OUTPUTS = 16 };
 
-static float clamped_exp_argument(float x) { return fminf(fmaxf(x, -15.0f), 15.0f); }
+/* exp's argument within +-15 (a NaN stays NaN, and says so downstream) */
+static float clamped_exp_argument(float x) { return isnan(x) ? x : fminf(fmaxf(x, -15.0f), 15.0f); }
 
 rd_result rd_nerf_field_make(rd_context *ctx, const rd_nerf_field_desc *desc, rd_nerf_field *out)
 {
@@ -75,6 +76,9 @@ void rd_nerf_field_forward(rd_context *ctx, const rd_nerf_field *f, const float 
 rd_result rd_nerf_field_backward(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, int64_t n,
                                  rd_nerf_field_scratch *s, const float *g_sigma, const float *g_rgb, float *grad_params)
 {
+    if (n > s->capacity)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF field backward: %lld points, the scratch holds %lld", (long long)n,
+                       (long long)s->capacity);
     int in = f->colour.inputs;
     float *g_colour_out = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1) * 3);
     float *g_colour_in = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1) * (size_t)in);
@@ -93,8 +97,9 @@ rd_result rd_nerf_field_backward(rd_context *ctx, const rd_nerf_field *f, const 
                             grad_params + f->colour_offset, g_colour_in);
     for (int64_t i = 0; r == RD_OK && i < n; i++) { /* the direction's part has no parameters behind it */
         memcpy(g_density_out + i * DENSITY_OUTPUTS, g_colour_in + i * in, sizeof(float) * DENSITY_OUTPUTS);
-        float x = s->density_out[i * DENSITY_OUTPUTS], clamped = clamped_exp_argument(x);
-        if (clamped == x) g_density_out[i * DENSITY_OUTPUTS] += g_sigma[i] * expf(x);
+        /* the clamp's gradient as Instant-NGP takes it: exp of the clamped argument, never
+           zero, so that a saturated density can still move back */
+        g_density_out[i * DENSITY_OUTPUTS] += g_sigma[i] * expf(clamped_exp_argument(s->density_out[i * DENSITY_OUTPUTS]));
     }
     if (r == RD_OK)
         r = rd_mlp_backward(ctx, &f->density, params + f->density_offset, s->features, n, s->density_hidden, g_density_out,

@@ -130,41 +130,44 @@ rd_result rd_occupancy_update(rd_context *ctx, rd_occupancy *g, int step, rd_den
     return RD_OK;
 }
 
-/* Where the ray (from t on) leaves the axis-aligned box [low, low + size]^3. */
-static float exit_distance(const float o[3], const float d[3], const float low[3], float size)
+/* Where the ray leaves the axis-aligned box [low, low + size]^3 (in double: far cameras). */
+static double exit_distance(const float o[3], const float d[3], const double low[3], double size)
 {
-    float t = INFINITY;
+    double t = INFINITY;
     for (int a = 0; a < 3; a++) {
-        if (d[a] > 0.0f) t = fminf(t, (low[a] + size - o[a]) / d[a]);
-        else if (d[a] < 0.0f) t = fminf(t, (low[a] - o[a]) / d[a]);
+        if (d[a] > 0.0f) t = fmin(t, (low[a] + size - o[a]) / d[a]);
+        else if (d[a] < 0.0f) t = fmin(t, (low[a] - o[a]) / d[a]);
     }
     return t;
 }
 
+/* t is kept in double: a camera 100 units away has float steps of 1e-5 along the ray, too
+   coarse for the nudges that keep a point inside a cell, and 2e5 away a float t stops
+   moving at all. */
 int rd_occupancy_march(const rd_occupancy *g, const float origin[3], const float dir[3], float t_min, float t_max, int max_samples,
                        rd_march_sample *out)
 {
     /* the largest cascade's cube: entry and exit */
-    float half = 0.5f * (float)(1 << (g->cascades - 1)), enter = t_min, leave = t_max;
+    double half = 0.5 * (double)(1 << (g->cascades - 1)), enter = t_min, leave = t_max;
     for (int a = 0; a < 3; a++) {
-        float lo = 0.5f - half, hi = 0.5f + half;
+        double lo = 0.5 - half, hi = 0.5 + half;
         if (dir[a] == 0.0f) {
-            if (origin[a] < lo || origin[a] > hi) return 0;
+            if (origin[a] <= lo || origin[a] >= hi) return 0;
             continue;
         }
-        float t0 = (lo - origin[a]) / dir[a], t1 = (hi - origin[a]) / dir[a];
-        enter = fmaxf(enter, fminf(t0, t1)), leave = fminf(leave, fmaxf(t0, t1));
+        double t0 = (lo - origin[a]) / dir[a], t1 = (hi - origin[a]) / dir[a];
+        enter = fmax(enter, fmin(t0, t1)), leave = fmin(leave, fmax(t0, t1));
     }
-    float dt_max = RD_OCCUPANCY_DT_MIN * (float)(1 << (g->cascades - 1));
+    double dt_max = RD_OCCUPANCY_DT_MIN * (double)(1 << (g->cascades - 1));
     int count = 0;
     /* from just inside the cube: its faces belong to no cascade */
-    for (float t = enter + 1e-6f * half; t < leave && count < max_samples;) {
-        float p[3] = {origin[0] + t * dir[0], origin[1] + t * dir[1], origin[2] + t * dir[2]};
+    for (double t = enter + 1e-6 * half; t < leave && count < max_samples;) {
+        float p[3] = {(float)(origin[0] + t * dir[0]), (float)(origin[1] + t * dir[1]), (float)(origin[2] + t * dir[2])};
         int cell, c = rd_occupancy_locate(g, p, &cell);
         if (c < 0) break;
-        float dt = fminf(fmaxf(t * g->cone, RD_OCCUPANCY_DT_MIN), dt_max);
+        double dt = fmin(fmax(t * g->cone, RD_OCCUPANCY_DT_MIN), dt_max);
         if (g->bits[0][(int64_t)c * RD_OCCUPANCY_CELLS + cell]) {
-            out[count++] = (rd_march_sample){t, dt};
+            out[count++] = (rd_march_sample){(float)t, (float)dt};
             t += dt;
             continue;
         }
@@ -177,9 +180,9 @@ int rd_occupancy_march(const rd_occupancy *g, const float origin[3], const float
             if (g->bits[k + 1][b]) break;
             k++;
         }
-        float cascade_size = (float)(1 << c), block = cascade_size * (float)(1 << k) / RD_OCCUPANCY_SIDE, low[3];
-        for (int a = 0; a < 3; a++) low[a] = 0.5f - 0.5f * cascade_size + (float)((i[a] >> k) << k) / RD_OCCUPANCY_SIDE * cascade_size;
-        float next = exit_distance(origin, dir, low, block) + 1e-6f * block;
+        double cascade_size = (double)(1 << c), block = cascade_size * (double)(1 << k) / RD_OCCUPANCY_SIDE, low[3];
+        for (int a = 0; a < 3; a++) low[a] = 0.5 - 0.5 * cascade_size + (double)((i[a] >> k) << k) / RD_OCCUPANCY_SIDE * cascade_size;
+        double next = exit_distance(origin, dir, low, block) + 1e-6 * block;
         t = next > t ? next : t + RD_OCCUPANCY_DT_MIN; /* always forward */
     }
     return count;
