@@ -1,6 +1,7 @@
 /* field.h: the hash-grid NeRF's field (spec/nerf.md, "Network"): a point's hash features
    (hashgrid.h) through the density network (mlp.h, L*F -> 64 -> 16), density =
-   exp(output 0) (its argument clamped to +-15 so that it stays finite), and the colour
+   exp(output 0) (its argument clamped to +-15 so that it stays finite; the gradient there
+   is exp of the clamped argument, as Instant-NGP's, never zero), and the colour
    network (16 density outputs and the direction's 16 SH values, direction.h -> 64 -> 64 ->
    3) through a sigmoid. One parameter array holds the table, then the density network's
    weights, then the colour network's. The CPU code is the specification. */
