@@ -51,11 +51,13 @@ void rd_hashgrid_init(const rd_hashgrid *g, uint64_t seed, float *params)
     }
 }
 
-/* The 8 corners of point p's cell on level l: their entries (absolute) and weights. */
-static void corners(const rd_hashgrid *g, int l, const float p[3], uint32_t entry[8], float weight[8], float fraction[3])
+/* The 8 corners of point p's cell on level l: their entries (absolute) and weights; each
+   axis's slope, 0 where the coordinate is out of range (rd_hashgrid_locate), into slope. */
+static void corners(const rd_hashgrid *g, int l, const float p[3], uint32_t entry[8], float weight[8], float fraction[3],
+                    float slope[3])
 {
     uint32_t low[3];
-    for (int d = 0; d < 3; d++) rd_hashgrid_locate(g, l, p[d], &low[d], &fraction[d]);
+    for (int d = 0; d < 3; d++) slope[d] = rd_hashgrid_locate(g, l, p[d], &low[d], &fraction[d]) ? g->scale[l] : 0.0f;
     for (int c = 0; c < 8; c++) {
         entry[c] = g->offset[l] + rd_hashgrid_index(g, l, low[0] + (c & 1), low[1] + (c >> 1 & 1), low[2] + (c >> 2 & 1));
         weight[c] = rd_hashgrid_weight(c, fraction);
@@ -77,8 +79,8 @@ static void forward_points(int64_t begin, int64_t end, int worker, void *user)
     for (int64_t i = begin; i < end; i++)
         for (int l = 0; l < g->levels; l++) {
             uint32_t entry[8];
-            float weight[8], fraction[3], sum[RD_HASHGRID_MAX_FEATURES] = {0};
-            corners(g, l, j->positions + 3 * i, entry, weight, fraction);
+            float weight[8], fraction[3], slope[3], sum[RD_HASHGRID_MAX_FEATURES] = {0};
+            corners(g, l, j->positions + 3 * i, entry, weight, fraction, slope);
             for (int c = 0; c < 8; c++)
                 for (int f = 0; f < F; f++) sum[f] += weight[c] * j->params[(size_t)entry[c] * (size_t)F + (size_t)f];
             memcpy(j->features + i * row + l * F, sum, (size_t)F * sizeof(float));
@@ -110,16 +112,16 @@ static void backward_levels(int64_t begin, int64_t end, int worker, void *user)
     for (int l = (int)begin; l < (int)end; l++)
         for (int64_t i = 0; i < j->n; i++) {
             uint32_t entry[8];
-            float weight[8], fraction[3];
+            float weight[8], fraction[3], slope[3];
             const float *grad = j->grad_features + i * row + l * F;
-            corners(g, l, j->positions + 3 * i, entry, weight, fraction);
+            corners(g, l, j->positions + 3 * i, entry, weight, fraction, slope);
             for (int c = 0; c < 8; c++)
                 for (int f = 0; f < F; f++) j->grad_params[(size_t)entry[c] * (size_t)F + (size_t)f] += weight[c] * grad[f];
         }
 }
 
 /* Each position's gradient: d feature / d p_d = scale * sum over corners of the entry
-   times d weight / d fraction_d. */
+   times d weight / d fraction_d (0 on an axis whose coordinate is out of range). */
 static void backward_positions(int64_t begin, int64_t end, int worker, void *user)
 {
     (void)worker;
@@ -130,9 +132,9 @@ static void backward_positions(int64_t begin, int64_t end, int worker, void *use
         float sum[3] = {0.0f, 0.0f, 0.0f};
         for (int l = 0; l < g->levels; l++) {
             uint32_t entry[8];
-            float weight[8], fraction[3];
+            float weight[8], fraction[3], slope[3];
             const float *grad = j->grad_features + i * row + l * F;
-            corners(g, l, j->positions + 3 * i, entry, weight, fraction);
+            corners(g, l, j->positions + 3 * i, entry, weight, fraction, slope);
             for (int c = 0; c < 8; c++) {
                 float dot = 0.0f; /* the entry against the point's feature gradient */
                 for (int f = 0; f < F; f++) dot += j->params[(size_t)entry[c] * (size_t)F + (size_t)f] * grad[f];
@@ -140,7 +142,7 @@ static void backward_positions(int64_t begin, int64_t end, int worker, void *use
                     float dw = (c >> d & 1) ? 1.0f : -1.0f;
                     for (int e = 0; e < 3; e++)
                         if (e != d) dw *= (c >> e & 1) ? fraction[e] : 1.0f - fraction[e];
-                    sum[d] += g->scale[l] * dw * dot;
+                    sum[d] += slope[d] * dw * dot;
                 }
             }
         }

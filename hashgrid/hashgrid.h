@@ -22,6 +22,7 @@
 #include "../renderer/internal.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -77,18 +78,20 @@ RD_HASHGRID_FN uint32_t rd_hashgrid_index(const rd_hashgrid *g, int l, uint32_t 
 
 /* Where p (one coordinate) falls on level l: the cell's low corner and the fraction. A
    coordinate beyond +-2^24 cells (or NaN) is taken as 0, so that the corner's integer is
-   defined. */
-RD_HASHGRID_FN void rd_hashgrid_locate(const rd_hashgrid *g, int l, float p, uint32_t *corner, float *fraction)
+   defined, and false is returned: the features do not move with it there. */
+RD_HASHGRID_FN bool rd_hashgrid_locate(const rd_hashgrid *g, int l, float p, uint32_t *corner, float *fraction)
 {
 #ifdef __CUDA_ARCH__
     float at = __fadd_rn(__fmul_rn(g->scale[l], p), 0.5f); /* rounded twice, as the CPU does: no fused multiply-add */
 #else
     float at = g->scale[l] * p + 0.5f;
 #endif
-    if (!(at > -16777216.0f && at < 16777216.0f)) at = 0.0f;
+    bool inside = at > -16777216.0f && at < 16777216.0f;
+    if (!inside) at = 0.0f;
     float low = floorf(at);
     *corner = (uint32_t)(int32_t)low;
     *fraction = at - low;
+    return inside;
 }
 
 /* Corner c's (bit 0: x + 1, bit 1: y + 1, bit 2: z + 1) trilinear weight. */

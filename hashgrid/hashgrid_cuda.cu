@@ -8,11 +8,12 @@
 
 enum { THREADS = 256 };
 
-/* The 8 corners of point p's cell on level l: their entries (absolute) and fractions. */
-__device__ __forceinline__ void cell(const rd_hashgrid &g, int l, const float *p, uint32_t entry[8], float fraction[3])
+/* The 8 corners of point p's cell on level l: their entries (absolute), fractions, and
+   each axis's slope (hashgrid.c's corners). */
+__device__ __forceinline__ void cell(const rd_hashgrid &g, int l, const float *p, uint32_t entry[8], float fraction[3], float slope[3])
 {
     uint32_t low[3];
-    for (int d = 0; d < 3; d++) rd_hashgrid_locate(&g, l, p[d], &low[d], &fraction[d]);
+    for (int d = 0; d < 3; d++) slope[d] = rd_hashgrid_locate(&g, l, p[d], &low[d], &fraction[d]) ? g.scale[l] : 0.0f;
 #pragma unroll
     for (int c = 0; c < 8; c++)
         entry[c] = g.offset[l] + rd_hashgrid_index(&g, l, low[0] + (c & 1), low[1] + (c >> 1 & 1), low[2] + (c >> 2 & 1));
@@ -25,9 +26,9 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(rd_hashgrid g, const f
     long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
     int l = (int)blockIdx.y;
     if (i >= n) return;
-    float p[3] = {positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]}, fraction[3], sum[F] = {};
+    float p[3] = {positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]}, fraction[3], slope[3], sum[F] = {};
     uint32_t entry[8];
-    cell(g, l, p, entry, fraction);
+    cell(g, l, p, entry, fraction, slope);
 #pragma unroll
     for (int c = 0; c < 8; c++) {
         float w = rd_hashgrid_weight(c, fraction);
@@ -45,11 +46,11 @@ __global__ void __launch_bounds__(THREADS) backward_table_kernel(rd_hashgrid g, 
     long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
     int l = (int)blockIdx.y;
     if (i >= n) return;
-    float p[3] = {positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]}, fraction[3], grad[F];
+    float p[3] = {positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]}, fraction[3], slope[3], grad[F];
     uint32_t entry[8];
 #pragma unroll
     for (int f = 0; f < F; f++) grad[f] = grad_features[i * (g.levels * F) + l * F + f];
-    cell(g, l, p, entry, fraction);
+    cell(g, l, p, entry, fraction, slope);
 #pragma unroll
     for (int c = 0; c < 8; c++) {
         float w = rd_hashgrid_weight(c, fraction);
@@ -66,10 +67,10 @@ __global__ void __launch_bounds__(THREADS) backward_positions_kernel(rd_hashgrid
     if (i >= n) return;
     float p[3] = {positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]}, sum[3] = {0.0f, 0.0f, 0.0f};
     for (int l = 0; l < g.levels; l++) {
-        float fraction[3];
+        float fraction[3], slope[3];
         uint32_t entry[8];
         const float *grad = grad_features + i * (g.levels * F) + l * F;
-        cell(g, l, p, entry, fraction);
+        cell(g, l, p, entry, fraction, slope);
         for (int c = 0; c < 8; c++) {
             float dot = 0.0f;
 #pragma unroll
@@ -78,7 +79,7 @@ __global__ void __launch_bounds__(THREADS) backward_positions_kernel(rd_hashgrid
                 float dw = (c >> d & 1) ? 1.0f : -1.0f;
                 for (int e = 0; e < 3; e++)
                     if (e != d) dw *= (c >> e & 1) ? fraction[e] : 1.0f - fraction[e];
-                sum[d] += g.scale[l] * dw * dot;
+                sum[d] += slope[d] * dw * dot;
             }
         }
     }

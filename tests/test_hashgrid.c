@@ -195,6 +195,11 @@ static void test_position_gradient(test_rng *r)
                 fprintf(stderr, "  point %d axis %d: %g, differences %g\n", i, d, got, fd);
         }
     CHECK(wrong == 0);
+    /* a coordinate beyond the cells' range (or NaN) is read as 0: the features do not move
+       with it, so neither does the gradient; the other axes' stay */
+    float far[6] = {1e9f, 0.4f, 0.6f, NAN, 0.3f, 0.7f}, far_grad[6];
+    rd_hashgrid_backward(ctx, &g, params, far, 2, grad_features, NULL, far_grad);
+    CHECK(far_grad[0] == 0.0f && far_grad[3] == 0.0f && far_grad[1] != 0.0f && far_grad[5] != 0.0f);
     free(params), free(points), free(grad_features), free(grad_positions), free(grad4), free(f_plus), free(f_minus);
 }
 
