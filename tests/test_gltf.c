@@ -127,6 +127,16 @@ static const char SPLAT_EXT[] = "\"extensions\":{\"KHR_gaussian_splatting\":{\"k
                                 "\"srgb_rec709_display\"}}";
 static const char USED[] = "\"extensionsUsed\":[\"KHR_gaussian_splatting\"]";
 
+/* A file of one node holding one splat primitive with these attributes (JSON text), the
+   extension as SPLAT_EXT; returns finish()'s path. */
+static const char *single_primitive(builder *b, const char *name, const char *attributes, bool glb)
+{
+    char body[8192];
+    snprintf(body, sizeof body, "%s,\"nodes\":[{\"mesh\":0}],\"meshes\":[{\"primitives\":[{\"mode\":0,\"attributes\":%s,%s}]}]",
+             USED, attributes, SPLAT_EXT);
+    return finish(b, name, body, glb);
+}
+
 /* ---- the maths the reader must follow ------------------------------------------------- */
 static void mat3_mul(const double a[9], const double b[9], double out[9])
 {
@@ -319,14 +329,15 @@ static void test_quantized(void)
     uint8_t opacity[2] = {255, 51}, color[4 * 2] = {255, 0, 128, 255, 0, 255, 64, 10};
     float position[3 * 2] = {1, 2, 3, -1, -2, -3};
     builder b = {0};
-    char body[4096];
-    snprintf(body, sizeof body, "%s,\"nodes\":[{\"mesh\":0}],\"meshes\":[{\"primitives\":[{\"mode\":0,\"attributes\":{"
-             "\"POSITION\":%d,\"KHR_gaussian_splatting:ROTATION\":%d,\"KHR_gaussian_splatting:SCALE\":%d,"
-             "\"KHR_gaussian_splatting:OPACITY\":%d,\"COLOR_0\":%d},%s}]}]", USED,
-             add(&b, position, sizeof position, 5126, false, 2, "VEC3"), add(&b, rotation, sizeof rotation, 5122, true, 2, "VEC4"),
-             add(&b, scale, sizeof scale, 5120, true, 2, "VEC3"), add(&b, opacity, sizeof opacity, 5121, true, 2, "SCALAR"),
-             add(&b, color, sizeof color, 5121, true, 2, "VEC4"), SPLAT_EXT);
-    const char *path = finish(&b, "quantized", body, true);
+    char attributes[512];
+    int at_position = add(&b, position, sizeof position, 5126, false, 2, "VEC3");
+    int at_rotation = add(&b, rotation, sizeof rotation, 5122, true, 2, "VEC4");
+    int at_scale = add(&b, scale, sizeof scale, 5120, true, 2, "VEC3");
+    int at_opacity = add(&b, opacity, sizeof opacity, 5121, true, 2, "SCALAR");
+    int at_color = add(&b, color, sizeof color, 5121, true, 2, "VEC4");
+    snprintf(attributes, sizeof attributes, "{\"POSITION\":%d,\"KHR_gaussian_splatting:ROTATION\":%d,\"KHR_gaussian_splatting:SCALE\":%d,"
+             "\"KHR_gaussian_splatting:OPACITY\":%d,\"COLOR_0\":%d}", at_position, at_rotation, at_scale, at_opacity, at_color);
+    const char *path = single_primitive(&b, "quantized", attributes, true);
     rd_scene *loaded = NULL;
     if (!CHECK_OK(rd_scene_load(ctx, path, &loaded))) return;
     rd_scene_desc d = rd_scene_arrays(loaded);
@@ -378,14 +389,16 @@ static void test_refusals(void)
 
     float position[3] = {0, 0, 1}, rotation[4] = {0, 0, 0, 1}, negative[3] = {-2, -3, -1}, opacity[1] = {0.5f}, dc[3] = {0};
     builder b = {0};
-    char body[4096];
-    snprintf(body, sizeof body, "%s,\"nodes\":[{\"mesh\":0}],\"meshes\":[{\"primitives\":[{\"mode\":0,\"attributes\":{"
-             "\"POSITION\":%d,\"KHR_gaussian_splatting:ROTATION\":%d,\"KHR_gaussian_splatting:SCALE\":%d,"
-             "\"KHR_gaussian_splatting:OPACITY\":%d,\"KHR_gaussian_splatting:SH_DEGREE_0_COEF_0\":%d},%s}]}]", USED,
-             add(&b, position, sizeof position, 5126, false, 1, "VEC3"), add(&b, rotation, sizeof rotation, 5126, false, 1, "VEC4"),
-             add(&b, negative, sizeof negative, 5126, false, 1, "VEC3"), add(&b, opacity, sizeof opacity, 5126, false, 1, "SCALAR"),
-             add(&b, dc, sizeof dc, 5126, false, 1, "VEC3"), SPLAT_EXT);
-    const char *path = finish(&b, "logscale", body, false);
+    char negative_scale[512];
+    int at_position = add(&b, position, sizeof position, 5126, false, 1, "VEC3");
+    int at_rotation = add(&b, rotation, sizeof rotation, 5126, false, 1, "VEC4");
+    int at_scale = add(&b, negative, sizeof negative, 5126, false, 1, "VEC3");
+    int at_opacity = add(&b, opacity, sizeof opacity, 5126, false, 1, "SCALAR");
+    int at_dc = add(&b, dc, sizeof dc, 5126, false, 1, "VEC3");
+    snprintf(negative_scale, sizeof negative_scale, "{\"POSITION\":%d,\"KHR_gaussian_splatting:ROTATION\":%d,\"KHR_gaussian_splatting:SCALE\":%d,"
+             "\"KHR_gaussian_splatting:OPACITY\":%d,\"KHR_gaussian_splatting:SH_DEGREE_0_COEF_0\":%d}", at_position, at_rotation,
+             at_scale, at_opacity, at_dc);
+    const char *path = single_primitive(&b, "logscale", negative_scale, false);
     rd_scene *loaded = NULL;
     CHECK_FAILS(rd_scene_load(ctx, path, &loaded), RD_ERROR_FORMAT);
     if (!CHECK(strstr(rd_last_error(ctx), "logscale.gltf") && strstr(rd_last_error(ctx), "scale -2 is negative"))) fprintf(stderr, "  %s\n", rd_last_error(ctx));
@@ -433,9 +446,7 @@ static void test_refusals(void)
     snprintf(partial, sizeof partial, "%s", attributes);
     char *cut = strstr(partial, ",\"KHR_gaussian_splatting:SH_DEGREE_1_COEF_2\"");
     if (CHECK(cut)) strcpy(cut, "}");
-    snprintf(body, sizeof body, "%s,\"nodes\":[{\"mesh\":0}],\"meshes\":[{\"primitives\":[{\"mode\":0,\"attributes\":%s,%s}]}]", USED,
-             partial, SPLAT_EXT);
-    path = finish(&b, "partial", body, true);
+    path = single_primitive(&b, "partial", partial, true);
     CHECK_FAILS(rd_scene_load(ctx, path, &loaded), RD_ERROR_FORMAT);
     CHECK(strstr(rd_last_error(ctx), "SH degree 1 is partial"));
 
@@ -443,9 +454,7 @@ static void test_refusals(void)
     attributes = add_splats(&b, &s, 0);
     char *text = strstr(b.accessors, "\"count\":40");
     if (CHECK(text)) memcpy(text, "\"count\":99", 10); /* POSITION's accessor claims more than its view holds */
-    snprintf(body, sizeof body, "%s,\"nodes\":[{\"mesh\":0}],\"meshes\":[{\"primitives\":[{\"mode\":0,\"attributes\":%s,%s}]}]", USED,
-             attributes, SPLAT_EXT);
-    path = finish(&b, "overrun", body, true);
+    path = single_primitive(&b, "overrun", attributes, true);
     CHECK_FAILS(rd_scene_load(ctx, path, &loaded), RD_ERROR_FORMAT);
     if (!CHECK(strstr(rd_last_error(ctx), "accessors[0] (meshes[0].primitives[0] POSITION)") && strstr(rd_last_error(ctx), "runs past"))) fprintf(stderr, "  %s\n", rd_last_error(ctx));
 }
