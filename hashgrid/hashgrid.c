@@ -1,6 +1,7 @@
 /* hashgrid.c: the encoding on the CPU, its specification (hashgrid.h). */
 #include "hashgrid.h"
 #include "../renderer/cpu/parallel.h"
+#include "../renderer/random.h"
 
 #include <math.h>
 #include <string.h>
@@ -41,14 +42,8 @@ rd_result rd_hashgrid_make(rd_context *ctx, const rd_hashgrid_desc *desc, rd_has
 
 void rd_hashgrid_init(const rd_hashgrid *g, uint64_t seed, float *params)
 {
-    uint64_t state = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
-    for (int64_t i = 0; i < g->entries * g->features; i++) {
-        uint64_t z = (state += 0x9E3779B97F4A7C15ull); /* splitmix64 */
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        params[i] = ((float)(z >> 40) / 16777216.0f * 2.0f - 1.0f) * 1e-4f;
-    }
+    rd_rng rng = {seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull};
+    for (int64_t i = 0; i < g->entries * g->features; i++) params[i] = (rd_rng_uniform(&rng) * 2.0f - 1.0f) * 1e-4f;
 }
 
 /* The 8 corners of point p's cell on level l: their entries (absolute) and weights; each

@@ -1,6 +1,7 @@
 /* mlp.c: the networks on the CPU, their specification (mlp.h). */
 #include "mlp.h"
 #include "../renderer/cpu/parallel.h"
+#include "../renderer/random.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,16 +26,10 @@ rd_result rd_mlp_make(rd_context *ctx, const rd_mlp_desc *d, rd_mlp *out)
 
 void rd_mlp_init(const rd_mlp *m, uint64_t seed, float *weights)
 {
-    uint64_t state = seed * 0x9E3779B97F4A7C15ull + 0xD1B54A32D192ED03ull;
+    rd_rng rng = {seed * 0x9E3779B97F4A7C15ull + 0xD1B54A32D192ED03ull};
     for (int k = 0; k <= m->hidden_layers; k++) {
         float bound = sqrtf(6.0f / (float)(rd_mlp_layer_inputs(m, k) + rd_mlp_layer_outputs(m, k)));
-        for (int64_t i = m->offset[k]; i < m->offset[k + 1]; i++) {
-            uint64_t z = (state += 0x9E3779B97F4A7C15ull); /* splitmix64 */
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-            z ^= z >> 31;
-            weights[i] = ((float)(z >> 40) / 16777216.0f * 2.0f - 1.0f) * bound;
-        }
+        for (int64_t i = m->offset[k]; i < m->offset[k + 1]; i++) weights[i] = (rd_rng_uniform(&rng) * 2.0f - 1.0f) * bound;
     }
 }
 

@@ -7,15 +7,6 @@
 
 enum { BATCH = 65536 };
 
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull); /* splitmix64 */
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static float uniform(uint64_t *state) { return (float)(next_random(state) >> 40) / 16777216.0f; }
-
 static int64_t level_cells(int k) { int64_t s = RD_OCCUPANCY_SIDE >> k; return s * s * s; }
 
 rd_result rd_occupancy_create(rd_context *ctx, int aabb_scale, uint64_t seed, rd_occupancy *out)
@@ -26,7 +17,7 @@ rd_result rd_occupancy_create(rd_context *ctx, int aabb_scale, uint64_t seed, rd
     while ((1 << out->cascades) < aabb_scale) out->cascades++;
     out->cascades++;
     out->cone = aabb_scale > 1 ? 1.0f / 256.0f : 0.0f;
-    out->rng = seed * 0x9E3779B97F4A7C15ull + 1;
+    out->rng.state = seed * 0x9E3779B97F4A7C15ull + 1;
     out->thickness = calloc((size_t)out->cascades * RD_OCCUPANCY_CELLS, sizeof(float));
     bool ok = out->thickness != NULL;
     for (int k = 0; k < RD_OCCUPANCY_LEVELS && ok; k++) ok = (out->bits[k] = calloc((size_t)(out->cascades * level_cells(k)), 1)) != NULL;
@@ -87,7 +78,7 @@ int rd_occupancy_locate(const rd_occupancy *g, const float p[3], int *cell)
 static void point_in_cell(rd_occupancy *g, int c, int64_t cell, float p[3])
 {
     int64_t i[3] = {cell % RD_OCCUPANCY_SIDE, cell / RD_OCCUPANCY_SIDE % RD_OCCUPANCY_SIDE, cell / (RD_OCCUPANCY_SIDE * RD_OCCUPANCY_SIDE)};
-    for (int d = 0; d < 3; d++) p[d] = 0.5f + (((float)i[d] + uniform(&g->rng)) / RD_OCCUPANCY_SIDE - 0.5f) * (float)(1 << c);
+    for (int d = 0; d < 3; d++) p[d] = 0.5f + (((float)i[d] + rd_rng_uniform(&g->rng)) / RD_OCCUPANCY_SIDE - 0.5f) * (float)(1 << c);
 }
 
 rd_result rd_occupancy_update(rd_context *ctx, rd_occupancy *g, int step, rd_density_fn density, void *user)
@@ -107,7 +98,7 @@ rd_result rd_occupancy_update(rd_context *ctx, rd_occupancy *g, int step, rd_den
             if (g->bits[0][i]) occupied_list[occupied++] = i;
         for (int64_t i = 0; i < draws; i++) {
             bool uniform_draw = i < cells / 4 || occupied == 0;
-            uint64_t r = next_random(&g->rng);
+            uint64_t r = rd_rng_next(&g->rng);
             drawn[i] = uniform_draw ? (int64_t)(r % (uint64_t)cells) : occupied_list[r % (uint64_t)occupied];
         }
     }

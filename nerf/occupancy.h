@@ -24,6 +24,7 @@
 #define RD_OCCUPANCY_H
 
 #include "../renderer/internal.h"
+#include "../renderer/random.h"
 
 #include <stdint.h>
 
@@ -40,7 +41,7 @@ typedef struct rd_occupancy {
     float threshold;        /* min(0.01, the mean) at the last update */
     float *thickness;       /* cascades * CELLS */
     uint8_t *bits[RD_OCCUPANCY_LEVELS]; /* level k: cascades * (128 >> k)^3 bytes, 0 or 1 */
-    uint64_t rng;           /* the update's draws */
+    rd_rng rng;             /* the update's draws */
 } rd_occupancy;
 
 rd_result rd_occupancy_create(rd_context *ctx, int aabb_scale, uint64_t seed, rd_occupancy *out);

@@ -3,7 +3,7 @@
    surfaces; a degree-1 SH term darkens surfaces seen at grazing angles and a small
    degree-2/3 term adds sheen, so the colours change with the view. World is z-up. */
 #include "scene.h"
-#include "random.h"
+#include "../renderer/random.h"
 
 #include <stdio.h>
 #include <math.h>

@@ -3,7 +3,7 @@
    cameras. World is z-up; a pure function of (count, seed). */
 #include "scene.h"
 #include "radiant_bench.h"
-#include "random.h"
+#include "../renderer/random.h"
 
 #include <math.h>
 #include <stdio.h>

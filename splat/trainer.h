@@ -4,7 +4,7 @@
 #define RD_TRAINER_H
 
 #include "scene.h"
-#include "random.h"
+#include "../renderer/random.h"
 
 /* The most steps a run takes in all: keeps the step count, and Adam's powers of it, in range. */
 #define RD_TRAINER_MAX_STEPS 1000000000

@@ -1,5 +1,6 @@
-/* random.h: the deterministic generator behind the procedural scenes (splitmix64), so that
-   a scene is a pure function of its count and seed on every platform. */
+/* random.h: the deterministic generator (splitmix64) behind everything radiant draws at
+   random (the procedural scenes, training's draws, the NeRF's initial parameters and
+   occupancy samples), so that each is a pure function of its seed on every platform. */
 #ifndef RD_RANDOM_H
 #define RD_RANDOM_H
 
