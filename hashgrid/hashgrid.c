@@ -133,12 +133,7 @@ static void backward_positions(int64_t begin, int64_t end, int worker, void *use
             for (int c = 0; c < 8; c++) {
                 float dot = 0.0f; /* the entry against the point's feature gradient */
                 for (int f = 0; f < F; f++) dot += j->params[(size_t)entry[c] * (size_t)F + (size_t)f] * grad[f];
-                for (int d = 0; d < 3; d++) {
-                    float dw = (c >> d & 1) ? 1.0f : -1.0f;
-                    for (int e = 0; e < 3; e++)
-                        if (e != d) dw *= (c >> e & 1) ? fraction[e] : 1.0f - fraction[e];
-                    sum[d] += slope[d] * dw * dot;
-                }
+                for (int d = 0; d < 3; d++) sum[d] += slope[d] * rd_hashgrid_weight_slope(c, d, fraction) * dot;
             }
         }
         memcpy(j->grad_positions + 3 * i, sum, sizeof sum);

@@ -102,6 +102,16 @@ RD_HASHGRID_FN float rd_hashgrid_weight(int c, const float fraction[3])
     return w;
 }
 
+/* d/d(fraction_d) of corner c's weight: the other two axes' factors, signed by the side
+   of the cell the corner is on along d (the position gradient's, on every backend). */
+RD_HASHGRID_FN float rd_hashgrid_weight_slope(int c, int d, const float fraction[3])
+{
+    float w = (c >> d & 1) ? 1.0f : -1.0f;
+    for (int e = 0; e < 3; e++)
+        if (e != d) w *= (c >> e & 1) ? fraction[e] : 1.0f - fraction[e];
+    return w;
+}
+
 /* features[i * L * F + l * F + f] for n positions (xyz each), on the context's CPU
    threads. */
 void rd_hashgrid_forward(rd_context *ctx, const rd_hashgrid *g, const float *params, const float *positions, int64_t n,

@@ -75,12 +75,7 @@ __global__ void __launch_bounds__(THREADS) backward_positions_kernel(rd_hashgrid
             float dot = 0.0f;
 #pragma unroll
             for (int f = 0; f < F; f++) dot += params[(size_t)entry[c] * F + f] * grad[f];
-            for (int d = 0; d < 3; d++) {
-                float dw = (c >> d & 1) ? 1.0f : -1.0f;
-                for (int e = 0; e < 3; e++)
-                    if (e != d) dw *= (c >> e & 1) ? fraction[e] : 1.0f - fraction[e];
-                sum[d] += slope[d] * dw * dot;
-            }
+            for (int d = 0; d < 3; d++) sum[d] += slope[d] * rd_hashgrid_weight_slope(c, d, fraction) * dot;
         }
     }
     for (int d = 0; d < 3; d++) grad_positions[3 * i + d] = sum[d];
