@@ -15,6 +15,7 @@
 #include "../splat/scene.h"
 #include "../compress/bytes.h"
 #include "json_util.h"
+#include "srgb.h"
 
 #include <math.h>
 
@@ -48,18 +49,6 @@ void rd_gltf_close(rd_gltf *g);
 /* Loads every buffer the file names (those accessors read come from here), so that
    g->bytes_read counts them for the decode limit. */
 rd_result rd_gltf_load_buffers(rd_context *ctx, rd_gltf *g);
-
-/* COLOR_0 is linear (glTF's vertex colours) where the splats' colours are display sRGB. */
-static inline float rd_gltf_linear_to_srgb(float c)
-{
-    c = fminf(fmaxf(c, 0.0f), 1.0f);
-    return c <= 0.0031308f ? 12.92f * c : 1.055f * powf(c, 1.0f / 2.4f) - 0.055f;
-}
-static inline float rd_gltf_srgb_to_linear(float c)
-{
-    c = fminf(fmaxf(c, 0.0f), 1.0f);
-    return c <= 0.04045f ? c / 12.92f : powf((c + 0.055f) / 1.055f, 2.4f);
-}
 
 /* Accessor component kinds a caller allows (the draft's table lists them per attribute). */
 enum {

@@ -365,7 +365,7 @@ static rd_result fill(reader *rd, const placed *p, const char *where, rd_scene *
         s->opacities[at] = rd_logit(alpha);
         memset(coeffs, 0, (size_t)K * 3 * sizeof(float));
         for (int c = 0; c < 3 && color; c++) /* COLOR_0 is linear (glTF's vertex colours); the DC's colour is display sRGB */
-            coeffs[c] = rd_dc_from_color(rd_gltf_linear_to_srgb(color[(size_t)i * (size_t)color_components + c]));
+            coeffs[c] = rd_dc_from_color(rd_srgb_encode(color[(size_t)i * (size_t)color_components + c]));
         for (int k = color ? 1 : 0; k < own; k++)
             for (int c = 0; c < 3; c++) {
                 coeffs[3 * k + c] = sh[k][3 * i + c];

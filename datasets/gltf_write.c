@@ -146,7 +146,7 @@ static cJSON *build(const rd_scene *s, writer *w)
         put_floats(w->bin.data, at_opacity, i, &g.opacity, 1);
         for (int k = 0; k < K; k++) put_floats(w->bin.data, at_sh[k], i, g.sh + 3 * k, 3);
         unsigned char *rgba = w->bin.data + at_color + 4 * (size_t)i;
-        for (int c = 0; c < 3; c++) rgba[c] = rd_unorm8(rd_gltf_srgb_to_linear(rd_color_from_dc(g.sh[c]))); /* COLOR_0 is linear */
+        for (int c = 0; c < 3; c++) rgba[c] = rd_unorm8(rd_srgb_decode(rd_color_from_dc(g.sh[c]))); /* COLOR_0 is linear */
         rgba[3] = rd_unorm8(g.opacity);
         for (int c = 0; c < 3; c++) low[c] = fminf(low[c], g.mean[c]), high[c] = fmaxf(high[c], g.mean[c]);
     }

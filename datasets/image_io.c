@@ -1,5 +1,6 @@
 /* image_io.c: images in (stb_image for PNG/JPEG, EXR in image_exr.c) and out (PNG, EXR). */
 #include "image_exr.h"
+#include "srgb.h"
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
@@ -248,9 +249,7 @@ void rd_image_linear_to_srgb(rd_image *image)
     for (size_t p = 0; p < (size_t)image->width * (size_t)image->height; p++)
         for (int c = 0; c < colour; c++) {
             float *v = &image->pixels[p * (size_t)image->channels + c];
-            float x = *v > 0.0f ? *v : 0.0f; /* NaN too */
-            x = x <= 0.0031308f ? 12.92f * x : 1.055f * powf(x, 1.0f / 2.4f) - 0.055f;
-            *v = x < 1.0f ? x : 1.0f;
+            *v = rd_srgb_encode(*v);
         }
 }
 
