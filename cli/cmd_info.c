@@ -8,7 +8,8 @@
 static const char *USAGE =
     "usage: radiant info FILE|DIR\n"
     "\n"
-    "A scene file: format, Gaussian count, SH degree, bounds, properties found.\n"
+    "A scene file: format, Gaussian count, SH degree, bounds, properties found; a NeRF snapshot:\n"
+    "its encoding, networks, parameter count, box and occupied cells.\n"
     "A dataset folder or file: kind, views, skipped frames, sparse points.\n"
     "  --split S   the dataset split to list (default: all)\n"
     "  --decode-limit MIB|none  memory FILE may decode to (default: 64 times its size, at least 256 MiB)\n"
@@ -32,6 +33,29 @@ static int dataset_info(rd_context *ctx, const cli_options *o)
     }
     if (n > 3) printf("...\n");
     rd_dataset_destroy(ds);
+    return EXIT_DONE;
+}
+
+static int nerf_info(rd_context *ctx, const char *path, const rd_scene *scene)
+{
+    rd_nerf_info n;
+    if (rd_nerf_get_info(ctx, scene, &n) != RD_OK) {
+        cli_error(ctx, path);
+        return EXIT_FAILED;
+    }
+    const rd_nerf_desc *d = &n.desc;
+    int64_t cells = (int64_t)n.cascades * 128 * 128 * 128;
+    printf("file:        %s\nformat:      NeRF snapshot (hash grid)\n", path);
+    printf("encoding:    %d levels x %d features, 2^%d entries a level, resolution %g to %g\n", d->levels, d->features,
+           d->log2_table_size, d->base_resolution, d->finest_resolution);
+    printf("networks:    width %d (density 1 hidden layer, colour 2)\n", d->width);
+    printf("parameters:  %lld (%lld in the table, %lld in the networks), %.1f MiB\n", (long long)n.params,
+           (long long)n.table_params, (long long)n.network_params, (double)n.params * 4.0 / 1048576.0);
+    printf("box:         [%.4g, %.4g, %.4g] .. [%.4g, %.4g, %.4g], aabb_scale %d (%d cascades)\n", d->box_min[0] + 0.0f,
+           d->box_min[1] + 0.0f, d->box_min[2] + 0.0f, d->box_max[0] + 0.0f, d->box_max[1] + 0.0f, d->box_max[2] + 0.0f,
+           d->aabb_scale, n.cascades);
+    printf("occupied:    %lld of %lld cells (%.2f%%)\n", (long long)n.occupied_cells, (long long)cells,
+           100.0 * (double)n.occupied_cells / (double)cells);
     return EXIT_DONE;
 }
 
@@ -62,6 +86,12 @@ int cmd_info(int argc, char **argv)
         cli_error(ctx, NULL);
         rd_context_destroy(ctx);
         return EXIT_FAILED;
+    }
+    if (rd_scene_get_kind(scene) == RD_SCENE_NERF) {
+        status = nerf_info(ctx, o.scene, scene);
+        rd_scene_destroy(scene);
+        rd_context_destroy(ctx);
+        return status;
     }
     rd_scene_info info;
     rd_scene_get_info(scene, &info);

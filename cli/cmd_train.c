@@ -1,6 +1,7 @@
-/* cmd_train.c: `radiant train DATASET --out SCENE`: fits a Gaussian scene to a dataset's
-   training views (rd_trainer, radiant_train.h), then writes the scene (any writable
-   format, by its name) and prints each test view's PSNR. */
+/* cmd_train.c: `radiant train DATASET --out SCENE`: fits a scene to a dataset's training
+   views, Gaussians (rd_trainer, radiant_train.h) or a hash-grid NeRF (rd_nerf_trainer,
+   radiant_nerf.h), through one loop (a fitter: step, scene, checkpoint), then writes the
+   scene (any writable format, by its name) and prints each test view's PSNR. */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -15,14 +16,18 @@
 static const char *USAGE =
     "usage: radiant train DATASET --out SCENE [options]\n"
     "\n"
-    "Fits a Gaussian scene to the dataset's train split (Blender, instant-ngp, COLMAP, LLFF),\n"
-    "writes it to SCENE (.ply, .spz, .splat or .compressed.ply) and prints the test split's PSNR.\n"
+    "Fits a Gaussian scene (or with --model nerf a hash-grid NeRF) to the dataset's train split\n"
+    "(Blender, instant-ngp, COLMAP, LLFF, RTMV), writes it to SCENE (.ply, .spz, .splat or\n"
+    ".compressed.ply; a NeRF: .rnerf) and prints the test split's PSNR.\n"
     "Beside SCENE it writes SCENE-STEM.report.json: the options, the training curve, each test\n"
     "view's PSNR and SSIM, the training time (evaluation excluded) and the peak memory (host, and on\n"
     "CUDA the GPU's in use, by every process, sampled every 100 steps).\n"
     "\n"
+    "  --model M            gaussians (default) or nerf (spec/nerf.md: Instant-NGP's hash grid, networks and\n"
+    "                       occupancy grid; trained on the CPU until its CUDA trainer lands)\n"
     "  --backend B          auto (default: cuda where there is a GPU, else cpu), cpu, cuda\n"
-    "  --iterations N       steps (default 30000)\n"
+    "  --iterations N       steps (default 30000; --steps N is the same)\n"
+    "  --seconds S          stop after S seconds of training instead (evaluation excluded), or at N steps\n"
     "  --sh-degree N        the SH degree raised to, one step every 1000 iterations (0..3, default 3)\n"
     "  --background B       black (default; RTMV: white), white, R,G,B in [0,1], or random (a new one\n"
     "                       each step); the test views are composited on it (RTMV's on white)\n"
@@ -33,6 +38,13 @@ static const char *USAGE =
     "  --downscale F        train on images F times smaller (1..16, default 1)\n"
     "                       (photos through a lens, such as the fox's, are undistorted first: rd_image_undistort)\n"
     "  --seed S             view order, initialisation and backgrounds (default 0)\n"
+    "NeRF:\n"
+    "  --levels L           the hash encoding's levels (1..32, default 16)\n"
+    "  --table-size T       2^T entries a level (4..24, default 19)\n"
+    "  --batch N            samples a step after empty-space skipping (default 262144)\n"
+    "  --loss L             huber (default, delta 0.1) or l2\n"
+    "  (the background defaults to random per ray for NeRFs; the test views go on black, or --background's)\n"
+    "Gaussians:\n"
     "  --deterministic      CUDA: repeat a run bit for bit (the backward pass sums in a fixed order,\n"
     "                       no float atomics; slower: BENCHMARKS.md); the CPU always does\n"
     "  --eval-every N       measure the test split every N iterations into the report (default: at the end only)\n"
@@ -43,8 +55,12 @@ static const char *USAGE =
 
 typedef struct train_options {
     const char *dataset, *out, *resume;
+    bool nerf;          /* --model nerf */
     rd_backend backend;
     int iterations, sh_degree, downscale, eval_every, checkpoint_every;
+    double seconds;     /* 0: no limit */
+    int levels, table_size, batch;
+    rd_nerf_loss loss;
     long long points, max_gaussians;
     const char *strategy; /* default, mcmc or none */
     unsigned long long seed;
@@ -99,6 +115,29 @@ static int parse(int argc, char **argv, train_options *o)
             else if (degree) o->sh_degree = (int)v;
             else if (down) o->downscale = (int)v;
             else o->points = v;
+        } else if (strcmp(a, "--model") == 0 && next) {
+            if (strcmp(next, "gaussians") != 0 && strcmp(next, "nerf") != 0)
+                return fprintf(stderr, "radiant: --model %s: expected gaussians or nerf\n", next), EXIT_USAGE;
+            o->nerf = strcmp(argv[++i], "nerf") == 0;
+        } else if (strcmp(a, "--steps") == 0 && next) {
+            if (!parse_number(argv[++i], 1, 10000000, &v))
+                return fprintf(stderr, "radiant: --steps %s: expected a whole number in 1..10000000\n", next), EXIT_USAGE;
+            o->iterations = (int)v;
+        } else if (strcmp(a, "--seconds") == 0 && next) {
+            char *end;
+            o->seconds = strtod(argv[++i], &end);
+            if (*end || end == next || !(o->seconds > 0.0 && o->seconds <= 1e7))
+                return fprintf(stderr, "radiant: --seconds %s: expected a number of seconds above 0\n", next), EXIT_USAGE;
+        } else if ((strcmp(a, "--levels") == 0 || strcmp(a, "--table-size") == 0 || strcmp(a, "--batch") == 0) && next) {
+            bool levels = a[2] == 'l', table = a[2] == 't';
+            long long lo = levels ? 1 : table ? 4 : 1, hi = levels ? 32 : table ? 24 : 1 << 26;
+            if (!parse_number(argv[++i], lo, hi, &v))
+                return fprintf(stderr, "radiant: %s %s: expected a whole number in %lld..%lld\n", a, next, lo, hi), EXIT_USAGE;
+            *(levels ? &o->levels : table ? &o->table_size : &o->batch) = (int)v;
+        } else if (strcmp(a, "--loss") == 0 && next) {
+            if (strcmp(next, "huber") != 0 && strcmp(next, "l2") != 0)
+                return fprintf(stderr, "radiant: --loss %s: expected huber or l2\n", next), EXIT_USAGE;
+            o->loss = strcmp(argv[++i], "l2") == 0 ? RD_NERF_LOSS_L2 : RD_NERF_LOSS_HUBER;
         } else if (strcmp(a, "--seed") == 0 && next) {
             if (!parse_number(argv[++i], 0, 1ll << 62, &v)) return fprintf(stderr, "radiant: --seed %s: expected a whole number\n", next), EXIT_USAGE;
             o->seed = (unsigned long long)v;
@@ -131,6 +170,16 @@ static int parse(int argc, char **argv, train_options *o)
         }
     }
     if (!o->dataset || !o->out) return fprintf(stderr, "radiant: train needs DATASET and --out SCENE\n\n%s", USAGE), EXIT_USAGE;
+    size_t n = strlen(o->out);
+    bool rnerf = n > 6 && strcasecmp(o->out + n - 6, ".rnerf") == 0;
+    if (o->nerf != rnerf)
+        return fprintf(stderr, "radiant: --out %s: %s\n", o->out,
+                       o->nerf ? "a NeRF is written as a snapshot, named .rnerf" : ".rnerf holds NeRFs: add --model nerf"),
+               EXIT_USAGE;
+    if (o->nerf && (o->resume || o->deterministic || strcmp(o->strategy, "default") != 0 || o->max_gaussians))
+        return fprintf(stderr, "radiant: --resume, --deterministic, --strategy and --max-gaussians are for Gaussians, not --model nerf\n"),
+               EXIT_USAGE;
+    if (o->nerf && !o->background_given) o->random_background = true; /* the spec's for transparent data */
     return EXIT_DONE;
 }
 
@@ -172,7 +221,7 @@ static void on_interrupt(int signal) { (void)signal, interrupted = 1; }
 /* SCENE without its format's extension, then suffix (".report.json", ".checkpoint"). */
 static void beside_scene(const char *scene, const char *suffix, char *out, size_t size)
 {
-    static const char *const extensions[] = {".compressed.ply", ".ply", ".spz", ".splat"};
+    static const char *const extensions[] = {".compressed.ply", ".ply", ".spz", ".splat", ".rnerf"};
     size_t n = strlen(scene);
     for (size_t k = 0; k < sizeof extensions / sizeof extensions[0]; k++) {
         size_t e = strlen(extensions[k]);
@@ -212,13 +261,101 @@ static cJSON *options_json(const train_options *o, const rd_train_set *train, co
     return j;
 }
 
+/* ---- the two kinds of trainer behind one loop ---- */
+
+/* A chunk of steps' figures: the step count, the mean loss, and the model's own. */
+typedef struct fit_stats {
+    int iteration;
+    double loss;
+    double count;     /* Gaussians, or a NeRF's samples in the last step */
+    char line[80];    /* the model's figures for a progress line */
+} fit_stats;
+
+typedef struct fitter {
+    void *trainer;
+    const char *count_name; /* the report curve's name for count */
+    int chunk;              /* steps between progress lines */
+    rd_result (*step)(void *trainer, int steps, fit_stats *stats);
+    const rd_scene *(*scene)(const void *trainer);
+    rd_result (*save_checkpoint)(void *trainer, const char *path); /* NULL: the model has none */
+    rd_result (*load_checkpoint)(void *trainer, const char *path);
+    void (*destroy)(void *trainer);
+} fitter;
+
+static rd_result gaussians_step(void *trainer, int steps, fit_stats *out)
+{
+    rd_train_stats st;
+    rd_result r = rd_trainer_step(trainer, steps, &st);
+    *out = (fit_stats){st.iteration, st.loss, (double)st.gaussians, ""};
+    snprintf(out->line, sizeof out->line, "%lld Gaussians  SH %d", (long long)st.gaussians, st.sh_degree);
+    return r;
+}
+static const rd_scene *gaussians_scene(const void *trainer) { return rd_trainer_scene(trainer); }
+static rd_result gaussians_save(void *trainer, const char *path) { return rd_trainer_save_checkpoint(trainer, path); }
+static rd_result gaussians_load(void *trainer, const char *path) { return rd_trainer_load_checkpoint(trainer, path); }
+static void gaussians_destroy(void *trainer) { rd_trainer_destroy(trainer); }
+
+static rd_result nerf_step(void *trainer, int steps, fit_stats *out)
+{
+    rd_nerf_train_stats st;
+    rd_result r = rd_nerf_trainer_step(trainer, steps, &st);
+    *out = (fit_stats){st.iteration, st.loss, (double)st.samples, ""};
+    snprintf(out->line, sizeof out->line, "%lld rays  %lld samples", (long long)st.rays, (long long)st.samples);
+    return r;
+}
+static const rd_scene *nerf_scene(const void *trainer) { return rd_nerf_trainer_scene(trainer); }
+static void nerf_destroy(void *trainer) { rd_nerf_trainer_destroy(trainer); }
+
+/* The model's trainer on the train split; *initial and *sparse say how Gaussians start. */
+static rd_result make_fitter(rd_context *ctx, const train_options *o, const rd_train_set *train, fitter *f, int64_t *initial,
+                             bool *sparse)
+{
+    memset(f, 0, sizeof *f);
+    *initial = 0, *sparse = false;
+    if (o->nerf) {
+        rd_nerf_trainer_desc desc = {.field = {.levels = o->levels, .log2_table_size = o->table_size, .seed = o->seed},
+                                     .random_background = o->random_background, .loss = o->loss, .batch_samples = o->batch,
+                                     .seed = o->seed};
+        memcpy(desc.background, o->background, sizeof desc.background);
+        *f = (fitter){NULL, "samples", 16, nerf_step, nerf_scene, NULL, NULL, nerf_destroy};
+        return rd_nerf_trainer_create_from_set(ctx, train, &desc, (rd_nerf_trainer **)&f->trainer);
+    }
+    const float *xyz = NULL, *rgb = NULL;
+    int64_t points = rd_train_set_points(train, &xyz, &rgb);
+    rd_trainer_desc desc = {.point_count = points ? points : o->points, .sh_degree = RD_SH_DEGREE(o->sh_degree),
+                            .iterations = o->iterations, .random_background = o->random_background, .seed = o->seed,
+                            .densify = strcmp(o->strategy, "default") == 0, .mcmc = strcmp(o->strategy, "mcmc") == 0,
+                            .max_gaussians = o->max_gaussians, .deterministic = o->deterministic};
+    memcpy(desc.background, o->background, sizeof desc.background);
+    *initial = desc.point_count, *sparse = points > 0;
+    *f = (fitter){NULL, "gaussians", 100, gaussians_step, gaussians_scene, gaussians_save, gaussians_load, gaussians_destroy};
+    return rd_trainer_create_from_set(ctx, train, &desc, (rd_trainer **)&f->trainer);
+}
+
+/* The NeRF's configuration in the report. */
+static void add_nerf_options(rd_context *ctx, cJSON *report, const rd_scene *scene, const train_options *o)
+{
+    rd_nerf_info info;
+    if (rd_nerf_get_info(ctx, scene, &info) != RD_OK) return;
+    cJSON_AddNumberToObject(report, "levels", info.desc.levels);
+    cJSON_AddNumberToObject(report, "log2_table_size", info.desc.log2_table_size);
+    cJSON_AddNumberToObject(report, "aabb_scale", info.desc.aabb_scale);
+    cJSON_AddNumberToObject(report, "params", (double)info.params);
+    cJSON_AddNumberToObject(report, "batch_samples", o->batch ? o->batch : 1 << 18);
+    cJSON_AddStringToObject(report, "loss", o->loss == RD_NERF_LOSS_L2 ? "l2" : "huber");
+    if (o->seconds > 0) cJSON_AddNumberToObject(report, "seconds", o->seconds);
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_options o;
     int status = parse(argc, argv, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     /* auto: CUDA where this build and machine have it (the GPU backend with a backward
-       pass), else the CPU */
+       pass), else the CPU; a NeRF trains on the CPU until its CUDA trainer lands */
+    if (o.nerf && o.backend == RD_BACKEND_CUDA)
+        return fprintf(stderr, "radiant: --backend cuda: NeRF training runs on the CPU so far (--backend cpu)\n"), EXIT_USAGE;
+    if (!o.backend && o.nerf) o.backend = RD_BACKEND_CPU;
     if (!o.backend) {
         rd_context *probe = NULL;
         o.backend = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &probe) == RD_OK ? RD_BACKEND_CUDA : RD_BACKEND_CPU;
@@ -227,7 +364,7 @@ int cmd_train(int argc, char **argv)
     rd_context *ctx = cli_context(&(cli_options){.backend = o.backend, .verbose = o.verbose});
     if (!ctx) return EXIT_FAILED;
     rd_train_set *train = NULL, *test = NULL;
-    rd_trainer *trainer = NULL;
+    fitter fit = {0};
     cJSON *report = NULL;
     void (*previous)(int) = SIG_ERR; /* the SIGINT handler before ours, once ours is in */
     status = EXIT_FAILED;
@@ -244,45 +381,51 @@ int cmd_train(int argc, char **argv)
     memcpy(o.eval_background, o.background, sizeof o.background);
     if (strcmp(rd_train_set_kind(train), "rtmv") == 0) { /* white, unless asked otherwise for training */
         for (int c = 0; c < 3; c++) o.eval_background[c] = 1.0f;
-        if (!o.background_given) memcpy(o.background, o.eval_background, sizeof o.background);
+        if (!o.background_given) memcpy(o.background, o.eval_background, sizeof o.background), o.random_background = false;
     }
-    const float *xyz = NULL, *rgb = NULL;
-    int64_t points = rd_train_set_points(train, &xyz, &rgb);
-    rd_trainer_desc desc = {.point_count = points ? points : o.points, .sh_degree = RD_SH_DEGREE(o.sh_degree),
-                            .iterations = o.iterations, .random_background = o.random_background, .seed = o.seed,
-                            .densify = strcmp(o.strategy, "default") == 0, .mcmc = strcmp(o.strategy, "mcmc") == 0,
-                            .max_gaussians = o.max_gaussians, .deterministic = o.deterministic};
-    memcpy(desc.background, o.background, sizeof desc.background);
-    if (rd_trainer_create_from_set(ctx, train, &desc, &trainer) != RD_OK) {
+    int64_t initial = 0;
+    bool sparse = false;
+    if (make_fitter(ctx, &o, train, &fit, &initial, &sparse) != RD_OK) {
         cli_error(ctx, "train");
         goto done;
     }
     char checkpoint[4096];
     beside_scene(o.out, ".checkpoint", checkpoint, sizeof checkpoint);
-    rd_train_stats stats = {0};
+    fit_stats stats = {0};
     if (o.resume) {
-        if (rd_trainer_load_checkpoint(trainer, o.resume) != RD_OK || rd_trainer_step(trainer, 0, &stats) != RD_OK) {
+        if (fit.load_checkpoint(fit.trainer, o.resume) != RD_OK || fit.step(fit.trainer, 0, &stats) != RD_OK) {
             cli_error(ctx, "resume");
             goto done;
         }
-        printf("%s: resuming at iteration %d with %lld Gaussians\n", o.resume, stats.iteration, (long long)stats.gaussians);
+        printf("%s: resuming at iteration %d with %lld Gaussians\n", o.resume, stats.iteration, (long long)stats.count);
     }
     const rd_camera *first = &rd_train_set_views(train)[0].camera;
-    printf("%s: %d train views at %dx%d, %lld initial Gaussians (%s)\n", o.dataset, rd_train_set_count(train), first->width,
-           first->height, (long long)desc.point_count, points ? "sparse points" : "random");
+    if (o.nerf) {
+        rd_nerf_info info;
+        rd_nerf_get_info(ctx, fit.scene(fit.trainer), &info);
+        printf("%s: %d train views at %dx%d, a NeRF of %lld parameters, aabb_scale %d\n", o.dataset, rd_train_set_count(train),
+               first->width, first->height, (long long)info.params, info.desc.aabb_scale);
+    } else {
+        printf("%s: %d train views at %dx%d, %lld initial Gaussians (%s)\n", o.dataset, rd_train_set_count(train), first->width,
+               first->height, (long long)initial, sparse ? "sparse points" : "random");
+    }
     interrupted = 0;
     previous = signal(SIGINT, on_interrupt);
-    report = options_json(&o, train, test, desc.point_count, points > 0);
+    report = options_json(&o, train, test, initial, sparse);
+    cJSON_AddStringToObject(report, "model", o.nerf ? "nerf" : "gaussians");
+    if (o.nerf) add_nerf_options(ctx, report, fit.scene(fit.trainer), &o);
     cJSON *curve = cJSON_AddArrayToObject(report, "curve");
     double training_ms = 0.0;
     uint64_t device_peak = 0, device_used = 0, device_total = 0; /* sampled after every chunk of steps */
     bool device_reports = rd_device_memory(ctx, &device_used, &device_total) == RD_OK;
     double last_psnr = NAN; /* the last evaluation's, printed with each line after it */
+    int line_every = o.nerf ? 256 : 100;
     for (int done_steps = stats.iteration; done_steps < o.iterations;) {
-        int chunk = o.iterations - done_steps < 100 ? o.iterations - done_steps : 100;
+        if (o.seconds > 0 && training_ms >= o.seconds * 1000.0) break;
+        int chunk = o.iterations - done_steps < fit.chunk ? o.iterations - done_steps : fit.chunk;
         if (o.eval_every && chunk > o.eval_every - done_steps % o.eval_every) chunk = o.eval_every - done_steps % o.eval_every;
         double start = cli_now_ms();
-        if (rd_trainer_step(trainer, chunk, &stats) != RD_OK) {
+        if (fit.step(fit.trainer, chunk, &stats) != RD_OK) {
             cli_error(ctx, "train");
             goto done;
         }
@@ -291,28 +434,33 @@ int cmd_train(int argc, char **argv)
         done_steps += chunk;
         if (device_reports && rd_device_memory(ctx, &device_used, &device_total) == RD_OK && device_used > device_peak)
             device_peak = device_used;
+        bool evaluate_now = o.eval_every && done_steps % o.eval_every == 0 && rd_train_set_count(test);
+        bool last = done_steps >= o.iterations || (o.seconds > 0 && training_ms >= o.seconds * 1000.0);
+        if (!evaluate_now && !last && done_steps % line_every != 0 && !interrupted) continue;
         cJSON *point = cJSON_CreateObject();
         cJSON_AddNumberToObject(point, "iteration", stats.iteration);
         cJSON_AddNumberToObject(point, "loss", stats.loss);
-        cJSON_AddNumberToObject(point, "gaussians", (double)stats.gaussians);
+        cJSON_AddNumberToObject(point, fit.count_name, stats.count);
         cJSON_AddNumberToObject(point, "seconds", training_ms / 1000.0);
-        if (o.eval_every && done_steps % o.eval_every == 0 && rd_train_set_count(test)) {
-            last_psnr = evaluate(ctx, rd_trainer_scene(trainer), test, o.eval_background, NULL);
+        if (evaluate_now) {
+            last_psnr = evaluate(ctx, fit.scene(fit.trainer), test, o.eval_background, NULL);
             cJSON_AddNumberToObject(point, "test_psnr", last_psnr);
         }
         cJSON_AddItemToArray(curve, point);
         char evaluation[48] = "";
         if (last_psnr == last_psnr) snprintf(evaluation, sizeof evaluation, "  test %.2f dB", last_psnr); /* not NaN: evaluated */
-        printf("iteration %6d  loss %.5f  %lld Gaussians  SH %d  %.1f it/s%s\n", stats.iteration, stats.loss,
-               (long long)stats.gaussians, stats.sh_degree, chunk / (chunk_ms > 0 ? chunk_ms / 1000.0 : 1e-9), evaluation);
-        if (interrupted || done_steps % o.checkpoint_every == 0) {
-            if (rd_trainer_save_checkpoint(trainer, checkpoint) != RD_OK) {
+        printf("iteration %6d  loss %.5f  %s  %.1f it/s%s\n", stats.iteration, stats.loss, stats.line,
+               chunk / (chunk_ms > 0 ? chunk_ms / 1000.0 : 1e-9), evaluation);
+        if (interrupted || (fit.save_checkpoint && done_steps % o.checkpoint_every == 0)) {
+            if (fit.save_checkpoint && fit.save_checkpoint(fit.trainer, checkpoint) != RD_OK) {
                 cli_error(ctx, NULL);
                 goto done;
             }
             if (interrupted) {
-                fprintf(stderr, "radiant: interrupted at iteration %d: wrote %s (continue with --resume %s)\n", stats.iteration,
-                        checkpoint, checkpoint);
+                if (fit.save_checkpoint)
+                    fprintf(stderr, "radiant: interrupted at iteration %d: wrote %s (continue with --resume %s)\n", stats.iteration,
+                            checkpoint, checkpoint);
+                else fprintf(stderr, "radiant: interrupted at iteration %d\n", stats.iteration);
                 status = EXIT_INTERRUPTED;
                 goto done;
             }
@@ -320,12 +468,14 @@ int cmd_train(int argc, char **argv)
     }
     signal(SIGINT, previous);
     previous = SIG_ERR;
-    if (rd_scene_save(ctx, rd_trainer_scene(trainer), o.out, NULL) != RD_OK) {
+    if (rd_scene_save(ctx, fit.scene(fit.trainer), o.out, NULL) != RD_OK) {
         cli_error(ctx, NULL);
         goto done;
     }
-    printf("wrote %s (%lld Gaussians) after %.1f s of training\n", o.out, (long long)stats.gaussians, training_ms / 1000.0);
-    cJSON_AddNumberToObject(report, "gaussians", (double)stats.gaussians);
+    if (o.nerf) printf("wrote %s after %d steps, %.1f s of training\n", o.out, stats.iteration, training_ms / 1000.0);
+    else printf("wrote %s (%lld Gaussians) after %.1f s of training\n", o.out, (long long)stats.count, training_ms / 1000.0);
+    if (!o.nerf) cJSON_AddNumberToObject(report, "gaussians", stats.count);
+    cJSON_AddNumberToObject(report, "steps", stats.iteration);
     cJSON_AddNumberToObject(report, "training_seconds", training_ms / 1000.0);
     struct rusage usage;
     if (getrusage(RUSAGE_SELF, &usage) == 0) cJSON_AddNumberToObject(report, "peak_host_memory_bytes", (double)usage.ru_maxrss * 1024.0);
@@ -333,7 +483,7 @@ int cmd_train(int argc, char **argv)
     int test_count = rd_train_set_count(test);
     if (test_count) {
         cJSON *views = cJSON_AddArrayToObject(report, "test");
-        double mean = evaluate(ctx, rd_trainer_scene(trainer), test, o.eval_background, views);
+        double mean = evaluate(ctx, fit.scene(fit.trainer), test, o.eval_background, views);
         double ssim = 0.0;
         cJSON *v;
         cJSON_ArrayForEach(v, views) ssim += cJSON_GetObjectItem(v, "ssim")->valuedouble / test_count;
@@ -355,7 +505,7 @@ int cmd_train(int argc, char **argv)
 done:
     if (previous != SIG_ERR) signal(SIGINT, previous);
     cJSON_Delete(report);
-    rd_trainer_destroy(trainer);
+    if (fit.trainer) fit.destroy(fit.trainer);
     rd_train_set_destroy(train);
     rd_train_set_destroy(test);
     rd_context_destroy(ctx);

@@ -15,6 +15,7 @@ struct rd_dataset {
     bool linear_colour; /* images hold linear HDR colour (RTMV's EXR): converted to sRGB on load */
     bool has_box;       /* the scene's box, where the dataset says it (RTMV's scene_min/max_3d_box) */
     float box_min[3], box_max[3];
+    int aabb_scale;     /* instant-ngp's transforms.json: how far past the unit cube the scene reaches; 0: not said */
 };
 
 /* Appends a view (strings are copied; image_path may be NULL) after checking its camera

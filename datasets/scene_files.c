@@ -3,6 +3,7 @@
 #include "ply.h"
 #include "gltf.h"
 #include "../compress/formats.h"
+#include "../nerf/scene.h"
 
 #include <stdio.h>
 #include <math.h>
@@ -40,6 +41,7 @@ static rd_file_format format_from_name(const char *path)
    records), and by their layout checks otherwise. */
 static rd_result decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, int spz_frame, rd_scene **out)
 {
+    if (rd_nerf_snapshot_detect(data, size)) return rd_nerf_snapshot_decode(ctx, path, data, size, out);
     if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
     if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, spz_frame, out);
     if (rd_gltf_detect(data, size)) return rd_gltf_decode(ctx, path, data, size, out);
@@ -50,7 +52,7 @@ static rd_result decode(rd_context *ctx, const char *path, const unsigned char *
     if (named == RD_FILE_SPZ) return rd_spz_decode(ctx, path, data, size, spz_frame, out); /* says what is wrong with it */
     if (named == RD_FILE_GLB || named == RD_FILE_GLTF) return rd_gltf_decode(ctx, path, data, size, out);
     return rd_fail(ctx, RD_ERROR_FORMAT,
-                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, glTF, .ksplat or a whole number of valid .splat records)", path, size);
+                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, glTF, a NeRF snapshot, .ksplat or a whole number of valid .splat records)", path, size);
 }
 
 rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out) { return rd_scene_load_with(ctx, path, NULL, out); }
@@ -162,6 +164,11 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
 {
     rd_scene_save_desc d = desc ? *desc : (rd_scene_save_desc){0};
     if (!scene || !path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_save: scene and path are required");
+    if (rd_is_nerf(scene)) {
+        if (d.format != RD_FILE_AUTO || !ends_with(path, ".rnerf"))
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a NeRF saves as a snapshot file, named .rnerf (radiant_nerf.h)", path);
+        return rd_nerf_save(ctx, scene, path);
+    }
     if (!rd_is_gaussians(scene))
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: the scene files hold Gaussian scenes, and this scene is of kind %d", path,
                        (int)scene->head.kind);

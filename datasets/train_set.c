@@ -127,6 +127,8 @@ int64_t rd_train_set_points(const rd_train_set *set, const float **xyz, const fl
     return set ? rd_dataset_points(set->dataset, xyz, rgb) : 0;
 }
 
+int rd_train_set_aabb_scale(const rd_train_set *set) { return set ? set->dataset->aabb_scale : 0; }
+
 void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3])
 {
     for (int a = 0; a < 3; a++) lo[a] = -1.0f, hi[a] = 1.0f;

@@ -144,6 +144,11 @@ rd_result rd_transforms_load(rd_context *ctx, const char *json_path, const char 
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: frames: expected an array", rd_path_tail(json_path));
     else
         r = read_lens(ctx, json_path, "", root, &top);
+    int64_t aabb_scale = 0;
+    if (r == RD_OK) r = rd_json_whole(ctx, json_path, "", root, "aabb_scale", false, 1, 128, &aabb_scale);
+    if (r == RD_OK && (aabb_scale & (aabb_scale - 1)))
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: aabb_scale: %lld is not a power of two", rd_path_tail(json_path), (long long)aabb_scale);
+    ds->aabb_scale = (int)aabb_scale;
     /* a file without splits (instant-ngp) holds out every 8th frame as the test split */
     const char *frame_split = blender ? "all" : split;
     int index = 0;

@@ -73,6 +73,14 @@ void rd_nerf_field_forward(rd_context *ctx, const rd_nerf_field *f, const float 
     for (int64_t i = 0; i < 3 * n; i++) rgb[i] = 1.0f / (1.0f + expf(-s->colour_out[i]));
 }
 
+void rd_nerf_field_density(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, int64_t n,
+                           rd_nerf_field_scratch *s, float *sigma)
+{
+    rd_hashgrid_forward(ctx, &f->grid, params, positions, n, s->features);
+    rd_mlp_forward(ctx, &f->density, params + f->density_offset, s->features, n, s->density_out, NULL);
+    for (int64_t i = 0; i < n; i++) sigma[i] = expf(clamped_exp_argument(s->density_out[i * DENSITY_OUTPUTS]));
+}
+
 rd_result rd_nerf_field_backward(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, int64_t n,
                                  rd_nerf_field_scratch *s, const float *g_sigma, const float *g_rgb, float *grad_params)
 {

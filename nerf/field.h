@@ -41,6 +41,9 @@ void rd_nerf_field_scratch_free(rd_nerf_field_scratch *s);
 /* sigma[i] and rgb[3i..] at n points (unit directions dirs); n at most the scratch's capacity. */
 void rd_nerf_field_forward(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, const float *dirs,
                            int64_t n, rd_nerf_field_scratch *scratch, float *sigma, float *rgb);
+/* The density alone at n points (the occupancy grid's update), through the same scratch. */
+void rd_nerf_field_density(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, int64_t n,
+                           rd_nerf_field_scratch *scratch, float *sigma);
 /* Adds into grad_params the gradient of sum(g_sigma * sigma + g_rgb . rgb), after the
    forward pass of the same points into the same scratch. */
 rd_result rd_nerf_field_backward(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, int64_t n,

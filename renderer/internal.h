@@ -15,7 +15,7 @@ extern "C" {
 
 /* Rows of the core's tables: backends by rd_backend, scene kinds by rd_scene_kind
    (kinds.h; a new kind moves the last one here). */
-enum { RD_BACKEND_COUNT = RD_BACKEND_VULKAN + 1, RD_SCENE_KIND_COUNT = RD_SCENE_GAUSSIANS + 1 };
+enum { RD_BACKEND_COUNT = RD_BACKEND_VULKAN + 1, RD_SCENE_KIND_COUNT = RD_SCENE_NERF + 1 };
 
 struct rd_context {
     rd_backend backend;
@@ -84,6 +84,16 @@ bool rd_file_exists(const char *path);
 bool rd_dir_exists(const char *path);
 /* dir + "/" + name into out (size n); false when it does not fit. */
 bool rd_path_join(char *out, size_t n, const char *dir, const char *name);
+
+/* FNV-1a (64-bit) of n bytes, continued from h (RD_FNV1A_START for a fresh sum): the
+   checksum of radiant's own files (training checkpoints, NeRF snapshots). */
+#define RD_FNV1A_START 1469598103934665603ull
+static inline uint64_t rd_fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
 
 /* Overflow-checked allocation of count*size bytes; NULL on overflow or exhaustion. */
 void *rd_alloc_array(int64_t count, size_t size);

@@ -2,9 +2,11 @@
 #include "kinds.h"
 
 extern const rd_kind_ops rd_gaussians_kind; /* splat/render.c */
+extern const rd_kind_ops rd_nerf_kind;      /* nerf/scene.c */
 
 static const rd_kind_ops *const KINDS[RD_SCENE_KIND_COUNT] = {
     [RD_SCENE_GAUSSIANS] = &rd_gaussians_kind,
+    [RD_SCENE_NERF] = &rd_nerf_kind,
 };
 
 const rd_kind_ops *rd_kind(rd_scene_kind kind)

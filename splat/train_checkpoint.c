@@ -18,13 +18,6 @@
 enum { HEADER = 64, VERSION = 1 };
 static const char MAGIC[8] = {'R', 'D', 'T', 'R', 'A', 'I', 'N', '1'};
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 /* The payload's pieces in order: pointer and bytes, from the trainer as it is. */
 typedef struct piece {
     void *data;
@@ -70,7 +63,7 @@ rd_result rd_trainer_save_checkpoint(rd_trainer *t, const char *path)
     uint32_t version = VERSION, degree = (uint32_t)t->max_degree, flags = t->scene->flags;
     int64_t count = t->scene->count;
     int32_t iteration = t->iteration, views = t->view_count, order_at = t->order_at;
-    uint64_t rng = t->rng.state, bytes = payload, sum = fnv1a(file + HEADER, payload);
+    uint64_t rng = t->rng.state, bytes = payload, sum = rd_fnv1a(RD_FNV1A_START, file + HEADER, payload);
     memset(file, 0, HEADER);
     put(file, MAGIC, 8), put(file + 8, &version, 4), put(file + 12, &degree, 4), put(file + 16, &count, 8);
     put(file + 24, &iteration, 4), put(file + 28, &views, 4), put(file + 32, &order_at, 4), put(file + 36, &flags, 4);
@@ -108,7 +101,7 @@ rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
         r = rd_fail(t->ctx, RD_ERROR_FORMAT, "%s: header fields count %lld, iteration %d, order %d or payload %llu bytes do not fit "
                     "a %zu-byte file", path, (long long)count, iteration, order_at, (unsigned long long)bytes, size);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* the fuzz build lets mutations past the checksum, to the payload's checks */
-    else if (fnv1a(f + HEADER, size - HEADER) != sum)
+    else if (rd_fnv1a(RD_FNV1A_START, f + HEADER, size - HEADER) != sum)
         r = rd_fail(t->ctx, RD_ERROR_FORMAT, "%s: the checksum does not match (the file is damaged)", path);
 #endif
     rd_scene *s = NULL;

@@ -2,7 +2,8 @@
    It includes the API's parts, which a reader can take one at a time: radiant_core.h
    (context, errors, cameras, scenes as handles of a kind, framebuffers, buffers,
    rendering), radiant_splats.h (Gaussian scenes), radiant_datasets.h (scene files and
-   camera datasets), radiant_images.h (images and metrics). Apart: radiant_vulkan.h
+   camera datasets), radiant_images.h (images and metrics), radiant_train.h (fitting
+   Gaussians to photos), radiant_nerf.h (hash-grid NeRFs). Apart: radiant_vulkan.h
    (Vulkan interop) and radiant_bench.h (benchmark scenes).
 
    Overview
@@ -46,5 +47,6 @@
 #include "radiant_datasets.h"
 #include "radiant_images.h"
 #include "radiant_train.h"
+#include "radiant_nerf.h"
 
 #endif /* RADIANT_H */

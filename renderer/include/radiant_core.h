@@ -127,6 +127,7 @@ typedef enum rd_memory { RD_MEMORY_HOST = 0, RD_MEMORY_DEVICE } rd_memory;
 typedef struct rd_scene rd_scene;
 typedef enum rd_scene_kind {
     RD_SCENE_GAUSSIANS = 0, /* 3D Gaussian splats */
+    RD_SCENE_NERF = 1,      /* hash-grid NeRFs (radiant_nerf.h) */
 } rd_scene_kind;
 rd_scene_kind rd_scene_get_kind(const rd_scene *scene);
 /* Frees a scene of any kind (NULL is fine). */

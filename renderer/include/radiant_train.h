@@ -103,6 +103,8 @@ int64_t rd_train_set_points(const rd_train_set *set, const float **xyz, const fl
    NeRF-synthetic's cube of side 2.6 for Blender datasets, instant-ngp's unit cube (side
    1 / 0.33 about the origin) for instant-ngp ones, else the bounds of the camera centres. */
 void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3]);
+/* instant-ngp's aabb_scale where the dataset says one (transforms.json), else 0. */
+int rd_train_set_aabb_scale(const rd_train_set *set);
 /* A trainer on the set's views, started from the dataset's sparse points where it has
    them, else from desc->point_count random points in the dataset's box (NeRF-synthetic:
    the cube of side 2.6; else the bounds of the camera centres). desc's views, points and

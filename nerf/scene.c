@@ -1,0 +1,155 @@
+/* scene.c: the NeRF scene: its configuration and placement, creation, description, and
+   its row of the core's table of kinds (renderer/kinds.h). */
+#include "scene.h"
+#include "render_cpu.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+rd_result rd_nerf_desc_resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_desc *out, float *scale, float offset[3])
+{
+    rd_nerf_desc d = desc ? *desc : (rd_nerf_desc){0};
+    if (!d.levels) d.levels = 16;
+    if (!d.features) d.features = 2;
+    if (!d.log2_table_size) d.log2_table_size = 19;
+    if (d.base_resolution == 0.0f) d.base_resolution = 16.0f;
+    if (d.finest_resolution == 0.0f) d.finest_resolution = 2048.0f;
+    if (!d.width) d.width = 64;
+    if (!d.aabb_scale) d.aabb_scale = 1;
+    if (d.aabb_scale < 1 || d.aabb_scale > 128 || (d.aabb_scale & (d.aabb_scale - 1)))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF: aabb_scale %d is not a power of two from 1 to 128", d.aabb_scale);
+    bool zero_box = true;
+    float side = 0.0f, centre[3];
+    for (int a = 0; a < 3; a++) {
+        zero_box &= d.box_min[a] == 0.0f && d.box_max[a] == 0.0f;
+        if (!isfinite(d.box_min[a]) || !isfinite(d.box_max[a]))
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF: box_min/box_max: not finite");
+    }
+    if (zero_box)
+        for (int a = 0; a < 3; a++) d.box_max[a] = 1.0f;
+    for (int a = 0; a < 3; a++) {
+        if (!(d.box_max[a] >= d.box_min[a]))
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF: box_max[%d] %g is below box_min[%d] %g", a, d.box_max[a], a,
+                           d.box_min[a]);
+        side = fmaxf(side, d.box_max[a] - d.box_min[a]);
+        centre[a] = 0.5f * (d.box_min[a] + d.box_max[a]);
+    }
+    if (!(side > 0.0f) || !isfinite(1.0f / side))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF: box_min/box_max: the box has no extent");
+    /* the box becomes the cube of its longest side about its centre */
+    for (int a = 0; a < 3; a++) d.box_min[a] = centre[a] - 0.5f * side, d.box_max[a] = centre[a] + 0.5f * side;
+    *scale = 1.0f / side;
+    for (int a = 0; a < 3; a++) offset[a] = 0.5f - centre[a] * *scale;
+    *out = d;
+    rd_nerf_field f;
+    return rd_nerf_field_make(ctx,
+                              &(rd_nerf_field_desc){.grid = {d.levels, d.features, d.log2_table_size, d.base_resolution,
+                                                             d.finest_resolution},
+                                                    .width = d.width},
+                              &f);
+}
+
+rd_result rd_nerf_scene_new(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_scene **out)
+{
+    *out = NULL;
+    rd_nerf_scene *s = calloc(1, sizeof *s);
+    if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF: out of memory");
+    s->head = rd_scene_head_new(RD_SCENE_NERF);
+    rd_result r = rd_nerf_desc_resolve(ctx, desc, &s->desc, &s->scale, s->offset);
+    const rd_nerf_desc *d = &s->desc;
+    if (r == RD_OK)
+        r = rd_nerf_field_make(ctx,
+                               &(rd_nerf_field_desc){.grid = {d->levels, d->features, d->log2_table_size, d->base_resolution,
+                                                              d->finest_resolution},
+                                                     .width = d->width},
+                               &s->field);
+    if (r == RD_OK && !(s->params = malloc(sizeof(float) * (size_t)s->field.params)))
+        r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF: cannot hold %lld parameters", (long long)s->field.params);
+    if (r == RD_OK) r = rd_occupancy_create(ctx, d->aabb_scale, d->seed, &s->occupancy);
+    if (r != RD_OK) {
+        rd_nerf_scene_free(s);
+        return r;
+    }
+    *out = s;
+    return RD_OK;
+}
+
+void rd_nerf_scene_free(rd_nerf_scene *s)
+{
+    if (!s) return;
+    free(s->params);
+    rd_occupancy_destroy(&s->occupancy);
+    free(s);
+}
+
+rd_result rd_nerf_create(rd_context *ctx, const rd_nerf_desc *desc, rd_scene **out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_nerf_create: out is NULL");
+    *out = NULL;
+    rd_nerf_scene *s;
+    rd_result r = rd_nerf_scene_new(ctx, desc, &s);
+    if (r != RD_OK) return r;
+    rd_nerf_field_init(&s->field, s->desc.seed, s->params);
+    for (int64_t i = 0; i < (int64_t)s->occupancy.cascades * RD_OCCUPANCY_CELLS; i++) s->occupancy.thickness[i] = 1.0f;
+    rd_occupancy_rebuild_bits(&s->occupancy);
+    *out = (rd_scene *)s;
+    return RD_OK;
+}
+
+rd_result rd_nerf_get_info(rd_context *ctx, const rd_scene *scene, rd_nerf_info *out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_nerf_get_info: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!rd_is_nerf(scene)) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_nerf_get_info: the scene is not a NeRF");
+    const rd_nerf_scene *s = (const rd_nerf_scene *)scene;
+    out->desc = s->desc;
+    out->scale = s->scale;
+    memcpy(out->offset, s->offset, sizeof out->offset);
+    out->params = s->field.params;
+    out->table_params = s->field.density_offset;
+    out->network_params = s->field.params - s->field.density_offset;
+    out->cascades = s->occupancy.cascades;
+    for (int64_t i = 0; i < (int64_t)s->occupancy.cascades * RD_OCCUPANCY_CELLS; i++) out->occupied_cells += s->occupancy.bits[0][i];
+    return RD_OK;
+}
+
+rd_nerf_ray rd_nerf_camera_ray(const rd_nerf_scene *s, const rd_camera *c, float u, float v)
+{
+    const float *m = c->w2c;
+    float cam[3] = {(u - c->cx) / c->fx, (v - c->cy) / c->fy, 1.0f}, centre[3], world[3];
+    rd_camera_center(c, centre);
+    for (int a = 0; a < 3; a++) world[a] = m[0 * 4 + a] * cam[0] + m[1 * 4 + a] * cam[1] + m[2 * 4 + a] * cam[2]; /* R^T cam */
+    float length = sqrtf(world[0] * world[0] + world[1] * world[1] + world[2] * world[2]);
+    rd_nerf_ray ray;
+    for (int a = 0; a < 3; a++) {
+        ray.origin[a] = centre[a] * s->scale + s->offset[a];
+        ray.dir[a] = world[a] / length;
+    }
+    ray.field_per_depth = length * s->scale; /* a unit of depth is |cam| of world distance along the ray */
+    return ray;
+}
+
+static rd_result check_render(rd_context *ctx, const rd_scene *scene, const rd_render_desc *desc)
+{
+    (void)scene;
+    if (desc->feature_channels != 0)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render: NeRF scenes have no feature channels (asked for %d)",
+                       desc->feature_channels);
+    return RD_OK;
+}
+
+static void destroy(rd_scene *scene) { rd_nerf_scene_free((rd_nerf_scene *)scene); }
+
+static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                            const rd_framebuffer *target, rd_render_stats *stats)
+{
+    return rd_nerf_render_cpu(ctx, (const rd_nerf_scene *)scene, camera, desc, target, stats);
+}
+
+const rd_kind_ops rd_nerf_kind = {
+    .name = "NeRF",
+    .check_render = check_render,
+    .destroy = destroy,
+    .backends = {[RD_BACKEND_CPU] = {.render = render_cpu}},
+};

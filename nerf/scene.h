@@ -1,0 +1,54 @@
+/* scene.h: the NeRF scene (radiant_nerf.h) inside the library: the field's layout and
+   parameters, its occupancy grid and where it sits in the world, and the pieces the
+   renderer, the trainer and the snapshot file share. */
+#ifndef RD_NERF_SCENE_H
+#define RD_NERF_SCENE_H
+
+#include "field.h"
+#include "occupancy.h"
+#include "../renderer/kinds.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Samples a rendered ray may take (the spec's training cap, rendering alike). */
+enum { RD_NERF_MAX_SAMPLES = 1024 };
+
+typedef struct rd_nerf_scene {
+    rd_scene_head head;
+    rd_nerf_desc desc;      /* defaults filled in */
+    rd_nerf_field field;
+    float *params;          /* field.params floats, host */
+    rd_occupancy occupancy;
+    float scale, offset[3]; /* world to field: p * scale + offset */
+} rd_nerf_scene;
+
+static inline bool rd_is_nerf(const rd_scene *s) { return s && rd_scene_head_of(s)->kind == RD_SCENE_NERF; }
+
+/* A scene for desc (its defaults filled in), parameters and grid allocated but not set. */
+rd_result rd_nerf_scene_new(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_scene **out);
+void rd_nerf_scene_free(rd_nerf_scene *s);
+
+/* desc with each zero replaced by its default, and the world-to-field placement its box
+   gives; RD_ERROR_INVALID_ARGUMENT naming a field out of range. */
+rd_result rd_nerf_desc_resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_desc *out, float *scale, float offset[3]);
+
+/* A pixel's ray in the field's frame: origin, unit direction, and the field distance per
+   unit of camera depth (z), for the near and far planes and the depth output. */
+typedef struct rd_nerf_ray {
+    float origin[3], dir[3];
+    float field_per_depth;
+} rd_nerf_ray;
+/* The ray through pixel position (u, v) (pixel (i, j)'s centre is (i + 0.5, j + 0.5)). */
+rd_nerf_ray rd_nerf_camera_ray(const rd_nerf_scene *s, const rd_camera *camera, float u, float v);
+
+/* Snapshot files (snapshot.c): whether data starts like one, and the reader behind
+   rd_scene_load. */
+bool rd_nerf_snapshot_detect(const unsigned char *data, size_t size);
+rd_result rd_nerf_snapshot_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
