@@ -51,6 +51,27 @@ void rd_mlp_forward(rd_context *ctx, const rd_mlp *m, const float *weights, cons
 rd_result rd_mlp_backward(rd_context *ctx, const rd_mlp *m, const float *weights, const float *inputs, int64_t n,
                           const float *activations, const float *grad_outputs, float *grad_weights, float *grad_inputs);
 
+/* The same on CUDA (mlp_cuda.cu), fully fused: half precision on the tensor cores with fp32
+   sums, so results differ from the CPU's by half's rounding (tests/ops_mlp.c gives the
+   bounds). Weights, inputs, outputs and gradients are device arrays of floats laid out as
+   above; stream NULL is the context's. `activations` is one device buffer of
+   rd_mlp_activation_bytes_cuda bytes (32-byte aligned; cudaMalloc's are): the forward keeps
+   the hidden layers there in half precision, n x hidden_layers x width as on the CPU, and
+   the backward uses the rest for its blocks' partial sums of the weights' gradient (a
+   buffer sized for n serves any smaller count on the same device). Any shape runs (padded
+   to multiples of 16) whose block fits in the device's shared memory (the spec's networks
+   take under 60 KiB; RD_ERROR_INVALID_ARGUMENT beyond). */
+rd_result rd_mlp_activation_bytes_cuda(rd_context *ctx, const rd_mlp *m, int64_t n, size_t *bytes);
+/* activations may be NULL when no backward pass follows. */
+rd_result rd_mlp_forward_cuda(rd_context *ctx, const rd_mlp *m, const float *weights, const float *inputs, int64_t n, float *outputs,
+                              void *activations, void *stream);
+/* Adds into grad_weights and writes grad_inputs (where not NULL) as rd_mlp_backward does.
+   The output gradients are scaled per 128 samples by a power of two (exact), so gradients
+   far below half's range (a batch mean's 1e-6) keep their precision. The weights' sums are
+   added in a fixed order: the same bits on every run on one device. */
+rd_result rd_mlp_backward_cuda(rd_context *ctx, const rd_mlp *m, const float *weights, const float *inputs, int64_t n,
+                               void *activations, const float *grad_outputs, float *grad_weights, float *grad_inputs, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

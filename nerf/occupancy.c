@@ -1,5 +1,7 @@
-/* occupancy.c: the occupancy grid's update and ray marching on the CPU (occupancy.h). */
+/* occupancy.c: the occupancy grid's update and ray marching on the CPU (occupancy.h). The
+   march and the draws themselves are occupancy.h's, shared with occupancy_cuda.cu. */
 #include "occupancy.h"
+#include "../renderer/cpu/parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,13 +19,14 @@ rd_result rd_occupancy_create(rd_context *ctx, int aabb_scale, uint64_t seed, rd
     while ((1 << out->cascades) < aabb_scale) out->cascades++;
     out->cascades++;
     out->cone = aabb_scale > 1 ? 1.0f / 256.0f : 0.0f;
-    out->rng.state = seed * 0x9E3779B97F4A7C15ull + 1;
+    out->seed = seed;
     out->thickness = calloc((size_t)out->cascades * RD_OCCUPANCY_CELLS, sizeof(float));
     bool ok = out->thickness != NULL;
     for (int k = 0; k < RD_OCCUPANCY_LEVELS && ok; k++) ok = (out->bits[k] = calloc((size_t)(out->cascades * level_cells(k)), 1)) != NULL;
     if (!ok) {
+        int cascades = out->cascades;
         rd_occupancy_destroy(out);
-        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "occupancy grid: cannot hold %d cascades", out->cascades);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "occupancy grid: cannot hold %d cascades", cascades);
     }
     return RD_OK;
 }
@@ -35,11 +38,37 @@ void rd_occupancy_destroy(rd_occupancy *g)
     memset(g, 0, sizeof *g);
 }
 
+/* occupancy.h's summation order: lane j's running sum of values j, j + LANES, ... (below
+   n), then the lanes folded as a tree. */
+static double fold_lanes(double lane[RD_OCCUPANCY_SUM_LANES])
+{
+    for (int s = RD_OCCUPANCY_SUM_LANES / 2; s > 0; s /= 2)
+        for (int j = 0; j < s; j++) lane[j] += lane[j + s];
+    return lane[0];
+}
+
+static double sum_floats(const float *values, int64_t n)
+{
+    double lane[RD_OCCUPANCY_SUM_LANES] = {0};
+    for (int j = 0; j < RD_OCCUPANCY_SUM_LANES; j++)
+        for (int64_t i = j; i < n; i += RD_OCCUPANCY_SUM_LANES) lane[j] += (double)values[i];
+    return fold_lanes(lane);
+}
+
+static double sum_doubles(const double *values, int64_t n)
+{
+    double lane[RD_OCCUPANCY_SUM_LANES] = {0};
+    for (int j = 0; j < RD_OCCUPANCY_SUM_LANES; j++)
+        for (int64_t i = j; i < n; i += RD_OCCUPANCY_SUM_LANES) lane[j] += values[i];
+    return fold_lanes(lane);
+}
+
 void rd_occupancy_rebuild_bits(rd_occupancy *g)
 {
-    int64_t cells = (int64_t)g->cascades * RD_OCCUPANCY_CELLS;
-    double sum = 0.0;
-    for (int64_t i = 0; i < cells; i++) sum += g->thickness[i];
+    int64_t cells = (int64_t)g->cascades * RD_OCCUPANCY_CELLS, chunks = cells / RD_OCCUPANCY_SUM_CHUNK;
+    double chunk_sum[RD_OCCUPANCY_MAX_CASCADES * (RD_OCCUPANCY_CELLS / RD_OCCUPANCY_SUM_CHUNK)] = {0};
+    for (int64_t k = 0; k < chunks; k++) chunk_sum[k] = sum_floats(g->thickness + k * RD_OCCUPANCY_SUM_CHUNK, RD_OCCUPANCY_SUM_CHUNK);
+    double sum = sum_doubles(chunk_sum, chunks);
     g->threshold = fminf(0.01f, (float)(sum / (double)cells));
     for (int64_t i = 0; i < cells; i++) g->bits[0][i] = g->thickness[i] > g->threshold;
     for (int k = 1; k < RD_OCCUPANCY_LEVELS; k++) {
@@ -57,124 +86,150 @@ void rd_occupancy_rebuild_bits(rd_occupancy *g)
     }
 }
 
-int rd_occupancy_locate(const rd_occupancy *g, const float p[3], int *cell)
+int rd_occupancy_locate(const rd_occupancy *g, const float p[3], int *cell) { return rd_occupancy_cell_of(g->cascades, p, cell); }
+
+/* The occupied cells in cell order (*occupied of them); NULL list after the first 256
+   steps' all-cells draws need none. false: no memory. */
+static bool occupied_cells(const rd_occupancy *g, int step, int32_t **list, int64_t *occupied)
 {
-    float far = fmaxf(fmaxf(fabsf(p[0] - 0.5f), fabsf(p[1] - 0.5f)), fabsf(p[2] - 0.5f));
-    for (int c = 0; c < g->cascades; c++) {
-        float size = (float)(1 << c);
-        if (!(far < 0.5f * size)) continue;
-        int i[3];
-        for (int d = 0; d < 3; d++) {
-            i[d] = (int)floorf((p[d] - 0.5f) / size * RD_OCCUPANCY_SIDE + RD_OCCUPANCY_SIDE / 2);
-            i[d] = i[d] < 0 ? 0 : i[d] >= RD_OCCUPANCY_SIDE ? RD_OCCUPANCY_SIDE - 1 : i[d];
-        }
-        *cell = i[0] + i[1] * RD_OCCUPANCY_SIDE + i[2] * RD_OCCUPANCY_SIDE * RD_OCCUPANCY_SIDE;
-        return c;
-    }
-    return -1;
+    *list = NULL, *occupied = 0;
+    if (step < 256) return true;
+    int64_t cells = (int64_t)g->cascades * RD_OCCUPANCY_CELLS;
+    if (!(*list = malloc(sizeof(int32_t) * (size_t)cells))) return false;
+    for (int64_t i = 0; i < cells; i++)
+        if (g->bits[0][i]) (*list)[(*occupied)++] = (int32_t)i;
+    return true;
 }
 
-/* A random point inside cell `cell` of cascade c. */
-static void point_in_cell(rd_occupancy *g, int c, int64_t cell, float p[3])
+static void draws(const rd_occupancy *g, int step, int64_t first, int64_t n, int64_t occupied, const int32_t *list, float *points,
+                  int32_t *cells)
 {
-    int64_t i[3] = {cell % RD_OCCUPANCY_SIDE, cell / RD_OCCUPANCY_SIDE % RD_OCCUPANCY_SIDE, cell / (RD_OCCUPANCY_SIDE * RD_OCCUPANCY_SIDE)};
-    for (int d = 0; d < 3; d++) p[d] = 0.5f + (((float)i[d] + rd_rng_uniform(&g->rng)) / RD_OCCUPANCY_SIDE - 0.5f) * (float)(1 << c);
+    int64_t all = (int64_t)g->cascades * RD_OCCUPANCY_CELLS;
+    for (int64_t j = 0; j < n; j++) {
+        cells[j] = rd_occupancy_draw_cell(g->seed, step, first + j, all, occupied, list);
+        rd_occupancy_draw_point(g->seed, step, first + j, cells[j], points + 3 * j);
+    }
 }
 
-rd_result rd_occupancy_update(rd_context *ctx, rd_occupancy *g, int step, rd_density_fn density, void *user)
+rd_result rd_occupancy_update_points(rd_context *ctx, const rd_occupancy *g, int step, float *points, int32_t *cells)
 {
-    int64_t cells = (int64_t)g->cascades * RD_OCCUPANCY_CELLS, draws = step < 256 ? cells : cells / 2;
-    int64_t *drawn = malloc(sizeof(int64_t) * (size_t)draws), occupied = 0;
-    float *points = malloc(sizeof(float) * 3 * BATCH), *sigma = malloc(sizeof(float) * BATCH);
-    int64_t *occupied_list = step < 256 ? NULL : malloc(sizeof(int64_t) * (size_t)cells);
-    if (!drawn || !points || !sigma || (step >= 256 && !occupied_list)) {
-        free(drawn), free(points), free(sigma), free(occupied_list);
-        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "occupancy grid update: cannot hold %lld draws", (long long)draws);
-    }
-    if (step < 256) {
-        for (int64_t i = 0; i < cells; i++) drawn[i] = i;
-    } else { /* a quarter uniformly, a quarter among the occupied */
-        for (int64_t i = 0; i < cells; i++)
-            if (g->bits[0][i]) occupied_list[occupied++] = i;
-        for (int64_t i = 0; i < draws; i++) {
-            bool uniform_draw = i < cells / 4 || occupied == 0;
-            uint64_t r = rd_rng_next(&g->rng);
-            drawn[i] = uniform_draw ? (int64_t)(r % (uint64_t)cells) : occupied_list[r % (uint64_t)occupied];
-        }
-    }
+    int32_t *list;
+    int64_t occupied;
+    if (!occupied_cells(g, step, &list, &occupied))
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "occupancy grid update: cannot list the occupied cells");
+    draws(g, step, 0, rd_occupancy_update_count(g->cascades, step), occupied, list, points, cells);
+    free(list);
+    return RD_OK;
+}
+
+static void decay(rd_occupancy *g)
+{
+    int64_t cells = (int64_t)g->cascades * RD_OCCUPANCY_CELLS;
     for (int64_t i = 0; i < cells; i++) g->thickness[i] *= 0.95f;
-    for (int64_t start = 0; start < draws; start += BATCH) {
-        int64_t n = draws - start < BATCH ? draws - start : BATCH;
-        for (int64_t j = 0; j < n; j++) {
-            int64_t cell = drawn[start + j];
-            point_in_cell(g, (int)(cell / RD_OCCUPANCY_CELLS), cell % RD_OCCUPANCY_CELLS, points + 3 * j);
-        }
-        density(points, n, sigma, user);
-        for (int64_t j = 0; j < n; j++) {
-            float value = sigma[j] * RD_OCCUPANCY_DT_MIN;
-            float *cell = &g->thickness[drawn[start + j]];
-            if (value > *cell) *cell = value; /* a NaN density leaves the cell as it was */
-        }
+}
+
+/* Each drawn cell takes the larger of its (decayed) value and the new sample: the order of
+   the draws does not matter (a maximum), so a GPU may apply them in any order. */
+static void take_larger(rd_occupancy *g, int64_t count, const int32_t *cells, const float *sigma)
+{
+    for (int64_t j = 0; j < count; j++) {
+        float value = sigma[j] * RD_OCCUPANCY_DT_MIN;
+        float *cell = &g->thickness[cells[j]];
+        if (value > *cell) *cell = value; /* a NaN density leaves the cell as it was */
     }
-    free(drawn), free(points), free(sigma), free(occupied_list);
+}
+
+rd_result rd_occupancy_update_apply(rd_context *ctx, rd_occupancy *g, int64_t count, const int32_t *cells, const float *sigma)
+{
+    int64_t all = (int64_t)g->cascades * RD_OCCUPANCY_CELLS;
+    for (int64_t j = 0; j < count; j++)
+        if (cells[j] < 0 || cells[j] >= all)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "occupancy grid update: cell %lld is %d, outside the grid's %lld",
+                           (long long)j, (int)cells[j], (long long)all);
+    decay(g);
+    take_larger(g, count, cells, sigma);
     rd_occupancy_rebuild_bits(g);
     return RD_OK;
 }
 
-/* Where the ray leaves the axis-aligned box [low, low + size]^3 (in double: far cameras). */
-static double exit_distance(const float o[3], const float d[3], const double low[3], double size)
+rd_result rd_occupancy_update(rd_context *ctx, rd_occupancy *g, int step, rd_density_fn density, void *user)
 {
-    double t = INFINITY;
-    for (int a = 0; a < 3; a++) {
-        if (d[a] > 0.0f) t = fmin(t, (low[a] + size - o[a]) / d[a]);
-        else if (d[a] < 0.0f) t = fmin(t, (low[a] - o[a]) / d[a]);
+    int64_t count = rd_occupancy_update_count(g->cascades, step), occupied;
+    int32_t *list = NULL, *cells = malloc(sizeof(int32_t) * BATCH);
+    float *points = malloc(sizeof(float) * 3 * BATCH), *sigma = malloc(sizeof(float) * BATCH);
+    bool ok = cells && points && sigma && occupied_cells(g, step, &list, &occupied);
+    if (!ok) {
+        free(cells), free(points), free(sigma);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "occupancy grid update: cannot hold a batch of %d draws", BATCH);
     }
-    return t;
+    /* the draws read the bits before this update changes any */
+    decay(g);
+    for (int64_t start = 0; start < count; start += BATCH) {
+        int64_t n = count - start < BATCH ? count - start : BATCH;
+        draws(g, step, start, n, occupied, list, points, cells);
+        density(points, n, sigma, user);
+        take_larger(g, n, cells, sigma);
+    }
+    free(list), free(cells), free(points), free(sigma);
+    rd_occupancy_rebuild_bits(g);
+    return RD_OK;
 }
 
-/* t is kept in double: a camera 100 units away has float steps of 1e-5 along the ray, too
-   coarse for the nudges that keep a point inside a cell, and 2e5 away a float t stops
-   moving at all. */
 int rd_occupancy_march(const rd_occupancy *g, const float origin[3], const float dir[3], float t_min, float t_max, int max_samples,
                        rd_march_sample *out)
 {
-    /* the largest cascade's cube: entry and exit */
-    double half = 0.5 * (double)(1 << (g->cascades - 1)), enter = t_min, leave = t_max;
-    for (int a = 0; a < 3; a++) {
-        double lo = 0.5 - half, hi = 0.5 + half;
-        if (dir[a] == 0.0f) {
-            if (origin[a] <= lo || origin[a] >= hi) return 0;
+    rd_occupancy_view v = {g->cascades, g->cone, {0}};
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) v.bits[k] = g->bits[k];
+    return rd_occupancy_march_view(&v, origin, dir, t_min, t_max, max_samples, out);
+}
+
+typedef struct march_job {
+    rd_occupancy_view view;
+    const float *origins, *dirs, *t_min, *t_max;
+    int max_samples;
+    rd_march_sample *samples; /* NULL: the counting pass */
+    const int32_t *ray_offset;
+    int32_t *ray_count;
+} march_job;
+
+static void march_some(int64_t begin, int64_t end, int worker, void *user)
+{
+    march_job *j = user;
+    for (int64_t r = begin; r < end; r++) {
+        float t0 = j->t_min ? j->t_min[r] : 0.0f, t1 = j->t_max ? j->t_max[r] : INFINITY;
+        if (j->samples && j->ray_count[r] == 0) continue; /* not kept, or no samples */
+        int n = rd_occupancy_march_view(&j->view, j->origins + 3 * r, j->dirs + 3 * r, t0, t1, j->max_samples,
+                                        j->samples ? j->samples + j->ray_offset[r] : NULL);
+        if (!j->samples) j->ray_count[r] = n;
+    }
+}
+
+rd_result rd_occupancy_march_rays(rd_context *ctx, const rd_occupancy *g, int64_t rays, const float *origins, const float *dirs,
+                                  const float *t_min, const float *t_max, int max_samples_per_ray, int64_t capacity,
+                                  rd_march_sample *samples, int32_t *ray_offset, int32_t *ray_count, int64_t *total)
+{
+    if (rays < 0 || max_samples_per_ray < 0 || capacity < 0 || rays > INT32_MAX)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "occupancy march: %lld rays, %d samples a ray, capacity %lld",
+                       (long long)rays, max_samples_per_ray, (long long)capacity);
+    if (capacity > INT32_MAX) capacity = INT32_MAX;
+    march_job job = {{g->cascades, g->cone, {0}}, origins, dirs, t_min, t_max, max_samples_per_ray, NULL, ray_offset, ray_count};
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) job.view.bits[k] = g->bits[k];
+    rd_parallel_for(ctx->threads, rays, 256, march_some, &job);
+    /* the prefix sum, and the rays that fit: a prefix of them */
+    int64_t offset = 0;
+    bool fits = true;
+    for (int64_t r = 0; r < rays; r++) {
+        fits = fits && offset + ray_count[r] <= capacity;
+        if (!fits) {
+            ray_count[r] = 0;
+            ray_offset[r] = (int32_t)offset;
             continue;
         }
-        double t0 = (lo - origin[a]) / dir[a], t1 = (hi - origin[a]) / dir[a];
-        enter = fmax(enter, fmin(t0, t1)), leave = fmin(leave, fmax(t0, t1));
+        ray_offset[r] = (int32_t)offset;
+        offset += ray_count[r];
     }
-    double dt_max = RD_OCCUPANCY_DT_MIN * (double)(1 << (g->cascades - 1));
-    int count = 0;
-    /* from just inside the cube: its faces belong to no cascade */
-    for (double t = enter + 1e-6 * half; t < leave && count < max_samples;) {
-        float p[3] = {(float)(origin[0] + t * dir[0]), (float)(origin[1] + t * dir[1]), (float)(origin[2] + t * dir[2])};
-        int cell, c = rd_occupancy_locate(g, p, &cell);
-        if (c < 0) break;
-        double dt = fmin(fmax(t * g->cone, RD_OCCUPANCY_DT_MIN), dt_max);
-        if (g->bits[0][(int64_t)c * RD_OCCUPANCY_CELLS + cell]) {
-            out[count++] = (rd_march_sample){(float)t, (float)dt};
-            t += dt;
-            continue;
-        }
-        int i[3] = {cell % RD_OCCUPANCY_SIDE, cell / RD_OCCUPANCY_SIDE % RD_OCCUPANCY_SIDE, cell / (RD_OCCUPANCY_SIDE * RD_OCCUPANCY_SIDE)};
-        int k = 0; /* the largest empty block around the cell */
-        while (k + 1 < RD_OCCUPANCY_LEVELS) {
-            int s = RD_OCCUPANCY_SIDE >> (k + 1);
-            int64_t b = (int64_t)c * level_cells(k + 1) + (i[0] >> (k + 1)) + (int64_t)(i[1] >> (k + 1)) * s +
-                        (int64_t)(i[2] >> (k + 1)) * s * s;
-            if (g->bits[k + 1][b]) break;
-            k++;
-        }
-        double cascade_size = (double)(1 << c), block = cascade_size * (double)(1 << k) / RD_OCCUPANCY_SIDE, low[3];
-        for (int a = 0; a < 3; a++) low[a] = 0.5 - 0.5 * cascade_size + (double)((i[a] >> k) << k) / RD_OCCUPANCY_SIDE * cascade_size;
-        double next = exit_distance(origin, dir, low, block) + 1e-6 * block;
-        t = next > t ? next : t + RD_OCCUPANCY_DT_MIN; /* always forward */
-    }
-    return count;
+    *total = offset;
+    job.samples = samples;
+    rd_parallel_for(ctx->threads, rays, 64, march_some, &job);
+    return RD_OK;
 }

@@ -60,5 +60,9 @@ extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED
 extern const backend_op OP_TRAIN_LOSS, OP_TRAIN_ADAM, OP_TRAIN_MCMC;
 /* The hash encoding's row (ops_hashgrid.c). */
 extern const backend_op OP_HASHGRID;
+/* The NeRF's occupancy grid and volume rendering rows (ops_nerf_volume.c). */
+extern const backend_op OP_OCCUPANCY_MARCH, OP_OCCUPANCY_UPDATE, OP_VOLUME_COMPOSITE;
+/* The NeRF networks' row (ops_mlp.c). */
+extern const backend_op OP_MLP;
 
 #endif

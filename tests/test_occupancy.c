@@ -4,7 +4,10 @@
    empty, every bit level the OR of the level below, the 0.95 decay); and marching through
    a box of occupied cells: every sample in an occupied cell, t increasing by the step
    rule, the samples covering the box's chord along the ray within a step at each end, no
-   samples for rays that miss it, and at most max_samples. */
+   samples for rays that miss it, and at most max_samples. The update split in two
+   (update_points, then update_apply) equals the whole update bit for bit; its draws are a
+   pure function of (seed, step), each point inside its cell, the second quarter among the
+   occupied cells. The batch march packs each ray's own march, keeping the rays that fit. */
 #include "test_util.h"
 #include "../nerf/occupancy.h"
 
@@ -173,12 +176,122 @@ static void test_march(test_rng *r)
     free(s);
 }
 
+/* The split update against the whole one, at an all-cells step and a later one. */
+static void test_update_split(void)
+{
+    rd_occupancy a, b;
+    if (!CHECK_OK(rd_occupancy_create(ctx, 2, 11, &a))) return;
+    if (!CHECK_OK(rd_occupancy_create(ctx, 2, 11, &b))) {
+        rd_occupancy_destroy(&a);
+        return;
+    }
+    int64_t cells = (int64_t)a.cascades * RD_OCCUPANCY_CELLS, most = rd_occupancy_update_count(a.cascades, 0);
+    float *points = malloc(sizeof(float) * 3 * (size_t)most), *sigma = malloc(sizeof(float) * (size_t)most);
+    float *again = malloc(sizeof(float) * 3 * (size_t)most);
+    int32_t *drawn = malloc(sizeof(int32_t) * (size_t)most), *drawn_again = malloc(sizeof(int32_t) * (size_t)most);
+    const int steps[3] = {0, 256, 304};
+    for (int s = 0; s < 3; s++) {
+        int calls = 0, step = steps[s];
+        int64_t n = rd_occupancy_update_count(a.cascades, step);
+        CHECK(n == (step < 256 ? cells : cells / 2));
+        CHECK_OK(rd_occupancy_update(ctx, &a, step, sphere, &calls));
+        CHECK_OK(rd_occupancy_update_points(ctx, &b, step, points, drawn));
+        CHECK_OK(rd_occupancy_update_points(ctx, &b, step, again, drawn_again));
+        CHECK(memcmp(points, again, sizeof(float) * 3 * (size_t)n) == 0 && memcmp(drawn, drawn_again, sizeof(int32_t) * (size_t)n) == 0);
+        int64_t outside = 0, unoccupied = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int c = drawn[i] / RD_OCCUPANCY_CELLS, in = drawn[i] % RD_OCCUPANCY_CELLS;
+            int at[3] = {in % 128, in / 128 % 128, in / (128 * 128)};
+            for (int d = 0; d < 3; d++)
+                outside += (int)floorf((points[3 * i + d] - 0.5f) / (float)(1 << c) * 128 + 64) != at[d];
+            unoccupied += step >= 256 && i >= cells / 4 && !b.bits[0][drawn[i]];
+            if (step < 256) outside += drawn[i] != i;
+        }
+        if (!CHECK(outside == 0 && unoccupied == 0)) fprintf(stderr, "  step %d: %lld points outside their cells, %lld draws unoccupied\n", step, (long long)outside, (long long)unoccupied);
+        sphere(points, n, sigma, &calls);
+        CHECK_OK(rd_occupancy_update_apply(ctx, &b, n, drawn, sigma));
+        CHECK(memcmp(a.thickness, b.thickness, sizeof(float) * (size_t)cells) == 0 && a.threshold == b.threshold);
+        bool same_bits = true;
+        for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++)
+            same_bits &= memcmp(a.bits[k], b.bits[k], (size_t)(cells >> (3 * k))) == 0;
+        CHECK(same_bits);
+    }
+    /* another step draws other cells */
+    CHECK_OK(rd_occupancy_update_points(ctx, &b, 320, again, drawn_again));
+    CHECK(memcmp(drawn, drawn_again, sizeof(int32_t) * (size_t)(cells / 2)) != 0);
+    /* the threshold: min(0.01, the mean), whatever the order of its sums */
+    double sum = 0.0;
+    for (int64_t i = 0; i < cells; i++) sum += b.thickness[i];
+    CHECK(fabs(b.threshold - fmin(0.01, sum / (double)cells)) <= 1e-6 * b.threshold);
+    int32_t bad = (int32_t)cells;
+    CHECK_FAILS(rd_occupancy_update_apply(ctx, &b, 1, &bad, sigma), RD_ERROR_INVALID_ARGUMENT);
+    free(points), free(sigma), free(again), free(drawn), free(drawn_again);
+    rd_occupancy_destroy(&a);
+    rd_occupancy_destroy(&b);
+}
+
+/* Random rays through a random grid, batched with and without limits, against the
+   one-ray march; then a capacity that cuts the batch. */
+static void test_march_rays(test_rng *r)
+{
+    rd_occupancy g;
+    if (!CHECK_OK(rd_occupancy_create(ctx, 4, 5, &g))) return;
+    int64_t cells = (int64_t)g.cascades * RD_OCCUPANCY_CELLS;
+    for (int64_t i = 0; i < cells; i++) { /* occupied blocks of 8^3 cells, a fifth of them */
+        int64_t in = i % RD_OCCUPANCY_CELLS, block = (in % 128 / 8) + (in / 128 % 128 / 8) * 16 + (in / 16384 / 8) * 256;
+        g.thickness[i] = (block * 2654435761u + (uint64_t)(i / RD_OCCUPANCY_CELLS)) % 5 == 0 ? 1.0f : 0.0f;
+    }
+    rd_occupancy_rebuild_bits(&g);
+    enum { RAYS = 400, MAX = 256 };
+    float *o = malloc(sizeof(float) * 3 * RAYS), *d = malloc(sizeof(float) * 3 * RAYS), t0[RAYS], t1[RAYS];
+    for (int k = 0; k < RAYS; k++) {
+        float len = 0.0f;
+        for (int a = 0; a < 3; a++) {
+            o[3 * k + a] = (float)(k % 3 == 0 ? rng_range(r, 0.2, 0.8) : rng_range(r, -4.0, 5.0));
+            d[3 * k + a] = (float)rng_range(r, 0.3, 0.7) - o[3 * k + a] + (float)rng_range(r, -0.3, 0.3);
+            len += d[3 * k + a] * d[3 * k + a];
+        }
+        for (int a = 0; a < 3; a++) d[3 * k + a] /= sqrtf(len);
+        t0[k] = (float)rng_range(r, 0.0, 1.0), t1[k] = t0[k] + (float)rng_range(r, 0.5, 6.0);
+    }
+    rd_march_sample *want = malloc(sizeof *want * RAYS * MAX), *got = malloc(sizeof *got * RAYS * MAX);
+    int32_t offset[RAYS], count[RAYS], want_count[RAYS];
+    for (int limits = 0; limits < 2; limits++) {
+        int64_t sum = 0, total = -1;
+        for (int k = 0; k < RAYS; k++) {
+            want_count[k] = rd_occupancy_march(&g, o + 3 * k, d + 3 * k, limits ? t0[k] : 0.0f, limits ? t1[k] : INFINITY, MAX, want + sum);
+            sum += want_count[k];
+        }
+        CHECK(sum > RAYS * 10); /* the rays do cross occupied blocks */
+        for (int cut = 0; cut < 2; cut++) {
+            int64_t capacity = cut ? sum / 2 : sum;
+            memset(got, 0xff, sizeof *got * RAYS * MAX);
+            CHECK_OK(rd_occupancy_march_rays(ctx, &g, RAYS, o, d, limits ? t0 : NULL, limits ? t1 : NULL, MAX, capacity, got, offset, count,
+                                             &total));
+            int64_t at = 0;
+            bool fits = true, ok = true;
+            for (int k = 0; k < RAYS; k++) {
+                fits = fits && at + want_count[k] <= capacity;
+                ok &= offset[k] == (int32_t)at && count[k] == (fits ? want_count[k] : 0);
+                if (fits) ok &= memcmp(got + at, want + at, sizeof *got * (size_t)want_count[k]) == 0, at += want_count[k];
+            }
+            CHECK(ok && total == at && (cut ? total <= capacity && total > 0 : total == sum));
+        }
+    }
+    CHECK_FAILS(rd_occupancy_march_rays(ctx, &g, -1, o, d, NULL, NULL, MAX, 10, got, offset, count, &(int64_t){0}),
+                RD_ERROR_INVALID_ARGUMENT);
+    free(o), free(d), free(want), free(got);
+    rd_occupancy_destroy(&g);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("test_occupancy")};
     if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx) != RD_OK) return 1;
     test_cascades_and_update();
     test_march(&r);
+    test_update_split();
+    test_march_rays(&r);
     rd_context_destroy(ctx);
     return test_finish("test_occupancy");
 }
