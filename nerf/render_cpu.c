@@ -74,7 +74,7 @@ static void render_tiles(int64_t begin, int64_t end, int worker, void *user)
         int64_t total = 0;
         for (int k = 0; k < count; k++) {
             int64_t p = first + k;
-            rays[k] = rd_nerf_camera_ray(s, c, (float)(p % c->width) + 0.5f, (float)(p / c->width) + 0.5f);
+            rays[k] = rd_nerf_camera_ray(c, s->scale, s->offset, (float)(p % c->width) + 0.5f, (float)(p / c->width) + 0.5f);
             marched[k] = rd_occupancy_march(&s->occupancy, rays[k].origin, rays[k].dir, near * rays[k].field_per_depth,
                                             far * rays[k].field_per_depth, RD_NERF_MAX_SAMPLES,
                                             w->marched + (int64_t)k * RD_NERF_MAX_SAMPLES);

@@ -114,22 +114,6 @@ rd_result rd_nerf_get_info(rd_context *ctx, const rd_scene *scene, rd_nerf_info 
     return RD_OK;
 }
 
-rd_nerf_ray rd_nerf_camera_ray(const rd_nerf_scene *s, const rd_camera *c, float u, float v)
-{
-    const float *m = c->w2c;
-    float cam[3] = {(u - c->cx) / c->fx, (v - c->cy) / c->fy, 1.0f}, centre[3], world[3];
-    rd_camera_center(c, centre);
-    for (int a = 0; a < 3; a++) world[a] = m[0 * 4 + a] * cam[0] + m[1 * 4 + a] * cam[1] + m[2 * 4 + a] * cam[2]; /* R^T cam */
-    float length = sqrtf(world[0] * world[0] + world[1] * world[1] + world[2] * world[2]);
-    rd_nerf_ray ray;
-    for (int a = 0; a < 3; a++) {
-        ray.origin[a] = centre[a] * s->scale + s->offset[a];
-        ray.dir[a] = world[a] / length;
-    }
-    ray.field_per_depth = length * s->scale; /* a unit of depth is |cam| of world distance along the ray */
-    return ray;
-}
-
 static rd_result check_render(rd_context *ctx, const rd_scene *scene, const rd_render_desc *desc)
 {
     (void)scene;

@@ -6,6 +6,7 @@
 
 #include "field.h"
 #include "occupancy.h"
+#include "rays.h"
 #include "../renderer/kinds.h"
 
 #ifdef __cplusplus
@@ -33,15 +34,6 @@ void rd_nerf_scene_free(rd_nerf_scene *s);
 /* desc with each zero replaced by its default, and the world-to-field placement its box
    gives; RD_ERROR_INVALID_ARGUMENT naming a field out of range. */
 rd_result rd_nerf_desc_resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_desc *out, float *scale, float offset[3]);
-
-/* A pixel's ray in the field's frame: origin, unit direction, and the field distance per
-   unit of camera depth (z), for the near and far planes and the depth output. */
-typedef struct rd_nerf_ray {
-    float origin[3], dir[3];
-    float field_per_depth;
-} rd_nerf_ray;
-/* The ray through pixel position (u, v) (pixel (i, j)'s centre is (i + 0.5, j + 0.5)). */
-rd_nerf_ray rd_nerf_camera_ray(const rd_nerf_scene *s, const rd_camera *camera, float u, float v);
 
 /* Snapshot files (snapshot.c): whether data starts like one, and the reader behind
    rd_scene_load. */

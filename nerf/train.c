@@ -1,9 +1,11 @@
 /* train.c: fitting a NeRF to photos on the CPU (radiant_nerf.h, rd_nerf_trainer), the
    specification of the GPU trainer. A step:
-   1. draws rays (a view, a point in it uniformly, a background), each ray's target its
-      photo's pixel there composited on the ray's background;
+   1. draws rays (rays.h: a view, a point in it uniformly, a background), each ray's
+      target its photo's pixel there composited on the ray's background;
    2. marches them through the occupancy grid and keeps whole rays, in order, while their
-      samples fit the batch (rays a step adapt so that the batch stays about full);
+      samples fit the batch (rd_occupancy_march_rays); the rays that took samples (those
+      whose samples start before the total) are the step's, and the next step draws
+      batch / (samples a ray) of them;
    3. runs the field at the samples, composites each ray, takes the loss (Huber, delta
       0.1, in its smooth-L1 form, or L2; mean over rays and channels) and its gradient back
       through the compositing and the field;
@@ -13,7 +15,7 @@
    Every sum runs in a fixed order: a seed repeats a run bit for bit. */
 #include "scene.h"
 #include "volume.h"
-#include "../renderer/cpu/parallel.h"
+#include "train_rules.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,14 +31,12 @@ typedef struct train_photo {
 /* A step's rays and samples, grown as needed. */
 typedef struct step_buffers {
     int64_t ray_capacity, sample_capacity;
-    rd_nerf_ray *rays;
-    float *target, *background; /* 3 a ray */
-    float *t_min;               /* where a ray's march starts: its camera's near plane */
-    int *marched;               /* samples a ray, before packing */
-    rd_march_sample *slots;     /* RD_NERF_MAX_SAMPLES a ray */
-    int64_t *first;             /* a kept ray's first sample */
-    double *ray_loss;
-    float *t, *dt, *positions, *dirs, *sigma, *rgb, *g_sigma, *g_rgb;
+    float *origins, *dirs_ray, *t_min;     /* 3, 3, 1 a ray */
+    float *target, *background;            /* 3 a ray */
+    float *out_rgb, *out_alpha, *out_depth, *g_ray; /* the rays' colours, and dL/d colour (3 a ray) */
+    int32_t *offset, *count, *used;
+    rd_march_sample *samples;
+    float *positions, *dirs, *sigma, *rgb, *g_sigma, *g_rgb;
     rd_nerf_field_scratch field;
 } step_buffers;
 
@@ -45,21 +45,31 @@ struct rd_nerf_trainer {
     rd_nerf_trainer_desc desc; /* views not kept */
     int view_count;
     rd_camera *cameras;
+    int *widths, *heights;
     train_photo *photos;
     rd_nerf_scene *scene;
     float *grad, *m, *v;
     int step;
     int64_t rays; /* a step's, adapted */
-    rd_rng rng;
     step_buffers b;
     rd_nerf_field_scratch density_scratch; /* the occupancy update's batches */
 };
 
+static void free_rays(step_buffers *b)
+{
+    free(b->origins), free(b->dirs_ray), free(b->t_min), free(b->target), free(b->background), free(b->out_rgb);
+    free(b->out_alpha), free(b->out_depth), free(b->g_ray), free(b->offset), free(b->count), free(b->used);
+}
+
+static void free_samples(step_buffers *b)
+{
+    free(b->samples), free(b->positions), free(b->dirs), free(b->sigma), free(b->rgb), free(b->g_sigma), free(b->g_rgb);
+    rd_nerf_field_scratch_free(&b->field);
+}
+
 static void buffers_free(step_buffers *b)
 {
-    free(b->rays), free(b->target), free(b->background), free(b->t_min), free(b->marched), free(b->slots), free(b->first), free(b->ray_loss);
-    free(b->t), free(b->dt), free(b->positions), free(b->dirs), free(b->sigma), free(b->rgb), free(b->g_sigma), free(b->g_rgb);
-    rd_nerf_field_scratch_free(&b->field);
+    free_rays(b), free_samples(b);
     memset(b, 0, sizeof *b);
 }
 
@@ -67,29 +77,31 @@ static rd_result reserve_rays(rd_nerf_trainer *t, int64_t n)
 {
     step_buffers *b = &t->b;
     if (n <= b->ray_capacity) return RD_OK;
-    free(b->rays), free(b->target), free(b->background), free(b->t_min), free(b->marched), free(b->slots), free(b->first), free(b->ray_loss);
-    b->rays = rd_alloc_array(n, sizeof *b->rays);
-    b->target = rd_alloc_array(3 * n, sizeof(float)), b->background = rd_alloc_array(3 * n, sizeof(float));
-    b->t_min = rd_alloc_array(n, sizeof(float));
-    b->marched = rd_alloc_array(n, sizeof(int)), b->first = rd_alloc_array(n, sizeof(int64_t));
-    b->slots = rd_alloc_array(n * RD_NERF_MAX_SAMPLES, sizeof(rd_march_sample));
-    b->ray_loss = rd_alloc_array(n, sizeof(double));
-    b->ray_capacity = b->rays && b->t_min && b->target && b->background && b->marched && b->first && b->slots && b->ray_loss ? n : 0;
-    return b->ray_capacity ? RD_OK : rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld rays", (long long)n);
+    free_rays(b);
+    b->origins = rd_alloc_array(3 * n, sizeof(float)), b->dirs_ray = rd_alloc_array(3 * n, sizeof(float));
+    b->t_min = rd_alloc_array(n, sizeof(float)), b->target = rd_alloc_array(3 * n, sizeof(float));
+    b->background = rd_alloc_array(3 * n, sizeof(float)), b->out_rgb = rd_alloc_array(3 * n, sizeof(float));
+    b->out_alpha = rd_alloc_array(n, sizeof(float)), b->out_depth = rd_alloc_array(n, sizeof(float));
+    b->g_ray = rd_alloc_array(3 * n, sizeof(float));
+    b->offset = rd_alloc_array(n, sizeof(int32_t)), b->count = rd_alloc_array(n, sizeof(int32_t));
+    b->used = rd_alloc_array(n, sizeof(int32_t));
+    bool ok = b->origins && b->dirs_ray && b->t_min && b->target && b->background && b->out_rgb && b->out_alpha && b->out_depth &&
+              b->g_ray && b->offset && b->count && b->used;
+    b->ray_capacity = ok ? n : 0;
+    return ok ? RD_OK : rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld rays", (long long)n);
 }
 
 static rd_result reserve_samples(rd_nerf_trainer *t, int64_t n)
 {
     step_buffers *b = &t->b;
     if (n <= b->sample_capacity) return RD_OK;
-    free(b->t), free(b->dt), free(b->positions), free(b->dirs), free(b->sigma), free(b->rgb), free(b->g_sigma), free(b->g_rgb);
-    rd_nerf_field_scratch_free(&b->field);
+    free_samples(b);
     b->sample_capacity = 0;
-    b->t = rd_alloc_array(n, sizeof(float)), b->dt = rd_alloc_array(n, sizeof(float)), b->sigma = rd_alloc_array(n, sizeof(float));
-    b->g_sigma = rd_alloc_array(n, sizeof(float));
+    b->samples = rd_alloc_array(n, sizeof(rd_march_sample));
+    b->sigma = rd_alloc_array(n, sizeof(float)), b->g_sigma = rd_alloc_array(n, sizeof(float));
     b->positions = rd_alloc_array(3 * n, sizeof(float)), b->dirs = rd_alloc_array(3 * n, sizeof(float));
     b->rgb = rd_alloc_array(3 * n, sizeof(float)), b->g_rgb = rd_alloc_array(3 * n, sizeof(float));
-    if (!b->t || !b->dt || !b->sigma || !b->g_sigma || !b->positions || !b->dirs || !b->rgb || !b->g_rgb)
+    if (!b->samples || !b->sigma || !b->g_sigma || !b->positions || !b->dirs || !b->rgb || !b->g_rgb)
         return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld samples", (long long)n);
     rd_result r = rd_nerf_field_scratch_alloc(t->ctx, &t->scene->field, n, &b->field);
     if (r == RD_OK) b->sample_capacity = n;
@@ -147,16 +159,17 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
     if (t->desc.learning_rate == 0.0f) t->desc.learning_rate = 1e-2f;
     if (!t->desc.occupancy_warmup) t->desc.occupancy_warmup = 256;
     if (!t->desc.occupancy_every) t->desc.occupancy_every = 16;
-    t->rng.state = desc->seed * 0x9E3779B97F4A7C15ull + 0x5851F42D4C957F2Dull;
     t->view_count = desc->view_count;
     t->rays = t->desc.batch_samples / 16 > MIN_RAYS ? t->desc.batch_samples / 16 : MIN_RAYS;
     rd_result r = RD_OK;
     t->cameras = calloc((size_t)desc->view_count, sizeof *t->cameras);
     t->photos = calloc((size_t)desc->view_count, sizeof *t->photos);
-    if (!t->cameras || !t->photos) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: out of memory for the views");
+    t->widths = calloc((size_t)desc->view_count, sizeof(int)), t->heights = calloc((size_t)desc->view_count, sizeof(int));
+    if (!t->cameras || !t->photos || !t->widths || !t->heights) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: out of memory for the views");
     for (int k = 0; k < desc->view_count && r == RD_OK; k++) {
         t->cameras[k] = desc->views[k].camera;
         r = copy_photo(ctx, k, &desc->views[k], &t->photos[k]);
+        t->widths[k] = t->photos[k].width, t->heights[k] = t->photos[k].height;
     }
     if (r == RD_OK) r = rd_nerf_scene_new(ctx, &desc->field, &t->scene);
     if (r == RD_OK) {
@@ -178,7 +191,7 @@ void rd_nerf_trainer_destroy(rd_nerf_trainer *t)
 {
     if (!t) return;
     for (int k = 0; t->photos && k < t->view_count; k++) free(t->photos[k].rgba);
-    free(t->photos), free(t->cameras), free(t->grad), free(t->m), free(t->v);
+    free(t->photos), free(t->cameras), free(t->widths), free(t->heights), free(t->grad), free(t->m), free(t->v);
     buffers_free(&t->b);
     rd_nerf_field_scratch_free(&t->density_scratch);
     rd_nerf_scene_free(t->scene);
@@ -187,81 +200,40 @@ void rd_nerf_trainer_destroy(rd_nerf_trainer *t)
 
 const rd_scene *rd_nerf_trainer_scene(const rd_nerf_trainer *t) { return t ? (const rd_scene *)t->scene : NULL; }
 
-/* Ray k's view, position, background and target, in draw order. */
+/* The step's ray k (rays.h's draw): its ray, near plane, background and target. */
 static void draw_ray(rd_nerf_trainer *t, int64_t k)
 {
     step_buffers *b = &t->b;
-    int view = (int)(rd_rng_next(&t->rng) % (uint64_t)t->view_count);
-    const train_photo *ph = &t->photos[view];
-    float u = rd_rng_uniform(&t->rng) * (float)ph->width, v = rd_rng_uniform(&t->rng) * (float)ph->height;
-    int x = (int)u < ph->width ? (int)u : ph->width - 1, y = (int)v < ph->height ? (int)v : ph->height - 1;
-    float *bg = b->background + 3 * k;
-    for (int c = 0; c < 3; c++) bg[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
+    rd_nerf_draw d = rd_nerf_draw_ray(t->desc.seed, t->step, k, t->view_count, t->widths, t->heights, t->desc.random_background,
+                                      t->desc.background);
+    const train_photo *ph = &t->photos[d.view];
+    int x = (int)d.u < ph->width ? (int)d.u : ph->width - 1, y = (int)d.v < ph->height ? (int)d.v : ph->height - 1;
     const uint16_t *px = ph->rgba + 4 * ((int64_t)y * ph->width + x);
     float alpha = px[3] / 65535.0f;
-    for (int c = 0; c < 3; c++) b->target[3 * k + c] = px[c] / 65535.0f * alpha + bg[c] * (1.0f - alpha);
-    const rd_camera *camera = &t->cameras[view];
-    b->rays[k] = rd_nerf_camera_ray(t->scene, camera, u, v);
-    b->t_min[k] = (camera->near_plane > 0.0f ? camera->near_plane : 0.01f) * b->rays[k].field_per_depth;
+    for (int c = 0; c < 3; c++) {
+        b->background[3 * k + c] = d.background[c];
+        b->target[3 * k + c] = px[c] / 65535.0f * alpha + d.background[c] * (1.0f - alpha);
+    }
+    const rd_camera *camera = &t->cameras[d.view];
+    rd_nerf_ray ray = rd_nerf_camera_ray(camera, t->scene->scale, t->scene->offset, d.u, d.v);
+    memcpy(b->origins + 3 * k, ray.origin, sizeof ray.origin);
+    memcpy(b->dirs_ray + 3 * k, ray.dir, sizeof ray.dir);
+    b->t_min[k] = (camera->near_plane > 0.0f ? camera->near_plane : 0.01f) * ray.field_per_depth;
 }
 
-typedef struct ray_job {
-    rd_nerf_trainer *t;
-} ray_job;
-
-static void march_rays(int64_t begin, int64_t end, int worker, void *user)
+/* Each ray's loss against its target, and the loss's gradient with respect to its colour
+   (scaled to the mean over rays and channels). */
+static double ray_losses(rd_nerf_trainer *t, int64_t rays, float scale)
 {
-    (void)worker;
-    rd_nerf_trainer *t = ((ray_job *)user)->t;
     step_buffers *b = &t->b;
-    for (int64_t k = begin; k < end; k++) {
-        const rd_nerf_ray *ray = &b->rays[k];
-        b->marched[k] = rd_occupancy_march(&t->scene->occupancy, ray->origin, ray->dir, b->t_min[k], INFINITY,
-                                           RD_NERF_MAX_SAMPLES, b->slots + k * RD_NERF_MAX_SAMPLES);
-    }
-}
-
-/* The loss of one channel's error e, and its derivative. */
-static double channel_loss(rd_nerf_loss loss, float e, float *slope)
-{
-    const float delta = 0.1f;
-    if (loss == RD_NERF_LOSS_L2) {
-        *slope = 2.0f * e;
-        return (double)e * e;
-    }
-    if (fabsf(e) < delta) {
-        *slope = e / delta;
-        return 0.5 * (double)e * e / delta;
-    }
-    *slope = e > 0.0f ? 1.0f : -1.0f;
-    return fabs((double)e) - 0.5 * delta;
-}
-
-typedef struct composite_job {
-    rd_nerf_trainer *t;
-    int64_t kept;
-    float scale; /* d(mean loss) / d(a channel's loss) */
-} composite_job;
-
-static void composite_rays(int64_t begin, int64_t end, int worker, void *user)
-{
-    (void)worker;
-    const composite_job *j = user;
-    step_buffers *b = &j->t->b;
-    for (int64_t k = begin; k < end; k++) {
-        int64_t f = b->first[k];
-        rd_ray_samples s = {b->marched[k], b->t + f, b->dt + f, b->sigma + f, b->rgb + 3 * f};
-        rd_ray_colour out;
-        rd_volume_composite(&s, b->background + 3 * k, &out);
-        float g_rgb[3];
-        double loss = 0.0;
+    double sum = 0.0;
+    for (int64_t k = 0; k < rays; k++)
         for (int c = 0; c < 3; c++) {
-            loss += channel_loss(j->t->desc.loss, out.rgb[c] - b->target[3 * k + c], &g_rgb[c]);
-            g_rgb[c] *= j->scale;
+            float slope;
+            sum += rd_nerf_channel_loss(t->desc.loss == RD_NERF_LOSS_L2, b->out_rgb[3 * k + c] - b->target[3 * k + c], &slope);
+            b->g_ray[3 * k + c] = slope * scale;
         }
-        b->ray_loss[k] = loss;
-        rd_volume_backward(&s, &out, g_rgb, 0.0f, 0.0f, b->g_sigma + f, b->g_rgb + 3 * f);
-    }
+    return sum;
 }
 
 static void density_at(const float *points, int64_t n, float *sigma, void *user)
@@ -270,93 +242,64 @@ static void density_at(const float *points, int64_t n, float *sigma, void *user)
     rd_nerf_field_density(t->ctx, &t->scene->field, t->scene->params, points, n, &t->density_scratch, sigma);
 }
 
-/* Adam on the parameters (radiant_nerf.h's settings). */
+/* Adam on the parameters (train_rules.h): the table's entries without gradient left
+   alone, the networks' weights with L2 1e-6. */
 static void adam(rd_nerf_trainer *t)
 {
-    const float b1 = 0.9f, b2 = 0.99f, eps = 1e-15f, l2 = 1e-6f;
-    int step = t->step + 1;
-    float lr = t->desc.learning_rate;
-    for (int at = 20000; at <= t->step; at += 10000) lr *= 0.33f;
-    float c1 = 1.0f - powf(b1, (float)step), root_c2 = sqrtf(1.0f - powf(b2, (float)step)), size = lr / c1;
+    int update = t->step + 1;
+    float lr = rd_nerf_learning_rate(t->desc.learning_rate, t->step);
+    float size = lr / (1.0f - powf(0.9f, (float)update)), root_c2 = sqrtf(1.0f - powf(0.99f, (float)update));
     int64_t table = t->scene->field.density_offset, n = t->scene->field.params;
     float *p = t->scene->params;
-    for (int64_t i = 0; i < n; i++) {
-        float g = t->grad[i];
-        if (i < table) {
-            if (g == 0.0f) continue; /* an entry no sample reached keeps its moments */
-        } else {
-            g += l2 * p[i];
-        }
-        t->m[i] = b1 * t->m[i] + (1.0f - b1) * g;
-        t->v[i] = b2 * t->v[i] + (1.0f - b2) * g * g;
-        p[i] -= size * t->m[i] / (sqrtf(t->v[i]) / root_c2 + eps);
-    }
+    for (int64_t i = 0; i < table; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 0.0f, RD_NERF_ADAM_SKIP_ZERO, size, root_c2);
+    for (int64_t i = table; i < n; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 1e-6f, 0, size, root_c2);
 }
 
-static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_kept, int64_t *samples_kept)
+static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken, int64_t *samples_taken)
 {
     rd_context *ctx = t->ctx;
     step_buffers *b = &t->b;
-    int64_t rays = t->rays;
+    int64_t rays = t->rays, total = 0;
     rd_result r = reserve_rays(t, rays);
+    if (r == RD_OK) r = reserve_samples(t, t->desc.batch_samples);
     if (r != RD_OK) return r;
     for (int64_t k = 0; k < rays; k++) draw_ray(t, k);
-    ray_job job = {t};
-    rd_parallel_for(ctx->threads, rays, 64, march_rays, &job);
-    /* whole rays in order while they fit the batch (a prefix sum's rule, for the GPU) */
-    int64_t kept = 0, total = 0, marched_total = 0;
-    bool full = false;
-    for (int64_t k = 0; k < rays; k++) {
-        int m = b->marched[k];
-        marched_total += m;
-        full |= total + m > t->desc.batch_samples;
-        if (full) continue;
-        if (kept != k) {
-            b->rays[kept] = b->rays[k];
-            memcpy(b->target + 3 * kept, b->target + 3 * k, 3 * sizeof(float));
-            memcpy(b->background + 3 * kept, b->background + 3 * k, 3 * sizeof(float));
-            memcpy(b->slots + kept * RD_NERF_MAX_SAMPLES, b->slots + k * RD_NERF_MAX_SAMPLES, sizeof(rd_march_sample) * (size_t)m);
-        }
-        b->marched[kept] = m;
-        b->first[kept] = total;
-        total += m;
-        kept++;
-    }
-    r = reserve_samples(t, total > 0 ? total : 1);
+    r = rd_occupancy_march_rays(ctx, &t->scene->occupancy, rays, b->origins, b->dirs_ray, b->t_min, NULL, RD_NERF_MAX_SAMPLES,
+                                t->desc.batch_samples, b->samples, b->offset, b->count, &total);
     if (r != RD_OK) return r;
-    for (int64_t k = 0; k < kept; k++)
-        for (int i = 0; i < b->marched[k]; i++) {
-            int64_t s = b->first[k] + i;
-            const rd_march_sample *m = &b->slots[k * RD_NERF_MAX_SAMPLES + i];
-            b->t[s] = m->t, b->dt[s] = m->dt;
+    /* the step's rays: those whose samples start before the total (a kept ray's, or a ray
+       without samples before the last kept one), the rule a GPU counts too */
+    int64_t taken = 0;
+    while (taken < rays && b->offset[taken] < total) taken++;
+    for (int64_t k = 0; k < taken; k++)
+        for (int i = 0; i < b->count[k]; i++) {
+            int64_t at = b->offset[k] + i;
             for (int a = 0; a < 3; a++) {
-                b->positions[3 * s + a] = b->rays[k].origin[a] + m->t * b->rays[k].dir[a];
-                b->dirs[3 * s + a] = b->rays[k].dir[a];
+                b->positions[3 * at + a] = b->origins[3 * k + a] + b->samples[at].t * b->dirs_ray[3 * k + a];
+                b->dirs[3 * at + a] = b->dirs_ray[3 * k + a];
             }
         }
     rd_nerf_field_forward(ctx, &t->scene->field, t->scene->params, b->positions, b->dirs, total, &b->field, b->sigma, b->rgb);
-    composite_job cj = {t, kept, 1.0f / (3.0f * (float)(kept > 0 ? kept : 1))};
-    rd_parallel_for(ctx->threads, kept, 64, composite_rays, &cj);
-    double sum = 0.0;
-    for (int64_t k = 0; k < kept; k++) sum += b->ray_loss[k];
-    *loss = kept ? sum / (3.0 * (double)kept) : 0.0;
+    rd_volume_composite_rays(ctx, taken, b->offset, b->count, b->samples, b->sigma, b->rgb, b->background, b->out_rgb,
+                             b->out_alpha, b->out_depth, b->used);
+    *loss = taken ? ray_losses(t, taken, 1.0f / (3.0f * (float)taken)) / (3.0 * (double)taken) : 0.0;
+    rd_volume_backward_rays(ctx, taken, b->offset, b->count, b->samples, b->sigma, b->rgb, b->out_rgb, b->out_alpha, b->out_depth,
+                            b->used, b->g_ray, NULL, NULL, b->g_sigma, b->g_rgb);
     memset(t->grad, 0, sizeof(float) * (size_t)t->scene->field.params);
     r = rd_nerf_field_backward(ctx, &t->scene->field, t->scene->params, b->positions, total, &b->field, b->g_sigma, b->g_rgb, t->grad);
     if (r != RD_OK) return r;
     adam(t);
     /* the next step's rays: as many as fill the batch at this step's samples a ray */
-    double per_ray = rays ? (double)marched_total / (double)rays : 1.0;
-    double next = (double)t->desc.batch_samples / (per_ray > 1.0 ? per_ray : 1.0);
+    double next = total > 0 ? (double)t->desc.batch_samples * (double)taken / (double)total : 2.0 * (double)rays;
     t->rays = next < MIN_RAYS ? MIN_RAYS : next > t->desc.batch_samples ? t->desc.batch_samples : (int64_t)next;
     /* the occupancy grid on the spec's schedule, the warm-up's length and the interval as asked */
     int warmup = t->desc.occupancy_warmup, step = t->step;
-    if (step < warmup || (step - warmup) % t->desc.occupancy_every == 0) {
-        int schedule_step = step < warmup ? step % 256 : 256 + (step - warmup);
-        r = rd_occupancy_update(ctx, &t->scene->occupancy, schedule_step, density_at, t);
+    if (rd_nerf_occupancy_due(step, warmup, t->desc.occupancy_every)) {
+        r = rd_occupancy_update(ctx, &t->scene->occupancy, rd_nerf_occupancy_step(step, warmup), density_at, t);
         if (r != RD_OK) return r;
     }
     t->step++;
-    *rays_kept = kept, *samples_kept = total;
+    *rays_taken = taken, *samples_taken = total;
     return RD_OK;
 }
 
