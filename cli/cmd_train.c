@@ -24,13 +24,14 @@ static const char *USAGE =
     "CUDA the GPU's in use, by every process, sampled every 100 steps).\n"
     "\n"
     "  --model M            gaussians (default) or nerf (spec/nerf.md: Instant-NGP's hash grid, networks and\n"
-    "                       occupancy grid; trained on the CPU until its CUDA trainer lands)\n"
+    "                       occupancy grid)\n"
     "  --backend B          auto (default: cuda where there is a GPU, else cpu), cpu, cuda\n"
     "  --iterations N       steps (default 30000; --steps N is the same)\n"
     "  --seconds S          stop after S seconds of training instead (evaluation excluded), or at N steps\n"
     "  --sh-degree N        the SH degree raised to, one step every 1000 iterations (0..3, default 3)\n"
     "  --background B       black (default; RTMV: white), white, R,G,B in [0,1], or random (a new one\n"
     "                       each step); the test views are composited on it (RTMV's on white)\n"
+    "  --eval-background B  the test views' background: black, white or R,G,B (default: --background's)\n"
     "  --points N           random initial Gaussians where the dataset has no sparse points (default 100000)\n"
     "  --strategy S         default (the 3DGS adaptive density control), mcmc (3DGS-MCMC: relocation,\n"
     "                       noise, a cap on the count) or none (a fixed count)\n"
@@ -43,7 +44,7 @@ static const char *USAGE =
     "  --table-size T       2^T entries a level (4..24, default 19)\n"
     "  --batch N            samples a step after empty-space skipping (default 262144)\n"
     "  --loss L             huber (default, delta 0.1) or l2\n"
-    "  (the background defaults to random per ray for NeRFs; the test views go on black, or --background's)\n"
+    "  (the background defaults to random per ray for NeRFs; the test views go on black, or --eval-background)\n"
     "Gaussians:\n"
     "  --deterministic      CUDA: repeat a run bit for bit (the backward pass sums in a fixed order,\n"
     "                       no float atomics; slower: BENCHMARKS.md); the CPU always does\n"
@@ -66,7 +67,7 @@ typedef struct train_options {
     unsigned long long seed;
     float background[3];
     float eval_background[3]; /* the test views' (RTMV: white, as its published evaluations) */
-    bool background_given, random_background, deterministic, verbose;
+    bool background_given, eval_given, random_background, deterministic, verbose;
 } train_options;
 
 static bool parse_number(const char *s, long long lo, long long hi, long long *out)
@@ -141,17 +142,19 @@ static int parse(int argc, char **argv, train_options *o)
         } else if (strcmp(a, "--seed") == 0 && next) {
             if (!parse_number(argv[++i], 0, 1ll << 62, &v)) return fprintf(stderr, "radiant: --seed %s: expected a whole number\n", next), EXIT_USAGE;
             o->seed = (unsigned long long)v;
-        } else if (strcmp(a, "--background") == 0 && next) {
+        } else if ((strcmp(a, "--background") == 0 || strcmp(a, "--eval-background") == 0) && next) {
             const char *b = argv[++i];
-            o->background_given = true;
+            bool eval = a[2] == 'e';
+            float *colour = eval ? o->eval_background : o->background;
+            *(eval ? &o->eval_given : &o->background_given) = true;
             char tail;
-            if (strcmp(b, "random") == 0) o->random_background = true;
-            else if (strcmp(b, "white") == 0) o->background[0] = o->background[1] = o->background[2] = 1.0f;
+            if (strcmp(b, "random") == 0 && !eval) o->random_background = true;
+            else if (strcmp(b, "white") == 0) colour[0] = colour[1] = colour[2] = 1.0f;
             else if (strcmp(b, "black") != 0 &&
-                     (sscanf(b, "%f,%f,%f%c", &o->background[0], &o->background[1], &o->background[2], &tail) != 3 ||
-                      !(o->background[0] >= 0 && o->background[0] <= 1 && o->background[1] >= 0 && o->background[1] <= 1 &&
-                        o->background[2] >= 0 && o->background[2] <= 1)))
-                return fprintf(stderr, "radiant: --background %s: expected black, white, random or R,G,B with each in [0, 1]\n", b),
+                     (sscanf(b, "%f,%f,%f%c", &colour[0], &colour[1], &colour[2], &tail) != 3 ||
+                      !(colour[0] >= 0 && colour[0] <= 1 && colour[1] >= 0 && colour[1] <= 1 && colour[2] >= 0 && colour[2] <= 1)))
+                return fprintf(stderr, "radiant: %s %s: expected black, white%s or R,G,B with each in [0, 1]\n", a, b,
+                               eval ? "" : ", random"),
                        EXIT_USAGE;
         } else if (strcmp(a, "--strategy") == 0 && next) {
             o->strategy = argv[++i];
@@ -352,10 +355,7 @@ int cmd_train(int argc, char **argv)
     int status = parse(argc, argv, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     /* auto: CUDA where this build and machine have it (the GPU backend with a backward
-       pass), else the CPU; a NeRF trains on the CPU until its CUDA trainer lands */
-    if (o.nerf && o.backend == RD_BACKEND_CUDA)
-        return fprintf(stderr, "radiant: --backend cuda: NeRF training runs on the CPU so far (--backend cpu)\n"), EXIT_USAGE;
-    if (!o.backend && o.nerf) o.backend = RD_BACKEND_CPU;
+       pass), else the CPU */
     if (!o.backend) {
         rd_context *probe = NULL;
         o.backend = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &probe) == RD_OK ? RD_BACKEND_CUDA : RD_BACKEND_CPU;
@@ -378,9 +378,10 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "radiant: %s: the train split has no views with images\n", o.dataset);
         goto done;
     }
-    memcpy(o.eval_background, o.background, sizeof o.background);
+    if (!o.eval_given) memcpy(o.eval_background, o.background, sizeof o.background);
     if (strcmp(rd_train_set_kind(train), "rtmv") == 0) { /* white, unless asked otherwise for training */
-        for (int c = 0; c < 3; c++) o.eval_background[c] = 1.0f;
+        if (!o.eval_given)
+            for (int c = 0; c < 3; c++) o.eval_background[c] = 1.0f;
         if (!o.background_given) memcpy(o.background, o.eval_background, sizeof o.background), o.random_background = false;
     }
     int64_t initial = 0;

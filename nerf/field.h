@@ -10,6 +10,7 @@
 
 #include "../hashgrid/hashgrid.h"
 #include "mlp.h"
+#include "../renderer/cuda/cuda_backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,26 @@ void rd_nerf_field_density(rd_context *ctx, const rd_nerf_field *f, const float 
    forward pass of the same points into the same scratch. */
 rd_result rd_nerf_field_backward(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, int64_t n,
                                  rd_nerf_field_scratch *scratch, const float *g_sigma, const float *g_rgb, float *grad_params);
+
+/* ---- the same on CUDA (field_cuda.cu, built where RD_HAVE_CUDA is) ----
+   The hash encoding's kernels (hashgrid_cuda.cu), the fused half-precision networks
+   (mlp_cuda.cu) and the activations between them; every array device memory, the work
+   queued on stream (NULL: the context's). The scratch grows to the largest n asked. */
+typedef struct rd_nerf_field_scratch_cuda {
+    int64_t capacity;
+    rd_cuda_buffer features, density_out, colour_in, colour_out, density_act, colour_act;
+    rd_cuda_buffer g_features, g_density_out, g_colour_in, g_colour_out;
+} rd_nerf_field_scratch_cuda;
+rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const rd_nerf_field *f, int64_t n, rd_nerf_field_scratch_cuda *s);
+void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_scratch_cuda *s);
+rd_result rd_nerf_field_forward_cuda(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions,
+                                     const float *dirs, int64_t n, rd_nerf_field_scratch_cuda *scratch, float *sigma, float *rgb,
+                                     void *stream);
+rd_result rd_nerf_field_density_cuda(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, int64_t n,
+                                     rd_nerf_field_scratch_cuda *scratch, float *sigma, void *stream);
+rd_result rd_nerf_field_backward_cuda(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions,
+                                      int64_t n, rd_nerf_field_scratch_cuda *scratch, const float *g_sigma, const float *g_rgb,
+                                      float *grad_params, void *stream);
 
 #ifdef __cplusplus
 }

@@ -180,12 +180,12 @@ int rd_occupancy_march(const rd_occupancy *g, const float origin[3], const float
 {
     rd_occupancy_view v = {g->cascades, g->cone, {0}};
     for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) v.bits[k] = g->bits[k];
-    return rd_occupancy_march_view(&v, origin, dir, t_min, t_max, max_samples, out);
+    return rd_occupancy_march_view(&v, origin, dir, t_min, t_max, 0.0f, max_samples, out);
 }
 
 typedef struct march_job {
     rd_occupancy_view view;
-    const float *origins, *dirs, *t_min, *t_max;
+    const float *origins, *dirs, *t_min, *t_max, *jitter;
     int max_samples;
     rd_march_sample *samples; /* NULL: the counting pass */
     const int32_t *ray_offset;
@@ -198,21 +198,22 @@ static void march_some(int64_t begin, int64_t end, int worker, void *user)
     for (int64_t r = begin; r < end; r++) {
         float t0 = j->t_min ? j->t_min[r] : 0.0f, t1 = j->t_max ? j->t_max[r] : INFINITY;
         if (j->samples && j->ray_count[r] == 0) continue; /* not kept, or no samples */
-        int n = rd_occupancy_march_view(&j->view, j->origins + 3 * r, j->dirs + 3 * r, t0, t1, j->max_samples,
+        int n = rd_occupancy_march_view(&j->view, j->origins + 3 * r, j->dirs + 3 * r, t0, t1, j->jitter ? j->jitter[r] : 0.0f,
+                                        j->max_samples,
                                         j->samples ? j->samples + j->ray_offset[r] : NULL);
         if (!j->samples) j->ray_count[r] = n;
     }
 }
 
 rd_result rd_occupancy_march_rays(rd_context *ctx, const rd_occupancy *g, int64_t rays, const float *origins, const float *dirs,
-                                  const float *t_min, const float *t_max, int max_samples_per_ray, int64_t capacity,
+                                  const float *t_min, const float *t_max, const float *jitter, int max_samples_per_ray, int64_t capacity,
                                   rd_march_sample *samples, int32_t *ray_offset, int32_t *ray_count, int64_t *total)
 {
     if (rays < 0 || max_samples_per_ray < 0 || capacity < 0 || rays > INT32_MAX)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "occupancy march: %lld rays, %d samples a ray, capacity %lld",
                        (long long)rays, max_samples_per_ray, (long long)capacity);
     if (capacity > INT32_MAX) capacity = INT32_MAX;
-    march_job job = {{g->cascades, g->cone, {0}}, origins, dirs, t_min, t_max, max_samples_per_ray, NULL, ray_offset, ray_count};
+    march_job job = {{g->cascades, g->cone, {0}}, origins, dirs, t_min, t_max, jitter, max_samples_per_ray, NULL, ray_offset, ray_count};
     for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) job.view.bits[k] = g->bits[k];
     rd_parallel_for(ctx->threads, rays, 256, march_some, &job);
     /* the prefix sum, and the rays that fit: a prefix of them */

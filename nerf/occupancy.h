@@ -119,7 +119,7 @@ int rd_occupancy_march(const rd_occupancy *g, const float origin[3], const float
    not kept gets ray_count 0 and ray_offset *total. *total: the kept rays' samples.
    capacity above 2^31 - 1 is taken as that (the offsets are int32). */
 rd_result rd_occupancy_march_rays(rd_context *ctx, const rd_occupancy *g, int64_t rays, const float *origins, const float *dirs,
-                                  const float *t_min, const float *t_max, int max_samples_per_ray, int64_t capacity,
+                                  const float *t_min, const float *t_max, const float *jitter, int max_samples_per_ray, int64_t capacity,
                                   rd_march_sample *samples, int32_t *ray_offset, int32_t *ray_count, int64_t *total);
 
 /* ---- a grid in CUDA device memory (occupancy_cuda.cu; built where RD_HAVE_CUDA is) ---- */
@@ -149,7 +149,7 @@ rd_result rd_occupancy_cuda_download(rd_context *ctx, const rd_occupancy_cuda *g
    the device, for the caller to read when it needs it), the work queued on stream (a
    cudaStream_t; NULL: the context's), no host synchronisation unless scratch must grow. */
 rd_result rd_occupancy_march_rays_cuda(rd_context *ctx, rd_occupancy_cuda *g, int64_t rays, const float *origins, const float *dirs,
-                                       const float *t_min, const float *t_max, int max_samples_per_ray, int64_t capacity,
+                                       const float *t_min, const float *t_max, const float *jitter, int max_samples_per_ray, int64_t capacity,
                                        rd_march_sample *samples, int32_t *ray_offset, int32_t *ray_count, int64_t *total,
                                        void *stream);
 rd_result rd_occupancy_update_points_cuda(rd_context *ctx, rd_occupancy_cuda *g, int step, float *points, int32_t *cells,
@@ -264,7 +264,7 @@ RD_OCCUPANCY_FN double rd_occupancy_exit(const float o[3], const float d[3], con
    meets an addition is rounded on its own (rd_occupancy_dmul), so CPU and GPU take the
    same steps. */
 RD_OCCUPANCY_FN int rd_occupancy_march_view(const rd_occupancy_view *g, const float origin[3], const float dir[3], float t_min,
-                                            float t_max, int max_samples, rd_march_sample *out)
+                                            float t_max, float jitter, int max_samples, rd_march_sample *out)
 {
     /* the largest cascade's cube: entry and exit */
     double half = 0.5 * (double)(1 << (g->cascades - 1)), enter = t_min, leave = t_max;
@@ -280,7 +280,11 @@ RD_OCCUPANCY_FN int rd_occupancy_march_view(const rd_occupancy_view *g, const fl
     double dt_max = RD_OCCUPANCY_DT_MIN * (double)(1 << (g->cascades - 1));
     int count = 0;
     /* from just inside the cube: its faces belong to no cascade */
-    for (double t = enter + rd_occupancy_dmul(1e-6, half); t < leave && count < max_samples;) {
+    double start = enter + rd_occupancy_dmul(1e-6, half);
+    /* a training ray's samples shift by a random fraction of a step (jitter), at the start
+       and after each leap, so that no point of space is sampled at fixed offsets */
+    start += rd_occupancy_dmul((double)jitter, fmin(fmax(start * g->cone, (double)RD_OCCUPANCY_DT_MIN), dt_max));
+    for (double t = start; t < leave && count < max_samples;) {
         float p[3];
         for (int a = 0; a < 3; a++) p[a] = (float)(origin[a] + rd_occupancy_dmul(t, dir[a]));
         int cell, c = rd_occupancy_cell_of(g->cascades, p, &cell);
@@ -304,6 +308,7 @@ RD_OCCUPANCY_FN int rd_occupancy_march_view(const rd_occupancy_view *g, const fl
         double cascade_size = (double)(1 << c), block = cascade_size * (double)(1 << k) / RD_OCCUPANCY_SIDE, low[3];
         for (int a = 0; a < 3; a++) low[a] = 0.5 - 0.5 * cascade_size + (double)((i[a] >> k) << k) / RD_OCCUPANCY_SIDE * cascade_size;
         double next = rd_occupancy_exit(origin, dir, low, block) + rd_occupancy_dmul(1e-6, block);
+        next += rd_occupancy_dmul((double)jitter, fmin(fmax(next * g->cone, (double)RD_OCCUPANCY_DT_MIN), dt_max));
         t = next > t ? next : t + RD_OCCUPANCY_DT_MIN; /* always forward */
     }
     return count;

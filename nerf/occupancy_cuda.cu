@@ -112,13 +112,14 @@ __device__ __forceinline__ void ray_limits(const float *t_min, const float *t_ma
 }
 
 __global__ void __launch_bounds__(THREADS) count_kernel(rd_occupancy_view g, long long rays, const float *origins, const float *dirs,
-                                                        const float *t_min, const float *t_max, int max_samples, int32_t *ray_count)
+                                                        const float *t_min, const float *t_max, const float *jitter, int max_samples,
+                                                        int32_t *ray_count)
 {
     long long r = (long long)blockIdx.x * THREADS + threadIdx.x;
     if (r >= rays) return;
     float t0, t1;
     ray_limits(t_min, t_max, r, &t0, &t1);
-    ray_count[r] = rd_occupancy_march_view(&g, origins + 3 * r, dirs + 3 * r, t0, t1, max_samples, NULL);
+    ray_count[r] = rd_occupancy_march_view(&g, origins + 3 * r, dirs + 3 * r, t0, t1, jitter ? jitter[r] : 0.0f, max_samples, NULL);
 }
 
 /* Ray r is kept where its exclusive prefix (saturating at 2^32 - 1) plus its count fits. */
@@ -139,7 +140,8 @@ __global__ void __launch_bounds__(THREADS) total_kernel(long long rays, const ui
 }
 
 __global__ void __launch_bounds__(THREADS) write_kernel(rd_occupancy_view g, long long rays, const float *origins, const float *dirs,
-                                                        const float *t_min, const float *t_max, int max_samples, long long capacity,
+                                                        const float *t_min, const float *t_max, const float *jitter, int max_samples,
+                                                        long long capacity,
                                                         rd_march_sample *samples, int32_t *ray_offset, int32_t *ray_count,
                                                         const int64_t *total)
 {
@@ -152,11 +154,11 @@ __global__ void __launch_bounds__(THREADS) write_kernel(rd_occupancy_view g, lon
     if (ray_count[r] == 0) return;
     float t0, t1;
     ray_limits(t_min, t_max, r, &t0, &t1);
-    rd_occupancy_march_view(&g, origins + 3 * r, dirs + 3 * r, t0, t1, max_samples, samples + ray_offset[r]);
+    rd_occupancy_march_view(&g, origins + 3 * r, dirs + 3 * r, t0, t1, jitter ? jitter[r] : 0.0f, max_samples, samples + ray_offset[r]);
 }
 
 extern "C" rd_result rd_occupancy_march_rays_cuda(rd_context *ctx, rd_occupancy_cuda *g, int64_t rays, const float *origins,
-                                                  const float *dirs, const float *t_min, const float *t_max, int max_samples_per_ray,
+                                                  const float *dirs, const float *t_min, const float *t_max, const float *jitter, int max_samples_per_ray,
                                                   int64_t capacity, rd_march_sample *samples, int32_t *ray_offset, int32_t *ray_count,
                                                   int64_t *total, void *stream)
 {
@@ -172,12 +174,12 @@ extern "C" rd_result rd_occupancy_march_rays_cuda(rd_context *ctx, rd_occupancy_
     if ((r = reserve_scan(ctx, g, rays, st)) != RD_OK) return r;
     rd_occupancy_view v = view_of(g);
     unsigned int blocks = blocks_for(rays);
-    count_kernel<<<blocks, THREADS, 0, st>>>(v, rays, origins, dirs, t_min, t_max, max_samples_per_ray, ray_count);
+    count_kernel<<<blocks, THREADS, 0, st>>>(v, rays, origins, dirs, t_min, t_max, jitter, max_samples_per_ray, ray_count);
     rd_cuda_scan_plan plan = {g->scan_temp.ptr, g->scan_temp.bytes, st};
     r = rd_cuda_check(ctx, rd_cuda_scan(&plan, (const unsigned int *)ray_count, (unsigned int *)ray_offset, rays, true), what);
     if (r != RD_OK) return r;
     total_kernel<<<blocks, THREADS, 0, st>>>(rays, (const uint32_t *)ray_offset, ray_count, capacity, total);
-    write_kernel<<<blocks, THREADS, 0, st>>>(v, rays, origins, dirs, t_min, t_max, max_samples_per_ray, capacity, samples, ray_offset,
+    write_kernel<<<blocks, THREADS, 0, st>>>(v, rays, origins, dirs, t_min, t_max, jitter, max_samples_per_ray, capacity, samples, ray_offset,
                                              ray_count, total);
     return rd_cuda_check(ctx, cudaGetLastError(), what);
 }

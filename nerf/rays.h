@@ -39,10 +39,11 @@ RD_RAYS_FN rd_nerf_ray rd_nerf_camera_ray(const rd_camera *c, float scale, const
 }
 
 /* Training ray k's draw at `step`: a view (uniform over the views), a point in it (uniform
-   over its width x height), a background (uniform in [0, 1)^3 where random). */
+   over its width x height), a background (uniform in [0, 1)^3 where random), and the
+   fraction of a step its samples are shifted by (the march's jitter, uniform in [0, 1)). */
 typedef struct rd_nerf_draw {
     int view;
-    float u, v, background[3];
+    float u, v, background[3], jitter;
 } rd_nerf_draw;
 
 RD_RAYS_FN float rd_nerf_unit(uint64_t word) { return (float)(word >> 40) * (1.0f / 16777216.0f); }
@@ -59,6 +60,7 @@ RD_RAYS_FN rd_nerf_draw rd_nerf_draw_ray(uint64_t seed, int step, int64_t k, int
     uint64_t colour = rd_occupancy_random(stream, step, k, 3);
     for (int c = 0; c < 3; c++)
         d.background[c] = random_background ? (float)(colour >> (8 + 16 * c) & 0xFFFF) * (1.0f / 65536.0f) : background[c];
+    d.jitter = rd_nerf_unit(rd_occupancy_random(stream + 1, step, k, 0));
     return d;
 }
 

@@ -2,6 +2,9 @@
    its row of the core's table of kinds (renderer/kinds.h). */
 #include "scene.h"
 #include "render_cpu.h"
+#ifdef RD_HAVE_CUDA
+#include "render_cuda.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -83,6 +86,14 @@ void rd_nerf_scene_free(rd_nerf_scene *s)
     free(s);
 }
 
+void rd_nerf_occupancy_open(rd_occupancy *g)
+{
+    int64_t cells = (int64_t)g->cascades * RD_OCCUPANCY_CELLS;
+    memset(g->thickness, 0, sizeof(float) * (size_t)cells);
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) memset(g->bits[k], 1, (size_t)(cells >> (3 * k)));
+    g->threshold = 0.0f;
+}
+
 rd_result rd_nerf_create(rd_context *ctx, const rd_nerf_desc *desc, rd_scene **out)
 {
     if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_nerf_create: out is NULL");
@@ -91,8 +102,7 @@ rd_result rd_nerf_create(rd_context *ctx, const rd_nerf_desc *desc, rd_scene **o
     rd_result r = rd_nerf_scene_new(ctx, desc, &s);
     if (r != RD_OK) return r;
     rd_nerf_field_init(&s->field, s->desc.seed, s->params);
-    for (int64_t i = 0; i < (int64_t)s->occupancy.cascades * RD_OCCUPANCY_CELLS; i++) s->occupancy.thickness[i] = 1.0f;
-    rd_occupancy_rebuild_bits(&s->occupancy);
+    rd_nerf_occupancy_open(&s->occupancy);
     *out = (rd_scene *)s;
     return RD_OK;
 }
@@ -131,9 +141,22 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return rd_nerf_render_cpu(ctx, (const rd_nerf_scene *)scene, camera, desc, target, stats);
 }
 
+#ifdef RD_HAVE_CUDA
+static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                             const rd_framebuffer *target, rd_render_stats *stats)
+{
+    return rd_nerf_render_cuda(ctx, (const rd_nerf_scene *)scene, camera, desc, target, stats);
+}
+#endif
+
 const rd_kind_ops rd_nerf_kind = {
     .name = "NeRF",
     .check_render = check_render,
     .destroy = destroy,
-    .backends = {[RD_BACKEND_CPU] = {.render = render_cpu}},
+    .backends = {
+        [RD_BACKEND_CPU] = {.render = render_cpu},
+#ifdef RD_HAVE_CUDA
+        [RD_BACKEND_CUDA] = {.render = render_cuda, .free_state = rd_nerf_cuda_free_state},
+#endif
+    },
 };

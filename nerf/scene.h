@@ -35,6 +35,10 @@ void rd_nerf_scene_free(rd_nerf_scene *s);
    gives; RD_ERROR_INVALID_ARGUMENT naming a field out of range. */
 rd_result rd_nerf_desc_resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_desc *out, float *scale, float offset[3]);
 
+/* Every cell of the grid occupied, every thickness 0: a fresh field's grid, which marches
+   everywhere until the first update has measured the density. */
+void rd_nerf_occupancy_open(rd_occupancy *g);
+
 /* Snapshot files (snapshot.c): whether data starts like one, and the reader behind
    rd_scene_load. */
 bool rd_nerf_snapshot_detect(const unsigned char *data, size_t size);

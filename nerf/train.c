@@ -16,6 +16,9 @@
 #include "scene.h"
 #include "volume.h"
 #include "train_rules.h"
+#ifdef RD_HAVE_CUDA
+#include "train_cuda.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@ typedef struct train_photo {
 typedef struct step_buffers {
     int64_t ray_capacity, sample_capacity;
     float *origins, *dirs_ray, *t_min;     /* 3, 3, 1 a ray */
+    float *jitter;                         /* the march's shift of a ray's samples, a fraction of a step */
     float *target, *background;            /* 3 a ray */
     float *out_rgb, *out_alpha, *out_depth, *g_ray; /* the rays' colours, and dL/d colour (3 a ray) */
     int32_t *offset, *count, *used;
@@ -53,11 +57,15 @@ struct rd_nerf_trainer {
     int64_t rays; /* a step's, adapted */
     step_buffers b;
     rd_nerf_field_scratch density_scratch; /* the occupancy update's batches */
+#ifdef RD_HAVE_CUDA
+    rd_nerf_train_cuda *cuda; /* on a CUDA context: the step runs there (train_cuda.h) */
+#endif
+    bool host_stale;          /* the scene's parameters and grid lag the device's */
 };
 
 static void free_rays(step_buffers *b)
 {
-    free(b->origins), free(b->dirs_ray), free(b->t_min), free(b->target), free(b->background), free(b->out_rgb);
+    free(b->origins), free(b->dirs_ray), free(b->t_min), free(b->jitter), free(b->target), free(b->background), free(b->out_rgb);
     free(b->out_alpha), free(b->out_depth), free(b->g_ray), free(b->offset), free(b->count), free(b->used);
 }
 
@@ -79,13 +87,14 @@ static rd_result reserve_rays(rd_nerf_trainer *t, int64_t n)
     if (n <= b->ray_capacity) return RD_OK;
     free_rays(b);
     b->origins = rd_alloc_array(3 * n, sizeof(float)), b->dirs_ray = rd_alloc_array(3 * n, sizeof(float));
-    b->t_min = rd_alloc_array(n, sizeof(float)), b->target = rd_alloc_array(3 * n, sizeof(float));
+    b->t_min = rd_alloc_array(n, sizeof(float)), b->jitter = rd_alloc_array(n, sizeof(float));
+    b->target = rd_alloc_array(3 * n, sizeof(float));
     b->background = rd_alloc_array(3 * n, sizeof(float)), b->out_rgb = rd_alloc_array(3 * n, sizeof(float));
     b->out_alpha = rd_alloc_array(n, sizeof(float)), b->out_depth = rd_alloc_array(n, sizeof(float));
     b->g_ray = rd_alloc_array(3 * n, sizeof(float));
     b->offset = rd_alloc_array(n, sizeof(int32_t)), b->count = rd_alloc_array(n, sizeof(int32_t));
     b->used = rd_alloc_array(n, sizeof(int32_t));
-    bool ok = b->origins && b->dirs_ray && b->t_min && b->target && b->background && b->out_rgb && b->out_alpha && b->out_depth &&
+    bool ok = b->origins && b->dirs_ray && b->t_min && b->jitter && b->target && b->background && b->out_rgb && b->out_alpha && b->out_depth &&
               b->g_ray && b->offset && b->count && b->used;
     b->ray_capacity = ok ? n : 0;
     return ok ? RD_OK : rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld rays", (long long)n);
@@ -183,6 +192,22 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
         return r;
     }
     rd_nerf_field_init(&t->scene->field, desc->field.seed ? desc->field.seed : desc->seed, t->scene->params);
+    rd_nerf_occupancy_open(&t->scene->occupancy);
+    if (ctx->backend == RD_BACKEND_VULKAN) r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF training runs on the CPU and CUDA, not Vulkan");
+#ifdef RD_HAVE_CUDA
+    if (r == RD_OK && ctx->backend == RD_BACKEND_CUDA) {
+        const uint16_t **photos = malloc(sizeof *photos * (size_t)t->view_count);
+        if (!photos) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: out of memory");
+        for (int k = 0; photos && k < t->view_count; k++) photos[k] = t->photos[k].rgba;
+        rd_nerf_train_cuda_desc cd = {&t->desc, t->view_count, t->cameras, t->widths, t->heights, photos, t->scene};
+        if (r == RD_OK) r = rd_nerf_train_cuda_create(ctx, &cd, &t->cuda);
+        free(photos);
+    }
+#endif
+    if (r != RD_OK) {
+        rd_nerf_trainer_destroy(t);
+        return r;
+    }
     *out = t;
     return RD_OK;
 }
@@ -194,11 +219,25 @@ void rd_nerf_trainer_destroy(rd_nerf_trainer *t)
     free(t->photos), free(t->cameras), free(t->widths), free(t->heights), free(t->grad), free(t->m), free(t->v);
     buffers_free(&t->b);
     rd_nerf_field_scratch_free(&t->density_scratch);
+#ifdef RD_HAVE_CUDA
+    rd_nerf_train_cuda_destroy(t->cuda);
+#endif
     rd_nerf_scene_free(t->scene);
     free(t);
 }
 
-const rd_scene *rd_nerf_trainer_scene(const rd_nerf_trainer *t) { return t ? (const rd_scene *)t->scene : NULL; }
+const rd_scene *rd_nerf_trainer_scene(const rd_nerf_trainer *t)
+{
+    if (!t) return NULL;
+#ifdef RD_HAVE_CUDA
+    if (t->host_stale) { /* the host copy is the trainer's cache: brought up to date here */
+        rd_nerf_trainer *fresh = (rd_nerf_trainer *)t;
+        if (rd_nerf_train_cuda_download(fresh->cuda, fresh->scene) != RD_OK) return NULL;
+        fresh->host_stale = false;
+    }
+#endif
+    return (const rd_scene *)t->scene;
+}
 
 /* The step's ray k (rays.h's draw): its ray, near plane, background and target. */
 static void draw_ray(rd_nerf_trainer *t, int64_t k)
@@ -219,6 +258,7 @@ static void draw_ray(rd_nerf_trainer *t, int64_t k)
     memcpy(b->origins + 3 * k, ray.origin, sizeof ray.origin);
     memcpy(b->dirs_ray + 3 * k, ray.dir, sizeof ray.dir);
     b->t_min[k] = (camera->near_plane > 0.0f ? camera->near_plane : 0.01f) * ray.field_per_depth;
+    b->jitter[k] = d.jitter;
 }
 
 /* Each ray's loss against its target, and the loss's gradient with respect to its colour
@@ -255,6 +295,13 @@ static void adam(rd_nerf_trainer *t)
     for (int64_t i = table; i < n; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 1e-6f, 0, size, root_c2);
 }
 
+/* The next step's rays: as many as fill the batch at this step's samples a ray. */
+static void next_rays(rd_nerf_trainer *t, int64_t taken, int64_t total)
+{
+    double next = total > 0 ? (double)t->desc.batch_samples * (double)taken / (double)total : 2.0 * (double)t->rays;
+    t->rays = next < MIN_RAYS ? MIN_RAYS : next > t->desc.batch_samples ? t->desc.batch_samples : (int64_t)next;
+}
+
 static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken, int64_t *samples_taken)
 {
     rd_context *ctx = t->ctx;
@@ -264,7 +311,7 @@ static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken,
     if (r == RD_OK) r = reserve_samples(t, t->desc.batch_samples);
     if (r != RD_OK) return r;
     for (int64_t k = 0; k < rays; k++) draw_ray(t, k);
-    r = rd_occupancy_march_rays(ctx, &t->scene->occupancy, rays, b->origins, b->dirs_ray, b->t_min, NULL, RD_NERF_MAX_SAMPLES,
+    r = rd_occupancy_march_rays(ctx, &t->scene->occupancy, rays, b->origins, b->dirs_ray, b->t_min, NULL, b->jitter, RD_NERF_MAX_SAMPLES,
                                 t->desc.batch_samples, b->samples, b->offset, b->count, &total);
     if (r != RD_OK) return r;
     /* the step's rays: those whose samples start before the total (a kept ray's, or a ray
@@ -289,16 +336,13 @@ static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken,
     r = rd_nerf_field_backward(ctx, &t->scene->field, t->scene->params, b->positions, total, &b->field, b->g_sigma, b->g_rgb, t->grad);
     if (r != RD_OK) return r;
     adam(t);
-    /* the next step's rays: as many as fill the batch at this step's samples a ray */
-    double next = total > 0 ? (double)t->desc.batch_samples * (double)taken / (double)total : 2.0 * (double)rays;
-    t->rays = next < MIN_RAYS ? MIN_RAYS : next > t->desc.batch_samples ? t->desc.batch_samples : (int64_t)next;
+    next_rays(t, taken, total);
     /* the occupancy grid on the spec's schedule, the warm-up's length and the interval as asked */
     int warmup = t->desc.occupancy_warmup, step = t->step;
     if (rd_nerf_occupancy_due(step, warmup, t->desc.occupancy_every)) {
         r = rd_occupancy_update(ctx, &t->scene->occupancy, rd_nerf_occupancy_step(step, warmup), density_at, t);
         if (r != RD_OK) return r;
     }
-    t->step++;
     *rays_taken = taken, *samples_taken = total;
     return RD_OK;
 }
@@ -310,13 +354,28 @@ rd_result rd_nerf_trainer_step(rd_nerf_trainer *t, int steps, rd_nerf_train_stat
     double sum = 0.0, loss = 0.0;
     int64_t rays = 0, samples = 0;
     for (int k = 0; k < steps; k++) {
-        rd_result r = one_step(t, &loss, &rays, &samples);
+        rd_result r;
+#ifdef RD_HAVE_CUDA
+        if (t->cuda) r = rd_nerf_train_cuda_step(t->cuda, t->step, t->rays, &rays, &samples);
+        else
+#endif
+            r = one_step(t, &loss, &rays, &samples);
         if (r != RD_OK) return r;
+        next_rays(t, rays, samples);
+        t->step++;
         sum += loss;
     }
+#ifdef RD_HAVE_CUDA
+    if (t->cuda) {
+        rd_result r = rd_nerf_train_cuda_loss(t->cuda, &sum);
+        if (r != RD_OK) return r;
+        t->host_stale = steps > 0 || t->host_stale;
+    }
+#endif
     if (stats) {
         *stats = (rd_nerf_train_stats){.iteration = t->step, .loss = steps ? sum / steps : 0.0, .rays = rays, .samples = samples};
-        for (int64_t i = 0; i < (int64_t)t->scene->occupancy.cascades * RD_OCCUPANCY_CELLS; i++)
+        stats->occupied_cells = t->host_stale ? -1 : 0;
+        for (int64_t i = 0; !t->host_stale && i < (int64_t)t->scene->occupancy.cascades * RD_OCCUPANCY_CELLS; i++)
             stats->occupied_cells += t->scene->occupancy.bits[0][i];
     }
     t->scene->head = rd_scene_head_new(RD_SCENE_NERF); /* the parameters changed: caches must not match */

@@ -64,5 +64,7 @@ extern const backend_op OP_HASHGRID;
 extern const backend_op OP_OCCUPANCY_MARCH, OP_OCCUPANCY_UPDATE, OP_VOLUME_COMPOSITE;
 /* The NeRF networks' row (ops_mlp.c). */
 extern const backend_op OP_MLP;
+/* The NeRF field's row and the whole NeRF frame's (ops_nerf_field.c). */
+extern const backend_op OP_NERF_FIELD, OP_NERF_RENDER;
 
 #endif

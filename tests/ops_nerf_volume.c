@@ -4,7 +4,8 @@
 
    occupancy march: random grids (every aabb_scale's cascades from 1 to 6, blocks of
    occupied cells of random density, random thicknesses), random rays from inside the grid
-   and from outside it (some along the axes), with and without per-ray t limits, capacities
+   and from outside it (some along the axes), with and without per-ray t limits and a
+   training step's jitter (each ray's samples shifted by a random fraction of a step), capacities
    that hold every ray or cut the batch; the packed samples, offsets, counts and total
    compared exactly. Tolerance: none. Both backends run occupancy.h's one march
    (rd_occupancy_march_view): t in double, every product that meets an addition rounded
@@ -97,7 +98,7 @@ typedef struct march_case {
     rd_occupancy grid;
     int64_t rays, capacity;
     int max_samples;
-    float *origins, *dirs, *t_min, *t_max; /* t_min, t_max NULL in some cases */
+    float *origins, *dirs, *t_min, *t_max, *jitter; /* t_min, t_max, jitter NULL in some cases */
 } march_case;
 
 typedef struct march_outputs {
@@ -120,6 +121,7 @@ static void *march_generate(const op_env *env, test_rng *r, int i)
     c->max_samples = i == 5 ? 64 : 1024;
     c->origins = malloc(sizeof(float) * 3 * (size_t)c->rays), c->dirs = malloc(sizeof(float) * 3 * (size_t)c->rays);
     if (i % 2) c->t_min = malloc(sizeof(float) * (size_t)c->rays), c->t_max = malloc(sizeof(float) * (size_t)c->rays);
+    if (i >= 3) c->jitter = malloc(sizeof(float) * (size_t)c->rays); /* a training step's shifts */
     double size = (double)(1 << (c->grid.cascades - 1));
     for (int64_t k = 0; k < c->rays; k++) {
         float *o = c->origins + 3 * k, *d = c->dirs + 3 * k, len = 0.0f;
@@ -135,6 +137,7 @@ static void *march_generate(const op_env *env, test_rng *r, int i)
         for (int a = 0; a < 3; a++) len += d[a] * d[a];
         for (int a = 0; a < 3; a++) d[a] /= sqrtf(len);
         if (c->t_min) c->t_min[k] = (float)rng_range(r, 0.0, 0.5), c->t_max[k] = c->t_min[k] + (float)rng_range(r, 0.2, 3.0 * size);
+        if (c->jitter) c->jitter[k] = (float)rng_range(r, 0.0, 1.0);
     }
     /* cases 2 and 3 cut the batch (about 30 samples a ray fit), the rest hold every ray */
     c->capacity = i == 2 || i == 3 ? c->rays * 30 : c->rays * (int64_t)c->max_samples;
@@ -152,7 +155,7 @@ static rd_result march_run(rd_context *ctx, void *inputs, void **outputs)
     memset(o->samples, 0xff, sample_bytes), memset(o->offset, 0xff, ray_bytes), memset(o->count, 0xff, ray_bytes);
     o->total = -1;
     if (rd_context_backend(ctx) == RD_BACKEND_CPU)
-        return rd_occupancy_march_rays(ctx, &c->grid, c->rays, c->origins, c->dirs, c->t_min, c->t_max, c->max_samples, c->capacity,
+        return rd_occupancy_march_rays(ctx, &c->grid, c->rays, c->origins, c->dirs, c->t_min, c->t_max, c->jitter, c->max_samples, c->capacity,
                                        o->samples, o->offset, o->count, &o->total);
     rd_result r = RD_ERROR_OUT_OF_MEMORY;
 #ifdef RADIANT_TEST_CUDA
@@ -161,12 +164,13 @@ static rd_result march_run(rd_context *ctx, void *inputs, void **outputs)
     if (r != RD_OK) return r;
     float *origins = to_backend(ctx, c->origins, 3 * limit_bytes), *dirs = to_backend(ctx, c->dirs, 3 * limit_bytes);
     float *t_min = c->t_min ? to_backend(ctx, c->t_min, limit_bytes) : NULL, *t_max = c->t_max ? to_backend(ctx, c->t_max, limit_bytes) : NULL;
+    float *jitter = c->jitter ? to_backend(ctx, c->jitter, limit_bytes) : NULL;
     rd_march_sample *samples = to_backend(ctx, o->samples, sample_bytes);
     int32_t *offset = to_backend(ctx, o->offset, ray_bytes), *count = to_backend(ctx, o->count, ray_bytes);
     int64_t *total = to_backend(ctx, &o->total, sizeof o->total);
     r = RD_ERROR_OUT_OF_MEMORY;
-    if (origins && dirs && (t_min || !c->t_min) && (t_max || !c->t_max) && samples && offset && count && total) {
-        r = rd_occupancy_march_rays_cuda(ctx, &g, c->rays, origins, dirs, t_min, t_max, c->max_samples, c->capacity, samples, offset,
+    if (origins && dirs && (t_min || !c->t_min) && (t_max || !c->t_max) && (jitter || !c->jitter) && samples && offset && count && total) {
+        r = rd_occupancy_march_rays_cuda(ctx, &g, c->rays, origins, dirs, t_min, t_max, jitter, c->max_samples, c->capacity, samples, offset,
                                          count, total, NULL);
         if (r == RD_OK) r = to_host(ctx, &o->total, total, sizeof o->total);
         if (r == RD_OK) r = to_host(ctx, o->offset, offset, ray_bytes);
@@ -174,7 +178,7 @@ static rd_result march_run(rd_context *ctx, void *inputs, void **outputs)
         if (r == RD_OK && o->total >= 0 && o->total <= c->capacity)
             r = to_host(ctx, o->samples, samples, sizeof(rd_march_sample) * (size_t)o->total);
     }
-    void *all[] = {origins, dirs, t_min, t_max, samples, offset, count, total};
+    void *all[] = {origins, dirs, t_min, t_max, jitter, samples, offset, count, total};
     free_all(ctx, all, sizeof all / sizeof all[0]);
     rd_occupancy_cuda_destroy(ctx, &g);
 #endif
@@ -222,7 +226,7 @@ static void march_free_inputs(void *inputs)
 {
     march_case *c = inputs;
     rd_occupancy_destroy(&c->grid);
-    free(c->origins), free(c->dirs), free(c->t_min), free(c->t_max), free(c);
+    free(c->origins), free(c->dirs), free(c->t_min), free(c->t_max), free(c->jitter), free(c);
 }
 
 static void march_free_outputs(void *outputs)

@@ -301,6 +301,39 @@ static void test_boxes(const rd_train_view *train, int n, const rd_train_view *h
     rd_nerf_trainer_destroy(t);
 }
 
+/* The CUDA trainer (train_cuda.cu): the same rays as the CPU's (rays.h), so the first
+   step's loss matches the CPU's but for the half-precision networks; then it trains the
+   boxes as well as the CPU does. Skipped, saying so, without a GPU. */
+static void test_cuda(const rd_train_view *train, int n, const rd_train_view *held, int m)
+{
+    rd_context *gpu = NULL;
+    if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA, .log = test_log}, &gpu) != RD_OK) {
+        printf("  CUDA trainer: skipped (no CUDA device here)\n");
+        return;
+    }
+    rd_nerf_trainer *cpu = NULL, *cuda = NULL;
+    rd_nerf_trainer_desc d = boxes_desc(train, n, 11);
+    CHECK_OK(rd_nerf_trainer_create(ctx, &d, &cpu));
+    CHECK_OK(rd_nerf_trainer_create(gpu, &d, &cuda));
+    rd_nerf_train_stats a = {0}, b = {0};
+    if (cpu && cuda) {
+        CHECK_OK(rd_nerf_trainer_step(cpu, 1, &a));
+        CHECK_OK(rd_nerf_trainer_step(cuda, 1, &b));
+        printf("  first step: CPU loss %.6f (%lld rays, %lld samples), CUDA %.6f (%lld, %lld)\n", a.loss, (long long)a.rays,
+               (long long)a.samples, b.loss, (long long)b.rays, (long long)b.samples);
+        CHECK(a.rays == b.rays && a.samples == b.samples);
+        CHECK(fabs(a.loss - b.loss) <= 2e-3 * a.loss);
+        int steps = 800;
+        for (int done = 1; done < steps; done += 100) CHECK_OK(rd_nerf_trainer_step(cuda, done == 1 ? 99 : 100, &b));
+        double trained = held_out_psnr(rd_nerf_trainer_scene(cuda), held, m);
+        printf("  CUDA: held-out PSNR %.2f dB after %d steps\n", trained, steps);
+        CHECK(trained > 20.0);
+    }
+    rd_nerf_trainer_destroy(cpu);
+    rd_nerf_trainer_destroy(cuda);
+    rd_context_destroy(gpu);
+}
+
 int main(void)
 {
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
@@ -318,6 +351,7 @@ int main(void)
     test_bad_options(views, TRAIN);
     test_repeatable(views, TRAIN);
     test_boxes(views, TRAIN, views + TRAIN, HELD);
+    test_cuda(views, TRAIN, views + TRAIN, HELD);
     for (int k = 0; k < TRAIN + HELD; k++) rd_image_free(&images[k]);
     rd_context_destroy(ctx);
     return test_finish("test_nerf_train");

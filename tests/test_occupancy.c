@@ -266,7 +266,7 @@ static void test_march_rays(test_rng *r)
         for (int cut = 0; cut < 2; cut++) {
             int64_t capacity = cut ? sum / 2 : sum;
             memset(got, 0xff, sizeof *got * RAYS * MAX);
-            CHECK_OK(rd_occupancy_march_rays(ctx, &g, RAYS, o, d, limits ? t0 : NULL, limits ? t1 : NULL, MAX, capacity, got, offset, count,
+            CHECK_OK(rd_occupancy_march_rays(ctx, &g, RAYS, o, d, limits ? t0 : NULL, limits ? t1 : NULL, NULL, MAX, capacity, got, offset, count,
                                              &total));
             int64_t at = 0;
             bool fits = true, ok = true;
@@ -278,7 +278,7 @@ static void test_march_rays(test_rng *r)
             CHECK(ok && total == at && (cut ? total <= capacity && total > 0 : total == sum));
         }
     }
-    CHECK_FAILS(rd_occupancy_march_rays(ctx, &g, -1, o, d, NULL, NULL, MAX, 10, got, offset, count, &(int64_t){0}),
+    CHECK_FAILS(rd_occupancy_march_rays(ctx, &g, -1, o, d, NULL, NULL, NULL, MAX, 10, got, offset, count, &(int64_t){0}),
                 RD_ERROR_INVALID_ARGUMENT);
     free(o), free(d), free(want), free(got);
     rd_occupancy_destroy(&g);

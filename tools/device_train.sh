@@ -4,19 +4,25 @@
 # named in DATASETS (default: those present of nerf_synthetic_lego, colmap_bartoszek_test,
 # instant_ngp_fox), the report of each into $OUT/NAME.report.json and its last lines to
 # stdout, the scene itself left behind (too large to bring back). EXTRA: more options for
-# every run (e.g. "--iterations 7000"); LIMIT: seconds each run may take (default 400).
+# every run (e.g. "--iterations 7000"); LIMIT: seconds each run may take (default 400);
+# MODEL=nerf trains hash-grid NeRFs (lego's test views on white, training on random backgrounds).
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
 data=$PWD/.device/data
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fox}; do
     [ -d "$data/$name" ] || { echo "$name: not carried (device_prepare.sh LEGO=1 / COLMAP=1 / FOX=1)"; continue; }
-    background=""
+    background="" ext=ply model=""
     [ "$name" = nerf_synthetic_lego ] && background="--background white"
+    if [ "${MODEL:-}" = nerf ]; then
+        ext=rnerf model="--model nerf"
+        [ "$name" = nerf_synthetic_lego ] && background="--eval-background white"
+    fi
     scratch=$(mktemp -d)
-    timeout "${LIMIT:-400}" .device/bin/radiant train "$data/$name" --out "$scratch/$name.ply" $background ${EXTRA:-} \
+    timeout "${LIMIT:-400}" .device/bin/radiant train "$data/$name" $model --out "$scratch/$name.$ext" $background ${EXTRA:-} \
         >"$scratch/log.txt" 2>&1
     echo "$name: exit $? ($(grep -c . "$scratch/log.txt") log lines)"
+    grep "training stage" "$scratch/log.txt"
     tail -n 2 "$scratch/log.txt"
     cp "$scratch/$name.report.json" "${OUT:-/tmp}/" 2>/dev/null
     rm -rf "$scratch"

@@ -14,7 +14,8 @@
      rd_render(ctx, nerf, &camera, &(rd_render_desc){0}, &framebuffer);
      rd_nerf_save(ctx, nerf, "field.rnerf");
 
-   Training (rd_nerf_trainer) fits a field to photos: rays drawn across the views, a batch
+   Training (rd_nerf_trainer) fits a field to photos, on the CPU or, on a CUDA context,
+   wholly on the GPU (the host copy of the field refreshed when rd_nerf_trainer_scene asks): rays drawn across the views, a batch
    of about batch_samples samples after empty-space skipping, Huber or L2 loss on RGB,
    Adam with the spec's settings (lr 1e-2, betas 0.9 / 0.99, epsilon 1e-15, L2 1e-6 on the
    networks' weights, hash entries without gradient left alone, lr x 0.33 every 10,000
@@ -92,7 +93,7 @@ typedef struct rd_nerf_train_stats {
     int iteration;      /* steps taken in all */
     double loss;        /* mean over the steps of this call */
     int64_t rays, samples; /* the last step's */
-    int64_t occupied_cells;
+    int64_t occupied_cells; /* -1 on CUDA, where the grid stays on the device (rd_nerf_get_info of the trainer's scene counts) */
 } rd_nerf_train_stats;
 
 typedef struct rd_nerf_trainer rd_nerf_trainer;

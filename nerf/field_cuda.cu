@@ -1,0 +1,153 @@
+/* field_cuda.cu: field.c's field on CUDA (field.h): the hash features, the density
+   network, exp of its first output (clamped to +-15) and the direction's SH beside its 16
+   outputs, the colour network and a sigmoid; the backward pass back through each. The
+   activations between the networks are one thread a point. */
+#include "field.h"
+#include "direction.h"
+#include "../renderer/cuda/cuda_internal.h"
+
+enum { THREADS = 256, DENSITY_OUTPUTS = 16 };
+
+__device__ __forceinline__ float clamped_exp_argument(float x) { return isnan(x) ? x : fminf(fmaxf(x, -15.0f), 15.0f); }
+
+static unsigned blocks(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
+
+/* sigma from the density network's first output; the colour network's input: the 16
+   outputs, then the direction's SH (colour_in NULL: the density alone) */
+__global__ void density_kernel(const float *density_out, const float *dirs, long long n, int colour_inputs, float *sigma,
+                               float *colour_in)
+{
+    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (i >= n) return;
+    const float *out = density_out + i * DENSITY_OUTPUTS;
+    sigma[i] = expf(clamped_exp_argument(out[0]));
+    if (!colour_in) return;
+    float *in = colour_in + i * colour_inputs;
+    for (int k = 0; k < DENSITY_OUTPUTS; k++) in[k] = out[k];
+    float d[3] = {dirs[3 * i], dirs[3 * i + 1], dirs[3 * i + 2]};
+    rd_direction_encode(d, in + DENSITY_OUTPUTS);
+}
+
+__global__ void sigmoid_kernel(const float *x, long long n, float *y)
+{
+    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (i < n) y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+__global__ void colour_grad_kernel(const float *colour_out, const float *g_rgb, long long n, float *g_out)
+{
+    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (i >= n) return;
+    float y = 1.0f / (1.0f + expf(-colour_out[i]));
+    g_out[i] = g_rgb[i] * y * (1.0f - y);
+}
+
+/* the density network's output gradient: the colour network's input gradient's first 16,
+   and sigma's through exp (of the clamped argument, as field.c takes it) */
+__global__ void density_grad_kernel(const float *g_colour_in, int colour_inputs, const float *density_out, const float *g_sigma,
+                                    long long n, float *g_density_out)
+{
+    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (i >= n) return;
+    for (int k = 0; k < DENSITY_OUTPUTS; k++) g_density_out[i * DENSITY_OUTPUTS + k] = g_colour_in[i * colour_inputs + k];
+    g_density_out[i * DENSITY_OUTPUTS] += g_sigma[i] * expf(clamped_exp_argument(density_out[i * DENSITY_OUTPUTS]));
+}
+
+extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const rd_nerf_field *f, int64_t n,
+                                                        rd_nerf_field_scratch_cuda *s)
+{
+    if (n <= s->capacity) return RD_OK;
+    size_t rows = (size_t)(n > 0 ? n : 1), density_act = 0, colour_act = 0;
+    rd_result r = rd_mlp_activation_bytes_cuda(ctx, &f->density, (int64_t)rows, &density_act);
+    if (r == RD_OK) r = rd_mlp_activation_bytes_cuda(ctx, &f->colour, (int64_t)rows, &colour_act);
+    struct {
+        rd_cuda_buffer *buf;
+        size_t bytes;
+    } parts[] = {{&s->features, rows * f->density.inputs * 4}, {&s->density_out, rows * DENSITY_OUTPUTS * 4},
+                 {&s->colour_in, rows * f->colour.inputs * 4}, {&s->colour_out, rows * 3 * 4},
+                 {&s->density_act, density_act}, {&s->colour_act, colour_act},
+                 {&s->g_features, rows * f->density.inputs * 4}, {&s->g_density_out, rows * DENSITY_OUTPUTS * 4},
+                 {&s->g_colour_in, rows * f->colour.inputs * 4}, {&s->g_colour_out, rows * 3 * 4}};
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0] && r == RD_OK; k++)
+        r = rd_cuda_reserve(ctx, parts[k].buf, parts[k].bytes, "the NeRF field's scratch");
+    s->capacity = r == RD_OK ? (int64_t)rows : 0;
+    return r;
+}
+
+extern "C" void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_scratch_cuda *s)
+{
+    rd_cuda_buffer *all[] = {&s->features, &s->density_out, &s->colour_in, &s->colour_out, &s->density_act,
+                             &s->colour_act, &s->g_features, &s->g_density_out, &s->g_colour_in, &s->g_colour_out};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) rd_cuda_release(ctx, all[k]);
+    s->capacity = 0;
+}
+
+static rd_result check_capacity(rd_context *ctx, const rd_nerf_field_scratch_cuda *s, int64_t n, const char *what)
+{
+    return n <= s->capacity ? RD_OK
+                            : rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %lld points, the scratch holds %lld", what, (long long)n,
+                                      (long long)s->capacity);
+}
+
+/* The density network's part, shared by the forward pass and the density alone. */
+static rd_result density_part(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions, const float *dirs,
+                              int64_t n, rd_nerf_field_scratch_cuda *s, float *sigma, bool keep, cudaStream_t st)
+{
+    float *features = (float *)s->features.ptr, *density_out = (float *)s->density_out.ptr;
+    rd_result r = rd_hashgrid_forward_cuda(ctx, &f->grid, params, positions, n, features, st);
+    if (r == RD_OK)
+        r = rd_mlp_forward_cuda(ctx, &f->density, params + f->density_offset, features, n, density_out,
+                                keep ? s->density_act.ptr : NULL, st);
+    if (r != RD_OK || n == 0) return r;
+    density_kernel<<<blocks(n), THREADS, 0, st>>>(density_out, dirs, n, f->colour.inputs, sigma,
+                                                   dirs ? (float *)s->colour_in.ptr : NULL);
+    return rd_cuda_check(ctx, cudaGetLastError(), "NeRF density");
+}
+
+extern "C" rd_result rd_nerf_field_forward_cuda(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions,
+                                                const float *dirs, int64_t n, rd_nerf_field_scratch_cuda *s, float *sigma,
+                                                float *rgb, void *stream)
+{
+    cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
+    rd_result r = check_capacity(ctx, s, n, "NeRF field forward");
+    if (r == RD_OK) r = density_part(ctx, f, params, positions, dirs, n, s, sigma, true, st);
+    if (r == RD_OK)
+        r = rd_mlp_forward_cuda(ctx, &f->colour, params + f->colour_offset, (const float *)s->colour_in.ptr, n,
+                                (float *)s->colour_out.ptr, s->colour_act.ptr, st);
+    if (r != RD_OK || n == 0) return r;
+    sigmoid_kernel<<<blocks(3 * n), THREADS, 0, st>>>((const float *)s->colour_out.ptr, 3 * n, rgb);
+    return rd_cuda_check(ctx, cudaGetLastError(), "NeRF colour");
+}
+
+extern "C" rd_result rd_nerf_field_density_cuda(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions,
+                                                int64_t n, rd_nerf_field_scratch_cuda *s, float *sigma, void *stream)
+{
+    cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
+    rd_result r = check_capacity(ctx, s, n, "NeRF density");
+    return r == RD_OK ? density_part(ctx, f, params, positions, NULL, n, s, sigma, false, st) : r;
+}
+
+extern "C" rd_result rd_nerf_field_backward_cuda(rd_context *ctx, const rd_nerf_field *f, const float *params, const float *positions,
+                                                 int64_t n, rd_nerf_field_scratch_cuda *s, const float *g_sigma, const float *g_rgb,
+                                                 float *grad_params, void *stream)
+{
+    cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
+    rd_result r = check_capacity(ctx, s, n, "NeRF field backward");
+    if (r != RD_OK || n == 0) return r;
+    float *g_colour_out = (float *)s->g_colour_out.ptr, *g_colour_in = (float *)s->g_colour_in.ptr;
+    float *g_density_out = (float *)s->g_density_out.ptr, *g_features = (float *)s->g_features.ptr;
+    colour_grad_kernel<<<blocks(3 * n), THREADS, 0, st>>>((const float *)s->colour_out.ptr, g_rgb, 3 * n, g_colour_out);
+    r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF colour backward");
+    if (r == RD_OK)
+        r = rd_mlp_backward_cuda(ctx, &f->colour, params + f->colour_offset, (const float *)s->colour_in.ptr, n, s->colour_act.ptr,
+                                 g_colour_out, grad_params + f->colour_offset, g_colour_in, st);
+    if (r != RD_OK) return r;
+    density_grad_kernel<<<blocks(n), THREADS, 0, st>>>(g_colour_in, f->colour.inputs, (const float *)s->density_out.ptr, g_sigma, n,
+                                                        g_density_out);
+    r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF density backward");
+    if (r == RD_OK)
+        r = rd_mlp_backward_cuda(ctx, &f->density, params + f->density_offset, (const float *)s->features.ptr, n,
+                                 s->density_act.ptr, g_density_out, grad_params + f->density_offset, g_features, st);
+    if (r == RD_OK) r = rd_hashgrid_backward_cuda(ctx, &f->grid, params, positions, n, g_features, grad_params, NULL, st);
+    return r;
+}

@@ -1,0 +1,348 @@
+/* train_cuda.cu: a NeRF training step on CUDA (train_cuda.h), train.c's step kernel for
+   kernel: draws a thread a ray, positions a thread a ray, compositing + loss + its backward
+   fused a thread a ray, Adam a thread a parameter. */
+#include "train_cuda.h"
+#include "train_rules.h"
+#include "volume.h"
+#include "../renderer/cuda/cuda_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { THREADS = 256, STAGES = 6 };
+
+static unsigned blocks(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
+
+struct rd_nerf_train_cuda {
+    rd_context *ctx;
+    rd_nerf_trainer_desc desc;
+    const rd_nerf_field *field; /* the host scene's layout */
+    float scale, offset[3];
+    int views;
+    rd_camera *cameras;          /* device */
+    int *widths, *heights;       /* device */
+    long long *photo_at;         /* device: view k's first value in photos */
+    uint16_t *photos;            /* device */
+    float *params, *grad, *m, *v; /* device */
+    int64_t params_count, table_count;
+    rd_occupancy_cuda occupancy;
+    rd_nerf_field_scratch_cuda scratch;
+    int64_t ray_capacity;
+    float *origins, *dirs_ray, *t_min, *jitter, *target, *background; /* rays */
+    int32_t *offset_buf, *count_buf;
+    float *sample_pos, *sample_dir, *sigma, *rgb, *g_sigma, *g_rgb; /* batch samples */
+    rd_march_sample *samples;
+    float *occupancy_points, *occupancy_sigma; /* an update's draws */
+    int32_t *occupancy_cells;
+    int64_t *counters;      /* device: the march's total; the rays taken (as long long) */
+    double *loss_sum;       /* device */
+    int64_t *host_counters; /* pinned */
+    /* with RADIANT_NERF_STAGE_TIMES set: each stage's milliseconds summed over the steps,
+       logged (at INFO) when the trainer goes */
+    bool timed;
+    cudaEvent_t marks[STAGES + 1];
+    double stage_ms[STAGES];
+    int timed_steps;
+};
+
+static const char *const STAGE_NAMES[STAGES] = {"rays + march", "field forward", "composite + loss", "field backward", "Adam",
+                                                "occupancy"};
+
+static void mark(rd_nerf_train_cuda *t, int k, cudaStream_t st)
+{
+    if (t->timed) cudaEventRecord(t->marks[k], st);
+}
+
+/* ---- kernels ---- */
+
+__global__ void draw_kernel(long long rays, uint64_t seed, int step, int views, const int *widths, const int *heights,
+                            const rd_camera *cameras, const long long *photo_at, const uint16_t *photos, bool random_background,
+                            float bg0, float bg1, float bg2, float scale, float ox, float oy, float oz, float *origins, float *dirs,
+                            float *t_min, float *jitter, float *target, float *background)
+{
+    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (k >= rays) return;
+    const float fixed[3] = {bg0, bg1, bg2}, offset[3] = {ox, oy, oz};
+    rd_nerf_draw d = rd_nerf_draw_ray(seed, step, k, views, widths, heights, random_background, fixed);
+    int w = widths[d.view], h = heights[d.view];
+    int x = (int)d.u < w ? (int)d.u : w - 1, y = (int)d.v < h ? (int)d.v : h - 1;
+    const uint16_t *px = photos + photo_at[d.view] + 4 * ((long long)y * w + x);
+    float alpha = px[3] / 65535.0f;
+    for (int c = 0; c < 3; c++) {
+        background[3 * k + c] = d.background[c];
+        target[3 * k + c] = px[c] / 65535.0f * alpha + d.background[c] * (1.0f - alpha);
+    }
+    const rd_camera *camera = &cameras[d.view];
+    rd_nerf_ray ray = rd_nerf_camera_ray(camera, scale, offset, d.u, d.v);
+    for (int a = 0; a < 3; a++) origins[3 * k + a] = ray.origin[a], dirs[3 * k + a] = ray.dir[a];
+    t_min[k] = (camera->near_plane > 0.0f ? camera->near_plane : 0.01f) * ray.field_per_depth;
+    jitter[k] = d.jitter;
+}
+
+/* rays whose samples start before the total (train.c's rule) */
+__global__ void taken_kernel(long long rays, const int32_t *offset, const int64_t *total, int64_t *taken)
+{
+    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (k < rays && offset[k] < *total) atomicAdd((unsigned long long *)taken, 1ull);
+}
+
+__global__ void positions_kernel(long long rays, const int32_t *offset, const int32_t *count, const int64_t *total,
+                                 const rd_march_sample *samples, const float *origins, const float *dirs, float *pos, float *dir)
+{
+    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (k >= rays || offset[k] >= *total) return;
+    for (int i = 0; i < count[k]; i++) {
+        long long s = offset[k] + i;
+        float t = samples[s].t;
+        for (int a = 0; a < 3; a++) {
+            pos[3 * s + a] = origins[3 * k + a] + t * dirs[3 * k + a];
+            dir[3 * s + a] = dirs[3 * k + a];
+        }
+    }
+}
+
+/* A ray's colour, its loss against the target (mean over the step's rays and channels:
+   scale), and the gradients of its samples' densities and colours. */
+__global__ void composite_loss_kernel(long long taken, const int32_t *offset, const int32_t *count, const rd_march_sample *samples,
+                                      const float *sigma, const float *rgb, const float *background, const float *target, int l2,
+                                      float scale, float *g_sigma, float *g_rgb, double *loss_sum)
+{
+    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (k >= taken) return;
+    int n = count[k];
+    long long o = offset[k];
+    const float *t = &samples[o].t, *dt = &samples[o].dt;
+    float out[3], alpha, depth, g_ray[3];
+    int used;
+    rd_volume_composite_ray(n, t, dt, 2, sigma + o, rgb + 3 * o, background + 3 * k, out, &alpha, &depth, &used);
+    float loss = 0.0f;
+    for (int c = 0; c < 3; c++) {
+        float slope;
+        loss += rd_nerf_channel_loss(l2, out[c] - target[3 * k + c], &slope);
+        g_ray[c] = slope * scale;
+    }
+    atomicAdd(loss_sum, (double)(loss * scale));
+    rd_volume_backward_ray(n, t, dt, 2, sigma + o, rgb + 3 * o, out, alpha, depth, used, g_ray, 0.0f, 0.0f, g_sigma + o, g_rgb + 3 * o);
+}
+
+__global__ void adam_kernel(long long n, long long table, float *p, float *m, float *v, const float *g, float size, float root_c2)
+{
+    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (i >= n) return;
+    if (i < table) rd_nerf_adam_one(&p[i], &m[i], &v[i], g[i], 0.0f, RD_NERF_ADAM_SKIP_ZERO, size, root_c2);
+    else rd_nerf_adam_one(&p[i], &m[i], &v[i], g[i], 1e-6f, 0, size, root_c2);
+}
+
+/* ---- the trainer ---- */
+
+template <typename T> static rd_result device_array(rd_context *ctx, T **p, int64_t count, const char *what)
+{
+    cudaError_t err = cudaMalloc((void **)p, sizeof(T) * (size_t)(count > 0 ? count : 1));
+    if (err != cudaSuccess) *p = NULL;
+    return rd_cuda_check(ctx, err, what);
+}
+
+static rd_result reserve_rays(rd_nerf_train_cuda *t, int64_t rays)
+{
+    if (rays <= t->ray_capacity) return RD_OK;
+    cudaFree(t->origins), cudaFree(t->dirs_ray), cudaFree(t->t_min), cudaFree(t->jitter), cudaFree(t->target), cudaFree(t->background);
+    cudaFree(t->offset_buf), cudaFree(t->count_buf);
+    t->ray_capacity = 0;
+    int64_t n = rays + rays / 4;
+    rd_result r = device_array(t->ctx, &t->origins, 3 * n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->dirs_ray, 3 * n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->t_min, n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->jitter, n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->target, 3 * n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->background, 3 * n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->offset_buf, n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->count_buf, n, "NeRF rays");
+    if (r == RD_OK) t->ray_capacity = n;
+    return r;
+}
+
+extern "C" void rd_nerf_train_cuda_destroy(rd_nerf_train_cuda *t)
+{
+    if (!t) return;
+    void *all[] = {t->cameras, t->widths, t->heights, t->photo_at, t->photos, t->params, t->grad, t->m, t->v, t->origins,
+                   t->dirs_ray, t->t_min, t->jitter, t->target, t->background, t->offset_buf, t->count_buf, t->sample_pos, t->sample_dir,
+                   t->sigma, t->rgb, t->g_sigma, t->g_rgb, t->samples, t->occupancy_points, t->occupancy_sigma,
+                   t->occupancy_cells, t->counters, t->loss_sum};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) cudaFree(all[k]);
+    if (t->host_counters) cudaFreeHost(t->host_counters);
+    if (t->timed) {
+        for (int k = 0; k < STAGES && t->timed_steps; k++)
+            rd_log(t->ctx, RD_LOG_INFO, "NeRF training stage %-16s %.3f ms a step (mean of %d)", STAGE_NAMES[k],
+                   t->stage_ms[k] / t->timed_steps, t->timed_steps);
+        for (int k = 0; k <= STAGES; k++) cudaEventDestroy(t->marks[k]);
+    }
+    rd_occupancy_cuda_destroy(t->ctx, &t->occupancy);
+    rd_nerf_field_scratch_cuda_free(t->ctx, &t->scratch);
+    free(t);
+}
+
+extern "C" rd_result rd_nerf_train_cuda_create(rd_context *ctx, const rd_nerf_train_cuda_desc *d, rd_nerf_train_cuda **out)
+{
+    *out = NULL;
+    rd_nerf_train_cuda *t = (rd_nerf_train_cuda *)calloc(1, sizeof *t);
+    if (!t) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: out of memory");
+    t->ctx = ctx;
+    t->desc = *d->desc;
+    t->field = &d->scene->field;
+    t->scale = d->scene->scale;
+    memcpy(t->offset, d->scene->offset, sizeof t->offset);
+    t->views = d->views;
+    t->params_count = d->scene->field.params;
+    t->table_count = d->scene->field.density_offset;
+    long long *at = (long long *)malloc(sizeof(long long) * (size_t)d->views);
+    long long values = 0;
+    for (int k = 0; at && k < d->views; k++) at[k] = values, values += 4ll * d->widths[k] * d->heights[k];
+    int64_t batch = t->desc.batch_samples;
+    int64_t cells = (int64_t)d->scene->occupancy.cascades * RD_OCCUPANCY_CELLS;
+    rd_result r = at ? RD_OK : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: out of memory");
+    if (r == RD_OK) r = device_array(ctx, &t->cameras, d->views, "NeRF training: cameras");
+    if (r == RD_OK) r = device_array(ctx, &t->widths, d->views, "NeRF training: cameras");
+    if (r == RD_OK) r = device_array(ctx, &t->heights, d->views, "NeRF training: cameras");
+    if (r == RD_OK) r = device_array(ctx, &t->photo_at, d->views, "NeRF training: photos");
+    if (r == RD_OK) r = device_array(ctx, &t->photos, values, "NeRF training: photos");
+    if (r == RD_OK) r = device_array(ctx, &t->params, t->params_count, "NeRF training: parameters");
+    if (r == RD_OK) r = device_array(ctx, &t->grad, t->params_count, "NeRF training: gradients");
+    if (r == RD_OK) r = device_array(ctx, &t->m, t->params_count, "NeRF training: Adam's moments");
+    if (r == RD_OK) r = device_array(ctx, &t->v, t->params_count, "NeRF training: Adam's moments");
+    if (r == RD_OK) r = device_array(ctx, &t->samples, batch, "NeRF training: samples");
+    if (r == RD_OK) r = device_array(ctx, &t->sample_pos, 3 * batch, "NeRF training: samples");
+    if (r == RD_OK) r = device_array(ctx, &t->sample_dir, 3 * batch, "NeRF training: samples");
+    if (r == RD_OK) r = device_array(ctx, &t->sigma, batch, "NeRF training: samples");
+    if (r == RD_OK) r = device_array(ctx, &t->rgb, 3 * batch, "NeRF training: samples");
+    if (r == RD_OK) r = device_array(ctx, &t->g_sigma, batch, "NeRF training: samples");
+    if (r == RD_OK) r = device_array(ctx, &t->g_rgb, 3 * batch, "NeRF training: samples");
+    if (r == RD_OK) r = device_array(ctx, &t->occupancy_points, 3 * cells, "NeRF training: occupancy draws");
+    if (r == RD_OK) r = device_array(ctx, &t->occupancy_sigma, cells, "NeRF training: occupancy draws");
+    if (r == RD_OK) r = device_array(ctx, &t->occupancy_cells, cells, "NeRF training: occupancy draws");
+    if (r == RD_OK) r = device_array(ctx, &t->counters, 2, "NeRF training: counters");
+    if (r == RD_OK) r = device_array(ctx, &t->loss_sum, 1, "NeRF training: loss");
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaMallocHost((void **)&t->host_counters, 2 * sizeof(int64_t)), "NeRF training: counters");
+    if (r == RD_OK) r = rd_nerf_field_scratch_cuda_reserve(ctx, t->field, batch, &t->scratch);
+    if (r == RD_OK) r = rd_occupancy_cuda_create(ctx, &d->scene->occupancy, &t->occupancy);
+    t->timed = getenv("RADIANT_NERF_STAGE_TIMES") != NULL;
+    for (int k = 0; k <= STAGES && t->timed; k++) cudaEventCreate(&t->marks[k]);
+    if (r == RD_OK) {
+        size_t bytes = sizeof(float) * (size_t)t->params_count;
+        cudaError_t err = cudaMemcpy(t->cameras, d->cameras, sizeof(rd_camera) * d->views, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess) err = cudaMemcpy(t->widths, d->widths, sizeof(int) * d->views, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess) err = cudaMemcpy(t->heights, d->heights, sizeof(int) * d->views, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess) err = cudaMemcpy(t->photo_at, at, sizeof(long long) * d->views, cudaMemcpyHostToDevice);
+        for (int k = 0; k < d->views && err == cudaSuccess; k++)
+            err = cudaMemcpy(t->photos + at[k], d->photos[k], 8ull * d->widths[k] * d->heights[k], cudaMemcpyHostToDevice);
+        if (err == cudaSuccess) err = cudaMemcpy(t->params, d->scene->params, bytes, cudaMemcpyHostToDevice);
+        if (err == cudaSuccess) err = cudaMemset(t->m, 0, bytes);
+        if (err == cudaSuccess) err = cudaMemset(t->v, 0, bytes);
+        if (err == cudaSuccess) err = cudaMemset(t->loss_sum, 0, sizeof(double));
+        r = rd_cuda_check(ctx, err, "NeRF training: uploading the views and the field");
+    }
+    free(at);
+    if (r != RD_OK) {
+        rd_nerf_train_cuda_destroy(t);
+        return r;
+    }
+    *out = t;
+    return RD_OK;
+}
+
+/* The occupancy grid's update at (schedule) step s: the draws, the density at them in
+   batches the scratch holds, then the rest. */
+static rd_result update_occupancy(rd_nerf_train_cuda *t, int s, cudaStream_t st)
+{
+    rd_result r = rd_occupancy_update_points_cuda(t->ctx, &t->occupancy, s, t->occupancy_points, t->occupancy_cells, st);
+    int64_t count = rd_occupancy_update_count(t->occupancy.cascades, s);
+    for (int64_t at = 0; at < count && r == RD_OK; at += t->scratch.capacity) {
+        int64_t n = count - at < t->scratch.capacity ? count - at : t->scratch.capacity;
+        r = rd_nerf_field_density_cuda(t->ctx, t->field, t->params, t->occupancy_points + 3 * at, n, &t->scratch,
+                                       t->occupancy_sigma + at, st);
+    }
+    if (r == RD_OK) r = rd_occupancy_update_apply_cuda(t->ctx, &t->occupancy, count, t->occupancy_cells, t->occupancy_sigma, st);
+    return r;
+}
+
+extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, int64_t rays, int64_t *taken_out, int64_t *total_out)
+{
+    rd_context *ctx = t->ctx;
+    cudaStream_t st = rd_cuda(ctx)->stream;
+    const rd_nerf_trainer_desc *d = &t->desc;
+    rd_result r = reserve_rays(t, rays);
+    if (r != RD_OK) return r;
+    mark(t, 0, st);
+    draw_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, d->seed, step, t->views, t->widths, t->heights, t->cameras, t->photo_at,
+                                                   t->photos, d->random_background, d->background[0], d->background[1],
+                                                   d->background[2], t->scale, t->offset[0], t->offset[1], t->offset[2],
+                                                   t->origins, t->dirs_ray, t->t_min, t->jitter, t->target, t->background);
+    r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF training: rays");
+    if (r == RD_OK)
+        r = rd_occupancy_march_rays_cuda(ctx, &t->occupancy, rays, t->origins, t->dirs_ray, t->t_min, NULL, t->jitter, RD_NERF_MAX_SAMPLES,
+                                         d->batch_samples, t->samples, t->offset_buf, t->count_buf, t->counters, st);
+    if (r != RD_OK) return r;
+    /* the one wait a step: how many samples and rays the field takes */
+    cudaMemsetAsync(t->counters + 1, 0, sizeof(int64_t), st);
+    taken_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->offset_buf, t->counters, t->counters + 1);
+    cudaMemcpyAsync(t->host_counters, t->counters, 2 * sizeof(int64_t), cudaMemcpyDeviceToHost, st);
+    r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "NeRF training: march");
+    if (r != RD_OK) return r;
+    int64_t total = t->host_counters[0], taken = t->host_counters[1];
+    mark(t, 1, st);
+    positions_kernel<<<blocks(taken), THREADS, 0, st>>>(taken, t->offset_buf, t->count_buf, t->counters, t->samples, t->origins,
+                                                         t->dirs_ray, t->sample_pos, t->sample_dir);
+    r = rd_nerf_field_forward_cuda(ctx, t->field, t->params, t->sample_pos, t->sample_dir, total, &t->scratch, t->sigma, t->rgb, st);
+    if (r != RD_OK) return r;
+    mark(t, 2, st);
+    if (taken > 0)
+        composite_loss_kernel<<<blocks(taken), THREADS, 0, st>>>(taken, t->offset_buf, t->count_buf, t->samples, t->sigma, t->rgb,
+                                                                  t->background, t->target, d->loss == RD_NERF_LOSS_L2,
+                                                                  1.0f / (3.0f * (float)taken), t->g_sigma, t->g_rgb, t->loss_sum);
+    cudaMemsetAsync(t->grad, 0, sizeof(float) * (size_t)t->params_count, st);
+    r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF training: compositing");
+    mark(t, 3, st);
+    if (r == RD_OK)
+        r = rd_nerf_field_backward_cuda(ctx, t->field, t->params, t->sample_pos, total, &t->scratch, t->g_sigma, t->g_rgb, t->grad, st);
+    if (r != RD_OK) return r;
+    mark(t, 4, st);
+    int update = step + 1;
+    float lr = rd_nerf_learning_rate(d->learning_rate, step);
+    float size = lr / (1.0f - powf(0.9f, (float)update)), root_c2 = sqrtf(1.0f - powf(0.99f, (float)update));
+    adam_kernel<<<blocks(t->params_count), THREADS, 0, st>>>(t->params_count, t->table_count, t->params, t->m, t->v, t->grad, size,
+                                                              root_c2);
+    r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF training: Adam");
+    mark(t, 5, st);
+    if (r == RD_OK && rd_nerf_occupancy_due(step, d->occupancy_warmup, d->occupancy_every))
+        r = update_occupancy(t, rd_nerf_occupancy_step(step, d->occupancy_warmup), st);
+    mark(t, 6, st);
+    if (t->timed && r == RD_OK && cudaEventSynchronize(t->marks[STAGES]) == cudaSuccess) {
+        for (int k = 0; k < STAGES; k++) {
+            float ms = 0.0f;
+            cudaEventElapsedTime(&ms, t->marks[k], t->marks[k + 1]);
+            t->stage_ms[k] += ms;
+        }
+        t->timed_steps++;
+    }
+    *taken_out = taken, *total_out = total;
+    return r;
+}
+
+extern "C" rd_result rd_nerf_train_cuda_loss(rd_nerf_train_cuda *t, double *sum)
+{
+    cudaStream_t st = rd_cuda(t->ctx)->stream;
+    cudaError_t err = cudaMemcpyAsync(sum, t->loss_sum, sizeof(double), cudaMemcpyDeviceToHost, st);
+    if (err == cudaSuccess) err = cudaStreamSynchronize(st);
+    if (err == cudaSuccess) err = cudaMemsetAsync(t->loss_sum, 0, sizeof(double), st);
+    return rd_cuda_check(t->ctx, err, "NeRF training: the loss");
+}
+
+extern "C" rd_result rd_nerf_train_cuda_download(rd_nerf_train_cuda *t, rd_nerf_scene *scene)
+{
+    cudaStream_t st = rd_cuda(t->ctx)->stream;
+    rd_result r = rd_cuda_check(t->ctx, cudaStreamSynchronize(st), "NeRF training");
+    if (r == RD_OK)
+        r = rd_cuda_check(t->ctx, cudaMemcpy(scene->params, t->params, sizeof(float) * (size_t)t->params_count, cudaMemcpyDeviceToHost),
+                          "NeRF training: downloading the parameters");
+    if (r == RD_OK) r = rd_occupancy_cuda_download(t->ctx, &t->occupancy, &scene->occupancy);
+    return r;
+}
