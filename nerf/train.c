@@ -2,10 +2,13 @@
    specification of the GPU trainer. A step:
    1. draws rays (rays.h: a view, a point in it uniformly, a background), each ray's
       target its photo's pixel there composited on the ray's background;
-   2. marches them through the occupancy grid and keeps whole rays, in order, while their
-      samples fit the batch (rd_occupancy_march_rays); the rays that took samples (those
-      whose samples start before the total) are the step's, and the next step draws
-      batch / (samples a ray) of them;
+   2. marches them through the occupancy grid (up to 4 x the batch of samples, whole rays
+      in order: rd_occupancy_march_rays), takes the density at every marched sample, and
+      keeps of each ray the samples compositing reaches (it stops under transmittance
+      1e-4: rd_volume_used_ray), whole rays in order while they fit the batch, as
+      Instant-NGP trains on its compacted samples; the rays whose kept samples start
+      before their total are the step's, and the next step draws batch / (kept samples a
+      ray) of them;
    3. runs the field at the samples, composites each ray, takes the loss (Huber, delta
       0.1, in its smooth-L1 form, or L2; mean over rays and channels) and its gradient back
       through the compositing and the field;
@@ -24,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { DEFAULT_BATCH = 1 << 18, MIN_RAYS = 64 };
+enum { DEFAULT_BATCH = 1 << 18, MIN_RAYS = 64, MARCH_FACTOR = 4 }; /* a step marches up to 4 x the batch */
 
 typedef struct train_photo {
     int width, height;
@@ -38,9 +41,13 @@ typedef struct step_buffers {
     float *jitter;                         /* the march's shift of a ray's samples, a fraction of a step */
     float *target, *background;            /* 3 a ray */
     float *out_rgb, *out_alpha, *out_depth, *g_ray; /* the rays' colours, and dL/d colour (3 a ray) */
-    int32_t *offset, *count, *used;
-    rd_march_sample *samples;
+    int32_t *offset, *count, *used;       /* the trained samples' rays */
+    int32_t *march_offset, *march_count;  /* the marched samples' */
+    rd_march_sample *samples;             /* the trained samples (batch_samples) */
     float *positions, *dirs, *sigma, *rgb, *g_sigma, *g_rgb;
+    int64_t march_capacity;
+    rd_march_sample *marched;             /* MARCH_FACTOR x batch_samples */
+    float *march_positions, *march_sigma;
     rd_nerf_field_scratch field;
 } step_buffers;
 
@@ -67,11 +74,13 @@ static void free_rays(step_buffers *b)
 {
     free(b->origins), free(b->dirs_ray), free(b->t_min), free(b->jitter), free(b->target), free(b->background), free(b->out_rgb);
     free(b->out_alpha), free(b->out_depth), free(b->g_ray), free(b->offset), free(b->count), free(b->used);
+    free(b->march_offset), free(b->march_count);
 }
 
 static void free_samples(step_buffers *b)
 {
     free(b->samples), free(b->positions), free(b->dirs), free(b->sigma), free(b->rgb), free(b->g_sigma), free(b->g_rgb);
+    free(b->marched), free(b->march_positions), free(b->march_sigma);
     rd_nerf_field_scratch_free(&b->field);
 }
 
@@ -94,8 +103,9 @@ static rd_result reserve_rays(rd_nerf_trainer *t, int64_t n)
     b->g_ray = rd_alloc_array(3 * n, sizeof(float));
     b->offset = rd_alloc_array(n, sizeof(int32_t)), b->count = rd_alloc_array(n, sizeof(int32_t));
     b->used = rd_alloc_array(n, sizeof(int32_t));
+    b->march_offset = rd_alloc_array(n, sizeof(int32_t)), b->march_count = rd_alloc_array(n, sizeof(int32_t));
     bool ok = b->origins && b->dirs_ray && b->t_min && b->jitter && b->target && b->background && b->out_rgb && b->out_alpha && b->out_depth &&
-              b->g_ray && b->offset && b->count && b->used;
+              b->g_ray && b->offset && b->count && b->used && b->march_offset && b->march_count;
     b->ray_capacity = ok ? n : 0;
     return ok ? RD_OK : rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld rays", (long long)n);
 }
@@ -110,7 +120,12 @@ static rd_result reserve_samples(rd_nerf_trainer *t, int64_t n)
     b->sigma = rd_alloc_array(n, sizeof(float)), b->g_sigma = rd_alloc_array(n, sizeof(float));
     b->positions = rd_alloc_array(3 * n, sizeof(float)), b->dirs = rd_alloc_array(3 * n, sizeof(float));
     b->rgb = rd_alloc_array(3 * n, sizeof(float)), b->g_rgb = rd_alloc_array(3 * n, sizeof(float));
-    if (!b->samples || !b->sigma || !b->g_sigma || !b->positions || !b->dirs || !b->rgb || !b->g_rgb)
+    int64_t m = MARCH_FACTOR * n;
+    b->marched = rd_alloc_array(m, sizeof(rd_march_sample));
+    b->march_positions = rd_alloc_array(3 * m, sizeof(float)), b->march_sigma = rd_alloc_array(m, sizeof(float));
+    b->march_capacity = m;
+    if (!b->samples || !b->sigma || !b->g_sigma || !b->positions || !b->dirs || !b->rgb || !b->g_rgb || !b->marched ||
+        !b->march_positions || !b->march_sigma)
         return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld samples", (long long)n);
     rd_result r = rd_nerf_field_scratch_alloc(t->ctx, &t->scene->field, n, &b->field);
     if (r == RD_OK) b->sample_capacity = n;
@@ -295,6 +310,29 @@ static void adam(rd_nerf_trainer *t)
     for (int64_t i = table; i < n; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 1e-6f, 0, size, root_c2);
 }
 
+/* The rays whose samples start before the total: a prefix of them (those kept, less
+   any trailing ones without samples), counted so on every backend. */
+static int64_t rays_before(const int32_t *offset, int64_t rays, int64_t total)
+{
+    int64_t k = 0;
+    while (k < rays && offset[k] < total) k++;
+    return k;
+}
+
+/* Each sample's position (and, where dirs is not NULL, its ray's direction). */
+static void sample_positions(const step_buffers *b, int64_t rays, const int32_t *offset, const int32_t *count,
+                             const rd_march_sample *samples, float *positions, float *dirs)
+{
+    for (int64_t k = 0; k < rays; k++)
+        for (int i = 0; i < count[k]; i++) {
+            int64_t at = offset[k] + i;
+            for (int a = 0; a < 3; a++) {
+                positions[3 * at + a] = b->origins[3 * k + a] + samples[at].t * b->dirs_ray[3 * k + a];
+                if (dirs) dirs[3 * at + a] = b->dirs_ray[3 * k + a];
+            }
+        }
+}
+
 /* The next step's rays: as many as fill the batch at this step's samples a ray. */
 static void next_rays(rd_nerf_trainer *t, int64_t taken, int64_t total)
 {
@@ -311,21 +349,31 @@ static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken,
     if (r == RD_OK) r = reserve_samples(t, t->desc.batch_samples);
     if (r != RD_OK) return r;
     for (int64_t k = 0; k < rays; k++) draw_ray(t, k);
+    int64_t marched = 0;
     r = rd_occupancy_march_rays(ctx, &t->scene->occupancy, rays, b->origins, b->dirs_ray, b->t_min, NULL, b->jitter, RD_NERF_MAX_SAMPLES,
-                                t->desc.batch_samples, b->samples, b->offset, b->count, &total);
+                                b->march_capacity, b->marched, b->march_offset, b->march_count, &marched);
     if (r != RD_OK) return r;
-    /* the step's rays: those whose samples start before the total (a kept ray's, or a ray
-       without samples before the last kept one), the rule a GPU counts too */
-    int64_t taken = 0;
-    while (taken < rays && b->offset[taken] < total) taken++;
-    for (int64_t k = 0; k < taken; k++)
-        for (int i = 0; i < b->count[k]; i++) {
-            int64_t at = b->offset[k] + i;
-            for (int a = 0; a < 3; a++) {
-                b->positions[3 * at + a] = b->origins[3 * k + a] + b->samples[at].t * b->dirs_ray[3 * k + a];
-                b->dirs[3 * at + a] = b->dirs_ray[3 * k + a];
-            }
-        }
+    /* the density at every marched sample says where each ray's compositing stops */
+    int64_t marched_rays = rays_before(b->march_offset, rays, marched);
+    sample_positions(b, marched_rays, b->march_offset, b->march_count, b->marched, b->march_positions, NULL);
+    for (int64_t at = 0; at < marched; at += b->field.capacity) {
+        int64_t n = marched - at < b->field.capacity ? marched - at : b->field.capacity;
+        rd_nerf_field_density(ctx, &t->scene->field, t->scene->params, b->march_positions + 3 * at, n, &b->field, b->march_sigma + at);
+    }
+    /* the step trains on the composited samples alone: whole rays' in order while they fit the batch */
+    for (int64_t k = 0; k < marched_rays; k++) {
+        int32_t o = b->march_offset[k];
+        b->count[k] = rd_volume_used_ray(b->march_count[k], &b->marched[o].dt, 2, b->march_sigma + o);
+    }
+    total = 0;
+    int64_t kept = 0;
+    for (; kept < marched_rays && total + b->count[kept] <= t->desc.batch_samples; kept++) {
+        b->offset[kept] = (int32_t)total;
+        memcpy(b->samples + total, b->marched + b->march_offset[kept], sizeof(rd_march_sample) * (size_t)b->count[kept]);
+        total += b->count[kept];
+    }
+    int64_t taken = rays_before(b->offset, kept, total);
+    sample_positions(b, taken, b->offset, b->count, b->samples, b->positions, b->dirs);
     rd_nerf_field_forward(ctx, &t->scene->field, t->scene->params, b->positions, b->dirs, total, &b->field, b->sigma, b->rgb);
     rd_volume_composite_rays(ctx, taken, b->offset, b->count, b->samples, b->sigma, b->rgb, b->background, b->out_rgb,
                              b->out_alpha, b->out_depth, b->used);
@@ -336,7 +384,6 @@ static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken,
     r = rd_nerf_field_backward(ctx, &t->scene->field, t->scene->params, b->positions, total, &b->field, b->g_sigma, b->g_rgb, t->grad);
     if (r != RD_OK) return r;
     adam(t);
-    next_rays(t, taken, total);
     /* the occupancy grid on the spec's schedule, the warm-up's length and the interval as asked */
     int warmup = t->desc.occupancy_warmup, step = t->step;
     if (rd_nerf_occupancy_due(step, warmup, t->desc.occupancy_every)) {

@@ -5,11 +5,12 @@
 #include "train_rules.h"
 #include "volume.h"
 #include "../renderer/cuda/cuda_internal.h"
+#include "../renderer/cuda/cuda_scan.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-enum { THREADS = 256, STAGES = 6 };
+enum { THREADS = 256, STAGES = 6, MARCH_FACTOR = 4 }; /* a step marches up to 4 x the batch (train.c) */
 
 static unsigned blocks(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
@@ -29,7 +30,11 @@ struct rd_nerf_train_cuda {
     rd_nerf_field_scratch_cuda scratch;
     int64_t ray_capacity;
     float *origins, *dirs_ray, *t_min, *jitter, *target, *background; /* rays */
-    int32_t *offset_buf, *count_buf;
+    int32_t *offset_buf, *count_buf;       /* the trained samples' rays */
+    int32_t *march_offset, *march_count;   /* the marched samples' */
+    rd_march_sample *marched;              /* MARCH_FACTOR x batch */
+    float *march_pos, *march_sigma;
+    rd_cuda_buffer scan_temp;
     float *sample_pos, *sample_dir, *sigma, *rgb, *g_sigma, *g_rgb; /* batch samples */
     rd_march_sample *samples;
     float *occupancy_points, *occupancy_sigma; /* an update's draws */
@@ -96,9 +101,40 @@ __global__ void positions_kernel(long long rays, const int32_t *offset, const in
         float t = samples[s].t;
         for (int a = 0; a < 3; a++) {
             pos[3 * s + a] = origins[3 * k + a] + t * dirs[3 * k + a];
-            dir[3 * s + a] = dirs[3 * k + a];
+            if (dir) dir[3 * s + a] = dirs[3 * k + a];
         }
     }
+}
+
+/* How many of a marched ray's samples compositing reaches (train.c's rule) */
+__global__ void used_kernel(long long rays, const int32_t *offset, const int32_t *count, const int64_t *total,
+                            const rd_march_sample *samples, const float *sigma, int32_t *used)
+{
+    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (k >= rays) return;
+    int32_t o = offset[k];
+    used[k] = o < *total ? rd_volume_used_ray(count[k], &samples[o].dt, 2, sigma + o) : 0;
+}
+
+/* The kept rays (a prefix: exclusive offset + used within the batch) copy their used
+   samples; the rest get no samples and the total as their offset. */
+__global__ void compact_kernel(long long rays, const int32_t *march_offset, const rd_march_sample *marched, long long batch,
+                               int32_t *offset, int32_t *used, int64_t *total, rd_march_sample *samples)
+{
+    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (k >= rays) return;
+    bool here = (long long)offset[k] + used[k] <= batch;
+    bool next = k + 1 < rays && (long long)offset[k + 1] + used[k + 1] <= batch;
+    if (k == 0 && !here) *total = 0;
+    if (here && !next) *total = (long long)offset[k] + used[k];
+    if (!here) return;
+    for (int i = 0; i < used[k]; i++) samples[offset[k] + i] = marched[march_offset[k] + i];
+}
+
+__global__ void uncompacted_kernel(long long rays, const int64_t *total, long long batch, int32_t *offset, int32_t *used)
+{
+    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (k < rays && (long long)offset[k] + used[k] > batch) offset[k] = (int32_t)*total, used[k] = 0;
 }
 
 /* A ray's colour, its loss against the target (mean over the step's rays and channels:
@@ -146,7 +182,7 @@ static rd_result reserve_rays(rd_nerf_train_cuda *t, int64_t rays)
 {
     if (rays <= t->ray_capacity) return RD_OK;
     cudaFree(t->origins), cudaFree(t->dirs_ray), cudaFree(t->t_min), cudaFree(t->jitter), cudaFree(t->target), cudaFree(t->background);
-    cudaFree(t->offset_buf), cudaFree(t->count_buf);
+    cudaFree(t->offset_buf), cudaFree(t->count_buf), cudaFree(t->march_offset), cudaFree(t->march_count);
     t->ray_capacity = 0;
     int64_t n = rays + rays / 4;
     rd_result r = device_array(t->ctx, &t->origins, 3 * n, "NeRF rays");
@@ -157,6 +193,11 @@ static rd_result reserve_rays(rd_nerf_train_cuda *t, int64_t rays)
     if (r == RD_OK) r = device_array(t->ctx, &t->background, 3 * n, "NeRF rays");
     if (r == RD_OK) r = device_array(t->ctx, &t->offset_buf, n, "NeRF rays");
     if (r == RD_OK) r = device_array(t->ctx, &t->count_buf, n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->march_offset, n, "NeRF rays");
+    if (r == RD_OK) r = device_array(t->ctx, &t->march_count, n, "NeRF rays");
+    rd_cuda_scan_plan plan = {NULL, 0, rd_cuda(t->ctx)->stream};
+    if (r == RD_OK) r = rd_cuda_check(t->ctx, rd_cuda_scan(&plan, NULL, NULL, n, true), "NeRF rays: scan scratch size");
+    if (r == RD_OK) r = rd_cuda_reserve(t->ctx, &t->scan_temp, plan.temp_bytes, "NeRF rays: scan scratch");
     if (r == RD_OK) t->ray_capacity = n;
     return r;
 }
@@ -166,7 +207,8 @@ extern "C" void rd_nerf_train_cuda_destroy(rd_nerf_train_cuda *t)
     if (!t) return;
     void *all[] = {t->cameras, t->widths, t->heights, t->photo_at, t->photos, t->params, t->grad, t->m, t->v, t->origins,
                    t->dirs_ray, t->t_min, t->jitter, t->target, t->background, t->offset_buf, t->count_buf, t->sample_pos, t->sample_dir,
-                   t->sigma, t->rgb, t->g_sigma, t->g_rgb, t->samples, t->occupancy_points, t->occupancy_sigma,
+                   t->sigma, t->rgb, t->g_sigma, t->g_rgb, t->samples, t->marched, t->march_pos, t->march_sigma, t->march_offset,
+                   t->march_count, t->occupancy_points, t->occupancy_sigma,
                    t->occupancy_cells, t->counters, t->loss_sum};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) cudaFree(all[k]);
     if (t->host_counters) cudaFreeHost(t->host_counters);
@@ -177,6 +219,7 @@ extern "C" void rd_nerf_train_cuda_destroy(rd_nerf_train_cuda *t)
         for (int k = 0; k <= STAGES; k++) cudaEventDestroy(t->marks[k]);
     }
     rd_occupancy_cuda_destroy(t->ctx, &t->occupancy);
+    rd_cuda_release(t->ctx, &t->scan_temp);
     rd_nerf_field_scratch_cuda_free(t->ctx, &t->scratch);
     free(t);
 }
@@ -210,6 +253,9 @@ extern "C" rd_result rd_nerf_train_cuda_create(rd_context *ctx, const rd_nerf_tr
     if (r == RD_OK) r = device_array(ctx, &t->m, t->params_count, "NeRF training: Adam's moments");
     if (r == RD_OK) r = device_array(ctx, &t->v, t->params_count, "NeRF training: Adam's moments");
     if (r == RD_OK) r = device_array(ctx, &t->samples, batch, "NeRF training: samples");
+    if (r == RD_OK) r = device_array(ctx, &t->marched, MARCH_FACTOR * batch, "NeRF training: marched samples");
+    if (r == RD_OK) r = device_array(ctx, &t->march_pos, 3 * MARCH_FACTOR * batch, "NeRF training: marched samples");
+    if (r == RD_OK) r = device_array(ctx, &t->march_sigma, MARCH_FACTOR * batch, "NeRF training: marched samples");
     if (r == RD_OK) r = device_array(ctx, &t->sample_pos, 3 * batch, "NeRF training: samples");
     if (r == RD_OK) r = device_array(ctx, &t->sample_dir, 3 * batch, "NeRF training: samples");
     if (r == RD_OK) r = device_array(ctx, &t->sigma, batch, "NeRF training: samples");
@@ -279,17 +325,43 @@ extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, in
     r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF training: rays");
     if (r == RD_OK)
         r = rd_occupancy_march_rays_cuda(ctx, &t->occupancy, rays, t->origins, t->dirs_ray, t->t_min, NULL, t->jitter, RD_NERF_MAX_SAMPLES,
-                                         d->batch_samples, t->samples, t->offset_buf, t->count_buf, t->counters, st);
+                                         MARCH_FACTOR * d->batch_samples, t->marched, t->march_offset, t->march_count, t->counters, st);
     if (r != RD_OK) return r;
-    /* the one wait a step: how many samples and rays the field takes */
+    /* wait 1: how many samples the march kept, for the density's launch */
     cudaMemsetAsync(t->counters + 1, 0, sizeof(int64_t), st);
-    taken_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->offset_buf, t->counters, t->counters + 1);
+    taken_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->march_offset, t->counters, t->counters + 1);
     cudaMemcpyAsync(t->host_counters, t->counters, 2 * sizeof(int64_t), cudaMemcpyDeviceToHost, st);
     r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "NeRF training: march");
     if (r != RD_OK) return r;
+    int64_t marched = t->host_counters[0], marched_rays = t->host_counters[1];
+    if (marched_rays > 0) /* a launch of no blocks is an error */
+        positions_kernel<<<blocks(marched_rays), THREADS, 0, st>>>(marched_rays, t->march_offset, t->march_count, t->counters, t->marched,
+                                                                t->origins, t->dirs_ray, t->march_pos, NULL);
+    for (int64_t at = 0; at < marched && r == RD_OK; at += t->scratch.capacity) {
+        int64_t n = marched - at < t->scratch.capacity ? marched - at : t->scratch.capacity;
+        r = rd_nerf_field_density_cuda(ctx, t->field, t->params, t->march_pos + 3 * at, n, &t->scratch, t->march_sigma + at, st);
+    }
+    if (r != RD_OK) return r;
+    /* the samples compositing reaches, compacted: whole rays in order while they fit the batch */
+    used_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->march_offset, t->march_count, t->counters, t->marched, t->march_sigma,
+                                                   t->count_buf);
+    rd_cuda_scan_plan plan = {t->scan_temp.ptr, t->scan_temp.bytes, st};
+    r = rd_cuda_check(ctx, rd_cuda_scan(&plan, (const unsigned *)t->count_buf, (unsigned *)t->offset_buf, rays, true),
+                      "NeRF training: compaction");
+    if (r != RD_OK) return r;
+    compact_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->march_offset, t->marched, d->batch_samples, t->offset_buf, t->count_buf,
+                                                      t->counters, t->samples);
+    uncompacted_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->counters, d->batch_samples, t->offset_buf, t->count_buf);
+    /* wait 2: the compacted samples and rays, for the field's launches */
+    cudaMemsetAsync(t->counters + 1, 0, sizeof(int64_t), st);
+    taken_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->offset_buf, t->counters, t->counters + 1);
+    cudaMemcpyAsync(t->host_counters, t->counters, 2 * sizeof(int64_t), cudaMemcpyDeviceToHost, st);
+    r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "NeRF training: compaction");
+    if (r != RD_OK) return r;
     int64_t total = t->host_counters[0], taken = t->host_counters[1];
     mark(t, 1, st);
-    positions_kernel<<<blocks(taken), THREADS, 0, st>>>(taken, t->offset_buf, t->count_buf, t->counters, t->samples, t->origins,
+    if (taken > 0)
+        positions_kernel<<<blocks(taken), THREADS, 0, st>>>(taken, t->offset_buf, t->count_buf, t->counters, t->samples, t->origins,
                                                          t->dirs_ray, t->sample_pos, t->sample_dir);
     r = rd_nerf_field_forward_cuda(ctx, t->field, t->params, t->sample_pos, t->sample_dir, total, &t->scratch, t->sigma, t->rgb, st);
     if (r != RD_OK) return r;

@@ -98,6 +98,19 @@ RD_VOLUME_FN void rd_volume_composite_ray(int count, const float *t, const float
     *out_alpha = 1.0f - T, *out_depth = depth, *out_used = i;
 }
 
+/* How many of a ray's samples rd_volume_composite_ray composites (the same arithmetic, so
+   the same count): a training step trains on those alone. */
+RD_VOLUME_FN int rd_volume_used_ray(int count, const float *dt, int step, const float *sigma)
+{
+    float T = 1.0f;
+    int i = 0;
+    for (; i < count && T >= RD_VOLUME_MIN_TRANSMITTANCE; i++) {
+        float alpha = 1.0f - expf(-sigma[i] * dt[i * step]);
+        T *= 1.0f - alpha;
+    }
+    return i;
+}
+
 /* d/d(sigma_k dt_k) of the colour: T_(k+1) c_k minus everything after k (the later
    samples' weighted colours and the background's share), which the walk keeps as it goes;
    of the alpha: T_end; of the depth: T_(k+1) t_k minus the later samples' weighted depths. */
