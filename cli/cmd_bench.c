@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *USAGE =
     "usage: radiant bench SCENE|--demo [options]\n"
@@ -94,7 +95,7 @@ int cmd_bench(int argc, char **argv)
     rd_scene *scene = NULL;
     cli_views views = {0};
     float *color = NULL;
-    double *samples = calloc((size_t)o.frames * 8, sizeof(double));
+    double *samples = calloc((size_t)o.frames * (3 + 2 * RD_MAX_STATS), sizeof(double));
     status = EXIT_FAILED;
     if (!samples) goto done;
     if (cli_load_scene(ctx, &o, &scene) != RD_OK || cli_views_load(ctx, &o, scene, &views) != RD_OK) {
@@ -121,9 +122,12 @@ int cmd_bench(int argc, char **argv)
         }
         warmed++;
     }
-    double *frame = samples, *pre = samples + o.frames, *bin = pre + o.frames, *sort = bin + o.frames,
-           *blend = sort + o.frames, *vis = blend + o.frames, *wall = vis + o.frames, *staged = wall + o.frames;
-    int64_t intersections = 0;
+    /* per frame: the total, the wall clock, each stage the kind names (timed pass), each
+       count (plain pass), by name in the kind's order */
+    double *frame = samples, *wall = samples + o.frames, *staged = wall + o.frames;
+    double *stage = staged + o.frames, *count = stage + RD_MAX_STATS * o.frames;
+    const char *stage_names[RD_MAX_STATS] = {0}, *count_names[RD_MAX_STATS] = {0};
+    int stages = 0, counts = 0;
     /* The frame as an application renders it, then with timers between its stages, which
        cost a GPU frame some overlap between its kernels (CUDA on the H100: up to 10 us). */
     rd_render_desc plain = o.render, timed = o.render;
@@ -142,47 +146,67 @@ int cmd_bench(int argc, char **argv)
         rd_render_last_stats(ctx, &st);
         if (timing_stages) {
             staged[i] = st.total_ms;
-            pre[i] = rd_render_stats_stage(&st, "preprocess");
-            bin[i] = rd_render_stats_stage(&st, "binning");
-            sort[i] = rd_render_stats_stage(&st, "sort");
-            blend[i] = rd_render_stats_stage(&st, "blend");
+            stages = st.stage_count;
+            for (int n = 0; n < stages; n++) stage_names[n] = st.stages[n].name, stage[n * o.frames + i] = st.stages[n].value;
         } else {
             frame[i] = st.total_ms;
             wall[i] = ms;
-            vis[i] = rd_render_stats_count(&st, "visible");
-            intersections += (int64_t)rd_render_stats_count(&st, "pairs");
+            counts = st.count_count;
+            for (int n = 0; n < counts; n++) count_names[n] = st.counts[n].name, count[n * o.frames + i] = st.counts[n].value;
         }
         cli_progress("bench", k + 1, 2 * o.frames, start);
     }
     rd_scene_info info;
     rd_scene_get_info(scene, &info);
     const rd_camera *c0 = &views.cameras[0];
-    double m_frame = median(frame, o.frames), m_pre = median(pre, o.frames), m_bin = median(bin, o.frames),
-           m_sort = median(sort, o.frames), m_blend = median(blend, o.frames), m_vis = median(vis, o.frames),
-           m_wall = median(wall, o.frames), m_staged = median(staged, o.frames);
+    double m_frame = median(frame, o.frames), m_wall = median(wall, o.frames), m_staged = median(staged, o.frames);
+    double m_stage[RD_MAX_STATS], m_count[RD_MAX_STATS], mean_count[RD_MAX_STATS];
+    for (int n = 0; n < counts; n++) {
+        mean_count[n] = 0.0;
+        for (int i = 0; i < o.frames; i++) mean_count[n] += count[n * o.frames + i] / o.frames;
+        m_count[n] = median(count + n * o.frames, o.frames);
+    }
+    for (int n = 0; n < stages; n++) m_stage[n] = median(stage + n * o.frames, o.frames);
     double m_backward = 0;
+    if (o.backward && rd_scene_get_kind(scene) != RD_SCENE_GAUSSIANS) {
+        fprintf(stderr, "radiant: --backward: the backward pass is timed for Gaussian scenes\n");
+        goto done;
+    }
     if (o.backward && (m_backward = bench_backward(ctx, scene, &views, &plain, &fb, max_pixels, o.frames, samples)) < 0) {
         cli_error(ctx, "--backward");
         goto done;
     }
     const char *name = o.synth ? "synth" : o.demo ? "demo" : o.scene;
     const char *backend = rd_backend_name(rd_context_backend(ctx));
+    const char *kind = rd_scene_get_kind(scene) == RD_SCENE_NERF ? "nerf" : "gaussians";
     if (o.json) {
-        printf("{\"scene\": \"%s\", \"backend\": \"%s\", \"gaussians\": %lld, \"width\": %d, \"height\": %d, "
-               "\"frames\": %d, \"warmup\": %d, \"median_ms\": %.4f, \"stages\": {\"preprocess_ms\": %.4f, "
-               "\"binning_ms\": %.4f, \"sort_ms\": %.4f, \"blend_ms\": %.4f}, \"median_staged_ms\": %.4f, "
-               "\"median_wall_ms\": %.4f, \"median_visible\": %.0f, \"mean_intersections\": %.0f, "
+        printf("{\"scene\": \"%s\", \"kind\": \"%s\", \"backend\": \"%s\", \"gaussians\": %lld, \"width\": %d, \"height\": %d, "
+               "\"frames\": %d, \"warmup\": %d, \"median_ms\": %.4f, \"stages\": {",
+               name, kind, backend, (long long)info.count, c0->width, c0->height, o.frames, warmed, m_frame);
+        for (int n = 0; n < stages; n++) printf("%s\"%s_ms\": %.4f", n ? ", " : "", stage_names[n], m_stage[n]);
+        printf("}, \"counts\": {");
+        for (int n = 0; n < counts; n++) printf("%s\"%s\": %.0f", n ? ", " : "", count_names[n], m_count[n]);
+        double visible = 0.0, pairs = 0.0;
+        for (int n = 0; n < counts; n++) {
+            if (strcmp(count_names[n], "visible") == 0) visible = m_count[n];
+            if (strcmp(count_names[n], "pairs") == 0) pairs = mean_count[n];
+        }
+        printf("}, \"median_staged_ms\": %.4f, \"median_wall_ms\": %.4f, \"median_visible\": %.0f, \"mean_intersections\": %.0f, "
                "\"median_forward_backward_ms\": %.4f}\n",
-               name, backend, (long long)info.count, c0->width, c0->height, o.frames, warmed, m_frame, m_pre, m_bin,
-               m_sort, m_blend, m_staged, m_wall, m_vis, (double)intersections / o.frames, m_backward);
+               m_staged, m_wall, visible, pairs, m_backward);
     } else {
-        printf("scene %s: %lld Gaussians, %s backend, %dx%d, %d views, median of %d frames after %d warm-up\n",
-               name, (long long)info.count, backend, c0->width, c0->height, views.count, o.frames,
-               warmed);
-        printf("  frame       %9.3f ms\n  preprocess  %9.3f ms\n  binning     %9.3f ms\n  sort        %9.3f ms\n"
-               "  blend       %9.3f ms\n  (stages timed: %.3f ms a frame)\n  wall clock  %9.3f ms per frame on the host\n"
-               "  visible     %9.0f Gaussians\n  tile pairs  %9.0f (mean)\n",
-               m_frame, m_pre, m_bin, m_sort, m_blend, m_staged, m_wall, m_vis, (double)intersections / o.frames);
+        if (rd_scene_get_kind(scene) == RD_SCENE_NERF)
+            printf("scene %s: a NeRF, %s backend, %dx%d, %d views, median of %d frames after %d warm-up\n", name, backend, c0->width,
+                   c0->height, views.count, o.frames, warmed);
+        else
+            printf("scene %s: %lld Gaussians, %s backend, %dx%d, %d views, median of %d frames after %d warm-up\n", name,
+                   (long long)info.count, backend, c0->width, c0->height, views.count, o.frames, warmed);
+        printf("  frame       %9.3f ms\n", m_frame);
+        for (int n = 0; n < stages; n++) printf("  %-11s %9.3f ms\n", stage_names[n], m_stage[n]);
+        printf("  (stages timed: %.3f ms a frame)\n  wall clock  %9.3f ms per frame on the host\n", m_staged, m_wall);
+        for (int n = 0; n < counts; n++)
+            printf("  %-11s %9.0f (%s)\n", count_names[n], strcmp(count_names[n], "pairs") == 0 ? mean_count[n] : m_count[n],
+                   strcmp(count_names[n], "pairs") == 0 ? "mean" : "median");
         if (o.backward) printf("  forward + backward %9.3f ms wall clock\n", m_backward);
     }
     status = EXIT_DONE;

@@ -112,3 +112,33 @@ const char *rd_camera_problem(const rd_camera *c, char *buf, size_t n)
     }
     return NULL;
 }
+
+float rd_camera_orbit_distance(float radius, int width, int height)
+{
+    float tan_half_x = tanf(0.5f * 50.0f * 3.14159265f / 180.0f);
+    float tan_half_min = fminf(tan_half_x, tan_half_x * (float)height / (float)width);
+    return 1.15f * radius * sqrtf(1.0f + 1.0f / (tan_half_min * tan_half_min));
+}
+
+void rd_camera_orbit(const float centre[3], float dist, const float up[3], int n, int width, int height, rd_camera *out)
+{
+    /* the ring's plane: x and z about y, x and y about z, y and z about x; another up takes
+       two perpendicular axes of its own */
+    float ring[2][3] = {{1, 0, 0}, {0, 0, 1}};
+    int axis = fabsf(up[0]) == 1.0f ? 0 : fabsf(up[1]) == 1.0f ? 1 : fabsf(up[2]) == 1.0f ? 2 : -1;
+    if (axis == 0) ring[0][0] = 0.0f, ring[0][1] = 1.0f;
+    if (axis == 2) ring[1][1] = 1.0f, ring[1][2] = 0.0f;
+    if (axis < 0) {
+        float *a = ring[0], *b = ring[1];
+        const float ref[3] = {fabsf(up[0]) < 0.9f ? 1.0f : 0.0f, fabsf(up[0]) < 0.9f ? 0.0f : 1.0f, 0.0f};
+        a[0] = up[1] * ref[2] - up[2] * ref[1], a[1] = up[2] * ref[0] - up[0] * ref[2], a[2] = up[0] * ref[1] - up[1] * ref[0];
+        float la = sqrtf(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
+        for (int k = 0; k < 3; k++) a[k] /= la;
+        b[0] = up[1] * a[2] - up[2] * a[1], b[1] = up[2] * a[0] - up[0] * a[2], b[2] = up[0] * a[1] - up[1] * a[0];
+    }
+    for (int i = 0; i < n; i++) {
+        float angle = 6.2831853f * (float)i / (float)n, c = cosf(angle), sn = sinf(angle), eye[3];
+        for (int k = 0; k < 3; k++) eye[k] = centre[k] + dist * c * ring[0][k] + dist * sn * ring[1][k] + 0.45f * dist * up[k];
+        out[i] = rd_camera_look_at(eye, centre, up, width, height, 50.0f);
+    }
+}

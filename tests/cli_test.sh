@@ -126,7 +126,7 @@ check "unavailable backend exits 1" status_is 1 "$radiant" render --demo --backe
 
 check "bench --json succeeds" status_is 0 "$radiant" bench --demo --cameras "$tmp/cams.json" --frames 2 --warmup 1 --json
 check "bench --json prints median_ms and stages" grep -q '"median_ms": [0-9.]*, "stages": {"preprocess_ms"' "$tmp/stdout"
-check "bench --json times the stages in a pass of their own" grep -q '"blend_ms": [0-9.]*}, "median_staged_ms": [0-9.]' "$tmp/stdout"
+check "bench --json times the stages in a pass of their own" grep -q '"blend_ms": [0-9.]*}, "counts": {[^}]*}, "median_staged_ms": [0-9.]' "$tmp/stdout"
 # the warm-up's one-second rule is test_cli_parts' (with a clock it controls); here, what
 # holds at any speed: the requested frames ran, and --warmup 0 runs none
 check "bench runs the warm-up frames asked for" status_is 0 "$radiant" bench --demo --cameras "$tmp/cams.json" --frames 1 --warmup 3 --json
@@ -183,6 +183,15 @@ if [ -d "$data" ]; then
     check "render draws the NeRF" status_is 0 "$radiant" render "$tmp/lego.rnerf" --backend cpu --dataset "$data/nerf_synthetic_lego" \
         --width 20 --height 20 --out "$tmp/nerf_render"
     check "the NeRF's renders are written" test -s "$tmp/nerf_render/r_0.png"
+    check "render orbits a NeRF without cameras" status_is 0 "$radiant" render "$tmp/lego.rnerf" --backend cpu --width 16 --height 12 \
+        --out "$tmp/nerf_orbit"
+    check "the NeRF's orbit is about +z" grep -q "orbit about up = (0, 0, 1) (a NeRF's default" "$tmp/stderr"
+    check "bench times a NeRF" status_is 0 "$radiant" bench "$tmp/lego.rnerf" --backend cpu --width 16 --height 12 --frames 1 \
+        --warmup 0 --json
+    check "bench names the NeRF's stage and samples" grep -q '"kind": "nerf".*"stages": {"render_ms": [0-9.]*}, "counts": {"samples": [0-9]' \
+        "$tmp/stdout"
+    check "bench --backward refuses a NeRF" status_is 1 "$radiant" bench "$tmp/lego.rnerf" --backend cpu --width 16 --height 12 \
+        --frames 1 --warmup 0 --backward
     check "a NeRF written as .ply exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.ply"
     check "a .rnerf without --model nerf exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.rnerf"
     check "--model nerf with --resume exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf \

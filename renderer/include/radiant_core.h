@@ -114,6 +114,12 @@ rd_camera rd_camera_look_at(const float eye[3], const float target[3], const flo
                             int width, int height, float fov_x_degrees);
 /* The same camera at another resolution: intrinsics scale with the image. */
 rd_camera rd_camera_resized(const rd_camera *camera, int width, int height);
+/* n cameras (50 degrees across) on a ring about centre at distance dist, level with it
+   plus 0.45 dist along the unit vector up, looking at it: the orbit views a command renders
+   of a scene without cameras (rd_scene_orbit for Gaussians). */
+void rd_camera_orbit(const float centre[3], float dist, const float up[3], int n, int width, int height, rd_camera *out);
+/* The distance at which such a ring sees a sphere of that radius whole (with a margin). */
+float rd_camera_orbit_distance(float radius, int width, int height);
 /* Camera centre in world coordinates. */
 void rd_camera_center(const rd_camera *camera, float out[3]);
 
