@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# viewer_test.sh VIEWER RADIANT IMAGE_DIFF: radiant-view end to end under Xvfb on the
+# viewer_test.sh VIEWER RADIANT IMAGE_DIFF NERF_FILE: radiant-view end to end under Xvfb on the
 # Vulkan driver present (lavapipe in CI): its screenshot equals `radiant render --backend
 # vulkan` of the same camera up to 8-bit rounding, a file that fails to load keeps it
 # running with the error logged, and no display gives one clear message and exit code 1.
@@ -7,7 +7,7 @@
 # through xdotool (viewer_input_session.sh).
 # Prints "N passed, M failed"; exits 77 (skipped) only where Xvfb is missing.
 set -u
-viewer_binary=$1 radiant_binary=$2 image_diff=$3
+viewer_binary=$1 radiant_binary=$2 image_diff=$3 nerf_file=$4
 run_viewer() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$viewer_binary" "$@"; }
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 data=${RADIANT_DATA:-$(dirname "$0")/../../shared/data}
@@ -53,6 +53,16 @@ check "demo: a screenshot with the overlay" status_is 0 in_xvfb "$viewer_binary"
     --screenshot-overlay --screenshot "$tmp/overlay.png"
 overlay_diff=$("$image_diff" "$tmp/overlay.png" "$tmp/demo.png" 2>&1)
 check "demo: the overlay's text is drawn" test "$overlay_diff" -ge 100 2>/dev/null
+
+# a NeRF: Vulkan has no NeRF renderer yet, so the viewer renders it on CUDA or the CPU and
+# copies the frames through the host; the screenshot equals radiant render's on the CPU
+check "nerf: a small snapshot" status_is 0 "$nerf_file" "$tmp/small.rnerf"
+check "nerf: 2 frames and a screenshot" status_is 0 in_xvfb "$viewer_binary" "$tmp/small.rnerf" --frames 2 --width 80 --height 45 \
+    --screenshot "$tmp/nerf.png"
+check "nerf: the viewer says who renders it" grep -q "a NeRF: .* renders it" "$tmp/stderr"
+check "nerf: radiant render of the same view" status_is 0 run_radiant render "$tmp/small.rnerf" --backend cpu --width 80 --height 45 \
+    --out "$tmp/nerf_render"
+same_image "nerf: screenshot equals radiant render" "$tmp/nerf.png" "$tmp/nerf_render/0000.png"
 
 # settings by key: white background, SH degree 0 (as radiant render's options); depth, alpha
 check "keys: B 0 (white, SH 0)" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 --press B0 \

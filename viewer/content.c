@@ -21,9 +21,21 @@ static void describe_failure(char *out, size_t n, const char *name, const char *
     snprintf(out, n, "%s%s%s", named ? "" : name, named ? "" : ": ", why);
 }
 
+/* A NeRF's box (a cube): its centre and its inscribed sphere's radius, NULL's false for
+   other scenes. */
+static bool nerf_frame(const rd_scene *scene, float centre[3], float *radius)
+{
+    rd_nerf_info n;
+    if (rd_scene_get_kind(scene) != RD_SCENE_NERF || rd_nerf_get_info(NULL, scene, &n) != RD_OK) return false;
+    for (int a = 0; a < 3; a++) centre[a] = 0.5f * (n.desc.box_min[a] + n.desc.box_max[a]);
+    *radius = 0.5f * (n.desc.box_max[0] - n.desc.box_min[0]);
+    return true;
+}
+
 static void measure(vw_content *c)
 {
     rd_scene_get_info(c->scene, &c->info);
+    if (nerf_frame(c->scene, c->center, &c->radius)) return;
     const float *lo = c->info.bounds_min, *hi = c->info.bounds_max;
     if (c->info.count > 0 && lo[0] <= hi[0]) {
         float d2 = 0.0f;
@@ -115,7 +127,13 @@ void vw_content_default_views(vw_content *c)
 {
     if (!set_view_count(c, ORBIT_VIEWS)) return;
     rd_orbit_desc orbit = {.count = ORBIT_VIEWS, .width = ORBIT_WIDTH, .height = ORBIT_HEIGHT, .up = {c->up[0], c->up[1], c->up[2]}};
-    if (rd_scene_orbit(c->scene, &orbit, c->views) != RD_OK)
+    float centre[3], radius;
+    if (nerf_frame(c->scene, centre, &radius)) { /* about +z unless told: the NeRF datasets' up */
+        float up[3] = {c->up[0], c->up[1], c->up[2]};
+        if (!up[0] && !up[1] && !up[2]) up[2] = 1.0f;
+        rd_camera_orbit(centre, rd_camera_orbit_distance(radius, ORBIT_WIDTH, ORBIT_HEIGHT), up, ORBIT_VIEWS, ORBIT_WIDTH, ORBIT_HEIGHT,
+                        c->views);
+    } else if (rd_scene_orbit(c->scene, &orbit, c->views) != RD_OK)
         for (int i = 0; i < ORBIT_VIEWS; i++) {
             /* an empty scene: look at the origin from a ring */
             float a = 6.2831853f * (float)i / ORBIT_VIEWS;

@@ -91,10 +91,31 @@ static void go_to_view(render_state *s, int i)
     pthread_mutex_unlock(&s->shared->lock);
 }
 
+/* A NeRF opened on Vulkan, which has no NeRF renderer until the pruning issue: frames come
+   from CUDA where there is a GPU (else the CPU), through the host as --backend cuda's do. */
+static void render_nerfs_on_host(render_state *s)
+{
+    if (s->host_ctx || rd_scene_get_kind(s->content.scene) != RD_SCENE_NERF) return;
+    rd_context *probe = NULL; /* quietly: no GPU is no error here */
+    bool cuda = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &probe) == RD_OK;
+    rd_context_destroy(probe);
+    rd_context_desc desc = {.backend = cuda ? RD_BACKEND_CUDA : RD_BACKEND_CPU, .log = vw_log,
+                            .log_level = s->opt->verbose ? RD_LOG_DEBUG : RD_LOG_INFO, .decode_limit = s->opt->decode_limit};
+    if (rd_context_create(&desc, &s->host_ctx) != RD_OK) return;
+    rd_buffer_free(s->vk, s->color), rd_buffer_free(s->vk, s->depth);
+    s->color = s->depth = NULL;
+    s->pixels = 0; /* the host frame's buffers are reserved afresh */
+    char text[300];
+    snprintf(text, sizeof text, "a NeRF: %s renders it (Vulkan has no NeRF renderer yet); frames copied through the host",
+             rd_backend_name(rd_context_backend(s->host_ctx)));
+    vw_log(RD_LOG_INFO, text, NULL);
+}
+
 /* False where the scene failed to load (said in the overlay and the log). */
 static bool open_scene(render_state *s, const char *path)
 {
     bool opened = vw_content_open_scene(&s->content, renderer(s), path);
+    if (opened) render_nerfs_on_host(s);
     if (!opened) {
         vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
         if (s->content.view_count) return false;
