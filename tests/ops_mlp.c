@@ -23,6 +23,7 @@
    ReLU decisions), the activations themselves with the CPU's forward: each step is
    checked, and none by a flip. */
 #include "backend_ops.h"
+#include "../compress/conventions.h"
 #include "compare.h"
 #include "../nerf/mlp.h"
 
@@ -75,15 +76,6 @@ static void *mlp_generate(const op_env *env, test_rng *r, int i)
 
 static bool mlp_large(const void *inputs) { return ((const mlp_case *)inputs)->n > 10000; }
 
-/* half (IEEE binary16 bits) -> float */
-static float half_to_float(uint16_t h)
-{
-    int sign = h >> 15, exponent = h >> 10 & 31, mantissa = h & 1023;
-    float v = exponent == 0 ? ldexpf((float)mantissa, -24)
-              : exponent == 31 ? (mantissa ? NAN : INFINITY)
-                               : ldexpf((float)(mantissa | 1024), exponent - 25);
-    return sign ? -v : v;
-}
 
 #ifdef RADIANT_TEST_CUDA
 /* A host array on the device (bytes > 0). */
@@ -126,7 +118,7 @@ static rd_result mlp_run_cuda(rd_context *ctx, const mlp_case *c, mlp_outputs *o
         if (r == RD_OK) r = rd_buffer_copy(ctx, o->grad_weights, RD_MEMORY_HOST, g_w, RD_MEMORY_DEVICE, weights);
         if (r == RD_OK) r = rd_buffer_copy(ctx, again, RD_MEMORY_HOST, g_w2, RD_MEMORY_DEVICE, weights);
         if (r == RD_OK) r = rd_buffer_copy(ctx, o->grad_inputs, RD_MEMORY_HOST, g_in, RD_MEMORY_DEVICE, ins);
-        for (size_t e = 0; r == RD_OK && e < halves; e++) o->activations[e] = half_to_float(act_host[e]);
+        for (size_t e = 0; r == RD_OK && e < halves; e++) o->activations[e] = rd_half_to_float(act_host[e]);
         o->repeatable = r == RD_OK && memcmp(again, o->grad_weights, weights) == 0;
     }
     void *all[] = {w, in, out, act, g_out, g_w, g_w2, g_in};

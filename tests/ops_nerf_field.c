@@ -43,6 +43,7 @@
    opaque; 6 frames up to 1100x1000): colour and alpha within 6.3e-4, relative L2 under
    1.4e-4, depth within 8e-4 (1.2e-4 relative L2), contributors equal at every pixel. */
 #include "backend_ops.h"
+#include "../compress/conventions.h"
 #include "compare.h"
 #include "../nerf/scene.h"
 
@@ -75,14 +76,6 @@ static bool within(const char *what, const float *got, const float *want, size_t
     return ok;
 }
 
-static float half_to_float(uint16_t h)
-{
-    int sign = h >> 15, exponent = h >> 10 & 31, mantissa = h & 1023;
-    float v = exponent == 0 ? ldexpf((float)mantissa, -24)
-              : exponent == 31 ? (mantissa ? NAN : INFINITY)
-                               : ldexpf((float)(mantissa | 1024), exponent - 25);
-    return sign ? -v : v;
-}
 
 /* ---- the field ------------------------------------------------------------------------ */
 
@@ -168,7 +161,7 @@ static rd_result down_halves(rd_context *ctx, float *host, const void *device, s
 {
     uint16_t *h = malloc(sizeof(uint16_t) * (count ? count : 1));
     rd_result r = h ? down(ctx, h, device, sizeof(uint16_t) * count) : RD_ERROR_OUT_OF_MEMORY;
-    for (size_t k = 0; r == RD_OK && k < count; k++) host[k] = half_to_float(h[k]);
+    for (size_t k = 0; r == RD_OK && k < count; k++) host[k] = rd_half_to_float(h[k]);
     free(h);
     return r;
 }
