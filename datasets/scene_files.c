@@ -3,7 +3,7 @@
 #include "ply.h"
 #include "gltf.h"
 #include "../compress/formats.h"
-#include "../nerf/scene.h"
+#include "../renderer/kinds.h"
 
 #include <stdio.h>
 #include <math.h>
@@ -41,7 +41,10 @@ static rd_file_format format_from_name(const char *path)
    records), and by their layout checks otherwise. */
 static rd_result decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, int spz_frame, rd_scene **out)
 {
-    if (rd_nerf_snapshot_detect(data, size)) return rd_nerf_snapshot_decode(ctx, path, data, size, out);
+    for (int k = 0; k < RD_SCENE_KIND_COUNT; k++) { /* the kinds with files of their own (a NeRF's snapshot) */
+        const rd_kind_ops *ops = rd_kind((rd_scene_kind)k);
+        if (ops && ops->file.detect && ops->file.detect(data, size)) return ops->file.decode(ctx, path, data, size, out);
+    }
     if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
     if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, spz_frame, out);
     if (rd_gltf_detect(data, size)) return rd_gltf_decode(ctx, path, data, size, out);
@@ -164,10 +167,12 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
 {
     rd_scene_save_desc d = desc ? *desc : (rd_scene_save_desc){0};
     if (!scene || !path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_save: scene and path are required");
-    if (rd_is_nerf(scene)) {
-        if (d.format != RD_FILE_AUTO || !ends_with(path, ".rnerf"))
-            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a NeRF saves as a snapshot file, named .rnerf (radiant_nerf.h)", path);
-        return rd_nerf_save(ctx, scene, path);
+    const rd_kind_ops *ops = rd_kind(rd_scene_head_of(scene)->kind);
+    if (ops && ops->file.save) {
+        if (d.format != RD_FILE_AUTO || !ends_with(path, ops->file.extension))
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a %s scene saves as its own file, named %s", path, ops->name,
+                           ops->file.extension);
+        return ops->file.save(ctx, scene, path);
     }
     if (!rd_is_gaussians(scene))
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: the scene files hold Gaussian scenes, and this scene is of kind %d", path,

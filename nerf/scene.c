@@ -151,6 +151,7 @@ static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_ca
 
 const rd_kind_ops rd_nerf_kind = {
     .name = "NeRF",
+    .file = {".rnerf", rd_nerf_snapshot_detect, rd_nerf_snapshot_decode, rd_nerf_save},
     .check_render = check_render,
     .destroy = destroy,
     .backends = {

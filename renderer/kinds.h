@@ -44,8 +44,19 @@ typedef struct rd_kind_backend {
     void (*free_state)(rd_context *ctx, void *state); /* the kind's context slot, when set */
 } rd_kind_backend;
 
+/* A kind's own scene file (NULL where the kind has none, or where datasets/'s formats
+   serve it, as Gaussians'): rd_scene_load asks each kind's detect before the splat
+   formats, and rd_scene_save hands such a kind's scene to its save. */
+typedef struct rd_kind_file {
+    const char *extension; /* ".rnerf": the name a saved file must have */
+    bool (*detect)(const unsigned char *data, size_t size);
+    rd_result (*decode)(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
+    rd_result (*save)(rd_context *ctx, const rd_scene *scene, const char *path);
+} rd_kind_file;
+
 typedef struct rd_kind_ops {
     const char *name; /* for messages: "Gaussians" */
+    rd_kind_file file;
     /* what the kind's renderers need of a call beyond the camera (NULL: nothing) */
     rd_result (*check_render)(rd_context *ctx, const rd_scene *scene, const rd_render_desc *desc);
     void (*destroy)(rd_scene *scene);
