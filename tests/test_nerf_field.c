@@ -36,6 +36,29 @@ static bool same_relus(const rd_nerf_field *f, const rd_nerf_field_scratch *a, c
     return true;
 }
 
+/* The density's exp clamps its argument to +-15 (field.h): a point whose density network
+   gives far more reads sigma = e^15 exactly, and its gradient goes on as e^15 times the
+   sigma's gradient (Instant-NGP's), not zero: the output layer's weights of row 0 get
+   g_sigma * e^15 * the hidden activation. (It overwrites params: the last check.) */
+static void test_clamp(const rd_nerf_field *f, float *params)
+{
+    for (int64_t i = 0; i < f->density_offset; i++) params[i] = 1.0f; /* every feature 1 */
+    for (int64_t i = f->density_offset; i < f->colour_offset; i++) params[i] = 1.0f; /* outputs of 8 x 16 = 128 */
+    float pos[3] = {0.3f, 0.6f, 0.2f}, dir[3] = {0.0f, 0.0f, 1.0f}, sigma, rgb[3], g_sigma = 0.5f, g_rgb[3] = {0};
+    rd_nerf_field_scratch s;
+    if (!CHECK_OK(rd_nerf_field_scratch_alloc(ctx, f, 1, &s))) return;
+    rd_nerf_field_forward(ctx, f, params, pos, dir, 1, &s, &sigma, rgb);
+    CHECK(s.density_out[0] > 15.0f && sigma == expf(15.0f));
+    float *grad = calloc((size_t)f->params, sizeof(float));
+    CHECK_OK(rd_nerf_field_backward(ctx, f, params, pos, 1, &s, &g_sigma, g_rgb, grad));
+    const float *row0 = grad + f->density_offset + f->density.offset[1]; /* the output layer's row 0 */
+    bool ok = true;
+    for (int i = 0; i < f->density.width; i++) ok &= fabsf(row0[i] - g_sigma * expf(15.0f) * s.density_hidden[i]) <= 1e-6f * fabsf(row0[i]);
+    CHECK(ok && row0[0] != 0.0f);
+    free(grad);
+    rd_nerf_field_scratch_free(&s);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("test_nerf_field")};
@@ -122,6 +145,7 @@ int main(void)
     if (!CHECK(bad == 0 && checked[0] >= 15 && checked[1] >= 15 && checked[2] >= 15))
         fprintf(stderr, "  compared %d table entries, %d density and %d colour weights\n", checked[0], checked[1], checked[2]);
     rd_nerf_field_scratch_free(&s), rd_nerf_field_scratch_free(&t);
+    test_clamp(&f, params);
     free(params), free(pos), free(g_sigma), free(g_rgb), free(grad), free(grad4), free(read_entries);
     rd_context_destroy(ctx);
     rd_context_destroy(ctx4);
