@@ -53,9 +53,11 @@ rd_result rd_nerf_field_backward(rd_context *ctx, const rd_nerf_field *f, const 
 /* ---- the same on CUDA (field_cuda.cu, built where RD_HAVE_CUDA is) ----
    The hash encoding's kernels (hashgrid_cuda.cu), the fused half-precision networks
    (mlp_cuda.cu) and the activations between them; every array device memory, the work
-   queued on stream (NULL: the context's). The scratch grows to the largest n asked. */
+   queued on stream (NULL: the context's). The scratch grows to the largest n asked, and is
+   sized afresh for a field of other networks. */
 typedef struct rd_nerf_field_scratch_cuda {
-    int64_t capacity;
+    int64_t capacity;           /* points, for networks of the shapes below */
+    rd_mlp density, colour;     /* the networks it was sized for: another field's re-sizes it */
     rd_cuda_buffer features, density_out, colour_in, colour_out, density_act, colour_act;
     rd_cuda_buffer g_features, g_density_out, g_colour_in, g_colour_out;
 } rd_nerf_field_scratch_cuda;

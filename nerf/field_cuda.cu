@@ -56,7 +56,13 @@ __global__ void density_grad_kernel(const float *g_colour_in, int colour_inputs,
 extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const rd_nerf_field *f, int64_t n,
                                                         rd_nerf_field_scratch_cuda *s)
 {
-    if (n <= s->capacity) return RD_OK;
+    const rd_mlp *had[2] = {&s->density, &s->colour}, *wants[2] = {&f->density, &f->colour};
+    bool same = true;
+    for (int k = 0; k < 2; k++)
+        same &= had[k]->inputs == wants[k]->inputs && had[k]->width == wants[k]->width &&
+                had[k]->hidden_layers == wants[k]->hidden_layers && had[k]->outputs == wants[k]->outputs;
+    if (same && n <= s->capacity) return RD_OK;
+    if (!same) rd_nerf_field_scratch_cuda_free(ctx, s);
     size_t rows = (size_t)(n > 0 ? n : 1), density_act = 0, colour_act = 0;
     rd_result r = rd_mlp_activation_bytes_cuda(ctx, &f->density, (int64_t)rows, &density_act);
     if (r == RD_OK) r = rd_mlp_activation_bytes_cuda(ctx, &f->colour, (int64_t)rows, &colour_act);
@@ -71,6 +77,7 @@ extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const r
     for (size_t k = 0; k < sizeof parts / sizeof parts[0] && r == RD_OK; k++)
         r = rd_cuda_reserve(ctx, parts[k].buf, parts[k].bytes, "the NeRF field's scratch");
     s->capacity = r == RD_OK ? (int64_t)rows : 0;
+    if (r == RD_OK) s->density = f->density, s->colour = f->colour;
     return r;
 }
 
@@ -80,6 +87,7 @@ extern "C" void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_s
                              &s->colour_act, &s->g_features, &s->g_density_out, &s->g_colour_in, &s->g_colour_out};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) rd_cuda_release(ctx, all[k]);
     s->capacity = 0;
+    s->density = s->colour = rd_mlp{};
 }
 
 static rd_result check_capacity(rd_context *ctx, const rd_nerf_field_scratch_cuda *s, int64_t n, const char *what)

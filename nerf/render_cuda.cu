@@ -71,7 +71,6 @@ struct nerf_frame {
     int cascades;
     float cone;
     rd_nerf_field_scratch_cuda field;
-    rd_nerf_field field_shape; /* the field the scratch was sized for (its capacity counts points, whatever their size) */
     rd_cuda_buffer lists[2], spans, positions, dirs, samples, sigma, rgb, counts;
     rd_cuda_buffer color, depth, trans, contrib; /* a host target's outputs before their download */
     wave_counts *host;                          /* pinned */
@@ -371,15 +370,6 @@ static rd_result reserve_frame(rd_context *ctx, nerf_frame *f, const rd_nerf_sce
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->sigma, n * sizeof(float), "NeRF samples");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->rgb, n * 3 * sizeof(float), "NeRF samples");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->counts, sizeof(wave_counts), "NeRF counters");
-    const rd_mlp *a[2] = {&f->field_shape.density, &f->field_shape.colour}, *b[2] = {&s->field.density, &s->field.colour};
-    bool same = true;
-    for (int k = 0; k < 2; k++)
-        same &= a[k]->inputs == b[k]->inputs && a[k]->width == b[k]->width && a[k]->hidden_layers == b[k]->hidden_layers &&
-                a[k]->outputs == b[k]->outputs;
-    if (r == RD_OK && !same) {
-        rd_nerf_field_scratch_cuda_free(ctx, &f->field);
-        f->field_shape = s->field;
-    }
     if (r == RD_OK) r = rd_nerf_field_scratch_cuda_reserve(ctx, &s->field, wave, &f->field);
     void *p[4] = {};
     if (r == RD_OK) r = output_target(ctx, target->color, target->memory, &f->color, rays * 4 * sizeof(float), &p[0]);

@@ -217,6 +217,10 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
         rd_nerf_train_cuda_desc cd = {&t->desc, t->view_count, t->cameras, t->widths, t->heights, photos, t->scene};
         if (r == RD_OK) r = rd_nerf_train_cuda_create(ctx, &cd, &t->cuda);
         free(photos);
+        for (int k = 0; r == RD_OK && k < t->view_count; k++) { /* the device holds them now */
+            free(t->photos[k].rgba);
+            t->photos[k].rgba = NULL;
+        }
     }
 #endif
     if (r != RD_OK) {
