@@ -42,6 +42,7 @@ static const char *USAGE =
     "NeRF:\n"
     "  --levels L           the hash encoding's levels (1..32, default 16)\n"
     "  --table-size T       2^T entries a level (4..24, default 19)\n"
+    "  --width W            the networks' hidden width (1..256, default 64)\n"
     "  --batch N            samples a step after empty-space skipping (default 262144)\n"
     "  --loss L             huber (default, delta 0.1) or l2\n"
     "  (the background defaults to random per ray for NeRFs; the test views go on black, or --eval-background)\n"
@@ -49,6 +50,7 @@ static const char *USAGE =
     "  --deterministic      CUDA: repeat a run bit for bit (the backward pass sums in a fixed order,\n"
     "                       no float atomics; slower: BENCHMARKS.md); the CPU always does\n"
     "  --eval-every N       measure the test split every N iterations into the report (default: at the end only)\n"
+    "  --test-views N       measure only the test split's first N views (default: all)\n"
     "  --checkpoint-every N write SCENE-STEM.checkpoint every N iterations (default 5000; Ctrl-C writes one too,\n"
     "                       then exits with 130)\n"
     "  --resume FILE        continue the run a checkpoint holds (same dataset and options)\n"
@@ -58,9 +60,9 @@ typedef struct train_options {
     const char *dataset, *out, *resume;
     bool nerf;          /* --model nerf */
     rd_backend backend;
-    int iterations, sh_degree, downscale, eval_every, checkpoint_every;
+    int iterations, sh_degree, downscale, eval_every, checkpoint_every, test_views;
     double seconds;     /* 0: no limit */
-    int levels, table_size, batch;
+    int levels, table_size, batch, width;
     rd_nerf_loss loss;
     long long points, max_gaussians;
     const char *strategy; /* default, mcmc or none */
@@ -96,10 +98,10 @@ static int parse(int argc, char **argv, train_options *o)
             if (b < 0 || b == RD_BACKEND_VULKAN)
                 return fprintf(stderr, "radiant: --backend %s: expected auto, cpu or cuda (training)\n", next), EXIT_USAGE;
             o->backend = (rd_backend)b;
-        } else if ((strcmp(a, "--eval-every") == 0 || strcmp(a, "--checkpoint-every") == 0) && next) {
+        } else if ((strcmp(a, "--eval-every") == 0 || strcmp(a, "--checkpoint-every") == 0 || strcmp(a, "--test-views") == 0) && next) {
             if (!parse_number(argv[++i], 1, 10000000, &v))
                 return fprintf(stderr, "radiant: %s %s: expected a whole number in 1..10000000\n", a, next), EXIT_USAGE;
-            *(a[2] == 'e' ? &o->eval_every : &o->checkpoint_every) = (int)v;
+            *(a[2] == 'e' ? &o->eval_every : a[2] == 't' ? &o->test_views : &o->checkpoint_every) = (int)v;
         } else if (strcmp(a, "--max-gaussians") == 0 && next) {
             if (!parse_number(argv[++i], 1, 2000000000, &v))
                 return fprintf(stderr, "radiant: --max-gaussians %s: expected a whole number in 1..2000000000\n", next), EXIT_USAGE;
@@ -129,12 +131,13 @@ static int parse(int argc, char **argv, train_options *o)
             o->seconds = strtod(argv[++i], &end);
             if (*end || end == next || !(o->seconds > 0.0 && o->seconds <= 1e7))
                 return fprintf(stderr, "radiant: --seconds %s: expected a number of seconds above 0\n", next), EXIT_USAGE;
-        } else if ((strcmp(a, "--levels") == 0 || strcmp(a, "--table-size") == 0 || strcmp(a, "--batch") == 0) && next) {
-            bool levels = a[2] == 'l', table = a[2] == 't';
-            long long lo = levels ? 1 : table ? 4 : 1, hi = levels ? 32 : table ? 24 : 1 << 26;
+        } else if ((strcmp(a, "--levels") == 0 || strcmp(a, "--table-size") == 0 || strcmp(a, "--batch") == 0 ||
+                    strcmp(a, "--width") == 0) && next) {
+            bool levels = a[2] == 'l', table = a[2] == 't', width = a[2] == 'w';
+            long long lo = table ? 4 : 1, hi = levels ? 32 : table ? 24 : width ? 256 : 1 << 26;
             if (!parse_number(argv[++i], lo, hi, &v))
                 return fprintf(stderr, "radiant: %s %s: expected a whole number in %lld..%lld\n", a, next, lo, hi), EXIT_USAGE;
-            *(levels ? &o->levels : table ? &o->table_size : &o->batch) = (int)v;
+            *(levels ? &o->levels : table ? &o->table_size : width ? &o->width : &o->batch) = (int)v;
         } else if (strcmp(a, "--loss") == 0 && next) {
             if (strcmp(next, "huber") != 0 && strcmp(next, "l2") != 0)
                 return fprintf(stderr, "radiant: --loss %s: expected huber or l2\n", next), EXIT_USAGE;
@@ -188,12 +191,13 @@ static int parse(int argc, char **argv, train_options *o)
 
 /* Mean PSNR of the test views against their photos composited on the background; with
    views, each view's name, PSNR and SSIM go into it. */
-static double evaluate(rd_context *ctx, const rd_scene *scene, const rd_train_set *test, const float background[3], cJSON *views)
+static double evaluate(rd_context *ctx, const rd_scene *scene, const rd_train_set *test, int limit, const float background[3],
+                       cJSON *views)
 {
     double sum = 0.0;
     int counted = 0;
     const rd_train_view *test_views = rd_train_set_views(test);
-    for (int k = 0; k < rd_train_set_count(test); k++) {
+    for (int k = 0; k < rd_train_set_count(test) && k < limit; k++) {
         const rd_image *photo = test_views[k].image;
         rd_image render, truth;
         if (rd_image_alloc(photo->width, photo->height, 4, &render) != RD_OK) continue;
@@ -316,7 +320,7 @@ static rd_result make_fitter(rd_context *ctx, const train_options *o, const rd_t
     memset(f, 0, sizeof *f);
     *initial = 0, *sparse = false;
     if (o->nerf) {
-        rd_nerf_trainer_desc desc = {.field = {.levels = o->levels, .log2_table_size = o->table_size, .seed = o->seed},
+        rd_nerf_trainer_desc desc = {.field = {.levels = o->levels, .log2_table_size = o->table_size, .width = o->width, .seed = o->seed},
                                      .random_background = o->random_background, .loss = o->loss, .batch_samples = o->batch,
                                      .seed = o->seed};
         memcpy(desc.background, o->background, sizeof desc.background);
@@ -342,6 +346,7 @@ static void add_nerf_options(rd_context *ctx, cJSON *report, const rd_scene *sce
     if (rd_nerf_get_info(ctx, scene, &info) != RD_OK) return;
     cJSON_AddNumberToObject(report, "levels", info.desc.levels);
     cJSON_AddNumberToObject(report, "log2_table_size", info.desc.log2_table_size);
+    cJSON_AddNumberToObject(report, "network_width", info.desc.width);
     cJSON_AddNumberToObject(report, "aabb_scale", info.desc.aabb_scale);
     cJSON_AddNumberToObject(report, "params", (double)info.params);
     cJSON_AddNumberToObject(report, "batch_samples", o->batch ? o->batch : 1 << 18);
@@ -421,6 +426,9 @@ int cmd_train(int argc, char **argv)
     bool device_reports = rd_device_memory(ctx, &device_used, &device_total) == RD_OK;
     double last_psnr = NAN; /* the last evaluation's, printed with each line after it */
     int line_every = o.nerf ? 256 : 100;
+    int test_count = rd_train_set_count(test); /* the views evaluated: the first --test-views of them */
+    if (o.test_views && o.test_views < test_count) test_count = o.test_views;
+    cJSON_AddNumberToObject(report, "test_views_evaluated", test_count);
     for (int done_steps = stats.iteration; done_steps < o.iterations;) {
         if (o.seconds > 0 && training_ms >= o.seconds * 1000.0) break;
         int chunk = o.iterations - done_steps < fit.chunk ? o.iterations - done_steps : fit.chunk;
@@ -435,7 +443,7 @@ int cmd_train(int argc, char **argv)
         done_steps += chunk;
         if (device_reports && rd_device_memory(ctx, &device_used, &device_total) == RD_OK && device_used > device_peak)
             device_peak = device_used;
-        bool evaluate_now = o.eval_every && done_steps % o.eval_every == 0 && rd_train_set_count(test);
+        bool evaluate_now = o.eval_every && done_steps % o.eval_every == 0 && test_count;
         bool last = done_steps >= o.iterations || (o.seconds > 0 && training_ms >= o.seconds * 1000.0);
         if (!evaluate_now && !last && done_steps % line_every != 0 && !interrupted) continue;
         cJSON *point = cJSON_CreateObject();
@@ -444,7 +452,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(point, fit.count_name, stats.count);
         cJSON_AddNumberToObject(point, "seconds", training_ms / 1000.0);
         if (evaluate_now) {
-            last_psnr = evaluate(ctx, fit.scene(fit.trainer), test, o.eval_background, NULL);
+            last_psnr = evaluate(ctx, fit.scene(fit.trainer), test, test_count, o.eval_background, NULL);
             cJSON_AddNumberToObject(point, "test_psnr", last_psnr);
         }
         cJSON_AddItemToArray(curve, point);
@@ -481,10 +489,9 @@ int cmd_train(int argc, char **argv)
     struct rusage usage;
     if (getrusage(RUSAGE_SELF, &usage) == 0) cJSON_AddNumberToObject(report, "peak_host_memory_bytes", (double)usage.ru_maxrss * 1024.0);
     if (device_reports) cJSON_AddNumberToObject(report, "peak_device_memory_bytes", (double)device_peak);
-    int test_count = rd_train_set_count(test);
     if (test_count) {
         cJSON *views = cJSON_AddArrayToObject(report, "test");
-        double mean = evaluate(ctx, fit.scene(fit.trainer), test, o.eval_background, views);
+        double mean = evaluate(ctx, fit.scene(fit.trainer), test, test_count, o.eval_background, views);
         double ssim = 0.0;
         cJSON *v;
         cJSON_ArrayForEach(v, views) ssim += cJSON_GetObjectItem(v, "ssim")->valuedouble / test_count;

@@ -173,10 +173,10 @@ if [ -d "$data" ]; then
     check "a broken checkpoint fails" status_is 1 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.spz" --iterations 30 \
         --downscale 16 --points 500 --resume "$tmp/bad.checkpoint"
     check "a broken checkpoint is named" grep -q "bad.checkpoint" "$tmp/stderr"
-    # a NeRF: two steps of a small field (the occupancy grid's updates of every cell dominate)
+    # a NeRF: one step of a small field (the occupancy grid's update of every cell dominates)
     check "train a NeRF briefly" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/lego.rnerf" \
-        --steps 2 --downscale 16 --levels 4 --table-size 12 --batch 4096 --seed 3
-    check "the NeRF's test PSNR is reported" grep -q "test split: 20 views, mean PSNR" "$tmp/stdout"
+        --steps 1 --downscale 16 --levels 4 --table-size 12 --width 16 --batch 4096 --seed 3 --test-views 3
+    check "the NeRF's test PSNR is reported, on the views asked" grep -q "test split: 3 views, mean PSNR" "$tmp/stdout"
     check "the NeRF's report names its model" grep -Eq '"model":[[:space:]]*"nerf"' "$tmp/lego.report.json"
     check "info describes the NeRF" status_is 0 "$radiant" info "$tmp/lego.rnerf"
     check "info gives its parameters" grep -q "^parameters: .* in the table" "$tmp/stdout"
@@ -196,6 +196,7 @@ if [ -d "$data" ]; then
     check "a .rnerf without --model nerf exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.rnerf"
     check "--model nerf with --resume exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf \
         --out "$tmp/x.rnerf" --resume "$tmp/lego_fit.checkpoint"
+    check "--width 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.rnerf" --width 0
     check "--model other exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model voxels --out "$tmp/x.rnerf"
     check "train without --out exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego"
     check "train --downscale 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.ply" --downscale 0

@@ -286,7 +286,7 @@ static void test_boxes(const rd_train_view *train, int n, const rd_train_view *h
     if (!t) return;
     double untrained = held_out_psnr(rd_nerf_trainer_scene(t), held, m);
     rd_nerf_train_stats stats = {0};
-    int steps = TEST_SANITIZED ? 400 : 800;
+    int steps = TEST_SANITIZED ? 300 : 800; /* 200 steps reached 18.81 dB */
     for (int done = 0; done < steps; done += 50) {
         CHECK_OK(rd_nerf_trainer_step(t, 50, &stats));
         printf("  step %d: loss %.5f, %lld rays, %lld samples, %lld cells occupied\n", stats.iteration, stats.loss,
