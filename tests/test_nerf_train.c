@@ -254,17 +254,21 @@ static void test_bad_options(const rd_train_view *views, int n)
     CHECK(strstr(rd_last_error(ctx), "views[0]") != NULL);
 }
 
+/* A seed repeats a run bit for bit, on 1 thread as on 4: every sum runs in a fixed order. */
 static void test_repeatable(const rd_train_view *views, int n)
 {
     const char *dir = test_temp_dir("nerf_repeat");
     unsigned char *files[2] = {NULL, NULL};
     size_t sizes[2] = {0, 0};
-    for (int run = 0; run < 2; run++) {
+    rd_context *threads[2] = {NULL, NULL};
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1, .log = test_log}, &threads[0]));
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 4, .log = test_log}, &threads[1]));
+    for (int run = 0; run < 2 && threads[run]; run++) {
         rd_nerf_trainer *t = NULL;
         rd_nerf_trainer_desc d = boxes_desc(views, n, 77);
         d.batch_samples = 1 << 10;
-        CHECK_OK(rd_nerf_trainer_create(ctx, &d, &t));
-        if (!t) return;
+        CHECK_OK(rd_nerf_trainer_create(threads[run], &d, &t));
+        if (!t) break;
         rd_nerf_train_stats stats;
         CHECK_OK(rd_nerf_trainer_step(t, 3, &stats));
         CHECK(stats.iteration == 3 && stats.samples > 0 && stats.samples <= 1024 && stats.rays > 0 && isfinite(stats.loss));
@@ -276,6 +280,16 @@ static void test_repeatable(const rd_train_view *views, int n)
     }
     CHECK(files[0] && files[1] && sizes[0] == sizes[1] && memcmp(files[0], files[1], sizes[0]) == 0);
     free(files[0]), free(files[1]);
+    rd_context_destroy(threads[0]), rd_context_destroy(threads[1]);
+    /* a negative step count is refused, saying so */
+    rd_nerf_trainer *t = NULL;
+    rd_nerf_trainer_desc d = boxes_desc(views, n, 1);
+    if (CHECK_OK(rd_nerf_trainer_create(ctx, &d, &t))) {
+        CHECK_FAILS(rd_nerf_trainer_step(t, -1, NULL), RD_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(rd_last_error(ctx), "steps -1") != NULL);
+    }
+    rd_nerf_trainer_destroy(t);
+    CHECK_FAILS(rd_nerf_trainer_step(NULL, 1, NULL), RD_ERROR_INVALID_ARGUMENT);
 }
 
 static void test_boxes(const rd_train_view *train, int n, const rd_train_view *held, int m)
