@@ -63,6 +63,13 @@ static double sum_doubles(const double *values, int64_t n)
     return fold_lanes(lane);
 }
 
+int64_t rd_occupancy_occupied(const rd_occupancy *g)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < (int64_t)g->cascades * RD_OCCUPANCY_CELLS; i++) n += g->bits[0][i];
+    return n;
+}
+
 void rd_occupancy_rebuild_bits(rd_occupancy *g)
 {
     int64_t cells = (int64_t)g->cascades * RD_OCCUPANCY_CELLS, chunks = cells / RD_OCCUPANCY_SUM_CHUNK;

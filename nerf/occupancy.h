@@ -77,6 +77,8 @@ static inline int rd_occupancy_update_due(int step) { return step < 256 || step 
 /* The whole update on the CPU: the draws, the density at them in batches through the
    callback, then rd_occupancy_update_apply. */
 rd_result rd_occupancy_update(rd_context *ctx, rd_occupancy *g, int step, rd_density_fn density, void *user);
+/* How many cells of the grid (all cascades) are occupied. */
+int64_t rd_occupancy_occupied(const rd_occupancy *g);
 /* Rebuilds the threshold and the bits from the thicknesses (the update does it; for grids
    filled by hand). */
 void rd_occupancy_rebuild_bits(rd_occupancy *g);

@@ -38,6 +38,11 @@ RD_RAYS_FN rd_nerf_ray rd_nerf_camera_ray(const rd_camera *c, float scale, const
     return ray;
 }
 
+/* The camera's near and far planes with their defaults (rd_camera: 0.01 and 1e10), as
+   camera depths. */
+RD_RAYS_FN float rd_nerf_near(const rd_camera *c) { return c->near_plane > 0.0f ? c->near_plane : 0.01f; }
+RD_RAYS_FN float rd_nerf_far(const rd_camera *c) { return c->far_plane > 0.0f ? c->far_plane : 1e10f; }
+
 /* Training ray k's draw at `step`: a view (uniform over the views), a point in it (uniform
    over its width x height), a background (uniform in [0, 1)^3 where random), and the
    fraction of a step its samples are shifted by (the march's jitter, uniform in [0, 1)). */

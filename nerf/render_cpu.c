@@ -62,7 +62,7 @@ static void render_tiles(int64_t begin, int64_t end, int worker, void *user)
     const rd_framebuffer *fb = j->target;
     tile_scratch *w = &j->scratch[worker];
     int64_t pixels = (int64_t)c->width * c->height;
-    float near = c->near_plane > 0.0f ? c->near_plane : 0.01f, far = c->far_plane > 0.0f ? c->far_plane : 1e10f;
+    float near = rd_nerf_near(c), far = rd_nerf_far(c);
     for (int64_t tile = begin; tile < end && !j->failed[worker]; tile++) {
         int64_t first = tile * TILE, count = pixels - first < TILE ? pixels - first : TILE;
         if (!scratch_reserve(j->one_thread, s, w, 1)) {

@@ -388,7 +388,7 @@ static view_params make_view(const rd_nerf_scene *s, const rd_camera *c, const r
     v.width = c->width, v.pixels = (long long)c->width * c->height;
     v.scale = s->scale;
     memcpy(v.offset, s->offset, sizeof v.offset);
-    v.near_plane = c->near_plane > 0.0f ? c->near_plane : 0.01f, v.far_plane = c->far_plane > 0.0f ? c->far_plane : 1e10f;
+    v.near_plane = rd_nerf_near(c), v.far_plane = rd_nerf_far(c);
     memcpy(v.background, desc->background, sizeof v.background);
     v.expected_depth = (desc->flags & RD_RENDER_EXPECTED_DEPTH) != 0;
     return v;

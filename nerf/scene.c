@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-rd_result rd_nerf_desc_resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_desc *out, float *scale, float offset[3])
+/* desc with each zero replaced by its default into s->desc, the world-to-field placement
+   its box gives, and the field's layout; RD_ERROR_INVALID_ARGUMENT naming a field out of
+   range. */
+static rd_result resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_scene *s)
 {
     rd_nerf_desc d = desc ? *desc : (rd_nerf_desc){0};
     if (!d.levels) d.levels = 16;
@@ -42,15 +45,14 @@ rd_result rd_nerf_desc_resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_ner
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF: box_min/box_max: the box has no extent");
     /* the box becomes the cube of its longest side about its centre */
     for (int a = 0; a < 3; a++) d.box_min[a] = centre[a] - 0.5f * side, d.box_max[a] = centre[a] + 0.5f * side;
-    *scale = 1.0f / side;
-    for (int a = 0; a < 3; a++) offset[a] = 0.5f - centre[a] * *scale;
-    *out = d;
-    rd_nerf_field f;
+    s->scale = 1.0f / side;
+    for (int a = 0; a < 3; a++) s->offset[a] = 0.5f - centre[a] * s->scale;
+    s->desc = d;
     return rd_nerf_field_make(ctx,
                               &(rd_nerf_field_desc){.grid = {d.levels, d.features, d.log2_table_size, d.base_resolution,
                                                              d.finest_resolution},
                                                     .width = d.width},
-                              &f);
+                              &s->field);
 }
 
 rd_result rd_nerf_scene_new(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_scene **out)
@@ -59,14 +61,8 @@ rd_result rd_nerf_scene_new(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_s
     rd_nerf_scene *s = calloc(1, sizeof *s);
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF: out of memory");
     s->head = rd_scene_head_new(RD_SCENE_NERF);
-    rd_result r = rd_nerf_desc_resolve(ctx, desc, &s->desc, &s->scale, s->offset);
+    rd_result r = resolve(ctx, desc, s);
     const rd_nerf_desc *d = &s->desc;
-    if (r == RD_OK)
-        r = rd_nerf_field_make(ctx,
-                               &(rd_nerf_field_desc){.grid = {d->levels, d->features, d->log2_table_size, d->base_resolution,
-                                                              d->finest_resolution},
-                                                     .width = d->width},
-                               &s->field);
     if (r == RD_OK && !(s->params = malloc(sizeof(float) * (size_t)s->field.params)))
         r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF: cannot hold %lld parameters", (long long)s->field.params);
     if (r == RD_OK) r = rd_occupancy_create(ctx, d->aabb_scale, d->seed, &s->occupancy);
@@ -120,7 +116,7 @@ rd_result rd_nerf_get_info(rd_context *ctx, const rd_scene *scene, rd_nerf_info 
     out->table_params = s->field.density_offset;
     out->network_params = s->field.params - s->field.density_offset;
     out->cascades = s->occupancy.cascades;
-    for (int64_t i = 0; i < (int64_t)s->occupancy.cascades * RD_OCCUPANCY_CELLS; i++) out->occupied_cells += s->occupancy.bits[0][i];
+    out->occupied_cells = rd_occupancy_occupied(&s->occupancy);
     return RD_OK;
 }
 

@@ -27,13 +27,10 @@ typedef struct rd_nerf_scene {
 
 static inline bool rd_is_nerf(const rd_scene *s) { return s && rd_scene_head_of(s)->kind == RD_SCENE_NERF; }
 
-/* A scene for desc (its defaults filled in), parameters and grid allocated but not set. */
+/* A scene for desc (its defaults filled in, placed on its box), parameters and grid
+   allocated but not set; RD_ERROR_INVALID_ARGUMENT naming a field out of range. */
 rd_result rd_nerf_scene_new(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_scene **out);
 void rd_nerf_scene_free(rd_nerf_scene *s);
-
-/* desc with each zero replaced by its default, and the world-to-field placement its box
-   gives; RD_ERROR_INVALID_ARGUMENT naming a field out of range. */
-rd_result rd_nerf_desc_resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_desc *out, float *scale, float offset[3]);
 
 /* Every cell of the grid occupied, every thickness 0: a fresh field's grid, which marches
    everywhere until the first update has measured the density. */

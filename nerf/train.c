@@ -276,7 +276,7 @@ static void draw_ray(rd_nerf_trainer *t, int64_t k)
     rd_nerf_ray ray = rd_nerf_camera_ray(camera, t->scene->scale, t->scene->offset, d.u, d.v);
     memcpy(b->origins + 3 * k, ray.origin, sizeof ray.origin);
     memcpy(b->dirs_ray + 3 * k, ray.dir, sizeof ray.dir);
-    b->t_min[k] = (camera->near_plane > 0.0f ? camera->near_plane : 0.01f) * ray.field_per_depth;
+    b->t_min[k] = rd_nerf_near(camera) * ray.field_per_depth;
     b->jitter[k] = d.jitter;
 }
 
@@ -425,9 +425,7 @@ rd_result rd_nerf_trainer_step(rd_nerf_trainer *t, int steps, rd_nerf_train_stat
 #endif
     if (stats) {
         *stats = (rd_nerf_train_stats){.iteration = t->step, .loss = steps ? sum / steps : 0.0, .rays = rays, .samples = samples};
-        stats->occupied_cells = t->host_stale ? -1 : 0;
-        for (int64_t i = 0; !t->host_stale && i < (int64_t)t->scene->occupancy.cascades * RD_OCCUPANCY_CELLS; i++)
-            stats->occupied_cells += t->scene->occupancy.bits[0][i];
+        stats->occupied_cells = t->host_stale ? -1 : rd_occupancy_occupied(&t->scene->occupancy);
     }
     t->scene->head = rd_scene_head_new(RD_SCENE_NERF); /* the parameters changed: caches must not match */
     return RD_OK;

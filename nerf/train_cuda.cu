@@ -80,7 +80,7 @@ __global__ void draw_kernel(long long rays, uint64_t seed, int step, int views, 
     const rd_camera *camera = &cameras[d.view];
     rd_nerf_ray ray = rd_nerf_camera_ray(camera, scale, offset, d.u, d.v);
     for (int a = 0; a < 3; a++) origins[3 * k + a] = ray.origin[a], dirs[3 * k + a] = ray.dir[a];
-    t_min[k] = (camera->near_plane > 0.0f ? camera->near_plane : 0.01f) * ray.field_per_depth;
+    t_min[k] = rd_nerf_near(camera) * ray.field_per_depth;
     jitter[k] = d.jitter;
 }
 
@@ -310,6 +310,20 @@ static rd_result update_occupancy(rd_nerf_train_cuda *t, int s, cudaStream_t st)
     return r;
 }
 
+/* Waits for the stream: *total (the device's counters[0], the march's or the compaction's
+   total) and *taken, the rays whose samples start before it (train.c's rule), for the
+   launches that follow. */
+static rd_result read_counts(rd_nerf_train_cuda *t, int64_t rays, const int32_t *offset, cudaStream_t st, const char *what,
+                             int64_t *total, int64_t *taken)
+{
+    cudaMemsetAsync(t->counters + 1, 0, sizeof(int64_t), st);
+    taken_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, offset, t->counters, t->counters + 1);
+    cudaMemcpyAsync(t->host_counters, t->counters, 2 * sizeof(int64_t), cudaMemcpyDeviceToHost, st);
+    rd_result r = rd_cuda_check(t->ctx, cudaStreamSynchronize(st), what);
+    *total = t->host_counters[0], *taken = t->host_counters[1];
+    return r;
+}
+
 extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, int64_t rays, int64_t *taken_out, int64_t *total_out)
 {
     rd_context *ctx = t->ctx;
@@ -328,12 +342,9 @@ extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, in
                                          MARCH_FACTOR * d->batch_samples, t->marched, t->march_offset, t->march_count, t->counters, st);
     if (r != RD_OK) return r;
     /* wait 1: how many samples the march kept, for the density's launch */
-    cudaMemsetAsync(t->counters + 1, 0, sizeof(int64_t), st);
-    taken_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->march_offset, t->counters, t->counters + 1);
-    cudaMemcpyAsync(t->host_counters, t->counters, 2 * sizeof(int64_t), cudaMemcpyDeviceToHost, st);
-    r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "NeRF training: march");
+    int64_t marched = 0, marched_rays = 0;
+    r = read_counts(t, rays, t->march_offset, st, "NeRF training: march", &marched, &marched_rays);
     if (r != RD_OK) return r;
-    int64_t marched = t->host_counters[0], marched_rays = t->host_counters[1];
     if (marched_rays > 0) /* a launch of no blocks is an error */
         positions_kernel<<<blocks(marched_rays), THREADS, 0, st>>>(marched_rays, t->march_offset, t->march_count, t->counters, t->marched,
                                                                 t->origins, t->dirs_ray, t->march_pos, NULL);
@@ -353,12 +364,9 @@ extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, in
                                                       t->counters, t->samples);
     uncompacted_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->counters, d->batch_samples, t->offset_buf, t->count_buf);
     /* wait 2: the compacted samples and rays, for the field's launches */
-    cudaMemsetAsync(t->counters + 1, 0, sizeof(int64_t), st);
-    taken_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->offset_buf, t->counters, t->counters + 1);
-    cudaMemcpyAsync(t->host_counters, t->counters, 2 * sizeof(int64_t), cudaMemcpyDeviceToHost, st);
-    r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "NeRF training: compaction");
+    int64_t total = 0, taken = 0;
+    r = read_counts(t, rays, t->offset_buf, st, "NeRF training: compaction", &total, &taken);
     if (r != RD_OK) return r;
-    int64_t total = t->host_counters[0], taken = t->host_counters[1];
     mark(t, 1, st);
     if (taken > 0)
         positions_kernel<<<blocks(taken), THREADS, 0, st>>>(taken, t->offset_buf, t->count_buf, t->counters, t->samples, t->origins,
