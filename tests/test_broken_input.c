@@ -147,6 +147,13 @@ static void test_transforms(void)
     snprintf(text, sizeof text, "{\"camera_angle_x\": 1e999, \"frames\": [{\"file_path\": \"r_0\", \"transform_matrix\": %s}]}", I);
     EXPECT(load_dataset("transforms_inf.json", text), RD_ERROR_FORMAT, "camera_angle_x", "finite");
     EXPECT(load_dataset("transforms_nan.json", "{\"camera_angle_x\": NaN, \"frames\": []}"), RD_ERROR_FORMAT, "transforms_nan.json", "invalid JSON");
+    /* instant-ngp's aabb_scale: a power of two from 1 to 128 */
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"aabb_scale\": 3, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_aabb3.json", text), RD_ERROR_FORMAT, "transforms_aabb3.json", "aabb_scale: 3 is not a power of two");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"aabb_scale\": 256, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_aabb256.json", text), RD_ERROR_FORMAT, "transforms_aabb256.json", "aabb_scale");
+    snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"aabb_scale\": 16, \"frames\": [{\"file_path\": \"./r_0\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_aabb16.json", text), RD_OK, NULL, NULL);
     snprintf(text, sizeof text, "{\"camera_angle_x\": 0.69, \"frames\": [{\"transform_matrix\": %s}]}", I);
     EXPECT(load_dataset("transforms_nopath.json", text), RD_ERROR_FORMAT, "frames[0].file_path", NULL);
     snprintf(text, sizeof text, "{\"frames\": [{\"file_path\": \"r_0\", \"transform_matrix\": %s}]}", I);
