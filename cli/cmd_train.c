@@ -45,6 +45,8 @@ static const char *USAGE =
     "  --width W            the networks' hidden width (1..256, default 64)\n"
     "  --batch N            samples a step after empty-space skipping (default 262144)\n"
     "  --loss L             huber (default, delta 0.1) or l2\n"
+    "  --average D          the scene written is the parameters' moving average, step k back weighing D^k\n"
+    "                       (0..0.999, default 0.95, Instant-NGP's; 0: the last step's parameters)\n"
     "  (the background defaults to random per ray for NeRFs; the test views go on black, or --eval-background)\n"
     "Gaussians:\n"
     "  --deterministic      CUDA: repeat a run bit for bit (the backward pass sums in a fixed order,\n"
@@ -64,6 +66,7 @@ typedef struct train_options {
     double seconds;     /* 0: no limit */
     int levels, table_size, batch, width;
     rd_nerf_loss loss;
+    float average; /* the trainer's average_decay: 0 default, negative none */
     long long points, max_gaussians;
     const char *strategy; /* default, mcmc or none */
     unsigned long long seed;
@@ -142,6 +145,12 @@ static int parse(int argc, char **argv, train_options *o)
             if (strcmp(next, "huber") != 0 && strcmp(next, "l2") != 0)
                 return fprintf(stderr, "radiant: --loss %s: expected huber or l2\n", next), EXIT_USAGE;
             o->loss = strcmp(argv[++i], "l2") == 0 ? RD_NERF_LOSS_L2 : RD_NERF_LOSS_HUBER;
+        } else if (strcmp(a, "--average") == 0 && next) {
+            char *end;
+            double d = strtod(argv[++i], &end);
+            if (*end || end == next || !(d >= 0.0 && d <= 0.999))
+                return fprintf(stderr, "radiant: --average %s: expected a decay in 0..0.999\n", next), EXIT_USAGE;
+            o->average = d > 0.0 ? (float)d : -1.0f;
         } else if (strcmp(a, "--seed") == 0 && next) {
             if (!parse_number(argv[++i], 0, 1ll << 62, &v)) return fprintf(stderr, "radiant: --seed %s: expected a whole number\n", next), EXIT_USAGE;
             o->seed = (unsigned long long)v;
@@ -247,12 +256,14 @@ static cJSON *options_json(const train_options *o, const rd_train_set *train, co
     cJSON_AddStringToObject(j, "scene", o->out);
     cJSON_AddStringToObject(j, "backend", rd_backend_name(o->backend ? o->backend : RD_BACKEND_CPU));
     cJSON_AddNumberToObject(j, "iterations", o->iterations);
-    cJSON_AddStringToObject(j, "strategy", o->strategy);
-    if (o->max_gaussians) cJSON_AddNumberToObject(j, "max_gaussians", (double)o->max_gaussians);
-    cJSON_AddNumberToObject(j, "sh_degree", o->sh_degree);
+    if (!o->nerf) { /* the Gaussians' own options */
+        cJSON_AddStringToObject(j, "strategy", o->strategy);
+        if (o->max_gaussians) cJSON_AddNumberToObject(j, "max_gaussians", (double)o->max_gaussians);
+        cJSON_AddNumberToObject(j, "sh_degree", o->sh_degree);
+        cJSON_AddBoolToObject(j, "deterministic", o->deterministic);
+    }
     cJSON_AddNumberToObject(j, "downscale", o->downscale);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
-    cJSON_AddBoolToObject(j, "deterministic", o->deterministic);
     if (o->random_background) cJSON_AddStringToObject(j, "background", "random");
     else cJSON_AddItemToObject(j, "background", cJSON_CreateFloatArray(o->background, 3));
     cJSON_AddItemToObject(j, "evaluation_background", cJSON_CreateFloatArray(o->eval_background, 3));
@@ -263,8 +274,10 @@ static cJSON *options_json(const train_options *o, const rd_train_set *train, co
     cJSON_AddNumberToObject(j, "test_views", rd_train_set_count(test));
     cJSON_AddNumberToObject(j, "width", rd_train_set_views(train)[0].camera.width);
     cJSON_AddNumberToObject(j, "height", rd_train_set_views(train)[0].camera.height);
-    cJSON_AddNumberToObject(j, "initial_gaussians", (double)initial);
-    cJSON_AddStringToObject(j, "initialisation", sparse ? "sparse points" : "random");
+    if (!o->nerf) {
+        cJSON_AddNumberToObject(j, "initial_gaussians", (double)initial);
+        cJSON_AddStringToObject(j, "initialisation", sparse ? "sparse points" : "random");
+    }
     return j;
 }
 
@@ -322,7 +335,7 @@ static rd_result make_fitter(rd_context *ctx, const train_options *o, const rd_t
     if (o->nerf) {
         rd_nerf_trainer_desc desc = {.field = {.levels = o->levels, .log2_table_size = o->table_size, .width = o->width, .seed = o->seed},
                                      .random_background = o->random_background, .loss = o->loss, .batch_samples = o->batch,
-                                     .seed = o->seed};
+                                     .seed = o->seed, .average_decay = o->average};
         memcpy(desc.background, o->background, sizeof desc.background);
         *f = (fitter){NULL, "samples", 16, nerf_step, nerf_scene, NULL, NULL, nerf_destroy};
         return rd_nerf_trainer_create_from_set(ctx, train, &desc, (rd_nerf_trainer **)&f->trainer);
@@ -351,6 +364,7 @@ static void add_nerf_options(rd_context *ctx, cJSON *report, const rd_scene *sce
     cJSON_AddNumberToObject(report, "params", (double)info.params);
     cJSON_AddNumberToObject(report, "batch_samples", o->batch ? o->batch : 1 << 18);
     cJSON_AddStringToObject(report, "loss", o->loss == RD_NERF_LOSS_L2 ? "l2" : "huber");
+    cJSON_AddNumberToObject(report, "average_decay", o->average > 0.0f ? o->average : o->average < 0.0f ? 0.0 : 0.95);
     if (o->seconds > 0) cJSON_AddNumberToObject(report, "seconds", o->seconds);
 }
 

@@ -7,25 +7,38 @@
 #include "../renderer/cuda/cuda_internal.h"
 
 enum { THREADS = 256, DENSITY_OUTPUTS = 16 };
+/* groups of 4 of the colour network's input: its 16 density outputs and 16 SH values
+   (the layout rd_nerf_field_layout makes, checked in the launches) */
+enum { GROUPS = (DENSITY_OUTPUTS + RD_DIRECTION_VALUES) / 4 };
 
 __device__ __forceinline__ float clamped_exp_argument(float x) { return isnan(x) ? x : fminf(fmaxf(x, -15.0f), 15.0f); }
 
 static unsigned blocks(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
 /* sigma from the density network's first output; the colour network's input: the 16
-   outputs, then the direction's SH (colour_in NULL: the density alone) */
+   outputs, then the direction's SH (colour_in NULL: the density alone). A thread a sample
+   and group of 4 of the input's 32 values, so that reads and writes are whole float4s
+   side by side: a thread a sample left them 64 and 128 bytes apart. */
 __global__ void density_kernel(const float *density_out, const float *dirs, long long n, int colour_inputs, float *sigma,
                                float *colour_in)
 {
-    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    int groups = colour_in ? GROUPS : 1;
+    long long e = (long long)blockIdx.x * THREADS + threadIdx.x, i = e / groups;
+    int group = (int)(e % groups);
     if (i >= n) return;
     const float *out = density_out + i * DENSITY_OUTPUTS;
-    sigma[i] = expf(clamped_exp_argument(out[0]));
+    if (group == 0) sigma[i] = expf(clamped_exp_argument(out[0]));
     if (!colour_in) return;
-    float *in = colour_in + i * colour_inputs;
-    for (int k = 0; k < DENSITY_OUTPUTS; k++) in[k] = out[k];
-    float d[3] = {dirs[3 * i], dirs[3 * i + 1], dirs[3 * i + 2]};
-    rd_direction_encode(d, in + DENSITY_OUTPUTS);
+    float4 v;
+    if (group < DENSITY_OUTPUTS / 4) {
+        v = *(const float4 *)(out + 4 * group);
+    } else {
+        float d[3] = {dirs[3 * i], dirs[3 * i + 1], dirs[3 * i + 2]}, sh[RD_DIRECTION_VALUES];
+        rd_direction_encode(d, sh);
+        int at = 4 * group - DENSITY_OUTPUTS;
+        v = make_float4(sh[at], sh[at + 1], sh[at + 2], sh[at + 3]);
+    }
+    *(float4 *)(colour_in + i * colour_inputs + 4 * group) = v;
 }
 
 __global__ void sigmoid_kernel(const float *x, long long n, float *y)
@@ -43,14 +56,17 @@ __global__ void colour_grad_kernel(const float *colour_out, const float *g_rgb, 
 }
 
 /* the density network's output gradient: the colour network's input gradient's first 16,
-   and sigma's through exp (of the clamped argument, as field.c takes it) */
+   and sigma's through exp (of the clamped argument, as field.c takes it); a thread a
+   sample and group of 4 outputs, as density_kernel */
 __global__ void density_grad_kernel(const float *g_colour_in, int colour_inputs, const float *density_out, const float *g_sigma,
                                     long long n, float *g_density_out)
 {
-    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    long long e = (long long)blockIdx.x * THREADS + threadIdx.x, i = e / (DENSITY_OUTPUTS / 4);
+    int group = (int)(e % (DENSITY_OUTPUTS / 4));
     if (i >= n) return;
-    for (int k = 0; k < DENSITY_OUTPUTS; k++) g_density_out[i * DENSITY_OUTPUTS + k] = g_colour_in[i * colour_inputs + k];
-    g_density_out[i * DENSITY_OUTPUTS] += g_sigma[i] * expf(clamped_exp_argument(density_out[i * DENSITY_OUTPUTS]));
+    float4 g = *(const float4 *)(g_colour_in + i * colour_inputs + 4 * group);
+    if (group == 0) g.x += g_sigma[i] * expf(clamped_exp_argument(density_out[i * DENSITY_OUTPUTS]));
+    *(float4 *)(g_density_out + i * DENSITY_OUTPUTS + 4 * group) = g;
 }
 
 extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const rd_nerf_field *f, int64_t n,
@@ -107,7 +123,10 @@ static rd_result density_part(rd_context *ctx, const rd_nerf_field *f, const flo
         r = rd_mlp_forward_cuda(ctx, &f->density, params + f->density_offset, features, n, density_out,
                                 keep ? s->density_act.ptr : NULL, st);
     if (r != RD_OK || n == 0) return r;
-    density_kernel<<<blocks(n), THREADS, 0, st>>>(density_out, dirs, n, f->colour.inputs, sigma,
+    if (f->colour.inputs != GROUPS * 4 || f->density.outputs != DENSITY_OUTPUTS)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF density: networks of %d outputs and %d inputs, not %d and %d",
+                       f->density.outputs, f->colour.inputs, DENSITY_OUTPUTS, GROUPS * 4);
+    density_kernel<<<blocks((dirs ? GROUPS : 1) * n), THREADS, 0, st>>>(density_out, dirs, n, f->colour.inputs, sigma,
                                                    dirs ? (float *)s->colour_in.ptr : NULL);
     return rd_cuda_check(ctx, cudaGetLastError(), "NeRF density");
 }
@@ -150,7 +169,7 @@ extern "C" rd_result rd_nerf_field_backward_cuda(rd_context *ctx, const rd_nerf_
         r = rd_mlp_backward_cuda(ctx, &f->colour, params + f->colour_offset, (const float *)s->colour_in.ptr, n, s->colour_act.ptr,
                                  g_colour_out, grad_params + f->colour_offset, g_colour_in, st);
     if (r != RD_OK) return r;
-    density_grad_kernel<<<blocks(n), THREADS, 0, st>>>(g_colour_in, f->colour.inputs, (const float *)s->density_out.ptr, g_sigma, n,
+    density_grad_kernel<<<blocks(DENSITY_OUTPUTS / 4 * n), THREADS, 0, st>>>(g_colour_in, f->colour.inputs, (const float *)s->density_out.ptr, g_sigma, n,
                                                         g_density_out);
     r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF density backward");
     if (r == RD_OK)

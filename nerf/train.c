@@ -13,8 +13,11 @@
       0.1, in its smooth-L1 form, or L2; mean over rays and channels) and its gradient back
       through the compositing and the field;
    4. Adam: the hash table's entries without gradient keep their values and moments, the
-      networks' weights take L2 1e-6; lr x 0.33 every 10,000 steps from 20,000;
+      networks' weights take L2 1e-6; lr x 0.33 every 10,000 steps from 20,000; the
+      parameters' moving average (average_decay) follows them;
    5. updates the occupancy grid when due.
+   The trainer's scene (rd_nerf_trainer_scene) holds the average, made when asked; the
+   steps run on the live parameters (t->params, or the device's).
    Every sum runs in a fixed order: a seed repeats a run bit for bit. */
 #include "scene.h"
 #include "volume.h"
@@ -59,7 +62,8 @@ struct rd_nerf_trainer {
     int *widths, *heights;
     train_photo *photos;
     rd_nerf_scene *scene;
-    float *grad, *m, *v;
+    float *params, *grad, *m, *v; /* the live parameters (CPU), their gradient and moments */
+    float *average;                /* their moving average, or NULL (CPU) */
     int step;
     int64_t rays; /* a step's, adapted */
     step_buffers b;
@@ -67,7 +71,7 @@ struct rd_nerf_trainer {
 #ifdef RD_HAVE_CUDA
     rd_nerf_train_cuda *cuda; /* on a CUDA context: the step runs there (train_cuda.h) */
 #endif
-    bool host_stale;          /* the scene's parameters and grid lag the device's */
+    bool host_stale;          /* the scene's parameters (and grid, on CUDA) lag the training's */
 };
 
 static void free_rays(step_buffers *b)
@@ -170,6 +174,9 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
     if (desc->occupancy_warmup < 0 || desc->occupancy_every < 0)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF training: occupancy_warmup %d / occupancy_every %d: negative",
                        desc->occupancy_warmup, desc->occupancy_every);
+    if (!(desc->average_decay < 1.0f))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF training: average_decay %g is not below 1 (0: 0.95, negative: none)",
+                       desc->average_decay);
     if ((unsigned)desc->loss > RD_NERF_LOSS_L2) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF training: loss %d: unknown", desc->loss);
     for (int c = 0; c < 3; c++)
         if (!(desc->background[c] >= 0.0f && desc->background[c] <= 1.0f))
@@ -183,6 +190,8 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
     if (t->desc.learning_rate == 0.0f) t->desc.learning_rate = 1e-2f;
     if (!t->desc.occupancy_warmup) t->desc.occupancy_warmup = 256;
     if (!t->desc.occupancy_every) t->desc.occupancy_every = 16;
+    if (t->desc.average_decay == 0.0f) t->desc.average_decay = 0.95f;
+    if (t->desc.average_decay < 0.0f) t->desc.average_decay = 0.0f; /* none */
     t->view_count = desc->view_count;
     t->rays = t->desc.batch_samples / 16 > MIN_RAYS ? t->desc.batch_samples / 16 : MIN_RAYS;
     rd_result r = RD_OK;
@@ -199,7 +208,9 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
     if (r == RD_OK) {
         int64_t n = t->scene->field.params;
         t->grad = rd_alloc_array(n, sizeof(float)), t->m = calloc((size_t)n, sizeof(float)), t->v = calloc((size_t)n, sizeof(float));
-        if (!t->grad || !t->m || !t->v) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld parameters' moments", (long long)n);
+        t->params = rd_alloc_array(n, sizeof(float));
+        if (t->desc.average_decay > 0.0f) t->average = calloc((size_t)n, sizeof(float));
+        if (!t->grad || !t->m || !t->v || !t->params || (t->desc.average_decay > 0.0f && !t->average)) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld parameters' moments", (long long)n);
     }
     if (r == RD_OK) r = rd_nerf_field_scratch_alloc(ctx, &t->scene->field, 65536, &t->density_scratch);
     if (r != RD_OK) {
@@ -207,6 +218,7 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
         return r;
     }
     rd_nerf_field_init(&t->scene->field, desc->field.seed ? desc->field.seed : desc->seed, t->scene->params);
+    memcpy(t->params, t->scene->params, sizeof(float) * (size_t)t->scene->field.params);
     rd_nerf_occupancy_open(&t->scene->occupancy);
     if (ctx->backend == RD_BACKEND_VULKAN) r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF training runs on the CPU and CUDA, not Vulkan");
 #ifdef RD_HAVE_CUDA
@@ -236,6 +248,7 @@ void rd_nerf_trainer_destroy(rd_nerf_trainer *t)
     if (!t) return;
     for (int k = 0; t->photos && k < t->view_count; k++) free(t->photos[k].rgba);
     free(t->photos), free(t->cameras), free(t->widths), free(t->heights), free(t->grad), free(t->m), free(t->v);
+    free(t->params), free(t->average);
     buffers_free(&t->b);
     rd_nerf_field_scratch_free(&t->density_scratch);
 #ifdef RD_HAVE_CUDA
@@ -245,16 +258,26 @@ void rd_nerf_trainer_destroy(rd_nerf_trainer *t)
     free(t);
 }
 
+/* The scene's parameters from the training's: the average (unbiased) or the live ones. */
+static rd_result present(rd_nerf_trainer *t)
+{
+#ifdef RD_HAVE_CUDA
+    if (t->cuda) return rd_nerf_train_cuda_download(t->cuda, t->scene);
+#endif
+    size_t n = (size_t)t->scene->field.params;
+    memcpy(t->scene->params, t->average && t->step > 0 ? t->average : t->params, sizeof(float) * n);
+    if (t->average && t->step > 0) rd_nerf_average_unbias(t->scene->params, (long long)n, t->desc.average_decay, t->step);
+    return RD_OK;
+}
+
 const rd_scene *rd_nerf_trainer_scene(const rd_nerf_trainer *t)
 {
     if (!t) return NULL;
-#ifdef RD_HAVE_CUDA
-    if (t->host_stale) { /* the host copy is the trainer's cache: brought up to date here */
+    if (t->host_stale) { /* the scene is the trainer's cache: brought up to date here */
         rd_nerf_trainer *fresh = (rd_nerf_trainer *)t;
-        if (rd_nerf_train_cuda_download(fresh->cuda, fresh->scene) != RD_OK) return NULL;
+        if (present(fresh) != RD_OK) return NULL;
         fresh->host_stale = false;
     }
-#endif
     return (const rd_scene *)t->scene;
 }
 
@@ -298,20 +321,21 @@ static double ray_losses(rd_nerf_trainer *t, int64_t rays, float scale)
 static void density_at(const float *points, int64_t n, float *sigma, void *user)
 {
     rd_nerf_trainer *t = user;
-    rd_nerf_field_density(t->ctx, &t->scene->field, t->scene->params, points, n, &t->density_scratch, sigma);
+    rd_nerf_field_density(t->ctx, &t->scene->field, t->params, points, n, &t->density_scratch, sigma);
 }
 
 /* Adam on the parameters (train_rules.h): the table's entries without gradient left
-   alone, the networks' weights with L2 1e-6. */
+   alone, the networks' weights with L2 1e-6; then their moving average. */
 static void adam(rd_nerf_trainer *t)
 {
     int update = t->step + 1;
     float lr = rd_nerf_learning_rate(t->desc.learning_rate, t->step);
     float size = lr / (1.0f - powf(0.9f, (float)update)), root_c2 = sqrtf(1.0f - powf(0.99f, (float)update));
     int64_t table = t->scene->field.density_offset, n = t->scene->field.params;
-    float *p = t->scene->params;
+    float *p = t->params;
     for (int64_t i = 0; i < table; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 0.0f, RD_NERF_ADAM_SKIP_ZERO, size, root_c2);
     for (int64_t i = table; i < n; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 1e-6f, 0, size, root_c2);
+    for (int64_t i = 0; t->average && i < n; i++) t->average[i] = rd_nerf_average_one(t->average[i], p[i], t->desc.average_decay);
 }
 
 /* The rays whose samples start before the total: a prefix of them (those kept, less
@@ -362,7 +386,7 @@ static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken,
     sample_positions(b, marched_rays, b->march_offset, b->march_count, b->marched, b->march_positions, NULL);
     for (int64_t at = 0; at < marched; at += b->field.capacity) {
         int64_t n = marched - at < b->field.capacity ? marched - at : b->field.capacity;
-        rd_nerf_field_density(ctx, &t->scene->field, t->scene->params, b->march_positions + 3 * at, n, &b->field, b->march_sigma + at);
+        rd_nerf_field_density(ctx, &t->scene->field, t->params, b->march_positions + 3 * at, n, &b->field, b->march_sigma + at);
     }
     /* the step trains on the composited samples alone: whole rays' in order while they fit the batch */
     for (int64_t k = 0; k < marched_rays; k++) {
@@ -378,14 +402,14 @@ static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken,
     }
     int64_t taken = rays_before(b->offset, kept, total);
     sample_positions(b, taken, b->offset, b->count, b->samples, b->positions, b->dirs);
-    rd_nerf_field_forward(ctx, &t->scene->field, t->scene->params, b->positions, b->dirs, total, &b->field, b->sigma, b->rgb);
+    rd_nerf_field_forward(ctx, &t->scene->field, t->params, b->positions, b->dirs, total, &b->field, b->sigma, b->rgb);
     rd_volume_composite_rays(ctx, taken, b->offset, b->count, b->samples, b->sigma, b->rgb, b->background, b->out_rgb,
                              b->out_alpha, b->out_depth, b->used);
     *loss = taken ? ray_losses(t, taken, 1.0f / (3.0f * (float)taken)) / (3.0 * (double)taken) : 0.0;
     rd_volume_backward_rays(ctx, taken, b->offset, b->count, b->samples, b->sigma, b->rgb, b->out_rgb, b->out_alpha, b->out_depth,
                             b->used, b->g_ray, NULL, NULL, b->g_sigma, b->g_rgb);
     memset(t->grad, 0, sizeof(float) * (size_t)t->scene->field.params);
-    r = rd_nerf_field_backward(ctx, &t->scene->field, t->scene->params, b->positions, total, &b->field, b->g_sigma, b->g_rgb, t->grad);
+    r = rd_nerf_field_backward(ctx, &t->scene->field, t->params, b->positions, total, &b->field, b->g_sigma, b->g_rgb, t->grad);
     if (r != RD_OK) return r;
     adam(t);
     /* the occupancy grid on the spec's schedule, the warm-up's length and the interval as asked */
@@ -420,12 +444,15 @@ rd_result rd_nerf_trainer_step(rd_nerf_trainer *t, int steps, rd_nerf_train_stat
     if (t->cuda) {
         rd_result r = rd_nerf_train_cuda_loss(t->cuda, &sum);
         if (r != RD_OK) return r;
-        t->host_stale = steps > 0 || t->host_stale;
     }
 #endif
+    t->host_stale = steps > 0 || t->host_stale;
     if (stats) {
         *stats = (rd_nerf_train_stats){.iteration = t->step, .loss = steps ? sum / steps : 0.0, .rays = rays, .samples = samples};
-        stats->occupied_cells = t->host_stale ? -1 : rd_occupancy_occupied(&t->scene->occupancy);
+        stats->occupied_cells = rd_occupancy_occupied(&t->scene->occupancy);
+#ifdef RD_HAVE_CUDA
+        if (t->cuda && t->host_stale) stats->occupied_cells = -1; /* the grid is the device's */
+#endif
     }
     t->scene->head = rd_scene_head_new(RD_SCENE_NERF); /* the parameters changed: caches must not match */
     return RD_OK;

@@ -1,5 +1,5 @@
 /* train_cuda.cu: a NeRF training step on CUDA (train_cuda.h), train.c's step kernel for
-   kernel: draws a thread a ray, positions a thread a ray, compositing + loss + its backward
+   kernel: draws a thread a ray, positions and compaction a warp a ray, compositing + loss + its backward
    fused a thread a ray, Adam a thread a parameter. */
 #include "train_cuda.h"
 #include "train_rules.h"
@@ -25,6 +25,9 @@ struct rd_nerf_train_cuda {
     long long *photo_at;         /* device: view k's first value in photos */
     uint16_t *photos;            /* device */
     float *params, *grad, *m, *v; /* device */
+    float *average;               /* device: the parameters' moving average (NULL: none), decay^age weights */
+    float average_decay;
+    int updates;                  /* Adam's so far */
     int64_t params_count, table_count;
     rd_occupancy_cuda occupancy;
     rd_nerf_field_scratch_cuda scratch;
@@ -91,17 +94,21 @@ __global__ void taken_kernel(long long rays, const int32_t *offset, const int64_
     if (k < rays && offset[k] < *total) atomicAdd((unsigned long long *)taken, 1ull);
 }
 
+/* A warp a ray, its lanes over the samples: a step has few rays (thousands) of many
+   samples, which a thread a ray left to a few blocks' long loops. */
 __global__ void positions_kernel(long long rays, const int32_t *offset, const int32_t *count, const int64_t *total,
                                  const rd_march_sample *samples, const float *origins, const float *dirs, float *pos, float *dir)
 {
-    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    long long k = ((long long)blockIdx.x * THREADS + threadIdx.x) / 32;
+    int lane = (int)(threadIdx.x % 32);
     if (k >= rays || offset[k] >= *total) return;
-    for (int i = 0; i < count[k]; i++) {
+    const float o[3] = {origins[3 * k], origins[3 * k + 1], origins[3 * k + 2]}, d[3] = {dirs[3 * k], dirs[3 * k + 1], dirs[3 * k + 2]};
+    for (int i = lane; i < count[k]; i += 32) {
         long long s = offset[k] + i;
         float t = samples[s].t;
         for (int a = 0; a < 3; a++) {
-            pos[3 * s + a] = origins[3 * k + a] + t * dirs[3 * k + a];
-            if (dir) dir[3 * s + a] = dirs[3 * k + a];
+            pos[3 * s + a] = o[a] + t * d[a];
+            if (dir) dir[3 * s + a] = d[a];
         }
     }
 }
@@ -117,18 +124,20 @@ __global__ void used_kernel(long long rays, const int32_t *offset, const int32_t
 }
 
 /* The kept rays (a prefix: exclusive offset + used within the batch) copy their used
-   samples; the rest get no samples and the total as their offset. */
+   samples, a warp a ray as positions_kernel; the rest get no samples and the total as their
+   offset. */
 __global__ void compact_kernel(long long rays, const int32_t *march_offset, const rd_march_sample *marched, long long batch,
                                int32_t *offset, int32_t *used, int64_t *total, rd_march_sample *samples)
 {
-    long long k = (long long)blockIdx.x * THREADS + threadIdx.x;
+    long long k = ((long long)blockIdx.x * THREADS + threadIdx.x) / 32;
+    int lane = (int)(threadIdx.x % 32);
     if (k >= rays) return;
     bool here = (long long)offset[k] + used[k] <= batch;
     bool next = k + 1 < rays && (long long)offset[k + 1] + used[k + 1] <= batch;
-    if (k == 0 && !here) *total = 0;
-    if (here && !next) *total = (long long)offset[k] + used[k];
+    if (lane == 0 && k == 0 && !here) *total = 0;
+    if (lane == 0 && here && !next) *total = (long long)offset[k] + used[k];
     if (!here) return;
-    for (int i = 0; i < used[k]; i++) samples[offset[k] + i] = marched[march_offset[k] + i];
+    for (int i = lane; i < used[k]; i += 32) samples[offset[k] + i] = marched[march_offset[k] + i];
 }
 
 __global__ void uncompacted_kernel(long long rays, const int64_t *total, long long batch, int32_t *offset, int32_t *used)
@@ -161,12 +170,14 @@ __global__ void composite_loss_kernel(long long taken, const int32_t *offset, co
     rd_volume_backward_ray(n, t, dt, 2, sigma + o, rgb + 3 * o, out, alpha, depth, used, g_ray, 0.0f, 0.0f, g_sigma + o, g_rgb + 3 * o);
 }
 
-__global__ void adam_kernel(long long n, long long table, float *p, float *m, float *v, const float *g, float size, float root_c2)
+__global__ void adam_kernel(long long n, long long table, float *p, float *m, float *v, const float *g, float size, float root_c2,
+                            float *average, float decay)
 {
     long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
     if (i >= n) return;
     if (i < table) rd_nerf_adam_one(&p[i], &m[i], &v[i], g[i], 0.0f, RD_NERF_ADAM_SKIP_ZERO, size, root_c2);
     else rd_nerf_adam_one(&p[i], &m[i], &v[i], g[i], 1e-6f, 0, size, root_c2);
+    if (average) average[i] = rd_nerf_average_one(average[i], p[i], decay);
 }
 
 /* ---- the trainer ---- */
@@ -205,7 +216,7 @@ static rd_result reserve_rays(rd_nerf_train_cuda *t, int64_t rays)
 extern "C" void rd_nerf_train_cuda_destroy(rd_nerf_train_cuda *t)
 {
     if (!t) return;
-    void *all[] = {t->cameras, t->widths, t->heights, t->photo_at, t->photos, t->params, t->grad, t->m, t->v, t->origins,
+    void *all[] = {t->cameras, t->widths, t->heights, t->photo_at, t->photos, t->params, t->grad, t->m, t->v, t->average, t->origins,
                    t->dirs_ray, t->t_min, t->jitter, t->target, t->background, t->offset_buf, t->count_buf, t->sample_pos, t->sample_dir,
                    t->sigma, t->rgb, t->g_sigma, t->g_rgb, t->samples, t->marched, t->march_pos, t->march_sigma, t->march_offset,
                    t->march_count, t->occupancy_points, t->occupancy_sigma,
@@ -252,6 +263,9 @@ extern "C" rd_result rd_nerf_train_cuda_create(rd_context *ctx, const rd_nerf_tr
     if (r == RD_OK) r = device_array(ctx, &t->grad, t->params_count, "NeRF training: gradients");
     if (r == RD_OK) r = device_array(ctx, &t->m, t->params_count, "NeRF training: Adam's moments");
     if (r == RD_OK) r = device_array(ctx, &t->v, t->params_count, "NeRF training: Adam's moments");
+    t->average_decay = t->desc.average_decay;
+    if (r == RD_OK && t->average_decay > 0.0f)
+        r = device_array(ctx, &t->average, t->params_count, "NeRF training: the parameters' average");
     if (r == RD_OK) r = device_array(ctx, &t->samples, batch, "NeRF training: samples");
     if (r == RD_OK) r = device_array(ctx, &t->marched, MARCH_FACTOR * batch, "NeRF training: marched samples");
     if (r == RD_OK) r = device_array(ctx, &t->march_pos, 3 * MARCH_FACTOR * batch, "NeRF training: marched samples");
@@ -283,6 +297,7 @@ extern "C" rd_result rd_nerf_train_cuda_create(rd_context *ctx, const rd_nerf_tr
         if (err == cudaSuccess) err = cudaMemcpy(t->params, d->scene->params, bytes, cudaMemcpyHostToDevice);
         if (err == cudaSuccess) err = cudaMemset(t->m, 0, bytes);
         if (err == cudaSuccess) err = cudaMemset(t->v, 0, bytes);
+        if (err == cudaSuccess && t->average) err = cudaMemset(t->average, 0, bytes);
         if (err == cudaSuccess) err = cudaMemset(t->loss_sum, 0, sizeof(double));
         r = rd_cuda_check(ctx, err, "NeRF training: uploading the views and the field");
     }
@@ -346,7 +361,7 @@ extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, in
     r = read_counts(t, rays, t->march_offset, st, "NeRF training: march", &marched, &marched_rays);
     if (r != RD_OK) return r;
     if (marched_rays > 0) /* a launch of no blocks is an error */
-        positions_kernel<<<blocks(marched_rays), THREADS, 0, st>>>(marched_rays, t->march_offset, t->march_count, t->counters, t->marched,
+        positions_kernel<<<blocks(32 * marched_rays), THREADS, 0, st>>>(marched_rays, t->march_offset, t->march_count, t->counters, t->marched,
                                                                 t->origins, t->dirs_ray, t->march_pos, NULL);
     for (int64_t at = 0; at < marched && r == RD_OK; at += t->scratch.capacity) {
         int64_t n = marched - at < t->scratch.capacity ? marched - at : t->scratch.capacity;
@@ -360,7 +375,7 @@ extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, in
     r = rd_cuda_check(ctx, rd_cuda_scan(&plan, (const unsigned *)t->count_buf, (unsigned *)t->offset_buf, rays, true),
                       "NeRF training: compaction");
     if (r != RD_OK) return r;
-    compact_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->march_offset, t->marched, d->batch_samples, t->offset_buf, t->count_buf,
+    compact_kernel<<<blocks(32 * rays), THREADS, 0, st>>>(rays, t->march_offset, t->marched, d->batch_samples, t->offset_buf, t->count_buf,
                                                       t->counters, t->samples);
     uncompacted_kernel<<<blocks(rays), THREADS, 0, st>>>(rays, t->counters, d->batch_samples, t->offset_buf, t->count_buf);
     /* wait 2: the compacted samples and rays, for the field's launches */
@@ -369,7 +384,7 @@ extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, in
     if (r != RD_OK) return r;
     mark(t, 1, st);
     if (taken > 0)
-        positions_kernel<<<blocks(taken), THREADS, 0, st>>>(taken, t->offset_buf, t->count_buf, t->counters, t->samples, t->origins,
+        positions_kernel<<<blocks(32 * taken), THREADS, 0, st>>>(taken, t->offset_buf, t->count_buf, t->counters, t->samples, t->origins,
                                                          t->dirs_ray, t->sample_pos, t->sample_dir);
     r = rd_nerf_field_forward_cuda(ctx, t->field, t->params, t->sample_pos, t->sample_dir, total, &t->scratch, t->sigma, t->rgb, st);
     if (r != RD_OK) return r;
@@ -389,7 +404,8 @@ extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, in
     float lr = rd_nerf_learning_rate(d->learning_rate, step);
     float size = lr / (1.0f - powf(0.9f, (float)update)), root_c2 = sqrtf(1.0f - powf(0.99f, (float)update));
     adam_kernel<<<blocks(t->params_count), THREADS, 0, st>>>(t->params_count, t->table_count, t->params, t->m, t->v, t->grad, size,
-                                                              root_c2);
+                                                              root_c2, t->average, t->average_decay);
+    t->updates = update;
     r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF training: Adam");
     mark(t, 5, st);
     if (r == RD_OK && rd_nerf_occupancy_due(step, d->occupancy_warmup, d->occupancy_every))
@@ -420,9 +436,11 @@ extern "C" rd_result rd_nerf_train_cuda_download(rd_nerf_train_cuda *t, rd_nerf_
 {
     cudaStream_t st = rd_cuda(t->ctx)->stream;
     rd_result r = rd_cuda_check(t->ctx, cudaStreamSynchronize(st), "NeRF training");
+    const float *from = t->average && t->updates > 0 ? t->average : t->params;
     if (r == RD_OK)
-        r = rd_cuda_check(t->ctx, cudaMemcpy(scene->params, t->params, sizeof(float) * (size_t)t->params_count, cudaMemcpyDeviceToHost),
+        r = rd_cuda_check(t->ctx, cudaMemcpy(scene->params, from, sizeof(float) * (size_t)t->params_count, cudaMemcpyDeviceToHost),
                           "NeRF training: downloading the parameters");
+    if (r == RD_OK && from == t->average) rd_nerf_average_unbias(scene->params, t->params_count, t->average_decay, t->updates);
     if (r == RD_OK) r = rd_occupancy_cuda_download(t->ctx, &t->occupancy, &scene->occupancy);
     return r;
 }

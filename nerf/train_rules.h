@@ -42,4 +42,14 @@ RD_TRAIN_RULES_FN void rd_nerf_adam_one(float *p, float *m, float *v, float g, f
     *p -= size * *m / (sqrtf(*v) / root_c2 + 1e-15f);
 }
 
+/* The parameters' moving average (Instant-NGP's EMA): after each update
+   a = decay * a + (1 - decay) * p from a = 0, so that a / (1 - decay^t) after t updates
+   weighs the update k steps back by decay^k. */
+RD_TRAIN_RULES_FN float rd_nerf_average_one(float a, float p, float decay) { return decay * a + (1.0f - decay) * p; }
+RD_TRAIN_RULES_FN void rd_nerf_average_unbias(float *a, long long n, float decay, int updates)
+{
+    float scale = 1.0f / (1.0f - powf(decay, (float)updates));
+    for (long long i = 0; i < n; i++) a[i] *= scale;
+}
+
 #endif

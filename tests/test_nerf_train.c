@@ -1,10 +1,12 @@
 /* test_nerf_train.c: NeRF scenes end to end on the CPU (radiant_nerf.h): a fresh field
    renders finite colours through rd_render; a snapshot saves and loads to the same
    renders, and broken snapshots (truncated, damaged, absurd or newer configurations) and
-   bad training options get clear errors; a seed repeats training bit for bit; and a
+   bad training options get clear errors; a seed repeats training bit for bit; the
+   trainer's scene is the parameters' moving average where asked; and a
    small field trained on a few coloured boxes (photos drawn by the analytic renderer
    below) renders held-out views far better than it did untrained. */
 #include "test_util.h"
+#include "../nerf/scene.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -247,6 +249,9 @@ static void test_bad_options(const rd_train_view *views, int n)
     d = boxes_desc(views, n, 1), d.field.levels = 40;
     CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "levels") != NULL);
+    d = boxes_desc(views, n, 1), d.average_decay = 1.0f;
+    CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "average_decay") != NULL);
     rd_train_view wrong = views[0];
     wrong.camera.width += 1;
     d = boxes_desc(&wrong, 1, 1);
@@ -290,6 +295,44 @@ static void test_repeatable(const rd_train_view *views, int n)
     }
     rd_nerf_trainer_destroy(t);
     CHECK_FAILS(rd_nerf_trainer_step(NULL, 1, NULL), RD_ERROR_INVALID_ARGUMENT);
+}
+
+/* The trainer's scene with the default average_decay (0.95) is the unbiased moving average
+   of the parameters a trainer without one (negative) shows after each step: the two train
+   alike, the average only changes what they show. */
+static void test_average(const rd_train_view *views, int n)
+{
+    rd_nerf_trainer *averaged = NULL, *live = NULL;
+    rd_nerf_trainer_desc d = boxes_desc(views, n, 5);
+    d.batch_samples = 1 << 10;
+    CHECK_OK(rd_nerf_trainer_create(ctx, &d, &averaged));
+    d.average_decay = -1.0f;
+    CHECK_OK(rd_nerf_trainer_create(ctx, &d, &live));
+    if (!averaged || !live) goto done;
+    enum { STEPS = 4 };
+    int64_t count = ((const rd_nerf_scene *)rd_nerf_trainer_scene(live))->field.params;
+    double *expected = calloc((size_t)count, sizeof(double)), weight = 0.0;
+    for (int k = 0; expected && k < STEPS; k++) {
+        CHECK_OK(rd_nerf_trainer_step(averaged, 1, NULL));
+        CHECK_OK(rd_nerf_trainer_step(live, 1, NULL));
+        const float *p = ((const rd_nerf_scene *)rd_nerf_trainer_scene(live))->params;
+        for (int64_t i = 0; i < count; i++) expected[i] = 0.95 * expected[i] + 0.05 * p[i];
+        weight = 0.95 * weight + 0.05;
+    }
+    const float *got = ((const rd_nerf_scene *)rd_nerf_trainer_scene(averaged))->params;
+    const float *last = ((const rd_nerf_scene *)rd_nerf_trainer_scene(live))->params;
+    int64_t wrong = 0, unlike_last = 0;
+    for (int64_t i = 0; expected && i < count; i++) {
+        double e = expected[i] / weight;
+        wrong += !(fabs(got[i] - e) <= 1e-7 + 1e-5 * fabs(e));
+        unlike_last += fabs(got[i] - last[i]) > 1e-5 * fabs(last[i]) + 1e-9;
+    }
+    if (!CHECK(expected && wrong == 0)) fprintf(stderr, "  %lld of %lld averaged parameters are wrong\n", (long long)wrong, (long long)count);
+    CHECK(unlike_last > count / 10); /* the average is not the last step's */
+    free(expected);
+done:
+    rd_nerf_trainer_destroy(averaged);
+    rd_nerf_trainer_destroy(live);
 }
 
 static void test_boxes(const rd_train_view *train, int n, const rd_train_view *held, int m)
@@ -364,6 +407,7 @@ int main(void)
     test_snapshots();
     test_bad_options(views, TRAIN);
     test_repeatable(views, TRAIN);
+    test_average(views, TRAIN);
     test_boxes(views, TRAIN, views + TRAIN, HELD);
     test_cuda(views, TRAIN, views + TRAIN, HELD);
     for (int k = 0; k < TRAIN + HELD; k++) rd_image_free(&images[k]);

@@ -87,6 +87,9 @@ typedef struct rd_nerf_trainer_desc {
     int occupancy_warmup;       /* the first steps, each of which updates every cell; 0: 256 (the spec's) */
     int occupancy_every;        /* then every this many steps; 0: 16 (the spec's) */
     uint64_t seed;              /* ray draws, backgrounds, occupancy draws, the initial field */
+    float average_decay;        /* the field the trainer gives (rd_nerf_trainer_scene): the parameters' moving
+                                   average, step k back weighing decay^k (Instant-NGP's EMA); 0: 0.95;
+                                   negative: the parameters as trained, unaveraged */
 } rd_nerf_trainer_desc;
 
 typedef struct rd_nerf_train_stats {
