@@ -13,7 +13,8 @@
    precision network at 4e-3 (relative L2, and largest error over largest value); the
    colour network takes the density network's 16 outputs, already off by that, so its
    logits may be off by about twice it, and rgb (sigmoid, slope at most 1/4) by less: 1e-2
-   for log sigma and rgb. The gradient, as in ops_mlp.c, is compared with the CPU's backward
+   for log sigma and rgb, log sigma's relative to the density network's largest output
+   where that is larger (a few points' log sigma can be near zero, its error not). The gradient, as in ops_mlp.c, is compared with the CPU's backward
    pass run on the backend's own kept values (features, density outputs, colour inputs and
    logits, the half hidden activations widened), so that a ReLU decided the other way
    within rounding does not count as an error: two networks' backward passes in half
@@ -54,9 +55,11 @@
 static const double FIELD_TOLERANCE = 1e-2;
 static const double RENDER_MAX_ABS = 5e-2, RENDER_REL_L2 = 1e-2, OPAQUE_ALPHA = 0.999;
 
-/* got against want, relative to want's size: relative L2 and largest error over largest
-   value within tolerance, every value finite (ops_mlp.c's rule). */
-static bool within(const char *what, const float *got, const float *want, size_t n, double tolerance, bool verbose)
+/* got against want, relative to want's size, or to `scale` where that is larger:
+   relative L2 and largest error over largest value within tolerance, every value finite
+   (ops_mlp.c's rule). */
+static bool within_scale(const char *what, const float *got, const float *want, size_t n, double scale, double tolerance,
+                         bool verbose)
 {
     double num = 0.0, den = 0.0, worst = 0.0, largest = 0.0;
     size_t nonfinite = 0;
@@ -68,12 +71,18 @@ static bool within(const char *what, const float *got, const float *want, size_t
         double d = fabs((double)got[i] - want[i]), size = fabs((double)want[i]);
         num += d * d, den += size * size, worst = fmax(worst, d), largest = fmax(largest, size);
     }
+    den = fmax(den, (double)n * scale * scale), largest = fmax(largest, scale);
     double rel = den > 0.0 ? sqrt(num / den) : sqrt(num), rel_max = largest > 0.0 ? worst / largest : worst;
     bool ok = nonfinite == 0 && rel <= tolerance && rel_max <= tolerance;
     if (!ok || verbose)
         printf("    %s: rel_l2 %.3g, largest error %.3g of the largest value (bound %.3g each), %zu non-finite -> %s\n", what, rel,
                rel_max, tolerance, nonfinite, ok ? "ok" : "FAIL");
     return ok;
+}
+
+static bool within(const char *what, const float *got, const float *want, size_t n, double tolerance, bool verbose)
+{
+    return within_scale(what, got, want, n, 0.0, tolerance, verbose);
 }
 
 
@@ -233,7 +242,12 @@ static bool field_compare(const op_env *env, const void *inputs, const void *got
     bool verbose = getenv("RADIANT_TEST_VERBOSE") != NULL || c->n > 10000;
     float *log_got = malloc(sizeof(float) * n), *log_want = malloc(sizeof(float) * n);
     for (size_t i = 0; i < n; i++) log_got[i] = logf(got->sigma[i]), log_want[i] = logf(want->sigma[i]);
-    bool ok = within("log sigma", log_got, log_want, n, FIELD_TOLERANCE, verbose);
+    /* log sigma is the density network's output 0, whose half-precision error goes with
+       the size of the network's outputs, not with its own: a few points' log sigma may be
+       near zero while their error is not (case 2's one point) */
+    double outputs = 0.0;
+    for (size_t k = 0; k < 16 * n; k++) outputs = fmax(outputs, fabs((double)got->kept.density_out[k]));
+    bool ok = within_scale("log sigma", log_got, log_want, n, outputs, FIELD_TOLERANCE, verbose);
     ok &= within("rgb", got->rgb, want->rgb, 3 * n, FIELD_TOLERANCE, verbose);
     free(log_got), free(log_want);
     /* the CPU's backward on the backend's kept values (header) */
