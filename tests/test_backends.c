@@ -11,6 +11,7 @@
 #include "radiant_vulkan.h"
 #endif
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The operations, in the order they run on each backend. */
@@ -76,9 +77,23 @@ static bool software_device(rd_context *ctx)
 #endif
 }
 
+/* RADIANT_TEST_OPS=a,b,...: only the operations whose names contain one of these (a
+   device run's few minutes on the rows it changed); unset: all of them. */
+static bool selected(const char *name)
+{
+    const char *list = getenv("RADIANT_TEST_OPS");
+    if (!list || !*list) return true;
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", list);
+    for (char *save = NULL, *part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save))
+        if (*part && strstr(name, part)) return true;
+    return false;
+}
+
 /* One operation on one backend: its cases against the reference, a line of results. */
 static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context *ref_threads, test_rng *r)
 {
+    if (!selected(op->name)) return 0;
     int cases = op->cases(&env), ran = 0, failed = 0;
     if (cases == 0) return 0;
     if (env.gpu) env.tol = op->gpu_tolerance;
@@ -107,6 +122,7 @@ static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context 
 int main(void)
 {
     test_rng r = {test_seed("backends")};
+    if (getenv("RADIANT_TEST_OPS")) printf("backends: only the operations matching RADIANT_TEST_OPS=%s\n", getenv("RADIANT_TEST_OPS"));
     rd_context *ref;
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1, .log = test_log}, &ref));
     /* large cases take the threaded CPU as reference; the first row checks that it equals one thread */

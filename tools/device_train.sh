@@ -6,6 +6,7 @@
 # stdout, the scene itself left behind (too large to bring back). EXTRA: more options for
 # every run (e.g. "--iterations 7000"); LIMIT: seconds each run may take (default 400);
 # MODEL=nerf trains hash-grid NeRFs (lego's test views on white, training on random backgrounds).
+# BENCH=1: `radiant bench` of each trained scene on the test split's views and at 1920x1080.
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
 data=$PWD/.device/data
@@ -25,5 +26,11 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
     grep "training stage" "$scratch/log.txt"
     tail -n 2 "$scratch/log.txt"
     cp "$scratch/$name.report.json" "${OUT:-/tmp}/" 2>/dev/null
+    if [ -n "${BENCH:-}" ] && [ -f "$scratch/$name.$ext" ]; then
+        echo "$name: bench on the test split's views"
+        .device/bin/radiant bench "$scratch/$name.$ext" --backend cuda --dataset "$data/$name" --split test --frames 100 2>&1 | tail -n 4
+        echo "$name: bench at 1920x1080 (8 orbit views)"
+        .device/bin/radiant bench "$scratch/$name.$ext" --backend cuda --frames 100 2>&1 | tail -n 4
+    fi
     rm -rf "$scratch"
 done
