@@ -36,6 +36,11 @@ void rd_nerf_scene_free(rd_nerf_scene *s);
    everywhere until the first update has measured the density. */
 void rd_nerf_occupancy_open(rd_occupancy *g);
 
+/* The gradient of the trainer's last step, field.params floats into host memory (the
+   cross-backend harness compares a CPU and a CUDA step with it); RD_ERROR_INVALID_ARGUMENT
+   before the first step (train.c). */
+rd_result rd_nerf_trainer_last_gradient(rd_nerf_trainer *t, float *out);
+
 /* Snapshot files (snapshot.c): whether data starts like one, and the reader behind
    rd_scene_load. */
 bool rd_nerf_snapshot_detect(const unsigned char *data, size_t size);

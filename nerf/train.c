@@ -458,6 +458,18 @@ rd_result rd_nerf_trainer_step(rd_nerf_trainer *t, int steps, rd_nerf_train_stat
     return RD_OK;
 }
 
+rd_result rd_nerf_trainer_last_gradient(rd_nerf_trainer *t, float *out)
+{
+    if (!t) return RD_ERROR_INVALID_ARGUMENT;
+    if (!out || t->step == 0)
+        return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_nerf_trainer_last_gradient: %s", out ? "no step yet" : "out is NULL");
+#ifdef RD_HAVE_CUDA
+    if (t->cuda) return rd_nerf_train_cuda_gradient(t->cuda, out);
+#endif
+    memcpy(out, t->grad, sizeof(float) * (size_t)t->scene->field.params);
+    return RD_OK;
+}
+
 rd_result rd_nerf_trainer_create_from_set(rd_context *ctx, const rd_train_set *set, const rd_nerf_trainer_desc *desc,
                                           rd_nerf_trainer **out)
 {

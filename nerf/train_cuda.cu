@@ -432,6 +432,13 @@ extern "C" rd_result rd_nerf_train_cuda_loss(rd_nerf_train_cuda *t, double *sum)
     return rd_cuda_check(t->ctx, err, "NeRF training: the loss");
 }
 
+extern "C" rd_result rd_nerf_train_cuda_gradient(rd_nerf_train_cuda *t, float *out)
+{
+    cudaError_t err = cudaStreamSynchronize(rd_cuda(t->ctx)->stream);
+    if (err == cudaSuccess) err = cudaMemcpy(out, t->grad, sizeof(float) * (size_t)t->params_count, cudaMemcpyDeviceToHost);
+    return rd_cuda_check(t->ctx, err, "NeRF training: downloading the gradient");
+}
+
 extern "C" rd_result rd_nerf_train_cuda_download(rd_nerf_train_cuda *t, rd_nerf_scene *scene)
 {
     cudaStream_t st = rd_cuda(t->ctx)->stream;

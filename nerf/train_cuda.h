@@ -29,6 +29,8 @@ void rd_nerf_train_cuda_destroy(rd_nerf_train_cuda *t);
 rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, int64_t rays, int64_t *taken, int64_t *total);
 /* The sum of the steps' mean losses since the last call (waits for the device). */
 rd_result rd_nerf_train_cuda_loss(rd_nerf_train_cuda *t, double *sum);
+/* The last step's gradient into host memory (params floats). */
+rd_result rd_nerf_train_cuda_gradient(rd_nerf_train_cuda *t, float *out);
 /* The field's parameters and occupancy grid into the host scene. */
 rd_result rd_nerf_train_cuda_download(rd_nerf_train_cuda *t, rd_nerf_scene *scene);
 

@@ -66,5 +66,7 @@ extern const backend_op OP_OCCUPANCY_MARCH, OP_OCCUPANCY_UPDATE, OP_VOLUME_COMPO
 extern const backend_op OP_MLP;
 /* The NeRF field's row and the whole NeRF frame's (ops_nerf_field.c). */
 extern const backend_op OP_NERF_FIELD, OP_NERF_RENDER;
+/* A whole NeRF training step's row (ops_nerf_train.c). */
+extern const backend_op OP_NERF_TRAIN;
 
 #endif

@@ -19,7 +19,7 @@ static const backend_op *const OPS[] = {&OP_SPLAT_RENDER, &OP_SPLAT_RENDER_VIEWS
                                         &OP_SPLAT_CAPACITY, &OP_SPLAT_DEVICE_ARRAYS, &OP_SPLAT_CONTEXTS, &OP_SPLAT_BACKWARD,
                                         &OP_TRAIN_LOSS, &OP_TRAIN_ADAM, &OP_TRAIN_MCMC, &OP_HASHGRID, &OP_MLP,
                                         &OP_OCCUPANCY_MARCH, &OP_OCCUPANCY_UPDATE, &OP_VOLUME_COMPOSITE, &OP_NERF_FIELD,
-                                        &OP_NERF_RENDER};
+                                        &OP_NERF_RENDER, &OP_NERF_TRAIN};
 
 bool op_cpu_or_cuda(const op_env *env)
 {

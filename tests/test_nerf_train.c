@@ -312,6 +312,9 @@ static void test_average(const rd_train_view *views, int n)
     enum { STEPS = 4 };
     int64_t count = ((const rd_nerf_scene *)rd_nerf_trainer_scene(live))->field.params;
     double *expected = calloc((size_t)count, sizeof(double)), weight = 0.0;
+    float *gradient = malloc(sizeof(float) * (size_t)count);
+    CHECK_FAILS(rd_nerf_trainer_last_gradient(live, gradient), RD_ERROR_INVALID_ARGUMENT); /* no step yet */
+    CHECK(strstr(rd_last_error(ctx), "no step") != NULL);
     for (int k = 0; expected && k < STEPS; k++) {
         CHECK_OK(rd_nerf_trainer_step(averaged, 1, NULL));
         CHECK_OK(rd_nerf_trainer_step(live, 1, NULL));
@@ -329,7 +332,12 @@ static void test_average(const rd_train_view *views, int n)
     }
     if (!CHECK(expected && wrong == 0)) fprintf(stderr, "  %lld of %lld averaged parameters are wrong\n", (long long)wrong, (long long)count);
     CHECK(unlike_last > count / 10); /* the average is not the last step's */
-    free(expected);
+    /* the last step's gradient: finite, and not all zero */
+    int64_t nonzero = 0, nonfinite = 0;
+    if (CHECK_OK(rd_nerf_trainer_last_gradient(live, gradient)))
+        for (int64_t i = 0; i < count; i++) nonzero += gradient[i] != 0.0f, nonfinite += !isfinite(gradient[i]);
+    CHECK(nonzero > 0 && nonfinite == 0);
+    free(expected), free(gradient);
 done:
     rd_nerf_trainer_destroy(averaged);
     rd_nerf_trainer_destroy(live);
