@@ -1,0 +1,104 @@
+/* saliency.c: the saliency mask and the ADMM pruner on the CPU (saliency.h). */
+#include "saliency.h"
+#include "../renderer/internal.h"
+
+#include <math.h>
+
+rd_result rd_saliency_make(rd_context *ctx, int resolution, rd_saliency *out)
+{
+    if (resolution < RD_SALIENCY_MIN_RESOLUTION || resolution > RD_SALIENCY_MAX_RESOLUTION)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "saliency grid: resolution %d is outside %d..%d", resolution,
+                       RD_SALIENCY_MIN_RESOLUTION, RD_SALIENCY_MAX_RESOLUTION);
+    out->resolution = resolution;
+    return RD_OK;
+}
+
+void rd_saliency_init(const rd_saliency *s, float initial, float *logits)
+{
+    for (int64_t k = 0; k < rd_saliency_cells(s); k++) logits[k] = initial;
+}
+
+static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Point p's 8 vertices (x fastest) and their trilinear weights; outside the cube, the
+   point clamped onto it. */
+static void corners(const rd_saliency *s, const float p[3], int64_t at[8], float weight[8])
+{
+    int r = s->resolution, low[3];
+    float fraction[3];
+    for (int a = 0; a < 3; a++) {
+        float x = (isnan(p[a]) ? 0.0f : fminf(fmaxf(p[a], 0.0f), 1.0f)) * (float)(r - 1);
+        int i = (int)floorf(x);
+        low[a] = i > r - 2 ? r - 2 : i;
+        fraction[a] = x - (float)low[a];
+    }
+    for (int c = 0; c < 8; c++) {
+        int x = low[0] + (c & 1), y = low[1] + (c >> 1 & 1), z = low[2] + (c >> 2 & 1);
+        at[c] = x + (int64_t)r * (y + (int64_t)r * z);
+        weight[c] = ((c & 1) ? fraction[0] : 1.0f - fraction[0]) * ((c >> 1 & 1) ? fraction[1] : 1.0f - fraction[1]) *
+                    ((c >> 2 & 1) ? fraction[2] : 1.0f - fraction[2]);
+    }
+}
+
+void rd_saliency_forward(const rd_saliency *s, const float *logits, const float *positions, int64_t n, float *keep)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int64_t at[8];
+        float weight[8], sum = 0.0f;
+        corners(s, positions + 3 * i, at, weight);
+        for (int c = 0; c < 8; c++) sum += weight[c] * logits[at[c]];
+        keep[i] = sigmoid(sum);
+    }
+}
+
+void rd_saliency_backward(const rd_saliency *s, const float *positions, int64_t n, const float *keep, const float *g_keep,
+                          float *grad_logits)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int64_t at[8];
+        float weight[8], g = g_keep[i] * keep[i] * (1.0f - keep[i]); /* through the sigmoid */
+        corners(s, positions + 3 * i, at, weight);
+        for (int c = 0; c < 8; c++) grad_logits[at[c]] += weight[c] * g;
+    }
+}
+
+/* sum of clamp(y - tau, 0, 1), in double */
+static double kept_sum(const float *y, int64_t n, double tau)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += fmin(fmax((double)y[i] - tau, 0.0), 1.0);
+    return sum;
+}
+
+void rd_admm_project(const float *y, int64_t n, double budget, float *z)
+{
+    double tau = 0.0;
+    if (kept_sum(y, n, 0.0) > budget) {
+        /* the sum falls continuously from above the budget at 0 to 0 at max(y): bisect,
+           keeping the upper end, where the budget holds */
+        double lo = 0.0, hi = 0.0;
+        for (int64_t i = 0; i < n; i++) hi = fmax(hi, (double)y[i]);
+        for (int k = 0; k < 80 && hi - lo > 1e-12 * fmax(1.0, hi); k++) {
+            double mid = 0.5 * (lo + hi);
+            if (kept_sum(y, n, mid) > budget) lo = mid;
+            else hi = mid;
+        }
+        tau = hi;
+    }
+    for (int64_t i = 0; i < n; i++) z[i] = (float)fmin(fmax((double)y[i] - tau, 0.0), 1.0);
+}
+
+void rd_admm_penalty_gradient(const float *logits, const float *z, const float *u, int64_t n, float rho, float *grad)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float p = sigmoid(logits[i]);
+        grad[i] += rho * (p - z[i] + u[i]) * p * (1.0f - p);
+    }
+}
+
+void rd_admm_update(const float *logits, int64_t n, double budget, float *z, float *u)
+{
+    for (int64_t i = 0; i < n; i++) z[i] = sigmoid(logits[i]) + u[i]; /* y, in z's room */
+    rd_admm_project(z, n, budget, z);
+    for (int64_t i = 0; i < n; i++) u[i] += sigmoid(logits[i]) - z[i];
+}

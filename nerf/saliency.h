@@ -1,0 +1,54 @@
+/* saliency.h: HollowNeRF's saliency mask and its ADMM pruner (spec/nerf.md, "HollowNeRF
+   pruning"), the pieces a pruning trainer is built from. The CPU code is the specification.
+
+   The mask: a trainable grid of R^3 logits G over the hash grid's unit cube (vertices at
+   i / (R - 1), points outside clamped onto the cube); a point's keep value is
+   p = sigmoid(trilinear(G, x)), which multiplies its hash features before the density
+   network. rd_saliency_forward gives p at points, rd_saliency_backward adds the logits'
+   gradient of sum(g_keep * p).
+
+   The pruner keeps sum(sigmoid(G)) within a budget C (cells kept) by ADMM on the split
+   z = sigmoid(G): the training loss takes the penalty rho / 2 * |sigmoid(G) - z + u|^2
+   (rd_admm_penalty_gradient adds its gradient to G's); now and then z becomes the
+   projection of sigmoid(G) + u onto {0 <= z <= 1, sum z <= C} and the scaled dual u
+   gathers the residual sigmoid(G) - z (rd_admm_update). The spec names the method, not
+   its constants: rho and the update's interval are the trainer's options. */
+#ifndef RD_NERF_SALIENCY_H
+#define RD_NERF_SALIENCY_H
+
+#include "radiant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { RD_SALIENCY_MIN_RESOLUTION = 2, RD_SALIENCY_MAX_RESOLUTION = 512 };
+
+typedef struct rd_saliency {
+    int resolution; /* R: R^3 logits, x fastest */
+} rd_saliency;
+
+/* RD_ERROR_INVALID_ARGUMENT naming the resolution where it is outside 2..512. */
+rd_result rd_saliency_make(rd_context *ctx, int resolution, rd_saliency *out);
+static inline int64_t rd_saliency_cells(const rd_saliency *s) { return (int64_t)s->resolution * s->resolution * s->resolution; }
+/* Every logit `initial` (HollowNeRF starts the mask at ones). */
+void rd_saliency_init(const rd_saliency *s, float initial, float *logits);
+
+/* keep[i] = sigmoid(trilinear(logits, positions[3i..])) for n points. */
+void rd_saliency_forward(const rd_saliency *s, const float *logits, const float *positions, int64_t n, float *keep);
+/* Adds into grad_logits the gradient of sum(g_keep[i] * keep[i]), keep as the forward gave it. */
+void rd_saliency_backward(const rd_saliency *s, const float *positions, int64_t n, const float *keep, const float *g_keep,
+                          float *grad_logits);
+
+/* z: the Euclidean projection of y (n values) onto {0 <= z <= 1, sum z <= budget}, i.e.
+   clamp(y - tau, 0, 1) with the least tau >= 0 that meets the budget. budget >= 0. */
+void rd_admm_project(const float *y, int64_t n, double budget, float *z);
+/* Adds rho * (sigmoid(G) - z + u) * sigmoid'(G) to grad (the penalty's gradient). */
+void rd_admm_penalty_gradient(const float *logits, const float *z, const float *u, int64_t n, float rho, float *grad);
+/* z = projection of sigmoid(G) + u; then u += sigmoid(G) - z. */
+void rd_admm_update(const float *logits, int64_t n, double budget, float *z, float *u);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
