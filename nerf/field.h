@@ -4,12 +4,17 @@
    is exp of the clamped argument, as Instant-NGP's, never zero), and the colour
    network (16 density outputs and the direction's 16 SH values, direction.h -> 64 -> 64 ->
    3) through a sigmoid. One parameter array holds the table, then the density network's
-   weights, then the colour network's. The CPU code is the specification. */
+   weights, then the colour network's.
+   With a saliency mask (HollowNeRF, saliency.h; its R^3 logits follow the colour network's
+   weights), a point's hash features f become v = p f, p its keep value, and its density
+   exp(output 0) tanh(alpha |v|): where the mask has pruned the features, nothing is left
+   to make density from. Only the CPU has the mask yet. The CPU code is the specification. */
 #ifndef RD_NERF_FIELD_H
 #define RD_NERF_FIELD_H
 
 #include "../hashgrid/hashgrid.h"
 #include "mlp.h"
+#include "saliency.h"
 #include "../renderer/cuda/cuda_backend.h"
 
 #ifdef __cplusplus
@@ -17,24 +22,30 @@ extern "C" {
 #endif
 
 typedef struct rd_nerf_field_desc {
-    rd_hashgrid_desc grid; /* zero: the spec's */
-    int width;             /* the networks' width; 0: 64 */
+    rd_hashgrid_desc grid;   /* zero: the spec's */
+    int width;               /* the networks' width; 0: 64 */
+    int saliency_resolution; /* the saliency mask's R (2..512); 0: no mask */
+    float gate_sharpness;    /* the density gate's alpha; 0: 1000 (the spec says only "large") */
 } rd_nerf_field_desc;
 
 typedef struct rd_nerf_field {
     rd_hashgrid grid;
     rd_mlp density, colour;
-    int64_t density_offset, colour_offset, params; /* where each part's parameters start; the count */
+    rd_saliency saliency;    /* resolution 0: none */
+    float gate_sharpness;
+    int64_t density_offset, colour_offset, saliency_offset, params; /* where each part's parameters start; the count */
 } rd_nerf_field;
 
 rd_result rd_nerf_field_make(rd_context *ctx, const rd_nerf_field_desc *desc, rd_nerf_field *out);
-/* The table as hashgrid.h initialises it and the networks as mlp.h does, from seed. */
+/* The table as hashgrid.h initialises it and the networks as mlp.h does, from seed; the
+   mask's logits 1 (HollowNeRF's ones). */
 void rd_nerf_field_init(const rd_nerf_field *f, uint64_t seed, float *params);
 
 /* What the forward pass keeps for the backward pass, for up to `capacity` points. */
 typedef struct rd_nerf_field_scratch {
     int64_t capacity;
     float *features, *density_hidden, *density_out, *colour_in, *colour_hidden, *colour_out;
+    float *hash_features, *keep; /* with a mask: the features before it, and its keep values */
 } rd_nerf_field_scratch;
 rd_result rd_nerf_field_scratch_alloc(rd_context *ctx, const rd_nerf_field *f, int64_t capacity, rd_nerf_field_scratch *out);
 void rd_nerf_field_scratch_free(rd_nerf_field_scratch *s);

@@ -106,8 +106,11 @@ extern "C" void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_s
     s->density = s->colour = rd_mlp{};
 }
 
-static rd_result check_capacity(rd_context *ctx, const rd_nerf_field_scratch_cuda *s, int64_t n, const char *what)
+static rd_result check_capacity(rd_context *ctx, const rd_nerf_field *f, const rd_nerf_field_scratch_cuda *s, int64_t n,
+                                const char *what)
 {
+    if (f->saliency.resolution) /* field.h: the mask is the CPU's alone so far */
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a field with a saliency mask runs on the CPU only, not yet on CUDA", what);
     return n <= s->capacity ? RD_OK
                             : rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %lld points, the scratch holds %lld", what, (long long)n,
                                       (long long)s->capacity);
@@ -136,7 +139,7 @@ extern "C" rd_result rd_nerf_field_forward_cuda(rd_context *ctx, const rd_nerf_f
                                                 float *rgb, void *stream)
 {
     cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
-    rd_result r = check_capacity(ctx, s, n, "NeRF field forward");
+    rd_result r = check_capacity(ctx, f, s, n, "NeRF field forward");
     if (r == RD_OK) r = density_part(ctx, f, params, positions, dirs, n, s, sigma, true, st);
     if (r == RD_OK)
         r = rd_mlp_forward_cuda(ctx, &f->colour, params + f->colour_offset, (const float *)s->colour_in.ptr, n,
@@ -150,7 +153,7 @@ extern "C" rd_result rd_nerf_field_density_cuda(rd_context *ctx, const rd_nerf_f
                                                 int64_t n, rd_nerf_field_scratch_cuda *s, float *sigma, void *stream)
 {
     cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
-    rd_result r = check_capacity(ctx, s, n, "NeRF density");
+    rd_result r = check_capacity(ctx, f, s, n, "NeRF density");
     return r == RD_OK ? density_part(ctx, f, params, positions, NULL, n, s, sigma, false, st) : r;
 }
 
@@ -159,7 +162,7 @@ extern "C" rd_result rd_nerf_field_backward_cuda(rd_context *ctx, const rd_nerf_
                                                  float *grad_params, void *stream)
 {
     cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
-    rd_result r = check_capacity(ctx, s, n, "NeRF field backward");
+    rd_result r = check_capacity(ctx, f, s, n, "NeRF field backward");
     if (r != RD_OK || n == 0) return r;
     float *g_colour_out = (float *)s->g_colour_out.ptr, *g_colour_in = (float *)s->g_colour_in.ptr;
     float *g_density_out = (float *)s->g_density_out.ptr, *g_features = (float *)s->g_features.ptr;

@@ -4,7 +4,9 @@
    parameters against central differences of the forward pass (steps of 1e-2, or 2.5e-3
    where that changes which ReLUs pass; neither: not compared; the tolerance, 2e-3 of the
    size plus 2e-4, covers the float forward's rounding over the step); the same bits on 1
-   and 4 threads. */
+   and 4 threads. A field with a saliency mask (HollowNeRF): its forward against the parts
+   by hand (keep value times the hash features, exp times the gate tanh(alpha |v|)), its
+   backward into every part, the mask's logits included, against central differences. */
 #include "test_util.h"
 #include "../nerf/field.h"
 #include "../nerf/direction.h"
@@ -57,6 +59,72 @@ static void test_clamp(const rd_nerf_field *f, float *params)
     CHECK(ok && row0[0] != 0.0f);
     free(grad);
     rd_nerf_field_scratch_free(&s);
+}
+
+/* A masked field: forward by hand, and the backward of sum(g_sigma sigma + g_rgb . rgb)
+   into the table, the networks and the mask against central differences (steps of 1e-3;
+   a ReLU flipped by a step leaves that parameter out). */
+static void test_masked(test_rng *r)
+{
+    rd_nerf_field f;
+    rd_nerf_field_desc desc = {.grid = {.levels = 3, .features = 2, .log2_table_size = 8, .base_resolution = 4, .finest_resolution = 16},
+                               .width = 16, .saliency_resolution = 4, .gate_sharpness = 30.0f};
+    if (!CHECK_OK(rd_nerf_field_make(ctx, &desc, &f))) return;
+    CHECK(f.saliency_offset == f.colour_offset + rd_mlp_weights(&f.colour) && f.params == f.saliency_offset + 64);
+    CHECK_FAILS(rd_nerf_field_make(ctx, &(rd_nerf_field_desc){.saliency_resolution = 1}, &(rd_nerf_field){0}), RD_ERROR_INVALID_ARGUMENT);
+    enum { N = 12 };
+    float *params = malloc(sizeof(float) * (size_t)f.params);
+    rd_nerf_field_init(&f, 9, params);
+    CHECK(params[f.saliency_offset] == 1.0f && params[f.params - 1] == 1.0f);
+    for (int64_t i = 0; i < f.density_offset; i++) params[i] = (float)rng_range(r, -0.05, 0.05); /* |v| near 1 / alpha: the gate's slope */
+    for (int64_t i = f.saliency_offset; i < f.params; i++) params[i] = (float)rng_range(r, -2.0, 2.0);
+    float *pos = random_floats(r, 3 * N, 0.05, 0.95), dirs[3 * N];
+    for (int i = 0; i < N; i++) dirs[3 * i] = 0.0f, dirs[3 * i + 1] = 0.6f, dirs[3 * i + 2] = 0.8f;
+    float *g_sigma = random_floats(r, N, -1, 1), *g_rgb = random_floats(r, 3 * N, -1, 1), sigma[N], rgb[3 * N];
+    rd_nerf_field_scratch s, t;
+    CHECK_OK(rd_nerf_field_scratch_alloc(ctx, &f, N, &s));
+    CHECK_OK(rd_nerf_field_scratch_alloc(ctx, &f, N, &t));
+    rd_nerf_field_forward(ctx, &f, params, pos, dirs, N, &s, sigma, rgb);
+    /* by hand */
+    float features[N * 6], keep[N], dens[N * 16];
+    rd_hashgrid_forward(ctx, &f.grid, params, pos, N, features);
+    rd_saliency_forward(&f.saliency, params + f.saliency_offset, pos, N, keep);
+    int wrong = 0;
+    for (int i = 0; i < N; i++) {
+        double norm = 0.0;
+        for (int j = 0; j < 6; j++) features[6 * i + j] *= keep[i], norm += (double)features[6 * i + j] * features[6 * i + j];
+        rd_mlp_forward(ctx, &f.density, params + f.density_offset, features + 6 * i, 1, dens + 16 * i, NULL);
+        double want = exp(dens[16 * i]) * tanh(30.0 * sqrt(norm));
+        wrong += fabs(sigma[i] - want) > 1e-5 * want + 1e-7;
+    }
+    CHECK(wrong == 0);
+    float *grad = calloc((size_t)f.params, sizeof(float));
+    CHECK_OK(rd_nerf_field_backward(ctx, &f, params, pos, N, &s, g_sigma, g_rgb, grad));
+    int checked[4] = {0}, bad = 0;
+    for (int trial = 0; trial < 240; trial++) {
+        int part = trial % 4;
+        int64_t lo = part == 0 ? 0 : part == 1 ? f.density_offset : part == 2 ? f.colour_offset : f.saliency_offset;
+        int64_t hi = part == 0 ? f.density_offset : part == 1 ? f.colour_offset : part == 2 ? f.saliency_offset : f.params;
+        int64_t k = lo + (int64_t)(rng_uniform(r) * (double)(hi - lo));
+        if (part == 0 && grad[k] == 0.0f) continue; /* an entry no point reads */
+        float saved = params[k], h = 1e-3f;
+        params[k] = saved + h;
+        double plus = loss(&f, params, pos, dirs, N, &t, g_sigma, g_rgb, sigma, rgb);
+        bool same = same_relus(&f, &s, &t, N);
+        params[k] = saved - h;
+        double minus = loss(&f, params, pos, dirs, N, &t, g_sigma, g_rgb, sigma, rgb);
+        same &= same_relus(&f, &s, &t, N);
+        params[k] = saved;
+        if (!same) continue;
+        double fd = (plus - minus) / (2.0 * h);
+        checked[part]++;
+        if (fabs(fd - grad[k]) > 5e-3 * fabs(fd) + 5e-4 && bad++ < 5)
+            fprintf(stderr, "  masked field: parameter %lld (part %d): %g, differences %g\n", (long long)k, part, grad[k], fd);
+    }
+    if (!CHECK(bad == 0 && checked[0] >= 10 && checked[1] >= 10 && checked[2] >= 10 && checked[3] >= 10))
+        fprintf(stderr, "  masked field: compared %d, %d, %d, %d\n", checked[0], checked[1], checked[2], checked[3]);
+    rd_nerf_field_scratch_free(&s), rd_nerf_field_scratch_free(&t);
+    free(params), free(pos), free(g_sigma), free(g_rgb), free(grad);
 }
 
 int main(void)
@@ -146,6 +214,7 @@ int main(void)
         fprintf(stderr, "  compared %d table entries, %d density and %d colour weights\n", checked[0], checked[1], checked[2]);
     rd_nerf_field_scratch_free(&s), rd_nerf_field_scratch_free(&t);
     test_clamp(&f, params);
+    test_masked(&r);
     free(params), free(pos), free(g_sigma), free(g_rgb), free(grad), free(grad4), free(read_entries);
     rd_context_destroy(ctx);
     rd_context_destroy(ctx4);
