@@ -51,6 +51,9 @@ static int nerf_info(rd_context *ctx, const char *path, const rd_scene *scene)
     printf("networks:    width %d (density 1 hidden layer, colour 2)\n", d->width);
     printf("parameters:  %lld (%lld in the table, %lld in the networks), %.1f MiB\n", (long long)n.params,
            (long long)n.table_params, (long long)n.network_params, (double)n.params * 4.0 / 1048576.0);
+    if (d->saliency_resolution)
+        printf("mask:        saliency %d^3 (%lld logits), density gate sharpness %g\n", d->saliency_resolution,
+               (long long)n.mask_params, d->gate_sharpness);
     printf("box:         [%.4g, %.4g, %.4g] .. [%.4g, %.4g, %.4g], aabb_scale %d (%d cascades)\n", d->box_min[0] + 0.0f,
            d->box_min[1] + 0.0f, d->box_min[2] + 0.0f, d->box_max[0] + 0.0f, d->box_max[1] + 0.0f, d->box_max[2] + 0.0f,
            d->aabb_scale, n.cascades);

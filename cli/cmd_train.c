@@ -45,6 +45,8 @@ static const char *USAGE =
     "  --width W            the networks' hidden width (1..256, default 64)\n"
     "  --batch N            samples a step after empty-space skipping (default 262144)\n"
     "  --loss L             huber (default, delta 0.1) or l2\n"
+    "  --prune-budget F     HollowNeRF's pruning (CPU only so far): a 64^3 saliency mask gates the hash\n"
+    "                       features, held by ADMM to the fraction F of its cells (0..1)\n"
     "  --average D          the scene written is the parameters' moving average, step k back weighing D^k\n"
     "                       (0..0.999, default 0.95, Instant-NGP's; 0: the last step's parameters)\n"
     "  (the background defaults to random per ray for NeRFs; the test views go on black, or --eval-background)\n"
@@ -67,6 +69,7 @@ typedef struct train_options {
     int levels, table_size, batch, width;
     rd_nerf_loss loss;
     float average; /* the trainer's average_decay: 0 default, negative none */
+    float prune_budget;
     long long points, max_gaussians;
     const char *strategy; /* default, mcmc or none */
     unsigned long long seed;
@@ -145,6 +148,12 @@ static int parse(int argc, char **argv, train_options *o)
             if (strcmp(next, "huber") != 0 && strcmp(next, "l2") != 0)
                 return fprintf(stderr, "radiant: --loss %s: expected huber or l2\n", next), EXIT_USAGE;
             o->loss = strcmp(argv[++i], "l2") == 0 ? RD_NERF_LOSS_L2 : RD_NERF_LOSS_HUBER;
+        } else if (strcmp(a, "--prune-budget") == 0 && next) {
+            char *end;
+            double f = strtod(argv[++i], &end);
+            if (*end || end == next || !(f > 0.0 && f <= 1.0))
+                return fprintf(stderr, "radiant: --prune-budget %s: expected a fraction in (0, 1]\n", next), EXIT_USAGE;
+            o->prune_budget = (float)f;
         } else if (strcmp(a, "--average") == 0 && next) {
             char *end;
             double d = strtod(argv[++i], &end);
@@ -335,7 +344,7 @@ static rd_result make_fitter(rd_context *ctx, const train_options *o, const rd_t
     if (o->nerf) {
         rd_nerf_trainer_desc desc = {.field = {.levels = o->levels, .log2_table_size = o->table_size, .width = o->width, .seed = o->seed},
                                      .random_background = o->random_background, .loss = o->loss, .batch_samples = o->batch,
-                                     .seed = o->seed, .average_decay = o->average};
+                                     .seed = o->seed, .average_decay = o->average, .prune_budget = o->prune_budget};
         memcpy(desc.background, o->background, sizeof desc.background);
         *f = (fitter){NULL, "samples", 16, nerf_step, nerf_scene, NULL, NULL, nerf_destroy};
         return rd_nerf_trainer_create_from_set(ctx, train, &desc, (rd_nerf_trainer **)&f->trainer);
@@ -365,6 +374,8 @@ static void add_nerf_options(rd_context *ctx, cJSON *report, const rd_scene *sce
     cJSON_AddNumberToObject(report, "batch_samples", o->batch ? o->batch : 1 << 18);
     cJSON_AddStringToObject(report, "loss", o->loss == RD_NERF_LOSS_L2 ? "l2" : "huber");
     cJSON_AddNumberToObject(report, "average_decay", o->average > 0.0f ? o->average : o->average < 0.0f ? 0.0 : 0.95);
+    if (o->prune_budget > 0) cJSON_AddNumberToObject(report, "prune_budget", o->prune_budget);
+    if (info.desc.saliency_resolution) cJSON_AddNumberToObject(report, "mask_params", (double)info.mask_params);
     if (o->seconds > 0) cJSON_AddNumberToObject(report, "seconds", o->seconds);
 }
 

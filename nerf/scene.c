@@ -23,6 +23,7 @@ static rd_result resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_scen
     if (d.finest_resolution == 0.0f) d.finest_resolution = 2048.0f;
     if (!d.width) d.width = 64;
     if (!d.aabb_scale) d.aabb_scale = 1;
+    if (d.saliency_resolution && d.gate_sharpness == 0.0f) d.gate_sharpness = 1000.0f;
     if (d.aabb_scale < 1 || d.aabb_scale > 128 || (d.aabb_scale & (d.aabb_scale - 1)))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF: aabb_scale %d is not a power of two from 1 to 128", d.aabb_scale);
     bool zero_box = true;
@@ -51,7 +52,9 @@ static rd_result resolve(rd_context *ctx, const rd_nerf_desc *desc, rd_nerf_scen
     return rd_nerf_field_make(ctx,
                               &(rd_nerf_field_desc){.grid = {d.levels, d.features, d.log2_table_size, d.base_resolution,
                                                              d.finest_resolution},
-                                                    .width = d.width},
+                                                    .width = d.width,
+                                                    .saliency_resolution = d.saliency_resolution,
+                                                    .gate_sharpness = d.gate_sharpness},
                               &s->field);
 }
 
@@ -114,7 +117,8 @@ rd_result rd_nerf_get_info(rd_context *ctx, const rd_scene *scene, rd_nerf_info 
     memcpy(out->offset, s->offset, sizeof out->offset);
     out->params = s->field.params;
     out->table_params = s->field.density_offset;
-    out->network_params = s->field.params - s->field.density_offset;
+    out->network_params = s->field.saliency_offset - s->field.density_offset;
+    out->mask_params = s->field.params - s->field.saliency_offset;
     out->cascades = s->occupancy.cascades;
     out->occupied_cells = rd_occupancy_occupied(&s->occupancy);
     return RD_OK;

@@ -67,6 +67,10 @@ static char *config_json(const rd_nerf_scene *s)
     cJSON_AddNumberToObject(j, "finest_resolution", d->finest_resolution);
     cJSON_AddNumberToObject(j, "width", d->width);
     cJSON_AddNumberToObject(j, "aabb_scale", d->aabb_scale);
+    if (d->saliency_resolution) { /* a masked field's (older files have none: no mask) */
+        cJSON_AddNumberToObject(j, "saliency_resolution", d->saliency_resolution);
+        cJSON_AddNumberToObject(j, "gate_sharpness", d->gate_sharpness);
+    }
     cJSON_AddNumberToObject(j, "scale", s->scale);
     cJSON_AddItemToObject(j, "offset", cJSON_CreateFloatArray(s->offset, 3));
     cJSON_AddNumberToObject(j, "params", (double)s->field.params);
@@ -103,6 +107,13 @@ static rd_result read_config(rd_context *ctx, const char *path, const cJSON *j, 
     if (r == RD_OK) r = rd_json_number(ctx, path, "configuration", j, "base_resolution", true, &base);
     if (r == RD_OK) r = rd_json_number(ctx, path, "configuration", j, "finest_resolution", true, &finest);
     if (r == RD_OK) r = rd_json_number(ctx, path, "configuration", j, "scale", true, &sc);
+    int64_t mask = 0;
+    double sharpness = 0.0;
+    if (r == RD_OK) r = rd_json_whole(ctx, path, "configuration", j, "saliency_resolution", false, 0, RD_SALIENCY_MAX_RESOLUTION, &mask);
+    if (r == RD_OK && mask) r = rd_json_number(ctx, path, "configuration", j, "gate_sharpness", true, &sharpness);
+    if (r == RD_OK && mask && (mask < RD_SALIENCY_MIN_RESOLUTION || !(sharpness > 0.0 && sharpness <= 1e9)))
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration.saliency_resolution %lld / gate_sharpness %g: out of range", path,
+                    (long long)mask, sharpness);
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "offset");
     if (r == RD_OK && (!cJSON_IsArray(o) || cJSON_GetArraySize(o) != 3))
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration.offset: expected 3 numbers", path);
@@ -117,7 +128,7 @@ static rd_result read_config(rd_context *ctx, const char *path, const cJSON *j, 
     if (r != RD_OK) return r;
     *d = (rd_nerf_desc){.levels = (int)whole[0], .features = (int)whole[1], .log2_table_size = (int)whole[2],
                         .base_resolution = (float)base, .finest_resolution = (float)finest, .width = (int)whole[3],
-                        .aabb_scale = (int)whole[4]};
+                        .aabb_scale = (int)whole[4], .saliency_resolution = (int)mask, .gate_sharpness = (float)sharpness};
     *scale = (float)sc;
     for (int a = 0; a < 3; a++) {
         offset[a] = (float)off[a];

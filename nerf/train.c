@@ -64,6 +64,7 @@ struct rd_nerf_trainer {
     rd_nerf_scene *scene;
     float *params, *grad, *m, *v; /* the live parameters (CPU), their gradient and moments */
     float *average;                /* their moving average, or NULL (CPU) */
+    float *admm_z, *admm_u;        /* with pruning: ADMM's split of the mask and its scaled dual (saliency.h) */
     int step;
     int64_t rays; /* a step's, adapted */
     step_buffers b;
@@ -177,6 +178,10 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
     if (!(desc->average_decay < 1.0f))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF training: average_decay %g is not below 1 (0: 0.95, negative: none)",
                        desc->average_decay);
+    if (!(desc->prune_budget >= 0.0f && desc->prune_budget <= 1.0f) || !(desc->admm_rho >= 0.0f && desc->admm_rho < 1e6f) ||
+        desc->admm_every < 0)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF training: prune_budget %g (0..1), admm_rho %g or admm_every %d is out of range",
+                       desc->prune_budget, desc->admm_rho, desc->admm_every);
     if ((unsigned)desc->loss > RD_NERF_LOSS_L2) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF training: loss %d: unknown", desc->loss);
     for (int c = 0; c < 3; c++)
         if (!(desc->background[c] >= 0.0f && desc->background[c] <= 1.0f))
@@ -192,6 +197,9 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
     if (!t->desc.occupancy_every) t->desc.occupancy_every = 16;
     if (t->desc.average_decay == 0.0f) t->desc.average_decay = 0.95f;
     if (t->desc.average_decay < 0.0f) t->desc.average_decay = 0.0f; /* none */
+    if (t->desc.prune_budget > 0.0f && !t->desc.field.saliency_resolution) t->desc.field.saliency_resolution = 64;
+    if (t->desc.admm_rho == 0.0f) t->desc.admm_rho = 1e-3f;
+    if (!t->desc.admm_every) t->desc.admm_every = 16;
     t->view_count = desc->view_count;
     t->rays = t->desc.batch_samples / 16 > MIN_RAYS ? t->desc.batch_samples / 16 : MIN_RAYS;
     rd_result r = RD_OK;
@@ -204,11 +212,16 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
         r = copy_photo(ctx, k, &desc->views[k], &t->photos[k]);
         t->widths[k] = t->photos[k].width, t->heights[k] = t->photos[k].height;
     }
-    if (r == RD_OK) r = rd_nerf_scene_new(ctx, &desc->field, &t->scene);
+    if (r == RD_OK) r = rd_nerf_scene_new(ctx, &t->desc.field, &t->scene);
     if (r == RD_OK) {
         int64_t n = t->scene->field.params;
         t->grad = rd_alloc_array(n, sizeof(float)), t->m = calloc((size_t)n, sizeof(float)), t->v = calloc((size_t)n, sizeof(float));
         t->params = rd_alloc_array(n, sizeof(float));
+        if (t->desc.prune_budget > 0.0f) {
+            int64_t cells = rd_saliency_cells(&t->scene->field.saliency);
+            t->admm_z = calloc((size_t)cells, sizeof(float)), t->admm_u = calloc((size_t)cells, sizeof(float));
+            if (!t->admm_z || !t->admm_u) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold the pruner's state");
+        }
         if (t->desc.average_decay > 0.0f) t->average = calloc((size_t)n, sizeof(float));
         if (!t->grad || !t->m || !t->v || !t->params || (t->desc.average_decay > 0.0f && !t->average)) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF training: cannot hold %lld parameters' moments", (long long)n);
     }
@@ -221,6 +234,8 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
     memcpy(t->params, t->scene->params, sizeof(float) * (size_t)t->scene->field.params);
     rd_nerf_occupancy_open(&t->scene->occupancy);
     if (ctx->backend == RD_BACKEND_VULKAN) r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF training runs on the CPU and CUDA, not Vulkan");
+    if (r == RD_OK && ctx->backend != RD_BACKEND_CPU && t->scene->field.saliency.resolution)
+        r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF training: pruning and the saliency mask run on the CPU only so far");
 #ifdef RD_HAVE_CUDA
     if (r == RD_OK && ctx->backend == RD_BACKEND_CUDA) {
         const uint16_t **photos = malloc(sizeof *photos * (size_t)t->view_count);
@@ -248,7 +263,7 @@ void rd_nerf_trainer_destroy(rd_nerf_trainer *t)
     if (!t) return;
     for (int k = 0; t->photos && k < t->view_count; k++) free(t->photos[k].rgba);
     free(t->photos), free(t->cameras), free(t->widths), free(t->heights), free(t->grad), free(t->m), free(t->v);
-    free(t->params), free(t->average);
+    free(t->params), free(t->average), free(t->admm_z), free(t->admm_u);
     buffers_free(&t->b);
     rd_nerf_field_scratch_free(&t->density_scratch);
 #ifdef RD_HAVE_CUDA
@@ -332,10 +347,23 @@ static void adam(rd_nerf_trainer *t)
     float lr = rd_nerf_learning_rate(t->desc.learning_rate, t->step);
     float size = lr / (1.0f - powf(0.9f, (float)update)), root_c2 = sqrtf(1.0f - powf(0.99f, (float)update));
     int64_t table = t->scene->field.density_offset, n = t->scene->field.params;
+    int64_t mask = t->scene->field.saliency_offset; /* the mask's logits, from here to n, take no L2 */
     float *p = t->params;
     for (int64_t i = 0; i < table; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 0.0f, RD_NERF_ADAM_SKIP_ZERO, size, root_c2);
-    for (int64_t i = table; i < n; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 1e-6f, 0, size, root_c2);
+    for (int64_t i = table; i < mask; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 1e-6f, 0, size, root_c2);
+    for (int64_t i = mask; i < n; i++) rd_nerf_adam_one(&p[i], &t->m[i], &t->v[i], t->grad[i], 0.0f, 0, size, root_c2);
     for (int64_t i = 0; t->average && i < n; i++) t->average[i] = rd_nerf_average_one(t->average[i], p[i], t->desc.average_decay);
+}
+
+/* HollowNeRF's pruner (saliency.h): every admm_every steps from the first, z and the dual
+   take their ADMM update; every step, the penalty's gradient joins the mask's. */
+static void prune(rd_nerf_trainer *t)
+{
+    const rd_nerf_field *f = &t->scene->field;
+    int64_t cells = rd_saliency_cells(&f->saliency);
+    const float *logits = t->params + f->saliency_offset;
+    if (t->step % t->desc.admm_every == 0) rd_admm_update(logits, cells, (double)t->desc.prune_budget * (double)cells, t->admm_z, t->admm_u);
+    rd_admm_penalty_gradient(logits, t->admm_z, t->admm_u, cells, t->desc.admm_rho, t->grad + f->saliency_offset);
 }
 
 /* The rays whose samples start before the total: a prefix of them (those kept, less
@@ -411,6 +439,7 @@ static rd_result one_step(rd_nerf_trainer *t, double *loss, int64_t *rays_taken,
     memset(t->grad, 0, sizeof(float) * (size_t)t->scene->field.params);
     r = rd_nerf_field_backward(ctx, &t->scene->field, t->params, b->positions, total, &b->field, b->g_sigma, b->g_rgb, t->grad);
     if (r != RD_OK) return r;
+    if (t->admm_z) prune(t);
     adam(t);
     /* the occupancy grid on the spec's schedule, the warm-up's length and the interval as asked */
     int warmup = t->desc.occupancy_warmup, step = t->step;
@@ -450,6 +479,11 @@ rd_result rd_nerf_trainer_step(rd_nerf_trainer *t, int steps, rd_nerf_train_stat
     if (stats) {
         *stats = (rd_nerf_train_stats){.iteration = t->step, .loss = steps ? sum / steps : 0.0, .rays = rays, .samples = samples};
         stats->occupied_cells = rd_occupancy_occupied(&t->scene->occupancy);
+        const rd_nerf_field *f = &t->scene->field;
+        int64_t cells = f->saliency.resolution ? rd_saliency_cells(&f->saliency) : 0;
+        double kept = 0.0;
+        for (int64_t k = 0; k < cells; k++) kept += 1.0 / (1.0 + exp(-(double)t->params[f->saliency_offset + k]));
+        stats->mask_kept = cells ? kept / (double)cells : 0.0;
 #ifdef RD_HAVE_CUDA
         if (t->cuda && t->host_stale) stats->occupied_cells = -1; /* the grid is the device's */
 #endif

@@ -3,9 +3,9 @@
    renders, and broken snapshots (truncated, damaged, absurd or newer configurations) and
    bad training options get clear errors; a seed repeats training bit for bit; the
    trainer's scene is the parameters' moving average where asked; and a
-   small field trained on a few coloured boxes (photos drawn by the analytic renderer
-   below) renders held-out views far better than it did untrained. */
-#include "test_util.h"
+   small field trained on a few coloured boxes (photos drawn by an analytic renderer,
+   nerf_boxes.h) renders held-out views far better than it did untrained. */
+#include "nerf_boxes.h"
 #include "../nerf/scene.h"
 
 #include <math.h>
@@ -14,91 +14,6 @@
 #include <unistd.h>
 
 static rd_context *ctx;
-
-/* ---- the boxes and their analytic renderer ---- */
-
-typedef struct box {
-    float lo[3], hi[3], rgb[3];
-} box;
-static const box BOXES[3] = {
-    {{-0.55f, -0.5f, -0.35f}, {-0.05f, 0.15f, 0.3f}, {0.9f, 0.2f, 0.15f}},
-    {{0.1f, -0.25f, -0.45f}, {0.6f, 0.45f, 0.05f}, {0.15f, 0.8f, 0.25f}},
-    {{-0.2f, 0.25f, 0.15f}, {0.35f, 0.65f, 0.6f}, {0.2f, 0.3f, 0.95f}},
-};
-
-/* The nearest box face the ray meets: its colour, darker on faces turned from the light;
-   alpha 0 where it meets none. */
-static void trace(const float o[3], const float d[3], float out[4])
-{
-    float best = INFINITY;
-    out[0] = out[1] = out[2] = out[3] = 0.0f;
-    for (int b = 0; b < 3; b++) {
-        float t0 = -INFINITY, t1 = INFINITY;
-        int axis = 0;
-        for (int a = 0; a < 3; a++) {
-            float inv = 1.0f / d[a], ta = (BOXES[b].lo[a] - o[a]) * inv, tb = (BOXES[b].hi[a] - o[a]) * inv;
-            if (ta > tb) { float s = ta; ta = tb; tb = s; }
-            if (ta > t0) t0 = ta, axis = a;
-            if (tb < t1) t1 = tb;
-        }
-        if (t0 <= t1 && t0 > 0.0f && t0 < best) {
-            best = t0;
-            static const float shade[3] = {0.75f, 1.0f, 0.55f};
-            for (int c = 0; c < 3; c++) out[c] = BOXES[b].rgb[c] * shade[axis];
-            out[3] = 1.0f;
-        }
-    }
-}
-
-static rd_camera orbit_camera(int k, int n, float elevation, int size)
-{
-    float angle = 6.2831853f * (float)k / (float)n + 0.3f;
-    float eye[3] = {3.0f * cosf(angle) * cosf(elevation), 3.0f * sinf(elevation), 3.0f * sinf(angle) * cosf(elevation)};
-    return rd_camera_look_at(eye, (float[3]){0, 0, 0}, (float[3]){0, 1, 0}, size, size, 45.0f);
-}
-
-static void photo(const rd_camera *c, rd_image *out)
-{
-    rd_image_alloc(c->width, c->height, 4, out);
-    float centre[3];
-    rd_camera_center(c, centre);
-    for (int y = 0; y < c->height; y++)
-        for (int x = 0; x < c->width; x++) {
-            float cam[3] = {((float)x + 0.5f - c->cx) / c->fx, ((float)y + 0.5f - c->cy) / c->fy, 1.0f}, d[3];
-            for (int a = 0; a < 3; a++) d[a] = c->w2c[a] * cam[0] + c->w2c[4 + a] * cam[1] + c->w2c[8 + a] * cam[2];
-            trace(centre, d, out->pixels + 4 * ((size_t)y * c->width + x));
-        }
-}
-
-/* Mean PSNR of the scene's renders of the views against their photos, on white. */
-static double held_out_psnr(const rd_scene *scene, const rd_train_view *views, int n)
-{
-    double sum = 0.0;
-    const float white[3] = {1, 1, 1};
-    for (int k = 0; k < n; k++) {
-        rd_image render, truth;
-        rd_image_alloc(views[k].camera.width, views[k].camera.height, 4, &render);
-        CHECK_OK(rd_render(ctx, scene, &views[k].camera, &(rd_render_desc){.background = {1, 1, 1}},
-                           &(rd_framebuffer){.color = render.pixels}));
-        CHECK_OK(rd_image_composite(views[k].image, white, &truth));
-        rd_metrics m = {0};
-        CHECK_OK(rd_image_compare(ctx, &render, &truth, &m));
-        sum += m.psnr;
-        rd_image_free(&render), rd_image_free(&truth);
-    }
-    return sum / n;
-}
-
-/* a small field: 8 levels of 2^14 entries, networks of width 32 */
-static const rd_nerf_desc SMALL = {.levels = 8, .log2_table_size = 14, .base_resolution = 8, .finest_resolution = 256,
-                                   .width = 32, .box_min = {-1, -1, -1}, .box_max = {1, 1, 1}};
-
-static rd_nerf_trainer_desc boxes_desc(const rd_train_view *views, int n, uint64_t seed)
-{
-    return (rd_nerf_trainer_desc){.views = views, .view_count = n, .field = SMALL, .background = {1, 1, 1},
-                                  .random_background = true, .batch_samples = 1 << 12, .occupancy_warmup = 2,
-                                  .occupancy_every = 64, .seed = seed};
-}
 
 /* ---- snapshots ---- */
 
@@ -153,11 +68,11 @@ static void test_snapshots(void)
 {
     const char *dir = test_temp_dir("nerf_snapshot");
     rd_scene *nerf = NULL;
-    rd_nerf_desc desc = SMALL;
+    rd_nerf_desc desc = nerf_boxes_desc(NULL, 0, 0).field;
     desc.aabb_scale = 2, desc.seed = 5;
     CHECK_OK(rd_nerf_create(ctx, &desc, &nerf));
     CHECK(rd_scene_get_kind(nerf) == RD_SCENE_NERF);
-    rd_camera cam = orbit_camera(1, 8, 0.4f, 24);
+    rd_camera cam = nerf_boxes_camera(1, 8, 0.4f, 24);
     size_t pixels = 24 * 24;
     float *a = malloc(4 * pixels * sizeof(float)), *b = malloc(4 * pixels * sizeof(float));
     float *depth = malloc(pixels * sizeof(float));
@@ -233,28 +148,28 @@ static void test_snapshots(void)
 static void test_bad_options(const rd_train_view *views, int n)
 {
     rd_nerf_trainer *t = (rd_nerf_trainer *)1;
-    rd_nerf_trainer_desc d = boxes_desc(views, n, 1);
+    rd_nerf_trainer_desc d = nerf_boxes_desc(views, n, 1);
     d.view_count = 0;
     CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
     CHECK(t == NULL && strstr(rd_last_error(ctx), "views"));
-    d = boxes_desc(views, n, 1), d.batch_samples = -5;
+    d = nerf_boxes_desc(views, n, 1), d.batch_samples = -5;
     CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "batch_samples") != NULL);
-    d = boxes_desc(views, n, 1), d.background[1] = 2.0f;
+    d = nerf_boxes_desc(views, n, 1), d.background[1] = 2.0f;
     CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "background[1]") != NULL);
-    d = boxes_desc(views, n, 1), d.field.aabb_scale = 3;
+    d = nerf_boxes_desc(views, n, 1), d.field.aabb_scale = 3;
     CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "aabb_scale") != NULL);
-    d = boxes_desc(views, n, 1), d.field.levels = 40;
+    d = nerf_boxes_desc(views, n, 1), d.field.levels = 40;
     CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "levels") != NULL);
-    d = boxes_desc(views, n, 1), d.average_decay = 1.0f;
+    d = nerf_boxes_desc(views, n, 1), d.average_decay = 1.0f;
     CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "average_decay") != NULL);
     rd_train_view wrong = views[0];
     wrong.camera.width += 1;
-    d = boxes_desc(&wrong, 1, 1);
+    d = nerf_boxes_desc(&wrong, 1, 1);
     CHECK_FAILS(rd_nerf_trainer_create(ctx, &d, &t), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "views[0]") != NULL);
 }
@@ -270,7 +185,7 @@ static void test_repeatable(const rd_train_view *views, int n)
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 4, .log = test_log}, &threads[1]));
     for (int run = 0; run < 2 && threads[run]; run++) {
         rd_nerf_trainer *t = NULL;
-        rd_nerf_trainer_desc d = boxes_desc(views, n, 77);
+        rd_nerf_trainer_desc d = nerf_boxes_desc(views, n, 77);
         d.batch_samples = 1 << 10;
         CHECK_OK(rd_nerf_trainer_create(threads[run], &d, &t));
         if (!t) break;
@@ -288,7 +203,7 @@ static void test_repeatable(const rd_train_view *views, int n)
     rd_context_destroy(threads[0]), rd_context_destroy(threads[1]);
     /* a negative step count is refused, saying so */
     rd_nerf_trainer *t = NULL;
-    rd_nerf_trainer_desc d = boxes_desc(views, n, 1);
+    rd_nerf_trainer_desc d = nerf_boxes_desc(views, n, 1);
     if (CHECK_OK(rd_nerf_trainer_create(ctx, &d, &t))) {
         CHECK_FAILS(rd_nerf_trainer_step(t, -1, NULL), RD_ERROR_INVALID_ARGUMENT);
         CHECK(strstr(rd_last_error(ctx), "steps -1") != NULL);
@@ -303,7 +218,7 @@ static void test_repeatable(const rd_train_view *views, int n)
 static void test_average(const rd_train_view *views, int n)
 {
     rd_nerf_trainer *averaged = NULL, *live = NULL;
-    rd_nerf_trainer_desc d = boxes_desc(views, n, 5);
+    rd_nerf_trainer_desc d = nerf_boxes_desc(views, n, 5);
     d.batch_samples = 1 << 10;
     CHECK_OK(rd_nerf_trainer_create(ctx, &d, &averaged));
     d.average_decay = -1.0f;
@@ -346,10 +261,10 @@ done:
 static void test_boxes(const rd_train_view *train, int n, const rd_train_view *held, int m)
 {
     rd_nerf_trainer *t = NULL;
-    rd_nerf_trainer_desc d = boxes_desc(train, n, 3);
+    rd_nerf_trainer_desc d = nerf_boxes_desc(train, n, 3);
     CHECK_OK(rd_nerf_trainer_create(ctx, &d, &t));
     if (!t) return;
-    double untrained = held_out_psnr(rd_nerf_trainer_scene(t), held, m);
+    double untrained = nerf_boxes_psnr(ctx, rd_nerf_trainer_scene(t), held, m);
     rd_nerf_train_stats stats = {0};
     int steps = TEST_SANITIZED ? 300 : 800; /* 200 steps reached 18.81 dB */
     for (int done = 0; done < steps; done += 50) {
@@ -357,7 +272,7 @@ static void test_boxes(const rd_train_view *train, int n, const rd_train_view *h
         printf("  step %d: loss %.5f, %lld rays, %lld samples, %lld cells occupied\n", stats.iteration, stats.loss,
                (long long)stats.rays, (long long)stats.samples, (long long)stats.occupied_cells);
     }
-    double trained = held_out_psnr(rd_nerf_trainer_scene(t), held, m);
+    double trained = nerf_boxes_psnr(ctx, rd_nerf_trainer_scene(t), held, m);
     printf("  held-out PSNR: %.2f dB untrained, %.2f dB after %d steps\n", untrained, trained, steps);
     CHECK(untrained < 14.0);
     CHECK(trained > (TEST_SANITIZED ? 18.0 : 20.0)); /* reached: 21.25 dB after 400 steps, 22.69 after 800 */
@@ -377,7 +292,7 @@ static void test_cuda(const rd_train_view *train, int n, const rd_train_view *he
         return;
     }
     rd_nerf_trainer *cpu = NULL, *cuda = NULL;
-    rd_nerf_trainer_desc d = boxes_desc(train, n, 11);
+    rd_nerf_trainer_desc d = nerf_boxes_desc(train, n, 11);
     CHECK_OK(rd_nerf_trainer_create(ctx, &d, &cpu));
     CHECK_OK(rd_nerf_trainer_create(gpu, &d, &cuda));
     rd_nerf_train_stats a = {0}, b = {0};
@@ -390,7 +305,7 @@ static void test_cuda(const rd_train_view *train, int n, const rd_train_view *he
         CHECK(fabs(a.loss - b.loss) <= 2e-3 * a.loss);
         int steps = 800;
         for (int done = 1; done < steps; done += 100) CHECK_OK(rd_nerf_trainer_step(cuda, done == 1 ? 99 : 100, &b));
-        double trained = held_out_psnr(rd_nerf_trainer_scene(cuda), held, m);
+        double trained = nerf_boxes_psnr(ctx, rd_nerf_trainer_scene(cuda), held, m);
         printf("  CUDA: held-out PSNR %.2f dB after %d steps\n", trained, steps);
         CHECK(trained > 20.0);
     }
@@ -405,13 +320,7 @@ int main(void)
     enum { TRAIN = 24, HELD = 4, SIZE = 32 };
     rd_image images[TRAIN + HELD];
     rd_train_view views[TRAIN + HELD];
-    for (int k = 0; k < TRAIN + HELD; k++) {
-        /* train: three rings; held out: between the rings, at azimuths between the train views' */
-        views[k].camera = k < TRAIN ? orbit_camera(k, TRAIN, k % 3 == 0 ? -0.3f : k % 3 == 1 ? 0.35f : 0.8f, SIZE)
-                                    : orbit_camera(2 * (k - TRAIN) + 1, 2 * HELD, 0.5f, SIZE);
-        photo(&views[k].camera, &images[k]);
-        views[k].image = &images[k];
-    }
+    nerf_boxes_views(views, images, TRAIN, HELD, SIZE);
     test_snapshots();
     test_bad_options(views, TRAIN);
     test_repeatable(views, TRAIN);

@@ -52,6 +52,9 @@ typedef struct rd_nerf_desc {
     int aabb_scale;          /* a power of two, 1..128; 0: 1 */
     float box_min[3], box_max[3]; /* the world's box the unit cube is laid on (its longest side); all zero: the unit cube */
     uint64_t seed;           /* the initial table and weights */
+    int saliency_resolution; /* HollowNeRF's saliency mask, R^3 logits gating the hash features (2..512; CPU
+                                only so far); 0: none */
+    float gate_sharpness;    /* the mask's density gate tanh(alpha |features|): alpha; 0: 1000 */
 } rd_nerf_desc;
 
 /* A fresh field (table uniform in +-1e-4, Glorot weights) whose occupancy grid marks every
@@ -64,7 +67,7 @@ typedef struct rd_nerf_info {
     rd_nerf_desc desc;       /* the configuration, defaults filled in (the box as the cube it became) */
     float scale, offset[3];  /* world to field: p * scale + offset */
     int64_t params;          /* floats: table and weights */
-    int64_t table_params, network_params;
+    int64_t table_params, network_params, mask_params; /* the parts: table, networks, saliency mask */
     int cascades;
     int64_t occupied_cells;  /* of cascades * 128^3 */
 } rd_nerf_info;
@@ -87,6 +90,11 @@ typedef struct rd_nerf_trainer_desc {
     int occupancy_warmup;       /* the first steps, each of which updates every cell; 0: 256 (the spec's) */
     int occupancy_every;        /* then every this many steps; 0: 16 (the spec's) */
     uint64_t seed;              /* ray draws, backgrounds, occupancy draws, the initial field */
+    float prune_budget;         /* HollowNeRF's pruning (CPU only so far): the fraction of the saliency mask
+                                   kept, sum(sigmoid(G)) <= budget x cells by ADMM (0..1); 0: no pruning. The
+                                   field gets a mask of 64^3 unless field.saliency_resolution says */
+    float admm_rho;             /* the ADMM penalty's weight; 0: 1e-3 (the spec gives none) */
+    int admm_every;             /* steps between ADMM's projections and dual updates; 0: 16 */
     float average_decay;        /* the field the trainer gives (rd_nerf_trainer_scene): the parameters' moving
                                    average, step k back weighing decay^k (Instant-NGP's EMA); 0: 0.95;
                                    negative: the parameters as trained, unaveraged */
@@ -97,6 +105,7 @@ typedef struct rd_nerf_train_stats {
     double loss;        /* mean over the steps of this call */
     int64_t rays, samples; /* the last step's */
     int64_t occupied_cells; /* -1 on CUDA, where the grid stays on the device (rd_nerf_get_info of the trainer's scene counts) */
+    double mask_kept;       /* with pruning: the mask's mean keep value, mean(sigmoid(G)) (else 0) */
 } rd_nerf_train_stats;
 
 typedef struct rd_nerf_trainer rd_nerf_trainer;
