@@ -3,7 +3,7 @@
 #   check DESCRIPTION COMMAND...   counts COMMAND's success, prints FAILED: otherwise
 #   status_is CODE COMMAND...      COMMAND exits with CODE; its output lands in
 #                                  $tmp/stdout and $tmp/stderr, its stderr also in $tmp/log
-tmp=$(mktemp -d /tmp/radiant-test-XXXXXX)
+tmp=$(mktemp -d /tmp/radiant-test.XXXXXX) # no "-" before the random part: tests grep output for "-0"
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
 
