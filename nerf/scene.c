@@ -5,6 +5,9 @@
 #ifdef RD_HAVE_CUDA
 #include "render_cuda.h"
 #endif
+#ifdef RD_HAVE_VULKAN
+#include "render_vk.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -149,6 +152,14 @@ static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_ca
 }
 #endif
 
+#ifdef RD_HAVE_VULKAN
+static rd_result render_vk(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                           const rd_framebuffer *target, rd_render_stats *stats)
+{
+    return rd_nerf_render_vk(ctx, (const rd_nerf_scene *)scene, camera, desc, target, stats);
+}
+#endif
+
 const rd_kind_ops rd_nerf_kind = {
     .name = "NeRF",
     .file = {".rnerf", rd_nerf_snapshot_detect, rd_nerf_snapshot_decode, rd_nerf_save},
@@ -158,6 +169,9 @@ const rd_kind_ops rd_nerf_kind = {
         [RD_BACKEND_CPU] = {.render = render_cpu},
 #ifdef RD_HAVE_CUDA
         [RD_BACKEND_CUDA] = {.render = render_cuda, .free_state = rd_nerf_cuda_free_state},
+#endif
+#ifdef RD_HAVE_VULKAN
+        [RD_BACKEND_VULKAN] = {.render = render_vk, .free_state = rd_nerf_vk_free_state},
 #endif
     },
 };

@@ -240,8 +240,13 @@ static rd_result create_device(rd_context *ctx, rd_vk_state *vk, bool size_contr
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                             .pNext = size_control ? &sizes : NULL, .bufferDeviceAddress = VK_TRUE,
                                             .hostQueryReset = VK_FALSE};
+    /* doubles where the device has them: the NeRF march keeps t in double (occupancy.h);
+       without them the NeRF renderer says so and the rest works */
+    VkPhysicalDeviceFeatures available;
+    vkGetPhysicalDeviceFeatures(vk->physical, &available);
+    vk->shader_float64 = available.shaderFloat64 == VK_TRUE;
     VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12,
-                                          .features = {.shaderInt64 = VK_TRUE}};
+                                          .features = {.shaderInt64 = VK_TRUE, .shaderFloat64 = available.shaderFloat64}};
     const char *ext[2];
     uint32_t ext_count = 0;
     if (size_control) ext[ext_count++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;

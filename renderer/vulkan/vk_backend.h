@@ -36,6 +36,7 @@ typedef struct rd_vk_state {
     bool cpu_device;                /* a CPU implementation (lavapipe) */
     uint32_t subgroup_size;         /* the size every pipeline runs with */
     bool require_subgroup_size;     /* pipelines request subgroup_size explicitly */
+    bool shader_float64;            /* shaderFloat64, enabled where the device has it (the NeRF march's doubles) */
     VkPhysicalDeviceMemoryProperties memory;
     VkDeviceSize max_allocation;    /* maxMemoryAllocationSize */
     char name[256];

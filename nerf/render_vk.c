@@ -1,0 +1,301 @@
+/* render_vk.c: a NeRF frame on Vulkan compute (render_vk.h): the CPU's frame
+   (render_cpu.c) an invocation a pixel's ray, march, field and compositing fused in one
+   kernel (nerf/shaders/nerf_render.comp), in waves where the device needs them. The
+   scene's parameters and occupancy bits are copied to the device once per scene (its uid,
+   as render_cuda.cu keeps them); the frame's parameters go through a host-visible buffer,
+   the outputs to the caller's device addresses or, for a host target, to our buffers
+   copied into a readback buffer.
+
+   Waves: on GPUs one dispatch renders the frame (one submission, one wait). On CPU
+   devices (lavapipe, whose loop limiter ends a shader's loops after 65535 iterations)
+   each wave has a loop budget and leaves unfinished rays' state in a buffer for the next;
+   WAVES_A_SUBMISSION waves are recorded at a time, and the count of unfinished rays the
+   last one leaves says whether another submission follows (a host wait every few waves,
+   as render_cuda.cu waits once a wave).
+
+   Exactness: the rays and the march are written with every rounding explicit and t in
+   double (nerf_march.glsl), so that where the device's double division is IEEE (lavapipe)
+   the samples are the CPU's bit for bit; the field's features, networks and SH are
+   summed in the CPU's order in fp32, so that only exp (density, sigmoid, alpha) differs
+   from libm's by a few ulp (tests/ops_nerf_field.c gives the bounds). The march needs
+   shaderFloat64: a device without it gets RD_ERROR_UNSUPPORTED saying so.
+
+   Networks: the shared-memory path (nerf_field.glsl): each workgroup stages both networks'
+   weights in shared memory where they fit (the spec's width 64 takes 37 KiB; lavapipe
+   offers 32), else reads them from the parameters' buffer; activations stay per
+   invocation, in fp32. A VK_KHR_cooperative_matrix path (a workgroup's samples a matrix,
+   fp16 tiles) would be a second pipeline chosen here by the device's properties. */
+#include "render_vk.h"
+#include "shaders/nerf_layout.h"
+#include "../renderer/vulkan/vk_backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const uint32_t render_spv[] = {
+#include "nerf_render.comp.inc"
+};
+
+enum {
+    OUTPUTS = 4,
+    WAVES_A_SUBMISSION = 8,
+    CPU_BUDGET = 60000, /* loop iterations a wave on a CPU device: lavapipe's limit is 65535 */
+    MAX_WAVES = 1 << 20, /* a wave always advances every unfinished ray; more says something is wrong */
+};
+
+/* nerf_view.glsl's NerfView, field for field */
+typedef struct nerf_vk_view {
+    float w2c[16];
+    float fx, fy, cx, cy;
+    float scale, near_plane, far_plane, cone;
+    float offset[4], background[4];
+    uint32_t width, pixels, expected_depth, cascades;
+    uint32_t levels, features, dense_levels, density_inputs;
+    uint32_t net_width, density_hidden, colour_hidden, colour_weights;
+    uint32_t network_weights, pad[3];
+    uint32_t bit_offset[RD_NERF_VK_BIT_LEVELS];
+    float level_scale[RD_NERF_VK_MAX_LEVELS];
+    uint32_t resolution[RD_NERF_VK_MAX_LEVELS], size[RD_NERF_VK_MAX_LEVELS], level_offset[RD_NERF_VK_MAX_LEVELS];
+} nerf_vk_view;
+_Static_assert(sizeof(nerf_vk_view) == (48 + RD_NERF_VK_BIT_LEVELS + 4 * RD_NERF_VK_MAX_LEVELS) * 4, "NerfView is packed");
+_Static_assert(RD_NERF_VK_MAX_SAMPLES == RD_NERF_MAX_SAMPLES && RD_NERF_VK_MAX_LEVELS == RD_HASHGRID_MAX_LEVELS &&
+                   RD_NERF_VK_BIT_LEVELS == RD_OCCUPANCY_LEVELS && RD_NERF_VK_MAX_ROW == RD_MLP_MAX_WIDTH,
+               "nerf_layout.h and the NeRF's headers disagree");
+
+typedef struct nerf_vk_frame {
+    rd_vk_pipeline render;
+    uint32_t shared_weights; /* floats of weights the render's shared memory holds */
+    uint64_t uid;            /* the scene whose copies these are; 0: none */
+    rd_vk_buffer params, bits;
+    uint32_t bit_offset[RD_OCCUPANCY_LEVELS];
+    rd_vk_buffer view, counters;    /* view: host-visible */
+    rd_vk_buffer rays;              /* each ray's state between waves (RD_NERF_VK_RAY_UINTS) */
+    rd_vk_buffer outputs[OUTPUTS];  /* a host target's: colour, depth, transmittance, contributors */
+    rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
+    rd_vk_timers timers;
+} nerf_vk_frame;
+
+static const char *const stage_names[1] = {"render"};
+
+void rd_nerf_vk_free_state(rd_context *ctx, void *state)
+{
+    nerf_vk_frame *f = state;
+    rd_vk_state *vk = rd_vk(ctx);
+    if (!f) return;
+    if (vk && vk->device) {
+        vkDeviceWaitIdle(vk->device);
+        rd_vk_pipeline_destroy(vk, &f->render);
+        rd_vk_buffer *bufs[] = {&f->params,     &f->bits,       &f->view,       &f->counters,  &f->readback, &f->rays,
+                                &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(ctx, bufs[i]);
+    }
+    free(f);
+}
+
+static rd_result get_frame(rd_context *ctx, nerf_vk_frame **out)
+{
+    void **slot = rd_context_slot(ctx, RD_SCENE_NERF);
+    if (!*slot) {
+        rd_vk_state *vk = rd_vk(ctx);
+        /* checked before building the pipeline: its SPIR-V declares Float64 */
+        if (!vk->shader_float64)
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): %s has no shaderFloat64, which the occupancy "
+                           "march needs (it keeps t in double, occupancy.h); use the cpu or cuda backend", vk->name);
+        nerf_vk_frame *f = calloc(1, sizeof *f);
+        if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF render (vulkan): out of memory");
+        f->view.host = f->readback.host = true;
+        VkPhysicalDeviceProperties props;
+        vkGetPhysicalDeviceProperties(vk->physical, &props);
+        uint32_t shared = props.limits.maxComputeSharedMemorySize / 4;
+        f->shared_weights = shared < RD_NERF_VK_SHARED_WEIGHTS_MAX ? shared : RD_NERF_VK_SHARED_WEIGHTS_MAX;
+        const VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
+        const VkSpecializationInfo spec = {.mapEntryCount = 1, .pMapEntries = &entry, .dataSize = sizeof(uint32_t),
+                                           .pData = &f->shared_weights};
+        rd_result r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&f->render, render_spv, sizeof render_spv, "nerf_render", &spec});
+        if (r == RD_OK) r = rd_vk_timers_create(ctx, stage_names, 1, &f->timers);
+        if (r != RD_OK) {
+            rd_nerf_vk_free_state(ctx, f);
+            return r;
+        }
+        *slot = f;
+    }
+    *out = *slot;
+    return RD_OK;
+}
+
+/* The scene's parameters and occupancy bytes on the device, copied when the scene (its
+   uid: a trainer's scene takes a new one each step) differs from the last one rendered. */
+static rd_result upload_scene(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_scene *s)
+{
+    if (f->uid == s->head.uid) return RD_OK;
+    f->uid = 0;
+    size_t param_bytes = sizeof(float) * (size_t)s->field.params, bit_bytes = 0;
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) {
+        size_t side = RD_OCCUPANCY_SIDE >> k;
+        f->bit_offset[k] = (uint32_t)bit_bytes;
+        bit_bytes += (size_t)s->occupancy.cascades * side * side * side;
+    }
+    /* the shader reads the bytes a uint at a time */
+    rd_result r = rd_vk_reserve(ctx, &f->params, param_bytes, "NeRF parameters");
+    if (r == RD_OK) r = rd_vk_upload(ctx, &f->params, 0, s->params, param_bytes);
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->bits, (bit_bytes + 3) / 4 * 4, "NeRF occupancy bits");
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS && r == RD_OK; k++) {
+        size_t next = k + 1 < RD_OCCUPANCY_LEVELS ? f->bit_offset[k + 1] : bit_bytes;
+        r = rd_vk_upload(ctx, &f->bits, f->bit_offset[k], s->occupancy.bits[k], next - f->bit_offset[k]);
+    }
+    if (r == RD_OK) f->uid = s->head.uid;
+    return r;
+}
+
+static void make_view(const nerf_vk_frame *f, const rd_nerf_scene *s, const rd_camera *c, const rd_render_desc *desc,
+                      nerf_vk_view *v)
+{
+    memset(v, 0, sizeof *v);
+    memcpy(v->w2c, c->w2c, sizeof v->w2c);
+    v->fx = c->fx, v->fy = c->fy, v->cx = c->cx, v->cy = c->cy;
+    v->scale = s->scale, v->near_plane = rd_nerf_near(c), v->far_plane = rd_nerf_far(c), v->cone = s->occupancy.cone;
+    memcpy(v->offset, s->offset, sizeof s->offset);
+    memcpy(v->background, desc->background, 3 * sizeof(float));
+    v->width = (uint32_t)c->width, v->pixels = (uint32_t)((int64_t)c->width * c->height);
+    v->expected_depth = (desc->flags & RD_RENDER_EXPECTED_DEPTH) != 0, v->cascades = (uint32_t)s->occupancy.cascades;
+    const rd_nerf_field *field = &s->field;
+    const rd_hashgrid *g = &field->grid;
+    v->levels = (uint32_t)g->levels, v->features = (uint32_t)g->features, v->dense_levels = g->dense_levels;
+    v->density_inputs = (uint32_t)field->density.inputs, v->net_width = (uint32_t)field->density.width;
+    v->density_hidden = (uint32_t)field->density.hidden_layers, v->colour_hidden = (uint32_t)field->colour.hidden_layers;
+    v->colour_weights = (uint32_t)(field->colour_offset - field->density_offset);
+    v->network_weights = (uint32_t)(field->params - field->density_offset);
+    memcpy(v->bit_offset, f->bit_offset, sizeof v->bit_offset);
+    for (int l = 0; l < g->levels; l++)
+        v->level_scale[l] = g->scale[l], v->resolution[l] = g->resolution[l], v->size[l] = g->size[l], v->level_offset[l] = g->offset[l];
+}
+
+/* An upper bound on the loop iterations of one sample's evaluation in nerf_field.glsl
+   (the encoding's per level, the networks' per layer, four terms an iteration), and of its
+   compositing: what a wave's budget counts on a CPU device (nerf_render.comp). */
+static uint32_t sample_cost(const rd_nerf_field *f)
+{
+    uint32_t cost = 128; /* the SH, the copies between rows, the compositing, slack */
+    cost += (uint32_t)f->grid.levels * (8u + 8u * (4u + (uint32_t)f->grid.features) + (uint32_t)f->grid.features);
+    const rd_mlp *nets[2] = {&f->density, &f->colour};
+    for (int n = 0; n < 2; n++)
+        for (int k = 0; k <= nets[n]->hidden_layers; k++) {
+            uint32_t in = (uint32_t)rd_mlp_layer_inputs(nets[n], k), out = (uint32_t)rd_mlp_layer_outputs(nets[n], k);
+            cost += out * (in / 4 + in % 4 + 2) + 2;
+        }
+    return cost + cost / 8;
+}
+
+static size_t output_bytes(int output, size_t pixels) { return pixels * (output == 0 ? 4 * sizeof(float) : sizeof(float)); }
+
+rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_camera *camera, const rd_render_desc *desc,
+                            const rd_framebuffer *target, rd_render_stats *stats)
+{
+    if (s->head.memory == RD_MEMORY_DEVICE)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): a scene in device memory is not supported yet");
+    if (s->field.saliency.resolution)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): a field with a saliency mask renders on the CPU only so far");
+    int64_t pixels = (int64_t)camera->width * camera->height;
+    if (pixels > INT32_MAX)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF render (vulkan): %dx%d pixels exceed 2^31", camera->width, camera->height);
+    /* the density network's rows and the colour network's fixed shapes (field.c) */
+    if (s->field.density.outputs != RD_NERF_VK_DENSITY_OUTPUTS || s->field.colour.inputs != 2 * RD_NERF_VK_DENSITY_OUTPUTS ||
+        s->field.colour.width != s->field.density.width || s->field.colour.outputs != 3)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): the field's networks are not field.c's shapes");
+    nerf_vk_frame *f = NULL;
+    rd_result r = get_frame(ctx, &f);
+    if (r == RD_OK) r = upload_scene(ctx, f, s);
+    const void *wanted[OUTPUTS] = {target->color, target->depth, target->transmittance, target->contributors};
+    size_t readback = RD_NERF_VK_COUNTERS * 4;
+    for (int o = 0; o < OUTPUTS && r == RD_OK; o++)
+        if (wanted[o] && target->memory == RD_MEMORY_HOST) {
+            r = rd_vk_reserve(ctx, &f->outputs[o], output_bytes(o, (size_t)pixels), "NeRF frame outputs");
+            readback += output_bytes(o, (size_t)pixels);
+        }
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->view, sizeof(nerf_vk_view), "NeRF view parameters");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->counters, RD_NERF_VK_COUNTERS * 4, "NeRF counters");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->readback, readback, "NeRF frame readback");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->rays, (VkDeviceSize)pixels * RD_NERF_VK_RAY_UINTS * 4, "NeRF rays");
+    if (r != RD_OK || pixels == 0) return r;
+    make_view(f, s, camera, desc, (nerf_vk_view *)f->view.mapped);
+    uint32_t network_weights = ((nerf_vk_view *)f->view.mapped)->network_weights;
+
+    struct {
+        VkDeviceAddress view, table, weights, bits, counters, rays, out[OUTPUTS];
+        uint32_t outputs, shared_weights, first, budget, sample_cost;
+    } push = {f->view.address, f->params.address, f->params.address + (VkDeviceAddress)s->field.density_offset * 4,
+              f->bits.address, f->counters.address, f->rays.address, {0}, 0, network_weights <= f->shared_weights, 1,
+              0xffffffffu, sample_cost(&s->field)};
+    for (int o = 0; o < OUTPUTS; o++) {
+        push.outputs |= wanted[o] ? 1u << o : 0u;
+        push.out[o] = target->memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)wanted[o] : f->outputs[o].address;
+    }
+    bool cpu_device = rd_vk(ctx)->cpu_device;
+    if (cpu_device) {
+        /* the staging of the weights loops too: what is left after it */
+        push.budget = CPU_BUDGET - (push.shared_weights ? network_weights / RD_NERF_VK_THREADS + 1 : 0);
+        if (RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + push.sample_cost > push.budget)
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): a sample of this field takes ~%u loop iterations, "
+                           "more than a wave on %s may take", push.sample_cost, rd_vk(ctx)->name);
+    }
+    uint64_t groups = ((uint64_t)pixels + RD_NERF_VK_THREADS - 1) / RD_NERF_VK_THREADS;
+    const uint32_t *counters = f->readback.mapped;
+    int waves = 0;
+    for (bool done = false; !done;) {
+        VkCommandBuffer cmd;
+        r = rd_vk_begin(ctx, &cmd);
+        if (r != RD_OK) return r;
+        if (push.first) {
+            vkCmdFillBuffer(cmd, f->counters.buffer, 0, RD_NERF_VK_COUNTERS * 4, 0);
+            rd_vk_barrier(cmd);
+            rd_vk_timers_mark(ctx, cmd, &f->timers, 0);
+        }
+        for (int w = 0; w < (cpu_device ? WAVES_A_SUBMISSION : 1); w++, waves++) {
+            vkCmdFillBuffer(cmd, f->counters.buffer, RD_NERF_VK_COUNTER_ALIVE * 4, 4, 0);
+            rd_vk_barrier(cmd);
+            rd_vk_dispatch(cmd, &f->render, &push, groups);
+            rd_vk_barrier(cmd);
+            push.first = 0;
+        }
+        VkBufferCopy copy = {.size = RD_NERF_VK_COUNTERS * 4};
+        vkCmdCopyBuffer(cmd, f->counters.buffer, f->readback.buffer, 1, &copy);
+        VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                                   .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+        r = rd_vk_submit_wait(ctx, "NeRF render");
+        if (r != RD_OK) return r;
+        done = counters[RD_NERF_VK_COUNTER_ALIVE] == 0;
+        if (!done && waves >= MAX_WAVES)
+            return rd_fail(ctx, RD_ERROR_DEVICE, "NeRF render (vulkan): %u rays unfinished after %d waves", counters[RD_NERF_VK_COUNTER_ALIVE],
+                           waves);
+    }
+    /* the end mark, and a host target's outputs after the last wave */
+    VkCommandBuffer cmd;
+    r = rd_vk_begin(ctx, &cmd);
+    if (r != RD_OK) return r;
+    rd_vk_timers_mark(ctx, cmd, &f->timers, 1);
+    VkBufferCopy copy = {.dstOffset = RD_NERF_VK_COUNTERS * 4};
+    for (int o = 0; o < OUTPUTS && target->memory == RD_MEMORY_HOST; o++)
+        if (wanted[o]) {
+            copy.size = output_bytes(o, (size_t)pixels);
+            vkCmdCopyBuffer(cmd, f->outputs[o].buffer, f->readback.buffer, 1, &copy);
+            copy.dstOffset += copy.size;
+        }
+    VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                               .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+    r = rd_vk_submit_wait(ctx, "NeRF render");
+    if (r != RD_OK) return r;
+    const char *image = (const char *)f->readback.mapped + RD_NERF_VK_COUNTERS * 4;
+    for (int o = 0; o < OUTPUTS && target->memory == RD_MEMORY_HOST; o++)
+        if (wanted[o]) {
+            memcpy((void *)wanted[o], image, output_bytes(o, (size_t)pixels));
+            image += output_bytes(o, (size_t)pixels);
+        }
+    r = rd_vk_timers_read(ctx, &f->timers, stats);
+    if (r == RD_OK) {
+        rd_stats_add_count(stats, "samples", (double)counters[RD_NERF_VK_COUNTER_USED]);
+        rd_stats_add_count(stats, "waves", (double)waves);
+    }
+    return r;
+}

@@ -1,0 +1,35 @@
+/* nerf_layout.h: what the NeRF shaders share with render_vk.c (plain #defines, so that
+   GLSL and C both include this file). NerfView in nerf_view.glsl mirrors render_vk.c's
+   nerf_vk_view field for field (render_vk.c checks its size). */
+#ifndef RD_NERF_LAYOUT_H
+#define RD_NERF_LAYOUT_H
+
+#define RD_NERF_VK_THREADS 64         /* rays (pixels) a workgroup */
+#define RD_NERF_VK_MAX_ROW 256        /* the widest row a network reads or writes: mlp.h's RD_MLP_MAX_WIDTH */
+#define RD_NERF_VK_MAX_SAMPLES 1024   /* scene.h's RD_NERF_MAX_SAMPLES */
+#define RD_NERF_VK_MAX_LEVELS 32      /* hashgrid.h's RD_HASHGRID_MAX_LEVELS */
+#define RD_NERF_VK_BIT_LEVELS 8       /* occupancy.h's RD_OCCUPANCY_LEVELS */
+#define RD_NERF_VK_DENSITY_OUTPUTS 16 /* field.c's */
+#define RD_NERF_VK_SHARED_WEIGHTS_MAX 12288 /* floats: 48 KiB, the most the render asks of shared memory */
+
+/* outputs: bits of the push constants' mask */
+#define RD_NERF_VK_OUT_COLOR 1u
+#define RD_NERF_VK_OUT_DEPTH 2u
+#define RD_NERF_VK_OUT_TRANS 4u
+#define RD_NERF_VK_OUT_CONTRIB 8u
+
+/* the frame's counters, in uints */
+#define RD_NERF_VK_COUNTER_USED 0     /* samples composited */
+#define RD_NERF_VK_COUNTER_ALIVE 1    /* rays the last wave left unfinished */
+#define RD_NERF_VK_COUNTERS 4
+
+/* A ray between waves, in uints: t and leave (doubles as two uints each), samples
+   marched, transmittance, rgb, depth, samples composited, and 1 while it is unfinished. */
+#define RD_NERF_VK_RAY_UINTS 12
+
+/* A wave's loop budget (nerf_render.comp): march steps a turn at most, and what a step
+   and the shared weights' staging count, in loop iterations */
+#define RD_NERF_VK_MARCH_CAP 64u
+#define RD_NERF_VK_STEP_ITERATIONS 32u
+
+#endif
