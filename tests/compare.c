@@ -49,3 +49,26 @@ bool compare_ok(const char *what, compare_result r, size_t flips, double max_abs
                r.max_abs, r.mean_abs, r.rel_l2, r.over_tolerance, flips, r.nonfinite);
     return ok;
 }
+
+/* compare.h */
+bool compare_relative_ok(const char *what, const float *got, const float *want, size_t n, double scale, double tolerance,
+                         bool verbose)
+{
+    double num = 0.0, den = 0.0, worst = 0.0, largest = 0.0;
+    size_t nonfinite = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(got[i])) {
+            nonfinite++;
+            continue;
+        }
+        double d = fabs((double)got[i] - want[i]), size = fabs((double)want[i]);
+        num += d * d, den += size * size, worst = fmax(worst, d), largest = fmax(largest, size);
+    }
+    den = fmax(den, (double)n * scale * scale), largest = fmax(largest, scale);
+    double rel = den > 0.0 ? sqrt(num / den) : sqrt(num), rel_max = largest > 0.0 ? worst / largest : worst;
+    bool ok = nonfinite == 0 && rel <= tolerance && rel_max <= tolerance;
+    if (!ok || verbose)
+        printf("    %s: rel_l2 %.3g, largest error %.3g of the largest value (bound %.3g each), %zu non-finite -> %s\n", what, rel,
+               rel_max, tolerance, nonfinite, ok ? "ok" : "FAIL");
+    return ok;
+}

@@ -24,5 +24,10 @@ compare_result compare_floats_skip(const float *got, const float *want, size_t n
 /* Prints the result and says whether it is within: at most `flips` samples over the
    tolerance, max_abs <= max_abs_limit, no non-finite values. */
 bool compare_ok(const char *what, compare_result r, size_t flips, double max_abs_limit);
+/* got against want, relative to want's size, or to `scale` where that is larger: relative
+   L2 and largest error over the largest value each within tolerance, every value finite
+   (the networks' rule, ops_mlp.c); prints the figures where verbose or failing. */
+bool compare_relative_ok(const char *what, const float *got, const float *want, size_t n, double scale, double tolerance,
+                         bool verbose);
 
 #endif

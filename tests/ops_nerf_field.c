@@ -75,34 +75,9 @@ static const double FIELD_TOLERANCE = 1e-2;
 static const double RENDER_MAX_ABS = 5e-2, RENDER_REL_L2 = 1e-2, OPAQUE_ALPHA = 0.999;
 static const double RENDER_VK_MAX_ABS = 2e-3, RENDER_VK_REL_L2 = 1e-3; /* Vulkan's fp32 networks (header) */
 
-/* got against want, relative to want's size, or to `scale` where that is larger:
-   relative L2 and largest error over largest value within tolerance, every value finite
-   (ops_mlp.c's rule). */
-static bool within_scale(const char *what, const float *got, const float *want, size_t n, double scale, double tolerance,
-                         bool verbose)
-{
-    double num = 0.0, den = 0.0, worst = 0.0, largest = 0.0;
-    size_t nonfinite = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(got[i])) {
-            nonfinite++;
-            continue;
-        }
-        double d = fabs((double)got[i] - want[i]), size = fabs((double)want[i]);
-        num += d * d, den += size * size, worst = fmax(worst, d), largest = fmax(largest, size);
-    }
-    den = fmax(den, (double)n * scale * scale), largest = fmax(largest, scale);
-    double rel = den > 0.0 ? sqrt(num / den) : sqrt(num), rel_max = largest > 0.0 ? worst / largest : worst;
-    bool ok = nonfinite == 0 && rel <= tolerance && rel_max <= tolerance;
-    if (!ok || verbose)
-        printf("    %s: rel_l2 %.3g, largest error %.3g of the largest value (bound %.3g each), %zu non-finite -> %s\n", what, rel,
-               rel_max, tolerance, nonfinite, ok ? "ok" : "FAIL");
-    return ok;
-}
-
 static bool within(const char *what, const float *got, const float *want, size_t n, double tolerance, bool verbose)
 {
-    return within_scale(what, got, want, n, 0.0, tolerance, verbose);
+    return compare_relative_ok(what, got, want, n, 0.0, tolerance, verbose);
 }
 
 
@@ -267,7 +242,7 @@ static bool field_compare(const op_env *env, const void *inputs, const void *got
        near zero while their error is not (case 2's one point) */
     double outputs = 0.0;
     for (size_t k = 0; k < 16 * n; k++) outputs = fmax(outputs, fabs((double)got->kept.density_out[k]));
-    bool ok = within_scale("log sigma", log_got, log_want, n, outputs, FIELD_TOLERANCE, verbose);
+    bool ok = compare_relative_ok("log sigma", log_got, log_want, n, outputs, FIELD_TOLERANCE, verbose);
     ok &= within("rgb", got->rgb, want->rgb, 3 * n, FIELD_TOLERANCE, verbose);
     free(log_got), free(log_want);
     /* the CPU's backward on the backend's kept values (header) */
