@@ -197,6 +197,15 @@ if [ -d "$data" ]; then
     check "--model nerf with --resume exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf \
         --out "$tmp/x.rnerf" --resume "$tmp/lego_fit.checkpoint"
     check "--width 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.rnerf" --width 0
+    check "the NeRF's report gives the moving average's decay" grep -Eq '"average_decay":[[:space:]]*0.95' "$tmp/lego.report.json"
+    check "--average 1 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.rnerf" --average 1
+    check "--prune-budget 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.rnerf" \
+        --prune-budget 0
+    check "train a pruned NeRF briefly" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/pruned.rnerf" \
+        --steps 1 --downscale 16 --levels 2 --table-size 10 --width 16 --batch 4096 --test-views 1 --prune-budget 0.1
+    check "the pruned NeRF's report gives its budget and mask" grep -Eq '"mask_params":[[:space:]]*262144' "$tmp/pruned.report.json"
+    check "info shows the mask" status_is 0 "$radiant" info "$tmp/pruned.rnerf"
+    check "info gives the mask's size" grep -q "^mask: *saliency 64^3 (262144 logits)" "$tmp/stdout"
     check "--model other exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model voxels --out "$tmp/x.rnerf"
     check "train without --out exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego"
     check "train --downscale 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.ply" --downscale 0
