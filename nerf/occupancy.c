@@ -9,7 +9,6 @@
 
 enum { BATCH = 65536 };
 
-static int64_t level_cells(int k) { int64_t s = RD_OCCUPANCY_SIDE >> k; return s * s * s; }
 
 rd_result rd_occupancy_create(rd_context *ctx, int aabb_scale, uint64_t seed, rd_occupancy *out)
 {
@@ -22,7 +21,8 @@ rd_result rd_occupancy_create(rd_context *ctx, int aabb_scale, uint64_t seed, rd
     out->seed = seed;
     out->thickness = calloc((size_t)out->cascades * RD_OCCUPANCY_CELLS, sizeof(float));
     bool ok = out->thickness != NULL;
-    for (int k = 0; k < RD_OCCUPANCY_LEVELS && ok; k++) ok = (out->bits[k] = calloc((size_t)(out->cascades * level_cells(k)), 1)) != NULL;
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS && ok; k++)
+        ok = (out->bits[k] = calloc((size_t)(out->cascades * rd_occupancy_level_cells(k)), 1)) != NULL;
     if (!ok) {
         int cascades = out->cascades;
         rd_occupancy_destroy(out);
@@ -86,9 +86,9 @@ void rd_occupancy_rebuild_bits(rd_occupancy *g)
                     for (int x = 0; x < s; x++) {
                         uint8_t any = 0;
                         for (int q = 0; q < 8; q++)
-                            any |= g->bits[k - 1][c * level_cells(k - 1) + (2 * x + (q & 1)) + (int64_t)(2 * y + (q >> 1 & 1)) * fine +
-                                                 (int64_t)(2 * z + (q >> 2)) * fine * fine];
-                        g->bits[k][c * level_cells(k) + x + (int64_t)y * s + (int64_t)z * s * s] = any;
+                            any |= g->bits[k - 1][c * rd_occupancy_level_cells(k - 1) + (2 * x + (q & 1)) +
+                                                 (int64_t)(2 * y + (q >> 1 & 1)) * fine + (int64_t)(2 * z + (q >> 2)) * fine * fine];
+                        g->bits[k][c * rd_occupancy_level_cells(k) + x + (int64_t)y * s + (int64_t)z * s * s] = any;
                     }
     }
 }

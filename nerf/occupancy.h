@@ -68,6 +68,21 @@ typedef struct rd_occupancy {
     uint64_t seed;          /* the update's draws are a hash of it, the step and the draw */
 } rd_occupancy;
 
+/* Cells of bit level k in one cascade: (128 >> k)^3. */
+static inline int64_t rd_occupancy_level_cells(int k)
+{
+    int64_t side = RD_OCCUPANCY_SIDE >> k;
+    return side * side * side;
+}
+/* The bit levels of `cascades` cascades packed one after another, as the GPU renderers keep
+   them in one buffer: level k's first byte into offset[k]; the bytes of all of them. */
+static inline size_t rd_occupancy_packed_levels(int cascades, size_t offset[RD_OCCUPANCY_LEVELS])
+{
+    size_t bytes = 0;
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) offset[k] = bytes, bytes += (size_t)(cascades * rd_occupancy_level_cells(k));
+    return bytes;
+}
+
 rd_result rd_occupancy_create(rd_context *ctx, int aabb_scale, uint64_t seed, rd_occupancy *out);
 void rd_occupancy_destroy(rd_occupancy *g);
 

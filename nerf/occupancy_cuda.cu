@@ -11,7 +11,6 @@
 enum { THREADS = 256 };
 static_assert((int)THREADS == (int)RD_OCCUPANCY_SUM_LANES, "a block sums a chunk a lane a thread");
 
-static int64_t level_cells(int k) { int64_t s = RD_OCCUPANCY_SIDE >> k; return s * s * s; }
 static unsigned int blocks_for(long long n) { return (unsigned int)((n + THREADS - 1) / THREADS); }
 
 static rd_occupancy_view view_of(const rd_occupancy_cuda *g)
@@ -64,7 +63,7 @@ extern "C" rd_result rd_occupancy_cuda_create(rd_context *ctx, const rd_occupanc
     size_t cells = (size_t)host->cascades * RD_OCCUPANCY_CELLS;
     cudaError_t err = cudaMalloc(&out->thickness, cells * sizeof(float));
     for (int k = 0; k < RD_OCCUPANCY_LEVELS && err == cudaSuccess; k++)
-        err = cudaMalloc(&out->bits[k], (size_t)(host->cascades * level_cells(k)));
+        err = cudaMalloc(&out->bits[k], (size_t)(host->cascades * rd_occupancy_level_cells(k)));
     if (err == cudaSuccess) err = cudaMalloc(&out->threshold, sizeof(float));
     r = rd_cuda_check(ctx, err, "occupancy grid: device arrays");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &out->work, work_bytes(host->cascades), "occupancy update work");
@@ -86,7 +85,7 @@ extern "C" rd_result rd_occupancy_cuda_upload(rd_context *ctx, rd_occupancy_cuda
     rd_result r = same_shape(ctx, g, host, "occupancy upload");
     if (r == RD_OK) r = rd_cuda_copy(ctx, g->thickness, host->thickness, (size_t)g->cascades * RD_OCCUPANCY_CELLS * sizeof(float));
     for (int k = 0; k < RD_OCCUPANCY_LEVELS && r == RD_OK; k++)
-        r = rd_cuda_copy(ctx, g->bits[k], host->bits[k], (size_t)(g->cascades * level_cells(k)));
+        r = rd_cuda_copy(ctx, g->bits[k], host->bits[k], (size_t)(g->cascades * rd_occupancy_level_cells(k)));
     if (r == RD_OK) r = rd_cuda_copy(ctx, g->threshold, &host->threshold, sizeof(float));
     if (r == RD_OK) g->cone = host->cone, g->seed = host->seed;
     return r;
@@ -97,7 +96,7 @@ extern "C" rd_result rd_occupancy_cuda_download(rd_context *ctx, const rd_occupa
     rd_result r = same_shape(ctx, g, host, "occupancy download");
     if (r == RD_OK) r = rd_cuda_copy(ctx, host->thickness, g->thickness, (size_t)g->cascades * RD_OCCUPANCY_CELLS * sizeof(float));
     for (int k = 0; k < RD_OCCUPANCY_LEVELS && r == RD_OK; k++)
-        r = rd_cuda_copy(ctx, host->bits[k], g->bits[k], (size_t)(g->cascades * level_cells(k)));
+        r = rd_cuda_copy(ctx, host->bits[k], g->bits[k], (size_t)(g->cascades * rd_occupancy_level_cells(k)));
     if (r == RD_OK) r = rd_cuda_copy(ctx, &host->threshold, g->threshold, sizeof(float));
     if (r == RD_OK) host->cone = g->cone, host->seed = g->seed;
     return r;
@@ -327,7 +326,7 @@ extern "C" rd_result rd_occupancy_update_apply_cuda(rd_context *ctx, rd_occupanc
     threshold_kernel<<<1, THREADS, 0, st>>>(chunk_sum, chunks, all, g->threshold);
     bits_kernel<<<blocks_for(all), THREADS, 0, st>>>(g->thickness, all, g->threshold, g->bits[0]);
     for (int k = 1; k < RD_OCCUPANCY_LEVELS; k++) {
-        long long blocks = (long long)g->cascades * level_cells(k);
+        long long blocks = (long long)g->cascades * rd_occupancy_level_cells(k);
         pool_kernel<<<blocks_for(blocks), THREADS, 0, st>>>(g->bits[k - 1], g->bits[k], RD_OCCUPANCY_SIDE >> k, blocks);
     }
     return rd_cuda_check(ctx, cudaGetLastError(), what);

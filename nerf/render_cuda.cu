@@ -324,19 +324,14 @@ static rd_result upload_scene(rd_context *ctx, nerf_frame *f, const rd_nerf_scen
 {
     if (f->uid == s->head.uid) return RD_OK;
     f->uid = 0;
-    size_t param_bytes = sizeof(float) * (size_t)s->field.params, bit_bytes = 0;
-    for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) {
-        size_t side = RD_OCCUPANCY_SIDE >> k;
-        f->bit_offset[k] = bit_bytes;
-        bit_bytes += (size_t)s->occupancy.cascades * side * side * side;
-    }
+    size_t param_bytes = sizeof(float) * (size_t)s->field.params;
+    size_t bit_bytes = rd_occupancy_packed_levels(s->occupancy.cascades, f->bit_offset);
     rd_result r = rd_cuda_reserve(ctx, &f->params, param_bytes, "NeRF parameters");
     if (r == RD_OK) r = rd_cuda_upload(ctx, &f->params, 0, s->params, param_bytes);
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &f->bits, bit_bytes, "NeRF occupancy bits");
-    for (int k = 0; k < RD_OCCUPANCY_LEVELS && r == RD_OK; k++) {
-        size_t next = k + 1 < RD_OCCUPANCY_LEVELS ? f->bit_offset[k + 1] : bit_bytes;
-        r = rd_cuda_upload(ctx, &f->bits, f->bit_offset[k], s->occupancy.bits[k], next - f->bit_offset[k]);
-    }
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS && r == RD_OK; k++)
+        r = rd_cuda_upload(ctx, &f->bits, f->bit_offset[k], s->occupancy.bits[k],
+                           (size_t)(s->occupancy.cascades * rd_occupancy_level_cells(k)));
     if (r != RD_OK) return r;
     f->cascades = s->occupancy.cascades, f->cone = s->occupancy.cone, f->uid = s->head.uid;
     return RD_OK;

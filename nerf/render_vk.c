@@ -129,20 +129,15 @@ static rd_result upload_scene(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_s
 {
     if (f->uid == s->head.uid) return RD_OK;
     f->uid = 0;
-    size_t param_bytes = sizeof(float) * (size_t)s->field.params, bit_bytes = 0;
-    for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) {
-        size_t side = RD_OCCUPANCY_SIDE >> k;
-        f->bit_offset[k] = (uint32_t)bit_bytes;
-        bit_bytes += (size_t)s->occupancy.cascades * side * side * side;
-    }
+    size_t param_bytes = sizeof(float) * (size_t)s->field.params, offset[RD_OCCUPANCY_LEVELS];
+    size_t bit_bytes = rd_occupancy_packed_levels(s->occupancy.cascades, offset);
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS; k++) f->bit_offset[k] = (uint32_t)offset[k];
     /* the shader reads the bytes a uint at a time */
     rd_result r = rd_vk_reserve(ctx, &f->params, param_bytes, "NeRF parameters");
     if (r == RD_OK) r = rd_vk_upload(ctx, &f->params, 0, s->params, param_bytes);
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->bits, (bit_bytes + 3) / 4 * 4, "NeRF occupancy bits");
-    for (int k = 0; k < RD_OCCUPANCY_LEVELS && r == RD_OK; k++) {
-        size_t next = k + 1 < RD_OCCUPANCY_LEVELS ? f->bit_offset[k + 1] : bit_bytes;
-        r = rd_vk_upload(ctx, &f->bits, f->bit_offset[k], s->occupancy.bits[k], next - f->bit_offset[k]);
-    }
+    for (int k = 0; k < RD_OCCUPANCY_LEVELS && r == RD_OK; k++)
+        r = rd_vk_upload(ctx, &f->bits, offset[k], s->occupancy.bits[k], (size_t)(s->occupancy.cascades * rd_occupancy_level_cells(k)));
     if (r == RD_OK) f->uid = s->head.uid;
     return r;
 }
