@@ -137,6 +137,17 @@ static void test_snapshots(void)
                                       "\"params\":1,\"cascades\":2,\"base_resolution\":8,\"finest_resolution\":256,"
                                       "\"scale\":-1,\"offset\":[0.5,0.5,0.5]}"),
                           "");
+        /* a saliency mask's configuration: a resolution out of range, a mask without its gate */
+        expect_load_error(with_config(dir, good, size,
+                                      "{\"levels\":8,\"features\":2,\"log2_table_size\":14,\"width\":32,\"aabb_scale\":2,"
+                                      "\"params\":1,\"cascades\":2,\"base_resolution\":8,\"finest_resolution\":256,"
+                                      "\"scale\":0.5,\"offset\":[0.5,0.5,0.5],\"saliency_resolution\":1,\"gate_sharpness\":1000}"),
+                          "saliency_resolution 1");
+        expect_load_error(with_config(dir, good, size,
+                                      "{\"levels\":8,\"features\":2,\"log2_table_size\":14,\"width\":32,\"aabb_scale\":2,"
+                                      "\"params\":1,\"cascades\":2,\"base_resolution\":8,\"finest_resolution\":256,"
+                                      "\"scale\":0.5,\"offset\":[0.5,0.5,0.5],\"saliency_resolution\":16}"),
+                          "gate_sharpness");
     }
     free(good);
     free(a), free(b), free(depth), free(contributors);
