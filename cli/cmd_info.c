@@ -9,7 +9,7 @@ static const char *USAGE =
     "usage: radiant info FILE|DIR\n"
     "\n"
     "A scene file: format, Gaussian count, SH degree, bounds, properties found; a NeRF snapshot:\n"
-    "its encoding, networks, parameter count, box and occupied cells.\n"
+    "its encoding, networks, parameter count, box, occupied cells and what a snapshot of it stores.\n"
     "A dataset folder or file: kind, views, skipped frames, sparse points.\n"
     "  --split S   the dataset split to list (default: all)\n"
     "  --decode-limit MIB|none  memory FILE may decode to (default: 64 times its size, at least 256 MiB)\n"
@@ -59,6 +59,13 @@ static int nerf_info(rd_context *ctx, const char *path, const rd_scene *scene)
            d->aabb_scale, n.cascades);
     printf("occupied:    %lld of %lld cells (%.2f%%)\n", (long long)n.occupied_cells, (long long)cells,
            100.0 * (double)n.occupied_cells / (double)cells);
+    int64_t stored = 0, bytes = 0;
+    if (rd_nerf_snapshot_size(ctx, scene, &stored, &bytes) != RD_OK) {
+        cli_error(ctx, path);
+        return EXIT_FAILED;
+    }
+    printf("stored:      %lld parameters (%.1f%%; the table entries rendering reaches), %.1f MiB as a snapshot\n",
+           (long long)stored, 100.0 * (double)stored / (double)n.params, (double)bytes / 1048576.0);
     return EXIT_DONE;
 }
 

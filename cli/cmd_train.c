@@ -506,7 +506,17 @@ int cmd_train(int argc, char **argv)
         cli_error(ctx, NULL);
         goto done;
     }
-    if (o.nerf) printf("wrote %s after %d steps, %.1f s of training\n", o.out, stats.iteration, training_ms / 1000.0);
+    int64_t stored_params = 0, snapshot_bytes = 0;
+    if (o.nerf && rd_nerf_snapshot_size(ctx, fit.scene(fit.trainer), &stored_params, &snapshot_bytes) != RD_OK) {
+        cli_error(ctx, NULL);
+        goto done;
+    }
+    if (o.nerf) {
+        printf("wrote %s after %d steps, %.1f s of training: %lld parameters stored, %.1f MiB\n", o.out, stats.iteration,
+               training_ms / 1000.0, (long long)stored_params, (double)snapshot_bytes / 1048576.0);
+        cJSON_AddNumberToObject(report, "snapshot_params", (double)stored_params);
+        cJSON_AddNumberToObject(report, "snapshot_bytes", (double)snapshot_bytes);
+    }
     else printf("wrote %s (%lld Gaussians) after %.1f s of training\n", o.out, (long long)stats.count, training_ms / 1000.0);
     if (!o.nerf) cJSON_AddNumberToObject(report, "gaussians", stats.count);
     cJSON_AddNumberToObject(report, "steps", stats.iteration);

@@ -180,6 +180,9 @@ if [ -d "$data" ]; then
     check "the NeRF's report names its model" grep -Eq '"model":[[:space:]]*"nerf"' "$tmp/lego.report.json"
     check "info describes the NeRF" status_is 0 "$radiant" info "$tmp/lego.rnerf"
     check "info gives its parameters" grep -q "^parameters: .* in the table" "$tmp/stdout"
+    check "info gives what its snapshot stores" grep -q "^stored: .* parameters (.*%; the table entries rendering reaches)" "$tmp/stdout"
+    check "the NeRF's report gives its snapshot's bytes, the file's" \
+        grep -Eq "\"snapshot_bytes\":[[:space:]]*$(stat -c %s "$tmp/lego.rnerf")[,}]" "$tmp/lego.report.json"
     check "render draws the NeRF" status_is 0 "$radiant" render "$tmp/lego.rnerf" --backend cpu --dataset "$data/nerf_synthetic_lego" \
         --width 20 --height 20 --out "$tmp/nerf_render"
     check "the NeRF's renders are written" test -s "$tmp/nerf_render/r_0.png"

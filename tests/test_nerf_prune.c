@@ -1,7 +1,7 @@
 /* test_nerf_prune.c: HollowNeRF's pruning in NeRF training on the CPU (radiant_nerf.h's
    prune_budget; nerf/saliency.h): on the boxes (nerf_boxes.h), the mask's mean keep value
    falls from sigmoid(1) = 0.73 to about the budget while the field still renders held-out
-   views well; the snapshot keeps the mask; a budget out of range is refused by name. */
+   views well; the snapshot keeps the mask and leaves out table entries; a budget out of range is refused by name. */
 #include "nerf_boxes.h"
 
 #include <math.h>
@@ -33,6 +33,11 @@ static void test_pruning(const rd_train_view *train, int n, const rd_train_view 
     char path[4096];
     snprintf(path, sizeof path, "%s/pruned.rnerf", test_temp_dir("nerf_pruned"));
     CHECK_OK(rd_nerf_save(ctx, rd_nerf_trainer_scene(t), path));
+    int64_t stored = 0, bytes = 0; /* the table entries the emptied grid no longer reaches are left out */
+    CHECK_OK(rd_nerf_snapshot_size(ctx, rd_nerf_trainer_scene(t), &stored, &bytes));
+    printf("  pruned snapshot: %lld of %lld parameters stored, %lld bytes; %lld occupied cells\n", (long long)stored,
+           (long long)info.params, (long long)bytes, (long long)info.occupied_cells);
+    CHECK(stored < info.params);
     rd_scene *back = NULL;
     if (CHECK_OK(rd_scene_load(ctx, path, &back))) {
         rd_nerf_info again;

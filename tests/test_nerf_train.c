@@ -122,16 +122,27 @@ static void test_snapshots(void)
         bad[size / 2] ^= 0x40;
         expect_load_error(write_file(dir, "flipped.rnerf", bad, size), "checksum");
         memcpy(bad, good, size);
-        bad[8] = 2;
-        expect_load_error(write_file(dir, "newer.rnerf", bad, size), "version 2");
+        bad[8] = 3;
+        expect_load_error(write_file(dir, "newer.rnerf", bad, size), "version 3");
         free(bad);
         expect_load_error(with_config(dir, good, size, "{\"levels\":1000}"), "levels");
         expect_load_error(with_config(dir, good, size, "[1,2]"), "expected a JSON object");
         expect_load_error(with_config(dir, good, size,
                                       "{\"levels\":8,\"features\":2,\"log2_table_size\":24,\"width\":32,\"aabb_scale\":2,"
                                       "\"params\":1000000000000,\"cascades\":2,\"base_resolution\":8,\"finest_resolution\":256,"
-                                      "\"scale\":0.5,\"offset\":[0.5,0.5,0.5]}"),
+                                      "\"scale\":0.5,\"offset\":[0.5,0.5,0.5],\"table_entries\":9000,\"table_entries_stored\":10}"),
                           "bytes");
+        /* version 2 says how many table entries it holds */
+        expect_load_error(with_config(dir, good, size,
+                                      "{\"levels\":8,\"features\":2,\"log2_table_size\":14,\"width\":32,\"aabb_scale\":2,"
+                                      "\"params\":1,\"cascades\":2,\"base_resolution\":8,\"finest_resolution\":256,"
+                                      "\"scale\":0.5,\"offset\":[0.5,0.5,0.5]}"),
+                          "table_entries");
+        expect_load_error(with_config(dir, good, size,
+                                      "{\"levels\":8,\"features\":2,\"log2_table_size\":14,\"width\":32,\"aabb_scale\":2,"
+                                      "\"params\":100000,\"cascades\":2,\"base_resolution\":8,\"finest_resolution\":256,"
+                                      "\"scale\":0.5,\"offset\":[0.5,0.5,0.5],\"table_entries\":9000,\"table_entries_stored\":9001}"),
+                          "table_entries_stored");
         expect_load_error(with_config(dir, good, size,
                                       "{\"levels\":8,\"features\":2,\"log2_table_size\":14,\"width\":32,\"aabb_scale\":2,"
                                       "\"params\":1,\"cascades\":2,\"base_resolution\":8,\"finest_resolution\":256,"

@@ -22,12 +22,18 @@
    steps from 20,000), occupancy updates on the spec's schedule.
 
    Snapshot file (.rnerf), little-endian, written whole or not at all:
-     8 bytes "RDNERF\r\n", u32 version (1), u32 J, J bytes of JSON (the configuration:
+     8 bytes "RDNERF\r\n", u32 version (2), u32 J, J bytes of JSON (the configuration:
      levels, features, log2_table_size, base_resolution, finest_resolution, width,
-     aabb_scale, scale, offset[3], params, cascades), params float32 values (the table,
-     then the density network's weights, then the colour network's: nerf/field.h), the
-     occupancy bits (cascades * 128^3 bits, cell i of the cascades in order, least
-     significant bit first), u64 FNV-1a of every byte before it. */
+     aabb_scale, saliency_resolution and gate_sharpness where there is a mask, scale,
+     offset[3], params, cascades, table_entries, table_entries_stored), the table's
+     entry bitmap (table_entries bits, least significant first, padding bits 0: 1 for each
+     entry stored), the stored entries' features (features float32 each, in entry order),
+     the rest of the params float32 values (the density network's weights, the colour
+     network's, the saliency mask's logits: nerf/field.h), the occupancy bits (cascades *
+     128^3 bits, cell i of the cascades in order, least significant bit first), u64 FNV-1a
+     of every byte before it. An entry is stored where rendering can read it: the corner of
+     a level cell in an occupied cell of the grid (nerf/reachable.h); the others load as 0.
+     Version 1 had no bitmap and every entry (still read). */
 #ifndef RADIANT_NERF_H
 #define RADIANT_NERF_H
 
@@ -62,6 +68,10 @@ typedef struct rd_nerf_desc {
 rd_result rd_nerf_create(rd_context *ctx, const rd_nerf_desc *desc, rd_scene **out);
 /* Writes a NeRF scene as a snapshot file (above). */
 rd_result rd_nerf_save(rd_context *ctx, const rd_scene *scene, const char *path);
+/* What rd_nerf_save would write: the parameters it stores (the table entries rendering can
+   reach, every weight and the mask) and the file's bytes; either pointer may be NULL. A
+   pass over the occupancy grid per level: a fraction of a second for the spec's table. */
+rd_result rd_nerf_snapshot_size(rd_context *ctx, const rd_scene *scene, int64_t *stored_params, int64_t *bytes);
 
 typedef struct rd_nerf_info {
     rd_nerf_desc desc;       /* the configuration, defaults filled in (the box as the cube it became) */
