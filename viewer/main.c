@@ -23,7 +23,9 @@ static const char *USAGE =
     "                        there is a GPU, else the CPU) and show it as it improves, from its views\n"
     "  --iterations N        that training's steps (default 30000)\n"
     "  --downscale F         its photos averaged down F times (1..16, default 1)\n"
-    "  --backend B           vulkan (default), or cuda or cpu (frames copied through the host)\n"
+    "  --backend B           vulkan (default), or cuda or cpu (frames copied through the host); a\n"
+    "                        NeRF on a CPU Vulkan device (lavapipe) renders on CUDA or the CPU unless\n"
+    "                        --backend vulkan is given: they are several times faster there\n"
     "  --width W --height H  window size (default 1280x720)\n"
     "  --no-vsync            start with vsync off (V toggles)\n"
     "  --up AXIS             the orbit views' up: x, y, z, -x, -y or -z (default: told from the scene)\n"
@@ -105,6 +107,7 @@ static int parse_options(int argc, char **argv, vw_options *o)
                 return VW_EXIT_USAGE;
             }
             o->backend = (rd_backend)b;
+            o->backend_given = true;
         } else if (has_value && (strcmp(a, "--width") == 0 || strcmp(a, "--height") == 0 || strcmp(a, "--frames") == 0)) {
             int *field = strcmp(a, "--width") == 0 ? &o->width : strcmp(a, "--height") == 0 ? &o->height : &o->frames;
             if ((*field = parse_int(argv[++i], 1, 16384, a)) < 0) return VW_EXIT_USAGE;

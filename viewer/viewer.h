@@ -21,6 +21,7 @@ typedef struct vw_options {
     const char *cameras;     /* --cameras FILE */
     bool demo;               /* --demo */
     rd_backend backend;      /* --backend: vulkan (default), cuda or cpu */
+    bool backend_given;      /* --backend was on the command line */
     int width, height;       /* --width/--height: window size */
     int frames;              /* --frames N: exit after N frames */
     const char *screenshot;  /* --screenshot FILE: the last of those frames */
