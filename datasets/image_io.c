@@ -143,10 +143,31 @@ rd_result rd_image_size(rd_context *ctx, const char *path, int *width, int *heig
         *height = (int)h;
         return r;
     }
+    /* PNG and JPEG only, as rd_image_load: stb's header readers for its other formats are
+       more code for a stranger's file to reach. The header is near the start: the first
+       MiB, else (a JPEG with large metadata before its frame header) the whole file. */
+    if (!rd_file_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: cannot read image header: no such file", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return rd_fail(ctx, RD_ERROR_IO, "%s: cannot open", path);
+    enum { PREFIX = 1 << 20 };
+    unsigned char *head = malloc(PREFIX);
+    size_t got = head ? fread(head, 1, PREFIX, f) : 0;
+    fclose(f);
+    if (!head) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for the image header", path);
+    bool png = got >= 8 && memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0, jpeg = got >= 3 && memcmp(head, "\xff\xd8\xff", 3) == 0;
     int n;
-    if (!stbi_info(path, width, height, &n))
-        return rd_fail(ctx, rd_file_exists(path) ? RD_ERROR_FORMAT : RD_ERROR_IO, "%s: cannot read image header: %s",
-                       path, rd_file_exists(path) ? stbi_failure_reason() : "no such file");
+    bool known = (png || jpeg) && stbi_info_from_memory(head, (int)got, width, height, &n);
+    free(head);
+    if (!png && !jpeg) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: cannot read image header: not a PNG, JPEG or EXR image", path);
+    if (!known && got == PREFIX) {
+        char *data = NULL;
+        size_t size = 0;
+        rd_result r = rd_read_file(ctx, path, &data, &size);
+        if (r != RD_OK) return r;
+        known = size <= INT_MAX && stbi_info_from_memory((const unsigned char *)data, (int)size, width, height, &n);
+        free(data);
+    }
+    if (!known) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: cannot read image header: %s", path, stbi_failure_reason());
     return RD_OK;
 }
 
