@@ -15,7 +15,7 @@ extern "C" {
 
 /* Rows of the core's tables: backends by rd_backend, scene kinds by rd_scene_kind
    (kinds.h; a new kind moves the last one here). */
-enum { RD_BACKEND_COUNT = RD_BACKEND_VULKAN + 1, RD_SCENE_KIND_COUNT = RD_SCENE_NERF + 1 };
+enum { RD_BACKEND_COUNT = RD_BACKEND_VULKAN + 1, RD_SCENE_KIND_COUNT = RD_SCENE_GAUSSIANS_4D + 1 };
 
 struct rd_context {
     rd_backend backend;

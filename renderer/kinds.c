@@ -3,10 +3,12 @@
 
 extern const rd_kind_ops rd_gaussians_kind; /* splat/render.c */
 extern const rd_kind_ops rd_nerf_kind;      /* nerf/scene.c */
+extern const rd_kind_ops rd_gaussians4d_kind; /* splat/scene4d.c */
 
 static const rd_kind_ops *const KINDS[RD_SCENE_KIND_COUNT] = {
     [RD_SCENE_GAUSSIANS] = &rd_gaussians_kind,
     [RD_SCENE_NERF] = &rd_nerf_kind,
+    [RD_SCENE_GAUSSIANS_4D] = &rd_gaussians4d_kind,
 };
 
 const rd_kind_ops *rd_kind(rd_scene_kind kind)

@@ -3,7 +3,8 @@
    (context, errors, cameras, scenes as handles of a kind, framebuffers, buffers,
    rendering), radiant_splats.h (Gaussian scenes), radiant_datasets.h (scene files and
    camera datasets), radiant_images.h (images and metrics), radiant_train.h (fitting
-   Gaussians to photos), radiant_nerf.h (hash-grid NeRFs). Apart: radiant_vulkan.h
+   Gaussians to photos), radiant_nerf.h (hash-grid NeRFs), radiant_4d.h (4D Gaussians,
+   rendered at a time). Apart: radiant_vulkan.h
    (Vulkan interop) and radiant_bench.h (benchmark scenes).
 
    Overview
@@ -48,5 +49,6 @@
 #include "radiant_images.h"
 #include "radiant_train.h"
 #include "radiant_nerf.h"
+#include "radiant_4d.h"
 
 #endif /* RADIANT_H */

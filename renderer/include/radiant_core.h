@@ -134,6 +134,7 @@ typedef struct rd_scene rd_scene;
 typedef enum rd_scene_kind {
     RD_SCENE_GAUSSIANS = 0, /* 3D Gaussian splats */
     RD_SCENE_NERF = 1,      /* hash-grid NeRFs (radiant_nerf.h) */
+    RD_SCENE_GAUSSIANS_4D = 2, /* 4D (XYZT) Gaussian splats, rendered at a time (radiant_4d.h) */
 } rd_scene_kind;
 rd_scene_kind rd_scene_get_kind(const rd_scene *scene);
 /* Frees a scene of any kind (NULL is fine). */

@@ -1,0 +1,176 @@
+/* scene4d.c: the 4D Gaussian scene: creation from arrays, its description, Duan's rotors,
+   and its row of the core's table of kinds. A view renders as the slice at the view's time
+   (slice4d.c) drawn by the 3D Gaussians' renderer on the same backend; the slice's arrays
+   are the context's (its slot), so that contexts never share them. */
+#include "scene4d.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void destroy(rd_scene *scene)
+{
+    rd_scene4d *s = (rd_scene4d *)scene;
+    if (!s) return;
+    free(s->means), free(s->log_scales), free(s->rotations), free(s->opacities), free(s->sh), free(s->fixed);
+    free(s);
+}
+
+static float *copy_floats(const float *from, int64_t count, int64_t per)
+{
+    float *to = rd_alloc_array(count, (size_t)per * sizeof(float));
+    if (to && count) memcpy(to, from, (size_t)count * (size_t)per * sizeof(float));
+    return to;
+}
+
+rd_result rd_scene4d_create(rd_context *ctx, const rd_scene4d_desc *desc, rd_scene **out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene4d_create: out is NULL");
+    *out = NULL;
+    if (!desc) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene4d_create: desc is NULL");
+    const rd_scene4d_desc *d = desc;
+    if (d->count < 0 || d->sh_degree < 0 || d->sh_degree > 3 || d->time_degree < 0 || d->time_degree > RD_4D_MAX_TIME_DEGREE)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D scene: count %lld, sh_degree %d (0..3), time_degree %d (0..%d): out of range",
+                       (long long)d->count, d->sh_degree, d->time_degree, RD_4D_MAX_TIME_DEGREE);
+    float period = d->time_period == 0.0f ? 1.0f : d->time_period;
+    if (!(period > 0.0f) || !isfinite(period))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D scene: time_period %g is not a positive time", d->time_period);
+    if (d->memory == RD_MEMORY_DEVICE)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D scene: device arrays are not taken yet (host arrays are)");
+    if (d->count > 0 && (!d->means || !d->log_scales || !d->rotations || !d->opacities || !d->sh))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D scene: means, log_scales, rotations, opacities and sh are required");
+    rd_scene4d *s = calloc(1, sizeof *s);
+    if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D scene: out of memory");
+    s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS_4D);
+    s->count = d->count, s->sh_degree = d->sh_degree, s->time_degree = d->time_degree, s->time_period = period;
+    s->means = copy_floats(d->means, d->count, 4);
+    s->log_scales = copy_floats(d->log_scales, d->count, 4);
+    s->rotations = copy_floats(d->rotations, d->count, 8);
+    s->opacities = copy_floats(d->opacities, d->count, 1);
+    s->sh = copy_floats(d->sh, d->count, rd_scene4d_sh_floats(d->sh_degree, d->time_degree));
+    s->fixed = rd_alloc_array(d->count, sizeof *s->fixed);
+    if (!s->means || !s->log_scales || !s->rotations || !s->opacities || !s->sh || !s->fixed) {
+        destroy((rd_scene *)s);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D scene: cannot hold %lld Gaussians", (long long)d->count);
+    }
+    for (int64_t i = 0; i < s->count; i++) rd_slice4d_prepare(s, i, &s->fixed[i]);
+    *out = (rd_scene *)s;
+    return RD_OK;
+}
+
+rd_scene4d_desc rd_scene4d_arrays(const rd_scene *scene)
+{
+    if (!rd_is_gaussians4d(scene)) return (rd_scene4d_desc){0};
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    return (rd_scene4d_desc){.count = s->count, .sh_degree = s->sh_degree, .time_degree = s->time_degree,
+                             .time_period = s->time_period, .means = s->means, .log_scales = s->log_scales,
+                             .rotations = s->rotations, .opacities = s->opacities, .sh = s->sh, .memory = RD_MEMORY_HOST};
+}
+
+rd_result rd_scene4d_get_info(rd_context *ctx, const rd_scene *scene, rd_scene4d_info *out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene4d_get_info: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!rd_is_gaussians4d(scene)) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene4d_get_info: the scene is not a 4D scene");
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    out->count = s->count, out->sh_degree = s->sh_degree, out->time_degree = s->time_degree, out->time_period = s->time_period;
+    bool any_time = false, any_place = false;
+    for (int64_t i = 0; i < s->count; i++) {
+        const float *m = s->means + 4 * i;
+        if (isfinite(m[3])) {
+            out->time_min = any_time ? fminf(out->time_min, m[3]) : m[3];
+            out->time_max = any_time ? fmaxf(out->time_max, m[3]) : m[3];
+            any_time = true;
+        }
+        if (isfinite(m[0]) && isfinite(m[1]) && isfinite(m[2])) {
+            for (int a = 0; a < 3; a++) {
+                out->bounds_min[a] = any_place ? fminf(out->bounds_min[a], m[a]) : m[a];
+                out->bounds_max[a] = any_place ? fmaxf(out->bounds_max[a], m[a]) : m[a];
+            }
+            any_place = true;
+        }
+    }
+    return RD_OK;
+}
+
+rd_result rd_rotor_to_quaternions(rd_context *ctx, const float rotor[8], float q_l[4], float q_r[4])
+{
+    double r[8], length2 = 0.0;
+    for (int k = 0; k < 8; k++) r[k] = rotor[k], length2 += r[k] * r[k];
+    double s = r[0], bxy = r[1], bxz = r[2], byz = r[3], bxw = r[4], byw = r[5], bzw = r[6], p = r[7];
+    double constraint = s * p - bxy * bzw + bxz * byw - bxw * byz;
+    if (!(fabs(length2 - 1.0) <= 1e-3))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D rotor: its length is %g, not 1", sqrt(length2));
+    if (!(fabs(constraint) <= 1e-3))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "4D rotor: s p - b_xy b_zw + b_xz b_yw - b_xw b_yz is %g, not 0 (not a rotor of a 4D rotation)", constraint);
+    const double l[4] = {s - p, bxy + bzw, byw - bxz, byz + bxw}, rr[4] = {s + p, bxy - bzw, -bxz - byw, byz - bxw};
+    for (int k = 0; k < 4; k++) q_l[k] = (float)l[k], q_r[k] = (float)rr[k];
+    return RD_OK;
+}
+
+/* ---- rendering: slice, then the 3D renderer ---- */
+
+/* The context's slice: a 3D scene of the capacity it last needed. */
+typedef struct slice_state {
+    rd_scene *sliced;
+    int64_t capacity;
+    int sh_degree;
+} slice_state;
+
+static void free_state(rd_context *ctx, void *state)
+{
+    (void)ctx;
+    slice_state *st = state;
+    if (!st) return;
+    rd_scene_destroy(st->sliced);
+    free(st);
+}
+
+static rd_result slice_room(rd_context *ctx, const rd_scene4d *s, slice_state **out)
+{
+    void **slot = rd_context_slot(ctx, RD_SCENE_GAUSSIANS_4D);
+    slice_state *st = *slot;
+    if (!st && !(st = *slot = calloc(1, sizeof *st))) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D render: out of memory");
+    if (!st->sliced || st->capacity < s->count || st->sh_degree != s->sh_degree) {
+        rd_scene_destroy(st->sliced);
+        st->sliced = NULL;
+        rd_result r = rd_scene_alloc(ctx, s->count, s->sh_degree, &st->sliced);
+        if (r != RD_OK) return r;
+        st->capacity = s->count, st->sh_degree = s->sh_degree;
+    }
+    *out = st;
+    return RD_OK;
+}
+
+static rd_result check_render(rd_context *ctx, const rd_scene *scene, const rd_render_desc *desc)
+{
+    (void)scene;
+    if (!isfinite(desc->time)) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render: time %g is not finite", desc->time);
+    if (desc->feature_channels != 0)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render: 4D scenes have no feature channels (asked for %d)",
+                       desc->feature_channels);
+    return RD_OK;
+}
+
+static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                            const rd_framebuffer *target, rd_render_stats *stats)
+{
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    slice_state *st = NULL;
+    rd_result r = slice_room(ctx, s, &st);
+    if (r != RD_OK) return r;
+    rd_slice4d_cpu(ctx, s, desc->time, st->sliced);
+    r = rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CPU].render(ctx, st->sliced, camera, desc, target, stats);
+    if (r == RD_OK) rd_stats_add_count(stats, "sliced", (double)st->sliced->count);
+    return r;
+}
+
+const rd_kind_ops rd_gaussians4d_kind = {
+    .name = "4D Gaussians",
+    .check_render = check_render,
+    .destroy = destroy,
+    .backends = {
+        [RD_BACKEND_CPU] = {.render = render_cpu, .free_state = free_state},
+    },
+};

@@ -1,0 +1,58 @@
+/* scene4d.h: the 4D Gaussian scene (kind RD_SCENE_GAUSSIANS_4D, radiant_4d.h) inside the
+   library: the stored arrays, what slicing needs of them computed once (slice4d.c), and
+   the slice of one time into 3D Gaussians that the 3D renderer draws. The CPU code is the
+   specification. */
+#ifndef RD_SCENE4D_H
+#define RD_SCENE4D_H
+
+#include "scene.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The temporal weight at or below which a Gaussian is culled (spec/dynamic.md). */
+#define RD_4D_CULL_WEIGHT 0.05f
+
+/* Per Gaussian, what does not depend on time (slice4d.c, from the stored arrays): the
+   conditional 3D covariance as the 3D renderer takes one (a rotation and log-scales), the
+   velocity V / W, and 1 / (2 W). A Gaussian whose rotations or scales are not usable
+   (zero quaternions, a non-finite covariance) has half_inv_w NaN: never drawn. */
+typedef struct rd_slice4d_static {
+    float rotation[4];  /* w x y z */
+    float log_scale[3];
+    float velocity[3];
+    float half_inv_w;
+} rd_slice4d_static;
+
+typedef struct rd_scene4d {
+    rd_scene_head head;
+    int64_t count;
+    int sh_degree, time_degree;
+    float time_period;
+    float *means, *log_scales, *rotations, *opacities, *sh; /* as rd_scene4d_desc, host */
+    rd_slice4d_static *fixed; /* count */
+} rd_scene4d;
+
+static inline bool rd_is_gaussians4d(const rd_scene *s) { return s && rd_scene_head_of(s)->kind == RD_SCENE_GAUSSIANS_4D; }
+/* Floats of colour per Gaussian: (time_degree + 1) * (sh_degree + 1)^2 * 3. */
+static inline int64_t rd_scene4d_sh_floats(int sh_degree, int time_degree)
+{
+    return (int64_t)(time_degree + 1) * rd_sh_coeffs(sh_degree) * 3;
+}
+
+/* Σ4 = R4 S^2 R4^T of one Gaussian, in double (R4 = P L(q_l) R̄(q_r) P, the quaternions
+   normalised; false where one is zero or not finite): the specification the slice's
+   statics come from, and the tests' reference. */
+bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float q_r[4], double sigma[4][4]);
+/* The statics of Gaussian i from the scene's arrays. */
+void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out);
+
+/* The 3D Gaussians of s at `time` into out (capacity s->count, SH degree s->sh_degree),
+   the culled ones left out, in the scene's order; out->count becomes how many. */
+void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,286 @@
+/* test_scene4d.c: 4D Gaussian scenes on the CPU (radiant_4d.h, splat/scene4d.h), on fresh
+   random Gaussians each run:
+   - the 4D covariance from the quaternion pair equals a brute-force double evaluation of
+     the spec's other form (R4 v = q_l (x) v (x) conj(q_r), v = (t, z, y, x));
+   - the slice's statics (the conditional covariance as rotation and scales, V / W, W)
+     equal the conditional of that brute-force covariance;
+   - a slice at a time keeps exactly the Gaussians whose temporal weight is above 0.05,
+     with the conditional mean, opacity sigmoid(o) p(t) and the colour's cosine terms
+     folded, each against a double evaluation;
+   - a 3D scene lifted to 4D (q_l = q_r = (w, -z, -y, -x), a time scale so wide that p is 1)
+     renders as the 3D scene it came from;
+   - a Gaussian shows at its time and is culled far from it; Duan's rotors convert to the
+     quaternion pair and broken rotors, bad shapes and a non-finite time are refused. */
+#include "test_util.h"
+#include "compare.h"
+#include "../splat/scene4d.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rd_context *ctx;
+static test_rng rng;
+
+/* q (x) p, w x y z */
+static void qmul(const double a[4], const double b[4], double out[4])
+{
+    out[0] = a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3];
+    out[1] = a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2];
+    out[2] = a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1];
+    out[3] = a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0];
+}
+
+/* The spec's quaternion form: (x, y, z, t) as the quaternion (t, z, y, x), rotated as
+   q_l (x) v (x) conj(q_r); Σ4 = R4 diag(s^2) R4^T. */
+static void brute_covariance(const float ls[4], const float ql_in[4], const float qr_in[4], double sigma[4][4])
+{
+    double ql[4], qr[4], nl = 0, nr = 0, R4[4][4];
+    for (int k = 0; k < 4; k++) nl += (double)ql_in[k] * ql_in[k], nr += (double)qr_in[k] * qr_in[k];
+    for (int k = 0; k < 4; k++) ql[k] = ql_in[k] / sqrt(nl), qr[k] = qr_in[k] / sqrt(nr);
+    double conj_r[4] = {qr[0], -qr[1], -qr[2], -qr[3]};
+    for (int axis = 0; axis < 4; axis++) { /* column `axis` of R4: the image of that basis vector */
+        double e[4] = {0}, v[4], tmp[4], w[4];
+        e[axis] = 1.0;
+        v[0] = e[3], v[1] = e[2], v[2] = e[1], v[3] = e[0];
+        qmul(ql, v, tmp);
+        qmul(tmp, conj_r, w);
+        double image[4] = {w[3], w[2], w[1], w[0]};
+        for (int r = 0; r < 4; r++) R4[r][axis] = image[r];
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+            sigma[i][j] = 0.0;
+            for (int k = 0; k < 4; k++) sigma[i][j] += R4[i][k] * R4[j][k] * exp(2.0 * ls[k]);
+        }
+}
+
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+/* A random 4D scene of n Gaussians (times in [0, 1], time scales 0.05..0.5). */
+static rd_scene *random_4d(int n, int sh_degree, int time_degree)
+{
+    int64_t shf = rd_scene4d_sh_floats(sh_degree, time_degree);
+    float *means = malloc(sizeof(float) * 4 * n), *ls = malloc(sizeof(float) * 4 * n), *rot = malloc(sizeof(float) * 8 * n);
+    float *op = malloc(sizeof(float) * n), *sh = malloc(sizeof(float) * shf * n);
+    for (int i = 0; i < n; i++) {
+        means[4 * i] = (float)rng_range(&rng, -1, 1), means[4 * i + 1] = (float)rng_range(&rng, -1, 1);
+        means[4 * i + 2] = (float)rng_range(&rng, 3, 6), means[4 * i + 3] = (float)rng_uniform(&rng);
+        for (int a = 0; a < 3; a++) ls[4 * i + a] = (float)rng_range(&rng, -4, -1.5);
+        ls[4 * i + 3] = (float)rng_range(&rng, log(0.05), log(0.5));
+        for (int k = 0; k < 8; k++) rot[8 * i + k] = (float)rng_normal(&rng);
+        op[i] = (float)rng_range(&rng, -2, 4);
+    }
+    for (int64_t k = 0; k < shf * n; k++) sh[k] = (float)rng_range(&rng, -0.8, 0.8);
+    rd_scene *s = NULL;
+    CHECK_OK(rd_scene4d_create(ctx, &(rd_scene4d_desc){n, sh_degree, time_degree, 1.0f, means, ls, rot, op, sh, RD_MEMORY_HOST}, &s));
+    free(means), free(ls), free(rot), free(op), free(sh);
+    return s;
+}
+
+static void test_covariance_and_statics(void)
+{
+    rd_scene *scene = random_4d(500, 1, 1);
+    if (!scene) return;
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    double worst_sigma = 0, worst_cond = 0, worst_velocity = 0, worst_w = 0;
+    for (int64_t i = 0; i < s->count; i++) {
+        double got[4][4], want[4][4], norm = 0;
+        CHECK(rd_4d_covariance(s->log_scales + 4 * i, s->rotations + 8 * i, s->rotations + 8 * i + 4, got));
+        brute_covariance(s->log_scales + 4 * i, s->rotations + 8 * i, s->rotations + 8 * i + 4, want);
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) norm = fmax(norm, fabs(want[a][b]));
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) worst_sigma = fmax(worst_sigma, fabs(got[a][b] - want[a][b]) / norm);
+        /* the statics against the brute-force conditional */
+        const rd_slice4d_static *f = &s->fixed[i];
+        double W = want[3][3], cond[3][3], R[3][3], cnorm = 0;
+        double w = f->rotation[0], x = f->rotation[1], y = f->rotation[2], z = f->rotation[3];
+        double qn = sqrt(w * w + x * x + y * y + z * z);
+        w /= qn, x /= qn, y /= qn, z /= qn;
+        double Rm[3][3] = {{1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)},
+                           {2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)},
+                           {2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)}};
+        memcpy(R, Rm, sizeof R);
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) {
+                cond[a][b] = want[a][b] - want[a][3] * want[b][3] / W;
+                cnorm = fmax(cnorm, fabs(cond[a][b]));
+            }
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) {
+                double rebuilt = 0;
+                for (int k = 0; k < 3; k++) rebuilt += R[a][k] * R[b][k] * exp(2.0 * f->log_scale[k]);
+                worst_cond = fmax(worst_cond, fabs(rebuilt - cond[a][b]) / cnorm);
+            }
+        for (int a = 0; a < 3; a++)
+            worst_velocity = fmax(worst_velocity, fabs(f->velocity[a] - want[a][3] / W) / fmax(1e-3, fabs(want[a][3] / W)));
+        worst_w = fmax(worst_w, fabs(f->half_inv_w - 0.5 / W) * W / 0.5);
+    }
+    printf("  4D covariance %.2g, conditional %.2g, velocity %.2g, 1/2W %.2g (largest relative errors)\n", worst_sigma,
+           worst_cond, worst_velocity, worst_w);
+    CHECK(worst_sigma < 1e-12);
+    CHECK(worst_cond < 2e-5 && worst_velocity < 2e-5 && worst_w < 1e-6);
+    rd_scene_destroy(scene);
+}
+
+static void test_slice(void)
+{
+    enum { N = 2000, SH = 2, TD = 2 };
+    rd_scene *scene = random_4d(N, SH, TD);
+    if (!scene) return;
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    rd_scene *out = NULL;
+    CHECK_OK(rd_scene_alloc(ctx, N, SH, &out));
+    const int K = rd_sh_coeffs(SH);
+    for (int round = 0; round < 3; round++) {
+        float t = (float)rng_range(&rng, -0.2, 1.2);
+        rd_slice4d_cpu(ctx, s, t, out);
+        int64_t kept = 0, wrong_set = 0;
+        double worst_mean = 0, worst_opacity = 0, worst_sh = 0;
+        for (int64_t i = 0; i < N; i++) {
+            double dt = (double)t - s->means[4 * i + 3], W = 0.5 / s->fixed[i].half_inv_w, p = exp(-0.5 * dt * dt / W);
+            if (fabs(p - RD_4D_CULL_WEIGHT) < 1e-4) { /* at the threshold: either way; follow the slice */
+                if (kept < out->count && fabs(out->means[3 * kept] - (s->means[4 * i] + s->fixed[i].velocity[0] * dt)) < 1e-4) kept++;
+                continue;
+            }
+            if (p <= RD_4D_CULL_WEIGHT) continue;
+            if (kept >= out->count) {
+                wrong_set++;
+                break;
+            }
+            for (int a = 0; a < 3; a++) {
+                double want = s->means[4 * i + a] + (double)s->fixed[i].velocity[a] * dt;
+                worst_mean = fmax(worst_mean, fabs(out->means[3 * kept + a] - want) / fmax(1.0, fabs(want)));
+            }
+            double opacity = sigmoid(s->opacities[i]) * p;
+            worst_opacity = fmax(worst_opacity, fabs(sigmoid(out->opacities[kept]) - opacity) / opacity);
+            for (int k = 0; k < 3 * K; k++) {
+                double want = 0;
+                for (int n = 0; n < TD + 1; n++)
+                    want += cos(2 * M_PI * n * (s->means[4 * i + 3] - (double)t)) * s->sh[i * (TD + 1) * 3 * K + n * 3 * K + k];
+                worst_sh = fmax(worst_sh, fabs(out->sh[kept * 3 * K + k] - want));
+            }
+            kept++;
+        }
+        if (!CHECK(wrong_set == 0 && kept == out->count))
+            fprintf(stderr, "  t %g: slice kept %lld, the weights keep %lld\n", t, (long long)out->count, (long long)kept);
+        printf("  slice at t %.3f: %lld of %d kept; mean %.2g, opacity %.2g, colour %.2g (largest errors)\n", t,
+               (long long)out->count, N, worst_mean, worst_opacity, worst_sh);
+        CHECK(worst_mean < 1e-5 && worst_opacity < 1e-5 && worst_sh < 1e-5);
+        CHECK(out->count > 0 && out->count < N); /* some culled, some kept */
+    }
+    rd_scene_destroy(out);
+    rd_scene_destroy(scene);
+}
+
+/* A 3D scene lifted to 4D renders as the 3D scene. */
+static void test_lifted(void)
+{
+    enum { N = 300, SIZE = 64 };
+    rd_scene_desc d3 = random_scene(&rng, &(random_scene_desc){.count = N, .sh_degree = 3, .depth_min = 2, .depth_max = 8,
+                                                                 .spread = 0.5, .log_scale_min = -4, .log_scale_max = -1.5});
+    rd_scene *s3 = NULL;
+    CHECK_OK(rd_scene_create(ctx, &d3, &s3));
+    int K = 16;
+    float *means = malloc(sizeof(float) * 4 * N), *ls = malloc(sizeof(float) * 4 * N), *rot = malloc(sizeof(float) * 8 * N);
+    float *sh = calloc((size_t)N * 3 * K * 3, sizeof(float));
+    for (int i = 0; i < N; i++) {
+        for (int a = 0; a < 3; a++) means[4 * i + a] = d3.means[3 * i + a], ls[4 * i + a] = d3.log_scales[3 * i + a];
+        means[4 * i + 3] = 0.25f, ls[4 * i + 3] = logf(1000.0f);
+        const float *q = d3.rotations + 4 * i;
+        float lifted[4] = {q[0], -q[3], -q[2], -q[1]};
+        memcpy(rot + 8 * i, lifted, sizeof lifted), memcpy(rot + 8 * i + 4, lifted, sizeof lifted);
+        memcpy(sh + (size_t)i * 3 * K * 3, d3.sh + (size_t)i * K * 3, sizeof(float) * K * 3); /* term 0; 1 and 2 zero */
+    }
+    rd_scene *s4 = NULL;
+    CHECK_OK(rd_scene4d_create(ctx, &(rd_scene4d_desc){N, 3, 2, 1.0f, means, ls, rot, d3.opacities, sh, RD_MEMORY_HOST}, &s4));
+    rd_camera cam = random_camera(&rng, SIZE, SIZE);
+    float *a = malloc(sizeof(float) * 4 * SIZE * SIZE), *b = malloc(sizeof(float) * 4 * SIZE * SIZE);
+    CHECK_OK(rd_render(ctx, s3, &cam, &(rd_render_desc){0}, &(rd_framebuffer){.color = a}));
+    CHECK_OK(rd_render(ctx, s4, &cam, &(rd_render_desc){.time = 0.3f}, &(rd_framebuffer){.color = b}));
+    compare_result r = compare_floats(b, a, 4 * SIZE * SIZE, 1e-4);
+    CHECK(compare_ok("lifted 3D scene against the 3D scene", r, 4, 0.02));
+    double energy = 0;
+    for (int k = 0; k < 4 * SIZE * SIZE; k += 4) energy += a[k + 3];
+    CHECK(energy > 1.0); /* the view sees the Gaussians */
+    free(a), free(b), free(means), free(ls), free(rot), free(sh);
+    rd_scene_destroy(s3), rd_scene_destroy(s4);
+    random_scene_free(&d3);
+}
+
+/* One Gaussian at t = 0.5 with time scale 0.05: drawn at 0.5, culled at 0.9. */
+static void test_time_culling(void)
+{
+    float mean[4] = {0, 0, 4, 0.5f}, ls[4] = {-1, -1, -1, logf(0.05f)}, rot[8] = {1, 0, 0, 0, 1, 0, 0, 0}, op[1] = {3};
+    float sh[3 * 3] = {1, 1, 1, 0, 0, 0, 0, 0, 0};
+    rd_scene *s = NULL;
+    CHECK_OK(rd_scene4d_create(ctx, &(rd_scene4d_desc){1, 0, 2, 1.0f, mean, ls, rot, op, sh, RD_MEMORY_HOST}, &s));
+    rd_camera cam = rd_camera_look_at((float[3]){0, 0, 0}, (float[3]){0, 0, 1}, (float[3]){0, -1, 0}, 16, 16, 60.0f);
+    float img[4 * 16 * 16];
+    double alpha_at[2];
+    const float times[2] = {0.5f, 0.9f};
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(rd_render(ctx, s, &cam, &(rd_render_desc){.time = times[k]}, &(rd_framebuffer){.color = img}));
+        alpha_at[k] = img[4 * (8 * 16 + 8) + 3];
+    }
+    CHECK(alpha_at[0] > 0.5 && alpha_at[1] == 0.0);
+    rd_scene4d_info info;
+    CHECK_OK(rd_scene4d_get_info(ctx, s, &info));
+    CHECK(info.count == 1 && info.time_min == 0.5f && info.time_max == 0.5f && info.time_degree == 2 && info.bounds_max[2] == 4.0f);
+    CHECK_FAILS(rd_render(ctx, s, &cam, &(rd_render_desc){.time = NAN}, &(rd_framebuffer){.color = img}), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "time") != NULL);
+    rd_scene_destroy(s);
+    rd_scene *none = NULL;
+    CHECK_FAILS(rd_scene4d_create(ctx, &(rd_scene4d_desc){1, 4, 0, 1.0f, mean, ls, rot, op, sh, RD_MEMORY_HOST}, &none),
+                RD_ERROR_INVALID_ARGUMENT);
+    CHECK(none == NULL && strstr(rd_last_error(ctx), "sh_degree") != NULL);
+    CHECK_FAILS(rd_scene4d_create(ctx, &(rd_scene4d_desc){1, 0, 0, -1.0f, mean, ls, rot, op, sh, RD_MEMORY_HOST}, &none),
+                RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "time_period") != NULL);
+}
+
+static void test_rotors(void)
+{
+    for (int k = 0; k < 20; k++) {
+        /* a random quaternion pair, written as the rotor it comes from (the spec's map inverted) */
+        double l[4], r[4], nl = 0, nr = 0;
+        for (int c = 0; c < 4; c++) l[c] = rng_normal(&rng), r[c] = rng_normal(&rng), nl += l[c] * l[c], nr += r[c] * r[c];
+        for (int c = 0; c < 4; c++) l[c] /= sqrt(nl), r[c] /= sqrt(nr);
+        float rotor[8] = {(float)((l[0] + r[0]) / 2), (float)((l[1] + r[1]) / 2), (float)(-(l[2] + r[2]) / 2),
+                          (float)((l[3] + r[3]) / 2), (float)((l[3] - r[3]) / 2), (float)((l[2] - r[2]) / 2),
+                          (float)((l[1] - r[1]) / 2), (float)((r[0] - l[0]) / 2)};
+        float ql[4], qr[4];
+        CHECK_OK(rd_rotor_to_quaternions(ctx, rotor, ql, qr));
+        double worst = 0;
+        for (int c = 0; c < 4; c++) worst = fmax(worst, fmax(fabs(ql[c] - l[c]), fabs(qr[c] - r[c])));
+        CHECK(worst < 1e-6);
+    }
+    /* a 3D rotation's rotor (w, -z, y, -x, 0...) is the lifted pair (w, -z, -y, -x) twice */
+    float q[4] = {0.8f, 0.36f, 0.48f, 0.0f}, rotor[8] = {q[0], -q[3], q[2], -q[1], 0, 0, 0, 0}, ql[4], qr[4];
+    CHECK_OK(rd_rotor_to_quaternions(ctx, rotor, ql, qr));
+    float lifted[4] = {q[0], -q[3], -q[2], -q[1]};
+    bool same = true;
+    for (int c = 0; c < 4; c++) same &= ql[c] == lifted[c] && qr[c] == lifted[c];
+    CHECK(same);
+    float longer[8] = {1, 1, 0, 0, 0, 0, 0, 0};
+    CHECK_FAILS(rd_rotor_to_quaternions(ctx, longer, ql, qr), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "length") != NULL);
+    float broken[8] = {0.5f, 0, 0, 0, 0, 0, 0, 0.5f}; /* s p = 0.25, unit after scaling below */
+    for (int c = 0; c < 8; c++) broken[c] *= (float)M_SQRT2;
+    CHECK_FAILS(rd_rotor_to_quaternions(ctx, broken, ql, qr), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "not a rotor") != NULL);
+}
+
+int main(void)
+{
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
+    rng.state = test_seed("test_scene4d");
+    test_covariance_and_statics();
+    test_slice();
+    test_lifted();
+    test_time_culling();
+    test_rotors();
+    rd_context_destroy(ctx);
+    return test_finish("test_scene4d");
+}
