@@ -35,6 +35,7 @@ typedef struct cli_options {
     const char *spz_frame; /* --spz-frame NAME (rd_scene_load_desc.spz_frame) */
     int width, height, frames, warmup;
     rd_render_desc render;
+    bool time_given; /* --time T (render.time): a 4D scene's time */
 } cli_options;
 
 /* Parses argv (after the command name). Returns EXIT_DONE to go on, EXIT_USAGE on a bad

@@ -69,6 +69,21 @@ static int nerf_info(rd_context *ctx, const char *path, const rd_scene *scene)
     return EXIT_DONE;
 }
 
+static int info_4d(rd_context *ctx, const char *path, const rd_scene *scene)
+{
+    rd_scene4d_info n;
+    if (rd_scene4d_get_info(ctx, scene, &n) != RD_OK) {
+        cli_error(ctx, path);
+        return EXIT_FAILED;
+    }
+    printf("file:        %s\nformat:      4D PLY (XYZT Gaussians)\ngaussians:   %lld\n", path, (long long)n.count);
+    printf("sh degree:   %d spatial, %d temporal (cosine terms of period %g)\n", n.sh_degree, n.time_degree, n.time_period);
+    printf("time range:  %g .. %g (of the temporal means)\n", n.time_min + 0.0f, n.time_max + 0.0f);
+    printf("bounds:      [%.4g, %.4g, %.4g] .. [%.4g, %.4g, %.4g]\n", n.bounds_min[0] + 0.0f, n.bounds_min[1] + 0.0f,
+           n.bounds_min[2] + 0.0f, n.bounds_max[0] + 0.0f, n.bounds_max[1] + 0.0f, n.bounds_max[2] + 0.0f);
+    return EXIT_DONE;
+}
+
 int cmd_info(int argc, char **argv)
 {
     cli_options o;
@@ -97,8 +112,8 @@ int cmd_info(int argc, char **argv)
         rd_context_destroy(ctx);
         return EXIT_FAILED;
     }
-    if (rd_scene_get_kind(scene) == RD_SCENE_NERF) {
-        status = nerf_info(ctx, o.scene, scene);
+    if (rd_scene_get_kind(scene) == RD_SCENE_NERF || rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS_4D) {
+        status = rd_scene_get_kind(scene) == RD_SCENE_NERF ? nerf_info(ctx, o.scene, scene) : info_4d(ctx, o.scene, scene);
         rd_scene_destroy(scene);
         rd_context_destroy(ctx);
         return status;

@@ -32,6 +32,7 @@ static const char *USAGE =
     "  --sh-degree N        use spherical harmonics up to degree N (0..3)\n"
     "  --antialiased        Mip-Splatting opacity compensation (scenes marked so use it anyway)\n"
     "  --inria-extent       the INRIA code's square 3-sigma extent\n"
+    "  --time T             a 4D scene's time (default: the start of its time range)\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                       at least 256 MiB)\n"
     "  --spz-frame NAME     read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n"
@@ -117,6 +118,14 @@ int cmd_render(int argc, char **argv)
     status = EXIT_FAILED;
 
     if (cli_load_scene(ctx, &o, &scene) != RD_OK) { cli_error(ctx, NULL); goto done; }
+    rd_scene4d_info dynamic;
+    bool is_4d = rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS_4D && rd_scene4d_get_info(ctx, scene, &dynamic) == RD_OK;
+    if (o.time_given && !is_4d) {
+        fprintf(stderr, "radiant: --time: %s is a static scene (a 4D scene has a time)\n", o.demo ? "the demo" : o.scene);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    if (is_4d && !o.time_given) o.render.time = dynamic.time_min;
     if (cli_views_load(ctx, &o, scene, &views) != RD_OK) { cli_error(ctx, NULL); goto done; }
     if (views.dataset && strcmp(rd_dataset_kind(views.dataset), "rtmv") == 0 && !o.background_given)
         for (int c = 0; c < 3; c++) o.background[c] = o.render.background[c] = 1.0f; /* as RTMV's evaluations, and train */
@@ -145,6 +154,7 @@ int cmd_render(int argc, char **argv)
         cJSON_AddNumberToObject(report, "skipped_missing_images", rd_dataset_skipped(views.dataset));
     }
     cJSON_AddItemToObject(report, "background", cJSON_CreateFloatArray(o.background, 3));
+    if (is_4d) cJSON_AddNumberToObject(report, "time", o.render.time);
     cJSON *list = cJSON_AddArrayToObject(report, "views");
     double total_ms = 0.0, psnr_sum = 0.0, ssim_sum = 0.0;
     int measured = 0, not_compared = 0;

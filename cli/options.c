@@ -1,6 +1,7 @@
 /* options.c: option parsing, context creation and scene loading for every command. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,15 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
                 return EXIT_USAGE;
             }
             o->render.sh_degree = RD_SH_DEGREE(d);
+        } else if (TAKES("--time", OPT_RENDER) && next) {
+            char *end = NULL;
+            float t = strtof(argv[++i], &end);
+            if (!end || end == argv[i] || *end || !isfinite(t)) {
+                fprintf(stderr, "radiant: --time %s: expected a finite number (the 4D scene's time)\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            o->render.time = t;
+            o->time_given = true;
         } else if (TAKES("--antialiased", OPT_RENDER)) {
             o->render.flags |= RD_RENDER_ANTIALIASED;
         } else if (TAKES("--inria-extent", OPT_RENDER)) {

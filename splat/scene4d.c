@@ -3,6 +3,7 @@
    (slice4d.c) drawn by the 3D Gaussians' renderer on the same backend; the slice's arrays
    are the context's (its slot), so that contexts never share them. */
 #include "scene4d.h"
+#include "../datasets/ply4d.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -168,6 +169,7 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
 
 const rd_kind_ops rd_gaussians4d_kind = {
     .name = "4D Gaussians",
+    .file = {".ply", rd_ply4d_detect, rd_ply4d_decode, rd_ply4d_save},
     .check_render = check_render,
     .destroy = destroy,
     .backends = {

@@ -99,6 +99,22 @@ check "synth with SH" status_is 0 "$radiant" synth 500 --out "$tmp/sh3.ply"
 check "convert SH 3 to .splat" status_is 0 "$radiant" convert "$tmp/sh3.ply" "$tmp/sh3.splat"
 check "the SH dropped is named" grep -q "warning: .*splat holds colour only: SH degrees 1..3 of the 500 Gaussians" "$tmp/stderr"
 
+# 4D scenes: the synthetic one as a 4D PLY, described, rendered at two times
+check "synth --time-extent writes a 4D PLY" status_is 0 "$radiant" synth 3000 --time-extent 2 --out "$tmp/moving.ply"
+check "info describes the 4D scene" status_is 0 "$radiant" info "$tmp/moving.ply"
+check "info gives its time range and degrees" grep -q "^sh degree: *3 spatial, 2 temporal (cosine terms of period 2)" "$tmp/stdout"
+check "render --time 0.3" status_is 0 "$radiant" render "$tmp/moving.ply" --backend cpu --time 0.3 --width 64 --height 48 \
+    --out "$tmp/t03"
+check "render --time 1.6" status_is 0 "$radiant" render "$tmp/moving.ply" --backend cpu --time 1.6 --width 64 --height 48 \
+    --out "$tmp/t16"
+check "the report gives the time" grep -Eq '"time":[[:space:]]*1.6' "$tmp/t16/report.json"
+check "the two times differ" status_is 1 cmp -s "$tmp/t03/0000.png" "$tmp/t16/0000.png"
+check "--time on a static scene exits 2" status_is 2 "$radiant" render "$tmp/sh3.ply" --time 1 --width 16 --height 16 --out "$tmp/x"
+check "--time on a static scene says so" grep -q "static scene" "$tmp/stderr"
+check "--time nan exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --time nan --out "$tmp/x"
+check "a 4D scene converts to .spz with a clear error" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.spz"
+check "the error says a 4D scene saves as its PLY" grep -q "4D Gaussians scene saves as its own file, named .ply" "$tmp/stderr"
+
 # Vulkan headless: no window system at all (no DISPLAY, no WAYLAND_DISPLAY)
 if env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" render --demo --backend vulkan \
         --cameras "$tmp/cams.json" --out "$tmp/vk" >"$tmp/stdout" 2>"$tmp/stderr"; then

@@ -10,7 +10,8 @@
    - a 3D scene lifted to 4D (q_l = q_r = (w, -z, -y, -x), a time scale so wide that p is 1)
      renders as the 3D scene it came from;
    - a Gaussian shows at its time and is culled far from it; Duan's rotors convert to the
-     quaternion pair and broken rotors, bad shapes and a non-finite time are refused. */
+     quaternion pair and broken rotors, bad shapes and a non-finite time are refused;
+   - the 4D PLY reads back bit for bit, and names a missing or non-finite property. */
 #include "test_util.h"
 #include "compare.h"
 #include "../splat/scene4d.h"
@@ -272,6 +273,73 @@ static void test_rotors(void)
     CHECK(strstr(rd_last_error(ctx), "not a rotor") != NULL);
 }
 
+static unsigned char *read_all(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(*size);
+    if (fread(data, 1, *size, f) != *size) *size = 0;
+    fclose(f);
+    return data;
+}
+
+static void expect_load_error(const char *path, const char *needle)
+{
+    rd_scene *s = NULL;
+    CHECK(rd_scene_load(ctx, path, &s) == RD_ERROR_FORMAT && s == NULL);
+    if (!CHECK(strstr(rd_last_error(ctx), needle) && strstr(rd_last_error(ctx), path)))
+        fprintf(stderr, "  wanted \"%s\" in: %s\n", needle, rd_last_error(ctx));
+}
+
+/* The 4D PLY: written and read back bit for bit; a missing or non-finite property is
+   named; a 4D scene saves only as its own PLY. */
+static void test_ply(void)
+{
+    const char *dir = test_temp_dir("scene4d_ply");
+    for (int td = 0; td <= 2; td++) {
+        rd_scene *scene = random_4d(50, td == 1 ? 3 : td, td);
+        if (!scene) return;
+        ((rd_scene4d *)scene)->time_period = 10.0f;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/scene%d.ply", dir, td);
+        CHECK_OK(rd_scene_save(ctx, scene, path, NULL));
+        rd_scene *back = NULL;
+        CHECK_OK(rd_scene_load(ctx, path, &back));
+        if (back && CHECK(rd_scene_get_kind(back) == RD_SCENE_GAUSSIANS_4D)) {
+            rd_scene4d_desc a = rd_scene4d_arrays(scene), b = rd_scene4d_arrays(back);
+            CHECK(a.count == b.count && a.sh_degree == b.sh_degree && a.time_degree == b.time_degree && b.time_period == 10.0f);
+            CHECK(memcmp(a.means, b.means, 16 * 50) == 0 && memcmp(a.log_scales, b.log_scales, 16 * 50) == 0 &&
+                  memcmp(a.rotations, b.rotations, 32 * 50) == 0 && memcmp(a.opacities, b.opacities, 4 * 50) == 0 &&
+                  memcmp(a.sh, b.sh, sizeof(float) * 50 * rd_scene4d_sh_floats(a.sh_degree, a.time_degree)) == 0);
+        }
+        rd_scene_destroy(back);
+        snprintf(path, sizeof path, "%s/scene%d.spz", dir, td);
+        CHECK_FAILS(rd_scene_save(ctx, scene, path, NULL), RD_ERROR_UNSUPPORTED);
+        CHECK(strstr(rd_last_error(ctx), "4D Gaussians") && strstr(rd_last_error(ctx), ".ply"));
+        rd_scene_destroy(scene);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/scene2.ply", dir);
+    size_t size = 0;
+    unsigned char *good = read_all(path, &size), *bad = malloc(size);
+    char *header_end = good ? strstr((char *)good, "end_header\n") : NULL;
+    if (!CHECK(good && header_end)) return;
+    size_t body = (size_t)(header_end - (char *)good) + 11;
+    memcpy(bad, good, size);
+    char *scale_t = strstr((char *)bad, " scale_t\n");
+    memcpy(scale_t, " scale_q\n", 9); /* renamed: missing */
+    expect_load_error(write_file(dir, "missing.ply", bad, size), "required property scale_t is missing");
+    memcpy(bad, good, size);
+    float inf = INFINITY;
+    memcpy(bad + body + (size - body) / 2 / 4 * 4, &inf, 4); /* a value in the middle row */
+    expect_load_error(write_file(dir, "infinite.ply", bad, size), "(not finite)");
+    CHECK(strstr(rd_last_error(ctx), "element vertex ") != NULL);
+    free(good), free(bad);
+}
+
 int main(void)
 {
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
@@ -281,6 +349,7 @@ int main(void)
     test_lifted();
     test_time_culling();
     test_rotors();
+    test_ply();
     rd_context_destroy(ctx);
     return test_finish("test_scene4d");
 }
