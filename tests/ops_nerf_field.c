@@ -468,15 +468,26 @@ static bool render_compare(const op_env *env, const void *inputs, const void *go
     }
     double largest_depth = 0.0, samples = 0.0, opaque = 0.0, clear = 0.0;
     size_t counts_differ = 0, clear_differ = 0;
+    uint32_t clear_by = 0; /* the largest difference in samples at a pixel that is not opaque */
     for (size_t p = 0; p < pixels; p++) {
         largest_depth = fmax(largest_depth, fabs(want->depth[p]));
         samples += want->contrib[p];
         opaque += want->color[4 * p + 3] >= OPAQUE_ALPHA, clear += want->color[4 * p + 3] == 0.0f;
         if (got->contrib[p] != want->contrib[p]) {
             counts_differ++;
-            clear_differ += want->color[4 * p + 3] < OPAQUE_ALPHA;
+            if (want->color[4 * p + 3] < OPAQUE_ALPHA) {
+                clear_differ++;
+                uint32_t by = got->contrib[p] > want->contrib[p] ? got->contrib[p] - want->contrib[p] : want->contrib[p] - got->contrib[p];
+                clear_by = by > clear_by ? by : clear_by;
+            }
         }
     }
+    /* where an opaque pixel's ray stops is a rounding away; elsewhere a sample whose t falls
+       within rounding of a cell's face may be taken by one backend and not the other (seen
+       once in ~120 lavapipe cases: 1 pixel, its colour within bounds): a pixel in 1000 (at
+       least one) may differ by a sample or two, no more */
+    size_t clear_allowed = pixels / 1000 > 1 ? pixels / 1000 : 1;
+    bool clear_ok = clear_differ <= clear_allowed && clear_by <= 2;
     bool verbose = true; /* a few lines a case: the measured errors next to their bounds */
     printf("    frame %dx%d, %.0f samples composited, %.0f%% opaque, %.0f%% empty pixels\n", c->camera.width, c->camera.height, samples,
            100.0 * opaque / (double)pixels, 100.0 * clear / (double)pixels);
@@ -488,9 +499,9 @@ static bool render_compare(const op_env *env, const void *inputs, const void *go
     }
     ok &= render_within("transmittance", got->trans, want->trans, pixels, 1, max_abs, rel_l2, verbose);
     ok &= render_within("depth", got->depth, want->depth, pixels, 1, max_abs * fmax(largest_depth, 1e-3), rel_l2, verbose);
-    printf("    contributors differ at %zu pixels, %zu of them not opaque (alpha < %g) -> %s\n", counts_differ, clear_differ, OPAQUE_ALPHA,
-           clear_differ ? "FAIL" : "ok");
-    return ok && clear_differ == 0;
+    printf("    contributors differ at %zu pixels, %zu of them not opaque (alpha < %g; allowed %zu, by at most 2 samples: %u) -> %s\n",
+           counts_differ, clear_differ, OPAQUE_ALPHA, clear_allowed, clear_by, clear_ok ? "ok" : "FAIL");
+    return ok && clear_ok;
 }
 
 static void render_describe(const void *inputs)
