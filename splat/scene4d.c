@@ -4,6 +4,9 @@
    are the context's (its slot), so that contexts never share them. */
 #include "scene4d.h"
 #include "../datasets/ply4d.h"
+#ifdef RD_HAVE_VULKAN
+#include "slice4d_vk.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -167,6 +170,14 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return r;
 }
 
+#ifdef RD_HAVE_VULKAN
+static rd_result render_vk(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                           const rd_framebuffer *target, rd_render_stats *stats)
+{
+    return rd_slice4d_render_vk(ctx, (const rd_scene4d *)scene, camera, desc, target, stats);
+}
+#endif
+
 const rd_kind_ops rd_gaussians4d_kind = {
     .name = "4D Gaussians",
     .file = {".ply", rd_ply4d_detect, rd_ply4d_decode, rd_ply4d_save},
@@ -174,5 +185,8 @@ const rd_kind_ops rd_gaussians4d_kind = {
     .destroy = destroy,
     .backends = {
         [RD_BACKEND_CPU] = {.render = render_cpu, .free_state = free_state},
+#ifdef RD_HAVE_VULKAN
+        [RD_BACKEND_VULKAN] = {.render = render_vk, .free_state = rd_slice4d_vk_free_state},
+#endif
     },
 };

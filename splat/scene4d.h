@@ -11,8 +11,12 @@
 extern "C" {
 #endif
 
-/* The temporal weight at or below which a Gaussian is culled (spec/dynamic.md). */
+/* The temporal weight at or below which a Gaussian is culled (spec/dynamic.md), and the
+   exponent (t - mu_t)^2 / 2W at or above which that is: -ln 0.05. Backends compare the
+   exponent, which they compute alike, not exp of it, which they do not: so that they cull
+   the same Gaussians. */
 #define RD_4D_CULL_WEIGHT 0.05f
+#define RD_4D_CULL_EXPONENT 2.9957322735539909f
 
 /* Per Gaussian, what does not depend on time (slice4d.c, from the stored arrays): the
    conditional 3D covariance as the 3D renderer takes one (a rotation and log-scales), the

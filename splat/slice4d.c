@@ -3,7 +3,8 @@
    conditional at time t (mean mu_xyz + V/W (t - mu_t), covariance U - V V^T / W, opacity
    times p(t)), and the colour's temporal cosine terms folded into plain SH. The 3D
    covariance goes to the 3D renderer as a rotation and three scales: its eigenvectors and
-   the square roots of its eigenvalues, found once per scene in double. */
+   the square roots of its eigenvalues, found once per scene in double (from the precision
+   matrix: rd_slice4d_prepare says why). */
 #include "scene4d.h"
 
 #include <math.h>
@@ -15,7 +16,8 @@ static void normalised(const float q[4], double out[4], double *length)
     for (int k = 0; k < 4; k++) out[k] = q[k] / *length;
 }
 
-bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float q_r[4], double sigma[4][4])
+/* R4 = P L(q_l) R̄(q_r) P, the quaternions normalised; false where one is zero or not finite. */
+static bool rotation4(const float q_l[4], const float q_r[4], double R4[4][4])
 {
     double l[4], r[4], nl, nr;
     normalised(q_l, l, &nl);
@@ -24,7 +26,7 @@ bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float 
     double a = l[0], b = l[1], c = l[2], d = l[3], p = r[0], q = r[1], rr = r[2], s = r[3];
     const double L[4][4] = {{a, -b, -c, -d}, {b, a, -d, c}, {c, d, a, -b}, {d, -c, b, a}};
     const double R[4][4] = {{p, q, rr, s}, {-q, p, -s, rr}, {-rr, s, p, -q}, {-s, -rr, q, p}};
-    double M[4][4], R4[4][4], s2[4];
+    double M[4][4];
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
             M[i][j] = 0.0;
@@ -32,11 +34,17 @@ bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float 
         }
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) R4[i][j] = M[3 - i][3 - j]; /* P M P: both axes reversed */
-    for (int k = 0; k < 4; k++) s2[k] = exp(2.0 * (double)log_scale[k]);
+    return true;
+}
+
+bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float q_r[4], double sigma[4][4])
+{
+    double R4[4][4];
+    if (!rotation4(q_l, q_r, R4)) return false;
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
             sigma[i][j] = 0.0;
-            for (int k = 0; k < 4; k++) sigma[i][j] += R4[i][k] * R4[j][k] * s2[k];
+            for (int k = 0; k < 4; k++) sigma[i][j] += R4[i][k] * R4[j][k] * exp(2.0 * (double)log_scale[k]);
         }
     return true;
 }
@@ -99,25 +107,41 @@ static void quaternion_of(const double Q[3][3], float out[4])
     out[0] = (float)w, out[1] = (float)x, out[2] = (float)y, out[3] = (float)z;
 }
 
+/* The conditional at time t is read off the precision matrix Λ = Σ4^-1 = R4 S^-2 R4^T,
+   not off Σ4: the conditional covariance is Λ_xx^-1 and the velocity -Λ_xx^-1 Λ_xt, with no
+   subtraction of large terms (U - V V^T / W cancels to nothing where the temporal scale is
+   huge and the rotation mixes t into space). Λ_xx's eigenvectors are the covariance's, its
+   eigenvalues their reciprocals. W, the marginal variance in t, is a sum of positive terms. */
 void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out)
 {
-    double sigma[4][4];
     memset(out, 0, sizeof *out);
     out->rotation[0] = 1.0f;
     out->half_inv_w = NAN;
-    if (!rd_4d_covariance(s->log_scales + 4 * i, s->rotations + 8 * i, s->rotations + 8 * i + 4, sigma)) return;
-    double W = sigma[3][3], U[3][3], Q[3][3], lambda[3];
+    double R4[4][4], s2[4], inv_s2[4], W = 0.0, Lxx[3][3], Lxt[3], Q[3][3], mu[3];
+    if (!rotation4(s->rotations + 8 * i, s->rotations + 8 * i + 4, R4)) return;
+    for (int k = 0; k < 4; k++) s2[k] = exp(2.0 * (double)s->log_scales[4 * i + k]), inv_s2[k] = 1.0 / s2[k];
+    for (int k = 0; k < 4; k++) W += R4[3][k] * R4[3][k] * s2[k];
+    for (int a = 0; a < 3; a++) {
+        Lxt[a] = 0.0;
+        for (int k = 0; k < 4; k++) Lxt[a] += R4[a][k] * R4[3][k] * inv_s2[k];
+        for (int b = 0; b < 3; b++) {
+            Lxx[a][b] = 0.0;
+            for (int k = 0; k < 4; k++) Lxx[a][b] += R4[a][k] * R4[b][k] * inv_s2[k];
+        }
+    }
     if (!(W > 0.0) || !isfinite(W)) return;
     for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 3; b++) U[a][b] = sigma[a][b] - sigma[a][3] * sigma[b][3] / W;
-    for (int a = 0; a < 3; a++)
         for (int b = 0; b < 3; b++)
-            if (!isfinite(U[a][b])) return;
-    eigen_symmetric(U, Q, lambda);
+            if (!isfinite(Lxx[a][b])) return;
+    eigen_symmetric(Lxx, Q, mu);
+    for (int a = 0; a < 3; a++)
+        if (!(mu[a] > 0.0)) return; /* rounding left the precision singular: no usable covariance */
     quaternion_of(Q, out->rotation);
+    double projected[3]; /* Q^T Λ_xt, divided by the eigenvalues, back through Q: Λ_xx^-1 Λ_xt */
+    for (int k = 0; k < 3; k++) projected[k] = (Q[0][k] * Lxt[0] + Q[1][k] * Lxt[1] + Q[2][k] * Lxt[2]) / mu[k];
     for (int a = 0; a < 3; a++) {
-        out->log_scale[a] = (float)(0.5 * log(fmax(lambda[a], 1e-60))); /* rounding may leave a flat one just below 0 */
-        out->velocity[a] = (float)(sigma[a][3] / W);
+        out->log_scale[a] = (float)(-0.5 * log(mu[a]));
+        out->velocity[a] = (float)-(Q[a][0] * projected[0] + Q[a][1] * projected[1] + Q[a][2] * projected[2]);
     }
     out->half_inv_w = (float)(0.5 / W);
 }
@@ -134,7 +158,7 @@ void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *
         const rd_slice4d_static *f = &s->fixed[i];
         const float *mean = s->means + 4 * i;
         float dt = time - mean[3], exponent = dt * dt * f->half_inv_w, p = expf(-exponent);
-        if (!(p > RD_4D_CULL_WEIGHT)) continue; /* NaN statics too */
+        if (!(exponent < RD_4D_CULL_EXPONENT)) continue; /* p <= 0.05, or NaN statics */
         for (int a = 0; a < 3; a++) {
             out->means[3 * kept + a] = mean[a] + f->velocity[a] * dt;
             out->log_scales[3 * kept + a] = f->log_scale[a];

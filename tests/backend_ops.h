@@ -56,6 +56,8 @@ bool op_cpu_or_cuda(const op_env *env);
 /* The splat renderer's rows (ops_splat.c), and its backward pass's (ops_splat_backward.c). */
 extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
     OP_SPLAT_DEVICE_ARRAYS, OP_SPLAT_CONTEXTS, OP_SPLAT_BACKWARD;
+/* The 4D Gaussians' row (ops_splat4d.c). */
+extern const backend_op OP_SPLAT4D_RENDER;
 /* The training kernels' rows (ops_train.c). */
 extern const backend_op OP_TRAIN_LOSS, OP_TRAIN_ADAM, OP_TRAIN_MCMC;
 /* The hash encoding's row (ops_hashgrid.c). */

@@ -123,6 +123,21 @@ static void test_covariance_and_statics(void)
     CHECK(worst_sigma < 1e-12);
     CHECK(worst_cond < 2e-5 && worst_velocity < 2e-5 && worst_w < 1e-6);
     rd_scene_destroy(scene);
+    /* a timeless Gaussian (temporal scale e^30) whose rotation mixes t into space: U - V V^T / W
+       cancels to rounding noise there; the statics (from the precision matrix) stay the
+       spatial scales' size */
+    float mean[4] = {0, 0, 3, 0.5f}, ls[4] = {-2, -2.5f, -3, 30}, rot[8] = {0.9f, 0.3f, -0.2f, 0.1f, 0.5f, -0.6f, 0.4f, 0.3f};
+    float op[1] = {1}, sh[3] = {0};
+    CHECK_OK(rd_scene4d_create(ctx, &(rd_scene4d_desc){1, 0, 0, 1.0f, mean, ls, rot, op, sh, RD_MEMORY_HOST}, &scene));
+    if (scene) {
+        const rd_slice4d_static *f = &((const rd_scene4d *)scene)->fixed[0];
+        bool sane = isfinite(f->half_inv_w) && f->half_inv_w > 0.0f;
+        for (int a = 0; a < 3; a++) sane &= f->log_scale[a] > -3.5f && f->log_scale[a] < 0.0f && isfinite(f->velocity[a]);
+        if (!CHECK(sane))
+            fprintf(stderr, "  timeless: log-scales %g %g %g, velocity %g %g %g\n", f->log_scale[0], f->log_scale[1], f->log_scale[2],
+                    f->velocity[0], f->velocity[1], f->velocity[2]);
+    }
+    rd_scene_destroy(scene);
 }
 
 static void test_slice(void)

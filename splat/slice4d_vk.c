@@ -1,0 +1,125 @@
+/* slice4d_vk.c: a 4D scene's frame on Vulkan: the scene's arrays and statics copied to
+   the device once per scene (its uid), the slice at the frame's time into 3D arrays in
+   device memory (splat/shaders/slice4d.comp), and those drawn by the 3D Gaussians'
+   Vulkan renderer as a device scene. The slice is its own submission (one host wait)
+   before the 3D frame's. */
+#include "slice4d_vk.h"
+#include "../renderer/vulkan/vk_backend.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const uint32_t slice_spv[] = {
+#include "slice4d.comp.inc"
+};
+
+enum { SLICE_THREADS = 256, SOURCES = 4, SLICED = 5 };
+
+typedef struct slice_vk_state {
+    rd_vk_pipeline slice;
+    uint64_t uid;                  /* the scene whose copies these are; 0: none */
+    rd_vk_buffer source[SOURCES];  /* means (4), statics (11), opacities, SH (terms * K * 3) */
+    void *sliced[SLICED];          /* rd_buffer_alloc's (device addresses): means (3), log-scales (3),
+                                      rotations (4), opacities, SH (K * 3) */
+    rd_scene *scene3d;             /* a device scene over `sliced`, of scene3d_count Gaussians */
+    int64_t scene3d_count;
+    int scene3d_degree;
+} slice_vk_state;
+
+_Static_assert(sizeof(rd_slice4d_static) == 11 * sizeof(float), "slice4d.comp reads the statics as 11 floats");
+
+void rd_slice4d_vk_free_state(rd_context *ctx, void *state)
+{
+    slice_vk_state *st = state;
+    rd_vk_state *vk = rd_vk(ctx);
+    if (!st) return;
+    rd_scene_destroy(st->scene3d);
+    if (vk && vk->device) {
+        vkDeviceWaitIdle(vk->device);
+        rd_vk_pipeline_destroy(vk, &st->slice);
+        for (int k = 0; k < SOURCES; k++) rd_vk_release(ctx, &st->source[k]);
+        for (int k = 0; k < SLICED; k++) rd_buffer_free(ctx, st->sliced[k]);
+    }
+    free(st);
+}
+
+static rd_result get_state(rd_context *ctx, slice_vk_state **out)
+{
+    void **slot = rd_context_slot(ctx, RD_SCENE_GAUSSIANS_4D);
+    if (!*slot) {
+        slice_vk_state *st = calloc(1, sizeof *st);
+        if (!st) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D render (vulkan): out of memory");
+        rd_result r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&st->slice, slice_spv, sizeof slice_spv, "slice4d", NULL});
+        if (r != RD_OK) {
+            rd_slice4d_vk_free_state(ctx, st);
+            return r;
+        }
+        *slot = st;
+    }
+    *out = *slot;
+    return RD_OK;
+}
+
+/* The scene's arrays on the device, and room for its slice (with the device scene over
+   it), where the scene differs from the last one rendered. */
+static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scene4d *s)
+{
+    if (st->uid == s->head.uid) return RD_OK;
+    st->uid = 0;
+    size_t n = (size_t)(s->count > 0 ? s->count : 1), K = (size_t)rd_sh_coeffs(s->sh_degree);
+    const void *from[SOURCES] = {s->means, s->fixed, s->opacities, s->sh};
+    const size_t source_bytes[SOURCES] = {16 * n, sizeof(rd_slice4d_static) * n, 4 * n,
+                                          4 * n * (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree)};
+    const size_t sliced_bytes[SLICED] = {12 * n, 12 * n, 16 * n, 4 * n, 12 * K * n};
+    rd_result r = RD_OK;
+    for (int k = 0; k < SOURCES && r == RD_OK; k++) {
+        r = rd_vk_reserve(ctx, &st->source[k], source_bytes[k], "4D scene");
+        if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->source[k], 0, from[k], source_bytes[k]);
+    }
+    rd_scene_destroy(st->scene3d); /* its arrays move */
+    st->scene3d = NULL;
+    for (int k = 0; k < SLICED && r == RD_OK; k++) {
+        rd_memory memory;
+        rd_buffer_free(ctx, st->sliced[k]);
+        st->sliced[k] = NULL;
+        r = rd_buffer_alloc(ctx, sliced_bytes[k], &st->sliced[k], &memory);
+    }
+    if (r != RD_OK) return r;
+    float *at[SLICED];
+    for (int k = 0; k < SLICED; k++) at[k] = st->sliced[k];
+    r = rd_scene_create(ctx,
+                        &(rd_scene_desc){.count = s->count, .sh_degree = s->sh_degree, .means = at[0], .log_scales = at[1],
+                                         .rotations = at[2], .opacities = at[3], .sh = at[4], .memory = RD_MEMORY_DEVICE},
+                        &st->scene3d);
+    if (r == RD_OK) st->uid = s->head.uid;
+    return r;
+}
+
+rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_camera *camera, const rd_render_desc *desc,
+                               const rd_framebuffer *target, rd_render_stats *stats)
+{
+    if (s->count > UINT32_MAX / 11)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D render (vulkan): %lld Gaussians are more than it indexes", (long long)s->count);
+    slice_vk_state *st = NULL;
+    rd_result r = get_state(ctx, &st);
+    if (r == RD_OK) r = upload_scene(ctx, st, s);
+    if (r != RD_OK) return r;
+    struct {
+        VkDeviceAddress means4, statics, opacities4, sh4, means, log_scales, rotations, opacities, sh;
+        uint32_t count, coeffs, terms;
+        float time, two_pi_over_period;
+    } push = {st->source[0].address, st->source[1].address, st->source[2].address, st->source[3].address,
+              (VkDeviceAddress)(uintptr_t)st->sliced[0], (VkDeviceAddress)(uintptr_t)st->sliced[1],
+              (VkDeviceAddress)(uintptr_t)st->sliced[2], (VkDeviceAddress)(uintptr_t)st->sliced[3],
+              (VkDeviceAddress)(uintptr_t)st->sliced[4], (uint32_t)s->count, (uint32_t)rd_sh_coeffs(s->sh_degree), (uint32_t)s->time_degree + 1,
+              desc->time, 6.283185307179586f / s->time_period};
+    VkCommandBuffer cmd;
+    r = rd_vk_begin(ctx, &cmd);
+    if (r != RD_OK) return r;
+    rd_vk_dispatch(cmd, &st->slice, &push, ((uint64_t)s->count + SLICE_THREADS - 1) / SLICE_THREADS);
+    rd_vk_barrier(cmd);
+    r = rd_vk_submit_wait(ctx, "4D slice");
+    if (r != RD_OK) return r;
+    return rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_VULKAN].render(ctx, st->scene3d, camera, desc, target, stats);
+}

@@ -1,0 +1,141 @@
+/* ops_splat4d.c: the 4D Gaussians' row of the cross-backend harness (backend_ops.h):
+   random 4D scenes (every SH and time degree, degenerate members among them) rendered at
+   a random time on every backend that has the 4D renderer, against the CPU. CUDA has none
+   yet: the row says so and runs nothing there. */
+#include "backend_ops.h"
+#include "compare.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct scene4d_case {
+    rd_scene4d_desc arrays;
+    rd_camera camera;
+    rd_render_desc desc;
+} scene4d_case;
+
+typedef struct frame4d {
+    float *color, *depth, *trans;
+    uint32_t *contrib;
+} frame4d;
+
+static size_t case_pixels(const scene4d_case *c) { return (size_t)c->camera.width * c->camera.height; }
+
+static int cases(const op_env *env)
+{
+    if (rd_context_backend(env->ctx) == RD_BACKEND_CUDA) {
+        printf("  %s: splat4d_render: no CUDA 4D renderer yet (CPU and Vulkan have one)\n", env->name);
+        return 0;
+    }
+    return env->variant ? 6 : 14;
+}
+
+static void *generate(const op_env *env, test_rng *r, int i)
+{
+    (void)env;
+    static const int sizes[][2] = {{1, 1}, {15, 17}, {64, 64}, {127, 33}, {200, 113}};
+    static const int counts[] = {0, 1, 10, 300, 3000, 20000};
+    scene4d_case *c = calloc(1, sizeof *c);
+    int n = counts[i % 6];
+    rd_scene4d_desc *d = &c->arrays;
+    d->count = n, d->sh_degree = (int)(rng_uniform(r) * 4), d->time_degree = (int)(rng_uniform(r) * 3);
+    d->time_period = (float)rng_range(r, 0.5, 4);
+    int64_t shf = (int64_t)(d->time_degree + 1) * (d->sh_degree + 1) * (d->sh_degree + 1) * 3;
+    float *means = malloc(sizeof(float) * 4 * (n + 1)), *ls = malloc(sizeof(float) * 4 * (n + 1));
+    float *rot = malloc(sizeof(float) * 8 * (n + 1)), *op = malloc(sizeof(float) * (n + 1));
+    float *sh = malloc(sizeof(float) * (size_t)(shf * (n + 1)));
+    for (int k = 0; k < n; k++) {
+        float depth = (float)rng_range(r, 0.3, 10);
+        means[4 * k] = (float)rng_range(r, -0.9, 0.9) * depth, means[4 * k + 1] = (float)rng_range(r, -0.9, 0.9) * depth;
+        means[4 * k + 2] = depth, means[4 * k + 3] = (float)rng_uniform(r);
+        for (int a = 0; a < 3; a++) ls[4 * k + a] = (float)rng_range(r, -6, -0.5);
+        ls[4 * k + 3] = (float)rng_range(r, log(0.03), log(2.0));
+        for (int q = 0; q < 8; q++) rot[8 * k + q] = (float)rng_normal(r);
+        op[k] = (float)rng_range(r, -3, 5);
+        if (i % 3 == 0 && k % 7 == 3) memset(rot + 8 * k, 0, 4 * sizeof(float)); /* a zero q_l: never drawn */
+        if (i % 3 == 0 && k % 7 == 5) ls[4 * k + 3] = 30.0f;                     /* timeless */
+    }
+    for (int64_t k = 0; k < shf * n; k++) sh[k] = (float)rng_range(r, -1, 1) * (k % (3 * (d->sh_degree + 1) * (d->sh_degree + 1)) < 3 ? 1.0f : 0.2f);
+    d->means = means, d->log_scales = ls, d->rotations = rot, d->opacities = op, d->sh = sh;
+    const int *size = sizes[i % 5];
+    c->camera = random_camera(r, size[0], size[1]);
+    c->desc = (rd_render_desc){.flags = (uint32_t)(rng_uniform(r) * 8) & 7u, .time = (float)rng_range(r, -0.2, 1.2),
+                               .background = {(float)rng_uniform(r), (float)rng_uniform(r), (float)rng_uniform(r)}};
+    return c;
+}
+
+static void free_inputs(void *inputs)
+{
+    scene4d_case *c = inputs;
+    free((void *)c->arrays.means), free((void *)c->arrays.log_scales), free((void *)c->arrays.rotations);
+    free((void *)c->arrays.opacities), free((void *)c->arrays.sh);
+    free(c);
+}
+
+static void free_outputs(void *outputs)
+{
+    frame4d *f = outputs;
+    if (!f) return;
+    free(f->color), free(f->depth), free(f->trans), free(f->contrib);
+    free(f);
+}
+
+static rd_result run(rd_context *ctx, void *inputs, void **outputs)
+{
+    scene4d_case *c = inputs;
+    size_t P = case_pixels(c);
+    frame4d *f = calloc(1, sizeof *f);
+    *outputs = f;
+    f->color = malloc(P * 16), f->depth = malloc(P * 4), f->trans = malloc(P * 4), f->contrib = malloc(P * 4);
+    for (size_t p = 0; p < P; p++) {
+        for (int k = 0; k < 4; k++) f->color[4 * p + k] = NAN;
+        f->depth[p] = f->trans[p] = NAN, f->contrib[p] = 0xdeadbeef;
+    }
+    rd_scene *scene = NULL;
+    rd_result r = rd_scene4d_create(ctx, &c->arrays, &scene);
+    if (r == RD_OK)
+        r = rd_render(ctx, scene, &c->camera, &c->desc,
+                      &(rd_framebuffer){.color = f->color, .depth = f->depth, .transmittance = f->trans, .contributors = f->contrib});
+    rd_scene_destroy(scene);
+    return r;
+}
+
+static bool compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
+{
+    const scene4d_case *c = inputs;
+    const frame4d *got = got_outputs, *want = want_outputs;
+    size_t P = case_pixels(c), flips = P * env->tol.flip_per_mille / 1000 + (env->tol.flip_per_mille ? 2 : 0);
+    double max_abs = env->tol.max_abs;
+    compare_result colour = compare_floats(got->color, want->color, P * 4, max_abs);
+    compare_result trans = compare_floats(got->trans, want->trans, P, max_abs);
+    unsigned char *faint = malloc(P); /* as ops_splat.c: expected depth under 2/255 of alpha is not compared */
+    for (size_t p = 0; p < P; p++)
+        faint[p] = (c->desc.flags & RD_RENDER_EXPECTED_DEPTH) && (1.0f - got->trans[p] < 2.0f / 255.0f || 1.0f - want->trans[p] < 2.0f / 255.0f);
+    compare_result depth = compare_floats_skip(got->depth, want->depth, P, max_abs * 10, faint);
+    free(faint);
+    bool ok = compare_ok("colour+alpha", colour, flips, max_abs > 0 ? 0.05 : 0) &&
+              compare_ok("transmittance", trans, flips, max_abs > 0 ? 0.05 : 0) &&
+              compare_ok("depth", depth, flips, max_abs > 0 ? 1.0 : 0);
+    ok &= colour.rel_l2 <= env->tol.rel_l2 || colour.rel_l2 == 0;
+    size_t contrib_bad = 0;
+    for (size_t p = 0; p < P; p++) contrib_bad += got->contrib[p] != want->contrib[p];
+    return ok && contrib_bad <= flips;
+}
+
+static void describe(const void *inputs)
+{
+    const scene4d_case *c = inputs;
+    printf("%dx%d, %lld 4D Gaussians, SH %d, time degree %d, period %g, time %g, flags %u\n", c->camera.width, c->camera.height,
+           (long long)c->arrays.count, c->arrays.sh_degree, c->arrays.time_degree, c->arrays.time_period, c->desc.time,
+           c->desc.flags);
+}
+
+static bool never_large(const void *inputs)
+{
+    (void)inputs;
+    return false;
+}
+
+const backend_op OP_SPLAT4D_RENDER = {"splat4d_render", {2e-3, 1e-3, 5}, cases, generate, never_large, run,
+                                      compare, describe, free_inputs, free_outputs};
