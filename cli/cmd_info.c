@@ -1,6 +1,7 @@
 /* cmd_info.c: `radiant info FILE|DIR`: what a scene file or dataset holds. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,10 +27,17 @@ static int dataset_info(rd_context *ctx, const cli_options *o)
     int n = rd_dataset_view_count(ds);
     printf("dataset:  %s\nkind:     %s\nsplit:    %s\nviews:    %d\nskipped:  %d (image file missing)\npoints:   %lld\n",
            o->scene, rd_dataset_kind(ds), o->split, n, rd_dataset_skipped(ds), (long long)rd_dataset_points(ds, NULL, NULL));
+    if (rd_dataset_has_time(ds) && n > 0) {
+        float lo = rd_dataset_view(ds, 0)->time, hi = lo;
+        for (int i = 1; i < n; i++) lo = fminf(lo, rd_dataset_view(ds, i)->time), hi = fmaxf(hi, rd_dataset_view(ds, i)->time);
+        printf("time:     %g .. %g (each view its own: a dynamic scene)\n", lo, hi);
+    }
     for (int i = 0; i < n && i < 3; i++) {
         const rd_camera *c = &rd_dataset_view(ds, i)->camera;
-        printf("view %-4d %s: %dx%d fx=%.2f fy=%.2f cx=%.2f cy=%.2f%s\n", i, rd_dataset_view(ds, i)->name, c->width,
+        printf("view %-4d %s: %dx%d fx=%.2f fy=%.2f cx=%.2f cy=%.2f%s", i, rd_dataset_view(ds, i)->name, c->width,
                c->height, c->fx, c->fy, c->cx, c->cy, c->distortion.model ? " (distorted)" : "");
+        if (rd_dataset_has_time(ds)) printf(" time %g", rd_dataset_view(ds, i)->time);
+        printf("\n");
     }
     if (n > 3) printf("...\n");
     rd_dataset_destroy(ds);

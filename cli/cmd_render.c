@@ -32,7 +32,8 @@ static const char *USAGE =
     "  --sh-degree N        use spherical harmonics up to degree N (0..3)\n"
     "  --antialiased        Mip-Splatting opacity compensation (scenes marked so use it anyway)\n"
     "  --inria-extent       the INRIA code's square 3-sigma extent\n"
-    "  --time T             a 4D scene's time (default: the start of its time range)\n"
+    "  --time T             a 4D scene's time (default: a dynamic dataset's views each at its own,\n"
+    "                       else the start of the scene's time range)\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                       at least 256 MiB)\n"
     "  --spz-frame NAME     read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n"
@@ -154,7 +155,9 @@ int cmd_render(int argc, char **argv)
         cJSON_AddNumberToObject(report, "skipped_missing_images", rd_dataset_skipped(views.dataset));
     }
     cJSON_AddItemToObject(report, "background", cJSON_CreateFloatArray(o.background, 3));
-    if (is_4d) cJSON_AddNumberToObject(report, "time", o.render.time);
+    /* a dynamic dataset's views, each at its own time, unless --time says one */
+    bool own_time = is_4d && views.dataset && rd_dataset_has_time(views.dataset) && !o.time_given;
+    if (is_4d && !own_time) cJSON_AddNumberToObject(report, "time", o.render.time);
     cJSON *list = cJSON_AddArrayToObject(report, "views");
     double total_ms = 0.0, psnr_sum = 0.0, ssim_sum = 0.0;
     int measured = 0, not_compared = 0;
@@ -172,6 +175,7 @@ int cmd_render(int argc, char **argv)
             }
         }
         double ms;
+        if (own_time) o.render.time = rd_dataset_view(views.dataset, i)->time;
         if (render_view(ctx, scene, cam, &o, rgba.pixels, &ms) != RD_OK) { cli_error(ctx, views.names[i]); goto done; }
         if (save_outputs(ctx, &o, out_dir, views.names[i], &rgba, &rgb) != RD_OK) { cli_error(ctx, NULL); goto done; }
         total_ms += ms;
@@ -180,6 +184,7 @@ int cmd_render(int argc, char **argv)
         cJSON_AddNumberToObject(entry, "width", cam->width);
         cJSON_AddNumberToObject(entry, "height", cam->height);
         cJSON_AddNumberToObject(entry, "ms", ms);
+        if (own_time) cJSON_AddNumberToObject(entry, "time", o.render.time);
         rd_metrics m;
         char why[600];
         bool compared = compare_with_dataset(ctx, &views, i, &o, &rgb, &m, why, sizeof why);

@@ -53,6 +53,7 @@ rd_result rd_dataset_add_view(rd_context *ctx, rd_dataset *ds, const char *name,
     v->name = strdup(name);
     v->image_path = image_path ? strdup(image_path) : NULL;
     v->camera = *camera;
+    v->time = 0.0f;
     if (!v->name || (image_path && !v->image_path)) {
         free((char *)v->name);
         free((char *)v->image_path);
@@ -194,6 +195,7 @@ void rd_dataset_destroy(rd_dataset *ds)
 int rd_dataset_view_count(const rd_dataset *ds) { return ds ? ds->count : 0; }
 const char *rd_dataset_kind(const rd_dataset *ds) { return ds ? ds->kind : ""; }
 int rd_dataset_skipped(const rd_dataset *ds) { return ds ? ds->skipped : 0; }
+bool rd_dataset_has_time(const rd_dataset *ds) { return ds && ds->timed_frames > 0; }
 
 const rd_view *rd_dataset_view(const rd_dataset *ds, int i)
 {

@@ -16,6 +16,8 @@ struct rd_dataset {
     bool has_box;       /* the scene's box, where the dataset says it (RTMV's scene_min/max_3d_box) */
     float box_min[3], box_max[3];
     int aabb_scale;     /* instant-ngp's transforms.json: how far past the unit cube the scene reaches; 0: not said */
+    int timed_frames;   /* frames of the source that said a time (D-NeRF), present or not */
+    int frames_seen;    /* frames of the source read */
 };
 
 /* Appends a view (strings are copied; image_path may be NULL) after checking its camera

@@ -137,7 +137,7 @@ void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3])
         for (int a = 0; a < 3; a++) lo[a] = set->dataset->box_min[a], hi[a] = set->dataset->box_max[a];
         return;
     }
-    if (strcmp(rd_dataset_kind(set->dataset), "blender") == 0) { /* the NeRF-synthetic cube of side 2.6 */
+    if (strcmp(rd_dataset_kind(set->dataset), "blender") == 0 || strcmp(rd_dataset_kind(set->dataset), "d-nerf") == 0) { /* the NeRF-synthetic cube of side 2.6 */
         for (int a = 0; a < 3; a++) lo[a] = -1.3f, hi[a] = 1.3f;
         return;
     }

@@ -67,6 +67,17 @@ static rd_result load_frame(rd_context *ctx, const char *path, const char *dir, 
     if (r != RD_OK) return r;
     r = read_lens(ctx, path, where, frame, &l);
     if (r != RD_OK) return r;
+    /* D-NeRF's time: every frame says one, or none does */
+    const cJSON *tj = cJSON_GetObjectItemCaseSensitive(frame, "time");
+    float time = 0.0f;
+    if (tj && (!cJSON_IsNumber(tj) || !isfinite(tj->valuedouble) || fabs(tj->valuedouble) > 1e30))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.time: expected a finite number", rd_path_tail(path), where);
+    if (tj) time = (float)tj->valuedouble;
+    if (ds->frames_seen > 0 && (tj != NULL) != (ds->timed_frames > 0))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s.time: %s, where the frames before it %s one", rd_path_tail(path), where,
+                       tj ? "given" : "missing", tj ? "have none" : "each have");
+    ds->frames_seen++;
+    ds->timed_frames += tj != NULL;
 
     /* file_path is relative to the json's folder and may lack its extension */
     char image[4096];
@@ -117,7 +128,9 @@ static rd_result load_frame(rd_context *ctx, const char *path, const char *dir, 
     rd_w2c_from_c2w(rot, centre, cam.w2c);
     char name[256];
     file_stem(fp->valuestring, name, sizeof name);
-    return rd_dataset_add_view(ctx, ds, name, image, &cam);
+    r = rd_dataset_add_view(ctx, ds, name, image, &cam);
+    if (r == RD_OK) ds->views[ds->count - 1].time = time;
+    return r;
 }
 
 rd_result rd_transforms_load(rd_context *ctx, const char *json_path, const char *split, rd_dataset *ds)
@@ -161,6 +174,7 @@ rd_result rd_transforms_load(rd_context *ctx, const char *json_path, const char 
             index++;
         }
     }
+    if (r == RD_OK && blender && ds->timed_frames > 0) snprintf(ds->kind, sizeof ds->kind, "d-nerf"); /* Blender's layout, with time */
     cJSON_Delete(root);
     return r;
 }

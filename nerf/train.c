@@ -515,7 +515,7 @@ rd_result rd_nerf_trainer_create_from_set(rd_context *ctx, const rd_train_set *s
     if (!d.field.aabb_scale) {
         const char *kind = rd_train_set_kind(set);
         d.field.aabb_scale = rd_train_set_aabb_scale(set);
-        if (!d.field.aabb_scale) d.field.aabb_scale = strcmp(kind, "blender") == 0 || strcmp(kind, "rtmv") == 0 ? 1 : 16;
+        if (!d.field.aabb_scale) d.field.aabb_scale = strcmp(kind, "blender") == 0 || strcmp(kind, "d-nerf") == 0 || strcmp(kind, "rtmv") == 0 ? 1 : 16;
     }
     return rd_nerf_trainer_create(ctx, &d, out);
 }

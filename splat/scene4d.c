@@ -4,6 +4,9 @@
    are the context's (its slot), so that contexts never share them. */
 #include "scene4d.h"
 #include "../datasets/ply4d.h"
+#ifdef RD_HAVE_CUDA
+#include "slice4d_cuda.h"
+#endif
 #ifdef RD_HAVE_VULKAN
 #include "slice4d_vk.h"
 #endif
@@ -170,6 +173,14 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return r;
 }
 
+#ifdef RD_HAVE_CUDA
+static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                             const rd_framebuffer *target, rd_render_stats *stats)
+{
+    return rd_slice4d_render_cuda(ctx, (const rd_scene4d *)scene, camera, desc, target, stats);
+}
+#endif
+
 #ifdef RD_HAVE_VULKAN
 static rd_result render_vk(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                            const rd_framebuffer *target, rd_render_stats *stats)
@@ -185,6 +196,9 @@ const rd_kind_ops rd_gaussians4d_kind = {
     .destroy = destroy,
     .backends = {
         [RD_BACKEND_CPU] = {.render = render_cpu, .free_state = free_state},
+#ifdef RD_HAVE_CUDA
+        [RD_BACKEND_CUDA] = {.render = render_cuda, .free_state = rd_slice4d_cuda_free_state},
+#endif
 #ifdef RD_HAVE_VULKAN
         [RD_BACKEND_VULKAN] = {.render = render_vk, .free_state = rd_slice4d_vk_free_state},
 #endif

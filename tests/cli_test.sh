@@ -162,6 +162,13 @@ if [ -d "$data" ]; then
     check "info on a COLMAP model folder fails" status_is 1 "$radiant" info "$data/colmap_bartoszek_test/sparse/0"
     check "info on a COLMAP model folder gives the dataset's root" grep -q "give the dataset's root folder, $data/colmap_bartoszek_test" "$tmp/stderr"
     check "render --dataset lego val" status_is 0 "$radiant" render "$donut" --dataset "$data/nerf_synthetic_lego" --split val --background white --out "$tmp/lego"
+    # a dynamic dataset: a 4D scene renders each view at the view's own time
+    check "info on D-NeRF mutant gives its times" status_is 0 "$radiant" info "$data/dnerf_mutant" --split test
+    check "mutant's kind and time range" grep -q "^time: *0 .. 1 (each view its own" "$tmp/stdout"
+    check "render a 4D scene on mutant's test views" status_is 0 "$radiant" render "$tmp/moving.ply" --dataset "$data/dnerf_mutant" \
+        --backend cpu --width 16 --height 16 --out "$tmp/mutant4d"
+    check "each view's time is in the report" test "$(grep -c '"time":' "$tmp/mutant4d/report.json")" -eq 20
+    check "the last test view is at time 1" grep -Eq '"time":[[:space:]]*1[,}[:space:]]' "$tmp/mutant4d/report.json"
     check "dataset views are named after frames" test -s "$tmp/lego/r_10.png"
     check "report has PSNR per view" grep -q '"psnr"' "$tmp/lego/report.json"
     check "report has mean SSIM" grep -q '"mean_ssim"' "$tmp/lego/report.json"

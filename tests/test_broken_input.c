@@ -168,6 +168,12 @@ static void test_transforms(void)
         CHECK(rd_dataset_view(ds, 0)->camera.width == 4); /* size from the image header */
         rd_dataset_destroy(ds);
     }
+    /* D-NeRF's time: a number on every frame or on none */
+    snprintf(text, sizeof text, "{\"fl_x\": 100, \"frames\": [{\"file_path\": \"r_0.png\", \"time\": 0, \"transform_matrix\": %s}, "
+                                "{\"file_path\": \"r_0.png\", \"transform_matrix\": %s}]}", I, I);
+    EXPECT(load_dataset("transforms_time_gap.json", text), RD_ERROR_FORMAT, "transforms_time_gap.json", "frames[1].time: missing");
+    snprintf(text, sizeof text, "{\"fl_x\": 100, \"frames\": [{\"file_path\": \"r_0.png\", \"time\": \"soon\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("transforms_time_text.json", text), RD_ERROR_FORMAT, "transforms_time_text.json", "frames[0].time: expected a finite number");
     /* image sizes are range-checked before they become integers (the fuzzer's 1e102) */
     snprintf(text, sizeof text, "{\"fl_x\": 100, \"w\": 1e102, \"h\": 4e9, \"frames\": [{\"file_path\": \"./r_0\", "
                                 "\"transform_matrix\": %s}]}", I);

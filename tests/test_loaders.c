@@ -73,6 +73,28 @@ static void test_lego(void)
     rd_dataset_destroy(ds);
 }
 
+/* D-NeRF's mutant: Blender's layout with a time per frame (train: r_i at i / 149, the even
+   half present). */
+static void test_mutant(void)
+{
+    rd_dataset *ds;
+    if (!CHECK_OK(rd_dataset_load(ctx, data_path("dnerf_mutant"), &(rd_dataset_desc){.split = "train"}, &ds))) return;
+    CHECK(strcmp(rd_dataset_kind(ds), "d-nerf") == 0 && rd_dataset_has_time(ds));
+    CHECK(rd_dataset_view_count(ds) == 75 && rd_dataset_skipped(ds) == 75);
+    bool times = true;
+    for (int i = 0; i < rd_dataset_view_count(ds); i++) {
+        const rd_view *v = rd_dataset_view(ds, i);
+        int frame = atoi(v->name + 2);
+        times &= frame == 2 * i && fabsf(v->time - (float)frame / 149.0f) < 1e-6f;
+    }
+    CHECK(times);
+    rd_dataset_destroy(ds);
+    if (CHECK_OK(rd_dataset_load(ctx, data_path("nerf_synthetic_lego"), &(rd_dataset_desc){.split = "test"}, &ds))) {
+        CHECK(!rd_dataset_has_time(ds) && rd_dataset_view(ds, 0)->time == 0.0f);
+        rd_dataset_destroy(ds);
+    }
+}
+
 static void test_fox(void)
 {
     rd_dataset *ds;
@@ -285,6 +307,7 @@ int main(void)
     }
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
     test_lego();
+    test_mutant();
     test_fox();
     test_colmap();
     test_fern();

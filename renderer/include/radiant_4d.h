@@ -18,8 +18,8 @@
                                               .opacities = o, .sh = c}, &scene);
      rd_render(ctx, scene, &camera, &(rd_render_desc){.time = 0.5f}, &framebuffer);
 
-   The CPU (the specification) and Vulkan render 4D scenes (splat/slice4d_vk.c: the slice
-   on the device, then the 3D renderer on the device arrays); CUDA follows. */
+   The CPU is the specification; CUDA and Vulkan slice on the device into device arrays and
+   draw them with their 3D renderer (splat/slice4d_cuda.cu, splat/slice4d_vk.c). */
 #ifndef RADIANT_4D_H
 #define RADIANT_4D_H
 

@@ -11,6 +11,8 @@
 #define RADIANT_DATASETS_H
 
 #include "radiant_core.h"
+
+#include <stdbool.h>
 #include "radiant_images.h"
 
 #ifdef __cplusplus
@@ -73,6 +75,7 @@ typedef struct rd_view {
     const char *name;       /* file stem, or "0000" for camera lists */
     const char *image_path; /* NULL when the dataset has no images */
     rd_camera camera;
+    float time;             /* a dynamic dataset's (D-NeRF's per-frame "time"); 0 where it has none */
 } rd_view;
 
 /* A folder (Blender, instant-ngp, COLMAP, LLFF) or a file (transforms*.json, a camera
@@ -82,10 +85,13 @@ rd_result rd_dataset_load(rd_context *ctx, const char *path, const rd_dataset_de
 void rd_dataset_destroy(rd_dataset *dataset);
 int rd_dataset_view_count(const rd_dataset *dataset);
 const rd_view *rd_dataset_view(const rd_dataset *dataset, int index);
-/* "blender", "instant-ngp", "colmap", "llff", "rtmv", "cameras" */
+/* "blender", "d-nerf" (Blender's layout with a time per frame), "instant-ngp", "colmap",
+   "llff", "rtmv", "cameras" */
 const char *rd_dataset_kind(const rd_dataset *dataset);
 /* Frames the files listed but that were missing on disk. */
 int rd_dataset_skipped(const rd_dataset *dataset);
+/* Whether its views have times (every frame of a D-NeRF transforms file says one). */
+bool rd_dataset_has_time(const rd_dataset *dataset);
 /* Sparse points (COLMAP), xyz and rgb in [0,1]; count 0 when there are none. */
 int64_t rd_dataset_points(const rd_dataset *dataset, const float **xyz, const float **rgb);
 /* A view's image as RGB, alpha composited on background (RTMV's linear colour first
