@@ -36,6 +36,8 @@ typedef struct cli_options {
     int width, height, frames, warmup;
     rd_render_desc render;
     bool time_given; /* --time T (render.time): a 4D scene's time */
+    float times_from, times_to; /* --times FROM:TO:COUNT: every view at COUNT times (0: not asked) */
+    int times_count;
 } cli_options;
 
 /* Parses argv (after the command name). Returns EXIT_DONE to go on, EXIT_USAGE on a bad

@@ -34,6 +34,8 @@ static const char *USAGE =
     "  --inria-extent       the INRIA code's square 3-sigma extent\n"
     "  --time T             a 4D scene's time (default: a dynamic dataset's views each at its own,\n"
     "                       else the start of the scene's time range)\n"
+    "  --times A:B:N        every view at N times from A to B (a 4D scene's; not with --dataset),\n"
+    "                       written as NAME_tK.png\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                       at least 256 MiB)\n"
     "  --spz-frame NAME     read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n"
@@ -101,6 +103,31 @@ static bool compare_with_dataset(rd_context *ctx, const cli_views *v, int i, con
     return ok;
 }
 
+/* --times: the views repeated at each of the times, named NAME_tK (K zero-padded), and
+   their times in *times. */
+static rd_result expand_times(const cli_options *o, cli_views *v, float **times)
+{
+    int n = o->times_count, count = v->count * n, digits = 1;
+    for (int k = n - 1; k >= 10; k /= 10) digits++;
+    rd_camera *cameras = malloc(sizeof *cameras * (size_t)count);
+    char(*names)[64] = malloc(sizeof *names * (size_t)count);
+    *times = malloc(sizeof **times * (size_t)count);
+    if (!cameras || !names || !*times) {
+        free(cameras), free(names);
+        return RD_ERROR_OUT_OF_MEMORY;
+    }
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < v->count; i++) {
+            int at = k * v->count + i;
+            cameras[at] = v->cameras[i];
+            snprintf(names[at], sizeof names[at], "%.50s_t%0*d", v->names[i], digits, k);
+            (*times)[at] = n == 1 ? o->times_from : o->times_from + (o->times_to - o->times_from) * (float)k / (float)(n - 1);
+        }
+    free(v->cameras), free(v->names);
+    v->cameras = cameras, v->names = names, v->count = count;
+    return RD_OK;
+}
+
 int cmd_render(int argc, char **argv)
 {
     cli_options o;
@@ -116,6 +143,7 @@ int cmd_render(int argc, char **argv)
     rd_image rgba = {0}, rgb = {0};
     cli_names earlier = {0};
     int replaced = 0;
+    float *view_times = NULL; /* --times: each (expanded) view's */
     status = EXIT_FAILED;
 
     if (cli_load_scene(ctx, &o, &scene) != RD_OK) { cli_error(ctx, NULL); goto done; }
@@ -127,7 +155,17 @@ int cmd_render(int argc, char **argv)
         goto done;
     }
     if (is_4d && !o.time_given) o.render.time = dynamic.time_min;
+    if (o.times_count && (!is_4d || o.time_given || o.dataset)) {
+        fprintf(stderr, "radiant: --times: %s\n", !is_4d ? "the scene is static (a 4D scene has a time)"
+                        : o.time_given ? "give --time or --times, not both" : "a dataset's views have their own times; use --cameras");
+        status = EXIT_USAGE;
+        goto done;
+    }
     if (cli_views_load(ctx, &o, scene, &views) != RD_OK) { cli_error(ctx, NULL); goto done; }
+    if (o.times_count && expand_times(&o, &views, &view_times) != RD_OK) {
+        fprintf(stderr, "radiant: out of memory for %d views at %d times\n", views.count, o.times_count);
+        goto done;
+    }
     if (views.dataset && strcmp(rd_dataset_kind(views.dataset), "rtmv") == 0 && !o.background_given)
         for (int c = 0; c < 3; c++) o.background[c] = o.render.background[c] = 1.0f; /* as RTMV's evaluations, and train */
     if (o.save_cameras && rd_cameras_save(ctx, o.save_cameras, views.cameras, views.count) != RD_OK) {
@@ -156,7 +194,7 @@ int cmd_render(int argc, char **argv)
     }
     cJSON_AddItemToObject(report, "background", cJSON_CreateFloatArray(o.background, 3));
     /* a dynamic dataset's views, each at its own time, unless --time says one */
-    bool own_time = is_4d && views.dataset && rd_dataset_has_time(views.dataset) && !o.time_given;
+    bool own_time = is_4d && ((views.dataset && rd_dataset_has_time(views.dataset) && !o.time_given) || view_times);
     if (is_4d && !own_time) cJSON_AddNumberToObject(report, "time", o.render.time);
     cJSON *list = cJSON_AddArrayToObject(report, "views");
     double total_ms = 0.0, psnr_sum = 0.0, ssim_sum = 0.0;
@@ -175,7 +213,7 @@ int cmd_render(int argc, char **argv)
             }
         }
         double ms;
-        if (own_time) o.render.time = rd_dataset_view(views.dataset, i)->time;
+        if (own_time) o.render.time = view_times ? view_times[i] : rd_dataset_view(views.dataset, i)->time;
         if (render_view(ctx, scene, cam, &o, rgba.pixels, &ms) != RD_OK) { cli_error(ctx, views.names[i]); goto done; }
         if (save_outputs(ctx, &o, out_dir, views.names[i], &rgba, &rgb) != RD_OK) { cli_error(ctx, NULL); goto done; }
         total_ms += ms;
@@ -187,7 +225,9 @@ int cmd_render(int argc, char **argv)
         if (own_time) cJSON_AddNumberToObject(entry, "time", o.render.time);
         rd_metrics m;
         char why[600];
-        bool compared = compare_with_dataset(ctx, &views, i, &o, &rgb, &m, why, sizeof why);
+        why[0] = '\0';
+        /* --times repeats the views: a camera list's, which has no images to compare with */
+        bool compared = !view_times && compare_with_dataset(ctx, &views, i, &o, &rgb, &m, why, sizeof why);
         if (!compared && why[0]) { /* said in the view's entry, in the report, and once on stderr */
             cJSON_AddStringToObject(entry, "not_compared", why);
             if (!not_compared++) snprintf(first_reason, sizeof first_reason, "%s", why);
@@ -238,6 +278,7 @@ int cmd_render(int argc, char **argv)
     status = EXIT_DONE;
 
 done:
+    free(view_times);
     cli_names_free(&earlier);
     cJSON_Delete(report);
     rd_image_free(&rgba);

@@ -134,6 +134,18 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             }
             o->render.time = t;
             o->time_given = true;
+        } else if (TAKES("--times", OPT_RENDER) && next) {
+            char *end = NULL;
+            const char *text = argv[++i];
+            o->times_from = strtof(text, &end);
+            bool ok = end != text && *end == ':' && isfinite(o->times_from);
+            if (ok) o->times_to = strtof(text = end + 1, &end), ok = end != text && *end == ':' && isfinite(o->times_to);
+            long n = ok ? strtol(text = end + 1, &end, 10) : 0;
+            if (!ok || end == text || *end || n < 1 || n > 100000) {
+                fprintf(stderr, "radiant: --times %s: expected FROM:TO:COUNT (finite times, COUNT 1..100000)\n", argv[i]);
+                return EXIT_USAGE;
+            }
+            o->times_count = (int)n;
         } else if (TAKES("--antialiased", OPT_RENDER)) {
             o->render.flags |= RD_RENDER_ANTIALIASED;
         } else if (TAKES("--inria-extent", OPT_RENDER)) {

@@ -112,6 +112,12 @@ check "the two times differ" status_is 1 cmp -s "$tmp/t03/0000.png" "$tmp/t16/00
 check "--time on a static scene exits 2" status_is 2 "$radiant" render "$tmp/sh3.ply" --time 1 --width 16 --height 16 --out "$tmp/x"
 check "--time on a static scene says so" grep -q "static scene" "$tmp/stderr"
 check "--time nan exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --time nan --out "$tmp/x"
+check "render --times 0:2:3 of two cameras" status_is 0 "$radiant" render "$tmp/moving.ply" --backend cpu --times 0:2:3 \
+    --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/times"
+check "--times writes each camera at each time" test "$(ls "$tmp/times"/*_t[0-2].png | wc -l)" -eq "$((3 * $(grep -o '"w2c"' "$tmp/cams.json" | wc -l)))"
+check "--times gives each view's time" grep -Eq '"time":[[:space:]]*2[,}[:space:]]' "$tmp/times/report.json"
+check "--time with --times exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --time 1 --times 0:1:2 --out "$tmp/x"
+check "--times 0:1:0 exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --times 0:1:0 --out "$tmp/x"
 check "a 4D scene converts to .spz with a clear error" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.spz"
 check "the error says a 4D scene saves as its PLY" grep -q "4D Gaussians scene saves as its own file, named .ply" "$tmp/stderr"
 
