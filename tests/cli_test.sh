@@ -118,6 +118,9 @@ check "--times writes each camera at each time" test "$(ls "$tmp/times"/*_t[0-2]
 check "--times gives each view's time" grep -Eq '"time":[[:space:]]*2([,}[:space:]]|$)' "$tmp/times/report.json"
 check "--time with --times exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --time 1 --times 0:1:2 --out "$tmp/x"
 check "--times 0:1:0 exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --times 0:1:0 --out "$tmp/x"
+check "bench times a 4D scene" status_is 0 "$radiant" bench "$tmp/moving.ply" --backend cpu --width 32 --height 24 --frames 3 \
+    --warmup 0 --json
+check "bench names the 4D kind and its slice" grep -q '"kind": "gaussians-4d".*"sliced": [0-9]' "$tmp/stdout"
 check "a 4D scene converts to .spz with a clear error" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.spz"
 check "the error says a 4D scene saves as its PLY" grep -q "4D Gaussians scene saves as its own file, named .ply" "$tmp/stderr"
 
