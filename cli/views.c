@@ -49,22 +49,6 @@ rd_result cli_views_load(rd_context *ctx, const cli_options *o, const rd_scene *
         rd_camera_orbit(centre, rd_camera_orbit_distance(radius, ORBIT_WIDTH, ORBIT_HEIGHT), up, v->count, ORBIT_WIDTH, ORBIT_HEIGHT,
                         v->cameras);
         for (int i = 0; i < v->count; i++) snprintf(v->names[i], sizeof v->names[i], "%04d", i);
-    } else if (rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS_4D) {
-        /* about the box of the means, -y up unless told (the OpenCV world most captures keep) */
-        rd_scene4d_info info;
-        rd_result r = rd_scene4d_get_info(ctx, scene, &info);
-        if (r != RD_OK) return r;
-        float centre[3], up[3] = {o->up[0], o->up[1], o->up[2]}, radius = 0.0f;
-        if (!up[0] && !up[1] && !up[2]) up[1] = -1.0f;
-        for (int a = 0; a < 3; a++) {
-            centre[a] = 0.5f * (info.bounds_min[a] + info.bounds_max[a]);
-            radius = fmaxf(radius, 0.5f * (info.bounds_max[a] - info.bounds_min[a]));
-        }
-        fprintf(stderr, "radiant: orbit about up = (%g, %g, %g)%s\n", up[0] + 0.0f, up[1] + 0.0f, up[2] + 0.0f,
-                o->up[0] || o->up[1] || o->up[2] ? "" : " (a 4D scene's default; --up sets it)");
-        rd_camera_orbit(centre, rd_camera_orbit_distance(radius > 0.0f ? radius : 1.0f, ORBIT_WIDTH, ORBIT_HEIGHT), up, v->count,
-                        ORBIT_WIDTH, ORBIT_HEIGHT, v->cameras);
-        for (int i = 0; i < v->count; i++) snprintf(v->names[i], sizeof v->names[i], "%04d", i);
     } else {
         rd_orbit_desc orbit = {.count = v->count, .width = ORBIT_WIDTH, .height = ORBIT_HEIGHT};
         memcpy(orbit.up, o->up, sizeof orbit.up);

@@ -1,5 +1,6 @@
 /* scene.c: scene creation from arrays, queries, and orbit cameras around a scene. */
 #include "scene.h"
+#include "scene4d.h"
 #include "../renderer/backend.h"
 
 #include <stdio.h>
@@ -258,6 +259,7 @@ rd_result rd_scene_orbit_cameras(const rd_scene *s, int n, int width, int height
 
 rd_result rd_scene_orbit(const rd_scene *s, const rd_orbit_desc *desc, rd_camera *out)
 {
+    if (rd_is_gaussians4d(s)) return rd_scene4d_orbit((const rd_scene4d *)s, desc, out);
     if (!rd_is_gaussians(s) || !desc || desc->count < 1 || desc->width < 1 || desc->height < 1 || !out ||
         s->head.memory == RD_MEMORY_DEVICE)
         return RD_ERROR_INVALID_ARGUMENT;

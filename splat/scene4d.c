@@ -100,6 +100,24 @@ rd_result rd_scene4d_get_info(rd_context *ctx, const rd_scene *scene, rd_scene4d
     return RD_OK;
 }
 
+rd_result rd_scene4d_orbit(const rd_scene4d *s, const rd_orbit_desc *desc, rd_camera *out)
+{
+    if (!desc || desc->count < 1 || desc->width < 1 || desc->height < 1 || !out) return RD_ERROR_INVALID_ARGUMENT;
+    rd_scene4d_info info;
+    rd_scene4d_get_info(NULL, (const rd_scene *)s, &info);
+    float centre[3], radius = 0.0f, up[3] = {desc->up[0], desc->up[1], desc->up[2]};
+    float length = sqrtf(up[0] * up[0] + up[1] * up[1] + up[2] * up[2]);
+    if (!(length > 0.0f) || !isfinite(length)) up[0] = 0.0f, up[1] = -1.0f, up[2] = 0.0f, length = 1.0f;
+    for (int a = 0; a < 3; a++) {
+        up[a] /= length;
+        centre[a] = 0.5f * (info.bounds_min[a] + info.bounds_max[a]);
+        radius = fmaxf(radius, 0.5f * (info.bounds_max[a] - info.bounds_min[a]));
+    }
+    rd_camera_orbit(centre, rd_camera_orbit_distance(radius > 0.0f ? radius : 1.0f, desc->width, desc->height), up, desc->count,
+                    desc->width, desc->height, out);
+    return RD_OK;
+}
+
 rd_result rd_rotor_to_quaternions(rd_context *ctx, const float rotor[8], float q_l[4], float q_r[4])
 {
     double r[8], length2 = 0.0;

@@ -52,6 +52,10 @@ bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float 
 /* The statics of Gaussian i from the scene's arrays. */
 void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out);
 
+/* rd_scene_orbit for a 4D scene: about the box of its spatial means, -y up unless desc
+   says otherwise. */
+rd_result rd_scene4d_orbit(const rd_scene4d *s, const rd_orbit_desc *desc, rd_camera *out);
+
 /* The 3D Gaussians of s at `time` into out (capacity s->count, SH degree s->sh_degree),
    the culled ones left out, in the scene's order; out->count becomes how many. */
 void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out);

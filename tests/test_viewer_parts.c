@@ -2,10 +2,13 @@
    is the starting camera exactly; orbit keeps the pivot and its distance and a full turn
    comes back; pan keeps the orientation; zoom scales the distance; fly moves along the
    camera's axes; reset undoes everything; the window fit keeps the field of view. The
-   font and overlay: every printable character has a glyph, text lands where it should. */
+   font and overlay: every printable character has a glyph, text lands where it should. The
+   timeline: it plays the range in its seconds, loops or stops at the end, steps and scrubs
+   within the range, keeps its speed within bounds and draws its position. */
 #include "controls.h"
 #include "font.h"
 #include "overlay.h"
+#include "timeline.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -119,10 +122,54 @@ static void font_case(void)
     vw_overlay_free(&o);
 }
 
+static void timeline_case(void)
+{
+    vw_timeline t = vw_timeline_make(2.0f, 4.0f);
+    CHECK(t.time == 2.0f && !t.playing && t.loop && t.speed == 1.0f);
+    vw_timeline_advance(&t, 1.0);
+    CHECK(t.time == 2.0f); /* paused: no motion */
+    t.playing = true;
+    vw_timeline_advance(&t, VW_TIMELINE_SECONDS / 4);
+    CHECK(fabsf(t.time - 2.5f) < 1e-5f);
+    vw_timeline_advance(&t, VW_TIMELINE_SECONDS); /* a whole range later: wrapped to the same place */
+    CHECK(fabsf(t.time - 2.5f) < 1e-4f && t.playing);
+    t.loop = false;
+    vw_timeline_advance(&t, VW_TIMELINE_SECONDS);
+    CHECK(t.time == 4.0f && !t.playing); /* stopped at the end */
+    vw_timeline_step(&t, 3);
+    CHECK(t.time == 4.0f); /* clamped */
+    vw_timeline_step(&t, -10);
+    CHECK(fabsf(t.time - 3.8f) < 1e-5f);
+    vw_timeline_scrub(&t, 0.25f);
+    CHECK(fabsf(t.time - 2.5f) < 1e-6f && fabsf(vw_timeline_fraction(&t) - 0.25f) < 1e-6f);
+    vw_timeline_scrub(&t, -3.0f);
+    CHECK(t.time == 2.0f);
+    vw_timeline_seek(&t, 9.0f);
+    CHECK(t.time == 4.0f);
+    for (int k = 0; k < 10; k++) vw_timeline_speed(&t, true);
+    CHECK(t.speed == 64.0f);
+    for (int k = 0; k < 20; k++) vw_timeline_speed(&t, false);
+    CHECK(fabsf(t.speed - 1.0f / 64) < 1e-9f);
+    char text[256];
+    vw_timeline_scrub(&t, 0.5f);
+    vw_timeline_text(&t, 11, text, sizeof text);
+    CHECK(strstr(text, "time 3.000 of 2 .. 4") && strstr(text, "paused") && strstr(text, "[=====|-----]"));
+    vw_timeline keyed = vw_timeline_make(0.0f, 1.0f);
+    CHECK(vw_timeline_key(&keyed, ' ') && keyed.playing);
+    CHECK(vw_timeline_key(&keyed, '.') && !keyed.playing && fabsf(keyed.time - 0.01f) < 1e-7f);
+    CHECK(vw_timeline_key(&keyed, ']') && keyed.speed == 2.0f && vw_timeline_key(&keyed, 'l') && !keyed.loop);
+    CHECK(!vw_timeline_key(&keyed, 'q'));
+    vw_timeline empty = vw_timeline_make(1.0f, 1.0f);
+    empty.playing = true;
+    vw_timeline_advance(&empty, 3.0);
+    CHECK(empty.time == 1.0f && vw_timeline_fraction(&empty) == 0.0f);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("viewer_parts")};
     for (int i = 0; i < 20; i++) controls_case(&r);
     font_case();
+    timeline_case();
     return test_finish("viewer_parts");
 }

@@ -71,6 +71,19 @@ check "nerf on vulkan: radiant render of the same view" status_is 0 run_radiant 
     --width 80 --height 45 --out "$tmp/nerf_vk_render"
 same_image "nerf on vulkan: screenshot equals radiant render" "$tmp/nerf_vk.png" "$tmp/nerf_vk_render/0000.png"
 
+# a 4D scene: at --time, paused, as radiant render draws it then; the timeline's keys move it
+check "4d: a small 4D scene" status_is 0 run_radiant synth 2000 --time-extent 2 --out "$tmp/moving.ply"
+check "4d: a frame at time 1.2" status_is 0 in_xvfb "$viewer_binary" "$tmp/moving.ply" --time 1.2 --frames 1 --width 80 --height 45 \
+    --screenshot "$tmp/moving.png"
+check "4d: the viewer says the time" grep -q "time 1.200 of .* paused" "$tmp/stderr"
+check "4d: radiant render --time 1.2" status_is 0 run_radiant render "$tmp/moving.ply" --backend vulkan --time 1.2 --width 80 \
+    --height 45 --out "$tmp/moving_render"
+same_image "4d: screenshot equals radiant render" "$tmp/moving.png" "$tmp/moving_render/0000.png"
+check "4d: two steps on with . ." status_is 0 in_xvfb "$viewer_binary" "$tmp/moving.ply" --time 1.2 --press ".." --frames 1 \
+    --width 80 --height 45 --screenshot "$tmp/moving_later.png"
+check "4d: the time moved two hundredths of the range" grep -q "time 1.240 of" "$tmp/stderr"
+check "4d: the later frame differs" test "$("$image_diff" "$tmp/moving.png" "$tmp/moving_later.png" 2>&1)" -ge 10
+
 # settings by key: white background, SH degree 0 (as radiant render's options); depth, alpha
 check "keys: B 0 (white, SH 0)" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 --press B0 \
     --screenshot "$tmp/white_sh0.png"

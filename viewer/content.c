@@ -35,6 +35,12 @@ static bool nerf_frame(const rd_scene *scene, float centre[3], float *radius)
 static void measure(vw_content *c)
 {
     rd_scene_get_info(c->scene, &c->info);
+    rd_scene4d_info dynamic; /* a 4D scene: its count and the box of its spatial means */
+    if (rd_scene_get_kind(c->scene) == RD_SCENE_GAUSSIANS_4D && rd_scene4d_get_info(NULL, c->scene, &dynamic) == RD_OK) {
+        c->info.count = dynamic.count;
+        memcpy(c->info.bounds_min, dynamic.bounds_min, sizeof dynamic.bounds_min);
+        memcpy(c->info.bounds_max, dynamic.bounds_max, sizeof dynamic.bounds_max);
+    }
     if (nerf_frame(c->scene, c->center, &c->radius)) return;
     const float *lo = c->info.bounds_min, *hi = c->info.bounds_max;
     if (c->info.count > 0 && lo[0] <= hi[0]) {

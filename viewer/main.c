@@ -6,6 +6,7 @@
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +33,11 @@ static const char *USAGE =
     "  --frames N            render N frames at the first view, then exit\n"
     "  --screenshot FILE     with --frames: write the last frame (PNG)\n"
     "  --screenshot-overlay  screenshots (F12 too) include the overlay; by default they do not\n"
-    "  --press KEYS          press these keys (letters, digits) before the first frame, e.g. MB\n"
+    "  --press KEYS          press these keys (letters, digits, space , . [ ]) before the first frame, e.g. MB\n"
     "  --decode-limit MIB|none  memory the scene file may decode to (default: 64 times its size,\n"
     "                        at least 256 MiB)\n"
     "  --spz-frame NAME      read SPZ scenes as in this frame (RUB, RDF, ...), whatever their record says\n"
+    "  --time T              a 4D scene starts at time T, paused (default: the start of its range)\n"
     "  --verbose             log the library's debug messages\n"
     "\n"
     "Keys: H shows them all (orbit: left drag, pan: right drag, zoom: scroll, fly: WASDQE).\n";
@@ -94,6 +96,15 @@ static int parse_options(int argc, char **argv, vw_options *o)
         else if (has_value && strcmp(a, "--spz-frame") == 0) o->spz_frame = argv[++i]; /* checked when a scene opens */
         else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
         else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
+        else if (has_value && strcmp(a, "--time") == 0) {
+            char *end = NULL;
+            o->time = strtof(argv[++i], &end);
+            if (!end || *end || end == argv[i] || !isfinite(o->time)) {
+                fprintf(stderr, "radiant-view: --time %s: expected a finite number\n", argv[i]);
+                return VW_EXIT_USAGE;
+            }
+            o->time_given = true;
+        }
         else if (has_value && strcmp(a, "--up") == 0) {
             if (rd_axis_from_name(argv[++i], o->up) != RD_OK) {
                 fprintf(stderr, "radiant-view: --up %s: expected x, y, z, -x, -y or -z\n", argv[i]);
@@ -149,6 +160,7 @@ static int parse_options(int argc, char **argv, vw_options *o)
 typedef struct input_state {
     vw_shared *shared;
     bool orbiting, panning;
+    bool scrubbing;  /* a left drag that began on the timeline's strip */
     double x, y;     /* the cursor as of the last event handled */
     bool have_cursor; /* x, y came from a cursor event */
 } input_state;
@@ -172,6 +184,15 @@ static void press(vw_shared *sh, int key)
     case GLFW_KEY_O: s->overlay = !s->overlay; break;
     case GLFW_KEY_H: s->help = !s->help; s->overlay |= s->help; break;
     case GLFW_KEY_F12: sh->screenshot = true; break;
+    case GLFW_KEY_SPACE: case GLFW_KEY_COMMA: case GLFW_KEY_PERIOD: case GLFW_KEY_LEFT_BRACKET: case GLFW_KEY_RIGHT_BRACKET:
+    case GLFW_KEY_L: { /* a 4D scene's time; before one is open (--press), kept for it */
+        char c = key == GLFW_KEY_SPACE ? ' ' : key == GLFW_KEY_COMMA ? ',' : key == GLFW_KEY_PERIOD ? '.'
+                 : key == GLFW_KEY_LEFT_BRACKET ? '[' : key == GLFW_KEY_RIGHT_BRACKET ? ']' : 'l';
+        size_t queued = strlen(sh->timeline_keys);
+        if (sh->timeline_ready) vw_timeline_key(&sh->timeline, c);
+        else if (queued + 1 < sizeof sh->timeline_keys) sh->timeline_keys[queued] = c, sh->timeline_keys[queued + 1] = '\0';
+        break;
+    }
     default: break;
     }
     pthread_mutex_unlock(&sh->lock);
@@ -184,14 +205,29 @@ static void on_key(GLFWwindow *w, int key, int scancode, int action, int mods)
     if (action == GLFW_PRESS) press(in->shared, key);
 }
 
-/* --press KEYS: letters and digits as if pressed before the first frame. */
+/* --press KEYS: letters, digits and the timeline's keys as if pressed before the first frame. */
 static void press_all(vw_shared *sh, const char *keys)
 {
     for (const char *k = keys; k && *k; k++) {
         if (*k >= 'a' && *k <= 'z') press(sh, GLFW_KEY_A + (*k - 'a'));
         else if (*k >= 'A' && *k <= 'Z') press(sh, GLFW_KEY_A + (*k - 'A'));
         else if (*k >= '0' && *k <= '9') press(sh, GLFW_KEY_0 + (*k - '0'));
+        else if (*k == ' ' || *k == ',' || *k == '.' || *k == '[' || *k == ']')
+            press(sh, *k == ' ' ? GLFW_KEY_SPACE : *k == ',' ? GLFW_KEY_COMMA : *k == '.' ? GLFW_KEY_PERIOD
+                      : *k == '[' ? GLFW_KEY_LEFT_BRACKET : GLFW_KEY_RIGHT_BRACKET);
     }
+}
+
+/* The timeline's strip at the window's foot (a 4D scene's): where a left drag scrubs. */
+enum { TIMELINE_STRIP = 28 };
+
+static void scrub_to(GLFWwindow *w, input_state *in, double x)
+{
+    int width, height;
+    glfwGetWindowSize(w, &width, &height);
+    pthread_mutex_lock(&in->shared->lock);
+    vw_timeline_scrub(&in->shared->timeline, width > 1 ? (float)(x / (width - 1)) : 0.0f);
+    pthread_mutex_unlock(&in->shared->lock);
 }
 
 static void on_button(GLFWwindow *w, int button, int action, int mods)
@@ -199,6 +235,21 @@ static void on_button(GLFWwindow *w, int button, int action, int mods)
     (void)mods;
     input_state *in = glfwGetWindowUserPointer(w);
     bool down = action == GLFW_PRESS;
+    if (button == GLFW_MOUSE_BUTTON_LEFT && down) {
+        double x, y;
+        int width, height;
+        glfwGetCursorPos(w, &x, &y);
+        glfwGetWindowSize(w, &width, &height);
+        pthread_mutex_lock(&in->shared->lock);
+        bool timed = in->shared->timeline_ready;
+        pthread_mutex_unlock(&in->shared->lock);
+        in->scrubbing = timed && y >= height - TIMELINE_STRIP;
+        if (in->scrubbing) {
+            scrub_to(w, in, x);
+            return;
+        }
+    }
+    if (button == GLFW_MOUSE_BUTTON_LEFT && !down) in->scrubbing = false;
     if (button == GLFW_MOUSE_BUTTON_LEFT) in->orbiting = down;
     if (button == GLFW_MOUSE_BUTTON_RIGHT || button == GLFW_MOUSE_BUTTON_MIDDLE) in->panning = down;
     /* The pointer's position now may be ahead of the events still queued: taking it here
@@ -211,6 +262,10 @@ static void on_cursor(GLFWwindow *w, double x, double y)
     input_state *in = glfwGetWindowUserPointer(w);
     double dx = x - in->x, dy = y - in->y;
     in->x = x, in->y = y, in->have_cursor = true;
+    if (in->scrubbing) {
+        scrub_to(w, in, x);
+        return;
+    }
     if (!in->orbiting && !in->panning) return;
     int width, height;
     glfwGetWindowSize(w, &width, &height);

@@ -22,6 +22,8 @@ static const char *const HELP[] = {
     "X           antialiased    B            background black/white",
     "V           vsync          I            dataset image / render",
     "F12         screenshot     O            hide the overlay",
+    "Space       play/pause     , .          step time (4D)",
+    "[ ]         slower/faster  L            loop; drag the foot: scrub",
     "H           this help      Esc          quit",
     "drop a scene file on the window to open it",
 };
@@ -55,6 +57,7 @@ typedef struct render_state {
     int image_width, image_height;
     rd_render_stats stats;
     double fps, last_frame;
+    double last_timeline;    /* when the timeline last moved on (ms) */
     frame_timing timing;
     vw_training training;    /* --train */
     vw_training_status train_status;
@@ -80,6 +83,11 @@ static void go_to_view(render_state *s, int i)
     if (c->view_count == 0) return;
     s->view = ((i % c->view_count) + c->view_count) % c->view_count;
     const rd_camera *cam = &c->views[s->view];
+    if (c->dataset && rd_dataset_has_time(c->dataset)) { /* a dynamic dataset's view: its frame's time */
+        pthread_mutex_lock(&s->shared->lock);
+        if (s->shared->timeline_ready) vw_timeline_seek(&s->shared->timeline, rd_dataset_view(c->dataset, s->view)->time);
+        pthread_mutex_unlock(&s->shared->lock);
+    }
     float eye[3];
     rd_camera_center(cam, eye);
     /* orbit about the point ahead at the scene centre's depth */
@@ -125,10 +133,27 @@ static void render_nerfs_on_host(render_state *s)
 }
 
 /* False where the scene failed to load (said in the overlay and the log). */
+/* A 4D scene's timeline over its time range (at --time, paused, where given); none for
+   other scenes. */
+static void set_timeline(render_state *s)
+{
+    rd_scene4d_info info;
+    bool dynamic = rd_scene_get_kind(s->content.scene) == RD_SCENE_GAUSSIANS_4D &&
+                   rd_scene4d_get_info(NULL, s->content.scene, &info) == RD_OK;
+    pthread_mutex_lock(&s->shared->lock);
+    s->shared->timeline_ready = dynamic;
+    s->shared->timeline = dynamic ? vw_timeline_make(info.time_min, info.time_max) : vw_timeline_make(0.0f, 0.0f);
+    if (dynamic && s->opt->time_given) vw_timeline_seek(&s->shared->timeline, s->opt->time);
+    for (const char *k = s->shared->timeline_keys; dynamic && *k; k++) vw_timeline_key(&s->shared->timeline, *k);
+    s->shared->timeline_keys[0] = '\0';
+    pthread_mutex_unlock(&s->shared->lock);
+}
+
 static bool open_scene(render_state *s, const char *path)
 {
     bool opened = vw_content_open_scene(&s->content, renderer(s), path);
     if (opened) render_nerfs_on_host(s);
+    if (opened) set_timeline(s);
     if (!opened) {
         vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
         if (s->content.view_count) return false;
@@ -187,7 +212,7 @@ static bool stage_dataset_image(render_state *s, const vw_settings *set)
 }
 
 /* Renders the current camera; fills what the present pass reads. */
-static bool render(render_state *s, const vw_settings *set, const rd_camera *cam, vw_frame_desc *frame)
+static bool render(render_state *s, const vw_settings *set, const rd_camera *cam, float time, vw_frame_desc *frame)
 {
     size_t pixels = (size_t)cam->width * cam->height;
     if (!reserve_frame(s, pixels)) {
@@ -198,7 +223,8 @@ static bool render(render_state *s, const vw_settings *set, const rd_camera *cam
     rd_render_desc desc = {.flags = (set->antialiased ? RD_RENDER_ANTIALIASED : 0u) |
                                     (set->mode == VW_MODE_DEPTH ? RD_RENDER_EXPECTED_DEPTH : 0u),
                            .background = {bg, bg, bg},
-                           .sh_degree = set->sh_degree < 0 ? 0 : RD_SH_DEGREE(set->sh_degree)};
+                           .sh_degree = set->sh_degree < 0 ? 0 : RD_SH_DEGREE(set->sh_degree),
+                           .time = time};
     rd_context *ctx = renderer(s);
     rd_framebuffer fb = s->host_ctx ? (rd_framebuffer){.color = s->host_color, .depth = s->host_depth}
                                 : (rd_framebuffer){.color = s->color, .depth = s->depth, .memory = RD_MEMORY_DEVICE};
@@ -243,7 +269,7 @@ static void take_training(render_state *s)
 
 static void overlay_text(render_state *s, const vw_settings *set, const rd_camera *cam, bool showing_image)
 {
-    char lines[9][160];
+    char lines[10][160];
     const char *list[16];
     int n = 0;
     const vw_content *c = &s->content;
@@ -267,6 +293,9 @@ static void overlay_text(render_state *s, const vw_settings *set, const rd_camer
     else if (s->opt->train)
         snprintf(lines[n++], 160, "training (%s): iteration %d/%d  loss %.4f  %lld Gaussians%s", ts->backend, ts->iteration,
                  ts->iterations, ts->loss, (long long)ts->gaussians, ts->running ? "" : "  (done)");
+    pthread_mutex_lock(&s->shared->lock);
+    if (s->shared->timeline_ready) vw_timeline_text(&s->shared->timeline, 40, lines[n++], 160);
+    pthread_mutex_unlock(&s->shared->lock);
     if (c->message[0]) snprintf(lines[n++], 160, "! %.150s", c->message);
     snprintf(lines[n++], 160, "H: help");
     for (int i = 0; i < n; i++) list[i] = lines[i];
@@ -399,6 +428,10 @@ static bool frame(render_state *s, int *frames_done)
     }
     pthread_mutex_lock(&s->shared->lock);
     rd_camera cam = vw_controls_camera(&s->shared->controls, width, height);
+    /* a 4D scene's time moves on by the wall time since the last frame, when playing */
+    if (s->last_timeline > 0.0) vw_timeline_advance(&s->shared->timeline, (t0 - s->last_timeline) / 1000.0);
+    s->last_timeline = t0;
+    float scene_time = s->shared->timeline.time;
     pthread_mutex_unlock(&s->shared->lock);
     bool last = s->opt->frames > 0 && *frames_done + 1 >= s->opt->frames;
     /* a scripted run that trains ends on a trained scene: its first snapshot at least */
@@ -418,7 +451,7 @@ static bool frame(render_state *s, int *frames_done)
         f.color = s->staged.address, f.source_width = s->image_width, f.source_height = s->image_height;
         f.mode = VW_MODE_RGB;
     } else {
-        render(s, &set, &cam, &f);
+        render(s, &set, &cam, scene_time, &f);
     }
     double t_present = now_ms();
     overlay_text(s, &set, &cam, show_image);
@@ -459,6 +492,12 @@ static bool frame(render_state *s, int *frames_done)
             vw_log(RD_LOG_INFO, text, NULL);
         }
         report_timing(&s->timing, width, height, s->opt->backend);
+        pthread_mutex_lock(&s->shared->lock);
+        char text[160];
+        if (s->shared->timeline_ready) vw_timeline_text(&s->shared->timeline, 20, text, sizeof text);
+        bool timed = s->shared->timeline_ready;
+        pthread_mutex_unlock(&s->shared->lock);
+        if (timed) vw_log(RD_LOG_INFO, text, NULL); /* a script's last frame: at what time */
         finish(s, 0);
         return false;
     }

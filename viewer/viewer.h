@@ -6,6 +6,7 @@
 #define VW_VIEWER_H
 
 #include "controls.h"
+#include "timeline.h"
 #include "radiant.h"
 
 #include <pthread.h>
@@ -34,6 +35,8 @@ typedef struct vw_options {
     float up[3];             /* --up AXIS: the orbit views' up; zero: told from the scene */
     const char *train;       /* --train DATASET: fit a scene to it in the background (training.h) */
     int downscale, iterations; /* --downscale F, --iterations N: that training's */
+    float time;              /* --time T: a 4D scene starts there (paused) */
+    bool time_given;
 } vw_options;
 
 /* What the person toggles; the render thread reads a copy each frame. */
@@ -58,6 +61,9 @@ typedef struct vw_shared {
     int view_step;            /* views to move by (N: +1, P: -1), taken by the render thread */
     bool reset_view;
     char *open_path;          /* a dropped file to open (malloc'd), taken by the render thread */
+    vw_timeline timeline;     /* a 4D scene's time, played by the render thread */
+    bool timeline_ready;      /* a 4D scene is open */
+    char timeline_keys[32];   /* its keys pressed before one was (--press), replayed when it opens */
     bool screenshot;          /* F12 */
     bool quit;
     int exit_code;
