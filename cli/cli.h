@@ -15,7 +15,7 @@ enum {
     OPT_DATASET = 1 << 0, OPT_CAMERAS = 1 << 1, OPT_OUT = 1 << 2, OPT_BACKEND = 1 << 3,
     OPT_BACKGROUND = 1 << 4, OPT_EXR = 1 << 5, OPT_SIZE = 1 << 6, OPT_FRAMES = 1 << 7,
     OPT_JSON = 1 << 8, OPT_RENDER = 1 << 9, OPT_DEMO = 1 << 10, OPT_SAVE_CAMERAS = 1 << 11,
-    OPT_BACKWARD = 1 << 12,
+    OPT_BACKWARD = 1 << 12, OPT_VIDEO = 1 << 13,
 };
 
 typedef struct cli_options {
@@ -38,6 +38,8 @@ typedef struct cli_options {
     bool time_given; /* --time T (render.time): a 4D scene's time */
     float times_from, times_to; /* --times FROM:TO:COUNT: every view at COUNT times (0: not asked) */
     int times_count;
+    const char *video; /* --video FILE: the views as H.264 frames too */
+    int fps;           /* --fps N: the video's rate; 0: 30 */
 } cli_options;
 
 /* Parses argv (after the command name). Returns EXIT_DONE to go on, EXIT_USAGE on a bad

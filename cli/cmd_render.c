@@ -36,6 +36,8 @@ static const char *USAGE =
     "                       else the start of the scene's time range)\n"
     "  --times A:B:N        every view at N times from A to B (a 4D scene's; not with --dataset),\n"
     "                       written as NAME_tK.png\n"
+    "  --video FILE.mp4     the views in order as an H.264 video too (an even width and height)\n"
+    "  --fps N              the video's frames a second (default 30)\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                       at least 256 MiB)\n"
     "  --spz-frame NAME     read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n"
@@ -132,7 +134,7 @@ int cmd_render(int argc, char **argv)
 {
     cli_options o;
     int status = cli_parse(argc, argv, OPT_DEMO | OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND |
-                                           OPT_EXR | OPT_SIZE | OPT_RENDER | OPT_SAVE_CAMERAS, USAGE, &o);
+                                           OPT_EXR | OPT_SIZE | OPT_RENDER | OPT_SAVE_CAMERAS | OPT_VIDEO, USAGE, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     const char *out_dir = o.out_dir ? o.out_dir : "out";
     rd_context *ctx = cli_context(&o);
@@ -144,6 +146,7 @@ int cmd_render(int argc, char **argv)
     cli_names earlier = {0};
     int replaced = 0;
     float *view_times = NULL; /* --times: each (expanded) view's */
+    rd_video_writer *video = NULL; /* --video */
     status = EXIT_FAILED;
 
     if (cli_load_scene(ctx, &o, &scene) != RD_OK) { cli_error(ctx, NULL); goto done; }
@@ -216,6 +219,12 @@ int cmd_render(int argc, char **argv)
         if (own_time) o.render.time = view_times ? view_times[i] : rd_dataset_view(views.dataset, i)->time;
         if (render_view(ctx, scene, cam, &o, rgba.pixels, &ms) != RD_OK) { cli_error(ctx, views.names[i]); goto done; }
         if (save_outputs(ctx, &o, out_dir, views.names[i], &rgba, &rgb) != RD_OK) { cli_error(ctx, NULL); goto done; }
+        if (o.video && !video &&
+            rd_video_open(ctx, o.video, &(rd_video_desc){.width = cam->width, .height = cam->height, .fps = o.fps}, &video) != RD_OK) {
+            cli_error(ctx, NULL);
+            goto done;
+        }
+        if (video && rd_video_write(video, &rgb) != RD_OK) { cli_error(ctx, NULL); goto done; }
         total_ms += ms;
         cJSON *entry = cJSON_CreateObject();
         cJSON_AddStringToObject(entry, "name", views.names[i]);
@@ -256,6 +265,13 @@ int cmd_render(int argc, char **argv)
         cJSON_AddNumberToObject(report, "mean_ssim", ssim_sum / measured);
         cJSON_AddStringToObject(report, "metrics_note", "PSNR and SSIM on RGB in [0,1] composited on the background; LPIPS not computed (no pretrained weights)");
     }
+    if (video) {
+        rd_result finished = rd_video_close(video, true);
+        video = NULL;
+        if (finished != RD_OK) { cli_error(ctx, NULL); goto done; }
+        cJSON_AddStringToObject(report, "video", o.video);
+        cJSON_AddNumberToObject(report, "video_fps", o.fps ? o.fps : 30);
+    }
     char *text = cJSON_Print(report);
     char path[4096];
     snprintf(path, sizeof path, "%s/report.json", out_dir);
@@ -265,6 +281,7 @@ int cmd_render(int argc, char **argv)
         fprintf(stderr, "radiant: %s\n", written == RD_ERROR_OUT_OF_MEMORY ? "out of memory for the report" : rd_last_error(ctx));
         goto done;
     }
+    if (o.video) printf("wrote %s (%d frames at %d a second)\n", o.video, views.count, o.fps ? o.fps : 30);
     printf("rendered %d view%s with the %s backend into %s/ (report: %s)\n", views.count, views.count == 1 ? "" : "s",
            rd_backend_name(rd_context_backend(ctx)), out_dir, path);
     printf("frame time: %.1f ms mean over %d view%s at %dx%d\n", total_ms / views.count, views.count,
@@ -278,6 +295,7 @@ int cmd_render(int argc, char **argv)
     status = EXIT_DONE;
 
 done:
+    rd_video_close(video, false); /* a failed render leaves no video */
     free(view_times);
     cli_names_free(&earlier);
     cJSON_Delete(report);

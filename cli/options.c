@@ -146,6 +146,13 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
                 return EXIT_USAGE;
             }
             o->times_count = (int)n;
+        } else if (TAKES("--video", OPT_VIDEO) && next) {
+            o->video = argv[++i];
+        } else if (TAKES("--fps", OPT_VIDEO) && next) {
+            if (!parse_int(argv[++i], 1, 1000, &o->fps)) {
+                fprintf(stderr, "radiant: --fps %s: expected 1..1000\n", argv[i]);
+                return EXIT_USAGE;
+            }
         } else if (TAKES("--antialiased", OPT_RENDER)) {
             o->render.flags |= RD_RENDER_ANTIALIASED;
         } else if (TAKES("--inria-extent", OPT_RENDER)) {

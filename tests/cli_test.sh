@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# cli_test.sh RADIANT_BINARY: the `radiant` command end to end: help and exit codes,
+# cli_test.sh RADIANT_BINARY [VIDEO_FRAMES]: the `radiant` command end to end: help and exit codes,
 # render with a camera list and with a dataset (report.json, PNG, EXR), info, bench,
 # and errors that leave no output behind. Prints "N passed, M failed".
 set -u
 radiant_binary=$1
+video_frames=${2:-} # tests/video_frames.c: decodes a video and compares it with PNG frames
 # the sanitizer run's preload (tests/CMakeLists.txt) goes into radiant only
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 radiant=run_radiant
@@ -121,6 +122,26 @@ check "--times 0:1:0 exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --
 check "bench times a 4D scene" status_is 0 "$radiant" bench "$tmp/moving.ply" --backend cpu --width 32 --height 24 --frames 3 \
     --warmup 0 --json
 check "bench names the 4D kind and its slice" grep -q '"kind": "gaussians-4d".*"sliced": [0-9]' "$tmp/stdout"
+# --video: the frames as H.264 too, decoded back (video_frames) against the PNGs
+if [ -n "$video_frames" ]; then
+    if "$radiant_binary" render "$tmp/moving.ply" --backend cpu --times 0:2:12 --cameras "$tmp/cams.json" --width 64 --height 48 \
+            --video "$tmp/moving.mp4" --fps 24 --out "$tmp/video" >"$tmp/stdout" 2>"$tmp/stderr"; then
+        # 4:2:0 halves the colour of these pixel-sized splats: 25 dB, where smooth frames keep 38 (test_video)
+        check "the video's frames are the PNGs, in order" "$video_frames" 22 "$tmp/moving.mp4" \
+            $(for k in $(seq -w 0 11); do for v in 0000 0001; do echo "$tmp/video/${v}_t$k.png"; done; done)
+        check "the report names the video and its rate" grep -q '"video_fps":[[:space:]]*24' "$tmp/video/report.json"
+        check "--video at an odd size exits 1" status_is 1 "$radiant" render "$tmp/moving.ply" --width 63 --height 48 \
+            --cameras "$tmp/cams.json" --video "$tmp/odd.mp4" --out "$tmp/odd"
+        check "the odd size is named" grep -q "odd.mp4: H.264 in 4:2:0 takes an even width and height .* 63x48" "$tmp/stderr"
+        check "and no video is left" test ! -e "$tmp/odd.mp4"
+        check "--fps 0 exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --video "$tmp/x.mp4" --fps 0 --out "$tmp/x"
+    elif grep -q "video needs FFmpeg's libraries" "$tmp/stderr"; then
+        echo "  --video: skipped (radiant was built without FFmpeg's libraries)"
+    else
+        check "render --video" false
+        cat "$tmp/stderr"
+    fi
+fi
 check "a 4D scene converts to .spz with a clear error" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.spz"
 check "the error says a 4D scene saves as its PLY" grep -q "4D Gaussians scene saves as its own file, named .ply" "$tmp/stderr"
 

@@ -5,6 +5,8 @@
 
 #include "radiant_core.h"
 
+#include <stdbool.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -29,6 +31,27 @@ rd_result rd_image_composite(const rd_image *in, const float background[3], rd_i
 /* Linear colour to sRGB in place, clamped to [0, 1] (the sRGB curve: 12.92 c up to
    0.0031308, else 1.055 c^(1/2.4) - 0.055); alpha (the 4th of 4 channels, the 2nd of 2) is left alone. */
 void rd_image_linear_to_srgb(rd_image *image);
+
+/* ---- video -------------------------------------------------------------------------- */
+
+/* H.264 video through FFmpeg's libraries (libx264, 4:2:0, in an MP4 or any container the
+   file name asks for): frames of one size written as they come, the file in place only
+   once rd_video_close has finished it (until then it is a hidden file beside it, removed
+   on failure). RD_ERROR_UNSUPPORTED where radiant was built without FFmpeg. */
+typedef struct rd_video_writer rd_video_writer;
+typedef struct rd_video_desc {
+    int width, height; /* even (4:2:0) */
+    int fps;           /* 0: 30 */
+    int crf;           /* x264's constant rate factor, 0..51 (lower: better); 0: 16 */
+} rd_video_desc;
+rd_result rd_video_open(rd_context *ctx, const char *path, const rd_video_desc *desc, rd_video_writer **out);
+/* One frame: RGB or RGBA (alpha ignored) in [0, 1], the video's size. */
+rd_result rd_video_write(rd_video_writer *video, const rd_image *frame);
+/* Finishes the file (write = true) or drops it; frees the writer either way. */
+rd_result rd_video_close(rd_video_writer *video, bool write);
+/* Decodes up to max_frames frames of a video file as RGB images into frames (each freed
+   with rd_image_free; NULL: count them only); *count the frames the file holds. */
+rd_result rd_video_read(rd_context *ctx, const char *path, rd_image *frames, int max_frames, int *count);
 
 /* ---- metrics ------------------------------------------------------------------------ */
 
