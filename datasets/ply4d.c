@@ -27,7 +27,7 @@ bool rd_ply4d_detect(const unsigned char *data, size_t size)
         if (memcmp(data + at, "property ", 9) != 0) continue;
         size_t end = at;
         while (end < n && data[end] != '\n' && data[end] != '\r') end++;
-        if (end - at > 8 && memcmp(data + end - 8, " rot_r_0", 8) == 0) return true;
+        if (end - at > 8 && (memcmp(data + end - 8, " rot_r_0", 8) == 0 || memcmp(data + end - 8, " rotor_0", 8) == 0)) return true;
     }
     return false;
 }
@@ -54,7 +54,7 @@ typedef struct field4d {
 
 /* The fields of a scene of these degrees into fields (room for 18 + 48 * 3), pointing into
    the arrays; returns how many. */
-static int fields_of(int degree, int terms, float *means, float *ls, float *rot, float *op, float *sh, field4d *fields)
+static int fields_of(int degree, int terms, bool rotor, float *means, float *ls, float *rot, float *op, float *sh, field4d *fields)
 {
     int K = rd_sh_coeffs(degree), n = 0, shf = terms * K * 3;
     static const char *const xyzt[4] = {"x", "y", "z", "t"}, *const scale[4] = {"scale_0", "scale_1", "scale_2", "scale_t"};
@@ -63,8 +63,8 @@ static int fields_of(int degree, int terms, float *means, float *ls, float *rot,
         fields[n] = (field4d){"", ls + a, 4}, snprintf(fields[n++].name, 24, "%s", scale[a]);
     }
     for (int a = 0; a < 4; a++) {
-        fields[n] = (field4d){"", rot + a, 8}, snprintf(fields[n++].name, 24, "rot_%d", a);
-        fields[n] = (field4d){"", rot + 4 + a, 8}, snprintf(fields[n++].name, 24, "rot_r_%d", a);
+        fields[n] = (field4d){"", rot + a, 8}, snprintf(fields[n++].name, 24, rotor ? "rotor_%d" : "rot_%d", a);
+        fields[n] = (field4d){"", rot + 4 + a, 8}, snprintf(fields[n++].name, 24, rotor ? "rotor_%d" : "rot_r_%d", rotor ? a + 4 : a);
     }
     fields[n] = (field4d){"opacity", op, 1}, n++;
     for (int term = 0; term < terms; term++) {
@@ -138,7 +138,8 @@ rd_result rd_ply4d_decode(rd_context *ctx, const char *path, const unsigned char
         sh = rd_alloc_array(n, (size_t)shf * 4);
         if (!means || !ls || !rot || !op || !sh) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: cannot hold %lld 4D Gaussians", path, (long long)n);
     }
-    int nf = r == RD_OK ? fields_of(degree, terms, means, ls, rot, op, sh, fields) : 0;
+    bool rotor = r == RD_OK && rd_ply_find(vertex, "rotor_0") != NULL; /* Duan's form */
+    int nf = r == RD_OK ? fields_of(degree, terms, rotor, means, ls, rot, op, sh, fields) : 0;
     const rd_ply_property *props[MAX_FIELDS4D];
     for (int f = 0; f < nf && r == RD_OK; f++) {
         props[f] = rd_ply_find(vertex, fields[f].name);
@@ -155,6 +156,17 @@ rd_result rd_ply4d_decode(rd_context *ctx, const char *path, const unsigned char
                 r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: element vertex %lld: property %s is %g (not finite)", path, (long long)i,
                             fields[f].name, v);
             fields[f].dst[(size_t)i * (size_t)fields[f].stride] = v;
+        }
+    }
+    for (int64_t i = 0; rotor && i < n && r == RD_OK; i++) { /* checked, then Yang's pair: never silently renormalised */
+        float rotor8[8];
+        memcpy(rotor8, rot + 8 * i, sizeof rotor8);
+        r = rd_rotor_to_quaternions(ctx, rotor8, rot + 8 * i, rot + 8 * i + 4);
+        if (r != RD_OK) {
+            char where[128];
+            snprintf(where, sizeof where, "%s: element vertex %lld: rotor_0..7", path, (long long)i);
+            rd_error_prefix(ctx, where);
+            r = RD_ERROR_FORMAT; /* the file's fault */
         }
     }
     float period = r == RD_OK ? time_period(data, header_length(data, size)) : 1.0f;
@@ -196,7 +208,8 @@ rd_result rd_ply4d_save(rd_context *ctx, const rd_scene *scene, const char *path
     const rd_scene4d *s = (const rd_scene4d *)scene;
     field4d *fields = malloc(sizeof(field4d) * MAX_FIELDS4D);
     if (!fields) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
-    ply4d_job job = {s, fields, fields_of(s->sh_degree, s->time_degree + 1, s->means, s->log_scales, s->rotations, s->opacities, s->sh, fields)};
+    ply4d_job job = {s, fields,
+                     fields_of(s->sh_degree, s->time_degree + 1, false, s->means, s->log_scales, s->rotations, s->opacities, s->sh, fields)};
     rd_result r = rd_write_atomically(ctx, path, write_ply4d, &job);
     free(fields);
     return r;

@@ -301,12 +301,83 @@ static unsigned char *read_all(const char *path, size_t *size)
     return data;
 }
 
+static void expect_load_error(const char *path, const char *needle);
+static void test_rotor_ply(const char *dir);
+
 static void expect_load_error(const char *path, const char *needle)
 {
     rd_scene *s = NULL;
     CHECK(rd_scene_load(ctx, path, &s) == RD_ERROR_FORMAT && s == NULL);
     if (!CHECK(strstr(rd_last_error(ctx), needle) && strstr(rd_last_error(ctx), path)))
         fprintf(stderr, "  wanted \"%s\" in: %s\n", needle, rd_last_error(ctx));
+}
+
+/* Duan's rotors in a 4D PLY (rotor_0..7 for rot_* and rot_r_*): a file written as Yang's
+   pair, its header renamed and each row's pair replaced by the rotor it comes from, reads
+   back as the same pair; a rotor made twice as long is named with its vertex. */
+static void test_rotor_ply(const char *dir)
+{
+    rd_scene *scene = random_4d(20, 0, 0);
+    if (!scene) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/yang.ply", dir);
+    CHECK_OK(rd_scene_save(ctx, scene, path, NULL));
+    size_t size = 0;
+    unsigned char *yang = read_all(path, &size);
+    char *end = yang ? strstr((char *)yang, "end_header\n") : NULL;
+    if (!CHECK(end)) return;
+    size_t header = (size_t)(end - (char *)yang) + 11, body = size - header;
+    char text[8192] = "";
+    for (char *line = (char *)yang; line < (char *)yang + header;) { /* the header, renamed */
+        char *next = strchr(line, '\n') + 1;
+        int a;
+        char renamed[64];
+        if (sscanf(line, "property float rot_r_%d", &a) == 1) snprintf(renamed, sizeof renamed, "property float rotor_%d\n", a + 4);
+        else if (sscanf(line, "property float rot_%d", &a) == 1) snprintf(renamed, sizeof renamed, "property float rotor_%d\n", a);
+        else snprintf(renamed, sizeof renamed, "%.*s", (int)(next - line), line);
+        strcat(text, renamed);
+        line = next;
+    }
+    size_t head = strlen(text), row = body / 20;
+    unsigned char *duan = malloc(head + body);
+    memcpy(duan, text, head), memcpy(duan + head, yang + header, body);
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    for (int i = 0; i < 20; i++) { /* columns 8 + 2a: rot_a, 9 + 2a: rot_r_a (ply4d.c's order) */
+        double l[4], r[4], nl = 0, nr = 0;
+        for (int a = 0; a < 4; a++) l[a] = s->rotations[8 * i + a], r[a] = s->rotations[8 * i + 4 + a], nl += l[a] * l[a], nr += r[a] * r[a];
+        for (int a = 0; a < 4; a++) l[a] /= sqrt(nl), r[a] /= sqrt(nr);
+        float rotor[8] = {(float)((l[0] + r[0]) / 2), (float)((l[1] + r[1]) / 2), (float)(-(l[2] + r[2]) / 2),
+                          (float)((l[3] + r[3]) / 2), (float)((l[3] - r[3]) / 2), (float)((l[2] - r[2]) / 2),
+                          (float)((l[1] - r[1]) / 2), (float)((r[0] - l[0]) / 2)};
+        for (int a = 0; a < 4; a++) {
+            memcpy(duan + head + i * row + 4 * (8 + 2 * a), &rotor[a], 4);
+            memcpy(duan + head + i * row + 4 * (9 + 2 * a), &rotor[a + 4], 4);
+        }
+    }
+    rd_scene *back = NULL;
+    CHECK_OK(rd_scene_load(ctx, write_file(dir, "duan.ply", duan, head + body), &back));
+    if (back) {
+        const float *q = ((const rd_scene4d *)back)->rotations;
+        double worst = 0;
+        for (int i = 0; i < 20; i++) {
+            double nl = 0, nr = 0;
+            for (int a = 0; a < 4; a++) nl += (double)s->rotations[8 * i + a] * s->rotations[8 * i + a], nr += (double)s->rotations[8 * i + 4 + a] * s->rotations[8 * i + 4 + a];
+            for (int a = 0; a < 4; a++)
+                worst = fmax(worst, fmax(fabs(q[8 * i + a] - s->rotations[8 * i + a] / sqrt(nl)), fabs(q[8 * i + 4 + a] - s->rotations[8 * i + 4 + a] / sqrt(nr))));
+        }
+        CHECK(worst < 1e-5);
+    }
+    rd_scene_destroy(back);
+    for (int k = 0; k < 8; k++) { /* vertex 7's rotor twice as long */
+        float v;
+        memcpy(&v, duan + head + 7 * row + 4 * (8 + k), 4);
+        v *= 2.0f;
+        memcpy(duan + head + 7 * row + 4 * (8 + k), &v, 4);
+    }
+    expect_load_error(write_file(dir, "duan_long.ply", duan, head + body), "element vertex 7: rotor_0..7");
+    CHECK(strstr(rd_last_error(ctx), "length") != NULL);
+    free(yang), free(duan);
+    rd_scene_destroy(scene);
 }
 
 /* The 4D PLY: written and read back bit for bit; a missing or non-finite property is
@@ -353,6 +424,7 @@ static void test_ply(void)
     expect_load_error(write_file(dir, "infinite.ply", bad, size), "(not finite)");
     CHECK(strstr(rd_last_error(ctx), "element vertex ") != NULL);
     free(good), free(bad);
+    test_rotor_ply(dir);
 }
 
 int main(void)
