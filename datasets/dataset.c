@@ -109,11 +109,13 @@ static rd_result load_folder(rd_context *ctx, const char *dir, const char *split
         if (bin || rd_file_exists(probe)) return rd_colmap_load(ctx, dir, split, ds);
     }
     if (rd_rtmv_detect(dir)) return rd_rtmv_load(ctx, dir, split, ds);
+    if (rd_panoptic_detect(dir)) return rd_panoptic_load(ctx, dir, split, ds);
     snprintf(path, sizeof path, "%s/transforms_train.json", dir);
     if (rd_file_exists(path))
         return rd_fail(ctx, RD_ERROR_IO, "%s: no transforms_%s.json for split '%s'", dir, split, split);
     return rd_fail(ctx, RD_ERROR_FORMAT,
-                   "%s: not a dataset folder (no transforms_*.json, transforms.json, poses_bounds.npy, sparse/0 or RTMV's 00000.json)",
+                   "%s: not a dataset folder (no transforms_*.json, transforms.json, poses_bounds.npy, sparse/0, RTMV's 00000.json "
+                   "or Panoptic's train_meta.json)",
                    dir);
 }
 

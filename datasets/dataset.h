@@ -39,6 +39,9 @@ rd_result rd_transforms_load(rd_context *ctx, const char *json_path, const char 
 rd_result rd_colmap_load(rd_context *ctx, const char *dir, const char *split, rd_dataset *ds);
 rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split, rd_dataset *ds);
 rd_result rd_camera_list_load(rd_context *ctx, const char *json_path, rd_dataset *ds);
+/* Panoptic (Dynamic 3D Gaussians' layout): a folder holding train_meta.json and test_meta.json */
+bool rd_panoptic_detect(const char *dir);
+rd_result rd_panoptic_load(rd_context *ctx, const char *dir, const char *split, rd_dataset *ds);
 /* RTMV: a folder holding 00000.json and 00000.exr */
 bool rd_rtmv_detect(const char *dir);
 rd_result rd_rtmv_load(rd_context *ctx, const char *dir, const char *split, rd_dataset *ds);

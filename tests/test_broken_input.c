@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static rd_context *ctx;
 static const char *dir;
@@ -642,6 +643,44 @@ static void test_ksplat(void)
 #undef BROKEN
 }
 
+/* Panoptic's meta files: tables that disagree on their timesteps or cameras, a skewed
+   intrinsics matrix, an image name that climbs out of ims/; each named with its file. */
+static void test_panoptic(void)
+{
+    char folder[4096], path[4200];
+    snprintf(folder, sizeof folder, "%s/panoptic", dir);
+    mkdir(folder, 0700);
+    static const char *const K = "[[500,0,320],[0,500,180],[0,0,1]]", *const I = "[[1,0,0,0],[0,1,0,0],[0,0,1,4],[0,0,0,1]]";
+    char good[1024], text[2048];
+    snprintf(good, sizeof good, "{\"w\": 640, \"h\": 360, \"k\": [[%s]], \"w2c\": [[%s]], \"fn\": [[\"0/000000.jpg\"]], \"cam_id\": [[0]]}", K, I);
+    snprintf(path, sizeof path, "%s/test_meta.json", folder);
+    write_file(folder, "test_meta.json", good, strlen(good));
+    struct { const char *what, *needle; } cases[] = {
+        {"two cameras in fn, one in k", "k[0]: a different count of cameras where fn[0] lists 2"},
+        {"two timesteps in fn, one in w2c", "w2c: 1 timesteps where fn has 2"},
+        {"a skewed k", "k[0][0]: not a pinhole intrinsics matrix"},
+        {"a name out of ims/", "fn[0][0]: expected an image name under ims/"},
+    };
+    for (int c = 0; c < 4; c++) {
+        if (c == 0)
+            snprintf(text, sizeof text, "{\"w\": 640, \"h\": 360, \"k\": [[%s]], \"w2c\": [[%s, %s]], \"fn\": [[\"0/a.jpg\", \"1/a.jpg\"]], "
+                                        "\"cam_id\": [[0, 1]]}", K, I, I);
+        else if (c == 1)
+            snprintf(text, sizeof text, "{\"w\": 640, \"h\": 360, \"k\": [[%s], [%s]], \"w2c\": [[%s]], \"fn\": [[\"0/a.jpg\"], [\"0/b.jpg\"]], "
+                                        "\"cam_id\": [[0], [0]]}", K, K, I);
+        else if (c == 2)
+            snprintf(text, sizeof text, "{\"w\": 640, \"h\": 360, \"k\": [[[[500,3,320],[0,500,180],[0,0,1]]]], \"w2c\": [[%s]], "
+                                        "\"fn\": [[\"0/a.jpg\"]], \"cam_id\": [[0]]}", I);
+        else
+            snprintf(text, sizeof text, "{\"w\": 640, \"h\": 360, \"k\": [[%s]], \"w2c\": [[%s]], \"fn\": [[\"../../etc/passwd\"]], "
+                                        "\"cam_id\": [[0]]}", K, I);
+        write_file(folder, "train_meta.json", text, strlen(text));
+        rd_dataset *ds = NULL;
+        EXPECT(rd_dataset_load(ctx, folder, &(rd_dataset_desc){.split = "train"}, &ds), RD_ERROR_FORMAT, "train_meta.json", cases[c].needle);
+        CHECK(ds == NULL);
+    }
+}
+
 int main(void)
 {
     dir = test_temp_dir("broken");
@@ -655,6 +694,7 @@ int main(void)
     test_spz();
     test_splat_and_compressed_ply();
     test_ksplat();
+    test_panoptic();
     rd_context_destroy(ctx);
     return test_finish("broken_input");
 }

@@ -95,6 +95,35 @@ static void test_mutant(void)
     }
 }
 
+/* Panoptic basketball (Dynamic 3D Gaussians' layout): the 27 train and 4 test cameras at
+   the 10 timesteps present (of 150 listed), each view at step / 149, the rig's centres
+   1 to 3.5 units above the floor (y down) and about 3 to 4 from the origin. */
+static void test_panoptic(void)
+{
+    rd_dataset *ds;
+    if (!CHECK_OK(rd_dataset_load(ctx, data_path("panoptic_basketball_subset"), &(rd_dataset_desc){.split = "test"}, &ds))) return;
+    CHECK(strcmp(rd_dataset_kind(ds), "panoptic") == 0 && rd_dataset_has_time(ds));
+    CHECK(rd_dataset_view_count(ds) == 40 && rd_dataset_skipped(ds) == 560);
+    const rd_view *v = rd_dataset_view(ds, 4);
+    CHECK(strcmp(v->name, "c00_t000001") == 0 && strstr(v->image_path, "ims/0/000001.jpg") && fabsf(v->time - 1.0f / 149.0f) < 1e-7f);
+    bool rig = true;
+    for (int i = 0; i < rd_dataset_view_count(ds); i++) {
+        const rd_camera *c = &rd_dataset_view(ds, i)->camera;
+        float centre[3];
+        rd_camera_center(c, centre);
+        float dist = sqrtf(centre[0] * centre[0] + centre[1] * centre[1] + centre[2] * centre[2]);
+        rig &= c->width == 640 && c->height == 360 && centre[1] < -0.5f && centre[1] > -3.5f && dist > 2.5f && dist < 4.2f;
+    }
+    CHECK(rig);
+    rd_dataset_destroy(ds);
+    if (CHECK_OK(rd_dataset_load(ctx, data_path("panoptic_basketball_subset"), &(rd_dataset_desc){.split = "train"}, &ds))) {
+        CHECK(rd_dataset_view_count(ds) == 270);
+        rd_dataset_destroy(ds);
+    }
+    CHECK_FAILS(rd_dataset_load(ctx, data_path("panoptic_basketball_subset"), &(rd_dataset_desc){.split = "val"}, &ds),
+                RD_ERROR_INVALID_ARGUMENT);
+}
+
 static void test_fox(void)
 {
     rd_dataset *ds;
@@ -308,6 +337,7 @@ int main(void)
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
     test_lego();
     test_mutant();
+    test_panoptic();
     test_fox();
     test_colmap();
     test_fern();
