@@ -56,6 +56,20 @@ void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out);
    says otherwise. */
 rd_result rd_scene4d_orbit(const rd_scene4d *s, const rd_orbit_desc *desc, rd_camera *out);
 
+/* What a GPU slice keeps on its device: the scene's arrays as it reads them (means,
+   statics, opacities, SH) with their host sources, and the 3D arrays it writes (means,
+   log-scales, rotations, opacities, SH), in bytes (a Gaussian's worth at least). */
+enum { RD_SLICE4D_SOURCES = 4, RD_SLICE4D_SLICED = 5 };
+static inline void rd_slice4d_buffers(const rd_scene4d *s, const void *from[RD_SLICE4D_SOURCES],
+                                      size_t source_bytes[RD_SLICE4D_SOURCES], size_t sliced_bytes[RD_SLICE4D_SLICED])
+{
+    size_t n = (size_t)(s->count > 0 ? s->count : 1), K = (size_t)rd_sh_coeffs(s->sh_degree);
+    from[0] = s->means, from[1] = s->fixed, from[2] = s->opacities, from[3] = s->sh;
+    source_bytes[0] = 16 * n, source_bytes[1] = sizeof(rd_slice4d_static) * n, source_bytes[2] = 4 * n;
+    source_bytes[3] = 4 * n * (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree);
+    sliced_bytes[0] = 12 * n, sliced_bytes[1] = 12 * n, sliced_bytes[2] = 16 * n, sliced_bytes[3] = 4 * n, sliced_bytes[4] = 12 * K * n;
+}
+
 /* The 3D Gaussians of s at `time` into out (capacity s->count, SH degree s->sh_degree),
    the culled ones left out, in the scene's order; out->count becomes how many. */
 void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out);

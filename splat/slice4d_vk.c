@@ -14,7 +14,7 @@ static const uint32_t slice_spv[] = {
 #include "slice4d.comp.inc"
 };
 
-enum { SLICE_THREADS = 256, SOURCES = 4, SLICED = 5 };
+enum { SLICE_THREADS = 256, SOURCES = RD_SLICE4D_SOURCES, SLICED = RD_SLICE4D_SLICED };
 
 typedef struct slice_vk_state {
     rd_vk_pipeline slice;
@@ -67,11 +67,9 @@ static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scen
 {
     if (st->uid == s->head.uid) return RD_OK;
     st->uid = 0;
-    size_t n = (size_t)(s->count > 0 ? s->count : 1), K = (size_t)rd_sh_coeffs(s->sh_degree);
-    const void *from[SOURCES] = {s->means, s->fixed, s->opacities, s->sh};
-    const size_t source_bytes[SOURCES] = {16 * n, sizeof(rd_slice4d_static) * n, 4 * n,
-                                          4 * n * (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree)};
-    const size_t sliced_bytes[SLICED] = {12 * n, 12 * n, 16 * n, 4 * n, 12 * K * n};
+    const void *from[SOURCES];
+    size_t source_bytes[SOURCES], sliced_bytes[SLICED];
+    rd_slice4d_buffers(s, from, source_bytes, sliced_bytes);
     rd_result r = RD_OK;
     for (int k = 0; k < SOURCES && r == RD_OK; k++) {
         r = rd_vk_reserve(ctx, &st->source[k], source_bytes[k], "4D scene");

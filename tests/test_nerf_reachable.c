@@ -132,25 +132,7 @@ int main(void)
 
 /* ---- the snapshot ---- */
 
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(*size);
-    if (fread(data, 1, *size, f) != *size) *size = 0;
-    fclose(f);
-    return data;
-}
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
 static void expect_renders(const char *path, const float *expected)
 {
@@ -185,7 +167,7 @@ static const char *write_version1(const char *dir, const rd_nerf_scene *s, const
         if (isnan(v)) memset(f + 16 + jn + 4 * i, 0, 4);
     }
     for (int64_t i = 0; i < (int64_t)bits * 8; i++) f[16 + jn + 4 * (size_t)s->field.params + i / 8] |= (unsigned char)(s->occupancy.bits[0][i] << (i % 8));
-    uint64_t sum = fnv1a(f, n - 8);
+    uint64_t sum = test_fnv1a(f, n - 8);
     memcpy(f + n - 8, &sum, 8);
     const char *path = write_file(dir, "version1.rnerf", f, n);
     free(f), free(json);
@@ -198,7 +180,7 @@ static void test_snapshot_formats(const char *dir, rd_nerf_scene *s, const float
     snprintf(path, sizeof path, "%s/sparse.rnerf", dir);
     CHECK_OK(rd_scene_save(ctx, (rd_scene *)s, path, NULL)); /* the unmarked entries are NaN: none may be written */
     size_t size = 0;
-    unsigned char *good = read_all(path, &size);
+    unsigned char *good = read_file(path, &size);
     if (!CHECK(good != NULL)) return;
     uint32_t json_bytes;
     memcpy(&json_bytes, good + 12, 4);
@@ -231,7 +213,7 @@ static void test_snapshot_formats(const char *dir, rd_nerf_scene *s, const float
             bad[at] |= (unsigned char)(1u << b);
             break;
         }
-    uint64_t sum = fnv1a(bad, size - 8);
+    uint64_t sum = test_fnv1a(bad, size - 8);
     memcpy(bad + size - 8, &sum, 8);
     rd_scene *none = NULL;
     CHECK(rd_scene_load(ctx, write_file(dir, "bitmap.rnerf", bad, size), &none) == RD_ERROR_FORMAT && !none);

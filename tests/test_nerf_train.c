@@ -17,25 +17,7 @@ static rd_context *ctx;
 
 /* ---- snapshots ---- */
 
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(*size);
-    if (fread(data, 1, *size, f) != *size) *size = 0;
-    fclose(f);
-    return data;
-}
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
 /* A copy of a snapshot with its configuration replaced by json, the checksum made right. */
 static const char *with_config(const char *dir, const unsigned char *good, size_t size, const char *json)
@@ -49,7 +31,7 @@ static const char *with_config(const char *dir, const unsigned char *good, size_
     memcpy(f + 12, &j, 4);
     memcpy(f + 16, json, j);
     memcpy(f + 16 + j, good + 16 + old_json, rest);
-    uint64_t sum = fnv1a(f, n - 8);
+    uint64_t sum = test_fnv1a(f, n - 8);
     memcpy(f + n - 8, &sum, 8);
     const char *path = write_file(dir, "edited.rnerf", f, n);
     free(f);
@@ -109,7 +91,7 @@ static void test_snapshots(void)
 
     snprintf(path, sizeof path, "%s/field.rnerf", dir);
     size_t size = 0;
-    unsigned char *good = read_all(path, &size);
+    unsigned char *good = read_file(path, &size);
     CHECK(good && size > 1000);
     if (good && size > 1000) {
         const size_t cuts[] = {4, 15, 40, size / 2, size - 1};
@@ -217,7 +199,7 @@ static void test_repeatable(const rd_train_view *views, int n)
         char path[4096];
         snprintf(path, sizeof path, "%s/run%d.rnerf", dir, run);
         CHECK_OK(rd_nerf_save(ctx, rd_nerf_trainer_scene(t), path));
-        files[run] = read_all(path, &sizes[run]);
+        files[run] = read_file(path, &sizes[run]);
         rd_nerf_trainer_destroy(t);
     }
     CHECK(files[0] && files[1] && sizes[0] == sizes[1] && memcmp(files[0], files[1], sizes[0]) == 0);

@@ -288,18 +288,6 @@ static void test_rotors(void)
     CHECK(strstr(rd_last_error(ctx), "not a rotor") != NULL);
 }
 
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(*size);
-    if (fread(data, 1, *size, f) != *size) *size = 0;
-    fclose(f);
-    return data;
-}
 
 static void expect_load_error(const char *path, const char *needle);
 static void test_rotor_ply(const char *dir);
@@ -323,7 +311,7 @@ static void test_rotor_ply(const char *dir)
     snprintf(path, sizeof path, "%s/yang.ply", dir);
     CHECK_OK(rd_scene_save(ctx, scene, path, NULL));
     size_t size = 0;
-    unsigned char *yang = read_all(path, &size);
+    unsigned char *yang = read_file(path, &size);
     char *end = yang ? strstr((char *)yang, "end_header\n") : NULL;
     if (!CHECK(end)) return;
     size_t header = (size_t)(end - (char *)yang) + 11, body = size - header;
@@ -410,7 +398,7 @@ static void test_ply(void)
     char path[4096];
     snprintf(path, sizeof path, "%s/scene2.ply", dir);
     size_t size = 0;
-    unsigned char *good = read_all(path, &size), *bad = malloc(size);
+    unsigned char *good = read_file(path, &size), *bad = malloc(size);
     char *header_end = good ? strstr((char *)good, "end_header\n") : NULL;
     if (!CHECK(good && header_end)) return;
     size_t body = (size_t)(header_end - (char *)good) + 11;

@@ -161,6 +161,31 @@ const char *test_temp_dir(const char *name)
     return path;
 }
 
+unsigned char *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    bool ok = data && fread(data, 1, (size_t)n, f) == (size_t)n;
+    fclose(f);
+    if (!ok) {
+        free(data);
+        return NULL;
+    }
+    *size = (size_t)n;
+    return data;
+}
+
+uint64_t test_fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 const char *write_file(const char *dir, const char *name, const void *data, size_t size)
 {
     static char path[1024];
