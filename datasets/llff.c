@@ -1,7 +1,10 @@
 /* llff.c: LLFF / Neural 3D Video poses_bounds.npy (spec/datasets.md): N x 17 float64 rows
    of a 3x5 camera-to-world [R | c | (H, W, focal)] with rotation columns (down, right,
-   back), then near and far. Images come from the first of images/, images_2/, images_4/,
-   images_8/ that holds one image per row; intrinsics scale to their size. */
+   back), then near and far. LLFF: images come from the first of images/, images_2/,
+   images_4/, images_8/ that holds one image per row; intrinsics scale to their size. N3DV
+   (kind "n3dv": a cam00/ folder beside the poses): row i is camera camNN/, whose frames
+   (camNN/images/ or camNN/ itself, sorted by name) are views at time frame / 30 s; cam00
+   is the test split, the rest train. */
 #include "dataset.h"
 
 #include <dirent.h>
@@ -95,6 +98,40 @@ static void free_names(char **names, int n)
     free(names);
 }
 
+/* N3DV: camera i's frames as views (intrinsics scaled to the frames' size), each at its
+   frame / 30 s. */
+static rd_result add_camera_frames(rd_context *ctx, rd_dataset *ds, const char *dir, int64_t i, double W, rd_camera cam)
+{
+    char folder[4096], image[4400], name[320];
+    snprintf(folder, sizeof folder, "%s/cam%02lld/images", dir, (long long)i);
+    if (!rd_dir_exists(folder)) snprintf(folder, sizeof folder, "%s/cam%02lld", dir, (long long)i);
+    char **names = NULL;
+    int n = list_images(folder, &names);
+    if (n <= 0) {
+        free_names(names, n > 0 ? n : 0);
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: camera %lld of poses_bounds.npy has no frames (PNG or JPEG)", folder, (long long)i);
+    }
+    rd_result r = RD_OK;
+    for (int f = 0; f < n && r == RD_OK; f++) {
+        snprintf(image, sizeof image, "%s/%s", folder, names[f]);
+        if (f == 0) { /* the frames' size, and the intrinsics scaled to it */
+            int w, h;
+            r = rd_image_size(ctx, image, &w, &h);
+            if (r != RD_OK) break;
+            float scale = (float)((double)w / W);
+            cam.fx *= scale, cam.fy *= scale, cam.width = w, cam.height = h, cam.cx = 0.5f * (float)w, cam.cy = 0.5f * (float)h;
+        }
+        snprintf(name, sizeof name, "cam%02lld_%s", (long long)i, names[f]);
+        char *dot = strrchr(name, '.');
+        if (dot) *dot = '\0';
+        ds->frames_seen++, ds->timed_frames++;
+        r = rd_dataset_add_view(ctx, ds, name, image, &cam);
+        if (r == RD_OK) ds->views[ds->count - 1].time = (float)f / 30.0f;
+    }
+    free_names(names, n);
+    return r;
+}
+
 rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split, rd_dataset *ds)
 {
     snprintf(ds->kind, sizeof ds->kind, "llff");
@@ -114,10 +151,16 @@ rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split,
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
 
-    char image_dir[4096] = "", **names = NULL;
+    char image_dir[4096] = "", **names = NULL, probe[4200];
     int nnames = 0;
+    snprintf(probe, sizeof probe, "%s/cam00", dir);
+    bool n3dv = rd_dir_exists(probe);
+    if (n3dv) snprintf(ds->kind, sizeof ds->kind, "n3dv");
+    if (n3dv && strcmp(split, "val") == 0)
+        r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: an N3DV capture has a test camera (cam00) and train cameras only (split 'val')",
+                    dir);
     static const char *folders[] = {"images", "images_2", "images_4", "images_8"};
-    for (int f = 0; r == RD_OK && f < 4 && !image_dir[0]; f++) {
+    for (int f = 0; r == RD_OK && !n3dv && f < 4 && !image_dir[0]; f++) {
         char candidate[4096];
         snprintf(candidate, sizeof candidate, "%s/%s", dir, folders[f]);
         nnames = list_images(candidate, &names);
@@ -125,7 +168,8 @@ rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split,
         else free_names(names, nnames > 0 ? nnames : 0), names = NULL, nnames = 0;
     }
     for (int64_t i = 0; r == RD_OK && i < rows; i++) {
-        if (!rd_split_contains(split, (int)i)) continue;
+        bool in_split = n3dv ? strcmp(split, "all") == 0 || (i == 0) == (strcmp(split, "test") == 0) : rd_split_contains(split, (int)i);
+        if (!in_split) continue;
         const double *row = v + 17 * i;
         double M[15];
         memcpy(M, row, sizeof M); /* row-major 3x5 */
@@ -171,9 +215,9 @@ rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split,
         }
         rd_w2c_from_c2w(rot, centre, cam.w2c);
         cam.near_plane = 0.0f; /* bounds (row[15], row[16]) describe the scene, not a clip */
-        r = rd_dataset_add_view(ctx, ds, name, names ? image : NULL, &cam);
+        r = n3dv ? add_camera_frames(ctx, ds, dir, i, W, cam) : rd_dataset_add_view(ctx, ds, name, names ? image : NULL, &cam);
     }
-    if (r == RD_OK && !names)
+    if (r == RD_OK && !names && !n3dv)
         rd_log(ctx, RD_LOG_WARN, "%s: no images/, images_2/, images_4/ or images_8/ with %lld images: views have no images",
                npy_path, (long long)rows);
     free_names(names, nnames);

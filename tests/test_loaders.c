@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static rd_context *ctx;
 static const char *data;
@@ -239,6 +241,50 @@ static void test_fern(void)
     rd_dataset_destroy(ds);
 }
 
+/* N3DV's layout, made from fern's poses: a folder of frames per camera (camNN/images/, or
+   camNN/ itself for cam01), each frame a view at frame / 30 s; cam00 is the test split;
+   intrinsics scale to the frames' size; a camera without frames is named. */
+static void test_n3dv(void)
+{
+    const char *dir = test_temp_dir("n3dv");
+    size_t size = 0;
+    unsigned char *npy = read_file(data_path("nerf_llff_fern/poses_bounds.npy"), &size);
+    if (!CHECK(npy)) return;
+    write_file(dir, "poses_bounds.npy", npy, size);
+    free(npy);
+    rd_image frame;
+    rd_image_alloc(126, 94, 3, &frame); /* a 32nd of fern's 4032x3024 */
+    for (size_t k = 0; k < 126 * 94 * 3; k++) frame.pixels[k] = 0.5f;
+    char path[4096];
+    for (int cam = 0; cam < 20; cam++)
+        for (int f = 0; f < 3; f++) {
+            snprintf(path, sizeof path, "%s/cam%02d", dir, cam);
+            mkdir(path, 0700);
+            if (cam != 1) {
+                snprintf(path, sizeof path, "%s/cam%02d/images", dir, cam);
+                mkdir(path, 0700);
+            }
+            snprintf(path + strlen(path), sizeof path - strlen(path), "/%04d.png", f);
+            CHECK_OK(rd_image_save(ctx, path, &frame));
+        }
+    rd_image_free(&frame);
+    rd_dataset *ds;
+    if (CHECK_OK(rd_dataset_load(ctx, dir, &(rd_dataset_desc){.split = "test"}, &ds))) {
+        CHECK(strcmp(rd_dataset_kind(ds), "n3dv") == 0 && rd_dataset_has_time(ds) && rd_dataset_view_count(ds) == 3);
+        const rd_view *v = rd_dataset_view(ds, 2);
+        CHECK(strcmp(v->name, "cam00_0002") == 0 && fabsf(v->time - 2.0f / 30.0f) < 1e-7f);
+        CHECK(v->camera.width == 126 && fabsf(v->camera.fx - 3260.53f / 32) < 0.1f);
+        rd_dataset_destroy(ds);
+    }
+    if (CHECK_OK(rd_dataset_load(ctx, dir, &(rd_dataset_desc){.split = "train"}, &ds))) {
+        CHECK(rd_dataset_view_count(ds) == 57 && strcmp(rd_dataset_view(ds, 0)->name, "cam01_0000") == 0);
+        rd_dataset_destroy(ds);
+    }
+    for (int f = 0; f < 3; f++) snprintf(path, sizeof path, "%s/cam07/images/%04d.png", dir, f), unlink(path); /* cam07 loses its frames */
+    CHECK_FAILS(rd_dataset_load(ctx, dir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_FORMAT);
+    CHECK(strstr(rd_last_error(ctx), "cam07") && strstr(rd_last_error(ctx), "no frames"));
+}
+
 static void test_donut(void)
 {
     rd_scene *s;
@@ -341,6 +387,7 @@ int main(void)
     test_fox();
     test_colmap();
     test_fern();
+    test_n3dv();
     test_donut();
     test_images();
     test_image_write();

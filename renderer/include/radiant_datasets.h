@@ -86,8 +86,8 @@ void rd_dataset_destroy(rd_dataset *dataset);
 int rd_dataset_view_count(const rd_dataset *dataset);
 const rd_view *rd_dataset_view(const rd_dataset *dataset, int index);
 /* "blender", "d-nerf" (Blender's layout with a time per frame), "instant-ngp", "colmap",
-   "llff", "rtmv", "panoptic" (Dynamic 3D Gaussians' layout: a view per timestep and
-   camera), "cameras" */
+   "llff", "n3dv" (LLFF's poses, a folder of frames per camera), "rtmv", "panoptic" (Dynamic
+   3D Gaussians' layout: a view per timestep and camera), "cameras" */
 const char *rd_dataset_kind(const rd_dataset *dataset);
 /* Frames the files listed but that were missing on disk. */
 int rd_dataset_skipped(const rd_dataset *dataset);
