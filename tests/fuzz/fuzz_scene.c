@@ -1,5 +1,5 @@
-/* fuzz_scene.c: every scene format rd_scene_load reads (PLY, compressed PLY, SPZ, .splat,
-   .ksplat, glTF .glb and .gltf; recognised by content), and a scene that loads is written back in each format
+/* fuzz_scene.c: every scene format rd_scene_load reads (PLY, the 4D PLY, compressed PLY, SPZ,
+   .splat, .ksplat, glTF .glb and .gltf; recognised by content), and a scene that loads is written back in each format
    rd_scene_save writes, so that the writers see what the readers let through (NaN,
    infinities, extreme values). The input's first byte picks the file name's extension,
    which decides between the formats that have no magic. */
