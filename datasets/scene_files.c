@@ -1,6 +1,7 @@
 /* scene_files.c: rd_scene_load and rd_scene_save: recognise a scene file by its content
    and hand it to its format's reader; pick a writer by format or file name. */
 #include "ply.h"
+#include "ply4d.h"
 #include "gltf.h"
 #include "../compress/formats.h"
 #include "../renderer/kinds.h"
@@ -45,6 +46,7 @@ static rd_result decode(rd_context *ctx, const char *path, const unsigned char *
         const rd_kind_ops *ops = rd_kind((rd_scene_kind)k);
         if (ops && ops->file.detect && ops->file.detect(data, size)) return ops->file.decode(ctx, path, data, size, out);
     }
+    if (rd_ply4d_detect(data, size)) return rd_ply4d_decode(ctx, path, data, size, out); /* a PLY with rot_r_0 or rotor_0 */
     if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
     if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, spz_frame, out);
     if (rd_gltf_detect(data, size)) return rd_gltf_decode(ctx, path, data, size, out);
@@ -173,6 +175,11 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
             return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a %s scene saves as its own file, named %s", path, ops->name,
                            ops->file.extension);
         return ops->file.save(ctx, scene, path);
+    }
+    if (rd_is_gaussians4d(scene)) { /* its own PLY (ply4d.h) */
+        if (d.format != RD_FILE_AUTO || !ends_with(path, ".ply"))
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a 4D Gaussians scene saves as its own file, named .ply", path);
+        return rd_ply4d_save(ctx, scene, path);
     }
     if (!rd_is_gaussians(scene))
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: the scene files hold Gaussian scenes, and this scene is of kind %d", path,

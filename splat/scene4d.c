@@ -3,7 +3,6 @@
    (slice4d.c) drawn by the 3D Gaussians' renderer on the same backend; the slice's arrays
    are the context's (its slot), so that contexts never share them. */
 #include "scene4d.h"
-#include "../datasets/ply4d.h"
 #ifdef RD_HAVE_CUDA
 #include "slice4d_cuda.h"
 #endif
@@ -209,7 +208,6 @@ static rd_result render_vk(rd_context *ctx, const rd_scene *scene, const rd_came
 
 const rd_kind_ops rd_gaussians4d_kind = {
     .name = "4D Gaussians",
-    .file = {".ply", rd_ply4d_detect, rd_ply4d_decode, rd_ply4d_save},
     .check_render = check_render,
     .destroy = destroy,
     .backends = {
