@@ -129,5 +129,8 @@ static bool never_large(const void *inputs)
     return false;
 }
 
-const backend_op OP_SPLAT4D_RENDER = {"splat4d_render", {2e-3, 1e-3, 5}, cases, generate, never_large, run,
+/* Flips 20 per mille (the 3D rows: 5): the slice's exp and log differ by ulps between libm
+   and a GPU's, which moves more faint Gaussians across the 1/255 alpha threshold (seen on
+   lavapipe: 26 samples of 4191 pixels 3e-3 off, RADIANT_TEST_SEED=8626841963, case 3) */
+const backend_op OP_SPLAT4D_RENDER = {"splat4d_render", {2e-3, 1e-3, 20}, cases, generate, never_large, run,
                                       compare, describe, free_inputs, free_outputs};
