@@ -67,6 +67,9 @@ xdotool mousemove --window "$window" 80 45 click 4 click 4 && shot zoom   # scro
 # events then still sees W down when it gets to them, and moves by the time it lagged
 xdotool key r && xdotool keydown w && sleep 0.5 && shot fly && xdotool keyup w
 xdotool key r b && shot white               # keys: reset, white background
+# a left drag along the window's foot, then R and B: a 4D scene's timeline scrubs (the view
+# comes back, the time does not); a 3D scene's view orbits and comes back
+drag 1 4 87 150 87 && xdotool key r b && shot scrubbed
 xdotool key Escape
 for _ in $(seq 600); do kill -0 "$viewer_pid" 2>/dev/null || break; sleep 0.1; done
 wait "$viewer_pid"

@@ -170,6 +170,17 @@ if command -v xdotool >/dev/null; then
     differs "holding W flies" fly start
     differs "B after R: white background" white start
     check "input: F12 screenshots at the window's size" grep -q "screenshot: .*(160x90)" "$tmp/input/viewer.log"
+    same_image "input: a drag along the foot of a 3D scene orbits, and R returns" "$tmp/input/scrubbed.png" "$tmp/input/start.png"
+    # a 4D scene: the same drag along the foot scrubs its time, which R leaves
+    check "input: a small 4D scene" status_is 0 run_radiant synth 3000 --time-extent 2 --out "$tmp/moving_input.ply"
+    mkdir -p "$tmp/input4d"
+    check "input: the 4D session ran" sh -c '"$1" env VIEWER_PRELOAD="$2" bash "$3" "$4" "$5" "$6" >"$5/session.out" 2>&1' \
+        session "$with_xvfb" "${RADIANT_TEST_PRELOAD:-}" "$(dirname "$0")/viewer_input_session.sh" "$viewer_binary" \
+        "$tmp/input4d" "$tmp/moving_input.ply"
+    sed 's/^/  input 4D session: /' "$tmp/input4d/session.out"
+    d4=$("$image_diff" "$tmp/input4d/scrubbed.png" "$tmp/input4d/start.png" 2>&1)
+    echo "  input: 4D scrubbed against start largest difference $d4/255"
+    check "input: a drag along the foot scrubs a 4D scene's time" test "$d4" -ge 20 2>/dev/null
 else
     echo "xdotool not found: the input checks are skipped (install xdotool)"
 fi
