@@ -56,19 +56,28 @@ void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out);
    says otherwise. */
 rd_result rd_scene4d_orbit(const rd_scene4d *s, const rd_orbit_desc *desc, rd_camera *out);
 
-/* What a GPU slice keeps on its device: the scene's arrays as it reads them (means,
-   statics, opacities, SH) with their host sources, and the 3D arrays it writes (means,
-   log-scales, rotations, opacities, SH), in bytes (a Gaussian's worth at least). */
+/* What a GPU slice reads on its device: the scene's arrays (means, statics, opacities, SH)
+   with their host sources, in bytes (a Gaussian's worth at least). */
 enum { RD_SLICE4D_SOURCES = 4, RD_SLICE4D_SLICED = 5 };
-static inline void rd_slice4d_buffers(const rd_scene4d *s, const void *from[RD_SLICE4D_SOURCES],
-                                      size_t source_bytes[RD_SLICE4D_SOURCES], size_t sliced_bytes[RD_SLICE4D_SLICED])
+static inline void rd_slice4d_sources(const rd_scene4d *s, const void *from[RD_SLICE4D_SOURCES],
+                                      size_t bytes[RD_SLICE4D_SOURCES])
 {
-    size_t n = (size_t)(s->count > 0 ? s->count : 1), K = (size_t)rd_sh_coeffs(s->sh_degree);
+    size_t n = (size_t)(s->count > 0 ? s->count : 1);
     from[0] = s->means, from[1] = s->fixed, from[2] = s->opacities, from[3] = s->sh;
-    source_bytes[0] = 16 * n, source_bytes[1] = sizeof(rd_slice4d_static) * n, source_bytes[2] = 4 * n;
-    source_bytes[3] = 4 * n * (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree);
-    sliced_bytes[0] = 12 * n, sliced_bytes[1] = 12 * n, sliced_bytes[2] = 16 * n, sliced_bytes[3] = 4 * n, sliced_bytes[4] = 12 * K * n;
+    bytes[0] = 16 * n, bytes[1] = sizeof(rd_slice4d_static) * n, bytes[2] = 4 * n;
+    bytes[3] = 4 * n * (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree);
 }
+
+/* What a GPU slice writes and its 3D renderer draws: the 3D arrays (means, log-scales,
+   rotations, opacities, SH; rd_buffer_alloc's, so device memory of any GPU backend) and
+   a device scene over them. */
+typedef struct rd_slice4d_target {
+    void *arrays[RD_SLICE4D_SLICED];
+    rd_scene *scene;
+} rd_slice4d_target;
+/* Makes t afresh for s's count and SH degree (slice4d.c). */
+rd_result rd_slice4d_target_make(rd_context *ctx, const rd_scene4d *s, rd_slice4d_target *t);
+void rd_slice4d_target_free(rd_context *ctx, rd_slice4d_target *t);
 
 /* The 3D Gaussians of s at `time` into out (capacity s->count, SH degree s->sh_degree),
    the culled ones left out, in the scene's order; out->count becomes how many. */

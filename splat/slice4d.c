@@ -4,7 +4,8 @@
    times p(t)), and the colour's temporal cosine terms folded into plain SH. The 3D
    covariance goes to the 3D renderer as a rotation and three scales: its eigenvectors and
    the square roots of its eigenvalues, found once per scene in double (from the precision
-   matrix: rd_slice4d_prepare says why). */
+   matrix: rd_slice4d_prepare says why). The GPU slices write into an rd_slice4d_target,
+   made here for every GPU backend alike. */
 #include "scene4d.h"
 
 #include <math.h>
@@ -180,4 +181,31 @@ void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *
         kept++;
     }
     out->count = kept;
+}
+
+void rd_slice4d_target_free(rd_context *ctx, rd_slice4d_target *t)
+{
+    rd_scene_destroy(t->scene); /* a device scene: its arrays are ours, freed below */
+    for (int k = 0; k < RD_SLICE4D_SLICED; k++) rd_buffer_free(ctx, t->arrays[k]);
+    memset(t, 0, sizeof *t);
+}
+
+rd_result rd_slice4d_target_make(rd_context *ctx, const rd_scene4d *s, rd_slice4d_target *t)
+{
+    rd_slice4d_target_free(ctx, t);
+    size_t n = (size_t)(s->count > 0 ? s->count : 1), K = (size_t)rd_sh_coeffs(s->sh_degree);
+    const size_t bytes[RD_SLICE4D_SLICED] = {12 * n, 12 * n, 16 * n, 4 * n, 12 * K * n};
+    rd_result r = RD_OK;
+    for (int k = 0; k < RD_SLICE4D_SLICED && r == RD_OK; k++) {
+        rd_memory memory;
+        r = rd_buffer_alloc(ctx, bytes[k], &t->arrays[k], &memory);
+    }
+    if (r == RD_OK)
+        r = rd_scene_create(ctx,
+                            &(rd_scene_desc){.count = s->count, .sh_degree = s->sh_degree, .means = t->arrays[0],
+                                             .log_scales = t->arrays[1], .rotations = t->arrays[2], .opacities = t->arrays[3],
+                                             .sh = t->arrays[4], .memory = RD_MEMORY_DEVICE},
+                            &t->scene);
+    if (r != RD_OK) rd_slice4d_target_free(ctx, t);
+    return r;
 }

@@ -10,13 +10,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-enum { THREADS = 256, SOURCES = RD_SLICE4D_SOURCES, SLICED = RD_SLICE4D_SLICED };
+enum { THREADS = 256, SOURCES = RD_SLICE4D_SOURCES };
 
 typedef struct slice_cuda_state {
     uint64_t uid;                    /* the scene whose copies these are; 0: none */
     rd_cuda_buffer source[SOURCES];  /* means (4), statics, opacities, SH (terms * K * 3) */
-    void *sliced[SLICED];            /* rd_buffer_alloc's: means (3), log-scales (3), rotations (4), opacities, SH (K * 3) */
-    rd_scene *scene3d;               /* a device scene over `sliced` */
+    rd_slice4d_target target;        /* the 3D arrays written and their device scene */
 } slice_cuda_state;
 
 __global__ void __launch_bounds__(THREADS) slice_kernel(uint32_t count, const float4 *means4, const rd_slice4d_static *statics,
@@ -58,9 +57,8 @@ extern "C" void rd_slice4d_cuda_free_state(rd_context *ctx, void *state)
 {
     slice_cuda_state *st = (slice_cuda_state *)state;
     if (!st) return;
-    rd_scene_destroy(st->scene3d);
+    rd_slice4d_target_free(ctx, &st->target);
     for (int k = 0; k < SOURCES; k++) rd_cuda_release(ctx, &st->source[k]);
-    for (int k = 0; k < SLICED; k++) rd_buffer_free(ctx, st->sliced[k]);
     free(st);
 }
 
@@ -71,27 +69,14 @@ static rd_result upload_scene(rd_context *ctx, slice_cuda_state *st, const rd_sc
     if (st->uid == s->head.uid) return RD_OK;
     st->uid = 0;
     const void *from[SOURCES];
-    size_t source_bytes[SOURCES], sliced_bytes[SLICED];
-    rd_slice4d_buffers(s, from, source_bytes, sliced_bytes);
+    size_t source_bytes[SOURCES];
+    rd_slice4d_sources(s, from, source_bytes);
     rd_result r = RD_OK;
     for (int k = 0; k < SOURCES && r == RD_OK; k++) {
         r = rd_cuda_reserve(ctx, &st->source[k], source_bytes[k], "4D scene");
         if (r == RD_OK && s->count > 0) r = rd_cuda_upload(ctx, &st->source[k], 0, from[k], source_bytes[k]);
     }
-    rd_scene_destroy(st->scene3d);
-    st->scene3d = NULL;
-    for (int k = 0; k < SLICED && r == RD_OK; k++) {
-        rd_memory memory;
-        rd_buffer_free(ctx, st->sliced[k]);
-        st->sliced[k] = NULL;
-        r = rd_buffer_alloc(ctx, sliced_bytes[k], &st->sliced[k], &memory);
-    }
-    if (r != RD_OK) return r;
-    rd_scene_desc d = {};
-    d.count = s->count, d.sh_degree = s->sh_degree, d.memory = RD_MEMORY_DEVICE;
-    d.means = (const float *)st->sliced[0], d.log_scales = (const float *)st->sliced[1], d.rotations = (const float *)st->sliced[2];
-    d.opacities = (const float *)st->sliced[3], d.sh = (const float *)st->sliced[4];
-    r = rd_scene_create(ctx, &d, &st->scene3d);
+    if (r == RD_OK) r = rd_slice4d_target_make(ctx, s, &st->target);
     if (r == RD_OK) st->uid = s->head.uid;
     return r;
 }
@@ -112,10 +97,11 @@ extern "C" rd_result rd_slice4d_render_cuda(rd_context *ctx, const rd_scene4d *s
         slice_kernel<<<(unsigned int)((s->count + THREADS - 1) / THREADS), THREADS, 0, stream>>>(
             (uint32_t)s->count, (const float4 *)st->source[0].ptr, (const rd_slice4d_static *)st->source[1].ptr,
             (const float *)st->source[2].ptr, (const float *)st->source[3].ptr, (uint32_t)rd_sh_coeffs(s->sh_degree),
-            (uint32_t)s->time_degree + 1, desc->time, 6.283185307179586f / s->time_period, (float *)st->sliced[0],
-            (float *)st->sliced[1], (float *)st->sliced[2], (float *)st->sliced[3], (float *)st->sliced[4]);
+            (uint32_t)s->time_degree + 1, desc->time, 6.283185307179586f / s->time_period, (float *)st->target.arrays[0],
+            (float *)st->target.arrays[1], (float *)st->target.arrays[2], (float *)st->target.arrays[3],
+            (float *)st->target.arrays[4]);
         r = rd_cuda_check(ctx, cudaGetLastError(), "4D slice (cuda)");
         if (r != RD_OK) return r;
     }
-    return rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CUDA].render(ctx, st->scene3d, camera, desc, target, stats);
+    return rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CUDA].render(ctx, st->target.scene, camera, desc, target, stats);
 }

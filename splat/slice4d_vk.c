@@ -14,17 +14,13 @@ static const uint32_t slice_spv[] = {
 #include "slice4d.comp.inc"
 };
 
-enum { SLICE_THREADS = 256, SOURCES = RD_SLICE4D_SOURCES, SLICED = RD_SLICE4D_SLICED };
+enum { SLICE_THREADS = 256, SOURCES = RD_SLICE4D_SOURCES };
 
 typedef struct slice_vk_state {
     rd_vk_pipeline slice;
     uint64_t uid;                  /* the scene whose copies these are; 0: none */
     rd_vk_buffer source[SOURCES];  /* means (4), statics (11), opacities, SH (terms * K * 3) */
-    void *sliced[SLICED];          /* rd_buffer_alloc's (device addresses): means (3), log-scales (3),
-                                      rotations (4), opacities, SH (K * 3) */
-    rd_scene *scene3d;             /* a device scene over `sliced`, of scene3d_count Gaussians */
-    int64_t scene3d_count;
-    int scene3d_degree;
+    rd_slice4d_target target;      /* the 3D arrays written (device addresses) and their scene */
 } slice_vk_state;
 
 _Static_assert(sizeof(rd_slice4d_static) == 11 * sizeof(float), "slice4d.comp reads the statics as 11 floats");
@@ -34,12 +30,11 @@ void rd_slice4d_vk_free_state(rd_context *ctx, void *state)
     slice_vk_state *st = state;
     rd_vk_state *vk = rd_vk(ctx);
     if (!st) return;
-    rd_scene_destroy(st->scene3d);
+    if (vk && vk->device) vkDeviceWaitIdle(vk->device); /* nothing in flight reads what goes below */
+    rd_slice4d_target_free(ctx, &st->target);
     if (vk && vk->device) {
-        vkDeviceWaitIdle(vk->device);
         rd_vk_pipeline_destroy(vk, &st->slice);
         for (int k = 0; k < SOURCES; k++) rd_vk_release(ctx, &st->source[k]);
-        for (int k = 0; k < SLICED; k++) rd_buffer_free(ctx, st->sliced[k]);
     }
     free(st);
 }
@@ -68,28 +63,14 @@ static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scen
     if (st->uid == s->head.uid) return RD_OK;
     st->uid = 0;
     const void *from[SOURCES];
-    size_t source_bytes[SOURCES], sliced_bytes[SLICED];
-    rd_slice4d_buffers(s, from, source_bytes, sliced_bytes);
+    size_t source_bytes[SOURCES];
+    rd_slice4d_sources(s, from, source_bytes);
     rd_result r = RD_OK;
     for (int k = 0; k < SOURCES && r == RD_OK; k++) {
         r = rd_vk_reserve(ctx, &st->source[k], source_bytes[k], "4D scene");
         if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->source[k], 0, from[k], source_bytes[k]);
     }
-    rd_scene_destroy(st->scene3d); /* its arrays move */
-    st->scene3d = NULL;
-    for (int k = 0; k < SLICED && r == RD_OK; k++) {
-        rd_memory memory;
-        rd_buffer_free(ctx, st->sliced[k]);
-        st->sliced[k] = NULL;
-        r = rd_buffer_alloc(ctx, sliced_bytes[k], &st->sliced[k], &memory);
-    }
-    if (r != RD_OK) return r;
-    float *at[SLICED];
-    for (int k = 0; k < SLICED; k++) at[k] = st->sliced[k];
-    r = rd_scene_create(ctx,
-                        &(rd_scene_desc){.count = s->count, .sh_degree = s->sh_degree, .means = at[0], .log_scales = at[1],
-                                         .rotations = at[2], .opacities = at[3], .sh = at[4], .memory = RD_MEMORY_DEVICE},
-                        &st->scene3d);
+    if (r == RD_OK) r = rd_slice4d_target_make(ctx, s, &st->target);
     if (r == RD_OK) st->uid = s->head.uid;
     return r;
 }
@@ -108,9 +89,9 @@ rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_ca
         uint32_t count, coeffs, terms;
         float time, two_pi_over_period;
     } push = {st->source[0].address, st->source[1].address, st->source[2].address, st->source[3].address,
-              (VkDeviceAddress)(uintptr_t)st->sliced[0], (VkDeviceAddress)(uintptr_t)st->sliced[1],
-              (VkDeviceAddress)(uintptr_t)st->sliced[2], (VkDeviceAddress)(uintptr_t)st->sliced[3],
-              (VkDeviceAddress)(uintptr_t)st->sliced[4], (uint32_t)s->count, (uint32_t)rd_sh_coeffs(s->sh_degree), (uint32_t)s->time_degree + 1,
+              (VkDeviceAddress)(uintptr_t)st->target.arrays[0], (VkDeviceAddress)(uintptr_t)st->target.arrays[1],
+              (VkDeviceAddress)(uintptr_t)st->target.arrays[2], (VkDeviceAddress)(uintptr_t)st->target.arrays[3],
+              (VkDeviceAddress)(uintptr_t)st->target.arrays[4], (uint32_t)s->count, (uint32_t)rd_sh_coeffs(s->sh_degree), (uint32_t)s->time_degree + 1,
               desc->time, 6.283185307179586f / s->time_period};
     VkCommandBuffer cmd;
     r = rd_vk_begin(ctx, &cmd);
@@ -119,5 +100,5 @@ rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_ca
     rd_vk_barrier(cmd);
     r = rd_vk_submit_wait(ctx, "4D slice");
     if (r != RD_OK) return r;
-    return rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_VULKAN].render(ctx, st->scene3d, camera, desc, target, stats);
+    return rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_VULKAN].render(ctx, st->target.scene, camera, desc, target, stats);
 }
