@@ -145,11 +145,12 @@ rd_result rd_image_size(rd_context *ctx, const char *path, int *width, int *heig
     }
     /* PNG and JPEG only, as rd_image_load: stb's header readers for its other formats are
        more code for a stranger's file to reach. The header is near the start: the first
-       MiB, else (a JPEG with large metadata before its frame header) the whole file. */
+       64 KiB (a dataset asks this of every image: not the whole file each time), else (a
+       JPEG with large metadata before its frame header) the whole file. */
     if (!rd_file_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: cannot read image header: no such file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return rd_fail(ctx, RD_ERROR_IO, "%s: cannot open", path);
-    enum { PREFIX = 1 << 20 };
+    enum { PREFIX = 1 << 16 };
     unsigned char *head = malloc(PREFIX);
     size_t got = head ? fread(head, 1, PREFIX, f) : 0;
     fclose(f);
