@@ -2,7 +2,7 @@
    shapes (fresh random colours each run) encoded and decoded back give the same count
    and size, each frame within 30 dB of what went in; a frame of the wrong size, an odd
    size and an unwritable place are refused by name; an encode dropped half way, or a
-   failed one, leaves no file. Skipped, saying so, where radiant was built without FFmpeg. */
+   failed one, leaves no file; a broken file is refused by name. Skipped, saying so, where radiant was built without FFmpeg. */
 #include "test_util.h"
 
 #include <math.h>
@@ -69,6 +69,19 @@ int main(void)
     }
     printf("  %d frames of %dx%d back, the worst %.1f dB from what went in\n", count, W, H, worst);
     CHECK(worst > 30.0); /* 35-39 dB seen: 4:2:0 softens the disc's coloured edge */
+
+    /* a broken video: bytes that are no container, and the clip cut in half (its index, at
+       the end, gone), each refused naming the file, or read as fewer frames: never more */
+    snprintf(path, sizeof path, "%s/clip.mp4", dir);
+    size_t size = 0;
+    unsigned char *clip = read_file(path, &size);
+    if (CHECK(clip && size > 100)) {
+        const char *garbage = write_file(dir, "garbage.mp4", "not a video at all, only words", 30);
+        CHECK(rd_video_read(ctx, garbage, NULL, 0, &count) != RD_OK && strstr(rd_last_error(ctx), "garbage.mp4"));
+        rd_result cut = rd_video_read(ctx, write_file(dir, "cut.mp4", clip, size / 2), NULL, 0, &count);
+        CHECK(cut != RD_OK ? strstr(rd_last_error(ctx), "cut.mp4") != NULL : count < FRAMES);
+    }
+    free(clip);
 
     /* refused: an odd size, a folder that is not there; a dropped encode leaves nothing */
     CHECK_FAILS(rd_video_open(ctx, path, &(rd_video_desc){.width = 81, .height = 45}, &video), RD_ERROR_INVALID_ARGUMENT);
