@@ -138,6 +138,7 @@ rd_result rd_rotor_to_quaternions(rd_context *ctx, const float rotor[8], float q
 /* The context's slice: a 3D scene of the capacity it last needed. */
 typedef struct slice_state {
     rd_scene *sliced;
+    int64_t *source; /* each sliced Gaussian's index in the 4D scene */
     int64_t capacity;
     int sh_degree;
 } slice_state;
@@ -148,6 +149,7 @@ static void free_state(rd_context *ctx, void *state)
     slice_state *st = state;
     if (!st) return;
     rd_scene_destroy(st->sliced);
+    free(st->source);
     free(st);
 }
 
@@ -158,7 +160,10 @@ static rd_result slice_room(rd_context *ctx, const rd_scene4d *s, slice_state **
     if (!st && !(st = *slot = calloc(1, sizeof *st))) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D render: out of memory");
     if (!st->sliced || st->capacity < s->count || st->sh_degree != s->sh_degree) {
         rd_scene_destroy(st->sliced);
-        st->sliced = NULL;
+        free(st->source);
+        st->sliced = NULL, st->capacity = 0;
+        if (!(st->source = rd_alloc_array(s->count, sizeof *st->source)))
+            return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D render: out of memory for %lld Gaussians", (long long)s->count);
         rd_result r = rd_scene_alloc(ctx, s->count, s->sh_degree, &st->sliced);
         if (r != RD_OK) return r;
         st->capacity = s->count, st->sh_degree = s->sh_degree;
@@ -184,9 +189,38 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     slice_state *st = NULL;
     rd_result r = slice_room(ctx, s, &st);
     if (r != RD_OK) return r;
-    rd_slice4d_cpu(ctx, s, desc->time, st->sliced);
+    rd_slice4d_cpu(ctx, s, desc->time, st->sliced, st->source);
     r = rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CPU].render(ctx, st->sliced, camera, desc, target, stats);
     if (r == RD_OK) rd_stats_add_count(stats, "sliced", (double)st->sliced->count);
+    return r;
+}
+
+/* The slice at the view's time, the 3D backward into its Gaussians' gradients (with their
+   covariances'), then the slice's backward into the 4D parameters. */
+static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                              const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
+{
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    const rd_gaussian4d_grads *out = grads->params;
+    slice_state *st = NULL;
+    rd_result r = slice_room(ctx, s, &st);
+    if (r != RD_OK) return r;
+    rd_slice4d_cpu(ctx, s, desc->time, st->sliced, st->source);
+    int64_t n = st->sliced->count, K = rd_sh_coeffs(s->sh_degree);
+    float *floats = rd_alloc_array(n, (size_t)(11 + 3 * K) * sizeof(float));
+    uint32_t *seen = rd_alloc_array(n, sizeof(uint32_t));
+    if (!floats || !seen) {
+        free(floats), free(seen);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D backward: out of memory for %lld Gaussians", (long long)n);
+    }
+    memset(floats, 0, (size_t)n * (size_t)(11 + 3 * K) * sizeof(float));
+    memset(seen, 0, (size_t)n * sizeof(uint32_t));
+    rd_gaussian_grads g3 = {.means = floats, .covariances = floats + 3 * n, .opacities = floats + 9 * n,
+                            .mean2d_norm = floats + 10 * n, .sh = floats + 11 * n, .views_seen = seen};
+    r = rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CPU].backward(
+        ctx, st->sliced, camera, desc, output, &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g3, NULL, RD_MEMORY_HOST}, w2c_grad);
+    if (r == RD_OK) rd_slice4d_backward_cpu(s, desc->time, st->source, n, &g3, out);
+    free(floats), free(seen);
     return r;
 }
 
@@ -211,7 +245,7 @@ const rd_kind_ops rd_gaussians4d_kind = {
     .check_render = check_render,
     .destroy = destroy,
     .backends = {
-        [RD_BACKEND_CPU] = {.render = render_cpu, .free_state = free_state},
+        [RD_BACKEND_CPU] = {.render = render_cpu, .backward = backward_cpu, .free_state = free_state},
 #ifdef RD_HAVE_CUDA
         [RD_BACKEND_CUDA] = {.render = render_cuda, .free_state = rd_slice4d_cuda_free_state},
 #endif

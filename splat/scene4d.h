@@ -45,6 +45,19 @@ static inline int64_t rd_scene4d_sh_floats(int sh_degree, int time_degree)
     return (int64_t)(time_degree + 1) * rd_sh_coeffs(sh_degree) * 3;
 }
 
+/* The left- and right-isoclinic matrices L(l) and R̄(r) of unit quaternions l, r (w x y z). */
+static inline void rd_4d_left_right(const double l[4], const double r[4], double L[4][4], double R[4][4])
+{
+    double a = l[0], b = l[1], c = l[2], d = l[3], p = r[0], q = r[1], rr = r[2], s = r[3];
+    const double Lm[4][4] = {{a, -b, -c, -d}, {b, a, -d, c}, {c, d, a, -b}, {d, -c, b, a}};
+    const double Rm[4][4] = {{p, q, rr, s}, {-q, p, -s, rr}, {-rr, s, p, -q}, {-s, -rr, q, p}};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) L[i][j] = Lm[i][j], R[i][j] = Rm[i][j];
+}
+/* R4 = P L(q_l) R̄(q_r) P of one Gaussian (P reverses the axes), the quaternions
+   normalised; false where one is zero or not finite. unit (8: l then r, normalised) and
+   lengths (2: |q_l|, |q_r|) may be NULL. */
+bool rd_4d_rotation(const float q_l[4], const float q_r[4], double R4[4][4], double unit[8], double lengths[2]);
 /* Σ4 = R4 S^2 R4^T of one Gaussian, in double (R4 = P L(q_l) R̄(q_r) P, the quaternions
    normalised; false where one is zero or not finite): the specification the slice's
    statics come from, and the tests' reference. */
@@ -80,8 +93,15 @@ rd_result rd_slice4d_target_make(rd_context *ctx, const rd_scene4d *s, rd_slice4
 void rd_slice4d_target_free(rd_context *ctx, rd_slice4d_target *t);
 
 /* The 3D Gaussians of s at `time` into out (capacity s->count, SH degree s->sh_degree),
-   the culled ones left out, in the scene's order; out->count becomes how many. */
-void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out);
+   the culled ones left out, in the scene's order; out->count becomes how many. source
+   (capacity s->count, or NULL) gets each sliced Gaussian's index in s. */
+void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out, int64_t *source);
+
+/* The slice's backward (slice4d_backward.c): the gradients of the sliced Gaussians (g3,
+   over `sliced` of them, with covariances; arrays NULL where not wanted, as in out) into
+   the 4D parameters of their sources in s at `time`, added into out. */
+void rd_slice4d_backward_cpu(const rd_scene4d *s, float time, const int64_t *source, int64_t sliced,
+                             const rd_gaussian_grads *g3, const rd_gaussian4d_grads *out);
 
 #ifdef __cplusplus
 }

@@ -18,16 +18,14 @@ static void normalised(const float q[4], double out[4], double *length)
 }
 
 /* R4 = P L(q_l) R̄(q_r) P, the quaternions normalised; false where one is zero or not finite. */
-static bool rotation4(const float q_l[4], const float q_r[4], double R4[4][4])
+bool rd_4d_rotation(const float q_l[4], const float q_r[4], double R4[4][4], double unit[8], double lengths[2])
 {
     double l[4], r[4], nl, nr;
     normalised(q_l, l, &nl);
     normalised(q_r, r, &nr);
     if (!(nl > 0.0 && nr > 0.0 && isfinite(nl) && isfinite(nr))) return false;
-    double a = l[0], b = l[1], c = l[2], d = l[3], p = r[0], q = r[1], rr = r[2], s = r[3];
-    const double L[4][4] = {{a, -b, -c, -d}, {b, a, -d, c}, {c, d, a, -b}, {d, -c, b, a}};
-    const double R[4][4] = {{p, q, rr, s}, {-q, p, -s, rr}, {-rr, s, p, -q}, {-s, -rr, q, p}};
-    double M[4][4];
+    double M[4][4], L[4][4], R[4][4];
+    rd_4d_left_right(l, r, L, R);
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
             M[i][j] = 0.0;
@@ -35,13 +33,15 @@ static bool rotation4(const float q_l[4], const float q_r[4], double R4[4][4])
         }
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) R4[i][j] = M[3 - i][3 - j]; /* P M P: both axes reversed */
+    if (unit) memcpy(unit, l, sizeof l), memcpy(unit + 4, r, sizeof r);
+    if (lengths) lengths[0] = nl, lengths[1] = nr;
     return true;
 }
 
 bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float q_r[4], double sigma[4][4])
 {
     double R4[4][4];
-    if (!rotation4(q_l, q_r, R4)) return false;
+    if (!rd_4d_rotation(q_l, q_r, R4, NULL, NULL)) return false;
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
             sigma[i][j] = 0.0;
@@ -119,7 +119,7 @@ void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out)
     out->rotation[0] = 1.0f;
     out->half_inv_w = NAN;
     double R4[4][4], s2[4], inv_s2[4], W = 0.0, Lxx[3][3], Lxt[3], Q[3][3], mu[3];
-    if (!rotation4(s->rotations + 8 * i, s->rotations + 8 * i + 4, R4)) return;
+    if (!rd_4d_rotation(s->rotations + 8 * i, s->rotations + 8 * i + 4, R4, NULL, NULL)) return;
     for (int k = 0; k < 4; k++) s2[k] = exp(2.0 * (double)s->log_scales[4 * i + k]), inv_s2[k] = 1.0 / s2[k];
     for (int k = 0; k < 4; k++) W += R4[3][k] * R4[3][k] * s2[k];
     for (int a = 0; a < 3; a++) {
@@ -149,7 +149,7 @@ void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out)
 
 static float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
-void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out)
+void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out, int64_t *source)
 {
     (void)ctx;
     const int K = rd_sh_coeffs(s->sh_degree), terms = s->time_degree + 1;
@@ -178,6 +178,7 @@ void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *
             for (int n = 0; n < terms; n++) sum += weight[n] * sh[n * 3 * K + k];
             folded[k] = sum;
         }
+        if (source) source[kept] = i;
         kept++;
     }
     out->count = kept;

@@ -103,6 +103,7 @@ static void backward_gaussians(int64_t begin, int64_t end, int worker, void *use
             if (out->log_scales) out->log_scales[3 * i + k] += g.log_scale[k];
         }
         for (int k = 0; out->rotations && k < 4; k++) out->rotations[4 * i + k] += g.rotation[k];
+        for (int k = 0; out->covariances && k < 6; k++) out->covariances[6 * i + k] += g.covariance[k];
         if (out->opacities) out->opacities[i] += g.opacity;
         for (size_t k = 0; out->sh && k < 3 * K; k++) out->sh[(size_t)i * K * 3 + k] += g_sh[k];
         if (out->mean2d_norm) { /* in normalised device coordinates, as the 3DGS threshold is */

@@ -23,6 +23,7 @@ typedef struct rd_splat2d_grad {
 typedef struct rd_gaussian_grad {
     float mean[3], log_scale[3], rotation[4], opacity;
     float w2c[12];
+    float covariance[6]; /* dL/dSigma3 of the full matrix: xx xy xz yy yz zz */
 } rd_gaussian_grad;
 
 /* One pixel's blend, replayed back to front: Gaussian j (colour rgb, depth z) was blended
@@ -217,6 +218,12 @@ RD_HD static inline void rd_project_backward(const rd_view_params *vp, const rd_
     float g_a0 = ga + g_det * c + g_det0 * c0, g_c0 = gc + g_det * a + g_det0 * a0;
     float g_b = gb - 2.0f * b * (g_det + g_det0);
 
+    /* Sigma2 = JR Sigma3 JR^T: dL/dSigma3 = JR^T G JR, G = dL/dSigma2 (b shared by both mirrors) */
+    const int row[6] = {0, 0, 0, 1, 1, 2}, col[6] = {0, 1, 2, 1, 2, 2};
+    for (int e = 0; e < 6; e++) {
+        int i = row[e], j = col[e];
+        g->covariance[e] += g_a0 * JR[i] * JR[j] + 0.5f * g_b * (JR[i] * JR[3 + j] + JR[3 + i] * JR[j]) + g_c0 * JR[3 + i] * JR[3 + j];
+    }
     /* Sigma2 = P P^T: rows P0, P1 */
     float gP[6];
     for (int k = 0; k < 3; k++) {

@@ -16,7 +16,7 @@ typedef struct ref_gaussian {
     int visible;
 } ref_gaussian;
 
-static void sh_colour(int deg_used, int K, const float *sh, const double d[3], double out[3])
+static void sh_colour(int deg_used, int K, const double *sh, const double d[3], double out[3])
 {
     const double C0 = 0.28209479177387814, C1 = 0.4886025119029199;
     const double C2[5] = {1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396};
@@ -24,7 +24,7 @@ static void sh_colour(int deg_used, int K, const float *sh, const double d[3], d
                           -0.4570457994644658, 1.445305721320277, -0.5900435899266435};
     double x = d[0], y = d[1], z = d[2];
     for (int ch = 0; ch < 3; ch++) {
-#define S(k) ((double)sh[(k) * 3 + ch])
+#define S(k) (sh[(k) * 3 + ch])
         double r = C0 * S(0);
         if (deg_used > 0) r += -C1 * y * S(1) + C1 * z * S(2) - C1 * x * S(3);
         if (deg_used > 1)
@@ -43,7 +43,7 @@ static void sh_colour(int deg_used, int K, const float *sh, const double d[3], d
 
 static int clampi(double v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : (int)v); }
 
-static ref_gaussian project(const rd_scene_desc *s, int i, const rd_camera *cam, const rd_render_desc *desc)
+static ref_gaussian project(const reference_scene *s, int i, const rd_camera *cam, const rd_render_desc *desc)
 {
     ref_gaussian g = {0};
     g.index = i;
@@ -57,23 +57,9 @@ static ref_gaussian project(const rd_scene_desc *s, int i, const rd_camera *cam,
     for (int r = 0; r < 3; r++) t[r] = W[r][0] * m[0] + W[r][1] * m[1] + W[r][2] * m[2] + tw[r];
     double near_p = cam->near_plane > 0 ? cam->near_plane : 0.01, far_p = cam->far_plane > 0 ? cam->far_plane : 1e10;
     if (!(t[2] > near_p && t[2] < far_p) || !isfinite(t[0]) || !isfinite(t[1])) return g;
-    const float *qf = s->rotations + 4 * i;
-    double q[4] = {qf[0], qf[1], qf[2], qf[3]};
-    double qn = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    if (!(qn > 0) || !isfinite(qn)) return g;
-    double w = q[0] / qn, x = q[1] / qn, y = q[2] / qn, z = q[3] / qn;
-    double R[3][3] = {{1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)},
-                      {2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)},
-                      {2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)}};
-    double sc[3];
-    for (int a = 0; a < 3; a++) sc[a] = exp((double)s->log_scales[3 * i + a]);
-    double Sigma[3][3];
-    for (int r = 0; r < 3; r++)
-        for (int c = 0; c < 3; c++) {
-            double v = 0;
-            for (int k = 0; k < 3; k++) v += R[r][k] * sc[k] * sc[k] * R[c][k];
-            Sigma[r][c] = v;
-        }
+    const double *cv = s->covariances + 6 * i;
+    if (!isfinite(cv[0])) return g;
+    double Sigma[3][3] = {{cv[0], cv[1], cv[2]}, {cv[1], cv[3], cv[4]}, {cv[2], cv[4], cv[5]}};
     double limx = 1.3 * 0.5 * cam->width / cam->fx, limy = 1.3 * 0.5 * cam->height / cam->fy;
     double tz = t[2], txz = t[0] / tz, tyz = t[1] / tz;
     txz = txz < -limx ? -limx : (txz > limx ? limx : txz);
@@ -101,7 +87,7 @@ static ref_gaussian project(const rd_scene_desc *s, int i, const rd_camera *cam,
     S2[0][0] += 0.3;
     S2[1][1] += 0.3;
     double det = S2[0][0] * S2[1][1] - S2[0][1] * S2[1][0];
-    double opacity = 1.0 / (1.0 + exp(-(double)s->opacities[i]));
+    double opacity = s->opacities[i];
     bool aa = (desc->flags & RD_RENDER_ANTIALIASED) ||
               ((desc->flags & RD_RENDER_SCENE_FLAGS) && (s->flags & RD_SCENE_ANTIALIASED));
     if (aa) {
@@ -165,7 +151,7 @@ static int by_depth(const void *pa, const void *pb)
     return a->index - b->index;
 }
 
-int reference_render(const rd_scene_desc *s, const rd_camera *cam, const rd_render_desc *desc, reference_output *out)
+int reference_render_scene(const reference_scene *s, const rd_camera *cam, const rd_render_desc *desc, reference_output *out)
 {
     int n = (int)s->count, W = cam->width, H = cam->height;
     size_t P = (size_t)W * H;
@@ -219,6 +205,42 @@ int reference_render(const rd_scene_desc *s, const rd_camera *cam, const rd_rend
     free(g);
     free(order);
     return 0;
+}
+
+/* The stored parameters in double: R S^2 R^T from the normalised quaternion, sigmoid of
+   the logit; a zero or non-finite quaternion gives a NaN covariance (not drawn). */
+int reference_render(const rd_scene_desc *d, const rd_camera *cam, const rd_render_desc *desc, reference_output *out)
+{
+    size_t n = (size_t)(d->count > 0 ? d->count : 1), K = (size_t)(d->sh_degree + 1) * (size_t)(d->sh_degree + 1);
+    double *means = calloc(3 * n, sizeof(double)), *cov = calloc(6 * n, sizeof(double));
+    double *opacities = calloc(n, sizeof(double)), *sh = calloc(3 * K * n, sizeof(double));
+    int result = -1;
+    if (means && cov && opacities && sh) {
+        for (int64_t i = 0; i < d->count; i++) {
+            const float *qf = d->rotations + 4 * i;
+            double q[4] = {qf[0], qf[1], qf[2], qf[3]};
+            double qn = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+            double w = q[0] / qn, x = q[1] / qn, y = q[2] / qn, z = q[3] / qn;
+            double R[3][3] = {{1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)},
+                              {2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)},
+                              {2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)}};
+            double sc[3];
+            for (int a = 0; a < 3; a++) sc[a] = exp((double)d->log_scales[3 * i + a]);
+            static const int row[6] = {0, 0, 0, 1, 1, 2}, col[6] = {0, 1, 2, 1, 2, 2};
+            for (int e = 0; e < 6; e++) {
+                double v = 0;
+                for (int k = 0; k < 3; k++) v += R[row[e]][k] * sc[k] * sc[k] * R[col[e]][k];
+                cov[6 * i + e] = qn > 0 && isfinite(qn) ? v : NAN;
+            }
+            for (int a = 0; a < 3; a++) means[3 * i + a] = d->means[3 * i + a];
+            opacities[i] = 1.0 / (1.0 + exp(-(double)d->opacities[i]));
+            for (size_t k = 0; k < 3 * K; k++) sh[3 * K * (size_t)i + k] = d->sh[3 * K * (size_t)i + k];
+        }
+        reference_scene rs = {(int)d->count, d->sh_degree, d->flags, means, cov, opacities, sh};
+        result = reference_render_scene(&rs, cam, desc, out);
+    }
+    free(means), free(cov), free(opacities), free(sh);
+    return result;
 }
 
 void reference_free(reference_output *out)

@@ -17,6 +17,17 @@ typedef struct reference_output {
     unsigned char *ambiguous;
 } reference_output;
 
+/* A scene in double precision, as the reference evaluates it: each world covariance
+   whole (entries xx xy xz yy yz zz; NaN: not drawn) and opacities as probabilities (after
+   the sigmoid), for tests whose Gaussians come from elsewhere (4D slices). */
+typedef struct reference_scene {
+    int count, sh_degree;
+    uint32_t flags; /* RD_SCENE_* */
+    const double *means, *covariances, *opacities, *sh;
+} reference_scene;
+int reference_render_scene(const reference_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                           reference_output *out);
+
 /* Allocates out's arrays; free with reference_free. Returns 0 on success. */
 int reference_render(const rd_scene_desc *scene, const rd_camera *camera, const rd_render_desc *desc,
                      reference_output *out);

@@ -3,7 +3,10 @@
    (reference_render.c), for every stored parameter (means, log-scales, quaternions, logit
    opacities, SH of degrees 0-3) and the camera's w2c, on random small scenes: both
    extents, antialiased, accumulated and expected depth, colour, alpha and depth losses,
-   Gaussians at the image border and near the near plane.
+   Gaussians at the image border and near the near plane; and the same for 4D Gaussians
+   (means, log-scales, quaternion pairs, opacities, spherindrical colour, w2c) through the
+   slice at a time, against the reference's render of an independent double-precision
+   slice (reference_slice4d.c), Gaussians culled at that time getting nothing.
 
    The loss is L = sum(wc . colour) + sum(wd . depth) with random weights, so that
    dL/d(outputs) = (wc, wd). The differences are taken with steps h, h/2 and h/4 (h = 2e-4
@@ -28,6 +31,7 @@
    reference evaluates. */
 #include "test_util.h"
 #include "reference_render.h"
+#include "reference_slice4d.h"
 #include "../train/loss.h"
 
 #include <math.h>
@@ -47,6 +51,9 @@ typedef struct grad_case {
 
 typedef struct problem {
     rd_scene_desc scene;
+    bool four_d;            /* the scene rendered is scene4d at time (4D cases) */
+    rd_scene4d_desc scene4d;
+    float time;
     rd_camera camera;
     rd_render_desc desc;
     double *wc, *wd; /* loss weights: w*h*4, w*h */
@@ -55,10 +62,21 @@ typedef struct problem {
     double floor; /* the share of it that rounding may leave (header) */
 } problem;
 
+/* The reference's render of the problem's scene (of the 4D scene's slice in 4D cases). */
+static int render_problem(const problem *p, reference_output *out)
+{
+    if (!p->four_d) return reference_render(&p->scene, &p->camera, &p->desc, out);
+    reference_scene sliced;
+    int r = reference_slice4d(&p->scene4d, p->time, &sliced);
+    if (r == 0) r = reference_render_scene(&sliced, &p->camera, &p->desc, out);
+    reference_slice4d_free(&sliced);
+    return r;
+}
+
 static double loss(const problem *p)
 {
     reference_output out;
-    if (reference_render(&p->scene, &p->camera, &p->desc, &out) != 0) return NAN;
+    if (render_problem(p, &out) != 0) return NAN;
     size_t pixels = (size_t)p->camera.width * (size_t)p->camera.height;
     double L = 0.0;
     for (size_t i = 0; i < 4 * pixels; i++) L += p->wc[i] * out.color[i];
@@ -188,7 +206,7 @@ static group_result compare_group(problem *p, const char *what, float *params, c
 static bool ambiguous(const problem *p)
 {
     reference_output out;
-    if (reference_render(&p->scene, &p->camera, &p->desc, &out) != 0) return true;
+    if (render_problem(p, &out) != 0) return true;
     bool any = false;
     for (int i = 0; i < p->camera.width * p->camera.height; i++) any = any || out.ambiguous[i];
     reference_free(&out);
@@ -200,7 +218,7 @@ static void weigh_covered_depth(problem *p)
 {
     if (!(p->desc.flags & RD_RENDER_EXPECTED_DEPTH)) return;
     reference_output out;
-    if (reference_render(&p->scene, &p->camera, &p->desc, &out) != 0) return;
+    if (render_problem(p, &out) != 0) return;
     for (int i = 0; i < p->camera.width * p->camera.height; i++)
         if (out.color[4 * i + 3] < 0.3) p->wd[i] = 0.0, p->wd_f[i] = 0.0f;
     reference_free(&out);
@@ -247,6 +265,95 @@ static void run_case(test_rng *r, const grad_case *gc)
     CHECK(compared > 0);
     rd_scene_destroy(scene);
     free(g_means), free(g_scales), free(g_rot), free(g_opac), free(g_sh);
+    free_problem(&p);
+}
+
+/* ---- 4D Gaussians: the slice's backward (rd_gaussian4d_grads) ---- */
+
+/* The problem's Gaussians lifted to 4D: two more cosine colour terms, a temporal scale of
+   0.3..1, quaternions near one (lengths 0.7..1.4) whose pair mixes time into space, and a
+   temporal mean that puts p(t) in [0.22, 1], far from the 0.05 cull, or (every fifth) at
+   0.011: culled, so no gradient. */
+static void lift_to_4d(test_rng *r, problem *p)
+{
+    int n = (int)p->scene.count, K = (p->scene.sh_degree + 1) * (p->scene.sh_degree + 1), terms = 3;
+    float *means = malloc(sizeof(float) * 4 * n), *ls = malloc(sizeof(float) * 4 * n);
+    float *rot = malloc(sizeof(float) * 8 * n), *sh = malloc(sizeof(float) * (size_t)(terms * 3 * K * n));
+    p->time = 0.4f;
+    for (int i = 0; i < n; i++) {
+        for (int a = 0; a < 3; a++) means[4 * i + a] = p->scene.means[3 * i + a], ls[4 * i + a] = p->scene.log_scales[3 * i + a];
+        ls[4 * i + 3] = (float)log(rng_range(r, 0.3, 1.0));
+        for (int h = 0; h < 2; h++) {
+            double length = rng_range(r, 0.7, 1.4);
+            rot[8 * i + 4 * h] = (float)length;
+            for (int k = 1; k < 4; k++) rot[8 * i + 4 * h + k] = (float)(length * rng_range(r, -0.25, 0.25));
+        }
+        double sigma[4][4];
+        reference_covariance4d(ls + 4 * i, rot + 8 * i, rot + 8 * i + 4, sigma);
+        double exponent = i % 5 == 4 ? 4.5 : rng_range(r, 0.0, 1.5), sign = rng_uniform(r) < 0.5 ? -1.0 : 1.0;
+        means[4 * i + 3] = (float)(p->time - sign * sqrt(2.0 * sigma[3][3] * exponent));
+        for (int t = 0; t < terms; t++)
+            for (int k = 0; k < 3 * K; k++)
+                sh[(i * terms + t) * 3 * K + k] = t == 0 ? p->scene.sh[i * 3 * K + k] : (float)rng_range(r, -0.3, 0.3);
+    }
+    p->four_d = true;
+    p->scene4d = (rd_scene4d_desc){n, p->scene.sh_degree, terms - 1, 1.5f, means, ls, rot, p->scene.opacities, sh, RD_MEMORY_HOST};
+}
+
+static void free_4d(problem *p)
+{
+    free((void *)p->scene4d.means), free((void *)p->scene4d.log_scales), free((void *)p->scene4d.rotations);
+    free((void *)p->scene4d.sh);
+}
+
+static void run_case4d(test_rng *r, const grad_case *gc)
+{
+    problem p;
+    make_problem(r, gc, &p);
+    lift_to_4d(r, &p);
+    for (int tries = 0; ambiguous(&p) && tries < 20; tries++) {
+        free_4d(&p), free_problem(&p);
+        make_problem(r, gc, &p);
+        lift_to_4d(r, &p);
+    }
+    weigh_covered_depth(&p);
+    p.desc.time = p.time;
+    rd_scene4d_desc *d = &p.scene4d;
+    int n = (int)d->count, shf = (d->time_degree + 1) * (d->sh_degree + 1) * (d->sh_degree + 1) * 3;
+    rd_scene *scene = NULL;
+    if (!CHECK_OK(rd_scene4d_create(ctx, d, &scene))) return;
+    float *g_means = calloc(4 * (size_t)n, sizeof(float)), *g_scales = calloc(4 * (size_t)n, sizeof(float));
+    float *g_rot = calloc(8 * (size_t)n, sizeof(float)), *g_opac = calloc((size_t)n, sizeof(float));
+    float *g_sh = calloc((size_t)(shf * n), sizeof(float)), g_w2c[16] = {0};
+    rd_gaussian4d_grads gg = {g_means, g_scales, g_rot, g_opac, g_sh, NULL, NULL};
+    rd_render_grads out = {p.wc_f, p.wd_f, RD_MEMORY_HOST};
+    CHECK_OK(rd_render_backward(ctx, scene, 1, &p.camera, &p.desc, &out,
+                                &(rd_scene_grads){RD_SCENE_GAUSSIANS_4D, &gg, g_w2c, RD_MEMORY_HOST}));
+    struct { const char *what; float *params; const float *analytic; int count; double h; } groups[] = {
+        {"4D mean", (float *)d->means, g_means, 4 * n, 2e-4},
+        {"4D log_scale", (float *)d->log_scales, g_scales, 4 * n, 2e-4},
+        {"4D rotation", (float *)d->rotations, g_rot, 8 * n, 2e-4},
+        {"4D opacity", (float *)d->opacities, g_opac, n, 2e-4},
+        {"4D sh", (float *)d->sh, g_sh, shf * n, 2e-4},
+        {"4D w2c", p.camera.w2c, g_w2c, 12, 2e-5},
+    };
+    for (size_t k = 0; k < sizeof groups / sizeof groups[0]; k++)
+        for (int j = 0; j < groups[k].count; j++) p.scale = fmax(p.scale, fabs(groups[k].analytic[j]));
+    p.floor = 1e-5;
+    int compared = 0, skipped = 0, failed = 0, culled_touched = 0;
+    for (size_t k = 0; k < sizeof groups / sizeof groups[0]; k++) {
+        group_result g = compare_group(&p, groups[k].what, groups[k].params, groups[k].analytic, groups[k].count, groups[k].h);
+        compared += g.compared, skipped += g.skipped, failed += g.failed;
+    }
+    for (int i = 4; i < n; i += 5) culled_touched += g_opac[i] != 0.0f || g_means[4 * i] != 0.0f || g_rot[8 * i] != 0.0f;
+    printf("gradients %-28s %4d parameters compared, %2d at a discontinuity, %d wrong\n", gc->name, compared, skipped, failed);
+    CHECK(failed == 0);
+    CHECK(culled_touched == 0);
+    CHECK(skipped * 100 <= 20 * (compared + skipped));
+    CHECK(compared > 0);
+    rd_scene_destroy(scene);
+    free(g_means), free(g_scales), free(g_rot), free(g_opac), free(g_sh);
+    free_4d(&p);
     free_problem(&p);
 }
 
@@ -352,6 +459,12 @@ int main(void)
         {"SH 3 scene rendered at degree 1", 3, 0, true, false, false, false, RD_SH_DEGREE(1)},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) run_case(&r, &cases[k]);
+    static const grad_case cases4d[] = {
+        {"4D, SH 1, colour and alpha", 1, 0, true, true, false, false},
+        {"4D, SH 3, all outputs", 3, 0, true, true, true, false},
+        {"4D, antialiased, edges", 2, RD_RENDER_ANTIALIASED, true, true, true, true},
+    };
+    for (size_t k = 0; k < sizeof cases4d / sizeof cases4d[0]; k++) run_case4d(&r, &cases4d[k]);
     test_accumulates(&r);
     test_loss(&r);
     rd_context_destroy(ctx);

@@ -14,6 +14,7 @@
    - the 4D PLY reads back bit for bit, and names a missing or non-finite property. */
 #include "test_util.h"
 #include "compare.h"
+#include "reference_slice4d.h"
 #include "../splat/scene4d.h"
 
 #include <math.h>
@@ -22,39 +23,6 @@
 
 static rd_context *ctx;
 static test_rng rng;
-
-/* q (x) p, w x y z */
-static void qmul(const double a[4], const double b[4], double out[4])
-{
-    out[0] = a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3];
-    out[1] = a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2];
-    out[2] = a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1];
-    out[3] = a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0];
-}
-
-/* The spec's quaternion form: (x, y, z, t) as the quaternion (t, z, y, x), rotated as
-   q_l (x) v (x) conj(q_r); Σ4 = R4 diag(s^2) R4^T. */
-static void brute_covariance(const float ls[4], const float ql_in[4], const float qr_in[4], double sigma[4][4])
-{
-    double ql[4], qr[4], nl = 0, nr = 0, R4[4][4];
-    for (int k = 0; k < 4; k++) nl += (double)ql_in[k] * ql_in[k], nr += (double)qr_in[k] * qr_in[k];
-    for (int k = 0; k < 4; k++) ql[k] = ql_in[k] / sqrt(nl), qr[k] = qr_in[k] / sqrt(nr);
-    double conj_r[4] = {qr[0], -qr[1], -qr[2], -qr[3]};
-    for (int axis = 0; axis < 4; axis++) { /* column `axis` of R4: the image of that basis vector */
-        double e[4] = {0}, v[4], tmp[4], w[4];
-        e[axis] = 1.0;
-        v[0] = e[3], v[1] = e[2], v[2] = e[1], v[3] = e[0];
-        qmul(ql, v, tmp);
-        qmul(tmp, conj_r, w);
-        double image[4] = {w[3], w[2], w[1], w[0]};
-        for (int r = 0; r < 4; r++) R4[r][axis] = image[r];
-    }
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-            sigma[i][j] = 0.0;
-            for (int k = 0; k < 4; k++) sigma[i][j] += R4[i][k] * R4[j][k] * exp(2.0 * ls[k]);
-        }
-}
 
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 
@@ -88,7 +56,7 @@ static void test_covariance_and_statics(void)
     for (int64_t i = 0; i < s->count; i++) {
         double got[4][4], want[4][4], norm = 0;
         CHECK(rd_4d_covariance(s->log_scales + 4 * i, s->rotations + 8 * i, s->rotations + 8 * i + 4, got));
-        brute_covariance(s->log_scales + 4 * i, s->rotations + 8 * i, s->rotations + 8 * i + 4, want);
+        reference_covariance4d(s->log_scales + 4 * i, s->rotations + 8 * i, s->rotations + 8 * i + 4, want);
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++) norm = fmax(norm, fabs(want[a][b]));
         for (int a = 0; a < 4; a++)
@@ -151,7 +119,7 @@ static void test_slice(void)
     const int K = rd_sh_coeffs(SH);
     for (int round = 0; round < 3; round++) {
         float t = (float)rng_range(&rng, -0.2, 1.2);
-        rd_slice4d_cpu(ctx, s, t, out);
+        rd_slice4d_cpu(ctx, s, t, out, NULL);
         int64_t kept = 0, wrong_set = 0;
         double worst_mean = 0, worst_opacity = 0, worst_sh = 0;
         for (int64_t i = 0; i < N; i++) {

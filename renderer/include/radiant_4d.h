@@ -49,6 +49,17 @@ rd_result rd_scene4d_create(rd_context *ctx, const rd_scene4d_desc *desc, rd_sce
 /* The stored arrays (host), laid out as in rd_scene4d_desc; zero for another kind. */
 rd_scene4d_desc rd_scene4d_arrays(const rd_scene *scene);
 
+/* Gradients with respect to a 4D scene's stored parameters (rd_scene_grads.params for
+   kind RD_SCENE_GAUSSIANS_4D), laid out as rd_scene4d_desc's arrays; rd_render_backward
+   adds into each array given at the view's time, NULL arrays are skipped. Through the
+   slice: the conditional mean, covariance and opacity and the folded colour. Gaussians
+   culled at that time get nothing. CPU backend so far. */
+typedef struct rd_gaussian4d_grads {
+    float *means, *log_scales, *rotations, *opacities, *sh;
+    float *mean2d_norm;   /* count: as rd_gaussian_grads' (adaptive density control's statistic) */
+    uint32_t *views_seen; /* count: += 1 per view that sees the Gaussian */
+} rd_gaussian4d_grads;
+
 typedef struct rd_scene4d_info {
     int64_t count;
     int sh_degree, time_degree;

@@ -51,6 +51,10 @@ typedef struct rd_gaussian_grads {
                                pixel gradient times width/2 and height/2), once per view that sees
                                the Gaussian: adaptive density control's statistic */
     uint32_t *views_seen;   /* count: += 1 per view that sees the Gaussian */
+    float *covariances;     /* count*6: += dL/dSigma, the world-space covariance R S^2 R^T, as entries
+                               xx xy xz yy yz zz of the full matrix (an off-diagonal entry and its
+                               mirror each have this derivative): for fields that make their own
+                               covariances (4D Gaussians). CPU backend only so far. */
 } rd_gaussian_grads;
 void rd_scene_get_info(const rd_scene *scene, rd_scene_info *out);
 /* The stored arrays (layout as in rd_scene_desc; .memory says where they live). */
