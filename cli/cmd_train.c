@@ -16,15 +16,16 @@
 static const char *USAGE =
     "usage: radiant train DATASET --out SCENE [options]\n"
     "\n"
-    "Fits a Gaussian scene (or with --model nerf a hash-grid NeRF) to the dataset's train split\n"
-    "(Blender, instant-ngp, COLMAP, LLFF, RTMV), writes it to SCENE (.ply, .spz, .splat or\n"
-    ".compressed.ply; a NeRF: .rnerf) and prints the test split's PSNR.\n"
+    "Fits a Gaussian scene (or with --model nerf a hash-grid NeRF, with --model 4d a 4D Gaussian\n"
+    "scene) to the dataset's train split (Blender, instant-ngp, COLMAP, LLFF, RTMV; 4D: D-NeRF,\n"
+    "Panoptic, N3DV), writes it to SCENE (.ply, .spz, .splat or .compressed.ply; a NeRF: .rnerf;\n"
+    "4D: .ply) and prints the test split's PSNR.\n"
     "Beside SCENE it writes SCENE-STEM.report.json: the options, the training curve, each test\n"
     "view's PSNR and SSIM, the training time (evaluation excluded) and the peak memory (host, and on\n"
     "CUDA the GPU's in use, by every process, sampled every 100 steps).\n"
     "\n"
-    "  --model M            gaussians (default) or nerf (spec/nerf.md: Instant-NGP's hash grid, networks and\n"
-    "                       occupancy grid)\n"
+    "  --model M            gaussians (default), nerf (spec/nerf.md: Instant-NGP's hash grid, networks and\n"
+    "                       occupancy grid) or 4d (spec/dynamic.md: Yang's 4DGS, each view at its time)\n"
     "  --backend B          auto (default: cuda where there is a GPU, else cpu), cpu, cuda\n"
     "  --iterations N       steps (default 30000; --steps N is the same)\n"
     "  --seconds S          stop after S seconds of training instead (evaluation excluded), or at N steps\n"
@@ -58,11 +59,17 @@ static const char *USAGE =
     "  --checkpoint-every N write SCENE-STEM.checkpoint every N iterations (default 5000; Ctrl-C writes one too,\n"
     "                       then exits with 130)\n"
     "  --resume FILE        continue the run a checkpoint holds (same dataset and options)\n"
+    "4D Gaussians (the CPU backend so far; no checkpoints, --resume, mcmc or --deterministic yet):\n"
+    "  --batch N            views (camera and time) a step, their losses averaged (1..64, default 1)\n"
+    "  --time-degree N      the temporal colour terms beyond the constant one, raised after the SH degree\n"
+    "                       (0..2, default 2)\n"
     "  -v, --verbose        debug messages\n";
 
 typedef struct train_options {
     const char *dataset, *out, *resume;
     bool nerf;          /* --model nerf */
+    bool four_d;        /* --model 4d */
+    int time_degree;    /* --time-degree */
     rd_backend backend;
     int iterations, sh_degree, downscale, eval_every, checkpoint_every, test_views;
     double seconds;     /* 0: no limit */
@@ -90,7 +97,7 @@ static bool parse_number(const char *s, long long lo, long long hi, long long *o
 static int parse(int argc, char **argv, train_options *o)
 {
     *o = (train_options){.iterations = 30000, .sh_degree = 3, .downscale = 1, .points = 100000, .checkpoint_every = 5000,
-                         .strategy = "default"};
+                         .strategy = "default", .time_degree = 2};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         long long v;
@@ -125,9 +132,14 @@ static int parse(int argc, char **argv, train_options *o)
             else if (down) o->downscale = (int)v;
             else o->points = v;
         } else if (strcmp(a, "--model") == 0 && next) {
-            if (strcmp(next, "gaussians") != 0 && strcmp(next, "nerf") != 0)
-                return fprintf(stderr, "radiant: --model %s: expected gaussians or nerf\n", next), EXIT_USAGE;
-            o->nerf = strcmp(argv[++i], "nerf") == 0;
+            if (strcmp(next, "gaussians") != 0 && strcmp(next, "nerf") != 0 && strcmp(next, "4d") != 0)
+                return fprintf(stderr, "radiant: --model %s: expected gaussians, nerf or 4d\n", next), EXIT_USAGE;
+            o->nerf = strcmp(next, "nerf") == 0, o->four_d = strcmp(next, "4d") == 0;
+            i++;
+        } else if (strcmp(a, "--time-degree") == 0 && next) {
+            if (!parse_number(argv[++i], 0, 2, &v))
+                return fprintf(stderr, "radiant: --time-degree %s: expected a whole number in 0..2\n", next), EXIT_USAGE;
+            o->time_degree = (int)v;
         } else if (strcmp(a, "--steps") == 0 && next) {
             if (!parse_number(argv[++i], 1, 10000000, &v))
                 return fprintf(stderr, "radiant: --steps %s: expected a whole number in 1..10000000\n", next), EXIT_USAGE;
@@ -204,6 +216,12 @@ static int parse(int argc, char **argv, train_options *o)
         return fprintf(stderr, "radiant: --resume, --deterministic, --strategy and --max-gaussians are for Gaussians, not --model nerf\n"),
                EXIT_USAGE;
     if (o->nerf && !o->background_given) o->random_background = true; /* the spec's for transparent data */
+    if (o->four_d && (o->resume || o->deterministic || strcmp(o->strategy, "mcmc") == 0 || o->max_gaussians))
+        return fprintf(stderr, "radiant: --resume, --deterministic, --strategy mcmc and --max-gaussians are not there for --model 4d yet\n"),
+               EXIT_USAGE;
+    if (o->four_d && o->batch > 64) return fprintf(stderr, "radiant: --batch %d: 4D trains on 1..64 views a step\n", o->batch), EXIT_USAGE;
+    if (o->four_d && !(n > 4 && strcasecmp(o->out + n - 4, ".ply") == 0))
+        return fprintf(stderr, "radiant: --out %s: a 4D scene is written as a 4D PLY, named .ply\n", o->out), EXIT_USAGE;
     return EXIT_DONE;
 }
 
@@ -219,7 +237,7 @@ static double evaluate(rd_context *ctx, const rd_scene *scene, const rd_train_se
         const rd_image *photo = test_views[k].image;
         rd_image render, truth;
         if (rd_image_alloc(photo->width, photo->height, 4, &render) != RD_OK) continue;
-        rd_render_desc desc = {.background = {background[0], background[1], background[2]}};
+        rd_render_desc desc = {.background = {background[0], background[1], background[2]}, .time = test_views[k].time};
         if (rd_render(ctx, scene, &test_views[k].camera, &desc, &(rd_framebuffer){.color = render.pixels}) == RD_OK &&
             rd_image_composite(photo, background, &truth) == RD_OK) {
             rd_metrics m;
@@ -354,10 +372,13 @@ static rd_result make_fitter(rd_context *ctx, const train_options *o, const rd_t
     rd_trainer_desc desc = {.point_count = points ? points : o->points, .sh_degree = RD_SH_DEGREE(o->sh_degree),
                             .iterations = o->iterations, .random_background = o->random_background, .seed = o->seed,
                             .densify = strcmp(o->strategy, "default") == 0, .mcmc = strcmp(o->strategy, "mcmc") == 0,
-                            .max_gaussians = o->max_gaussians, .deterministic = o->deterministic};
+                            .max_gaussians = o->max_gaussians, .deterministic = o->deterministic,
+                            .kind = o->four_d ? RD_SCENE_GAUSSIANS_4D : RD_SCENE_GAUSSIANS,
+                            .time_degree = RD_SH_DEGREE(o->time_degree), .batch = o->four_d ? o->batch : 0};
     memcpy(desc.background, o->background, sizeof desc.background);
     *initial = desc.point_count, *sparse = points > 0;
     *f = (fitter){NULL, "gaussians", 100, gaussians_step, gaussians_scene, gaussians_save, gaussians_load, gaussians_destroy};
+    if (o->four_d) f->save_checkpoint = f->load_checkpoint = NULL; /* none yet */
     return rd_trainer_create_from_set(ctx, train, &desc, (rd_trainer **)&f->trainer);
 }
 
@@ -386,6 +407,7 @@ int cmd_train(int argc, char **argv)
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     /* auto: CUDA where this build and machine have it (the GPU backend with a backward
        pass), else the CPU */
+    if (!o.backend && o.four_d) o.backend = RD_BACKEND_CPU; /* 4D trains there so far */
     if (!o.backend) {
         rd_context *probe = NULL;
         o.backend = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &probe) == RD_OK ? RD_BACKEND_CUDA : RD_BACKEND_CPU;
@@ -443,7 +465,11 @@ int cmd_train(int argc, char **argv)
     interrupted = 0;
     previous = signal(SIGINT, on_interrupt);
     report = options_json(&o, train, test, initial, sparse);
-    cJSON_AddStringToObject(report, "model", o.nerf ? "nerf" : "gaussians");
+    cJSON_AddStringToObject(report, "model", o.nerf ? "nerf" : o.four_d ? "4d" : "gaussians");
+    if (o.four_d) {
+        cJSON_AddNumberToObject(report, "batch", o.batch ? o.batch : 1);
+        cJSON_AddNumberToObject(report, "time_degree", o.time_degree);
+    }
     if (o.nerf) add_nerf_options(ctx, report, fit.scene(fit.trainer), &o);
     cJSON *curve = cJSON_AddArrayToObject(report, "curve");
     double training_ms = 0.0;

@@ -69,6 +69,7 @@ static rd_result load_view(rd_context *ctx, const rd_dataset *ds, int index, int
     }
     r = downscale(ctx, view->image_path, &full, f, image);
     out->camera = view->camera;
+    out->time = view->time;
     out->camera.distortion = (rd_distortion){0};
     out->camera.width = full.width / f, out->camera.height = full.height / f;
     out->camera.fx /= (float)f, out->camera.fy /= (float)f, out->camera.cx /= (float)f, out->camera.cy /= (float)f;

@@ -22,13 +22,6 @@ static void destroy(rd_scene *scene)
     free(s);
 }
 
-static float *copy_floats(const float *from, int64_t count, int64_t per)
-{
-    float *to = rd_alloc_array(count, (size_t)per * sizeof(float));
-    if (to && count) memcpy(to, from, (size_t)count * (size_t)per * sizeof(float));
-    return to;
-}
-
 rd_result rd_scene4d_create(rd_context *ctx, const rd_scene4d_desc *desc, rd_scene **out)
 {
     if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene4d_create: out is NULL");
@@ -45,23 +38,45 @@ rd_result rd_scene4d_create(rd_context *ctx, const rd_scene4d_desc *desc, rd_sce
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D scene: device arrays are not taken yet (host arrays are)");
     if (d->count > 0 && (!d->means || !d->log_scales || !d->rotations || !d->opacities || !d->sh))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D scene: means, log_scales, rotations, opacities and sh are required");
-    rd_scene4d *s = calloc(1, sizeof *s);
-    if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D scene: out of memory");
-    s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS_4D);
-    s->count = d->count, s->sh_degree = d->sh_degree, s->time_degree = d->time_degree, s->time_period = period;
-    s->means = copy_floats(d->means, d->count, 4);
-    s->log_scales = copy_floats(d->log_scales, d->count, 4);
-    s->rotations = copy_floats(d->rotations, d->count, 8);
-    s->opacities = copy_floats(d->opacities, d->count, 1);
-    s->sh = copy_floats(d->sh, d->count, rd_scene4d_sh_floats(d->sh_degree, d->time_degree));
-    s->fixed = rd_alloc_array(d->count, sizeof *s->fixed);
-    if (!s->means || !s->log_scales || !s->rotations || !s->opacities || !s->sh || !s->fixed) {
-        destroy((rd_scene *)s);
-        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D scene: cannot hold %lld Gaussians", (long long)d->count);
+    rd_scene4d *s = NULL;
+    rd_result r = rd_scene4d_alloc(ctx, d->count, d->sh_degree, d->time_degree, period, &s);
+    if (r != RD_OK) return r;
+    if (d->count > 0) { /* (a scene of none may have NULL arrays) */
+        memcpy(s->means, d->means, (size_t)d->count * 4 * sizeof(float));
+        memcpy(s->log_scales, d->log_scales, (size_t)d->count * 4 * sizeof(float));
+        memcpy(s->rotations, d->rotations, (size_t)d->count * 8 * sizeof(float));
+        memcpy(s->opacities, d->opacities, (size_t)d->count * sizeof(float));
+        memcpy(s->sh, d->sh, (size_t)d->count * (size_t)rd_scene4d_sh_floats(d->sh_degree, d->time_degree) * sizeof(float));
     }
-    for (int64_t i = 0; i < s->count; i++) rd_slice4d_prepare(s, i, &s->fixed[i]);
+    rd_scene4d_refresh(s);
     *out = (rd_scene *)s;
     return RD_OK;
+}
+
+rd_result rd_scene4d_alloc(rd_context *ctx, int64_t count, int sh_degree, int time_degree, float time_period, rd_scene4d **out)
+{
+    rd_scene4d *s = *out = calloc(1, sizeof *s);
+    if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D scene: out of memory");
+    s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS_4D);
+    s->count = count, s->sh_degree = sh_degree, s->time_degree = time_degree, s->time_period = time_period;
+    s->means = rd_alloc_array(count, 4 * sizeof(float));
+    s->log_scales = rd_alloc_array(count, 4 * sizeof(float));
+    s->rotations = rd_alloc_array(count, 8 * sizeof(float));
+    s->opacities = rd_alloc_array(count, sizeof(float));
+    s->sh = rd_alloc_array(count, (size_t)rd_scene4d_sh_floats(sh_degree, time_degree) * sizeof(float));
+    s->fixed = rd_alloc_array(count, sizeof *s->fixed);
+    if (!s->means || !s->log_scales || !s->rotations || !s->opacities || !s->sh || !s->fixed) {
+        destroy((rd_scene *)s);
+        *out = NULL;
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D scene: cannot hold %lld Gaussians", (long long)count);
+    }
+    return RD_OK;
+}
+
+void rd_scene4d_refresh(rd_scene4d *s)
+{
+    for (int64_t i = 0; i < s->count; i++) rd_slice4d_prepare(s, i, &s->fixed[i]);
+    s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS_4D);
 }
 
 rd_scene4d_desc rd_scene4d_arrays(const rd_scene *scene)

@@ -62,6 +62,12 @@ bool rd_4d_rotation(const float q_l[4], const float q_r[4], double R4[4][4], dou
    normalised; false where one is zero or not finite): the specification the slice's
    statics come from, and the tests' reference. */
 bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float q_r[4], double sigma[4][4]);
+/* A scene of count Gaussians whose arrays are allocated, not filled (a trainer's):
+   rd_scene4d_refresh once they are. */
+rd_result rd_scene4d_alloc(rd_context *ctx, int64_t count, int sh_degree, int time_degree, float time_period, rd_scene4d **out);
+/* After the arrays changed: every Gaussian's statics again, and a new uid (caches of the
+   old arrays must not match). */
+void rd_scene4d_refresh(rd_scene4d *s);
 /* The statics of Gaussian i from the scene's arrays. */
 void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out);
 

@@ -47,6 +47,7 @@ static void put(unsigned char *p, const void *v, size_t n) { memcpy(p, v, n); }
 rd_result rd_trainer_save_checkpoint(rd_trainer *t, const char *path)
 {
     if (!t || !path) return RD_ERROR_INVALID_ARGUMENT;
+    if (t->four_d) return rd_fail(t->ctx, RD_ERROR_UNSUPPORTED, "%s: 4D trainers have no checkpoints yet", path);
     rd_result synced = rd_trainer_sync_host(t);
     if (synced != RD_OK) return synced;
     piece pieces[PIECES];
@@ -76,6 +77,7 @@ rd_result rd_trainer_save_checkpoint(rd_trainer *t, const char *path)
 rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
 {
     if (!t || !path) return RD_ERROR_INVALID_ARGUMENT;
+    if (t->four_d) return rd_fail(t->ctx, RD_ERROR_UNSUPPORTED, "%s: 4D trainers have no checkpoints yet", path);
     char *file = NULL;
     size_t size = 0;
     rd_result r = rd_read_file(t->ctx, path, &file, &size);

@@ -5,6 +5,7 @@
    the recipe's adaptive density control clones, splits and prunes every 100 steps from
    step 500 to 15,000 and resets opacities every 3,000. */
 #include "trainer.h"
+#include "train4d.h"
 #include "train_device.h"
 #include "mcmc.h"
 #include "knn.h"
@@ -48,9 +49,9 @@ void rd_trainer_arrays_adopt(rd_trainer *t, trainer_arrays *a)
 
 static void free_trainer(rd_trainer *t)
 {
+    rd_trainer4d_destroy(t->four_d);
     rd_train_device_destroy(t);
-    for (int v = 0; t->views && v < t->view_count; v++) free(t->views[v].rgba);
-    free(t->views);
+    rd_train_views_free(t->views, t->view_count);
     rd_scene_destroy(t->scene);
     trainer_arrays none = {0};
     rd_trainer_arrays_adopt(t, &none); /* frees the trainer's */
@@ -61,51 +62,6 @@ static void free_trainer(rd_trainer *t)
 void rd_trainer_destroy(rd_trainer *t)
 {
     if (t) free_trainer(t);
-}
-
-static rd_result copy_views(rd_trainer *t, const rd_trainer_desc *d, size_t *largest)
-{
-    t->views = calloc((size_t)d->view_count, sizeof(view_data));
-    if (!t->views) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
-    t->view_count = d->view_count;
-    for (int v = 0; v < d->view_count; v++) {
-        const rd_train_view *in = &d->views[v];
-        const rd_image *img = in->image;
-        char why[256];
-        const char *problem = rd_camera_problem(&in->camera, why, sizeof why);
-        if (problem) return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: view %d: camera: %s", v, problem);
-        if (!img || !img->pixels || img->channels < 3)
-            return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: view %d: an RGB or RGBA image is required", v);
-        if (img->width != in->camera.width || img->height != in->camera.height)
-            return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: view %d: the image is %dx%d, its camera %dx%d", v,
-                           img->width, img->height, in->camera.width, in->camera.height);
-        size_t pixels = (size_t)img->width * (size_t)img->height;
-        t->views[v].camera = in->camera;
-        t->views[v].rgba = malloc(4 * pixels * sizeof(float));
-        if (!t->views[v].rgba) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for view %d", v);
-        for (size_t p = 0; p < pixels; p++)
-            for (int c = 0; c < 4; c++)
-                t->views[v].rgba[4 * p + c] = c < img->channels ? img->pixels[p * (size_t)img->channels + (size_t)c] : 1.0f;
-        if (pixels > *largest) *largest = pixels;
-    }
-    return RD_OK;
-}
-
-/* The 3DGS recipe's scene extent: 1.1 times the largest distance of a camera centre from
-   their mean (1 for a single camera). */
-static float camera_extent(const rd_trainer *t)
-{
-    float mean[3] = {0, 0, 0}, c[3], r = 0.0f;
-    for (int v = 0; v < t->view_count; v++) {
-        rd_camera_center(&t->views[v].camera, c);
-        for (int a = 0; a < 3; a++) mean[a] += c[a] / (float)t->view_count;
-    }
-    for (int v = 0; v < t->view_count; v++) {
-        rd_camera_center(&t->views[v].camera, c);
-        float d = sqrtf((c[0] - mean[0]) * (c[0] - mean[0]) + (c[1] - mean[1]) * (c[1] - mean[1]) + (c[2] - mean[2]) * (c[2] - mean[2]));
-        if (d > r) r = d;
-    }
-    return r > 0.0f ? 1.1f * r : 1.0f;
 }
 
 /* Gaussians at the given points, or random ones in the box: opacity 0.1, no rotation,
@@ -163,19 +119,29 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
                        desc->sh_degree, desc->iterations, (long long)desc->point_count);
     if (desc->points && desc->point_count < 1)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: points given with point_count %lld", (long long)desc->point_count);
+    if (desc->kind != RD_SCENE_GAUSSIANS && desc->kind != RD_SCENE_GAUSSIANS_4D)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: kind %d: Gaussians or 4D Gaussians are trained",
+                       (int)desc->kind);
     rd_trainer *t = calloc(1, sizeof *t);
     if (!t) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
     t->ctx = ctx;
+    if (desc->kind == RD_SCENE_GAUSSIANS_4D) {
+        rd_result r = rd_trainer4d_create(ctx, desc, &t->four_d);
+        if (r == RD_OK) *out = t;
+        else free(t);
+        return r;
+    }
     t->desc = *desc;
     t->desc.views = NULL; /* copied below; the caller's may go */
     if (!t->desc.iterations) t->desc.iterations = 30000;
     t->max_degree = desc->sh_degree ? desc->sh_degree - 1 : 3;
     t->rng.state = desc->seed;
     size_t largest = 0;
-    rd_result r = copy_views(t, desc, &largest);
+    rd_result r = rd_train_views_copy(ctx, desc->views, desc->view_count, &t->views, &largest);
+    if (r == RD_OK) t->view_count = desc->view_count;
     if (r == RD_OK) r = initialise(t, desc);
     if (r == RD_OK) {
-        t->extent = camera_extent(t);
+        t->extent = rd_train_views_extent(t->views, t->view_count);
         int64_t n = t->scene->count;
         trainer_arrays arrays;
         bool ok = rd_trainer_arrays_alloc(t, n, &arrays);
@@ -223,25 +189,12 @@ rd_result rd_trainer_sync_device(rd_trainer *t)
 const rd_scene *rd_trainer_scene(const rd_trainer *t)
 {
     if (!t) return NULL;
+    if (t->four_d) return (const rd_scene *)t->four_d->scene;
     /* the scene as the caller sees it is the trainer's state, so bringing it up to date is
        not a change of the trainer: a failed download leaves the last one (and says so in
        the context's error) */
     rd_trainer_sync_host((rd_trainer *)t);
     return t->scene;
-}
-
-/* The next view of a shuffled pass over all of them (Fisher-Yates, seeded). */
-static int next_view(rd_trainer *t)
-{
-    if (t->order_at >= t->view_count) {
-        for (int v = 0; v < t->view_count; v++) t->order[v] = v;
-        for (int v = t->view_count - 1; v > 0; v--) {
-            int j = (int)(rd_rng_next(&t->rng) % (uint64_t)(v + 1)), tmp = t->order[v];
-            t->order[v] = t->order[j], t->order[j] = tmp;
-        }
-        t->order_at = 0;
-    }
-    return t->order[t->order_at++];
 }
 
 /* The recipe's learning rates at this step (spec/gaussians.md): the means' decays
@@ -259,10 +212,9 @@ static void learning_rates(const rd_trainer *t, float lr[GROUPS])
 
 static rd_result step_once(rd_trainer *t, double *loss)
 {
-    int view_index = next_view(t);
+    int view_index = rd_train_views_next(t->order, &t->order_at, t->view_count, &t->rng);
     const view_data *view = &t->views[view_index];
     const rd_camera *cam = &view->camera;
-    size_t pixels = (size_t)cam->width * (size_t)cam->height;
     int active = t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree;
     rd_render_desc rd = {.flags = t->desc.deterministic ? RD_RENDER_DETERMINISTIC : 0u, .sh_degree = RD_SH_DEGREE(active)};
     for (int c = 0; c < 3; c++) rd.background[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
@@ -274,11 +226,7 @@ static rd_result step_once(rd_trainer *t, double *loss)
         *loss = 0.0;
         return r;
     }
-    for (size_t p = 0; p < pixels; p++) {
-        float a = view->rgba[4 * p + 3];
-        for (int c = 0; c < 3; c++) t->target[4 * p + c] = view->rgba[4 * p + c] * a + rd.background[c] * (1.0f - a);
-        t->target[4 * p + 3] = a;
-    }
+    rd_train_view_target(view, rd.background, t->target);
     rd_result r = rd_render(t->ctx, t->scene, cam, &rd, &(rd_framebuffer){.color = t->render});
     if (r != RD_OK) return r;
     rd_loss_desc ld = {cam->width, cam->height, t->render, t->target, 0.2f};
@@ -448,6 +396,7 @@ static rd_result control_density(rd_trainer *t)
 rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
 {
     if (!t || steps < 0) return RD_ERROR_INVALID_ARGUMENT;
+    if (t->four_d) return rd_trainer4d_step(t->four_d, steps, stats);
     if (steps > RD_TRAINER_MAX_STEPS - t->iteration)
         return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_step: %d more steps after %d pass the limit of %d", steps,
                        t->iteration, RD_TRAINER_MAX_STEPS);

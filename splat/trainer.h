@@ -14,11 +14,28 @@
 enum { GROUP_MEANS, GROUP_SCALES, GROUP_ROTATIONS, GROUP_OPACITIES, GROUP_DC, GROUP_REST, GROUPS };
 
 typedef struct train_device train_device; /* train_device.c's */
+typedef struct rd_trainer4d rd_trainer4d; /* train4d.h's */
 
 typedef struct view_data {
     rd_camera camera;
     float *rgba; /* the photo as RGBA (alpha 1 where it had none) */
+    float time;
 } view_data;
+
+/* ---- the views, for every trainer of splats (train_views.c) ---- */
+
+/* Copies count views (camera checked, photo's size its camera's) into *out, their photos
+   as RGBA floats; *largest gets the most pixels of one. */
+rd_result rd_train_views_copy(rd_context *ctx, const rd_train_view *in, int count, view_data **out, size_t *largest);
+void rd_train_views_free(view_data *views, int count);
+/* The 3DGS recipe's scene extent: 1.1 times the largest distance of a camera centre from
+   their mean (1 for a single camera). */
+float rd_train_views_extent(const view_data *views, int count);
+/* The next view of a shuffled pass over all count of them (Fisher-Yates, seeded; a new
+   pass where *at reached count). */
+int rd_train_views_next(int *order, int *at, int count, rd_rng *rng);
+/* The photo composited on background into target (RGBA, alpha the photo's). */
+void rd_train_view_target(const view_data *view, const float background[3], float *target);
 
 struct rd_trainer {
     rd_context *ctx;
@@ -38,6 +55,7 @@ struct rd_trainer {
     uint32_t *views_seen; /* per Gaussian */
     train_device *device; /* on a GPU backend: the state there, ahead of the host arrays above */
     bool host_stale;      /* the device has stepped since the host arrays were downloaded */
+    rd_trainer4d *four_d; /* a 4D trainer's state, which the calls hand on to: none of the above is used */
 };
 
 /* One row of the new scene: a copy of Gaussian `from`, with fresh (zero) moments when it is

@@ -30,6 +30,7 @@ extern "C" {
 typedef struct rd_train_view {
     rd_camera camera;
     const rd_image *image;
+    float time; /* when the photo was taken (4D scenes; 3D ones ignore it) */
 } rd_train_view;
 
 typedef struct rd_trainer_desc {
@@ -54,6 +55,13 @@ typedef struct rd_trainer_desc {
     int64_t max_gaussians;   /* mcmc's cap (0: 1,000,000) */
     bool deterministic;      /* CUDA: the backward pass's sums in a fixed order (RD_RENDER_DETERMINISTIC), so
                                 that a seed repeats a run bit for bit there too, at a cost (BENCHMARKS.md) */
+    /* 4D scenes (radiant_4d.h): Yang's 4DGS recipe (spec/dynamic.md), each view rendered at
+       its time; rd_trainer_scene is then a 4D scene. densify clones and splits in time as well
+       as space; mcmc and the CUDA backend are not there yet (the CPU backend is). */
+    rd_scene_kind kind;      /* RD_SCENE_GAUSSIANS (0) or RD_SCENE_GAUSSIANS_4D */
+    int time_degree;         /* 4D: RD_SH_DEGREE(n), n temporal cosine terms beyond the constant (0: 2) */
+    float time_period;       /* 4D: T of the cosine terms (0: the views' time range, or 1 where they share one) */
+    int batch;               /* 4D: views (camera and time) rendered per step, their losses averaged (0: 1) */
 } rd_trainer_desc;
 
 typedef struct rd_train_stats {

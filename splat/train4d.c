@@ -1,0 +1,266 @@
+/* train4d.c: the 4D trainer's creation and step (train4d.h). */
+#include "train4d.h"
+#include "knn.h"
+#include "../train/adam.h"
+#include "../train/loss.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int rd_trainer4d_group_width(const rd_trainer4d *t, int g)
+{
+    static const int widths[GROUPS4] = {3, 1, 4, 8, 1, 3, -1}; /* -1: every SH float but the DC's */
+    return widths[g] >= 0 ? widths[g] : (int)rd_scene4d_sh_floats(t->max_degree, t->max_time_degree) - 3;
+}
+
+bool rd_trainer4d_arrays_alloc(const rd_trainer4d *t, int64_t count, trainer4d_arrays *a)
+{
+    memset(a, 0, sizeof *a);
+    bool ok = (a->grad_norm = calloc((size_t)count + 1, sizeof(float))) && (a->views_seen = calloc((size_t)count + 1, sizeof(uint32_t)));
+    for (int g = 0; g < GROUPS4; g++) {
+        a->sizes[g] = (size_t)count * (size_t)rd_trainer4d_group_width(t, g);
+        ok = ok && (a->grads[g] = calloc(a->sizes[g] + 1, sizeof(float))) && (a->m[g] = calloc(a->sizes[g] + 1, sizeof(float))) &&
+             (a->v[g] = calloc(a->sizes[g] + 1, sizeof(float)));
+    }
+    if (!ok) rd_trainer4d_arrays_free(a);
+    return ok;
+}
+
+void rd_trainer4d_arrays_free(trainer4d_arrays *a)
+{
+    for (int g = 0; g < GROUPS4; g++) free(a->grads[g]), free(a->m[g]), free(a->v[g]);
+    free(a->grad_norm), free(a->views_seen);
+    memset(a, 0, sizeof *a);
+}
+
+void rd_trainer4d_destroy(rd_trainer4d *t)
+{
+    if (!t) return;
+    rd_train_views_free(t->views, t->view_count);
+    rd_scene_destroy((rd_scene *)t->scene);
+    rd_trainer4d_arrays_free(&t->a);
+    free(t->order), free(t->render), free(t->target), free(t->loss_grad), free(t->loss_scratch);
+    free(t);
+}
+
+/* The recipe's start (spec/dynamic.md, "Init"): Gaussians at the given points, or random
+   ones in the box, as the 3D trainer places them; times uniform over the views' range
+   widened by a tenth of the period each side, temporal scale sqrt(T / 5); no rotation
+   (q_l = q_r = 1); opacity 0.1; colour from the points, or grey at points and random
+   without, the temporal terms zero. */
+static rd_result initialise(rd_trainer4d *t, const rd_trainer_desc *d)
+{
+    int64_t n = d->points ? d->point_count : d->point_count > 0 ? d->point_count : 100000;
+    float period = t->desc.time_period;
+    rd_result r = rd_scene4d_alloc(t->ctx, n, t->max_degree, t->max_time_degree, period, &t->scene);
+    if (r != RD_OK) return r;
+    rd_scene4d *s = t->scene;
+    float lo[3], hi[3];
+    for (int a = 0; a < 3; a++) lo[a] = d->box_min[a], hi[a] = d->box_max[a];
+    double volume = 1.0;
+    for (int a = 0; a < 3; a++) volume *= fmax(1e-6, (double)hi[a] - (double)lo[a]);
+    float log_scale = logf((float)cbrt(volume / (double)(n > 0 ? n : 1)) * 0.5f);
+    int64_t shf = rd_scene4d_sh_floats(t->max_degree, t->max_time_degree);
+    memset(s->sh, 0, (size_t)n * (size_t)shf * sizeof(float));
+    float *near = d->points ? malloc(sizeof(float) * (size_t)(n + 1)) : NULL;
+    if (d->points && (!near || !rd_knn_mean_sq(d->points, n, 3, near))) {
+        free(near);
+        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for the points' neighbours");
+    }
+    for (int64_t i = 0; i < n; i++) {
+        for (int a = 0; a < 3; a++) {
+            s->means[4 * i + a] = d->points ? d->points[3 * i + a] : lo[a] + (hi[a] - lo[a]) * rd_rng_uniform(&t->rng);
+            s->log_scales[4 * i + a] = near ? 0.5f * logf(fmaxf(near[i], 1e-7f)) : log_scale;
+            float colour = d->colors ? d->colors[3 * i + a] : d->points ? 0.5f : rd_rng_uniform(&t->rng);
+            s->sh[i * shf + a] = rd_dc_from_color(colour);
+        }
+        s->means[4 * i + 3] = t->time_min + period * (1.2f * rd_rng_uniform(&t->rng) - 0.1f);
+        s->log_scales[4 * i + 3] = 0.5f * logf(period / 5.0f);
+        for (int k = 0; k < 8; k++) s->rotations[8 * i + k] = k % 4 == 0 ? 1.0f : 0.0f;
+        s->opacities[i] = rd_logit(0.1f);
+    }
+    free(near);
+    rd_scene4d_refresh(s);
+    return RD_OK;
+}
+
+static rd_result check_desc(rd_context *ctx, const rd_trainer_desc *d)
+{
+    if (d->mcmc) return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_trainer_create: 4D training has no 3DGS-MCMC yet (densify is there)");
+    if (rd_context_backend(ctx) != RD_BACKEND_CPU)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_trainer_create: 4D training runs on the CPU backend so far (this context is %s)",
+                       rd_backend_name(rd_context_backend(ctx)));
+    if (d->time_degree < 0 || d->time_degree > RD_SH_DEGREE(RD_4D_MAX_TIME_DEGREE) || d->batch < 0 || d->batch > 64)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: time_degree %d (RD_SH_DEGREE(0..%d)) or batch %d (0..64) is out of range",
+                       d->time_degree, RD_4D_MAX_TIME_DEGREE, d->batch);
+    if (!(d->time_period >= 0.0f) || !isfinite(d->time_period))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: time_period %g is not a positive time (or 0)", d->time_period);
+    return RD_OK;
+}
+
+rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_trainer4d **out)
+{
+    *out = NULL;
+    rd_result r = check_desc(ctx, desc);
+    if (r != RD_OK) return r;
+    rd_trainer4d *t = calloc(1, sizeof *t);
+    if (!t) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
+    t->ctx = ctx;
+    t->desc = *desc;
+    t->desc.views = NULL; /* copied below; the caller's may go */
+    if (!t->desc.iterations) t->desc.iterations = 30000;
+    t->max_degree = desc->sh_degree ? desc->sh_degree - 1 : 3;
+    t->max_time_degree = desc->time_degree ? desc->time_degree - 1 : RD_4D_MAX_TIME_DEGREE;
+    t->batch = desc->batch ? desc->batch : 1;
+    t->rng.state = desc->seed;
+    size_t largest = 0;
+    r = rd_train_views_copy(ctx, desc->views, desc->view_count, &t->views, &largest);
+    if (r == RD_OK) {
+        t->view_count = desc->view_count;
+        t->time_min = t->time_max = t->views[0].time;
+        for (int v = 1; v < t->view_count; v++)
+            t->time_min = fminf(t->time_min, t->views[v].time), t->time_max = fmaxf(t->time_max, t->views[v].time);
+        if (t->desc.time_period == 0.0f) t->desc.time_period = t->time_max > t->time_min ? t->time_max - t->time_min : 1.0f;
+        r = initialise(t, desc);
+    }
+    if (r == RD_OK) {
+        t->extent = rd_train_views_extent(t->views, t->view_count);
+        bool ok = rd_trainer4d_arrays_alloc(t, t->scene->count, &t->a);
+        t->order = malloc((size_t)t->view_count * sizeof(int));
+        t->render = malloc(4 * largest * sizeof(float));
+        t->target = malloc(4 * largest * sizeof(float));
+        t->loss_grad = malloc(4 * largest * sizeof(float));
+        size_t scratch = 0;
+        for (int v = 0; v < t->view_count; v++) {
+            size_t need = rd_loss_scratch_doubles(t->views[v].camera.width, t->views[v].camera.height);
+            if (need > scratch) scratch = need;
+        }
+        t->loss_scratch = malloc(scratch * sizeof(double));
+        if (!ok || !t->order || !t->render || !t->target || !t->loss_grad || !t->loss_scratch)
+            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld 4D Gaussians", (long long)t->scene->count);
+        t->order_at = t->view_count; /* a new permutation on the first step */
+    }
+    if (r != RD_OK) {
+        rd_trainer4d_destroy(t);
+        return r;
+    }
+    *out = t;
+    return RD_OK;
+}
+
+/* The active degrees at this step: spatial first, then temporal (train4d.h). */
+static int active_degree(const rd_trainer4d *t) { return t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree; }
+static int active_time_degree(const rd_trainer4d *t)
+{
+    int n = t->iteration / 1000 - t->max_degree;
+    return n < 0 ? 0 : n < t->max_time_degree ? n : t->max_time_degree;
+}
+
+/* One view's render, loss and backward into the full-layout gradients g (added). */
+static rd_result view_pass(rd_trainer4d *t, const rd_gaussian4d_grads *g, double *loss)
+{
+    const view_data *view = &t->views[rd_train_views_next(t->order, &t->order_at, t->view_count, &t->rng)];
+    const rd_camera *cam = &view->camera;
+    rd_render_desc rd = {.sh_degree = RD_SH_DEGREE(active_degree(t)), .time = view->time};
+    for (int c = 0; c < 3; c++) rd.background[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
+    rd_train_view_target(view, rd.background, t->target);
+    rd_result r = rd_render(t->ctx, (rd_scene *)t->scene, cam, &rd, &(rd_framebuffer){.color = t->render});
+    if (r != RD_OK) return r;
+    rd_loss_desc ld = {cam->width, cam->height, t->render, t->target, 0.2f};
+    *loss += rd_loss_l1_dssim(&ld, t->loss_grad, t->loss_scratch);
+    return rd_render_backward(t->ctx, (rd_scene *)t->scene, 1, cam, &rd, &(rd_render_grads){t->loss_grad, NULL, RD_MEMORY_HOST},
+                              &(rd_scene_grads){RD_SCENE_GAUSSIANS_4D, g, NULL, RD_MEMORY_HOST});
+}
+
+/* Splits rows of `width` floats into their first `first` and the rest (or joins them). */
+static void split_rows(float *whole, int64_t n, int width, int first, float *head, float *tail, bool join)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float *row = whole + i * width, *h = head + i * first, *rest = tail + i * (width - first);
+        if (join) memcpy(row, h, (size_t)first * sizeof(float)), memcpy(row + first, rest, (size_t)(width - first) * sizeof(float));
+        else memcpy(h, row, (size_t)first * sizeof(float)), memcpy(rest, row + first, (size_t)(width - first) * sizeof(float));
+    }
+}
+
+/* Adam on every group: the means and SH split into their groups and joined after; the
+   temporal terms not yet active get no gradient. */
+static rd_result update(rd_trainer4d *t, const float *g_means, const float *g_sh)
+{
+    rd_scene4d *s = t->scene;
+    int64_t n = s->count, shf = rd_scene4d_sh_floats(t->max_degree, t->max_time_degree), K3 = 3 * rd_sh_coeffs(t->max_degree);
+    float *xyz = malloc(sizeof(float) * (size_t)(3 * n + 1)), *time = malloc(sizeof(float) * (size_t)(n + 1));
+    float *dc = malloc(sizeof(float) * (size_t)(3 * n + 1)), *rest = malloc(sizeof(float) * (t->a.sizes[G4_REST] + 1));
+    if (!xyz || !time || !dc || !rest) {
+        free(xyz), free(time), free(dc), free(rest);
+        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "4D training step: out of memory");
+    }
+    split_rows(s->means, n, 4, 3, xyz, time, false);
+    split_rows((float *)g_means, n, 4, 3, t->a.grads[G4_MEANS], t->a.grads[G4_TIME], false);
+    split_rows(s->sh, n, (int)shf, 3, dc, rest, false);
+    split_rows((float *)g_sh, n, (int)shf, 3, t->a.grads[G4_DC], t->a.grads[G4_REST], false);
+    int active_terms = active_time_degree(t) + 1;
+    for (int64_t i = 0; i < n; i++) /* rest holds, per Gaussian, term 0's K3 - 3 then each later term's K3 */
+        memset(t->a.grads[G4_REST] + i * (shf - 3) + active_terms * K3 - 3, 0, (size_t)(shf - active_terms * K3) * sizeof(float));
+    float progress = fminf(1.0f, (float)t->iteration / (float)t->desc.iterations);
+    float lr[GROUPS4] = {t->extent * expf((1.0f - progress) * logf(1.6e-4f) + progress * logf(1.6e-6f)), 1.6e-4f * t->extent, 5e-3f,
+                         1e-3f, 0.05f, 2.5e-3f, 2.5e-3f / 20.0f};
+    float *params[GROUPS4] = {xyz, time, s->log_scales, s->rotations, s->opacities, dc, rest};
+    for (int g = 0; g < GROUPS4; g++)
+        rd_adam_update(params[g], t->a.grads[g], t->a.m[g], t->a.v[g], t->a.sizes[g], &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1});
+    split_rows(s->means, n, 4, 3, xyz, time, true);
+    split_rows(s->sh, n, (int)shf, 3, dc, rest, true);
+    free(xyz), free(time), free(dc), free(rest);
+    rd_scene4d_refresh(s);
+    return RD_OK;
+}
+
+/* One step: the batch's views, their gradients averaged, then Adam. The densification
+   statistic takes each view's own gradient, as with one view a step. */
+static rd_result step_once(rd_trainer4d *t, double *loss)
+{
+    int64_t n = t->scene->count, shf = rd_scene4d_sh_floats(t->max_degree, t->max_time_degree);
+    float *g_means = calloc((size_t)(4 * n + 1), sizeof(float)), *g_sh = calloc((size_t)(shf * n + 1), sizeof(float));
+    if (!g_means || !g_sh) {
+        free(g_means), free(g_sh);
+        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "4D training step: out of memory for %lld Gaussians", (long long)n);
+    }
+    for (int g = G4_SCALES; g <= G4_OPACITIES; g++) memset(t->a.grads[g], 0, t->a.sizes[g] * sizeof(float));
+    rd_gaussian4d_grads gg = {g_means, t->a.grads[G4_SCALES], t->a.grads[G4_ROTATIONS], t->a.grads[G4_OPACITIES], g_sh,
+                              t->a.grad_norm, t->a.views_seen};
+    rd_result r = RD_OK;
+    *loss = 0.0;
+    for (int b = 0; b < t->batch && r == RD_OK; b++) r = view_pass(t, &gg, loss);
+    *loss /= t->batch;
+    if (r == RD_OK && t->batch > 1) {
+        float inverse = 1.0f / (float)t->batch;
+        for (int64_t k = 0; k < 4 * n; k++) g_means[k] *= inverse;
+        for (int64_t k = 0; k < shf * n; k++) g_sh[k] *= inverse;
+        for (int g = G4_SCALES; g <= G4_OPACITIES; g++)
+            for (size_t k = 0; k < t->a.sizes[g]; k++) t->a.grads[g][k] *= inverse;
+    }
+    if (r == RD_OK) r = update(t, g_means, g_sh);
+    if (r == RD_OK) t->iteration++;
+    free(g_means), free(g_sh);
+    return r;
+}
+
+rd_result rd_trainer4d_step(rd_trainer4d *t, int steps, rd_train_stats *stats)
+{
+    if (steps > RD_TRAINER_MAX_STEPS - t->iteration)
+        return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_step: %d more steps after %d pass the limit of %d", steps,
+                       t->iteration, RD_TRAINER_MAX_STEPS);
+    double total = 0.0, loss = 0.0;
+    rd_result r = RD_OK;
+    for (int k = 0; k < steps && r == RD_OK; k++) {
+        r = step_once(t, &loss);
+        if (r == RD_OK && t->desc.densify) r = rd_trainer4d_control_density(t);
+        total += loss;
+    }
+    if (stats) {
+        stats->iteration = t->iteration;
+        stats->loss = steps ? total / steps : 0.0;
+        stats->gaussians = t->scene->count;
+        stats->sh_degree = active_degree(t);
+    }
+    return r;
+}

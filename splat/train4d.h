@@ -1,0 +1,60 @@
+/* train4d.h: the 4D Gaussian trainer behind radiant_train.h's calls, for a trainer whose
+   desc has kind RD_SCENE_GAUSSIANS_4D: Yang's 4DGS recipe (spec/dynamic.md, "Training").
+   Each step renders `batch` views, each at its own time, and averages their losses
+   (L1 + 0.2 D-SSIM, train/loss.h); the backward pass runs through the slice
+   (rd_render_backward with rd_gaussian4d_grads); Adam per group, the spatial means'
+   rate decaying as 3DGS's and the temporal means' not; spatial SH one degree per 1000
+   steps, then the temporal cosine terms one per 1000 (a term not yet active gets no
+   update, so its zero coefficients leave the colour as the lower degree's). train4d.c
+   runs the step, train4d_density.c the density control. The CPU backend runs it. */
+#ifndef RD_TRAIN4D_H
+#define RD_TRAIN4D_H
+
+#include "trainer.h"
+#include "scene4d.h"
+
+/* Adam's groups: the spatial means apart from the temporal ones (their rates differ), the
+   SH's DC (the constant term's) apart from every other coefficient. */
+enum { G4_MEANS, G4_TIME, G4_SCALES, G4_ROTATIONS, G4_OPACITIES, G4_DC, G4_REST, GROUPS4 };
+
+/* Per Gaussian: each group's gradient and Adam moments, and the densification statistic
+   summed over views with the count of views that saw it. */
+typedef struct trainer4d_arrays {
+    float *grads[GROUPS4], *m[GROUPS4], *v[GROUPS4];
+    size_t sizes[GROUPS4];
+    float *grad_norm;
+    uint32_t *views_seen;
+} trainer4d_arrays;
+
+typedef struct rd_trainer4d {
+    rd_context *ctx;
+    rd_trainer_desc desc;
+    view_data *views;
+    int view_count, *order, order_at;
+    rd_rng rng;
+    rd_scene4d *scene;
+    trainer4d_arrays a;
+    float extent, time_min, time_max;
+    int iteration, max_degree, max_time_degree, batch;
+    float *render, *target, *loss_grad; /* the largest view's */
+    double *loss_scratch;
+} rd_trainer4d;
+
+rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_trainer4d **out);
+void rd_trainer4d_destroy(rd_trainer4d *t);
+rd_result rd_trainer4d_step(rd_trainer4d *t, int steps, rd_train_stats *stats);
+
+/* Floats per Gaussian in group g. */
+int rd_trainer4d_group_width(const rd_trainer4d *t, int g);
+/* Arrays for count Gaussians, zeroed (false where memory ran out: nothing then left
+   allocated); freeing them. */
+bool rd_trainer4d_arrays_alloc(const rd_trainer4d *t, int64_t count, trainer4d_arrays *a);
+void rd_trainer4d_arrays_free(trainer4d_arrays *a);
+
+/* The density control after step t->iteration (train4d_density.c): every 100 steps from
+   500 to 15,000 clone, split (children drawn from N(mu4, Sigma4), all four scales / 1.6)
+   and prune (opacity below 0.005; after the first reset, spatial scales over a tenth of
+   the extent); opacities reset to at most 0.01 every 3000. */
+rd_result rd_trainer4d_control_density(rd_trainer4d *t);
+
+#endif

@@ -1,0 +1,111 @@
+/* train4d_density.c: the 4D trainer's adaptive density control (train4d.h), the 3DGS
+   rule in 4D as Yang's recipe runs it (spec/dynamic.md, "Training"): selection by the
+   mean screen-space gradient and the largest spatial scale (the temporal gradient is
+   accumulated but not used to select), split children drawn from the parent's 4D
+   Gaussian, so that they spread in time as well as space. */
+#include "train4d.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { DENSIFY_FROM = 500, DENSIFY_UNTIL = 15000, DENSIFY_EVERY = 100, RESET_EVERY = 3000 };
+#define GRAD_THRESHOLD 2e-4f
+#define PERCENT_DENSE 0.01f
+#define PRUNE_OPACITY 0.005f
+#define PRUNE_SCALE 0.1f /* of the extent, once opacities have been reset */
+
+static float max_spatial_scale(const rd_scene4d *s, int64_t i)
+{
+    const float *ls = s->log_scales + 4 * i;
+    return expf(fmaxf(fmaxf(ls[0], ls[1]), ls[2]));
+}
+
+/* A split child's offset from its parent: R4 (s * x), x ~ N(0, I4). */
+static void child_offset(const rd_scene4d *s, int64_t i, rd_rng *rng, float out[4])
+{
+    double R4[4][4], x[4];
+    for (int k = 0; k < 4; k++) x[k] = expf(s->log_scales[4 * i + k]) * rd_rng_normal(rng);
+    if (!rd_4d_rotation(s->rotations + 8 * i, s->rotations + 8 * i + 4, R4, NULL, NULL)) {
+        memset(out, 0, 4 * sizeof(float));
+        return;
+    }
+    for (int a = 0; a < 4; a++) out[a] = (float)(R4[a][0] * x[0] + R4[a][1] * x[1] + R4[a][2] * x[2] + R4[a][3] * x[3]);
+}
+
+/* The scene and every group's moments again from rows (new_row, trainer.h); the
+   statistics start afresh. */
+static rd_result rebuild(rd_trainer4d *t, const new_row *rows, int64_t count)
+{
+    rd_scene4d *old = t->scene, *s = NULL;
+    rd_result r = rd_scene4d_alloc(t->ctx, count, old->sh_degree, old->time_degree, old->time_period, &s);
+    if (r != RD_OK) return r;
+    trainer4d_arrays a;
+    if (!rd_trainer4d_arrays_alloc(t, count, &a)) {
+        rd_scene_destroy((rd_scene *)s);
+        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "4D densification: out of memory for %lld Gaussians", (long long)count);
+    }
+    size_t shf = (size_t)rd_scene4d_sh_floats(old->sh_degree, old->time_degree);
+    for (int64_t j = 0; j < count; j++) {
+        int64_t i = rows[j].from;
+        memcpy(s->means + 4 * j, old->means + 4 * i, 4 * sizeof(float));
+        memcpy(s->log_scales + 4 * j, old->log_scales + 4 * i, 4 * sizeof(float));
+        memcpy(s->rotations + 8 * j, old->rotations + 8 * i, 8 * sizeof(float));
+        s->opacities[j] = old->opacities[i];
+        memcpy(s->sh + (size_t)j * shf, old->sh + (size_t)i * shf, shf * sizeof(float));
+        for (int g = 0; !rows[j].fresh && g < GROUPS4; g++) {
+            size_t w = (size_t)rd_trainer4d_group_width(t, g);
+            memcpy(a.m[g] + (size_t)j * w, t->a.m[g] + (size_t)i * w, w * sizeof(float));
+            memcpy(a.v[g] + (size_t)j * w, t->a.v[g] + (size_t)i * w, w * sizeof(float));
+        }
+        if (!rows[j].child) continue;
+        float offset[4];
+        child_offset(old, i, &t->rng, offset);
+        for (int k = 0; k < 4; k++) s->means[4 * j + k] += offset[k], s->log_scales[4 * j + k] -= logf(1.6f);
+    }
+    rd_scene_destroy((rd_scene *)old);
+    rd_scene4d_refresh(s);
+    t->scene = s;
+    rd_trainer4d_arrays_free(&t->a);
+    t->a = a;
+    return RD_OK;
+}
+
+static rd_result densify(rd_trainer4d *t)
+{
+    const rd_scene4d *s = t->scene;
+    int64_t n = s->count, count = 0;
+    new_row *rows = malloc(sizeof(new_row) * (size_t)(2 * n + 1));
+    if (!rows) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "4D densification: out of memory");
+    float min_logit = rd_logit(PRUNE_OPACITY);
+    bool prune_big = t->iteration > RESET_EVERY;
+    for (int64_t i = 0; i < n; i++) {
+        float grad = t->a.views_seen[i] ? t->a.grad_norm[i] / (float)t->a.views_seen[i] : 0.0f;
+        bool grow = grad >= GRAD_THRESHOLD, small = max_spatial_scale(s, i) <= PERCENT_DENSE * t->extent;
+        bool pruned = s->opacities[i] < min_logit || (prune_big && max_spatial_scale(s, i) > PRUNE_SCALE * t->extent);
+        if (grow && !small) { /* split: two children replace it */
+            if (!pruned) rows[count++] = (new_row){i, true, true}, rows[count++] = (new_row){i, true, true};
+            continue;
+        }
+        if (!pruned) rows[count++] = (new_row){i, false, false};
+        if (grow && small) rows[count++] = (new_row){i, true, false};
+    }
+    rd_result r = rebuild(t, rows, count);
+    free(rows);
+    return r;
+}
+
+rd_result rd_trainer4d_control_density(rd_trainer4d *t)
+{
+    int it = t->iteration;
+    rd_result r = RD_OK;
+    if (it >= DENSIFY_FROM && it < DENSIFY_UNTIL && it % DENSIFY_EVERY == 0) r = densify(t);
+    if (r == RD_OK && it < DENSIFY_UNTIL && it % RESET_EVERY == 0) {
+        float cap = rd_logit(0.01f);
+        for (int64_t i = 0; i < t->scene->count; i++)
+            if (t->scene->opacities[i] > cap) t->scene->opacities[i] = cap;
+        memset(t->a.m[G4_OPACITIES], 0, t->a.sizes[G4_OPACITIES] * sizeof(float));
+        memset(t->a.v[G4_OPACITIES], 0, t->a.sizes[G4_OPACITIES] * sizeof(float));
+        rd_scene4d_refresh(t->scene);
+    }
+    return r;
+}
