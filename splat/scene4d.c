@@ -3,6 +3,7 @@
    (slice4d.c) drawn by the 3D Gaussians' renderer on the same backend; the slice's arrays
    are the context's (its slot), so that contexts never share them. */
 #include "scene4d.h"
+#include "../renderer/backend.h"
 #ifdef RD_HAVE_CUDA
 #include "slice4d_cuda.h"
 #endif
@@ -34,19 +35,35 @@ rd_result rd_scene4d_create(rd_context *ctx, const rd_scene4d_desc *desc, rd_sce
     float period = d->time_period == 0.0f ? 1.0f : d->time_period;
     if (!(period > 0.0f) || !isfinite(period))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D scene: time_period %g is not a positive time", d->time_period);
-    if (d->memory == RD_MEMORY_DEVICE)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D scene: device arrays are not taken yet (host arrays are)");
     if (d->count > 0 && (!d->means || !d->log_scales || !d->rotations || !d->opacities || !d->sh))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D scene: means, log_scales, rotations, opacities and sh are required");
+    bool device = d->memory == RD_MEMORY_DEVICE;
+    rd_backend backend = ctx ? rd_context_backend(ctx) : RD_BACKEND_CPU;
+    if (device && backend != RD_BACKEND_CUDA && backend != RD_BACKEND_VULKAN)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D scene: device-memory arrays need a GPU backend, CUDA or Vulkan (this context is %s)",
+                       rd_backend_name(backend));
+    size_t n = (size_t)d->count, shf = (size_t)rd_scene4d_sh_floats(d->sh_degree, d->time_degree);
+    struct { const float *from; size_t floats; const char *what; } arrays[] = {
+        {d->means, 4 * n, "4D scene: means"}, {d->log_scales, 4 * n, "4D scene: log_scales"},
+        {d->rotations, 8 * n, "4D scene: rotations"}, {d->opacities, n, "4D scene: opacities"}, {d->sh, shf * n, "4D scene: sh"}};
+    for (size_t k = 0; device && n > 0 && k < sizeof arrays / sizeof arrays[0]; k++) {
+        rd_result r = rd_backend_check_memory(ctx, arrays[k].from, arrays[k].floats * sizeof(float), arrays[k].what);
+        if (r != RD_OK) return r;
+    }
     rd_scene4d *s = NULL;
     rd_result r = rd_scene4d_alloc(ctx, d->count, d->sh_degree, d->time_degree, period, &s);
     if (r != RD_OK) return r;
-    if (d->count > 0) { /* (a scene of none may have NULL arrays) */
-        memcpy(s->means, d->means, (size_t)d->count * 4 * sizeof(float));
-        memcpy(s->log_scales, d->log_scales, (size_t)d->count * 4 * sizeof(float));
-        memcpy(s->rotations, d->rotations, (size_t)d->count * 8 * sizeof(float));
-        memcpy(s->opacities, d->opacities, (size_t)d->count * sizeof(float));
-        memcpy(s->sh, d->sh, (size_t)d->count * (size_t)rd_scene4d_sh_floats(d->sh_degree, d->time_degree) * sizeof(float));
+    /* copied, from the device too: the statics are made from them here (a scene of none
+       may have NULL arrays) */
+    float *to[] = {s->means, s->log_scales, s->rotations, s->opacities, s->sh};
+    for (size_t k = 0; n > 0 && k < sizeof arrays / sizeof arrays[0] && r == RD_OK; k++) {
+        size_t bytes = arrays[k].floats * sizeof(float);
+        if (device) r = rd_buffer_copy(ctx, to[k], RD_MEMORY_HOST, arrays[k].from, RD_MEMORY_DEVICE, bytes);
+        else memcpy(to[k], arrays[k].from, bytes);
+    }
+    if (r != RD_OK) {
+        destroy((rd_scene *)s);
+        return r;
     }
     rd_scene4d_refresh(s);
     *out = (rd_scene *)s;

@@ -1,6 +1,8 @@
 /* ops_splat4d.c: the 4D Gaussians' row of the cross-backend harness (backend_ops.h):
    random 4D scenes (every SH and time degree, degenerate members among them) rendered at
-   a random time on every backend (CPU threads, CUDA, Vulkan), against the CPU. */
+   a random time on every backend (CPU threads, CUDA, Vulkan), against the CPU. On a GPU
+   backend every other case makes its scene from device arrays, freed before the render
+   (the scene is a copy). */
 #include "backend_ops.h"
 #include "compare.h"
 
@@ -12,6 +14,7 @@ typedef struct scene4d_case {
     rd_scene4d_desc arrays;
     rd_camera camera;
     rd_render_desc desc;
+    bool device_arrays; /* on GPU backends */
 } scene4d_case;
 
 typedef struct frame4d {
@@ -51,6 +54,7 @@ static void *generate(const op_env *env, test_rng *r, int i)
     for (int64_t k = 0; k < shf * n; k++) sh[k] = (float)rng_range(r, -1, 1) * (k % (3 * (d->sh_degree + 1) * (d->sh_degree + 1)) < 3 ? 1.0f : 0.2f);
     d->means = means, d->log_scales = ls, d->rotations = rot, d->opacities = op, d->sh = sh;
     const int *size = sizes[i % 5];
+    c->device_arrays = i % 2 == 1;
     c->camera = random_camera(r, size[0], size[1]);
     c->desc = (rd_render_desc){.flags = (uint32_t)(rng_uniform(r) * 8) & 7u, .time = (float)rng_range(r, -0.2, 1.2),
                                .background = {(float)rng_uniform(r), (float)rng_uniform(r), (float)rng_uniform(r)}};
@@ -85,7 +89,26 @@ static rd_result run(rd_context *ctx, void *inputs, void **outputs)
         f->depth[p] = f->trans[p] = NAN, f->contrib[p] = 0xdeadbeef;
     }
     rd_scene *scene = NULL;
-    rd_result r = rd_scene4d_create(ctx, &c->arrays, &scene);
+    rd_result r = RD_OK;
+    if (c->device_arrays && rd_context_backend(ctx) != RD_BACKEND_CPU && c->arrays.count > 0) {
+        const rd_scene4d_desc *a = &c->arrays;
+        size_t n = (size_t)a->count, shf = (size_t)(a->time_degree + 1) * (a->sh_degree + 1) * (a->sh_degree + 1) * 3;
+        const float *from[5] = {a->means, a->log_scales, a->rotations, a->opacities, a->sh};
+        size_t bytes[5] = {16 * n, 16 * n, 32 * n, 4 * n, 4 * shf * n};
+        void *on_device[5] = {0};
+        for (int k = 0; k < 5 && r == RD_OK; k++) {
+            rd_memory memory;
+            r = rd_buffer_alloc(ctx, bytes[k], &on_device[k], &memory);
+            if (r == RD_OK) r = rd_buffer_copy(ctx, on_device[k], memory, from[k], RD_MEMORY_HOST, bytes[k]);
+        }
+        rd_scene4d_desc d = *a;
+        d.means = on_device[0], d.log_scales = on_device[1], d.rotations = on_device[2], d.opacities = on_device[3];
+        d.sh = on_device[4], d.memory = RD_MEMORY_DEVICE;
+        if (r == RD_OK) r = rd_scene4d_create(ctx, &d, &scene);
+        for (int k = 0; k < 5; k++) rd_buffer_free(ctx, on_device[k]);
+    } else {
+        r = rd_scene4d_create(ctx, &c->arrays, &scene);
+    }
     if (r == RD_OK)
         r = rd_render(ctx, scene, &c->camera, &c->desc,
                       &(rd_framebuffer){.color = f->color, .depth = f->depth, .transmittance = f->trans, .contributors = f->contrib});
@@ -118,9 +141,9 @@ static bool compare(const op_env *env, const void *inputs, const void *got_outpu
 static void describe(const void *inputs)
 {
     const scene4d_case *c = inputs;
-    printf("%dx%d, %lld 4D Gaussians, SH %d, time degree %d, period %g, time %g, flags %u\n", c->camera.width, c->camera.height,
+    printf("%dx%d, %lld 4D Gaussians, SH %d, time degree %d, period %g, time %g, flags %u%s\n", c->camera.width, c->camera.height,
            (long long)c->arrays.count, c->arrays.sh_degree, c->arrays.time_degree, c->arrays.time_period, c->desc.time,
-           c->desc.flags);
+           c->desc.flags, c->device_arrays ? ", device arrays on GPUs" : "");
 }
 
 static bool never_large(const void *inputs)

@@ -222,6 +222,10 @@ static void test_time_culling(void)
     CHECK_FAILS(rd_scene4d_create(ctx, &(rd_scene4d_desc){1, 0, 0, -1.0f, mean, ls, rot, op, sh, RD_MEMORY_HOST}, &none),
                 RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "time_period") != NULL);
+    /* device arrays need a GPU backend (the harness row makes scenes from them there) */
+    CHECK_FAILS(rd_scene4d_create(ctx, &(rd_scene4d_desc){1, 0, 0, 1.0f, mean, ls, rot, op, sh, RD_MEMORY_DEVICE}, &none),
+                RD_ERROR_INVALID_ARGUMENT);
+    CHECK(none == NULL && strstr(rd_last_error(ctx), "need a GPU backend") != NULL);
 }
 
 static void test_rotors(void)

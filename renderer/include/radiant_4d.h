@@ -31,7 +31,7 @@ extern "C" {
 
 enum { RD_4D_MAX_TIME_DEGREE = 2 };
 
-/* A 4D scene from the caller's arrays (host memory; copied). */
+/* A 4D scene from the caller's arrays (host or device memory). */
 typedef struct rd_scene4d_desc {
     int64_t count;
     int sh_degree;            /* spatial, 0..3 */
@@ -43,8 +43,9 @@ typedef struct rd_scene4d_desc {
     const float *opacities;   /* count, logit */
     const float *sh;          /* count*(time_degree+1)*(sh_degree+1)^2*3: per Gaussian the temporal
                                  terms n = 0.., in each the SH coefficients, RGB inner */
-    rd_memory memory;         /* host only so far */
+    rd_memory memory;         /* DEVICE: the context's device memory (CUDA, Vulkan); read once, like host arrays */
 } rd_scene4d_desc;
+/* The scene is a copy: the caller's arrays may change or go afterwards. */
 rd_result rd_scene4d_create(rd_context *ctx, const rd_scene4d_desc *desc, rd_scene **out);
 /* The stored arrays (host), laid out as in rd_scene4d_desc; zero for another kind. */
 rd_scene4d_desc rd_scene4d_arrays(const rd_scene *scene);
