@@ -59,7 +59,7 @@ static const char *USAGE =
     "  --checkpoint-every N write SCENE-STEM.checkpoint every N iterations (default 5000; Ctrl-C writes one too,\n"
     "                       then exits with 130)\n"
     "  --resume FILE        continue the run a checkpoint holds (same dataset and options)\n"
-    "4D Gaussians (the CPU backend so far; no checkpoints, --resume, mcmc or --deterministic yet):\n"
+    "4D Gaussians (the CPU backend so far; no mcmc or --deterministic yet; checkpoints as Gaussians'):\n"
     "  --batch N            views (camera and time) a step, their losses averaged (1..64, default 1)\n"
     "  --time-degree N      the temporal colour terms beyond the constant one, raised after the SH degree\n"
     "                       (0..2, default 2)\n"
@@ -216,8 +216,8 @@ static int parse(int argc, char **argv, train_options *o)
         return fprintf(stderr, "radiant: --resume, --deterministic, --strategy and --max-gaussians are for Gaussians, not --model nerf\n"),
                EXIT_USAGE;
     if (o->nerf && !o->background_given) o->random_background = true; /* the spec's for transparent data */
-    if (o->four_d && (o->resume || o->deterministic || strcmp(o->strategy, "mcmc") == 0 || o->max_gaussians))
-        return fprintf(stderr, "radiant: --resume, --deterministic, --strategy mcmc and --max-gaussians are not there for --model 4d yet\n"),
+    if (o->four_d && (o->deterministic || strcmp(o->strategy, "mcmc") == 0 || o->max_gaussians))
+        return fprintf(stderr, "radiant: --deterministic, --strategy mcmc and --max-gaussians are not there for --model 4d yet\n"),
                EXIT_USAGE;
     if (o->four_d && o->batch > 64) return fprintf(stderr, "radiant: --batch %d: 4D trains on 1..64 views a step\n", o->batch), EXIT_USAGE;
     if (o->four_d && !(n > 4 && strcasecmp(o->out + n - 4, ".ply") == 0))
@@ -378,7 +378,6 @@ static rd_result make_fitter(rd_context *ctx, const train_options *o, const rd_t
     memcpy(desc.background, o->background, sizeof desc.background);
     *initial = desc.point_count, *sparse = points > 0;
     *f = (fitter){NULL, "gaussians", 100, gaussians_step, gaussians_scene, gaussians_save, gaussians_load, gaussians_destroy};
-    if (o->four_d) f->save_checkpoint = f->load_checkpoint = NULL; /* none yet */
     return rd_trainer_create_from_set(ctx, train, &desc, (rd_trainer **)&f->trainer);
 }
 

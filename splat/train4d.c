@@ -126,7 +126,7 @@ rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_t
     if (r == RD_OK) {
         t->extent = rd_train_views_extent(t->views, t->view_count);
         bool ok = rd_trainer4d_arrays_alloc(t, t->scene->count, &t->a);
-        t->order = malloc((size_t)t->view_count * sizeof(int));
+        t->order = calloc((size_t)t->view_count, sizeof(int)); /* written by checkpoints before the first step */
         t->render = malloc(4 * largest * sizeof(float));
         t->target = malloc(4 * largest * sizeof(float));
         t->loss_grad = malloc(4 * largest * sizeof(float));

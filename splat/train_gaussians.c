@@ -146,7 +146,7 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
         trainer_arrays arrays;
         bool ok = rd_trainer_arrays_alloc(t, n, &arrays);
         if (ok) rd_trainer_arrays_adopt(t, &arrays);
-        t->order = malloc((size_t)t->view_count * sizeof(int));
+        t->order = calloc((size_t)t->view_count, sizeof(int)); /* written by checkpoints before the first step */
         bool host_step = !rd_train_on_device(ctx); /* the device step has its frame on the device */
         if (host_step) {
             t->render = malloc(4 * largest * sizeof(float));

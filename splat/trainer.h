@@ -89,6 +89,33 @@ void rd_mcmc_regularise_host(rd_trainer *t);
 void rd_mcmc_noise_host(rd_trainer *t, float lr_means);
 rd_result rd_mcmc_refine(rd_trainer *t);
 
+/* ---- checkpoints (train_checkpoint.c): the container both trainers write ---- */
+
+/* A checkpoint's header fields and its payload's pieces, in order. */
+typedef struct checkpoint_head {
+    uint32_t degree; /* the max SH degree */
+    int64_t count;   /* Gaussians */
+    int32_t iteration, views, order_at;
+    uint32_t flags;  /* 3D: the scene's flags; 4D: the max temporal degree */
+    uint64_t rng;
+} checkpoint_head;
+typedef struct checkpoint_piece {
+    void *data;
+    size_t bytes;
+} checkpoint_piece;
+extern const char RD_CHECKPOINT_MAGIC_3D[8], RD_CHECKPOINT_MAGIC_4D[8];
+/* Writes head and the pieces (whole or not at all). */
+rd_result rd_checkpoint_write(rd_context *ctx, const char *path, const char magic[8], const checkpoint_head *head,
+                              const checkpoint_piece *pieces, int n);
+/* Reads path and checks its magic (naming the other trainer's), version, header fields,
+   checksum and view order: *file (free it) and the payload's bytes after the header. */
+rd_result rd_checkpoint_open(rd_context *ctx, const char *path, const char magic[8], checkpoint_head *head, char **file,
+                             size_t *payload);
+/* Copies the payload of an opened file into the pieces. */
+void rd_checkpoint_unpack(const char *file, const checkpoint_piece *pieces, int n);
+rd_result rd_trainer4d_save_checkpoint(rd_trainer4d *t, const char *path);
+rd_result rd_trainer4d_load_checkpoint(rd_trainer4d *t, const char *path);
+
 /* The host arrays, brought up to date with the device where it trains (train_gaussians.c). */
 rd_result rd_trainer_sync_host(rd_trainer *t);
 /* After the host arrays changed (a checkpoint loaded): the device's state from them. */

@@ -264,13 +264,17 @@ if [ -d "$data" ]; then
     check "info gives the mask's size" grep -q "^mask: *saliency 64^3 (262144 logits)" "$tmp/stdout"
     # 4D: a few steps on mutant at 1/16 size, two views a step, each test view at its time
     check "train a 4D scene on mutant briefly" status_is 0 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/mutant_fit.ply" \
-        --iterations 20 --downscale 16 --points 500 --batch 2 --test-views 4
+        --iterations 20 --downscale 16 --points 500 --batch 2 --test-views 4 --checkpoint-every 10
     check "the 4D fit reports the test PSNR" grep -q "test split: 4 views, mean PSNR" "$tmp/stdout"
     check "the 4D report names the model and batch" grep -q '"model":[[:space:]]*"4d"' "$tmp/mutant_fit.report.json"
     check "the 4D report gives the batch" grep -Eq '"batch":[[:space:]]*2' "$tmp/mutant_fit.report.json"
     check "info reads the 4D fit" status_is 0 "$radiant" info "$tmp/mutant_fit.ply"
     check "the 4D fit is a 4D scene" grep -q "^sh degree: *3 spatial, 2 temporal" "$tmp/stdout"
-    check "4D with --resume exits 2" status_is 2 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.ply" --resume "$tmp/x"
+    check "the 4D fit wrote a checkpoint" test -s "$tmp/mutant_fit.checkpoint"
+    check "4D resumes from its checkpoint" status_is 0 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/mutant_fit.ply" \
+        --iterations 30 --downscale 16 --points 500 --batch 2 --test-views 4 --resume "$tmp/mutant_fit.checkpoint"
+    check "4D resumed at its step" grep -q "resuming at iteration 20" "$tmp/stdout"
+    check "4D with --strategy mcmc exits 2" status_is 2 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.ply" --strategy mcmc
     check "4D written as .spz exits 2" status_is 2 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.spz"
     check "4D on CUDA fails (no 4D training there yet, or no GPU here)" status_is 1 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.ply" --backend cuda \
         --downscale 16 --points 50 --iterations 1

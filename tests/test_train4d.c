@@ -9,7 +9,8 @@
    in 700 steps (five seeds: 818-908). On a static scene the 4D trainer fits as well as
    the 3D one (600 steps, 1,500 points, 10 views at 48x48: 21.8 against 20.8 dB). Also: the same seed gives the same scene bit for bit; the
    spatial then temporal degree schedule leaves the temporal terms zero until their step;
-   broken input (a non-finite time, MCMC, a kind that is not trained, checkpoints) is
+   a run stopped and resumed from a checkpoint takes the same steps; broken input (a
+   non-finite time, MCMC, a kind that is not trained, a damaged or 3D checkpoint) is
    refused with a message. */
 #include "test_util.h"
 #include "radiant_bench.h"
@@ -193,11 +194,46 @@ static void test_refusals(const truth *t)
     CHECK(strstr(rd_last_error(ctx), "view 1: time") != NULL);
     d = base_desc(t), d.time_degree = RD_SH_DEGREE(3);
     CHECK(rd_trainer_create(ctx, &d, &tr) == RD_ERROR_INVALID_ARGUMENT && tr == NULL);
-    d = base_desc(t), d.point_count = 50;
-    if (CHECK_OK(rd_trainer_create(ctx, &d, &tr))) {
-        CHECK(rd_trainer_save_checkpoint(tr, "train4d.checkpoint") == RD_ERROR_UNSUPPORTED);
-        rd_trainer_destroy(tr);
+}
+
+/* A run stopped at step 31 (three views a step: mid-way through a pass over them) and
+   resumed from its checkpoint takes the same steps as one that
+   ran through; a damaged checkpoint and a 3D trainer's are refused by name. */
+static void test_checkpoint(const truth *t)
+{
+    rd_trainer_desc d = base_desc(t);
+    d.point_count = 300, d.batch = 3;
+    char path[1024], path3d[1024];
+    snprintf(path, sizeof path, "%s/run4d.checkpoint", test_temp_dir("train4d"));
+    snprintf(path3d, sizeof path3d, "%s/run3d.checkpoint", test_temp_dir("train4d"));
+    rd_trainer *through = NULL, *first = NULL, *resumed = NULL, *flat = NULL;
+    CHECK_OK(rd_trainer_create(ctx, &d, &through));
+    CHECK_OK(rd_trainer_create(ctx, &d, &first));
+    d.seed += 1; /* the checkpoint brings back the generator too */
+    CHECK_OK(rd_trainer_create(ctx, &d, &resumed));
+    if (!through || !first || !resumed) goto done;
+    CHECK_OK(rd_trainer_save_checkpoint(first, path)); /* before any step: loads too */
+    CHECK_OK(rd_trainer_load_checkpoint(resumed, path));
+    CHECK_OK(rd_trainer_step(through, 50, NULL));
+    CHECK_OK(rd_trainer_step(first, 31, NULL));
+    CHECK_OK(rd_trainer_save_checkpoint(first, path));
+    CHECK_OK(rd_trainer_load_checkpoint(resumed, path));
+    CHECK_OK(rd_trainer_step(resumed, 19, NULL));
+    CHECK(same_scene(rd_trainer_scene(through), rd_trainer_scene(resumed)));
+    FILE *f = fopen(path, "r+b");
+    if (f) fseek(f, 200, SEEK_SET), fputc(0x5a, f), fclose(f);
+    CHECK(rd_trainer_load_checkpoint(resumed, path) == RD_ERROR_FORMAT);
+    CHECK(strstr(rd_last_error(ctx), "checksum") && strstr(rd_last_error(ctx), "run4d.checkpoint"));
+    rd_trainer_desc flat_desc = base_desc(t);
+    flat_desc.kind = RD_SCENE_GAUSSIANS, flat_desc.point_count = 50;
+    if (CHECK_OK(rd_trainer_create(ctx, &flat_desc, &flat))) {
+        CHECK_OK(rd_trainer_save_checkpoint(flat, path3d)); /* before any step: loads too */
+        CHECK_OK(rd_trainer_load_checkpoint(flat, path3d));
+        CHECK(rd_trainer_load_checkpoint(resumed, path3d) == RD_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(rd_last_error(ctx), "a 3D trainer's checkpoint") != NULL);
     }
+done:
+    rd_trainer_destroy(through), rd_trainer_destroy(first), rd_trainer_destroy(resumed), rd_trainer_destroy(flat);
 }
 
 int main(void)
@@ -210,6 +246,7 @@ int main(void)
     test_time_terms(&t);
     test_densifies(&t);
     test_refusals(&t);
+    test_checkpoint(&t);
     free_truth(&t);
     rd_context_destroy(ctx);
     return test_finish("train4d");
