@@ -59,7 +59,7 @@ static const char *USAGE =
     "  --checkpoint-every N write SCENE-STEM.checkpoint every N iterations (default 5000; Ctrl-C writes one too,\n"
     "                       then exits with 130)\n"
     "  --resume FILE        continue the run a checkpoint holds (same dataset and options)\n"
-    "4D Gaussians (the CPU backend so far; no mcmc or --deterministic yet; checkpoints as Gaussians'):\n"
+    "4D Gaussians (CPU by default, or --backend cuda; no mcmc or --deterministic yet; checkpoints as Gaussians'):\n"
     "  --batch N            views (camera and time) a step, their losses averaged (1..64, default 1)\n"
     "  --time-degree N      the temporal colour terms beyond the constant one, raised after the SH degree\n"
     "                       (0..2, default 2)\n"
@@ -406,7 +406,7 @@ int cmd_train(int argc, char **argv)
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     /* auto: CUDA where this build and machine have it (the GPU backend with a backward
        pass), else the CPU */
-    if (!o.backend && o.four_d) o.backend = RD_BACKEND_CPU; /* 4D trains there so far */
+    if (!o.backend && o.four_d) o.backend = RD_BACKEND_CPU; /* until its CUDA path has been measured on a GPU */
     if (!o.backend) {
         rd_context *probe = NULL;
         o.backend = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &probe) == RD_OK ? RD_BACKEND_CUDA : RD_BACKEND_CPU;

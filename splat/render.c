@@ -68,8 +68,6 @@ static rd_result backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_
     rd_view_params vp;
     rd_view_params_init(&vp, camera, desc, scene);
     rd_result r = check_gpu_frame(ctx, scene, &vp);
-    if (r == RD_OK && ((const rd_gaussian_grads *)grads->params)->covariances)
-        r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_backward: covariance gradients are computed on the CPU backend only so far");
     return r == RD_OK ? rd_splat_backward_cuda(ctx, scene, &vp, output, grads->params, grads->memory, w2c_grad, desc->stream) : r;
 }
 #endif

@@ -227,18 +227,15 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return r;
 }
 
-/* The slice at the view's time, the 3D backward into its Gaussians' gradients (with their
-   covariances'), then the slice's backward into the 4D parameters. */
-static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
-                              const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
+/* The backward pass of a view through a slice already made (sliced: n Gaussians whose
+   sources in s are source[j], or j where source is NULL): the 3D backward on the backend
+   into host gradients of the sliced Gaussians (with their covariances'), then the slice's
+   backward into the 4D parameters. */
+static rd_result backward_through(rd_context *ctx, const rd_scene4d *s, const rd_scene *sliced, int64_t n, const int64_t *source,
+                                  const rd_camera *camera, const rd_render_desc *desc, const rd_render_grads *output,
+                                  const rd_scene_grads *grads, float *w2c_grad)
 {
-    const rd_scene4d *s = (const rd_scene4d *)scene;
-    const rd_gaussian4d_grads *out = grads->params;
-    slice_state *st = NULL;
-    rd_result r = slice_room(ctx, s, &st);
-    if (r != RD_OK) return r;
-    rd_slice4d_cpu(ctx, s, desc->time, st->sliced, st->source);
-    int64_t n = st->sliced->count, K = rd_sh_coeffs(s->sh_degree);
+    int64_t K = rd_sh_coeffs(s->sh_degree);
     float *floats = rd_alloc_array(n, (size_t)(11 + 3 * K) * sizeof(float));
     uint32_t *seen = rd_alloc_array(n, sizeof(uint32_t));
     if (!floats || !seen) {
@@ -249,11 +246,22 @@ static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_c
     memset(seen, 0, (size_t)n * sizeof(uint32_t));
     rd_gaussian_grads g3 = {.means = floats, .covariances = floats + 3 * n, .opacities = floats + 9 * n,
                             .mean2d_norm = floats + 10 * n, .sh = floats + 11 * n, .views_seen = seen};
-    r = rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CPU].backward(
-        ctx, st->sliced, camera, desc, output, &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g3, NULL, RD_MEMORY_HOST}, w2c_grad);
-    if (r == RD_OK) rd_slice4d_backward_cpu(s, desc->time, st->source, n, &g3, out);
+    rd_result r = rd_kind(RD_SCENE_GAUSSIANS)->backends[rd_context_backend(ctx)].backward(
+        ctx, sliced, camera, desc, output, &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g3, NULL, RD_MEMORY_HOST}, w2c_grad);
+    if (r == RD_OK) rd_slice4d_backward_cpu(s, desc->time, source, n, &g3, grads->params);
     free(floats), free(seen);
     return r;
+}
+
+static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                              const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
+{
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    slice_state *st = NULL;
+    rd_result r = slice_room(ctx, s, &st);
+    if (r != RD_OK) return r;
+    rd_slice4d_cpu(ctx, s, desc->time, st->sliced, st->source);
+    return backward_through(ctx, s, st->sliced, st->sliced->count, st->source, camera, desc, output, grads, w2c_grad);
 }
 
 #ifdef RD_HAVE_CUDA
@@ -261,6 +269,20 @@ static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_ca
                              const rd_framebuffer *target, rd_render_stats *stats)
 {
     return rd_slice4d_render_cuda(ctx, (const rd_scene4d *)scene, camera, desc, target, stats);
+}
+
+/* The slice on the device (culled Gaussians keep their slots, never seen), the 3D CUDA
+   backward, and the slice's backward on the host (rd_slice4d_backward_cpu, the
+   specification itself): the 4D gradients are host arrays. */
+static rd_result backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
+                               const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
+{
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    if (grads->memory != RD_MEMORY_HOST)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_backward: a 4D scene's gradients on CUDA go to host arrays so far");
+    const rd_scene *sliced = NULL;
+    rd_result r = rd_slice4d_cuda(ctx, s, desc, &sliced);
+    return r == RD_OK ? backward_through(ctx, s, sliced, s->count, NULL, camera, desc, output, grads, w2c_grad) : r;
 }
 #endif
 
@@ -279,7 +301,7 @@ const rd_kind_ops rd_gaussians4d_kind = {
     .backends = {
         [RD_BACKEND_CPU] = {.render = render_cpu, .backward = backward_cpu, .free_state = free_state},
 #ifdef RD_HAVE_CUDA
-        [RD_BACKEND_CUDA] = {.render = render_cuda, .free_state = rd_slice4d_cuda_free_state},
+        [RD_BACKEND_CUDA] = {.render = render_cuda, .backward = backward_cuda, .free_state = rd_slice4d_cuda_free_state},
 #endif
 #ifdef RD_HAVE_VULKAN
         [RD_BACKEND_VULKAN] = {.render = render_vk, .free_state = rd_slice4d_vk_free_state},

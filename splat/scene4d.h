@@ -104,8 +104,9 @@ void rd_slice4d_target_free(rd_context *ctx, rd_slice4d_target *t);
 void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out, int64_t *source);
 
 /* The slice's backward (slice4d_backward.c): the gradients of the sliced Gaussians (g3,
-   over `sliced` of them, with covariances; arrays NULL where not wanted, as in out) into
-   the 4D parameters of their sources in s at `time`, added into out. */
+   over `sliced` of them, with covariances and views_seen; the sources' indices in source,
+   or the same where it is NULL) into the 4D parameters of their sources in s at `time`,
+   added into out's arrays (NULL ones skipped). Gaussians no view saw are skipped. */
 void rd_slice4d_backward_cpu(const rd_scene4d *s, float time, const int64_t *source, int64_t sliced,
                              const rd_gaussian_grads *g3, const rd_gaussian4d_grads *out);
 

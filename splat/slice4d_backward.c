@@ -138,7 +138,8 @@ void rd_slice4d_backward_cpu(const rd_scene4d *s, float time, const int64_t *sou
     const int K = rd_sh_coeffs(s->sh_degree), terms = s->time_degree + 1;
     const double omega = 6.283185307179586 / s->time_period;
     for (int64_t j = 0; j < sliced; j++) {
-        int64_t i = source[j];
+        if (!g3->views_seen[j]) continue; /* no view saw it: every gradient is zero */
+        int64_t i = source ? source[j] : j;
         const float *mean = s->means + 4 * i, *g_sh3 = g3->sh + j * (int64_t)K * 3;
         /* colour: sh3 = Σn cos(ω n (μt - t)) sh_n */
         double g_mu_t = 0.0;

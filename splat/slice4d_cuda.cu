@@ -81,8 +81,7 @@ static rd_result upload_scene(rd_context *ctx, slice_cuda_state *st, const rd_sc
     return r;
 }
 
-extern "C" rd_result rd_slice4d_render_cuda(rd_context *ctx, const rd_scene4d *s, const rd_camera *camera, const rd_render_desc *desc,
-                                            const rd_framebuffer *target, rd_render_stats *stats)
+extern "C" rd_result rd_slice4d_cuda(rd_context *ctx, const rd_scene4d *s, const rd_render_desc *desc, const rd_scene **sliced)
 {
     if (s->count > (int64_t)UINT32_MAX - THREADS)
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D render (cuda): %lld Gaussians are more than it indexes", (long long)s->count);
@@ -103,5 +102,14 @@ extern "C" rd_result rd_slice4d_render_cuda(rd_context *ctx, const rd_scene4d *s
         r = rd_cuda_check(ctx, cudaGetLastError(), "4D slice (cuda)");
         if (r != RD_OK) return r;
     }
-    return rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CUDA].render(ctx, st->target.scene, camera, desc, target, stats);
+    *sliced = st->target.scene;
+    return RD_OK;
+}
+
+extern "C" rd_result rd_slice4d_render_cuda(rd_context *ctx, const rd_scene4d *s, const rd_camera *camera, const rd_render_desc *desc,
+                                            const rd_framebuffer *target, rd_render_stats *stats)
+{
+    const rd_scene *sliced = NULL;
+    rd_result r = rd_slice4d_cuda(ctx, s, desc, &sliced);
+    return r == RD_OK ? rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CUDA].render(ctx, sliced, camera, desc, target, stats) : r;
 }

@@ -87,6 +87,7 @@ __global__ void __launch_bounds__(GAUSSIAN_THREADS)
             if (out.log_scales) out.log_scales[3 * i + k] += gg.log_scale[k];
         }
         for (int k = 0; out.rotations && k < 4; k++) out.rotations[4 * i + k] += gg.rotation[k];
+        for (int k = 0; out.covariances && k < 6; k++) out.covariances[6 * i + k] += gg.covariance[k];
         if (out.opacities) out.opacities[i] += gg.opacity;
         if (out.mean2d_norm) { /* in normalised device coordinates, as the CPU's */
             float gu = g2.u * 0.5f * (float)vp.width, gv = g2.v * 0.5f * (float)vp.height;
@@ -166,12 +167,12 @@ static rd_result device_outputs(rd_context *ctx, const rd_render_grads *output, 
 }
 
 /* The caller's gradient arrays, each with its length in 4-byte words (views_seen's too). */
-enum { GRAD_ARRAYS = 7 };
+enum { GRAD_ARRAYS = 8 };
 static void grad_arrays(const rd_gaussian_grads *g, long long n, int sh_degree, void *arrays[GRAD_ARRAYS], size_t words[GRAD_ARRAYS])
 {
     size_t K = (size_t)(sh_degree + 1) * (size_t)(sh_degree + 1), count = (size_t)n;
-    void *a[GRAD_ARRAYS] = {g->means, g->log_scales, g->rotations, g->opacities, g->sh, g->mean2d_norm, g->views_seen};
-    size_t w[GRAD_ARRAYS] = {3 * count, 3 * count, 4 * count, count, 3 * K * count, count, count};
+    void *a[GRAD_ARRAYS] = {g->means, g->log_scales, g->rotations, g->opacities, g->sh, g->mean2d_norm, g->views_seen, g->covariances};
+    size_t w[GRAD_ARRAYS] = {3 * count, 3 * count, 4 * count, count, 3 * K * count, count, count, 6 * count};
     for (int k = 0; k < GRAD_ARRAYS; k++) arrays[k] = a[k], words[k] = w[k];
 }
 
@@ -200,7 +201,7 @@ static rd_result device_params(rd_context *ctx, const rd_gaussian_grads *grads, 
         at += (int)words[k];
     }
     *out = rd_gaussian_grads{(float *)placed[0], (float *)placed[1], (float *)placed[2], (float *)placed[3], (float *)placed[4],
-                             (float *)placed[5], (uint32_t *)placed[6]};
+                             (float *)placed[5], (uint32_t *)placed[6], (float *)placed[7]};
     return r;
 }
 

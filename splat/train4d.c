@@ -87,9 +87,8 @@ static rd_result initialise(rd_trainer4d *t, const rd_trainer_desc *d)
 static rd_result check_desc(rd_context *ctx, const rd_trainer_desc *d)
 {
     if (d->mcmc) return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_trainer_create: 4D training has no 3DGS-MCMC yet (densify is there)");
-    if (rd_context_backend(ctx) != RD_BACKEND_CPU)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_trainer_create: 4D training runs on the CPU backend so far (this context is %s)",
-                       rd_backend_name(rd_context_backend(ctx)));
+    if (rd_context_backend(ctx) == RD_BACKEND_VULKAN)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_trainer_create: 4D training runs on the CPU and CUDA backends (Vulkan has no backward pass yet)");
     if (d->time_degree < 0 || d->time_degree > RD_SH_DEGREE(RD_4D_MAX_TIME_DEGREE) || d->batch < 0 || d->batch > 64)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: time_degree %d (RD_SH_DEGREE(0..%d)) or batch %d (0..64) is out of range",
                        d->time_degree, RD_4D_MAX_TIME_DEGREE, d->batch);

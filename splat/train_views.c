@@ -4,10 +4,8 @@
 
 #include <stdlib.h>
 
-rd_result rd_train_views_copy(rd_context *ctx, const rd_train_view *in, int count, view_data **out, size_t *largest)
+static rd_result copy_views(rd_context *ctx, const rd_train_view *in, int count, view_data *views, size_t *largest)
 {
-    view_data *views = *out = calloc((size_t)count, sizeof(view_data));
-    if (!views) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
     for (int v = 0; v < count; v++) {
         const rd_image *img = in[v].image;
         char why[256];
@@ -31,6 +29,15 @@ rd_result rd_train_views_copy(rd_context *ctx, const rd_train_view *in, int coun
         if (pixels > *largest) *largest = pixels;
     }
     return RD_OK;
+}
+
+rd_result rd_train_views_copy(rd_context *ctx, const rd_train_view *in, int count, view_data **out, size_t *largest)
+{
+    view_data *views = *out = calloc((size_t)count, sizeof(view_data));
+    if (!views) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
+    rd_result r = copy_views(ctx, in, count, views, largest);
+    if (r != RD_OK) rd_train_views_free(views, count), *out = NULL; /* nothing left half-made */
+    return r;
 }
 
 void rd_train_views_free(view_data *views, int count)

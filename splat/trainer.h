@@ -24,8 +24,9 @@ typedef struct view_data {
 
 /* ---- the views, for every trainer of splats (train_views.c) ---- */
 
-/* Copies count views (camera checked, photo's size its camera's) into *out, their photos
-   as RGBA floats; *largest gets the most pixels of one. */
+/* Copies count views (camera checked, photo's size its camera's, time finite) into *out,
+   their photos as RGBA floats; *largest gets the most pixels of one. On failure nothing is
+   left allocated (*out NULL). */
 rd_result rd_train_views_copy(rd_context *ctx, const rd_train_view *in, int count, view_data **out, size_t *largest);
 void rd_train_views_free(view_data *views, int count);
 /* The 3DGS recipe's scene extent: 1.1 times the largest distance of a camera centre from

@@ -56,8 +56,12 @@ bool op_cpu_or_cuda(const op_env *env);
 /* The splat renderer's rows (ops_splat.c), and its backward pass's (ops_splat_backward.c). */
 extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
     OP_SPLAT_DEVICE_ARRAYS, OP_SPLAT_CONTEXTS, OP_SPLAT_BACKWARD;
-/* The 4D Gaussians' row (ops_splat4d.c). */
-extern const backend_op OP_SPLAT4D_RENDER;
+/* A GPU's gradient field against the CPU's (ops_splat_backward.c says how): the samples
+   off by more than max_abs (|want| + RMS(want)) within the flip budget, and the relative
+   L2 error; prints the field's figures where it fails (or RADIANT_TEST_VERBOSE is set). */
+bool op_gpu_field_ok(const op_env *env, const char *name, const float *got, const float *want, size_t n);
+/* The 4D Gaussians' rows (ops_splat4d.c). */
+extern const backend_op OP_SPLAT4D_RENDER, OP_SPLAT4D_BACKWARD;
 /* The training kernels' rows (ops_train.c). */
 extern const backend_op OP_TRAIN_LOSS, OP_TRAIN_ADAM, OP_TRAIN_MCMC;
 /* The hash encoding's row (ops_hashgrid.c). */

@@ -276,9 +276,6 @@ if [ -d "$data" ]; then
     check "4D resumed at its step" grep -q "resuming at iteration 20" "$tmp/stdout"
     check "4D with --strategy mcmc exits 2" status_is 2 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.ply" --strategy mcmc
     check "4D written as .spz exits 2" status_is 2 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.spz"
-    check "4D on CUDA fails (no 4D training there yet, or no GPU here)" status_is 1 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.ply" --backend cuda \
-        --downscale 16 --points 50 --iterations 1
-    check "a refused 4D run writes nothing" test ! -e "$tmp/x.ply"
     check "--model other exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model voxels --out "$tmp/x.rnerf"
     check "train without --out exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego"
     check "train --downscale 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.ply" --downscale 0

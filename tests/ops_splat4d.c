@@ -2,7 +2,9 @@
    random 4D scenes (every SH and time degree, degenerate members among them) rendered at
    a random time on every backend (CPU threads, CUDA, Vulkan), against the CPU. On a GPU
    backend every other case makes its scene from device arrays, freed before the render
-   (the scene is a copy). */
+   (the scene is a copy). The backward row: the same kind of cases with random output
+   gradients, every 4D gradient array, the densification statistics and the pose's
+   against the one-thread CPU, on the backends with a backward pass (CPU, CUDA). */
 #include "backend_ops.h"
 #include "compare.h"
 
@@ -15,6 +17,7 @@ typedef struct scene4d_case {
     rd_camera camera;
     rd_render_desc desc;
     bool device_arrays; /* on GPU backends */
+    float *grad_color, *grad_depth; /* the backward row's output gradients */
 } scene4d_case;
 
 typedef struct frame4d {
@@ -66,6 +69,7 @@ static void free_inputs(void *inputs)
     scene4d_case *c = inputs;
     free((void *)c->arrays.means), free((void *)c->arrays.log_scales), free((void *)c->arrays.rotations);
     free((void *)c->arrays.opacities), free((void *)c->arrays.sh);
+    free(c->grad_color), free(c->grad_depth);
     free(c);
 }
 
@@ -157,3 +161,77 @@ static bool never_large(const void *inputs)
    lavapipe: 26 samples of 4191 pixels 3e-3 off, RADIANT_TEST_SEED=8626841963, case 3) */
 const backend_op OP_SPLAT4D_RENDER = {"splat4d_render", {2e-3, 1e-3, 20}, cases, generate, never_large, run,
                                       compare, describe, free_inputs, free_outputs};
+
+/* ---- the backward pass ---- */
+
+enum { FIELDS = 8 }; /* means, log-scales, rotations, opacities, sh, mean2d_norm, views_seen (as floats), w2c */
+
+typedef struct backward4d_outputs {
+    float *field[FIELDS];
+    size_t size[FIELDS];
+} backward4d_outputs;
+
+static int backward_cases(const op_env *env) { return op_cpu_or_cuda(env) ? (env->variant ? 4 : 10) : 0; }
+
+static void *backward_generate(const op_env *env, test_rng *r, int i)
+{
+    scene4d_case *c = generate(env, r, i);
+    c->device_arrays = false;
+    size_t P = case_pixels(c);
+    c->grad_color = malloc(4 * P * sizeof(float));
+    c->grad_depth = malloc(P * sizeof(float));
+    for (size_t p = 0; p < 4 * P; p++) c->grad_color[p] = (float)rng_range(r, -1, 1);
+    for (size_t p = 0; p < P; p++) c->grad_depth[p] = (float)rng_range(r, -0.1, 0.1);
+    return c;
+}
+
+static void backward_free_outputs(void *outputs)
+{
+    backward4d_outputs *o = outputs;
+    for (int k = 0; o && k < FIELDS; k++) free(o->field[k]);
+    free(o);
+}
+
+static rd_result backward_run(rd_context *ctx, void *inputs, void **outputs)
+{
+    scene4d_case *c = inputs;
+    backward4d_outputs *o = calloc(1, sizeof *o);
+    *outputs = o;
+    const rd_scene4d_desc *a = &c->arrays;
+    size_t n = (size_t)a->count, shf = (size_t)(a->time_degree + 1) * (a->sh_degree + 1) * (a->sh_degree + 1) * 3;
+    size_t sizes[FIELDS] = {4 * n, 4 * n, 8 * n, n, shf * n, n, n, 16};
+    for (int k = 0; k < FIELDS; k++) o->size[k] = sizes[k], o->field[k] = calloc(sizes[k] + 1, sizeof(float));
+    uint32_t *seen = calloc(n + 1, sizeof(uint32_t));
+    rd_gaussian4d_grads g = {o->field[0], o->field[1], o->field[2], o->field[3], o->field[4], o->field[5], seen};
+    rd_scene *scene = NULL;
+    rd_result r = rd_scene4d_create(ctx, a, &scene);
+    if (r == RD_OK)
+        r = rd_render_backward(ctx, scene, 1, &c->camera, &c->desc, &(rd_render_grads){c->grad_color, c->grad_depth, RD_MEMORY_HOST},
+                               &(rd_scene_grads){RD_SCENE_GAUSSIANS_4D, &g, o->field[7], RD_MEMORY_HOST});
+    for (size_t i = 0; i < n; i++) o->field[6][i] = (float)seen[i];
+    free(seen);
+    rd_scene_destroy(scene);
+    return r;
+}
+
+static bool backward_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
+{
+    (void)inputs;
+    const backward4d_outputs *got = got_outputs, *want = want_outputs;
+    static const char *names[FIELDS] = {"means", "log_scales", "rotations", "opacities", "sh", "mean2d_norm", "views_seen", "w2c"};
+    bool ok = true;
+    for (int k = 0; k < FIELDS; k++) {
+        if (env->gpu) {
+            ok &= op_gpu_field_ok(env, names[k], got->field[k], want->field[k], want->size[k]);
+            continue;
+        }
+        compare_result c = compare_floats(got->field[k], want->field[k], want->size[k], env->tol.max_abs);
+        ok &= compare_ok(names[k], c, 0, env->tol.max_abs);
+    }
+    return ok;
+}
+
+/* The GPU tolerance of the 3D backward row (ops_splat_backward.c): the 4D pass is that
+   pass's on the device, then the CPU's own slice backward on its gradients. */
+const backend_op OP_SPLAT4D_BACKWARD = {"splat4d_backward", {1e-2, 1e-2, 10}, backward_cases, backward_generate, never_large,
+                                        backward_run, backward_compare, describe, free_inputs, backward_free_outputs};

@@ -1,7 +1,7 @@
 /* ops_splat_backward.c: the backward pass's row of the cross-backend harness
    (backend_ops.h): random scenes (degenerate members included), cameras, render settings
-   and output gradients; every gradient array, the pose's and the densification
-   statistics against the one-thread CPU. The threaded CPU must match it bit for bit (the
+   and output gradients; every gradient array (the world covariances' too), the pose's
+   and the densification statistics against the one-thread CPU. The threaded CPU must match it bit for bit (the
    CPU pass sums in a fixed order). CUDA also gets a case with every array in device
    memory and two large ones (100k Gaussians at 640x480, 1M at 1280x720, against the
    threaded CPU); the device-memory case and the 1M one render first with
@@ -30,7 +30,7 @@ typedef struct backward_case {
     float *grad_color, *grad_depth;
 } backward_case;
 
-enum { FIELDS = 8 }; /* means, log-scales, rotations, opacities, sh, mean2d_norm, views_seen (as floats), w2c */
+enum { FIELDS = 9 }; /* means, log-scales, rotations, opacities, sh, mean2d_norm, views_seen (as floats), w2c, covariances */
 
 typedef struct backward_outputs {
     float *field[FIELDS];
@@ -106,7 +106,7 @@ static rd_result backward_run(rd_context *ctx, void *inputs, void **outputs)
     *outputs = o;
     size_t n = (size_t)c->arrays.count, K = (size_t)(c->arrays.sh_degree + 1) * (size_t)(c->arrays.sh_degree + 1);
     size_t P = (size_t)c->camera.width * (size_t)c->camera.height;
-    size_t sizes[FIELDS] = {3 * n, 3 * n, 4 * n, n, 3 * K * n, n, n, 16};
+    size_t sizes[FIELDS] = {3 * n, 3 * n, 4 * n, n, 3 * K * n, n, n, 16, 6 * n};
     for (int k = 0; k < FIELDS; k++) {
         o->size[k] = sizes[k];
         o->field[k] = calloc(sizes[k] + 1, sizeof(float));
@@ -121,7 +121,7 @@ static rd_result backward_run(rd_context *ctx, void *inputs, void **outputs)
     rd_scene *scene = NULL;
     rd_result r = rd_scene_create(ctx, &c->arrays, &scene);
     for (int k = 0; k < ARRAYS && r == RD_OK; k++) r = place(ctx, c->device, &a[k], &memory);
-    rd_gaussian_grads g = {a[0].used, a[1].used, a[2].used, a[3].used, a[4].used, a[5].used, a[6].used};
+    rd_gaussian_grads g = {a[0].used, a[1].used, a[2].used, a[3].used, a[4].used, a[5].used, a[6].used, a[8].used};
     rd_render_desc keep = c->desc;
     keep.flags |= RD_RENDER_FOR_BACKWARD;
     float *image = c->kept ? malloc(4 * P * sizeof(float)) : NULL;
@@ -148,7 +148,7 @@ static rd_result backward_run(rd_context *ctx, void *inputs, void **outputs)
    seed 2005045074's case 3 on "cuda (blend in one launch)", two log-scale samples of 9,000
    over and a relative error of 0.033 with them); in a smaller field (the pose's sums over
    every Gaussian) of all of them. */
-static bool gpu_field_ok(const op_env *env, const char *name, const float *got, const float *want, size_t n)
+bool op_gpu_field_ok(const op_env *env, const char *name, const float *got, const float *want, size_t n)
 {
     double sum_sq = 0, diff_sq = 0;
     for (size_t i = 0; i < n; i++) sum_sq += (double)want[i] * want[i];
@@ -172,11 +172,12 @@ static bool backward_compare(const op_env *env, const void *inputs, const void *
 {
     (void)inputs;
     const backward_outputs *got = got_outputs, *want = want_outputs;
-    static const char *names[FIELDS] = {"means", "log_scales", "rotations", "opacities", "sh", "mean2d_norm", "views_seen", "w2c"};
+    static const char *names[FIELDS] = {"means", "log_scales", "rotations", "opacities", "sh", "mean2d_norm", "views_seen", "w2c",
+                                        "covariances"};
     bool ok = true;
     for (int k = 0; k < FIELDS; k++) {
         if (env->gpu) {
-            ok &= gpu_field_ok(env, names[k], got->field[k], want->field[k], want->size[k]);
+            ok &= op_gpu_field_ok(env, names[k], got->field[k], want->field[k], want->size[k]);
             continue;
         }
         compare_result c = compare_floats(got->field[k], want->field[k], want->size[k], env->tol.max_abs);

@@ -54,7 +54,8 @@ rd_scene4d_desc rd_scene4d_arrays(const rd_scene *scene);
    kind RD_SCENE_GAUSSIANS_4D), laid out as rd_scene4d_desc's arrays; rd_render_backward
    adds into each array given at the view's time, NULL arrays are skipped. Through the
    slice: the conditional mean, covariance and opacity and the folded colour. Gaussians
-   culled at that time get nothing. CPU backend so far. */
+   culled at that time get nothing. CPU and CUDA (there the slice's own backward runs on
+   the host, after the 3D backward on the device: host arrays only). */
 typedef struct rd_gaussian4d_grads {
     float *means, *log_scales, *rotations, *opacities, *sh;
     float *mean2d_norm;   /* count: as rd_gaussian_grads' (adaptive density control's statistic) */

@@ -54,7 +54,7 @@ typedef struct rd_gaussian_grads {
     float *covariances;     /* count*6: += dL/dSigma, the world-space covariance R S^2 R^T, as entries
                                xx xy xz yy yz zz of the full matrix (an off-diagonal entry and its
                                mirror each have this derivative): for fields that make their own
-                               covariances (4D Gaussians). CPU backend only so far. */
+                               covariances (4D Gaussians) */
 } rd_gaussian_grads;
 void rd_scene_get_info(const rd_scene *scene, rd_scene_info *out);
 /* The stored arrays (layout as in rd_scene_desc; .memory says where they live). */

@@ -57,7 +57,7 @@ typedef struct rd_trainer_desc {
                                 that a seed repeats a run bit for bit there too, at a cost (BENCHMARKS.md) */
     /* 4D scenes (radiant_4d.h): Yang's 4DGS recipe (spec/dynamic.md), each view rendered at
        its time; rd_trainer_scene is then a 4D scene. densify clones and splits in time as well
-       as space; mcmc and the CUDA backend are not there yet (the CPU backend is). */
+       as space; mcmc is not there yet. CPU and CUDA backends. */
     rd_scene_kind kind;      /* RD_SCENE_GAUSSIANS (0) or RD_SCENE_GAUSSIANS_4D */
     int time_degree;         /* 4D: RD_SH_DEGREE(n), n temporal cosine terms beyond the constant (0: 2) */
     float time_period;       /* 4D: T of the cosine terms (0: the views' time range, or 1 where they share one) */
