@@ -1,6 +1,5 @@
 /* train4d.c: the 4D trainer's creation and step (train4d.h). */
 #include "train4d.h"
-#include "knn.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
 
@@ -13,24 +12,11 @@ int rd_trainer4d_group_width(const rd_trainer4d *t, int g)
     return widths[g] >= 0 ? widths[g] : (int)rd_scene4d_sh_floats(t->max_degree, t->max_time_degree) - 3;
 }
 
-bool rd_trainer4d_arrays_alloc(const rd_trainer4d *t, int64_t count, trainer4d_arrays *a)
+bool rd_trainer4d_arrays_alloc(const rd_trainer4d *t, int64_t count, trainer_arrays *a)
 {
-    memset(a, 0, sizeof *a);
-    bool ok = (a->grad_norm = calloc((size_t)count + 1, sizeof(float))) && (a->views_seen = calloc((size_t)count + 1, sizeof(uint32_t)));
-    for (int g = 0; g < GROUPS4; g++) {
-        a->sizes[g] = (size_t)count * (size_t)rd_trainer4d_group_width(t, g);
-        ok = ok && (a->grads[g] = calloc(a->sizes[g] + 1, sizeof(float))) && (a->m[g] = calloc(a->sizes[g] + 1, sizeof(float))) &&
-             (a->v[g] = calloc(a->sizes[g] + 1, sizeof(float)));
-    }
-    if (!ok) rd_trainer4d_arrays_free(a);
-    return ok;
-}
-
-void rd_trainer4d_arrays_free(trainer4d_arrays *a)
-{
-    for (int g = 0; g < GROUPS4; g++) free(a->grads[g]), free(a->m[g]), free(a->v[g]);
-    free(a->grad_norm), free(a->views_seen);
-    memset(a, 0, sizeof *a);
+    int widths[GROUPS4];
+    for (int g = 0; g < GROUPS4; g++) widths[g] = rd_trainer4d_group_width(t, g);
+    return rd_group_arrays_alloc(GROUPS4, widths, count, a);
 }
 
 void rd_trainer4d_destroy(rd_trainer4d *t)
@@ -38,48 +24,41 @@ void rd_trainer4d_destroy(rd_trainer4d *t)
     if (!t) return;
     rd_train_views_free(t->views, t->view_count);
     rd_scene_destroy((rd_scene *)t->scene);
-    rd_trainer4d_arrays_free(&t->a);
-    free(t->order), free(t->render), free(t->target), free(t->loss_grad), free(t->loss_scratch);
+    rd_trainer_arrays_free(&t->a);
+    free(t->order);
+    rd_step_frame_free(&t->frame);
     free(t);
 }
 
-/* The recipe's start (spec/dynamic.md, "Init"): Gaussians at the given points, or random
-   ones in the box, as the 3D trainer places them; times uniform over the views' range
-   widened by a tenth of the period each side, temporal scale sqrt(T / 5); no rotation
-   (q_l = q_r = 1); opacity 0.1; colour from the points, or grey at points and random
-   without, the temporal terms zero. */
+/* The recipe's start (spec/dynamic.md, "Init"): Gaussians at the seed points (as the 3D
+   trainer's), times uniform over the views' range widened by a tenth of the period each
+   side, temporal scale sqrt(T / 5); no rotation (q_l = q_r = 1); opacity 0.1; the
+   temporal colour terms zero. */
 static rd_result initialise(rd_trainer4d *t, const rd_trainer_desc *d)
 {
-    int64_t n = d->points ? d->point_count : d->point_count > 0 ? d->point_count : 100000;
     float period = t->desc.time_period;
-    rd_result r = rd_scene4d_alloc(t->ctx, n, t->max_degree, t->max_time_degree, period, &t->scene);
-    if (r != RD_OK) return r;
-    rd_scene4d *s = t->scene;
-    float lo[3], hi[3];
-    for (int a = 0; a < 3; a++) lo[a] = d->box_min[a], hi[a] = d->box_max[a];
-    double volume = 1.0;
-    for (int a = 0; a < 3; a++) volume *= fmax(1e-6, (double)hi[a] - (double)lo[a]);
-    float log_scale = logf((float)cbrt(volume / (double)(n > 0 ? n : 1)) * 0.5f);
-    int64_t shf = rd_scene4d_sh_floats(t->max_degree, t->max_time_degree);
-    memset(s->sh, 0, (size_t)n * (size_t)shf * sizeof(float));
-    float *near = d->points ? malloc(sizeof(float) * (size_t)(n + 1)) : NULL;
-    if (d->points && (!near || !rd_knn_mean_sq(d->points, n, 3, near))) {
-        free(near);
-        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for the points' neighbours");
+    seed_points p;
+    rd_result r = rd_seed_points_make(t->ctx, d, &t->rng, &p);
+    if (r == RD_OK) r = rd_scene4d_alloc(t->ctx, p.count, t->max_degree, t->max_time_degree, period, &t->scene);
+    if (r != RD_OK) {
+        rd_seed_points_free(&p);
+        return r;
     }
-    for (int64_t i = 0; i < n; i++) {
+    rd_scene4d *s = t->scene;
+    int64_t shf = rd_scene4d_sh_floats(t->max_degree, t->max_time_degree);
+    memset(s->sh, 0, (size_t)p.count * (size_t)shf * sizeof(float));
+    for (int64_t i = 0; i < p.count; i++) {
         for (int a = 0; a < 3; a++) {
-            s->means[4 * i + a] = d->points ? d->points[3 * i + a] : lo[a] + (hi[a] - lo[a]) * rd_rng_uniform(&t->rng);
-            s->log_scales[4 * i + a] = near ? 0.5f * logf(fmaxf(near[i], 1e-7f)) : log_scale;
-            float colour = d->colors ? d->colors[3 * i + a] : d->points ? 0.5f : rd_rng_uniform(&t->rng);
-            s->sh[i * shf + a] = rd_dc_from_color(colour);
+            s->means[4 * i + a] = p.xyz[3 * i + a];
+            s->log_scales[4 * i + a] = p.log_scale[i];
+            s->sh[i * shf + a] = rd_dc_from_color(p.rgb[3 * i + a]);
         }
         s->means[4 * i + 3] = t->time_min + period * (1.2f * rd_rng_uniform(&t->rng) - 0.1f);
         s->log_scales[4 * i + 3] = 0.5f * logf(period / 5.0f);
         for (int k = 0; k < 8; k++) s->rotations[8 * i + k] = k % 4 == 0 ? 1.0f : 0.0f;
         s->opacities[i] = rd_logit(0.1f);
     }
-    free(near);
+    rd_seed_points_free(&p);
     rd_scene4d_refresh(s);
     return RD_OK;
 }
@@ -126,16 +105,8 @@ rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_t
         t->extent = rd_train_views_extent(t->views, t->view_count);
         bool ok = rd_trainer4d_arrays_alloc(t, t->scene->count, &t->a);
         t->order = calloc((size_t)t->view_count, sizeof(int)); /* written by checkpoints before the first step */
-        t->render = malloc(4 * largest * sizeof(float));
-        t->target = malloc(4 * largest * sizeof(float));
-        t->loss_grad = malloc(4 * largest * sizeof(float));
-        size_t scratch = 0;
-        for (int v = 0; v < t->view_count; v++) {
-            size_t need = rd_loss_scratch_doubles(t->views[v].camera.width, t->views[v].camera.height);
-            if (need > scratch) scratch = need;
-        }
-        t->loss_scratch = malloc(scratch * sizeof(double));
-        if (!ok || !t->order || !t->render || !t->target || !t->loss_grad || !t->loss_scratch)
+        ok = ok && rd_step_frame_alloc(t->views, t->view_count, largest, &t->frame);
+        if (!ok || !t->order)
             r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld 4D Gaussians", (long long)t->scene->count);
         t->order_at = t->view_count; /* a new permutation on the first step */
     }
@@ -162,12 +133,12 @@ static rd_result view_pass(rd_trainer4d *t, const rd_gaussian4d_grads *g, double
     const rd_camera *cam = &view->camera;
     rd_render_desc rd = {.sh_degree = RD_SH_DEGREE(active_degree(t)), .time = view->time};
     for (int c = 0; c < 3; c++) rd.background[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
-    rd_train_view_target(view, rd.background, t->target);
-    rd_result r = rd_render(t->ctx, (rd_scene *)t->scene, cam, &rd, &(rd_framebuffer){.color = t->render});
+    rd_train_view_target(view, rd.background, t->frame.target);
+    rd_result r = rd_render(t->ctx, (rd_scene *)t->scene, cam, &rd, &(rd_framebuffer){.color = t->frame.render});
     if (r != RD_OK) return r;
-    rd_loss_desc ld = {cam->width, cam->height, t->render, t->target, 0.2f};
-    *loss += rd_loss_l1_dssim(&ld, t->loss_grad, t->loss_scratch);
-    return rd_render_backward(t->ctx, (rd_scene *)t->scene, 1, cam, &rd, &(rd_render_grads){t->loss_grad, NULL, RD_MEMORY_HOST},
+    rd_loss_desc ld = {cam->width, cam->height, t->frame.render, t->frame.target, 0.2f};
+    *loss += rd_loss_l1_dssim(&ld, t->frame.loss_grad, t->frame.loss_scratch);
+    return rd_render_backward(t->ctx, (rd_scene *)t->scene, 1, cam, &rd, &(rd_render_grads){t->frame.loss_grad, NULL, RD_MEMORY_HOST},
                               &(rd_scene_grads){RD_SCENE_GAUSSIANS_4D, g, NULL, RD_MEMORY_HOST});
 }
 

@@ -16,15 +16,7 @@
 /* Adam's groups: the spatial means apart from the temporal ones (their rates differ), the
    SH's DC (the constant term's) apart from every other coefficient. */
 enum { G4_MEANS, G4_TIME, G4_SCALES, G4_ROTATIONS, G4_OPACITIES, G4_DC, G4_REST, GROUPS4 };
-
-/* Per Gaussian: each group's gradient and Adam moments, and the densification statistic
-   summed over views with the count of views that saw it. */
-typedef struct trainer4d_arrays {
-    float *grads[GROUPS4], *m[GROUPS4], *v[GROUPS4];
-    size_t sizes[GROUPS4];
-    float *grad_norm;
-    uint32_t *views_seen;
-} trainer4d_arrays;
+_Static_assert((int)GROUPS4 <= (int)TRAINER_MAX_GROUPS, "trainer_arrays holds every 4D group");
 
 typedef struct rd_trainer4d {
     rd_context *ctx;
@@ -33,11 +25,10 @@ typedef struct rd_trainer4d {
     int view_count, *order, order_at;
     rd_rng rng;
     rd_scene4d *scene;
-    trainer4d_arrays a;
+    trainer_arrays a; /* the groups' gradients and moments, the densification statistics */
     float extent, time_min, time_max;
     int iteration, max_degree, max_time_degree, batch;
-    float *render, *target, *loss_grad; /* the largest view's */
-    double *loss_scratch;
+    step_frame frame;
 } rd_trainer4d;
 
 rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_trainer4d **out);
@@ -46,10 +37,9 @@ rd_result rd_trainer4d_step(rd_trainer4d *t, int steps, rd_train_stats *stats);
 
 /* Floats per Gaussian in group g. */
 int rd_trainer4d_group_width(const rd_trainer4d *t, int g);
-/* Arrays for count Gaussians, zeroed (false where memory ran out: nothing then left
-   allocated); freeing them. */
-bool rd_trainer4d_arrays_alloc(const rd_trainer4d *t, int64_t count, trainer4d_arrays *a);
-void rd_trainer4d_arrays_free(trainer4d_arrays *a);
+/* The groups' arrays for count Gaussians (rd_group_arrays_alloc; free with
+   rd_trainer_arrays_free). */
+bool rd_trainer4d_arrays_alloc(const rd_trainer4d *t, int64_t count, trainer_arrays *a);
 
 /* The density control after step t->iteration (train4d_density.c): every 100 steps from
    500 to 15,000 clone, split (children drawn from N(mu4, Sigma4), all four scales / 1.6)

@@ -9,7 +9,7 @@
 
 enum { PIECES = 1 + 5 + 2 * GROUPS4 + 2 };
 
-static void pieces_of(rd_scene4d *s, trainer4d_arrays *a, int *order, int views, checkpoint_piece out[PIECES])
+static void pieces_of(rd_scene4d *s, trainer_arrays *a, int *order, int views, checkpoint_piece out[PIECES])
 {
     size_t n = (size_t)s->count, shf = (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree);
     int k = 0;
@@ -54,7 +54,7 @@ rd_result rd_trainer4d_load_checkpoint(rd_trainer4d *t, const char *path)
                         (long long)count, need);
     }
     rd_scene4d *s = NULL;
-    trainer4d_arrays a = {0};
+    trainer_arrays a = {0};
     int *order = NULL;
     if (r == RD_OK) r = rd_scene4d_alloc(t->ctx, count, t->max_degree, t->max_time_degree, t->scene->time_period, &s);
     if (r == RD_OK && (!rd_trainer4d_arrays_alloc(t, count, &a) || !(order = calloc((size_t)head.views + 1, sizeof(int)))))
@@ -66,14 +66,14 @@ rd_result rd_trainer4d_load_checkpoint(rd_trainer4d *t, const char *path)
         rd_scene4d_refresh(s);
         rd_scene_destroy((rd_scene *)t->scene);
         t->scene = s;
-        rd_trainer4d_arrays_free(&t->a);
+        rd_trainer_arrays_free(&t->a);
         t->a = a;
         free(t->order);
         t->order = order;
         t->iteration = head.iteration, t->order_at = head.order_at, t->rng.state = head.rng;
     } else {
         rd_scene_destroy((rd_scene *)s);
-        rd_trainer4d_arrays_free(&a);
+        rd_trainer_arrays_free(&a);
         free(order);
     }
     free(file);

@@ -8,12 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { DENSIFY_FROM = 500, DENSIFY_UNTIL = 15000, DENSIFY_EVERY = 100, RESET_EVERY = 3000 };
-#define GRAD_THRESHOLD 2e-4f
-#define PERCENT_DENSE 0.01f
-#define PRUNE_OPACITY 0.005f
-#define PRUNE_SCALE 0.1f /* of the extent, once opacities have been reset */
-
 static float max_spatial_scale(const rd_scene4d *s, int64_t i)
 {
     const float *ls = s->log_scales + 4 * i;
@@ -39,7 +33,7 @@ static rd_result rebuild(rd_trainer4d *t, const new_row *rows, int64_t count)
     rd_scene4d *old = t->scene, *s = NULL;
     rd_result r = rd_scene4d_alloc(t->ctx, count, old->sh_degree, old->time_degree, old->time_period, &s);
     if (r != RD_OK) return r;
-    trainer4d_arrays a;
+    trainer_arrays a;
     if (!rd_trainer4d_arrays_alloc(t, count, &a)) {
         rd_scene_destroy((rd_scene *)s);
         return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "4D densification: out of memory for %lld Gaussians", (long long)count);
@@ -65,32 +59,26 @@ static rd_result rebuild(rd_trainer4d *t, const new_row *rows, int64_t count)
     rd_scene_destroy((rd_scene *)old);
     rd_scene4d_refresh(s);
     t->scene = s;
-    rd_trainer4d_arrays_free(&t->a);
+    rd_trainer_arrays_free(&t->a);
     t->a = a;
     return RD_OK;
 }
 
+/* Clone, split and prune (rd_density_rows, the 3D rule on the spatial scales). */
 static rd_result densify(rd_trainer4d *t)
 {
     const rd_scene4d *s = t->scene;
-    int64_t n = s->count, count = 0;
+    int64_t n = s->count;
     new_row *rows = malloc(sizeof(new_row) * (size_t)(2 * n + 1));
-    if (!rows) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "4D densification: out of memory");
-    float min_logit = rd_logit(PRUNE_OPACITY);
-    bool prune_big = t->iteration > RESET_EVERY;
-    for (int64_t i = 0; i < n; i++) {
-        float grad = t->a.views_seen[i] ? t->a.grad_norm[i] / (float)t->a.views_seen[i] : 0.0f;
-        bool grow = grad >= GRAD_THRESHOLD, small = max_spatial_scale(s, i) <= PERCENT_DENSE * t->extent;
-        bool pruned = s->opacities[i] < min_logit || (prune_big && max_spatial_scale(s, i) > PRUNE_SCALE * t->extent);
-        if (grow && !small) { /* split: two children replace it */
-            if (!pruned) rows[count++] = (new_row){i, true, true}, rows[count++] = (new_row){i, true, true};
-            continue;
-        }
-        if (!pruned) rows[count++] = (new_row){i, false, false};
-        if (grow && small) rows[count++] = (new_row){i, true, false};
+    float *largest = malloc(sizeof(float) * (size_t)(n + 1));
+    if (!rows || !largest) {
+        free(rows), free(largest);
+        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "4D densification: out of memory");
     }
-    rd_result r = rebuild(t, rows, count);
-    free(rows);
+    for (int64_t i = 0; i < n; i++) largest[i] = max_spatial_scale(s, i);
+    density_inputs in = {n, t->a.grad_norm, largest, s->opacities, t->a.views_seen, t->extent, t->iteration > RESET_EVERY};
+    rd_result r = rebuild(t, rows, rd_density_rows(&in, rows));
+    free(rows), free(largest);
     return r;
 }
 

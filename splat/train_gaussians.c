@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool rd_trainer_arrays_alloc(const rd_trainer *t, int64_t count, trainer_arrays *a)
+bool rd_group_arrays_alloc(int groups, const int *widths, int64_t count, trainer_arrays *a)
 {
     memset(a, 0, sizeof *a);
     bool ok = (a->grad_norm = calloc((size_t)count + 1, sizeof(float))) && (a->views_seen = calloc((size_t)count + 1, sizeof(uint32_t)));
-    for (int g = 0; g < GROUPS; g++) {
-        a->sizes[g] = (size_t)count * (size_t)rd_trainer_group_width(t, g);
+    for (int g = 0; g < groups; g++) {
+        a->sizes[g] = (size_t)count * (size_t)widths[g];
         ok = ok && (a->grads[g] = calloc(a->sizes[g] + 1, sizeof(float))) && (a->m[g] = calloc(a->sizes[g] + 1, sizeof(float))) &&
              (a->v[g] = calloc(a->sizes[g] + 1, sizeof(float)));
     }
@@ -28,9 +28,16 @@ bool rd_trainer_arrays_alloc(const rd_trainer *t, int64_t count, trainer_arrays 
     return ok;
 }
 
+bool rd_trainer_arrays_alloc(const rd_trainer *t, int64_t count, trainer_arrays *a)
+{
+    int widths[GROUPS];
+    for (int g = 0; g < GROUPS; g++) widths[g] = rd_trainer_group_width(t, g);
+    return rd_group_arrays_alloc(GROUPS, widths, count, a);
+}
+
 void rd_trainer_arrays_free(trainer_arrays *a)
 {
-    for (int g = 0; g < GROUPS; g++) free(a->grads[g]), free(a->m[g]), free(a->v[g]);
+    for (int g = 0; g < TRAINER_MAX_GROUPS; g++) free(a->grads[g]), free(a->m[g]), free(a->v[g]);
     free(a->grad_norm), free(a->views_seen);
     memset(a, 0, sizeof *a);
 }
@@ -55,7 +62,8 @@ static void free_trainer(rd_trainer *t)
     rd_scene_destroy(t->scene);
     trainer_arrays none = {0};
     rd_trainer_arrays_adopt(t, &none); /* frees the trainer's */
-    free(t->order), free(t->render), free(t->target), free(t->loss_grad), free(t->loss_scratch);
+    free(t->order);
+    rd_step_frame_free(&t->frame);
     free(t);
 }
 
@@ -64,17 +72,23 @@ void rd_trainer_destroy(rd_trainer *t)
     if (t) free_trainer(t);
 }
 
-/* Gaussians at the given points, or random ones in the box: opacity 0.1, no rotation,
-   colour from the points or grey; scales: at given points, as the 3DGS recipe, the root of
-   the mean squared distance to the 3 nearest other points (at least 1e-7 squared, so that
-   coincident points stay finite); random ones, the mean spacing (the box's volume shared
-   among them), which their nearest neighbours measure only noisily. */
-static rd_result initialise(rd_trainer *t, const rd_trainer_desc *d)
+void rd_seed_points_free(seed_points *p)
+{
+    free(p->xyz), free(p->log_scale), free(p->rgb);
+    memset(p, 0, sizeof *p);
+}
+
+rd_result rd_seed_points_make(rd_context *ctx, const rd_trainer_desc *d, rd_rng *rng, seed_points *out)
 {
     int64_t n = d->points ? d->point_count : d->point_count > 0 ? d->point_count : 100000;
-    rd_result r = rd_scene_alloc(t->ctx, n, t->max_degree, &t->scene);
-    if (r != RD_OK) return r;
-    rd_scene *s = t->scene;
+    *out = (seed_points){n, malloc(sizeof(float) * (size_t)(3 * n + 1)), malloc(sizeof(float) * (size_t)(n + 1)),
+                         malloc(sizeof(float) * (size_t)(3 * n + 1))};
+    float *near = d->points ? malloc(sizeof(float) * (size_t)(n + 1)) : NULL;
+    if (!out->xyz || !out->log_scale || !out->rgb || (d->points && (!near || !rd_knn_mean_sq(d->points, n, 3, near)))) {
+        free(near);
+        rd_seed_points_free(out);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld initial points", (long long)n);
+    }
     float lo[3], hi[3];
     for (int a = 0; a < 3; a++) lo[a] = d->box_min[a], hi[a] = d->box_max[a];
     if (d->points)
@@ -86,25 +100,41 @@ static rd_result initialise(rd_trainer *t, const rd_trainer_desc *d)
             }
     double volume = 1.0;
     for (int a = 0; a < 3; a++) volume *= fmax(1e-6, (double)hi[a] - (double)lo[a]);
-    float log_scale = logf((float)cbrt(volume / (double)(n > 0 ? n : 1)) * 0.5f);
-    int K = rd_sh_coeffs(t->max_degree);
-    memset(s->sh, 0, (size_t)n * (size_t)K * 3 * sizeof(float));
-    float *near = d->points ? malloc(sizeof(float) * (size_t)(n + 1)) : NULL;
-    if (d->points && (!near || !rd_knn_mean_sq(d->points, n, 3, near))) {
-        free(near);
-        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for the points' neighbours");
-    }
+    float spacing = logf((float)cbrt(volume / (double)(n > 0 ? n : 1)) * 0.5f);
     for (int64_t i = 0; i < n; i++) {
         for (int a = 0; a < 3; a++) {
-            s->means[3 * i + a] = d->points ? d->points[3 * i + a] : lo[a] + (hi[a] - lo[a]) * rd_rng_uniform(&t->rng);
-            s->log_scales[3 * i + a] = near ? 0.5f * logf(fmaxf(near[i], 1e-7f)) : log_scale;
-            float colour = d->colors ? d->colors[3 * i + a] : d->points ? 0.5f : rd_rng_uniform(&t->rng);
-            s->sh[(size_t)i * (size_t)K * 3 + (size_t)a] = rd_dc_from_color(colour);
+            out->xyz[3 * i + a] = d->points ? d->points[3 * i + a] : lo[a] + (hi[a] - lo[a]) * rd_rng_uniform(rng);
+            out->rgb[3 * i + a] = d->colors ? d->colors[3 * i + a] : d->points ? 0.5f : rd_rng_uniform(rng);
+        }
+        out->log_scale[i] = near ? 0.5f * logf(fmaxf(near[i], 1e-7f)) : spacing;
+    }
+    free(near);
+    return RD_OK;
+}
+
+/* Gaussians at the seed points: opacity 0.1, no rotation, the points' colour as DC. */
+static rd_result initialise(rd_trainer *t, const rd_trainer_desc *d)
+{
+    seed_points p;
+    rd_result r = rd_seed_points_make(t->ctx, d, &t->rng, &p);
+    if (r == RD_OK) r = rd_scene_alloc(t->ctx, p.count, t->max_degree, &t->scene);
+    if (r != RD_OK) {
+        rd_seed_points_free(&p);
+        return r;
+    }
+    rd_scene *s = t->scene;
+    int K = rd_sh_coeffs(t->max_degree);
+    memset(s->sh, 0, (size_t)p.count * (size_t)K * 3 * sizeof(float));
+    for (int64_t i = 0; i < p.count; i++) {
+        for (int a = 0; a < 3; a++) {
+            s->means[3 * i + a] = p.xyz[3 * i + a];
+            s->log_scales[3 * i + a] = p.log_scale[i];
+            s->sh[(size_t)i * (size_t)K * 3 + (size_t)a] = rd_dc_from_color(p.rgb[3 * i + a]);
         }
         s->rotations[4 * i] = 1.0f, s->rotations[4 * i + 1] = s->rotations[4 * i + 2] = s->rotations[4 * i + 3] = 0.0f;
         s->opacities[i] = rd_logit(0.1f);
     }
-    free(near);
+    rd_seed_points_free(&p);
     return RD_OK;
 }
 
@@ -147,19 +177,8 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
         bool ok = rd_trainer_arrays_alloc(t, n, &arrays);
         if (ok) rd_trainer_arrays_adopt(t, &arrays);
         t->order = calloc((size_t)t->view_count, sizeof(int)); /* written by checkpoints before the first step */
-        bool host_step = !rd_train_on_device(ctx); /* the device step has its frame on the device */
-        if (host_step) {
-            t->render = malloc(4 * largest * sizeof(float));
-            t->target = malloc(4 * largest * sizeof(float));
-            t->loss_grad = malloc(4 * largest * sizeof(float));
-            size_t scratch = 0;
-            for (int v = 0; v < t->view_count; v++) {
-                size_t need = rd_loss_scratch_doubles(t->views[v].camera.width, t->views[v].camera.height);
-                if (need > scratch) scratch = need;
-            }
-            t->loss_scratch = malloc(scratch * sizeof(double));
-            ok = ok && t->render && t->target && t->loss_grad && t->loss_scratch;
-        }
+        if (!rd_train_on_device(ctx)) /* the device step has its frame on the device */
+            ok = ok && rd_step_frame_alloc(t->views, t->view_count, largest, &t->frame);
         if (!ok || !t->order)
             r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld Gaussians", (long long)n);
         t->order_at = t->view_count; /* a new permutation on the first step */
@@ -226,11 +245,11 @@ static rd_result step_once(rd_trainer *t, double *loss)
         *loss = 0.0;
         return r;
     }
-    rd_train_view_target(view, rd.background, t->target);
-    rd_result r = rd_render(t->ctx, t->scene, cam, &rd, &(rd_framebuffer){.color = t->render});
+    rd_train_view_target(view, rd.background, t->frame.target);
+    rd_result r = rd_render(t->ctx, t->scene, cam, &rd, &(rd_framebuffer){.color = t->frame.render});
     if (r != RD_OK) return r;
-    rd_loss_desc ld = {cam->width, cam->height, t->render, t->target, 0.2f};
-    *loss = rd_loss_l1_dssim(&ld, t->loss_grad, t->loss_scratch);
+    rd_loss_desc ld = {cam->width, cam->height, t->frame.render, t->frame.target, 0.2f};
+    *loss = rd_loss_l1_dssim(&ld, t->frame.loss_grad, t->frame.loss_scratch);
 
     /* the backward pass writes DC and higher coefficients interleaved (K*3 per Gaussian):
        it fills one SH array, split into the two groups after */
@@ -241,7 +260,7 @@ static rd_result step_once(rd_trainer *t, double *loss)
     for (int g = 0; g < GROUPS; g++) memset(t->grads[g], 0, t->sizes[g] * sizeof(float));
     rd_gaussian_grads gg = {t->grads[GROUP_MEANS], t->grads[GROUP_SCALES], t->grads[GROUP_ROTATIONS], t->grads[GROUP_OPACITIES],
                             sh_grad, t->grad_norm, t->views_seen};
-    r = rd_render_backward(t->ctx, t->scene, 1, cam, &rd, &(rd_render_grads){t->loss_grad, NULL, RD_MEMORY_HOST},
+    r = rd_render_backward(t->ctx, t->scene, 1, cam, &rd, &(rd_render_grads){t->frame.loss_grad, NULL, RD_MEMORY_HOST},
                            &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_HOST});
     if (r == RD_OK) {
         rd_scene *s = t->scene;
@@ -277,19 +296,30 @@ static rd_result step_once(rd_trainer *t, double *loss)
     return r;
 }
 
-/* ---- adaptive density control (the 3DGS recipe's defaults) ---- */
-
-enum { DENSIFY_FROM = 500, DENSIFY_UNTIL = 15000, DENSIFY_EVERY = 100, RESET_EVERY = 3000 };
-#define GRAD_THRESHOLD 2e-4f
-#define PERCENT_DENSE 0.01f
-#define PRUNE_OPACITY 0.005f
-#define PRUNE_SCALE 0.1f /* of the extent, once opacities have been reset */
-
+/* ---- adaptive density control (trainer.h's constants) ---- */
 
 static float max_scale(const rd_scene *s, int64_t i)
 {
     const float *ls = s->log_scales + 3 * i;
     return expf(fmaxf(fmaxf(ls[0], ls[1]), ls[2]));
+}
+
+int64_t rd_density_rows(const density_inputs *in, new_row *rows)
+{
+    int64_t count = 0;
+    float min_logit = rd_logit(DENSIFY_PRUNE_OPACITY);
+    for (int64_t i = 0; i < in->count; i++) {
+        float grad = in->views_seen[i] ? in->grad_norm[i] / (float)in->views_seen[i] : 0.0f;
+        bool grow = grad >= DENSIFY_GRAD_THRESHOLD, small = in->max_scale[i] <= DENSIFY_PERCENT_DENSE * in->extent;
+        bool pruned = in->opacities[i] < min_logit || (in->prune_big && in->max_scale[i] > DENSIFY_PRUNE_SCALE * in->extent);
+        if (grow && !small) { /* split: two children replace it (the children are pruned by the parent's measure) */
+            if (!pruned) rows[count++] = (new_row){i, true, true}, rows[count++] = (new_row){i, true, true};
+            continue;
+        }
+        if (!pruned) rows[count++] = (new_row){i, false, false};
+        if (grow && small) rows[count++] = (new_row){i, true, false};
+    }
+    return count;
 }
 
 /* Rebuilds the scene and every group's moments from rows; children are sampled from the
@@ -341,29 +371,21 @@ rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count)
     return RD_OK;
 }
 
-/* Clone small Gaussians and split large ones whose mean NDC gradient reached the
-   threshold; prune faint ones (and, after the first opacity reset, huge ones). */
+/* Clone, split and prune (rd_density_rows) on the host arrays. */
 static rd_result densify(rd_trainer *t)
 {
     const rd_scene *s = t->scene;
-    int64_t n = s->count, count = 0;
-    new_row *rows = malloc(sizeof(new_row) * (size_t)(3 * n + 1));
-    if (!rows) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "densification: out of memory");
-    float min_logit = rd_logit(PRUNE_OPACITY);
-    bool prune_big = t->iteration > RESET_EVERY;
-    for (int64_t i = 0; i < n; i++) {
-        float grad = t->views_seen[i] ? t->grad_norm[i] / (float)t->views_seen[i] : 0.0f;
-        bool grow = grad >= GRAD_THRESHOLD, small = max_scale(s, i) <= PERCENT_DENSE * t->extent;
-        bool pruned = s->opacities[i] < min_logit || (prune_big && max_scale(s, i) > PRUNE_SCALE * t->extent);
-        if (grow && !small) { /* split: two children replace it (the children are pruned by the parent's measure) */
-            if (!pruned) rows[count++] = (new_row){i, true, true}, rows[count++] = (new_row){i, true, true};
-            continue;
-        }
-        if (!pruned) rows[count++] = (new_row){i, false, false};
-        if (grow && small) rows[count++] = (new_row){i, true, false};
+    int64_t n = s->count;
+    new_row *rows = malloc(sizeof(new_row) * (size_t)(2 * n + 1));
+    float *largest = malloc(sizeof(float) * (size_t)(n + 1));
+    if (!rows || !largest) {
+        free(rows), free(largest);
+        return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "densification: out of memory");
     }
-    rd_result r = rd_trainer_rebuild(t, rows, count);
-    free(rows);
+    for (int64_t i = 0; i < n; i++) largest[i] = max_scale(s, i);
+    density_inputs in = {n, t->grad_norm, largest, s->opacities, t->views_seen, t->extent, t->iteration > RESET_EVERY};
+    rd_result r = rd_trainer_rebuild(t, rows, rd_density_rows(&in, rows));
+    free(rows), free(largest);
     return r;
 }
 

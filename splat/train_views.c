@@ -1,8 +1,10 @@
 /* train_views.c: the views a splat trainer fits (trainer.h): copied and checked, their
    extent, the seeded order a run visits them in, and each photo on a step's background. */
 #include "trainer.h"
+#include "../train/loss.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static rd_result copy_views(rd_context *ctx, const rd_train_view *in, int count, view_data *views, size_t *largest)
 {
@@ -82,4 +84,24 @@ void rd_train_view_target(const view_data *view, const float background[3], floa
         for (int c = 0; c < 3; c++) target[4 * p + c] = view->rgba[4 * p + c] * a + background[c] * (1.0f - a);
         target[4 * p + 3] = a;
     }
+}
+
+bool rd_step_frame_alloc(const view_data *views, int count, size_t largest, step_frame *f)
+{
+    size_t scratch = 0;
+    for (int v = 0; v < count; v++) {
+        size_t need = rd_loss_scratch_doubles(views[v].camera.width, views[v].camera.height);
+        if (need > scratch) scratch = need;
+    }
+    *f = (step_frame){malloc(4 * largest * sizeof(float)), malloc(4 * largest * sizeof(float)), malloc(4 * largest * sizeof(float)),
+                      malloc(scratch * sizeof(double))};
+    bool ok = f->render && f->target && f->loss_grad && f->loss_scratch;
+    if (!ok) rd_step_frame_free(f);
+    return ok;
+}
+
+void rd_step_frame_free(step_frame *f)
+{
+    free(f->render), free(f->target), free(f->loss_grad), free(f->loss_scratch);
+    memset(f, 0, sizeof *f);
 }

@@ -38,6 +38,16 @@ int rd_train_views_next(int *order, int *at, int count, rd_rng *rng);
 /* The photo composited on background into target (RGBA, alpha the photo's). */
 void rd_train_view_target(const view_data *view, const float background[3], float *target);
 
+/* A host step's frame: the render, the photo on the step's background, the loss's
+   gradient (each RGBA of the largest view) and the loss's scratch (train_views.c). */
+typedef struct step_frame {
+    float *render, *target, *loss_grad;
+    double *loss_scratch;
+} step_frame;
+/* False (nothing left allocated) where memory runs out. */
+bool rd_step_frame_alloc(const view_data *views, int count, size_t largest, step_frame *f);
+void rd_step_frame_free(step_frame *f);
+
 struct rd_trainer {
     rd_context *ctx;
     rd_trainer_desc desc;
@@ -50,8 +60,7 @@ struct rd_trainer {
     int iteration, max_degree;
     int *order, order_at;
     rd_rng rng;
-    float *render, *target, *loss_grad; /* the largest view's */
-    double *loss_scratch;
+    step_frame frame; /* a host step's (none where the device steps) */
     float *grad_norm;     /* per Gaussian: the densification statistic summed over views */
     uint32_t *views_seen; /* per Gaussian */
     train_device *device; /* on a GPU backend: the state there, ahead of the host arrays above */
@@ -66,19 +75,60 @@ typedef struct new_row {
     bool fresh, child;
 } new_row;
 
-/* A trainer's per-Gaussian arrays beside its scene (its fields of the same names): each
-   group's gradient and Adam moments, and the densification statistics. Allocated
-   together, zeroed, and handed over together (rd_trainer_arrays_adopt frees the old). */
+/* A trainer's per-Gaussian arrays beside its scene: each group's gradient and Adam
+   moments, and the densification statistics. Allocated together, zeroed, and handed over
+   together (the 3D trainer keeps them in its fields of the same names:
+   rd_trainer_arrays_adopt frees the old; the 4D trainer holds one of these). */
+enum { TRAINER_MAX_GROUPS = 7 };
+_Static_assert((int)GROUPS <= (int)TRAINER_MAX_GROUPS, "trainer_arrays holds every 3D group");
 typedef struct trainer_arrays {
-    float *grads[GROUPS], *m[GROUPS], *v[GROUPS];
-    size_t sizes[GROUPS];
+    float *grads[TRAINER_MAX_GROUPS], *m[TRAINER_MAX_GROUPS], *v[TRAINER_MAX_GROUPS];
+    size_t sizes[TRAINER_MAX_GROUPS];
     float *grad_norm;
     uint32_t *views_seen;
 } trainer_arrays;
-/* False (nothing left allocated) where memory runs out. */
+/* groups' arrays of widths[g] floats per Gaussian for count Gaussians; false (nothing left
+   allocated) where memory runs out. */
+bool rd_group_arrays_alloc(int groups, const int *widths, int64_t count, trainer_arrays *a);
+/* The 3D trainer's groups (rd_trainer_group_width). */
 bool rd_trainer_arrays_alloc(const rd_trainer *t, int64_t count, trainer_arrays *a);
 void rd_trainer_arrays_free(trainer_arrays *a);
 void rd_trainer_arrays_adopt(rd_trainer *t, trainer_arrays *a);
+
+/* ---- the initial Gaussians' places, sizes and colours (both trainers) ---- */
+
+/* The given points (scale: as the 3DGS recipe, the root of the mean squared distance to
+   the 3 nearest other points, at least 1e-7 squared so that coincident points stay finite;
+   colour the points' or grey), or point_count (0: 100,000) random ones in the box (scale:
+   the mean spacing, the box's volume shared among them, which their nearest neighbours
+   measure only noisily; colour random). */
+typedef struct seed_points {
+    int64_t count;
+    float *xyz, *log_scale, *rgb; /* count*3, count (isotropic), count*3 in [0, 1] */
+} seed_points;
+rd_result rd_seed_points_make(rd_context *ctx, const rd_trainer_desc *d, rd_rng *rng, seed_points *out);
+void rd_seed_points_free(seed_points *p);
+
+/* ---- adaptive density control (the 3DGS recipe's defaults, both trainers) ---- */
+
+enum { DENSIFY_FROM = 500, DENSIFY_UNTIL = 15000, DENSIFY_EVERY = 100, RESET_EVERY = 3000 };
+#define DENSIFY_GRAD_THRESHOLD 2e-4f
+#define DENSIFY_PERCENT_DENSE 0.01f
+#define DENSIFY_PRUNE_OPACITY 0.005f
+#define DENSIFY_PRUNE_SCALE 0.1f /* of the extent, once opacities have been reset */
+
+/* What selects Gaussians: per Gaussian the statistic summed over views and the views
+   that saw it, the largest (spatial) scale and the logit opacity. */
+typedef struct density_inputs {
+    int64_t count;
+    const float *grad_norm, *max_scale, *opacities;
+    const uint32_t *views_seen;
+    float extent;
+    bool prune_big; /* after the first opacity reset */
+} density_inputs;
+/* Clone small Gaussians and split large ones whose mean statistic reached the threshold;
+   prune faint ones (and with prune_big huge ones): rows (room for 2 count) and how many. */
+int64_t rd_density_rows(const density_inputs *in, new_row *rows);
 
 /* Rebuilds the scene and every group's moments from rows (train_gaussians.c): children
    are sampled from the parent's Gaussian (mean + R x, x ~ N(0, S^2)) with scales / 1.6. */

@@ -60,6 +60,9 @@ extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED
    off by more than max_abs (|want| + RMS(want)) within the flip budget, and the relative
    L2 error; prints the field's figures where it fails (or RADIANT_TEST_VERBOSE is set). */
 bool op_gpu_field_ok(const op_env *env, const char *name, const float *got, const float *want, size_t n);
+/* Gradient fields: on GPUs each by op_gpu_field_ok, on the CPU each exactly. */
+bool op_compare_fields(const op_env *env, int fields, const char *const *names, float *const *got, float *const *want,
+                       const size_t *sizes);
 /* The 4D Gaussians' rows (ops_splat4d.c). */
 extern const backend_op OP_SPLAT4D_RENDER, OP_SPLAT4D_BACKWARD;
 /* The training kernels' rows (ops_train.c). */

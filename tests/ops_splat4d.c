@@ -219,16 +219,7 @@ static bool backward_compare(const op_env *env, const void *inputs, const void *
     (void)inputs;
     const backward4d_outputs *got = got_outputs, *want = want_outputs;
     static const char *names[FIELDS] = {"means", "log_scales", "rotations", "opacities", "sh", "mean2d_norm", "views_seen", "w2c"};
-    bool ok = true;
-    for (int k = 0; k < FIELDS; k++) {
-        if (env->gpu) {
-            ok &= op_gpu_field_ok(env, names[k], got->field[k], want->field[k], want->size[k]);
-            continue;
-        }
-        compare_result c = compare_floats(got->field[k], want->field[k], want->size[k], env->tol.max_abs);
-        ok &= compare_ok(names[k], c, 0, env->tol.max_abs);
-    }
-    return ok;
+    return op_compare_fields(env, FIELDS, names, got->field, want->field, want->size);
 }
 
 /* The GPU tolerance of the 3D backward row (ops_splat_backward.c): the 4D pass is that

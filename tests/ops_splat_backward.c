@@ -168,22 +168,28 @@ bool op_gpu_field_ok(const op_env *env, const char *name, const float *got, cons
     return ok;
 }
 
+bool op_compare_fields(const op_env *env, int fields, const char *const *names, float *const *got, float *const *want,
+                       const size_t *sizes)
+{
+    bool ok = true;
+    for (int k = 0; k < fields; k++) {
+        if (env->gpu) {
+            ok &= op_gpu_field_ok(env, names[k], got[k], want[k], sizes[k]);
+            continue;
+        }
+        compare_result c = compare_floats(got[k], want[k], sizes[k], env->tol.max_abs);
+        ok &= compare_ok(names[k], c, 0, env->tol.max_abs);
+    }
+    return ok;
+}
+
 static bool backward_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
 {
     (void)inputs;
     const backward_outputs *got = got_outputs, *want = want_outputs;
     static const char *names[FIELDS] = {"means", "log_scales", "rotations", "opacities", "sh", "mean2d_norm", "views_seen", "w2c",
                                         "covariances"};
-    bool ok = true;
-    for (int k = 0; k < FIELDS; k++) {
-        if (env->gpu) {
-            ok &= op_gpu_field_ok(env, names[k], got->field[k], want->field[k], want->size[k]);
-            continue;
-        }
-        compare_result c = compare_floats(got->field[k], want->field[k], want->size[k], env->tol.max_abs);
-        ok &= compare_ok(names[k], c, 0, env->tol.max_abs);
-    }
-    return ok;
+    return op_compare_fields(env, FIELDS, names, got->field, want->field, want->size);
 }
 
 static void backward_describe(const void *inputs)
