@@ -11,7 +11,8 @@
    spatial then temporal degree schedule leaves the temporal terms zero until their step;
    a run stopped and resumed from a checkpoint takes the same steps; broken input (a
    non-finite time, MCMC, a kind that is not trained, a damaged or 3D checkpoint) is
-   refused with a message; on CUDA, where there is one, 300 steps fit as on the CPU. */
+   refused with a message; on CUDA, where there is one, 300 steps fit as on the CPU. The
+   sanitizer build fits for 100 steps, checking the loss and the repeat only. */
 #include "test_util.h"
 #include "radiant_bench.h"
 
@@ -111,17 +112,19 @@ static void test_fits(const truth *t)
     rd_trainer_desc d = base_desc(t);
     if (!CHECK_OK(rd_trainer_create(ctx, &d, &tr))) return;
     CHECK(rd_scene_get_kind(rd_trainer_scene(tr)) == RD_SCENE_GAUSSIANS_4D);
+    /* the sanitizer build runs a sixth of it, and checks the loss and the repeat only */
+    int steps = TEST_SANITIZED ? 100 : 600;
     double before = views_psnr(t, rd_trainer_scene(tr), 0, NULL);
     rd_train_stats first, last;
     CHECK_OK(rd_trainer_step(tr, 50, &first));
-    CHECK_OK(rd_trainer_step(tr, 550, &last));
+    CHECK_OK(rd_trainer_step(tr, steps - 50, &last));
     double after = views_psnr(t, rd_trainer_scene(tr), 0, NULL), off = 0.0, fit = views_psnr(t, rd_trainer_scene(tr), 1, &off);
     printf("train4d: held-out cameras %.2f -> %.2f dB; training cameras %.2f dB, %.2f against another time's photo; "
            "loss %.4f -> %.4f\n", before, after, fit, off, first.loss, last.loss);
-    CHECK(after >= before + MIN_GAIN);
-    CHECK(fit >= off + MIN_TIME_GAIN);
-    CHECK(last.loss < 0.7 * first.loss);
-    CHECK(last.iteration == 600 && last.gaussians == 1500);
+    CHECK(TEST_SANITIZED || after >= before + MIN_GAIN);
+    CHECK(TEST_SANITIZED || fit >= off + MIN_TIME_GAIN);
+    CHECK(last.loss < (TEST_SANITIZED ? 0.95 : 0.7) * first.loss);
+    CHECK(last.iteration == steps && last.gaussians == 1500);
     /* spatial SH to degree 3 by step 3000 first: the temporal terms are still zero at 600 */
     rd_scene4d_desc a = rd_scene4d_arrays(rd_trainer_scene(tr));
     int K3 = 3 * (a.sh_degree + 1) * (a.sh_degree + 1), nonzero_time = 0, nonzero_dc = 0;
@@ -134,7 +137,7 @@ static void test_fits(const truth *t)
     /* the same seed, the same scene bit for bit */
     rd_trainer *again = NULL;
     if (CHECK_OK(rd_trainer_create(ctx, &d, &again))) {
-        CHECK_OK(rd_trainer_step(again, 600, NULL));
+        CHECK_OK(rd_trainer_step(again, steps, NULL));
         CHECK(same_scene(rd_trainer_scene(tr), rd_trainer_scene(again)));
         rd_trainer_destroy(again);
     }
