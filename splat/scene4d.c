@@ -4,6 +4,7 @@
    are the context's (its slot), so that contexts never share them. */
 #include "scene4d.h"
 #include "../renderer/backend.h"
+#include "../renderer/cpu/parallel.h"
 #ifdef RD_HAVE_CUDA
 #include "slice4d_cuda.h"
 #endif
@@ -65,7 +66,7 @@ rd_result rd_scene4d_create(rd_context *ctx, const rd_scene4d_desc *desc, rd_sce
         destroy((rd_scene *)s);
         return r;
     }
-    rd_scene4d_refresh(s);
+    rd_scene4d_refresh(ctx, s);
     *out = (rd_scene *)s;
     return RD_OK;
 }
@@ -90,9 +91,16 @@ rd_result rd_scene4d_alloc(rd_context *ctx, int64_t count, int sh_degree, int ti
     return RD_OK;
 }
 
-void rd_scene4d_refresh(rd_scene4d *s)
+static void prepare_range(int64_t begin, int64_t end, int worker, void *user)
 {
-    for (int64_t i = 0; i < s->count; i++) rd_slice4d_prepare(s, i, &s->fixed[i]);
+    (void)worker;
+    rd_scene4d *s = user;
+    for (int64_t i = begin; i < end; i++) rd_slice4d_prepare(s, i, &s->fixed[i]);
+}
+
+void rd_scene4d_refresh(rd_context *ctx, rd_scene4d *s)
+{
+    rd_parallel_for(ctx ? ctx->threads : 1, s->count, 4096, prepare_range, s);
     s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS_4D);
 }
 
@@ -248,7 +256,7 @@ static rd_result backward_through(rd_context *ctx, const rd_scene4d *s, const rd
                             .mean2d_norm = floats + 10 * n, .sh = floats + 11 * n, .views_seen = seen};
     rd_result r = rd_kind(RD_SCENE_GAUSSIANS)->backends[rd_context_backend(ctx)].backward(
         ctx, sliced, camera, desc, output, &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g3, NULL, RD_MEMORY_HOST}, w2c_grad);
-    if (r == RD_OK) rd_slice4d_backward_cpu(s, desc->time, source, n, &g3, grads->params);
+    if (r == RD_OK) rd_slice4d_backward_cpu(ctx, s, desc->time, source, n, &g3, grads->params);
     free(floats), free(seen);
     return r;
 }

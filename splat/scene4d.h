@@ -65,9 +65,9 @@ bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float 
 /* A scene of count Gaussians whose arrays are allocated, not filled (a trainer's):
    rd_scene4d_refresh once they are. */
 rd_result rd_scene4d_alloc(rd_context *ctx, int64_t count, int sh_degree, int time_degree, float time_period, rd_scene4d **out);
-/* After the arrays changed: every Gaussian's statics again, and a new uid (caches of the
-   old arrays must not match). */
-void rd_scene4d_refresh(rd_scene4d *s);
+/* After the arrays changed: every Gaussian's statics again (on the context's CPU threads;
+   ctx may be NULL: one), and a new uid (caches of the old arrays must not match). */
+void rd_scene4d_refresh(rd_context *ctx, rd_scene4d *s);
 /* The statics of Gaussian i from the scene's arrays. */
 void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out);
 
@@ -106,8 +106,9 @@ void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *
 /* The slice's backward (slice4d_backward.c): the gradients of the sliced Gaussians (g3,
    over `sliced` of them, with covariances and views_seen; the sources' indices in source,
    or the same where it is NULL) into the 4D parameters of their sources in s at `time`,
-   added into out's arrays (NULL ones skipped). Gaussians no view saw are skipped. */
-void rd_slice4d_backward_cpu(const rd_scene4d *s, float time, const int64_t *source, int64_t sliced,
+   added into out's arrays (NULL ones skipped), on the context's CPU threads (each source
+   is one sliced Gaussian's: no two threads write one). Gaussians no view saw are skipped. */
+void rd_slice4d_backward_cpu(rd_context *ctx, const rd_scene4d *s, float time, const int64_t *source, int64_t sliced,
                              const rd_gaussian_grads *g3, const rd_gaussian4d_grads *out);
 
 #ifdef __cplusplus

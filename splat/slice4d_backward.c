@@ -12,6 +12,7 @@
    sliced rotation and scales the forward hands the renderer: those come from an
    eigendecomposition, whose derivative is singular where eigenvalues meet. */
 #include "scene4d.h"
+#include "../renderer/cpu/parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -132,19 +133,31 @@ static void gaussian_backward(const rd_scene4d *s, int64_t i, float time, const 
     if (out->rotations) rotation_backward(q, gR4, out->rotations + 8 * i);
 }
 
-void rd_slice4d_backward_cpu(const rd_scene4d *s, float time, const int64_t *source, int64_t sliced,
-                             const rd_gaussian_grads *g3, const rd_gaussian4d_grads *out)
+typedef struct backward_job {
+    const rd_scene4d *s;
+    float time;
+    const int64_t *source;
+    const rd_gaussian_grads *g3;
+    const rd_gaussian4d_grads *out;
+} backward_job;
+
+static void backward_range(int64_t begin, int64_t end, int worker, void *user)
 {
+    (void)worker;
+    const backward_job *job = user;
+    const rd_scene4d *s = job->s;
+    const rd_gaussian_grads *g3 = job->g3;
+    const rd_gaussian4d_grads *out = job->out;
     const int K = rd_sh_coeffs(s->sh_degree), terms = s->time_degree + 1;
     const double omega = 6.283185307179586 / s->time_period;
-    for (int64_t j = 0; j < sliced; j++) {
+    for (int64_t j = begin; j < end; j++) {
         if (!g3->views_seen[j]) continue; /* no view saw it: every gradient is zero */
-        int64_t i = source ? source[j] : j;
+        int64_t i = job->source ? job->source[j] : j;
         const float *mean = s->means + 4 * i, *g_sh3 = g3->sh + j * (int64_t)K * 3;
         /* colour: sh3 = Σn cos(ω n (μt - t)) sh_n */
         double g_mu_t = 0.0;
         for (int n = 0; n < terms; n++) {
-            double phase = omega * n * ((double)mean[3] - time), weight = cos(phase), slope = -sin(phase) * omega * n;
+            double phase = omega * n * ((double)mean[3] - job->time), weight = cos(phase), slope = -sin(phase) * omega * n;
             const float *sh = s->sh + (i * terms + n) * (int64_t)K * 3;
             float *g_sh = out->sh ? out->sh + (i * terms + n) * (int64_t)K * 3 : NULL;
             for (int k = 0; k < 3 * K; k++) {
@@ -153,8 +166,15 @@ void rd_slice4d_backward_cpu(const rd_scene4d *s, float time, const int64_t *sou
             }
         }
         if (out->means) out->means[4 * i + 3] += (float)g_mu_t;
-        gaussian_backward(s, i, time, g3->means + 3 * j, g3->covariances + 6 * j, g3->opacities[j], out);
+        gaussian_backward(s, i, job->time, g3->means + 3 * j, g3->covariances + 6 * j, g3->opacities[j], out);
         if (out->mean2d_norm) out->mean2d_norm[i] += g3->mean2d_norm[j];
         if (out->views_seen) out->views_seen[i] += g3->views_seen[j];
     }
+}
+
+void rd_slice4d_backward_cpu(rd_context *ctx, const rd_scene4d *s, float time, const int64_t *source, int64_t sliced,
+                             const rd_gaussian_grads *g3, const rd_gaussian4d_grads *out)
+{
+    backward_job job = {s, time, source, g3, out};
+    rd_parallel_for(ctx ? ctx->threads : 1, sliced, 1024, backward_range, &job);
 }

@@ -59,7 +59,7 @@ static rd_result initialise(rd_trainer4d *t, const rd_trainer_desc *d)
         s->opacities[i] = rd_logit(0.1f);
     }
     rd_seed_points_free(&p);
-    rd_scene4d_refresh(s);
+    rd_scene4d_refresh(t->ctx, s);
     return RD_OK;
 }
 
@@ -180,7 +180,7 @@ static rd_result update(rd_trainer4d *t, const float *g_means, const float *g_sh
     split_rows(s->means, n, 4, 3, xyz, time, true);
     split_rows(s->sh, n, (int)shf, 3, dc, rest, true);
     free(xyz), free(time), free(dc), free(rest);
-    rd_scene4d_refresh(s);
+    rd_scene4d_refresh(t->ctx, s);
     return RD_OK;
 }
 

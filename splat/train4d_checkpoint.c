@@ -63,7 +63,7 @@ rd_result rd_trainer4d_load_checkpoint(rd_trainer4d *t, const char *path)
         checkpoint_piece pieces[PIECES];
         pieces_of(s, &a, order, head.views, pieces);
         rd_checkpoint_unpack(file, pieces, PIECES);
-        rd_scene4d_refresh(s);
+        rd_scene4d_refresh(t->ctx, s);
         rd_scene_destroy((rd_scene *)t->scene);
         t->scene = s;
         rd_trainer_arrays_free(&t->a);

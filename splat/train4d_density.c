@@ -57,7 +57,7 @@ static rd_result rebuild(rd_trainer4d *t, const new_row *rows, int64_t count)
         for (int k = 0; k < 4; k++) s->means[4 * j + k] += offset[k], s->log_scales[4 * j + k] -= logf(1.6f);
     }
     rd_scene_destroy((rd_scene *)old);
-    rd_scene4d_refresh(s);
+    rd_scene4d_refresh(t->ctx, s);
     t->scene = s;
     rd_trainer_arrays_free(&t->a);
     t->a = a;
@@ -93,7 +93,7 @@ rd_result rd_trainer4d_control_density(rd_trainer4d *t)
             if (t->scene->opacities[i] > cap) t->scene->opacities[i] = cap;
         memset(t->a.m[G4_OPACITIES], 0, t->a.sizes[G4_OPACITIES] * sizeof(float));
         memset(t->a.v[G4_OPACITIES], 0, t->a.sizes[G4_OPACITIES] * sizeof(float));
-        rd_scene4d_refresh(t->scene);
+        rd_scene4d_refresh(t->ctx, t->scene);
     }
     return r;
 }
