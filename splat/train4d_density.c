@@ -86,8 +86,9 @@ rd_result rd_trainer4d_control_density(rd_trainer4d *t)
 {
     int it = t->iteration;
     rd_result r = RD_OK;
-    if (it >= DENSIFY_FROM && it < DENSIFY_UNTIL && it % DENSIFY_EVERY == 0) r = densify(t);
-    if (r == RD_OK && it < DENSIFY_UNTIL && it % RESET_EVERY == 0) {
+    bool within = it < DENSIFY_UNTIL && it < t->desc.iterations; /* never after the run's last step (train_gaussians.c) */
+    if (within && it >= DENSIFY_FROM && it % DENSIFY_EVERY == 0) r = densify(t);
+    if (r == RD_OK && within && it % RESET_EVERY == 0) {
         float cap = rd_logit(0.01f);
         for (int64_t i = 0; i < t->scene->count; i++)
             if (t->scene->opacities[i] > cap) t->scene->opacities[i] = cap;

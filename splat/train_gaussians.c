@@ -405,8 +405,11 @@ static rd_result control_density(rd_trainer *t)
 {
     int it = t->iteration;
     bool mcmc = t->desc.mcmc && it > RD_MCMC_FROM && it < RD_MCMC_UNTIL && it % RD_MCMC_EVERY == 0;
-    bool grow = !t->desc.mcmc && it >= DENSIFY_FROM && it < DENSIFY_UNTIL && it % DENSIFY_EVERY == 0;
-    bool reset = !t->desc.mcmc && it < DENSIFY_UNTIL && it % RESET_EVERY == 0;
+    /* never after the run's last step (the INRIA code saves before it): a scene handed over
+       just reset, or with children not yet trained, is not the fit */
+    bool within = it < DENSIFY_UNTIL && it < t->desc.iterations;
+    bool grow = !t->desc.mcmc && within && it >= DENSIFY_FROM && it % DENSIFY_EVERY == 0;
+    bool reset = !t->desc.mcmc && within && it % RESET_EVERY == 0;
     if (!grow && !reset && !mcmc) return RD_OK;
     rd_result r = rd_trainer_sync_host(t);
     if (r == RD_OK && grow) r = densify(t);

@@ -169,7 +169,7 @@ static void test_densifies(const truth *t)
 {
     rd_trainer *tr = NULL;
     rd_trainer_desc d = base_desc(t);
-    d.point_count = 300, d.densify = true, d.batch = 1;
+    d.point_count = 300, d.densify = true, d.batch = 1, d.iterations = 800; /* densifying at 500, 600 and 700 */
     if (!CHECK_OK(rd_trainer_create(ctx, &d, &tr))) return;
     rd_train_stats st;
     CHECK_OK(rd_trainer_step(tr, 700, &st));

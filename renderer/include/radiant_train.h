@@ -47,7 +47,8 @@ typedef struct rd_trainer_desc {
     bool random_background;  /* a new random background every step instead */
     uint64_t seed;           /* view order, initialisation, backgrounds, split positions */
     bool densify;            /* adaptive density control (3DGS): clone and split where the screen-space
-                                gradient is large, prune faint Gaussians, reset opacities every 3000 steps */
+                                gradient is large, prune faint Gaussians, reset opacities every 3000 steps
+                                (before step 15,000 and before `iterations`: never on the run's last step) */
     bool mcmc;               /* 3DGS-MCMC instead (densify is then not read): every 100 steps from 500 to
                                 25,000, Gaussians of opacity 0.005 or less move onto live ones drawn by
                                 opacity and 5% more are added so, up to max_gaussians; each step the means
