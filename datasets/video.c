@@ -48,6 +48,9 @@ static rd_result encode(rd_video_writer *v, AVFrame *frame)
         err = avcodec_receive_packet(v->codec, v->packet);
         if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return RD_OK;
         if (err < 0) return av_fail(v->ctx, v->path, "encoding a frame", err);
+        /* a frame lasts one tick of 1/fps: without a duration the MP4's edit list may end
+           before the last frame, and readers drop it (10 frames read back as 9) */
+        if (v->packet->duration == 0) v->packet->duration = 1;
         av_packet_rescale_ts(v->packet, v->codec->time_base, v->stream->time_base);
         v->packet->stream_index = v->stream->index;
         err = av_interleaved_write_frame(v->format, v->packet);
