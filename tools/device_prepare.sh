@@ -49,5 +49,12 @@ fi
 # COLMAP=1, FOX=1: the COLMAP set (11 MiB) and the instant-ngp fox (18 MiB), for training runs
 [ -n "${COLMAP:-}" ] && cp -r "$data/colmap_bartoszek_test" .device/data/
 [ -n "${FOX:-}" ] && cp -r "$data/instant_ngp_fox" .device/data/
+# MUTANT=1, PANOPTIC=1: D-NeRF mutant's train and test splits (19 MiB) and the Panoptic
+# basketball frames (9 MiB), for 4D training runs (MODEL=4d device_train.sh)
+if [ -n "${MUTANT:-}" ]; then
+    mkdir -p .device/data/dnerf_mutant
+    cp -r "$data/dnerf_mutant/train" "$data/dnerf_mutant/test" "$data"/dnerf_mutant/transforms_*.json .device/data/dnerf_mutant/
+fi
+[ -n "${PANOPTIC:-}" ] && cp -r "$data/panoptic_basketball_subset" .device/data/
 cp tools/device_run.sh tools/device_train.sh .device/
 du -sh .device

@@ -5,7 +5,9 @@
 # instant_ngp_fox), the report of each into $OUT/NAME.report.json and its last lines to
 # stdout, the scene itself left behind (too large to bring back). EXTRA: more options for
 # every run (e.g. "--iterations 7000"); LIMIT: seconds each run may take (default 400);
-# MODEL=nerf trains hash-grid NeRFs (lego's test views on white, training on random backgrounds).
+# MODEL=nerf trains hash-grid NeRFs (lego's test views on white, training on random backgrounds);
+# MODEL=4d 4D Gaussians (MUTANT=1 / PANOPTIC=1 packs: dnerf_mutant at 400x400 on black as the
+# issue's protocol, panoptic_basketball_subset), with --backend cuda.
 # BENCH=1: `radiant bench` of each trained scene on the test split's views and at 1920x1080.
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
@@ -18,6 +20,10 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
     if [ "${MODEL:-}" = nerf ]; then
         ext=rnerf model="--model nerf"
         [ "$name" = nerf_synthetic_lego ] && background="--eval-background white"
+    fi
+    if [ "${MODEL:-}" = 4d ]; then
+        model="--model 4d --backend cuda"
+        [ "$name" = dnerf_mutant ] && model="$model --downscale 2"
     fi
     scratch=$(mktemp -d)
     timeout "${LIMIT:-400}" .device/bin/radiant train "$data/$name" $model --out "$scratch/$name.$ext" $background ${EXTRA:-} \
