@@ -176,7 +176,7 @@ static rd_result update(rd_trainer4d *t, const float *g_means, const float *g_sh
                          1e-3f, 0.05f, 2.5e-3f, 2.5e-3f / 20.0f};
     float *params[GROUPS4] = {xyz, time, s->log_scales, s->rotations, s->opacities, dc, rest};
     for (int g = 0; g < GROUPS4; g++)
-        rd_adam_update(params[g], t->a.grads[g], t->a.m[g], t->a.v[g], t->a.sizes[g], &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1});
+        rd_adam_update(params[g], t->a.grads[g], t->a.m[g], t->a.v[g], t->a.sizes[g], &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1, .threads = t->ctx->threads});
     split_rows(s->means, n, 4, 3, xyz, time, true);
     split_rows(s->sh, n, (int)shf, 3, dc, rest, true);
     free(xyz), free(time), free(dc), free(rest);

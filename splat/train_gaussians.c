@@ -280,7 +280,7 @@ static rd_result step_once(rd_trainer *t, double *loss)
             if (t->desc.mcmc) rd_mcmc_regularise_host(t);
             for (int g = 0; g < GROUPS; g++)
                 rd_adam_update(params[g], t->grads[g], t->m[g], t->v[g], t->sizes[g],
-                               &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1});
+                               &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1, .threads = t->ctx->threads});
             if (t->desc.mcmc) rd_mcmc_noise_host(t, lr[GROUP_MEANS]);
             for (int64_t i = 0; i < n; i++) {
                 memcpy(s->sh + (size_t)i * (size_t)K * 3, dc + 3 * i, 3 * sizeof(float));

@@ -16,6 +16,7 @@ typedef struct rd_adam_step_desc {
     int step;           /* 1 for the first update */
     float beta1, beta2; /* 0: 0.9, 0.999 */
     float eps;          /* 0: 1e-15 */
+    int threads;        /* rd_adam_update's CPU threads (0: 1); each element on its own, so any count gives the same bits */
 } rd_adam_step_desc;
 
 /* param -= lr * m_hat / (sqrt(v_hat) + eps), after m and v take in grad. */
