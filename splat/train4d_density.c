@@ -65,7 +65,7 @@ static rd_result rebuild(rd_trainer4d *t, const new_row *rows, int64_t count)
 }
 
 /* Clone, split and prune (rd_density_rows, the 3D rule on the spatial scales). */
-static rd_result densify(rd_trainer4d *t)
+static rd_result densify_4d(rd_trainer4d *t)
 {
     const rd_scene4d *s = t->scene;
     int64_t n = s->count;
@@ -87,7 +87,7 @@ rd_result rd_trainer4d_control_density(rd_trainer4d *t)
     int it = t->iteration;
     rd_result r = RD_OK;
     bool within = it < DENSIFY_UNTIL && it < t->desc.iterations; /* never after the run's last step (train_gaussians.c) */
-    if (within && it >= DENSIFY_FROM && it % DENSIFY_EVERY == 0) r = densify(t);
+    if (within && it >= DENSIFY_FROM && it % DENSIFY_EVERY == 0) r = densify_4d(t);
     if (r == RD_OK && within && it % RESET_EVERY == 0) {
         float cap = rd_logit(0.01f);
         for (int64_t i = 0; i < t->scene->count; i++)

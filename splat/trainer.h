@@ -22,7 +22,7 @@ typedef struct view_data {
     float time;
 } view_data;
 
-/* ---- the views, for every trainer of splats (train_views.c) ---- */
+/* ---- the views, for every trainer of splats (train_common.c) ---- */
 
 /* Copies count views (camera checked, photo's size its camera's, time finite) into *out,
    their photos as RGBA floats; *largest gets the most pixels of one. On failure nothing is
@@ -39,7 +39,7 @@ int rd_train_views_next(int *order, int *at, int count, rd_rng *rng);
 void rd_train_view_target(const view_data *view, const float background[3], float *target);
 
 /* A host step's frame: the render, the photo on the step's background, the loss's
-   gradient (each RGBA of the largest view) and the loss's scratch (train_views.c). */
+   gradient (each RGBA of the largest view) and the loss's scratch (train_common.c). */
 typedef struct step_frame {
     float *render, *target, *loss_grad;
     double *loss_scratch;

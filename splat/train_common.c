@@ -1,6 +1,9 @@
-/* train_views.c: the views a splat trainer fits (trainer.h): copied and checked, their
-   extent, the seeded order a run visits them in, and each photo on a step's background. */
+/* train_common.c: what every splat trainer shares (trainer.h): the views it fits (copied
+   and checked, their extent, the seeded order a run visits them in, each photo on a step's
+   background), a host step's frame, the per-group arrays, the initial points, and the
+   adaptive density control's rule. */
 #include "trainer.h"
+#include "knn.h"
 #include "../train/loss.h"
 
 #include <stdlib.h>
@@ -105,3 +108,88 @@ void rd_step_frame_free(step_frame *f)
     free(f->render), free(f->target), free(f->loss_grad), free(f->loss_scratch);
     memset(f, 0, sizeof *f);
 }
+
+/* ---- the per-group arrays ---- */
+
+bool rd_group_arrays_alloc(int groups, const int *widths, int64_t count, trainer_arrays *a)
+{
+    memset(a, 0, sizeof *a);
+    bool ok = (a->grad_norm = calloc((size_t)count + 1, sizeof(float))) && (a->views_seen = calloc((size_t)count + 1, sizeof(uint32_t)));
+    for (int g = 0; g < groups; g++) {
+        a->sizes[g] = (size_t)count * (size_t)widths[g];
+        ok = ok && (a->grads[g] = calloc(a->sizes[g] + 1, sizeof(float))) && (a->m[g] = calloc(a->sizes[g] + 1, sizeof(float))) &&
+             (a->v[g] = calloc(a->sizes[g] + 1, sizeof(float)));
+    }
+    if (!ok) rd_trainer_arrays_free(a);
+    return ok;
+}
+
+void rd_trainer_arrays_free(trainer_arrays *a)
+{
+    for (int g = 0; g < TRAINER_MAX_GROUPS; g++) free(a->grads[g]), free(a->m[g]), free(a->v[g]);
+    free(a->grad_norm), free(a->views_seen);
+    memset(a, 0, sizeof *a);
+}
+
+/* ---- the initial points ---- */
+
+void rd_seed_points_free(seed_points *p)
+{
+    free(p->xyz), free(p->log_scale), free(p->rgb);
+    memset(p, 0, sizeof *p);
+}
+
+rd_result rd_seed_points_make(rd_context *ctx, const rd_trainer_desc *d, rd_rng *rng, seed_points *out)
+{
+    int64_t n = d->points ? d->point_count : d->point_count > 0 ? d->point_count : 100000;
+    *out = (seed_points){n, malloc(sizeof(float) * (size_t)(3 * n + 1)), malloc(sizeof(float) * (size_t)(n + 1)),
+                         malloc(sizeof(float) * (size_t)(3 * n + 1))};
+    float *near = d->points ? malloc(sizeof(float) * (size_t)(n + 1)) : NULL;
+    if (!out->xyz || !out->log_scale || !out->rgb || (d->points && (!near || !rd_knn_mean_sq(d->points, n, 3, near)))) {
+        free(near);
+        rd_seed_points_free(out);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld initial points", (long long)n);
+    }
+    float lo[3], hi[3];
+    for (int a = 0; a < 3; a++) lo[a] = d->box_min[a], hi[a] = d->box_max[a];
+    if (d->points)
+        for (int64_t i = 0; i < n; i++)
+            for (int a = 0; a < 3; a++) {
+                float x = d->points[3 * i + a];
+                if (i == 0 || x < lo[a]) lo[a] = x;
+                if (i == 0 || x > hi[a]) hi[a] = x;
+            }
+    double volume = 1.0;
+    for (int a = 0; a < 3; a++) volume *= fmax(1e-6, (double)hi[a] - (double)lo[a]);
+    float spacing = logf((float)cbrt(volume / (double)(n > 0 ? n : 1)) * 0.5f);
+    for (int64_t i = 0; i < n; i++) {
+        for (int a = 0; a < 3; a++) {
+            out->xyz[3 * i + a] = d->points ? d->points[3 * i + a] : lo[a] + (hi[a] - lo[a]) * rd_rng_uniform(rng);
+            out->rgb[3 * i + a] = d->colors ? d->colors[3 * i + a] : d->points ? 0.5f : rd_rng_uniform(rng);
+        }
+        out->log_scale[i] = near ? 0.5f * logf(fmaxf(near[i], 1e-7f)) : spacing;
+    }
+    free(near);
+    return RD_OK;
+}
+
+/* ---- adaptive density control's rule ---- */
+
+int64_t rd_density_rows(const density_inputs *in, new_row *rows)
+{
+    int64_t count = 0;
+    float min_logit = rd_logit(DENSIFY_PRUNE_OPACITY);
+    for (int64_t i = 0; i < in->count; i++) {
+        float grad = in->views_seen[i] ? in->grad_norm[i] / (float)in->views_seen[i] : 0.0f;
+        bool grow = grad >= DENSIFY_GRAD_THRESHOLD, small = in->max_scale[i] <= DENSIFY_PERCENT_DENSE * in->extent;
+        bool pruned = in->opacities[i] < min_logit || (in->prune_big && in->max_scale[i] > DENSIFY_PRUNE_SCALE * in->extent);
+        if (grow && !small) { /* split: two children replace it (the children are pruned by the parent's measure) */
+            if (!pruned) rows[count++] = (new_row){i, true, true}, rows[count++] = (new_row){i, true, true};
+            continue;
+        }
+        if (!pruned) rows[count++] = (new_row){i, false, false};
+        if (grow && small) rows[count++] = (new_row){i, true, false};
+    }
+    return count;
+}
+
