@@ -60,6 +60,9 @@ extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED
    off by more than max_abs (|want| + RMS(want)) within the flip budget, and the relative
    L2 error; prints the field's figures where it fails (or RADIANT_TEST_VERBOSE is set). */
 bool op_gpu_field_ok(const op_env *env, const char *name, const float *got, const float *want, size_t n);
+/* A backward case's output gradients: dL/dRGBA in [-1, 1] (pixels*4) and dL/ddepth in
+   [-0.1, 0.1] (pixels), malloc'd. */
+void op_random_output_grads(test_rng *r, size_t pixels, float **color, float **depth);
 /* Gradient fields: on GPUs each by op_gpu_field_ok, on the CPU each exactly. */
 bool op_compare_fields(const op_env *env, int fields, const char *const *names, float *const *got, float *const *want,
                        const size_t *sizes);

@@ -178,11 +178,7 @@ static void *backward_generate(const op_env *env, test_rng *r, int i)
     if (env->reduced && i % 6 == 5) return NULL; /* the sanitizer build: not the 20,000-Gaussian cases */
     scene4d_case *c = generate(env, r, i);
     c->device_arrays = false;
-    size_t P = case_pixels(c);
-    c->grad_color = malloc(4 * P * sizeof(float));
-    c->grad_depth = malloc(P * sizeof(float));
-    for (size_t p = 0; p < 4 * P; p++) c->grad_color[p] = (float)rng_range(r, -1, 1);
-    for (size_t p = 0; p < P; p++) c->grad_depth[p] = (float)rng_range(r, -0.1, 0.1);
+    op_random_output_grads(r, case_pixels(c), &c->grad_color, &c->grad_depth);
     return c;
 }
 

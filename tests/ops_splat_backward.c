@@ -69,12 +69,16 @@ static void *backward_generate(const op_env *env, test_rng *r, int i)
     c->desc = (rd_render_desc){.flags = ((uint32_t)(rng_uniform(r) * 8) & 7u) | (i % 2 ? RD_RENDER_DETERMINISTIC : 0u),
                                .background = {(float)rng_uniform(r), (float)rng_uniform(r), (float)rng_uniform(r)},
                                .sh_degree = i % 5 == 4 ? RD_SH_DEGREE(1) : 0};
-    size_t P = (size_t)size[0] * (size_t)size[1];
-    c->grad_color = malloc(4 * P * sizeof(float));
-    c->grad_depth = malloc(P * sizeof(float));
-    for (size_t p = 0; p < 4 * P; p++) c->grad_color[p] = (float)rng_range(r, -1, 1);
-    for (size_t p = 0; p < P; p++) c->grad_depth[p] = (float)rng_range(r, -0.1, 0.1);
+    op_random_output_grads(r, (size_t)size[0] * (size_t)size[1], &c->grad_color, &c->grad_depth);
     return c;
+}
+
+void op_random_output_grads(test_rng *r, size_t pixels, float **color, float **depth)
+{
+    *color = malloc(4 * pixels * sizeof(float));
+    *depth = malloc(pixels * sizeof(float));
+    for (size_t p = 0; *color && p < 4 * pixels; p++) (*color)[p] = (float)rng_range(r, -1, 1);
+    for (size_t p = 0; *depth && p < pixels; p++) (*depth)[p] = (float)rng_range(r, -0.1, 0.1);
 }
 
 static void backward_free_outputs(void *outputs)
