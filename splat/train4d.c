@@ -119,7 +119,7 @@ rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_t
 }
 
 /* The active degrees at this step: spatial first, then temporal (train4d.h). */
-static int active_degree(const rd_trainer4d *t) { return t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree; }
+static int active_degree(const rd_trainer4d *t) { return rd_active_sh_degree(t->iteration, t->max_degree); }
 static int active_time_degree(const rd_trainer4d *t)
 {
     int n = t->iteration / 1000 - t->max_degree;
@@ -132,7 +132,7 @@ static rd_result view_pass(rd_trainer4d *t, const rd_gaussian4d_grads *g, double
     const view_data *view = &t->views[rd_train_views_next(t->order, &t->order_at, t->view_count, &t->rng)];
     const rd_camera *cam = &view->camera;
     rd_render_desc rd = {.sh_degree = RD_SH_DEGREE(active_degree(t)), .time = view->time};
-    for (int c = 0; c < 3; c++) rd.background[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
+    rd_step_background(&t->desc, &t->rng, rd.background);
     rd_train_view_target(view, rd.background, t->frame.target);
     rd_result r = rd_render(t->ctx, (rd_scene *)t->scene, cam, &rd, &(rd_framebuffer){.color = t->frame.render});
     if (r != RD_OK) return r;
@@ -171,9 +171,8 @@ static rd_result update(rd_trainer4d *t, const float *g_means, const float *g_sh
     int active_terms = active_time_degree(t) + 1;
     for (int64_t i = 0; i < n; i++) /* rest holds, per Gaussian, term 0's K3 - 3 then each later term's K3 */
         memset(t->a.grads[G4_REST] + i * (shf - 3) + active_terms * K3 - 3, 0, (size_t)(shf - active_terms * K3) * sizeof(float));
-    float progress = fminf(1.0f, (float)t->iteration / (float)t->desc.iterations);
-    float lr[GROUPS4] = {t->extent * expf((1.0f - progress) * logf(1.6e-4f) + progress * logf(1.6e-6f)), 1.6e-4f * t->extent, 5e-3f,
-                         1e-3f, 0.05f, 2.5e-3f, 2.5e-3f / 20.0f};
+    float lr[GROUPS4] = {rd_lr_means(t->extent, t->iteration, t->desc.iterations), 1.6e-4f * t->extent, RD_LR_SCALES,
+                         RD_LR_ROTATIONS, RD_LR_OPACITIES, RD_LR_DC, RD_LR_REST};
     float *params[GROUPS4] = {xyz, time, s->log_scales, s->rotations, s->opacities, dc, rest};
     for (int g = 0; g < GROUPS4; g++)
         rd_adam_update(params[g], t->a.grads[g], t->a.m[g], t->a.v[g], t->a.sizes[g], &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1, .threads = t->ctx->threads});
@@ -216,9 +215,6 @@ static rd_result step_once(rd_trainer4d *t, double *loss)
 
 rd_result rd_trainer4d_step(rd_trainer4d *t, int steps, rd_train_stats *stats)
 {
-    if (steps > RD_TRAINER_MAX_STEPS - t->iteration)
-        return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_step: %d more steps after %d pass the limit of %d", steps,
-                       t->iteration, RD_TRAINER_MAX_STEPS);
     double total = 0.0, loss = 0.0;
     rd_result r = RD_OK;
     for (int k = 0; k < steps && r == RD_OK; k++) {

@@ -33,6 +33,7 @@ typedef struct rd_trainer4d {
 
 rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_trainer4d **out);
 void rd_trainer4d_destroy(rd_trainer4d *t);
+/* steps more steps (rd_trainer_step has checked the count against RD_TRAINER_MAX_STEPS). */
 rd_result rd_trainer4d_step(rd_trainer4d *t, int steps, rd_train_stats *stats);
 
 /* Floats per Gaussian in group g. */

@@ -160,13 +160,12 @@ const rd_scene *rd_trainer_scene(const rd_trainer *t)
    exponentially from 1.6e-4 to 1.6e-6 times the extent over the run. */
 static void learning_rates(const rd_trainer *t, float lr[GROUPS])
 {
-    float progress = fminf(1.0f, (float)t->iteration / (float)t->desc.iterations);
-    lr[GROUP_MEANS] = t->extent * expf((1.0f - progress) * logf(1.6e-4f) + progress * logf(1.6e-6f));
-    lr[GROUP_SCALES] = 5e-3f;
-    lr[GROUP_ROTATIONS] = 1e-3f;
-    lr[GROUP_OPACITIES] = 0.05f;
-    lr[GROUP_DC] = 2.5e-3f;
-    lr[GROUP_REST] = 2.5e-3f / 20.0f;
+    lr[GROUP_MEANS] = rd_lr_means(t->extent, t->iteration, t->desc.iterations);
+    lr[GROUP_SCALES] = RD_LR_SCALES;
+    lr[GROUP_ROTATIONS] = RD_LR_ROTATIONS;
+    lr[GROUP_OPACITIES] = RD_LR_OPACITIES;
+    lr[GROUP_DC] = RD_LR_DC;
+    lr[GROUP_REST] = RD_LR_REST;
 }
 
 static rd_result step_once(rd_trainer *t, double *loss)
@@ -174,9 +173,9 @@ static rd_result step_once(rd_trainer *t, double *loss)
     int view_index = rd_train_views_next(t->order, &t->order_at, t->view_count, &t->rng);
     const view_data *view = &t->views[view_index];
     const rd_camera *cam = &view->camera;
-    int active = t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree;
+    int active = rd_active_sh_degree(t->iteration, t->max_degree);
     rd_render_desc rd = {.flags = t->desc.deterministic ? RD_RENDER_DETERMINISTIC : 0u, .sh_degree = RD_SH_DEGREE(active)};
-    for (int c = 0; c < 3; c++) rd.background[c] = t->desc.random_background ? rd_rng_uniform(&t->rng) : t->desc.background[c];
+    rd_step_background(&t->desc, &t->rng, rd.background);
     if (t->device) { /* the loss is summed on the device (rd_trainer_step reads it) */
         float lr[GROUPS];
         learning_rates(t, lr);
@@ -343,10 +342,11 @@ static rd_result control_density(rd_trainer *t)
 rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
 {
     if (!t || steps < 0) return RD_ERROR_INVALID_ARGUMENT;
+    int done = t->four_d ? t->four_d->iteration : t->iteration;
+    if (steps > RD_TRAINER_MAX_STEPS - done)
+        return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_step: %d more steps after %d pass the limit of %d", steps, done,
+                       RD_TRAINER_MAX_STEPS);
     if (t->four_d) return rd_trainer4d_step(t->four_d, steps, stats);
-    if (steps > RD_TRAINER_MAX_STEPS - t->iteration)
-        return rd_fail(t->ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_step: %d more steps after %d pass the limit of %d", steps,
-                       t->iteration, RD_TRAINER_MAX_STEPS);
     double total = 0.0, loss = 0.0;
     rd_result r = RD_OK;
     for (int k = 0; k < steps && r == RD_OK; k++) {
@@ -363,7 +363,7 @@ rd_result rd_trainer_step(rd_trainer *t, int steps, rd_train_stats *stats)
         stats->iteration = t->iteration;
         stats->loss = steps ? total / steps : 0.0;
         stats->gaussians = t->scene->count;
-        stats->sh_degree = t->iteration / 1000 < t->max_degree ? t->iteration / 1000 : t->max_degree;
+        stats->sh_degree = rd_active_sh_degree(t->iteration, t->max_degree);
     }
     return r;
 }

@@ -22,6 +22,29 @@ typedef struct view_data {
     float time;
 } view_data;
 
+/* ---- the 3DGS recipe's schedule (spec/gaussians.md), both trainers ---- */
+
+/* The learning rates that do not change over a run. */
+#define RD_LR_SCALES 5e-3f
+#define RD_LR_ROTATIONS 1e-3f
+#define RD_LR_OPACITIES 0.05f
+#define RD_LR_DC 2.5e-3f
+#define RD_LR_REST (2.5e-3f / 20.0f)
+/* The spatial means' rate at a step: 1.6e-4 decaying exponentially to 1.6e-6 over the
+   run's iterations, times the scene's extent. */
+static inline float rd_lr_means(float extent, int iteration, int iterations)
+{
+    float progress = fminf(1.0f, (float)iteration / (float)iterations);
+    return extent * expf((1.0f - progress) * logf(1.6e-4f) + progress * logf(1.6e-6f));
+}
+/* The SH degree active after `iteration` steps: one more every 1000, up to max. */
+static inline int rd_active_sh_degree(int iteration, int max) { return iteration / 1000 < max ? iteration / 1000 : max; }
+/* A step's background: the desc's, or a new random one. */
+static inline void rd_step_background(const rd_trainer_desc *d, rd_rng *rng, float out[3])
+{
+    for (int c = 0; c < 3; c++) out[c] = d->random_background ? rd_rng_uniform(rng) : d->background[c];
+}
+
 /* ---- the views, for every trainer of splats (train_common.c) ---- */
 
 /* Copies count views (camera checked, photo's size its camera's, time finite) into *out,
