@@ -279,18 +279,12 @@ static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_ca
     return rd_slice4d_render_cuda(ctx, (const rd_scene4d *)scene, camera, desc, target, stats);
 }
 
-/* The slice on the device (culled Gaussians keep their slots, never seen), the 3D CUDA
-   backward, and the slice's backward on the host (rd_slice4d_backward_cpu, the
-   specification itself): the 4D gradients are host arrays. */
+/* The slice, the 3D backward and the slice's backward all on the device
+   (slice4d_backward_cuda.cu); culled Gaussians keep their slots, never seen. */
 static rd_result backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                                const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
 {
-    const rd_scene4d *s = (const rd_scene4d *)scene;
-    if (grads->memory != RD_MEMORY_HOST)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_backward: a 4D scene's gradients on CUDA go to host arrays so far");
-    const rd_scene *sliced = NULL;
-    rd_result r = rd_slice4d_cuda(ctx, s, desc, &sliced);
-    return r == RD_OK ? backward_through(ctx, s, sliced, s->count, NULL, camera, desc, output, grads, w2c_grad) : r;
+    return rd_slice4d_backward_render_cuda(ctx, (const rd_scene4d *)scene, camera, desc, output, grads, w2c_grad);
 }
 #endif
 

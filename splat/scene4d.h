@@ -45,15 +45,6 @@ static inline int64_t rd_scene4d_sh_floats(int sh_degree, int time_degree)
     return (int64_t)(time_degree + 1) * rd_sh_coeffs(sh_degree) * 3;
 }
 
-/* The left- and right-isoclinic matrices L(l) and R̄(r) of unit quaternions l, r (w x y z). */
-static inline void rd_4d_left_right(const double l[4], const double r[4], double L[4][4], double R[4][4])
-{
-    double a = l[0], b = l[1], c = l[2], d = l[3], p = r[0], q = r[1], rr = r[2], s = r[3];
-    const double Lm[4][4] = {{a, -b, -c, -d}, {b, a, -d, c}, {c, d, a, -b}, {d, -c, b, a}};
-    const double Rm[4][4] = {{p, q, rr, s}, {-q, p, -s, rr}, {-rr, s, p, -q}, {-s, -rr, q, p}};
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) L[i][j] = Lm[i][j], R[i][j] = Rm[i][j];
-}
 /* R4 = P L(q_l) R̄(q_r) P of one Gaussian (P reverses the axes), the quaternions
    normalised; false where one is zero or not finite. unit (8: l then r, normalised) and
    lengths (2: |q_l|, |q_r|) may be NULL. */

@@ -6,36 +6,15 @@
    the square roots of its eigenvalues, found once per scene in double (from the precision
    matrix: rd_slice4d_prepare says why). The GPU slices write into an rd_slice4d_target,
    made here for every GPU backend alike. */
-#include "scene4d.h"
+#include "slice4d_math.h"
 
 #include <math.h>
 #include <string.h>
 
-static void normalised(const float q[4], double out[4], double *length)
-{
-    *length = sqrt((double)q[0] * q[0] + (double)q[1] * q[1] + (double)q[2] * q[2] + (double)q[3] * q[3]);
-    for (int k = 0; k < 4; k++) out[k] = q[k] / *length;
-}
-
-/* R4 = P L(q_l) R̄(q_r) P, the quaternions normalised; false where one is zero or not finite. */
 bool rd_4d_rotation(const float q_l[4], const float q_r[4], double R4[4][4], double unit[8], double lengths[2])
 {
-    double l[4], r[4], nl, nr;
-    normalised(q_l, l, &nl);
-    normalised(q_r, r, &nr);
-    if (!(nl > 0.0 && nr > 0.0 && isfinite(nl) && isfinite(nr))) return false;
-    double M[4][4], L[4][4], R[4][4];
-    rd_4d_left_right(l, r, L, R);
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-            M[i][j] = 0.0;
-            for (int k = 0; k < 4; k++) M[i][j] += L[i][k] * R[k][j];
-        }
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) R4[i][j] = M[3 - i][3 - j]; /* P M P: both axes reversed */
-    if (unit) memcpy(unit, l, sizeof l), memcpy(unit + 4, r, sizeof r);
-    if (lengths) lengths[0] = nl, lengths[1] = nr;
-    return true;
+    const float q[8] = {q_l[0], q_l[1], q_l[2], q_l[3], q_r[0], q_r[1], q_r[2], q_r[3]};
+    return rd_4d_rotation_of(q, R4, unit, lengths);
 }
 
 bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float q_r[4], double sigma[4][4])
@@ -50,101 +29,9 @@ bool rd_4d_covariance(const float log_scale[4], const float q_l[4], const float 
     return true;
 }
 
-/* Eigenvectors (the columns of Q, a proper rotation) and eigenvalues of the symmetric A,
-   by cyclic Jacobi rotations. */
-static void eigen_symmetric(const double A_in[3][3], double Q[3][3], double lambda[3])
-{
-    double A[3][3];
-    memcpy(A, A_in, sizeof A);
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) Q[i][j] = i == j;
-    for (int sweep = 0; sweep < 50; sweep++) {
-        double off = fabs(A[0][1]) + fabs(A[0][2]) + fabs(A[1][2]);
-        if (off <= 1e-300 || off <= 1e-17 * (fabs(A[0][0]) + fabs(A[1][1]) + fabs(A[2][2]))) break;
-        for (int p = 0; p < 2; p++)
-            for (int q = p + 1; q < 3; q++) {
-                if (A[p][q] == 0.0) continue;
-                double theta = (A[q][q] - A[p][p]) / (2.0 * A[p][q]);
-                double t = (theta >= 0.0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
-                double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
-                for (int k = 0; k < 3; k++) { /* A = J^T A J, J rotating p and q */
-                    double akp = A[k][p], akq = A[k][q];
-                    A[k][p] = c * akp - s * akq, A[k][q] = s * akp + c * akq;
-                }
-                for (int k = 0; k < 3; k++) {
-                    double apk = A[p][k], aqk = A[q][k];
-                    A[p][k] = c * apk - s * aqk, A[q][k] = s * apk + c * aqk;
-                }
-                for (int k = 0; k < 3; k++) {
-                    double qkp = Q[k][p], qkq = Q[k][q];
-                    Q[k][p] = c * qkp - s * qkq, Q[k][q] = s * qkp + c * qkq;
-                }
-            }
-    }
-    for (int k = 0; k < 3; k++) lambda[k] = A[k][k];
-    double det = Q[0][0] * (Q[1][1] * Q[2][2] - Q[1][2] * Q[2][1]) - Q[0][1] * (Q[1][0] * Q[2][2] - Q[1][2] * Q[2][0]) +
-                 Q[0][2] * (Q[1][0] * Q[2][1] - Q[1][1] * Q[2][0]);
-    if (det < 0.0)
-        for (int k = 0; k < 3; k++) Q[k][2] = -Q[k][2]; /* a reflection: flip one axis */
-}
-
-/* The unit quaternion (w x y z) of the rotation matrix Q (Shepperd's method). */
-static void quaternion_of(const double Q[3][3], float out[4])
-{
-    double trace = Q[0][0] + Q[1][1] + Q[2][2], w, x, y, z;
-    if (trace > 0.0) {
-        double s = 2.0 * sqrt(trace + 1.0);
-        w = 0.25 * s, x = (Q[2][1] - Q[1][2]) / s, y = (Q[0][2] - Q[2][0]) / s, z = (Q[1][0] - Q[0][1]) / s;
-    } else if (Q[0][0] > Q[1][1] && Q[0][0] > Q[2][2]) {
-        double s = 2.0 * sqrt(1.0 + Q[0][0] - Q[1][1] - Q[2][2]);
-        w = (Q[2][1] - Q[1][2]) / s, x = 0.25 * s, y = (Q[0][1] + Q[1][0]) / s, z = (Q[0][2] + Q[2][0]) / s;
-    } else if (Q[1][1] > Q[2][2]) {
-        double s = 2.0 * sqrt(1.0 + Q[1][1] - Q[0][0] - Q[2][2]);
-        w = (Q[0][2] - Q[2][0]) / s, x = (Q[0][1] + Q[1][0]) / s, y = 0.25 * s, z = (Q[1][2] + Q[2][1]) / s;
-    } else {
-        double s = 2.0 * sqrt(1.0 + Q[2][2] - Q[0][0] - Q[1][1]);
-        w = (Q[1][0] - Q[0][1]) / s, x = (Q[0][2] + Q[2][0]) / s, y = (Q[1][2] + Q[2][1]) / s, z = 0.25 * s;
-    }
-    out[0] = (float)w, out[1] = (float)x, out[2] = (float)y, out[3] = (float)z;
-}
-
-/* The conditional at time t is read off the precision matrix Λ = Σ4^-1 = R4 S^-2 R4^T,
-   not off Σ4: the conditional covariance is Λ_xx^-1 and the velocity -Λ_xx^-1 Λ_xt, with no
-   subtraction of large terms (U - V V^T / W cancels to nothing where the temporal scale is
-   huge and the rotation mixes t into space). Λ_xx's eigenvectors are the covariance's, its
-   eigenvalues their reciprocals. W, the marginal variance in t, is a sum of positive terms. */
 void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out)
 {
-    memset(out, 0, sizeof *out);
-    out->rotation[0] = 1.0f;
-    out->half_inv_w = NAN;
-    double R4[4][4], s2[4], inv_s2[4], W = 0.0, Lxx[3][3], Lxt[3], Q[3][3], mu[3];
-    if (!rd_4d_rotation(s->rotations + 8 * i, s->rotations + 8 * i + 4, R4, NULL, NULL)) return;
-    for (int k = 0; k < 4; k++) s2[k] = exp(2.0 * (double)s->log_scales[4 * i + k]), inv_s2[k] = 1.0 / s2[k];
-    for (int k = 0; k < 4; k++) W += R4[3][k] * R4[3][k] * s2[k];
-    for (int a = 0; a < 3; a++) {
-        Lxt[a] = 0.0;
-        for (int k = 0; k < 4; k++) Lxt[a] += R4[a][k] * R4[3][k] * inv_s2[k];
-        for (int b = 0; b < 3; b++) {
-            Lxx[a][b] = 0.0;
-            for (int k = 0; k < 4; k++) Lxx[a][b] += R4[a][k] * R4[b][k] * inv_s2[k];
-        }
-    }
-    if (!(W > 0.0) || !isfinite(W)) return;
-    for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 3; b++)
-            if (!isfinite(Lxx[a][b])) return;
-    eigen_symmetric(Lxx, Q, mu);
-    for (int a = 0; a < 3; a++)
-        if (!(mu[a] > 0.0)) return; /* rounding left the precision singular: no usable covariance */
-    quaternion_of(Q, out->rotation);
-    double projected[3]; /* Q^T Λ_xt, divided by the eigenvalues, back through Q: Λ_xx^-1 Λ_xt */
-    for (int k = 0; k < 3; k++) projected[k] = (Q[0][k] * Lxt[0] + Q[1][k] * Lxt[1] + Q[2][k] * Lxt[2]) / mu[k];
-    for (int a = 0; a < 3; a++) {
-        out->log_scale[a] = (float)(-0.5 * log(mu[a]));
-        out->velocity[a] = (float)-(Q[a][0] * projected[0] + Q[a][1] * projected[1] + Q[a][2] * projected[2]);
-    }
-    out->half_inv_w = (float)(0.5 / W);
+    rd_slice4d_static_of(s->log_scales + 4 * i, s->rotations + 8 * i, out);
 }
 
 static float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }

@@ -1,22 +1,45 @@
-/* slice4d_cuda.cu: a 4D scene's frame on CUDA: the scene's arrays and statics copied to
-   the device once per scene (its uid), the slice at the frame's time (slice4d.c's
-   rd_slice4d_cpu, a thread a Gaussian; a culled one keeps its slot with a NaN mean, which
-   the 3D preprocess culls first, as slice4d.comp does) into device arrays, drawn by the 3D
-   Gaussians' CUDA renderer as a device scene, on the render's stream with no host wait.
-   Every rounding as the CPU's: no fused multiply-add where the CPU has none. */
+/* slice4d_cuda.cu: a 4D scene's frame on CUDA: the scene's arrays copied to the device
+   once per scene (its uid) and the statics computed there (slice4d_math.h, a thread a
+   Gaussian, in double), the slice at the frame's time (slice4d.c's rd_slice4d_cpu, a
+   thread a Gaussian; a culled one keeps its slot with a NaN mean, which the 3D preprocess
+   culls first, as slice4d.comp does) into device arrays, drawn by the 3D Gaussians' CUDA
+   renderer as a device scene, on the render's stream with no host wait. Every rounding of
+   the slice as the CPU's: no fused multiply-add where the CPU has none. */
 #include "slice4d_cuda.h"
+#include "slice4d_math.h"
 #include "../renderer/cuda/cuda_internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 
-enum { THREADS = 256, SOURCES = RD_SLICE4D_SOURCES };
+enum { THREADS = 256, SOURCES = 6 };
 
 typedef struct slice_cuda_state {
     uint64_t uid;                    /* the scene whose copies these are; 0: none */
-    rd_cuda_buffer source[SOURCES];  /* means (4), statics, opacities, SH (terms * K * 3) */
+    rd_cuda_buffer source[SOURCES];  /* means (4), log-scales (4), rotations (8), opacities, SH, statics */
+    rd_scene4d device;               /* the scene over them */
     rd_slice4d_target target;        /* the 3D arrays written and their device scene */
 } slice_cuda_state;
+
+__global__ void __launch_bounds__(THREADS) statics_kernel(uint32_t count, const float *log_scales, const float *rotations,
+                                                          rd_slice4d_static *out)
+{
+    uint32_t i = blockIdx.x * THREADS + threadIdx.x;
+    if (i < count) rd_slice4d_static_of(log_scales + 4 * (size_t)i, rotations + 8 * (size_t)i, &out[i]);
+}
+
+static unsigned int blocks_for(int64_t n) { return (unsigned int)((n + THREADS - 1) / THREADS); }
+static cudaStream_t stream_of(rd_context *ctx, void *stream) { return stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream; }
+
+extern "C" rd_result rd_slice4d_statics_cuda(rd_context *ctx, const rd_scene4d *device, void *stream)
+{
+    if (device->count > (int64_t)UINT32_MAX - THREADS)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D statics (cuda): %lld Gaussians are more than it indexes", (long long)device->count);
+    if (device->count > 0)
+        statics_kernel<<<blocks_for(device->count), THREADS, 0, stream_of(ctx, stream)>>>(
+            (uint32_t)device->count, device->log_scales, device->rotations, device->fixed);
+    return rd_cuda_check(ctx, cudaGetLastError(), "4D statics (cuda)");
+}
 
 __global__ void __launch_bounds__(THREADS) slice_kernel(uint32_t count, const float4 *means4, const rd_slice4d_static *statics,
                                                         const float *opacities4, const float *sh4, uint32_t coeffs, uint32_t terms,
@@ -62,47 +85,57 @@ extern "C" void rd_slice4d_cuda_free_state(rd_context *ctx, void *state)
     free(st);
 }
 
-/* The scene's arrays on the device and room for its slice, with the device scene over it,
-   where the scene differs from the last one rendered. */
+extern "C" rd_result rd_slice4d_into_cuda(rd_context *ctx, const rd_scene4d *device, float time, void *stream,
+                                          const rd_slice4d_target *target)
+{
+    if (device->count > (int64_t)UINT32_MAX - THREADS)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D render (cuda): %lld Gaussians are more than it indexes", (long long)device->count);
+    if (device->count > 0)
+        slice_kernel<<<blocks_for(device->count), THREADS, 0, stream_of(ctx, stream)>>>(
+            (uint32_t)device->count, (const float4 *)device->means, device->fixed, device->opacities, device->sh,
+            (uint32_t)rd_sh_coeffs(device->sh_degree), (uint32_t)device->time_degree + 1, time, 6.283185307179586f / device->time_period,
+            (float *)target->arrays[0], (float *)target->arrays[1], (float *)target->arrays[2], (float *)target->arrays[3],
+            (float *)target->arrays[4]);
+    return rd_cuda_check(ctx, cudaGetLastError(), "4D slice (cuda)");
+}
+
+/* The scene's arrays on the device, their statics and room for its slice, with the device
+   scene over it, where the scene differs from the last one rendered. */
 static rd_result upload_scene(rd_context *ctx, slice_cuda_state *st, const rd_scene4d *s)
 {
     if (st->uid == s->head.uid) return RD_OK;
     st->uid = 0;
-    const void *from[SOURCES];
-    size_t source_bytes[SOURCES];
-    rd_slice4d_sources(s, from, source_bytes);
+    size_t n = (size_t)(s->count > 0 ? s->count : 1), shf = (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree);
+    const void *from[SOURCES] = {s->means, s->log_scales, s->rotations, s->opacities, s->sh, NULL};
+    const size_t bytes[SOURCES] = {16 * n, 16 * n, 32 * n, 4 * n, 4 * shf * n, sizeof(rd_slice4d_static) * n};
     rd_result r = RD_OK;
     for (int k = 0; k < SOURCES && r == RD_OK; k++) {
-        r = rd_cuda_reserve(ctx, &st->source[k], source_bytes[k], "4D scene");
-        if (r == RD_OK && s->count > 0) r = rd_cuda_upload(ctx, &st->source[k], 0, from[k], source_bytes[k]);
+        r = rd_cuda_reserve(ctx, &st->source[k], bytes[k], "4D scene");
+        if (r == RD_OK && s->count > 0 && from[k]) r = rd_cuda_upload(ctx, &st->source[k], 0, from[k], bytes[k]);
     }
+    if (r != RD_OK) return r;
+    st->device = *s;
+    st->device.means = (float *)st->source[0].ptr, st->device.log_scales = (float *)st->source[1].ptr;
+    st->device.rotations = (float *)st->source[2].ptr, st->device.opacities = (float *)st->source[3].ptr;
+    st->device.sh = (float *)st->source[4].ptr, st->device.fixed = (rd_slice4d_static *)st->source[5].ptr;
+    r = rd_slice4d_statics_cuda(ctx, &st->device, NULL);
     if (r == RD_OK) r = rd_slice4d_target_make(ctx, s, &st->target);
     if (r == RD_OK) st->uid = s->head.uid;
     return r;
 }
 
-extern "C" rd_result rd_slice4d_cuda(rd_context *ctx, const rd_scene4d *s, const rd_render_desc *desc, const rd_scene **sliced)
+extern "C" rd_result rd_slice4d_cuda(rd_context *ctx, const rd_scene4d *s, const rd_render_desc *desc, const rd_scene **sliced,
+                                     const rd_scene4d **device)
 {
-    if (s->count > (int64_t)UINT32_MAX - THREADS)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D render (cuda): %lld Gaussians are more than it indexes", (long long)s->count);
     void **slot = rd_context_slot(ctx, RD_SCENE_GAUSSIANS_4D);
     if (!*slot && !(*slot = calloc(1, sizeof(slice_cuda_state))))
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D render (cuda): out of memory");
     slice_cuda_state *st = (slice_cuda_state *)*slot;
     rd_result r = upload_scene(ctx, st, s);
+    if (r == RD_OK) r = rd_slice4d_into_cuda(ctx, &st->device, desc->time, desc->stream, &st->target);
     if (r != RD_OK) return r;
-    if (s->count > 0) {
-        cudaStream_t stream = desc->stream ? (cudaStream_t)desc->stream : rd_cuda(ctx)->stream;
-        slice_kernel<<<(unsigned int)((s->count + THREADS - 1) / THREADS), THREADS, 0, stream>>>(
-            (uint32_t)s->count, (const float4 *)st->source[0].ptr, (const rd_slice4d_static *)st->source[1].ptr,
-            (const float *)st->source[2].ptr, (const float *)st->source[3].ptr, (uint32_t)rd_sh_coeffs(s->sh_degree),
-            (uint32_t)s->time_degree + 1, desc->time, 6.283185307179586f / s->time_period, (float *)st->target.arrays[0],
-            (float *)st->target.arrays[1], (float *)st->target.arrays[2], (float *)st->target.arrays[3],
-            (float *)st->target.arrays[4]);
-        r = rd_cuda_check(ctx, cudaGetLastError(), "4D slice (cuda)");
-        if (r != RD_OK) return r;
-    }
     *sliced = st->target.scene;
+    if (device) *device = &st->device;
     return RD_OK;
 }
 
@@ -110,6 +143,6 @@ extern "C" rd_result rd_slice4d_render_cuda(rd_context *ctx, const rd_scene4d *s
                                             const rd_framebuffer *target, rd_render_stats *stats)
 {
     const rd_scene *sliced = NULL;
-    rd_result r = rd_slice4d_cuda(ctx, s, desc, &sliced);
+    rd_result r = rd_slice4d_cuda(ctx, s, desc, &sliced, NULL);
     return r == RD_OK ? rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CUDA].render(ctx, sliced, camera, desc, target, stats) : r;
 }

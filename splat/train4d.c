@@ -1,5 +1,6 @@
 /* train4d.c: the 4D trainer's creation and step (train4d.h). */
 #include "train4d.h"
+#include "train_device.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
 
@@ -22,6 +23,9 @@ bool rd_trainer4d_arrays_alloc(const rd_trainer4d *t, int64_t count, trainer_arr
 void rd_trainer4d_destroy(rd_trainer4d *t)
 {
     if (!t) return;
+#ifdef RD_HAVE_CUDA
+    rd_trainer4d_device_destroy(t);
+#endif
     rd_train_views_free(t->views, t->view_count);
     rd_scene_destroy((rd_scene *)t->scene);
     rd_trainer_arrays_free(&t->a);
@@ -105,11 +109,15 @@ rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_t
         t->extent = rd_train_views_extent(t->views, t->view_count);
         bool ok = rd_trainer4d_arrays_alloc(t, t->scene->count, &t->a);
         t->order = calloc((size_t)t->view_count, sizeof(int)); /* written by checkpoints before the first step */
-        ok = ok && rd_step_frame_alloc(t->views, t->view_count, largest, &t->frame);
+        if (!rd_train_on_device(ctx)) /* the device step has its frame on the device */
+            ok = ok && rd_step_frame_alloc(t->views, t->view_count, largest, &t->frame);
         if (!ok || !t->order)
             r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory for %lld 4D Gaussians", (long long)t->scene->count);
         t->order_at = t->view_count; /* a new permutation on the first step */
     }
+#ifdef RD_HAVE_CUDA
+    if (r == RD_OK && rd_train_on_device(ctx)) r = rd_trainer4d_device_create(t);
+#endif
     if (r != RD_OK) {
         rd_trainer4d_destroy(t);
         return r;
@@ -126,13 +134,18 @@ static int active_time_degree(const rd_trainer4d *t)
     return n < 0 ? 0 : n < t->max_time_degree ? n : t->max_time_degree;
 }
 
-/* One view's render, loss and backward into the full-layout gradients g (added). */
+/* One view's render, loss and backward into the full-layout gradients g (added); on the
+   device into its own gradients (g unused), the loss summed there. */
 static rd_result view_pass(rd_trainer4d *t, const rd_gaussian4d_grads *g, double *loss)
 {
-    const view_data *view = &t->views[rd_train_views_next(t->order, &t->order_at, t->view_count, &t->rng)];
+    int index = rd_train_views_next(t->order, &t->order_at, t->view_count, &t->rng);
+    const view_data *view = &t->views[index];
     const rd_camera *cam = &view->camera;
     rd_render_desc rd = {.sh_degree = RD_SH_DEGREE(active_degree(t)), .time = view->time};
     rd_step_background(&t->desc, &t->rng, rd.background);
+#ifdef RD_HAVE_CUDA
+    if (t->device) return rd_trainer4d_device_view(t, index, &rd, active_time_degree(t) + 1);
+#endif
     rd_train_view_target(view, rd.background, t->frame.target);
     rd_result r = rd_render(t->ctx, (rd_scene *)t->scene, cam, &rd, &(rd_framebuffer){.color = t->frame.render});
     if (r != RD_OK) return r;
@@ -154,6 +167,13 @@ static void split_rows(float *whole, int64_t n, int width, int first, float *hea
 
 /* Adam on every group: the means and SH split into their groups and joined after; the
    temporal terms not yet active get no gradient. */
+static void learning_rates(const rd_trainer4d *t, float lr[GROUPS4])
+{
+    const float rates[GROUPS4] = {rd_lr_means(t->extent, t->iteration, t->desc.iterations), 1.6e-4f * t->extent, RD_LR_SCALES,
+                                  RD_LR_ROTATIONS, RD_LR_OPACITIES, RD_LR_DC, RD_LR_REST};
+    memcpy(lr, rates, sizeof rates);
+}
+
 static rd_result update(rd_trainer4d *t, const float *g_means, const float *g_sh)
 {
     rd_scene4d *s = t->scene;
@@ -171,8 +191,8 @@ static rd_result update(rd_trainer4d *t, const float *g_means, const float *g_sh
     int active_terms = active_time_degree(t) + 1;
     for (int64_t i = 0; i < n; i++) /* rest holds, per Gaussian, term 0's K3 - 3 then each later term's K3 */
         memset(t->a.grads[G4_REST] + i * (shf - 3) + active_terms * K3 - 3, 0, (size_t)(shf - active_terms * K3) * sizeof(float));
-    float lr[GROUPS4] = {rd_lr_means(t->extent, t->iteration, t->desc.iterations), 1.6e-4f * t->extent, RD_LR_SCALES,
-                         RD_LR_ROTATIONS, RD_LR_OPACITIES, RD_LR_DC, RD_LR_REST};
+    float lr[GROUPS4];
+    learning_rates(t, lr);
     float *params[GROUPS4] = {xyz, time, s->log_scales, s->rotations, s->opacities, dc, rest};
     for (int g = 0; g < GROUPS4; g++)
         rd_adam_update(params[g], t->a.grads[g], t->a.m[g], t->a.v[g], t->a.sizes[g], &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1, .threads = t->ctx->threads});
@@ -183,10 +203,50 @@ static rd_result update(rd_trainer4d *t, const float *g_means, const float *g_sh
     return RD_OK;
 }
 
+#ifdef RD_HAVE_CUDA
+/* One step on the device: its gradients zeroed, the batch's views, Adam with their mean. */
+static rd_result step_on_device(rd_trainer4d *t)
+{
+    rd_result r = rd_trainer4d_device_zero_grads(t);
+    for (int b = 0; b < t->batch && r == RD_OK; b++) r = view_pass(t, NULL, NULL);
+    float lr[GROUPS4];
+    learning_rates(t, lr);
+    if (r == RD_OK) r = rd_trainer4d_device_update(t, lr, 1.0f / (float)t->batch);
+    if (r == RD_OK) t->iteration++, t->host_stale = true;
+    return r;
+}
+#endif
+
+rd_result rd_trainer4d_sync_host(rd_trainer4d *t)
+{
+#ifdef RD_HAVE_CUDA
+    if (!t->device || !t->host_stale) return RD_OK;
+    rd_result r = rd_trainer4d_device_download(t);
+    if (r == RD_OK) t->host_stale = false;
+    return r;
+#else
+    (void)t;
+    return RD_OK;
+#endif
+}
+
+rd_result rd_trainer4d_sync_device(rd_trainer4d *t)
+{
+#ifdef RD_HAVE_CUDA
+    return t->device ? rd_trainer4d_device_upload(t) : RD_OK;
+#else
+    (void)t;
+    return RD_OK;
+#endif
+}
+
 /* One step: the batch's views, their gradients averaged, then Adam. The densification
    statistic takes each view's own gradient, as with one view a step. */
 static rd_result step_once(rd_trainer4d *t, double *loss)
 {
+#ifdef RD_HAVE_CUDA
+    if (t->device) return *loss = 0.0, step_on_device(t);
+#endif
     int64_t n = t->scene->count, shf = rd_scene4d_sh_floats(t->max_degree, t->max_time_degree);
     float *g_means = calloc((size_t)(4 * n + 1), sizeof(float)), *g_sh = calloc((size_t)(shf * n + 1), sizeof(float));
     if (!g_means || !g_sh) {
@@ -222,6 +282,13 @@ rd_result rd_trainer4d_step(rd_trainer4d *t, int steps, rd_train_stats *stats)
         if (r == RD_OK && t->desc.densify) r = rd_trainer4d_control_density(t);
         total += loss;
     }
+#ifdef RD_HAVE_CUDA
+    if (t->device && steps > 0) { /* the device's sum over the views, less lambda a view */
+        double sum = 0.0;
+        if (r == RD_OK) r = rd_trainer4d_device_loss(t, &sum);
+        total = (sum + 0.2 * steps * t->batch) / t->batch;
+    }
+#endif
     if (stats) {
         stats->iteration = t->iteration;
         stats->loss = steps ? total / steps : 0.0;

@@ -27,6 +27,8 @@ static void pieces_of(rd_scene4d *s, trainer_arrays *a, int *order, int views, c
 
 rd_result rd_trainer4d_save_checkpoint(rd_trainer4d *t, const char *path)
 {
+    rd_result synced = rd_trainer4d_sync_host(t);
+    if (synced != RD_OK) return synced;
     checkpoint_piece pieces[PIECES];
     pieces_of(t->scene, &t->a, t->order, t->view_count, pieces);
     checkpoint_head head = {(uint32_t)t->max_degree, t->scene->count, t->iteration, t->view_count, t->order_at,
@@ -71,6 +73,8 @@ rd_result rd_trainer4d_load_checkpoint(rd_trainer4d *t, const char *path)
         free(t->order);
         t->order = order;
         t->iteration = head.iteration, t->order_at = head.order_at, t->rng.state = head.rng;
+        t->host_stale = false;
+        r = rd_trainer4d_sync_device(t);
     } else {
         rd_scene_destroy((rd_scene *)s);
         rd_trainer_arrays_free(&a);

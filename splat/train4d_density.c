@@ -82,13 +82,20 @@ static rd_result densify_4d(rd_trainer4d *t)
     return r;
 }
 
+static bool within(const rd_trainer4d *t)
+{
+    return t->iteration < DENSIFY_UNTIL && t->iteration < t->desc.iterations; /* never after the run's last step (train_gaussians.c) */
+}
+static bool grow_due(const rd_trainer4d *t) { return t->desc.densify && within(t) && t->iteration >= DENSIFY_FROM && t->iteration % DENSIFY_EVERY == 0; }
+static bool reset_due(const rd_trainer4d *t) { return t->desc.densify && within(t) && t->iteration % RESET_EVERY == 0; }
+bool rd_trainer4d_density_due(const rd_trainer4d *t) { return grow_due(t) || reset_due(t); }
+
 rd_result rd_trainer4d_control_density(rd_trainer4d *t)
 {
-    int it = t->iteration;
-    rd_result r = RD_OK;
-    bool within = it < DENSIFY_UNTIL && it < t->desc.iterations; /* never after the run's last step (train_gaussians.c) */
-    if (within && it >= DENSIFY_FROM && it % DENSIFY_EVERY == 0) r = densify_4d(t);
-    if (r == RD_OK && within && it % RESET_EVERY == 0) {
+    if (!rd_trainer4d_density_due(t)) return RD_OK;
+    rd_result r = rd_trainer4d_sync_host(t);
+    if (r == RD_OK && grow_due(t)) r = densify_4d(t);
+    if (r == RD_OK && reset_due(t)) {
         float cap = rd_logit(0.01f);
         for (int64_t i = 0; i < t->scene->count; i++)
             if (t->scene->opacities[i] > cap) t->scene->opacities[i] = cap;
@@ -96,5 +103,5 @@ rd_result rd_trainer4d_control_density(rd_trainer4d *t)
         memset(t->a.v[G4_OPACITIES], 0, t->a.sizes[G4_OPACITIES] * sizeof(float));
         rd_scene4d_refresh(t->ctx, t->scene);
     }
-    return r;
+    return r == RD_OK ? rd_trainer4d_sync_device(t) : r;
 }

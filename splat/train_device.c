@@ -29,11 +29,7 @@ struct train_device {
     float *grad_norm;
     uint32_t *views_seen;
     rd_scene *scene;            /* device memory: params */
-    float *photos;              /* every view's RGBA, one after another */
-    size_t *photo_at;           /* floats into photos, per view */
-    float *frame;               /* render, loss gradient, loss scratch: the largest view's */
-    size_t largest;             /* pixels */
-    double *loss_sum;
+    rd_device_views views;
 };
 
 /* Floats per Gaussian of each parameter array. */
@@ -126,16 +122,65 @@ rd_result rd_train_device_download(rd_trainer *t)
     return r;
 }
 
+void rd_device_views_free(rd_context *ctx, rd_device_views *v)
+{
+    rd_buffer_free(ctx, v->photos);
+    rd_buffer_free(ctx, v->frame);
+    rd_buffer_free(ctx, v->loss_sum);
+    free(v->photo_at);
+    memset(v, 0, sizeof *v);
+}
+
+rd_result rd_device_views_create(rd_context *ctx, view_data *views, int count, rd_device_views *out)
+{
+    memset(out, 0, sizeof *out);
+    out->photo_at = calloc((size_t)count + 1, sizeof(size_t));
+    if (!out->photo_at) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
+    size_t total = 0;
+    for (int v = 0; v < count; v++) {
+        size_t pixels = (size_t)views[v].camera.width * (size_t)views[v].camera.height;
+        out->photo_at[v] = total;
+        total += 4 * pixels;
+        if (pixels > out->largest) out->largest = pixels;
+    }
+    size_t frame_floats = 8 * out->largest + rd_loss_cuda_scratch_floats((int)out->largest, 1);
+    rd_memory memory;
+    rd_result r = rd_buffer_alloc(ctx, total * sizeof(float), (void **)&out->photos, &memory);
+    if (r == RD_OK) r = rd_buffer_alloc(ctx, frame_floats * sizeof(float), (void **)&out->frame, &memory);
+    if (r == RD_OK) r = rd_buffer_alloc(ctx, sizeof(double), (void **)&out->loss_sum, &memory);
+    for (int v = 0; v < count && r == RD_OK; v++) {
+        size_t pixels = (size_t)views[v].camera.width * (size_t)views[v].camera.height;
+        r = rd_buffer_copy(ctx, out->photos + out->photo_at[v], memory, views[v].rgba, RD_MEMORY_HOST, 4 * pixels * sizeof(float));
+        free(views[v].rgba); /* the host step is never taken now */
+        views[v].rgba = NULL;
+    }
+    if (r == RD_OK) r = rd_cuda_zero(ctx, out->loss_sum, sizeof(double), NULL);
+    return r;
+}
+
+rd_result rd_device_views_render_loss(rd_context *ctx, rd_device_views *v, const rd_scene *scene, int view, const rd_camera *camera,
+                                      const rd_render_desc *desc)
+{
+    float *render = v->frame, *loss_grad = render + 4 * v->largest, *scratch = loss_grad + 4 * v->largest;
+    rd_result r = rd_render(ctx, scene, camera, desc, &(rd_framebuffer){.color = render, .memory = RD_MEMORY_DEVICE});
+    rd_loss_cuda_desc ld = {camera->width, camera->height, render, v->photos + v->photo_at[view],
+                            {desc->background[0], desc->background[1], desc->background[2]}, 0.2f, scratch, NULL};
+    return r == RD_OK ? rd_loss_l1_dssim_cuda(ctx, &ld, loss_grad, v->loss_sum) : r;
+}
+
+rd_result rd_device_views_loss(rd_context *ctx, rd_device_views *v, double *sum)
+{
+    rd_result r = rd_buffer_copy(ctx, sum, RD_MEMORY_HOST, v->loss_sum, RD_MEMORY_DEVICE, sizeof(double));
+    return r == RD_OK ? rd_cuda_zero(ctx, v->loss_sum, sizeof(double), NULL) : r;
+}
+
 void rd_train_device_destroy(rd_trainer *t)
 {
     train_device *d = t->device;
     if (!d) return;
     rd_scene_destroy(d->scene);
     rd_buffer_free(t->ctx, d->gaussians);
-    rd_buffer_free(t->ctx, d->photos);
-    rd_buffer_free(t->ctx, d->frame);
-    rd_buffer_free(t->ctx, d->loss_sum);
-    free(d->photo_at);
+    rd_device_views_free(t->ctx, &d->views);
     free(d);
     t->device = NULL;
 }
@@ -145,27 +190,7 @@ rd_result rd_train_device_create(rd_trainer *t)
     train_device *d = calloc(1, sizeof *d);
     if (!d) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
     t->device = d;
-    d->photo_at = calloc((size_t)t->view_count + 1, sizeof(size_t));
-    if (!d->photo_at) return rd_fail(t->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
-    size_t total = 0;
-    for (int v = 0; v < t->view_count; v++) {
-        size_t pixels = (size_t)t->views[v].camera.width * (size_t)t->views[v].camera.height;
-        d->photo_at[v] = total;
-        total += 4 * pixels;
-        if (pixels > d->largest) d->largest = pixels;
-    }
-    size_t frame_floats = 8 * d->largest + rd_loss_cuda_scratch_floats((int)d->largest, 1);
-    rd_memory memory;
-    rd_result r = rd_buffer_alloc(t->ctx, total * sizeof(float), (void **)&d->photos, &memory);
-    if (r == RD_OK) r = rd_buffer_alloc(t->ctx, frame_floats * sizeof(float), (void **)&d->frame, &memory);
-    if (r == RD_OK) r = rd_buffer_alloc(t->ctx, sizeof(double), (void **)&d->loss_sum, &memory);
-    for (int v = 0; v < t->view_count && r == RD_OK; v++) {
-        size_t pixels = (size_t)t->views[v].camera.width * (size_t)t->views[v].camera.height;
-        r = rd_buffer_copy(t->ctx, d->photos + d->photo_at[v], memory, t->views[v].rgba, RD_MEMORY_HOST, 4 * pixels * sizeof(float));
-        free(t->views[v].rgba); /* the host step is never taken now */
-        t->views[v].rgba = NULL;
-    }
-    if (r == RD_OK) r = rd_cuda_zero(t->ctx, d->loss_sum, sizeof(double), NULL);
+    rd_result r = rd_device_views_create(t->ctx, t->views, t->view_count, &d->views);
     return r == RD_OK ? rd_train_device_upload(t) : r;
 }
 
@@ -174,21 +199,17 @@ rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *de
     train_device *d = t->device;
     const rd_camera *cam = &t->views[view].camera;
     int64_t n = t->scene->count;
-    float *render = d->frame, *loss_grad = render + 4 * d->largest, *scratch = loss_grad + 4 * d->largest;
     rd_render_desc keep = *desc; /* the backward pass takes the frame as rendered */
     keep.flags |= RD_RENDER_FOR_BACKWARD;
     desc = &keep;
-    rd_result r = rd_render(t->ctx, d->scene, cam, desc, &(rd_framebuffer){.color = render, .memory = RD_MEMORY_DEVICE});
-    rd_loss_cuda_desc ld = {cam->width, cam->height, render, d->photos + d->photo_at[view],
-                            {desc->background[0], desc->background[1], desc->background[2]}, 0.2f, scratch, NULL};
-    if (r == RD_OK) r = rd_loss_l1_dssim_cuda(t->ctx, &ld, loss_grad, d->loss_sum);
+    rd_result r = rd_device_views_render_loss(t->ctx, &d->views, d->scene, view, cam, desc);
     size_t widths[PARAMS], grad_floats = 0;
     param_widths(t, widths);
     for (int k = 0; k < PARAMS; k++) grad_floats += widths[k] * (size_t)d->capacity;
     if (r == RD_OK) r = rd_cuda_zero(t->ctx, d->grads[0], grad_floats * sizeof(float), NULL);
     rd_gaussian_grads gg = {d->grads[0], d->grads[1], d->grads[2], d->grads[3], d->grads[4], d->grad_norm, d->views_seen};
     if (r == RD_OK)
-        r = rd_render_backward(t->ctx, d->scene, 1, cam, desc, &(rd_render_grads){loss_grad, NULL, RD_MEMORY_DEVICE},
+        r = rd_render_backward(t->ctx, d->scene, 1, cam, desc, &(rd_render_grads){rd_device_views_loss_grad(&d->views), NULL, RD_MEMORY_DEVICE},
                                &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_DEVICE});
     if (r == RD_OK && t->desc.mcmc) r = rd_mcmc_regularise_cuda(t->ctx, d->params[3], d->params[1], n, d->grads[3], d->grads[1]);
     rd_adam_step_desc adam = {.step = t->iteration + 1};
@@ -208,8 +229,7 @@ rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *de
 
 rd_result rd_train_device_loss(rd_trainer *t, double *sum)
 {
-    rd_result r = rd_buffer_copy(t->ctx, sum, RD_MEMORY_HOST, t->device->loss_sum, RD_MEMORY_DEVICE, sizeof(double));
-    return r == RD_OK ? rd_cuda_zero(t->ctx, t->device->loss_sum, sizeof(double), NULL) : r;
+    return rd_device_views_loss(t->ctx, &t->device->views, sum);
 }
 
 #endif

@@ -18,6 +18,26 @@ static inline bool rd_train_on_device(const rd_context *ctx)
 }
 
 #ifdef RD_HAVE_CUDA
+/* The training photos on the device, and one frame's render, loss gradient and scratch
+   (the largest view's), shared by the 3D and 4D device steps. */
+typedef struct rd_device_views {
+    float *photos;     /* every view's RGBA, one after another */
+    size_t *photo_at;  /* floats into photos, per view */
+    float *frame;      /* render, loss gradient, loss scratch */
+    size_t largest;    /* pixels */
+    double *loss_sum;  /* less lambda a view (rd_loss_l1_dssim_cuda) */
+} rd_device_views;
+/* Uploads the views' photos, freeing the host copies (the host step is never taken). */
+rd_result rd_device_views_create(rd_context *ctx, view_data *views, int count, rd_device_views *out);
+void rd_device_views_free(rd_context *ctx, rd_device_views *v);
+/* Renders scene (device memory) at the view into the frame and enqueues its loss against
+   the view's photo over desc's background: the loss gradient then waits in the frame. */
+rd_result rd_device_views_render_loss(rd_context *ctx, rd_device_views *v, const rd_scene *scene, int view, const rd_camera *camera,
+                                      const rd_render_desc *desc);
+static inline float *rd_device_views_loss_grad(const rd_device_views *v) { return v->frame + 4 * v->largest; }
+/* The loss summed since the last call (less lambda a view), and the sum zeroed. */
+rd_result rd_device_views_loss(rd_context *ctx, rd_device_views *v, double *sum);
+
 /* Uploads the photos (freeing the host copies) and the state. */
 rd_result rd_train_device_create(rd_trainer *t);
 void rd_train_device_destroy(rd_trainer *t);

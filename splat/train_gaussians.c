@@ -148,7 +148,10 @@ rd_result rd_trainer_sync_device(rd_trainer *t)
 const rd_scene *rd_trainer_scene(const rd_trainer *t)
 {
     if (!t) return NULL;
-    if (t->four_d) return (const rd_scene *)t->four_d->scene;
+    if (t->four_d) { /* as below */
+        rd_trainer4d_sync_host(t->four_d);
+        return (const rd_scene *)t->four_d->scene;
+    }
     /* the scene as the caller sees it is the trainer's state, so bringing it up to date is
        not a change of the trainer: a failed download leaves the last one (and says so in
        the context's error) */

@@ -143,13 +143,15 @@ const backend_op OP_TRAIN_LOSS = {"train_loss", {0, 0, 0}, loss_cases, loss_gene
 
 /* ---- Adam ---- */
 
-/* One step on a plain array, and one on an SH array of count rows of 3K (the CPU: the
-   trainer's split into DC and rest groups, updated separately). */
+/* One step on a plain array, and one on an array of count rows of `row` whose first
+   `head` are one group and the rest another (an SH array's rows of 3K with its DC first, or
+   a 4D scene's means, space then time; the CPU: the trainer's split into the groups,
+   updated separately), the gradients scaled (a batch's mean) in some cases. */
 typedef struct adam_case {
     size_t n;
     int64_t count;
-    int K, step;
-    float lr, lr_dc, lr_rest;
+    int K, step, row, head;
+    float lr, lr_dc, lr_rest, grad_scale;
     float *param, *grad, *m, *v;     /* n */
     float *sh, *sh_grad;             /* count * 3K */
     float *m_dc, *v_dc, *m_rest, *v_rest;
@@ -171,14 +173,16 @@ static void *adam_generate(const op_env *env, test_rng *r, int i)
     c->n = sizes[i];
     c->count = (int64_t)(c->n / 16 + 1);
     c->K = 1 + i % 4 * (i % 4 + 2); /* 1, 4, 9, 16 */
+    c->row = i % 2 ? 4 : 3 * c->K, c->head = 3; /* odd cases: the 4D means' layout */
+    c->grad_scale = 1.0f / (float)(1 + i % 3);
     c->step = 1 + (int)(rng_uniform(r) * 5000);
     c->lr = (float)rng_range(r, 1e-5, 1e-1), c->lr_dc = (float)rng_range(r, 1e-4, 1e-2), c->lr_rest = c->lr_dc / 20;
     c->param = random_floats(r, c->n, -2, 2), c->grad = random_floats(r, c->n, -1, 1);
     c->m = random_floats(r, c->n, -0.1, 0.1), c->v = random_floats(r, c->n, 0, 0.01);
-    size_t row = 3 * (size_t)c->K, rows = (size_t)c->count;
+    size_t row = (size_t)c->row, head = (size_t)c->head, rows = (size_t)c->count;
     c->sh = random_floats(r, rows * row, -1, 1), c->sh_grad = random_floats(r, rows * row, -1, 1);
-    c->m_dc = random_floats(r, rows * 3, -0.1, 0.1), c->v_dc = random_floats(r, rows * 3, 0, 0.01);
-    c->m_rest = random_floats(r, rows * (row - 3), -0.1, 0.1), c->v_rest = random_floats(r, rows * (row - 3), 0, 0.01);
+    c->m_dc = random_floats(r, rows * head, -0.1, 0.1), c->v_dc = random_floats(r, rows * head, 0, 0.01);
+    c->m_rest = random_floats(r, rows * (row - head), -0.1, 0.1), c->v_rest = random_floats(r, rows * (row - head), 0, 0.01);
     return c;
 }
 
@@ -187,30 +191,33 @@ static rd_result adam_run(rd_context *ctx, void *inputs, void **outputs)
     adam_case *c = inputs;
     adam_outputs *o = calloc(1, sizeof *o);
     *outputs = o;
-    size_t row = 3 * (size_t)c->K, rows = (size_t)c->count;
+    size_t row = (size_t)c->row, head = (size_t)c->head, rows = (size_t)c->count;
     const float *initial[ADAM_ARRAYS] = {c->param, c->m, c->v, c->sh, c->m_dc, c->v_dc, c->m_rest, c->v_rest};
-    size_t sizes[ADAM_ARRAYS] = {c->n, c->n, c->n, rows * row, rows * 3, rows * 3, rows * (row - 3), rows * (row - 3)};
+    size_t sizes[ADAM_ARRAYS] = {c->n, c->n, c->n, rows * row, rows * head, rows * head, rows * (row - head), rows * (row - head)};
     for (int k = 0; k < ADAM_ARRAYS; k++) {
         o->n[k] = sizes[k];
         o->a[k] = malloc((sizes[k] ? sizes[k] : 1) * sizeof(float));
         memcpy(o->a[k], initial[k], sizes[k] * sizeof(float));
     }
-    rd_adam_step_desc step = {.lr = c->lr, .step = c->step};
-    if (rd_context_backend(ctx) == RD_BACKEND_CPU) { /* the trainer's host step: the SH split into its groups */
+    rd_adam_step_desc step = {.lr = c->lr, .step = c->step, .grad_scale = c->grad_scale};
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) { /* the trainer's host step: the rows split into their groups */
         rd_adam_update(o->a[0], c->grad, o->a[1], o->a[2], c->n, &step);
-        float *dc = malloc(rows * 3 * sizeof(float) + 4), *rest = malloc(rows * (row - 3) * sizeof(float) + 4);
-        float *g_dc = malloc(rows * 3 * sizeof(float) + 4), *g_rest = malloc(rows * (row - 3) * sizeof(float) + 4);
+        size_t tail = row - head;
+        float *dc = malloc(rows * head * sizeof(float) + 4), *rest = malloc(rows * tail * sizeof(float) + 4);
+        float *g_dc = malloc(rows * head * sizeof(float) + 4), *g_rest = malloc(rows * tail * sizeof(float) + 4);
         for (size_t i = 0; i < rows; i++) {
-            memcpy(dc + 3 * i, o->a[3] + i * row, 3 * sizeof(float));
-            memcpy(g_dc + 3 * i, c->sh_grad + i * row, 3 * sizeof(float));
-            memcpy(rest + i * (row - 3), o->a[3] + i * row + 3, (row - 3) * sizeof(float));
-            memcpy(g_rest + i * (row - 3), c->sh_grad + i * row + 3, (row - 3) * sizeof(float));
+            memcpy(dc + head * i, o->a[3] + i * row, head * sizeof(float));
+            memcpy(g_dc + head * i, c->sh_grad + i * row, head * sizeof(float));
+            memcpy(rest + i * tail, o->a[3] + i * row + head, tail * sizeof(float));
+            memcpy(g_rest + i * tail, c->sh_grad + i * row + head, tail * sizeof(float));
         }
-        rd_adam_update(dc, g_dc, o->a[4], o->a[5], rows * 3, &(rd_adam_step_desc){.lr = c->lr_dc, .step = c->step});
-        rd_adam_update(rest, g_rest, o->a[6], o->a[7], rows * (row - 3), &(rd_adam_step_desc){.lr = c->lr_rest, .step = c->step});
+        rd_adam_update(dc, g_dc, o->a[4], o->a[5], rows * head,
+                       &(rd_adam_step_desc){.lr = c->lr_dc, .step = c->step, .grad_scale = c->grad_scale});
+        rd_adam_update(rest, g_rest, o->a[6], o->a[7], rows * tail,
+                       &(rd_adam_step_desc){.lr = c->lr_rest, .step = c->step, .grad_scale = c->grad_scale});
         for (size_t i = 0; i < rows; i++) {
-            memcpy(o->a[3] + i * row, dc + 3 * i, 3 * sizeof(float));
-            memcpy(o->a[3] + i * row + 3, rest + i * (row - 3), (row - 3) * sizeof(float));
+            memcpy(o->a[3] + i * row, dc + head * i, head * sizeof(float));
+            memcpy(o->a[3] + i * row + head, rest + i * tail, tail * sizeof(float));
         }
         free(dc), free(rest), free(g_dc), free(g_rest);
         return RD_OK;
@@ -223,7 +230,9 @@ static rd_result adam_run(rd_context *ctx, void *inputs, void **outputs)
     if (ok) {
         rd_adam_sh_moments mo = {d[4], d[5], d[6], d[7]};
         r = rd_adam_update_cuda(ctx, d[0], grad, d[1], d[2], c->n, &step, NULL);
-        if (r == RD_OK) r = rd_adam_update_sh_cuda(ctx, d[3], sh_grad, &mo, c->count, c->K, c->lr_dc, c->lr_rest, &step, NULL);
+        if (r == RD_OK && c->row == 3 * c->K) r = rd_adam_update_sh_cuda(ctx, d[3], sh_grad, &mo, c->count, c->K, c->lr_dc, c->lr_rest, &step, NULL);
+        else if (r == RD_OK)
+            r = rd_adam_update_rows_cuda(ctx, d[3], sh_grad, &mo, c->count, c->row, c->head, c->lr_dc, c->lr_rest, &step, NULL);
         for (int k = 0; k < ADAM_ARRAYS && r == RD_OK; k++) r = from_backend(ctx, o->a[k], d[k], sizes[k] * sizeof(float));
     }
     for (int k = 0; k < ADAM_ARRAYS; k++) rd_buffer_free(ctx, d[k]);
@@ -252,7 +261,8 @@ static bool adam_compare(const op_env *env, const void *inputs, const void *got_
 static void adam_describe(const void *inputs)
 {
     const adam_case *c = inputs;
-    printf("%zu elements, %lld SH rows of %d coefficients, step %d\n", c->n, (long long)c->count, c->K, c->step);
+    printf("%zu elements, %lld rows of %d (groups of %d and %d), gradients times %g, step %d\n", c->n, (long long)c->count, c->row,
+           c->head, c->row - c->head, c->grad_scale, c->step);
 }
 
 static void adam_free_inputs(void *inputs)
