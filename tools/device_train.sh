@@ -8,6 +8,7 @@
 # MODEL=nerf trains hash-grid NeRFs (lego's test views on white, training on random backgrounds);
 # MODEL=4d 4D Gaussians (MUTANT=1 / PANOPTIC=1 packs: dnerf_mutant at 400x400 on black as the
 # issue's protocol, panoptic_basketball_subset), with --backend cuda.
+# TAIL: how many of the log's last lines to print (2).
 # BENCH=1: `radiant bench` of each trained scene on the test split's views and at 1920x1080.
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
@@ -26,11 +27,12 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
         [ "$name" = dnerf_mutant ] && model="$model --downscale 2"
     fi
     scratch=$(mktemp -d)
-    timeout "${LIMIT:-400}" .device/bin/radiant train "$data/$name" $model --out "$scratch/$name.$ext" $background ${EXTRA:-} \
+    # line-buffered, so that a run stopped by the limit still leaves its progress lines
+    timeout "${LIMIT:-400}" stdbuf -oL .device/bin/radiant train "$data/$name" $model --out "$scratch/$name.$ext" $background ${EXTRA:-} \
         >"$scratch/log.txt" 2>&1
     echo "$name: exit $? ($(grep -c . "$scratch/log.txt") log lines)"
     grep "training stage" "$scratch/log.txt"
-    tail -n 2 "$scratch/log.txt"
+    tail -n "${TAIL:-2}" "$scratch/log.txt"
     cp "$scratch/$name.report.json" "${OUT:-/tmp}/" 2>/dev/null
     if [ -n "${BENCH:-}" ] && [ -f "$scratch/$name.$ext" ]; then
         echo "$name: bench on the test split's views"
