@@ -22,6 +22,7 @@ static const char *USAGE =
     "  --backend B           auto (default), cpu, cuda, vulkan\n"
     "  --width W --height H  render at this size\n"
     "  --sh-degree N, --antialiased, --inria-extent   as for render\n"
+    "  --time T              a 4D scene's frames all at time T (default: times across its range)\n"
     "  --backward            also time the forward and backward pass of a training step: the\n"
     "                        render, then rd_render_backward of the image times random\n"
     "                        weights into gradients in the backend's memory (wall clock)\n"
@@ -113,9 +114,13 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     rd_framebuffer fb = {.color = color, .memory = memory};
-    /* a 4D scene: each frame at another time, across its time range */
+    /* a 4D scene: each frame at another time, across its time range, unless --time fixes one */
     rd_scene4d_info dynamic = {0};
     bool is_4d = rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS_4D && rd_scene4d_get_info(ctx, scene, &dynamic) == RD_OK;
+    if (o.time_given && !is_4d) {
+        fprintf(stderr, "radiant: --time: %s is a static scene (a 4D scene has a time)\n", o.demo ? "the demo" : o.scene ? o.scene : "the scene");
+        goto done;
+    }
     double start = cli_now_ms();
     int warmed = 0; /* cli_warmup_continues says why the warm-up takes a second */
     while (cli_warmup_continues(warmed, o.warmup, cli_now_ms() - start)) {
@@ -139,7 +144,7 @@ int cmd_bench(int argc, char **argv)
     for (int k = 0; k < 2 * o.frames; k++) {
         bool timing_stages = k >= o.frames;
         int i = timing_stages ? k - o.frames : k;
-        if (is_4d)
+        if (is_4d && !o.time_given)
             plain.time = timed.time = dynamic.time_min + (dynamic.time_max - dynamic.time_min) * (float)i / (float)o.frames;
         double t0 = cli_now_ms();
         if (rd_render(ctx, scene, &views.cameras[i % views.count], timing_stages ? &timed : &plain, &fb) != RD_OK) {

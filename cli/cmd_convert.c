@@ -1,6 +1,7 @@
 /* cmd_convert.c: `radiant convert IN OUT`: any readable scene format to any writable one. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,9 @@ static const char *USAGE =
     "  --spz-frame NAME      read an SPZ IN as in this frame (RUB, RDF, LUF, ... or a z-up one such as\n"
     "                        RFU), whatever its coordinate-system record says (none: RUB)\n"
     "  --out-spz-frame NAME  write an SPZ OUT in this frame (default RUB, SPZ's documented one); the\n"
-    "                        file's coordinate-system record says which\n";
+    "                        file's coordinate-system record says which\n"
+    "  --time T              IN is a 4D scene: write its 3D slice at time T (rd_scene4d_slice: the\n"
+    "                        Gaussians alive then, as the renderers slice them)\n";
 
 static bool parse_int(const char *s, int lo, int hi, int *out)
 {
@@ -34,6 +37,7 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
 
 /* The context's options (verbose, decode limit) go into o. */
 static int parse(int argc, char **argv, const char **in, const char **out, rd_scene_save_desc *d, cli_options *o)
+/* (o->render.time and o->time_given: --time) */
 {
     static const rd_file_format writable[] = {RD_FILE_PLY, RD_FILE_COMPRESSED_PLY, RD_FILE_SPZ, RD_FILE_SPLAT, RD_FILE_GLB,
                                                 RD_FILE_GLTF};
@@ -56,6 +60,12 @@ static int parse(int argc, char **argv, const char **in, const char **out, rd_sc
                 if (strcmp(next, rd_file_format_name(writable[f])) == 0 || (strcmp(next, "ply") == 0 && f == 0))
                     d->format = writable[f];
             if (!d->format) return fprintf(stderr, "radiant: --format %s: expected ply, compressed-ply, spz, splat, glb or gltf\n", next), EXIT_USAGE;
+        } else if (strcmp(a, "--time") == 0 && next) {
+            char *end = NULL;
+            o->render.time = strtof(argv[++i], &end);
+            if (!end || end == argv[i] || *end || !isfinite(o->render.time))
+                return fprintf(stderr, "radiant: --time %s: expected a finite number (the 4D scene's time)\n", argv[i]), EXIT_USAGE;
+            o->time_given = true;
         } else if (strcmp(a, "--gltf-embed") == 0) {
             d->gltf_embed_buffer = 1;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
@@ -100,6 +110,23 @@ int cmd_convert(int argc, char **argv)
         cli_error(ctx, NULL);
         rd_context_destroy(ctx);
         return EXIT_FAILED;
+    }
+    if (context_options.time_given) { /* the slice replaces the 4D scene */
+        rd_scene *sliced = NULL;
+        if (rd_scene_get_kind(scene) != RD_SCENE_GAUSSIANS_4D) {
+            fprintf(stderr, "radiant: --time: %s is a static scene (a 4D scene has a time)\n", in);
+            rd_scene_destroy(scene);
+            rd_context_destroy(ctx);
+            return EXIT_USAGE;
+        }
+        if (rd_scene4d_slice(ctx, scene, context_options.render.time, &sliced) != RD_OK) {
+            cli_error(ctx, NULL);
+            rd_scene_destroy(scene);
+            rd_context_destroy(ctx);
+            return EXIT_FAILED;
+        }
+        rd_scene_destroy(scene);
+        scene = sliced;
     }
     double t1 = cli_now_ms();
     status = EXIT_DONE;

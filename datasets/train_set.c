@@ -8,6 +8,7 @@
 #include "radiant_train.h"
 #include "dataset.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,53 @@ int64_t rd_train_set_points(const rd_train_set *set, const float **xyz, const fl
 
 int rd_train_set_aabb_scale(const rd_train_set *set) { return set ? set->dataset->aabb_scale : 0; }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Where the cameras look: the point nearest all their optical axes (least squares), and
+   the median distance of the cameras from it; false where the axes are close to parallel
+   (a forward-facing rig) or the point is behind most cameras. */
+static bool look_at_point(const rd_train_set *set, double p[3], double *distance)
+{
+    double A[3][3] = {{0}}, b[3] = {0};
+    for (int k = 0; k < set->count; k++) {
+        const float *w2c = set->views[k].camera.w2c;
+        float c[3];
+        rd_camera_center(&set->views[k].camera, c);
+        double d[3] = {w2c[8], w2c[9], w2c[10]}; /* the optical axis (OpenCV z) in the world */
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                double m = (i == j) - d[i] * d[j];
+                A[i][j] += m, b[i] += m * c[j];
+            }
+    }
+    double c00 = A[1][1] * A[2][2] - A[1][2] * A[2][1], c01 = A[1][2] * A[2][0] - A[1][0] * A[2][2], c02 = A[1][0] * A[2][1] - A[1][1] * A[2][0];
+    double det = A[0][0] * c00 + A[0][1] * c01 + A[0][2] * c02, n = set->count;
+    if (!(det > 0.1 * n * n * n)) return false; /* some eigenvalue of A may be under a tenth of the count: axes near parallel */
+    double inv[3][3] = {{c00, A[0][2] * A[2][1] - A[0][1] * A[2][2], A[0][1] * A[1][2] - A[0][2] * A[1][1]},
+                        {c01, A[0][0] * A[2][2] - A[0][2] * A[2][0], A[0][2] * A[1][0] - A[0][0] * A[1][2]},
+                        {c02, A[0][1] * A[2][0] - A[0][0] * A[2][1], A[0][0] * A[1][1] - A[0][1] * A[1][0]}};
+    for (int i = 0; i < 3; i++) p[i] = (inv[i][0] * b[0] + inv[i][1] * b[1] + inv[i][2] * b[2]) / det;
+    double *far = malloc(sizeof(double) * (size_t)set->count);
+    int in_front = 0;
+    if (!far) return false;
+    for (int k = 0; k < set->count; k++) {
+        const float *w2c = set->views[k].camera.w2c;
+        float c[3];
+        rd_camera_center(&set->views[k].camera, c);
+        double v[3] = {p[0] - c[0], p[1] - c[1], p[2] - c[2]};
+        far[k] = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        in_front += v[0] * w2c[8] + v[1] * w2c[9] + v[2] * w2c[10] > 0.0;
+    }
+    qsort(far, (size_t)set->count, sizeof(double), compare_doubles);
+    *distance = far[set->count / 2];
+    free(far);
+    return 2 * in_front > set->count;
+}
+
 void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3])
 {
     for (int a = 0; a < 3; a++) lo[a] = -1.0f, hi[a] = 1.0f;
@@ -150,6 +198,10 @@ void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3])
         for (int a = 0; a < 3; a++) lo[a] = -0.5f / 0.33f, hi[a] = 0.5f / 0.33f;
         return;
     }
+    /* otherwise the box of the camera centres, grown to take in a cube about the point the
+       cameras look at (half its side 0.6 of their median distance from it): a dome of
+       cameras above a floor (Panoptic's) leaves the floor and the people on it outside
+       the centres' box */
     for (int k = 0; k < set->count; k++) {
         float c[3];
         rd_camera_center(&set->views[k].camera, c);
@@ -158,4 +210,10 @@ void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3])
             if (k == 0 || c[a] > hi[a]) hi[a] = c[a];
         }
     }
+    double p[3], distance;
+    if (set->count >= 3 && look_at_point(set, p, &distance))
+        for (int a = 0; a < 3; a++) {
+            lo[a] = fminf(lo[a], (float)(p[a] - 0.6 * distance));
+            hi[a] = fmaxf(hi[a], (float)(p[a] + 0.6 * distance));
+        }
 }

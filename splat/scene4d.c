@@ -139,6 +139,21 @@ rd_result rd_scene4d_get_info(rd_context *ctx, const rd_scene *scene, rd_scene4d
     return RD_OK;
 }
 
+rd_result rd_scene4d_slice(rd_context *ctx, const rd_scene *scene, float time, rd_scene **out)
+{
+    if (!out) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene4d_slice: out is NULL");
+    *out = NULL;
+    if (!rd_is_gaussians4d(scene)) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene4d_slice: the scene is not a 4D scene");
+    if (!isfinite(time)) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene4d_slice: time %g is not finite", time);
+    const rd_scene4d *s = (const rd_scene4d *)scene;
+    rd_scene *sliced = NULL;
+    rd_result r = rd_scene_alloc(ctx, s->count, s->sh_degree, &sliced);
+    if (r != RD_OK) return r;
+    rd_slice4d_cpu(ctx, s, time, sliced, NULL);
+    *out = sliced;
+    return RD_OK;
+}
+
 rd_result rd_scene4d_orbit(const rd_scene4d *s, const rd_orbit_desc *desc, rd_camera *out)
 {
     if (!desc || desc->count < 1 || desc->width < 1 || desc->height < 1 || !out) return RD_ERROR_INVALID_ARGUMENT;

@@ -122,6 +122,18 @@ check "--times 0:1:0 exits 2" status_is 2 "$radiant" render "$tmp/moving.ply" --
 check "bench times a 4D scene" status_is 0 "$radiant" bench "$tmp/moving.ply" --backend cpu --width 32 --height 24 --frames 3 \
     --warmup 0 --json
 check "bench names the 4D kind and its slice" grep -q '"kind": "gaussians-4d".*"sliced": [0-9]' "$tmp/stdout"
+check "convert --time writes the 3D slice" status_is 0 "$radiant" convert "$tmp/moving.ply" "$tmp/slice.ply" --time 1
+check "the slice is a static scene" status_is 0 "$radiant" info "$tmp/slice.ply"
+check "the slice keeps no time" status_is 1 grep -q "temporal" "$tmp/stdout"
+check "the slice renders as the 4D scene at that time" status_is 0 "$radiant" render "$tmp/slice.ply" --backend cpu \
+    --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/slice_r"
+check "  (the 4D scene at time 1)" status_is 0 "$radiant" render "$tmp/moving.ply" --backend cpu --time 1 \
+    --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/moving_r"
+check "  (the same pixels)" cmp -s "$tmp/slice_r/0000.png" "$tmp/moving_r/0000.png"
+check "convert --time of a static scene exits 2" status_is 2 "$radiant" convert "$tmp/sh3.ply" "$tmp/x.ply" --time 1
+check "bench --time of a static scene fails" status_is 1 "$radiant" bench "$tmp/sh3.ply" --time 1 --frames 1 --width 16 --height 16
+check "bench --time fixes the 4D scene's time" status_is 0 "$radiant" bench "$tmp/moving.ply" --backend cpu --time 1 \
+    --width 32 --height 24 --frames 2
 # --video: the frames as H.264 too, decoded back (video_frames) against the PNGs
 if [ -n "$video_frames" ]; then
     if "$radiant_binary" render "$tmp/moving.ply" --backend cpu --times 0:2:12 --cameras "$tmp/cams.json" --width 64 --height 48 \

@@ -153,7 +153,19 @@ static void test_slice(void)
                (long long)out->count, N, worst_mean, worst_opacity, worst_sh);
         CHECK(worst_mean < 1e-5 && worst_opacity < 1e-5 && worst_sh < 1e-5);
         CHECK(out->count > 0 && out->count < N); /* some culled, some kept */
+        /* the public slice: the same Gaussians as a scene of its own */
+        rd_scene *public_slice = NULL;
+        if (CHECK_OK(rd_scene4d_slice(ctx, scene, t, &public_slice))) {
+            const rd_scene *p = public_slice;
+            CHECK(p->count == out->count && memcmp(p->means, out->means, sizeof(float) * 3 * (size_t)p->count) == 0 &&
+                  memcmp(p->sh, out->sh, sizeof(float) * 3 * (size_t)K * (size_t)p->count) == 0);
+        }
+        rd_scene_destroy(public_slice);
     }
+    rd_scene *none = NULL;
+    CHECK(rd_scene4d_slice(ctx, scene, NAN, &none) == RD_ERROR_INVALID_ARGUMENT && !none);
+    CHECK(rd_scene4d_slice(ctx, out, 0.0f, &none) == RD_ERROR_INVALID_ARGUMENT && !none); /* a 3D scene */
+    CHECK(rd_scene4d_slice(ctx, scene, 0.0f, NULL) == RD_ERROR_INVALID_ARGUMENT);
     rd_scene_destroy(out);
     rd_scene_destroy(scene);
 }

@@ -72,6 +72,11 @@ typedef struct rd_scene4d_info {
 /* RD_ERROR_INVALID_ARGUMENT for a scene of another kind. */
 rd_result rd_scene4d_get_info(rd_context *ctx, const rd_scene *scene, rd_scene4d_info *out);
 
+/* The 3D scene (host memory, any context renders or saves it) of a 4D scene at `time`:
+   each Gaussian's conditional at that time, as the renderers slice it, those whose temporal
+   weight is at or below the cull threshold left out. Destroy with rd_scene_destroy. */
+rd_result rd_scene4d_slice(rd_context *ctx, const rd_scene *scene, float time, rd_scene **out);
+
 /* Duan et al.'s rotor (s, b_xy, b_xz, b_yz, b_xw, b_yw, b_zw, p) as Yang's quaternion pair
    (spec/dynamic.md, "4D-Rotor GS"). RD_ERROR_INVALID_ARGUMENT, saying which, where the
    rotor is not of unit length or breaks the rotor constraint
