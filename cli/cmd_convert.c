@@ -11,12 +11,14 @@ static const char *USAGE =
     "usage: radiant convert IN OUT [--sh-degree N] [--spz-fractional-bits B] [--format F]\n"
     "\n"
     "Reads IN (INRIA PLY, compressed PLY, SPZ v2-4, .splat, .ksplat, glTF KHR_gaussian_splatting\n"
-    ".glb/.gltf; found by content) and writes OUT in the format its name says: .ply (INRIA),\n"
-    ".compressed.ply (PlayCanvas), .spz (SPZ v4), .splat, .glb or .gltf (its buffer in NAME.bin).\n"
+    ".glb/.gltf, PlayCanvas SOG v1-2 as a .sog, a meta.json or its folder; found by content) and\n"
+    "writes OUT in the format its name says: .ply (INRIA), .compressed.ply (PlayCanvas), .spz (SPZ v4),\n"
+    ".splat, .glb or .gltf (its buffer in NAME.bin), .sog (SOG v2 bundle) or DIR/meta.json (SOG v2,\n"
+    "unbundled: the images beside it).\n"
     "  --sh-degree N            keep SH degrees 0..N (default: all the scene has)\n"
     "  --spz-fractional-bits B  SPZ position precision 1..23 (default: from the scene's extent,\n"
     "                           at least 12 bits; the choice is printed)\n"
-    "  --format F               ply, compressed-ply, spz, splat, glb or gltf, whatever OUT is called\n"
+    "  --format F               ply, compressed-ply, spz, splat, glb, gltf or sog, whatever OUT is called\n"
     "  --gltf-embed             a .gltf OUT holds its buffer (base64) instead of NAME.bin beside it\n"
     "  --decode-limit MIB|none  memory IN may decode to (default: 64 times its size, at least 256 MiB)\n"
     "  --spz-frame NAME      read an SPZ IN as in this frame (RUB, RDF, LUF, ... or a z-up one such as\n"
@@ -40,7 +42,7 @@ static int parse(int argc, char **argv, const char **in, const char **out, rd_sc
 /* (o->render.time and o->time_given: --time) */
 {
     static const rd_file_format writable[] = {RD_FILE_PLY, RD_FILE_COMPRESSED_PLY, RD_FILE_SPZ, RD_FILE_SPLAT, RD_FILE_GLB,
-                                                RD_FILE_GLTF};
+                                                RD_FILE_GLTF, RD_FILE_SOG};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         int v;
@@ -59,7 +61,7 @@ static int parse(int argc, char **argv, const char **in, const char **out, rd_sc
             for (size_t f = 0; f < sizeof writable / sizeof writable[0]; f++)
                 if (strcmp(next, rd_file_format_name(writable[f])) == 0 || (strcmp(next, "ply") == 0 && f == 0))
                     d->format = writable[f];
-            if (!d->format) return fprintf(stderr, "radiant: --format %s: expected ply, compressed-ply, spz, splat, glb or gltf\n", next), EXIT_USAGE;
+            if (!d->format) return fprintf(stderr, "radiant: --format %s: expected ply, compressed-ply, spz, splat, glb, gltf or sog\n", next), EXIT_USAGE;
         } else if (strcmp(a, "--time") == 0 && next) {
             char *end = NULL;
             o->render.time = strtof(argv[++i], &end);

@@ -38,6 +38,15 @@ bool rd_compressed_ply_detect(const rd_ply_header *h);
 rd_result rd_compressed_ply_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size,
                                    rd_ply_header *h, rd_scene **out);
 rd_result rd_compressed_ply_encode(rd_context *ctx, const char *path, const rd_scene *scene, rd_bytes *out);
+/* PlayCanvas SOG (sog.c, sog_write.c): versions 2 and 1 read, version 2 written. A
+   bundle (.sog) is a zip: detected by its magic and decoded from memory; an unbundled SOG
+   is a folder, loaded from it or from its meta.json. */
+bool rd_sog_detect(const unsigned char *data, size_t size);
+rd_result rd_sog_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
+rd_result rd_sog_load_folder(rd_context *ctx, const char *path, rd_scene **out);
+/* A path ending in meta.json: the unbundled folder; any other: the zip bundle. */
+rd_result rd_sog_save(rd_context *ctx, const char *path, const rd_scene *scene);
+
 /* The order the compressed-PLY writer stores splats in (Morton order of the means, so
    that each 256-splat chunk is compact); order holds scene->count indices. */
 void rd_morton_order(const rd_scene *scene, int64_t *order);

@@ -12,7 +12,7 @@
 
 const char *rd_file_format_name(rd_file_format f)
 {
-    static const char *names[] = {"auto", "inria-ply", "compressed-ply", "spz", "splat", "ksplat", "glb", "gltf"};
+    static const char *names[] = {"auto", "inria-ply", "compressed-ply", "spz", "splat", "ksplat", "glb", "gltf", "sog"};
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
@@ -34,6 +34,7 @@ static rd_file_format format_from_name(const char *path)
     if (ends_with(path, ".ksplat")) return RD_FILE_KSPLAT;
     if (ends_with(path, ".glb")) return RD_FILE_GLB;
     if (ends_with(path, ".gltf")) return RD_FILE_GLTF;
+    if (ends_with(path, ".sog") || ends_with(path, "meta.json")) return RD_FILE_SOG;
     return RD_FILE_AUTO;
 }
 
@@ -50,14 +51,16 @@ static rd_result decode(rd_context *ctx, const char *path, const unsigned char *
     if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
     if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, spz_frame, out);
     if (rd_gltf_detect(data, size)) return rd_gltf_decode(ctx, path, data, size, out);
+    if (rd_sog_detect(data, size)) return rd_sog_decode(ctx, path, data, size, out); /* a zip: the bundled SOG */
     rd_file_format named = format_from_name(path);
     if (named == RD_FILE_KSPLAT || (named != RD_FILE_SPLAT && rd_ksplat_detect(data, size)))
         return rd_ksplat_decode(ctx, path, data, size, out);
     if (named == RD_FILE_SPLAT || rd_splat_detect(data, size)) return rd_splat_decode(ctx, path, data, size, out);
     if (named == RD_FILE_SPZ) return rd_spz_decode(ctx, path, data, size, spz_frame, out); /* says what is wrong with it */
     if (named == RD_FILE_GLB || named == RD_FILE_GLTF) return rd_gltf_decode(ctx, path, data, size, out);
+    if (named == RD_FILE_SOG) return rd_sog_decode(ctx, path, data, size, out); /* says what is wrong with it */
     return rd_fail(ctx, RD_ERROR_FORMAT,
-                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, glTF, a NeRF snapshot, .ksplat or a whole number of valid .splat records)", path, size);
+                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, glTF, SOG, a NeRF snapshot, .ksplat or a whole number of valid .splat records)", path, size);
 }
 
 rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out) { return rd_scene_load_with(ctx, path, NULL, out); }
@@ -71,7 +74,12 @@ rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_l
     if (spz_frame < 0)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "%s: spz_frame \"%s\": not a frame (%s)", path, desc->spz_frame, FRAME_HELP);
-    if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file", path);
+    /* an unbundled SOG: its folder or its meta.json (JSON of its own, named by that name) */
+    char meta[4400];
+    if (rd_dir_exists(path) && rd_path_join(meta, sizeof meta, path, "meta.json") && rd_file_exists(meta))
+        return rd_sog_load_folder(ctx, path, out);
+    if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file (nor a SOG folder with meta.json)", path);
+    if (ends_with(path, "meta.json")) return rd_sog_load_folder(ctx, path, out);
     char *data = NULL;
     size_t size = 0;
     rd_result r = rd_read_file(ctx, path, &data, &size);
@@ -87,6 +95,7 @@ static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd
     if (format == RD_FILE_PLY) return rd_scene_save_ply(ctx, s, path);
     if (format == RD_FILE_GLB) return rd_gltf_save(ctx, path, s, RD_GLTF_BINARY);
     if (format == RD_FILE_GLTF) return rd_gltf_save(ctx, path, s, gltf_embed ? RD_GLTF_EMBEDDED : RD_GLTF_EXTERNAL);
+    if (format == RD_FILE_SOG) return rd_sog_save(ctx, path, s);
     rd_bytes bytes = {0};
     rd_result r = format == RD_FILE_SPZ ? rd_spz_encode(ctx, path, s, fractional_bits, spz_frame, &bytes)
                   : format == RD_FILE_SPLAT ? rd_splat_encode(ctx, path, s, &bytes)
@@ -189,9 +198,9 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
     rd_file_format format = d.format ? d.format : format_from_name(path);
     if (format == RD_FILE_AUTO)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "%s: cannot tell the format from the name (use .ply, .compressed.ply, .spz, .splat, .glb or .gltf, or set the format)", path);
+                       "%s: cannot tell the format from the name (use .ply, .compressed.ply, .spz, .splat, .glb, .gltf, .sog or meta.json, or set the format)", path);
     if (format == RD_FILE_KSPLAT) return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: writing .ksplat is not supported (it is read only)", path);
-    if (format < RD_FILE_AUTO || format > RD_FILE_GLTF)
+    if (format < RD_FILE_AUTO || format > RD_FILE_SOG)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: format %d is not a rd_file_format", path, (int)format);
     if (d.sh_degree < 0 || d.sh_degree > RD_SH_DEGREE(3))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: sh_degree %d is out of range (RD_SH_DEGREE(0..3) or 0)", path, d.sh_degree);

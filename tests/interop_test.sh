@@ -9,9 +9,8 @@
 # checked as the spec states it (spec/formats.md): splat-transform decodes SPZ as stored,
 # ignoring the coordinate-system record, and writes SPZ in PLY's axes without one.
 # Not covered, and why: .ksplat (neither tool writes it: both read the splat-transform
-# fixture instead), SOG (radiant does not read it yet; the compact issue adds it), .glb
-# into splat-transform (3.7.0 writes glTF but does not read it), .splat out of
-# splat-transform (it does not write it).
+# fixture instead), .glb into splat-transform (3.7.0 writes glTF but does not read it),
+# .splat out of splat-transform (it does not write it).
 set -u
 radiant=$1 tool=$2 cache=$3
 version=3.7.0
@@ -72,6 +71,10 @@ check "SPZ with the RDF record: both tools read the same" same r_rdf.spz st_of_r
 check "SPZ with the RDF record: the scene it started from, within SPZ's steps" same scene.ply r_rdf.spz --values 0.1 --render-db 30
 run_radiant convert scene.ply r.splat >/dev/null 2>&1 && to_st r.splat st_of_splat.ply
 check ".splat: radiant -> splat-transform" same r.splat st_of_splat.ply --values 1e-4 --render-db 60
+run_radiant convert scene.ply r.sog >/dev/null 2>&1 && to_st r.sog st_of_sog.ply
+check "SOG bundle: radiant -> splat-transform, the same decode" same r.sog st_of_sog.ply --values 1e-6 --render-db 60
+mkdir -p r_sog && run_radiant convert scene.ply r_sog/meta.json >/dev/null 2>&1 && to_st r_sog/meta.json st_of_sog_dir.ply
+check "SOG folder: radiant -> splat-transform, the same decode" same r_sog st_of_sog_dir.ply --values 1e-6 --render-db 60
 to_st "$fixtures/minimal.ksplat" st_of_ksplat.ply
 check ".ksplat (splat-transform's fixture): both tools read the same" same "$fixtures/minimal.ksplat" st_of_ksplat.ply --values 1e-5 --render-db 60
 
@@ -89,6 +92,11 @@ check "glTF .glb: splat-transform -> radiant, lossless (glTF's axes turned back 
     same scene.ply st.glb --values 1e-5 --render-db 60
 run_radiant convert st.glb back.gltf >/dev/null 2>&1
 check "glTF: radiant's .gltf of splat-transform's .glb, read back" same scene.ply back.gltf --values 1e-5 --render-db 60
+# SOG: splat-transform's k-means on the CPU (-g cpu: no GPU is assumed), bundled and not
+to_st -g cpu scene.ply st.sog && to_st st.sog st_sog.ply
+check "SOG bundle: splat-transform -> radiant, the same decode" same st.sog st_sog.ply --values 1e-6 --render-db 60
+mkdir -p st_sog && to_st -g cpu scene.ply st_sog/meta.json && to_st st_sog/meta.json st_sog_dir.ply
+check "SOG folder: splat-transform -> radiant, the same decode" same st_sog/meta.json st_sog_dir.ply --values 1e-6 --render-db 60
 
 echo "interop: $failures failed (splat-transform $version)"
 [ "$failures" -eq 0 ]

@@ -18,7 +18,12 @@ mkdir -p .device/lib .device/bin .device/data
 cp -a build-device/libradiant.so* .device/lib/
 cp build-device/radiant .device/bin/
 for t in build-device/tests/test_*; do [ -x "$t" ] && cp "$t" .device/bin/; done
-for lib in libcjson.so.1 libstb.so.0 libtinyexr.so.1d libOpenEXRCore-3_1.so.30 libzstd.so.1; do cp -L "/usr/lib/x86_64-linux-gnu/$lib" .device/lib/; done
+# SOG (compress/sog*.c): libwebp and libzip, and what libzip loads (bzip2, zlib, and OpenSSL's
+# libcrypto, 4.6 MiB, for zip encryption radiant does not use but the loader needs)
+for lib in libcjson.so.1 libstb.so.0 libtinyexr.so.1d libOpenEXRCore-3_1.so.30 libzstd.so.1 \
+           libwebp.so.7 libzip.so.4 libbz2.so.1.0 libz.so.1 libcrypto.so.3; do
+    cp -L "/usr/lib/x86_64-linux-gnu/$lib" .device/lib/
+done
 # the Vulkan loader, and the GL dispatch libraries the NVIDIA driver's ICD
 # (libGLX_nvidia.so.0) loads: the GPU machine has the driver but neither
 glvnd_packages=(libvulkan1 libglvnd0 libglx0 libegl1 libopengl0 libgl1 libgles2)

@@ -6,8 +6,10 @@ set -euo pipefail
 # run them without a GPU, and the validation layers the Vulkan tests run under; GLFW for
 # radiant-view, and Xvfb to test it without a display (tests/with_xvfb.sh), with
 # xdotool to drive its mouse and keys there; clang and its runtime libraries (libFuzzer,
-# the sanitizers) for the fuzz harnesses; FFmpeg's libraries for video (render --video).
+# the sanitizers) for the fuzz harnesses; FFmpeg's libraries for video (render --video);
+# libwebp and libzip for PlayCanvas SOG (lossless WebP images in a zip).
 packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libopenexr-dev libcjson-dev libzstd-dev
+          libwebp-dev libzip-dev
           libavcodec-dev libavformat-dev libswscale-dev
           libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers libglfw3-dev xvfb xdotool
           clang libclang-rt-14-dev)

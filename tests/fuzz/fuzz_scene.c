@@ -1,21 +1,26 @@
 /* fuzz_scene.c: every scene format rd_scene_load reads (PLY, the 4D PLY, compressed PLY, SPZ,
-   .splat, .ksplat, glTF .glb and .gltf; recognised by content), and a scene that loads is written back in each format
+   .splat, .ksplat, glTF .glb and .gltf, PlayCanvas SOG; recognised by content), and a scene that loads is written back in each format
    rd_scene_save writes, so that the writers see what the readers let through (NaN,
    infinities, extreme values). The input's first byte picks the file name's extension,
-   which decides between the formats that have no magic. */
+   which decides between the formats that have no magic: its value modulo 7, or '8' for a
+   .sog bundle and '9' for a SOG's meta.json alone (its images absent: the meta.json
+   parser), which came later and so leave the other seeds' choices as they were. */
 #include "fuzz_file.h"
 
-static const char *const names[] = {"in.ply", "in.splat", "in.ksplat", "in.spz", "in.compressed.ply", "in.glb", "in.gltf"};
+static const char *const names[] = {"in.ply", "in.splat", "in.ksplat", "in.spz", "in.compressed.ply", "in.glb", "in.gltf",
+                                    "in.sog", "in_sog/meta.json"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rd_context *ctx = fuzz_context();
     if (!ctx || size < 1) return 0;
-    const char *path = fuzz_file(names[data[0] % 7], data + 1, size - 1);
+    int pick = data[0] == '8' ? 7 : data[0] == '9' ? 8 : data[0] % 7;
+    const char *path = fuzz_file(names[pick], data + 1, size - 1);
     rd_scene *scene = NULL;
     if (!path || rd_scene_load(ctx, path, &scene) != RD_OK) return 0;
-    static const char *const outs[] = {"out.ply", "out.spz", "out.splat", "out.compressed.ply", "out.glb", "out.gltf"};
-    for (int k = 0; k < 6; k++) {
+    static const char *const outs[] = {"out.ply", "out.spz", "out.splat", "out.compressed.ply", "out.glb", "out.gltf", "out.sog",
+                                       "out_sog/meta.json"};
+    for (int k = 0; k < 8; k++) {
         const char *out = fuzz_file(outs[k], NULL, 0);
         if (out) rd_scene_save(ctx, scene, out, NULL);
     }
