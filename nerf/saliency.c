@@ -102,3 +102,35 @@ void rd_admm_update(const float *logits, int64_t n, double budget, float *z, flo
     rd_admm_project(z, n, budget, z);
     for (int64_t i = 0; i < n; i++) u[i] += sigmoid(logits[i]) - z[i];
 }
+
+int64_t rd_saliency_prune_cells(const rd_saliency *s, const float *logits, int cascades, float keep_below, uint8_t *bits)
+{
+    const int R = s->resolution, side = 128;
+    float below = logf(keep_below / (1.0f - keep_below)); /* keep < keep_below where the logit is below this */
+    int64_t cleared = 0;
+    for (int c = 0; c < cascades; c++) {
+        double size = ldexp(1.0, c), low = 0.5 - 0.5 * size, cell = size / side;
+        for (int z = 0; z < side; z++)
+            for (int y = 0; y < side; y++)
+                for (int x = 0; x < side; x++) {
+                    uint8_t *bit = bits + (int64_t)c * side * side * side + x + side * ((int64_t)y + side * z);
+                    if (!*bit) continue;
+                    /* the mask's vertices whose trilinear patches meet the cell (clamped onto
+                       the unit cube, as rd_saliency_forward clamps points): the keep value
+                       anywhere in the cell is at most the sigmoid of their largest logit */
+                    int lo[3], hi[3], at[3] = {x, y, z};
+                    for (int a = 0; a < 3; a++) {
+                        double from = fmin(fmax(low + at[a] * cell, 0.0), 1.0), to = fmin(fmax(low + (at[a] + 1) * cell, 0.0), 1.0);
+                        lo[a] = (int)floor(from * (R - 1)), hi[a] = (int)ceil(to * (R - 1));
+                        lo[a] = lo[a] < 0 ? 0 : lo[a] > R - 1 ? R - 1 : lo[a];
+                        hi[a] = hi[a] < 0 ? 0 : hi[a] > R - 1 ? R - 1 : hi[a];
+                    }
+                    bool kept = false;
+                    for (int k = lo[2]; k <= hi[2] && !kept; k++)
+                        for (int j = lo[1]; j <= hi[1] && !kept; j++)
+                            for (int i = lo[0]; i <= hi[0] && !kept; i++) kept = logits[i + R * ((int64_t)j + R * k)] >= below;
+                    if (!kept) *bit = 0, cleared++;
+                }
+    }
+    return cleared;
+}

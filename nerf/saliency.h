@@ -34,6 +34,14 @@ static inline int64_t rd_saliency_cells(const rd_saliency *s) { return (int64_t)
 /* Every logit `initial` (HollowNeRF starts the mask at ones). */
 void rd_saliency_init(const rd_saliency *s, float initial, float *logits);
 
+/* A pruned field's snapshot (snapshot.c): the occupancy cells (level 0 bits of `cascades`
+   cascades, occupancy.h's layout) where the keep value stays below keep_below everywhere
+   in the cell are cleared, so that marching skips them and their table entries drop out
+   of the file; the cleared count. HollowNeRF prunes by the mask; here a cell goes where its
+   hash features are scaled by less than keep_below (RD_SALIENCY_PRUNED_KEEP). */
+#define RD_SALIENCY_PRUNED_KEEP 0.01f
+int64_t rd_saliency_prune_cells(const rd_saliency *s, const float *logits, int cascades, float keep_below, uint8_t *bits);
+
 /* keep[i] = sigmoid(trilinear(logits, positions[3i..])) for n points. */
 void rd_saliency_forward(const rd_saliency *s, const float *logits, const float *positions, int64_t n, float *keep);
 /* Adds into grad_logits the gradient of sum(g_keep[i] * keep[i]), keep as the forward gave it. */

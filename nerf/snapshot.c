@@ -25,6 +25,7 @@ typedef struct save_job {
     const rd_nerf_scene *s;
     const char *json;
     const uint8_t *stored; /* per table entry: 1 where it is written */
+    const uint8_t *bits;   /* the occupancy's level 0 as stored (saved_bits) */
     uint64_t sum;
 } save_job;
 
@@ -74,7 +75,7 @@ static bool write_snapshot(rd_writer *w, void *user)
     bool ok = put(w, j, MAGIC, 8) && put(w, j, &version, 4) && put(w, j, &json_bytes, 4) && put(w, j, j->json, json_bytes) &&
               put_bits(w, j, j->stored, f->grid.entries) && put_table(w, j) &&
               put(w, j, s->params + f->density_offset, sizeof(float) * (size_t)(f->params - f->density_offset)) &&
-              put_bits(w, j, s->occupancy.bits[0], (int64_t)s->occupancy.cascades * RD_OCCUPANCY_CELLS);
+              put_bits(w, j, j->bits, (int64_t)s->occupancy.cascades * RD_OCCUPANCY_CELLS);
     uint64_t sum = j->sum;
     return ok && rd_writer_write(w, &sum, 8);
 }
@@ -105,12 +106,30 @@ static char *config_json(const rd_nerf_scene *s, int64_t stored_entries)
     return text;
 }
 
-/* The entries rd_nerf_save writes (stored: entries bytes, malloc'd) and their count. */
-static rd_result stored_entries(rd_context *ctx, const rd_nerf_scene *s, const char *path, uint8_t **stored, int64_t *count)
+/* The occupancy bits a snapshot stores (*bits, malloc'd): the scene's, where a pruned
+   field's mask keeps less than RD_SALIENCY_PRUNED_KEEP of a cell's features that cell
+   cleared (saliency.h), so that the file marches past it and leaves its entries out. */
+static rd_result saved_bits(rd_context *ctx, const rd_nerf_scene *s, const char *path, uint8_t **bits)
+{
+    size_t n = (size_t)s->occupancy.cascades * RD_OCCUPANCY_CELLS;
+    if (!(*bits = malloc(n))) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for the occupancy bits", path);
+    memcpy(*bits, s->occupancy.bits[0], n);
+    const rd_nerf_field *f = &s->field;
+    if (f->saliency.resolution)
+        rd_saliency_prune_cells(&f->saliency, s->params + f->saliency_offset, s->occupancy.cascades, RD_SALIENCY_PRUNED_KEEP, *bits);
+    return RD_OK;
+}
+
+/* The entries rd_nerf_save writes (stored: entries bytes, malloc'd) and their count, for
+   the occupancy bits it writes. */
+static rd_result stored_entries(rd_context *ctx, const rd_nerf_scene *s, const char *path, const uint8_t *bits, uint8_t **stored,
+                                int64_t *count)
 {
     *stored = malloc((size_t)s->field.grid.entries);
     if (!*stored) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for the table's entry marks", path);
-    rd_result r = rd_nerf_reachable_entries(ctx, &s->field.grid, &s->occupancy, *stored, count);
+    rd_occupancy saved = s->occupancy;
+    saved.bits[0] = (uint8_t *)bits; /* the only level reachable.c reads */
+    rd_result r = rd_nerf_reachable_entries(ctx, &s->field.grid, &saved, *stored, count);
     if (r != RD_OK) rd_error_prefix(ctx, path);
     return r;
 }
@@ -120,14 +139,15 @@ rd_result rd_nerf_save(rd_context *ctx, const rd_scene *scene, const char *path)
     if (!path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_nerf_save: path is NULL");
     if (!rd_is_nerf(scene)) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: rd_nerf_save: the scene is not a NeRF", path);
     const rd_nerf_scene *s = (const rd_nerf_scene *)scene;
-    uint8_t *stored = NULL;
+    uint8_t *stored = NULL, *bits = NULL;
     int64_t count = 0;
-    rd_result r = stored_entries(ctx, s, path, &stored, &count);
-    save_job job = {s, r == RD_OK ? config_json(s, count) : NULL, stored, 0};
+    rd_result r = saved_bits(ctx, s, path, &bits);
+    if (r == RD_OK) r = stored_entries(ctx, s, path, bits, &stored, &count);
+    save_job job = {s, r == RD_OK ? config_json(s, count) : NULL, stored, bits, 0};
     if (r == RD_OK && !job.json) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for the configuration", path);
     if (r == RD_OK) r = rd_write_atomically(ctx, path, write_snapshot, &job);
     free((void *)job.json);
-    free(stored);
+    free(stored), free(bits);
     return r;
 }
 
@@ -136,10 +156,11 @@ rd_result rd_nerf_snapshot_size(rd_context *ctx, const rd_scene *scene, int64_t 
     if (!rd_is_nerf(scene)) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_nerf_snapshot_size: the scene is not a NeRF");
     const rd_nerf_scene *s = (const rd_nerf_scene *)scene;
     const rd_nerf_field *f = &s->field;
-    uint8_t *stored = NULL;
+    uint8_t *stored = NULL, *bits = NULL;
     int64_t count = 0;
-    rd_result r = stored_entries(ctx, s, "rd_nerf_snapshot_size", &stored, &count);
-    free(stored);
+    rd_result r = saved_bits(ctx, s, "rd_nerf_snapshot_size", &bits);
+    if (r == RD_OK) r = stored_entries(ctx, s, "rd_nerf_snapshot_size", bits, &stored, &count);
+    free(stored), free(bits);
     char *json = r == RD_OK ? config_json(s, count) : NULL;
     if (r == RD_OK && !json) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_nerf_snapshot_size: out of memory");
     if (r != RD_OK) return r;

