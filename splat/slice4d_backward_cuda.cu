@@ -80,7 +80,8 @@ extern "C" rd_result rd_slice4d_backward_render_cuda(rd_context *ctx, const rd_s
     for (int k = 0; k < GRADS4; k++) grad_floats += widths[k] * n;
     float *scratch = NULL;
     rd_memory memory;
-    size_t bytes = (g3_floats + (staged ? grad_floats : 0)) * sizeof(float);
+    size_t w2c_floats = staged && w2c_grad ? 16 : 0; /* the pose's gradient, staged on the device as the rest */
+    size_t bytes = (g3_floats + (staged ? grad_floats + w2c_floats : 0)) * sizeof(float);
     r = rd_buffer_alloc(ctx, bytes, (void **)&scratch, &memory);
     if (r == RD_OK) r = rd_cuda_zero(ctx, scratch, bytes, desc->stream);
     if (r != RD_OK) {
@@ -95,18 +96,20 @@ extern "C" rd_result rd_slice4d_backward_render_cuda(rd_context *ctx, const rd_s
     rd_gaussian4d_grads on_device = staged ? rd_gaussian4d_grads{arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5],
                                                                  (uint32_t *)arrays[6]}
                                            : *want;
+    float *w2c_device = staged && w2c_grad ? at : w2c_grad; /* at: just past the staged 4D arrays */
     rd_scene_grads into3 = {RD_SCENE_GAUSSIANS, &g3, NULL, RD_MEMORY_DEVICE};
-    r = rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CUDA].backward(ctx, sliced, camera, desc, output, &into3, w2c_grad);
+    r = rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CUDA].backward(ctx, sliced, camera, desc, output, &into3, w2c_device);
     rd_slice4d_backward_desc bd = {desc->time, 0, desc->stream};
     if (r == RD_OK) r = rd_slice4d_backward_cuda(ctx, device, &g3, &on_device, &bd);
     if (r == RD_OK && staged) { /* added into the caller's host arrays */
-        float *host = (float *)malloc(grad_floats * sizeof(float) + 1);
+        float *host = (float *)malloc((grad_floats + w2c_floats) * sizeof(float) + 1);
         float *into[GRADS4] = {want->means, want->log_scales, want->rotations, want->opacities, want->sh, want->mean2d_norm,
                                (float *)want->views_seen};
         if (!host) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D backward (cuda): out of memory for %lld Gaussians", (long long)n);
         cudaStream_t stream = desc->stream ? (cudaStream_t)desc->stream : rd_cuda(ctx)->stream;
         if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(stream), "4D backward (cuda)");
-        if (r == RD_OK) r = rd_cuda_copy(ctx, host, arrays[0], grad_floats * sizeof(float));
+        if (r == RD_OK) r = rd_cuda_copy(ctx, host, arrays[0], (grad_floats + w2c_floats) * sizeof(float));
+        for (size_t e = 0; e < w2c_floats && r == RD_OK; e++) w2c_grad[e] += host[grad_floats + e];
         const float *from = host;
         for (int k = 0; k < GRADS4 && r == RD_OK; from += widths[k] * n, k++) {
             if (!into[k]) continue;
