@@ -78,7 +78,7 @@ static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scen
 rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_camera *camera, const rd_render_desc *desc,
                                const rd_framebuffer *target, rd_render_stats *stats)
 {
-    if (s->count > UINT32_MAX / 11)
+    if (s->count > UINT32_MAX / 48) /* the shader's Gaussian and SH float indices are 32-bit */
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D render (vulkan): %lld Gaussians are more than it indexes", (long long)s->count);
     slice_vk_state *st = NULL;
     rd_result r = get_state(ctx, &st);
@@ -96,7 +96,8 @@ rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_ca
     VkCommandBuffer cmd;
     r = rd_vk_begin(ctx, &cmd);
     if (r != RD_OK) return r;
-    rd_vk_dispatch(cmd, &st->slice, &push, ((uint64_t)s->count + SLICE_THREADS - 1) / SLICE_THREADS);
+    uint64_t invocations = (uint64_t)s->count * 3 * (uint64_t)rd_sh_coeffs(s->sh_degree); /* one a float of the sliced SH */
+    rd_vk_dispatch(cmd, &st->slice, &push, (invocations + SLICE_THREADS - 1) / SLICE_THREADS);
     rd_vk_barrier(cmd);
     r = rd_vk_submit_wait(ctx, "4D slice");
     if (r != RD_OK) return r;

@@ -1,6 +1,8 @@
 #version 450
 // slice4d: 4D Gaussians sliced at a time into the 3D arrays the 3D renderer draws
-// (slice4d.c's rd_slice4d_cpu, an invocation a Gaussian). The CPU leaves culled Gaussians
+// (slice4d.c's rd_slice4d_cpu, an invocation a float of the sliced SH, so that neighbours
+// read and write neighbouring floats of the colour arrays, which are most of the bytes; a
+// Gaussian's first writes its mean, scales, rotation and opacity). The CPU leaves culled Gaussians
 // out; here each keeps its slot and a culled one gets a NaN mean, which the 3D
 // preprocess culls before anything else (the images are the same: the kept Gaussians keep
 // their order). Everything that does not depend on time comes in the statics (11 floats a
@@ -21,31 +23,30 @@ float softplus(float x) { return x > 20.0 ? x : log(1.0 + exp(x)); }
 
 void main()
 {
-    uint i = linear_group() * gl_WorkGroupSize.x + gl_LocalInvocationIndex;
-    if (i >= p.count) return;
+    uint64_t e = uint64_t(linear_group()) * uint64_t(gl_WorkGroupSize.x) + uint64_t(gl_LocalInvocationIndex);
+    uint floats = 3u * p.coeffs;
+    if (e >= uint64_t(p.count) * uint64_t(floats)) return;
+    uint i = uint(e / uint64_t(floats)), k = uint(e - uint64_t(i) * uint64_t(floats));
     vec4 mean = load_float4(p.means4, i);
     uint s = i * 11u;
     precise float dt = p.time - mean.w, exponent = dt * dt * load_float(p.statics, s + 10u), weight = exp(-exponent);
     if (!(exponent < CULL_EXPONENT)) {
-        store_float(p.means, 3u * i, uintBitsToFloat(0x7fc00000u));
+        if (k == 0u) store_float(p.means, 3u * i, uintBitsToFloat(0x7fc00000u));
         return;
     }
-    for (uint a = 0u; a < 3u; a++) {
-        precise float m = mean[a] + load_float(p.statics, s + 7u + a) * dt;
-        store_float(p.means, 3u * i + a, m);
-        store_float(p.log_scales, 3u * i + a, load_float(p.statics, s + 4u + a));
+    if (k == 0u) {
+        for (uint a = 0u; a < 3u; a++) {
+            precise float m = mean[a] + load_float(p.statics, s + 7u + a) * dt;
+            store_float(p.means, 3u * i + a, m);
+            store_float(p.log_scales, 3u * i + a, load_float(p.statics, s + 4u + a));
+        }
+        for (uint a = 0u; a < 4u; a++) store_float(p.rotations, 4u * i + a, load_float(p.statics, s + a));
+        // logit(sigmoid(o) p) without cancellation where both are near 1 (slice4d.c)
+        float o = load_float(p.opacities4, i);
+        store_float(p.opacities, i, -softplus(-o) - exponent - log((1.0 - weight) + weight / (1.0 + exp(o))));
     }
-    for (uint a = 0u; a < 4u; a++) store_float(p.rotations, 4u * i + a, load_float(p.statics, s + a));
-    // logit(sigmoid(o) p) without cancellation where both are near 1 (slice4d.c)
-    float o = load_float(p.opacities4, i);
-    store_float(p.opacities, i, -softplus(-o) - exponent - log((1.0 - weight) + weight / (1.0 + exp(o))));
-    float cosines[3];
-    for (uint n = 0u; n < p.terms; n++) cosines[n] = cos(p.two_pi_over_period * float(n) * (mean.w - p.time));
-    uint floats = 3u * p.coeffs;
-    uint64_t from = p.sh4 + uint64_t(i) * uint64_t(p.terms * floats) * 4ul, to = p.sh + uint64_t(i) * uint64_t(floats) * 4ul;
-    for (uint k = 0u; k < floats; k++) {
-        precise float sum = 0.0;
-        for (uint n = 0u; n < p.terms; n++) sum += cosines[n] * load_float(from, n * floats + k);
-        store_float(to, k, sum);
-    }
+    uint64_t from = p.sh4 + uint64_t(i) * uint64_t(p.terms * floats) * 4ul;
+    precise float sum = 0.0;
+    for (uint n = 0u; n < p.terms; n++) sum += cos(p.two_pi_over_period * float(n) * (mean.w - p.time)) * load_float(from, n * floats + k);
+    store_float(p.sh + uint64_t(i) * uint64_t(floats) * 4ul, k, sum);
 }
