@@ -14,7 +14,7 @@ static const uint32_t slice_spv[] = {
 #include "slice4d.comp.inc"
 };
 
-enum { SLICE_THREADS = 256, SOURCES = RD_SLICE4D_SOURCES };
+enum { SLICE_GAUSSIANS = 32, SOURCES = RD_SLICE4D_SOURCES }; /* a workgroup's Gaussians (slice4d.comp) */
 
 typedef struct slice_vk_state {
     rd_vk_pipeline slice;
@@ -78,7 +78,7 @@ static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scen
 rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_camera *camera, const rd_render_desc *desc,
                                const rd_framebuffer *target, rd_render_stats *stats)
 {
-    if (s->count > UINT32_MAX / 48) /* the shader's Gaussian and SH float indices are 32-bit */
+    if (s->count > UINT32_MAX / 11) /* the shader's index of the statics' floats is 32-bit */
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D render (vulkan): %lld Gaussians are more than it indexes", (long long)s->count);
     slice_vk_state *st = NULL;
     rd_result r = get_state(ctx, &st);
@@ -96,8 +96,7 @@ rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_ca
     VkCommandBuffer cmd;
     r = rd_vk_begin(ctx, &cmd);
     if (r != RD_OK) return r;
-    uint64_t invocations = (uint64_t)s->count * 3 * (uint64_t)rd_sh_coeffs(s->sh_degree); /* one a float of the sliced SH */
-    rd_vk_dispatch(cmd, &st->slice, &push, (invocations + SLICE_THREADS - 1) / SLICE_THREADS);
+    rd_vk_dispatch(cmd, &st->slice, &push, ((uint64_t)s->count + SLICE_GAUSSIANS - 1) / SLICE_GAUSSIANS);
     rd_vk_barrier(cmd);
     r = rd_vk_submit_wait(ctx, "4D slice");
     if (r != RD_OK) return r;
