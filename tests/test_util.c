@@ -175,6 +175,7 @@ unsigned char *read_file(const char *path, size_t *size)
         free(data);
         return NULL;
     }
+    data[n] = 0; /* a text file reads as a string */
     *size = (size_t)n;
     return data;
 }

@@ -61,7 +61,7 @@ const char *test_temp_dir(const char *name);
 /* Writes bytes to dir/name; returns the full path in a static buffer (one at a time). */
 const char *write_file(const char *dir, const char *name, const void *data, size_t size);
 /* A whole file's bytes (malloc'd) and *size; NULL where it cannot be read. */
-unsigned char *read_file(const char *path, size_t *size);
+unsigned char *read_file(const char *path, size_t *size); /* *size bytes, then a 0 */
 /* FNV-1a 64 of n bytes: the checksum radiant's own file formats end with. */
 uint64_t test_fnv1a(const unsigned char *p, size_t n);
 /* Logs to stderr only when RADIANT_TEST_VERBOSE is set. */
