@@ -250,32 +250,8 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return r;
 }
 
-/* The backward pass of a view through a slice already made (sliced: n Gaussians whose
-   sources in s are source[j], or j where source is NULL): the 3D backward on the backend
-   into host gradients of the sliced Gaussians (with their covariances'), then the slice's
-   backward into the 4D parameters. */
-static rd_result backward_through(rd_context *ctx, const rd_scene4d *s, const rd_scene *sliced, int64_t n, const int64_t *source,
-                                  const rd_camera *camera, const rd_render_desc *desc, const rd_render_grads *output,
-                                  const rd_scene_grads *grads, float *w2c_grad)
-{
-    int64_t K = rd_sh_coeffs(s->sh_degree);
-    float *floats = rd_alloc_array(n, (size_t)(11 + 3 * K) * sizeof(float));
-    uint32_t *seen = rd_alloc_array(n, sizeof(uint32_t));
-    if (!floats || !seen) {
-        free(floats), free(seen);
-        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D backward: out of memory for %lld Gaussians", (long long)n);
-    }
-    memset(floats, 0, (size_t)n * (size_t)(11 + 3 * K) * sizeof(float));
-    memset(seen, 0, (size_t)n * sizeof(uint32_t));
-    rd_gaussian_grads g3 = {.means = floats, .covariances = floats + 3 * n, .opacities = floats + 9 * n,
-                            .mean2d_norm = floats + 10 * n, .sh = floats + 11 * n, .views_seen = seen};
-    rd_result r = rd_kind(RD_SCENE_GAUSSIANS)->backends[rd_context_backend(ctx)].backward(
-        ctx, sliced, camera, desc, output, &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g3, NULL, RD_MEMORY_HOST}, w2c_grad);
-    if (r == RD_OK) rd_slice4d_backward_cpu(ctx, s, desc->time, source, n, &g3, grads->params);
-    free(floats), free(seen);
-    return r;
-}
-
+/* The slice, the 3D backward on the CPU into host gradients of the sliced Gaussians (with
+   their covariances), then the slice's backward into the 4D parameters. */
 static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                               const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
 {
@@ -284,7 +260,16 @@ static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_c
     rd_result r = slice_room(ctx, s, &st);
     if (r != RD_OK) return r;
     rd_slice4d_cpu(ctx, s, desc->time, st->sliced, st->source);
-    return backward_through(ctx, s, st->sliced, st->sliced->count, st->source, camera, desc, output, grads, w2c_grad);
+    size_t n = (size_t)st->sliced->count, floats = rd_slice_grads_floats(s->sh_degree);
+    float *block = rd_alloc_array((int64_t)n, floats * sizeof(float));
+    if (!block) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D backward: out of memory for %lld Gaussians", (long long)n);
+    memset(block, 0, n * floats * sizeof(float));
+    rd_gaussian_grads g3 = rd_slice_grads_over(block, n, s->sh_degree);
+    r = rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_CPU].backward(
+        ctx, st->sliced, camera, desc, output, &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g3, NULL, RD_MEMORY_HOST}, w2c_grad);
+    if (r == RD_OK) rd_slice4d_backward_cpu(ctx, s, desc->time, st->source, (int64_t)n, &g3, grads->params);
+    free(block);
+    return r;
 }
 
 #ifdef RD_HAVE_CUDA

@@ -7,6 +7,8 @@
 
 #include "scene.h"
 
+#include <string.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -93,6 +95,21 @@ void rd_slice4d_target_free(rd_context *ctx, rd_slice4d_target *t);
    the culled ones left out, in the scene's order; out->count becomes how many. source
    (capacity s->count, or NULL) gets each sliced Gaussian's index in s. */
 void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out, int64_t *source);
+
+/* The gradients of n sliced Gaussians (SH degree sh_degree) laid over one block of
+   rd_slice_grads_floats(sh_degree) floats a Gaussian (host or device memory): means,
+   covariances (with them: the slice's backward reaches Σ3), opacities, SH, the 2D mean's
+   norm and views_seen (as 32-bit words). */
+static inline size_t rd_slice_grads_floats(int sh_degree) { return 12 + 3 * (size_t)rd_sh_coeffs(sh_degree); }
+static inline rd_gaussian_grads rd_slice_grads_over(float *block, size_t n, int sh_degree)
+{
+    size_t K = (size_t)rd_sh_coeffs(sh_degree);
+    rd_gaussian_grads g;
+    memset(&g, 0, sizeof g); /* (C++ takes no designated initialisers out of order) */
+    g.means = block, g.covariances = block + 3 * n, g.opacities = block + 9 * n, g.sh = block + 10 * n;
+    g.mean2d_norm = block + (10 + 3 * K) * n, g.views_seen = (uint32_t *)(block + (11 + 3 * K) * n);
+    return g;
+}
 
 /* The slice's backward (slice4d_backward.c): the gradients of the sliced Gaussians (g3,
    over `sliced` of them, with covariances and views_seen; the sources' indices in source,

@@ -75,7 +75,7 @@ extern "C" rd_result rd_slice4d_backward_render_cuda(rd_context *ctx, const rd_s
     if (r != RD_OK || s->count == 0) return r;
     const rd_gaussian4d_grads *want = (const rd_gaussian4d_grads *)grads->params;
     bool staged = grads->memory == RD_MEMORY_HOST;
-    size_t n = (size_t)s->count, K = (size_t)rd_sh_coeffs(s->sh_degree), g3_floats = (12 + 3 * K) * n, widths[GRADS4], grad_floats = 0;
+    size_t n = (size_t)s->count, g3_floats = rd_slice_grads_floats(s->sh_degree) * n, widths[GRADS4], grad_floats = 0;
     grad_widths(s, widths);
     for (int k = 0; k < GRADS4; k++) grad_floats += widths[k] * n;
     float *scratch = NULL;
@@ -88,8 +88,7 @@ extern "C" rd_result rd_slice4d_backward_render_cuda(rd_context *ctx, const rd_s
         rd_buffer_free(ctx, scratch);
         return r;
     }
-    rd_gaussian_grads g3 = {.means = scratch, .opacities = scratch + 3 * n, .sh = scratch + 4 * n, .mean2d_norm = scratch + (4 + 3 * K) * n,
-                            .views_seen = (uint32_t *)(scratch + (5 + 3 * K) * n), .covariances = scratch + (6 + 3 * K) * n};
+    rd_gaussian_grads g3 = rd_slice_grads_over(scratch, n, s->sh_degree);
     float *arrays[GRADS4];
     float *at = scratch + g3_floats;
     for (int k = 0; k < GRADS4; k++) arrays[k] = at, at += widths[k] * n;

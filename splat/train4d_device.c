@@ -39,12 +39,10 @@ static void param_widths(const rd_trainer4d *t, size_t w[PARAMS4])
     memcpy(w, widths, sizeof widths);
 }
 
-/* Floats per Gaussian of the 3D gradients of one view's slice. */
-static size_t g3_floats(const rd_trainer4d *t) { return 12 + 3 * (size_t)rd_sh_coeffs(t->max_degree); }
 
 static size_t floats_per_gaussian(const rd_trainer4d *t)
 {
-    size_t widths[PARAMS4], total = 2 + sizeof(rd_slice4d_static) / sizeof(float) + g3_floats(t);
+    size_t widths[PARAMS4], total = 2 + sizeof(rd_slice4d_static) / sizeof(float) + rd_slice_grads_floats(t->max_degree);
     param_widths(t, widths);
     for (int k = 0; k < PARAMS4; k++) total += 2 * widths[k];
     for (int g = 0; g < GROUPS4; g++) total += 2 * (size_t)rd_trainer4d_group_width(t, g);
@@ -151,15 +149,13 @@ rd_result rd_trainer4d_device_view(rd_trainer4d *t, int view, const rd_render_de
 {
     train4d_device *d = t->device;
     const rd_camera *cam = &t->views[view].camera;
-    size_t n = (size_t)t->scene->count, K = (size_t)rd_sh_coeffs(t->max_degree);
+    size_t n = (size_t)t->scene->count;
     rd_render_desc keep = *desc; /* the backward pass takes the frame as rendered */
     keep.flags |= RD_RENDER_FOR_BACKWARD;
     rd_result r = rd_slice4d_into_cuda(t->ctx, &d->view, desc->time, NULL, &d->target);
     if (r == RD_OK) r = rd_device_views_render_loss(t->ctx, &d->views, d->target.scene, view, cam, &keep);
-    if (r == RD_OK) r = rd_cuda_zero(t->ctx, d->g3, n * g3_floats(t) * sizeof(float), NULL);
-    float *g = d->g3;
-    rd_gaussian_grads g3 = {.means = g, .covariances = g + 3 * n, .opacities = g + 9 * n, .sh = g + 10 * n,
-                            .mean2d_norm = g + (10 + 3 * K) * n, .views_seen = (uint32_t *)(g + (11 + 3 * K) * n)};
+    if (r == RD_OK) r = rd_cuda_zero(t->ctx, d->g3, n * rd_slice_grads_floats(t->max_degree) * sizeof(float), NULL);
+    rd_gaussian_grads g3 = rd_slice_grads_over(d->g3, n, t->max_degree);
     if (r == RD_OK)
         r = rd_render_backward(t->ctx, d->target.scene, 1, cam, &keep,
                                &(rd_render_grads){rd_device_views_loss_grad(&d->views), NULL, RD_MEMORY_DEVICE},
