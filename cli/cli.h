@@ -6,6 +6,8 @@
 #include "radiant.h"
 #include "radiant_bench.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdbool.h>
 
 enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
@@ -46,6 +48,13 @@ typedef struct cli_options {
    option (message printed), or -1 after printing help. */
 int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_options *o);
 rd_context *cli_context(const cli_options *o);
+/* black, white or R,G,B in [0, 1] into out; false for anything else. */
+bool cli_parse_background(const char *s, float out[3]);
+/* The mean PSNR of scene's renders of the first `limit` views of a split against their
+   photos composited on background (each at its view's time); with views, an entry a view
+   (name, psnr, ssim). NaN where none could be compared. (evaluate.c) */
+double cli_evaluate(rd_context *ctx, const rd_scene *scene, const rd_train_set *test, int limit, const float background[3],
+                    cJSON *views);
 /* Prints "radiant: <what>: <last error>" to stderr. */
 void cli_error(rd_context *ctx, const char *what);
 /* Loads the positional scene or builds the demo one. */
@@ -92,5 +101,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 
 #endif

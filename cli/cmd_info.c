@@ -77,6 +77,16 @@ static int nerf_info(rd_context *ctx, const char *path, const rd_scene *scene)
     return EXIT_DONE;
 }
 
+/* A compact file's parts: bytes in the file, before zstd, and bits a Gaussian. */
+static void compact_parts(const rd_compact_report *r)
+{
+    printf("size:        %llu bytes, %.1f bits a Gaussian (%.0f before entropy coding)\n", (unsigned long long)r->file_bytes,
+           r->bits_per_gaussian, r->index_bits_per_gaussian);
+    for (int k = 0; k < r->part_count; k++)
+        printf("  %-10s %10llu bytes (%llu before zstd), %6.2f bits a Gaussian\n", r->parts[k].name,
+               (unsigned long long)r->parts[k].bytes, (unsigned long long)r->parts[k].raw_bytes, r->parts[k].bits_per_gaussian);
+}
+
 static int info_4d(rd_context *ctx, const char *path, const rd_scene *scene)
 {
     rd_scene4d_info n;
@@ -84,11 +94,15 @@ static int info_4d(rd_context *ctx, const char *path, const rd_scene *scene)
         cli_error(ctx, path);
         return EXIT_FAILED;
     }
-    printf("file:        %s\nformat:      4D PLY (XYZT Gaussians)\ngaussians:   %lld\n", path, (long long)n.count);
+    rd_compact_report compact;
+    bool is_compact = rd_compact_file_info(ctx, path, &compact) == RD_OK;
+    printf("file:        %s\nformat:      %s (XYZT Gaussians)\ngaussians:   %lld\n", path, is_compact ? "rcompact" : "4D PLY",
+           (long long)n.count);
     printf("sh degree:   %d spatial, %d temporal (cosine terms of period %g)\n", n.sh_degree, n.time_degree, n.time_period);
     printf("time range:  %g .. %g (of the temporal means)\n", n.time_min + 0.0f, n.time_max + 0.0f);
     printf("bounds:      [%.4g, %.4g, %.4g] .. [%.4g, %.4g, %.4g]\n", n.bounds_min[0] + 0.0f, n.bounds_min[1] + 0.0f,
            n.bounds_min[2] + 0.0f, n.bounds_max[0] + 0.0f, n.bounds_max[1] + 0.0f, n.bounds_max[2] + 0.0f);
+    if (is_compact) compact_parts(&compact);
     return EXIT_DONE;
 }
 
@@ -135,6 +149,8 @@ int cmd_info(int argc, char **argv)
            info.bounds_min[2] + 0.0f, info.bounds_max[0] + 0.0f, info.bounds_max[1] + 0.0f, info.bounds_max[2] + 0.0f);
     if (info.header[0]) printf("header:      %s\n", info.header);
     if (info.properties[0]) printf("properties:  %s\n", info.properties); /* the formats with named properties (PLY) */
+    rd_compact_report compact;
+    if (strcmp(info.format, "rcompact") == 0 && rd_compact_file_info(ctx, o.scene, &compact) == RD_OK) compact_parts(&compact);
     rd_scene_destroy(scene);
     rd_context_destroy(ctx);
     return EXIT_DONE;

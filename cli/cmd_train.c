@@ -227,37 +227,6 @@ static int parse(int argc, char **argv, train_options *o)
 
 /* Mean PSNR of the test views against their photos composited on the background; with
    views, each view's name, PSNR and SSIM go into it. */
-static double evaluate(rd_context *ctx, const rd_scene *scene, const rd_train_set *test, int limit, const float background[3],
-                       cJSON *views)
-{
-    double sum = 0.0;
-    int counted = 0;
-    const rd_train_view *test_views = rd_train_set_views(test);
-    for (int k = 0; k < rd_train_set_count(test) && k < limit; k++) {
-        const rd_image *photo = test_views[k].image;
-        rd_image render, truth;
-        if (rd_image_alloc(photo->width, photo->height, 4, &render) != RD_OK) continue;
-        rd_render_desc desc = {.background = {background[0], background[1], background[2]}, .time = test_views[k].time};
-        if (rd_render(ctx, scene, &test_views[k].camera, &desc, &(rd_framebuffer){.color = render.pixels}) == RD_OK &&
-            rd_image_composite(photo, background, &truth) == RD_OK) {
-            rd_metrics m;
-            if (rd_image_compare(ctx, &render, &truth, &m) == RD_OK) {
-                sum += m.psnr, counted++;
-                cJSON *entry = views ? cJSON_CreateObject() : NULL;
-                if (entry) {
-                    cJSON_AddStringToObject(entry, "name", rd_train_set_view_name(test, k));
-                    cJSON_AddNumberToObject(entry, "psnr", m.psnr);
-                    cJSON_AddNumberToObject(entry, "ssim", m.ssim);
-                    cJSON_AddItemToArray(views, entry);
-                }
-            }
-            rd_image_free(&truth);
-        }
-        rd_image_free(&render);
-    }
-    return counted ? sum / counted : NAN;
-}
-
 static volatile sig_atomic_t interrupted;
 static void on_interrupt(int signal) { (void)signal, interrupted = 1; }
 
@@ -502,7 +471,7 @@ int cmd_train(int argc, char **argv)
         cJSON_AddNumberToObject(point, fit.count_name, stats.count);
         cJSON_AddNumberToObject(point, "seconds", training_ms / 1000.0);
         if (evaluate_now) {
-            last_psnr = evaluate(ctx, fit.scene(fit.trainer), test, test_count, o.eval_background, NULL);
+            last_psnr = cli_evaluate(ctx, fit.scene(fit.trainer), test, test_count, o.eval_background, NULL);
             cJSON_AddNumberToObject(point, "test_psnr", last_psnr);
         }
         cJSON_AddItemToArray(curve, point);
@@ -551,7 +520,7 @@ int cmd_train(int argc, char **argv)
     if (device_reports) cJSON_AddNumberToObject(report, "peak_device_memory_bytes", (double)device_peak);
     if (test_count) {
         cJSON *views = cJSON_AddArrayToObject(report, "test");
-        double mean = evaluate(ctx, fit.scene(fit.trainer), test, test_count, o.eval_background, views);
+        double mean = cli_evaluate(ctx, fit.scene(fit.trainer), test, test_count, o.eval_background, views);
         double ssim = 0.0;
         cJSON *v;
         cJSON_ArrayForEach(v, views) ssim += cJSON_GetObjectItem(v, "ssim")->valuedouble / test_count;

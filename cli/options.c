@@ -22,7 +22,7 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
     return true;
 }
 
-static bool parse_background(const char *s, float out[3])
+bool cli_parse_background(const char *s, float out[3])
 {
     if (!s) return false;
     if (strcmp(s, "black") == 0) { out[0] = out[1] = out[2] = 0.0f; return true; }
@@ -91,7 +91,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             }
             o->backend = (rd_backend)b;
         } else if (TAKES("--background", OPT_BACKGROUND) && next) {
-            if (!parse_background(argv[++i], o->background)) {
+            if (!cli_parse_background(argv[++i], o->background)) {
                 fprintf(stderr, "radiant: --background %s: expected black, white or R,G,B with each in [0, 1]\n", argv[i]);
                 return EXIT_USAGE;
             }

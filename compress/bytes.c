@@ -11,7 +11,7 @@ unsigned char *rd_bytes_grow(rd_bytes *b, size_t n)
         b->failed = true;
         return NULL;
     }
-    if (b->size + n > b->cap) {
+    if (b->size + n > b->cap || !b->data) { /* (an empty buffer gets memory too: a pointer to return) */
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->size + n) cap = cap > SIZE_MAX / 2 ? b->size + n : cap * 2;
         unsigned char *p = realloc(b->data, cap);

@@ -137,29 +137,33 @@ static int compare_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void rd_morton_order(const rd_scene *s, int64_t *order)
+void rd_morton_order_points(const float *means, int stride, int64_t count, int64_t *order)
 {
     float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-    for (int64_t i = 0; i < s->count; i++)
-        for (int a = 0; a < 3; a++)
-            if (isfinite(s->means[3 * i + a])) lo[a] = fminf(lo[a], s->means[3 * i + a]), hi[a] = fmaxf(hi[a], s->means[3 * i + a]);
-    uint64_t *keys = malloc((size_t)(s->count ? s->count : 1) * sizeof *keys);
+    for (int64_t i = 0; i < count; i++)
+        for (int a = 0; a < 3; a++) {
+            float v = means[(size_t)stride * (size_t)i + a];
+            if (isfinite(v)) lo[a] = fminf(lo[a], v), hi[a] = fmaxf(hi[a], v);
+        }
+    uint64_t *keys = malloc((size_t)(count ? count : 1) * sizeof *keys);
     if (!keys) { /* keep the stored order: still a valid file, only less compact */
-        for (int64_t i = 0; i < s->count; i++) order[i] = i;
+        for (int64_t i = 0; i < count; i++) order[i] = i;
         return;
     }
-    for (int64_t i = 0; i < s->count; i++) {
+    for (int64_t i = 0; i < count; i++) {
         uint64_t code = 0;
         for (int a = 0; a < 3; a++) {
-            float v = s->means[3 * i + a], t = hi[a] > lo[a] && isfinite(v) ? (v - lo[a]) / (hi[a] - lo[a]) : 0.0f;
+            float v = means[(size_t)stride * (size_t)i + a], t = hi[a] > lo[a] && isfinite(v) ? (v - lo[a]) / (hi[a] - lo[a]) : 0.0f;
             code |= spread_bits(rd_pack_unorm(t, 10)) << (2 - a);
         }
         keys[i] = code << 34 | (uint64_t)i; /* the index breaks ties: a stable order */
     }
-    qsort(keys, (size_t)s->count, sizeof *keys, compare_u64);
-    for (int64_t i = 0; i < s->count; i++) order[i] = (int64_t)(keys[i] & ((1ull << 34) - 1));
+    qsort(keys, (size_t)count, sizeof *keys, compare_u64);
+    for (int64_t i = 0; i < count; i++) order[i] = (int64_t)(keys[i] & ((1ull << 34) - 1));
     free(keys);
 }
+
+void rd_morton_order(const rd_scene *s, int64_t *order) { rd_morton_order_points(s->means, 3, s->count, order); }
 
 static float normalize(float x, float lo, float hi)
 {

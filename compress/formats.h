@@ -50,5 +50,7 @@ rd_result rd_sog_save(rd_context *ctx, const char *path, const rd_scene *scene);
 /* The order the compressed-PLY writer stores splats in (Morton order of the means, so
    that each 256-splat chunk is compact); order holds scene->count indices. */
 void rd_morton_order(const rd_scene *scene, int64_t *order);
+/* The same for count points stride floats apart (x y z first). */
+void rd_morton_order_points(const float *means, int stride, int64_t count, int64_t *order);
 
 #endif

@@ -14,9 +14,5 @@ uint8_t rd_sog_codebook_index(const float codebook[256], float v);
 
 /* The SH palette's size for count Gaussians (splat-transform's rule). */
 int64_t rd_sog_palette_size(int64_t count);
-/* k-means of n rows of d floats into at most k centroids (palette, k rows of d) and each
-   row's centroid (label); returns the number of centroids (min(k, n)), or -1 when out of
-   memory. Deterministic. */
-int rd_sog_palette(const float *x, int64_t n, int d, int k, int threads, float *palette, int32_t *label);
 
 #endif

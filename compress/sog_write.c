@@ -11,6 +11,7 @@
    zip bundle. */
 #include "sog.h"
 #include "sog_quantize.h"
+#include "kmeans.h"
 #include "conventions.h"
 #include "../renderer/cpu/parallel.h"
 
@@ -127,7 +128,7 @@ static rd_result fill_palette(sog_encoder *e)
         for (int j = 0; j < e->coeffs; j++)
             for (int c = 0; c < 3; c++) x[(size_t)i * d + c * e->coeffs + j] = s->sh[(size_t)i * (size_t)e->K * 3 + 3 * (j + 1) + c];
     if (r == RD_OK) {
-        e->palette = rd_sog_palette(x, e->n, d, k, e->ctx ? e->ctx->threads : 1, palette, label);
+        e->palette = rd_kmeans(x, e->n, d, k, e->ctx ? e->ctx->threads : 1, palette, label);
         if (e->palette < 0 || !rd_sog_codebook(palette, (int64_t)e->palette * d, e->shn_cb)) r = out_of_memory(e);
     }
     int rows = (e->palette + 63) / 64;

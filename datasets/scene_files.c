@@ -4,6 +4,7 @@
 #include "ply4d.h"
 #include "gltf.h"
 #include "../compress/formats.h"
+#include "../compress/compact.h"
 #include "../renderer/kinds.h"
 
 #include <stdio.h>
@@ -12,7 +13,7 @@
 
 const char *rd_file_format_name(rd_file_format f)
 {
-    static const char *names[] = {"auto", "inria-ply", "compressed-ply", "spz", "splat", "ksplat", "glb", "gltf", "sog"};
+    static const char *names[] = {"auto", "inria-ply", "compressed-ply", "spz", "splat", "ksplat", "glb", "gltf", "sog", "rcompact"};
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
@@ -35,6 +36,7 @@ static rd_file_format format_from_name(const char *path)
     if (ends_with(path, ".glb")) return RD_FILE_GLB;
     if (ends_with(path, ".gltf")) return RD_FILE_GLTF;
     if (ends_with(path, ".sog") || ends_with(path, "meta.json")) return RD_FILE_SOG;
+    if (ends_with(path, ".rcompact")) return RD_FILE_COMPACT;
     return RD_FILE_AUTO;
 }
 
@@ -47,6 +49,7 @@ static rd_result decode(rd_context *ctx, const char *path, const unsigned char *
         const rd_kind_ops *ops = rd_kind((rd_scene_kind)k);
         if (ops && ops->file.detect && ops->file.detect(data, size)) return ops->file.decode(ctx, path, data, size, out);
     }
+    if (rd_compact_detect(data, size)) return rd_compact_decode(ctx, path, data, size, out); /* 3D or 4D */
     if (rd_ply4d_detect(data, size)) return rd_ply4d_decode(ctx, path, data, size, out); /* a PLY with rot_r_0 or rotor_0 */
     if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
     if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, spz_frame, out);
@@ -96,6 +99,7 @@ static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd
     if (format == RD_FILE_GLB) return rd_gltf_save(ctx, path, s, RD_GLTF_BINARY);
     if (format == RD_FILE_GLTF) return rd_gltf_save(ctx, path, s, gltf_embed ? RD_GLTF_EMBEDDED : RD_GLTF_EXTERNAL);
     if (format == RD_FILE_SOG) return rd_sog_save(ctx, path, s);
+    if (format == RD_FILE_COMPACT) return rd_scene_compact(ctx, s, path, NULL, NULL);
     rd_bytes bytes = {0};
     rd_result r = format == RD_FILE_SPZ ? rd_spz_encode(ctx, path, s, fractional_bits, spz_frame, &bytes)
                   : format == RD_FILE_SPLAT ? rd_splat_encode(ctx, path, s, &bytes)
@@ -185,9 +189,11 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
                            ops->file.extension);
         return ops->file.save(ctx, scene, path);
     }
-    if (rd_is_gaussians4d(scene)) { /* its own PLY (ply4d.h) */
+    if (rd_is_gaussians4d(scene)) { /* its own PLY (ply4d.h), or the compact file */
+        if ((d.format == RD_FILE_AUTO && ends_with(path, ".rcompact")) || d.format == RD_FILE_COMPACT)
+            return rd_scene_compact(ctx, scene, path, NULL, NULL);
         if (d.format != RD_FILE_AUTO || !ends_with(path, ".ply"))
-            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a 4D Gaussians scene saves as its own file, named .ply", path);
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a 4D Gaussians scene saves as its own file, named .ply, or as .rcompact", path);
         return rd_ply4d_save(ctx, scene, path);
     }
     if (!rd_is_gaussians(scene))
@@ -198,9 +204,9 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
     rd_file_format format = d.format ? d.format : format_from_name(path);
     if (format == RD_FILE_AUTO)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
-                       "%s: cannot tell the format from the name (use .ply, .compressed.ply, .spz, .splat, .glb, .gltf, .sog or meta.json, or set the format)", path);
+                       "%s: cannot tell the format from the name (use .ply, .compressed.ply, .spz, .splat, .glb, .gltf, .sog, meta.json or .rcompact, or set the format)", path);
     if (format == RD_FILE_KSPLAT) return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: writing .ksplat is not supported (it is read only)", path);
-    if (format < RD_FILE_AUTO || format > RD_FILE_SOG)
+    if (format < RD_FILE_AUTO || format > RD_FILE_COMPACT)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: format %d is not a rd_file_format", path, (int)format);
     if (d.sh_degree < 0 || d.sh_degree > RD_SH_DEGREE(3))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: sh_degree %d is out of range (RD_SH_DEGREE(0..3) or 0)", path, d.sh_degree);

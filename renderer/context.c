@@ -156,29 +156,40 @@ rd_backend rd_context_backend(const rd_context *ctx)
 }
 
 
-uint64_t rd_decode_limit(const rd_context *ctx, uint64_t file_size)
+uint64_t rd_decode_limit_ratio(const rd_context *ctx, uint64_t file_size, uint64_t ratio)
 {
     int64_t chosen = ctx ? ctx->decode_limit : 0;
     if (chosen < 0) return UINT64_MAX;
     if (chosen > 0) return (uint64_t)chosen;
-    uint64_t scaled = file_size > UINT64_MAX / RD_DECODE_LIMIT_RATIO ? UINT64_MAX : file_size * RD_DECODE_LIMIT_RATIO;
+    uint64_t scaled = file_size > UINT64_MAX / ratio ? UINT64_MAX : file_size * ratio;
     return scaled > (uint64_t)RD_DECODE_LIMIT_FLOOR ? scaled : (uint64_t)RD_DECODE_LIMIT_FLOOR;
 }
 
-rd_result rd_decode_check(rd_context *ctx, const char *path, uint64_t file_size, uint64_t bytes, const char *what)
+uint64_t rd_decode_limit(const rd_context *ctx, uint64_t file_size)
 {
-    uint64_t limit = rd_decode_limit(ctx, file_size);
+    return rd_decode_limit_ratio(ctx, file_size, RD_DECODE_LIMIT_RATIO);
+}
+
+rd_result rd_decode_check_ratio(rd_context *ctx, const char *path, uint64_t file_size, uint64_t bytes, const char *what,
+                                uint64_t ratio)
+{
+    uint64_t limit = rd_decode_limit_ratio(ctx, file_size, ratio);
     if (bytes <= limit) return RD_OK;
     char why[160];
     if (ctx && ctx->decode_limit > 0)
         snprintf(why, sizeof why, "the caller's");
     else
-        snprintf(why, sizeof why, "the default: %d times the file's size, at least %lld MiB", RD_DECODE_LIMIT_RATIO,
-                 (long long)(RD_DECODE_LIMIT_FLOOR >> 20));
+        snprintf(why, sizeof why, "the default for this format: %llu times the file's size, at least %lld MiB",
+                 (unsigned long long)ratio, (long long)(RD_DECODE_LIMIT_FLOOR >> 20));
     return rd_fail(ctx, RD_ERROR_LIMIT,
                    "%s: %s would take %.1f MiB from a %llu-byte file, beyond the decode limit of %.1f MiB (%s; a caller "
                    "that expects this raises rd_context_desc.decode_limit, the programs' --decode-limit)",
                    path, what, (double)bytes / 1048576.0, (unsigned long long)file_size, (double)limit / 1048576.0, why);
+}
+
+rd_result rd_decode_check(rd_context *ctx, const char *path, uint64_t file_size, uint64_t bytes, const char *what)
+{
+    return rd_decode_check_ratio(ctx, path, file_size, bytes, what, RD_DECODE_LIMIT_RATIO);
 }
 
 rd_result rd_decode_limit_from_text(const char *text, int64_t *limit)

@@ -38,6 +38,11 @@ struct rd_context {
    file claims: RD_ERROR_LIMIT naming the path and what would be held (context.c). */
 uint64_t rd_decode_limit(const rd_context *ctx, uint64_t file_size);
 rd_result rd_decode_check(rd_context *ctx, const char *path, uint64_t file_size, uint64_t bytes, const char *what);
+/* The same for a format whose files are denser than RD_DECODE_LIMIT_RATIO allows for (the
+   compact file: 4-25 bytes a Gaussian that decode into 250-1400): ratio replaces it. */
+uint64_t rd_decode_limit_ratio(const rd_context *ctx, uint64_t file_size, uint64_t ratio);
+rd_result rd_decode_check_ratio(rd_context *ctx, const char *path, uint64_t file_size, uint64_t bytes, const char *what,
+                                uint64_t ratio);
 
 /* Records a failure: keeps the message in ctx (which may be NULL), logs it at DEBUG,
    and returns code so that callers can write `return rd_fail(ctx, RD_ERROR_IO, ...)`. */

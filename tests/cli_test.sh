@@ -154,6 +154,23 @@ if [ -n "$video_frames" ]; then
         cat "$tmp/stderr"
     fi
 fi
+# compact: 3D and 4D, the report beside it, info's parts, bad usage
+check "compact a 3D scene" status_is 0 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/sh3.rcompact" --prune 0.25
+check "compact prints the parts" grep -q "codebooks .* bits a Gaussian" "$tmp/stdout"
+check "compact writes its report" grep -q '"times_smaller"' "$tmp/sh3.report.json"
+check "info lists a compact file's parts" status_is 0 "$radiant" info "$tmp/sh3.rcompact"
+check "  (the format and sh_rest)" sh -c "grep -q 'format:      rcompact' '$tmp/stdout' && grep -q 'sh_rest' '$tmp/stdout'"
+check "compact a 4D scene" status_is 0 "$radiant" compact "$tmp/moving.ply" --out "$tmp/moving.rcompact"
+check "a compact 4D scene renders at a time" status_is 0 "$radiant" render "$tmp/moving.rcompact" --backend cpu --time 1 \
+    --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/moving_c"
+check "info reads a compact 4D scene" status_is 0 "$radiant" info "$tmp/moving.rcompact"
+check "  (as 4D, with its parts)" sh -c "grep -q 'rcompact (XYZT' '$tmp/stdout' && grep -q 'positions' '$tmp/stdout'"
+check "compact --prune 1 exits 2" status_is 2 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.rcompact" --prune 1
+check "compact to another name exits 2" status_is 2 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.ply"
+check "compact below the least budget exits 1" status_is 1 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.rcompact" \
+    --target-bits-per-gaussian 20
+check "  (and says the least)" grep -q "at least 80" "$tmp/stderr"
+check "  (and writes nothing)" test ! -e "$tmp/x.rcompact"
 check "a 4D scene converts to .spz with a clear error" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.spz"
 check "the error says a 4D scene saves as its PLY" grep -q "4D Gaussians scene saves as its own file, named .ply" "$tmp/stderr"
 
@@ -334,6 +351,10 @@ if [ -d "$data" ]; then
     check "convert to .ksplat exits 1" status_is 1 "$radiant" convert "$donut" "$tmp/x.ksplat"
     check "convert to .ksplat says it is read only" grep -q "read only" "$tmp/stderr"
     check "failed convert writes nothing" test ! -e "$tmp/x.ksplat"
+    check "compact with a dataset" status_is 0 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/ranked.rcompact" --prune 0.5 \
+        --dataset "$data/nerf_synthetic_lego" --downscale 16 --importance-views 2 --background white
+    check "  (PSNR before and after in the report)" sh -c "grep -q psnr_before '$tmp/ranked.report.json' && grep -q psnr_after '$tmp/ranked.report.json'"
+    check "  (and on stdout)" grep -q "test PSNR on 200 views" "$tmp/stdout"
     check "bad --spz-fractional-bits exits 2" status_is 2 "$radiant" convert "$donut" "$tmp/y.spz" --spz-fractional-bits 30
 else
     echo "cli: dataset checks skipped: no shared data at $data"

@@ -29,22 +29,7 @@ static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 /* A random 4D scene of n Gaussians (times in [0, 1], time scales 0.05..0.5). */
 static rd_scene *random_4d(int n, int sh_degree, int time_degree)
 {
-    int64_t shf = rd_scene4d_sh_floats(sh_degree, time_degree);
-    float *means = malloc(sizeof(float) * 4 * n), *ls = malloc(sizeof(float) * 4 * n), *rot = malloc(sizeof(float) * 8 * n);
-    float *op = malloc(sizeof(float) * n), *sh = malloc(sizeof(float) * shf * n);
-    for (int i = 0; i < n; i++) {
-        means[4 * i] = (float)rng_range(&rng, -1, 1), means[4 * i + 1] = (float)rng_range(&rng, -1, 1);
-        means[4 * i + 2] = (float)rng_range(&rng, 3, 6), means[4 * i + 3] = (float)rng_uniform(&rng);
-        for (int a = 0; a < 3; a++) ls[4 * i + a] = (float)rng_range(&rng, -4, -1.5);
-        ls[4 * i + 3] = (float)rng_range(&rng, log(0.05), log(0.5));
-        for (int k = 0; k < 8; k++) rot[8 * i + k] = (float)rng_normal(&rng);
-        op[i] = (float)rng_range(&rng, -2, 4);
-    }
-    for (int64_t k = 0; k < shf * n; k++) sh[k] = (float)rng_range(&rng, -0.8, 0.8);
-    rd_scene *s = NULL;
-    CHECK_OK(rd_scene4d_create(ctx, &(rd_scene4d_desc){n, sh_degree, time_degree, 1.0f, means, ls, rot, op, sh, RD_MEMORY_HOST}, &s));
-    free(means), free(ls), free(rot), free(op), free(sh);
-    return s;
+    return random_scene4d(ctx, &rng, n, sh_degree, time_degree, 1.0f);
 }
 
 static void test_covariance_and_statics(void)

@@ -124,6 +124,28 @@ void random_scene_free(rd_scene_desc *s)
     memset(s, 0, sizeof *s);
 }
 
+rd_scene *random_scene4d(rd_context *ctx, test_rng *r, int n, int sh_degree, int time_degree, float time_period)
+{
+    int64_t shf = (int64_t)(time_degree + 1) * (sh_degree + 1) * (sh_degree + 1) * 3;
+    float *means = malloc(sizeof(float) * 4 * n), *ls = malloc(sizeof(float) * 4 * n), *rot = malloc(sizeof(float) * 8 * n);
+    float *op = malloc(sizeof(float) * n), *sh = malloc(sizeof(float) * shf * n);
+    for (int i = 0; i < n; i++) {
+        means[4 * i] = (float)rng_range(r, -1, 1), means[4 * i + 1] = (float)rng_range(r, -1, 1);
+        means[4 * i + 2] = (float)rng_range(r, 3, 6), means[4 * i + 3] = (float)rng_uniform(r);
+        for (int a = 0; a < 3; a++) ls[4 * i + a] = (float)rng_range(r, -4, -1.5);
+        ls[4 * i + 3] = (float)rng_range(r, log(0.05), log(0.5));
+        for (int k = 0; k < 8; k++) rot[8 * i + k] = (float)rng_normal(r);
+        op[i] = (float)rng_range(r, -2, 4);
+    }
+    for (int64_t k = 0; k < shf * n; k++) sh[k] = (float)rng_range(r, -0.8, 0.8);
+    rd_scene *s = NULL;
+    rd_result result = rd_scene4d_create(
+        ctx, &(rd_scene4d_desc){n, sh_degree, time_degree, time_period, means, ls, rot, op, sh, RD_MEMORY_HOST}, &s);
+    CHECK(result == RD_OK);
+    free(means), free(ls), free(rot), free(op), free(sh);
+    return s;
+}
+
 rd_camera random_camera(test_rng *r, int width, int height)
 {
     rd_camera c = {0};

@@ -50,6 +50,9 @@ typedef struct random_scene_desc {
 } random_scene_desc;
 rd_scene_desc random_scene(test_rng *r, const random_scene_desc *d);
 void random_scene_free(rd_scene_desc *s);
+/* A random 4D scene of n Gaussians in front of that camera: x, y in [-1, 1], z in [3, 6],
+   times in [0, 1], time scales 0.05..0.5, colour in [-0.8, 0.8] (NULL on failure, checked). */
+rd_scene *random_scene4d(rd_context *ctx, test_rng *r, int n, int sh_degree, int time_degree, float time_period);
 /* A camera at the origin looking down +z with a random off-centre principal point. */
 rd_camera random_camera(test_rng *r, int width, int height);
 

@@ -4,7 +4,7 @@
    rendering), radiant_splats.h (Gaussian scenes), radiant_datasets.h (scene files and
    camera datasets), radiant_images.h (images and metrics), radiant_train.h (fitting
    Gaussians to photos), radiant_nerf.h (hash-grid NeRFs), radiant_4d.h (4D Gaussians,
-   rendered at a time). Apart: radiant_vulkan.h
+   rendered at a time), radiant_compact.h (pruned, quantised scenes). Apart: radiant_vulkan.h
    (Vulkan interop) and radiant_bench.h (benchmark scenes).
 
    Overview
@@ -50,5 +50,6 @@
 #include "radiant_train.h"
 #include "radiant_nerf.h"
 #include "radiant_4d.h"
+#include "radiant_compact.h"
 
 #endif /* RADIANT_H */

@@ -37,7 +37,7 @@ rd_result rd_scene_save_ply(rd_context *ctx, const rd_scene *scene, const char *
    header, layout checks); writing covers all but ksplat. */
 typedef enum rd_file_format {
     RD_FILE_AUTO = 0,       /* save: chosen by the file name (.spz, .splat, .compressed.ply, .ply, .glb, .gltf, .sog,
-                               meta.json) */
+                               meta.json, .rcompact) */
     RD_FILE_PLY,            /* INRIA binary PLY, float32, any SH degree */
     RD_FILE_COMPRESSED_PLY, /* PlayCanvas/SuperSplat: 256-splat chunks, 16 bytes a splat + SH bytes */
     RD_FILE_SPZ,            /* Niantic SPZ version 4 (ZSTD streams); reads versions 2-3 (gzip) too */
@@ -46,9 +46,11 @@ typedef enum rd_file_format {
     RD_FILE_GLB,            /* glTF 2.0 binary with a KHR_gaussian_splatting primitive (float accessors) */
     RD_FILE_GLTF,           /* glTF 2.0 JSON, its buffer in NAME.bin beside it or embedded (gltf_embed_buffer);
                                reading takes the primitives the file's scene reaches, after its node transforms */
-    RD_FILE_SOG             /* PlayCanvas SOG version 2: a .sog zip bundle, or, for a path ending in meta.json, the
+    RD_FILE_SOG,            /* PlayCanvas SOG version 2: a .sog zip bundle, or, for a path ending in meta.json, the
                                unbundled folder (meta.json beside lossless WebP images); reading takes versions 1-2,
                                a .sog, a meta.json or the folder holding one */
+    RD_FILE_COMPACT         /* radiant's compact file (.rcompact, radiant_compact.h), 3D or 4D, written with
+                               rd_scene_compact's defaults (no pruning) */
 } rd_file_format;
 const char *rd_file_format_name(rd_file_format format);
 

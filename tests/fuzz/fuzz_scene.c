@@ -4,8 +4,13 @@
    infinities, extreme values). The input's first byte picks the file name's extension,
    which decides between the formats that have no magic: its value modulo 7, or '8' for a
    .sog bundle and '9' for a SOG's meta.json alone (its images absent: the meta.json
-   parser), which came later and so leave the other seeds' choices as they were. */
+   parser), which came later and so leave the other seeds' choices as they were. A compact
+   file (.rcompact) is recognised by its magic; its checksum is made right before it is
+   read, so that mutations reach the parser behind it. */
 #include "fuzz_file.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const names[] = {"in.ply", "in.splat", "in.ksplat", "in.spz", "in.compressed.ply", "in.glb", "in.gltf",
                                     "in.sog", "in_sog/meta.json"};
@@ -15,12 +20,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rd_context *ctx = fuzz_context();
     if (!ctx || size < 1) return 0;
     int pick = data[0] == '8' ? 7 : data[0] == '9' ? 8 : data[0] % 7;
-    const char *path = fuzz_file(names[pick], data + 1, size - 1);
+    const char *path;
+    if (size >= 1 + 24 && memcmp(data + 1, "RDCOMPCT", 8) == 0) {
+        size_t n = size - 1;
+        unsigned char *copy = malloc(n);
+        if (!copy) return 0;
+        memcpy(copy, data + 1, n);
+        uint64_t h = 1469598103934665603ull; /* FNV-1a, as the file's trailer */
+        for (size_t i = 0; i + 8 < n; i++) h = (h ^ copy[i]) * 1099511628211ull;
+        for (int k = 0; k < 8; k++) copy[n - 8 + k] = (unsigned char)(h >> (8 * k));
+        path = fuzz_file(names[pick], copy, n);
+        free(copy);
+    } else {
+        path = fuzz_file(names[pick], data + 1, size - 1);
+    }
     rd_scene *scene = NULL;
     if (!path || rd_scene_load(ctx, path, &scene) != RD_OK) return 0;
     static const char *const outs[] = {"out.ply", "out.spz", "out.splat", "out.compressed.ply", "out.glb", "out.gltf", "out.sog",
-                                       "out_sog/meta.json"};
-    for (int k = 0; k < 8; k++) {
+                                       "out_sog/meta.json", "out.rcompact"};
+    for (int k = 0; k < 9; k++) {
         const char *out = fuzz_file(outs[k], NULL, 0);
         if (out) rd_scene_save(ctx, scene, out, NULL);
     }

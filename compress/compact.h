@@ -1,0 +1,95 @@
+/* compact.h: the compact file (.rcompact, radiant_compact.h) inside the library: its layout
+   (compact_layout.c), shared by the writer (compact_write.c, compact_importance.c) and the
+   reader (compact_read.c).
+
+   The file, little-endian:
+     "RDCOMPCT"  u32 version (1)  u32 J  J bytes of JSON (the configuration)
+     the parts, in the order and of the sizes the JSON's "parts" lists, each one zstd frame
+     u64 FNV-1a of every byte before it
+   The JSON: "kind" ("gaussians" or "gaussians4d"), "count", "sh_degree", "time_degree",
+   "time_period", "flags", "origin" (3 or 4 floats), "slices" (attribute, first, width,
+   bits, entries of each codebook) and "parts" (name, bytes, raw_bytes). Parts, raw:
+     positions   count x (3 or 4) half floats of mean - origin, as byte planes (the low
+                 bytes of x, then the high bytes of x, then y...)
+     codebooks   each slice's entries x width half floats, slice after slice
+     log_scales, rotations, opacities, sh_dc, sh_rest
+                 each of the attribute's slices' indices as byte planes (low, then high
+                 where bits > 8), slice after slice
+   Gaussians are stored in Morton order of their means. */
+#ifndef RD_COMPACT_H
+#define RD_COMPACT_H
+
+#include "radiant.h"
+#include "radiant_compact.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RD_COMPACT_MAGIC "RDCOMPCT"
+enum { RD_COMPACT_VERSION = 1 };
+
+/* What a slice of a Gaussian's attributes quantises. */
+typedef enum rd_compact_attribute {
+    RD_COMPACT_LOG_SCALES, /* the log-scales as stored */
+    RD_COMPACT_ROTATIONS,  /* each quaternion normalised, w >= 0 (a 4D pair's sign flips alone leave
+                              its covariance as it was) */
+    RD_COMPACT_OPACITIES,  /* sigmoid of the logit */
+    RD_COMPACT_SH_DC,      /* the colour's first 3 floats (4D: the constant term's) */
+    RD_COMPACT_SH_REST,    /* the rest of the colour */
+    RD_COMPACT_ATTRIBUTES
+} rd_compact_attribute;
+const char *rd_compact_attribute_name(rd_compact_attribute a);
+
+typedef struct rd_compact_slice {
+    rd_compact_attribute attribute;
+    int first, width; /* the values of the attribute's row it takes */
+    int bits;         /* index bits: 1..16 */
+    int entries;      /* codebook rows: 1..2^bits */
+} rd_compact_slice;
+
+enum { RD_COMPACT_MAX_SLICES = 16, RD_COMPACT_MAX_BITS = 16 };
+
+/* A scene's arrays as the compact file sees them: 3D or 4D alike. */
+typedef struct rd_compact_arrays {
+    bool four_d;
+    int64_t count;
+    int sh_degree, time_degree;
+    float time_period;
+    uint32_t flags;
+    float *means, *log_scales, *rotations, *opacities, *sh; /* host */
+} rd_compact_arrays;
+/* Floats a Gaussian has of mean (3 or 4), log-scale (3 or 4), rotation (4 or 8) and colour. */
+int rd_compact_mean_floats(const rd_compact_arrays *a);
+int rd_compact_rotation_floats(const rd_compact_arrays *a);
+int rd_compact_sh_floats(const rd_compact_arrays *a);
+/* The values an attribute's row holds for this scene (log-scales 3 or 4, rotations 4 or 8,
+   opacity 1, DC 3, the rest of the colour; 0 where a scene has none). */
+int rd_compact_attribute_width(const rd_compact_arrays *a, rd_compact_attribute attribute);
+
+/* The slices of a scene's layout with the default bits (scales 9, rotation pairs 13, opacity
+   8, DC 12, the rest 13), their count. */
+int rd_compact_default_slices(const rd_compact_arrays *a, rd_compact_slice out[RD_COMPACT_MAX_SLICES]);
+/* Bytes of index planes a slice of count Gaussians takes. */
+static inline uint64_t rd_compact_index_bytes(const rd_compact_slice *s, int64_t count)
+{
+    return (uint64_t)((s->bits + 7) / 8) * (uint64_t)count;
+}
+
+/* Gaussian i's row of an attribute (rd_compact_attribute_width values) from the arrays,
+   and back: the inverse of what the row holds (the opacity's logit, the quaternions as
+   they come: the renderers normalise them). */
+void rd_compact_row_get(const rd_compact_arrays *a, rd_compact_attribute attribute, int64_t i, float *row);
+void rd_compact_row_set(const rd_compact_arrays *a, rd_compact_attribute attribute, int64_t i, const float *row);
+
+/* The view of a scene (3D or 4D, host arrays) as arrays; false for any other kind. */
+bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out);
+
+/* Importance of each Gaussian (compact_importance.c): see radiant_compact.h. */
+rd_result rd_compact_importance(rd_context *ctx, const rd_scene *scene, const rd_compact_arrays *a, const rd_compact_desc *desc,
+                                float *importance);
+
+/* The reader: whether the bytes start a compact file, and its scene. */
+bool rd_compact_detect(const unsigned char *data, size_t size);
+rd_result rd_compact_decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_scene **out);
+
+#endif

@@ -1,0 +1,100 @@
+/* compact_layout.c: what the compact file's slices take of a 3D or 4D Gaussian (compact.h):
+   the writer and the reader both go through these, so that they cannot disagree. */
+#include "compact.h"
+#include "../splat/scene4d.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *rd_compact_attribute_name(rd_compact_attribute a)
+{
+    static const char *const names[] = {"log_scales", "rotations", "opacities", "sh_dc", "sh_rest"};
+    return (unsigned)a < RD_COMPACT_ATTRIBUTES ? names[a] : "unknown";
+}
+
+bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out)
+{
+    memset(out, 0, sizeof *out);
+    if (rd_is_gaussians(scene)) {
+        rd_scene_desc d = rd_scene_arrays(scene);
+        if (d.memory != RD_MEMORY_HOST) return false;
+        *out = (rd_compact_arrays){false, d.count, d.sh_degree, 0, 0.0f, d.flags, (float *)d.means, (float *)d.log_scales,
+                                   (float *)d.rotations, (float *)d.opacities, (float *)d.sh};
+        return true;
+    }
+    if (rd_is_gaussians4d(scene)) {
+        rd_scene4d_desc d = rd_scene4d_arrays(scene);
+        if (d.memory != RD_MEMORY_HOST) return false;
+        *out = (rd_compact_arrays){true, d.count, d.sh_degree, d.time_degree, d.time_period, 0, (float *)d.means,
+                                   (float *)d.log_scales, (float *)d.rotations, (float *)d.opacities, (float *)d.sh};
+        return true;
+    }
+    return false;
+}
+
+int rd_compact_mean_floats(const rd_compact_arrays *a) { return a->four_d ? 4 : 3; }
+int rd_compact_rotation_floats(const rd_compact_arrays *a) { return a->four_d ? 8 : 4; }
+int rd_compact_sh_floats(const rd_compact_arrays *a)
+{
+    return a->four_d ? (int)rd_scene4d_sh_floats(a->sh_degree, a->time_degree) : 3 * rd_sh_coeffs(a->sh_degree);
+}
+
+int rd_compact_attribute_width(const rd_compact_arrays *a, rd_compact_attribute attribute)
+{
+    switch (attribute) {
+    case RD_COMPACT_LOG_SCALES: return rd_compact_mean_floats(a);
+    case RD_COMPACT_ROTATIONS: return rd_compact_rotation_floats(a);
+    case RD_COMPACT_OPACITIES: return 1;
+    case RD_COMPACT_SH_DC: return 3;
+    case RD_COMPACT_SH_REST: return rd_compact_sh_floats(a) - 3;
+    default: return 0;
+    }
+}
+
+int rd_compact_default_slices(const rd_compact_arrays *a, rd_compact_slice out[RD_COMPACT_MAX_SLICES])
+{
+    int n = 0;
+    for (int k = 0; k < rd_compact_mean_floats(a); k++) out[n++] = (rd_compact_slice){RD_COMPACT_LOG_SCALES, k, 1, 9, 0};
+    for (int k = 0; k < rd_compact_rotation_floats(a); k += 2) out[n++] = (rd_compact_slice){RD_COMPACT_ROTATIONS, k, 2, 13, 0};
+    out[n++] = (rd_compact_slice){RD_COMPACT_OPACITIES, 0, 1, 8, 0};
+    out[n++] = (rd_compact_slice){RD_COMPACT_SH_DC, 0, 3, 12, 0};
+    int rest = rd_compact_attribute_width(a, RD_COMPACT_SH_REST);
+    if (rest > 0) out[n++] = (rd_compact_slice){RD_COMPACT_SH_REST, 0, rest, 13, 0};
+    return n;
+}
+
+/* q normalised with w >= 0 (a zero or non-finite one left as it is: it draws nothing). */
+static void canonical_quaternion(const float *q, float *row)
+{
+    double len = sqrt((double)q[0] * q[0] + (double)q[1] * q[1] + (double)q[2] * q[2] + (double)q[3] * q[3]);
+    double scale = len > 0.0 && isfinite(len) ? (q[0] < 0.0f ? -1.0 : 1.0) / len : 1.0;
+    for (int c = 0; c < 4; c++) row[c] = (float)(q[c] * scale);
+}
+
+void rd_compact_row_get(const rd_compact_arrays *a, rd_compact_attribute attribute, int64_t i, float *row)
+{
+    size_t m = (size_t)rd_compact_mean_floats(a), r = (size_t)rd_compact_rotation_floats(a), c = (size_t)rd_compact_sh_floats(a);
+    switch (attribute) {
+    case RD_COMPACT_LOG_SCALES: memcpy(row, a->log_scales + (size_t)i * m, m * sizeof(float)); break;
+    case RD_COMPACT_ROTATIONS:
+        for (size_t k = 0; k < r; k += 4) canonical_quaternion(a->rotations + (size_t)i * r + k, row + k);
+        break;
+    case RD_COMPACT_OPACITIES: row[0] = rd_sigmoid(a->opacities[i]); break;
+    case RD_COMPACT_SH_DC: memcpy(row, a->sh + (size_t)i * c, 3 * sizeof(float)); break;
+    case RD_COMPACT_SH_REST: memcpy(row, a->sh + (size_t)i * c + 3, (c - 3) * sizeof(float)); break;
+    default: break;
+    }
+}
+
+void rd_compact_row_set(const rd_compact_arrays *a, rd_compact_attribute attribute, int64_t i, const float *row)
+{
+    size_t m = (size_t)rd_compact_mean_floats(a), r = (size_t)rd_compact_rotation_floats(a), c = (size_t)rd_compact_sh_floats(a);
+    switch (attribute) {
+    case RD_COMPACT_LOG_SCALES: memcpy(a->log_scales + (size_t)i * m, row, m * sizeof(float)); break;
+    case RD_COMPACT_ROTATIONS: memcpy(a->rotations + (size_t)i * r, row, r * sizeof(float)); break;
+    case RD_COMPACT_OPACITIES: a->opacities[i] = rd_logit(row[0]); break;
+    case RD_COMPACT_SH_DC: memcpy(a->sh + (size_t)i * c, row, 3 * sizeof(float)); break;
+    case RD_COMPACT_SH_REST: memcpy(a->sh + (size_t)i * c + 3, row, (c - 3) * sizeof(float)); break;
+    default: break;
+    }
+}

@@ -1,0 +1,305 @@
+/* compact_write.c: rd_scene_compact (radiant_compact.h): prune by importance, order the
+   rest along a Morton curve, k-means each slice into its codebook, and write the file
+   compact.h lays out, whole or not at all. */
+#include "compact.h"
+#include "bytes.h"
+#include "conventions.h"
+#include "formats.h"
+#include "kmeans.h"
+#include "../renderer/kinds.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+enum { PART_POSITIONS, PART_CODEBOOKS, PART_ATTRIBUTES, PART_COUNT = PART_ATTRIBUTES + RD_COMPACT_ATTRIBUTES };
+
+typedef struct writer {
+    rd_context *ctx;
+    const char *path;
+    rd_compact_arrays a;
+    int64_t n;    /* Gaussians kept */
+    int64_t *row; /* the source index of each kept Gaussian, in file order */
+    float origin[4];
+    rd_compact_slice slices[RD_COMPACT_MAX_SLICES];
+    int slice_count;
+    rd_bytes raw[PART_COUNT]; /* each part before zstd */
+    const char *names[PART_COUNT];
+    int part_count;
+} writer;
+
+static bool finite_floats(const float *v, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (!isfinite(v[k])) return false;
+    return true;
+}
+
+/* A Gaussian no format should hold: a NaN or infinity anywhere but an infinite opacity logit. */
+static bool drawable(const rd_compact_arrays *a, int64_t i)
+{
+    int m = rd_compact_mean_floats(a), r = rd_compact_rotation_floats(a), c = rd_compact_sh_floats(a);
+    return finite_floats(a->means + (size_t)i * m, m) && finite_floats(a->log_scales + (size_t)i * m, m) &&
+           finite_floats(a->rotations + (size_t)i * r, r) && finite_floats(a->sh + (size_t)i * c, c) && !isnan(a->opacities[i]);
+}
+
+typedef struct ranked {
+    float score;
+    int64_t index;
+} ranked;
+
+static int compare_ranked(const void *x, const void *y)
+{
+    const ranked *a = x, *b = y;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1; /* most important first */
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* The Gaussians kept: drawable ones, the least important prune_fraction of them dropped,
+   then in Morton order of their means. */
+static rd_result choose(writer *w, const rd_scene *scene, const rd_compact_desc *desc)
+{
+    const rd_compact_arrays *a = &w->a;
+    float *score = rd_alloc_array(a->count > 0 ? a->count : 1, sizeof(float));
+    ranked *rank = rd_alloc_array(a->count > 0 ? a->count : 1, sizeof(ranked));
+    float *means = rd_alloc_array(a->count > 0 ? a->count : 1, 3 * sizeof(float));
+    int64_t *order = rd_alloc_array(a->count > 0 ? a->count : 1, sizeof(int64_t));
+    w->row = rd_alloc_array(a->count > 0 ? a->count : 1, sizeof(int64_t));
+    rd_result r = score && rank && means && order && w->row ? RD_OK : rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    if (r == RD_OK) r = rd_compact_importance(w->ctx, scene, a, desc, score);
+    int64_t usable = 0;
+    for (int64_t i = 0; r == RD_OK && i < a->count; i++)
+        if (drawable(a, i)) rank[usable++] = (ranked){score[i], i};
+    if (r == RD_OK) {
+        qsort(rank, (size_t)usable, sizeof *rank, compare_ranked);
+        w->n = usable - (int64_t)floor((double)desc->prune_fraction * (double)usable);
+        int m = rd_compact_mean_floats(a);
+        for (int64_t k = 0; k < w->n; k++) memcpy(means + 3 * k, a->means + (size_t)rank[k].index * m, 3 * sizeof(float));
+        rd_morton_order_points(means, 3, w->n, order);
+        for (int64_t k = 0; k < w->n; k++) w->row[k] = rank[order[k]].index;
+    }
+    free(score), free(rank), free(means), free(order);
+    return r;
+}
+
+/* The centre of the kept means' box (and times' range): positions are half floats about it. */
+static void find_origin(writer *w)
+{
+    int m = rd_compact_mean_floats(&w->a);
+    for (int c = 0; c < m; c++) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (int64_t k = 0; k < w->n; k++) {
+            float v = w->a.means[(size_t)w->row[k] * m + c];
+            lo = fminf(lo, v), hi = fmaxf(hi, v);
+        }
+        w->origin[c] = w->n ? 0.5f * (lo + hi) : 0.0f;
+    }
+}
+
+/* Every slice one bit smaller at a time (none below 4 bits) until positions and indices
+   fit target bits a Gaussian; false when they cannot. */
+static bool fit_budget(rd_compact_slice *slices, int count, int mean_floats, float target)
+{
+    if (target <= 0.0f) return true;
+    rd_compact_slice base[RD_COMPACT_MAX_SLICES];
+    memcpy(base, slices, (size_t)count * sizeof *base);
+    for (int cut = 0; cut <= RD_COMPACT_MAX_BITS; cut++) {
+        int bits = 16 * mean_floats;
+        for (int k = 0; k < count; k++) {
+            slices[k].bits = base[k].bits - cut < 4 ? (base[k].bits < 4 ? base[k].bits : 4) : base[k].bits - cut;
+            bits += slices[k].bits;
+        }
+        if ((float)bits <= target) return true;
+    }
+    return false;
+}
+
+/* Gaussian k's position as half floats, low bytes then high bytes per coordinate. */
+static void write_positions(writer *w)
+{
+    int m = rd_compact_mean_floats(&w->a);
+    unsigned char *p = rd_bytes_grow(&w->raw[PART_POSITIONS], (size_t)(2 * m) * (size_t)w->n);
+    if (!p) return;
+    for (int c = 0; c < m; c++)
+        for (int64_t k = 0; k < w->n; k++) {
+            uint16_t h = rd_half_from_float(w->a.means[(size_t)w->row[k] * m + c] - w->origin[c]);
+            p[(size_t)(2 * c) * w->n + k] = (unsigned char)(h & 0xff), p[(size_t)(2 * c + 1) * w->n + k] = (unsigned char)(h >> 8);
+        }
+}
+
+/* The rows a slice's codebook may have: 2^bits, but for wide slices (the colour's rest) no
+   more than make the codebook as large as the indices (a 45-value row is 90 bytes; 8192
+   of them would outweigh 200,000 Gaussians' 13-bit indices), and never fewer than 256. */
+static int codebook_rows(const rd_compact_slice *s, int64_t n)
+{
+    int rows = 1 << s->bits;
+    double fair = (double)n * s->bits / (16.0 * s->width);
+    while (rows > 256 && rows > fair) rows /= 2;
+    return rows;
+}
+
+/* One slice: its rows, k-means, the codebook (half floats) and the index planes. */
+static rd_result quantise(writer *w, rd_compact_slice *s)
+{
+    int width = rd_compact_attribute_width(&w->a, s->attribute), d = s->width;
+    int64_t n = w->n > 0 ? w->n : 1;
+    int want = codebook_rows(s, w->n);
+    float *row = malloc((size_t)width * sizeof *row), *x = rd_alloc_array(n, (size_t)d * sizeof(float));
+    float *centroids = rd_alloc_array(want, (size_t)d * sizeof(float));
+    int32_t *label = rd_alloc_array(n, sizeof(int32_t));
+    rd_result r = row && x && centroids && label ? RD_OK : rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    for (int64_t k = 0; r == RD_OK && k < w->n; k++) {
+        rd_compact_row_get(&w->a, s->attribute, w->row[k], row);
+        memcpy(x + (size_t)k * d, row + s->first, (size_t)d * sizeof(float));
+    }
+    int entries = r == RD_OK && w->n ? rd_kmeans(x, w->n, d, want, w->ctx ? w->ctx->threads : 1, centroids, label) : 0;
+    if (r == RD_OK && entries < 0) r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for k-means", w->path);
+    if (r == RD_OK) {
+        if (entries < 1) entries = 1, memset(centroids, 0, (size_t)d * sizeof(float)); /* no Gaussians: one row of zeros */
+        s->entries = entries;
+        while (s->bits > 1 && (1 << (s->bits - 1)) >= entries) s->bits--; /* no wider indices than the rows need */
+        for (int64_t e = 0; e < (int64_t)entries * d; e++) rd_bytes_u16(&w->raw[PART_CODEBOOKS], rd_half_from_float(centroids[e]));
+        rd_bytes *out = &w->raw[PART_ATTRIBUTES + s->attribute];
+        unsigned char *p = rd_bytes_grow(out, (size_t)rd_compact_index_bytes(s, w->n));
+        for (int64_t k = 0; p && k < w->n; k++) {
+            p[k] = (unsigned char)(label[k] & 0xff);
+            if (s->bits > 8) p[w->n + k] = (unsigned char)(label[k] >> 8);
+        }
+    }
+    free(row), free(x), free(centroids), free(label);
+    return r;
+}
+
+static cJSON *configuration(const writer *w, const uint64_t packed[PART_COUNT])
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "kind", w->a.four_d ? "gaussians4d" : "gaussians");
+    cJSON_AddNumberToObject(j, "count", (double)w->n);
+    cJSON_AddNumberToObject(j, "sh_degree", w->a.sh_degree);
+    cJSON_AddNumberToObject(j, "time_degree", w->a.time_degree);
+    cJSON_AddNumberToObject(j, "time_period", w->a.time_period);
+    cJSON_AddNumberToObject(j, "flags", w->a.flags);
+    cJSON_AddItemToObject(j, "origin", cJSON_CreateFloatArray(w->origin, rd_compact_mean_floats(&w->a)));
+    cJSON *slices = cJSON_AddArrayToObject(j, "slices");
+    for (int k = 0; k < w->slice_count; k++) {
+        const rd_compact_slice *s = &w->slices[k];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "attribute", rd_compact_attribute_name(s->attribute));
+        cJSON_AddNumberToObject(e, "first", s->first);
+        cJSON_AddNumberToObject(e, "width", s->width);
+        cJSON_AddNumberToObject(e, "bits", s->bits);
+        cJSON_AddNumberToObject(e, "entries", s->entries);
+        cJSON_AddItemToArray(slices, e);
+    }
+    cJSON *parts = cJSON_AddArrayToObject(j, "parts");
+    for (int p = 0; p < PART_COUNT; p++) {
+        if (!w->names[p]) continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", w->names[p]);
+        cJSON_AddNumberToObject(e, "bytes", (double)packed[p]);
+        cJSON_AddNumberToObject(e, "raw_bytes", (double)w->raw[p].size);
+        cJSON_AddItemToArray(parts, e);
+    }
+    return j;
+}
+
+/* zstd of each part, then the file: header, JSON, parts, checksum. */
+static rd_result assemble(writer *w, int level, rd_bytes *file, rd_compact_report *report)
+{
+    rd_bytes packed[PART_COUNT];
+    uint64_t sizes[PART_COUNT] = {0};
+    memset(packed, 0, sizeof packed);
+    rd_result r = RD_OK;
+    for (int p = 0; p < PART_COUNT && r == RD_OK; p++) {
+        if (!w->names[p]) continue;
+        size_t bound = ZSTD_compressBound(w->raw[p].size);
+        unsigned char *dst = rd_bytes_grow(&packed[p], bound);
+        size_t got = dst ? ZSTD_compress(dst, bound, w->raw[p].data ? (const void *)w->raw[p].data : "", w->raw[p].size, level) : 0;
+        if (!dst || ZSTD_isError(got))
+            r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: part %s: %s", w->path, w->names[p],
+                        dst ? ZSTD_getErrorName(got) : "out of memory");
+        packed[p].size = got, sizes[p] = got;
+    }
+    cJSON *json = r == RD_OK ? configuration(w, sizes) : NULL;
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    if (r == RD_OK && !text) r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    if (r == RD_OK) {
+        rd_bytes_append(file, RD_COMPACT_MAGIC, 8);
+        rd_bytes_u32(file, RD_COMPACT_VERSION);
+        rd_bytes_u32(file, (uint32_t)strlen(text));
+        rd_bytes_append(file, text, strlen(text));
+        for (int p = 0; p < PART_COUNT; p++)
+            if (w->names[p]) rd_bytes_append(file, packed[p].data, packed[p].size);
+        rd_bytes_u64(file, rd_fnv1a(RD_FNV1A_START, file->data, file->size));
+        if (file->failed) r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    }
+    if (r == RD_OK && report) {
+        report->count = w->n, report->kind = w->a.four_d ? RD_SCENE_GAUSSIANS_4D : RD_SCENE_GAUSSIANS;
+        report->file_bytes = file->size;
+        double per = w->n > 0 ? 8.0 / (double)w->n : 0.0;
+        report->bits_per_gaussian = (double)file->size * per;
+        int bits = 16 * rd_compact_mean_floats(&w->a);
+        for (int k = 0; k < w->slice_count; k++) bits += w->slices[k].bits;
+        report->index_bits_per_gaussian = bits;
+        for (int p = 0; p < PART_COUNT; p++) {
+            if (!w->names[p] || report->part_count >= RD_COMPACT_MAX_PARTS) continue;
+            rd_compact_part *e = &report->parts[report->part_count++];
+            snprintf(e->name, sizeof e->name, "%s", w->names[p]);
+            e->bytes = sizes[p], e->raw_bytes = w->raw[p].size, e->bits_per_gaussian = (double)sizes[p] * per;
+        }
+    }
+    free(text);
+    cJSON_Delete(json);
+    for (int p = 0; p < PART_COUNT; p++) rd_bytes_free(&packed[p]);
+    return r;
+}
+
+rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *path, const rd_compact_desc *desc,
+                           rd_compact_report *report)
+{
+    if (!scene || !path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_compact: %s is NULL", scene ? "path" : "scene");
+    rd_compact_desc d = desc ? *desc : (rd_compact_desc){0};
+    if (!(d.prune_fraction >= 0.0f && d.prune_fraction <= 0.99f))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: prune fraction %g is not within 0..0.99", path, d.prune_fraction);
+    if (d.zstd_level == 0) d.zstd_level = 19;
+    if (d.zstd_level < 1 || d.zstd_level > ZSTD_maxCLevel())
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: zstd level %d is not within 1..%d", path, d.zstd_level, ZSTD_maxCLevel());
+    if (!(d.target_bits_per_gaussian >= 0.0f) || !isfinite(d.target_bits_per_gaussian))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: target bits per Gaussian %g is not a positive number", path,
+                       d.target_bits_per_gaussian);
+    writer w = {.ctx = ctx, .path = path};
+    if (!rd_compact_arrays_of(scene, &w.a))
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: only 3D and 4D Gaussian scenes with host arrays compact (this is a %s)",
+                       path, rd_kind(rd_scene_head_of(scene)->kind) ? rd_kind(rd_scene_head_of(scene)->kind)->name : "scene of no known kind");
+    w.slice_count = rd_compact_default_slices(&w.a, w.slices);
+    if (!fit_budget(w.slices, w.slice_count, rd_compact_mean_floats(&w.a), d.target_bits_per_gaussian)) {
+        int least = 16 * rd_compact_mean_floats(&w.a) + 4 * w.slice_count;
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
+                       "%s: %g bits per Gaussian is below what this scene's layout can take (at least %d: %d half floats of "
+                       "position and %d slices of 4 bits)", path, d.target_bits_per_gaussian, least, rd_compact_mean_floats(&w.a),
+                       w.slice_count);
+    }
+    if (report) *report = (rd_compact_report){.count_in = w.a.count};
+    rd_result r = choose(&w, scene, &d);
+    if (r == RD_OK) {
+        find_origin(&w);
+        w.names[PART_POSITIONS] = "positions", w.names[PART_CODEBOOKS] = "codebooks";
+        write_positions(&w);
+    }
+    for (int k = 0; k < w.slice_count && r == RD_OK; k++) {
+        w.names[PART_ATTRIBUTES + w.slices[k].attribute] = rd_compact_attribute_name(w.slices[k].attribute);
+        r = quantise(&w, &w.slices[k]);
+    }
+    for (int p = 0; p < PART_COUNT && r == RD_OK; p++)
+        if (w.raw[p].failed) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+    rd_bytes file = {0};
+    if (r == RD_OK) r = assemble(&w, d.zstd_level, &file, report);
+    if (r == RD_OK) r = rd_bytes_save(ctx, path, &file);
+    rd_bytes_free(&file);
+    for (int p = 0; p < PART_COUNT; p++) rd_bytes_free(&w.raw[p]);
+    free(w.row);
+    return r;
+}

@@ -1,0 +1,71 @@
+/* radiant_compact.h: compact scenes (included by radiant.h): a 3D or 4D Gaussian scene
+   pruned and quantised into radiant's own checked file (.rcompact), after LightGaussian's
+   importance pruning and OMG4's sub-vector quantisation (spec/dynamic.md, "OMG4").
+
+   What a Gaussian keeps: its mean (and a 4D one's time) as half floats about the scene's
+   centre; every other attribute cut into slices of 1-3 values (log-scales one value a
+   slice, each quaternion two pairs, opacity, the DC colour, the rest of the colour), each
+   slice replaced by the index of its nearest entry in a k-means codebook of 2^bits rows
+   (half floats; a wide slice's codebook no larger than its indices, and at least 256 rows). The indices go out as byte planes, each part through zstd.
+
+     rd_compact_report report;
+     rd_scene_compact(ctx, scene, "scene.rcompact", &(rd_compact_desc){.prune_fraction = 0.3f}, &report);
+     rd_scene_load(ctx, "scene.rcompact", &small);   // an ordinary scene of the same kind
+
+   Pruning ranks Gaussians by importance: with views given, the weight each one's colour
+   gets in the pixels of those views, summed (LightGaussian's global significance: the
+   renderer's own backward pass of an all-ones colour gradient); without, opacity times
+   the area of its largest cross-section (a view-free stand-in). The file is decoded once
+   at load into the scene arrays every backend renders. */
+#ifndef RADIANT_COMPACT_H
+#define RADIANT_COMPACT_H
+
+#include "radiant_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything zero means the default. */
+typedef struct rd_compact_desc {
+    float prune_fraction;           /* share of the Gaussians dropped, least important first, 0..0.99; 0: none */
+    float target_bits_per_gaussian; /* before entropy coding; 0: the default codebooks (3D SH degree 3: 134
+                                       bits, 4D: 185); else every codebook one bit smaller at a time (to 4
+                                       bits) until the sum fits, RD_ERROR_INVALID_ARGUMENT when it cannot */
+    int zstd_level;                 /* 1..22; 0: 19 */
+    const rd_camera *views;         /* views to rank importance by (NULL: the view-free estimate) */
+    const float *view_times;        /* a 4D scene's time of each view (NULL: 0) */
+    int view_count;
+} rd_compact_desc;
+
+enum { RD_COMPACT_MAX_PARTS = 16 };
+/* What a compact file holds: the whole and each part's bytes in the file (after zstd) and
+   per Gaussian. Parts: "positions", "log_scales", "rotations", "opacities", "sh_dc",
+   "sh_rest" (indices), and "codebooks". */
+typedef struct rd_compact_part {
+    char name[24];
+    uint64_t bytes, raw_bytes; /* in the file, and before zstd */
+    double bits_per_gaussian;  /* bytes * 8 / count */
+} rd_compact_part;
+typedef struct rd_compact_report {
+    int64_t count_in, count; /* Gaussians given and kept */
+    int kind;                /* rd_scene_kind: RD_SCENE_GAUSSIANS or RD_SCENE_GAUSSIANS_4D */
+    uint64_t file_bytes;
+    double bits_per_gaussian;     /* the file's, all of it */
+    double index_bits_per_gaussian; /* the codebook indices' and positions' bits before entropy coding */
+    int part_count;
+    rd_compact_part parts[RD_COMPACT_MAX_PARTS];
+} rd_compact_report;
+
+/* Prunes, quantises and writes scene (3D or 4D Gaussians, host) to path, whole or not at all;
+   report (may be NULL) says what went where. */
+rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *path, const rd_compact_desc *desc,
+                           rd_compact_report *report);
+/* The report of a compact file already written (radiant info): its parts, read and
+   checked, nothing decoded. RD_ERROR_FORMAT for another kind of file. */
+rd_result rd_compact_file_info(rd_context *ctx, const char *path, rd_compact_report *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

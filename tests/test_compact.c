@@ -1,0 +1,410 @@
+/* test_compact.c: the compact file (radiant_compact.h). Small 3D scenes of SH degrees 0-3
+   and 4D scenes (codebooks with a row for every Gaussian) come back exact up to half-float
+   rounding of each quantised value; larger ones (codebooks smaller than the scene) render
+   within a stated PSNR of the original; pruning keeps the important Gaussians, with views
+   and without; the bit budget is met or refused; the report adds up and agrees with
+   rd_compact_file_info; non-finite Gaussians are dropped; broken files (truncated,
+   flipped, a wrong version, configurations that disagree with the parts) fail naming the
+   file and the field; a failed write leaves nothing behind. */
+#include "test_util.h"
+#include "../compress/compact.h"
+#include "../compress/bytes.h"
+#include "../splat/scene4d.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static rd_context *ctx;
+static const char *tmp;
+static test_rng rng;
+
+/* Half-float rounding of v: at most 2^-11 of it (and 2^-24 near zero). */
+static bool near_half(double got, double want) { return fabs(got - want) <= fabs(want) * 4.9e-4 + 6e-8; }
+
+/* Real scenes' colour beyond DC is small beside it (trained scenes: a tenth or less):
+   the rest scaled by 0.15, so that a codebook of it is judged on data of that kind. */
+static void damp_rest(rd_scene *s)
+{
+    rd_compact_arrays a;
+    if (!rd_compact_arrays_of(s, &a)) return;
+    int c = rd_compact_sh_floats(&a);
+    for (int64_t i = 0; i < a.count; i++)
+        for (int k = 3; k < c; k++) a.sh[i * c + k] *= 0.15f;
+}
+
+static int64_t count_of(const rd_scene *s)
+{
+    rd_compact_arrays a;
+    return rd_compact_arrays_of(s, &a) ? a.count : -1;
+}
+
+static rd_scene *random_3d(int n, int degree, bool degenerate)
+{
+    rd_scene_desc d = random_scene(&rng, &(random_scene_desc){.count = n, .sh_degree = degree, .degenerate = degenerate, .depth_min = 2,
+                                                                 .depth_max = 8, .spread = 0.5, .log_scale_min = -4,
+                                                                 .log_scale_max = -1.5});
+    rd_scene *s = NULL;
+    CHECK_OK(rd_scene_create(ctx, &d, &s));
+    random_scene_free(&d);
+    return s;
+}
+
+static rd_scene *random_4d(int n, int sh_degree, int time_degree)
+{
+    return random_scene4d(ctx, &rng, n, sh_degree, time_degree, 2.0f);
+}
+
+/* The index of the Gaussian in a whose mean is nearest b's Gaussian j. */
+static int64_t nearest(const rd_compact_arrays *a, const rd_compact_arrays *b, int64_t j)
+{
+    int m = rd_compact_mean_floats(a);
+    int64_t best = -1;
+    double best_d = INFINITY;
+    for (int64_t i = 0; i < a->count; i++) {
+        double d = 0;
+        for (int c = 0; c < m; c++) d += pow(a->means[i * m + c] - b->means[j * m + c], 2);
+        if (d < best_d) best_d = d, best = i;
+    }
+    return best;
+}
+
+/* Every Gaussian of back (decoded) is one of scene's up to half-float rounding: the mean
+   (about the file's origin: within 2^-11 of the largest offset), and each attribute's row
+   as the file quantises it. Returns how many did not match. */
+static int compare_exact(const rd_scene *scene, const rd_scene *back)
+{
+    rd_compact_arrays a, b;
+    if (!CHECK(rd_compact_arrays_of(scene, &a) && rd_compact_arrays_of(back, &b))) return 1;
+    CHECK(a.count == b.count && a.sh_degree == b.sh_degree && a.time_degree == b.time_degree && a.four_d == b.four_d);
+    if (a.count != b.count) return 1;
+    int bad = 0, m = rd_compact_mean_floats(&a);
+    float wa[200], wb[200];
+    for (int64_t j = 0; j < b.count; j++) {
+        int64_t i = nearest(&a, &b, j);
+        bool ok = i >= 0;
+        for (int c = 0; ok && c < m; c++) ok = fabs(a.means[i * m + c] - b.means[j * m + c]) <= 8.0 * 4.9e-4 + 1e-6;
+        for (int attr = 0; ok && attr < RD_COMPACT_ATTRIBUTES; attr++) {
+            int width = rd_compact_attribute_width(&a, attr);
+            rd_compact_row_get(&a, attr, i, wa);
+            rd_compact_row_get(&b, attr, j, wb);
+            /* the decoded quaternions are the codebook's (normalised before, rounded after) */
+            for (int c = 0; ok && c < width; c++) ok = near_half(wb[c], wa[c]) || (attr == RD_COMPACT_ROTATIONS && fabs(wb[c] - wa[c]) < 1e-3);
+        }
+        if (!ok && !bad && getenv("RADIANT_TEST_VERBOSE")) {
+            fprintf(stderr, "  first mismatch: Gaussian %lld (source %lld): mean", (long long)j, (long long)i);
+            for (int c = 0; c < m; c++) fprintf(stderr, " %g/%g", b.means[j * m + c], a.means[i * m + c]);
+            for (int attr = 0; attr < RD_COMPACT_ATTRIBUTES; attr++) {
+                rd_compact_row_get(&a, attr, i, wa), rd_compact_row_get(&b, attr, j, wb);
+                fprintf(stderr, "\n   %s:", rd_compact_attribute_name(attr));
+                for (int c = 0; c < rd_compact_attribute_width(&a, attr) && c < 6; c++) fprintf(stderr, " %g/%g", wb[c], wa[c]);
+            }
+            fprintf(stderr, "\n");
+        }
+        bad += !ok;
+    }
+    return bad;
+}
+
+/* The PSNR between a's and b's renders from cam (NULL: at the origin looking down +z, 96x72). */
+static double render_psnr_from(const rd_scene *a, const rd_scene *b, float time, const rd_camera *from)
+{
+    rd_camera cam = from ? *from : rd_camera_look_at((float[]){0, 0, 0}, (float[]){0, 0, 1}, (float[]){0, -1, 0}, 96, 72, 50.0f);
+    size_t pixels = (size_t)cam.width * cam.height;
+    float *x = calloc(pixels * 4, sizeof(float)), *y = calloc(pixels * 4, sizeof(float));
+    rd_render_desc desc = {.time = time};
+    CHECK_OK(rd_render(ctx, a, &cam, &desc, &(rd_framebuffer){.color = x}));
+    CHECK_OK(rd_render(ctx, b, &cam, &desc, &(rd_framebuffer){.color = y}));
+    double se = 0;
+    for (size_t k = 0; k < pixels * 4; k++) {
+        if (k % 4 == 3) continue;
+        double dx = fmin(fmax(x[k], 0), 1) - fmin(fmax(y[k], 0), 1);
+        se += dx * dx;
+    }
+    free(x), free(y);
+    double mse = se / (double)(pixels * 3);
+    return mse > 0 ? 10 * log10(1 / mse) : 100;
+}
+
+static double render_psnr(const rd_scene *a, const rd_scene *b, float time) { return render_psnr_from(a, b, time, NULL); }
+
+static rd_scene *round_trip(const rd_scene *s, const char *name, const rd_compact_desc *desc, rd_compact_report *report)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    rd_compact_report local;
+    if (!CHECK_OK(rd_scene_compact(ctx, s, path, desc, report ? report : &local))) {
+        fprintf(stderr, "  %s\n", rd_last_error(ctx));
+        return NULL;
+    }
+    rd_scene *back = NULL;
+    if (!CHECK_OK(rd_scene_load(ctx, path, &back))) fprintf(stderr, "  %s\n", rd_last_error(ctx));
+    return back;
+}
+
+static void test_exact_small(void)
+{
+    for (int degree = 0; degree <= 3; degree++) {
+        rd_scene *s = random_3d(200, degree, false), *back = round_trip(s, "small.rcompact", NULL, NULL);
+        if (back) {
+            int bad = compare_exact(s, back);
+            if (!CHECK(bad == 0)) fprintf(stderr, "  3D degree %d: %d of 200 Gaussians differ beyond half-float rounding\n", degree, bad);
+            rd_scene_info info;
+            rd_scene_get_info(back, &info);
+            CHECK(strcmp(info.format, "rcompact") == 0);
+        }
+        rd_scene_destroy(s), rd_scene_destroy(back);
+    }
+    for (int time_degree = 0; time_degree <= 2; time_degree++) {
+        rd_scene *s = random_4d(150, 2, time_degree), *back = round_trip(s, "small4d.rcompact", NULL, NULL);
+        if (back) {
+            int bad = compare_exact(s, back);
+            if (!CHECK(bad == 0)) fprintf(stderr, "  4D time degree %d: %d of 150 differ beyond half-float rounding\n", time_degree, bad);
+            CHECK(((const rd_scene4d *)back)->time_period == 2.0f);
+            double psnr = render_psnr(s, back, 0.4f);
+            if (!CHECK(psnr > 45)) fprintf(stderr, "  4D exact round trip renders %.1f dB from the original\n", psnr);
+        }
+        rd_scene_destroy(s), rd_scene_destroy(back);
+    }
+    /* an empty scene, and rd_scene_save's .rcompact */
+    rd_scene *empty = random_3d(0, 1, false), *back = round_trip(empty, "empty.rcompact", NULL, NULL);
+    CHECK(back && count_of(back) == 0);
+    rd_scene_destroy(back);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/saved.rcompact", tmp);
+    rd_scene *s = random_3d(100, 3, false);
+    CHECK_OK(rd_scene_save(ctx, s, path, NULL));
+    CHECK_OK(rd_scene_load(ctx, path, &back));
+    CHECK(back && compare_exact(s, back) == 0);
+    rd_scene_destroy(back), rd_scene_destroy(s), rd_scene_destroy(empty);
+}
+
+/* Codebooks smaller than the scene: each attribute near its original, the image close. */
+static void test_quantised(void)
+{
+    int n = TEST_SANITIZED ? 3000 : 12000;
+    rd_scene *s = random_3d(n, 3, false);
+    damp_rest(s);
+    rd_compact_report rep;
+    rd_scene *back = round_trip(s, "big.rcompact", NULL, &rep);
+    if (back) {
+        CHECK(count_of(back) == n);
+        double psnr = render_psnr(s, back, 0);
+        printf("3D, %d Gaussians: %.1f bits a Gaussian in the file (%.0f before zstd), renders %.1f dB from the original\n", n,
+               rep.bits_per_gaussian, rep.index_bits_per_gaussian, psnr);
+        CHECK(psnr > 30);
+        /* the default 134 bits, less where a codebook's rows would outnumber what its indices are worth */
+        CHECK(rep.index_bits_per_gaussian <= 48 + 27 + 26 + 8 + 12 + 13 && rep.index_bits_per_gaussian >= 110);
+        CHECK(rep.bits_per_gaussian < rep.index_bits_per_gaussian + 8.0 * 200000 / n); /* zstd did not grow it, codebooks aside */
+        /* the report adds up, and the file's own account agrees */
+        uint64_t parts = 0;
+        for (int k = 0; k < rep.part_count; k++) parts += rep.parts[k].bytes;
+        CHECK(rep.part_count == 7 && parts < rep.file_bytes && rep.file_bytes - parts < 4096);
+        CHECK(fabs(rep.bits_per_gaussian - 8.0 * (double)rep.file_bytes / n) < 1e-6);
+        rd_compact_report info;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/big.rcompact", tmp);
+        CHECK_OK(rd_compact_file_info(ctx, path, &info));
+        CHECK(info.file_bytes == rep.file_bytes && info.part_count == rep.part_count && info.count == n);
+        for (int k = 0; k < info.part_count && k < rep.part_count; k++)
+            CHECK(strcmp(info.parts[k].name, rep.parts[k].name) == 0 && info.parts[k].bytes == rep.parts[k].bytes);
+    }
+    rd_scene_destroy(back);
+    /* a budget: met, or refused with the least it could be */
+    back = round_trip(s, "budget.rcompact", &(rd_compact_desc){.target_bits_per_gaussian = 100}, &rep);
+    CHECK(back && rep.index_bits_per_gaussian <= 100);
+    rd_scene_destroy(back);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/low.rcompact", tmp);
+    CHECK_FAILS(rd_scene_compact(ctx, s, path, &(rd_compact_desc){.target_bits_per_gaussian = 60}, NULL), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "low.rcompact") && strstr(rd_last_error(ctx), "at least 80"));
+    CHECK(access(path, F_OK) != 0);
+    CHECK_FAILS(rd_scene_compact(ctx, s, path, &(rd_compact_desc){.prune_fraction = 1.5f}, NULL), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "prune fraction"));
+    rd_scene_destroy(s);
+
+    rd_scene *s4 = random_4d(TEST_SANITIZED ? 2000 : 6000, 3, 2);
+    damp_rest(s4);
+    back = round_trip(s4, "big4d.rcompact", NULL, &rep);
+    if (back) {
+        double psnr = render_psnr(s4, back, 0.5f);
+        printf("4D: %.1f bits a Gaussian in the file (%.0f before zstd), renders %.1f dB from the original at t = 0.5\n",
+               rep.bits_per_gaussian, rep.index_bits_per_gaussian, psnr);
+        CHECK(psnr > 25); /* 141 colour values a row, 256 rows for 6000 Gaussians */
+        CHECK(rep.index_bits_per_gaussian <= 64 + 36 + 52 + 8 + 12 + 13 && rep.index_bits_per_gaussian >= 150);
+    }
+    rd_scene_destroy(back), rd_scene_destroy(s4);
+}
+
+/* A trained scene from the shared data (gshair's donut, SH degree 0): its compact file
+   renders within 45 dB of it from its orbit views. */
+static void test_real_scene(void)
+{
+    const char *data = test_data_dir();
+    char path[1024];
+    if (!data) {
+        printf("compact: no shared data: the real-scene check did not run\n");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/gaussian_splats/gshairlod_donut/fused.ply", data);
+    rd_scene *s = NULL, *back = NULL;
+    if (!CHECK_OK(rd_scene_load(ctx, path, &s))) return;
+    rd_compact_report rep;
+    back = round_trip(s, "donut.rcompact", NULL, &rep);
+    rd_camera cams[4];
+    if (back && CHECK_OK(rd_scene_orbit_cameras(s, 4, 200, 150, cams)))
+        for (int k = 0; k < 4; k++) {
+            double psnr = render_psnr_from(s, back, 0, &cams[k]);
+            if (k == 0) printf("donut: %.1f bits a Gaussian, %.1f dB from the original (view 0)\n", rep.bits_per_gaussian, psnr);
+            CHECK(psnr > 45);
+        }
+    rd_scene_destroy(back), rd_scene_destroy(s);
+}
+
+/* Half the Gaussians nearly transparent (view-free), or behind the camera (views): pruning
+   half keeps exactly the others. Non-finite Gaussians are dropped before pruning. */
+static void test_pruning(void)
+{
+    rd_scene_desc d = random_scene(&rng, &(random_scene_desc){.count = 400, .sh_degree = 1, .depth_min = 2, .depth_max = 8, .spread = 0.5,
+                                                                 .log_scale_min = -4, .log_scale_max = -1.5});
+    float *op = (float *)d.opacities, *means = (float *)d.means, *ls = (float *)d.log_scales;
+    for (int i = 0; i < 400; i++) op[i] = i % 2 ? 1.0f : -9.0f;
+    for (int k = 0; k < 3 * 400; k++) ls[k] = -2.5f; /* opacity alone decides */
+    rd_scene *s = NULL;
+    CHECK_OK(rd_scene_create(ctx, &d, &s));
+    rd_compact_report rep;
+    rd_scene *back = round_trip(s, "pruned.rcompact", &(rd_compact_desc){.prune_fraction = 0.5f}, &rep);
+    if (back) {
+        rd_scene_desc b = rd_scene_arrays(back);
+        int faint = 0;
+        for (int64_t i = 0; i < b.count; i++) faint += b.opacities[i] < -5.0f;
+        if (!CHECK(b.count == 200 && rep.count == 200 && rep.count_in == 400 && faint == 0))
+            fprintf(stderr, "  view-free pruning kept %lld of %lld, %d faint\n", (long long)rep.count, (long long)rep.count_in, faint);
+    }
+    rd_scene_destroy(back), rd_scene_destroy(s);
+
+    /* with a view: the Gaussians behind the camera get no weight */
+    for (int i = 0; i < 400; i++) op[i] = 2.0f;
+    for (int i = 0; i < 400; i += 2) means[3 * i + 2] = -means[3 * i + 2];
+    CHECK_OK(rd_scene_create(ctx, &d, &s));
+    rd_camera cam = rd_camera_look_at((float[]){0, 0, 0}, (float[]){0, 0, 1}, (float[]){0, -1, 0}, 80, 60, 100.0f); /* sees all in front */
+    back = round_trip(s, "pruned_views.rcompact", &(rd_compact_desc){.prune_fraction = 0.5f, .views = &cam, .view_count = 1}, NULL);
+    if (back) {
+        rd_scene_desc b = rd_scene_arrays(back);
+        int behind = 0;
+        for (int64_t i = 0; i < b.count; i++) behind += b.means[3 * i + 2] < 0;
+        if (!CHECK(b.count == 200 && behind == 0)) fprintf(stderr, "  pruning by a view kept %lld, %d behind it\n", (long long)b.count, behind);
+    }
+    rd_scene_destroy(back), rd_scene_destroy(s);
+    random_scene_free(&d);
+
+    /* degenerate members: the NaN ones go, the rest stay */
+    rd_scene *odd = random_3d(300, 2, true);
+    rd_scene_desc o = rd_scene_arrays(odd);
+    int64_t finite = 0;
+    for (int64_t i = 0; i < o.count; i++) {
+        bool ok = !isnan(o.opacities[i]);
+        for (int c = 0; c < 3; c++) ok = ok && isfinite(o.means[3 * i + c]) && isfinite(o.log_scales[3 * i + c]);
+        for (int c = 0; c < 4; c++) ok = ok && isfinite(o.rotations[4 * i + c]);
+        for (int c = 0; c < 27; c++) ok = ok && isfinite(o.sh[27 * i + c]);
+        finite += ok;
+    }
+    back = round_trip(odd, "odd.rcompact", NULL, NULL);
+    CHECK(back && count_of(back) == finite && finite < 300);
+    rd_scene_destroy(back), rd_scene_destroy(odd);
+}
+
+/* path's file with its configuration's text `from` replaced by `to`, the checksum made right. */
+static const char *edited(const char *path, const char *name, const char *from, const char *to)
+{
+    size_t size;
+    unsigned char *data = read_file(path, &size);
+    if (!data) return NULL;
+    uint32_t j = rd_le32(data + 12);
+    char *json = malloc(j + 1);
+    memcpy(json, data + 16, j), json[j] = 0;
+    char *at = strstr(json, from);
+    CHECK(at != NULL);
+    size_t out_j = j - strlen(from) + strlen(to), out_size = size - j + out_j;
+    unsigned char *out = malloc(out_size);
+    memcpy(out, data, 16);
+    out[12] = out_j & 0xff, out[13] = out_j >> 8 & 0xff, out[14] = out_j >> 16 & 0xff, out[15] = (unsigned char)(out_j >> 24);
+    size_t pre = at ? (size_t)(at - json) : 0;
+    memcpy(out + 16, json, pre);
+    memcpy(out + 16 + pre, to, strlen(to));
+    if (at) memcpy(out + 16 + pre + strlen(to), at + strlen(from), j - pre - strlen(from));
+    memcpy(out + 16 + out_j, data + 16 + j, size - 16 - j - 8);
+    uint64_t sum = test_fnv1a(out, out_size - 8);
+    for (int k = 0; k < 8; k++) out[out_size - 8 + k] = (unsigned char)(sum >> (8 * k));
+    const char *p = write_file(tmp, name, out, out_size);
+    free(data), free(json), free(out);
+    return p;
+}
+
+static void expect_error(const char *path, rd_result code, const char *a, const char *b)
+{
+    rd_scene *s = NULL;
+    if (!path) return;
+    if (!CHECK_FAILS(rd_scene_load(ctx, path, &s), code)) {
+        rd_scene_destroy(s);
+        return;
+    }
+    const char *e = rd_last_error(ctx);
+    if (!CHECK(strstr(e, rd_path_tail(path)) && strstr(e, a) && (!b || strstr(e, b))))
+        fprintf(stderr, "  %s: unexpected message: %s\n", path, e);
+}
+
+static void test_broken(void)
+{
+    rd_scene *s = random_3d(300, 2, false);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/good.rcompact", tmp);
+    CHECK_OK(rd_scene_compact(ctx, s, path, NULL, NULL));
+    rd_scene_destroy(s);
+    size_t size;
+    unsigned char *good = read_file(path, &size);
+    if (!good) return;
+    expect_error(write_file(tmp, "truncated.rcompact", good, size - 100), RD_ERROR_FORMAT, "checksum", NULL);
+    expect_error(write_file(tmp, "tiny.rcompact", good, 12), RD_ERROR_FORMAT, "", NULL);
+    good[size / 2] ^= 0x40;
+    expect_error(write_file(tmp, "flipped.rcompact", good, size), RD_ERROR_FORMAT, "checksum", NULL);
+    good[size / 2] ^= 0x40;
+    good[8] = 2;
+    expect_error(write_file(tmp, "version.rcompact", good, size), RD_ERROR_UNSUPPORTED, "version 2", NULL);
+    good[8] = 1;
+    write_file(tmp, "good2.rcompact", good, size);
+    snprintf(path, sizeof path, "%s/good2.rcompact", tmp);
+    expect_error(edited(path, "count.rcompact", "\"count\":300", "\"count\":301"), RD_ERROR_FORMAT, "raw_bytes", "positions");
+    expect_error(edited(path, "kind.rcompact", "\"kind\":\"gaussians\"", "\"kind\":\"nerf\""), RD_ERROR_FORMAT, "\"kind\"", NULL);
+    expect_error(edited(path, "degree.rcompact", "\"sh_degree\":2", "\"sh_degree\":7"), RD_ERROR_FORMAT, "\"sh_degree\"", NULL);
+    expect_error(edited(path, "bits.rcompact", "\"bits\":", "\"bits\":-"), RD_ERROR_FORMAT, "slice 0", "\"bits\"");
+    expect_error(edited(path, "attr.rcompact", "\"attribute\":\"opacities\"", "\"attribute\":\"colour\""), RD_ERROR_FORMAT,
+                 "\"attribute\"", "opacities");
+    expect_error(edited(path, "part.rcompact", "\"name\":\"codebooks\"", "\"name\":\"books\""), RD_ERROR_FORMAT, "part 1", "codebooks");
+    expect_error(edited(path, "origin.rcompact", "\"origin\":[", "\"origin\":[1e999,"), RD_ERROR_FORMAT, "\"origin\"", NULL);
+    expect_error(edited(path, "json.rcompact", "{", "["), RD_ERROR_FORMAT, "JSON", NULL);
+    /* a huge count: refused by the decode limit before anything is allocated */
+    expect_error(edited(path, "huge.rcompact", "\"count\":300", "\"count\":200000000"), RD_ERROR_FORMAT, "raw_bytes", NULL);
+    free(good);
+    /* a failed write leaves nothing */
+    snprintf(path, sizeof path, "%s/missing/folder.rcompact", tmp);
+    s = random_3d(50, 0, false);
+    CHECK_FAILS(rd_scene_compact(ctx, s, path, NULL, NULL), RD_ERROR_IO);
+    CHECK(strstr(rd_last_error(ctx), "folder.rcompact") != NULL);
+    rd_scene_destroy(s);
+}
+
+int main(void)
+{
+    rng.state = test_seed("compact");
+    if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx) != RD_OK) return 1;
+    tmp = test_temp_dir("compact");
+    test_exact_small();
+    test_quantised();
+    test_pruning();
+    test_real_scene();
+    test_broken();
+    rd_context_destroy(ctx);
+    return test_finish("compact");
+}
