@@ -23,19 +23,20 @@ static const char *USAGE =
     "  --target-bits-per-gaussian B  shrink the codebooks until positions and indices fit B bits\n"
     "                             a Gaussian before entropy coding (default: 134 for 3D, 185 for 4D)\n"
     "  --zstd-level L             1..22 (default 19)\n"
-    "  --dataset DIR              rank importance by its training views, and measure PSNR on its\n"
-    "                             test split before and after\n"
-    "  --importance-views N       training views to rank by, evenly spread (default 24; 0: the\n"
-    "                             view-free estimate, opacity times cross-section)\n"
+    "  --dataset DIR              rank importance by its training views, fit the codebooks to their\n"
+    "                             photos, and measure PSNR on its test split before and after\n"
+    "  --views N                  use N of the training views, evenly spread (default: all; 0: none,\n"
+    "                             the view-free importance, opacity times cross-section)\n"
+    "  --finetune-steps S         Adam steps fitting the codebooks to the photos (default 1000; 0: none)\n"
     "  --downscale F              the dataset's photos downscaled by F (as `radiant train`'s)\n"
-    "  --background B             the test views' background: black (default), white or R,G,B\n"
+    "  --background B             the photos' background: black (default), white or R,G,B\n"
     "  --backend B                cpu (default), cuda or vulkan: renders for importance and PSNR\n"
     "  --decode-limit MIB|none    memory SCENE may decode to\n";
 
 typedef struct compact_options {
     const char *scene, *out, *dataset;
     rd_compact_desc desc;
-    int importance_views, downscale;
+    int views, downscale; /* views: -1 all */
     float background[3];
     cli_options context;
 } compact_options;
@@ -51,7 +52,7 @@ static bool parse_float(const char *s, float lo, float hi, float *out)
 
 static int parse(int argc, char **argv, compact_options *o)
 {
-    *o = (compact_options){.importance_views = 24, .downscale = 1, .context = {.backend = RD_BACKEND_CPU}};
+    *o = (compact_options){.views = -1, .downscale = 1, .desc = {.finetune_steps = 1000}, .context = {.backend = RD_BACKEND_CPU}};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         float v;
@@ -70,10 +71,10 @@ static int parse(int argc, char **argv, compact_options *o)
             if (!parse_float(argv[++i], 1, 22, &v) || v != floorf(v))
                 return fprintf(stderr, "radiant: --zstd-level %s: expected 1..22\n", next), EXIT_USAGE;
             o->desc.zstd_level = (int)v;
-        } else if (strcmp(a, "--importance-views") == 0 && next) {
-            if (!parse_float(argv[++i], 0, 100000, &v) || v != floorf(v))
-                return fprintf(stderr, "radiant: --importance-views %s: expected a whole number\n", next), EXIT_USAGE;
-            o->importance_views = (int)v;
+        } else if ((strcmp(a, "--views") == 0 || strcmp(a, "--finetune-steps") == 0) && next) {
+            if (!parse_float(argv[++i], 0, 1000000, &v) || v != floorf(v))
+                return fprintf(stderr, "radiant: %s %s: expected a whole number\n", a, next), EXIT_USAGE;
+            *(a[2] == 'v' ? &o->views : &o->desc.finetune_steps) = (int)v;
         } else if (strcmp(a, "--downscale") == 0 && next) {
             if (!parse_float(argv[++i], 1, 16, &v) || v != floorf(v))
                 return fprintf(stderr, "radiant: --downscale %s: expected 1..16\n", next), EXIT_USAGE;
@@ -109,17 +110,14 @@ static int parse(int argc, char **argv, compact_options *o)
     return EXIT_DONE;
 }
 
-/* Up to `want` of the training views, evenly spread, with their times. */
-static int pick_views(const rd_train_set *train, int want, rd_camera **cameras, float **times)
+/* want of the training views (all: -1), evenly spread; -1 when out of memory. */
+static int pick_views(const rd_train_set *train, int want, rd_train_view **out)
 {
-    int n = rd_train_set_count(train), k = want < n ? want : n;
-    *cameras = calloc(k > 0 ? (size_t)k : 1, sizeof **cameras), *times = calloc(k > 0 ? (size_t)k : 1, sizeof **times);
-    if (!*cameras || !*times) return -1;
+    int n = rd_train_set_count(train), k = want >= 0 && want < n ? want : n;
+    *out = calloc(k > 0 ? (size_t)k : 1, sizeof **out);
+    if (!*out) return -1;
     const rd_train_view *views = rd_train_set_views(train);
-    for (int j = 0; j < k; j++) {
-        int at = (int)((long long)j * n / k);
-        (*cameras)[j] = views[at].camera, (*times)[j] = views[at].time;
-    }
+    for (int j = 0; j < k; j++) (*out)[j] = views[(long long)j * n / k];
     return k;
 }
 
@@ -132,6 +130,8 @@ static cJSON *report_json(const compact_options *o, const rd_compact_report *r, 
     cJSON_AddNumberToObject(j, "gaussians_in", (double)r->count_in);
     cJSON_AddNumberToObject(j, "gaussians", (double)r->count);
     cJSON_AddNumberToObject(j, "prune_fraction", o->desc.prune_fraction);
+    cJSON_AddNumberToObject(j, "importance_views", o->desc.view_count);
+    cJSON_AddNumberToObject(j, "finetune_steps", o->desc.view_count ? o->desc.finetune_steps : 0);
     cJSON_AddNumberToObject(j, "input_bytes", (double)in_bytes);
     cJSON_AddNumberToObject(j, "file_bytes", (double)r->file_bytes);
     if (in_bytes > 0) cJSON_AddNumberToObject(j, "times_smaller", (double)in_bytes / (double)r->file_bytes);
@@ -163,21 +163,21 @@ int cmd_compact(int argc, char **argv)
     if (!ctx) return EXIT_FAILED;
     rd_scene *scene = NULL, *back = NULL;
     rd_train_set *train = NULL, *test = NULL;
-    rd_camera *cameras = NULL;
-    float *times = NULL;
+    rd_train_view *views = NULL;
     cJSON *report = NULL;
     status = EXIT_FAILED;
     if (rd_scene_load(ctx, o.scene, &scene) != RD_OK) { cli_error(ctx, NULL); goto done; }
     if (o.dataset) {
         rd_train_set_desc split = {"train", o.downscale};
-        if ((o.importance_views > 0 && rd_train_set_load(ctx, o.dataset, &split, &train) != RD_OK) ||
+        if ((o.views != 0 && rd_train_set_load(ctx, o.dataset, &split, &train) != RD_OK) ||
             (split.split = "test", rd_train_set_load(ctx, o.dataset, &split, &test)) != RD_OK) {
             cli_error(ctx, NULL);
             goto done;
         }
-        int k = train ? pick_views(train, o.importance_views, &cameras, &times) : 0;
+        int k = train ? pick_views(train, o.views, &views) : 0;
         if (k < 0) { fprintf(stderr, "radiant: out of memory\n"); goto done; }
-        o.desc.views = cameras, o.desc.view_times = times, o.desc.view_count = k;
+        o.desc.views = views, o.desc.view_count = k;
+        memcpy(o.desc.background, o.background, sizeof o.background);
     }
     double start = cli_now_ms();
     rd_compact_report r;
@@ -215,7 +215,7 @@ int cmd_compact(int argc, char **argv)
     free(text);
 done:
     cJSON_Delete(report);
-    free(cameras), free(times);
+    free(views);
     rd_train_set_destroy(train), rd_train_set_destroy(test);
     rd_scene_destroy(scene), rd_scene_destroy(back);
     rd_context_destroy(ctx);

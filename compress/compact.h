@@ -47,7 +47,8 @@ typedef struct rd_compact_slice {
     int entries;      /* codebook rows: 1..2^bits */
 } rd_compact_slice;
 
-enum { RD_COMPACT_MAX_SLICES = 16, RD_COMPACT_MAX_BITS = 16 };
+/* RD_COMPACT_MAX_ROW: the widest attribute row (4D colour: 3 x 16 x 3 - 3 = 141) */
+enum { RD_COMPACT_MAX_SLICES = 16, RD_COMPACT_MAX_BITS = 16, RD_COMPACT_MAX_ROW = 144 };
 
 /* A scene's arrays as the compact file sees them: 3D or 4D alike. */
 typedef struct rd_compact_arrays {
@@ -80,6 +81,29 @@ static inline uint64_t rd_compact_index_bytes(const rd_compact_slice *s, int64_t
    they come: the renderers normalise them). */
 void rd_compact_row_get(const rd_compact_arrays *a, rd_compact_attribute attribute, int64_t i, float *row);
 void rd_compact_row_set(const rd_compact_arrays *a, rd_compact_attribute attribute, int64_t i, const float *row);
+/* The gradient of a loss by Gaussian i's row, from its gradients by the stored parameters
+   (grads, laid out as a). */
+void rd_compact_row_grad(const rd_compact_arrays *a, const rd_compact_arrays *grads, rd_compact_attribute attribute, int64_t i,
+                         float *row);
+
+/* A slice's codebook and each Gaussian's row of it. */
+typedef struct rd_compact_codes {
+    rd_compact_slice slice;
+    float *centroids; /* entries x width */
+    int32_t *label;   /* a Gaussian's entry, each < entries */
+} rd_compact_codes;
+/* Every Gaussian's attributes from the codebooks (labels already checked): the decode the
+   reader and the fine-tuning share. */
+void rd_compact_apply_codes(const rd_compact_arrays *a, const rd_compact_codes *codes, int slice_count);
+/* Arrays of count Gaussians laid out as a's (rd_compact_arrays_free frees them). */
+bool rd_compact_arrays_alloc(const rd_compact_arrays *like, int64_t count, rd_compact_arrays *out);
+void rd_compact_arrays_free(rd_compact_arrays *a);
+
+/* The codebooks fitted to the views' photos (compact_finetune.c): desc->finetune_steps of
+   Adam on the codebook rows, each row's gradient the sum of its Gaussians' (the renderer's
+   backward pass of an L1 loss); a (the decoded Gaussians) follows the codebooks. */
+rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_compact_codes *codes, int slice_count,
+                              const rd_compact_desc *desc);
 
 /* The view of a scene (3D or 4D, host arrays) as arrays; false for any other kind. */
 bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out);

@@ -44,7 +44,7 @@ rd_result rd_compact_importance(rd_context *ctx, const rd_scene *scene, const rd
     float *color = NULL, *ones = NULL;
     size_t pixels = 0;
     for (int v = 0; v < desc->view_count && r == RD_OK; v++) {
-        const rd_camera *cam = &desc->views[v];
+        const rd_camera *cam = &desc->views[v].camera;
         size_t need = (size_t)cam->width * (size_t)cam->height;
         if (need > pixels) {
             free(color), free(ones);
@@ -56,8 +56,7 @@ rd_result rd_compact_importance(rd_context *ctx, const rd_scene *scene, const rd
             for (size_t p = 0; p < need; p++) ones[4 * p] = ones[4 * p + 1] = ones[4 * p + 2] = 1.0f, ones[4 * p + 3] = 0.0f;
             pixels = need;
         }
-        rd_render_desc rdesc = {.flags = RD_RENDER_FOR_BACKWARD | RD_RENDER_SCENE_FLAGS,
-                                .time = desc->view_times ? desc->view_times[v] : 0.0f};
+        rd_render_desc rdesc = {.flags = RD_RENDER_FOR_BACKWARD | RD_RENDER_SCENE_FLAGS, .time = desc->views[v].time};
         r = rd_render(ctx, scene, cam, &rdesc, &(rd_framebuffer){.color = color});
         if (r == RD_OK)
             r = rd_render_backward(ctx, scene, 1, cam, &rdesc, &(rd_render_grads){.color = ones}, &grads);

@@ -4,6 +4,7 @@
 #include "../splat/scene4d.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *rd_compact_attribute_name(rd_compact_attribute a)
@@ -86,6 +87,22 @@ void rd_compact_row_get(const rd_compact_arrays *a, rd_compact_attribute attribu
     }
 }
 
+void rd_compact_row_grad(const rd_compact_arrays *a, const rd_compact_arrays *grads, rd_compact_attribute attribute, int64_t i,
+                         float *row)
+{
+    if (attribute == RD_COMPACT_OPACITIES) { /* the row is sigmoid(logit): d/drow = d/dlogit / (p (1 - p)) */
+        float p = rd_sigmoid(a->opacities[i]);
+        row[0] = grads->opacities[i] / fmaxf(p * (1.0f - p), 1e-4f);
+        return;
+    }
+    if (attribute == RD_COMPACT_ROTATIONS) { /* the decoded quaternions are the rows themselves, not normalised again */
+        size_t r = (size_t)rd_compact_rotation_floats(a);
+        memcpy(row, grads->rotations + (size_t)i * r, r * sizeof(float));
+        return;
+    }
+    rd_compact_row_get(grads, attribute, i, row); /* log-scales and colour: the rows are the parameters */
+}
+
 void rd_compact_row_set(const rd_compact_arrays *a, rd_compact_attribute attribute, int64_t i, const float *row)
 {
     size_t m = (size_t)rd_compact_mean_floats(a), r = (size_t)rd_compact_rotation_floats(a), c = (size_t)rd_compact_sh_floats(a);
@@ -97,4 +114,36 @@ void rd_compact_row_set(const rd_compact_arrays *a, rd_compact_attribute attribu
     case RD_COMPACT_SH_REST: memcpy(a->sh + (size_t)i * c + 3, row, (c - 3) * sizeof(float)); break;
     default: break;
     }
+}
+
+void rd_compact_apply_codes(const rd_compact_arrays *a, const rd_compact_codes *codes, int slice_count)
+{
+    float row[RD_COMPACT_ATTRIBUTES][RD_COMPACT_MAX_ROW];
+    for (int64_t i = 0; i < a->count; i++)
+        for (int k = 0; k < slice_count; k++) {
+            const rd_compact_slice *s = &codes[k].slice;
+            memcpy(row[s->attribute] + s->first, codes[k].centroids + (size_t)codes[k].label[i] * s->width, (size_t)s->width * sizeof(float));
+            if (k + 1 == slice_count || codes[k + 1].slice.attribute != s->attribute) rd_compact_row_set(a, s->attribute, i, row[s->attribute]);
+        }
+}
+
+bool rd_compact_arrays_alloc(const rd_compact_arrays *like, int64_t count, rd_compact_arrays *out)
+{
+    *out = *like;
+    out->count = count;
+    int64_t n = count > 0 ? count : 1;
+    out->means = malloc((size_t)n * (size_t)rd_compact_mean_floats(like) * sizeof(float));
+    out->log_scales = malloc((size_t)n * (size_t)rd_compact_mean_floats(like) * sizeof(float));
+    out->rotations = malloc((size_t)n * (size_t)rd_compact_rotation_floats(like) * sizeof(float));
+    out->opacities = malloc((size_t)n * sizeof(float));
+    out->sh = malloc((size_t)n * (size_t)rd_compact_sh_floats(like) * sizeof(float));
+    if (out->means && out->log_scales && out->rotations && out->opacities && out->sh) return true;
+    rd_compact_arrays_free(out);
+    return false;
+}
+
+void rd_compact_arrays_free(rd_compact_arrays *a)
+{
+    free(a->means), free(a->log_scales), free(a->rotations), free(a->opacities), free(a->sh);
+    a->means = a->log_scales = a->rotations = a->opacities = a->sh = NULL;
 }

@@ -202,40 +202,46 @@ static rd_result decode_positions(rd_context *ctx, const char *path, const parse
     return RD_OK;
 }
 
-/* Each slice's codebook rows looked up by its indices into the Gaussians' rows. */
+/* Each slice's codebook (finite, or the file is refused) and indices (each within its
+   codebook), then the Gaussians' rows looked up. */
 static rd_result decode_slices(rd_context *ctx, const char *path, const parsed *p, unsigned char *const raw[], rd_compact_arrays *a)
 {
+    rd_compact_codes codes[RD_COMPACT_MAX_SLICES];
+    memset(codes, 0, sizeof codes);
+    rd_result r = RD_OK;
     const unsigned char *book = raw[1];
-    float row[RD_COMPACT_ATTRIBUTES][200];
     uint64_t at[2 + RD_COMPACT_ATTRIBUTES] = {0};
-    for (int k = 0; k < p->slice_count; k++) { /* the codebooks: finite, or the file is refused */
+    int part_of = 1;
+    for (int k = 0; k < p->slice_count && r == RD_OK; k++) {
         const rd_compact_slice *s = &p->slices[k];
-        for (int e = 0; e < s->entries * s->width; e++)
-            if (!isfinite(rd_half_to_float(rd_le16(book + at[1] + 2 * (size_t)e))))
-                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: codebooks: slice %d (%s) entry %d is not finite", path, k,
-                               rd_compact_attribute_name(s->attribute), e / s->width);
-        at[1] += 2 * (uint64_t)s->entries * (uint64_t)s->width;
-    }
-    for (int64_t i = 0; i < a->count; i++) {
-        uint64_t book_at = 0;
-        int part_of = 1;
-        memset(at + 2, 0, sizeof(uint64_t) * RD_COMPACT_ATTRIBUTES);
-        for (int k = 0; k < p->slice_count; k++) {
-            const rd_compact_slice *s = &p->slices[k];
-            if (k == 0 || s->attribute != p->slices[k - 1].attribute) part_of++;
-            const unsigned char *planes = raw[part_of] + at[part_of];
-            int index = planes[i] | (s->bits > 8 ? planes[a->count + i] << 8 : 0);
-            if (index >= s->entries)
-                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: Gaussian %lld's index %d is beyond its codebook's %d entries (slice %d)",
-                               path, rd_compact_attribute_name(s->attribute), (long long)i, index, s->entries, k);
-            for (int c = 0; c < s->width; c++)
-                row[s->attribute][s->first + c] = rd_half_to_float(rd_le16(book + book_at + 2 * ((size_t)index * s->width + c)));
-            at[part_of] += rd_compact_index_bytes(s, a->count);
-            book_at += 2 * (uint64_t)s->entries * (uint64_t)s->width;
-            if (k + 1 == p->slice_count || p->slices[k + 1].attribute != s->attribute) rd_compact_row_set(a, s->attribute, i, row[s->attribute]);
+        rd_compact_codes *c = &codes[k];
+        c->slice = *s;
+        c->centroids = rd_alloc_array(s->entries, (size_t)s->width * sizeof(float));
+        c->label = rd_alloc_array(a->count > 0 ? a->count : 1, sizeof(int32_t));
+        if (!c->centroids || !c->label) {
+            r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+            break;
         }
+        for (int e = 0; e < s->entries * s->width && r == RD_OK; e++) {
+            c->centroids[e] = rd_half_to_float(rd_le16(book + at[1] + 2 * (size_t)e));
+            if (!isfinite(c->centroids[e]))
+                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: codebooks: slice %d (%s) entry %d is not finite", path, k,
+                            rd_compact_attribute_name(s->attribute), e / s->width);
+        }
+        at[1] += 2 * (uint64_t)s->entries * (uint64_t)s->width;
+        if (k == 0 || s->attribute != p->slices[k - 1].attribute) part_of++;
+        const unsigned char *planes = raw[part_of] + at[part_of];
+        for (int64_t i = 0; i < a->count && r == RD_OK; i++) {
+            c->label[i] = planes[i] | (s->bits > 8 ? planes[a->count + i] << 8 : 0);
+            if (c->label[i] >= s->entries)
+                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: Gaussian %lld's index %d is beyond its codebook's %d entries (slice %d)",
+                            path, rd_compact_attribute_name(s->attribute), (long long)i, (int)c->label[i], s->entries, k);
+        }
+        at[part_of] += rd_compact_index_bytes(s, a->count);
     }
-    return RD_OK;
+    if (r == RD_OK) rd_compact_apply_codes(a, codes, p->slice_count);
+    for (int k = 0; k < p->slice_count; k++) free(codes[k].centroids), free(codes[k].label);
+    return r;
 }
 
 /* The scene the parsed file describes, arrays allocated (the decode limit checked first). */

@@ -24,7 +24,7 @@ typedef struct writer {
     int64_t n;    /* Gaussians kept */
     int64_t *row; /* the source index of each kept Gaussian, in file order */
     float origin[4];
-    rd_compact_slice slices[RD_COMPACT_MAX_SLICES];
+    rd_compact_codes codes[RD_COMPACT_MAX_SLICES];
     int slice_count;
     rd_bytes raw[PART_COUNT]; /* each part before zstd */
     const char *names[PART_COUNT];
@@ -141,36 +141,61 @@ static int codebook_rows(const rd_compact_slice *s, int64_t n)
     return rows;
 }
 
-/* One slice: its rows, k-means, the codebook (half floats) and the index planes. */
-static rd_result quantise(writer *w, rd_compact_slice *s)
+/* One slice: its rows and k-means into codes (the slice's entries and bits follow what it found). */
+static rd_result quantise(writer *w, rd_compact_codes *codes)
 {
+    rd_compact_slice *s = &codes->slice;
     int width = rd_compact_attribute_width(&w->a, s->attribute), d = s->width;
     int64_t n = w->n > 0 ? w->n : 1;
     int want = codebook_rows(s, w->n);
     float *row = malloc((size_t)width * sizeof *row), *x = rd_alloc_array(n, (size_t)d * sizeof(float));
-    float *centroids = rd_alloc_array(want, (size_t)d * sizeof(float));
-    int32_t *label = rd_alloc_array(n, sizeof(int32_t));
-    rd_result r = row && x && centroids && label ? RD_OK : rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    codes->centroids = rd_alloc_array(want, (size_t)d * sizeof(float));
+    codes->label = rd_alloc_array(n, sizeof(int32_t));
+    rd_result r = row && x && codes->centroids && codes->label ? RD_OK : rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
     for (int64_t k = 0; r == RD_OK && k < w->n; k++) {
         rd_compact_row_get(&w->a, s->attribute, w->row[k], row);
         memcpy(x + (size_t)k * d, row + s->first, (size_t)d * sizeof(float));
     }
-    int entries = r == RD_OK && w->n ? rd_kmeans(x, w->n, d, want, w->ctx ? w->ctx->threads : 1, centroids, label) : 0;
+    int entries = r == RD_OK && w->n ? rd_kmeans(x, w->n, d, want, w->ctx ? w->ctx->threads : 1, codes->centroids, codes->label) : 0;
     if (r == RD_OK && entries < 0) r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for k-means", w->path);
     if (r == RD_OK) {
-        if (entries < 1) entries = 1, memset(centroids, 0, (size_t)d * sizeof(float)); /* no Gaussians: one row of zeros */
+        if (entries < 1) entries = 1, memset(codes->centroids, 0, (size_t)d * sizeof(float)); /* no Gaussians: one row of zeros */
         s->entries = entries;
         while (s->bits > 1 && (1 << (s->bits - 1)) >= entries) s->bits--; /* no wider indices than the rows need */
-        for (int64_t e = 0; e < (int64_t)entries * d; e++) rd_bytes_u16(&w->raw[PART_CODEBOOKS], rd_half_from_float(centroids[e]));
-        rd_bytes *out = &w->raw[PART_ATTRIBUTES + s->attribute];
-        unsigned char *p = rd_bytes_grow(out, (size_t)rd_compact_index_bytes(s, w->n));
-        for (int64_t k = 0; p && k < w->n; k++) {
-            p[k] = (unsigned char)(label[k] & 0xff);
-            if (s->bits > 8) p[w->n + k] = (unsigned char)(label[k] >> 8);
+        for (int64_t e = 0; e < (int64_t)entries * d; e++) /* the file's half floats, from here on */
+            codes->centroids[e] = rd_half_to_float(rd_half_from_float(codes->centroids[e]));
+    }
+    free(row), free(x);
+    return r;
+}
+
+/* The kept Gaussians as the file will decode them: positions through half floats, the
+   rest from the codebooks. */
+static rd_result decode_kept(writer *w, rd_compact_arrays *out)
+{
+    if (!rd_compact_arrays_alloc(&w->a, w->n, out)) return rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    int m = rd_compact_mean_floats(&w->a);
+    for (int64_t k = 0; k < w->n; k++)
+        for (int c = 0; c < m; c++)
+            out->means[(size_t)k * m + c] =
+                w->origin[c] + rd_half_to_float(rd_half_from_float(w->a.means[(size_t)w->row[k] * m + c] - w->origin[c]));
+    rd_compact_apply_codes(out, w->codes, w->slice_count);
+    return RD_OK;
+}
+
+/* Each slice's codebook (half floats) and index planes into the raw parts. */
+static void emit_codes(writer *w)
+{
+    for (int k = 0; k < w->slice_count; k++) {
+        const rd_compact_codes *c = &w->codes[k];
+        const rd_compact_slice *s = &c->slice;
+        for (int64_t e = 0; e < (int64_t)s->entries * s->width; e++) rd_bytes_u16(&w->raw[PART_CODEBOOKS], rd_half_from_float(c->centroids[e]));
+        unsigned char *p = rd_bytes_grow(&w->raw[PART_ATTRIBUTES + s->attribute], (size_t)rd_compact_index_bytes(s, w->n));
+        for (int64_t i = 0; p && i < w->n; i++) {
+            p[i] = (unsigned char)(c->label[i] & 0xff);
+            if (s->bits > 8) p[w->n + i] = (unsigned char)(c->label[i] >> 8);
         }
     }
-    free(row), free(x), free(centroids), free(label);
-    return r;
 }
 
 static cJSON *configuration(const writer *w, const uint64_t packed[PART_COUNT])
@@ -185,7 +210,7 @@ static cJSON *configuration(const writer *w, const uint64_t packed[PART_COUNT])
     cJSON_AddItemToObject(j, "origin", cJSON_CreateFloatArray(w->origin, rd_compact_mean_floats(&w->a)));
     cJSON *slices = cJSON_AddArrayToObject(j, "slices");
     for (int k = 0; k < w->slice_count; k++) {
-        const rd_compact_slice *s = &w->slices[k];
+        const rd_compact_slice *s = &w->codes[k].slice;
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "attribute", rd_compact_attribute_name(s->attribute));
         cJSON_AddNumberToObject(e, "first", s->first);
@@ -242,7 +267,7 @@ static rd_result assemble(writer *w, int level, rd_bytes *file, rd_compact_repor
         double per = w->n > 0 ? 8.0 / (double)w->n : 0.0;
         report->bits_per_gaussian = (double)file->size * per;
         int bits = 16 * rd_compact_mean_floats(&w->a);
-        for (int k = 0; k < w->slice_count; k++) bits += w->slices[k].bits;
+        for (int k = 0; k < w->slice_count; k++) bits += w->codes[k].slice.bits;
         report->index_bits_per_gaussian = bits;
         for (int p = 0; p < PART_COUNT; p++) {
             if (!w->names[p] || report->part_count >= RD_COMPACT_MAX_PARTS) continue;
@@ -267,6 +292,8 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     if (d.zstd_level == 0) d.zstd_level = 19;
     if (d.zstd_level < 1 || d.zstd_level > ZSTD_maxCLevel())
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: zstd level %d is not within 1..%d", path, d.zstd_level, ZSTD_maxCLevel());
+    if (d.finetune_steps < 0)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: finetune_steps %d is negative", path, d.finetune_steps);
     if (!(d.target_bits_per_gaussian >= 0.0f) || !isfinite(d.target_bits_per_gaussian))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: target bits per Gaussian %g is not a positive number", path,
                        d.target_bits_per_gaussian);
@@ -274,8 +301,9 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     if (!rd_compact_arrays_of(scene, &w.a))
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: only 3D and 4D Gaussian scenes with host arrays compact (this is a %s)",
                        path, rd_kind(rd_scene_head_of(scene)->kind) ? rd_kind(rd_scene_head_of(scene)->kind)->name : "scene of no known kind");
-    w.slice_count = rd_compact_default_slices(&w.a, w.slices);
-    if (!fit_budget(w.slices, w.slice_count, rd_compact_mean_floats(&w.a), d.target_bits_per_gaussian)) {
+    rd_compact_slice slices[RD_COMPACT_MAX_SLICES];
+    w.slice_count = rd_compact_default_slices(&w.a, slices);
+    if (!fit_budget(slices, w.slice_count, rd_compact_mean_floats(&w.a), d.target_bits_per_gaussian)) {
         int least = 16 * rd_compact_mean_floats(&w.a) + 4 * w.slice_count;
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "%s: %g bits per Gaussian is below what this scene's layout can take (at least %d: %d half floats of "
@@ -290,9 +318,17 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
         write_positions(&w);
     }
     for (int k = 0; k < w.slice_count && r == RD_OK; k++) {
-        w.names[PART_ATTRIBUTES + w.slices[k].attribute] = rd_compact_attribute_name(w.slices[k].attribute);
-        r = quantise(&w, &w.slices[k]);
+        w.codes[k].slice = slices[k];
+        w.names[PART_ATTRIBUTES + slices[k].attribute] = rd_compact_attribute_name(slices[k].attribute);
+        r = quantise(&w, &w.codes[k]);
     }
+    if (r == RD_OK && d.finetune_steps > 0 && d.views && d.view_count > 0) { /* the codebooks fitted to the photos */
+        rd_compact_arrays decoded;
+        r = decode_kept(&w, &decoded);
+        if (r == RD_OK) r = rd_compact_finetune(ctx, &decoded, w.codes, w.slice_count, &d);
+        rd_compact_arrays_free(&decoded);
+    }
+    if (r == RD_OK) emit_codes(&w);
     for (int p = 0; p < PART_COUNT && r == RD_OK; p++)
         if (w.raw[p].failed) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     rd_bytes file = {0};
@@ -300,6 +336,7 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     if (r == RD_OK) r = rd_bytes_save(ctx, path, &file);
     rd_bytes_free(&file);
     for (int p = 0; p < PART_COUNT; p++) rd_bytes_free(&w.raw[p]);
+    for (int k = 0; k < w.slice_count; k++) free(w.codes[k].centroids), free(w.codes[k].label);
     free(w.row);
     return r;
 }

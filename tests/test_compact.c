@@ -237,6 +237,128 @@ static void test_quantised(void)
     rd_scene_destroy(back), rd_scene_destroy(s4);
 }
 
+/* Renders of scene from n cameras about it, as photos (RGB). */
+static rd_train_view *photos_of(const rd_scene *scene, int n, int width, int height)
+{
+    rd_train_view *views = calloc((size_t)n, sizeof *views);
+    for (int v = 0; v < n; v++) {
+        float eye[3] = {(float)rng_range(&rng, -0.6, 0.6), (float)rng_range(&rng, -0.6, 0.6), 0.0f};
+        views[v].camera = rd_camera_look_at(eye, (float[]){0, 0, 5}, (float[]){0, -1, 0}, width, height, 60.0f);
+        rd_image *photo = calloc(1, sizeof *photo), rgba;
+        CHECK_OK(rd_image_alloc(width, height, 4, &rgba));
+        CHECK_OK(rd_render(ctx, scene, &views[v].camera, &(rd_render_desc){0}, &(rd_framebuffer){.color = rgba.pixels}));
+        CHECK_OK(rd_image_alloc(width, height, 3, photo));
+        for (int p = 0; p < width * height; p++)
+            for (int c = 0; c < 3; c++) photo->pixels[3 * p + c] = rgba.pixels[4 * p + c];
+        rd_image_free(&rgba);
+        views[v].image = photo;
+    }
+    return views;
+}
+
+static void photos_free(rd_train_view *views, int n)
+{
+    for (int v = 0; v < n; v++) {
+        rd_image_free((rd_image *)views[v].image);
+        free((rd_image *)views[v].image);
+    }
+    free(views);
+}
+
+/* The mean PSNR of scene's renders against the photos. */
+static double psnr_against(const rd_scene *scene, const rd_train_view *views, int n)
+{
+    double sum = 0;
+    for (int v = 0; v < n; v++) {
+        int w = views[v].camera.width, h = views[v].camera.height;
+        float *x = calloc((size_t)w * h * 4, sizeof(float));
+        CHECK_OK(rd_render(ctx, scene, &views[v].camera, &(rd_render_desc){0}, &(rd_framebuffer){.color = x}));
+        double se = 0;
+        for (int p = 0; p < w * h; p++)
+            for (int c = 0; c < 3; c++) se += pow(x[4 * p + c] - views[v].image->pixels[3 * p + c], 2);
+        sum += 10 * log10(3.0 * w * h / se);
+        free(x);
+    }
+    return sum / n;
+}
+
+/* Fine-tuning moves the codebooks towards the photos: a coarsely quantised scene fitted to
+   renders of the original renders them closer than the same file untuned; and the row
+   gradients it sums (the opacity's through the sigmoid) agree with finite differences of
+   the CPU forward pass. */
+static void test_finetune(void)
+{
+    rd_scene *s = random_3d(TEST_SANITIZED ? 600 : 1500, 1, false);
+    damp_rest(s);
+    int n = 6;
+    rd_train_view *views = photos_of(s, n, 64, 48);
+    rd_compact_desc coarse = {.target_bits_per_gaussian = 90, .views = views, .view_count = n};
+    rd_scene *plain = round_trip(s, "untuned.rcompact", &coarse, NULL);
+    coarse.finetune_steps = TEST_SANITIZED ? 60 : 150;
+    rd_scene *tuned = round_trip(s, "tuned.rcompact", &coarse, NULL);
+    if (plain && tuned) {
+        double before = psnr_against(plain, views, n), after = psnr_against(tuned, views, n);
+        printf("fine-tuning %d steps: %.2f -> %.2f dB against the photos\n", coarse.finetune_steps, before, after);
+        CHECK(after > before + 0.3);
+    }
+    rd_scene_destroy(plain), rd_scene_destroy(tuned), rd_scene_destroy(s);
+    photos_free(views, n);
+
+    /* the row gradients against finite differences of L = sum(w * colour): the opacity's (through
+       the sigmoid) and the colour's; log-scales' and rotations' rows are the parameters
+       themselves, whose gradients test_gradients checks with the care their extent's edges need */
+    rd_scene *small = random_3d(40, 1, false);
+    rd_compact_arrays a, g;
+    CHECK(rd_compact_arrays_of(small, &a) && rd_compact_arrays_alloc(&a, a.count, &g));
+    rd_camera cam = rd_camera_look_at((float[]){0, 0, 0}, (float[]){0, 0, 5}, (float[]){0, -1, 0}, 40, 30, 60.0f);
+    float *weights = random_floats(&rng, 40 * 30 * 4, -1, 1), *color = calloc(40 * 30 * 4, sizeof(float));
+    for (int p = 0; p < 40 * 30; p++) weights[4 * p + 3] = 0;
+    memset(g.log_scales, 0, 40 * 3 * sizeof(float)), memset(g.rotations, 0, 40 * 4 * sizeof(float));
+    memset(g.opacities, 0, 40 * sizeof(float)), memset(g.sh, 0, 40 * 12 * sizeof(float));
+    rd_gaussian_grads g3 = {.log_scales = g.log_scales, .rotations = g.rotations, .opacities = g.opacities, .sh = g.sh};
+    CHECK_OK(rd_render(ctx, small, &cam, &(rd_render_desc){0}, &(rd_framebuffer){.color = color}));
+    CHECK_OK(rd_render_backward(ctx, small, 1, &cam, &(rd_render_desc){0}, &(rd_render_grads){.color = weights},
+                                &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g3, NULL, RD_MEMORY_HOST}));
+    int checked = 0, bad = 0;
+    for (int i = 0; i < 40; i++) {
+        if (g.opacities[i] == 0.0f) continue; /* not seen */
+        for (int attr = RD_COMPACT_OPACITIES; attr < RD_COMPACT_ATTRIBUTES; attr++) {
+            float row[16], analytic[16];
+            int width = rd_compact_attribute_width(&a, attr);
+            rd_compact_row_grad(&a, &g, attr, i, analytic);
+            rd_compact_row_get(&a, attr, i, row);
+            int c = (int)(rng_uniform(&rng) * width);
+            double h = attr == RD_COMPACT_OPACITIES ? 1e-3 * fmin(row[0], 1 - row[0]) : 1e-3, value[2];
+            float keep[16];
+            memcpy(keep, row, sizeof keep);
+            for (int side = 0; side < 2; side++) {
+                row[c] = (float)(keep[c] + (side ? h : -h));
+                rd_compact_row_set(&a, attr, i, row);
+                rd_scene *moved = NULL;
+                CHECK_OK(rd_scene_create(ctx, &(rd_scene_desc){.count = 40, .sh_degree = 1, .means = a.means, .log_scales = a.log_scales,
+                                                               .rotations = a.rotations, .opacities = a.opacities, .sh = a.sh}, &moved));
+                CHECK_OK(rd_render(ctx, moved, &cam, &(rd_render_desc){0}, &(rd_framebuffer){.color = color}));
+                value[side] = 0;
+                for (int k = 0; k < 40 * 30 * 4; k++) value[side] += (double)weights[k] * color[k];
+                rd_scene_destroy(moved);
+            }
+            row[c] = keep[c];
+            rd_compact_row_set(&a, attr, i, row);
+            double numeric = (value[1] - value[0]) / (2 * h);
+            checked++;
+            if (fabs(numeric - analytic[c]) > 0.02 * fmax(fabs(numeric), fabs(analytic[c])) + 1e-3) {
+                bad++;
+                fprintf(stderr, "  Gaussian %d %s[%d]: analytic %g, finite differences %g\n", i, rd_compact_attribute_name(attr), c,
+                        analytic[c], numeric);
+            }
+        }
+    }
+    CHECK(checked > 30 && bad <= checked / 50); /* a rare pixel-edge kink */
+    free(weights), free(color);
+    rd_compact_arrays_free(&g);
+    rd_scene_destroy(small);
+}
+
 /* A trained scene from the shared data (gshair's donut, SH degree 0): its compact file
    renders within 45 dB of it from its orbit views. */
 static void test_real_scene(void)
@@ -288,8 +410,8 @@ static void test_pruning(void)
     for (int i = 0; i < 400; i++) op[i] = 2.0f;
     for (int i = 0; i < 400; i += 2) means[3 * i + 2] = -means[3 * i + 2];
     CHECK_OK(rd_scene_create(ctx, &d, &s));
-    rd_camera cam = rd_camera_look_at((float[]){0, 0, 0}, (float[]){0, 0, 1}, (float[]){0, -1, 0}, 80, 60, 100.0f); /* sees all in front */
-    back = round_trip(s, "pruned_views.rcompact", &(rd_compact_desc){.prune_fraction = 0.5f, .views = &cam, .view_count = 1}, NULL);
+    rd_train_view view = {rd_camera_look_at((float[]){0, 0, 0}, (float[]){0, 0, 1}, (float[]){0, -1, 0}, 80, 60, 100.0f)}; /* sees all in front */
+    back = round_trip(s, "pruned_views.rcompact", &(rd_compact_desc){.prune_fraction = 0.5f, .views = &view, .view_count = 1}, NULL);
     if (back) {
         rd_scene_desc b = rd_scene_arrays(back);
         int behind = 0;
@@ -403,6 +525,7 @@ int main(void)
     test_exact_small();
     test_quantised();
     test_pruning();
+    test_finetune();
     test_real_scene();
     test_broken();
     rd_context_destroy(ctx);

@@ -15,12 +15,15 @@
    Pruning ranks Gaussians by importance: with views given, the weight each one's colour
    gets in the pixels of those views, summed (LightGaussian's global significance: the
    renderer's own backward pass of an all-ones colour gradient); without, opacity times
-   the area of its largest cross-section (a view-free stand-in). The file is decoded once
-   at load into the scene arrays every backend renders. */
+   the area of its largest cross-section (a view-free stand-in). With photos, a short
+   fine-tuning fits the codebooks to them: each row moves by Adam on the sum of the
+   gradients of the Gaussians that use it (LightGaussian's and OMG4's codebook tuning).
+   The file is decoded once at load into the scene arrays every backend renders. */
 #ifndef RADIANT_COMPACT_H
 #define RADIANT_COMPACT_H
 
 #include "radiant_core.h"
+#include "radiant_train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,9 +36,12 @@ typedef struct rd_compact_desc {
                                        bits, 4D: 185); else every codebook one bit smaller at a time (to 4
                                        bits) until the sum fits, RD_ERROR_INVALID_ARGUMENT when it cannot */
     int zstd_level;                 /* 1..22; 0: 19 */
-    const rd_camera *views;         /* views to rank importance by (NULL: the view-free estimate) */
-    const float *view_times;        /* a 4D scene's time of each view (NULL: 0) */
+    const rd_train_view *views;     /* views (cameras, times) to rank importance by (NULL: the view-free
+                                       estimate); with photos, what fine-tuning fits */
     int view_count;
+    int finetune_steps;             /* Adam steps fitting the codebooks to the views' photos (each photo's
+                                       alpha composited on background, L1); 0: none */
+    float background[3];            /* the photos' and the renders' background */
 } rd_compact_desc;
 
 enum { RD_COMPACT_MAX_PARTS = 16 };

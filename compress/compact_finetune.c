@@ -1,0 +1,164 @@
+/* compact_finetune.c: the codebooks fitted to photos (compact.h, rd_compact_finetune).
+   Each step renders one view of the decoded Gaussians, takes the L1 loss against its photo
+   (alpha composited on the background), runs the renderer's backward pass, sums each
+   Gaussian's row gradient into the codebook row it uses, and moves the rows by Adam; the
+   Gaussians then follow their rows. Means stay as the file stores them. */
+#include "compact.h"
+#include "../renderer/internal.h"
+#include "../splat/scene.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Learning rates by attribute, in the rows' units (the 3DGS recipe's, opacity's moved
+   from logit to sigmoid space). */
+static const float LEARNING_RATE[RD_COMPACT_ATTRIBUTES] = {0.005f, 0.001f, 0.01f, 0.0025f, 0.000125f};
+
+typedef struct adam_rows {
+    float *grad, *m, *v; /* entries x width each */
+} adam_rows;
+
+static rd_result make_scene(rd_context *ctx, const rd_compact_arrays *a, rd_scene **out)
+{
+    if (a->four_d)
+        return rd_scene4d_create(ctx, &(rd_scene4d_desc){a->count, a->sh_degree, a->time_degree, a->time_period, a->means,
+                                                         a->log_scales, a->rotations, a->opacities, a->sh, RD_MEMORY_HOST}, out);
+    return rd_scene_create(ctx, &(rd_scene_desc){.count = a->count, .sh_degree = a->sh_degree, .means = a->means,
+                                                 .log_scales = a->log_scales, .rotations = a->rotations, .opacities = a->opacities,
+                                                 .sh = a->sh, .flags = a->flags}, out);
+}
+
+/* dL/d(colour) of the L1 loss of render against photo (on background); returns the loss. */
+static double l1_gradient(const float *render, const rd_image *photo, const float background[3], float *grad)
+{
+    size_t pixels = (size_t)photo->width * photo->height;
+    int ch = photo->channels;
+    double loss = 0.0, scale = 1.0 / (3.0 * (double)pixels);
+    for (size_t p = 0; p < pixels; p++) {
+        const float *q = photo->pixels + p * ch;
+        float alpha = ch == 4 ? q[3] : 1.0f;
+        for (int c = 0; c < 3; c++) {
+            float truth = (ch >= 3 ? q[c] : q[0]) * alpha + background[c] * (1.0f - alpha), d = render[4 * p + c] - truth;
+            loss += fabs(d) * scale;
+            grad[4 * p + c] = (float)(d > 0 ? scale : d < 0 ? -scale : 0.0);
+        }
+        grad[4 * p + 3] = 0.0f;
+    }
+    return loss;
+}
+
+/* Every Gaussian's row gradients summed into its codebook rows. */
+static void gather(const rd_compact_arrays *a, const rd_compact_arrays *grads, const rd_compact_codes *codes, int slice_count,
+                   adam_rows *rows)
+{
+    float row[RD_COMPACT_MAX_ROW];
+    for (int k = 0; k < slice_count; k++)
+        memset(rows[k].grad, 0, (size_t)codes[k].slice.entries * codes[k].slice.width * sizeof(float));
+    for (int64_t i = 0; i < a->count; i++)
+        for (int k = 0; k < slice_count; k++) {
+            const rd_compact_slice *s = &codes[k].slice;
+            if (k == 0 || codes[k - 1].slice.attribute != s->attribute) rd_compact_row_grad(a, grads, s->attribute, i, row);
+            float *g = rows[k].grad + (size_t)codes[k].label[i] * s->width;
+            for (int c = 0; c < s->width; c++) g[c] += row[s->first + c];
+        }
+}
+
+static void adam(rd_compact_codes *codes, int slice_count, adam_rows *rows, int step)
+{
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-15f;
+    float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
+    for (int k = 0; k < slice_count; k++) {
+        const rd_compact_slice *s = &codes[k].slice;
+        float lr = LEARNING_RATE[s->attribute];
+        for (size_t e = 0; e < (size_t)s->entries * s->width; e++) {
+            float g = rows[k].grad[e];
+            rows[k].m[e] = b1 * rows[k].m[e] + (1.0f - b1) * g;
+            rows[k].v[e] = b2 * rows[k].v[e] + (1.0f - b2) * g * g;
+            float x = codes[k].centroids[e] - lr * (rows[k].m[e] / c1) / (sqrtf(rows[k].v[e] / c2) + eps);
+            if (s->attribute == RD_COMPACT_OPACITIES) x = fminf(fmaxf(x, 1e-4f), 1.0f - 1e-4f);
+            codes[k].centroids[e] = x;
+        }
+    }
+}
+
+rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_compact_codes *codes, int slice_count,
+                              const rd_compact_desc *desc)
+{
+    int *with_photo = malloc(sizeof(int) * (size_t)(desc->view_count > 0 ? desc->view_count : 1)), photos = 0;
+    if (!with_photo) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: fine-tuning: out of memory");
+    for (int v = 0; v < desc->view_count; v++)
+        if (desc->views[v].image) with_photo[photos++] = v;
+    if (!photos || a->count == 0) {
+        free(with_photo);
+        return RD_OK;
+    }
+    adam_rows rows[RD_COMPACT_MAX_SLICES];
+    memset(rows, 0, sizeof rows);
+    rd_compact_arrays grads;
+    bool ok = rd_compact_arrays_alloc(a, a->count, &grads);
+    for (int k = 0; ok && k < slice_count; k++) {
+        size_t n = (size_t)codes[k].slice.entries * codes[k].slice.width;
+        rows[k] = (adam_rows){malloc(n * sizeof(float)), calloc(n, sizeof(float)), calloc(n, sizeof(float))};
+        ok = rows[k].grad && rows[k].m && rows[k].v;
+    }
+    rd_result r = ok ? RD_OK : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: fine-tuning: out of memory");
+    float *render = NULL, *loss_grad = NULL;
+    size_t capacity = 0;
+    uint64_t order = 0x9e3779b97f4a7c15ull; /* a fixed sequence of views: the same file every run */
+    double first_loss = NAN, loss = NAN;
+    for (int step = 1; step <= desc->finetune_steps && r == RD_OK; step++) {
+        order = order * 6364136223846793005ull + 1442695040888963407ull;
+        const rd_train_view *view = &desc->views[with_photo[(order >> 33) % (uint64_t)photos]];
+        size_t pixels = (size_t)view->camera.width * view->camera.height;
+        if (view->image->width != view->camera.width || view->image->height != view->camera.height) {
+            r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "compact: fine-tuning: a %dx%d photo for a %dx%d camera", view->image->width,
+                        view->image->height, view->camera.width, view->camera.height);
+            break;
+        }
+        if (pixels > capacity) {
+            free(render), free(loss_grad);
+            render = rd_alloc_array((int64_t)pixels, 4 * sizeof(float)), loss_grad = rd_alloc_array((int64_t)pixels, 4 * sizeof(float));
+            capacity = pixels;
+            if (!render || !loss_grad) {
+                r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: fine-tuning: out of memory for a %zu-pixel view", pixels);
+                break;
+            }
+        }
+        rd_scene *scene = NULL;
+        r = make_scene(ctx, a, &scene);
+        rd_render_desc rdesc = {.flags = RD_RENDER_FOR_BACKWARD | RD_RENDER_SCENE_FLAGS, .time = view->time,
+                                .background = {desc->background[0], desc->background[1], desc->background[2]}};
+        if (r == RD_OK) r = rd_render(ctx, scene, &view->camera, &rdesc, &(rd_framebuffer){.color = render});
+        if (r == RD_OK) {
+            loss = l1_gradient(render, view->image, desc->background, loss_grad);
+            if (step == 1) first_loss = loss;
+            size_t n = (size_t)a->count;
+            memset(grads.log_scales, 0, n * rd_compact_mean_floats(a) * sizeof(float));
+            memset(grads.rotations, 0, n * rd_compact_rotation_floats(a) * sizeof(float));
+            memset(grads.opacities, 0, n * sizeof(float));
+            memset(grads.sh, 0, n * rd_compact_sh_floats(a) * sizeof(float));
+            rd_gaussian_grads g3 = {.log_scales = grads.log_scales, .rotations = grads.rotations, .opacities = grads.opacities, .sh = grads.sh};
+            rd_gaussian4d_grads g4 = {.log_scales = grads.log_scales, .rotations = grads.rotations, .opacities = grads.opacities, .sh = grads.sh};
+            r = rd_render_backward(ctx, scene, 1, &view->camera, &rdesc, &(rd_render_grads){.color = loss_grad},
+                                   &(rd_scene_grads){a->four_d ? RD_SCENE_GAUSSIANS_4D : RD_SCENE_GAUSSIANS,
+                                                     a->four_d ? (const void *)&g4 : (const void *)&g3, NULL, RD_MEMORY_HOST});
+        }
+        rd_scene_destroy(scene);
+        if (r != RD_OK) {
+            rd_error_prefix(ctx, "compact: fine-tuning");
+            break;
+        }
+        gather(a, &grads, codes, slice_count, rows);
+        adam(codes, slice_count, rows, step);
+        rd_compact_apply_codes(a, codes, slice_count);
+    }
+    if (r == RD_OK)
+        rd_log(ctx, RD_LOG_INFO, "compact: fine-tuned the codebooks for %d steps on %d photos: L1 %.5f -> %.5f",
+               desc->finetune_steps, photos, first_loss, loss);
+    for (int k = 0; k < slice_count; k++) free(rows[k].grad), free(rows[k].m), free(rows[k].v);
+    rd_compact_arrays_free(&grads);
+    free(render), free(loss_grad), free(with_photo);
+    return r;
+}
