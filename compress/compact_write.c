@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -23,6 +24,7 @@ typedef struct writer {
     rd_compact_arrays a;
     int64_t n;    /* Gaussians kept */
     int64_t *row; /* the source index of each kept Gaussian, in file order */
+    rd_compact_arrays kept; /* those Gaussians, in file order (tuned before quantising, with photos) */
     float origin[4];
     rd_compact_codes codes[RD_COMPACT_MAX_SLICES];
     int slice_count;
@@ -85,6 +87,53 @@ static rd_result choose(writer *w, const rd_scene *scene, const rd_compact_desc 
     return r;
 }
 
+/* The kept Gaussians copied in file order. */
+static rd_result gather_kept(writer *w)
+{
+    const rd_compact_arrays *a = &w->a;
+    if (!rd_compact_arrays_alloc(a, w->n, &w->kept)) return rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    size_t m = (size_t)rd_compact_mean_floats(a), q = (size_t)rd_compact_rotation_floats(a), c = (size_t)rd_compact_sh_floats(a);
+    for (int64_t k = 0; k < w->n; k++) {
+        size_t i = (size_t)w->row[k];
+        memcpy(w->kept.means + k * m, a->means + i * m, m * sizeof(float));
+        memcpy(w->kept.log_scales + k * m, a->log_scales + i * m, m * sizeof(float));
+        memcpy(w->kept.rotations + k * q, a->rotations + i * q, q * sizeof(float));
+        memcpy(w->kept.sh + k * c, a->sh + i * c, c * sizeof(float));
+        w->kept.opacities[k] = a->opacities[i];
+    }
+    return RD_OK;
+}
+
+/* With photos, before quantising: every kept Gaussian's attributes (not its mean) fitted
+   to them, as the codebooks are afterwards, each Gaussian its own codebook row (what
+   pruning took away, the rest makes up for). */
+static rd_result tune_kept(writer *w, const rd_compact_desc *desc)
+{
+    rd_compact_codes own[RD_COMPACT_ATTRIBUTES];
+    memset(own, 0, sizeof own);
+    int count = 0;
+    rd_result r = RD_OK;
+    for (int attr = 0; attr < RD_COMPACT_ATTRIBUTES && r == RD_OK; attr++) {
+        int width = rd_compact_attribute_width(&w->kept, attr);
+        if (width <= 0) continue;
+        rd_compact_codes *c = &own[count++];
+        c->slice = (rd_compact_slice){attr, 0, width, 0, (int)w->n};
+        c->centroids = rd_alloc_array(w->n, (size_t)width * sizeof(float));
+        c->label = rd_alloc_array(w->n, sizeof(int32_t));
+        if (!c->centroids || !c->label) {
+            r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for fine-tuning", w->path);
+            break;
+        }
+        for (int64_t k = 0; k < w->n; k++) {
+            rd_compact_row_get(&w->kept, attr, k, c->centroids + (size_t)k * width);
+            c->label[k] = (int32_t)k;
+        }
+    }
+    if (r == RD_OK) r = rd_compact_finetune(w->ctx, &w->kept, own, count, desc);
+    for (int k = 0; k < count; k++) free(own[k].centroids), free(own[k].label);
+    return r;
+}
+
 /* The centre of the kept means' box (and times' range): positions are half floats about it. */
 static void find_origin(writer *w)
 {
@@ -92,7 +141,7 @@ static void find_origin(writer *w)
     for (int c = 0; c < m; c++) {
         float lo = INFINITY, hi = -INFINITY;
         for (int64_t k = 0; k < w->n; k++) {
-            float v = w->a.means[(size_t)w->row[k] * m + c];
+            float v = w->kept.means[(size_t)k * m + c];
             lo = fminf(lo, v), hi = fmaxf(hi, v);
         }
         w->origin[c] = w->n ? 0.5f * (lo + hi) : 0.0f;
@@ -125,7 +174,7 @@ static void write_positions(writer *w)
     if (!p) return;
     for (int c = 0; c < m; c++)
         for (int64_t k = 0; k < w->n; k++) {
-            uint16_t h = rd_half_from_float(w->a.means[(size_t)w->row[k] * m + c] - w->origin[c]);
+            uint16_t h = rd_half_from_float(w->kept.means[(size_t)k * m + c] - w->origin[c]);
             p[(size_t)(2 * c) * w->n + k] = (unsigned char)(h & 0xff), p[(size_t)(2 * c + 1) * w->n + k] = (unsigned char)(h >> 8);
         }
 }
@@ -153,7 +202,7 @@ static rd_result quantise(writer *w, rd_compact_codes *codes)
     codes->label = rd_alloc_array(n, sizeof(int32_t));
     rd_result r = row && x && codes->centroids && codes->label ? RD_OK : rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
     for (int64_t k = 0; r == RD_OK && k < w->n; k++) {
-        rd_compact_row_get(&w->a, s->attribute, w->row[k], row);
+        rd_compact_row_get(&w->kept, s->attribute, k, row);
         memcpy(x + (size_t)k * d, row + s->first, (size_t)d * sizeof(float));
     }
     int entries = r == RD_OK && w->n ? rd_kmeans(x, w->n, d, want, w->ctx ? w->ctx->threads : 1, codes->centroids, codes->label) : 0;
@@ -178,7 +227,7 @@ static rd_result decode_kept(writer *w, rd_compact_arrays *out)
     for (int64_t k = 0; k < w->n; k++)
         for (int c = 0; c < m; c++)
             out->means[(size_t)k * m + c] =
-                w->origin[c] + rd_half_to_float(rd_half_from_float(w->a.means[(size_t)w->row[k] * m + c] - w->origin[c]));
+                w->origin[c] + rd_half_to_float(rd_half_from_float(w->kept.means[(size_t)k * m + c] - w->origin[c]));
     rd_compact_apply_codes(out, w->codes, w->slice_count);
     return RD_OK;
 }
@@ -312,6 +361,9 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     }
     if (report) *report = (rd_compact_report){.count_in = w.a.count};
     rd_result r = choose(&w, scene, &d);
+    bool tuning = d.finetune_steps > 0 && d.views && d.view_count > 0 && w.n > 0 && w.n <= INT32_MAX;
+    if (r == RD_OK) r = gather_kept(&w);
+    if (r == RD_OK && tuning) r = tune_kept(&w, &d);
     if (r == RD_OK) {
         find_origin(&w);
         w.names[PART_POSITIONS] = "positions", w.names[PART_CODEBOOKS] = "codebooks";
@@ -322,7 +374,7 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
         w.names[PART_ATTRIBUTES + slices[k].attribute] = rd_compact_attribute_name(slices[k].attribute);
         r = quantise(&w, &w.codes[k]);
     }
-    if (r == RD_OK && d.finetune_steps > 0 && d.views && d.view_count > 0) { /* the codebooks fitted to the photos */
+    if (r == RD_OK && tuning) { /* the codebooks fitted to the photos */
         rd_compact_arrays decoded;
         r = decode_kept(&w, &decoded);
         if (r == RD_OK) r = rd_compact_finetune(ctx, &decoded, w.codes, w.slice_count, &d);
@@ -338,5 +390,6 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     for (int p = 0; p < PART_COUNT; p++) rd_bytes_free(&w.raw[p]);
     for (int k = 0; k < w.slice_count; k++) free(w.codes[k].centroids), free(w.codes[k].label);
     free(w.row);
+    rd_compact_arrays_free(&w.kept);
     return r;
 }

@@ -301,6 +301,17 @@ static void test_finetune(void)
         printf("fine-tuning %d steps: %.2f -> %.2f dB against the photos\n", coarse.finetune_steps, before, after);
         CHECK(after > before + 0.3);
     }
+    rd_scene_destroy(plain), rd_scene_destroy(tuned);
+    /* half of it pruned: the rest, tuned before quantising, make up for some of it */
+    coarse = (rd_compact_desc){.prune_fraction = 0.5f, .views = views, .view_count = n};
+    plain = round_trip(s, "pruned_untuned.rcompact", &coarse, NULL);
+    coarse.finetune_steps = TEST_SANITIZED ? 60 : 150;
+    tuned = round_trip(s, "pruned_tuned.rcompact", &coarse, NULL);
+    if (plain && tuned) {
+        double before = psnr_against(plain, views, n), after = psnr_against(tuned, views, n);
+        printf("half pruned, fine-tuning %d steps: %.2f -> %.2f dB against the photos\n", coarse.finetune_steps, before, after);
+        CHECK(after > before + 0.3);
+    }
     rd_scene_destroy(plain), rd_scene_destroy(tuned), rd_scene_destroy(s);
     photos_free(views, n);
 

@@ -10,13 +10,16 @@
 # issue's protocol, panoptic_basketball_subset), with --backend cuda.
 # TAIL: how many of the log's last lines to print (2).
 # BENCH=1: `radiant bench` of each trained scene on the test split's views and at 1920x1080.
+# COMPACT="F1 F2 ...": `radiant compact` of each trained scene with each prune fraction (importance,
+# fine-tuning and PSNR on the dataset, on CUDA), its report into $OUT/NAME.compactF.report.json and
+# its summary to stdout; with BENCH=1 the compact scene is benched beside the original.
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
 data=$PWD/.device/data
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fox}; do
     [ -d "$data/$name" ] || { echo "$name: not carried (device_prepare.sh LEGO=1 / COLMAP=1 / FOX=1)"; continue; }
-    background="" ext=ply model=""
+    background="" ext=ply model="" downscale=""
     [ "$name" = nerf_synthetic_lego ] && background="--background white"
     if [ "${MODEL:-}" = nerf ]; then
         ext=rnerf model="--model nerf"
@@ -24,11 +27,11 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
     fi
     if [ "${MODEL:-}" = 4d ]; then
         model="--model 4d --backend cuda"
-        [ "$name" = dnerf_mutant ] && model="$model --downscale 2"
+        [ "$name" = dnerf_mutant ] && downscale="--downscale 2"
     fi
     scratch=$(mktemp -d)
     # line-buffered, so that a run stopped by the limit still leaves its progress lines
-    timeout "${LIMIT:-400}" stdbuf -oL .device/bin/radiant train "$data/$name" $model --out "$scratch/$name.$ext" $background ${EXTRA:-} \
+    timeout "${LIMIT:-400}" stdbuf -oL .device/bin/radiant train "$data/$name" $model $downscale --out "$scratch/$name.$ext" $background ${EXTRA:-} \
         >"$scratch/log.txt" 2>&1
     echo "$name: exit $? ($(grep -c . "$scratch/log.txt") log lines)"
     grep "training stage" "$scratch/log.txt"
@@ -40,5 +43,18 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
         echo "$name: bench at 1920x1080 (8 orbit views)"
         .device/bin/radiant bench "$scratch/$name.$ext" --backend cuda --frames 100 2>&1 | tail -n 4
     fi
+    for prune in ${COMPACT:-}; do
+        [ -f "$scratch/$name.$ext" ] || break
+        echo "$name: compact --prune $prune"
+        .device/bin/radiant compact "$scratch/$name.$ext" --out "$scratch/c$prune.rcompact" --prune "$prune" --dataset "$data/$name" \
+            $downscale $background --backend cuda 2>&1 | grep -v "listed frames skipped"
+        cp "$scratch/c$prune.report.json" "${OUT:-/tmp}/$name.compact$prune.report.json" 2>/dev/null
+        if [ -n "${BENCH:-}" ] && [ -f "$scratch/c$prune.rcompact" ]; then
+            for scene in "$scratch/$name.$ext" "$scratch/c$prune.rcompact"; do
+                echo "$(basename "$scene"): bench at 1352x1014"
+                .device/bin/radiant bench "$scene" --backend cuda --width 1352 --height 1014 --frames 100 2>&1 | tail -n 2
+            done
+        fi
+    done
     rm -rf "$scratch"
 done

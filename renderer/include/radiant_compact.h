@@ -16,7 +16,8 @@
    gets in the pixels of those views, summed (LightGaussian's global significance: the
    renderer's own backward pass of an all-ones colour gradient); without, opacity times
    the area of its largest cross-section (a view-free stand-in). With photos, a short
-   fine-tuning fits the codebooks to them: each row moves by Adam on the sum of the
+   fine-tuning fits the kept Gaussians to them (what pruning took away, the rest makes up
+   for), and after quantising the codebooks: each row moves by Adam on the sum of the
    gradients of the Gaussians that use it (LightGaussian's and OMG4's codebook tuning).
    The file is decoded once at load into the scene arrays every backend renders. */
 #ifndef RADIANT_COMPACT_H
@@ -39,8 +40,9 @@ typedef struct rd_compact_desc {
     const rd_train_view *views;     /* views (cameras, times) to rank importance by (NULL: the view-free
                                        estimate); with photos, what fine-tuning fits */
     int view_count;
-    int finetune_steps;             /* Adam steps fitting the codebooks to the views' photos (each photo's
-                                       alpha composited on background, L1); 0: none */
+    int finetune_steps;             /* with photos, Adam steps (each photo's alpha composited on background,
+                                       L1) twice: fitting every kept Gaussian's attributes before
+                                       quantising, then the codebooks; 0: none */
     float background[3];            /* the photos' and the renders' background */
 } rd_compact_desc;
 
