@@ -210,9 +210,13 @@ int cmd_bench(int argc, char **argv)
             printf("scene %s: a NeRF, %s backend, %dx%d, %d views, median of %d frames after %d warm-up\n", name, backend, c0->width,
                    c0->height, views.count, o.frames, warmed);
         else
+        {
+            char when[64] = "";
+            if (is_4d && o.time_given) snprintf(when, sizeof when, ", at time %g", o.render.time);
+            else if (is_4d) snprintf(when, sizeof when, ", at times across the scene's range");
             printf("scene %s: %lld %sGaussians, %s backend, %dx%d, %d views, median of %d frames after %d warm-up%s\n", name,
-                   (long long)info.count, is_4d ? "4D " : "", backend, c0->width, c0->height, views.count, o.frames, warmed,
-                   is_4d ? ", at times across the scene's range" : "");
+                   (long long)info.count, is_4d ? "4D " : "", backend, c0->width, c0->height, views.count, o.frames, warmed, when);
+        }
         printf("  frame       %9.3f ms\n", m_frame);
         for (int n = 0; n < stages; n++) printf("  %-11s %9.3f ms\n", stage_names[n], m_stage[n]);
         printf("  (stages timed: %.3f ms a frame)\n  wall clock  %9.3f ms per frame on the host\n", m_staged, m_wall);

@@ -175,7 +175,15 @@ static exr_result_t decode_chunk(exr_context_t exr, const exr_chunk_info_t *chun
             next += (size_t)(ch->width > 0 ? ch->width : 0) * (size_t)(ch->height > 0 ? ch->height : 0);
             continue;
         }
-        size_t first = (size_t)(chunk->start_y - t->box.min.y) * (size_t)t->width + (size_t)(chunk->start_x - t->box.min.x);
+        /* the chunk's pixels must lie in the data window: a corrupt file's chunk table can
+           say otherwise, and OpenEXRCore writes where the pointer and strides say (found by
+           fuzz_image: a 1x1 tile placed past the window's end) */
+        int64_t x0 = (int64_t)chunk->start_x - t->box.min.x, y0 = (int64_t)chunk->start_y - t->box.min.y;
+        if (x0 < 0 || y0 < 0 || ch->width < 0 || ch->height < 0 || x0 + ch->width > t->width || y0 + ch->height > t->height) {
+            free(scratch);
+            return EXR_ERR_CORRUPT_CHUNK;
+        }
+        size_t first = (size_t)y0 * (size_t)t->width + (size_t)x0;
         ch->decode_to_ptr = (uint8_t *)(t->planes + (size_t)slot * (size_t)t->width * (size_t)t->height + first);
         ch->user_pixel_stride = sizeof(float);
         ch->user_line_stride = (int32_t)(t->width * (int64_t)sizeof(float));
