@@ -154,9 +154,13 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
         adam(codes, slice_count, rows, step);
         rd_compact_apply_codes(a, codes, slice_count);
     }
-    if (r == RD_OK)
-        rd_log(ctx, RD_LOG_INFO, "compact: fine-tuned the codebooks for %d steps on %d photos: L1 %.5f -> %.5f",
+    if (r == RD_OK) {
+        int64_t entries = 0;
+        for (int k = 0; k < slice_count; k++) entries += codes[k].slice.entries;
+        rd_log(ctx, RD_LOG_INFO, "compact: fine-tuned %lld rows of %d %s for %d steps on %d photos: L1 %.5f -> %.5f", (long long)entries,
+               slice_count, entries == (int64_t)slice_count * a->count ? "attributes, a row a Gaussian" : "codebooks",
                desc->finetune_steps, photos, first_loss, loss);
+    }
     for (int k = 0; k < slice_count; k++) free(rows[k].grad), free(rows[k].m), free(rows[k].v);
     rd_compact_arrays_free(&grads);
     free(render), free(loss_grad), free(with_photo);
