@@ -12,7 +12,8 @@
 # BENCH=1: `radiant bench` of each trained scene on the test split's views and at 1920x1080.
 # COMPACT="F1 F2 ...": `radiant compact` of each trained scene with each prune fraction (importance,
 # fine-tuning and PSNR on the dataset, on CUDA), its report into $OUT/NAME.compactF.report.json and
-# its summary to stdout; with BENCH=1 the compact scene is benched beside the original.
+# its summary to stdout (COMPACT_EXTRA: more options for it); with BENCH=1 the compact scene is
+# benched beside the original.
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
 data=$PWD/.device/data
@@ -47,7 +48,7 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
         [ -f "$scratch/$name.$ext" ] || break
         echo "$name: compact --prune $prune"
         .device/bin/radiant compact "$scratch/$name.$ext" --out "$scratch/c$prune.rcompact" --prune "$prune" --dataset "$data/$name" \
-            $downscale $background --backend cuda 2>&1 | grep -v "listed frames skipped"
+            $downscale $background --backend cuda ${COMPACT_EXTRA:-} 2>&1 | grep -v "listed frames skipped"
         cp "$scratch/c$prune.report.json" "${OUT:-/tmp}/$name.compact$prune.report.json" 2>/dev/null
         if [ -n "${BENCH:-}" ] && [ -f "$scratch/c$prune.rcompact" ]; then
             for scene in "$scratch/$name.$ext" "$scratch/c$prune.rcompact"; do
