@@ -27,7 +27,10 @@ static const char *USAGE =
     "                             photos, and measure PSNR on its test split before and after\n"
     "  --views N                  use N of the training views, evenly spread (default: all; 0: none,\n"
     "                             the view-free importance, opacity times cross-section)\n"
-    "  --finetune-steps S         Adam steps fitting the codebooks to the photos (default 1000; 0: none)\n"
+    "  --finetune-steps S         Adam steps fitting the kept Gaussians to the photos, then as many\n"
+    "                             fitting the codebooks (default 1000; 0: none)\n"
+    "  --importance weights|gradients  rank by the colour weights in the views (default), or by\n"
+    "                             OMG4's score: the photos' gradients by 2D mean and time\n"
     "  --downscale F              the dataset's photos downscaled by F (as `radiant train`'s)\n"
     "  --background B             the photos' background: black (default), white or R,G,B\n"
     "  --backend B                cpu (default), cuda or vulkan: renders for importance and PSNR\n"
@@ -79,6 +82,10 @@ static int parse(int argc, char **argv, compact_options *o)
             if (!parse_float(argv[++i], 1, 16, &v) || v != floorf(v))
                 return fprintf(stderr, "radiant: --downscale %s: expected 1..16\n", next), EXIT_USAGE;
             o->downscale = (int)v;
+        } else if (strcmp(a, "--importance") == 0 && next) {
+            if (strcmp(next, "weights") && strcmp(next, "gradients"))
+                return fprintf(stderr, "radiant: --importance %s: expected weights or gradients\n", next), EXIT_USAGE;
+            o->desc.importance = strcmp(argv[++i], "gradients") == 0 ? RD_COMPACT_IMPORTANCE_GRADIENTS : RD_COMPACT_IMPORTANCE_DEFAULT;
         } else if (strcmp(a, "--dataset") == 0 && next) {
             o->dataset = argv[++i];
         } else if (strcmp(a, "--background") == 0 && next) {
@@ -131,6 +138,9 @@ static cJSON *report_json(const compact_options *o, const rd_compact_report *r, 
     cJSON_AddNumberToObject(j, "gaussians", (double)r->count);
     cJSON_AddNumberToObject(j, "prune_fraction", o->desc.prune_fraction);
     cJSON_AddNumberToObject(j, "importance_views", o->desc.view_count);
+    cJSON_AddStringToObject(j, "importance", o->desc.importance == RD_COMPACT_IMPORTANCE_GRADIENTS ? "gradients"
+                                             : o->desc.view_count                                  ? "weights"
+                                                                                                   : "view-free");
     cJSON_AddNumberToObject(j, "finetune_steps", o->desc.view_count ? o->desc.finetune_steps : 0);
     cJSON_AddNumberToObject(j, "input_bytes", (double)in_bytes);
     cJSON_AddNumberToObject(j, "file_bytes", (double)r->file_bytes);

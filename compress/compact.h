@@ -108,8 +108,12 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
 /* The view of a scene (3D or 4D, host arrays) as arrays; false for any other kind. */
 bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out);
 
+/* dL/d(colour) of the L1 loss of render (RGBA) against photo (RGB or RGBA, its alpha
+   composited on background) into grad (RGBA, alpha 0), each channel's mean; returns the loss. */
+double rd_compact_l1_gradient(const float *render, const rd_image *photo, const float background[3], float *grad);
+
 /* Importance of each Gaussian (compact_importance.c): see radiant_compact.h. */
-rd_result rd_compact_importance(rd_context *ctx, const rd_scene *scene, const rd_compact_arrays *a, const rd_compact_desc *desc,
+rd_result rd_compact_rank(rd_context *ctx, const rd_scene *scene, const rd_compact_arrays *a, const rd_compact_desc *desc,
                                 float *importance);
 
 /* The reader: whether the bytes start a compact file, and its scene. */

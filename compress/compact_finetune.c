@@ -30,25 +30,6 @@ static rd_result make_scene(rd_context *ctx, const rd_compact_arrays *a, rd_scen
                                                  .sh = a->sh, .flags = a->flags}, out);
 }
 
-/* dL/d(colour) of the L1 loss of render against photo (on background); returns the loss. */
-static double l1_gradient(const float *render, const rd_image *photo, const float background[3], float *grad)
-{
-    size_t pixels = (size_t)photo->width * photo->height;
-    int ch = photo->channels;
-    double loss = 0.0, scale = 1.0 / (3.0 * (double)pixels);
-    for (size_t p = 0; p < pixels; p++) {
-        const float *q = photo->pixels + p * ch;
-        float alpha = ch == 4 ? q[3] : 1.0f;
-        for (int c = 0; c < 3; c++) {
-            float truth = (ch >= 3 ? q[c] : q[0]) * alpha + background[c] * (1.0f - alpha), d = render[4 * p + c] - truth;
-            loss += fabs(d) * scale;
-            grad[4 * p + c] = (float)(d > 0 ? scale : d < 0 ? -scale : 0.0);
-        }
-        grad[4 * p + 3] = 0.0f;
-    }
-    return loss;
-}
-
 /* Every Gaussian's row gradients summed into its codebook rows. */
 static void gather(const rd_compact_arrays *a, const rd_compact_arrays *grads, const rd_compact_codes *codes, int slice_count,
                    adam_rows *rows)
@@ -132,7 +113,7 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
                                 .background = {desc->background[0], desc->background[1], desc->background[2]}};
         if (r == RD_OK) r = rd_render(ctx, scene, &view->camera, &rdesc, &(rd_framebuffer){.color = render});
         if (r == RD_OK) {
-            loss = l1_gradient(render, view->image, desc->background, loss_grad);
+            loss = rd_compact_l1_gradient(render, view->image, desc->background, loss_grad);
             if (step == 1) first_loss = loss;
             size_t n = (size_t)a->count;
             memset(grads.log_scales, 0, n * rd_compact_mean_floats(a) * sizeof(float));

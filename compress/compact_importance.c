@@ -1,4 +1,5 @@
 /* compact_importance.c: how much each Gaussian matters, for pruning (radiant_compact.h).
+   With photos and RD_COMPACT_IMPORTANCE_GRADIENTS: OMG4's sampling score (spec/dynamic.md).
    With views: LightGaussian's global significance, the sum over the views' pixels of the
    weight alpha * T the Gaussian's colour gets there. That is the derivative of the summed
    image colour by the Gaussian's DC colour, so the renderer's own backward pass of an
@@ -12,6 +13,25 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+double rd_compact_l1_gradient(const float *render, const rd_image *photo, const float background[3], float *grad)
+{
+    size_t pixels = (size_t)photo->width * photo->height;
+    int ch = photo->channels;
+    double loss = 0.0, scale = 1.0 / (3.0 * (double)pixels);
+    for (size_t p = 0; p < pixels; p++) {
+        const float *q = photo->pixels + p * ch;
+        float alpha = ch == 4 ? q[3] : 1.0f;
+        for (int c = 0; c < 3; c++) {
+            float truth = (ch >= 3 ? q[c] : q[0]) * alpha + background[c] * (1.0f - alpha), d = render[4 * p + c] - truth;
+            loss += fabs(d) * scale;
+            grad[4 * p + c] = (float)(d > 0 ? scale : d < 0 ? -scale : 0.0);
+        }
+        grad[4 * p + 3] = 0.0f;
+    }
+    return loss;
+}
 
 static void view_free(const rd_compact_arrays *a, float *importance)
 {
@@ -25,48 +45,92 @@ static void view_free(const rd_compact_arrays *a, float *importance)
     }
 }
 
-rd_result rd_compact_importance(rd_context *ctx, const rd_scene *scene, const rd_compact_arrays *a, const rd_compact_desc *desc,
-                                float *importance)
+/* v's minmax-normalised value (0 where all are equal). */
+static void minmax(float *v, int64_t n)
 {
-    if (!desc->views || desc->view_count <= 0) {
-        view_free(a, importance);
-        return RD_OK;
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) lo = fminf(lo, v[i]), hi = fmaxf(hi, v[i]);
+    for (int64_t i = 0; i < n; i++) v[i] = hi > lo ? (v[i] - lo) / (hi - lo) : 0.0f;
+}
+
+/* The views' passes: each rendered, then the backward pass of an all-ones colour gradient
+   (significance: the DC gradients sum the colour weights) or of the L1 loss against the
+   view's photo (gradients: |dL/d 2D mean| and |dL/d mu_t| summed per view). */
+static rd_result from_views(rd_context *ctx, const rd_scene *scene, const rd_compact_arrays *a, const rd_compact_desc *desc,
+                            bool gradients, float *importance)
+{
+    int shf = rd_compact_sh_floats(a), m = rd_compact_mean_floats(a);
+    int64_t n = a->count > 0 ? a->count : 1;
+    float *sh_grad = gradients ? NULL : rd_alloc_array(n, (size_t)shf * sizeof(float));
+    float *mean_grad = gradients ? rd_alloc_array(n, (size_t)m * sizeof(float)) : NULL;
+    float *g_view = gradients ? rd_alloc_array(n, sizeof(float)) : NULL, *g_t = gradients ? rd_alloc_array(n, sizeof(float)) : NULL;
+    if (gradients ? !mean_grad || !g_view || !g_t : !sh_grad) {
+        free(sh_grad), free(mean_grad), free(g_view), free(g_t);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: no memory for the importance of %lld Gaussians", (long long)a->count);
     }
-    int shf = rd_compact_sh_floats(a);
-    float *sh_grad = rd_alloc_array(a->count > 0 ? a->count : 1, (size_t)shf * sizeof(float));
-    if (!sh_grad) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: no memory for the importance of %lld Gaussians", (long long)a->count);
-    for (int64_t k = 0; k < a->count * shf; k++) sh_grad[k] = 0.0f;
-    rd_gaussian_grads g3 = {.sh = sh_grad};
-    rd_gaussian4d_grads g4 = {.sh = sh_grad};
+    if (sh_grad) memset(sh_grad, 0, (size_t)n * (size_t)shf * sizeof(float));
+    if (gradients) memset(g_view, 0, (size_t)n * sizeof(float)), memset(g_t, 0, (size_t)n * sizeof(float));
+    rd_gaussian_grads g3 = {.sh = sh_grad, .means = mean_grad, .mean2d_norm = g_view};
+    rd_gaussian4d_grads g4 = {.sh = sh_grad, .means = mean_grad, .mean2d_norm = g_view};
     rd_scene_grads grads = {a->four_d ? RD_SCENE_GAUSSIANS_4D : RD_SCENE_GAUSSIANS, a->four_d ? (const void *)&g4 : (const void *)&g3,
                             NULL, RD_MEMORY_HOST};
     rd_result r = RD_OK;
-    float *color = NULL, *ones = NULL;
+    float *color = NULL, *output = NULL;
     size_t pixels = 0;
+    int used = 0;
     for (int v = 0; v < desc->view_count && r == RD_OK; v++) {
-        const rd_camera *cam = &desc->views[v].camera;
-        size_t need = (size_t)cam->width * (size_t)cam->height;
+        const rd_train_view *view = &desc->views[v];
+        if (gradients && !view->image) continue;
+        size_t need = (size_t)view->camera.width * (size_t)view->camera.height;
+        if (gradients && (view->image->width != view->camera.width || view->image->height != view->camera.height)) {
+            r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "compact: importance: a %dx%d photo for a %dx%d camera", view->image->width,
+                        view->image->height, view->camera.width, view->camera.height);
+            break;
+        }
         if (need > pixels) {
-            free(color), free(ones);
-            color = rd_alloc_array((int64_t)need, 4 * sizeof(float)), ones = rd_alloc_array((int64_t)need, 4 * sizeof(float));
-            if (!color || !ones) {
-                r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: no memory for a %dx%d view", cam->width, cam->height);
+            free(color), free(output);
+            color = rd_alloc_array((int64_t)need, 4 * sizeof(float)), output = rd_alloc_array((int64_t)need, 4 * sizeof(float));
+            if (!color || !output) {
+                r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: no memory for a %dx%d view", view->camera.width, view->camera.height);
                 break;
             }
-            for (size_t p = 0; p < need; p++) ones[4 * p] = ones[4 * p + 1] = ones[4 * p + 2] = 1.0f, ones[4 * p + 3] = 0.0f;
             pixels = need;
         }
-        rd_render_desc rdesc = {.flags = RD_RENDER_FOR_BACKWARD | RD_RENDER_SCENE_FLAGS, .time = desc->views[v].time};
-        r = rd_render(ctx, scene, cam, &rdesc, &(rd_framebuffer){.color = color});
-        if (r == RD_OK)
-            r = rd_render_backward(ctx, scene, 1, cam, &rdesc, &(rd_render_grads){.color = ones}, &grads);
+        rd_render_desc rdesc = {.flags = RD_RENDER_FOR_BACKWARD | RD_RENDER_SCENE_FLAGS, .time = view->time,
+                                .background = {desc->background[0], desc->background[1], desc->background[2]}};
+        r = rd_render(ctx, scene, &view->camera, &rdesc, &(rd_framebuffer){.color = color});
+        if (r == RD_OK && gradients) {
+            rd_compact_l1_gradient(color, view->image, desc->background, output);
+            memset(mean_grad, 0, (size_t)n * (size_t)m * sizeof(float));
+        } else if (r == RD_OK) {
+            for (size_t p = 0; p < need; p++) output[4 * p] = output[4 * p + 1] = output[4 * p + 2] = 1.0f, output[4 * p + 3] = 0.0f;
+        }
+        if (r == RD_OK) r = rd_render_backward(ctx, scene, 1, &view->camera, &rdesc, &(rd_render_grads){.color = output}, &grads);
         if (r != RD_OK) rd_error_prefix(ctx, "compact: importance");
+        for (int64_t i = 0; r == RD_OK && gradients && a->four_d && i < a->count; i++) g_t[i] += fabsf(mean_grad[(size_t)i * m + 3]);
+        used++;
     }
-    for (int64_t i = 0; r == RD_OK && i < a->count; i++) {
+    if (r == RD_OK && gradients && !used)
+        r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "compact: importance by gradients needs views with photos (none given)");
+    if (r == RD_OK && gradients) { /* OMG4: minmax(g_view) * minmax(g_t) */
+        minmax(g_view, a->count);
+        if (a->four_d) minmax(g_t, a->count);
+        for (int64_t i = 0; i < a->count; i++) importance[i] = g_view[i] * (a->four_d ? g_t[i] : 1.0f);
+    }
+    for (int64_t i = 0; r == RD_OK && !gradients && i < a->count; i++) {
         const float *d = sh_grad + (size_t)i * (size_t)shf;
         float w = fmaxf(d[0], fmaxf(d[1], d[2])) / RD_SH_C0;
         importance[i] = isfinite(w) && w > 0.0f ? w : 0.0f;
     }
-    free(color), free(ones), free(sh_grad);
+    free(color), free(output), free(sh_grad), free(mean_grad), free(g_view), free(g_t);
     return r;
+}
+
+rd_result rd_compact_rank(rd_context *ctx, const rd_scene *scene, const rd_compact_arrays *a, const rd_compact_desc *desc,
+                                float *importance)
+{
+    if (desc->importance == RD_COMPACT_IMPORTANCE_GRADIENTS) return from_views(ctx, scene, a, desc, true, importance);
+    if (desc->views && desc->view_count > 0) return from_views(ctx, scene, a, desc, false, importance);
+    view_free(a, importance);
+    return RD_OK;
 }

@@ -71,7 +71,7 @@ static rd_result choose(writer *w, const rd_scene *scene, const rd_compact_desc 
     int64_t *order = rd_alloc_array(a->count > 0 ? a->count : 1, sizeof(int64_t));
     w->row = rd_alloc_array(a->count > 0 ? a->count : 1, sizeof(int64_t));
     rd_result r = score && rank && means && order && w->row ? RD_OK : rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
-    if (r == RD_OK) r = rd_compact_importance(w->ctx, scene, a, desc, score);
+    if (r == RD_OK) r = rd_compact_rank(w->ctx, scene, a, desc, score);
     int64_t usable = 0;
     for (int64_t i = 0; r == RD_OK && i < a->count; i++)
         if (drawable(a, i)) rank[usable++] = (ranked){score[i], i};
@@ -341,6 +341,8 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     if (d.zstd_level == 0) d.zstd_level = 19;
     if (d.zstd_level < 1 || d.zstd_level > ZSTD_maxCLevel())
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: zstd level %d is not within 1..%d", path, d.zstd_level, ZSTD_maxCLevel());
+    if ((unsigned)d.importance > RD_COMPACT_IMPORTANCE_GRADIENTS)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: importance %d is not an rd_compact_importance", path, (int)d.importance);
     if (d.finetune_steps < 0)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: finetune_steps %d is negative", path, d.finetune_steps);
     if (!(d.target_bits_per_gaussian >= 0.0f) || !isfinite(d.target_bits_per_gaussian))

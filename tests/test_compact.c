@@ -432,6 +432,45 @@ static void test_pruning(void)
     rd_scene_destroy(back), rd_scene_destroy(s);
     random_scene_free(&d);
 
+    /* OMG4's gradient score on a 4D scene: grey photos at four times; the half behind the
+       camera gets no gradient and goes; without photos the ranking is refused */
+    rd_scene *s4 = random_4d(300, 1, 1);
+    rd_compact_arrays a4;
+    CHECK(rd_compact_arrays_of(s4, &a4));
+    for (int64_t i = 0; i < a4.count; i++) { /* alive at every view's time, faint enough that none is hidden */
+        if (i % 2 == 0) a4.means[4 * i + 2] = -a4.means[4 * i + 2];
+        a4.log_scales[4 * i + 3] = logf(2.0f), a4.opacities[i] = -1.5f;
+    }
+    rd_scene4d_refresh(ctx, (rd_scene4d *)s4);
+    rd_train_view grey[4];
+    rd_image photo;
+    CHECK_OK(rd_image_alloc(80, 60, 3, &photo));
+    for (int p = 0; p < 80 * 60 * 3; p++) photo.pixels[p] = 0.5f;
+    for (int v = 0; v < 4; v++)
+        grey[v] = (rd_train_view){rd_camera_look_at((float[]){0, 0, 0}, (float[]){0, 0, 1}, (float[]){0, -1, 0}, 80, 60, 100.0f),
+                                  &photo, 0.125f + 0.25f * (float)v};
+    back = round_trip(s4, "pruned_gradients.rcompact",
+                      &(rd_compact_desc){.prune_fraction = 0.5f, .views = grey, .view_count = 4, .importance = RD_COMPACT_IMPORTANCE_GRADIENTS},
+                      NULL);
+    if (back) {
+        rd_compact_arrays b;
+        CHECK(rd_compact_arrays_of(back, &b));
+        int behind = 0;
+        for (int64_t i = 0; i < b.count; i++) behind += b.means[4 * i + 2] < 0;
+        /* minmax sends the lowest g_view and the lowest g_t in front to 0: two that tie with the hidden */
+        if (!CHECK(b.count == 150 && behind <= 2)) fprintf(stderr, "  gradient pruning kept %lld, %d behind\n", (long long)b.count, behind);
+    }
+    rd_scene_destroy(back);
+    for (int v = 0; v < 4; v++) grey[v].image = NULL;
+    char none[1024];
+    snprintf(none, sizeof none, "%s/no_photos.rcompact", tmp);
+    CHECK_FAILS(rd_scene_compact(ctx, s4, none,
+                                 &(rd_compact_desc){.views = grey, .view_count = 4, .importance = RD_COMPACT_IMPORTANCE_GRADIENTS}, NULL),
+                RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "photos") != NULL);
+    rd_image_free(&photo);
+    rd_scene_destroy(s4);
+
     /* degenerate members: the NaN ones go, the rest stay */
     rd_scene *odd = random_3d(300, 2, true);
     rd_scene_desc o = rd_scene_arrays(odd);

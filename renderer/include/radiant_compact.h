@@ -30,6 +30,15 @@
 extern "C" {
 #endif
 
+/* How Gaussians are ranked for pruning. */
+typedef enum rd_compact_importance {
+    RD_COMPACT_IMPORTANCE_DEFAULT = 0, /* the colour weights in the views (LightGaussian), or without views the
+                                          view-free estimate */
+    RD_COMPACT_IMPORTANCE_GRADIENTS,   /* OMG4's sampling score: the views' photos' L1 gradients summed per
+                                          Gaussian by their size, by the 2D mean (g_view) and, for 4D, by the
+                                          temporal mean (g_t); score = minmax(g_view) * minmax(g_t). Needs photos */
+} rd_compact_importance;
+
 /* Everything zero means the default. */
 typedef struct rd_compact_desc {
     float prune_fraction;           /* share of the Gaussians dropped, least important first, 0..0.99; 0: none */
@@ -44,6 +53,7 @@ typedef struct rd_compact_desc {
                                        L1) twice: fitting every kept Gaussian's attributes before
                                        quantising, then the codebooks; 0: none */
     float background[3];            /* the photos' and the renders' background */
+    rd_compact_importance importance;
 } rd_compact_desc;
 
 enum { RD_COMPACT_MAX_PARTS = 16 };
