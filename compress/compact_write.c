@@ -179,14 +179,14 @@ static void write_positions(writer *w)
         }
 }
 
-/* The rows a slice's codebook may have: 2^bits, but for wide slices (the colour's rest) no
-   more than make the codebook as large as the indices (a 45-value row is 90 bytes; 8192
-   of them would outweigh 200,000 Gaussians' 13-bit indices), and never fewer than 256. */
+/* The rows a slice's codebook may have: 2^bits, but no more than make the codebook as
+   large as its indices (a 141-value 4D colour row is 282 bytes: 256 of them would outweigh
+   6,000 Gaussians' indices several times over), and never fewer than 64. */
 static int codebook_rows(const rd_compact_slice *s, int64_t n)
 {
     int rows = 1 << s->bits;
     double fair = (double)n * s->bits / (16.0 * s->width);
-    while (rows > 256 && rows > fair) rows /= 2;
+    while (rows > 64 && rows > fair) rows /= 2;
     return rows;
 }
 

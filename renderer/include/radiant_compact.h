@@ -6,7 +6,7 @@
    centre; every other attribute cut into slices of 1-3 values (log-scales one value a
    slice, each quaternion two pairs, opacity, the DC colour, the rest of the colour), each
    slice replaced by the index of its nearest entry in a k-means codebook of 2^bits rows
-   (half floats; a wide slice's codebook no larger than its indices, and at least 256 rows). The indices go out as byte planes, each part through zstd.
+   (half floats; a codebook no larger than its indices, and at least 64 rows). The indices go out as byte planes, each part through zstd.
 
      rd_compact_report report;
      rd_scene_compact(ctx, scene, "scene.rcompact", &(rd_compact_desc){.prune_fraction = 0.3f}, &report);
