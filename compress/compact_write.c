@@ -7,6 +7,7 @@
 #include "formats.h"
 #include "kmeans.h"
 #include "../renderer/kinds.h"
+#include "../splat/scene4d.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -349,9 +350,13 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: target bits per Gaussian %g is not a positive number", path,
                        d.target_bits_per_gaussian);
     writer w = {.ctx = ctx, .path = path};
-    if (!rd_compact_arrays_of(scene, &w.a))
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: only 3D and 4D Gaussian scenes with host arrays compact (this is a %s)",
-                       path, rd_kind(rd_scene_head_of(scene)->kind) ? rd_kind(rd_scene_head_of(scene)->kind)->name : "scene of no known kind");
+    if (!rd_compact_arrays_of(scene, &w.a)) {
+        const rd_scene_head *head = rd_scene_head_of(scene);
+        if ((rd_is_gaussians(scene) || rd_is_gaussians4d(scene)) && head->memory == RD_MEMORY_DEVICE)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scene lives in device memory; compact it from host arrays", path);
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: only 3D and 4D Gaussian scenes compact (this is a %s scene)", path,
+                       rd_kind(head->kind) ? rd_kind(head->kind)->name : "scene of no known kind");
+    }
     rd_compact_slice slices[RD_COMPACT_MAX_SLICES];
     w.slice_count = rd_compact_default_slices(&w.a, slices);
     if (!fit_budget(slices, w.slice_count, rd_compact_mean_floats(&w.a), d.target_bits_per_gaussian)) {

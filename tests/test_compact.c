@@ -561,6 +561,14 @@ static void test_broken(void)
     /* a huge count: refused by the decode limit before anything is allocated */
     expect_error(edited(path, "huge.rcompact", "\"count\":300", "\"count\":200000000"), RD_ERROR_FORMAT, "raw_bytes", NULL);
     free(good);
+    /* a NeRF does not compact, saying what it is */
+    rd_scene *nerf = NULL;
+    snprintf(path, sizeof path, "%s/nerf.rcompact", tmp);
+    if (CHECK_OK(rd_nerf_create(ctx, &(rd_nerf_desc){.box_min = {-1, -1, -1}, .box_max = {1, 1, 1}}, &nerf))) {
+        CHECK_FAILS(rd_scene_compact(ctx, nerf, path, NULL, NULL), RD_ERROR_UNSUPPORTED);
+        CHECK(strstr(rd_last_error(ctx), "only 3D and 4D Gaussian scenes compact") && access(path, F_OK) != 0);
+    }
+    rd_scene_destroy(nerf);
     /* a failed write leaves nothing */
     snprintf(path, sizeof path, "%s/missing/folder.rcompact", tmp);
     s = random_3d(50, 0, false);
