@@ -112,6 +112,19 @@ bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out);
    composited on background) into grad (RGBA, alpha 0), each channel's mean; returns the loss. */
 double rd_compact_l1_gradient(const float *render, const rd_image *photo, const float background[3], float *grad);
 
+/* A view's colour and the gradient handed back for it, grown as views need; desc: the
+   render's, for the backward pass that follows (compact_importance.c). */
+typedef struct rd_compact_frame {
+    float *color, *grad; /* RGBA, pixels of each */
+    size_t pixels;
+    rd_render_desc desc;
+} rd_compact_frame;
+/* Renders view (its camera at its time, on background) into frame->color for a backward
+   pass, the buffers grown to fit. */
+rd_result rd_compact_render_view(rd_context *ctx, const rd_scene *scene, const rd_train_view *view, const float background[3],
+                                 rd_compact_frame *frame);
+void rd_compact_frame_free(rd_compact_frame *frame);
+
 /* Importance of each Gaussian (compact_importance.c): see radiant_compact.h. */
 rd_result rd_compact_rank(rd_context *ctx, const rd_scene *scene, const rd_compact_arrays *a, const rd_compact_desc *desc,
                                 float *importance);

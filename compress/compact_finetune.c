@@ -85,35 +85,17 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
         ok = rows[k].grad && rows[k].m && rows[k].v;
     }
     rd_result r = ok ? RD_OK : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: fine-tuning: out of memory");
-    float *render = NULL, *loss_grad = NULL;
-    size_t capacity = 0;
+    rd_compact_frame frame = {0};
     uint64_t order = 0x9e3779b97f4a7c15ull; /* a fixed sequence of views: the same file every run */
     double first_loss = NAN, loss = NAN;
     for (int step = 1; step <= desc->finetune_steps && r == RD_OK; step++) {
         order = order * 6364136223846793005ull + 1442695040888963407ull;
         const rd_train_view *view = &desc->views[with_photo[(order >> 33) % (uint64_t)photos]];
-        size_t pixels = (size_t)view->camera.width * view->camera.height;
-        if (view->image->width != view->camera.width || view->image->height != view->camera.height) {
-            r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "compact: fine-tuning: a %dx%d photo for a %dx%d camera", view->image->width,
-                        view->image->height, view->camera.width, view->camera.height);
-            break;
-        }
-        if (pixels > capacity) {
-            free(render), free(loss_grad);
-            render = rd_alloc_array((int64_t)pixels, 4 * sizeof(float)), loss_grad = rd_alloc_array((int64_t)pixels, 4 * sizeof(float));
-            capacity = pixels;
-            if (!render || !loss_grad) {
-                r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: fine-tuning: out of memory for a %zu-pixel view", pixels);
-                break;
-            }
-        }
         rd_scene *scene = NULL;
         r = make_scene(ctx, a, &scene);
-        rd_render_desc rdesc = {.flags = RD_RENDER_FOR_BACKWARD | RD_RENDER_SCENE_FLAGS, .time = view->time,
-                                .background = {desc->background[0], desc->background[1], desc->background[2]}};
-        if (r == RD_OK) r = rd_render(ctx, scene, &view->camera, &rdesc, &(rd_framebuffer){.color = render});
+        if (r == RD_OK) r = rd_compact_render_view(ctx, scene, view, desc->background, &frame);
         if (r == RD_OK) {
-            loss = rd_compact_l1_gradient(render, view->image, desc->background, loss_grad);
+            loss = rd_compact_l1_gradient(frame.color, view->image, desc->background, frame.grad);
             if (step == 1) first_loss = loss;
             size_t n = (size_t)a->count;
             memset(grads.log_scales, 0, n * rd_compact_mean_floats(a) * sizeof(float));
@@ -122,7 +104,7 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
             memset(grads.sh, 0, n * rd_compact_sh_floats(a) * sizeof(float));
             rd_gaussian_grads g3 = {.log_scales = grads.log_scales, .rotations = grads.rotations, .opacities = grads.opacities, .sh = grads.sh};
             rd_gaussian4d_grads g4 = {.log_scales = grads.log_scales, .rotations = grads.rotations, .opacities = grads.opacities, .sh = grads.sh};
-            r = rd_render_backward(ctx, scene, 1, &view->camera, &rdesc, &(rd_render_grads){.color = loss_grad},
+            r = rd_render_backward(ctx, scene, 1, &view->camera, &frame.desc, &(rd_render_grads){.color = frame.grad},
                                    &(rd_scene_grads){a->four_d ? RD_SCENE_GAUSSIANS_4D : RD_SCENE_GAUSSIANS,
                                                      a->four_d ? (const void *)&g4 : (const void *)&g3, NULL, RD_MEMORY_HOST});
         }
@@ -144,6 +126,7 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
     }
     for (int k = 0; k < slice_count; k++) free(rows[k].grad), free(rows[k].m), free(rows[k].v);
     rd_compact_arrays_free(&grads);
-    free(render), free(loss_grad), free(with_photo);
+    rd_compact_frame_free(&frame);
+    free(with_photo);
     return r;
 }

@@ -45,6 +45,28 @@ static void view_free(const rd_compact_arrays *a, float *importance)
     }
 }
 
+rd_result rd_compact_render_view(rd_context *ctx, const rd_scene *scene, const rd_train_view *view, const float background[3],
+                                 rd_compact_frame *frame)
+{
+    size_t need = (size_t)view->camera.width * (size_t)view->camera.height;
+    if (need > frame->pixels) {
+        rd_compact_frame_free(frame);
+        frame->color = rd_alloc_array((int64_t)need, 4 * sizeof(float)), frame->grad = rd_alloc_array((int64_t)need, 4 * sizeof(float));
+        if (!frame->color || !frame->grad)
+            return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: no memory for a %dx%d view", view->camera.width, view->camera.height);
+        frame->pixels = need;
+    }
+    frame->desc = (rd_render_desc){.flags = RD_RENDER_FOR_BACKWARD | RD_RENDER_SCENE_FLAGS, .time = view->time,
+                                   .background = {background[0], background[1], background[2]}};
+    return rd_render(ctx, scene, &view->camera, &frame->desc, &(rd_framebuffer){.color = frame->color});
+}
+
+void rd_compact_frame_free(rd_compact_frame *frame)
+{
+    free(frame->color), free(frame->grad);
+    *frame = (rd_compact_frame){0};
+}
+
 /* v's minmax-normalised value (0 where all are equal). */
 static void minmax(float *v, int64_t n)
 {
@@ -75,37 +97,21 @@ static rd_result from_views(rd_context *ctx, const rd_scene *scene, const rd_com
     rd_scene_grads grads = {a->four_d ? RD_SCENE_GAUSSIANS_4D : RD_SCENE_GAUSSIANS, a->four_d ? (const void *)&g4 : (const void *)&g3,
                             NULL, RD_MEMORY_HOST};
     rd_result r = RD_OK;
-    float *color = NULL, *output = NULL;
-    size_t pixels = 0;
+    rd_compact_frame frame = {0};
     int used = 0;
     for (int v = 0; v < desc->view_count && r == RD_OK; v++) {
         const rd_train_view *view = &desc->views[v];
         if (gradients && !view->image) continue;
-        size_t need = (size_t)view->camera.width * (size_t)view->camera.height;
-        if (gradients && (view->image->width != view->camera.width || view->image->height != view->camera.height)) {
-            r = rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "compact: importance: a %dx%d photo for a %dx%d camera", view->image->width,
-                        view->image->height, view->camera.width, view->camera.height);
-            break;
-        }
-        if (need > pixels) {
-            free(color), free(output);
-            color = rd_alloc_array((int64_t)need, 4 * sizeof(float)), output = rd_alloc_array((int64_t)need, 4 * sizeof(float));
-            if (!color || !output) {
-                r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: no memory for a %dx%d view", view->camera.width, view->camera.height);
-                break;
-            }
-            pixels = need;
-        }
-        rd_render_desc rdesc = {.flags = RD_RENDER_FOR_BACKWARD | RD_RENDER_SCENE_FLAGS, .time = view->time,
-                                .background = {desc->background[0], desc->background[1], desc->background[2]}};
-        r = rd_render(ctx, scene, &view->camera, &rdesc, &(rd_framebuffer){.color = color});
+        r = rd_compact_render_view(ctx, scene, view, desc->background, &frame);
         if (r == RD_OK && gradients) {
-            rd_compact_l1_gradient(color, view->image, desc->background, output);
+            rd_compact_l1_gradient(frame.color, view->image, desc->background, frame.grad);
             memset(mean_grad, 0, (size_t)n * (size_t)m * sizeof(float));
         } else if (r == RD_OK) {
-            for (size_t p = 0; p < need; p++) output[4 * p] = output[4 * p + 1] = output[4 * p + 2] = 1.0f, output[4 * p + 3] = 0.0f;
+            for (size_t p = 0; p < (size_t)view->camera.width * view->camera.height; p++)
+                frame.grad[4 * p] = frame.grad[4 * p + 1] = frame.grad[4 * p + 2] = 1.0f, frame.grad[4 * p + 3] = 0.0f;
         }
-        if (r == RD_OK) r = rd_render_backward(ctx, scene, 1, &view->camera, &rdesc, &(rd_render_grads){.color = output}, &grads);
+        if (r == RD_OK)
+            r = rd_render_backward(ctx, scene, 1, &view->camera, &frame.desc, &(rd_render_grads){.color = frame.grad}, &grads);
         if (r != RD_OK) rd_error_prefix(ctx, "compact: importance");
         for (int64_t i = 0; r == RD_OK && gradients && a->four_d && i < a->count; i++) g_t[i] += fabsf(mean_grad[(size_t)i * m + 3]);
         used++;
@@ -122,7 +128,8 @@ static rd_result from_views(rd_context *ctx, const rd_scene *scene, const rd_com
         float w = fmaxf(d[0], fmaxf(d[1], d[2])) / RD_SH_C0;
         importance[i] = isfinite(w) && w > 0.0f ? w : 0.0f;
     }
-    free(color), free(output), free(sh_grad), free(mean_grad), free(g_view), free(g_t);
+    rd_compact_frame_free(&frame);
+    free(sh_grad), free(mean_grad), free(g_view), free(g_t);
     return r;
 }
 

@@ -31,7 +31,6 @@ typedef struct writer {
     int slice_count;
     rd_bytes raw[PART_COUNT]; /* each part before zstd */
     const char *names[PART_COUNT];
-    int part_count;
 } writer;
 
 static bool finite_floats(const float *v, int n)
@@ -167,7 +166,8 @@ static bool fit_budget(rd_compact_slice *slices, int count, int mean_floats, flo
     return false;
 }
 
-/* Gaussian k's position as half floats, low bytes then high bytes per coordinate. */
+/* Gaussian k's position as half floats, low bytes then high bytes per coordinate; the kept
+   means become what the file decodes to. */
 static void write_positions(writer *w)
 {
     int m = rd_compact_mean_floats(&w->a);
@@ -175,7 +175,9 @@ static void write_positions(writer *w)
     if (!p) return;
     for (int c = 0; c < m; c++)
         for (int64_t k = 0; k < w->n; k++) {
-            uint16_t h = rd_half_from_float(w->kept.means[(size_t)k * m + c] - w->origin[c]);
+            float *mean = &w->kept.means[(size_t)k * m + c];
+            uint16_t h = rd_half_from_float(*mean - w->origin[c]);
+            *mean = w->origin[c] + rd_half_to_float(h);
             p[(size_t)(2 * c) * w->n + k] = (unsigned char)(h & 0xff), p[(size_t)(2 * c + 1) * w->n + k] = (unsigned char)(h >> 8);
         }
 }
@@ -219,16 +221,12 @@ static rd_result quantise(writer *w, rd_compact_codes *codes)
     return r;
 }
 
-/* The kept Gaussians as the file will decode them: positions through half floats, the
-   rest from the codebooks. */
+/* The kept Gaussians as the file will decode them: positions as write_positions left them,
+   the rest from the codebooks. */
 static rd_result decode_kept(writer *w, rd_compact_arrays *out)
 {
     if (!rd_compact_arrays_alloc(&w->a, w->n, out)) return rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
-    int m = rd_compact_mean_floats(&w->a);
-    for (int64_t k = 0; k < w->n; k++)
-        for (int c = 0; c < m; c++)
-            out->means[(size_t)k * m + c] =
-                w->origin[c] + rd_half_to_float(rd_half_from_float(w->kept.means[(size_t)k * m + c] - w->origin[c]));
+    memcpy(out->means, w->kept.means, (size_t)w->n * (size_t)rd_compact_mean_floats(&w->a) * sizeof(float));
     rd_compact_apply_codes(out, w->codes, w->slice_count);
     return RD_OK;
 }
@@ -349,6 +347,12 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     if (!(d.target_bits_per_gaussian >= 0.0f) || !isfinite(d.target_bits_per_gaussian))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: target bits per Gaussian %g is not a positive number", path,
                        d.target_bits_per_gaussian);
+    for (int v = 0; d.views && v < d.view_count; v++) { /* once, before the passes over them */
+        const rd_train_view *view = &d.views[v];
+        if (view->image && (view->image->width != view->camera.width || view->image->height != view->camera.height))
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: view %d: a %dx%d photo for a %dx%d camera", path, v,
+                           view->image->width, view->image->height, view->camera.width, view->camera.height);
+    }
     writer w = {.ctx = ctx, .path = path};
     if (!rd_compact_arrays_of(scene, &w.a)) {
         const rd_scene_head *head = rd_scene_head_of(scene);
