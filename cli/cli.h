@@ -83,6 +83,9 @@ int cli_outputs_existing(const char *dir, const cli_views *v, bool exr);
 cli_names cli_outputs_earlier(const char *dir);
 int cli_outputs_remove_stale(const char *dir, const cli_names *earlier, const cli_views *v);
 void cli_names_free(cli_names *n);
+/* SCENE without its format's extension (.ply, .rcompact, ...), then suffix (".report.json",
+   ".checkpoint") into out: the files `train` and `compact` write beside a scene. */
+void cli_beside_scene(const char *scene, const char *suffix, char *out, size_t size);
 
 /* bench's warm-up: the requested frames, and more until CLI_WARMUP_MIN_MS have passed
    since the first (none at all when none were requested). A GPU that idled while the

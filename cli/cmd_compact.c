@@ -40,7 +40,6 @@ typedef struct compact_options {
     const char *scene, *out, *dataset;
     rd_compact_desc desc;
     int views, downscale; /* views: -1 all */
-    float background[3];
     cli_options context;
 } compact_options;
 
@@ -89,7 +88,7 @@ static int parse(int argc, char **argv, compact_options *o)
         } else if (strcmp(a, "--dataset") == 0 && next) {
             o->dataset = argv[++i];
         } else if (strcmp(a, "--background") == 0 && next) {
-            if (!cli_parse_background(argv[++i], o->background))
+            if (!cli_parse_background(argv[++i], o->desc.background))
                 return fprintf(stderr, "radiant: --background %s: expected black, white or R,G,B in [0, 1]\n", next), EXIT_USAGE;
         } else if (strcmp(a, "--backend") == 0 && next) {
             int b = rd_backend_from_name(argv[++i]);
@@ -158,12 +157,6 @@ static cJSON *report_json(const compact_options *o, const rd_compact_report *r, 
     return j;
 }
 
-/* The file's own name less .rcompact, then .report.json. */
-static void report_path(const char *out, char *path, size_t size)
-{
-    snprintf(path, size, "%.*s.report.json", (int)(strlen(out) - 9), out);
-}
-
 int cmd_compact(int argc, char **argv)
 {
     compact_options o;
@@ -187,7 +180,6 @@ int cmd_compact(int argc, char **argv)
         int k = train ? pick_views(train, o.views, &views) : 0;
         if (k < 0) { fprintf(stderr, "radiant: out of memory\n"); goto done; }
         o.desc.views = views, o.desc.view_count = k;
-        memcpy(o.desc.background, o.background, sizeof o.background);
     }
     double start = cli_now_ms();
     rd_compact_report r;
@@ -208,17 +200,17 @@ int cmd_compact(int argc, char **argv)
     cJSON_AddNumberToObject(report, "load_ms", cli_now_ms() - load_start);
     if (test) {
         int n = rd_train_set_count(test);
-        double before = cli_evaluate(ctx, scene, test, n, o.background, NULL);
-        double after = cli_evaluate(ctx, back, test, n, o.background, NULL);
+        double before = cli_evaluate(ctx, scene, test, n, o.desc.background, NULL);
+        double after = cli_evaluate(ctx, back, test, n, o.desc.background, NULL);
         cJSON_AddStringToObject(report, "dataset", o.dataset);
         cJSON_AddNumberToObject(report, "test_views", n);
-        cJSON_AddItemToObject(report, "background", cJSON_CreateFloatArray(o.background, 3));
+        cJSON_AddItemToObject(report, "background", cJSON_CreateFloatArray(o.desc.background, 3));
         cJSON_AddNumberToObject(report, "psnr_before", before);
         cJSON_AddNumberToObject(report, "psnr_after", after);
         printf("test PSNR on %d views: %.2f dB before, %.2f dB after (%+.2f)\n", n, before, after, after - before);
     }
     char path[4200];
-    report_path(o.out, path, sizeof path);
+    cli_beside_scene(o.out, ".report.json", path, sizeof path);
     char *text = cJSON_Print(report);
     if (!text || rd_file_write(ctx, path, text, strlen(text)) != RD_OK) cli_error(ctx, NULL);
     else status = EXIT_DONE;

@@ -230,21 +230,6 @@ static int parse(int argc, char **argv, train_options *o)
 static volatile sig_atomic_t interrupted;
 static void on_interrupt(int signal) { (void)signal, interrupted = 1; }
 
-/* SCENE without its format's extension, then suffix (".report.json", ".checkpoint"). */
-static void beside_scene(const char *scene, const char *suffix, char *out, size_t size)
-{
-    static const char *const extensions[] = {".compressed.ply", ".ply", ".spz", ".splat", ".rnerf"};
-    size_t n = strlen(scene);
-    for (size_t k = 0; k < sizeof extensions / sizeof extensions[0]; k++) {
-        size_t e = strlen(extensions[k]);
-        if (n > e && strcasecmp(scene + n - e, extensions[k]) == 0) {
-            n -= e;
-            break;
-        }
-    }
-    snprintf(out, size, "%.*s%s", (int)n, scene, suffix);
-}
-
 static cJSON *options_json(const train_options *o, const rd_train_set *train, const rd_train_set *test, int64_t initial, bool sparse)
 {
     cJSON *j = cJSON_CreateObject();
@@ -411,7 +396,7 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     char checkpoint[4096];
-    beside_scene(o.out, ".checkpoint", checkpoint, sizeof checkpoint);
+    cli_beside_scene(o.out, ".checkpoint", checkpoint, sizeof checkpoint);
     fit_stats stats = {0};
     if (o.resume) {
         if (fit.load_checkpoint(fit.trainer, o.resume) != RD_OK || fit.step(fit.trainer, 0, &stats) != RD_OK) {
@@ -529,7 +514,7 @@ int cmd_train(int argc, char **argv)
         printf("test split: %d views, mean PSNR %.2f dB, SSIM %.4f\n", test_count, mean, ssim);
     }
     char path[4096];
-    beside_scene(o.out, ".report.json", path, sizeof path);
+    cli_beside_scene(o.out, ".report.json", path, sizeof path);
     char *text = cJSON_Print(report);
     if (!text || rd_file_write(ctx, path, text, strlen(text)) != RD_OK) {
         if (text) cli_error(ctx, NULL);

@@ -1,4 +1,5 @@
-/* outputs.c: what a render finds in its --out folder. Files of the names it writes are
+/* outputs.c: the files a scene's report and checkpoint take beside it, and what a render
+   finds in its --out folder. Files of the names it writes are
    replaced (and counted, so that the command can say so); frames of an earlier render
    that this one does not write are removed only where the earlier render's report.json
    names them, so nothing radiant did not write is ever touched. */
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static bool exists(const char *dir, const char *name, const char *ext)
@@ -72,4 +74,18 @@ void cli_names_free(cli_names *n)
 {
     free(n->names);
     *n = (cli_names){0};
+}
+
+void cli_beside_scene(const char *scene, const char *suffix, char *out, size_t size)
+{
+    static const char *const extensions[] = {".compressed.ply", ".ply", ".spz", ".splat", ".rnerf", ".rcompact"};
+    size_t n = strlen(scene);
+    for (size_t k = 0; k < sizeof extensions / sizeof extensions[0]; k++) {
+        size_t e = strlen(extensions[k]);
+        if (n > e && strcasecmp(scene + n - e, extensions[k]) == 0) {
+            n -= e;
+            break;
+        }
+    }
+    snprintf(out, size, "%.*s%s", (int)n, scene, suffix);
 }

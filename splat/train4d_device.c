@@ -39,7 +39,6 @@ static void param_widths(const rd_trainer4d *t, size_t w[PARAMS4])
     memcpy(w, widths, sizeof widths);
 }
 
-
 static size_t floats_per_gaussian(const rd_trainer4d *t)
 {
     size_t widths[PARAMS4], total = 2 + sizeof(rd_slice4d_static) / sizeof(float) + rd_slice_grads_floats(t->max_degree);
