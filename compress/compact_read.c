@@ -33,12 +33,10 @@ typedef struct parsed {
     int part_count;
 } parsed;
 
-static bool detect_magic(const unsigned char *data, size_t size)
+bool rd_compact_detect(const unsigned char *data, size_t size)
 {
     return size >= HEADER_BYTES && memcmp(data, RD_COMPACT_MAGIC, 8) == 0;
 }
-
-bool rd_compact_detect(const unsigned char *data, size_t size) { return detect_magic(data, size); }
 
 /* An integer field in lo..hi, or the error naming it. */
 static rd_result integer(rd_context *ctx, const char *path, const cJSON *object, const char *where, const char *name, double lo,
@@ -156,7 +154,7 @@ static rd_result parse_parts(rd_context *ctx, const char *path, const cJSON *j, 
 static rd_result parse(rd_context *ctx, const char *path, const unsigned char *data, size_t size, parsed *p)
 {
     memset(p, 0, sizeof *p);
-    if (!detect_magic(data, size)) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: not a compact scene (no RDCOMPCT magic)", path);
+    if (!rd_compact_detect(data, size)) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: not a compact scene (no RDCOMPCT magic)", path);
     uint32_t version = rd_le32(data + 8), json_bytes = rd_le32(data + 12);
     if (version != RD_COMPACT_VERSION)
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: compact file version %u (this radiant reads version %d)", path, version,
