@@ -107,24 +107,33 @@ static int compare_exact(const rd_scene *scene, const rd_scene *back)
     return bad;
 }
 
+/* scene rendered from cam at time into out (RGBA, allocated here). */
+static void render_image(const rd_scene *scene, const rd_camera *cam, float time, rd_image *out)
+{
+    CHECK_OK(rd_image_alloc(cam->width, cam->height, 4, out));
+    CHECK_OK(rd_render(ctx, scene, cam, &(rd_render_desc){.time = time}, &(rd_framebuffer){.color = out->pixels}));
+}
+
+/* scene's render from cam at time against truth (rd_image_compare's PSNR). */
+static double psnr_of(const rd_scene *scene, const rd_camera *cam, float time, const rd_image *truth)
+{
+    rd_image x;
+    render_image(scene, cam, time, &x);
+    rd_metrics m = {0};
+    CHECK_OK(rd_image_compare(ctx, &x, truth, &m));
+    rd_image_free(&x);
+    return isfinite(m.psnr) ? m.psnr : 100.0;
+}
+
 /* The PSNR between a's and b's renders from cam (NULL: at the origin looking down +z, 96x72). */
 static double render_psnr_from(const rd_scene *a, const rd_scene *b, float time, const rd_camera *from)
 {
     rd_camera cam = from ? *from : rd_camera_look_at((float[]){0, 0, 0}, (float[]){0, 0, 1}, (float[]){0, -1, 0}, 96, 72, 50.0f);
-    size_t pixels = (size_t)cam.width * cam.height;
-    float *x = calloc(pixels * 4, sizeof(float)), *y = calloc(pixels * 4, sizeof(float));
-    rd_render_desc desc = {.time = time};
-    CHECK_OK(rd_render(ctx, a, &cam, &desc, &(rd_framebuffer){.color = x}));
-    CHECK_OK(rd_render(ctx, b, &cam, &desc, &(rd_framebuffer){.color = y}));
-    double se = 0;
-    for (size_t k = 0; k < pixels * 4; k++) {
-        if (k % 4 == 3) continue;
-        double dx = fmin(fmax(x[k], 0), 1) - fmin(fmax(y[k], 0), 1);
-        se += dx * dx;
-    }
-    free(x), free(y);
-    double mse = se / (double)(pixels * 3);
-    return mse > 0 ? 10 * log10(1 / mse) : 100;
+    rd_image truth;
+    render_image(a, &cam, time, &truth);
+    double psnr = psnr_of(b, &cam, time, &truth);
+    rd_image_free(&truth);
+    return psnr;
 }
 
 static double render_psnr(const rd_scene *a, const rd_scene *b, float time) { return render_psnr_from(a, b, time, NULL); }
@@ -237,20 +246,16 @@ static void test_quantised(void)
     rd_scene_destroy(back), rd_scene_destroy(s4);
 }
 
-/* Renders of scene from n cameras about it, as photos (RGB). */
+/* Renders of scene from n cameras about it, as photos. */
 static rd_train_view *photos_of(const rd_scene *scene, int n, int width, int height)
 {
     rd_train_view *views = calloc((size_t)n, sizeof *views);
     for (int v = 0; v < n; v++) {
         float eye[3] = {(float)rng_range(&rng, -0.6, 0.6), (float)rng_range(&rng, -0.6, 0.6), 0.0f};
         views[v].camera = rd_camera_look_at(eye, (float[]){0, 0, 5}, (float[]){0, -1, 0}, width, height, 60.0f);
-        rd_image *photo = calloc(1, sizeof *photo), rgba;
-        CHECK_OK(rd_image_alloc(width, height, 4, &rgba));
-        CHECK_OK(rd_render(ctx, scene, &views[v].camera, &(rd_render_desc){0}, &(rd_framebuffer){.color = rgba.pixels}));
-        CHECK_OK(rd_image_alloc(width, height, 3, photo));
-        for (int p = 0; p < width * height; p++)
-            for (int c = 0; c < 3; c++) photo->pixels[3 * p + c] = rgba.pixels[4 * p + c];
-        rd_image_free(&rgba);
+        rd_image *photo = calloc(1, sizeof *photo);
+        render_image(scene, &views[v].camera, 0, photo);
+        for (int p = 0; p < width * height; p++) photo->pixels[4 * p + 3] = 1.0f; /* opaque: the render on black as it is */
         views[v].image = photo;
     }
     return views;
@@ -269,16 +274,7 @@ static void photos_free(rd_train_view *views, int n)
 static double psnr_against(const rd_scene *scene, const rd_train_view *views, int n)
 {
     double sum = 0;
-    for (int v = 0; v < n; v++) {
-        int w = views[v].camera.width, h = views[v].camera.height;
-        float *x = calloc((size_t)w * h * 4, sizeof(float));
-        CHECK_OK(rd_render(ctx, scene, &views[v].camera, &(rd_render_desc){0}, &(rd_framebuffer){.color = x}));
-        double se = 0;
-        for (int p = 0; p < w * h; p++)
-            for (int c = 0; c < 3; c++) se += pow(x[4 * p + c] - views[v].image->pixels[3 * p + c], 2);
-        sum += 10 * log10(3.0 * w * h / se);
-        free(x);
-    }
+    for (int v = 0; v < n; v++) sum += psnr_of(scene, &views[v].camera, 0, views[v].image);
     return sum / n;
 }
 
