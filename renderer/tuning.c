@@ -16,11 +16,14 @@ static void setting(const char *name, const char *const *values, int count, int 
 void rd_tuning_from_env(rd_tuning *t)
 {
     static const char *const orders[] = {"longest", "rows"}, *const paths[] = {"single-pass", "reduce-then-scan"},
-                             *const long_tiles[] = {"0", "all"}, *const off_on[] = {"0", "1"};
+                             *const long_tiles[] = {"0", "all"}, *const off_on[] = {"0", "1"},
+                             *const blends[] = {"sparse", "dense"}, *const relevancies[] = {"gram", "decode"};
     setting("RADIANT_VK_TILE_ORDER", orders, 2, &t->vk_tile_order);
     setting("RADIANT_VK_SORT_PATH", paths, 2, &t->vk_sort_path);
     setting("RADIANT_CUDA_LONG_TILES", long_tiles, 2, &t->cuda_long_tiles);
     setting("RADIANT_CUDA_DEPENDENT_LAUNCH", off_on, 2, &t->cuda_dependent_launch);
+    setting("RADIANT_FEATURE_BLEND", blends, 2, &t->feature_blend);
+    setting("RADIANT_FEATURE_RELEVANCY", relevancies, 2, &t->feature_relevancy);
     const char *v;
     if ((v = getenv("RADIANT_VK_SORT_ITEMS"))) t->vk_sort_items = atoi(v);
     if ((v = getenv("RADIANT_VK_SORT_WAIT_BUDGET"))) t->vk_sort_wait_budget = atoi(v) > 0 ? atoi(v) : -1;

@@ -16,6 +16,8 @@ enum { RD_TILE_ORDER_LONGEST = 1, RD_TILE_ORDER_ROWS };            /* rd_tuning.
 enum { RD_SORT_SINGLE_PASS = 1, RD_SORT_REDUCE_THEN_SCAN };        /* rd_tuning.vk_sort_path */
 enum { RD_LONG_TILES_NEVER = 1, RD_LONG_TILES_ALL };               /* rd_tuning.cuda_long_tiles */
 enum { RD_DEPENDENT_LAUNCH_OFF = 1, RD_DEPENDENT_LAUNCH_ON };      /* rd_tuning.cuda_dependent_launch */
+enum { RD_FEATURE_BLEND_SPARSE = 1, RD_FEATURE_BLEND_DENSE };      /* rd_tuning.feature_blend */
+enum { RD_RELEVANCY_GRAM = 1, RD_RELEVANCY_DECODE };               /* rd_tuning.feature_relevancy */
 
 typedef struct rd_tuning {
     /* Vulkan */
@@ -34,6 +36,13 @@ typedef struct rd_tuning {
                                 RADIANT_CUDA_LONG_TILES=0|all */
     int cuda_dependent_launch; /* programmatic dependent launch (cuda_backend.cu: where the
                                 device has it, sm_90 on); RADIANT_CUDA_DEPENDENT_LAUNCH=0|1 */
+    /* feature fields, every backend */
+    int feature_blend;       /* K adds a slot (sparse) or all L entries a Gaussian (dense, the
+                                spec's training path, kept to test the sparse one against);
+                                RADIANT_FEATURE_BLEND=sparse|dense */
+    int feature_relevancy;   /* queries from W through u = D t and G = D D^T (gram) or through
+                                the decoded D-wide feature (decode), feature_render.c;
+                                RADIANT_FEATURE_RELEVANCY=gram|decode */
 } rd_tuning;
 
 /* The environment's overrides of *t (fields whose variable is unset are kept). */

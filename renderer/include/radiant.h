@@ -4,8 +4,9 @@
    rendering), radiant_splats.h (Gaussian scenes), radiant_datasets.h (scene files and
    camera datasets), radiant_images.h (images and metrics), radiant_train.h (fitting
    Gaussians to photos), radiant_nerf.h (hash-grid NeRFs), radiant_4d.h (4D Gaussians,
-   rendered at a time), radiant_compact.h (pruned, quantised scenes). Apart: radiant_vulkan.h
-   (Vulkan interop) and radiant_bench.h (benchmark scenes).
+   rendered at a time), radiant_compact.h (pruned, quantised scenes), radiant_features.h
+   (feature fields and queries over them). Apart: radiant_vulkan.h (Vulkan interop) and
+   radiant_bench.h (benchmark scenes).
 
    Overview
    --------
@@ -51,5 +52,6 @@
 #include "radiant_nerf.h"
 #include "radiant_4d.h"
 #include "radiant_compact.h"
+#include "radiant_features.h"
 
 #endif /* RADIANT_H */

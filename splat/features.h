@@ -1,0 +1,70 @@
+/* features.h: feature fields (radiant_features.h; spec/features.md) inside the splat
+   module: the field's arrays, a view of per-Gaussian slots that the field and the trainer
+   both hand to the blend, and the CPU blend of coefficient maps with its backward pass.
+   feature_field.c makes and checks fields, feature_file.c reads and writes .rfeat,
+   feature_cpu.c blends, feature_render.c decodes and answers queries, feature_train.c
+   learns slots and codebooks. */
+#ifndef RD_FEATURES_H
+#define RD_FEATURES_H
+
+#include "splat_cpu.h"
+#include "../compress/conventions.h" /* half floats */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rd_feature_field {
+    int64_t count;
+    int levels, L, K, dim;
+    uint8_t *indices;   /* count*levels*K */
+    uint16_t *weights;  /* count*levels*K, IEEE half */
+    float *codebooks;   /* levels*L*dim */
+};
+
+/* Slots as the blend reads them: a stored field's (half weights) or a trainer's (float
+   weights, from its logits each step). Slot j = (i*levels + level)*K + k. */
+typedef struct rd_feature_slots {
+    int64_t count;
+    int levels, L, K;
+    const uint8_t *indices;
+    const uint16_t *half_weights; /* exactly one of these two */
+    const float *weights;
+} rd_feature_slots;
+
+static inline float rd_feature_slot_weight(const rd_feature_slots *s, int64_t j)
+{
+    return s->weights ? s->weights[j] : rd_half_to_float(s->half_weights[j]);
+}
+
+rd_feature_slots rd_feature_field_slots(const rd_feature_field *field);
+
+/* Why (levels, L, K, dim) is not a field's configuration, or NULL when it is. */
+const char *rd_feature_config_problem(int levels, int L, int K, int dim, char *buf, size_t n);
+/* A field with zeroed arrays; the configuration must pass rd_feature_config_problem. */
+rd_result rd_feature_field_alloc(rd_context *ctx, int64_t count, int levels, int L, int K, int dim, rd_feature_field **out);
+/* Why the slots are not a field's (an index past L, two slots of a Gaussian's level naming
+   one entry, a weight negative or not finite), naming the first bad slot, or NULL. */
+const char *rd_feature_slots_problem(const rd_feature_slots *slots, char *buf, size_t n);
+
+/* The coefficient maps of one view on the CPU: coefficients (width*height*levels*L, may be
+   NULL) and alpha (width*height, may be NULL). The blend (sparse or dense per the context's
+   tuning) runs on the frame rd_cpu_frame_prepare made of the scene. */
+rd_result rd_feature_coefficients_cpu(rd_context *ctx, const rd_cpu_frame *frame, const rd_feature_slots *slots,
+                                      float *coefficients, float *alpha);
+/* The backward pass of that blend with the geometry frozen: given dL/dW (as coefficients),
+   ADDS dL/d(slot weight) into weight_grad (count*levels*K), summed in a fixed order. */
+rd_result rd_feature_coefficients_backward_cpu(rd_context *ctx, const rd_cpu_frame *frame, const rd_feature_slots *slots,
+                                               const float *coefficient_grad, float *weight_grad);
+
+/* One tile's blend (feature_cpu.c), for renderers that finish a tile at a time: the
+   tile's pixels row by row into out (pixels*levels*L) and alpha (pixels). */
+void rd_feature_blend_tile(const rd_cpu_frame *frame, const rd_feature_slots *slots, int64_t tile, bool dense, float *scratch,
+                           float *out, float *alpha);
+/* Floats of scratch rd_feature_blend_tile needs for the frame's longest tile. */
+size_t rd_feature_tile_scratch(const rd_cpu_frame *frame, const rd_feature_slots *slots);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
