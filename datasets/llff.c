@@ -6,6 +6,7 @@
    (camNN/images/ or camNN/ itself, sorted by name) are views at time frame / 30 s; cam00
    is the test split, the rest train. */
 #include "dataset.h"
+#include "npy.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -13,48 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Parses a .npy v1/v2/v3 header for a little-endian float64, C-order, 2-D array. */
-static rd_result parse_npy(rd_context *ctx, const char *path, const char *data, size_t size, int64_t *rows,
-                           int64_t *cols, const double **values)
-{
-    const char *name = rd_path_tail(path);
-    if (size < 10 || memcmp(data, "\x93NUMPY", 6) != 0)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: not a .npy file (bad magic)", name);
-    int major = (unsigned char)data[6];
-    size_t header_len, start;
-    if (major == 1) {
-        header_len = (unsigned char)data[8] | ((size_t)(unsigned char)data[9] << 8);
-        start = 10;
-    } else if (major == 2 || major == 3) {
-        if (size < 12) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: truncated header", name);
-        header_len = (unsigned char)data[8] | ((size_t)(unsigned char)data[9] << 8) |
-                     ((size_t)(unsigned char)data[10] << 16) | ((size_t)(unsigned char)data[11] << 24);
-        start = 12;
-    } else {
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: .npy version %d is not supported", name, major);
-    }
-    if (header_len > size - start || header_len > 65536) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: truncated header", name);
-    char header[65537];
-    memcpy(header, data + start, header_len);
-    header[header_len] = '\0';
-    if (!strstr(header, "'descr': '<f8'"))
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: descr: expected '<f8' (little-endian float64)", name);
-    if (!strstr(header, "'fortran_order': False"))
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: fortran_order: only C order is supported", name);
-    const char *shape = strstr(header, "'shape': (");
-    long long r = -1, c = -1;
-    if (!shape || sscanf(shape, "'shape': (%lld, %lld)", &r, &c) != 2 || r < 0 || c < 0)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape: expected a 2-D shape (N, 17)", name);
-    size_t body = start + header_len;
-    if ((uint64_t)r > (size - body) / 8 / (uint64_t)(c ? c : 1) || (uint64_t)(r * c) * 8 > size - body)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape (%lld, %lld) needs more data than the file holds (truncated?)", name, r, c);
-    if (body % 8 != 0) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: data is not 8-byte aligned", name);
-    *rows = r;
-    *cols = c;
-    *values = (const double *)(data + body);
-    return RD_OK;
-}
 
 static bool is_image_name(const char *n)
 {
@@ -140,12 +99,14 @@ rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split,
     size_t size;
     rd_result r = rd_read_file(ctx, npy_path, &data, &size);
     if (r != RD_OK) return r;
-    int64_t rows = 0, cols = 0;
-    const double *v = NULL;
-    r = parse_npy(ctx, npy_path, data, size, &rows, &cols, &v);
-    if (r == RD_OK && cols != 17)
-        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape: expected (N, 17), found (%lld, %lld)", rd_path_tail(npy_path),
-                    (long long)rows, (long long)cols);
+    rd_npy v;
+    r = rd_npy_parse(ctx, npy_path, (const unsigned char *)data, size, &v);
+    if (r == RD_OK && v.type != RD_NPY_F64)
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: descr: expected '<f8' (little-endian float64), found %s", rd_path_tail(npy_path),
+                    rd_npy_type_name(v.type));
+    if (r == RD_OK && (v.rank != 2 || v.shape[1] != 17))
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape: expected (N, 17), found a %d-D array", rd_path_tail(npy_path), v.rank);
+    int64_t rows = r == RD_OK ? v.shape[0] : 0;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", npy_path);
     char *slash = strrchr(dir, '/');
@@ -170,8 +131,8 @@ rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split,
     for (int64_t i = 0; r == RD_OK && i < rows; i++) {
         bool in_split = n3dv ? strcmp(split, "all") == 0 || (i == 0) == (strcmp(split, "test") == 0) : rd_split_contains(split, (int)i);
         if (!in_split) continue;
-        const double *row = v + 17 * i;
-        double M[15];
+        double row[17], M[15];
+        for (int k = 0; k < 17; k++) row[k] = rd_npy_get(&v, 17 * i + k);
         memcpy(M, row, sizeof M); /* row-major 3x5 */
         for (int k = 0; k < 17; k++)
             if (!isfinite(row[k])) {

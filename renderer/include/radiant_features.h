@@ -25,6 +25,7 @@
 #define RADIANT_FEATURES_H
 
 #include "radiant_core.h"
+#include "radiant_train.h" /* rd_train_stats */
 
 #include <stdbool.h>
 
@@ -97,6 +98,66 @@ typedef struct rd_feature_target {
 /* Renders the field over the Gaussian scene it belongs to (same count) from camera. */
 rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_feature_field *field, const rd_camera *camera,
                              const rd_feature_render_desc *desc, const rd_feature_target *target);
+
+/* ---- training (spec/features.md, "Training (V2)") ----
+   A field learned over a frozen Gaussian scene: per Gaussian and level L logits whose top K
+   give the slots (their softmax as weights), and per level a codebook that starts as the
+   k-means centroids of the targets, both by Adam (eps 1e-15, constant rate) under the
+   masked cosine loss 1 - mean_p cos(D^T W(p), f(p)) of one random view a step (pixels
+   without a target count as cosine 0), averaged over the levels. CPU backend. */
+
+/* A view's targets, levels planes of the camera's width*height pixels: either masks (row
+   of mask_features, or -1 where no mask covers the pixel) as LangSplat keeps them, or
+   features (dim floats a pixel; an all-zero pixel has no target). Read in place: the
+   arrays outlive the trainer. */
+typedef struct rd_feature_view {
+    rd_camera camera;
+    const int32_t *masks;        /* levels*width*height */
+    const float *mask_features;  /* mask_count*dim */
+    int mask_count;
+    const float *features;       /* levels*width*height*dim, where masks is NULL */
+} rd_feature_view;
+
+typedef struct rd_feature_trainer_desc {
+    const rd_feature_view *views;
+    int view_count;
+    int levels;          /* planes of each view's targets: the field's levels (0: 3) */
+    int codebook_size;   /* L (0: 64) */
+    int slots;           /* K (0: 4) */
+    int dim;             /* D of the targets (required) */
+    float lr;            /* 0: 2.5e-3 */
+    uint64_t seed;       /* view order; a run repeats bit for bit */
+} rd_feature_trainer_desc;
+
+typedef struct rd_feature_trainer rd_feature_trainer;
+/* A trainer for the field of scene (host Gaussians, which must outlive the trainer). */
+rd_result rd_feature_trainer_create(rd_context *ctx, const rd_scene *scene, const rd_feature_trainer_desc *desc,
+                                    rd_feature_trainer **out);
+void rd_feature_trainer_destroy(rd_feature_trainer *trainer);
+/* Runs steps more iterations; stats (may be NULL): iteration, mean loss of these steps,
+   the scene's Gaussians. */
+rd_result rd_feature_trainer_step(rd_feature_trainer *trainer, int steps, rd_train_stats *stats);
+/* The field as learned so far: each Gaussian's top K entries in ascending order, their
+   softmax as weights. */
+rd_result rd_feature_trainer_field(rd_feature_trainer *trainer, rd_feature_field **out);
+
+/* ---- LangSplat's preprocessed data (spec/features.md, "Preprocessed data") ---- */
+
+/* One image's masks from folder/<stem>_f.npy (float32 [M, D]: the masks' embeddings) and
+   folder/<stem>_s.npy (float32 or int32 [4, H, W]: per plane the row into _f, or -1),
+   planes 1-3 (LangSplat's s, m, l) as levels 1-3. H and W must be width*downscale and
+   height*downscale (the dataset image's size); the maps are sampled at each downscaled
+   pixel's centre. Errors name the file and what does not fit: dtype, shape, an index past
+   the rows of _f, a size other than the image's. */
+typedef struct rd_language_features {
+    int width, height;   /* of masks: the training view's */
+    int mask_count, dim;
+    int32_t *masks;      /* 3 planes of width*height: levels 1-3 */
+    float *features;     /* mask_count*dim */
+} rd_language_features;
+rd_result rd_language_features_load(rd_context *ctx, const char *folder, const char *stem, int width, int height, int downscale,
+                                    rd_language_features *out);
+void rd_language_features_free(rd_language_features *features);
 
 /* The spec's evaluation of a relevancy map (host memory, width*height): smoothed gets
    r' = (r + m) / 2, m the mean of r over the in-image pixels of the 29x29 window about each
