@@ -86,6 +86,10 @@ void cli_names_free(cli_names *n);
 /* SCENE without its format's extension (.ply, .rcompact, ...), then suffix (".report.json",
    ".checkpoint") into out: the files `train` and `compact` write beside a scene. */
 void cli_beside_scene(const char *scene, const char *suffix, char *out, size_t size);
+/* mkdir -p: false (errno set) where a folder cannot be made. */
+bool cli_make_dirs(const char *path);
+/* Writes a report as JSON to path (atomically); prints why and returns false on failure. */
+bool cli_write_report(rd_context *ctx, const char *path, const cJSON *report);
 
 /* bench's warm-up: the requested frames, and more until CLI_WARMUP_MIN_MS have passed
    since the first (none at all when none were requested). A GPU that idled while the
@@ -105,5 +109,8 @@ int cmd_synth(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+/* `radiant train --model features` (train_features.c). */
+int cli_train_features(int argc, char **argv);
 
 #endif

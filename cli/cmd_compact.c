@@ -211,10 +211,7 @@ int cmd_compact(int argc, char **argv)
     }
     char path[4200];
     cli_beside_scene(o.out, ".report.json", path, sizeof path);
-    char *text = cJSON_Print(report);
-    if (!text || rd_file_write(ctx, path, text, strlen(text)) != RD_OK) cli_error(ctx, NULL);
-    else status = EXIT_DONE;
-    free(text);
+    if (cli_write_report(ctx, path, report)) status = EXIT_DONE;
 done:
     cJSON_Delete(report);
     free(views);

@@ -11,10 +11,26 @@ static const char *USAGE =
     "\n"
     "A scene file: format, Gaussian count, SH degree, bounds, properties found; a NeRF snapshot:\n"
     "its encoding, networks, parameter count, box, occupied cells and what a snapshot of it stores.\n"
+    "A feature field (.rfeat): levels, codebook entries, slots, dimension, memory a Gaussian.\n"
     "A dataset folder or file: kind, views, skipped frames, sparse points.\n"
     "  --split S   the dataset split to list (default: all)\n"
     "  --decode-limit MIB|none  memory FILE may decode to (default: 64 times its size, at least 256 MiB)\n"
     "  --spz-frame NAME      read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n";
+
+static int feature_info(rd_context *ctx, const char *path)
+{
+    rd_feature_field *field = NULL;
+    if (rd_feature_field_load(ctx, path, &field) != RD_OK) return cli_error(ctx, NULL), EXIT_FAILED;
+    rd_feature_field_info info;
+    rd_feature_field_get_info(field, &info);
+    printf("file:        %s\nformat:      rfeat (feature field: sparse coefficients over codebooks)\ngaussians:   %lld\n", path,
+           (long long)info.count);
+    printf("levels:      %d\ncodebook:    %d entries of %d dimensions a level (%.1f KiB in all)\nslots:       %d a Gaussian and level\n",
+           info.levels, info.codebook_size, info.dim, (double)info.codebook_bytes / 1024.0, info.slots);
+    printf("memory:      %lld bytes a Gaussian (index bytes, half weights)\n", (long long)info.bytes_per_gaussian);
+    rd_feature_field_destroy(field);
+    return EXIT_DONE;
+}
 
 static int dataset_info(rd_context *ctx, const cli_options *o)
 {
@@ -123,8 +139,8 @@ int cmd_info(int argc, char **argv)
     while (o.scene[len]) len++;
     bool is_dataset = (stat(o.scene, &st) == 0 && S_ISDIR(st.st_mode)) ||
                       (len > 5 && (strcmp(o.scene + len - 5, ".json") == 0 || strcmp(o.scene + len - 4, ".npy") == 0));
-    if (is_dataset) {
-        status = dataset_info(ctx, &o);
+    if (is_dataset || (len > 6 && strcmp(o.scene + len - 6, ".rfeat") == 0)) {
+        status = is_dataset ? dataset_info(ctx, &o) : feature_info(ctx, o.scene);
         rd_context_destroy(ctx);
         return status;
     }

@@ -43,19 +43,6 @@ static const char *USAGE =
     "  --spz-frame NAME     read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n"
     "  -v, --verbose        debug messages\n";
 
-static bool make_dirs(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return false;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
-}
-
 /* Renders one view; fills rgba (width*height*4). */
 static rd_result render_view(rd_context *ctx, const rd_scene *scene, const rd_camera *cam, const cli_options *o,
                              float *rgba, double *ms)
@@ -175,7 +162,7 @@ int cmd_render(int argc, char **argv)
         cli_error(ctx, NULL);
         goto done;
     }
-    if (!make_dirs(out_dir)) { fprintf(stderr, "radiant: %s: cannot create folder: %s\n", out_dir, strerror(errno)); goto done; }
+    if (!cli_make_dirs(out_dir)) { fprintf(stderr, "radiant: %s: cannot create folder: %s\n", out_dir, strerror(errno)); goto done; }
     replaced = cli_outputs_existing(out_dir, &views, o.exr);
     earlier = cli_outputs_earlier(out_dir);
     if (views.dataset) {
@@ -272,15 +259,9 @@ int cmd_render(int argc, char **argv)
         cJSON_AddStringToObject(report, "video", o.video);
         cJSON_AddNumberToObject(report, "video_fps", o.fps ? o.fps : 30);
     }
-    char *text = cJSON_Print(report);
     char path[4096];
     snprintf(path, sizeof path, "%s/report.json", out_dir);
-    rd_result written = text ? rd_file_write(ctx, path, text, strlen(text)) : RD_ERROR_OUT_OF_MEMORY;
-    free(text);
-    if (written != RD_OK) {
-        fprintf(stderr, "radiant: %s\n", written == RD_ERROR_OUT_OF_MEMORY ? "out of memory for the report" : rd_last_error(ctx));
-        goto done;
-    }
+    if (!cli_write_report(ctx, path, report)) goto done;
     if (o.video) printf("wrote %s (%d frames at %d a second)\n", o.video, views.count, o.fps ? o.fps : 30);
     printf("rendered %d view%s with the %s backend into %s/ (report: %s)\n", views.count, views.count == 1 ? "" : "s",
            rd_backend_name(rd_context_backend(ctx)), out_dir, path);

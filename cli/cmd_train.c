@@ -25,7 +25,8 @@ static const char *USAGE =
     "CUDA the GPU's in use, by every process, sampled every 100 steps).\n"
     "\n"
     "  --model M            gaussians (default), nerf (spec/nerf.md: Instant-NGP's hash grid, networks and\n"
-    "                       occupancy grid) or 4d (spec/dynamic.md: Yang's 4DGS, each view at its time)\n"
+    "                       occupancy grid), 4d (spec/dynamic.md: Yang's 4DGS, each view at its time) or\n"
+    "                       features (a feature field over a trained scene: radiant train --model features -h)\n"
     "  --backend B          auto (default: cuda where there is a GPU, else cpu), cpu, cuda\n"
     "  --iterations N       steps (default 30000; --steps N is the same)\n"
     "  --seconds S          stop after S seconds of training instead (evaluation excluded), or at N steps\n"
@@ -133,7 +134,7 @@ static int parse(int argc, char **argv, train_options *o)
             else o->points = v;
         } else if (strcmp(a, "--model") == 0 && next) {
             if (strcmp(next, "gaussians") != 0 && strcmp(next, "nerf") != 0 && strcmp(next, "4d") != 0)
-                return fprintf(stderr, "radiant: --model %s: expected gaussians, nerf or 4d\n", next), EXIT_USAGE;
+                return fprintf(stderr, "radiant: --model %s: expected gaussians, nerf, 4d or features\n", next), EXIT_USAGE;
             o->nerf = strcmp(next, "nerf") == 0, o->four_d = strcmp(next, "4d") == 0;
             i++;
         } else if (strcmp(a, "--time-degree") == 0 && next) {
@@ -355,6 +356,8 @@ static void add_nerf_options(rd_context *ctx, cJSON *report, const rd_scene *sce
 
 int cmd_train(int argc, char **argv)
 {
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--model") == 0 && strcmp(argv[i + 1], "features") == 0) return cli_train_features(argc, argv);
     train_options o;
     int status = parse(argc, argv, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
@@ -515,14 +518,7 @@ int cmd_train(int argc, char **argv)
     }
     char path[4096];
     cli_beside_scene(o.out, ".report.json", path, sizeof path);
-    char *text = cJSON_Print(report);
-    if (!text || rd_file_write(ctx, path, text, strlen(text)) != RD_OK) {
-        if (text) cli_error(ctx, NULL);
-        else fprintf(stderr, "radiant: out of memory for the report\n");
-        free(text);
-        goto done;
-    }
-    free(text);
+    if (!cli_write_report(ctx, path, report)) goto done;
     status = EXIT_DONE;
 done:
     if (previous != SIG_ERR) signal(SIGINT, previous);

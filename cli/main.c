@@ -1,4 +1,4 @@
-/* main.c: the `radiant` command: render, info, bench, synth, convert, train, compact. */
+/* main.c: the `radiant` command: render, info, bench, synth, convert, train, compact, query. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -15,6 +15,7 @@ static const char *USAGE =
     "  convert IN OUT [--sh-degree N] [--spz-fractional-bits B]          convert between scene formats\n"
     "  train   DATASET --out SCENE [--iterations N] [--downscale F]      fit a scene to a dataset's photos\n"
     "  compact SCENE --out FILE.rcompact [--prune F] [--dataset DIR]   prune and quantise a 3D or 4D scene\n"
+    "  query   SCENE --embeddings Q.npy [--features F] [--dataset DIR]  relevancy maps of a feature field\n"
     "\n"
     "'radiant <command> --help' shows a command's options.\n"
     "exit codes: 0 done, 1 failed, 2 bad usage\n";
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 2, argv + 2);
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
     if (strcmp(cmd, "compact") == 0) return cmd_compact(argc - 2, argv + 2);
+    if (strcmp(cmd, "query") == 0) return cmd_query(argc - 2, argv + 2);
     fprintf(stderr, "radiant: unknown command '%s'\n\n%s", cmd, USAGE);
     return EXIT_USAGE;
 }

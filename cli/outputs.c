@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static bool exists(const char *dir, const char *name, const char *ext)
@@ -88,4 +90,28 @@ void cli_beside_scene(const char *scene, const char *suffix, char *out, size_t s
         }
     }
     snprintf(out, size, "%.*s%s", (int)n, scene, suffix);
+}
+
+bool cli_write_report(rd_context *ctx, const char *path, const cJSON *report)
+{
+    char *text = cJSON_Print(report);
+    rd_result written = text ? rd_file_write(ctx, path, text, strlen(text)) : RD_ERROR_OUT_OF_MEMORY;
+    free(text);
+    if (written == RD_OK) return true;
+    if (written == RD_ERROR_OUT_OF_MEMORY) fprintf(stderr, "radiant: out of memory for the report\n");
+    else cli_error(ctx, NULL);
+    return false;
+}
+
+bool cli_make_dirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return false;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
 }

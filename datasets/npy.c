@@ -5,6 +5,7 @@
 #include "../compress/bytes.h"
 #include "../compress/conventions.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,4 +121,33 @@ rd_result rd_npy_save(rd_context *ctx, const char *path, const float *values, co
     rd_result r = b.failed ? rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path) : rd_bytes_save(ctx, path, &b);
     rd_bytes_free(&b);
     return r;
+}
+
+rd_result rd_npy_load_matrix(rd_context *ctx, const char *path, int64_t *rows, int64_t *cols, float **values)
+{
+    *values = NULL;
+    char *data;
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, &data, &size);
+    if (r != RD_OK) return r;
+    rd_npy a;
+    r = rd_npy_parse(ctx, path, (const unsigned char *)data, size, &a);
+    if (r == RD_OK && (a.rank < 1 || a.rank > 2 || a.count < 1))
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape: expected a non-empty 1-D or 2-D array, found %d dimensions", rd_path_tail(path),
+                    a.rank);
+    if (r == RD_OK && (*values = rd_alloc_array(a.count, sizeof(float))) == NULL)
+        r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+    for (int64_t i = 0; r == RD_OK && i < a.count; i++) {
+        (*values)[i] = (float)rd_npy_get(&a, i);
+        if (!isfinite((*values)[i])) r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: value %lld is not finite", rd_path_tail(path), (long long)i);
+    }
+    if (r == RD_OK) *rows = a.rank == 2 ? a.shape[0] : 1, *cols = a.shape[a.rank - 1];
+    else free(*values), *values = NULL;
+    free(data);
+    return r;
+}
+
+rd_result rd_npy_save_matrix(rd_context *ctx, const char *path, const float *values, int64_t rows, int64_t cols)
+{
+    return rows ? rd_npy_save(ctx, path, values, NULL, 2, (const int64_t[]){rows, cols}) : rd_npy_save(ctx, path, values, NULL, 1, &cols);
 }

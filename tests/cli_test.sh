@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# cli_test.sh RADIANT_BINARY [VIDEO_FRAMES]: the `radiant` command end to end: help and exit codes,
+# cli_test.sh RADIANT_BINARY [VIDEO_FRAMES [FEATURE_SCENE_TOOL]]: the `radiant` command end to end: help and exit codes,
 # render with a camera list and with a dataset (report.json, PNG, EXR), info, bench,
 # and errors that leave no output behind. Prints "N passed, M failed".
 set -u
 radiant_binary=$1
 video_frames=${2:-} # tests/video_frames.c: decodes a video and compares it with PNG frames
+feature_tool=${3:-} # tests/feature_scene_tool.c: the feature fields' synthetic dataset
 # the sanitizer run's preload (tests/CMakeLists.txt) goes into radiant only
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 radiant=run_radiant
@@ -154,6 +155,36 @@ if [ -n "$video_frames" ]; then
         cat "$tmp/stderr"
     fi
 fi
+# feature fields: the synthetic dataset in LangSplat's layout, trained briefly, described, queried
+if [ -n "$feature_tool" ]; then
+    check "write the feature dataset" status_is 0 "$feature_tool" "$tmp/feat"
+    check "train --model features" status_is 0 "$radiant" train "$tmp/feat" --model features --scene "$tmp/feat/scene.ply" \
+        --out "$tmp/feat/scene.rfeat" --iterations 40 --codebook-size 40
+    check "  (the held-out views' cosine)" grep -q "test: mean cosine" "$tmp/stdout"
+    check "  (the report beside the field)" grep -q '"curve"' "$tmp/feat/scene.rfeat.report.json"
+    check "info describes a feature field" status_is 0 "$radiant" info "$tmp/feat/scene.rfeat"
+    check "  (levels, slots, bytes)" sh -c "grep -q 'levels:      3' '$tmp/stdout' && grep -q '36 bytes a Gaussian' '$tmp/stdout'"
+    check "query the test views" status_is 0 "$radiant" query "$tmp/feat/scene.ply" --dataset "$tmp/feat" \
+        --embeddings "$tmp/feat/queries.npy" --negatives "$tmp/feat/negatives.npy" --out "$tmp/featq"
+    check "  (a heat map and a raw map a view and query)" sh -c "test -s '$tmp/featq/t_1_q27.png' && test -s '$tmp/featq/t_1_q27.npy'"
+    check "  (levels and peaks in the report)" sh -c "grep -q '\"level\":.3' '$tmp/featq/report.json' && grep -q '\"peak\"' '$tmp/featq/report.json'"
+    printf 'not numpy' > "$tmp/feat/bad.npy"
+    check "query with a broken .npy exits 1" status_is 1 "$radiant" query "$tmp/feat/scene.ply" --embeddings "$tmp/feat/bad.npy"
+    check "  (naming the file)" grep -q "bad.npy: not a .npy file" "$tmp/stderr"
+    check "query with a 3-D array of embeddings exits 1" status_is 1 "$radiant" query "$tmp/feat/scene.ply" \
+        --embeddings "$tmp/feat/language_features/r_0_s.npy"
+    check "  (saying its shape)" grep -q "r_0_s.npy: shape: expected a non-empty 1-D or 2-D array, found 3" "$tmp/stderr"
+    check "train --model features to a .ply exits 2" status_is 2 "$radiant" train "$tmp/feat" --model features \
+        --scene "$tmp/feat/scene.ply" --out "$tmp/x.ply"
+    check "train --levels 4 exits 2" status_is 2 "$radiant" train "$tmp/feat" --model features --scene "$tmp/feat/scene.ply" \
+        --out "$tmp/x.rfeat" --levels 4
+    mv "$tmp/feat/language_features/r_3_s.npy" "$tmp/feat/r_3_s.npy"
+    check "train without a view's masks exits 1" status_is 1 "$radiant" train "$tmp/feat" --model features \
+        --scene "$tmp/feat/scene.ply" --out "$tmp/x.rfeat" --iterations 1
+    check "  (naming the file)" grep -q "r_3_s.npy" "$tmp/stderr"
+    check "  (writing nothing)" test ! -e "$tmp/x.rfeat"
+fi
+
 # compact: 3D and 4D, the report beside it, info's parts, bad usage
 check "compact a 3D scene" status_is 0 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/sh3.rcompact" --prune 0.25
 check "compact prints the parts" grep -q "codebooks .* bits a Gaussian" "$tmp/stdout"

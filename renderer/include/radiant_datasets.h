@@ -112,6 +112,12 @@ rd_result rd_dataset_load_image(rd_context *ctx, const rd_dataset *dataset, int 
 rd_result rd_image_undistort(rd_context *ctx, const rd_image *photo, const rd_camera *camera, rd_image *out);
 /* Writes a camera list: {"cameras": [{width, height, fx, fy, cx, cy, w2c}]} */
 rd_result rd_cameras_save(rd_context *ctx, const char *path, const rd_camera *cameras, int count);
+/* A NumPy .npy array of numbers (float16/32/64 or int32/64, little-endian, C order) as
+   floats: a 2-D array is rows x cols, a 1-D one a single row (embeddings, query sets).
+   *values is malloc'd; free it. Errors name the file and the field (dtype, shape). */
+rd_result rd_npy_load_matrix(rd_context *ctx, const char *path, int64_t *rows, int64_t *cols, float **values);
+/* Writes rows x cols floats as a float32 .npy (rows 0: a 1-D array of cols), atomically. */
+rd_result rd_npy_save_matrix(rd_context *ctx, const char *path, const float *values, int64_t rows, int64_t cols);
 
 #ifdef __cplusplus
 }
