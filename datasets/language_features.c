@@ -48,13 +48,13 @@ static rd_result load_maps(rd_context *ctx, const char *path, const unsigned cha
     rd_result r = rd_npy_parse(ctx, path, data, size, &a);
     if (r != RD_OK) return r;
     if (a.type == RD_NPY_F16) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: dtype float16: index maps are float32 or int32", path);
-    int64_t H = (int64_t)height * downscale, W = (int64_t)width * downscale;
+    int64_t H = a.rank == 3 ? a.shape[1] : 0, W = a.rank == 3 ? a.shape[2] : 0;
     if (a.rank != 3 || a.shape[0] != 4)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape: expected [4, H, W] (LangSplat's default, s, m, l planes), found a %d-D array", path,
                        a.rank);
-    if (a.shape[1] != H || a.shape[2] != W)
-        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the maps are %lldx%lld, the image %lldx%lld", path, (long long)a.shape[2],
-                       (long long)a.shape[1], (long long)W, (long long)H);
+    if (W / downscale != width || H / downscale != height) /* a downscaled image drops the last W % downscale columns */
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the maps are %lldx%lld, the image %dx%d%s", path, (long long)W, (long long)H,
+                       width * downscale, height * downscale, downscale > 1 ? " (before downscaling)" : "");
     lf->width = width, lf->height = height;
     size_t pixels = (size_t)width * (size_t)height;
     if ((lf->masks = rd_alloc_array(3 * (int64_t)pixels, sizeof(int32_t))) == NULL)

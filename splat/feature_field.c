@@ -63,7 +63,8 @@ rd_result rd_feature_field_alloc(rd_context *ctx, int64_t count, int levels, int
     rd_feature_field *f = calloc(1, sizeof *f);
     int64_t slots = count * levels * K;
     if (f) {
-        *f = (rd_feature_field){.count = count, .levels = levels, .L = L, .K = K, .dim = dim};
+        static _Atomic uint64_t next_uid = 1;
+        *f = (rd_feature_field){.uid = next_uid++, .count = count, .levels = levels, .L = L, .K = K, .dim = dim};
         f->indices = rd_alloc_array(slots > 0 ? slots : 1, 1);
         f->weights = rd_alloc_array(slots > 0 ? slots : 1, sizeof(uint16_t));
         f->codebooks = rd_alloc_array((int64_t)levels * L * dim, sizeof(float));

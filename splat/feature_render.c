@@ -9,6 +9,7 @@
    Both paths are here (rd_tuning.feature_relevancy); the gram path is the default. */
 #include "features.h"
 #include "../renderer/cpu/parallel.h"
+#include "../renderer/frame_driver.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +19,10 @@
 #define FEATURE_EPS 1e-10f
 
 typedef struct feature_job {
-    rd_cpu_frame frame;
+    const rd_view_params *vp;
+    int threads;
+    rd_cpu_frame frame;  /* the CPU's blend */
+    const float *image;  /* or the whole image's coefficients from a GPU's blend */
     rd_feature_slots slots;
     const rd_feature_field *field;
     const rd_feature_render_desc *desc;
@@ -86,8 +90,8 @@ static void finish_pixel(feature_job *job, const float *W, size_t q, float *F, f
     const rd_feature_target *t = job->target;
     const rd_feature_render_desc *desc = job->desc;
     int row = f->levels * f->L;
-    size_t pixels = (size_t)job->frame.vp->width * (size_t)job->frame.vp->height;
-    if (t->coefficients) memcpy(t->coefficients + q * row, W, (size_t)row * sizeof(float));
+    size_t pixels = (size_t)job->vp->width * (size_t)job->vp->height;
+    if (t->coefficients && W != t->coefficients + q * row) memcpy(t->coefficients + q * row, W, (size_t)row * sizeof(float));
     if (t->features) {
         int level = (desc->level ? desc->level : 1) - 1;
         float inv = 1.0f / (decode_level(f, level, W + level * f->L, F) + FEATURE_EPS);
@@ -106,10 +110,23 @@ static void finish_pixel(feature_job *job, const float *W, size_t q, float *F, f
     }
 }
 
+/* Rows of pixels whose coefficients a GPU blended. */
+static void finish_rows(int64_t begin, int64_t end, int worker, void *user)
+{
+    feature_job *job = user;
+    int row = job->field->levels * job->field->L;
+    float *F = job->scratch[worker], *dots = F + job->field->dim;
+    for (int64_t y = begin; y < end; y++)
+        for (int x = 0; x < job->vp->width; x++) {
+            size_t q = (size_t)y * (size_t)job->vp->width + (size_t)x;
+            finish_pixel(job, job->image + q * row, q, F, dots);
+        }
+}
+
 static void render_tiles(int64_t begin, int64_t end, int worker, void *user)
 {
     feature_job *job = user;
-    const rd_view_params *vp = job->frame.vp;
+    const rd_view_params *vp = job->vp;
     int row = job->field->levels * job->field->L;
     float *scratch = job->scratch[worker], *out = scratch + job->tile_floats;
     float *alpha = out + (size_t)RD_TILE_SIZE * RD_TILE_SIZE * row, *F = alpha + RD_TILE_SIZE * RD_TILE_SIZE;
@@ -152,7 +169,7 @@ static void project(feature_job *job)
 /* Each query's level: the one whose smoothed map peaks highest (the first on a tie). */
 static rd_result choose_levels(rd_context *ctx, feature_job *job)
 {
-    const rd_view_params *vp = job->frame.vp;
+    const rd_view_params *vp = job->vp;
     size_t pixels = (size_t)vp->width * (size_t)vp->height;
     float *smoothed = rd_alloc_array((int64_t)pixels, sizeof(float));
     if (!smoothed) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory for the relevancy maps");
@@ -203,20 +220,21 @@ static rd_result check_call(rd_context *ctx, const rd_scene *scene, const rd_fea
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_features: relevancy asked for without queries");
     if (target->memory != RD_MEMORY_HOST)
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: device-memory targets are not supported yet");
-    if (ctx->backend != RD_BACKEND_CPU)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: feature fields render on the CPU backend only so far (this context is %s)",
-                       rd_backend_name(ctx->backend));
+    if (ctx->backend == RD_BACKEND_CUDA)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: feature fields render on the CPU and Vulkan backends so far (this "
+                       "context is CUDA)");
     return RD_OK;
 }
 
 static void job_free(feature_job *job)
 {
-    for (int w = 0; job->scratch && w < job->frame.threads; w++) free(job->scratch[w]);
+    for (int w = 0; job->scratch && w < job->threads; w++) free(job->scratch[w]);
     free(job->scratch);
     free(job->embedding);
     free(job->gram);
     free(job->projected);
     free(job->scores);
+    if (job->image != job->target->coefficients) free((float *)job->image);
     rd_cpu_frame_free(&job->frame);
 }
 
@@ -224,12 +242,14 @@ static rd_result allocate(rd_context *ctx, feature_job *job)
 {
     const rd_feature_field *f = job->field;
     const rd_feature_render_desc *desc = job->desc;
-    size_t pixels = (size_t)job->frame.vp->width * (size_t)job->frame.vp->height, tile = (size_t)RD_TILE_SIZE * RD_TILE_SIZE;
+    size_t pixels = (size_t)job->vp->width * (size_t)job->vp->height, tile = (size_t)RD_TILE_SIZE * RD_TILE_SIZE;
     job->embeddings = desc->query_count + desc->negative_count;
-    job->tile_floats = rd_feature_tile_scratch(&job->frame, &job->slots);
-    int64_t worker_floats = (int64_t)(job->tile_floats + tile * ((size_t)f->levels * f->L + 1) + (size_t)f->dim + (size_t)job->embeddings + 1);
-    bool ok = (job->scratch = calloc((size_t)job->frame.threads, sizeof(float *))) != NULL;
-    for (int w = 0; ok && w < job->frame.threads; w++) ok = (job->scratch[w] = rd_alloc_array(worker_floats, sizeof(float))) != NULL;
+    bool gpu = job->image != NULL; /* the pixels' coefficients are in job->image: no tiles to blend */
+    job->tile_floats = gpu ? 0 : rd_feature_tile_scratch(&job->frame, &job->slots);
+    size_t tile_outputs = gpu ? 0 : tile * ((size_t)f->levels * f->L + 1);
+    int64_t worker_floats = (int64_t)(job->tile_floats + tile_outputs + (size_t)f->dim + (size_t)job->embeddings + 1);
+    bool ok = (job->scratch = calloc((size_t)job->threads, sizeof(float *))) != NULL;
+    for (int w = 0; ok && w < job->threads; w++) ok = (job->scratch[w] = rd_alloc_array(worker_floats, sizeof(float))) != NULL;
     if (ok && job->embeddings > 0) {
         job->embedding = rd_alloc_array((int64_t)job->embeddings * f->dim, sizeof(float));
         job->gram = rd_alloc_array((int64_t)f->levels * f->L * f->L, sizeof(float));
@@ -237,13 +257,34 @@ static rd_result allocate(rd_context *ctx, feature_job *job)
         job->scores = rd_alloc_array((int64_t)desc->query_count * f->levels * (int64_t)pixels, sizeof(float));
         ok = job->embedding && job->gram && job->projected && job->scores;
     }
-    if (!ok) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", job->frame.vp->width, job->frame.vp->height);
+    if (!ok) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", job->vp->width, job->vp->height);
     if (job->embeddings > 0) {
         memcpy(job->embedding, desc->queries, (size_t)desc->query_count * f->dim * sizeof(float));
         memcpy(job->embedding + (size_t)desc->query_count * f->dim, desc->negatives, (size_t)desc->negative_count * f->dim * sizeof(float));
         project(job);
     }
     return RD_OK;
+}
+
+/* The whole image's coefficients (and alpha) from the Vulkan blend, into job->image. */
+static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_job *job, rd_render_stats *stats)
+{
+    const rd_view_params *vp = job->vp;
+    if (!rd_tiles_fit_packed(vp))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's tiles",
+                       vp->tiles_x, vp->tiles_y);
+    rd_result r = rd_gpu_frame_check(ctx, "vulkan", scene->count, "Gaussians");
+    if (r != RD_OK) return r;
+    float *image = job->target->coefficients;
+    if (!image && !(image = rd_alloc_array((int64_t)vp->width * vp->height * job->field->levels * job->field->L, sizeof(float))))
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", vp->width, vp->height);
+    job->image = image;
+#ifdef RD_HAVE_VULKAN
+    return rd_feature_coefficients_vk(ctx, scene, vp, job->field, image, job->target->alpha, stats);
+#else
+    (void)stats;
+    return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no Vulkan");
+#endif
 }
 
 rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_feature_field *field, const rd_camera *camera,
@@ -257,22 +298,25 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
     double t0 = rd_now_ms();
     rd_view_params vp;
     rd_view_params_init(&vp, camera, &(rd_render_desc){.flags = desc->flags}, scene);
-    feature_job job = {.slots = rd_feature_field_slots(field), .field = field, .desc = desc, .target = target,
-                       .dense = ctx->tuning.feature_blend == RD_FEATURE_BLEND_DENSE,
+    feature_job job = {.vp = &vp, .threads = ctx->threads, .slots = rd_feature_field_slots(field), .field = field, .desc = desc,
+                       .target = target, .dense = ctx->tuning.feature_blend == RD_FEATURE_BLEND_DENSE,
                        .decode = ctx->tuning.feature_relevancy == RD_RELEVANCY_DECODE};
-    double ms[3];
-    r = rd_cpu_frame_prepare(ctx, scene, &vp, &job.frame, ms);
-    if (r != RD_OK) return r;
-    r = allocate(ctx, &job);
+    rd_render_stats stats = {0};
+    bool gpu = ctx->backend == RD_BACKEND_VULKAN;
+    r = gpu ? blend_on_gpu(ctx, scene, &job, &stats) : rd_cpu_frame_prepare(ctx, scene, &vp, &job.frame, NULL);
+    if (r == RD_OK) r = allocate(ctx, &job);
     double t1 = rd_now_ms();
-    if (r == RD_OK) rd_parallel_for(job.frame.threads, (int64_t)vp.tiles_x * vp.tiles_y, 2, render_tiles, &job);
+    if (r == RD_OK && gpu) rd_parallel_for(job.threads, vp.height, 4, finish_rows, &job);
+    if (r == RD_OK && !gpu) rd_parallel_for(job.threads, (int64_t)vp.tiles_x * vp.tiles_y, 2, render_tiles, &job);
     double t2 = rd_now_ms();
     if (r == RD_OK && desc->query_count > 0) r = choose_levels(ctx, &job);
     if (r == RD_OK) {
+        /* the CPU's stages; a GPU's blend keeps the splat frame's stages and counts */
         static const char *const stages[] = {"geometry", "blend", "levels"};
-        rd_render_stats stats = {0};
-        rd_stats_set_stages(&stats, stages, (const double[3]){t1 - t0, t2 - t1, rd_now_ms() - t2}, 3, rd_now_ms() - t0);
-        rd_splat_counts(&stats, job.frame.visible, job.frame.tile_offsets[(int64_t)vp.tiles_x * vp.tiles_y]);
+        if (!gpu) {
+            rd_stats_set_stages(&stats, stages, (const double[3]){t1 - t0, t2 - t1, rd_now_ms() - t2}, 3, rd_now_ms() - t0);
+            rd_splat_counts(&stats, job.frame.visible, job.frame.tile_offsets[(int64_t)vp.tiles_x * vp.tiles_y]);
+        }
         ctx->last_stats = stats;
     }
     job_free(&job);

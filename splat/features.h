@@ -15,6 +15,7 @@ extern "C" {
 #endif
 
 struct rd_feature_field {
+    uint64_t uid;       /* unique in the process: what a GPU backend's copy recognises */
     int64_t count;
     int levels, L, K, dim;
     uint8_t *indices;   /* count*levels*K */
@@ -56,6 +57,11 @@ rd_result rd_feature_coefficients_cpu(rd_context *ctx, const rd_cpu_frame *frame
    ADDS dL/d(slot weight) into weight_grad (count*levels*K), summed in a fixed order. */
 rd_result rd_feature_coefficients_backward_cpu(rd_context *ctx, const rd_cpu_frame *frame, const rd_feature_slots *slots,
                                                const float *coefficient_grad, float *weight_grad);
+
+/* The same maps on Vulkan (feature_vk.c): the splat frame's binning, then a blend a
+   level at a time; stats as the splat frame's. */
+rd_result rd_feature_coefficients_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
+                                     float *coefficients, float *alpha, rd_render_stats *stats);
 
 /* One tile's blend (feature_cpu.c), for renderers that finish a tile at a time: the
    tile's pixels row by row into out (pixels*levels*L) and alpha (pixels). */

@@ -67,6 +67,25 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
                              const rd_framebuffer *target, rd_render_stats *stats);
 void rd_splat_vk_free_state(rd_context *ctx, void *state);
 
+/* A stage that takes the colour blend's place in a Vulkan frame (feature fields'
+   feature_vk.c): after the binning the frame records it with the binned frame's device
+   addresses (the view parameters, each tile's [start, end) in the sorted pairs, the blend's
+   launch order where scheduled, the pairs' Gaussians, the preprocessed Gaussians). */
+typedef struct rd_splat_vk_bins {
+    uint64_t params, ranges, schedule, values, splats; /* VkDeviceAddress */
+    uint32_t scheduled;
+} rd_splat_vk_bins;
+typedef struct rd_splat_vk_stage {
+    void *user;
+    rd_result (*reserve)(rd_context *ctx, void *user); /* its buffers, before the frame is recorded */
+    void (*record)(rd_context *ctx, void *user, void *cmd, const rd_splat_vk_bins *bins); /* cmd: a VkCommandBuffer */
+} rd_splat_vk_stage;
+rd_result rd_splat_render_vk_stage(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_splat_vk_stage *stage,
+                                   rd_render_stats *stats);
+/* The feature fields' Vulkan state, kept in the splat frame's state: *slot points to it
+   (NULL until the caller sets it); free_state frees it when the context goes. */
+rd_result rd_splat_vk_feature_slot(rd_context *ctx, void (*free_state)(rd_context *ctx, void *state), void ***slot);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,6 +65,8 @@ typedef struct vk_frame {
     rd_pair_capacity capacity;      /* pairs the key buffers hold */
     bool longest_first;             /* the blend's launch order (tiles_longest_first) */
     rd_vk_timers timers;            /* rd_splat_stage_names */
+    void *features;                 /* feature_vk.c's state, and how it goes */
+    void (*free_features)(rd_context *ctx, void *state);
 } vk_frame;
 
 static void release_scene(rd_context *ctx, vk_scene_copy *c)
@@ -80,6 +82,7 @@ void rd_splat_vk_free_state(rd_context *ctx, void *state)
     if (!f) return;
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
+        if (f->free_features) f->free_features(ctx, f->features);
         rd_vk_pipeline *pipelines[] = {&f->preprocess,   &f->pair_groups,   &f->emit, &f->ranges,
                                        &f->tile_classes, &f->tile_schedule, &f->blend, &f->blend_colour};
         for (size_t i = 0; i < sizeof pipelines / sizeof pipelines[0]; i++) rd_vk_pipeline_destroy(vk, pipelines[i]);
@@ -219,7 +222,7 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
 
 /* Records the whole frame: every stage, then the copies of counters and outputs. */
 static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, const rd_scene *scene, const rd_view_params *vp,
-                         const rd_framebuffer *target)
+                         const rd_framebuffer *target, const rd_splat_vk_stage *stage)
 {
     uint32_t n = (uint32_t)scene->count, capacity = (uint32_t)f->capacity.pairs;
     uint64_t tiles = (uint64_t)vp->tiles_x * vp->tiles_y;
@@ -298,6 +301,19 @@ static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, cons
         rd_vk_barrier(cmd);
     }
     rd_vk_timers_mark(ctx, cmd, &f->timers, 3);
+    if (stage) {
+        rd_splat_vk_bins bins = {params, f->tile_ranges.address, f->tile_order.address, f->values[tile_result].address,
+                                 f->splats.address, f->longest_first};
+        stage->record(ctx, stage->user, cmd, &bins);
+        rd_vk_barrier(cmd);
+        rd_vk_timers_mark(ctx, cmd, &f->timers, 4);
+        VkBufferCopy counters_copy = {.size = RD_COUNTERS * 4};
+        vkCmdCopyBuffer(cmd, f->counters.buffer, f->readback.buffer, 1, &counters_copy);
+        VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                                   .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+        return;
+    }
     uint32_t outputs = 0;
     const void *wanted[OUTPUTS];
     wanted_outputs(target, wanted);
@@ -334,6 +350,7 @@ typedef struct vk_frame_call {
     const rd_scene *scene;
     const rd_view_params *vp;
     const rd_framebuffer *target;
+    const rd_splat_vk_stage *stage; /* NULL: the colour blend */
 } vk_frame_call;
 
 static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
@@ -341,7 +358,8 @@ static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
     vk_frame_call *c = user;
     (void)capacity; /* f->capacity.pairs, which reserve_frame reads */
     size_t pixels = (size_t)c->vp->width * c->vp->height;
-    return reserve_frame(ctx, c->f, (uint64_t)c->scene->count, (uint64_t)c->vp->tiles_x * c->vp->tiles_y, pixels, c->target);
+    rd_result r = reserve_frame(ctx, c->f, (uint64_t)c->scene->count, (uint64_t)c->vp->tiles_x * c->vp->tiles_y, pixels, c->target);
+    return r == RD_OK && c->stage ? c->stage->reserve(ctx, c->stage->user) : r;
 }
 
 /* Records the frame, submits it and waits; the counters say how it went. */
@@ -354,7 +372,7 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
     rd_result r = rd_vk_upload(ctx, &f->params, 0, c->vp, sizeof *c->vp);
     if (r == RD_OK) r = rd_vk_begin(ctx, &cmd);
     if (r != RD_OK) return r;
-    record_frame(ctx, f, cmd, c->scene, c->vp, c->target);
+    record_frame(ctx, f, cmd, c->scene, c->vp, c->target, c->stage);
     r = rd_vk_submit_wait(ctx, "render");
     if (r != RD_OK) return r;
     const uint32_t *counters = f->readback.mapped;
@@ -375,7 +393,7 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
     rd_result r = get_frame(ctx, &f);
     if (r == RD_OK) r = upload_scene(ctx, f, scene);
     if (r != RD_OK) return r;
-    vk_frame_call call = {f, scene, vp, target};
+    vk_frame_call call = {f, scene, vp, target, NULL};
     rd_gpu_frame frame = {"vulkan", &call, reserve_call, run_call};
     int64_t pairs = 0;
     r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);
@@ -393,4 +411,31 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
     r = rd_vk_timers_read(ctx, &f->timers, stats);
     if (r == RD_OK) rd_splat_counts(stats, ((const uint32_t *)f->readback.mapped)[RD_COUNTER_VISIBLE], pairs);
     return r;
+}
+
+rd_result rd_splat_render_vk_stage(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_splat_vk_stage *stage,
+                                   rd_render_stats *stats)
+{
+    vk_frame *f = NULL;
+    rd_result r = get_frame(ctx, &f);
+    if (r == RD_OK) r = upload_scene(ctx, f, scene);
+    if (r != RD_OK) return r;
+    static const rd_framebuffer none = {0};
+    vk_frame_call call = {f, scene, vp, &none, stage};
+    rd_gpu_frame frame = {"vulkan", &call, reserve_call, run_call};
+    int64_t pairs = 0;
+    r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);
+    if (r == RD_OK) r = rd_vk_timers_read(ctx, &f->timers, stats);
+    if (r == RD_OK) rd_splat_counts(stats, ((const uint32_t *)f->readback.mapped)[RD_COUNTER_VISIBLE], pairs);
+    return r;
+}
+
+rd_result rd_splat_vk_feature_slot(rd_context *ctx, void (*free_state)(rd_context *ctx, void *state), void ***slot)
+{
+    vk_frame *f = NULL;
+    rd_result r = get_frame(ctx, &f);
+    if (r != RD_OK) return r;
+    f->free_features = free_state;
+    *slot = &f->features;
+    return RD_OK;
 }

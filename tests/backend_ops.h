@@ -66,6 +66,8 @@ void op_random_output_grads(test_rng *r, size_t pixels, float **color, float **d
 /* Gradient fields: on GPUs each by op_gpu_field_ok, on the CPU each exactly. */
 bool op_compare_fields(const op_env *env, int fields, const char *const *names, float *const *got, float *const *want,
                        const size_t *sizes);
+/* The feature fields' rows (ops_features.c). */
+extern const backend_op OP_FEATURE_COEFFICIENTS, OP_FEATURE_RELEVANCY;
 /* The 4D Gaussians' rows (ops_splat4d.c). */
 extern const backend_op OP_SPLAT4D_RENDER, OP_SPLAT4D_BACKWARD;
 /* The training kernels' rows (ops_train.c). */

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* test_features.c: feature fields (radiant_features.h, spec/features.md): the spec's
    invariants on fresh random fields (a level's coefficients sum to 1 - T; the sparse blend
    equals the dense one bit for bit; blend-then-decode equals a double-precision
@@ -9,6 +10,7 @@
 #include "../renderer/tuning.h"
 #include "../splat/features.h"
 #include "feature_scene.h"
+#include "../datasets/npy.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -543,6 +545,117 @@ static void test_recovery(void)
     rd_context_destroy(ctx);
 }
 
+/* A seed repeats a training run bit for bit, whatever the thread count; feature maps as
+   trainer input (the other kind of target) train too. */
+static void test_repeatable(test_rng *r)
+{
+    rd_context *one, *two;
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1, .log = test_log}, &one));
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 2, .log = test_log}, &two));
+    fixture f;
+    fixture_make(one, r, &f, 200, 24, 20);
+    int dim = 6, levels = 2;
+    size_t P = (size_t)f.camera.width * f.camera.height;
+    float *maps = random_floats(r, (size_t)levels * P * dim, -1.0, 1.0);
+    for (size_t p = 0; p < P; p += 5) memset(maps + p * dim, 0, (size_t)dim * sizeof(float)); /* no target there */
+    rd_feature_view view = {.camera = f.camera, .features = maps};
+    uint8_t *indices[2];
+    float *codebooks[2];
+    for (int run = 0; run < 2; run++) {
+        rd_context *ctx = run ? two : one;
+        rd_feature_trainer *t = NULL;
+        CHECK_OK(rd_feature_trainer_create(ctx, f.scene, &(rd_feature_trainer_desc){.views = &view, .view_count = 1, .levels = levels,
+                                                                                      .codebook_size = 8, .slots = 3, .dim = dim, .seed = 5},
+                                           &t));
+        rd_train_stats first, last;
+        CHECK_OK(rd_feature_trainer_step(t, 2, &first));
+        CHECK_OK(rd_feature_trainer_step(t, 30, &last));
+        CHECK(last.loss < first.loss);
+        rd_feature_field *field = NULL;
+        CHECK_OK(rd_feature_trainer_field(t, &field));
+        indices[run] = malloc(200 * (size_t)levels * 3);
+        codebooks[run] = malloc((size_t)levels * 8 * dim * sizeof(float));
+        rd_feature_field_read(field, indices[run], NULL, codebooks[run]);
+        rd_feature_field_destroy(field);
+        rd_feature_trainer_destroy(t);
+    }
+    CHECK(memcmp(indices[0], indices[1], 200 * (size_t)levels * 3) == 0);
+    CHECK(memcmp(codebooks[0], codebooks[1], (size_t)levels * 8 * dim * sizeof(float)) == 0);
+    /* views that cannot be trained on are refused, saying which */
+    int32_t masks[4] = {0, 1, 5, -1};
+    float mask_features[2 * 6] = {0};
+    rd_feature_view bad = {.camera = rd_camera_look_at((float[3]){0, 0, 0}, (float[3]){0, 0, 1}, (float[3]){0, -1, 0}, 2, 2, 60),
+                           .masks = masks, .mask_features = mask_features, .mask_count = 2};
+    rd_feature_trainer *t = NULL;
+    CHECK_FAILS(rd_feature_trainer_create(one, f.scene, &(rd_feature_trainer_desc){.views = &bad, .view_count = 1, .levels = 1, .dim = 6},
+                                          &t), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(one), "view 0, level 1, pixel 2: mask 5 is past its 2 mask features") != NULL);
+    for (int run = 0; run < 2; run++) free(indices[run]), free(codebooks[run]);
+    free(maps);
+    fixture_free(&f);
+    rd_context_destroy(one);
+    rd_context_destroy(two);
+}
+
+/* LangSplat files that do not fit are refused, naming the file and the problem. */
+static void expect_langsplat(rd_context *ctx, const char *dir, const char *words)
+{
+    rd_language_features lf;
+    CHECK_FAILS(rd_language_features_load(ctx, dir, "x", 4, 3, 1, &lf), RD_ERROR_FORMAT);
+    bool named = strstr(rd_last_error(ctx), words) != NULL;
+    CHECK(named);
+    if (!named) printf("  LangSplat error \"%s\" lacks \"%s\"\n", rd_last_error(ctx), words);
+}
+
+static void test_langsplat_files(void)
+{
+    rd_context *ctx;
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
+    const char *dir = test_temp_dir("test_features_langsplat");
+    char f_path[512], s_path[512];
+    snprintf(f_path, sizeof f_path, "%s/x_f.npy", dir);
+    snprintf(s_path, sizeof s_path, "%s/x_s.npy", dir);
+    float rows[3 * 2] = {1, 0, 0, 1, 0.6f, 0.8f}, planes[4 * 3 * 4];
+    for (int k = 0; k < 48; k++) planes[k] = (float)(k % 4) - 1.0f; /* -1, 0, 1, 2 */
+    int32_t ints[48];
+    for (int k = 0; k < 48; k++) ints[k] = (int32_t)planes[k];
+    CHECK_OK(rd_npy_save(ctx, f_path, rows, NULL, 2, (const int64_t[]){3, 2}));
+    CHECK_OK(rd_npy_save(ctx, s_path, planes, NULL, 3, (const int64_t[]){4, 3, 4}));
+    rd_language_features lf;
+    CHECK_OK(rd_language_features_load(ctx, dir, "x", 4, 3, 1, &lf));
+    CHECK(lf.mask_count == 3 && lf.dim == 2 && lf.masks[0] == -1 && lf.masks[3] == 2 && lf.masks[12] == -1);
+    rd_language_features_free(&lf);
+    CHECK_OK(rd_npy_save(ctx, s_path, NULL, ints, 3, (const int64_t[]){4, 3, 4})); /* int32 maps read the same */
+    CHECK_OK(rd_language_features_load(ctx, dir, "x", 4, 3, 1, &lf));
+    CHECK(lf.masks[1] == 0 && lf.masks[2] == 1);
+    rd_language_features_free(&lf);
+    CHECK_OK(rd_language_features_load(ctx, dir, "x", 2, 1, 2, &lf)); /* half the size (rounded down): 2x2 blocks' centres */
+    CHECK(lf.width == 2 && lf.height == 1 && lf.masks[0] == (int32_t)planes[12 + 1 * 4 + 1]);
+    rd_language_features_free(&lf);
+    CHECK_FAILS(rd_language_features_load(ctx, dir, "x", 5, 3, 1, &lf), RD_ERROR_FORMAT);
+    CHECK(strstr(rd_last_error(ctx), "x_s.npy: the maps are 4x3, the image 5x3") != NULL);
+    planes[20] = 3.0f; /* past the 3 rows of _f */
+    CHECK_OK(rd_npy_save(ctx, s_path, planes, NULL, 3, (const int64_t[]){4, 3, 4}));
+    expect_langsplat(ctx, dir, "x_s.npy: plane 1, pixel (0, 2): 3 is not a mask row");
+    CHECK_OK(rd_npy_save(ctx, s_path, planes, NULL, 2, (const int64_t[]){12, 4}));
+    expect_langsplat(ctx, dir, "x_s.npy: shape: expected [4, H, W]");
+    CHECK_OK(rd_npy_save(ctx, f_path, NULL, (const int32_t[]){1, 2, 3, 4, 5, 6}, 2, (const int64_t[]){3, 2}));
+    expect_langsplat(ctx, dir, "x_f.npy: dtype int32: mask features must be floats");
+    CHECK_OK(rd_npy_save(ctx, f_path, rows, NULL, 1, (const int64_t[]){6}));
+    expect_langsplat(ctx, dir, "x_f.npy: shape: expected [masks, dim]");
+    size_t size;
+    CHECK_OK(rd_npy_save(ctx, f_path, rows, NULL, 2, (const int64_t[]){3, 2}));
+    unsigned char *bytes = read_file(f_path, &size);
+    write_file(dir, "x_f.npy", bytes, size - 5); /* truncated */
+    expect_langsplat(ctx, dir, "x_f.npy: shape needs 24 bytes of data, the file holds 19");
+    char *descr = memmem(bytes, size, "<f4", 3);
+    if (descr) descr[0] = '>', write_file(dir, "x_f.npy", bytes, size); /* big-endian */
+    expect_langsplat(ctx, dir, "descr: expected little-endian");
+    free(bytes);
+    CHECK_FAILS(rd_language_features_load(ctx, "/nonexistent", "x", 4, 3, 1, &lf), RD_ERROR_IO);
+    rd_context_destroy(ctx);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("test_features")};
@@ -553,6 +666,8 @@ int main(void)
     test_create_errors();
     test_file(&r);
     test_filters(&r);
+    test_repeatable(&r);
+    test_langsplat_files();
     test_recovery();
     return test_finish("test_features");
 }

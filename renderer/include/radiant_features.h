@@ -145,9 +145,9 @@ rd_result rd_feature_trainer_field(rd_feature_trainer *trainer, rd_feature_field
 
 /* One image's masks from folder/<stem>_f.npy (float32 [M, D]: the masks' embeddings) and
    folder/<stem>_s.npy (float32 or int32 [4, H, W]: per plane the row into _f, or -1),
-   planes 1-3 (LangSplat's s, m, l) as levels 1-3. H and W must be width*downscale and
-   height*downscale (the dataset image's size); the maps are sampled at each downscaled
-   pixel's centre. Errors name the file and what does not fit: dtype, shape, an index past
+   planes 1-3 (LangSplat's s, m, l) as levels 1-3. W and H must be the dataset image's
+   size, W / downscale = width and H / downscale = height (rounded down, as the training
+   views are); the maps are sampled at each downscaled pixel's centre. Errors name the file and what does not fit: dtype, shape, an index past
    the rows of _f, a size other than the image's. */
 typedef struct rd_language_features {
     int width, height;   /* of masks: the training view's */

@@ -1,0 +1,120 @@
+/* feature_vk.c: a feature field's coefficient maps on Vulkan: the splat frame's
+   preprocess, binning and sorts (splat_vk.c), then feature_blend.comp a level at a time in
+   place of the colour blend, the maps read back to the host. The field's slots go to the
+   device once per field (recognised by its uid); the pipeline and buffers stay in the
+   splat frame's state. */
+#include "features.h"
+#include "../renderer/vulkan/vk_backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const uint32_t feature_blend_spv[] = {
+#include "feature_blend.comp.inc"
+};
+
+typedef struct feature_vk {
+    rd_vk_pipeline blend;
+    uint64_t field_uid;       /* whose slots indices and weights hold */
+    rd_vk_buffer indices, weights, coefficients, alpha, readback;
+} feature_vk;
+
+static void free_state(rd_context *ctx, void *state)
+{
+    feature_vk *s = state;
+    if (!s) return;
+    rd_vk_pipeline_destroy(rd_vk(ctx), &s->blend);
+    rd_vk_buffer *buffers[] = {&s->indices, &s->weights, &s->coefficients, &s->alpha, &s->readback};
+    for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++) rd_vk_release(ctx, buffers[k]);
+    free(s);
+}
+
+static rd_result get_state(rd_context *ctx, feature_vk **out)
+{
+    void **slot;
+    rd_result r = rd_splat_vk_feature_slot(ctx, free_state, &slot);
+    if (r != RD_OK) return r;
+    if (!*slot) {
+        feature_vk *s = calloc(1, sizeof *s);
+        if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
+        s->readback.host = true;
+        const rd_vk_shader shader = {&s->blend, feature_blend_spv, sizeof feature_blend_spv, "feature_blend"};
+        r = rd_vk_pipelines_create(ctx, &shader, 1);
+        if (r != RD_OK) {
+            free_state(ctx, s);
+            return r;
+        }
+        *slot = s;
+    }
+    *out = *slot;
+    return RD_OK;
+}
+
+/* The field's slot indices (bytes) and weights (halves) on the device, in whole words. */
+static rd_result upload_slots(rd_context *ctx, feature_vk *s, const rd_feature_field *field)
+{
+    if (s->field_uid == field->uid) return RD_OK;
+    size_t slots = (size_t)(field->count * field->levels * field->K);
+    rd_result r = rd_vk_reserve(ctx, &s->indices, (slots + 3) / 4 * 4 + 4, "feature slots");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &s->weights, (slots + 1) / 2 * 4 + 4, "feature weights");
+    if (r == RD_OK && slots) r = rd_vk_upload(ctx, &s->indices, 0, field->indices, slots);
+    if (r == RD_OK && slots) r = rd_vk_upload(ctx, &s->weights, 0, field->weights, slots * sizeof(uint16_t));
+    s->field_uid = r == RD_OK ? field->uid : 0;
+    return r;
+}
+
+typedef struct stage_call {
+    feature_vk *s;
+    const rd_feature_field *field;
+    size_t pixels;
+    uint64_t tiles;
+} stage_call;
+
+static size_t coefficient_bytes(const stage_call *c) { return c->pixels * (size_t)(c->field->levels * c->field->L) * sizeof(float); }
+
+static rd_result reserve(rd_context *ctx, void *user)
+{
+    stage_call *c = user;
+    rd_result r = rd_vk_reserve(ctx, &c->s->coefficients, coefficient_bytes(c) + 4, "feature coefficients");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &c->s->alpha, c->pixels * sizeof(float) + 4, "feature alpha");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &c->s->readback, coefficient_bytes(c) + c->pixels * sizeof(float) + 4, "feature readback");
+    return r;
+}
+
+static void record(rd_context *ctx, void *user, void *command_buffer, const rd_splat_vk_bins *bins)
+{
+    (void)ctx;
+    stage_call *c = user;
+    const rd_feature_field *f = c->field;
+    VkCommandBuffer cmd = command_buffer;
+    struct { VkDeviceAddress vp, ranges, schedule, values, splats, indices, weights, coefficients, alpha;
+             uint32_t level, levels, L, K, scheduled, write_alpha; } push = {
+        bins->params, bins->ranges, bins->schedule, bins->values, bins->splats, c->s->indices.address, c->s->weights.address,
+        c->s->coefficients.address, c->s->alpha.address, 0, (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)f->K, bins->scheduled, 1};
+    for (int l = 0; l < f->levels; l++) {
+        push.level = (uint32_t)l, push.write_alpha = l == 0;
+        rd_vk_dispatch(cmd, &c->s->blend, &push, c->tiles);
+    }
+    rd_vk_barrier(cmd);
+    VkBufferCopy copy = {.size = coefficient_bytes(c)};
+    if (copy.size) vkCmdCopyBuffer(cmd, c->s->coefficients.buffer, c->s->readback.buffer, 1, &copy);
+    copy = (VkBufferCopy){.dstOffset = coefficient_bytes(c), .size = c->pixels * sizeof(float)};
+    vkCmdCopyBuffer(cmd, c->s->alpha.buffer, c->s->readback.buffer, 1, &copy);
+}
+
+rd_result rd_feature_coefficients_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
+                                     float *coefficients, float *alpha, rd_render_stats *stats)
+{
+    feature_vk *s = NULL;
+    rd_result r = get_state(ctx, &s);
+    if (r == RD_OK) r = upload_slots(ctx, s, field);
+    if (r != RD_OK) return r;
+    stage_call call = {s, field, (size_t)vp->width * vp->height, (uint64_t)vp->tiles_x * vp->tiles_y};
+    rd_splat_vk_stage stage = {&call, reserve, record};
+    r = rd_splat_render_vk_stage(ctx, scene, vp, &stage, stats);
+    if (r != RD_OK) return r;
+    const char *back = s->readback.mapped;
+    if (coefficients) memcpy(coefficients, back, coefficient_bytes(&call));
+    if (alpha) memcpy(alpha, back + coefficient_bytes(&call), call.pixels * sizeof(float));
+    return RD_OK;
+}
