@@ -168,6 +168,10 @@ if [ -n "$feature_tool" ]; then
         --embeddings "$tmp/feat/queries.npy" --negatives "$tmp/feat/negatives.npy" --out "$tmp/featq"
     check "  (a heat map and a raw map a view and query)" sh -c "test -s '$tmp/featq/t_1_q27.png' && test -s '$tmp/featq/t_1_q27.npy'"
     check "  (levels and peaks in the report)" sh -c "grep -q '\"level\":.3' '$tmp/featq/report.json' && grep -q '\"peak\"' '$tmp/featq/report.json'"
+    check "query on Vulkan" status_is 0 "$radiant" query "$tmp/feat/scene.ply" --dataset "$tmp/feat" --backend vulkan \
+        --embeddings "$tmp/feat/queries.npy" --negatives "$tmp/feat/negatives.npy" --out "$tmp/featv"
+    check "  (the same levels as the CPU's)" sh -c "grep '\"level\"' '$tmp/featq/report.json' > '$tmp/l1'; grep '\"level\"' '$tmp/featv/report.json' > '$tmp/l2'; cmp -s '$tmp/l1' '$tmp/l2'"
+    check "query --backend cuda exits 2" status_is 2 "$radiant" query "$tmp/feat/scene.ply" --backend cuda --embeddings "$tmp/feat/queries.npy"
     printf 'not numpy' > "$tmp/feat/bad.npy"
     check "query with a broken .npy exits 1" status_is 1 "$radiant" query "$tmp/feat/scene.ply" --embeddings "$tmp/feat/bad.npy"
     check "  (naming the file)" grep -q "bad.npy: not a .npy file" "$tmp/stderr"
