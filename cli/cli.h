@@ -110,6 +110,20 @@ int cmd_convert(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+
+/* render's --output features (feature_output.c): the options taken out of argv, the field
+   loaded (--features, or the one beside the scene), and a view's PCA colouring and raw
+   map written beside its render. */
+typedef struct cli_feature_output {
+    bool wanted;
+    const char *path;
+    int level; /* 0: 1 */
+    rd_feature_field *field;
+} cli_feature_output;
+int cli_feature_options(int *argc, char **argv, cli_feature_output *out);
+rd_result cli_feature_field_load(rd_context *ctx, const char *scene_path, cli_feature_output *out);
+rd_result cli_feature_view(rd_context *ctx, const rd_scene *scene, const cli_feature_output *out, const rd_camera *cam,
+                           const char *dir, const char *name);
 /* `radiant train --model features` (train_features.c). */
 int cli_train_features(int argc, char **argv);
 

@@ -213,7 +213,7 @@ int cmd_query(int argc, char **argv)
             snprintf(path, sizeof path, "%s/%s_q%d.png", out_dir, views.names[v], q);
             rd_result res = save_heat(ctx, path, rgba, r, cam.width, cam.height);
             snprintf(path, sizeof path, "%s/%s_q%d.npy", out_dir, views.names[v], q);
-            if (res == RD_OK) res = rd_npy_save_matrix(ctx, path, r, cam.height, cam.width);
+            if (res == RD_OK) res = rd_npy_save_floats(ctx, path, r, 2, (const int64_t[]){cam.height, cam.width});
             if (res != RD_OK) {
                 cli_error(ctx, NULL);
                 goto done;

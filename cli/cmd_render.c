@@ -28,6 +28,9 @@ static const char *USAGE =
     "  --backend B          auto (default), cpu, cuda, vulkan\n"
     "  --background B       black (default; an RTMV dataset: white), white or R,G,B in [0,1]\n"
     "  --exr                also write NAME.exr (float RGBA)\n"
+    "  --output features    also the scene's feature field (--features F.rfeat, default the scene's name\n"
+    "                       with .rfeat) at --level N (default 1): NAME_features.png, a PCA colouring of\n"
+    "                       its unit features, and NAME_features.npy, float32 [H, W, D] (CPU or Vulkan)\n"
     "  --width W --height H render at this size (intrinsics scale)\n"
     "  --sh-degree N        use spherical harmonics up to degree N (0..3)\n"
     "  --antialiased        Mip-Splatting opacity compensation (scenes marked so use it anyway)\n"
@@ -120,8 +123,11 @@ static rd_result expand_times(const cli_options *o, cli_views *v, float **times)
 int cmd_render(int argc, char **argv)
 {
     cli_options o;
-    int status = cli_parse(argc, argv, OPT_DEMO | OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND |
-                                           OPT_EXR | OPT_SIZE | OPT_RENDER | OPT_SAVE_CAMERAS | OPT_VIDEO, USAGE, &o);
+    cli_feature_output features;
+    int status = cli_feature_options(&argc, argv, &features);
+    if (status != EXIT_DONE) return status;
+    status = cli_parse(argc, argv, OPT_DEMO | OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND |
+                                       OPT_EXR | OPT_SIZE | OPT_RENDER | OPT_SAVE_CAMERAS | OPT_VIDEO, USAGE, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     const char *out_dir = o.out_dir ? o.out_dir : "out";
     rd_context *ctx = cli_context(&o);
@@ -137,6 +143,7 @@ int cmd_render(int argc, char **argv)
     status = EXIT_FAILED;
 
     if (cli_load_scene(ctx, &o, &scene) != RD_OK) { cli_error(ctx, NULL); goto done; }
+    if (features.wanted && cli_feature_field_load(ctx, o.demo ? NULL : o.scene, &features) != RD_OK) goto done;
     rd_scene4d_info dynamic;
     bool is_4d = rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS_4D && rd_scene4d_get_info(ctx, scene, &dynamic) == RD_OK;
     if (o.time_given && !is_4d) {
@@ -206,6 +213,7 @@ int cmd_render(int argc, char **argv)
         if (own_time) o.render.time = view_times ? view_times[i] : rd_dataset_view(views.dataset, i)->time;
         if (render_view(ctx, scene, cam, &o, rgba.pixels, &ms) != RD_OK) { cli_error(ctx, views.names[i]); goto done; }
         if (save_outputs(ctx, &o, out_dir, views.names[i], &rgba, &rgb) != RD_OK) { cli_error(ctx, NULL); goto done; }
+        if (features.wanted && cli_feature_view(ctx, scene, &features, cam, out_dir, views.names[i]) != RD_OK) goto done;
         if (o.video && !video &&
             rd_video_open(ctx, o.video, &(rd_video_desc){.width = cam->width, .height = cam->height, .fps = o.fps}, &video) != RD_OK) {
             cli_error(ctx, NULL);
@@ -276,6 +284,7 @@ int cmd_render(int argc, char **argv)
     status = EXIT_DONE;
 
 done:
+    rd_feature_field_destroy(features.field);
     rd_video_close(video, false); /* a failed render leaves no video */
     free(view_times);
     cli_names_free(&earlier);

@@ -147,7 +147,9 @@ rd_result rd_npy_load_matrix(rd_context *ctx, const char *path, int64_t *rows, i
     return r;
 }
 
-rd_result rd_npy_save_matrix(rd_context *ctx, const char *path, const float *values, int64_t rows, int64_t cols)
+rd_result rd_npy_save_floats(rd_context *ctx, const char *path, const float *values, int rank, const int64_t *shape)
 {
-    return rows ? rd_npy_save(ctx, path, values, NULL, 2, (const int64_t[]){rows, cols}) : rd_npy_save(ctx, path, values, NULL, 1, &cols);
+    if (!values || !shape || rank < 1 || rank > RD_NPY_MAX_RANK)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_npy_save_floats: %s: values, shape or rank (1..4) is not valid", path);
+    return rd_npy_save(ctx, path, values, NULL, rank, shape);
 }

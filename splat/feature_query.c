@@ -1,11 +1,13 @@
 /* feature_query.c: the spec's evaluation of relevancy maps (spec/features.md, "Queries
    and evaluation"): the 29x29 mean filter over in-image pixels, the smoothed map r', and
    the segmentation mask (min-max normalised r' above 0.7, then a 7x7 majority). Box sums
-   come from a summed-area table in double precision. */
+   come from a summed-area table in double precision. And the PCA colouring of feature
+   maps (power iteration with deflation on a sample of the pixels). */
 #include "features.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Summed-area table of values ((w+1)*(h+1) doubles, first row and column 0). */
 static void summed_area(const float *values, const uint8_t *bits, int w, int h, double *sat)
@@ -69,5 +71,60 @@ rd_result rd_relevancy_mask(const float *smoothed, int w, int h, uint8_t *mask)
         }
     free(above);
     free(sat);
+    return RD_OK;
+}
+
+enum { PCA_SAMPLES = 65536, PCA_ITERATIONS = 30 };
+
+rd_result rd_feature_pca_colors(const float *features, const float *alpha, int64_t pixels, int dim, float *rgb)
+{
+    int64_t covered = 0;
+    for (int64_t p = 0; p < pixels; p++) covered += !alpha || alpha[p] >= 0.5f;
+    int64_t stride = covered > PCA_SAMPLES ? (covered + PCA_SAMPLES - 1) / PCA_SAMPLES : 1, n = 0;
+    double *x = malloc(((size_t)(covered / stride + 1) * dim + 5 * (size_t)dim) * sizeof(double));
+    if (!x) return rd_fail(NULL, RD_ERROR_OUT_OF_MEMORY, "rd_feature_pca_colors: out of memory for %lld pixels", (long long)pixels);
+    double *mean = x + (size_t)(covered / stride + 1) * dim, *axes = mean + dim, *v = axes + 3 * (size_t)dim;
+    memset(mean, 0, (size_t)dim * sizeof(double));
+    for (int64_t p = 0, seen = 0; p < pixels; p++) { /* the sample, centred */
+        if ((alpha && alpha[p] < 0.5f) || seen++ % stride) continue;
+        for (int d = 0; d < dim; d++) x[n * dim + d] = features[p * dim + d], mean[d] += features[p * dim + d];
+        n++;
+    }
+    for (int d = 0; d < dim; d++) mean[d] /= n ? (double)n : 1.0;
+    for (int64_t i = 0; i < n; i++)
+        for (int d = 0; d < dim; d++) x[i * dim + d] -= mean[d];
+    for (int a = 0; a < 3; a++) { /* v <- X^T X v, less the axes found before; a fixed start, so the same input gives the same axes */
+        double *axis = axes + (size_t)a * dim;
+        for (int d = 0; d < dim; d++) axis[d] = 1.0 / (1.0 + (double)((d * 7 + a * 3) % 11));
+        for (int it = 0; it < PCA_ITERATIONS; it++) {
+            memset(v, 0, (size_t)dim * sizeof(double));
+            for (int64_t i = 0; i < n; i++) {
+                double dot = 0.0;
+                for (int d = 0; d < dim; d++) dot += x[i * dim + d] * axis[d];
+                for (int d = 0; d < dim; d++) v[d] += dot * x[i * dim + d];
+            }
+            for (int b = 0; b < a; b++) {
+                double dot = 0.0;
+                for (int d = 0; d < dim; d++) dot += v[d] * axes[(size_t)b * dim + d];
+                for (int d = 0; d < dim; d++) v[d] -= dot * axes[(size_t)b * dim + d];
+            }
+            double norm = 0.0;
+            for (int d = 0; d < dim; d++) norm += v[d] * v[d];
+            norm = sqrt(norm);
+            for (int d = 0; d < dim; d++) axis[d] = norm > 0.0 ? v[d] / norm : 0.0;
+        }
+    }
+    double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+    for (int pass = 0; pass < 2; pass++) /* the range of each projection, then the colours */
+        for (int64_t p = 0; p < pixels; p++) {
+            bool shown = !alpha || alpha[p] >= 0.5f;
+            for (int a = 0; a < 3; a++) {
+                double t = 0.0;
+                for (int d = 0; shown && d < dim; d++) t += ((double)features[p * dim + d] - mean[d]) * axes[(size_t)a * dim + d];
+                if (pass == 0 && shown) lo[a] = fmin(lo[a], t), hi[a] = fmax(hi[a], t);
+                if (pass == 1) rgb[3 * p + a] = shown && hi[a] > lo[a] ? (float)((t - lo[a]) / (hi[a] - lo[a])) : 0.0f;
+            }
+        }
+    free(x);
     return RD_OK;
 }

@@ -171,6 +171,10 @@ if [ -n "$feature_tool" ]; then
     check "query on Vulkan" status_is 0 "$radiant" query "$tmp/feat/scene.ply" --dataset "$tmp/feat" --backend vulkan \
         --embeddings "$tmp/feat/queries.npy" --negatives "$tmp/feat/negatives.npy" --out "$tmp/featv"
     check "  (the same levels as the CPU's)" sh -c "grep '\"level\"' '$tmp/featq/report.json' > '$tmp/l1'; grep '\"level\"' '$tmp/featv/report.json' > '$tmp/l2'; cmp -s '$tmp/l1' '$tmp/l2'"
+    check "render --output features" status_is 0 "$radiant" render "$tmp/feat/scene.ply" --dataset "$tmp/feat" --output features \
+        --level 3 --out "$tmp/featr"
+    check "  (a PCA colouring and the raw map beside each render)" sh -c "test -s '$tmp/featr/t_0_features.png' && test -s '$tmp/featr/t_0_features.npy'"
+    check "render --level without --output features exits 2" status_is 2 "$radiant" render "$tmp/feat/scene.ply" --level 2
     check "query --backend cuda exits 2" status_is 2 "$radiant" query "$tmp/feat/scene.ply" --backend cuda --embeddings "$tmp/feat/queries.npy"
     printf 'not numpy' > "$tmp/feat/bad.npy"
     check "query with a broken .npy exits 1" status_is 1 "$radiant" query "$tmp/feat/scene.ply" --embeddings "$tmp/feat/bad.npy"

@@ -457,6 +457,27 @@ static void test_filters(test_rng *r)
         }
     CHECK(both > 0.8 * either);
     free(map), free(smooth), free(mask);
+    /* PCA colours: features of three kinds come out as three distinct colours, in [0, 1];
+       pixels under half alpha black */
+    int dim = 9, P = 300;
+    float *features = random_floats(r, (size_t)P * dim, -0.02, 0.02), alpha[300], *rgb = malloc((size_t)P * 3 * sizeof(float));
+    for (int p = 0; p < P; p++) features[p * dim + p % 3] += 1.0f, alpha[p] = p < 270 ? 1.0f : 0.2f;
+    CHECK_OK(rd_feature_pca_colors(features, alpha, P, dim, rgb));
+    double apart = INFINITY;
+    bool in_range = true, dark = true;
+    for (int p = 0; p < P; p++) {
+        for (int c = 0; c < 3; c++) in_range &= rgb[3 * p + c] >= 0.0f && rgb[3 * p + c] <= 1.0f;
+        if (p >= 270) dark &= rgb[3 * p] == 0.0f && rgb[3 * p + 1] == 0.0f && rgb[3 * p + 2] == 0.0f;
+        for (int q = 0; q < 270 && p < 270; q += 37)
+            if (p % 3 != q % 3) {
+                double d = 0.0;
+                for (int c = 0; c < 3; c++) d += pow(rgb[3 * p + c] - rgb[3 * q + c], 2.0);
+                apart = fmin(apart, sqrt(d));
+            }
+    }
+    CHECK(in_range && dark);
+    CHECK(apart > 0.3);
+    free(features), free(rgb);
 }
 
 /* The real test without CLIP: train from LangSplat-layout files of the synthetic scene,

@@ -116,8 +116,8 @@ rd_result rd_cameras_save(rd_context *ctx, const char *path, const rd_camera *ca
    floats: a 2-D array is rows x cols, a 1-D one a single row (embeddings, query sets).
    *values is malloc'd; free it. Errors name the file and the field (dtype, shape). */
 rd_result rd_npy_load_matrix(rd_context *ctx, const char *path, int64_t *rows, int64_t *cols, float **values);
-/* Writes rows x cols floats as a float32 .npy (rows 0: a 1-D array of cols), atomically. */
-rd_result rd_npy_save_matrix(rd_context *ctx, const char *path, const float *values, int64_t rows, int64_t cols);
+/* Writes floats as a float32 .npy of that shape (rank 1 to 4), atomically. */
+rd_result rd_npy_save_floats(rd_context *ctx, const char *path, const float *values, int rank, const int64_t *shape);
 
 #ifdef __cplusplus
 }

@@ -169,6 +169,13 @@ rd_result rd_relevancy_smooth(const float *relevancy, int width, int height, flo
    RD_ERROR_OUT_OF_MEMORY is the only failure. */
 rd_result rd_relevancy_mask(const float *smoothed, int width, int height, uint8_t *mask);
 
+/* A colouring of feature maps for people to look at: the first three principal components
+   of the features (pixels*dim, host) of the pixels whose alpha (may be NULL: all) is at
+   least 0.5, found on at most 65,536 of them taken evenly, each pixel's projections
+   min-max normalised into rgb (pixels*3); pixels below half alpha are black. The same
+   features give the same colours. RD_ERROR_OUT_OF_MEMORY is the only failure. */
+rd_result rd_feature_pca_colors(const float *features, const float *alpha, int64_t pixels, int dim, float *rgb);
+
 #ifdef __cplusplus
 }
 #endif
