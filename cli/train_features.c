@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -29,12 +30,15 @@ static const char *USAGE =
     "  --lr R               Adam's rate for logits and codebooks (default 0.0025)\n"
     "  --downscale F        train on images F times smaller, masks sampled to match (1..16, default 1)\n"
     "  --seed S             view order (default 0)\n"
+    "  --checkpoint-every N write FIELD-STEM.rfeat.checkpoint every N iterations (default 1000; Ctrl-C writes\n"
+    "                       one too, then exits with 130)\n"
+    "  --resume FILE        continue the run a checkpoint holds (same dataset, scene and options)\n"
     "  -v, --verbose        debug messages\n";
 
 typedef struct feature_options {
-    const char *dataset, *scene, *out;
+    const char *dataset, *scene, *out, *resume;
     int level; /* 0: all */
-    int iterations, codebook_size, slots, downscale;
+    int iterations, codebook_size, slots, downscale, checkpoint_every;
     float lr;
     unsigned long long seed;
     bool verbose;
@@ -51,7 +55,7 @@ static bool whole(const char *s, long long lo, long long hi, long long *out)
 
 static int parse(int argc, char **argv, feature_options *o)
 {
-    *o = (feature_options){.iterations = 10000, .codebook_size = 64, .slots = 4, .downscale = 1};
+    *o = (feature_options){.iterations = 10000, .codebook_size = 64, .slots = 4, .downscale = 1, .checkpoint_every = 1000};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         long long v;
@@ -60,8 +64,11 @@ static int parse(int argc, char **argv, feature_options *o)
             return -1;
         } else if (strcmp(a, "--model") == 0 && next) {
             i++; /* features: how we got here */
-        } else if ((strcmp(a, "--out") == 0 || strcmp(a, "--scene") == 0) && next) {
-            *(a[2] == 'o' ? &o->out : &o->scene) = argv[++i];
+        } else if ((strcmp(a, "--out") == 0 || strcmp(a, "--scene") == 0 || strcmp(a, "--resume") == 0) && next) {
+            *(a[2] == 'o' ? &o->out : a[2] == 's' ? &o->scene : &o->resume) = argv[++i];
+        } else if (strcmp(a, "--checkpoint-every") == 0 && next) {
+            if (!whole(argv[++i], 1, 100000000, &v)) return fprintf(stderr, "radiant: %s %s: expected 1..100000000\n", a, next), EXIT_USAGE;
+            o->checkpoint_every = (int)v;
         } else if (strcmp(a, "--levels") == 0 && next) {
             i++;
             if (strcmp(next, "all") == 0) o->level = 0;
@@ -186,6 +193,9 @@ static double view_cosine(rd_context *ctx, const rd_scene *scene, const rd_featu
     return n ? sum / (double)n : NAN;
 }
 
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int signal) { (void)signal, interrupted = 1; }
+
 int cli_train_features(int argc, char **argv)
 {
     feature_options o;
@@ -216,6 +226,14 @@ int cli_train_features(int argc, char **argv)
         cli_error(ctx, "train");
         goto done;
     }
+    rd_train_stats stats = {0};
+    if (o.resume && (rd_feature_trainer_load_checkpoint(trainer, o.resume) != RD_OK || rd_feature_trainer_step(trainer, 0, &stats) != RD_OK)) {
+        cli_error(ctx, "resume");
+        goto done;
+    }
+    if (o.resume) printf("%s: resuming at iteration %d\n", o.resume, stats.iteration);
+    char checkpoint[4096];
+    cli_beside_scene(o.out, ".checkpoint", checkpoint, sizeof checkpoint);
     const rd_camera *first = &train.views[0].camera;
     printf("%s: %d train views at %dx%d with masks of %d dimensions; %lld Gaussians from %s; %d level%s\n", o.dataset, train.count,
            first->width, first->height, dim, (long long)rd_scene_arrays(scene).count, o.scene, train.levels,
@@ -236,12 +254,14 @@ int cli_train_features(int argc, char **argv)
     cJSON_AddNumberToObject(report, "train_views", train.count);
     cJSON *curve = cJSON_AddArrayToObject(report, "curve");
     double start = cli_now_ms(), training_ms = 0.0;
-    rd_train_stats stats = {0};
-    for (int done_steps = 0; done_steps < o.iterations;) {
+    interrupted = 0;
+    void (*previous)(int) = signal(SIGINT, on_interrupt);
+    for (int done_steps = stats.iteration; done_steps < o.iterations;) {
         int chunk = o.iterations - done_steps < 100 ? o.iterations - done_steps : 100;
         double t0 = cli_now_ms();
         if (rd_feature_trainer_step(trainer, chunk, &stats) != RD_OK) {
             cli_error(ctx, "train");
+            signal(SIGINT, previous);
             goto done;
         }
         training_ms += cli_now_ms() - t0;
@@ -254,7 +274,21 @@ int cli_train_features(int argc, char **argv)
         cJSON_AddItemToArray(curve, point);
         if (done_steps % 1000 == 0 || done_steps == o.iterations)
             printf("iteration %6d  loss %.5f  %.1f it/s\n", stats.iteration, stats.loss, chunk / (cli_now_ms() - t0) * 1000.0);
+        if (!interrupted && done_steps % o.checkpoint_every != 0) continue;
+        if (rd_feature_trainer_save_checkpoint(trainer, checkpoint) != RD_OK) {
+            cli_error(ctx, NULL);
+            signal(SIGINT, previous);
+            goto done;
+        }
+        if (interrupted) {
+            fprintf(stderr, "radiant: interrupted at iteration %d: wrote %s (continue with --resume %s)\n", stats.iteration, checkpoint,
+                    checkpoint);
+            status = EXIT_INTERRUPTED;
+            break;
+        }
     }
+    signal(SIGINT, previous);
+    if (status == EXIT_INTERRUPTED || stats.iteration < o.iterations) goto done;
     if (rd_feature_trainer_field(trainer, &field) != RD_OK || rd_feature_field_save(ctx, field, o.out) != RD_OK) {
         cli_error(ctx, NULL);
         goto done;

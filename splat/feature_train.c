@@ -8,10 +8,9 @@
    with the target and dL/dF, dL/dW = D dL/dF; then per codebook entry (in parallel, each
    entry's row owned by one worker) dL/dD += W dL/dF over the chunk. Every sum has a fixed
    order, so a seed repeats a run bit for bit whatever the thread count. */
-#include "features.h"
+#include "feature_trainer.h"
 #include "../compress/kmeans.h"
 #include "../renderer/cpu/parallel.h"
-#include "../renderer/random.h"
 #include "../train/adam.h"
 
 #include <math.h>
@@ -20,20 +19,6 @@
 
 enum { CHUNK = 1024, KMEANS_ROWS = 100000 };
 
-struct rd_feature_trainer {
-    rd_context *ctx;
-    const rd_scene *scene;
-    rd_feature_trainer_desc desc;
-    int levels, L, K, dim, step;
-    rd_rng rng;
-    int64_t count;
-    float *logits, *logit_m, *logit_v, *logit_grad;  /* count*levels*L */
-    float *codebooks, *code_m, *code_v, *code_grad;  /* levels*L*dim */
-    uint8_t *indices;                                /* count*levels*K: the step's slots */
-    float *weights, *weight_grad;
-    float *W, *W_grad;                               /* the largest view's pixels*levels*L */
-    float *dF, *pixel_loss;                          /* CHUNK*levels*dim, CHUNK*levels */
-};
 
 /* ---- slots from logits ---------------------------------------------------------------- */
 

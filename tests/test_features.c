@@ -602,6 +602,45 @@ static void test_repeatable(test_rng *r)
     }
     CHECK(memcmp(indices[0], indices[1], 200 * (size_t)levels * 3) == 0);
     CHECK(memcmp(codebooks[0], codebooks[1], (size_t)levels * 8 * dim * sizeof(float)) == 0);
+    /* a checkpoint after step 2 continues the run to the same bits */
+    rd_feature_trainer_desc td = {.views = &view, .view_count = 1, .levels = levels, .codebook_size = 8, .slots = 3, .dim = dim, .seed = 5};
+    const char *dir = test_temp_dir("test_features_checkpoint");
+    char path[512];
+    snprintf(path, sizeof path, "%s/run.checkpoint", dir);
+    rd_feature_trainer *first = NULL, *second = NULL;
+    CHECK_OK(rd_feature_trainer_create(two, f.scene, &td, &first));
+    CHECK_OK(rd_feature_trainer_step(first, 2, NULL));
+    CHECK_OK(rd_feature_trainer_save_checkpoint(first, path));
+    rd_feature_trainer_destroy(first);
+    CHECK_OK(rd_feature_trainer_create(two, f.scene, &td, &second));
+    CHECK_OK(rd_feature_trainer_load_checkpoint(second, path));
+    rd_train_stats resumed;
+    CHECK_OK(rd_feature_trainer_step(second, 30, &resumed));
+    CHECK(resumed.iteration == 32);
+    rd_feature_field *field = NULL;
+    CHECK_OK(rd_feature_trainer_field(second, &field));
+    uint8_t *again = malloc(200 * (size_t)levels * 3);
+    float *again_codebooks = malloc((size_t)levels * 8 * dim * sizeof(float));
+    rd_feature_field_read(field, again, NULL, again_codebooks);
+    CHECK(memcmp(again, indices[0], 200 * (size_t)levels * 3) == 0);
+    CHECK(memcmp(again_codebooks, codebooks[0], (size_t)levels * 8 * dim * sizeof(float)) == 0);
+    free(again), free(again_codebooks);
+    rd_feature_field_destroy(field);
+    size_t size;
+    unsigned char *bytes = read_file(path, &size);
+    bytes[size / 2] ^= 4;
+    write_file(dir, "damaged.checkpoint", bytes, size);
+    snprintf(path, sizeof path, "%s/damaged.checkpoint", dir);
+    CHECK_FAILS(rd_feature_trainer_load_checkpoint(second, path), RD_ERROR_FORMAT);
+    CHECK(strstr(rd_last_error(two), "checksum") != NULL);
+    free(bytes);
+    rd_feature_trainer_destroy(second);
+    td.codebook_size = 9; /* another configuration */
+    snprintf(path, sizeof path, "%s/run.checkpoint", dir);
+    CHECK_OK(rd_feature_trainer_create(two, f.scene, &td, &second));
+    CHECK_FAILS(rd_feature_trainer_load_checkpoint(second, path), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(two), "codebook_size 8, where this trainer has 9") != NULL);
+    rd_feature_trainer_destroy(second);
     /* views that cannot be trained on are refused, saying which */
     int32_t masks[4] = {0, 1, 5, -1};
     float mask_features[2 * 6] = {0};

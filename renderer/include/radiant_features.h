@@ -140,6 +140,12 @@ rd_result rd_feature_trainer_step(rd_feature_trainer *trainer, int steps, rd_tra
 /* The field as learned so far: each Gaussian's top K entries in ascending order, their
    softmax as weights. */
 rd_result rd_feature_trainer_field(rd_feature_trainer *trainer, rd_feature_field **out);
+/* The trainer's whole state (step, random generator, logits and codebooks with their Adam
+   moments) in one file, written whole or not at all; loading it into a trainer made with
+   the same scene, views and settings continues the run bit for bit. A file of another
+   configuration, or damaged (its checksum), is refused. */
+rd_result rd_feature_trainer_save_checkpoint(rd_feature_trainer *trainer, const char *path);
+rd_result rd_feature_trainer_load_checkpoint(rd_feature_trainer *trainer, const char *path);
 
 /* ---- LangSplat's preprocessed data (spec/features.md, "Preprocessed data") ---- */
 
