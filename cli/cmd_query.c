@@ -34,15 +34,6 @@ static const char *USAGE =
     "  --out DIR            output folder (default: out)\n"
     "  -v, --verbose        debug messages\n";
 
-/* Turbo-like ramp from dark blue through green to red, t in [0, 1]. */
-static void heat(float t, float rgb[3])
-{
-    t = fminf(fmaxf(t, 0.0f), 1.0f);
-    rgb[0] = fminf(fmaxf(1.5f - fabsf(4.0f * t - 3.0f), 0.0f), 1.0f);
-    rgb[1] = fminf(fmaxf(1.5f - fabsf(4.0f * t - 2.0f), 0.0f), 1.0f);
-    rgb[2] = fminf(fmaxf(1.5f - fabsf(4.0f * t - 1.0f), 0.0f), 1.0f);
-}
-
 enum { BAR_GAP = 4, BAR_WIDTH = 16 };
 
 /* The heat map of r over the render (grey at 40%), and the bar to its right. */
@@ -58,12 +49,12 @@ static rd_result save_heat(rd_context *ctx, const char *path, const float *rgba,
             if (x < w) {
                 size_t p = (size_t)y * w + x;
                 float grey = 0.299f * rgba[4 * p] + 0.587f * rgba[4 * p + 1] + 0.114f * rgba[4 * p + 2];
-                heat(r[p], c);
+                rd_relevancy_color(r[p], c);
                 for (int k = 0; k < 3; k++) out[k] = 0.4f * fminf(fmaxf(grey, 0.0f), 1.0f) + 0.6f * c[k];
             } else if (x < w + BAR_GAP) {
                 out[0] = out[1] = out[2] = 1.0f;
             } else {
-                heat(h > 1 ? 1.0f - (float)y / (float)(h - 1) : 1.0f, c);
+                rd_relevancy_color(h > 1 ? 1.0f - (float)y / (float)(h - 1) : 1.0f, c);
                 memcpy(out, c, sizeof c);
             }
         }

@@ -128,3 +128,11 @@ rd_result rd_feature_pca_colors(const float *features, const float *alpha, int64
     free(x);
     return RD_OK;
 }
+
+void rd_relevancy_color(float t, float rgb[3])
+{
+    t = fminf(fmaxf(t, 0.0f), 1.0f);
+    rgb[0] = fminf(fmaxf(1.5f - fabsf(4.0f * t - 3.0f), 0.0f), 1.0f);
+    rgb[1] = fminf(fmaxf(1.5f - fabsf(4.0f * t - 2.0f), 0.0f), 1.0f);
+    rgb[2] = fminf(fmaxf(1.5f - fabsf(4.0f * t - 1.0f), 0.0f), 1.0f);
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# viewer_test.sh VIEWER RADIANT IMAGE_DIFF NERF_FILE: radiant-view end to end under Xvfb on the
+# viewer_test.sh VIEWER RADIANT IMAGE_DIFF NERF_FILE [FEATURE_SCENE_TOOL]: radiant-view end to end under Xvfb on the
 # Vulkan driver present (lavapipe in CI): its screenshot equals `radiant render --backend
 # vulkan` of the same camera up to 8-bit rounding, a file that fails to load keeps it
 # running with the error logged, and no display gives one clear message and exit code 1.
@@ -7,7 +7,7 @@
 # through xdotool (viewer_input_session.sh).
 # Prints "N passed, M failed"; exits 77 (skipped) only where Xvfb is missing.
 set -u
-viewer_binary=$1 radiant_binary=$2 image_diff=$3 nerf_file=$4
+viewer_binary=$1 radiant_binary=$2 image_diff=$3 nerf_file=$4 feature_tool=${5:-}
 run_viewer() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$viewer_binary" "$@"; }
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 data=${RADIANT_DATA:-$(dirname "$0")/../../shared/data}
@@ -53,6 +53,23 @@ check "demo: a screenshot with the overlay" status_is 0 in_xvfb "$viewer_binary"
     --screenshot-overlay --screenshot "$tmp/overlay.png"
 overlay_diff=$("$image_diff" "$tmp/overlay.png" "$tmp/demo.png" 2>&1)
 check "demo: the overlay's text is drawn" test "$overlay_diff" -ge 100 2>/dev/null
+
+# a feature field's modes: M past alpha shows the PCA colouring, then a query's relevancy
+if [ -n "$feature_tool" ]; then
+    check "features: a small field" sh -c "'$feature_tool' '$tmp/feat' && LD_PRELOAD='${RADIANT_TEST_PRELOAD:-}' '$radiant_binary' train \
+        '$tmp/feat' --model features --scene '$tmp/feat/scene.ply' --out '$tmp/feat/scene.rfeat' --iterations 20 --codebook-size 40 >/dev/null"
+    for mode in rgb:0 features:3 relevancy:4; do
+        name=${mode%%:*} presses=$(printf 'M%.0s' $(seq 1 "${mode##*:}"))
+        check "features: the $name mode" status_is 0 in_xvfb "$viewer_binary" "$tmp/feat/scene.ply" --dataset "$tmp/feat" \
+            --embeddings "$tmp/feat/queries.npy" --frames 1 --width 96 --height 72 ${presses:+--press $presses} --screenshot "$tmp/feat_$name.png"
+    done
+    feature_diff=$("$image_diff" "$tmp/feat_features.png" "$tmp/feat_rgb.png" 2>&1)
+    relevancy_diff=$("$image_diff" "$tmp/feat_relevancy.png" "$tmp/feat_features.png" 2>&1)
+    check "features: the PCA colouring is not the render" test "$feature_diff" -ge 30 2>/dev/null
+    check "features: the relevancy is neither" test "$relevancy_diff" -ge 30 2>/dev/null
+    check "features: a scene without a field says so" status_is 0 in_xvfb "$viewer_binary" --demo --frames 1 --width 64 --height 48 --press MMM
+    check "  (in the log)" grep -q "no feature field" "$tmp/stderr"
+fi
 
 # a NeRF: on lavapipe (a CPU Vulkan device) the viewer renders it on CUDA or the CPU, faster
 # there, and copies the frames through the host; the screenshot equals radiant render's on the CPU

@@ -38,6 +38,9 @@ static const char *USAGE =
     "                        at least 256 MiB)\n"
     "  --spz-frame NAME      read SPZ scenes as in this frame (RUB, RDF, ...), whatever their record says\n"
     "  --time T              a 4D scene starts at time T, paused (default: the start of its range)\n"
+    "  --features FILE       the scene's feature field (default: the scene's name with .rfeat); M shows its\n"
+    "                        PCA colouring (K: level) and the relevancy of a query (G: next query)\n"
+    "  --embeddings Q.npy    the relevancy mode's queries; --negatives N.npy their canonical negatives\n"
     "  --verbose             log the library's debug messages\n"
     "\n"
     "Keys: H shows them all (orbit: left drag, pan: right drag, zoom: scroll, fly: WASDQE).\n";
@@ -94,6 +97,9 @@ static int parse_options(int argc, char **argv, vw_options *o)
             }
         }
         else if (has_value && strcmp(a, "--spz-frame") == 0) o->spz_frame = argv[++i]; /* checked when a scene opens */
+        else if (has_value && strcmp(a, "--features") == 0) o->features = argv[++i];     /* checked when a scene opens */
+        else if (has_value && strcmp(a, "--embeddings") == 0) o->embeddings = argv[++i];
+        else if (has_value && strcmp(a, "--negatives") == 0) o->negatives = argv[++i];
         else if (has_value && strcmp(a, "--screenshot") == 0) o->screenshot = argv[++i];
         else if (has_value && strcmp(a, "--press") == 0) o->press = argv[++i];
         else if (has_value && strcmp(a, "--time") == 0) {
@@ -176,6 +182,8 @@ static void press(vw_shared *sh, int key)
     case GLFW_KEY_N: sh->view_step++; break;
     case GLFW_KEY_P: sh->view_step--; break;
     case GLFW_KEY_M: s->mode = (s->mode + 1) % VW_MODES; break;
+    case GLFW_KEY_K: s->feature_level = s->feature_level % RD_FEATURE_MAX_LEVELS + 1; break;
+    case GLFW_KEY_G: s->query++; break;
     case GLFW_KEY_0: case GLFW_KEY_1: case GLFW_KEY_2: case GLFW_KEY_3: s->sh_degree = key - GLFW_KEY_0; break;
     case GLFW_KEY_X: s->antialiased = !s->antialiased; break;
     case GLFW_KEY_B: s->white_background = !s->white_background; break;
@@ -377,7 +385,7 @@ int main(int argc, char **argv)
         glfwTerminate();
         return 1;
     }
-    vw_shared shared = {.settings = {.sh_degree = -1, .vsync = opt.vsync, .overlay = true}, .content_scale = 1.0f};
+    vw_shared shared = {.settings = {.sh_degree = -1, .vsync = opt.vsync, .overlay = true, .feature_level = 1}, .content_scale = 1.0f};
     pthread_mutex_init(&shared.lock, NULL);
     input_state input = {.shared = &shared};
     glfwSetWindowUserPointer(window, &input);

@@ -9,7 +9,8 @@
 #include "overlay.h"
 #include "radiant_vulkan.h"
 
-enum { VW_MODE_RGB, VW_MODE_DEPTH, VW_MODE_ALPHA, VW_MODES };
+/* the feature modes reach the present pass as RGB (feature_modes.h colours them on the host) */
+enum { VW_MODE_RGB, VW_MODE_DEPTH, VW_MODE_ALPHA, VW_MODE_FEATURES, VW_MODE_RELEVANCY, VW_MODES };
 enum { VW_MAX_IMAGES = 8 };
 
 /* What one frame shows. */

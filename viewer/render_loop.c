@@ -2,6 +2,7 @@
    frame at the window's size into device memory (Vulkan) or through the host (CUDA, CPU),
    presents it with the overlay, and writes screenshots. */
 #include "content.h"
+#include "feature_modes.h"
 #include "training.h"
 #include "present.h"
 #include "viewer.h"
@@ -18,7 +19,8 @@ static const char *const HELP[] = {
     "left drag   orbit          W A S D Q E  fly (shift: faster)",
     "right drag  pan            R            reset the view",
     "scroll      zoom           N / P        next / previous view",
-    "M           mode (RGB, depth, alpha)    0 1 2 3  SH degree",
+    "M           mode (RGB, depth, alpha, features, relevancy)",
+    "K / G       feature level / next query   0 1 2 3  SH degree",
     "X           antialiased    B            background black/white",
     "V           vsync          I            dataset image / render",
     "F12         screenshot     O            hide the overlay",
@@ -27,7 +29,7 @@ static const char *const HELP[] = {
     "H           this help      Esc          quit",
     "drop a scene file on the window to open it",
 };
-static const char *const MODE_NAMES[VW_MODES] = {"RGB", "depth", "alpha"};
+static const char *const MODE_NAMES[VW_MODES] = {"RGB", "depth", "alpha", "features", "relevancy"};
 
 typedef struct frame_sample {
     double frame_ms, render_ms, gpu_ms, present_ms;
@@ -62,6 +64,7 @@ typedef struct render_state {
     vw_training training;    /* --train */
     vw_training_status train_status;
     bool training_shown;     /* a snapshot of it has been shown */
+    vw_features features;    /* the scene's feature field, for the feature modes */
 } render_state;
 
 /* The context that renders: the host-copy one (CUDA, CPU) or the presenting Vulkan one. */
@@ -153,6 +156,11 @@ static bool open_scene(render_state *s, const char *path)
 {
     bool opened = vw_content_open_scene(&s->content, renderer(s), path);
     if (opened) render_nerfs_on_host(s);
+    if (opened && rd_scene_get_kind(s->content.scene) == RD_SCENE_GAUSSIANS) /* its field, when it has one */
+        vw_features_open(&s->features, renderer(s), s->content.scene, path && strcmp(path, "--demo") ? path : NULL, s->opt->features,
+                         s->opt->embeddings, s->opt->negatives);
+    else if (opened)
+        vw_features_close(&s->features);
     if (opened) set_timeline(s);
     if (!opened) {
         vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
@@ -211,6 +219,29 @@ static bool stage_dataset_image(render_state *s, const vw_settings *set)
     return s->image_ok;
 }
 
+/* The feature modes: the render into host memory, the field's colouring of it on the host,
+   shown through `staged` as RGB (feature_modes.h). Without a field, the plain render and why. */
+static bool render_features(render_state *s, const vw_settings *set, const rd_camera *cam, const rd_render_desc *desc,
+                            vw_frame_desc *frame)
+{
+    rd_context *ctx = renderer(s);
+    size_t pixels = (size_t)cam->width * cam->height;
+    float *under = malloc(pixels * 4 * sizeof(float));
+    bool ok = under && rd_render(ctx, s->content.scene, cam, desc, &(rd_framebuffer){.color = under}) == RD_OK;
+    if (ok) rd_render_last_stats(ctx, &s->stats);
+    bool coloured = ok && vw_features_render(&s->features, ctx, s->content.scene, cam, set->mode == VW_MODE_RELEVANCY,
+                                             set->feature_level, set->query, under);
+    if (!coloured) set_message(s, ok ? s->features.message : "out of memory or a failed render for the feature modes");
+    ok = ok && rd_vulkan_buffer_reserve(s->vk, &s->staged, pixels * 4 * sizeof(float)) == RD_OK;
+    if (ok) memcpy(s->staged.mapped, coloured ? s->features.color : under, pixels * 4 * sizeof(float));
+    free(under);
+    s->image_view = -1;
+    frame->source_width = cam->width, frame->source_height = cam->height;
+    frame->color = ok ? s->staged.address : 0;
+    frame->mode = VW_MODE_RGB;
+    return ok;
+}
+
 /* Renders the current camera; fills what the present pass reads. */
 static bool render(render_state *s, const vw_settings *set, const rd_camera *cam, float time, vw_frame_desc *frame)
 {
@@ -226,6 +257,7 @@ static bool render(render_state *s, const vw_settings *set, const rd_camera *cam
                            .sh_degree = set->sh_degree < 0 ? 0 : RD_SH_DEGREE(set->sh_degree),
                            .time = time};
     rd_context *ctx = renderer(s);
+    if (set->mode == VW_MODE_FEATURES || set->mode == VW_MODE_RELEVANCY) return render_features(s, set, cam, &desc, frame);
     rd_framebuffer fb = s->host_ctx ? (rd_framebuffer){.color = s->host_color, .depth = s->host_depth}
                                 : (rd_framebuffer){.color = s->color, .depth = s->depth, .memory = RD_MEMORY_DEVICE};
     if (rd_render(ctx, s->content.scene, cam, &desc, &fb) != RD_OK) {
@@ -269,8 +301,8 @@ static void take_training(render_state *s)
 
 static void overlay_text(render_state *s, const vw_settings *set, const rd_camera *cam, bool showing_image)
 {
-    char lines[10][160];
-    const char *list[16];
+    char lines[12][160];
+    const char *list[12 + sizeof HELP / sizeof HELP[0]];
     int n = 0;
     const vw_content *c = &s->content;
     if (s->host_ctx)
@@ -285,6 +317,15 @@ static void overlay_text(render_state *s, const vw_settings *set, const rd_camer
     snprintf(lines[n++], 160, "%dx%d  %s  SH %s  AA %s  vsync %s", cam->width, cam->height, MODE_NAMES[set->mode],
              set->sh_degree < 0 ? "scene" : (const char[]){(char)('0' + set->sh_degree), 0}, set->antialiased ? "on" : "off",
              set->vsync ? "on" : "off");
+    if (s->features.field && (set->mode == VW_MODE_FEATURES || set->mode == VW_MODE_RELEVANCY)) {
+        const vw_features *f = &s->features;
+        int q = f->query_count ? ((set->query % f->query_count) + f->query_count) % f->query_count : 0;
+        if (set->mode == VW_MODE_FEATURES)
+            snprintf(lines[n++], 160, "features: level %d of %d, %d entries of %d dimensions (K: level)",
+                     set->feature_level < f->info.levels ? set->feature_level : f->info.levels, f->info.levels, f->info.codebook_size, f->info.dim);
+        else if (f->query_count)
+            snprintf(lines[n++], 160, "relevancy: query %d of %d at level %d (G: next query)", q + 1, f->query_count, f->levels[0]);
+    }
     if (c->view_count)
         snprintf(lines[n++], 160, "view %s (%d/%d)%s", c->view_names[s->view], s->view + 1, c->view_count,
                  showing_image ? "  [dataset image]" : "");
@@ -572,6 +613,7 @@ void *vw_render_thread(void *arg)
     rd_vulkan_buffer_release(s.vk, &s.staged);
     vw_overlay_free(&s.overlay);
     vw_content_free(&s.content);
+    vw_features_close(&s.features);
     rd_context_destroy(s.host_ctx);
     free(s.timing.samples);
     return NULL;

@@ -37,6 +37,9 @@ typedef struct vw_options {
     int downscale, iterations; /* --downscale F, --iterations N: that training's */
     float time;              /* --time T: a 4D scene starts there (paused) */
     bool time_given;
+    const char *features;    /* --features FILE.rfeat (default: the one beside the scene) */
+    const char *embeddings;  /* --embeddings Q.npy: the relevancy mode's queries */
+    const char *negatives;   /* --negatives N.npy */
 } vw_options;
 
 /* What the person toggles; the render thread reads a copy each frame. */
@@ -49,6 +52,8 @@ typedef struct vw_settings {
     bool overlay;        /* the stats overlay */
     bool help;
     bool dataset_image;  /* show the dataset's own image at this view */
+    int feature_level;   /* the feature modes' level, 1..3 (K cycles) */
+    int query;           /* the relevancy mode's query (G cycles) */
 } vw_settings;
 
 typedef struct vw_shared {

@@ -181,6 +181,8 @@ rd_result rd_relevancy_mask(const float *smoothed, int width, int height, uint8_
    min-max normalised into rgb (pixels*3); pixels below half alpha are black. The same
    features give the same colours. RD_ERROR_OUT_OF_MEMORY is the only failure. */
 rd_result rd_feature_pca_colors(const float *features, const float *alpha, int64_t pixels, int dim, float *rgb);
+/* The heat colour of a relevancy r in [0, 1] (clamped): dark blue through green to red. */
+void rd_relevancy_color(float r, float rgb[3]);
 
 #ifdef __cplusplus
 }
