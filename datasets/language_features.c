@@ -18,11 +18,9 @@ void rd_language_features_free(rd_language_features *lf)
 }
 
 /* _f.npy: [M, D] float32 (float16 and float64 accepted), finite. */
-static rd_result load_rows(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_language_features *lf)
+static rd_result load_rows(rd_context *ctx, const char *path, const rd_npy *np, rd_language_features *lf)
 {
-    rd_npy a;
-    rd_result r = rd_npy_parse(ctx, path, data, size, &a);
-    if (r != RD_OK) return r;
+    rd_npy a = *np;
     if (a.type == RD_NPY_I32 || a.type == RD_NPY_I64)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: dtype %s: mask features must be floats (float32 as LangSplat writes them)", path,
                        rd_npy_type_name(a.type));
@@ -41,12 +39,10 @@ static rd_result load_rows(rd_context *ctx, const char *path, const unsigned cha
 }
 
 /* _s.npy: [4, H, W] of whole numbers in [-1, M), H and W the image's; planes 1-3 sampled. */
-static rd_result load_maps(rd_context *ctx, const char *path, const unsigned char *data, size_t size, int width, int height,
-                           int downscale, rd_language_features *lf)
+static rd_result load_maps(rd_context *ctx, const char *path, const rd_npy *np, int width, int height, int downscale,
+                           rd_language_features *lf)
 {
-    rd_npy a;
-    rd_result r = rd_npy_parse(ctx, path, data, size, &a);
-    if (r != RD_OK) return r;
+    rd_npy a = *np;
     if (a.type == RD_NPY_F16) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: dtype float16: index maps are float32 or int32", path);
     int64_t H = a.rank == 3 ? a.shape[1] : 0, W = a.rank == 3 ? a.shape[2] : 0;
     if (a.rank != 3 || a.shape[0] != 4)
@@ -80,15 +76,15 @@ rd_result rd_language_features_load(rd_context *ctx, const char *folder, const c
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_language_features_load: folder, stem, size or downscale is not valid");
     char path[4096];
     char *data = NULL;
-    size_t size;
+    rd_npy a;
     snprintf(path, sizeof path, "%s/%s_f.npy", folder, stem);
-    rd_result r = rd_read_file(ctx, path, &data, &size);
-    if (r == RD_OK) r = load_rows(ctx, path, (const unsigned char *)data, size, out);
+    rd_result r = rd_npy_read(ctx, path, &data, &a);
+    if (r == RD_OK) r = load_rows(ctx, path, &a, out);
     free(data);
     data = NULL;
     snprintf(path, sizeof path, "%s/%s_s.npy", folder, stem);
-    if (r == RD_OK) r = rd_read_file(ctx, path, &data, &size);
-    if (r == RD_OK) r = load_maps(ctx, path, (const unsigned char *)data, size, width, height, downscale, out);
+    if (r == RD_OK) r = rd_npy_read(ctx, path, &data, &a);
+    if (r == RD_OK) r = load_maps(ctx, path, &a, width, height, downscale, out);
     free(data);
     if (r != RD_OK) rd_language_features_free(out);
     return r;

@@ -96,12 +96,10 @@ rd_result rd_llff_load(rd_context *ctx, const char *npy_path, const char *split,
     snprintf(ds->kind, sizeof ds->kind, "llff");
     snprintf(ds->source, sizeof ds->source, "%s", npy_path);
     char *data;
-    size_t size;
-    rd_result r = rd_read_file(ctx, npy_path, &data, &size);
-    if (r != RD_OK) return r;
     rd_npy v;
-    r = rd_npy_parse(ctx, npy_path, (const unsigned char *)data, size, &v);
-    if (r == RD_OK && v.type != RD_NPY_F64)
+    rd_result r = rd_npy_read(ctx, npy_path, &data, &v);
+    if (r != RD_OK) return r;
+    if (v.type != RD_NPY_F64)
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: descr: expected '<f8' (little-endian float64), found %s", rd_path_tail(npy_path),
                     rd_npy_type_name(v.type));
     if (r == RD_OK && (v.rank != 2 || v.shape[1] != 17))

@@ -79,6 +79,16 @@ rd_result rd_npy_parse(rd_context *ctx, const char *path, const unsigned char *d
     return RD_OK;
 }
 
+rd_result rd_npy_read(rd_context *ctx, const char *path, char **data, rd_npy *out)
+{
+    size_t size;
+    rd_result r = rd_read_file(ctx, path, data, &size);
+    if (r != RD_OK) return r;
+    r = rd_npy_parse(ctx, path, (const unsigned char *)*data, size, out);
+    if (r != RD_OK) free(*data), *data = NULL;
+    return r;
+}
+
 double rd_npy_get(const rd_npy *a, int64_t i)
 {
     const unsigned char *p = a->data + (size_t)i * (size_t)TYPES[a->type].bytes;
@@ -127,12 +137,10 @@ rd_result rd_npy_load_matrix(rd_context *ctx, const char *path, int64_t *rows, i
 {
     *values = NULL;
     char *data;
-    size_t size;
-    rd_result r = rd_read_file(ctx, path, &data, &size);
-    if (r != RD_OK) return r;
     rd_npy a;
-    r = rd_npy_parse(ctx, path, (const unsigned char *)data, size, &a);
-    if (r == RD_OK && (a.rank < 1 || a.rank > 2 || a.count < 1))
+    rd_result r = rd_npy_read(ctx, path, &data, &a);
+    if (r != RD_OK) return r;
+    if (a.rank < 1 || a.rank > 2 || a.count < 1)
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: shape: expected a non-empty 1-D or 2-D array, found %d dimensions", rd_path_tail(path),
                     a.rank);
     if (r == RD_OK && (*values = rd_alloc_array(a.count, sizeof(float))) == NULL)

@@ -22,6 +22,8 @@ typedef struct rd_npy {
    unsupported dtype or order, a rank above 4 or a shape the data does not hold is an
    error naming the file and the field. */
 rd_result rd_npy_parse(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_npy *out);
+/* Reads path and parses it: *data (free it) holds the array that *out points into. */
+rd_result rd_npy_read(rd_context *ctx, const char *path, char **data, rd_npy *out);
 /* Element i as a double. */
 double rd_npy_get(const rd_npy *a, int64_t i);
 /* "float32" and so on. */
