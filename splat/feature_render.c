@@ -10,6 +10,7 @@
 #include "features.h"
 #include "../renderer/cpu/parallel.h"
 #include "../renderer/frame_driver.h"
+#include "../renderer/backend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -218,8 +219,15 @@ static rd_result check_call(rd_context *ctx, const rd_scene *scene, const rd_fea
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_features: queries need their embeddings and at least one negative");
     if ((target->relevancy || target->query_levels) && desc->query_count == 0)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_features: relevancy asked for without queries");
-    if (target->memory != RD_MEMORY_HOST)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: device-memory targets are not supported yet");
+    if (target->memory == RD_MEMORY_DEVICE) { /* Vulkan: coefficient maps (and alpha) straight into the caller's buffers */
+        if (ctx->backend != RD_BACKEND_VULKAN || !target->coefficients || target->features || target->relevancy || target->query_levels)
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: device-memory targets take coefficient maps and alpha, on "
+                           "Vulkan, so far (features and relevancy go to host memory)");
+        size_t pixels = (size_t)camera->width * (size_t)camera->height, row = (size_t)field->levels * (size_t)field->L;
+        rd_result r = rd_backend_check_memory(ctx, target->coefficients, pixels * row * sizeof(float), "rd_render_features: coefficients");
+        if (r == RD_OK && target->alpha) r = rd_backend_check_memory(ctx, target->alpha, pixels * sizeof(float), "rd_render_features: alpha");
+        if (r != RD_OK) return r;
+    }
     if (ctx->backend == RD_BACKEND_CUDA)
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: feature fields render on the CPU and Vulkan backends so far (this "
                        "context is CUDA)");
@@ -280,7 +288,7 @@ static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_jo
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", vp->width, vp->height);
     job->image = image;
 #ifdef RD_HAVE_VULKAN
-    return rd_feature_coefficients_vk(ctx, scene, vp, job->field, image, job->target->alpha, stats);
+    return rd_feature_coefficients_vk(ctx, scene, vp, job->field, image, job->target->alpha, job->target->memory, stats);
 #else
     (void)stats;
     return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no Vulkan");
@@ -304,6 +312,12 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
     rd_render_stats stats = {0};
     bool gpu = ctx->backend == RD_BACKEND_VULKAN;
     r = gpu ? blend_on_gpu(ctx, scene, &job, &stats) : rd_cpu_frame_prepare(ctx, scene, &vp, &job.frame, NULL);
+    if (r == RD_OK && target->memory == RD_MEMORY_DEVICE) { /* the maps are in the caller's device memory: done */
+        ctx->last_stats = stats;
+        job.image = NULL;
+        job_free(&job);
+        return RD_OK;
+    }
     if (r == RD_OK) r = allocate(ctx, &job);
     double t1 = rd_now_ms();
     if (r == RD_OK && gpu) rd_parallel_for(job.threads, vp.height, 4, finish_rows, &job);

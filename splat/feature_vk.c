@@ -68,6 +68,7 @@ typedef struct stage_call {
     const rd_feature_field *field;
     size_t pixels;
     uint64_t tiles;
+    VkDeviceAddress coefficients, alpha; /* the caller's device addresses; 0: ours, read back */
 } stage_call;
 
 static size_t coefficient_bytes(const stage_call *c) { return c->pixels * (size_t)(c->field->levels * c->field->L) * sizeof(float); }
@@ -75,6 +76,7 @@ static size_t coefficient_bytes(const stage_call *c) { return c->pixels * (size_
 static rd_result reserve(rd_context *ctx, void *user)
 {
     stage_call *c = user;
+    if (c->coefficients) return RD_OK; /* straight into the caller's memory */
     rd_result r = rd_vk_reserve(ctx, &c->s->coefficients, coefficient_bytes(c) + 4, "feature coefficients");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &c->s->alpha, c->pixels * sizeof(float) + 4, "feature alpha");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &c->s->readback, coefficient_bytes(c) + c->pixels * sizeof(float) + 4, "feature readback");
@@ -90,12 +92,14 @@ static void record(rd_context *ctx, void *user, void *command_buffer, const rd_s
     struct { VkDeviceAddress vp, ranges, schedule, values, splats, indices, weights, coefficients, alpha;
              uint32_t level, levels, L, K, scheduled, write_alpha; } push = {
         bins->params, bins->ranges, bins->schedule, bins->values, bins->splats, c->s->indices.address, c->s->weights.address,
-        c->s->coefficients.address, c->s->alpha.address, 0, (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)f->K, bins->scheduled, 1};
+        c->coefficients ? c->coefficients : c->s->coefficients.address, c->coefficients ? c->alpha : c->s->alpha.address, 0,
+        (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)f->K, bins->scheduled, 1};
     for (int l = 0; l < f->levels; l++) {
-        push.level = (uint32_t)l, push.write_alpha = l == 0;
+        push.level = (uint32_t)l, push.write_alpha = l == 0 && push.alpha;
         rd_vk_dispatch(cmd, &c->s->blend, &push, c->tiles);
     }
     rd_vk_barrier(cmd);
+    if (c->coefficients) return;
     VkBufferCopy copy = {.size = coefficient_bytes(c)};
     if (copy.size) vkCmdCopyBuffer(cmd, c->s->coefficients.buffer, c->s->readback.buffer, 1, &copy);
     copy = (VkBufferCopy){.dstOffset = coefficient_bytes(c), .size = c->pixels * sizeof(float)};
@@ -103,16 +107,18 @@ static void record(rd_context *ctx, void *user, void *command_buffer, const rd_s
 }
 
 rd_result rd_feature_coefficients_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
-                                     float *coefficients, float *alpha, rd_render_stats *stats)
+                                     float *coefficients, float *alpha, rd_memory memory, rd_render_stats *stats)
 {
     feature_vk *s = NULL;
     rd_result r = get_state(ctx, &s);
     if (r == RD_OK) r = upload_slots(ctx, s, field);
     if (r != RD_OK) return r;
     stage_call call = {s, field, (size_t)vp->width * vp->height, (uint64_t)vp->tiles_x * vp->tiles_y};
+    if (memory == RD_MEMORY_DEVICE) /* buffer device addresses (radiant_vulkan.h) */
+        call.coefficients = (VkDeviceAddress)(uintptr_t)coefficients, call.alpha = (VkDeviceAddress)(uintptr_t)alpha;
     rd_splat_vk_stage stage = {&call, reserve, record};
     r = rd_splat_render_vk_stage(ctx, scene, vp, &stage, stats);
-    if (r != RD_OK) return r;
+    if (r != RD_OK || memory == RD_MEMORY_DEVICE) return r;
     const char *back = s->readback.mapped;
     if (coefficients) memcpy(coefficients, back, coefficient_bytes(&call));
     if (alpha) memcpy(alpha, back + coefficient_bytes(&call), call.pixels * sizeof(float));

@@ -59,9 +59,10 @@ rd_result rd_feature_coefficients_backward_cpu(rd_context *ctx, const rd_cpu_fra
                                                const float *coefficient_grad, float *weight_grad);
 
 /* The same maps on Vulkan (feature_vk.c): the splat frame's binning, then a blend a
-   level at a time; stats as the splat frame's. */
+   level at a time, into host memory or (memory DEVICE) straight to the caller's device
+   addresses (coefficients required there, alpha may be NULL); stats as the splat frame's. */
 rd_result rd_feature_coefficients_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
-                                     float *coefficients, float *alpha, rd_render_stats *stats);
+                                     float *coefficients, float *alpha, rd_memory memory, rd_render_stats *stats);
 
 /* One tile's blend (feature_cpu.c), for renderers that finish a tile at a time: the
    tile's pixels row by row into out (pixels*levels*L) and alpha (pixels). */

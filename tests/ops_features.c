@@ -2,8 +2,9 @@
    Coefficients: random scenes with random fields (1-3 levels, L up to 256, K up to 8,
    weights summing to 1 a level), their coefficient maps and alpha on every backend with
    feature fields (CPU threads, Vulkan; CUDA has none yet) against the one-thread CPU.
-   Relevancy: the same with unit features of a level and the relevancy of random queries,
-   the levels chosen compared too. */
+   Every other coefficient case renders into device memory on GPUs (rd_buffer_alloc),
+   copied back for the comparison. Relevancy: the same with unit features of a level and
+   the relevancy of random queries, the levels chosen compared too. */
 #include "backend_ops.h"
 #include "compare.h"
 
@@ -17,6 +18,7 @@ typedef struct feature_case {
     rd_feature_field_desc field;
     int queries, negatives, level;
     float *embeddings; /* queries then negatives, dim floats each */
+    bool device_target; /* GPUs: the coefficient maps into rd_buffer_alloc memory, copied back */
 } feature_case;
 
 typedef struct feature_outputs {
@@ -59,6 +61,7 @@ static void *generate_case(test_rng *r, int i, bool queries)
     }
     f->indices = indices, f->weights = weights;
     f->codebooks = random_floats(r, (size_t)f->levels * f->codebook_size * f->dim, -1.0, 1.0);
+    c->device_target = !queries && i % 2 == 1;
     if (queries) {
         c->queries = 1 + (int)(rng_uniform(r) * 4), c->negatives = 1 + (int)(rng_uniform(r) * 4);
         c->level = 1 + (int)(rng_uniform(r) * f->levels);
@@ -114,7 +117,19 @@ static rd_result run(rd_context *ctx, void *inputs, void **outputs)
     } else {
         target.coefficients = o->coefficients = poisoned(P * row_of(c));
     }
-    if (r == RD_OK) r = rd_render_features(ctx, scene, field, &c->camera, &desc, &target);
+    void *on_device[2] = {0};
+    if (r == RD_OK && c->device_target && rd_context_backend(ctx) != RD_BACKEND_CPU) {
+        size_t bytes[2] = {P * row_of(c) * sizeof(float), P * sizeof(float)};
+        rd_memory memory;
+        for (int k = 0; k < 2 && r == RD_OK; k++) r = rd_buffer_alloc(ctx, bytes[k], &on_device[k], &memory);
+        rd_feature_target device = {.coefficients = on_device[0], .alpha = on_device[1], .memory = RD_MEMORY_DEVICE};
+        if (r == RD_OK) r = rd_render_features(ctx, scene, field, &c->camera, &desc, &device);
+        if (r == RD_OK) r = rd_buffer_copy(ctx, o->coefficients, RD_MEMORY_HOST, on_device[0], memory, bytes[0]);
+        if (r == RD_OK) r = rd_buffer_copy(ctx, o->alpha, RD_MEMORY_HOST, on_device[1], memory, bytes[1]);
+        for (int k = 0; k < 2; k++) rd_buffer_free(ctx, on_device[k]);
+    } else if (r == RD_OK) {
+        r = rd_render_features(ctx, scene, field, &c->camera, &desc, &target);
+    }
     rd_feature_field_destroy(field);
     rd_scene_destroy(scene);
     return r;

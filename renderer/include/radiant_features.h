@@ -92,7 +92,8 @@ typedef struct rd_feature_target {
     float *relevancy;    /* query_count*width*height */
     int *query_levels;   /* query_count: the level (1-based) each relevancy map comes from (host) */
     float *alpha;        /* width*height: 1 - final transmittance */
-    rd_memory memory;    /* of every array but query_levels */
+    rd_memory memory;    /* of every array but query_levels; device memory (Vulkan's rd_buffer_alloc addresses)
+                            takes the coefficient maps and alpha so far */
 } rd_feature_target;
 
 /* Renders the field over the Gaussian scene it belongs to (same count) from camera. */
