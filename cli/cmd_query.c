@@ -29,7 +29,7 @@ static const char *USAGE =
     "  --dataset DIR        views of a dataset folder (--split S: train, val, test (default) or all)\n"
     "  --cameras FILE       a camera list (neither: 8 views orbiting the scene)\n"
     "  --width W --height H render at this size (intrinsics scale)\n"
-    "  --backend B          cpu (default) or vulkan (the coefficient blend on the device; decode and\n"
+    "  --backend B          cpu (default), cuda or vulkan (the coefficient blend on the device; decode and\n"
     "                       relevancy on the host)\n"
     "  --out DIR            output folder (default: out)\n"
     "  -v, --verbose        debug messages\n";
@@ -133,7 +133,6 @@ int cmd_query(int argc, char **argv)
     status = cli_parse(argc, argv, OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_SIZE | OPT_BACKEND, USAGE, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     if (!embeddings) return fprintf(stderr, "radiant: query: give --embeddings Q.npy\n\n%s", USAGE), EXIT_USAGE;
-    if (o.backend == RD_BACKEND_CUDA) return fprintf(stderr, "radiant: query: feature fields render on cpu or vulkan so far\n"), EXIT_USAGE;
     if (o.backend == RD_BACKEND_AUTO) o.backend = RD_BACKEND_CPU;
     rd_context *ctx = cli_context(&o);
     if (!ctx) return EXIT_FAILED;

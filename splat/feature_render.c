@@ -220,17 +220,14 @@ static rd_result check_call(rd_context *ctx, const rd_scene *scene, const rd_fea
     if ((target->relevancy || target->query_levels) && desc->query_count == 0)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_features: relevancy asked for without queries");
     if (target->memory == RD_MEMORY_DEVICE) { /* Vulkan: coefficient maps (and alpha) straight into the caller's buffers */
-        if (ctx->backend != RD_BACKEND_VULKAN || !target->coefficients || target->features || target->relevancy || target->query_levels)
+        if (ctx->backend == RD_BACKEND_CPU || !target->coefficients || target->features || target->relevancy || target->query_levels)
             return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: device-memory targets take coefficient maps and alpha, on "
-                           "Vulkan, so far (features and relevancy go to host memory)");
+                           "GPU backends, so far (features and relevancy go to host memory)");
         size_t pixels = (size_t)camera->width * (size_t)camera->height, row = (size_t)field->levels * (size_t)field->L;
         rd_result r = rd_backend_check_memory(ctx, target->coefficients, pixels * row * sizeof(float), "rd_render_features: coefficients");
         if (r == RD_OK && target->alpha) r = rd_backend_check_memory(ctx, target->alpha, pixels * sizeof(float), "rd_render_features: alpha");
         if (r != RD_OK) return r;
     }
-    if (ctx->backend == RD_BACKEND_CUDA)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: feature fields render on the CPU and Vulkan backends so far (this "
-                       "context is CUDA)");
     return RD_OK;
 }
 
@@ -274,25 +271,31 @@ static rd_result allocate(rd_context *ctx, feature_job *job)
     return RD_OK;
 }
 
-/* The whole image's coefficients (and alpha) from the Vulkan blend, into job->image. */
+/* The whole image's coefficients (and alpha) from a GPU's blend, into job->image. */
 static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_job *job, rd_render_stats *stats)
 {
     const rd_view_params *vp = job->vp;
     if (!rd_tiles_fit_packed(vp))
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's tiles",
-                       vp->tiles_x, vp->tiles_y);
-    rd_result r = rd_gpu_frame_check(ctx, "vulkan", scene->count, "Gaussians");
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's tiles",
+                       rd_backend_name(ctx->backend), vp->tiles_x, vp->tiles_y);
+    const char *backend = rd_backend_name(ctx->backend);
+    rd_result r = rd_gpu_frame_check(ctx, backend, scene->count, "Gaussians");
     if (r != RD_OK) return r;
     float *image = job->target->coefficients;
     if (!image && !(image = rd_alloc_array((int64_t)vp->width * vp->height * job->field->levels * job->field->L, sizeof(float))))
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", vp->width, vp->height);
     job->image = image;
-#ifdef RD_HAVE_VULKAN
-    return rd_feature_coefficients_vk(ctx, scene, vp, job->field, image, job->target->alpha, job->target->memory, stats);
-#else
-    (void)stats;
-    return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no Vulkan");
+#ifdef RD_HAVE_CUDA
+    if (ctx->backend == RD_BACKEND_CUDA)
+        return rd_feature_coefficients_cuda(ctx, scene, vp, job->field, image, job->target->alpha, job->target->memory, job->desc->stream,
+                                            stats);
 #endif
+#ifdef RD_HAVE_VULKAN
+    if (ctx->backend == RD_BACKEND_VULKAN)
+        return rd_feature_coefficients_vk(ctx, scene, vp, job->field, image, job->target->alpha, job->target->memory, stats);
+#endif
+    (void)stats;
+    return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no %s", backend);
 }
 
 rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_feature_field *field, const rd_camera *camera,
@@ -310,7 +313,7 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
                        .target = target, .dense = ctx->tuning.feature_blend == RD_FEATURE_BLEND_DENSE,
                        .decode = ctx->tuning.feature_relevancy == RD_RELEVANCY_DECODE};
     rd_render_stats stats = {0};
-    bool gpu = ctx->backend == RD_BACKEND_VULKAN;
+    bool gpu = ctx->backend != RD_BACKEND_CPU;
     r = gpu ? blend_on_gpu(ctx, scene, &job, &stats) : rd_cpu_frame_prepare(ctx, scene, &vp, &job.frame, NULL);
     if (r == RD_OK && target->memory == RD_MEMORY_DEVICE) { /* the maps are in the caller's device memory: done */
         ctx->last_stats = stats;

@@ -64,6 +64,11 @@ rd_result rd_feature_coefficients_backward_cpu(rd_context *ctx, const rd_cpu_fra
 rd_result rd_feature_coefficients_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
                                      float *coefficients, float *alpha, rd_memory memory, rd_render_stats *stats);
 
+/* The same maps on CUDA (feature_cuda.cu), on stream (NULL: the context's), which it
+   waits for. */
+rd_result rd_feature_coefficients_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
+                                       float *coefficients, float *alpha, rd_memory memory, void *stream, rd_render_stats *stats);
+
 /* One tile's blend (feature_cpu.c), for renderers that finish a tile at a time: the
    tile's pixels row by row into out (pixels*levels*L) and alpha (pixels). */
 void rd_feature_blend_tile(const rd_cpu_frame *frame, const rd_feature_slots *slots, int64_t tile, bool dense, float *scratch,

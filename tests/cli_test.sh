@@ -179,7 +179,7 @@ if [ -n "$feature_tool" ]; then
         --level 3 --out "$tmp/featr"
     check "  (a PCA colouring and the raw map beside each render)" sh -c "test -s '$tmp/featr/t_0_features.png' && test -s '$tmp/featr/t_0_features.npy'"
     check "render --level without --output features exits 2" status_is 2 "$radiant" render "$tmp/feat/scene.ply" --level 2
-    check "query --backend cuda exits 2" status_is 2 "$radiant" query "$tmp/feat/scene.ply" --backend cuda --embeddings "$tmp/feat/queries.npy"
+    check "query --backend bogus exits 2" status_is 2 "$radiant" query "$tmp/feat/scene.ply" --backend bogus --embeddings "$tmp/feat/queries.npy"
     printf 'not numpy' > "$tmp/feat/bad.npy"
     check "query with a broken .npy exits 1" status_is 1 "$radiant" query "$tmp/feat/scene.ply" --embeddings "$tmp/feat/bad.npy"
     check "  (naming the file)" grep -q "bad.npy: not a .npy file" "$tmp/stderr"

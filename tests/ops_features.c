@@ -1,7 +1,7 @@
 /* ops_features.c: the feature fields' rows of the cross-backend harness (backend_ops.h).
    Coefficients: random scenes with random fields (1-3 levels, L up to 256, K up to 8,
-   weights summing to 1 a level), their coefficient maps and alpha on every backend with
-   feature fields (CPU threads, Vulkan; CUDA has none yet) against the one-thread CPU.
+   weights summing to 1 a level), their coefficient maps and alpha on every backend (CPU
+   threads, CUDA, Vulkan) against the one-thread CPU.
    Every other coefficient case renders into device memory on GPUs (rd_buffer_alloc),
    copied back for the comparison. Relevancy: the same with unit features of a level and
    the relevancy of random queries, the levels chosen compared too. */
@@ -29,8 +29,7 @@ typedef struct feature_outputs {
 static size_t pixels_of(const feature_case *c) { return (size_t)c->camera.width * c->camera.height; }
 static size_t row_of(const feature_case *c) { return (size_t)c->field.levels * c->field.codebook_size; }
 
-static bool has_features(const op_env *env) { return rd_context_backend(env->ctx) != RD_BACKEND_CUDA; }
-static int cases(const op_env *env) { return has_features(env) ? (env->variant ? 4 : 10) : 0; }
+static int cases(const op_env *env) { return env->variant ? 4 : 10; }
 
 static void *generate_case(test_rng *r, int i, bool queries)
 {
