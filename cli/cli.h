@@ -124,6 +124,8 @@ int cli_feature_options(int *argc, char **argv, cli_feature_output *out);
 rd_result cli_feature_field_load(rd_context *ctx, const char *scene_path, cli_feature_output *out);
 rd_result cli_feature_view(rd_context *ctx, const rd_scene *scene, const cli_feature_output *out, const rd_camera *cam,
                            const char *dir, const char *name);
+/* `radiant bench --features FILE|random` (bench_features.c). */
+int cli_bench_features(int argc, char **argv, const char *usage);
 /* `radiant train --model features` (train_features.c). */
 int cli_train_features(int argc, char **argv);
 

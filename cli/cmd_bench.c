@@ -28,6 +28,10 @@ static const char *USAGE =
     "                        weights into gradients in the backend's memory (wall clock)\n"
     "  --deterministic       the backward pass with its sums in a fixed order (CUDA)\n"
     "  --json                print one JSON object: median_ms, stages, counts\n"
+    "  --features F|random   time a feature field instead (wall clock): its coefficient maps (and on GPUs\n"
+    "                        into device memory), one query's relevancy at every level and level 1's\n"
+    "                        features in half precision; random: a field of the scene's count, 3 levels,\n"
+    "                        L 64, K 4, D 512 (--levels, --codebook-size, --slots, --dim change them)\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                        at least 256 MiB)\n"
     "  --spz-frame NAME      read an SPZ as in this frame (RUB, RDF, ...), whatever its record says\n";
@@ -87,6 +91,8 @@ done:
 
 int cmd_bench(int argc, char **argv)
 {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--features") == 0) return cli_bench_features(argc, argv, USAGE);
     cli_options o;
     int status = cli_parse(argc, argv, OPT_DEMO | OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_FRAMES | OPT_JSON | OPT_RENDER | OPT_BACKWARD,
                            USAGE, &o);

@@ -175,6 +175,11 @@ if [ -n "$feature_tool" ]; then
     check "query on Vulkan" status_is 0 "$radiant" query "$tmp/feat/scene.ply" --dataset "$tmp/feat" --backend vulkan \
         --embeddings "$tmp/feat/queries.npy" --negatives "$tmp/feat/negatives.npy" --out "$tmp/featv"
     check "  (the same levels as the CPU's)" sh -c "grep '\"level\"' '$tmp/featq/report.json' > '$tmp/l1'; grep '\"level\"' '$tmp/featv/report.json' > '$tmp/l2'; cmp -s '$tmp/l1' '$tmp/l2'"
+    check "bench --features random" status_is 0 "$radiant" bench "$tmp/feat/scene.ply" --features random --width 48 --height 36 \
+        --frames 2 --warmup 1 --codebook-size 16 --dim 8 --json
+    check "  (its three outputs timed)" grep -q '"coefficients_ms": [0-9].*"relevancy_ms": [0-9].*"features_half_ms": [0-9]' "$tmp/stdout"
+    check "bench --features of the trained field" status_is 0 "$radiant" bench "$tmp/feat/scene.ply" --features "$tmp/feat/scene.rfeat" \
+        --width 48 --height 36 --frames 2 --warmup 1
     check "render --output features" status_is 0 "$radiant" render "$tmp/feat/scene.ply" --dataset "$tmp/feat" --output features \
         --level 3 --out "$tmp/featr"
     check "  (a PCA colouring and the raw map beside each render)" sh -c "test -s '$tmp/featr/t_0_features.png' && test -s '$tmp/featr/t_0_features.npy'"

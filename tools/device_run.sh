@@ -3,7 +3,8 @@
 # (see device_prepare.sh): the GPU tests, then `radiant bench` on the CUDA and Vulkan
 # backends. TESTS="..." picks the tests (empty: none), SCENES, BACKENDS and FRAMES the
 # benchmarks (SCENES: some of synth1M synth6M biker donut demo); BACKWARD=1 adds the
-# forward + backward column (bench --backward, wall clock). frame_ms: the frame
+# forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
+# (bench --features random) on each backend. frame_ms: the frame
 # without stage timers; the stages and staged_ms: a second pass with them.
 set -u
 # RADIANT_LIB_DIR: another build of the library to load first (to compare variants)
@@ -44,6 +45,12 @@ print(f"{name:10s} {backend:7s} {j['median_ms']:9.3f} {s['preprocess_ms']:9.3f} 
 PY
     done
 done
+if [ -n "${FEATURES:-}" ]; then # issue 31's targets: a random field over 1M synthetic Gaussians at LERF's 988x730
+    for backend in ${BACKENDS:-cuda vulkan}; do
+        "$bin/radiant" bench --synth ${FEATURES_GAUSSIANS:-1000000} --features random --width 988 --height 730 --backend $backend \
+            --frames ${FRAMES:-50} 2>&1 | tail -n 5
+    done
+fi
 if [ -n "${SCALE:-}" ]; then
     echo "scale: 50M synthetic Gaussians at 1920x1080 (cuda):"
     "$bin/radiant" bench --synth 50000000 --backend cuda --frames 5 --warmup 1 2>&1 | tail -n 9
