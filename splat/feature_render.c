@@ -271,8 +271,9 @@ static rd_result allocate(rd_context *ctx, feature_job *job)
     return RD_OK;
 }
 
-/* The whole image's coefficients (and alpha) from a GPU's blend, into job->image. */
-static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_job *job, rd_render_stats *stats)
+/* The whole image's coefficients (and alpha) from a GPU's blend, into job->image; or with
+   device_relevancy (Vulkan) each query's relevancy at every level into job->scores. */
+static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_job *job, bool device_relevancy, rd_render_stats *stats)
 {
     const rd_view_params *vp = job->vp;
     if (!rd_tiles_fit_packed(vp))
@@ -282,9 +283,11 @@ static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_jo
     rd_result r = rd_gpu_frame_check(ctx, backend, scene->count, "Gaussians");
     if (r != RD_OK) return r;
     float *image = job->target->coefficients;
-    if (!image && !(image = rd_alloc_array((int64_t)vp->width * vp->height * job->field->levels * job->field->L, sizeof(float))))
+    if (!image && !device_relevancy &&
+        !(image = rd_alloc_array((int64_t)vp->width * vp->height * job->field->levels * job->field->L, sizeof(float))))
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", vp->width, vp->height);
     job->image = image;
+    rd_feature_queries queries = {job->gram, job->projected, job->desc->query_count, job->desc->negative_count, job->scores};
 #ifdef RD_HAVE_CUDA
     if (ctx->backend == RD_BACKEND_CUDA)
         return rd_feature_coefficients_cuda(ctx, scene, vp, job->field, image, job->target->alpha, job->target->memory, job->desc->stream,
@@ -292,9 +295,10 @@ static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_jo
 #endif
 #ifdef RD_HAVE_VULKAN
     if (ctx->backend == RD_BACKEND_VULKAN)
-        return rd_feature_coefficients_vk(ctx, scene, vp, job->field, image, job->target->alpha, job->target->memory, stats);
+        return rd_feature_coefficients_vk(ctx, scene, vp, job->field, device_relevancy ? &queries : NULL, image, job->target->alpha,
+                                          job->target->memory, stats);
 #endif
-    (void)stats;
+    (void)stats, (void)queries;
     return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no %s", backend);
 }
 
@@ -314,16 +318,22 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
                        .decode = ctx->tuning.feature_relevancy == RD_RELEVANCY_DECODE};
     rd_render_stats stats = {0};
     bool gpu = ctx->backend != RD_BACKEND_CPU;
-    r = gpu ? blend_on_gpu(ctx, scene, &job, &stats) : rd_cpu_frame_prepare(ctx, scene, &vp, &job.frame, NULL);
+    /* relevancy alone on Vulkan: computed there from the maps, which then never leave the
+       device (the gram path; scores indexed in 32 bits there) */
+    uint64_t scores = (uint64_t)desc->query_count * (uint64_t)field->levels * (uint64_t)vp.width * (uint64_t)vp.height;
+    bool device_relevancy = ctx->backend == RD_BACKEND_VULKAN && desc->query_count > 0 && !target->features && !target->coefficients &&
+                            !job.decode && scores < ((uint64_t)1 << 32);
+    if (device_relevancy) r = allocate(ctx, &job); /* the projections and the scores first */
+    if (r == RD_OK) r = gpu ? blend_on_gpu(ctx, scene, &job, device_relevancy, &stats) : rd_cpu_frame_prepare(ctx, scene, &vp, &job.frame, NULL);
     if (r == RD_OK && target->memory == RD_MEMORY_DEVICE) { /* the maps are in the caller's device memory: done */
         ctx->last_stats = stats;
         job.image = NULL;
         job_free(&job);
         return RD_OK;
     }
-    if (r == RD_OK) r = allocate(ctx, &job);
+    if (r == RD_OK && !device_relevancy) r = allocate(ctx, &job);
     double t1 = rd_now_ms();
-    if (r == RD_OK && gpu) rd_parallel_for(job.threads, vp.height, 4, finish_rows, &job);
+    if (r == RD_OK && gpu && !device_relevancy) rd_parallel_for(job.threads, vp.height, 4, finish_rows, &job);
     if (r == RD_OK && !gpu) rd_parallel_for(job.threads, (int64_t)vp.tiles_x * vp.tiles_y, 2, render_tiles, &job);
     double t2 = rd_now_ms();
     if (r == RD_OK && desc->query_count > 0) r = choose_levels(ctx, &job);

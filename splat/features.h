@@ -58,11 +58,23 @@ rd_result rd_feature_coefficients_cpu(rd_context *ctx, const rd_cpu_frame *frame
 rd_result rd_feature_coefficients_backward_cpu(rd_context *ctx, const rd_cpu_frame *frame, const rd_feature_slots *slots,
                                                const float *coefficient_grad, float *weight_grad);
 
+/* Queries as a GPU takes them: each level's G = D D^T (levels*L*L) and each embedding's
+   u = D e (levels*(queries + negatives)*L, queries first), made on the host; the relevancy
+   of each query at each level comes back in scores (query_count*levels*pixels, host). */
+typedef struct rd_feature_queries {
+    const float *gram, *projected;
+    int query_count, negative_count;
+    float *scores;
+} rd_feature_queries;
+
 /* The same maps on Vulkan (feature_vk.c): the splat frame's binning, then a blend a
    level at a time, into host memory or (memory DEVICE) straight to the caller's device
-   addresses (coefficients required there, alpha may be NULL); stats as the splat frame's. */
+   addresses (coefficients required there, alpha may be NULL); with queries the relevancy
+   follows on the device and only it (and alpha) comes back (coefficients unused); stats as
+   the splat frame's. */
 rd_result rd_feature_coefficients_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
-                                     float *coefficients, float *alpha, rd_memory memory, rd_render_stats *stats);
+                                     const rd_feature_queries *queries, float *coefficients, float *alpha, rd_memory memory,
+                                     rd_render_stats *stats);
 
 /* The same maps on CUDA (feature_cuda.cu), on stream (NULL: the context's), which it
    waits for. */

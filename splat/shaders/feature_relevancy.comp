@@ -1,0 +1,44 @@
+#version 450
+// feature_relevancy: each pixel's relevancy to each query at every level from its
+// coefficient maps (feature_render.c's gram path, spec/features.md "What a renderer needs"):
+// phi.e = W.u_e / (sqrt(W^T G W) + 1e-10) with u_e = D e and G = D D^T made on the host, then
+// r = sigmoid(10 (phi.t - max_j phi.n_j)) into scores[(query * levels + level) * pixels + p].
+// An invocation per pixel.
+#include "common.glsl"
+layout(local_size_x = 64) in;
+layout(push_constant) uniform Push {
+    uint64_t coefficients, gram, projected, scores;
+    uint pixels, levels, L, queries, negatives;
+} p;
+
+void main()
+{
+    uint pixel = linear_group() * 64u + gl_LocalInvocationIndex;
+    if (pixel >= p.pixels) return;
+    uint row = p.levels * p.L, embeddings = p.queries + p.negatives;
+    for (uint l = 0u; l < p.levels; l++) {
+        uint64_t W = p.coefficients + uint64_t(pixel * row + l * p.L) * 4ul;
+        uint64_t G = p.gram + uint64_t(l * p.L * p.L) * 4ul, U = p.projected + uint64_t(l * embeddings * p.L) * 4ul;
+        float quad = 0.0;
+        for (uint a = 0u; a < p.L; a++) {
+            float wa = load_float(W, a);
+            if (wa == 0.0) continue;
+            float s = 0.0;
+            for (uint b = 0u; b < p.L; b++) s += load_float(G, a * p.L + b) * load_float(W, b);
+            quad += wa * s;
+        }
+        float norm = sqrt(max(quad, 0.0)) + 1e-10;
+        float negative = -1.0 / 0.0;
+        for (uint e = 0u; e < embeddings; e++) {
+            float dot_e = 0.0;
+            for (uint c = 0u; c < p.L; c++) dot_e += load_float(W, c) * load_float(U, e * p.L + c);
+            dot_e /= norm;
+            if (e >= p.queries) negative = max(negative, dot_e);
+        }
+        for (uint q = 0u; q < p.queries; q++) {
+            float dot_q = 0.0;
+            for (uint c = 0u; c < p.L; c++) dot_q += load_float(W, c) * load_float(U, q * p.L + c);
+            store_float(p.scores, (q * p.levels + l) * p.pixels + pixel, 1.0 / (1.0 + exp(-10.0 * (dot_q / norm - negative))));
+        }
+    }
+}
