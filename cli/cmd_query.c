@@ -147,7 +147,10 @@ int cmd_query(int argc, char **argv)
     uint8_t *mask = NULL;
     char beside[4096];
     if (!features) {
-        if (!rd_feature_path_beside(o.scene, beside, sizeof beside)) return fprintf(stderr, "radiant: %s: path too long\n", o.scene), EXIT_USAGE;
+        if (!rd_feature_path_beside(o.scene, beside, sizeof beside)) {
+            fprintf(stderr, "radiant: %s: path too long\n", o.scene);
+            goto done;
+        }
         features = beside;
     }
     rd_feature_field_info info;

@@ -153,7 +153,10 @@ static bool feature_set_load(rd_context *ctx, const feature_options *o, const ch
             return cli_error(ctx, NULL), false;
         size_t pixels = (size_t)cam->width * cam->height;
         s->planes[s->count] = malloc(pixels * s->levels * sizeof(int32_t));
-        if (!s->planes[s->count]) return fprintf(stderr, "radiant: out of memory\n"), false;
+        if (!s->planes[s->count]) {
+            rd_language_features_free(lf);
+            return fprintf(stderr, "radiant: out of memory\n"), false;
+        }
         for (int l = 0; l < s->levels; l++)
             memcpy(s->planes[s->count] + l * pixels, lf->masks + (size_t)(o->level ? o->level - 1 : l) * pixels, pixels * sizeof(int32_t));
         s->views[s->count] = (rd_feature_view){.camera = *cam, .masks = s->planes[s->count], .mask_features = lf->features,

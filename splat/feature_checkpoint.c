@@ -7,6 +7,7 @@
 #include "../compress/bytes.h"
 #include "../datasets/json_util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,6 +98,9 @@ rd_result rd_feature_trainer_load_checkpoint(rd_feature_trainer *t, const char *
     if (r == RD_OK && (size_t)(data + size - TRAILER_BYTES - at) != 8 + 4 * total)
         r = rd_fail(t->ctx, RD_ERROR_FORMAT, "%s: the state takes %zu bytes, the file holds %zu", path, 8 + 4 * total,
                     (size_t)(data + size - TRAILER_BYTES - at));
+    for (size_t i = 0; r == RD_OK && i < total; i++)
+        if (!isfinite(rd_lef32(at + 8 + 4 * i)))
+            r = rd_fail(t->ctx, RD_ERROR_FORMAT, "%s: state value %zu is not finite", path, i);
     if (r == RD_OK) { /* checked whole: only now does the trainer change */
         t->rng.state = rd_le64(at), at += 8;
         for (int k = 0; k < n; k++)

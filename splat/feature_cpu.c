@@ -14,9 +14,9 @@
    hits (place, alpha*T) */
 enum { GATHERED = 7, HITS = GATHERED, HIT_WEIGHTS = HITS + 1, PER_GAUSSIAN = HIT_WEIGHTS + 1 };
 
-size_t rd_feature_tile_scratch(const rd_cpu_frame *f, const rd_feature_slots *s)
+size_t rd_feature_tile_scratch(const rd_cpu_frame *f, const rd_feature_slots *s, bool dense)
 {
-    return (size_t)f->max_tile_len * (PER_GAUSSIAN + (size_t)s->levels * (size_t)s->L);
+    return (size_t)f->max_tile_len * (PER_GAUSSIAN + (dense ? (size_t)s->levels * (size_t)s->L : 0));
 }
 
 /* The tile's Gaussians in flat arrays (each n long, in scratch), and with dense, each
@@ -113,7 +113,7 @@ static void blend_tiles(int64_t begin, int64_t end, int worker, void *user)
     const rd_cpu_frame *f = job->frame;
     const rd_view_params *vp = f->vp;
     int row = job->slots->levels * job->slots->L;
-    float *scratch = job->scratch[worker], *out = scratch + rd_feature_tile_scratch(f, job->slots);
+    float *scratch = job->scratch[worker], *out = scratch + rd_feature_tile_scratch(f, job->slots, job->dense);
     float *alpha = out + (size_t)RD_TILE_SIZE * RD_TILE_SIZE * (size_t)row;
     for (int64_t t = begin; t < end; t++) {
         rd_feature_blend_tile(f, job->slots, t, job->dense, scratch, out, alpha);
@@ -166,7 +166,7 @@ static rd_result run_tiles(rd_context *ctx, blend_job *job, size_t extra_floats,
     job->scratch = calloc((size_t)f->threads, sizeof(float *));
     bool ok = job->scratch != NULL;
     for (int w = 0; ok && w < f->threads; w++)
-        ok = (job->scratch[w] = rd_alloc_array((int64_t)(rd_feature_tile_scratch(f, job->slots) + extra_floats) + 1,
+        ok = (job->scratch[w] = rd_alloc_array((int64_t)(rd_feature_tile_scratch(f, job->slots, job->dense) + extra_floats) + 1,
                                                sizeof(float))) != NULL;
     if (ok) rd_parallel_for(f->threads, (int64_t)f->vp->tiles_x * f->vp->tiles_y, 2, fn, job);
     for (int w = 0; job->scratch && w < f->threads; w++) free(job->scratch[w]);

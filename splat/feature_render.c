@@ -250,7 +250,7 @@ static rd_result allocate(rd_context *ctx, feature_job *job)
     size_t pixels = (size_t)job->vp->width * (size_t)job->vp->height, tile = (size_t)RD_TILE_SIZE * RD_TILE_SIZE;
     job->embeddings = desc->query_count + desc->negative_count;
     bool gpu = job->image != NULL; /* the pixels' coefficients are in job->image: no tiles to blend */
-    job->tile_floats = gpu ? 0 : rd_feature_tile_scratch(&job->frame, &job->slots);
+    job->tile_floats = gpu ? 0 : rd_feature_tile_scratch(&job->frame, &job->slots, job->dense);
     size_t tile_outputs = gpu ? 0 : tile * ((size_t)f->levels * f->L + 1);
     int64_t worker_floats = (int64_t)(job->tile_floats + tile_outputs + (size_t)f->dim + (size_t)job->embeddings + 1);
     bool ok = (job->scratch = calloc((size_t)job->threads, sizeof(float *))) != NULL;
@@ -271,35 +271,58 @@ static rd_result allocate(rd_context *ctx, feature_job *job)
     return RD_OK;
 }
 
-/* The whole image's coefficients (and alpha) from a GPU's blend, into job->image; or with
-   device_relevancy (Vulkan) each query's relevancy at every level into job->scores. */
-static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_job *job, bool device_relevancy, rd_render_stats *stats)
+/* The whole image's coefficients (and alpha) from a GPU's blend, into job->image (the
+   caller's coefficients where given). */
+static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_job *job, rd_render_stats *stats)
 {
     const rd_view_params *vp = job->vp;
-    if (!rd_tiles_fit_packed(vp))
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's tiles",
-                       rd_backend_name(ctx->backend), vp->tiles_x, vp->tiles_y);
-    const char *backend = rd_backend_name(ctx->backend);
-    rd_result r = rd_gpu_frame_check(ctx, backend, scene->count, "Gaussians");
-    if (r != RD_OK) return r;
     float *image = job->target->coefficients;
-    if (!image && !device_relevancy &&
-        !(image = rd_alloc_array((int64_t)vp->width * vp->height * job->field->levels * job->field->L, sizeof(float))))
+    if (!image && !(image = rd_alloc_array((int64_t)vp->width * vp->height * job->field->levels * job->field->L, sizeof(float))))
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", vp->width, vp->height);
     job->image = image;
-    rd_feature_queries queries = {job->gram, job->projected, job->desc->query_count, job->desc->negative_count, job->scores};
 #ifdef RD_HAVE_CUDA
     if (ctx->backend == RD_BACKEND_CUDA)
         return rd_feature_coefficients_cuda(ctx, scene, vp, job->field, image, job->target->alpha, job->target->memory, job->desc->stream,
                                             stats);
 #endif
 #ifdef RD_HAVE_VULKAN
-    if (ctx->backend == RD_BACKEND_VULKAN)
-        return rd_feature_coefficients_vk(ctx, scene, vp, job->field, device_relevancy ? &queries : NULL, image, job->target->alpha,
-                                          job->target->memory, stats);
+    if (ctx->backend == RD_BACKEND_VULKAN) {
+        rd_feature_gpu_outputs out = {.coefficients = image, .alpha = job->target->alpha, .memory = job->target->memory};
+        return rd_feature_outputs_vk(ctx, scene, vp, job->field, &out, stats);
+    }
 #endif
-    (void)stats, (void)queries;
-    return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no %s", backend);
+    (void)scene, (void)stats;
+    return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no %s backend", rd_backend_name(ctx->backend));
+}
+
+/* Everything on the Vulkan device (the relevancy by the gram path): what the target asks
+   for comes back, nothing else; the level choice follows on the host. */
+static rd_result render_on_vulkan(rd_context *ctx, const rd_scene *scene, feature_job *job, rd_render_stats *stats)
+{
+#ifdef RD_HAVE_VULKAN
+    const rd_feature_render_desc *desc = job->desc;
+    const rd_feature_target *t = job->target;
+    rd_result r = allocate(ctx, job); /* the projections and the scores */
+    rd_feature_queries queries = {job->gram, job->projected, desc->query_count, desc->negative_count, job->scores};
+    rd_feature_gpu_outputs out = {.coefficients = t->coefficients, .alpha = t->alpha, .memory = t->memory,
+                                  .queries = desc->query_count ? &queries : NULL, .features = t->features,
+                                  .level = (desc->level ? desc->level : 1) - 1, .half_features = desc->half_features != 0};
+    if (r == RD_OK) r = rd_feature_outputs_vk(ctx, scene, job->vp, job->field, &out, stats);
+    if (r == RD_OK && desc->query_count > 0) r = choose_levels(ctx, job);
+    return r;
+#else
+    (void)scene, (void)job, (void)stats;
+    return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no Vulkan backend");
+#endif
+}
+
+/* A GPU frame's limits: the packed tiles, the sort's count. */
+static rd_result check_gpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp)
+{
+    if (!rd_tiles_fit_packed(vp))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %dx%d tiles exceed the 65,535 a side and 2^26 in all of a Gaussian's tiles",
+                       rd_backend_name(ctx->backend), vp->tiles_x, vp->tiles_y);
+    return rd_gpu_frame_check(ctx, rd_backend_name(ctx->backend), scene->count, "Gaussians");
 }
 
 rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_feature_field *field, const rd_camera *camera,
@@ -318,22 +341,28 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
                        .decode = ctx->tuning.feature_relevancy == RD_RELEVANCY_DECODE};
     rd_render_stats stats = {0};
     bool gpu = ctx->backend != RD_BACKEND_CPU;
-    /* relevancy alone on Vulkan: computed there from the maps, which then never leave the
-       device (the gram path; scores indexed in 32 bits there) */
-    uint64_t scores = (uint64_t)desc->query_count * (uint64_t)field->levels * (uint64_t)vp.width * (uint64_t)vp.height;
-    bool device_relevancy = ctx->backend == RD_BACKEND_VULKAN && desc->query_count > 0 && !target->features && !target->coefficients &&
-                            !job.decode && scores < ((uint64_t)1 << 32);
-    if (device_relevancy) r = allocate(ctx, &job); /* the projections and the scores first */
-    if (r == RD_OK) r = gpu ? blend_on_gpu(ctx, scene, &job, device_relevancy, &stats) : rd_cpu_frame_prepare(ctx, scene, &vp, &job.frame, NULL);
+    if (gpu) r = check_gpu(ctx, scene, &vp);
+    /* on Vulkan wholly on the device where the gram path is asked for and the shaders' 32-bit
+       indices hold */
+    uint64_t pixels = (uint64_t)vp.width * (uint64_t)vp.height;
+    bool on_vulkan = ctx->backend == RD_BACKEND_VULKAN && !job.decode && pixels * (uint64_t)field->dim < ((uint64_t)1 << 32) &&
+                     pixels * (uint64_t)desc->query_count * (uint64_t)field->levels < ((uint64_t)1 << 32);
+    if (r == RD_OK && on_vulkan) {
+        r = render_on_vulkan(ctx, scene, &job, &stats);
+        if (r == RD_OK) ctx->last_stats = stats;
+        job_free(&job);
+        return r;
+    }
+    if (r == RD_OK) r = gpu ? blend_on_gpu(ctx, scene, &job, &stats) : rd_cpu_frame_prepare(ctx, scene, &vp, &job.frame, NULL);
     if (r == RD_OK && target->memory == RD_MEMORY_DEVICE) { /* the maps are in the caller's device memory: done */
         ctx->last_stats = stats;
         job.image = NULL;
         job_free(&job);
         return RD_OK;
     }
-    if (r == RD_OK && !device_relevancy) r = allocate(ctx, &job);
+    if (r == RD_OK) r = allocate(ctx, &job);
     double t1 = rd_now_ms();
-    if (r == RD_OK && gpu && !device_relevancy) rd_parallel_for(job.threads, vp.height, 4, finish_rows, &job);
+    if (r == RD_OK && gpu) rd_parallel_for(job.threads, vp.height, 4, finish_rows, &job);
     if (r == RD_OK && !gpu) rd_parallel_for(job.threads, (int64_t)vp.tiles_x * vp.tiles_y, 2, render_tiles, &job);
     double t2 = rd_now_ms();
     if (r == RD_OK && desc->query_count > 0) r = choose_levels(ctx, &job);

@@ -167,9 +167,9 @@ static double view_loss(rd_feature_trainer *t, const rd_feature_view *view)
 
 /* ---- the trainer ---------------------------------------------------------------------------- */
 
-static rd_result one_step(rd_feature_trainer *t, double *loss)
+rd_result rd_feature_trainer_gradients(rd_feature_trainer *t, int view_index, double *loss)
 {
-    const rd_feature_view *view = &t->desc.views[rd_rng_next(&t->rng) % (uint64_t)t->desc.view_count];
+    const rd_feature_view *view = &t->desc.views[view_index];
     choose_slots(t);
     rd_feature_slots slots = {.count = t->count, .levels = t->levels, .L = t->L, .K = t->K, .indices = t->indices,
                               .weights = t->weights};
@@ -185,8 +185,14 @@ static rd_result one_step(rd_feature_trainer *t, double *loss)
         r = rd_feature_coefficients_backward_cpu(t->ctx, &frame, &slots, t->W_grad, t->weight_grad);
     }
     rd_cpu_frame_free(&frame);
+    if (r == RD_OK) logit_gradients(t);
+    return r;
+}
+
+static rd_result one_step(rd_feature_trainer *t, double *loss)
+{
+    rd_result r = rd_feature_trainer_gradients(t, (int)(rd_rng_next(&t->rng) % (uint64_t)t->desc.view_count), loss);
     if (r != RD_OK) return r;
-    logit_gradients(t);
     t->step++;
     rd_adam_step_desc adam = {.lr = t->desc.lr, .step = t->step, .threads = t->ctx->threads};
     rd_adam_update(t->logits, t->logit_grad, t->logit_m, t->logit_v, (size_t)(t->count * t->levels * t->L), &adam);
@@ -225,10 +231,16 @@ static rd_result check_view(rd_context *ctx, const rd_feature_trainer_desc *d, i
     if (problem) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: view %d: camera: %s", k, problem);
     if (!v->masks == !v->features)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: view %d: give either masks or features", k);
-    if (v->features) return RD_OK;
+    int64_t pixels = (int64_t)v->camera.width * v->camera.height;
+    if (v->features) {
+        for (int64_t c = 0; c < levels * pixels * d->dim; c++)
+            if (!isfinite(v->features[c]))
+                return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: view %d: feature map value %lld is not finite", k,
+                               (long long)c);
+        return RD_OK;
+    }
     if (!v->mask_features || v->mask_count < 1)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: view %d: masks without mask_features", k);
-    int64_t pixels = (int64_t)v->camera.width * v->camera.height;
     for (int64_t p = 0; p < levels * pixels; p++)
         if (v->masks[p] < -1 || v->masks[p] >= v->mask_count)
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: view %d, level %d, pixel %lld: mask %d is past its %d "
@@ -285,7 +297,7 @@ static rd_result init_codebooks(rd_feature_trainer *t)
 rd_result rd_feature_trainer_create(rd_context *ctx, const rd_scene *scene, const rd_feature_trainer_desc *desc,
                                     rd_feature_trainer **out)
 {
-    if (!out || !desc) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: desc or out is NULL");
+    if (!ctx || !out || !desc) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: ctx, desc or out is NULL");
     *out = NULL;
     if (!rd_is_gaussians(scene) || scene->head.memory != RD_MEMORY_HOST)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: the scene is not a 3D Gaussian scene in host memory");

@@ -21,4 +21,8 @@ struct rd_feature_trainer {
     float *dF, *pixel_loss;                          /* CHUNK*levels*dim, CHUNK*levels */
 };
 
+/* A step's loss on one view and its gradients (logit_grad, code_grad), the parameters left
+   as they are: the step before Adam, which the tests check against finite differences. */
+rd_result rd_feature_trainer_gradients(rd_feature_trainer *t, int view, double *loss);
+
 #endif

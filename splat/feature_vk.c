@@ -1,9 +1,10 @@
-/* feature_vk.c: a feature field's coefficient maps on Vulkan: the splat frame's
-   preprocess, binning and sorts (splat_vk.c), then feature_blend.comp a level at a time in
-   place of the colour blend, the maps read back to the host, or with queries
-   feature_relevancy.comp after it and only the relevancy read back. The field's slots go to the
-   device once per field (recognised by its uid); the pipeline and buffers stay in the
-   splat frame's state. */
+/* feature_vk.c: a feature field's outputs on Vulkan: the splat frame's preprocess, binning
+   and sorts (splat_vk.c), then in place of the colour blend feature_blend.comp a level at a
+   time (the coefficient maps, which stay on the device), and after it as asked
+   feature_relevancy.comp (each query's relevancy at every level, the gram path) and
+   feature_decode.comp (one level's unit features, float or half). Only what was asked is
+   read back. The field's slots go to the device once per field (recognised by its uid);
+   the pipelines and buffers stay in the splat frame's state. */
 #include "features.h"
 #include "../renderer/vulkan/vk_backend.h"
 
@@ -16,20 +17,24 @@ static const uint32_t feature_blend_spv[] = {
 static const uint32_t feature_relevancy_spv[] = {
 #include "feature_relevancy.comp.inc"
 };
+static const uint32_t feature_decode_spv[] = {
+#include "feature_decode.comp.inc"
+};
 
 typedef struct feature_vk {
-    rd_vk_pipeline blend, relevancy;
-    uint64_t field_uid;       /* whose slots indices and weights hold */
-    rd_vk_buffer indices, weights, coefficients, alpha, readback, gram, projected, scores;
+    rd_vk_pipeline blend, relevancy, norms, decode;
+    uint64_t field_uid; /* whose slots indices and weights hold, and codebooks */
+    rd_vk_buffer indices, weights, codebooks, coefficients, alpha, gram, projected, scores, pixel_norms, features, readback;
 } feature_vk;
 
 static void free_state(rd_context *ctx, void *state)
 {
     feature_vk *s = state;
     if (!s) return;
-    rd_vk_pipeline_destroy(rd_vk(ctx), &s->blend);
-    rd_vk_pipeline_destroy(rd_vk(ctx), &s->relevancy);
-    rd_vk_buffer *buffers[] = {&s->indices, &s->weights, &s->coefficients, &s->alpha, &s->readback, &s->gram, &s->projected, &s->scores};
+    rd_vk_pipeline *pipelines[] = {&s->blend, &s->relevancy, &s->norms, &s->decode};
+    for (size_t k = 0; k < sizeof pipelines / sizeof pipelines[0]; k++) rd_vk_pipeline_destroy(rd_vk(ctx), pipelines[k]);
+    rd_vk_buffer *buffers[] = {&s->indices, &s->weights, &s->codebooks, &s->coefficients, &s->alpha, &s->gram,
+                               &s->projected, &s->scores, &s->pixel_norms, &s->features, &s->readback};
     for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++) rd_vk_release(ctx, buffers[k]);
     free(s);
 }
@@ -43,9 +48,14 @@ static rd_result get_state(rd_context *ctx, feature_vk **out)
         feature_vk *s = calloc(1, sizeof *s);
         if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
         s->readback.host = true;
+        static const VkBool32 no = VK_FALSE;
+        static const VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = sizeof(VkBool32)};
+        const VkSpecializationInfo elements = {.mapEntryCount = 1, .pMapEntries = &entry, .dataSize = sizeof no, .pData = &no};
         const rd_vk_shader shaders[] = {{&s->blend, feature_blend_spv, sizeof feature_blend_spv, "feature_blend"},
-                                        {&s->relevancy, feature_relevancy_spv, sizeof feature_relevancy_spv, "feature_relevancy"}};
-        r = rd_vk_pipelines_create(ctx, shaders, 2);
+                                        {&s->relevancy, feature_relevancy_spv, sizeof feature_relevancy_spv, "feature_relevancy"},
+                                        {&s->norms, feature_decode_spv, sizeof feature_decode_spv, "feature_decode (norms)"},
+                                        {&s->decode, feature_decode_spv, sizeof feature_decode_spv, "feature_decode", &elements}};
+        r = rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
         if (r != RD_OK) {
             free_state(ctx, s);
             return r;
@@ -56,15 +66,18 @@ static rd_result get_state(rd_context *ctx, feature_vk **out)
     return RD_OK;
 }
 
-/* The field's slot indices (bytes) and weights (halves) on the device, in whole words. */
-static rd_result upload_slots(rd_context *ctx, feature_vk *s, const rd_feature_field *field)
+/* The field's slot indices (bytes), weights (halves) and codebooks on the device. */
+static rd_result upload_field(rd_context *ctx, feature_vk *s, const rd_feature_field *field)
 {
     if (s->field_uid == field->uid) return RD_OK;
     size_t slots = (size_t)(field->count * field->levels * field->K);
+    size_t codebook = (size_t)field->levels * field->L * field->dim * sizeof(float);
     rd_result r = rd_vk_reserve(ctx, &s->indices, (slots + 3) / 4 * 4 + 4, "feature slots");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->weights, (slots + 1) / 2 * 4 + 4, "feature weights");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &s->codebooks, codebook, "feature codebooks");
     if (r == RD_OK && slots) r = rd_vk_upload(ctx, &s->indices, 0, field->indices, slots);
     if (r == RD_OK && slots) r = rd_vk_upload(ctx, &s->weights, 0, field->weights, slots * sizeof(uint16_t));
+    if (r == RD_OK) r = rd_vk_upload(ctx, &s->codebooks, 0, field->codebooks, codebook);
     s->field_uid = r == RD_OK ? field->uid : 0;
     return r;
 }
@@ -72,37 +85,61 @@ static rd_result upload_slots(rd_context *ctx, feature_vk *s, const rd_feature_f
 typedef struct stage_call {
     feature_vk *s;
     const rd_feature_field *field;
+    const rd_feature_gpu_outputs *out;
     size_t pixels;
     uint64_t tiles;
-    VkDeviceAddress coefficients, alpha; /* the caller's device addresses; 0: ours, read back */
-    const rd_feature_queries *queries;   /* relevancy instead of the maps: only it (and alpha) read back */
+    VkDeviceAddress coefficients, alpha; /* where the blend writes: the caller's device memory or ours */
+    size_t at[4];                        /* readback offsets: coefficients, scores, features, alpha */
 } stage_call;
 
-static size_t coefficient_bytes(const stage_call *c) { return c->pixels * (size_t)(c->field->levels * c->field->L) * sizeof(float); }
-/* What is read back first: the maps, or the relevancy of each query at each level. */
-static size_t result_bytes(const stage_call *c)
+static size_t map_bytes(const stage_call *c) { return c->pixels * (size_t)(c->field->levels * c->field->L) * sizeof(float); }
+static size_t score_bytes(const stage_call *c)
 {
-    return c->queries ? c->pixels * (size_t)c->queries->query_count * (size_t)c->field->levels * sizeof(float) : coefficient_bytes(c);
+    return c->out->queries ? c->pixels * (size_t)c->out->queries->query_count * (size_t)c->field->levels * sizeof(float) : 0;
+}
+static size_t feature_bytes(const stage_call *c)
+{
+    size_t n = c->out->features ? c->pixels * (size_t)c->field->dim : 0;
+    return c->out->half_features ? (n + 1) / 2 * 4 : n * sizeof(float);
 }
 
+/* Every buffer the stage uses, and the readback's layout: what the host asked for only. */
 static rd_result reserve(rd_context *ctx, void *user)
 {
     stage_call *c = user;
-    if (c->coefficients) return RD_OK; /* straight into the caller's memory */
-    rd_result r = rd_vk_reserve(ctx, &c->s->coefficients, coefficient_bytes(c) + 4, "feature coefficients");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &c->s->alpha, c->pixels * sizeof(float) + 4, "feature alpha");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &c->s->readback, result_bytes(c) + c->pixels * sizeof(float) + 4, "feature readback");
-    const rd_feature_queries *q = c->queries;
+    const rd_feature_gpu_outputs *o = c->out;
+    feature_vk *s = c->s;
+    bool device = o->memory == RD_MEMORY_DEVICE;
+    rd_result r = RD_OK;
+    if (!device || !o->coefficients) r = rd_vk_reserve(ctx, &s->coefficients, map_bytes(c) + 4, "feature coefficients");
+    if (r == RD_OK && !device) r = rd_vk_reserve(ctx, &s->alpha, c->pixels * sizeof(float) + 4, "feature alpha");
+    c->coefficients = device && o->coefficients ? (VkDeviceAddress)(uintptr_t)o->coefficients : s->coefficients.address;
+    c->alpha = device ? (VkDeviceAddress)(uintptr_t)o->alpha : o->alpha ? s->alpha.address : 0;
+    size_t at = 0;
+    c->at[0] = at, at += !device && o->coefficients ? map_bytes(c) : 0;
+    c->at[1] = at, at += score_bytes(c);
+    c->at[2] = at, at += feature_bytes(c);
+    c->at[3] = at, at += !device && o->alpha ? c->pixels * sizeof(float) : 0;
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &s->readback, at + 4, "feature readback");
+    const rd_feature_queries *q = o->queries;
     if (r == RD_OK && q) {
         size_t gram = (size_t)c->field->levels * c->field->L * c->field->L * sizeof(float);
         size_t projected = (size_t)c->field->levels * (q->query_count + q->negative_count) * c->field->L * sizeof(float);
-        r = rd_vk_reserve(ctx, &c->s->gram, gram, "feature gram");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &c->s->projected, projected, "feature projections");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &c->s->scores, result_bytes(c) + 4, "feature relevancy");
-        if (r == RD_OK) r = rd_vk_upload(ctx, &c->s->gram, 0, q->gram, gram);
-        if (r == RD_OK) r = rd_vk_upload(ctx, &c->s->projected, 0, q->projected, projected);
+        r = rd_vk_reserve(ctx, &s->gram, gram, "feature gram");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &s->projected, projected, "feature projections");
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &s->scores, score_bytes(c) + 4, "feature relevancy");
+        if (r == RD_OK) r = rd_vk_upload(ctx, &s->gram, 0, q->gram, gram);
+        if (r == RD_OK) r = rd_vk_upload(ctx, &s->projected, 0, q->projected, projected);
     }
+    if (r == RD_OK && o->features) r = rd_vk_reserve(ctx, &s->pixel_norms, c->pixels * sizeof(float) + 4, "feature norms");
+    if (r == RD_OK && o->features) r = rd_vk_reserve(ctx, &s->features, feature_bytes(c) + 4, "feature maps");
     return r;
+}
+
+static void copy_back(VkCommandBuffer cmd, const rd_vk_buffer *from, const rd_vk_buffer *readback, size_t at, size_t bytes)
+{
+    VkBufferCopy copy = {.dstOffset = at, .size = bytes};
+    if (bytes) vkCmdCopyBuffer(cmd, from->buffer, readback->buffer, 1, &copy);
 }
 
 static void record(rd_context *ctx, void *user, void *command_buffer, const rd_splat_vk_bins *bins)
@@ -110,49 +147,62 @@ static void record(rd_context *ctx, void *user, void *command_buffer, const rd_s
     (void)ctx;
     stage_call *c = user;
     const rd_feature_field *f = c->field;
+    const rd_feature_gpu_outputs *o = c->out;
+    feature_vk *s = c->s;
     VkCommandBuffer cmd = command_buffer;
     struct { VkDeviceAddress vp, ranges, schedule, values, splats, indices, weights, coefficients, alpha;
-             uint32_t level, levels, L, K, scheduled, write_alpha; } push = {
-        bins->params, bins->ranges, bins->schedule, bins->values, bins->splats, c->s->indices.address, c->s->weights.address,
-        c->coefficients ? c->coefficients : c->s->coefficients.address, c->coefficients ? c->alpha : c->s->alpha.address, 0,
-        (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)f->K, bins->scheduled, 1};
+             uint32_t level, levels, L, K, scheduled, write_alpha; } blend = {
+        bins->params, bins->ranges, bins->schedule, bins->values, bins->splats, s->indices.address, s->weights.address,
+        c->coefficients, c->alpha, 0, (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)f->K, bins->scheduled, 0};
     for (int l = 0; l < f->levels; l++) {
-        push.level = (uint32_t)l, push.write_alpha = l == 0 && push.alpha;
-        rd_vk_dispatch(cmd, &c->s->blend, &push, c->tiles);
+        blend.level = (uint32_t)l, blend.write_alpha = l == 0 && c->alpha;
+        rd_vk_dispatch(cmd, &s->blend, &blend, c->tiles);
     }
     rd_vk_barrier(cmd);
-    if (c->coefficients) return;
-    const rd_feature_queries *q = c->queries;
-    if (q) {
-        struct { VkDeviceAddress coefficients, gram, projected, scores; uint32_t pixels, levels, L, queries, negatives; } rel = {
-            c->s->coefficients.address, c->s->gram.address, c->s->projected.address, c->s->scores.address, (uint32_t)c->pixels,
-            (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)q->query_count, (uint32_t)q->negative_count};
-        rd_vk_dispatch(cmd, &c->s->relevancy, &rel, (c->pixels + 63) / 64);
-        rd_vk_barrier(cmd);
+    uint64_t pixel_groups = (c->pixels + 63) / 64;
+    if (o->queries) {
+        struct { VkDeviceAddress coefficients, gram, projected, scores, codebooks; uint32_t pixels, levels, L, queries, negatives, dim; } rel = {
+            c->coefficients, s->gram.address, s->projected.address, s->scores.address, s->codebooks.address, (uint32_t)c->pixels,
+            (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)o->queries->query_count, (uint32_t)o->queries->negative_count,
+            (uint32_t)f->dim};
+        rd_vk_dispatch(cmd, &s->relevancy, &rel, pixel_groups);
     }
-    VkBufferCopy copy = {.size = result_bytes(c)};
-    if (copy.size) vkCmdCopyBuffer(cmd, q ? c->s->scores.buffer : c->s->coefficients.buffer, c->s->readback.buffer, 1, &copy);
-    copy = (VkBufferCopy){.dstOffset = result_bytes(c), .size = c->pixels * sizeof(float)};
-    vkCmdCopyBuffer(cmd, c->s->alpha.buffer, c->s->readback.buffer, 1, &copy);
+    if (o->features) {
+        struct { VkDeviceAddress coefficients, codebook, norms, features; uint32_t pixels, row, offset, L, dim, half_features; } dec = {
+            c->coefficients, s->codebooks.address + (VkDeviceAddress)o->level * f->L * f->dim * sizeof(float), s->pixel_norms.address,
+            s->features.address, (uint32_t)c->pixels, (uint32_t)(f->levels * f->L), (uint32_t)(o->level * f->L), (uint32_t)f->L,
+            (uint32_t)f->dim, o->half_features};
+        rd_vk_dispatch(cmd, &s->norms, &dec, pixel_groups);
+        rd_vk_barrier(cmd);
+        uint64_t words = o->half_features ? (c->pixels * (size_t)f->dim + 1) / 2 : c->pixels * (size_t)f->dim;
+        rd_vk_dispatch(cmd, &s->decode, &dec, (words + 63) / 64);
+    }
+    rd_vk_barrier(cmd);
+    if (o->memory == RD_MEMORY_DEVICE) return;
+    if (o->coefficients) copy_back(cmd, &s->coefficients, &s->readback, c->at[0], map_bytes(c));
+    copy_back(cmd, &s->scores, &s->readback, c->at[1], score_bytes(c));
+    copy_back(cmd, &s->features, &s->readback, c->at[2], feature_bytes(c));
+    if (o->alpha) copy_back(cmd, &s->alpha, &s->readback, c->at[3], c->pixels * sizeof(float));
 }
 
-rd_result rd_feature_coefficients_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
-                                     const rd_feature_queries *queries, float *coefficients, float *alpha, rd_memory memory,
-                                     rd_render_stats *stats)
+rd_result rd_feature_outputs_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
+                                const rd_feature_gpu_outputs *out, rd_render_stats *stats)
 {
     feature_vk *s = NULL;
     rd_result r = get_state(ctx, &s);
-    if (r == RD_OK) r = upload_slots(ctx, s, field);
+    if (r == RD_OK) r = upload_field(ctx, s, field);
     if (r != RD_OK) return r;
-    stage_call call = {s, field, (size_t)vp->width * vp->height, (uint64_t)vp->tiles_x * vp->tiles_y, 0, 0, queries};
-    if (memory == RD_MEMORY_DEVICE) /* buffer device addresses (radiant_vulkan.h) */
-        call.coefficients = (VkDeviceAddress)(uintptr_t)coefficients, call.alpha = (VkDeviceAddress)(uintptr_t)alpha;
+    stage_call call = {s, field, out, (size_t)vp->width * vp->height, (uint64_t)vp->tiles_x * vp->tiles_y};
     rd_splat_vk_stage stage = {&call, reserve, record};
     r = rd_splat_render_vk_stage(ctx, scene, vp, &stage, stats);
-    if (r != RD_OK || memory == RD_MEMORY_DEVICE) return r;
+    if (r != RD_OK || out->memory == RD_MEMORY_DEVICE) return r;
     const char *back = s->readback.mapped;
-    if (queries) memcpy(queries->scores, back, result_bytes(&call));
-    else if (coefficients) memcpy(coefficients, back, coefficient_bytes(&call));
-    if (alpha) memcpy(alpha, back + result_bytes(&call), call.pixels * sizeof(float));
+    if (out->coefficients) memcpy(out->coefficients, back + call.at[0], map_bytes(&call));
+    if (out->queries) memcpy(out->queries->scores, back + call.at[1], score_bytes(&call));
+    if (out->features) { /* halves: the words hold exactly the elements, the last one's upper half aside */
+        size_t n = call.pixels * (size_t)field->dim;
+        memcpy(out->features, back + call.at[2], out->half_features ? n * sizeof(uint16_t) : n * sizeof(float));
+    }
+    if (out->alpha) memcpy(out->alpha, back + call.at[3], call.pixels * sizeof(float));
     return RD_OK;
 }

@@ -67,14 +67,23 @@ typedef struct rd_feature_queries {
     float *scores;
 } rd_feature_queries;
 
-/* The same maps on Vulkan (feature_vk.c): the splat frame's binning, then a blend a
-   level at a time, into host memory or (memory DEVICE) straight to the caller's device
-   addresses (coefficients required there, alpha may be NULL); with queries the relevancy
-   follows on the device and only it (and alpha) comes back (coefficients unused); stats as
-   the splat frame's. */
-rd_result rd_feature_coefficients_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
-                                     const rd_feature_queries *queries, float *coefficients, float *alpha, rd_memory memory,
-                                     rd_render_stats *stats);
+/* What a GPU renders of a field: the coefficient maps and alpha (host, or the caller's
+   device memory where memory says so), each query's relevancy at every level, one level's
+   unit features (host, float or half); NULL where not wanted. */
+typedef struct rd_feature_gpu_outputs {
+    float *coefficients, *alpha;
+    rd_memory memory;                   /* of coefficients and alpha */
+    const rd_feature_queries *queries;
+    void *features;
+    int level;                          /* the features', 0-based */
+    uint32_t half_features;
+} rd_feature_gpu_outputs;
+
+/* The outputs on Vulkan (feature_vk.c): the splat frame's binning, then a blend a level at
+   a time, then the relevancy and the decode on the device; only what was asked comes back;
+   stats as the splat frame's. */
+rd_result rd_feature_outputs_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
+                                const rd_feature_gpu_outputs *out, rd_render_stats *stats);
 
 /* The same maps on CUDA (feature_cuda.cu), on stream (NULL: the context's), which it
    waits for. */
@@ -85,8 +94,9 @@ rd_result rd_feature_coefficients_cuda(rd_context *ctx, const rd_scene *scene, c
    tile's pixels row by row into out (pixels*levels*L) and alpha (pixels). */
 void rd_feature_blend_tile(const rd_cpu_frame *frame, const rd_feature_slots *slots, int64_t tile, bool dense, float *scratch,
                            float *out, float *alpha);
-/* Floats of scratch rd_feature_blend_tile needs for the frame's longest tile. */
-size_t rd_feature_tile_scratch(const rd_cpu_frame *frame, const rd_feature_slots *slots);
+/* Floats of scratch rd_feature_blend_tile needs for the frame's longest tile (the dense
+   blend spreads each Gaussian's slots over levels*L more). */
+size_t rd_feature_tile_scratch(const rd_cpu_frame *frame, const rd_feature_slots *slots, bool dense);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #include "../splat/features.h"
 #include "feature_scene.h"
 #include "../datasets/npy.h"
+#include "../splat/feature_trainer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -716,6 +717,59 @@ static void test_langsplat_files(void)
     rd_context_destroy(ctx);
 }
 
+/* The trainer's gradients (the cosine loss through the decode to W and the codebooks, the
+   blend's backward pass, the top-K softmax to the logits) against central differences of
+   its loss, with distinct random logits so that a small step keeps the top K. */
+static void test_training_gradients(test_rng *r)
+{
+    rd_context *ctx;
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 2, .log = test_log}, &ctx));
+    fixture f;
+    fixture_make(ctx, r, &f, 40, 20, 16);
+    int dim = 5, levels = 2, L = 6, K = 3;
+    size_t P = (size_t)f.camera.width * f.camera.height;
+    float *maps = random_floats(r, (size_t)levels * P * dim, -1.0, 1.0);
+    rd_feature_view view = {.camera = f.camera, .features = maps};
+    rd_feature_trainer *t = NULL;
+    CHECK_OK(rd_feature_trainer_create(ctx, f.scene, &(rd_feature_trainer_desc){.views = &view, .view_count = 1, .levels = levels,
+                                                                                  .codebook_size = L, .slots = K, .dim = dim}, &t));
+    if (!t) return;
+    for (int64_t i = 0; i < t->count * levels * L; i++) t->logits[i] = (float)rng_range(r, -2.0, 2.0);
+    double loss;
+    CHECK_OK(rd_feature_trainer_gradients(t, 0, &loss));
+    size_t logits = (size_t)(t->count * levels * L), values = (size_t)levels * L * dim;
+    float *logit_grad = malloc(logits * sizeof(float)), *code_grad = malloc(values * sizeof(float));
+    memcpy(logit_grad, t->logit_grad, logits * sizeof(float));
+    memcpy(code_grad, t->code_grad, values * sizeof(float));
+    int checked = 0, bad = 0;
+    for (int kind = 0; kind < 2; kind++) {
+        float *param = kind ? t->codebooks : t->logits, *grad = kind ? code_grad : logit_grad;
+        size_t n = kind ? values : logits;
+        for (size_t j = 0, taken = 0; j < n && taken < 24; j++) {
+            if (fabsf(grad[j]) < 1e-4f) continue;
+            float keep = param[j], h = kind ? 1e-3f : 1e-3f;
+            double side[2];
+            for (int s = 0; s < 2; s++) {
+                param[j] = keep + (s ? h : -h);
+                CHECK_OK(rd_feature_trainer_gradients(t, 0, &side[s]));
+            }
+            param[j] = keep;
+            double fd = (side[1] - side[0]) / (2.0 * h);
+            if (fabs(fd - grad[j]) > 2e-4 + 2e-2 * fabs(fd)) {
+                bad++;
+                printf("  %s %zu: gradient %g, differences %g\n", kind ? "codebook" : "logit", j, grad[j], fd);
+            }
+            checked++, taken++;
+        }
+    }
+    CHECK(checked >= 30);
+    CHECK(bad == 0);
+    free(logit_grad), free(code_grad), free(maps);
+    rd_feature_trainer_destroy(t);
+    fixture_free(&f);
+    rd_context_destroy(ctx);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("test_features")};
@@ -723,6 +777,7 @@ int main(void)
     test_decode_against_reference(&r);
     test_relevancy(&r);
     test_backward(&r);
+    test_training_gradients(&r);
     test_create_errors();
     test_file(&r);
     test_filters(&r);

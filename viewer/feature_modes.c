@@ -40,7 +40,10 @@ bool vw_features_open(vw_features *f, rd_context *ctx, const rd_scene *scene, co
         return false;
     }
     int64_t rows = 0, cols = 0;
-    if (embeddings && rd_npy_load_matrix(ctx, embeddings, &rows, &cols, &f->queries) != RD_OK) return failed(f, ctx, "embeddings");
+    if (embeddings && rd_npy_load_matrix(ctx, embeddings, &rows, &cols, &f->queries) != RD_OK) { /* the PCA mode still works */
+        snprintf(f->message, sizeof f->message, "embeddings: %s", rd_last_error(ctx));
+        return true;
+    }
     if (embeddings && cols != f->info.dim) {
         snprintf(f->message, sizeof f->message, "%s: %lld dimensions, the field's features %d", embeddings, (long long)cols, f->info.dim);
         free(f->queries), f->queries = NULL;
@@ -50,6 +53,9 @@ bool vw_features_open(vw_features *f, rd_context *ctx, const rd_scene *scene, co
     if (negatives && rd_npy_load_matrix(ctx, negatives, &rows, &cols, &f->negatives) == RD_OK && cols == f->info.dim) {
         f->negative_count = (int)(rows < 4096 ? rows : 4096);
     } else {
+        if (negatives) /* said, as the relevancy then means another thing */
+            snprintf(f->message, sizeof f->message, "%s: not negatives of %d dimensions; relevancy against the zero vector", negatives,
+                     f->info.dim);
         free(f->negatives);
         f->negatives = calloc((size_t)f->info.dim, sizeof(float));
         f->negative_count = 1;

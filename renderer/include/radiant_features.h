@@ -8,7 +8,8 @@
 
    Rendered outputs (rd_feature_target), each optional:
    - coefficients: W, width*height*levels*L floats, per pixel level-major, entry innermost;
-     a level's coefficients sum to the pixel's alpha (1 - T);
+     a level's coefficients sum to the pixel's alpha (1 - T) where its weights sum to 1
+     (to their half-precision rounding);
    - features: one level's unit feature phi = F / (|F| + 1e-10), width*height*D, channel
      innermost, float or IEEE half; an empty pixel gives 0;
    - relevancy: per query r = sigmoid(10 (phi.t - max_j phi.n_j)) against the negatives n_j
@@ -144,7 +145,8 @@ rd_result rd_feature_trainer_field(rd_feature_trainer *trainer, rd_feature_field
 /* The trainer's whole state (step, random generator, logits and codebooks with their Adam
    moments) in one file, written whole or not at all; loading it into a trainer made with
    the same scene, views and settings continues the run bit for bit. A file of another
-   configuration, or damaged (its checksum), is refused. */
+   field's shape (count, levels, L, K, dim), damaged (its checksum) or holding non-finite
+   values is refused; the views, rate and seed are the caller's to keep the same. */
 rd_result rd_feature_trainer_save_checkpoint(rd_feature_trainer *trainer, const char *path);
 rd_result rd_feature_trainer_load_checkpoint(rd_feature_trainer *trainer, const char *path);
 

@@ -45,16 +45,17 @@ void main()
         float next_T = T * (1.0 - alpha);
         if (next_T < RD_MIN_TRANSMITTANCE) break;
         float w = alpha * T;
-        uint first = (g * p.levels + p.level) * p.K;
+        uint64_t first = (uint64_t(g) * p.levels + p.level) * p.K; // 64-bit: past 2^32 slots at 180M Gaussians
         for (uint k = 0u; k < p.K; k++) {
-            uint slot = first + k;
-            uint entry = (load_uint(p.indices, slot >> 2) >> ((slot & 3u) * 8u)) & 0xffu;
-            float weight = unpackHalf2x16((load_uint(p.weights, slot >> 1) >> ((slot & 1u) * 16u)) & 0xffffu).x;
+            uint64_t slot = first + k;
+            uint entry = (UintAt(p.indices + (slot >> 2) * 4ul).v >> (uint(slot & 3ul) * 8u)) & 0xffu;
+            float weight = unpackHalf2x16((UintAt(p.weights + (slot >> 1) * 4ul).v >> (uint(slot & 1ul) * 16u)) & 0xffffu).x;
             acc[entry] += weight * w;
         }
         T = next_T;
     }
     uint pixel = uint(py) * uint(vp.width) + uint(px), row = p.levels * p.L;
-    for (uint c = 0u; c < p.L; c++) store_float(p.coefficients, pixel * row + p.level * p.L + c, acc[c]);
+    uint64_t at = p.coefficients + (uint64_t(pixel) * row + p.level * p.L) * 4ul; // 64-bit: past 2^32 floats at 22M pixels
+    for (uint c = 0u; c < p.L; c++) FloatAt(at + uint64_t(c) * 4ul).v = acc[c];
     if (p.write_alpha != 0u) store_float(p.alpha, pixel, 1.0 - T);
 }

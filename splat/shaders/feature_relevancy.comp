@@ -3,12 +3,14 @@
 // coefficient maps (feature_render.c's gram path, spec/features.md "What a renderer needs"):
 // phi.e = W.u_e / (sqrt(W^T G W) + 1e-10) with u_e = D e and G = D D^T made on the host, then
 // r = sigmoid(10 (phi.t - max_j phi.n_j)) into scores[(query * levels + level) * pixels + p].
-// An invocation per pixel.
+// An invocation per pixel. |F| comes from the quadratic form where that is cheaper (L < D),
+// else from F = D^T W itself (fewer operations, and no cancellation in float when D is
+// small against L).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform Push {
-    uint64_t coefficients, gram, projected, scores;
-    uint pixels, levels, L, queries, negatives;
+    uint64_t coefficients, gram, projected, scores, codebooks;
+    uint pixels, levels, L, queries, negatives, dim;
 } p;
 
 void main()
@@ -17,15 +19,24 @@ void main()
     if (pixel >= p.pixels) return;
     uint row = p.levels * p.L, embeddings = p.queries + p.negatives;
     for (uint l = 0u; l < p.levels; l++) {
-        uint64_t W = p.coefficients + uint64_t(pixel * row + l * p.L) * 4ul;
+        uint64_t W = p.coefficients + (uint64_t(pixel) * row + l * p.L) * 4ul;
         uint64_t G = p.gram + uint64_t(l * p.L * p.L) * 4ul, U = p.projected + uint64_t(l * embeddings * p.L) * 4ul;
         float quad = 0.0;
-        for (uint a = 0u; a < p.L; a++) {
-            float wa = load_float(W, a);
-            if (wa == 0.0) continue;
-            float s = 0.0;
-            for (uint b = 0u; b < p.L; b++) s += load_float(G, a * p.L + b) * load_float(W, b);
-            quad += wa * s;
+        if (p.dim < p.L) {
+            uint64_t D = p.codebooks + uint64_t(l * p.L) * p.dim * 4ul;
+            for (uint d = 0u; d < p.dim; d++) {
+                float F = 0.0;
+                for (uint c = 0u; c < p.L; c++) F += load_float(W, c) * load_float(D, c * p.dim + d);
+                quad += F * F;
+            }
+        } else {
+            for (uint a = 0u; a < p.L; a++) {
+                float wa = load_float(W, a);
+                if (wa == 0.0) continue;
+                float s = 0.0;
+                for (uint b = 0u; b < p.L; b++) s += load_float(G, a * p.L + b) * load_float(W, b);
+                quad += wa * s;
+            }
         }
         float norm = sqrt(max(quad, 0.0)) + 1e-10;
         float negative = -1.0 / 0.0;
