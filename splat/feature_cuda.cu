@@ -1,82 +1,279 @@
-/* feature_cuda.cu: a feature field's coefficient maps on CUDA, as feature_cpu.c's sparse
-   blend and feature_blend.comp: the splat frame's preprocess, binning and sorts
-   (rd_splat_cuda_forward_saved, no colour written), then a block of 16x16 threads per tile
-   and a thread per pixel walking the tile's Gaussians front to back with the CPU's alpha
-   and stopping rules, one launch a level (L <= 256 floats of accumulator a thread). Slot
-   indices are bytes, weights IEEE halves. The field's slots and the outputs live in
-   buffers made for the call. */
+/* feature_cuda.cu: a feature field's outputs on CUDA, as feature_vk.c's on Vulkan and
+   feature_render.c's on the CPU: the splat frame's preprocess, binning and sorts
+   (rd_splat_cuda_forward_saved, no colour written), then one launch a level of
+   level_kernel: a block a tile (half a tile where L > 128), a thread a pixel walking the
+   tile's Gaussians front to back with the CPU's alpha and stopping rules into the level's
+   L coefficients, held in shared memory ([channel][pixel], padded against bank
+   conflicts). From there, in the same launch and as asked: the coefficients written out
+   (coalesced, a pixel's row at a time), each query's relevancy by the gram path (phi.e =
+   W.u_e / (sqrt(W^T G W) + eps), G and u made on the host), and the level's unit features
+   (F = D^T W over the norm, float or IEEE halves), so that nothing but what was asked
+   crosses device memory. The field's slots and codebooks go to the device once per field
+   (recognised by its uid); the buffers stay with the splat frame's state. */
 #include "features.h"
 #include "splat_cuda_frame.cuh"
 
 #include <cuda_fp16.h>
 
-enum { MAX_L = 256 };
+#define FEATURE_EPS 1e-10f
+enum { DECODE_PIXELS = 8 }; /* of a tile row's 16 */
 
-__global__ void feature_blend_kernel(rd_view_params vp, const tile_range *ranges, const unsigned int *values, const device_splat *splats,
-                                     const unsigned char *indices, const __half *weights, int level, int levels, int L, int K,
-                                     float *coefficients, float *alpha)
+typedef struct feature_cuda {
+    uint64_t field_uid; /* whose slots and codebooks indices, weights and codebooks hold */
+    rd_cuda_buffer indices, weights, codebooks, coefficients, alpha, gram, projected, scores, features;
+} feature_cuda;
+
+/* One level's launch: what it reads and writes (NULL where not wanted). */
+typedef struct level_params {
+    rd_view_params vp;
+    const tile_range *ranges;
+    const unsigned int *values;
+    const device_splat *splats;
+    const unsigned char *indices;
+    const __half *weights;
+    int level, levels, L, K, dim, pixel_rows; /* pixel_rows: of a tile, per block (16 or 8) */
+    float *coefficients, *alpha;              /* pixels*levels*L, pixels */
+    const float *gram, *projected, *codebook; /* the level's G (L*L), its u (embeddings*L), its D (L*dim) */
+    int queries, negatives;
+    float *scores;   /* queries*levels*pixels */
+    void *features;  /* pixels*dim, float or half */
+    bool half_features;
+} level_params;
+
+static void free_state(rd_context *ctx, void *state)
 {
-    unsigned int tile = blockIdx.y * gridDim.x + blockIdx.x;
-    if (tile >= (unsigned int)(vp.tiles_x * vp.tiles_y)) return;
-    int px = (int)(tile % (unsigned int)vp.tiles_x) * RD_TILE_SIZE + (int)threadIdx.x;
-    int py = (int)(tile / (unsigned int)vp.tiles_x) * RD_TILE_SIZE + (int)threadIdx.y;
-    if (px >= vp.width || py >= vp.height) return;
-    float acc[MAX_L];
-    for (int c = 0; c < L; c++) acc[c] = 0.0f;
-    float fx = (float)px + 0.5f, fy = (float)py + 0.5f, T = 1.0f;
-    for (long long j = ranges[tile].start; j < ranges[tile].end; j++) {
-        unsigned int g = values[j];
-        const device_splat s = splats[g];
-        float a;
-        if (!rd_splat_alpha(s.conic[0], s.conic[1], s.conic[2], s.opacity, rd_power_cutoff(s.opacity), fx - s.u, fy - s.v, &a)) continue;
-        float next_T = T * (1.0f - a);
-        if (next_T < RD_MIN_TRANSMITTANCE) break;
-        float w = a * T;
-        size_t first = ((size_t)g * levels + level) * K;
-        for (int k = 0; k < K; k++) acc[indices[first + k]] += __half2float(weights[first + k]) * w;
-        T = next_T;
-    }
-    size_t pixel = (size_t)py * vp.width + px, row = (size_t)levels * L;
-    for (int c = 0; c < L; c++) coefficients[pixel * row + (size_t)level * L + c] = acc[c];
-    if (alpha && level == 0) alpha[pixel] = 1.0f - T;
+    feature_cuda *s = (feature_cuda *)state;
+    if (!s) return;
+    rd_cuda_buffer *buffers[] = {&s->indices, &s->weights, &s->codebooks, &s->coefficients, &s->alpha,
+                                 &s->gram,    &s->projected, &s->scores,  &s->features};
+    for (rd_cuda_buffer *b : buffers) rd_cuda_release(ctx, b);
+    free(s);
 }
 
-extern "C" rd_result rd_feature_coefficients_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
-                                                  const rd_feature_field *field, float *coefficients, float *alpha, rd_memory memory,
-                                                  void *stream, rd_render_stats *stats)
+/* |F|^2 of the pixel whose coefficients are W[c * stride]: W^T G W, or where dim < L from
+   F = D^T W itself (fewer operations, no cancellation), as feature_relevancy.comp. */
+__device__ static float squared_norm(const level_params &p, const float *W, int stride)
+{
+    float quad = 0.0f;
+    if (p.dim < p.L) {
+        for (int d = 0; d < p.dim; d++) {
+            float F = 0.0f;
+            for (int c = 0; c < p.L; c++) F += W[c * stride] * __ldg(p.codebook + (size_t)c * p.dim + d);
+            quad += F * F;
+        }
+        return quad;
+    }
+    for (int a = 0; a < p.L; a++) { /* G is symmetric: the diagonal, and twice the lower triangle */
+        float wa = W[a * stride];
+        if (wa == 0.0f) continue;
+        float s = 0.0f;
+        for (int b = 0; b < a; b++) s += __ldg(p.gram + a * p.L + b) * W[b * stride];
+        quad += wa * (2.0f * s + __ldg(p.gram + a * p.L + a) * wa);
+    }
+    return quad;
+}
+
+/* Each query's relevancy at this level: sigmoid(10 (phi.q - max_n phi.n)). */
+__device__ static void relevancy(const level_params &p, const float *W, int stride, float inv_norm, size_t pixel, size_t pixels)
+{
+    float negative = -INFINITY;
+    for (int e = p.queries; e < p.queries + p.negatives; e++) {
+        float dot = 0.0f;
+        for (int c = 0; c < p.L; c++) dot += W[c * stride] * __ldg(p.projected + (size_t)e * p.L + c);
+        negative = fmaxf(negative, dot * inv_norm);
+    }
+    for (int q = 0; q < p.queries; q++) {
+        float dot = 0.0f;
+        for (int c = 0; c < p.L; c++) dot += W[c * stride] * __ldg(p.projected + (size_t)q * p.L + c);
+        p.scores[((size_t)q * p.levels + p.level) * pixels + pixel] = 1.0f / (1.0f + expf(-10.0f * (dot * inv_norm - negative)));
+    }
+}
+
+__global__ void level_kernel(level_params p)
+{
+    extern __shared__ float shared[]; /* acc[c * (threads + 1) + thread], then each pixel's 1/norm */
+    int threads = RD_TILE_SIZE * p.pixel_rows, stride = threads + 1, thread = (int)threadIdx.y * RD_TILE_SIZE + (int)threadIdx.x;
+    float *acc = shared, *inv_norms = shared + (size_t)p.L * stride;
+    unsigned int tile = blockIdx.y * gridDim.x + blockIdx.x;
+    bool live = tile < (unsigned int)(p.vp.tiles_x * p.vp.tiles_y);
+    int x0 = live ? (int)(tile % (unsigned int)p.vp.tiles_x) * RD_TILE_SIZE : 0;
+    int y0 = live ? (int)(tile / (unsigned int)p.vp.tiles_x) * RD_TILE_SIZE + (int)blockIdx.z * p.pixel_rows : 0;
+    int px = x0 + (int)threadIdx.x, py = y0 + (int)threadIdx.y;
+    bool inside = live && px < p.vp.width && py < p.vp.height;
+    for (int c = 0; c < p.L; c++) acc[c * stride + thread] = 0.0f;
+    float T = 1.0f;
+    if (inside) {
+        float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
+        for (long long j = p.ranges[tile].start; j < p.ranges[tile].end; j++) {
+            unsigned int g = p.values[j];
+            const device_splat s = p.splats[g];
+            float a;
+            if (!rd_splat_alpha(s.conic[0], s.conic[1], s.conic[2], s.opacity, rd_power_cutoff(s.opacity), fx - s.u, fy - s.v, &a))
+                continue;
+            float next_T = T * (1.0f - a);
+            if (next_T < RD_MIN_TRANSMITTANCE) break;
+            float w = a * T;
+            size_t first = ((size_t)g * p.levels + p.level) * p.K;
+            for (int k = 0; k < p.K; k++) acc[p.indices[first + k] * stride + thread] += __half2float(p.weights[first + k]) * w;
+            T = next_T;
+        }
+    }
+    size_t pixels = (size_t)p.vp.width * p.vp.height, pixel = (size_t)py * p.vp.width + px;
+    if (inside && p.alpha && p.level == 0) p.alpha[pixel] = 1.0f - T;
+    bool need_norm = p.queries > 0 || p.features;
+    if (need_norm) {
+        float inv = inside ? 1.0f / (sqrtf(fmaxf(squared_norm(p, acc + thread, stride), 0.0f)) + FEATURE_EPS) : 0.0f;
+        inv_norms[thread] = inv;
+        if (inside && p.queries > 0) relevancy(p, acc + thread, stride, inv, pixel, pixels);
+    }
+    __syncthreads();
+    /* a pixel's row of the output at a time, consecutive threads on consecutive elements */
+    size_t row = (size_t)p.levels * p.L;
+    if (p.coefficients)
+        for (int i = thread; i < threads * p.L; i += threads) {
+            int k = i / p.L, c = i % p.L, kx = x0 + k % RD_TILE_SIZE, ky = y0 + k / RD_TILE_SIZE;
+            if (live && kx < p.vp.width && ky < p.vp.height)
+                p.coefficients[((size_t)ky * p.vp.width + kx) * row + (size_t)p.level * p.L + c] = acc[c * stride + k];
+        }
+    /* the unit features: a thread an element for DECODE_PIXELS pixels, each codebook entry
+       loaded once for them all */
+    if (p.features)
+        for (int i = thread; i < threads / DECODE_PIXELS * p.dim; i += threads) {
+            int k0 = i / p.dim * DECODE_PIXELS, d = i % p.dim;
+            float F[DECODE_PIXELS] = {};
+            for (int c = 0; c < p.L; c++) {
+                float D = __ldg(p.codebook + (size_t)c * p.dim + d);
+#pragma unroll
+                for (int j = 0; j < DECODE_PIXELS; j++) F[j] += acc[c * stride + k0 + j] * D;
+            }
+#pragma unroll
+            for (int j = 0; j < DECODE_PIXELS; j++) {
+                int k = k0 + j, kx = x0 + k % RD_TILE_SIZE, ky = y0 + k / RD_TILE_SIZE;
+                if (!live || kx >= p.vp.width || ky >= p.vp.height) continue;
+                size_t at = ((size_t)ky * p.vp.width + kx) * p.dim + d;
+                if (p.half_features) ((__half *)p.features)[at] = __float2half_rn(F[j] * inv_norms[k]);
+                else ((float *)p.features)[at] = F[j] * inv_norms[k];
+            }
+        }
+}
+
+static rd_result get_state(rd_context *ctx, feature_cuda **out)
+{
+    void **slot;
+    rd_result r = rd_splat_cuda_feature_slot(ctx, free_state, &slot);
+    if (r != RD_OK) return r;
+    if (!*slot) {
+        feature_cuda *s = (feature_cuda *)calloc(1, sizeof *s);
+        if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory");
+        *slot = s;
+    }
+    *out = (feature_cuda *)*slot;
+    return RD_OK;
+}
+
+/* The field's slot indices (bytes), weights (halves), codebooks and each level's G = D D^T
+   on the device. */
+static rd_result upload_field(rd_context *ctx, feature_cuda *s, const rd_feature_field *field)
+{
+    if (s->field_uid == field->uid) return RD_OK;
+    size_t slots = (size_t)(field->count * field->levels * field->K);
+    size_t codebook = (size_t)field->levels * field->L * field->dim * sizeof(float);
+    size_t gram = (size_t)field->levels * field->L * field->L * sizeof(float);
+    float *host_gram = (float *)malloc(gram);
+    if (!host_gram) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory for the feature gram");
+    rd_feature_gram(field, host_gram);
+    rd_result r = rd_cuda_reserve(ctx, &s->gram, gram, "feature gram");
+    if (r == RD_OK) r = rd_cuda_upload(ctx, &s->gram, 0, host_gram, gram);
+    free(host_gram);
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->indices, slots + 4, "feature slots");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->weights, slots * sizeof(uint16_t) + 4, "feature weights");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->codebooks, codebook, "feature codebooks");
+    if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &s->indices, 0, field->indices, slots);
+    if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &s->weights, 0, field->weights, slots * sizeof(uint16_t));
+    if (r == RD_OK) r = rd_cuda_upload(ctx, &s->codebooks, 0, field->codebooks, codebook);
+    s->field_uid = r == RD_OK ? field->uid : 0;
+    return r;
+}
+
+/* The device buffers the outputs go to: the caller's device memory, or ours. */
+static rd_result reserve_outputs(rd_context *ctx, feature_cuda *s, const rd_feature_field *f, const rd_feature_gpu_outputs *o,
+                                 size_t pixels, level_params *p)
+{
+    bool device = o->memory == RD_MEMORY_DEVICE;
+    rd_result r = RD_OK;
+    p->coefficients = o->coefficients, p->alpha = o->alpha;
+    if (!device && o->coefficients) {
+        r = rd_cuda_reserve(ctx, &s->coefficients, pixels * f->levels * f->L * sizeof(float), "feature coefficients");
+        p->coefficients = (float *)s->coefficients.ptr;
+    }
+    if (r == RD_OK && !device && o->alpha) {
+        r = rd_cuda_reserve(ctx, &s->alpha, pixels * sizeof(float), "feature alpha");
+        p->alpha = (float *)s->alpha.ptr;
+    }
+    const rd_feature_queries *q = o->queries;
+    if (r == RD_OK && q) {
+        size_t projected = (size_t)f->levels * (q->query_count + q->negative_count) * f->L * sizeof(float);
+        r = rd_cuda_reserve(ctx, &s->projected, projected, "feature projections");
+        if (r == RD_OK) r = rd_cuda_upload(ctx, &s->projected, 0, q->projected, projected);
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->scores, pixels * q->query_count * f->levels * sizeof(float), "feature relevancy");
+        p->queries = q->query_count, p->negatives = q->negative_count, p->scores = (float *)s->scores.ptr;
+    }
+    if (r == RD_OK && o->features) {
+        r = rd_cuda_reserve(ctx, &s->features, pixels * f->dim * (o->half_features ? 2 : 4), "feature maps");
+        p->features = s->features.ptr, p->half_features = o->half_features != 0;
+    }
+    return r;
+}
+
+static rd_result download(rd_context *ctx, cudaStream_t st, void *to, const void *from, size_t bytes)
+{
+    return to && bytes ? rd_cuda_check(ctx, cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToHost, st), "feature download") : RD_OK;
+}
+
+extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
+                                             const rd_feature_field *field, const rd_feature_gpu_outputs *out, void *stream,
+                                             rd_render_stats *stats)
 {
     cudaStream_t st = stream ? (cudaStream_t)stream : rd_cuda(ctx)->stream;
+    feature_cuda *s = NULL;
+    rd_result r = get_state(ctx, &s);
+    if (r == RD_OK) r = upload_field(ctx, s, field);
     splat_saved_frame fr;
-    rd_result r = rd_splat_cuda_forward_saved(ctx, scene, vp, st, &fr);
+    if (r == RD_OK) r = rd_splat_cuda_forward_saved(ctx, scene, vp, st, &fr);
+    level_params p = {};
+    size_t pixels = (size_t)vp->width * vp->height;
+    if (r == RD_OK) r = reserve_outputs(ctx, s, field, out, pixels, &p);
     if (r != RD_OK) return r;
-    size_t slots = (size_t)(field->count * field->levels * field->K), pixels = (size_t)vp->width * vp->height;
-    size_t row = (size_t)field->levels * field->L;
-    rd_cuda_buffer indices = {}, weights = {}, own_coefficients = {}, own_alpha = {};
-    r = rd_cuda_reserve(ctx, &indices, slots + 1, "feature slots");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &weights, slots * sizeof(uint16_t) + 2, "feature weights");
-    if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &indices, 0, field->indices, slots);
-    if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &weights, 0, field->weights, slots * sizeof(uint16_t));
-    float *out = coefficients, *out_alpha = alpha;
-    if (r == RD_OK && memory == RD_MEMORY_HOST) {
-        r = rd_cuda_reserve(ctx, &own_coefficients, pixels * row * sizeof(float) + 4, "feature coefficients");
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &own_alpha, pixels * sizeof(float) + 4, "feature alpha");
-        out = (float *)own_coefficients.ptr, out_alpha = alpha ? (float *)own_alpha.ptr : NULL;
-    }
+    p.vp = *vp, p.ranges = fr.ranges, p.values = fr.values, p.splats = fr.splats;
+    p.indices = (const unsigned char *)s->indices.ptr, p.weights = (const __half *)s->weights.ptr;
+    p.levels = field->levels, p.L = field->L, p.K = field->K, p.dim = field->dim;
+    p.pixel_rows = field->L > 128 ? RD_TILE_SIZE / 2 : RD_TILE_SIZE; /* the accumulators within 227 KB of shared memory */
+    int threads = RD_TILE_SIZE * p.pixel_rows;
+    size_t shared = ((size_t)field->L * (threads + 1) + threads) * sizeof(float);
+    r = rd_cuda_check(ctx, cudaFuncSetAttribute(level_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared),
+                      "feature shared memory");
     long long tiles = (long long)vp->tiles_x * vp->tiles_y;
-    dim3 block(RD_TILE_SIZE, RD_TILE_SIZE), grid((unsigned int)(tiles < 65535 ? tiles : 65535),
-                                                 (unsigned int)((tiles + 65534) / 65535));
-    for (int l = 0; r == RD_OK && l < field->levels && tiles > 0; l++)
-        feature_blend_kernel<<<grid, block, 0, st>>>(*vp, fr.ranges, fr.values, fr.splats, (const unsigned char *)indices.ptr,
-                                                     (const __half *)weights.ptr, l, field->levels, field->L, field->K, out, out_alpha);
-    if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "feature blend");
-    if (r == RD_OK && memory == RD_MEMORY_HOST) {
-        r = rd_cuda_check(ctx, cudaMemcpyAsync(coefficients, out, pixels * row * sizeof(float), cudaMemcpyDeviceToHost, st), "download");
-        if (r == RD_OK && alpha)
-            r = rd_cuda_check(ctx, cudaMemcpyAsync(alpha, out_alpha, pixels * sizeof(float), cudaMemcpyDeviceToHost, st), "download");
+    dim3 block(RD_TILE_SIZE, p.pixel_rows), grid((unsigned int)(tiles < 65535 ? tiles : 65535), (unsigned int)((tiles + 65534) / 65535),
+                                                 RD_TILE_SIZE / p.pixel_rows);
+    void *features = p.features;
+    for (int l = 0; r == RD_OK && l < field->levels && tiles > 0; l++) {
+        level_params at = p;
+        at.level = l;
+        at.gram = (const float *)s->gram.ptr + (size_t)l * field->L * field->L;
+        at.projected = (const float *)s->projected.ptr + (size_t)l * (p.queries + p.negatives) * field->L;
+        at.codebook = (const float *)s->codebooks.ptr + (size_t)l * field->L * field->dim;
+        at.features = l == out->level ? features : NULL;
+        level_kernel<<<grid, block, shared, st>>>(at);
     }
-    if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "feature blend");
-    rd_cuda_buffer *buffers[] = {&indices, &weights, &own_coefficients, &own_alpha};
-    for (rd_cuda_buffer *b : buffers) rd_cuda_release(ctx, b);
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "feature level");
+    if (r == RD_OK && out->memory == RD_MEMORY_HOST) {
+        r = download(ctx, st, out->coefficients, p.coefficients, pixels * field->levels * field->L * sizeof(float));
+        if (r == RD_OK) r = download(ctx, st, out->alpha, p.alpha, pixels * sizeof(float));
+    }
+    if (r == RD_OK && out->queries)
+        r = download(ctx, st, out->queries->scores, p.scores, pixels * out->queries->query_count * field->levels * sizeof(float));
+    if (r == RD_OK) r = download(ctx, st, out->features, features, pixels * field->dim * (out->half_features ? 2 : 4));
+    if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "feature outputs");
     if (r == RD_OK && stats) rd_splat_counts(stats, 0, fr.pairs);
     return r;
 }

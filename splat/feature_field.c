@@ -148,3 +148,16 @@ bool rd_feature_path_beside(const char *scene_path, char *out, size_t n)
     size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - scene_path) : strlen(scene_path);
     return snprintf(out, n, "%.*s.rfeat", (int)stem, scene_path) < (int)n;
 }
+
+void rd_feature_gram(const rd_feature_field *f, float *gram)
+{
+    for (int l = 0; l < f->levels; l++) {
+        const float *D = f->codebooks + (size_t)l * f->L * f->dim;
+        for (int a = 0; a < f->L; a++)
+            for (int b = 0; b <= a; b++) {
+                double s = 0.0;
+                for (int d = 0; d < f->dim; d++) s += (double)D[(size_t)a * f->dim + d] * D[(size_t)b * f->dim + d];
+                gram[((size_t)l * f->L + a) * f->L + b] = gram[((size_t)l * f->L + b) * f->L + a] = (float)s;
+            }
+    }
+}

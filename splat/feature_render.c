@@ -146,24 +146,20 @@ static void render_tiles(int64_t begin, int64_t end, int worker, void *user)
     }
 }
 
-/* The embeddings' projections u = D t and each level's G = D D^T. */
+/* The embeddings' projections u = D t, and on the CPU each level's G = D D^T (a GPU
+   backend keeps its own with its copy of the field). */
 static void project(feature_job *job)
 {
     const rd_feature_field *f = job->field;
+    if (job->gram) rd_feature_gram(f, job->gram);
     for (int l = 0; l < f->levels; l++) {
         const float *D = f->codebooks + (size_t)l * f->L * f->dim;
-        for (int a = 0; a < f->L; a++) {
-            for (int b = 0; b < f->L; b++) {
-                double s = 0.0;
-                for (int d = 0; d < f->dim; d++) s += (double)D[(size_t)a * f->dim + d] * D[(size_t)b * f->dim + d];
-                job->gram[((size_t)l * f->L + a) * f->L + b] = (float)s;
-            }
+        for (int a = 0; a < f->L; a++)
             for (int e = 0; e < job->embeddings; e++) {
                 double s = 0.0;
                 for (int d = 0; d < f->dim; d++) s += (double)D[(size_t)a * f->dim + d] * job->embedding[(size_t)e * f->dim + d];
                 job->projected[((size_t)l * job->embeddings + e) * f->L + a] = (float)s;
             }
-        }
     }
 }
 
@@ -243,7 +239,8 @@ static void job_free(feature_job *job)
     rd_cpu_frame_free(&job->frame);
 }
 
-static rd_result allocate(rd_context *ctx, feature_job *job)
+/* gpu_outputs: a GPU answers the queries from its own G (render_on_gpu). */
+static rd_result allocate(rd_context *ctx, feature_job *job, bool gpu_outputs)
 {
     const rd_feature_field *f = job->field;
     const rd_feature_render_desc *desc = job->desc;
@@ -257,10 +254,10 @@ static rd_result allocate(rd_context *ctx, feature_job *job)
     for (int w = 0; ok && w < job->threads; w++) ok = (job->scratch[w] = rd_alloc_array(worker_floats, sizeof(float))) != NULL;
     if (ok && job->embeddings > 0) {
         job->embedding = rd_alloc_array((int64_t)job->embeddings * f->dim, sizeof(float));
-        job->gram = rd_alloc_array((int64_t)f->levels * f->L * f->L, sizeof(float));
+        if (!gpu_outputs) job->gram = rd_alloc_array((int64_t)f->levels * f->L * f->L, sizeof(float));
         job->projected = rd_alloc_array((int64_t)f->levels * job->embeddings * f->L, sizeof(float));
         job->scores = rd_alloc_array((int64_t)desc->query_count * f->levels * (int64_t)pixels, sizeof(float));
-        ok = job->embedding && job->gram && job->projected && job->scores;
+        ok = job->embedding && (gpu_outputs || job->gram) && job->projected && job->scores;
     }
     if (!ok) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", job->vp->width, job->vp->height);
     if (job->embeddings > 0) {
@@ -280,40 +277,37 @@ static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_jo
     if (!image && !(image = rd_alloc_array((int64_t)vp->width * vp->height * job->field->levels * job->field->L, sizeof(float))))
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", vp->width, vp->height);
     job->image = image;
+    rd_feature_gpu_outputs out = {.coefficients = image, .alpha = job->target->alpha, .memory = job->target->memory};
 #ifdef RD_HAVE_CUDA
-    if (ctx->backend == RD_BACKEND_CUDA)
-        return rd_feature_coefficients_cuda(ctx, scene, vp, job->field, image, job->target->alpha, job->target->memory, job->desc->stream,
-                                            stats);
+    if (ctx->backend == RD_BACKEND_CUDA) return rd_feature_outputs_cuda(ctx, scene, vp, job->field, &out, job->desc->stream, stats);
 #endif
 #ifdef RD_HAVE_VULKAN
-    if (ctx->backend == RD_BACKEND_VULKAN) {
-        rd_feature_gpu_outputs out = {.coefficients = image, .alpha = job->target->alpha, .memory = job->target->memory};
-        return rd_feature_outputs_vk(ctx, scene, vp, job->field, &out, stats);
-    }
+    if (ctx->backend == RD_BACKEND_VULKAN) return rd_feature_outputs_vk(ctx, scene, vp, job->field, &out, stats);
 #endif
-    (void)scene, (void)stats;
+    (void)scene, (void)stats, (void)out;
     return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no %s backend", rd_backend_name(ctx->backend));
 }
 
-/* Everything on the Vulkan device (the relevancy by the gram path): what the target asks
-   for comes back, nothing else; the level choice follows on the host. */
-static rd_result render_on_vulkan(rd_context *ctx, const rd_scene *scene, feature_job *job, rd_render_stats *stats)
+/* Everything on the GPU (the relevancy by the gram path): what the target asks for comes
+   back, nothing else; the level choice follows on the host. */
+static rd_result render_on_gpu(rd_context *ctx, const rd_scene *scene, feature_job *job, rd_render_stats *stats)
 {
-#ifdef RD_HAVE_VULKAN
     const rd_feature_render_desc *desc = job->desc;
     const rd_feature_target *t = job->target;
-    rd_result r = allocate(ctx, job); /* the projections and the scores */
-    rd_feature_queries queries = {job->gram, job->projected, desc->query_count, desc->negative_count, job->scores};
+    rd_result r = allocate(ctx, job, true); /* the projections and the scores */
+    rd_feature_queries queries = {job->projected, desc->query_count, desc->negative_count, job->scores};
     rd_feature_gpu_outputs out = {.coefficients = t->coefficients, .alpha = t->alpha, .memory = t->memory,
                                   .queries = desc->query_count ? &queries : NULL, .features = t->features,
                                   .level = (desc->level ? desc->level : 1) - 1, .half_features = desc->half_features != 0};
-    if (r == RD_OK) r = rd_feature_outputs_vk(ctx, scene, job->vp, job->field, &out, stats);
-    if (r == RD_OK && desc->query_count > 0) r = choose_levels(ctx, job);
-    return r;
-#else
-    (void)scene, (void)job, (void)stats;
-    return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no Vulkan backend");
+#ifdef RD_HAVE_CUDA
+    if (r == RD_OK && ctx->backend == RD_BACKEND_CUDA) r = rd_feature_outputs_cuda(ctx, scene, job->vp, job->field, &out, desc->stream, stats);
 #endif
+#ifdef RD_HAVE_VULKAN
+    if (r == RD_OK && ctx->backend == RD_BACKEND_VULKAN) r = rd_feature_outputs_vk(ctx, scene, job->vp, job->field, &out, stats);
+#endif
+    if (r == RD_OK && desc->query_count > 0) r = choose_levels(ctx, job);
+    (void)scene, (void)stats, (void)out;
+    return r;
 }
 
 /* A GPU frame's limits: the packed tiles, the sort's count. */
@@ -342,13 +336,14 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
     rd_render_stats stats = {0};
     bool gpu = ctx->backend != RD_BACKEND_CPU;
     if (gpu) r = check_gpu(ctx, scene, &vp);
-    /* on Vulkan wholly on the device where the gram path is asked for and the shaders' 32-bit
-       indices hold */
+    /* wholly on the device where the gram path is asked for (and on Vulkan where the
+       shaders' 32-bit indices hold) */
     uint64_t pixels = (uint64_t)vp.width * (uint64_t)vp.height;
-    bool on_vulkan = ctx->backend == RD_BACKEND_VULKAN && !job.decode && pixels * (uint64_t)field->dim < ((uint64_t)1 << 32) &&
-                     pixels * (uint64_t)desc->query_count * (uint64_t)field->levels < ((uint64_t)1 << 32);
-    if (r == RD_OK && on_vulkan) {
-        r = render_on_vulkan(ctx, scene, &job, &stats);
+    bool small = pixels * (uint64_t)field->dim < ((uint64_t)1 << 32) &&
+                 pixels * (uint64_t)desc->query_count * (uint64_t)field->levels < ((uint64_t)1 << 32);
+    bool on_device = (ctx->backend == RD_BACKEND_CUDA || (ctx->backend == RD_BACKEND_VULKAN && small)) && !job.decode;
+    if (r == RD_OK && on_device) {
+        r = render_on_gpu(ctx, scene, &job, &stats);
         if (r == RD_OK) ctx->last_stats = stats;
         job_free(&job);
         return r;
@@ -360,7 +355,7 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
         job_free(&job);
         return RD_OK;
     }
-    if (r == RD_OK) r = allocate(ctx, &job);
+    if (r == RD_OK) r = allocate(ctx, &job, false);
     double t1 = rd_now_ms();
     if (r == RD_OK && gpu) rd_parallel_for(job.threads, vp.height, 4, finish_rows, &job);
     if (r == RD_OK && !gpu) rd_parallel_for(job.threads, (int64_t)vp.tiles_x * vp.tiles_y, 2, render_tiles, &job);

@@ -66,13 +66,21 @@ static rd_result get_state(rd_context *ctx, feature_vk **out)
     return RD_OK;
 }
 
-/* The field's slot indices (bytes), weights (halves) and codebooks on the device. */
+/* The field's slot indices (bytes), weights (halves), codebooks and each level's G = D D^T
+   on the device. */
 static rd_result upload_field(rd_context *ctx, feature_vk *s, const rd_feature_field *field)
 {
     if (s->field_uid == field->uid) return RD_OK;
     size_t slots = (size_t)(field->count * field->levels * field->K);
     size_t codebook = (size_t)field->levels * field->L * field->dim * sizeof(float);
-    rd_result r = rd_vk_reserve(ctx, &s->indices, (slots + 3) / 4 * 4 + 4, "feature slots");
+    size_t gram = (size_t)field->levels * field->L * field->L * sizeof(float);
+    float *host_gram = malloc(gram);
+    if (!host_gram) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory for the feature gram");
+    rd_feature_gram(field, host_gram);
+    rd_result r = rd_vk_reserve(ctx, &s->gram, gram, "feature gram");
+    if (r == RD_OK) r = rd_vk_upload(ctx, &s->gram, 0, host_gram, gram);
+    free(host_gram);
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &s->indices, (slots + 3) / 4 * 4 + 4, "feature slots");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->weights, (slots + 1) / 2 * 4 + 4, "feature weights");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->codebooks, codebook, "feature codebooks");
     if (r == RD_OK && slots) r = rd_vk_upload(ctx, &s->indices, 0, field->indices, slots);
@@ -123,12 +131,9 @@ static rd_result reserve(rd_context *ctx, void *user)
     if (r == RD_OK) r = rd_vk_reserve(ctx, &s->readback, at + 4, "feature readback");
     const rd_feature_queries *q = o->queries;
     if (r == RD_OK && q) {
-        size_t gram = (size_t)c->field->levels * c->field->L * c->field->L * sizeof(float);
         size_t projected = (size_t)c->field->levels * (q->query_count + q->negative_count) * c->field->L * sizeof(float);
-        r = rd_vk_reserve(ctx, &s->gram, gram, "feature gram");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &s->projected, projected, "feature projections");
+        r = rd_vk_reserve(ctx, &s->projected, projected, "feature projections");
         if (r == RD_OK) r = rd_vk_reserve(ctx, &s->scores, score_bytes(c) + 4, "feature relevancy");
-        if (r == RD_OK) r = rd_vk_upload(ctx, &s->gram, 0, q->gram, gram);
         if (r == RD_OK) r = rd_vk_upload(ctx, &s->projected, 0, q->projected, projected);
     }
     if (r == RD_OK && o->features) r = rd_vk_reserve(ctx, &s->pixel_norms, c->pixels * sizeof(float) + 4, "feature norms");

@@ -58,11 +58,12 @@ rd_result rd_feature_coefficients_cpu(rd_context *ctx, const rd_cpu_frame *frame
 rd_result rd_feature_coefficients_backward_cpu(rd_context *ctx, const rd_cpu_frame *frame, const rd_feature_slots *slots,
                                                const float *coefficient_grad, float *weight_grad);
 
-/* Queries as a GPU takes them: each level's G = D D^T (levels*L*L) and each embedding's
-   u = D e (levels*(queries + negatives)*L, queries first), made on the host; the relevancy
-   of each query at each level comes back in scores (query_count*levels*pixels, host). */
+/* Queries as a GPU takes them: each embedding's u = D e (levels*(queries + negatives)*L,
+   queries first), made on the host (the backend keeps each level's G = D D^T with the
+   field's copy); the relevancy of each query at each level comes back in scores
+   (query_count*levels*pixels, host). */
 typedef struct rd_feature_queries {
-    const float *gram, *projected;
+    const float *projected;
     int query_count, negative_count;
     float *scores;
 } rd_feature_queries;
@@ -85,10 +86,14 @@ typedef struct rd_feature_gpu_outputs {
 rd_result rd_feature_outputs_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
                                 const rd_feature_gpu_outputs *out, rd_render_stats *stats);
 
-/* The same maps on CUDA (feature_cuda.cu), on stream (NULL: the context's), which it
+/* The same outputs on CUDA (feature_cuda.cu), on stream (NULL: the context's), which it
    waits for. */
-rd_result rd_feature_coefficients_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
-                                       float *coefficients, float *alpha, rd_memory memory, void *stream, rd_render_stats *stats);
+rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_feature_field *field,
+                                  const rd_feature_gpu_outputs *out, void *stream, rd_render_stats *stats);
+
+/* Each level's G = D D^T (levels*L*L floats, summed in double): the relevancy's and the
+   decode's |F|^2 = W^T G W. GPU backends make it once per field, at upload. */
+void rd_feature_gram(const rd_feature_field *field, float *gram);
 
 /* One tile's blend (feature_cpu.c), for renderers that finish a tile at a time: the
    tile's pixels row by row into out (pixels*levels*L) and alpha (pixels). */

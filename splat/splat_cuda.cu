@@ -103,6 +103,8 @@ typedef struct splat_frame {
     long long two_emitted_from; /* frames of this many Gaussians or more emit two a thread (emit_items) */
     long_tile_rule long_tiles;  /* the tiles the blend runs alone (most 0: none, one launch) */
     size_t long_shared_bytes;   /* the dynamic shared memory that keeps a long tile's SM to itself */
+    void *features;             /* feature_cuda.cu's state, and how it goes */
+    void (*free_features)(rd_context *ctx, void *state);
 } splat_frame;
 
 /* ---- kernels ---------------------------------------------------------------------------- */
@@ -463,6 +465,7 @@ void rd_splat_cuda_free_state(rd_context *ctx, void *state)
 {
     splat_frame *f = (splat_frame *)state;
     if (!f) return;
+    if (f->free_features) f->free_features(ctx, f->features);
     release_scene(ctx, &f->scene);
     rd_cuda_buffer *bufs[] = {&f->splats, &f->tiles, &f->pair_scan, &f->keys[0], &f->keys[1], &f->values[0],
                                 &f->values[1], &f->ranges, &f->schedule, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
@@ -820,6 +823,16 @@ extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene
     if (r == RD_OK) r = rd_cuda_timers_read(ctx, &f->timers, (vp->flags & RD_RENDER_STAGE_TIMES) != 0, stats);
     if (r == RD_OK) rd_splat_counts(stats, f->host_counts->visible, pairs);
     return r;
+}
+
+rd_result rd_splat_cuda_feature_slot(rd_context *ctx, void (*free_state)(rd_context *ctx, void *state), void ***slot)
+{
+    splat_frame *f = NULL;
+    rd_result r = get_frame(ctx, &f);
+    if (r != RD_OK) return r;
+    f->free_features = free_state;
+    *slot = &f->features;
+    return RD_OK;
 }
 
 rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,

@@ -62,4 +62,8 @@ typedef struct splat_saved_frame {
 rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
                                       splat_saved_frame *out);
 
+/* Where a feature field's outputs (feature_cuda.cu) keep their state beside the frame's,
+   freed with it by free_state. */
+rd_result rd_splat_cuda_feature_slot(rd_context *ctx, void (*free_state)(rd_context *ctx, void *state), void ***slot);
+
 #endif

@@ -8,6 +8,7 @@
    for the relevancy alone (Vulkan then computes it on the device). */
 #include "backend_ops.h"
 #include "compare.h"
+#include "../compress/conventions.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ typedef struct feature_case {
     float *embeddings; /* queries then negatives, dim floats each */
     bool device_target; /* GPUs: the coefficient maps into rd_buffer_alloc memory, copied back */
     bool relevancy_only; /* no unit features asked: Vulkan computes the relevancy on the device */
+    int features;        /* unit features of a level asked: 0 no, 1 float, 2 IEEE halves */
 } feature_case;
 
 typedef struct feature_outputs {
@@ -66,9 +68,12 @@ static void *generate_case(test_rng *r, int i, bool queries)
     f->codebooks = random_floats(r, (size_t)f->levels * f->codebook_size * f->dim, -1.0, 1.0);
     c->device_target = !queries && i % 2 == 1;
     c->relevancy_only = queries && i % 2 == 1;
+    /* unit features: beside every relevancy that is not alone (halves in some), and alone
+       in halves beside some coefficient maps (the bench's third output) */
+    c->features = queries ? (c->relevancy_only ? 0 : i % 4 == 0 ? 2 : 1) : i % 4 == 2 ? 2 : 0;
+    c->level = 1 + (int)(rng_uniform(r) * f->levels);
     if (queries) {
         c->queries = 1 + (int)(rng_uniform(r) * 4), c->negatives = 1 + (int)(rng_uniform(r) * 4);
-        c->level = 1 + (int)(rng_uniform(r) * f->levels);
         c->embeddings = random_floats(r, (size_t)(c->queries + c->negatives) * f->dim, -1.0, 1.0);
     }
     return c;
@@ -110,19 +115,24 @@ static rd_result run(rd_context *ctx, void *inputs, void **outputs)
     rd_feature_field *field = NULL;
     rd_result r = rd_scene_create(ctx, &c->arrays, &scene);
     if (r == RD_OK) r = rd_feature_field_create(ctx, &c->field, &field);
-    rd_feature_render_desc desc = {.level = c->level};
+    rd_feature_render_desc desc = {.level = c->level, .half_features = c->features == 2};
     rd_feature_target target = {.alpha = o->alpha = poisoned(P)};
+    uint16_t *halves = c->features == 2 ? malloc(P * c->field.dim * sizeof(uint16_t) + 2) : NULL;
+    if (c->features) {
+        o->features = poisoned(P * c->field.dim);
+        target.features = halves ? (void *)halves : (void *)o->features;
+        if (halves) memset(halves, 0xff, P * c->field.dim * sizeof(uint16_t)); /* NaNs */
+    }
     if (c->queries) {
         desc.queries = c->embeddings, desc.query_count = c->queries;
         desc.negatives = c->embeddings + (size_t)c->queries * c->field.dim, desc.negative_count = c->negatives;
-        if (!c->relevancy_only) target.features = o->features = poisoned(P * c->field.dim);
         target.relevancy = o->relevancy = poisoned(P * c->queries);
         target.query_levels = o->levels;
     } else {
         target.coefficients = o->coefficients = poisoned(P * row_of(c));
     }
     void *on_device[2] = {0};
-    if (r == RD_OK && c->device_target && rd_context_backend(ctx) != RD_BACKEND_CPU) {
+    if (r == RD_OK && c->device_target && !c->features && rd_context_backend(ctx) != RD_BACKEND_CPU) {
         size_t bytes[2] = {P * row_of(c) * sizeof(float), P * sizeof(float)};
         rd_memory memory;
         for (int k = 0; k < 2 && r == RD_OK; k++) r = rd_buffer_alloc(ctx, bytes[k], &on_device[k], &memory);
@@ -134,6 +144,8 @@ static rd_result run(rd_context *ctx, void *inputs, void **outputs)
     } else if (r == RD_OK) {
         r = rd_render_features(ctx, scene, field, &c->camera, &desc, &target);
     }
+    for (size_t k = 0; halves && k < P * c->field.dim; k++) o->features[k] = rd_half_to_float(halves[k]);
+    free(halves);
     rd_feature_field_destroy(field);
     rd_scene_destroy(scene);
     return r;
@@ -146,16 +158,18 @@ static bool compare(const op_env *env, const void *inputs, const void *got_outpu
     size_t P = pixels_of(c), flips = P * env->tol.flip_per_mille / 1000 + (env->tol.flip_per_mille ? 2 : 0);
     double tol = env->tol.max_abs, limit = tol > 0 ? 0.05 : 0;
     bool ok = compare_ok("alpha", compare_floats(got->alpha, want->alpha, P, tol), flips, limit);
+    /* unit features: a pixel that is barely covered turns its unit feature on a rounding,
+       so these get the flip budget of whole pixels and a looser limit (halves: their
+       rounding besides) */
+    if (c->features)
+        ok &= compare_ok("unit features",
+                         compare_floats(got->features, want->features, P * c->field.dim, tol * 10 + (c->features == 2 ? 1e-3 : 0)),
+                         flips * c->field.dim, tol > 0 ? 2.0 : 0);
     if (!c->queries) {
         /* a flip changes a pixel's every coefficient: the budget is in pixels */
         compare_result cr = compare_floats(got->coefficients, want->coefficients, P * row_of(c), tol);
         return ok && compare_ok("coefficients", cr, flips * row_of(c), limit) && (cr.rel_l2 <= env->tol.rel_l2 || cr.rel_l2 == 0);
     }
-    /* unit features and relevancy: a pixel that is barely covered turns its unit feature
-       on a rounding, so these get the flip budget of whole pixels and a looser limit */
-    if (!c->relevancy_only)
-        ok &= compare_ok("unit features", compare_floats(got->features, want->features, P * c->field.dim, tol * 10), flips * c->field.dim,
-                         tol > 0 ? 2.0 : 0);
     for (int q = 0; q < c->queries; q++) ok &= got->levels[q] == want->levels[q];
     if (!ok) return false;
     return compare_ok("relevancy", compare_floats(got->relevancy, want->relevancy, P * c->queries, tol * 10), flips * c->queries,
@@ -165,9 +179,10 @@ static bool compare(const op_env *env, const void *inputs, const void *got_outpu
 static void describe(const void *inputs)
 {
     const feature_case *c = inputs;
-    printf("    %lld Gaussians at %dx%d; %d levels, L %d, K %d, D %d; %d queries, %d negatives\n", (long long)c->arrays.count,
-           c->camera.width, c->camera.height, c->field.levels, c->field.codebook_size, c->field.slots, c->field.dim, c->queries,
-           c->negatives);
+    static const char *const features[] = {"none", "float", "half"};
+    printf("    %lld Gaussians at %dx%d; %d levels, L %d, K %d, D %d; %d queries, %d negatives; unit features of level %d: %s\n",
+           (long long)c->arrays.count, c->camera.width, c->camera.height, c->field.levels, c->field.codebook_size, c->field.slots,
+           c->field.dim, c->queries, c->negatives, c->level, features[c->features]);
 }
 
 static bool never_large(const void *inputs) { (void)inputs; return false; }
