@@ -83,6 +83,11 @@ bool rd_writer_printf(rd_writer *w, const char *fmt, ...) __attribute__((format(
 bool rd_writer_fail(rd_writer *w, const char *reason);
 typedef bool (*rd_write_fn)(rd_writer *w, void *user);
 rd_result rd_write_atomically(rd_context *ctx, const char *path, rd_write_fn write_fn, void *user);
+/* The same for a file written over time (a stream): open, write, then commit (ok false:
+   as a failed write_fn) or abandon (the temporary removed, nothing reported). */
+rd_result rd_writer_open(rd_context *ctx, const char *path, rd_writer **out);
+rd_result rd_writer_commit(rd_context *ctx, rd_writer *w, bool ok);
+void rd_writer_abandon(rd_writer *w);
 /* Reads a whole file (NUL-terminated for convenience). */
 rd_result rd_read_file(rd_context *ctx, const char *path, char **data, size_t *size);
 bool rd_file_exists(const char *path);

@@ -16,6 +16,7 @@
 enum { BUFFER_BYTES = 1 << 16 };
 
 struct rd_writer {
+    char path[4096], tmp[4200];
     int fd;
     int error;           /* the first failure's errno; 0 while all is well */
     const char *reason;  /* or a failure that is not the OS's (an encoder's) */
@@ -81,31 +82,56 @@ static int open_temporary(const char *path, char *tmp, size_t size)
     return -1;
 }
 
-rd_result rd_write_atomically(rd_context *ctx, const char *path, rd_write_fn write_fn, void *user)
+rd_result rd_writer_open(rd_context *ctx, const char *path, rd_writer **out)
 {
+    *out = NULL;
     if (!path || !path[0]) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cannot write: no path given");
-    char tmp[4200];
+    if (strlen(path) >= sizeof((rd_writer *)0)->path) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "cannot write: the path is too long");
     rd_writer *w = malloc(sizeof *w);
     if (!w) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: cannot write: out of memory", path);
-    *w = (rd_writer){.fd = open_temporary(path, tmp, sizeof tmp)};
+    w->fd = -1, w->error = 0, w->reason = NULL, w->used = 0;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->fd = open_temporary(path, w->tmp, sizeof w->tmp);
     if (w->fd < 0) {
         int e = errno;
         free(w);
         return rd_fail(ctx, RD_ERROR_IO, "%s: cannot write: %s", path, strerror(e));
     }
-    bool ok = write_fn(w, user);
+    *out = w;
+    return RD_OK;
+}
+
+rd_result rd_writer_commit(rd_context *ctx, rd_writer *w, bool ok)
+{
+    if (!w) return RD_OK;
     ok = flush(w) && ok;
     if (close(w->fd) != 0 && w->error == 0) w->error = errno;
     ok = ok && w->error == 0 && !w->reason;
-    if (ok && rename(tmp, path) != 0) w->error = errno, ok = false;
+    if (ok && rename(w->tmp, w->path) != 0) w->error = errno, ok = false;
     rd_result r = RD_OK;
     if (!ok) {
-        unlink(tmp);
-        r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot write: %s", path,
+        unlink(w->tmp);
+        r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot write: %s", w->path,
                     w->error ? strerror(w->error) : w->reason ? w->reason : "the encoder failed");
     }
     free(w);
     return r;
+}
+
+void rd_writer_abandon(rd_writer *w)
+{
+    if (!w) return;
+    close(w->fd);
+    unlink(w->tmp);
+    free(w);
+}
+
+rd_result rd_write_atomically(rd_context *ctx, const char *path, rd_write_fn write_fn, void *user)
+{
+    rd_writer *w;
+    rd_result r = rd_writer_open(ctx, path, &w);
+    if (r != RD_OK) return r;
+    return rd_writer_commit(ctx, w, write_fn(w, user));
 }
 
 typedef struct bytes_job {

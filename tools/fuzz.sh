@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [HARNESS...]: builds the libFuzzer harnesses with clang (build-fuzz/,
 # ASan + UBSan + float-cast-overflow) and fuzzes each (scene, dataset, colmap, image,
-# checkpoint, features; all by default) for SECONDS (default 600) from its seed corpus (tests/fuzz/corpus/NAME), its
+# checkpoint, features, stream; all by default) for SECONDS (default 600) from its seed corpus (tests/fuzz/corpus/NAME), its
 # regressions and its dictionary (tests/fuzz/dict/NAME.dict). libFuzzer first replays
 # every one of those inputs, so a regression fails at once. New corpus entries go to
 # fuzz-out/NAME/corpus, findings to fuzz-out/NAME/ (crash-*, oom-*, timeout-*). A finding,
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
-harnesses=${*:-scene dataset colmap image checkpoint features}
+harnesses=${*:-scene dataset colmap image checkpoint features stream}
 CC=${CC:-clang} cmake -S . -B build-fuzz -DRADIANT_FUZZ=ON -DRADIANT_CUDA=OFF -DRADIANT_VULKAN=OFF -DRADIANT_VIEWER=OFF \
     -DRADIANT_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" >/dev/null

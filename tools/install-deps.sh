@@ -8,7 +8,7 @@ set -euo pipefail
 # xdotool to drive its mouse and keys there; clang and its runtime libraries (libFuzzer,
 # the sanitizers) for the fuzz harnesses; FFmpeg's libraries for video (render --video);
 # libwebp and libzip for PlayCanvas SOG (lossless WebP images in a zip).
-packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libopenexr-dev libcjson-dev libzstd-dev
+packages=(build-essential make cmake pkg-config libstb-dev libtinyexr-dev libopenexr-dev libcjson-dev libzstd-dev libxxhash-dev
           libwebp-dev libzip-dev
           libavcodec-dev libavformat-dev libswscale-dev
           libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers libglfw3-dev xvfb xdotool

@@ -53,5 +53,6 @@
 #include "radiant_4d.h"
 #include "radiant_compact.h"
 #include "radiant_features.h"
+#include "radiant_streams.h"
 
 #endif /* RADIANT_H */

@@ -1,0 +1,94 @@
+/* stream.h: residual streams inside compress/ (radiant_streams.h; spec/streams.md).
+   stream_container.c reads and writes the container (headers, checksums, index, trailer),
+   stream_payload.c codes a frame's payload as sections, stream_decode.c applies a frame to
+   the decoded state (the CPU reference) and serves rd_stream. */
+#ifndef RD_STREAM_H
+#define RD_STREAM_H
+
+#include "../renderer/internal.h"
+#include "bytes.h"
+
+#include <stdio.h>
+
+#define RD_STREAM_MAGIC "RDSTREAM"
+#define RD_STREAM_FRAME_MAGIC "RDFRAME"  /* 8 bytes with its NUL */
+#define RD_STREAM_INDEX_MAGIC "RDINDEX"  /* 8 bytes with its NUL */
+#define RD_STREAM_TRAILER_MAGIC "RDSTREND"
+enum {
+    RD_STREAM_VERSION = 1,
+    RD_STREAM_FRAME_HEADER = 56, /* magic 8, number 4, kind 1, 3 zero, timestamp 8, count 8, payload 8, payload XXH64 8, header XXH64 8 */
+    RD_STREAM_INDEX_ENTRY = 40,  /* offset 8, bytes 8, count 8, timestamp 8, kind 1, 7 zero */
+    RD_STREAM_TRAILER = 24,      /* index offset 8, its XXH64 8, magic 8 */
+    RD_STREAM_MAX_CONFIG = 1 << 20,
+};
+
+/* The decoded state of a frame: a Gaussian scene's arrays (host), and f_rest's integer
+   latents where the frame decoded them (the next frame's f_rest is coded against them). */
+typedef struct stream_state {
+    int64_t count, capacity;
+    int sh_degree;
+    float *means, *log_scales, *rotations, *opacities, *sh;
+    int rest_latent_dim;   /* 0: none kept */
+    int32_t *rest_latents; /* count*rest_latent_dim */
+} stream_state;
+
+void rd_stream_state_free(stream_state *s);
+/* Room for count Gaussians (contents undefined); false when out of memory. */
+bool rd_stream_state_reserve(stream_state *s, int64_t count, int sh_degree, int rest_latent_dim);
+int rd_stream_features(rd_stream_attribute a, int sh_degree);
+rd_scene_desc rd_stream_state_scene(const stream_state *s);
+
+/* Section tags (stream_payload.c); TAG_LATENTS + attribute for each attribute's latents. */
+enum {
+    TAG_MEANS = 1, TAG_SCALES, TAG_ROTATIONS, TAG_OPACITIES, TAG_SH, TAG_REST_LATENTS,
+    TAG_DECODERS, TAG_MAPPING, TAG_MOVED_INDICES, TAG_MOVED_STEPS, TAG_LATENTS,
+};
+const char *rd_stream_tag_name(uint32_t tag);
+
+/* Sections appended to a payload (zstd at level); a failure sets out->failed. */
+void rd_stream_put_floats(rd_bytes *out, uint32_t tag, const float *v, uint64_t n, int level);
+void rd_stream_put_ints64(rd_bytes *out, uint32_t tag, const int64_t *v, uint64_t n, int level);
+void rd_stream_put_ints32(rd_bytes *out, uint32_t tag, const int32_t *v, uint64_t n, int level);
+
+/* Sections read in order: each must be the tag asked for with exactly n elements. */
+typedef struct section_reader {
+    rd_context *ctx;
+    const char *where; /* "frame 12 of x.rstream" */
+    const unsigned char *at, *end;
+    uint64_t limit;    /* bytes a section may decode to */
+    struct ZSTD_DCtx_s *zstd; /* made at the first section, freed by the reader's owner (ZSTD_freeDCtx) */
+} section_reader;
+rd_result rd_stream_get_floats(section_reader *r, uint32_t tag, uint64_t n, float *out);
+/* Whether a section of tag ahead declares n elements, in its header and its zstd frame's
+   (checked before a state is allocated for a count, so that a count the data does not
+   hold allocates nothing). */
+bool rd_stream_section_declares(const section_reader *r, uint32_t tag, uint64_t n);
+rd_result rd_stream_get_ints64(section_reader *r, uint32_t tag, uint64_t n, int64_t *out);
+rd_result rd_stream_get_ints32(section_reader *r, uint32_t tag, uint64_t n, int32_t *out);
+
+/* A parsed frame header. */
+typedef struct stream_frame_header {
+    uint32_t number;
+    rd_stream_frame_kind kind;
+    double timestamp;
+    uint64_t count, payload_bytes, payload_hash;
+} stream_frame_header;
+
+void rd_stream_header_write(rd_bytes *b, const stream_frame_header *h);
+/* Why the 56 bytes are not a frame header (magic, checksum, kind), or NULL. */
+const char *rd_stream_header_parse(const unsigned char *p, stream_frame_header *h);
+uint64_t rd_stream_hash(const void *data, size_t bytes);
+
+/* A frame's payload. rd_stream_encode_intra / _residual append it to out; the residual is
+   checked against prev (counts, parents, indices, finite decoders) first. */
+rd_result rd_stream_encode_intra(rd_context *ctx, const rd_scene_desc *scene, const stream_state *latents_from, int zstd_level,
+                                 rd_bytes *out);
+rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f, const stream_state *prev, int zstd_level,
+                                    rd_bytes *out);
+/* Decodes a payload of the given kind into next (prev: the state before it, for a
+   residual). where names the frame in messages ("frame 12 of x.rstream"); limit bounds
+   the bytes the state may take. */
+rd_result rd_stream_decode_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
+                                   size_t bytes, const stream_state *prev, float position_step, uint64_t limit, stream_state *next);
+
+#endif

@@ -1,0 +1,20 @@
+/* stream_fixture.h: random residual streams for the tests (test_stream, the CLI's): an
+   intra frame of random Gaussians, then residual frames that clone and drop Gaussians
+   (a mapping), move some (gated positions), and change every attribute through latents
+   and decoders of random sizes (the opacity through the cosine basis), with intra frames
+   every keyframe_every frames. */
+#ifndef RD_STREAM_FIXTURE_H
+#define RD_STREAM_FIXTURE_H
+
+#include "test_util.h"
+
+typedef struct stream_fixture_desc {
+    int frames, gaussians, sh_degree, keyframe_every;
+} stream_fixture_desc;
+
+/* Writes the stream to path; with states non-NULL, a copy of the writer's decoded state
+   after each frame into states[0..frames-1] (free with stream_fixture_free_states). */
+rd_result stream_fixture_write(rd_context *ctx, test_rng *r, const char *path, const stream_fixture_desc *d, rd_scene_desc *states);
+void stream_fixture_free_states(rd_scene_desc *states, int frames);
+
+#endif

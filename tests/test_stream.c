@@ -1,0 +1,331 @@
+/* test_stream.c: residual streams (radiant_streams.h): what a reader decodes is bit for
+   bit the writer's state after every frame, sequentially and by any seek; the decode
+   follows the spec's formula (checked here in double); damage is detected: a file cut at
+   every frame boundary and inside frames plays to its last whole frame, a bit flipped in
+   any section of any frame fails that frame by number and playback goes on from the next
+   intra frame, a damaged index or trailer falls back to scanning, absurd counts are
+   refused before anything is allocated; a residual that does not fit its state is
+   refused and leaves the stream as it was; an unfinished writer leaves no file. */
+#include "stream_fixture.h"
+#include "../compress/stream.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rd_context *ctx;
+static test_rng rng;
+static const char *tmp;
+
+static size_t sh_floats(int degree) { return (size_t)3 * (degree + 1) * (degree + 1); }
+
+static bool same_scene(const rd_scene_desc *a, const rd_scene_desc *b)
+{
+    if (a->count != b->count || a->sh_degree != b->sh_degree) return false;
+    size_t n = (size_t)a->count;
+    return memcmp(a->means, b->means, n * 12) == 0 && memcmp(a->log_scales, b->log_scales, n * 12) == 0 &&
+           memcmp(a->rotations, b->rotations, n * 16) == 0 && memcmp(a->opacities, b->opacities, n * 4) == 0 &&
+           memcmp(a->sh, b->sh, n * sh_floats(a->sh_degree) * 4) == 0;
+}
+
+static const char *path_of(const char *name)
+{
+    static char path[4][1024];
+    static int turn;
+    char *p = path[turn++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", tmp, name);
+    return p;
+}
+
+/* Every frame sequentially, then random seeks, equal the writer's states. */
+static void test_round_trip(void)
+{
+    for (int round = 0; round < 4; round++) {
+        stream_fixture_desc d = {.frames = 12 + round * 3, .gaussians = 50 + (int)(rng_uniform(&rng) * 400), .sh_degree = round % 4,
+                                 .keyframe_every = round == 0 ? 0 : 3 + round};
+        rd_scene_desc states[32];
+        const char *path = path_of("round.rstream");
+        if (!CHECK_OK(stream_fixture_write(ctx, &rng, path, &d, states))) return;
+        rd_stream *s;
+        CHECK_OK(rd_stream_open(ctx, path, &s));
+        rd_stream_info info;
+        rd_stream_get_info(s, &info);
+        CHECK(info.indexed && info.frames == d.frames && info.sh_degree == d.sh_degree && info.damaged_at == -1);
+        CHECK(info.intra_frames == (d.keyframe_every ? (d.frames - 1) / d.keyframe_every + 1 : 1));
+        CHECK(strstr(rd_stream_config(s), "\"fixture\":true") != NULL);
+        bool all = true;
+        for (int k = 0; k < d.frames; k++) {
+            all &= rd_stream_next(s) == RD_OK && rd_stream_position(s) == k;
+            rd_scene_desc got = rd_stream_state(s);
+            all &= same_scene(&got, &states[k]);
+        }
+        CHECK(all);
+        CHECK_FAILS(rd_stream_next(s), RD_ERROR_INVALID_ARGUMENT); /* past the end */
+        for (int t = 0; t < 20; t++) {
+            int k = (int)(rng_uniform(&rng) * d.frames);
+            all &= rd_stream_seek(s, k) == RD_OK;
+            rd_scene_desc got = rd_stream_state(s);
+            all &= same_scene(&got, &states[k]);
+        }
+        CHECK(all);
+        rd_stream_close(s);
+        stream_fixture_free_states(states, d.frames);
+    }
+}
+
+/* One residual frame by hand, its decode against the spec's formula in double. */
+static void test_formula(void)
+{
+    const char *path = path_of("formula.rstream");
+    int degree = 1, n = 5, C = (int)sh_floats(degree);
+    random_scene_desc sd = {.count = n, .sh_degree = degree, .depth_min = 2, .depth_max = 6, .spread = 0.5, .log_scale_min = -4, .log_scale_max = -2};
+    rd_scene_desc first = random_scene(&rng, &sd);
+    rd_stream_writer *w;
+    CHECK_OK(rd_stream_writer_create(ctx, path, &(rd_stream_desc){.sh_degree = degree, .position_step = 0.01f}, &w));
+    CHECK_OK(rd_stream_write_intra(w, &first));
+    int64_t mapping[6] = {4, 0, 0, 2, 3, 1};
+    int64_t moved[2] = {1, 5};
+    int32_t steps[6] = {3, -2, 100, 0, 0, -7};
+    int32_t z_dc[6 * 2], z_rest[6 * 2], z_op[6 * 3];
+    for (int k = 0; k < 12; k++) z_dc[k] = k % 5 - 2, z_rest[k] = k % 3 - 1;
+    for (int k = 0; k < 18; k++) z_op[k] = k % 4 - 1;
+    float W_dc[2 * 3] = {0.1f, -0.2f, 0.3f, 0.05f, 0.0f, -0.1f}, b_dc[3] = {0.01f, 0.02f, -0.03f};
+    float *W_rest = random_floats(&rng, 2 * 9, -0.1, 0.1), *b_rest = random_floats(&rng, 9, -0.1, 0.1), b_op[1] = {0.25f};
+    rd_stream_residual f = {.count = 6, .mapping = mapping, .moved = 2, .moved_indices = moved, .moved_steps = steps};
+    f.attributes[RD_STREAM_F_DC] = (rd_stream_latents){2, RD_STREAM_LINEAR, z_dc, W_dc, 0, b_dc};
+    f.attributes[RD_STREAM_F_REST] = (rd_stream_latents){2, RD_STREAM_LINEAR, z_rest, W_rest, 0, b_rest};
+    f.attributes[RD_STREAM_OPACITY] = (rd_stream_latents){3, RD_STREAM_COSINE, z_op, NULL, 0.5f, b_op};
+    CHECK_OK(rd_stream_write_residual(w, &f));
+    CHECK_OK(rd_stream_writer_finish(w));
+    rd_stream *s;
+    if (!CHECK_OK(rd_stream_open(ctx, path, &s))) return;
+    CHECK_OK(rd_stream_seek(s, 1));
+    rd_scene_desc got = rd_stream_state(s);
+    double worst = 0;
+    for (int i = 0; i < 6; i++) {
+        int p = (int)mapping[i];
+        for (int c = 0; c < 3; c++) {
+            double x = first.means[p * 3 + c];
+            for (int j = 0; j < 2; j++) x += moved[j] == i ? steps[j * 3 + c] * 0.01 : 0.0;
+            worst = fmax(worst, fabs(x - got.means[i * 3 + c]));
+            double dc = first.sh[p * C + c] + b_dc[c];
+            for (int k = 0; k < 2; k++) dc += z_dc[i * 2 + k] * (double)W_dc[k * 3 + c];
+            worst = fmax(worst, fabs(dc - got.sh[i * C + c]));
+            worst = fmax(worst, fabs(first.log_scales[p * 3 + c] - got.log_scales[i * 3 + c])); /* no latents: kept */
+        }
+        for (int f_ = 0; f_ < 9; f_++) { /* f_rest absolute: its latents replace the parent's value */
+            double rest = b_rest[f_];
+            for (int k = 0; k < 2; k++) rest += z_rest[i * 2 + k] * (double)W_rest[k * 9 + f_];
+            worst = fmax(worst, fabs(rest - got.sh[i * C + 3 + f_]));
+        }
+        double op = first.opacities[p] + 0.25; /* C = 1: the basis is all ones */
+        for (int k = 0; k < 3; k++) op += 0.5 * z_op[i * 3 + k];
+        worst = fmax(worst, fabs(op - got.opacities[i]));
+    }
+    printf("  residual decode against the formula in double: worst difference %.2e\n", worst);
+    CHECK(worst < 1e-5);
+    rd_stream_close(s);
+    random_scene_free(&first);
+    free(W_rest), free(b_rest);
+}
+
+static unsigned char *file_bytes(const char *path, size_t *n) { return read_file(path, n); }
+
+/* Cut at every frame boundary and inside frames: plays to the last whole frame. */
+static void test_truncation(const rd_scene_desc *states, const char *path, int frames)
+{
+    size_t n;
+    unsigned char *whole = file_bytes(path, &n);
+    rd_stream *s;
+    CHECK_OK(rd_stream_open(ctx, path, &s));
+    rd_stream_frame_info fi[64];
+    for (int k = 0; k < frames; k++) CHECK_OK(rd_stream_get_frame(s, k, &fi[k]));
+    rd_stream_close(s);
+    bool all = true;
+    int cuts = 0;
+    for (int k = 0; k <= frames; k++) {
+        int64_t boundary = k < frames ? fi[k].offset : fi[frames - 1].offset + fi[frames - 1].bytes;
+        int64_t inside[3] = {boundary, boundary + 20, k < frames ? boundary + fi[k].bytes / 2 : boundary + 9};
+        for (int c = 0; c < 3; c++) {
+            if (inside[c] >= (int64_t)n) continue;
+            const char *cut = write_file(tmp, "cut.rstream", whole, (size_t)inside[c]);
+            cuts++;
+            if (rd_stream_open(ctx, cut, &s) != RD_OK) {
+                all = false;
+                continue;
+            }
+            rd_stream_info info;
+            rd_stream_get_info(s, &info);
+            all &= !info.indexed && info.frames == k;
+            all &= c == 0 ? info.damaged_at == -1 : info.damaged_at >= 0; /* a cut at a boundary looks like a whole file */
+            for (int j = 0; j < k; j++) {
+                all &= rd_stream_next(s) == RD_OK;
+                rd_scene_desc got = rd_stream_state(s);
+                all &= same_scene(&got, &states[j]);
+            }
+            rd_stream_close(s);
+        }
+    }
+    printf("  truncation: %d cuts, each played to its last whole frame\n", cuts);
+    CHECK(all);
+    free(whole);
+}
+
+/* A bit flipped in every section of every frame: that frame fails by number; playback
+   goes on from the next intra frame, which decodes as written. */
+static void test_bit_flips(const rd_scene_desc *states, const char *path, int frames)
+{
+    size_t n;
+    unsigned char *whole = file_bytes(path, &n);
+    rd_stream *s;
+    CHECK_OK(rd_stream_open(ctx, path, &s));
+    rd_stream_frame_info fi[64];
+    for (int k = 0; k < frames; k++) CHECK_OK(rd_stream_get_frame(s, k, &fi[k]));
+    rd_stream_close(s);
+    bool all = true;
+    int flips = 0;
+    char expect[64];
+    for (int k = 0; k < frames; k++) {
+        for (int64_t at = fi[k].offset; at < fi[k].offset + fi[k].bytes; at += 1 + (int64_t)(rng_uniform(&rng) * fi[k].bytes / 12)) {
+            unsigned char saved = whole[at];
+            whole[at] ^= (unsigned char)(1u << (int)(rng_uniform(&rng) * 8));
+            const char *bad = write_file(tmp, "flip.rstream", whole, n);
+            flips++;
+            all &= rd_stream_open(ctx, bad, &s) == RD_OK;
+            if (!all) break;
+            rd_result r = rd_stream_seek(s, k);
+            snprintf(expect, sizeof expect, "frame %d", k);
+            all &= r == RD_ERROR_FORMAT && strstr(rd_last_error(ctx), expect) != NULL;
+            int64_t next = rd_stream_next_intra(s, k);
+            if (next >= 0) {
+                all &= rd_stream_seek(s, next) == RD_OK;
+                rd_scene_desc got = rd_stream_state(s);
+                all &= same_scene(&got, &states[next]);
+            }
+            if (k > 0) { /* the frame before still decodes */
+                all &= rd_stream_seek(s, k - 1) == RD_OK;
+                rd_scene_desc got = rd_stream_state(s);
+                all &= same_scene(&got, &states[k - 1]);
+            }
+            rd_stream_close(s);
+            whole[at] = saved;
+        }
+    }
+    printf("  bit flips: %d, each failing its frame by number and skipped to the next intra frame\n", flips);
+    CHECK(all);
+    /* the index and trailer, and the file header */
+    bool fallback = true;
+    for (int64_t at = fi[frames - 1].offset + fi[frames - 1].bytes; at < (int64_t)n; at += 7) {
+        whole[at] ^= 0x10;
+        const char *bad = write_file(tmp, "flip.rstream", whole, n);
+        fallback &= rd_stream_open(ctx, bad, &s) == RD_OK;
+        if (!fallback) break;
+        rd_stream_info info;
+        rd_stream_get_info(s, &info);
+        fallback &= !info.indexed && info.frames == frames && rd_stream_seek(s, frames - 1) == RD_OK;
+        rd_scene_desc got = rd_stream_state(s);
+        fallback &= same_scene(&got, &states[frames - 1]);
+        rd_stream_close(s);
+        whole[at] ^= 0x10;
+    }
+    CHECK(fallback);
+    whole[20] ^= 1;
+    CHECK_FAILS(rd_stream_open(ctx, write_file(tmp, "flip.rstream", whole, n), &s), RD_ERROR_FORMAT);
+    CHECK(strstr(rd_last_error(ctx), "header") != NULL);
+    free(whole);
+}
+
+/* A residual frame claiming 2^31 - 1 Gaussians with valid checksums: refused by the
+   decode limit before anything is allocated. */
+static void test_absurd_counts(const char *path)
+{
+    size_t n;
+    unsigned char *whole = file_bytes(path, &n);
+    rd_stream *s;
+    CHECK_OK(rd_stream_open(ctx, path, &s));
+    rd_stream_frame_info fi;
+    CHECK_OK(rd_stream_get_frame(s, 1, &fi));
+    rd_stream_close(s);
+    unsigned char *payload = whole + fi.offset + RD_STREAM_FRAME_HEADER;
+    size_t bytes = (size_t)fi.bytes - RD_STREAM_FRAME_HEADER;
+    uint64_t absurd = RD_STREAM_MAX_GAUSSIANS;
+    for (int k = 0; k < 8; k++) payload[k] = (unsigned char)(absurd >> (8 * k)); /* count */
+    payload[16] = 1;                                                               /* with a mapping */
+    stream_frame_header h;
+    CHECK(rd_stream_header_parse(whole + fi.offset, &h) == NULL);
+    h.payload_hash = rd_stream_hash(payload, bytes), h.count = absurd;
+    rd_bytes head = {0};
+    rd_stream_header_write(&head, &h);
+    memcpy(whole + fi.offset, head.data, RD_STREAM_FRAME_HEADER);
+    rd_bytes_free(&head);
+    /* the index still says the old count: cut it off, so that the scan takes the header's */
+    const char *bad = write_file(tmp, "absurd.rstream", whole, (size_t)(fi.offset + fi.bytes));
+    CHECK_OK(rd_stream_open(ctx, bad, &s));
+    rd_result r = rd_stream_seek(s, 1);
+    CHECK(r == RD_ERROR_LIMIT || r == RD_ERROR_FORMAT);
+    printf("  absurd count: %s\n", rd_last_error(ctx));
+    rd_stream_close(s);
+    free(whole);
+}
+
+/* Bad residuals are refused and the stream goes on as before; an unfinished writer
+   leaves nothing. */
+static void test_writer(void)
+{
+    const char *path = path_of("writer.rstream");
+    random_scene_desc sd = {.count = 10, .sh_degree = 0, .depth_min = 2, .depth_max = 6, .spread = 0.5, .log_scale_min = -4, .log_scale_max = -2};
+    rd_scene_desc first = random_scene(&rng, &sd);
+    rd_stream_writer *w;
+    CHECK_OK(rd_stream_writer_create(ctx, path, NULL, &w));
+    CHECK_FAILS(rd_stream_write_residual(w, &(rd_stream_residual){.count = 10}), RD_ERROR_INVALID_ARGUMENT); /* no intra yet */
+    CHECK_OK(rd_stream_write_intra(w, &first));
+    int64_t bad_mapping[3] = {0, 10, 2}, moved[2] = {3, 3};
+    int32_t steps[6] = {0};
+    CHECK_FAILS(rd_stream_write_residual(w, &(rd_stream_residual){.count = 3, .mapping = bad_mapping}), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "mapping[1]") != NULL);
+    CHECK_FAILS(rd_stream_write_residual(w, &(rd_stream_residual){.count = 9}), RD_ERROR_INVALID_ARGUMENT); /* count without mapping */
+    CHECK_FAILS(rd_stream_write_residual(w, &(rd_stream_residual){.count = 10, .moved = 2, .moved_indices = moved, .moved_steps = steps}),
+                RD_ERROR_INVALID_ARGUMENT);
+    float nan_bias[3] = {NAN, 0, 0}, W[3] = {1, 1, 1};
+    int32_t z[10] = {0};
+    rd_stream_residual nan_frame = {.count = 10};
+    nan_frame.attributes[RD_STREAM_SCALE] = (rd_stream_latents){1, RD_STREAM_LINEAR, z, W, 0, nan_bias};
+    CHECK_FAILS(rd_stream_write_residual(w, &nan_frame), RD_ERROR_INVALID_ARGUMENT);
+    CHECK_OK(rd_stream_write_residual(w, &(rd_stream_residual){.count = 10})); /* nothing changes */
+    rd_scene_desc state = rd_stream_writer_state(w);
+    CHECK(same_scene(&state, &first));
+    rd_stream_writer_destroy(w); /* unfinished */
+    FILE *left = fopen(path, "rb");
+    CHECK(left == NULL);
+    if (left) fclose(left);
+    first.sh_degree = 1; /* not the stream's */
+    CHECK_OK(rd_stream_writer_create(ctx, path, NULL, &w));
+    CHECK_FAILS(rd_stream_write_intra(w, &first), RD_ERROR_INVALID_ARGUMENT);
+    rd_stream_writer_destroy(w);
+    first.sh_degree = 0;
+    CHECK_FAILS(rd_stream_writer_create(ctx, path, &(rd_stream_desc){.config_json = "[1]"}, &w), RD_ERROR_INVALID_ARGUMENT);
+    CHECK_FAILS(rd_stream_open(ctx, path_of("absent.rstream"), &(rd_stream *){0}), RD_ERROR_IO);
+    random_scene_free(&first);
+}
+
+int main(void)
+{
+    rng.state = test_seed("stream");
+    if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx) != RD_OK) return 1;
+    tmp = test_temp_dir("stream");
+    test_round_trip();
+    test_formula();
+    stream_fixture_desc d = {.frames = 9, .gaussians = 120, .sh_degree = 2, .keyframe_every = 4};
+    rd_scene_desc states[9];
+    const char *path = path_of("damage.rstream");
+    if (CHECK_OK(stream_fixture_write(ctx, &rng, path, &d, states))) {
+        test_truncation(states, path, d.frames);
+        test_bit_flips(states, path, d.frames);
+        test_absurd_counts(path);
+        stream_fixture_free_states(states, d.frames);
+    }
+    test_writer();
+    rd_context_destroy(ctx);
+    return test_finish("stream");
+}
