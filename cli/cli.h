@@ -126,6 +126,12 @@ rd_result cli_feature_view(rd_context *ctx, const rd_scene *scene, const cli_fea
                            const char *dir, const char *name);
 /* `radiant bench --features FILE|random` (bench_features.c). */
 int cli_bench_features(int argc, char **argv, const char *usage);
+/* Residual streams (cmd_stream.c): whether path names one (.rstream); `info`, `render
+   --frames A:B` and `bench` of one. */
+bool cli_is_stream(const char *path);
+int cli_stream_info(rd_context *ctx, const char *path);
+int cli_render_stream(int argc, char **argv, const char *usage);
+int cli_bench_stream(int argc, char **argv, const char *usage);
 /* `radiant train --model features` (train_features.c). */
 int cli_train_features(int argc, char **argv);
 

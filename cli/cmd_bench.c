@@ -15,6 +15,9 @@ static const char *USAGE =
     "timed (RD_RENDER_STAGE_TIMES), for the stages and the frame with their timers.\n"
     "\n"
     "  --synth N             the benchmark scene of `radiant synth N` (with its 8 cameras)\n"
+    "  SCENE.rstream         a residual stream: each frame decoded (host) and rendered once, the\n"
+    "                        medians and worst of both, and 16 seeks across it (--frames A:B: those\n"
+    "                        frames, from 0; --cameras, --width/--height as for scenes)\n"
     "  --cameras FILE        camera list (default: 8 views orbiting the scene at 1920x1080)\n"
     "  --frames N            timed frames (default 20)\n"
     "  --warmup N            untimed frames first (default 3), and more until one second\n"
@@ -93,6 +96,8 @@ int cmd_bench(int argc, char **argv)
 {
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--features") == 0) return cli_bench_features(argc, argv, USAGE);
+    for (int i = 0; i < argc; i++)
+        if (cli_is_stream(argv[i])) return cli_bench_stream(argc, argv, USAGE);
     cli_options o;
     int status = cli_parse(argc, argv, OPT_DEMO | OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_FRAMES | OPT_JSON | OPT_RENDER | OPT_BACKWARD,
                            USAGE, &o);

@@ -12,6 +12,7 @@ static const char *USAGE =
     "A scene file: format, Gaussian count, SH degree, bounds, properties found; a NeRF snapshot:\n"
     "its encoding, networks, parameter count, box, occupied cells and what a snapshot of it stores.\n"
     "A feature field (.rfeat): levels, codebook entries, slots, dimension, memory a Gaussian.\n"
+    "A residual stream (.rstream): frames, intra frames, sizes, bitrate, damage, configuration.\n"
     "A dataset folder or file: kind, views, skipped frames, sparse points.\n"
     "  --split S   the dataset split to list (default: all)\n"
     "  --decode-limit MIB|none  memory FILE may decode to (default: 64 times its size, at least 256 MiB)\n"
@@ -139,6 +140,11 @@ int cmd_info(int argc, char **argv)
     while (o.scene[len]) len++;
     bool is_dataset = (stat(o.scene, &st) == 0 && S_ISDIR(st.st_mode)) ||
                       (len > 5 && (strcmp(o.scene + len - 5, ".json") == 0 || strcmp(o.scene + len - 4, ".npy") == 0));
+    if (cli_is_stream(o.scene)) {
+        status = cli_stream_info(ctx, o.scene);
+        rd_context_destroy(ctx);
+        return status;
+    }
     if (is_dataset || (len > 6 && strcmp(o.scene + len - 6, ".rfeat") == 0)) {
         status = is_dataset ? dataset_info(ctx, &o) : feature_info(ctx, o.scene);
         rd_context_destroy(ctx);

@@ -40,6 +40,10 @@ static const char *USAGE =
     "  --times A:B:N        every view at N times from A to B (a 4D scene's; not with --dataset),\n"
     "                       written as NAME_tK.png\n"
     "  --video FILE.mp4     the views in order as an H.264 video too (an even width and height)\n"
+    "  --frames A:B         a residual stream's (.rstream) frames A to B, from 0 (default: all): every\n"
+    "                       view of each, NAME_fNNNN.png, and report.json with each frame's bytes and\n"
+    "                       decode time; a damaged frame is reported and playback goes on from the next\n"
+    "                       intra frame\n"
     "  --fps N              the video's frames a second (default 30)\n"
     "  --decode-limit MIB|none  memory a scene file may decode to (default: 64 times its size,\n"
     "                       at least 256 MiB)\n"
@@ -122,6 +126,8 @@ static rd_result expand_times(const cli_options *o, cli_views *v, float **times)
 
 int cmd_render(int argc, char **argv)
 {
+    for (int i = 0; i < argc; i++)
+        if (cli_is_stream(argv[i])) return cli_render_stream(argc, argv, USAGE);
     cli_options o;
     cli_feature_output features;
     int status = cli_feature_options(&argc, argv, &features);

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# cli_test.sh RADIANT_BINARY [VIDEO_FRAMES [FEATURE_SCENE_TOOL]]: the `radiant` command end to end: help and exit codes,
+# cli_test.sh RADIANT_BINARY [VIDEO_FRAMES [FEATURE_SCENE_TOOL [STREAM_FIXTURE_TOOL]]]: the `radiant` command end to end: help and exit codes,
 # render with a camera list and with a dataset (report.json, PNG, EXR), info, bench,
 # and errors that leave no output behind. Prints "N passed, M failed".
 set -u
 radiant_binary=$1
 video_frames=${2:-} # tests/video_frames.c: decodes a video and compares it with PNG frames
 feature_tool=${3:-} # tests/feature_scene_tool.c: the feature fields' synthetic dataset
+stream_tool=${4:-}  # tests/stream_fixture_tool.c: random residual streams
 # the sanitizer run's preload (tests/CMakeLists.txt) goes into radiant only
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 radiant=run_radiant
@@ -200,6 +201,34 @@ if [ -n "$feature_tool" ]; then
         --scene "$tmp/feat/scene.ply" --out "$tmp/x.rfeat" --iterations 1
     check "  (naming the file)" grep -q "r_3_s.npy" "$tmp/stderr"
     check "  (writing nothing)" test ! -e "$tmp/x.rfeat"
+fi
+
+# residual streams: info, render of frames, bench; damage reported, playback going on
+if [ -n "$stream_tool" ]; then
+    check "write a stream" status_is 0 "$stream_tool" "$tmp/s.rstream" 12 300 1 5 3
+    check "info describes a stream" status_is 0 "$radiant" info "$tmp/s.rstream"
+    check "  (frames, intra frames, bitrate)" sh -c "grep -q 'frames:      12 (3 intra)' '$tmp/stdout' && grep -q 'bitrate:' '$tmp/stdout'"
+    check "render --frames 1:3" status_is 0 "$radiant" render "$tmp/s.rstream" --frames 1:3 --backend cpu --cameras "$tmp/cams.json" \
+        --width 32 --height 24 --out "$tmp/sr"
+    check "  (a PNG a view and frame, the report)" sh -c "test -s '$tmp/sr/0000_f0001.png' && test -s '$tmp/sr/0001_f0003.png' && grep -q '\"decode_ms\"' '$tmp/sr/report.json'"
+    check "bench a stream" status_is 0 "$radiant" bench "$tmp/s.rstream" --backend cpu --cameras "$tmp/cams.json" --width 32 --height 24
+    check "  (decode, render and seek times)" sh -c "grep -q 'decode + scene' '$tmp/stdout' && grep -q 'seek  ' '$tmp/stdout'"
+    check "render --frames past the end exits 2" status_is 2 "$radiant" render "$tmp/s.rstream" --frames 5:12 --backend cpu
+    check "render --frames 3:2 exits 2" status_is 2 "$radiant" render "$tmp/s.rstream" --frames 3:2 --backend cpu
+    size=$(stat -c %s "$tmp/s.rstream")
+    head -c $((size * 2 / 3)) "$tmp/s.rstream" > "$tmp/cut.rstream"
+    check "info of a cut stream" status_is 0 "$radiant" info "$tmp/cut.rstream"
+    check "  (warns: no index)" grep -q "has no index" "$tmp/stderr"
+    check "a cut stream renders its whole frames" status_is 0 "$radiant" render "$tmp/cut.rstream" --backend cpu \
+        --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/scut"
+    cp "$tmp/s.rstream" "$tmp/flip.rstream"
+    offset=$(python3 -c "import sys; d=open(sys.argv[1],'rb').read(); i=[k for k in range(len(d)) if d[k:k+8]==b'RDFRAME\\0'][2]; print(i+80)" "$tmp/s.rstream")
+    printf '\xff' | dd of="$tmp/flip.rstream" bs=1 seek="$offset" conv=notrunc 2>/dev/null
+    check "a damaged frame fails the render" status_is 1 "$radiant" render "$tmp/flip.rstream" --backend cpu \
+        --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/sflip"
+    check "  (naming frame 2, going on from the next intra frame)" sh -c "grep -q 'frame 2: the checksum fails' '$tmp/stderr' && grep -q 'going on from frame 5' '$tmp/stderr'"
+    check "  (the frames after it rendered)" test -s "$tmp/sflip/0000_f0011.png"
+    check "info of a file that is not a stream exits 1" status_is 1 "$radiant" info "$tmp/cams.json.rstream"
 fi
 
 # compact: 3D and 4D, the report beside it, info's parts, bad usage

@@ -20,7 +20,7 @@ cp build-device/radiant .device/bin/
 for t in build-device/tests/test_*; do [ -x "$t" ] && cp "$t" .device/bin/; done
 # SOG (compress/sog*.c): libwebp and libzip, and what libzip loads (bzip2, zlib, and OpenSSL's
 # libcrypto, 4.6 MiB, for zip encryption radiant does not use but the loader needs)
-for lib in libcjson.so.1 libstb.so.0 libtinyexr.so.1d libOpenEXRCore-3_1.so.30 libzstd.so.1 \
+for lib in libcjson.so.1 libxxhash.so.0 libstb.so.0 libtinyexr.so.1d libOpenEXRCore-3_1.so.30 libzstd.so.1 \
            libwebp.so.7 libzip.so.4 libbz2.so.1.0 libz.so.1 libcrypto.so.3; do
     cp -L "/usr/lib/x86_64-linux-gnu/$lib" .device/lib/
 done

@@ -1,0 +1,255 @@
+/* cmd_stream.c: residual streams (.rstream) in the commands: `radiant info` (frames,
+   sizes, bitrate, intra frames, damage), `radiant render S.rstream --frames A:B` (every
+   view of each frame, NAME_fNNNN.png, and report.json with each frame's bytes and decode
+   time) and `radiant bench S.rstream` (decode and render times a frame, and seeks).
+   Frames are numbered from 0, as in the C API (the spec's frame 1 is frame 0). Each frame is decoded on the host (the CPU reference) and its scene made for the
+   backend. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool cli_is_stream(const char *path)
+{
+    size_t n = path ? strlen(path) : 0;
+    return n > 8 && strcmp(path + n - 8, ".rstream") == 0;
+}
+
+static rd_result open_stream(rd_context *ctx, const char *path, rd_stream **s, rd_stream_info *info)
+{
+    rd_result r = rd_stream_open(ctx, path, s);
+    if (r != RD_OK) return r;
+    rd_stream_get_info(*s, info);
+    if (!info->indexed)
+        fprintf(stderr, "radiant: warning: %s has no index (cut short, damaged or still being written)%s; %lld whole frames found\n",
+                path, info->damaged_at >= 0 ? ", damage or a cut past its last whole frame" : "", (long long)info->frames);
+    return RD_OK;
+}
+
+int cli_stream_info(rd_context *ctx, const char *path)
+{
+    rd_stream *s;
+    rd_stream_info info;
+    if (open_stream(ctx, path, &s, &info) != RD_OK) return cli_error(ctx, NULL), EXIT_FAILED;
+    printf("file:        %s\nformat:      rstream (residual stream), %s\n", path, info.indexed ? "indexed" : "no index: scanned");
+    printf("frames:      %lld (%lld intra) at %g a second, SH degree %d, position step %g\n", (long long)info.frames,
+           (long long)info.intra_frames, info.frame_rate, info.sh_degree, info.position_step);
+    printf("size:        %lld bytes; largest frame %lld, mean residual frame %.0f bytes\n", (long long)info.file_bytes,
+           (long long)info.largest_frame, info.mean_residual_bytes);
+    printf("bitrate:     %.3f Mbit/s\n", info.bits_per_second / 1e6);
+    if (info.damaged_at >= 0) printf("damage:      the scan stopped or skipped at byte %lld\n", (long long)info.damaged_at);
+    rd_stream_frame_info f;
+    printf("frame  kind      gaussians      bytes\n");
+    for (int64_t k = 0, shown = 0; shown < 12 && k < info.frames + 64; k++) {
+        if (rd_stream_get_frame(s, k, &f) != RD_OK) continue;
+        printf("%5lld  %-8s %10lld %10lld\n", (long long)k, f.kind == RD_STREAM_INTRA ? "intra" : "residual", (long long)f.count,
+               (long long)f.bytes);
+        shown++;
+    }
+    if (info.frames > 12) printf("...\n");
+    printf("config:      %s\n", rd_stream_config(s));
+    rd_stream_close(s);
+    return EXIT_DONE;
+}
+
+/* --frames A:B (inclusive), taken out of argv. */
+static int take_frames(int *argc, char **argv, int64_t *first, int64_t *last)
+{
+    *first = 0, *last = -1;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp(argv[i], "--frames") != 0) continue;
+        long long a, b;
+        char end;
+        if (i + 1 >= *argc || sscanf(argv[i + 1], "%lld:%lld%c", &a, &b, &end) != 2 || a < 0 || b < a) {
+            fprintf(stderr, "radiant: --frames takes A:B, 0 <= A <= B (a stream's frames, from 0)\n");
+            return EXIT_USAGE;
+        }
+        *first = a, *last = b;
+        memmove(argv + i, argv + i + 2, (size_t)(*argc - i - 2) * sizeof *argv);
+        *argc -= 2;
+        break;
+    }
+    return EXIT_DONE;
+}
+
+/* The frame's decoded state as a scene for the backend. */
+static rd_result frame_scene(rd_context *ctx, rd_stream *s, int64_t frame, double *decode_ms, rd_scene **scene)
+{
+    double t0 = cli_now_ms();
+    rd_result r = rd_stream_position(s) + 1 == frame ? rd_stream_next(s) : rd_stream_seek(s, frame);
+    *decode_ms = cli_now_ms() - t0;
+    rd_scene_desc state = rd_stream_state(s);
+    return r == RD_OK ? rd_scene_create(ctx, &state, scene) : r;
+}
+
+int cli_render_stream(int argc, char **argv, const char *usage)
+{
+    int64_t first, last;
+    int status = take_frames(&argc, argv, &first, &last);
+    if (status != EXIT_DONE) return status;
+    cli_options o;
+    status = cli_parse(argc, argv, OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND | OPT_SIZE, usage, &o);
+    if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
+    const char *out_dir = o.out_dir ? o.out_dir : "out";
+    rd_context *ctx = cli_context(&o);
+    if (!ctx) return EXIT_FAILED;
+    rd_stream *s = NULL;
+    rd_stream_info info;
+    rd_scene *scene = NULL;
+    cli_views views = {0};
+    rd_image rgba = {0}, rgb = {0};
+    cJSON *report = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(report, "frames");
+    status = EXIT_FAILED;
+    if (open_stream(ctx, o.scene, &s, &info) != RD_OK) goto fail;
+    if (!cli_make_dirs(out_dir)) {
+        fprintf(stderr, "radiant: cannot make %s\n", out_dir);
+        goto done;
+    }
+    if (last < 0) last = info.frames - 1;
+    if (last >= info.frames) {
+        fprintf(stderr, "radiant: --frames: %s has %lld frames (0 to %lld)\n", o.scene, (long long)info.frames, (long long)info.frames - 1);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    double decode_ms = 0.0, total_decode = 0.0, total_render = 0.0;
+    for (int64_t k = first; k <= last; k++) {
+        rd_scene_destroy(scene), scene = NULL;
+        if (frame_scene(ctx, s, k, &decode_ms, &scene) != RD_OK) {
+            cli_error(ctx, NULL);
+            int64_t next = rd_stream_next_intra(s, k);
+            if (next < 0 || next > last) goto fail;
+            fprintf(stderr, "radiant: going on from frame %lld, the next intra frame\n", (long long)next);
+            k = next - 1;
+            continue;
+        }
+        if (!views.count && cli_views_load(ctx, &o, scene, &views) != RD_OK) goto fail;
+        rd_stream_frame_info fi;
+        rd_stream_get_frame(s, k, &fi);
+        cJSON *entry = cJSON_CreateObject();
+        cJSON_AddNumberToObject(entry, "frame", (double)k);
+        cJSON_AddNumberToObject(entry, "bytes", (double)fi.bytes);
+        cJSON_AddNumberToObject(entry, "gaussians", (double)fi.count);
+        cJSON_AddNumberToObject(entry, "decode_ms", decode_ms);
+        cJSON_AddItemToArray(list, entry);
+        total_decode += decode_ms;
+        for (int i = 0; i < views.count; i++) {
+            const rd_camera *cam = &views.cameras[i];
+            if (rgba.width != cam->width || rgba.height != cam->height) {
+                rd_image_free(&rgba), rd_image_free(&rgb);
+                if (rd_image_alloc(cam->width, cam->height, 4, &rgba) != RD_OK || rd_image_alloc(cam->width, cam->height, 3, &rgb) != RD_OK)
+                    goto fail;
+            }
+            double t0 = cli_now_ms();
+            if (rd_render(ctx, scene, cam, &o.render, &(rd_framebuffer){.color = rgba.pixels}) != RD_OK) goto fail;
+            total_render += cli_now_ms() - t0;
+            for (size_t p = 0; p < (size_t)rgba.width * (size_t)rgba.height; p++)
+                for (int c = 0; c < 3; c++) rgb.pixels[3 * p + c] = rgba.pixels[4 * p + c];
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s_f%04lld.png", out_dir, views.names[i], (long long)k);
+            if (rd_image_save(ctx, path, &rgb) != RD_OK) goto fail;
+        }
+    }
+    int rendered = cJSON_GetArraySize(list);
+    cJSON_AddStringToObject(report, "stream", o.scene);
+    cJSON_AddStringToObject(report, "backend", rd_backend_name(rd_context_backend(ctx)));
+    cJSON_AddNumberToObject(report, "views", views.count);
+    cJSON_AddNumberToObject(report, "mean_decode_ms", rendered ? total_decode / rendered : 0.0);
+    cJSON_AddNumberToObject(report, "mean_render_ms", rendered && views.count ? total_render / (rendered * views.count) : 0.0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/report.json", out_dir);
+    if (!cli_write_report(ctx, path, report)) goto done;
+    printf("rendered %d frame%s of %s, %d view%s each, with the %s backend into %s/\n", rendered, rendered == 1 ? "" : "s", o.scene,
+           views.count, views.count == 1 ? "" : "s", rd_backend_name(rd_context_backend(ctx)), out_dir);
+    printf("decode %.2f ms a frame (host), render %.2f ms a view\n", rendered ? total_decode / rendered : 0.0,
+           rendered && views.count ? total_render / (rendered * views.count) : 0.0);
+    status = rendered == last - first + 1 ? EXIT_DONE : EXIT_FAILED;
+    goto done;
+fail:
+    cli_error(ctx, NULL);
+done:
+    cJSON_Delete(report);
+    rd_image_free(&rgba), rd_image_free(&rgb);
+    cli_views_free(&views);
+    rd_scene_destroy(scene);
+    rd_stream_close(s);
+    rd_context_destroy(ctx);
+    return status;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int cli_bench_stream(int argc, char **argv, const char *usage)
+{
+    int64_t first, last;
+    int status = take_frames(&argc, argv, &first, &last);
+    if (status != EXIT_DONE) return status;
+    cli_options o;
+    status = cli_parse(argc, argv, OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_RENDER, usage, &o);
+    if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
+    rd_context *ctx = cli_context(&o);
+    if (!ctx) return EXIT_FAILED;
+    rd_stream *s = NULL;
+    rd_stream_info info;
+    rd_scene *scene = NULL;
+    cli_views views = {0};
+    double *decode = NULL, *render = NULL, *seek = NULL;
+    rd_framebuffer fb = {0};
+    status = EXIT_FAILED;
+    if (open_stream(ctx, o.scene, &s, &info) != RD_OK) goto fail;
+    if (last < 0 || last >= info.frames) last = info.frames - 1;
+    int64_t n = last - first + 1;
+    if (n < 1) {
+        fprintf(stderr, "radiant: %s has no frames to time\n", o.scene);
+        goto done;
+    }
+    decode = calloc((size_t)n, sizeof *decode), render = calloc((size_t)n, sizeof *render), seek = calloc(16, sizeof *seek);
+    if (!decode || !render || !seek) goto done;
+    for (int64_t k = first; k <= last; k++) {
+        rd_scene_destroy(scene), scene = NULL;
+        if (frame_scene(ctx, s, k, &decode[k - first], &scene) != RD_OK) goto fail;
+        if (!views.count) {
+            if (cli_views_load(ctx, &o, scene, &views) != RD_OK) goto fail;
+            fb.color = calloc((size_t)views.cameras[0].width * views.cameras[0].height * 4, sizeof(float));
+            if (!fb.color) goto done;
+        }
+        double t0 = cli_now_ms();
+        rd_result r = rd_render(ctx, scene, &views.cameras[(k - first) % views.count], &o.render, &fb);
+        render[k - first] = cli_now_ms() - t0;
+        if (r != RD_OK) goto fail;
+    }
+    for (int t = 0; t < 16; t++) { /* seeks to frames spread over the range, each from a cold state */
+        int64_t k = first + (int64_t)((double)n * (t + 0.5) / 16.0);
+        double t0 = cli_now_ms();
+        if (rd_stream_seek(s, k) != RD_OK) goto fail;
+        seek[t] = cli_now_ms() - t0;
+        if (rd_stream_seek(s, first) != RD_OK) goto fail;
+    }
+    qsort(decode, (size_t)n, sizeof *decode, compare_doubles);
+    qsort(render, (size_t)n, sizeof *render, compare_doubles);
+    qsort(seek, 16, sizeof *seek, compare_doubles);
+    printf("stream %s: %lld frames, %s backend, %dx%d; decode on the host, the scene made for the backend each frame\n", o.scene,
+           (long long)n, rd_backend_name(rd_context_backend(ctx)), views.cameras[0].width, views.cameras[0].height);
+    printf("decode + scene  median %.3f ms, worst %.3f ms\n", decode[n / 2], decode[n - 1]);
+    printf("render          median %.3f ms, worst %.3f ms\n", render[n / 2], render[n - 1]);
+    printf("seek            median %.3f ms, worst %.3f ms (16 frames across the range)\n", seek[8], seek[15]);
+    printf("bitrate         %.3f Mbit/s, mean residual frame %.0f bytes\n", info.bits_per_second / 1e6, info.mean_residual_bytes);
+    status = EXIT_DONE;
+    goto done;
+fail:
+    cli_error(ctx, NULL);
+done:
+    free(fb.color);
+    free(decode), free(render), free(seek);
+    cli_views_free(&views);
+    rd_scene_destroy(scene);
+    rd_stream_close(s);
+    rd_context_destroy(ctx);
+    return status;
+}
