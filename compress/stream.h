@@ -66,6 +66,10 @@ bool rd_stream_section_declares(const section_reader *r, uint32_t tag, uint64_t 
 rd_result rd_stream_get_ints64(section_reader *r, uint32_t tag, uint64_t n, int64_t *out);
 rd_result rd_stream_get_ints32(section_reader *r, uint32_t tag, uint64_t n, int32_t *out);
 
+/* The writer's context and position step (stream_encode.c's). */
+rd_context *rd_stream_writer_context(const rd_stream_writer *w);
+float rd_stream_writer_position_step(const rd_stream_writer *w);
+
 /* A parsed frame header. */
 typedef struct stream_frame_header {
     uint32_t number;

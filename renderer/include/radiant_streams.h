@@ -34,6 +34,7 @@
 
 #include "radiant_core.h"
 #include "radiant_splats.h"
+#include "radiant_train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,6 +109,34 @@ int64_t rd_stream_writer_last_bytes(const rd_stream_writer *w);
 rd_result rd_stream_writer_finish(rd_stream_writer *w);
 /* Frees the writer; unfinished, its temporary file is removed. */
 void rd_stream_writer_destroy(rd_stream_writer *w);
+
+/* ---- encoding: a residual frame trained from photos ---- */
+
+/* Everything zero means the default. */
+typedef struct rd_stream_encode_desc {
+    int iterations;                          /* steps, one view each; 0: 200 (QUEEN: 10 epochs) */
+    int latent_dims[RD_STREAM_ATTRIBUTES];   /* 0: the spec's N3DV sizes (f_dc 8, scale 8, rotation 6,
+                                                opacity 3); f_rest's latents: not yet (kept from the parent) */
+    float gate_lambda;                       /* the gates' L0 weight; 0: 0.01; negative: no gates (every
+                                                position free) */
+    float background[3];                     /* behind the renders and under transparent photos */
+    uint64_t seed;
+} rd_stream_encode_desc;
+
+typedef struct rd_stream_encode_report {
+    double loss_first, loss_last; /* the first and the last step's (0.8 L1 + 0.2 D-SSIM) */
+    int64_t moved;                /* Gaussians whose stored position changed */
+    int64_t bytes;                /* the frame's, header included */
+    double seconds;
+} rd_stream_encode_report;
+
+/* Trains the next frame as a residual of the writer's state against views (cameras and
+   photos of this frame; the stream's SH degree) and writes it: latents with learned
+   decoders under straight-through rounding, positions behind hard-concrete gates with an
+   L0 term (spec/streams.md). The first frame comes from rd_trainer, written with
+   rd_stream_write_intra. report may be NULL. */
+rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views, int view_count, const rd_stream_encode_desc *desc,
+                                 rd_stream_encode_report *report);
 
 typedef enum rd_stream_frame_kind { RD_STREAM_INTRA = 1, RD_STREAM_RESIDUAL = 2 } rd_stream_frame_kind;
 
