@@ -132,6 +132,8 @@ bool cli_is_stream(const char *path);
 int cli_stream_info(rd_context *ctx, const char *path);
 int cli_render_stream(int argc, char **argv, const char *usage);
 int cli_bench_stream(int argc, char **argv, const char *usage);
+/* `radiant stream encode` (stream_encode.c). */
+int cmd_stream(int argc, char **argv);
 /* `radiant train --model features` (train_features.c). */
 int cli_train_features(int argc, char **argv);
 

@@ -1,4 +1,4 @@
-/* main.c: the `radiant` command: render, info, bench, synth, convert, train, compact, query. */
+/* main.c: the `radiant` command: render, info, bench, synth, convert, train, compact, query, stream. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -16,6 +16,7 @@ static const char *USAGE =
     "  train   DATASET --out SCENE [--iterations N] [--downscale F]      fit a scene to a dataset's photos\n"
     "  compact SCENE --out FILE.rcompact [--prune F] [--dataset DIR]   prune and quantise a 3D or 4D scene\n"
     "  query   SCENE --embeddings Q.npy [--features F] [--dataset DIR]  relevancy maps of a feature field\n"
+    "  stream  encode DATASET --out S.rstream [--iterations N]         encode multi-view video as a residual stream\n"
     "\n"
     "'radiant <command> --help' shows a command's options.\n"
     "exit codes: 0 done, 1 failed, 2 bad usage\n";
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
     if (strcmp(cmd, "compact") == 0) return cmd_compact(argc - 2, argv + 2);
     if (strcmp(cmd, "query") == 0) return cmd_query(argc - 2, argv + 2);
+    if (strcmp(cmd, "stream") == 0) return cmd_stream(argc - 2, argv + 2);
     fprintf(stderr, "radiant: unknown command '%s'\n\n%s", cmd, USAGE);
     return EXIT_USAGE;
 }

@@ -80,7 +80,7 @@ void cli_names_free(cli_names *n)
 
 void cli_beside_scene(const char *scene, const char *suffix, char *out, size_t size)
 {
-    static const char *const extensions[] = {".compressed.ply", ".ply", ".spz", ".splat", ".rnerf", ".rcompact"};
+    static const char *const extensions[] = {".compressed.ply", ".ply", ".spz", ".splat", ".rnerf", ".rcompact", ".rstream"};
     size_t n = strlen(scene);
     for (size_t k = 0; k < sizeof extensions / sizeof extensions[0]; k++) {
         size_t e = strlen(extensions[k]);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cli_test.sh RADIANT_BINARY [VIDEO_FRAMES [FEATURE_SCENE_TOOL [STREAM_FIXTURE_TOOL]]]: the `radiant` command end to end: help and exit codes,
+# cli_test.sh RADIANT_BINARY [VIDEO_FRAMES [FEATURE_SCENE_TOOL [STREAM_FIXTURE_TOOL [VIDEO_DATASET_TOOL]]]]: the `radiant` command end to end: help and exit codes,
 # render with a camera list and with a dataset (report.json, PNG, EXR), info, bench,
 # and errors that leave no output behind. Prints "N passed, M failed".
 set -u
@@ -7,6 +7,7 @@ radiant_binary=$1
 video_frames=${2:-} # tests/video_frames.c: decodes a video and compares it with PNG frames
 feature_tool=${3:-} # tests/feature_scene_tool.c: the feature fields' synthetic dataset
 stream_tool=${4:-}  # tests/stream_fixture_tool.c: random residual streams
+video_tool=${5:-}   # tests/video_dataset_tool.c: a small multi-view video dataset
 # the sanitizer run's preload (tests/CMakeLists.txt) goes into radiant only
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 radiant=run_radiant
@@ -222,13 +223,29 @@ if [ -n "$stream_tool" ]; then
     check "a cut stream renders its whole frames" status_is 0 "$radiant" render "$tmp/cut.rstream" --backend cpu \
         --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/scut"
     cp "$tmp/s.rstream" "$tmp/flip.rstream"
-    offset=$(python3 -c "import sys; d=open(sys.argv[1],'rb').read(); i=[k for k in range(len(d)) if d[k:k+8]==b'RDFRAME\\0'][2]; print(i+80)" "$tmp/s.rstream")
+    offset=$(($(grep -obUa RDFRAME "$tmp/s.rstream" | sed -n 3p | cut -d: -f1) + 80))
     printf '\xff' | dd of="$tmp/flip.rstream" bs=1 seek="$offset" conv=notrunc 2>/dev/null
     check "a damaged frame fails the render" status_is 1 "$radiant" render "$tmp/flip.rstream" --backend cpu \
         --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/sflip"
     check "  (naming frame 2, going on from the next intra frame)" sh -c "grep -q 'frame 2: the checksum fails' '$tmp/stderr' && grep -q 'going on from frame 5' '$tmp/stderr'"
     check "  (the frames after it rendered)" test -s "$tmp/sflip/0000_f0011.png"
     check "info of a file that is not a stream exits 1" status_is 1 "$radiant" info "$tmp/cams.json.rstream"
+fi
+if [ -n "$video_tool" ]; then
+    mkdir -p "$tmp/video"
+    check "write a multi-view video" status_is 0 "$video_tool" "$tmp/video"
+    check "stream encode" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video.rstream" --first-iterations 150 \
+        --iterations 30 --points 400 --sh-degree 0 --backend cpu
+    check "  (a line a frame, with the test PSNR)" sh -c "grep -q 'frame 2 (residual)' '$tmp/stdout' && grep -q 'test PSNR' '$tmp/stdout'"
+    check "  (the report beside it)" grep -q '"test_psnr"' "$tmp/video.report.json"
+    check "  (a stream of 3 frames)" sh -c "'$radiant_binary' info '$tmp/video.rstream' | grep -q 'frames:      3 (1 intra)'"
+    check "stream encode --keyframe-every 2" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video2.rstream" \
+        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2
+    check "  (frame 2 intra)" grep -q 'frame 2 (intra)' "$tmp/stdout"
+    check "stream encode to a .ply exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.ply"
+    check "stream without encode exits 2" status_is 2 "$radiant" stream
+    check "stream encode of a missing dataset exits 1" status_is 1 "$radiant" stream encode "$tmp/nothing" --out "$tmp/x.rstream"
+    check "  (writing nothing)" test ! -e "$tmp/x.rstream"
 fi
 
 # compact: 3D and 4D, the report beside it, info's parts, bad usage

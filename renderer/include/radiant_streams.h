@@ -36,6 +36,9 @@
 #include "radiant_splats.h"
 #include "radiant_train.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -1,0 +1,281 @@
+/* stream_encode.c: `radiant stream encode DATASET --out S.rstream`: a multi-view video
+   dataset (views with times: Panoptic, or any dataset whose frames share times) encoded as
+   a residual stream: frame 0 trained as a 3D scene (rd_trainer) and written whole, each
+   later frame trained as a residual of the decoded one before (rd_stream_encode_frame),
+   an intra frame every --keyframe-every frames. A line a frame (frame, loss, Gaussians,
+   bytes, seconds, PSNR on the test split's views of that time) and report.json beside the
+   stream. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *USAGE =
+    "usage: radiant stream encode DATASET --out S.rstream [options]\n"
+    "\n"
+    "Encodes a multi-view video dataset (views grouped into frames by their times) as a residual\n"
+    "stream (spec/streams.md, QUEEN): frame 0 trained as a 3D scene and stored whole, each later\n"
+    "frame trained as a residual of the decoded frame before it. Writes S.rstream and beside it\n"
+    "S.report.json (per frame: bytes, Gaussians, moved, loss, seconds, test PSNR). Frames from 0.\n"
+    "\n"
+    "  --frames A:B          the dataset's frames A to B (default: all)\n"
+    "  --first-iterations N  frame 0's training steps (default 3000)\n"
+    "  --points N            frame 0's random initial points where the dataset has no sparse points\n"
+    "                        (default 100000)\n"
+    "  --iterations N        each residual frame's steps (default 200)\n"
+    "  --keyframe-every N    an intra frame every N frames (default 0: frame 0 only)\n"
+    "  --gate-lambda X       the position gates' L0 weight (default 0.01; negative: no gates)\n"
+    "  --sh-degree N         the stream's SH degree (0..3, default 2, as QUEEN on N3DV)\n"
+    "  --downscale F         photos F times smaller (1..16, default 1)\n"
+    "  --background B        black (default), white or R,G,B in [0,1]\n"
+    "  --backend B           auto (default), cpu, cuda (each residual step goes through the host)\n"
+    "  --seed S              (default 0)\n";
+
+typedef struct encode_options {
+    const char *dataset, *out;
+    long long first, last;
+    int first_iterations, iterations, keyframe_every, sh_degree, downscale;
+    long long points;
+    float gate_lambda, background[3];
+    unsigned long long seed;
+    rd_backend backend;
+} encode_options;
+
+static bool number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || *end || !(v >= lo && v <= hi)) return false;
+    *out = v;
+    return true;
+}
+
+static int parse(int argc, char **argv, encode_options *o)
+{
+    *o = (encode_options){.last = -1, .first_iterations = 3000, .iterations = 200, .sh_degree = 2, .downscale = 1,
+                          .backend = RD_BACKEND_AUTO};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        double v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return fputs(USAGE, stdout), -1;
+        if (strcmp(a, "--out") == 0 && next) {
+            o->out = argv[++i];
+        } else if (strcmp(a, "--frames") == 0 && next) {
+            char end;
+            if (sscanf(argv[++i], "%lld:%lld%c", &o->first, &o->last, &end) != 2 || o->first < 0 || o->last < o->first)
+                return fprintf(stderr, "radiant: --frames %s: expected A:B, 0 <= A <= B\n", next), EXIT_USAGE;
+        } else if ((strcmp(a, "--first-iterations") == 0 || strcmp(a, "--iterations") == 0) && next) {
+            if (!number(argv[++i], 1, 1e8, &v) || v != (int)v) return fprintf(stderr, "radiant: %s %s: expected 1..1e8\n", a, next), EXIT_USAGE;
+            *(a[2] == 'f' ? &o->first_iterations : &o->iterations) = (int)v;
+        } else if (strcmp(a, "--points") == 0 && next) {
+            if (!number(argv[++i], 1, 1e8, &v) || v != floor(v)) return fprintf(stderr, "radiant: %s %s: expected 1..1e8\n", a, next), EXIT_USAGE;
+            o->points = (long long)v;
+        } else if (strcmp(a, "--keyframe-every") == 0 && next) {
+            if (!number(argv[++i], 0, 1e6, &v) || v != (int)v) return fprintf(stderr, "radiant: %s %s: expected 0..1e6\n", a, next), EXIT_USAGE;
+            o->keyframe_every = (int)v;
+        } else if (strcmp(a, "--sh-degree") == 0 && next) {
+            if (!number(argv[++i], 0, 3, &v) || v != (int)v) return fprintf(stderr, "radiant: %s %s: expected 0..3\n", a, next), EXIT_USAGE;
+            o->sh_degree = (int)v;
+        } else if (strcmp(a, "--downscale") == 0 && next) {
+            if (!number(argv[++i], 1, 16, &v) || v != (int)v) return fprintf(stderr, "radiant: %s %s: expected 1..16\n", a, next), EXIT_USAGE;
+            o->downscale = (int)v;
+        } else if (strcmp(a, "--gate-lambda") == 0 && next) {
+            if (!number(argv[++i], -1, 100, &v)) return fprintf(stderr, "radiant: %s %s: expected a weight (negative: no gates)\n", a, next), EXIT_USAGE;
+            o->gate_lambda = (float)v;
+        } else if (strcmp(a, "--seed") == 0 && next) {
+            if (!number(argv[++i], 0, 9e15, &v) || v != floor(v)) return fprintf(stderr, "radiant: %s %s: expected a whole number\n", a, next), EXIT_USAGE;
+            o->seed = (unsigned long long)v;
+        } else if (strcmp(a, "--background") == 0 && next) {
+            if (!cli_parse_background(argv[++i], o->background))
+                return fprintf(stderr, "radiant: --background %s: black, white or R,G,B each in [0, 1]\n", next), EXIT_USAGE;
+        } else if (strcmp(a, "--backend") == 0 && next) {
+            const char *b = argv[++i];
+            if (strcmp(b, "auto") == 0) o->backend = RD_BACKEND_AUTO;
+            else if (strcmp(b, "cpu") == 0) o->backend = RD_BACKEND_CPU;
+            else if (strcmp(b, "cuda") == 0) o->backend = RD_BACKEND_CUDA;
+            else return fprintf(stderr, "radiant: --backend %s: auto, cpu or cuda (the encoder's backward pass)\n", b), EXIT_USAGE;
+        } else if (!o->dataset && a[0] != '-') {
+            o->dataset = a;
+        } else {
+            return fprintf(stderr, "radiant: stream encode: unexpected argument '%s'\n\n%s", a, USAGE), EXIT_USAGE;
+        }
+    }
+    if (!o->dataset || !o->out) return fprintf(stderr, "radiant: stream encode: give DATASET and --out S.rstream\n\n%s", USAGE), EXIT_USAGE;
+    if (!cli_is_stream(o->out)) return fprintf(stderr, "radiant: --out %s: a stream is written as .rstream\n", o->out), EXIT_USAGE;
+    return EXIT_DONE;
+}
+
+static int compare_floats(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The distinct times of a set's views, sorted; their count. */
+static int frame_times(const rd_train_set *set, float **times)
+{
+    int n = rd_train_set_count(set), count = 0;
+    const rd_train_view *v = rd_train_set_views(set);
+    *times = malloc(sizeof **times * (size_t)(n + 1));
+    if (!*times) return 0;
+    for (int k = 0; k < n; k++) (*times)[k] = v[k].time;
+    qsort(*times, (size_t)n, sizeof **times, compare_floats);
+    for (int k = 0; k < n; k++)
+        if (!count || (*times)[k] != (*times)[count - 1]) (*times)[count++] = (*times)[k];
+    return count;
+}
+
+/* The set's views at time t into out; their count. */
+static int views_at(const rd_train_set *set, float t, rd_train_view *out)
+{
+    int n = 0;
+    const rd_train_view *v = rd_train_set_views(set);
+    for (int k = 0; k < rd_train_set_count(set); k++)
+        if (v[k].time == t) out[n++] = v[k];
+    return n;
+}
+
+/* Mean PSNR of the state over views; NaN without views. */
+static double psnr_of(rd_context *ctx, const rd_scene_desc *state, const rd_train_view *views, int n, const float background[3])
+{
+    rd_scene *scene;
+    if (n == 0 || rd_scene_create(ctx, state, &scene) != RD_OK) return NAN;
+    double sum = 0.0;
+    int done = 0;
+    for (int k = 0; k < n; k++) {
+        const rd_camera *c = &views[k].camera;
+        rd_image rgba = {0}, rgb = {0}, ref = {0};
+        rd_render_desc rd = {0};
+        memcpy(rd.background, background, sizeof rd.background);
+        rd_metrics m;
+        bool ok = rd_image_alloc(c->width, c->height, 4, &rgba) == RD_OK && rd_image_alloc(c->width, c->height, 3, &rgb) == RD_OK &&
+                  rd_image_alloc(c->width, c->height, 3, &ref) == RD_OK &&
+                  rd_render(ctx, scene, c, &rd, &(rd_framebuffer){.color = rgba.pixels}) == RD_OK;
+        for (int64_t p = 0; ok && p < (int64_t)c->width * c->height; p++) {
+            const rd_image *im = views[k].image;
+            const float *px = im->pixels + p * im->channels;
+            float alpha = im->channels == 4 ? px[3] : 1.0f;
+            for (int ch = 0; ch < 3; ch++) {
+                rgb.pixels[p * 3 + ch] = rgba.pixels[p * 4 + ch];
+                ref.pixels[p * 3 + ch] = px[im->channels == 1 ? 0 : ch] * alpha + background[ch] * (1.0f - alpha);
+            }
+        }
+        if (ok && rd_image_compare(ctx, &rgb, &ref, &m) == RD_OK && isfinite(m.psnr)) sum += m.psnr, done++;
+        rd_image_free(&rgba), rd_image_free(&rgb), rd_image_free(&ref);
+    }
+    rd_scene_destroy(scene);
+    return done ? sum / done : NAN;
+}
+
+int cli_stream_encode(int argc, char **argv)
+{
+    encode_options o;
+    int status = parse(argc, argv, &o);
+    if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
+    rd_context *ctx = cli_context(&(cli_options){.backend = o.backend});
+    if (!ctx) return EXIT_FAILED;
+    rd_train_set *train = NULL, *test = NULL;
+    rd_trainer *trainer = NULL;
+    rd_stream_writer *w = NULL;
+    float *times = NULL;
+    rd_train_view *views = NULL, *test_views = NULL;
+    cJSON *report = cJSON_CreateObject(), *frames = cJSON_AddArrayToObject(report, "frames");
+    status = EXIT_FAILED;
+    if (rd_train_set_load(ctx, o.dataset, &(rd_train_set_desc){"train", o.downscale}, &train) != RD_OK) goto fail;
+    if (rd_train_set_load(ctx, o.dataset, &(rd_train_set_desc){"test", o.downscale}, &test) != RD_OK) test = NULL; /* optional */
+    int count = frame_times(train, &times), n = rd_train_set_count(train);
+    views = malloc(sizeof *views * (size_t)(n + 1));
+    test_views = malloc(sizeof *test_views * (size_t)(test ? rd_train_set_count(test) + 1 : 1));
+    if (!times || !views || !test_views) goto fail;
+    if (o.last < 0 || o.last >= count) o.last = count - 1;
+    if (o.first > o.last) {
+        fprintf(stderr, "radiant: --frames: %s has %d frames (0 to %d)\n", o.dataset, count, count - 1);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    int first_views = views_at(train, times[o.first], views);
+    float lo[3], hi[3];
+    rd_train_set_box(train, lo, hi);
+    const float *xyz, *rgb;
+    int64_t points = rd_train_set_points(train, &xyz, &rgb);
+    rd_trainer_desc td = {.views = views, .view_count = first_views, .points = points ? xyz : NULL, .colors = points ? rgb : NULL,
+                          .point_count = points ? points : o.points, .sh_degree = RD_SH_DEGREE(o.sh_degree), .iterations = o.first_iterations,
+                          .seed = o.seed, .densify = true};
+    memcpy(td.box_min, lo, sizeof lo), memcpy(td.box_max, hi, sizeof hi), memcpy(td.background, o.background, sizeof td.background);
+    printf("encoding %s: %d frames (%lld to %lld), %d train views at frame %lld\n", o.dataset, count, o.first, o.last, first_views, o.first);
+    double start = cli_now_ms();
+    rd_train_stats stats;
+    if (rd_trainer_create(ctx, &td, &trainer) != RD_OK || rd_trainer_step(trainer, o.first_iterations, &stats) != RD_OK) goto fail;
+    if (rd_stream_writer_create(ctx, o.out, &(rd_stream_desc){.sh_degree = o.sh_degree}, &w) != RD_OK) goto fail;
+    rd_scene_desc first = rd_scene_arrays(rd_trainer_scene(trainer));
+    if (rd_stream_write_intra(w, &first) != RD_OK) goto fail;
+    rd_trainer_destroy(trainer), trainer = NULL;
+    for (long long f = o.first; f <= o.last; f++) {
+        double t0 = cli_now_ms();
+        int nv = views_at(train, times[f], views), nt = test ? views_at(test, times[f], test_views) : 0;
+        rd_stream_encode_report er = {.loss_last = stats.loss};
+        const char *kind = f == o.first ? "intra" : "residual";
+        if (f > o.first && o.keyframe_every > 0 && (f - o.first) % o.keyframe_every == 0) {
+            if (rd_stream_write_intra(w, NULL) != RD_OK) goto fail;
+            kind = "intra";
+        } else if (f > o.first) {
+            rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f};
+            memcpy(ed.background, o.background, sizeof ed.background);
+            if (rd_stream_encode_frame(w, views, nv, &ed, &er) != RD_OK) goto fail;
+        }
+        rd_scene_desc state = rd_stream_writer_state(w);
+        double psnr = psnr_of(ctx, &state, test_views, nt, o.background), seconds = (cli_now_ms() - t0) / 1000.0;
+        int64_t bytes = rd_stream_writer_last_bytes(w);
+        printf("frame %lld (%s): loss %.4f, %lld Gaussians, %lld moved, %lld bytes, %.2f s", f, kind, er.loss_last, (long long)state.count,
+               (long long)er.moved, (long long)bytes, f == o.first ? (cli_now_ms() - start) / 1000.0 : seconds);
+        if (isfinite(psnr)) printf(", test PSNR %.2f dB (%d views)", psnr, nt);
+        printf("\n");
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "frame", (double)f);
+        cJSON_AddStringToObject(e, "kind", kind);
+        cJSON_AddNumberToObject(e, "bytes", (double)bytes);
+        cJSON_AddNumberToObject(e, "gaussians", (double)state.count);
+        cJSON_AddNumberToObject(e, "moved", (double)er.moved);
+        cJSON_AddNumberToObject(e, "loss", er.loss_last);
+        cJSON_AddNumberToObject(e, "seconds", f == o.first ? (cli_now_ms() - start) / 1000.0 : seconds);
+        if (isfinite(psnr)) cJSON_AddNumberToObject(e, "test_psnr", psnr);
+        cJSON_AddItemToArray(frames, e);
+    }
+    if (rd_stream_writer_finish(w) != RD_OK) {
+        w = NULL;
+        goto fail;
+    }
+    w = NULL;
+    cJSON_AddStringToObject(report, "dataset", o.dataset);
+    cJSON_AddStringToObject(report, "backend", rd_backend_name(rd_context_backend(ctx)));
+    cJSON_AddNumberToObject(report, "first_iterations", o.first_iterations);
+    cJSON_AddNumberToObject(report, "iterations", o.iterations);
+    cJSON_AddNumberToObject(report, "seconds", (cli_now_ms() - start) / 1000.0);
+    char path[4200];
+    cli_beside_scene(o.out, ".report.json", path, sizeof path);
+    if (!cli_write_report(ctx, path, report)) goto done;
+    printf("wrote %s (report: %s)\n", o.out, path);
+    status = EXIT_DONE;
+    goto done;
+fail:
+    cli_error(ctx, NULL);
+done:
+    cJSON_Delete(report);
+    rd_stream_writer_destroy(w);
+    rd_trainer_destroy(trainer);
+    free(times), free(views), free(test_views);
+    rd_train_set_destroy(train), rd_train_set_destroy(test);
+    rd_context_destroy(ctx);
+    return status;
+}
+
+int cmd_stream(int argc, char **argv)
+{
+    if (argc >= 1 && strcmp(argv[0], "encode") == 0) return cli_stream_encode(argc - 1, argv + 1);
+    fprintf(stderr, "usage: radiant stream encode DATASET --out S.rstream [options]  (radiant stream encode --help)\n"
+                    "(play streams with radiant render, info and bench)\n");
+    return argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) ? EXIT_DONE : EXIT_USAGE;
+}
