@@ -75,6 +75,15 @@ static int take_frames(int *argc, char **argv, int64_t *first, int64_t *last)
     return EXIT_DONE;
 }
 
+/* A stream command's options: --frames A:B, then the others allowed. */
+static int stream_options(int argc, char **argv, unsigned allowed, const char *usage, cli_options *o, int64_t *first, int64_t *last)
+{
+    int status = take_frames(&argc, argv, first, last);
+    if (status != EXIT_DONE) return status;
+    status = cli_parse(argc, argv, allowed, usage, o);
+    return status < 0 ? -1 : status;
+}
+
 /* The frame's decoded state as a scene for the backend. */
 static rd_result frame_scene(rd_context *ctx, rd_stream *s, int64_t frame, double *decode_ms, rd_scene **scene)
 {
@@ -88,10 +97,9 @@ static rd_result frame_scene(rd_context *ctx, rd_stream *s, int64_t frame, doubl
 int cli_render_stream(int argc, char **argv, const char *usage)
 {
     int64_t first, last;
-    int status = take_frames(&argc, argv, &first, &last);
-    if (status != EXIT_DONE) return status;
     cli_options o;
-    status = cli_parse(argc, argv, OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND | OPT_SIZE, usage, &o);
+    int status = stream_options(argc, argv, OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND | OPT_SIZE, usage, &o,
+                                &first, &last);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     const char *out_dir = o.out_dir ? o.out_dir : "out";
     rd_context *ctx = cli_context(&o);
@@ -188,10 +196,8 @@ static int compare_doubles(const void *a, const void *b)
 int cli_bench_stream(int argc, char **argv, const char *usage)
 {
     int64_t first, last;
-    int status = take_frames(&argc, argv, &first, &last);
-    if (status != EXIT_DONE) return status;
     cli_options o;
-    status = cli_parse(argc, argv, OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_RENDER, usage, &o);
+    int status = stream_options(argc, argv, OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_RENDER, usage, &o, &first, &last);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     rd_context *ctx = cli_context(&o);
     if (!ctx) return EXIT_FAILED;

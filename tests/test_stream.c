@@ -132,16 +132,24 @@ static void test_formula(void)
 
 static unsigned char *file_bytes(const char *path, size_t *n) { return read_file(path, n); }
 
+/* The file's bytes, and where each frame lies in it. */
+static unsigned char *file_and_frames(const char *path, size_t *n, rd_stream_frame_info *fi, int frames)
+{
+    rd_stream *s;
+    if (CHECK_OK(rd_stream_open(ctx, path, &s))) {
+        for (int k = 0; k < frames; k++) CHECK_OK(rd_stream_get_frame(s, k, &fi[k]));
+        rd_stream_close(s);
+    }
+    return file_bytes(path, n);
+}
+
 /* Cut at every frame boundary and inside frames: plays to the last whole frame. */
 static void test_truncation(const rd_scene_desc *states, const char *path, int frames)
 {
     size_t n;
-    unsigned char *whole = file_bytes(path, &n);
-    rd_stream *s;
-    CHECK_OK(rd_stream_open(ctx, path, &s));
     rd_stream_frame_info fi[64];
-    for (int k = 0; k < frames; k++) CHECK_OK(rd_stream_get_frame(s, k, &fi[k]));
-    rd_stream_close(s);
+    unsigned char *whole = file_and_frames(path, &n, fi, frames);
+    rd_stream *s;
     bool all = true;
     int cuts = 0;
     for (int k = 0; k <= frames; k++) {
@@ -177,12 +185,9 @@ static void test_truncation(const rd_scene_desc *states, const char *path, int f
 static void test_bit_flips(const rd_scene_desc *states, const char *path, int frames)
 {
     size_t n;
-    unsigned char *whole = file_bytes(path, &n);
-    rd_stream *s;
-    CHECK_OK(rd_stream_open(ctx, path, &s));
     rd_stream_frame_info fi[64];
-    for (int k = 0; k < frames; k++) CHECK_OK(rd_stream_get_frame(s, k, &fi[k]));
-    rd_stream_close(s);
+    unsigned char *whole = file_and_frames(path, &n, fi, frames);
+    rd_stream *s;
     bool all = true;
     int flips = 0;
     char expect[64];
