@@ -2,7 +2,8 @@
    feature_render.c's on the CPU: the splat frame's preprocess, binning and sorts
    (rd_splat_cuda_forward_saved, no colour written), then one launch a level of
    level_kernel: a block a tile (half a tile where L > 128), a thread a pixel walking the
-   tile's Gaussians front to back with the CPU's alpha and stopping rules into the level's
+   tile's Gaussians front to back (staged a batch at a time in shared memory) with the CPU's
+   alpha and stopping rules into the level's
    L coefficients, held in shared memory ([channel][pixel], padded against bank
    conflicts). From there, in the same launch and as asked: the coefficients written out
    (coalesced, a pixel's row at a time), each query's relevancy by the gram path (phi.e =
@@ -16,7 +17,8 @@
 #include <cuda_fp16.h>
 
 #define FEATURE_EPS 1e-10f
-enum { DECODE_PIXELS = 8 }; /* of a tile row's 16 */
+enum { DECODE_PIXELS = 8, /* of a tile row's 16 */
+       BATCH = 128 };     /* Gaussians staged at a time (the static shared memory: 6 KB beside the accumulators) */
 
 typedef struct feature_cuda {
     uint64_t field_uid; /* whose slots and codebooks indices, weights and codebooks hold */
@@ -101,20 +103,41 @@ __global__ void level_kernel(level_params p)
     int px = x0 + (int)threadIdx.x, py = y0 + (int)threadIdx.y;
     bool inside = live && px < p.vp.width && py < p.vp.height;
     for (int c = 0; c < p.L; c++) acc[c * stride + thread] = 0.0f;
+    /* the tile's list in batches staged in shared memory (each Gaussian's record and slots
+       loaded once for the block, as the colour blend does), until every pixel is done */
+    __shared__ float4 batch_a[BATCH];          /* u, v, conic xx, conic xy */
+    __shared__ float2 batch_b[BATCH];          /* conic yy, opacity */
+    __shared__ unsigned char batch_index[BATCH * RD_FEATURE_MAX_SLOTS];
+    __shared__ __half batch_weight[BATCH * RD_FEATURE_MAX_SLOTS];
     float T = 1.0f;
-    if (inside) {
-        float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
-        for (long long j = p.ranges[tile].start; j < p.ranges[tile].end; j++) {
-            unsigned int g = p.values[j];
+    bool done = !inside;
+    long long start = live ? p.ranges[tile].start : 0, end = live ? p.ranges[tile].end : 0;
+    float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
+    for (long long base = start; base < end; base += BATCH) {
+        if (__syncthreads_count(!done) == 0) break; /* also: the last batch is read by all before it is replaced */
+        if (thread < BATCH && base + thread < end) {
+            unsigned int g = p.values[base + thread];
             const device_splat s = p.splats[g];
-            float a;
-            if (!rd_splat_alpha(s.conic[0], s.conic[1], s.conic[2], s.opacity, rd_power_cutoff(s.opacity), fx - s.u, fy - s.v, &a))
-                continue;
-            float next_T = T * (1.0f - a);
-            if (next_T < RD_MIN_TRANSMITTANCE) break;
-            float w = a * T;
+            batch_a[thread] = make_float4(s.u, s.v, s.conic[0], s.conic[1]);
+            batch_b[thread] = make_float2(s.conic[2], s.opacity);
             size_t first = ((size_t)g * p.levels + p.level) * p.K;
-            for (int k = 0; k < p.K; k++) acc[p.indices[first + k] * stride + thread] += __half2float(p.weights[first + k]) * w;
+            for (int k = 0; k < p.K; k++)
+                batch_index[thread * p.K + k] = p.indices[first + k], batch_weight[thread * p.K + k] = p.weights[first + k];
+        }
+        __syncthreads();
+        int count = end - base < BATCH ? (int)(end - base) : BATCH;
+        for (int j = 0; !done && j < count; j++) {
+            float4 a4 = batch_a[j];
+            float2 b2 = batch_b[j];
+            float a;
+            if (!rd_splat_alpha(a4.z, a4.w, b2.x, b2.y, rd_power_cutoff(b2.y), fx - a4.x, fy - a4.y, &a)) continue;
+            float next_T = T * (1.0f - a);
+            if (next_T < RD_MIN_TRANSMITTANCE) {
+                done = true;
+                break;
+            }
+            float w = a * T;
+            for (int k = 0; k < p.K; k++) acc[batch_index[j * p.K + k] * stride + thread] += __half2float(batch_weight[j * p.K + k]) * w;
             T = next_T;
         }
     }
