@@ -1,9 +1,10 @@
 /* cmd_stream.c: residual streams (.rstream) in the commands: `radiant info` (frames,
    sizes, bitrate, intra frames, damage), `radiant render S.rstream --frames A:B` (every
    view of each frame, NAME_fNNNN.png, and report.json with each frame's bytes and decode
-   time) and `radiant bench S.rstream` (decode and render times a frame, and seeks).
-   Frames are numbered from 0, as in the C API (the spec's frame 1 is frame 0). Each frame is decoded on the host (the CPU reference) and its scene made for the
-   backend. */
+   time; with a dynamic dataset, each frame's own views and their PSNR) and `radiant bench
+   S.rstream` (decode and render times a frame, and seeks).
+   Frames are numbered from 0, as in the C API (the spec's frame 1 is frame 0). Each frame
+   is decoded on the host (the CPU reference) and its scene made for the backend. */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -75,6 +76,34 @@ static int take_frames(int *argc, char **argv, int64_t *first, int64_t *last)
     return EXIT_DONE;
 }
 
+/* A dynamic dataset's view i belongs to frame k where its time is the k-th of the
+   dataset's distinct times (sorted); every view belongs to every frame otherwise. */
+static bool view_in_frame(const cli_views *v, int i, int64_t k)
+{
+    if (!v->dataset || !rd_dataset_has_time(v->dataset)) return true;
+    float t = rd_dataset_view(v->dataset, i)->time;
+    int64_t earlier = 0; /* distinct times below t */
+    for (int j = 0; j < v->count; j++) {
+        float u = rd_dataset_view(v->dataset, j)->time;
+        bool first_of_its_time = true;
+        for (int m = 0; m < j && first_of_its_time; m++) first_of_its_time = rd_dataset_view(v->dataset, m)->time != u;
+        earlier += first_of_its_time && u < t;
+    }
+    return earlier == k;
+}
+
+/* PSNR of rgb against the dataset's photo of view i (on background); NaN where it has none. */
+static double view_psnr(rd_context *ctx, const cli_views *v, int i, const float background[3], const rd_image *rgb)
+{
+    rd_image ref;
+    rd_metrics m;
+    if (!v->dataset || !rd_dataset_view(v->dataset, i)->image_path || rd_dataset_load_image(ctx, v->dataset, i, background, &ref) != RD_OK)
+        return NAN;
+    bool ok = ref.width == rgb->width && ref.height == rgb->height && rd_image_compare(ctx, rgb, &ref, &m) == RD_OK;
+    rd_image_free(&ref);
+    return ok ? m.psnr : NAN;
+}
+
 /* A stream command's options: --frames A:B, then the others allowed. */
 static int stream_options(int argc, char **argv, unsigned allowed, const char *usage, cli_options *o, int64_t *first, int64_t *last)
 {
@@ -122,7 +151,8 @@ int cli_render_stream(int argc, char **argv, const char *usage)
         status = EXIT_USAGE;
         goto done;
     }
-    double decode_ms = 0.0, total_decode = 0.0, total_render = 0.0;
+    double decode_ms = 0.0, total_decode = 0.0, total_render = 0.0, psnr_sum = 0.0;
+    int psnr_frames = 0, renders = 0;
     for (int64_t k = first; k <= last; k++) {
         rd_scene_destroy(scene), scene = NULL;
         if (frame_scene(ctx, s, k, &decode_ms, &scene) != RD_OK) {
@@ -143,7 +173,10 @@ int cli_render_stream(int argc, char **argv, const char *usage)
         cJSON_AddNumberToObject(entry, "decode_ms", decode_ms);
         cJSON_AddItemToArray(list, entry);
         total_decode += decode_ms;
+        double frame_psnr = 0.0;
+        int compared = 0;
         for (int i = 0; i < views.count; i++) {
+            if (!view_in_frame(&views, i, k)) continue;
             const rd_camera *cam = &views.cameras[i];
             if (rgba.width != cam->width || rgba.height != cam->height) {
                 rd_image_free(&rgba), rd_image_free(&rgb);
@@ -153,26 +186,32 @@ int cli_render_stream(int argc, char **argv, const char *usage)
             double t0 = cli_now_ms();
             if (rd_render(ctx, scene, cam, &o.render, &(rd_framebuffer){.color = rgba.pixels}) != RD_OK) goto fail;
             total_render += cli_now_ms() - t0;
+            renders++;
             for (size_t p = 0; p < (size_t)rgba.width * (size_t)rgba.height; p++)
                 for (int c = 0; c < 3; c++) rgb.pixels[3 * p + c] = rgba.pixels[4 * p + c];
             char path[4200];
             snprintf(path, sizeof path, "%s/%s_f%04lld.png", out_dir, views.names[i], (long long)k);
             if (rd_image_save(ctx, path, &rgb) != RD_OK) goto fail;
+            double psnr = view_psnr(ctx, &views, i, o.background, &rgb);
+            if (isfinite(psnr)) frame_psnr += psnr, compared++;
         }
+        if (compared) cJSON_AddNumberToObject(entry, "psnr", frame_psnr / compared), psnr_sum += frame_psnr / compared, psnr_frames++;
     }
     int rendered = cJSON_GetArraySize(list);
     cJSON_AddStringToObject(report, "stream", o.scene);
     cJSON_AddStringToObject(report, "backend", rd_backend_name(rd_context_backend(ctx)));
     cJSON_AddNumberToObject(report, "views", views.count);
     cJSON_AddNumberToObject(report, "mean_decode_ms", rendered ? total_decode / rendered : 0.0);
-    cJSON_AddNumberToObject(report, "mean_render_ms", rendered && views.count ? total_render / (rendered * views.count) : 0.0);
+    cJSON_AddNumberToObject(report, "mean_render_ms", renders ? total_render / renders : 0.0);
+    if (psnr_frames) cJSON_AddNumberToObject(report, "mean_psnr", psnr_sum / psnr_frames);
     char path[4200];
     snprintf(path, sizeof path, "%s/report.json", out_dir);
     if (!cli_write_report(ctx, path, report)) goto done;
-    printf("rendered %d frame%s of %s, %d view%s each, with the %s backend into %s/\n", rendered, rendered == 1 ? "" : "s", o.scene,
-           views.count, views.count == 1 ? "" : "s", rd_backend_name(rd_context_backend(ctx)), out_dir);
+    printf("rendered %d frame%s of %s, %d view%s in all, with the %s backend into %s/\n", rendered, rendered == 1 ? "" : "s", o.scene,
+           renders, renders == 1 ? "" : "s", rd_backend_name(rd_context_backend(ctx)), out_dir);
     printf("decode %.2f ms a frame (host), render %.2f ms a view\n", rendered ? total_decode / rendered : 0.0,
-           rendered && views.count ? total_render / (rendered * views.count) : 0.0);
+           renders ? total_render / renders : 0.0);
+    if (psnr_frames) printf("PSNR %.2f dB (mean over %d frames of their views' photos)\n", psnr_sum / psnr_frames, psnr_frames);
     status = rendered == last - first + 1 ? EXIT_DONE : EXIT_FAILED;
     goto done;
 fail:
