@@ -44,7 +44,7 @@ int cli_stream_info(rd_context *ctx, const char *path)
     if (info.damaged_at >= 0) printf("damage:      the scan stopped or skipped at byte %lld\n", (long long)info.damaged_at);
     rd_stream_frame_info f;
     printf("frame  kind      gaussians      bytes\n");
-    for (int64_t k = 0, shown = 0; shown < 12 && k < info.frames + 64; k++) {
+    for (int64_t k = 0, shown = 0; shown < 12 && k < info.frame_numbers; k++) {
         if (rd_stream_get_frame(s, k, &f) != RD_OK) continue;
         printf("%5lld  %-8s %10lld %10lld\n", (long long)k, f.kind == RD_STREAM_INTRA ? "intra" : "residual", (long long)f.count,
                (long long)f.bytes);
@@ -145,9 +145,9 @@ int cli_render_stream(int argc, char **argv, const char *usage)
         fprintf(stderr, "radiant: cannot make %s\n", out_dir);
         goto done;
     }
-    if (last < 0) last = info.frames - 1;
-    if (last >= info.frames) {
-        fprintf(stderr, "radiant: --frames: %s has %lld frames (0 to %lld)\n", o.scene, (long long)info.frames, (long long)info.frames - 1);
+    if (last < 0) last = info.frame_numbers - 1;
+    if (last >= info.frame_numbers) {
+        fprintf(stderr, "radiant: --frames: %s has frames 0 to %lld\n", o.scene, (long long)info.frame_numbers - 1);
         status = EXIT_USAGE;
         goto done;
     }
@@ -248,7 +248,7 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
     rd_framebuffer fb = {0};
     status = EXIT_FAILED;
     if (open_stream(ctx, o.scene, &s, &info) != RD_OK) goto fail;
-    if (last < 0 || last >= info.frames) last = info.frames - 1;
+    if (last < 0 || last >= info.frame_numbers) last = info.frame_numbers - 1;
     int64_t n = last - first + 1;
     if (n < 1) {
         fprintf(stderr, "radiant: %s has no frames to time\n", o.scene);

@@ -218,11 +218,10 @@ int cli_stream_encode(int argc, char **argv)
         int nv = views_at(train, times[f], views), nt = test ? views_at(test, times[f], test_views) : 0;
         rd_stream_encode_report er = {.loss_last = stats.loss};
         const char *kind = f == o.first ? "intra" : "residual";
-        if (f > o.first && o.keyframe_every > 0 && (f - o.first) % o.keyframe_every == 0) {
-            if (rd_stream_write_intra(w, NULL) != RD_OK) goto fail;
-            kind = "intra";
-        } else if (f > o.first) {
-            rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f};
+        if (f > o.first) { /* a keyframe: the frame trained as a residual, then stored whole */
+            bool key = o.keyframe_every > 0 && (f - o.first) % o.keyframe_every == 0;
+            rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f, .intra = key};
+            kind = key ? "intra" : "residual";
             memcpy(ed.background, o.background, sizeof ed.background);
             if (rd_stream_encode_frame(w, views, nv, &ed, &er) != RD_OK) goto fail;
         }

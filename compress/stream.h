@@ -1,7 +1,8 @@
 /* stream.h: residual streams inside compress/ (radiant_streams.h; spec/streams.md).
-   stream_container.c reads and writes the container (headers, checksums, index, trailer),
-   stream_payload.c codes a frame's payload as sections, stream_decode.c applies a frame to
-   the decoded state (the CPU reference) and serves rd_stream. */
+   stream_payload.c codes a payload's sections, stream_frames.c codes intra and residual
+   frames and decodes them (the CPU reference), stream_writer.c and stream_reader.c write
+   and read the container (headers, checksums, index, trailer), stream_encode.c trains a
+   residual frame. */
 #ifndef RD_STREAM_H
 #define RD_STREAM_H
 

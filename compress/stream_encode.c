@@ -281,10 +281,19 @@ static rd_result step(encoder *e, const rd_train_view *v, float *render, float *
     return r;
 }
 
-/* The frame as the stream stores it: rounded latents, evaluated gates, moves in steps. */
+/* The frame as the stream stores it: rounded latents, evaluated gates, moves in steps; or,
+   as a keyframe, the trained frame whole. */
 static rd_result write_frame(encoder *e, rd_stream_writer *w, float position_step, rd_stream_encode_report *report)
 {
     gates(e, true);
+    if (e->desc->intra) {
+        decode(e);
+        rd_scene_desc sd = e->parent;
+        sd.means = e->means, sd.log_scales = e->log_scales, sd.rotations = e->rotations, sd.opacities = e->opacities, sd.sh = e->sh;
+        rd_result r = rd_stream_write_intra(w, &sd);
+        if (report) report->moved = 0, report->bytes = rd_stream_writer_last_bytes(w);
+        return r;
+    }
     int64_t n = e->n, moved = 0;
     int64_t *indices = rd_alloc_array(n + 1, sizeof(int64_t));
     int32_t *steps = rd_alloc_array(n * 3 + 1, sizeof(int32_t));

@@ -9,7 +9,9 @@
 
    in float, in that order, so that every decode of a stream gives the same bits on the
    CPU. W is the frame's weights, or for RD_STREAM_COSINE scale times the fixed basis
-   B_kf = cos(pi (k + 1/2) f / C) / sqrt(C), times sqrt(2) for f > 0, C the features. */
+   B_kf = cos(pi (k + 1/2) f / C) / sqrt(C), times sqrt(2) for f > 0, C the features.
+   Compiled with -ffp-contract=off (CMakeLists.txt): no fused multiply-adds, so that every
+   platform decodes the same bits as the writer. */
 #include "stream.h"
 
 #include <math.h>
@@ -153,6 +155,12 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
     uint64_t n = (uint64_t)f->count;
     const rd_stream_latents *rest = &f->attributes[RD_STREAM_F_REST];
     bool rest_delta = rest->latent_dim > 0 && rest->latent_dim == prev->rest_latent_dim;
+    for (uint64_t i = 0; rest_delta && i < n; i++) /* coded against the parent's where every difference fits 32 bits */
+        for (int k = 0; rest_delta && k < rest->latent_dim; k++) {
+            int64_t parent = f->mapping ? f->mapping[i] : (int64_t)i;
+            int64_t d = (int64_t)rest->values[i * rest->latent_dim + k] - prev->rest_latents[(size_t)parent * rest->latent_dim + k];
+            rest_delta = d >= INT32_MIN && d <= INT32_MAX;
+        }
     rd_bytes_u64(out, n);
     rd_bytes_u64(out, (uint64_t)f->moved);
     rd_bytes_u8(out, f->mapping != NULL);
@@ -211,7 +219,7 @@ typedef struct parsed_residual {
     int latent_dim[RD_STREAM_ATTRIBUTES];
     bool rest_delta;
     float *W[RD_STREAM_ATTRIBUTES], *bias[RD_STREAM_ATTRIBUTES]; /* W as applied (cosine: scale times B) */
-    int64_t *latents[RD_STREAM_ATTRIBUTES];
+    int32_t *latents[RD_STREAM_ATTRIBUTES];
     float *decoders;
 } parsed_residual;
 
@@ -278,7 +286,13 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
     if (p->rest_delta && p->latent_dim[RD_STREAM_F_REST] != prev->rest_latent_dim)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: f_rest latents coded against a parent's of another size", r->where);
     int rest = p->latent_dim[RD_STREAM_F_REST] ? p->latent_dim[RD_STREAM_F_REST] : prev->rest_latent_dim;
-    if (state_bytes(p->count, prev->sh_degree, rest) > limit)
+    /* everything the decode will hold at once: the state, the parsed arrays, a section's planes */
+    uint64_t latents = 0;
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) latents += p->count * (uint64_t)p->latent_dim[a];
+    uint64_t widest = p->count * 8; /* a section's planes, decoded before they are copied out */
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) widest = p->count * (uint64_t)p->latent_dim[a] * 4 > widest ? p->count * (uint64_t)p->latent_dim[a] * 4 : widest;
+    uint64_t parsed = (has_mapping ? p->count * 8 : 0) + p->moved * 20 + latents * 4 + widest;
+    if (state_bytes(p->count, prev->sh_degree, rest) + parsed > limit)
         return rd_fail(ctx, RD_ERROR_LIMIT, "%s: %llu Gaussians exceed the decode limit", r->where, (unsigned long long)p->count);
     if (has_mapping && !rd_stream_section_declares(r, TAG_MAPPING, p->count))
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the mapping does not hold the %llu Gaussians the frame declares", r->where,
@@ -310,9 +324,9 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
     for (int a = 0; res == RD_OK && a < RD_STREAM_ATTRIBUTES; a++) {
         uint64_t values = p->count * (uint64_t)p->latent_dim[a];
         if (!p->latent_dim[a]) continue;
-        if (!(p->latents[a] = rd_alloc_array((int64_t)values + 1, sizeof(int64_t))))
+        if (!(p->latents[a] = rd_alloc_array((int64_t)values + 1, sizeof(int32_t))))
             return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->where);
-        res = rd_stream_get_ints64(r, TAG_LATENTS + (uint32_t)a, values, p->latents[a]);
+        res = rd_stream_get_ints32(r, TAG_LATENTS + (uint32_t)a, values, p->latents[a]);
     }
     if (res == RD_OK && r->at != r->end) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %zu bytes follow the last section", r->where, (size_t)(r->end - r->at));
     return res;
@@ -335,7 +349,7 @@ static rd_result apply_residual(rd_context *ctx, const char *where, const parsed
         memcpy(next->sh + i * C, prev->sh + q * C, (size_t)C * sizeof(float));
         if (!keep_rest) continue;
         for (int k = 0; k < keep_rest; k++) { /* the parent's latents, plus this frame's where coded against them */
-            int64_t z = rest_dim ? p->latents[RD_STREAM_F_REST][i * rest_dim + k] : 0;
+            int64_t z = rest_dim ? (int64_t)p->latents[RD_STREAM_F_REST][i * rest_dim + k] : 0;
             if (!rest_dim || p->rest_delta) z += prev->rest_latents[q * keep_rest + k];
             if (z < INT32_MIN || z > INT32_MAX)
                 return rd_fail(ctx, RD_ERROR_FORMAT, "%s: Gaussian %llu's f_rest latent overflows 32 bits", where, (unsigned long long)i);

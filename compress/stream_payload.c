@@ -140,7 +140,8 @@ bool rd_stream_section_declares(const section_reader *r, uint32_t tag, uint64_t 
         if (stored > (uint64_t)(r->end - h) - 24) return false;
         if (rd_le32(h) == tag) {
             unsigned long long content = ZSTD_getFrameContentSize(h + 24, stored);
-            return elements == n && h[5] <= 8 && content == n * h[5];
+            bool float_kind = h[4] == 0 && h[5] == 4, int_kind = h[4] == 1 && (h[5] == 1 || h[5] == 2 || h[5] == 4 || h[5] == 8);
+            return (float_kind || int_kind) && elements == n && content == n * h[5];
         }
         h += 24 + stored;
     }

@@ -30,7 +30,7 @@ struct rd_stream {
     int64_t file_bytes, data_start, damaged_at;
     bool indexed;
     frame_entry *frames;
-    int64_t frame_count;
+    int64_t frame_count, frame_capacity; /* count: the highest frame number found + 1 */
     stream_state state, spare;
     int64_t position;
     unsigned char *payload;
@@ -78,14 +78,19 @@ static rd_result read_header(rd_stream *s)
                         s->path);
 }
 
+/* Frame number's entry; the table grows geometrically (a number is checked against the
+   file's size first: at most one frame every 56 bytes). */
 static bool add_frame(rd_stream *s, int64_t number, frame_entry e)
 {
-    if (number >= s->frame_count) {
-        frame_entry *grown = realloc(s->frames, (size_t)(number + 1) * sizeof *grown);
+    if (number >= s->frame_capacity) {
+        int64_t cap = s->frame_capacity ? s->frame_capacity : 64;
+        while (cap <= number) cap *= 2;
+        frame_entry *grown = realloc(s->frames, (size_t)cap * sizeof *grown);
         if (!grown) return false;
-        memset(grown + s->frame_count, 0, (size_t)(number + 1 - s->frame_count) * sizeof *grown);
-        s->frames = grown, s->frame_count = number + 1;
+        memset(grown + s->frame_capacity, 0, (size_t)(cap - s->frame_capacity) * sizeof *grown);
+        s->frames = grown, s->frame_capacity = cap;
     }
+    if (number >= s->frame_count) s->frame_count = number + 1;
     s->frames[number] = e;
     return true;
 }
@@ -115,11 +120,11 @@ static bool read_index(rd_stream *s)
         ok = f.offset == next && f.bytes >= RD_STREAM_FRAME_HEADER && f.bytes <= at - f.offset && f.count >= 0 &&
              f.count <= RD_STREAM_MAX_GAUSSIANS && (f.kind == RD_STREAM_INTRA || f.kind == RD_STREAM_RESIDUAL) && isfinite(f.timestamp) &&
              add_frame(s, (int64_t)k, f);
-        next = f.offset + f.bytes;
+        if (ok) next = f.offset + f.bytes;
     }
     ok = ok && next == at;
     free(index);
-    if (!ok) free(s->frames), s->frames = NULL, s->frame_count = 0;
+    if (!ok) free(s->frames), s->frames = NULL, s->frame_count = s->frame_capacity = 0;
     return ok;
 }
 
@@ -155,7 +160,7 @@ static rd_result scan(rd_stream *s)
         const char *problem = read_at(s, at, head, sizeof head) ? rd_stream_header_parse(head, &h) : "cannot read";
         if (!problem && (int64_t)h.number <= last) problem = "frame numbers out of order";
         if (!problem && h.payload_bytes > (uint64_t)(s->file_bytes - at - RD_STREAM_FRAME_HEADER)) problem = "cut short";
-        if (!problem && (int64_t)h.number - last > s->file_bytes / RD_STREAM_FRAME_HEADER) problem = "an absurd frame number";
+        if (!problem && (int64_t)h.number > (s->file_bytes - s->data_start) / RD_STREAM_FRAME_HEADER) problem = "an absurd frame number";
         if (problem) {
             if (s->damaged_at < 0) s->damaged_at = at;
             if (strcmp(problem, "cut short") == 0) break;
@@ -202,6 +207,7 @@ void rd_stream_get_info(const rd_stream *s, rd_stream_info *out)
     memset(out, 0, sizeof *out);
     out->sh_degree = s->sh_degree, out->frame_rate = s->frame_rate, out->position_step = s->position_step;
     out->file_bytes = s->file_bytes, out->indexed = s->indexed, out->damaged_at = s->damaged_at;
+    out->frame_numbers = s->frame_count;
     int64_t residual_bytes = 0, residuals = 0, bytes = 0;
     for (int64_t k = 0; k < s->frame_count; k++) {
         const frame_entry *e = &s->frames[k];

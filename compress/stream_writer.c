@@ -78,9 +78,9 @@ rd_result rd_stream_writer_create(rd_context *ctx, const char *path, const rd_st
         !isfinite(desc->position_step) || desc->zstd_level < 0 || desc->zstd_level > 22)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_stream_writer_create: SH degree, frame rate, position step or zstd level out of range");
     cJSON *encoder = desc->config_json ? cJSON_Parse(desc->config_json) : NULL;
-    if (desc->config_json && !cJSON_IsObject(encoder)) {
+    if (desc->config_json && (!cJSON_IsObject(encoder) || strlen(desc->config_json) > RD_STREAM_MAX_CONFIG / 2)) {
         cJSON_Delete(encoder);
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_stream_writer_create: config_json is not a JSON object");
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_stream_writer_create: config_json is not a JSON object of at most 512 KiB");
     }
     rd_stream_writer *w = calloc(1, sizeof *w);
     if (!w) {

@@ -108,7 +108,8 @@ rd_result rd_stream_write_residual(rd_stream_writer *w, const rd_stream_residual
 rd_scene_desc rd_stream_writer_state(const rd_stream_writer *w);
 /* Bytes of the last frame written, header included. */
 int64_t rd_stream_writer_last_bytes(const rd_stream_writer *w);
-/* Writes the index and trailer and moves the file into place. */
+/* Writes the index and trailer, moves the file into place, and frees the writer (also on
+   failure: do not destroy it after). */
 rd_result rd_stream_writer_finish(rd_stream_writer *w);
 /* Frees the writer; unfinished, its temporary file is removed. */
 void rd_stream_writer_destroy(rd_stream_writer *w);
@@ -122,6 +123,7 @@ typedef struct rd_stream_encode_desc {
                                                 opacity 3); f_rest's latents: not yet (kept from the parent) */
     float gate_lambda;                       /* the gates' L0 weight; 0: 0.01; negative: no gates (every
                                                 position free) */
+    bool intra;                              /* write the trained frame whole (a keyframe: exact floats) */
     float background[3];                     /* behind the renders and under transparent photos */
     uint64_t seed;
 } rd_stream_encode_desc;
@@ -152,6 +154,7 @@ typedef struct rd_stream_frame_info {
 
 typedef struct rd_stream_info {
     int64_t frames;        /* whole frames found */
+    int64_t frame_numbers; /* the highest frame number found + 1: frames, and the damaged ones between */
     int64_t intra_frames;
     int sh_degree;
     double frame_rate;
@@ -161,7 +164,7 @@ typedef struct rd_stream_info {
     double mean_residual_bytes;
     double bits_per_second; /* the frames' bytes over their duration */
     bool indexed;          /* false: no index (truncated or still written), frames found by scanning */
-    int64_t damaged_at;    /* without an index: the offset where the scan stopped before the end; -1 none */
+    int64_t damaged_at;    /* without an index: the offset of the first damage or cut the scan met; -1 none */
 } rd_stream_info;
 
 typedef struct rd_stream rd_stream;

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!path || rd_stream_open(ctx, path, &s) != RD_OK) return 0;
     rd_stream_info info;
     rd_stream_get_info(s, &info);
-    int64_t frames = info.frames < 64 ? info.frames : 64;
+    int64_t frames = info.frame_numbers < 64 ? info.frame_numbers : 64;
     for (int64_t k = 0; k < frames; k++)
         if (rd_stream_seek(s, k) != RD_OK) {
             int64_t next = rd_stream_next_intra(s, k);
