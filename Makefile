@@ -22,11 +22,12 @@ test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # without CUDA: its kernels run only on a GPU, which the sanitizers cannot watch, and the
-# release build has already compiled them (nvcc is most of a build's minutes)
+# release build has already compiled them (nvcc is most of a build's minutes); without the
+# tests labelled long (training runs to a quality), which the release run takes
 test-sanitize: deps
 	cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DRADIANT_SANITIZE=ON -DRADIANT_CUDA=OFF
 	cmake --build $(BUILD)-sanitize -j $(JOBS)
-	cd $(BUILD)-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD)-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE long
 
 # every harness replays its corpus and regressions, then fuzzes for FUZZ_SECONDS; a finding fails
 FUZZ_SECONDS ?= 15
