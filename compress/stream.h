@@ -37,6 +37,8 @@ void rd_stream_state_free(stream_state *s);
 /* Room for count Gaussians (contents undefined); false when out of memory. */
 bool rd_stream_state_reserve(stream_state *s, int64_t count, int sh_degree, int rest_latent_dim);
 int rd_stream_features(rd_stream_attribute a, int sh_degree);
+/* The spec's fixed cosine basis B_kf for latent k and feature f of features (RD_STREAM_COSINE). */
+double rd_stream_cosine_basis(int k, int f, int features);
 rd_scene_desc rd_stream_state_scene(const stream_state *s);
 
 /* Section tags (stream_payload.c); TAG_LATENTS + attribute for each attribute's latents. */

@@ -119,9 +119,7 @@ static bool setup(encoder *e, const rd_scene_desc *state)
         for (int64_t k = 0; ok && k < w; k++) g->W[k] = a == RD_STREAM_OPACITY ? init_scale[a] : init_scale[a] * (2.0f * uniform(&e->rng) - 1.0f);
         for (int k = 0; ok && k < g->ld; k++)
             for (int f = 0; f < g->features; f++) /* the cosine basis (stream_frames.c), or ones where W is free */
-                g->basis[k * g->features + f] = a == RD_STREAM_OPACITY ? (float)(cos(M_PI * (k + 0.5) * f / g->features) /
-                                                                               sqrt((double)g->features) * (f > 0 ? sqrt(2.0) : 1.0))
-                                                                       : 1.0f;
+                g->basis[k * g->features + f] = a == RD_STREAM_OPACITY ? (float)rd_stream_cosine_basis(k, f, g->features) : 1.0f;
     }
     float *lists[] = {e->x = zeros(n * 3), e->log_alpha = zeros(n), e->gx = zeros(n * 3), e->galpha = zeros(n), e->mx = zeros(n * 3),
                       e->vx = zeros(n * 3), e->ma = zeros(n), e->va = zeros(n), e->gate = zeros(n), e->gate_slope = zeros(n),

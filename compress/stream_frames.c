@@ -25,6 +25,11 @@ int rd_stream_features(rd_stream_attribute a, int sh_degree)
     return a == RD_STREAM_F_REST ? 3 * ((sh_degree + 1) * (sh_degree + 1) - 1) : fixed[a];
 }
 
+double rd_stream_cosine_basis(int k, int f, int features)
+{
+    return cos(M_PI * (k + 0.5) * f / features) / sqrt((double)features) * (f > 0 ? sqrt(2.0) : 1.0);
+}
+
 static int sh_floats(int sh_degree) { return 3 * (sh_degree + 1) * (sh_degree + 1); }
 
 void rd_stream_state_free(stream_state *s)
@@ -249,8 +254,8 @@ static rd_result parse_decoders(rd_context *ctx, section_reader *r, const int de
             return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->where);
         for (int k = 0; k < ld; k++)
             for (int f = 0; f < features; f++) {
-                double basis = cos(M_PI * (k + 0.5) * f / features) / sqrt((double)features) * (f > 0 ? sqrt(2.0) : 1.0);
-                p->W[a][k * features + f] = decoder[a] == RD_STREAM_LINEAR ? at[k * features + f] : at[0] * (float)basis;
+                p->W[a][k * features + f] =
+                    decoder[a] == RD_STREAM_LINEAR ? at[k * features + f] : at[0] * (float)rd_stream_cosine_basis(k, f, features);
             }
         at += decoder[a] == RD_STREAM_LINEAR ? ld * features : 1;
         p->bias[a] = (float *)at;
