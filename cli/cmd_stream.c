@@ -3,8 +3,9 @@
    view of each frame, NAME_fNNNN.png, and report.json with each frame's bytes and decode
    time; with a dynamic dataset, each frame's own views and their PSNR) and `radiant bench
    S.rstream` (decode and render times a frame, and seeks).
-   Frames are numbered from 0, as in the C API (the spec's frame 1 is frame 0). Each frame
-   is decoded on the host (the CPU reference) and its scene made for the backend. */
+   Frames are numbered from 0, as in the C API (the spec's frame 1 is frame 0). On the CPU
+   each frame is decoded on the host (the reference); on CUDA and Vulkan residual frames
+   are decoded in device memory and rendered from there (rd_stream_scene). */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -113,14 +114,26 @@ static int stream_options(int argc, char **argv, unsigned allowed, const char *u
     return status < 0 ? -1 : status;
 }
 
-/* The frame's decoded state as a scene for the backend. */
-static rd_result frame_scene(rd_context *ctx, rd_stream *s, int64_t frame, double *decode_ms, rd_scene **scene)
+/* The frame decoded, as a scene for the backend (the stream's own). */
+static rd_result frame_scene(rd_stream *s, int64_t frame, double *decode_ms, const rd_scene **scene)
 {
     double t0 = cli_now_ms();
     rd_result r = rd_stream_position(s) + 1 == frame ? rd_stream_next(s) : rd_stream_seek(s, frame);
+    if (r == RD_OK) r = rd_stream_scene(s, scene);
     *decode_ms = cli_now_ms() - t0;
+    return r;
+}
+
+/* The views about the current frame: an orbit is placed from host arrays, so a device
+   scene's frame is copied down for it once. */
+static rd_result frame_views(rd_context *ctx, const cli_options *o, rd_stream *s, cli_views *views)
+{
     rd_scene_desc state = rd_stream_state(s);
-    return r == RD_OK ? rd_scene_create(ctx, &state, scene) : r;
+    rd_scene *host = NULL;
+    rd_result r = state.count < 0 ? RD_ERROR_DEVICE : rd_scene_create(ctx, &state, &host);
+    if (r == RD_OK) r = cli_views_load(ctx, o, host, views);
+    rd_scene_destroy(host);
+    return r;
 }
 
 int cli_render_stream(int argc, char **argv, const char *usage)
@@ -135,7 +148,7 @@ int cli_render_stream(int argc, char **argv, const char *usage)
     if (!ctx) return EXIT_FAILED;
     rd_stream *s = NULL;
     rd_stream_info info;
-    rd_scene *scene = NULL;
+    const rd_scene *scene = NULL;
     cli_views views = {0};
     rd_image rgba = {0}, rgb = {0};
     cJSON *report = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(report, "frames");
@@ -154,8 +167,7 @@ int cli_render_stream(int argc, char **argv, const char *usage)
     double decode_ms = 0.0, total_decode = 0.0, total_render = 0.0, psnr_sum = 0.0;
     int psnr_frames = 0, renders = 0;
     for (int64_t k = first; k <= last; k++) {
-        rd_scene_destroy(scene), scene = NULL;
-        if (frame_scene(ctx, s, k, &decode_ms, &scene) != RD_OK) {
+        if (frame_scene(s, k, &decode_ms, &scene) != RD_OK) {
             cli_error(ctx, NULL);
             int64_t next = rd_stream_next_intra(s, k);
             if (next < 0 || next > last) goto fail;
@@ -163,7 +175,7 @@ int cli_render_stream(int argc, char **argv, const char *usage)
             k = next - 1;
             continue;
         }
-        if (!views.count && cli_views_load(ctx, &o, scene, &views) != RD_OK) goto fail;
+        if (!views.count && frame_views(ctx, &o, s, &views) != RD_OK) goto fail;
         rd_stream_frame_info fi;
         rd_stream_get_frame(s, k, &fi);
         cJSON *entry = cJSON_CreateObject();
@@ -209,8 +221,8 @@ int cli_render_stream(int argc, char **argv, const char *usage)
     if (!cli_write_report(ctx, path, report)) goto done;
     printf("rendered %d frame%s of %s, %d view%s in all, with the %s backend into %s/\n", rendered, rendered == 1 ? "" : "s", o.scene,
            renders, renders == 1 ? "" : "s", rd_backend_name(rd_context_backend(ctx)), out_dir);
-    printf("decode %.2f ms a frame (host), render %.2f ms a view\n", rendered ? total_decode / rendered : 0.0,
-           renders ? total_render / renders : 0.0);
+    printf("decode %.2f ms a frame (%s), render %.2f ms a view\n", rendered ? total_decode / rendered : 0.0,
+           rd_context_backend(ctx) == RD_BACKEND_CPU ? "host" : "residuals on the device", renders ? total_render / renders : 0.0);
     if (psnr_frames) printf("PSNR %.2f dB (mean over %d frames of their views' photos)\n", psnr_sum / psnr_frames, psnr_frames);
     status = rendered == last - first + 1 ? EXIT_DONE : EXIT_FAILED;
     goto done;
@@ -220,7 +232,6 @@ done:
     cJSON_Delete(report);
     rd_image_free(&rgba), rd_image_free(&rgb);
     cli_views_free(&views);
-    rd_scene_destroy(scene);
     rd_stream_close(s);
     rd_context_destroy(ctx);
     return status;
@@ -242,10 +253,11 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
     if (!ctx) return EXIT_FAILED;
     rd_stream *s = NULL;
     rd_stream_info info;
-    rd_scene *scene = NULL;
+    const rd_scene *scene = NULL;
     cli_views views = {0};
-    double *decode = NULL, *render = NULL, *seek = NULL;
+    double *decode = NULL, *render = NULL, *both = NULL, *seek = NULL;
     rd_framebuffer fb = {0};
+    bool gpu = rd_context_backend(ctx) != RD_BACKEND_CPU;
     status = EXIT_FAILED;
     if (open_stream(ctx, o.scene, &s, &info) != RD_OK) goto fail;
     if (last < 0 || last >= info.frame_numbers) last = info.frame_numbers - 1;
@@ -254,19 +266,26 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
         fprintf(stderr, "radiant: %s has no frames to time\n", o.scene);
         goto done;
     }
-    decode = calloc((size_t)n, sizeof *decode), render = calloc((size_t)n, sizeof *render), seek = calloc(16, sizeof *seek);
-    if (!decode || !render || !seek) goto done;
+    decode = calloc((size_t)n, sizeof *decode), render = calloc((size_t)n, sizeof *render), both = calloc((size_t)n, sizeof *both);
+    seek = calloc(16, sizeof *seek);
+    if (!decode || !render || !both || !seek) goto done;
     for (int64_t k = first; k <= last; k++) {
-        rd_scene_destroy(scene), scene = NULL;
-        if (frame_scene(ctx, s, k, &decode[k - first], &scene) != RD_OK) goto fail;
+        if (frame_scene(s, k, &decode[k - first], &scene) != RD_OK) goto fail;
         if (!views.count) {
-            if (cli_views_load(ctx, &o, scene, &views) != RD_OK) goto fail;
-            fb.color = calloc((size_t)views.cameras[0].width * views.cameras[0].height * 4, sizeof(float));
-            if (!fb.color) goto done;
+            if (frame_views(ctx, &o, s, &views) != RD_OK) goto fail;
+            size_t bytes = (size_t)views.cameras[0].width * views.cameras[0].height * 4 * sizeof(float);
+            if (gpu) { /* a player's frame stays on the device */
+                rd_memory memory;
+                if (rd_buffer_alloc(ctx, bytes, (void **)&fb.color, &memory) != RD_OK) goto fail;
+                fb.memory = memory;
+            } else if (!(fb.color = calloc(1, bytes))) {
+                goto done;
+            }
         }
         double t0 = cli_now_ms();
         rd_result r = rd_render(ctx, scene, &views.cameras[(k - first) % views.count], &o.render, &fb);
         render[k - first] = cli_now_ms() - t0;
+        both[k - first] = decode[k - first] + render[k - first];
         if (r != RD_OK) goto fail;
     }
     for (int t = 0; t < 16; t++) { /* seeks to frames spread over the range, each from a cold state */
@@ -278,11 +297,14 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
     }
     qsort(decode, (size_t)n, sizeof *decode, compare_doubles);
     qsort(render, (size_t)n, sizeof *render, compare_doubles);
+    qsort(both, (size_t)n, sizeof *both, compare_doubles);
     qsort(seek, 16, sizeof *seek, compare_doubles);
-    printf("stream %s: %lld frames, %s backend, %dx%d; decode on the host, the scene made for the backend each frame\n", o.scene,
-           (long long)n, rd_backend_name(rd_context_backend(ctx)), views.cameras[0].width, views.cameras[0].height);
-    printf("decode + scene  median %.3f ms, worst %.3f ms\n", decode[n / 2], decode[n - 1]);
+    printf("stream %s: %lld frames, %s backend, %dx%d; %s\n", o.scene, (long long)n, rd_backend_name(rd_context_backend(ctx)),
+           views.cameras[0].width, views.cameras[0].height,
+           gpu ? "residual frames decoded and rendered in device memory" : "decoded on the host, the scene made each frame");
+    printf("decode          median %.3f ms, worst %.3f ms\n", decode[n / 2], decode[n - 1]);
     printf("render          median %.3f ms, worst %.3f ms\n", render[n / 2], render[n - 1]);
+    printf("decode + render median %.3f ms, worst %.3f ms\n", both[n / 2], both[n - 1]);
     printf("seek            median %.3f ms, worst %.3f ms (16 frames across the range)\n", seek[8], seek[15]);
     printf("bitrate         %.3f Mbit/s, mean residual frame %.0f bytes\n", info.bits_per_second / 1e6, info.mean_residual_bytes);
     status = EXIT_DONE;
@@ -290,10 +312,10 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
 fail:
     cli_error(ctx, NULL);
 done:
-    free(fb.color);
-    free(decode), free(render), free(seek);
+    if (gpu) rd_buffer_free(ctx, fb.color);
+    else free(fb.color);
+    free(decode), free(render), free(both), free(seek);
     cli_views_free(&views);
-    rd_scene_destroy(scene);
     rd_stream_close(s);
     rd_context_destroy(ctx);
     return status;

@@ -86,6 +86,20 @@ void rd_stream_header_write(rd_bytes *b, const stream_frame_header *h);
 const char *rd_stream_header_parse(const unsigned char *p, stream_frame_header *h);
 uint64_t rd_stream_hash(const void *data, size_t bytes);
 
+/* A residual frame as parsed: indices made absolute and checked against the previous
+   frame's count, W as applied (cosine: scale times B). */
+typedef struct stream_parsed_residual {
+    uint64_t count, moved;
+    int64_t *mapping, *moved_indices; /* mapping NULL: the identity */
+    int32_t *moved_steps;
+    int latent_dim[RD_STREAM_ATTRIBUTES];
+    bool rest_delta; /* f_rest's latents added to the parent's */
+    float *W[RD_STREAM_ATTRIBUTES], *bias[RD_STREAM_ATTRIBUTES];
+    int32_t *latents[RD_STREAM_ATTRIBUTES];
+    float *decoders;
+} stream_parsed_residual;
+void rd_stream_parsed_free(stream_parsed_residual *p);
+
 /* A frame's payload. rd_stream_encode_intra / _residual append it to out; the residual is
    checked against prev (counts, parents, indices, finite decoders) first. */
 rd_result rd_stream_encode_intra(rd_context *ctx, const rd_scene_desc *scene, const stream_state *latents_from, int zstd_level,
@@ -95,6 +109,14 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
 /* Decodes a payload of the given kind into next (prev: the state before it, for a
    residual). where names the frame in messages ("frame 12 of x.rstream"); limit bounds
    the bytes the state may take. */
+/* Parses a payload: an intra frame decoded into intra, a residual (against prev's count,
+   SH degree and f_rest latent size; its arrays are not read) into residual. */
+rd_result rd_stream_parse_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
+                                  size_t bytes, const stream_state *prev, uint64_t limit, stream_state *intra,
+                                  stream_parsed_residual *residual);
+/* The CPU reference decode of a parsed residual (stream_frames.c's comment): prev to next. */
+rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const stream_parsed_residual *p, const stream_state *prev,
+                                   float step, stream_state *next);
 rd_result rd_stream_decode_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
                                    size_t bytes, const stream_state *prev, float position_step, uint64_t limit, stream_state *next);
 

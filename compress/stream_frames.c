@@ -216,27 +216,16 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
     return out->failed ? rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "stream: out of memory coding a residual frame") : RD_OK;
 }
 
-/* A residual frame as parsed. */
-typedef struct parsed_residual {
-    uint64_t count, moved;
-    int64_t *mapping, *moved_indices;
-    int32_t *moved_steps;
-    int latent_dim[RD_STREAM_ATTRIBUTES];
-    bool rest_delta;
-    float *W[RD_STREAM_ATTRIBUTES], *bias[RD_STREAM_ATTRIBUTES]; /* W as applied (cosine: scale times B) */
-    int32_t *latents[RD_STREAM_ATTRIBUTES];
-    float *decoders;
-} parsed_residual;
-
-static void parsed_free(parsed_residual *p)
+void rd_stream_parsed_free(stream_parsed_residual *p)
 {
     free(p->mapping), free(p->moved_indices), free(p->moved_steps), free(p->decoders);
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) free(p->latents[a]), free(p->W[a]);
+    memset(p, 0, sizeof *p);
 }
 
 /* The decoders section: W (or the cosine scale) and b of each attribute with latents. */
 static rd_result parse_decoders(rd_context *ctx, section_reader *r, const int decoder[RD_STREAM_ATTRIBUTES], int sh_degree,
-                                parsed_residual *p)
+                                stream_parsed_residual *p)
 {
     uint64_t floats = 0;
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
@@ -268,7 +257,7 @@ static rd_result parse_decoders(rd_context *ctx, section_reader *r, const int de
     return res;
 }
 
-static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream_state *prev, uint64_t limit, parsed_residual *p)
+static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream_state *prev, uint64_t limit, stream_parsed_residual *p)
 {
     if (r->end - r->at < 20 + 4 * RD_STREAM_ATTRIBUTES)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the residual frame's payload is shorter than its header", r->where);
@@ -337,9 +326,8 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
     return res;
 }
 
-/* The reference decode (the file's comment): prev to next. */
-static rd_result apply_residual(rd_context *ctx, const char *where, const parsed_residual *p, const stream_state *prev, float step,
-                                stream_state *next)
+rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const stream_parsed_residual *p, const stream_state *prev,
+                                   float step, stream_state *next)
 {
     int degree = prev->sh_degree, C = sh_floats(degree), rest_dim = p->latent_dim[RD_STREAM_F_REST];
     int keep_rest = rest_dim ? rest_dim : prev->rest_latent_dim;
@@ -386,25 +374,36 @@ static rd_result apply_residual(rd_context *ctx, const char *where, const parsed
     return RD_OK;
 }
 
-rd_result rd_stream_decode_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
-                                   size_t bytes, const stream_state *prev, float position_step, uint64_t limit, stream_state *next)
+rd_result rd_stream_parse_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
+                                  size_t bytes, const stream_state *prev, uint64_t limit, stream_state *intra,
+                                  stream_parsed_residual *residual)
 {
     static const unsigned char empty[1];
     if (!payload) payload = empty, bytes = 0; /* an empty payload: no buffer was ever read into */
     section_reader r = {ctx, where, payload, payload + bytes, limit, NULL};
     rd_result res = RD_OK;
     if (kind == RD_STREAM_INTRA) {
-        res = decode_intra(ctx, &r, limit, next);
+        res = decode_intra(ctx, &r, limit, intra);
         if (res == RD_OK && r.at != r.end)
             res = rd_fail(ctx, RD_ERROR_FORMAT, "%s: %zu bytes follow the last section", where, (size_t)(r.end - r.at));
-    } else if (!prev || prev->count < 0 || !prev->means) {
+    } else if (!prev || prev->count < 0) {
         res = rd_fail(ctx, RD_ERROR_FORMAT, "%s: a residual frame with no decoded frame before it", where);
     } else {
-        parsed_residual p = {0};
-        res = parse_residual(ctx, &r, prev, limit, &p);
-        if (res == RD_OK) res = apply_residual(ctx, where, &p, prev, position_step, next);
-        parsed_free(&p);
+        res = parse_residual(ctx, &r, prev, limit, residual);
+        if (res != RD_OK) rd_stream_parsed_free(residual);
     }
     ZSTD_freeDCtx(r.zstd);
+    return res;
+}
+
+rd_result rd_stream_decode_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
+                                   size_t bytes, const stream_state *prev, float position_step, uint64_t limit, stream_state *next)
+{
+    if (kind != RD_STREAM_INTRA && (!prev || !prev->means))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: a residual frame with no decoded frame before it", where);
+    stream_parsed_residual p = {0};
+    rd_result res = rd_stream_parse_payload(ctx, where, kind, payload, bytes, prev, limit, next, &p);
+    if (res == RD_OK && kind != RD_STREAM_INTRA) res = rd_stream_apply_residual(ctx, where, &p, prev, position_step, next);
+    rd_stream_parsed_free(&p);
     return res;
 }

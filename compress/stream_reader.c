@@ -4,8 +4,11 @@
    the scan looks for the next whole one. Seeking decodes from the last intra frame at or
    before the frame asked for (or on from the current frame), each payload checked against
    its XXH64 before it is decoded, so a damaged frame is named and nothing past it is
-   decoded until the next intra frame. */
-#include "stream.h"
+   decoded until the next intra frame. On a GPU context the state lives in device memory
+   (two states: the current frame and the one being decoded): intra frames are decoded on
+   the host and copied up, residual frames are parsed on the host and decoded on the
+   device (stream_device.h), and the host arrays are copied down only when asked for. */
+#include "stream_device.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -32,6 +35,12 @@ struct rd_stream {
     frame_entry *frames;
     int64_t frame_count, frame_capacity; /* count: the highest frame number found + 1 */
     stream_state state, spare;
+    bool on_device;              /* the context is a GPU's: states in device memory */
+    stream_device_state device[2];
+    int current;                 /* device[current] holds the frame at position */
+    stream_device_scratch scratch;
+    bool host_stale;             /* state is not yet the device's current frame */
+    rd_scene *host_scene;        /* rd_stream_scene's on the CPU */
     int64_t position;
     unsigned char *payload;
     size_t payload_capacity;
@@ -183,6 +192,7 @@ rd_result rd_stream_open(rd_context *ctx, const char *path, rd_stream **out)
     rd_stream *s = calloc(1, sizeof *s);
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     s->ctx = ctx, s->position = -1, s->damaged_at = -1, s->state.count = -1;
+    s->on_device = rd_context_backend(ctx) == RD_BACKEND_CUDA || rd_context_backend(ctx) == RD_BACKEND_VULKAN;
     snprintf(s->path, sizeof s->path, "%s", path);
     rd_result r = RD_OK;
     if (!(s->file = fopen(path, "rb"))) r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -233,13 +243,67 @@ rd_result rd_stream_get_frame(const rd_stream *s, int64_t frame, rd_stream_frame
 
 const char *rd_stream_config(const rd_stream *s) { return s->config; }
 int64_t rd_stream_position(const rd_stream *s) { return s->position; }
-rd_scene_desc rd_stream_state(const rd_stream *s) { return s->position >= 0 ? rd_stream_state_scene(&s->state) : (rd_scene_desc){0}; }
+rd_scene_desc rd_stream_state(rd_stream *s)
+{
+    if (!s || s->position < 0) return (rd_scene_desc){0};
+    if (s->on_device && s->host_stale) {
+        if (rd_stream_device_download(s->ctx, &s->device[s->current], &s->state) != RD_OK) return (rd_scene_desc){.count = -1};
+        s->host_stale = false;
+    }
+    return rd_stream_state_scene(&s->state);
+}
+
+rd_result rd_stream_scene(rd_stream *s, const rd_scene **out)
+{
+    if (!s || !out) return rd_fail(s ? s->ctx : NULL, RD_ERROR_INVALID_ARGUMENT, "rd_stream_scene: stream or out is NULL");
+    *out = NULL;
+    if (s->position < 0) return rd_fail(s->ctx, RD_ERROR_INVALID_ARGUMENT, "%s: no frame decoded yet", s->path);
+    if (s->on_device) return rd_stream_device_scene(s->ctx, &s->device[s->current], out);
+    if (!s->host_scene) {
+        rd_scene_desc desc = rd_stream_state_scene(&s->state);
+        rd_result r = rd_scene_create(s->ctx, &desc, &s->host_scene);
+        if (r != RD_OK) return r;
+    }
+    *out = s->host_scene;
+    return RD_OK;
+}
 
 int64_t rd_stream_next_intra(const rd_stream *s, int64_t frame)
 {
     for (int64_t k = frame + 1; k < s->frame_count; k++)
         if (s->frames[k].bytes && s->frames[k].kind == RD_STREAM_INTRA) return k;
     return -1;
+}
+
+static rd_result check_decoded(rd_stream *s, const char *where, int sh_degree, int64_t count, int64_t header_count)
+{
+    if (sh_degree != s->sh_degree)
+        return rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: SH degree %d in a stream of degree %d", where, sh_degree, s->sh_degree);
+    if (count != header_count) return rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: the count does not match its header", where);
+    return RD_OK;
+}
+
+/* Frame k's payload (read and checked) decoded into the device state after the current one. */
+static rd_result decode_on_device(rd_stream *s, int64_t k, const char *where, size_t payload)
+{
+    const frame_entry *e = &s->frames[k];
+    stream_device_state *prev = &s->device[s->current], *next = &s->device[1 - s->current];
+    /* the previous frame's shape, which a residual is parsed against (its arrays are on the device) */
+    stream_state shape = {.count = s->position >= 0 ? prev->count : -1, .sh_degree = prev->sh_degree,
+                          .rest_latent_dim = prev->rest_latent_dim};
+    stream_parsed_residual parsed = {0};
+    rd_result r = rd_stream_parse_payload(s->ctx, where, e->kind, s->payload, payload, &shape, s->limit, &s->spare, &parsed);
+    if (r == RD_OK && e->kind == RD_STREAM_INTRA) r = check_decoded(s, where, s->spare.sh_degree, s->spare.count, e->count);
+    if (r == RD_OK && e->kind == RD_STREAM_INTRA) r = rd_stream_device_upload(s->ctx, &s->spare, next);
+    if (r == RD_OK && e->kind != RD_STREAM_INTRA) r = check_decoded(s, where, prev->sh_degree, (int64_t)parsed.count, e->count);
+    if (r == RD_OK && e->kind != RD_STREAM_INTRA)
+        r = rd_stream_device_apply(s->ctx, where, &parsed, prev, s->position_step, next, &s->scratch);
+    rd_stream_parsed_free(&parsed);
+    if (r != RD_OK) return r;
+    s->current = 1 - s->current;
+    s->host_stale = true;
+    s->position = k;
+    return RD_OK;
 }
 
 /* Frame k decoded onto the current state (its header checked against the index, its
@@ -266,10 +330,10 @@ static rd_result decode_frame(rd_stream *s, int64_t k)
     if (!read_at(s, e->offset + RD_STREAM_FRAME_HEADER, s->payload, payload)) return rd_fail(s->ctx, RD_ERROR_IO, "%s: cannot read it", where);
     if (rd_stream_hash(s->payload, payload) != h.payload_hash)
         return rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: the checksum fails (damaged)", where);
+    rd_scene_destroy(s->host_scene), s->host_scene = NULL;
+    if (s->on_device) return decode_on_device(s, k, where, payload);
     rd_result r = rd_stream_decode_payload(s->ctx, where, e->kind, s->payload, payload, &s->state, s->position_step, s->limit, &s->spare);
-    if (r == RD_OK && s->spare.sh_degree != s->sh_degree)
-        r = rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: SH degree %d in a stream of degree %d", where, s->spare.sh_degree, s->sh_degree);
-    if (r == RD_OK && s->spare.count != e->count) r = rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: the count does not match its header", where);
+    if (r == RD_OK) r = check_decoded(s, where, s->spare.sh_degree, s->spare.count, e->count);
     if (r != RD_OK) return r;
     stream_state previous = s->state;
     s->state = s->spare, s->spare = previous;
@@ -308,6 +372,9 @@ void rd_stream_close(rd_stream *s)
     if (s->file) fclose(s->file);
     rd_stream_state_free(&s->state);
     rd_stream_state_free(&s->spare);
+    rd_scene_destroy(s->host_scene);
+    for (int k = 0; k < 2; k++) rd_stream_device_free(s->ctx, &s->device[k]);
+    rd_stream_scratch_free(s->ctx, &s->scratch);
     free(s->frames);
     free(s->payload);
     free(s->config);

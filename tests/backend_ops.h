@@ -76,6 +76,8 @@ extern const backend_op OP_TRAIN_LOSS, OP_TRAIN_ADAM, OP_TRAIN_MCMC;
 extern const backend_op OP_HASHGRID;
 /* The NeRF's occupancy grid and volume rendering rows (ops_nerf_volume.c). */
 extern const backend_op OP_OCCUPANCY_MARCH, OP_OCCUPANCY_UPDATE, OP_VOLUME_COMPOSITE;
+/* The residual stream decode's row (ops_stream.c). */
+extern const backend_op OP_STREAM_DECODE;
 /* The NeRF networks' row (ops_mlp.c). */
 extern const backend_op OP_MLP;
 /* The NeRF field's row and the whole NeRF frame's (ops_nerf_field.c). */

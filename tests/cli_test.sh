@@ -213,7 +213,13 @@ if [ -n "$stream_tool" ]; then
         --width 32 --height 24 --out "$tmp/sr"
     check "  (a PNG a view and frame, the report)" sh -c "test -s '$tmp/sr/0000_f0001.png' && test -s '$tmp/sr/0001_f0003.png' && grep -q '\"decode_ms\"' '$tmp/sr/report.json'"
     check "bench a stream" status_is 0 "$radiant" bench "$tmp/s.rstream" --backend cpu --cameras "$tmp/cams.json" --width 32 --height 24
-    check "  (decode, render and seek times)" sh -c "grep -q 'decode + scene' '$tmp/stdout' && grep -q 'seek  ' '$tmp/stdout'"
+    check "  (decode, render and seek times)" sh -c "grep -q 'decode + render' '$tmp/stdout' && grep -q 'seek  ' '$tmp/stdout'"
+    check "render a stream decoded on Vulkan" status_is 0 "$radiant" render "$tmp/s.rstream" --frames 1:3 --backend vulkan \
+        --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/srv"
+    check "  (residuals decoded on the device, a PNG a view and frame)" sh -c "grep -q 'residuals on the device' '$tmp/stdout' && test -s '$tmp/srv/0001_f0003.png'"
+    check "bench a stream on Vulkan" status_is 0 "$radiant" bench "$tmp/s.rstream" --backend vulkan --cameras "$tmp/cams.json" \
+        --width 32 --height 24
+    check "  (decoded and rendered in device memory)" grep -q 'decoded and rendered in device memory' "$tmp/stdout"
     check "render --frames past the end exits 2" status_is 2 "$radiant" render "$tmp/s.rstream" --frames 5:12 --backend cpu
     check "render --frames 3:2 exits 2" status_is 2 "$radiant" render "$tmp/s.rstream" --frames 3:2 --backend cpu
     size=$(stat -c %s "$tmp/s.rstream")

@@ -404,6 +404,56 @@ static void test_encode(void)
     random_scene_free(&a), random_scene_free(&b);
 }
 
+/* A stream decoded on each GPU present (residual frames in device memory) gives the
+   writer's states bit for bit, frame by frame and by seeks, and its device scene renders
+   as the host scene of the same state does. */
+static void test_gpu_decode(void)
+{
+    static const rd_backend backends[] = {RD_BACKEND_VULKAN, RD_BACKEND_CUDA};
+    for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
+        rd_context *gpu = NULL;
+        if (rd_context_create(&(rd_context_desc){.backend = backends[b], .log = test_log}, &gpu) != RD_OK) {
+            printf("stream: GPU decode on %s skipped: no such device here\n", rd_backend_name(backends[b]));
+            continue;
+        }
+        stream_fixture_desc d = {.frames = 10, .gaussians = 300, .sh_degree = 3, .keyframe_every = 4};
+        rd_scene_desc states[10];
+        const char *path = path_of("gpu.rstream");
+        rd_stream *s = NULL;
+        if (CHECK_OK(stream_fixture_write(ctx, &rng, path, &d, states)) && CHECK_OK(rd_stream_open(gpu, path, &s))) {
+            bool all = true;
+            for (int k = 0; k < d.frames; k++) {
+                all &= rd_stream_next(s) == RD_OK;
+                rd_scene_desc got = rd_stream_state(s);
+                all &= same_scene(&got, &states[k]);
+            }
+            for (int t = 0; t < 12; t++) {
+                int k = (int)(rng_uniform(&rng) * d.frames);
+                all &= rd_stream_seek(s, k) == RD_OK;
+                rd_scene_desc got = rd_stream_state(s);
+                all &= same_scene(&got, &states[k]);
+            }
+            CHECK(all);
+            const rd_scene *device_scene = NULL;
+            rd_scene *host_scene = NULL;
+            rd_scene_desc state = rd_stream_state(s);
+            rd_camera cam = random_camera(&rng, 48, 40);
+            size_t pixels = 48 * 40;
+            float *a = calloc(4 * pixels, sizeof(float)), *c = calloc(4 * pixels, sizeof(float));
+            if (CHECK_OK(rd_stream_scene(s, &device_scene)) && CHECK_OK(rd_scene_create(gpu, &state, &host_scene)) &&
+                CHECK_OK(rd_render(gpu, device_scene, &cam, NULL, &(rd_framebuffer){.color = a})) &&
+                CHECK_OK(rd_render(gpu, host_scene, &cam, NULL, &(rd_framebuffer){.color = c})))
+                CHECK(memcmp(a, c, 4 * pixels * sizeof(float)) == 0);
+            free(a), free(c);
+            rd_scene_destroy(host_scene);
+            printf("stream: decoded on %s, every frame as the writer's\n", rd_backend_name(backends[b]));
+        }
+        rd_stream_close(s);
+        stream_fixture_free_states(states, d.frames);
+        rd_context_destroy(gpu);
+    }
+}
+
 int main(void)
 {
     rng.state = test_seed("stream");
@@ -421,6 +471,7 @@ int main(void)
         stream_fixture_free_states(states, d.frames);
     }
     test_writer();
+    test_gpu_decode();
     test_encode();
     rd_context_destroy(ctx);
     return test_finish("stream");

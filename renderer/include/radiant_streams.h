@@ -16,7 +16,8 @@
      rd_stream *s;
      rd_stream_open(ctx, "scene.rstream", &s);
      rd_stream_seek(s, 42);                       // decodes from the last intra frame at or before 42
-     rd_scene_desc state = rd_stream_state(s);    // host arrays until the next call
+     const rd_scene *frame;
+     rd_stream_scene(s, &frame);                  // render it (on a GPU, decoded there)
      rd_stream_next(s);                           // frame 43
 
    The container (.rstream, little-endian; the README lays it out): a header (magic
@@ -184,8 +185,15 @@ rd_result rd_stream_seek(rd_stream *s, int64_t frame);
 rd_result rd_stream_next(rd_stream *s);
 /* The current frame, -1 before the first decode. */
 int64_t rd_stream_position(const rd_stream *s);
-/* The decoded scene, host arrays valid until the next seek or next. */
-rd_scene_desc rd_stream_state(const rd_stream *s);
+/* The decoded frame's arrays in host memory, valid until the next seek or next. On a
+   GPU context (CUDA, Vulkan) the frames are decoded in device memory and this copies the
+   current one down (once a frame); a count of -1 says that copy failed. */
+rd_scene_desc rd_stream_state(rd_stream *s);
+/* The decoded frame as a scene to render, valid until the next seek or next: on a GPU
+   context a device scene over the decoder's own arrays (nothing is copied: a player's
+   frame is the residual's bytes going up, its decode and the render), on the CPU a scene
+   of rd_stream_state's arrays. */
+rd_result rd_stream_scene(rd_stream *s, const rd_scene **out);
 /* The first intra frame after frame, or -1: where a player goes on after damage. */
 int64_t rd_stream_next_intra(const rd_stream *s, int64_t frame);
 void rd_stream_close(rd_stream *s);

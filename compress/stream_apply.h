@@ -1,0 +1,48 @@
+/* stream_apply.h: a residual frame's decode as the GPU kernels read it (stream_cuda.cu,
+   stream_vk.c and shaders/stream_residual.comp): plain C, so that the CUDA file needs
+   nothing else of compress/. stream_device.c fills it. */
+#ifndef RD_STREAM_APPLY_H
+#define RD_STREAM_APPLY_H
+
+#include "radiant.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A state's arrays on the device, as addresses (CUDA pointers or Vulkan device addresses). */
+typedef struct stream_device_arrays {
+    uint64_t means, log_scales, rotations, opacities, sh, rest_latents;
+} stream_device_arrays;
+
+/* One residual's decode as the kernels read it: every array a device address. */
+typedef struct stream_apply_args {
+    uint32_t count, moved;
+    uint32_t sh_floats;               /* 3 (d+1)^2 */
+    uint32_t rest_dim, keep_rest;     /* this frame's f_rest latents, and those the next state keeps */
+    uint32_t rest_delta;              /* f_rest's latents added to the parent's */
+    float step;                       /* position_step */
+    stream_device_arrays prev, next;
+    uint64_t mapping;                 /* int32 a Gaussian: its parent; 0: the identity */
+    uint64_t moved_indices;           /* uint32 a moved Gaussian */
+    uint64_t moved_steps;             /* int32, 3 a moved Gaussian */
+    uint32_t latent_dim[RD_STREAM_ATTRIBUTES];
+    uint64_t latents[RD_STREAM_ATTRIBUTES], W[RD_STREAM_ATTRIBUTES], bias[RD_STREAM_ATTRIBUTES];
+    uint64_t overflow;                /* a uint32 set to 1 where an f_rest latent leaves 32 bits */
+} stream_apply_args;
+
+/* The backends' kernels: the decode enqueued on the context's stream (CUDA), or finished
+   when it returns (Vulkan, which reads the arguments from device_args, their copy in
+   device memory, and keeps its pipeline in *kernels, made at the first call and freed by
+   rd_stream_vk_free). */
+rd_result rd_stream_apply_cuda(rd_context *ctx, const stream_apply_args *a);
+rd_result rd_stream_apply_vk(rd_context *ctx, const stream_apply_args *a, uint64_t device_args, void **kernels);
+void rd_stream_vk_free(rd_context *ctx, void *kernels);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,72 @@
+/* stream_cuda.cu: a residual frame's decode on CUDA (stream_apply.h), stream_frames.c's
+   reference step for step: a thread a Gaussian gathers its parent's values and adds its
+   latents' decodes, then a thread a moved Gaussian adds its position step. Products and
+   sums are rounded one by one (__fmul_rn, __fadd_rn: no fused multiply-adds, as the
+   reference is compiled), so the state is the CPU's bit for bit. */
+#include "stream_apply.h"
+#include "../renderer/cuda/cuda_internal.h"
+
+enum { THREADS = 256 };
+
+__device__ static int features_of(int attribute, int sh_floats)
+{
+    return attribute == RD_STREAM_F_DC ? 3 : attribute == RD_STREAM_F_REST ? sh_floats - 3 : attribute == RD_STREAM_ROTATION ? 4
+           : attribute == RD_STREAM_OPACITY ? 1 : 3;
+}
+
+__global__ void residual_kernel(stream_apply_args a)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= a.count) return;
+    const int32_t *mapping = (const int32_t *)a.mapping;
+    size_t q = mapping ? (size_t)mapping[i] : i, C = a.sh_floats;
+    const float *pm = (const float *)a.prev.means, *ps = (const float *)a.prev.log_scales, *pr = (const float *)a.prev.rotations;
+    const float *po = (const float *)a.prev.opacities, *psh = (const float *)a.prev.sh;
+    float *means = (float *)a.next.means + 3 * i, *scales = (float *)a.next.log_scales + 3 * i;
+    float *rotation = (float *)a.next.rotations + 4 * i, *opacity = (float *)a.next.opacities + i, *sh = (float *)a.next.sh + C * i;
+    for (int c = 0; c < 3; c++) means[c] = pm[3 * q + c], scales[c] = ps[3 * q + c];
+    for (int c = 0; c < 4; c++) rotation[c] = pr[4 * q + c];
+    *opacity = po[q];
+    for (size_t c = 0; c < C; c++) sh[c] = psh[C * q + c];
+    int32_t *rest = (int32_t *)a.next.rest_latents + (size_t)a.keep_rest * i;
+    const int32_t *parent_rest = (const int32_t *)a.prev.rest_latents + (size_t)a.keep_rest * q;
+    const int32_t *own_rest = a.rest_dim ? (const int32_t *)a.latents[RD_STREAM_F_REST] + (size_t)a.rest_dim * i : NULL;
+    for (uint32_t k = 0; k < a.keep_rest; k++) { /* the parent's latents, plus this frame's where coded against them */
+        long long z = own_rest ? own_rest[k] : 0;
+        if (!own_rest || a.rest_delta) z += parent_rest[k];
+        if (z < INT32_MIN || z > INT32_MAX) atomicExch((unsigned int *)a.overflow, 1u);
+        rest[k] = (int32_t)z;
+    }
+    for (int at = 0; at < RD_STREAM_ATTRIBUTES; at++) {
+        int ld = (int)a.latent_dim[at], features = features_of(at, (int)C);
+        if (!ld) continue;
+        float *value = at == RD_STREAM_F_DC ? sh : at == RD_STREAM_F_REST ? sh + 3 : at == RD_STREAM_SCALE ? scales
+                       : at == RD_STREAM_ROTATION ? rotation : opacity;
+        const int32_t *z = at == RD_STREAM_F_REST ? rest : (const int32_t *)a.latents[at] + (size_t)ld * i;
+        const float *W = (const float *)a.W[at], *bias = (const float *)a.bias[at];
+        for (int f = 0; f < features; f++) {
+            float sum = 0.0f;
+            for (int k = 0; k < ld; k++) sum = __fadd_rn(sum, __fmul_rn((float)z[k], W[k * features + f]));
+            float delta = __fadd_rn(sum, bias[f]);
+            value[f] = at == RD_STREAM_F_REST ? delta : __fadd_rn(value[f], delta);
+        }
+    }
+}
+
+__global__ void moved_kernel(stream_apply_args a)
+{
+    size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= a.moved) return;
+    size_t i = ((const uint32_t *)a.moved_indices)[j];
+    const int32_t *steps = (const int32_t *)a.moved_steps + 3 * j;
+    float *means = (float *)a.next.means + 3 * i;
+    for (int c = 0; c < 3; c++) means[c] = __fadd_rn(means[c], __fmul_rn((float)steps[c], a.step));
+}
+
+extern "C" rd_result rd_stream_apply_cuda(rd_context *ctx, const stream_apply_args *a)
+{
+    cudaStream_t st = rd_cuda(ctx)->stream;
+    if (a->count) residual_kernel<<<(a->count + THREADS - 1) / THREADS, THREADS, 0, st>>>(*a);
+    if (a->moved) moved_kernel<<<(a->moved + THREADS - 1) / THREADS, THREADS, 0, st>>>(*a);
+    return rd_cuda_check(ctx, cudaGetLastError(), "stream decode");
+}
