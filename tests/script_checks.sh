@@ -7,9 +7,12 @@ tmp=$(mktemp -d /tmp/radiant-test.XXXXXX) # no "-" before the random part: tests
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
 
+# RADIANT_TEST_TIMES=1: each check's seconds, to find the slow ones
 check() {
-    local what=$1; shift
+    local what=$1 start=$SECONDS; shift
     if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $what"; fi
+    [ -n "${RADIANT_TEST_TIMES:-}" ] && echo "$((SECONDS - start)) s: $what"
+    return 0
 }
 status_is() {
     local want=$1 got; shift

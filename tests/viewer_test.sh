@@ -7,7 +7,7 @@
 # through xdotool (viewer_input_session.sh).
 # Prints "N passed, M failed"; exits 77 (skipped) only where Xvfb is missing.
 set -u
-viewer_binary=$1 radiant_binary=$2 image_diff=$3 nerf_file=$4 feature_tool=${5:-}
+viewer_binary=$1 radiant_binary=$2 image_diff=$3 nerf_file=$4 feature_tool=${5:-} stream_tool=${6:-}
 run_viewer() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$viewer_binary" "$@"; }
 run_radiant() { LD_PRELOAD=${RADIANT_TEST_PRELOAD:-} "$radiant_binary" "$@"; }
 data=${RADIANT_DATA:-$(dirname "$0")/../../shared/data}
@@ -100,6 +100,20 @@ check "4d: two steps on with . ." status_is 0 in_xvfb "$viewer_binary" "$tmp/mov
     --width 80 --height 45 --screenshot "$tmp/moving_later.png"
 check "4d: the time moved two hundredths of the range" grep -q "time 1.240 of" "$tmp/stderr"
 check "4d: the later frame differs" test "$("$image_diff" "$tmp/moving.png" "$tmp/moving_later.png" 2>&1)" -ge 10
+
+# a residual stream on the same timeline: --time picks the frame (30 a second), space plays
+if [ -n "$stream_tool" ]; then
+    check "stream: a small stream" status_is 0 "$stream_tool" "$tmp/v.rstream" 12 400 1 4 3
+    check "stream: the frame at time 0.2" status_is 0 in_xvfb "$viewer_binary" "$tmp/v.rstream" --time 0.2 --frames 1 --width 80 \
+        --height 45 --screenshot "$tmp/stream6.png"
+    check "stream: the viewer says frame 6, a residual, and the bitrate" grep -q "stream frame 6 of 12 (residual, .* Mbit/s" "$tmp/stderr"
+    check "stream: the frame at time 0" status_is 0 in_xvfb "$viewer_binary" "$tmp/v.rstream" --time 0 --frames 1 --width 80 \
+        --height 45 --screenshot "$tmp/stream0.png"
+    check "stream: frame 0 is the intra frame" grep -q "stream frame 0 of 12 (intra" "$tmp/stderr"
+    check "stream: the frames differ" test "$("$image_diff" "$tmp/stream0.png" "$tmp/stream6.png" 2>&1)" -ge 10
+    check "stream: space plays it" status_is 0 in_xvfb "$viewer_binary" "$tmp/v.rstream" --press " " --frames 20 --width 80 --height 45
+    check "stream: playing" grep -q "playing" "$tmp/stderr"
+fi
 
 # settings by key: white background, SH degree 0 (as radiant render's options); depth, alpha
 check "keys: B 0 (white, SH 0)" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 --press B0 \

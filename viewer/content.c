@@ -32,16 +32,16 @@ static bool nerf_frame(const rd_scene *scene, float centre[3], float *radius)
     return true;
 }
 
-static void measure(vw_content *c)
+static void measure(vw_content *c, const rd_scene *scene)
 {
-    rd_scene_get_info(c->scene, &c->info);
+    rd_scene_get_info(scene, &c->info);
     rd_scene4d_info dynamic; /* a 4D scene: its count and the box of its spatial means */
-    if (rd_scene_get_kind(c->scene) == RD_SCENE_GAUSSIANS_4D && rd_scene4d_get_info(NULL, c->scene, &dynamic) == RD_OK) {
+    if (rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS_4D && rd_scene4d_get_info(NULL, scene, &dynamic) == RD_OK) {
         c->info.count = dynamic.count;
         memcpy(c->info.bounds_min, dynamic.bounds_min, sizeof dynamic.bounds_min);
         memcpy(c->info.bounds_max, dynamic.bounds_max, sizeof dynamic.bounds_max);
     }
-    if (nerf_frame(c->scene, c->center, &c->radius)) return;
+    if (nerf_frame(scene, c->center, &c->radius)) return;
     const float *lo = c->info.bounds_min, *hi = c->info.bounds_max;
     if (c->info.count > 0 && lo[0] <= hi[0]) {
         float d2 = 0.0f;
@@ -70,20 +70,28 @@ bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path)
         memcpy(c->message, message, sizeof message);
         return false;
     }
-    rd_scene_destroy(c->scene);
-    c->scene = scene;
+    if (!c->scene_borrowed) rd_scene_destroy(c->scene);
+    c->scene = scene, c->scene_borrowed = false;
     snprintf(c->scene_name, sizeof c->scene_name, "%s", !path ? "(no scene)" : strcmp(path, "--demo") == 0 ? "demo" : tail(path));
     c->message[0] = '\0';
-    measure(c);
+    measure(c, c->scene);
     return true;
 }
 
 void vw_content_replace_scene(vw_content *c, rd_scene *scene, const char *name)
 {
-    rd_scene_destroy(c->scene);
-    c->scene = scene;
+    if (!c->scene_borrowed) rd_scene_destroy(c->scene);
+    c->scene = scene, c->scene_borrowed = false;
     snprintf(c->scene_name, sizeof c->scene_name, "%s", name);
-    measure(c);
+    measure(c, c->scene);
+}
+
+void vw_content_borrow_scene(vw_content *c, const rd_scene *scene, const char *name, const rd_scene *host)
+{
+    if (!c->scene_borrowed && c->scene != scene) rd_scene_destroy(c->scene);
+    c->scene = (rd_scene *)scene, c->scene_borrowed = true; /* never destroyed: the owner's */
+    if (name) snprintf(c->scene_name, sizeof c->scene_name, "%s", name), c->message[0] = '\0';
+    if (host) measure(c, host);
 }
 
 static bool set_view_count(vw_content *c, int n)
@@ -151,7 +159,7 @@ void vw_content_default_views(vw_content *c)
 
 void vw_content_free(vw_content *c)
 {
-    rd_scene_destroy(c->scene);
+    if (!c->scene_borrowed) rd_scene_destroy(c->scene);
     rd_dataset_destroy(c->dataset);
     free(c->views);
     free(c->view_names);

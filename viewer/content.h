@@ -10,6 +10,7 @@
 
 typedef struct vw_content {
     rd_scene *scene;           /* never NULL once opened: an empty scene at worst */
+    bool scene_borrowed;       /* scene is another's (a stream's frame), never destroyed here */
     rd_scene_info info;
     char scene_name[128];
     rd_dataset *dataset;       /* --dataset or --cameras; NULL: orbit views */
@@ -31,6 +32,10 @@ bool vw_content_open_views(vw_content *c, rd_context *ctx, const char *path, con
 void vw_content_default_views(vw_content *c);
 /* Shows scene (taken over) in place of the open one, named name, keeping the views. */
 void vw_content_replace_scene(vw_content *c, rd_scene *scene, const char *name);
+/* Shows scene, which another owner keeps (a stream's frame), in place of the open one,
+   named name (NULL: keeps the name); measured from host (a host copy of its arrays:
+   bounds of device arrays are not read) where given, else keeping the last measure. */
+void vw_content_borrow_scene(vw_content *c, const rd_scene *scene, const char *name, const rd_scene *host);
 void vw_content_free(vw_content *c);
 
 #endif

@@ -3,6 +3,7 @@
    presents it with the overlay, and writes screenshots. */
 #include "content.h"
 #include "feature_modes.h"
+#include "stream_player.h"
 #include "training.h"
 #include "present.h"
 #include "viewer.h"
@@ -65,6 +66,8 @@ typedef struct render_state {
     vw_training_status train_status;
     bool training_shown;     /* a snapshot of it has been shown */
     vw_features features;    /* the scene's feature field, for the feature modes */
+    vw_stream_player player; /* a stream's frames, shown as the content's (borrowed) scene */
+    rd_scene *empty;         /* shown where a stream has no frame to show */
 } render_state;
 
 /* The context that renders: the host-copy one (CUDA, CPU) or the presenting Vulkan one. */
@@ -152,9 +155,62 @@ static void set_timeline(render_state *s)
     pthread_mutex_unlock(&s->shared->lock);
 }
 
+/* The timeline over a stream's frames (at --time, paused, where given). */
+static void set_stream_timeline(render_state *s)
+{
+    pthread_mutex_lock(&s->shared->lock);
+    s->shared->timeline_ready = true;
+    s->shared->timeline = vw_timeline_make(0.0f, vw_stream_duration(&s->player));
+    if (s->opt->time_given) vw_timeline_seek(&s->shared->timeline, s->opt->time);
+    for (const char *k = s->shared->timeline_keys; *k; k++) vw_timeline_key(&s->shared->timeline, *k);
+    s->shared->timeline_keys[0] = '\0';
+    pthread_mutex_unlock(&s->shared->lock);
+}
+
+/* A stream: its first frame shown, the views placed about a host copy of it (a device
+   frame's bounds are not read), the timeline over its frames. */
+static bool open_stream(render_state *s, const char *path)
+{
+    rd_context *ctx = renderer(s);
+    const rd_scene *frame = NULL;
+    char message[sizeof s->content.message];
+    if (!vw_stream_open(&s->player, ctx, path, &frame, message, sizeof message)) {
+        set_message(s, message);
+        return false;
+    }
+    const char *slash = strrchr(path, '/'), *name = slash && slash[1] ? slash + 1 : path;
+    rd_scene_desc state = rd_stream_state(s->player.stream);
+    rd_scene *host = NULL;
+    if (state.count >= 0 && rd_scene_create(ctx, &state, &host) == RD_OK) vw_content_replace_scene(&s->content, host, name);
+    s->content.message[0] = '\0';
+    vw_features_close(&s->features);
+    if (!s->content.dataset) vw_content_default_views(&s->content);
+    vw_content_borrow_scene(&s->content, frame, name, NULL); /* the host copy goes */
+    set_stream_timeline(s);
+    s->image_view = -1;
+    go_to_view(s, 0);
+    return true;
+}
+
+/* The stream's frame at the timeline's time, shown; a damaged frame is named and the
+   next intra frame shown (or nothing, where none follows). */
+static void show_stream_frame(render_state *s, float time)
+{
+    const rd_scene *frame = NULL;
+    char message[sizeof s->content.message];
+    if (!vw_stream_show(&s->player, time, &frame, message, sizeof message)) set_message(s, message);
+    if (!frame && s->player.shown < 0) {
+        if (!s->empty) rd_scene_create(renderer(s), &(rd_scene_desc){0}, &s->empty);
+        frame = s->empty;
+    }
+    if (frame) vw_content_borrow_scene(&s->content, frame, NULL, NULL);
+}
+
 static bool open_scene(render_state *s, const char *path)
 {
+    if (vw_is_stream_path(path)) return open_stream(s, path);
     bool opened = vw_content_open_scene(&s->content, renderer(s), path);
+    if (opened) vw_stream_close(&s->player); /* the content no longer shows its frames */
     if (opened) render_nerfs_on_host(s);
     if (opened && rd_scene_get_kind(s->content.scene) == RD_SCENE_GAUSSIANS) /* its field, when it has one */
         vw_features_open(&s->features, renderer(s), s->content.scene, path && strcmp(path, "--demo") ? path : NULL, s->opt->features,
@@ -337,6 +393,7 @@ static void overlay_text(render_state *s, const vw_settings *set, const rd_camer
     pthread_mutex_lock(&s->shared->lock);
     if (s->shared->timeline_ready) vw_timeline_text(&s->shared->timeline, 40, lines[n++], 160);
     pthread_mutex_unlock(&s->shared->lock);
+    if (s->player.stream) vw_stream_text(&s->player, lines[n++], 160);
     if (c->message[0]) snprintf(lines[n++], 160, "! %.150s", c->message);
     snprintf(lines[n++], 160, "H: help");
     for (int i = 0; i < n; i++) list[i] = lines[i];
@@ -474,6 +531,7 @@ static bool frame(render_state *s, int *frames_done)
     s->last_timeline = t0;
     float scene_time = s->shared->timeline.time;
     pthread_mutex_unlock(&s->shared->lock);
+    if (s->player.stream) show_stream_frame(s, scene_time);
     bool last = s->opt->frames > 0 && *frames_done + 1 >= s->opt->frames;
     /* a scripted run that trains ends on a trained scene: its first snapshot at least */
     if (last && s->opt->train && !s->training_shown && !s->train_status.failed) last = false;
@@ -539,6 +597,7 @@ static bool frame(render_state *s, int *frames_done)
         bool timed = s->shared->timeline_ready;
         pthread_mutex_unlock(&s->shared->lock);
         if (timed) vw_log(RD_LOG_INFO, text, NULL); /* a script's last frame: at what time */
+        if (s->player.stream) vw_stream_text(&s->player, text, sizeof text), vw_log(RD_LOG_INFO, text, NULL);
         finish(s, 0);
         return false;
     }
@@ -613,6 +672,8 @@ void *vw_render_thread(void *arg)
     rd_vulkan_buffer_release(s.vk, &s.staged);
     vw_overlay_free(&s.overlay);
     vw_content_free(&s.content);
+    vw_stream_close(&s.player);
+    rd_scene_destroy(s.empty);
     vw_features_close(&s.features);
     rd_context_destroy(s.host_ctx);
     free(s.timing.samples);
