@@ -53,13 +53,23 @@ void rd_stream_put_floats(rd_bytes *out, uint32_t tag, const float *v, uint64_t 
 void rd_stream_put_ints64(rd_bytes *out, uint32_t tag, const int64_t *v, uint64_t n, int level);
 void rd_stream_put_ints32(rd_bytes *out, uint32_t tag, const int32_t *v, uint64_t n, int level);
 
+/* What decoding sections needs from one to the next, kept by a reader from frame to frame
+   (fresh arrays for every section of every frame cost more in page faults than the
+   decode): a zstd context and the planes' buffer. */
+typedef struct stream_section_scratch {
+    struct ZSTD_DCtx_s *zstd;
+    unsigned char *planes;
+    size_t planes_bytes;
+} stream_section_scratch;
+void rd_stream_section_scratch_free(stream_section_scratch *s);
+
 /* Sections read in order: each must be the tag asked for with exactly n elements. */
 typedef struct section_reader {
     rd_context *ctx;
     const char *where; /* "frame 12 of x.rstream" */
     const unsigned char *at, *end;
     uint64_t limit;    /* bytes a section may decode to */
-    struct ZSTD_DCtx_s *zstd; /* made at the first section, freed by the reader's owner (ZSTD_freeDCtx) */
+    stream_section_scratch *scratch;
 } section_reader;
 rd_result rd_stream_get_floats(section_reader *r, uint32_t tag, uint64_t n, float *out);
 /* Whether a section of tag ahead declares n elements, in its header and its zstd frame's
@@ -106,18 +116,20 @@ rd_result rd_stream_encode_intra(rd_context *ctx, const rd_scene_desc *scene, co
                                  rd_bytes *out);
 rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f, const stream_state *prev, int zstd_level,
                                     rd_bytes *out);
-/* Decodes a payload of the given kind into next (prev: the state before it, for a
-   residual). where names the frame in messages ("frame 12 of x.rstream"); limit bounds
-   the bytes the state may take. */
+/* where names the frame in messages ("frame 12 of x.rstream"); limit bounds the bytes
+   the state may take. */
 /* Parses a payload: an intra frame decoded into intra, a residual (against prev's count,
    SH degree and f_rest latent size; its arrays are not read) into residual. */
 rd_result rd_stream_parse_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
-                                  size_t bytes, const stream_state *prev, uint64_t limit, stream_state *intra,
-                                  stream_parsed_residual *residual);
+                                  size_t bytes, const stream_state *prev, uint64_t limit, stream_section_scratch *scratch,
+                                  stream_state *intra, stream_parsed_residual *residual);
 /* The CPU reference decode of a parsed residual (stream_frames.c's comment): prev to next. */
 rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const stream_parsed_residual *p, const stream_state *prev,
                                    float step, stream_state *next);
+/* The payload decoded into next (prev: the state before it, for a residual); scratch
+   (NULL: one for this call) is kept between calls. */
 rd_result rd_stream_decode_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
-                                   size_t bytes, const stream_state *prev, float position_step, uint64_t limit, stream_state *next);
+                                   size_t bytes, const stream_state *prev, float position_step, uint64_t limit,
+                                   stream_section_scratch *scratch, stream_state *next);
 
 #endif

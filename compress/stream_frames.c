@@ -375,12 +375,13 @@ rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const str
 }
 
 rd_result rd_stream_parse_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
-                                  size_t bytes, const stream_state *prev, uint64_t limit, stream_state *intra,
-                                  stream_parsed_residual *residual)
+                                  size_t bytes, const stream_state *prev, uint64_t limit, stream_section_scratch *scratch,
+                                  stream_state *intra, stream_parsed_residual *residual)
 {
     static const unsigned char empty[1];
     if (!payload) payload = empty, bytes = 0; /* an empty payload: no buffer was ever read into */
-    section_reader r = {ctx, where, payload, payload + bytes, limit, NULL};
+    stream_section_scratch own = {0};
+    section_reader r = {ctx, where, payload, payload + bytes, limit, scratch ? scratch : &own};
     rd_result res = RD_OK;
     if (kind == RD_STREAM_INTRA) {
         res = decode_intra(ctx, &r, limit, intra);
@@ -392,17 +393,18 @@ rd_result rd_stream_parse_payload(rd_context *ctx, const char *where, rd_stream_
         res = parse_residual(ctx, &r, prev, limit, residual);
         if (res != RD_OK) rd_stream_parsed_free(residual);
     }
-    ZSTD_freeDCtx(r.zstd);
+    rd_stream_section_scratch_free(&own);
     return res;
 }
 
 rd_result rd_stream_decode_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
-                                   size_t bytes, const stream_state *prev, float position_step, uint64_t limit, stream_state *next)
+                                   size_t bytes, const stream_state *prev, float position_step, uint64_t limit,
+                                   stream_section_scratch *scratch, stream_state *next)
 {
     if (kind != RD_STREAM_INTRA && (!prev || !prev->means))
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: a residual frame with no decoded frame before it", where);
     stream_parsed_residual p = {0};
-    rd_result res = rd_stream_parse_payload(ctx, where, kind, payload, bytes, prev, limit, next, &p);
+    rd_result res = rd_stream_parse_payload(ctx, where, kind, payload, bytes, prev, limit, scratch, next, &p);
     if (res == RD_OK && kind != RD_STREAM_INTRA) res = rd_stream_apply_residual(ctx, where, &p, prev, position_step, next);
     rd_stream_parsed_free(&p);
     return res;

@@ -92,9 +92,16 @@ void rd_stream_put_ints32(rd_bytes *out, uint32_t tag, const int32_t *v, uint64_
 
 /* ---- reading ------------------------------------------------------------------------ */
 
+void rd_stream_section_scratch_free(stream_section_scratch *s)
+{
+    ZSTD_freeDCtx(s->zstd);
+    free(s->planes);
+    memset(s, 0, sizeof *s);
+}
+
 /* The next section, which must be tag with n elements of kind; its planes decompressed
-   into *planes (freed by the caller) and its width. */
-static rd_result next_section(section_reader *r, uint32_t tag, int kind, uint64_t n, unsigned char **planes, int *width)
+   into *planes (the scratch's, valid until the next section) and its width. */
+static rd_result next_section(section_reader *r, uint32_t tag, int kind, uint64_t n, const unsigned char **planes, int *width)
 {
     *planes = NULL;
     if (r->end - r->at < 24)
@@ -115,21 +122,22 @@ static rd_result next_section(section_reader *r, uint32_t tag, int kind, uint64_
     if (n > (uint64_t)INT64_MAX / 8 || raw > r->limit)
         return rd_fail(r->ctx, RD_ERROR_LIMIT, "%s: section %s: %llu bytes exceed the decode limit", r->where, rd_stream_tag_name(tag),
                        (unsigned long long)raw);
-    if (!(*planes = rd_alloc_array((int64_t)raw + 1, 1)))
-        return rd_fail(r->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: section %s: out of memory", r->where, rd_stream_tag_name(tag));
-    if (!r->zstd && !(r->zstd = ZSTD_createDCtx())) {
-        free(*planes);
-        *planes = NULL;
-        return rd_fail(r->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for zstd", r->where);
+    stream_section_scratch *s = r->scratch;
+    if (raw + 1 > s->planes_bytes) {
+        free(s->planes);
+        s->planes_bytes = 0;
+        if (!(s->planes = rd_alloc_array((int64_t)raw + 1, 1)))
+            return rd_fail(r->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: section %s: out of memory", r->where, rd_stream_tag_name(tag));
+        s->planes_bytes = raw + 1;
     }
-    size_t got = ZSTD_decompressDCtx(r->zstd, *planes, raw, h + 24, stored);
-    if (ZSTD_isError(got) || got != raw) {
-        free(*planes);
-        *planes = NULL;
+    if (!s->zstd && !(s->zstd = ZSTD_createDCtx()))
+        return rd_fail(r->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for zstd", r->where);
+    size_t got = ZSTD_decompressDCtx(s->zstd, s->planes, raw, h + 24, stored);
+    if (ZSTD_isError(got) || got != raw)
         return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: zstd: %s", r->where, rd_stream_tag_name(tag),
                        ZSTD_isError(got) ? ZSTD_getErrorName(got) : "the data is not the size its header gives");
-    }
     r->at += 24 + stored;
+    *planes = s->planes;
     return RD_OK;
 }
 
@@ -150,35 +158,48 @@ bool rd_stream_section_declares(const section_reader *r, uint32_t tag, uint64_t 
 
 rd_result rd_stream_get_floats(section_reader *r, uint32_t tag, uint64_t n, float *out)
 {
-    unsigned char *p;
+    const unsigned char *p;
     int width;
     rd_result res = next_section(r, tag, 0, n, &p, &width);
     for (uint64_t e = 0; res == RD_OK && e < n; e++) {
-        uint32_t u = 0;
-        for (int b = 0; b < 4; b++) u |= (uint32_t)p[(uint64_t)b * n + e] << (8 * b);
+        uint32_t u = (uint32_t)p[e] | (uint32_t)p[n + e] << 8 | (uint32_t)p[2 * n + e] << 16 | (uint32_t)p[3 * n + e] << 24;
         memcpy(&out[e], &u, 4);
     }
-    free(p);
     return res;
+}
+
+/* Element e of planes of width bytes, little-endian across the planes. */
+static inline uint64_t plane_value(const unsigned char *p, uint64_t n, uint64_t e, int width)
+{
+    uint64_t z = 0;
+    for (int b = 0; b < width; b++) z |= (uint64_t)p[(uint64_t)b * n + e] << (8 * b);
+    return z;
 }
 
 static rd_result get_ints(section_reader *r, uint32_t tag, uint64_t n, int64_t *out64, int32_t *out32)
 {
-    unsigned char *p;
+    const unsigned char *p;
     int width;
     rd_result res = next_section(r, tag, 1, n, &p, &width);
-    for (uint64_t e = 0; res == RD_OK && e < n; e++) {
-        uint64_t z = 0;
-        for (int b = 0; b < width; b++) z |= (uint64_t)p[(uint64_t)b * n + e] << (8 * b);
-        int64_t v = unzigzag(z);
-        if (out64) out64[e] = v;
-        else if (v < INT32_MIN || v > INT32_MAX)
-            res = rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: element %llu (%lld) does not fit 32 bits", r->where,
-                          rd_stream_tag_name(tag), (unsigned long long)e, (long long)v);
-        else out32[e] = (int32_t)v;
+    if (res != RD_OK) return res;
+    if (out32 && width == 1) /* the common case, a loop the compiler vectorises: no value of 4 bytes or less leaves 32 bits */
+        for (uint64_t e = 0; e < n; e++) out32[e] = (int32_t)(p[e] >> 1) ^ -(int32_t)(p[e] & 1);
+    else if (out32 && width == 2)
+        for (uint64_t e = 0; e < n; e++) {
+            uint32_t z = (uint32_t)p[e] | (uint32_t)p[n + e] << 8;
+            out32[e] = (int32_t)(z >> 1) ^ -(int32_t)(z & 1);
+        }
+    else if (out32 && width == 4)
+        for (uint64_t e = 0; e < n; e++) out32[e] = (int32_t)unzigzag(plane_value(p, n, e, 4));
+    for (uint64_t e = 0; out64 && e < n; e++) out64[e] = unzigzag(plane_value(p, n, e, width));
+    for (uint64_t e = 0; out32 && width == 8 && e < n; e++) {
+        int64_t v = unzigzag(plane_value(p, n, e, 8));
+        if (v < INT32_MIN || v > INT32_MAX)
+            return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: element %llu (%lld) does not fit 32 bits", r->where,
+                           rd_stream_tag_name(tag), (unsigned long long)e, (long long)v);
+        out32[e] = (int32_t)v;
     }
-    free(p);
-    return res;
+    return RD_OK;
 }
 
 rd_result rd_stream_get_ints64(section_reader *r, uint32_t tag, uint64_t n, int64_t *out) { return get_ints(r, tag, n, out, NULL); }

@@ -39,6 +39,7 @@ struct rd_stream {
     stream_device_state device[2];
     int current;                 /* device[current] holds the frame at position */
     stream_device_scratch scratch;
+    stream_section_scratch sections; /* the zstd context and planes, kept from frame to frame */
     bool host_stale;             /* state is not yet the device's current frame */
     rd_scene *host_scene;        /* rd_stream_scene's on the CPU */
     int64_t position;
@@ -292,7 +293,7 @@ static rd_result decode_on_device(rd_stream *s, int64_t k, const char *where, si
     stream_state shape = {.count = s->position >= 0 ? prev->count : -1, .sh_degree = prev->sh_degree,
                           .rest_latent_dim = prev->rest_latent_dim};
     stream_parsed_residual parsed = {0};
-    rd_result r = rd_stream_parse_payload(s->ctx, where, e->kind, s->payload, payload, &shape, s->limit, &s->spare, &parsed);
+    rd_result r = rd_stream_parse_payload(s->ctx, where, e->kind, s->payload, payload, &shape, s->limit, &s->sections, &s->spare, &parsed);
     if (r == RD_OK && e->kind == RD_STREAM_INTRA) r = check_decoded(s, where, s->spare.sh_degree, s->spare.count, e->count);
     if (r == RD_OK && e->kind == RD_STREAM_INTRA) r = rd_stream_device_upload(s->ctx, &s->spare, next);
     if (r == RD_OK && e->kind != RD_STREAM_INTRA) r = check_decoded(s, where, prev->sh_degree, (int64_t)parsed.count, e->count);
@@ -332,7 +333,8 @@ static rd_result decode_frame(rd_stream *s, int64_t k)
         return rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: the checksum fails (damaged)", where);
     rd_scene_destroy(s->host_scene), s->host_scene = NULL;
     if (s->on_device) return decode_on_device(s, k, where, payload);
-    rd_result r = rd_stream_decode_payload(s->ctx, where, e->kind, s->payload, payload, &s->state, s->position_step, s->limit, &s->spare);
+    rd_result r = rd_stream_decode_payload(s->ctx, where, e->kind, s->payload, payload, &s->state, s->position_step, s->limit, &s->sections,
+                                           &s->spare);
     if (r == RD_OK) r = check_decoded(s, where, s->spare.sh_degree, s->spare.count, e->count);
     if (r != RD_OK) return r;
     stream_state previous = s->state;
@@ -375,6 +377,7 @@ void rd_stream_close(rd_stream *s)
     rd_scene_destroy(s->host_scene);
     for (int k = 0; k < 2; k++) rd_stream_device_free(s->ctx, &s->device[k]);
     rd_stream_scratch_free(s->ctx, &s->scratch);
+    rd_stream_section_scratch_free(&s->sections);
     free(s->frames);
     free(s->payload);
     free(s->config);

@@ -125,7 +125,7 @@ static rd_result write_frame(rd_stream_writer *w, rd_stream_frame_kind kind, rd_
 {
     char where[64];
     snprintf(where, sizeof where, "frame %lld being written", (long long)w->frame_count);
-    rd_result r = rd_stream_decode_payload(w->ctx, where, kind, payload->data, payload->size, &w->state, w->position_step, UINT64_MAX,
+    rd_result r = rd_stream_decode_payload(w->ctx, where, kind, payload->data, payload->size, &w->state, w->position_step, UINT64_MAX, NULL,
                                            &w->spare);
     if (r != RD_OK) return r;
     if (w->frame_count == w->frame_capacity) {
