@@ -68,7 +68,7 @@ static void backward_tiles(int64_t begin, int64_t end, int worker, void *user)
                     const blended *b = &list[k];
                     const rd_splat2d *g = &f->splats[f->entries[first + b->j].index];
                     bool clamped = g->opacity * b->G > RD_MAX_ALPHA;
-                    rd_blend_backward(&pg, g->rgb, g->depth, b->alpha, b->T_before, 1.0f / (1.0f - b->alpha), b->G, clamped, fx - g->u, fy - g->v,
+                    rd_blend_backward(&pg, g->rgb, g->depth, b->alpha, b->T_before, b->G, clamped, fx - g->u, fy - g->v,
                                       g->conic, &job->pair_grads[first + b->j]);
                 }
             }

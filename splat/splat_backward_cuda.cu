@@ -120,11 +120,7 @@ static void launch_gaussians_degree(const rd_view_params *vp, const splat_saved_
                                     rd_gaussian_grads out, float *pose_parts, unsigned int blocks, cudaStream_t st)
 {
     size_t shared = 2 * sizeof(float) * GAUSSIAN_THREADS * (size_t)sh_row_stride(DEGREE);
-    if (!(fr->buffers->degrees_sized & (1u << DEGREE))) { /* a driver call kept off every step's path */
-        if (cudaFuncSetAttribute(backward_gaussians_kernel<DEGREE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared) ==
-            cudaSuccess)
-            fr->buffers->degrees_sized |= 1u << DEGREE;
-    }
+    cudaFuncSetAttribute(backward_gaussians_kernel<DEGREE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared);
     backward_gaussians_kernel<DEGREE><<<blocks, GAUSSIAN_THREADS, shared, st>>>(*vp, fr->g, fr->flags, grads2d, out, pose_parts);
 }
 

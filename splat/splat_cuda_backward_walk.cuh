@@ -98,9 +98,9 @@ __device__ __forceinline__ bool backward_step(backward_pixel &px, const backward
     float alpha = hit_alpha(staged, px.X, px.Y, px.XX, px.XY, px.YY);
     if (!active || !(alpha > 0.0f)) return false;
     float4 geometry = hit.geometry;
-    float keep = 1.0f / (1.0f - alpha), T_before = px.T * keep; /* one reciprocal for both of the step's divisions */
+    float T_before = px.T / (1.0f - alpha); /* the same reciprocal as rd_blend_backward's after / (1 - alpha) */
     float rgb[3] = {staged.rgb.x, staged.rgb.y, staged.rgb.z}, conic[3] = {geometry.z, geometry.w, hit.tail.x};
-    rd_blend_backward(&px.pg, rgb, staged.rest.z, alpha, T_before, keep, alpha * staged.rgb.w, alpha >= RD_MAX_ALPHA,
+    rd_blend_backward(&px.pg, rgb, staged.rest.z, alpha, T_before, alpha * staged.rgb.w, alpha >= RD_MAX_ALPHA,
                       px.fx - geometry.x, px.fy - geometry.y, conic, local);
     px.T = T_before;
     return true;

@@ -42,7 +42,6 @@ enum { SPLAT_SEEN = 8 };
 /* The backward pass's own buffers, kept with the frame's. */
 typedef struct splat_backward_buffers {
     rd_cuda_buffer grads2d, pose_parts, outputs, params, ordered; /* ordered: splat_backward_ordered.cu's */
-    unsigned int degrees_sized; /* a bit per SH degree whose Gaussian kernel has its shared memory size set (once a context) */
 } splat_backward_buffers;
 
 /* A forward frame rendered for the backward pass: everything on the device, valid until

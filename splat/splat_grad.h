@@ -27,8 +27,7 @@ typedef struct rd_gaussian_grad {
 } rd_gaussian_grad;
 
 /* One pixel's blend, replayed back to front: Gaussian j (colour rgb, depth z) was blended
-   with alpha (before: transmittance T_before; keep = 1 / (1 - alpha), which the GPU walk
-   also takes T_before from: one reciprocal a step) where exp(power) = G and the opacity's
+   with alpha (before: transmittance T_before) where exp(power) = G and the opacity's
    product o*G was clamped to 0.99 or not. pixel carries dL/dC (3) and dL/dD (accumulated
    depth) in, and `after`, the loss's sensitivity to everything behind j:
    sum_k>j (dL/dC . c_k + dL/dD z_k) alpha_k T_k + T_final dL/dT_final.
@@ -60,7 +59,7 @@ RD_HD static inline rd_pixel_grad rd_pixel_grad_start(const rd_view_params *vp, 
 }
 
 RD_HD static inline void rd_blend_backward(rd_pixel_grad *px, const float rgb[3], float z, float alpha, float T_before,
-                                           float keep, float G, bool clamped, float dx, float dy, const float conic[3],
+                                           float G, bool clamped, float dx, float dy, const float conic[3],
                                            rd_splat2d_grad *g)
 {
     float w = alpha * T_before;
@@ -68,7 +67,7 @@ RD_HD static inline void rd_blend_backward(rd_pixel_grad *px, const float rgb[3]
     for (int ch = 0; ch < 3; ch++) g->rgb[ch] += px->color[ch] * w;
     g->depth += px->depth * w;
     /* C_j = c alpha T + (behind) / (1 - alpha) * (1 - alpha): d/dalpha of the rest is -after / (1 - alpha) */
-    float g_alpha = T_before * own - px->after * keep;
+    float g_alpha = T_before * own - px->after / (1.0f - alpha);
     px->after += own * w;
     if (clamped) return;
     /* alpha = o G, G = exp(power) */

@@ -1,15 +1,8 @@
 /* cuda_backend.cu: device choice, the context's stream, growable device buffers. */
 #include "cuda_internal.h"
 
-#include <atomic>
-
 #include <stdio.h>
 #include <stdlib.h>
-
-/* How many device buffers radiant has freed: a checked range is trusted only while none
-   has been since (a buffer the caller frees with cudaFree is not seen: passing it after
-   is the caller's use after free, which the kernels' own fault then reports). */
-static std::atomic<unsigned int> frees{0};
 
 extern "C" rd_result rd_cuda_open(rd_context *ctx, int device_index)
 {
@@ -78,7 +71,7 @@ extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_cuda_buffer *buf, size_
 extern "C" void rd_cuda_release(rd_context *ctx, rd_cuda_buffer *buf)
 {
     (void)ctx;
-    if (buf->ptr) cudaFree(buf->ptr), frees.fetch_add(1, std::memory_order_relaxed);
+    if (buf->ptr) cudaFree(buf->ptr);
     buf->ptr = NULL;
     buf->bytes = 0;
 }
@@ -158,19 +151,8 @@ extern "C" rd_result rd_cuda_timers_read(rd_context *ctx, const rd_cuda_timers *
     return r;
 }
 
-static bool checked_before(const rd_cuda_state *s, uintptr_t start, uintptr_t end, unsigned int frees_now)
-{
-    for (const auto &c : s->checked)
-        if (c.frees_then == frees_now && c.end > c.start && start >= c.start && end <= c.end) return true;
-    return false;
-}
-
 extern "C" rd_result rd_cuda_check_memory(rd_context *ctx, const void *ptr, size_t bytes, const char *what)
 {
-    rd_cuda_state *s = rd_cuda(ctx);
-    uintptr_t start = (uintptr_t)ptr, end = start + (bytes ? bytes : 1);
-    unsigned int frees_now = frees.load(std::memory_order_relaxed);
-    if (checked_before(s, start, end, frees_now)) return RD_OK;
     const char *ends[2] = {(const char *)ptr, (const char *)ptr + (bytes ? bytes - 1 : 0)};
     for (const char *p : ends) {
         cudaPointerAttributes a;
@@ -185,8 +167,6 @@ extern "C" rd_result rd_cuda_check_memory(rd_context *ctx, const void *ptr, size
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %p is memory of CUDA device %d, not of this context's device %d",
                            what, (const void *)p, a.device, rd_cuda(ctx)->device);
     }
-    s->checked[s->checked_next] = {start, end, frees_now};
-    s->checked_next = (s->checked_next + 1) % (int)(sizeof s->checked / sizeof s->checked[0]);
     return RD_OK;
 }
 
@@ -201,7 +181,6 @@ extern "C" rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr)
 extern "C" void rd_cuda_free(void *ptr)
 {
     cudaFree(ptr);
-    frees.fetch_add(1, std::memory_order_relaxed);
 }
 
 extern "C" rd_result rd_cuda_copy(rd_context *ctx, void *dst, const void *src, size_t bytes)

@@ -14,13 +14,6 @@ typedef struct rd_cuda_state {
     bool dependent_launch; /* programmatic dependent launch (sm_90 on): see splat_cuda.cu's launch */
     int multiprocessors;
     rd_cuda_buffer scratch; /* rd_scan's and rd_sort_pairs' (cuda_primitives.cu) */
-    /* ranges rd_cuda_check_memory found to be this device's memory, valid while no buffer
-       has been freed since (frees_then): a training step's checks are then no driver calls */
-    struct checked_range {
-        uintptr_t start, end;
-        unsigned int frees_then;
-    } checked[8];
-    int checked_next;
 } rd_cuda_state;
 
 static inline rd_cuda_state *rd_cuda(rd_context *ctx) { return (rd_cuda_state *)ctx->backend_state; }
