@@ -140,7 +140,7 @@ int cli_render_stream(int argc, char **argv, const char *usage)
 {
     int64_t first, last;
     cli_options o;
-    int status = stream_options(argc, argv, OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND | OPT_SIZE, usage, &o,
+    int status = stream_options(argc, argv, OPT_DATASET | OPT_CAMERAS | OPT_OUT | OPT_BACKEND | OPT_BACKGROUND | OPT_SIZE | OPT_VIDEO, usage, &o,
                                 &first, &last);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     const char *out_dir = o.out_dir ? o.out_dir : "out";
@@ -151,6 +151,8 @@ int cli_render_stream(int argc, char **argv, const char *usage)
     const rd_scene *scene = NULL;
     cli_views views = {0};
     rd_image rgba = {0}, rgb = {0};
+    rd_video_writer *video = NULL; /* --video: each frame's first view, in order */
+    int video_frames = 0, video_fps = 30;
     cJSON *report = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(report, "frames");
     status = EXIT_FAILED;
     if (open_stream(ctx, o.scene, &s, &info) != RD_OK) goto fail;
@@ -187,6 +189,7 @@ int cli_render_stream(int argc, char **argv, const char *usage)
         total_decode += decode_ms;
         double frame_psnr = 0.0;
         int compared = 0;
+        bool wrote_video_frame = false;
         for (int i = 0; i < views.count; i++) {
             if (!view_in_frame(&views, i, k)) continue;
             const rd_camera *cam = &views.cameras[i];
@@ -204,12 +207,28 @@ int cli_render_stream(int argc, char **argv, const char *usage)
             char path[4200];
             snprintf(path, sizeof path, "%s/%s_f%04lld.png", out_dir, views.names[i], (long long)k);
             if (rd_image_save(ctx, path, &rgb) != RD_OK) goto fail;
+            if (o.video && !wrote_video_frame) { /* at the stream's rate unless --fps says */
+                video_fps = o.fps ? o.fps : (int)lround(info.frame_rate);
+                if (!video && rd_video_open(ctx, o.video, &(rd_video_desc){.width = cam->width, .height = cam->height, .fps = video_fps},
+                                            &video) != RD_OK)
+                    goto fail;
+                if (rd_video_write(video, &rgb) != RD_OK) goto fail;
+                wrote_video_frame = true, video_frames++;
+            }
             double psnr = view_psnr(ctx, &views, i, o.background, &rgb);
             if (isfinite(psnr)) frame_psnr += psnr, compared++;
         }
         if (compared) cJSON_AddNumberToObject(entry, "psnr", frame_psnr / compared), psnr_sum += frame_psnr / compared, psnr_frames++;
     }
     int rendered = cJSON_GetArraySize(list);
+    if (video) {
+        rd_result finished = rd_video_close(video, true);
+        video = NULL;
+        if (finished != RD_OK) goto fail;
+        cJSON_AddStringToObject(report, "video", o.video);
+        cJSON_AddNumberToObject(report, "video_fps", video_fps);
+        printf("wrote %s (%d frames at %d a second)\n", o.video, video_frames, video_fps);
+    }
     cJSON_AddStringToObject(report, "stream", o.scene);
     cJSON_AddStringToObject(report, "backend", rd_backend_name(rd_context_backend(ctx)));
     cJSON_AddNumberToObject(report, "views", views.count);
@@ -229,6 +248,7 @@ int cli_render_stream(int argc, char **argv, const char *usage)
 fail:
     cli_error(ctx, NULL);
 done:
+    rd_video_close(video, false); /* a failed render leaves no video */
     cJSON_Delete(report);
     rd_image_free(&rgba), rd_image_free(&rgb);
     cli_views_free(&views);

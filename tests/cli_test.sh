@@ -212,6 +212,14 @@ if [ -n "$stream_tool" ]; then
     check "render --frames 1:3" status_is 0 "$radiant" render "$tmp/s.rstream" --frames 1:3 --backend cpu --cameras "$tmp/cams.json" \
         --width 32 --height 24 --out "$tmp/sr"
     check "  (a PNG a view and frame, the report)" sh -c "test -s '$tmp/sr/0000_f0001.png' && test -s '$tmp/sr/0001_f0003.png' && grep -q '\"decode_ms\"' '$tmp/sr/report.json'"
+    if [ -n "$video_frames" ] && "$radiant_binary" render "$tmp/s.rstream" --frames 0:5 --backend cpu --cameras "$tmp/cams.json" \
+            --width 32 --height 24 --video "$tmp/s.mp4" --out "$tmp/sv" >"$tmp/stdout" 2>"$tmp/stderr"; then
+        check "render a stream --video: each frame's first view, in order" "$video_frames" 20 "$tmp/s.mp4" \
+            $(for k in 0000 0001 0002 0003 0004 0005; do echo "$tmp/sv/0000_f$k.png"; done)
+        check "  (at the stream's rate, 30 a second)" grep -q '"video_fps":[[:space:]]*30' "$tmp/sv/report.json"
+    elif [ -n "$video_frames" ] && ! grep -q "video needs FFmpeg's libraries" "$tmp/stderr"; then
+        check "render a stream --video" false
+    fi
     check "bench a stream" status_is 0 "$radiant" bench "$tmp/s.rstream" --backend cpu --cameras "$tmp/cams.json" --width 32 --height 24
     check "  (decode, render and seek times)" sh -c "grep -q 'decode + render' '$tmp/stdout' && grep -q 'seek  ' '$tmp/stdout'"
     check "render a stream decoded on Vulkan" status_is 0 "$radiant" render "$tmp/s.rstream" --frames 1:3 --backend vulkan \
@@ -351,61 +359,7 @@ if [ -d "$data" ]; then
     check "the report has the training curve" grep -q '"curve"' "$tmp/lego_fit.report.json"
     check "info reads the trained scene" status_is 0 "$radiant" info "$tmp/lego_fit.spz"
     check "train writes checkpoints" test -s "$tmp/lego_fit.checkpoint"
-    check "train resumes from a checkpoint" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/lego_fit.spz" \
-        --iterations 30 --downscale 16 --points 500 --background white --sh-degree 1 --resume "$tmp/lego_fit.checkpoint"
-    check "the resumed run starts at iteration 20" grep -q "resuming at iteration 20 " "$tmp/stdout"
-    printf 'RDTRAIN1 and nothing else' > "$tmp/bad.checkpoint"
-    check "a broken checkpoint fails" status_is 1 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.spz" --iterations 30 \
-        --downscale 16 --points 500 --resume "$tmp/bad.checkpoint"
-    check "a broken checkpoint is named" grep -q "bad.checkpoint" "$tmp/stderr"
-    # a NeRF: one step of a small field (the occupancy grid's update of every cell dominates)
-    check "train a NeRF briefly" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/lego.rnerf" \
-        --steps 1 --downscale 16 --levels 4 --table-size 12 --width 16 --batch 4096 --seed 3 --test-views 3
-    check "the NeRF's test PSNR is reported, on the views asked" grep -q "test split: 3 views, mean PSNR" "$tmp/stdout"
-    check "the NeRF's report names its model" grep -Eq '"model":[[:space:]]*"nerf"' "$tmp/lego.report.json"
-    check "info describes the NeRF" status_is 0 "$radiant" info "$tmp/lego.rnerf"
-    check "info gives its parameters" grep -q "^parameters: .* in the table" "$tmp/stdout"
-    check "info gives what its snapshot stores" grep -q "^stored: .* parameters (.*%; the table entries rendering reaches)" "$tmp/stdout"
-    check "the NeRF's report gives its snapshot's bytes, the file's" \
-        grep -Eq "\"snapshot_bytes\":[[:space:]]*$(stat -c %s "$tmp/lego.rnerf")[,}]" "$tmp/lego.report.json"
-    check "render draws the NeRF" status_is 0 "$radiant" render "$tmp/lego.rnerf" --backend cpu --dataset "$data/nerf_synthetic_lego" \
-        --width 20 --height 20 --out "$tmp/nerf_render"
-    check "the NeRF's renders are written" test -s "$tmp/nerf_render/r_0.png"
-    check "render orbits a NeRF without cameras" status_is 0 "$radiant" render "$tmp/lego.rnerf" --backend cpu --width 16 --height 12 \
-        --out "$tmp/nerf_orbit"
-    check "the NeRF's orbit is about +z" grep -q "orbit about up = (0, 0, 1) (a NeRF's default" "$tmp/stderr"
-    check "bench times a NeRF" status_is 0 "$radiant" bench "$tmp/lego.rnerf" --backend cpu --width 16 --height 12 --frames 1 \
-        --warmup 0 --json
-    check "bench names the NeRF's stage and samples" grep -q '"kind": "nerf".*"stages": {"render_ms": [0-9.]*}, "counts": {"samples": [0-9]' \
-        "$tmp/stdout"
-    check "bench --backward refuses a NeRF" status_is 1 "$radiant" bench "$tmp/lego.rnerf" --backend cpu --width 16 --height 12 \
-        --frames 1 --warmup 0 --backward
-    check "a NeRF written as .ply exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.ply"
-    check "a .rnerf without --model nerf exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/x.rnerf"
-    check "--model nerf with --resume exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf \
-        --out "$tmp/x.rnerf" --resume "$tmp/lego_fit.checkpoint"
-    check "--width 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.rnerf" --width 0
-    check "the NeRF's report gives the moving average's decay" grep -Eq '"average_decay":[[:space:]]*0.95' "$tmp/lego.report.json"
-    check "--average 1 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.rnerf" --average 1
-    check "--prune-budget 0 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.rnerf" \
-        --prune-budget 0
-    check "train a pruned NeRF briefly" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/pruned.rnerf" \
-        --steps 1 --downscale 16 --levels 2 --table-size 10 --width 16 --batch 4096 --test-views 1 --prune-budget 0.1
-    check "the pruned NeRF's report gives its budget and mask" grep -Eq '"mask_params":[[:space:]]*262144' "$tmp/pruned.report.json"
-    check "info shows the mask" status_is 0 "$radiant" info "$tmp/pruned.rnerf"
-    check "info gives the mask's size" grep -q "^mask: *saliency 64^3 (262144 logits)" "$tmp/stdout"
-    # 4D: a few steps on mutant at 1/16 size, two views a step, each test view at its time
-    check "train a 4D scene on mutant briefly" status_is 0 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/mutant_fit.ply" \
-        --iterations 20 --downscale 16 --points 500 --batch 2 --test-views 4 --checkpoint-every 10
-    check "the 4D fit reports the test PSNR" grep -q "test split: 4 views, mean PSNR" "$tmp/stdout"
-    check "the 4D report names the model and batch" grep -q '"model":[[:space:]]*"4d"' "$tmp/mutant_fit.report.json"
-    check "the 4D report gives the batch" grep -Eq '"batch":[[:space:]]*2' "$tmp/mutant_fit.report.json"
-    check "info reads the 4D fit" status_is 0 "$radiant" info "$tmp/mutant_fit.ply"
-    check "the 4D fit is a 4D scene" grep -q "^sh degree: *3 spatial, 2 temporal" "$tmp/stdout"
-    check "the 4D fit wrote a checkpoint" test -s "$tmp/mutant_fit.checkpoint"
-    check "4D resumes from its checkpoint" status_is 0 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/mutant_fit.ply" \
-        --iterations 30 --downscale 16 --points 500 --batch 2 --test-views 4 --resume "$tmp/mutant_fit.checkpoint"
-    check "4D resumed at its step" grep -q "resuming at iteration 20" "$tmp/stdout"
+    # resuming, broken checkpoints, NeRFs and 4D scenes: tests/cli_training_test.sh (labelled long)
     check "4D with --strategy mcmc exits 2" status_is 2 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.ply" --strategy mcmc
     check "4D written as .spz exits 2" status_is 2 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/x.spz"
     check "--model other exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model voxels --out "$tmp/x.rnerf"
