@@ -77,6 +77,9 @@ rd_result rd_stream_get_floats(section_reader *r, uint32_t tag, uint64_t n, floa
    hold allocates nothing). */
 bool rd_stream_section_declares(const section_reader *r, uint32_t tag, uint64_t n);
 rd_result rd_stream_get_ints64(section_reader *r, uint32_t tag, uint64_t n, int64_t *out);
+/* A 32-bit integer section kept as stored: its byte planes (width bytes a value, plane b
+   holding byte b of every value, zigzag coded) appended to into at *at, 4-byte aligned. */
+rd_result rd_stream_get_int_planes(section_reader *r, uint32_t tag, uint64_t n, rd_bytes *into, size_t *at, int *width);
 rd_result rd_stream_get_ints32(section_reader *r, uint32_t tag, uint64_t n, int32_t *out);
 
 /* The writer's context and position step (stream_encode.c's). */
@@ -107,6 +110,12 @@ typedef struct stream_parsed_residual {
     float *W[RD_STREAM_ATTRIBUTES], *bias[RD_STREAM_ATTRIBUTES];
     int32_t *latents[RD_STREAM_ATTRIBUTES];
     float *decoders;
+    /* Set by the caller before parsing (the device decode): the latents kept as stored, each
+       attribute's byte planes of latent_width[a] bytes at planes->data + latent_at[a];
+       latents[a] is then NULL. The caller owns planes. */
+    rd_bytes *planes;
+    size_t latent_at[RD_STREAM_ATTRIBUTES];
+    int latent_width[RD_STREAM_ATTRIBUTES];
 } stream_parsed_residual;
 void rd_stream_parsed_free(stream_parsed_residual *p);
 

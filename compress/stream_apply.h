@@ -29,6 +29,7 @@ typedef struct stream_apply_args {
     uint64_t moved_indices;           /* uint32 a moved Gaussian */
     uint64_t moved_steps;             /* int32, 3 a moved Gaussian */
     uint32_t latent_dim[RD_STREAM_ATTRIBUTES];
+    uint32_t latent_width[RD_STREAM_ATTRIBUTES]; /* 0: int32 values; 1, 2, 4: zigzag byte planes as stored */
     uint64_t latents[RD_STREAM_ATTRIBUTES], W[RD_STREAM_ATTRIBUTES], bias[RD_STREAM_ATTRIBUTES];
     uint64_t overflow;                /* a uint32 set to 1 where an f_rest latent leaves 32 bits */
 } stream_apply_args;

@@ -14,6 +14,16 @@ __device__ static int features_of(int attribute, int sh_floats)
            : attribute == RD_STREAM_OPACITY ? 1 : 3;
 }
 
+/* Value e of n latents: an int32 array (width 0) or byte planes of width bytes, zigzag coded. */
+__device__ static int32_t latent(uint64_t base, size_t n, size_t e, uint32_t width)
+{
+    if (!width) return ((const int32_t *)base)[e];
+    const unsigned char *p = (const unsigned char *)base;
+    uint32_t z = 0;
+    for (uint32_t b = 0; b < width; b++) z |= (uint32_t)p[b * n + e] << (8 * b);
+    return (int32_t)(z >> 1) ^ -(int32_t)(z & 1);
+}
+
 __global__ void residual_kernel(stream_apply_args a)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -30,10 +40,10 @@ __global__ void residual_kernel(stream_apply_args a)
     for (size_t c = 0; c < C; c++) sh[c] = psh[C * q + c];
     int32_t *rest = (int32_t *)a.next.rest_latents + (size_t)a.keep_rest * i;
     const int32_t *parent_rest = (const int32_t *)a.prev.rest_latents + (size_t)a.keep_rest * q;
-    const int32_t *own_rest = a.rest_dim ? (const int32_t *)a.latents[RD_STREAM_F_REST] + (size_t)a.rest_dim * i : NULL;
+    size_t own = a.rest_dim, own_values = own * a.count;
     for (uint32_t k = 0; k < a.keep_rest; k++) { /* the parent's latents, plus this frame's where coded against them */
-        long long z = own_rest ? own_rest[k] : 0;
-        if (!own_rest || a.rest_delta) z += parent_rest[k];
+        long long z = own ? latent(a.latents[RD_STREAM_F_REST], own_values, own * i + k, a.latent_width[RD_STREAM_F_REST]) : 0;
+        if (!own || a.rest_delta) z += parent_rest[k];
         if (z < INT32_MIN || z > INT32_MAX) atomicExch((unsigned int *)a.overflow, 1u);
         rest[k] = (int32_t)z;
     }
@@ -42,11 +52,14 @@ __global__ void residual_kernel(stream_apply_args a)
         if (!ld) continue;
         float *value = at == RD_STREAM_F_DC ? sh : at == RD_STREAM_F_REST ? sh + 3 : at == RD_STREAM_SCALE ? scales
                        : at == RD_STREAM_ROTATION ? rotation : opacity;
-        const int32_t *z = at == RD_STREAM_F_REST ? rest : (const int32_t *)a.latents[at] + (size_t)ld * i;
+        size_t values = (size_t)ld * a.count, first = (size_t)ld * i;
         const float *W = (const float *)a.W[at], *bias = (const float *)a.bias[at];
         for (int f = 0; f < features; f++) {
             float sum = 0.0f;
-            for (int k = 0; k < ld; k++) sum = __fadd_rn(sum, __fmul_rn((float)z[k], W[k * features + f]));
+            for (int k = 0; k < ld; k++) {
+                int32_t z = at == RD_STREAM_F_REST ? rest[k] : latent(a.latents[at], values, first + k, a.latent_width[at]);
+                sum = __fadd_rn(sum, __fmul_rn((float)z, W[k * features + f]));
+            }
             float delta = __fadd_rn(sum, bias[f]);
             value[f] = at == RD_STREAM_F_REST ? delta : __fadd_rn(value[f], delta);
         }

@@ -133,9 +133,10 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
     int degree = prev->sh_degree, rest_dim = p->latent_dim[RD_STREAM_F_REST];
     int keep = rest_dim ? rest_dim : prev->rest_latent_dim;
     size_t n = (size_t)p->count, m = (size_t)p->moved, words = (p->mapping ? n : 0) + 4 * m + 1 + sizeof(stream_apply_args) / 4 + 2;
-    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
-        int features = rd_stream_features((rd_stream_attribute)a, degree);
-        words += (size_t)p->latent_dim[a] * (n + (size_t)features) + (p->latent_dim[a] ? (size_t)features : 0);
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) { /* the latents: int32 values, or byte planes (a word of padding) */
+        int features = rd_stream_features((rd_stream_attribute)a, degree), width = p->planes ? p->latent_width[a] : 4;
+        size_t ld = (size_t)p->latent_dim[a];
+        words += ld ? (ld * n * (size_t)width + 3) / 4 + 1 + ld * (size_t)features + (size_t)features : 0;
     }
     rd_result r = rd_stream_device_reserve(ctx, next, (int64_t)n, degree, keep);
     if (r == RD_OK) r = scratch_reserve(ctx, scratch, 4 * words);
@@ -156,7 +157,16 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
         int ld = p->latent_dim[k], features = rd_stream_features((rd_stream_attribute)k, degree);
         a.latent_dim[k] = (uint32_t)ld;
         if (!ld) continue;
-        a.latents[k] = pack(scratch, &at, p->latents[k], n * (size_t)ld);
+        if (p->planes) { /* as stored: a byte a value for most, zigzagged by the kernel */
+            size_t bytes = n * (size_t)ld * (size_t)p->latent_width[k];
+            a.latent_width[k] = (uint32_t)p->latent_width[k];
+            a.latents[k] = address(scratch->device, at);
+            memcpy(scratch->host + at, p->planes->data + p->latent_at[k], bytes);
+            memset(scratch->host + at + bytes, 0, 4); /* the shader reads whole words */
+            at += (bytes + 3) / 4 * 4 + 4;
+        } else {
+            a.latents[k] = pack(scratch, &at, p->latents[k], n * (size_t)ld);
+        }
         a.W[k] = pack(scratch, &at, p->W[k], (size_t)ld * (size_t)features);
         a.bias[k] = pack(scratch, &at, p->bias[k], (size_t)features);
     }

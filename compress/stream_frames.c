@@ -220,7 +220,9 @@ void rd_stream_parsed_free(stream_parsed_residual *p)
 {
     free(p->mapping), free(p->moved_indices), free(p->moved_steps), free(p->decoders);
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) free(p->latents[a]), free(p->W[a]);
+    rd_bytes *planes = p->planes; /* the caller's */
     memset(p, 0, sizeof *p);
+    p->planes = planes;
 }
 
 /* The decoders section: W (or the cosine scale) and b of each attribute with latents. */
@@ -318,6 +320,10 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
     for (int a = 0; res == RD_OK && a < RD_STREAM_ATTRIBUTES; a++) {
         uint64_t values = p->count * (uint64_t)p->latent_dim[a];
         if (!p->latent_dim[a]) continue;
+        if (p->planes) {
+            res = rd_stream_get_int_planes(r, TAG_LATENTS + (uint32_t)a, values, p->planes, &p->latent_at[a], &p->latent_width[a]);
+            continue;
+        }
         if (!(p->latents[a] = rd_alloc_array((int64_t)values + 1, sizeof(int32_t))))
             return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->where);
         res = rd_stream_get_ints32(r, TAG_LATENTS + (uint32_t)a, values, p->latents[a]);
@@ -329,6 +335,7 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
 rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const stream_parsed_residual *p, const stream_state *prev,
                                    float step, stream_state *next)
 {
+    if (p->planes) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: latents kept as planes are the device decode's", where);
     int degree = prev->sh_degree, C = sh_floats(degree), rest_dim = p->latent_dim[RD_STREAM_F_REST];
     int keep_rest = rest_dim ? rest_dim : prev->rest_latent_dim;
     if (!rd_stream_state_reserve(next, (int64_t)p->count, degree, keep_rest))

@@ -99,15 +99,15 @@ void rd_stream_section_scratch_free(stream_section_scratch *s)
     memset(s, 0, sizeof *s);
 }
 
-/* The next section, which must be tag with n elements of kind; its planes decompressed
-   into *planes (the scratch's, valid until the next section) and its width. */
-static rd_result next_section(section_reader *r, uint32_t tag, int kind, uint64_t n, const unsigned char **planes, int *width)
+/* The next section's header checked: tag, kind, n elements, a width the kind allows, its
+   stored bytes inside the payload, its decoded bytes within the limit. */
+static rd_result check_section(section_reader *r, uint32_t tag, int kind, uint64_t n, int *width, uint64_t *stored, uint64_t *raw)
 {
-    *planes = NULL;
     if (r->end - r->at < 24)
         return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: the payload ends before its header", r->where, rd_stream_tag_name(tag));
     const unsigned char *h = r->at;
-    uint64_t elements = rd_le64(h + 8), stored = rd_le64(h + 16);
+    uint64_t elements = rd_le64(h + 8);
+    *stored = rd_le64(h + 16);
     *width = h[5];
     if (rd_le32(h) != tag)
         return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: expected section %s, found tag %u", r->where, rd_stream_tag_name(tag), rd_le32(h));
@@ -115,13 +115,38 @@ static rd_result next_section(section_reader *r, uint32_t tag, int kind, uint64_
     if (h[4] != kind || !widths_ok || elements != n)
         return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: kind %d, width %d, %llu elements where %llu are due", r->where,
                        rd_stream_tag_name(tag), h[4], *width, (unsigned long long)elements, (unsigned long long)n);
-    if (stored > (uint64_t)(r->end - r->at) - 24)
+    if (*stored > (uint64_t)(r->end - r->at) - 24)
         return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: %llu stored bytes past the payload's end", r->where,
-                       rd_stream_tag_name(tag), (unsigned long long)stored);
-    uint64_t raw = n * (uint64_t)*width;
-    if (n > (uint64_t)INT64_MAX / 8 || raw > r->limit)
+                       rd_stream_tag_name(tag), (unsigned long long)*stored);
+    *raw = n * (uint64_t)*width;
+    if (n > (uint64_t)INT64_MAX / 8 || *raw > r->limit)
         return rd_fail(r->ctx, RD_ERROR_LIMIT, "%s: section %s: %llu bytes exceed the decode limit", r->where, rd_stream_tag_name(tag),
-                       (unsigned long long)raw);
+                       (unsigned long long)*raw);
+    return RD_OK;
+}
+
+/* The section's stored bytes decompressed into out (raw bytes), and the reader moved past it. */
+static rd_result decompress_section(section_reader *r, uint32_t tag, uint64_t stored, uint64_t raw, unsigned char *out)
+{
+    stream_section_scratch *s = r->scratch;
+    if (!s->zstd && !(s->zstd = ZSTD_createDCtx()))
+        return rd_fail(r->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for zstd", r->where);
+    size_t got = ZSTD_decompressDCtx(s->zstd, out, raw, r->at + 24, stored);
+    if (ZSTD_isError(got) || got != raw)
+        return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: zstd: %s", r->where, rd_stream_tag_name(tag),
+                       ZSTD_isError(got) ? ZSTD_getErrorName(got) : "the data is not the size its header gives");
+    r->at += 24 + stored;
+    return RD_OK;
+}
+
+/* The next section, which must be tag with n elements of kind; its planes decompressed
+   into *planes (the scratch's, valid until the next section) and its width. */
+static rd_result next_section(section_reader *r, uint32_t tag, int kind, uint64_t n, const unsigned char **planes, int *width)
+{
+    *planes = NULL;
+    uint64_t stored, raw;
+    rd_result res = check_section(r, tag, kind, n, width, &stored, &raw);
+    if (res != RD_OK) return res;
     stream_section_scratch *s = r->scratch;
     if (raw + 1 > s->planes_bytes) {
         free(s->planes);
@@ -130,15 +155,24 @@ static rd_result next_section(section_reader *r, uint32_t tag, int kind, uint64_
             return rd_fail(r->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: section %s: out of memory", r->where, rd_stream_tag_name(tag));
         s->planes_bytes = raw + 1;
     }
-    if (!s->zstd && !(s->zstd = ZSTD_createDCtx()))
-        return rd_fail(r->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for zstd", r->where);
-    size_t got = ZSTD_decompressDCtx(s->zstd, s->planes, raw, h + 24, stored);
-    if (ZSTD_isError(got) || got != raw)
-        return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: zstd: %s", r->where, rd_stream_tag_name(tag),
-                       ZSTD_isError(got) ? ZSTD_getErrorName(got) : "the data is not the size its header gives");
-    r->at += 24 + stored;
-    *planes = s->planes;
-    return RD_OK;
+    res = decompress_section(r, tag, stored, raw, s->planes);
+    if (res == RD_OK) *planes = s->planes;
+    return res;
+}
+
+rd_result rd_stream_get_int_planes(section_reader *r, uint32_t tag, uint64_t n, rd_bytes *into, size_t *at, int *width)
+{
+    uint64_t stored, raw;
+    rd_result res = check_section(r, tag, 1, n, width, &stored, &raw);
+    if (res == RD_OK && *width == 8) /* the writer stores the narrowest width: 8 bytes only for values past 32 bits */
+        return rd_fail(r->ctx, RD_ERROR_FORMAT, "%s: section %s: 8-byte values do not fit 32 bits", r->where, rd_stream_tag_name(tag));
+    if (res != RD_OK) return res;
+    size_t start = (into->size + 3) & ~(size_t)3; /* 4-byte aligned, and 4 bytes past the end: shaders read whole words */
+    if (!rd_bytes_grow(into, start - into->size + raw + 4))
+        return rd_fail(r->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: section %s: out of memory", r->where, rd_stream_tag_name(tag));
+    into->size -= 4;
+    *at = start;
+    return decompress_section(r, tag, stored, raw, into->data + start);
 }
 
 bool rd_stream_section_declares(const section_reader *r, uint32_t tag, uint64_t n)

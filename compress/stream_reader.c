@@ -40,6 +40,7 @@ struct rd_stream {
     int current;                 /* device[current] holds the frame at position */
     stream_device_scratch scratch;
     stream_section_scratch sections; /* the zstd context and planes, kept from frame to frame */
+    rd_bytes latent_planes;          /* a residual's latents as stored, for the device decode */
     bool host_stale;             /* state is not yet the device's current frame */
     rd_scene *host_scene;        /* rd_stream_scene's on the CPU */
     int64_t position;
@@ -292,7 +293,8 @@ static rd_result decode_on_device(rd_stream *s, int64_t k, const char *where, si
     /* the previous frame's shape, which a residual is parsed against (its arrays are on the device) */
     stream_state shape = {.count = s->position >= 0 ? prev->count : -1, .sh_degree = prev->sh_degree,
                           .rest_latent_dim = prev->rest_latent_dim};
-    stream_parsed_residual parsed = {0};
+    s->latent_planes.size = 0;
+    stream_parsed_residual parsed = {.planes = &s->latent_planes}; /* the latents go up as stored */
     rd_result r = rd_stream_parse_payload(s->ctx, where, e->kind, s->payload, payload, &shape, s->limit, &s->sections, &s->spare, &parsed);
     if (r == RD_OK && e->kind == RD_STREAM_INTRA) r = check_decoded(s, where, s->spare.sh_degree, s->spare.count, e->count);
     if (r == RD_OK && e->kind == RD_STREAM_INTRA) r = rd_stream_device_upload(s->ctx, &s->spare, next);
@@ -378,6 +380,7 @@ void rd_stream_close(rd_stream *s)
     for (int k = 0; k < 2; k++) rd_stream_device_free(s->ctx, &s->device[k]);
     rd_stream_scratch_free(s->ctx, &s->scratch);
     rd_stream_section_scratch_free(&s->sections);
+    rd_bytes_free(&s->latent_planes);
     free(s->frames);
     free(s->payload);
     free(s->config);

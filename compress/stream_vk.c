@@ -14,7 +14,7 @@ static const uint32_t residual_spv[] = {
 
 enum { INVOCATIONS = 256 }; /* the shader's local size */
 
-_Static_assert(sizeof(stream_apply_args) == 304 && offsetof(stream_apply_args, latents) == 176,
+_Static_assert(sizeof(stream_apply_args) == 320 && offsetof(stream_apply_args, latents) == 192,
                "stream_residual.comp reads stream_apply_args with this layout");
 
 void rd_stream_vk_free(rd_context *ctx, void *kernels)

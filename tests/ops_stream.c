@@ -2,7 +2,8 @@
    (backend_ops.h): a random previous state (every SH degree, with and without f_rest
    latents) and a random parsed residual frame (a parent mapping or the identity, a moved
    subset, latents of random sizes for random attributes, linear weights, f_rest coded
-   absolutely or against the parent's latents), decoded by the CPU reference
+   absolutely or against the parent's latents; the GPUs read half the cases' latents as
+   int32 values and half as the stream's zigzag byte planes), decoded by the CPU reference
    (stream_frames.c) and on each GPU from device arrays (stream_device.c). The decode
    is every product and sum rounded one by one on every backend, so the GPUs must give the
    CPU's bits: the tolerance is zero. */
@@ -26,6 +27,32 @@ static int32_t *random_ints(test_rng *r, size_t n, int lo, int hi)
     int32_t *v = malloc(4 * n + 4);
     for (size_t i = 0; i < n; i++) v[i] = lo + (int32_t)(rng_uniform(r) * (hi - lo + 1));
     return v;
+}
+
+/* The frame's latents also as the stream stores them: zigzag byte planes of the narrowest
+   width (1, 2 or 4) each, as rd_stream_get_int_planes leaves them for the device decode. */
+static void add_planes(stream_parsed_residual *f)
+{
+    f->planes = calloc(1, sizeof *f->planes);
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        size_t n = f->count * (size_t)f->latent_dim[a];
+        if (!n) continue;
+        uint32_t largest = 0;
+        for (size_t e = 0; e < n; e++) {
+            int32_t v = f->latents[a][e];
+            uint32_t z = ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+            largest = z > largest ? z : largest;
+        }
+        int width = largest < 256 ? 1 : largest < 65536 ? 2 : 4;
+        size_t start = (f->planes->size + 3) & ~(size_t)3;
+        rd_bytes_grow(f->planes, start - f->planes->size + n * (size_t)width);
+        for (size_t e = 0; e < n; e++) {
+            int32_t v = f->latents[a][e];
+            uint32_t z = ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+            for (int b = 0; b < width; b++) f->planes->data[start + (size_t)b * n + e] = (unsigned char)(z >> (8 * b));
+        }
+        f->latent_at[a] = start, f->latent_width[a] = width;
+    }
 }
 
 static void *stream_generate(const op_env *env, test_rng *r, int i)
@@ -73,6 +100,7 @@ static void *stream_generate(const op_env *env, test_rng *r, int i)
         f->bias[a] = random_floats(r, (size_t)features, -0.1, 0.1); /* its own array here (parsed: in decoders) */
     }
     c->step = 1e-3f;
+    if (i >= 3) add_planes(f); /* the GPUs read these latents as the stream stores them */
     return c;
 }
 
@@ -80,6 +108,7 @@ static void stream_free_inputs(void *inputs)
 {
     stream_case *c = inputs;
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) free(c->frame.bias[a]);
+    if (c->frame.planes) rd_bytes_free(c->frame.planes), free(c->frame.planes);
     rd_stream_parsed_free(&c->frame);
     rd_stream_state_free(&c->prev);
     free(c);
@@ -90,7 +119,11 @@ static rd_result stream_run(rd_context *ctx, void *inputs, void **outputs)
     stream_case *c = inputs;
     stream_state *next = calloc(1, sizeof *next);
     *outputs = next;
-    if (rd_context_backend(ctx) == RD_BACKEND_CPU) return rd_stream_apply_residual(ctx, "harness", &c->frame, &c->prev, c->step, next);
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) { /* the reference reads the int32 latents */
+        stream_parsed_residual values = c->frame;
+        values.planes = NULL;
+        return rd_stream_apply_residual(ctx, "harness", &values, &c->prev, c->step, next);
+    }
     stream_device_state prev = {0}, dev = {0};
     stream_device_scratch scratch = {0};
     rd_result r = rd_stream_device_upload(ctx, &c->prev, &prev);
@@ -132,6 +165,7 @@ static void stream_describe(const void *inputs)
            c->prev.sh_degree, (unsigned long long)c->frame.count, c->frame.mapping ? "mapped" : "identity",
            (unsigned long long)c->frame.moved, c->frame.latent_dim[0], c->frame.latent_dim[1], c->frame.latent_dim[2],
            c->frame.latent_dim[3], c->frame.latent_dim[4], c->frame.rest_delta ? ", f_rest against the parent's" : "");
+    if (c->frame.planes) printf("  (the GPUs read the latents as byte planes)\n");
 }
 
 static void stream_free_outputs(void *outputs)

@@ -8,7 +8,7 @@
 
 layout(local_size_x = 256) in;
 
-// stream_apply_args (stream_apply.h), 304 bytes, read from the frame's scratch buffer
+// stream_apply_args (stream_apply.h), 320 bytes, read from the frame's scratch buffer
 layout(buffer_reference, std430, buffer_reference_align = 8) buffer Args {
     uint count, moved, sh_floats, rest_dim, keep_rest, rest_delta;
     float step;
@@ -17,7 +17,7 @@ layout(buffer_reference, std430, buffer_reference_align = 8) buffer Args {
     uint64_t next[6];
     uint64_t mapping, moved_indices, moved_steps;
     uint latent_dim[5];
-    uint pad1;
+    uint latent_width[5]; // 0: int32 values; 1, 2, 4: zigzag byte planes as stored
     uint64_t latents[5], W[5], bias[5];
     uint64_t overflow;
 };
@@ -32,6 +32,16 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer IntAt { int 
 float get(uint64_t base, uint64_t i) { return FloatAt(base + i * 4ul).v; }
 void put(uint64_t base, uint64_t i, float x) { FloatAt(base + i * 4ul).v = x; }
 int get_int(uint64_t base, uint64_t i) { return IntAt(base + i * 4ul).v; }
+// byte b of the word holding it (the planes are 4-byte aligned and padded to a whole word)
+uint byte_at(uint64_t address) { return (UintAt(address & ~3ul).v >> ((uint(address) & 3u) * 8u)) & 255u; }
+// value e of n latents: an int32 array (width 0) or byte planes of width bytes, zigzag coded
+int latent(uint64_t base, uint64_t n, uint64_t e, uint width)
+{
+    if (width == 0u) return get_int(base, e);
+    uint z = 0u;
+    for (uint b = 0u; b < width; b++) z |= byte_at(base + uint64_t(b) * n + e) << (8u * b);
+    return int(z >> 1) ^ -int(z & 1u);
+}
 
 uint features_of(uint which, uint sh_floats)
 {
@@ -50,7 +60,7 @@ void gather_and_decode(Args a, uint64_t i)
     for (uint64_t c = 0ul; c < C; c++) put(a.next[4], C * i + c, get(a.prev[4], C * q + c));
     uint64_t keep = uint64_t(a.keep_rest), own = uint64_t(a.rest_dim);
     for (uint64_t k = 0ul; k < keep; k++) { // the parent's latents, plus this frame's where coded against them
-        int64_t z = own != 0ul ? int64_t(get_int(a.latents[F_REST], own * i + k)) : 0l;
+        int64_t z = own != 0ul ? int64_t(latent(a.latents[F_REST], own * uint64_t(a.count), own * i + k, a.latent_width[F_REST])) : 0l;
         if (own == 0ul || a.rest_delta != 0u) z += int64_t(get_int(a.prev[5], keep * q + k));
         if (z < -2147483648l || z > 2147483647l) UintAt(a.overflow).v = 1u;
         IntAt(a.next[5] + (keep * i + k) * 4ul).v = int(z);
@@ -60,10 +70,13 @@ void gather_and_decode(Args a, uint64_t i)
         if (ld == 0u) continue;
         uint64_t value = at == F_DC ? a.next[4] + C * i * 4ul : at == F_REST ? a.next[4] + (C * i + 3ul) * 4ul
                          : at == SCALE ? a.next[1] + 12ul * i : at == ROTATION ? a.next[2] + 16ul * i : a.next[3] + 4ul * i;
-        uint64_t z = at == F_REST ? a.next[5] + 4ul * keep * i : a.latents[at] + 4ul * uint64_t(ld) * i;
+        uint64_t values = uint64_t(ld) * uint64_t(a.count), first = uint64_t(ld) * i;
         for (uint f = 0u; f < features; f++) {
             precise float sum = 0.0;
-            for (uint k = 0u; k < ld; k++) sum = sum + float(get_int(z, k)) * get(a.W[at], uint64_t(k * features + f));
+            for (uint k = 0u; k < ld; k++) {
+                int z = at == F_REST ? get_int(a.next[5], keep * i + k) : latent(a.latents[at], values, first + k, a.latent_width[at]);
+                sum = sum + float(z) * get(a.W[at], uint64_t(k * features + f));
+            }
             precise float delta = sum + get(a.bias[at], f);
             precise float was = get(value, f);
             put(value, f, at == F_REST ? delta : was + delta);
