@@ -25,7 +25,9 @@ static rd_result open_stream(rd_context *ctx, const char *path, rd_stream **s, r
     rd_result r = rd_stream_open(ctx, path, s);
     if (r != RD_OK) return r;
     rd_stream_get_info(*s, info);
-    if (!info->indexed)
+    if (info->piped)
+        fprintf(stderr, "radiant: %s is a pipe: frames are read as they arrive\n", path);
+    else if (!info->indexed)
         fprintf(stderr, "radiant: warning: %s has no index (cut short, damaged or still being written)%s; %lld whole frames found\n",
                 path, info->damaged_at >= 0 ? ", damage or a cut past its last whole frame" : "", (long long)info->frames);
     return RD_OK;
@@ -160,8 +162,9 @@ int cli_render_stream(int argc, char **argv, const char *usage)
         fprintf(stderr, "radiant: cannot make %s\n", out_dir);
         goto done;
     }
-    if (last < 0) last = info.frame_numbers - 1;
-    if (last >= info.frame_numbers) {
+    bool until_end = info.piped && last < 0; /* a pipe: every frame that arrives */
+    if (last < 0) last = info.piped ? INT64_MAX - 1 : info.frame_numbers - 1;
+    if (last >= info.frame_numbers && !info.piped) {
         fprintf(stderr, "radiant: --frames: %s has frames 0 to %lld\n", o.scene, (long long)info.frame_numbers - 1);
         status = EXIT_USAGE;
         goto done;
@@ -170,6 +173,8 @@ int cli_render_stream(int argc, char **argv, const char *usage)
     int psnr_frames = 0, renders = 0;
     for (int64_t k = first; k <= last; k++) {
         if (frame_scene(s, k, &decode_ms, &scene) != RD_OK) {
+            rd_stream_get_info(s, &info);
+            if (until_end && !info.piped && k >= info.frame_numbers) break; /* the pipe closed after its last frame */
             cli_error(ctx, NULL);
             int64_t next = rd_stream_next_intra(s, k);
             if (next < 0 || next > last) goto fail;
@@ -221,6 +226,9 @@ int cli_render_stream(int argc, char **argv, const char *usage)
         if (compared) cJSON_AddNumberToObject(entry, "psnr", frame_psnr / compared), psnr_sum += frame_psnr / compared, psnr_frames++;
     }
     int rendered = cJSON_GetArraySize(list);
+    if (until_end && info.damaged_at >= 0) /* where a cut pipe stopped */
+        fprintf(stderr, "radiant: warning: %s ended cut short or damaged at byte %lld, after %d whole frames\n", o.scene,
+                (long long)info.damaged_at, rendered);
     if (video) {
         rd_result finished = rd_video_close(video, true);
         video = NULL;
@@ -243,7 +251,7 @@ int cli_render_stream(int argc, char **argv, const char *usage)
     printf("decode %.2f ms a frame (%s), render %.2f ms a view\n", rendered ? total_decode / rendered : 0.0,
            rd_context_backend(ctx) == RD_BACKEND_CPU ? "host" : "residuals on the device", renders ? total_render / renders : 0.0);
     if (psnr_frames) printf("PSNR %.2f dB (mean over %d frames of their views' photos)\n", psnr_sum / psnr_frames, psnr_frames);
-    status = rendered == last - first + 1 ? EXIT_DONE : EXIT_FAILED;
+    status = rendered == last - first + 1 || (until_end && rendered > 0) ? EXIT_DONE : EXIT_FAILED;
     goto done;
 fail:
     cli_error(ctx, NULL);

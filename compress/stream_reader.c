@@ -43,14 +43,36 @@ struct rd_stream {
     rd_bytes latent_planes;          /* a residual's latents as stored, for the device decode */
     bool host_stale;             /* state is not yet the device's current frame */
     rd_scene *host_scene;        /* rd_stream_scene's on the CPU */
+    bool piped;                  /* read from a pipe: its bytes kept as read, frames found as they arrive */
+    bool pipe_ended;             /* the pipe has closed, or its index came: no frame follows */
+    rd_bytes held;               /* a pipe's bytes so far */
+    int64_t scan_at, scan_last;  /* where the scan goes on, and the last frame number it found */
     int64_t position;
     unsigned char *payload;
     size_t payload_capacity;
     uint64_t limit;
 };
 
+/* A pipe's bytes up to end read into held (blocking until they arrive); false at its end. */
+static bool pipe_fill(rd_stream *s, int64_t end)
+{
+    while ((int64_t)s->held.size < end && !s->pipe_ended) {
+        unsigned char *at = rd_bytes_grow(&s->held, 1 << 16);
+        if (!at) return false;
+        size_t got = fread(at, 1, 1 << 16, s->file);
+        s->held.size -= (1 << 16) - got;
+        if (got == 0) s->pipe_ended = true;
+    }
+    return (int64_t)s->held.size >= end;
+}
+
 static bool read_at(rd_stream *s, int64_t offset, void *dst, size_t bytes)
 {
+    if (s->piped) {
+        if (offset < 0 || !pipe_fill(s, offset + (int64_t)bytes)) return false;
+        memcpy(dst, s->held.data + offset, bytes);
+        return true;
+    }
     return fseeko(s->file, offset, SEEK_SET) == 0 && fread(dst, 1, bytes, s->file) == bytes;
 }
 
@@ -147,6 +169,12 @@ static int64_t find_magic(rd_stream *s, int64_t from)
     int64_t found = -1;
     while (buf && found < 0 && from + 8 <= s->file_bytes) {
         size_t want = (size_t)(s->file_bytes - from < CHUNK ? s->file_bytes - from : CHUNK);
+        if (s->piped) { /* what has arrived, up to a chunk */
+            pipe_fill(s, from + CHUNK);
+            int64_t held = (int64_t)s->held.size - from;
+            if (held < 8) break;
+            want = (size_t)(held < CHUNK ? held : CHUNK);
+        }
         if (!read_at(s, from, buf, want)) break;
         for (size_t k = 0; k + 8 <= want; k++)
             if (buf[k] == 'R' && memcmp(buf + k, RD_STREAM_FRAME_MAGIC, 8) == 0) {
@@ -160,31 +188,63 @@ static int64_t find_magic(rd_stream *s, int64_t from)
     return found;
 }
 
+/* One step of the scan without an index: the frame header at scan_at, if it checks, into
+   the table; past a damaged one, on to the next magic. False when the scan is over (the end,
+   a frame cut short, out of memory: *r says which). */
+static bool scan_one(rd_stream *s, rd_result *r)
+{
+    unsigned char head[RD_STREAM_FRAME_HEADER];
+    int64_t at = s->scan_at;
+    *r = RD_OK;
+    if (at < 0 || !read_at(s, at, head, sizeof head)) { /* the file's (or the pipe's) end */
+        if (at >= 0 && at < s->file_bytes && !s->piped && s->damaged_at < 0) s->damaged_at = at;
+        if (at >= 0 && s->piped && at < (int64_t)s->held.size && s->damaged_at < 0) s->damaged_at = at;
+        return false;
+    }
+    stream_frame_header h;
+    const char *problem = rd_stream_header_parse(head, &h);
+    if (problem && s->piped && memcmp(head, RD_STREAM_INDEX_MAGIC, 8) == 0) { /* a whole stream's index: no frame follows */
+        s->pipe_ended = true;
+        return false;
+    }
+    if (!problem && (int64_t)h.number <= s->scan_last) problem = "frame numbers out of order";
+    if (!problem && !s->piped && h.payload_bytes > (uint64_t)(s->file_bytes - at - RD_STREAM_FRAME_HEADER)) problem = "cut short";
+    if (!problem && s->piped && (h.payload_bytes > (uint64_t)INT64_MAX / 2 || !pipe_fill(s, at + RD_STREAM_FRAME_HEADER + (int64_t)h.payload_bytes)))
+        problem = "cut short";
+    int64_t span = s->piped ? (int64_t)s->held.size : s->file_bytes;
+    if (!problem && (int64_t)h.number > (span - s->data_start) / RD_STREAM_FRAME_HEADER) problem = "an absurd frame number";
+    if (problem) {
+        if (s->damaged_at < 0) s->damaged_at = at;
+        if (strcmp(problem, "cut short") == 0) return false;
+        s->scan_at = find_magic(s, at + 1);
+        return s->scan_at >= 0;
+    }
+    frame_entry e = {at, RD_STREAM_FRAME_HEADER + (int64_t)h.payload_bytes, (int64_t)h.count, h.timestamp, h.kind};
+    if (!add_frame(s, h.number, e)) {
+        *r = rd_fail(s->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", s->path);
+        return false;
+    }
+    s->scan_last = h.number, s->scan_at = at + e.bytes;
+    return true;
+}
+
 /* Without an index: every whole frame whose header checks, in order; damaged_at where a
    damaged or cut-off frame was passed over. */
 static rd_result scan(rd_stream *s)
 {
-    int64_t at = s->data_start, last = -1;
-    unsigned char head[RD_STREAM_FRAME_HEADER];
-    while (at + RD_STREAM_FRAME_HEADER <= s->file_bytes) {
-        stream_frame_header h;
-        const char *problem = read_at(s, at, head, sizeof head) ? rd_stream_header_parse(head, &h) : "cannot read";
-        if (!problem && (int64_t)h.number <= last) problem = "frame numbers out of order";
-        if (!problem && h.payload_bytes > (uint64_t)(s->file_bytes - at - RD_STREAM_FRAME_HEADER)) problem = "cut short";
-        if (!problem && (int64_t)h.number > (s->file_bytes - s->data_start) / RD_STREAM_FRAME_HEADER) problem = "an absurd frame number";
-        if (problem) {
-            if (s->damaged_at < 0) s->damaged_at = at;
-            if (strcmp(problem, "cut short") == 0) break;
-            at = find_magic(s, at + 1);
-            if (at < 0) break;
-            continue;
-        }
-        frame_entry e = {at, RD_STREAM_FRAME_HEADER + (int64_t)h.payload_bytes, (int64_t)h.count, h.timestamp, h.kind};
-        if (!add_frame(s, h.number, e)) return rd_fail(s->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", s->path);
-        last = h.number, at += e.bytes;
-    }
-    if (at >= 0 && at < s->file_bytes && s->damaged_at < 0) s->damaged_at = at;
-    return RD_OK;
+    rd_result r = RD_OK;
+    s->scan_at = s->data_start, s->scan_last = -1;
+    while (s->scan_at + RD_STREAM_FRAME_HEADER <= s->file_bytes && scan_one(s, &r)) {}
+    if (r == RD_OK && s->scan_at >= 0 && s->scan_at < s->file_bytes && s->damaged_at < 0) s->damaged_at = s->scan_at;
+    return r;
+}
+
+/* A pipe: frames read on until frame is known or the pipe ends. */
+static rd_result read_on(rd_stream *s, int64_t frame)
+{
+    rd_result r = RD_OK;
+    while (s->piped && frame >= s->frame_count && scan_one(s, &r)) {}
+    return r;
 }
 
 rd_result rd_stream_open(rd_context *ctx, const char *path, rd_stream **out)
@@ -198,10 +258,17 @@ rd_result rd_stream_open(rd_context *ctx, const char *path, rd_stream **out)
     snprintf(s->path, sizeof s->path, "%s", path);
     rd_result r = RD_OK;
     if (!(s->file = fopen(path, "rb"))) r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (r == RD_OK && (fseeko(s->file, 0, SEEK_END) != 0 || (s->file_bytes = ftello(s->file)) < 0))
-        r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot seek (streams are read from files)", path);
+    if (r == RD_OK && (fseeko(s->file, 0, SEEK_END) != 0 || (s->file_bytes = ftello(s->file)) < 0)) {
+        if (errno != ESPIPE) r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot seek: %s", path, strerror(errno));
+        s->piped = true; /* a pipe or FIFO: frames are found as they arrive, and a seek ahead waits for them */
+        s->file_bytes = INT64_MAX / 4; /* not known: the header's checks take any size */
+    }
     if (r == RD_OK) r = read_header(s);
-    if (r == RD_OK) {
+    if (r == RD_OK && s->piped) {
+        s->limit = rd_decode_limit(ctx, 0);
+        s->scan_at = s->data_start, s->scan_last = -1;
+        r = read_on(s, 0); /* the first frame, so that a player can start */
+    } else if (r == RD_OK) {
         s->limit = rd_decode_limit(ctx, (uint64_t)s->file_bytes);
         s->indexed = read_index(s);
         if (!s->indexed) r = scan(s);
@@ -218,7 +285,8 @@ void rd_stream_get_info(const rd_stream *s, rd_stream_info *out)
 {
     memset(out, 0, sizeof *out);
     out->sh_degree = s->sh_degree, out->frame_rate = s->frame_rate, out->position_step = s->position_step;
-    out->file_bytes = s->file_bytes, out->indexed = s->indexed, out->damaged_at = s->damaged_at;
+    out->file_bytes = s->piped ? (int64_t)s->held.size : s->file_bytes, out->indexed = s->indexed, out->damaged_at = s->damaged_at;
+    out->piped = s->piped && !s->pipe_ended;
     out->frame_numbers = s->frame_count;
     int64_t residual_bytes = 0, residuals = 0, bytes = 0;
     for (int64_t k = 0; k < s->frame_count; k++) {
@@ -348,6 +416,8 @@ static rd_result decode_frame(rd_stream *s, int64_t k)
 rd_result rd_stream_seek(rd_stream *s, int64_t frame)
 {
     if (!s) return rd_fail(NULL, RD_ERROR_INVALID_ARGUMENT, "rd_stream_seek: the stream is NULL");
+    rd_result read = read_on(s, frame);
+    if (read != RD_OK) return read;
     if (frame < 0 || frame >= s->frame_count)
         return rd_fail(s->ctx, RD_ERROR_INVALID_ARGUMENT, "%s: no frame %lld (%lld frames)", s->path, (long long)frame, (long long)s->frame_count);
     int64_t start = frame;
@@ -381,6 +451,7 @@ void rd_stream_close(rd_stream *s)
     rd_stream_scratch_free(s->ctx, &s->scratch);
     rd_stream_section_scratch_free(&s->sections);
     rd_bytes_free(&s->latent_planes);
+    rd_bytes_free(&s->held);
     free(s->frames);
     free(s->payload);
     free(s->config);

@@ -220,6 +220,13 @@ if [ -n "$stream_tool" ]; then
     elif [ -n "$video_frames" ] && ! grep -q "video needs FFmpeg's libraries" "$tmp/stderr"; then
         check "render a stream --video" false
     fi
+    check "render every frame of a stream" status_is 0 "$radiant" render "$tmp/s.rstream" --backend cpu --cameras "$tmp/cams.json" \
+        --width 32 --height 24 --out "$tmp/sall"
+    mkfifo "$tmp/live.rstream"
+    (cat "$tmp/s.rstream" > "$tmp/live.rstream" &)
+    check "render a stream from a pipe, frames as they arrive" status_is 0 "$radiant" render "$tmp/live.rstream" --backend cpu \
+        --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/slive"
+    check "  (said, and every frame the file's)" sh -c "grep -q 'is a pipe' '$tmp/stderr' && cmp -s '$tmp/slive/0001_f0011.png' '$tmp/sall/0001_f0011.png'"
     check "bench a stream" status_is 0 "$radiant" bench "$tmp/s.rstream" --backend cpu --cameras "$tmp/cams.json" --width 32 --height 24
     check "  (decode, render and seek times)" sh -c "grep -q 'decode + render' '$tmp/stdout' && grep -q 'seek  ' '$tmp/stdout'"
     check "render a stream decoded on Vulkan" status_is 0 "$radiant" render "$tmp/s.rstream" --frames 1:3 --backend vulkan \

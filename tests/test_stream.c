@@ -12,7 +12,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static rd_context *ctx;
 static test_rng rng;
@@ -454,6 +457,67 @@ static void test_gpu_decode(void)
     }
 }
 
+typedef struct pipe_writer {
+    const char *fifo, *from;
+    size_t cut; /* bytes written before closing (SIZE_MAX: all) */
+} pipe_writer;
+
+static void *write_pipe(void *arg)
+{
+    const pipe_writer *w = arg;
+    size_t n = 0;
+    unsigned char *bytes = read_file(w->from, &n);
+    FILE *f = fopen(w->fifo, "wb");
+    if (f && bytes) fwrite(bytes, 1, n < w->cut ? n : w->cut, f);
+    if (f) fclose(f);
+    free(bytes);
+    return NULL;
+}
+
+/* A stream read from a FIFO as a writer fills it: the first frame at open, each later one
+   as a next reaches it, every state the writer's; cut short, it plays to its last whole
+   frame and says where the damage starts. */
+static void test_pipe(void)
+{
+    stream_fixture_desc d = {.frames = 9, .gaussians = 150, .sh_degree = 1, .keyframe_every = 4};
+    rd_scene_desc states[9];
+    const char *path = path_of("piped.rstream");
+    if (!CHECK_OK(stream_fixture_write(ctx, &rng, path, &d, states))) return;
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s", path_of("fifo.rstream"));
+    size_t total = 0;
+    free(read_file(path, &total));
+    for (int round = 0; round < 2; round++) {
+        unlink(fifo);
+        if (!CHECK(mkfifo(fifo, 0600) == 0)) break;
+        pipe_writer w = {fifo, path, round == 0 ? SIZE_MAX : total * 2 / 3};
+        pthread_t thread;
+        if (!CHECK(pthread_create(&thread, NULL, write_pipe, &w) == 0)) break;
+        rd_stream *s = NULL;
+        if (CHECK_OK(rd_stream_open(ctx, fifo, &s))) {
+            rd_stream_info info;
+            rd_stream_get_info(s, &info);
+            CHECK(info.frames >= 1 && !info.indexed);
+            int played = 0;
+            bool same = true;
+            while (rd_stream_next(s) == RD_OK) {
+                rd_scene_desc got = rd_stream_state(s);
+                same &= same_scene(&got, &states[played++]);
+            }
+            rd_stream_get_info(s, &info);
+            CHECK(same && !info.piped);
+            if (round == 0) CHECK(played == d.frames && info.damaged_at == -1);
+            else CHECK(played > 0 && played < d.frames && info.damaged_at > 0);
+            CHECK_OK(rd_stream_seek(s, played - 1 >= 4 ? 4 : 0)); /* a seek back, from the bytes kept */
+            printf("  pipe%s: %d frames played as they arrived\n", round ? " cut short" : "", played);
+        }
+        rd_stream_close(s);
+        pthread_join(thread, NULL);
+    }
+    unlink(fifo);
+    stream_fixture_free_states(states, d.frames);
+}
+
 int main(void)
 {
     rng.state = test_seed("stream");
@@ -471,6 +535,7 @@ int main(void)
         stream_fixture_free_states(states, d.frames);
     }
     test_writer();
+    test_pipe();
     test_gpu_decode();
     test_encode();
     rd_context_destroy(ctx);
