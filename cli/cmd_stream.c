@@ -120,7 +120,7 @@ static int stream_options(int argc, char **argv, unsigned allowed, const char *u
 static rd_result frame_scene(rd_stream *s, int64_t frame, double *decode_ms, const rd_scene **scene)
 {
     double t0 = cli_now_ms();
-    rd_result r = rd_stream_position(s) + 1 == frame ? rd_stream_next(s) : rd_stream_seek(s, frame);
+    rd_result r = rd_stream_seek(s, frame); /* from the current frame where it can (the next: one residual) */
     if (r == RD_OK) r = rd_stream_scene(s, scene);
     *decode_ms = cli_now_ms() - t0;
     return r;

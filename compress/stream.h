@@ -37,6 +37,8 @@ void rd_stream_state_free(stream_state *s);
 /* Room for count Gaussians (contents undefined); false when out of memory. */
 bool rd_stream_state_reserve(stream_state *s, int64_t count, int sh_degree, int rest_latent_dim);
 int rd_stream_features(rd_stream_attribute a, int sh_degree);
+/* A Gaussian's SH floats at sh_degree: 3 (d + 1)^2. */
+static inline int rd_stream_sh_floats(int sh_degree) { return 3 * (sh_degree + 1) * (sh_degree + 1); }
 /* The spec's fixed cosine basis B_kf for latent k and feature f of features (RD_STREAM_COSINE). */
 double rd_stream_cosine_basis(int k, int f, int features);
 rd_scene_desc rd_stream_state_scene(const stream_state *s);
@@ -125,10 +127,10 @@ rd_result rd_stream_encode_intra(rd_context *ctx, const rd_scene_desc *scene, co
                                  rd_bytes *out);
 rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f, const stream_state *prev, int zstd_level,
                                     rd_bytes *out);
-/* where names the frame in messages ("frame 12 of x.rstream"); limit bounds the bytes
-   the state may take. */
 /* Parses a payload: an intra frame decoded into intra, a residual (against prev's count,
-   SH degree and f_rest latent size; its arrays are not read) into residual. */
+   SH degree and f_rest latent size; its arrays are not read) into residual. where names
+   the frame in messages ("frame 12 of x.rstream"); limit bounds the bytes the state may
+   take; scratch (NULL: one for this call) is kept between calls. */
 rd_result rd_stream_parse_payload(rd_context *ctx, const char *where, rd_stream_frame_kind kind, const unsigned char *payload,
                                   size_t bytes, const stream_state *prev, uint64_t limit, stream_section_scratch *scratch,
                                   stream_state *intra, stream_parsed_residual *residual);

@@ -6,19 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int sh_floats(int sh_degree) { return 3 * (sh_degree + 1) * (sh_degree + 1); }
-
 static uint64_t address(const void *buffer, size_t offset) { return (uint64_t)(uintptr_t)buffer + offset; }
 
-/* The arrays' places in a buffer for capacity Gaussians; returns the bytes it takes. */
-static size_t layout(const void *buffer, int64_t capacity, int sh_degree, int rest, stream_device_arrays *a)
+/* The arrays' places in a buffer for count Gaussians; returns the bytes they take. */
+static size_t layout(const void *buffer, int64_t count, int sh_degree, int rest, stream_device_arrays *a)
 {
-    size_t n = (size_t)capacity, at = 0;
+    size_t n = (size_t)count, at = 0;
     a->means = address(buffer, at), at += 12 * n;
     a->log_scales = address(buffer, at), at += 12 * n;
     a->rotations = address(buffer, at), at += 16 * n;
     a->opacities = address(buffer, at), at += 4 * n;
-    a->sh = address(buffer, at), at += 4 * n * (size_t)sh_floats(sh_degree);
+    a->sh = address(buffer, at), at += 4 * n * (size_t)rd_stream_sh_floats(sh_degree);
     a->rest_latents = address(buffer, at), at += 4 * n * (size_t)rest;
     return at + 4;
 }
@@ -39,7 +37,7 @@ rd_result rd_stream_device_reserve(rd_context *ctx, stream_device_state *d, int6
     }
     /* the arrays packed for this count, so that a device scene over them is the count's size */
     layout(d->buffer, count, sh_degree, rest_latent_dim, &d->arrays);
-    d->count = count, d->capacity = count, d->sh_degree = sh_degree, d->rest_latent_dim = rest_latent_dim;
+    d->count = count, d->sh_degree = sh_degree, d->rest_latent_dim = rest_latent_dim;
     return RD_OK;
 }
 
@@ -57,7 +55,7 @@ static int rows_of(const stream_device_state *d, const stream_state *h, array_ro
                         {d->arrays.log_scales, h->log_scales, 12 * n},
                         {d->arrays.rotations, h->rotations, 16 * n},
                         {d->arrays.opacities, h->opacities, 4 * n},
-                        {d->arrays.sh, h->sh, 4 * n * (size_t)sh_floats(d->sh_degree)},
+                        {d->arrays.sh, h->sh, 4 * n * (size_t)rd_stream_sh_floats(d->sh_degree)},
                         {d->arrays.rest_latents, h->rest_latents, 4 * n * (size_t)d->rest_latent_dim}};
     memcpy(rows, all, sizeof all);
     return d->rest_latent_dim ? 6 : 5;
@@ -141,7 +139,7 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
     rd_result r = rd_stream_device_reserve(ctx, next, (int64_t)n, degree, keep);
     if (r == RD_OK) r = scratch_reserve(ctx, scratch, 4 * words);
     if (r != RD_OK) return r;
-    stream_apply_args a = {(uint32_t)n, (uint32_t)m, (uint32_t)sh_floats(degree), (uint32_t)rest_dim, (uint32_t)keep,
+    stream_apply_args a = {(uint32_t)n, (uint32_t)m, (uint32_t)rd_stream_sh_floats(degree), (uint32_t)rest_dim, (uint32_t)keep,
                            p->rest_delta, step, prev->arrays, next->arrays};
     size_t at = 0;
     if (p->mapping) { /* parents as 32 bits: a frame holds at most 2^31 - 1 Gaussians */

@@ -11,7 +11,7 @@
 #include "stream_apply.h"
 
 typedef struct stream_device_state {
-    int64_t count, capacity;
+    int64_t count;
     int sh_degree, rest_latent_dim;
     void *buffer;              /* one rd_buffer_alloc for every array */
     size_t buffer_bytes;

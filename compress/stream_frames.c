@@ -30,8 +30,6 @@ double rd_stream_cosine_basis(int k, int f, int features)
     return cos(M_PI * (k + 0.5) * f / features) / sqrt((double)features) * (f > 0 ? sqrt(2.0) : 1.0);
 }
 
-static int sh_floats(int sh_degree) { return 3 * (sh_degree + 1) * (sh_degree + 1); }
-
 void rd_stream_state_free(stream_state *s)
 {
     free(s->means), free(s->log_scales), free(s->rotations), free(s->opacities), free(s->sh), free(s->rest_latents);
@@ -45,7 +43,7 @@ bool rd_stream_state_reserve(stream_state *s, int64_t count, int sh_degree, int 
         int64_t n = count > 0 ? count : 1;
         s->means = rd_alloc_array(n * 3, sizeof(float)), s->log_scales = rd_alloc_array(n * 3, sizeof(float));
         s->rotations = rd_alloc_array(n * 4, sizeof(float)), s->opacities = rd_alloc_array(n, sizeof(float));
-        s->sh = rd_alloc_array(n * sh_floats(sh_degree), sizeof(float));
+        s->sh = rd_alloc_array(n * rd_stream_sh_floats(sh_degree), sizeof(float));
         s->rest_latents = rest_latent_dim ? rd_alloc_array(n * rest_latent_dim, sizeof(int32_t)) : NULL;
         s->capacity = n, s->sh_degree = sh_degree, s->rest_latent_dim = rest_latent_dim;
         if (!s->means || !s->log_scales || !s->rotations || !s->opacities || !s->sh || (rest_latent_dim && !s->rest_latents)) {
@@ -66,7 +64,7 @@ rd_scene_desc rd_stream_state_scene(const stream_state *s)
 /* Bytes a state of count Gaussians takes. */
 static uint64_t state_bytes(uint64_t count, int sh_degree, int rest_latent_dim)
 {
-    return count * (uint64_t)(3 + 3 + 4 + 1 + sh_floats(sh_degree) + rest_latent_dim) * 4;
+    return count * (uint64_t)(3 + 3 + 4 + 1 + rd_stream_sh_floats(sh_degree) + rest_latent_dim) * 4;
 }
 
 /* ---- intra frames ------------------------------------------------------------------- */
@@ -83,7 +81,7 @@ rd_result rd_stream_encode_intra(rd_context *ctx, const rd_scene_desc *scene, co
     rd_stream_put_floats(out, TAG_SCALES, scene->log_scales, n * 3, level);
     rd_stream_put_floats(out, TAG_ROTATIONS, scene->rotations, n * 4, level);
     rd_stream_put_floats(out, TAG_OPACITIES, scene->opacities, n, level);
-    rd_stream_put_floats(out, TAG_SH, scene->sh, n * (uint64_t)sh_floats(scene->sh_degree), level);
+    rd_stream_put_floats(out, TAG_SH, scene->sh, n * (uint64_t)rd_stream_sh_floats(scene->sh_degree), level);
     if (rest) rd_stream_put_ints32(out, TAG_REST_LATENTS, latents_from->rest_latents, n * (uint64_t)rest, level);
     return out->failed ? rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "stream: out of memory coding an intra frame") : RD_OK;
 }
@@ -99,7 +97,7 @@ static rd_result decode_intra(rd_context *ctx, section_reader *r, uint64_t limit
                        (unsigned long long)n, degree, rest);
     if (state_bytes(n, degree, rest) > limit)
         return rd_fail(ctx, RD_ERROR_LIMIT, "%s: %llu Gaussians exceed the decode limit", r->where, (unsigned long long)n);
-    if (!rd_stream_section_declares(r, TAG_MEANS, n * 3) || !rd_stream_section_declares(r, TAG_SH, n * (uint64_t)sh_floats(degree)))
+    if (!rd_stream_section_declares(r, TAG_MEANS, n * 3) || !rd_stream_section_declares(r, TAG_SH, n * (uint64_t)rd_stream_sh_floats(degree)))
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the sections do not hold the %llu Gaussians the frame declares", r->where,
                        (unsigned long long)n);
     if (!rd_stream_state_reserve(next, (int64_t)n, degree, rest))
@@ -108,7 +106,7 @@ static rd_result decode_intra(rd_context *ctx, section_reader *r, uint64_t limit
     if (res == RD_OK) res = rd_stream_get_floats(r, TAG_SCALES, n * 3, next->log_scales);
     if (res == RD_OK) res = rd_stream_get_floats(r, TAG_ROTATIONS, n * 4, next->rotations);
     if (res == RD_OK) res = rd_stream_get_floats(r, TAG_OPACITIES, n, next->opacities);
-    if (res == RD_OK) res = rd_stream_get_floats(r, TAG_SH, n * (uint64_t)sh_floats(degree), next->sh);
+    if (res == RD_OK) res = rd_stream_get_floats(r, TAG_SH, n * (uint64_t)rd_stream_sh_floats(degree), next->sh);
     if (res == RD_OK && rest) res = rd_stream_get_ints32(r, TAG_REST_LATENTS, n * (uint64_t)rest, next->rest_latents);
     return res;
 }
@@ -336,7 +334,7 @@ rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const str
                                    float step, stream_state *next)
 {
     if (p->planes) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: latents kept as planes are the device decode's", where);
-    int degree = prev->sh_degree, C = sh_floats(degree), rest_dim = p->latent_dim[RD_STREAM_F_REST];
+    int degree = prev->sh_degree, C = rd_stream_sh_floats(degree), rest_dim = p->latent_dim[RD_STREAM_F_REST];
     int keep_rest = rest_dim ? rest_dim : prev->rest_latent_dim;
     if (!rd_stream_state_reserve(next, (int64_t)p->count, degree, keep_rest))
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for %llu Gaussians", where, (unsigned long long)p->count);

@@ -197,8 +197,8 @@ static bool scan_one(rd_stream *s, rd_result *r)
     int64_t at = s->scan_at;
     *r = RD_OK;
     if (at < 0 || !read_at(s, at, head, sizeof head)) { /* the file's (or the pipe's) end */
-        if (at >= 0 && at < s->file_bytes && !s->piped && s->damaged_at < 0) s->damaged_at = at;
-        if (at >= 0 && s->piped && at < (int64_t)s->held.size && s->damaged_at < 0) s->damaged_at = at;
+        int64_t end = s->piped ? (int64_t)s->held.size : s->file_bytes; /* bytes after the last whole frame: damage or a cut */
+        if (at >= 0 && at < end && s->damaged_at < 0) s->damaged_at = at;
         return false;
     }
     stream_frame_header h;
@@ -260,7 +260,7 @@ rd_result rd_stream_open(rd_context *ctx, const char *path, rd_stream **out)
     if (!(s->file = fopen(path, "rb"))) r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (r == RD_OK && (fseeko(s->file, 0, SEEK_END) != 0 || (s->file_bytes = ftello(s->file)) < 0)) {
         if (errno != ESPIPE) r = rd_fail(ctx, RD_ERROR_IO, "%s: cannot seek: %s", path, strerror(errno));
-        s->piped = true; /* a pipe or FIFO: frames are found as they arrive, and a seek ahead waits for them */
+        s->piped = r == RD_OK;         /* a pipe or FIFO: frames are found as they arrive, a seek ahead waits for them */
         s->file_bytes = INT64_MAX / 4; /* not known: the header's checks take any size */
     }
     if (r == RD_OK) r = read_header(s);

@@ -14,7 +14,7 @@ bool vw_is_stream_path(const char *path)
 /* Decodes frame k, or where it is damaged the next intra frame after it. */
 static bool decode(vw_stream_player *p, int64_t k, const rd_scene **scene, char *message, size_t size)
 {
-    rd_result r = k == rd_stream_position(p->stream) + 1 ? rd_stream_next(p->stream) : rd_stream_seek(p->stream, k);
+    rd_result r = rd_stream_seek(p->stream, k); /* from the shown frame where it can (the next: one residual) */
     bool ok = r == RD_OK;
     if (!ok) {
         snprintf(message, size, "%s", rd_last_error(p->ctx));
