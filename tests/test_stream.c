@@ -407,6 +407,53 @@ static void test_encode(void)
     random_scene_free(&a), random_scene_free(&b);
 }
 
+/* A byte changed inside a residual frame's latent sections, its checksums made to match
+   again, so that the parsers see it: the GPU's decode (latents kept as stored) and the
+   CPU's must agree, both refusing the frame or both giving the same state. */
+static void test_gpu_damage(rd_context *gpu, const char *path)
+{
+    size_t n = 0;
+    unsigned char *bytes = read_file(path, &n);
+    rd_stream *s = NULL;
+    rd_stream_frame_info fi;
+    if (!CHECK(bytes) || !CHECK_OK(rd_stream_open(ctx, path, &s)) || !CHECK_OK(rd_stream_get_frame(s, 1, &fi))) {
+        rd_stream_close(s), free(bytes);
+        return;
+    }
+    rd_stream_close(s);
+    const char *damaged = path_of("damaged_gpu.rstream");
+    bool agree = true;
+    int decoded = 0, refused = 0, by_checksum = 0;
+    for (int t = 0; t < 24; t++) {
+        unsigned char *copy = malloc(n);
+        memcpy(copy, bytes, n);
+        size_t payload = (size_t)fi.bytes - 56, at = (size_t)fi.offset + 56 + payload - 1 - (size_t)(rng_uniform(&rng) * (double)(payload / 3));
+        copy[at] ^= (unsigned char)(1 + rng_uniform(&rng) * 255);
+        uint64_t h = rd_stream_hash(copy + fi.offset + 56, payload);
+        for (int b = 0; b < 8; b++) copy[fi.offset + 40 + b] = (unsigned char)(h >> (8 * b));
+        h = rd_stream_hash(copy + fi.offset, 48);
+        for (int b = 0; b < 8; b++) copy[fi.offset + 48 + b] = (unsigned char)(h >> (8 * b));
+        FILE *f = fopen(damaged, "wb");
+        if (f) fwrite(copy, 1, n, f), fclose(f);
+        free(copy);
+        rd_stream *cpu_s = NULL, *gpu_s = NULL;
+        bool cpu_ok = rd_stream_open(ctx, damaged, &cpu_s) == RD_OK && rd_stream_seek(cpu_s, 1) == RD_OK;
+        bool gpu_ok = rd_stream_open(gpu, damaged, &gpu_s) == RD_OK && rd_stream_seek(gpu_s, 1) == RD_OK;
+        by_checksum += !cpu_ok && strstr(rd_last_error(ctx), "checksum") != NULL;
+        decoded += cpu_ok && gpu_ok, refused += !cpu_ok && !gpu_ok;
+        if (cpu_ok && gpu_ok) {
+            rd_scene_desc a = rd_stream_state(cpu_s), b = rd_stream_state(gpu_s);
+            agree &= same_scene(&a, &b);
+        } else {
+            agree &= cpu_ok == gpu_ok;
+        }
+        rd_stream_close(cpu_s), rd_stream_close(gpu_s);
+    }
+    CHECK(agree && by_checksum == 0); /* every change reached the parsers */
+    printf("  damaged latents on %s: %d decoded alike, %d refused by both\n", rd_backend_name(rd_context_backend(gpu)), decoded, refused);
+    free(bytes);
+}
+
 /* A stream decoded on each GPU present (residual frames in device memory) gives the
    writer's states bit for bit, frame by frame and by seeks, and its device scene renders
    as the host scene of the same state does. */
@@ -437,6 +484,7 @@ static void test_gpu_decode(void)
                 all &= same_scene(&got, &states[k]);
             }
             CHECK(all);
+            test_gpu_damage(gpu, path);
             const rd_scene *device_scene = NULL;
             rd_scene *host_scene = NULL;
             rd_scene_desc state = rd_stream_state(s);
