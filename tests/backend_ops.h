@@ -52,6 +52,9 @@ typedef struct backend_op {
 /* Whether the backend under test has the compute kernels that CPU and CUDA share (the
    training kernels, the hash encoding): Vulkan has none yet. */
 bool op_cpu_or_cuda(const op_env *env);
+/* bytes of host (NULL: zeros) in memory of the context's backend (rd_buffer_alloc: the
+   device's on GPUs, the host's on the CPU); NULL on failure. Free with rd_buffer_free. */
+void *op_device_copy(rd_context *ctx, const void *host, size_t bytes);
 
 /* The splat renderer's rows (ops_splat.c), and its backward pass's (ops_splat_backward.c). */
 extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
@@ -78,6 +81,8 @@ extern const backend_op OP_HASHGRID;
 extern const backend_op OP_OCCUPANCY_MARCH, OP_OCCUPANCY_UPDATE, OP_VOLUME_COMPOSITE;
 /* The residual stream decode's row (ops_stream.c). */
 extern const backend_op OP_STREAM_DECODE;
+/* The residual encoder's step (ops_stream_encode.c). */
+extern const backend_op OP_STREAM_ENCODE_STEP;
 /* The NeRF networks' row (ops_mlp.c). */
 extern const backend_op OP_MLP;
 /* The NeRF field's row and the whole NeRF frame's (ops_nerf_field.c). */

@@ -64,19 +64,6 @@ static void *hashgrid_generate(const op_env *env, test_rng *r, int i)
     return c;
 }
 
-/* A host array on the context's device (or itself on the CPU). */
-static float *to_backend(rd_context *ctx, const void *host, size_t bytes)
-{
-    void *p = NULL;
-    rd_memory memory;
-    if (rd_buffer_alloc(ctx, bytes ? bytes : 4, &p, &memory) != RD_OK) return NULL;
-    if (rd_buffer_copy(ctx, p, memory, host, RD_MEMORY_HOST, bytes) != RD_OK) {
-        rd_buffer_free(ctx, p);
-        return NULL;
-    }
-    return p;
-}
-
 static rd_result hashgrid_run(rd_context *ctx, void *inputs, void **outputs)
 {
     hashgrid_case *c = inputs;
@@ -95,10 +82,10 @@ static rd_result hashgrid_run(rd_context *ctx, void *inputs, void **outputs)
     }
     rd_result r = RD_ERROR_OUT_OF_MEMORY;
 #ifdef RADIANT_TEST_CUDA
-    float *params = to_backend(ctx, c->params, table_bytes), *positions = to_backend(ctx, c->positions, position_bytes);
-    float *grad_features = to_backend(ctx, c->grad_features, feature_bytes), *features = to_backend(ctx, o->features, feature_bytes);
-    float *grad_params = to_backend(ctx, o->grad_params, table_bytes);
-    float *grad_positions = to_backend(ctx, o->grad_positions, position_bytes);
+    float *params = op_device_copy(ctx, c->params, table_bytes), *positions = op_device_copy(ctx, c->positions, position_bytes);
+    float *grad_features = op_device_copy(ctx, c->grad_features, feature_bytes), *features = op_device_copy(ctx, o->features, feature_bytes);
+    float *grad_params = op_device_copy(ctx, o->grad_params, table_bytes);
+    float *grad_positions = op_device_copy(ctx, o->grad_positions, position_bytes);
     if (params && positions && grad_features && features && grad_params && grad_positions) {
         r = rd_hashgrid_forward_cuda(ctx, &c->grid, params, positions, c->n, features, NULL);
         if (r == RD_OK)

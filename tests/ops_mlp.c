@@ -76,21 +76,7 @@ static void *mlp_generate(const op_env *env, test_rng *r, int i)
 
 static bool mlp_large(const void *inputs) { return ((const mlp_case *)inputs)->n > 10000; }
 
-
 #ifdef RADIANT_TEST_CUDA
-/* A host array on the device (bytes > 0). */
-static void *to_device(rd_context *ctx, const void *host, size_t bytes)
-{
-    void *p = NULL;
-    rd_memory memory;
-    if (rd_buffer_alloc(ctx, bytes, &p, &memory) != RD_OK) return NULL;
-    if (host && rd_buffer_copy(ctx, p, memory, host, RD_MEMORY_HOST, bytes) != RD_OK) {
-        rd_buffer_free(ctx, p);
-        return NULL;
-    }
-    return p;
-}
-
 static rd_result mlp_run_cuda(rd_context *ctx, const mlp_case *c, mlp_outputs *o)
 {
     const rd_mlp *m = &c->m;
@@ -102,10 +88,10 @@ static rd_result mlp_run_cuda(rd_context *ctx, const mlp_case *c, mlp_outputs *o
     most = most > outs ? most : outs;
     unsigned char *poison = malloc(most);
     memset(poison, 0xff, most); /* NaN as floats and as halves */
-    float *w = to_device(ctx, c->weights, weights), *in = to_device(ctx, c->inputs, ins), *out = to_device(ctx, poison, outs);
-    void *act = to_device(ctx, poison, bytes);
-    float *g_out = to_device(ctx, c->grad_outputs, outs), *g_w = to_device(ctx, c->grad_weights, weights);
-    float *g_w2 = to_device(ctx, c->grad_weights, weights), *g_in = to_device(ctx, poison, ins);
+    float *w = op_device_copy(ctx, c->weights, weights), *in = op_device_copy(ctx, c->inputs, ins), *out = op_device_copy(ctx, poison, outs);
+    void *act = op_device_copy(ctx, poison, bytes);
+    float *g_out = op_device_copy(ctx, c->grad_outputs, outs), *g_w = op_device_copy(ctx, c->grad_weights, weights);
+    float *g_w2 = op_device_copy(ctx, c->grad_weights, weights), *g_in = op_device_copy(ctx, poison, ins);
     uint16_t *act_host = malloc(sizeof(uint16_t) * (halves ? halves : 1));
     float *again = malloc(weights);
     r = RD_ERROR_OUT_OF_MEMORY;

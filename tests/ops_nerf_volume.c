@@ -45,19 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A host array on the context's device (or a copy of it on the CPU). */
-static void *to_backend(rd_context *ctx, const void *host, size_t bytes)
-{
-    void *p = NULL;
-    rd_memory memory;
-    if (rd_buffer_alloc(ctx, bytes ? bytes : 4, &p, &memory) != RD_OK) return NULL;
-    if (bytes && rd_buffer_copy(ctx, p, memory, host, RD_MEMORY_HOST, bytes) != RD_OK) {
-        rd_buffer_free(ctx, p);
-        return NULL;
-    }
-    return p;
-}
-
 static rd_result to_host(rd_context *ctx, void *host, const void *device, size_t bytes)
 {
     return bytes ? rd_buffer_copy(ctx, host, RD_MEMORY_HOST, device, RD_MEMORY_DEVICE, bytes) : RD_OK;
@@ -162,12 +149,12 @@ static rd_result march_run(rd_context *ctx, void *inputs, void **outputs)
     rd_occupancy_cuda g;
     r = rd_occupancy_cuda_create(ctx, &c->grid, &g);
     if (r != RD_OK) return r;
-    float *origins = to_backend(ctx, c->origins, 3 * limit_bytes), *dirs = to_backend(ctx, c->dirs, 3 * limit_bytes);
-    float *t_min = c->t_min ? to_backend(ctx, c->t_min, limit_bytes) : NULL, *t_max = c->t_max ? to_backend(ctx, c->t_max, limit_bytes) : NULL;
-    float *jitter = c->jitter ? to_backend(ctx, c->jitter, limit_bytes) : NULL;
-    rd_march_sample *samples = to_backend(ctx, o->samples, sample_bytes);
-    int32_t *offset = to_backend(ctx, o->offset, ray_bytes), *count = to_backend(ctx, o->count, ray_bytes);
-    int64_t *total = to_backend(ctx, &o->total, sizeof o->total);
+    float *origins = op_device_copy(ctx, c->origins, 3 * limit_bytes), *dirs = op_device_copy(ctx, c->dirs, 3 * limit_bytes);
+    float *t_min = c->t_min ? op_device_copy(ctx, c->t_min, limit_bytes) : NULL, *t_max = c->t_max ? op_device_copy(ctx, c->t_max, limit_bytes) : NULL;
+    float *jitter = c->jitter ? op_device_copy(ctx, c->jitter, limit_bytes) : NULL;
+    rd_march_sample *samples = op_device_copy(ctx, o->samples, sample_bytes);
+    int32_t *offset = op_device_copy(ctx, o->offset, ray_bytes), *count = op_device_copy(ctx, o->count, ray_bytes);
+    int64_t *total = op_device_copy(ctx, &o->total, sizeof o->total);
     r = RD_ERROR_OUT_OF_MEMORY;
     if (origins && dirs && (t_min || !c->t_min) && (t_max || !c->t_max) && (jitter || !c->jitter) && samples && offset && count && total) {
         r = rd_occupancy_march_rays_cuda(ctx, &g, c->rays, origins, dirs, t_min, t_max, jitter, c->max_samples, c->capacity, samples, offset,
@@ -328,8 +315,8 @@ static rd_result update_run(rd_context *ctx, void *inputs, void **outputs)
 #ifdef RADIANT_TEST_CUDA
     rd_occupancy_cuda g = {0};
     if (r == RD_OK) r = rd_occupancy_cuda_create(ctx, &c->grid, &g);
-    float *points = r == RD_OK ? to_backend(ctx, o->points, point_bytes) : NULL, *sigma_dev = NULL;
-    int32_t *cells = r == RD_OK ? to_backend(ctx, o->cells, cell_bytes) : NULL;
+    float *points = r == RD_OK ? op_device_copy(ctx, o->points, point_bytes) : NULL, *sigma_dev = NULL;
+    int32_t *cells = r == RD_OK ? op_device_copy(ctx, o->cells, cell_bytes) : NULL;
     if (r == RD_OK) r = points && cells ? RD_OK : RD_ERROR_OUT_OF_MEMORY;
     if (r == RD_OK) r = rd_occupancy_update_points_cuda(ctx, &g, c->step, points, cells, NULL);
     if (r == RD_OK) r = to_host(ctx, o->points, points, point_bytes);
@@ -337,7 +324,7 @@ static rd_result update_run(rd_context *ctx, void *inputs, void **outputs)
     if (r == RD_OK) {
         /* the density at the device's own points (equal to the CPU's where the draws agree) */
         blob_density(c, o->points, o->count, sigma);
-        r = (sigma_dev = to_backend(ctx, sigma, sizeof(float) * (size_t)o->count)) ? RD_OK : RD_ERROR_OUT_OF_MEMORY;
+        r = (sigma_dev = op_device_copy(ctx, sigma, sizeof(float) * (size_t)o->count)) ? RD_OK : RD_ERROR_OUT_OF_MEMORY;
     }
     if (r == RD_OK) r = rd_occupancy_update_apply_cuda(ctx, &g, o->count, cells, sigma_dev, NULL);
     if (r == RD_OK) r = rd_occupancy_cuda_download(ctx, &g, &o->grid);
@@ -463,15 +450,15 @@ static rd_result volume_run(rd_context *ctx, void *inputs, void **outputs)
     }
     rd_result r = RD_ERROR_OUT_OF_MEMORY;
 #ifdef RADIANT_TEST_CUDA
-    int32_t *offset = to_backend(ctx, c->offset, ray_ints), *count = to_backend(ctx, c->count, ray_ints);
-    rd_march_sample *s = to_backend(ctx, c->s, sizeof(rd_march_sample) * (size_t)c->samples);
-    float *sigma = to_backend(ctx, c->sigma, sample_floats), *rgb = to_backend(ctx, c->rgb, 3 * sample_floats);
-    float *background = to_backend(ctx, c->background, 3 * ray_floats), *g_rgb = to_backend(ctx, c->g_rgb, 3 * ray_floats);
-    float *g_alpha = to_backend(ctx, c->g_alpha, ray_floats), *g_depth = to_backend(ctx, c->g_depth, ray_floats);
-    float *out_rgb = to_backend(ctx, o->rgb, 3 * ray_floats), *alpha = to_backend(ctx, o->alpha, ray_floats);
-    float *depth = to_backend(ctx, o->depth, ray_floats), *g_sigma = to_backend(ctx, o->g_sigma, sample_floats);
-    float *g_colour = to_backend(ctx, o->g_colour, 3 * sample_floats);
-    int32_t *used = to_backend(ctx, o->used, ray_ints);
+    int32_t *offset = op_device_copy(ctx, c->offset, ray_ints), *count = op_device_copy(ctx, c->count, ray_ints);
+    rd_march_sample *s = op_device_copy(ctx, c->s, sizeof(rd_march_sample) * (size_t)c->samples);
+    float *sigma = op_device_copy(ctx, c->sigma, sample_floats), *rgb = op_device_copy(ctx, c->rgb, 3 * sample_floats);
+    float *background = op_device_copy(ctx, c->background, 3 * ray_floats), *g_rgb = op_device_copy(ctx, c->g_rgb, 3 * ray_floats);
+    float *g_alpha = op_device_copy(ctx, c->g_alpha, ray_floats), *g_depth = op_device_copy(ctx, c->g_depth, ray_floats);
+    float *out_rgb = op_device_copy(ctx, o->rgb, 3 * ray_floats), *alpha = op_device_copy(ctx, o->alpha, ray_floats);
+    float *depth = op_device_copy(ctx, o->depth, ray_floats), *g_sigma = op_device_copy(ctx, o->g_sigma, sample_floats);
+    float *g_colour = op_device_copy(ctx, o->g_colour, 3 * sample_floats);
+    int32_t *used = op_device_copy(ctx, o->used, ray_ints);
     void *all[] = {offset, count, s, sigma, rgb, background, g_rgb, g_alpha, g_depth, out_rgb, alpha, depth, g_sigma, g_colour, used};
     bool have = true;
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) have &= all[k] != NULL;

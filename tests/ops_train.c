@@ -18,19 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A host array on the context's device (or itself on the CPU), and back. */
-static float *to_backend(rd_context *ctx, const void *host, size_t bytes)
-{
-    void *p = NULL;
-    rd_memory memory;
-    if (rd_buffer_alloc(ctx, bytes ? bytes : 4, &p, &memory) != RD_OK) return NULL;
-    if (host && rd_buffer_copy(ctx, p, memory, host, RD_MEMORY_HOST, bytes) != RD_OK) {
-        rd_buffer_free(ctx, p);
-        return NULL;
-    }
-    return p;
-}
-
 static rd_result from_backend(rd_context *ctx, void *host, const void *p, size_t bytes)
 {
     return rd_buffer_copy(ctx, host, RD_MEMORY_HOST, p, rd_context_backend(ctx) == RD_BACKEND_CPU ? RD_MEMORY_HOST : RD_MEMORY_DEVICE,
@@ -87,10 +74,10 @@ static rd_result loss_run(rd_context *ctx, void *inputs, void **outputs)
     }
     rd_result r = RD_ERROR_OUT_OF_MEMORY;
 #ifdef RADIANT_TEST_CUDA
-    float *render = to_backend(ctx, c->render, 4 * n * sizeof(float)), *photo = to_backend(ctx, c->photo, 4 * n * sizeof(float));
-    float *grad = to_backend(ctx, NULL, 4 * n * sizeof(float));
-    float *scratch = to_backend(ctx, NULL, rd_loss_cuda_scratch_floats(c->width, c->height) * sizeof(float));
-    double zero = 0.0, *sum = (double *)to_backend(ctx, &zero, sizeof(double));
+    float *render = op_device_copy(ctx, c->render, 4 * n * sizeof(float)), *photo = op_device_copy(ctx, c->photo, 4 * n * sizeof(float));
+    float *grad = op_device_copy(ctx, NULL, 4 * n * sizeof(float));
+    float *scratch = op_device_copy(ctx, NULL, rd_loss_cuda_scratch_floats(c->width, c->height) * sizeof(float));
+    double zero = 0.0, *sum = (double *)op_device_copy(ctx, &zero, sizeof(double));
     if (render && photo && grad && scratch && sum) {
         rd_loss_cuda_desc d = {c->width, c->height, render, photo, {c->background[0], c->background[1], c->background[2]},
                                0.2f, scratch, NULL};
@@ -224,9 +211,9 @@ static rd_result adam_run(rd_context *ctx, void *inputs, void **outputs)
     }
     rd_result r = RD_ERROR_OUT_OF_MEMORY;
 #ifdef RADIANT_TEST_CUDA
-    float *d[ADAM_ARRAYS], *grad = to_backend(ctx, c->grad, c->n * sizeof(float)), *sh_grad = to_backend(ctx, c->sh_grad, rows * row * sizeof(float));
+    float *d[ADAM_ARRAYS], *grad = op_device_copy(ctx, c->grad, c->n * sizeof(float)), *sh_grad = op_device_copy(ctx, c->sh_grad, rows * row * sizeof(float));
     bool ok = grad && sh_grad;
-    for (int k = 0; k < ADAM_ARRAYS; k++) ok &= (d[k] = to_backend(ctx, o->a[k], sizes[k] * sizeof(float))) != NULL;
+    for (int k = 0; k < ADAM_ARRAYS; k++) ok &= (d[k] = op_device_copy(ctx, o->a[k], sizes[k] * sizeof(float))) != NULL;
     if (ok) {
         rd_adam_sh_moments mo = {d[4], d[5], d[6], d[7]};
         r = rd_adam_update_cuda(ctx, d[0], grad, d[1], d[2], c->n, &step, NULL);
@@ -339,10 +326,10 @@ static rd_result mcmc_run(rd_context *ctx, void *inputs, void **outputs)
     }
     rd_result r = RD_ERROR_OUT_OF_MEMORY;
 #ifdef RADIANT_TEST_CUDA
-    float *d[MCMC_ARRAYS], *scales = to_backend(ctx, c->log_scales, 3 * n * sizeof(float));
-    float *quats = to_backend(ctx, c->quats, 4 * n * sizeof(float)), *logits = to_backend(ctx, c->logits, n * sizeof(float));
+    float *d[MCMC_ARRAYS], *scales = op_device_copy(ctx, c->log_scales, 3 * n * sizeof(float));
+    float *quats = op_device_copy(ctx, c->quats, 4 * n * sizeof(float)), *logits = op_device_copy(ctx, c->logits, n * sizeof(float));
     bool ok = scales && quats && logits;
-    for (int k = 0; k < MCMC_ARRAYS; k++) ok &= (d[k] = to_backend(ctx, o->a[k], sizes[k] * sizeof(float))) != NULL;
+    for (int k = 0; k < MCMC_ARRAYS; k++) ok &= (d[k] = op_device_copy(ctx, o->a[k], sizes[k] * sizeof(float))) != NULL;
     if (ok) {
         r = rd_mcmc_regularise_cuda(ctx, logits, scales, c->n, d[1], d[2]);
         if (r == RD_OK) r = rd_mcmc_noise_cuda(ctx, d[0], scales, quats, logits, c->n, c->amplitude, c->seed, c->step);

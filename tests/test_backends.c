@@ -20,7 +20,7 @@ static const backend_op *const OPS[] = {&OP_SPLAT_RENDER, &OP_SPLAT_RENDER_VIEWS
                                         &OP_FEATURE_COEFFICIENTS, &OP_FEATURE_RELEVANCY,
                                         &OP_TRAIN_LOSS, &OP_TRAIN_ADAM, &OP_TRAIN_MCMC, &OP_HASHGRID, &OP_MLP,
                                         &OP_OCCUPANCY_MARCH, &OP_OCCUPANCY_UPDATE, &OP_VOLUME_COMPOSITE, &OP_NERF_FIELD,
-                                        &OP_NERF_RENDER, &OP_NERF_TRAIN, &OP_STREAM_DECODE};
+                                        &OP_NERF_RENDER, &OP_NERF_TRAIN, &OP_STREAM_DECODE, &OP_STREAM_ENCODE_STEP};
 
 bool op_cpu_or_cuda(const op_env *env)
 {
@@ -29,6 +29,24 @@ bool op_cpu_or_cuda(const op_env *env)
     if (b == RD_BACKEND_CUDA) return true;
 #endif
     return b == RD_BACKEND_CPU;
+}
+
+void *op_device_copy(rd_context *ctx, const void *host, size_t bytes)
+{
+    void *p = NULL;
+    rd_memory memory;
+    if (rd_buffer_alloc(ctx, bytes ? bytes : 4, &p, &memory) != RD_OK) return NULL;
+    rd_result r = host && bytes ? rd_buffer_copy(ctx, p, memory, host, RD_MEMORY_HOST, bytes) : RD_OK;
+    if (!host && bytes) {
+        void *zeros = calloc(1, bytes);
+        r = zeros ? rd_buffer_copy(ctx, p, memory, zeros, RD_MEMORY_HOST, bytes) : RD_ERROR_OUT_OF_MEMORY;
+        free(zeros);
+    }
+    if (r != RD_OK) {
+        rd_buffer_free(ctx, p);
+        return NULL;
+    }
+    return p;
 }
 
 typedef struct backend_config {

@@ -8,6 +8,7 @@
    refused and leaves the stream as it was; an unfinished writer leaves no file. */
 #include "stream_fixture.h"
 #include "../compress/stream.h"
+#include "../compress/stream_encode_step.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -323,7 +324,8 @@ static void test_writer(void)
 /* Encoding: a scene whose Gaussians partly move and change colour between two frames; the
    residual trained from the second frame's renders brings the decoded stream closer to
    them than the first frame is, moving few positions, in far fewer bytes than the intra
-   frame; and a reader decodes exactly the writer's state. */
+   frame; and a reader decodes exactly the writer's state. On the CPU (the per-Gaussian
+   work on the host) and, where present, on CUDA (every step on the device). */
 static double mse_of(rd_context *c, const rd_scene_desc *sd, const rd_camera *cams, int views, rd_image *targets)
 {
     rd_scene *scene;
@@ -341,7 +343,7 @@ static double mse_of(rd_context *c, const rd_scene_desc *sd, const rd_camera *ca
     return sum / ((double)views * P * 3);
 }
 
-static void test_encode(void)
+static void test_encode(rd_context *enc)
 {
     enum { VIEWS = 6, N = 300 };
     random_scene_desc sd = {.count = N, .sh_degree = 1, .depth_min = 3, .depth_max = 5, .spread = 0.3, .log_scale_min = -3.2, .log_scale_max = -2.4};
@@ -373,15 +375,15 @@ static void test_encode(void)
     rd_scene_destroy(scene_b);
     const char *path = path_of("encoded.rstream");
     rd_stream_writer *w;
-    CHECK_OK(rd_stream_writer_create(ctx, path, &(rd_stream_desc){.sh_degree = 1}, &w));
+    CHECK_OK(rd_stream_writer_create(enc, path, &(rd_stream_desc){.sh_degree = 1}, &w));
     CHECK_OK(rd_stream_write_intra(w, &a));
     int64_t intra_bytes = rd_stream_writer_last_bytes(w);
     rd_stream_encode_report report;
     CHECK_OK(rd_stream_encode_frame(w, views, VIEWS, &(rd_stream_encode_desc){.iterations = TEST_SANITIZED ? 80 : 240, .seed = 5}, &report));
     rd_scene_desc decoded = rd_stream_writer_state(w);
     double before = mse_of(ctx, &a, cams, VIEWS, targets), after = mse_of(ctx, &decoded, cams, VIEWS, targets);
-    printf("  encode: MSE against the frame's views %.5f -> %.5f (loss %.4f -> %.4f), %lld of %d moved, %lld bytes against the intra's %lld, %.2f s\n",
-           before, after, report.loss_first, report.loss_last, (long long)report.moved, N, (long long)report.bytes,
+    printf("  encode on %s: MSE against the frame's views %.5f -> %.5f (loss %.4f -> %.4f), %lld of %d moved, %lld bytes against the intra's %lld, %.2f s\n",
+           rd_backend_name(rd_context_backend(enc)), before, after, report.loss_first, report.loss_last, (long long)report.moved, N, (long long)report.bytes,
            (long long)intra_bytes, report.seconds);
     CHECK(after < 0.6 * before);
     CHECK(report.bytes < intra_bytes / 2);
@@ -405,6 +407,101 @@ static void test_encode(void)
     free(copy);
     for (int v = 0; v < VIEWS; v++) rd_image_free(&targets[v]);
     random_scene_free(&a), random_scene_free(&b);
+}
+
+/* The encoder's chain rule (stream_encode_step.h) against central differences of its
+   decode: with L = sum(G . decoded) + lambda/n sum(1 - P(g = 0)) for random G, the chain's
+   dx, d ln alpha, dW and db must be L's slopes (the gates' draws are fixed by seed and
+   step, so the decode is a smooth function of them away from the clamps; dz is straight
+   through by definition and has no difference to take). */
+enum { FD_N = 6, FD_DEGREE = 1, FD_C = 12, FD_PER = 11 + FD_C };
+typedef struct fd_step {
+    stream_encode_step s;
+    float parent[FD_N * FD_PER], decoded[FD_N * FD_PER], grads[FD_N * FD_PER];
+    float z[RD_STREAM_ATTRIBUTES][FD_N * 4], W[RD_STREAM_ATTRIBUTES][16], b[RD_STREAM_ATTRIBUTES][4], basis[RD_STREAM_ATTRIBUTES][16];
+    float gz[RD_STREAM_ATTRIBUTES][FD_N * 4], gW[RD_STREAM_ATTRIBUTES][16], gb[RD_STREAM_ATTRIBUTES][4];
+    float x[FD_N * 3], log_alpha[FD_N], gx[FD_N * 3], galpha[FD_N], gate[FD_N], slope[FD_N];
+} fd_step;
+
+static void fd_arrays(float *block, const float **into)
+{
+    const int widths[ENCODE_ARRAYS] = {3, 3, 4, 1, FD_C};
+    for (int k = 0; k < ENCODE_ARRAYS; k++) into[k] = block, block += FD_N * widths[k];
+}
+
+static double fd_loss(fd_step *f)
+{
+    memcpy(f->decoded, f->parent, sizeof f->decoded);
+    rd_stream_encode_decode_cpu(&f->s);
+    double sum = 0.0;
+    for (int k = 0; k < FD_N * FD_PER; k++) sum += (double)f->grads[k] * f->decoded[k];
+    for (int i = 0; i < FD_N; i++) {
+        double p0 = 1.0 / (1.0 + exp(-((double)stream_encode_closed_logit() - f->log_alpha[i])));
+        sum += f->s.lambda / FD_N * (1.0 - p0);
+    }
+    return sum;
+}
+
+/* The largest relative miss of the analytic slopes of n parameters against differences. */
+static double fd_miss(fd_step *f, float *param, const float *analytic, int n, float h)
+{
+    double worst = 0.0;
+    for (int k = 0; k < n; k++) {
+        float keep = param[k];
+        param[k] = keep + h;
+        double up = fd_loss(f);
+        param[k] = keep - h;
+        double down = fd_loss(f);
+        param[k] = keep;
+        double numeric = (up - down) / (2.0 * h), miss = fabs(numeric - analytic[k]) / fmax(fabs(numeric), 1e-2);
+        worst = fmax(worst, miss);
+    }
+    return worst;
+}
+
+static void test_encode_gradients(void)
+{
+    fd_step *f = calloc(1, sizeof *f);
+    stream_encode_step *s = &f->s;
+    s->count = FD_N, s->sh_floats = FD_C, s->seed = 77, s->step = 3, s->lambda = 0.05f;
+    for (int k = 0; k < FD_N * FD_PER; k++)
+        f->parent[k] = (float)(rng_uniform(&rng) * 2 - 1), f->grads[k] = (float)(rng_uniform(&rng) * 2 - 1);
+    fd_arrays(f->parent, s->parent), fd_arrays(f->grads, s->grads);
+    const float *decoded[ENCODE_ARRAYS];
+    fd_arrays(f->decoded, decoded);
+    for (int k = 0; k < ENCODE_ARRAYS; k++) s->decoded[k] = (float *)decoded[k];
+    static const int dims[RD_STREAM_ATTRIBUTES] = {3, 0, 2, 4, 3};
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &s->latents[a];
+        l->ld = dims[a], l->features = rd_stream_features((rd_stream_attribute)a, FD_DEGREE), l->cosine = a == RD_STREAM_OPACITY;
+        l->z = f->z[a], l->W = f->W[a], l->b = f->b[a], l->basis = f->basis[a], l->gz = f->gz[a], l->gW = f->gW[a], l->gb = f->gb[a];
+        for (int k = 0; k < l->ld * FD_N; k++) l->z[k] = (float)(int)(rng_uniform(&rng) * 7 - 3); /* whole latents */
+        for (int k = 0; k < 16; k++) l->W[k] = (float)(rng_uniform(&rng) - 0.5);
+        for (int k = 0; k < l->ld * l->features; k++)
+            f->basis[a][k] = l->cosine ? (float)rd_stream_cosine_basis(k / l->features, k % l->features, l->features) : 1.0f;
+        for (int k = 0; k < 4; k++) l->b[k] = (float)(rng_uniform(&rng) * 0.1);
+    }
+    for (int k = 0; k < FD_N * 3; k++) f->x[k] = f->parent[k] + (float)(rng_uniform(&rng) - 0.5);
+    for (int i = 0; i < FD_N; i++) { /* gates away from their clamps: the logit against the draw's noise, plus a little */
+        float u = stream_encode_uniform(s->seed, s->step, (uint64_t)i);
+        f->log_alpha[i] = logf(1.0f - u) - logf(u) + (float)(rng_uniform(&rng) * 0.4 - 0.1);
+    }
+    s->x = f->x, s->log_alpha = f->log_alpha, s->gx = f->gx, s->galpha = f->galpha, s->gate = f->gate, s->gate_slope = f->slope;
+    fd_loss(f);
+    rd_stream_encode_chain_cpu(s);
+    double worst = fmax(fd_miss(f, f->x, f->gx, FD_N * 3, 1e-3f), fd_miss(f, f->log_alpha, f->galpha, FD_N, 1e-3f));
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &s->latents[a];
+        if (!l->ld) continue;
+        worst = fmax(worst, fd_miss(f, l->W, l->gW, stream_encode_decoder_size(l), 1e-3f));
+        worst = fmax(worst, fd_miss(f, l->b, l->gb, l->features, 1e-3f));
+    }
+    bool gated = true;
+    for (int i = 0; i < FD_N; i++) gated &= f->slope[i] > 0.0f;
+    printf("  encoder chain against central differences: worst relative miss %.2g (dx, d ln alpha, dW, db)\n", worst);
+    CHECK(gated);
+    CHECK(worst < 2e-2);
+    free(f);
 }
 
 /* A byte changed inside a residual frame's latent sections, its checksums made to match
@@ -585,7 +682,12 @@ int main(void)
     test_writer();
     test_pipe();
     test_gpu_decode();
-    test_encode();
+    test_encode(ctx);
+    test_encode_gradients();
+    rd_context *cuda = NULL;
+    if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA, .log = test_log}, &cuda) == RD_OK) test_encode(cuda);
+    else printf("stream: encode on cuda skipped: no such device here\n");
+    rd_context_destroy(cuda);
     rd_context_destroy(ctx);
     return test_finish("stream");
 }

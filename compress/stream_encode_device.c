@@ -1,0 +1,188 @@
+/* stream_encode_device.c: a residual frame's training on CUDA (stream_encode_step.h). The
+   parent, the step's decoded scene and its gradients, the latents, decoders, positions,
+   gates and every Adam moment live on the device with the frame's photos; a step decodes
+   (stream_encode_cuda.cu), renders and takes the loss (rd_device_views_render_loss), runs
+   the backward pass into device arrays, carries its gradients to the latents and updates
+   with fused Adam: no copy crosses to the host but the first and the last step's losses.
+   The results go back into the host step's arrays, from which stream_encode.c writes the
+   frame as the CPU's path does. */
+#include "stream_encode_step.h"
+#include "../renderer/internal.h"
+
+#ifdef RD_HAVE_CUDA
+#include "../renderer/cuda/cuda_backend.h"
+#include "../splat/train_device.h"
+#include "../train/adam.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_ARRAYS = 128 };
+
+/* The device arrays of one run, freed together. */
+typedef struct device_arrays {
+    rd_context *ctx;
+    void *all[MAX_ARRAYS];
+    int count;
+    rd_result r;
+} device_arrays;
+
+/* floats on the device: host's copy, or zeros where host is NULL. */
+static float *device_floats(device_arrays *d, const float *host, int64_t floats)
+{
+    void *p = NULL;
+    rd_memory memory;
+    size_t bytes = (size_t)(floats > 0 ? floats : 1) * sizeof(float);
+    if (d->r != RD_OK) return NULL;
+    if (d->count == MAX_ARRAYS) {
+        d->r = rd_fail(d->ctx, RD_ERROR_DEVICE, "rd_stream_encode_frame: too many device arrays");
+        return NULL;
+    }
+    d->r = rd_buffer_alloc(d->ctx, bytes, &p, &memory);
+    if (d->r != RD_OK) return NULL;
+    d->all[d->count++] = p;
+    d->r = host ? rd_buffer_copy(d->ctx, p, memory, host, RD_MEMORY_HOST, (size_t)floats * sizeof(float)) : rd_cuda_zero(d->ctx, p, bytes, NULL);
+    return d->r == RD_OK ? p : NULL;
+}
+
+static rd_result download(device_arrays *d, float *host, const float *device, int64_t floats)
+{
+    if (d->r == RD_OK && floats > 0)
+        d->r = rd_buffer_copy(d->ctx, host, RD_MEMORY_HOST, device, RD_MEMORY_DEVICE, (size_t)floats * sizeof(float));
+    return d->r;
+}
+
+/* One attribute's Adam moments on the device. */
+typedef struct device_moments {
+    float *mz, *vz, *mW, *vW, *mb, *vb;
+} device_moments;
+
+/* The views' photos as RGBA (alpha 1 where they have none), for rd_device_views_create. */
+static view_data *rgba_views(const rd_train_view *views, int count)
+{
+    view_data *out = calloc((size_t)count, sizeof *out);
+    for (int v = 0; out && v < count; v++) {
+        const rd_image *im = views[v].image;
+        int64_t pixels = (int64_t)im->width * im->height;
+        out[v].camera = views[v].camera;
+        if (!(out[v].rgba = rd_alloc_array(pixels * 4 + 1, sizeof(float)))) {
+            for (int k = 0; k < v; k++) free(out[k].rgba);
+            free(out);
+            return NULL;
+        }
+        for (int64_t p = 0; p < pixels; p++) {
+            const float *px = im->pixels + p * im->channels;
+            for (int c = 0; c < 3; c++) out[v].rgba[p * 4 + c] = im->channels == 1 ? px[0] : px[c];
+            out[v].rgba[p * 4 + 3] = im->channels == 4 ? px[3] : 1.0f;
+        }
+    }
+    return out;
+}
+
+rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
+{
+    const stream_encode_step *h = run->host;
+    int64_t n = h->count, per = 11 + h->sh_floats;
+    device_arrays d = {.ctx = ctx};
+    stream_encode_step s = *h; /* the same step over device arrays */
+    device_moments moments[RD_STREAM_ATTRIBUTES] = {0};
+    float *parent = device_floats(&d, NULL, n * per), *decoded = device_floats(&d, NULL, n * per), *grads = device_floats(&d, NULL, n * per);
+    int64_t offset = 0;
+    for (int k = 0; k < ENCODE_ARRAYS && d.r == RD_OK; k++) {
+        int64_t floats = n * (k == ENCODE_SH ? h->sh_floats : k == ENCODE_ROTATIONS ? 4 : k == ENCODE_OPACITIES ? 1 : 3);
+        s.parent[k] = parent + offset, s.decoded[k] = decoded + offset, s.grads[k] = grads + offset;
+        d.r = rd_buffer_copy(ctx, parent + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
+        if (d.r == RD_OK) /* attributes without latents keep the parent's values */
+            d.r = rd_buffer_copy(ctx, decoded + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
+        offset += floats;
+    }
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &s.latents[a];
+        const stream_encode_latents *hl = &h->latents[a];
+        if (!l->ld) continue;
+        int64_t zs = n * l->ld, w = stream_encode_decoder_size(l);
+        device_moments *m = &moments[a];
+        l->z = device_floats(&d, hl->z, zs), l->gz = device_floats(&d, NULL, zs);
+        m->mz = device_floats(&d, NULL, zs), m->vz = device_floats(&d, NULL, zs);
+        l->W = device_floats(&d, hl->W, w), l->gW = device_floats(&d, NULL, w), m->mW = device_floats(&d, NULL, w), m->vW = device_floats(&d, NULL, w);
+        l->b = device_floats(&d, hl->b, l->features), l->gb = device_floats(&d, NULL, l->features);
+        m->mb = device_floats(&d, NULL, l->features), m->vb = device_floats(&d, NULL, l->features);
+        l->basis = device_floats(&d, hl->basis, (int64_t)l->ld * l->features);
+    }
+    s.x = device_floats(&d, h->x, n * 3), s.gx = device_floats(&d, NULL, n * 3);
+    float *mx = device_floats(&d, NULL, n * 3), *vx = device_floats(&d, NULL, n * 3);
+    s.log_alpha = device_floats(&d, h->log_alpha, n), s.galpha = device_floats(&d, NULL, n);
+    float *ma = device_floats(&d, NULL, n), *va = device_floats(&d, NULL, n);
+    s.gate = device_floats(&d, NULL, n), s.gate_slope = device_floats(&d, NULL, n);
+    float *partials = device_floats(&d, NULL, (int64_t)rd_stream_encode_partials_floats(&s));
+
+    rd_device_views views = {0};
+    view_data *photos = d.r == RD_OK ? rgba_views(run->views, run->view_count) : NULL;
+    if (d.r == RD_OK && !photos) d.r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for the photos");
+    if (d.r == RD_OK) d.r = rd_device_views_create(ctx, photos, run->view_count, &views);
+    for (int v = 0; photos && v < run->view_count; v++) free(photos[v].rgba);
+    free(photos);
+    rd_scene *scene = NULL;
+    rd_scene_desc sd = *run->parent;
+    sd.means = s.decoded[0], sd.log_scales = s.decoded[1], sd.rotations = s.decoded[2], sd.opacities = s.decoded[3], sd.sh = s.decoded[4];
+    sd.memory = RD_MEMORY_DEVICE;
+    if (d.r == RD_OK) d.r = rd_scene_create(ctx, &sd, &scene);
+
+    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD};
+    memcpy(rd.background, run->background, sizeof rd.background);
+    rd_gaussian_grads gg = {(float *)s.grads[0], (float *)s.grads[1], (float *)s.grads[2], (float *)s.grads[3], (float *)s.grads[4]};
+    rd_result r = d.r;
+    for (int step = 0; r == RD_OK && step < run->iterations; step++) {
+        int view = stream_encode_pick_view(run->rng, run->view_count);
+        const rd_camera *cam = &run->views[view].camera;
+        s.step = (uint32_t)step, s.eval = 0;
+        r = rd_stream_encode_decode_cuda(ctx, &s);
+        if (r == RD_OK) r = rd_device_views_render_loss(ctx, &views, scene, view, cam, &rd);
+        if (r == RD_OK) r = rd_cuda_zero(ctx, grads, (size_t)(n * per) * sizeof(float), NULL);
+        if (r == RD_OK)
+            r = rd_render_backward(ctx, scene, 1, cam, &rd, &(rd_render_grads){rd_device_views_loss_grad(&views), NULL, RD_MEMORY_DEVICE},
+                                   &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_DEVICE});
+        if (r == RD_OK) r = rd_stream_encode_chain_cuda(ctx, &s, partials);
+        rd_adam_step_desc adam = {.step = step + 1};
+        for (int a = 0; a < RD_STREAM_ATTRIBUTES && r == RD_OK; a++) {
+            stream_encode_latents *l = &s.latents[a];
+            device_moments *m = &moments[a];
+            if (!l->ld) continue;
+            adam.lr = RD_ENCODE_LATENT_LR;
+            r = rd_adam_update_cuda(ctx, l->z, l->gz, m->mz, m->vz, (size_t)(n * l->ld), &adam, NULL);
+            adam.lr = stream_encode_decoder_lr(a);
+            if (r == RD_OK) r = rd_adam_update_cuda(ctx, l->W, l->gW, m->mW, m->vW, (size_t)stream_encode_decoder_size(l), &adam, NULL);
+            adam.lr = stream_encode_decoder_lr(a) * 0.1f;
+            if (r == RD_OK) r = rd_adam_update_cuda(ctx, l->b, l->gb, m->mb, m->vb, (size_t)l->features, &adam, NULL);
+        }
+        adam.lr = run->position_lr;
+        if (r == RD_OK) r = rd_adam_update_cuda(ctx, s.x, s.gx, mx, vx, (size_t)n * 3, &adam, NULL);
+        adam.lr = RD_ENCODE_GATE_LR;
+        if (r == RD_OK && !s.gates_off) r = rd_adam_update_cuda(ctx, s.log_alpha, s.galpha, ma, va, (size_t)n, &adam, NULL);
+        if (r == RD_OK) r = rd_stream_encode_clamp_cuda(ctx, &s);
+        /* the losses: the first step's, and the last's alone (the sum is emptied before it) */
+        double sum = 0.0;
+        if (r == RD_OK && (step == 0 || step + 2 == run->iterations || step + 1 == run->iterations)) r = rd_device_views_loss(ctx, &views, &sum);
+        if (step == 0) run->loss_first = sum + 0.2;
+        if (step + 1 == run->iterations) run->loss_last = sum + 0.2;
+    }
+    d.r = r;
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        const stream_encode_latents *l = &s.latents[a], *hl = &h->latents[a];
+        if (!l->ld) continue;
+        download(&d, hl->z, l->z, n * l->ld), download(&d, hl->W, l->W, stream_encode_decoder_size(l)), download(&d, hl->b, l->b, l->features);
+    }
+    download(&d, h->x, s.x, n * 3), download(&d, h->log_alpha, s.log_alpha, n);
+    rd_scene_destroy(scene);
+    rd_device_views_free(ctx, &views);
+    for (int k = 0; k < d.count; k++) rd_buffer_free(ctx, d.all[k]);
+    return d.r;
+}
+
+#else
+rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
+{
+    (void)run;
+    return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_stream_encode_frame: this build has no CUDA");
+}
+#endif

@@ -1,0 +1,31 @@
+/* stream_encode_step.c: the residual encoder's step on the CPU (stream_encode_step.h), the
+   reference the CUDA kernels are checked against. Compiled without floating-point
+   contraction, as the kernels round each product and sum. */
+#include "stream_encode_step.h"
+
+void rd_stream_encode_decode_cpu(const stream_encode_step *s)
+{
+    for (int64_t i = 0; i < s->count; i++) stream_encode_decode_one(s, i);
+}
+
+void rd_stream_encode_chain_cpu(const stream_encode_step *s)
+{
+    for (int64_t i = 0; i < s->count; i++) stream_encode_chain_one(s, i);
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        const stream_encode_latents *l = &s->latents[a];
+        if (!l->ld) continue;
+        int w = stream_encode_decoder_size(l);
+        for (int j = 0; j < w + l->features; j++) {
+            double sum = 0.0; /* in double: the reference for the GPU's tree of float sums */
+            for (int64_t i = 0; i < s->count; i++) sum += stream_encode_decoder_term(s, a, j, i);
+            if (j < w) l->gW[j] = (float)sum;
+            else l->gb[j - w] = (float)sum;
+        }
+    }
+}
+
+void rd_stream_encode_clamp_cpu(const stream_encode_step *s)
+{
+    if (s->gates_off) return;
+    for (int64_t i = 0; i < s->count; i++) s->log_alpha[i] = fminf(fmaxf(s->log_alpha[i], logf(1e-3f)), logf(1e3f));
+}

@@ -1,0 +1,241 @@
+/* stream_encode_step.h: the residual encoder's per-Gaussian arithmetic (stream_encode.c),
+   written once for the CPU (stream_encode_step.c) and the CUDA kernels
+   (stream_encode_cuda.cu), so that a step on the GPU is the CPU's step:
+
+     gates:  g = clamp(sigmoid((ln u - ln(1 - u) + ln alpha) / tau)(eta - gamma) + gamma, 0, 1)
+             u from a counter hash of (seed, step, Gaussian): any thread draws what the CPU draws
+     decode: position = parent + g (x - parent); attribute = parent + round(z) W + b
+     chain:  dz, dx, d ln alpha a Gaussian; dW, db summed over the Gaussians
+
+   Plain C (the CUDA file needs nothing else of compress/); every pointer is the backend's
+   (host arrays on the CPU, device arrays on CUDA). */
+#ifndef RD_STREAM_ENCODE_STEP_H
+#define RD_STREAM_ENCODE_STEP_H
+
+#include "radiant.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define RD_ENCODE_FN __host__ __device__ static inline
+#else
+#define RD_ENCODE_FN static inline
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RD_GATE_TAU 0.3f
+#define RD_GATE_GAMMA -0.5f
+#define RD_GATE_ETA 1.01f
+
+/* The scene's arrays in rd_scene_desc's order. */
+enum { ENCODE_MEANS, ENCODE_SCALES, ENCODE_ROTATIONS, ENCODE_OPACITIES, ENCODE_SH, ENCODE_ARRAYS };
+
+/* One attribute's latents and decoder (ld 0: the attribute keeps the parent's values). */
+typedef struct stream_encode_latents {
+    int ld, features;
+    int cosine;          /* W is one scale over the cosine basis (opacity), else ld*features */
+    float *z, *W, *b;    /* count*ld, (cosine ? 1 : ld*features), features */
+    float *gz, *gW, *gb;
+    const float *basis;  /* ld*features: the cosine basis, or ones */
+} stream_encode_latents;
+
+/* One step's arrays. parent, decoded and grads are scene arrays (means 3, log-scales 3,
+   rotations 4, opacities 1, SH sh_floats a Gaussian). */
+typedef struct stream_encode_step {
+    int64_t count;
+    int sh_floats;
+    const float *parent[ENCODE_ARRAYS];
+    float *decoded[ENCODE_ARRAYS]; /* the step's scene: attributes without latents hold the parent's (set once) */
+    const float *grads[ENCODE_ARRAYS];
+    float *x, *log_alpha;          /* free positions (count*3) and gate logits */
+    float *gx, *galpha;
+    float *gate, *gate_slope;      /* this step's gate and dg/d(ln alpha) */
+    stream_encode_latents latents[RD_STREAM_ATTRIBUTES];
+    uint32_t seed, step;           /* the gates' draws */
+    int eval;                      /* gates without noise (the stored frame's) */
+    int gates_off;                 /* every gate 1 */
+    float lambda;                  /* the L0 term's weight */
+} stream_encode_step;
+
+/* Where attribute a sits in the scene arrays: which array, floats a Gaussian, first float. */
+RD_ENCODE_FN void stream_encode_attribute_place(int a, int sh_floats, int *array, int *stride, int *offset)
+{
+    *array = a == RD_STREAM_F_DC || a == RD_STREAM_F_REST ? ENCODE_SH
+             : a == RD_STREAM_SCALE                     ? ENCODE_SCALES
+             : a == RD_STREAM_ROTATION                  ? ENCODE_ROTATIONS
+                                                        : ENCODE_OPACITIES;
+    *stride = a == RD_STREAM_F_DC || a == RD_STREAM_F_REST ? sh_floats : a == RD_STREAM_SCALE ? 3 : a == RD_STREAM_ROTATION ? 4 : 1;
+    *offset = a == RD_STREAM_F_REST ? 3 : 0;
+}
+
+/* A uniform draw in (0, 1) for Gaussian i at (seed, step): 24 bits of a mixed counter. */
+RD_ENCODE_FN float stream_encode_uniform(uint32_t seed, uint32_t step, uint64_t i)
+{
+    uint32_t h = (uint32_t)i ^ (uint32_t)(i >> 32) * 0x27d4eb2du;
+    h = h * 0x9e3779b1u + step * 0x85ebca77u + seed;
+    for (int round = 0; round < 2; round++) h ^= h >> 16, h *= 0x7feb352du, h ^= h >> 15, h *= 0x846ca68bu, h ^= h >> 16;
+    return ((float)(h >> 8) + 0.5f) * (1.0f / 16777216.0f);
+}
+
+/* ln alpha where the evaluated gate is exactly 0 (P(g = 0) = 1/2): the gates' start. */
+RD_ENCODE_FN float stream_encode_closed_logit(void) { return RD_GATE_TAU * logf(-RD_GATE_GAMMA / RD_GATE_ETA); }
+
+RD_ENCODE_FN void stream_encode_gate_one(const stream_encode_step *s, int64_t i)
+{
+    if (s->gates_off) {
+        s->gate[i] = 1.0f, s->gate_slope[i] = 0.0f;
+        return;
+    }
+    float noise = 0.0f;
+    if (!s->eval) {
+        float u = stream_encode_uniform(s->seed, s->step, (uint64_t)i);
+        noise = logf(u) - logf(1.0f - u);
+    }
+    float q = 1.0f / (1.0f + expf(-(noise + s->log_alpha[i]) / RD_GATE_TAU));
+    float raw = q * (RD_GATE_ETA - RD_GATE_GAMMA) + RD_GATE_GAMMA;
+    s->gate[i] = fminf(fmaxf(raw, 0.0f), 1.0f);
+    s->gate_slope[i] = raw > 0.0f && raw < 1.0f ? (RD_GATE_ETA - RD_GATE_GAMMA) * q * (1.0f - q) / RD_GATE_TAU : 0.0f;
+}
+
+/* Decoder weight (k, f) of a latent group. */
+RD_ENCODE_FN float stream_encode_weight(const stream_encode_latents *g, int k, int f)
+{
+    return g->cosine ? g->W[0] * g->basis[k * g->features + f] : g->W[k * g->features + f];
+}
+
+/* Gaussian i's gate, moved position and decoded attributes. Products and sums one by one
+   in a fixed order (the CPU file is compiled without contraction, CUDA rounds each). */
+#ifdef __CUDA_ARCH__
+#define RD_ENCODE_MUL(a, b) __fmul_rn(a, b)
+#define RD_ENCODE_ADD(a, b) __fadd_rn(a, b)
+#else
+#define RD_ENCODE_MUL(a, b) ((a) * (b))
+#define RD_ENCODE_ADD(a, b) ((a) + (b))
+#endif
+RD_ENCODE_FN void stream_encode_decode_one(const stream_encode_step *s, int64_t i)
+{
+    stream_encode_gate_one(s, i);
+    float g = s->gate[i];
+    for (int c = 0; c < 3; c++) {
+        float p = s->parent[ENCODE_MEANS][i * 3 + c];
+        s->decoded[ENCODE_MEANS][i * 3 + c] = RD_ENCODE_ADD(p, RD_ENCODE_MUL(g, s->x[i * 3 + c] - p));
+    }
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        const stream_encode_latents *l = &s->latents[a];
+        if (!l->ld) continue;
+        int array, stride, offset;
+        stream_encode_attribute_place(a, s->sh_floats, &array, &stride, &offset);
+        const float *parent = s->parent[array] + i * stride + offset;
+        float *value = s->decoded[array] + i * stride + offset;
+        for (int f = 0; f < l->features; f++) {
+            float sum = 0.0f;
+            for (int k = 0; k < l->ld; k++) sum = RD_ENCODE_ADD(sum, RD_ENCODE_MUL(rintf(l->z[i * l->ld + k]), stream_encode_weight(l, k, f)));
+            value[f] = RD_ENCODE_ADD(parent[f], RD_ENCODE_ADD(sum, l->b[f]));
+        }
+    }
+}
+
+/* Gaussian i's gradients: dz (straight through the rounding), dx, d ln alpha. */
+RD_ENCODE_FN void stream_encode_chain_one(const stream_encode_step *s, int64_t i)
+{
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        const stream_encode_latents *l = &s->latents[a];
+        if (!l->ld) continue;
+        int array, stride, offset;
+        stream_encode_attribute_place(a, s->sh_floats, &array, &stride, &offset);
+        const float *d = s->grads[array] + i * stride + offset;
+        for (int k = 0; k < l->ld; k++) {
+            float dz = 0.0f;
+            for (int f = 0; f < l->features; f++) dz = RD_ENCODE_ADD(dz, RD_ENCODE_MUL(d[f], stream_encode_weight(l, k, f)));
+            l->gz[i * l->ld + k] = dz;
+        }
+    }
+    float dg = 0.0f;
+    for (int c = 0; c < 3; c++) {
+        float dm = s->grads[ENCODE_MEANS][i * 3 + c];
+        s->gx[i * 3 + c] = RD_ENCODE_MUL(s->gate[i], dm);
+        dg = RD_ENCODE_ADD(dg, RD_ENCODE_MUL(dm, s->x[i * 3 + c] - s->parent[ENCODE_MEANS][i * 3 + c]));
+    }
+    float p0 = 1.0f / (1.0f + expf(-(stream_encode_closed_logit() - s->log_alpha[i]))); /* P(g = 0) */
+    s->galpha[i] = RD_ENCODE_ADD(RD_ENCODE_MUL(dg, s->gate_slope[i]), s->lambda / (float)s->count * p0 * (1.0f - p0));
+}
+
+/* Term j of a group's decoder gradient for Gaussian i: j < W's size gives dW[j] (the
+   cosine's one scale sums over k and f), then db[j - W's size]. */
+RD_ENCODE_FN int stream_encode_decoder_size(const stream_encode_latents *l) { return l->cosine ? 1 : l->ld * l->features; }
+RD_ENCODE_FN float stream_encode_decoder_term(const stream_encode_step *s, int a, int j, int64_t i)
+{
+    const stream_encode_latents *l = &s->latents[a];
+    int array, stride, offset;
+    stream_encode_attribute_place(a, s->sh_floats, &array, &stride, &offset);
+    const float *d = s->grads[array] + i * stride + offset;
+    const float *z = l->z + i * l->ld;
+    int w = stream_encode_decoder_size(l);
+    if (j >= w) return d[j - w];
+    if (!l->cosine) return RD_ENCODE_MUL(rintf(z[j / l->features]), d[j % l->features]);
+    float sum = 0.0f;
+    for (int k = 0; k < l->ld; k++)
+        for (int f = 0; f < l->features; f++) sum = RD_ENCODE_ADD(sum, RD_ENCODE_MUL(RD_ENCODE_MUL(rintf(z[k]), l->basis[k * l->features + f]), d[f]));
+    return sum;
+}
+
+/* Adam's rates: the latents 0.1, each attribute's decoder its own and its bias a tenth of
+   that, the gates' logits 0.1; the positions' rate is the frame's (1.6e-4 of the extent). */
+#define RD_ENCODE_LATENT_LR 0.1f
+#define RD_ENCODE_GATE_LR 0.1f
+static inline float stream_encode_decoder_lr(int a)
+{
+    return a == RD_STREAM_F_DC ? 1e-3f : a == RD_STREAM_SCALE ? 2e-3f : a == RD_STREAM_ROTATION ? 5e-4f : a == RD_STREAM_OPACITY ? 5e-3f : 0.0f;
+}
+
+/* The encoder's own generator (the view of each step): the CPU's and the GPU's loops draw
+   the same views. */
+static inline float stream_encode_next_uniform(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return ((float)(*state >> 40) + 0.5f) / (float)(1u << 24);
+}
+static inline int stream_encode_pick_view(uint64_t *state, int count)
+{
+    return (int)(stream_encode_next_uniform(state) * (float)count) % count;
+}
+
+/* The CPU's step (stream_encode_step.c): gates and decode for every Gaussian; the chain
+   with dW and db summed over the Gaussians in order; ln alpha clamped to [ln 1e-3, ln 1e3]. */
+void rd_stream_encode_decode_cpu(const stream_encode_step *s);
+void rd_stream_encode_chain_cpu(const stream_encode_step *s);
+void rd_stream_encode_clamp_cpu(const stream_encode_step *s);
+
+/* The same on CUDA (stream_encode_cuda.cu), enqueued on the context's stream. The chain's
+   sums go through partials (rd_stream_encode_partials_floats(s) floats of device memory) in
+   a fixed order: the same bits every run. */
+size_t rd_stream_encode_partials_floats(const stream_encode_step *s);
+rd_result rd_stream_encode_decode_cuda(rd_context *ctx, const stream_encode_step *s);
+rd_result rd_stream_encode_chain_cuda(rd_context *ctx, const stream_encode_step *s, float *partials);
+rd_result rd_stream_encode_clamp_cuda(rd_context *ctx, const stream_encode_step *s);
+
+/* A frame's training on CUDA (stream_encode_device.c): the step's host arrays (start
+   values in, trained latents, decoders, positions and gate logits out; decoded and grads
+   unused) uploaded with the views' photos, iterations steps run on the device with
+   fused Adam, the results copied back. */
+typedef struct stream_encode_run {
+    stream_encode_step *host;
+    const rd_scene_desc *parent;   /* the parent's count, degree and flags (its arrays: host->parent) */
+    const rd_train_view *views;
+    int view_count, iterations;
+    float background[3];
+    float position_lr;
+    uint64_t *rng;                 /* the views' generator, advanced as the CPU's loop would */
+    double loss_first, loss_last;  /* out */
+} stream_encode_run;
+rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

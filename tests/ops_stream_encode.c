@@ -1,0 +1,233 @@
+/* ops_stream_encode.c: the residual encoder's step as a row of the cross-backend harness
+   (backend_ops.h): a random parent scene (every SH degree), random latents, decoders,
+   free positions and gate logits, and random scene gradients as the backward pass would
+   give them; the step's gates and decode, its chain (dz, dx, d ln alpha a Gaussian; the
+   decoders' dW and db summed over the Gaussians) and the gate logits' clamp, by the CPU
+   reference (compress/stream_encode_step.c) and by CUDA's kernels (stream_encode_cuda.cu)
+   on device copies. Half the cases draw noisy gates, a quarter evaluate them, a quarter
+   turn them off. Tolerance on CUDA: the gates' logf and expf are not glibc's (a few ulps,
+   times 1/tau), and the sums are a float tree against the CPU's double; the decode itself
+   rounds as the CPU does. Vulkan has no training kernels and runs no case. */
+#include "backend_ops.h"
+#include "compare.h"
+#include "../compress/stream.h"
+#include "../compress/stream_encode_step.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { STEP_FIELDS = 7 + 3 * RD_STREAM_ATTRIBUTES };
+
+typedef struct encode_case {
+    stream_encode_step s;      /* host arrays: inputs, and outputs' shapes */
+    float *parent, *grads;     /* blocks of count*(11 + sh_floats) */
+    float *basis[RD_STREAM_ATTRIBUTES];
+} encode_case;
+
+/* The outputs, host copies, in one list of arrays with their lengths. */
+typedef struct encode_outputs {
+    float *field[STEP_FIELDS];
+    size_t size[STEP_FIELDS];
+} encode_outputs;
+
+static int64_t per_gaussian(const stream_encode_step *s) { return 11 + s->sh_floats; }
+
+static int encode_cases(const op_env *env) { return op_cpu_or_cuda(env) && !env->variant ? 6 : 0; }
+
+static void scene_block(stream_encode_step *s, float *block, const float **into)
+{
+    int widths[ENCODE_ARRAYS] = {3, 3, 4, 1, s->sh_floats};
+    for (int k = 0; k < ENCODE_ARRAYS; k++) into[k] = block, block += s->count * widths[k];
+}
+
+static void *encode_generate(const op_env *env, test_rng *r, int i)
+{
+    static const int64_t counts[] = {1, 37, 1000, 300, 20000, 4096};
+    encode_case *c = calloc(1, sizeof *c);
+    stream_encode_step *s = &c->s;
+    int64_t n = s->count = env->reduced && counts[i] > 4096 ? 4096 : counts[i];
+    int degree = i % 4;
+    s->sh_floats = 3 * (degree + 1) * (degree + 1);
+    int64_t per = per_gaussian(s);
+    c->parent = random_floats(r, (size_t)(n * per), -1.0, 1.0);
+    c->grads = random_floats(r, (size_t)(n * per), -0.01, 0.01);
+    scene_block(s, c->parent, s->parent);
+    scene_block(s, c->grads, s->grads);
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &s->latents[a];
+        l->features = rd_stream_features((rd_stream_attribute)a, degree);
+        l->ld = a == RD_STREAM_F_REST || rng_uniform(r) < 0.2 ? 0 : 1 + (int)(rng_uniform(r) * 8);
+        if (!l->ld) continue;
+        l->cosine = a == RD_STREAM_OPACITY;
+        size_t w = (size_t)stream_encode_decoder_size(l);
+        l->z = random_floats(r, (size_t)(n * l->ld), -3.0, 3.0);
+        l->W = random_floats(r, w, -0.05, 0.05), l->b = random_floats(r, (size_t)l->features, -0.01, 0.01);
+        c->basis[a] = malloc((size_t)l->ld * (size_t)l->features * sizeof(float));
+        for (int k = 0; k < l->ld; k++)
+            for (int f = 0; f < l->features; f++)
+                c->basis[a][k * l->features + f] = l->cosine ? (float)rd_stream_cosine_basis(k, f, l->features) : 1.0f;
+        l->basis = c->basis[a];
+    }
+    s->x = random_floats(r, (size_t)n * 3, -1.0, 1.0);
+    s->log_alpha = random_floats(r, (size_t)n, -10.0, 10.0); /* some beyond the clamp's [ln 1e-3, ln 1e3] */
+    s->seed = (uint32_t)(rng_uniform(r) * 4294967295.0), s->step = (uint32_t)(rng_uniform(r) * 1000);
+    s->eval = i % 4 == 1, s->gates_off = i % 4 == 3;
+    s->lambda = (float)(0.001 + rng_uniform(r) * 0.1);
+    return c;
+}
+
+static void encode_free_inputs(void *inputs)
+{
+    encode_case *c = inputs;
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &c->s.latents[a];
+        free(l->z), free(l->W), free(l->b), free(c->basis[a]);
+    }
+    free(c->parent), free(c->grads), free(c->s.x), free(c->s.log_alpha);
+    free(c);
+}
+
+static void encode_free_outputs(void *outputs)
+{
+    encode_outputs *o = outputs;
+    for (int k = 0; o && k < STEP_FIELDS; k++) free(o->field[k]);
+    free(o);
+}
+
+/* The outputs' list: decoded, gate, slope, gx, galpha, clamped ln alpha, then dz, dW, db
+   of each attribute (empty where it has no latents). */
+static encode_outputs *outputs_for(const stream_encode_step *s)
+{
+    encode_outputs *o = calloc(1, sizeof *o);
+    size_t n = (size_t)s->count;
+    size_t sizes[7] = {n * (size_t)per_gaussian(s), n, n, 3 * n, n, n, 0};
+    for (int k = 0; k < 6; k++) o->size[k] = sizes[k];
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        const stream_encode_latents *l = &s->latents[a];
+        if (!l->ld) continue;
+        o->size[7 + 3 * a] = n * (size_t)l->ld, o->size[8 + 3 * a] = (size_t)stream_encode_decoder_size(l);
+        o->size[9 + 3 * a] = (size_t)l->features;
+    }
+    for (int k = 0; k < STEP_FIELDS; k++) {
+        o->field[k] = malloc((o->size[k] + 1) * sizeof(float));
+        for (size_t e = 0; e < o->size[k]; e++) o->field[k][e] = NAN;
+    }
+    return o;
+}
+
+/* The step's output pointers over the arrays in o's order (host or device). */
+static void point_outputs(stream_encode_step *s, float *const field[STEP_FIELDS])
+{
+    const float *decoded[ENCODE_ARRAYS];
+    scene_block(s, field[0], decoded);
+    for (int k = 0; k < ENCODE_ARRAYS; k++) s->decoded[k] = (float *)decoded[k];
+    s->gate = field[1], s->gate_slope = field[2], s->gx = field[3], s->galpha = field[4], s->log_alpha = field[5];
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++)
+        if (s->latents[a].ld) s->latents[a].gz = field[7 + 3 * a], s->latents[a].gW = field[8 + 3 * a], s->latents[a].gb = field[9 + 3 * a];
+}
+
+#ifdef RADIANT_TEST_CUDA
+/* Device copies of a case's arrays, freed together. */
+typedef struct device_list {
+    rd_context *ctx;
+    bool ok;
+    int count;
+    void *all[2 * STEP_FIELDS + 8];
+} device_list;
+
+/* floats of host (NULL: zeros) on the device, listed in d. */
+static float *up(device_list *d, const float *host, size_t floats)
+{
+    float *p = d->ok && d->count < (int)(sizeof d->all / sizeof d->all[0]) ? op_device_copy(d->ctx, host, floats * sizeof(float)) : NULL;
+    if (p) d->all[d->count++] = p;
+    d->ok = d->ok && p;
+    return p;
+}
+#endif
+
+static rd_result encode_run(rd_context *ctx, void *inputs, void **outputs)
+{
+    encode_case *c = inputs;
+    encode_outputs *o = outputs_for(&c->s);
+    *outputs = o;
+    size_t n = (size_t)c->s.count;
+    memcpy(o->field[0], c->parent, o->size[0] * sizeof(float)); /* the decoded scene starts as the parent (the encoder's rule) */
+    memcpy(o->field[5], c->s.log_alpha, n * sizeof(float));      /* the logits: read by the gates, then clamped in place */
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) {
+        stream_encode_step s = c->s;
+        point_outputs(&s, o->field);
+        rd_stream_encode_decode_cpu(&s);
+        rd_stream_encode_chain_cpu(&s);
+        rd_stream_encode_clamp_cpu(&s);
+        return RD_OK;
+    }
+    rd_result r = RD_ERROR_UNSUPPORTED;
+#ifdef RADIANT_TEST_CUDA
+    /* every input and output array on the device: inputs copied up, outputs (poisoned) too */
+    device_list d = {ctx, true, 0, {0}};
+    stream_encode_step s = c->s;
+    float *field[STEP_FIELDS];
+    for (int k = 0; k < STEP_FIELDS; k++) field[k] = up(&d, o->field[k], o->size[k]);
+    float *parent = up(&d, c->parent, o->size[0]), *grads = up(&d, c->grads, o->size[0]);
+    s.x = up(&d, c->s.x, 3 * n);
+    if (d.ok) {
+        scene_block(&s, parent, s.parent), scene_block(&s, grads, s.grads);
+        point_outputs(&s, field);
+    }
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &s.latents[a];
+        if (!l->ld) continue;
+        l->z = up(&d, l->z, n * (size_t)l->ld), l->W = up(&d, l->W, o->size[8 + 3 * a]), l->b = up(&d, l->b, (size_t)l->features);
+        l->basis = up(&d, l->basis, (size_t)l->ld * (size_t)l->features);
+    }
+    float *partials = d.ok ? up(&d, NULL, rd_stream_encode_partials_floats(&s)) : NULL;
+    r = d.ok ? RD_OK : RD_ERROR_OUT_OF_MEMORY;
+    if (r == RD_OK) r = rd_stream_encode_decode_cuda(ctx, &s);
+    if (r == RD_OK) r = rd_stream_encode_chain_cuda(ctx, &s, partials);
+    if (r == RD_OK) r = rd_stream_encode_clamp_cuda(ctx, &s);
+    for (int k = 0; k < STEP_FIELDS && r == RD_OK; k++)
+        r = rd_buffer_copy(ctx, o->field[k], RD_MEMORY_HOST, field[k], RD_MEMORY_DEVICE, o->size[k] * sizeof(float));
+    for (int k = 0; k < d.count; k++) rd_buffer_free(ctx, d.all[k]);
+#endif
+    return r;
+}
+
+/* Each field within the tolerance of its largest value (or of `scale` where that is
+   larger); on GPUs a few samples a field may flip (a gate a rounding away from its clamp
+   at 0 or 1 turns its slope, and so its d ln alpha, on or off). */
+static bool encode_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
+{
+    (void)inputs;
+    static const char *const names[7] = {"decoded scene", "gates", "gate slopes", "dx", "d ln alpha", "clamped ln alpha", ""};
+    static const char *const parts[3] = {"dz", "dW", "db"};
+    static const char *const attributes[RD_STREAM_ATTRIBUTES] = {"f_dc", "f_rest", "scale", "rotation", "opacity"};
+    const encode_outputs *got = got_outputs, *want = want_outputs;
+    bool ok = true;
+    for (int k = 0; k < STEP_FIELDS; k++) {
+        size_t n = want->size[k];
+        if (k == 6 || !n) continue;
+        char what[64];
+        if (k < 6) snprintf(what, sizeof what, "%s", names[k]);
+        else snprintf(what, sizeof what, "%s %s", attributes[(k - 7) / 3], parts[(k - 7) % 3]);
+        double largest = 1e-6;
+        for (size_t e = 0; e < n; e++) largest = fmax(largest, fabs(want->field[k][e]));
+        size_t flips = env->gpu ? n / 5000 + 1 : 0;
+        ok &= compare_ok(what, compare_floats(got->field[k], want->field[k], n, env->tol.rel_l2 * largest), flips, INFINITY);
+    }
+    return ok;
+}
+
+static void encode_describe(const void *inputs)
+{
+    const encode_case *c = inputs;
+    const stream_encode_step *s = &c->s;
+    printf("    %lld Gaussians, %d SH floats, latents %d %d %d %d %d, gates %s, seed %u step %u\n", (long long)s->count, s->sh_floats,
+           s->latents[0].ld, s->latents[1].ld, s->latents[2].ld, s->latents[3].ld, s->latents[4].ld,
+           s->gates_off ? "off" : s->eval ? "evaluated" : "drawn", s->seed, s->step);
+}
+
+static bool never_large(const void *inputs) { (void)inputs; return false; }
+
+const backend_op OP_STREAM_ENCODE_STEP = {"stream_encode_step", {0, 2e-5, 0}, encode_cases, encode_generate, never_large, encode_run,
+                                          encode_compare, encode_describe, encode_free_inputs, encode_free_outputs};
