@@ -28,10 +28,12 @@ static const char *USAGE =
     "  --iterations N        each residual frame's steps (default 200)\n"
     "  --keyframe-every N    an intra frame every N frames (default 0: frame 0 only)\n"
     "  --gate-lambda X       the position gates' L0 weight (default 0.01; negative: no gates)\n"
+    "  --no-split            every gate starts at P(open) = 1/2 (default: the static/dynamic split\n"
+    "                        starts them from the change between a frame's photos and the last's)\n"
     "  --sh-degree N         the stream's SH degree (0..3, default 2, as QUEEN on N3DV)\n"
     "  --downscale F         photos F times smaller (1..16, default 1)\n"
     "  --background B        black (default), white or R,G,B in [0,1]\n"
-    "  --backend B           auto (default), cpu, cuda (each residual step goes through the host)\n"
+    "  --backend B           auto (default), cpu, cuda (each residual frame's steps on the device)\n"
     "  --seed S              (default 0)\n";
 
 typedef struct encode_options {
@@ -40,6 +42,7 @@ typedef struct encode_options {
     int first_iterations, iterations, keyframe_every, sh_degree, downscale;
     long long points;
     float gate_lambda, background[3];
+    bool no_split;
     unsigned long long seed;
     rd_backend backend;
 } encode_options;
@@ -85,6 +88,8 @@ static int parse(int argc, char **argv, encode_options *o)
         } else if (strcmp(a, "--gate-lambda") == 0 && next) {
             if (!number(argv[++i], -1, 100, &v)) return fprintf(stderr, "radiant: %s %s: expected a weight (negative: no gates)\n", a, next), EXIT_USAGE;
             o->gate_lambda = (float)v;
+        } else if (strcmp(a, "--no-split") == 0) {
+            o->no_split = true;
         } else if (strcmp(a, "--seed") == 0 && next) {
             if (!number(argv[++i], 0, 9e15, &v) || v != floor(v)) return fprintf(stderr, "radiant: %s %s: expected a whole number\n", a, next), EXIT_USAGE;
             o->seed = (unsigned long long)v;
@@ -138,6 +143,16 @@ static int views_at(const rd_train_set *set, float t, rd_train_view *out)
     return n;
 }
 
+/* Whether a and b hold the same cameras' views (sizes and poses), in order. */
+static bool same_cameras(const rd_train_view *a, const rd_train_view *b, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (a[k].camera.width != b[k].camera.width || a[k].camera.height != b[k].camera.height ||
+            memcmp(a[k].camera.w2c, b[k].camera.w2c, sizeof a[k].camera.w2c) != 0)
+            return false;
+    return true;
+}
+
 /* Mean PSNR of the state over views; NaN without views. */
 static double psnr_of(rd_context *ctx, const rd_scene_desc *state, const rd_train_view *views, int n, const float background[3])
 {
@@ -181,15 +196,15 @@ int cli_stream_encode(int argc, char **argv)
     rd_trainer *trainer = NULL;
     rd_stream_writer *w = NULL;
     float *times = NULL;
-    rd_train_view *views = NULL, *test_views = NULL;
+    rd_train_view *views = NULL, *test_views = NULL, *previous = NULL;
     cJSON *report = cJSON_CreateObject(), *frames = cJSON_AddArrayToObject(report, "frames");
     status = EXIT_FAILED;
     if (rd_train_set_load(ctx, o.dataset, &(rd_train_set_desc){"train", o.downscale}, &train) != RD_OK) goto fail;
     if (rd_train_set_load(ctx, o.dataset, &(rd_train_set_desc){"test", o.downscale}, &test) != RD_OK) test = NULL; /* optional */
     int count = frame_times(train, &times), n = rd_train_set_count(train);
-    views = malloc(sizeof *views * (size_t)(n + 1));
+    views = malloc(sizeof *views * (size_t)(n + 1)), previous = malloc(sizeof *previous * (size_t)(n + 1));
     test_views = malloc(sizeof *test_views * (size_t)(test ? rd_train_set_count(test) + 1 : 1));
-    if (!times || !views || !test_views) goto fail;
+    if (!times || !views || !previous || !test_views) goto fail;
     if (o.last < 0 || o.last >= count) o.last = count - 1;
     if (o.first > o.last) {
         fprintf(stderr, "radiant: --frames: %s has %d frames (0 to %d)\n", o.dataset, count, count - 1);
@@ -216,13 +231,15 @@ int cli_stream_encode(int argc, char **argv)
     for (long long f = o.first; f <= o.last; f++) {
         double t0 = cli_now_ms();
         int nv = views_at(train, times[f], views), nt = test ? views_at(test, times[f], test_views) : 0;
-        rd_stream_encode_report er = {.loss_last = stats.loss};
+        rd_stream_encode_report er = {.loss_last = stats.loss, .dynamic = -1};
         const char *kind = f == o.first ? "intra" : "residual";
         if (f > o.first) { /* a keyframe: the frame trained as a residual, then stored whole */
             bool key = o.keyframe_every > 0 && (f - o.first) % o.keyframe_every == 0;
             rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f, .intra = key};
             kind = key ? "intra" : "residual";
             memcpy(ed.background, o.background, sizeof ed.background);
+            /* the split pairs the two frames' views by position: the same cameras in the same order */
+            if (!o.no_split && views_at(train, times[f - 1], previous) == nv && same_cameras(views, previous, nv)) ed.previous_views = previous;
             if (rd_stream_encode_frame(w, views, nv, &ed, &er) != RD_OK) goto fail;
         }
         rd_scene_desc state = rd_stream_writer_state(w);
@@ -230,6 +247,7 @@ int cli_stream_encode(int argc, char **argv)
         int64_t bytes = rd_stream_writer_last_bytes(w);
         printf("frame %lld (%s): loss %.4f, %lld Gaussians, %lld moved, %lld bytes, %.2f s", f, kind, er.loss_last, (long long)state.count,
                (long long)er.moved, (long long)bytes, f == o.first ? (cli_now_ms() - start) / 1000.0 : seconds);
+        if (f > o.first && er.dynamic >= 0) printf(", %lld changing", (long long)er.dynamic);
         if (isfinite(psnr)) printf(", test PSNR %.2f dB (%d views)", psnr, nt);
         printf("\n");
         cJSON *e = cJSON_CreateObject();
@@ -238,6 +256,7 @@ int cli_stream_encode(int argc, char **argv)
         cJSON_AddNumberToObject(e, "bytes", (double)bytes);
         cJSON_AddNumberToObject(e, "gaussians", (double)state.count);
         cJSON_AddNumberToObject(e, "moved", (double)er.moved);
+        if (f > o.first && er.dynamic >= 0) cJSON_AddNumberToObject(e, "changing", (double)er.dynamic);
         cJSON_AddNumberToObject(e, "loss", er.loss_last);
         cJSON_AddNumberToObject(e, "seconds", f == o.first ? (cli_now_ms() - start) / 1000.0 : seconds);
         if (isfinite(psnr)) cJSON_AddNumberToObject(e, "test_psnr", psnr);
@@ -265,7 +284,7 @@ done:
     cJSON_Delete(report);
     rd_stream_writer_destroy(w);
     rd_trainer_destroy(trainer);
-    free(times), free(views), free(test_views);
+    free(times), free(views), free(previous), free(test_views);
     rd_train_set_destroy(train), rd_train_set_destroy(test);
     rd_context_destroy(ctx);
     return status;

@@ -13,10 +13,12 @@
    positions rounded to the stream's step, and the frame written; the writer decodes it,
    so the next frame starts from exactly what a reader holds.
 
+   Given the previous frame's photos, the static/dynamic split starts each gate from its
+   Gaussian's share of the change (else every gate at P(g = 0) = 1/2).
+
    Not yet (issue 32's next steps): densification and pruning inside a frame (the mapping
-   is the identity), f_rest's latents (f_rest is kept from the parent), the static/dynamic
-   split's gate initialisation and masked first steps (gates start at the median's, p =
-   1/2). */
+   is the identity), f_rest's latents (f_rest is kept from the parent), the split's masked
+   first steps. */
 #include "stream.h"
 #include "stream_encode_step.h"
 #include "../train/adam.h"
@@ -263,6 +265,63 @@ static rd_result train_on_host(encoder *e, const rd_train_view *views, int view_
     return r;
 }
 
+static int compare_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The static/dynamic split (spec/streams.md): with L = MSE(render, photo_t) -
+   MSE(render, photo_{t-1}) over the parent's renders, d_i = sum over the views of
+   |dL/d(mu2D_i)| (rd_gaussian_grads.mean2d_norm); the gates start at p_i = d_i / (d_i +
+   median d), ln alpha_i = logit(p_i) + tau ln(-gamma/eta), so Gaussians above the median
+   start open. dL/d(render) = 2 (photo_{t-1} - photo_t) / (3 pixels) needs no render's
+   values, only the forward state the backward pass reads. *dynamic: d_i > 1e-3. */
+static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, const rd_train_view *previous, int count,
+                                      int64_t *dynamic)
+{
+    int64_t n = e->n, largest = 0;
+    for (int k = 0; k < count; k++)
+        if ((int64_t)views[k].camera.width * views[k].camera.height > largest) largest = (int64_t)views[k].camera.width * views[k].camera.height;
+    float *d = zeros(n), *sorted = zeros(n), *render = zeros(largest * 4), *grad = zeros(largest * 4), *now = zeros(largest * 4),
+          *before = zeros(largest * 4);
+    rd_scene *scene = NULL;
+    rd_result r = d && sorted && render && grad && now && before ? rd_scene_create(e->ctx, &e->parent, &scene)
+                                                                 : rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory");
+    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD};
+    memcpy(rd.background, e->desc->background, sizeof rd.background);
+    for (int k = 0; k < count && r == RD_OK; k++) {
+        const rd_camera *cam = &views[k].camera;
+        int64_t pixels = (int64_t)cam->width * cam->height;
+        target_of(&views[k], e->desc->background, now);
+        target_of(&previous[k], e->desc->background, before);
+        for (int64_t p = 0; p < pixels; p++) {
+            for (int c = 0; c < 3; c++) grad[p * 4 + c] = 2.0f * (before[p * 4 + c] - now[p * 4 + c]) / (3.0f * (float)pixels);
+            grad[p * 4 + 3] = 0.0f;
+        }
+        r = rd_render(e->ctx, scene, cam, &rd, &(rd_framebuffer){.color = render});
+        rd_gaussian_grads gg = {.mean2d_norm = d};
+        if (r == RD_OK)
+            r = rd_render_backward(e->ctx, scene, 1, cam, &rd, &(rd_render_grads){grad, NULL, RD_MEMORY_HOST},
+                                   &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_HOST});
+    }
+    if (r == RD_OK && n > 0) {
+        memcpy(sorted, d, (size_t)n * sizeof(float));
+        qsort(sorted, (size_t)n, sizeof(float), compare_float);
+        float median = sorted[n / 2], lo = logf(1e-3f), hi = logf(1e3f);
+        *dynamic = 0;
+        for (int64_t i = 0; i < n; i++) {
+            float p = median > 0.0f || d[i] > 0.0f ? d[i] / (d[i] + median) : 0.5f;
+            float logit = p <= 0.0f ? -INFINITY : p >= 1.0f ? INFINITY : logf(p / (1.0f - p));
+            e->s.log_alpha[i] = fminf(fmaxf(logit + stream_encode_closed_logit(), lo), hi);
+            *dynamic += d[i] > 1e-3f;
+        }
+    }
+    rd_scene_destroy(scene);
+    free(d), free(sorted), free(render), free(grad), free(now), free(before);
+    return r;
+}
+
 /* Half the diagonal of the parent's positions' box. */
 static float extent_of(const encoder *e)
 {
@@ -298,6 +357,11 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
         if (!views[k].image || views[k].image->width != c->width || views[k].image->height != c->height)
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_stream_encode_frame: view %d's image is missing or not its camera's size", k);
     }
+    for (int k = 0; d.previous_views && k < view_count; k++) {
+        const rd_image *im = d.previous_views[k].image;
+        if (!im || im->width != views[k].camera.width || im->height != views[k].camera.height)
+            return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_stream_encode_frame: previous view %d's image is missing or not view %d's camera's size", k, k);
+    }
     double t0 = rd_now_ms();
     encoder e = {.ctx = ctx, .desc = &d, .rng = d.seed * 2654435761u + 12345u};
     rd_result r = RD_OK;
@@ -306,6 +370,8 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
     /* the positions' learning rate: the recipe's first (1.6e-4 of the extent), the frame's scene is already fitted */
     float position_lr = r == RD_OK ? 1.6e-4f * extent_of(&e) : 0.0f;
     double first = 0.0, last = 0.0;
+    int64_t dynamic = -1;
+    if (r == RD_OK && d.previous_views && !e.s.gates_off) r = split_static_dynamic(&e, views, d.previous_views, view_count, &dynamic);
     if (r == RD_OK && rd_context_backend(ctx) == RD_BACKEND_CUDA) {
         stream_encode_run run = {&e.s, &e.parent, views, view_count, d.iterations, {d.background[0], d.background[1], d.background[2]},
                                  position_lr, &e.rng, 0.0, 0.0};
@@ -316,7 +382,8 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
     }
     float position_step = rd_stream_writer_position_step(w);
     if (r == RD_OK) r = write_frame(&e, w, position_step, report);
-    if (r == RD_OK && report) report->loss_first = first, report->loss_last = last, report->seconds = (rd_now_ms() - t0) / 1000.0;
+    if (r == RD_OK && report)
+        report->loss_first = first, report->loss_last = last, report->seconds = (rd_now_ms() - t0) / 1000.0, report->dynamic = dynamic;
     free_encoder(&e);
     return r;
 }

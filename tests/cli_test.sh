@@ -258,14 +258,16 @@ if [ -n "$video_tool" ]; then
     check "stream encode" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video.rstream" --first-iterations 150 \
         --iterations 30 --points 400 --sh-degree 0 --backend cpu
     check "  (a line a frame, with the test PSNR)" sh -c "grep -q 'frame 2 (residual)' '$tmp/stdout' && grep -q 'test PSNR' '$tmp/stdout'"
+    check "  (the static/dynamic split's count of changing Gaussians)" sh -c "grep -q 'frame 1 (residual).* changing' '$tmp/stdout' && grep -q '\"changing\"' '$tmp/video.report.json'"
     check "  (the report beside it)" grep -q '"test_psnr"' "$tmp/video.report.json"
     check "  (a stream of 3 frames)" sh -c "'$radiant_binary' info '$tmp/video.rstream' | grep -q 'frames:      3 (1 intra)'"
     check "render the stream with the test split" status_is 0 "$radiant" render "$tmp/video.rstream" --dataset "$tmp/video" \
         --backend cpu --out "$tmp/videor"
     check "  (each frame its own views: 2 a frame, with PSNR)" sh -c "test -s '$tmp/videor/test_c1_t2_f0002.png' && test ! -e '$tmp/videor/test_c1_t2_f0001.png' && grep -q 'mean over 3 frames' '$tmp/stdout'"
     check "stream encode --keyframe-every 2" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video2.rstream" \
-        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2
+        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split
     check "  (frame 2 intra)" grep -q 'frame 2 (intra)' "$tmp/stdout"
+    check "  (--no-split: no count of changing Gaussians)" sh -c "! grep -q 'changing' '$tmp/stdout'"
     check "stream encode to a .ply exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.ply"
     check "stream without encode exits 2" status_is 2 "$radiant" stream
     check "stream encode of a missing dataset exits 1" status_is 1 "$radiant" stream encode "$tmp/nothing" --out "$tmp/x.rstream"

@@ -343,6 +343,57 @@ static double mse_of(rd_context *c, const rd_scene_desc *sd, const rd_camera *ca
     return sum / ((double)views * P * 3);
 }
 
+/* The static/dynamic split: given the previous frame's photos (scene a's renders), the
+   encoder finds some Gaussians changing and not all, their gates start open, so more
+   positions move than without the split and most of them among the Gaussians that did
+   move, and the frame fits as well. A previous view of the wrong size is refused. */
+static void test_encode_split(rd_context *enc, const rd_scene_desc *a, const rd_train_view *views, int count, int64_t intra_bytes,
+                              double mse_without, int64_t moved_without)
+{
+    rd_image *before = calloc((size_t)count, sizeof *before);
+    rd_train_view *previous = calloc((size_t)count, sizeof *previous);
+    rd_scene *scene = NULL;
+    CHECK_OK(rd_scene_create(ctx, a, &scene));
+    for (int v = 0; v < count; v++) {
+        const rd_camera *cam = &views[v].camera;
+        float *rgba = malloc((size_t)cam->width * cam->height * 16);
+        rd_render(ctx, scene, cam, NULL, &(rd_framebuffer){.color = rgba});
+        CHECK_OK(rd_image_alloc(cam->width, cam->height, 3, &before[v]));
+        for (int p = 0; p < cam->width * cam->height; p++)
+            for (int k = 0; k < 3; k++) before[v].pixels[p * 3 + k] = rgba[p * 4 + k];
+        free(rgba);
+        previous[v] = (rd_train_view){*cam, &before[v], 0};
+    }
+    rd_scene_destroy(scene);
+    rd_stream_writer *w;
+    CHECK_OK(rd_stream_writer_create(enc, path_of("split.rstream"), &(rd_stream_desc){.sh_degree = a->sh_degree}, &w));
+    CHECK_OK(rd_stream_write_intra(w, a));
+    rd_stream_encode_report report;
+    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 80 : 240, .seed = 5, .previous_views = previous};
+    CHECK_OK(rd_stream_encode_frame(w, views, count, &d, &report));
+    rd_scene_desc decoded = rd_stream_writer_state(w);
+    double after = mse_of(ctx, &decoded, &views[0].camera, 1, (rd_image *)views[0].image);
+    int64_t moved = 0, moved_changed = 0; /* the changed Gaussians are the first fifth (test_encode) */
+    for (int64_t i = 0; i < a->count; i++)
+        if (memcmp(decoded.means + 3 * i, a->means + 3 * i, 12) != 0) moved++, moved_changed += i < a->count / 5;
+    printf("  encode on %s with the static/dynamic split: %lld of %lld Gaussians changing, %lld moved (%lld of them among the changed fifth), %lld bytes, first view's MSE %.5f\n",
+           rd_backend_name(rd_context_backend(enc)), (long long)report.dynamic, (long long)a->count, (long long)moved,
+           (long long)moved_changed, (long long)report.bytes, after);
+    CHECK(moved == report.moved && 2 * moved_changed > moved);
+    CHECK(moved > moved_without); /* the changed Gaussians' gates start open */
+    CHECK(report.dynamic > 0 && report.dynamic < a->count);
+    CHECK(report.bytes < intra_bytes / 2);
+    CHECK(after < 2.0 * mse_without + 1e-4);
+    rd_image small;
+    CHECK_OK(rd_image_alloc(8, 8, 3, &small));
+    previous[count - 1].image = &small;
+    CHECK_FAILS(rd_stream_encode_frame(w, views, count, &d, NULL), RD_ERROR_INVALID_ARGUMENT);
+    rd_image_free(&small);
+    rd_stream_writer_destroy(w);
+    for (int v = 0; v < count; v++) rd_image_free(&before[v]);
+    free(before), free(previous);
+}
+
 static void test_encode(rd_context *enc)
 {
     enum { VIEWS = 6, N = 300 };
@@ -404,6 +455,7 @@ static void test_encode(rd_context *enc)
         rd_stream_close(s);
     }
     CHECK_FAILS(rd_stream_encode_frame(NULL, views, VIEWS, NULL, NULL), RD_ERROR_INVALID_ARGUMENT);
+    test_encode_split(enc, &a, views, VIEWS, intra_bytes, after, report.moved);
     free(copy);
     for (int v = 0; v < VIEWS; v++) rd_image_free(&targets[v]);
     random_scene_free(&a), random_scene_free(&b);

@@ -127,6 +127,10 @@ typedef struct rd_stream_encode_desc {
     bool intra;                              /* write the trained frame whole (a keyframe: exact floats) */
     float background[3];                     /* behind the renders and under transparent photos */
     uint64_t seed;
+    const rd_train_view *previous_views;     /* the previous frame's photos, view k from views[k]'s camera:
+                                                the static/dynamic split (spec/streams.md) starts each gate
+                                                from its Gaussian's share of the change between the two
+                                                frames; NULL: every gate at P(g = 0) = 1/2 */
 } rd_stream_encode_desc;
 
 typedef struct rd_stream_encode_report {
@@ -134,6 +138,7 @@ typedef struct rd_stream_encode_report {
     int64_t moved;                /* Gaussians whose stored position changed */
     int64_t bytes;                /* the frame's, header included */
     double seconds;
+    int64_t dynamic;              /* Gaussians the split found changing (d > 1e-3); -1 without previous_views */
 } rd_stream_encode_report;
 
 /* Trains the next frame as a residual of the writer's state against views (cameras and
