@@ -45,7 +45,9 @@ struct rd_stream {
     rd_scene *host_scene;        /* rd_stream_scene's on the CPU */
     bool piped;                  /* read from a pipe: its bytes kept as read, frames found as they arrive */
     bool pipe_ended;             /* the pipe has closed, or its index came: no frame follows */
-    rd_bytes held;               /* a pipe's bytes so far */
+    rd_bytes held;               /* a pipe's bytes from held_from on, as read */
+    int64_t held_from;           /* the stream offset of held's first byte: what lies before the
+                                    intra frame of the frame played last is let go */
     int64_t scan_at, scan_last;  /* where the scan goes on, and the last frame number it found */
     int64_t position;
     unsigned char *payload;
@@ -53,24 +55,27 @@ struct rd_stream {
     uint64_t limit;
 };
 
+/* The stream offset just past a pipe's bytes read so far. */
+static int64_t pipe_end(const rd_stream *s) { return s->held_from + (int64_t)s->held.size; }
+
 /* A pipe's bytes up to end read into held (blocking until they arrive); false at its end. */
 static bool pipe_fill(rd_stream *s, int64_t end)
 {
-    while ((int64_t)s->held.size < end && !s->pipe_ended) {
+    while (pipe_end(s) < end && !s->pipe_ended) {
         unsigned char *at = rd_bytes_grow(&s->held, 1 << 16);
         if (!at) return false;
         size_t got = fread(at, 1, 1 << 16, s->file);
         s->held.size -= (1 << 16) - got;
         if (got == 0) s->pipe_ended = true;
     }
-    return (int64_t)s->held.size >= end;
+    return pipe_end(s) >= end;
 }
 
 static bool read_at(rd_stream *s, int64_t offset, void *dst, size_t bytes)
 {
     if (s->piped) {
-        if (offset < 0 || !pipe_fill(s, offset + (int64_t)bytes)) return false;
-        memcpy(dst, s->held.data + offset, bytes);
+        if (offset < s->held_from || !pipe_fill(s, offset + (int64_t)bytes)) return false;
+        memcpy(dst, s->held.data + (offset - s->held_from), bytes);
         return true;
     }
     return fseeko(s->file, offset, SEEK_SET) == 0 && fread(dst, 1, bytes, s->file) == bytes;
@@ -171,7 +176,7 @@ static int64_t find_magic(rd_stream *s, int64_t from)
         size_t want = (size_t)(s->file_bytes - from < CHUNK ? s->file_bytes - from : CHUNK);
         if (s->piped) { /* what has arrived, up to a chunk */
             pipe_fill(s, from + CHUNK);
-            int64_t held = (int64_t)s->held.size - from;
+            int64_t held = pipe_end(s) - from;
             if (held < 8) break;
             want = (size_t)(held < CHUNK ? held : CHUNK);
         }
@@ -197,7 +202,7 @@ static bool scan_one(rd_stream *s, rd_result *r)
     int64_t at = s->scan_at;
     *r = RD_OK;
     if (at < 0 || !read_at(s, at, head, sizeof head)) { /* the file's (or the pipe's) end */
-        int64_t end = s->piped ? (int64_t)s->held.size : s->file_bytes; /* bytes after the last whole frame: damage or a cut */
+        int64_t end = s->piped ? pipe_end(s) : s->file_bytes; /* bytes after the last whole frame: damage or a cut */
         if (at >= 0 && at < end && s->damaged_at < 0) s->damaged_at = at;
         return false;
     }
@@ -211,7 +216,7 @@ static bool scan_one(rd_stream *s, rd_result *r)
     if (!problem && !s->piped && h.payload_bytes > (uint64_t)(s->file_bytes - at - RD_STREAM_FRAME_HEADER)) problem = "cut short";
     if (!problem && s->piped && (h.payload_bytes > (uint64_t)INT64_MAX / 2 || !pipe_fill(s, at + RD_STREAM_FRAME_HEADER + (int64_t)h.payload_bytes)))
         problem = "cut short";
-    int64_t span = s->piped ? (int64_t)s->held.size : s->file_bytes;
+    int64_t span = s->piped ? pipe_end(s) : s->file_bytes;
     if (!problem && (int64_t)h.number > (span - s->data_start) / RD_STREAM_FRAME_HEADER) problem = "an absurd frame number";
     if (problem) {
         if (s->damaged_at < 0) s->damaged_at = at;
@@ -285,7 +290,7 @@ void rd_stream_get_info(const rd_stream *s, rd_stream_info *out)
 {
     memset(out, 0, sizeof *out);
     out->sh_degree = s->sh_degree, out->frame_rate = s->frame_rate, out->position_step = s->position_step;
-    out->file_bytes = s->piped ? (int64_t)s->held.size : s->file_bytes, out->indexed = s->indexed, out->damaged_at = s->damaged_at;
+    out->file_bytes = s->piped ? pipe_end(s) : s->file_bytes, out->indexed = s->indexed, out->damaged_at = s->damaged_at;
     out->piped = s->piped && !s->pipe_ended;
     out->frame_numbers = s->frame_count;
     int64_t residual_bytes = 0, residuals = 0, bytes = 0;
@@ -413,6 +418,19 @@ static rd_result decode_frame(rd_stream *s, int64_t k)
     return RD_OK;
 }
 
+/* A pipe lets go of the bytes before the intra frame of the frame played last: memory
+   holds one group of frames and what has been read ahead, however long the stream runs. */
+static void pipe_let_go(rd_stream *s)
+{
+    int64_t k = s->position;
+    while (k >= 0 && !(s->frames[k].bytes && s->frames[k].kind == RD_STREAM_INTRA)) k--;
+    int64_t from = k >= 0 ? s->frames[k].offset : s->held_from;
+    if (from <= s->held_from) return;
+    size_t drop = (size_t)(from - s->held_from);
+    memmove(s->held.data, s->held.data + drop, s->held.size - drop);
+    s->held.size -= drop, s->held_from = from;
+}
+
 rd_result rd_stream_seek(rd_stream *s, int64_t frame)
 {
     if (!s) return rd_fail(NULL, RD_ERROR_INVALID_ARGUMENT, "rd_stream_seek: the stream is NULL");
@@ -424,6 +442,9 @@ rd_result rd_stream_seek(rd_stream *s, int64_t frame)
     while (start >= 0 && !(s->frames[start].bytes && s->frames[start].kind == RD_STREAM_INTRA)) start--;
     if (s->position >= 0 && s->position <= frame && s->position >= start) start = s->position + 1; /* go on from here */
     if (start < 0) return rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: frame %lld has no intra frame before it", s->path, (long long)frame);
+    if (s->piped && start <= frame && s->frames[start].offset < s->held_from) /* start > frame: the frame is the current one */
+        return rd_fail(s->ctx, RD_ERROR_UNSUPPORTED, "%s: frame %lld is no longer held: a pipe keeps its frames from the intra frame of the frame played last (frame %lld) on",
+                       s->path, (long long)frame, (long long)s->position);
     for (int64_t k = start; k <= frame; k++) {
         rd_result r = decode_frame(s, k);
         if (r != RD_OK) {
@@ -431,6 +452,7 @@ rd_result rd_stream_seek(rd_stream *s, int64_t frame)
             return r;
         }
     }
+    if (s->piped) pipe_let_go(s);
     return RD_OK;
 }
 

@@ -172,7 +172,8 @@ typedef struct rd_stream_info {
     bool indexed;          /* false: no index (truncated or still written), frames found by scanning */
     int64_t damaged_at;    /* without an index: the offset of the first damage or cut the scan met; -1 none */
     bool piped;            /* read from a pipe still open: frames and sizes count what has arrived, and a
-                              seek past them waits for more (a pipe's bytes are kept as read) */
+                              seek past them waits for more (a pipe's bytes are kept from the intra
+                              frame of the frame played last on) */
 } rd_stream_info;
 
 typedef struct rd_stream rd_stream;
@@ -180,7 +181,9 @@ typedef struct rd_stream rd_stream;
 /* Reads the header and the index (or, without one, scans the frames' headers to the last
    whole frame). Nothing is decoded yet: rd_stream_seek decodes. A pipe or FIFO is read as
    it arrives: the header and the first frame at open, later frames when a seek or next
-   reaches them (it waits for them), so a player starts before the end. */
+   reaches them (it waits for them), so a player starts before the end; a pipe's bytes
+   before the intra frame of the frame played last are let go, and a seek before that
+   intra frame fails with RD_ERROR_UNSUPPORTED. */
 rd_result rd_stream_open(rd_context *ctx, const char *path, rd_stream **out);
 void rd_stream_get_info(const rd_stream *s, rd_stream_info *out);
 rd_result rd_stream_get_frame(const rd_stream *s, int64_t frame, rd_stream_frame_info *out);
