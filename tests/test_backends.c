@@ -13,6 +13,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Wall seconds (RADIANT_TEST_TIMES=1 prints each row's, to find the slow ones). */
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 /* The operations, in the order they run on each backend. */
 static const backend_op *const OPS[] = {&OP_SPLAT_RENDER, &OP_SPLAT_RENDER_VIEWS, &OP_SPLAT_CENTRED_MEANS,
@@ -115,6 +124,7 @@ static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context 
     if (!selected(op->name)) return 0;
     int cases = op->cases(&env), ran = 0, failed = 0;
     if (cases == 0) return 0;
+    double started = now_seconds();
     if (env.gpu) env.tol = op->gpu_tolerance;
     for (int i = 0; i < cases; i++) {
         void *inputs = op->generate(&env, r, i);
@@ -134,7 +144,9 @@ static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context 
         op->free_outputs(want);
         op->free_inputs(inputs);
     }
-    printf("backend %s: %s %d/%d cases within tolerance\n", env.name, op->name, ran - failed, ran);
+    printf("backend %s: %s %d/%d cases within tolerance", env.name, op->name, ran - failed, ran);
+    if (getenv("RADIANT_TEST_TIMES")) printf(" (%.1f s)", (now_seconds() - started));
+    printf("\n");
     return failed;
 }
 
