@@ -14,11 +14,11 @@
    so the next frame starts from exactly what a reader holds.
 
    Given the previous frame's photos, the static/dynamic split starts each gate from its
-   Gaussian's share of the change (else every gate at P(g = 0) = 1/2).
+   Gaussian's share of the change (else every gate at P(g = 0) = 1/2), and the first 30%
+   of the steps render only the changing Gaussians with the loss masked to their footprint.
 
    Not yet (issue 32's next steps): densification and pruning inside a frame (the mapping
-   is the identity), f_rest's latents (f_rest is kept from the parent), the split's masked
-   first steps. */
+   is the identity), f_rest's latents (f_rest is kept from the parent). */
 #include "stream.h"
 #include "stream_encode_step.h"
 #include "../train/adam.h"
@@ -45,6 +45,7 @@ typedef struct encoder {
     latent_moments moments[LATENT_ATTRIBUTES];
     float *arrays;        /* the parent's arrays' storage */
     float *mx, *vx, *ma, *va;
+    uint8_t *dynamic;     /* the split's: per Gaussian, changing (d > 1e-3) */
     uint64_t rng;
 } encoder;
 
@@ -61,6 +62,7 @@ static void free_encoder(encoder *e)
     float *all[] = {e->arrays, e->s.x, e->s.log_alpha, e->s.gx, e->s.galpha, e->mx, e->vx, e->ma, e->va, e->s.gate, e->s.gate_slope,
                     e->s.decoded[0], (float *)e->s.grads[0]};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
+    free(e->dynamic);
 }
 
 /* Floats a Gaussian of each scene array. */
@@ -164,11 +166,18 @@ static void target_of(const rd_train_view *v, const float background[3], float *
     }
 }
 
-/* One step on view v; its loss into *loss. */
-static rd_result step(encoder *e, int number, const rd_train_view *v, float *render, float *target, float *grad, double *scratch,
-                      double *loss)
+/* A step's frame buffers on the host, each the largest view's size. */
+typedef struct host_frame {
+    float *render, *target, *grad; /* RGBA */
+    float *photo, *rows, *mask;    /* the split's masked steps: the photo as RGBA, the mask's two passes */
+    double *scratch;               /* the loss's */
+} host_frame;
+
+/* One step on view v; its loss into *loss. In the split's first steps (masked) the static
+   Gaussians are hidden and the loss sees only the dynamic ones' footprint. */
+static rd_result step(encoder *e, int number, bool masked, const rd_train_view *v, const host_frame *f, double *loss)
 {
-    e->s.step = (uint32_t)number, e->s.eval = 0;
+    e->s.step = (uint32_t)number, e->s.eval = 0, e->s.hide_static = masked;
     rd_stream_encode_decode_cpu(&e->s);
     rd_scene_desc sd = decoded_scene(e);
     rd_scene *scene;
@@ -176,16 +185,22 @@ static rd_result step(encoder *e, int number, const rd_train_view *v, float *ren
     if (r != RD_OK) return r;
     rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD};
     memcpy(rd.background, e->desc->background, sizeof rd.background);
-    target_of(v, e->desc->background, target);
-    r = rd_render(e->ctx, scene, &v->camera, &rd, &(rd_framebuffer){.color = render});
+    target_of(v, e->desc->background, f->target);
+    r = rd_render(e->ctx, scene, &v->camera, &rd, &(rd_framebuffer){.color = f->render});
+    int width = v->camera.width, height = v->camera.height;
+    if (r == RD_OK && masked) {
+        rd_stream_encode_photo_rgba(v->image, f->photo);
+        rd_stream_encode_mask_cpu(f->render, f->photo, e->desc->background, width, height, f->rows, f->mask);
+    }
     if (r == RD_OK) {
-        rd_loss_desc ld = {v->camera.width, v->camera.height, render, target, 0.2f};
-        *loss = rd_loss_l1_dssim(&ld, grad, scratch);
+        rd_loss_desc ld = {width, height, f->render, f->target, 0.2f};
+        *loss = rd_loss_l1_dssim(&ld, f->grad, f->scratch);
+        if (masked) rd_stream_encode_mask_grad_cpu(f->grad, f->mask, (int64_t)width * height);
         float *g[ENCODE_ARRAYS];
         for (int k = 0; k < ENCODE_ARRAYS; k++) g[k] = (float *)e->s.grads[k];
         memset(g[0], 0, (size_t)e->n * (size_t)(11 + e->C) * sizeof(float)); /* the five arrays are one block */
         rd_gaussian_grads gg = {g[0], g[1], g[2], g[3], g[4]};
-        r = rd_render_backward(e->ctx, scene, 1, &v->camera, &rd, &(rd_render_grads){grad, NULL, RD_MEMORY_HOST},
+        r = rd_render_backward(e->ctx, scene, 1, &v->camera, &rd, &(rd_render_grads){f->grad, NULL, RD_MEMORY_HOST},
                                &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_HOST});
     }
     rd_scene_destroy(scene);
@@ -197,7 +212,7 @@ static rd_result step(encoder *e, int number, const rd_train_view *v, float *ren
    as a keyframe, the trained frame whole. */
 static rd_result write_frame(encoder *e, rd_stream_writer *w, float position_step, rd_stream_encode_report *report)
 {
-    e->s.eval = 1;
+    e->s.eval = 1, e->s.hide_static = 0;
     rd_stream_encode_decode_cpu(&e->s); /* the evaluated gates, and the decoded frame */
     if (e->desc->intra) {
         rd_scene_desc sd = decoded_scene(e);
@@ -240,8 +255,9 @@ static rd_result write_frame(encoder *e, rd_stream_writer *w, float position_ste
     return r;
 }
 
-/* The frame's training on the host: a step a view through the context's backend. */
-static rd_result train_on_host(encoder *e, const rd_train_view *views, int view_count, int iterations, float position_lr,
+/* The frame's training on the host: a step a view through the context's backend, the
+   first masked_steps of them masked. */
+static rd_result train_on_host(encoder *e, const rd_train_view *views, int view_count, int iterations, int masked_steps, float position_lr,
                                double *first, double *last)
 {
     int64_t max_pixels = 0;
@@ -252,16 +268,17 @@ static rd_result train_on_host(encoder *e, const rd_train_view *views, int view_
         size_t need = rd_loss_scratch_doubles(c->width, c->height);
         if (need > max_scratch) max_scratch = need;
     }
-    float *render = zeros(max_pixels * 4), *target = zeros(max_pixels * 4), *grad = zeros(max_pixels * 4);
-    double *scratch = rd_alloc_array((int64_t)max_scratch + 1, sizeof(double));
-    rd_result r = render && target && grad && scratch ? RD_OK : rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory");
+    host_frame f = {zeros(max_pixels * 4), zeros(max_pixels * 4), zeros(max_pixels * 4), zeros(max_pixels * 4), zeros(max_pixels),
+                    zeros(max_pixels), rd_alloc_array((int64_t)max_scratch + 1, sizeof(double))};
+    rd_result r = f.render && f.target && f.grad && f.photo && f.rows && f.mask && f.scratch
+                      ? RD_OK : rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory");
     for (int s = 0; r == RD_OK && s < iterations; s++) {
         const rd_train_view *v = &views[stream_encode_pick_view(&e->rng, view_count)];
-        r = step(e, s, v, render, target, grad, scratch, last);
+        r = step(e, s, s < masked_steps, v, &f, last);
         if (r == RD_OK) update(e, s + 1, position_lr);
         if (s == 0) *first = *last;
     }
-    free(render), free(target), free(grad), free(scratch);
+    free(f.render), free(f.target), free(f.grad), free(f.photo), free(f.rows), free(f.mask), free(f.scratch);
     return r;
 }
 
@@ -283,10 +300,11 @@ static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, co
     int64_t n = e->n, largest = 0;
     for (int k = 0; k < count; k++)
         if ((int64_t)views[k].camera.width * views[k].camera.height > largest) largest = (int64_t)views[k].camera.width * views[k].camera.height;
+    e->dynamic = calloc((size_t)n + 1, 1);
     float *d = zeros(n), *sorted = zeros(n), *render = zeros(largest * 4), *grad = zeros(largest * 4), *now = zeros(largest * 4),
           *before = zeros(largest * 4);
     rd_scene *scene = NULL;
-    rd_result r = d && sorted && render && grad && now && before ? rd_scene_create(e->ctx, &e->parent, &scene)
+    rd_result r = e->dynamic && d && sorted && render && grad && now && before ? rd_scene_create(e->ctx, &e->parent, &scene)
                                                                  : rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory");
     rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD};
     memcpy(rd.background, e->desc->background, sizeof rd.background);
@@ -314,7 +332,8 @@ static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, co
             float p = median > 0.0f || d[i] > 0.0f ? d[i] / (d[i] + median) : 0.5f;
             float logit = p <= 0.0f ? -INFINITY : p >= 1.0f ? INFINITY : logf(p / (1.0f - p));
             e->s.log_alpha[i] = fminf(fmaxf(logit + stream_encode_closed_logit(), lo), hi);
-            *dynamic += d[i] > 1e-3f;
+            e->dynamic[i] = d[i] > 1e-3f;
+            *dynamic += e->dynamic[i];
         }
     }
     rd_scene_destroy(scene);
@@ -372,13 +391,16 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
     double first = 0.0, last = 0.0;
     int64_t dynamic = -1;
     if (r == RD_OK && d.previous_views && !e.s.gates_off) r = split_static_dynamic(&e, views, d.previous_views, view_count, &dynamic);
+    /* the split's first 30% of steps see only the changing Gaussians (QUEEN's N3DV recipe) */
+    int masked_steps = dynamic > 0 && dynamic < e.n ? (int)(0.3 * d.iterations) : 0;
+    e.s.dynamic = masked_steps ? e.dynamic : NULL;
     if (r == RD_OK && rd_context_backend(ctx) == RD_BACKEND_CUDA) {
-        stream_encode_run run = {&e.s, &e.parent, views, view_count, d.iterations, {d.background[0], d.background[1], d.background[2]},
-                                 position_lr, &e.rng, 0.0, 0.0};
+        stream_encode_run run = {&e.s, &e.parent, views, view_count, d.iterations, masked_steps,
+                                 {d.background[0], d.background[1], d.background[2]}, position_lr, &e.rng, 0.0, 0.0};
         r = rd_stream_encode_run_cuda(ctx, &run);
         first = run.loss_first, last = run.loss_last;
     } else if (r == RD_OK) {
-        r = train_on_host(&e, views, view_count, d.iterations, position_lr, &first, &last);
+        r = train_on_host(&e, views, view_count, d.iterations, masked_steps, position_lr, &first, &last);
     }
     float position_step = rd_stream_writer_position_step(w);
     if (r == RD_OK) r = write_frame(&e, w, position_step, report);

@@ -83,6 +83,26 @@ __global__ void clamp_kernel(float *log_alpha, int64_t count, float lo, float hi
     if (i < count) log_alpha[i] = fminf(fmaxf(log_alpha[i], lo), hi);
 }
 
+__global__ void mask_rows_kernel(const float *render, int width, int height, float *rows)
+{
+    int64_t p = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (p < (int64_t)width * height) rows[p] = stream_encode_mask_row_one(render, width, (int)(p % width), (int)(p / width));
+}
+
+__global__ void mask_apply_kernel(const float *rows, float *render, const float *photo, float3 background, int width, int height, float *mask)
+{
+    int64_t p = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    float bg[3] = {background.x, background.y, background.z};
+    if (p < (int64_t)width * height)
+        mask[p] = stream_encode_mask_apply_one(rows, render, photo, bg, width, height, (int)(p % width), (int)(p / width));
+}
+
+__global__ void mask_grad_kernel(float *grad, const float *mask, int64_t pixels)
+{
+    int64_t p = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (p < pixels) stream_encode_mask_grad_one(grad, mask, p);
+}
+
 static unsigned blocks_of(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
 extern "C" size_t rd_stream_encode_partials_floats(const stream_encode_step *s) { return (size_t)decoder_terms(s) * CHUNKS + 1; }
@@ -110,4 +130,23 @@ extern "C" rd_result rd_stream_encode_clamp_cuda(rd_context *ctx, const stream_e
     if (s->count > 0 && !s->gates_off)
         clamp_kernel<<<blocks_of(s->count), THREADS, 0, rd_cuda(ctx)->stream>>>(s->log_alpha, s->count, logf(1e-3f), logf(1e3f));
     return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder clamp");
+}
+
+extern "C" rd_result rd_stream_encode_mask_cuda(rd_context *ctx, float *render, const float *photo, const float background[3], int width,
+                                                int height, float *rows, float *mask)
+{
+    cudaStream_t st = rd_cuda(ctx)->stream;
+    int64_t pixels = (int64_t)width * height;
+    if (pixels > 0) {
+        mask_rows_kernel<<<blocks_of(pixels), THREADS, 0, st>>>(render, width, height, rows);
+        mask_apply_kernel<<<blocks_of(pixels), THREADS, 0, st>>>(rows, render, photo, make_float3(background[0], background[1], background[2]),
+                                                                 width, height, mask);
+    }
+    return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder mask");
+}
+
+extern "C" rd_result rd_stream_encode_mask_grad_cuda(rd_context *ctx, float *grad, const float *mask, int64_t pixels)
+{
+    if (pixels > 0) mask_grad_kernel<<<blocks_of(pixels), THREADS, 0, rd_cuda(ctx)->stream>>>(grad, mask, pixels);
+    return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder mask gradient");
 }

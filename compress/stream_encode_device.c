@@ -13,6 +13,7 @@
 #include "../renderer/cuda/cuda_backend.h"
 #include "../splat/train_device.h"
 #include "../train/adam.h"
+#include "../train/loss.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +71,26 @@ static view_data *rgba_views(const rd_train_view *views, int count)
             free(out);
             return NULL;
         }
-        for (int64_t p = 0; p < pixels; p++) {
-            const float *px = im->pixels + p * im->channels;
-            for (int c = 0; c < 3; c++) out[v].rgba[p * 4 + c] = im->channels == 1 ? px[0] : px[c];
-            out[v].rgba[p * 4 + 3] = im->channels == 4 ? px[3] : 1.0f;
-        }
+        rd_stream_encode_photo_rgba(im, out[v].rgba);
     }
     return out;
+}
+
+/* rd_device_views_render_loss, with the split's mask between the render and the loss
+   where rows is given: the static Gaussians are hidden by the decode, the render outside
+   the changing ones' footprint becomes the photo, and the loss gradient is zeroed there. */
+static rd_result render_loss(rd_context *ctx, rd_device_views *v, const rd_scene *scene, int view, const rd_camera *camera,
+                             const rd_render_desc *desc, float *rows, float *mask)
+{
+    if (!rows) return rd_device_views_render_loss(ctx, v, scene, view, camera, desc);
+    float *render = v->frame, *grad = rd_device_views_loss_grad(v), *scratch = grad + 4 * v->largest;
+    const float *photo = v->photos + v->photo_at[view];
+    rd_result r = rd_render(ctx, scene, camera, desc, &(rd_framebuffer){.color = render, .memory = RD_MEMORY_DEVICE});
+    if (r == RD_OK) r = rd_stream_encode_mask_cuda(ctx, render, photo, desc->background, camera->width, camera->height, rows, mask);
+    rd_loss_cuda_desc ld = {camera->width, camera->height, render, photo,
+                            {desc->background[0], desc->background[1], desc->background[2]}, 0.2f, scratch, NULL};
+    if (r == RD_OK) r = rd_loss_l1_dssim_cuda(ctx, &ld, grad, v->loss_sum);
+    return r == RD_OK ? rd_stream_encode_mask_grad_cuda(ctx, grad, mask, (int64_t)camera->width * camera->height) : r;
 }
 
 rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
@@ -115,6 +129,17 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
     float *ma = device_floats(&d, NULL, n), *va = device_floats(&d, NULL, n);
     s.gate = device_floats(&d, NULL, n), s.gate_slope = device_floats(&d, NULL, n);
     float *partials = device_floats(&d, NULL, (int64_t)rd_stream_encode_partials_floats(&s));
+    int64_t largest = 1;
+    for (int v = 0; v < run->view_count; v++)
+        if ((int64_t)run->views[v].camera.width * run->views[v].camera.height > largest)
+            largest = (int64_t)run->views[v].camera.width * run->views[v].camera.height;
+    float *rows = run->masked_steps ? device_floats(&d, NULL, largest) : NULL, *mask = run->masked_steps ? device_floats(&d, NULL, largest) : NULL;
+    s.dynamic = NULL;
+    if (h->dynamic && d.r == RD_OK) { /* the split's flags, as bytes in a float array's room */
+        uint8_t *flags = (uint8_t *)device_floats(&d, NULL, (n + 3) / 4);
+        if (flags) d.r = rd_buffer_copy(ctx, flags, RD_MEMORY_DEVICE, h->dynamic, RD_MEMORY_HOST, (size_t)n);
+        s.dynamic = flags;
+    }
 
     rd_device_views views = {0};
     view_data *photos = d.r == RD_OK ? rgba_views(run->views, run->view_count) : NULL;
@@ -135,9 +160,10 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
     for (int step = 0; r == RD_OK && step < run->iterations; step++) {
         int view = stream_encode_pick_view(run->rng, run->view_count);
         const rd_camera *cam = &run->views[view].camera;
-        s.step = (uint32_t)step, s.eval = 0;
+        bool masked = step < run->masked_steps;
+        s.step = (uint32_t)step, s.eval = 0, s.hide_static = masked;
         r = rd_stream_encode_decode_cuda(ctx, &s);
-        if (r == RD_OK) r = rd_device_views_render_loss(ctx, &views, scene, view, cam, &rd);
+        if (r == RD_OK) r = render_loss(ctx, &views, scene, view, cam, &rd, masked ? rows : NULL, mask);
         if (r == RD_OK) r = rd_cuda_zero(ctx, grads, (size_t)(n * per) * sizeof(float), NULL);
         if (r == RD_OK)
             r = rd_render_backward(ctx, scene, 1, cam, &rd, &(rd_render_grads){rd_device_views_loss_grad(&views), NULL, RD_MEMORY_DEVICE},

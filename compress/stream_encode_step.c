@@ -29,3 +29,26 @@ void rd_stream_encode_clamp_cpu(const stream_encode_step *s)
     if (s->gates_off) return;
     for (int64_t i = 0; i < s->count; i++) s->log_alpha[i] = fminf(fmaxf(s->log_alpha[i], logf(1e-3f)), logf(1e3f));
 }
+
+void rd_stream_encode_mask_cpu(float *render, const float *photo, const float background[3], int width, int height, float *rows, float *mask)
+{
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++) rows[(int64_t)y * width + x] = stream_encode_mask_row_one(render, width, x, y);
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++)
+            mask[(int64_t)y * width + x] = stream_encode_mask_apply_one(rows, render, photo, background, width, height, x, y);
+}
+
+void rd_stream_encode_mask_grad_cpu(float *grad, const float *mask, int64_t pixels)
+{
+    for (int64_t p = 0; p < pixels; p++) stream_encode_mask_grad_one(grad, mask, p);
+}
+
+void rd_stream_encode_photo_rgba(const rd_image *im, float *out)
+{
+    for (int64_t p = 0; p < (int64_t)im->width * im->height; p++) {
+        const float *px = im->pixels + p * im->channels;
+        for (int c = 0; c < 3; c++) out[p * 4 + c] = im->channels == 1 ? px[0] : px[c];
+        out[p * 4 + 3] = im->channels == 4 ? px[3] : 1.0f;
+    }
+}

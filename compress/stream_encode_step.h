@@ -55,6 +55,8 @@ typedef struct stream_encode_step {
     float *gx, *galpha;
     float *gate, *gate_slope;      /* this step's gate and dg/d(ln alpha) */
     stream_encode_latents latents[RD_STREAM_ATTRIBUTES];
+    const uint8_t *dynamic;        /* per Gaussian: the split found it changing (NULL: no split) */
+    int hide_static;               /* the split's first steps: Gaussians not dynamic are hidden */
     uint32_t seed, step;           /* the gates' draws */
     int eval;                      /* gates without noise (the stored frame's) */
     int gates_off;                 /* every gate 1 */
@@ -101,6 +103,19 @@ RD_ENCODE_FN void stream_encode_gate_one(const stream_encode_step *s, int64_t i)
     s->gate_slope[i] = raw > 0.0f && raw < 1.0f ? (RD_GATE_ETA - RD_GATE_GAMMA) * q * (1.0f - q) / RD_GATE_TAU : 0.0f;
 }
 
+/* The opacity logit that hides a Gaussian (sigmoid below 1e-34: under any alpha cut). */
+#define RD_ENCODE_HIDDEN_LOGIT -80.0f
+
+/* The split's first steps hide the static Gaussians; after them each opacity is its own
+   again (rewritten from the parent where it has no latents). */
+RD_ENCODE_FN void stream_encode_hide_one(const stream_encode_step *s, int64_t i)
+{
+    if (!s->dynamic) return;
+    float *opacity = s->decoded[ENCODE_OPACITIES] + i;
+    if (!s->latents[RD_STREAM_OPACITY].ld) *opacity = s->parent[ENCODE_OPACITIES][i];
+    if (s->hide_static && !s->dynamic[i]) *opacity = RD_ENCODE_HIDDEN_LOGIT;
+}
+
 /* Decoder weight (k, f) of a latent group. */
 RD_ENCODE_FN float stream_encode_weight(const stream_encode_latents *g, int k, int f)
 {
@@ -137,6 +152,36 @@ RD_ENCODE_FN void stream_encode_decode_one(const stream_encode_step *s, int64_t 
             value[f] = RD_ENCODE_ADD(parent[f], RD_ENCODE_ADD(sum, l->b[f]));
         }
     }
+    stream_encode_hide_one(s, i);
+}
+
+/* The split's loss mask (QUEEN: the dynamic Gaussians' alpha > 1/2 footprint dilated by a
+   48x48 max-pool), separable. Pass 1 at (x, y): 1 where a pixel of row y within
+   [x - 24, x + 23] has alpha over 1/2. Pass 2: the mask, 1 where pass 1 is 1 within
+   [y - 24, y + 23] of the column; outside it the render's colour becomes the photo's over
+   the background (so that no loss, SSIM's windows included, sees the hidden Gaussians),
+   and after the loss its gradient is zeroed there (stream_encode_mask_grad_one). */
+#define RD_ENCODE_MASK_HALF 24
+RD_ENCODE_FN float stream_encode_mask_row_one(const float *render, int width, int x, int y)
+{
+    for (int k = x - RD_ENCODE_MASK_HALF; k < x + RD_ENCODE_MASK_HALF; k++)
+        if (k >= 0 && k < width && render[4 * ((int64_t)y * width + k) + 3] > 0.5f) return 1.0f;
+    return 0.0f;
+}
+RD_ENCODE_FN float stream_encode_mask_apply_one(const float *rows, float *render, const float *photo, const float background[3], int width,
+                                                int height, int x, int y)
+{
+    for (int k = y - RD_ENCODE_MASK_HALF; k < y + RD_ENCODE_MASK_HALF; k++)
+        if (k >= 0 && k < height && rows[(int64_t)k * width + x] > 0.0f) return 1.0f;
+    int64_t p = (int64_t)y * width + x;
+    float a = photo[4 * p + 3];
+    for (int c = 0; c < 3; c++)
+        render[4 * p + c] = RD_ENCODE_ADD(RD_ENCODE_MUL(photo[4 * p + c], a), RD_ENCODE_MUL(background[c], 1.0f - a));
+    return 0.0f;
+}
+RD_ENCODE_FN void stream_encode_mask_grad_one(float *grad, const float *mask, int64_t p)
+{
+    for (int c = 0; c < 4; c++) grad[4 * p + c] = mask[p] > 0.0f ? grad[4 * p + c] : 0.0f;
 }
 
 /* Gaussian i's gradients: dz (straight through the rounding), dx, d ln alpha. */
@@ -213,10 +258,20 @@ void rd_stream_encode_clamp_cpu(const stream_encode_step *s);
 /* The same on CUDA (stream_encode_cuda.cu), enqueued on the context's stream. The chain's
    sums go through partials (rd_stream_encode_partials_floats(s) floats of device memory) in
    a fixed order: the same bits every run. */
+/* The split's mask over a frame on the CPU: render (RGBA) changed outside it, mask and
+   rows (width*height floats each) written; then the loss gradient (RGBA) zeroed outside. */
+void rd_stream_encode_mask_cpu(float *render, const float *photo, const float background[3], int width, int height, float *rows, float *mask);
+void rd_stream_encode_mask_grad_cpu(float *grad, const float *mask, int64_t pixels);
+/* A photo as RGBA (alpha 1 where it has none), as the masks and the device's loss read it. */
+void rd_stream_encode_photo_rgba(const rd_image *image, float *out);
+
 size_t rd_stream_encode_partials_floats(const stream_encode_step *s);
 rd_result rd_stream_encode_decode_cuda(rd_context *ctx, const stream_encode_step *s);
 rd_result rd_stream_encode_chain_cuda(rd_context *ctx, const stream_encode_step *s, float *partials);
 rd_result rd_stream_encode_clamp_cuda(rd_context *ctx, const stream_encode_step *s);
+rd_result rd_stream_encode_mask_cuda(rd_context *ctx, float *render, const float *photo, const float background[3], int width, int height,
+                                     float *rows, float *mask);
+rd_result rd_stream_encode_mask_grad_cuda(rd_context *ctx, float *grad, const float *mask, int64_t pixels);
 
 /* A frame's training on CUDA (stream_encode_device.c): the step's host arrays (start
    values in, trained latents, decoders, positions and gate logits out; decoded and grads
@@ -227,6 +282,7 @@ typedef struct stream_encode_run {
     const rd_scene_desc *parent;   /* the parent's count, degree and flags (its arrays: host->parent) */
     const rd_train_view *views;
     int view_count, iterations;
+    int masked_steps;              /* the first steps hide the static Gaussians and mask the loss (host->dynamic) */
     float background[3];
     float position_lr;
     uint64_t *rng;                 /* the views' generator, advanced as the CPU's loop would */

@@ -23,6 +23,7 @@ typedef struct encode_case {
     stream_encode_step s;      /* host arrays: inputs, and outputs' shapes */
     float *parent, *grads;     /* blocks of count*(11 + sh_floats) */
     float *basis[RD_STREAM_ATTRIBUTES];
+    uint8_t *dynamic;          /* the split's flags, in some cases */
 } encode_case;
 
 /* The outputs, host copies, in one list of arrays with their lengths. */
@@ -73,6 +74,11 @@ static void *encode_generate(const op_env *env, test_rng *r, int i)
     s->log_alpha = random_floats(r, (size_t)n, -10.0, 10.0); /* some beyond the clamp's [ln 1e-3, ln 1e3] */
     s->seed = (uint32_t)(rng_uniform(r) * 4294967295.0), s->step = (uint32_t)(rng_uniform(r) * 1000);
     s->eval = i % 4 == 1, s->gates_off = i % 4 == 3;
+    if (i % 2 == 0) { /* the split: random flags, the static Gaussians hidden in some */
+        c->dynamic = malloc((size_t)n + 1);
+        for (int64_t k = 0; k < n; k++) c->dynamic[k] = rng_uniform(r) < 0.3;
+        s->dynamic = c->dynamic, s->hide_static = i % 3 == 0;
+    }
     s->lambda = (float)(0.001 + rng_uniform(r) * 0.1);
     return c;
 }
@@ -84,7 +90,7 @@ static void encode_free_inputs(void *inputs)
         stream_encode_latents *l = &c->s.latents[a];
         free(l->z), free(l->W), free(l->b), free(c->basis[a]);
     }
-    free(c->parent), free(c->grads), free(c->s.x), free(c->s.log_alpha);
+    free(c->parent), free(c->grads), free(c->s.x), free(c->s.log_alpha), free(c->dynamic);
     free(c);
 }
 
@@ -181,6 +187,11 @@ static rd_result encode_run(rd_context *ctx, void *inputs, void **outputs)
         l->z = up(&d, l->z, n * (size_t)l->ld), l->W = up(&d, l->W, o->size[8 + 3 * a]), l->b = up(&d, l->b, (size_t)l->features);
         l->basis = up(&d, l->basis, (size_t)l->ld * (size_t)l->features);
     }
+    if (c->dynamic) { /* the flags as bytes in a float array's room */
+        uint8_t *flags = (uint8_t *)up(&d, NULL, (n + 3) / 4);
+        if (flags && rd_buffer_copy(ctx, flags, RD_MEMORY_DEVICE, c->dynamic, RD_MEMORY_HOST, n) != RD_OK) d.ok = false;
+        s.dynamic = flags;
+    }
     float *partials = d.ok ? up(&d, NULL, rd_stream_encode_partials_floats(&s)) : NULL;
     r = d.ok ? RD_OK : RD_ERROR_OUT_OF_MEMORY;
     if (r == RD_OK) r = rd_stream_encode_decode_cuda(ctx, &s);
@@ -222,12 +233,97 @@ static void encode_describe(const void *inputs)
 {
     const encode_case *c = inputs;
     const stream_encode_step *s = &c->s;
-    printf("    %lld Gaussians, %d SH floats, latents %d %d %d %d %d, gates %s, seed %u step %u\n", (long long)s->count, s->sh_floats,
-           s->latents[0].ld, s->latents[1].ld, s->latents[2].ld, s->latents[3].ld, s->latents[4].ld,
-           s->gates_off ? "off" : s->eval ? "evaluated" : "drawn", s->seed, s->step);
+    printf("    %lld Gaussians, %d SH floats, latents %d %d %d %d %d, gates %s, seed %u step %u, split %s\n", (long long)s->count,
+           s->sh_floats, s->latents[0].ld, s->latents[1].ld, s->latents[2].ld, s->latents[3].ld, s->latents[4].ld,
+           s->gates_off ? "off" : s->eval ? "evaluated" : "drawn", s->seed, s->step,
+           !s->dynamic ? "none" : s->hide_static ? "hiding the static" : "flags only");
 }
 
 static bool never_large(const void *inputs) { (void)inputs; return false; }
 
 const backend_op OP_STREAM_ENCODE_STEP = {"stream_encode_step", {0, 2e-5, 0}, encode_cases, encode_generate, never_large, encode_run,
                                           encode_compare, encode_describe, encode_free_inputs, encode_free_outputs};
+
+/* ---- the split's loss mask: random frames whose alpha has a few opaque islands ---- */
+
+typedef struct mask_case {
+    int width, height;
+    float *render, *photo, *grad, background[3];
+} mask_case;
+
+static int mask_cases(const op_env *env) { return op_cpu_or_cuda(env) && !env->variant ? 5 : 0; }
+
+static void *mask_generate(const op_env *env, test_rng *r, int i)
+{
+    (void)env;
+    static const int sizes[][2] = {{1, 1}, {30, 20}, {200, 113}, {97, 300}, {640, 360}};
+    mask_case *c = calloc(1, sizeof *c);
+    c->width = sizes[i][0], c->height = sizes[i][1];
+    size_t pixels = (size_t)c->width * (size_t)c->height;
+    c->render = random_floats(r, 4 * pixels, 0.0, 1.0), c->photo = random_floats(r, 4 * pixels, 0.0, 1.0);
+    c->grad = random_floats(r, 4 * pixels, -1.0, 1.0);
+    for (size_t p = 0; p < pixels; p++) c->render[4 * p + 3] = rng_uniform(r) < 0.002 ? 0.9f : 0.3f; /* islands over 1/2 */
+    for (int k = 0; k < 3; k++) c->background[k] = (float)rng_uniform(r);
+    return c;
+}
+
+static void mask_free_inputs(void *inputs)
+{
+    mask_case *c = inputs;
+    free(c->render), free(c->photo), free(c->grad), free(c);
+}
+
+/* Outputs: the changed render, the mask, the masked gradient (an encode_outputs' first three). */
+static rd_result mask_run(rd_context *ctx, void *inputs, void **outputs)
+{
+    mask_case *c = inputs;
+    encode_outputs *o = calloc(1, sizeof *o);
+    *outputs = o;
+    size_t pixels = (size_t)c->width * (size_t)c->height;
+    size_t sizes[3] = {4 * pixels, pixels, 4 * pixels};
+    const float *from[3] = {c->render, NULL, c->grad};
+    for (int k = 0; k < 3; k++) {
+        o->size[k] = sizes[k], o->field[k] = malloc((sizes[k] + 1) * sizeof(float));
+        for (size_t e = 0; e < sizes[k]; e++) o->field[k][e] = from[k] ? from[k][e] : NAN;
+    }
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) {
+        float *rows = malloc((pixels + 1) * sizeof(float));
+        rd_stream_encode_mask_cpu(o->field[0], c->photo, c->background, c->width, c->height, rows, o->field[1]);
+        rd_stream_encode_mask_grad_cpu(o->field[2], o->field[1], (int64_t)pixels);
+        free(rows);
+        return RD_OK;
+    }
+    rd_result r = RD_ERROR_UNSUPPORTED;
+#ifdef RADIANT_TEST_CUDA
+    device_list d = {ctx, true, 0, {0}};
+    float *render = up(&d, o->field[0], sizes[0]), *photo = up(&d, c->photo, sizes[0]), *mask = up(&d, o->field[1], pixels);
+    float *grad = up(&d, o->field[2], sizes[2]), *rows = up(&d, NULL, pixels);
+    r = d.ok ? rd_stream_encode_mask_cuda(ctx, render, photo, c->background, c->width, c->height, rows, mask) : RD_ERROR_OUT_OF_MEMORY;
+    if (r == RD_OK) r = rd_stream_encode_mask_grad_cuda(ctx, grad, mask, (int64_t)pixels);
+    float *device[3] = {render, mask, grad};
+    for (int k = 0; k < 3 && r == RD_OK; k++)
+        r = rd_buffer_copy(ctx, o->field[k], RD_MEMORY_HOST, device[k], RD_MEMORY_DEVICE, sizes[k] * sizeof(float));
+    for (int k = 0; k < d.count; k++) rd_buffer_free(ctx, d.all[k]);
+#endif
+    return r;
+}
+
+/* Comparisons, copies and the photo's composite rounded one step at a time: exact. */
+static bool mask_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
+{
+    (void)env, (void)inputs;
+    static const char *const names[3] = {"masked render", "mask", "masked gradient"};
+    const encode_outputs *got = got_outputs, *want = want_outputs;
+    bool ok = true;
+    for (int k = 0; k < 3; k++) ok &= compare_ok(names[k], compare_floats(got->field[k], want->field[k], want->size[k], 0.0), 0, 0.0);
+    return ok;
+}
+
+static void mask_describe(const void *inputs)
+{
+    const mask_case *c = inputs;
+    printf("    %dx%d\n", c->width, c->height);
+}
+
+const backend_op OP_STREAM_ENCODE_MASK = {"stream_encode_mask", {0, 0, 0}, mask_cases, mask_generate, never_large, mask_run,
+                                          mask_compare, mask_describe, mask_free_inputs, encode_free_outputs};
