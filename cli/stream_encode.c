@@ -27,6 +27,8 @@ static const char *USAGE =
     "                        (default 100000)\n"
     "  --iterations N        each residual frame's steps (default 200)\n"
     "  --keyframe-every N    an intra frame every N frames (default 0: frame 0 only)\n"
+    "  --latents A,B,C,D     latent sizes of f_dc, log-scale, rotation and opacity (1..64 each;\n"
+    "                        default 8,8,6,3, the spec's for N3DV; f_rest is kept from the parent)\n"
     "  --gate-lambda X       the position gates' L0 weight (default 0.01; negative: no gates)\n"
     "  --no-split            every gate starts at P(open) = 1/2 (default: the static/dynamic split\n"
     "                        starts them from the change between a frame's photos and the last's)\n"
@@ -43,6 +45,7 @@ typedef struct encode_options {
     long long points;
     float gate_lambda, background[3];
     bool no_split;
+    int latents[RD_STREAM_ATTRIBUTES]; /* 0: the encoder's default */
     unsigned long long seed;
     rd_backend backend;
 } encode_options;
@@ -88,6 +91,14 @@ static int parse(int argc, char **argv, encode_options *o)
         } else if (strcmp(a, "--gate-lambda") == 0 && next) {
             if (!number(argv[++i], -1, 100, &v)) return fprintf(stderr, "radiant: %s %s: expected a weight (negative: no gates)\n", a, next), EXIT_USAGE;
             o->gate_lambda = (float)v;
+        } else if (strcmp(a, "--latents") == 0 && next) {
+            int v4[4];
+            char end;
+            bool ok = sscanf(argv[++i], "%d,%d,%d,%d%c", &v4[0], &v4[1], &v4[2], &v4[3], &end) == 4;
+            for (int k = 0; k < 4; k++) ok = ok && v4[k] >= 1 && v4[k] <= 64;
+            if (!ok) return fprintf(stderr, "radiant: --latents %s: expected four sizes A,B,C,D, each 1..64\n", next), EXIT_USAGE;
+            o->latents[RD_STREAM_F_DC] = v4[0], o->latents[RD_STREAM_SCALE] = v4[1], o->latents[RD_STREAM_ROTATION] = v4[2];
+            o->latents[RD_STREAM_OPACITY] = v4[3];
         } else if (strcmp(a, "--no-split") == 0) {
             o->no_split = true;
         } else if (strcmp(a, "--seed") == 0 && next) {
@@ -238,6 +249,7 @@ int cli_stream_encode(int argc, char **argv)
             rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f, .intra = key};
             kind = key ? "intra" : "residual";
             memcpy(ed.background, o.background, sizeof ed.background);
+            memcpy(ed.latent_dims, o.latents, sizeof ed.latent_dims);
             /* the split pairs the two frames' views by position: the same cameras in the same order */
             if (!o.no_split && views_at(train, times[f - 1], previous) == nv && same_cameras(views, previous, nv)) ed.previous_views = previous;
             if (rd_stream_encode_frame(w, views, nv, &ed, &er) != RD_OK) goto fail;

@@ -268,6 +268,12 @@ if [ -n "$video_tool" ]; then
         --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split
     check "  (frame 2 intra)" grep -q 'frame 2 (intra)' "$tmp/stdout"
     check "  (--no-split: no count of changing Gaussians)" sh -c "! grep -q 'changing' '$tmp/stdout'"
+    check "stream encode --latents 1,1,1,1" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video3.rstream" \
+        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split --latents 1,1,1,1
+    residual_bytes() { "$radiant_binary" info "$1" | sed -n 's/.*mean residual frame \([0-9]*\) bytes.*/\1/p'; }
+    check "  (a smaller residual frame than with the default sizes)" \
+        test "$(residual_bytes "$tmp/video3.rstream")" -lt "$(residual_bytes "$tmp/video2.rstream")"
+    check "--latents with a size of 0 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --latents 8,8,0,3
     check "stream encode to a .ply exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.ply"
     check "stream without encode exits 2" status_is 2 "$radiant" stream
     check "stream encode of a missing dataset exits 1" status_is 1 "$radiant" stream encode "$tmp/nothing" --out "$tmp/x.rstream"
