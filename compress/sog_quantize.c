@@ -4,18 +4,13 @@
    only what the reader does with the bytes, and these are simple, deterministic and exact
    where the data allow it. */
 #include "sog_quantize.h"
+#include "../renderer/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- 256-entry scalar codebooks ---- */
-
-static int compare_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
 
 /* The first index in sorted[0..n) whose value is above v. */
 static int64_t upper_bound(const float *sorted, int64_t n, double v)
@@ -43,7 +38,7 @@ bool rd_sog_codebook(const float *values, int64_t n, float codebook[256])
         return false;
     }
     memcpy(sorted, values, (size_t)n * sizeof *sorted);
-    qsort(sorted, (size_t)n, sizeof *sorted, compare_float);
+    qsort(sorted, (size_t)n, sizeof *sorted, rd_compare_floats);
     int distinct = 0;
     for (int64_t i = 0; i < n && distinct <= 256; i++)
         if (i == 0 || sorted[i] != sorted[i - 1]) {
@@ -74,7 +69,7 @@ bool rd_sog_codebook(const float *values, int64_t n, float codebook[256])
             if (!moved) break;
         }
         for (int j = 0; j < 256; j++) codebook[j] = (float)c[j];
-        qsort(codebook, 256, sizeof(float), compare_float);
+        qsort(codebook, 256, sizeof(float), rd_compare_floats);
     }
     free(sorted);
     free(prefix);

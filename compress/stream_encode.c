@@ -65,13 +65,10 @@ static void free_encoder(encoder *e)
     free(e->dynamic);
 }
 
-/* Floats a Gaussian of each scene array. */
-static int array_width(int k, int C) { return k == ENCODE_SH ? C : k == ENCODE_ROTATIONS ? 4 : k == ENCODE_OPACITIES ? 1 : 3; }
-
 /* The scene's five arrays over one block of count*per floats. */
 static void scene_arrays(float *block, int64_t n, int C, float *arrays[ENCODE_ARRAYS])
 {
-    for (int k = 0; k < ENCODE_ARRAYS; k++) arrays[k] = block, block += n * array_width(k, C);
+    for (int k = 0; k < ENCODE_ARRAYS; k++) arrays[k] = block, block += n * stream_encode_array_width(k, C);
 }
 
 static bool setup(encoder *e, const rd_scene_desc *state)
@@ -86,7 +83,7 @@ static bool setup(encoder *e, const rd_scene_desc *state)
     scene_arrays(e->arrays, n, e->C, parent), scene_arrays(decoded_block, n, e->C, decoded), scene_arrays(grads_block, n, e->C, grads);
     const float *from[ENCODE_ARRAYS] = {state->means, state->log_scales, state->rotations, state->opacities, state->sh};
     for (int k = 0; k < ENCODE_ARRAYS; k++) {
-        size_t bytes = (size_t)n * (size_t)array_width(k, e->C) * sizeof(float);
+        size_t bytes = (size_t)n * (size_t)stream_encode_array_width(k, e->C) * sizeof(float);
         memcpy(parent[k], from[k], bytes), memcpy(decoded[k], from[k], bytes); /* attributes without latents stay the parent's */
         e->s.parent[k] = parent[k], e->s.decoded[k] = decoded[k], e->s.grads[k] = grads[k];
     }
@@ -260,12 +257,10 @@ static rd_result write_frame(encoder *e, rd_stream_writer *w, float position_ste
 static rd_result train_on_host(encoder *e, const rd_train_view *views, int view_count, int iterations, int masked_steps, float position_lr,
                                double *first, double *last)
 {
-    int64_t max_pixels = 0;
+    int64_t max_pixels = stream_encode_largest_view(views, view_count);
     size_t max_scratch = 0;
     for (int k = 0; k < view_count; k++) {
-        const rd_camera *c = &views[k].camera;
-        if ((int64_t)c->width * c->height > max_pixels) max_pixels = (int64_t)c->width * c->height;
-        size_t need = rd_loss_scratch_doubles(c->width, c->height);
+        size_t need = rd_loss_scratch_doubles(views[k].camera.width, views[k].camera.height);
         if (need > max_scratch) max_scratch = need;
     }
     host_frame f = {zeros(max_pixels * 4), zeros(max_pixels * 4), zeros(max_pixels * 4), zeros(max_pixels * 4), zeros(max_pixels),
@@ -282,12 +277,6 @@ static rd_result train_on_host(encoder *e, const rd_train_view *views, int view_
     return r;
 }
 
-static int compare_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* The static/dynamic split (spec/streams.md): with L = MSE(render, photo_t) -
    MSE(render, photo_{t-1}) over the parent's renders, d_i = sum over the views of
    |dL/d(mu2D_i)| (rd_gaussian_grads.mean2d_norm); the gates start at p_i = d_i / (d_i +
@@ -297,9 +286,7 @@ static int compare_float(const void *a, const void *b)
 static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, const rd_train_view *previous, int count,
                                       int64_t *dynamic)
 {
-    int64_t n = e->n, largest = 0;
-    for (int k = 0; k < count; k++)
-        if ((int64_t)views[k].camera.width * views[k].camera.height > largest) largest = (int64_t)views[k].camera.width * views[k].camera.height;
+    int64_t n = e->n, largest = stream_encode_largest_view(views, count);
     e->dynamic = calloc((size_t)n + 1, 1);
     float *d = zeros(n), *sorted = zeros(n), *render = zeros(largest * 4), *grad = zeros(largest * 4), *now = zeros(largest * 4),
           *before = zeros(largest * 4);
@@ -325,7 +312,7 @@ static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, co
     }
     if (r == RD_OK && n > 0) {
         memcpy(sorted, d, (size_t)n * sizeof(float));
-        qsort(sorted, (size_t)n, sizeof(float), compare_float);
+        qsort(sorted, (size_t)n, sizeof(float), rd_compare_floats);
         float median = sorted[n / 2], lo = logf(1e-3f), hi = logf(1e3f);
         *dynamic = 0;
         for (int64_t i = 0; i < n; i++) {

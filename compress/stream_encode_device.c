@@ -103,7 +103,7 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
     float *parent = device_floats(&d, NULL, n * per), *decoded = device_floats(&d, NULL, n * per), *grads = device_floats(&d, NULL, n * per);
     int64_t offset = 0;
     for (int k = 0; k < ENCODE_ARRAYS && d.r == RD_OK; k++) {
-        int64_t floats = n * (k == ENCODE_SH ? h->sh_floats : k == ENCODE_ROTATIONS ? 4 : k == ENCODE_OPACITIES ? 1 : 3);
+        int64_t floats = n * stream_encode_array_width(k, h->sh_floats);
         s.parent[k] = parent + offset, s.decoded[k] = decoded + offset, s.grads[k] = grads + offset;
         d.r = rd_buffer_copy(ctx, parent + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
         if (d.r == RD_OK) /* attributes without latents keep the parent's values */
@@ -129,10 +129,7 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
     float *ma = device_floats(&d, NULL, n), *va = device_floats(&d, NULL, n);
     s.gate = device_floats(&d, NULL, n), s.gate_slope = device_floats(&d, NULL, n);
     float *partials = device_floats(&d, NULL, (int64_t)rd_stream_encode_partials_floats(&s));
-    int64_t largest = 1;
-    for (int v = 0; v < run->view_count; v++)
-        if ((int64_t)run->views[v].camera.width * run->views[v].camera.height > largest)
-            largest = (int64_t)run->views[v].camera.width * run->views[v].camera.height;
+    int64_t largest = stream_encode_largest_view(run->views, run->view_count);
     float *rows = run->masked_steps ? device_floats(&d, NULL, largest) : NULL, *mask = run->masked_steps ? device_floats(&d, NULL, largest) : NULL;
     s.dynamic = NULL;
     if (h->dynamic && d.r == RD_OK) { /* the split's flags, as bytes in a float array's room */

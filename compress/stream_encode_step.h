@@ -63,6 +63,12 @@ typedef struct stream_encode_step {
     float lambda;                  /* the L0 term's weight */
 } stream_encode_step;
 
+/* Floats a Gaussian of scene array k. */
+RD_ENCODE_FN int stream_encode_array_width(int k, int sh_floats)
+{
+    return k == ENCODE_SH ? sh_floats : k == ENCODE_ROTATIONS ? 4 : k == ENCODE_OPACITIES ? 1 : 3;
+}
+
 /* Where attribute a sits in the scene arrays: which array, floats a Gaussian, first float. */
 RD_ENCODE_FN void stream_encode_attribute_place(int a, int sh_floats, int *array, int *stride, int *offset)
 {
@@ -70,7 +76,7 @@ RD_ENCODE_FN void stream_encode_attribute_place(int a, int sh_floats, int *array
              : a == RD_STREAM_SCALE                     ? ENCODE_SCALES
              : a == RD_STREAM_ROTATION                  ? ENCODE_ROTATIONS
                                                         : ENCODE_OPACITIES;
-    *stride = a == RD_STREAM_F_DC || a == RD_STREAM_F_REST ? sh_floats : a == RD_STREAM_SCALE ? 3 : a == RD_STREAM_ROTATION ? 4 : 1;
+    *stride = stream_encode_array_width(*array, sh_floats);
     *offset = a == RD_STREAM_F_REST ? 3 : 0;
 }
 
@@ -243,6 +249,14 @@ static inline float stream_encode_next_uniform(uint64_t *state)
 {
     *state = *state * 6364136223846793005ull + 1442695040888963407ull;
     return ((float)(*state >> 40) + 0.5f) / (float)(1u << 24);
+}
+/* Pixels of the views' largest image (at least 1): the size of a step's frame buffers. */
+static inline int64_t stream_encode_largest_view(const rd_train_view *views, int count)
+{
+    int64_t largest = 1;
+    for (int v = 0; v < count; v++)
+        if ((int64_t)views[v].camera.width * views[v].camera.height > largest) largest = (int64_t)views[v].camera.width * views[v].camera.height;
+    return largest;
 }
 static inline int stream_encode_pick_view(uint64_t *state, int count)
 {

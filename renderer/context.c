@@ -105,6 +105,12 @@ void *rd_alloc_array(int64_t count, size_t size)
     return malloc(count == 0 ? 1 : (size_t)count * size);
 }
 
+int rd_compare_floats(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
 rd_result rd_context_create(const rd_context_desc *desc, rd_context **out)
 {
     rd_tuning tuning = {0};

@@ -108,6 +108,9 @@ static inline uint64_t rd_fnv1a(uint64_t h, const void *data, size_t n)
 /* Overflow-checked allocation of count*size bytes; NULL on overflow or exhaustion. */
 void *rd_alloc_array(int64_t count, size_t size);
 
+/* qsort's comparison of two floats, ascending. */
+int rd_compare_floats(const void *a, const void *b);
+
 #ifdef __cplusplus
 }
 #endif

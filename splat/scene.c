@@ -180,12 +180,6 @@ void rd_scene_get_info(const rd_scene *s, rd_scene_info *out)
         for (int a = 0; a < 3; a++) out->bounds_min[a] = out->bounds_max[a] = 0.0f;
 }
 
-static int compare_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 enum { SAMPLES = 4096 }; /* means the scene's robust statistics look at, evenly spread */
 
 static int64_t sample_step(const rd_scene *s) { return s->count > SAMPLES ? s->count / SAMPLES : 1; }
@@ -197,7 +191,7 @@ static int sorted_axis_sample(const rd_scene *s, int a, float out[SAMPLES])
     int64_t step = sample_step(s);
     for (int64_t i = 0; i < s->count && n < SAMPLES; i += step)
         if (isfinite(s->means[3 * i + a])) out[n++] = s->means[3 * i + a];
-    qsort(out, (size_t)n, sizeof(float), compare_float);
+    qsort(out, (size_t)n, sizeof(float), rd_compare_floats);
     return n;
 }
 
@@ -218,7 +212,7 @@ static void robust_extent(const rd_scene *s, float centre[3], float *radius)
         float d = sqrtf(dx * dx + dy * dy + dz * dz);
         if (isfinite(d)) values[n++] = d;
     }
-    qsort(values, (size_t)n, sizeof(float), compare_float);
+    qsort(values, (size_t)n, sizeof(float), rd_compare_floats);
     *radius = n ? values[(n * 9) / 10] : 1.0f;
     if (!(*radius > 0.0f)) *radius = 1.0f;
 }

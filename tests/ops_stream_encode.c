@@ -38,8 +38,7 @@ static int encode_cases(const op_env *env) { return op_cpu_or_cuda(env) && !env-
 
 static void scene_block(stream_encode_step *s, float *block, const float **into)
 {
-    int widths[ENCODE_ARRAYS] = {3, 3, 4, 1, s->sh_floats};
-    for (int k = 0; k < ENCODE_ARRAYS; k++) into[k] = block, block += s->count * widths[k];
+    for (int k = 0; k < ENCODE_ARRAYS; k++) into[k] = block, block += s->count * stream_encode_array_width(k, s->sh_floats);
 }
 
 static void *encode_generate(const op_env *env, test_rng *r, int i)

@@ -479,8 +479,7 @@ typedef struct fd_step {
 
 static void fd_arrays(float *block, const float **into)
 {
-    const int widths[ENCODE_ARRAYS] = {3, 3, 4, 1, FD_C};
-    for (int k = 0; k < ENCODE_ARRAYS; k++) into[k] = block, block += FD_N * widths[k];
+    for (int k = 0; k < ENCODE_ARRAYS; k++) into[k] = block, block += FD_N * stream_encode_array_width(k, FD_C);
 }
 
 static double fd_loss(fd_step *f)

@@ -60,9 +60,9 @@ bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path)
 {
     rd_scene *scene = NULL;
     rd_result r;
+    const char *demo_count = getenv("RADIANT_DEMO_COUNT"); /* a smaller demo for tests, as radiant's */
     if (!path) r = rd_scene_create(ctx, &(rd_scene_desc){0}, &scene);
-    else if (strcmp(path, "--demo") == 0) /* RADIANT_DEMO_COUNT: a smaller demo for tests, as radiant's */
-        r = rd_scene_create_demo(ctx, &(rd_demo_desc){.count = getenv("RADIANT_DEMO_COUNT") ? atoll(getenv("RADIANT_DEMO_COUNT")) : 0}, &scene);
+    else if (strcmp(path, "--demo") == 0) r = rd_scene_create_demo(ctx, &(rd_demo_desc){.count = demo_count ? atoll(demo_count) : 0}, &scene);
     else r = rd_scene_load_with(ctx, path, &(rd_scene_load_desc){.spz_frame = c->spz_frame}, &scene);
     if (r != RD_OK) {
         char message[sizeof c->message];
