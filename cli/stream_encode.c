@@ -32,6 +32,10 @@ static const char *USAGE =
     "  --gate-lambda X       the position gates' L0 weight (default 0.01; negative: no gates)\n"
     "  --no-split            every gate starts at P(open) = 1/2 (default: the static/dynamic split\n"
     "                        starts them from the change between a frame's photos and the last's)\n"
+    "  --densify-every N     clone, split and prune inside a residual frame every N steps (default:\n"
+    "                        two passes over the frame's views, as QUEEN)\n"
+    "  --densify-gradient X  the mean view-space gradient that grows a Gaussian (default 1.25e-3)\n"
+    "  --no-densify          every residual frame keeps its parent's Gaussians\n"
     "  --sh-degree N         the stream's SH degree (0..3, default 2, as QUEEN on N3DV)\n"
     "  --downscale F         photos F times smaller (1..16, default 1)\n"
     "  --background B        black (default), white or R,G,B in [0,1]\n"
@@ -43,7 +47,8 @@ typedef struct encode_options {
     long long first, last;
     int first_iterations, iterations, keyframe_every, sh_degree, downscale;
     long long points;
-    float gate_lambda, background[3];
+    float gate_lambda, background[3], densify_gradient;
+    int densify_every; /* 0: the encoder's default; -1: none */
     bool no_split;
     int latents[RD_STREAM_ATTRIBUTES]; /* 0: the encoder's default */
     unsigned long long seed;
@@ -101,6 +106,14 @@ static int parse(int argc, char **argv, encode_options *o)
             o->latents[RD_STREAM_OPACITY] = v4[3];
         } else if (strcmp(a, "--no-split") == 0) {
             o->no_split = true;
+        } else if (strcmp(a, "--no-densify") == 0) {
+            o->densify_every = -1;
+        } else if (strcmp(a, "--densify-every") == 0 && next) {
+            if (!number(argv[++i], 1, 1e8, &v) || v != (int)v) return fprintf(stderr, "radiant: %s %s: expected 1..1e8 steps\n", a, next), EXIT_USAGE;
+            o->densify_every = (int)v;
+        } else if (strcmp(a, "--densify-gradient") == 0 && next) {
+            if (!number(argv[++i], 1e-9, 1e3, &v)) return fprintf(stderr, "radiant: %s %s: expected a positive gradient\n", a, next), EXIT_USAGE;
+            o->densify_gradient = (float)v;
         } else if (strcmp(a, "--seed") == 0 && next) {
             if (!number(argv[++i], 0, 9e15, &v) || v != floor(v)) return fprintf(stderr, "radiant: %s %s: expected a whole number\n", a, next), EXIT_USAGE;
             o->seed = (unsigned long long)v;
@@ -246,7 +259,8 @@ int cli_stream_encode(int argc, char **argv)
         const char *kind = f == o.first ? "intra" : "residual";
         if (f > o.first) { /* a keyframe: the frame trained as a residual, then stored whole */
             bool key = o.keyframe_every > 0 && (f - o.first) % o.keyframe_every == 0;
-            rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f, .intra = key};
+            rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f, .intra = key,
+                                        .densify_every = o.densify_every, .densify_gradient = o.densify_gradient};
             kind = key ? "intra" : "residual";
             memcpy(ed.background, o.background, sizeof ed.background);
             memcpy(ed.latent_dims, o.latents, sizeof ed.latent_dims);
@@ -260,6 +274,7 @@ int cli_stream_encode(int argc, char **argv)
         printf("frame %lld (%s): loss %.4f, %lld Gaussians, %lld moved, %lld bytes, %.2f s", f, kind, er.loss_last, (long long)state.count,
                (long long)er.moved, (long long)bytes, f == o.first ? (cli_now_ms() - start) / 1000.0 : seconds);
         if (f > o.first && er.dynamic >= 0) printf(", %lld changing", (long long)er.dynamic);
+        if (er.added || er.removed) printf(", %lld new, %lld gone", (long long)er.added, (long long)er.removed);
         if (isfinite(psnr)) printf(", test PSNR %.2f dB (%d views)", psnr, nt);
         printf("\n");
         cJSON *e = cJSON_CreateObject();
@@ -269,6 +284,7 @@ int cli_stream_encode(int argc, char **argv)
         cJSON_AddNumberToObject(e, "gaussians", (double)state.count);
         cJSON_AddNumberToObject(e, "moved", (double)er.moved);
         if (f > o.first && er.dynamic >= 0) cJSON_AddNumberToObject(e, "changing", (double)er.dynamic);
+        if (f > o.first) cJSON_AddNumberToObject(e, "added", (double)er.added), cJSON_AddNumberToObject(e, "removed", (double)er.removed);
         cJSON_AddNumberToObject(e, "loss", er.loss_last);
         cJSON_AddNumberToObject(e, "seconds", f == o.first ? (cli_now_ms() - start) / 1000.0 : seconds);
         if (isfinite(psnr)) cJSON_AddNumberToObject(e, "test_psnr", psnr);

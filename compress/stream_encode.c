@@ -17,10 +17,12 @@
    Gaussian's share of the change (else every gate at P(g = 0) = 1/2), and the first 30%
    of the steps render only the changing Gaussians with the loss masked to their footprint.
 
-   Not yet (issue 32's next steps): densification and pruning inside a frame (the mapping
-   is the identity), f_rest's latents (f_rest is kept from the parent). */
-#include "stream.h"
-#include "stream_encode_step.h"
+   Every densify_every steps the frame grows and is pruned as 3DGS's (stream_encode_density.c):
+   each Gaussian's row keeps its parent in the previous frame (the stream's mapping), new
+   rows decode from their source's parent.
+
+   Not yet (issue 32's next step): f_rest's latents (f_rest is kept from the parent). */
+#include "stream_encode.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
 
@@ -29,40 +31,23 @@
 #include <string.h>
 
 enum { LATENT_ATTRIBUTES = RD_STREAM_ATTRIBUTES };
-
-/* One attribute's Adam moments (its arrays are the step's, stream_encode_step.h). */
-typedef struct latent_moments {
-    float *mz, *vz, *mW, *vW, *mb, *vb, *basis;
-} latent_moments;
-
-typedef struct encoder {
-    rd_context *ctx;
-    const rd_stream_encode_desc *desc;
-    int64_t n;
-    int sh_degree, C;
-    rd_scene_desc parent; /* the writer's state, copied */
-    stream_encode_step s; /* host arrays */
-    latent_moments moments[LATENT_ATTRIBUTES];
-    float *arrays;        /* the parent's arrays' storage */
-    float *mx, *vx, *ma, *va;
-    uint8_t *dynamic;     /* the split's: per Gaussian, changing (d > 1e-3) */
-    uint64_t rng;
-} encoder;
+typedef stream_encoder encoder;
 
 static float *zeros(int64_t n) { return n >= 0 && (uint64_t)n < SIZE_MAX / 8 ? calloc((size_t)(n > 0 ? n : 1), sizeof(float)) : NULL; }
 
-static void free_encoder(encoder *e)
+void rd_stream_encoder_free(stream_encoder *e)
 {
     for (int a = 0; a < LATENT_ATTRIBUTES; a++) {
         stream_encode_latents *l = &e->s.latents[a];
-        latent_moments *m = &e->moments[a];
-        float *all[] = {l->z, l->W, l->b, l->gz, l->gW, l->gb, m->mz, m->vz, m->mW, m->vW, m->mb, m->vb, m->basis};
+        stream_encode_moments *m = &e->moments[a];
+        float *all[] = {l->z, l->W, l->b, l->gz, l->gW, l->gb, m->mz, m->vz, m->mW, m->vW, m->mb, m->vb, e->basis[a]};
         for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
     }
-    float *all[] = {e->arrays, e->s.x, e->s.log_alpha, e->s.gx, e->s.galpha, e->mx, e->vx, e->ma, e->va, e->s.gate, e->s.gate_slope,
-                    e->s.decoded[0], (float *)e->s.grads[0]};
+    float *all[] = {e->arrays, e->s.x, e->s.log_alpha, e->s.gx, e->s.galpha, e->s.gate, e->s.gate_slope, e->s.decoded[0],
+                    (float *)e->s.grads[0], e->grad_norm};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
-    free(e->dynamic);
+    for (int k = 0; k < 4; k++) free(e->position_moments[k]);
+    free(e->dynamic), free(e->mapping), free(e->views_seen);
 }
 
 /* The scene's five arrays over one block of count*per floats. */
@@ -71,31 +56,23 @@ static void scene_arrays(float *block, int64_t n, int C, float *arrays[ENCODE_AR
     for (int k = 0; k < ENCODE_ARRAYS; k++) arrays[k] = block, block += n * stream_encode_array_width(k, C);
 }
 
-static bool setup(encoder *e, const rd_scene_desc *state)
+bool rd_stream_encoder_allocate(encoder *e, int64_t n)
 {
-    int64_t n = e->n = state->count;
-    e->sh_degree = state->sh_degree, e->C = 3 * (state->sh_degree + 1) * (state->sh_degree + 1);
+    e->n = e->s.count = n, e->s.sh_floats = e->C;
     int64_t per = 3 + 3 + 4 + 1 + e->C;
     float *parent[ENCODE_ARRAYS], *decoded[ENCODE_ARRAYS], *grads[ENCODE_ARRAYS];
-    float *decoded_block = zeros(n * per), *grads_block = zeros(n * per);
-    e->s.decoded[0] = decoded_block, e->s.grads[0] = grads_block;
-    if (!(e->arrays = zeros(n * per)) || !decoded_block || !grads_block) return false;
-    scene_arrays(e->arrays, n, e->C, parent), scene_arrays(decoded_block, n, e->C, decoded), scene_arrays(grads_block, n, e->C, grads);
-    const float *from[ENCODE_ARRAYS] = {state->means, state->log_scales, state->rotations, state->opacities, state->sh};
-    for (int k = 0; k < ENCODE_ARRAYS; k++) {
-        size_t bytes = (size_t)n * (size_t)stream_encode_array_width(k, e->C) * sizeof(float);
-        memcpy(parent[k], from[k], bytes), memcpy(decoded[k], from[k], bytes); /* attributes without latents stay the parent's */
-        e->s.parent[k] = parent[k], e->s.decoded[k] = decoded[k], e->s.grads[k] = grads[k];
-    }
-    e->parent = *state;
+    e->arrays = zeros(n * per), e->s.decoded[0] = zeros(n * per), e->s.grads[0] = zeros(n * per);
+    if (!e->arrays || !e->s.decoded[0] || !e->s.grads[0]) return false;
+    scene_arrays(e->arrays, n, e->C, parent), scene_arrays(e->s.decoded[0], n, e->C, decoded);
+    scene_arrays((float *)e->s.grads[0], n, e->C, grads);
+    for (int k = 0; k < ENCODE_ARRAYS; k++) e->s.parent[k] = parent[k], e->s.decoded[k] = decoded[k], e->s.grads[k] = grads[k];
+    e->parent.count = n;
     e->parent.means = parent[0], e->parent.log_scales = parent[1], e->parent.rotations = parent[2], e->parent.opacities = parent[3];
     e->parent.sh = parent[4];
-    e->s.count = n, e->s.sh_floats = e->C;
-    static const float init_scale[LATENT_ATTRIBUTES] = {0.01f, 0.0f, 0.02f, 0.005f, 0.05f};
     bool ok = true;
     for (int a = 0; a < LATENT_ATTRIBUTES && ok; a++) {
         stream_encode_latents *l = &e->s.latents[a];
-        latent_moments *m = &e->moments[a];
+        stream_encode_moments *m = &e->moments[a];
         l->features = rd_stream_features((rd_stream_attribute)a, e->sh_degree);
         l->ld = a == RD_STREAM_F_REST || !l->features ? 0 : e->desc->latent_dims[a];
         if (!l->ld) continue;
@@ -104,24 +81,67 @@ static bool setup(encoder *e, const rd_scene_desc *state)
         l->z = zeros(n * l->ld), l->gz = zeros(n * l->ld), m->mz = zeros(n * l->ld), m->vz = zeros(n * l->ld);
         l->W = zeros(w), l->gW = zeros(w), m->mW = zeros(w), m->vW = zeros(w);
         l->b = zeros(l->features), l->gb = zeros(l->features), m->mb = zeros(l->features), m->vb = zeros(l->features);
-        l->basis = m->basis = zeros((int64_t)l->ld * l->features);
-        ok = l->z && l->gz && m->mz && m->vz && l->W && l->gW && m->mW && m->vW && l->b && l->gb && m->mb && m->vb && m->basis;
-        for (int64_t k = 0; ok && k < w; k++) l->W[k] = l->cosine ? init_scale[a] : init_scale[a] * (2.0f * stream_encode_next_uniform(&e->rng) - 1.0f);
-        for (int k = 0; ok && k < l->ld; k++)
-            for (int f = 0; f < l->features; f++) /* the cosine basis (stream_frames.c), or ones where W is free */
-                m->basis[k * l->features + f] = l->cosine ? (float)rd_stream_cosine_basis(k, f, l->features) : 1.0f;
+        l->basis = e->basis[a] = zeros((int64_t)l->ld * l->features);
+        ok = l->z && l->gz && m->mz && m->vz && l->W && l->gW && m->mW && m->vW && l->b && l->gb && m->mb && m->vb && e->basis[a];
     }
     float *lists[] = {e->s.x = zeros(n * 3), e->s.log_alpha = zeros(n), e->s.gx = zeros(n * 3), e->s.galpha = zeros(n),
-                      e->mx = zeros(n * 3), e->vx = zeros(n * 3), e->ma = zeros(n), e->va = zeros(n), e->s.gate = zeros(n),
-                      e->s.gate_slope = zeros(n)};
+                      e->position_moments[0] = zeros(n * 3), e->position_moments[1] = zeros(n * 3), e->position_moments[2] = zeros(n),
+                      e->position_moments[3] = zeros(n), e->s.gate = zeros(n), e->s.gate_slope = zeros(n), e->grad_norm = zeros(n)};
     for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) ok = ok && lists[k];
-    if (!ok) return false;
+    e->dynamic = calloc((size_t)n + 1, 1);
+    e->mapping = rd_alloc_array(n + 1, sizeof(int64_t));
+    e->views_seen = rd_alloc_array(n + 1, sizeof(uint32_t));
+    if (e->views_seen) memset(e->views_seen, 0, (size_t)(n + 1) * sizeof(uint32_t));
+    return ok && e->dynamic && e->mapping && e->views_seen;
+}
+
+/* Half the diagonal of the parent's positions' box. */
+static float extent_of(const encoder *e)
+{
+    float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+    for (int64_t i = 0; i < e->n; i++)
+        for (int c = 0; c < 3; c++) lo[c] = fminf(lo[c], e->parent.means[i * 3 + c]), hi[c] = fmaxf(hi[c], e->parent.means[i * 3 + c]);
+    float d2 = 0.0f;
+    for (int c = 0; c < 3; c++) d2 += (hi[c] - lo[c]) * (hi[c] - lo[c]);
+    return e->n ? 0.5f * sqrtf(d2) : 1.0f;
+}
+
+bool rd_stream_encoder_setup(encoder *e, const rd_scene_desc *state)
+{
+    int64_t n = state->count;
+    e->sh_degree = state->sh_degree, e->C = 3 * (state->sh_degree + 1) * (state->sh_degree + 1);
+    e->parent = *state, e->previous_count = n;
+    if (!rd_stream_encoder_allocate(e, n)) return false;
+    for (int k = 0; k < ENCODE_ARRAYS; k++) {
+        const float *from[ENCODE_ARRAYS] = {state->means, state->log_scales, state->rotations, state->opacities, state->sh};
+        size_t bytes = (size_t)n * (size_t)stream_encode_array_width(k, e->C) * sizeof(float);
+        memcpy((float *)e->s.parent[k], from[k], bytes), memcpy(e->s.decoded[k], from[k], bytes); /* attributes without latents stay the parent's */
+    }
+    static const float init_scale[LATENT_ATTRIBUTES] = {0.01f, 0.0f, 0.02f, 0.005f, 0.05f};
+    for (int a = 0; a < LATENT_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &e->s.latents[a];
+        if (!l->ld) continue;
+        for (int64_t k = 0; k < stream_encode_decoder_size(l); k++)
+            l->W[k] = l->cosine ? init_scale[a] : init_scale[a] * (2.0f * stream_encode_next_uniform(&e->rng) - 1.0f);
+        for (int k = 0; k < l->ld; k++)
+            for (int f = 0; f < l->features; f++) /* the cosine basis (stream_frames.c), or ones where W is free */
+                e->basis[a][k * l->features + f] = l->cosine ? (float)rd_stream_cosine_basis(k, f, l->features) : 1.0f;
+    }
     memcpy(e->s.x, e->parent.means, (size_t)n * 12);
-    for (int64_t i = 0; i < n; i++) e->s.log_alpha[i] = stream_encode_closed_logit();
+    for (int64_t i = 0; i < n; i++) e->s.log_alpha[i] = stream_encode_closed_logit(), e->mapping[i] = i;
     e->s.gates_off = e->desc->gate_lambda < 0;
     e->s.lambda = e->desc->gate_lambda > 0 ? e->desc->gate_lambda : e->desc->gate_lambda < 0 ? 0.0f : 0.01f;
     e->s.seed = (uint32_t)(e->desc->seed ^ (e->desc->seed >> 32));
+    e->extent = extent_of(e);
+    e->split_rng = (rd_rng){e->desc->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull};
     return true;
+}
+
+bool rd_stream_encoder_identity(const encoder *e)
+{
+    for (int64_t i = 0; i < e->n; i++)
+        if (e->mapping[i] != i) return false;
+    return e->n == e->previous_count;
 }
 
 static void update(encoder *e, int step, float position_lr)
@@ -129,15 +149,16 @@ static void update(encoder *e, int step, float position_lr)
     rd_adam_step_desc d = {.step = step, .threads = e->ctx->threads};
     for (int a = 0; a < LATENT_ATTRIBUTES; a++) {
         stream_encode_latents *l = &e->s.latents[a];
-        latent_moments *m = &e->moments[a];
+        stream_encode_moments *m = &e->moments[a];
         if (!l->ld) continue;
         d.lr = RD_ENCODE_LATENT_LR, rd_adam_update(l->z, l->gz, m->mz, m->vz, (size_t)(e->n * l->ld), &d);
         d.lr = stream_encode_decoder_lr(a), rd_adam_update(l->W, l->gW, m->mW, m->vW, (size_t)stream_encode_decoder_size(l), &d);
         d.lr = stream_encode_decoder_lr(a) * 0.1f, rd_adam_update(l->b, l->gb, m->mb, m->vb, (size_t)l->features, &d);
     }
-    d.lr = position_lr, rd_adam_update(e->s.x, e->s.gx, e->mx, e->vx, (size_t)e->n * 3, &d);
+    float **pm = e->position_moments;
+    d.lr = position_lr, rd_adam_update(e->s.x, e->s.gx, pm[0], pm[1], (size_t)e->n * 3, &d);
     if (!e->s.gates_off) {
-        d.lr = RD_ENCODE_GATE_LR, rd_adam_update(e->s.log_alpha, e->s.galpha, e->ma, e->va, (size_t)e->n, &d);
+        d.lr = RD_ENCODE_GATE_LR, rd_adam_update(e->s.log_alpha, e->s.galpha, pm[2], pm[3], (size_t)e->n, &d);
         rd_stream_encode_clamp_cpu(&e->s);
     }
 }
@@ -196,7 +217,7 @@ static rd_result step(encoder *e, int number, bool masked, const rd_train_view *
         float *g[ENCODE_ARRAYS];
         for (int k = 0; k < ENCODE_ARRAYS; k++) g[k] = (float *)e->s.grads[k];
         memset(g[0], 0, (size_t)e->n * (size_t)(11 + e->C) * sizeof(float)); /* the five arrays are one block */
-        rd_gaussian_grads gg = {g[0], g[1], g[2], g[3], g[4]};
+        rd_gaussian_grads gg = {g[0], g[1], g[2], g[3], g[4], e->grad_norm, e->views_seen}; /* densification's statistics too */
         r = rd_render_backward(e->ctx, scene, 1, &v->camera, &rd, &(rd_render_grads){f->grad, NULL, RD_MEMORY_HOST},
                                &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_HOST});
     }
@@ -238,7 +259,8 @@ static rd_result write_frame(encoder *e, rd_stream_writer *w, float position_ste
         memcpy(steps + moved * 3, st, sizeof st);
         moved++;
     }
-    rd_stream_residual f = {.count = n, .moved = moved, .moved_indices = indices, .moved_steps = steps};
+    rd_stream_residual f = {.count = n, .mapping = rd_stream_encoder_identity(e) ? NULL : e->mapping, .moved = moved,
+                            .moved_indices = indices, .moved_steps = steps};
     for (int a = 0; a < LATENT_ATTRIBUTES && r == RD_OK; a++) {
         stream_encode_latents *l = &e->s.latents[a];
         if (!l->ld) continue;
@@ -252,10 +274,32 @@ static rd_result write_frame(encoder *e, rd_stream_writer *w, float position_ste
     return r;
 }
 
+/* The densification's schedule: after every densify_every-th step but the last. */
+typedef struct density_schedule {
+    encoder *e;
+    int every, iterations;
+    int64_t added, removed;
+} density_schedule;
+
+static bool densify_due(void *user, int step)
+{
+    const density_schedule *d = user;
+    return d->every > 0 && (step + 1) % d->every == 0 && step + 1 < d->iterations;
+}
+
+static rd_result densify(void *user)
+{
+    density_schedule *d = user;
+    int64_t added = 0, removed = 0;
+    rd_result r = rd_stream_encoder_densify(d->e, &added, &removed);
+    d->added += added, d->removed += removed;
+    return r;
+}
+
 /* The frame's training on the host: a step a view through the context's backend, the
    first masked_steps of them masked. */
 static rd_result train_on_host(encoder *e, const rd_train_view *views, int view_count, int iterations, int masked_steps, float position_lr,
-                               double *first, double *last)
+                               density_schedule *schedule, double *first, double *last)
 {
     int64_t max_pixels = stream_encode_largest_view(views, view_count);
     size_t max_scratch = 0;
@@ -272,6 +316,7 @@ static rd_result train_on_host(encoder *e, const rd_train_view *views, int view_
         r = step(e, s, s < masked_steps, v, &f, last);
         if (r == RD_OK) update(e, s + 1, position_lr);
         if (s == 0) *first = *last;
+        if (r == RD_OK && densify_due(schedule, s)) r = densify(schedule);
     }
     free(f.render), free(f.target), free(f.grad), free(f.photo), free(f.rows), free(f.mask), free(f.scratch);
     return r;
@@ -287,7 +332,6 @@ static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, co
                                       int64_t *dynamic)
 {
     int64_t n = e->n, largest = stream_encode_largest_view(views, count);
-    e->dynamic = calloc((size_t)n + 1, 1);
     float *d = zeros(n), *sorted = zeros(n), *render = zeros(largest * 4), *grad = zeros(largest * 4), *now = zeros(largest * 4),
           *before = zeros(largest * 4);
     rd_scene *scene = NULL;
@@ -328,17 +372,6 @@ static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, co
     return r;
 }
 
-/* Half the diagonal of the parent's positions' box. */
-static float extent_of(const encoder *e)
-{
-    float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-    for (int64_t i = 0; i < e->n; i++)
-        for (int c = 0; c < 3; c++) lo[c] = fminf(lo[c], e->parent.means[i * 3 + c]), hi[c] = fmaxf(hi[c], e->parent.means[i * 3 + c]);
-    float d2 = 0.0f;
-    for (int c = 0; c < 3; c++) d2 += (hi[c] - lo[c]) * (hi[c] - lo[c]);
-    return e->n ? 0.5f * sqrtf(d2) : 1.0f;
-}
-
 rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views, int view_count, const rd_stream_encode_desc *desc,
                                  rd_stream_encode_report *report)
 {
@@ -371,10 +404,11 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
     double t0 = rd_now_ms();
     encoder e = {.ctx = ctx, .desc = &d, .rng = d.seed * 2654435761u + 12345u};
     rd_result r = RD_OK;
-    if (!setup(&e, &state))
+    if (!rd_stream_encoder_setup(&e, &state))
         r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for %lld Gaussians", (long long)state.count);
     /* the positions' learning rate: the recipe's first (1.6e-4 of the extent), the frame's scene is already fitted */
-    float position_lr = r == RD_OK ? 1.6e-4f * extent_of(&e) : 0.0f;
+    float position_lr = 1.6e-4f * e.extent;
+    density_schedule schedule = {&e, d.densify_every ? d.densify_every : 2 * view_count, d.iterations, 0, 0};
     double first = 0.0, last = 0.0;
     int64_t dynamic = -1;
     if (r == RD_OK && d.previous_views && !e.s.gates_off) r = split_static_dynamic(&e, views, d.previous_views, view_count, &dynamic);
@@ -382,17 +416,22 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
     int masked_steps = dynamic > 0 && dynamic < e.n ? (int)(0.3 * d.iterations) : 0;
     e.s.dynamic = masked_steps ? e.dynamic : NULL;
     if (r == RD_OK && rd_context_backend(ctx) == RD_BACKEND_CUDA) {
-        stream_encode_run run = {&e.s, &e.parent, views, view_count, d.iterations, masked_steps,
-                                 {d.background[0], d.background[1], d.background[2]}, position_lr, &e.rng, 0.0, 0.0};
+        stream_encode_run run = {.host = &e.s, .moments = e.moments, .position_moments = e.position_moments, .grad_norm = &e.grad_norm,
+                                 .views_seen = &e.views_seen, .parent = &e.parent, .views = views, .view_count = view_count,
+                                 .iterations = d.iterations, .masked_steps = masked_steps,
+                                 .background = {d.background[0], d.background[1], d.background[2]}, .position_lr = position_lr,
+                                 .rng = &e.rng, .densify_due = densify_due, .densify = densify, .user = &schedule};
         r = rd_stream_encode_run_cuda(ctx, &run);
         first = run.loss_first, last = run.loss_last;
     } else if (r == RD_OK) {
-        r = train_on_host(&e, views, view_count, d.iterations, masked_steps, position_lr, &first, &last);
+        r = train_on_host(&e, views, view_count, d.iterations, masked_steps, position_lr, &schedule, &first, &last);
     }
     float position_step = rd_stream_writer_position_step(w);
     if (r == RD_OK) r = write_frame(&e, w, position_step, report);
-    if (r == RD_OK && report)
+    if (r == RD_OK && report) {
         report->loss_first = first, report->loss_last = last, report->seconds = (rd_now_ms() - t0) / 1000.0, report->dynamic = dynamic;
-    free_encoder(&e);
+        report->count = e.n, report->added = schedule.added, report->removed = schedule.removed;
+    }
+    rd_stream_encoder_free(&e);
     return r;
 }

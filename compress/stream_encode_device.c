@@ -3,9 +3,10 @@
    gates and every Adam moment live on the device with the frame's photos; a step decodes
    (stream_encode_cuda.cu), renders and takes the loss (rd_device_views_render_loss), runs
    the backward pass into device arrays, carries its gradients to the latents and updates
-   with fused Adam: no copy crosses to the host but the first and the last step's losses.
-   The results go back into the host step's arrays, from which stream_encode.c writes the
-   frame as the CPU's path does. */
+   with fused Adam: no copy crosses to the host but the first and the last step's losses,
+   and around each densification the state (which changes there on the host, its count
+   too, and comes up again; the photos stay). The results go back into the host step's
+   arrays, from which stream_encode.c writes the frame as the CPU's path does. */
 #include "stream_encode_step.h"
 #include "../renderer/internal.h"
 
@@ -20,7 +21,7 @@
 
 enum { MAX_ARRAYS = 128 };
 
-/* The device arrays of one run, freed together. */
+/* The device arrays of one stretch of steps, freed together. */
 typedef struct device_arrays {
     rd_context *ctx;
     void *all[MAX_ARRAYS];
@@ -28,35 +29,116 @@ typedef struct device_arrays {
     rd_result r;
 } device_arrays;
 
-/* floats on the device: host's copy, or zeros where host is NULL. */
-static float *device_floats(device_arrays *d, const float *host, int64_t floats)
+/* bytes on the device: host's copy, or zeros where host is NULL. */
+static void *device_bytes(device_arrays *d, const void *host, size_t bytes)
 {
     void *p = NULL;
     rd_memory memory;
-    size_t bytes = (size_t)(floats > 0 ? floats : 1) * sizeof(float);
     if (d->r != RD_OK) return NULL;
     if (d->count == MAX_ARRAYS) {
         d->r = rd_fail(d->ctx, RD_ERROR_DEVICE, "rd_stream_encode_frame: too many device arrays");
         return NULL;
     }
-    d->r = rd_buffer_alloc(d->ctx, bytes, &p, &memory);
+    d->r = rd_buffer_alloc(d->ctx, bytes ? bytes : 4, &p, &memory);
     if (d->r != RD_OK) return NULL;
     d->all[d->count++] = p;
-    d->r = host ? rd_buffer_copy(d->ctx, p, memory, host, RD_MEMORY_HOST, (size_t)floats * sizeof(float)) : rd_cuda_zero(d->ctx, p, bytes, NULL);
+    d->r = host && bytes ? rd_buffer_copy(d->ctx, p, memory, host, RD_MEMORY_HOST, bytes) : rd_cuda_zero(d->ctx, p, bytes ? bytes : 4, NULL);
     return d->r == RD_OK ? p : NULL;
 }
-
-static rd_result download(device_arrays *d, float *host, const float *device, int64_t floats)
+static float *device_floats(device_arrays *d, const float *host, int64_t floats)
 {
-    if (d->r == RD_OK && floats > 0)
-        d->r = rd_buffer_copy(d->ctx, host, RD_MEMORY_HOST, device, RD_MEMORY_DEVICE, (size_t)floats * sizeof(float));
+    return device_bytes(d, host, (size_t)(floats > 0 ? floats : 0) * sizeof(float));
+}
+
+static void download(device_arrays *d, void *host, const void *device, size_t bytes)
+{
+    if (d->r == RD_OK && bytes > 0) d->r = rd_buffer_copy(d->ctx, host, RD_MEMORY_HOST, device, RD_MEMORY_DEVICE, bytes);
+}
+
+/* A stretch's state on the device: the step over device arrays, Adam's moments, the
+   densification statistics and the scene over the decoded arrays. */
+typedef struct device_state {
+    device_arrays d;
+    stream_encode_step s;
+    stream_encode_moments moments[RD_STREAM_ATTRIBUTES];
+    float *position_moments[4];
+    float *grad_norm, *grads_block, *partials;
+    uint32_t *views_seen;
+    rd_scene *scene;
+} device_state;
+
+/* The host's state (run's arrays) up to the device. */
+static rd_result upload(rd_context *ctx, const stream_encode_run *run, device_state *st)
+{
+    const stream_encode_step *h = run->host;
+    int64_t n = h->count, per = 11 + h->sh_floats;
+    *st = (device_state){.d = {.ctx = ctx}, .s = *h};
+    device_arrays *d = &st->d;
+    stream_encode_step *s = &st->s;
+    float *parent = device_floats(d, NULL, n * per), *decoded = device_floats(d, NULL, n * per);
+    st->grads_block = device_floats(d, NULL, n * per);
+    int64_t offset = 0;
+    for (int k = 0; k < ENCODE_ARRAYS && d->r == RD_OK; k++) {
+        int64_t floats = n * stream_encode_array_width(k, h->sh_floats);
+        s->parent[k] = parent + offset, s->decoded[k] = decoded + offset, s->grads[k] = st->grads_block + offset;
+        d->r = rd_buffer_copy(ctx, parent + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
+        if (d->r == RD_OK) /* attributes without latents keep the parent's values */
+            d->r = rd_buffer_copy(ctx, decoded + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
+        offset += floats;
+    }
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &s->latents[a];
+        const stream_encode_latents *hl = &h->latents[a];
+        const stream_encode_moments *hm = &run->moments[a];
+        stream_encode_moments *m = &st->moments[a];
+        if (!l->ld) continue;
+        int64_t zs = n * l->ld, w = stream_encode_decoder_size(l);
+        l->z = device_floats(d, hl->z, zs), l->gz = device_floats(d, NULL, zs);
+        m->mz = device_floats(d, hm->mz, zs), m->vz = device_floats(d, hm->vz, zs);
+        l->W = device_floats(d, hl->W, w), l->gW = device_floats(d, NULL, w), m->mW = device_floats(d, hm->mW, w), m->vW = device_floats(d, hm->vW, w);
+        l->b = device_floats(d, hl->b, l->features), l->gb = device_floats(d, NULL, l->features);
+        m->mb = device_floats(d, hm->mb, l->features), m->vb = device_floats(d, hm->vb, l->features);
+        l->basis = device_floats(d, hl->basis, (int64_t)l->ld * l->features);
+    }
+    s->x = device_floats(d, h->x, n * 3), s->gx = device_floats(d, NULL, n * 3);
+    s->log_alpha = device_floats(d, h->log_alpha, n), s->galpha = device_floats(d, NULL, n);
+    for (int k = 0; k < 4; k++) st->position_moments[k] = device_floats(d, run->position_moments[k], k < 2 ? n * 3 : n);
+    s->gate = device_floats(d, NULL, n), s->gate_slope = device_floats(d, NULL, n);
+    st->partials = device_floats(d, NULL, (int64_t)rd_stream_encode_partials_floats(s));
+    st->grad_norm = device_floats(d, *run->grad_norm, n);
+    st->views_seen = device_bytes(d, *run->views_seen, (size_t)n * sizeof(uint32_t));
+    s->dynamic = h->dynamic ? device_bytes(d, h->dynamic, (size_t)n) : NULL; /* the split's flags */
+    rd_scene_desc sd = *run->parent;
+    sd.means = s->decoded[0], sd.log_scales = s->decoded[1], sd.rotations = s->decoded[2], sd.opacities = s->decoded[3], sd.sh = s->decoded[4];
+    sd.memory = RD_MEMORY_DEVICE;
+    if (d->r == RD_OK) d->r = rd_scene_create(ctx, &sd, &st->scene);
     return d->r;
 }
 
-/* One attribute's Adam moments on the device. */
-typedef struct device_moments {
-    float *mz, *vz, *mW, *vW, *mb, *vb;
-} device_moments;
+/* The trained state back into the host's arrays (where r is still RD_OK), and the
+   stretch's device arrays freed; r, or the first failure. */
+static rd_result download_and_free(rd_context *ctx, const stream_encode_run *run, device_state *st, rd_result r)
+{
+    const stream_encode_step *h = run->host, *s = &st->s;
+    device_arrays *d = &st->d;
+    int64_t n = h->count;
+    if (d->r == RD_OK) d->r = r;
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        const stream_encode_latents *l = &s->latents[a], *hl = &h->latents[a];
+        const stream_encode_moments *m = &st->moments[a], *hm = &run->moments[a];
+        if (!l->ld) continue;
+        size_t zs = (size_t)(n * l->ld) * 4, w = (size_t)stream_encode_decoder_size(l) * 4, fb = (size_t)l->features * 4;
+        download(d, hl->z, l->z, zs), download(d, hm->mz, m->mz, zs), download(d, hm->vz, m->vz, zs);
+        download(d, hl->W, l->W, w), download(d, hm->mW, m->mW, w), download(d, hm->vW, m->vW, w);
+        download(d, hl->b, l->b, fb), download(d, hm->mb, m->mb, fb), download(d, hm->vb, m->vb, fb);
+    }
+    download(d, h->x, s->x, (size_t)n * 12), download(d, h->log_alpha, s->log_alpha, (size_t)n * 4);
+    for (int k = 0; k < 4; k++) download(d, run->position_moments[k], st->position_moments[k], (size_t)n * (k < 2 ? 12 : 4));
+    download(d, *run->grad_norm, st->grad_norm, (size_t)n * 4), download(d, *run->views_seen, st->views_seen, (size_t)n * 4);
+    rd_scene_destroy(st->scene);
+    for (int k = 0; k < d->count; k++) rd_buffer_free(ctx, d->all[k]);
+    return d->r;
+}
 
 /* The views' photos as RGBA (alpha 1 where they have none), for rd_device_views_create. */
 static view_data *rgba_views(const rd_train_view *views, int count)
@@ -95,81 +177,42 @@ static rd_result render_loss(rd_context *ctx, rd_device_views *v, const rd_scene
 
 rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
 {
-    const stream_encode_step *h = run->host;
-    int64_t n = h->count, per = 11 + h->sh_floats;
-    device_arrays d = {.ctx = ctx};
-    stream_encode_step s = *h; /* the same step over device arrays */
-    device_moments moments[RD_STREAM_ATTRIBUTES] = {0};
-    float *parent = device_floats(&d, NULL, n * per), *decoded = device_floats(&d, NULL, n * per), *grads = device_floats(&d, NULL, n * per);
-    int64_t offset = 0;
-    for (int k = 0; k < ENCODE_ARRAYS && d.r == RD_OK; k++) {
-        int64_t floats = n * stream_encode_array_width(k, h->sh_floats);
-        s.parent[k] = parent + offset, s.decoded[k] = decoded + offset, s.grads[k] = grads + offset;
-        d.r = rd_buffer_copy(ctx, parent + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
-        if (d.r == RD_OK) /* attributes without latents keep the parent's values */
-            d.r = rd_buffer_copy(ctx, decoded + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
-        offset += floats;
-    }
-    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
-        stream_encode_latents *l = &s.latents[a];
-        const stream_encode_latents *hl = &h->latents[a];
-        if (!l->ld) continue;
-        int64_t zs = n * l->ld, w = stream_encode_decoder_size(l);
-        device_moments *m = &moments[a];
-        l->z = device_floats(&d, hl->z, zs), l->gz = device_floats(&d, NULL, zs);
-        m->mz = device_floats(&d, NULL, zs), m->vz = device_floats(&d, NULL, zs);
-        l->W = device_floats(&d, hl->W, w), l->gW = device_floats(&d, NULL, w), m->mW = device_floats(&d, NULL, w), m->vW = device_floats(&d, NULL, w);
-        l->b = device_floats(&d, hl->b, l->features), l->gb = device_floats(&d, NULL, l->features);
-        m->mb = device_floats(&d, NULL, l->features), m->vb = device_floats(&d, NULL, l->features);
-        l->basis = device_floats(&d, hl->basis, (int64_t)l->ld * l->features);
-    }
-    s.x = device_floats(&d, h->x, n * 3), s.gx = device_floats(&d, NULL, n * 3);
-    float *mx = device_floats(&d, NULL, n * 3), *vx = device_floats(&d, NULL, n * 3);
-    s.log_alpha = device_floats(&d, h->log_alpha, n), s.galpha = device_floats(&d, NULL, n);
-    float *ma = device_floats(&d, NULL, n), *va = device_floats(&d, NULL, n);
-    s.gate = device_floats(&d, NULL, n), s.gate_slope = device_floats(&d, NULL, n);
-    float *partials = device_floats(&d, NULL, (int64_t)rd_stream_encode_partials_floats(&s));
+    device_arrays frame = {.ctx = ctx}; /* the mask's buffers: every stretch's */
     int64_t largest = stream_encode_largest_view(run->views, run->view_count);
-    float *rows = run->masked_steps ? device_floats(&d, NULL, largest) : NULL, *mask = run->masked_steps ? device_floats(&d, NULL, largest) : NULL;
-    s.dynamic = NULL;
-    if (h->dynamic && d.r == RD_OK) { /* the split's flags, as bytes in a float array's room */
-        uint8_t *flags = (uint8_t *)device_floats(&d, NULL, (n + 3) / 4);
-        if (flags) d.r = rd_buffer_copy(ctx, flags, RD_MEMORY_DEVICE, h->dynamic, RD_MEMORY_HOST, (size_t)n);
-        s.dynamic = flags;
-    }
-
+    float *rows = run->masked_steps ? device_floats(&frame, NULL, largest) : NULL, *mask = run->masked_steps ? device_floats(&frame, NULL, largest) : NULL;
     rd_device_views views = {0};
-    view_data *photos = d.r == RD_OK ? rgba_views(run->views, run->view_count) : NULL;
-    if (d.r == RD_OK && !photos) d.r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for the photos");
-    if (d.r == RD_OK) d.r = rd_device_views_create(ctx, photos, run->view_count, &views);
+    view_data *photos = frame.r == RD_OK ? rgba_views(run->views, run->view_count) : NULL;
+    rd_result r = frame.r;
+    if (r == RD_OK && !photos) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for the photos");
+    if (r == RD_OK) r = rd_device_views_create(ctx, photos, run->view_count, &views);
     for (int v = 0; photos && v < run->view_count; v++) free(photos[v].rgba);
     free(photos);
-    rd_scene *scene = NULL;
-    rd_scene_desc sd = *run->parent;
-    sd.means = s.decoded[0], sd.log_scales = s.decoded[1], sd.rotations = s.decoded[2], sd.opacities = s.decoded[3], sd.sh = s.decoded[4];
-    sd.memory = RD_MEMORY_DEVICE;
-    if (d.r == RD_OK) d.r = rd_scene_create(ctx, &sd, &scene);
+    device_state st;
+    bool held = r == RD_OK;
+    if (held) r = upload(ctx, run, &st);
 
     rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD};
     memcpy(rd.background, run->background, sizeof rd.background);
-    rd_gaussian_grads gg = {(float *)s.grads[0], (float *)s.grads[1], (float *)s.grads[2], (float *)s.grads[3], (float *)s.grads[4]};
-    rd_result r = d.r;
     for (int step = 0; r == RD_OK && step < run->iterations; step++) {
+        stream_encode_step *s = &st.s;
+        int64_t n = s->count;
+        rd_gaussian_grads gg = {(float *)s->grads[0], (float *)s->grads[1], (float *)s->grads[2], (float *)s->grads[3], (float *)s->grads[4],
+                                st.grad_norm, st.views_seen};
         int view = stream_encode_pick_view(run->rng, run->view_count);
         const rd_camera *cam = &run->views[view].camera;
         bool masked = step < run->masked_steps;
-        s.step = (uint32_t)step, s.eval = 0, s.hide_static = masked;
-        r = rd_stream_encode_decode_cuda(ctx, &s);
-        if (r == RD_OK) r = render_loss(ctx, &views, scene, view, cam, &rd, masked ? rows : NULL, mask);
-        if (r == RD_OK) r = rd_cuda_zero(ctx, grads, (size_t)(n * per) * sizeof(float), NULL);
+        s->step = (uint32_t)step, s->eval = 0, s->hide_static = masked;
+        r = rd_stream_encode_decode_cuda(ctx, s);
+        if (r == RD_OK) r = render_loss(ctx, &views, st.scene, view, cam, &rd, masked ? rows : NULL, mask);
+        if (r == RD_OK) r = rd_cuda_zero(ctx, st.grads_block, (size_t)(n * (11 + s->sh_floats)) * sizeof(float), NULL);
         if (r == RD_OK)
-            r = rd_render_backward(ctx, scene, 1, cam, &rd, &(rd_render_grads){rd_device_views_loss_grad(&views), NULL, RD_MEMORY_DEVICE},
+            r = rd_render_backward(ctx, st.scene, 1, cam, &rd, &(rd_render_grads){rd_device_views_loss_grad(&views), NULL, RD_MEMORY_DEVICE},
                                    &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_DEVICE});
-        if (r == RD_OK) r = rd_stream_encode_chain_cuda(ctx, &s, partials);
+        if (r == RD_OK) r = rd_stream_encode_chain_cuda(ctx, s, st.partials);
         rd_adam_step_desc adam = {.step = step + 1};
         for (int a = 0; a < RD_STREAM_ATTRIBUTES && r == RD_OK; a++) {
-            stream_encode_latents *l = &s.latents[a];
-            device_moments *m = &moments[a];
+            stream_encode_latents *l = &s->latents[a];
+            stream_encode_moments *m = &st.moments[a];
             if (!l->ld) continue;
             adam.lr = RD_ENCODE_LATENT_LR;
             r = rd_adam_update_cuda(ctx, l->z, l->gz, m->mz, m->vz, (size_t)(n * l->ld), &adam, NULL);
@@ -178,28 +221,28 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
             adam.lr = stream_encode_decoder_lr(a) * 0.1f;
             if (r == RD_OK) r = rd_adam_update_cuda(ctx, l->b, l->gb, m->mb, m->vb, (size_t)l->features, &adam, NULL);
         }
+        float **pm = st.position_moments;
         adam.lr = run->position_lr;
-        if (r == RD_OK) r = rd_adam_update_cuda(ctx, s.x, s.gx, mx, vx, (size_t)n * 3, &adam, NULL);
+        if (r == RD_OK) r = rd_adam_update_cuda(ctx, s->x, s->gx, pm[0], pm[1], (size_t)n * 3, &adam, NULL);
         adam.lr = RD_ENCODE_GATE_LR;
-        if (r == RD_OK && !s.gates_off) r = rd_adam_update_cuda(ctx, s.log_alpha, s.galpha, ma, va, (size_t)n, &adam, NULL);
-        if (r == RD_OK) r = rd_stream_encode_clamp_cuda(ctx, &s);
+        if (r == RD_OK && !s->gates_off) r = rd_adam_update_cuda(ctx, s->log_alpha, s->galpha, pm[2], pm[3], (size_t)n, &adam, NULL);
+        if (r == RD_OK) r = rd_stream_encode_clamp_cuda(ctx, s);
         /* the losses: the first step's, and the last's alone (the sum is emptied before it) */
         double sum = 0.0;
         if (r == RD_OK && (step == 0 || step + 2 == run->iterations || step + 1 == run->iterations)) r = rd_device_views_loss(ctx, &views, &sum);
         if (step == 0) run->loss_first = sum + 0.2;
         if (step + 1 == run->iterations) run->loss_last = sum + 0.2;
+        if (r == RD_OK && run->densify && run->densify_due(run->user, step)) { /* on the host, then up again */
+            held = false;
+            r = download_and_free(ctx, run, &st, r);
+            if (r == RD_OK) r = run->densify(run->user);
+            if (r == RD_OK) held = true, r = upload(ctx, run, &st);
+        }
     }
-    d.r = r;
-    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
-        const stream_encode_latents *l = &s.latents[a], *hl = &h->latents[a];
-        if (!l->ld) continue;
-        download(&d, hl->z, l->z, n * l->ld), download(&d, hl->W, l->W, stream_encode_decoder_size(l)), download(&d, hl->b, l->b, l->features);
-    }
-    download(&d, h->x, s.x, n * 3), download(&d, h->log_alpha, s.log_alpha, n);
-    rd_scene_destroy(scene);
+    if (held) r = download_and_free(ctx, run, &st, r);
     rd_device_views_free(ctx, &views);
-    for (int k = 0; k < d.count; k++) rd_buffer_free(ctx, d.all[k]);
-    return d.r;
+    for (int k = 0; k < frame.count; k++) rd_buffer_free(ctx, frame.all[k]);
+    return r;
 }
 
 #else

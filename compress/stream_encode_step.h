@@ -287,20 +287,35 @@ rd_result rd_stream_encode_mask_cuda(rd_context *ctx, float *render, const float
                                      float *rows, float *mask);
 rd_result rd_stream_encode_mask_grad_cuda(rd_context *ctx, float *grad, const float *mask, int64_t pixels);
 
-/* A frame's training on CUDA (stream_encode_device.c): the step's host arrays (start
-   values in, trained latents, decoders, positions and gate logits out; decoded and grads
-   unused) uploaded with the views' photos, iterations steps run on the device with
-   fused Adam, the results copied back. */
+/* One attribute's Adam moments: of z (count*ld), W and b. */
+typedef struct stream_encode_moments {
+    float *mz, *vz, *mW, *vW, *mb, *vb;
+} stream_encode_moments;
+
+/* A frame's training on CUDA (stream_encode_device.c): the step's host arrays, the Adam
+   moments and the densification statistics (start values in, trained values out; decoded
+   and grads unused) uploaded with the views' photos, iterations steps run on the device
+   with fused Adam, the results copied back. Where densify is given, after each step
+   densify_due names, the state comes back to the host, densify changes it there (the
+   count too: the host arrays are the caller's, found again through host, moments, ...),
+   and it goes up again; the photos stay. */
 typedef struct stream_encode_run {
     stream_encode_step *host;
-    const rd_scene_desc *parent;   /* the parent's count, degree and flags (its arrays: host->parent) */
+    stream_encode_moments *moments;    /* RD_STREAM_ATTRIBUTES of them */
+    float **position_moments;          /* x's m, v and ln alpha's m, v: four host arrays */
+    float **grad_norm;                 /* the densification statistics: host arrays */
+    uint32_t **views_seen;
+    const rd_scene_desc *parent;       /* the parent's count, degree and flags (its arrays: host->parent) */
     const rd_train_view *views;
     int view_count, iterations;
-    int masked_steps;              /* the first steps hide the static Gaussians and mask the loss (host->dynamic) */
+    int masked_steps;                  /* the first steps hide the static Gaussians and mask the loss (host->dynamic) */
     float background[3];
     float position_lr;
-    uint64_t *rng;                 /* the views' generator, advanced as the CPU's loop would */
-    double loss_first, loss_last;  /* out */
+    uint64_t *rng;                     /* the views' generator, advanced as the CPU's loop would */
+    bool (*densify_due)(void *user, int step);
+    rd_result (*densify)(void *user);  /* on the host arrays; host->count may change */
+    void *user;
+    double loss_first, loss_last;      /* out */
 } stream_encode_run;
 rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run);
 

@@ -178,16 +178,18 @@ rd_result rd_seed_points_make(rd_context *ctx, const rd_trainer_desc *d, rd_rng 
 int64_t rd_density_rows(const density_inputs *in, new_row *rows)
 {
     int64_t count = 0;
-    float min_logit = rd_logit(DENSIFY_PRUNE_OPACITY);
+    float min_logit = rd_logit(in->prune_opacity > 0.0f ? in->prune_opacity : DENSIFY_PRUNE_OPACITY);
+    float threshold = in->grad_threshold > 0.0f ? in->grad_threshold : DENSIFY_GRAD_THRESHOLD;
     for (int64_t i = 0; i < in->count; i++) {
         float grad = in->views_seen[i] ? in->grad_norm[i] / (float)in->views_seen[i] : 0.0f;
-        bool grow = grad >= DENSIFY_GRAD_THRESHOLD, small = in->max_scale[i] <= DENSIFY_PERCENT_DENSE * in->extent;
+        bool grow = grad >= threshold, small = in->max_scale[i] <= DENSIFY_PERCENT_DENSE * in->extent;
         bool pruned = in->opacities[i] < min_logit || (in->prune_big && in->max_scale[i] > DENSIFY_PRUNE_SCALE * in->extent);
         if (grow && !small) { /* split: two children replace it (the children are pruned by the parent's measure) */
             if (!pruned) rows[count++] = (new_row){i, true, true}, rows[count++] = (new_row){i, true, true};
             continue;
         }
-        if (!pruned) rows[count++] = (new_row){i, false, false};
+        if (pruned) continue; /* a clone too: 3DGS prunes after cloning, and a clone is as faint */
+        rows[count++] = (new_row){i, false, false};
         if (grow && small) rows[count++] = (new_row){i, true, false};
     }
     return count;

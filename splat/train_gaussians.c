@@ -270,12 +270,8 @@ rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count)
             memcpy(a.v[g] + (size_t)j * w, t->v[g] + (size_t)i * w, w * sizeof(float));
         }
         if (!rows[j].child) continue;
-        const float *q = old->rotations + 4 * i;
-        float qn = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-        float w = q[0] / qn, x = q[1] / qn, y = q[2] / qn, z = q[3] / qn;
-        float R[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                      2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                      2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)};
+        float unit[4], R[9], length;
+        if (!rd_quat_rotation(old->rotations + 4 * i, unit, R, &length)) memset(R, 0, sizeof R); /* no rotation: no offset */
         float offset[3];
         for (int a = 0; a < 3; a++) offset[a] = expf(old->log_scales[3 * i + a]) * rd_rng_normal(&t->rng);
         for (int a = 0; a < 3; a++) {

@@ -147,7 +147,9 @@ typedef struct density_inputs {
     const float *grad_norm, *max_scale, *opacities;
     const uint32_t *views_seen;
     float extent;
-    bool prune_big; /* after the first opacity reset */
+    bool prune_big;        /* after the first opacity reset */
+    float grad_threshold;  /* 0: DENSIFY_GRAD_THRESHOLD */
+    float prune_opacity;   /* 0: DENSIFY_PRUNE_OPACITY */
 } density_inputs;
 /* Clone small Gaussians and split large ones whose mean statistic reached the threshold;
    prune faint ones (and with prune_big huge ones): rows (room for 2 count) and how many. */

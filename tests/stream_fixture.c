@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static rd_scene_desc copy_scene(const rd_scene_desc *s)
+rd_scene_desc stream_scene_copy(const rd_scene_desc *s)
 {
     size_t n = (size_t)s->count, c = (size_t)3 * (s->sh_degree + 1) * (s->sh_degree + 1);
     rd_scene_desc out = *s;
@@ -13,6 +13,15 @@ static rd_scene_desc copy_scene(const rd_scene_desc *s)
     memcpy(sh, s->sh, n * c * 4);
     out.means = m, out.log_scales = l, out.rotations = q, out.opacities = o, out.sh = sh;
     return out;
+}
+
+bool stream_same_scene(const rd_scene_desc *a, const rd_scene_desc *b)
+{
+    if (a->count != b->count || a->sh_degree != b->sh_degree) return false;
+    size_t n = (size_t)a->count, c = (size_t)3 * (a->sh_degree + 1) * (a->sh_degree + 1);
+    return memcmp(a->means, b->means, n * 12) == 0 && memcmp(a->log_scales, b->log_scales, n * 12) == 0 &&
+           memcmp(a->rotations, b->rotations, n * 16) == 0 && memcmp(a->opacities, b->opacities, n * 4) == 0 &&
+           memcmp(a->sh, b->sh, n * c * 4) == 0;
 }
 
 void stream_fixture_free_states(rd_scene_desc *states, int frames)
@@ -83,7 +92,7 @@ rd_result stream_fixture_write(rd_context *ctx, test_rng *r, const char *path, c
         else if (k > 0) res = write_residual(w, r, rd_stream_writer_state(w).count, d->sh_degree);
         if (res == RD_OK && states) {
             rd_scene_desc s = rd_stream_writer_state(w);
-            states[k] = copy_scene(&s);
+            states[k] = stream_scene_copy(&s);
         }
     }
     if (res == RD_OK) return rd_stream_writer_finish(w);

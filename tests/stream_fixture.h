@@ -16,5 +16,8 @@ typedef struct stream_fixture_desc {
    after each frame into states[0..frames-1] (free with stream_fixture_free_states). */
 rd_result stream_fixture_write(rd_context *ctx, test_rng *r, const char *path, const stream_fixture_desc *d, rd_scene_desc *states);
 void stream_fixture_free_states(rd_scene_desc *states, int frames);
+/* A copy of a scene's arrays (free with random_scene_free); whether two scenes are equal bit for bit. */
+rd_scene_desc stream_scene_copy(const rd_scene_desc *s);
+bool stream_same_scene(const rd_scene_desc *a, const rd_scene_desc *b);
 
 #endif

@@ -131,6 +131,10 @@ typedef struct rd_stream_encode_desc {
                                                 the static/dynamic split (spec/streams.md) starts each gate
                                                 from its Gaussian's share of the change between the two
                                                 frames; NULL: every gate at P(g = 0) = 1/2 */
+    int densify_every;                       /* steps between densifications (clone, split, prune faint
+                                                Gaussians; the mapping records each one's parent); 0: two
+                                                passes over the views (QUEEN); negative: none */
+    float densify_gradient;                  /* the mean view-space gradient that grows a Gaussian; 0: 1.25e-3 */
 } rd_stream_encode_desc;
 
 typedef struct rd_stream_encode_report {
@@ -139,12 +143,15 @@ typedef struct rd_stream_encode_report {
     int64_t bytes;                /* the frame's, header included */
     double seconds;
     int64_t dynamic;              /* Gaussians the split found changing (d > 1e-3); -1 without previous_views */
+    int64_t count;                /* Gaussians in the frame */
+    int64_t added, removed;       /* by densification: new ones (clones, split children), and the previous
+                                     frame's not carried (faint ones pruned, split ones replaced) */
 } rd_stream_encode_report;
 
 /* Trains the next frame as a residual of the writer's state against views (cameras and
    photos of this frame; the stream's SH degree) and writes it: latents with learned
    decoders under straight-through rounding, positions behind hard-concrete gates with an
-   L0 term (spec/streams.md). The first frame comes from rd_trainer, written with
+   L0 term (spec/streams.md), densified and pruned every densify_every steps. The first frame comes from rd_trainer, written with
    rd_stream_write_intra. report may be NULL. */
 rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views, int view_count, const rd_stream_encode_desc *desc,
                                  rd_stream_encode_report *report);

@@ -1,0 +1,57 @@
+/* stream_encode.h: the residual encoder's state on the host (stream_encode.c trains with it,
+   stream_encode_density.c grows and prunes it). Every per-Gaussian array is count rows in
+   the order of the frame being trained; `mapping` gives each row's parent in the previous
+   frame, and `parent` holds that parent's decoded values (the previous frame remapped). */
+#ifndef RD_STREAM_ENCODE_H
+#define RD_STREAM_ENCODE_H
+
+#include "stream.h"
+#include "stream_encode_step.h"
+#include "../renderer/random.h"
+
+/* QUEEN's densification inside a residual frame (spec/streams.md): every two passes over
+   the views, the view-space gradient threshold 1.25e-3, Gaussians under opacity 0.01 pruned. */
+#define RD_ENCODE_DENSIFY_GRADIENT 1.25e-3f
+#define RD_ENCODE_PRUNE_OPACITY 0.01f
+
+typedef struct stream_encoder {
+    rd_context *ctx;
+    const rd_stream_encode_desc *desc;
+    int64_t n;
+    int sh_degree, C;
+    rd_scene_desc parent;                                /* the previous frame remapped; its arrays in `arrays` */
+    stream_encode_step s;                                /* host arrays */
+    stream_encode_moments moments[RD_STREAM_ATTRIBUTES]; /* Adam's, of z, W and b */
+    float *basis[RD_STREAM_ATTRIBUTES];
+    float *arrays;                                       /* the parent's five arrays, one block */
+    float *position_moments[4];                          /* Adam's: x's m and v, ln alpha's m and v */
+    uint8_t *dynamic;                                    /* the split's: per Gaussian, changing (d > 1e-3) */
+    int64_t *mapping;                                    /* per Gaussian: its parent in the previous frame */
+    int64_t previous_count;                              /* the previous frame's Gaussians */
+    float *grad_norm;                                    /* since the last densification: rd_gaussian_grads' */
+    uint32_t *views_seen;
+    float extent;                                        /* half the diagonal of the parent's positions' box */
+    uint64_t rng;                                        /* the views' (stream_encode_pick_view) */
+    rd_rng split_rng;                                    /* the split children's offsets */
+} stream_encoder;
+
+/* The encoder's arrays for state's count Gaussians (the identity mapping, latents at zero,
+   gates closed); false when out of memory. */
+bool rd_stream_encoder_setup(stream_encoder *e, const rd_scene_desc *state);
+void rd_stream_encoder_free(stream_encoder *e);
+/* Every array for n Gaussians, zeroed (e->desc, sh_degree, C and parent's degree set); the
+   parent's desc points at the new block. False when out of memory (free what was made). */
+bool rd_stream_encoder_allocate(stream_encoder *e, int64_t n);
+
+/* Clone, split and prune by the statistics gathered since the last call (rd_density_rows's
+   rule at the thresholds above), then zero them. A clone copies its source row; a split's
+   two children replace it, each placed at a draw from its Gaussian (mean + R (s . n)),
+   its gate open, its scale latents moved by the least-norm change that decodes to
+   -ln 1.6 (the 3DGS split's shrink). Rows kept keep their Adam moments; new rows start
+   from zero. *added and *pruned (either may be NULL) count the change. */
+rd_result rd_stream_encoder_densify(stream_encoder *e, int64_t *added, int64_t *pruned);
+
+/* Whether the mapping is the identity (nothing grew or was pruned). */
+bool rd_stream_encoder_identity(const stream_encoder *e);
+
+#endif
