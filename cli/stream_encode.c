@@ -30,6 +30,8 @@ static const char *USAGE =
     "  --latents A,B,C,D     latent sizes of f_dc, log-scale, rotation and opacity (1..64 each;\n"
     "                        default 8,8,6,3, the spec's for N3DV; f_rest is kept from the parent)\n"
     "  --gate-lambda X       the position gates' L0 weight (default 0.01; negative: no gates)\n"
+    "  --latent-shrink X     after each step every latent moves X toward 0, so that latents without a\n"
+    "                        steady gradient stay 0 and cost few bits (default 0.01; 0: none)\n"
     "  --no-split            every gate starts at P(open) = 1/2 (default: the static/dynamic split\n"
     "                        starts them from the change between a frame's photos and the last's)\n"
     "  --densify-every N     clone, split and prune inside a residual frame every N steps (default:\n"
@@ -47,7 +49,7 @@ typedef struct encode_options {
     long long first, last;
     int first_iterations, iterations, keyframe_every, sh_degree, downscale;
     long long points;
-    float gate_lambda, background[3], densify_gradient;
+    float gate_lambda, background[3], densify_gradient, latent_shrink; /* latent_shrink: as the desc's */
     int densify_every; /* 0: the encoder's default; -1: none */
     bool no_split;
     int latents[RD_STREAM_ATTRIBUTES]; /* 0: the encoder's default */
@@ -106,6 +108,9 @@ static int parse(int argc, char **argv, encode_options *o)
             o->latents[RD_STREAM_OPACITY] = v4[3];
         } else if (strcmp(a, "--no-split") == 0) {
             o->no_split = true;
+        } else if (strcmp(a, "--latent-shrink") == 0 && next) {
+            if (!number(argv[++i], 0, 10, &v)) return fprintf(stderr, "radiant: %s %s: expected 0..10\n", a, next), EXIT_USAGE;
+            o->latent_shrink = v > 0 ? (float)v : -1.0f;
         } else if (strcmp(a, "--no-densify") == 0) {
             o->densify_every = -1;
         } else if (strcmp(a, "--densify-every") == 0 && next) {
@@ -260,7 +265,8 @@ int cli_stream_encode(int argc, char **argv)
         if (f > o.first) { /* a keyframe: the frame trained as a residual, then stored whole */
             bool key = o.keyframe_every > 0 && (f - o.first) % o.keyframe_every == 0;
             rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f, .intra = key,
-                                        .densify_every = o.densify_every, .densify_gradient = o.densify_gradient};
+                                        .densify_every = o.densify_every, .densify_gradient = o.densify_gradient,
+                                        .latent_shrink = o.latent_shrink};
             kind = key ? "intra" : "residual";
             memcpy(ed.background, o.background, sizeof ed.background);
             memcpy(ed.latent_dims, o.latents, sizeof ed.latent_dims);

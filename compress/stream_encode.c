@@ -132,6 +132,7 @@ bool rd_stream_encoder_setup(encoder *e, const rd_scene_desc *state)
     e->s.gates_off = e->desc->gate_lambda < 0;
     e->s.lambda = e->desc->gate_lambda > 0 ? e->desc->gate_lambda : e->desc->gate_lambda < 0 ? 0.0f : 0.01f;
     e->s.seed = (uint32_t)(e->desc->seed ^ (e->desc->seed >> 32));
+    e->s.shrink = e->desc->latent_shrink > 0.0f ? e->desc->latent_shrink : e->desc->latent_shrink < 0.0f ? 0.0f : RD_ENCODE_LATENT_SHRINK;
     e->extent = extent_of(e);
     e->split_rng = (rd_rng){e->desc->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull};
     return true;
@@ -159,8 +160,8 @@ static void update(encoder *e, int step, float position_lr)
     d.lr = position_lr, rd_adam_update(e->s.x, e->s.gx, pm[0], pm[1], (size_t)e->n * 3, &d);
     if (!e->s.gates_off) {
         d.lr = RD_ENCODE_GATE_LR, rd_adam_update(e->s.log_alpha, e->s.galpha, pm[2], pm[3], (size_t)e->n, &d);
-        rd_stream_encode_clamp_cpu(&e->s);
     }
+    rd_stream_encode_settle_cpu(&e->s);
 }
 
 /* The scene desc over the step's decoded arrays. */

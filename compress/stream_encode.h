@@ -13,6 +13,8 @@
    the views, the view-space gradient threshold 1.25e-3, Gaussians under opacity 0.01 pruned. */
 #define RD_ENCODE_DENSIFY_GRADIENT 1.25e-3f
 #define RD_ENCODE_PRUNE_OPACITY 0.01f
+/* The latents' shrink a step (rd_stream_encode_desc.latent_shrink's default). */
+#define RD_ENCODE_LATENT_SHRINK 0.01f
 
 typedef struct stream_encoder {
     rd_context *ctx;

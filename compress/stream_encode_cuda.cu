@@ -83,6 +83,12 @@ __global__ void clamp_kernel(float *log_alpha, int64_t count, float lo, float hi
     if (i < count) log_alpha[i] = fminf(fmaxf(log_alpha[i], lo), hi);
 }
 
+__global__ void shrink_kernel(float *z, int64_t count, float t)
+{
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) z[i] = stream_encode_shrink_one(z[i], t);
+}
+
 __global__ void mask_rows_kernel(const float *render, int width, int height, float *rows)
 {
     int64_t p = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -125,11 +131,16 @@ extern "C" rd_result rd_stream_encode_chain_cuda(rd_context *ctx, const stream_e
     return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder chain");
 }
 
-extern "C" rd_result rd_stream_encode_clamp_cuda(rd_context *ctx, const stream_encode_step *s)
+extern "C" rd_result rd_stream_encode_settle_cuda(rd_context *ctx, const stream_encode_step *s)
 {
     if (s->count > 0 && !s->gates_off)
         clamp_kernel<<<blocks_of(s->count), THREADS, 0, rd_cuda(ctx)->stream>>>(s->log_alpha, s->count, logf(1e-3f), logf(1e3f));
-    return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder clamp");
+    for (int a = 0; s->shrink > 0.0f && a < RD_STREAM_ATTRIBUTES; a++) {
+        const stream_encode_latents *l = &s->latents[a];
+        int64_t n = s->count * l->ld;
+        if (n > 0) shrink_kernel<<<blocks_of(n), THREADS, 0, rd_cuda(ctx)->stream>>>(l->z, n, s->shrink);
+    }
+    return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder settle");
 }
 
 extern "C" rd_result rd_stream_encode_mask_cuda(rd_context *ctx, float *render, const float *photo, const float background[3], int width,

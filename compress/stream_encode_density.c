@@ -151,7 +151,7 @@ rd_result rd_stream_encoder_densify(stream_encoder *e, int64_t *added, int64_t *
             stream_encode_step scalars = e->s; /* the step's settings carry over; its arrays are next's */
             next.s.dynamic = e->s.dynamic ? next.dynamic : NULL;
             next.s.hide_static = scalars.hide_static, next.s.seed = scalars.seed, next.s.step = scalars.step;
-            next.s.gates_off = scalars.gates_off, next.s.lambda = scalars.lambda;
+            next.s.gates_off = scalars.gates_off, next.s.lambda = scalars.lambda, next.s.shrink = scalars.shrink;
             if (added) *added = fresh;
             if (removed) *removed = n - (m - fresh);
             rd_stream_encoder_free(e);

@@ -226,7 +226,7 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
         if (r == RD_OK) r = rd_adam_update_cuda(ctx, s->x, s->gx, pm[0], pm[1], (size_t)n * 3, &adam, NULL);
         adam.lr = RD_ENCODE_GATE_LR;
         if (r == RD_OK && !s->gates_off) r = rd_adam_update_cuda(ctx, s->log_alpha, s->galpha, pm[2], pm[3], (size_t)n, &adam, NULL);
-        if (r == RD_OK) r = rd_stream_encode_clamp_cuda(ctx, s);
+        if (r == RD_OK) r = rd_stream_encode_settle_cuda(ctx, s);
         /* the losses: the first step's, and the last's alone (the sum is emptied before it) */
         double sum = 0.0;
         if (r == RD_OK && (step == 0 || step + 2 == run->iterations || step + 1 == run->iterations)) r = rd_device_views_loss(ctx, &views, &sum);

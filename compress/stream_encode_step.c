@@ -24,10 +24,13 @@ void rd_stream_encode_chain_cpu(const stream_encode_step *s)
     }
 }
 
-void rd_stream_encode_clamp_cpu(const stream_encode_step *s)
+void rd_stream_encode_settle_cpu(const stream_encode_step *s)
 {
-    if (s->gates_off) return;
-    for (int64_t i = 0; i < s->count; i++) s->log_alpha[i] = fminf(fmaxf(s->log_alpha[i], logf(1e-3f)), logf(1e3f));
+    for (int64_t i = 0; !s->gates_off && i < s->count; i++) s->log_alpha[i] = fminf(fmaxf(s->log_alpha[i], logf(1e-3f)), logf(1e3f));
+    for (int a = 0; s->shrink > 0.0f && a < RD_STREAM_ATTRIBUTES; a++) {
+        const stream_encode_latents *l = &s->latents[a];
+        for (int64_t k = 0; k < s->count * l->ld; k++) l->z[k] = stream_encode_shrink_one(l->z[k], s->shrink);
+    }
 }
 
 void rd_stream_encode_mask_cpu(float *render, const float *photo, const float background[3], int width, int height, float *rows, float *mask)

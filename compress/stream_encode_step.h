@@ -61,6 +61,7 @@ typedef struct stream_encode_step {
     int eval;                      /* gates without noise (the stored frame's) */
     int gates_off;                 /* every gate 1 */
     float lambda;                  /* the L0 term's weight */
+    float shrink;                  /* after each update every latent moves this far toward 0 (stopping there) */
 } stream_encode_step;
 
 /* Floats a Gaussian of scene array k. */
@@ -215,6 +216,10 @@ RD_ENCODE_FN void stream_encode_chain_one(const stream_encode_step *s, int64_t i
     s->galpha[i] = RD_ENCODE_ADD(RD_ENCODE_MUL(dg, s->gate_slope[i]), s->lambda / (float)s->count * p0 * (1.0f - p0));
 }
 
+/* After an update: the soft threshold that holds latents without a steady gradient at 0
+   (Adam moves every latent about its rate a step, so noise alone walks them off 0). */
+RD_ENCODE_FN float stream_encode_shrink_one(float z, float t) { return z > t ? z - t : z < -t ? z + t : 0.0f; }
+
 /* Term j of a group's decoder gradient for Gaussian i: j < W's size gives dW[j] (the
    cosine's one scale sums over k and f), then db[j - W's size]. */
 RD_ENCODE_FN int stream_encode_decoder_size(const stream_encode_latents *l) { return l->cosine ? 1 : l->ld * l->features; }
@@ -264,10 +269,11 @@ static inline int stream_encode_pick_view(uint64_t *state, int count)
 }
 
 /* The CPU's step (stream_encode_step.c): gates and decode for every Gaussian; the chain
-   with dW and db summed over the Gaussians in order; ln alpha clamped to [ln 1e-3, ln 1e3]. */
+   with dW and db summed over the Gaussians in order; after the update, settle: ln alpha
+   clamped to [ln 1e-3, ln 1e3] and every latent shrunk (stream_encode_shrink_one). */
 void rd_stream_encode_decode_cpu(const stream_encode_step *s);
 void rd_stream_encode_chain_cpu(const stream_encode_step *s);
-void rd_stream_encode_clamp_cpu(const stream_encode_step *s);
+void rd_stream_encode_settle_cpu(const stream_encode_step *s);
 
 /* The same on CUDA (stream_encode_cuda.cu), enqueued on the context's stream. The chain's
    sums go through partials (rd_stream_encode_partials_floats(s) floats of device memory) in
@@ -282,7 +288,7 @@ void rd_stream_encode_photo_rgba(const rd_image *image, float *out);
 size_t rd_stream_encode_partials_floats(const stream_encode_step *s);
 rd_result rd_stream_encode_decode_cuda(rd_context *ctx, const stream_encode_step *s);
 rd_result rd_stream_encode_chain_cuda(rd_context *ctx, const stream_encode_step *s, float *partials);
-rd_result rd_stream_encode_clamp_cuda(rd_context *ctx, const stream_encode_step *s);
+rd_result rd_stream_encode_settle_cuda(rd_context *ctx, const stream_encode_step *s);
 rd_result rd_stream_encode_mask_cuda(rd_context *ctx, float *render, const float *photo, const float background[3], int width, int height,
                                      float *rows, float *mask);
 rd_result rd_stream_encode_mask_grad_cuda(rd_context *ctx, float *grad, const float *mask, int64_t pixels);

@@ -270,7 +270,7 @@ if [ -n "$video_tool" ]; then
     check "  (--no-densify: no new Gaussians)" sh -c "! grep -q ' gone' '$tmp/stdout'"
     check "  (--no-split: no count of changing Gaussians)" sh -c "! grep -q 'changing' '$tmp/stdout'"
     check "stream encode --latents 1,1,1,1" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video3.rstream" \
-        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split --no-densify --latents 1,1,1,1
+        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split --no-densify --latent-shrink 0.01 --latents 1,1,1,1
     residual_bytes() { "$radiant_binary" info "$1" | sed -n 's/.*mean residual frame \([0-9]*\) bytes.*/\1/p'; }
     check "  (a smaller residual frame than with the default sizes)" \
         test "$(residual_bytes "$tmp/video3.rstream")" -lt "$(residual_bytes "$tmp/video2.rstream")"
@@ -280,6 +280,7 @@ if [ -n "$video_tool" ]; then
     check "  (the residual frame grew: its line and report count the new Gaussians)" \
         sh -c "grep -q 'frame 1 (residual).* new, [0-9]* gone' '$tmp/stdout' && grep -q '\"added\"' '$tmp/video4.report.json'"
     check "  (and plays: the mapping read back)" status_is 0 "$radiant" info "$tmp/video4.rstream"
+    check "--latent-shrink -1 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --latent-shrink -1
     check "--densify-every 0 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --densify-every 0
     check "--latents with a size of 0 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --latents 8,8,0,3
     check "stream encode to a .ply exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.ply"

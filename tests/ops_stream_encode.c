@@ -2,7 +2,8 @@
    (backend_ops.h): a random parent scene (every SH degree), random latents, decoders,
    free positions and gate logits, and random scene gradients as the backward pass would
    give them; the step's gates and decode, its chain (dz, dx, d ln alpha a Gaussian; the
-   decoders' dW and db summed over the Gaussians) and the gate logits' clamp, by the CPU
+   decoders' dW and db summed over the Gaussians) and the settle (the gate logits' clamp,
+   the latents' shrink toward 0), by the CPU
    reference (compress/stream_encode_step.c) and by CUDA's kernels (stream_encode_cuda.cu)
    on device copies. Half the cases draw noisy gates, a quarter evaluate them, a quarter
    turn them off. Tolerance on CUDA: the gates' logf and expf are not glibc's (a few ulps,
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { STEP_FIELDS = 7 + 3 * RD_STREAM_ATTRIBUTES };
+enum { STEP_FIELDS = 7 + 4 * RD_STREAM_ATTRIBUTES }; /* per attribute: dz, dW, db, the latents settled */
 
 typedef struct encode_case {
     stream_encode_step s;      /* host arrays: inputs, and outputs' shapes */
@@ -79,6 +80,7 @@ static void *encode_generate(const op_env *env, test_rng *r, int i)
         s->dynamic = c->dynamic, s->hide_static = i % 3 == 0;
     }
     s->lambda = (float)(0.001 + rng_uniform(r) * 0.1);
+    s->shrink = i % 3 == 2 ? 0.0f : (float)(rng_uniform(r) * 0.1);
     return c;
 }
 
@@ -101,7 +103,7 @@ static void encode_free_outputs(void *outputs)
 }
 
 /* The outputs' list: decoded, gate, slope, gx, galpha, clamped ln alpha, then dz, dW, db
-   of each attribute (empty where it has no latents). */
+   and the settled latents of each attribute (empty where it has no latents). */
 static encode_outputs *outputs_for(const stream_encode_step *s)
 {
     encode_outputs *o = calloc(1, sizeof *o);
@@ -111,8 +113,8 @@ static encode_outputs *outputs_for(const stream_encode_step *s)
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         const stream_encode_latents *l = &s->latents[a];
         if (!l->ld) continue;
-        o->size[7 + 3 * a] = n * (size_t)l->ld, o->size[8 + 3 * a] = (size_t)stream_encode_decoder_size(l);
-        o->size[9 + 3 * a] = (size_t)l->features;
+        o->size[7 + 4 * a] = n * (size_t)l->ld, o->size[8 + 4 * a] = (size_t)stream_encode_decoder_size(l);
+        o->size[9 + 4 * a] = (size_t)l->features, o->size[10 + 4 * a] = n * (size_t)l->ld;
     }
     for (int k = 0; k < STEP_FIELDS; k++) {
         o->field[k] = malloc((o->size[k] + 1) * sizeof(float));
@@ -128,8 +130,10 @@ static void point_outputs(stream_encode_step *s, float *const field[STEP_FIELDS]
     scene_block(s, field[0], decoded);
     for (int k = 0; k < ENCODE_ARRAYS; k++) s->decoded[k] = (float *)decoded[k];
     s->gate = field[1], s->gate_slope = field[2], s->gx = field[3], s->galpha = field[4], s->log_alpha = field[5];
-    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++)
-        if (s->latents[a].ld) s->latents[a].gz = field[7 + 3 * a], s->latents[a].gW = field[8 + 3 * a], s->latents[a].gb = field[9 + 3 * a];
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        stream_encode_latents *l = &s->latents[a];
+        if (l->ld) l->gz = field[7 + 4 * a], l->gW = field[8 + 4 * a], l->gb = field[9 + 4 * a], l->z = field[10 + 4 * a];
+    }
 }
 
 #ifdef RADIANT_TEST_CUDA
@@ -159,12 +163,14 @@ static rd_result encode_run(rd_context *ctx, void *inputs, void **outputs)
     size_t n = (size_t)c->s.count;
     memcpy(o->field[0], c->parent, o->size[0] * sizeof(float)); /* the decoded scene starts as the parent (the encoder's rule) */
     memcpy(o->field[5], c->s.log_alpha, n * sizeof(float));      /* the logits: read by the gates, then clamped in place */
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) /* the latents: read by the decode, then shrunk in place */
+        if (c->s.latents[a].ld) memcpy(o->field[10 + 4 * a], c->s.latents[a].z, o->size[10 + 4 * a] * sizeof(float));
     if (rd_context_backend(ctx) == RD_BACKEND_CPU) {
         stream_encode_step s = c->s;
         point_outputs(&s, o->field);
         rd_stream_encode_decode_cpu(&s);
         rd_stream_encode_chain_cpu(&s);
-        rd_stream_encode_clamp_cpu(&s);
+        rd_stream_encode_settle_cpu(&s);
         return RD_OK;
     }
     rd_result r = RD_ERROR_UNSUPPORTED;
@@ -183,7 +189,7 @@ static rd_result encode_run(rd_context *ctx, void *inputs, void **outputs)
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         stream_encode_latents *l = &s.latents[a];
         if (!l->ld) continue;
-        l->z = up(&d, l->z, n * (size_t)l->ld), l->W = up(&d, l->W, o->size[8 + 3 * a]), l->b = up(&d, l->b, (size_t)l->features);
+        l->W = up(&d, l->W, o->size[8 + 4 * a]), l->b = up(&d, l->b, (size_t)l->features); /* z: its output field */
         l->basis = up(&d, l->basis, (size_t)l->ld * (size_t)l->features);
     }
     if (c->dynamic) { /* the flags as bytes in a float array's room */
@@ -195,7 +201,7 @@ static rd_result encode_run(rd_context *ctx, void *inputs, void **outputs)
     r = d.ok ? RD_OK : RD_ERROR_OUT_OF_MEMORY;
     if (r == RD_OK) r = rd_stream_encode_decode_cuda(ctx, &s);
     if (r == RD_OK) r = rd_stream_encode_chain_cuda(ctx, &s, partials);
-    if (r == RD_OK) r = rd_stream_encode_clamp_cuda(ctx, &s);
+    if (r == RD_OK) r = rd_stream_encode_settle_cuda(ctx, &s);
     for (int k = 0; k < STEP_FIELDS && r == RD_OK; k++)
         r = rd_buffer_copy(ctx, o->field[k], RD_MEMORY_HOST, field[k], RD_MEMORY_DEVICE, o->size[k] * sizeof(float));
     for (int k = 0; k < d.count; k++) rd_buffer_free(ctx, d.all[k]);
@@ -210,7 +216,7 @@ static bool encode_compare(const op_env *env, const void *inputs, const void *go
 {
     (void)inputs;
     static const char *const names[7] = {"decoded scene", "gates", "gate slopes", "dx", "d ln alpha", "clamped ln alpha", ""};
-    static const char *const parts[3] = {"dz", "dW", "db"};
+    static const char *const parts[4] = {"dz", "dW", "db", "settled z"};
     static const char *const attributes[RD_STREAM_ATTRIBUTES] = {"f_dc", "f_rest", "scale", "rotation", "opacity"};
     const encode_outputs *got = got_outputs, *want = want_outputs;
     bool ok = true;
@@ -219,7 +225,7 @@ static bool encode_compare(const op_env *env, const void *inputs, const void *go
         if (k == 6 || !n) continue;
         char what[64];
         if (k < 6) snprintf(what, sizeof what, "%s", names[k]);
-        else snprintf(what, sizeof what, "%s %s", attributes[(k - 7) / 3], parts[(k - 7) % 3]);
+        else snprintf(what, sizeof what, "%s %s", attributes[(k - 7) / 4], parts[(k - 7) % 4]);
         double largest = 1e-6;
         for (size_t e = 0; e < n; e++) largest = fmax(largest, fabs(want->field[k][e]));
         size_t flips = env->gpu ? n / 5000 + 1 : 0;
@@ -232,10 +238,10 @@ static void encode_describe(const void *inputs)
 {
     const encode_case *c = inputs;
     const stream_encode_step *s = &c->s;
-    printf("    %lld Gaussians, %d SH floats, latents %d %d %d %d %d, gates %s, seed %u step %u, split %s\n", (long long)s->count,
+    printf("    %lld Gaussians, %d SH floats, latents %d %d %d %d %d, gates %s, seed %u step %u, split %s, shrink %.3f\n", (long long)s->count,
            s->sh_floats, s->latents[0].ld, s->latents[1].ld, s->latents[2].ld, s->latents[3].ld, s->latents[4].ld,
            s->gates_off ? "off" : s->eval ? "evaluated" : "drawn", s->seed, s->step,
-           !s->dynamic ? "none" : s->hide_static ? "hiding the static" : "flags only");
+           !s->dynamic ? "none" : s->hide_static ? "hiding the static" : "flags only", s->shrink);
 }
 
 static bool never_large(const void *inputs) { (void)inputs; return false; }

@@ -182,6 +182,15 @@ static void test_encode(rd_context *enc)
     CHECK(report.bytes < intra_bytes / 2);
     CHECK(report.moved < N);
     CHECK(report.count == N && report.added == 0 && report.removed == 0 && decoded.count == N);
+    /* the latents' shrink (default 0.01 a step) holds the latents without a steady gradient at 0 */
+    rd_stream_encode_report loose;
+    d.latent_shrink = -1.0f;
+    rd_scene_desc unshrunk = encode_one(enc, &c, "unshrunk.rstream", &d, &loose, &intra_bytes);
+    double after_loose = mse_of(ctx, &unshrunk, c.cams, VIEWS, c.targets);
+    printf("  without the latents' shrink: %lld bytes against %lld, MSE %.2e against %.2e\n", (long long)loose.bytes, (long long)report.bytes,
+           after_loose, after);
+    CHECK(report.bytes < loose.bytes && after < 1.5 * after_loose);
+    random_scene_free(&unshrunk);
     CHECK_FAILS(rd_stream_encode_frame(NULL, c.views, VIEWS, NULL, NULL), RD_ERROR_INVALID_ARGUMENT);
     test_encode_split(enc, &c.a, c.views, VIEWS, intra_bytes, after, report.moved);
     random_scene_free(&decoded);
@@ -280,6 +289,18 @@ static void test_encode_gradients(void)
     CHECK(gated);
     CHECK(worst < 2e-2);
     free(f);
+}
+
+/* The settle's shrink: a soft threshold (toward 0 by t, stopping at 0). */
+static void test_shrink(void)
+{
+    CHECK(stream_encode_shrink_one(0.3f, 0.1f) == 0.3f - 0.1f && stream_encode_shrink_one(-0.3f, 0.1f) == -0.3f + 0.1f);
+    CHECK(stream_encode_shrink_one(0.05f, 0.1f) == 0.0f && stream_encode_shrink_one(-0.1f, 0.1f) == 0.0f);
+    float z[4] = {2.5f, -0.004f, 0.0f, -1.0f}, alpha[1] = {99.0f};
+    stream_encode_step s = {.count = 1, .shrink = 0.01f, .log_alpha = alpha};
+    s.latents[RD_STREAM_SCALE] = (stream_encode_latents){.ld = 4, .features = 3, .z = z};
+    rd_stream_encode_settle_cpu(&s);
+    CHECK(z[0] == 2.5f - 0.01f && z[1] == 0.0f && z[2] == 0.0f && z[3] == -1.0f + 0.01f && alpha[0] == logf(1e3f));
 }
 
 /* The split's loss mask on the CPU (the reference the harness checks CUDA against): one
@@ -454,6 +475,7 @@ int main(void)
     test_encoder_densify();
     test_encode_gradients();
     test_encode_mask();
+    test_shrink();
     test_encode(ctx);
     test_encode_density(ctx);
     rd_context *cuda = NULL;

@@ -135,6 +135,9 @@ typedef struct rd_stream_encode_desc {
                                                 Gaussians; the mapping records each one's parent); 0: two
                                                 passes over the views (QUEEN); negative: none */
     float densify_gradient;                  /* the mean view-space gradient that grows a Gaussian; 0: 1.25e-3 */
+    float latent_shrink;                     /* after each step every latent moves this far toward 0, so
+                                                that those without a steady gradient stay 0 and cost few
+                                                bits; 0: the default; negative: none */
 } rd_stream_encode_desc;
 
 typedef struct rd_stream_encode_report {
