@@ -28,7 +28,9 @@ static const char *USAGE =
     "  --iterations N        each residual frame's steps (default 200)\n"
     "  --keyframe-every N    an intra frame every N frames (default 0: frame 0 only)\n"
     "  --latents A,B,C,D     latent sizes of f_dc, log-scale, rotation and opacity (1..64 each;\n"
-    "                        default 8,8,6,3, the spec's for N3DV; f_rest is kept from the parent)\n"
+    "                        default 8,8,6,3, the spec's for N3DV)\n"
+    "  --rest-latents N      f_rest's latents (absolute, carried from frame to frame; 0..64, default\n"
+    "                        0: f_rest kept from the parent, no bits; the spec's N3DV uses 4)\n"
     "  --gate-lambda X       the position gates' L0 weight (default 0.01; negative: no gates)\n"
     "  --latent-shrink X     after each step every latent moves X toward 0, so that latents without a\n"
     "                        steady gradient stay 0 and cost few bits (default 0.01; 0: none)\n"
@@ -108,6 +110,9 @@ static int parse(int argc, char **argv, encode_options *o)
             o->latents[RD_STREAM_OPACITY] = v4[3];
         } else if (strcmp(a, "--no-split") == 0) {
             o->no_split = true;
+        } else if (strcmp(a, "--rest-latents") == 0 && next) {
+            if (!number(argv[++i], 0, 64, &v) || v != (int)v) return fprintf(stderr, "radiant: %s %s: expected 0..64\n", a, next), EXIT_USAGE;
+            o->latents[RD_STREAM_F_REST] = (int)v;
         } else if (strcmp(a, "--latent-shrink") == 0 && next) {
             if (!number(argv[++i], 0, 10, &v)) return fprintf(stderr, "radiant: %s %s: expected 0..10\n", a, next), EXIT_USAGE;
             o->latent_shrink = v > 0 ? (float)v : -1.0f;

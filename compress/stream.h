@@ -84,8 +84,9 @@ rd_result rd_stream_get_ints64(section_reader *r, uint32_t tag, uint64_t n, int6
 rd_result rd_stream_get_int_planes(section_reader *r, uint32_t tag, uint64_t n, rd_bytes *into, size_t *at, int *width);
 rd_result rd_stream_get_ints32(section_reader *r, uint32_t tag, uint64_t n, int32_t *out);
 
-/* The writer's context and position step (stream_encode.c's). */
+/* The writer's context, position step and decoded state (stream_encode.c's). */
 rd_context *rd_stream_writer_context(const rd_stream_writer *w);
+const stream_state *rd_stream_writer_decoded(const rd_stream_writer *w);
 float rd_stream_writer_position_step(const rd_stream_writer *w);
 
 /* A parsed frame header. */

@@ -21,7 +21,8 @@
    each Gaussian's row keeps its parent in the previous frame (the stream's mapping), new
    rows decode from their source's parent.
 
-   Not yet (issue 32's next step): f_rest's latents (f_rest is kept from the parent). */
+   f_rest, where it has latents, is absolute (round(z) W + b): its latents start from the
+   parent's (stream_encode_rest.c) and the shrink pulls them back there. */
 #include "stream_encode.h"
 #include "../train/adam.h"
 #include "../train/loss.h"
@@ -40,7 +41,7 @@ void rd_stream_encoder_free(stream_encoder *e)
     for (int a = 0; a < LATENT_ATTRIBUTES; a++) {
         stream_encode_latents *l = &e->s.latents[a];
         stream_encode_moments *m = &e->moments[a];
-        float *all[] = {l->z, l->W, l->b, l->gz, l->gW, l->gb, m->mz, m->vz, m->mW, m->vW, m->mb, m->vb, e->basis[a]};
+        float *all[] = {l->z, l->W, l->b, l->gz, l->gW, l->gb, m->mz, m->vz, m->mW, m->vW, m->mb, m->vb, e->basis[a], e->anchor[a]};
         for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) free(all[k]);
     }
     float *all[] = {e->arrays, e->s.x, e->s.log_alpha, e->s.gx, e->s.galpha, e->s.gate, e->s.gate_slope, e->s.decoded[0],
@@ -74,9 +75,10 @@ bool rd_stream_encoder_allocate(encoder *e, int64_t n)
         stream_encode_latents *l = &e->s.latents[a];
         stream_encode_moments *m = &e->moments[a];
         l->features = rd_stream_features((rd_stream_attribute)a, e->sh_degree);
-        l->ld = a == RD_STREAM_F_REST || !l->features ? 0 : e->desc->latent_dims[a];
+        l->ld = !l->features ? 0 : e->desc->latent_dims[a];
         if (!l->ld) continue;
-        l->cosine = a == RD_STREAM_OPACITY;
+        l->cosine = a == RD_STREAM_OPACITY, l->absolute = a == RD_STREAM_F_REST;
+        if (l->absolute && !(l->anchor = e->anchor[a] = zeros(n * l->ld))) return false;
         int64_t w = stream_encode_decoder_size(l);
         l->z = zeros(n * l->ld), l->gz = zeros(n * l->ld), m->mz = zeros(n * l->ld), m->vz = zeros(n * l->ld);
         l->W = zeros(w), l->gW = zeros(w), m->mW = zeros(w), m->vW = zeros(w);
@@ -106,7 +108,7 @@ static float extent_of(const encoder *e)
     return e->n ? 0.5f * sqrtf(d2) : 1.0f;
 }
 
-bool rd_stream_encoder_setup(encoder *e, const rd_scene_desc *state)
+bool rd_stream_encoder_setup(encoder *e, const rd_scene_desc *state, const int32_t *rest_latents, int rest_dim)
 {
     int64_t n = state->count;
     e->sh_degree = state->sh_degree, e->C = 3 * (state->sh_degree + 1) * (state->sh_degree + 1);
@@ -120,7 +122,7 @@ bool rd_stream_encoder_setup(encoder *e, const rd_scene_desc *state)
     static const float init_scale[LATENT_ATTRIBUTES] = {0.01f, 0.0f, 0.02f, 0.005f, 0.05f};
     for (int a = 0; a < LATENT_ATTRIBUTES; a++) {
         stream_encode_latents *l = &e->s.latents[a];
-        if (!l->ld) continue;
+        if (!l->ld || l->absolute) continue;
         for (int64_t k = 0; k < stream_encode_decoder_size(l); k++)
             l->W[k] = l->cosine ? init_scale[a] : init_scale[a] * (2.0f * stream_encode_next_uniform(&e->rng) - 1.0f);
         for (int k = 0; k < l->ld; k++)
@@ -135,7 +137,7 @@ bool rd_stream_encoder_setup(encoder *e, const rd_scene_desc *state)
     e->s.shrink = e->desc->latent_shrink > 0.0f ? e->desc->latent_shrink : e->desc->latent_shrink < 0.0f ? 0.0f : RD_ENCODE_LATENT_SHRINK;
     e->extent = extent_of(e);
     e->split_rng = (rd_rng){e->desc->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull};
-    return true;
+    return rd_stream_encoder_rest_start(e, rest_latents, rest_dim);
 }
 
 bool rd_stream_encoder_identity(const encoder *e)
@@ -383,7 +385,7 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
     if (state.count <= 0 && !state.means)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_stream_encode_frame: the stream needs its first (intra) frame first");
     rd_stream_encode_desc d = desc ? *desc : defaults;
-    static const int spec_dims[LATENT_ATTRIBUTES] = {8, 0, 8, 6, 3}; /* spec: N3DV's latent sizes */
+    static const int spec_dims[LATENT_ATTRIBUTES] = {8, 0, 8, 6, 3}; /* spec: N3DV's latent sizes; f_rest kept from the parent */
     for (int a = 0; a < LATENT_ATTRIBUTES; a++) {
         if (d.latent_dims[a] < 0 || d.latent_dims[a] > RD_STREAM_MAX_LATENT)
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_stream_encode_frame: latent_dims[%d] = %d is out of range (0..%d)", a,
@@ -405,7 +407,8 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
     double t0 = rd_now_ms();
     encoder e = {.ctx = ctx, .desc = &d, .rng = d.seed * 2654435761u + 12345u};
     rd_result r = RD_OK;
-    if (!rd_stream_encoder_setup(&e, &state))
+    const stream_state *decoded = rd_stream_writer_decoded(w);
+    if (!rd_stream_encoder_setup(&e, &state, decoded->rest_latents, decoded->rest_latent_dim))
         r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for %lld Gaussians", (long long)state.count);
     /* the positions' learning rate: the recipe's first (1.6e-4 of the extent), the frame's scene is already fitted */
     float position_lr = 1.6e-4f * e.extent;

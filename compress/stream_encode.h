@@ -25,6 +25,7 @@ typedef struct stream_encoder {
     stream_encode_step s;                                /* host arrays */
     stream_encode_moments moments[RD_STREAM_ATTRIBUTES]; /* Adam's, of z, W and b */
     float *basis[RD_STREAM_ATTRIBUTES];
+    float *anchor[RD_STREAM_ATTRIBUTES];                 /* absolute latents' (f_rest's) start: the shrink's target */
     float *arrays;                                       /* the parent's five arrays, one block */
     float *position_moments[4];                          /* Adam's: x's m and v, ln alpha's m and v */
     uint8_t *dynamic;                                    /* the split's: per Gaussian, changing (d > 1e-3) */
@@ -37,9 +38,11 @@ typedef struct stream_encoder {
     rd_rng split_rng;                                    /* the split children's offsets */
 } stream_encoder;
 
-/* The encoder's arrays for state's count Gaussians (the identity mapping, latents at zero,
-   gates closed); false when out of memory. */
-bool rd_stream_encoder_setup(stream_encoder *e, const rd_scene_desc *state);
+/* The encoder's arrays for state's count Gaussians (the identity mapping, residual latents
+   at zero, gates closed; f_rest's latents from rest_latents, the previous frame's integer
+   latents of rest_dim a Gaussian, where it has them: rd_stream_encoder_rest_start); false
+   when out of memory. */
+bool rd_stream_encoder_setup(stream_encoder *e, const rd_scene_desc *state, const int32_t *rest_latents, int rest_dim);
 void rd_stream_encoder_free(stream_encoder *e);
 /* Every array for n Gaussians, zeroed (e->desc, sh_degree, C and parent's degree set); the
    parent's desc points at the new block. False when out of memory (free what was made). */
@@ -52,6 +55,12 @@ bool rd_stream_encoder_allocate(stream_encoder *e, int64_t n);
    -ln 1.6 (the 3DGS split's shrink). Rows kept keep their Adam moments; new rows start
    from zero. *added and *pruned (either may be NULL) count the change. */
 rd_result rd_stream_encoder_densify(stream_encoder *e, int64_t *added, int64_t *pruned);
+
+/* f_rest's latents, decoder and anchors at the frame's start (stream_encode_rest.c). */
+bool rd_stream_encoder_rest_start(stream_encoder *e, const int32_t *latents, int latent_dim);
+/* Solves A X = B in place (A n x n, B n x m, row-major; X into B) by elimination with
+   partial pivoting; false where A is singular. */
+bool rd_stream_solve(double *A, double *B, int n, int m);
 
 /* Whether the mapping is the identity (nothing grew or was pruned). */
 bool rd_stream_encoder_identity(const stream_encoder *e);

@@ -83,10 +83,10 @@ __global__ void clamp_kernel(float *log_alpha, int64_t count, float lo, float hi
     if (i < count) log_alpha[i] = fminf(fmaxf(log_alpha[i], lo), hi);
 }
 
-__global__ void shrink_kernel(float *z, int64_t count, float t)
+__global__ void shrink_kernel(stream_encode_latents l, int64_t count, float t)
 {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < count) z[i] = stream_encode_shrink_one(z[i], t);
+    if (i < count) l.z[i] = stream_encode_settle_one(&l, i, t);
 }
 
 __global__ void mask_rows_kernel(const float *render, int width, int height, float *rows)
@@ -138,7 +138,7 @@ extern "C" rd_result rd_stream_encode_settle_cuda(rd_context *ctx, const stream_
     for (int a = 0; s->shrink > 0.0f && a < RD_STREAM_ATTRIBUTES; a++) {
         const stream_encode_latents *l = &s->latents[a];
         int64_t n = s->count * l->ld;
-        if (n > 0) shrink_kernel<<<blocks_of(n), THREADS, 0, rd_cuda(ctx)->stream>>>(l->z, n, s->shrink);
+        if (n > 0) shrink_kernel<<<blocks_of(n), THREADS, 0, rd_cuda(ctx)->stream>>>(*l, n, s->shrink);
     }
     return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder settle");
 }

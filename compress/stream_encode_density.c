@@ -20,45 +20,26 @@
 /* ln alpha of a gate that opens fully (g = 1 from ln alpha >= tau ln((1 - gamma)/(eta - 1)), about 1.5). */
 #define OPEN_GATE_LOGIT 2.0f
 
-/* d solving (W W^T + eps I) d^T = W r^T, r = -ln 1.6 every feature (d W ~ r): Gaussian
-   elimination with partial pivoting in double on the ld x ld system. False when singular. */
+/* d solving (W W^T + eps I) d^T = W r^T, r = -ln 1.6 every feature (d W ~ r, least norm,
+   ridge-regularised). False when singular. */
 static bool shrink_latents(const stream_encode_latents *l, float *out)
 {
     int ld = l->ld, F = l->features;
-    double *A = calloc((size_t)ld * (size_t)(ld + 1), sizeof(double)), trace = 0.0;
-    if (!A) return false;
+    double A[RD_STREAM_MAX_LATENT * RD_STREAM_MAX_LATENT], rhs[RD_STREAM_MAX_LATENT], trace = 0.0;
     for (int i = 0; i < ld; i++) {
         for (int j = 0; j < ld; j++) {
             double sum = 0.0;
             for (int f = 0; f < F; f++) sum += (double)stream_encode_weight(l, i, f) * stream_encode_weight(l, j, f);
-            A[i * (ld + 1) + j] = sum;
+            A[i * ld + j] = sum;
         }
-        double rhs = 0.0;
-        for (int f = 0; f < F; f++) rhs += (double)stream_encode_weight(l, i, f) * -log(1.6);
-        A[i * (ld + 1) + ld] = rhs;
-        trace += A[i * (ld + 1) + i];
+        rhs[i] = 0.0;
+        for (int f = 0; f < F; f++) rhs[i] += (double)stream_encode_weight(l, i, f) * -log(1.6);
+        trace += A[i * ld + i];
     }
-    double eps = 1e-6 * trace / ld + 1e-12;
-    for (int i = 0; i < ld; i++) A[i * (ld + 1) + i] += eps;
-    bool ok = true;
-    for (int c = 0; c < ld && ok; c++) {
-        int pivot = c;
-        for (int r = c + 1; r < ld; r++)
-            if (fabs(A[r * (ld + 1) + c]) > fabs(A[pivot * (ld + 1) + c])) pivot = r;
-        ok = fabs(A[pivot * (ld + 1) + c]) > 0.0;
-        for (int k = 0; ok && pivot != c && k <= ld; k++) {
-            double t = A[c * (ld + 1) + k];
-            A[c * (ld + 1) + k] = A[pivot * (ld + 1) + k], A[pivot * (ld + 1) + k] = t;
-        }
-        for (int r = 0; ok && r < ld; r++) {
-            if (r == c) continue;
-            double factor = A[r * (ld + 1) + c] / A[c * (ld + 1) + c];
-            for (int k = c; k <= ld; k++) A[r * (ld + 1) + k] -= factor * A[c * (ld + 1) + k];
-        }
-    }
-    for (int i = 0; ok && i < ld; i++) out[i] = (float)(A[i * (ld + 1) + ld] / A[i * (ld + 1) + i]);
-    free(A);
-    return ok;
+    for (int i = 0; i < ld; i++) A[i * ld + i] += 1e-6 * trace / ld + 1e-12;
+    if (!rd_stream_solve(A, rhs, ld, 1)) return false;
+    for (int i = 0; i < ld; i++) out[i] = (float)rhs[i];
+    return true;
 }
 
 /* Rows of width floats (or bytes) from old to new by the rows' sources; moments of fresh
@@ -94,6 +75,7 @@ static void rebuild(const stream_encoder *e, stream_encoder *next, const new_row
         size_t width = (size_t)l->ld * sizeof(float), w = (size_t)stream_encode_decoder_size(l) * sizeof(float);
         size_t fb = (size_t)l->features * sizeof(float);
         gather(nl->z, l->z, width, rows, m, false), gather(nm->mz, mo->mz, width, rows, m, true), gather(nm->vz, mo->vz, width, rows, m, true);
+        if (l->absolute) gather(next->anchor[a], e->anchor[a], width, rows, m, false);
         memcpy(nl->W, l->W, w), memcpy(nm->mW, mo->mW, w), memcpy(nm->vW, mo->vW, w);
         memcpy(nl->b, l->b, fb), memcpy(nm->mb, mo->mb, fb), memcpy(nm->vb, mo->vb, fb);
         memcpy(next->basis[a], e->basis[a], (size_t)l->ld * fb);

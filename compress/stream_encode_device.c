@@ -99,6 +99,7 @@ static rd_result upload(rd_context *ctx, const stream_encode_run *run, device_st
         l->b = device_floats(d, hl->b, l->features), l->gb = device_floats(d, NULL, l->features);
         m->mb = device_floats(d, hm->mb, l->features), m->vb = device_floats(d, hm->vb, l->features);
         l->basis = device_floats(d, hl->basis, (int64_t)l->ld * l->features);
+        l->anchor = hl->anchor ? device_floats(d, hl->anchor, zs) : NULL;
     }
     s->x = device_floats(d, h->x, n * 3), s->gx = device_floats(d, NULL, n * 3);
     s->log_alpha = device_floats(d, h->log_alpha, n), s->galpha = device_floats(d, NULL, n);

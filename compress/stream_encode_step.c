@@ -29,7 +29,7 @@ void rd_stream_encode_settle_cpu(const stream_encode_step *s)
     for (int64_t i = 0; !s->gates_off && i < s->count; i++) s->log_alpha[i] = fminf(fmaxf(s->log_alpha[i], logf(1e-3f)), logf(1e3f));
     for (int a = 0; s->shrink > 0.0f && a < RD_STREAM_ATTRIBUTES; a++) {
         const stream_encode_latents *l = &s->latents[a];
-        for (int64_t k = 0; k < s->count * l->ld; k++) l->z[k] = stream_encode_shrink_one(l->z[k], s->shrink);
+        for (int64_t k = 0; k < s->count * l->ld; k++) l->z[k] = stream_encode_settle_one(l, k, s->shrink);
     }
 }
 

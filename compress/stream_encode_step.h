@@ -5,6 +5,7 @@
      gates:  g = clamp(sigmoid((ln u - ln(1 - u) + ln alpha) / tau)(eta - gamma) + gamma, 0, 1)
              u from a counter hash of (seed, step, Gaussian): any thread draws what the CPU draws
      decode: position = parent + g (x - parent); attribute = parent + round(z) W + b
+             (f_rest: round(z) W + b alone, z carried from the frame before)
      chain:  dz, dx, d ln alpha a Gaussian; dW, db summed over the Gaussians
 
    Plain C (the CUDA file needs nothing else of compress/); every pointer is the backend's
@@ -38,6 +39,8 @@ enum { ENCODE_MEANS, ENCODE_SCALES, ENCODE_ROTATIONS, ENCODE_OPACITIES, ENCODE_S
 typedef struct stream_encode_latents {
     int ld, features;
     int cosine;          /* W is one scale over the cosine basis (opacity), else ld*features */
+    int absolute;        /* the attribute is round(z) W + b alone (f_rest), not added to the parent */
+    const float *anchor; /* count*ld: where the settle's shrink pulls z (f_rest: its start); NULL: 0 */
     float *z, *W, *b;    /* count*ld, (cosine ? 1 : ld*features), features */
     float *gz, *gW, *gb;
     const float *basis;  /* ld*features: the cosine basis, or ones */
@@ -156,7 +159,8 @@ RD_ENCODE_FN void stream_encode_decode_one(const stream_encode_step *s, int64_t 
         for (int f = 0; f < l->features; f++) {
             float sum = 0.0f;
             for (int k = 0; k < l->ld; k++) sum = RD_ENCODE_ADD(sum, RD_ENCODE_MUL(rintf(l->z[i * l->ld + k]), stream_encode_weight(l, k, f)));
-            value[f] = RD_ENCODE_ADD(parent[f], RD_ENCODE_ADD(sum, l->b[f]));
+            float own = RD_ENCODE_ADD(sum, l->b[f]);
+            value[f] = l->absolute ? own : RD_ENCODE_ADD(parent[f], own);
         }
     }
     stream_encode_hide_one(s, i);
@@ -219,6 +223,12 @@ RD_ENCODE_FN void stream_encode_chain_one(const stream_encode_step *s, int64_t i
 /* After an update: the soft threshold that holds latents without a steady gradient at 0
    (Adam moves every latent about its rate a step, so noise alone walks them off 0). */
 RD_ENCODE_FN float stream_encode_shrink_one(float z, float t) { return z > t ? z - t : z < -t ? z + t : 0.0f; }
+/* Latent k of a group settled: shrunk toward its anchor (0 where it has none). */
+RD_ENCODE_FN float stream_encode_settle_one(const stream_encode_latents *l, int64_t k, float t)
+{
+    float at = l->anchor ? l->anchor[k] : 0.0f;
+    return RD_ENCODE_ADD(at, stream_encode_shrink_one(l->z[k] - at, t));
+}
 
 /* Term j of a group's decoder gradient for Gaussian i: j < W's size gives dW[j] (the
    cosine's one scale sums over k and f), then db[j - W's size]. */

@@ -184,6 +184,7 @@ rd_scene_desc rd_stream_writer_state(const rd_stream_writer *w)
 
 int64_t rd_stream_writer_last_bytes(const rd_stream_writer *w) { return w ? w->last_bytes : 0; }
 rd_context *rd_stream_writer_context(const rd_stream_writer *w) { return w ? w->ctx : NULL; }
+const stream_state *rd_stream_writer_decoded(const rd_stream_writer *w) { return &w->state; }
 float rd_stream_writer_position_step(const rd_stream_writer *w) { return w->position_step; }
 
 rd_result rd_stream_writer_finish(rd_stream_writer *w)

@@ -274,13 +274,15 @@ if [ -n "$video_tool" ]; then
     residual_bytes() { "$radiant_binary" info "$1" | sed -n 's/.*mean residual frame \([0-9]*\) bytes.*/\1/p'; }
     check "  (a smaller residual frame than with the default sizes)" \
         test "$(residual_bytes "$tmp/video3.rstream")" -lt "$(residual_bytes "$tmp/video2.rstream")"
-    check "stream encode --densify-every 2 --densify-gradient 1e-9" status_is 0 "$radiant" stream encode "$tmp/video" \
-        --out "$tmp/video4.rstream" --frames 0:1 --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu \
-        --densify-every 2 --densify-gradient 1e-9
+    check "stream encode --densify-every 2 --densify-gradient 1e-9 --rest-latents 2" status_is 0 "$radiant" stream encode "$tmp/video" \
+        --out "$tmp/video4.rstream" --frames 0:2 --first-iterations 20 --iterations 5 --points 100 --sh-degree 1 --backend cpu \
+        --densify-every 2 --densify-gradient 1e-9 --rest-latents 2
     check "  (the residual frame grew: its line and report count the new Gaussians)" \
         sh -c "grep -q 'frame 1 (residual).* new, [0-9]* gone' '$tmp/stdout' && grep -q '\"added\"' '$tmp/video4.report.json'"
-    check "  (and plays: the mapping read back)" status_is 0 "$radiant" info "$tmp/video4.rstream"
+    check "  (and plays: the mapping and f_rest's latents read back)" status_is 0 "$radiant" render "$tmp/video4.rstream" \
+        --dataset "$tmp/video" --backend cpu --out "$tmp/video4r"
     check "--latent-shrink -1 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --latent-shrink -1
+    check "--rest-latents 65 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --rest-latents 65
     check "--densify-every 0 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --densify-every 0
     check "--latents with a size of 0 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --latents 8,8,0,3
     check "stream encode to a .ply exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.ply"

@@ -25,6 +25,7 @@ typedef struct encode_case {
     float *parent, *grads;     /* blocks of count*(11 + sh_floats) */
     float *basis[RD_STREAM_ATTRIBUTES];
     uint8_t *dynamic;          /* the split's flags, in some cases */
+    float *anchor;             /* f_rest's anchors, in some cases */
 } encode_case;
 
 /* The outputs, host copies, in one list of arrays with their lengths. */
@@ -58,9 +59,10 @@ static void *encode_generate(const op_env *env, test_rng *r, int i)
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         stream_encode_latents *l = &s->latents[a];
         l->features = rd_stream_features((rd_stream_attribute)a, degree);
-        l->ld = a == RD_STREAM_F_REST || rng_uniform(r) < 0.2 ? 0 : 1 + (int)(rng_uniform(r) * 8);
+        l->ld = !l->features || rng_uniform(r) < 0.2 ? 0 : 1 + (int)(rng_uniform(r) * 8);
         if (!l->ld) continue;
-        l->cosine = a == RD_STREAM_OPACITY;
+        l->cosine = a == RD_STREAM_OPACITY, l->absolute = a == RD_STREAM_F_REST;
+        if (l->absolute && i % 2) l->anchor = c->anchor = random_floats(r, (size_t)(n * l->ld), -3.0, 3.0); /* the shrink's target */
         size_t w = (size_t)stream_encode_decoder_size(l);
         l->z = random_floats(r, (size_t)(n * l->ld), -3.0, 3.0);
         l->W = random_floats(r, w, -0.05, 0.05), l->b = random_floats(r, (size_t)l->features, -0.01, 0.01);
@@ -91,7 +93,7 @@ static void encode_free_inputs(void *inputs)
         stream_encode_latents *l = &c->s.latents[a];
         free(l->z), free(l->W), free(l->b), free(c->basis[a]);
     }
-    free(c->parent), free(c->grads), free(c->s.x), free(c->s.log_alpha), free(c->dynamic);
+    free(c->parent), free(c->grads), free(c->s.x), free(c->s.log_alpha), free(c->dynamic), free(c->anchor);
     free(c);
 }
 
@@ -191,6 +193,7 @@ static rd_result encode_run(rd_context *ctx, void *inputs, void **outputs)
         if (!l->ld) continue;
         l->W = up(&d, l->W, o->size[8 + 4 * a]), l->b = up(&d, l->b, (size_t)l->features); /* z: its output field */
         l->basis = up(&d, l->basis, (size_t)l->ld * (size_t)l->features);
+        if (l->anchor) l->anchor = up(&d, l->anchor, n * (size_t)l->ld);
     }
     if (c->dynamic) { /* the flags as bytes in a float array's room */
         uint8_t *flags = (uint8_t *)up(&d, NULL, (n + 3) / 4);

@@ -197,6 +197,95 @@ static void test_encode(rd_context *enc)
     encode_case_free(&c);
 }
 
+/* f_rest's start (stream_encode_rest.c) on a parent whose f_rest is exactly a decoder's
+   output: with the previous frame's integer latents given, the least-squares fit gives
+   latents that decode to the parent's f_rest (to float rounding); without them, the
+   principal directions (the values span 3 of 9 dimensions, the latents 4) decode to it
+   within the rounding of each latent (half a step, the step a tenth of a direction's
+   spread). Either way each latent's anchor is its start. */
+static void test_rest_start(void)
+{
+    enum { M = 200, LD = 4, F = 9 };
+    random_scene_desc sd = {.count = M, .sh_degree = 1, .depth_min = 3, .depth_max = 5, .spread = 0.3, .log_scale_min = -3, .log_scale_max = -2};
+    rd_scene_desc scene = random_scene(&rng, &sd);
+    int32_t latents[M * LD];
+    float W0[LD * F], b0[F];
+    for (int k = 0; k < LD * F; k++) W0[k] = k < 3 * F ? (float)(rng_uniform(&rng) * 0.1 - 0.05) : 0.0f; /* rank 3 */
+    for (int f = 0; f < F; f++) b0[f] = (float)(rng_uniform(&rng) * 0.2 - 0.1);
+    for (int i = 0; i < M; i++)
+        for (int f = 0; f < F; f++) {
+            double v = b0[f];
+            for (int k = 0; k < LD; k++) {
+                if (f == 0) latents[i * LD + k] = (int32_t)(rng_uniform(&rng) * 41) - 20;
+                v += (double)latents[i * LD + k] * W0[k * F + f];
+            }
+            ((float *)scene.sh)[i * 12 + 3 + f] = (float)v;
+        }
+    for (int round = 0; round < 2; round++) {
+        rd_stream_encode_desc d = {.latent_dims = {8, LD, 8, 6, 3}, .seed = 3};
+        stream_encoder e = {.ctx = ctx, .desc = &d, .rng = 1};
+        if (!CHECK(rd_stream_encoder_setup(&e, &scene, round == 0 ? latents : NULL, round == 0 ? LD : 0))) return;
+        const stream_encode_latents *l = &e.s.latents[RD_STREAM_F_REST];
+        e.s.eval = 1;
+        rd_stream_encode_decode_cpu(&e.s);
+        double worst = 0.0, bound = 1e-5;
+        for (int f = 0; round == 1 && f < F; f++) {
+            double rows = 0.0;
+            for (int k = 0; k < LD; k++) rows += fabs(l->W[k * F + f]);
+            bound = fmax(bound, 0.5 * rows + 1e-5);
+        }
+        bool anchored = memcmp(l->anchor, l->z, sizeof(float) * M * LD) == 0 && l->absolute;
+        for (int i = 0; i < M; i++)
+            for (int f = 0; f < F; f++) worst = fmax(worst, fabs(e.s.decoded[ENCODE_SH][i * 12 + 3 + f] - scene.sh[i * 12 + 3 + f]));
+        printf("  f_rest's start %s: decoded within %.2g of the parent's (bound %.2g)\n", round == 0 ? "from the previous latents" : "from the principal directions",
+               worst, bound);
+        CHECK(worst <= bound && anchored);
+        rd_stream_encoder_free(&e);
+    }
+    random_scene_free(&scene);
+}
+
+/* f_rest's latents end to end: a stream whose residual frames code f_rest (4 latents,
+   absolute): the first from the principal directions of the intra frame's, the second
+   against the first's integer latents; a reader decodes each exactly as the writer holds
+   it, the second frame costs less than the first (its latents coded as changes, most of
+   them 0), and the frames fit the views as well as without f_rest's latents. */
+static void test_encode_rest(rd_context *enc)
+{
+    encode_case c;
+    encode_case_make(&c, 0.0f);
+    const char *path = path_of("rest.rstream");
+    rd_stream_writer *w;
+    if (!CHECK_OK(rd_stream_writer_create(enc, path, &(rd_stream_desc){.sh_degree = 1}, &w))) return;
+    CHECK_OK(rd_stream_write_intra(w, &c.a));
+    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 80 : 160, .seed = 5, .densify_every = -1, .latent_dims = {0, 4}};
+    rd_stream_encode_report first, second;
+    CHECK_OK(rd_stream_encode_frame(w, c.views, VIEWS, &d, &first));
+    rd_scene_desc one = rd_stream_writer_state(w);
+    rd_scene_desc kept_one = stream_scene_copy(&one);
+    bool latents_kept = rd_stream_writer_decoded(w)->rest_latent_dim == 4;
+    CHECK_OK(rd_stream_encode_frame(w, c.views, VIEWS, &d, &second));
+    rd_scene_desc two = rd_stream_writer_state(w);
+    rd_scene_desc kept_two = stream_scene_copy(&two);
+    double mse_two = mse_of(ctx, &two, c.cams, VIEWS, c.targets), before = mse_of(ctx, &c.a, c.cams, VIEWS, c.targets);
+    CHECK_OK(rd_stream_writer_finish(w));
+    rd_stream *s;
+    if (CHECK_OK(rd_stream_open(ctx, path, &s))) {
+        CHECK_OK(rd_stream_seek(s, 1));
+        rd_scene_desc got = rd_stream_state(s);
+        CHECK(stream_same_scene(&got, &kept_one));
+        CHECK_OK(rd_stream_next(s));
+        got = rd_stream_state(s);
+        CHECK(stream_same_scene(&got, &kept_two));
+        rd_stream_close(s);
+    }
+    printf("  f_rest's latents on %s: frames of %lld and %lld bytes, MSE %.2e -> %.2e\n", rd_backend_name(rd_context_backend(enc)),
+           (long long)first.bytes, (long long)second.bytes, before, mse_two);
+    CHECK(latents_kept && second.bytes < first.bytes && mse_two < 0.6 * before);
+    random_scene_free(&kept_one), random_scene_free(&kept_two);
+    encode_case_free(&c);
+}
+
 /* The encoder's chain rule (stream_encode_step.h) against central differences of its
    decode: with L = sum(G . decoded) + lambda/n sum(1 - P(g = 0)) for random G, the chain's
    dx, d ln alpha, dW and db must be L's slopes (the gates' draws are fixed by seed and
@@ -206,8 +295,8 @@ enum { FD_N = 6, FD_DEGREE = 1, FD_C = 12, FD_PER = 11 + FD_C };
 typedef struct fd_step {
     stream_encode_step s;
     float parent[FD_N * FD_PER], decoded[FD_N * FD_PER], grads[FD_N * FD_PER];
-    float z[RD_STREAM_ATTRIBUTES][FD_N * 4], W[RD_STREAM_ATTRIBUTES][16], b[RD_STREAM_ATTRIBUTES][4], basis[RD_STREAM_ATTRIBUTES][16];
-    float gz[RD_STREAM_ATTRIBUTES][FD_N * 4], gW[RD_STREAM_ATTRIBUTES][16], gb[RD_STREAM_ATTRIBUTES][4];
+    float z[RD_STREAM_ATTRIBUTES][FD_N * 4], W[RD_STREAM_ATTRIBUTES][36], b[RD_STREAM_ATTRIBUTES][9], basis[RD_STREAM_ATTRIBUTES][36];
+    float gz[RD_STREAM_ATTRIBUTES][FD_N * 4], gW[RD_STREAM_ATTRIBUTES][36], gb[RD_STREAM_ATTRIBUTES][9];
     float x[FD_N * 3], log_alpha[FD_N], gx[FD_N * 3], galpha[FD_N], gate[FD_N], slope[FD_N];
 } fd_step;
 
@@ -257,16 +346,17 @@ static void test_encode_gradients(void)
     const float *decoded[ENCODE_ARRAYS];
     fd_arrays(f->decoded, decoded);
     for (int k = 0; k < ENCODE_ARRAYS; k++) s->decoded[k] = (float *)decoded[k];
-    static const int dims[RD_STREAM_ATTRIBUTES] = {3, 0, 2, 4, 3};
+    static const int dims[RD_STREAM_ATTRIBUTES] = {3, 2, 2, 4, 3}; /* f_rest's absolute, the others added to the parent */
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         stream_encode_latents *l = &s->latents[a];
         l->ld = dims[a], l->features = rd_stream_features((rd_stream_attribute)a, FD_DEGREE), l->cosine = a == RD_STREAM_OPACITY;
+        l->absolute = a == RD_STREAM_F_REST;
         l->z = f->z[a], l->W = f->W[a], l->b = f->b[a], l->basis = f->basis[a], l->gz = f->gz[a], l->gW = f->gW[a], l->gb = f->gb[a];
         for (int k = 0; k < l->ld * FD_N; k++) l->z[k] = (float)(int)(rng_uniform(&rng) * 7 - 3); /* whole latents */
-        for (int k = 0; k < 16; k++) l->W[k] = (float)(rng_uniform(&rng) - 0.5);
+        for (int k = 0; k < 36; k++) l->W[k] = (float)(rng_uniform(&rng) - 0.5);
         for (int k = 0; k < l->ld * l->features; k++)
             f->basis[a][k] = l->cosine ? (float)rd_stream_cosine_basis(k / l->features, k % l->features, l->features) : 1.0f;
-        for (int k = 0; k < 4; k++) l->b[k] = (float)(rng_uniform(&rng) * 0.1);
+        for (int k = 0; k < 9; k++) l->b[k] = (float)(rng_uniform(&rng) * 0.1);
     }
     for (int k = 0; k < FD_N * 3; k++) f->x[k] = f->parent[k] + (float)(rng_uniform(&rng) - 0.5);
     for (int i = 0; i < FD_N; i++) { /* gates away from their clamps: the logit against the draw's noise, plus a little */
@@ -404,7 +494,7 @@ static void test_encoder_densify(void)
     }
     rd_stream_encode_desc d = {.latent_dims = {8, 0, 8, 6, 3}, .seed = 9};
     stream_encoder e = {.ctx = ctx, .desc = &d, .rng = 1};
-    if (!CHECK(rd_stream_encoder_setup(&e, &scene))) return;
+    if (!CHECK(rd_stream_encoder_setup(&e, &scene, NULL, 0))) return;
     int per = 11 + e.C, ld_dc = e.s.latents[RD_STREAM_F_DC].ld;
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         stream_encode_latents *l = &e.s.latents[a];
@@ -476,12 +566,15 @@ int main(void)
     test_encode_gradients();
     test_encode_mask();
     test_shrink();
+    test_rest_start();
     test_encode(ctx);
+    test_encode_rest(ctx);
     test_encode_density(ctx);
     rd_context *cuda = NULL;
     if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA, .log = test_log}, &cuda) == RD_OK) {
         test_encode(cuda);
         test_encode_density(cuda);
+        test_encode_rest(cuda);
     } else {
         printf("stream_encode: encode on cuda skipped: no such device here\n");
     }

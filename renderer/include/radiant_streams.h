@@ -121,7 +121,9 @@ void rd_stream_writer_destroy(rd_stream_writer *w);
 typedef struct rd_stream_encode_desc {
     int iterations;                          /* steps, one view each; 0: 200 (QUEEN: 10 epochs) */
     int latent_dims[RD_STREAM_ATTRIBUTES];   /* 0: the spec's N3DV sizes (f_dc 8, scale 8, rotation 6,
-                                                opacity 3); f_rest's latents: not yet (kept from the parent) */
+                                                opacity 3) and none for f_rest (kept from the parent, no
+                                                bits); f_rest's (N3DV: 4) are absolute, carried from the
+                                                frame before where it coded them */
     float gate_lambda;                       /* the gates' L0 weight; 0: 0.01; negative: no gates (every
                                                 position free) */
     bool intra;                              /* write the trained frame whole (a keyframe: exact floats) */
