@@ -8,8 +8,10 @@
    - else (after an intra frame): the principal directions of the parent's f_rest. b is
      the mean, latent k is the projection on direction k in steps of a tenth of its
      spread (W's row k: that step times the direction), so rounding costs about 3% of
-     each direction's spread; directions past the values' own count, or without spread,
-     stay 0.
+     each direction's spread. Directions past the values' own count, or without spread (an
+     f_rest still 0, as a first frame trained below SH degree 1 leaves it), start at z = 0
+     with a small random row of W, as the other attributes' decoders do: with W = 0 no
+     gradient would ever reach them.
 
    The start is also each latent's anchor: the settle's shrink pulls f_rest's latents back
    toward where they started, so that unchanged ones cost nothing against the parent's. */
@@ -124,9 +126,10 @@ static bool principal_start(stream_encoder *e, stream_encode_latents *l)
             for (int b = 0; b < F; b++) cov[a * F + b] += (rest_value(e, i, a) - mean[a]) * (rest_value(e, i, b) - mean[b]) / (double)e->n;
     if (ok) eigen_symmetric(cov, F, values, V);
     for (int f = 0; ok && f < F; f++) l->b[f] = (float)mean[f];
-    for (int k = 0; ok && k < ld; k++) { /* directions without spread (under 1e-6 of the first's variance) stay 0 */
+    for (int k = 0; ok && k < ld; k++) { /* directions without spread (under 1e-6 of the first's variance): z 0, W small and random */
         double step = k < F && values[k] > 1e-6 * values[0] && values[k] > 0.0 ? 0.1 * sqrt(values[k]) : 0.0;
-        for (int f = 0; f < F; f++) l->W[k * F + f] = step > 0.0 ? (float)(step * V[k * F + f]) : 0.0f;
+        for (int f = 0; f < F; f++)
+            l->W[k * F + f] = step > 0.0 ? (float)(step * V[k * F + f]) : 0.01f * (2.0f * rd_rng_uniform(&e->split_rng) - 1.0f);
         for (int64_t i = 0; i < e->n; i++) {
             double along = 0.0;
             for (int f = 0; step > 0.0 && f < F; f++) along += (rest_value(e, i, f) - mean[f]) * V[k * F + f];

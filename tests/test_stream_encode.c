@@ -202,7 +202,9 @@ static void test_encode(rd_context *enc)
    latents that decode to the parent's f_rest (to float rounding); without them, the
    principal directions (the values span 3 of 9 dimensions, the latents 4) decode to it
    within the rounding of each latent (half a step, the step a tenth of a direction's
-   spread). Either way each latent's anchor is its start. */
+   spread). Either way each latent's anchor is its start. A parent whose f_rest is all 0
+   (a first frame trained below SH degree 1) starts every latent at 0 with every row of W
+   random and non-zero, so that gradients reach them, decoding to 0 exactly. */
 static void test_rest_start(void)
 {
     enum { M = 200, LD = 4, F = 9 };
@@ -242,6 +244,25 @@ static void test_rest_start(void)
         CHECK(worst <= bound && anchored);
         rd_stream_encoder_free(&e);
     }
+    for (int i = 0; i < M; i++)
+        for (int f = 0; f < F; f++) ((float *)scene.sh)[i * 12 + 3 + f] = 0.0f;
+    rd_stream_encode_desc d = {.latent_dims = {8, LD, 8, 6, 3}, .seed = 3};
+    stream_encoder e = {.ctx = ctx, .desc = &d, .rng = 1};
+    if (CHECK(rd_stream_encoder_setup(&e, &scene, NULL, 0))) {
+        const stream_encode_latents *l = &e.s.latents[RD_STREAM_F_REST];
+        e.s.eval = 1;
+        rd_stream_encode_decode_cpu(&e.s);
+        bool live = true, zero = true;
+        for (int k = 0; k < LD; k++) {
+            double row = 0.0;
+            for (int f = 0; f < F; f++) row += fabs(l->W[k * F + f]);
+            live &= row > 0.0;
+        }
+        for (int i = 0; i < M; i++)
+            for (int f = 0; f < F; f++) zero &= e.s.decoded[ENCODE_SH][i * 12 + 3 + f] == 0.0f && l->z[i * LD + f % LD] == 0.0f;
+        CHECK(live && zero);
+    }
+    rd_stream_encoder_free(&e);
     random_scene_free(&scene);
 }
 
