@@ -33,7 +33,7 @@ static const char *USAGE =
     "                        0: f_rest kept from the parent, no bits; the spec's N3DV uses 4)\n"
     "  --gate-lambda X       the position gates' L0 weight (default 0.01; negative: no gates)\n"
     "  --latent-shrink X     after each step every latent moves X toward 0, so that latents without a\n"
-    "                        steady gradient stay 0 and cost few bits (default 0.01; 0: none)\n"
+    "                        steady gradient stay 0 and cost few bits (default 0.06; 0: none)\n"
     "  --no-split            every gate starts at P(open) = 1/2 (default: the static/dynamic split\n"
     "                        starts them from the change between a frame's photos and the last's)\n"
     "  --densify-every N     clone, split and prune inside a residual frame every N steps (default:\n"

@@ -78,7 +78,7 @@ bool rd_stream_encoder_allocate(encoder *e, int64_t n)
         l->ld = !l->features ? 0 : e->desc->latent_dims[a];
         if (!l->ld) continue;
         l->cosine = a == RD_STREAM_OPACITY, l->absolute = a == RD_STREAM_F_REST;
-        if (l->absolute && !(l->anchor = e->anchor[a] = zeros(n * l->ld))) return false;
+        if (!(l->anchor = e->anchor[a] = zeros(n * l->ld))) return false; /* 0, but f_rest's start and split children's shrink */
         int64_t w = stream_encode_decoder_size(l);
         l->z = zeros(n * l->ld), l->gz = zeros(n * l->ld), m->mz = zeros(n * l->ld), m->vz = zeros(n * l->ld);
         l->W = zeros(w), l->gW = zeros(w), m->mW = zeros(w), m->vW = zeros(w);

@@ -14,7 +14,7 @@
 #define RD_ENCODE_DENSIFY_GRADIENT 1.25e-3f
 #define RD_ENCODE_PRUNE_OPACITY 0.01f
 /* The latents' shrink a step (rd_stream_encode_desc.latent_shrink's default). */
-#define RD_ENCODE_LATENT_SHRINK 0.01f
+#define RD_ENCODE_LATENT_SHRINK 0.06f
 
 typedef struct stream_encoder {
     rd_context *ctx;
@@ -25,7 +25,7 @@ typedef struct stream_encoder {
     stream_encode_step s;                                /* host arrays */
     stream_encode_moments moments[RD_STREAM_ATTRIBUTES]; /* Adam's, of z, W and b */
     float *basis[RD_STREAM_ATTRIBUTES];
-    float *anchor[RD_STREAM_ATTRIBUTES];                 /* absolute latents' (f_rest's) start: the shrink's target */
+    float *anchor[RD_STREAM_ATTRIBUTES];                 /* the shrink's target: 0, f_rest's start, split children's shrink */
     float *arrays;                                       /* the parent's five arrays, one block */
     float *position_moments[4];                          /* Adam's: x's m and v, ln alpha's m and v */
     uint8_t *dynamic;                                    /* the split's: per Gaussian, changing (d > 1e-3) */

@@ -75,7 +75,7 @@ static void rebuild(const stream_encoder *e, stream_encoder *next, const new_row
         size_t width = (size_t)l->ld * sizeof(float), w = (size_t)stream_encode_decoder_size(l) * sizeof(float);
         size_t fb = (size_t)l->features * sizeof(float);
         gather(nl->z, l->z, width, rows, m, false), gather(nm->mz, mo->mz, width, rows, m, true), gather(nm->vz, mo->vz, width, rows, m, true);
-        if (l->absolute) gather(next->anchor[a], e->anchor[a], width, rows, m, false);
+        gather(next->anchor[a], e->anchor[a], width, rows, m, false);
         memcpy(nl->W, l->W, w), memcpy(nm->mW, mo->mW, w), memcpy(nm->vW, mo->vW, w);
         memcpy(nl->b, l->b, fb), memcpy(nm->mb, mo->mb, fb), memcpy(nm->vb, mo->vb, fb);
         memcpy(next->basis[a], e->basis[a], (size_t)l->ld * fb);
@@ -92,7 +92,8 @@ static void rebuild(const stream_encoder *e, stream_encoder *next, const new_row
         rotate(e->s.decoded[ENCODE_ROTATIONS] + 4 * i, draw, offset);
         for (int a = 0; a < 3; a++) next->s.x[3 * j + a] = e->s.decoded[ENCODE_MEANS][3 * i + a] + offset[a];
         next->s.log_alpha[j] = fmaxf(next->s.log_alpha[j], OPEN_GATE_LOGIT);
-        for (int k = 0; shrink && k < scale->ld; k++) next->s.latents[RD_STREAM_SCALE].z[j * scale->ld + k] += shrink[k];
+        for (int k = 0; shrink && k < scale->ld; k++) /* the shrink is the child's own: the settle keeps it */
+            next->s.latents[RD_STREAM_SCALE].z[j * scale->ld + k] += shrink[k], next->anchor[RD_STREAM_SCALE][j * scale->ld + k] += shrink[k];
     }
 }
 

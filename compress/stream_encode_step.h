@@ -40,7 +40,8 @@ typedef struct stream_encode_latents {
     int ld, features;
     int cosine;          /* W is one scale over the cosine basis (opacity), else ld*features */
     int absolute;        /* the attribute is round(z) W + b alone (f_rest), not added to the parent */
-    const float *anchor; /* count*ld: where the settle's shrink pulls z (f_rest: its start); NULL: 0 */
+    const float *anchor; /* count*ld: where the settle's shrink pulls z (0; f_rest: its start; a split
+                            child's scale: the split's shrink); NULL: 0 */
     float *z, *W, *b;    /* count*ld, (cosine ? 1 : ld*features), features */
     float *gz, *gW, *gb;
     const float *basis;  /* ld*features: the cosine basis, or ones */

@@ -182,15 +182,20 @@ static void test_encode(rd_context *enc)
     CHECK(report.bytes < intra_bytes / 2);
     CHECK(report.moved < N);
     CHECK(report.count == N && report.added == 0 && report.removed == 0 && decoded.count == N);
-    /* the latents' shrink (default 0.01 a step) holds the latents without a steady gradient at 0 */
-    rd_stream_encode_report loose;
+    /* the latents' shrink holds the latents without a steady gradient at 0: at 0.01 a step
+       about 18% fewer bytes than none at the same error (1.5x allowed), and the default's
+       (0.06: where Panoptic's frames were best, BENCHMARKS.md) fewer again; this scene's
+       large changes (a fifth recoloured) pay it in error (1.5-2x none's) */
+    rd_stream_encode_report loose, light;
     d.latent_shrink = -1.0f;
     rd_scene_desc unshrunk = encode_one(enc, &c, "unshrunk.rstream", &d, &loose, &intra_bytes);
-    double after_loose = mse_of(ctx, &unshrunk, c.cams, VIEWS, c.targets);
-    printf("  without the latents' shrink: %lld bytes against %lld, MSE %.2e against %.2e\n", (long long)loose.bytes, (long long)report.bytes,
-           after_loose, after);
-    CHECK(report.bytes < loose.bytes && after < 1.5 * after_loose);
-    random_scene_free(&unshrunk);
+    d.latent_shrink = 0.01f;
+    rd_scene_desc lightly = encode_one(enc, &c, "light.rstream", &d, &light, &intra_bytes);
+    double after_loose = mse_of(ctx, &unshrunk, c.cams, VIEWS, c.targets), after_light = mse_of(ctx, &lightly, c.cams, VIEWS, c.targets);
+    printf("  the latents' shrink: none %lld bytes, MSE %.2e; 0.01 %lld, %.2e; default %lld, %.2e\n", (long long)loose.bytes, after_loose,
+           (long long)light.bytes, after_light, (long long)report.bytes, after);
+    CHECK(light.bytes < loose.bytes && after_light < 1.5 * after_loose && report.bytes < light.bytes);
+    random_scene_free(&unshrunk), random_scene_free(&lightly);
     CHECK_FAILS(rd_stream_encode_frame(NULL, c.views, VIEWS, NULL, NULL), RD_ERROR_INVALID_ARGUMENT);
     test_encode_split(enc, &c.a, c.views, VIEWS, intra_bytes, after, report.moved);
     random_scene_free(&decoded);
@@ -456,7 +461,7 @@ static void test_encode_density(rd_context *enc)
     int64_t intra_bytes = 0;
     /* at 64x48 the view-space gradients run high (median 2e-3 against QUEEN's threshold of
        1.25e-3 at 1352x1014): a threshold that grows a few percent at each step */
-    rd_stream_encode_desc d = {.iterations = 240, .seed = 5, .densify_every = 40, .densify_gradient = 0.01f};
+    rd_stream_encode_desc d = {.iterations = 240, .seed = 5, .densify_every = 40, .densify_gradient = 0.01f, .latent_shrink = 0.01f};
     rd_scene_desc decoded = encode_one(enc, &c, "densified.rstream", &d, &report, &intra_bytes);
     d.densify_every = -1;
     rd_scene_desc without = encode_one(enc, &c, "undensified.rstream", &d, &fixed, &intra_bytes);

@@ -5,7 +5,8 @@
 # CUDA and Vulkan at 1352x1014, then frames BASE_FRAMES each trained whole with frame 0's
 # budget for comparison. FIRST and ITER set the iterations; ENCODE_ARGS adds options.
 # Note (2026-12-05): with the encoder's step on the host this did not finish in 590 s; since
-# c378527 every residual step runs on the device (not yet timed).
+# c378527 every residual step runs on the device (not yet timed); since 18b6e38 the state comes back
+# to the host around each densification (every two passes over the views).
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib RADIANT_DATA=$PWD/.device/data
 bin=.device/bin P=$RADIANT_DATA/panoptic_basketball_subset out=${OUT:-/tmp}
