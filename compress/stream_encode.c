@@ -126,7 +126,7 @@ bool rd_stream_encoder_setup(encoder *e, const rd_scene_desc *state, const int32
         for (int64_t k = 0; k < stream_encode_decoder_size(l); k++)
             l->W[k] = l->cosine ? init_scale[a] : init_scale[a] * (2.0f * stream_encode_next_uniform(&e->rng) - 1.0f);
         for (int k = 0; k < l->ld; k++)
-            for (int f = 0; f < l->features; f++) /* the cosine basis (stream_frames.c), or ones where W is free */
+            for (int f = 0; f < l->features; f++) /* the cosine basis (stream_frames.c), or ones where W is free (f_rest's: unread) */
                 e->basis[a][k * l->features + f] = l->cosine ? (float)rd_stream_cosine_basis(k, f, l->features) : 1.0f;
     }
     memcpy(e->s.x, e->parent.means, (size_t)n * 12);

@@ -54,10 +54,12 @@ static void eigen_symmetric(double *A, int n, double *values, double *V)
 {
     for (int i = 0; i < n * n; i++) V[i] = i % (n + 1) == 0 ? 1.0 : 0.0;
     for (int sweep = 0; sweep < 60; sweep++) {
-        double off = 0.0;
-        for (int p = 0; p < n; p++)
+        double off = 0.0, diagonal = 0.0;
+        for (int p = 0; p < n; p++) {
+            diagonal += A[p * n + p] * A[p * n + p];
             for (int q = p + 1; q < n; q++) off += A[p * n + q] * A[p * n + q];
-        if (off < 1e-30) break;
+        }
+        if (off <= 1e-30 * diagonal || off < 1e-300) break; /* relative to the matrix's size */
         for (int p = 0; p < n; p++)
             for (int q = p + 1; q < n; q++) {
                 if (fabs(A[p * n + q]) < 1e-300) continue;
@@ -121,9 +123,11 @@ static bool principal_start(stream_encoder *e, stream_encode_latents *l)
     bool ok = mean && cov && values && V;
     for (int64_t i = 0; ok && i < e->n; i++)
         for (int f = 0; f < F; f++) mean[f] += rest_value(e, i, f) / (double)e->n;
-    for (int64_t i = 0; ok && i < e->n; i++)
+    for (int64_t i = 0; ok && i < e->n; i++) /* one triangle, then mirrored and divided once */
         for (int a = 0; a < F; a++)
-            for (int b = 0; b < F; b++) cov[a * F + b] += (rest_value(e, i, a) - mean[a]) * (rest_value(e, i, b) - mean[b]) / (double)e->n;
+            for (int b = a; b < F; b++) cov[a * F + b] += (rest_value(e, i, a) - mean[a]) * (rest_value(e, i, b) - mean[b]);
+    for (int a = 0; ok && a < F; a++)
+        for (int b = a; b < F; b++) cov[a * F + b] /= (double)e->n, cov[b * F + a] = cov[a * F + b];
     if (ok) eigen_symmetric(cov, F, values, V);
     for (int f = 0; ok && f < F; f++) l->b[f] = (float)mean[f];
     for (int k = 0; ok && k < ld; k++) { /* directions without spread (under 1e-6 of the first's variance): z 0, W small and random */

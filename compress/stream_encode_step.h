@@ -65,7 +65,7 @@ typedef struct stream_encode_step {
     int eval;                      /* gates without noise (the stored frame's) */
     int gates_off;                 /* every gate 1 */
     float lambda;                  /* the L0 term's weight */
-    float shrink;                  /* after each update every latent moves this far toward 0 (stopping there) */
+    float shrink;                  /* after each update every latent moves this far toward its anchor (stopping there) */
 } stream_encode_step;
 
 /* Floats a Gaussian of scene array k. */

@@ -3,7 +3,7 @@
    free positions and gate logits, and random scene gradients as the backward pass would
    give them; the step's gates and decode, its chain (dz, dx, d ln alpha a Gaussian; the
    decoders' dW and db summed over the Gaussians) and the settle (the gate logits' clamp,
-   the latents' shrink toward 0), by the CPU
+   the latents' shrink toward their anchors, 0 or random), by the CPU
    reference (compress/stream_encode_step.c) and by CUDA's kernels (stream_encode_cuda.cu)
    on device copies. Half the cases draw noisy gates, a quarter evaluate them, a quarter
    turn them off. Tolerance on CUDA: the gates' logf and expf are not glibc's (a few ulps,
@@ -25,7 +25,7 @@ typedef struct encode_case {
     float *parent, *grads;     /* blocks of count*(11 + sh_floats) */
     float *basis[RD_STREAM_ATTRIBUTES];
     uint8_t *dynamic;          /* the split's flags, in some cases */
-    float *anchor;             /* f_rest's anchors, in some cases */
+    float *anchor[RD_STREAM_ATTRIBUTES]; /* the shrink's targets, in some cases */
 } encode_case;
 
 /* The outputs, host copies, in one list of arrays with their lengths. */
@@ -62,7 +62,7 @@ static void *encode_generate(const op_env *env, test_rng *r, int i)
         l->ld = !l->features || rng_uniform(r) < 0.2 ? 0 : 1 + (int)(rng_uniform(r) * 8);
         if (!l->ld) continue;
         l->cosine = a == RD_STREAM_OPACITY, l->absolute = a == RD_STREAM_F_REST;
-        if (l->absolute && i % 2) l->anchor = c->anchor = random_floats(r, (size_t)(n * l->ld), -3.0, 3.0); /* the shrink's target */
+        if (i % 2) l->anchor = c->anchor[a] = random_floats(r, (size_t)(n * l->ld), -3.0, 3.0); /* the shrink's target (NULL: 0) */
         size_t w = (size_t)stream_encode_decoder_size(l);
         l->z = random_floats(r, (size_t)(n * l->ld), -3.0, 3.0);
         l->W = random_floats(r, w, -0.05, 0.05), l->b = random_floats(r, (size_t)l->features, -0.01, 0.01);
@@ -93,7 +93,8 @@ static void encode_free_inputs(void *inputs)
         stream_encode_latents *l = &c->s.latents[a];
         free(l->z), free(l->W), free(l->b), free(c->basis[a]);
     }
-    free(c->parent), free(c->grads), free(c->s.x), free(c->s.log_alpha), free(c->dynamic), free(c->anchor);
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) free(c->anchor[a]);
+    free(c->parent), free(c->grads), free(c->s.x), free(c->s.log_alpha), free(c->dynamic);
     free(c);
 }
 

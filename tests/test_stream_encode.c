@@ -85,6 +85,29 @@ static void test_encode_split(rd_context *enc, const rd_scene_desc *a, const rd_
     CHECK(report.dynamic > 0 && report.dynamic < a->count);
     CHECK(report.bytes < intra_bytes / 2);
     CHECK(after < 2.0 * mse_without + 1e-4);
+    /* the masked steps with densification among them: the split's flags travel with the
+       rows (and, on CUDA, go up again), and the frame reads back exactly */
+    rd_stream_writer *dense;
+    const char *dense_path = path_of("split_dense.rstream");
+    CHECK_OK(rd_stream_writer_create(enc, dense_path, &(rd_stream_desc){.sh_degree = a->sh_degree}, &dense));
+    CHECK_OK(rd_stream_write_intra(dense, a));
+    rd_stream_encode_desc dd = d;
+    dd.densify_every = 8, dd.densify_gradient = 0.01f, dd.latent_shrink = 0.01f; /* three or more densifications in the masked 30% */
+    rd_stream_encode_report grown;
+    CHECK_OK(rd_stream_encode_frame(dense, views, count, &dd, &grown));
+    rd_scene_desc grown_state = rd_stream_writer_state(dense), kept = stream_scene_copy(&grown_state);
+    CHECK_OK(rd_stream_writer_finish(dense));
+    rd_stream *back;
+    if (CHECK_OK(rd_stream_open(ctx, dense_path, &back))) {
+        CHECK_OK(rd_stream_seek(back, 1));
+        rd_scene_desc got = rd_stream_state(back);
+        CHECK(stream_same_scene(&got, &kept));
+        rd_stream_close(back);
+    }
+    printf("  the split with densification: %lld Gaussians -> %lld (%lld new, %lld gone)\n", (long long)a->count, (long long)grown.count,
+           (long long)grown.added, (long long)grown.removed);
+    CHECK(grown.dynamic == report.dynamic && grown.added + grown.removed > 0 && grown.count == kept.count);
+    random_scene_free(&kept);
     rd_image small;
     CHECK_OK(rd_image_alloc(8, 8, 3, &small));
     previous[count - 1].image = &small;
