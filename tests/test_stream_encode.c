@@ -42,6 +42,22 @@ static double mse_of(rd_context *c, const rd_scene_desc *sd, const rd_camera *ca
     return sum / ((double)views * P * 3);
 }
 
+/* The writer's state after its last frame (a copy: free with random_scene_free), the file
+   finished, and that frame read back from it equal to the copy bit for bit. */
+static rd_scene_desc finish_checked(rd_stream_writer *w, const char *path, int frame)
+{
+    rd_scene_desc state = rd_stream_writer_state(w), kept = stream_scene_copy(&state); /* the writer's arrays go with it */
+    CHECK_OK(rd_stream_writer_finish(w));
+    rd_stream *s;
+    if (CHECK_OK(rd_stream_open(ctx, path, &s))) {
+        CHECK_OK(rd_stream_seek(s, frame));
+        rd_scene_desc got = rd_stream_state(s);
+        CHECK(stream_same_scene(&got, &kept));
+        rd_stream_close(s);
+    }
+    return kept;
+}
+
 /* The static/dynamic split: given the previous frame's photos (scene a's renders), the
    encoder finds some Gaussians changing and not all, their gates start open, so more
    positions move than without the split, over twice as often among the Gaussians that did
@@ -95,15 +111,7 @@ static void test_encode_split(rd_context *enc, const rd_scene_desc *a, const rd_
     dd.densify_every = 8, dd.densify_gradient = 0.01f, dd.latent_shrink = 0.01f; /* three or more densifications in the masked 30% */
     rd_stream_encode_report grown;
     CHECK_OK(rd_stream_encode_frame(dense, views, count, &dd, &grown));
-    rd_scene_desc grown_state = rd_stream_writer_state(dense), kept = stream_scene_copy(&grown_state);
-    CHECK_OK(rd_stream_writer_finish(dense));
-    rd_stream *back;
-    if (CHECK_OK(rd_stream_open(ctx, dense_path, &back))) {
-        CHECK_OK(rd_stream_seek(back, 1));
-        rd_scene_desc got = rd_stream_state(back);
-        CHECK(stream_same_scene(&got, &kept));
-        rd_stream_close(back);
-    }
+    rd_scene_desc kept = finish_checked(dense, dense_path, 1);
     printf("  the split with densification: %lld Gaussians -> %lld (%lld new, %lld gone)\n", (long long)a->count, (long long)grown.count,
            (long long)grown.added, (long long)grown.removed);
     CHECK(grown.dynamic == report.dynamic && grown.added + grown.removed > 0 && grown.count == kept.count);
@@ -176,17 +184,7 @@ static rd_scene_desc encode_one(rd_context *enc, const encode_case *c, const cha
     CHECK_OK(rd_stream_write_intra(w, &c->a));
     *intra_bytes = rd_stream_writer_last_bytes(w);
     CHECK_OK(rd_stream_encode_frame(w, c->views, VIEWS, desc, report));
-    rd_scene_desc decoded = rd_stream_writer_state(w);
-    kept = stream_scene_copy(&decoded); /* the writer's arrays go with it */
-    CHECK_OK(rd_stream_writer_finish(w));
-    rd_stream *s;
-    if (CHECK_OK(rd_stream_open(ctx, path, &s))) {
-        CHECK_OK(rd_stream_seek(s, 1));
-        rd_scene_desc got = rd_stream_state(s);
-        CHECK(stream_same_scene(&got, &kept));
-        rd_stream_close(s);
-    }
-    return kept;
+    return finish_checked(w, path, 1);
 }
 
 static void test_encode(rd_context *enc)
