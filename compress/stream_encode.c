@@ -92,8 +92,7 @@ bool rd_stream_encoder_allocate(encoder *e, int64_t n)
     for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) ok = ok && lists[k];
     e->dynamic = calloc((size_t)n + 1, 1);
     e->mapping = rd_alloc_array(n + 1, sizeof(int64_t));
-    e->views_seen = rd_alloc_array(n + 1, sizeof(uint32_t));
-    if (e->views_seen) memset(e->views_seen, 0, (size_t)(n + 1) * sizeof(uint32_t));
+    e->views_seen = calloc((size_t)n + 1, sizeof(uint32_t));
     return ok && e->dynamic && e->mapping && e->views_seen;
 }
 

@@ -10,7 +10,6 @@
    change d with d W = -ln 1.6 (every feature) of least norm, ridge-regularised, the same
    for every child. */
 #include "stream_encode.h"
-#include "../splat/splat_math.h"
 #include "../splat/trainer.h"
 
 #include <math.h>
@@ -50,14 +49,6 @@ static void gather(void *to, const void *from, size_t width, const new_row *rows
         if (!(moments && rows[j].fresh)) memcpy((char *)to + (size_t)j * width, (const char *)from + (size_t)rows[j].from * width, width);
 }
 
-/* Rotation of a quaternion (w, x, y, z; any length) applied to v; zero where q is not a rotation. */
-static void rotate(const float *q, const float *v, float *out)
-{
-    float unit[4], R[9], length;
-    bool ok = rd_quat_rotation(q, unit, R, &length);
-    for (int a = 0; a < 3; a++) out[a] = ok ? R[3 * a] * v[0] + R[3 * a + 1] * v[1] + R[3 * a + 2] * v[2] : 0.0f;
-}
-
 /* Everything of next from e by rows; the children placed and shrunk. */
 static void rebuild(const stream_encoder *e, stream_encoder *next, const new_row *rows, int64_t m, const float *shrink, rd_rng *rng)
 {
@@ -87,9 +78,8 @@ static void rebuild(const stream_encoder *e, stream_encoder *next, const new_row
     for (int64_t j = 0; j < m; j++) {
         if (!rows[j].child) continue;
         int64_t i = rows[j].from;
-        float draw[3], offset[3];
-        for (int a = 0; a < 3; a++) draw[a] = expf(e->s.decoded[ENCODE_SCALES][3 * i + a]) * rd_rng_normal(rng);
-        rotate(e->s.decoded[ENCODE_ROTATIONS] + 4 * i, draw, offset);
+        float offset[3];
+        rd_split_offset(e->s.decoded[ENCODE_SCALES] + 3 * i, e->s.decoded[ENCODE_ROTATIONS] + 4 * i, rng, offset);
         for (int a = 0; a < 3; a++) next->s.x[3 * j + a] = e->s.decoded[ENCODE_MEANS][3 * i + a] + offset[a];
         next->s.log_alpha[j] = fmaxf(next->s.log_alpha[j], OPEN_GATE_LOGIT);
         for (int k = 0; shrink && k < scale->ld; k++) /* the shrink is the child's own: the settle keeps it */

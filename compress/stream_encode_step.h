@@ -286,9 +286,6 @@ void rd_stream_encode_decode_cpu(const stream_encode_step *s);
 void rd_stream_encode_chain_cpu(const stream_encode_step *s);
 void rd_stream_encode_settle_cpu(const stream_encode_step *s);
 
-/* The same on CUDA (stream_encode_cuda.cu), enqueued on the context's stream. The chain's
-   sums go through partials (rd_stream_encode_partials_floats(s) floats of device memory) in
-   a fixed order: the same bits every run. */
 /* The split's mask over a frame on the CPU: render (RGBA) changed outside it, mask and
    rows (width*height floats each) written; then the loss gradient (RGBA) zeroed outside. */
 void rd_stream_encode_mask_cpu(float *render, const float *photo, const float background[3], int width, int height, float *rows, float *mask);
@@ -296,6 +293,9 @@ void rd_stream_encode_mask_grad_cpu(float *grad, const float *mask, int64_t pixe
 /* A photo as RGBA (alpha 1 where it has none), as the masks and the device's loss read it. */
 void rd_stream_encode_photo_rgba(const rd_image *image, float *out);
 
+/* The same on CUDA (stream_encode_cuda.cu), enqueued on the context's stream. The chain's
+   sums go through partials (rd_stream_encode_partials_floats(s) floats of device memory) in
+   a fixed order: the same bits every run. */
 size_t rd_stream_encode_partials_floats(const stream_encode_step *s);
 rd_result rd_stream_encode_decode_cuda(rd_context *ctx, const stream_encode_step *s);
 rd_result rd_stream_encode_chain_cuda(rd_context *ctx, const stream_encode_step *s, float *partials);

@@ -4,6 +4,7 @@
    adaptive density control's rule. */
 #include "trainer.h"
 #include "knn.h"
+#include "splat_math.h"
 #include "../train/loss.h"
 
 #include <stdlib.h>
@@ -174,6 +175,14 @@ rd_result rd_seed_points_make(rd_context *ctx, const rd_trainer_desc *d, rd_rng 
 }
 
 /* ---- adaptive density control's rule ---- */
+
+void rd_split_offset(const float log_scale[3], const float q[4], rd_rng *rng, float out[3])
+{
+    float unit[4], R[9], length, draw[3];
+    if (!rd_quat_rotation(q, unit, R, &length)) memset(R, 0, sizeof R); /* no rotation: no offset */
+    for (int a = 0; a < 3; a++) draw[a] = expf(log_scale[a]) * rd_rng_normal(rng);
+    for (int a = 0; a < 3; a++) out[a] = R[3 * a] * draw[0] + R[3 * a + 1] * draw[1] + R[3 * a + 2] * draw[2];
+}
 
 int64_t rd_density_rows(const density_inputs *in, new_row *rows)
 {

@@ -270,14 +270,9 @@ rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count)
             memcpy(a.v[g] + (size_t)j * w, t->v[g] + (size_t)i * w, w * sizeof(float));
         }
         if (!rows[j].child) continue;
-        float unit[4], R[9], length;
-        if (!rd_quat_rotation(old->rotations + 4 * i, unit, R, &length)) memset(R, 0, sizeof R); /* no rotation: no offset */
         float offset[3];
-        for (int a = 0; a < 3; a++) offset[a] = expf(old->log_scales[3 * i + a]) * rd_rng_normal(&t->rng);
-        for (int a = 0; a < 3; a++) {
-            s->means[3 * j + a] += R[3 * a] * offset[0] + R[3 * a + 1] * offset[1] + R[3 * a + 2] * offset[2];
-            s->log_scales[3 * j + a] -= logf(1.6f);
-        }
+        rd_split_offset(old->log_scales + 3 * i, old->rotations + 4 * i, &t->rng, offset);
+        for (int a = 0; a < 3; a++) s->means[3 * j + a] += offset[a], s->log_scales[3 * j + a] -= logf(1.6f);
     }
     if (r != RD_OK) {
         rd_scene_destroy(s);

@@ -155,6 +155,10 @@ typedef struct density_inputs {
    prune faint ones (and with prune_big huge ones): rows (room for 2 count) and how many. */
 int64_t rd_density_rows(const density_inputs *in, new_row *rows);
 
+/* A split child's place against its parent's mean: R (s . n), n three normal draws in
+   order, s the parent's scales, R its rotation (zero where q is not one). */
+void rd_split_offset(const float log_scale[3], const float q[4], rd_rng *rng, float out[3]);
+
 /* Rebuilds the scene and every group's moments from rows (train_gaussians.c): children
    are sampled from the parent's Gaussian (mean + R x, x ~ N(0, S^2)) with scales / 1.6. */
 rd_result rd_trainer_rebuild(rd_trainer *t, const new_row *rows, int64_t count);
