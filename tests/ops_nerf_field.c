@@ -432,12 +432,18 @@ static rd_result render_run(rd_context *ctx, void *inputs, void **outputs)
     return r;
 }
 
-/* got against want within the header's bounds: the largest error under max_abs, the
-   relative L2 under rel_l2 */
-static bool render_within(const char *what, const float *got, const float *want, size_t n, size_t stride, double max_abs,
-                          double rel_l2, bool verbose)
+/* the bounds of one comparison: the largest error under max_abs, the relative L2 under
+   rel_l2; a pixel marked in excused (one whose samples differ, see render_compare) is held
+   to excused_abs instead of max_abs */
+typedef struct render_bounds {
+    double max_abs, rel_l2, excused_abs;
+    const uint8_t *excused;
+} render_bounds;
+
+static bool render_within(const char *what, const float *got, const float *want, size_t n, size_t stride, render_bounds b,
+                          bool verbose)
 {
-    double num = 0.0, den = 0.0, worst = 0.0;
+    double num = 0.0, den = 0.0, worst = 0.0, worst_excused = 0.0;
     size_t nonfinite = 0;
     for (size_t i = 0; i < n; i++) {
         double g = got[i * stride], w = want[i * stride];
@@ -445,13 +451,16 @@ static bool render_within(const char *what, const float *got, const float *want,
             nonfinite++;
             continue;
         }
-        num += (g - w) * (g - w), den += w * w, worst = fmax(worst, fabs(g - w));
+        num += (g - w) * (g - w), den += w * w;
+        if (b.excused && b.excused[i]) worst_excused = fmax(worst_excused, fabs(g - w));
+        else worst = fmax(worst, fabs(g - w));
     }
     double rel = den > 0.0 ? sqrt(num / den) : sqrt(num);
-    bool ok = nonfinite == 0 && worst <= max_abs && rel <= rel_l2;
+    bool ok = nonfinite == 0 && worst <= b.max_abs && worst_excused <= b.excused_abs && rel <= b.rel_l2;
     if (!ok || verbose)
-        printf("    %s: largest error %.3g (bound %.3g), rel_l2 %.3g (bound %.3g), %zu non-finite -> %s\n", what, worst, max_abs, rel,
-               rel_l2, nonfinite, ok ? "ok" : "FAIL");
+        printf("    %s: largest error %.3g (bound %.3g; %.3g at pixels whose samples differ, bound %.3g), rel_l2 %.3g (bound %.3g), "
+               "%zu non-finite -> %s\n",
+               what, worst, b.max_abs, worst_excused, b.excused_abs, rel, b.rel_l2, nonfinite, ok ? "ok" : "FAIL");
     return ok;
 }
 
@@ -469,6 +478,8 @@ static bool render_compare(const op_env *env, const void *inputs, const void *go
     double largest_depth = 0.0, samples = 0.0, opaque = 0.0, clear = 0.0;
     size_t counts_differ = 0, clear_differ = 0;
     uint32_t clear_by = 0; /* the largest difference in samples at a pixel that is not opaque */
+    uint8_t *excused = calloc(pixels, 1);
+    if (!excused) return false;
     for (size_t p = 0; p < pixels; p++) {
         largest_depth = fmax(largest_depth, fabs(want->depth[p]));
         samples += want->contrib[p];
@@ -476,7 +487,7 @@ static bool render_compare(const op_env *env, const void *inputs, const void *go
         if (got->contrib[p] != want->contrib[p]) {
             counts_differ++;
             if (want->color[4 * p + 3] < OPAQUE_ALPHA) {
-                clear_differ++;
+                clear_differ++, excused[p] = 1;
                 uint32_t by = got->contrib[p] > want->contrib[p] ? got->contrib[p] - want->contrib[p] : want->contrib[p] - got->contrib[p];
                 clear_by = by > clear_by ? by : clear_by;
             }
@@ -484,21 +495,26 @@ static bool render_compare(const op_env *env, const void *inputs, const void *go
     }
     /* where an opaque pixel's ray stops is a rounding away; elsewhere a sample whose t falls
        within rounding of a cell's face may be taken by one backend and not the other (seen
-       once in ~120 lavapipe cases: 1 pixel, its colour within bounds): a pixel in 1000 (at
-       least one) may differ by a sample or two, no more */
+       in ~1 of 120 lavapipe cases: 1 pixel, once with its alpha 0.0099 off): a pixel in 1000
+       (at least one) may differ by a sample or two, no more, and such a pixel's colour is
+       held to CUDA's looser bound (one sample more or less moves it by that sample's share) */
     size_t clear_allowed = pixels / 1000 > 1 ? pixels / 1000 : 1;
     bool clear_ok = clear_differ <= clear_allowed && clear_by <= 2;
     bool verbose = true; /* a few lines a case: the measured errors next to their bounds */
     printf("    frame %dx%d, %.0f samples composited, %.0f%% opaque, %.0f%% empty pixels\n", c->camera.width, c->camera.height, samples,
            100.0 * opaque / (double)pixels, 100.0 * clear / (double)pixels);
     bool ok = true, vulkan = rd_context_backend(env->ctx) == RD_BACKEND_VULKAN;
-    double max_abs = vulkan ? RENDER_VK_MAX_ABS : RENDER_MAX_ABS, rel_l2 = vulkan ? RENDER_VK_REL_L2 : RENDER_REL_L2;
+    render_bounds b = {vulkan ? RENDER_VK_MAX_ABS : RENDER_MAX_ABS, vulkan ? RENDER_VK_REL_L2 : RENDER_REL_L2, RENDER_MAX_ABS,
+                       excused};
     for (int k = 0; k < 4; k++) {
         static const char *const NAMES[4] = {"red", "green", "blue", "alpha"};
-        ok &= render_within(NAMES[k], got->color + k, want->color + k, pixels, 4, max_abs, rel_l2, verbose);
+        ok &= render_within(NAMES[k], got->color + k, want->color + k, pixels, 4, b, verbose);
     }
-    ok &= render_within("transmittance", got->trans, want->trans, pixels, 1, max_abs, rel_l2, verbose);
-    ok &= render_within("depth", got->depth, want->depth, pixels, 1, max_abs * fmax(largest_depth, 1e-3), rel_l2, verbose);
+    ok &= render_within("transmittance", got->trans, want->trans, pixels, 1, b, verbose);
+    double depth_scale = fmax(largest_depth, 1e-3);
+    b.max_abs *= depth_scale, b.excused_abs *= depth_scale;
+    ok &= render_within("depth", got->depth, want->depth, pixels, 1, b, verbose);
+    free(excused);
     printf("    contributors differ at %zu pixels, %zu of them not opaque (alpha < %g; allowed %zu, by at most 2 samples: %u) -> %s\n",
            counts_differ, clear_differ, OPAQUE_ALPHA, clear_allowed, clear_by, clear_ok ? "ok" : "FAIL");
     return ok && clear_ok;
