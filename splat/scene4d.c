@@ -3,6 +3,7 @@
    (slice4d.c) drawn by the 3D Gaussians' renderer on the same backend; the slice's arrays
    are the context's (its slot), so that contexts never share them. */
 #include "scene4d.h"
+#include "appearance4d_cpu.h"
 #include "../renderer/backend.h"
 #include "../renderer/cpu/parallel.h"
 #ifdef RD_HAVE_CUDA
@@ -21,6 +22,7 @@ static void destroy(rd_scene *scene)
     rd_scene4d *s = (rd_scene4d *)scene;
     if (!s) return;
     free(s->means), free(s->log_scales), free(s->rotations), free(s->opacities), free(s->sh), free(s->fixed);
+    rd_appearance4d_free(s->appearance);
     free(s);
 }
 
@@ -101,6 +103,13 @@ static void prepare_range(int64_t begin, int64_t end, int worker, void *user)
 void rd_scene4d_refresh(rd_context *ctx, rd_scene4d *s)
 {
     rd_parallel_for(ctx ? ctx->threads : 1, s->count, 4096, prepare_range, s);
+    s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS_4D);
+}
+
+void rd_scene4d_set_appearance(rd_scene4d *s, rd_appearance4d *a)
+{
+    if (s->appearance != a) rd_appearance4d_free(s->appearance);
+    s->appearance = a;
     s->head = rd_scene_head_new(RD_SCENE_GAUSSIANS_4D);
 }
 
@@ -250,12 +259,28 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return r;
 }
 
+/* A compact file's appearance networks are fitted by the compactor (compact_appearance.c)
+   on the host; the renderers' backward pass does not reach them. */
+static rd_result no_appearance_backward(rd_context *ctx)
+{
+    return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
+                   "4D backward: this scene's colour comes from appearance networks (a compact file's), which have no backward pass here");
+}
+
+/* Until the GPU slices evaluate the networks, a GPU backend says so rather than render
+   the stored colour. */
+static rd_result no_appearance_gpu(rd_context *ctx, const char *backend)
+{
+    return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D render (%s): appearance networks render on the CPU backend only, so far", backend);
+}
+
 /* The slice, the 3D backward on the CPU into host gradients of the sliced Gaussians (with
    their covariances), then the slice's backward into the 4D parameters. */
 static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                               const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
 {
     const rd_scene4d *s = (const rd_scene4d *)scene;
+    if (s->appearance) return no_appearance_backward(ctx);
     slice_state *st = NULL;
     rd_result r = slice_room(ctx, s, &st);
     if (r != RD_OK) return r;
@@ -276,6 +301,7 @@ static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_c
 static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                              const rd_framebuffer *target, rd_render_stats *stats)
 {
+    if (((const rd_scene4d *)scene)->appearance) return no_appearance_gpu(ctx, "cuda");
     return rd_slice4d_render_cuda(ctx, (const rd_scene4d *)scene, camera, desc, target, stats);
 }
 
@@ -284,6 +310,7 @@ static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_ca
 static rd_result backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                                const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
 {
+    if (((const rd_scene4d *)scene)->appearance) return no_appearance_backward(ctx);
     return rd_slice4d_backward_render_cuda(ctx, (const rd_scene4d *)scene, camera, desc, output, grads, w2c_grad);
 }
 #endif
@@ -292,6 +319,7 @@ static rd_result backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_
 static rd_result render_vk(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                            const rd_framebuffer *target, rd_render_stats *stats)
 {
+    if (((const rd_scene4d *)scene)->appearance) return no_appearance_gpu(ctx, "vulkan");
     return rd_slice4d_render_vk(ctx, (const rd_scene4d *)scene, camera, desc, target, stats);
 }
 #endif

@@ -38,6 +38,9 @@ typedef struct rd_scene4d {
     float time_period;
     float *means, *log_scales, *rotations, *opacities, *sh; /* as rd_scene4d_desc, host */
     rd_slice4d_static *fixed; /* count */
+    /* NULL, or networks that give each Gaussian's colour and opacity at a time in place of
+       sh and opacities (appearance4d.h; a compact file's, owned by the scene) */
+    struct rd_appearance4d *appearance;
 } rd_scene4d;
 
 static inline bool rd_is_gaussians4d(const rd_scene *s) { return s && rd_scene_head_of(s)->kind == RD_SCENE_GAUSSIANS_4D; }
@@ -61,6 +64,9 @@ rd_result rd_scene4d_alloc(rd_context *ctx, int64_t count, int sh_degree, int ti
 /* After the arrays changed: every Gaussian's statics again (on the context's CPU threads;
    ctx may be NULL: one), and a new uid (caches of the old arrays must not match). */
 void rd_scene4d_refresh(rd_context *ctx, rd_scene4d *s);
+/* Gives s the networks a (appearance4d_cpu.h; NULL: none), which it then owns and frees,
+   freeing any it had, and a new uid. */
+void rd_scene4d_set_appearance(rd_scene4d *s, struct rd_appearance4d *a);
 /* The statics of Gaussian i from the scene's arrays. */
 void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out);
 
@@ -93,7 +99,9 @@ void rd_slice4d_target_free(rd_context *ctx, rd_slice4d_target *t);
 
 /* The 3D Gaussians of s at `time` into out (capacity s->count, SH degree s->sh_degree),
    the culled ones left out, in the scene's order; out->count becomes how many. source
-   (capacity s->count, or NULL) gets each sliced Gaussian's index in s. */
+   (capacity s->count, or NULL) gets each sliced Gaussian's index in s. A scene's
+   appearance networks run on the context's threads where source is given, else on the
+   calling thread. */
 void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out, int64_t *source);
 
 /* The gradients of n sliced Gaussians (SH degree sh_degree) laid over one block of

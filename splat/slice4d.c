@@ -7,6 +7,9 @@
    matrix: rd_slice4d_prepare says why). The GPU slices write into an rd_slice4d_target,
    made here for every GPU backend alike. */
 #include "slice4d_math.h"
+#include "appearance4d.h"
+#include "../renderer/cpu/parallel.h"
+#include "../renderer/internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -36,10 +39,42 @@ void rd_slice4d_prepare(const rd_scene4d *s, int64_t i, rd_slice4d_static *out)
 
 static float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
+/* logit(sigmoid(o) p) = log sigmoid(o) + log p - log(1 - sigmoid(o) p), with
+   1 - sigmoid(o) p = (1 - p) + p sigmoid(-o): no cancellation where both are near 1 */
+static float sliced_logit(float o, float exponent, float p)
+{
+    return -softplus(-o) - exponent - logf((1.0f - p) + p / (1.0f + expf(o)));
+}
+
+/* Gaussian i's colour and opacity from the scene's networks into slot k of out. */
+static void slice_appearance(const rd_scene4d *s, float time, int64_t i, rd_scene *out, int64_t k)
+{
+    const rd_appearance4d *a = s->appearance;
+    const float *mean = s->means + 4 * i;
+    float dt = time - mean[3], exponent = dt * dt * s->fixed[i].half_inv_w, o;
+    rd_appearance_eval(a, a->weights, mean, time, a->features + RD_APPEARANCE_FEATURES * i,
+                       out->sh + k * 3 * rd_sh_coeffs(s->sh_degree), &o, NULL);
+    out->opacities[k] = sliced_logit(o, exponent, expf(-exponent));
+}
+
+typedef struct appearance_job {
+    const rd_scene4d *s;
+    float time;
+    rd_scene *out;
+    const int64_t *source;
+} appearance_job;
+
+static void appearance_range(int64_t begin, int64_t end, int worker, void *user)
+{
+    (void)worker;
+    const appearance_job *j = user;
+    for (int64_t k = begin; k < end; k++) slice_appearance(j->s, j->time, j->source[k], j->out, k);
+}
+
 void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *out, int64_t *source)
 {
-    (void)ctx;
     const int K = rd_sh_coeffs(s->sh_degree), terms = s->time_degree + 1;
+    const bool networks_after = s->appearance && source; /* on the threads, once the slots are known */
     const float two_pi_over_period = 6.283185307179586f / s->time_period;
     int64_t kept = 0;
     for (int64_t i = 0; i < s->count; i++) {
@@ -52,10 +87,13 @@ void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *
             out->log_scales[3 * kept + a] = f->log_scale[a];
         }
         memcpy(out->rotations + 4 * kept, f->rotation, sizeof f->rotation);
-        /* logit(sigmoid(o) p) = log sigmoid(o) + log p - log(1 - sigmoid(o) p), with
-           1 - sigmoid(o) p = (1 - p) + p sigmoid(-o): no cancellation where both are near 1 */
-        float o = s->opacities[i];
-        out->opacities[kept] = -softplus(-o) - exponent - logf((1.0f - p) + p / (1.0f + expf(o)));
+        if (source) source[kept] = i;
+        if (s->appearance) {
+            if (!networks_after) slice_appearance(s, time, i, out, kept);
+            kept++;
+            continue;
+        }
+        out->opacities[kept] = sliced_logit(s->opacities[i], exponent, p);
         float weight[RD_4D_MAX_TIME_DEGREE + 1];
         for (int n = 0; n < terms; n++) weight[n] = cosf(two_pi_over_period * (float)n * (mean[3] - time));
         const float *sh = s->sh + i * (int64_t)terms * K * 3;
@@ -65,10 +103,11 @@ void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *
             for (int n = 0; n < terms; n++) sum += weight[n] * sh[n * 3 * K + k];
             folded[k] = sum;
         }
-        if (source) source[kept] = i;
         kept++;
     }
     out->count = kept;
+    if (networks_after)
+        rd_parallel_for(ctx ? ctx->threads : 1, kept, 64, appearance_range, &(appearance_job){s, time, out, source});
 }
 
 void rd_slice4d_target_free(rd_context *ctx, rd_slice4d_target *t)

@@ -1,0 +1,205 @@
+/* test_appearance4d.c: a 4D scene's appearance networks on the CPU (splat/appearance4d.h),
+   on fresh random networks each run:
+   - the backward pass of one Gaussian (weights of all four networks, its six features)
+     against central differences of the forward pass, for SH degrees 0 and 3; the loss is
+     piecewise linear in each of them, so a difference whose step crosses no ReLU's kink is
+     exact up to rounding (a step that crosses one is skipped, and counted);
+   - the encoding: contracted positions in [0, 1], the frequencies' sines and cosines of the
+     reduced argument against double sin and cos of pi 2^k v;
+   - a slice of a scene with networks equals, bit for bit, the slice of the same scene
+     whose stored colour and opacity are the networks' outputs at that time (both the
+     threaded pass and the calling thread's), and so does its CPU render;
+   - the backward pass of a render refuses such a scene with a clear error. */
+#include "test_util.h"
+#include "../splat/appearance4d_cpu.h"
+#include "../splat/scene4d.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rd_context *ctx;
+static test_rng rng;
+
+static rd_appearance4d *random_networks(int sh_degree, int64_t count)
+{
+    rd_appearance4d *a = rd_appearance4d_new(sh_degree, count);
+    if (!CHECK(a != NULL)) return NULL;
+    rd_appearance4d_init(a, count, (uint64_t)(rng_uniform(&rng) * 1e12) + 1);
+    for (uint32_t k = 0; k < a->weight_count; k++) a->weights[k] += (float)rng_range(&rng, -0.05, 0.05); /* biases too */
+    for (int64_t k = 0; k < count * RD_APPEARANCE_FEATURES; k++) a->features[k] = (float)rng_range(&rng, -1.0, 1.0);
+    for (int d = 0; d < 3; d++) a->centre[d] = (float)rng_range(&rng, -1, 1);
+    a->radius = (float)rng_range(&rng, 0.5, 2.0), a->time_origin = (float)rng_range(&rng, -0.2, 0.2);
+    a->time_span = (float)rng_range(&rng, 0.8, 1.5);
+    return a;
+}
+
+/* The loss c . sh + c_logit logit of one Gaussian, in double; signs (may be NULL) gets
+   each hidden unit's sign, to tell whether a step crossed a kink. */
+static double loss_of(const rd_appearance4d *a, const float xyz[3], float t, const float *features, const double *c,
+                      unsigned char *signs)
+{
+    float sh[48], logit;
+    rd_appearance_trace trace;
+    rd_appearance_eval(a, a->weights, xyz, t, features, sh, &logit, &trace);
+    int floats = 3 * (a->sh_degree + 1) * (a->sh_degree + 1);
+    double L = c[floats] * logit;
+    for (int k = 0; k < floats; k++) L += c[k] * sh[k];
+    if (signs)
+        for (int n = 0; n < RD_APPEARANCE_NETS; n++)
+            for (int j = 0; j < RD_APPEARANCE_HIDDEN; j++)
+                signs[n * RD_APPEARANCE_HIDDEN + j] = a->mlp[n].outputs > 0 && trace.hidden[n][j] > 0.0f;
+    return L;
+}
+
+static void test_gradients(int sh_degree)
+{
+    rd_appearance4d *a = random_networks(sh_degree, 1);
+    if (!a) return;
+    int floats = 3 * (sh_degree + 1) * (sh_degree + 1);
+    float *dweights = calloc(a->weight_count, sizeof(float));
+    double worst = 0.0;
+    int checked = 0, skipped = 0;
+    for (int trial = 0; trial < 4 && dweights; trial++) {
+        float xyz[3], t = (float)rng_range(&rng, 0.0, 1.0), dfeatures[RD_APPEARANCE_FEATURES] = {0};
+        for (int d = 0; d < 3; d++) xyz[d] = (float)rng_range(&rng, -3.0, 3.0); /* inside and outside the unit ball */
+        double c[49];
+        float dsh[48];
+        for (int k = 0; k <= floats; k++) c[k] = rng_range(&rng, -1.0, 1.0), dsh[k] = (float)c[k];
+        float sh[48], logit;
+        rd_appearance_trace trace;
+        rd_appearance_eval(a, a->weights, xyz, t, a->features, sh, &logit, &trace);
+        memset(dweights, 0, a->weight_count * sizeof(float));
+        rd_appearance_backward(a, a->features, &trace, dsh, (float)c[floats], dweights, dfeatures);
+        unsigned char base[RD_APPEARANCE_NETS * RD_APPEARANCE_HIDDEN], plus[sizeof base], minus[sizeof base];
+        loss_of(a, xyz, t, a->features, c, base);
+        /* 60 weights spread over the networks, then the six features */
+        for (int probe = 0; probe < 60 + RD_APPEARANCE_FEATURES; probe++) {
+            bool feature = probe >= 60;
+            float *x = feature ? &a->features[probe - 60]
+                               : &a->weights[(uint32_t)(rng_uniform(&rng) * a->weight_count) % a->weight_count];
+            double analytic = feature ? dfeatures[probe - 60] : dweights[x - a->weights];
+            const float h = 1e-2f, keep = *x;
+            *x = keep + h;
+            double up = loss_of(a, xyz, t, a->features, c, plus);
+            *x = keep - h;
+            double down = loss_of(a, xyz, t, a->features, c, minus);
+            *x = keep;
+            if (memcmp(plus, base, sizeof base) || memcmp(minus, base, sizeof base)) {
+                skipped++;
+                continue;
+            }
+            double numeric = (up - down) / (2.0 * (double)h), error = fabs(numeric - analytic) / fmax(1.0, fabs(analytic));
+            worst = fmax(worst, error);
+            checked++;
+        }
+    }
+    printf("  SH degree %d: %d derivatives against central differences (%d steps crossed a kink, skipped), largest error %.2g\n",
+           sh_degree, checked, skipped, worst);
+    CHECK(checked >= 200);
+    CHECK(worst < 2e-3);
+    free(dweights);
+    rd_appearance4d_free(a);
+}
+
+static void test_encoding(void)
+{
+    rd_appearance4d *a = random_networks(0, 1);
+    if (!a) return;
+    double worst = 0.0;
+    bool in_range = true;
+    for (int trial = 0; trial < 200; trial++) {
+        float xyz[3], t = (float)rng_range(&rng, -0.5, 1.5), input[RD_APPEARANCE_INPUTS];
+        for (int d = 0; d < 3; d++) xyz[d] = (float)rng_range(&rng, -20.0, 20.0);
+        rd_appearance_input(a, xyz, t, input);
+        for (int d = 0; d < 3; d++) in_range &= input[d] >= 0.0f && input[d] <= 1.0f;
+        for (int k = 0; k < RD_APPEARANCE_FREQUENCIES; k++)
+            for (int d = 0; d < 4; d++) {
+                double arg = 3.14159265358979323846 * ldexp((double)input[d], k);
+                worst = fmax(worst, fabs(input[4 + 8 * k + 2 * d] - sin(arg)));
+                worst = fmax(worst, fabs(input[4 + 8 * k + 2 * d + 1] - cos(arg)));
+            }
+    }
+    printf("  encoding: contracted positions in [0, 1]: %s; sines and cosines within %.2g of double\n", in_range ? "yes" : "no",
+           worst);
+    CHECK(in_range);
+    CHECK(worst < 2e-6);
+    rd_appearance4d_free(a);
+}
+
+static bool same_floats(const float *x, const float *y, size_t n) { return memcmp(x, y, n * sizeof(float)) == 0; }
+
+/* The scene with networks against the one that stores their outputs at time t. */
+static void test_slice_and_render(void)
+{
+    enum { N = 600, SH = 2 };
+    rd_scene *with = random_scene4d(ctx, &rng, N, SH, 1, 1.0f), *plain = NULL;
+    if (!with) return;
+    rd_scene4d *s = (rd_scene4d *)with;
+    rd_appearance4d *a = random_networks(SH, N);
+    if (!a) return;
+    rd_scene4d_set_appearance(s, a);
+    const float t = (float)rng_range(&rng, 0.2, 0.8);
+    const int floats = 3 * 9;
+    float *opacities = malloc(N * sizeof(float)), *sh = malloc((size_t)N * floats * sizeof(float));
+    int64_t *source = malloc(N * sizeof(int64_t));
+    rd_scene *one = NULL, *two = NULL, *three = NULL;
+    bool made = opacities && sh && source;
+    if (made) {
+        rd_appearance4d_eval_cpu(2, a, s->means, N, t, opacities, sh);
+        made = CHECK_OK(rd_scene4d_create(ctx, &(rd_scene4d_desc){N, SH, 0, 1.0f, s->means, s->log_scales, s->rotations, opacities, sh,
+                                                              RD_MEMORY_HOST},
+                                          &plain));
+    }
+    made = made && CHECK_OK(rd_scene_alloc(ctx, N, SH, &one)) && CHECK_OK(rd_scene_alloc(ctx, N, SH, &two)) &&
+           CHECK_OK(rd_scene_alloc(ctx, N, SH, &three));
+    if (made) {
+        rd_slice4d_cpu(ctx, s, t, one, source);                  /* networks on the threads */
+        rd_slice4d_cpu(ctx, s, t, two, NULL);                    /* on the calling thread */
+        rd_slice4d_cpu(ctx, (rd_scene4d *)plain, t, three, NULL); /* their outputs stored */
+        size_t n = (size_t)three->count;
+        printf("  slice at t = %.3f: %zu of %d Gaussians kept\n", t, n, N);
+        CHECK(n > 0 && n < N && one->count == three->count && two->count == three->count);
+        for (int k = 0; k < 2 && one->count == three->count && two->count == three->count; k++) {
+            const rd_scene *x = k ? two : one;
+            CHECK(same_floats(x->means, three->means, 3 * n) && same_floats(x->opacities, three->opacities, n) &&
+                  same_floats(x->sh, three->sh, floats * n) && same_floats(x->rotations, three->rotations, 4 * n));
+        }
+        /* the CPU renders agree bit for bit, and the backward pass refuses the networks */
+        rd_camera camera;
+        CHECK_OK(rd_scene_orbit(with, &(rd_orbit_desc){.count = 1, .width = 64, .height = 48}, &camera));
+        float *image[2] = {calloc(64 * 48 * 4, sizeof(float)), calloc(64 * 48 * 4, sizeof(float))};
+        for (int k = 0; k < 2 && image[0] && image[1]; k++)
+            CHECK_OK(rd_render(ctx, k ? plain : with, &camera, &(rd_render_desc){.time = t},
+                               &(rd_framebuffer){.color = image[k], .memory = RD_MEMORY_HOST}));
+        if (image[0] && image[1]) {
+            double energy = 0.0;
+            for (int p = 0; p < 64 * 48; p++) energy += image[0][4 * p + 3];
+            printf("  render: %.1f pixels' worth of alpha\n", energy);
+            CHECK(energy > 1.0 && same_floats(image[0], image[1], 64 * 48 * 4));
+        }
+        float *grad = calloc(64 * 48 * 4, sizeof(float)), *dsh = calloc((size_t)N * 27 * 2, sizeof(float));
+        rd_gaussian4d_grads g4 = {.sh = dsh};
+        if (grad && dsh) {
+            CHECK_FAILS(rd_render_backward(ctx, with, 1, &camera, &(rd_render_desc){.time = t}, &(rd_render_grads){.color = grad},
+                                           &(rd_scene_grads){RD_SCENE_GAUSSIANS_4D, &g4, NULL, RD_MEMORY_HOST}),
+                        RD_ERROR_UNSUPPORTED);
+            CHECK(strstr(rd_last_error(ctx), "appearance networks") != NULL);
+        }
+        free(grad), free(dsh), free(image[0]), free(image[1]);
+    }
+    rd_scene_destroy(one), rd_scene_destroy(two), rd_scene_destroy(three), rd_scene_destroy(plain), rd_scene_destroy(with);
+    free(opacities), free(sh), free(source);
+}
+
+int main(void)
+{
+    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 2, .log = test_log}, &ctx));
+    rng.state = test_seed("test_appearance4d");
+    test_gradients(0);
+    test_gradients(3);
+    test_encoding();
+    test_slice_and_render();
+    rd_context_destroy(ctx);
+    return test_finish("test_appearance4d");
+}
