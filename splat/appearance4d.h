@@ -87,11 +87,12 @@ static inline uint32_t rd_appearance_layout(int sh_degree, rd_appearance_mlp mlp
     return offset;
 }
 
-/* sin(pi m) and cos(pi m) for m = 2^k v exactly: m reduced modulo 2 first (exact in floats
-   below 2^24), so that the argument the sine sees is at most 2 pi on every backend. */
+/* sin(pi m) and cos(pi m) for m = 2^k v exactly: m reduced modulo 2 into [-1, 1) first
+   (exact in floats below 2^24), so that the argument the sine sees is within [-pi, pi] on
+   every backend (where a GPU's sine is held to an absolute error). */
 RD_HD static inline void rd_appearance_sincos_pi(float m, float *s, float *c)
 {
-    float r = m - 2.0f * floorf(0.5f * m), x = 3.14159265358979f * r;
+    float r = m - 2.0f * floorf(0.5f * m + 0.5f), x = 3.14159265358979f * r;
     *s = sinf(x), *c = cosf(x);
 }
 

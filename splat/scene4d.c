@@ -267,13 +267,6 @@ static rd_result no_appearance_backward(rd_context *ctx)
                    "4D backward: this scene's colour comes from appearance networks (a compact file's), which have no backward pass here");
 }
 
-/* Until the GPU slices evaluate the networks, a GPU backend says so rather than render
-   the stored colour. */
-static rd_result no_appearance_gpu(rd_context *ctx, const char *backend)
-{
-    return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D render (%s): appearance networks render on the CPU backend only, so far", backend);
-}
-
 /* The slice, the 3D backward on the CPU into host gradients of the sliced Gaussians (with
    their covariances), then the slice's backward into the 4D parameters. */
 static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
@@ -301,7 +294,6 @@ static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_c
 static rd_result render_cuda(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                              const rd_framebuffer *target, rd_render_stats *stats)
 {
-    if (((const rd_scene4d *)scene)->appearance) return no_appearance_gpu(ctx, "cuda");
     return rd_slice4d_render_cuda(ctx, (const rd_scene4d *)scene, camera, desc, target, stats);
 }
 
@@ -319,7 +311,6 @@ static rd_result backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_
 static rd_result render_vk(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                            const rd_framebuffer *target, rd_render_stats *stats)
 {
-    if (((const rd_scene4d *)scene)->appearance) return no_appearance_gpu(ctx, "vulkan");
     return rd_slice4d_render_vk(ctx, (const rd_scene4d *)scene, camera, desc, target, stats);
 }
 #endif

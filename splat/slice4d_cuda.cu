@@ -7,6 +7,7 @@
    the slice as the CPU's: no fused multiply-add where the CPU has none. */
 #include "slice4d_cuda.h"
 #include "slice4d_math.h"
+#include "appearance4d.h"
 #include "../renderer/cuda/cuda_internal.h"
 
 #include <stdint.h>
@@ -19,7 +20,30 @@ typedef struct slice_cuda_state {
     rd_cuda_buffer source[SOURCES];  /* means (4), log-scales (4), rotations (8), opacities, SH, statics */
     rd_scene4d device;               /* the scene over them */
     rd_slice4d_target target;        /* the 3D arrays written and their device scene */
+    /* a scene with appearance networks: their weights and features, the networks over them,
+       and each Gaussian's opacity logit and colour at the frame's time */
+    rd_cuda_buffer networks[2], evaluated[2];
+    rd_appearance4d device_networks;
 } slice_cuda_state;
+
+/* A thread a Gaussian: its colour and opacity from the networks where the slice keeps it
+   (the slice's own cull test), as rd_slice4d_cpu's slice_appearance. */
+__global__ void __launch_bounds__(128) appearance_kernel(uint32_t count, rd_appearance4d networks, const float4 *means4,
+                                                         const rd_slice4d_static *statics, float time, float *opacities,
+                                                         float *sh, uint32_t floats)
+{
+    uint32_t i = blockIdx.x * 128 + threadIdx.x;
+    if (i >= count) return;
+    float4 mean = means4[i];
+    float dt = __fsub_rn(time, mean.w), exponent = __fmul_rn(__fmul_rn(dt, dt), statics[i].half_inv_w);
+    if (!(exponent < RD_4D_CULL_EXPONENT)) return;
+    const float xyz[3] = {mean.x, mean.y, mean.z};
+    float colour[3 + RD_APPEARANCE_MAX_OUTPUTS], logit;
+    rd_appearance_eval(&networks, networks.weights, xyz, time, networks.features + RD_APPEARANCE_FEATURES * (size_t)i, colour,
+                       &logit, NULL);
+    opacities[i] = logit;
+    for (uint32_t k = 0; k < floats; k++) sh[(size_t)i * floats + k] = colour[k];
+}
 
 __global__ void __launch_bounds__(THREADS) statics_kernel(uint32_t count, const float *log_scales, const float *rotations,
                                                           rd_slice4d_static *out)
@@ -100,6 +124,7 @@ extern "C" void rd_slice4d_cuda_free_state(rd_context *ctx, void *state)
     if (!st) return;
     rd_slice4d_target_free(ctx, &st->target);
     for (int k = 0; k < SOURCES; k++) rd_cuda_release(ctx, &st->source[k]);
+    for (int k = 0; k < 2; k++) rd_cuda_release(ctx, &st->networks[k]), rd_cuda_release(ctx, &st->evaluated[k]);
     free(st);
 }
 
@@ -138,8 +163,36 @@ static rd_result upload_scene(rd_context *ctx, slice_cuda_state *st, const rd_sc
     st->device.sh = (float *)st->source[4].ptr, st->device.fixed = (rd_slice4d_static *)st->source[5].ptr;
     r = rd_slice4d_statics_cuda(ctx, &st->device, NULL);
     if (r == RD_OK) r = rd_slice4d_target_make(ctx, s, &st->target);
+    const rd_appearance4d *a = s->appearance;
+    if (r == RD_OK && a) {
+        size_t floats = 3 * (size_t)rd_sh_coeffs(s->sh_degree);
+        const void *net_from[2] = {a->weights, a->features};
+        const size_t net_bytes[2] = {4 * (size_t)a->weight_count, 4 * RD_APPEARANCE_FEATURES * n}, out_bytes[2] = {4 * n, 4 * floats * n};
+        for (int k = 0; k < 2 && r == RD_OK; k++) {
+            r = rd_cuda_reserve(ctx, &st->networks[k], net_bytes[k], "4D appearance networks");
+            if (r == RD_OK && s->count > 0) r = rd_cuda_upload(ctx, &st->networks[k], 0, net_from[k], net_bytes[k]);
+            if (r == RD_OK) r = rd_cuda_reserve(ctx, &st->evaluated[k], out_bytes[k], "4D appearance networks");
+        }
+        st->device_networks = *a;
+        st->device_networks.weights = (float *)st->networks[0].ptr, st->device_networks.features = (float *)st->networks[1].ptr;
+    }
     if (r == RD_OK) st->uid = s->head.uid;
     return r;
+}
+
+/* The networks' colour and opacity at the frame's time, and the scene to slice over them:
+   the device scene with those in place of its stored colour (one temporal term) and
+   opacities. */
+static rd_result evaluate_networks(rd_context *ctx, slice_cuda_state *st, float time, void *stream, rd_scene4d *view)
+{
+    *view = st->device;
+    view->opacities = (float *)st->evaluated[0].ptr, view->sh = (float *)st->evaluated[1].ptr, view->time_degree = 0;
+    uint32_t floats = 3 * (uint32_t)rd_sh_coeffs(st->device.sh_degree);
+    if (st->device.count > 0)
+        appearance_kernel<<<(unsigned int)((st->device.count + 127) / 128), 128, 0, stream_of(ctx, stream)>>>(
+            (uint32_t)st->device.count, st->device_networks, (const float4 *)st->device.means, st->device.fixed, time,
+            view->opacities, view->sh, floats);
+    return rd_cuda_check(ctx, cudaGetLastError(), "4D appearance networks (cuda)");
 }
 
 extern "C" rd_result rd_slice4d_cuda(rd_context *ctx, const rd_scene4d *s, const rd_render_desc *desc, const rd_scene **sliced,
@@ -150,7 +203,10 @@ extern "C" rd_result rd_slice4d_cuda(rd_context *ctx, const rd_scene4d *s, const
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D render (cuda): out of memory");
     slice_cuda_state *st = (slice_cuda_state *)*slot;
     rd_result r = upload_scene(ctx, st, s);
-    if (r == RD_OK) r = rd_slice4d_into_cuda(ctx, &st->device, desc->time, desc->stream, &st->target);
+    rd_scene4d with_networks;
+    if (r == RD_OK && s->appearance) r = evaluate_networks(ctx, st, desc->time, desc->stream, &with_networks);
+    if (r == RD_OK)
+        r = rd_slice4d_into_cuda(ctx, s->appearance ? &with_networks : &st->device, desc->time, desc->stream, &st->target);
     if (r != RD_OK) return r;
     *sliced = st->target.scene;
     if (device) *device = &st->device;

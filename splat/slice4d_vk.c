@@ -4,6 +4,7 @@
    Vulkan renderer as a device scene. The slice is its own submission (one host wait)
    before the 3D frame's. */
 #include "slice4d_vk.h"
+#include "appearance4d.h"
 #include "../renderer/vulkan/vk_backend.h"
 
 #include <stdint.h>
@@ -13,14 +14,20 @@
 static const uint32_t slice_spv[] = {
 #include "slice4d.comp.inc"
 };
+static const uint32_t appearance_spv[] = {
+#include "appearance4d.comp.inc"
+};
 
 enum { SLICE_GAUSSIANS = 32, SOURCES = RD_SLICE4D_SOURCES }; /* a workgroup's Gaussians (slice4d.comp) */
 
 typedef struct slice_vk_state {
-    rd_vk_pipeline slice;
+    rd_vk_pipeline slice, appearance;
     uint64_t uid;                  /* the scene whose copies these are; 0: none */
     rd_vk_buffer source[SOURCES];  /* means (4), statics (11), opacities, SH (terms * K * 3) */
     rd_slice4d_target target;      /* the 3D arrays written (device addresses) and their scene */
+    /* a scene with appearance networks: their weights and features, and each Gaussian's
+       opacity logit and colour at the frame's time (appearance4d.comp) */
+    rd_vk_buffer networks[2], evaluated[2];
 } slice_vk_state;
 
 _Static_assert(sizeof(rd_slice4d_static) == 11 * sizeof(float), "slice4d.comp reads the statics as 11 floats");
@@ -34,7 +41,9 @@ void rd_slice4d_vk_free_state(rd_context *ctx, void *state)
     rd_slice4d_target_free(ctx, &st->target);
     if (vk && vk->device) {
         rd_vk_pipeline_destroy(vk, &st->slice);
+        rd_vk_pipeline_destroy(vk, &st->appearance);
         for (int k = 0; k < SOURCES; k++) rd_vk_release(ctx, &st->source[k]);
+        for (int k = 0; k < 2; k++) rd_vk_release(ctx, &st->networks[k]), rd_vk_release(ctx, &st->evaluated[k]);
     }
     free(st);
 }
@@ -46,6 +55,8 @@ static rd_result get_state(rd_context *ctx, slice_vk_state **out)
         slice_vk_state *st = calloc(1, sizeof *st);
         if (!st) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D render (vulkan): out of memory");
         rd_result r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&st->slice, slice_spv, sizeof slice_spv, "slice4d", NULL});
+        if (r == RD_OK)
+            r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&st->appearance, appearance_spv, sizeof appearance_spv, "appearance4d", NULL});
         if (r != RD_OK) {
             rd_slice4d_vk_free_state(ctx, st);
             return r;
@@ -71,8 +82,35 @@ static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scen
         if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->source[k], 0, from[k], source_bytes[k]);
     }
     if (r == RD_OK) r = rd_slice4d_target_make(ctx, s, &st->target);
+    const rd_appearance4d *a = s->appearance;
+    if (r == RD_OK && a) {
+        size_t n = (size_t)(s->count > 0 ? s->count : 1), floats = 3 * (size_t)rd_sh_coeffs(s->sh_degree);
+        const void *net_from[2] = {a->weights, a->features};
+        const size_t net_bytes[2] = {4 * (size_t)a->weight_count, 4 * RD_APPEARANCE_FEATURES * n}, out_bytes[2] = {4 * n, 4 * floats * n};
+        for (int k = 0; k < 2 && r == RD_OK; k++) {
+            r = rd_vk_reserve(ctx, &st->networks[k], net_bytes[k], "4D appearance networks");
+            if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->networks[k], 0, net_from[k], net_bytes[k]);
+            if (r == RD_OK) r = rd_vk_reserve(ctx, &st->evaluated[k], out_bytes[k], "4D appearance networks");
+        }
+    }
     if (r == RD_OK) st->uid = s->head.uid;
     return r;
+}
+
+/* The networks' pass: each kept Gaussian's opacity logit and colour into st->evaluated. */
+static void record_networks(VkCommandBuffer cmd, slice_vk_state *st, const rd_scene4d *s, float time)
+{
+    const rd_appearance4d *a = s->appearance;
+    struct {
+        VkDeviceAddress means4, statics, weights, features, opacities, sh;
+        uint32_t count, floats, offset[4];
+        float time, radius, time_origin, time_span, centre[3];
+    } push = {st->source[0].address, st->source[1].address, st->networks[0].address, st->networks[1].address,
+              st->evaluated[0].address, st->evaluated[1].address, (uint32_t)s->count, 3 * (uint32_t)rd_sh_coeffs(s->sh_degree),
+              {a->mlp[0].offset, a->mlp[1].offset, a->mlp[2].offset, a->mlp[3].offset}, time, a->radius, a->time_origin,
+              a->time_span, {a->centre[0], a->centre[1], a->centre[2]}};
+    rd_vk_dispatch(cmd, &st->appearance, &push, ((uint64_t)s->count + 127) / 128);
+    rd_vk_barrier(cmd);
 }
 
 rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_camera *camera, const rd_render_desc *desc,
@@ -88,14 +126,18 @@ rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_ca
         VkDeviceAddress means4, statics, opacities4, sh4, means, log_scales, rotations, opacities, sh;
         uint32_t count, coeffs, terms;
         float time, two_pi_over_period;
-    } push = {st->source[0].address, st->source[1].address, st->source[2].address, st->source[3].address,
+    } push = {st->source[0].address, st->source[1].address,
+              s->appearance ? st->evaluated[0].address : st->source[2].address,
+              s->appearance ? st->evaluated[1].address : st->source[3].address,
               (VkDeviceAddress)(uintptr_t)st->target.arrays[0], (VkDeviceAddress)(uintptr_t)st->target.arrays[1],
               (VkDeviceAddress)(uintptr_t)st->target.arrays[2], (VkDeviceAddress)(uintptr_t)st->target.arrays[3],
-              (VkDeviceAddress)(uintptr_t)st->target.arrays[4], (uint32_t)s->count, (uint32_t)rd_sh_coeffs(s->sh_degree), (uint32_t)s->time_degree + 1,
+              (VkDeviceAddress)(uintptr_t)st->target.arrays[4], (uint32_t)s->count, (uint32_t)rd_sh_coeffs(s->sh_degree),
+              s->appearance ? 1u : (uint32_t)s->time_degree + 1,
               desc->time, 6.283185307179586f / s->time_period};
     VkCommandBuffer cmd;
     r = rd_vk_begin(ctx, &cmd);
     if (r != RD_OK) return r;
+    if (s->appearance) record_networks(cmd, st, s, desc->time);
     rd_vk_dispatch(cmd, &st->slice, &push, ((uint64_t)s->count + SLICE_GAUSSIANS - 1) / SLICE_GAUSSIANS);
     rd_vk_barrier(cmd);
     r = rd_vk_submit_wait(ctx, "4D slice");

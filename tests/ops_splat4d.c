@@ -1,5 +1,6 @@
 /* ops_splat4d.c: the 4D Gaussians' row of the cross-backend harness (backend_ops.h):
-   random 4D scenes (every SH and time degree, degenerate members among them) rendered at
+   random 4D scenes (every SH and time degree, degenerate members among them; every third
+   with random appearance networks in place of its stored colour and opacity) rendered at
    a random time on every backend (CPU threads, CUDA, Vulkan), against the CPU. On a GPU
    backend every other case makes its scene from device arrays, freed before the render
    (the scene is a copy). The backward row: the same kind of cases with random output
@@ -7,6 +8,8 @@
    against the one-thread CPU, on the backends with a backward pass (CPU, CUDA). */
 #include "backend_ops.h"
 #include "compare.h"
+#include "../splat/appearance4d_cpu.h"
+#include "../splat/scene4d.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 typedef struct scene4d_case {
     rd_scene4d_desc arrays;
+    rd_appearance4d *networks; /* NULL, or appearance networks the render's scene gets a copy of */
     rd_camera camera;
     rd_render_desc desc;
     bool device_arrays; /* on GPU backends */
@@ -28,6 +32,21 @@ typedef struct frame4d {
 static size_t case_pixels(const scene4d_case *c) { return (size_t)c->camera.width * c->camera.height; }
 
 static int cases(const op_env *env) { return env->variant ? 6 : 14; }
+
+/* Random appearance networks for n Gaussians (splat/appearance4d.h): the weights drawn
+   as a trainer starts them, nudged (biases too), features within 1, the normalisation
+   about the cases' Gaussians (depths 0.3-10, times 0-1). */
+static rd_appearance4d *random_networks(test_rng *r, int sh_degree, int n)
+{
+    rd_appearance4d *a = rd_appearance4d_new(sh_degree, n);
+    if (!a) return NULL;
+    rd_appearance4d_init(a, n, (uint64_t)(rng_uniform(r) * 1e12) + 1);
+    for (uint32_t k = 0; k < a->weight_count; k++) a->weights[k] += (float)rng_range(r, -0.05, 0.05);
+    for (int64_t k = 0; k < (int64_t)n * RD_APPEARANCE_FEATURES; k++) a->features[k] = (float)rng_range(r, -1, 1);
+    a->centre[0] = a->centre[1] = 0.0f, a->centre[2] = 4.0f, a->radius = (float)rng_range(r, 2, 6);
+    a->time_origin = (float)rng_range(r, -0.1, 0.1), a->time_span = (float)rng_range(r, 0.9, 1.2);
+    return a;
+}
 
 static void *generate(const op_env *env, test_rng *r, int i)
 {
@@ -61,6 +80,7 @@ static void *generate(const op_env *env, test_rng *r, int i)
     c->camera = random_camera(r, size[0], size[1]);
     c->desc = (rd_render_desc){.flags = (uint32_t)(rng_uniform(r) * 8) & 7u, .time = (float)rng_range(r, -0.2, 1.2),
                                .background = {(float)rng_uniform(r), (float)rng_uniform(r), (float)rng_uniform(r)}};
+    if (i % 3 == 2) c->networks = random_networks(r, d->sh_degree, n);
     return c;
 }
 
@@ -70,6 +90,7 @@ static void free_inputs(void *inputs)
     free((void *)c->arrays.means), free((void *)c->arrays.log_scales), free((void *)c->arrays.rotations);
     free((void *)c->arrays.opacities), free((void *)c->arrays.sh);
     free(c->grad_color), free(c->grad_depth);
+    rd_appearance4d_free(c->networks);
     free(c);
 }
 
@@ -113,6 +134,11 @@ static rd_result run(rd_context *ctx, void *inputs, void **outputs)
     } else {
         r = rd_scene4d_create(ctx, &c->arrays, &scene);
     }
+    if (r == RD_OK && c->networks) {
+        rd_appearance4d *copy = rd_appearance4d_copy(c->networks, c->arrays.count);
+        if (!copy) r = RD_ERROR_OUT_OF_MEMORY;
+        else rd_scene4d_set_appearance((rd_scene4d *)scene, copy);
+    }
     if (r == RD_OK)
         r = rd_render(ctx, scene, &c->camera, &c->desc,
                       &(rd_framebuffer){.color = f->color, .depth = f->depth, .transmittance = f->trans, .contributors = f->contrib});
@@ -145,9 +171,9 @@ static bool compare(const op_env *env, const void *inputs, const void *got_outpu
 static void describe(const void *inputs)
 {
     const scene4d_case *c = inputs;
-    printf("%dx%d, %lld 4D Gaussians, SH %d, time degree %d, period %g, time %g, flags %u%s\n", c->camera.width, c->camera.height,
+    printf("%dx%d, %lld 4D Gaussians, SH %d, time degree %d, period %g, time %g, flags %u%s%s\n", c->camera.width, c->camera.height,
            (long long)c->arrays.count, c->arrays.sh_degree, c->arrays.time_degree, c->arrays.time_period, c->desc.time,
-           c->desc.flags, c->device_arrays ? ", device arrays on GPUs" : "");
+           c->desc.flags, c->device_arrays ? ", device arrays on GPUs" : "", c->networks ? ", appearance networks" : "");
 }
 
 static bool never_large(const void *inputs)
