@@ -31,6 +31,10 @@ static const char *USAGE =
     "                             fitting the codebooks (default 1000; 0: none)\n"
     "  --importance weights|gradients  rank by the colour weights in the views (default), or by\n"
     "                             OMG4's score: the photos' gradients by 2D mean and time\n"
+    "  --appearance stored|networks  a 4D scene's colour and opacity quantised as stored (default),\n"
+    "                             or OMG4's appearance networks: six quantised features a Gaussian\n"
+    "                             and four small MLPs evaluated every frame\n"
+    "  --network-steps S          steps fitting the networks to the stored colour (default 2000)\n"
     "  --downscale F              the dataset's photos downscaled by F (as `radiant train`'s)\n"
     "  --background B             the photos' background: black (default), white or R,G,B\n"
     "  --backend B                cpu (default), cuda or vulkan: renders for importance and PSNR\n"
@@ -73,10 +77,14 @@ static int parse(int argc, char **argv, compact_options *o)
             if (!parse_float(argv[++i], 1, 22, &v) || v != floorf(v))
                 return fprintf(stderr, "radiant: --zstd-level %s: expected 1..22\n", next), EXIT_USAGE;
             o->desc.zstd_level = (int)v;
-        } else if ((strcmp(a, "--views") == 0 || strcmp(a, "--finetune-steps") == 0) && next) {
+        } else if ((strcmp(a, "--views") == 0 || strcmp(a, "--finetune-steps") == 0 || strcmp(a, "--network-steps") == 0) && next) {
             if (!parse_float(argv[++i], 0, 1000000, &v) || v != floorf(v))
                 return fprintf(stderr, "radiant: %s %s: expected a whole number\n", a, next), EXIT_USAGE;
-            *(a[2] == 'v' ? &o->views : &o->desc.finetune_steps) = (int)v;
+            *(a[2] == 'v' ? &o->views : a[2] == 'f' ? &o->desc.finetune_steps : &o->desc.network_steps) = (int)v;
+        } else if (strcmp(a, "--appearance") == 0 && next) {
+            if (strcmp(next, "stored") && strcmp(next, "networks"))
+                return fprintf(stderr, "radiant: --appearance %s: expected stored or networks\n", next), EXIT_USAGE;
+            o->desc.appearance = strcmp(argv[++i], "networks") == 0 ? RD_COMPACT_APPEARANCE_NETWORKS : RD_COMPACT_APPEARANCE_STORED;
         } else if (strcmp(a, "--downscale") == 0 && next) {
             if (!parse_float(argv[++i], 1, 16, &v) || v != floorf(v))
                 return fprintf(stderr, "radiant: --downscale %s: expected 1..16\n", next), EXIT_USAGE;
@@ -141,6 +149,9 @@ static cJSON *report_json(const compact_options *o, const rd_compact_report *r, 
                                              : o->desc.view_count                                  ? "weights"
                                                                                                    : "view-free");
     cJSON_AddNumberToObject(j, "finetune_steps", o->desc.view_count ? o->desc.finetune_steps : 0);
+    cJSON_AddStringToObject(j, "appearance", o->desc.appearance == RD_COMPACT_APPEARANCE_NETWORKS ? "networks" : "stored");
+    if (o->desc.appearance == RD_COMPACT_APPEARANCE_NETWORKS)
+        cJSON_AddNumberToObject(j, "network_steps", o->desc.network_steps ? o->desc.network_steps : 2000);
     cJSON_AddNumberToObject(j, "input_bytes", (double)in_bytes);
     cJSON_AddNumberToObject(j, "file_bytes", (double)r->file_bytes);
     if (in_bytes > 0) cJSON_AddNumberToObject(j, "times_smaller", (double)in_bytes / (double)r->file_bytes);

@@ -21,6 +21,7 @@
 
 #include "radiant.h"
 #include "radiant_compact.h"
+#include "../splat/appearance4d.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +37,7 @@ typedef enum rd_compact_attribute {
     RD_COMPACT_OPACITIES,  /* sigmoid of the logit */
     RD_COMPACT_SH_DC,      /* the colour's first 3 floats (4D: the constant term's) */
     RD_COMPACT_SH_REST,    /* the rest of the colour */
+    RD_COMPACT_FEATURES,   /* with appearance networks (in place of opacity and colour): f_static, f_view */
     RD_COMPACT_ATTRIBUTES
 } rd_compact_attribute;
 const char *rd_compact_attribute_name(rd_compact_attribute a);
@@ -58,6 +60,8 @@ typedef struct rd_compact_arrays {
     float time_period;
     uint32_t flags;
     float *means, *log_scales, *rotations, *opacities, *sh; /* host */
+    bool appearance; /* a 4D scene whose colour and opacity come from networks: features in their place */
+    float *features; /* with appearance: count x RD_APPEARANCE_FEATURES, host */
 } rd_compact_arrays;
 /* Floats a Gaussian has of mean (3 or 4), log-scale (3 or 4), rotation (4 or 8) and colour. */
 int rd_compact_mean_floats(const rd_compact_arrays *a);
@@ -68,7 +72,8 @@ int rd_compact_sh_floats(const rd_compact_arrays *a);
 int rd_compact_attribute_width(const rd_compact_arrays *a, rd_compact_attribute attribute);
 
 /* The slices of a scene's layout with the default bits (scales 9, rotation pairs 13, opacity
-   8, DC 12, the rest 13), their count. */
+   8, DC 12, the rest 13; with appearance networks, the features' three pairs 10 in place of
+   opacity and colour, OMG4's), their count. */
 int rd_compact_default_slices(const rd_compact_arrays *a, rd_compact_slice out[RD_COMPACT_MAX_SLICES]);
 /* Bytes of index planes a slice of count Gaussians takes. */
 static inline uint64_t rd_compact_index_bytes(const rd_compact_slice *s, int64_t count)
@@ -101,9 +106,25 @@ void rd_compact_arrays_free(rd_compact_arrays *a);
 
 /* The codebooks fitted to the views' photos (compact_finetune.c): desc->finetune_steps of
    Adam on the codebook rows, each row's gradient the sum of its Gaussians' (the renderer's
-   backward pass of an L1 loss); a (the decoded Gaussians) follows the codebooks. */
+   backward pass of an L1 loss); a (the decoded Gaussians) follows the codebooks. With
+   appearance networks (a->appearance; NULL otherwise), their weights move too, by the
+   gradient their backward pass takes from the colour's and opacity's. */
 rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_compact_codes *codes, int slice_count,
-                              const rd_compact_desc *desc);
+                              rd_appearance4d *networks, const rd_compact_desc *desc);
+
+/* Appearance networks (compact_networks.c) fitted to a's stored colour and opacity (a 4D
+   scene's), desc->network_steps steps; *out the networks with a feature row per Gaussian. */
+rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, const rd_compact_desc *desc,
+                                  rd_appearance4d **out);
+
+/* The networks' opacity logits and colours at `time` into a's opacities and sh (one
+   temporal term), from a's means and features (on the context's threads). */
+void rd_compact_networks_eval(rd_context *ctx, const rd_appearance4d *networks, const rd_compact_arrays *a, float time);
+/* Their backward pass at `time`: grads' opacities and sh (dL by what rd_compact_networks_eval
+   wrote) into grads' features and weight_grad (weight_count, overwritten); the same bits on
+   any number of threads. */
+rd_result rd_compact_networks_backward(rd_context *ctx, const rd_appearance4d *networks, const rd_compact_arrays *a,
+                                       const rd_compact_arrays *grads, float time, float *weight_grad);
 
 /* The view of a scene (3D or 4D, host arrays) as arrays; false for any other kind. */
 bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out);

@@ -1,6 +1,7 @@
 /* compact_layout.c: what the compact file's slices take of a 3D or 4D Gaussian (compact.h):
    the writer and the reader both go through these, so that they cannot disagree. */
 #include "compact.h"
+#include "../splat/appearance4d.h"
 #include "../splat/scene4d.h"
 
 #include <math.h>
@@ -9,7 +10,7 @@
 
 const char *rd_compact_attribute_name(rd_compact_attribute a)
 {
-    static const char *const names[] = {"log_scales", "rotations", "opacities", "sh_dc", "sh_rest"};
+    static const char *const names[] = {"log_scales", "rotations", "opacities", "sh_dc", "sh_rest", "features"};
     return (unsigned)a < RD_COMPACT_ATTRIBUTES ? names[a] : "unknown";
 }
 
@@ -45,9 +46,10 @@ int rd_compact_attribute_width(const rd_compact_arrays *a, rd_compact_attribute 
     switch (attribute) {
     case RD_COMPACT_LOG_SCALES: return rd_compact_mean_floats(a);
     case RD_COMPACT_ROTATIONS: return rd_compact_rotation_floats(a);
-    case RD_COMPACT_OPACITIES: return 1;
-    case RD_COMPACT_SH_DC: return 3;
-    case RD_COMPACT_SH_REST: return rd_compact_sh_floats(a) - 3;
+    case RD_COMPACT_OPACITIES: return a->appearance ? 0 : 1;
+    case RD_COMPACT_SH_DC: return a->appearance ? 0 : 3;
+    case RD_COMPACT_SH_REST: return a->appearance ? 0 : rd_compact_sh_floats(a) - 3;
+    case RD_COMPACT_FEATURES: return a->appearance ? RD_APPEARANCE_FEATURES : 0;
     default: return 0;
     }
 }
@@ -57,6 +59,10 @@ int rd_compact_default_slices(const rd_compact_arrays *a, rd_compact_slice out[R
     int n = 0;
     for (int k = 0; k < rd_compact_mean_floats(a); k++) out[n++] = (rd_compact_slice){RD_COMPACT_LOG_SCALES, k, 1, 9, 0};
     for (int k = 0; k < rd_compact_rotation_floats(a); k += 2) out[n++] = (rd_compact_slice){RD_COMPACT_ROTATIONS, k, 2, 13, 0};
+    if (a->appearance) {
+        for (int k = 0; k < RD_APPEARANCE_FEATURES; k += 2) out[n++] = (rd_compact_slice){RD_COMPACT_FEATURES, k, 2, 10, 0};
+        return n;
+    }
     out[n++] = (rd_compact_slice){RD_COMPACT_OPACITIES, 0, 1, 8, 0};
     out[n++] = (rd_compact_slice){RD_COMPACT_SH_DC, 0, 3, 12, 0};
     int rest = rd_compact_attribute_width(a, RD_COMPACT_SH_REST);
@@ -83,6 +89,9 @@ void rd_compact_row_get(const rd_compact_arrays *a, rd_compact_attribute attribu
     case RD_COMPACT_OPACITIES: row[0] = rd_sigmoid(a->opacities[i]); break;
     case RD_COMPACT_SH_DC: memcpy(row, a->sh + (size_t)i * c, 3 * sizeof(float)); break;
     case RD_COMPACT_SH_REST: memcpy(row, a->sh + (size_t)i * c + 3, (c - 3) * sizeof(float)); break;
+    case RD_COMPACT_FEATURES:
+        if (a->features) memcpy(row, a->features + (size_t)i * RD_APPEARANCE_FEATURES, RD_APPEARANCE_FEATURES * sizeof(float));
+        break;
     default: break;
     }
 }
@@ -112,6 +121,9 @@ void rd_compact_row_set(const rd_compact_arrays *a, rd_compact_attribute attribu
     case RD_COMPACT_OPACITIES: a->opacities[i] = rd_logit(row[0]); break;
     case RD_COMPACT_SH_DC: memcpy(a->sh + (size_t)i * c, row, 3 * sizeof(float)); break;
     case RD_COMPACT_SH_REST: memcpy(a->sh + (size_t)i * c + 3, row, (c - 3) * sizeof(float)); break;
+    case RD_COMPACT_FEATURES:
+        if (a->features) memcpy(a->features + (size_t)i * RD_APPEARANCE_FEATURES, row, RD_APPEARANCE_FEATURES * sizeof(float));
+        break;
     default: break;
     }
 }
@@ -137,13 +149,15 @@ bool rd_compact_arrays_alloc(const rd_compact_arrays *like, int64_t count, rd_co
     out->rotations = malloc((size_t)n * (size_t)rd_compact_rotation_floats(like) * sizeof(float));
     out->opacities = malloc((size_t)n * sizeof(float));
     out->sh = malloc((size_t)n * (size_t)rd_compact_sh_floats(like) * sizeof(float));
-    if (out->means && out->log_scales && out->rotations && out->opacities && out->sh) return true;
+    out->features = like->appearance ? malloc((size_t)n * RD_APPEARANCE_FEATURES * sizeof(float)) : NULL;
+    if (out->means && out->log_scales && out->rotations && out->opacities && out->sh && (out->features || !like->appearance))
+        return true;
     rd_compact_arrays_free(out);
     return false;
 }
 
 void rd_compact_arrays_free(rd_compact_arrays *a)
 {
-    free(a->means), free(a->log_scales), free(a->rotations), free(a->opacities), free(a->sh);
-    a->means = a->log_scales = a->rotations = a->opacities = a->sh = NULL;
+    free(a->means), free(a->log_scales), free(a->rotations), free(a->opacities), free(a->sh), free(a->features);
+    a->means = a->log_scales = a->rotations = a->opacities = a->sh = a->features = NULL;
 }

@@ -5,6 +5,7 @@
 #include "bytes.h"
 #include "conventions.h"
 #include "formats.h"
+#include "../splat/appearance4d_cpu.h"
 #include "../splat/scene4d.h"
 
 #include <cjson/cJSON.h>
@@ -24,13 +25,17 @@ typedef struct part {
     uint64_t bytes, raw_bytes;
 } part;
 
+/* The parts a file may have: positions, codebooks, each attribute's indices, the networks. */
+enum { MAX_PARTS = 3 + RD_COMPACT_ATTRIBUTES };
+
 typedef struct parsed {
-    rd_compact_arrays a; /* count, degrees, period, flags (arrays NULL) */
+    rd_compact_arrays a; /* count, degrees, period, flags, appearance (arrays NULL) */
     float origin[4];
     rd_compact_slice slices[RD_COMPACT_MAX_SLICES];
     int slice_count;
-    part parts[2 + RD_COMPACT_ATTRIBUTES];
+    part parts[MAX_PARTS];
     int part_count;
+    rd_appearance4d networks; /* with appearance: the normalisation and layout (no arrays) */
 } parsed;
 
 bool rd_compact_detect(const unsigned char *data, size_t size)
@@ -46,6 +51,44 @@ static rd_result integer(rd_context *ctx, const char *path, const cJSON *object,
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: \"%s\" must be an integer %.0f..%.0f", path, where, name, lo, hi);
     *out = (int64_t)v->valuedouble;
+    return RD_OK;
+}
+
+/* A finite number, positive where asked, or the error naming it. */
+static rd_result number(rd_context *ctx, const char *path, const cJSON *object, const char *name, bool positive, float *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(object, name);
+    float x = cJSON_IsNumber(v) ? (float)v->valuedouble : NAN;
+    if (!isfinite(x) || (positive && !(x > 0.0f)))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration: appearance: \"%s\" must be a %snumber", path, name,
+                       positive ? "positive " : "finite ");
+    *out = x;
+    return RD_OK;
+}
+
+/* The appearance networks' normalisation (4D scenes only); their layout follows the SH
+   degree. */
+static rd_result parse_appearance(rd_context *ctx, const char *path, const cJSON *n, parsed *p)
+{
+    if (!p->a.four_d || !cJSON_IsObject(n))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration: \"appearance\" must be an object, in a 4D scene's file", path);
+    rd_appearance4d *net = &p->networks;
+    const cJSON *centre = cJSON_GetObjectItemCaseSensitive(n, "centre");
+    if (!cJSON_IsArray(centre) || cJSON_GetArraySize(centre) != 3)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration: appearance: \"centre\" must be 3 numbers", path);
+    for (int c = 0; c < 3; c++) {
+        const cJSON *v = cJSON_GetArrayItem(centre, c);
+        if (!cJSON_IsNumber(v) || !isfinite((float)v->valuedouble))
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration: appearance: \"centre\" must be 3 finite numbers", path);
+        net->centre[c] = (float)v->valuedouble;
+    }
+    rd_result r = number(ctx, path, n, "radius", true, &net->radius);
+    if (r == RD_OK) r = number(ctx, path, n, "time_origin", false, &net->time_origin);
+    if (r == RD_OK) r = number(ctx, path, n, "time_span", true, &net->time_span);
+    if (r != RD_OK) return r;
+    net->sh_degree = p->a.sh_degree;
+    net->weight_count = rd_appearance_layout(p->a.sh_degree, net->mlp);
+    p->a.appearance = true;
     return RD_OK;
 }
 
@@ -67,6 +110,11 @@ static rd_result parse_scene(rd_context *ctx, const char *path, const cJSON *j, 
         if (!cJSON_IsNumber(period) || !(period->valuedouble > 0.0) || !isfinite((float)period->valuedouble))
             return rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration: \"time_period\" must be a positive number", path);
         p->a.time_period = (float)period->valuedouble;
+    }
+    const cJSON *appearance = cJSON_GetObjectItemCaseSensitive(j, "appearance");
+    if (appearance) {
+        r = parse_appearance(ctx, path, appearance, p);
+        if (r != RD_OK) return r;
     }
     const cJSON *origin = cJSON_GetObjectItemCaseSensitive(j, "origin");
     int m = rd_compact_mean_floats(&p->a);
@@ -114,8 +162,8 @@ static rd_result parse_slices(rd_context *ctx, const char *path, const cJSON *j,
    the checksum. */
 static rd_result parse_parts(rd_context *ctx, const char *path, const cJSON *j, const unsigned char *at, uint64_t available, parsed *p)
 {
-    const char *names[2 + RD_COMPACT_ATTRIBUTES];
-    uint64_t raw[2 + RD_COMPACT_ATTRIBUTES] = {0};
+    const char *names[MAX_PARTS];
+    uint64_t raw[MAX_PARTS] = {0};
     int count = 2;
     names[0] = "positions", names[1] = "codebooks";
     raw[0] = 2 * (uint64_t)rd_compact_mean_floats(&p->a) * (uint64_t)p->a.count;
@@ -125,6 +173,7 @@ static rd_result parse_parts(rd_context *ctx, const char *path, const cJSON *j, 
         if (strcmp(names[count - 1], rd_compact_attribute_name(s->attribute))) names[count++] = rd_compact_attribute_name(s->attribute);
         raw[count - 1] += rd_compact_index_bytes(s, p->a.count);
     }
+    if (p->a.appearance) names[count] = "networks", raw[count++] = 2 * (uint64_t)p->networks.weight_count;
     const cJSON *parts = cJSON_GetObjectItemCaseSensitive(j, "parts");
     if (!cJSON_IsArray(parts) || cJSON_GetArraySize(parts) != count)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration: \"parts\" must list %d parts", path, count);
@@ -208,7 +257,7 @@ static rd_result decode_slices(rd_context *ctx, const char *path, const parsed *
     memset(codes, 0, sizeof codes);
     rd_result r = RD_OK;
     const unsigned char *book = raw[1];
-    uint64_t at[2 + RD_COMPACT_ATTRIBUTES] = {0};
+    uint64_t at[MAX_PARTS] = {0};
     int part_of = 1;
     for (int k = 0; k < p->slice_count && r == RD_OK; k++) {
         const rd_compact_slice *s = &p->slices[k];
@@ -242,6 +291,16 @@ static rd_result decode_slices(rd_context *ctx, const char *path, const parsed *
     return r;
 }
 
+/* The networks' weights from their half floats, each finite or the file is refused. */
+static rd_result decode_networks(rd_context *ctx, const char *path, const unsigned char *raw, rd_appearance4d *net)
+{
+    for (uint32_t k = 0; k < net->weight_count; k++) {
+        net->weights[k] = rd_half_to_float(rd_le16(raw + 2 * (size_t)k));
+        if (!isfinite(net->weights[k])) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: networks: weight %u is not finite", path, k);
+    }
+    return RD_OK;
+}
+
 /* The scene the parsed file describes, arrays allocated (the decode limit checked first). */
 static rd_result make_scene(rd_context *ctx, const char *path, size_t size, const parsed *p, rd_scene **scene, rd_compact_arrays *a)
 {
@@ -249,7 +308,7 @@ static rd_result make_scene(rd_context *ctx, const char *path, size_t size, cons
     uint64_t raw = 0;
     for (int k = 0; k < p->part_count; k++) raw += p->parts[k].raw_bytes;
     uint64_t per = 4 * (uint64_t)(2 * rd_compact_mean_floats(a) + rd_compact_rotation_floats(a) + 1 + rd_compact_sh_floats(a)) +
-                   (a->four_d ? sizeof(rd_slice4d_static) : 0);
+                   (a->four_d ? sizeof(rd_slice4d_static) : 0) + (a->appearance ? 4 * RD_APPEARANCE_FEATURES : 0);
     char what[96];
     snprintf(what, sizeof what, "%lld %sGaussians of SH degree %d", (long long)a->count, a->four_d ? "4D " : "", a->sh_degree);
     rd_result r = rd_decode_check_ratio(ctx, path, size, raw + per * (uint64_t)a->count, what, DECODE_RATIO);
@@ -260,6 +319,17 @@ static rd_result make_scene(rd_context *ctx, const char *path, size_t size, cons
         if (r != RD_OK) return r;
         *scene = (rd_scene *)s4;
         a->means = s4->means, a->log_scales = s4->log_scales, a->rotations = s4->rotations, a->opacities = s4->opacities, a->sh = s4->sh;
+        if (a->appearance) { /* the networks, which the scene owns; their features decode into it */
+            rd_appearance4d *net = rd_appearance4d_new(a->sh_degree, a->count);
+            if (!net) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for the appearance networks", path);
+            float *weights = net->weights, *features = net->features;
+            *net = p->networks;
+            net->weights = weights, net->features = features;
+            rd_scene4d_set_appearance(s4, net);
+            a->features = features;
+            memset(s4->opacities, 0, (size_t)a->count * sizeof(float)); /* unused: the networks give them */
+            memset(s4->sh, 0, (size_t)a->count * (size_t)rd_compact_sh_floats(a) * sizeof(float));
+        }
         return RD_OK;
     }
     rd_scene *s = NULL;
@@ -279,11 +349,12 @@ rd_result rd_compact_decode(rd_context *ctx, const char *path, const unsigned ch
     rd_scene *scene = NULL;
     rd_compact_arrays a;
     if (r == RD_OK) r = make_scene(ctx, path, size, &p, &scene, &a);
-    unsigned char *raw[2 + RD_COMPACT_ATTRIBUTES] = {0};
+    unsigned char *raw[MAX_PARTS] = {0};
     for (int k = 0; k < p.part_count && r == RD_OK; k++) r = inflate(ctx, path, &p.parts[k], &raw[k]);
     if (r == RD_OK) r = decode_positions(ctx, path, &p, raw[0], &a);
     if (r == RD_OK) r = decode_slices(ctx, path, &p, raw, &a);
-    for (int k = 0; k < 2 + RD_COMPACT_ATTRIBUTES; k++) free(raw[k]);
+    if (r == RD_OK && a.appearance) r = decode_networks(ctx, path, raw[p.part_count - 1], ((rd_scene4d *)scene)->appearance);
+    for (int k = 0; k < MAX_PARTS; k++) free(raw[k]);
     if (r != RD_OK) {
         rd_scene_destroy(scene);
         return r;

@@ -7,6 +7,7 @@
 #include "formats.h"
 #include "kmeans.h"
 #include "../renderer/kinds.h"
+#include "../splat/appearance4d_cpu.h"
 #include "../splat/scene4d.h"
 
 #include <cjson/cJSON.h>
@@ -17,7 +18,7 @@
 #include <string.h>
 #include <zstd.h>
 
-enum { PART_POSITIONS, PART_CODEBOOKS, PART_ATTRIBUTES, PART_COUNT = PART_ATTRIBUTES + RD_COMPACT_ATTRIBUTES };
+enum { PART_POSITIONS, PART_CODEBOOKS, PART_ATTRIBUTES, PART_NETWORKS = PART_ATTRIBUTES + RD_COMPACT_ATTRIBUTES, PART_COUNT };
 
 typedef struct writer {
     rd_context *ctx;
@@ -31,6 +32,7 @@ typedef struct writer {
     int slice_count;
     rd_bytes raw[PART_COUNT]; /* each part before zstd */
     const char *names[PART_COUNT];
+    rd_appearance4d *networks; /* with appearance networks: theirs (weights as the file's half floats) */
 } writer;
 
 static bool finite_floats(const float *v, int n)
@@ -129,9 +131,35 @@ static rd_result tune_kept(writer *w, const rd_compact_desc *desc)
             c->label[k] = (int32_t)k;
         }
     }
-    if (r == RD_OK) r = rd_compact_finetune(w->ctx, &w->kept, own, count, desc);
+    if (r == RD_OK) r = rd_compact_finetune(w->ctx, &w->kept, own, count, NULL, desc);
     for (int k = 0; k < count; k++) free(own[k].centroids), free(own[k].label);
     return r;
+}
+
+/* Appearance networks fitted to the kept Gaussians as the file decodes their positions
+   (their frequencies see every rounding), weights rounded to the file's half floats; the
+   kept arrays then hold features in place of opacity and colour. */
+static rd_result fit_networks(writer *w, const rd_compact_desc *desc)
+{
+    rd_result r = rd_compact_fit_networks(w->ctx, &w->kept, desc, &w->networks);
+    if (r != RD_OK) return r;
+    for (uint32_t k = 0; k < w->networks->weight_count; k++)
+        w->networks->weights[k] = rd_half_to_float(rd_half_from_float(w->networks->weights[k]));
+    w->a.appearance = w->kept.appearance = true;
+    w->kept.features = rd_alloc_array(w->n > 0 ? w->n : 1, RD_APPEARANCE_FEATURES * sizeof(float));
+    if (!w->kept.features) return rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    memcpy(w->kept.features, w->networks->features, (size_t)w->n * RD_APPEARANCE_FEATURES * sizeof(float));
+    w->a.time_degree = w->kept.time_degree = 0; /* no stored colour: the decoded scene's room for the networks' */
+    return RD_OK;
+}
+
+/* The networks' weights as half floats (after any fine-tuning: its last step's rounding is
+   the file's). */
+static void emit_networks(writer *w)
+{
+    w->names[PART_NETWORKS] = "networks";
+    for (uint32_t k = 0; k < w->networks->weight_count; k++)
+        rd_bytes_u16(&w->raw[PART_NETWORKS], rd_half_from_float(w->networks->weights[k]));
 }
 
 /* The centre of the kept means' box (and times' range): positions are half floats about it. */
@@ -256,6 +284,13 @@ static cJSON *configuration(const writer *w, const uint64_t packed[PART_COUNT])
     cJSON_AddNumberToObject(j, "time_period", w->a.time_period);
     cJSON_AddNumberToObject(j, "flags", w->a.flags);
     cJSON_AddItemToObject(j, "origin", cJSON_CreateFloatArray(w->origin, rd_compact_mean_floats(&w->a)));
+    if (w->networks) {
+        cJSON *n = cJSON_AddObjectToObject(j, "appearance");
+        cJSON_AddItemToObject(n, "centre", cJSON_CreateFloatArray(w->networks->centre, 3));
+        cJSON_AddNumberToObject(n, "radius", w->networks->radius);
+        cJSON_AddNumberToObject(n, "time_origin", w->networks->time_origin);
+        cJSON_AddNumberToObject(n, "time_span", w->networks->time_span);
+    }
     cJSON *slices = cJSON_AddArrayToObject(j, "slices");
     for (int k = 0; k < w->slice_count; k++) {
         const rd_compact_slice *s = &w->codes[k].slice;
@@ -353,6 +388,17 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
             return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: view %d: a %dx%d photo for a %dx%d camera", path, v,
                            view->image->width, view->image->height, view->camera.width, view->camera.height);
     }
+    if ((unsigned)d.appearance > RD_COMPACT_APPEARANCE_NETWORKS)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: appearance %d is not an rd_compact_appearance", path, (int)d.appearance);
+    if (d.network_steps < 0) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: network_steps %d is negative", path, d.network_steps);
+    bool networks = d.appearance == RD_COMPACT_APPEARANCE_NETWORKS;
+    if (networks && !rd_is_gaussians4d(scene))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: appearance networks are for 4D scenes (this is a %s scene)", path,
+                       rd_kind(rd_scene_head_of(scene)->kind) ? rd_kind(rd_scene_head_of(scene)->kind)->name : "scene of no known kind");
+    if (rd_is_gaussians4d(scene) && ((const rd_scene4d *)scene)->appearance)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
+                       "%s: this scene's colour comes from appearance networks (a compact file's); compact the scene they were "
+                       "fitted to", path);
     writer w = {.ctx = ctx, .path = path};
     if (!rd_compact_arrays_of(scene, &w.a)) {
         const rd_scene_head *head = rd_scene_head_of(scene);
@@ -362,7 +408,9 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
                        rd_kind(head->kind) ? rd_kind(head->kind)->name : "scene of no known kind");
     }
     rd_compact_slice slices[RD_COMPACT_MAX_SLICES];
-    w.slice_count = rd_compact_default_slices(&w.a, slices);
+    rd_compact_arrays layout = w.a; /* what the file will hold */
+    layout.appearance = networks;
+    w.slice_count = rd_compact_default_slices(&layout, slices);
     if (!fit_budget(slices, w.slice_count, rd_compact_mean_floats(&w.a), d.target_bits_per_gaussian)) {
         int least = 16 * rd_compact_mean_floats(&w.a) + 4 * w.slice_count;
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
@@ -380,6 +428,7 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
         w.names[PART_POSITIONS] = "positions", w.names[PART_CODEBOOKS] = "codebooks";
         write_positions(&w);
     }
+    if (r == RD_OK && networks) r = fit_networks(&w, &d);
     for (int k = 0; k < w.slice_count && r == RD_OK; k++) {
         w.codes[k].slice = slices[k];
         w.names[PART_ATTRIBUTES + slices[k].attribute] = rd_compact_attribute_name(slices[k].attribute);
@@ -388,10 +437,11 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     if (r == RD_OK && tuning) { /* the codebooks fitted to the photos */
         rd_compact_arrays decoded;
         r = decode_kept(&w, &decoded);
-        if (r == RD_OK) r = rd_compact_finetune(ctx, &decoded, w.codes, w.slice_count, &d);
+        if (r == RD_OK) r = rd_compact_finetune(ctx, &decoded, w.codes, w.slice_count, w.networks, &d);
         rd_compact_arrays_free(&decoded);
     }
     if (r == RD_OK) emit_codes(&w);
+    if (r == RD_OK && w.networks) emit_networks(&w);
     for (int p = 0; p < PART_COUNT && r == RD_OK; p++)
         if (w.raw[p].failed) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     rd_bytes file = {0};
@@ -402,5 +452,6 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     for (int k = 0; k < w.slice_count; k++) free(w.codes[k].centroids), free(w.codes[k].label);
     free(w.row);
     rd_compact_arrays_free(&w.kept);
+    rd_appearance4d_free(w.networks);
     return r;
 }

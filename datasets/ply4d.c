@@ -206,6 +206,10 @@ rd_result rd_ply4d_save(rd_context *ctx, const rd_scene *scene, const char *path
 {
     if (!rd_is_gaussians4d(scene)) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: rd_ply4d_save: not a 4D scene", path);
     const rd_scene4d *s = (const rd_scene4d *)scene;
+    if (s->appearance)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
+                       "%s: this 4D scene's colour and opacity come from appearance networks (a compact file's), which a 4D PLY "
+                       "cannot hold", path);
     field4d *fields = malloc(sizeof(field4d) * MAX_FIELDS4D);
     if (!fields) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     ply4d_job job = {s, fields,

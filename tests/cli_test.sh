@@ -302,6 +302,16 @@ check "a compact 4D scene renders at a time" status_is 0 "$radiant" render "$tmp
     --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/moving_c"
 check "info reads a compact 4D scene" status_is 0 "$radiant" info "$tmp/moving.rcompact"
 check "  (as 4D, with its parts)" sh -c "grep -q 'rcompact (XYZT' '$tmp/stdout' && grep -q 'positions' '$tmp/stdout'"
+check "compact a 4D scene with appearance networks" status_is 0 "$radiant" compact "$tmp/moving.ply" --out "$tmp/nets.rcompact" \
+    --appearance networks --network-steps 20
+check "  (its report and parts say so)" sh -c "grep -q '\"appearance\":.*\"networks\"' '$tmp/nets.report.json' && grep -q 'networks' '$tmp/stdout'"
+check "it renders at a time" status_is 0 "$radiant" render "$tmp/nets.rcompact" --backend cpu --time 0.5 \
+    --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/nets_c"
+check "it does not convert to a 4D PLY" status_is 1 "$radiant" convert "$tmp/nets.rcompact" "$tmp/nets.ply"
+check "  (the error says why)" grep -q "appearance networks" "$tmp/stderr"
+check "compact --appearance of a 3D scene exits 1" status_is 1 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.rcompact" \
+    --appearance networks
+check "compact --appearance other exits 2" status_is 2 "$radiant" compact "$tmp/moving.ply" --out "$tmp/x.rcompact" --appearance other
 check "compact --prune 1 exits 2" status_is 2 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.rcompact" --prune 1
 check "compact to another name exits 2" status_is 2 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.ply"
 check "compact below the least budget exits 1" status_is 1 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.rcompact" \

@@ -64,7 +64,7 @@ static void test_gradients(int sh_degree)
         float xyz[3], t = (float)rng_range(&rng, 0.0, 1.0), dfeatures[RD_APPEARANCE_FEATURES] = {0};
         for (int d = 0; d < 3; d++) xyz[d] = (float)rng_range(&rng, -3.0, 3.0); /* inside and outside the unit ball */
         double c[49];
-        float dsh[48];
+        float dsh[49];
         for (int k = 0; k <= floats; k++) c[k] = rng_range(&rng, -1.0, 1.0), dsh[k] = (float)c[k];
         float sh[48], logit;
         rd_appearance_trace trace;

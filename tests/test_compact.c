@@ -249,14 +249,16 @@ static void test_quantised(void)
 }
 
 /* Renders of scene from n cameras about it, as photos. */
-static rd_train_view *photos_of(const rd_scene *scene, int n, int width, int height)
+/* n photos of scene, at time 0, or (over_time) spread over 0..1. */
+static rd_train_view *photos_of(const rd_scene *scene, int n, int width, int height, bool over_time)
 {
     rd_train_view *views = calloc((size_t)n, sizeof *views);
     for (int v = 0; v < n; v++) {
         float eye[3] = {(float)rng_range(&rng, -0.6, 0.6), (float)rng_range(&rng, -0.6, 0.6), 0.0f};
         views[v].camera = rd_camera_look_at(eye, (float[]){0, 0, 5}, (float[]){0, -1, 0}, width, height, 60.0f);
+        views[v].time = over_time ? ((float)v + 0.5f) / (float)n : 0.0f;
         rd_image *photo = calloc(1, sizeof *photo);
-        render_image(scene, &views[v].camera, 0, photo);
+        render_image(scene, &views[v].camera, views[v].time, photo);
         for (int p = 0; p < width * height; p++) photo->pixels[4 * p + 3] = 1.0f; /* opaque: the render on black as it is */
         views[v].image = photo;
     }
@@ -276,7 +278,7 @@ static void photos_free(rd_train_view *views, int n)
 static double psnr_against(const rd_scene *scene, const rd_train_view *views, int n)
 {
     double sum = 0;
-    for (int v = 0; v < n; v++) sum += psnr_of(scene, &views[v].camera, 0, views[v].image);
+    for (int v = 0; v < n; v++) sum += psnr_of(scene, &views[v].camera, views[v].time, views[v].image);
     return sum / n;
 }
 
@@ -289,7 +291,7 @@ static void test_finetune(void)
     rd_scene *s = random_3d(TEST_SANITIZED ? 600 : 1500, 1, false);
     damp_rest(s);
     int n = 6;
-    rd_train_view *views = photos_of(s, n, 64, 48);
+    rd_train_view *views = photos_of(s, n, 64, 48, false);
     rd_compact_desc coarse = {.target_bits_per_gaussian = 90, .views = views, .view_count = n};
     rd_scene *plain = round_trip(s, "untuned.rcompact", &coarse, NULL);
     coarse.finetune_steps = TEST_SANITIZED ? 60 : 150;
@@ -331,7 +333,7 @@ static void test_finetune(void)
     int checked = 0, bad = 0;
     for (int i = 0; i < 40; i++) {
         if (g.opacities[i] == 0.0f) continue; /* not seen */
-        for (int attr = RD_COMPACT_OPACITIES; attr < RD_COMPACT_ATTRIBUTES; attr++) {
+        for (int attr = RD_COMPACT_OPACITIES; attr <= RD_COMPACT_SH_REST; attr++) {
             float row[16], analytic[16];
             int width = rd_compact_attribute_width(&a, attr);
             rd_compact_row_grad(&a, &g, attr, i, analytic);
@@ -575,10 +577,85 @@ static void test_broken(void)
     rd_scene_destroy(s);
 }
 
+/* The mean PSNR of b's renders against a's at three times. */
+static double psnr_over_time(const rd_scene *a, const rd_scene *b)
+{
+    return (render_psnr(a, b, 0.2f) + render_psnr(a, b, 0.5f) + render_psnr(a, b, 0.8f)) / 3.0;
+}
+
+/* Appearance networks in place of a 4D scene's colour and opacity (OMG4): the file holds
+   features and the networks, not colour; it loads as a 4D scene with networks that renders
+   closer to the original the longer they were fitted; the same settings write the same
+   bytes (on two threads); fine-tuning against photos brings it closer to them; networks
+   refuse a 3D scene, a scene that has networks, and a file with a broken normalisation. */
+static void test_networks(void)
+{
+    rd_scene *s = random_4d(TEST_SANITIZED ? 150 : 300, 1, 1);
+    rd_compact_report rep;
+    rd_compact_desc desc = {.appearance = RD_COMPACT_APPEARANCE_NETWORKS, .network_steps = 30};
+    rd_scene *few = round_trip(s, "networks_few.rcompact", &desc, NULL);
+    desc.network_steps = TEST_SANITIZED ? 150 : 300;
+    rd_scene *fitted = round_trip(s, "networks.rcompact", &desc, &rep);
+    if (few && fitted) {
+        double before = psnr_over_time(s, few), after = psnr_over_time(s, fitted);
+        printf("appearance networks: %.1f bits a Gaussian; %.2f dB from the original after 30 steps, %.2f after %d\n",
+               rep.bits_per_gaussian, before, after, desc.network_steps);
+        CHECK(rd_is_gaussians4d(fitted) && ((const rd_scene4d *)fitted)->appearance != NULL);
+        CHECK(after > before + 2.0 && after > 20.0);
+        bool features = false, networks = false, colour = false;
+        const rd_appearance4d *net = ((const rd_scene4d *)fitted)->appearance;
+        for (int k = 0; k < rep.part_count; k++) {
+            features |= strcmp(rep.parts[k].name, "features") == 0;
+            networks |= strcmp(rep.parts[k].name, "networks") == 0 && rep.parts[k].raw_bytes == 2ull * net->weight_count;
+            colour |= !strcmp(rep.parts[k].name, "sh_dc") || !strcmp(rep.parts[k].name, "sh_rest") || !strcmp(rep.parts[k].name, "opacities");
+        }
+        CHECK(features && networks && !colour);
+        rd_compact_report info;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/networks.rcompact", tmp);
+        CHECK_OK(rd_compact_file_info(ctx, path, &info));
+        CHECK(info.part_count == rep.part_count && info.file_bytes == rep.file_bytes);
+        /* the same settings, the same bytes */
+        size_t size_a, size_b;
+        unsigned char *a = read_file(path, &size_a);
+        rd_scene *again = round_trip(s, "networks_again.rcompact", &desc, NULL);
+        snprintf(path, sizeof path, "%s/networks_again.rcompact", tmp);
+        unsigned char *b = read_file(path, &size_b);
+        CHECK(a && b && size_a == size_b && memcmp(a, b, size_a) == 0);
+        free(a), free(b), rd_scene_destroy(again);
+        /* a scene with networks does not compact again; a 3D scene takes none */
+        snprintf(path, sizeof path, "%s/twice.rcompact", tmp);
+        CHECK_FAILS(rd_scene_compact(ctx, fitted, path, &desc, NULL), RD_ERROR_UNSUPPORTED);
+        CHECK(strstr(rd_last_error(ctx), "appearance networks") && access(path, F_OK) != 0);
+        rd_scene *flat = random_3d(50, 1, false);
+        CHECK_FAILS(rd_scene_compact(ctx, flat, path, &desc, NULL), RD_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(rd_last_error(ctx), "for 4D scenes") && access(path, F_OK) != 0);
+        rd_scene_destroy(flat);
+        snprintf(path, sizeof path, "%s/networks.rcompact", tmp);
+        expect_error(edited(path, "radius.rcompact", "\"radius\":", "\"radius\":-"), RD_ERROR_FORMAT, "appearance", "\"radius\"");
+        expect_error(edited(path, "no_networks.rcompact", "\"appearance\":", "\"elsewhere\":"), RD_ERROR_FORMAT, "slice", NULL);
+    }
+    rd_scene_destroy(few), rd_scene_destroy(fitted);
+    /* fitted to photos at four times: the networks and the features' codebooks move towards them */
+    int n = 4;
+    rd_train_view *views = photos_of(s, n, 64, 48, true);
+    desc = (rd_compact_desc){.appearance = RD_COMPACT_APPEARANCE_NETWORKS, .network_steps = 100, .views = views, .view_count = n};
+    rd_scene *plain = round_trip(s, "networks_untuned.rcompact", &desc, NULL);
+    desc.finetune_steps = TEST_SANITIZED ? 30 : 60;
+    rd_scene *tuned = round_trip(s, "networks_tuned.rcompact", &desc, NULL);
+    if (plain && tuned) {
+        double before = psnr_against(plain, views, n), after = psnr_against(tuned, views, n);
+        printf("appearance networks fine-tuned %d steps: %.2f -> %.2f dB against the photos\n", desc.finetune_steps, before, after);
+        CHECK(after > before + 0.3);
+    }
+    rd_scene_destroy(plain), rd_scene_destroy(tuned), rd_scene_destroy(s);
+    photos_free(views, n);
+}
+
 int main(void)
 {
     rng.state = test_seed("compact");
-    if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx) != RD_OK) return 1;
+    if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 2, .log = test_log}, &ctx) != RD_OK) return 1;
     tmp = test_temp_dir("compact");
     test_exact_small();
     test_quantised();
@@ -586,6 +663,7 @@ int main(void)
     test_finetune();
     test_real_scene();
     test_broken();
+    test_networks();
     rd_context_destroy(ctx);
     return test_finish("compact");
 }

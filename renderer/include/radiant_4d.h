@@ -47,7 +47,9 @@ typedef struct rd_scene4d_desc {
 } rd_scene4d_desc;
 /* The scene is a copy: the caller's arrays may change or go afterwards. */
 rd_result rd_scene4d_create(rd_context *ctx, const rd_scene4d_desc *desc, rd_scene **out);
-/* The stored arrays (host), laid out as in rd_scene4d_desc; zero for another kind. */
+/* The stored arrays (host), laid out as in rd_scene4d_desc; zero for another kind. (A
+   compact file's scene with appearance networks renders the networks' colour and opacity,
+   not these arrays'.) */
 rd_scene4d_desc rd_scene4d_arrays(const rd_scene *scene);
 
 /* Gradients with respect to a 4D scene's stored parameters (rd_scene_grads.params for

@@ -39,6 +39,15 @@ typedef enum rd_compact_importance {
                                           temporal mean (g_t); score = minmax(g_view) * minmax(g_t). Needs photos */
 } rd_compact_importance;
 
+/* Where a 4D scene's colour and opacity come from in the file. */
+typedef enum rd_compact_appearance {
+    RD_COMPACT_APPEARANCE_STORED = 0, /* quantised as stored (the DC colour, the rest, the opacity) */
+    RD_COMPACT_APPEARANCE_NETWORKS,   /* OMG4's appearance networks: six features a Gaussian (quantised) and
+                                         four small MLPs shared by all (half floats) give each Gaussian's
+                                         colour and opacity at the frame's time; the renderers evaluate them
+                                         every frame. 4D scenes only */
+} rd_compact_appearance;
+
 /* Everything zero means the default. */
 typedef struct rd_compact_desc {
     float prune_fraction;           /* share of the Gaussians dropped, least important first, 0..0.99; 0: none */
@@ -54,6 +63,8 @@ typedef struct rd_compact_desc {
                                        quantising, then the codebooks; 0: none */
     float background[3];            /* the photos' and the renders' background */
     rd_compact_importance importance;
+    rd_compact_appearance appearance;
+    int network_steps;              /* with networks: steps fitting them to the stored colour; 0: 2000 */
 } rd_compact_desc;
 
 enum { RD_COMPACT_MAX_PARTS = 16 };
