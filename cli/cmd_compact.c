@@ -35,6 +35,8 @@ static const char *USAGE =
     "                             or OMG4's appearance networks: six quantised features a Gaussian\n"
     "                             and four small MLPs evaluated every frame\n"
     "  --network-steps S          steps fitting the networks to the stored colour (default 2000)\n"
+    "  --merge                    OMG4's merging after pruning: similar neighbours become one\n"
+    "                             Gaussian at their opacity-weighted average\n"
     "  --downscale F              the dataset's photos downscaled by F (as `radiant train`'s)\n"
     "  --background B             the photos' background: black (default), white or R,G,B\n"
     "  --backend B                cpu (default), cuda or vulkan: renders for importance and PSNR\n"
@@ -105,6 +107,8 @@ static int parse(int argc, char **argv, compact_options *o)
         } else if (strcmp(a, "--decode-limit") == 0 && next) {
             if (rd_decode_limit_from_text(argv[++i], &o->context.decode_limit) != RD_OK)
                 return fprintf(stderr, "radiant: --decode-limit %s: expected a whole number of MiB or none\n", next), EXIT_USAGE;
+        } else if (strcmp(a, "--merge") == 0) {
+            o->desc.merge = 1;
         } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
             o->context.verbose = true;
         } else if (a[0] == '-' && a[1]) {
@@ -143,6 +147,7 @@ static cJSON *report_json(const compact_options *o, const rd_compact_report *r, 
     cJSON_AddStringToObject(j, "kind", r->kind == RD_SCENE_GAUSSIANS_4D ? "gaussians4d" : "gaussians");
     cJSON_AddNumberToObject(j, "gaussians_in", (double)r->count_in);
     cJSON_AddNumberToObject(j, "gaussians", (double)r->count);
+    cJSON_AddNumberToObject(j, "merged", (double)r->merged);
     cJSON_AddNumberToObject(j, "prune_fraction", o->desc.prune_fraction);
     cJSON_AddNumberToObject(j, "importance_views", o->desc.view_count);
     cJSON_AddStringToObject(j, "importance", o->desc.importance == RD_COMPACT_IMPORTANCE_GRADIENTS ? "gradients"

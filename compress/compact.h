@@ -126,6 +126,11 @@ void rd_compact_networks_eval(rd_context *ctx, const rd_appearance4d *networks, 
 rd_result rd_compact_networks_backward(rd_context *ctx, const rd_appearance4d *networks, const rd_compact_arrays *a,
                                        const rd_compact_arrays *grads, float time, float *weight_grad);
 
+/* OMG4's merging (compact_merge.c): groups of similar neighbours in a become their most
+   opaque member, moved to the group's weighted average position and colour; keep (a->count)
+   gets the indices of the Gaussians that remain, in order, merged how many went. */
+rd_result rd_compact_merge(rd_context *ctx, rd_compact_arrays *a, int64_t *keep, int64_t *merged);
+
 /* The view of a scene (3D or 4D, host arrays) as arrays; false for any other kind. */
 bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out);
 

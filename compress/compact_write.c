@@ -106,6 +106,32 @@ static rd_result gather_kept(writer *w)
     return RD_OK;
 }
 
+/* OMG4's merging of the kept Gaussians: those merged into a neighbour leave the kept
+   arrays (the rest keep their order). */
+static rd_result merge_kept(writer *w, int64_t *merged)
+{
+    int64_t *keep = rd_alloc_array(w->n > 0 ? w->n : 1, sizeof *keep);
+    if (!keep) return rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
+    rd_result r = rd_compact_merge(w->ctx, &w->kept, keep, merged);
+    if (r == RD_OK) {
+        int64_t n = w->n - *merged;
+        size_t m = (size_t)rd_compact_mean_floats(&w->kept), q = (size_t)rd_compact_rotation_floats(&w->kept);
+        size_t c = (size_t)rd_compact_sh_floats(&w->kept);
+        for (int64_t k = 0; k < n; k++) { /* keep[k] >= k: moving down never overwrites a row still to move */
+            size_t i = (size_t)keep[k];
+            memmove(w->kept.means + k * m, w->kept.means + i * m, m * sizeof(float));
+            memmove(w->kept.log_scales + k * m, w->kept.log_scales + i * m, m * sizeof(float));
+            memmove(w->kept.rotations + k * q, w->kept.rotations + i * q, q * sizeof(float));
+            memmove(w->kept.sh + k * c, w->kept.sh + i * c, c * sizeof(float));
+            w->kept.opacities[k] = w->kept.opacities[i];
+            w->row[k] = w->row[i];
+        }
+        w->n = w->kept.count = n;
+    }
+    free(keep);
+    return r;
+}
+
 /* With photos, before quantising: every kept Gaussian's attributes (not its mean) fitted
    to them, as the codebooks are afterwards, each Gaussian its own codebook row (what
    pruning took away, the rest makes up for). */
@@ -422,6 +448,8 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     rd_result r = choose(&w, scene, &d);
     bool tuning = d.finetune_steps > 0 && d.views && d.view_count > 0 && w.n > 0 && w.n <= INT32_MAX;
     if (r == RD_OK) r = gather_kept(&w);
+    int64_t merged = 0;
+    if (r == RD_OK && d.merge) r = merge_kept(&w, &merged);
     if (r == RD_OK && tuning) r = tune_kept(&w, &d);
     if (r == RD_OK) {
         find_origin(&w);
@@ -446,6 +474,7 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
         if (w.raw[p].failed) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     rd_bytes file = {0};
     if (r == RD_OK) r = assemble(&w, d.zstd_level, &file, report);
+    if (r == RD_OK && report) report->merged = merged;
     if (r == RD_OK) r = rd_bytes_save(ctx, path, &file);
     rd_bytes_free(&file);
     for (int p = 0; p < PART_COUNT; p++) rd_bytes_free(&w.raw[p]);

@@ -309,6 +309,8 @@ check "it renders at a time" status_is 0 "$radiant" render "$tmp/nets.rcompact" 
     --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/nets_c"
 check "it does not convert to a 4D PLY" status_is 1 "$radiant" convert "$tmp/nets.rcompact" "$tmp/nets.ply"
 check "  (the error says why)" grep -q "appearance networks" "$tmp/stderr"
+check "compact --merge" status_is 0 "$radiant" compact "$tmp/moving.ply" --out "$tmp/merged.rcompact" --merge
+check "  (the report counts the merged)" grep -q '"merged":' "$tmp/merged.report.json"
 check "compact --appearance of a 3D scene exits 1" status_is 1 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.rcompact" \
     --appearance networks
 check "compact --appearance other exits 2" status_is 2 "$radiant" compact "$tmp/moving.ply" --out "$tmp/x.rcompact" --appearance other

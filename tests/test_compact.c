@@ -652,6 +652,45 @@ static void test_networks(void)
     photos_free(views, n);
 }
 
+/* OMG4's merging: in a sparse 4D scene whose every Gaussian has a twin (1e-5 away, the same
+   colour) the twin pairs are most of the pairs that share a cell, so the 70th percentile
+   falls among them: the closest of them merge (at least a tenth), never more than one of a
+   pair, and the merged file renders closer to the scene without twins than the unmerged one;
+   without twins no pair is within the -3e-4 floor. */
+static void test_merge(void)
+{
+    enum { N = 200 };
+    rd_scene *s = random_4d(N, 1, 1), *twins = NULL;
+    rd_scene4d_desc d = rd_scene4d_arrays(s);
+    int c = 3 * 4 * 2;
+    float *means = malloc(2 * N * 4 * sizeof(float)), *ls = malloc(2 * N * 4 * sizeof(float)), *rot = malloc(2 * N * 8 * sizeof(float));
+    float *op = malloc(2 * N * sizeof(float)), *sh = malloc((size_t)2 * N * c * sizeof(float));
+    for (int i = 0; i < 2 * N; i++) {
+        int j = i / 2;
+        memcpy(means + 4 * i, d.means + 4 * j, 4 * sizeof(float));
+        if (i % 2) means[4 * i] += 1e-5f * (float)(1 + j % 7);
+        memcpy(ls + 4 * i, d.log_scales + 4 * j, 4 * sizeof(float)), memcpy(rot + 8 * i, d.rotations + 8 * j, 8 * sizeof(float));
+        memcpy(sh + (size_t)c * i, d.sh + (size_t)c * j, (size_t)c * sizeof(float));
+        op[i] = d.opacities[j];
+    }
+    CHECK_OK(rd_scene4d_create(ctx, &(rd_scene4d_desc){2 * N, 1, 1, 2.0f, means, ls, rot, op, sh, RD_MEMORY_HOST}, &twins));
+    rd_compact_report plain_report, twins_report;
+    rd_scene *plain = round_trip(s, "merged.rcompact", &(rd_compact_desc){.merge = 1}, &plain_report);
+    rd_scene *merged = round_trip(twins, "merged_twins.rcompact", &(rd_compact_desc){.merge = 1}, &twins_report);
+    rd_scene *unmerged = round_trip(twins, "unmerged_twins.rcompact", NULL, NULL);
+    if (plain && merged && unmerged) {
+        printf("merging: %lld of %d twinned Gaussians merged, %lld of %d without twins\n", (long long)twins_report.merged, 2 * N,
+               (long long)plain_report.merged, N);
+        CHECK(twins_report.merged >= N / 10 && twins_report.merged <= N && twins_report.count == 2 * N - twins_report.merged);
+        CHECK(plain_report.merged == 0);
+        double to_plain = render_psnr(s, merged, 0.5f), twinned_to_plain = render_psnr(s, unmerged, 0.5f);
+        printf("  against the scene without twins: the twinned file %.1f dB, merged %.1f dB\n", twinned_to_plain, to_plain);
+        CHECK(to_plain > twinned_to_plain + 0.2);
+    }
+    rd_scene_destroy(plain), rd_scene_destroy(merged), rd_scene_destroy(unmerged), rd_scene_destroy(twins), rd_scene_destroy(s);
+    free(means), free(ls), free(rot), free(op), free(sh);
+}
+
 int main(void)
 {
     rng.state = test_seed("compact");
@@ -664,6 +703,7 @@ int main(void)
     test_real_scene();
     test_broken();
     test_networks();
+    test_merge();
     rd_context_destroy(ctx);
     return test_finish("compact");
 }

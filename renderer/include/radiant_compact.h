@@ -65,6 +65,9 @@ typedef struct rd_compact_desc {
     rd_compact_importance importance;
     rd_compact_appearance appearance;
     int network_steps;              /* with networks: steps fitting them to the stored colour; 0: 2000 */
+    int merge;                      /* nonzero: OMG4's merging after pruning: similar neighbours (position and
+                                       DC colour, within cells of a tenth of the scene and 2.0 in time)
+                                       become one Gaussian at their opacity-weighted average */
 } rd_compact_desc;
 
 enum { RD_COMPACT_MAX_PARTS = 16 };
@@ -78,6 +81,7 @@ typedef struct rd_compact_part {
 } rd_compact_part;
 typedef struct rd_compact_report {
     int64_t count_in, count; /* Gaussians given and kept */
+    int64_t merged;          /* of those not pruned, how many merging took into their neighbours */
     int kind;                /* rd_scene_kind: RD_SCENE_GAUSSIANS or RD_SCENE_GAUSSIANS_4D */
     uint64_t file_bytes;
     double bits_per_gaussian;     /* the file's, all of it */
