@@ -10,17 +10,23 @@
    are the group's average weighted by sigmoid(opacity logit); the others are deleted.
    OMG4 learns the weights' logits while it trains; here the opacity's logit stands in for
    them (the more opaque member shows more of itself). Its cells grow x1.2 over its
-   training; here one pass. The percentile is taken over a sample of at most 2^20 pairs
-   drawn with a fixed seed: the same groups every run. */
+   training; here one pass. Two guards of radiant's own: 4D Gaussians pair only where their
+   temporal means lie within the smaller of their temporal deviations (sqrt W) of each
+   other (the similarity sees no time: two Gaussians at one place at different times must
+   not become one), and a Gaussian pairs with at most the next 64 of its cell in the file's
+   Morton order (a scene crowded into few cells by an outlier stays linear). The
+   percentile is taken over a sample of at most 2^20 pairs drawn with a fixed seed: the
+   same groups every run. */
 #include "compact.h"
 #include "../renderer/internal.h"
 #include "../renderer/random.h"
+#include "../splat/slice4d_math.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { SAMPLE_PAIRS = 1 << 20 };
+enum { SAMPLE_PAIRS = 1 << 20, PAIR_WINDOW = 64 };
 static const float CELL = 0.1f, TIME_CELL = 2.0f, COLOUR_WEIGHT = 4.0f, FLOOR = -3e-4f, PERCENTILE = 0.7f;
 
 typedef struct member {
@@ -49,7 +55,16 @@ static int64_t root_of(int64_t *parent, int64_t i)
 typedef struct normalised {
     const rd_compact_arrays *a;
     float lo[3], scale[3], colour_lo[3], colour_scale[3];
+    const float *deviation; /* 4D: each Gaussian's temporal deviation sqrt(W) (NaN: never drawn); else NULL */
 } normalised;
+
+/* Whether 4D Gaussians i and j overlap enough in time to be one (3D: always). */
+static bool same_time(const normalised *n, int64_t i, int64_t j)
+{
+    if (!n->deviation) return true;
+    float dt = fabsf(n->a->means[4 * i + 3] - n->a->means[4 * j + 3]);
+    return dt <= fminf(n->deviation[i], n->deviation[j]); /* false with a NaN */
+}
 
 static float similarity(const normalised *n, int64_t i, int64_t j)
 {
@@ -73,10 +88,11 @@ static void visit_pairs(const normalised *n, const member *members, int64_t coun
         int64_t last = first;
         while (last < count && members[last].cell == members[first].cell) last++;
         for (int64_t x = first; x < last; x++)
-            for (int64_t y = x + 1; y < last; y++) {
+            for (int64_t y = x + 1; y < last && y <= x + PAIR_WINDOW; y++) {
+                if (!same_time(n, members[x].index, members[y].index)) continue;
                 float s = similarity(n, members[x].index, members[y].index);
                 if (parent) {
-                    if (s > threshold) {
+                    if (s >= threshold) { /* >=: exact duplicates (0) merge where they set the percentile */
                         int64_t rx = root_of(parent, members[x].index), ry = root_of(parent, members[y].index);
                         if (rx != ry) parent[rx > ry ? rx : ry] = rx < ry ? rx : ry;
                     }
@@ -105,9 +121,10 @@ rd_result rd_compact_merge(rd_context *ctx, rd_compact_arrays *a, int64_t *keep,
     member *members = rd_alloc_array(n, sizeof *members);
     int64_t *parent = rd_alloc_array(n, sizeof *parent);
     int64_t *best = rd_alloc_array(n, sizeof *best); /* the most opaque member of each root's group */
+    float *deviation = a->four_d ? rd_alloc_array(n, sizeof *deviation) : NULL;
     float *sample = rd_alloc_array(SAMPLE_PAIRS, sizeof *sample);
     double *accumulated = rd_alloc_array(n, ((size_t)m + (size_t)c + 1) * sizeof(double));
-    rd_result r = members && parent && best && sample && accumulated
+    rd_result r = members && parent && best && sample && accumulated && (deviation || !a->four_d)
                       ? RD_OK
                       : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: merging: out of memory for %lld Gaussians", (long long)n);
     if (r == RD_OK) {
@@ -120,14 +137,25 @@ rd_result rd_compact_merge(rd_context *ctx, rd_compact_arrays *a, int64_t *keep,
             }
             norm.lo[k] = lo, norm.scale[k] = hi > lo ? 1.0f / (hi - lo) : 1.0f;
             norm.colour_lo[k] = clo, norm.colour_scale[k] = chi > clo ? 1.0f / (chi - clo) : 1.0f;
+            if (!isfinite(norm.scale[k])) norm.scale[k] = 1.0f; /* a box too thin for a float's reciprocal */
+            if (!isfinite(norm.colour_scale[k])) norm.colour_scale[k] = 1.0f;
         }
+        for (int64_t i = 0; deviation && i < n; i++) {
+            rd_slice4d_static st;
+            rd_slice4d_static_of(a->log_scales + 4 * i, a->rotations + 8 * i, &st);
+            deviation[i] = sqrtf(0.5f / st.half_inv_w);
+        }
+        norm.deviation = deviation;
         for (int64_t i = 0; i < n; i++) {
             int64_t cell = 0;
             for (int k = 0; k < 3; k++) {
                 int64_t q = (int64_t)floorf((a->means[(size_t)i * m + k] - norm.lo[k]) * norm.scale[k] / CELL);
                 cell = cell * 16 + (q < 0 ? 0 : q > 15 ? 15 : q); /* 0..10 a side */
             }
-            if (a->four_d) cell = cell * 1000003 + (int64_t)floorf(a->means[(size_t)i * m + 3] / TIME_CELL);
+            if (a->four_d) { /* the time's span, within +-2^30 (a cell key apart from every other) */
+                float span = floorf(a->means[(size_t)i * m + 3] / TIME_CELL);
+                cell += 4096 * (int64_t)(span > 1073741823.0f ? 1073741823.0f : span < -1073741823.0f ? -1073741823.0f : span);
+            }
             members[i] = (member){cell, i};
             parent[i] = i;
         }
@@ -169,6 +197,6 @@ rd_result rd_compact_merge(rd_context *ctx, rd_compact_arrays *a, int64_t *keep,
         rd_log(ctx, RD_LOG_INFO, "compact: merging: %lld of %lld Gaussians merged into their neighbours (similarity above %.3g)",
                (long long)*merged, (long long)n, threshold);
     }
-    free(members), free(parent), free(best), free(sample), free(accumulated);
+    free(members), free(parent), free(best), free(sample), free(accumulated), free(deviation);
     return r;
 }

@@ -149,7 +149,7 @@ rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, c
         for (int step = 1; step <= steps && a->count > 0; step++) {
             for (int b = 0; b < BATCH; b++) { /* a Gaussian, and a time within its window */
                 sample *s = &f->batch[b];
-                s->gaussian = (int64_t)(rd_rng_uniform(&rng) * (float)a->count) % a->count;
+                s->gaussian = (int64_t)(rd_rng_next(&rng) % (uint64_t)a->count);
                 float h = half_inv_w[s->gaussian], reach = sqrtf(RD_4D_CULL_EXPONENT / h);
                 float dt = (2.0f * rd_rng_uniform(&rng) - 1.0f) * fminf(reach, net->time_span);
                 s->time = a->means[4 * s->gaussian + 3] + dt;

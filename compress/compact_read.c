@@ -59,7 +59,7 @@ static rd_result number(rd_context *ctx, const char *path, const cJSON *object, 
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(object, name);
     float x = cJSON_IsNumber(v) ? (float)v->valuedouble : NAN;
-    if (!isfinite(x) || (positive && !(x > 0.0f)))
+    if (!isfinite(x) || (positive && !(x >= 1e-30f))) /* a reciprocal of it must be finite */
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: configuration: appearance: \"%s\" must be a %snumber", path, name,
                        positive ? "positive " : "finite ");
     *out = x;

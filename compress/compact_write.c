@@ -124,6 +124,9 @@ static rd_result merge_kept(writer *w, int64_t *merged)
             memmove(w->kept.rotations + k * q, w->kept.rotations + i * q, q * sizeof(float));
             memmove(w->kept.sh + k * c, w->kept.sh + i * c, c * sizeof(float));
             w->kept.opacities[k] = w->kept.opacities[i];
+            if (w->kept.features)
+                memmove(w->kept.features + k * RD_APPEARANCE_FEATURES, w->kept.features + i * RD_APPEARANCE_FEATURES,
+                        RD_APPEARANCE_FEATURES * sizeof(float));
             w->row[k] = w->row[i];
         }
         w->n = w->kept.count = n;

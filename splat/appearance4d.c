@@ -46,6 +46,7 @@ void rd_appearance4d_init(rd_appearance4d *a, int64_t count, uint64_t seed)
     rd_rng rng = {seed};
     for (int n = 0; n < RD_APPEARANCE_NETS; n++) {
         const rd_appearance_mlp *m = &a->mlp[n];
+        if (m->outputs == 0) continue; /* SH degree 0's rest: no weights */
         float *W1 = a->weights + m->offset, *b1 = W1 + RD_APPEARANCE_HIDDEN * m->inputs;
         float *W2 = b1 + RD_APPEARANCE_HIDDEN, *b2 = W2 + m->outputs * RD_APPEARANCE_HIDDEN;
         /* He's uniform bound for the ReLU layer, Glorot's for the linear one; biases 0 */

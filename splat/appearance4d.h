@@ -96,18 +96,43 @@ RD_HD static inline void rd_appearance_sincos_pi(float m, float *s, float *c)
     *s = sinf(x), *c = cosf(x);
 }
 
-/* The encoder's input for a Gaussian whose spatial mean is xyz at time t. */
+/* A product and a sum rounded on their own: nvcc would fuse them into one multiply-add,
+   whose single rounding the top frequency (2^15 pi) turns into a visible difference. */
+RD_HD static inline float rd_appearance_mul(float x, float y)
+{
+#ifdef __CUDA_ARCH__
+    return __fmul_rn(x, y);
+#else
+    return x * y;
+#endif
+}
+RD_HD static inline float rd_appearance_add(float x, float y)
+{
+#ifdef __CUDA_ARCH__
+    return __fadd_rn(x, y);
+#else
+    return x + y;
+#endif
+}
+
+/* The encoder's input for a Gaussian whose spatial mean is xyz at time t; every operation
+   rounded on its own, in this order, on every backend (the Vulkan shader too, with the
+   reciprocals of radius and time_span from the host: a shader's division may be 2.5 ulp
+   off). */
 RD_HD static inline void rd_appearance_input(const rd_appearance4d *a, const float xyz[3], float t,
                                              float input[RD_APPEARANCE_INPUTS])
 {
-    float p[3], length2 = 0.0f;
-    for (int d = 0; d < 3; d++) p[d] = (xyz[d] - a->centre[d]) / a->radius, length2 += p[d] * p[d];
+    float p[3], length2 = 0.0f, inv_radius = 1.0f / a->radius, inv_span = 1.0f / a->time_span;
+    for (int d = 0; d < 3; d++) {
+        p[d] = rd_appearance_mul(xyz[d] - a->centre[d], inv_radius);
+        length2 = rd_appearance_add(length2, rd_appearance_mul(p[d], p[d]));
+    }
     if (length2 > 1.0f) {
         float length = sqrtf(length2), scale = (2.0f - 1.0f / length) / length;
-        for (int d = 0; d < 3; d++) p[d] *= scale;
+        for (int d = 0; d < 3; d++) p[d] = rd_appearance_mul(p[d], scale);
     }
-    for (int d = 0; d < 3; d++) input[d] = 0.25f * p[d] + 0.5f;
-    input[3] = (t - a->time_origin) / a->time_span;
+    for (int d = 0; d < 3; d++) input[d] = rd_appearance_add(rd_appearance_mul(0.25f, p[d]), 0.5f);
+    input[3] = rd_appearance_mul(t - a->time_origin, inv_span);
     for (int k = 0; k < RD_APPEARANCE_FREQUENCIES; k++)
         for (int d = 0; d < 4; d++)
             rd_appearance_sincos_pi(ldexpf(input[d], k), &input[4 + 8 * k + 2 * d], &input[4 + 8 * k + 2 * d + 1]);

@@ -259,7 +259,7 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return r;
 }
 
-/* A compact file's appearance networks are fitted by the compactor (compact_appearance.c)
+/* A compact file's appearance networks are fitted by the compactor (compact_networks.c)
    on the host; the renderers' backward pass does not reach them. */
 static rd_result no_appearance_backward(rd_context *ctx)
 {

@@ -104,11 +104,11 @@ static void record_networks(VkCommandBuffer cmd, slice_vk_state *st, const rd_sc
     struct {
         VkDeviceAddress means4, statics, weights, features, opacities, sh;
         uint32_t count, floats, offset[4];
-        float time, radius, time_origin, time_span, centre[3];
+        float time, inv_radius, time_origin, inv_time_span, centre[3];
     } push = {st->source[0].address, st->source[1].address, st->networks[0].address, st->networks[1].address,
               st->evaluated[0].address, st->evaluated[1].address, (uint32_t)s->count, 3 * (uint32_t)rd_sh_coeffs(s->sh_degree),
-              {a->mlp[0].offset, a->mlp[1].offset, a->mlp[2].offset, a->mlp[3].offset}, time, a->radius, a->time_origin,
-              a->time_span, {a->centre[0], a->centre[1], a->centre[2]}};
+              {a->mlp[0].offset, a->mlp[1].offset, a->mlp[2].offset, a->mlp[3].offset}, time, 1.0f / a->radius, a->time_origin,
+              1.0f / a->time_span, {a->centre[0], a->centre[1], a->centre[2]}};
     rd_vk_dispatch(cmd, &st->appearance, &push, ((uint64_t)s->count + 127) / 128);
     rd_vk_barrier(cmd);
 }

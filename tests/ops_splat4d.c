@@ -204,6 +204,8 @@ static void *backward_generate(const op_env *env, test_rng *r, int i)
     if (env->reduced && i % 6 == 5) return NULL; /* the sanitizer build: not the 20,000-Gaussian cases */
     scene4d_case *c = generate(env, r, i);
     c->device_arrays = false;
+    rd_appearance4d_free(c->networks); /* a scene with networks has no backward pass */
+    c->networks = NULL;
     op_random_output_grads(r, case_pixels(c), &c->grad_color, &c->grad_depth);
     return c;
 }

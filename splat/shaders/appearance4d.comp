@@ -11,7 +11,7 @@ layout(push_constant) uniform Push {
     uint64_t opacities, sh;                      // written: the opacity logit, the colour (floats a Gaussian)
     uint count, floats;
     uint offset[4];                              // each MLP's first weight: encoder, DC, rest, opacity
-    float time, radius, time_origin, time_span;
+    float time, inv_radius, time_origin, inv_time_span; // the reciprocals rounded on the host, as the CPU's
     float centre_x, centre_y, centre_z;
 } p;
 
@@ -44,18 +44,26 @@ void main()
     vec4 mean = load_float4(p.means4, i);
     precise float dt = p.time - mean.w, exponent = dt * dt * load_float(p.statics, i * 11u + 10u);
     if (!(exponent < CULL_EXPONENT)) return;
-    // the encoding: contracted position and normalised time, then their frequencies
-    vec3 q = (mean.xyz - vec3(p.centre_x, p.centre_y, p.centre_z)) / p.radius;
-    float length2 = dot(q, q);
+    // the encoding: contracted position and normalised time, then their frequencies; each
+    // operation rounded on its own in rd_appearance_input's order (precise: no fused
+    // multiply-add), since the top frequency turns an ulp into a visible difference
+    precise vec3 q = vec3(mean.x - p.centre_x, mean.y - p.centre_y, mean.z - p.centre_z) * p.inv_radius;
+    precise float length2 = q.x * q.x;
+    length2 += q.y * q.y;
+    length2 += q.z * q.z;
     if (length2 > 1.0) {
-        float l = sqrt(length2);
-        q *= (2.0 - 1.0 / l) / l;
+        precise float l = sqrt(length2), scale = (2.0 - 1.0 / l) / l;
+        q *= scale;
     }
-    for (uint d = 0u; d < 3u; d++) inputs[d] = 0.25 * q[d] + 0.5;
-    inputs[3] = (p.time - p.time_origin) / p.time_span;
+    for (uint d = 0u; d < 3u; d++) {
+        precise float v = 0.25 * q[d] + 0.5;
+        inputs[d] = v;
+    }
+    precise float tn = (p.time - p.time_origin) * p.inv_time_span;
+    inputs[3] = tn;
     for (uint k = 0u; k < FREQUENCIES; k++)
         for (uint d = 0u; d < 4u; d++) {
-            float m = ldexp(inputs[d], int(k)), r = m - 2.0 * floor(0.5 * m + 0.5), x = 3.14159265358979 * r;
+            precise float m = ldexp(inputs[d], int(k)), r = m - 2.0 * floor(0.5 * m + 0.5), x = 3.14159265358979 * r;
             inputs[4u + 8u * k + 2u * d] = sin(x);
             inputs[4u + 8u * k + 2u * d + 1u] = cos(x);
         }
