@@ -6,6 +6,7 @@
 #include "compact.h"
 #include "../renderer/internal.h"
 #include "../splat/appearance4d.h"
+#include "../train/adam.h"
 #include "../splat/scene.h"
 
 #include <math.h>
@@ -49,32 +50,13 @@ static void gather(const rd_compact_arrays *a, const rd_compact_arrays *grads, c
 
 static void adam(rd_compact_codes *codes, int slice_count, adam_rows *rows, int step)
 {
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-15f;
-    float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
     for (int k = 0; k < slice_count; k++) {
         const rd_compact_slice *s = &codes[k].slice;
-        float lr = LEARNING_RATE[s->attribute];
-        for (size_t e = 0; e < (size_t)s->entries * s->width; e++) {
-            float g = rows[k].grad[e];
-            rows[k].m[e] = b1 * rows[k].m[e] + (1.0f - b1) * g;
-            rows[k].v[e] = b2 * rows[k].v[e] + (1.0f - b2) * g * g;
-            float x = codes[k].centroids[e] - lr * (rows[k].m[e] / c1) / (sqrtf(rows[k].v[e] / c2) + eps);
-            if (s->attribute == RD_COMPACT_OPACITIES) x = fminf(fmaxf(x, 1e-4f), 1.0f - 1e-4f);
-            codes[k].centroids[e] = x;
-        }
-    }
-}
-
-/* Adam on the networks' weights, at a tenth of the features' rate (OMG4 trains its MLPs at
-   1e-4 against 1e-3 for the rest). */
-static void adam_weights(rd_appearance4d *networks, const float *grad, adam_rows *state, int step)
-{
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-15f, rate = 1e-4f;
-    float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
-    for (uint32_t k = 0; k < networks->weight_count; k++) {
-        state->m[k] = b1 * state->m[k] + (1.0f - b1) * grad[k];
-        state->v[k] = b2 * state->v[k] + (1.0f - b2) * grad[k] * grad[k];
-        networks->weights[k] -= rate * (state->m[k] / c1) / (sqrtf(state->v[k] / c2) + eps);
+        size_t n = (size_t)s->entries * s->width;
+        rd_adam_update(codes[k].centroids, rows[k].grad, rows[k].m, rows[k].v, n,
+                       &(rd_adam_step_desc){.lr = LEARNING_RATE[s->attribute], .step = step});
+        if (s->attribute == RD_COMPACT_OPACITIES)
+            for (size_t e = 0; e < n; e++) codes[k].centroids[e] = fminf(fmaxf(codes[k].centroids[e], 1e-4f), 1.0f - 1e-4f);
     }
 }
 
@@ -137,7 +119,8 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
         }
         gather(a, &grads, codes, slice_count, rows);
         adam(codes, slice_count, rows, step);
-        if (networks) adam_weights(networks, weights.grad, &weights, step);
+        if (networks) /* at a tenth of the features' rate (OMG4 trains its MLPs at 1e-4 against 1e-3 for the rest) */
+            rd_adam_update(networks->weights, weights.grad, weights.m, weights.v, nw, &(rd_adam_step_desc){.lr = 1e-4f, .step = step});
         rd_compact_apply_codes(a, codes, slice_count);
     }
     if (r == RD_OK) {

@@ -15,6 +15,7 @@
 #include "../renderer/random.h"
 #include "../splat/appearance4d_cpu.h"
 #include "../splat/slice4d_math.h"
+#include "../train/adam.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -39,16 +40,12 @@ typedef struct fit {
     double loss[BATCH];
 } fit;
 
-/* The stored colour of Gaussian i folded at time t (slice4d.c's fold). */
+/* The stored colour of Gaussian i folded at time t (the slice's fold). */
 static void folded_colour(const rd_compact_arrays *a, int64_t i, float t, float *out)
 {
     int K = rd_sh_coeffs(a->sh_degree), terms = a->time_degree + 1;
-    const float *sh = a->sh + (size_t)i * (size_t)terms * K * 3, mean_t = a->means[4 * i + 3];
-    for (int k = 0; k < 3 * K; k++) {
-        float sum = 0.0f;
-        for (int n = 0; n < terms; n++) sum += cosf(6.283185307179586f / a->time_period * (float)n * (mean_t - t)) * sh[n * 3 * K + k];
-        out[k] = sum;
-    }
+    rd_4d_fold_colour(a->sh + (size_t)i * (size_t)terms * K * 3, K, terms, 6.283185307179586f / a->time_period, a->means[4 * i + 3],
+                      t, out);
 }
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -88,21 +85,6 @@ static void chunk_grads(int64_t begin, int64_t end, int worker, void *user)
     }
 }
 
-typedef struct adam {
-    float *m, *v;
-} adam;
-
-static void adam_step(float *x, const float *g, adam *state, size_t n, float rate, int step)
-{
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-15f;
-    float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
-    for (size_t k = 0; k < n; k++) {
-        state->m[k] = b1 * state->m[k] + (1.0f - b1) * g[k];
-        state->v[k] = b2 * state->v[k] + (1.0f - b2) * g[k] * g[k];
-        x[k] -= rate * (state->m[k] / c1) / (sqrtf(state->v[k] / c2) + eps);
-    }
-}
-
 /* Where positions and times are normalised from: the centre of the means' box and half its
    largest side (a Gaussian outside that ball is contracted), the times' range. */
 static void normalisation(const rd_compact_arrays *a, rd_appearance4d *net)
@@ -129,10 +111,10 @@ rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, c
     float *weight_grad = net ? calloc(net->weight_count, sizeof(float)) : NULL;
     float *feature_grad = rd_alloc_array(a->count > 0 ? a->count : 1, RD_APPEARANCE_FEATURES * sizeof(float));
     size_t nw = net ? net->weight_count : 1, nf = (size_t)(a->count > 0 ? a->count : 1) * RD_APPEARANCE_FEATURES;
-    adam wa = {calloc(nw, sizeof(float)), calloc(nw, sizeof(float))}, fa = {calloc(nf, sizeof(float)), calloc(nf, sizeof(float))};
+    float *wm = calloc(nw, sizeof(float)), *wv = calloc(nw, sizeof(float)), *fm = calloc(nf, sizeof(float)), *fv = calloc(nf, sizeof(float));
     if (f) f->chunk_grads = rd_alloc_array(CHUNKS, nw * sizeof(float));
     rd_result r = RD_OK;
-    if (!net || !f || !half_inv_w || !weight_grad || !feature_grad || !wa.m || !wa.v || !fa.m || !fa.v || !f->chunk_grads)
+    if (!net || !f || !half_inv_w || !weight_grad || !feature_grad || !wm || !wv || !fm || !fv || !f->chunk_grads)
         r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: appearance networks: out of memory for %lld Gaussians", (long long)a->count);
     int steps = desc->network_steps > 0 ? desc->network_steps : DEFAULT_STEPS;
     double first = NAN, last = NAN;
@@ -171,8 +153,8 @@ rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, c
             }
             /* rates: 1e-3 for the weights and 1e-2 for the features, a tenth by the end */
             float decay = powf(0.1f, (float)(step - 1) / (float)steps);
-            adam_step(net->weights, weight_grad, &wa, nw, 1e-3f * decay, step);
-            adam_step(net->features, feature_grad, &fa, nf, 1e-2f * decay, step);
+            rd_adam_update(net->weights, weight_grad, wm, wv, nw, &(rd_adam_step_desc){.lr = 1e-3f * decay, .step = step});
+            rd_adam_update(net->features, feature_grad, fm, fv, nf, &(rd_adam_step_desc){.lr = 1e-2f * decay, .step = step});
             if (step == 1) first = loss;
             last = loss;
         }
@@ -182,7 +164,7 @@ rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, c
     }
     rd_appearance4d_free(net);
     if (f) free(f->chunk_grads);
-    free(f), free(half_inv_w), free(weight_grad), free(feature_grad), free(wa.m), free(wa.v), free(fa.m), free(fa.v);
+    free(f), free(half_inv_w), free(weight_grad), free(feature_grad), free(wm), free(wv), free(fm), free(fv);
     return r;
 }
 

@@ -6,6 +6,7 @@
 #define RD_SCENE4D_H
 
 #include "scene.h"
+#include "appearance4d.h"
 
 #include <string.h>
 
@@ -50,6 +51,20 @@ static inline int64_t rd_scene4d_sh_floats(int sh_degree, int time_degree)
     return (int64_t)(time_degree + 1) * rd_sh_coeffs(sh_degree) * 3;
 }
 
+/* One Gaussian's colour (terms x 3K floats, the stored layout) folded at `time` into plain SH
+   (3K floats): term n weighted by cos(2 pi n (mu_t - time) / period), as the slice does. */
+static inline void rd_4d_fold_colour(const float *sh, int K, int terms, float two_pi_over_period, float mean_t, float time,
+                                     float *out)
+{
+    float weight[RD_4D_MAX_TIME_DEGREE + 1];
+    for (int n = 0; n < terms; n++) weight[n] = cosf(two_pi_over_period * (float)n * (mean_t - time));
+    for (int k = 0; k < 3 * K; k++) {
+        float sum = 0.0f;
+        for (int n = 0; n < terms; n++) sum += weight[n] * sh[n * 3 * K + k];
+        out[k] = sum;
+    }
+}
+
 /* R4 = P L(q_l) R̄(q_r) P of one Gaussian (P reverses the axes), the quaternions
    normalised; false where one is zero or not finite. unit (8: l then r, normalised) and
    lengths (2: |q_l|, |q_r|) may be NULL. */
@@ -84,6 +99,17 @@ static inline void rd_slice4d_sources(const rd_scene4d *s, const void *from[RD_S
     from[0] = s->means, from[1] = s->fixed, from[2] = s->opacities, from[3] = s->sh;
     bytes[0] = 16 * n, bytes[1] = sizeof(rd_slice4d_static) * n, bytes[2] = 4 * n;
     bytes[3] = 4 * n * (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree);
+}
+
+/* What a GPU slice of a scene with appearance networks reads besides: their weights and
+   features with their host sources, and the room it writes each Gaussian's opacity logit
+   and colour into, in bytes (a Gaussian's worth at least). */
+static inline void rd_slice4d_network_sources(const rd_scene4d *s, const void *from[2], size_t bytes[2], size_t out_bytes[2])
+{
+    size_t n = (size_t)(s->count > 0 ? s->count : 1), floats = 3 * (size_t)rd_sh_coeffs(s->sh_degree);
+    from[0] = s->appearance->weights, from[1] = s->appearance->features;
+    bytes[0] = 4 * (size_t)s->appearance->weight_count, bytes[1] = 4 * RD_APPEARANCE_FEATURES * n;
+    out_bytes[0] = 4 * n, out_bytes[1] = 4 * floats * n;
 }
 
 /* What a GPU slice writes and its 3D renderer draws: the 3D arrays (means, log-scales,

@@ -94,15 +94,8 @@ void rd_slice4d_cpu(rd_context *ctx, const rd_scene4d *s, float time, rd_scene *
             continue;
         }
         out->opacities[kept] = sliced_logit(s->opacities[i], exponent, p);
-        float weight[RD_4D_MAX_TIME_DEGREE + 1];
-        for (int n = 0; n < terms; n++) weight[n] = cosf(two_pi_over_period * (float)n * (mean[3] - time));
-        const float *sh = s->sh + i * (int64_t)terms * K * 3;
-        float *folded = out->sh + kept * (int64_t)K * 3;
-        for (int k = 0; k < 3 * K; k++) {
-            float sum = 0.0f;
-            for (int n = 0; n < terms; n++) sum += weight[n] * sh[n * 3 * K + k];
-            folded[k] = sum;
-        }
+        rd_4d_fold_colour(s->sh + i * (int64_t)terms * K * 3, K, terms, two_pi_over_period, mean[3], time,
+                          out->sh + kept * (int64_t)K * 3);
         kept++;
     }
     out->count = kept;

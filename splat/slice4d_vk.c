@@ -82,11 +82,10 @@ static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scen
         if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->source[k], 0, from[k], source_bytes[k]);
     }
     if (r == RD_OK) r = rd_slice4d_target_make(ctx, s, &st->target);
-    const rd_appearance4d *a = s->appearance;
-    if (r == RD_OK && a) {
-        size_t n = (size_t)(s->count > 0 ? s->count : 1), floats = 3 * (size_t)rd_sh_coeffs(s->sh_degree);
-        const void *net_from[2] = {a->weights, a->features};
-        const size_t net_bytes[2] = {4 * (size_t)a->weight_count, 4 * RD_APPEARANCE_FEATURES * n}, out_bytes[2] = {4 * n, 4 * floats * n};
+    if (r == RD_OK && s->appearance) {
+        const void *net_from[2];
+        size_t net_bytes[2], out_bytes[2];
+        rd_slice4d_network_sources(s, net_from, net_bytes, out_bytes);
         for (int k = 0; k < 2 && r == RD_OK; k++) {
             r = rd_vk_reserve(ctx, &st->networks[k], net_bytes[k], "4D appearance networks");
             if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->networks[k], 0, net_from[k], net_bytes[k]);
