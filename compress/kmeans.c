@@ -74,33 +74,57 @@ static void update(const kmeans *km, const int64_t *rows, int64_t m, const int32
             for (int j = 0; j < d; j++) centroids[(size_t)c * d + j] = (float)(sum[(size_t)c * d + j] / (double)members[c]);
 }
 
+/* Farthest-point start on sample[0..s): centroid c is the sample row farthest from
+   centroids 0..c-1. Returns how many distinct rows it found (k where the sample has as
+   many). */
+static int farthest_start(const kmeans *km, const int64_t *sample, int64_t s, int k, float *centroids, float *nearest)
+{
+    int d = km->d, distinct = 1;
+    int64_t pick = 0;
+    for (int c = 0; c < k; c++) {
+        memcpy(centroids + (size_t)c * d, km->x + (size_t)sample[pick] * d, (size_t)d * sizeof(float));
+        float far = -1.0f;
+        for (int64_t i = 0; i < s; i++) {
+            float t = distance2(km->x + (size_t)sample[i] * d, centroids + (size_t)c * d, d);
+            if (c == 0 || t < nearest[i]) nearest[i] = t;
+            if (nearest[i] > far) far = nearest[i], pick = i;
+        }
+        if (c + 1 == k) break;
+        if (far <= 0.0f) { /* no row left apart: the rest are copies */
+            for (int r = c + 1; r < k; r++) memcpy(centroids + (size_t)r * d, centroids + (size_t)c * d, (size_t)d * sizeof(float));
+            break;
+        }
+        distinct++;
+    }
+    return distinct;
+}
+
 /* k centroids for rows[0..m) (k <= m), their labels in label: Lloyd's iterations on an
    evenly spread sample, started from its farthest points (so that k or fewer distinct rows
-   each get a centroid of their own), then every row assigned and the means taken. */
+   each get a centroid of their own), then every row assigned and the means taken. A sample
+   of fewer than k distinct rows gives way to the farthest points of all the rows (rows
+   alike at every sampled place and different between them would otherwise share a few
+   centroids). */
 static bool flat(const kmeans *km, const int64_t *rows, int64_t m, int k, float *centroids, int32_t *label)
 {
     int d = km->d;
     int64_t s = m < 64 * (int64_t)k ? m : 64 * (int64_t)k;
     if (s < 8192 && m > s) s = m < 8192 ? m : 8192;
-    int64_t *sample = malloc((size_t)s * sizeof *sample);
-    float *nearest = malloc((size_t)s * sizeof *nearest);
-    int32_t *sample_label = malloc((size_t)s * sizeof *sample_label);
+    int64_t *sample = malloc((size_t)m * sizeof *sample);
+    float *nearest = malloc((size_t)m * sizeof *nearest);
+    int32_t *sample_label = malloc((size_t)m * sizeof *sample_label);
     double *sum = malloc((size_t)k * (size_t)d * sizeof *sum);
     int64_t *members = malloc((size_t)k * sizeof *members);
     bool ok = sample && nearest && sample_label && sum && members;
     if (ok) {
         for (int64_t i = 0; i < s; i++) sample[i] = rows[(int64_t)((double)i * (double)m / (double)s)];
-        int64_t pick = 0;
-        for (int c = 0; c < k; c++) {
-            memcpy(centroids + (size_t)c * d, km->x + (size_t)sample[pick] * d, (size_t)d * sizeof(float));
-            float far = -1.0f;
-            for (int64_t i = 0; i < s; i++) {
-                float t = distance2(km->x + (size_t)sample[i] * d, centroids + (size_t)c * d, d);
-                if (c == 0 || t < nearest[i]) nearest[i] = t;
-                if (nearest[i] > far) far = nearest[i], pick = i;
-            }
+        int iterations = km->iterations;
+        if (farthest_start(km, sample, s, k, centroids, nearest) < k && s < m) {
+            s = m, iterations = 0; /* the start spreads them; Lloyd's passes on every row would cost ten assignments */
+            memcpy(sample, rows, (size_t)m * sizeof *sample);
+            farthest_start(km, sample, s, k, centroids, nearest);
         }
-        for (int it = 0; it < km->iterations; it++) {
+        for (int it = 0; it < iterations; it++) {
             assign(km, sample, s, centroids, k, sample_label);
             update(km, sample, s, sample_label, centroids, k, sum, members);
         }
@@ -141,6 +165,11 @@ static bool split(const kmeans *km, int64_t *rows, int64_t m, int k, float *pale
         int nonempty = 0;
         for (int64_t i = 0; i < m; i++) count[group[i] + 1]++;
         for (int g = 0; g < b; g++) nonempty += count[g + 1] > 0;
+        if (nonempty == 1) { /* every row alike (or Lloyd emptied the rest): split by position, so that each level has fewer rows */
+            memset(count, 0, ((size_t)b + 1) * sizeof *count);
+            for (int64_t i = 0; i < m; i++) group[i] = (int32_t)(i * b / m), count[group[i] + 1]++;
+            nonempty = b < m ? b : (int)m;
+        }
         int total = 0;
         for (int g = 0; g < b; g++) { /* at least one each, the rest in proportion, never more than its rows */
             int64_t n = count[g + 1];

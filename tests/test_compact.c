@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static rd_context *ctx;
 static const char *tmp;
@@ -583,6 +584,48 @@ static void test_broken(void)
     rd_scene_destroy(s);
 }
 
+/* path's networks file with weight k of its networks part set to the half `bits` (the part
+   inflated, changed, deflated again; its "bytes" and the checksum made right). */
+static const char *with_weight(const char *path, const char *name, uint32_t k, uint16_t bits)
+{
+    size_t size;
+    unsigned char *data = read_file(path, &size);
+    if (!data) return NULL;
+    uint32_t j = rd_le32(data + 12);
+    char *json = malloc(j + 1);
+    memcpy(json, data + 16, j), json[j] = 0;
+    const char *key = "{\"name\":\"networks\",\"bytes\":";
+    char *at = strstr(json, key);
+    const char *p = NULL;
+    if (CHECK(at != NULL)) {
+        char *end;
+        size_t bytes = strtoull(at + strlen(key), &end, 10), raw_bytes = strtoull(strstr(end, ":") + 1, NULL, 10);
+        const unsigned char *part = data + size - 8 - bytes;
+        unsigned char *raw = malloc(raw_bytes), *packed = malloc(ZSTD_compressBound(raw_bytes));
+        if (CHECK(ZSTD_decompress(raw, raw_bytes, part, bytes) == raw_bytes && 2 * (size_t)k + 1 < raw_bytes)) {
+            raw[2 * k] = bits & 0xff, raw[2 * k + 1] = (unsigned char)(bits >> 8);
+            size_t packed_bytes = ZSTD_compress(packed, ZSTD_compressBound(raw_bytes), raw, raw_bytes, 3);
+            char number[32];
+            snprintf(number, sizeof number, "%zu", packed_bytes);
+            size_t head = (size_t)(at - json) + strlen(key), out_j = head + strlen(number) + strlen(end);
+            size_t before = size - 8 - bytes - 16 - j, out_size = 16 + out_j + before + packed_bytes + 8;
+            unsigned char *out = malloc(out_size);
+            memcpy(out, data, 16);
+            for (int b = 0; b < 4; b++) out[12 + b] = (unsigned char)(out_j >> (8 * b));
+            memcpy(out + 16, json, head), memcpy(out + 16 + head, number, strlen(number));
+            memcpy(out + 16 + head + strlen(number), end, strlen(end));
+            memcpy(out + 16 + out_j, data + 16 + j, before), memcpy(out + 16 + out_j + before, packed, packed_bytes);
+            uint64_t sum = test_fnv1a(out, out_size - 8);
+            for (int b = 0; b < 8; b++) out[out_size - 8 + b] = (unsigned char)(sum >> (8 * b));
+            p = write_file(tmp, name, out, out_size);
+            free(out);
+        }
+        free(raw), free(packed);
+    }
+    free(data), free(json);
+    return p;
+}
+
 /* The mean PSNR of b's renders against a's at three times. */
 static double psnr_over_time(const rd_scene *a, const rd_scene *b)
 {
@@ -652,7 +695,24 @@ static void test_networks(void)
         snprintf(path, sizeof path, "%s/networks.rcompact", tmp);
         expect_error(edited(path, "radius.rcompact", "\"radius\":", "\"radius\":-"), RD_ERROR_FORMAT, "appearance", "\"radius\"");
         expect_error(edited(path, "no_networks.rcompact", "\"appearance\":", "\"elsewhere\":"), RD_ERROR_FORMAT, "slice", NULL);
+        expect_error(with_weight(path, "infinite_weight.rcompact", 7, 0x7c00), RD_ERROR_FORMAT, "networks", "weight 7 is not finite");
+        expect_error(with_weight(path, "nan_weight.rcompact", net->weight_count - 1, 0x7e00), RD_ERROR_FORMAT, "networks", "not finite");
+        rd_scene *fine = NULL; /* the same edit to a finite half loads: only the weight's value refused it */
+        if (CHECK_OK(rd_scene_load(ctx, with_weight(path, "finite_weight.rcompact", 7, 0x3c00), &fine)))
+            CHECK(((const rd_scene4d *)fine)->appearance->weights[7] == 1.0f);
+        rd_scene_destroy(fine);
     }
+    /* SH degree 0: the rest network is empty; the file still writes, reads and fits */
+    rd_scene *plain = random_4d(100, 0, 1);
+    desc.network_steps = 100;
+    rd_scene *plain_back = round_trip(plain, "networks_sh0.rcompact", &desc, NULL);
+    if (plain_back) {
+        const rd_appearance4d *net = ((const rd_scene4d *)plain_back)->appearance;
+        CHECK(net != NULL && net->sh_degree == 0);
+        double psnr = psnr_over_time(plain, plain_back);
+        if (!CHECK(psnr > 24.0)) fprintf(stderr, "  SH degree 0 networks: %.2f dB from the original\n", psnr);
+    }
+    rd_scene_destroy(plain), rd_scene_destroy(plain_back);
     rd_scene_destroy(few), rd_scene_destroy(fitted);
     /* fitted to photos at four times: the networks and the features' codebooks move towards them */
     int n = 4;
