@@ -109,6 +109,46 @@ static void visit_pairs(const normalised *n, const member *members, int64_t coun
     }
 }
 
+/* Each group of two or more becomes its most opaque member at the group's opacity-weighted
+   mean position and colour (sums in double, a row a group: groups of one need none);
+   keep gets the members that stay, in order. Returns their count, or -1 when out of
+   memory. slot and best: n entries of scratch. */
+static int64_t merge_groups(rd_compact_arrays *a, int64_t *parent, int64_t *slot, int64_t *best, int64_t *keep)
+{
+    int64_t n = a->count;
+    int m = rd_compact_mean_floats(a), c = rd_compact_sh_floats(a);
+    size_t row = (size_t)m + (size_t)c + 1;
+    int64_t groups = 0;
+    for (int64_t i = 0; i < n; i++) slot[i] = 0, best[i] = -1;
+    for (int64_t i = 0; i < n; i++) slot[root_of(parent, i)]++;
+    for (int64_t i = 0; i < n; i++) slot[i] = slot[i] >= 2 ? ++groups : 0; /* a root's row of sums, from 1 */
+    double *sums = groups ? calloc((size_t)groups, row * sizeof(double)) : NULL;
+    if (groups && !sums) return -1;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = root_of(parent, i);
+        if (best[g] < 0 || a->opacities[i] > a->opacities[best[g]]) best[g] = i;
+        if (!slot[g]) continue;
+        double w = 1.0 / (1.0 + exp(-(double)a->opacities[i]));
+        double *acc = sums + (size_t)(slot[g] - 1) * row;
+        for (int k = 0; k < m; k++) acc[k] += w * a->means[(size_t)i * m + k];
+        for (int k = 0; k < c; k++) acc[m + k] += w * a->sh[(size_t)i * c + k];
+        acc[m + c] += w;
+    }
+    int64_t kept = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = root_of(parent, i);
+        if (best[g] != i) continue;
+        const double *acc = slot[g] ? sums + (size_t)(slot[g] - 1) * row : NULL;
+        if (acc && acc[m + c] > 0.0) {
+            for (int k = 0; k < 3; k++) a->means[(size_t)i * m + k] = (float)(acc[k] / acc[m + c]); /* the time stays the member's */
+            for (int k = 0; k < c; k++) a->sh[(size_t)i * c + k] = (float)(acc[m + k] / acc[m + c]);
+        }
+        keep[kept++] = i;
+    }
+    free(sums);
+    return kept;
+}
+
 rd_result rd_compact_merge(rd_context *ctx, rd_compact_arrays *a, int64_t *keep, int64_t *merged)
 {
     *merged = 0;
@@ -123,8 +163,8 @@ rd_result rd_compact_merge(rd_context *ctx, rd_compact_arrays *a, int64_t *keep,
     int64_t *best = rd_alloc_array(n, sizeof *best); /* the most opaque member of each root's group */
     float *deviation = a->four_d ? rd_alloc_array(n, sizeof *deviation) : NULL;
     float *sample = rd_alloc_array(SAMPLE_PAIRS, sizeof *sample);
-    double *accumulated = rd_alloc_array(n, ((size_t)m + (size_t)c + 1) * sizeof(double));
-    rd_result r = members && parent && best && sample && accumulated && (deviation || !a->four_d)
+    int64_t *slot = rd_alloc_array(n, sizeof *slot); /* a root's group's row of sums, from 1; 0: a group of one */
+    rd_result r = members && parent && best && sample && slot && (deviation || !a->four_d)
                       ? RD_OK
                       : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: merging: out of memory for %lld Gaussians", (long long)n);
     if (r == RD_OK) {
@@ -169,34 +209,14 @@ rd_result rd_compact_merge(rd_context *ctx, rd_compact_arrays *a, int64_t *keep,
             threshold = fmaxf(FLOOR, sample[(int64_t)floorf(PERCENTILE * (float)(sampled - 1))]);
         }
         visit_pairs(&norm, members, n, threshold, parent, NULL, NULL, NULL, NULL);
-        /* each group's weighted sums into its root, then into its most opaque member */
-        size_t row = (size_t)m + (size_t)c + 1;
-        memset(accumulated, 0, (size_t)n * row * sizeof(double));
-        for (int64_t i = 0; i < n; i++) best[i] = -1;
-        for (int64_t i = 0; i < n; i++) {
-            int64_t g = root_of(parent, i);
-            double w = 1.0 / (1.0 + exp(-(double)a->opacities[i]));
-            double *acc = accumulated + (size_t)g * row;
-            for (int k = 0; k < m; k++) acc[k] += w * a->means[(size_t)i * m + k];
-            for (int k = 0; k < c; k++) acc[m + k] += w * a->sh[(size_t)i * c + k];
-            acc[m + c] += w;
-            if (best[g] < 0 || a->opacities[i] > a->opacities[best[g]]) best[g] = i;
+        int64_t kept = merge_groups(a, parent, slot, best, keep);
+        if (kept < 0) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: merging: out of memory for the merged groups' sums");
+        else {
+            *merged = n - kept;
+            rd_log(ctx, RD_LOG_INFO, "compact: merging: %lld of %lld Gaussians merged into their neighbours (similarity above %.3g)",
+                   (long long)*merged, (long long)n, threshold);
         }
-        int64_t kept = 0;
-        for (int64_t i = 0; i < n; i++) {
-            int64_t g = root_of(parent, i);
-            if (best[g] != i) continue;
-            const double *acc = accumulated + (size_t)g * row;
-            if (acc[m + c] > 0.0) {
-                for (int k = 0; k < 3; k++) a->means[(size_t)i * m + k] = (float)(acc[k] / acc[m + c]); /* the time stays the member's */
-                for (int k = 0; k < c; k++) a->sh[(size_t)i * c + k] = (float)(acc[m + k] / acc[m + c]);
-            }
-            keep[kept++] = i;
-        }
-        *merged = n - kept;
-        rd_log(ctx, RD_LOG_INFO, "compact: merging: %lld of %lld Gaussians merged into their neighbours (similarity above %.3g)",
-               (long long)*merged, (long long)n, threshold);
     }
-    free(members), free(parent), free(best), free(sample), free(accumulated), free(deviation);
+    free(members), free(parent), free(best), free(sample), free(slot), free(deviation);
     return r;
 }

@@ -6,7 +6,10 @@
    window (where the slice keeps it), and regresses the networks' colour on the stored
    colour folded at that time and their opacity on the stored opacity, both weighted by
    the temporal weight there (a Gaussian barely seen matters less), colour also by its
-   opacity. Adam on the weights and each Gaussian's features. With photos, the fine-tuning
+   opacity. The Gaussians are drawn in epochs of a shuffled order (every one drawn once an
+   epoch; at least one epoch); Adam on the weights, and lazily on the features: only the
+   rows a step drew move (their moments too), so a step costs its batch, not the scene. With
+   photos, the fine-tuning
    (compact_finetune.c) then fits them to the photos. One seed: the same networks every run
    on any number of threads (each sample's gradient is summed in sample order). */
 #include "compact.h"
@@ -102,36 +105,53 @@ static void normalisation(const rd_compact_arrays *a, rd_appearance4d *net)
     if (!(net->time_span > 0.0f) || !isfinite(net->time_span)) net->time_span = 1.0f;
 }
 
+/* order[0..n) shuffled (Fisher-Yates). */
+static void shuffle(int64_t *order, int64_t n, rd_rng *rng)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rd_rng_next(rng) % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+}
+
 rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, const rd_compact_desc *desc, rd_appearance4d **out)
 {
     *out = NULL;
+    int64_t n = a->count > 0 ? a->count : 1;
     rd_appearance4d *net = rd_appearance4d_new(a->sh_degree, a->count);
     fit *f = calloc(1, sizeof *f);
-    float *half_inv_w = rd_alloc_array(a->count > 0 ? a->count : 1, sizeof(float));
+    float *half_inv_w = rd_alloc_array(n, sizeof(float));
+    int64_t *order = rd_alloc_array(n, sizeof(int64_t)), touched[BATCH];
+    int *drawn_at = calloc((size_t)n, sizeof(int)); /* the step that last drew each Gaussian */
     float *weight_grad = net ? calloc(net->weight_count, sizeof(float)) : NULL;
-    float *feature_grad = rd_alloc_array(a->count > 0 ? a->count : 1, RD_APPEARANCE_FEATURES * sizeof(float));
-    size_t nw = net ? net->weight_count : 1, nf = (size_t)(a->count > 0 ? a->count : 1) * RD_APPEARANCE_FEATURES;
+    float *feature_grad = rd_alloc_array(n, RD_APPEARANCE_FEATURES * sizeof(float));
+    size_t nw = net ? net->weight_count : 1, nf = (size_t)n * RD_APPEARANCE_FEATURES;
     float *wm = calloc(nw, sizeof(float)), *wv = calloc(nw, sizeof(float)), *fm = calloc(nf, sizeof(float)), *fv = calloc(nf, sizeof(float));
     if (f) f->chunk_grads = rd_alloc_array(CHUNKS, nw * sizeof(float));
     rd_result r = RD_OK;
-    if (!net || !f || !half_inv_w || !weight_grad || !feature_grad || !wm || !wv || !fm || !fv || !f->chunk_grads)
+    if (!net || !f || !half_inv_w || !order || !drawn_at || !weight_grad || !feature_grad || !wm || !wv || !fm || !fv || !f->chunk_grads)
         r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: appearance networks: out of memory for %lld Gaussians", (long long)a->count);
-    int steps = desc->network_steps > 0 ? desc->network_steps : DEFAULT_STEPS;
+    int64_t epoch_steps = (a->count + BATCH - 1) / BATCH;
+    int steps = desc->network_steps > 0 ? desc->network_steps : (int)(epoch_steps > DEFAULT_STEPS ? epoch_steps : DEFAULT_STEPS);
     double first = NAN, last = NAN;
     if (r == RD_OK) {
         normalisation(a, net);
         rd_appearance4d_init(net, a->count, 0x4f4d4734ull);
+        memset(feature_grad, 0, nf * sizeof(float));
         for (int64_t i = 0; i < a->count; i++) {
             rd_slice4d_static st;
             rd_slice4d_static_of(a->log_scales + 4 * i, a->rotations + 8 * i, &st);
             half_inv_w[i] = st.half_inv_w;
+            order[i] = i;
         }
         f->a = a, f->net = net, f->half_inv_w = half_inv_w;
         rd_rng rng = {0x6e6574776f726bull};
+        int64_t next = a->count; /* where the epoch's order is: a->count, a new epoch */
         for (int step = 1; step <= steps && a->count > 0; step++) {
             for (int b = 0; b < BATCH; b++) { /* a Gaussian, and a time within its window */
+                if (next == a->count) shuffle(order, a->count, &rng), next = 0;
                 sample *s = &f->batch[b];
-                s->gaussian = (int64_t)(rd_rng_next(&rng) % (uint64_t)a->count);
+                s->gaussian = order[next++];
                 float h = half_inv_w[s->gaussian], reach = sqrtf(RD_4D_CULL_EXPONENT / h);
                 float dt = (2.0f * rd_rng_uniform(&rng) - 1.0f) * fminf(reach, net->time_span);
                 s->time = a->means[4 * s->gaussian + 3] + dt;
@@ -140,21 +160,28 @@ rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, c
             }
             rd_parallel_for(ctx ? ctx->threads : 1, CHUNKS, 1, chunk_grads, f);
             memset(weight_grad, 0, nw * sizeof(float));
-            memset(feature_grad, 0, nf * sizeof(float));
             for (int chunk = 0; chunk < CHUNKS; chunk++) {
                 const float *g = f->chunk_grads + (size_t)chunk * nw;
                 for (size_t k = 0; k < nw; k++) weight_grad[k] += g[k];
             }
             double loss = 0.0;
+            int touched_count = 0; /* the rows this step drew, each once (a scene smaller than a batch repeats them) */
             for (int b = 0; b < BATCH; b++) {
-                for (int k = 0; k < RD_APPEARANCE_FEATURES; k++)
-                    feature_grad[RD_APPEARANCE_FEATURES * f->batch[b].gaussian + k] += f->feature_grads[b][k];
+                int64_t i = f->batch[b].gaussian;
+                float *g = feature_grad + RD_APPEARANCE_FEATURES * i;
+                if (drawn_at[i] != step) drawn_at[i] = step, touched[touched_count++] = i;
+                for (int k = 0; k < RD_APPEARANCE_FEATURES; k++) g[k] += f->feature_grads[b][k];
                 loss += f->loss[b];
             }
             /* rates: 1e-3 for the weights and 1e-2 for the features, a tenth by the end */
             float decay = powf(0.1f, (float)(step - 1) / (float)steps);
             rd_adam_update(net->weights, weight_grad, wm, wv, nw, &(rd_adam_step_desc){.lr = 1e-3f * decay, .step = step});
-            rd_adam_update(net->features, feature_grad, fm, fv, nf, &(rd_adam_step_desc){.lr = 1e-2f * decay, .step = step});
+            for (int t = 0; t < touched_count; t++) {
+                size_t at = RD_APPEARANCE_FEATURES * (size_t)touched[t];
+                rd_adam_update(net->features + at, feature_grad + at, fm + at, fv + at, RD_APPEARANCE_FEATURES,
+                               &(rd_adam_step_desc){.lr = 1e-2f * decay, .step = step});
+                memset(feature_grad + at, 0, RD_APPEARANCE_FEATURES * sizeof(float));
+            }
             if (step == 1) first = loss;
             last = loss;
         }
@@ -164,7 +191,7 @@ rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, c
     }
     rd_appearance4d_free(net);
     if (f) free(f->chunk_grads);
-    free(f), free(half_inv_w), free(weight_grad), free(feature_grad), free(wm), free(wv), free(fm), free(fv);
+    free(f), free(half_inv_w), free(order), free(drawn_at), free(weight_grad), free(feature_grad), free(wm), free(wv), free(fm), free(fv);
     return r;
 }
 

@@ -9,6 +9,7 @@
 #include "test_util.h"
 #include "../compress/compact.h"
 #include "../compress/bytes.h"
+#include "../splat/appearance4d_cpu.h"
 #include "../splat/scene4d.h"
 
 #include <math.h>
@@ -626,6 +627,42 @@ static const char *with_weight(const char *path, const char *name, uint32_t k, u
     return p;
 }
 
+/* The networks' fit draws every Gaussian once an epoch: after one epoch's steps (3,000
+   Gaussians, batches of 1,024: three steps) every Gaussian's features have moved from their
+   start (drawn with replacement, about 5% would keep theirs), and the same fit twice gives
+   the same bits. */
+static void test_fit_epochs(void)
+{
+    rd_scene *s = random_4d(3000, 1, 1);
+    rd_compact_arrays a;
+    rd_appearance4d *fitted = NULL, *again = NULL, *start = NULL;
+    if (CHECK(rd_compact_arrays_of(s, &a))) {
+        rd_compact_desc desc = {.appearance = RD_COMPACT_APPEARANCE_NETWORKS, .network_steps = 3};
+        CHECK_OK(rd_compact_fit_networks(ctx, &a, &desc, &fitted));
+        CHECK_OK(rd_compact_fit_networks(ctx, &a, &desc, &again));
+        desc.network_steps = 1;
+        CHECK_OK(rd_compact_fit_networks(ctx, &a, &desc, &start)); /* one step: a third drawn */
+    }
+    if (fitted && again && start) {
+        int64_t unmoved = 0, unmoved_after_one = 0;
+        rd_appearance4d *init = rd_appearance4d_new(fitted->sh_degree, a.count);
+        rd_appearance4d_init(init, a.count, 0x4f4d4734ull); /* the fit's start */
+        for (int64_t i = 0; i < a.count; i++) {
+            const size_t at = (size_t)i * RD_APPEARANCE_FEATURES, bytes = RD_APPEARANCE_FEATURES * sizeof(float);
+            unmoved += memcmp(fitted->features + at, init->features + at, bytes) == 0;
+            unmoved_after_one += memcmp(start->features + at, init->features + at, bytes) == 0;
+        }
+        if (!CHECK(unmoved == 0 && unmoved_after_one >= a.count / 2))
+            fprintf(stderr, "  features unmoved: %lld after an epoch, %lld after one step, of %lld\n", (long long)unmoved,
+                    (long long)unmoved_after_one, (long long)a.count);
+        CHECK(memcmp(fitted->weights, again->weights, fitted->weight_count * sizeof(float)) == 0 &&
+              memcmp(fitted->features, again->features, (size_t)a.count * RD_APPEARANCE_FEATURES * sizeof(float)) == 0);
+        rd_appearance4d_free(init);
+    }
+    rd_appearance4d_free(fitted), rd_appearance4d_free(again), rd_appearance4d_free(start);
+    rd_scene_destroy(s);
+}
+
 /* The mean PSNR of b's renders against a's at three times. */
 static double psnr_over_time(const rd_scene *a, const rd_scene *b)
 {
@@ -791,6 +828,7 @@ int main(void)
     test_real_scene();
     test_broken();
     test_networks();
+    test_fit_epochs();
     test_merge();
     rd_context_destroy(ctx);
     return test_finish("compact");
