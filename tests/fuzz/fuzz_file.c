@@ -1,6 +1,8 @@
 /* fuzz_file.c: the input as a file (fuzz_file.h). */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "fuzz_file.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +15,23 @@ rd_context *fuzz_context(void)
     return ctx;
 }
 
+static char dir[64];
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+/* libFuzzer ends a run with exit(): the folder goes with it (a crash leaves it to look at) */
+static void remove_dir(void) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
 const char *fuzz_dir(void)
 {
-    static char dir[64];
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "/tmp/radiant-fuzz-XXXXXX");
         if (!mkdtemp(dir)) dir[0] = '\0';
+        else atexit(remove_dir);
     }
     return dir[0] ? dir : NULL;
 }
