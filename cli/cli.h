@@ -27,6 +27,7 @@ typedef struct cli_options {
     const char *dataset, *split, *cameras, *out_dir;
     const char *save_cameras; /* --save-cameras FILE: the cameras rendered, as a camera list */
     float up[3];              /* --up AXIS for the orbit; zero: the scene's (rd_scene_up) */
+    int views;                /* --views N: the orbit's views; 0: 8 */
     bool split_given; /* --split, which needs --dataset */
     rd_backend backend;
     float background[3];

@@ -21,6 +21,7 @@ static const char *USAGE =
     "  --split S            train, val, test (default) or all\n"
     "  --cameras FILE       a camera list {\"cameras\": [{width, height, fx, fy, cx, cy, w2c}]}\n"
     "                       (neither: 8 views orbiting the scene at 1920x1080)\n"
+    "  --views N            the orbit's views (default 8)\n"
     "  --out DIR            output folder (default: out)\n"
     "  --save-cameras FILE  write the cameras rendered (after --width/--height) as a camera list\n"
     "  --up AXIS            the orbit's up: x, y, z, -x, -y or -z (default: told from the scene,\n"

@@ -81,6 +81,11 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
                 fprintf(stderr, "radiant: --up %s: expected x, y, z, -x, -y or -z\n", argv[i]);
                 return EXIT_USAGE;
             }
+        } else if (TAKES("--views", OPT_SAVE_CAMERAS) && next) {
+            if (!parse_int(argv[++i], 1, 10000, &o->views)) {
+                fprintf(stderr, "radiant: --views %s: expected a whole number in 1..10000 (the orbit's views)\n", argv[i]);
+                return EXIT_USAGE;
+            }
         } else if (TAKES("--out", OPT_OUT) && next) {
             o->out_dir = argv[++i];
         } else if (TAKES("--backend", OPT_BACKEND) && next) {
@@ -185,6 +190,10 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
     }
     if (!(allowed & OPT_DEMO) && !o->scene) {
         fprintf(stderr, "radiant: missing FILE\n\n%s", usage);
+        return EXIT_USAGE;
+    }
+    if (o->views && (o->dataset || o->cameras)) {
+        fprintf(stderr, "radiant: --views sets how many views the orbit has: a %s gives its own\n", o->dataset ? "dataset" : "camera list");
         return EXIT_USAGE;
     }
     if ((allowed & OPT_DEMO) && o->split_given && !o->dataset) { /* render, bench: the views come from --dataset */

@@ -18,7 +18,7 @@ rd_result cli_views_load(rd_context *ctx, const cli_options *o, const rd_scene *
         if (r != RD_OK) return r;
         v->count = rd_dataset_view_count(v->dataset);
     } else {
-        v->count = ORBIT_VIEWS;
+        v->count = o->views ? o->views : ORBIT_VIEWS;
     }
     v->cameras = calloc((size_t)v->count, sizeof *v->cameras);
     v->names = calloc((size_t)v->count, sizeof *v->names);

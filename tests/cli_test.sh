@@ -57,6 +57,13 @@ check "render with an all-zero w2c writes nothing" test ! -e "$tmp/zero/0000.png
 check "render --save-cameras" status_is 0 "$radiant" render --demo --width 64 --height 36 --save-cameras "$tmp/used.json" --out "$tmp/orbit"
 check "render --cameras with the saved list" status_is 0 "$radiant" render --demo --cameras "$tmp/used.json" --out "$tmp/again"
 check "the saved cameras render the same images" cmp -s "$tmp/orbit/0003.png" "$tmp/again/0003.png"
+# --views N: the orbit's count; its first view is the 8-view orbit's first
+check "render --views 3" status_is 0 "$radiant" render --demo --width 64 --height 36 --views 3 --out "$tmp/three"
+check "--views 3 wrote three views" test -e "$tmp/three/0002.png" -a ! -e "$tmp/three/0003.png"
+check "--views 3's first view is the orbit's first" cmp -s "$tmp/orbit/0000.png" "$tmp/three/0000.png"
+check "--views 0 exits 2" status_is 2 "$radiant" render --demo --views 0
+check "--views with --cameras exits 2" status_is 2 "$radiant" render --demo --views 2 --cameras "$tmp/used.json"
+check "--views with --cameras says why" grep -q "a camera list gives its own" "$tmp/stderr"
 
 # a folder with an earlier render: files of the same names replaced and counted; frames the
 # earlier report.json names that this render does not write removed; nothing else touched

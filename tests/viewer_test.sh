@@ -46,7 +46,7 @@ check "demo: 3 frames and a screenshot" status_is 0 in_xvfb "$viewer_binary" --d
     --screenshot "$tmp/demo.png"
 grep "frames at" "$tmp/stderr"
 check "demo: the viewer reports its frame and present times" grep -q "present [0-9.]* ms" "$tmp/stderr"
-check "demo: radiant render of the same view" status_is 0 run_radiant render --demo --backend vulkan --width 320 --height 180 \
+check "demo: radiant render of the same view" status_is 0 run_radiant render --views 1 --demo --backend vulkan --width 320 --height 180 \
     --out "$tmp/demo_render"
 same_image "demo: screenshot equals radiant render" "$tmp/demo.png" "$tmp/demo_render/0000.png"
 check "demo: a screenshot with the overlay" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 \
@@ -77,14 +77,14 @@ check "nerf: a small snapshot" status_is 0 "$nerf_file" "$tmp/small.rnerf"
 check "nerf: 2 frames and a screenshot" status_is 0 in_xvfb "$viewer_binary" "$tmp/small.rnerf" --frames 2 --width 80 --height 45 \
     --screenshot "$tmp/nerf.png"
 check "nerf: the viewer says who renders it" grep -q "a NeRF on a CPU Vulkan device: .* renders it" "$tmp/stderr"
-check "nerf: radiant render of the same view" status_is 0 run_radiant render "$tmp/small.rnerf" --backend cpu --width 80 --height 45 \
+check "nerf: radiant render of the same view" status_is 0 run_radiant render --views 1 "$tmp/small.rnerf" --backend cpu --width 80 --height 45 \
     --out "$tmp/nerf_render"
 same_image "nerf: screenshot equals radiant render" "$tmp/nerf.png" "$tmp/nerf_render/0000.png"
 # --backend vulkan: Vulkan renders the NeRF into the device memory it presents from
 check "nerf on vulkan: 1 frame and a screenshot" status_is 0 in_xvfb "$viewer_binary" "$tmp/small.rnerf" --backend vulkan --frames 1 \
     --width 80 --height 45 --screenshot "$tmp/nerf_vk.png"
 check "nerf on vulkan: no host copy" test "$(grep -c "renders it faster" "$tmp/stderr")" -eq 0
-check "nerf on vulkan: radiant render of the same view" status_is 0 run_radiant render "$tmp/small.rnerf" --backend vulkan \
+check "nerf on vulkan: radiant render of the same view" status_is 0 run_radiant render --views 1 "$tmp/small.rnerf" --backend vulkan \
     --width 80 --height 45 --out "$tmp/nerf_vk_render"
 same_image "nerf on vulkan: screenshot equals radiant render" "$tmp/nerf_vk.png" "$tmp/nerf_vk_render/0000.png"
 
@@ -93,7 +93,7 @@ check "4d: a small 4D scene" status_is 0 run_radiant synth 2000 --time-extent 2 
 check "4d: a frame at time 1.2" status_is 0 in_xvfb "$viewer_binary" "$tmp/moving.ply" --time 1.2 --frames 1 --width 80 --height 45 \
     --screenshot "$tmp/moving.png"
 check "4d: the viewer says the time" grep -q "time 1.200 of .* paused" "$tmp/stderr"
-check "4d: radiant render --time 1.2" status_is 0 run_radiant render "$tmp/moving.ply" --backend vulkan --time 1.2 --width 80 \
+check "4d: radiant render --time 1.2" status_is 0 run_radiant render --views 1 "$tmp/moving.ply" --backend vulkan --time 1.2 --width 80 \
     --height 45 --out "$tmp/moving_render"
 same_image "4d: screenshot equals radiant render" "$tmp/moving.png" "$tmp/moving_render/0000.png"
 check "4d: two steps on with . ." status_is 0 in_xvfb "$viewer_binary" "$tmp/moving.ply" --time 1.2 --press ".." --frames 1 \
@@ -118,7 +118,7 @@ fi
 # settings by key: white background, SH degree 0 (as radiant render's options); depth, alpha
 check "keys: B 0 (white, SH 0)" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 --press B0 \
     --screenshot "$tmp/white_sh0.png"
-check "keys: radiant render --background white --sh-degree 0" status_is 0 run_radiant render --demo --backend vulkan \
+check "keys: radiant render --background white --sh-degree 0" status_is 0 run_radiant render --views 1 --demo --backend vulkan \
     --width 320 --height 180 --background white --sh-degree 0 --out "$tmp/white_sh0_render"
 same_image "keys: B 0 screenshot equals radiant render" "$tmp/white_sh0.png" "$tmp/white_sh0_render/0000.png"
 for mode in M MM; do
@@ -144,7 +144,7 @@ same_image "cameras: screenshot equals radiant render" "$tmp/cams.png" "$tmp/cam
 check "--up w exits 2" status_is 2 run_viewer --demo --up w
 check "up: a screenshot of the demo orbited about -y" status_is 0 in_xvfb "$viewer_binary" --demo --up -y --frames 2 \
     --width 320 --height 180 --screenshot "$tmp/up.png"
-check "up: radiant render --up -y" status_is 0 run_radiant render --demo --backend vulkan --up -y --width 320 --height 180 \
+check "up: radiant render --up -y" status_is 0 run_radiant render --views 1 --demo --backend vulkan --up -y --width 320 --height 180 \
     --out "$tmp/up_render"
 same_image "up: screenshot equals radiant render" "$tmp/up.png" "$tmp/up_render/0000.png"
 check "up: another view than the default's" test "$("$image_diff" "$tmp/up.png" "$tmp/demo.png" 2>&1)" -ge 20
@@ -172,7 +172,7 @@ check "cpu: screenshot" status_is 0 in_xvfb "$viewer_binary" --demo --backend cp
     --screenshot "$tmp/cpu.png"
 check "cpu: the log says the frames go through the host" grep -q "cpu renders; frames copied through the host" "$tmp/stderr"
 check "cpu: its times are the CPU's, not a GPU's" grep -q "(CPU timers" "$tmp/stderr"
-check "cpu: radiant render --backend cpu" status_is 0 run_radiant render --demo --backend cpu --width 320 --height 180 \
+check "cpu: radiant render --backend cpu" status_is 0 run_radiant render --views 1 --demo --backend cpu --width 320 --height 180 \
     --out "$tmp/cpu_render"
 same_image "cpu: screenshot equals radiant render" "$tmp/cpu.png" "$tmp/cpu_render/0000.png"
 
@@ -221,7 +221,7 @@ donut=$data/gaussian_splats/gshairlod_donut/fused.ply
 if [ -f "$donut" ]; then
     check "donut: screenshot" status_is 0 in_xvfb "$viewer_binary" "$donut" --frames 2 --width 240 --height 135 \
         --screenshot "$tmp/donut.png"
-    check "donut: radiant render" status_is 0 run_radiant render "$donut" --backend vulkan --width 240 --height 135 \
+    check "donut: radiant render" status_is 0 run_radiant render --views 1 "$donut" --backend vulkan --width 240 --height 135 \
         --out "$tmp/donut_render"
     same_image "donut: screenshot equals radiant render" "$tmp/donut.png" "$tmp/donut_render/0000.png"
 else
