@@ -497,8 +497,10 @@ static void test_pruning(void)
     rd_scene_destroy(back), rd_scene_destroy(odd);
 }
 
-/* path's file with its configuration's text `from` replaced by `to`, the checksum made right. */
-static const char *edited(const char *path, const char *name, const char *from, const char *to)
+/* path's file with its configuration's text `from` replaced by `to` and, where tail is not
+   0, its last part's `tail` bytes by new_tail's new_tail_bytes; the checksum made right. */
+static const char *rebuilt(const char *path, const char *name, const char *from, const char *to, size_t tail,
+                           const unsigned char *new_tail, size_t new_tail_bytes)
 {
     size_t size;
     unsigned char *data = read_file(path, &size);
@@ -508,7 +510,8 @@ static const char *edited(const char *path, const char *name, const char *from, 
     memcpy(json, data + 16, j), json[j] = 0;
     char *at = strstr(json, from);
     CHECK(at != NULL);
-    size_t out_j = j - strlen(from) + strlen(to), out_size = size - j + out_j;
+    size_t out_j = j - strlen(from) + strlen(to), body = size - 16 - j - 8 - tail;
+    size_t out_size = 16 + out_j + body + (tail ? new_tail_bytes : 0) + 8;
     unsigned char *out = malloc(out_size);
     memcpy(out, data, 16);
     out[12] = out_j & 0xff, out[13] = out_j >> 8 & 0xff, out[14] = out_j >> 16 & 0xff, out[15] = (unsigned char)(out_j >> 24);
@@ -516,12 +519,18 @@ static const char *edited(const char *path, const char *name, const char *from, 
     memcpy(out + 16, json, pre);
     memcpy(out + 16 + pre, to, strlen(to));
     if (at) memcpy(out + 16 + pre + strlen(to), at + strlen(from), j - pre - strlen(from));
-    memcpy(out + 16 + out_j, data + 16 + j, size - 16 - j - 8);
+    memcpy(out + 16 + out_j, data + 16 + j, body);
+    if (tail) memcpy(out + 16 + out_j + body, new_tail, new_tail_bytes);
     uint64_t sum = test_fnv1a(out, out_size - 8);
     for (int k = 0; k < 8; k++) out[out_size - 8 + k] = (unsigned char)(sum >> (8 * k));
     const char *p = write_file(tmp, name, out, out_size);
     free(data), free(json), free(out);
     return p;
+}
+
+static const char *edited(const char *path, const char *name, const char *from, const char *to)
+{
+    return rebuilt(path, name, from, to, 0, NULL, 0);
 }
 
 static void expect_error(const char *path, rd_result code, const char *a, const char *b)
@@ -585,45 +594,28 @@ static void test_broken(void)
     rd_scene_destroy(s);
 }
 
-/* path's networks file with weight k of its networks part set to the half `bits` (the part
-   inflated, changed, deflated again; its "bytes" and the checksum made right). */
+/* path's networks file with weight k of its networks part (the last) set to the half
+   `bits`: the part inflated, changed, deflated again, its "bytes" made right. */
 static const char *with_weight(const char *path, const char *name, uint32_t k, uint16_t bits)
 {
     size_t size;
     unsigned char *data = read_file(path, &size);
     if (!data) return NULL;
-    uint32_t j = rd_le32(data + 12);
-    char *json = malloc(j + 1);
-    memcpy(json, data + 16, j), json[j] = 0;
-    const char *key = "{\"name\":\"networks\",\"bytes\":";
-    char *at = strstr(json, key);
-    const char *p = NULL;
+    const char *key = "{\"name\":\"networks\",\"bytes\":", *at = strstr((const char *)data + 16, key), *p = NULL;
     if (CHECK(at != NULL)) {
-        char *end;
+        char *end, from[96], to[96];
         size_t bytes = strtoull(at + strlen(key), &end, 10), raw_bytes = strtoull(strstr(end, ":") + 1, NULL, 10);
-        const unsigned char *part = data + size - 8 - bytes;
         unsigned char *raw = malloc(raw_bytes), *packed = malloc(ZSTD_compressBound(raw_bytes));
-        if (CHECK(ZSTD_decompress(raw, raw_bytes, part, bytes) == raw_bytes && 2 * (size_t)k + 1 < raw_bytes)) {
+        if (CHECK(ZSTD_decompress(raw, raw_bytes, data + size - 8 - bytes, bytes) == raw_bytes && 2 * (size_t)k + 1 < raw_bytes)) {
             raw[2 * k] = bits & 0xff, raw[2 * k + 1] = (unsigned char)(bits >> 8);
             size_t packed_bytes = ZSTD_compress(packed, ZSTD_compressBound(raw_bytes), raw, raw_bytes, 3);
-            char number[32];
-            snprintf(number, sizeof number, "%zu", packed_bytes);
-            size_t head = (size_t)(at - json) + strlen(key), out_j = head + strlen(number) + strlen(end);
-            size_t before = size - 8 - bytes - 16 - j, out_size = 16 + out_j + before + packed_bytes + 8;
-            unsigned char *out = malloc(out_size);
-            memcpy(out, data, 16);
-            for (int b = 0; b < 4; b++) out[12 + b] = (unsigned char)(out_j >> (8 * b));
-            memcpy(out + 16, json, head), memcpy(out + 16 + head, number, strlen(number));
-            memcpy(out + 16 + head + strlen(number), end, strlen(end));
-            memcpy(out + 16 + out_j, data + 16 + j, before), memcpy(out + 16 + out_j + before, packed, packed_bytes);
-            uint64_t sum = test_fnv1a(out, out_size - 8);
-            for (int b = 0; b < 8; b++) out[out_size - 8 + b] = (unsigned char)(sum >> (8 * b));
-            p = write_file(tmp, name, out, out_size);
-            free(out);
+            snprintf(from, sizeof from, "%s%zu,", key, bytes);
+            snprintf(to, sizeof to, "%s%zu,", key, packed_bytes);
+            p = rebuilt(path, name, from, to, bytes, packed, packed_bytes);
         }
         free(raw), free(packed);
     }
-    free(data), free(json);
+    free(data);
     return p;
 }
 
