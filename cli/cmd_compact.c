@@ -34,7 +34,8 @@ static const char *USAGE =
     "  --appearance stored|networks  a 4D scene's colour and opacity quantised as stored (default),\n"
     "                             or OMG4's appearance networks: six quantised features a Gaussian\n"
     "                             and four small MLPs evaluated every frame\n"
-    "  --network-steps S          steps fitting the networks to the stored colour (default 2000)\n"
+    "  --network-steps S          steps fitting the networks to the stored colour (default 2000,\n"
+    "                             or one pass over the kept Gaussians where that is more)\n"
     "  --merge                    OMG4's merging after pruning: similar neighbours become one\n"
     "                             Gaussian at their opacity-weighted average\n"
     "  --downscale F              the dataset's photos downscaled by F (as `radiant train`'s)\n"
@@ -156,7 +157,7 @@ static cJSON *report_json(const compact_options *o, const rd_compact_report *r, 
     cJSON_AddNumberToObject(j, "finetune_steps", o->desc.view_count ? o->desc.finetune_steps : 0);
     cJSON_AddStringToObject(j, "appearance", o->desc.appearance == RD_COMPACT_APPEARANCE_NETWORKS ? "networks" : "stored");
     if (o->desc.appearance == RD_COMPACT_APPEARANCE_NETWORKS)
-        cJSON_AddNumberToObject(j, "network_steps", o->desc.network_steps ? o->desc.network_steps : 2000);
+        cJSON_AddNumberToObject(j, "network_steps", r->network_steps);
     cJSON_AddNumberToObject(j, "input_bytes", (double)in_bytes);
     cJSON_AddNumberToObject(j, "file_bytes", (double)r->file_bytes);
     if (in_bytes > 0) cJSON_AddNumberToObject(j, "times_smaller", (double)in_bytes / (double)r->file_bytes);

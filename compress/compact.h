@@ -98,8 +98,8 @@ typedef struct rd_compact_codes {
     int32_t *label;   /* a Gaussian's entry, each < entries */
 } rd_compact_codes;
 /* Every Gaussian's attributes from the codebooks (labels already checked): the decode the
-   reader and the fine-tuning share. */
-void rd_compact_apply_codes(const rd_compact_arrays *a, const rd_compact_codes *codes, int slice_count);
+   reader and the fine-tuning share, on threads CPU workers. */
+void rd_compact_apply_codes(const rd_compact_arrays *a, const rd_compact_codes *codes, int slice_count, int threads);
 /* Arrays of count Gaussians laid out as a's (rd_compact_arrays_free frees them). */
 bool rd_compact_arrays_alloc(const rd_compact_arrays *like, int64_t count, rd_compact_arrays *out);
 void rd_compact_arrays_free(rd_compact_arrays *a);
@@ -113,7 +113,10 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
                               rd_appearance4d *networks, const rd_compact_desc *desc);
 
 /* Appearance networks (compact_networks.c) fitted to a's stored colour and opacity (a 4D
-   scene's), desc->network_steps steps; *out the networks with a feature row per Gaussian. */
+   scene's) in rd_compact_network_steps steps of RD_COMPACT_NETWORK_BATCH samples; *out the
+   networks with a feature row per Gaussian. */
+enum { RD_COMPACT_NETWORK_BATCH = 1024 };
+int rd_compact_network_steps(const rd_compact_desc *desc, int64_t count);
 rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, const rd_compact_desc *desc,
                                   rd_appearance4d **out);
 

@@ -121,7 +121,7 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
         adam(codes, slice_count, rows, step);
         if (networks) /* at a tenth of the features' rate (OMG4 trains its MLPs at 1e-4 against 1e-3 for the rest) */
             rd_adam_update(networks->weights, weights.grad, weights.m, weights.v, nw, &(rd_adam_step_desc){.lr = 1e-4f, .step = step});
-        rd_compact_apply_codes(a, codes, slice_count);
+        rd_compact_apply_codes(a, codes, slice_count, ctx ? ctx->threads : 1);
     }
     if (r == RD_OK) {
         int64_t entries = 0;

@@ -1,6 +1,7 @@
 /* compact_layout.c: what the compact file's slices take of a 3D or 4D Gaussian (compact.h):
    the writer and the reader both go through these, so that they cannot disagree. */
 #include "compact.h"
+#include "../renderer/cpu/parallel.h"
 #include "../splat/appearance4d.h"
 #include "../splat/scene4d.h"
 
@@ -128,15 +129,31 @@ void rd_compact_row_set(const rd_compact_arrays *a, rd_compact_attribute attribu
     }
 }
 
-void rd_compact_apply_codes(const rd_compact_arrays *a, const rd_compact_codes *codes, int slice_count)
+typedef struct apply_job {
+    const rd_compact_arrays *a;
+    const rd_compact_codes *codes;
+    int slice_count;
+} apply_job;
+
+static void apply_range(int64_t begin, int64_t end, int worker, void *user)
 {
+    (void)worker;
+    const apply_job *j = user;
     float row[RD_COMPACT_ATTRIBUTES][RD_COMPACT_MAX_ROW];
-    for (int64_t i = 0; i < a->count; i++)
-        for (int k = 0; k < slice_count; k++) {
-            const rd_compact_slice *s = &codes[k].slice;
-            memcpy(row[s->attribute] + s->first, codes[k].centroids + (size_t)codes[k].label[i] * s->width, (size_t)s->width * sizeof(float));
-            if (k + 1 == slice_count || codes[k + 1].slice.attribute != s->attribute) rd_compact_row_set(a, s->attribute, i, row[s->attribute]);
+    for (int64_t i = begin; i < end; i++)
+        for (int k = 0; k < j->slice_count; k++) {
+            const rd_compact_slice *s = &j->codes[k].slice;
+            const float *entry = j->codes[k].centroids + (size_t)j->codes[k].label[i] * s->width;
+            for (int w = 0; w < s->width; w++) row[s->attribute][s->first + w] = entry[w]; /* 1-3 floats: no memcpy call */
+            if (k + 1 == j->slice_count || j->codes[k + 1].slice.attribute != s->attribute)
+                rd_compact_row_set(j->a, s->attribute, i, row[s->attribute]);
         }
+}
+
+void rd_compact_apply_codes(const rd_compact_arrays *a, const rd_compact_codes *codes, int slice_count, int threads)
+{
+    apply_job job = {a, codes, slice_count};
+    rd_parallel_for(threads, a->count, 4096, apply_range, &job);
 }
 
 bool rd_compact_arrays_alloc(const rd_compact_arrays *like, int64_t count, rd_compact_arrays *out)

@@ -26,7 +26,7 @@
 
 /* a step's samples, in chunks that each sum their gradients in their own array (summed in
    chunk order afterwards: the same bits on any number of threads) */
-enum { BATCH = 1024, CHUNK = 16, CHUNKS = BATCH / CHUNK, DEFAULT_STEPS = 2000 };
+enum { BATCH = RD_COMPACT_NETWORK_BATCH, CHUNK = 16, CHUNKS = BATCH / CHUNK };
 
 typedef struct sample {
     int64_t gaussian;
@@ -114,6 +114,12 @@ static void shuffle(int64_t *order, int64_t n, rd_rng *rng)
     }
 }
 
+int rd_compact_network_steps(const rd_compact_desc *desc, int64_t count)
+{
+    int64_t epoch = (count + BATCH - 1) / BATCH;
+    return desc->network_steps > 0 ? desc->network_steps : epoch > 2000 ? (int)(epoch < INT32_MAX ? epoch : INT32_MAX) : 2000;
+}
+
 rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, const rd_compact_desc *desc, rd_appearance4d **out)
 {
     *out = NULL;
@@ -131,8 +137,7 @@ rd_result rd_compact_fit_networks(rd_context *ctx, const rd_compact_arrays *a, c
     rd_result r = RD_OK;
     if (!net || !f || !half_inv_w || !order || !drawn_at || !weight_grad || !feature_grad || !wm || !wv || !fm || !fv || !f->chunk_grads)
         r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact: appearance networks: out of memory for %lld Gaussians", (long long)a->count);
-    int64_t epoch_steps = (a->count + BATCH - 1) / BATCH;
-    int steps = desc->network_steps > 0 ? desc->network_steps : (int)(epoch_steps > DEFAULT_STEPS ? epoch_steps : DEFAULT_STEPS);
+    int steps = rd_compact_network_steps(desc, a->count);
     double first = NAN, last = NAN;
     if (r == RD_OK) {
         normalisation(a, net);

@@ -286,7 +286,7 @@ static rd_result decode_slices(rd_context *ctx, const char *path, const parsed *
         }
         at[part_of] += rd_compact_index_bytes(s, a->count);
     }
-    if (r == RD_OK) rd_compact_apply_codes(a, codes, p->slice_count);
+    if (r == RD_OK) rd_compact_apply_codes(a, codes, p->slice_count, ctx ? ctx->threads : 1);
     for (int k = 0; k < p->slice_count; k++) free(codes[k].centroids), free(codes[k].label);
     return r;
 }

@@ -284,7 +284,7 @@ static rd_result decode_kept(writer *w, rd_compact_arrays *out)
 {
     if (!rd_compact_arrays_alloc(&w->a, w->n, out)) return rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
     memcpy(out->means, w->kept.means, (size_t)w->n * (size_t)rd_compact_mean_floats(&w->a) * sizeof(float));
-    rd_compact_apply_codes(out, w->codes, w->slice_count);
+    rd_compact_apply_codes(out, w->codes, w->slice_count, w->ctx ? w->ctx->threads : 1);
     return RD_OK;
 }
 
@@ -477,7 +477,7 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
         if (w.raw[p].failed) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     rd_bytes file = {0};
     if (r == RD_OK) r = assemble(&w, d.zstd_level, &file, report);
-    if (r == RD_OK && report) report->merged = merged;
+    if (r == RD_OK && report) report->merged = merged, report->network_steps = w.networks ? rd_compact_network_steps(&d, w.n) : 0;
     if (r == RD_OK) r = rd_bytes_save(ctx, path, &file);
     rd_bytes_free(&file);
     for (int p = 0; p < PART_COUNT; p++) rd_bytes_free(&w.raw[p]);

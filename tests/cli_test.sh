@@ -312,6 +312,7 @@ check "  (as 4D, with its parts)" sh -c "grep -q 'rcompact (XYZT' '$tmp/stdout' 
 check "compact a 4D scene with appearance networks" status_is 0 "$radiant" compact "$tmp/moving.ply" --out "$tmp/nets.rcompact" \
     --appearance networks --network-steps 20
 check "  (its report and parts say so)" sh -c "grep -q '\"appearance\":.*\"networks\"' '$tmp/nets.report.json' && grep -q 'networks' '$tmp/stdout'"
+check "  (and the steps that fitted them)" grep -Eq '"network_steps":[[:space:]]*20[^0-9]' "$tmp/nets.report.json"
 check "it renders at a time" status_is 0 "$radiant" render "$tmp/nets.rcompact" --backend cpu --time 0.5 \
     --cameras "$tmp/cams.json" --width 32 --height 24 --out "$tmp/nets_c"
 check "it does not convert to a 4D PLY" status_is 1 "$radiant" convert "$tmp/nets.rcompact" "$tmp/nets.ply"

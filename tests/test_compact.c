@@ -634,6 +634,8 @@ static void test_fit_epochs(void)
         CHECK_OK(rd_compact_fit_networks(ctx, &a, &desc, &again));
         desc.network_steps = 1;
         CHECK_OK(rd_compact_fit_networks(ctx, &a, &desc, &start)); /* one step: a third drawn */
+        desc.network_steps = 0; /* the default: 2,000, or one pass where that is more */
+        CHECK(rd_compact_network_steps(&desc, 3000) == 2000 && rd_compact_network_steps(&desc, 3000000) == 2930);
     }
     if (fitted && again && start) {
         int64_t unmoved = 0, unmoved_after_one = 0;
@@ -679,6 +681,7 @@ static void test_networks(void)
         printf("appearance networks: %.1f bits a Gaussian; %.2f dB from the original after 30 steps, %.2f after %d\n",
                rep.bits_per_gaussian, before, after, desc.network_steps);
         CHECK(rd_is_gaussians4d(fitted) && ((const rd_scene4d *)fitted)->appearance != NULL);
+        CHECK(rep.network_steps == desc.network_steps);
         CHECK(after > before + 2.0 && after > 20.0);
         bool features = false, networks = false, colour = false;
         const rd_appearance4d *net = ((const rd_scene4d *)fitted)->appearance;

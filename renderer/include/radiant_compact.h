@@ -64,7 +64,8 @@ typedef struct rd_compact_desc {
     float background[3];            /* the photos' and the renders' background */
     rd_compact_importance importance;
     rd_compact_appearance appearance;
-    int network_steps;              /* with networks: steps fitting them to the stored colour; 0: 2000 */
+    int network_steps;              /* with networks: steps fitting them to the stored colour; 0: 2000, or one
+                                       pass over the kept Gaussians (batches of 1,024) where that is more */
     int merge;                      /* nonzero: OMG4's merging after pruning: similar neighbours (position and
                                        DC colour, within cells of a tenth of the scene and 2.0 in time)
                                        become one Gaussian at their opacity-weighted average */
@@ -82,6 +83,7 @@ typedef struct rd_compact_part {
 typedef struct rd_compact_report {
     int64_t count_in, count; /* Gaussians given and kept */
     int64_t merged;          /* of those not pruned, how many merging took into their neighbours */
+    int network_steps;       /* with appearance networks: the steps that fitted them; else 0 */
     int kind;                /* rd_scene_kind: RD_SCENE_GAUSSIANS or RD_SCENE_GAUSSIANS_4D */
     uint64_t file_bytes;
     double bits_per_gaussian;     /* the file's, all of it */
