@@ -14,9 +14,10 @@
    temporal weight to the opacity as it does to a stored one. Each MLP's weights, in one
    float array: W1 (hidden x inputs, row-major), b1, W2 (outputs x hidden), b2.
 
-   Written once for the CPU (appearance4d.c) and the CUDA kernel (RD_HD). A hidden unit is
-   summed and used at once (its products added in input order, its contribution added into
-   each output in hidden order): the GPUs sum in that order too. */
+   Written once for the CPU (appearance4d.c) and CUDA (RD_HD: the encoding; its MLPs run 16
+   lanes a Gaussian in slice4d_cuda.cu). A hidden unit is summed and used at once (its
+   products added in input order, its contribution added into each output in hidden order):
+   the Vulkan shader sums in that order too, CUDA in sixteen parts. */
 #ifndef RD_APPEARANCE4D_H
 #define RD_APPEARANCE4D_H
 
@@ -115,12 +116,12 @@ RD_HD static inline float rd_appearance_add(float x, float y)
 #endif
 }
 
-/* The encoder's input for a Gaussian whose spatial mean is xyz at time t; every operation
+/* The encoder's input's first four values (the normalised position and time) for a
+   Gaussian whose spatial mean is xyz at time t; every operation
    rounded on its own, in this order, on every backend (the Vulkan shader too, with the
    reciprocals of radius and time_span from the host: a shader's division may be 2.5 ulp
    off). */
-RD_HD static inline void rd_appearance_input(const rd_appearance4d *a, const float xyz[3], float t,
-                                             float input[RD_APPEARANCE_INPUTS])
+RD_HD static inline void rd_appearance_position(const rd_appearance4d *a, const float xyz[3], float t, float input[4])
 {
     float p[3], length2 = 0.0f, inv_radius = 1.0f / a->radius, inv_span = 1.0f / a->time_span;
     for (int d = 0; d < 3; d++) {
@@ -133,6 +134,12 @@ RD_HD static inline void rd_appearance_input(const rd_appearance4d *a, const flo
     }
     for (int d = 0; d < 3; d++) input[d] = rd_appearance_add(rd_appearance_mul(0.25f, p[d]), 0.5f);
     input[3] = rd_appearance_mul(t - a->time_origin, inv_span);
+}
+/* The whole input: the position above, then its frequencies. */
+RD_HD static inline void rd_appearance_input(const rd_appearance4d *a, const float xyz[3], float t,
+                                             float input[RD_APPEARANCE_INPUTS])
+{
+    rd_appearance_position(a, xyz, t, input);
     for (int k = 0; k < RD_APPEARANCE_FREQUENCIES; k++)
         for (int d = 0; d < 4; d++)
             rd_appearance_sincos_pi(ldexpf(input[d], k), &input[4 + 8 * k + 2 * d], &input[4 + 8 * k + 2 * d + 1]);

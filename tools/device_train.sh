@@ -9,7 +9,7 @@
 # MODEL=4d 4D Gaussians (MUTANT=1 / PANOPTIC=1 packs: dnerf_mutant at 400x400 on black as the
 # issue's protocol, panoptic_basketball_subset), with --backend cuda.
 # TAIL: how many of the log's last lines to print (2).
-# BENCH=1: `radiant bench` of each trained scene on the test split's views and at 1920x1080.
+# BENCH=1: `radiant bench` of each trained scene at 1920x1080.
 # COMPACT="F1 F2 ...": `radiant compact` of each trained scene with each prune fraction (importance,
 # fine-tuning and PSNR on the dataset, on CUDA), its report into $OUT/NAME.compactF.report.json and
 # its summary to stdout (COMPACT_EXTRA: more options for it); with BENCH=1 the compact scene is
@@ -39,8 +39,6 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
     tail -n "${TAIL:-2}" "$scratch/log.txt"
     cp "$scratch/$name.report.json" "${OUT:-/tmp}/" 2>/dev/null
     if [ -n "${BENCH:-}" ] && [ -f "$scratch/$name.$ext" ]; then
-        echo "$name: bench on the test split's views"
-        .device/bin/radiant bench "$scratch/$name.$ext" --backend cuda --dataset "$data/$name" --split test --frames 100 2>&1 | tail -n 4
         echo "$name: bench at 1920x1080 (8 orbit views)"
         .device/bin/radiant bench "$scratch/$name.$ext" --backend cuda --frames 100 2>&1 | tail -n 4
     fi
@@ -51,9 +49,14 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
             $downscale $background --backend cuda ${COMPACT_EXTRA:-} 2>&1 | grep -v "listed frames skipped"
         cp "$scratch/c$prune.report.json" "${OUT:-/tmp}/$name.compact$prune.report.json" 2>/dev/null
         if [ -n "${BENCH:-}" ] && [ -f "$scratch/c$prune.rcompact" ]; then
-            for scene in "$scratch/$name.$ext" "$scratch/c$prune.rcompact"; do
-                echo "$(basename "$scene"): bench at 1352x1014"
-                .device/bin/radiant bench "$scene" --backend cuda --width 1352 --height 1014 --frames 100 2>&1 | tail -n 2
+            for round in 1 2; do # the compact scene's frame against the original's, twice on each backend
+                for backend in cuda vulkan; do
+                    for scene in "$scratch/$name.$ext" "$scratch/c$prune.rcompact"; do
+                        echo "$(basename "$scene"): $backend bench at 1352x1014, round $round"
+                        .device/bin/radiant bench "$scene" --backend $backend --width 1352 --height 1014 --frames 200 2>&1 |
+                            grep -E "^  (frame|preprocess|blend|wall clock|sliced) "
+                    done
+                done
             done
         fi
     done
