@@ -9,7 +9,8 @@
    - a slice of a scene with networks equals, bit for bit, the slice of the same scene
      whose stored colour and opacity are the networks' outputs at that time (both the
      threaded pass and the calling thread's), and so does its CPU render;
-   - the backward pass of a render refuses such a scene with a clear error. */
+   - the backward pass of a render refuses such a scene with a clear error;
+   - a GPU context's views at one time reuse the networks' outputs, and only then. */
 #include "test_util.h"
 #include "../splat/appearance4d_cpu.h"
 #include "../splat/scene4d.h"
@@ -192,6 +193,53 @@ static void test_slice_and_render(void)
     free(opacities), free(sh), free(source);
 }
 
+/* A GPU context keeps the networks' outputs for the next view at the same time: at times
+   t1, t2, t1 the third frame is the first's bits, the second differs, and each is what a
+   fresh context renders at its time (a stale cache or a missed re-evaluation fails). On
+   every GPU backend present; skipped, and said so, where there is none. */
+static void test_gpu_views_at_one_time(void)
+{
+    static const rd_backend backends[] = {RD_BACKEND_VULKAN, RD_BACKEND_CUDA};
+    enum { N = 400, SH = 1, W = 48, H = 40 };
+    rd_scene *with = random_scene4d(ctx, &rng, N, SH, 1, 1.0f);
+    rd_appearance4d *a = with ? random_networks(SH, N) : NULL;
+    if (!a) {
+        rd_scene_destroy(with);
+        return;
+    }
+    rd_scene4d_set_appearance((rd_scene4d *)with, a);
+    rd_camera camera;
+    CHECK_OK(rd_scene_orbit(with, &(rd_orbit_desc){.count = 1, .width = W, .height = H}, &camera));
+    const float times[3] = {0.35f, 0.65f, 0.35f};
+    for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
+        rd_context *gpu = NULL;
+        if (rd_context_create(&(rd_context_desc){.backend = backends[b], .log = test_log}, &gpu) != RD_OK) {
+            printf("  views at one time on %s skipped: no such device here\n", rd_backend_name(backends[b]));
+            continue;
+        }
+        float *image[4];
+        for (int k = 0; k < 4; k++) image[k] = calloc(W * H * 4, sizeof(float));
+        bool ok = image[0] && image[1] && image[2] && image[3];
+        for (int k = 0; k < 3 && ok; k++)
+            ok = CHECK_OK(rd_render(gpu, with, &camera, &(rd_render_desc){.time = times[k]},
+                                    &(rd_framebuffer){.color = image[k], .memory = RD_MEMORY_HOST}));
+        rd_context *fresh = NULL; /* no state: the networks evaluated for this frame alone */
+        ok = ok && CHECK_OK(rd_context_create(&(rd_context_desc){.backend = backends[b], .log = test_log}, &fresh)) &&
+             CHECK_OK(rd_render(fresh, with, &camera, &(rd_render_desc){.time = times[1]},
+                                &(rd_framebuffer){.color = image[3], .memory = RD_MEMORY_HOST}));
+        rd_context_destroy(fresh);
+        if (ok) {
+            size_t bytes = W * H * 4 * sizeof(float);
+            CHECK(memcmp(image[0], image[2], bytes) == 0 && memcmp(image[0], image[1], bytes) != 0 &&
+                  memcmp(image[1], image[3], bytes) == 0);
+            printf("  views at one time on %s: t1, t2, t1 as fresh renders of each\n", rd_backend_name(backends[b]));
+        }
+        for (int k = 0; k < 4; k++) free(image[k]);
+        rd_context_destroy(gpu);
+    }
+    rd_scene_destroy(with);
+}
+
 int main(void)
 {
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 2, .log = test_log}, &ctx));
@@ -200,6 +248,7 @@ int main(void)
     test_gradients(3);
     test_encoding();
     test_slice_and_render();
+    test_gpu_views_at_one_time();
     rd_context_destroy(ctx);
     return test_finish("test_appearance4d");
 }
