@@ -109,7 +109,7 @@ static rd_result gather_kept(writer *w)
 /* OMG4's merging of the kept Gaussians: those merged into a neighbour leave the kept
    arrays (the rest keep their order). */
 static rd_result merge_kept(writer *w, int64_t *merged)
-{
+{ /* before the networks' fit: the kept rows have no features yet */
     int64_t *keep = rd_alloc_array(w->n > 0 ? w->n : 1, sizeof *keep);
     if (!keep) return rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", w->path);
     rd_result r = rd_compact_merge(w->ctx, &w->kept, keep, merged);
@@ -124,9 +124,6 @@ static rd_result merge_kept(writer *w, int64_t *merged)
             memmove(w->kept.rotations + k * q, w->kept.rotations + i * q, q * sizeof(float));
             memmove(w->kept.sh + k * c, w->kept.sh + i * c, c * sizeof(float));
             w->kept.opacities[k] = w->kept.opacities[i];
-            if (w->kept.features)
-                memmove(w->kept.features + k * RD_APPEARANCE_FEATURES, w->kept.features + i * RD_APPEARANCE_FEATURES,
-                        RD_APPEARANCE_FEATURES * sizeof(float));
             w->row[k] = w->row[i];
         }
         w->n = w->kept.count = n;

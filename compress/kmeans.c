@@ -110,9 +110,9 @@ static bool flat(const kmeans *km, const int64_t *rows, int64_t m, int k, float 
     int d = km->d;
     int64_t s = m < 64 * (int64_t)k ? m : 64 * (int64_t)k;
     if (s < 8192 && m > s) s = m < 8192 ? m : 8192;
-    int64_t *sample = malloc((size_t)m * sizeof *sample);
-    float *nearest = malloc((size_t)m * sizeof *nearest);
-    int32_t *sample_label = malloc((size_t)m * sizeof *sample_label);
+    int64_t *sample = malloc((size_t)s * sizeof *sample);
+    float *nearest = malloc((size_t)s * sizeof *nearest);
+    int32_t *sample_label = malloc((size_t)s * sizeof *sample_label);
     double *sum = malloc((size_t)k * (size_t)d * sizeof *sum);
     int64_t *members = malloc((size_t)k * sizeof *members);
     bool ok = sample && nearest && sample_label && sum && members;
@@ -120,16 +120,20 @@ static bool flat(const kmeans *km, const int64_t *rows, int64_t m, int k, float 
         for (int64_t i = 0; i < s; i++) sample[i] = rows[(int64_t)((double)i * (double)m / (double)s)];
         int iterations = km->iterations;
         if (farthest_start(km, sample, s, k, centroids, nearest) < k && s < m) {
-            s = m, iterations = 0; /* the start spreads them; Lloyd's passes on every row would cost ten assignments */
-            memcpy(sample, rows, (size_t)m * sizeof *sample);
-            farthest_start(km, sample, s, k, centroids, nearest);
+            /* the start over every row spreads them; Lloyd's passes on every row would cost ten assignments */
+            float *all = realloc(nearest, (size_t)m * sizeof *nearest);
+            ok = all != NULL;
+            if (ok) nearest = all, farthest_start(km, rows, m, k, centroids, nearest);
+            iterations = 0;
         }
         for (int it = 0; it < iterations; it++) {
             assign(km, sample, s, centroids, k, sample_label);
             update(km, sample, s, sample_label, centroids, k, sum, members);
         }
-        assign(km, rows, m, centroids, k, label);
-        update(km, rows, m, label, centroids, k, sum, members);
+        if (ok) {
+            assign(km, rows, m, centroids, k, label);
+            update(km, rows, m, label, centroids, k, sum, members);
+        }
     }
     free(sample);
     free(nearest);

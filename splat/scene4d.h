@@ -112,6 +112,14 @@ static inline void rd_slice4d_network_sources(const rd_scene4d *s, const void *f
     out_bytes[0] = 4 * n, out_bytes[1] = 4 * floats * n;
 }
 
+/* The time a GPU slice's networks pass last wrote its outputs at, for the scene uploaded
+   (ready false: none since the upload). A view at that time reuses them. */
+typedef struct rd_slice4d_evaluated {
+    bool ready;
+    float time;
+} rd_slice4d_evaluated;
+static inline bool rd_slice4d_evaluated_at(rd_slice4d_evaluated e, float time) { return e.ready && e.time == time; }
+
 /* What a GPU slice writes and its 3D renderer draws: the 3D arrays (means, log-scales,
    rotations, opacities, SH; rd_buffer_alloc's, so device memory of any GPU backend) and
    a device scene over them. */

@@ -24,8 +24,7 @@ typedef struct slice_cuda_state {
        and each Gaussian's opacity logit and colour at the frame's time */
     rd_cuda_buffer networks[2], evaluated[2];
     rd_appearance4d device_networks;
-    bool evaluated_ready; /* evaluated holds the networks at evaluated_time (a frame at that time skips them) */
-    float evaluated_time;
+    rd_slice4d_evaluated evaluated_at;
 } slice_cuda_state;
 
 /* The networks' evaluation, 16 lanes a Gaussian (a thread a Gaussian left the GPU nearly
@@ -211,7 +210,7 @@ extern "C" rd_result rd_slice4d_into_cuda(rd_context *ctx, const rd_scene4d *dev
 static rd_result upload_scene(rd_context *ctx, slice_cuda_state *st, const rd_scene4d *s)
 {
     if (st->uid == s->head.uid) return RD_OK;
-    st->uid = 0, st->evaluated_ready = false;
+    st->uid = 0, st->evaluated_at.ready = false;
     size_t n = (size_t)(s->count > 0 ? s->count : 1), shf = (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree);
     const void *from[SOURCES] = {s->means, s->log_scales, s->rotations, s->opacities, s->sh, NULL};
     const size_t bytes[SOURCES] = {16 * n, 16 * n, 32 * n, 4 * n, 4 * shf * n, sizeof(rd_slice4d_static) * n};
@@ -252,14 +251,13 @@ static rd_result evaluate_networks(rd_context *ctx, slice_cuda_state *st, float 
     *view = st->device;
     view->opacities = (float *)st->evaluated[0].ptr, view->sh = (float *)st->evaluated[1].ptr, view->time_degree = 0;
     uint32_t floats = 3 * (uint32_t)rd_sh_coeffs(st->device.sh_degree);
-    if (st->evaluated_ready && st->evaluated_time == time) return RD_OK; /* another view at the same time */
-    st->evaluated_ready = false;
+    if (rd_slice4d_evaluated_at(st->evaluated_at, time)) return RD_OK; /* another view at the same time */
     if (st->device.count > 0)
         appearance_kernel<<<(unsigned int)((st->device.count + GROUPS - 1) / GROUPS), LANES * GROUPS, 0, stream_of(ctx, stream)>>>(
             (uint32_t)st->device.count, st->device_networks, (const float4 *)st->device.means, st->device.fixed, time,
             view->opacities, view->sh, floats);
     rd_result r = rd_cuda_check(ctx, cudaGetLastError(), "4D appearance networks (cuda)");
-    if (r == RD_OK) st->evaluated_ready = true, st->evaluated_time = time;
+    st->evaluated_at = (rd_slice4d_evaluated){r == RD_OK, time};
     return r;
 }
 

@@ -28,8 +28,7 @@ typedef struct slice_vk_state {
     /* a scene with appearance networks: their weights and features, and each Gaussian's
        opacity logit and colour at the frame's time (appearance4d.comp) */
     rd_vk_buffer networks[2], evaluated[2];
-    bool evaluated_ready; /* evaluated holds the networks at evaluated_time (a frame at that time skips them) */
-    float evaluated_time;
+    rd_slice4d_evaluated evaluated_at;
 } slice_vk_state;
 
 _Static_assert(sizeof(rd_slice4d_static) == 11 * sizeof(float), "slice4d.comp reads the statics as 11 floats");
@@ -74,7 +73,7 @@ static rd_result get_state(rd_context *ctx, slice_vk_state **out)
 static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scene4d *s)
 {
     if (st->uid == s->head.uid) return RD_OK;
-    st->uid = 0, st->evaluated_ready = false;
+    st->uid = 0, st->evaluated_at.ready = false;
     const void *from[SOURCES];
     size_t source_bytes[SOURCES];
     rd_slice4d_sources(s, from, source_bytes);
@@ -138,12 +137,12 @@ rd_result rd_slice4d_render_vk(rd_context *ctx, const rd_scene4d *s, const rd_ca
     VkCommandBuffer cmd;
     r = rd_vk_begin(ctx, &cmd);
     if (r != RD_OK) return r;
-    bool networks = s->appearance && !(st->evaluated_ready && st->evaluated_time == desc->time); /* else: as the last view's */
+    bool networks = s->appearance && !rd_slice4d_evaluated_at(st->evaluated_at, desc->time); /* else: as the last view's */
     if (networks) record_networks(cmd, st, s, desc->time);
     rd_vk_dispatch(cmd, &st->slice, &push, ((uint64_t)s->count + SLICE_GAUSSIANS - 1) / SLICE_GAUSSIANS);
     rd_vk_barrier(cmd);
     r = rd_vk_submit_wait(ctx, "4D slice");
-    if (networks) st->evaluated_ready = r == RD_OK, st->evaluated_time = desc->time;
+    if (networks) st->evaluated_at = (rd_slice4d_evaluated){r == RD_OK, desc->time};
     if (r != RD_OK) return r;
     return rd_kind(RD_SCENE_GAUSSIANS)->backends[RD_BACKEND_VULKAN].render(ctx, st->target.scene, camera, desc, target, stats);
 }

@@ -18,6 +18,9 @@ set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib:${LD_LIBRARY_PATH:-}
 data=$PWD/.device/data
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+# the lines of `radiant bench` worth keeping: the frame (the backend's timers), its main stages,
+# the host's wall clock and, for a 4D scene, the Gaussians sliced
+bench_lines() { grep -E "^  (frame|preprocess|blend|wall clock|sliced) "; }
 for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fox}; do
     [ -d "$data/$name" ] || { echo "$name: not carried (device_prepare.sh LEGO=1 / COLMAP=1 / FOX=1)"; continue; }
     background="" ext=ply model="" downscale=""
@@ -40,7 +43,7 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
     cp "$scratch/$name.report.json" "${OUT:-/tmp}/" 2>/dev/null
     if [ -n "${BENCH:-}" ] && [ -f "$scratch/$name.$ext" ]; then
         echo "$name: bench at 1920x1080 (8 orbit views)"
-        .device/bin/radiant bench "$scratch/$name.$ext" --backend cuda --frames 100 2>&1 | tail -n 4
+        .device/bin/radiant bench "$scratch/$name.$ext" --backend cuda --frames 100 2>&1 | bench_lines
     fi
     for prune in ${COMPACT:-}; do
         [ -f "$scratch/$name.$ext" ] || break
@@ -53,8 +56,7 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
                 for backend in cuda vulkan; do
                     for scene in "$scratch/$name.$ext" "$scratch/c$prune.rcompact"; do
                         echo "$(basename "$scene"): $backend bench at 1352x1014, round $round"
-                        .device/bin/radiant bench "$scene" --backend $backend --width 1352 --height 1014 --frames 200 2>&1 |
-                            grep -E "^  (frame|preprocess|blend|wall clock|sliced) "
+                        .device/bin/radiant bench "$scene" --backend $backend --width 1352 --height 1014 --frames 200 2>&1 | bench_lines
                     done
                 done
             done
