@@ -66,6 +66,21 @@ typedef struct eval_job {
     int sh_floats;
 } eval_job;
 
+void rd_appearance4d_transposed(const rd_appearance4d *a, float *out)
+{
+    memcpy(out, a->weights, a->weight_count * sizeof(float));
+    for (int n = 0; n < RD_APPEARANCE_NETS; n++) {
+        const rd_appearance_mlp m = a->mlp[n];
+        if (m.outputs <= 0) continue;
+        const float *W1 = a->weights + m.offset, *W2 = W1 + RD_APPEARANCE_HIDDEN * (m.inputs + 1);
+        float *T1 = out + m.offset, *T2 = T1 + RD_APPEARANCE_HIDDEN * (m.inputs + 1);
+        for (int j = 0; j < RD_APPEARANCE_HIDDEN; j++) {
+            for (int k = 0; k < m.inputs; k++) T1[k * RD_APPEARANCE_HIDDEN + j] = W1[j * m.inputs + k];
+            for (int o = 0; o < m.outputs; o++) T2[j * m.outputs + o] = W2[o * RD_APPEARANCE_HIDDEN + j];
+        }
+    }
+}
+
 static void eval_range(int64_t begin, int64_t end, int worker, void *user)
 {
     (void)worker;

@@ -14,10 +14,10 @@
    temporal weight to the opacity as it does to a stored one. Each MLP's weights, in one
    float array: W1 (hidden x inputs, row-major), b1, W2 (outputs x hidden), b2.
 
-   Written once for the CPU (appearance4d.c) and CUDA (RD_HD: the encoding; its MLPs run 16
-   lanes a Gaussian in slice4d_cuda.cu). A hidden unit is summed and used at once (its
+   Written once for the CPU (appearance4d.c) and CUDA (RD_HD: the encoding; its MLPs run as
+   tiled matrix products in slice4d_cuda.cu). A hidden unit is summed and used at once (its
    products added in input order, its contribution added into each output in hidden order):
-   the Vulkan shader sums in that order too, CUDA in sixteen parts. */
+   the Vulkan shader and CUDA sum in that order too (CUDA with fused multiply-adds). */
 #ifndef RD_APPEARANCE4D_H
 #define RD_APPEARANCE4D_H
 

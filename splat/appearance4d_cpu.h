@@ -6,6 +6,10 @@
 
 #include "appearance4d.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Networks for SH degree sh_degree and count Gaussians, weights and features 0, the
    normalisation the identity (centre 0, radius 1, times from 0 over 1); NULL when out of
    memory. rd_appearance4d_free frees them (NULL: nothing). */
@@ -22,6 +26,11 @@ void rd_appearance4d_init(rd_appearance4d *a, int64_t count, uint64_t seed);
 void rd_appearance4d_eval_cpu(int threads, const rd_appearance4d *a, const float *means, int64_t count, float time,
                               float *opacities, float *sh);
 
+/* The weights with each MLP's W1 and W2 transposed (inputs x hidden, hidden x outputs),
+   biases in place, at the same offsets: the layout the GPUs' tiles read, a row for every
+   input or hidden unit that all the tile's Gaussians share (out: weight_count). */
+void rd_appearance4d_transposed(const rd_appearance4d *a, float *out);
+
 /* The backward pass of one Gaussian (its features, the trace of its forward pass): dL by
    its colour (3 K) and its opacity's logit into dweights (weight_count, added) and
    dfeatures (added). */
@@ -29,4 +38,7 @@ void rd_appearance_backward(const rd_appearance4d *a, const float features[RD_AP
                             const rd_appearance_trace *trace, const float *dsh, float dlogit, float *dweights,
                             float dfeatures[RD_APPEARANCE_FEATURES]);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

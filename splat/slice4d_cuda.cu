@@ -7,7 +7,7 @@
    the slice as the CPU's: no fused multiply-add where the CPU has none. */
 #include "slice4d_cuda.h"
 #include "slice4d_math.h"
-#include "appearance4d.h"
+#include "appearance4d_cpu.h"
 #include "../renderer/cuda/cuda_internal.h"
 
 #include <stdint.h>
@@ -22,90 +22,154 @@ typedef struct slice_cuda_state {
     rd_slice4d_target target;        /* the 3D arrays written and their device scene */
     /* a scene with appearance networks: their weights and features, the networks over them,
        and each Gaussian's opacity logit and colour at the frame's time */
-    rd_cuda_buffer networks[2], evaluated[2];
+    rd_cuda_buffer networks[2], evaluated[2], active; /* active: the kept Gaussians' list */
     rd_appearance4d device_networks;
+    bool tile_ready; /* the networks' kernel allowed its shared memory */
     rd_slice4d_evaluated evaluated_at;
 } slice_cuda_state;
 
-/* The networks' evaluation, 16 lanes a Gaussian (a thread a Gaussian left the GPU nearly
-   idle: a frame's few ten thousand threads, each 16,000 multiply-adds in a row). The lanes
-   share the encoding (four frequency pairs each), then for every hidden unit sum a
-   sixteenth of its inputs and add the sixteen parts by butterfly (every lane gets the same
-   bits), and each lane keeps the outputs lane, lane + 16, lane + 32. Still latency-bound
-   (H100, 7,369 Gaussians: 182 us, 43% occupancy; a unit's loads and shuffles wait on each
-   other): several units at once is the next step. The sums' order is
-   not the CPU's (the harness's tolerance, not its bits): the encoding's every rounding is. */
-enum { LANES = 16, GROUPS = 8, MAX_OUTPUTS_A_LANE = (RD_APPEARANCE_MAX_OUTPUTS + LANES - 1) / LANES };
+/* The networks' evaluation as small matrix products: a block takes TILE Gaussians of the
+   frame's kept ones (active_kernel's list: most of a 4D scene is culled at any one time),
+   stages one MLP's weights in shared memory (transposed on the host,
+   rd_appearance4d_transposed: a row an input, shared by the tile) and each thread sums
+   4 Gaussians x 4 hidden units from there, 16 products a pair of loads (the 16 lanes a
+   Gaussian this replaced were latency-bound: H100, 7,369 Gaussians, 182 us at 43%
+   occupancy; a thread a Gaussian was slower still). Each hidden unit is summed in input
+   order from its bias, each output in hidden order from its bias, as the CPU does
+   (appearance4d.h), with fused multiply-adds: the harness's tolerance, not its bits, and a
+   Gaussian's bits do not depend on its place in the list. */
+enum {
+    TILE = 32,                           /* Gaussians a block */
+    TILE_THREADS = 128,                  /* each 4 Gaussians x 4 hidden units */
+    HIDDEN_STRIDE = RD_APPEARANCE_HIDDEN + 1, /* a Gaussian's hidden row: no two rows on one bank */
+    MLP_FLOATS_MAX = RD_APPEARANCE_HIDDEN * (RD_APPEARANCE_INPUTS + 1) + RD_APPEARANCE_LATENT * (RD_APPEARANCE_HIDDEN + 1),
+    INPUT_FLOATS = RD_APPEARANCE_INPUTS * TILE, /* and the hidden rows, after the encoder's first layer */
+    TILE_SHARED_FLOATS = INPUT_FLOATS + RD_APPEARANCE_HEAD_INPUTS * TILE + MLP_FLOATS_MAX,
+};
+static_assert(TILE * HIDDEN_STRIDE <= INPUT_FLOATS, "the hidden rows live where the encoder's inputs were");
+static_assert(MLP_FLOATS_MAX >= RD_APPEARANCE_HIDDEN * (RD_APPEARANCE_HEAD_INPUTS + 1) + RD_APPEARANCE_MAX_OUTPUTS * (RD_APPEARANCE_HIDDEN + 1),
+              "the encoder is the largest MLP");
 
-__device__ static void mlp_lanes(const float *weights, rd_appearance_mlp m, const float *in, float *out, int lane)
+/* Each kept Gaussian's index into list[1 + ...], their count in list[0] (zero before). */
+__global__ void __launch_bounds__(THREADS) active_kernel(uint32_t count, const float4 *means4, const rd_slice4d_static *statics,
+                                                         float time, uint32_t *list)
 {
-    const float *W1 = weights + m.offset, *b1 = W1 + RD_APPEARANCE_HIDDEN * m.inputs;
-    const float *W2 = b1 + RD_APPEARANCE_HIDDEN, *b2 = W2 + m.outputs * RD_APPEARANCE_HIDDEN;
-    float acc[MAX_OUTPUTS_A_LANE];
-#pragma unroll
-    for (int t = 0; t < MAX_OUTPUTS_A_LANE; t++) acc[t] = 0.0f;
-    for (int j = 0; j < RD_APPEARANCE_HIDDEN; j++) {
-        const float *row = W1 + j * m.inputs;
-        float part = 0.0f;
-        for (int k = lane; k < m.inputs; k += LANES) part += row[k] * in[k];
-        for (int offset = LANES / 2; offset > 0; offset /= 2) part += __shfl_xor_sync(0xffffffffu, part, offset);
-        float h = b1[j] + part;
-        if (h <= 0.0f) continue; /* the same on the group's every lane */
-#pragma unroll
-        for (int t = 0; t < MAX_OUTPUTS_A_LANE; t++) {
-            int o = lane + LANES * t;
-            if (o < m.outputs) acc[t] += W2[o * RD_APPEARANCE_HIDDEN + j] * h;
-        }
+    uint32_t i = blockIdx.x * THREADS + threadIdx.x;
+    bool active = false;
+    if (i < count) {
+        float dt = __fsub_rn(time, means4[i].w), exponent = __fmul_rn(__fmul_rn(dt, dt), statics[i].half_inv_w);
+        active = exponent < RD_4D_CULL_EXPONENT; /* the slice's own cull test */
     }
+    unsigned int ballot = __ballot_sync(0xffffffffu, active), lane = threadIdx.x % 32;
+    uint32_t base = 0;
+    if (lane == 0 && ballot) base = atomicAdd(list, (uint32_t)__popc(ballot));
+    base = __shfl_sync(0xffffffffu, base, 0);
+    if (active) list[1 + base + __popc(ballot & ((1u << lane) - 1u))] = i;
+}
+
+__device__ static void stage_mlp(float *w_s, const float *weights, rd_appearance_mlp m)
+{
+    uint32_t n = rd_appearance_mlp_floats(m.inputs, m.outputs);
+    const float *from = weights + m.offset;
+    for (uint32_t e = threadIdx.x; e < n; e += TILE_THREADS) w_s[e] = from[e];
+}
+
+/* The first layer: in_s (inputs x TILE) to hidden_s (TILE rows of HIDDEN_STRIDE), ReLU
+   applied; hidden_s may be in_s (the sums wait in registers for every thread to read). */
+__device__ static void hidden_layer(const float *w_s, int inputs, const float *in_s, float *hidden_s)
+{
+    const int unit = 4 * (threadIdx.x % 16), gaussian = 4 * (threadIdx.x / 16);
+    const float *T1 = w_s, *b1 = w_s + RD_APPEARANCE_HIDDEN * inputs;
+    float acc[4][4];
 #pragma unroll
-    for (int t = 0; t < MAX_OUTPUTS_A_LANE; t++) {
-        int o = lane + LANES * t;
-        if (o < m.outputs) out[o] = b2[o] + acc[t];
+    for (int g = 0; g < 4; g++)
+#pragma unroll
+        for (int u = 0; u < 4; u++) acc[g][u] = b1[unit + u];
+    for (int k = 0; k < inputs; k++) {
+        const float4 x = *(const float4 *)&in_s[k * TILE + gaussian], w = *(const float4 *)&T1[k * RD_APPEARANCE_HIDDEN + unit];
+        const float xs[4] = {x.x, x.y, x.z, x.w}, ws[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+        for (int g = 0; g < 4; g++)
+#pragma unroll
+            for (int u = 0; u < 4; u++) acc[g][u] = fmaf(ws[u], xs[g], acc[g][u]);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int g = 0; g < 4; g++)
+#pragma unroll
+        for (int u = 0; u < 4; u++) hidden_s[(gaussian + g) * HIDDEN_STRIDE + unit + u] = fmaxf(acc[g][u], 0.0f);
+    __syncthreads();
+}
+
+/* The output layer: output o of tile Gaussian g to out[g * out_stride + o] for g below
+   `here`, or, where out_stride is 0, to the latent rows head_s[o * TILE + g]. */
+__device__ static void output_layer(const float *w_s, rd_appearance_mlp m, const float *hidden_s, int here, float *out,
+                                    size_t out_stride, const uint32_t *ids)
+{
+    const float *T2 = w_s + RD_APPEARANCE_HIDDEN * (m.inputs + 1), *b2 = T2 + RD_APPEARANCE_HIDDEN * m.outputs;
+    for (int e = threadIdx.x; e < TILE * m.outputs; e += TILE_THREADS) {
+        int g = e / m.outputs, o = e - g * m.outputs;
+        float sum = b2[o];
+        for (int j = 0; j < RD_APPEARANCE_HIDDEN; j++) sum = fmaf(T2[j * m.outputs + o], hidden_s[g * HIDDEN_STRIDE + j], sum);
+        if (!out_stride) out[o * TILE + g] = sum;
+        else if (g < here) out[ids[g] * out_stride + o] = sum;
     }
 }
 
-__global__ void __launch_bounds__(LANES * GROUPS) appearance_kernel(uint32_t count, rd_appearance4d networks, const float4 *means4,
-                                                                    const rd_slice4d_static *statics, float time, float *opacities,
-                                                                    float *sh, uint32_t floats)
+/* One head (its input: the latent rows and three features in head_s) into out. */
+__device__ static void head_network(float *w_s, const float *weights, rd_appearance_mlp m, const float *head_s, float *hidden_s,
+                                    int here, float *out, size_t out_stride, const uint32_t *ids)
 {
-    __shared__ float input_s[GROUPS][RD_APPEARANCE_INPUTS], head_s[GROUPS][RD_APPEARANCE_HEAD_INPUTS];
-    __shared__ float out_s[GROUPS][3 + RD_APPEARANCE_MAX_OUTPUTS + 1];
-    int group = threadIdx.x / LANES, lane = threadIdx.x % LANES;
-    uint32_t i = blockIdx.x * GROUPS + group;
-    bool active = false;
-    float4 mean = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (i < count) {
-        mean = means4[i];
-        float dt = __fsub_rn(time, mean.w), exponent = __fmul_rn(__fmul_rn(dt, dt), statics[i].half_inv_w);
-        active = exponent < RD_4D_CULL_EXPONENT; /* the slice's own cull test */
+    __syncthreads(); /* the last layer's readers of w_s are done */
+    stage_mlp(w_s, weights, m);
+    __syncthreads();
+    hidden_layer(w_s, m.inputs, head_s, hidden_s);
+    output_layer(w_s, m, hidden_s, here, out, out_stride, ids);
+}
+
+__global__ void __launch_bounds__(TILE_THREADS) appearance_kernel(rd_appearance4d networks, const float4 *means4, const uint32_t *list,
+                                                                  float time, float *opacities, float *sh, uint32_t floats)
+{
+    extern __shared__ float4 shared4[];
+    float *in_s = (float *)shared4, *hidden_s = in_s, *head_s = in_s + INPUT_FLOATS, *w_s = head_s + RD_APPEARANCE_HEAD_INPUTS * TILE;
+    __shared__ uint32_t ids[TILE];
+    const uint32_t kept = list[0], first = blockIdx.x * TILE;
+    if (first >= kept) return;
+    const int here = kept - first < TILE ? (int)(kept - first) : TILE;
+    stage_mlp(w_s, networks.weights, networks.mlp[RD_APPEARANCE_ENCODER]);
+    if (threadIdx.x < TILE) {
+        int g = threadIdx.x;
+        float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (g < here) {
+            uint32_t i = ids[g] = list[1 + first + g];
+            const float4 mean = means4[i];
+            const float xyz[3] = {mean.x, mean.y, mean.z};
+            rd_appearance_position(&networks, xyz, time, v);
+            for (int c = 0; c < 3; c++) head_s[(RD_APPEARANCE_LATENT + c) * TILE + g] = networks.features[RD_APPEARANCE_FEATURES * (size_t)i + c];
+        } else
+            for (int c = 0; c < 3; c++) head_s[(RD_APPEARANCE_LATENT + c) * TILE + g] = 0.0f;
+        for (int d = 0; d < 4; d++) in_s[d * TILE + g] = v[d];
     }
-    if (!__any_sync(0xffffffffu, active)) return; /* a warp holds two Gaussians: both culled */
-    float *input = input_s[group], *head = head_s[group], *out = out_s[group];
-    const float xyz[3] = {mean.x, mean.y, mean.z};
-    float v[4];
-    rd_appearance_position(&networks, xyz, time, v);
-    if (lane < 4) input[lane] = v[lane];
-    for (int pair = lane; pair < 4 * RD_APPEARANCE_FREQUENCIES; pair += LANES) { /* (k, d): input 4 + 8k + 2d, + 1 */
-        int k = pair / 4, d = pair % 4;
-        rd_appearance_sincos_pi(ldexpf(v[d], k), &input[4 + 8 * k + 2 * d], &input[4 + 8 * k + 2 * d + 1]);
+    __syncthreads();
+    for (int e = threadIdx.x; e < 4 * RD_APPEARANCE_FREQUENCIES * TILE; e += TILE_THREADS) { /* (k, d): input 4 + 8k + 2d, + 1 */
+        int g = e % TILE, pair = e / TILE, k = pair / 4, d = pair % 4;
+        rd_appearance_sincos_pi(ldexpf(in_s[d * TILE + g], k), &in_s[(4 + 8 * k + 2 * d) * TILE + g],
+                                &in_s[(4 + 8 * k + 2 * d + 1) * TILE + g]);
     }
-    __syncwarp();
-    mlp_lanes(networks.weights, networks.mlp[RD_APPEARANCE_ENCODER], input, head, lane);
-    const float *features = networks.features + RD_APPEARANCE_FEATURES * (size_t)(active ? i : 0);
-    if (lane < 3) head[RD_APPEARANCE_LATENT + lane] = active ? features[lane] : 0.0f;
-    __syncwarp();
-    mlp_lanes(networks.weights, networks.mlp[RD_APPEARANCE_DC], head, out, lane);
-    mlp_lanes(networks.weights, networks.mlp[RD_APPEARANCE_OPACITY], head, out + 3 + RD_APPEARANCE_MAX_OUTPUTS, lane);
-    if (networks.mlp[RD_APPEARANCE_REST].outputs > 0) {
-        __syncwarp();
-        if (lane < 3) head[RD_APPEARANCE_LATENT + lane] = active ? features[3 + lane] : 0.0f;
-        __syncwarp();
-        mlp_lanes(networks.weights, networks.mlp[RD_APPEARANCE_REST], head, out + 3, lane);
+    __syncthreads();
+    const rd_appearance_mlp *mlp = networks.mlp;
+    hidden_layer(w_s, RD_APPEARANCE_INPUTS, in_s, hidden_s);
+    output_layer(w_s, mlp[RD_APPEARANCE_ENCODER], hidden_s, here, head_s, 0, ids);
+    head_network(w_s, networks.weights, mlp[RD_APPEARANCE_DC], head_s, hidden_s, here, sh, floats, ids);
+    head_network(w_s, networks.weights, mlp[RD_APPEARANCE_OPACITY], head_s, hidden_s, here, opacities, 1, ids);
+    if (mlp[RD_APPEARANCE_REST].outputs > 0) {
+        __syncthreads(); /* the opacity's hidden layer has read head_s's features */
+        if (threadIdx.x < TILE)
+            for (int c = 0; c < 3; c++)
+                head_s[(RD_APPEARANCE_LATENT + c) * TILE + threadIdx.x] =
+                    (int)threadIdx.x < here ? networks.features[RD_APPEARANCE_FEATURES * (size_t)ids[threadIdx.x] + 3 + c] : 0.0f;
+        head_network(w_s, networks.weights, mlp[RD_APPEARANCE_REST], head_s, hidden_s, here, sh + 3, floats, ids);
     }
-    __syncwarp();
-    if (!active) return;
-    if (lane == 0) opacities[i] = out[3 + RD_APPEARANCE_MAX_OUTPUTS];
-    for (uint32_t k = lane; k < floats; k += LANES) sh[(size_t)i * floats + k] = out[k];
 }
 
 __global__ void __launch_bounds__(THREADS) statics_kernel(uint32_t count, const float *log_scales, const float *rotations,
@@ -188,6 +252,7 @@ extern "C" void rd_slice4d_cuda_free_state(rd_context *ctx, void *state)
     rd_slice4d_target_free(ctx, &st->target);
     for (int k = 0; k < SOURCES; k++) rd_cuda_release(ctx, &st->source[k]);
     for (int k = 0; k < 2; k++) rd_cuda_release(ctx, &st->networks[k]), rd_cuda_release(ctx, &st->evaluated[k]);
+    rd_cuda_release(ctx, &st->active);
     free(st);
 }
 
@@ -203,6 +268,35 @@ extern "C" rd_result rd_slice4d_into_cuda(rd_context *ctx, const rd_scene4d *dev
             (uint32_t)device->time_degree + 1, time, 6.283185307179586f / device->time_period, (float *)target->arrays[0],
             (float *)target->arrays[1], (float *)target->arrays[2], (float *)target->arrays[3], (float *)target->arrays[4]);
     return rd_cuda_check(ctx, cudaGetLastError(), "4D slice (cuda)");
+}
+
+/* The networks' weights (transposed for the tiles) and features on the device, room for
+   their outputs and for the list of kept Gaussians. */
+static rd_result upload_networks(rd_context *ctx, slice_cuda_state *st, const rd_scene4d *s)
+{
+    const void *from[2];
+    size_t bytes[2], out_bytes[2];
+    rd_slice4d_network_sources(s, from, bytes, out_bytes);
+    float *transposed = (float *)malloc(bytes[0]);
+    if (!transposed) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D appearance networks (cuda): out of memory");
+    rd_appearance4d_transposed(s->appearance, transposed);
+    from[0] = transposed;
+    rd_result r = RD_OK;
+    for (int k = 0; k < 2 && r == RD_OK; k++) {
+        r = rd_cuda_reserve(ctx, &st->networks[k], bytes[k], "4D appearance networks");
+        if (r == RD_OK && s->count > 0) r = rd_cuda_upload(ctx, &st->networks[k], 0, from[k], bytes[k]);
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &st->evaluated[k], out_bytes[k], "4D appearance networks");
+    }
+    free(transposed);
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &st->active, 4 * (1 + (size_t)(s->count > 0 ? s->count : 1)), "4D appearance networks");
+    if (r == RD_OK && !st->tile_ready)
+        r = rd_cuda_check(ctx, cudaFuncSetAttribute(appearance_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    (int)(TILE_SHARED_FLOATS * sizeof(float))),
+                          "4D appearance networks (cuda)");
+    st->tile_ready = r == RD_OK;
+    st->device_networks = *s->appearance;
+    st->device_networks.weights = (float *)st->networks[0].ptr, st->device_networks.features = (float *)st->networks[1].ptr;
+    return r;
 }
 
 /* The scene's arrays on the device, their statics and room for its slice, with the device
@@ -227,18 +321,7 @@ static rd_result upload_scene(rd_context *ctx, slice_cuda_state *st, const rd_sc
     r = rd_slice4d_statics_cuda(ctx, &st->device, NULL);
     if (r == RD_OK) r = rd_slice4d_target_make(ctx, s, &st->target);
     const rd_appearance4d *a = s->appearance;
-    if (r == RD_OK && a) {
-        const void *net_from[2];
-        size_t net_bytes[2], out_bytes[2];
-        rd_slice4d_network_sources(s, net_from, net_bytes, out_bytes);
-        for (int k = 0; k < 2 && r == RD_OK; k++) {
-            r = rd_cuda_reserve(ctx, &st->networks[k], net_bytes[k], "4D appearance networks");
-            if (r == RD_OK && s->count > 0) r = rd_cuda_upload(ctx, &st->networks[k], 0, net_from[k], net_bytes[k]);
-            if (r == RD_OK) r = rd_cuda_reserve(ctx, &st->evaluated[k], out_bytes[k], "4D appearance networks");
-        }
-        st->device_networks = *a;
-        st->device_networks.weights = (float *)st->networks[0].ptr, st->device_networks.features = (float *)st->networks[1].ptr;
-    }
+    if (r == RD_OK && a) r = upload_networks(ctx, st, s);
     if (r == RD_OK) st->uid = s->head.uid;
     return r;
 }
@@ -252,10 +335,14 @@ static rd_result evaluate_networks(rd_context *ctx, slice_cuda_state *st, float 
     view->opacities = (float *)st->evaluated[0].ptr, view->sh = (float *)st->evaluated[1].ptr, view->time_degree = 0;
     uint32_t floats = 3 * (uint32_t)rd_sh_coeffs(st->device.sh_degree);
     if (rd_slice4d_evaluated_at(st->evaluated_at, time)) return RD_OK; /* another view at the same time */
-    if (st->device.count > 0)
-        appearance_kernel<<<(unsigned int)((st->device.count + GROUPS - 1) / GROUPS), LANES * GROUPS, 0, stream_of(ctx, stream)>>>(
-            (uint32_t)st->device.count, st->device_networks, (const float4 *)st->device.means, st->device.fixed, time,
-            view->opacities, view->sh, floats);
+    cudaStream_t on = stream_of(ctx, stream);
+    uint32_t count = (uint32_t)st->device.count, *list = (uint32_t *)st->active.ptr;
+    if (count > 0) {
+        cudaMemsetAsync(list, 0, sizeof(uint32_t), on);
+        active_kernel<<<blocks_for(count), THREADS, 0, on>>>(count, (const float4 *)st->device.means, st->device.fixed, time, list);
+        appearance_kernel<<<(count + TILE - 1) / TILE, TILE_THREADS, TILE_SHARED_FLOATS * sizeof(float), on>>>(
+            st->device_networks, (const float4 *)st->device.means, list, time, view->opacities, view->sh, floats);
+    }
     rd_result r = rd_cuda_check(ctx, cudaGetLastError(), "4D appearance networks (cuda)");
     st->evaluated_at = (rd_slice4d_evaluated){r == RD_OK, time};
     return r;

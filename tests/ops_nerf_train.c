@@ -20,8 +20,7 @@
    the same kept values, twice it here, where the backward runs on each backend's own
    forward, so a ReLU may fall the other way within rounding); and the occupancy grid
    after the step's update (every cell at step 0, at the same drawn points): thicknesses,
-   sigma x 1.7e-3, 2e-2 relative L2 of the largest, and occupancy bits, which may flip
-   only where a cell's thickness lands within that of the threshold: 2 per mille.
+   sigma x 1.7e-3, 2e-2 relative L2 of the largest, and occupancy bits (bits_ok).
    The tolerances are first estimates: no GPU run has confirmed them yet. The CPU row (the
    threaded CPU against one thread, bit for bit) runs one case of a tiny field: the update's
    2M density evaluations a cascade take seconds on the CPU. */
@@ -44,7 +43,7 @@ typedef struct train_case {
 typedef struct train_outputs {
     rd_nerf_train_stats stats;
     int64_t params, cells;
-    float *grad, *thickness;
+    float *grad, *thickness, threshold;
     uint8_t *bits;
 } train_outputs;
 
@@ -126,10 +125,13 @@ static rd_result train_run(rd_context *ctx, void *inputs, void **outputs)
     if (res == RD_OK) {
         memcpy(o->thickness, scene->occupancy.thickness, sizeof(float) * (size_t)o->cells);
         memcpy(o->bits, scene->occupancy.bits[0], (size_t)o->cells);
+        o->threshold = scene->occupancy.threshold;
     }
     rd_nerf_trainer_destroy(t);
     return res;
 }
+
+static bool bits_ok(const train_outputs *got, const train_outputs *want, size_t cells, bool verbose);
 
 static bool train_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
 {
@@ -149,10 +151,31 @@ static bool train_compare(const op_env *env, const void *inputs, const void *got
     ok &= fabs(got->stats.loss - want->stats.loss) <= 2e-3 * fabs(want->stats.loss);
     ok &= compare_relative_ok("gradient", got->grad, want->grad, params, 0.0, 2e-2, verbose);
     ok &= compare_relative_ok("occupancy thickness", got->thickness, want->thickness, cells, 0.0, 2e-2, verbose);
-    size_t flips = 0;
-    for (size_t k = 0; k < cells; k++) flips += got->bits[k] != want->bits[k];
-    if (flips * 1000 > 2 * cells || verbose) printf("    occupancy bits: %zu of %zu differ\n", flips, cells);
-    return ok && flips * 1000 <= 2 * cells;
+    return ok && bits_ok(got, want, cells, verbose);
+}
+
+/* The bits: each backend's its own thicknesses over its own threshold, exactly; the
+   thresholds (the grid's mean, below 0.01) within 1e-3; and a bit that differs from the
+   CPU's only in a cell whose CPU thickness lies within BAND of the threshold (a fresh
+   field's thicknesses crowd around their mean, so the thicknesses' tolerance flips
+   thousands there: H100, 1.6% of 6.3M cells). */
+static bool bits_ok(const train_outputs *got, const train_outputs *want, size_t cells, bool verbose)
+{
+    const double BAND = 5e-2;
+    size_t inconsistent = 0, flips = 0, far_flips = 0;
+    double farthest = 0.0, threshold = want->threshold;
+    for (size_t k = 0; k < cells; k++) {
+        inconsistent += got->bits[k] != (got->thickness[k] > got->threshold);
+        if (got->bits[k] == want->bits[k]) continue;
+        double away = fabs(want->thickness[k] - threshold) / threshold;
+        flips++, far_flips += away > BAND, farthest = fmax(farthest, away);
+    }
+    bool ok = inconsistent == 0 && fabs(got->threshold - threshold) <= 1e-3 * threshold && far_flips == 0;
+    if (!ok || verbose)
+        printf("    occupancy: threshold %.7g / %.7g; %zu bits not their thickness's; %zu of %zu bits differ, %zu beyond %.0f%% "
+               "of the threshold (farthest %.3g)\n",
+               got->threshold, threshold, inconsistent, flips, cells, far_flips, 100.0 * BAND, farthest);
+    return ok;
 }
 
 static void train_describe(const void *inputs)

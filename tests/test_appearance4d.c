@@ -128,6 +128,38 @@ static void test_encoding(void)
     rd_appearance4d_free(a);
 }
 
+/* The GPUs' layout: every weight of every MLP where the transposition puts it, the biases
+   where they were, nothing else touched. */
+static void test_transposed(void)
+{
+    rd_appearance4d *a = random_networks(3, 1);
+    float *t = a ? malloc(a->weight_count * sizeof(float)) : NULL;
+    if (!t) {
+        CHECK(!"out of memory");
+        rd_appearance4d_free(a);
+        return;
+    }
+    rd_appearance4d_transposed(a, t);
+    int64_t wrong = 0, moved = 0;
+    for (int n = 0; n < RD_APPEARANCE_NETS; n++) {
+        const rd_appearance_mlp m = a->mlp[n];
+        const float *W1 = a->weights + m.offset, *b1 = W1 + RD_APPEARANCE_HIDDEN * m.inputs, *W2 = b1 + RD_APPEARANCE_HIDDEN;
+        const float *b2 = W2 + m.outputs * RD_APPEARANCE_HIDDEN;
+        const float *T1 = t + m.offset, *tb1 = T1 + RD_APPEARANCE_HIDDEN * m.inputs, *T2 = tb1 + RD_APPEARANCE_HIDDEN;
+        const float *tb2 = T2 + m.outputs * RD_APPEARANCE_HIDDEN;
+        for (int j = 0; j < RD_APPEARANCE_HIDDEN; j++) {
+            wrong += tb1[j] != b1[j];
+            for (int k = 0; k < m.inputs; k++) wrong += T1[k * RD_APPEARANCE_HIDDEN + j] != W1[j * m.inputs + k], moved++;
+            for (int o = 0; o < m.outputs; o++) wrong += T2[j * m.outputs + o] != W2[o * RD_APPEARANCE_HIDDEN + j], moved++;
+        }
+        for (int o = 0; o < m.outputs; o++) wrong += tb2[o] != b2[o];
+    }
+    printf("  transposed weights: %lld of %lld moved weights and the biases misplaced\n", (long long)wrong, (long long)moved);
+    CHECK(wrong == 0 && moved > 10000);
+    free(t);
+    rd_appearance4d_free(a);
+}
+
 static bool same_floats(const float *x, const float *y, size_t n) { return memcmp(x, y, n * sizeof(float)) == 0; }
 
 /* The scene with networks against the one that stores their outputs at time t. */
@@ -247,6 +279,7 @@ int main(void)
     test_gradients(0);
     test_gradients(3);
     test_encoding();
+    test_transposed();
     test_slice_and_render();
     test_gpu_views_at_one_time();
     rd_context_destroy(ctx);

@@ -8,6 +8,7 @@
    refused and leaves the stream as it was; an unfinished writer leaves no file. */
 #include "stream_fixture.h"
 #include "../compress/stream.h"
+#include "../splat/scene.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -358,6 +359,40 @@ static void test_gpu_damage(rd_context *gpu, const char *path)
     free(bytes);
 }
 
+/* Where the device scene's image differs from the host scene's: by how much, and whether
+   each renders its own image again (a render that is not repeatable is another bug). */
+static void explain_difference(rd_context *gpu, const rd_scene *device_scene, const rd_scene *host_scene, const rd_camera *cam,
+                               const float *device_image, const float *host_image, size_t pixels)
+{
+    /* the device scene's arrays against the host scene's, bit for bit */
+    const float *on_device[5] = {device_scene->means, device_scene->log_scales, device_scene->rotations, device_scene->opacities,
+                                 device_scene->sh};
+    const float *on_host[5] = {host_scene->means, host_scene->log_scales, host_scene->rotations, host_scene->opacities, host_scene->sh};
+    size_t n = (size_t)host_scene->count, floats[5] = {3 * n, 3 * n, 4 * n, n, 3 * n * (size_t)rd_sh_coeffs(host_scene->sh_degree)};
+    for (int k = 0; k < 5; k++) {
+        float *copy = malloc(floats[k] * sizeof(float));
+        size_t differ = 0;
+        if (copy && rd_buffer_copy(gpu, copy, RD_MEMORY_HOST, on_device[k], RD_MEMORY_DEVICE, floats[k] * sizeof(float)) == RD_OK)
+            for (size_t e = 0; e < floats[k]; e++) differ += memcmp(&copy[e], &on_host[k][e], 4) != 0;
+        printf("  array %d: %zu of %zu floats differ between the device scene and the host scene\n", k, differ, floats[k]);
+        free(copy);
+    }
+    size_t differ = 0;
+    float largest = 0.0f;
+    for (size_t k = 0; k < 4 * pixels; k++)
+        if (device_image[k] != host_image[k]) differ++, largest = fmaxf(largest, fabsf(device_image[k] - host_image[k]));
+    float *again = calloc(4 * pixels, sizeof(float));
+    bool device_again = false, host_again = false;
+    if (again && rd_render(gpu, device_scene, cam, NULL, &(rd_framebuffer){.color = again}) == RD_OK)
+        device_again = memcmp(again, device_image, 4 * pixels * sizeof(float)) == 0;
+    if (again && rd_render(gpu, host_scene, cam, NULL, &(rd_framebuffer){.color = again}) == RD_OK)
+        host_again = memcmp(again, host_image, 4 * pixels * sizeof(float)) == 0;
+    printf("  device scene against host scene: %zu of %zu floats differ, largest by %g; the device scene renders its image "
+           "again: %s; the host scene: %s\n",
+           differ, 4 * pixels, largest, device_again ? "yes" : "no", host_again ? "yes" : "no");
+    free(again);
+}
+
 /* A stream decoded on each GPU present (residual frames in device memory) gives the
    writer's states bit for bit, frame by frame and by seeks, and its device scene renders
    as the host scene of the same state does. */
@@ -397,8 +432,9 @@ static void test_gpu_decode(void)
             float *a = calloc(4 * pixels, sizeof(float)), *c = calloc(4 * pixels, sizeof(float));
             if (CHECK_OK(rd_stream_scene(s, &device_scene)) && CHECK_OK(rd_scene_create(gpu, &state, &host_scene)) &&
                 CHECK_OK(rd_render(gpu, device_scene, &cam, NULL, &(rd_framebuffer){.color = a})) &&
-                CHECK_OK(rd_render(gpu, host_scene, &cam, NULL, &(rd_framebuffer){.color = c})))
-                CHECK(memcmp(a, c, 4 * pixels * sizeof(float)) == 0);
+                CHECK_OK(rd_render(gpu, host_scene, &cam, NULL, &(rd_framebuffer){.color = c})) &&
+                !CHECK(memcmp(a, c, 4 * pixels * sizeof(float)) == 0))
+                explain_difference(gpu, device_scene, host_scene, &cam, a, c, pixels);
             free(a), free(c);
             rd_scene_destroy(host_scene);
             printf("stream: decoded on %s, every frame as the writer's\n", rd_backend_name(backends[b]));
