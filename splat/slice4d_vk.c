@@ -4,7 +4,7 @@
    Vulkan renderer as a device scene. The slice is its own submission (one host wait)
    before the 3D frame's. */
 #include "slice4d_vk.h"
-#include "appearance4d.h"
+#include "appearance4d_cpu.h"
 #include "../renderer/vulkan/vk_backend.h"
 
 #include <stdint.h>
@@ -17,17 +17,25 @@ static const uint32_t slice_spv[] = {
 static const uint32_t appearance_spv[] = {
 #include "appearance4d.comp.inc"
 };
+static const uint32_t kept_spv[] = {
+#include "appearance4d_kept.comp.inc"
+};
 
-enum { SLICE_GAUSSIANS = 32, SOURCES = RD_SLICE4D_SOURCES }; /* a workgroup's Gaussians (slice4d.comp) */
+enum {
+    SLICE_GAUSSIANS = 32, /* a workgroup's Gaussians (slice4d.comp) */
+    TILE = 32,            /* appearance4d.comp's */
+    SOURCES = RD_SLICE4D_SOURCES
+};
 
 typedef struct slice_vk_state {
-    rd_vk_pipeline slice, appearance;
+    rd_vk_pipeline slice, appearance, keep;
     uint64_t uid;                  /* the scene whose copies these are; 0: none */
     rd_vk_buffer source[SOURCES];  /* means (4), statics (11), opacities, SH (terms * K * 3) */
     rd_slice4d_target target;      /* the 3D arrays written (device addresses) and their scene */
     /* a scene with appearance networks: their weights and features, and each Gaussian's
-       opacity logit and colour at the frame's time (appearance4d.comp) */
-    rd_vk_buffer networks[2], evaluated[2];
+       opacity logit and colour at the frame's time (appearance4d.comp), and the list of
+       the Gaussians kept at that time (appearance4d_kept.comp) */
+    rd_vk_buffer networks[2], evaluated[2], kept;
     rd_slice4d_evaluated evaluated_at;
 } slice_vk_state;
 
@@ -43,6 +51,8 @@ void rd_slice4d_vk_free_state(rd_context *ctx, void *state)
     if (vk && vk->device) {
         rd_vk_pipeline_destroy(vk, &st->slice);
         rd_vk_pipeline_destroy(vk, &st->appearance);
+        rd_vk_pipeline_destroy(vk, &st->keep);
+        rd_vk_release(ctx, &st->kept);
         for (int k = 0; k < SOURCES; k++) rd_vk_release(ctx, &st->source[k]);
         for (int k = 0; k < 2; k++) rd_vk_release(ctx, &st->networks[k]), rd_vk_release(ctx, &st->evaluated[k]);
     }
@@ -58,6 +68,8 @@ static rd_result get_state(rd_context *ctx, slice_vk_state **out)
         rd_result r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&st->slice, slice_spv, sizeof slice_spv, "slice4d", NULL});
         if (r == RD_OK)
             r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&st->appearance, appearance_spv, sizeof appearance_spv, "appearance4d", NULL});
+        if (r == RD_OK)
+            r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&st->keep, kept_spv, sizeof kept_spv, "appearance4d_kept", NULL});
         if (r != RD_OK) {
             rd_slice4d_vk_free_state(ctx, st);
             return r;
@@ -66,6 +78,28 @@ static rd_result get_state(rd_context *ctx, slice_vk_state **out)
     }
     *out = *slot;
     return RD_OK;
+}
+
+/* The networks' weights (transposed for the tiles) and features on the device, room for
+   their outputs and for the list of kept Gaussians. */
+static rd_result upload_networks(rd_context *ctx, slice_vk_state *st, const rd_scene4d *s)
+{
+    const void *from[2];
+    size_t bytes[2], out_bytes[2];
+    rd_slice4d_network_sources(s, from, bytes, out_bytes);
+    float *transposed = malloc(bytes[0]);
+    if (!transposed) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D appearance networks (vulkan): out of memory");
+    rd_appearance4d_transposed(s->appearance, transposed);
+    from[0] = transposed;
+    rd_result r = RD_OK;
+    for (int k = 0; k < 2 && r == RD_OK; k++) {
+        r = rd_vk_reserve(ctx, &st->networks[k], bytes[k], "4D appearance networks");
+        if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->networks[k], 0, from[k], bytes[k]);
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &st->evaluated[k], out_bytes[k], "4D appearance networks");
+    }
+    free(transposed);
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &st->kept, 4 * (1 + (size_t)(s->count > 0 ? s->count : 1)), "4D appearance networks");
+    return r;
 }
 
 /* The scene's arrays on the device, and room for its slice (with the device scene over
@@ -83,33 +117,34 @@ static rd_result upload_scene(rd_context *ctx, slice_vk_state *st, const rd_scen
         if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->source[k], 0, from[k], source_bytes[k]);
     }
     if (r == RD_OK) r = rd_slice4d_target_make(ctx, s, &st->target);
-    if (r == RD_OK && s->appearance) {
-        const void *net_from[2];
-        size_t net_bytes[2], out_bytes[2];
-        rd_slice4d_network_sources(s, net_from, net_bytes, out_bytes);
-        for (int k = 0; k < 2 && r == RD_OK; k++) {
-            r = rd_vk_reserve(ctx, &st->networks[k], net_bytes[k], "4D appearance networks");
-            if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->networks[k], 0, net_from[k], net_bytes[k]);
-            if (r == RD_OK) r = rd_vk_reserve(ctx, &st->evaluated[k], out_bytes[k], "4D appearance networks");
-        }
-    }
+    if (r == RD_OK && s->appearance) r = upload_networks(ctx, st, s);
     if (r == RD_OK) st->uid = s->head.uid;
     return r;
 }
 
-/* The networks' pass: each kept Gaussian's opacity logit and colour into st->evaluated. */
+/* The networks' pass: the list of the Gaussians kept at the time, then their opacity
+   logits and colours into st->evaluated. */
 static void record_networks(VkCommandBuffer cmd, slice_vk_state *st, const rd_scene4d *s, float time)
 {
     const rd_appearance4d *a = s->appearance;
     struct {
-        VkDeviceAddress means4, statics, weights, features, opacities, sh;
-        uint32_t count, floats, offset[4];
+        VkDeviceAddress means4, statics, kept;
+        uint32_t count;
+        float time;
+    } list = {st->source[0].address, st->source[1].address, st->kept.address, (uint32_t)s->count, time};
+    struct {
+        VkDeviceAddress means4, weights, features, kept, opacities, sh;
+        uint32_t floats, offset[4];
         float time, inv_radius, time_origin, inv_time_span, centre[3];
-    } push = {st->source[0].address, st->source[1].address, st->networks[0].address, st->networks[1].address,
-              st->evaluated[0].address, st->evaluated[1].address, (uint32_t)s->count, 3 * (uint32_t)rd_sh_coeffs(s->sh_degree),
+    } push = {st->source[0].address, st->networks[0].address, st->networks[1].address, st->kept.address, st->evaluated[0].address,
+              st->evaluated[1].address, 3 * (uint32_t)rd_sh_coeffs(s->sh_degree),
               {a->mlp[0].offset, a->mlp[1].offset, a->mlp[2].offset, a->mlp[3].offset}, time, 1.0f / a->radius, a->time_origin,
               1.0f / a->time_span, {a->centre[0], a->centre[1], a->centre[2]}};
-    rd_vk_dispatch(cmd, &st->appearance, &push, ((uint64_t)s->count + 127) / 128);
+    vkCmdFillBuffer(cmd, st->kept.buffer, 0, 4, 0);
+    rd_vk_barrier(cmd);
+    rd_vk_dispatch(cmd, &st->keep, &list, ((uint64_t)s->count + 127) / 128);
+    rd_vk_barrier(cmd);
+    rd_vk_dispatch(cmd, &st->appearance, &push, ((uint64_t)s->count + TILE - 1) / TILE);
     rd_vk_barrier(cmd);
 }
 
