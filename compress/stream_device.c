@@ -8,16 +8,20 @@
 
 static uint64_t address(const void *buffer, size_t offset) { return (uint64_t)(uintptr_t)buffer + offset; }
 
-/* The arrays' places in a buffer for count Gaussians; returns the bytes they take. */
+/* The arrays' places in a buffer for count Gaussians, each at a multiple of ARRAY_ALIGN
+   bytes; returns the bytes they take. Aligned because NVIDIA's Vulkan driver renders the
+   same arrays 1 ulp apart at 4-byte-aligned addresses (H100, 580.159.04:
+   test_device_arrays), and a stream's device scene must render as its host state does. */
+enum { ARRAY_ALIGN = 256 };
 static size_t layout(const void *buffer, int64_t count, int sh_degree, int rest, stream_device_arrays *a)
 {
     size_t n = (size_t)count, at = 0;
-    a->means = address(buffer, at), at += 12 * n;
-    a->log_scales = address(buffer, at), at += 12 * n;
-    a->rotations = address(buffer, at), at += 16 * n;
-    a->opacities = address(buffer, at), at += 4 * n;
-    a->sh = address(buffer, at), at += 4 * n * (size_t)rd_stream_sh_floats(sh_degree);
-    a->rest_latents = address(buffer, at), at += 4 * n * (size_t)rest;
+    uint64_t *places[6] = {&a->means, &a->log_scales, &a->rotations, &a->opacities, &a->sh, &a->rest_latents};
+    const size_t bytes[6] = {12 * n, 12 * n, 16 * n, 4 * n, 4 * n * (size_t)rd_stream_sh_floats(sh_degree), 4 * n * (size_t)rest};
+    for (int k = 0; k < 6; k++) {
+        *places[k] = address(buffer, at);
+        at = (at + bytes[k] + ARRAY_ALIGN - 1) / ARRAY_ALIGN * ARRAY_ALIGN;
+    }
     return at + 4;
 }
 
