@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef RADIANT_TEST_CUDA /* the CUDA rows' device buffers */
 static rd_result to_host(rd_context *ctx, void *host, const void *device, size_t bytes)
 {
     return bytes ? rd_buffer_copy(ctx, host, RD_MEMORY_HOST, device, RD_MEMORY_DEVICE, bytes) : RD_OK;
@@ -54,6 +55,7 @@ static void free_all(rd_context *ctx, void **all, size_t n)
 {
     for (size_t k = 0; k < n; k++) rd_buffer_free(ctx, all[k]);
 }
+#endif
 
 static int64_t grid_cells(const rd_occupancy *g) { return (int64_t)g->cascades * RD_OCCUPANCY_CELLS; }
 
