@@ -171,6 +171,10 @@ static cJSON *report_json(const compact_options *o, const rd_compact_report *r, 
         cJSON_AddNumberToObject(p, "raw_bytes", (double)r->parts[k].raw_bytes);
         cJSON_AddNumberToObject(p, "bits_per_gaussian", r->parts[k].bits_per_gaussian);
     }
+    if (r->cost_count) { /* the mean PSNR against training photos after each step */
+        cJSON *costs = cJSON_AddObjectToObject(j, "steps_psnr");
+        for (int k = 0; k < r->cost_count; k++) cJSON_AddNumberToObject(costs, r->costs[k].name, r->costs[k].psnr);
+    }
     return j;
 }
 
@@ -212,6 +216,9 @@ int cmd_compact(int argc, char **argv)
     for (int k = 0; k < r.part_count; k++)
         printf("  %-10s %10llu bytes  %7.2f bits a Gaussian\n", r.parts[k].name, (unsigned long long)r.parts[k].bytes,
                r.parts[k].bits_per_gaussian);
+    if (r.cost_count) printf("PSNR against up to 8 training photos after each step (the codebooks one attribute at a time, then all):\n");
+    for (int k = 0; k < r.cost_count; k++)
+        printf("  %-10s %6.2f dB (%+.2f)\n", r.costs[k].name, r.costs[k].psnr, r.costs[k].psnr - r.costs[0].psnr);
     double load_start = cli_now_ms();
     if (rd_scene_load(ctx, o.out, &back) != RD_OK) { cli_error(ctx, NULL); goto done; }
     cJSON_AddNumberToObject(report, "load_ms", cli_now_ms() - load_start);

@@ -154,6 +154,19 @@ rd_result rd_compact_render_view(rd_context *ctx, const rd_scene *scene, const r
                                  rd_compact_frame *frame);
 void rd_compact_frame_free(rd_compact_frame *frame);
 
+/* A host scene over the arrays (not copied: they outlive it). */
+rd_result rd_compact_make_scene(rd_context *ctx, const rd_compact_arrays *a, rd_scene **out);
+/* The steps' cost (compact_cost.c; rd_compact_cost in radiant_compact.h): whether desc's
+   views allow it; one entry `name` for arrays a; and one for each attribute of the codes
+   alone over kept, then "all". rd_compact_psnr: of a render (RGBA) against a photo
+   composited on background, at most 100 dB. */
+double rd_compact_psnr(const float *render, const rd_image *photo, const float background[3]);
+bool rd_compact_cost_wanted(const rd_compact_desc *desc, bool networks);
+rd_result rd_compact_cost_of(rd_context *ctx, const rd_compact_arrays *a, const rd_compact_desc *desc, const char *name,
+                             rd_compact_report *report);
+rd_result rd_compact_cost_of_codes(rd_context *ctx, const rd_compact_arrays *kept, const rd_compact_codes *codes, int slice_count,
+                                   const rd_compact_desc *desc, rd_compact_report *report);
+
 /* Importance of each Gaussian (compact_importance.c): see radiant_compact.h. */
 rd_result rd_compact_rank(rd_context *ctx, const rd_scene *scene, const rd_compact_arrays *a, const rd_compact_desc *desc,
                                 float *importance);

@@ -22,16 +22,6 @@ typedef struct adam_rows {
     float *grad, *m, *v; /* entries x width each */
 } adam_rows;
 
-static rd_result make_scene(rd_context *ctx, const rd_compact_arrays *a, rd_scene **out)
-{
-    if (a->four_d)
-        return rd_scene4d_create(ctx, &(rd_scene4d_desc){a->count, a->sh_degree, a->time_degree, a->time_period, a->means,
-                                                         a->log_scales, a->rotations, a->opacities, a->sh, RD_MEMORY_HOST}, out);
-    return rd_scene_create(ctx, &(rd_scene_desc){.count = a->count, .sh_degree = a->sh_degree, .means = a->means,
-                                                 .log_scales = a->log_scales, .rotations = a->rotations, .opacities = a->opacities,
-                                                 .sh = a->sh, .flags = a->flags}, out);
-}
-
 /* Every Gaussian's row gradients summed into its codebook rows. */
 static void gather(const rd_compact_arrays *a, const rd_compact_arrays *grads, const rd_compact_codes *codes, int slice_count,
                    adam_rows *rows)
@@ -95,7 +85,7 @@ rd_result rd_compact_finetune(rd_context *ctx, const rd_compact_arrays *a, rd_co
         const rd_train_view *view = &desc->views[with_photo[(order >> 33) % (uint64_t)photos]];
         rd_scene *scene = NULL;
         if (networks) rd_compact_networks_eval(ctx, networks, a, view->time); /* the colour and opacity they give now */
-        r = make_scene(ctx, a, &scene);
+        r = rd_compact_make_scene(ctx, a, &scene);
         if (r == RD_OK) r = rd_compact_render_view(ctx, scene, view, desc->background, &frame);
         if (r == RD_OK) {
             loss = rd_compact_l1_gradient(frame.color, view->image, desc->background, frame.grad);

@@ -445,23 +445,29 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
                        w.slice_count);
     }
     if (report) *report = (rd_compact_report){.count_in = w.a.count};
-    rd_result r = choose(&w, scene, &d);
+    rd_compact_report costs = {0}; /* each step's, where photos allow it */
+    bool costing = report && rd_compact_cost_wanted(&d, networks);
+    rd_result r = costing ? rd_compact_cost_of(ctx, &w.a, &d, "scene", &costs) : RD_OK;
+    if (r == RD_OK) r = choose(&w, scene, &d);
     bool tuning = d.finetune_steps > 0 && d.views && d.view_count > 0 && w.n > 0 && w.n <= INT32_MAX;
     if (r == RD_OK) r = gather_kept(&w);
     int64_t merged = 0;
     if (r == RD_OK && d.merge) r = merge_kept(&w, &merged);
     if (r == RD_OK && tuning) r = tune_kept(&w, &d);
+    if (r == RD_OK && costing) r = rd_compact_cost_of(ctx, &w.kept, &d, "kept", &costs);
     if (r == RD_OK) {
         find_origin(&w);
         w.names[PART_POSITIONS] = "positions", w.names[PART_CODEBOOKS] = "codebooks";
         write_positions(&w);
     }
+    if (r == RD_OK && costing) r = rd_compact_cost_of(ctx, &w.kept, &d, "positions", &costs);
     if (r == RD_OK && networks) r = fit_networks(&w, &d);
     for (int k = 0; k < w.slice_count && r == RD_OK; k++) {
         w.codes[k].slice = slices[k];
         w.names[PART_ATTRIBUTES + slices[k].attribute] = rd_compact_attribute_name(slices[k].attribute);
         r = quantise(&w, &w.codes[k]);
     }
+    if (r == RD_OK && costing) r = rd_compact_cost_of_codes(ctx, &w.kept, w.codes, w.slice_count, &d, &costs);
     if (r == RD_OK && tuning) { /* the codebooks fitted to the photos */
         rd_compact_arrays decoded;
         r = decode_kept(&w, &decoded);
@@ -474,7 +480,11 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
         if (w.raw[p].failed) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
     rd_bytes file = {0};
     if (r == RD_OK) r = assemble(&w, d.zstd_level, &file, report);
-    if (r == RD_OK && report) report->merged = merged, report->network_steps = w.networks ? rd_compact_network_steps(&d, w.n) : 0;
+    if (r == RD_OK && report) {
+        report->merged = merged, report->network_steps = w.networks ? rd_compact_network_steps(&d, w.n) : 0;
+        report->cost_count = costs.cost_count;
+        memcpy(report->costs, costs.costs, sizeof costs.costs);
+    }
     if (r == RD_OK) r = rd_bytes_save(ctx, path, &file);
     rd_bytes_free(&file);
     for (int p = 0; p < PART_COUNT; p++) rd_bytes_free(&w.raw[p]);

@@ -304,6 +304,55 @@ static void check_tuning_gains(const rd_scene *s, const rd_compact_desc *desc, i
     rd_scene_destroy(plain), rd_scene_destroy(tuned);
 }
 
+/* Each step's cost in the report: photos that are the scene's own renders give the scene and
+   the Gaussians kept (none pruned) 100 dB; each later step less; "all" is the untuned
+   file's own mean PSNR over the same photos, render for render; coarse codebooks cost more
+   than the default budget's; pruning half costs "kept" some. */
+static void test_step_costs(void)
+{
+    rd_scene *s = random_3d(TEST_SANITIZED ? 600 : 1500, 2, false);
+    int n = 6;
+    rd_train_view *views = photos_of(s, n, 64, 48, false);
+    static const char *const names[] = {"scene", "kept", "positions", "log_scales", "rotations", "opacities", "sh_dc", "sh_rest", "all"};
+    enum { ALL = 8 };
+    double all[2] = {0.0, 0.0};
+    for (int coarse = 0; coarse < 2; coarse++) {
+        rd_compact_report report;
+        rd_compact_desc desc = {.views = views, .view_count = n, .target_bits_per_gaussian = coarse ? 85.0f : 0.0f};
+        rd_scene *back = round_trip(s, "cost.rcompact", &desc, &report);
+        if (!back || !CHECK(report.cost_count == ALL + 1)) {
+            rd_scene_destroy(back);
+            continue;
+        }
+        bool named = true, below = true;
+        for (int k = 0; k < report.cost_count; k++) {
+            named &= strcmp(report.costs[k].name, names[k]) == 0;
+            below &= k < 2 || report.costs[k].psnr < report.costs[1].psnr;
+            printf("  %s step %-10s %.2f dB\n", coarse ? "coarse" : "default", report.costs[k].name, report.costs[k].psnr);
+        }
+        all[coarse] = report.costs[ALL].psnr;
+        CHECK(named && below && report.costs[0].psnr == 100.0 && report.costs[1].psnr == 100.0);
+        /* the file, untuned, renders the photos at "all"'s PSNR */
+        rd_compact_frame frame = {0};
+        double sum = 0.0;
+        for (int v = 0; v < n; v++)
+            if (CHECK_OK(rd_compact_render_view(ctx, back, &views[v], desc.background, &frame)))
+                sum += rd_compact_psnr(frame.color, views[v].image, desc.background);
+        rd_compact_frame_free(&frame);
+        CHECK(fabs(sum / n - all[coarse]) <= 1e-9 * all[coarse]);
+        rd_scene_destroy(back);
+    }
+    CHECK(all[1] < all[0]);
+    rd_compact_report report;
+    rd_scene *back = round_trip(s, "cost_pruned.rcompact", &(rd_compact_desc){.prune_fraction = 0.5f, .views = views, .view_count = n},
+                                &report);
+    if (back && CHECK(report.cost_count == ALL + 1))
+        CHECK(report.costs[0].psnr == 100.0 && report.costs[1].psnr < 60.0);
+    rd_scene_destroy(back);
+    rd_scene_destroy(s);
+    photos_free(views, n);
+}
+
 /* Fine-tuning moves the codebooks towards the photos: a coarsely quantised scene fitted to
    renders of the original renders them closer than the same file untuned; and the row
    gradients it sums (the opacity's through the sigmoid) agree with finite differences of
@@ -819,6 +868,7 @@ int main(void)
     test_exact_small();
     test_quantised();
     test_pruning();
+    test_step_costs();
     test_finetune();
     test_real_scene();
     test_broken();

@@ -80,6 +80,17 @@ typedef struct rd_compact_part {
     uint64_t bytes, raw_bytes; /* in the file, and before zstd */
     double bits_per_gaussian;  /* bytes * 8 / count */
 } rd_compact_part;
+enum { RD_COMPACT_MAX_COSTS = 10 };
+/* What each step costs, where views with photos were given (a 4D scene's appearance
+   networks excepted): the mean PSNR against up to 8 of the photos, evenly spread, of the
+   "scene" given, the Gaussians "kept" (after pruning and their fine-tuning), with
+   "positions" in the file's half floats, then with one attribute at a time from its
+   codebooks besides ("log_scales", "rotations", "opacities", "sh_dc", "sh_rest"), and "all"
+   as the file decodes before the codebooks' fine-tuning. */
+typedef struct rd_compact_cost {
+    char name[16];
+    double psnr; /* dB, at most 100 */
+} rd_compact_cost;
 typedef struct rd_compact_report {
     int64_t count_in, count; /* Gaussians given and kept */
     int64_t merged;          /* of those not pruned, how many merging took into their neighbours */
@@ -90,6 +101,8 @@ typedef struct rd_compact_report {
     double index_bits_per_gaussian; /* the codebook indices' and positions' bits before entropy coding */
     int part_count;
     rd_compact_part parts[RD_COMPACT_MAX_PARTS];
+    int cost_count;
+    rd_compact_cost costs[RD_COMPACT_MAX_COSTS];
 } rd_compact_report;
 
 /* Prunes, quantises and writes scene (3D or 4D Gaussians, host) to path, whole or not at all;
