@@ -36,7 +36,7 @@ static int features_of(int a, int degree)
 }
 
 /* A residual frame of prev (count n): a mapping that drops and clones, moves, latents. */
-static rd_result write_residual(rd_stream_writer *w, test_rng *r, int64_t n, int degree)
+static rd_result write_residual(rd_stream_writer *w, test_rng *r, int64_t n, int degree, double still)
 {
     int64_t count = n + (int64_t)(rng_uniform(r) * 0.2 * (double)n) - (int64_t)(rng_uniform(r) * 0.1 * (double)n);
     bool identity = rng_uniform(r) < 0.3;
@@ -47,7 +47,7 @@ static rd_result write_residual(rd_stream_writer *w, test_rng *r, int64_t n, int
         mapping[i] = i < n && rng_uniform(r) < 0.9 ? i : (int64_t)(rng_uniform(r) * (double)n);
     int64_t m = 0;
     for (int64_t i = 0; i < count; i++)
-        if (rng_uniform(r) < 0.3) {
+        if (rng_uniform(r) < 0.3 * (1.0 - still)) {
             moved[m] = i;
             for (int c = 0; c < 3; c++) steps[m * 3 + c] = (int32_t)rng_range(r, -300, 300);
             m++;
@@ -62,7 +62,10 @@ static rd_result write_residual(rd_stream_writer *w, test_rng *r, int64_t n, int
         l->latent_dim = ld;
         if (!ld) continue;
         int32_t *values = malloc((size_t)count * ld * sizeof *values);
-        for (int64_t k = 0; k < count * ld; k++) values[k] = (int32_t)rng_range(r, -6, 7);
+        for (int64_t i = 0; i < count; i++) {
+            bool moves = still <= 0.0 || rng_uniform(r) >= still;
+            for (int c = 0; c < ld; c++) values[i * ld + c] = moves ? (int32_t)rng_range(r, -6, 7) : 0;
+        }
         l->values = values, owned[a][0] = values;
         l->decoder = a == RD_STREAM_OPACITY ? RD_STREAM_COSINE : RD_STREAM_LINEAR;
         l->scale = (float)rng_range(r, 0.001, 0.05);
@@ -89,7 +92,7 @@ rd_result stream_fixture_write(rd_context *ctx, test_rng *r, const char *path, c
     random_scene_free(&first);
     for (int k = 0; res == RD_OK && k < d->frames; k++) {
         if (k > 0 && d->keyframe_every > 0 && k % d->keyframe_every == 0) res = rd_stream_write_intra(w, NULL);
-        else if (k > 0) res = write_residual(w, r, rd_stream_writer_state(w).count, d->sh_degree);
+        else if (k > 0) res = write_residual(w, r, rd_stream_writer_state(w).count, d->sh_degree, d->still);
         if (res == RD_OK && states) {
             rd_scene_desc s = rd_stream_writer_state(w);
             states[k] = stream_scene_copy(&s);
