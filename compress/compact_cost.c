@@ -59,7 +59,7 @@ static rd_result mean_psnr(rd_context *ctx, const rd_compact_arrays *a, const rd
     rd_scene *scene = NULL;
     rd_result r = rd_compact_make_scene(ctx, a, &scene);
     double sum = 0.0;
-    for (int k = 0, seen = 0, v = 0; r == RD_OK && k < used; v++) {
+    for (int k = 0, seen = 0, v = 0; r == RD_OK && k < used && v < desc->view_count; v++) {
         if (!desc->views[v].image) continue;
         if (seen++ != (int)((int64_t)k * photos / used)) continue; /* the k-th of `used` spread over `photos` */
         r = rd_compact_render_view(ctx, scene, &desc->views[v], desc->background, frame);

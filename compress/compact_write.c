@@ -391,6 +391,16 @@ static rd_result assemble(writer *w, int level, rd_bytes *file, rd_compact_repor
     return r;
 }
 
+/* The steps' cost is a diagnosis: where one of its renders fails, the report goes without
+   it (said in the log) and the file is written all the same. */
+static bool still_costing(rd_context *ctx, rd_result r, rd_compact_report *costs)
+{
+    if (r == RD_OK) return true;
+    rd_log(ctx, RD_LOG_WARN, "compact: the steps' cost left out of the report: %s", rd_last_error(ctx));
+    costs->cost_count = 0;
+    return false;
+}
+
 rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *path, const rd_compact_desc *desc,
                            rd_compact_report *report)
 {
@@ -447,27 +457,28 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
     if (report) *report = (rd_compact_report){.count_in = w.a.count};
     rd_compact_report costs = {0}; /* each step's, where photos allow it */
     bool costing = report && rd_compact_cost_wanted(&d, networks);
-    rd_result r = costing ? rd_compact_cost_of(ctx, &w.a, &d, "scene", &costs) : RD_OK;
-    if (r == RD_OK) r = choose(&w, scene, &d);
+    if (costing) costing = still_costing(ctx, rd_compact_cost_of(ctx, &w.a, &d, "scene", &costs), &costs);
+    rd_result r = choose(&w, scene, &d);
     bool tuning = d.finetune_steps > 0 && d.views && d.view_count > 0 && w.n > 0 && w.n <= INT32_MAX;
     if (r == RD_OK) r = gather_kept(&w);
     int64_t merged = 0;
     if (r == RD_OK && d.merge) r = merge_kept(&w, &merged);
     if (r == RD_OK && tuning) r = tune_kept(&w, &d);
-    if (r == RD_OK && costing) r = rd_compact_cost_of(ctx, &w.kept, &d, "kept", &costs);
+    if (r == RD_OK && costing) costing = still_costing(ctx, rd_compact_cost_of(ctx, &w.kept, &d, "kept", &costs), &costs);
     if (r == RD_OK) {
         find_origin(&w);
         w.names[PART_POSITIONS] = "positions", w.names[PART_CODEBOOKS] = "codebooks";
         write_positions(&w);
     }
-    if (r == RD_OK && costing) r = rd_compact_cost_of(ctx, &w.kept, &d, "positions", &costs);
+    if (r == RD_OK && costing) costing = still_costing(ctx, rd_compact_cost_of(ctx, &w.kept, &d, "positions", &costs), &costs);
     if (r == RD_OK && networks) r = fit_networks(&w, &d);
     for (int k = 0; k < w.slice_count && r == RD_OK; k++) {
         w.codes[k].slice = slices[k];
         w.names[PART_ATTRIBUTES + slices[k].attribute] = rd_compact_attribute_name(slices[k].attribute);
         r = quantise(&w, &w.codes[k]);
     }
-    if (r == RD_OK && costing) r = rd_compact_cost_of_codes(ctx, &w.kept, w.codes, w.slice_count, &d, &costs);
+    if (r == RD_OK && costing)
+        costing = still_costing(ctx, rd_compact_cost_of_codes(ctx, &w.kept, w.codes, w.slice_count, &d, &costs), &costs);
     if (r == RD_OK && tuning) { /* the codebooks fitted to the photos */
         rd_compact_arrays decoded;
         r = decode_kept(&w, &decoded);

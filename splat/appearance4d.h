@@ -17,7 +17,7 @@
    Written once for the CPU (appearance4d.c) and CUDA (RD_HD: the encoding; its MLPs run as
    tiled matrix products in slice4d_cuda.cu). A hidden unit is summed and used at once (its
    products added in input order, its contribution added into each output in hidden order):
-   the Vulkan shader and CUDA sum in that order too (CUDA with fused multiply-adds). */
+   CUDA and the Vulkan shader sum in that order too, with fused multiply-adds. */
 #ifndef RD_APPEARANCE4D_H
 #define RD_APPEARANCE4D_H
 

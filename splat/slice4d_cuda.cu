@@ -47,6 +47,7 @@ enum {
     TILE_SHARED_FLOATS = INPUT_FLOATS + RD_APPEARANCE_HEAD_INPUTS * TILE + MLP_FLOATS_MAX,
 };
 static_assert(TILE * HIDDEN_STRIDE <= INPUT_FLOATS, "the hidden rows live where the encoder's inputs were");
+static_assert(INPUT_FLOATS % 4 == 0 && TILE % 4 == 0 && RD_APPEARANCE_HIDDEN % 4 == 0, "the float4 loads stay aligned");
 static_assert(MLP_FLOATS_MAX >= RD_APPEARANCE_HIDDEN * (RD_APPEARANCE_HEAD_INPUTS + 1) + RD_APPEARANCE_MAX_OUTPUTS * (RD_APPEARANCE_HIDDEN + 1),
               "the encoder is the largest MLP");
 
@@ -274,6 +275,9 @@ extern "C" rd_result rd_slice4d_into_cuda(rd_context *ctx, const rd_scene4d *dev
    their outputs and for the list of kept Gaussians. */
 static rd_result upload_networks(rd_context *ctx, slice_cuda_state *st, const rd_scene4d *s)
 {
+    if (s->appearance->sh_degree != s->sh_degree) /* the rest's outputs fill the scene's colour rows */
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D render (cuda): appearance networks for SH degree %d in a scene of degree %d",
+                       s->appearance->sh_degree, s->sh_degree);
     const void *from[2];
     size_t bytes[2], out_bytes[2];
     rd_slice4d_network_sources(s, from, bytes, out_bytes);
@@ -338,7 +342,8 @@ static rd_result evaluate_networks(rd_context *ctx, slice_cuda_state *st, float 
     cudaStream_t on = stream_of(ctx, stream);
     uint32_t count = (uint32_t)st->device.count, *list = (uint32_t *)st->active.ptr;
     if (count > 0) {
-        cudaMemsetAsync(list, 0, sizeof(uint32_t), on);
+        rd_result cleared = rd_cuda_check(ctx, cudaMemsetAsync(list, 0, sizeof(uint32_t), on), "4D appearance networks (cuda)");
+        if (cleared != RD_OK) return cleared;
         active_kernel<<<blocks_for(count), THREADS, 0, on>>>(count, (const float4 *)st->device.means, st->device.fixed, time, list);
         appearance_kernel<<<(count + TILE - 1) / TILE, TILE_THREADS, TILE_SHARED_FLOATS * sizeof(float), on>>>(
             st->device_networks, (const float4 *)st->device.means, list, time, view->opacities, view->sh, floats);

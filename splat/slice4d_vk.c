@@ -23,7 +23,8 @@ static const uint32_t kept_spv[] = {
 
 enum {
     SLICE_GAUSSIANS = 32, /* a workgroup's Gaussians (slice4d.comp) */
-    TILE = 32,            /* appearance4d.comp's */
+    TILE = 32,            /* appearance4d.comp's, and its shared memory: */
+    TILE_SHARED_BYTES = 4 * (RD_APPEARANCE_INPUTS * TILE + RD_APPEARANCE_HEAD_INPUTS * TILE + TILE),
     SOURCES = RD_SLICE4D_SOURCES
 };
 
@@ -84,6 +85,14 @@ static rd_result get_state(rd_context *ctx, slice_vk_state **out)
    their outputs and for the list of kept Gaussians. */
 static rd_result upload_networks(rd_context *ctx, slice_vk_state *st, const rd_scene4d *s)
 {
+    if (s->appearance->sh_degree != s->sh_degree) /* the rest's outputs fill the scene's colour rows */
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D render (vulkan): appearance networks for SH degree %d in a scene of degree %d",
+                       s->appearance->sh_degree, s->sh_degree);
+    VkPhysicalDeviceProperties properties;
+    vkGetPhysicalDeviceProperties(rd_vk(ctx)->physical, &properties);
+    if (properties.limits.maxComputeSharedMemorySize < TILE_SHARED_BYTES)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D appearance networks (vulkan): the device's workgroups have %u bytes of shared "
+                       "memory, the networks' tiles %u", properties.limits.maxComputeSharedMemorySize, (unsigned)TILE_SHARED_BYTES);
     const void *from[2];
     size_t bytes[2], out_bytes[2];
     rd_slice4d_network_sources(s, from, bytes, out_bytes);

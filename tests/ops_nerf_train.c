@@ -167,10 +167,10 @@ static bool bits_ok(const train_outputs *got, const train_outputs *want, size_t 
     for (size_t k = 0; k < cells; k++) {
         inconsistent += got->bits[k] != (got->thickness[k] > got->threshold);
         if (got->bits[k] == want->bits[k]) continue;
-        double away = fabs(want->thickness[k] - threshold) / threshold;
-        flips++, far_flips += away > BAND, farthest = fmax(farthest, away);
+        double away = fabs(want->thickness[k] - threshold) / threshold; /* a zero threshold: every flip far */
+        flips++, far_flips += !(away <= BAND), farthest = fmax(farthest, away);
     }
-    bool ok = inconsistent == 0 && fabs(got->threshold - threshold) <= 1e-3 * threshold && far_flips == 0;
+    bool ok = inconsistent == 0 && threshold > 0.0 && fabs(got->threshold - threshold) <= 1e-3 * threshold && far_flips == 0;
     if (!ok || verbose)
         printf("    occupancy: threshold %.7g / %.7g; %zu bits not their thickness's; %zu of %zu bits differ, %zu beyond %.0f%% "
                "of the threshold (farthest %.3g)\n",
