@@ -137,6 +137,14 @@ rd_result rd_compact_merge(rd_context *ctx, rd_compact_arrays *a, int64_t *keep,
 /* The view of a scene (3D or 4D, host arrays) as arrays; false for any other kind. */
 bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out);
 
+/* Channel c of pixel p of photo (grey, RGB or RGBA) as a render on background sees it: its
+   alpha composited on the background. */
+static inline float rd_compact_photo_value(const rd_image *photo, size_t p, int c, const float background[3])
+{
+    const float *q = photo->pixels + p * (size_t)photo->channels;
+    float alpha = photo->channels == 4 ? q[3] : 1.0f;
+    return (photo->channels >= 3 ? q[c] : q[0]) * alpha + background[c] * (1.0f - alpha);
+}
 /* dL/d(colour) of the L1 loss of render (RGBA) against photo (RGB or RGBA, its alpha
    composited on background) into grad (RGBA, alpha 0), each channel's mean; returns the loss. */
 double rd_compact_l1_gradient(const float *render, const rd_image *photo, const float background[3], float *grad);

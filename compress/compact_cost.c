@@ -34,16 +34,12 @@ bool rd_compact_cost_wanted(const rd_compact_desc *desc, bool networks)
 double rd_compact_psnr(const float *render, const rd_image *photo, const float background[3])
 {
     size_t pixels = (size_t)photo->width * photo->height;
-    int ch = photo->channels;
     double sum = 0.0;
-    for (size_t p = 0; p < pixels; p++) {
-        const float *q = photo->pixels + p * ch;
-        float alpha = ch == 4 ? q[3] : 1.0f;
+    for (size_t p = 0; p < pixels; p++)
         for (int c = 0; c < 3; c++) {
-            double truth = (ch >= 3 ? q[c] : q[0]) * alpha + background[c] * (1.0f - alpha), d = render[4 * p + c] - truth;
+            double d = (double)render[4 * p + c] - rd_compact_photo_value(photo, p, c, background);
             sum += d * d;
         }
-    }
     double mse = sum / (3.0 * (double)(pixels ? pixels : 1));
     return -10.0 * log10(fmax(mse, 1e-10)); /* at most 100 dB: a render that is its photo */
 }

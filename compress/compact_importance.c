@@ -18,13 +18,10 @@
 double rd_compact_l1_gradient(const float *render, const rd_image *photo, const float background[3], float *grad)
 {
     size_t pixels = (size_t)photo->width * photo->height;
-    int ch = photo->channels;
     double loss = 0.0, scale = 1.0 / (3.0 * (double)pixels);
     for (size_t p = 0; p < pixels; p++) {
-        const float *q = photo->pixels + p * ch;
-        float alpha = ch == 4 ? q[3] : 1.0f;
         for (int c = 0; c < 3; c++) {
-            float truth = (ch >= 3 ? q[c] : q[0]) * alpha + background[c] * (1.0f - alpha), d = render[4 * p + c] - truth;
+            float d = render[4 * p + c] - rd_compact_photo_value(photo, p, c, background);
             loss += fabs(d) * scale;
             grad[4 * p + c] = (float)(d > 0 ? scale : d < 0 ? -scale : 0.0);
         }

@@ -13,11 +13,20 @@ static uint64_t address(const void *buffer, size_t offset) { return (uint64_t)(u
    same arrays 1 ulp apart at 4-byte-aligned addresses (H100, 580.159.04:
    test_device_arrays), and a stream's device scene must render as its host state does. */
 enum { ARRAY_ALIGN = 256 };
+
+/* Bytes of each array of a state: means, log-scales, rotations, opacities, SH, f_rest's latents. */
+static void array_bytes(int64_t count, int sh_degree, int rest, size_t bytes[6])
+{
+    size_t n = (size_t)count;
+    const size_t all[6] = {12 * n, 12 * n, 16 * n, 4 * n, 4 * n * (size_t)rd_stream_sh_floats(sh_degree), 4 * n * (size_t)rest};
+    memcpy(bytes, all, sizeof all);
+}
+
 static size_t layout(const void *buffer, int64_t count, int sh_degree, int rest, stream_device_arrays *a)
 {
-    size_t n = (size_t)count, at = 0;
+    size_t at = 0, bytes[6];
+    array_bytes(count, sh_degree, rest, bytes);
     uint64_t *places[6] = {&a->means, &a->log_scales, &a->rotations, &a->opacities, &a->sh, &a->rest_latents};
-    const size_t bytes[6] = {12 * n, 12 * n, 16 * n, 4 * n, 4 * n * (size_t)rd_stream_sh_floats(sh_degree), 4 * n * (size_t)rest};
     for (int k = 0; k < 6; k++) {
         *places[k] = address(buffer, at);
         at = (at + bytes[k] + ARRAY_ALIGN - 1) / ARRAY_ALIGN * ARRAY_ALIGN;
@@ -54,14 +63,12 @@ typedef struct array_row {
 
 static int rows_of(const stream_device_state *d, const stream_state *h, array_row rows[6])
 {
-    size_t n = (size_t)d->count;
-    array_row all[6] = {{d->arrays.means, h->means, 12 * n},
-                        {d->arrays.log_scales, h->log_scales, 12 * n},
-                        {d->arrays.rotations, h->rotations, 16 * n},
-                        {d->arrays.opacities, h->opacities, 4 * n},
-                        {d->arrays.sh, h->sh, 4 * n * (size_t)rd_stream_sh_floats(d->sh_degree)},
-                        {d->arrays.rest_latents, h->rest_latents, 4 * n * (size_t)d->rest_latent_dim}};
-    memcpy(rows, all, sizeof all);
+    size_t bytes[6];
+    array_bytes(d->count, d->sh_degree, d->rest_latent_dim, bytes);
+    const uint64_t device[6] = {d->arrays.means, d->arrays.log_scales, d->arrays.rotations, d->arrays.opacities, d->arrays.sh,
+                                d->arrays.rest_latents};
+    void *const host[6] = {h->means, h->log_scales, h->rotations, h->opacities, h->sh, h->rest_latents};
+    for (int k = 0; k < 6; k++) rows[k] = (array_row){device[k], host[k], bytes[k]};
     return d->rest_latent_dim ? 6 : 5;
 }
 

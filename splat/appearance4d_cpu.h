@@ -6,10 +6,6 @@
 
 #include "appearance4d.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 /* Networks for SH degree sh_degree and count Gaussians, weights and features 0, the
    normalisation the identity (centre 0, radius 1, times from 0 over 1); NULL when out of
    memory. rd_appearance4d_free frees them (NULL: nothing). */
@@ -38,7 +34,4 @@ void rd_appearance_backward(const rd_appearance4d *a, const float features[RD_AP
                             const rd_appearance_trace *trace, const float *dsh, float dlogit, float *dweights,
                             float dfeatures[RD_APPEARANCE_FEATURES]);
 
-#ifdef __cplusplus
-}
-#endif
 #endif

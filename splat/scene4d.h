@@ -101,16 +101,20 @@ static inline void rd_slice4d_sources(const rd_scene4d *s, const void *from[RD_S
     bytes[3] = 4 * n * (size_t)rd_scene4d_sh_floats(s->sh_degree, s->time_degree);
 }
 
-/* What a GPU slice of a scene with appearance networks reads besides: their weights and
-   features with their host sources, and the room it writes each Gaussian's opacity logit
-   and colour into, in bytes (a Gaussian's worth at least). */
-static inline void rd_slice4d_network_sources(const rd_scene4d *s, const void *from[2], size_t bytes[2], size_t out_bytes[2])
-{
-    size_t n = (size_t)(s->count > 0 ? s->count : 1), floats = 3 * (size_t)rd_sh_coeffs(s->sh_degree);
-    from[0] = s->appearance->weights, from[1] = s->appearance->features;
-    bytes[0] = 4 * (size_t)s->appearance->weight_count, bytes[1] = 4 * RD_APPEARANCE_FEATURES * n;
-    out_bytes[0] = 4 * n, out_bytes[1] = 4 * floats * n;
-}
+/* What a GPU slice of a scene with appearance networks uploads besides (slice4d.c): the
+   weights transposed for its tiles (rd_appearance4d_transposed, ours) and the features,
+   with their bytes; the room it writes each Gaussian's opacity logit and colour into, and
+   the kept Gaussians' list (a count, then as many indices), in bytes (a Gaussian's worth at
+   least). Networks of another SH degree than the scene's are refused (their outputs fill
+   its colour rows); `where` names the backend in the errors. Free with
+   rd_slice4d_networks_free. */
+typedef struct rd_slice4d_networks {
+    const void *from[2];
+    size_t bytes[2], out_bytes[2], list_bytes;
+    float *transposed;
+} rd_slice4d_networks;
+rd_result rd_slice4d_networks_make(rd_context *ctx, const rd_scene4d *s, const char *where, rd_slice4d_networks *out);
+void rd_slice4d_networks_free(rd_slice4d_networks *n);
 
 /* The time a GPU slice's networks pass last wrote its outputs at, for the scene uploaded
    (ready false: none since the upload). A view at that time reuses them. */

@@ -7,11 +7,12 @@
    matrix: rd_slice4d_prepare says why). The GPU slices write into an rd_slice4d_target,
    made here for every GPU backend alike. */
 #include "slice4d_math.h"
-#include "appearance4d.h"
+#include "appearance4d_cpu.h"
 #include "../renderer/cpu/parallel.h"
 #include "../renderer/internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool rd_4d_rotation(const float q_l[4], const float q_r[4], double R4[4][4], double unit[8], double lengths[2])
@@ -128,4 +129,28 @@ rd_result rd_slice4d_target_make(rd_context *ctx, const rd_scene4d *s, rd_slice4
                             &t->scene);
     if (r != RD_OK) rd_slice4d_target_free(ctx, t);
     return r;
+}
+
+rd_result rd_slice4d_networks_make(rd_context *ctx, const rd_scene4d *s, const char *where, rd_slice4d_networks *out)
+{
+    *out = (rd_slice4d_networks){0};
+    const rd_appearance4d *a = s->appearance;
+    if (a->sh_degree != s->sh_degree)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: appearance networks for SH degree %d in a scene of degree %d", where,
+                       a->sh_degree, s->sh_degree);
+    size_t n = (size_t)(s->count > 0 ? s->count : 1), floats = 3 * (size_t)rd_sh_coeffs(s->sh_degree);
+    out->transposed = malloc(4 * (size_t)a->weight_count);
+    if (!out->transposed) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: appearance networks: out of memory", where);
+    rd_appearance4d_transposed(a, out->transposed);
+    out->from[0] = out->transposed, out->from[1] = a->features;
+    out->bytes[0] = 4 * (size_t)a->weight_count, out->bytes[1] = 4 * RD_APPEARANCE_FEATURES * n;
+    out->out_bytes[0] = 4 * n, out->out_bytes[1] = 4 * floats * n;
+    out->list_bytes = 4 * (1 + n);
+    return RD_OK;
+}
+
+void rd_slice4d_networks_free(rd_slice4d_networks *n)
+{
+    free(n->transposed);
+    *n = (rd_slice4d_networks){0};
 }

@@ -7,7 +7,7 @@
    the slice as the CPU's: no fused multiply-add where the CPU has none. */
 #include "slice4d_cuda.h"
 #include "slice4d_math.h"
-#include "appearance4d_cpu.h"
+#include "appearance4d.h"
 #include "../renderer/cuda/cuda_internal.h"
 
 #include <stdint.h>
@@ -275,24 +275,15 @@ extern "C" rd_result rd_slice4d_into_cuda(rd_context *ctx, const rd_scene4d *dev
    their outputs and for the list of kept Gaussians. */
 static rd_result upload_networks(rd_context *ctx, slice_cuda_state *st, const rd_scene4d *s)
 {
-    if (s->appearance->sh_degree != s->sh_degree) /* the rest's outputs fill the scene's colour rows */
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D render (cuda): appearance networks for SH degree %d in a scene of degree %d",
-                       s->appearance->sh_degree, s->sh_degree);
-    const void *from[2];
-    size_t bytes[2], out_bytes[2];
-    rd_slice4d_network_sources(s, from, bytes, out_bytes);
-    float *transposed = (float *)malloc(bytes[0]);
-    if (!transposed) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D appearance networks (cuda): out of memory");
-    rd_appearance4d_transposed(s->appearance, transposed);
-    from[0] = transposed;
-    rd_result r = RD_OK;
+    rd_slice4d_networks up;
+    rd_result r = rd_slice4d_networks_make(ctx, s, "4D render (cuda)", &up);
     for (int k = 0; k < 2 && r == RD_OK; k++) {
-        r = rd_cuda_reserve(ctx, &st->networks[k], bytes[k], "4D appearance networks");
-        if (r == RD_OK && s->count > 0) r = rd_cuda_upload(ctx, &st->networks[k], 0, from[k], bytes[k]);
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &st->evaluated[k], out_bytes[k], "4D appearance networks");
+        r = rd_cuda_reserve(ctx, &st->networks[k], up.bytes[k], "4D appearance networks");
+        if (r == RD_OK && s->count > 0) r = rd_cuda_upload(ctx, &st->networks[k], 0, up.from[k], up.bytes[k]);
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &st->evaluated[k], up.out_bytes[k], "4D appearance networks");
     }
-    free(transposed);
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &st->active, 4 * (1 + (size_t)(s->count > 0 ? s->count : 1)), "4D appearance networks");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &st->active, up.list_bytes, "4D appearance networks");
+    rd_slice4d_networks_free(&up);
     if (r == RD_OK && !st->tile_ready)
         r = rd_cuda_check(ctx, cudaFuncSetAttribute(appearance_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                     (int)(TILE_SHARED_FLOATS * sizeof(float))),

@@ -4,7 +4,7 @@
    Vulkan renderer as a device scene. The slice is its own submission (one host wait)
    before the 3D frame's. */
 #include "slice4d_vk.h"
-#include "appearance4d_cpu.h"
+#include "appearance4d.h"
 #include "../renderer/vulkan/vk_backend.h"
 
 #include <stdint.h>
@@ -85,29 +85,20 @@ static rd_result get_state(rd_context *ctx, slice_vk_state **out)
    their outputs and for the list of kept Gaussians. */
 static rd_result upload_networks(rd_context *ctx, slice_vk_state *st, const rd_scene4d *s)
 {
-    if (s->appearance->sh_degree != s->sh_degree) /* the rest's outputs fill the scene's colour rows */
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "4D render (vulkan): appearance networks for SH degree %d in a scene of degree %d",
-                       s->appearance->sh_degree, s->sh_degree);
     VkPhysicalDeviceProperties properties;
     vkGetPhysicalDeviceProperties(rd_vk(ctx)->physical, &properties);
     if (properties.limits.maxComputeSharedMemorySize < TILE_SHARED_BYTES)
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "4D appearance networks (vulkan): the device's workgroups have %u bytes of shared "
                        "memory, the networks' tiles %u", properties.limits.maxComputeSharedMemorySize, (unsigned)TILE_SHARED_BYTES);
-    const void *from[2];
-    size_t bytes[2], out_bytes[2];
-    rd_slice4d_network_sources(s, from, bytes, out_bytes);
-    float *transposed = malloc(bytes[0]);
-    if (!transposed) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "4D appearance networks (vulkan): out of memory");
-    rd_appearance4d_transposed(s->appearance, transposed);
-    from[0] = transposed;
-    rd_result r = RD_OK;
+    rd_slice4d_networks up;
+    rd_result r = rd_slice4d_networks_make(ctx, s, "4D render (vulkan)", &up);
     for (int k = 0; k < 2 && r == RD_OK; k++) {
-        r = rd_vk_reserve(ctx, &st->networks[k], bytes[k], "4D appearance networks");
-        if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->networks[k], 0, from[k], bytes[k]);
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &st->evaluated[k], out_bytes[k], "4D appearance networks");
+        r = rd_vk_reserve(ctx, &st->networks[k], up.bytes[k], "4D appearance networks");
+        if (r == RD_OK && s->count > 0) r = rd_vk_upload(ctx, &st->networks[k], 0, up.from[k], up.bytes[k]);
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &st->evaluated[k], up.out_bytes[k], "4D appearance networks");
     }
-    free(transposed);
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &st->kept, 4 * (1 + (size_t)(s->count > 0 ? s->count : 1)), "4D appearance networks");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &st->kept, up.list_bytes, "4D appearance networks");
+    rd_slice4d_networks_free(&up);
     return r;
 }
 

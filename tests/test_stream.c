@@ -365,11 +365,11 @@ static void explain_difference(rd_context *gpu, const rd_scene *device_scene, co
                                const float *device_image, const float *host_image, size_t pixels)
 {
     /* the device scene's arrays against the host scene's, bit for bit */
-    const float *on_device[5] = {device_scene->means, device_scene->log_scales, device_scene->rotations, device_scene->opacities,
-                                 device_scene->sh};
-    const float *on_host[5] = {host_scene->means, host_scene->log_scales, host_scene->rotations, host_scene->opacities, host_scene->sh};
-    size_t n = (size_t)host_scene->count, floats[5] = {3 * n, 3 * n, 4 * n, n, 3 * n * (size_t)rd_sh_coeffs(host_scene->sh_degree)};
-    for (int k = 0; k < 5; k++) {
+    const float *on_device[RD_SCENE_ARRAYS], *on_host[RD_SCENE_ARRAYS];
+    size_t floats[RD_SCENE_ARRAYS], device_floats[RD_SCENE_ARRAYS];
+    rd_scene_array_list(device_scene, on_device, device_floats);
+    rd_scene_array_list(host_scene, on_host, floats);
+    for (int k = 0; k < RD_SCENE_ARRAYS; k++) {
         float *copy = malloc(floats[k] * sizeof(float));
         size_t differ = 0;
         if (copy && rd_buffer_copy(gpu, copy, RD_MEMORY_HOST, on_device[k], RD_MEMORY_DEVICE, floats[k] * sizeof(float)) == RD_OK)
