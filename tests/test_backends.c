@@ -118,10 +118,23 @@ static bool selected(const char *name)
     return false;
 }
 
+/* The random stream of one operation on one backend row: the seed mixed with both names
+   (FNV-1a), so that RADIANT_TEST_OPS and the rows a machine skips leave every other
+   row's cases as a full run draws them (a failure replays in seconds). */
+static test_rng row_rng(unsigned long long seed, const char *row, const char *op)
+{
+    unsigned long long h = 0xcbf29ce484222325ull ^ seed;
+    for (const char *s = row; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h = (h ^ '/') * 0x100000001b3ull;
+    for (const char *s = op; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (test_rng){h};
+}
+
 /* One operation on one backend: its cases against the reference, a line of results. */
-static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context *ref_threads, test_rng *r)
+static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context *ref_threads, unsigned long long seed)
 {
     if (!selected(op->name)) return 0;
+    test_rng rng = row_rng(seed, env.name, op->name), *r = &rng;
     int cases = op->cases(&env), ran = 0, failed = 0;
     if (cases == 0) return 0;
     double started = now_seconds();
@@ -137,7 +150,8 @@ static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context 
         ok = ok && CHECK_OK(op->run(reference, inputs, &want)) && op->compare(&env, inputs, got, want);
         if (!CHECK(ok)) {
             failed++;
-            printf("  %s: %s case %d differs: ", env.name, op->name, i);
+            printf("  %s: %s case %d differs (RADIANT_TEST_SEED=%llu RADIANT_TEST_OPS=%s replays its row): ", env.name, op->name, i,
+                   seed, op->name);
             op->describe(inputs);
         }
         op->free_outputs(got);
@@ -152,7 +166,7 @@ static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context 
 
 int main(void)
 {
-    test_rng r = {test_seed("backends")};
+    unsigned long long seed = test_seed("backends");
     if (getenv("RADIANT_TEST_OPS")) printf("backends: only the operations matching RADIANT_TEST_OPS=%s\n", getenv("RADIANT_TEST_OPS"));
     rd_context *ref;
     CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1, .log = test_log}, &ref));
@@ -185,7 +199,7 @@ int main(void)
         }
         op_env env = {.ctx = ctx, .name = cfg->name, .gpu = cfg->backend != RD_BACKEND_CPU, .variant = cfg->small_only,
                       .reduced = software || TEST_SANITIZED};
-        for (size_t k = 0; k < sizeof OPS / sizeof OPS[0]; k++) run_op(OPS[k], env, ref, ref_threads, &r);
+        for (size_t k = 0; k < sizeof OPS / sizeof OPS[0]; k++) run_op(OPS[k], env, ref, ref_threads, seed);
         ran++;
         rd_context_destroy(ctx);
     }

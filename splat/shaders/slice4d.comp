@@ -49,7 +49,12 @@ void main()
                 // logit(sigmoid(o) p) without cancellation where both are near 1 (slice4d.c)
                 float o = load_float(p.opacities4, i);
                 store_float(p.opacities, i, -softplus(-o) - exponent - log((1.0 - weight) + weight / (1.0 + exp(o))));
-                for (uint n = 0u; n < p.terms; n++) s_cos[3u * t + n] = cos(p.two_pi_over_period * float(n) * (mean.w - p.time));
+                // cos of the phase reduced to half a turn: GLSL promises cos's accuracy only
+                // within [-pi, pi] (lavapipe was 0.02 off at 19 radians), the CPU's cosf everywhere
+                for (uint n = 0u; n < p.terms; n++) {
+                    precise float turns = float(n) * (mean.w - p.time) * (p.two_pi_over_period * 0.15915494309189535);
+                    s_cos[3u * t + n] = cos(6.283185307179586 * (turns - round(turns)));
+                }
             }
         }
         s_alive[t] = alive;
