@@ -16,7 +16,7 @@
 #define RD_STREAM_INDEX_MAGIC "RDINDEX"  /* 8 bytes with its NUL */
 #define RD_STREAM_TRAILER_MAGIC "RDSTREND"
 enum {
-    RD_STREAM_VERSION = 1,
+    RD_STREAM_VERSION = 2, /* 2: residual frames may list their latents' rows; version 1 files read as before */
     RD_STREAM_FRAME_HEADER = 56, /* magic 8, number 4, kind 1, 3 zero, timestamp 8, count 8, payload 8, payload XXH64 8, header XXH64 8 */
     RD_STREAM_INDEX_ENTRY = 40,  /* offset 8, bytes 8, count 8, timestamp 8, kind 1, 7 zero */
     RD_STREAM_TRAILER = 24,      /* index offset 8, its XXH64 8, magic 8 */
@@ -47,6 +47,10 @@ rd_scene_desc rd_stream_state_scene(const stream_state *s);
 enum {
     TAG_MEANS = 1, TAG_SCALES, TAG_ROTATIONS, TAG_OPACITIES, TAG_SH, TAG_REST_LATENTS,
     TAG_DECODERS, TAG_MAPPING, TAG_MOVED_INDICES, TAG_MOVED_STEPS, TAG_LATENTS,
+    /* + attribute: the rows an attribute lists (stream version 2), before its latents */
+    TAG_LATENT_ROWS = TAG_LATENTS + RD_STREAM_ATTRIBUTES,
+    /* the mapping as runs of consecutive parents (stream version 2) */
+    TAG_MAPPING_RUNS = TAG_LATENT_ROWS + RD_STREAM_ATTRIBUTES,
 };
 const char *rd_stream_tag_name(uint32_t tag);
 
@@ -78,6 +82,8 @@ rd_result rd_stream_get_floats(section_reader *r, uint32_t tag, uint64_t n, floa
    (checked before a state is allocated for a count, so that a count the data does not
    hold allocates nothing). */
 bool rd_stream_section_declares(const section_reader *r, uint32_t tag, uint64_t n);
+/* The elements the next section declares when its tag is tag (else false); nothing read. */
+bool rd_stream_section_elements(const section_reader *r, uint32_t tag, uint64_t *n);
 rd_result rd_stream_get_ints64(section_reader *r, uint32_t tag, uint64_t n, int64_t *out);
 /* A 32-bit integer section kept as stored: its byte planes (width bytes a value, plane b
    holding byte b of every value, zigzag coded) appended to into at *at, 4-byte aligned. */
@@ -106,12 +112,20 @@ uint64_t rd_stream_hash(const void *data, size_t bytes);
    frame's count, W as applied (cosine: scale times B). */
 typedef struct stream_parsed_residual {
     uint64_t count, moved;
-    int64_t *mapping, *moved_indices; /* mapping NULL: the identity */
+    int64_t *mapping, *moved_indices; /* mapping NULL: runs, or the identity where there are none */
+    /* The mapping as runs (version 2): Gaussians run_start[r] .. run_start[r + 1] - 1 (the
+       last to count) have parents run_parent[r], run_parent[r] + 1, ... */
+    uint64_t runs;
+    int64_t *run_start, *run_parent;
     int32_t *moved_steps;
     int latent_dim[RD_STREAM_ATTRIBUTES];
     bool rest_delta; /* f_rest's latents added to the parent's */
     float *W[RD_STREAM_ATTRIBUTES], *bias[RD_STREAM_ATTRIBUTES];
-    int32_t *latents[RD_STREAM_ATTRIBUTES];
+    int32_t *latents[RD_STREAM_ATTRIBUTES];       /* rows[a] x latent_dim[a] */
+    /* The Gaussians an attribute's latent rows belong to, strictly increasing (every other
+       Gaussian's latents are zero), or NULL: a row each, rows[a] = count. */
+    int64_t *row_index[RD_STREAM_ATTRIBUTES];
+    uint64_t rows[RD_STREAM_ATTRIBUTES];
     float *decoders;
     /* Set by the caller before parsing (the device decode): the latents kept as stored, each
        attribute's byte planes of latent_width[a] bytes at planes->data + latent_at[a];

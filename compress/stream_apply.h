@@ -32,6 +32,10 @@ typedef struct stream_apply_args {
     uint32_t latent_width[RD_STREAM_ATTRIBUTES]; /* 0: int32 values; 1, 2, 4: zigzag byte planes as stored */
     uint64_t latents[RD_STREAM_ATTRIBUTES], W[RD_STREAM_ATTRIBUTES], bias[RD_STREAM_ATTRIBUTES];
     uint64_t overflow;                /* a uint32 set to 1 where an f_rest latent leaves 32 bits */
+    uint64_t row_index[RD_STREAM_ATTRIBUTES]; /* uint32 a row: the Gaussians whose latents are listed; 0: all */
+    uint32_t rows[RD_STREAM_ATTRIBUTES];      /* the latents' rows (count where every Gaussian has one) */
+    uint32_t runs;                    /* the mapping as runs (mapping 0): their first Gaussians and */
+    uint64_t run_start, run_parent;   /* first parents, uint32 each; runs 0 and mapping 0: the identity */
 } stream_apply_args;
 
 /* The backends' kernels: the decode enqueued on the context's stream (CUDA), or finished

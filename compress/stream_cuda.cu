@@ -24,12 +24,41 @@ __device__ static int32_t latent(uint64_t base, size_t n, size_t e, uint32_t wid
     return (int32_t)(z >> 1) ^ -(int32_t)(z & 1);
 }
 
+/* The row of Gaussian i's latents of attribute at, or -1 where they are zero (not listed):
+   a binary search of the listed Gaussians. */
+__device__ static long long row_of(const stream_apply_args &a, int at, size_t i)
+{
+    const uint32_t *listed = (const uint32_t *)a.row_index[at];
+    if (!listed) return (long long)i;
+    uint32_t lo = 0, hi = a.rows[at];
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (listed[mid] < i) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < a.rows[at] && listed[lo] == i ? (long long)lo : -1;
+}
+
+/* Gaussian i's parent: from the mapping, the run holding i (a binary search), or i. */
+__device__ static size_t parent_of(const stream_apply_args &a, size_t i)
+{
+    if (a.mapping) return (size_t)((const int32_t *)a.mapping)[i];
+    if (!a.runs) return i;
+    const uint32_t *start = (const uint32_t *)a.run_start;
+    uint32_t lo = 0, hi = a.runs - 1; /* the last run starting at or before i */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi + 1) / 2;
+        if (start[mid] <= i) lo = mid;
+        else hi = mid - 1;
+    }
+    return (size_t)((const uint32_t *)a.run_parent)[lo] + (i - start[lo]);
+}
+
 __global__ void residual_kernel(stream_apply_args a)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= a.count) return;
-    const int32_t *mapping = (const int32_t *)a.mapping;
-    size_t q = mapping ? (size_t)mapping[i] : i, C = a.sh_floats;
+    size_t q = parent_of(a, i), C = a.sh_floats;
     const float *pm = (const float *)a.prev.means, *ps = (const float *)a.prev.log_scales, *pr = (const float *)a.prev.rotations;
     const float *po = (const float *)a.prev.opacities, *psh = (const float *)a.prev.sh;
     float *means = (float *)a.next.means + 3 * i, *scales = (float *)a.next.log_scales + 3 * i;
@@ -40,9 +69,10 @@ __global__ void residual_kernel(stream_apply_args a)
     for (size_t c = 0; c < C; c++) sh[c] = psh[C * q + c];
     int32_t *rest = (int32_t *)a.next.rest_latents + (size_t)a.keep_rest * i;
     const int32_t *parent_rest = (const int32_t *)a.prev.rest_latents + (size_t)a.keep_rest * q;
-    size_t own = a.rest_dim, own_values = own * a.count;
+    size_t own = a.rest_dim, own_values = own * a.rows[RD_STREAM_F_REST];
+    long long own_row = own ? row_of(a, RD_STREAM_F_REST, i) : -1;
     for (uint32_t k = 0; k < a.keep_rest; k++) { /* the parent's latents, plus this frame's where coded against them */
-        long long z = own ? latent(a.latents[RD_STREAM_F_REST], own_values, own * i + k, a.latent_width[RD_STREAM_F_REST]) : 0;
+        long long z = own_row >= 0 ? latent(a.latents[RD_STREAM_F_REST], own_values, own * own_row + k, a.latent_width[RD_STREAM_F_REST]) : 0;
         if (!own || a.rest_delta) z += parent_rest[k];
         if (z < INT32_MIN || z > INT32_MAX) atomicExch((unsigned int *)a.overflow, 1u);
         rest[k] = (int32_t)z;
@@ -52,12 +82,13 @@ __global__ void residual_kernel(stream_apply_args a)
         if (!ld) continue;
         float *value = at == RD_STREAM_F_DC ? sh : at == RD_STREAM_F_REST ? sh + 3 : at == RD_STREAM_SCALE ? scales
                        : at == RD_STREAM_ROTATION ? rotation : opacity;
-        size_t values = (size_t)ld * a.count, first = (size_t)ld * i;
+        long long row = at == RD_STREAM_F_REST ? 0 : row_of(a, at, i);
+        size_t values = (size_t)ld * a.rows[at], first = (size_t)ld * (size_t)row;
         const float *W = (const float *)a.W[at], *bias = (const float *)a.bias[at];
         for (int f = 0; f < features; f++) {
             float sum = 0.0f;
             for (int k = 0; k < ld; k++) {
-                int32_t z = at == RD_STREAM_F_REST ? rest[k] : latent(a.latents[at], values, first + k, a.latent_width[at]);
+                int32_t z = at == RD_STREAM_F_REST ? rest[k] : row < 0 ? 0 : latent(a.latents[at], values, first + k, a.latent_width[at]);
                 sum = __fadd_rn(sum, __fmul_rn((float)z, W[k * features + f]));
             }
             float delta = __fadd_rn(sum, bias[f]);

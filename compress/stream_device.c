@@ -141,11 +141,13 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the device decode needs a GPU backend", where);
     int degree = prev->sh_degree, rest_dim = p->latent_dim[RD_STREAM_F_REST];
     int keep = rest_dim ? rest_dim : prev->rest_latent_dim;
-    size_t n = (size_t)p->count, m = (size_t)p->moved, words = (p->mapping ? n : 0) + 4 * m + 1 + sizeof(stream_apply_args) / 4 + 2;
+    size_t n = (size_t)p->count, m = (size_t)p->moved;
+    size_t words = (p->mapping ? n : 0) + 2 * (size_t)p->runs + 4 * m + 1 + sizeof(stream_apply_args) / 4 + 2;
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) { /* the latents: int32 values, or byte planes (a word of padding) */
         int features = rd_stream_features((rd_stream_attribute)a, degree), width = p->planes ? p->latent_width[a] : 4;
-        size_t ld = (size_t)p->latent_dim[a];
-        words += ld ? (ld * n * (size_t)width + 3) / 4 + 1 + ld * (size_t)features + (size_t)features : 0;
+        size_t ld = (size_t)p->latent_dim[a], rows = (size_t)p->rows[a];
+        words += ld ? (ld * rows * (size_t)width + 3) / 4 + 1 + ld * (size_t)features + (size_t)features : 0;
+        words += p->row_index[a] ? rows : 0;
     }
     rd_result r = rd_stream_device_reserve(ctx, next, (int64_t)n, degree, keep);
     if (r == RD_OK) r = scratch_reserve(ctx, scratch, 4 * words);
@@ -158,6 +160,15 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
         for (size_t i = 0; i < n; i++) to[i] = (int32_t)p->mapping[i];
         a.mapping = pack(scratch, &at, NULL, n);
     }
+    if (p->runs) { /* the runs as they are: a Gaussian finds its own by a binary search */
+        uint32_t *starts = (uint32_t *)(scratch->host + at);
+        for (size_t k = 0; k < p->runs; k++) starts[k] = (uint32_t)p->run_start[k];
+        a.run_start = pack(scratch, &at, NULL, p->runs);
+        uint32_t *parents = (uint32_t *)(scratch->host + at);
+        for (size_t k = 0; k < p->runs; k++) parents[k] = (uint32_t)p->run_parent[k];
+        a.run_parent = pack(scratch, &at, NULL, p->runs);
+        a.runs = (uint32_t)p->runs;
+    }
     uint32_t *indices = (uint32_t *)(scratch->host + at);
     for (size_t j = 0; j < m; j++) indices[j] = (uint32_t)p->moved_indices[j];
     a.moved_indices = pack(scratch, &at, NULL, m);
@@ -166,15 +177,22 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
         int ld = p->latent_dim[k], features = rd_stream_features((rd_stream_attribute)k, degree);
         a.latent_dim[k] = (uint32_t)ld;
         if (!ld) continue;
+        size_t rows = (size_t)p->rows[k];
+        a.rows[k] = (uint32_t)rows;
+        if (p->row_index[k]) { /* the listed rows' Gaussians, as 32 bits (a frame holds at most 2^31 - 1) */
+            uint32_t *to = (uint32_t *)(scratch->host + at);
+            for (size_t j = 0; j < rows; j++) to[j] = (uint32_t)p->row_index[k][j];
+            a.row_index[k] = pack(scratch, &at, NULL, rows);
+        }
         if (p->planes) { /* as stored: a byte a value for most, zigzagged by the kernel */
-            size_t bytes = n * (size_t)ld * (size_t)p->latent_width[k];
+            size_t bytes = rows * (size_t)ld * (size_t)p->latent_width[k];
             a.latent_width[k] = (uint32_t)p->latent_width[k];
             a.latents[k] = address(scratch->device, at);
             memcpy(scratch->host + at, p->planes->data + p->latent_at[k], bytes);
             memset(scratch->host + at + bytes, 0, 4); /* the shader reads whole words */
             at += (bytes + 3) / 4 * 4 + 4;
         } else {
-            a.latents[k] = pack(scratch, &at, p->latents[k], n * (size_t)ld);
+            a.latents[k] = pack(scratch, &at, p->latents[k], rows * (size_t)ld);
         }
         a.W[k] = pack(scratch, &at, p->W[k], (size_t)ld * (size_t)features);
         a.bias[k] = pack(scratch, &at, p->bias[k], (size_t)features);

@@ -150,6 +150,16 @@ static const char *residual_problem(const rd_stream_residual *f, const stream_st
     return NULL;
 }
 
+/* Latent k of Gaussian i of attribute a as stored: f_rest's less its parent's where delta. */
+static int64_t stored_latent(const rd_stream_residual *f, const stream_state *prev, int a, bool delta, uint64_t i, int k)
+{
+    const rd_stream_latents *l = &f->attributes[a];
+    int64_t z = l->values[i * (uint64_t)l->latent_dim + (uint64_t)k];
+    if (!delta) return z;
+    int64_t parent = f->mapping ? f->mapping[i] : (int64_t)i;
+    return z - prev->rest_latents[(size_t)parent * (size_t)l->latent_dim + (size_t)k];
+}
+
 rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f, const stream_state *prev, int level, rd_bytes *out)
 {
     char why[160];
@@ -164,15 +174,28 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
             int64_t d = (int64_t)rest->values[i * rest->latent_dim + k] - prev->rest_latents[(size_t)parent * rest->latent_dim + k];
             rest_delta = d >= INT32_MIN && d <= INT32_MAX;
         }
+    uint64_t nonzero[RD_STREAM_ATTRIBUTES] = {0}; /* rows with a latent other than zero, as stored */
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
+        const rd_stream_latents *l = &f->attributes[a];
+        for (uint64_t i = 0; i < n && l->latent_dim; i++)
+            for (int k = 0; k < l->latent_dim; k++)
+                if (stored_latent(f, prev, a, a == RD_STREAM_F_REST && rest_delta, i, k)) {
+                    nonzero[a]++;
+                    break;
+                }
+    }
     rd_bytes_u64(out, n);
     rd_bytes_u64(out, (uint64_t)f->moved);
-    rd_bytes_u8(out, f->mapping != NULL);
+    uint64_t runs = 0; /* runs of consecutive parents: the writer stores those where a quarter of the count or fewer */
+    for (uint64_t i = 0; f->mapping && i < n; i++) runs += i == 0 || f->mapping[i] != f->mapping[i - 1] + 1;
+    bool as_runs = f->mapping && runs <= n / 4;
+    rd_bytes_u8(out, as_runs ? 2 : f->mapping != NULL);
     rd_bytes_append(out, "\0\0\0", 3);
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         rd_bytes_u8(out, (uint8_t)f->attributes[a].latent_dim);
         rd_bytes_u8(out, (uint8_t)f->attributes[a].decoder);
         rd_bytes_u8(out, a == RD_STREAM_F_REST && rest_delta);
-        rd_bytes_u8(out, 0);
+        rd_bytes_u8(out, f->attributes[a].latent_dim && nonzero[a] <= n / 2); /* rows listed */
     }
     rd_bytes decoders = {0};
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
@@ -185,9 +208,20 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
     }
     rd_stream_put_floats(out, TAG_DECODERS, (const float *)decoders.data, decoders.size / 4, level);
     rd_bytes_free(&decoders);
-    int64_t *scratch = rd_alloc_array((int64_t)(n * (uint64_t)(rest_delta ? rest->latent_dim : 1)) + 1, sizeof(int64_t));
+    int widest = 2; /* the runs' pairs */
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) widest = f->attributes[a].latent_dim > widest ? f->attributes[a].latent_dim : widest;
+    int64_t *scratch = rd_alloc_array((int64_t)(n * (uint64_t)widest) + 1, sizeof(int64_t));
     if (!scratch) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "stream: out of memory coding a residual frame");
-    if (f->mapping) {
+    if (as_runs) { /* pairs: length - 1, first parent - first Gaussian */
+        uint64_t k = 0;
+        for (uint64_t i = 0; i < n;) {
+            uint64_t j = i + 1;
+            while (j < n && f->mapping[j] == f->mapping[j - 1] + 1) j++;
+            scratch[k++] = (int64_t)(j - i - 1), scratch[k++] = f->mapping[i] - (int64_t)i;
+            i = j;
+        }
+        rd_stream_put_ints64(out, TAG_MAPPING_RUNS, scratch, k, level);
+    } else if (f->mapping) {
         for (uint64_t i = 0; i < n; i++) scratch[i] = f->mapping[i] - (int64_t)i;
         rd_stream_put_ints64(out, TAG_MAPPING, scratch, n, level);
     }
@@ -196,19 +230,26 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
     rd_stream_put_ints32(out, TAG_MOVED_STEPS, f->moved_steps, (uint64_t)f->moved * 3, level);
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         const rd_stream_latents *l = &f->attributes[a];
-        uint64_t values = n * (uint64_t)l->latent_dim;
-        if (!l->latent_dim) continue;
-        if (a == RD_STREAM_F_REST && rest_delta) {
-            int ld = l->latent_dim;
-            for (uint64_t i = 0; i < n; i++) {
-                int64_t parent = f->mapping ? f->mapping[i] : (int64_t)i;
+        int ld = l->latent_dim;
+        bool delta = a == RD_STREAM_F_REST && rest_delta, listed = ld && nonzero[a] <= n / 2;
+        if (!ld) continue;
+        if (listed) { /* the rows' gaps, then their latents only */
+            uint64_t rows = 0;
+            for (uint64_t i = 0, last = (uint64_t)-1; i < n; i++)
                 for (int k = 0; k < ld; k++)
-                    scratch[i * ld + k] = (int64_t)l->values[i * ld + k] - prev->rest_latents[(size_t)parent * ld + k];
-            }
-            rd_stream_put_ints64(out, TAG_LATENTS + a, scratch, values, level);
-        } else {
-            rd_stream_put_ints32(out, TAG_LATENTS + a, l->values, values, level);
+                    if (stored_latent(f, prev, a, delta, i, k)) {
+                        scratch[rows++] = (int64_t)(i - last - 1), last = i;
+                        break;
+                    }
+            rd_stream_put_ints64(out, TAG_LATENT_ROWS + a, scratch, rows, level);
         }
+        uint64_t values = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            bool any = !listed;
+            for (int k = 0; k < ld && !any; k++) any = stored_latent(f, prev, a, delta, i, k) != 0;
+            for (int k = 0; any && k < ld; k++) scratch[values++] = stored_latent(f, prev, a, delta, i, k);
+        }
+        rd_stream_put_ints64(out, TAG_LATENTS + a, scratch, values, level);
     }
     free(scratch);
     return out->failed ? rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "stream: out of memory coding a residual frame") : RD_OK;
@@ -216,8 +257,8 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
 
 void rd_stream_parsed_free(stream_parsed_residual *p)
 {
-    free(p->mapping), free(p->moved_indices), free(p->moved_steps), free(p->decoders);
-    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) free(p->latents[a]), free(p->W[a]);
+    free(p->mapping), free(p->run_start), free(p->run_parent), free(p->moved_indices), free(p->moved_steps), free(p->decoders);
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) free(p->latents[a]), free(p->W[a]), free(p->row_index[a]);
     rd_bytes *planes = p->planes; /* the caller's */
     memset(p, 0, sizeof *p);
     p->planes = planes;
@@ -257,24 +298,81 @@ static rd_result parse_decoders(rd_context *ctx, section_reader *r, const int de
     return res;
 }
 
+/* The mapping's runs: each at least one Gaussian, together the frame's count, every
+   parent one of the previous frame's. */
+static rd_result parse_runs(rd_context *ctx, section_reader *r, const stream_state *prev, stream_parsed_residual *p)
+{
+    uint64_t values;
+    if (!rd_stream_section_elements(r, TAG_MAPPING_RUNS, &values) || values % 2 || values / 2 > p->count || (p->count && !values))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the mapping's runs are missing or do not fit the frame's %llu Gaussians", r->where,
+                       (unsigned long long)p->count);
+    int64_t *pairs = rd_alloc_array((int64_t)values + 1, sizeof(int64_t));
+    p->runs = values / 2;
+    p->run_start = rd_alloc_array((int64_t)p->runs + 1, sizeof(int64_t));
+    p->run_parent = rd_alloc_array((int64_t)p->runs + 1, sizeof(int64_t));
+    if (!pairs || !p->run_start || !p->run_parent) {
+        free(pairs);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->where);
+    }
+    rd_result res = rd_stream_get_ints64(r, TAG_MAPPING_RUNS, values, pairs);
+    uint64_t at = 0;
+    for (uint64_t k = 0; res == RD_OK && k < p->runs; k++) {
+        int64_t extra = pairs[2 * k], offset = pairs[2 * k + 1]; /* length - 1; first parent - first Gaussian */
+        if (extra < 0 || (uint64_t)extra >= p->count - at || offset < -(int64_t)at || offset > prev->count - (int64_t)at - extra - 1)
+            res = rd_fail(ctx, RD_ERROR_FORMAT, "%s: mapping run %llu leaves the frame or the previous frame's %lld Gaussians", r->where,
+                          (unsigned long long)k, (long long)prev->count);
+        else p->run_start[k] = (int64_t)at, p->run_parent[k] = (int64_t)at + offset, at += (uint64_t)extra + 1;
+    }
+    free(pairs);
+    if (res == RD_OK && at != p->count)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the mapping's runs cover %llu of the frame's %llu Gaussians", r->where,
+                       (unsigned long long)at, (unsigned long long)p->count);
+    return res;
+}
+
+/* The rows attribute a lists: gaps made absolute, strictly increasing within the frame. */
+static rd_result parse_rows(rd_context *ctx, section_reader *r, uint32_t a, stream_parsed_residual *p)
+{
+    uint64_t rows;
+    if (!rd_stream_section_elements(r, TAG_LATENT_ROWS + a, &rows) || rows > p->count)
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s: section %s is missing or lists more rows than the frame's %llu Gaussians",
+                       r->where, rd_stream_tag_name(TAG_LATENT_ROWS + a), (unsigned long long)p->count);
+    if (!(p->row_index[a] = rd_alloc_array((int64_t)rows + 1, sizeof(int64_t))))
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->where);
+    p->rows[a] = rows;
+    rd_result res = rd_stream_get_ints64(r, TAG_LATENT_ROWS + a, rows, p->row_index[a]);
+    for (uint64_t j = 0, at = 0; res == RD_OK && j < rows; j++) {
+        int64_t gap = p->row_index[a][j];
+        if (gap < 0 || (uint64_t)gap >= p->count - at)
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: section %s: row %llu falls outside the frame", r->where,
+                           rd_stream_tag_name(TAG_LATENT_ROWS + a), (unsigned long long)j);
+        p->row_index[a][j] = (int64_t)(at + (uint64_t)gap), at += (uint64_t)gap + 1;
+    }
+    return res;
+}
+
 static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream_state *prev, uint64_t limit, stream_parsed_residual *p)
 {
     if (r->end - r->at < 20 + 4 * RD_STREAM_ATTRIBUTES)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the residual frame's payload is shorter than its header", r->where);
     p->count = rd_le64(r->at), p->moved = rd_le64(r->at + 8);
-    bool has_mapping = r->at[16] != 0;
+    int mapping_kind = r->at[16];
+    bool has_mapping = mapping_kind != 0;
+    if (mapping_kind > 2) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: mapping kind %d: out of range", r->where, mapping_kind);
     int decoder[RD_STREAM_ATTRIBUTES];
     const unsigned char *attr = r->at + 20;
     r->at += 20 + 4 * RD_STREAM_ATTRIBUTES;
     if (p->count > RD_STREAM_MAX_GAUSSIANS || p->moved > p->count || (!has_mapping && p->count != (uint64_t)prev->count))
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %llu Gaussians (%llu moved) after %lld: out of range", r->where,
                        (unsigned long long)p->count, (unsigned long long)p->moved, (long long)prev->count);
+    bool listed[RD_STREAM_ATTRIBUTES];
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
-        p->latent_dim[a] = attr[4 * a], decoder[a] = attr[4 * a + 1];
+        p->latent_dim[a] = attr[4 * a], decoder[a] = attr[4 * a + 1], listed[a] = attr[4 * a + 3] == 1;
         bool no_features = rd_stream_features((rd_stream_attribute)a, prev->sh_degree) == 0;
-        if (p->latent_dim[a] > RD_STREAM_MAX_LATENT || decoder[a] > RD_STREAM_COSINE || (no_features && p->latent_dim[a]))
-            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: attribute %d: latent dim %d, decoder %d: out of range", r->where, a,
-                           p->latent_dim[a], decoder[a]);
+        if (p->latent_dim[a] > RD_STREAM_MAX_LATENT || decoder[a] > RD_STREAM_COSINE || (no_features && p->latent_dim[a]) ||
+            attr[4 * a + 3] > 1 || (listed[a] && !p->latent_dim[a]))
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: attribute %d: latent dim %d, decoder %d, rows listed %d: out of range", r->where, a,
+                           p->latent_dim[a], decoder[a], attr[4 * a + 3]);
     }
     p->rest_delta = attr[4 * RD_STREAM_F_REST + 2] != 0;
     if (p->rest_delta && p->latent_dim[RD_STREAM_F_REST] != prev->rest_latent_dim)
@@ -285,14 +383,16 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) latents += p->count * (uint64_t)p->latent_dim[a];
     uint64_t widest = p->count * 8; /* a section's planes, decoded before they are copied out */
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) widest = p->count * (uint64_t)p->latent_dim[a] * 4 > widest ? p->count * (uint64_t)p->latent_dim[a] * 4 : widest;
-    uint64_t parsed = (has_mapping ? p->count * 8 : 0) + p->moved * 20 + latents * 4 + widest;
+    uint64_t parsed = (mapping_kind == 1 ? p->count * 8 : mapping_kind == 2 ? p->count * 32 : 0) + p->moved * 20 + latents * 4 + widest;
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) parsed += listed[a] ? p->count * 8 : 0; /* the rows' indices */
     if (state_bytes(p->count, prev->sh_degree, rest) + parsed > limit)
         return rd_fail(ctx, RD_ERROR_LIMIT, "%s: %llu Gaussians exceed the decode limit", r->where, (unsigned long long)p->count);
-    if (has_mapping && !rd_stream_section_declares(r, TAG_MAPPING, p->count))
+    if (mapping_kind == 1 && !rd_stream_section_declares(r, TAG_MAPPING, p->count))
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s: the mapping does not hold the %llu Gaussians the frame declares", r->where,
                        (unsigned long long)p->count);
     rd_result res = parse_decoders(ctx, r, decoder, prev->sh_degree, p);
-    if (res == RD_OK && has_mapping) {
+    if (res == RD_OK && mapping_kind == 2) res = parse_runs(ctx, r, prev, p);
+    if (res == RD_OK && mapping_kind == 1) {
         if (!(p->mapping = rd_alloc_array((int64_t)p->count + 1, sizeof(int64_t))))
             return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->where);
         res = rd_stream_get_ints64(r, TAG_MAPPING, p->count, p->mapping);
@@ -316,8 +416,11 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
     }
     if (res == RD_OK) res = rd_stream_get_ints32(r, TAG_MOVED_STEPS, p->moved * 3, p->moved_steps);
     for (int a = 0; res == RD_OK && a < RD_STREAM_ATTRIBUTES; a++) {
-        uint64_t values = p->count * (uint64_t)p->latent_dim[a];
         if (!p->latent_dim[a]) continue;
+        p->rows[a] = p->count;
+        if (listed[a]) res = parse_rows(ctx, r, (uint32_t)a, p);
+        uint64_t values = p->rows[a] * (uint64_t)p->latent_dim[a];
+        if (res != RD_OK) break;
         if (p->planes) {
             res = rd_stream_get_int_planes(r, TAG_LATENTS + (uint32_t)a, values, p->planes, &p->latent_at[a], &p->latent_width[a]);
             continue;
@@ -330,6 +433,16 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
     return res;
 }
 
+/* Gaussian i's latents of attribute a, or NULL where they are zero (a row not listed);
+   *cursor: the next listed row, for i taken in increasing order. */
+static const int32_t *latent_row(const stream_parsed_residual *p, int a, uint64_t i, uint64_t *cursor)
+{
+    size_t ld = (size_t)p->latent_dim[a];
+    if (!p->row_index[a]) return p->latents[a] + i * ld;
+    while (*cursor < p->rows[a] && (uint64_t)p->row_index[a][*cursor] < i) ++*cursor;
+    return *cursor < p->rows[a] && (uint64_t)p->row_index[a][*cursor] == i ? p->latents[a] + *cursor * ld : NULL;
+}
+
 rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const stream_parsed_residual *p, const stream_state *prev,
                                    float step, stream_state *next)
 {
@@ -338,16 +451,19 @@ rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const str
     int keep_rest = rest_dim ? rest_dim : prev->rest_latent_dim;
     if (!rd_stream_state_reserve(next, (int64_t)p->count, degree, keep_rest))
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for %llu Gaussians", where, (unsigned long long)p->count);
+    uint64_t cursor = 0, run = 0;
     for (uint64_t i = 0; i < p->count; i++) {
-        size_t q = p->mapping ? (size_t)p->mapping[i] : (size_t)i;
+        while (run + 1 < p->runs && (uint64_t)p->run_start[run + 1] <= i) run++;
+        size_t q = p->mapping ? (size_t)p->mapping[i] : p->runs ? (size_t)(p->run_parent[run] + ((int64_t)i - p->run_start[run])) : (size_t)i;
         memcpy(next->means + i * 3, prev->means + q * 3, 3 * sizeof(float));
         memcpy(next->log_scales + i * 3, prev->log_scales + q * 3, 3 * sizeof(float));
         memcpy(next->rotations + i * 4, prev->rotations + q * 4, 4 * sizeof(float));
         next->opacities[i] = prev->opacities[q];
         memcpy(next->sh + i * C, prev->sh + q * C, (size_t)C * sizeof(float));
         if (!keep_rest) continue;
+        const int32_t *own = rest_dim ? latent_row(p, RD_STREAM_F_REST, i, &cursor) : NULL;
         for (int k = 0; k < keep_rest; k++) { /* the parent's latents, plus this frame's where coded against them */
-            int64_t z = rest_dim ? (int64_t)p->latents[RD_STREAM_F_REST][i * rest_dim + k] : 0;
+            int64_t z = own ? (int64_t)own[k] : 0;
             if (!rest_dim || p->rest_delta) z += prev->rest_latents[q * keep_rest + k];
             if (z < INT32_MIN || z > INT32_MAX)
                 return rd_fail(ctx, RD_ERROR_FORMAT, "%s: Gaussian %llu's f_rest latent overflows 32 bits", where, (unsigned long long)i);
@@ -359,7 +475,9 @@ rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const str
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         int ld = p->latent_dim[a], features = rd_stream_features((rd_stream_attribute)a, degree);
         if (!ld) continue;
+        cursor = 0;
         for (uint64_t i = 0; i < p->count; i++) {
+            const int32_t *row = a == RD_STREAM_F_REST ? next->rest_latents + i * ld : latent_row(p, a, i, &cursor);
             float *value = a == RD_STREAM_F_DC      ? next->sh + i * C
                            : a == RD_STREAM_F_REST  ? next->sh + i * C + 3
                            : a == RD_STREAM_SCALE   ? next->log_scales + i * 3
@@ -368,7 +486,7 @@ rd_result rd_stream_apply_residual(rd_context *ctx, const char *where, const str
             for (int f = 0; f < features; f++) {
                 float sum = 0.0f;
                 for (int k = 0; k < ld; k++) {
-                    float z = a == RD_STREAM_F_REST ? (float)next->rest_latents[i * ld + k] : (float)p->latents[a][i * ld + k];
+                    float z = row ? (float)row[k] : 0.0f;
                     sum += z * p->W[a][k * features + f];
                 }
                 float delta = sum + p->bias[a][f];

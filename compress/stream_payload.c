@@ -7,11 +7,17 @@
 
    Intra payload: count (8), SH degree (1), f_rest latent dim (1), 2 zero; sections means,
    log-scales, rotations, opacities, SH, and f_rest's integer latents where kept.
-   Residual payload: count (8), moved (8), has mapping (1), 3 zero; per attribute latent
-   dim (1), decoder (1), f_rest coded against its parent's latents (1), 1 zero; sections
+   Residual payload: count (8), moved (8), mapping (1: 0 none, 1 a parent a Gaussian, 2
+   runs), 3 zero; per attribute latent
+   dim (1), decoder (1), f_rest coded against its parent's latents (1), rows listed (1); sections
    decoders (floats: per attribute with latents W or the cosine scale, then b), mapping
-   (mapping[i] - i), moved indices (gaps: index - previous - 1), moved steps, and each
-   attribute's latents (f_rest: minus the parent's where so flagged). */
+   (mapping[i] - i; runs, version 2: per run of consecutive parents its length - 1 and its
+   first parent less its first Gaussian), moved indices (gaps: index - previous - 1), moved steps, and each
+   attribute's latents (f_rest: minus the parent's where so flagged). An attribute whose
+   fourth byte is 1 (version 2) lists its rows: a section of the Gaussians that have
+   latents (gaps, as the moved indices) before its latents, which hold those rows only;
+   every other Gaussian's latents are zero. The writer lists them where at most half the
+   rows are nonzero: a player then inflates and uploads that share of the latents. */
 #include "stream.h"
 
 #include <math.h>
@@ -175,6 +181,13 @@ rd_result rd_stream_get_int_planes(section_reader *r, uint32_t tag, uint64_t n, 
     return decompress_section(r, tag, stored, raw, into->data + start);
 }
 
+bool rd_stream_section_elements(const section_reader *r, uint32_t tag, uint64_t *n)
+{
+    if (r->end - r->at < 24 || rd_le32(r->at) != tag) return false;
+    *n = rd_le64(r->at + 8);
+    return true;
+}
+
 bool rd_stream_section_declares(const section_reader *r, uint32_t tag, uint64_t n)
 {
     for (const unsigned char *h = r->at; r->end - h >= 24;) {
@@ -247,6 +260,12 @@ const char *rd_stream_tag_name(uint32_t tag)
                                         [TAG_MOVED_STEPS] = "moved steps", [TAG_LATENTS + RD_STREAM_F_DC] = "f_dc latents",
                                         [TAG_LATENTS + RD_STREAM_F_REST] = "f_rest latents", [TAG_LATENTS + RD_STREAM_SCALE] = "scale latents",
                                         [TAG_LATENTS + RD_STREAM_ROTATION] = "rotation latents",
-                                        [TAG_LATENTS + RD_STREAM_OPACITY] = "opacity latents"};
+                                        [TAG_LATENTS + RD_STREAM_OPACITY] = "opacity latents",
+                                        [TAG_LATENT_ROWS + RD_STREAM_F_DC] = "f_dc latent rows",
+                                        [TAG_LATENT_ROWS + RD_STREAM_F_REST] = "f_rest latent rows",
+                                        [TAG_LATENT_ROWS + RD_STREAM_SCALE] = "scale latent rows",
+                                        [TAG_LATENT_ROWS + RD_STREAM_ROTATION] = "rotation latent rows",
+                                        [TAG_LATENT_ROWS + RD_STREAM_OPACITY] = "opacity latent rows",
+                                        [TAG_MAPPING_RUNS] = "mapping runs"};
     return tag < sizeof names / sizeof names[0] && names[tag] ? names[tag] : "(unknown)";
 }

@@ -87,8 +87,8 @@ static rd_result read_header(rd_stream *s)
     if (s->file_bytes < 24 || !read_at(s, 0, head, 16) || memcmp(head, RD_STREAM_MAGIC, 8) != 0)
         return rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: not a radiant stream (no RDSTREAM header)", s->path);
     uint32_t version = rd_le32(head + 8), json_bytes = rd_le32(head + 12);
-    if (version != RD_STREAM_VERSION)
-        return rd_fail(s->ctx, RD_ERROR_UNSUPPORTED, "%s: stream version %u (this build reads %d)", s->path, version, RD_STREAM_VERSION);
+    if (version < 1 || version > RD_STREAM_VERSION)
+        return rd_fail(s->ctx, RD_ERROR_UNSUPPORTED, "%s: stream version %u (this build reads 1 to %d)", s->path, version, RD_STREAM_VERSION);
     if (json_bytes > RD_STREAM_MAX_CONFIG || (int64_t)json_bytes > s->file_bytes - 24)
         return rd_fail(s->ctx, RD_ERROR_FORMAT, "%s: header: a configuration of %u bytes does not fit the file", s->path, json_bytes);
     unsigned char *all = malloc(16 + (size_t)json_bytes + 8);

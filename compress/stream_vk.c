@@ -14,7 +14,8 @@ static const uint32_t residual_spv[] = {
 
 enum { INVOCATIONS = 256 }; /* the shader's local size */
 
-_Static_assert(sizeof(stream_apply_args) == 320 && offsetof(stream_apply_args, latents) == 192,
+_Static_assert(sizeof(stream_apply_args) == 400 && offsetof(stream_apply_args, latents) == 192 &&
+                   offsetof(stream_apply_args, row_index) == 320 && offsetof(stream_apply_args, run_start) == 384,
                "stream_residual.comp reads stream_apply_args with this layout");
 
 void rd_stream_vk_free(rd_context *ctx, void *kernels)

@@ -1,7 +1,9 @@
 /* ops_stream.c: the residual stream decode's row of the cross-backend harness
    (backend_ops.h): a random previous state (every SH degree, with and without f_rest
-   latents) and a random parsed residual frame (a parent mapping or the identity, a moved
-   subset, latents of random sizes for random attributes, linear weights, f_rest coded
+   latents) and a random parsed residual frame (a parent mapping, as a parent a Gaussian or
+   as runs of consecutive parents, or the identity, a moved
+   subset, latents of random sizes for random attributes, each a row a Gaussian or rows
+   listed for a random tenth of them (none in case 4), linear weights, f_rest coded
    absolutely or against the parent's latents; the GPUs read half the cases' latents as
    int32 values and half as the stream's zigzag byte planes), decoded by the CPU reference
    (stream_frames.c) and on each GPU from device arrays (stream_device.c). The decode
@@ -35,8 +37,8 @@ static void add_planes(stream_parsed_residual *f)
 {
     f->planes = calloc(1, sizeof *f->planes);
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
-        size_t n = f->count * (size_t)f->latent_dim[a];
-        if (!n) continue;
+        size_t n = f->rows[a] * (size_t)f->latent_dim[a];
+        if (!f->latent_dim[a]) continue;
         uint32_t largest = 0;
         for (size_t e = 0; e < n; e++) {
             int32_t v = f->latents[a][e];
@@ -82,8 +84,16 @@ static void *stream_generate(const op_env *env, test_rng *r, int i)
     f->count = mapped ? (uint64_t)(prev_count + prev_count / 5) : (uint64_t)prev_count;
     if (mapped) { /* densification: every parent once in order, then a fifth again at random */
         f->mapping = malloc(8 * f->count);
-        for (uint64_t g = 0; g < f->count; g++)
-            f->mapping[g] = g < n ? (int64_t)g : (int64_t)(rng_uniform(r) * (double)n);
+        for (uint64_t g = 0; g < f->count; g++) /* every 13th parent dropped, its slot another's */
+            f->mapping[g] = g < n && g % 13 ? (int64_t)g : (int64_t)(rng_uniform(r) * (double)n);
+        if (i != 1) { /* as runs of consecutive parents (the stream's version 2 coding) */
+            f->run_start = malloc(8 * f->count), f->run_parent = malloc(8 * f->count);
+            for (uint64_t g = 0; g < f->count; g++)
+                if (g == 0 || f->mapping[g] != f->mapping[g - 1] + 1)
+                    f->run_start[f->runs] = (int64_t)g, f->run_parent[f->runs++] = f->mapping[g];
+            free(f->mapping);
+            f->mapping = NULL;
+        }
     }
     f->moved = f->count / 7;
     f->moved_indices = malloc(8 * f->moved + 8);
@@ -95,7 +105,14 @@ static void *stream_generate(const op_env *env, test_rng *r, int i)
         f->latent_dim[a] = used ? 1 + (int)(rng_uniform(r) * 8) : 0;
         if (a == RD_STREAM_F_REST && used && rest && i == 5) f->latent_dim[a] = rest, f->rest_delta = true;
         if (!used) continue;
-        f->latents[a] = random_ints(r, f->count * (uint64_t)f->latent_dim[a], -20, 20);
+        f->rows[a] = f->count;
+        if (rng_uniform(r) < 0.5) { /* rows listed: a tenth of the Gaussians at random (case 4: none) */
+            f->row_index[a] = malloc(8 * f->count + 8);
+            f->rows[a] = 0;
+            for (uint64_t g = 0; g < f->count && i != 4; g++)
+                if (rng_uniform(r) < 0.1) f->row_index[a][f->rows[a]++] = (int64_t)g;
+        }
+        f->latents[a] = random_ints(r, f->rows[a] * (uint64_t)f->latent_dim[a], -20, 20);
         f->W[a] = random_floats(r, (size_t)f->latent_dim[a] * (size_t)features, -0.05, 0.05);
         f->bias[a] = random_floats(r, (size_t)features, -0.1, 0.1); /* its own array here (parsed: in decoders) */
     }
@@ -162,7 +179,7 @@ static void stream_describe(const void *inputs)
 {
     const stream_case *c = inputs;
     printf("%lld Gaussians of SH degree %d -> %llu (%s), %llu moved, latents %d %d %d %d %d%s\n", (long long)c->prev.count,
-           c->prev.sh_degree, (unsigned long long)c->frame.count, c->frame.mapping ? "mapped" : "identity",
+           c->prev.sh_degree, (unsigned long long)c->frame.count, c->frame.mapping ? "mapped" : c->frame.runs ? "mapped by runs" : "identity",
            (unsigned long long)c->frame.moved, c->frame.latent_dim[0], c->frame.latent_dim[1], c->frame.latent_dim[2],
            c->frame.latent_dim[3], c->frame.latent_dim[4], c->frame.rest_delta ? ", f_rest against the parent's" : "");
     if (c->frame.planes) printf("  (the GPUs read the latents as byte planes)\n");

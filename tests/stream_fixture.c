@@ -38,13 +38,16 @@ static int features_of(int a, int degree)
 /* A residual frame of prev (count n): a mapping that drops and clones, moves, latents. */
 static rd_result write_residual(rd_stream_writer *w, test_rng *r, int64_t n, int degree, double still)
 {
-    int64_t count = n + (int64_t)(rng_uniform(r) * 0.2 * (double)n) - (int64_t)(rng_uniform(r) * 0.1 * (double)n);
+    /* the share of Gaussians dropped, cloned or given another parent: 10%, or the share
+       that changes at all where most stay still (a trained stream densifies and prunes few) */
+    double churn = still > 0.9 ? 1.0 - still : 0.1;
+    int64_t count = n + (int64_t)(rng_uniform(r) * 2.0 * churn * (double)n) - (int64_t)(rng_uniform(r) * churn * (double)n);
     bool identity = rng_uniform(r) < 0.3;
     if (identity || count < 1) count = n;
     int64_t *mapping = malloc((size_t)count * sizeof *mapping), *moved = malloc((size_t)count * sizeof *moved);
     int32_t *steps = malloc((size_t)count * 3 * sizeof *steps);
     for (int64_t i = 0; i < count; i++) /* mostly in order (kept), some anywhere (clones) */
-        mapping[i] = i < n && rng_uniform(r) < 0.9 ? i : (int64_t)(rng_uniform(r) * (double)n);
+        mapping[i] = i < n && rng_uniform(r) >= churn ? i : (int64_t)(rng_uniform(r) * (double)n);
     int64_t m = 0;
     for (int64_t i = 0; i < count; i++)
         if (rng_uniform(r) < 0.3 * (1.0 - still)) {

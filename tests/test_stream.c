@@ -38,7 +38,7 @@ static void test_round_trip(void)
 {
     for (int round = 0; round < 4; round++) {
         stream_fixture_desc d = {.frames = 12 + round * 3, .gaussians = 50 + (int)(rng_uniform(&rng) * 400), .sh_degree = round % 4,
-                                 .keyframe_every = round == 0 ? 0 : 3 + round};
+                                 .keyframe_every = round == 0 ? 0 : 3 + round, .still = round % 2 ? 0.9 : 0.0};
         rd_scene_desc states[32];
         const char *path = path_of("round.rstream");
         if (!CHECK_OK(stream_fixture_write(ctx, &rng, path, &d, states))) return;
@@ -70,63 +70,82 @@ static void test_round_trip(void)
 }
 
 /* One residual frame by hand, its decode against the spec's formula in double. */
+/* A residual frame's decode against its formula in double. Round 0: six Gaussians, a
+   parent each, every latent set; round 1: 40 Gaussians whose mapping goes as runs (parents
+   in order, a few dropped, clones appended) and whose latents are mostly zero, so that
+   each attribute lists its rows (the stream's version 2 codings). */
 static void test_formula(void)
 {
-    const char *path = path_of("formula.rstream");
-    int degree = 1, n = 5, C = (int)sh_floats(degree);
-    random_scene_desc sd = {.count = n, .sh_degree = degree, .depth_min = 2, .depth_max = 6, .spread = 0.5, .log_scale_min = -4, .log_scale_max = -2};
-    rd_scene_desc first = random_scene(&rng, &sd);
-    rd_stream_writer *w;
-    CHECK_OK(rd_stream_writer_create(ctx, path, &(rd_stream_desc){.sh_degree = degree, .position_step = 0.01f}, &w));
-    CHECK_OK(rd_stream_write_intra(w, &first));
-    int64_t mapping[6] = {4, 0, 0, 2, 3, 1};
-    int64_t moved[2] = {1, 5};
-    int32_t steps[6] = {3, -2, 100, 0, 0, -7};
-    int32_t z_dc[6 * 2], z_rest[6 * 2], z_op[6 * 3];
-    for (int k = 0; k < 12; k++) z_dc[k] = k % 5 - 2, z_rest[k] = k % 3 - 1;
-    for (int k = 0; k < 18; k++) z_op[k] = k % 4 - 1;
-    float W_dc[2 * 3] = {0.1f, -0.2f, 0.3f, 0.05f, 0.0f, -0.1f}, b_dc[3] = {0.01f, 0.02f, -0.03f};
-    float *W_rest = random_floats(&rng, 2 * 9, -0.1, 0.1), *b_rest = random_floats(&rng, 9, -0.1, 0.1), b_op[1] = {0.25f};
-    rd_stream_residual f = {.count = 6, .mapping = mapping, .moved = 2, .moved_indices = moved, .moved_steps = steps};
-    f.attributes[RD_STREAM_F_DC] = (rd_stream_latents){2, RD_STREAM_LINEAR, z_dc, W_dc, 0, b_dc};
-    f.attributes[RD_STREAM_F_REST] = (rd_stream_latents){2, RD_STREAM_LINEAR, z_rest, W_rest, 0, b_rest};
-    f.attributes[RD_STREAM_OPACITY] = (rd_stream_latents){3, RD_STREAM_COSINE, z_op, NULL, 0.5f, b_op};
-    float b_scale[3] = {0.1f, -0.2f, 0.05f};
-    f.attributes[RD_STREAM_SCALE] = (rd_stream_latents){3, RD_STREAM_COSINE, z_op, NULL, 0.25f, b_scale}; /* C = 3: the basis proper */
-    CHECK_OK(rd_stream_write_residual(w, &f));
-    CHECK_OK(rd_stream_writer_finish(w));
-    rd_stream *s;
-    if (!CHECK_OK(rd_stream_open(ctx, path, &s))) return;
-    CHECK_OK(rd_stream_seek(s, 1));
-    rd_scene_desc got = rd_stream_state(s);
-    double worst = 0;
-    for (int i = 0; i < 6; i++) {
-        int p = (int)mapping[i];
-        for (int c = 0; c < 3; c++) {
-            double x = first.means[p * 3 + c];
-            for (int j = 0; j < 2; j++) x += moved[j] == i ? steps[j * 3 + c] * 0.01 : 0.0;
-            worst = fmax(worst, fabs(x - got.means[i * 3 + c]));
-            double dc = first.sh[p * C + c] + b_dc[c];
-            for (int k = 0; k < 2; k++) dc += z_dc[i * 2 + k] * (double)W_dc[k * 3 + c];
-            worst = fmax(worst, fabs(dc - got.sh[i * C + c]));
-            double scale = first.log_scales[p * 3 + c] + b_scale[c]; /* the spec's basis, B_kf = cos(pi (k + 1/2) f / C) / sqrt(C) (x sqrt 2, f > 0) */
-            for (int k = 0; k < 3; k++) scale += 0.25 * z_op[i * 3 + k] * cos(M_PI * (k + 0.5) * c / 3.0) / sqrt(3.0) * (c > 0 ? sqrt(2.0) : 1.0);
-            worst = fmax(worst, fabs(scale - got.log_scales[i * 3 + c]));
+    for (int round = 0; round < 2; round++) {
+        const char *path = path_of("formula.rstream");
+        int degree = 1, n = round ? 40 : 5, count = round ? 40 : 6, C = (int)sh_floats(degree);
+        random_scene_desc sd = {.count = n, .sh_degree = degree, .depth_min = 2, .depth_max = 6, .spread = 0.5, .log_scale_min = -4, .log_scale_max = -2};
+        rd_scene_desc first = random_scene(&rng, &sd);
+        rd_stream_writer *w;
+        CHECK_OK(rd_stream_writer_create(ctx, path, &(rd_stream_desc){.sh_degree = degree, .position_step = 0.01f}, &w));
+        CHECK_OK(rd_stream_write_intra(w, &first));
+        int64_t mapping[40] = {4, 0, 0, 2, 3, 1};
+        for (int i = 0; round && i < count; i++) mapping[i] = i < 34 ? i + (i >= 10) + (i >= 20) + (i >= 25) : (i * 7) % n;
+        int64_t moved[2] = {1, 5};
+        int32_t steps[6] = {3, -2, 100, 0, 0, -7};
+        int32_t z_dc[40 * 2], z_rest[40 * 2], z_op[40 * 3];
+        for (int k = 0; k < 2 * count; k++) z_dc[k] = round && (k / 2) % 9 ? 0 : k % 5 - 2, z_rest[k] = round && (k / 2) % 4 ? 0 : k % 3 - 1;
+        for (int k = 0; k < 3 * count; k++) z_op[k] = round && (k / 3) % 7 ? 0 : k % 4 - 1;
+        float W_dc[2 * 3] = {0.1f, -0.2f, 0.3f, 0.05f, 0.0f, -0.1f}, b_dc[3] = {0.01f, 0.02f, -0.03f};
+        float *W_rest = random_floats(&rng, 2 * 9, -0.1, 0.1), *b_rest = random_floats(&rng, 9, -0.1, 0.1), b_op[1] = {0.25f};
+        rd_stream_residual f = {.count = count, .mapping = mapping, .moved = 2, .moved_indices = moved, .moved_steps = steps};
+        f.attributes[RD_STREAM_F_DC] = (rd_stream_latents){2, RD_STREAM_LINEAR, z_dc, W_dc, 0, b_dc};
+        f.attributes[RD_STREAM_F_REST] = (rd_stream_latents){2, RD_STREAM_LINEAR, z_rest, W_rest, 0, b_rest};
+        f.attributes[RD_STREAM_OPACITY] = (rd_stream_latents){3, RD_STREAM_COSINE, z_op, NULL, 0.5f, b_op};
+        float b_scale[3] = {0.1f, -0.2f, 0.05f};
+        f.attributes[RD_STREAM_SCALE] = (rd_stream_latents){3, RD_STREAM_COSINE, z_op, NULL, 0.25f, b_scale}; /* C = 3: the basis proper */
+        CHECK_OK(rd_stream_write_residual(w, &f));
+        CHECK_OK(rd_stream_writer_finish(w));
+        if (round) { /* the residual frame's payload says so: mapping kind 2, each attribute's rows listed */
+            size_t bytes = 0;
+            unsigned char *file = read_file(path, &bytes), *frame = NULL;
+            for (size_t at = 0, seen = 0; file && at + 8 <= bytes && !frame; at++)
+                if (!memcmp(file + at, RD_STREAM_FRAME_MAGIC, 8) && seen++ == 1) frame = file + at;
+            const unsigned char *payload = frame ? frame + RD_STREAM_FRAME_HEADER : NULL;
+            CHECK(payload && payload + 40 <= file + bytes && payload[16] == 2);
+            for (int a = 0; payload && a < RD_STREAM_ATTRIBUTES; a++) CHECK(payload[20 + 4 * a + 3] == (f.attributes[a].latent_dim > 0));
+            free(file);
         }
-        for (int f_ = 0; f_ < 9; f_++) { /* f_rest absolute: its latents replace the parent's value */
-            double rest = b_rest[f_];
-            for (int k = 0; k < 2; k++) rest += z_rest[i * 2 + k] * (double)W_rest[k * 9 + f_];
-            worst = fmax(worst, fabs(rest - got.sh[i * C + 3 + f_]));
+        rd_stream *s;
+        if (!CHECK_OK(rd_stream_open(ctx, path, &s))) return;
+        CHECK_OK(rd_stream_seek(s, 1));
+        rd_scene_desc got = rd_stream_state(s);
+        CHECK(got.count == count);
+        double worst = 0;
+        for (int i = 0; i < count && got.count == count; i++) {
+            int p = (int)mapping[i];
+            for (int c = 0; c < 3; c++) {
+                double x = first.means[p * 3 + c];
+                for (int j = 0; j < 2; j++) x += moved[j] == i ? steps[j * 3 + c] * 0.01 : 0.0;
+                worst = fmax(worst, fabs(x - got.means[i * 3 + c]));
+                double dc = first.sh[p * C + c] + b_dc[c];
+                for (int k = 0; k < 2; k++) dc += z_dc[i * 2 + k] * (double)W_dc[k * 3 + c];
+                worst = fmax(worst, fabs(dc - got.sh[i * C + c]));
+                double scale = first.log_scales[p * 3 + c] + b_scale[c]; /* the spec's basis, B_kf = cos(pi (k + 1/2) f / C) / sqrt(C) (x sqrt 2, f > 0) */
+                for (int k = 0; k < 3; k++) scale += 0.25 * z_op[i * 3 + k] * cos(M_PI * (k + 0.5) * c / 3.0) / sqrt(3.0) * (c > 0 ? sqrt(2.0) : 1.0);
+                worst = fmax(worst, fabs(scale - got.log_scales[i * 3 + c]));
+            }
+            for (int f_ = 0; f_ < 9; f_++) { /* f_rest absolute: its latents replace the parent's value */
+                double rest = b_rest[f_];
+                for (int k = 0; k < 2; k++) rest += z_rest[i * 2 + k] * (double)W_rest[k * 9 + f_];
+                worst = fmax(worst, fabs(rest - got.sh[i * C + 3 + f_]));
+            }
+            double op = first.opacities[p] + 0.25; /* C = 1: the basis is all ones */
+            for (int k = 0; k < 3; k++) op += 0.5 * z_op[i * 3 + k];
+            worst = fmax(worst, fabs(op - got.opacities[i]));
         }
-        double op = first.opacities[p] + 0.25; /* C = 1: the basis is all ones */
-        for (int k = 0; k < 3; k++) op += 0.5 * z_op[i * 3 + k];
-        worst = fmax(worst, fabs(op - got.opacities[i]));
+        printf("  residual decode against the formula in double (%s): worst difference %.2e\n",
+               round ? "mapping runs, rows listed" : "a parent a Gaussian, every row", worst);
+        CHECK(worst < 1e-5);
+        rd_stream_close(s);
+        random_scene_free(&first);
+        free(W_rest), free(b_rest);
     }
-    printf("  residual decode against the formula in double: worst difference %.2e\n", worst);
-    CHECK(worst < 1e-5);
-    rd_stream_close(s);
-    random_scene_free(&first);
-    free(W_rest), free(b_rest);
 }
 
 static unsigned char *file_bytes(const char *path, size_t *n) { return read_file(path, n); }
@@ -405,7 +424,7 @@ static void test_gpu_decode(void)
             printf("stream: GPU decode on %s skipped: no such device here\n", rd_backend_name(backends[b]));
             continue;
         }
-        stream_fixture_desc d = {.frames = 10, .gaussians = 300, .sh_degree = 3, .keyframe_every = 4};
+        stream_fixture_desc d = {.frames = 10, .gaussians = 300, .sh_degree = 3, .keyframe_every = 4, .still = 0.9}; /* rows listed */
         rd_scene_desc states[10];
         const char *path = path_of("gpu.rstream");
         rd_stream *s = NULL;
@@ -519,7 +538,7 @@ int main(void)
     tmp = test_temp_dir("stream");
     test_round_trip();
     test_formula();
-    stream_fixture_desc d = {.frames = 9, .gaussians = 120, .sh_degree = 2, .keyframe_every = 4};
+    stream_fixture_desc d = {.frames = 9, .gaussians = 120, .sh_degree = 2, .keyframe_every = 4, .still = 0.9};
     rd_scene_desc states[9];
     const char *path = path_of("damage.rstream");
     if (CHECK_OK(stream_fixture_write(ctx, &rng, path, &d, states))) {
