@@ -275,7 +275,7 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
 {
     int64_t first, last;
     cli_options o;
-    int status = stream_options(argc, argv, OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_RENDER, usage, &o, &first, &last);
+    int status = stream_options(argc, argv, OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_RENDER | OPT_JSON, usage, &o, &first, &last);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
     rd_context *ctx = cli_context(&o);
     if (!ctx) return EXIT_FAILED;
@@ -331,6 +331,17 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
         if (rd_stream_seek(s, k) != RD_OK) goto fail;
         seek[t] = cli_now_ms() - t0;
         if (rd_stream_seek(s, first) != RD_OK) goto fail;
+    }
+    if (o.json) { /* every frame's times in order, then the seeks' */
+        cJSON *report = cJSON_CreateObject();
+        cJSON_AddStringToObject(report, "backend", rd_backend_name(rd_context_backend(ctx)));
+        cJSON_AddNumberToObject(report, "first_frame", (double)first);
+        cJSON_AddItemToObject(report, "decode_ms", cJSON_CreateDoubleArray(decode, (int)n));
+        cJSON_AddItemToObject(report, "render_ms", cJSON_CreateDoubleArray(render, (int)n));
+        cJSON_AddItemToObject(report, "seek_ms", cJSON_CreateDoubleArray(seek, 16));
+        char *text = cJSON_PrintUnformatted(report);
+        if (text) printf("%s\n", text);
+        cJSON_free(text), cJSON_Delete(report);
     }
     qsort(decode, (size_t)n, sizeof *decode, compare_doubles);
     qsort(render, (size_t)n, sizeof *render, compare_doubles);

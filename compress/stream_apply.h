@@ -36,7 +36,12 @@ typedef struct stream_apply_args {
     uint32_t rows[RD_STREAM_ATTRIBUTES];      /* the latents' rows (count where every Gaussian has one) */
     uint32_t runs;                    /* the mapping as runs (mapping 0): their first Gaussians and */
     uint64_t run_start, run_parent;   /* first parents, uint32 each; runs 0 and mapping 0: the identity */
+    uint64_t gaussian_rows;           /* the passes' scratch (rd_stream_apply_scratch_bytes): each Gaussian's parent and rows */
 } stream_apply_args;
+
+/* Device bytes a decode of count Gaussians needs beside its arguments: a parent and five
+   latent rows a Gaussian, which the first pass finds for the others. */
+static inline size_t rd_stream_apply_scratch_bytes(uint32_t count) { return 24 * (size_t)count + 16; }
 
 /* The backends' kernels: the decode enqueued on the context's stream (CUDA), or finished
    when it returns (Vulkan, which reads the arguments from device_args, their copy in

@@ -149,8 +149,9 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
         words += ld ? (ld * rows * (size_t)width + 3) / 4 + 1 + ld * (size_t)features + (size_t)features : 0;
         words += p->row_index[a] ? rows : 0;
     }
+    size_t rows_at = (4 * words + 15) & ~(size_t)15; /* the passes' own scratch, after the upload (not copied) */
     rd_result r = rd_stream_device_reserve(ctx, next, (int64_t)n, degree, keep);
-    if (r == RD_OK) r = scratch_reserve(ctx, scratch, 4 * words);
+    if (r == RD_OK) r = scratch_reserve(ctx, scratch, rows_at + rd_stream_apply_scratch_bytes((uint32_t)n));
     if (r != RD_OK) return r;
     stream_apply_args a = {(uint32_t)n, (uint32_t)m, (uint32_t)rd_stream_sh_floats(degree), (uint32_t)rest_dim, (uint32_t)keep,
                            p->rest_delta, step, prev->arrays, next->arrays};
@@ -199,6 +200,7 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
     }
     uint32_t zero = 0;
     a.overflow = pack(scratch, &at, &zero, 1);
+    a.gaussian_rows = address(scratch->device, rows_at);
     at = (at + 7) & ~(size_t)7; /* the arguments themselves, for Vulkan's shader to read */
     uint64_t device_args = pack(scratch, &at, &a, sizeof a / 4);
     r = rd_buffer_copy(ctx, scratch->device, RD_MEMORY_DEVICE, scratch->host, RD_MEMORY_HOST, at);

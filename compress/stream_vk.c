@@ -1,7 +1,7 @@
 /* stream_vk.c: a residual frame's decode on Vulkan (stream_apply.h): the arguments read by
-   the shader from device memory (they outgrow a push-constant block), two dispatches of
-   compress/shaders/stream_residual.comp with a barrier between (the gather and latent
-   decode, then the moved positions), one submission. */
+   the shader from device memory (they outgrow a push-constant block), four dispatches of
+   compress/shaders/stream_residual.comp (each Gaussian's parent and rows; the small arrays'
+   floats and the SH's; the moved positions) with barriers between, one submission. */
 #include "stream_apply.h"
 #include "../renderer/vulkan/vk_backend.h"
 
@@ -14,7 +14,7 @@ static const uint32_t residual_spv[] = {
 
 enum { INVOCATIONS = 256 }; /* the shader's local size */
 
-_Static_assert(sizeof(stream_apply_args) == 400 && offsetof(stream_apply_args, latents) == 192 &&
+_Static_assert(sizeof(stream_apply_args) == 408 && offsetof(stream_apply_args, latents) == 192 &&
                    offsetof(stream_apply_args, row_index) == 320 && offsetof(stream_apply_args, run_start) == 384,
                "stream_residual.comp reads stream_apply_args with this layout");
 
@@ -45,6 +45,11 @@ rd_result rd_stream_apply_vk(rd_context *ctx, const stream_apply_args *a, uint64
     rd_result r = rd_vk_begin(ctx, &cmd);
     if (r != RD_OK) return r;
     if (a->count) rd_vk_dispatch(cmd, *kernels, &push, ((uint64_t)a->count + INVOCATIONS - 1) / INVOCATIONS);
+    rd_vk_barrier(cmd);
+    push.mode = 2;
+    if (a->count) rd_vk_dispatch(cmd, *kernels, &push, ((uint64_t)a->count * 11 + INVOCATIONS - 1) / INVOCATIONS);
+    push.mode = 3; /* beside mode 2: both read the first pass's rows and write their own arrays */
+    if (a->count) rd_vk_dispatch(cmd, *kernels, &push, ((uint64_t)a->count * a->sh_floats + INVOCATIONS - 1) / INVOCATIONS);
     rd_vk_barrier(cmd);
     push.mode = 1;
     if (a->moved) rd_vk_dispatch(cmd, *kernels, &push, ((uint64_t)a->moved + INVOCATIONS - 1) / INVOCATIONS);

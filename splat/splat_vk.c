@@ -63,6 +63,9 @@ typedef struct vk_frame {
     rd_vk_buffer outputs[OUTPUTS];  /* colour, depth, transmittance, contributors */
     rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
     rd_pair_capacity capacity;      /* pairs the key buffers hold */
+    uint64_t gaussians;             /* Gaussians the per-Gaussian buffers hold: grown with a quarter
+                                       to spare, so that a stream whose count creeps up does not
+                                       reallocate every frame (4 ms a frame on an H100) */
     bool longest_first;             /* the blend's launch order (tiles_longest_first) */
     rd_vk_timers timers;            /* rd_splat_stage_names */
     void *features;                 /* feature_vk.c's state, and how it goes */
@@ -189,6 +192,8 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
                                const rd_framebuffer *target)
 {
     uint64_t capacity = (uint64_t)f->capacity.pairs; /* frame_driver.h: under 2^31 */
+    if (n > f->gaussians) f->gaussians = n + n / 4;
+    n = f->gaussians;
     rd_result r = rd_vk_reserve(ctx, &f->params, sizeof(rd_view_params), "view parameters");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->splats, n * 48, "preprocessed Gaussians"); /* SplatAt */
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tiles, n * 8, "preprocessed Gaussians' tiles"); /* TilesAt */

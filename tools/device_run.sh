@@ -5,7 +5,7 @@
 # benchmarks (SCENES: some of synth1M synth6M biker donut demo); BACKWARD=1 adds the
 # forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
 # (bench --features random) on each backend; STREAM=1 times a fixture stream's decode + render
-# (STILL: the share of Gaussians a residual frame leaves alone, 0.99). frame_ms: the frame
+# (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99). frame_ms: the frame
 # without stage timers; the stages and staged_ms: a second pass with them.
 set -u
 # RADIANT_LIB_DIR: another build of the library to load first (to compare variants)
@@ -52,12 +52,8 @@ if [ -n "${FEATURES:-}" ]; then # issue 31's targets: a random field over 1M syn
             --frames ${FRAMES:-50} 2>&1 | tail -n 5
     done
 fi
-if [ -n "${STREAM:-}" ]; then # issue 32's decode + render: a fixture of 300,000 Gaussians, SH 3, an intra frame every
-    # 30, each residual frame leaving STILL of them as they were (0.99: about 260 KB a frame, a trained stream's size)
-    "$bin/stream_fixture_tool" /tmp/fixture.rstream 31 300000 3 30 7 "${STILL:-0.99}" && "$bin/radiant" info /tmp/fixture.rstream | grep -E "size|bitrate"
-    for backend in ${BACKENDS:-cuda vulkan}; do
-        "$bin/radiant" bench /tmp/fixture.rstream --backend $backend --width 1352 --height 1014 2>&1 | tail -n 5
-    done
+if [ -n "${STREAM:-}" ]; then # issue 32's decode + render and seeks (tools/stream_bench.sh: STILL, BACKENDS)
+    bash tools/stream_bench.sh
 fi
 if [ -n "${SCALE:-}" ]; then
     echo "scale: 50M synthetic Gaussians at 1920x1080 (cuda):"

@@ -1,14 +1,15 @@
 #version 450
 // stream_residual: a residual frame's decode on Vulkan (stream_vk.c), stream_frames.c's
-// reference step for step, as stream_cuda.cu: mode 0, an invocation a Gaussian, gathers
-// its parent's values and adds its latents' decodes; mode 1, an invocation a moved
-// Gaussian, adds its position step. Every product and sum is `precise` (no fused
+// reference step for step, as stream_cuda.cu: mode 0, an invocation a Gaussian, finds its
+// parent and latent rows and sums its f_rest latents; modes 2 and 3, an invocation a float
+// of the small arrays and of the SH, gather the parent's value and add its decode; mode 1,
+// an invocation a moved Gaussian, adds its position step. Every product and sum is `precise` (no fused
 // multiply-adds, as the reference is compiled), so the state is the CPU's bits.
 #include "common.glsl"
 
 layout(local_size_x = 256) in;
 
-// stream_apply_args (stream_apply.h), 400 bytes, read from the frame's scratch buffer
+// stream_apply_args (stream_apply.h), 408 bytes, read from the frame's scratch buffer
 layout(buffer_reference, std430, buffer_reference_align = 8) buffer Args {
     uint count, moved, sh_floats, rest_dim, keep_rest, rest_delta;
     float step;
@@ -24,6 +25,7 @@ layout(buffer_reference, std430, buffer_reference_align = 8) buffer Args {
     uint rows[5];          // the latents' rows
     uint runs;             // the mapping as runs (mapping 0): their first Gaussians and first
     uint64_t run_start, run_parent; // parents, a uint each; runs 0 and mapping 0: the identity
+    uint64_t gaussian_rows; // the passes' scratch: each Gaussian's parent and 5 latent rows (6 ints)
 };
 layout(push_constant) uniform Push {
     uint64_t args;
@@ -80,43 +82,81 @@ uint64_t parent_of(Args a, uint64_t i)
     return uint64_t(load_uint(a.run_parent, lo)) + (i - uint64_t(load_uint(a.run_start, lo)));
 }
 
-void gather_and_decode(Args a, uint64_t i)
+// pass 0, an invocation a Gaussian: its parent and latent rows into the scratch, and its
+// f_rest latents (the parent's, plus this frame's where coded against them) into the next state
+void rows_pass(Args a, uint64_t i)
 {
-    uint64_t q = parent_of(a, i), C = uint64_t(a.sh_floats);
-    for (uint c = 0u; c < 3u; c++) {
-        put(a.next[0], 3ul * i + c, get(a.prev[0], 3ul * q + c));
-        put(a.next[1], 3ul * i + c, get(a.prev[1], 3ul * q + c));
+    uint64_t q = parent_of(a, i), at_rows = a.gaussian_rows + i * 24ul;
+    IntAt(at_rows).v = int(q);
+    int64_t own_row = -1l;
+    for (uint at = 0u; at < 5u; at++) {
+        int64_t row = a.latent_dim[at] != 0u ? row_of(a, at, i) : -1l;
+        IntAt(at_rows + 4ul + uint64_t(at) * 4ul).v = int(row);
+        if (at == F_REST) own_row = row;
     }
-    for (uint c = 0u; c < 4u; c++) put(a.next[2], 4ul * i + c, get(a.prev[2], 4ul * q + c));
-    put(a.next[3], i, get(a.prev[3], q));
-    for (uint64_t c = 0ul; c < C; c++) put(a.next[4], C * i + c, get(a.prev[4], C * q + c));
     uint64_t keep = uint64_t(a.keep_rest), own = uint64_t(a.rest_dim);
-    int64_t own_row = own != 0ul ? row_of(a, F_REST, i) : -1l;
-    for (uint64_t k = 0ul; k < keep; k++) { // the parent's latents, plus this frame's where coded against them
+    for (uint64_t k = 0ul; k < keep; k++) {
         int64_t z = own_row >= 0l ? int64_t(latent(a.latents[F_REST], own * uint64_t(a.rows[F_REST]), own * uint64_t(own_row) + k,
                                                    a.latent_width[F_REST])) : 0l;
         if (own == 0ul || a.rest_delta != 0u) z += int64_t(get_int(a.prev[5], keep * q + k));
         if (z < -2147483648l || z > 2147483647l) UintAt(a.overflow).v = 1u;
         IntAt(a.next[5] + (keep * i + k) * 4ul).v = int(z);
     }
-    for (uint at = 0u; at < 5u; at++) {
-        uint ld = a.latent_dim[at], features = features_of(at, a.sh_floats);
-        if (ld == 0u) continue;
-        uint64_t value = at == F_DC ? a.next[4] + C * i * 4ul : at == F_REST ? a.next[4] + (C * i + 3ul) * 4ul
-                         : at == SCALE ? a.next[1] + 12ul * i : at == ROTATION ? a.next[2] + 16ul * i : a.next[3] + 4ul * i;
-        int64_t row = at == F_REST ? 0l : row_of(a, at, i);
-        uint64_t values = uint64_t(ld) * uint64_t(a.rows[at]), first = uint64_t(ld) * uint64_t(max(row, 0l));
-        for (uint f = 0u; f < features; f++) {
-            precise float sum = 0.0;
-            for (uint k = 0u; k < ld; k++) {
-                int z = at == F_REST ? get_int(a.next[5], keep * i + k) : row < 0l ? 0 : latent(a.latents[at], values, first + k, a.latent_width[at]);
-                sum = sum + float(z) * get(a.W[at], uint64_t(k * features + f));
-            }
-            precise float delta = sum + get(a.bias[at], f);
-            precise float was = get(value, f);
-            put(value, f, at == F_REST ? delta : was + delta);
-        }
+}
+
+// feature f of attribute at's decode for Gaussian i: its latents (row; -1: zero; f_rest:
+// the next state's) times W plus b, each product and sum precise
+float decoded(Args a, uint at, uint features, int64_t row, uint64_t i, uint f)
+{
+    uint ld = a.latent_dim[at];
+    uint64_t values = uint64_t(ld) * uint64_t(a.rows[at]), first = uint64_t(ld) * uint64_t(max(row, 0l));
+    precise float sum = 0.0;
+    for (uint k = 0u; k < ld; k++) {
+        int z = at == F_REST ? get_int(a.next[5], uint64_t(a.keep_rest) * i + k) : row < 0l ? 0 : latent(a.latents[at], values, first + k, a.latent_width[at]);
+        sum = sum + float(z) * get(a.W[at], uint64_t(k * features + f));
     }
+    precise float delta = sum + get(a.bias[at], f);
+    return delta;
+}
+
+// Gaussian i's latent row of attribute at from the first pass's scratch (-1: zero latents)
+int64_t scratch_row(Args a, uint64_t i, uint at)
+{
+    int row = IntAt(a.gaussian_rows + i * 24ul + 4ul + uint64_t(at) * 4ul).v;
+    // not int64_t(row): so read, a -1 came out as a row past the list on lavapipe (Mesa here;
+    // the harness's stream_decode row), whatever the cause
+    return row < 0 ? -1l : int64_t(uint(row));
+}
+
+// pass 2, an invocation a float of the small arrays (11 a Gaussian: mean 3, log-scales 3,
+// rotation 4, opacity 1), neighbours on neighbouring floats
+void small_pass(Args a, uint64_t t)
+{
+    uint64_t i = t / 11ul;
+    uint j = uint(t - i * 11ul);
+    uint64_t at_rows = a.gaussian_rows + i * 24ul, q = uint64_t(IntAt(at_rows).v);
+    if (j < 3u) {
+        put(a.next[0], 3ul * i + j, get(a.prev[0], 3ul * q + j));
+        return;
+    }
+    uint at = j < 6u ? SCALE : j < 10u ? ROTATION : OPACITY, f = j < 6u ? j - 3u : j < 10u ? j - 6u : 0u;
+    uint width = at == SCALE ? 3u : at == ROTATION ? 4u : 1u, array = at == SCALE ? 1u : at == ROTATION ? 2u : 3u;
+    precise float value = get(a.prev[array], uint64_t(width) * q + f);
+    if (a.latent_dim[at] != 0u) value = value + decoded(a, at, width, scratch_row(a, i, at), i, f);
+    put(a.next[array], uint64_t(width) * i + f, value);
+}
+
+// pass 3, an invocation a float of the SH: f_dc its parent's plus its decode, f_rest its
+// decode (absolute) where the frame has f_rest latents, else its parent's
+void sh_pass(Args a, uint64_t t)
+{
+    uint64_t C = uint64_t(a.sh_floats), i = t / C;
+    uint c = uint(t - i * C);
+    uint64_t at_rows = a.gaussian_rows + i * 24ul, q = uint64_t(IntAt(at_rows).v);
+    precise float value = get(a.prev[4], C * q + c);
+    if (c < 3u && a.latent_dim[F_DC] != 0u) value = value + decoded(a, F_DC, 3u, scratch_row(a, i, F_DC), i, c);
+    if (c >= 3u && a.latent_dim[F_REST] != 0u) value = decoded(a, F_REST, a.sh_floats - 3u, 0l, i, c - 3u);
+    put(a.next[4], C * i + c, value);
 }
 
 void main()
@@ -124,7 +164,11 @@ void main()
     Args a = Args(p.args);
     uint64_t t = uint64_t(linear_group()) * 256ul + gl_LocalInvocationIndex;
     if (p.mode == 0u) {
-        if (t < uint64_t(a.count)) gather_and_decode(a, t);
+        if (t < uint64_t(a.count)) rows_pass(a, t);
+    } else if (p.mode == 2u) {
+        if (t < uint64_t(a.count) * 11ul) small_pass(a, t);
+    } else if (p.mode == 3u) {
+        if (t < uint64_t(a.count) * uint64_t(a.sh_floats)) sh_pass(a, t);
     } else if (t < uint64_t(a.moved)) {
         uint64_t i = uint64_t(load_uint(a.moved_indices, uint(t)));
         for (uint c = 0u; c < 3u; c++) {
