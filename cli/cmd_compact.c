@@ -21,7 +21,7 @@ static const char *USAGE =
     "  --prune F                  drop this share of the Gaussians, least important first (0..0.99;\n"
     "                             default 0)\n"
     "  --target-bits-per-gaussian B  shrink the codebooks until positions and indices fit B bits\n"
-    "                             a Gaussian before entropy coding (default: 134 for 3D, 185 for 4D)\n"
+    "                             a Gaussian before entropy coding (default: 157 for 3D, 185 for 4D)\n"
     "  --zstd-level L             1..22 (default 19)\n"
     "  --dataset DIR              rank importance by its training views, fit the codebooks to their\n"
     "                             photos, and measure PSNR on its test split before and after\n"

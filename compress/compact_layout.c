@@ -67,7 +67,12 @@ int rd_compact_default_slices(const rd_compact_arrays *a, rd_compact_slice out[R
     out[n++] = (rd_compact_slice){RD_COMPACT_OPACITIES, 0, 1, 8, 0};
     out[n++] = (rd_compact_slice){RD_COMPACT_SH_DC, 0, 3, 12, 0};
     int rest = rd_compact_attribute_width(a, RD_COMPACT_SH_REST);
-    if (rest > 0) out[n++] = (rd_compact_slice){RD_COMPACT_SH_REST, 0, rest, 13, 0};
+    if (rest > 9 && rd_compact_mean_floats(a) == 3) { /* 3D: a codebook a band (9, 15, 21 floats) */
+        for (int first = 0, band = 1; first < rest; first += 3 * (2 * band + 1), band++)
+            out[n++] = (rd_compact_slice){RD_COMPACT_SH_REST, first, 3 * (2 * band + 1), 12, 0};
+    } else if (rest > 0) {
+        out[n++] = (rd_compact_slice){RD_COMPACT_SH_REST, 0, rest, 13, 0};
+    }
     return n;
 }
 

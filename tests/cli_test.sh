@@ -326,7 +326,7 @@ check "compact --prune 1 exits 2" status_is 2 "$radiant" compact "$tmp/sh3.ply" 
 check "compact to another name exits 2" status_is 2 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.ply"
 check "compact below the least budget exits 1" status_is 1 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/x.rcompact" \
     --target-bits-per-gaussian 20
-check "  (and says the least)" grep -q "at least 80" "$tmp/stderr"
+check "  (and says the least)" grep -q "at least 88" "$tmp/stderr"
 check "  (and writes nothing)" test ! -e "$tmp/x.rcompact"
 check "a 4D scene converts to .spz with a clear error" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.spz"
 check "the error says a 4D scene saves as its PLY" grep -q "4D Gaussians scene saves as its own file, named .ply" "$tmp/stderr"

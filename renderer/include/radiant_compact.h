@@ -51,7 +51,7 @@ typedef enum rd_compact_appearance {
 /* Everything zero means the default. */
 typedef struct rd_compact_desc {
     float prune_fraction;           /* share of the Gaussians dropped, least important first, 0..0.99; 0: none */
-    float target_bits_per_gaussian; /* before entropy coding; 0: the default codebooks (3D SH degree 3: 134
+    float target_bits_per_gaussian; /* before entropy coding; 0: the default codebooks (3D SH degree 3: 157
                                        bits, 4D: 185); else every codebook one bit smaller at a time (to 4
                                        bits) until the sum fits, RD_ERROR_INVALID_ARGUMENT when it cannot */
     int zstd_level;                 /* 1..22; 0: 19 */
