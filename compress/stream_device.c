@@ -72,9 +72,18 @@ static int rows_of(const stream_device_state *d, const stream_state *h, array_ro
     return d->rest_latent_dim ? 6 : 5;
 }
 
+/* The largest magnitude of n latents. */
+static int64_t largest_latent(const int32_t *z, size_t n)
+{
+    int64_t most = 0;
+    for (size_t k = 0; k < n; k++) most = llabs((long long)z[k]) > most ? llabs((long long)z[k]) : most;
+    return most;
+}
+
 rd_result rd_stream_device_upload(rd_context *ctx, const stream_state *host, stream_device_state *d)
 {
     rd_result r = rd_stream_device_reserve(ctx, d, host->count, host->sh_degree, host->rest_latent_dim);
+    d->rest_bound = host->rest_latent_dim ? largest_latent(host->rest_latents, (size_t)host->count * (size_t)host->rest_latent_dim) : 0;
     array_row rows[6];
     int count = rows_of(d, host, rows);
     for (int k = 0; k < count && r == RD_OK && host->count > 0; k++)
@@ -212,7 +221,14 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
     if (backend == RD_BACKEND_VULKAN) r = rd_stream_apply_vk(ctx, &a, device_args, &scratch->kernels);
 #endif
     (void)device_args;
-    if (r == RD_OK && rest_dim && p->rest_delta) { /* the only sum that can leave 32 bits: read the flag back */
+    /* f_rest's latents, the parent's plus this frame's, are the only sum that can leave 32
+       bits: the flag is read back (a wait for the kernels) only where the bound allows it.
+       A frame's own latents are at most 2^(8 width - 1) as stored in byte planes. */
+    int64_t own = 0;
+    if (rest_dim && p->planes) own = (int64_t)1 << (8 * p->latent_width[RD_STREAM_F_REST] - 1);
+    else if (rest_dim) own = largest_latent(p->latents[RD_STREAM_F_REST], (size_t)p->rows[RD_STREAM_F_REST] * (size_t)rest_dim);
+    next->rest_bound = !rest_dim ? prev->rest_bound : p->rest_delta ? prev->rest_bound + own : own;
+    if (r == RD_OK && rest_dim && p->rest_delta && next->rest_bound > INT32_MAX) {
         uint32_t overflow = 0;
         r = rd_buffer_copy(ctx, &overflow, RD_MEMORY_HOST, (const void *)(uintptr_t)a.overflow, RD_MEMORY_DEVICE, 4);
         if (r == RD_OK && overflow) r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: an f_rest latent overflows 32 bits", where);

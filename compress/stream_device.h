@@ -13,6 +13,8 @@
 typedef struct stream_device_state {
     int64_t count;
     int sh_degree, rest_latent_dim;
+    int64_t rest_bound;        /* at least every f_rest latent's magnitude: while a frame's sums stay
+                                  within 32 bits by it, no overflow check is read back */
     void *buffer;              /* one rd_buffer_alloc for every array */
     size_t buffer_bytes;
     stream_device_arrays arrays;

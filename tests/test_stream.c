@@ -8,6 +8,7 @@
    refused and leaves the stream as it was; an unfinished writer leaves no file. */
 #include "stream_fixture.h"
 #include "../compress/stream.h"
+#include "../compress/stream_device.h"
 #include "../splat/scene.h"
 
 #include <math.h>
@@ -412,6 +413,53 @@ static void explain_difference(rd_context *gpu, const rd_scene *device_scene, co
     free(again);
 }
 
+/* An f_rest latent whose sum with its parent's leaves 32 bits is refused, on the CPU and on
+   each GPU present (which read their overflow flag back only where the state's bound on the
+   latents allows one: here it does), and one a step short of it is not. */
+static void test_rest_overflow(void)
+{
+    static const rd_backend backends[] = {RD_BACKEND_CPU, RD_BACKEND_VULKAN, RD_BACKEND_CUDA};
+    enum { N = 10, DIM = 2 };
+    for (int step = 4; step <= 5; step++) { /* parent INT32_MAX - 4: +4 fits, +5 does not */
+        stream_state prev = {0};
+        if (!CHECK(rd_stream_state_reserve(&prev, N, 1, DIM))) return;
+        memset(prev.means, 0, sizeof(float) * N * 3), memset(prev.log_scales, 0, sizeof(float) * N * 3);
+        memset(prev.rotations, 0, sizeof(float) * N * 4), memset(prev.opacities, 0, sizeof(float) * N);
+        memset(prev.sh, 0, sizeof(float) * N * 12);
+        for (int k = 0; k < N * DIM; k++) prev.rest_latents[k] = INT32_MAX - 4;
+        int32_t latents[N * DIM];
+        float W[DIM * 9] = {0}, bias[9] = {0};
+        for (int k = 0; k < N * DIM; k++) latents[k] = k == 7 ? step : 1;
+        stream_parsed_residual p = {.count = N, .rest_delta = true};
+        p.latent_dim[RD_STREAM_F_REST] = DIM, p.rows[RD_STREAM_F_REST] = N;
+        p.latents[RD_STREAM_F_REST] = latents, p.W[RD_STREAM_F_REST] = W, p.bias[RD_STREAM_F_REST] = bias;
+        for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
+            rd_context *c = NULL;
+            if (rd_context_create(&(rd_context_desc){.backend = backends[b], .log = test_log}, &c) != RD_OK) continue;
+            rd_result r;
+            stream_state next = {0};
+            if (backends[b] == RD_BACKEND_CPU) {
+                r = rd_stream_apply_residual(c, "overflow", &p, &prev, 1e-3f, &next);
+            } else {
+                stream_device_state dp = {0}, dn = {0};
+                stream_device_scratch scratch = {0};
+                r = rd_stream_device_upload(c, &prev, &dp);
+                if (r == RD_OK) r = rd_stream_device_apply(c, "overflow", &p, &dp, 1e-3f, &dn, &scratch);
+                if (r == RD_OK) r = rd_stream_device_download(c, &dn, &next);
+                rd_stream_device_free(c, &dp), rd_stream_device_free(c, &dn), rd_stream_scratch_free(c, &scratch);
+            }
+            printf("  f_rest latent INT32_MAX - 4 + %d on %s: %s\n", step, rd_backend_name(backends[b]), rd_result_string(r));
+            if (step == 5) CHECK(r == RD_ERROR_FORMAT && strstr(rd_last_error(c), "overflows 32 bits"));
+            else CHECK(r == RD_OK && next.rest_latents[7] == INT32_MAX);
+            rd_stream_state_free(&next);
+            rd_context_destroy(c);
+        }
+        p.latents[RD_STREAM_F_REST] = NULL, p.W[RD_STREAM_F_REST] = NULL; /* the test's own arrays */
+        rd_stream_parsed_free(&p);
+        rd_stream_state_free(&prev);
+    }
+}
+
 /* A stream decoded on each GPU present (residual frames in device memory) gives the
    writer's states bit for bit, frame by frame and by seeks, and its device scene renders
    as the host scene of the same state does. */
@@ -550,6 +598,7 @@ int main(void)
     test_writer();
     test_pipe();
     test_gpu_decode();
+    test_rest_overflow();
     rd_context_destroy(ctx);
     return test_finish("stream");
 }
