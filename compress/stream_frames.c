@@ -210,8 +210,9 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
     rd_bytes_free(&decoders);
     int widest = 2; /* the runs' pairs */
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) widest = f->attributes[a].latent_dim > widest ? f->attributes[a].latent_dim : widest;
-    int64_t *scratch = rd_alloc_array((int64_t)(n * (uint64_t)widest) + 1, sizeof(int64_t));
+    int64_t *scratch = rd_alloc_array((int64_t)(n * (uint64_t)(widest + 1)) + 1, sizeof(int64_t));
     if (!scratch) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "stream: out of memory coding a residual frame");
+    int64_t *gaps = scratch + n * (uint64_t)widest; /* a listing attribute's rows */
     if (as_runs) { /* pairs: length - 1, first parent - first Gaussian */
         uint64_t k = 0;
         for (uint64_t i = 0; i < n;) {
@@ -233,22 +234,15 @@ rd_result rd_stream_encode_residual(rd_context *ctx, const rd_stream_residual *f
         int ld = l->latent_dim;
         bool delta = a == RD_STREAM_F_REST && rest_delta, listed = ld && nonzero[a] <= n / 2;
         if (!ld) continue;
-        if (listed) { /* the rows' gaps, then their latents only */
-            uint64_t rows = 0;
-            for (uint64_t i = 0, last = (uint64_t)-1; i < n; i++)
-                for (int k = 0; k < ld; k++)
-                    if (stored_latent(f, prev, a, delta, i, k)) {
-                        scratch[rows++] = (int64_t)(i - last - 1), last = i;
-                        break;
-                    }
-            rd_stream_put_ints64(out, TAG_LATENT_ROWS + a, scratch, rows, level);
+        uint64_t values = 0, rows = 0; /* listed: only the rows with a latent, and their gaps */
+        for (uint64_t i = 0, last = (uint64_t)-1; i < n; i++) {
+            uint64_t first = values;
+            bool any = false;
+            for (int k = 0; k < ld; k++) any |= (scratch[values++] = stored_latent(f, prev, a, delta, i, k)) != 0;
+            if (listed && !any) values = first;
+            else if (listed) gaps[rows++] = (int64_t)(i - last - 1), last = i;
         }
-        uint64_t values = 0;
-        for (uint64_t i = 0; i < n; i++) {
-            bool any = !listed;
-            for (int k = 0; k < ld && !any; k++) any = stored_latent(f, prev, a, delta, i, k) != 0;
-            for (int k = 0; any && k < ld; k++) scratch[values++] = stored_latent(f, prev, a, delta, i, k);
-        }
+        if (listed) rd_stream_put_ints64(out, TAG_LATENT_ROWS + a, gaps, rows, level);
         rd_stream_put_ints64(out, TAG_LATENTS + a, scratch, values, level);
     }
     free(scratch);
@@ -298,6 +292,21 @@ static rd_result parse_decoders(rd_context *ctx, section_reader *r, const int de
     return res;
 }
 
+/* A section of n strictly increasing indices below count, stored as gaps (index - previous
+   - 1), into out as the indices. */
+static rd_result get_indices(rd_context *ctx, section_reader *r, uint32_t tag, uint64_t n, uint64_t count, int64_t *out)
+{
+    rd_result res = rd_stream_get_ints64(r, tag, n, out);
+    for (uint64_t j = 0, at = 0; res == RD_OK && j < n; j++) {
+        int64_t gap = out[j];
+        if (gap < 0 || (uint64_t)gap >= count - at)
+            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: section %s: index %llu falls outside the frame", r->where, rd_stream_tag_name(tag),
+                           (unsigned long long)j);
+        out[j] = (int64_t)(at + (uint64_t)gap), at += (uint64_t)gap + 1;
+    }
+    return res;
+}
+
 /* The mapping's runs: each at least one Gaussian, together the frame's count, every
    parent one of the previous frame's. */
 static rd_result parse_runs(rd_context *ctx, section_reader *r, const stream_state *prev, stream_parsed_residual *p)
@@ -340,15 +349,7 @@ static rd_result parse_rows(rd_context *ctx, section_reader *r, uint32_t a, stre
     if (!(p->row_index[a] = rd_alloc_array((int64_t)rows + 1, sizeof(int64_t))))
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->where);
     p->rows[a] = rows;
-    rd_result res = rd_stream_get_ints64(r, TAG_LATENT_ROWS + a, rows, p->row_index[a]);
-    for (uint64_t j = 0, at = 0; res == RD_OK && j < rows; j++) {
-        int64_t gap = p->row_index[a][j];
-        if (gap < 0 || (uint64_t)gap >= p->count - at)
-            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: section %s: row %llu falls outside the frame", r->where,
-                           rd_stream_tag_name(TAG_LATENT_ROWS + a), (unsigned long long)j);
-        p->row_index[a][j] = (int64_t)(at + (uint64_t)gap), at += (uint64_t)gap + 1;
-    }
-    return res;
+    return get_indices(ctx, r, TAG_LATENT_ROWS + a, rows, p->count, p->row_index[a]);
 }
 
 static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream_state *prev, uint64_t limit, stream_parsed_residual *p)
@@ -407,13 +408,7 @@ static rd_result parse_residual(rd_context *ctx, section_reader *r, const stream
     p->moved_indices = rd_alloc_array((int64_t)p->moved + 1, sizeof(int64_t));
     p->moved_steps = rd_alloc_array((int64_t)p->moved * 3 + 1, sizeof(int32_t));
     if (res == RD_OK && (!p->moved_indices || !p->moved_steps)) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", r->where);
-    if (res == RD_OK) res = rd_stream_get_ints64(r, TAG_MOVED_INDICES, p->moved, p->moved_indices);
-    for (uint64_t j = 0, at = 0; res == RD_OK && j < p->moved; j++) {
-        int64_t gap = p->moved_indices[j];
-        if (gap < 0 || (uint64_t)gap >= p->count - at)
-            return rd_fail(ctx, RD_ERROR_FORMAT, "%s: moved index %llu falls outside the frame", r->where, (unsigned long long)j);
-        p->moved_indices[j] = (int64_t)(at + (uint64_t)gap), at += (uint64_t)gap + 1;
-    }
+    if (res == RD_OK) res = get_indices(ctx, r, TAG_MOVED_INDICES, p->moved, p->count, p->moved_indices);
     if (res == RD_OK) res = rd_stream_get_ints32(r, TAG_MOVED_STEPS, p->moved * 3, p->moved_steps);
     for (int a = 0; res == RD_OK && a < RD_STREAM_ATTRIBUTES; a++) {
         if (!p->latent_dim[a]) continue;

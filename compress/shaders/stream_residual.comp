@@ -63,11 +63,6 @@ int64_t row_of(Args a, uint at, uint64_t i)
     return lo < a.rows[at] && uint64_t(load_uint(a.row_index[at], lo)) == i ? int64_t(lo) : -1l;
 }
 
-uint features_of(uint which, uint sh_floats)
-{
-    return which == F_DC ? 3u : which == F_REST ? sh_floats - 3u : which == ROTATION ? 4u : which == OPACITY ? 1u : 3u;
-}
-
 // Gaussian i's parent: from the mapping, the run holding i (a binary search), or i
 uint64_t parent_of(Args a, uint64_t i)
 {
