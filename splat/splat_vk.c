@@ -63,9 +63,6 @@ typedef struct vk_frame {
     rd_vk_buffer outputs[OUTPUTS];  /* colour, depth, transmittance, contributors */
     rd_vk_buffer readback;          /* host-visible: counters, then the outputs */
     rd_pair_capacity capacity;      /* pairs the key buffers hold */
-    uint64_t gaussians;             /* Gaussians the per-Gaussian buffers hold: grown with a quarter
-                                       to spare, so that a stream whose count creeps up does not
-                                       reallocate every frame (4 ms a frame on an H100) */
     bool longest_first;             /* the blend's launch order (tiles_longest_first) */
     rd_vk_timers timers;            /* rd_splat_stage_names */
     void *features;                 /* feature_vk.c's state, and how it goes */
@@ -192,17 +189,17 @@ static rd_result reserve_frame(rd_context *ctx, vk_frame *f, uint64_t n, uint64_
                                const rd_framebuffer *target)
 {
     uint64_t capacity = (uint64_t)f->capacity.pairs; /* frame_driver.h: under 2^31 */
-    if (n > f->gaussians) f->gaussians = n + n / 4;
-    n = f->gaussians;
+    /* the per-Gaussian buffers with room to spare: a stream whose count creeps up reallocated
+       them (and waited for the queue) every other frame, 4 ms a frame on an H100 */
     rd_result r = rd_vk_reserve(ctx, &f->params, sizeof(rd_view_params), "view parameters");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->splats, n * 48, "preprocessed Gaussians"); /* SplatAt */
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->tiles, n * 8, "preprocessed Gaussians' tiles"); /* TilesAt */
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->touched, n * 4, "tile counts");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->gathered, n * 4, "tile counts");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->offsets, n * 4, "tile offsets");
+    if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->splats, n * 48, "preprocessed Gaussians"); /* SplatAt */
+    if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->tiles, n * 8, "preprocessed Gaussians' tiles"); /* TilesAt */
+    if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->touched, n * 4, "tile counts");
+    if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->gathered, n * 4, "tile counts");
+    if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->offsets, n * 4, "tile offsets");
     for (int b = 0; b < 2 && r == RD_OK; b++) {
-        r = rd_vk_reserve(ctx, &f->depth_keys[b], n * 4, "depth keys");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->order[b], n * 4, "depth order");
+        r = rd_vk_reserve_room(ctx, &f->depth_keys[b], n * 4, "depth keys");
+        if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->order[b], n * 4, "depth order");
         if (r == RD_OK) r = rd_vk_reserve(ctx, &f->keys[b], capacity * 4, "sort keys");
         if (r == RD_OK) r = rd_vk_reserve(ctx, &f->values[b], capacity * 4, "sort values");
     }

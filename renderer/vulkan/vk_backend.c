@@ -347,6 +347,14 @@ void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf)
     buf->host = host;
 }
 
+rd_result rd_vk_reserve_room(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what)
+{
+    if (buf->buffer && bytes <= buf->bytes) return RD_OK;
+    VkDeviceSize room = bytes + bytes / 4, most = rd_vk(ctx)->max_allocation & ~(VkDeviceSize)255;
+    if (most && room > most) room = bytes > most ? bytes : most; /* past it, rd_vk_reserve says so */
+    return rd_vk_reserve(ctx, buf, room, what);
+}
+
 rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what)
 {
     rd_vk_state *vk = rd_vk(ctx);

@@ -70,6 +70,9 @@ rd_result rd_vk_check(rd_context *ctx, VkResult result, const char *step);
 /* Makes buf hold at least bytes (device-local, or host-visible when buf->host is set);
    keeps its contents only when no growth is needed. */
 rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what);
+/* As rd_vk_reserve, but a buffer that must grow gets a quarter to spare (within the device's
+   largest allocation), as rd_cuda_reserve's do: for sizes that creep up frame by frame. */
+rd_result rd_vk_reserve_room(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what);
 void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf);
 /* Synchronous copies between host memory and a buffer, through the staging buffer. */
 rd_result rd_vk_upload(rd_context *ctx, rd_vk_buffer *dst, VkDeviceSize offset, const void *src, size_t bytes);
