@@ -281,6 +281,7 @@ typedef struct density_schedule {
     encoder *e;
     int every, iterations;
     int64_t added, removed;
+    double ms; /* in rd_stream_encoder_densify */
 } density_schedule;
 
 static bool densify_due(void *user, int step)
@@ -293,8 +294,9 @@ static rd_result densify(void *user)
 {
     density_schedule *d = user;
     int64_t added = 0, removed = 0;
+    double t0 = rd_now_ms();
     rd_result r = rd_stream_encoder_densify(d->e, &added, &removed);
-    d->added += added, d->removed += removed;
+    d->added += added, d->removed += removed, d->ms += rd_now_ms() - t0;
     return r;
 }
 
@@ -411,29 +413,34 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
         r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for %lld Gaussians", (long long)state.count);
     /* the positions' learning rate: the recipe's first (1.6e-4 of the extent), the frame's scene is already fitted */
     float position_lr = 1.6e-4f * e.extent;
-    density_schedule schedule = {&e, d.densify_every ? d.densify_every : 2 * view_count, d.iterations, 0, 0};
-    double first = 0.0, last = 0.0;
+    density_schedule schedule = {&e, d.densify_every ? d.densify_every : 2 * view_count, d.iterations, 0, 0, 0.0};
+    double first = 0.0, last = 0.0, densify_ms = 0.0;
     int64_t dynamic = -1;
     if (r == RD_OK && d.previous_views && !e.s.gates_off) r = split_static_dynamic(&e, views, d.previous_views, view_count, &dynamic);
+    double t_split = rd_now_ms();
     /* the split's first 30% of steps see only the changing Gaussians (QUEEN's N3DV recipe) */
     int masked_steps = dynamic > 0 && dynamic < e.n ? (int)(0.3 * d.iterations) : 0;
     e.s.dynamic = masked_steps ? e.dynamic : NULL;
     if (r == RD_OK && rd_context_backend(ctx) == RD_BACKEND_CUDA) {
-        stream_encode_run run = {.host = &e.s, .moments = e.moments, .position_moments = e.position_moments, .grad_norm = &e.grad_norm,
-                                 .views_seen = &e.views_seen, .parent = &e.parent, .views = views, .view_count = view_count,
-                                 .iterations = d.iterations, .masked_steps = masked_steps,
+        stream_encode_run run = {.e = &e, .views = views, .view_count = view_count, .iterations = d.iterations, .masked_steps = masked_steps,
                                  .background = {d.background[0], d.background[1], d.background[2]}, .position_lr = position_lr,
-                                 .rng = &e.rng, .densify_due = densify_due, .densify = densify, .user = &schedule};
+                                 .densify_due = densify_due, .user = &schedule};
         r = rd_stream_encode_run_cuda(ctx, &run);
-        first = run.loss_first, last = run.loss_last;
+        schedule.added += run.added, schedule.removed += run.removed;
+        first = run.loss_first, last = run.loss_last, densify_ms = run.densify_ms;
     } else if (r == RD_OK) {
         r = train_on_host(&e, views, view_count, d.iterations, masked_steps, position_lr, &schedule, &first, &last);
+        densify_ms = schedule.ms;
     }
+    double t_train = rd_now_ms();
     float position_step = rd_stream_writer_position_step(w);
     if (r == RD_OK) r = write_frame(&e, w, position_step, report);
     if (r == RD_OK && report) {
-        report->loss_first = first, report->loss_last = last, report->seconds = (rd_now_ms() - t0) / 1000.0, report->dynamic = dynamic;
+        double t_end = rd_now_ms();
+        report->loss_first = first, report->loss_last = last, report->seconds = (t_end - t0) / 1000.0, report->dynamic = dynamic;
         report->count = e.n, report->added = schedule.added, report->removed = schedule.removed;
+        report->split_seconds = (t_split - t0) / 1000.0, report->train_seconds = (t_train - t_split) / 1000.0;
+        report->densify_seconds = densify_ms / 1000.0, report->write_seconds = (t_end - t_train) / 1000.0;
     }
     rd_stream_encoder_free(&e);
     return r;

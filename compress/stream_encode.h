@@ -8,6 +8,7 @@
 #include "stream.h"
 #include "stream_encode_step.h"
 #include "../renderer/random.h"
+#include "../splat/trainer.h"
 
 /* QUEEN's densification inside a residual frame (spec/streams.md): every two passes over
    the views, the view-space gradient threshold 1.25e-3, Gaussians under opacity 0.01 pruned. */
@@ -55,6 +56,52 @@ bool rd_stream_encoder_allocate(stream_encoder *e, int64_t n);
    -ln 1.6 (the 3DGS split's shrink). Rows kept keep their Adam moments; new rows start
    from zero. *added and *pruned (either may be NULL) count the change. */
 rd_result rd_stream_encoder_densify(stream_encoder *e, int64_t *added, int64_t *pruned);
+
+/* rd_stream_encoder_densify in parts, for a state kept elsewhere (CUDA's,
+   stream_encode_device.c): the plan from the frame as it decodes now (decoded: its means,
+   log-scales, rotations and opacities, one block of 11 count floats, gates evaluated; the
+   state's count, which e->n is not while the state is elsewhere) and
+   the statistics, with the children's places drawn from e->split_rng; then the host's own
+   rows follow it (the mapping and the split's flags, the only arrays the host keeps current
+   while the state is elsewhere), and at the end e is resized to the state's count (every
+   array zero but those two and the decoders' bases) for the state to come back into. */
+typedef struct stream_density_plan {
+    new_row *rows;            /* count of them (room for twice the old count) */
+    int64_t *from;            /* rows' sources, */
+    uint8_t *fresh;           /* and whether each is new (its Adam moments start at zero) */
+    int64_t count, added, children;
+    bool unchanged;           /* every row kept in place: only the statistics are zeroed */
+    int64_t *child_rows;      /* the split children's rows, */
+    float *child_x;           /* and their places (3 floats each) */
+    float shrink[RD_STREAM_MAX_LATENT]; /* the scale latents' change that decodes to -ln 1.6 */
+    bool shrinks;             /* false where the scale has no latents or the solve failed */
+} stream_density_plan;
+rd_result rd_stream_encoder_plan_density(stream_encoder *e, int64_t count, const float *decoded, const float *grad_norm,
+                                         const uint32_t *views_seen, stream_density_plan *plan);
+void rd_stream_density_plan_free(stream_density_plan *plan);
+bool rd_stream_encoder_follow(stream_encoder *e, const stream_density_plan *plan);
+bool rd_stream_encoder_resize(stream_encoder *e, int64_t count);
+
+/* A frame's training on CUDA (stream_encode_device.c): e's state uploaded with the views'
+   photos, iterations steps run on the device with fused Adam, densified there after each
+   step densify_due names (the rows planned on the host), and at the end e resized to the
+   frame's count and the trained values copied back (the parent, latents, decoders, free
+   positions and gate logits: what the frame's writing reads; not Adam's moments). The
+   views are drawn from e->rng as the CPU's loop draws them. */
+typedef struct stream_encode_run {
+    stream_encoder *e;
+    const rd_train_view *views;
+    int view_count, iterations;
+    int masked_steps;                  /* the first steps hide the static Gaussians and mask the loss (e->s.dynamic) */
+    float background[3];
+    float position_lr;
+    bool (*densify_due)(void *user, int step);
+    void *user;
+    double loss_first, loss_last;      /* out */
+    double densify_ms;                 /* out: the densifications, their reads and plans included */
+    int64_t added, removed;            /* out: by the densifications */
+} stream_encode_run;
+rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run);
 
 /* f_rest's latents, decoder and anchors at the frame's start (stream_encode_rest.c). */
 bool rd_stream_encoder_rest_start(stream_encoder *e, const int32_t *latents, int latent_dim);

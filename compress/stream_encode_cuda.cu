@@ -109,7 +109,43 @@ __global__ void mask_grad_kernel(float *grad, const float *mask, int64_t pixels)
     if (p < pixels) stream_encode_mask_grad_one(grad, mask, p);
 }
 
+__global__ void gather_kernel(float *to, const float *from, int width, const int64_t *rows_from, const uint8_t *fresh, int64_t count)
+{
+    int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j < count) stream_encode_gather_one(to, from, width, rows_from, fresh, j);
+}
+
+/* The scale latents' shrink by value (a kernel argument: no device copy). */
+typedef struct shrink_values {
+    float v[RD_STREAM_MAX_LATENT];
+} shrink_values;
+
+__global__ void children_kernel(stream_encode_step s, float *scale_anchor, const int64_t *rows, const float *x, shrink_values shrink, int with_shrink,
+                                int64_t children)
+{
+    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < children) stream_encode_place_child_one(&s, scale_anchor, rows, x, with_shrink ? shrink.v : NULL, c);
+}
+
 static unsigned blocks_of(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
+
+extern "C" rd_result rd_stream_encode_gather_cuda(rd_context *ctx, float *to, const float *from, int width, const int64_t *rows_from,
+                                                  const uint8_t *fresh, int64_t count)
+{
+    if (count > 0 && width > 0) gather_kernel<<<blocks_of(count), THREADS, 0, rd_cuda(ctx)->stream>>>(to, from, width, rows_from, fresh, count);
+    return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder rebuild");
+}
+
+extern "C" rd_result rd_stream_encode_children_cuda(rd_context *ctx, const stream_encode_step *s, float *scale_anchor, const int64_t *rows,
+                                                    const float *x, const float *shrink, int64_t children)
+{
+    shrink_values values = {};
+    int ld = s->latents[RD_STREAM_SCALE].ld;
+    for (int k = 0; shrink && k < ld && k < RD_STREAM_MAX_LATENT; k++) values.v[k] = shrink[k];
+    if (children > 0)
+        children_kernel<<<blocks_of(children), THREADS, 0, rd_cuda(ctx)->stream>>>(*s, scale_anchor, rows, x, values, shrink != NULL, children);
+    return rd_cuda_check(ctx, cudaGetLastError(), "stream encoder split children");
+}
 
 extern "C" size_t rd_stream_encode_partials_floats(const stream_encode_step *s) { return (size_t)decoder_terms(s) * CHUNKS + 1; }
 

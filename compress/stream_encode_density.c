@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ln alpha of a gate that opens fully (g = 1 from ln alpha >= tau ln((1 - gamma)/(eta - 1)), about 1.5). */
-#define OPEN_GATE_LOGIT 2.0f
-
 /* d solving (W W^T + eps I) d^T = W r^T, r = -ln 1.6 every feature (d W ~ r, least norm,
    ridge-regularised). False when singular. */
 static bool shrink_latents(const stream_encode_latents *l, float *out)
@@ -41,21 +38,26 @@ static bool shrink_latents(const stream_encode_latents *l, float *out)
     return true;
 }
 
-/* Rows of width floats (or bytes) from old to new by the rows' sources; moments of fresh
-   rows stay zero. */
-static void gather(void *to, const void *from, size_t width, const new_row *rows, int64_t count, bool moments)
+/* Rows of width bytes from old to new by the rows' sources (the host arrays that are not
+   floats: the mapping, the split's flags). */
+static void gather_bytes(void *to, const void *from, size_t width, const new_row *rows, int64_t count)
 {
-    for (int64_t j = 0; j < count; j++)
-        if (!(moments && rows[j].fresh)) memcpy((char *)to + (size_t)j * width, (const char *)from + (size_t)rows[j].from * width, width);
+    for (int64_t j = 0; j < count; j++) memcpy((char *)to + (size_t)j * width, (const char *)from + (size_t)rows[j].from * width, width);
 }
 
-/* Everything of next from e by rows; the children placed and shrunk. */
-static void rebuild(const stream_encoder *e, stream_encoder *next, const new_row *rows, int64_t m, const float *shrink, rd_rng *rng)
+/* One float array (width a row) from old to new by the plan; Adam's moments of fresh rows zero. */
+static void gather(float *to, const float *from, int width, const stream_density_plan *p, bool moments)
+{
+    for (int64_t j = 0; j < p->count; j++) stream_encode_gather_one(to, from, width, p->from, moments ? p->fresh : NULL, j);
+}
+
+/* Everything of next from e by the plan; the children placed and shrunk. */
+static void rebuild(const stream_encoder *e, stream_encoder *next, const stream_density_plan *p)
 {
     for (int k = 0; k < ENCODE_ARRAYS; k++) {
-        size_t width = (size_t)stream_encode_array_width(k, e->C) * sizeof(float);
-        gather((float *)next->s.parent[k], e->s.parent[k], width, rows, m, false);
-        gather(next->s.decoded[k], e->s.parent[k], width, rows, m, false); /* attributes without latents: the parent's */
+        int width = stream_encode_array_width(k, e->C);
+        gather((float *)next->s.parent[k], e->s.parent[k], width, p, false);
+        gather(next->s.decoded[k], e->s.parent[k], width, p, false); /* attributes without latents: the parent's */
     }
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         const stream_encode_latents *l = &e->s.latents[a];
@@ -63,28 +65,78 @@ static void rebuild(const stream_encoder *e, stream_encoder *next, const new_row
         const stream_encode_moments *mo = &e->moments[a];
         stream_encode_moments *nm = &next->moments[a];
         if (!l->ld) continue;
-        size_t width = (size_t)l->ld * sizeof(float), w = (size_t)stream_encode_decoder_size(l) * sizeof(float);
-        size_t fb = (size_t)l->features * sizeof(float);
-        gather(nl->z, l->z, width, rows, m, false), gather(nm->mz, mo->mz, width, rows, m, true), gather(nm->vz, mo->vz, width, rows, m, true);
-        gather(next->anchor[a], e->anchor[a], width, rows, m, false);
+        size_t w = (size_t)stream_encode_decoder_size(l) * sizeof(float), fb = (size_t)l->features * sizeof(float);
+        gather(nl->z, l->z, l->ld, p, false), gather(nm->mz, mo->mz, l->ld, p, true), gather(nm->vz, mo->vz, l->ld, p, true);
+        gather(next->anchor[a], e->anchor[a], l->ld, p, false);
         memcpy(nl->W, l->W, w), memcpy(nm->mW, mo->mW, w), memcpy(nm->vW, mo->vW, w);
         memcpy(nl->b, l->b, fb), memcpy(nm->mb, mo->mb, fb), memcpy(nm->vb, mo->vb, fb);
         memcpy(next->basis[a], e->basis[a], (size_t)l->ld * fb);
     }
-    gather(next->s.x, e->s.x, 12, rows, m, false), gather(next->s.log_alpha, e->s.log_alpha, 4, rows, m, false);
-    for (int k = 0; k < 4; k++) gather(next->position_moments[k], e->position_moments[k], k < 2 ? 12 : 4, rows, m, true);
-    gather(next->dynamic, e->dynamic, 1, rows, m, false), gather(next->mapping, e->mapping, 8, rows, m, false);
-    const stream_encode_latents *scale = &e->s.latents[RD_STREAM_SCALE];
-    for (int64_t j = 0; j < m; j++) {
-        if (!rows[j].child) continue;
-        int64_t i = rows[j].from;
-        float offset[3];
-        rd_split_offset(e->s.decoded[ENCODE_SCALES] + 3 * i, e->s.decoded[ENCODE_ROTATIONS] + 4 * i, rng, offset);
-        for (int a = 0; a < 3; a++) next->s.x[3 * j + a] = e->s.decoded[ENCODE_MEANS][3 * i + a] + offset[a];
-        next->s.log_alpha[j] = fmaxf(next->s.log_alpha[j], OPEN_GATE_LOGIT);
-        for (int k = 0; shrink && k < scale->ld; k++) /* the shrink is the child's own: the settle keeps it */
-            next->s.latents[RD_STREAM_SCALE].z[j * scale->ld + k] += shrink[k], next->anchor[RD_STREAM_SCALE][j * scale->ld + k] += shrink[k];
+    gather(next->s.x, e->s.x, 3, p, false), gather(next->s.log_alpha, e->s.log_alpha, 1, p, false);
+    for (int k = 0; k < 4; k++) gather(next->position_moments[k], e->position_moments[k], k < 2 ? 3 : 1, p, true);
+    gather_bytes(next->dynamic, e->dynamic, 1, p->rows, p->count), gather_bytes(next->mapping, e->mapping, 8, p->rows, p->count);
+    for (int64_t c = 0; c < p->children; c++)
+        stream_encode_place_child_one(&next->s, next->anchor[RD_STREAM_SCALE], p->child_rows, p->child_x, p->shrinks ? p->shrink : NULL, c);
+}
+
+void rd_stream_density_plan_free(stream_density_plan *p)
+{
+    free(p->rows), free(p->from), free(p->fresh), free(p->child_rows), free(p->child_x);
+    *p = (stream_density_plan){0};
+}
+
+rd_result rd_stream_encoder_plan_density(stream_encoder *e, int64_t n, const float *decoded, const float *grad_norm, const uint32_t *views_seen,
+                                         stream_density_plan *p)
+{
+    *p = (stream_density_plan){0};
+    const float *means = decoded, *scales = decoded + 3 * n, *rotations = decoded + 6 * n, *opacities = decoded + 10 * n;
+    float *largest = rd_alloc_array(n + 1, sizeof(float));
+    p->rows = rd_alloc_array(2 * n + 1, sizeof(new_row));
+    p->from = rd_alloc_array(2 * n + 1, sizeof(int64_t)), p->fresh = rd_alloc_array(2 * n + 1, 1);
+    rd_result r = largest && p->rows && p->from && p->fresh
+                      ? RD_OK : rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory densifying %lld Gaussians", (long long)n);
+    if (r == RD_OK) {
+        for (int64_t i = 0; i < n; i++) largest[i] = expf(fmaxf(fmaxf(scales[3 * i], scales[3 * i + 1]), scales[3 * i + 2]));
+        float gradient = e->desc->densify_gradient > 0.0f ? e->desc->densify_gradient : RD_ENCODE_DENSIFY_GRADIENT;
+        density_inputs in = {n, grad_norm, largest, opacities, views_seen, e->extent, false, gradient, RD_ENCODE_PRUNE_OPACITY};
+        p->count = rd_density_rows(&in, p->rows);
+        for (int64_t j = 0; j < p->count; j++) {
+            p->from[j] = p->rows[j].from, p->fresh[j] = p->rows[j].fresh;
+            p->added += p->rows[j].fresh, p->children += p->rows[j].child;
+        }
+        p->unchanged = p->count == n && p->added == 0;
+        p->child_rows = rd_alloc_array(p->children + 1, sizeof(int64_t)), p->child_x = rd_alloc_array(3 * p->children + 1, sizeof(float));
+        if (!p->child_rows || !p->child_x) r = rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory densifying");
     }
+    for (int64_t j = 0, c = 0; r == RD_OK && j < p->count; j++) { /* the draws in row order, as the trainer's */
+        if (!p->rows[j].child) continue;
+        int64_t i = p->rows[j].from;
+        float offset[3];
+        rd_split_offset(scales + 3 * i, rotations + 4 * i, &e->split_rng, offset);
+        for (int a = 0; a < 3; a++) p->child_x[3 * c + a] = means[3 * i + a] + offset[a];
+        p->child_rows[c++] = j;
+    }
+    const stream_encode_latents *scale = &e->s.latents[RD_STREAM_SCALE];
+    p->shrinks = scale->ld > 0 && shrink_latents(scale, p->shrink);
+    free(largest);
+    if (r != RD_OK) rd_stream_density_plan_free(p);
+    return r;
+}
+
+/* A new encoder of count rows with e's settings (its arrays zero). */
+static bool allocate_like(const stream_encoder *e, stream_encoder *next, int64_t count)
+{
+    *next = (stream_encoder){.ctx = e->ctx, .desc = e->desc, .sh_degree = e->sh_degree, .C = e->C, .parent = e->parent,
+                             .previous_count = e->previous_count, .extent = e->extent, .rng = e->rng, .split_rng = e->split_rng};
+    if (rd_stream_encoder_allocate(next, count)) {
+        stream_encode_step scalars = e->s; /* the step's settings carry over; its arrays are next's */
+        next->s.dynamic = e->s.dynamic ? next->dynamic : NULL;
+        next->s.hide_static = scalars.hide_static, next->s.seed = scalars.seed, next->s.step = scalars.step, next->s.eval = scalars.eval;
+        next->s.gates_off = scalars.gates_off, next->s.lambda = scalars.lambda, next->s.shrink = scalars.shrink;
+        return true;
+    }
+    rd_stream_encoder_free(next);
+    return false;
 }
 
 rd_result rd_stream_encoder_densify(stream_encoder *e, int64_t *added, int64_t *removed)
@@ -94,48 +146,56 @@ rd_result rd_stream_encoder_densify(stream_encoder *e, int64_t *added, int64_t *
     if (removed) *removed = 0;
     e->s.eval = 1, e->s.hide_static = 0;
     rd_stream_encode_decode_cpu(&e->s); /* the frame as it decodes now, gates evaluated */
-    float *largest = rd_alloc_array(n + 1, sizeof(float));
-    new_row *rows = rd_alloc_array(2 * n + 1, sizeof(new_row));
-    const stream_encode_latents *scale = &e->s.latents[RD_STREAM_SCALE];
-    float shrink[RD_STREAM_MAX_LATENT];
-    bool shrinks = scale->ld > 0 && shrink_latents(scale, shrink);
-    rd_result r = largest && rows ? RD_OK : rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory densifying %lld Gaussians", (long long)n);
-    int64_t m = 0, fresh = 0;
-    if (r == RD_OK) {
-        for (int64_t i = 0; i < n; i++) {
-            const float *ls = e->s.decoded[ENCODE_SCALES] + 3 * i;
-            largest[i] = expf(fmaxf(fmaxf(ls[0], ls[1]), ls[2]));
-        }
-        float gradient = e->desc->densify_gradient > 0.0f ? e->desc->densify_gradient : RD_ENCODE_DENSIFY_GRADIENT;
-        density_inputs in = {n, e->grad_norm, largest, e->s.decoded[ENCODE_OPACITIES], e->views_seen, e->extent, false, gradient,
-                             RD_ENCODE_PRUNE_OPACITY};
-        m = rd_density_rows(&in, rows);
-        for (int64_t j = 0; j < m; j++) fresh += rows[j].fresh;
-    }
-    bool unchanged = r == RD_OK && m == n && fresh == 0; /* every row kept in place */
-    if (r == RD_OK && !unchanged) {
-        stream_encoder next = {.ctx = e->ctx, .desc = e->desc, .sh_degree = e->sh_degree, .C = e->C, .parent = e->parent,
-                               .previous_count = e->previous_count, .extent = e->extent, .rng = e->rng, .split_rng = e->split_rng};
-        if (!rd_stream_encoder_allocate(&next, m)) {
-            rd_stream_encoder_free(&next);
-            r = rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for %lld Gaussians", (long long)m);
+    stream_density_plan p;
+    rd_result r = rd_stream_encoder_plan_density(e, n, e->s.decoded[0], e->grad_norm, e->views_seen, &p);
+    if (r == RD_OK && !p.unchanged) {
+        stream_encoder next;
+        if (!allocate_like(e, &next, p.count)) {
+            r = rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for %lld Gaussians", (long long)p.count);
         } else {
-            rebuild(e, &next, rows, m, shrinks ? shrink : NULL, &next.split_rng);
-            stream_encode_step scalars = e->s; /* the step's settings carry over; its arrays are next's */
-            next.s.dynamic = e->s.dynamic ? next.dynamic : NULL;
-            next.s.hide_static = scalars.hide_static, next.s.seed = scalars.seed, next.s.step = scalars.step;
-            next.s.gates_off = scalars.gates_off, next.s.lambda = scalars.lambda, next.s.shrink = scalars.shrink;
-            if (added) *added = fresh;
-            if (removed) *removed = n - (m - fresh);
+            next.split_rng = e->split_rng; /* after the plan's draws */
+            rebuild(e, &next, &p);
+            if (added) *added = p.added;
+            if (removed) *removed = n - (p.count - p.added);
             rd_stream_encoder_free(e);
             *e = next;
         }
     }
-    if (r == RD_OK && unchanged) {
+    if (r == RD_OK && p.unchanged) {
         memset(e->grad_norm, 0, (size_t)n * sizeof(float));
         memset(e->views_seen, 0, (size_t)n * sizeof(uint32_t));
     }
     e->s.eval = 0;
-    free(largest), free(rows);
+    rd_stream_density_plan_free(&p);
     return r;
+}
+
+bool rd_stream_encoder_follow(stream_encoder *e, const stream_density_plan *p)
+{
+    int64_t *mapping = rd_alloc_array(p->count + 1, sizeof(int64_t));
+    uint8_t *dynamic = calloc((size_t)p->count + 1, 1);
+    if (!mapping || !dynamic) {
+        free(mapping), free(dynamic);
+        return false;
+    }
+    gather_bytes(mapping, e->mapping, 8, p->rows, p->count), gather_bytes(dynamic, e->dynamic, 1, p->rows, p->count);
+    free(e->mapping), free(e->dynamic);
+    e->mapping = mapping, e->dynamic = dynamic;
+    e->s.dynamic = e->s.dynamic ? dynamic : NULL;
+    return true;
+}
+
+bool rd_stream_encoder_resize(stream_encoder *e, int64_t count)
+{
+    if (count == e->n) return true;
+    stream_encoder next;
+    if (!allocate_like(e, &next, count)) return false;
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++)
+        if (e->s.latents[a].ld) memcpy(next.basis[a], e->basis[a], (size_t)(e->s.latents[a].ld * e->s.latents[a].features) * sizeof(float));
+    free(next.mapping), free(next.dynamic);
+    next.mapping = e->mapping, next.dynamic = e->dynamic, e->mapping = NULL, e->dynamic = NULL;
+    next.s.dynamic = e->s.dynamic ? next.dynamic : NULL;
+    rd_stream_encoder_free(e);
+    *e = next;
+    return true;
 }

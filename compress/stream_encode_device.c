@@ -1,13 +1,16 @@
-/* stream_encode_device.c: a residual frame's training on CUDA (stream_encode_step.h). The
+/* stream_encode_device.c: a residual frame's training on CUDA (stream_encode.h's run). The
    parent, the step's decoded scene and its gradients, the latents, decoders, positions,
    gates and every Adam moment live on the device with the frame's photos; a step decodes
    (stream_encode_cuda.cu), renders and takes the loss (rd_device_views_render_loss), runs
    the backward pass into device arrays, carries its gradients to the latents and updates
-   with fused Adam: no copy crosses to the host but the first and the last step's losses,
-   and around each densification the state (which changes there on the host, its count
-   too, and comes up again; the photos stay). The results go back into the host step's
-   arrays, from which stream_encode.c writes the frame as the CPU's path does. */
-#include "stream_encode_step.h"
+   with fused Adam. A densification stays there too: the host reads the frame's decoded
+   geometry and the statistics (12 floats a Gaussian), plans the rows as the CPU's
+   densification does (rd_stream_encoder_plan_density) and sends them up; the device
+   gathers every array into the new rows and places the split children. So no copy crosses
+   to the host but the first and the last step's losses and those reads. At the end the
+   results go back into the host encoder (resized to the frame's count), from which
+   stream_encode.c writes the frame as the CPU's path does. */
+#include "stream_encode.h"
 #include "../renderer/internal.h"
 
 #ifdef RD_HAVE_CUDA
@@ -55,90 +58,169 @@ static void download(device_arrays *d, void *host, const void *device, size_t by
     if (d->r == RD_OK && bytes > 0) d->r = rd_buffer_copy(d->ctx, host, RD_MEMORY_HOST, device, RD_MEMORY_DEVICE, bytes);
 }
 
-/* A stretch's state on the device: the step over device arrays, Adam's moments, the
+/* The frame's state on the device: the step over device arrays, Adam's moments, the
    densification statistics and the scene over the decoded arrays. */
 typedef struct device_state {
     device_arrays d;
     stream_encode_step s;
     stream_encode_moments moments[RD_STREAM_ATTRIBUTES];
+    float *anchor[RD_STREAM_ATTRIBUTES];
     float *position_moments[4];
     float *grad_norm, *grads_block, *partials;
     uint32_t *views_seen;
     rd_scene *scene;
 } device_state;
 
-/* The host's state (run's arrays) up to the device. */
-static rd_result upload(rd_context *ctx, const stream_encode_run *run, device_state *st)
+/* Every array of a state of count Gaussians shaped as e's, from e's host arrays where
+   from_host (the frame's start: its count is e's), else zero. */
+static rd_result allocate_state(rd_context *ctx, const stream_encoder *e, int64_t count, bool from_host, device_state *st)
 {
-    const stream_encode_step *h = run->host;
-    int64_t n = h->count, per = 11 + h->sh_floats;
+    const stream_encode_step *h = &e->s;
+    int64_t n = count, per = 11 + h->sh_floats;
     *st = (device_state){.d = {.ctx = ctx}, .s = *h};
     device_arrays *d = &st->d;
     stream_encode_step *s = &st->s;
+    s->count = n;
     float *parent = device_floats(d, NULL, n * per), *decoded = device_floats(d, NULL, n * per);
     st->grads_block = device_floats(d, NULL, n * per);
     int64_t offset = 0;
     for (int k = 0; k < ENCODE_ARRAYS && d->r == RD_OK; k++) {
         int64_t floats = n * stream_encode_array_width(k, h->sh_floats);
         s->parent[k] = parent + offset, s->decoded[k] = decoded + offset, s->grads[k] = st->grads_block + offset;
-        d->r = rd_buffer_copy(ctx, parent + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
-        if (d->r == RD_OK) /* attributes without latents keep the parent's values */
-            d->r = rd_buffer_copy(ctx, decoded + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
+        if (from_host) /* attributes without latents keep the parent's values in decoded */
+            for (int copy = 0; copy < 2 && d->r == RD_OK; copy++)
+                d->r = rd_buffer_copy(ctx, (copy ? decoded : parent) + offset, RD_MEMORY_DEVICE, h->parent[k], RD_MEMORY_HOST, (size_t)floats * sizeof(float));
         offset += floats;
     }
     for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
         stream_encode_latents *l = &s->latents[a];
         const stream_encode_latents *hl = &h->latents[a];
-        const stream_encode_moments *hm = &run->moments[a];
         stream_encode_moments *m = &st->moments[a];
         if (!l->ld) continue;
         int64_t zs = n * l->ld, w = stream_encode_decoder_size(l);
-        l->z = device_floats(d, hl->z, zs), l->gz = device_floats(d, NULL, zs);
-        m->mz = device_floats(d, hm->mz, zs), m->vz = device_floats(d, hm->vz, zs);
-        l->W = device_floats(d, hl->W, w), l->gW = device_floats(d, NULL, w), m->mW = device_floats(d, hm->mW, w), m->vW = device_floats(d, hm->vW, w);
-        l->b = device_floats(d, hl->b, l->features), l->gb = device_floats(d, NULL, l->features);
-        m->mb = device_floats(d, hm->mb, l->features), m->vb = device_floats(d, hm->vb, l->features);
+        l->z = device_floats(d, from_host ? hl->z : NULL, zs), l->gz = device_floats(d, NULL, zs);
+        m->mz = device_floats(d, NULL, zs), m->vz = device_floats(d, NULL, zs); /* a frame's moments start at zero */
+        l->W = device_floats(d, from_host ? hl->W : NULL, w), l->gW = device_floats(d, NULL, w), m->mW = device_floats(d, NULL, w), m->vW = device_floats(d, NULL, w);
+        l->b = device_floats(d, from_host ? hl->b : NULL, l->features), l->gb = device_floats(d, NULL, l->features);
+        m->mb = device_floats(d, NULL, l->features), m->vb = device_floats(d, NULL, l->features);
         l->basis = device_floats(d, hl->basis, (int64_t)l->ld * l->features);
-        l->anchor = hl->anchor ? device_floats(d, hl->anchor, zs) : NULL;
+        l->anchor = st->anchor[a] = device_floats(d, from_host ? e->anchor[a] : NULL, zs);
     }
-    s->x = device_floats(d, h->x, n * 3), s->gx = device_floats(d, NULL, n * 3);
-    s->log_alpha = device_floats(d, h->log_alpha, n), s->galpha = device_floats(d, NULL, n);
-    for (int k = 0; k < 4; k++) st->position_moments[k] = device_floats(d, run->position_moments[k], k < 2 ? n * 3 : n);
+    s->x = device_floats(d, from_host ? h->x : NULL, n * 3), s->gx = device_floats(d, NULL, n * 3);
+    s->log_alpha = device_floats(d, from_host ? h->log_alpha : NULL, n), s->galpha = device_floats(d, NULL, n);
+    for (int k = 0; k < 4; k++) st->position_moments[k] = device_floats(d, NULL, k < 2 ? n * 3 : n);
     s->gate = device_floats(d, NULL, n), s->gate_slope = device_floats(d, NULL, n);
     st->partials = device_floats(d, NULL, (int64_t)rd_stream_encode_partials_floats(s));
-    st->grad_norm = device_floats(d, *run->grad_norm, n);
-    st->views_seen = device_bytes(d, *run->views_seen, (size_t)n * sizeof(uint32_t));
-    s->dynamic = h->dynamic ? device_bytes(d, h->dynamic, (size_t)n) : NULL; /* the split's flags */
-    rd_scene_desc sd = *run->parent;
+    st->grad_norm = device_floats(d, NULL, n);
+    st->views_seen = device_bytes(d, NULL, (size_t)n * sizeof(uint32_t));
+    s->dynamic = h->dynamic ? device_bytes(d, e->dynamic, (size_t)n) : NULL; /* the split's flags (the host keeps them current) */
+    rd_scene_desc sd = e->parent;
+    sd.count = n;
     sd.means = s->decoded[0], sd.log_scales = s->decoded[1], sd.rotations = s->decoded[2], sd.opacities = s->decoded[3], sd.sh = s->decoded[4];
     sd.memory = RD_MEMORY_DEVICE;
     if (d->r == RD_OK) d->r = rd_scene_create(ctx, &sd, &st->scene);
     return d->r;
 }
 
-/* The trained state back into the host's arrays (where r is still RD_OK), and the
-   stretch's device arrays freed; r, or the first failure. */
-static rd_result download_and_free(rd_context *ctx, const stream_encode_run *run, device_state *st, rd_result r)
+static void free_state(rd_context *ctx, device_state *st)
 {
-    const stream_encode_step *h = run->host, *s = &st->s;
-    device_arrays *d = &st->d;
-    int64_t n = h->count;
-    if (d->r == RD_OK) d->r = r;
-    for (int a = 0; a < RD_STREAM_ATTRIBUTES; a++) {
-        const stream_encode_latents *l = &s->latents[a], *hl = &h->latents[a];
-        const stream_encode_moments *m = &st->moments[a], *hm = &run->moments[a];
-        if (!l->ld) continue;
-        size_t zs = (size_t)(n * l->ld) * 4, w = (size_t)stream_encode_decoder_size(l) * 4, fb = (size_t)l->features * 4;
-        download(d, hl->z, l->z, zs), download(d, hm->mz, m->mz, zs), download(d, hm->vz, m->vz, zs);
-        download(d, hl->W, l->W, w), download(d, hm->mW, m->mW, w), download(d, hm->vW, m->vW, w);
-        download(d, hl->b, l->b, fb), download(d, hm->mb, m->mb, fb), download(d, hm->vb, m->vb, fb);
-    }
-    download(d, h->x, s->x, (size_t)n * 12), download(d, h->log_alpha, s->log_alpha, (size_t)n * 4);
-    for (int k = 0; k < 4; k++) download(d, run->position_moments[k], st->position_moments[k], (size_t)n * (k < 2 ? 12 : 4));
-    download(d, *run->grad_norm, st->grad_norm, (size_t)n * 4), download(d, *run->views_seen, st->views_seen, (size_t)n * 4);
     rd_scene_destroy(st->scene);
-    for (int k = 0; k < d->count; k++) rd_buffer_free(ctx, d->all[k]);
+    for (int k = 0; k < st->d.count; k++) rd_buffer_free(ctx, st->d.all[k]);
+    st->d.count = 0, st->scene = NULL;
+}
+
+/* The trained values write_frame reads (the parent, latents, decoders, free positions, gate
+   logits) into e, resized to the state's count first; then the state is freed. r, or the
+   first failure. */
+static rd_result download_and_free(rd_context *ctx, stream_encoder *e, device_state *st, rd_result r)
+{
+    const stream_encode_step *s = &st->s;
+    device_arrays *d = &st->d;
+    int64_t n = s->count;
+    if (d->r == RD_OK) d->r = r;
+    if (d->r == RD_OK && !rd_stream_encoder_resize(e, n))
+        d->r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for %lld Gaussians", (long long)n);
+    if (d->r == RD_OK) download(d, e->arrays, s->parent[0], (size_t)(n * (11 + s->sh_floats)) * sizeof(float)); /* the parent's one block */
+    for (int a = 0; a < RD_STREAM_ATTRIBUTES && d->r == RD_OK; a++) {
+        const stream_encode_latents *l = &s->latents[a], *hl = &e->s.latents[a];
+        if (!l->ld) continue;
+        download(d, hl->z, l->z, (size_t)(n * l->ld) * 4);
+        download(d, hl->W, l->W, (size_t)stream_encode_decoder_size(l) * 4), download(d, hl->b, l->b, (size_t)l->features * 4);
+    }
+    if (d->r == RD_OK) download(d, e->s.x, s->x, (size_t)n * 12), download(d, e->s.log_alpha, s->log_alpha, (size_t)n * 4);
+    free_state(ctx, st);
     return d->r;
+}
+
+/* One densification on the device: the plan from the frame's decoded geometry and the
+   statistics (read back), then every array gathered into the new rows, the children
+   placed; or, where every row stays, the statistics zeroed. */
+static rd_result densify(rd_context *ctx, stream_encode_run *run, device_state *st)
+{
+    stream_encoder *e = run->e;
+    stream_encode_step *s = &st->s;
+    int64_t n = s->count;
+    s->eval = 1, s->hide_static = 0;
+    rd_result r = rd_stream_encode_decode_cuda(ctx, s); /* the frame as it decodes now, gates evaluated */
+    s->eval = 0;
+    float *geometry = rd_alloc_array(12 * n + 1, sizeof(float)); /* 11 floats of decoded, then the gradient statistic */
+    uint32_t *seen = rd_alloc_array(n + 1, sizeof(uint32_t));
+    if (r == RD_OK && (!geometry || !seen)) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory densifying");
+    if (r == RD_OK) r = rd_buffer_copy(ctx, geometry, RD_MEMORY_HOST, s->decoded[0], RD_MEMORY_DEVICE, (size_t)(11 * n) * sizeof(float));
+    if (r == RD_OK) r = rd_buffer_copy(ctx, geometry + 11 * n, RD_MEMORY_HOST, st->grad_norm, RD_MEMORY_DEVICE, (size_t)n * sizeof(float));
+    if (r == RD_OK) r = rd_buffer_copy(ctx, seen, RD_MEMORY_HOST, st->views_seen, RD_MEMORY_DEVICE, (size_t)n * sizeof(uint32_t));
+    stream_density_plan p = {0};
+    if (r == RD_OK) r = rd_stream_encoder_plan_density(e, n, geometry, geometry + 11 * n, seen, &p);
+    free(geometry), free(seen);
+    if (r == RD_OK && p.unchanged) {
+        r = rd_cuda_zero(ctx, st->grad_norm, (size_t)n * sizeof(float), NULL);
+        if (r == RD_OK) r = rd_cuda_zero(ctx, st->views_seen, (size_t)n * sizeof(uint32_t), NULL);
+    } else if (r == RD_OK) {
+        if (!rd_stream_encoder_follow(e, &p)) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory densifying");
+        device_state next;
+        bool made = r == RD_OK;
+        if (made) r = allocate_state(ctx, e, p.count, false, &next);
+        device_arrays *d = &next.d;
+        int64_t *from = made ? device_bytes(d, p.from, (size_t)p.count * sizeof(int64_t)) : NULL;
+        uint8_t *fresh = made ? device_bytes(d, p.fresh, (size_t)p.count) : NULL;
+        int64_t *child_rows = made ? device_bytes(d, p.child_rows, (size_t)p.children * sizeof(int64_t)) : NULL;
+        float *child_x = made ? device_floats(d, p.child_x, 3 * p.children) : NULL;
+        if (made && r == RD_OK) r = d->r;
+        /* every array of width floats a Gaussian, old and new, and whether it is a moment */
+        const stream_encode_step *o = s, *ns = &next.s;
+        for (int k = 0; k < ENCODE_ARRAYS && r == RD_OK; k++) {
+            int width = stream_encode_array_width(k, o->sh_floats);
+            r = rd_stream_encode_gather_cuda(ctx, (float *)ns->parent[k], o->parent[k], width, from, NULL, p.count);
+            if (r == RD_OK) r = rd_stream_encode_gather_cuda(ctx, ns->decoded[k], o->parent[k], width, from, NULL, p.count);
+        }
+        for (int a = 0; a < RD_STREAM_ATTRIBUTES && r == RD_OK; a++) {
+            const stream_encode_latents *l = &o->latents[a], *nl = &ns->latents[a];
+            const stream_encode_moments *m = &st->moments[a], *nm = &next.moments[a];
+            if (!l->ld) continue;
+            size_t w = (size_t)stream_encode_decoder_size(l) * 4, fb = (size_t)l->features * 4;
+            r = rd_stream_encode_gather_cuda(ctx, nl->z, l->z, l->ld, from, NULL, p.count);
+            if (r == RD_OK) r = rd_stream_encode_gather_cuda(ctx, next.anchor[a], st->anchor[a], l->ld, from, NULL, p.count);
+            if (r == RD_OK) r = rd_stream_encode_gather_cuda(ctx, nm->mz, m->mz, l->ld, from, fresh, p.count);
+            if (r == RD_OK) r = rd_stream_encode_gather_cuda(ctx, nm->vz, m->vz, l->ld, from, fresh, p.count);
+            const void *pairs[][2] = {{nl->W, l->W}, {nm->mW, m->mW}, {nm->vW, m->vW}, {nl->b, l->b}, {nm->mb, m->mb}, {nm->vb, m->vb}};
+            for (int k = 0; k < 6 && r == RD_OK; k++)
+                r = rd_buffer_copy(ctx, (void *)pairs[k][0], RD_MEMORY_DEVICE, pairs[k][1], RD_MEMORY_DEVICE, k < 3 ? w : fb);
+        }
+        if (r == RD_OK) r = rd_stream_encode_gather_cuda(ctx, ns->x, o->x, 3, from, NULL, p.count);
+        if (r == RD_OK) r = rd_stream_encode_gather_cuda(ctx, ns->log_alpha, o->log_alpha, 1, from, NULL, p.count);
+        for (int k = 0; k < 4 && r == RD_OK; k++)
+            r = rd_stream_encode_gather_cuda(ctx, next.position_moments[k], st->position_moments[k], k < 2 ? 3 : 1, from, fresh, p.count);
+        if (r == RD_OK)
+            r = rd_stream_encode_children_cuda(ctx, ns, next.anchor[RD_STREAM_SCALE], child_rows, child_x, p.shrinks ? p.shrink : NULL, p.children);
+        if (r == RD_OK) run->added += p.added, run->removed += n - (p.count - p.added);
+        if (made) {
+            next.s.step = s->step, next.s.hide_static = s->hide_static;
+            free_state(ctx, st); /* after the gathers: the copies above are enqueued before the frees' synchronisation */
+            *st = next;
+        }
+    }
+    rd_stream_density_plan_free(&p);
+    return r;
 }
 
 /* The views' photos as RGBA (alpha 1 where they have none), for rd_device_views_create. */
@@ -190,7 +272,7 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
     free(photos);
     device_state st;
     bool held = r == RD_OK;
-    if (held) r = upload(ctx, run, &st);
+    if (held) r = allocate_state(ctx, run->e, run->e->n, true, &st);
 
     rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD};
     memcpy(rd.background, run->background, sizeof rd.background);
@@ -199,7 +281,7 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
         int64_t n = s->count;
         rd_gaussian_grads gg = {(float *)s->grads[0], (float *)s->grads[1], (float *)s->grads[2], (float *)s->grads[3], (float *)s->grads[4],
                                 st.grad_norm, st.views_seen};
-        int view = stream_encode_pick_view(run->rng, run->view_count);
+        int view = stream_encode_pick_view(&run->e->rng, run->view_count);
         const rd_camera *cam = &run->views[view].camera;
         bool masked = step < run->masked_steps;
         s->step = (uint32_t)step, s->eval = 0, s->hide_static = masked;
@@ -233,14 +315,13 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
         if (r == RD_OK && (step == 0 || step + 2 == run->iterations || step + 1 == run->iterations)) r = rd_device_views_loss(ctx, &views, &sum);
         if (step == 0) run->loss_first = sum + 0.2;
         if (step + 1 == run->iterations) run->loss_last = sum + 0.2;
-        if (r == RD_OK && run->densify && run->densify_due(run->user, step)) { /* on the host, then up again */
-            held = false;
-            r = download_and_free(ctx, run, &st, r);
-            if (r == RD_OK) r = run->densify(run->user);
-            if (r == RD_OK) held = true, r = upload(ctx, run, &st);
+        if (r == RD_OK && run->densify_due && run->densify_due(run->user, step)) {
+            double t0 = rd_now_ms();
+            r = densify(ctx, run, &st);
+            run->densify_ms += rd_now_ms() - t0;
         }
     }
-    if (held) r = download_and_free(ctx, run, &st, r);
+    if (held) r = download_and_free(ctx, run->e, &st, r);
     rd_device_views_free(ctx, &views);
     for (int k = 0; k < frame.count; k++) rd_buffer_free(ctx, frame.all[k]);
     return r;

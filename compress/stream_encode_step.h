@@ -250,6 +250,28 @@ RD_ENCODE_FN float stream_encode_decoder_term(const stream_encode_step *s, int a
     return sum;
 }
 
+/* A densification's rebuild (stream_encode_density.c): row j of each per-Gaussian array
+   of width floats copies row from[j] of the old state's; Adam's moments (fresh given) start
+   at zero in fresh rows. */
+RD_ENCODE_FN void stream_encode_gather_one(float *to, const float *from, int width, const int64_t *rows_from, const uint8_t *fresh, int64_t j)
+{
+    for (int k = 0; k < width; k++) to[j * width + k] = fresh && fresh[j] ? 0.0f : from[rows_from[j] * width + k];
+}
+/* ln alpha of a gate that opens fully (g = 1 from ln alpha >= tau ln((1 - gamma)/(eta - 1)), about 1.5). */
+#define RD_ENCODE_OPEN_GATE_LOGIT 2.0f
+/* Then split child c (row rows[c] of the new state) goes to its place (x: 3 floats a
+   child), its gate opens, and its scale latents and their anchors (scale_anchor, the
+   latents' own array: the settle keeps the shrink) move by shrink (NULL: none). */
+RD_ENCODE_FN void stream_encode_place_child_one(const stream_encode_step *s, float *scale_anchor, const int64_t *rows, const float *x,
+                                                const float *shrink, int64_t c)
+{
+    int64_t j = rows[c];
+    for (int a = 0; a < 3; a++) s->x[3 * j + a] = x[3 * c + a];
+    s->log_alpha[j] = fmaxf(s->log_alpha[j], RD_ENCODE_OPEN_GATE_LOGIT);
+    const stream_encode_latents *l = &s->latents[RD_STREAM_SCALE];
+    for (int k = 0; shrink && k < l->ld; k++) l->z[j * l->ld + k] += shrink[k], scale_anchor[j * l->ld + k] += shrink[k];
+}
+
 /* Adam's rates: the latents 0.1, each attribute's decoder its own and its bias a tenth of
    that, the gates' logits 0.1; the positions' rate is the frame's (1.6e-4 of the extent). */
 #define RD_ENCODE_LATENT_LR 0.1f
@@ -303,38 +325,19 @@ rd_result rd_stream_encode_settle_cuda(rd_context *ctx, const stream_encode_step
 rd_result rd_stream_encode_mask_cuda(rd_context *ctx, float *render, const float *photo, const float background[3], int width, int height,
                                      float *rows, float *mask);
 rd_result rd_stream_encode_mask_grad_cuda(rd_context *ctx, float *grad, const float *mask, int64_t pixels);
+/* The rebuild's two parts: one array's rows (stream_encode_gather_one; rows_from and fresh
+   device arrays of count), and the split children placed (rows and x device arrays of
+   children; shrink a host array of the scale latents' ld, or NULL). */
+rd_result rd_stream_encode_gather_cuda(rd_context *ctx, float *to, const float *from, int width, const int64_t *rows_from, const uint8_t *fresh,
+                                       int64_t count);
+rd_result rd_stream_encode_children_cuda(rd_context *ctx, const stream_encode_step *s, float *scale_anchor, const int64_t *rows, const float *x,
+                                         const float *shrink, int64_t children);
 
 /* One attribute's Adam moments: of z (count*ld), W and b. */
 typedef struct stream_encode_moments {
     float *mz, *vz, *mW, *vW, *mb, *vb;
 } stream_encode_moments;
 
-/* A frame's training on CUDA (stream_encode_device.c): the step's host arrays, the Adam
-   moments and the densification statistics (start values in, trained values out; decoded
-   and grads unused) uploaded with the views' photos, iterations steps run on the device
-   with fused Adam, the results copied back. Where densify is given, after each step
-   densify_due names, the state comes back to the host, densify changes it there (the
-   count too: the host arrays are the caller's, found again through host, moments, ...),
-   and it goes up again; the photos stay. */
-typedef struct stream_encode_run {
-    stream_encode_step *host;
-    stream_encode_moments *moments;    /* RD_STREAM_ATTRIBUTES of them */
-    float **position_moments;          /* x's m, v and ln alpha's m, v: four host arrays */
-    float **grad_norm;                 /* the densification statistics: host arrays */
-    uint32_t **views_seen;
-    const rd_scene_desc *parent;       /* the parent's count, degree and flags (its arrays: host->parent) */
-    const rd_train_view *views;
-    int view_count, iterations;
-    int masked_steps;                  /* the first steps hide the static Gaussians and mask the loss (host->dynamic) */
-    float background[3];
-    float position_lr;
-    uint64_t *rng;                     /* the views' generator, advanced as the CPU's loop would */
-    bool (*densify_due)(void *user, int step);
-    rd_result (*densify)(void *user);  /* on the host arrays; host->count may change */
-    void *user;
-    double loss_first, loss_last;      /* out */
-} stream_encode_run;
-rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run);
 
 #ifdef __cplusplus
 }

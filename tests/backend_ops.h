@@ -82,7 +82,7 @@ extern const backend_op OP_OCCUPANCY_MARCH, OP_OCCUPANCY_UPDATE, OP_VOLUME_COMPO
 /* The residual stream decode's row (ops_stream.c). */
 extern const backend_op OP_STREAM_DECODE;
 /* The residual encoder's step (ops_stream_encode.c). */
-extern const backend_op OP_STREAM_ENCODE_STEP, OP_STREAM_ENCODE_MASK;
+extern const backend_op OP_STREAM_ENCODE_STEP, OP_STREAM_ENCODE_MASK, OP_STREAM_ENCODE_REBUILD;
 /* The NeRF networks' row (ops_mlp.c). */
 extern const backend_op OP_MLP;
 /* The NeRF field's row and the whole NeRF frame's (ops_nerf_field.c). */

@@ -8,7 +8,9 @@
    on device copies. Half the cases draw noisy gates, a quarter evaluate them, a quarter
    turn them off. Tolerance on CUDA: the gates' logf and expf are not glibc's (a few ulps,
    times 1/tau), and the sums are a float tree against the CPU's double; the decode itself
-   rounds as the CPU does. Vulkan has no training kernels and runs no case. */
+   rounds as the CPU does. Vulkan has no training kernels and runs no case. Beside it the
+   split's loss mask and a densification's rebuild on the device (rows gathered by a plan,
+   fresh rows' moments zeroed, split children placed), both exact. */
 #include "backend_ops.h"
 #include "compare.h"
 #include "../compress/stream.h"
@@ -336,3 +338,119 @@ static void mask_describe(const void *inputs)
 
 const backend_op OP_STREAM_ENCODE_MASK = {"stream_encode_mask", {0, 0, 0}, mask_cases, mask_generate, never_large, mask_run,
                                           mask_compare, mask_describe, mask_free_inputs, encode_free_outputs};
+
+/* ---- a densification's rebuild: rows gathered from the old state, split children placed ---- */
+
+typedef struct rebuild_case {
+    int64_t old_count, count, children;
+    int width, scale_ld;
+    float *old;                /* old_count*width */
+    int64_t *from, *child_rows;
+    uint8_t *fresh;
+    float *child_x, shrink[RD_STREAM_MAX_LATENT];
+    bool shrinks;
+    float *x, *log_alpha, *z, *anchor; /* the gathered state the children change: count*3, count, count*scale_ld twice */
+} rebuild_case;
+
+static int rebuild_cases(const op_env *env) { return op_cpu_or_cuda(env) && !env->variant ? 5 : 0; }
+
+static void *rebuild_generate(const op_env *env, test_rng *r, int i)
+{
+    (void)env;
+    static const int64_t counts[] = {1, 40, 3000, 777, 20000};
+    rebuild_case *c = calloc(1, sizeof *c);
+    c->old_count = counts[i], c->width = 1 + (int)(rng_uniform(r) * 48), c->scale_ld = i % 3 ? 1 + (int)(rng_uniform(r) * 8) : 0;
+    c->count = 1 + (int64_t)(rng_uniform(r) * (double)(2 * c->old_count)); /* pruned below the old count, or grown to twice it */
+    c->old = random_floats(r, (size_t)(c->old_count * c->width), -1.0, 1.0);
+    c->from = malloc((size_t)c->count * sizeof(int64_t)), c->fresh = malloc((size_t)c->count);
+    c->child_rows = malloc((size_t)c->count * sizeof(int64_t));
+    for (int64_t j = 0; j < c->count; j++) {
+        c->from[j] = (int64_t)(rng_uniform(r) * (double)c->old_count), c->fresh[j] = rng_uniform(r) < 0.1;
+        if (rng_uniform(r) < 0.05) c->child_rows[c->children++] = j; /* distinct, in row order, as a plan's */
+    }
+    c->child_x = random_floats(r, (size_t)(3 * c->children + 1), -2.0, 2.0);
+    c->shrinks = i != 3;
+    for (int k = 0; k < RD_STREAM_MAX_LATENT; k++) c->shrink[k] = (float)(rng_uniform(r) - 0.5);
+    c->x = random_floats(r, (size_t)(3 * c->count), -1.0, 1.0), c->log_alpha = random_floats(r, (size_t)c->count, -6.0, 6.0);
+    c->z = random_floats(r, (size_t)(c->count * c->scale_ld + 1), -3.0, 3.0);
+    c->anchor = random_floats(r, (size_t)(c->count * c->scale_ld + 1), -3.0, 3.0);
+    return c;
+}
+
+static void rebuild_free_inputs(void *inputs)
+{
+    rebuild_case *c = inputs;
+    free(c->old), free(c->from), free(c->fresh), free(c->child_rows), free(c->child_x);
+    free(c->x), free(c->log_alpha), free(c->z), free(c->anchor), free(c);
+}
+
+/* Outputs: the array gathered as values and as moments (fresh rows zero), then x, ln alpha,
+   the scale latents and their anchors after the children's placing. */
+static rd_result rebuild_run(rd_context *ctx, void *inputs, void **outputs)
+{
+    rebuild_case *c = inputs;
+    encode_outputs *o = calloc(1, sizeof *o);
+    *outputs = o;
+    size_t rows = (size_t)(c->count * c->width), sizes[6] = {rows, rows, (size_t)(3 * c->count), (size_t)c->count,
+                                                               (size_t)(c->count * c->scale_ld), (size_t)(c->count * c->scale_ld)};
+    const float *start[6] = {NULL, NULL, c->x, c->log_alpha, c->z, c->anchor};
+    for (int k = 0; k < 6; k++) {
+        o->size[k] = sizes[k], o->field[k] = malloc((sizes[k] + 1) * sizeof(float));
+        for (size_t e = 0; e < sizes[k]; e++) o->field[k][e] = start[k] ? start[k][e] : NAN;
+    }
+    stream_encode_step s = {.count = c->count};
+    s.latents[RD_STREAM_SCALE].ld = c->scale_ld;
+    const float *shrink = c->shrinks ? c->shrink : NULL;
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) {
+        for (int64_t j = 0; j < c->count; j++) {
+            stream_encode_gather_one(o->field[0], c->old, c->width, c->from, NULL, j);
+            stream_encode_gather_one(o->field[1], c->old, c->width, c->from, c->fresh, j);
+        }
+        s.x = o->field[2], s.log_alpha = o->field[3], s.latents[RD_STREAM_SCALE].z = o->field[4];
+        for (int64_t k = 0; k < c->children; k++) stream_encode_place_child_one(&s, o->field[5], c->child_rows, c->child_x, shrink, k);
+        return RD_OK;
+    }
+    rd_result r = RD_ERROR_UNSUPPORTED;
+#ifdef RADIANT_TEST_CUDA
+    device_list d = {ctx, true, 0, {0}};
+    float *field[6];
+    for (int k = 0; k < 6; k++) field[k] = up(&d, o->field[k], sizes[k]);
+    float *old = up(&d, c->old, (size_t)(c->old_count * c->width)), *child_x = up(&d, c->child_x, (size_t)(3 * c->children));
+    int64_t *from = d.ok ? op_device_copy(ctx, c->from, (size_t)c->count * sizeof(int64_t)) : NULL;
+    int64_t *child_rows = d.ok ? op_device_copy(ctx, c->child_rows, (size_t)(c->children + 1) * sizeof(int64_t)) : NULL;
+    uint8_t *fresh = d.ok ? op_device_copy(ctx, c->fresh, (size_t)c->count) : NULL;
+    void *extra[3] = {from, child_rows, fresh};
+    s.x = field[2], s.log_alpha = field[3], s.latents[RD_STREAM_SCALE].z = field[4];
+    r = d.ok && from && child_rows && fresh ? RD_OK : RD_ERROR_OUT_OF_MEMORY;
+    if (r == RD_OK) r = rd_stream_encode_gather_cuda(ctx, field[0], old, c->width, from, NULL, c->count);
+    if (r == RD_OK) r = rd_stream_encode_gather_cuda(ctx, field[1], old, c->width, from, fresh, c->count);
+    if (r == RD_OK) r = rd_stream_encode_children_cuda(ctx, &s, field[5], child_rows, child_x, shrink, c->children);
+    for (int k = 0; k < 6 && r == RD_OK; k++)
+        r = rd_buffer_copy(ctx, o->field[k], RD_MEMORY_HOST, field[k], RD_MEMORY_DEVICE, sizes[k] * sizeof(float));
+    for (int k = 0; k < d.count; k++) rd_buffer_free(ctx, d.all[k]);
+    for (int k = 0; k < 3; k++) rd_buffer_free(ctx, extra[k]);
+#endif
+    return r;
+}
+
+/* Copies, a max and a sum a float: exact. */
+static bool rebuild_compare(const op_env *env, const void *inputs, const void *got_outputs, const void *want_outputs)
+{
+    (void)env, (void)inputs;
+    static const char *const names[6] = {"gathered rows", "gathered moments", "children's x", "children's ln alpha", "scale latents",
+                                         "scale anchors"};
+    const encode_outputs *got = got_outputs, *want = want_outputs;
+    bool ok = true;
+    for (int k = 0; k < 6; k++) ok &= compare_ok(names[k], compare_floats(got->field[k], want->field[k], want->size[k], 0.0), 0, 0.0);
+    return ok;
+}
+
+static void rebuild_describe(const void *inputs)
+{
+    const rebuild_case *c = inputs;
+    printf("    %lld rows -> %lld (width %d), %lld children, scale latents %d, shrink %s\n", (long long)c->old_count, (long long)c->count,
+           c->width, (long long)c->children, c->scale_ld, c->shrinks ? "yes" : "no");
+}
+
+const backend_op OP_STREAM_ENCODE_REBUILD = {"stream_encode_rebuild", {0, 0, 0}, rebuild_cases, rebuild_generate, never_large, rebuild_run,
+                                             rebuild_compare, rebuild_describe, rebuild_free_inputs, encode_free_outputs};

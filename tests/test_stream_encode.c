@@ -115,6 +115,7 @@ static void test_encode_split(rd_context *enc, const rd_scene_desc *a, const rd_
     printf("  the split with densification: %lld Gaussians -> %lld (%lld new, %lld gone)\n", (long long)a->count, (long long)grown.count,
            (long long)grown.added, (long long)grown.removed);
     CHECK(grown.dynamic == report.dynamic && grown.added + grown.removed > 0 && grown.count == kept.count);
+    CHECK(grown.densify_seconds > 0 && grown.densify_seconds <= grown.train_seconds); /* the densifications are timed within the steps */
     random_scene_free(&kept);
     rd_image small;
     CHECK_OK(rd_image_alloc(8, 8, 3, &small));
@@ -203,6 +204,10 @@ static void test_encode(rd_context *enc)
     CHECK(report.bytes < intra_bytes / 2);
     CHECK(report.moved < N);
     CHECK(report.count == N && report.added == 0 && report.removed == 0 && decoded.count == N);
+    /* the time's parts: each measured, none negative, together within the whole; no densification here */
+    double parts = report.split_seconds + report.train_seconds + report.write_seconds;
+    CHECK(report.split_seconds >= 0 && report.train_seconds > 0 && report.write_seconds > 0 && report.densify_seconds == 0);
+    CHECK(parts <= report.seconds + 1e-9 && parts >= 0.99 * report.seconds - 1e-3);
     /* the latents' shrink holds the latents without a steady gradient at 0: at 0.01 a step
        about 18% fewer bytes than none at the same error (1.5x allowed), and the default's
        (0.06: where Panoptic's frames were best, BENCHMARKS.md) fewer again; this scene's

@@ -151,6 +151,10 @@ typedef struct rd_stream_encode_report {
     int64_t count;                /* Gaussians in the frame */
     int64_t added, removed;       /* by densification: new ones (clones, split children), and the previous
                                      frame's not carried (faint ones pruned, split ones replaced) */
+    double split_seconds;         /* the parts of seconds: the setup and static/dynamic split, */
+    double train_seconds;         /* the steps with their densifications (on CUDA the photos' upload too), */
+    double densify_seconds;       /* of which the densifications (on CUDA the state's trips to the host too), */
+    double write_seconds;         /* and the frame's quantisation and writing (the writer decodes it) */
 } rd_stream_encode_report;
 
 /* Trains the next frame as a residual of the writer's state against views (cameras and
