@@ -393,7 +393,7 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
                            d.latent_dims[a], RD_STREAM_MAX_LATENT);
         if (!d.latent_dims[a]) d.latent_dims[a] = spec_dims[a];
     }
-    if (!d.iterations) d.iterations = 200;
+    if (!d.iterations) d.iterations = 10 * view_count; /* QUEEN: 10 epochs a frame */
     if (d.iterations < 0) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_stream_encode_frame: iterations must be positive");
     for (int k = 0; k < view_count; k++) {
         const rd_camera *c = &views[k].camera;

@@ -12,10 +12,10 @@ export LD_LIBRARY_PATH=$PWD/.device/lib RADIANT_DATA=$PWD/.device/data
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -z "${VK_DRIVER_FILES:-}" ] && [ -f $nvidia_icd ] && export VK_DRIVER_FILES=$nvidia_icd
 bin=.device/bin P=$RADIANT_DATA/panoptic_basketball_subset out=${OUT:-/tmp}
-FIRST=${FIRST:-7000} ITER=${ITER:-200}
+FIRST=${FIRST:-7000} ITER=${ITER:-} # ITER empty: the encoder's default (ten passes over the views)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 start=$(date +%s)
-$bin/radiant stream encode $P --out $out/p.rstream --backend cuda --first-iterations $FIRST --iterations $ITER --sh-degree 2 \
+$bin/radiant stream encode $P --out $out/p.rstream --backend cuda --first-iterations $FIRST ${ITER:+--iterations $ITER} --sh-degree 2 \
     ${ENCODE_ARGS:-} 2>&1 | grep --line-buffered -v "^\s*iteration"
 echo "encode: $(( $(date +%s) - start )) s"
 $bin/radiant info $out/p.rstream | tail -3

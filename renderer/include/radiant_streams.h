@@ -119,7 +119,7 @@ void rd_stream_writer_destroy(rd_stream_writer *w);
 
 /* Everything zero means the default. */
 typedef struct rd_stream_encode_desc {
-    int iterations;                          /* steps, one view each; 0: 200 (QUEEN: 10 epochs) */
+    int iterations;                          /* steps, one view each; 0: ten passes over the views (QUEEN's 10 epochs) */
     int latent_dims[RD_STREAM_ATTRIBUTES];   /* 0: the spec's N3DV sizes (f_dc 8, scale 8, rotation 6,
                                                 opacity 3) and none for f_rest (kept from the parent, no
                                                 bits); f_rest's (N3DV: 4) are absolute, carried from the
