@@ -146,6 +146,11 @@ static rd_result create_sort_blocks(rd_context *ctx, const rd_vk_sorter *s, sort
 
 bool rd_vk_sorter_single_pass(const rd_vk_sorter *s) { return s->single_pass; }
 
+void rd_vk_sorter_items(const rd_vk_sorter *s, uint32_t items[2])
+{
+    items[0] = s->blocks[0].items, items[1] = s->blocks[1].items;
+}
+
 rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
 {
     rd_vk_sorter *s = calloc(1, sizeof *s);

@@ -47,6 +47,9 @@ typedef struct rd_vk_sort_desc {
 int rd_vk_sort_pairs_record(rd_vk_sorter *s, VkCommandBuffer cmd, const rd_vk_sort_desc *desc);
 /* Whether the sorts take the single pass (else reduce-then-scan). */
 bool rd_vk_sorter_single_pass(const rd_vk_sorter *s);
+/* The keys a thread of the sorts' blocks: items[0] below 2^21 keys, items[1] from there
+   (choose_sort_blocks in vk_sort.c: the device's or rd_tuning's, cut to its shared memory). */
+void rd_vk_sorter_items(const rd_vk_sorter *s, uint32_t items[2]);
 
 /* Dispatch arguments, in the sorter's control block, for a kernel over min(count, limit)
    elements, per_group to a group, or over none where the uint at status (a sort's) is
