@@ -486,7 +486,10 @@ static void test_filters(test_rng *r)
    spec's segmentation protocol) must recover its id mask with IoU >= 0.9, at the right
    level. Parts and subparts border each other inside an object, where a pixel a quarter
    covered by one already gives it a relevancy near 1 (phi is normalised): their masks grow
-   by that band, so they are held to IoU >= 0.7 (0.75-0.79 the worst measured). */
+   by that band, so they are held to IoU >= 0.7 (0.75-0.79 the worst measured). The
+   sanitizer build trains 20 steps, not 300, and checks the loss only: its memory checks
+   need every call here run once, not a trained field (the steps repeat one path; 150
+   took 47 s there), and the release build checks the recovery at full length. */
 static void test_recovery(void)
 {
     rd_context *ctx;
@@ -514,9 +517,9 @@ static void test_recovery(void)
                                        &trainer));
     rd_train_stats first, last;
     CHECK_OK(rd_feature_trainer_step(trainer, 10, &first));
-    CHECK_OK(rd_feature_trainer_step(trainer, TEST_SANITIZED ? 140 : 290, &last));
+    CHECK_OK(rd_feature_trainer_step(trainer, TEST_SANITIZED ? 10 : 290, &last));
     printf("  feature training: loss %.4f after 10 steps, %.4f after %d\n", first.loss, last.loss, last.iteration);
-    CHECK(last.loss < 0.5 * first.loss);
+    CHECK(last.loss < (TEST_SANITIZED ? 0.9 : 0.5) * first.loss); /* 0.83 -> 0.62 after 20 steps */
     rd_feature_field *field = NULL;
     CHECK_OK(rd_feature_trainer_field(trainer, &field));
     size_t P = (size_t)fs.test[0].width * fs.test[0].height;
@@ -556,9 +559,9 @@ static void test_recovery(void)
     printf("  feature recovery: %d id masks judged; the worst IoU of an object %.3f, of a part or subpart %.3f\n", judged,
            worst_object, worst_part);
     CHECK(judged >= 30);
-    CHECK(worst_object >= 0.9);
-    CHECK(worst_part >= 0.7);
-    CHECK(wrong_level == 0);
+    CHECK(TEST_SANITIZED || worst_object >= 0.9);
+    CHECK(TEST_SANITIZED || worst_part >= 0.7);
+    CHECK(TEST_SANITIZED || wrong_level == 0);
     rd_feature_field_destroy(field);
     rd_feature_trainer_destroy(trainer);
     for (int k = 0; k < train_count; k++) rd_language_features_free(&lf[k]);
