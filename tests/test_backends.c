@@ -71,7 +71,8 @@ static const backend_config CONFIGS[] = {
     {"cpu (threads)", RD_BACKEND_CPU, 0, {0}, false},
     {"cuda", RD_BACKEND_CUDA, 0, {0}, false},
     {"vulkan", RD_BACKEND_VULKAN, 0, {0}, false},
-    /* the blend's two launch orders, whichever the device defaults to (splat_vk.c) */
+    /* the blend's two launch orders, whichever the device defaults to (splat_vk.c; software
+       devices skip their default's, row order, which the "vulkan" row runs) */
     {"vulkan (tiles longest first)", RD_BACKEND_VULKAN, 0, {.vk_tile_order = RD_TILE_ORDER_LONGEST}, true},
     {"vulkan (tiles in row order)", RD_BACKEND_VULKAN, 0, {.vk_tile_order = RD_TILE_ORDER_ROWS}, true},
     /* the sorts' blocks at another size than the device's default (vk_sort.c's sort_items;
@@ -193,7 +194,8 @@ int main(void)
             continue;
         }
         bool software = software_device(ctx);
-        if (software && cfg->tuning.vk_sort_path == RD_SORT_REDUCE_THEN_SCAN) {
+        /* software devices' defaults: reduce-then-scan (vk_sort.c) and tiles in row order (splat_vk.c) */
+        if (software && (cfg->tuning.vk_sort_path == RD_SORT_REDUCE_THEN_SCAN || cfg->tuning.vk_tile_order == RD_TILE_ORDER_ROWS)) {
             printf("backend %s: skipped (this device's default: the \"vulkan\" row ran it)\n", cfg->name);
             rd_context_destroy(ctx);
             continue;
