@@ -35,4 +35,4 @@ test-fuzz: deps
 	tools/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-sanitize build-fuzz out fuzz-out
+	rm -rf $(BUILD) $(BUILD)-sanitize build-fuzz out fuzz-out .cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # interop_test.sh RADIANT INTEROP_TOOL CACHE: radiant against PlayCanvas' splat-transform
-# (pinned below, installed from npm into CACHE once; skipped, saying so, where npm is
+# (pinned below, installed from npm into CACHE once, which build folders share (one install
+# at a time: they may test at once); skipped, saying so, where npm is
 # missing or cannot reach its registry). Both directions for every format both tools know:
 # each file one tool writes, the other reads, and the two decodes of the same file must
 # agree Gaussian by Gaussian (counts, SH degrees, values far inside each format's
@@ -19,8 +20,10 @@ fixtures=${RADIANT_DATA:-$here/../../shared/data}/gaussian_splats/splat_transfor
 
 command -v node >/dev/null && command -v npm >/dev/null || { echo "interop: skipped: node and npm are not installed"; exit 77; }
 st=$cache/$version/node_modules/.bin/splat-transform
+mkdir -p "$cache/$version"
+exec 9>"$cache/install.lock"
+flock 9 2>/dev/null || true # util-linux; without it, installs are not serialised
 if [ ! -x "$st" ]; then
-    mkdir -p "$cache/$version"
     log=$cache/npm-install.log
     if ! timeout 300 npm install --prefix "$cache/$version" --no-audit --no-fund --loglevel=error \
             "@playcanvas/splat-transform@$version" >"$log" 2>&1; then
@@ -35,6 +38,7 @@ if [ ! -x "$st" ]; then
     fi
 fi
 "$st" --version 2>&1 | grep -q "v$version" || { echo "interop: $st is not version $version"; exit 1; }
+exec 9>&- # installed: another build's test may go on
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
