@@ -150,9 +150,12 @@ int main(void)
             rd_image want;
             render_on_white(truth, &cams[VIEWS - 1], &want);
             double before = psnr(rd_trainer_scene(t), &cams[VIEWS - 1], &want);
-            CHECK_OK(rd_trainer_step(t, 500, NULL));
+            /* the sanitizer build: 100 steps, which pass the same bounds by 6 dB (17.6 -> 28.3;
+               50 steps 25.4, 500 32.6); the steps between run the same code */
+            int steps = TEST_SANITIZED ? 100 : 500;
+            CHECK_OK(rd_trainer_step(t, steps, NULL));
             double after = psnr(rd_trainer_scene(t), &cams[VIEWS - 1], &want);
-            printf("rtmv: held-out view %05d: PSNR %.2f dB untrained, %.2f dB after 500 steps\n", VIEWS - 1, before, after);
+            printf("rtmv: held-out view %05d: PSNR %.2f dB untrained, %.2f dB after %d steps\n", VIEWS - 1, before, after, steps);
             CHECK(after >= before + 4.0 && after >= 20.0);
             rd_image_free(&want);
             rd_trainer_destroy(t);
