@@ -36,8 +36,8 @@ typedef struct backend_op {
     int (*cases)(const op_env *env);
     /* Case i's inputs from the run's random numbers; NULL to leave it out (said by the row). */
     void *(*generate)(const op_env *env, test_rng *r, int i);
-    /* Whether case i is large: its reference is then the threaded CPU, which the first
-       backend row checks against one thread. */
+    /* Whether case i is large: on a GPU row its reference is then the threaded CPU, which
+       the first backend row (the threaded CPU, against one thread) checks. */
     bool (*large)(const void *inputs);
     /* Runs the case on ctx into freshly poisoned outputs (*outputs, allocated by the run). */
     rd_result (*run)(rd_context *ctx, void *inputs, void **outputs);
