@@ -270,7 +270,9 @@ static void test_boxes(const rd_train_view *train, int n, const rd_train_view *h
     if (!t) return;
     double untrained = nerf_boxes_psnr(ctx, rd_nerf_trainer_scene(t), held, m);
     rd_nerf_train_stats stats = {0};
-    int steps = TEST_SANITIZED ? 300 : 800; /* 200 steps reached 18.81 dB */
+    /* the held-out PSNR plateaus: 17.8 dB after 200 steps, 22.4 after 400, 23.3 after 600,
+       22.9 after 800 (800 steps were twice the time for half a dB) */
+    int steps = TEST_SANITIZED ? 300 : 400;
     for (int done = 0; done < steps; done += 50) {
         CHECK_OK(rd_nerf_trainer_step(t, 50, &stats));
         printf("  step %d: loss %.5f, %lld rays, %lld samples, %lld cells occupied\n", stats.iteration, stats.loss,
@@ -279,7 +281,7 @@ static void test_boxes(const rd_train_view *train, int n, const rd_train_view *h
     double trained = nerf_boxes_psnr(ctx, rd_nerf_trainer_scene(t), held, m);
     printf("  held-out PSNR: %.2f dB untrained, %.2f dB after %d steps\n", untrained, trained, steps);
     CHECK(untrained < 14.0);
-    CHECK(trained > (TEST_SANITIZED ? 18.0 : 20.0)); /* reached: 21.25 dB after 400 steps, 22.69 after 800 */
+    CHECK(trained > (TEST_SANITIZED ? 18.0 : 20.0));
     /* empty space was found: far fewer cells than all of them stay occupied */
     CHECK(stats.occupied_cells < 128 * 128 * 128 / 2);
     rd_nerf_trainer_destroy(t);
