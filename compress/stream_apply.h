@@ -43,12 +43,22 @@ typedef struct stream_apply_args {
    latent rows a Gaussian, which the first pass finds for the others. */
 static inline size_t rd_stream_apply_scratch_bytes(uint32_t count) { return 24 * (size_t)count + 16; }
 
-/* The backends' kernels: the decode enqueued on the context's stream (CUDA), or finished
-   when it returns (Vulkan, which reads the arguments from device_args, their copy in
-   device memory, and keeps its pipeline in *kernels, made at the first call and freed by
-   rd_stream_vk_free). */
+/* Vulkan's upload of the frame: bytes of host memory that go to device (the arrays that
+   the arguments point into, the arguments themselves at args), copied in the decode's
+   own submission. */
+typedef struct stream_vk_upload {
+    void *device;
+    const void *host;
+    size_t bytes;
+    uint64_t args;
+} stream_vk_upload;
+
+/* The backends' kernels: the decode enqueued on the context's stream (CUDA, its arrays
+   already uploaded), or finished when it returns (Vulkan, which uploads them first in the
+   same submission, reads the arguments from their copy in device memory, and keeps its
+   pipeline in *kernels, made at the first call and freed by rd_stream_vk_free). */
 rd_result rd_stream_apply_cuda(rd_context *ctx, const stream_apply_args *a);
-rd_result rd_stream_apply_vk(rd_context *ctx, const stream_apply_args *a, uint64_t device_args, void **kernels);
+rd_result rd_stream_apply_vk(rd_context *ctx, const stream_apply_args *a, const stream_vk_upload *up, void **kernels);
 void rd_stream_vk_free(rd_context *ctx, void *kernels);
 
 #ifdef __cplusplus

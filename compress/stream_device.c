@@ -212,13 +212,13 @@ rd_result rd_stream_device_apply(rd_context *ctx, const char *where, const strea
     a.gaussian_rows = address(scratch->device, rows_at);
     at = (at + 7) & ~(size_t)7; /* the arguments themselves, for Vulkan's shader to read */
     uint64_t device_args = pack(scratch, &at, &a, sizeof a / 4);
-    r = rd_buffer_copy(ctx, scratch->device, RD_MEMORY_DEVICE, scratch->host, RD_MEMORY_HOST, at);
-    if (r != RD_OK) return r;
 #ifdef RD_HAVE_CUDA
-    if (backend == RD_BACKEND_CUDA) r = rd_stream_apply_cuda(ctx, &a);
+    if (backend == RD_BACKEND_CUDA) r = rd_buffer_copy(ctx, scratch->device, RD_MEMORY_DEVICE, scratch->host, RD_MEMORY_HOST, at);
+    if (backend == RD_BACKEND_CUDA && r == RD_OK) r = rd_stream_apply_cuda(ctx, &a);
 #endif
 #ifdef RD_HAVE_VULKAN
-    if (backend == RD_BACKEND_VULKAN) r = rd_stream_apply_vk(ctx, &a, device_args, &scratch->kernels);
+    stream_vk_upload up = {scratch->device, scratch->host, at, device_args};
+    if (backend == RD_BACKEND_VULKAN) r = rd_stream_apply_vk(ctx, &a, &up, &scratch->kernels);
 #endif
     (void)device_args;
     /* f_rest's latents, the parent's plus this frame's, are the only sum that can leave 32

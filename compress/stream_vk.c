@@ -1,7 +1,9 @@
 /* stream_vk.c: a residual frame's decode on Vulkan (stream_apply.h): the arguments read by
    the shader from device memory (they outgrow a push-constant block), four dispatches of
    compress/shaders/stream_residual.comp (each Gaussian's parent and rows; the small arrays'
-   floats and the SH's; the moved positions) with barriers between, one submission. */
+   floats and the SH's; the moved positions) with barriers between, one submission with the
+   frame's upload before them (a submission and its wait cost about as much as the
+   dispatches). */
 #include "stream_apply.h"
 #include "../renderer/vulkan/vk_backend.h"
 
@@ -25,7 +27,7 @@ void rd_stream_vk_free(rd_context *ctx, void *kernels)
     free(kernels);
 }
 
-rd_result rd_stream_apply_vk(rd_context *ctx, const stream_apply_args *a, uint64_t device_args, void **kernels)
+rd_result rd_stream_apply_vk(rd_context *ctx, const stream_apply_args *a, const stream_vk_upload *up, void **kernels)
 {
     if (!*kernels) {
         rd_vk_pipeline *pipeline = calloc(1, sizeof *pipeline);
@@ -40,9 +42,9 @@ rd_result rd_stream_apply_vk(rd_context *ctx, const stream_apply_args *a, uint64
     struct {
         uint64_t args;
         uint32_t mode, pad;
-    } push = {device_args, 0, 0};
+    } push = {up->args, 0, 0};
     VkCommandBuffer cmd;
-    rd_result r = rd_vk_begin(ctx, &cmd);
+    rd_result r = rd_vk_begin_upload(ctx, &cmd, up->device, up->host, up->bytes);
     if (r != RD_OK) return r;
     if (a->count) rd_vk_dispatch(cmd, *kernels, &push, ((uint64_t)a->count + INVOCATIONS - 1) / INVOCATIONS);
     rd_vk_barrier(cmd);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { STAGING_BYTES = 32 << 20 };
 #define FENCE_TIMEOUT_NS 600000000000ull /* ten minutes: a big frame on lavapipe is slow, a hang is not */
 
 static const char *vk_result_name(VkResult r)
@@ -430,7 +429,7 @@ static rd_result staged_copy(rd_context *ctx, void *host_dst, const void *host_s
     if (offset + bytes > dev->bytes)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: copy of %zu bytes at %llu passes the buffer's end", bytes,
                        (unsigned long long)offset);
-    size_t chunk_max = bytes < STAGING_BYTES ? bytes : STAGING_BYTES;
+    size_t chunk_max = bytes < RD_VK_STAGING_BYTES ? bytes : RD_VK_STAGING_BYTES;
     rd_result r = rd_vk_reserve(ctx, &vk->staging, chunk_max, "staging buffer");
     for (size_t done = 0; r == RD_OK && done < bytes;) {
         size_t chunk = bytes - done < vk->staging.bytes ? bytes - done : (size_t)vk->staging.bytes;

@@ -20,6 +20,9 @@ extern "C" {
    counters read after a frame. */
 typedef rd_vulkan_buffer rd_vk_buffer;
 
+/* The staging buffer's largest size: bigger copies go through it in pieces. */
+enum { RD_VK_STAGING_BYTES = 32 << 20 };
+
 typedef struct rd_vk_state {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
@@ -77,6 +80,12 @@ void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf);
 /* Synchronous copies between host memory and a buffer, through the staging buffer. */
 rd_result rd_vk_upload(rd_context *ctx, rd_vk_buffer *dst, VkDeviceSize offset, const void *src, size_t bytes);
 rd_result rd_vk_download(rd_context *ctx, void *dst, const rd_vk_buffer *src, VkDeviceSize offset, size_t bytes);
+/* Starts recording the context's command buffer with bytes from host memory copied into
+   dst (rd_buffer_alloc memory of this context) and a barrier after, so that the commands
+   recorded next read them in the same submission: one round trip, not two. The bytes go
+   through the staging buffer, which holds them until the submission's wait; where they
+   outgrow it (or dst is host-visible) the copy is made synchronously first. */
+rd_result rd_vk_begin_upload(rd_context *ctx, VkCommandBuffer *cmd, void *dst, const void *src, size_t bytes);
 
 /* A compute pipeline; its push-constant size comes from the SPIR-V. */
 typedef struct rd_vk_pipeline {

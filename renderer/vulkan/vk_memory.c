@@ -89,6 +89,24 @@ rd_result rd_vk_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const voi
     return rd_vk_submit_wait(ctx, "rd_buffer_copy");
 }
 
+rd_result rd_vk_begin_upload(rd_context *ctx, VkCommandBuffer *cmd, void *dst, const void *src, size_t bytes)
+{
+    rd_vk_state *vk = rd_vk(ctx);
+    VkDeviceSize offset = 0;
+    rd_vk_buffer *d = find(vk, dst, &offset);
+    if (!d || offset + bytes > d->bytes)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: an upload of %zu bytes to %p is not within an rd_buffer_alloc buffer", bytes, dst);
+    bool staged = bytes && !d->host && bytes <= RD_VK_STAGING_BYTES;
+    rd_result r = staged ? rd_vk_reserve(ctx, &vk->staging, bytes, "staging buffer") : rd_vk_upload(ctx, d, offset, src, bytes);
+    if (r == RD_OK) r = rd_vk_begin(ctx, cmd);
+    if (r != RD_OK || !staged) return r;
+    memcpy(vk->staging.mapped, src, bytes);
+    VkBufferCopy region = {.srcOffset = 0, .dstOffset = offset, .size = bytes};
+    vkCmdCopyBuffer(*cmd, vk->staging.buffer, d->buffer, 1, &region);
+    rd_vk_barrier(*cmd);
+    return RD_OK;
+}
+
 static rd_result require_vulkan(rd_context *ctx, const char *call)
 {
     if (!ctx) return RD_ERROR_INVALID_ARGUMENT;
