@@ -298,7 +298,10 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
     decode = calloc((size_t)n, sizeof *decode), render = calloc((size_t)n, sizeof *render), both = calloc((size_t)n, sizeof *both);
     seek = calloc(16, sizeof *seek);
     if (!decode || !render || !both || !seek) goto done;
-    if (gpu) { /* four bytes to read back after each decode: its kernels finished, not only enqueued */
+    /* CUDA: four bytes to read back after each decode, so that its kernels finished, not only
+       enqueued; Vulkan's decode has waited for its submission when it returns */
+    bool probing = rd_context_backend(ctx) == RD_BACKEND_CUDA;
+    if (probing) {
         rd_memory memory;
         if (rd_buffer_alloc(ctx, 4, &probe, &memory) != RD_OK) goto fail;
     }
@@ -306,7 +309,7 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
         if (frame_scene(s, k, &decode[k - first], &scene) != RD_OK) goto fail;
         double t_wait = cli_now_ms();
         uint32_t word;
-        if (gpu && rd_buffer_copy(ctx, &word, RD_MEMORY_HOST, probe, RD_MEMORY_DEVICE, 4) != RD_OK) goto fail;
+        if (probing && rd_buffer_copy(ctx, &word, RD_MEMORY_HOST, probe, RD_MEMORY_DEVICE, 4) != RD_OK) goto fail;
         decode[k - first] += cli_now_ms() - t_wait;
         if (!views.count) {
             if (frame_views(ctx, &o, s, &views) != RD_OK) goto fail;
