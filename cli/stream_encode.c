@@ -37,15 +37,20 @@ static const char *USAGE =
     "                        steady gradient stay 0 and cost few bits (default 0.06; 0: none)\n"
     "  --no-split            every gate starts at P(open) = 1/2 (default: the static/dynamic split\n"
     "                        starts them from the change between a frame's photos and the last's)\n"
-    "  --densify-every N     clone, split and prune inside a residual frame every N steps (default:\n"
-    "                        two passes over the frame's views, as QUEEN)\n"
+    "  --densify             clone, split and prune inside each residual frame every two passes over\n"
+    "                        its views, as QUEEN (default: none, every residual frame keeps its\n"
+    "                        parent's Gaussians: new ones cost test PSNR in a frame's few steps)\n"
+    "  --densify-every N     the same every N steps\n"
     "  --densify-gradient X  the mean view-space gradient that grows a Gaussian (default 1.25e-3)\n"
-    "  --no-densify          every residual frame keeps its parent's Gaussians\n"
+    "  --no-densify          no densification (the default)\n"
     "  --sh-degree N         the stream's SH degree (0..3, default 2, as QUEEN on N3DV)\n"
     "  --downscale F         photos F times smaller (1..16, default 1)\n"
     "  --background B        black (default), white or R,G,B in [0,1]\n"
     "  --backend B           auto (default), cpu, cuda (each residual frame's steps on the device)\n"
-    "  --seed S              (default 0)\n";
+    "  --seed S              (default 0)\n"
+    "  --deterministic       CUDA: repeat a run bit for bit (the backward passes sum in a fixed order,\n"
+    "                        as radiant train's), so that runs with other options start from the same\n"
+    "                        frame 0\n";
 
 typedef struct encode_options {
     const char *dataset, *out;
@@ -53,8 +58,8 @@ typedef struct encode_options {
     int first_iterations, iterations, keyframe_every, sh_degree, downscale;
     long long points;
     float gate_lambda, background[3], densify_gradient, latent_shrink; /* latent_shrink: as the desc's */
-    int densify_every; /* 0: the encoder's default; -1: none */
-    bool no_split;
+    int densify_every; /* as the desc's: 0 none (the default), -1 QUEEN's two passes */
+    bool no_split, deterministic;
     int latents[RD_STREAM_ATTRIBUTES]; /* 0: the encoder's default */
     unsigned long long seed;
     rd_backend backend;
@@ -111,6 +116,8 @@ static int parse(int argc, char **argv, encode_options *o)
             o->latents[RD_STREAM_OPACITY] = v4[3];
         } else if (strcmp(a, "--no-split") == 0) {
             o->no_split = true;
+        } else if (strcmp(a, "--deterministic") == 0) {
+            o->deterministic = true;
         } else if (strcmp(a, "--rest-latents") == 0 && next) {
             if (!number(argv[++i], 0, 64, &v) || v != (int)v) return fprintf(stderr, "radiant: %s %s: expected 0..64\n", a, next), EXIT_USAGE;
             o->latents[RD_STREAM_F_REST] = (int)v;
@@ -118,6 +125,8 @@ static int parse(int argc, char **argv, encode_options *o)
             if (!number(argv[++i], 0, 10, &v)) return fprintf(stderr, "radiant: %s %s: expected 0..10\n", a, next), EXIT_USAGE;
             o->latent_shrink = v > 0 ? (float)v : -1.0f;
         } else if (strcmp(a, "--no-densify") == 0) {
+            o->densify_every = 0;
+        } else if (strcmp(a, "--densify") == 0) {
             o->densify_every = -1;
         } else if (strcmp(a, "--densify-every") == 0 && next) {
             if (!number(argv[++i], 1, 1e8, &v) || v != (int)v) return fprintf(stderr, "radiant: %s %s: expected 1..1e8 steps\n", a, next), EXIT_USAGE;
@@ -253,7 +262,7 @@ int cli_stream_encode(int argc, char **argv)
     int64_t points = rd_train_set_points(train, &xyz, &rgb);
     rd_trainer_desc td = {.views = views, .view_count = first_views, .points = points ? xyz : NULL, .colors = points ? rgb : NULL,
                           .point_count = points ? points : o.points, .sh_degree = RD_SH_DEGREE(o.sh_degree), .iterations = o.first_iterations,
-                          .seed = o.seed, .densify = true};
+                          .seed = o.seed, .densify = true, .deterministic = o.deterministic};
     memcpy(td.box_min, lo, sizeof lo), memcpy(td.box_max, hi, sizeof hi), memcpy(td.background, o.background, sizeof td.background);
     printf("encoding %s: %d frames (%lld to %lld), %d train views at frame %lld\n", o.dataset, count, o.first, o.last, first_views, o.first);
     double start = cli_now_ms();
@@ -271,7 +280,7 @@ int cli_stream_encode(int argc, char **argv)
         if (f > o.first) { /* a keyframe: the frame trained as a residual, then stored whole */
             bool key = o.keyframe_every > 0 && (f - o.first) % o.keyframe_every == 0;
             rd_stream_encode_desc ed = {.iterations = o.iterations, .gate_lambda = o.gate_lambda, .seed = o.seed + (uint64_t)f, .intra = key,
-                                        .densify_every = o.densify_every, .densify_gradient = o.densify_gradient,
+                                        .densify_every = o.densify_every, .densify_gradient = o.densify_gradient, .deterministic = o.deterministic,
                                         .latent_shrink = o.latent_shrink};
             kind = key ? "intra" : "residual";
             memcpy(ed.background, o.background, sizeof ed.background);

@@ -17,7 +17,7 @@
    Gaussian's share of the change (else every gate at P(g = 0) = 1/2), and the first 30%
    of the steps render only the changing Gaussians with the loss masked to their footprint.
 
-   Every densify_every steps the frame grows and is pruned as 3DGS's (stream_encode_density.c):
+   Where asked, every densify_every steps the frame grows and is pruned as 3DGS's (stream_encode_density.c):
    each Gaussian's row keeps its parent in the previous frame (the stream's mapping), new
    rows decode from their source's parent.
 
@@ -203,7 +203,7 @@ static rd_result step(encoder *e, int number, bool masked, const rd_train_view *
     rd_scene *scene;
     rd_result r = rd_scene_create(e->ctx, &sd, &scene);
     if (r != RD_OK) return r;
-    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD};
+    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD | (e->desc->deterministic ? RD_RENDER_DETERMINISTIC : 0u)};
     memcpy(rd.background, e->desc->background, sizeof rd.background);
     target_of(v, e->desc->background, f->target);
     r = rd_render(e->ctx, scene, &v->camera, &rd, &(rd_framebuffer){.color = f->render});
@@ -341,7 +341,7 @@ static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, co
     rd_scene *scene = NULL;
     rd_result r = e->dynamic && d && sorted && render && grad && now && before ? rd_scene_create(e->ctx, &e->parent, &scene)
                                                                  : rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory");
-    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD};
+    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD | (e->desc->deterministic ? RD_RENDER_DETERMINISTIC : 0u)};
     memcpy(rd.background, e->desc->background, sizeof rd.background);
     for (int k = 0; k < count && r == RD_OK; k++) {
         const rd_camera *cam = &views[k].camera;
@@ -413,7 +413,8 @@ rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views
         r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory for %lld Gaussians", (long long)state.count);
     /* the positions' learning rate: the recipe's first (1.6e-4 of the extent), the frame's scene is already fitted */
     float position_lr = 1.6e-4f * e.extent;
-    density_schedule schedule = {&e, d.densify_every ? d.densify_every : 2 * view_count, d.iterations, 0, 0, 0.0};
+    /* no densification by default: clones and splits cost test PSNR (BENCHMARKS.md, issue 32) */
+    density_schedule schedule = {&e, d.densify_every < 0 ? 2 * view_count : d.densify_every, d.iterations, 0, 0, 0.0};
     double first = 0.0, last = 0.0, densify_ms = 0.0;
     int64_t dynamic = -1;
     if (r == RD_OK && d.previous_views && !e.s.gates_off) r = split_static_dynamic(&e, views, d.previous_views, view_count, &dynamic);

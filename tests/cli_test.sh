@@ -273,9 +273,9 @@ if [ -n "$video_tool" ]; then
         --backend cpu --out "$tmp/videor"
     check "  (each frame its own views: 2 a frame, with PSNR)" sh -c "test -s '$tmp/videor/test_c1_t2_f0002.png' && test ! -e '$tmp/videor/test_c1_t2_f0001.png' && grep -q 'mean over 3 frames' '$tmp/stdout'"
     check "stream encode --keyframe-every 2" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video2.rstream" \
-        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split --no-densify --latent-shrink 0.01
+        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split --latent-shrink 0.01
     check "  (frame 2 intra)" grep -q 'frame 2 (intra)' "$tmp/stdout"
-    check "  (--no-densify: no new Gaussians)" sh -c "! grep -q ' gone' '$tmp/stdout'"
+    check "  (no densification by default: no new Gaussians)" sh -c "! grep -q ' gone' '$tmp/stdout'"
     check "  (--no-split: no count of changing Gaussians)" sh -c "! grep -q 'changing' '$tmp/stdout'"
     check "stream encode --latents 1,1,1,1" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video3.rstream" \
         --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split --no-densify --latent-shrink 0.01 --latents 1,1,1,1
@@ -289,6 +289,10 @@ if [ -n "$video_tool" ]; then
         sh -c "grep -q 'frame 1 (residual).* new, [0-9]* gone' '$tmp/stdout' && grep -q '\"added\"' '$tmp/video4.report.json'"
     check "  (and plays: the mapping and f_rest's latents read back)" status_is 0 "$radiant" render "$tmp/video4.rstream" \
         --dataset "$tmp/video" --backend cpu --out "$tmp/video4r"
+    check "stream encode --densify (QUEEN's schedule: every two passes over the views)" status_is 0 "$radiant" stream encode "$tmp/video" \
+        --out "$tmp/video5.rstream" --frames 0:1 --first-iterations 20 --iterations 20 --points 100 --sh-degree 0 --backend cpu \
+        --densify --densify-gradient 1e-9
+    check "  (the residual frame grew)" grep -q 'frame 1 (residual).* new, [0-9]* gone' "$tmp/stdout"
     check "--latent-shrink -1 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --latent-shrink -1
     check "--rest-latents 65 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --rest-latents 65
     check "--densify-every 0 exits 2" status_is 2 "$radiant" stream encode "$tmp/video" --out "$tmp/x.rstream" --densify-every 0

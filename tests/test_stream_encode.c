@@ -86,7 +86,7 @@ static void test_encode_split(rd_context *enc, const rd_scene_desc *a, const rd_
     CHECK_OK(rd_stream_writer_create(enc, path_of("split.rstream"), &(rd_stream_desc){.sh_degree = a->sh_degree}, &w));
     CHECK_OK(rd_stream_write_intra(w, a));
     rd_stream_encode_report report;
-    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 80 : 240, .seed = 5, .previous_views = previous, .densify_every = -1};
+    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 80 : 240, .seed = 5, .previous_views = previous};
     CHECK_OK(rd_stream_encode_frame(w, views, count, &d, &report));
     rd_scene_desc decoded = rd_stream_writer_state(w);
     double after = mse_of(ctx, &decoded, &views[0].camera, 1, (rd_image *)views[0].image);
@@ -194,7 +194,7 @@ static void test_encode(rd_context *enc)
     encode_case_make(&c, 0.0f);
     rd_stream_encode_report report;
     int64_t intra_bytes = 0;
-    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 80 : 240, .seed = 5, .densify_every = -1};
+    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 80 : 240, .seed = 5};
     rd_scene_desc decoded = encode_one(enc, &c, "encoded.rstream", &d, &report, &intra_bytes);
     double before = mse_of(ctx, &c.a, c.cams, VIEWS, c.targets), after = mse_of(ctx, &decoded, c.cams, VIEWS, c.targets);
     printf("  encode on %s: MSE against the frame's views %.5f -> %.5f (loss %.4f -> %.4f), %lld of %d moved, %lld bytes against the intra's %lld, %.2f s\n",
@@ -310,7 +310,7 @@ static void test_encode_rest(rd_context *enc)
     rd_stream_writer *w;
     if (!CHECK_OK(rd_stream_writer_create(enc, path, &(rd_stream_desc){.sh_degree = 1}, &w))) return;
     CHECK_OK(rd_stream_write_intra(w, &c.a));
-    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 80 : 160, .seed = 5, .densify_every = -1, .latent_dims = {0, 4}};
+    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 80 : 160, .seed = 5, .latent_dims = {0, 4}};
     rd_stream_encode_report first, second;
     CHECK_OK(rd_stream_encode_frame(w, c.views, VIEWS, &d, &first));
     rd_scene_desc one = rd_stream_writer_state(w);
@@ -489,7 +489,7 @@ static void test_encode_density(rd_context *enc)
        1.25e-3 at 1352x1014): a threshold that grows a few percent at each step */
     rd_stream_encode_desc d = {.iterations = 240, .seed = 5, .densify_every = 40, .densify_gradient = 0.01f, .latent_shrink = 0.01f};
     rd_scene_desc decoded = encode_one(enc, &c, "densified.rstream", &d, &report, &intra_bytes);
-    d.densify_every = -1;
+    d.densify_every = 0; /* the default: none */
     rd_scene_desc without = encode_one(enc, &c, "undensified.rstream", &d, &fixed, &intra_bytes);
     double before = mse_of(ctx, &c.a, c.cams, VIEWS, c.targets), after = mse_of(ctx, &decoded, c.cams, VIEWS, c.targets);
     double after_without = mse_of(ctx, &without, c.cams, VIEWS, c.targets);
@@ -497,6 +497,7 @@ static void test_encode_density(rd_context *enc)
            rd_backend_name(rd_context_backend(enc)), (long long)N, (long long)report.count, (long long)report.added,
            (long long)report.removed, before, after, after_without, (long long)report.bytes, (long long)fixed.bytes);
     CHECK(report.removed >= N / 10 && report.added > 0);
+    CHECK(fixed.added == 0 && fixed.removed == 0 && fixed.count == N);
     CHECK(report.count == N - report.removed + report.added && decoded.count == report.count);
     CHECK(after < 0.3 * before && after < 2.0 * after_without); /* 0.11-0.13 and 0.7-1.5 over 24 seeds: this scene needs no growth */
     random_scene_free(&decoded), random_scene_free(&without);

@@ -134,12 +134,17 @@ typedef struct rd_stream_encode_desc {
                                                 from its Gaussian's share of the change between the two
                                                 frames; NULL: every gate at P(g = 0) = 1/2 */
     int densify_every;                       /* steps between densifications (clone, split, prune faint
-                                                Gaussians; the mapping records each one's parent); 0: two
-                                                passes over the views (QUEEN); negative: none */
+                                                Gaussians; the mapping records each one's parent); 0 (the
+                                                default): none, as new Gaussians cost test PSNR in a few
+                                                hundred quantised steps (BENCHMARKS.md); negative: two
+                                                passes over the views, QUEEN's */
     float densify_gradient;                  /* the mean view-space gradient that grows a Gaussian; 0: 1.25e-3 */
     float latent_shrink;                     /* after each step every latent moves this far toward 0, so
                                                 that those without a steady gradient stay 0 and cost few
                                                 bits; 0: the default; negative: none */
+    bool deterministic;                      /* CUDA: the backward passes' sums in a fixed order
+                                                (RD_RENDER_DETERMINISTIC), so that a seed repeats a frame bit
+                                                for bit there too, at a cost */
 } rd_stream_encode_desc;
 
 typedef struct rd_stream_encode_report {
@@ -160,7 +165,7 @@ typedef struct rd_stream_encode_report {
 /* Trains the next frame as a residual of the writer's state against views (cameras and
    photos of this frame; the stream's SH degree) and writes it: latents with learned
    decoders under straight-through rounding, positions behind hard-concrete gates with an
-   L0 term (spec/streams.md), densified and pruned every densify_every steps. The first frame comes from rd_trainer, written with
+   L0 term (spec/streams.md), densified and pruned every densify_every steps where asked. The first frame comes from rd_trainer, written with
    rd_stream_write_intra. report may be NULL. */
 rd_result rd_stream_encode_frame(rd_stream_writer *w, const rd_train_view *views, int view_count, const rd_stream_encode_desc *desc,
                                  rd_stream_encode_report *report);
