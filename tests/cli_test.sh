@@ -263,8 +263,8 @@ fi
 if [ -n "$video_tool" ]; then
     mkdir -p "$tmp/video"
     check "write a multi-view video" status_is 0 "$video_tool" "$tmp/video"
-    check "stream encode" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video.rstream" --first-iterations 150 \
-        --iterations 30 --points 400 --sh-degree 0 --backend cpu
+    check "stream encode --split" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video.rstream" --first-iterations 150 \
+        --iterations 30 --points 400 --sh-degree 0 --backend cpu --split
     check "  (a line a frame, with the test PSNR)" sh -c "grep -q 'frame 2 (residual)' '$tmp/stdout' && grep -q 'test PSNR' '$tmp/stdout'"
     check "  (the static/dynamic split's count of changing Gaussians)" sh -c "grep -q 'frame 1 (residual).* changing' '$tmp/stdout' && grep -q '\"changing\"' '$tmp/video.report.json'"
     check "  (the report beside it)" grep -q '"test_psnr"' "$tmp/video.report.json"
@@ -273,10 +273,10 @@ if [ -n "$video_tool" ]; then
         --backend cpu --out "$tmp/videor"
     check "  (each frame its own views: 2 a frame, with PSNR)" sh -c "test -s '$tmp/videor/test_c1_t2_f0002.png' && test ! -e '$tmp/videor/test_c1_t2_f0001.png' && grep -q 'mean over 3 frames' '$tmp/stdout'"
     check "stream encode --keyframe-every 2" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video2.rstream" \
-        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split --latent-shrink 0.01
+        --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --latent-shrink 0.01
     check "  (frame 2 intra)" grep -q 'frame 2 (intra)' "$tmp/stdout"
     check "  (no densification by default: no new Gaussians)" sh -c "! grep -q ' gone' '$tmp/stdout'"
-    check "  (--no-split: no count of changing Gaussians)" sh -c "! grep -q 'changing' '$tmp/stdout'"
+    check "  (no split by default: no count of changing Gaussians)" sh -c "! grep -q 'changing' '$tmp/stdout'"
     check "stream encode --latents 1,1,1,1" status_is 0 "$radiant" stream encode "$tmp/video" --out "$tmp/video3.rstream" \
         --first-iterations 20 --iterations 5 --points 100 --sh-degree 0 --backend cpu --keyframe-every 2 --no-split --no-densify --latent-shrink 0.01 --latents 1,1,1,1
     residual_bytes() { "$radiant_binary" info "$1" | sed -n 's/.*mean residual frame \([0-9]*\) bytes.*/\1/p'; }
