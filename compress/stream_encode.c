@@ -203,7 +203,7 @@ static rd_result step(encoder *e, int number, bool masked, const rd_train_view *
     rd_scene *scene;
     rd_result r = rd_scene_create(e->ctx, &sd, &scene);
     if (r != RD_OK) return r;
-    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD | (e->desc->deterministic ? RD_RENDER_DETERMINISTIC : 0u)};
+    rd_render_desc rd = {.flags = rd_stream_encode_render_flags(e->desc)};
     memcpy(rd.background, e->desc->background, sizeof rd.background);
     target_of(v, e->desc->background, f->target);
     r = rd_render(e->ctx, scene, &v->camera, &rd, &(rd_framebuffer){.color = f->render});
@@ -341,7 +341,7 @@ static rd_result split_static_dynamic(encoder *e, const rd_train_view *views, co
     rd_scene *scene = NULL;
     rd_result r = e->dynamic && d && sorted && render && grad && now && before ? rd_scene_create(e->ctx, &e->parent, &scene)
                                                                  : rd_fail(e->ctx, RD_ERROR_OUT_OF_MEMORY, "rd_stream_encode_frame: out of memory");
-    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD | (e->desc->deterministic ? RD_RENDER_DETERMINISTIC : 0u)};
+    rd_render_desc rd = {.flags = rd_stream_encode_render_flags(e->desc)};
     memcpy(rd.background, e->desc->background, sizeof rd.background);
     for (int k = 0; k < count && r == RD_OK; k++) {
         const rd_camera *cam = &views[k].camera;

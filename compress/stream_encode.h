@@ -109,6 +109,13 @@ bool rd_stream_encoder_rest_start(stream_encoder *e, const int32_t *latents, int
    partial pivoting; false where A is singular. */
 bool rd_stream_solve(double *A, double *B, int n, int m);
 
+/* The render flags of the encoder's renders that a backward pass follows (the steps, the
+   split): for backward, and with the desc's deterministic sums. */
+static inline uint32_t rd_stream_encode_render_flags(const rd_stream_encode_desc *d)
+{
+    return RD_RENDER_FOR_BACKWARD | (d->deterministic ? RD_RENDER_DETERMINISTIC : 0u);
+}
+
 /* Whether the mapping is the identity (nothing grew or was pruned). */
 bool rd_stream_encoder_identity(const stream_encoder *e);
 

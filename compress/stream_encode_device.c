@@ -274,7 +274,7 @@ rd_result rd_stream_encode_run_cuda(rd_context *ctx, stream_encode_run *run)
     bool held = r == RD_OK;
     if (held) r = allocate_state(ctx, run->e, run->e->n, true, &st);
 
-    rd_render_desc rd = {.flags = RD_RENDER_FOR_BACKWARD | (run->e->desc->deterministic ? RD_RENDER_DETERMINISTIC : 0u)};
+    rd_render_desc rd = {.flags = rd_stream_encode_render_flags(run->e->desc)};
     memcpy(rd.background, run->background, sizeof rd.background);
     for (int step = 0; r == RD_OK && step < run->iterations; step++) {
         stream_encode_step *s = &st.s;

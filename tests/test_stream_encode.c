@@ -2,7 +2,8 @@
    compress/stream_encode*.c): a frame trained from photos fits them better than its parent
    in far fewer bytes, and a reader decodes exactly the writer's state; the static/dynamic
    split; densification and pruning inside a frame (the mapping); the chain rule against
-   central differences; the split's loss mask. On the CPU and, where present, on CUDA. */
+   central differences; the split's loss mask; deterministic encodes repeat bit for bit.
+   On the CPU and, where present, on CUDA. */
 #include "stream_fixture.h"
 #include "../compress/stream_encode.h"
 
@@ -504,6 +505,25 @@ static void test_encode_density(rd_context *enc)
     encode_case_free(&c);
 }
 
+/* deterministic: the same desc twice gives the same frame bit for bit, densifications
+   included (on CUDA the backward passes then sum in a fixed order; the CPU always does). */
+static void test_encode_deterministic(rd_context *enc)
+{
+    encode_case c;
+    encode_case_make(&c, 0.1f);
+    rd_stream_encode_report one, two;
+    int64_t intra_bytes = 0;
+    rd_stream_encode_desc d = {.iterations = TEST_SANITIZED ? 40 : 80, .seed = 7, .densify_every = 20, .densify_gradient = 0.01f,
+                               .deterministic = true};
+    rd_scene_desc first = encode_one(enc, &c, "deterministic1.rstream", &d, &one, &intra_bytes);
+    rd_scene_desc second = encode_one(enc, &c, "deterministic2.rstream", &d, &two, &intra_bytes);
+    printf("  deterministic on %s: %lld and %lld Gaussians (%lld added), %lld and %lld bytes\n", rd_backend_name(rd_context_backend(enc)),
+           (long long)one.count, (long long)two.count, (long long)one.added, (long long)one.bytes, (long long)two.bytes);
+    CHECK(one.added > 0 && one.bytes == two.bytes && stream_same_scene(&first, &second));
+    random_scene_free(&first), random_scene_free(&second);
+    encode_case_free(&c);
+}
+
 /* What the rule keeps of Gaussian i, written again from 3DGS's: pruned under opacity 0.01;
    else grown (mean statistic at the threshold) it splits in two where its largest scale
    is over 1% of the extent, and is cloned where not. */
@@ -623,11 +643,13 @@ int main(void)
     test_encode(ctx);
     test_encode_rest(ctx);
     test_encode_density(ctx);
+    test_encode_deterministic(ctx);
     rd_context *cuda = NULL;
     if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA, .log = test_log}, &cuda) == RD_OK) {
         test_encode(cuda);
         test_encode_density(cuda);
         test_encode_rest(cuda);
+        test_encode_deterministic(cuda);
     } else {
         printf("stream_encode: encode on cuda skipped: no such device here\n");
     }
