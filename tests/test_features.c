@@ -738,7 +738,19 @@ static void test_training_gradients(test_rng *r)
     CHECK_OK(rd_feature_trainer_create(ctx, f.scene, &(rd_feature_trainer_desc){.views = &view, .view_count = 1, .levels = levels,
                                                                                   .codebook_size = L, .slots = K, .dim = dim}, &t));
     if (!t) return;
-    for (int64_t i = 0; i < t->count * levels * L; i++) t->logits[i] = (float)rng_range(r, -2.0, 2.0);
+    /* Each group's L logits a shuffled ladder with rungs at least 0.33 apart: uniform random
+       logits put two within the step of each other often enough (seed 32949778134) that the
+       step swapped the top K and the differences jumped. */
+    for (int64_t g = 0; g < t->count * levels; g++) {
+        float *group = t->logits + g * L;
+        for (int k = 0; k < L; k++) group[k] = (float)k;
+        for (int k = L - 1; k > 0; k--) {
+            int other = (int)(rng_uniform(r) * (k + 1));
+            float swap = group[k];
+            group[k] = group[other], group[other] = swap;
+        }
+        for (int k = 0; k < L; k++) group[k] = (float)(-2.0 + 4.0 / L * (group[k] + rng_range(r, 0.0, 0.5)));
+    }
     double loss;
     CHECK_OK(rd_feature_trainer_gradients(t, 0, &loss));
     size_t logits = (size_t)(t->count * levels * L), values = (size_t)levels * L * dim;
