@@ -41,6 +41,19 @@ void rd_trainer4d_destroy(rd_trainer4d *t)
 static rd_result initialise(rd_trainer4d *t, const rd_trainer_desc *d)
 {
     float period = t->desc.time_period;
+    if (d->initial) { /* a fitted scene continued */
+        const rd_scene4d *in = (const rd_scene4d *)d->initial;
+        rd_result r = rd_scene4d_alloc(t->ctx, in->count, in->sh_degree, in->time_degree, in->time_period, &t->scene);
+        if (r != RD_OK) return r;
+        size_t n = (size_t)in->count;
+        memcpy(t->scene->means, in->means, n * 4 * sizeof(float));
+        memcpy(t->scene->log_scales, in->log_scales, n * 4 * sizeof(float));
+        memcpy(t->scene->rotations, in->rotations, n * 8 * sizeof(float));
+        memcpy(t->scene->opacities, in->opacities, n * sizeof(float));
+        memcpy(t->scene->sh, in->sh, n * (size_t)rd_scene4d_sh_floats(in->sh_degree, in->time_degree) * sizeof(float));
+        rd_scene4d_refresh(t->ctx, t->scene);
+        return RD_OK;
+    }
     seed_points p;
     rd_result r = rd_seed_points_make(t->ctx, d, &t->rng, &p);
     if (r == RD_OK) r = rd_scene4d_alloc(t->ctx, p.count, t->max_degree, t->max_time_degree, period, &t->scene);
@@ -91,8 +104,11 @@ rd_result rd_trainer4d_create(rd_context *ctx, const rd_trainer_desc *desc, rd_t
     t->desc = *desc;
     t->desc.views = NULL; /* copied below; the caller's may go */
     if (!t->desc.iterations) t->desc.iterations = 30000;
-    t->max_degree = desc->sh_degree ? desc->sh_degree - 1 : 3;
-    t->max_time_degree = desc->time_degree ? desc->time_degree - 1 : RD_4D_MAX_TIME_DEGREE;
+    const rd_scene4d *initial = (const rd_scene4d *)desc->initial;
+    t->max_degree = initial ? initial->sh_degree : desc->sh_degree ? desc->sh_degree - 1 : 3;
+    t->max_time_degree = initial ? initial->time_degree : desc->time_degree ? desc->time_degree - 1 : RD_4D_MAX_TIME_DEGREE;
+    t->iteration = desc->start_iteration;
+    if (initial) t->desc.time_period = initial->time_period;
     t->batch = desc->batch ? desc->batch : 1;
     t->rng.state = desc->seed;
     size_t largest = 0;
@@ -195,7 +211,7 @@ static rd_result update(rd_trainer4d *t, const float *g_means, const float *g_sh
     learning_rates(t, lr);
     float *params[GROUPS4] = {xyz, time, s->log_scales, s->rotations, s->opacities, dc, rest};
     for (int g = 0; g < GROUPS4; g++)
-        rd_adam_update(params[g], t->a.grads[g], t->a.m[g], t->a.v[g], t->a.sizes[g], &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1, .threads = t->ctx->threads});
+        rd_adam_update(params[g], t->a.grads[g], t->a.m[g], t->a.v[g], t->a.sizes[g], &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration - t->desc.start_iteration + 1, .threads = t->ctx->threads});
     split_rows(s->means, n, 4, 3, xyz, time, true);
     split_rows(s->sh, n, (int)shf, 3, dc, rest, true);
     free(xyz), free(time), free(dc), free(rest);

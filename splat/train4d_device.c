@@ -177,7 +177,7 @@ rd_result rd_trainer4d_device_update(rd_trainer4d *t, const float lr[GROUPS4], f
 {
     train4d_device *d = t->device;
     int64_t n = t->scene->count;
-    rd_adam_step_desc adam = {.step = t->iteration + 1, .grad_scale = grad_scale};
+    rd_adam_step_desc adam = {.step = t->iteration - t->desc.start_iteration + 1, .grad_scale = grad_scale};
     rd_adam_sh_moments means = {d->m[G4_MEANS], d->v[G4_MEANS], d->m[G4_TIME], d->v[G4_TIME]};
     rd_result r = rd_adam_update_rows_cuda(t->ctx, d->params[0], d->grads[0], &means, n, 4, 3, lr[G4_MEANS], lr[G4_TIME], &adam, NULL);
     for (int g = G4_SCALES; g <= G4_OPACITIES && r == RD_OK; g++) {

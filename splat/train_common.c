@@ -4,6 +4,8 @@
    adaptive density control's rule. */
 #include "trainer.h"
 #include "knn.h"
+#include "scene4d.h"
+#include "../renderer/kinds.h"
 #include "splat_math.h"
 #include "../train/loss.h"
 
@@ -133,6 +135,41 @@ void rd_trainer_arrays_free(trainer_arrays *a)
 }
 
 /* ---- the initial points ---- */
+
+rd_result rd_trainer_check_initial(rd_context *ctx, const rd_trainer_desc *d)
+{
+    int iterations = d->iterations ? d->iterations : 30000;
+    if (d->start_iteration < 0 || d->start_iteration > iterations)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: start_iteration %d is outside 0..%d (iterations)",
+                       d->start_iteration, iterations);
+    if (!d->initial) return RD_OK;
+    const rd_scene_head *head = rd_scene_head_of(d->initial);
+    const char *want = d->kind == RD_SCENE_GAUSSIANS_4D ? "4D Gaussians" : "Gaussians";
+    if (head->kind != d->kind)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: initial: a %s scene, and the trainer fits %s",
+                       rd_kind(head->kind) ? rd_kind(head->kind)->name : "kind of", want);
+    if (head->memory != RD_MEMORY_HOST)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: initial: the scene lives in device memory; give host arrays");
+    int64_t count = d->kind == RD_SCENE_GAUSSIANS_4D ? ((const rd_scene4d *)d->initial)->count : d->initial->count;
+    int degree = d->kind == RD_SCENE_GAUSSIANS_4D ? ((const rd_scene4d *)d->initial)->sh_degree : d->initial->sh_degree;
+    if (count < 1) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: initial: the scene has no Gaussians");
+    if (d->points) return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: both initial and points are given");
+    if (d->sh_degree && d->sh_degree - 1 != degree)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: sh_degree %d, and the initial scene's is %d", d->sh_degree - 1,
+                       degree);
+    if (d->kind != RD_SCENE_GAUSSIANS_4D) return RD_OK;
+    const rd_scene4d *s = (const rd_scene4d *)d->initial;
+    if (s->appearance)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_trainer_create: initial: the scene's colour comes from appearance networks, "
+                                                  "which the trainer does not fit");
+    if (d->time_degree && d->time_degree - 1 != s->time_degree)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: time_degree %d, and the initial scene's is %d",
+                       d->time_degree - 1, s->time_degree);
+    if (d->time_period != 0.0f && d->time_period != s->time_period)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: time_period %g, and the initial scene's is %g", d->time_period,
+                       s->time_period);
+    return RD_OK;
+}
 
 void rd_seed_points_free(seed_points *p)
 {

@@ -212,7 +212,7 @@ rd_result rd_train_device_step(rd_trainer *t, int view, const rd_render_desc *de
         r = rd_render_backward(t->ctx, d->scene, 1, cam, desc, &(rd_render_grads){rd_device_views_loss_grad(&d->views), NULL, RD_MEMORY_DEVICE},
                                &(rd_scene_grads){RD_SCENE_GAUSSIANS, &gg, NULL, RD_MEMORY_DEVICE});
     if (r == RD_OK && t->desc.mcmc) r = rd_mcmc_regularise_cuda(t->ctx, d->params[3], d->params[1], n, d->grads[3], d->grads[1]);
-    rd_adam_step_desc adam = {.step = t->iteration + 1};
+    rd_adam_step_desc adam = {.step = t->iteration - t->desc.start_iteration + 1};
     for (int g = 0; g < GROUP_DC && r == RD_OK; g++) {
         adam.lr = lr[g];
         r = rd_adam_update_cuda(t->ctx, d->params[g], d->grads[g], d->m[g], d->v[g], t->sizes[g], &adam, NULL);

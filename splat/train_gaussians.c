@@ -55,6 +55,19 @@ void rd_trainer_destroy(rd_trainer *t)
 /* Gaussians at the seed points: opacity 0.1, no rotation, the points' colour as DC. */
 static rd_result initialise(rd_trainer *t, const rd_trainer_desc *d)
 {
+    if (d->initial) { /* a fitted scene continued */
+        const rd_scene *in = d->initial;
+        rd_result r = rd_scene_alloc(t->ctx, in->count, in->sh_degree, &t->scene);
+        if (r != RD_OK) return r;
+        size_t n = (size_t)in->count;
+        t->scene->flags = in->flags; /* the antialiased mode, say */
+        memcpy(t->scene->means, in->means, n * 3 * sizeof(float));
+        memcpy(t->scene->log_scales, in->log_scales, n * 3 * sizeof(float));
+        memcpy(t->scene->rotations, in->rotations, n * 4 * sizeof(float));
+        memcpy(t->scene->opacities, in->opacities, n * sizeof(float));
+        memcpy(t->scene->sh, in->sh, n * (size_t)rd_sh_coeffs(in->sh_degree) * 3 * sizeof(float));
+        return RD_OK;
+    }
     seed_points p;
     rd_result r = rd_seed_points_make(t->ctx, d, &t->rng, &p);
     if (r == RD_OK) r = rd_scene_alloc(t->ctx, p.count, t->max_degree, &t->scene);
@@ -92,6 +105,8 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
     if (desc->kind != RD_SCENE_GAUSSIANS && desc->kind != RD_SCENE_GAUSSIANS_4D)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_create: kind %d: Gaussians or 4D Gaussians are trained",
                        (int)desc->kind);
+    rd_result checked = rd_trainer_check_initial(ctx, desc);
+    if (checked != RD_OK) return checked;
     rd_trainer *t = calloc(1, sizeof *t);
     if (!t) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_trainer_create: out of memory");
     t->ctx = ctx;
@@ -104,7 +119,8 @@ rd_result rd_trainer_create(rd_context *ctx, const rd_trainer_desc *desc, rd_tra
     t->desc = *desc;
     t->desc.views = NULL; /* copied below; the caller's may go */
     if (!t->desc.iterations) t->desc.iterations = 30000;
-    t->max_degree = desc->sh_degree ? desc->sh_degree - 1 : 3;
+    t->max_degree = desc->initial ? desc->initial->sh_degree : desc->sh_degree ? desc->sh_degree - 1 : 3;
+    t->iteration = desc->start_iteration;
     t->rng.state = desc->seed;
     size_t largest = 0;
     rd_result r = rd_train_views_copy(ctx, desc->views, desc->view_count, &t->views, &largest);
@@ -222,7 +238,7 @@ static rd_result step_once(rd_trainer *t, double *loss)
             if (t->desc.mcmc) rd_mcmc_regularise_host(t);
             for (int g = 0; g < GROUPS; g++)
                 rd_adam_update(params[g], t->grads[g], t->m[g], t->v[g], t->sizes[g],
-                               &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration + 1, .threads = t->ctx->threads});
+                               &(rd_adam_step_desc){.lr = lr[g], .step = t->iteration - t->desc.start_iteration + 1, .threads = t->ctx->threads});
             if (t->desc.mcmc) rd_mcmc_noise_host(t, lr[GROUP_MEANS]);
             for (int64_t i = 0; i < n; i++) {
                 memcpy(s->sh + (size_t)i * (size_t)K * 3, dc + 3 * i, 3 * sizeof(float));

@@ -130,6 +130,8 @@ typedef struct seed_points {
     float *xyz, *log_scale, *rgb; /* count*3, count (isotropic), count*3 in [0, 1] */
 } seed_points;
 rd_result rd_seed_points_make(rd_context *ctx, const rd_trainer_desc *d, rd_rng *rng, seed_points *out);
+/* desc's initial scene and start_iteration against the rest of it (both trainers). */
+rd_result rd_trainer_check_initial(rd_context *ctx, const rd_trainer_desc *d);
 void rd_seed_points_free(seed_points *p);
 
 /* ---- adaptive density control (the 3DGS recipe's defaults, both trainers) ---- */

@@ -53,6 +53,8 @@ static void make_truth(truth *t)
             CHECK_OK(rd_image_alloc(SIZE, SIZE, 4, photo));
             CHECK_OK(rd_render(ctx, t->scene, &t->cameras[k], &(rd_render_desc){.time = time_of(j)},
                                &(rd_framebuffer){.color = photo->pixels}));
+            /* composited on black already: the photo's (straight) colour taken whole */
+            for (int p = 0; p < SIZE * SIZE; p++) photo->pixels[4 * p + 3] = 1.0f;
             if (k % (CAMERAS / HELD_OUT) != 0) t->train[t->train_count++] = (rd_train_view){t->cameras[k], photo, time_of(j)};
         }
 }
@@ -206,6 +208,43 @@ static void test_refusals(const truth *t)
     CHECK(rd_trainer_create(ctx, &d, &tr) == RD_ERROR_INVALID_ARGUMENT && tr == NULL);
 }
 
+/* A trainer continuing a 4D scene (desc.initial, as `radiant compact`'s fine-tuning): it
+   starts as the scene bit for bit with its degrees and period, Adam afresh (the first
+   step moves each opacity it sees by its rate, 0.05), and a scene of other degrees is
+   refused by name. */
+static void test_continues(const truth *t, rd_context *c)
+{
+    rd_trainer *tr = NULL, *bad = NULL;
+    rd_scene *dimmed = NULL; /* the truth fits its photos: a gradient needs a difference */
+    rd_scene4d_desc in = rd_scene4d_arrays(t->scene);
+    float *opacities = malloc((size_t)in.count * sizeof(float));
+    for (int64_t i = 0; i < in.count; i++) opacities[i] = in.opacities[i] - 1.0f;
+    in.opacities = opacities;
+    CHECK_OK(rd_scene4d_create(ctx, &in, &dimmed));
+    rd_trainer_desc d = base_desc(t);
+    d.point_count = 0, d.iterations = 3000, d.start_iteration = 3000, d.initial = dimmed;
+    if (dimmed && CHECK_OK(rd_trainer_create(c, &d, &tr))) {
+        CHECK(same_scene(rd_trainer_scene(tr), dimmed));
+        rd_scene4d_desc copy = rd_scene4d_arrays(rd_trainer_scene(tr));
+        CHECK(copy.sh_degree == in.sh_degree && copy.time_degree == in.time_degree && copy.time_period == in.time_period);
+        rd_train_stats stats;
+        CHECK_OK(rd_trainer_step(tr, 1, &stats));
+        CHECK(stats.iteration == 3001 && stats.gaussians == in.count);
+        rd_scene4d_desc now = rd_scene4d_arrays(rd_trainer_scene(tr));
+        float largest = 0.0f;
+        for (int64_t i = 0; i < in.count; i++) largest = fmaxf(largest, fabsf(now.opacities[i] - in.opacities[i]));
+        printf("train4d: continuing (%s): the first step's largest opacity move %.6f (its rate 0.05)\n",
+               rd_backend_name(rd_context_backend(c)), largest);
+        CHECK(largest >= 0.049f && largest <= 0.0501f);
+    }
+    rd_trainer_destroy(tr);
+    d.time_degree = in.time_degree == 0 ? RD_SH_DEGREE(1) : RD_SH_DEGREE(0);
+    CHECK(rd_trainer_create(c, &d, &bad) == RD_ERROR_INVALID_ARGUMENT && bad == NULL);
+    CHECK(strstr(rd_last_error(c), "and the initial scene's is") != NULL);
+    rd_scene_destroy(dimmed);
+    free(opacities);
+}
+
 /* A run stopped at step 31 (three views a step: mid-way through a pass over them) and
    resumed from its checkpoint takes the same steps as one that
    ran through; a damaged checkpoint and a 3D trainer's are refused by name. */
@@ -288,6 +327,7 @@ static void test_cuda(const truth *t)
         }
     }
     rd_trainer_destroy(first), rd_trainer_destroy(resumed);
+    test_continues(t, cuda);
     rd_context_destroy(cuda);
 }
 
@@ -301,6 +341,7 @@ int main(void)
     test_time_terms(&t);
     test_densifies(&t);
     test_refusals(&t);
+    test_continues(&t, ctx);
     test_checkpoint(&t);
     test_cuda(&t);
     free_truth(&t);

@@ -63,6 +63,12 @@ typedef struct rd_trainer_desc {
     int time_degree;         /* 4D: RD_SH_DEGREE(n), n temporal cosine terms beyond the constant (0: 2) */
     float time_period;       /* 4D: T of the cosine terms (0: the views' time range, or 1 where they share one) */
     int batch;               /* 4D: views (camera and time) rendered per step, their losses averaged (0: 1) */
+    /* Continuing a fitted scene (fine-tuning after pruning, `radiant compact`): its Gaussians
+       in place of the points (a host scene of `kind`; sh_degree and, for 4D, time_degree and
+       time_period 0 or the scene's own), at step start_iteration of the schedules (the SH
+       degree raised, the means' rate, the density control's windows); Adam starts afresh. */
+    const rd_scene *initial;
+    int start_iteration;     /* 0..iterations */
 } rd_trainer_desc;
 
 typedef struct rd_train_stats {
