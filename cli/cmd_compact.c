@@ -27,8 +27,10 @@ static const char *USAGE =
     "                             photos, and measure PSNR on its test split before and after\n"
     "  --views N                  use N of the training views, evenly spread (default: all; 0: none,\n"
     "                             the view-free importance, opacity times cross-section)\n"
-    "  --finetune-steps S         Adam steps fitting the kept Gaussians to the photos, then as many\n"
-    "                             fitting the codebooks (default 1000; 0: none)\n"
+    "  --recover-steps S          steps of the trainer on the kept Gaussians before quantising, as\n"
+    "                             radiant train goes on after its last step (default: --finetune-steps')\n"
+    "  --finetune-steps S         Adam steps fitting the codebooks to the photos (default 1000; 0: no\n"
+    "                             fine-tuning at all)\n"
     "  --importance weights|gradients  rank by the colour weights in the views (default), or by\n"
     "                             OMG4's score: the photos' gradients by 2D mean and time\n"
     "  --appearance stored|networks  a 4D scene's colour and opacity quantised as stored (default),\n"
@@ -80,10 +82,14 @@ static int parse(int argc, char **argv, compact_options *o)
             if (!parse_float(argv[++i], 1, 22, &v) || v != floorf(v))
                 return fprintf(stderr, "radiant: --zstd-level %s: expected 1..22\n", next), EXIT_USAGE;
             o->desc.zstd_level = (int)v;
-        } else if ((strcmp(a, "--views") == 0 || strcmp(a, "--finetune-steps") == 0 || strcmp(a, "--network-steps") == 0) && next) {
+        } else if ((strcmp(a, "--views") == 0 || strcmp(a, "--finetune-steps") == 0 || strcmp(a, "--network-steps") == 0 ||
+                    strcmp(a, "--recover-steps") == 0) && next) {
             if (!parse_float(argv[++i], 0, 1000000, &v) || v != floorf(v))
                 return fprintf(stderr, "radiant: %s %s: expected a whole number\n", a, next), EXIT_USAGE;
-            *(a[2] == 'v' ? &o->views : a[2] == 'f' ? &o->desc.finetune_steps : &o->desc.network_steps) = (int)v;
+            *(a[2] == 'v'   ? &o->views
+              : a[2] == 'f' ? &o->desc.finetune_steps
+              : a[2] == 'r' ? &o->desc.recover_steps
+                            : &o->desc.network_steps) = (int)v;
         } else if (strcmp(a, "--appearance") == 0 && next) {
             if (strcmp(next, "stored") && strcmp(next, "networks"))
                 return fprintf(stderr, "radiant: --appearance %s: expected stored or networks\n", next), EXIT_USAGE;
@@ -155,6 +161,8 @@ static cJSON *report_json(const compact_options *o, const rd_compact_report *r, 
                                              : o->desc.view_count                                  ? "weights"
                                                                                                    : "view-free");
     cJSON_AddNumberToObject(j, "finetune_steps", o->desc.view_count ? o->desc.finetune_steps : 0);
+    int recover = o->desc.recover_steps ? o->desc.recover_steps : o->desc.finetune_steps;
+    cJSON_AddNumberToObject(j, "recover_steps", o->desc.view_count && o->desc.finetune_steps ? recover : 0);
     cJSON_AddStringToObject(j, "appearance", o->desc.appearance == RD_COMPACT_APPEARANCE_NETWORKS ? "networks" : "stored");
     if (o->desc.appearance == RD_COMPACT_APPEARANCE_NETWORKS)
         cJSON_AddNumberToObject(j, "network_steps", r->network_steps);

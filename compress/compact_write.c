@@ -132,33 +132,46 @@ static rd_result merge_kept(writer *w, int64_t *merged)
     return r;
 }
 
-/* With photos, before quantising: every kept Gaussian's attributes (not its mean) fitted
-   to them, as the codebooks are afterwards, each Gaussian its own codebook row (what
-   pruning took away, the rest makes up for). */
+/* With photos, before quantising: the kept Gaussians trained on them as `radiant train`
+   would go on after its last step (LightGaussian's recovery after pruning: its loss, every
+   parameter, the means at the end of their schedule, every SH degree, no density control),
+   on the context's backend. */
 static rd_result tune_kept(writer *w, const rd_compact_desc *desc)
 {
-    rd_compact_codes own[RD_COMPACT_ATTRIBUTES];
-    memset(own, 0, sizeof own);
-    int count = 0;
-    rd_result r = RD_OK;
-    for (int attr = 0; attr < RD_COMPACT_ATTRIBUTES && r == RD_OK; attr++) {
-        int width = rd_compact_attribute_width(&w->kept, attr);
-        if (width <= 0) continue;
-        rd_compact_codes *c = &own[count++];
-        c->slice = (rd_compact_slice){attr, 0, width, 0, (int)w->n};
-        c->centroids = rd_alloc_array(w->n, (size_t)width * sizeof(float));
-        c->label = rd_alloc_array(w->n, sizeof(int32_t));
-        if (!c->centroids || !c->label) {
-            r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for fine-tuning", w->path);
-            break;
-        }
-        for (int64_t k = 0; k < w->n; k++) {
-            rd_compact_row_get(&w->kept, attr, k, c->centroids + (size_t)k * width);
-            c->label[k] = (int32_t)k;
-        }
+    enum { SCHEDULE = 30000 }; /* radiant train's: where the means' rate has decayed to */
+    rd_train_view *views = rd_alloc_array((size_t)desc->view_count, sizeof *views);
+    if (!views) return rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for fine-tuning", w->path);
+    int photos = 0;
+    for (int v = 0; v < desc->view_count; v++)
+        if (desc->views[v].image) views[photos++] = desc->views[v];
+    rd_scene *scene = NULL;
+    rd_trainer *t = NULL;
+    rd_result r = photos ? rd_compact_make_scene(w->ctx, &w->kept, &scene) : RD_OK;
+    rd_trainer_desc td = {.views = views, .view_count = photos, .initial = scene, .iterations = SCHEDULE, .start_iteration = SCHEDULE,
+                          .kind = w->kept.four_d ? RD_SCENE_GAUSSIANS_4D : RD_SCENE_GAUSSIANS, .seed = 1};
+    memcpy(td.background, desc->background, sizeof td.background);
+    int steps = desc->recover_steps ? desc->recover_steps : desc->finetune_steps;
+    rd_train_stats stats = {0};
+    if (scene && r == RD_OK) r = rd_trainer_create(w->ctx, &td, &t);
+    if (t && r == RD_OK) r = rd_trainer_step(t, steps, &stats);
+    const rd_scene *fitted = t && r == RD_OK ? rd_trainer_scene(t) : NULL;
+    if (fitted) {
+        size_t n = (size_t)w->n, m = (size_t)rd_compact_mean_floats(&w->kept), q = (size_t)rd_compact_rotation_floats(&w->kept);
+        size_t c = (size_t)rd_compact_sh_floats(&w->kept);
+        rd_scene_desc three = w->kept.four_d ? (rd_scene_desc){0} : rd_scene_arrays(fitted);
+        rd_scene4d_desc four = w->kept.four_d ? rd_scene4d_arrays(fitted) : (rd_scene4d_desc){0};
+        memcpy(w->kept.means, w->kept.four_d ? four.means : three.means, n * m * sizeof(float));
+        memcpy(w->kept.log_scales, w->kept.four_d ? four.log_scales : three.log_scales, n * m * sizeof(float));
+        memcpy(w->kept.rotations, w->kept.four_d ? four.rotations : three.rotations, n * q * sizeof(float));
+        memcpy(w->kept.opacities, w->kept.four_d ? four.opacities : three.opacities, n * sizeof(float));
+        memcpy(w->kept.sh, w->kept.four_d ? four.sh : three.sh, n * c * sizeof(float));
+        rd_log(w->ctx, RD_LOG_INFO, "compact: the %lld kept Gaussians trained %d steps on %d photos (loss %.5f)", (long long)w->n,
+               steps, photos, stats.loss);
     }
-    if (r == RD_OK) r = rd_compact_finetune(w->ctx, &w->kept, own, count, NULL, desc);
-    for (int k = 0; k < count; k++) free(own[k].centroids), free(own[k].label);
+    if (r != RD_OK) rd_error_prefix(w->ctx, "compact: fine-tuning the kept Gaussians");
+    rd_trainer_destroy(t);
+    rd_scene_destroy(scene);
+    free(views);
     return r;
 }
 
@@ -413,8 +426,9 @@ rd_result rd_scene_compact(rd_context *ctx, const rd_scene *scene, const char *p
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: zstd level %d is not within 1..%d", path, d.zstd_level, ZSTD_maxCLevel());
     if ((unsigned)d.importance > RD_COMPACT_IMPORTANCE_GRADIENTS)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: importance %d is not an rd_compact_importance", path, (int)d.importance);
-    if (d.finetune_steps < 0)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: finetune_steps %d is negative", path, d.finetune_steps);
+    if (d.finetune_steps < 0 || d.recover_steps < 0)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: finetune_steps %d or recover_steps %d is negative", path, d.finetune_steps,
+                       d.recover_steps);
     if (!(d.target_bits_per_gaussian >= 0.0f) || !isfinite(d.target_bits_per_gaussian))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: target bits per Gaussian %g is not a positive number", path,
                        d.target_bits_per_gaussian);

@@ -460,7 +460,8 @@ if [ -d "$data" ]; then
     check "convert to .ksplat says it is read only" grep -q "read only" "$tmp/stderr"
     check "failed convert writes nothing" test ! -e "$tmp/x.ksplat"
     check "compact with a dataset" status_is 0 "$radiant" compact "$tmp/sh3.ply" --out "$tmp/ranked.rcompact" --prune 0.5 \
-        --dataset "$data/colmap_bartoszek_test" --downscale 16 --views 2 --finetune-steps 20 --background white
+        --dataset "$data/colmap_bartoszek_test" --downscale 16 --views 2 --finetune-steps 20 --recover-steps 10 --background white
+    check "  (the recovery's steps in the report)" grep -q '"recover_steps":[[:space:]]*10' "$tmp/ranked.report.json"
     check "  (PSNR before and after in the report)" sh -c "grep -q psnr_before '$tmp/ranked.report.json' && grep -q psnr_after '$tmp/ranked.report.json'"
     check "  (and on stdout)" grep -q "test PSNR on [0-9]* views: .* dB before, .* dB after" "$tmp/stdout"
     check "bad --spz-fractional-bits exits 2" status_is 2 "$radiant" convert "$donut" "$tmp/y.spz" --spz-fractional-bits 30

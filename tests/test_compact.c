@@ -236,6 +236,8 @@ static void test_quantised(void)
     CHECK(access(path, F_OK) != 0);
     CHECK_FAILS(rd_scene_compact(ctx, s, path, &(rd_compact_desc){.prune_fraction = 1.5f}, NULL), RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "prune fraction"));
+    CHECK_FAILS(rd_scene_compact(ctx, s, path, &(rd_compact_desc){.recover_steps = -1}, NULL), RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "recover_steps -1 is negative"));
     rd_scene_destroy(s);
 
     rd_scene *s4 = random_4d(TEST_SANITIZED ? 2000 : 6000, 3, 2);

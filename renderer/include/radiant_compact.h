@@ -59,8 +59,11 @@ typedef struct rd_compact_desc {
                                        estimate); with photos, what fine-tuning fits */
     int view_count;
     int finetune_steps;             /* with photos, Adam steps (each photo's alpha composited on background,
-                                       L1) twice: fitting every kept Gaussian's attributes before
-                                       quantising, then the codebooks; 0: none */
+                                       L1) fitting the codebooks to them, after recover_steps; 0: neither */
+    int recover_steps;              /* with photos and finetune_steps, steps of the trainer (radiant_train.h)
+                                       on the kept Gaussians before quantising: LightGaussian's recovery
+                                       after pruning (the 3DGS loss, every parameter, the schedules at
+                                       their end); 0: finetune_steps */
     float background[3];            /* the photos' and the renders' background */
     rd_compact_importance importance;
     rd_compact_appearance appearance;
