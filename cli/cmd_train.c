@@ -49,6 +49,9 @@ static const char *USAGE =
     "  --loss L             huber (default, delta 0.1) or l2\n"
     "  --prune-budget F     HollowNeRF's pruning (CPU only so far): a 64^3 saliency mask gates the hash\n"
     "                       features, held by ADMM to the fraction F of its cells (0..1)\n"
+    "  --mask-resolution R  the saliency mask's cells a side (2..512, default 64)\n"
+    "  --admm-rho P         the ADMM penalty's weight (default 1e-3)\n"
+    "  --admm-every N       steps between ADMM's projections and dual updates (default 16)\n"
     "  --average D          the scene written is the parameters' moving average, step k back weighing D^k\n"
     "                       (0..0.999, default 0.95, Instant-NGP's; 0: the last step's parameters)\n"
     "  (the background defaults to random per ray for NeRFs; the test views go on black, or --eval-background)\n"
@@ -78,6 +81,8 @@ typedef struct train_options {
     rd_nerf_loss loss;
     float average; /* the trainer's average_decay: 0 default, negative none */
     float prune_budget;
+    double admm_rho; /* as given: the report repeats it */
+    int mask_resolution, admm_every;
     long long points, max_gaussians;
     const char *strategy; /* default, mcmc or none */
     unsigned long long seed;
@@ -167,6 +172,20 @@ static int parse(int argc, char **argv, train_options *o)
             if (*end || end == next || !(f > 0.0 && f <= 1.0))
                 return fprintf(stderr, "radiant: --prune-budget %s: expected a fraction in (0, 1]\n", next), EXIT_USAGE;
             o->prune_budget = (float)f;
+        } else if ((strcmp(a, "--mask-resolution") == 0 || strcmp(a, "--admm-every") == 0) && next) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            bool mask = a[2] == 'm';
+            if (*end || end == next || v < (mask ? 2 : 1) || v > (mask ? 512 : 1000000))
+                return fprintf(stderr, "radiant: %s %s: expected a whole number in %s\n", a, next, mask ? "2..512" : "1..1000000"),
+                       EXIT_USAGE;
+            *(mask ? &o->mask_resolution : &o->admm_every) = (int)v;
+        } else if (strcmp(a, "--admm-rho") == 0 && next) {
+            char *end;
+            double f = strtod(argv[++i], &end);
+            if (*end || end == next || !(f > 0.0 && f < 1e6))
+                return fprintf(stderr, "radiant: --admm-rho %s: expected a positive weight\n", next), EXIT_USAGE;
+            o->admm_rho = f;
         } else if (strcmp(a, "--average") == 0 && next) {
             char *end;
             double d = strtod(argv[++i], &end);
@@ -315,9 +334,11 @@ static rd_result make_fitter(rd_context *ctx, const train_options *o, const rd_t
     memset(f, 0, sizeof *f);
     *initial = 0, *sparse = false;
     if (o->nerf) {
-        rd_nerf_trainer_desc desc = {.field = {.levels = o->levels, .log2_table_size = o->table_size, .width = o->width, .seed = o->seed},
+        rd_nerf_trainer_desc desc = {.field = {.levels = o->levels, .log2_table_size = o->table_size, .width = o->width, .seed = o->seed,
+                                               .saliency_resolution = o->prune_budget > 0 ? o->mask_resolution : 0},
                                      .random_background = o->random_background, .loss = o->loss, .batch_samples = o->batch,
-                                     .seed = o->seed, .average_decay = o->average, .prune_budget = o->prune_budget};
+                                     .seed = o->seed, .average_decay = o->average, .prune_budget = o->prune_budget,
+                                     .admm_rho = (float)o->admm_rho, .admm_every = o->admm_every};
         memcpy(desc.background, o->background, sizeof desc.background);
         *f = (fitter){NULL, "samples", 16, nerf_step, nerf_scene, NULL, NULL, nerf_destroy};
         return rd_nerf_trainer_create_from_set(ctx, train, &desc, (rd_nerf_trainer **)&f->trainer);
@@ -349,7 +370,11 @@ static void add_nerf_options(rd_context *ctx, cJSON *report, const rd_scene *sce
     cJSON_AddNumberToObject(report, "batch_samples", o->batch ? o->batch : 1 << 18);
     cJSON_AddStringToObject(report, "loss", o->loss == RD_NERF_LOSS_L2 ? "l2" : "huber");
     cJSON_AddNumberToObject(report, "average_decay", o->average > 0.0f ? o->average : o->average < 0.0f ? 0.0 : 0.95);
-    if (o->prune_budget > 0) cJSON_AddNumberToObject(report, "prune_budget", o->prune_budget);
+    if (o->prune_budget > 0) {
+        cJSON_AddNumberToObject(report, "prune_budget", o->prune_budget);
+        cJSON_AddNumberToObject(report, "admm_rho", o->admm_rho > 0 ? o->admm_rho : 1e-3);
+        cJSON_AddNumberToObject(report, "admm_every", o->admm_every > 0 ? o->admm_every : 16);
+    }
     if (info.desc.saliency_resolution) cJSON_AddNumberToObject(report, "mask_params", (double)info.mask_params);
     if (o->seconds > 0) cJSON_AddNumberToObject(report, "seconds", o->seconds);
 }

@@ -60,6 +60,13 @@ check "train a pruned NeRF briefly" status_is 0 "$radiant" train "$data/nerf_syn
 check "the pruned NeRF's report gives its budget and mask" grep -Eq '"mask_params":[[:space:]]*262144' "$tmp/pruned.report.json"
 check "info shows the mask" status_is 0 "$radiant" info "$tmp/pruned.rnerf"
 check "info gives the mask's size" grep -q "^mask: *saliency 64^3 (262144 logits)" "$tmp/stdout"
+check "train a pruned NeRF with its mask and ADMM set" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --model nerf \
+    --out "$tmp/pruned32.rnerf" --steps 1 --downscale 16 --levels 2 --table-size 10 --width 16 --batch 4096 --test-views 1 \
+    --prune-budget 0.1 --mask-resolution 32 --admm-rho 0.01 --admm-every 4
+check "  (the mask is 32^3)" grep -Eq '"mask_params":[[:space:]]*32768' "$tmp/pruned32.report.json"
+check "  (the report gives rho and the interval)" sh -c "grep -Eq '\"admm_rho\":[[:space:]]*0.01' '$tmp/pruned32.report.json' && grep -Eq '\"admm_every\":[[:space:]]*4' '$tmp/pruned32.report.json'"
+check "--mask-resolution 1 exits 2" status_is 2 "$radiant" train "$data/nerf_synthetic_lego" --model nerf --out "$tmp/x.rnerf" \
+    --prune-budget 0.1 --mask-resolution 1
 # 4D: a few steps on mutant at 1/16 size, two views a step, each test view at its time
 check "train a 4D scene on mutant briefly" status_is 0 "$radiant" train "$data/dnerf_mutant" --model 4d --out "$tmp/mutant_fit.ply" \
     --iterations 20 --downscale 16 --points 500 --batch 2 --test-views 4 --checkpoint-every 10

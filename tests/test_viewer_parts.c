@@ -4,7 +4,10 @@
    camera's axes; reset undoes everything; the window fit keeps the field of view. The
    font and overlay: every printable character has a glyph, text lands where it should. The
    timeline: it plays the range in its seconds, loops or stops at the end, steps and scrubs
-   within the range, keeps its speed within bounds and draws its position. */
+   within the range, keeps its speed within bounds and draws its position. The overlay's
+   scene line: a Gaussian scene's count and visible count, a NeRF's grid and size (it said
+   "0 Gaussians" for a NeRF before). */
+#include "content.h"
 #include "controls.h"
 #include "font.h"
 #include "overlay.h"
@@ -165,11 +168,39 @@ static void timeline_case(void)
     CHECK(empty.time == 1.0f && vw_timeline_fraction(&empty) == 0.0f);
 }
 
+static void summary_case(void)
+{
+    rd_context *ctx = NULL;
+    if (!CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx))) return;
+    vw_content c = {0};
+    char line[160];
+    rd_scene *field = NULL;
+    if (CHECK_OK(rd_nerf_create(ctx, &(rd_nerf_desc){.levels = 4, .log2_table_size = 10, .width = 16}, &field))) {
+        vw_content_replace_scene(&c, field, "field.rnerf");
+        vw_content_summary(&c, 0, line, sizeof line);
+        printf("viewer_parts: the overlay's NeRF line: %s\n", line);
+        CHECK(strstr(line, "field.rnerf: NeRF, 4 levels x 2^10, ") == line && strstr(line, "M parameters, ") &&
+              strstr(line, "occupied cells") && !strstr(line, "Gaussians"));
+    }
+    float means[6] = {0, 0, 0, 1, 0, 0}, scales[6] = {-2, -2, -2, -2, -2, -2}, rotations[8] = {1, 0, 0, 0, 1, 0, 0, 0};
+    float opacities[2] = {1, 1}, sh[6] = {0};
+    rd_scene *splats = NULL;
+    if (CHECK_OK(rd_scene_create(ctx, &(rd_scene_desc){.count = 2, .means = means, .log_scales = scales, .rotations = rotations,
+                                                        .opacities = opacities, .sh = sh}, &splats))) {
+        vw_content_replace_scene(&c, splats, "two.ply");
+        vw_content_summary(&c, 1, line, sizeof line);
+        CHECK(strcmp(line, "two.ply: 2 Gaussians, 1 visible") == 0);
+    }
+    vw_content_free(&c);
+    rd_context_destroy(ctx);
+}
+
 int main(void)
 {
     test_rng r = {test_seed("viewer_parts")};
     for (int i = 0; i < 20; i++) controls_case(&r);
     font_case();
     timeline_case();
+    summary_case();
     return test_finish("viewer_parts");
 }

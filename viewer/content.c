@@ -35,6 +35,8 @@ static bool nerf_frame(const rd_scene *scene, float centre[3], float *radius)
 static void measure(vw_content *c, const rd_scene *scene)
 {
     rd_scene_get_info(scene, &c->info);
+    c->kind = rd_scene_get_kind(scene);
+    if (c->kind != RD_SCENE_NERF || rd_nerf_get_info(NULL, scene, &c->nerf) != RD_OK) memset(&c->nerf, 0, sizeof c->nerf);
     rd_scene4d_info dynamic; /* a 4D scene: its count and the box of its spatial means */
     if (rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS_4D && rd_scene4d_get_info(NULL, scene, &dynamic) == RD_OK) {
         c->info.count = dynamic.count;
@@ -165,4 +167,16 @@ void vw_content_free(vw_content *c)
     free(c->views);
     free(c->view_names);
     memset(c, 0, sizeof *c);
+}
+
+void vw_content_summary(const vw_content *c, int64_t visible, char *out, size_t n)
+{
+    if (c->kind == RD_SCENE_NERF) {
+        const rd_nerf_info *f = &c->nerf;
+        snprintf(out, n, "%s: NeRF, %d levels x 2^%d, %.2fM parameters%s, %lld occupied cells", c->scene_name, f->desc.levels,
+                 f->desc.log2_table_size, (double)f->params / 1e6, f->mask_params ? " (pruned)" : "", (long long)f->occupied_cells);
+        return;
+    }
+    snprintf(out, n, "%s: %lld %sGaussians, %lld visible", c->scene_name, (long long)c->info.count,
+             c->kind == RD_SCENE_GAUSSIANS_4D ? "4D " : "", (long long)visible);
 }

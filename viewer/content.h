@@ -12,6 +12,8 @@ typedef struct vw_content {
     rd_scene *scene;           /* never NULL once opened: an empty scene at worst */
     bool scene_borrowed;       /* scene is another's (a stream's frame), never destroyed here */
     rd_scene_info info;
+    rd_scene_kind kind;
+    rd_nerf_info nerf;         /* a NeRF's (kind RD_SCENE_NERF), measured at open */
     char scene_name[128];
     rd_dataset *dataset;       /* --dataset or --cameras; NULL: orbit views */
     rd_camera *views;
@@ -37,5 +39,8 @@ void vw_content_replace_scene(vw_content *c, rd_scene *scene, const char *name);
    bounds of device arrays are not read) where given, else keeping the last measure. */
 void vw_content_borrow_scene(vw_content *c, const rd_scene *scene, const char *name, const rd_scene *host);
 void vw_content_free(vw_content *c);
+/* The overlay's line about the scene: its name and size (Gaussians and how many the last
+   frame drew, or a NeRF's hash grid, parameters and occupied cells). */
+void vw_content_summary(const vw_content *c, int64_t visible, char *out, size_t n);
 
 #endif

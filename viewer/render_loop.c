@@ -368,8 +368,7 @@ static void overlay_text(render_state *s, const vw_settings *set, const rd_camer
         snprintf(lines[n++], 160, "vulkan  %s", s->present.dev.name);
     /* the renderer's own timers: the device's on GPUs, the host clock on the CPU backend */
     snprintf(lines[n++], 160, "%.1f fps  %s %.2f ms", s->fps, s->opt->backend == RD_BACKEND_CPU ? "CPU" : "GPU", s->stats.total_ms);
-    snprintf(lines[n++], 160, "%s: %lld Gaussians, %lld visible", c->scene_name, (long long)c->info.count,
-             (long long)rd_render_stats_count(&s->stats, "visible"));
+    vw_content_summary(c, rd_render_stats_count(&s->stats, "visible"), lines[n++], 160);
     snprintf(lines[n++], 160, "%dx%d  %s  SH %s  AA %s  vsync %s", cam->width, cam->height, MODE_NAMES[set->mode],
              set->sh_degree < 0 ? "scene" : (const char[]){(char)('0' + set->sh_degree), 0}, set->antialiased ? "on" : "off",
              set->vsync ? "on" : "off");
