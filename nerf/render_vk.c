@@ -52,7 +52,8 @@ typedef struct nerf_vk_view {
     uint32_t width, pixels, expected_depth, cascades;
     uint32_t levels, features, dense_levels, density_inputs;
     uint32_t net_width, density_hidden, colour_hidden, colour_weights;
-    uint32_t network_weights, pad[3];
+    uint32_t network_weights, saliency_resolution, saliency_offset;
+    float gate_sharpness;
     uint32_t bit_offset[RD_NERF_VK_BIT_LEVELS];
     float level_scale[RD_NERF_VK_MAX_LEVELS];
     uint32_t resolution[RD_NERF_VK_MAX_LEVELS], size[RD_NERF_VK_MAX_LEVELS], level_offset[RD_NERF_VK_MAX_LEVELS];
@@ -159,7 +160,9 @@ static void make_view(const nerf_vk_frame *f, const rd_nerf_scene *s, const rd_c
     v->density_inputs = (uint32_t)field->density.inputs, v->net_width = (uint32_t)field->density.width;
     v->density_hidden = (uint32_t)field->density.hidden_layers, v->colour_hidden = (uint32_t)field->colour.hidden_layers;
     v->colour_weights = (uint32_t)(field->colour_offset - field->density_offset);
-    v->network_weights = (uint32_t)(field->params - field->density_offset);
+    v->network_weights = (uint32_t)(field->saliency_offset - field->density_offset); /* the mask's logits are not staged */
+    v->saliency_resolution = (uint32_t)field->saliency.resolution, v->saliency_offset = (uint32_t)field->saliency_offset;
+    v->gate_sharpness = field->gate_sharpness;
     memcpy(v->bit_offset, f->bit_offset, sizeof v->bit_offset);
     for (int l = 0; l < g->levels; l++)
         v->level_scale[l] = g->scale[l], v->resolution[l] = g->resolution[l], v->size[l] = g->size[l], v->level_offset[l] = g->offset[l];
@@ -172,6 +175,7 @@ static uint32_t sample_cost(const rd_nerf_field *f)
 {
     uint32_t cost = 128; /* the SH, the copies between rows, the compositing, slack */
     cost += (uint32_t)f->grid.levels * (8u + 8u * (4u + (uint32_t)f->grid.features) + (uint32_t)f->grid.features);
+    if (f->saliency.resolution) cost += 3u + 8u * 4u + (uint32_t)f->density.inputs; /* the mask and its gate */
     const rd_mlp *nets[2] = {&f->density, &f->colour};
     for (int n = 0; n < 2; n++)
         for (int k = 0; k <= nets[n]->hidden_layers; k++) {
@@ -188,8 +192,6 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
 {
     if (s->head.memory == RD_MEMORY_DEVICE)
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): a scene in device memory is not supported yet");
-    if (s->field.saliency.resolution)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): a field with a saliency mask renders on the CPU only so far");
     int64_t pixels = (int64_t)camera->width * camera->height;
     if (pixels > INT32_MAX)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF render (vulkan): %dx%d pixels exceed 2^31", camera->width, camera->height);

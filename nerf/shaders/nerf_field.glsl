@@ -120,6 +120,45 @@ void direction_encode(vec3 d, uint row)
     for (int k = 0; k < 16; k++) act[row][RD_NERF_VK_DENSITY_OUTPUTS + k] = e[k];
 }
 
+// saliency.c's mask at p: the sigmoid of its logits' trilinear blend (the point clamped onto
+// the unit cube), the same operations in the same order as corners() and rd_saliency_forward.
+float saliency_keep(NerfView v, uint64_t table, vec3 p)
+{
+    uint r = v.saliency_resolution, low[3];
+    float fraction[3];
+    for (int a = 0; a < 3; a++) {
+        precise float x = (isnan(p[a]) ? 0.0 : min(max(p[a], 0.0), 1.0)) * float(r - 1u);
+        int i = int(floor(x));
+        low[a] = uint(min(i, int(r) - 2));
+        fraction[a] = x - float(low[a]);
+    }
+    precise float sum = 0.0;
+    for (uint c = 0u; c < 8u; c++) {
+        uint x = low[0] + (c & 1u), y = low[1] + ((c >> 1) & 1u), z = low[2] + ((c >> 2) & 1u);
+        precise float w = ((c & 1u) != 0u ? fraction[0] : 1.0 - fraction[0]) * (((c >> 1) & 1u) != 0u ? fraction[1] : 1.0 - fraction[1]) *
+                          (((c >> 2) & 1u) != 0u ? fraction[2] : 1.0 - fraction[2]);
+        uint64_t at = uint64_t(v.saliency_offset) + uint64_t(x + r * (y + r * z));
+        sum += w * FloatAt(table + at * 4ul).v;
+    }
+    return 1.0 / (1.0 + exp(-sum));
+}
+
+// field.c's mask on the hash features in act[0] (scaled by the keep value at p) and its
+// density gate tanh(alpha |features|), returned (1 without a mask). tanh through exp above
+// 0.5, where a driver's tanh may overflow to NaN at alpha's large arguments.
+float mask_features(NerfView v, uint64_t table, vec3 p)
+{
+    if (v.saliency_resolution == 0u) return 1.0;
+    float keep = saliency_keep(v, table, p);
+    precise float norm2 = 0.0;
+    for (uint j = 0u; j < v.density_inputs; j++) {
+        act[0][j] = keep * act[0][j];
+        norm2 += act[0][j] * act[0][j];
+    }
+    float y = v.gate_sharpness * sqrt(norm2);
+    return y < 0.5 ? tanh(y) : 1.0 - 2.0 / (exp(2.0 * y) + 1.0);
+}
+
 // field.c's exp argument within +-15 (NaN stays NaN)
 float clamped_exp_argument(float x) { return isnan(x) ? x : clamp(x, -15.0, 15.0); }
 
@@ -127,8 +166,9 @@ float clamped_exp_argument(float x) { return isnan(x) ? x : clamp(x, -15.0, 15.0
 vec4 field(NerfView v, uint64_t table, vec3 p, vec3 d)
 {
     hash_encode(v, table, p);
+    float gate = mask_features(v, table, p);
     uint row = network(0u, v.density_inputs, v.net_width, v.density_hidden, RD_NERF_VK_DENSITY_OUTPUTS);
-    float sigma = exp(clamped_exp_argument(act[row][0]));
+    float sigma = exp(clamped_exp_argument(act[row][0])) * gate;
     // the colour network's input: the density network's outputs (already in place), then the SH
     direction_encode(d, row);
     if (row != 0u)

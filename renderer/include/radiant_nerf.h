@@ -58,8 +58,8 @@ typedef struct rd_nerf_desc {
     int aabb_scale;          /* a power of two, 1..128; 0: 1 */
     float box_min[3], box_max[3]; /* the world's box the unit cube is laid on (its longest side); all zero: the unit cube */
     uint64_t seed;           /* the initial table and weights */
-    int saliency_resolution; /* HollowNeRF's saliency mask, R^3 logits gating the hash features (2..512; CPU
-                                only so far); 0: none */
+    int saliency_resolution; /* HollowNeRF's saliency mask, R^3 logits gating the hash features (2..512; rendered
+                                on the CPU and Vulkan, trained on the CPU, so far); 0: none */
     float gate_sharpness;    /* the mask's density gate tanh(alpha |features|): alpha; 0: 1000 */
 } rd_nerf_desc;
 
