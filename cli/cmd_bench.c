@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,8 @@ static const char *USAGE =
     "                        render, then rd_render_backward of the image times random\n"
     "                        weights into gradients in the backend's memory (wall clock)\n"
     "  --deterministic       the backward pass with its sums in a fixed order (CUDA)\n"
-    "  --json                print one JSON object: median_ms, stages, counts\n"
+    "  --json                print one JSON object: median_ms, stages, counts, device_bytes_peak (the\n"
+    "                        context's own device buffers at most) and host_peak_rss_bytes\n"
     "  --features F|random   time a feature field instead (wall clock): its coefficient maps (and on GPUs\n"
     "                        into device memory), one query's relevancy at every level and level 1's\n"
     "                        features in half precision; random: a field of the scene's count, 3 levels,\n"
@@ -203,6 +205,10 @@ int cmd_bench(int argc, char **argv)
     const char *name = o.synth ? "synth" : o.demo ? "demo" : o.scene;
     const char *backend = rd_backend_name(rd_context_backend(ctx));
     const char *kind = rd_scene_get_kind(scene) == RD_SCENE_NERF ? "nerf" : is_4d ? "gaussians-4d" : "gaussians";
+    uint64_t device_peak = 0, host_peak = 0; /* what the frames needed: the context's device buffers, the process's RSS */
+    rd_context_device_bytes(ctx, NULL, &device_peak);
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) == 0) host_peak = (uint64_t)usage.ru_maxrss * 1024u;
     if (o.json) {
         printf("{\"scene\": \"%s\", \"kind\": \"%s\", \"backend\": \"%s\", \"gaussians\": %lld, \"width\": %d, \"height\": %d, "
                "\"frames\": %d, \"warmup\": %d, \"median_ms\": %.4f, \"stages\": {",
@@ -216,8 +222,8 @@ int cmd_bench(int argc, char **argv)
             if (strcmp(count_names[n], "pairs") == 0) pairs = mean_count[n];
         }
         printf("}, \"median_staged_ms\": %.4f, \"median_wall_ms\": %.4f, \"median_visible\": %.0f, \"mean_intersections\": %.0f, "
-               "\"median_forward_backward_ms\": %.4f}\n",
-               m_staged, m_wall, visible, pairs, m_backward);
+               "\"median_forward_backward_ms\": %.4f, \"device_bytes_peak\": %llu, \"host_peak_rss_bytes\": %llu}\n",
+               m_staged, m_wall, visible, pairs, m_backward, (unsigned long long)device_peak, (unsigned long long)host_peak);
     } else {
         if (rd_scene_get_kind(scene) == RD_SCENE_NERF)
             printf("scene %s: a NeRF, %s backend, %dx%d, %d views, median of %d frames after %d warm-up\n", name, backend, c0->width,
@@ -237,6 +243,8 @@ int cmd_bench(int argc, char **argv)
             printf("  %-11s %9.0f (%s)\n", count_names[n], strcmp(count_names[n], "pairs") == 0 ? mean_count[n] : m_count[n],
                    strcmp(count_names[n], "pairs") == 0 ? "mean" : "median");
         if (o.backward) printf("  forward + backward %9.3f ms wall clock\n", m_backward);
+        printf("  memory      %9.1f MiB of the context's device buffers at most, host peak RSS %.1f MiB\n", device_peak / 1048576.0,
+               host_peak / 1048576.0);
     }
     status = EXIT_DONE;
 done:

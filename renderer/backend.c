@@ -113,6 +113,12 @@ rd_result rd_device_memory(rd_context *ctx, uint64_t *used, uint64_t *total)
                    rd_backend_name(ctx->backend));
 }
 
+void rd_context_device_bytes(const rd_context *ctx, uint64_t *held, uint64_t *peak)
+{
+    if (held) *held = ctx ? ctx->device_held : 0;
+    if (peak) *peak = ctx ? ctx->device_peak : 0;
+}
+
 void rd_buffer_free(rd_context *ctx, void *ptr)
 {
     if (!ctx || !ptr) return;

@@ -31,7 +31,16 @@ struct rd_context {
     void *kind_state[RD_SCENE_KIND_COUNT];
     rd_tuning tuning;      /* the backends' variant choices (tuning.h) */
     int64_t decode_limit;  /* rd_context_desc.decode_limit */
+    uint64_t device_held, device_peak; /* bytes of the context's own device buffers (rd_context_device_bytes) */
 };
+
+/* A GPU backend's own buffer of `bytes` made (> 0) or freed (< 0): the context's count. */
+static inline void rd_device_bytes_add(rd_context *ctx, int64_t bytes)
+{
+    if (!ctx) return;
+    ctx->device_held += (uint64_t)bytes;
+    if (ctx->device_held > ctx->device_peak) ctx->device_peak = ctx->device_held;
+}
 
 /* The memory a reader may decode a file of file_size bytes into (ctx may be NULL: the
    default), and the check each reader makes before allocating in proportion to what a

@@ -344,6 +344,11 @@ if env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$ra
     check "vulkan bench runs headless" status_is 0 env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" \
         "$radiant_binary" bench --demo --backend vulkan --frames 2 --warmup 1 --width 96 --height 64
     check "vulkan bench reports the blend stage" grep -q "blend" "$tmp/stdout"
+    check "vulkan bench reports its device memory" grep -Eq "memory +[0-9.]+ MiB of the context's device buffers" "$tmp/stdout"
+    check "vulkan bench --json gives the device memory" status_is 0 env -u DISPLAY -u WAYLAND_DISPLAY \
+        "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" bench --demo --backend vulkan --frames 1 --warmup 0 --width 96 \
+        --height 64 --json
+    check "  (above zero)" grep -Eq '"device_bytes_peak": [1-9][0-9]*, "host_peak_rss_bytes": [1-9]' "$tmp/stdout"
 elif grep -q "backend vulkan: \(not available in this build\|no Vulkan\|no usable\)" "$tmp/stderr"; then
     echo "cli: vulkan checks skipped: $(head -n 1 "$tmp/stderr")"
 else

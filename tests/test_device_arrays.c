@@ -4,7 +4,9 @@
    256), and within 1e-6 packed at 4-byte-aligned places, where NVIDIA's Vulkan driver
    rounds differently (H100, driver 580.159.04: 477 of 7,680 floats 1 ulp off, with every
    array equal; the stream test's device scene did the same before its arrays were
-   aligned). Skipped, saying so, where no GPU is present. */
+   aligned). The context's count of its own device buffers (rd_context_device_bytes) grows
+   with the frames from what the context made at its start, leaves out the caller's rd_buffer_alloc buffers, and
+   its peak bounds it. Skipped, saying so, where no GPU is present. */
 #include "test_util.h"
 
 #include <math.h>
@@ -61,6 +63,11 @@ static bool run_backend(rd_backend backend)
         printf("device arrays on %s: skipped (no such device here)\n", rd_backend_name(backend));
         return false;
     }
+    uint64_t held = 1, peak = 1, held_before = 0, held_after = 0;
+    rd_context_device_bytes(ctx, &held, &peak);
+    uint64_t at_start = held;
+    CHECK(held == peak); /* nothing freed yet */
+    bool counted = true; /* the caller's buffers left out of the count */
     test_rng r = {test_seed("test_device_arrays")};
     static const int counts[] = {10, 301, 395, 2999}; /* each packs its arrays off 16 bytes at 4 */
     int differ[LAYOUTS] = {0};
@@ -76,7 +83,11 @@ static bool run_backend(rd_backend backend)
             for (int how = 0; how < LAYOUTS; how++) {
                 void *buffers[ARRAYS] = {0};
                 rd_scene_desc device;
-                if (CHECK(to_device(ctx, &host, (layout)how, buffers, &device)) && render(ctx, &device, &cam, got)) {
+                rd_context_device_bytes(ctx, &held_before, NULL);
+                bool made = CHECK(to_device(ctx, &host, (layout)how, buffers, &device));
+                rd_context_device_bytes(ctx, &held_after, NULL);
+                counted &= held_after == held_before;
+                if (made && render(ctx, &device, &cam, got)) {
                     size_t n = 0;
                     for (size_t k = 0; k < floats; k++) {
                         n += memcmp(&got[k], &want[k], 4) != 0;
@@ -94,6 +105,10 @@ static bool run_backend(rd_backend backend)
     printf("device arrays on %s: of %d cases, %d differ from the host arrays' render (%s), %d (%s), %d (%s, by at most %.3g)\n",
            rd_backend_name(backend), CASES, differ[0], LAYOUT_NAMES[0], differ[1], LAYOUT_NAMES[1], differ[2], LAYOUT_NAMES[2], worst);
     CHECK(differ[OWN_BUFFERS] == 0 && differ[PACKED_16] == 0 && worst <= 1e-6);
+    rd_context_device_bytes(ctx, &held, &peak);
+    printf("device arrays on %s: the context's own device buffers %.2f MiB, at most %.2f\n", rd_backend_name(backend), held / 1048576.0,
+           peak / 1048576.0);
+    CHECK(held > at_start && held <= peak && counted);
     rd_context_destroy(ctx);
     return true;
 }

@@ -65,13 +65,13 @@ extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_cuda_buffer *buf, size_
                        cudaGetErrorString(err));
     }
     buf->bytes = grown;
+    rd_device_bytes_add(ctx, (int64_t)grown);
     return RD_OK;
 }
 
 extern "C" void rd_cuda_release(rd_context *ctx, rd_cuda_buffer *buf)
 {
-    (void)ctx;
-    if (buf->ptr) cudaFree(buf->ptr);
+    if (buf->ptr) cudaFree(buf->ptr), rd_device_bytes_add(ctx, -(int64_t)buf->bytes);
     buf->ptr = NULL;
     buf->bytes = 0;
 }
@@ -174,6 +174,7 @@ extern "C" rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr)
 {
     rd_cuda_buffer buf = {NULL, 0};
     rd_result r = rd_cuda_reserve(ctx, &buf, bytes, "rd_buffer_alloc");
+    if (r == RD_OK) rd_device_bytes_add(ctx, -(int64_t)buf.bytes); /* the caller's (rd_cuda_free does not count it either) */
     *ptr = buf.ptr;
     return r;
 }

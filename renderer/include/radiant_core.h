@@ -251,6 +251,11 @@ rd_result rd_buffer_copy(rd_context *ctx, void *dst, rd_memory dst_memory, const
 /* The context's GPU memory in use (by every process: the device's total less its free) and
    its total, in bytes; RD_ERROR_UNSUPPORTED on backends without it (CPU, Vulkan so far). */
 rd_result rd_device_memory(rd_context *ctx, uint64_t *used, uint64_t *total);
+/* The device memory the context's own buffers hold (frame state, scenes uploaded for
+   rendering, caches; not rd_buffer_alloc's, which are the caller's) now and at most since
+   it was made, in bytes; 0 on the CPU backend. What a frame of a given scene and size
+   needs, measured (radiant bench reports it). */
+void rd_context_device_bytes(const rd_context *ctx, uint64_t *held, uint64_t *peak);
 
 /* Timings and counts of the last successful rd_render (or rd_render_views) in this context. */
 void rd_render_last_stats(const rd_context *ctx, rd_render_stats *out);

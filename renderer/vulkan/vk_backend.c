@@ -339,6 +339,7 @@ void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf)
 {
     rd_vk_state *vk = rd_vk(ctx);
     if (!vk || !buf) return;
+    if (buf->buffer && buf->bytes && !buf->host) rd_device_bytes_add(ctx, -(int64_t)buf->bytes);
     if (buf->buffer) vkDestroyBuffer(vk->device, buf->buffer, NULL);
     if (buf->memory) vkFreeMemory(vk->device, buf->memory, NULL);
     bool host = buf->host;
@@ -396,6 +397,7 @@ rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, 
     VkBufferDeviceAddressInfo address = {.sType = VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO, .buffer = buf->buffer};
     buf->address = vkGetBufferDeviceAddress(vk->device, &address);
     buf->bytes = bytes;
+    if (!buf->host) rd_device_bytes_add(ctx, (int64_t)bytes);
     return RD_OK;
 }
 

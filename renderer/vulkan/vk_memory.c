@@ -47,6 +47,7 @@ rd_result rd_vk_alloc(rd_context *ctx, size_t bytes, void **ptr)
     rd_vk_buffer buf = {0};
     rd_result r = rd_vk_reserve(ctx, &buf, bytes, "rd_buffer_alloc");
     if (r != RD_OK) return r;
+    rd_device_bytes_add(ctx, -(int64_t)buf.bytes); /* the caller's, not the context's own */
     vk->allocations[vk->allocation_count++] = buf;
     *ptr = (void *)(uintptr_t)buf.address;
     return RD_OK;
@@ -62,6 +63,7 @@ void rd_vk_free(rd_context *ctx, void *ptr)
         return;
     }
     vkQueueWaitIdle(vk->queue);
+    rd_device_bytes_add(ctx, (int64_t)b->bytes); /* rd_vk_alloc did not count it: nor does its release */
     rd_vk_release(ctx, b);
     *b = vk->allocations[--vk->allocation_count];
 }
