@@ -206,13 +206,13 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
     size_t readback = RD_NERF_VK_COUNTERS * 4;
     for (int o = 0; o < OUTPUTS && r == RD_OK; o++)
         if (wanted[o] && target->memory == RD_MEMORY_HOST) {
-            r = rd_vk_reserve(ctx, &f->outputs[o], output_bytes(o, (size_t)pixels), "NeRF frame outputs");
+            r = rd_vk_reserve_room(ctx, &f->outputs[o], output_bytes(o, (size_t)pixels), "NeRF frame outputs");
             readback += output_bytes(o, (size_t)pixels);
         }
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->view, sizeof(nerf_vk_view), "NeRF view parameters");
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->counters, RD_NERF_VK_COUNTERS * 4, "NeRF counters");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->readback, readback, "NeRF frame readback");
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->rays, (VkDeviceSize)pixels * RD_NERF_VK_RAY_UINTS * 4, "NeRF rays");
+    if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->readback, readback, "NeRF frame readback");
+    if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->rays, (VkDeviceSize)pixels * RD_NERF_VK_RAY_UINTS * 4, "NeRF rays");
     if (r != RD_OK || pixels == 0) return r;
     make_view(f, s, camera, desc, (nerf_vk_view *)f->view.mapped);
     uint32_t network_weights = ((nerf_vk_view *)f->view.mapped)->network_weights;

@@ -119,8 +119,8 @@ static rd_result reserve(rd_context *ctx, void *user)
     feature_vk *s = c->s;
     bool device = o->memory == RD_MEMORY_DEVICE;
     rd_result r = RD_OK;
-    if (!device || !o->coefficients) r = rd_vk_reserve(ctx, &s->coefficients, map_bytes(c) + 4, "feature coefficients");
-    if (r == RD_OK && !device) r = rd_vk_reserve(ctx, &s->alpha, c->pixels * sizeof(float) + 4, "feature alpha");
+    if (!device || !o->coefficients) r = rd_vk_reserve_room(ctx, &s->coefficients, map_bytes(c) + 4, "feature coefficients");
+    if (r == RD_OK && !device) r = rd_vk_reserve_room(ctx, &s->alpha, c->pixels * sizeof(float) + 4, "feature alpha");
     c->coefficients = device && o->coefficients ? (VkDeviceAddress)(uintptr_t)o->coefficients : s->coefficients.address;
     c->alpha = device ? (VkDeviceAddress)(uintptr_t)o->alpha : o->alpha ? s->alpha.address : 0;
     size_t at = 0;
@@ -128,16 +128,16 @@ static rd_result reserve(rd_context *ctx, void *user)
     c->at[1] = at, at += score_bytes(c);
     c->at[2] = at, at += feature_bytes(c);
     c->at[3] = at, at += !device && o->alpha ? c->pixels * sizeof(float) : 0;
-    if (r == RD_OK) r = rd_vk_reserve(ctx, &s->readback, at + 4, "feature readback");
+    if (r == RD_OK) r = rd_vk_reserve_room(ctx, &s->readback, at + 4, "feature readback");
     const rd_feature_queries *q = o->queries;
     if (r == RD_OK && q) {
         size_t projected = (size_t)c->field->levels * (q->query_count + q->negative_count) * c->field->L * sizeof(float);
         r = rd_vk_reserve(ctx, &s->projected, projected, "feature projections");
-        if (r == RD_OK) r = rd_vk_reserve(ctx, &s->scores, score_bytes(c) + 4, "feature relevancy");
+        if (r == RD_OK) r = rd_vk_reserve_room(ctx, &s->scores, score_bytes(c) + 4, "feature relevancy");
         if (r == RD_OK) r = rd_vk_upload(ctx, &s->projected, 0, q->projected, projected);
     }
-    if (r == RD_OK && o->features) r = rd_vk_reserve(ctx, &s->pixel_norms, c->pixels * sizeof(float) + 4, "feature norms");
-    if (r == RD_OK && o->features) r = rd_vk_reserve(ctx, &s->features, feature_bytes(c) + 4, "feature maps");
+    if (r == RD_OK && o->features) r = rd_vk_reserve_room(ctx, &s->pixel_norms, c->pixels * sizeof(float) + 4, "feature norms");
+    if (r == RD_OK && o->features) r = rd_vk_reserve_room(ctx, &s->features, feature_bytes(c) + 4, "feature maps");
     return r;
 }
 
