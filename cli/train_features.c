@@ -317,8 +317,8 @@ int cli_train_features(int argc, char **argv)
     char path[4096];
     cli_beside_scene(o.out, ".report.json", path, sizeof path);
     if (!cli_write_report(ctx, path, report)) goto done;
-    printf("wrote %s (%d levels of %d entries, %d slots) in %.1f s of training; report %s\n", o.out, train.levels, o.codebook_size,
-           o.slots, training_ms / 1000.0, path);
+    printf("wrote %s (%d level%s of %d entries, %d slots) in %.1f s of training; report %s\n", o.out, train.levels,
+           train.levels == 1 ? "" : "s", o.codebook_size, o.slots, training_ms / 1000.0, path);
     status = EXIT_DONE;
 done:
     cJSON_Delete(report);

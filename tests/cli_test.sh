@@ -205,6 +205,11 @@ if [ -n "$feature_tool" ]; then
         --scene "$tmp/feat/scene.ply" --out "$tmp/x.ply"
     check "train --levels 4 exits 2" status_is 2 "$radiant" train "$tmp/feat" --model features --scene "$tmp/feat/scene.ply" \
         --out "$tmp/x.rfeat" --levels 4
+    check "train --levels 1: a field of one level" status_is 0 "$radiant" train "$tmp/feat" --model features \
+        --scene "$tmp/feat/scene.ply" --out "$tmp/feat/one.rfeat" --levels 1 --iterations 4 --codebook-size 16
+    check "  (one level written)" grep -q "one.rfeat (1 level of 16 entries" "$tmp/stdout"
+    check "  (info reads one level)" status_is 0 "$radiant" info "$tmp/feat/one.rfeat"
+    check "  (and says so)" grep -q "^levels: *1$" "$tmp/stdout"
     mv "$tmp/feat/language_features/r_3_s.npy" "$tmp/feat/r_3_s.npy"
     check "train without a view's masks exits 1" status_is 1 "$radiant" train "$tmp/feat" --model features \
         --scene "$tmp/feat/scene.ply" --out "$tmp/x.rfeat" --iterations 1
