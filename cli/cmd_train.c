@@ -173,10 +173,9 @@ static int parse(int argc, char **argv, train_options *o)
                 return fprintf(stderr, "radiant: --prune-budget %s: expected a fraction in (0, 1]\n", next), EXIT_USAGE;
             o->prune_budget = (float)f;
         } else if ((strcmp(a, "--mask-resolution") == 0 || strcmp(a, "--admm-every") == 0) && next) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
+            long long v;
             bool mask = a[2] == 'm';
-            if (*end || end == next || v < (mask ? 2 : 1) || v > (mask ? 512 : 1000000))
+            if (!parse_number(argv[++i], mask ? 2 : 1, mask ? 512 : 1000000, &v))
                 return fprintf(stderr, "radiant: %s %s: expected a whole number in %s\n", a, next, mask ? "2..512" : "1..1000000"),
                        EXIT_USAGE;
             *(mask ? &o->mask_resolution : &o->admm_every) = (int)v;

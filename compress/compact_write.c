@@ -154,17 +154,15 @@ static rd_result tune_kept(writer *w, const rd_compact_desc *desc)
     rd_train_stats stats = {0};
     if (scene && r == RD_OK) r = rd_trainer_create(w->ctx, &td, &t);
     if (t && r == RD_OK) r = rd_trainer_step(t, steps, &stats);
-    const rd_scene *fitted = t && r == RD_OK ? rd_trainer_scene(t) : NULL;
-    if (fitted) {
+    rd_compact_arrays fitted;
+    if (t && r == RD_OK && rd_compact_arrays_of(rd_trainer_scene(t), &fitted)) { /* the trainer's host arrays, same layout */
         size_t n = (size_t)w->n, m = (size_t)rd_compact_mean_floats(&w->kept), q = (size_t)rd_compact_rotation_floats(&w->kept);
         size_t c = (size_t)rd_compact_sh_floats(&w->kept);
-        rd_scene_desc three = w->kept.four_d ? (rd_scene_desc){0} : rd_scene_arrays(fitted);
-        rd_scene4d_desc four = w->kept.four_d ? rd_scene4d_arrays(fitted) : (rd_scene4d_desc){0};
-        memcpy(w->kept.means, w->kept.four_d ? four.means : three.means, n * m * sizeof(float));
-        memcpy(w->kept.log_scales, w->kept.four_d ? four.log_scales : three.log_scales, n * m * sizeof(float));
-        memcpy(w->kept.rotations, w->kept.four_d ? four.rotations : three.rotations, n * q * sizeof(float));
-        memcpy(w->kept.opacities, w->kept.four_d ? four.opacities : three.opacities, n * sizeof(float));
-        memcpy(w->kept.sh, w->kept.four_d ? four.sh : three.sh, n * c * sizeof(float));
+        memcpy(w->kept.means, fitted.means, n * m * sizeof(float));
+        memcpy(w->kept.log_scales, fitted.log_scales, n * m * sizeof(float));
+        memcpy(w->kept.rotations, fitted.rotations, n * q * sizeof(float));
+        memcpy(w->kept.opacities, fitted.opacities, n * sizeof(float));
+        memcpy(w->kept.sh, fitted.sh, n * c * sizeof(float));
         rd_log(w->ctx, RD_LOG_INFO, "compact: the %lld kept Gaussians trained %d steps on %d photos (loss %.5f)", (long long)w->n,
                steps, photos, stats.loss);
     }

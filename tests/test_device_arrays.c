@@ -63,7 +63,7 @@ static bool run_backend(rd_backend backend)
         printf("device arrays on %s: skipped (no such device here)\n", rd_backend_name(backend));
         return false;
     }
-    uint64_t held = 1, peak = 1, held_before = 0, held_after = 0;
+    uint64_t held = 1, peak = 1, held_before = 0, held_after = 0, peak_before = 0, peak_after = 0;
     rd_context_device_bytes(ctx, &held, &peak);
     uint64_t at_start = held;
     CHECK(held == peak); /* nothing freed yet */
@@ -83,10 +83,10 @@ static bool run_backend(rd_backend backend)
             for (int how = 0; how < LAYOUTS; how++) {
                 void *buffers[ARRAYS] = {0};
                 rd_scene_desc device;
-                rd_context_device_bytes(ctx, &held_before, NULL);
+                rd_context_device_bytes(ctx, &held_before, &peak_before);
                 bool made = CHECK(to_device(ctx, &host, (layout)how, buffers, &device));
-                rd_context_device_bytes(ctx, &held_after, NULL);
-                counted &= held_after == held_before;
+                rd_context_device_bytes(ctx, &held_after, &peak_after);
+                counted &= held_after == held_before && peak_after == peak_before; /* not even for a moment */
                 if (made && render(ctx, &device, &cam, got)) {
                     size_t n = 0;
                     for (size_t k = 0; k < floats; k++) {

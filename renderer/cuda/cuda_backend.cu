@@ -52,11 +52,11 @@ extern "C" void rd_cuda_close(rd_context *ctx)
     ctx->backend_state = NULL;
 }
 
-extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, const char *what)
+/* buf (empty) made to hold bytes with headroom, so that slowly growing needs do not
+   reallocate every frame; not counted here (rd_cuda_reserve counts the context's own). */
+static rd_result allocate(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, const char *what)
 {
-    if (bytes <= buf->bytes && buf->ptr) return RD_OK;
-    rd_cuda_release(ctx, buf);
-    size_t grown = bytes + bytes / 4 + 256; /* headroom, so that slowly growing needs do not reallocate every frame */
+    size_t grown = bytes + bytes / 4 + 256;
     cudaError_t err = cudaMalloc(&buf->ptr, grown);
     if (err != cudaSuccess) {
         buf->ptr = NULL;
@@ -65,8 +65,16 @@ extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_cuda_buffer *buf, size_
                        cudaGetErrorString(err));
     }
     buf->bytes = grown;
-    rd_device_bytes_add(ctx, (int64_t)grown);
     return RD_OK;
+}
+
+extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, const char *what)
+{
+    if (bytes <= buf->bytes && buf->ptr) return RD_OK;
+    rd_cuda_release(ctx, buf);
+    rd_result r = allocate(ctx, buf, bytes, what);
+    if (r == RD_OK) rd_device_bytes_add(ctx, (int64_t)buf->bytes);
+    return r;
 }
 
 extern "C" void rd_cuda_release(rd_context *ctx, rd_cuda_buffer *buf)
@@ -173,8 +181,7 @@ extern "C" rd_result rd_cuda_check_memory(rd_context *ctx, const void *ptr, size
 extern "C" rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr)
 {
     rd_cuda_buffer buf = {NULL, 0};
-    rd_result r = rd_cuda_reserve(ctx, &buf, bytes, "rd_buffer_alloc");
-    if (r == RD_OK) rd_device_bytes_add(ctx, -(int64_t)buf.bytes); /* the caller's (rd_cuda_free does not count it either) */
+    rd_result r = allocate(ctx, &buf, bytes, "rd_buffer_alloc"); /* the caller's: not counted, as rd_cuda_free does not */
     *ptr = buf.ptr;
     return r;
 }

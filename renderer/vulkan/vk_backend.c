@@ -303,7 +303,7 @@ void rd_vk_close(rd_context *ctx)
         vkDeviceWaitIdle(vk->device);
         rd_vk_sorter_destroy(ctx, vk->sorter);
         rd_vk_release(ctx, &vk->staging);
-        for (int i = 0; i < vk->allocation_count; i++) rd_vk_release(ctx, &vk->allocations[i]);
+        for (int i = 0; i < vk->allocation_count; i++) rd_vk_release_for_caller(ctx, &vk->allocations[i]);
         if (vk->timestamps) vkDestroyQueryPool(vk->device, vk->timestamps, NULL);
         if (vk->fence) vkDestroyFence(vk->device, vk->fence, NULL);
         if (vk->pool) vkDestroyCommandPool(vk->device, vk->pool, NULL);
@@ -335,17 +335,21 @@ static int memory_type(const rd_vk_state *vk, uint32_t allowed, bool host)
     return -1;
 }
 
-void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf)
+/* counted: the buffer is the context's own (rd_context_device_bytes) */
+static void release(rd_context *ctx, rd_vk_buffer *buf, bool counted)
 {
     rd_vk_state *vk = rd_vk(ctx);
     if (!vk || !buf) return;
-    if (buf->buffer && buf->bytes && !buf->host) rd_device_bytes_add(ctx, -(int64_t)buf->bytes);
+    if (counted && buf->buffer && buf->bytes) rd_device_bytes_add(ctx, -(int64_t)buf->bytes);
     if (buf->buffer) vkDestroyBuffer(vk->device, buf->buffer, NULL);
     if (buf->memory) vkFreeMemory(vk->device, buf->memory, NULL);
     bool host = buf->host;
     memset(buf, 0, sizeof *buf);
     buf->host = host;
 }
+
+void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf) { release(ctx, buf, buf && !buf->host); }
+void rd_vk_release_for_caller(rd_context *ctx, rd_vk_buffer *buf) { release(ctx, buf, false); }
 
 rd_result rd_vk_reserve_room(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what)
 {
@@ -355,14 +359,14 @@ rd_result rd_vk_reserve_room(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize by
     return rd_vk_reserve(ctx, buf, room, what);
 }
 
-rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what)
+static rd_result reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what, bool counted)
 {
     rd_vk_state *vk = rd_vk(ctx);
     if (bytes == 0) bytes = 4;
     if (buf->buffer && bytes <= buf->bytes) return RD_OK;
     /* wait for work that may still read the old buffer */
     vkQueueWaitIdle(vk->queue);
-    rd_vk_release(ctx, buf);
+    release(ctx, buf, counted);
     bytes = (bytes + 255) & ~(VkDeviceSize)255;
     if (vk->max_allocation && bytes > vk->max_allocation)
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: %s needs %.2f GiB, more than the %.2f GiB %s allows in one allocation",
@@ -380,7 +384,7 @@ rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, 
     vkGetBufferMemoryRequirements(vk->device, buf->buffer, &req);
     int type = memory_type(vk, req.memoryTypeBits, buf->host);
     if (type < 0) {
-        rd_vk_release(ctx, buf);
+        release(ctx, buf, counted);
         return rd_fail(ctx, RD_ERROR_DEVICE, "vulkan: %s: no suitable memory type", step);
     }
     VkMemoryAllocateFlagsInfo flags = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO,
@@ -391,14 +395,24 @@ rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, 
     if (r == RD_OK) r = rd_vk_check(ctx, vkBindBufferMemory(vk->device, buf->buffer, buf->memory, 0), step);
     if (r == RD_OK && buf->host) r = rd_vk_check(ctx, vkMapMemory(vk->device, buf->memory, 0, VK_WHOLE_SIZE, 0, &buf->mapped), step);
     if (r != RD_OK) {
-        rd_vk_release(ctx, buf);
+        release(ctx, buf, counted);
         return r;
     }
     VkBufferDeviceAddressInfo address = {.sType = VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO, .buffer = buf->buffer};
     buf->address = vkGetBufferDeviceAddress(vk->device, &address);
     buf->bytes = bytes;
-    if (!buf->host) rd_device_bytes_add(ctx, (int64_t)bytes);
+    if (counted) rd_device_bytes_add(ctx, (int64_t)bytes);
     return RD_OK;
+}
+
+rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what)
+{
+    return reserve(ctx, buf, bytes, what, !buf->host);
+}
+
+rd_result rd_vk_reserve_for_caller(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what)
+{
+    return reserve(ctx, buf, bytes, what, false);
 }
 
 rd_result rd_vk_begin(rd_context *ctx, VkCommandBuffer *cmd)

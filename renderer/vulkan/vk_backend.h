@@ -71,12 +71,17 @@ rd_result rd_vk_check_memory(rd_context *ctx, const void *ptr, size_t bytes, con
 rd_result rd_vk_check(rd_context *ctx, VkResult result, const char *step);
 
 /* Makes buf hold at least bytes (device-local, or host-visible when buf->host is set);
-   keeps its contents only when no growth is needed. */
+   keeps its contents only when no growth is needed. A device-local one counts as the
+   context's own (rd_context_device_bytes). */
 rd_result rd_vk_reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what);
 /* As rd_vk_reserve, but a buffer that must grow gets a quarter to spare (within the device's
    largest allocation), as rd_cuda_reserve's do: for sizes that creep up frame by frame. */
 rd_result rd_vk_reserve_room(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what);
 void rd_vk_release(rd_context *ctx, rd_vk_buffer *buf);
+/* The same for the caller's buffers (rd_buffer_alloc, rd_vulkan_buffer_reserve), which the
+   context's count leaves out. */
+rd_result rd_vk_reserve_for_caller(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what);
+void rd_vk_release_for_caller(rd_context *ctx, rd_vk_buffer *buf);
 /* Synchronous copies between host memory and a buffer, through the staging buffer. */
 rd_result rd_vk_upload(rd_context *ctx, rd_vk_buffer *dst, VkDeviceSize offset, const void *src, size_t bytes);
 rd_result rd_vk_download(rd_context *ctx, void *dst, const rd_vk_buffer *src, VkDeviceSize offset, size_t bytes);

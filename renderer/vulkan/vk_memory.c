@@ -45,9 +45,8 @@ rd_result rd_vk_alloc(rd_context *ctx, size_t bytes, void **ptr)
         vk->allocation_capacity = grown;
     }
     rd_vk_buffer buf = {0};
-    rd_result r = rd_vk_reserve(ctx, &buf, bytes, "rd_buffer_alloc");
+    rd_result r = rd_vk_reserve_for_caller(ctx, &buf, bytes, "rd_buffer_alloc");
     if (r != RD_OK) return r;
-    rd_device_bytes_add(ctx, -(int64_t)buf.bytes); /* the caller's, not the context's own */
     vk->allocations[vk->allocation_count++] = buf;
     *ptr = (void *)(uintptr_t)buf.address;
     return RD_OK;
@@ -63,8 +62,7 @@ void rd_vk_free(rd_context *ctx, void *ptr)
         return;
     }
     vkQueueWaitIdle(vk->queue);
-    rd_device_bytes_add(ctx, (int64_t)b->bytes); /* rd_vk_alloc did not count it: nor does its release */
-    rd_vk_release(ctx, b);
+    rd_vk_release_for_caller(ctx, b);
     *b = vk->allocations[--vk->allocation_count];
 }
 
@@ -132,12 +130,12 @@ rd_result rd_vulkan_get_device(rd_context *ctx, rd_vulkan_device *out)
 rd_result rd_vulkan_buffer_reserve(rd_context *ctx, rd_vulkan_buffer *buf, size_t bytes)
 {
     rd_result r = require_vulkan(ctx, "rd_vulkan_buffer_reserve");
-    return r == RD_OK ? rd_vk_reserve(ctx, buf, bytes, "caller's buffer") : r;
+    return r == RD_OK ? rd_vk_reserve_for_caller(ctx, buf, bytes, "caller's buffer") : r;
 }
 
 void rd_vulkan_buffer_release(rd_context *ctx, rd_vulkan_buffer *buf)
 {
     if (require_vulkan(ctx, "rd_vulkan_buffer_release") != RD_OK || !buf) return;
     vkQueueWaitIdle(rd_vk(ctx)->queue);
-    rd_vk_release(ctx, buf);
+    rd_vk_release_for_caller(ctx, buf);
 }
