@@ -726,7 +726,7 @@ static void test_networks(void)
     rd_compact_report rep;
     rd_compact_desc desc = {.appearance = RD_COMPACT_APPEARANCE_NETWORKS, .network_steps = 30};
     rd_scene *few = round_trip(s, "networks_few.rcompact", &desc, NULL);
-    desc.network_steps = TEST_SANITIZED ? 150 : 250;
+    desc.network_steps = 250;
     rd_scene *fitted = round_trip(s, "networks.rcompact", &desc, &rep);
     if (few && fitted) {
         double before = psnr_over_time(s, few), after = psnr_over_time(s, fitted);
