@@ -47,7 +47,7 @@ static const char *USAGE =
     "  --width W            the networks' hidden width (1..256, default 64)\n"
     "  --batch N            samples a step after empty-space skipping (default 262144)\n"
     "  --loss L             huber (default, delta 0.1) or l2\n"
-    "  --prune-budget F     HollowNeRF's pruning (CPU only so far): a 64^3 saliency mask gates the hash\n"
+    "  --prune-budget F     HollowNeRF's pruning (CPU and CUDA): a 64^3 saliency mask gates the hash\n"
     "                       features, held by ADMM to the fraction F of its cells (0..1)\n"
     "  --mask-resolution R  the saliency mask's cells a side (2..512, default 64)\n"
     "  --admm-rho P         the ADMM penalty's weight (default 1e-3)\n"

@@ -8,7 +8,7 @@
    With a saliency mask (HollowNeRF, saliency.h; its R^3 logits follow the colour network's
    weights), a point's hash features f become v = p f, p its keep value, and its density
    exp(output 0) tanh(alpha |v|): where the mask has pruned the features, nothing is left
-   to make density from. Only the CPU has the mask yet. The CPU code is the specification. */
+   to make density from. The CPU code is the specification; CUDA mirrors it. */
 #ifndef RD_NERF_FIELD_H
 #define RD_NERF_FIELD_H
 
@@ -65,12 +65,14 @@ rd_result rd_nerf_field_backward(rd_context *ctx, const rd_nerf_field *f, const 
    The hash encoding's kernels (hashgrid_cuda.cu), the fused half-precision networks
    (mlp_cuda.cu) and the activations between them; every array device memory, the work
    queued on stream (NULL: the context's). The scratch grows to the largest n asked, and is
-   sized afresh for a field of other networks. */
+   sized afresh for a field of other networks. The mask's logits take their gradient with
+   float atomics, as the table's entries do. */
 typedef struct rd_nerf_field_scratch_cuda {
     int64_t capacity;           /* points, for networks of the shapes below */
     rd_mlp density, colour;     /* the networks it was sized for: another field's re-sizes it */
     rd_cuda_buffer features, density_out, colour_in, colour_out, density_act, colour_act;
     rd_cuda_buffer g_features, g_density_out, g_colour_in, g_colour_out;
+    rd_cuda_buffer hash_features, keep, gate; /* with a mask: the features before it, its keep values, the density gate */
 } rd_nerf_field_scratch_cuda;
 rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const rd_nerf_field *f, int64_t n, rd_nerf_field_scratch_cuda *s);
 void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_scratch_cuda *s);

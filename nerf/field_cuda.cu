@@ -1,7 +1,8 @@
-/* field_cuda.cu: field.c's field on CUDA (field.h): the hash features, the density
-   network, exp of its first output (clamped to +-15) and the direction's SH beside its 16
-   outputs, the colour network and a sigmoid; the backward pass back through each. The
-   activations between the networks are one thread a point. */
+/* field_cuda.cu: field.c's field on CUDA (field.h): the hash features (through the
+   saliency mask and its density gate where the field has one), the density network, exp
+   of its first output (clamped to +-15) and the direction's SH beside its 16 outputs, the
+   colour network and a sigmoid; the backward pass back through each. The activations
+   between the networks are one thread a point. */
 #include "field.h"
 #include "direction.h"
 #include "../renderer/cuda/cuda_internal.h"
@@ -19,15 +20,15 @@ static unsigned blocks(int64_t n) { return (unsigned)((n + THREADS - 1) / THREAD
    outputs, then the direction's SH (colour_in NULL: the density alone). A thread a sample
    and group of 4 of the input's 32 values, so that reads and writes are whole float4s
    side by side: a thread a sample left them 64 and 128 bytes apart. */
-__global__ void density_kernel(const float *density_out, const float *dirs, long long n, int colour_inputs, float *sigma,
-                               float *colour_in)
+__global__ void density_kernel(const float *density_out, const float *dirs, const float *gate, long long n, int colour_inputs,
+                               float *sigma, float *colour_in)
 {
     int groups = colour_in ? GROUPS : 1;
     long long e = (long long)blockIdx.x * THREADS + threadIdx.x, i = e / groups;
     int group = (int)(e % groups);
     if (i >= n) return;
     const float *out = density_out + i * DENSITY_OUTPUTS;
-    if (group == 0) sigma[i] = expf(clamped_exp_argument(out[0]));
+    if (group == 0) sigma[i] = expf(clamped_exp_argument(out[0])) * (gate ? gate[i] : 1.0f);
     if (!colour_in) return;
     float4 v;
     if (group < DENSITY_OUTPUTS / 4) {
@@ -39,6 +40,55 @@ __global__ void density_kernel(const float *density_out, const float *dirs, long
         v = make_float4(sh[at], sh[at + 1], sh[at + 2], sh[at + 3]);
     }
     *(float4 *)(colour_in + i * colour_inputs + 4 * group) = v;
+}
+
+/* The mask (field.c's encode and gate_of, a thread a point): keep = sigmoid(trilinear
+   logits), the masked features v = keep x the hash features, the gate tanh(alpha |v|). */
+__global__ void mask_kernel(const float *logits, int resolution, const float *positions, const float *hash_features, long long n,
+                            int k, float sharpness, float *keep, float *features, float *gate)
+{
+    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (i >= n) return;
+    int64_t at[8];
+    float weight[8], sum = 0.0f;
+    rd_saliency_corners(resolution, positions + 3 * i, at, weight);
+    for (int c = 0; c < 8; c++) sum += weight[c] * logits[at[c]];
+    float p = 1.0f / (1.0f + expf(-sum)), squares = 0.0f;
+    for (int j = 0; j < k; j++) {
+        float v = p * hash_features[i * k + j];
+        features[i * k + j] = v;
+        squares += v * v;
+    }
+    keep[i] = p;
+    gate[i] = tanhf(sharpness * sqrtf(squares));
+}
+
+/* field.c's mask_backward, a thread a point: the gate's term joins the masked features'
+   gradient, whose dot with the hash features is the keep value's, which goes through the
+   sigmoid to the 8 logits (float atomics, as the table's); the features' gradient leaves
+   scaled by keep. */
+__global__ void mask_backward_kernel(const float *positions, const float *features, const float *hash_features, const float *keep,
+                                     const float *density_out, const float *g_sigma, long long n, int k, int resolution,
+                                     float sharpness, float *g_features, float *grad_logits)
+{
+    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
+    if (i >= n) return;
+    const float *v = features + i * k;
+    float *g = g_features + i * k, norm = 0.0f;
+    for (int j = 0; j < k; j++) norm += v[j] * v[j];
+    norm = sqrtf(norm);
+    float gate = tanhf(sharpness * norm);
+    if (norm > 0.0f) {
+        float e = expf(clamped_exp_argument(density_out[i * DENSITY_OUTPUTS]));
+        float coef = g_sigma[i] * e * sharpness * (1.0f - gate * gate) / norm;
+        for (int j = 0; j < k; j++) g[j] += coef * v[j];
+    }
+    float dot = 0.0f, p = keep[i];
+    for (int j = 0; j < k; j++) dot += hash_features[i * k + j] * g[j], g[j] *= p;
+    int64_t at[8];
+    float weight[8], through = dot * p * (1.0f - p);
+    rd_saliency_corners(resolution, positions + 3 * i, at, weight);
+    for (int c = 0; c < 8; c++) atomicAdd(&grad_logits[at[c]], weight[c] * through);
 }
 
 __global__ void sigmoid_kernel(const float *x, long long n, float *y)
@@ -59,13 +109,13 @@ __global__ void colour_grad_kernel(const float *colour_out, const float *g_rgb, 
    and sigma's through exp (of the clamped argument, as field.c takes it); a thread a
    sample and group of 4 outputs, as density_kernel */
 __global__ void density_grad_kernel(const float *g_colour_in, int colour_inputs, const float *density_out, const float *g_sigma,
-                                    long long n, float *g_density_out)
+                                    const float *gate, long long n, float *g_density_out)
 {
     long long e = (long long)blockIdx.x * THREADS + threadIdx.x, i = e / (DENSITY_OUTPUTS / 4);
     int group = (int)(e % (DENSITY_OUTPUTS / 4));
     if (i >= n) return;
     float4 g = *(const float4 *)(g_colour_in + i * colour_inputs + 4 * group);
-    if (group == 0) g.x += g_sigma[i] * expf(clamped_exp_argument(density_out[i * DENSITY_OUTPUTS]));
+    if (group == 0) g.x += g_sigma[i] * expf(clamped_exp_argument(density_out[i * DENSITY_OUTPUTS])) * (gate ? gate[i] : 1.0f);
     *(float4 *)(g_density_out + i * DENSITY_OUTPUTS + 4 * group) = g;
 }
 
@@ -77,9 +127,11 @@ extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const r
     for (int k = 0; k < 2; k++)
         same &= had[k]->inputs == wants[k]->inputs && had[k]->width == wants[k]->width &&
                 had[k]->hidden_layers == wants[k]->hidden_layers && had[k]->outputs == wants[k]->outputs;
-    if (same && n <= s->capacity) return RD_OK;
-    if (!same) rd_nerf_field_scratch_cuda_free(ctx, s);
     size_t rows = (size_t)(n > 0 ? n : 1), density_act = 0, colour_act = 0;
+    bool masked = f->saliency.resolution > 0;
+    if (same && n <= s->capacity && (!masked || s->keep.bytes >= rows * 4)) return RD_OK;
+    if (!same) rd_nerf_field_scratch_cuda_free(ctx, s);
+    if (same && (int64_t)rows < s->capacity) rows = (size_t)s->capacity; /* the mask's buffers alone are new: keep the capacity */
     rd_result r = rd_mlp_activation_bytes_cuda(ctx, &f->density, (int64_t)rows, &density_act);
     if (r == RD_OK) r = rd_mlp_activation_bytes_cuda(ctx, &f->colour, (int64_t)rows, &colour_act);
     struct {
@@ -89,9 +141,11 @@ extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const r
                  {&s->colour_in, rows * f->colour.inputs * 4}, {&s->colour_out, rows * 3 * 4},
                  {&s->density_act, density_act}, {&s->colour_act, colour_act},
                  {&s->g_features, rows * f->density.inputs * 4}, {&s->g_density_out, rows * DENSITY_OUTPUTS * 4},
-                 {&s->g_colour_in, rows * f->colour.inputs * 4}, {&s->g_colour_out, rows * 3 * 4}};
+                 {&s->g_colour_in, rows * f->colour.inputs * 4}, {&s->g_colour_out, rows * 3 * 4},
+                 {&s->hash_features, masked ? rows * f->density.inputs * 4 : 0}, {&s->keep, masked ? rows * 4 : 0},
+                 {&s->gate, masked ? rows * 4 : 0}};
     for (size_t k = 0; k < sizeof parts / sizeof parts[0] && r == RD_OK; k++)
-        r = rd_cuda_reserve(ctx, parts[k].buf, parts[k].bytes, "the NeRF field's scratch");
+        if (parts[k].bytes) r = rd_cuda_reserve(ctx, parts[k].buf, parts[k].bytes, "the NeRF field's scratch");
     s->capacity = r == RD_OK ? (int64_t)rows : 0;
     if (r == RD_OK) s->density = f->density, s->colour = f->colour;
     return r;
@@ -100,7 +154,8 @@ extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const r
 extern "C" void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_scratch_cuda *s)
 {
     rd_cuda_buffer *all[] = {&s->features, &s->density_out, &s->colour_in, &s->colour_out, &s->density_act,
-                             &s->colour_act, &s->g_features, &s->g_density_out, &s->g_colour_in, &s->g_colour_out};
+                             &s->colour_act, &s->g_features, &s->g_density_out, &s->g_colour_in, &s->g_colour_out,
+                             &s->hash_features, &s->keep, &s->gate};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) rd_cuda_release(ctx, all[k]);
     s->capacity = 0;
     s->density = s->colour = rd_mlp{};
@@ -109,11 +164,11 @@ extern "C" void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_s
 static rd_result check_capacity(rd_context *ctx, const rd_nerf_field *f, const rd_nerf_field_scratch_cuda *s, int64_t n,
                                 const char *what)
 {
-    if (f->saliency.resolution) /* field.h: the mask is the CPU's alone so far */
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a field with a saliency mask runs on the CPU only, not yet on CUDA", what);
-    return n <= s->capacity ? RD_OK
-                            : rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %lld points, the scratch holds %lld", what, (long long)n,
-                                      (long long)s->capacity);
+    if (n > s->capacity)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %lld points, the scratch holds %lld", what, (long long)n, (long long)s->capacity);
+    if (f->saliency.resolution && s->keep.bytes < sizeof(float) * (size_t)(n > 0 ? n : 1))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scratch was reserved for a field without a saliency mask", what);
+    return RD_OK;
 }
 
 /* The density network's part, shared by the forward pass and the density alone. */
@@ -121,7 +176,14 @@ static rd_result density_part(rd_context *ctx, const rd_nerf_field *f, const flo
                               int64_t n, rd_nerf_field_scratch_cuda *s, float *sigma, bool keep, cudaStream_t st)
 {
     float *features = (float *)s->features.ptr, *density_out = (float *)s->density_out.ptr;
-    rd_result r = rd_hashgrid_forward_cuda(ctx, &f->grid, params, positions, n, features, st);
+    bool masked = f->saliency.resolution > 0;
+    rd_result r = rd_hashgrid_forward_cuda(ctx, &f->grid, params, positions, n, masked ? (float *)s->hash_features.ptr : features, st);
+    if (r == RD_OK && masked && n > 0) {
+        mask_kernel<<<blocks(n), THREADS, 0, st>>>(params + f->saliency_offset, f->saliency.resolution, positions,
+                                                  (const float *)s->hash_features.ptr, n, f->density.inputs, f->gate_sharpness,
+                                                  (float *)s->keep.ptr, features, (float *)s->gate.ptr);
+        r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF saliency mask");
+    }
     if (r == RD_OK)
         r = rd_mlp_forward_cuda(ctx, &f->density, params + f->density_offset, features, n, density_out,
                                 keep ? s->density_act.ptr : NULL, st);
@@ -129,8 +191,9 @@ static rd_result density_part(rd_context *ctx, const rd_nerf_field *f, const flo
     if (f->colour.inputs != GROUPS * 4 || f->density.outputs != DENSITY_OUTPUTS)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "NeRF density: networks of %d outputs and %d inputs, not %d and %d",
                        f->density.outputs, f->colour.inputs, DENSITY_OUTPUTS, GROUPS * 4);
-    density_kernel<<<blocks((dirs ? GROUPS : 1) * n), THREADS, 0, st>>>(density_out, dirs, n, f->colour.inputs, sigma,
-                                                   dirs ? (float *)s->colour_in.ptr : NULL);
+    density_kernel<<<blocks((dirs ? GROUPS : 1) * n), THREADS, 0, st>>>(density_out, dirs, masked ? (const float *)s->gate.ptr : NULL,
+                                                                         n, f->colour.inputs, sigma,
+                                                                         dirs ? (float *)s->colour_in.ptr : NULL);
     return rd_cuda_check(ctx, cudaGetLastError(), "NeRF density");
 }
 
@@ -172,12 +235,21 @@ extern "C" rd_result rd_nerf_field_backward_cuda(rd_context *ctx, const rd_nerf_
         r = rd_mlp_backward_cuda(ctx, &f->colour, params + f->colour_offset, (const float *)s->colour_in.ptr, n, s->colour_act.ptr,
                                  g_colour_out, grad_params + f->colour_offset, g_colour_in, st);
     if (r != RD_OK) return r;
-    density_grad_kernel<<<blocks(DENSITY_OUTPUTS / 4 * n), THREADS, 0, st>>>(g_colour_in, f->colour.inputs, (const float *)s->density_out.ptr, g_sigma, n,
-                                                        g_density_out);
+    bool masked = f->saliency.resolution > 0;
+    density_grad_kernel<<<blocks(DENSITY_OUTPUTS / 4 * n), THREADS, 0, st>>>(g_colour_in, f->colour.inputs, (const float *)s->density_out.ptr,
+                                                                              g_sigma, masked ? (const float *)s->gate.ptr : NULL, n,
+                                                                              g_density_out);
     r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF density backward");
     if (r == RD_OK)
         r = rd_mlp_backward_cuda(ctx, &f->density, params + f->density_offset, (const float *)s->features.ptr, n,
                                  s->density_act.ptr, g_density_out, grad_params + f->density_offset, g_features, st);
+    if (r == RD_OK && masked) {
+        mask_backward_kernel<<<blocks(n), THREADS, 0, st>>>(positions, (const float *)s->features.ptr, (const float *)s->hash_features.ptr,
+                                                           (const float *)s->keep.ptr, (const float *)s->density_out.ptr, g_sigma, n,
+                                                           f->density.inputs, f->saliency.resolution, f->gate_sharpness, g_features,
+                                                           grad_params + f->saliency_offset);
+        r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF saliency mask backward");
+    }
     if (r == RD_OK) r = rd_hashgrid_backward_cuda(ctx, &f->grid, params, positions, n, g_features, grad_params, NULL, st);
     return r;
 }

@@ -20,32 +20,12 @@ void rd_saliency_init(const rd_saliency *s, float initial, float *logits)
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-/* Point p's 8 vertices (x fastest) and their trilinear weights; outside the cube, the
-   point clamped onto it. */
-static void corners(const rd_saliency *s, const float p[3], int64_t at[8], float weight[8])
-{
-    int r = s->resolution, low[3];
-    float fraction[3];
-    for (int a = 0; a < 3; a++) {
-        float x = (isnan(p[a]) ? 0.0f : fminf(fmaxf(p[a], 0.0f), 1.0f)) * (float)(r - 1);
-        int i = (int)floorf(x);
-        low[a] = i > r - 2 ? r - 2 : i;
-        fraction[a] = x - (float)low[a];
-    }
-    for (int c = 0; c < 8; c++) {
-        int x = low[0] + (c & 1), y = low[1] + (c >> 1 & 1), z = low[2] + (c >> 2 & 1);
-        at[c] = x + (int64_t)r * (y + (int64_t)r * z);
-        weight[c] = ((c & 1) ? fraction[0] : 1.0f - fraction[0]) * ((c >> 1 & 1) ? fraction[1] : 1.0f - fraction[1]) *
-                    ((c >> 2 & 1) ? fraction[2] : 1.0f - fraction[2]);
-    }
-}
-
 void rd_saliency_forward(const rd_saliency *s, const float *logits, const float *positions, int64_t n, float *keep)
 {
     for (int64_t i = 0; i < n; i++) {
         int64_t at[8];
         float weight[8], sum = 0.0f;
-        corners(s, positions + 3 * i, at, weight);
+        rd_saliency_corners(s->resolution, positions + 3 * i, at, weight);
         for (int c = 0; c < 8; c++) sum += weight[c] * logits[at[c]];
         keep[i] = sigmoid(sum);
     }
@@ -57,7 +37,7 @@ void rd_saliency_backward(const rd_saliency *s, const float *positions, int64_t 
     for (int64_t i = 0; i < n; i++) {
         int64_t at[8];
         float weight[8], g = g_keep[i] * keep[i] * (1.0f - keep[i]); /* through the sigmoid */
-        corners(s, positions + 3 * i, at, weight);
+        rd_saliency_corners(s->resolution, positions + 3 * i, at, weight);
         for (int c = 0; c < 8; c++) grad_logits[at[c]] += weight[c] * g;
     }
 }

@@ -17,9 +17,18 @@
 #define RD_NERF_SALIENCY_H
 
 #include "radiant.h"
+#include "../renderer/cuda/cuda_backend.h"
+
+#include <math.h>
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+#ifdef __CUDACC__
+#define RD_SALIENCY_FN __host__ __device__ static inline
+#else
+#define RD_SALIENCY_FN static inline
 #endif
 
 enum { RD_SALIENCY_MIN_RESOLUTION = 2, RD_SALIENCY_MAX_RESOLUTION = 512 };
@@ -27,6 +36,26 @@ enum { RD_SALIENCY_MIN_RESOLUTION = 2, RD_SALIENCY_MAX_RESOLUTION = 512 };
 typedef struct rd_saliency {
     int resolution; /* R: R^3 logits, x fastest */
 } rd_saliency;
+
+/* Point p's 8 vertices (x fastest) in a grid of resolution r and their trilinear weights;
+   outside the cube, the point clamped onto it (a NaN coordinate as 0). Every backend's. */
+RD_SALIENCY_FN void rd_saliency_corners(int r, const float p[3], int64_t at[8], float weight[8])
+{
+    int low[3];
+    float fraction[3];
+    for (int a = 0; a < 3; a++) {
+        float x = (isnan(p[a]) ? 0.0f : fminf(fmaxf(p[a], 0.0f), 1.0f)) * (float)(r - 1);
+        int i = (int)floorf(x);
+        low[a] = i > r - 2 ? r - 2 : i;
+        fraction[a] = x - (float)low[a];
+    }
+    for (int c = 0; c < 8; c++) {
+        int x = low[0] + (c & 1), y = low[1] + (c >> 1 & 1), z = low[2] + (c >> 2 & 1);
+        at[c] = x + (int64_t)r * (y + (int64_t)r * z);
+        weight[c] = ((c & 1) ? fraction[0] : 1.0f - fraction[0]) * ((c >> 1 & 1) ? fraction[1] : 1.0f - fraction[1]) *
+                    ((c >> 2 & 1) ? fraction[2] : 1.0f - fraction[2]);
+    }
+}
 
 /* RD_ERROR_INVALID_ARGUMENT naming the resolution where it is outside 2..512. */
 rd_result rd_saliency_make(rd_context *ctx, int resolution, rd_saliency *out);
@@ -55,6 +84,19 @@ void rd_admm_project(const float *y, int64_t n, double budget, float *z);
 void rd_admm_penalty_gradient(const float *logits, const float *z, const float *u, int64_t n, float rho, float *grad);
 /* z = projection of sigmoid(G) + u; then u += sigmoid(G) - z. */
 void rd_admm_update(const float *logits, int64_t n, double budget, float *z, float *u);
+
+/* ---- the pruner on CUDA (saliency_cuda.cu, built where RD_HAVE_CUDA is) ----
+   The same two, every array device memory, the work queued on stream (NULL: the
+   context's), nothing waited for. The update's sums are in double in a fixed order, so
+   that a run repeats bit for bit; z may differ from the CPU's in the last bits of tau. */
+typedef struct rd_admm_cuda {
+    rd_cuda_buffer state; /* the projection's partial sums and bisection, kept between calls */
+} rd_admm_cuda;
+rd_result rd_admm_update_cuda(rd_context *ctx, const float *logits, int64_t n, double budget, float *z, float *u,
+                              rd_admm_cuda *scratch, void *stream);
+rd_result rd_admm_penalty_gradient_cuda(rd_context *ctx, const float *logits, const float *z, const float *u, int64_t n, float rho,
+                                        float *grad, void *stream);
+void rd_admm_cuda_free(rd_context *ctx, rd_admm_cuda *scratch);
 
 #ifdef __cplusplus
 }

@@ -234,8 +234,6 @@ rd_result rd_nerf_trainer_create(rd_context *ctx, const rd_nerf_trainer_desc *de
     memcpy(t->params, t->scene->params, sizeof(float) * (size_t)t->scene->field.params);
     rd_nerf_occupancy_open(&t->scene->occupancy);
     if (ctx->backend == RD_BACKEND_VULKAN) r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF training runs on the CPU and CUDA, not Vulkan");
-    if (r == RD_OK && ctx->backend != RD_BACKEND_CPU && t->scene->field.saliency.resolution)
-        r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF training: pruning and the saliency mask run on the CPU only so far");
 #ifdef RD_HAVE_CUDA
     if (r == RD_OK && ctx->backend == RD_BACKEND_CUDA) {
         const uint16_t **photos = malloc(sizeof *photos * (size_t)t->view_count);
@@ -481,6 +479,12 @@ rd_result rd_nerf_trainer_step(rd_nerf_trainer *t, int steps, rd_nerf_train_stat
         stats->occupied_cells = rd_occupancy_occupied(&t->scene->occupancy);
         const rd_nerf_field *f = &t->scene->field;
         int64_t cells = f->saliency.resolution ? rd_saliency_cells(&f->saliency) : 0;
+#ifdef RD_HAVE_CUDA
+        if (t->cuda && cells) { /* the live logits are the device's: into the host copy the CPU step would use */
+            rd_result r = rd_nerf_train_cuda_mask(t->cuda, t->params + f->saliency_offset);
+            if (r != RD_OK) return r;
+        }
+#endif
         double kept = 0.0;
         for (int64_t k = 0; k < cells; k++) kept += 1.0 / (1.0 + exp(-(double)t->params[f->saliency_offset + k]));
         stats->mask_kept = cells ? kept / (double)cells : 0.0;

@@ -1,6 +1,7 @@
 /* train_cuda.cu: a NeRF training step on CUDA (train_cuda.h), train.c's step kernel for
    kernel: draws a thread a ray, positions and compaction a warp a ray, compositing + loss + its backward
-   fused a thread a ray, Adam a thread a parameter. */
+   fused a thread a ray, Adam a thread a parameter; with pruning, HollowNeRF's ADMM pruner
+   (saliency.h's CUDA functions). */
 #include "train_cuda.h"
 #include "train_rules.h"
 #include "volume.h"
@@ -11,6 +12,7 @@
 #include <string.h>
 
 enum { THREADS = 256, STAGES = 6, MARCH_FACTOR = 4 }; /* a step marches up to 4 x the batch (train.c) */
+
 
 static unsigned blocks(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
@@ -26,6 +28,8 @@ struct rd_nerf_train_cuda {
     uint16_t *photos;            /* device */
     float *params, *grad, *m, *v; /* device */
     float *average;               /* device: the parameters' moving average (NULL: none), decay^age weights */
+    float *admm_z, *admm_u;       /* device, with pruning: ADMM's split of the mask and its scaled dual */
+    rd_admm_cuda admm;            /* the projection's scratch */
     float average_decay;
     int updates;                  /* Adam's so far */
     int64_t params_count, table_count;
@@ -170,13 +174,15 @@ __global__ void composite_loss_kernel(long long taken, const int32_t *offset, co
     rd_volume_backward_ray(n, t, dt, 2, sigma + o, rgb + 3 * o, out, alpha, depth, used, g_ray, 0.0f, 0.0f, g_sigma + o, g_rgb + 3 * o);
 }
 
-__global__ void adam_kernel(long long n, long long table, float *p, float *m, float *v, const float *g, float size, float root_c2,
-                            float *average, float decay)
+/* train.c's adam: the table's entries without gradient left alone, the networks' weights
+   with L2 1e-6, the mask's logits (from `mask` on) without */
+__global__ void adam_kernel(long long n, long long table, long long mask, float *p, float *m, float *v, const float *g, float size,
+                            float root_c2, float *average, float decay)
 {
     long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
     if (i >= n) return;
     if (i < table) rd_nerf_adam_one(&p[i], &m[i], &v[i], g[i], 0.0f, RD_NERF_ADAM_SKIP_ZERO, size, root_c2);
-    else rd_nerf_adam_one(&p[i], &m[i], &v[i], g[i], 1e-6f, 0, size, root_c2);
+    else rd_nerf_adam_one(&p[i], &m[i], &v[i], g[i], i < mask ? 1e-6f : 0.0f, 0, size, root_c2);
     if (average) average[i] = rd_nerf_average_one(average[i], p[i], decay);
 }
 
@@ -220,7 +226,7 @@ extern "C" void rd_nerf_train_cuda_destroy(rd_nerf_train_cuda *t)
                    t->dirs_ray, t->t_min, t->jitter, t->target, t->background, t->offset_buf, t->count_buf, t->sample_pos, t->sample_dir,
                    t->sigma, t->rgb, t->g_sigma, t->g_rgb, t->samples, t->marched, t->march_pos, t->march_sigma, t->march_offset,
                    t->march_count, t->occupancy_points, t->occupancy_sigma,
-                   t->occupancy_cells, t->counters, t->loss_sum};
+                   t->occupancy_cells, t->counters, t->loss_sum, t->admm_z, t->admm_u};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) cudaFree(all[k]);
     if (t->host_counters) cudaFreeHost(t->host_counters);
     if (t->timed) {
@@ -232,6 +238,7 @@ extern "C" void rd_nerf_train_cuda_destroy(rd_nerf_train_cuda *t)
     rd_occupancy_cuda_destroy(t->ctx, &t->occupancy);
     rd_cuda_release(t->ctx, &t->scan_temp);
     rd_nerf_field_scratch_cuda_free(t->ctx, &t->scratch);
+    rd_admm_cuda_free(t->ctx, &t->admm);
     free(t);
 }
 
@@ -266,6 +273,9 @@ extern "C" rd_result rd_nerf_train_cuda_create(rd_context *ctx, const rd_nerf_tr
     t->average_decay = t->desc.average_decay;
     if (r == RD_OK && t->average_decay > 0.0f)
         r = device_array(ctx, &t->average, t->params_count, "NeRF training: the parameters' average");
+    int64_t cells_mask = t->desc.prune_budget > 0.0f ? rd_saliency_cells(&t->field->saliency) : 0;
+    if (r == RD_OK && cells_mask) r = device_array(ctx, &t->admm_z, cells_mask, "NeRF training: the pruner's state");
+    if (r == RD_OK && cells_mask) r = device_array(ctx, &t->admm_u, cells_mask, "NeRF training: the pruner's state");
     if (r == RD_OK) r = device_array(ctx, &t->samples, batch, "NeRF training: samples");
     if (r == RD_OK) r = device_array(ctx, &t->marched, MARCH_FACTOR * batch, "NeRF training: marched samples");
     if (r == RD_OK) r = device_array(ctx, &t->march_pos, 3 * MARCH_FACTOR * batch, "NeRF training: marched samples");
@@ -298,6 +308,8 @@ extern "C" rd_result rd_nerf_train_cuda_create(rd_context *ctx, const rd_nerf_tr
         if (err == cudaSuccess) err = cudaMemset(t->m, 0, bytes);
         if (err == cudaSuccess) err = cudaMemset(t->v, 0, bytes);
         if (err == cudaSuccess && t->average) err = cudaMemset(t->average, 0, bytes);
+        if (err == cudaSuccess && t->admm_z) err = cudaMemset(t->admm_z, 0, sizeof(float) * (size_t)cells_mask);
+        if (err == cudaSuccess && t->admm_u) err = cudaMemset(t->admm_u, 0, sizeof(float) * (size_t)cells_mask);
         if (err == cudaSuccess) err = cudaMemset(t->loss_sum, 0, sizeof(double));
         r = rd_cuda_check(ctx, err, "NeRF training: uploading the views and the field");
     }
@@ -308,6 +320,22 @@ extern "C" rd_result rd_nerf_train_cuda_create(rd_context *ctx, const rd_nerf_tr
     }
     *out = t;
     return RD_OK;
+}
+
+/* HollowNeRF's pruner at step `step` (train.c's prune): every admm_every steps from the
+   first, z and the dual take their update; every step, the penalty's gradient joins the
+   mask's. */
+static rd_result prune(rd_nerf_train_cuda *t, int step, cudaStream_t st)
+{
+    const rd_nerf_field *f = t->field;
+    int64_t n = rd_saliency_cells(&f->saliency);
+    const float *logits = t->params + f->saliency_offset;
+    rd_result r = RD_OK;
+    if (step % t->desc.admm_every == 0)
+        r = rd_admm_update_cuda(t->ctx, logits, n, (double)t->desc.prune_budget * (double)n, t->admm_z, t->admm_u, &t->admm, st);
+    if (r == RD_OK)
+        r = rd_admm_penalty_gradient_cuda(t->ctx, logits, t->admm_z, t->admm_u, n, t->desc.admm_rho, t->grad + f->saliency_offset, st);
+    return r;
 }
 
 /* The occupancy grid's update at (schedule) step s: the draws, the density at them in
@@ -398,13 +426,14 @@ extern "C" rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, in
     mark(t, 3, st);
     if (r == RD_OK)
         r = rd_nerf_field_backward_cuda(ctx, t->field, t->params, t->sample_pos, total, &t->scratch, t->g_sigma, t->g_rgb, t->grad, st);
+    if (r == RD_OK && t->admm_z) r = prune(t, step, st);
     if (r != RD_OK) return r;
     mark(t, 4, st);
     int update = step + 1;
     float lr = rd_nerf_learning_rate(d->learning_rate, step);
     float size = lr / (1.0f - powf(0.9f, (float)update)), root_c2 = sqrtf(1.0f - powf(0.99f, (float)update));
-    adam_kernel<<<blocks(t->params_count), THREADS, 0, st>>>(t->params_count, t->table_count, t->params, t->m, t->v, t->grad, size,
-                                                              root_c2, t->average, t->average_decay);
+    adam_kernel<<<blocks(t->params_count), THREADS, 0, st>>>(t->params_count, t->table_count, t->field->saliency_offset, t->params,
+                                                              t->m, t->v, t->grad, size, root_c2, t->average, t->average_decay);
     t->updates = update;
     r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF training: Adam");
     mark(t, 5, st);
@@ -437,6 +466,16 @@ extern "C" rd_result rd_nerf_train_cuda_gradient(rd_nerf_train_cuda *t, float *o
     cudaError_t err = cudaStreamSynchronize(rd_cuda(t->ctx)->stream);
     if (err == cudaSuccess) err = cudaMemcpy(out, t->grad, sizeof(float) * (size_t)t->params_count, cudaMemcpyDeviceToHost);
     return rd_cuda_check(t->ctx, err, "NeRF training: downloading the gradient");
+}
+
+extern "C" rd_result rd_nerf_train_cuda_mask(rd_nerf_train_cuda *t, float *logits)
+{
+    const rd_nerf_field *f = t->field;
+    cudaError_t err = cudaStreamSynchronize(rd_cuda(t->ctx)->stream);
+    if (err == cudaSuccess && f->saliency.resolution)
+        err = cudaMemcpy(logits, t->params + f->saliency_offset, sizeof(float) * (size_t)(f->params - f->saliency_offset),
+                         cudaMemcpyDeviceToHost);
+    return rd_cuda_check(t->ctx, err, "NeRF training: downloading the saliency mask");
 }
 
 extern "C" rd_result rd_nerf_train_cuda_download(rd_nerf_train_cuda *t, rd_nerf_scene *scene)

@@ -31,6 +31,9 @@ rd_result rd_nerf_train_cuda_step(rd_nerf_train_cuda *t, int step, int64_t rays,
 rd_result rd_nerf_train_cuda_loss(rd_nerf_train_cuda *t, double *sum);
 /* The last step's gradient into host memory (params floats). */
 rd_result rd_nerf_train_cuda_gradient(rd_nerf_train_cuda *t, float *out);
+/* The saliency mask's live logits (the field's last params - saliency_offset floats) into
+   host memory; nothing for a field without a mask. */
+rd_result rd_nerf_train_cuda_mask(rd_nerf_train_cuda *t, float *logits);
 /* The field's parameters and occupancy grid into the host scene. */
 rd_result rd_nerf_train_cuda_download(rd_nerf_train_cuda *t, rd_nerf_scene *scene);
 

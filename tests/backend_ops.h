@@ -87,7 +87,7 @@ extern const backend_op OP_STREAM_ENCODE_STEP, OP_STREAM_ENCODE_MASK, OP_STREAM_
 extern const backend_op OP_MLP;
 /* The NeRF field's row and the whole NeRF frame's (ops_nerf_field.c). */
 extern const backend_op OP_NERF_FIELD, OP_NERF_RENDER;
-/* A whole NeRF training step's row (ops_nerf_train.c). */
-extern const backend_op OP_NERF_TRAIN;
+/* A whole NeRF training step's row (ops_nerf_train.c); the ADMM pruner's (ops_nerf_prune.c). */
+extern const backend_op OP_NERF_TRAIN, OP_NERF_ADMM;
 
 #endif

@@ -7,7 +7,9 @@
    ones (1 to 12 levels of 1 to 8 features, 2^8 to 2^16 entries, widths 16 to 128), 1 to
    2^16 points (2^12 in the sanitizer build) in the unit cube with random unit directions;
    tables uniform in +-1 rather than +-1e-4 (a trained table's size: near zero the networks
-   see nothing and every backend agrees trivially), Glorot networks. Forward: sigma (as its
+   see nothing and every backend agrees trivially), Glorot networks; cases 1 and 3 with a
+   saliency mask (2^3 to 32^3 logits in +-3, the density gate's sharpness 0.5 to 1000), its
+   logits' gradient compared as the networks' (float atomics, as the table's). Forward: sigma (as its
    log, the density network's clamped output 0) and rgb; backward: the parameters' gradient
    of random sigma and rgb gradients. Tolerances on CUDA: ops_mlp.c bounds one half-
    precision network at 4e-3 (relative L2, and largest error over largest value); the
@@ -125,6 +127,10 @@ static void *field_generate(const op_env *env, test_rng *r, int i)
         d.width = 16 * (1 + (int)(rng_uniform(r) * 8));
         n = 100 + (int64_t)(rng_uniform(r) * 5000);
     }
+    /* cases 1 and 3: HollowNeRF's saliency mask (random logits), the gate's sharpness at
+       random from soft (tanh's slope matters) to the default */
+    bool masked = i == 1 || i == 3;
+    if (masked) d.saliency_resolution = 2 + (int)(rng_uniform(r) * 31), d.gate_sharpness = (float)rng_range(r, 0.5, 1000.0);
     field_case *c = calloc(1, sizeof *c);
     if (rd_nerf_field_make(env->ctx, &d, &c->f) != RD_OK || c->f.density.inputs > 256) {
         free(c);
@@ -134,6 +140,7 @@ static void *field_generate(const op_env *env, test_rng *r, int i)
     c->params = malloc(sizeof(float) * (size_t)c->f.params);
     rd_nerf_field_init(&c->f, (uint64_t)(rng_uniform(r) * 1e9) + 1, c->params);
     for (int64_t k = 0; k < c->f.density_offset; k++) c->params[k] = (float)rng_range(r, -1.0, 1.0);
+    for (int64_t k = c->f.saliency_offset; masked && k < c->f.params; k++) c->params[k] = (float)rng_range(r, -3.0, 3.0);
     c->positions = random_floats(r, 3 * (size_t)n, 0.0, 1.0);
     c->dirs = unit_dirs(r, n);
     c->g_sigma = random_floats(r, (size_t)n, -1.0, 1.0);
@@ -192,6 +199,8 @@ static rd_result field_run_cuda(rd_context *ctx, const field_case *c, field_outp
     if (r == RD_OK) r = down(ctx, o->kept.colour_out, s.colour_out.ptr, sizeof(float) * n * 3);
     if (r == RD_OK) r = down_halves(ctx, o->kept.density_hidden, s.density_act.ptr, n * (size_t)f->density.width);
     if (r == RD_OK) r = down_halves(ctx, o->kept.colour_hidden, s.colour_act.ptr, n * 2 * (size_t)f->colour.width);
+    if (r == RD_OK && f->saliency.resolution) r = down(ctx, o->kept.hash_features, s.hash_features.ptr, sizeof(float) * n * (size_t)f->density.inputs);
+    if (r == RD_OK && f->saliency.resolution) r = down(ctx, o->kept.keep, s.keep.ptr, sizeof(float) * n);
     if (r == RD_OK) r = rd_nerf_field_backward_cuda(ctx, f, p, pos, c->n, &s, gs, grgb, grad, NULL);
     if (r == RD_OK) r = down(ctx, o->grad, grad, params);
     void *all[] = {p, pos, dirs, sigma, rgb, gs, grgb, grad};
@@ -229,7 +238,7 @@ static bool field_compare(const op_env *env, const void *inputs, const void *got
 {
     const field_case *c = inputs;
     const field_outputs *got = got_outputs, *want = want_outputs;
-    size_t n = (size_t)c->n, params = (size_t)c->f.params, table = (size_t)c->f.density_offset;
+    size_t n = (size_t)c->n, params = (size_t)c->f.params, table = (size_t)c->f.density_offset, mask = (size_t)c->f.saliency_offset;
     if (!env->gpu) {
         bool ok = compare_ok("sigma", compare_floats(got->sigma, want->sigma, n, 0.0), 0, 0.0);
         ok &= compare_ok("rgb", compare_floats(got->rgb, want->rgb, 3 * n, 0.0), 0, 0.0);
@@ -255,7 +264,8 @@ static bool field_compare(const op_env *env, const void *inputs, const void *got
         ok = false;
     else {
         ok &= within("table gradient", got->grad, grad, table, FIELD_TOLERANCE, verbose);
-        ok &= within("networks' gradient", got->grad + table, grad + table, params - table, FIELD_TOLERANCE, verbose);
+        ok &= within("networks' gradient", got->grad + table, grad + table, mask - table, FIELD_TOLERANCE, verbose);
+        if (params > mask) ok &= within("mask's gradient", got->grad + mask, grad + mask, params - mask, FIELD_TOLERANCE, verbose);
     }
     rd_context_destroy(cpu);
     free(grad);
@@ -265,8 +275,8 @@ static bool field_compare(const op_env *env, const void *inputs, const void *got
 static void field_describe(const void *inputs)
 {
     const field_case *c = inputs;
-    printf("%d levels of %d, %u entries a level at most, width %d, %lld points\n", c->f.grid.levels, c->f.grid.features, c->f.grid.table_size,
-           c->f.density.width, (long long)c->n);
+    printf("%d levels of %d, %u entries a level at most, width %d, %lld points, mask %d^3 (gate %g)\n", c->f.grid.levels, c->f.grid.features,
+           c->f.grid.table_size, c->f.density.width, (long long)c->n, c->f.saliency.resolution, c->f.gate_sharpness);
 }
 
 static void field_free_inputs(void *inputs)
@@ -355,8 +365,8 @@ static void *render_generate(const op_env *env, test_rng *r, int i)
                       .seed = (uint64_t)(rng_uniform(r) * 1e9) + 1};
     if (big) d.levels = 2, d.width = 16, d.aabb_scale = 1;
     /* cases 1 and 3: a field with HollowNeRF's saliency mask (random logits, the gate's
-       default sharpness), on the CPU and Vulkan (CUDA's field refuses masks so far) */
-    bool masked = (i == 1 || i == 3) && rd_context_backend(env->ctx) != RD_BACKEND_CUDA;
+       default sharpness) */
+    bool masked = i == 1 || i == 3;
     if (masked) d.saliency_resolution = 2 + (int)(rng_uniform(r) * 15);
     float centre[3], side = (float)rng_range(r, 0.5, 4.0);
     for (int a = 0; a < 3; a++) {

@@ -20,7 +20,9 @@
    the same kept values, twice it here, where the backward runs on each backend's own
    forward, so a ReLU may fall the other way within rounding); and the occupancy grid
    after the step's update (every cell at step 0, at the same drawn points): thicknesses,
-   sigma x 1.7e-3, 2e-2 relative L2 of the largest, and occupancy bits (bits_ok).
+   sigma x 1.7e-3, 2e-2 relative L2 of the largest, and occupancy bits (bits_ok). The last
+   GPU case prunes: the mask's logits' gradient (the field's and the ADMM penalty's after
+   the pruner's first update) is part of the gradient compared.
    The tolerances are first estimates: no GPU run has confirmed them yet. The CPU row (the
    threaded CPU against one thread, bit for bit) runs one case of a tiny field: the update's
    2M density evaluations a cascade take seconds on the CPU. */
@@ -96,6 +98,13 @@ static void *train_generate(const op_env *env, test_rng *r, int i)
                                      .batch_samples = 1 << (9 + (int)(rng_uniform(r) * 5)), .average_decay = -1.0f,
                                      .seed = 1 + (uint64_t)(rng_uniform(r) * 1e9)};
     for (int a = 0; a < 3; a++) c->desc.background[a] = (float)rng_uniform(r);
+    /* the last GPU case prunes (HollowNeRF's mask, 4^3 to 35^3, and the ADMM pruner's
+       first update and penalty, rho large enough that its gradient shows beside the
+       loss's) */
+    if (env->gpu && i == TRAIN_CASES - 1) {
+        c->desc.prune_budget = (float)rng_range(r, 0.05, 0.6), c->desc.field.saliency_resolution = 4 + (int)(rng_uniform(r) * 32);
+        c->desc.admm_rho = (float)rng_range(r, 1e-2, 1.0);
+    }
     return c;
 }
 
@@ -182,9 +191,11 @@ static void train_describe(const void *inputs)
 {
     const train_case *c = inputs;
     const rd_nerf_desc *f = &c->desc.field;
-    printf("%d levels of %d, 2^%d entries, width %d, aabb_scale %d, %d views of %dx%d, batch %d, %s loss, %s background\n", f->levels,
-           f->features, f->log2_table_size, f->width, f->aabb_scale, c->desc.view_count, c->images[0].width, c->images[0].height,
-           c->desc.batch_samples, c->desc.loss == RD_NERF_LOSS_L2 ? "L2" : "Huber", c->desc.random_background ? "random" : "fixed");
+    printf("%d levels of %d, 2^%d entries, width %d, aabb_scale %d, %d views of %dx%d, batch %d, %s loss, %s background, mask %d^3 "
+           "(budget %g, rho %g)\n",
+           f->levels, f->features, f->log2_table_size, f->width, f->aabb_scale, c->desc.view_count, c->images[0].width,
+           c->images[0].height, c->desc.batch_samples, c->desc.loss == RD_NERF_LOSS_L2 ? "L2" : "Huber",
+           c->desc.random_background ? "random" : "fixed", f->saliency_resolution, c->desc.prune_budget, c->desc.admm_rho);
 }
 
 static void train_free_inputs(void *inputs)

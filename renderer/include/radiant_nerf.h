@@ -100,7 +100,7 @@ typedef struct rd_nerf_trainer_desc {
     int occupancy_warmup;       /* the first steps, each of which updates every cell; 0: 256 (the spec's) */
     int occupancy_every;        /* then every this many steps; 0: 16 (the spec's) */
     uint64_t seed;              /* ray draws, backgrounds, occupancy draws, the initial field */
-    float prune_budget;         /* HollowNeRF's pruning (CPU only so far): the fraction of the saliency mask
+    float prune_budget;         /* HollowNeRF's pruning (CPU and CUDA): the fraction of the saliency mask
                                    kept, sum(sigmoid(G)) <= budget x cells by ADMM (0..1); 0: no pruning. The
                                    field gets a mask of 64^3 unless field.saliency_resolution says */
     float admm_rho;             /* the ADMM penalty's weight; 0: 1e-3 (the spec gives none) */
