@@ -73,6 +73,7 @@ typedef struct rd_nerf_field_scratch_cuda {
     rd_cuda_buffer features, density_out, colour_in, colour_out, density_act, colour_act;
     rd_cuda_buffer g_features, g_density_out, g_colour_in, g_colour_out;
     rd_cuda_buffer hash_features, keep, gate; /* with a mask: the features before it, its keep values, the density gate */
+    rd_cuda_buffer g_keep;                    /* with a mask: the keep values' gradient through the sigmoid */
 } rd_nerf_field_scratch_cuda;
 rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const rd_nerf_field *f, int64_t n, rd_nerf_field_scratch_cuda *s);
 void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_scratch_cuda *s);

@@ -42,53 +42,91 @@ __global__ void density_kernel(const float *density_out, const float *dirs, cons
     *(float4 *)(colour_in + i * colour_inputs + 4 * group) = v;
 }
 
-/* The mask (field.c's encode and gate_of, a thread a point): keep = sigmoid(trilinear
-   logits), the masked features v = keep x the hash features, the gate tanh(alpha |v|). */
+/* The mask's kernels: MASK_LANES lanes a point, each over every MASK_LANES-th of its k
+   features, so that a group's loads are 32-byte runs (a thread a point left each lane's
+   loads 128 bytes apart: the mask then doubled a lego training step); the point's sums
+   across its lanes by shuffles. */
+enum { MASK_LANES = 8 };
+
+__device__ __forceinline__ float lanes_sum(float x)
+{
+    for (int o = MASK_LANES / 2; o > 0; o /= 2) x += __shfl_xor_sync(0xffffffffu, x, o, MASK_LANES);
+    return x;
+}
+
+/* field.c's encode and gate_of: keep = sigmoid(trilinear logits), the masked features v =
+   keep x the hash features, the gate tanh(alpha |v|). */
 __global__ void mask_kernel(const float *logits, int resolution, const float *positions, const float *hash_features, long long n,
                             int k, float sharpness, float *keep, float *features, float *gate)
 {
-    long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
-    if (i >= n) return;
-    int64_t at[8];
-    float weight[8], sum = 0.0f;
-    rd_saliency_corners(resolution, positions + 3 * i, at, weight);
-    for (int c = 0; c < 8; c++) sum += weight[c] * logits[at[c]];
-    float p = 1.0f / (1.0f + expf(-sum)), squares = 0.0f;
-    for (int j = 0; j < k; j++) {
+    long long t = (long long)blockIdx.x * THREADS + threadIdx.x, i = t / MASK_LANES;
+    int lane = (int)(t % MASK_LANES);
+    bool live = i < n; /* no early return: every lane takes part in the shuffles */
+    float p = 0.0f, squares = 0.0f;
+    if (live && lane == 0) {
+        int64_t at[8];
+        float weight[8], sum = 0.0f;
+        rd_saliency_corners(resolution, positions + 3 * i, at, weight);
+        for (int c = 0; c < 8; c++) sum += weight[c] * logits[at[c]];
+        p = 1.0f / (1.0f + expf(-sum));
+    }
+    p = __shfl_sync(0xffffffffu, p, 0, MASK_LANES);
+    for (int j = lane; live && j < k; j += MASK_LANES) {
         float v = p * hash_features[i * k + j];
         features[i * k + j] = v;
         squares += v * v;
     }
-    keep[i] = p;
-    gate[i] = tanhf(sharpness * sqrtf(squares));
+    squares = lanes_sum(squares);
+    if (live && lane == 0) keep[i] = p, gate[i] = tanhf(sharpness * sqrtf(squares));
 }
 
-/* field.c's mask_backward, a thread a point: the gate's term joins the masked features'
-   gradient, whose dot with the hash features is the keep value's, which goes through the
-   sigmoid to the 8 logits (float atomics, as the table's); the features' gradient leaves
-   scaled by keep. */
-__global__ void mask_backward_kernel(const float *positions, const float *features, const float *hash_features, const float *keep,
-                                     const float *density_out, const float *g_sigma, long long n, int k, int resolution,
-                                     float sharpness, float *g_features, float *grad_logits)
+/* field.c's mask_backward up to the logits: the gate's term joins the masked features'
+   gradient, whose dot with the hash features is the keep value's; g_keep its gradient
+   through the sigmoid; the features' gradient leaves scaled by keep. */
+__global__ void mask_backward_kernel(const float *features, const float *hash_features, const float *keep, const float *density_out,
+                                     const float *g_sigma, long long n, int k, float sharpness, float *g_features, float *g_keep)
+{
+    long long t = (long long)blockIdx.x * THREADS + threadIdx.x, i = t / MASK_LANES;
+    int lane = (int)(t % MASK_LANES);
+    bool live = i < n;
+    float squares = 0.0f, dot = 0.0f, coef = 0.0f, p = live ? keep[i] : 0.0f;
+    for (int j = lane; live && j < k; j += MASK_LANES) squares += features[i * k + j] * features[i * k + j];
+    float norm = sqrtf(lanes_sum(squares)), gate = tanhf(sharpness * norm);
+    if (live && norm > 0.0f) /* d sigma / d v = exp(...) alpha (1 - gate^2) v / |v| */
+        coef = g_sigma[i] * expf(clamped_exp_argument(density_out[i * DENSITY_OUTPUTS])) * sharpness * (1.0f - gate * gate) / norm;
+    for (int j = lane; live && j < k; j += MASK_LANES) {
+        float g = g_features[i * k + j] + coef * features[i * k + j];
+        dot += hash_features[i * k + j] * g;
+        g_features[i * k + j] = g * p;
+    }
+    dot = lanes_sum(dot);
+    if (live && lane == 0) g_keep[i] = dot * p * (1.0f - p);
+}
+
+/* The logits' gradient: each point's g_keep times its 8 trilinear weights, with float
+   atomics. A training batch holds each ray's samples in order, about ten to a mask cell,
+   so a warp's lanes that add into the same logit side by side are summed first (a
+   segmented reduction by shuffles) and only the run's first lane adds. */
+__global__ void mask_scatter_kernel(const float *positions, const float *g_keep, long long n, int resolution, float *grad_logits)
 {
     long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
-    if (i >= n) return;
-    const float *v = features + i * k;
-    float *g = g_features + i * k, norm = 0.0f;
-    for (int j = 0; j < k; j++) norm += v[j] * v[j];
-    norm = sqrtf(norm);
-    float gate = tanhf(sharpness * norm);
-    if (norm > 0.0f) {
-        float e = expf(clamped_exp_argument(density_out[i * DENSITY_OUTPUTS]));
-        float coef = g_sigma[i] * e * sharpness * (1.0f - gate * gate) / norm;
-        for (int j = 0; j < k; j++) g[j] += coef * v[j];
-    }
-    float dot = 0.0f, p = keep[i];
-    for (int j = 0; j < k; j++) dot += hash_features[i * k + j] * g[j], g[j] *= p;
+    int lane = (int)(threadIdx.x % 32);
+    bool live = i < n;
     int64_t at[8];
-    float weight[8], through = dot * p * (1.0f - p);
-    rd_saliency_corners(resolution, positions + 3 * i, at, weight);
-    for (int c = 0; c < 8; c++) atomicAdd(&grad_logits[at[c]], weight[c] * through);
+    float weight[8], g = live ? g_keep[i] : 0.0f;
+    if (live) rd_saliency_corners(resolution, positions + 3 * i, at, weight);
+    for (int c = 0; c < 8; c++) {
+        long long key = live ? (long long)at[c] : -1 - lane; /* a lane past n matches nothing */
+        float v = live ? weight[c] * g : 0.0f;
+        long long after = __shfl_down_sync(0xffffffffu, key, 1), before = __shfl_up_sync(0xffffffffu, key, 1);
+        unsigned run_ends = __ballot_sync(0xffffffffu, lane == 31 || after != key);
+        int end = __ffs(run_ends & (0xffffffffu << lane)) - 1; /* the last lane of this lane's run */
+        for (int o = 1; o < 32; o *= 2) {
+            float other = __shfl_down_sync(0xffffffffu, v, o);
+            if (lane + o <= end) v += other;
+        }
+        if (live && (lane == 0 || before != key)) atomicAdd(&grad_logits[key], v);
+    }
 }
 
 __global__ void sigmoid_kernel(const float *x, long long n, float *y)
@@ -143,7 +181,7 @@ extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const r
                  {&s->g_features, rows * f->density.inputs * 4}, {&s->g_density_out, rows * DENSITY_OUTPUTS * 4},
                  {&s->g_colour_in, rows * f->colour.inputs * 4}, {&s->g_colour_out, rows * 3 * 4},
                  {&s->hash_features, masked ? rows * f->density.inputs * 4 : 0}, {&s->keep, masked ? rows * 4 : 0},
-                 {&s->gate, masked ? rows * 4 : 0}};
+                 {&s->gate, masked ? rows * 4 : 0}, {&s->g_keep, masked ? rows * 4 : 0}};
     for (size_t k = 0; k < sizeof parts / sizeof parts[0] && r == RD_OK; k++)
         if (parts[k].bytes) r = rd_cuda_reserve(ctx, parts[k].buf, parts[k].bytes, "the NeRF field's scratch");
     s->capacity = r == RD_OK ? (int64_t)rows : 0;
@@ -155,7 +193,7 @@ extern "C" void rd_nerf_field_scratch_cuda_free(rd_context *ctx, rd_nerf_field_s
 {
     rd_cuda_buffer *all[] = {&s->features, &s->density_out, &s->colour_in, &s->colour_out, &s->density_act,
                              &s->colour_act, &s->g_features, &s->g_density_out, &s->g_colour_in, &s->g_colour_out,
-                             &s->hash_features, &s->keep, &s->gate};
+                             &s->hash_features, &s->keep, &s->gate, &s->g_keep};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) rd_cuda_release(ctx, all[k]);
     s->capacity = 0;
     s->density = s->colour = rd_mlp{};
@@ -179,7 +217,7 @@ static rd_result density_part(rd_context *ctx, const rd_nerf_field *f, const flo
     bool masked = f->saliency.resolution > 0;
     rd_result r = rd_hashgrid_forward_cuda(ctx, &f->grid, params, positions, n, masked ? (float *)s->hash_features.ptr : features, st);
     if (r == RD_OK && masked && n > 0) {
-        mask_kernel<<<blocks(n), THREADS, 0, st>>>(params + f->saliency_offset, f->saliency.resolution, positions,
+        mask_kernel<<<blocks(MASK_LANES * n), THREADS, 0, st>>>(params + f->saliency_offset, f->saliency.resolution, positions,
                                                   (const float *)s->hash_features.ptr, n, f->density.inputs, f->gate_sharpness,
                                                   (float *)s->keep.ptr, features, (float *)s->gate.ptr);
         r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF saliency mask");
@@ -244,10 +282,11 @@ extern "C" rd_result rd_nerf_field_backward_cuda(rd_context *ctx, const rd_nerf_
         r = rd_mlp_backward_cuda(ctx, &f->density, params + f->density_offset, (const float *)s->features.ptr, n,
                                  s->density_act.ptr, g_density_out, grad_params + f->density_offset, g_features, st);
     if (r == RD_OK && masked) {
-        mask_backward_kernel<<<blocks(n), THREADS, 0, st>>>(positions, (const float *)s->features.ptr, (const float *)s->hash_features.ptr,
-                                                           (const float *)s->keep.ptr, (const float *)s->density_out.ptr, g_sigma, n,
-                                                           f->density.inputs, f->saliency.resolution, f->gate_sharpness, g_features,
-                                                           grad_params + f->saliency_offset);
+        mask_backward_kernel<<<blocks(MASK_LANES * n), THREADS, 0, st>>>(
+            (const float *)s->features.ptr, (const float *)s->hash_features.ptr, (const float *)s->keep.ptr,
+            (const float *)s->density_out.ptr, g_sigma, n, f->density.inputs, f->gate_sharpness, g_features, (float *)s->g_keep.ptr);
+        mask_scatter_kernel<<<blocks(n), THREADS, 0, st>>>(positions, (const float *)s->g_keep.ptr, n, f->saliency.resolution,
+                                                          grad_params + f->saliency_offset);
         r = rd_cuda_check(ctx, cudaGetLastError(), "NeRF saliency mask backward");
     }
     if (r == RD_OK) r = rd_hashgrid_backward_cuda(ctx, &f->grid, params, positions, n, g_features, grad_params, NULL, st);

@@ -9,7 +9,8 @@
 # MODEL=4d 4D Gaussians (MUTANT=1 / PANOPTIC=1 packs: dnerf_mutant at 400x400 on black as the
 # issue's protocol, panoptic_basketball_subset), with --backend cuda.
 # TAIL: how many of the log's last lines to print (2).
-# BENCH=1: `radiant bench` of each trained scene at 1920x1080.
+# BENCH=1: `radiant bench` of each trained scene at 1920x1080 on CUDA (BENCH_SIZE=800x800 and
+# BENCH_BACKENDS="cuda vulkan" say otherwise).
 # COMPACT="F1 F2 ...": `radiant compact` of each trained scene with each prune fraction (importance,
 # fine-tuning and PSNR on the dataset, on CUDA), its report into $OUT/NAME.compactF.report.json and
 # its summary to stdout (COMPACT_EXTRA: more options for it); with BENCH=1 the compact scene is
@@ -42,8 +43,12 @@ for name in ${DATASETS:-nerf_synthetic_lego colmap_bartoszek_test instant_ngp_fo
     tail -n "${TAIL:-2}" "$scratch/log.txt"
     cp "$scratch/$name.report.json" "${OUT:-/tmp}/" 2>/dev/null
     if [ -n "${BENCH:-}" ] && [ -f "$scratch/$name.$ext" ]; then
-        echo "$name: bench at 1920x1080 (8 orbit views)"
-        .device/bin/radiant bench "$scratch/$name.$ext" --backend cuda --frames 100 2>&1 | bench_lines
+        size=${BENCH_SIZE:-1920x1080}
+        for backend in ${BENCH_BACKENDS:-cuda}; do
+            echo "$name: $backend bench at $size (8 orbit views)"
+            .device/bin/radiant bench "$scratch/$name.$ext" --backend "$backend" --width "${size%x*}" --height "${size#*x}" --frames 100 2>&1 |
+                bench_lines
+        done
     fi
     for prune in ${COMPACT:-}; do
         [ -f "$scratch/$name.$ext" ] || break
