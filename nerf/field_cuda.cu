@@ -157,6 +157,14 @@ __global__ void density_grad_kernel(const float *g_colour_in, int colour_inputs,
     *(float4 *)(g_density_out + i * DENSITY_OUTPUTS + 4 * group) = g;
 }
 
+/* Whether the mask's buffers hold `rows` points of field f (each buffer its own size:
+   rd_cuda_reserve's slack differs between them). */
+static bool mask_buffers_hold(const rd_nerf_field *f, const rd_nerf_field_scratch_cuda *s, size_t rows)
+{
+    return s->hash_features.bytes >= rows * (size_t)f->density.inputs * 4 && s->keep.bytes >= rows * 4 && s->gate.bytes >= rows * 4 &&
+           s->g_keep.bytes >= rows * 4;
+}
+
 extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const rd_nerf_field *f, int64_t n,
                                                         rd_nerf_field_scratch_cuda *s)
 {
@@ -167,7 +175,7 @@ extern "C" rd_result rd_nerf_field_scratch_cuda_reserve(rd_context *ctx, const r
                 had[k]->hidden_layers == wants[k]->hidden_layers && had[k]->outputs == wants[k]->outputs;
     size_t rows = (size_t)(n > 0 ? n : 1), density_act = 0, colour_act = 0;
     bool masked = f->saliency.resolution > 0;
-    if (same && n <= s->capacity && (!masked || s->keep.bytes >= rows * 4)) return RD_OK;
+    if (same && n <= s->capacity && (!masked || mask_buffers_hold(f, s, rows))) return RD_OK;
     if (!same) rd_nerf_field_scratch_cuda_free(ctx, s);
     if (same && (int64_t)rows < s->capacity) rows = (size_t)s->capacity; /* the mask's buffers alone are new: keep the capacity */
     rd_result r = rd_mlp_activation_bytes_cuda(ctx, &f->density, (int64_t)rows, &density_act);
@@ -204,7 +212,7 @@ static rd_result check_capacity(rd_context *ctx, const rd_nerf_field *f, const r
 {
     if (n > s->capacity)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: %lld points, the scratch holds %lld", what, (long long)n, (long long)s->capacity);
-    if (f->saliency.resolution && s->keep.bytes < sizeof(float) * (size_t)(n > 0 ? n : 1))
+    if (f->saliency.resolution && !mask_buffers_hold(f, s, (size_t)(n > 0 ? n : 1)))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scratch was reserved for a field without a saliency mask", what);
     return RD_OK;
 }

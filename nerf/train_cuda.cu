@@ -13,7 +13,6 @@
 
 enum { THREADS = 256, STAGES = 6, MARCH_FACTOR = 4 }; /* a step marches up to 4 x the batch (train.c) */
 
-
 static unsigned blocks(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
 struct rd_nerf_train_cuda {

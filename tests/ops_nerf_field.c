@@ -8,8 +8,9 @@
    2^16 points (2^12 in the sanitizer build) in the unit cube with random unit directions;
    tables uniform in +-1 rather than +-1e-4 (a trained table's size: near zero the networks
    see nothing and every backend agrees trivially), Glorot networks; cases 1 and 3 with a
-   saliency mask (2^3 to 32^3 logits in +-3, the density gate's sharpness 0.5 to 1000), its
-   logits' gradient compared as the networks' (float atomics, as the table's). Forward: sigma (as its
+   saliency mask (2^3 to 32^3 logits in +-3, the density gate's sharpness 0.5 to 1000
+   log-uniform, the points in runs of 32 along random rays), its logits' gradient compared
+   as the networks' (float atomics, as the table's). Forward: sigma (as its
    log, the density network's clamped output 0) and rgb; backward: the parameters' gradient
    of random sigma and rgb gradients. Tolerances on CUDA: ops_mlp.c bounds one half-
    precision network at 4e-3 (relative L2, and largest error over largest value); the
@@ -127,10 +128,10 @@ static void *field_generate(const op_env *env, test_rng *r, int i)
         d.width = 16 * (1 + (int)(rng_uniform(r) * 8));
         n = 100 + (int64_t)(rng_uniform(r) * 5000);
     }
-    /* cases 1 and 3: HollowNeRF's saliency mask (random logits), the gate's sharpness at
-       random from soft (tanh's slope matters) to the default */
+    /* cases 1 and 3: HollowNeRF's saliency mask (random logits), the gate's sharpness
+       log-uniform from soft (tanh's slope matters) to the default */
     bool masked = i == 1 || i == 3;
-    if (masked) d.saliency_resolution = 2 + (int)(rng_uniform(r) * 31), d.gate_sharpness = (float)rng_range(r, 0.5, 1000.0);
+    if (masked) d.saliency_resolution = 2 + (int)(rng_uniform(r) * 31), d.gate_sharpness = (float)exp(rng_range(r, log(0.5), log(1000.0)));
     field_case *c = calloc(1, sizeof *c);
     if (rd_nerf_field_make(env->ctx, &d, &c->f) != RD_OK || c->f.density.inputs > 256) {
         free(c);
@@ -142,6 +143,15 @@ static void *field_generate(const op_env *env, test_rng *r, int i)
     for (int64_t k = 0; k < c->f.density_offset; k++) c->params[k] = (float)rng_range(r, -1.0, 1.0);
     for (int64_t k = c->f.saliency_offset; masked && k < c->f.params; k++) c->params[k] = (float)rng_range(r, -3.0, 3.0);
     c->positions = random_floats(r, 3 * (size_t)n, 0.0, 1.0);
+    /* masked: the points in runs along random rays (steps of 1e-3 to 1e-2), as a training
+       batch holds a ray's samples, so that neighbouring points share the mask's cells
+       (the logits' scatter sums such runs before its atomics) */
+    for (int64_t k = 0; masked && k < n; k += 32) {
+        float step[3], step_size = (float)rng_range(r, 1e-3, 1e-2);
+        for (int a = 0; a < 3; a++) step[a] = (float)rng_normal(r) * step_size;
+        for (int64_t j = k + 1; j < k + 32 && j < n; j++)
+            for (int a = 0; a < 3; a++) c->positions[3 * j + a] = fminf(fmaxf(c->positions[3 * (j - 1) + a] + step[a], 0.0f), 1.0f);
+    }
     c->dirs = unit_dirs(r, n);
     c->g_sigma = random_floats(r, (size_t)n, -1.0, 1.0);
     c->g_rgb = random_floats(r, 3 * (size_t)n, -1.0, 1.0);
