@@ -65,5 +65,5 @@ if [ -n "${MUTANT:-}" ]; then
     cp -r "$data/dnerf_mutant/train" "$data/dnerf_mutant/test" "$data"/dnerf_mutant/transforms_*.json .device/data/dnerf_mutant/
 fi
 [ -n "${PANOPTIC:-}" ] && cp -r "$data/panoptic_basketball_subset" .device/data/
-cp tools/device_run.sh tools/device_train.sh tools/device_stream.sh .device/
+cp tools/device_run.sh tools/device_train.sh tools/device_stream.sh tools/nerf_prune_curve.sh .device/
 du -sh .device
