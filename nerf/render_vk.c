@@ -63,8 +63,13 @@ _Static_assert(RD_NERF_VK_MAX_SAMPLES == RD_NERF_MAX_SAMPLES && RD_NERF_VK_MAX_L
                    RD_NERF_VK_BIT_LEVELS == RD_OCCUPANCY_LEVELS && RD_NERF_VK_MAX_ROW == RD_MLP_MAX_WIDTH,
                "nerf_layout.h and the NeRF's headers disagree");
 
+/* The pipelines by the width of the activation rows they hold (nerf_field.glsl's ACT_ROW):
+   64, 128 and 256 floats, the narrowest that holds the field's widest row. */
+enum { ROW_CLASSES = 3 };
+static const uint32_t ROW_WIDTHS[ROW_CLASSES] = {64, 128, RD_NERF_VK_MAX_ROW};
+
 typedef struct nerf_vk_frame {
-    rd_vk_pipeline render;
+    rd_vk_pipeline render[ROW_CLASSES]; /* made when a field first needs one */
     uint32_t shared_weights; /* floats of weights the render's shared memory holds */
     uint64_t uid;            /* the scene whose copies these are; 0: none */
     rd_vk_buffer params, bits;
@@ -85,7 +90,7 @@ void rd_nerf_vk_free_state(rd_context *ctx, void *state)
     if (!f) return;
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
-        rd_vk_pipeline_destroy(vk, &f->render);
+        for (int k = 0; k < ROW_CLASSES; k++) rd_vk_pipeline_destroy(vk, &f->render[k]);
         rd_vk_buffer *bufs[] = {&f->params,     &f->bits,       &f->view,       &f->counters,  &f->readback, &f->rays,
                                 &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(ctx, bufs[i]);
@@ -109,11 +114,7 @@ static rd_result get_frame(rd_context *ctx, nerf_vk_frame **out)
         vkGetPhysicalDeviceProperties(vk->physical, &props);
         uint32_t shared = props.limits.maxComputeSharedMemorySize / 4;
         f->shared_weights = shared < RD_NERF_VK_SHARED_WEIGHTS_MAX ? shared : RD_NERF_VK_SHARED_WEIGHTS_MAX;
-        const VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
-        const VkSpecializationInfo spec = {.mapEntryCount = 1, .pMapEntries = &entry, .dataSize = sizeof(uint32_t),
-                                           .pData = &f->shared_weights};
-        rd_result r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&f->render, render_spv, sizeof render_spv, "nerf_render", &spec});
-        if (r == RD_OK) r = rd_vk_timers_create(ctx, stage_names, 1, &f->timers);
+        rd_result r = rd_vk_timers_create(ctx, stage_names, 1, &f->timers);
         if (r != RD_OK) {
             rd_nerf_vk_free_state(ctx, f);
             return r;
@@ -121,6 +122,27 @@ static rd_result get_frame(rd_context *ctx, nerf_vk_frame **out)
         *slot = f;
     }
     *out = *slot;
+    return RD_OK;
+}
+
+/* The pipeline whose activation rows hold the field's widest row (its hash features, its
+   networks' width, the colour network's 32 inputs), made the first time one is asked. */
+static rd_result pipeline_for(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_field *field, rd_vk_pipeline **out)
+{
+    uint32_t row = (uint32_t)field->density.inputs;
+    if ((uint32_t)field->density.width > row) row = (uint32_t)field->density.width;
+    if ((uint32_t)field->colour.inputs > row) row = (uint32_t)field->colour.inputs;
+    int k = 0;
+    while (k + 1 < ROW_CLASSES && ROW_WIDTHS[k] < row) k++;
+    if (!f->render[k].pipeline) {
+        const uint32_t data[2] = {f->shared_weights, ROW_WIDTHS[k]};
+        const VkSpecializationMapEntry entries[2] = {{.constantID = 0, .offset = 0, .size = sizeof(uint32_t)},
+                                                     {.constantID = 1, .offset = sizeof(uint32_t), .size = sizeof(uint32_t)}};
+        const VkSpecializationInfo spec = {.mapEntryCount = 2, .pMapEntries = entries, .dataSize = sizeof data, .pData = data};
+        rd_result r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&f->render[k], render_spv, sizeof render_spv, "nerf_render", &spec});
+        if (r != RD_OK) return r;
+    }
+    *out = &f->render[k];
     return RD_OK;
 }
 
@@ -200,7 +222,9 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
         s->field.colour.width != s->field.density.width || s->field.colour.outputs != 3)
         return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): the field's networks are not field.c's shapes");
     nerf_vk_frame *f = NULL;
+    rd_vk_pipeline *pipeline = NULL;
     rd_result r = get_frame(ctx, &f);
+    if (r == RD_OK) r = pipeline_for(ctx, f, &s->field, &pipeline);
     if (r == RD_OK) r = upload_scene(ctx, f, s);
     const void *wanted[OUTPUTS] = {target->color, target->depth, target->transmittance, target->contributors};
     size_t readback = RD_NERF_VK_COUNTERS * 4;
@@ -250,7 +274,7 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
         for (int w = 0; w < (cpu_device ? WAVES_A_SUBMISSION : 1); w++, waves++) {
             vkCmdFillBuffer(cmd, f->counters.buffer, RD_NERF_VK_COUNTER_ALIVE * 4, 4, 0);
             rd_vk_barrier(cmd);
-            rd_vk_dispatch(cmd, &f->render, &push, groups);
+            rd_vk_dispatch(cmd, pipeline, &push, groups);
             rd_vk_barrier(cmd);
             push.first = 0;
         }

@@ -27,7 +27,7 @@
    (1.8e-4).
 
    nerf render: random small fields (2 to 8 levels, 2^10 to 2^14 entries, widths 16 to 64,
-   aabb_scale 1 to 4, a random box), tables uniform in +-1 and the density network's output
+   case 4's 128 or 256, aabb_scale 1 to 4, a random box), tables uniform in +-1 and the density network's output
    0 row scaled so that rays range from clear to dense, occupancy bits set by hand (8^3-cell
    blocks occupied at random in the inner cascade, some in the outer ones), random cameras
    around the box (near planes before and inside it, a far plane in one case), host and
@@ -374,6 +374,8 @@ static void *render_generate(const op_env *env, test_rng *r, int i)
                       .width = 16 << (int)(rng_uniform(r) * 3), .aabb_scale = 1 << (int)(rng_uniform(r) * 3),
                       .seed = (uint64_t)(rng_uniform(r) * 1e9) + 1};
     if (big) d.levels = 2, d.width = 16, d.aabb_scale = 1;
+    /* case 4 (a small frame): networks 128 or 256 wide, the Vulkan shader's wider rows */
+    if (i == 4) d.width = rng_uniform(r) < 0.5 ? 128 : 256;
     /* cases 1 and 3: a field with HollowNeRF's saliency mask (random logits, the gate's
        default sharpness) */
     bool masked = i == 1 || i == 3;

@@ -16,8 +16,11 @@
 layout(constant_id = 0) const uint SHARED_WEIGHTS = 4096u;
 shared float s_weights[SHARED_WEIGHTS];
 
-// Each invocation's two rows of activations (a layer reads one and writes the other).
-float act[2][RD_NERF_VK_MAX_ROW];
+// Each invocation's two rows of activations (a layer reads one and writes the other),
+// as wide as the field's widest row (render_vk.c picks 64, 128 or 256): a GPU keeps them
+// in local memory, 2 KiB a thread at the largest.
+layout(constant_id = 1) const uint ACT_ROW = RD_NERF_VK_MAX_ROW;
+float act[2][ACT_ROW];
 
 bool g_shared;       // the weights are in s_weights
 uint64_t g_weights;  // else: their address (the parameters' from the density network on)
