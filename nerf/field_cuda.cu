@@ -68,7 +68,7 @@ __global__ void mask_kernel(const float *logits, int resolution, const float *po
         float weight[8], sum = 0.0f;
         rd_saliency_corners(resolution, positions + 3 * i, at, weight);
         for (int c = 0; c < 8; c++) sum += weight[c] * logits[at[c]];
-        p = 1.0f / (1.0f + expf(-sum));
+        p = rd_saliency_keep(sum);
     }
     p = __shfl_sync(0xffffffffu, p, 0, MASK_LANES);
     for (int j = lane; live && j < k; j += MASK_LANES) {

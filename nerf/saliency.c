@@ -18,8 +18,6 @@ void rd_saliency_init(const rd_saliency *s, float initial, float *logits)
     for (int64_t k = 0; k < rd_saliency_cells(s); k++) logits[k] = initial;
 }
 
-static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 void rd_saliency_forward(const rd_saliency *s, const float *logits, const float *positions, int64_t n, float *keep)
 {
     for (int64_t i = 0; i < n; i++) {
@@ -27,7 +25,7 @@ void rd_saliency_forward(const rd_saliency *s, const float *logits, const float 
         float weight[8], sum = 0.0f;
         rd_saliency_corners(s->resolution, positions + 3 * i, at, weight);
         for (int c = 0; c < 8; c++) sum += weight[c] * logits[at[c]];
-        keep[i] = sigmoid(sum);
+        keep[i] = rd_saliency_keep(sum);
     }
 }
 
@@ -71,16 +69,16 @@ void rd_admm_project(const float *y, int64_t n, double budget, float *z)
 void rd_admm_penalty_gradient(const float *logits, const float *z, const float *u, int64_t n, float rho, float *grad)
 {
     for (int64_t i = 0; i < n; i++) {
-        float p = sigmoid(logits[i]);
+        float p = rd_saliency_keep(logits[i]);
         grad[i] += rho * (p - z[i] + u[i]) * p * (1.0f - p);
     }
 }
 
 void rd_admm_update(const float *logits, int64_t n, double budget, float *z, float *u)
 {
-    for (int64_t i = 0; i < n; i++) z[i] = sigmoid(logits[i]) + u[i]; /* y, in z's room */
+    for (int64_t i = 0; i < n; i++) z[i] = rd_saliency_keep(logits[i]) + u[i]; /* y, in z's room */
     rd_admm_project(z, n, budget, z);
-    for (int64_t i = 0; i < n; i++) u[i] += sigmoid(logits[i]) - z[i];
+    for (int64_t i = 0; i < n; i++) u[i] += rd_saliency_keep(logits[i]) - z[i];
 }
 
 int64_t rd_saliency_prune_cells(const rd_saliency *s, const float *logits, int cascades, float keep_below, uint8_t *bits)

@@ -37,6 +37,10 @@ typedef struct rd_saliency {
     int resolution; /* R: R^3 logits, x fastest */
 } rd_saliency;
 
+/* The keep value of a logit (a mask cell's, or a point's trilinear sum of them). Every
+   backend's. */
+RD_SALIENCY_FN float rd_saliency_keep(float logit) { return 1.0f / (1.0f + expf(-logit)); }
+
 /* Point p's 8 vertices (x fastest) in a grid of resolution r and their trilinear weights;
    outside the cube, the point clamped onto it (a NaN coordinate as 0). Every backend's. */
 RD_SALIENCY_FN void rd_saliency_corners(int r, const float p[3], int64_t at[8], float weight[8])

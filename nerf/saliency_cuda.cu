@@ -17,13 +17,11 @@ typedef struct admm_state {
 
 static unsigned blocks(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
-__device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 /* y = sigmoid(G) + u, in z's room */
 __global__ void admm_y_kernel(const float *logits, const float *u, long long n, float *y)
 {
     long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
-    if (i < n) y[i] = sigmoid(logits[i]) + u[i];
+    if (i < n) y[i] = rd_saliency_keep(logits[i]) + u[i];
 }
 
 /* Each block's sum of clamp(y - tau, 0, 1) (tau: 0 on the first pass, else the state's
@@ -72,14 +70,14 @@ __global__ void admm_finish_kernel(const float *logits, long long n, const admm_
     long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
     if (i >= n) return;
     z[i] = (float)fmin(fmax((double)z[i] - state->tau, 0.0), 1.0);
-    u[i] += sigmoid(logits[i]) - z[i];
+    u[i] += rd_saliency_keep(logits[i]) - z[i];
 }
 
 __global__ void admm_penalty_kernel(const float *logits, const float *z, const float *u, long long n, float rho, float *grad)
 {
     long long i = (long long)blockIdx.x * THREADS + threadIdx.x;
     if (i >= n) return;
-    float p = sigmoid(logits[i]);
+    float p = rd_saliency_keep(logits[i]);
     grad[i] += rho * (p - z[i] + u[i]) * p * (1.0f - p);
 }
 
