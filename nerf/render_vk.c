@@ -1,10 +1,11 @@
 /* render_vk.c: a NeRF frame on Vulkan compute (render_vk.h): the CPU's frame
-   (render_cpu.c) an invocation a pixel's ray, march, field and compositing fused in one
-   kernel (nerf/shaders/nerf_render.comp), in waves where the device needs them. The
-   scene's parameters and occupancy bits are copied to the device once per scene (its uid,
-   as render_cuda.cu keeps them); the frame's parameters go through a host-visible buffer,
-   the outputs to the caller's device addresses or, for a host target, to our buffers
-   copied into a readback buffer.
+   (render_cpu.c) a workgroup 64 pixels' rays, march, field and compositing fused in one
+   kernel (nerf/shaders/nerf_render.comp: the rays' samples evaluated together, a tile at a
+   time), in waves where the device needs them. The scene's parameters and occupancy bits
+   are copied to the device once per scene (its uid, as render_cuda.cu keeps them), with
+   the networks' weights transposed; the frame's parameters go through a host-visible
+   buffer, the outputs to the caller's device addresses or, for a host target, to our
+   buffers copied into a readback buffer.
 
    Waves: on GPUs one dispatch renders the frame (one submission, one wait). On CPU
    devices (lavapipe, whose loop limiter ends a shader's loops after 65535 iterations)
@@ -20,11 +21,10 @@
    from libm's by a few ulp (tests/ops_nerf_field.c gives the bounds). The march needs
    shaderFloat64: a device without it gets RD_ERROR_UNSUPPORTED saying so.
 
-   Networks: the shared-memory path (nerf_field.glsl): each workgroup stages both networks'
-   weights in shared memory where they fit (the spec's width 64 takes 37 KiB; lavapipe
-   offers 32), else reads them from the parameters' buffer; activations stay per
-   invocation, in fp32. A VK_KHR_cooperative_matrix path (a workgroup's samples a matrix,
-   fp16 tiles) would be a second pipeline chosen here by the device's properties. */
+   Networks: the shared-memory path (nerf_field.glsl): a tile's activations in shared
+   memory (8 KiB), each layer a product of the tile and the weights, read from their
+   transposed copy, in fp32. A VK_KHR_cooperative_matrix path (fp16 tiles) would be a
+   second pipeline chosen here by the device's properties. */
 #include "render_vk.h"
 #include "shaders/nerf_layout.h"
 #include "../renderer/vulkan/vk_backend.h"
@@ -70,9 +70,8 @@ static const uint32_t ROW_WIDTHS[ROW_CLASSES] = {64, 128, RD_NERF_VK_MAX_ROW};
 
 typedef struct nerf_vk_frame {
     rd_vk_pipeline render[ROW_CLASSES]; /* made when a field first needs one */
-    uint32_t shared_weights; /* floats of weights the render's shared memory holds */
     uint64_t uid;            /* the scene whose copies these are; 0: none */
-    rd_vk_buffer params, bits;
+    rd_vk_buffer params, bits, weights; /* weights: both networks', each layer's W transposed */
     uint32_t bit_offset[RD_OCCUPANCY_LEVELS];
     rd_vk_buffer view, counters;    /* view: host-visible */
     rd_vk_buffer rays;              /* each ray's state between waves (RD_NERF_VK_RAY_UINTS) */
@@ -91,8 +90,8 @@ void rd_nerf_vk_free_state(rd_context *ctx, void *state)
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
         for (int k = 0; k < ROW_CLASSES; k++) rd_vk_pipeline_destroy(vk, &f->render[k]);
-        rd_vk_buffer *bufs[] = {&f->params,     &f->bits,       &f->view,       &f->counters,  &f->readback, &f->rays,
-                                &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
+        rd_vk_buffer *bufs[] = {&f->params,     &f->bits,       &f->weights,    &f->view,     &f->counters, &f->readback,
+                                &f->rays,       &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(ctx, bufs[i]);
     }
     free(f);
@@ -110,10 +109,6 @@ static rd_result get_frame(rd_context *ctx, nerf_vk_frame **out)
         nerf_vk_frame *f = calloc(1, sizeof *f);
         if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF render (vulkan): out of memory");
         f->view.host = f->readback.host = true;
-        VkPhysicalDeviceProperties props;
-        vkGetPhysicalDeviceProperties(vk->physical, &props);
-        uint32_t shared = props.limits.maxComputeSharedMemorySize / 4;
-        f->shared_weights = shared < RD_NERF_VK_SHARED_WEIGHTS_MAX ? shared : RD_NERF_VK_SHARED_WEIGHTS_MAX;
         rd_result r = rd_vk_timers_create(ctx, stage_names, 1, &f->timers);
         if (r != RD_OK) {
             rd_nerf_vk_free_state(ctx, f);
@@ -125,25 +120,52 @@ static rd_result get_frame(rd_context *ctx, nerf_vk_frame **out)
     return RD_OK;
 }
 
-/* The pipeline whose activation rows hold the field's widest row (its hash features, its
-   networks' width, the colour network's 32 inputs), made the first time one is asked. */
-static rd_result pipeline_for(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_field *field, rd_vk_pipeline **out)
+/* The narrowest row class that holds the field's widest row (its hash features, its
+   networks' width, the colour network's 32 inputs). */
+static int row_class(const rd_nerf_field *field)
 {
     uint32_t row = (uint32_t)field->density.inputs;
     if ((uint32_t)field->density.width > row) row = (uint32_t)field->density.width;
     if ((uint32_t)field->colour.inputs > row) row = (uint32_t)field->colour.inputs;
     int k = 0;
     while (k + 1 < ROW_CLASSES && ROW_WIDTHS[k] < row) k++;
+    return k;
+}
+
+/* The pipeline of the field's row class, made the first time one is asked. */
+static rd_result pipeline_for(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_field *field, rd_vk_pipeline **out)
+{
+    int k = row_class(field);
     if (!f->render[k].pipeline) {
-        const uint32_t data[2] = {f->shared_weights, ROW_WIDTHS[k]};
-        const VkSpecializationMapEntry entries[2] = {{.constantID = 0, .offset = 0, .size = sizeof(uint32_t)},
-                                                     {.constantID = 1, .offset = sizeof(uint32_t), .size = sizeof(uint32_t)}};
-        const VkSpecializationInfo spec = {.mapEntryCount = 2, .pMapEntries = entries, .dataSize = sizeof data, .pData = data};
+        const VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
+        const VkSpecializationInfo spec = {.mapEntryCount = 1, .pMapEntries = &entry, .dataSize = sizeof(uint32_t), .pData = &ROW_WIDTHS[k]};
         rd_result r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&f->render[k], render_spv, sizeof render_spv, "nerf_render", &spec});
         if (r != RD_OK) return r;
     }
     *out = &f->render[k];
     return RD_OK;
+}
+
+/* Both networks' weights (mlp.h's layout, from the density network's first), each
+   layer's W (outputs x inputs, row major) transposed in place of it: nerf_field.glsl's
+   layers read the outputs of an input side by side. */
+static float *transposed_weights(const rd_nerf_field *field, const float *params, size_t *count)
+{
+    *count = (size_t)(field->saliency_offset - field->density_offset);
+    float *out = malloc(*count * sizeof(float) + 1);
+    if (!out) return NULL;
+    const rd_mlp *nets[2] = {&field->density, &field->colour};
+    const int64_t starts[2] = {field->density_offset, field->colour_offset};
+    for (int n = 0; n < 2; n++) {
+        int64_t at = starts[n];
+        for (int k = 0; k <= nets[n]->hidden_layers; k++) {
+            int64_t in = rd_mlp_layer_inputs(nets[n], k), outs = rd_mlp_layer_outputs(nets[n], k);
+            for (int64_t o = 0; o < outs; o++)
+                for (int64_t i = 0; i < in; i++) out[at - field->density_offset + i * outs + o] = params[at + o * in + i];
+            at += in * outs;
+        }
+    }
+    return out;
 }
 
 /* The scene's parameters and occupancy bytes on the device, copied when the scene (its
@@ -158,6 +180,12 @@ static rd_result upload_scene(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_s
     /* the shader reads the bytes a uint at a time */
     rd_result r = rd_vk_reserve(ctx, &f->params, param_bytes, "NeRF parameters");
     if (r == RD_OK) r = rd_vk_upload(ctx, &f->params, 0, s->params, param_bytes);
+    size_t weights = 0;
+    float *transposed = r == RD_OK ? transposed_weights(&s->field, s->params, &weights) : NULL;
+    if (r == RD_OK && !transposed) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF render (vulkan): out of memory");
+    if (r == RD_OK) r = rd_vk_reserve(ctx, &f->weights, weights * sizeof(float) + 4, "NeRF network weights");
+    if (r == RD_OK && weights) r = rd_vk_upload(ctx, &f->weights, 0, transposed, weights * sizeof(float));
+    free(transposed);
     if (r == RD_OK) r = rd_vk_reserve(ctx, &f->bits, (bit_bytes + 3) / 4 * 4, "NeRF occupancy bits");
     for (int k = 0; k < RD_OCCUPANCY_LEVELS && r == RD_OK; k++)
         r = rd_vk_upload(ctx, &f->bits, offset[k], s->occupancy.bits[k], (size_t)(s->occupancy.cascades * rd_occupancy_level_cells(k)));
@@ -190,19 +218,21 @@ static void make_view(const nerf_vk_frame *f, const rd_nerf_scene *s, const rd_c
         v->level_scale[l] = g->scale[l], v->resolution[l] = g->resolution[l], v->size[l] = g->size[l], v->level_offset[l] = g->offset[l];
 }
 
-/* An upper bound on the loop iterations of one sample's evaluation in nerf_field.glsl
-   (the encoding's per level, the networks' per layer, four terms an iteration), and of its
-   compositing: what a wave's budget counts on a CPU device (nerf_render.comp). */
-static uint32_t sample_cost(const rd_nerf_field *f)
+/* An upper bound on the loop iterations an invocation takes in one field_tile of
+   nerf_field.glsl, for activation rows `row` floats wide (every loop counted as if not
+   unrolled): what a wave's budget counts on a CPU device (nerf_render.comp). */
+static uint32_t tile_cost(const rd_nerf_field *f, uint32_t row)
 {
-    uint32_t cost = 128; /* the SH, the copies between rows, the compositing, slack */
-    cost += (uint32_t)f->grid.levels * (8u + 8u * (4u + (uint32_t)f->grid.features) + (uint32_t)f->grid.features);
-    if (f->saliency.resolution) cost += 3u + 8u * 4u + (uint32_t)f->density.inputs; /* the mask and its gate */
+    uint32_t tile = 2048 / row, passes = row / 64, groups = RD_NERF_VK_THREADS / tile, narrow = 16 / groups;
+    uint32_t F = (uint32_t)f->grid.features, levels = ((uint32_t)f->grid.levels + groups - 1) / groups;
+    uint32_t cost = 64; /* the SH, the activations, slack */
+    cost += levels * (4u + 8u * (4u + F) + F);
+    if (f->saliency.resolution) cost += 16u + (uint32_t)f->density.inputs; /* the mask and its gate */
     const rd_mlp *nets[2] = {&f->density, &f->colour};
     for (int n = 0; n < 2; n++)
         for (int k = 0; k <= nets[n]->hidden_layers; k++) {
             uint32_t in = (uint32_t)rd_mlp_layer_inputs(nets[n], k), out = (uint32_t)rd_mlp_layer_outputs(nets[n], k);
-            cost += out * (in / 4 + in % 4 + 2) + 2;
+            cost += out > 16 ? 32u + in * (passes * (tile + 1) + 1) + passes * (tile + 1) : 2 * narrow + in * (narrow + 1) + 1;
         }
     return cost + cost / 8;
 }
@@ -239,25 +269,26 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
     if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->rays, (VkDeviceSize)pixels * RD_NERF_VK_RAY_UINTS * 4, "NeRF rays");
     if (r != RD_OK || pixels == 0) return r;
     make_view(f, s, camera, desc, (nerf_vk_view *)f->view.mapped);
-    uint32_t network_weights = ((nerf_vk_view *)f->view.mapped)->network_weights;
-
+    uint32_t row = ROW_WIDTHS[row_class(&s->field)], tile = 2048 / row;
     struct {
         VkDeviceAddress view, table, weights, bits, counters, rays, out[OUTPUTS];
-        uint32_t outputs, shared_weights, first, budget, sample_cost;
-    } push = {f->view.address, f->params.address, f->params.address + (VkDeviceAddress)s->field.density_offset * 4,
-              f->bits.address, f->counters.address, f->rays.address, {0}, 0, network_weights <= f->shared_weights, 1,
-              0xffffffffu, sample_cost(&s->field)};
+        uint32_t outputs, slots, first, budget, tile_cost;
+    } push = {f->view.address, f->params.address, f->weights.address, f->bits.address, f->counters.address, f->rays.address,
+              {0}, 0, RD_NERF_VK_SLOTS, 1, 0xffffffffu, tile_cost(&s->field, row)};
     for (int o = 0; o < OUTPUTS; o++) {
         push.outputs |= wanted[o] ? 1u << o : 0u;
         push.out[o] = target->memory == RD_MEMORY_DEVICE ? (VkDeviceAddress)(uintptr_t)wanted[o] : f->outputs[o].address;
     }
     bool cpu_device = rd_vk(ctx)->cpu_device;
     if (cpu_device) {
-        /* the staging of the weights loops too: what is left after it */
-        push.budget = CPU_BUDGET - (push.shared_weights ? network_weights / RD_NERF_VK_THREADS + 1 : 0);
-        if (RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + push.sample_cost > push.budget)
-            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): a sample of this field takes ~%u loop iterations, "
-                           "more than a wave on %s may take", push.sample_cost, rd_vk(ctx)->name);
+        /* an iteration's tiles within the budget: fewer slots where a tile costs much */
+        push.budget = CPU_BUDGET;
+        uint32_t fixed = RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS;
+        uint32_t tiles = fixed < CPU_BUDGET ? (CPU_BUDGET - fixed) / push.tile_cost : 0;
+        if (tiles == 0)
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): a tile of this field takes ~%u loop iterations, "
+                           "more than a wave on %s may take", push.tile_cost, rd_vk(ctx)->name);
+        if (tiles * tile < push.slots) push.slots = tiles * tile;
     }
     uint64_t groups = ((uint64_t)pixels + RD_NERF_VK_THREADS - 1) / RD_NERF_VK_THREADS;
     const uint32_t *counters = f->readback.mapped;

@@ -1,80 +1,105 @@
-// nerf_field.glsl: the NeRF's field at one point, an invocation a point, as field.c computes
-// it (hashgrid.c's encoding, mlp.c's networks, direction.h's SH, field.c's activations):
-// the same operations in the same order, each rounded on its own (`precise`: no fused
-// multiply-add), so that the features, the networks' outputs and the SH values are the
-// CPU's bit for bit; exp (density, sigmoid) is the device's, a few ulp from libm's.
+// nerf_field.glsl: the NeRF's field at a tile of samples, the workgroup's invocations
+// together (field_tile), as field.c computes it at each (hashgrid.c's encoding, mlp.c's
+// networks, direction.h's SH, field.c's activations): the same operations in the same
+// order, each rounded on its own (`precise`: no fused multiply-add), so that the features,
+// the networks' outputs and the SH values are the CPU's bit for bit; exp (density,
+// sigmoid) is the device's, a few ulp from libm's.
 //
-// The networks' weights are read from shared memory where the workgroup staged them
-// (stage_weights), else from the parameters' buffer: the shared-memory path, in fp32.
-// A device with VK_KHR_cooperative_matrix would instead evaluate a workgroup's samples
-// together, a layer a matrix product (fp16 tiles, fp32 sums, as mlp_cuda.cu does on
-// tensor cores); that path would replace network() below and nothing else.
+// The tile's activations live in shared memory, a row (feature) of TILE samples at a time
+// (s_act[row * TILE + sample]). A layer is a small matrix product: in a wide layer (more
+// than 16 outputs) each invocation owns an output (PASSES of them in 128- and 256-wide
+// networks) for all the tile's samples, so that a weight is read once for TILE products
+// and the activations are read by every invocation of a subgroup at once (a broadcast); in
+// a narrow one (the density network's 16 outputs, the colour's 3) each invocation owns a
+// sample and a few outputs. Each output's sum is in input order, as mlp.c's. The weights
+// come from render_vk.c's transposed copy (a layer's W^T, input-major), so that the
+// outputs an instruction reads are adjacent. A device with VK_KHR_cooperative_matrix
+// would make the wide layers fp16 matrix products (as mlp_cuda.cu does on tensor cores);
+// that would replace wide_layer below and nothing else.
 #include "nerf_view.glsl"
 
-// The shared memory the networks' weights may take (floats), set from the device's
-// maxComputeSharedMemorySize by render_vk.c.
-layout(constant_id = 0) const uint SHARED_WEIGHTS = 4096u;
-shared float s_weights[SHARED_WEIGHTS];
+// The widest row the field has (hash features, network width, the colour network's 32
+// inputs): 64, 128 or 256 floats, picked by render_vk.c. A tile holds 2048 activations.
+layout(constant_id = 0) const uint ACT_ROW = 64u;
+const uint TILE = 2048u / ACT_ROW;           // samples a tile: 32, 16 or 8
+const uint PASSES = ACT_ROW / 64u;           // outputs an invocation owns in a wide layer
+const uint GROUPS = RD_NERF_VK_THREADS / TILE; // invocations sharing a sample in a narrow layer or the encoding
+const uint NARROW = 16u / GROUPS;            // outputs an invocation owns in a narrow layer (16 at most)
+const uint ACCUMULATORS = 32u;               // PASSES * TILE
 
-// Each invocation's two rows of activations (a layer reads one and writes the other),
-// as wide as the field's widest row (render_vk.c picks 64, 128 or 256): a GPU keeps them
-// in local memory, 2 KiB a thread at the largest.
-layout(constant_id = 1) const uint ACT_ROW = RD_NERF_VK_MAX_ROW;
-float act[2][ACT_ROW];
+shared float s_act[ACT_ROW * TILE];
+shared float s_gate[TILE];
 
-bool g_shared;       // the weights are in s_weights
-uint64_t g_weights;  // else: their address (the parameters' from the density network on)
+// A sample of the tile: where it is and the direction it is seen from (nerf_render.comp's
+// slots, a slot a sample).
+shared float s_position[3][RD_NERF_VK_SLOTS];
+shared float s_direction[3][RD_NERF_VK_SLOTS];
+shared float s_field[4][RD_NERF_VK_SLOTS]; // the outputs: density, then colour
 
-// Every invocation of the workgroup calls it, in uniform control flow, before any returns.
-void stage_weights(uint64_t weights, uint count, bool use_shared)
+uint64_t g_weights; // the transposed weights (render_vk.c), both networks'
+
+float act_at(uint row, uint k) { return s_act[row * TILE + k]; }
+
+// A layer of mlp.c (W from weight `w`, outputs x inputs), in place on the tile's rows.
+void wide_layer(uint w, uint inputs, uint outputs, bool relu)
 {
-    g_weights = weights, g_shared = use_shared;
-    if (!use_shared) return;
-    for (uint i = gl_LocalInvocationIndex; i < count; i += gl_WorkGroupSize.x) s_weights[i] = load_float(weights, i);
+    uint t = gl_LocalInvocationIndex;
+    precise float acc[ACCUMULATORS];
+    for (uint a = 0u; a < ACCUMULATORS; a++) acc[a] = 0.0;
+    for (uint i = 0u; i < inputs; i++) {
+        for (uint p = 0u; p < PASSES; p++) {
+            uint o = t + p * RD_NERF_VK_THREADS;
+            float weight = o < outputs ? load_float(g_weights, w + i * outputs + o) : 0.0;
+            for (uint k = 0u; k < TILE; k++) acc[p * TILE + k] += weight * act_at(i, k);
+        }
+    }
+    barrier(); // every invocation has read the inputs
+    for (uint p = 0u; p < PASSES; p++) {
+        uint o = t + p * RD_NERF_VK_THREADS;
+        if (o < outputs)
+            for (uint k = 0u; k < TILE; k++) s_act[o * TILE + k] = relu && acc[p * TILE + k] < 0.0 ? 0.0 : acc[p * TILE + k];
+    }
     barrier();
 }
 
-float network_weight(uint i) { return g_shared ? s_weights[i] : load_float(g_weights, i); }
-
-// mlp.c's layer: row `to` = W row `from` (W from weight `w`, outputs x inputs, row major),
-// ReLU where relu; the sum in input order.
-void layer(uint w, uint inputs, uint outputs, bool relu, uint from, uint to)
+void narrow_layer(uint w, uint inputs, uint outputs, bool relu)
 {
-    for (uint o = 0u; o < outputs; o++) {
-        precise float sum = 0.0;
-        uint row = w + o * inputs;
-        // four terms an iteration (the same order): a quarter of the loop's iterations,
-        // which lavapipe's loop limiter counts (nerf_render.comp)
-        uint i = 0u;
-        for (; i + 4u <= inputs; i += 4u) {
-            sum += network_weight(row + i) * act[from][i];
-            sum += network_weight(row + i + 1u) * act[from][i + 1u];
-            sum += network_weight(row + i + 2u) * act[from][i + 2u];
-            sum += network_weight(row + i + 3u) * act[from][i + 3u];
+    uint t = gl_LocalInvocationIndex, k = t % TILE, group = t / TILE;
+    precise float acc[16];
+    for (uint j = 0u; j < NARROW; j++) acc[j] = 0.0;
+    for (uint i = 0u; i < inputs; i++) {
+        float x = act_at(i, k);
+        for (uint j = 0u; j < NARROW; j++) {
+            uint o = group + j * GROUPS;
+            float weight = o < outputs ? load_float(g_weights, w + i * outputs + o) : 0.0;
+            acc[j] += weight * x;
         }
-        for (; i < inputs; i++) sum += network_weight(row + i) * act[from][i];
-        act[to][o] = relu && sum < 0.0 ? 0.0 : sum;
     }
+    barrier();
+    for (uint j = 0u; j < NARROW; j++) {
+        uint o = group + j * GROUPS;
+        if (o < outputs) s_act[o * TILE + k] = relu && acc[j] < 0.0 ? 0.0 : acc[j];
+    }
+    barrier();
 }
 
-// A network (mlp.h's layout from weight w) on row 0; returns the row holding its outputs.
-uint network(uint w, uint inputs, uint width, uint hidden, uint outputs)
+// A network (mlp.h's layout from weight w) on the tile's rows from row 0, outputs there.
+void network(uint w, uint inputs, uint width, uint hidden, uint outputs)
 {
-    uint from = 0u;
     for (uint k = 0u; k <= hidden; k++) {
         uint in_k = k == 0u ? inputs : width, out_k = k == hidden ? outputs : width;
-        layer(w, in_k, out_k, k < hidden, from, from ^ 1u);
+        if (out_k > 16u) wide_layer(w, in_k, out_k, k < hidden);
+        else narrow_layer(w, in_k, out_k, k < hidden);
         w += in_k * out_k;
-        from ^= 1u;
     }
-    return from;
 }
 
-// hashgrid.c's forward at p into act[0][l * F + f].
-void hash_encode(NerfView v, uint64_t table, vec3 p)
+// hashgrid.c's forward at p into the tile's rows l * F + f, of sample k, levels
+// first..levels every `step`.
+void hash_encode(NerfView v, uint64_t table, vec3 p, uint k, uint first, uint step)
 {
     uint F = v.features;
-    for (uint l = 0u; l < v.levels; l++) {
+    for (uint l = first; l < v.levels; l += step) {
         uint low[3];
         float fraction[3];
         for (int d = 0; d < 3; d++) {
@@ -95,12 +120,12 @@ void hash_encode(NerfView v, uint64_t table, vec3 p)
             for (int d = 0; d < 3; d++) w *= ((c >> d) & 1u) != 0u ? fraction[d] : 1.0 - fraction[d];
             for (uint f = 0u; f < F; f++) sum[f] += w * FloatAt(table + (entry * uint64_t(F) + uint64_t(f)) * 4ul).v;
         }
-        for (uint f = 0u; f < F; f++) act[0][l * F + f] = sum[f];
+        for (uint f = 0u; f < F; f++) s_act[(l * F + f) * TILE + k] = sum[f];
     }
 }
 
-// direction.h's 16 SH values of the unit direction d into act[row][16 ..].
-void direction_encode(vec3 d, uint row)
+// direction.h's 16 SH values of the unit direction d into rows 16.. of sample k.
+void direction_encode(vec3 d, uint k)
 {
     precise float x = d.x, y = d.y, z = d.z, xx = x * x, yy = y * y, zz = z * z;
     precise float e[16];
@@ -120,7 +145,7 @@ void direction_encode(vec3 d, uint row)
     e[13] = 0.45704579946446572 * x * (1.0 - 5.0 * zz);
     e[14] = 1.4453057213202769 * z * (xx - yy);
     e[15] = 0.59004358992664352 * x * (3.0 * yy - xx);
-    for (int k = 0; k < 16; k++) act[row][RD_NERF_VK_DENSITY_OUTPUTS + k] = e[k];
+    for (uint j = 0u; j < 16u; j++) s_act[(RD_NERF_VK_DENSITY_OUTPUTS + j) * TILE + k] = e[j];
 }
 
 // saliency.c's mask at p: the sigmoid of its logits' trilinear blend (the point clamped onto
@@ -146,17 +171,18 @@ float saliency_keep(NerfView v, uint64_t table, vec3 p)
     return 1.0 / (1.0 + exp(-sum));
 }
 
-// field.c's mask on the hash features in act[0] (scaled by the keep value at p) and its
+// field.c's mask on sample k's hash features (scaled by the keep value at p) and its
 // density gate tanh(alpha |features|), returned (1 without a mask). tanh through exp above
 // 0.5, where a driver's tanh may overflow to NaN at alpha's large arguments.
-float mask_features(NerfView v, uint64_t table, vec3 p)
+float mask_features(NerfView v, uint64_t table, vec3 p, uint k)
 {
     if (v.saliency_resolution == 0u) return 1.0;
     float keep = saliency_keep(v, table, p);
     precise float norm2 = 0.0;
     for (uint j = 0u; j < v.density_inputs; j++) {
-        act[0][j] = keep * act[0][j];
-        norm2 += act[0][j] * act[0][j];
+        precise float x = keep * s_act[j * TILE + k];
+        s_act[j * TILE + k] = x;
+        norm2 += x * x;
     }
     float y = v.gate_sharpness * sqrt(norm2);
     return y < 0.5 ? tanh(y) : 1.0 - 2.0 / (exp(2.0 * y) + 1.0);
@@ -165,19 +191,30 @@ float mask_features(NerfView v, uint64_t table, vec3 p)
 // field.c's exp argument within +-15 (NaN stays NaN)
 float clamped_exp_argument(float x) { return isnan(x) ? x : clamp(x, -15.0, 15.0); }
 
-// The field at position p seen along the unit direction d: density, and colour in .yzw.
-vec4 field(NerfView v, uint64_t table, vec3 p, vec3 d)
+vec3 slot_vec3(uint which, uint slot)
 {
-    hash_encode(v, table, p);
-    float gate = mask_features(v, table, p);
-    uint row = network(0u, v.density_inputs, v.net_width, v.density_hidden, RD_NERF_VK_DENSITY_OUTPUTS);
-    float sigma = exp(clamped_exp_argument(act[row][0])) * gate;
-    // the colour network's input: the density network's outputs (already in place), then the SH
-    direction_encode(d, row);
-    if (row != 0u)
-        for (uint k = 0u; k < RD_NERF_VK_DENSITY_OUTPUTS + 16u; k++) act[0][k] = act[1][k];
-    uint out_row = network(v.colour_weights, RD_NERF_VK_DENSITY_OUTPUTS + 16u, v.net_width, v.colour_hidden, 3u);
-    vec3 rgb;
-    for (int c = 0; c < 3; c++) rgb[c] = 1.0 / (1.0 + exp(-act[out_row][c]));
-    return vec4(sigma, rgb);
+    return which == 0u ? vec3(s_position[0][slot], s_position[1][slot], s_position[2][slot])
+                       : vec3(s_direction[0][slot], s_direction[1][slot], s_direction[2][slot]);
+}
+
+// The field at the slots first .. first + TILE - 1: density into s_field[0], colour into
+// s_field[1..3]. Every invocation of the workgroup calls it, in uniform control flow.
+void field_tile(NerfView v, uint64_t table, uint first)
+{
+    uint t = gl_LocalInvocationIndex, k = t % TILE;
+    hash_encode(v, table, slot_vec3(0u, first + k), k, t / TILE, GROUPS);
+    barrier();
+    if (t < TILE) s_gate[k] = mask_features(v, table, slot_vec3(0u, first + k), k);
+    barrier();
+    network(0u, v.density_inputs, v.net_width, v.density_hidden, RD_NERF_VK_DENSITY_OUTPUTS);
+    // the colour network's input: the density network's outputs (in rows 0..15), then the SH
+    if (t < TILE) {
+        s_field[0][first + k] = exp(clamped_exp_argument(act_at(0u, k))) * s_gate[k];
+        direction_encode(slot_vec3(1u, first + k), k);
+    }
+    barrier();
+    network(v.colour_weights, RD_NERF_VK_DENSITY_OUTPUTS + 16u, v.net_width, v.colour_hidden, 3u);
+    if (t < TILE)
+        for (uint c = 0u; c < 3u; c++) s_field[1 + c][first + k] = 1.0 / (1.0 + exp(-act_at(c, k)));
+    barrier();
 }

@@ -10,7 +10,8 @@
 #define RD_NERF_VK_MAX_LEVELS 32      /* hashgrid.h's RD_HASHGRID_MAX_LEVELS */
 #define RD_NERF_VK_BIT_LEVELS 8       /* occupancy.h's RD_OCCUPANCY_LEVELS */
 #define RD_NERF_VK_DENSITY_OUTPUTS 16 /* field.c's */
-#define RD_NERF_VK_SHARED_WEIGHTS_MAX 12288 /* floats: 48 KiB, the most the render asks of shared memory */
+#define RD_NERF_VK_SLOTS 64           /* samples a workgroup evaluates an iteration at most (nerf_render.comp) */
+#define RD_NERF_VK_RAY_STEPS 16       /* samples a ray takes an iteration at most */
 
 /* outputs: bits of the push constants' mask */
 #define RD_NERF_VK_OUT_COLOR 1u
@@ -27,9 +28,11 @@
    marched, transmittance, rgb, depth, samples composited, and 1 while it is unfinished. */
 #define RD_NERF_VK_RAY_UINTS 12
 
-/* A wave's loop budget (nerf_render.comp): march steps a turn at most, and what a step
-   and the shared weights' staging count, in loop iterations */
+/* A wave's loop budget (nerf_render.comp): march steps a ray takes an iteration at most,
+   what a step counts in loop iterations, and what an iteration's bookkeeping (the ray's
+   samples marched and composited) counts */
 #define RD_NERF_VK_MARCH_CAP 64u
 #define RD_NERF_VK_STEP_ITERATIONS 32u
+#define RD_NERF_VK_ITERATION_ITERATIONS 64u
 
 #endif

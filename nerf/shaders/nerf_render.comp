@@ -1,18 +1,22 @@
 #version 450
-// nerf_render: one wave of the NeRF frame, an invocation a pixel's ray (render_cpu.c's
-// per-pixel work): the march (nerf_march.glsl) a sample at a time, the field at each
-// sample (nerf_field.glsl), composited at once onto the ray's running sums in volume.h's
-// order, until the transmittance falls under 1e-4 or the march ends. A sample is
-// evaluated only while the ray is still transparent, so the samples behind an opaque
-// surface cost nothing (the CUDA frame's waves get the same by compaction).
+// nerf_render: one wave of the NeRF frame, a workgroup 64 pixels' rays (render_cpu.c's
+// per-pixel work). Each iteration, every ray still going marches its next samples (the
+// occupancy grid's march, nerf_march.glsl, resumed where it left off) into the workgroup's
+// slots, the workgroup evaluates the field at all of them together (nerf_field.glsl, a
+// tile of samples at a time), and each ray composites its own onto its running sums in
+// volume.h's order, until its transmittance falls under 1e-4 or its march ends. A ray
+// takes more samples an iteration as fewer are left (RD_NERF_VK_SLOTS / rays, at most
+// RD_NERF_VK_RAY_STEPS), so the tiles stay full; the samples behind an opaque surface are
+// evaluated only within the iteration that reaches it (render_cuda.cu's waves, in a
+// workgroup).
 //
-// Waves: a ray goes on until it finishes or its subgroup's loop budget (push constant)
-// is spent, and then keeps its state for the next wave. On GPUs the budget is unbounded
-// and one wave renders the frame. lavapipe (Mesa's gallivm) ends an invocation's loops
-// after 65535 iterations in all, its loop limiter, silently: the budget counts the
-// iterations this shader's loops take (an upper bound: a march step at most
-// RD_NERF_VK_STEP_ITERATIONS, a sample's evaluation `sample_cost`, both a subgroup's
-// largest, since its lanes loop together) and ends the wave well before the limit.
+// Waves: the workgroup goes on until its rays finish or the wave's loop budget (push
+// constant) is spent, and then each unfinished ray keeps its state for the next wave. On
+// GPUs the budget is unbounded and one wave renders the frame. lavapipe (Mesa's gallivm)
+// ends an invocation's loops after 65535 iterations in all, its loop limiter, silently:
+// the budget counts the iterations this shader's loops may take (an upper bound: a march
+// step RD_NERF_VK_STEP_ITERATIONS, the largest count of any ray's; a tile `tile_cost`,
+// render_vk.c's bound) and ends the wave well before the limit.
 #extension GL_EXT_shader_explicit_arithmetic_types_float64 : require
 #include "common.glsl"
 #include "nerf_layout.h"
@@ -24,21 +28,26 @@ layout(push_constant) uniform Push {
     uint64_t view, table, weights, bits, counters, rays;
     uint64_t color, depth, trans, contrib; // the outputs: the caller's device addresses or ours
     uint outputs;                          // RD_NERF_VK_OUT_* bits
-    uint shared_weights;                   // nonzero: the networks' weights fit in s_weights
+    uint slots;                            // samples an iteration at most: RD_NERF_VK_SLOTS, fewer on a CPU device
     uint first;                            // nonzero: the first wave, which starts every ray
     uint budget;                           // loop iterations a wave may take (0xffffffff: unbounded)
-    uint sample_cost;                      // loop iterations of one sample's field and compositing
+    uint tile_cost;                        // loop iterations of one tile's field
 } p;
 
 const float MIN_TRANSMITTANCE = 1e-4; // volume.h's
 
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer RayAt { uint v[RD_NERF_VK_RAY_UINTS]; };
 
+shared float s_t_dt[2][RD_NERF_VK_SLOTS]; // each slot's sample: t and dt
+shared uint s_rays, s_slots_used, s_steps;
+
 void main()
 {
     NerfView v = NerfView(p.view);
-    stage_weights(p.weights, v.network_weights, p.shared_weights != 0u);
-    uint pixel = linear_group() * gl_WorkGroupSize.x + gl_LocalInvocationIndex;
+    g_weights = p.weights;
+    uint lane = gl_LocalInvocationIndex;
+    for (int a = 0; a < 3; a++) s_position[a][lane] = 0.0, s_direction[a][lane] = 0.0; // slots no ray fills stay finite
+    uint pixel = linear_group() * gl_WorkGroupSize.x + lane;
     bool valid = pixel < v.pixels, alive = false;
     RayAt state = RayAt(p.rays + uint64_t(valid ? pixel : 0u) * uint64_t(RD_NERF_VK_RAY_UINTS * 4));
     Ray ray;
@@ -62,36 +71,64 @@ void main()
         }
     }
     bool started = alive; // this wave's to finish or to keep
-    uint budget = p.budget, step_cost = RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + p.sample_cost;
-    // the subgroup's lanes leave together (subgroup-uniform conditions), so that the budget
-    // counts what the subgroup's loops take
-    while (subgroupAny(alive) && budget >= step_cost) {
-        uint steps = 0u;
-        bool found = false;
-        vec2 s = vec2(0.0);
-        if (alive) {
-            int status = march_next(v, p.bits, ray, m, RD_NERF_VK_MARCH_CAP, steps, s);
-            found = status == MARCH_FOUND;
-            alive = status != MARCH_DONE;
-        }
-        budget -= subgroupMax(steps) * RD_NERF_VK_STEP_ITERATIONS;
-        if (subgroupAny(found)) {
-            if (found) {
-                vec3 position;
+    uint budget = p.budget, tiles_at_most = (p.slots + TILE - 1u) / TILE;
+    uint iteration_cost = RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS + tiles_at_most * p.tile_cost;
+    // every condition below that a barrier depends on is the workgroup's (shared values
+    // read between barriers, the budget)
+    while (budget >= iteration_cost) {
+        barrier();
+        if (lane == 0u) s_rays = 0u, s_slots_used = 0u, s_steps = 0u;
+        barrier();
+        uint rank = alive ? atomicAdd(s_rays, 1u) : 0u;
+        barrier();
+        uint rays = s_rays;
+        if (rays == 0u) break;
+        // this iteration's samples of each ray; the rays past the slots wait for the next
+        uint each = clamp(p.slots / rays, 1u, RD_NERF_VK_RAY_STEPS), taken = 0u;
+        bool finishing = false;
+        if (alive && (rank + 1u) * each <= p.slots) {
+            uint left = RD_NERF_VK_MARCH_CAP, steps_taken = 0u;
+            while (taken < each && left > 0u) {
+                uint steps;
+                vec2 s;
+                int status = march_next(v, p.bits, ray, m, left, steps, s);
+                left -= steps, steps_taken += steps;
+                if (status == MARCH_DONE) {
+                    finishing = true;
+                    break;
+                }
+                if (status != MARCH_FOUND) break;
+                uint slot = rank * each + taken++;
                 for (int a = 0; a < 3; a++) {
                     precise float x = ray.origin[a] + s.x * ray.dir[a];
-                    position[a] = x;
+                    s_position[a][slot] = x, s_direction[a][slot] = ray.dir[a];
                 }
-                vec4 f = field(v, p.table, position, ray.dir);
-                precise float alpha = 1.0 - exp(-(f.x * s.y)), w = T * alpha;
-                for (int c = 0; c < 3; c++) rgb[c] += w * f[1 + c];
-                depth += w * s.x;
-                T *= 1.0 - alpha;
-                used++;
-                alive = alive && T >= MIN_TRANSMITTANCE;
+                s_t_dt[0][slot] = s.x, s_t_dt[1][slot] = s.y;
             }
-            budget -= p.sample_cost;
+            if (taken != 0u) atomicMax(s_slots_used, rank * each + taken);
+            atomicMax(s_steps, steps_taken);
         }
+        barrier();
+        uint slots_used = s_slots_used;
+        budget -= s_steps * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS;
+        for (uint first = 0u; first < slots_used; first += TILE) {
+            field_tile(v, p.table, first);
+            budget -= p.tile_cost;
+        }
+        for (uint j = 0u; j < taken; j++) { // the ray's samples in order
+            uint slot = rank * each + j;
+            float sample_t = s_t_dt[0][slot], sigma = s_field[0][slot];
+            precise float alpha = 1.0 - exp(-(sigma * s_t_dt[1][slot])), w = T * alpha;
+            for (int c = 0; c < 3; c++) rgb[c] += w * s_field[1 + c][slot];
+            depth += w * sample_t;
+            T *= 1.0 - alpha;
+            used++;
+            if (T < MIN_TRANSMITTANCE) {
+                finishing = true;
+                break;
+            }
+        }
+        if (finishing) alive = false;
     }
     if (started && alive) { // on in the next wave
         uvec2 t = unpackDouble2x32(m.t), leave = unpackDouble2x32(m.leave);
