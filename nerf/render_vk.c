@@ -1,5 +1,5 @@
 /* render_vk.c: a NeRF frame on Vulkan compute (render_vk.h): the CPU's frame
-   (render_cpu.c) a workgroup 8x8 pixels' rays, march, field and compositing fused in one
+   (render_cpu.c) a workgroup 64 pixels' rays, march, field and compositing fused in one
    kernel (nerf/shaders/nerf_render.comp: the rays' samples evaluated together, a tile at a
    time), in waves where the device needs them. The scene's parameters and occupancy bits
    are copied to the device once per scene (its uid, as render_cuda.cu keeps them), with
@@ -290,8 +290,7 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
                            "more than a wave on %s may take", push.tile_cost, rd_vk(ctx)->name);
         if (tiles * tile < push.slots) push.slots = tiles * tile;
     }
-    /* a workgroup a block of 8x8 pixels (RD_NERF_VK_THREADS) */
-    uint64_t groups = (uint64_t)((camera->width + 7) / 8) * (uint64_t)((camera->height + 7) / 8);
+    uint64_t groups = ((uint64_t)pixels + RD_NERF_VK_THREADS - 1) / RD_NERF_VK_THREADS;
     const uint32_t *counters = f->readback.mapped;
     int waves = 0;
     for (bool done = false; !done;) {

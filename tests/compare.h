@@ -29,5 +29,8 @@ bool compare_ok(const char *what, compare_result r, size_t flips, double max_abs
    (the networks' rule, ops_mlp.c); prints the figures where verbose or failing. */
 bool compare_relative_ok(const char *what, const float *got, const float *want, size_t n, double scale, double tolerance,
                          bool verbose);
+/* The same with a bound of its own for the largest error (over the largest value). */
+bool compare_relative_bounds_ok(const char *what, const float *got, const float *want, size_t n, double scale, double rel_l2_bound,
+                                double largest_bound, bool verbose);
 
 #endif

@@ -19,12 +19,15 @@
    largest in relative L2 and largest error, the table's, the networks' and the mask's each
    on its own (the field row's 1e-2 for the backward pass on
    the same kept values, twice it here, where the backward runs on each backend's own
-   forward, so a ReLU may fall the other way within rounding); and the occupancy grid
+   forward, so a ReLU may fall the other way within rounding), and the largest error 5e-2
+   of the largest (H100, 2026-12-07, the parts compared on their own for the first time:
+   rel_l2 5.2e-3 to 1.1e-2, largest 9.9e-3 to 3.1e-2); and the occupancy grid
    after the step's update (every cell at step 0, at the same drawn points): thicknesses,
    sigma x 1.7e-3, 2e-2 relative L2 of the largest, and occupancy bits (bits_ok). The last
    GPU case prunes: the mask's logits' gradient (the field's and the ADMM penalty's after
    the pruner's first update) is part of the gradient compared.
-   Measured on an H100 (2026-12-06): a case's gradient within 3.2e-5 relative L2. The CPU row (the
+   Measured on an H100 (2026-12-06, the parts compared together, so that the mask penalty's
+   gradient set the scale): within 3.2e-5 relative L2. The CPU row (the
    threaded CPU against one thread, bit for bit) runs one case of a tiny field: the update's
    2M density evaluations a cascade take seconds on the CPU. */
 #include "backend_ops.h"
@@ -36,6 +39,7 @@
 #include <string.h>
 
 enum { TRAIN_CASES = 3, MAX_VIEWS = 5 };
+static const double LARGEST_BOUND = 5e-2; /* a gradient's largest error over its largest value */
 
 typedef struct train_case {
     rd_nerf_trainer_desc desc;
@@ -162,9 +166,12 @@ static bool train_compare(const op_env *env, const void *inputs, const void *got
     /* each part on its own: a mask's penalty gradient, the same in every cell at step 0,
        would otherwise set the scale the others are measured against */
     size_t table = (size_t)want->table, mask = (size_t)want->mask;
-    ok &= compare_relative_ok("table gradient", got->grad, want->grad, table, 0.0, 2e-2, verbose);
-    ok &= compare_relative_ok("networks' gradient", got->grad + table, want->grad + table, mask - table, 0.0, 2e-2, verbose);
-    if (params > mask) ok &= compare_relative_ok("mask's gradient", got->grad + mask, want->grad + mask, params - mask, 0.0, 2e-2, verbose);
+    ok &= compare_relative_bounds_ok("table gradient", got->grad, want->grad, table, 0.0, 2e-2, LARGEST_BOUND, verbose);
+    ok &= compare_relative_bounds_ok("networks' gradient", got->grad + table, want->grad + table, mask - table, 0.0, 2e-2, LARGEST_BOUND,
+                                     verbose);
+    if (params > mask)
+        ok &= compare_relative_bounds_ok("mask's gradient", got->grad + mask, want->grad + mask, params - mask, 0.0, 2e-2, LARGEST_BOUND,
+                                         verbose);
     ok &= compare_relative_ok("occupancy thickness", got->thickness, want->thickness, cells, 0.0, 2e-2, verbose);
     return ok && bits_ok(got, want, cells, verbose);
 }

@@ -35,7 +35,6 @@ shared float s_gate[TILE];
 shared float s_position[3][RD_NERF_VK_SLOTS];
 shared float s_direction[3][RD_NERF_VK_SLOTS];
 shared float s_field[4][RD_NERF_VK_SLOTS]; // the outputs: density, then colour
-shared uint s_sample_slot[RD_NERF_VK_SLOTS];  // the iteration's samples packed: each one's slot
 
 uint64_t g_weights; // the transposed weights (render_vk.c), both networks'
 
@@ -72,7 +71,8 @@ void narrow_layer(uint w, uint inputs, uint outputs, bool relu)
         float x = act_at(i, k);
         for (uint j = 0u; j < NARROW; j++) {
             uint o = group + j * GROUPS;
-            if (o < outputs) acc[j] += load_float(g_weights, w + i * outputs + o) * x;
+            float weight = o < outputs ? load_float(g_weights, w + i * outputs + o) : 0.0;
+            acc[j] += weight * x;
         }
     }
     barrier();
@@ -197,28 +197,24 @@ vec3 slot_vec3(uint which, uint slot)
                        : vec3(s_direction[0][slot], s_direction[1][slot], s_direction[2][slot]);
 }
 
-// The field at the packed samples first .. first + TILE - 1 (of `samples`; a tile's
-// rows past them compute on slot 0's sample and store nothing): density into
-// s_field[0][slot], colour into s_field[1..3][slot]. Every invocation of the workgroup
-// calls it, in uniform control flow.
-void field_tile(NerfView v, uint64_t table, uint first, uint samples)
+// The field at the slots first .. first + TILE - 1: density into s_field[0], colour into
+// s_field[1..3]. Every invocation of the workgroup calls it, in uniform control flow.
+void field_tile(NerfView v, uint64_t table, uint first)
 {
     uint t = gl_LocalInvocationIndex, k = t % TILE;
-    bool used = first + k < samples;
-    uint slot = used ? s_sample_slot[first + k] : 0u;
-    hash_encode(v, table, slot_vec3(0u, slot), k, t / TILE, GROUPS);
+    hash_encode(v, table, slot_vec3(0u, first + k), k, t / TILE, GROUPS);
     barrier();
-    if (t < TILE) s_gate[k] = mask_features(v, table, slot_vec3(0u, slot), k);
+    if (t < TILE) s_gate[k] = mask_features(v, table, slot_vec3(0u, first + k), k);
     barrier();
     network(0u, v.density_inputs, v.net_width, v.density_hidden, RD_NERF_VK_DENSITY_OUTPUTS);
     // the colour network's input: the density network's outputs (in rows 0..15), then the SH
     if (t < TILE) {
-        if (used) s_field[0][slot] = exp(clamped_exp_argument(act_at(0u, k))) * s_gate[k];
-        direction_encode(slot_vec3(1u, slot), k);
+        s_field[0][first + k] = exp(clamped_exp_argument(act_at(0u, k))) * s_gate[k];
+        direction_encode(slot_vec3(1u, first + k), k);
     }
     barrier();
     network(v.colour_weights, RD_NERF_VK_DENSITY_OUTPUTS + 16u, v.net_width, v.colour_hidden, 3u);
-    if (t < TILE && used)
-        for (uint c = 0u; c < 3u; c++) s_field[1 + c][slot] = 1.0 / (1.0 + exp(-act_at(c, k)));
+    if (t < TILE)
+        for (uint c = 0u; c < 3u; c++) s_field[1 + c][first + k] = 1.0 / (1.0 + exp(-act_at(c, k)));
     barrier();
 }

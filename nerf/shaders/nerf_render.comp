@@ -1,5 +1,5 @@
 #version 450
-// nerf_render: one wave of the NeRF frame, a workgroup 8x8 pixels' rays (render_cpu.c's
+// nerf_render: one wave of the NeRF frame, a workgroup 64 pixels' rays (render_cpu.c's
 // per-pixel work). Each iteration, every ray still going marches its next samples (the
 // occupancy grid's march, nerf_march.glsl, resumed where it left off) into the workgroup's
 // slots, the workgroup evaluates the field at all of them together (nerf_field.glsl, a
@@ -39,7 +39,7 @@ const float MIN_TRANSMITTANCE = 1e-4; // volume.h's
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer RayAt { uint v[RD_NERF_VK_RAY_UINTS]; };
 
 shared float s_t_dt[2][RD_NERF_VK_SLOTS]; // each slot's sample: t and dt
-shared uint s_rays, s_samples, s_steps;
+shared uint s_rays, s_slots_used, s_steps;
 
 void main()
 {
@@ -47,10 +47,8 @@ void main()
     g_weights = p.weights;
     uint lane = gl_LocalInvocationIndex;
     for (int a = 0; a < 3; a++) s_position[a][lane] = 0.0, s_direction[a][lane] = 0.0; // slots no ray fills stay finite
-    // the workgroup's pixels: a block of 8x8, so that its rays see much the same surfaces
-    uint blocks_x = (v.width + 7u) / 8u, block = linear_group();
-    uint x = block % blocks_x * 8u + lane % 8u, y = block / blocks_x * 8u + lane / 8u, pixel = y * v.width + x;
-    bool valid = x < v.width && pixel < v.pixels, alive = false;
+    uint pixel = linear_group() * gl_WorkGroupSize.x + lane;
+    bool valid = pixel < v.pixels, alive = false;
     RayAt state = RayAt(p.rays + uint64_t(valid ? pixel : 0u) * uint64_t(RD_NERF_VK_RAY_UINTS * 4));
     Ray ray;
     March m;
@@ -79,7 +77,7 @@ void main()
     // read between barriers, the budget)
     while (budget >= iteration_cost) {
         barrier();
-        if (lane == 0u) s_rays = 0u, s_samples = 0u, s_steps = 0u;
+        if (lane == 0u) s_rays = 0u, s_slots_used = 0u, s_steps = 0u;
         barrier();
         uint rank = alive ? atomicAdd(s_rays, 1u) : 0u;
         barrier();
@@ -107,16 +105,14 @@ void main()
                 }
                 s_t_dt[0][slot] = s.x, s_t_dt[1][slot] = s.y;
             }
-            // the tiles take the samples packed (a ray's slots past its last sample stay out)
-            uint packed = atomicAdd(s_samples, taken);
-            for (uint j = 0u; j < taken; j++) s_sample_slot[packed + j] = rank * each + j;
+            if (taken != 0u) atomicMax(s_slots_used, rank * each + taken);
             atomicMax(s_steps, steps_taken);
         }
         barrier();
-        uint samples = s_samples;
+        uint slots_used = s_slots_used;
         budget -= s_steps * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS;
-        for (uint first = 0u; first < samples; first += TILE) {
-            field_tile(v, p.table, first, samples);
+        for (uint first = 0u; first < slots_used; first += TILE) {
+            field_tile(v, p.table, first);
             budget -= p.tile_cost;
         }
         for (uint j = 0u; j < taken; j++) { // the ray's samples in order
