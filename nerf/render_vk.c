@@ -223,7 +223,7 @@ static void make_view(const nerf_vk_frame *f, const rd_nerf_scene *s, const rd_c
    unrolled): what a wave's budget counts on a CPU device (nerf_render.comp). */
 static uint32_t tile_cost(const rd_nerf_field *f, uint32_t row)
 {
-    uint32_t tile = 2048 / row, passes = row / 64, groups = RD_NERF_VK_THREADS / tile, narrow = 16 / groups;
+    uint32_t tile = RD_NERF_VK_TILE_FLOATS / row, passes = row / 64, groups = RD_NERF_VK_THREADS / tile, narrow = 16 / groups;
     uint32_t F = (uint32_t)f->grid.features, levels = ((uint32_t)f->grid.levels + groups - 1) / groups;
     uint32_t cost = 64; /* the SH, the activations, slack */
     cost += levels * (4u + 8u * (4u + F) + F);
@@ -232,7 +232,7 @@ static uint32_t tile_cost(const rd_nerf_field *f, uint32_t row)
     for (int n = 0; n < 2; n++)
         for (int k = 0; k <= nets[n]->hidden_layers; k++) {
             uint32_t in = (uint32_t)rd_mlp_layer_inputs(nets[n], k), out = (uint32_t)rd_mlp_layer_outputs(nets[n], k);
-            cost += out > 16 ? 32u + in * (passes * (tile + 1) + 1) + passes * (tile + 1) : 2 * narrow + in * (narrow + 1) + 1;
+            cost += out > 16 ? passes * tile + in * (passes * (tile + 1) + 1) + passes * (tile + 1) : 2 * narrow + in * (narrow + 1) + 1;
         }
     return cost + cost / 8;
 }
@@ -269,7 +269,7 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
     if (r == RD_OK) r = rd_vk_reserve_room(ctx, &f->rays, (VkDeviceSize)pixels * RD_NERF_VK_RAY_UINTS * 4, "NeRF rays");
     if (r != RD_OK || pixels == 0) return r;
     make_view(f, s, camera, desc, (nerf_vk_view *)f->view.mapped);
-    uint32_t row = ROW_WIDTHS[row_class(&s->field)], tile = 2048 / row;
+    uint32_t row = ROW_WIDTHS[row_class(&s->field)], tile = RD_NERF_VK_TILE_FLOATS / row;
     struct {
         VkDeviceAddress view, table, weights, bits, counters, rays, out[OUTPUTS];
         uint32_t outputs, slots, first, budget, tile_cost;

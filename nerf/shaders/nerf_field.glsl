@@ -19,13 +19,13 @@
 #include "nerf_view.glsl"
 
 // The widest row the field has (hash features, network width, the colour network's 32
-// inputs): 64, 128 or 256 floats, picked by render_vk.c. A tile holds 2048 activations.
+// inputs): 64, 128 or 256 floats, picked by render_vk.c.
 layout(constant_id = 0) const uint ACT_ROW = 64u;
-const uint TILE = 2048u / ACT_ROW;           // samples a tile: 32, 16 or 8
+const uint TILE = RD_NERF_VK_TILE_FLOATS / ACT_ROW; // samples a tile: 32, 16 or 8
 const uint PASSES = ACT_ROW / 64u;           // outputs an invocation owns in a wide layer
 const uint GROUPS = RD_NERF_VK_THREADS / TILE; // invocations sharing a sample in a narrow layer or the encoding
 const uint NARROW = 16u / GROUPS;            // outputs an invocation owns in a narrow layer (16 at most)
-const uint ACCUMULATORS = 32u;               // PASSES * TILE
+const uint ACCUMULATORS = RD_NERF_VK_TILE_FLOATS / 64u; // PASSES * TILE
 
 shared float s_act[ACT_ROW * TILE];
 shared float s_gate[TILE];
@@ -71,8 +71,7 @@ void narrow_layer(uint w, uint inputs, uint outputs, bool relu)
         float x = act_at(i, k);
         for (uint j = 0u; j < NARROW; j++) {
             uint o = group + j * GROUPS;
-            float weight = o < outputs ? load_float(g_weights, w + i * outputs + o) : 0.0;
-            acc[j] += weight * x;
+            if (o < outputs) acc[j] += load_float(g_weights, w + i * outputs + o) * x;
         }
     }
     barrier();

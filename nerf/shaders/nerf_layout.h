@@ -11,6 +11,7 @@
 #define RD_NERF_VK_BIT_LEVELS 8       /* occupancy.h's RD_OCCUPANCY_LEVELS */
 #define RD_NERF_VK_DENSITY_OUTPUTS 16 /* field.c's */
 #define RD_NERF_VK_SLOTS 64           /* samples a workgroup evaluates an iteration at most (nerf_render.comp) */
+#define RD_NERF_VK_TILE_FLOATS 2048   /* activations a tile of samples holds (nerf_field.glsl) */
 #define RD_NERF_VK_RAY_STEPS 16       /* samples a ray takes an iteration at most */
 
 /* outputs: bits of the push constants' mask */

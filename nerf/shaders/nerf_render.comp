@@ -46,7 +46,8 @@ void main()
     NerfView v = NerfView(p.view);
     g_weights = p.weights;
     uint lane = gl_LocalInvocationIndex;
-    for (int a = 0; a < 3; a++) s_position[a][lane] = 0.0, s_direction[a][lane] = 0.0; // slots no ray fills stay finite
+    for (uint slot = lane; slot < RD_NERF_VK_SLOTS; slot += RD_NERF_VK_THREADS) // slots no ray fills stay finite
+        for (int a = 0; a < 3; a++) s_position[a][slot] = 0.0, s_direction[a][slot] = 0.0;
     uint pixel = linear_group() * gl_WorkGroupSize.x + lane;
     bool valid = pixel < v.pixels, alive = false;
     RayAt state = RayAt(p.rays + uint64_t(valid ? pixel : 0u) * uint64_t(RD_NERF_VK_RAY_UINTS * 4));
