@@ -71,7 +71,8 @@ void narrow_layer(uint w, uint inputs, uint outputs, bool relu)
         float x = act_at(i, k);
         for (uint j = 0u; j < NARROW; j++) {
             uint o = group + j * GROUPS;
-            if (o < outputs) acc[j] += load_float(g_weights, w + i * outputs + o) * x;
+            float weight = o < outputs ? load_float(g_weights, w + i * outputs + o) : 0.0;
+            acc[j] += weight * x;
         }
     }
     barrier();
