@@ -53,6 +53,9 @@ if [ -n "${LEGO:-}" ]; then
     mkdir -p $lego/train $lego/test
     cp "$data/nerf_synthetic_lego/transforms_train.json" "$data/nerf_synthetic_lego/transforms_test.json" $lego/
     cp "$data"/nerf_synthetic_lego/train/*.png $lego/train/
+    # LEGO_HALF=1: the even training photos alone (the loader skips the listed ones missing),
+    # room for other builds' libraries beside the pack (nerf_vk_bench.sh's VARIANTS)
+    [ -n "${LEGO_HALF:-}" ] && for k in $(seq 1 2 99); do rm -f "$lego/train/r_$k.png"; done
     for k in 0 10 20 30 40 50 60 70; do cp "$data/nerf_synthetic_lego/test/r_$k.png" $lego/test/; done
 fi
 # COLMAP=1, FOX=1: the COLMAP set (11 MiB) and the instant-ngp fox (18 MiB), for training runs
@@ -65,5 +68,5 @@ if [ -n "${MUTANT:-}" ]; then
     cp -r "$data/dnerf_mutant/train" "$data/dnerf_mutant/test" "$data"/dnerf_mutant/transforms_*.json .device/data/dnerf_mutant/
 fi
 [ -n "${PANOPTIC:-}" ] && cp -r "$data/panoptic_basketball_subset" .device/data/
-cp tools/device_run.sh tools/device_train.sh tools/device_stream.sh tools/nerf_prune_curve.sh .device/
+cp tools/device_run.sh tools/device_train.sh tools/device_stream.sh tools/nerf_prune_curve.sh tools/nerf_vk_bench.sh .device/
 du -sh .device
