@@ -35,6 +35,12 @@
 static const uint32_t render_spv[] = {
 #include "nerf_render.comp.inc"
 };
+/* the same kernel with its phases timed (RADIANT_NERF_VK_PROFILE=1 on a device with
+   VK_KHR_shader_clock): the frame's counts gain each phase's subgroup clock ticks / 256,
+   summed over workgroups (the march, the field's tiles, the compositing) */
+static const uint32_t profile_spv[] = {
+#include "nerf_render_profile.comp.inc"
+};
 
 enum {
     OUTPUTS = 4,
@@ -70,6 +76,8 @@ static const uint32_t ROW_WIDTHS[ROW_CLASSES] = {64, 128, RD_NERF_VK_MAX_ROW};
 
 typedef struct nerf_vk_frame {
     rd_vk_pipeline render[ROW_CLASSES]; /* made when a field first needs one */
+    rd_vk_pipeline profile[ROW_CLASSES]; /* the timed kernel's */
+    bool profiling;                      /* RADIANT_NERF_VK_PROFILE set, and the device has the clock */
     uint64_t uid;            /* the scene whose copies these are; 0: none */
     rd_vk_buffer params, bits, weights; /* weights: both networks', each layer's W transposed */
     uint32_t bit_offset[RD_OCCUPANCY_LEVELS];
@@ -89,7 +97,7 @@ void rd_nerf_vk_free_state(rd_context *ctx, void *state)
     if (!f) return;
     if (vk && vk->device) {
         vkDeviceWaitIdle(vk->device);
-        for (int k = 0; k < ROW_CLASSES; k++) rd_vk_pipeline_destroy(vk, &f->render[k]);
+        for (int k = 0; k < ROW_CLASSES; k++) rd_vk_pipeline_destroy(vk, &f->render[k]), rd_vk_pipeline_destroy(vk, &f->profile[k]);
         rd_vk_buffer *bufs[] = {&f->params,     &f->bits,       &f->weights,    &f->view,     &f->counters, &f->readback,
                                 &f->rays,       &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(ctx, bufs[i]);
@@ -109,6 +117,7 @@ static rd_result get_frame(rd_context *ctx, nerf_vk_frame **out)
         nerf_vk_frame *f = calloc(1, sizeof *f);
         if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF render (vulkan): out of memory");
         f->view.host = f->readback.host = true;
+        f->profiling = getenv("RADIANT_NERF_VK_PROFILE") && vk->shader_clock;
         rd_result r = rd_vk_timers_create(ctx, stage_names, 1, &f->timers);
         if (r != RD_OK) {
             rd_nerf_vk_free_state(ctx, f);
@@ -136,13 +145,15 @@ static int row_class(const rd_nerf_field *field)
 static rd_result pipeline_for(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_field *field, rd_vk_pipeline **out)
 {
     int k = row_class(field);
-    if (!f->render[k].pipeline) {
+    rd_vk_pipeline *p = f->profiling ? &f->profile[k] : &f->render[k];
+    if (!p->pipeline) {
         const VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
         const VkSpecializationInfo spec = {.mapEntryCount = 1, .pMapEntries = &entry, .dataSize = sizeof(uint32_t), .pData = &ROW_WIDTHS[k]};
-        rd_result r = rd_vk_pipeline_create(ctx, &(rd_vk_shader){&f->render[k], render_spv, sizeof render_spv, "nerf_render", &spec});
+        rd_result r = f->profiling ? rd_vk_pipeline_create(ctx, &(rd_vk_shader){p, profile_spv, sizeof profile_spv, "nerf_render_profile", &spec})
+                                   : rd_vk_pipeline_create(ctx, &(rd_vk_shader){p, render_spv, sizeof render_spv, "nerf_render", &spec});
         if (r != RD_OK) return r;
     }
-    *out = &f->render[k];
+    *out = p;
     return RD_OK;
 }
 
@@ -348,6 +359,8 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
     if (r == RD_OK) {
         rd_stats_add_count(stats, "samples", (double)counters[RD_NERF_VK_COUNTER_USED]);
         rd_stats_add_count(stats, "waves", (double)waves);
+        const char *phases[3] = {"march ticks/256", "field ticks/256", "compositing ticks/256"};
+        for (int k = 0; k < 3 && f->profiling; k++) rd_stats_add_count(stats, phases[k], (double)counters[RD_NERF_VK_COUNTER_PROFILE + k]);
     }
     return r;
 }

@@ -23,7 +23,8 @@
 /* the frame's counters, in uints */
 #define RD_NERF_VK_COUNTER_USED 0     /* samples composited */
 #define RD_NERF_VK_COUNTER_ALIVE 1    /* rays the last wave left unfinished */
-#define RD_NERF_VK_COUNTERS 4
+#define RD_NERF_VK_COUNTER_PROFILE 4  /* RADIANT_NERF_VK_PROFILE's: march, field, compositing (256 ticks) */
+#define RD_NERF_VK_COUNTERS 8
 
 /* A ray between waves, in uints: t and leave (doubles as two uints each), samples
    marched, transmittance, rgb, depth, samples composited, and 1 while it is unfinished. */

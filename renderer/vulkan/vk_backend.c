@@ -236,9 +236,13 @@ static rd_result create_device(rd_context *ctx, rd_vk_state *vk, bool size_contr
     VkPhysicalDeviceSubgroupSizeControlFeaturesEXT sizes = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT,
         .subgroupSizeControl = VK_TRUE, .computeFullSubgroups = VK_TRUE};
+    /* the subgroup clock where the device has it: RADIANT_NERF_VK_PROFILE's timers (render_vk.c) */
+    vk->shader_clock = has_extension(vk->physical, VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+    VkPhysicalDeviceShaderClockFeaturesKHR clock = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR,
+                                                    .pNext = size_control ? &sizes : NULL, .shaderSubgroupClock = VK_TRUE};
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-                                            .pNext = size_control ? &sizes : NULL, .bufferDeviceAddress = VK_TRUE,
-                                            .hostQueryReset = VK_FALSE};
+                                            .pNext = vk->shader_clock ? (void *)&clock : (size_control ? (void *)&sizes : NULL),
+                                            .bufferDeviceAddress = VK_TRUE, .hostQueryReset = VK_FALSE};
     /* doubles where the device has them: the NeRF march keeps t in double (occupancy.h);
        without them the NeRF renderer says so and the rest works */
     VkPhysicalDeviceFeatures available;
@@ -246,9 +250,10 @@ static rd_result create_device(rd_context *ctx, rd_vk_state *vk, bool size_contr
     vk->shader_float64 = available.shaderFloat64 == VK_TRUE;
     VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12,
                                           .features = {.shaderInt64 = VK_TRUE, .shaderFloat64 = available.shaderFloat64}};
-    const char *ext[2];
+    const char *ext[3];
     uint32_t ext_count = 0;
     if (size_control) ext[ext_count++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+    if (vk->shader_clock) ext[ext_count++] = VK_KHR_SHADER_CLOCK_EXTENSION_NAME;
     if (vk->surface) ext[ext_count++] = VK_KHR_SWAPCHAIN_EXTENSION_NAME;
     VkDeviceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &features, .queueCreateInfoCount = 1,
                                .pQueueCreateInfos = &queue, .enabledExtensionCount = ext_count,
