@@ -80,19 +80,23 @@ static void test_gradients(int sh_degree)
             float *x = feature ? &a->features[probe - 60]
                                : &a->weights[(uint32_t)(rng_uniform(&rng) * a->weight_count) % a->weight_count];
             double analytic = feature ? dfeatures[probe - 60] : dweights[x - a->weights];
-            const float h = 1e-2f, keep = *x;
-            *x = keep + h;
-            double up = loss_of(a, xyz, t, a->features, c, plus);
-            *x = keep - h;
-            double down = loss_of(a, xyz, t, a->features, c, minus);
-            *x = keep;
-            if (memcmp(plus, base, sizeof base) || memcmp(minus, base, sizeof base)) {
-                skipped++;
-                continue;
+            /* a step that moves a hidden unit across its ReLU's kink is tried again 0.3x as long
+               (seed 6293958508: 65 of 264 crossed at 1e-2, 43 at both; it checked 199 of the 200 asked) */
+            const float keep = *x;
+            bool smooth = false;
+            for (float h = 1e-2f; h >= 2e-3f && !smooth; h *= 0.3f) {
+                *x = keep + h;
+                double up = loss_of(a, xyz, t, a->features, c, plus);
+                *x = keep - h;
+                double down = loss_of(a, xyz, t, a->features, c, minus);
+                *x = keep;
+                smooth = !memcmp(plus, base, sizeof base) && !memcmp(minus, base, sizeof base);
+                if (!smooth) continue;
+                double numeric = (up - down) / (2.0 * (double)h), error = fabs(numeric - analytic) / fmax(1.0, fabs(analytic));
+                worst = fmax(worst, error);
+                checked++;
             }
-            double numeric = (up - down) / (2.0 * (double)h), error = fabs(numeric - analytic) / fmax(1.0, fabs(analytic));
-            worst = fmax(worst, error);
-            checked++;
+            skipped += !smooth;
         }
     }
     printf("  SH degree %d: %d derivatives against central differences (%d steps crossed a kink, skipped), largest error %.2g\n",
