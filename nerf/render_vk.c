@@ -36,7 +36,7 @@ static const uint32_t render_spv[] = {
 #include "nerf_render.comp.inc"
 };
 /* the same kernel with its phases timed (RADIANT_NERF_VK_PROFILE=1 on a device with
-   VK_KHR_shader_clock): the frame's counts gain each phase's subgroup clock ticks / 256,
+   VK_KHR_shader_clock): the frame's counts gain each phase's subgroup clock ticks / 4096,
    summed over workgroups (the march, the field's tiles, the compositing) */
 static const uint32_t profile_spv[] = {
 #include "nerf_render_profile.comp.inc"
@@ -230,21 +230,28 @@ static void make_view(const nerf_vk_frame *f, const rd_nerf_scene *s, const rd_c
 }
 
 /* An upper bound on the loop iterations an invocation takes in one field_tile of
-   nerf_field.glsl, for activation rows `row` floats wide (every loop counted as if not
-   unrolled): what a wave's budget counts on a CPU device (nerf_render.comp). */
+   nerf_field.glsl, for activation rows `row` floats wide: every loop counted as if not
+   unrolled, its failing exit test included (lavapipe's limiter counts that trip too):
+   what a wave's budget counts on a CPU device (nerf_render.glsl). */
 static uint32_t tile_cost(const rd_nerf_field *f, uint32_t row)
 {
     uint32_t tile = RD_NERF_VK_TILE_FLOATS / row, passes = row / 64, groups = RD_NERF_VK_THREADS / tile, narrow = 16 / groups;
-    uint32_t F = (uint32_t)f->grid.features, levels = ((uint32_t)f->grid.levels + groups - 1) / groups;
-    uint32_t cost = 64; /* the SH, the activations, slack */
-    cost += levels * (4u + 8u * (4u + F) + F);
-    if (f->saliency.resolution) cost += 16u + (uint32_t)f->density.inputs; /* the mask and its gate */
+    uint32_t accumulators = RD_NERF_VK_TILE_FLOATS / 64, F = (uint32_t)f->grid.features;
+    uint32_t levels = ((uint32_t)f->grid.levels + groups - 1) / groups;
+    uint32_t cost = 64; /* the SH (17), the sigmoids (4), slack */
+    cost += levels + 1 + levels * (4u + 9u + 8u * (4u + F + 1u) + F + 1u); /* the encoding: axes, corners, features */
+    if (f->saliency.resolution) cost += 4u + 9u + (uint32_t)f->density.inputs + 1u; /* the mask and its gate */
     const rd_mlp *nets[2] = {&f->density, &f->colour};
-    for (int n = 0; n < 2; n++)
+    for (int n = 0; n < 2; n++) {
+        cost += (uint32_t)nets[n]->hidden_layers + 2u;
         for (int k = 0; k <= nets[n]->hidden_layers; k++) {
             uint32_t in = (uint32_t)rd_mlp_layer_inputs(nets[n], k), out = (uint32_t)rd_mlp_layer_outputs(nets[n], k);
-            cost += out > 16 ? passes * tile + in * (passes * (tile + 1) + 1) + passes * (tile + 1) : 2 * narrow + in * (narrow + 1) + 1;
+            if (out > 16) /* accumulators; inputs, passes, samples; the writes' passes and samples */
+                cost += accumulators + 1 + in + 1 + in * (passes + 1) + in * passes * (tile + 1) + passes + 1 + passes * (tile + 1);
+            else /* accumulators; inputs, outputs; the writes */
+                cost += narrow + 1 + in + 1 + in * (narrow + 1) + narrow + 1;
         }
+    }
     return cost + cost / 8;
 }
 
@@ -294,7 +301,7 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
     if (cpu_device) {
         /* an iteration's tiles within the budget: fewer slots where a tile costs much */
         push.budget = CPU_BUDGET;
-        uint32_t fixed = RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS;
+        uint32_t fixed = 3 * RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS;
         uint32_t tiles = fixed < CPU_BUDGET ? (CPU_BUDGET - fixed) / push.tile_cost : 0;
         if (tiles == 0)
             return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): a tile of this field takes ~%u loop iterations, "
@@ -359,7 +366,7 @@ rd_result rd_nerf_render_vk(rd_context *ctx, const rd_nerf_scene *s, const rd_ca
     if (r == RD_OK) {
         rd_stats_add_count(stats, "samples", (double)counters[RD_NERF_VK_COUNTER_USED]);
         rd_stats_add_count(stats, "waves", (double)waves);
-        const char *phases[3] = {"march ticks/256", "field ticks/256", "compositing ticks/256"};
+        const char *phases[3] = {"march ticks/4096", "field ticks/4096", "compositing ticks/4096"};
         for (int k = 0; k < 3 && f->profiling; k++) rd_stats_add_count(stats, phases[k], (double)counters[RD_NERF_VK_COUNTER_PROFILE + k]);
     }
     return r;

@@ -29,9 +29,9 @@ static rd_result render(const char *path, bool profile, float *color, double pha
     if (r == RD_OK) {
         rd_render_stats st;
         rd_render_last_stats(ctx, &st);
-        phases[0] = rd_render_stats_count(&st, "march ticks/256");
-        phases[1] = rd_render_stats_count(&st, "field ticks/256");
-        phases[2] = rd_render_stats_count(&st, "compositing ticks/256");
+        phases[0] = rd_render_stats_count(&st, "march ticks/4096");
+        phases[1] = rd_render_stats_count(&st, "field ticks/4096");
+        phases[2] = rd_render_stats_count(&st, "compositing ticks/4096");
         CHECK(rd_render_stats_count(&st, "samples") > 0);
     }
     rd_scene_destroy(scene);
@@ -68,7 +68,7 @@ int main(void)
     }
     CHECK(memcmp(plain, timed, sizeof plain) == 0);
     CHECK(phases[0] > 0 && phases[1] > 0); /* every ray marches, and takes samples */
-    printf("  phases (ticks/256, summed over workgroups): march %.0f, field %.0f, compositing %.0f\n", phases[0], phases[1], phases[2]);
+    printf("  phases (ticks/4096, summed over workgroups): march %.0f, field %.0f, compositing %.0f\n", phases[0], phases[1], phases[2]);
     rd_scene_destroy(nerf);
     rd_context_destroy(cpu);
     remove(path);

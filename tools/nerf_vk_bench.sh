@@ -17,7 +17,7 @@ field=$(mktemp -d)/lego.rnerf
 size=${SIZE:-800x800}
 bench() { # backend, library folder (empty: the pack's)
     LD_LIBRARY_PATH=${2:+$PWD/.device/$2:}$LD_LIBRARY_PATH timeout 120 .device/bin/radiant bench "$field" --backend "$1" \
-        --width "${size%x*}" --height "${size#*x}" --frames "${FRAMES:-20}" 2>&1 | grep -E "^  (frame|wall clock|samples|.* ticks/256)"
+        --width "${size%x*}" --height "${size#*x}" --frames "${FRAMES:-20}" 2>&1 | grep -E "^  (frame|wall clock|samples|.* ticks/4096)"
 }
 [ -n "${PROFILE:-}" ] && export RADIANT_NERF_VK_PROFILE=1
 for round in $(seq "${ROUNDS:-2}"); do

@@ -23,18 +23,22 @@
 /* the frame's counters, in uints */
 #define RD_NERF_VK_COUNTER_USED 0     /* samples composited */
 #define RD_NERF_VK_COUNTER_ALIVE 1    /* rays the last wave left unfinished */
-#define RD_NERF_VK_COUNTER_PROFILE 4  /* RADIANT_NERF_VK_PROFILE's: march, field, compositing (256 ticks) */
+#define RD_NERF_VK_COUNTER_PROFILE 4  /* RADIANT_NERF_VK_PROFILE's: march, field, compositing (4096 ticks) */
 #define RD_NERF_VK_COUNTERS 8
 
 /* A ray between waves, in uints: t and leave (doubles as two uints each), samples
    marched, transmittance, rgb, depth, samples composited, and 1 while it is unfinished. */
 #define RD_NERF_VK_RAY_UINTS 12
 
-/* A wave's loop budget (nerf_render.comp): march steps a ray takes an iteration at most,
-   what a step counts in loop iterations, and what an iteration's bookkeeping (the ray's
-   samples marched and composited) counts */
+/* A wave's loop budget (nerf_render.glsl), counting each loop's failing exit test too:
+   march steps an iteration at most (a ray's, and on CPU devices a SIMD vector's), what a
+   step counts in loop iterations (its loops over axes, cascades and block levels), and
+   what an iteration's bookkeeping counts (up to 16 samples a ray marched, stored and
+   composited, the march calls' count, the tiles' loop); the march calls a ray makes an
+   iteration at most (16 finding a sample, 17 pausing) */
 #define RD_NERF_VK_MARCH_CAP 64u
-#define RD_NERF_VK_STEP_ITERATIONS 32u
-#define RD_NERF_VK_ITERATION_ITERATIONS 64u
+#define RD_NERF_VK_STEP_ITERATIONS 40u
+#define RD_NERF_VK_ITERATION_ITERATIONS 320u
+#define RD_NERF_VK_MARCH_CALLS 34u
 
 #endif

@@ -14,9 +14,10 @@
 // constant) is spent, and then each unfinished ray keeps its state for the next wave. On
 // GPUs the budget is unbounded and one wave renders the frame. lavapipe (Mesa's gallivm)
 // ends an invocation's loops after 65535 iterations in all, its loop limiter, silently:
-// the budget counts the iterations this shader's loops may take (an upper bound: a march
-// step RD_NERF_VK_STEP_ITERATIONS, the largest count of any ray's; a tile `tile_cost`,
-// render_vk.c's bound) and ends the wave well before the limit.
+// the budget counts the iterations this shader's loops may take (an upper bound, each
+// loop's failing exit test counted too: an iteration's march RD_NERF_VK_MARCH_CAP steps
+// of RD_NERF_VK_STEP_ITERATIONS, its bookkeeping RD_NERF_VK_ITERATION_ITERATIONS, a tile
+// `tile_cost`, render_vk.c's bound) and ends the wave well before the limit.
 #extension GL_EXT_shader_explicit_arithmetic_types_float64 : require
 #include "common.glsl"
 #include "nerf_layout.h"
@@ -39,17 +40,18 @@ const float MIN_TRANSMITTANCE = 1e-4; // volume.h's
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer RayAt { uint v[RD_NERF_VK_RAY_UINTS]; };
 
 shared float s_t_dt[2][RD_NERF_VK_SLOTS]; // each slot's sample: t and dt
-shared uint s_rays, s_slots_used, s_steps;
+shared uint s_rays, s_slots_used;
+shared uint s_call_steps[RD_NERF_VK_MARCH_CALLS]; // each march call's longest, of an iteration
 
 #ifdef RD_NERF_VK_PROFILE
 // RADIANT_NERF_VK_PROFILE's timers: the first subgroup's clock at each phase's end (its
 // waits at the barriers included), summed a workgroup and added into the counters in
-// units of 256 ticks: the march, the field's tiles, the compositing.
+// units of 4096 ticks: the march, the field's tiles, the compositing.
 uint64_t g_clock, g_phase[3];
 void phase_end(uint phase)
 {
     uint64_t now = packUint2x32(clock2x32ARB());
-    g_phase[phase] += now - g_clock;
+    if (now > g_clock) g_phase[phase] += now - g_clock; // a CPU device's clock may step back between threads
     g_clock = now;
 }
 #else
@@ -88,7 +90,7 @@ void main()
     }
     bool started = alive; // this wave's to finish or to keep
     uint budget = p.budget, tiles_at_most = (p.slots + TILE - 1u) / TILE;
-    uint iteration_cost = RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS + tiles_at_most * p.tile_cost;
+    uint iteration_cost = 3u * RD_NERF_VK_MARCH_CAP * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS + tiles_at_most * p.tile_cost;
 #ifdef RD_NERF_VK_PROFILE
     g_clock = packUint2x32(clock2x32ARB()), g_phase[0] = g_phase[1] = g_phase[2] = 0ul;
 #endif
@@ -96,7 +98,8 @@ void main()
     // read between barriers, the budget)
     while (budget >= iteration_cost) {
         barrier();
-        if (lane == 0u) s_rays = 0u, s_slots_used = 0u, s_steps = 0u;
+        if (lane == 0u) s_rays = 0u, s_slots_used = 0u;
+        if (lane < RD_NERF_VK_MARCH_CALLS) s_call_steps[lane] = 0u;
         barrier();
         uint rank = alive ? atomicAdd(s_rays, 1u) : 0u;
         barrier();
@@ -106,17 +109,23 @@ void main()
         uint each = clamp(p.slots / rays, 1u, RD_NERF_VK_RAY_STEPS), taken = 0u;
         bool finishing = false;
         if (alive && (rank + 1u) * each <= p.slots) {
-            uint left = RD_NERF_VK_MARCH_CAP, steps_taken = 0u;
+            // a CPU device's SIMD lanes loop together, so its loop limiter counts each march
+            // call's longest lane (s_call_steps): with calls of MARCH_CAP / each steps at
+            // most, `each` of them finding a sample and at most MARCH_CAP / call_cap + 1
+            // pausing, an iteration's calls take under 3 MARCH_CAP steps in all (GPUs:
+            // calls of a ray's MARCH_CAP)
+            uint left = RD_NERF_VK_MARCH_CAP, call_cap = p.budget == 0xffffffffu ? left : left / each, call = 0u;
             while (taken < each && left > 0u) {
                 uint steps;
                 vec2 s;
-                int status = march_next(v, p.bits, ray, m, left, steps, s);
-                left -= steps, steps_taken += steps;
+                int status = march_next(v, p.bits, ray, m, min(left, call_cap), steps, s);
+                left -= steps;
+                if (p.budget != 0xffffffffu) atomicMax(s_call_steps[min(call++, RD_NERF_VK_MARCH_CALLS - 1u)], steps);
                 if (status == MARCH_DONE) {
                     finishing = true;
                     break;
                 }
-                if (status != MARCH_FOUND) break;
+                if (status != MARCH_FOUND) continue; // paused: on, while steps are left
                 uint slot = rank * each + taken++;
                 for (int a = 0; a < 3; a++) {
                     precise float x = ray.origin[a] + s.x * ray.dir[a];
@@ -125,12 +134,13 @@ void main()
                 s_t_dt[0][slot] = s.x, s_t_dt[1][slot] = s.y;
             }
             if (taken != 0u) atomicMax(s_slots_used, rank * each + taken);
-            atomicMax(s_steps, steps_taken);
         }
         barrier();
         phase_end(0u);
         uint slots_used = s_slots_used;
-        budget -= s_steps * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS;
+        uint march_steps = 0u;
+        for (uint c = 0u; c < RD_NERF_VK_MARCH_CALLS; c++) march_steps += s_call_steps[c];
+        budget -= march_steps * RD_NERF_VK_STEP_ITERATIONS + RD_NERF_VK_ITERATION_ITERATIONS;
         for (uint first = 0u; first < slots_used; first += TILE) {
             field_tile(v, p.table, first);
             budget -= p.tile_cost;
@@ -177,6 +187,6 @@ void main()
     }
 #ifdef RD_NERF_VK_PROFILE
     if (lane == 0u)
-        for (uint k = 0u; k < 3u; k++) atomicAdd(Uints(p.counters).v[RD_NERF_VK_COUNTER_PROFILE + k], uint(g_phase[k] >> 8));
+        for (uint k = 0u; k < 3u; k++) atomicAdd(Uints(p.counters).v[RD_NERF_VK_COUNTER_PROFILE + k], uint(g_phase[k] >> 12));
 #endif
 }
