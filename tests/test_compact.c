@@ -307,8 +307,10 @@ static void check_tuning_gains(const rd_scene *s, const rd_compact_desc *desc, i
     rd_scene_destroy(plain), rd_scene_destroy(tuned);
 }
 
-/* Each step's cost in the report: photos that are the scene's own renders give the scene and
-   the Gaussians kept (none pruned) 100 dB; each later step less; "all" is the untuned
+/* Each step's cost in the report: photos that are the scene's own renders give the scene
+   100 dB and the Gaussians kept (none pruned) above 80 dB (not 100: the file's Morton order
+   renumbers them, and two Gaussians at exactly the same view depth, which the renderer
+   orders by index, may swap; CI's seed 12463782582 had 94.97 dB); each later step less; "all" is the untuned
    file's own mean PSNR over the same photos, render for render; coarse codebooks cost more
    than the default budget's; pruning half costs "kept" some. */
 static void test_step_costs(void)
@@ -334,7 +336,7 @@ static void test_step_costs(void)
             printf("  %s step %-10s %.2f dB\n", coarse ? "coarse" : "default", report.costs[k].name, report.costs[k].psnr);
         }
         all[coarse] = report.costs[ALL].psnr;
-        CHECK(named && below && report.costs[0].psnr == 100.0 && report.costs[1].psnr == 100.0);
+        CHECK(named && below && report.costs[0].psnr == 100.0 && report.costs[1].psnr > 80.0);
         /* the file, untuned, renders the photos at "all"'s PSNR */
         rd_compact_frame frame = {0};
         double sum = 0.0;
