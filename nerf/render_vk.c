@@ -58,13 +58,13 @@ typedef struct nerf_vk_view {
     uint32_t width, pixels, expected_depth, cascades;
     uint32_t levels, features, dense_levels, density_inputs;
     uint32_t net_width, density_hidden, colour_hidden, colour_weights;
-    uint32_t network_weights, saliency_resolution, saliency_offset;
+    uint32_t saliency_resolution, saliency_offset;
     float gate_sharpness;
     uint32_t bit_offset[RD_NERF_VK_BIT_LEVELS];
     float level_scale[RD_NERF_VK_MAX_LEVELS];
     uint32_t resolution[RD_NERF_VK_MAX_LEVELS], size[RD_NERF_VK_MAX_LEVELS], level_offset[RD_NERF_VK_MAX_LEVELS];
 } nerf_vk_view;
-_Static_assert(sizeof(nerf_vk_view) == (48 + RD_NERF_VK_BIT_LEVELS + 4 * RD_NERF_VK_MAX_LEVELS) * 4, "NerfView is packed");
+_Static_assert(sizeof(nerf_vk_view) == (47 + RD_NERF_VK_BIT_LEVELS + 4 * RD_NERF_VK_MAX_LEVELS) * 4, "NerfView is packed");
 _Static_assert(RD_NERF_VK_MAX_SAMPLES == RD_NERF_MAX_SAMPLES && RD_NERF_VK_MAX_LEVELS == RD_HASHGRID_MAX_LEVELS &&
                    RD_NERF_VK_BIT_LEVELS == RD_OCCUPANCY_LEVELS && RD_NERF_VK_MAX_ROW == RD_MLP_MAX_WIDTH,
                "nerf_layout.h and the NeRF's headers disagree");
@@ -149,8 +149,9 @@ static rd_result pipeline_for(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_f
     if (!p->pipeline) {
         const VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
         const VkSpecializationInfo spec = {.mapEntryCount = 1, .pMapEntries = &entry, .dataSize = sizeof(uint32_t), .pData = &ROW_WIDTHS[k]};
-        rd_result r = f->profiling ? rd_vk_pipeline_create(ctx, &(rd_vk_shader){p, profile_spv, sizeof profile_spv, "nerf_render_profile", &spec})
-                                   : rd_vk_pipeline_create(ctx, &(rd_vk_shader){p, render_spv, sizeof render_spv, "nerf_render", &spec});
+        rd_vk_shader shader = f->profiling ? (rd_vk_shader){p, profile_spv, sizeof profile_spv, "nerf_render_profile", &spec}
+                                           : (rd_vk_shader){p, render_spv, sizeof render_spv, "nerf_render", &spec};
+        rd_result r = rd_vk_pipeline_create(ctx, &shader);
         if (r != RD_OK) return r;
     }
     *out = p;
@@ -221,7 +222,6 @@ static void make_view(const nerf_vk_frame *f, const rd_nerf_scene *s, const rd_c
     v->density_inputs = (uint32_t)field->density.inputs, v->net_width = (uint32_t)field->density.width;
     v->density_hidden = (uint32_t)field->density.hidden_layers, v->colour_hidden = (uint32_t)field->colour.hidden_layers;
     v->colour_weights = (uint32_t)(field->colour_offset - field->density_offset);
-    v->network_weights = (uint32_t)(field->saliency_offset - field->density_offset); /* the mask's logits are not staged */
     v->saliency_resolution = (uint32_t)field->saliency.resolution, v->saliency_offset = (uint32_t)field->saliency_offset;
     v->gate_sharpness = field->gate_sharpness;
     memcpy(v->bit_offset, f->bit_offset, sizeof v->bit_offset);

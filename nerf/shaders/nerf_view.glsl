@@ -10,7 +10,6 @@ layout(buffer_reference, std430, buffer_reference_align = 4) readonly buffer Ner
     uint width, pixels, expected_depth, cascades;
     uint levels, features, dense_levels, density_inputs;
     uint net_width, density_hidden, colour_hidden, colour_weights; // colour_weights: the colour network's first weight
-    uint network_weights;                                          // both networks' weights
     uint saliency_resolution, saliency_offset;                     // HollowNeRF's mask: R (0: none), its first logit
     float gate_sharpness;                                          // the density gate's alpha
     uint bit_offset[RD_NERF_VK_BIT_LEVELS];                        // bytes: level k of the occupancy bits
