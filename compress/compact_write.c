@@ -18,6 +18,8 @@
 #include <string.h>
 #include <zstd.h>
 
+enum { RD_COMPACT_REFINE_PASSES = 8 }; /* k-means passes over every row after the hierarchy's start */
+
 enum { PART_POSITIONS, PART_CODEBOOKS, PART_ATTRIBUTES, PART_NETWORKS = PART_ATTRIBUTES + RD_COMPACT_ATTRIBUTES, PART_COUNT };
 
 typedef struct writer {
@@ -273,7 +275,10 @@ static rd_result quantise(writer *w, rd_compact_codes *codes)
         rd_compact_row_get(&w->kept, s->attribute, k, row);
         memcpy(x + (size_t)k * d, row + s->first, (size_t)d * sizeof(float));
     }
-    int entries = r == RD_OK && w->n ? rd_kmeans(x, w->n, d, want, w->ctx ? w->ctx->threads : 1, codes->centroids, codes->label) : 0;
+    /* Lloyd's passes over every row: the hierarchy alone leaves a row with its group's nearest
+       centroid (BENCHMARKS.md, "Compact scenes": the lego stand-in's SH rest 34.39 -> 34.51 dB) */
+    rd_kmeans_desc kd = {.threads = w->ctx ? w->ctx->threads : 1, .refine_passes = RD_COMPACT_REFINE_PASSES};
+    int entries = r == RD_OK && w->n ? rd_kmeans_with(x, w->n, d, want, &kd, codes->centroids, codes->label) : 0;
     if (r == RD_OK && entries < 0) r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for k-means", w->path);
     if (r == RD_OK) {
         if (entries < 1) entries = 1, memset(codes->centroids, 0, (size_t)d * sizeof(float)); /* no Gaussians: one row of zeros */

@@ -1,6 +1,7 @@
 /* kmeans.c: k-means of n rows of d floats (the SOG writer's SH palette, the compact file's
    codebooks; kmeans.h). Hierarchical above 256 centroids, so that k of 64 Ki stays about
-   m * 256 * d of work a level; deterministic (no random start). */
+   m * 256 * d of work a level, then (rd_kmeans_with) Lloyd's passes over all of them on
+   request; deterministic (no random start). */
 #include "kmeans.h"
 #include "../renderer/cpu/parallel.h"
 
@@ -211,15 +212,40 @@ static bool split(const kmeans *km, int64_t *rows, int64_t m, int k, float *pale
     return ok;
 }
 
-int rd_kmeans(const float *x, int64_t n, int d, int k, int threads, float *palette, int32_t *label)
+/* Lloyd's passes over every row with every centroid (the hierarchy's start refined), then
+   each row labelled with its nearest centroid: the codebook's error never grows, though a
+   centroid may no longer be exactly the mean of its rows. */
+static bool refine(const kmeans *km, int64_t n, int k, int passes, float *centroids, int32_t *label)
+{
+    int64_t *rows = malloc((size_t)n * sizeof *rows);
+    double *sum = malloc((size_t)k * (size_t)km->d * sizeof *sum);
+    int64_t *members = malloc((size_t)k * sizeof *members);
+    bool ok = rows && sum && members;
+    for (int64_t i = 0; ok && i < n; i++) rows[i] = i;
+    for (int p = 0; ok && p < passes; p++) {
+        assign(km, rows, n, centroids, k, label);
+        update(km, rows, n, label, centroids, k, sum, members);
+    }
+    if (ok) assign(km, rows, n, centroids, k, label);
+    free(rows), free(sum), free(members);
+    return ok;
+}
+
+int rd_kmeans_with(const float *x, int64_t n, int d, int k, const rd_kmeans_desc *desc, float *palette, int32_t *label)
 {
     if (k > n) k = (int)n;
     if (k < 1) return 0;
-    kmeans km = {x, d, threads, 10};
+    kmeans km = {x, d, desc->threads > 0 ? desc->threads : 1, 10};
     int64_t *rows = malloc((size_t)n * sizeof *rows);
     if (!rows) return -1;
     for (int64_t i = 0; i < n; i++) rows[i] = i;
     bool ok = split(&km, rows, n, k, palette, 0, label);
     free(rows);
+    if (ok && desc->refine_passes > 0) ok = refine(&km, n, k, desc->refine_passes, palette, label);
     return ok ? k : -1;
+}
+
+int rd_kmeans(const float *x, int64_t n, int d, int k, int threads, float *palette, int32_t *label)
+{
+    return rd_kmeans_with(x, n, d, k, &(rd_kmeans_desc){.threads = threads}, palette, label);
 }

@@ -4,7 +4,9 @@
    - each centroid is the mean of the rows labelled with it, and every label is in range;
    - more centroids never quantise worse on the same rows (16, 256, 4096);
    - degenerate rows finish: all rows alike, and rows whose evenly spread sample is alike
-     while the rest differ (before the fix the hierarchy recursed on the same rows forever). */
+     while the rest differ (before the fix the hierarchy recursed on the same rows forever);
+   - refinement passes (rd_kmeans_with) label every row with its nearest centroid of all and
+     never quantise worse than the hierarchy alone. */
 #include "test_util.h"
 #include "../compress/kmeans.h"
 
@@ -15,8 +17,8 @@
 static test_rng rng;
 
 /* Mean squared distance of the rows to their centroids; -1 when a label is out of range or
-   a centroid is not the mean of its rows (to 1e-4 of the rows' spread). */
-static double quantisation_error(const float *x, int64_t n, int d, const float *centroids, int k, const int32_t *label)
+   (where means) a centroid is not the mean of its rows (to 1e-4 of the rows' spread). */
+static double error_of(const float *x, int64_t n, int d, const float *centroids, int k, const int32_t *label, bool means)
 {
     double *sum = calloc((size_t)k * (size_t)d, sizeof *sum);
     int64_t *members = calloc((size_t)k, sizeof *members);
@@ -32,12 +34,17 @@ static double quantisation_error(const float *x, int64_t n, int d, const float *
             }
         }
     }
-    for (int c = 0; c < k && error >= 0.0; c++)
+    for (int c = 0; means && c < k && error >= 0.0; c++)
         for (int j = 0; j < d && members[c]; j++)
             if (fabs(sum[(size_t)c * d + j] / (double)members[c] - centroids[(size_t)c * d + j]) > 1e-4) error = -1.0;
     free(sum);
     free(members);
     return error < 0.0 ? -1.0 : error / (double)n;
+}
+
+static double quantisation_error(const float *x, int64_t n, int d, const float *centroids, int k, const int32_t *label)
+{
+    return error_of(x, n, d, centroids, k, label, true);
 }
 
 static double cluster(const float *x, int64_t n, int d, int k)
@@ -97,11 +104,44 @@ static void test_degenerate(void)
     free(x);
 }
 
+/* Refinement on fresh random rows in clumps (so that the hierarchy's groups cut some apart):
+   at most the hierarchy's error, and every row labelled with its nearest centroid. */
+static void test_refinement(void)
+{
+    int64_t n = 20000;
+    int d = 5, k = 600; /* hierarchical: above 256 */
+    float *x = random_floats(&rng, (size_t)n * d, -1.0, 1.0);
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) x[i * d + j] = x[i * d + j] * 0.05f + (float)((i * 7 + j * 3) % 13) / 13.0f;
+    float *centroids = malloc((size_t)k * d * sizeof *centroids), *refined = malloc((size_t)k * d * sizeof *refined);
+    int32_t *label = malloc((size_t)n * sizeof *label), *refined_label = malloc((size_t)n * sizeof *refined_label);
+    int got = rd_kmeans_with(x, n, d, k, &(rd_kmeans_desc){.threads = 2}, centroids, label);
+    int got_refined = rd_kmeans_with(x, n, d, k, &(rd_kmeans_desc){.threads = 2, .refine_passes = 3}, refined, refined_label);
+    double start = got == k ? error_of(x, n, d, centroids, k, label, true) : -2.0;
+    double after = got_refined == k ? error_of(x, n, d, refined, k, refined_label, false) : -2.0;
+    int64_t farther = 0; /* rows whose label is not their nearest centroid (ties aside) */
+    for (int64_t i = 0; after > 0.0 && i < n; i++) {
+        double own = 0.0, best = INFINITY;
+        for (int c = 0; c < k; c++) {
+            double t = 0.0;
+            for (int j = 0; j < d; j++) t += pow((double)x[i * d + j] - refined[(size_t)c * d + j], 2);
+            if (c == refined_label[i]) own = t;
+            if (t < best) best = t;
+        }
+        farther += own > best * (1.0 + 1e-5) + 1e-12;
+    }
+    printf("k-means of %lld rows into %d: error %.4g from the hierarchy, %.4g refined; %lld rows nearer another centroid\n",
+           (long long)n, k, start, after, (long long)farther);
+    CHECK(start > 0.0 && after > 0.0 && after <= start && farther == 0);
+    free(x), free(centroids), free(refined), free(label), free(refined_label);
+}
+
 int main(void)
 {
     rng.state = test_seed("test_kmeans");
     test_exact();
     test_more_is_better();
     test_degenerate();
+    test_refinement();
     return test_finish("test_kmeans");
 }
