@@ -97,6 +97,7 @@ typedef struct splat_frame {
     rd_pair_capacity capacity; /* pairs the key buffers hold, and the count the tile sort sorts */
     struct frame_counts *host_counts; /* pinned: as on the device (ranges_bytes) */
     bool long_tiles_seen;             /* the last frame gave the blend's long part tiles */
+    double launch_ms, wait_ms;        /* the last frame's host time: launching, then waiting for the stream */
     rd_cuda_timers timers;            /* rd_splat_stage_names, then the frame's end */
     bool dependent_launch; /* rd_cuda_state's, for launch() */
     long long small_sort_below; /* sorts of fewer keys take the small block tile (cuda_sort.h) */
@@ -749,6 +750,7 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
     const frame_outputs &out = c->out;
     size_t pixels = (size_t)c->vp->width * c->vp->height;
     (void)capacity; /* f->capacity.pairs, which record_frame reads */
+    double t0 = rd_now_ms();
     rd_result r = rd_cuda_check(ctx, record_frame(f, c->g, c->vp, c->n, c->tiles, c->tile_bits, &out, c->stream), "sort");
     if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "kernel launch");
     if (r == RD_OK && c->save && target->memory == RD_MEMORY_DEVICE) { /* see reserve_call */
@@ -768,7 +770,9 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
             if (copy.dst && r == RD_OK)
                 r = rd_cuda_check(ctx, cudaMemcpyAsync(copy.dst, copy.src, copy.bytes, cudaMemcpyDeviceToHost, c->stream), "download");
     }
+    double t1 = rd_now_ms();
     if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(c->stream), "render");
+    f->launch_ms += t1 - t0, f->wait_ms += rd_now_ms() - t1;
     if (r != RD_OK) return r;
     *pairs = f->host_counts->pairs;
     f->long_tiles_seen = f->host_counts->long_places > 0;
@@ -792,6 +796,7 @@ static rd_result drive_frame(rd_context *ctx, const rd_scene *scene, const rd_vi
     cuda_frame_call call = {f, g, vp, target, scene->count, tiles, rd_key_bits((uint64_t)tiles + 1) /* and the pad key */,
                             stream ? stream : rd_cuda(ctx)->stream, {}, save};
     rd_gpu_frame frame = {"cuda", &call, reserve_call, run_call};
+    f->launch_ms = f->wait_ms = 0.0;
     r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, pairs);
     if (r == RD_OK && save) {
         f->kept.valid = true, f->kept.uid = scene->head.uid, f->kept.means = rd_scene_gaussians(scene).means;
@@ -815,13 +820,19 @@ static bool same_frame(const splat_frame *f, const rd_scene *scene, const rd_vie
 extern "C" rd_result rd_splat_render_cuda(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                                           const rd_framebuffer *target, void *stream, rd_render_stats *stats)
 {
+    double start = rd_now_ms();
     splat_frame *f = NULL;
     rd_gaussians g;
     int64_t pairs = 0;
     bool keep = (vp->flags & RD_RENDER_FOR_BACKWARD) != 0;
     rd_result r = drive_frame(ctx, scene, vp, target, (cudaStream_t)stream, keep, &f, &g, &pairs);
     if (r == RD_OK) r = rd_cuda_timers_read(ctx, &f->timers, (vp->flags & RD_RENDER_STAGE_TIMES) != 0, stats);
-    if (r == RD_OK) rd_splat_counts(stats, f->host_counts->visible, pairs);
+    if (r == RD_OK) { /* where the host's time went (issue 35), in microseconds: launching, waiting, the whole call */
+        rd_splat_counts(stats, f->host_counts->visible, pairs);
+        rd_stats_add_count(stats, "host_launch_us", 1e3 * f->launch_ms);
+        rd_stats_add_count(stats, "host_wait_us", 1e3 * f->wait_ms);
+        rd_stats_add_count(stats, "host_call_us", 1e3 * (rd_now_ms() - start));
+    }
     return r;
 }
 

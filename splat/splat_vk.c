@@ -353,6 +353,7 @@ typedef struct vk_frame_call {
     const rd_view_params *vp;
     const rd_framebuffer *target;
     const rd_splat_vk_stage *stage; /* NULL: the colour blend */
+    double record_ms, submit_wait_ms; /* the host's, summed over the driver's tries */
 } vk_frame_call;
 
 static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
@@ -374,8 +375,11 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
     rd_result r = rd_vk_upload(ctx, &f->params, 0, c->vp, sizeof *c->vp);
     if (r == RD_OK) r = rd_vk_begin(ctx, &cmd);
     if (r != RD_OK) return r;
+    double t0 = rd_now_ms();
     record_frame(ctx, f, cmd, c->scene, c->vp, c->target, c->stage);
+    double t1 = rd_now_ms();
     r = rd_vk_submit_wait(ctx, "render");
+    c->record_ms += t1 - t0, c->submit_wait_ms += rd_now_ms() - t1;
     if (r != RD_OK) return r;
     const uint32_t *counters = f->readback.mapped;
     if (counters[RD_COUNTER_SORT_STALLS])
@@ -388,14 +392,26 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
     return RD_OK;
 }
 
+/* The frame's counts, then where the host's time went (issue 35: a Vulkan frame's wall
+   time against its GPU time): recording the commands, submitting them and waiting for the
+   fence (the GPU's time within it), and the whole call, in microseconds. */
+static void frame_counts(const vk_frame_call *c, int64_t pairs, double start_ms, rd_render_stats *stats)
+{
+    rd_splat_counts(stats, ((const uint32_t *)c->f->readback.mapped)[RD_COUNTER_VISIBLE], pairs);
+    rd_stats_add_count(stats, "host_record_us", 1e3 * c->record_ms);
+    rd_stats_add_count(stats, "host_submit_wait_us", 1e3 * c->submit_wait_ms);
+    rd_stats_add_count(stats, "host_call_us", 1e3 * (rd_now_ms() - start_ms));
+}
+
 rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                              const rd_framebuffer *target, rd_render_stats *stats)
 {
+    double start = rd_now_ms();
     vk_frame *f = NULL;
     rd_result r = get_frame(ctx, &f);
     if (r == RD_OK) r = upload_scene(ctx, f, scene);
     if (r != RD_OK) return r;
-    vk_frame_call call = {f, scene, vp, target, NULL};
+    vk_frame_call call = {f, scene, vp, target, NULL, 0.0, 0.0};
     rd_gpu_frame frame = {"vulkan", &call, reserve_call, run_call};
     int64_t pairs = 0;
     r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);
@@ -411,24 +427,25 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
             image += bytes;
         }
     r = rd_vk_timers_read(ctx, &f->timers, stats);
-    if (r == RD_OK) rd_splat_counts(stats, ((const uint32_t *)f->readback.mapped)[RD_COUNTER_VISIBLE], pairs);
+    if (r == RD_OK) frame_counts(&call, pairs, start, stats);
     return r;
 }
 
 rd_result rd_splat_render_vk_stage(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, const rd_splat_vk_stage *stage,
                                    rd_render_stats *stats)
 {
+    double start = rd_now_ms();
     vk_frame *f = NULL;
     rd_result r = get_frame(ctx, &f);
     if (r == RD_OK) r = upload_scene(ctx, f, scene);
     if (r != RD_OK) return r;
     static const rd_framebuffer none = {0};
-    vk_frame_call call = {f, scene, vp, &none, stage};
+    vk_frame_call call = {f, scene, vp, &none, stage, 0.0, 0.0};
     rd_gpu_frame frame = {"vulkan", &call, reserve_call, run_call};
     int64_t pairs = 0;
     r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);
     if (r == RD_OK) r = rd_vk_timers_read(ctx, &f->timers, stats);
-    if (r == RD_OK) rd_splat_counts(stats, ((const uint32_t *)f->readback.mapped)[RD_COUNTER_VISIBLE], pairs);
+    if (r == RD_OK) frame_counts(&call, pairs, start, stats);
     return r;
 }
 

@@ -329,6 +329,21 @@ static void *capacity_generate(const op_env *env, test_rng *r, int i)
     return c;
 }
 
+/* A GPU frame's host times (issue 35's Vulkan wall time against GPU time): both parts
+   there, the whole call at least their sum, and Vulkan's submit-and-wait at least the GPU
+   time its timestamps measured inside it (the clocks' rates agree to 10%). */
+static bool host_times_ok(rd_context *ctx, const rd_render_stats *st)
+{
+    bool vulkan = rd_context_backend(ctx) == RD_BACKEND_VULKAN;
+    if (!vulkan && rd_context_backend(ctx) != RD_BACKEND_CUDA) return true; /* the CPU reference's run */
+    double first = rd_render_stats_count(st, vulkan ? "host_record_us" : "host_launch_us");
+    double second = rd_render_stats_count(st, vulkan ? "host_submit_wait_us" : "host_wait_us");
+    double call = rd_render_stats_count(st, "host_call_us"), gpu = 1e3 * st->total_ms;
+    printf("  %s host times: %s %.0f us, %s %.0f us, the call %.0f us; GPU %.0f us\n", rd_backend_name(rd_context_backend(ctx)),
+           vulkan ? "recording" : "launching", first, vulkan ? "submit and wait" : "waiting", second, call, gpu);
+    return first > 0.0 && second > 0.0 && call >= first + second && (!vulkan || second >= 0.9 * gpu);
+}
+
 static rd_result capacity_run(rd_context *ctx, void *inputs, void **outputs)
 {
     splat_case *c = inputs;
@@ -367,6 +382,7 @@ static rd_result capacity_run(rd_context *ctx, void *inputs, void **outputs)
                rd_backend_name(rd_context_backend(ctx)), (unsigned long long)wide_pairs, (unsigned long long)small_pairs,
                same ? "identical" : "DIFFERS");
         CHECK(same && shrinks);
+        CHECK(host_times_ok(ctx, &wide_stats));
     }
     free_frame(&again);
     rd_scene_destroy(scene);
