@@ -36,6 +36,8 @@ static const char *USAGE =
     "  --sh-degree N        use spherical harmonics up to degree N (0..3)\n"
     "  --antialiased        Mip-Splatting opacity compensation (scenes marked so use it anyway)\n"
     "  --inria-extent       the INRIA code's square 3-sigma extent\n"
+    "  --half-sh            SH rounded to half precision, as GPUs keep it for rendering only\n"
+    "                       (Vulkan reads half the bytes; images within 50 dB of full precision)\n"
     "  --time T             a 4D scene's time (default: a dynamic dataset's views each at its own,\n"
     "                       else the start of the scene's time range)\n"
     "  --times A:B:N        every view at N times from A to B (a 4D scene's; not with --dataset),\n"

@@ -160,6 +160,8 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
             }
         } else if (TAKES("--antialiased", OPT_RENDER)) {
             o->render.flags |= RD_RENDER_ANTIALIASED;
+        } else if (TAKES("--half-sh", OPT_RENDER)) {
+            o->half_sh = true;
         } else if (TAKES("--inria-extent", OPT_RENDER)) {
             o->render.flags |= RD_RENDER_INRIA_EXTENT;
         } else if (TAKES("--expected-depth", OPT_RENDER)) {
@@ -229,7 +231,7 @@ void cli_error(rd_context *ctx, const char *what)
     fprintf(stderr, "radiant: %s%s%s\n", what ? what : "", what && msg[0] ? ": " : "", msg);
 }
 
-rd_result cli_load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene)
+static rd_result load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene)
 {
     if (o->synth) return rd_scene_create_synthetic(ctx, &(rd_demo_desc){.count = o->synth}, scene);
     if (o->demo) { /* RADIANT_DEMO_COUNT: a smaller demo for tests (the scene's look is the same, its splats larger) */
@@ -237,4 +239,12 @@ rd_result cli_load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene
         return rd_scene_create_demo(ctx, &(rd_demo_desc){.count = count ? atoll(count) : 0}, scene);
     }
     return rd_scene_load_with(ctx, o->scene, &(rd_scene_load_desc){.spz_frame = o->spz_frame}, scene);
+}
+
+rd_result cli_load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene)
+{
+    rd_result r = load_scene(ctx, o, scene);
+    if (r == RD_OK && o->half_sh && (r = rd_scene_use_half_sh(ctx, *scene)) != RD_OK) /* --half-sh: its message names the scene's kind */
+        rd_scene_destroy(*scene), *scene = NULL;
+    return r;
 }

@@ -2,6 +2,7 @@
 #include "scene.h"
 #include "scene4d.h"
 #include "../renderer/backend.h"
+#include "../compress/conventions.h"
 
 #include <stdio.h>
 #include <math.h>
@@ -77,7 +78,25 @@ rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *d, int sh_d
 
 rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *d, rd_scene **out)
 {
-    return rd_scene_copy_arrays(ctx, d, d->sh_degree, out);
+    rd_result r = rd_scene_copy_arrays(ctx, d, d->sh_degree, out);
+    if (r == RD_OK && (d->flags & RD_SCENE_HALF_SH)) r = rd_scene_use_half_sh(ctx, *out);
+    if (r != RD_OK) rd_scene_destroy(*out), *out = NULL;
+    return r;
+}
+
+rd_result rd_scene_use_half_sh(rd_context *ctx, rd_scene *scene)
+{
+    if (!rd_is_gaussians(scene))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "half-precision SH (rd_scene_use_half_sh, --half-sh) is for 3D Gaussian scenes (%s%s)",
+                       !scene ? "no scene given" : "this is a ",
+                       !scene ? "" : rd_kind(scene->head.kind) ? rd_kind(scene->head.kind)->name : "scene of no known kind");
+    if (scene->head.memory != RD_MEMORY_HOST)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_use_half_sh: the scene's arrays are device memory (round them before)");
+    size_t floats = (size_t)scene->count * 3 * (size_t)rd_sh_coeffs(scene->sh_degree);
+    for (size_t k = 0; k < floats; k++) scene->sh[k] = rd_half_to_float(rd_half_from_float(scene->sh[k]));
+    scene->flags |= RD_SCENE_HALF_SH;
+    scene->head.uid = rd_scene_head_new(RD_SCENE_GAUSSIANS).uid; /* new values: backends upload again */
+    return RD_OK;
 }
 
 rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out)
@@ -90,6 +109,8 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "rd_scene_create: means, log_scales, rotations, opacities and sh are all required");
     if (desc->memory == RD_MEMORY_HOST) return rd_scene_from_arrays(ctx, desc, out);
+    if (desc->flags & RD_SCENE_HALF_SH)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: RD_SCENE_HALF_SH is for host arrays (round device ones before)");
     rd_result r = check_shape(ctx, desc->count, desc->sh_degree);
     if (r != RD_OK) return r;
     if (desc->memory != RD_MEMORY_DEVICE || !ctx || (ctx->backend != RD_BACKEND_CUDA && ctx->backend != RD_BACKEND_VULKAN))

@@ -15,6 +15,7 @@
 #include "../renderer/vulkan/vk_sort.h"
 #include "../renderer/frame_driver.h"
 #include "../renderer/vulkan/shaders/vk_layout.h"
+#include "../compress/conventions.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ enum { OUTPUTS = 4 };
 typedef struct vk_scene_copy {
     uint64_t uid;
     rd_vk_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order */
+    bool half_sh;                         /* RD_SCENE_HALF_SH: the SH array holds halves */
 } vk_scene_copy;
 
 typedef struct vk_frame {
@@ -72,7 +74,7 @@ typedef struct vk_frame {
 static void release_scene(rd_context *ctx, vk_scene_copy *c)
 {
     for (int k = 0; k < RD_SCENE_ARRAYS; k++) rd_vk_release(ctx, &c->arrays[k]);
-    c->uid = 0;
+    c->uid = 0, c->half_sh = false;
 }
 
 void rd_splat_vk_free_state(rd_context *ctx, void *state)
@@ -160,15 +162,21 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
     size_t floats[RD_SCENE_ARRAYS];
     rd_scene_array_list(scene, src, floats);
     rd_result r = RD_OK;
+    bool half_sh = (scene->flags & RD_SCENE_HALF_SH) != 0; /* rounded already: the halves hold the values exactly */
+    uint16_t *halves = half_sh ? rd_alloc_array(floats[RD_ARRAY_SH] + 1, sizeof(uint16_t)) : NULL;
+    if (half_sh && !halves) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene upload: out of memory for the SH as halves");
+    for (size_t k = 0; halves && k < floats[RD_ARRAY_SH]; k++) halves[k] = rd_half_from_float(src[RD_ARRAY_SH][k]);
     for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
-        r = rd_vk_reserve(ctx, &f->scene.arrays[k], floats[k] * sizeof(float), "scene upload");
-        if (r == RD_OK) r = rd_vk_upload(ctx, &f->scene.arrays[k], 0, src[k], floats[k] * sizeof(float));
+        size_t bytes = floats[k] * (halves && k == RD_ARRAY_SH ? sizeof(uint16_t) : sizeof(float));
+        r = rd_vk_reserve(ctx, &f->scene.arrays[k], bytes + 4, "scene upload"); /* + 4: the last half's word */
+        if (r == RD_OK) r = rd_vk_upload(ctx, &f->scene.arrays[k], 0, halves && k == RD_ARRAY_SH ? (const void *)halves : src[k], bytes);
     }
+    free(halves);
     if (r != RD_OK) {
         release_scene(ctx, &f->scene);
         return r;
     }
-    f->scene.uid = scene->head.uid;
+    f->scene.uid = scene->head.uid, f->scene.half_sh = half_sh;
     return RD_OK;
 }
 
@@ -245,7 +253,8 @@ static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, cons
                  counters; uint32_t count; int32_t sh_degree; } pre = {
             params, arrays[RD_ARRAY_MEANS], arrays[RD_ARRAY_LOG_SCALES], arrays[RD_ARRAY_ROTATIONS],
             arrays[RD_ARRAY_OPACITIES], arrays[RD_ARRAY_SH], f->splats.address, f->tiles.address, f->touched.address,
-            f->depth_keys[0].address, f->order[0].address, counters, n, scene->sh_degree};
+            f->depth_keys[0].address, f->order[0].address, counters, n,
+            scene->sh_degree + (scene->head.memory == RD_MEMORY_HOST && f->scene.half_sh ? RD_VK_SH_HALF : 0)};
         uint64_t groups = (n + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
         rd_vk_dispatch(cmd, &f->preprocess, &pre, groups);
         rd_vk_barrier(cmd);

@@ -234,6 +234,23 @@ static rd_result render_run(rd_context *ctx, void *inputs, void **outputs)
 const backend_op OP_SPLAT_RENDER = {"splat_render", {2e-3, 1e-3, 5}, render_cases, render_generate, is_large, render_run,
                                     compare, describe, free_inputs, free_outputs};
 
+/* ---- splat_half_sh: scenes with RD_SCENE_HALF_SH (issue 35's inference layout) ------------ */
+
+/* The small render cases with the flag: every backend renders the SH rounded to half
+   precision, Vulkan from halves (at every degree: degree 0's rows of three halves start
+   at odd ones), within the render row's tolerance of the CPU. */
+static int half_sh_cases(const op_env *env) { return env->variant ? 8 : 16; }
+
+static void *half_sh_generate(const op_env *env, test_rng *r, int i)
+{
+    splat_case *c = render_generate(env, r, i); /* small cases: i < 24 */
+    c->arrays.flags |= RD_SCENE_HALF_SH;
+    return c;
+}
+
+const backend_op OP_SPLAT_HALF_SH = {"splat_half_sh", {2e-3, 1e-3, 5}, half_sh_cases, half_sh_generate, is_large, render_run,
+                                     compare, describe, free_inputs, free_outputs};
+
 /* ---- splat_render_views: several cameras in one call -------------------------------------- */
 
 /* Three cameras of different sizes in one call; a bad camera anywhere fails the call before

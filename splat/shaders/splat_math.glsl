@@ -53,14 +53,14 @@ struct Splat {
 bool is_finite(float x) { return (floatBitsToUint(x) & 0x7f800000u) != 0x7f800000u; }
 float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-vec3 sh_to_rgb(int degree, uint64_t sh, vec3 dir)
+// The real SH basis up to degree at dir (gaussians.md); returns how many terms.
+int sh_basis(int degree, vec3 dir, out float basis[16])
 {
     const float C0 = 0.28209479177387814, C1 = 0.4886025119029199;
     const float C2[5] = float[5](1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792,
                                  0.5462742152960396);
     const float C3[7] = float[7](-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
                                  -0.4570457994644658, 1.445305721320277, -0.5900435899266435);
-    float basis[16];
     float x = dir.x, y = dir.y, z = dir.z;
     int k = 1;
     basis[0] = C0;
@@ -89,6 +89,13 @@ vec3 sh_to_rgb(int degree, uint64_t sh, vec3 dir)
             k = 16;
         }
     }
+    return k;
+}
+
+vec3 sh_to_rgb(int degree, uint64_t sh, vec3 dir)
+{
+    float basis[16];
+    int k = sh_basis(degree, dir, basis);
     vec3 rgb = vec3(0.0);
     if (k == 16 && (sh & 15ul) == 0ul) {
         // degree 3 from an aligned row: its 48 floats as 12 vec4 loads, all in flight
@@ -102,6 +109,33 @@ vec3 sh_to_rgb(int degree, uint64_t sh, vec3 dir)
         return rgb;
     }
     for (int j = 0; j < k; j++) rgb += basis[j] * load_vec3(sh, uint(j));
+    return rgb;
+}
+
+// The same from a row of half-precision coefficients (RD_SCENE_HALF_SH) that starts at half
+// `first` of the array at sh: two halves a uint, a degree-3 row (96 bytes, 16-byte aligned
+// when the array is) as six uvec4 loads.
+vec3 sh_to_rgb_half(int degree, uint64_t sh, uint64_t first, vec3 dir)
+{
+    float basis[16];
+    int k = sh_basis(degree, dir, basis);
+    float f[48];
+    if (k == 16 && (first & 7ul) == 0ul && (sh & 15ul) == 0ul) {
+        for (int t = 0; t < 6; t++) {
+            uvec4 q = floatBitsToUint(Vec4At(sh + first * 2ul + uint64_t(t) * 16ul).v);
+            for (int c = 0; c < 4; c++) {
+                vec2 two = unpackHalf2x16(q[c]);
+                f[8 * t + 2 * c] = two.x, f[8 * t + 2 * c + 1] = two.y;
+            }
+        }
+    } else {
+        for (int j = 0; j < 3 * k; j++) {
+            uint64_t at = first + uint64_t(j);
+            f[j] = unpackHalf2x16(UintAt(sh + (at >> 1) * 4ul).v)[uint(at & 1ul)];
+        }
+    }
+    vec3 rgb = vec3(0.0);
+    for (int j = 0; j < k; j++) rgb += basis[j] * vec3(f[3 * j], f[3 * j + 1], f[3 * j + 2]);
     return rgb;
 }
 
@@ -161,7 +195,7 @@ uint count_tiles_accepted(Splat s, ViewParams vp, out uint accepted)
 // The scene's arrays (rd_gaussians).
 struct Gaussians {
     uint64_t means, log_scales, rotations, opacities, sh; // device addresses
-    int sh_degree;
+    int sh_degree; // the stored degree, plus RD_VK_SH_HALF where sh holds halves
 };
 
 Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
@@ -251,9 +285,10 @@ Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
     vec3 d = m - vec3(vp.centre[0], vp.centre[1], vp.centre[2]);
     float dn = sqrt(d.x * d.x + d.y * d.y + d.z * d.z);
     if (dn > 0.0) d /= dn;
-    uint K = uint((scene.sh_degree + 1) * (scene.sh_degree + 1));
-    uint64_t sh = scene.sh + uint64_t(i) * uint64_t(K * 12u);
-    vec3 rgb = sh_to_rgb(vp.sh_degree, sh, d);
+    int stored = scene.sh_degree & (RD_VK_SH_HALF - 1);
+    uint K = uint((stored + 1) * (stored + 1));
+    vec3 rgb = (scene.sh_degree & RD_VK_SH_HALF) != 0 ? sh_to_rgb_half(vp.sh_degree, scene.sh, uint64_t(i) * uint64_t(K * 3u), d)
+                                                      : sh_to_rgb(vp.sh_degree, scene.sh + uint64_t(i) * uint64_t(K * 12u), d);
     for (int ch = 0; ch < 3; ch++) {
         rgb[ch] += 0.5;
         if (!is_finite(rgb[ch])) return culled;

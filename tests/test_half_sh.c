@@ -1,0 +1,147 @@
+/* test_half_sh.c: RD_SCENE_HALF_SH, the inference layout's SH in half precision (issue
+   35), on the CPU reference (the harness's splat_half_sh row checks the GPUs against it):
+   - rd_scene_use_half_sh leaves every SH value at its half-precision rounding, sets the
+     flag, and a scene created with the flag holds the same values;
+   - renders of random scenes (SH 3), the demo scene and, where the shared data is here,
+     the real biker scene stay at least 50 dB from the full-precision scene's;
+   - what it refuses: a NULL scene, a NeRF's; device arrays with the flag. */
+#include "test_util.h"
+#include "../compress/conventions.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rd_context *ctx;
+static test_rng rng;
+
+/* The PSNR of b's RGB against a's over n pixels of RGBA (100 where they are equal). */
+static double psnr_rgb(const float *a, const float *b, size_t n)
+{
+    double se = 0.0;
+    for (size_t p = 0; p < n; p++)
+        for (int c = 0; c < 3; c++) se += pow((double)a[4 * p + c] - b[4 * p + c], 2);
+    return se > 0.0 ? 10.0 * log10(3.0 * (double)n / se) : 100.0;
+}
+
+/* The lowest PSNR over `views` orbit views of the half-SH copy against the scene. */
+static double worst_psnr(rd_scene *full, rd_scene *half, int views, int width, int height)
+{
+    rd_camera cams[8];
+    if (!CHECK_OK(rd_scene_orbit_cameras(full, views, width, height, cams))) return 0.0;
+    size_t n = (size_t)width * height;
+    float *a = malloc(n * 4 * sizeof(float)), *b = malloc(n * 4 * sizeof(float));
+    double worst = 1e9;
+    for (int v = 0; v < views; v++) {
+        rd_render_desc desc = {.background = {0.2f, 0.3f, 0.4f}};
+        if (!CHECK_OK(rd_render(ctx, full, &cams[v], &desc, &(rd_framebuffer){.color = a})) ||
+            !CHECK_OK(rd_render(ctx, half, &cams[v], &desc, &(rd_framebuffer){.color = b})))
+            break;
+        double p = psnr_rgb(a, b, n);
+        if (p < worst) worst = p;
+    }
+    free(a), free(b);
+    return worst;
+}
+
+/* A copy of scene's arrays as a new scene (flags as given). */
+static rd_scene *copy_of(const rd_scene *scene, uint32_t flags)
+{
+    rd_scene_desc d = rd_scene_arrays(scene);
+    d.flags = flags;
+    rd_scene *out = NULL;
+    CHECK_OK(rd_scene_create(ctx, &d, &out));
+    return out;
+}
+
+static void test_rounding(void)
+{
+    rd_scene_desc d = random_scene(&rng, &(random_scene_desc){.count = 500, .sh_degree = 3, .depth_min = 2, .depth_max = 6,
+                                                              .spread = 0.5, .log_scale_min = -4, .log_scale_max = -2});
+    float *sh = (float *)d.sh;
+    sh[0] = 70000.0f, sh[1] = 1e-9f, sh[2] = -3.14159f; /* beyond the halves' range, under their smallest, an ordinary one */
+    rd_scene *full = NULL, *created = NULL;
+    CHECK_OK(rd_scene_create(ctx, &d, &full));
+    d.flags = RD_SCENE_HALF_SH;
+    CHECK_OK(rd_scene_create(ctx, &d, &created));
+    rd_scene *used = full ? copy_of(full, 0) : NULL;
+    if (used && created && CHECK_OK(rd_scene_use_half_sh(ctx, used))) {
+        rd_scene_desc a = rd_scene_arrays(used), b = rd_scene_arrays(created);
+        size_t floats = (size_t)d.count * 48;
+        int off = 0;
+        for (size_t k = 0; k < floats; k++) off += a.sh[k] != rd_half_to_float(rd_half_from_float(d.sh[k]));
+        CHECK(off == 0 && memcmp(a.sh, b.sh, floats * sizeof(float)) == 0);
+        CHECK(isinf(a.sh[0]) && a.sh[1] == 0.0f && fabsf(a.sh[2] + 3.14159f) < 2e-3f && a.sh[2] != sh[2]);
+        CHECK((a.flags & RD_SCENE_HALF_SH) && (b.flags & RD_SCENE_HALF_SH));
+        /* the rest of the arrays untouched */
+        CHECK(memcmp(a.means, d.means, (size_t)d.count * 3 * sizeof(float)) == 0 &&
+              memcmp(a.rotations, d.rotations, (size_t)d.count * 4 * sizeof(float)) == 0);
+    }
+    rd_scene_destroy(full), rd_scene_destroy(created), rd_scene_destroy(used);
+    random_scene_free(&d);
+}
+
+static void test_quality(void)
+{
+    for (int k = 0; k < 3; k++) { /* random scenes, SH 3 */
+        rd_scene_desc d = random_scene(&rng, &(random_scene_desc){.count = 5000, .sh_degree = 3, .depth_min = 2, .depth_max = 8,
+                                                                  .spread = 0.6, .log_scale_min = -4, .log_scale_max = -1.5});
+        rd_scene *full = NULL, *half = NULL;
+        CHECK_OK(rd_scene_create(ctx, &d, &full));
+        d.flags = RD_SCENE_HALF_SH;
+        CHECK_OK(rd_scene_create(ctx, &d, &half));
+        if (full && half) {
+            double p = worst_psnr(full, half, 4, 160, 120);
+            printf("random scene %d (5,000 Gaussians, SH 3): half SH at least %.1f dB from full\n", k, p);
+            CHECK(p >= 50.0);
+        }
+        rd_scene_destroy(full), rd_scene_destroy(half);
+        random_scene_free(&d);
+    }
+    rd_scene *demo = NULL;
+    if (CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 60000}, &demo))) {
+        rd_scene *half = copy_of(demo, RD_SCENE_HALF_SH);
+        double p = half ? worst_psnr(demo, half, 3, 320, 240) : 0.0;
+        printf("demo scene (60,000 Gaussians): half SH at least %.1f dB from full\n", p);
+        CHECK(p >= 50.0);
+        rd_scene_destroy(half);
+    }
+    rd_scene_destroy(demo);
+    const char *data = test_data_dir();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/gaussian_splats/playcanvas/biker.spz", data ? data : ".");
+    rd_scene *biker = NULL;
+    if (!data || rd_scene_load(ctx, path, &biker) != RD_OK) {
+        printf("biker: not here (%s); the random and demo scenes above stand for it\n", data ? path : "no shared data");
+        return;
+    }
+    rd_scene *half = copy_of(biker, RD_SCENE_HALF_SH);
+    double p = half ? worst_psnr(biker, half, 3, 320, 240) : 0.0;
+    printf("biker: half SH at least %.1f dB from full\n", p);
+    CHECK(p >= 50.0);
+    rd_scene_destroy(half), rd_scene_destroy(biker);
+}
+
+static void test_refusals(void)
+{
+    CHECK(rd_scene_use_half_sh(ctx, NULL) == RD_ERROR_INVALID_ARGUMENT);
+    float mean[3] = {0}, scale[3] = {0}, rot[4] = {1, 0, 0, 0}, op = 0, sh[3] = {0};
+    rd_scene *s = NULL;
+    /* device arrays on the CPU backend: refused either way, and nothing made */
+    rd_scene_desc d = {.count = 1, .means = mean, .log_scales = scale, .rotations = rot, .opacities = &op, .sh = sh,
+                       .memory = RD_MEMORY_DEVICE, .flags = RD_SCENE_HALF_SH};
+    CHECK(rd_scene_create(ctx, &d, &s) == RD_ERROR_INVALID_ARGUMENT);
+    CHECK(s == NULL && strstr(rd_last_error(ctx), "RD_SCENE_HALF_SH") != NULL);
+}
+
+int main(void)
+{
+    rng.state = test_seed("test_half_sh");
+    if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU}, &ctx) != RD_OK) return 1;
+    test_rounding();
+    test_quality();
+    test_refusals();
+    rd_context_destroy(ctx);
+    return test_finish("test_half_sh");
+}
