@@ -5,7 +5,8 @@
 # benchmarks (SCENES: some of synth1M synth6M biker donut demo); BACKWARD=1 adds the
 # forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
 # (bench --features random) on each backend; STREAM=1 times a fixture stream's decode + render
-# (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99). frame_ms: the frame
+# (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99);
+# HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h). frame_ms: the frame
 # without stage timers; the stages and staged_ms: a second pass with them; rec_us, wait_us
 # and call_us: the host's time in a frame (recording or launching, submit and wait, the
 # whole call; medians, in microseconds).
@@ -31,9 +32,10 @@ printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %9s %12s %9s %8s %8s %8s\n" scene bac
 for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "donut:$donut" "demo:--demo"; do
     name=${spec%%:*} args=${spec#*:}
     case " ${SCENES:-$name} " in *" $name "*) ;; *) continue ;; esac
-    for backend in ${BACKENDS:-cuda vulkan}; do
-        json=$("$bin/radiant" bench $args --backend $backend --frames ${FRAMES:-50} ${BACKWARD:+--backward} --json 2>/dev/null | tail -n 1)
-        python3 - "$name" "$backend" "$json" <<'PY'
+    for run in ${BACKENDS:-cuda vulkan} ${HALF_SH:+$(for b in ${BACKENDS:-cuda vulkan}; do echo $b/h; done)}; do
+        backend=${run%/h} half=; [ "$run" != "$backend" ] && half=--half-sh # HALF_SH=1: each backend again with --half-sh
+        json=$("$bin/radiant" bench $args --backend $backend $half --frames ${FRAMES:-50} ${BACKWARD:+--backward} --json 2>/dev/null | tail -n 1)
+        python3 - "$name" "$run" "$json" <<'PY'
 import json, sys
 name, backend, text = sys.argv[1:4]
 try:
