@@ -21,7 +21,8 @@ bool rd_compact_arrays_of(const rd_scene *scene, rd_compact_arrays *out)
     if (rd_is_gaussians(scene)) {
         rd_scene_desc d = rd_scene_arrays(scene);
         if (d.memory != RD_MEMORY_HOST) return false;
-        *out = (rd_compact_arrays){false, d.count, d.sh_degree, 0, 0.0f, d.flags, (float *)d.means, (float *)d.log_scales,
+        /* the file keeps the antialiased flag only: RD_SCENE_HALF_SH says how a scene is held, not what it is */
+        *out = (rd_compact_arrays){false, d.count, d.sh_degree, 0, 0.0f, d.flags & RD_SCENE_ANTIALIASED, (float *)d.means, (float *)d.log_scales,
                                    (float *)d.rotations, (float *)d.opacities, (float *)d.sh};
         return true;
     }

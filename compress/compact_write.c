@@ -18,7 +18,11 @@
 #include <string.h>
 #include <zstd.h>
 
-enum { RD_COMPACT_REFINE_PASSES = 8 }; /* k-means passes over every row after the hierarchy's start */
+/* k-means passes over every row after the hierarchy's start, within a budget of rows x
+   centroids x floats a slice (1e11: about 20 s on 2 cores, the lego's 150k Gaussians' SH
+   band 3 seven passes, a 6M scene's none) */
+enum { RD_COMPACT_REFINE_PASSES = 8 };
+#define RD_COMPACT_REFINE_BUDGET 1e11
 
 enum { PART_POSITIONS, PART_CODEBOOKS, PART_ATTRIBUTES, PART_NETWORKS = PART_ATTRIBUTES + RD_COMPACT_ATTRIBUTES, PART_COUNT };
 
@@ -277,7 +281,8 @@ static rd_result quantise(writer *w, rd_compact_codes *codes)
     }
     /* Lloyd's passes over every row: the hierarchy alone leaves a row with its group's nearest
        centroid (BENCHMARKS.md, "Compact scenes": the lego stand-in's SH rest 34.39 -> 34.51 dB) */
-    rd_kmeans_desc kd = {.threads = w->ctx ? w->ctx->threads : 1, .refine_passes = RD_COMPACT_REFINE_PASSES};
+    rd_kmeans_desc kd = {.threads = w->ctx ? w->ctx->threads : 1, .refine_passes = RD_COMPACT_REFINE_PASSES,
+                         .refine_budget = RD_COMPACT_REFINE_BUDGET};
     int entries = r == RD_OK && w->n ? rd_kmeans_with(x, w->n, d, want, &kd, codes->centroids, codes->label) : 0;
     if (r == RD_OK && entries < 0) r = rd_fail(w->ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory for k-means", w->path);
     if (r == RD_OK) {

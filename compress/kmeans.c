@@ -214,7 +214,8 @@ static bool split(const kmeans *km, int64_t *rows, int64_t m, int k, float *pale
 
 /* Lloyd's passes over every row with every centroid (the hierarchy's start refined), then
    each row labelled with its nearest centroid: the codebook's error never grows, though a
-   centroid may no longer be exactly the mean of its rows. */
+   centroid may no longer be exactly the mean of its rows. False, with nothing changed,
+   where there is no memory for it. */
 static bool refine(const kmeans *km, int64_t n, int k, int passes, float *centroids, int32_t *label)
 {
     int64_t *rows = malloc((size_t)n * sizeof *rows);
@@ -241,7 +242,11 @@ int rd_kmeans_with(const float *x, int64_t n, int d, int k, const rd_kmeans_desc
     for (int64_t i = 0; i < n; i++) rows[i] = i;
     bool ok = split(&km, rows, n, k, palette, 0, label);
     free(rows);
-    if (ok && desc->refine_passes > 0) ok = refine(&km, n, k, desc->refine_passes, palette, label);
+    /* refinement within its budget; without memory for it the hierarchy's result stands */
+    int passes = desc->refine_passes;
+    double work = (double)n * (double)k * (double)d; /* a pass */
+    if (desc->refine_budget > 0.0 && passes > desc->refine_budget / work) passes = (int)(desc->refine_budget / work);
+    if (ok && passes > 0) refine(&km, n, k, passes, palette, label);
     return ok ? k : -1;
 }
 

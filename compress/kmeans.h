@@ -14,11 +14,13 @@ int rd_kmeans(const float *x, int64_t n, int d, int k, int threads, float *centr
 /* What rd_kmeans_with adds; zero means rd_kmeans' behaviour. */
 typedef struct rd_kmeans_desc {
     int threads;       /* CPU workers (0: 1) */
-    int refine_passes; /* Lloyd passes over every row and every centroid after the start, then a
-                          last assignment, so that a row's label is its nearest centroid of all
-                          (costs n * k * d a pass) */
+    int refine_passes;    /* Lloyd passes over every row and every centroid after the start, then
+                             a last assignment, so that a row's label is its nearest centroid of
+                             all (costs n * k * d a pass; none where memory runs short) */
+    double refine_budget; /* at most this many n * k * d of passes (0: no limit) */
 } rd_kmeans_desc;
 
+/* desc must be given. */
 int rd_kmeans_with(const float *x, int64_t n, int d, int k, const rd_kmeans_desc *desc, float *centroids, int32_t *label);
 
 #endif

@@ -79,7 +79,10 @@ rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *d, int sh_d
 rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *d, rd_scene **out)
 {
     rd_result r = rd_scene_copy_arrays(ctx, d, d->sh_degree, out);
-    if (r == RD_OK && (d->flags & RD_SCENE_HALF_SH)) r = rd_scene_use_half_sh(ctx, *out);
+    if (r == RD_OK && (d->flags & RD_SCENE_HALF_SH)) {
+        (*out)->flags &= ~(uint32_t)RD_SCENE_HALF_SH; /* not rounded yet */
+        r = rd_scene_use_half_sh(ctx, *out);
+    }
     if (r != RD_OK) rd_scene_destroy(*out), *out = NULL;
     return r;
 }
@@ -92,6 +95,7 @@ rd_result rd_scene_use_half_sh(rd_context *ctx, rd_scene *scene)
                        !scene ? "" : rd_kind(scene->head.kind) ? rd_kind(scene->head.kind)->name : "scene of no known kind");
     if (scene->head.memory != RD_MEMORY_HOST)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_use_half_sh: the scene's arrays are device memory (round them before)");
+    if (scene->flags & RD_SCENE_HALF_SH) return RD_OK; /* rounded already */
     size_t floats = (size_t)scene->count * 3 * (size_t)rd_sh_coeffs(scene->sh_degree);
     for (size_t k = 0; k < floats; k++) scene->sh[k] = rd_half_to_float(rd_half_from_float(scene->sh[k]));
     scene->flags |= RD_SCENE_HALF_SH;

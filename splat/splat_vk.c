@@ -163,7 +163,7 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
     rd_scene_array_list(scene, src, floats);
     rd_result r = RD_OK;
     bool half_sh = (scene->flags & RD_SCENE_HALF_SH) != 0; /* rounded already: the halves hold the values exactly */
-    uint16_t *halves = half_sh ? rd_alloc_array(floats[RD_ARRAY_SH] + 1, sizeof(uint16_t)) : NULL;
+    uint16_t *halves = half_sh ? rd_alloc_array(floats[RD_ARRAY_SH] > 0 ? floats[RD_ARRAY_SH] : 1, sizeof(uint16_t)) : NULL;
     if (half_sh && !halves) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene upload: out of memory for the SH as halves");
     for (size_t k = 0; halves && k < floats[RD_ARRAY_SH]; k++) halves[k] = rd_half_from_float(src[RD_ARRAY_SH][k]);
     for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {

@@ -1,10 +1,12 @@
 /* test_half_sh.c: RD_SCENE_HALF_SH, the inference layout's SH in half precision (issue
    35), on the CPU reference (the harness's splat_half_sh row checks the GPUs against it):
    - rd_scene_use_half_sh leaves every SH value at its half-precision rounding, sets the
-     flag, and a scene created with the flag holds the same values;
+     flag, and a scene created with the flag holds the same values; such a scene saves and
+     loads back (PLY, compact, SPZ);
    - renders of random scenes (SH 3), the demo scene and, where the shared data is here,
      the real biker scene stay at least 50 dB from the full-precision scene's;
-   - what it refuses: a NULL scene, a NeRF's; device arrays with the flag. */
+   - a trainer continuing such a scene hands back one without the flag;
+   - what it refuses: no scene; device arrays with the flag. */
 #include "test_util.h"
 #include "../compress/conventions.h"
 
@@ -74,6 +76,18 @@ static void test_rounding(void)
         CHECK(off == 0 && memcmp(a.sh, b.sh, floats * sizeof(float)) == 0);
         CHECK(isinf(a.sh[0]) && a.sh[1] == 0.0f && fabsf(a.sh[2] + 3.14159f) < 2e-3f && a.sh[2] != sh[2]);
         CHECK((a.flags & RD_SCENE_HALF_SH) && (b.flags & RD_SCENE_HALF_SH));
+        /* a file keeps what the scene is, not how it is held: saved and loaded back (the
+           compact file refused the flag before) */
+        const char *dir = test_temp_dir("test_half_sh");
+        static const char *const names[] = {"half.ply", "half.rcompact", "half.spz"};
+        for (int f = 0; f < 3; f++) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+            rd_scene *back = NULL;
+            if (CHECK_OK(rd_scene_save(ctx, used, path, NULL)) && CHECK_OK(rd_scene_load(ctx, path, &back)))
+                CHECK(rd_scene_arrays(back).count >= d.count - 1); /* Gaussian 0's SH is infinite: a format may drop it */
+            rd_scene_destroy(back);
+        }
         /* the rest of the arrays untouched */
         CHECK(memcmp(a.means, d.means, (size_t)d.count * 3 * sizeof(float)) == 0 &&
               memcmp(a.rotations, d.rotations, (size_t)d.count * 4 * sizeof(float)) == 0);
@@ -123,6 +137,31 @@ static void test_quality(void)
     rd_scene_destroy(half), rd_scene_destroy(biker);
 }
 
+/* Training moves the SH off their halves: a trainer continuing a half-SH scene hands back
+   a scene without the flag (CUDA's trainer would otherwise refuse its device copy). */
+static void test_training_drops_the_flag(void)
+{
+    rd_scene *demo = NULL;
+    if (!CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 2000}, &demo))) return;
+    rd_scene *half = copy_of(demo, RD_SCENE_HALF_SH);
+    rd_camera cam;
+    rd_image photo = {0};
+    rd_trainer *t = NULL;
+    if (half && CHECK_OK(rd_scene_orbit_cameras(demo, 1, 32, 24, &cam)) && CHECK_OK(rd_image_alloc(32, 24, 4, &photo))) {
+        rd_train_view view = {cam, &photo, 0.0f};
+        rd_train_stats stats;
+        if (CHECK_OK(rd_trainer_create(ctx, &(rd_trainer_desc){.views = &view, .view_count = 1, .iterations = 10, .initial = half}, &t)) &&
+            CHECK_OK(rd_trainer_step(t, 2, &stats))) {
+            rd_scene_info info;
+            rd_scene_get_info(rd_trainer_scene(t), &info);
+            CHECK(!(info.flags & RD_SCENE_HALF_SH));
+        }
+    }
+    rd_trainer_destroy(t);
+    rd_image_free(&photo);
+    rd_scene_destroy(half), rd_scene_destroy(demo);
+}
+
 static void test_refusals(void)
 {
     CHECK(rd_scene_use_half_sh(ctx, NULL) == RD_ERROR_INVALID_ARGUMENT);
@@ -141,6 +180,7 @@ int main(void)
     if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU}, &ctx) != RD_OK) return 1;
     test_rounding();
     test_quality();
+    test_training_drops_the_flag();
     test_refusals();
     rd_context_destroy(ctx);
     return test_finish("test_half_sh");

@@ -39,6 +39,7 @@ SplatAt splat_at(uint64_t base, uint i) { return SplatAt(base + uint64_t(i) * 48
 // row) or, kept whole, width | height << 16. An array of its own, 8 bytes a Gaussian, so
 // that the emission's gathers stay in L2.
 layout(buffer_reference, std430, buffer_reference_align = 8) buffer TilesAt { uvec2 v; };
+layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer UVec4At { uvec4 v; };
 TilesAt tiles_at(uint64_t base, uint i) { return TilesAt(base + uint64_t(i) * 8ul); }
 
 struct Splat {
@@ -122,7 +123,7 @@ vec3 sh_to_rgb_half(int degree, uint64_t sh, uint64_t first, vec3 dir)
     float f[48];
     if (k == 16 && (first & 7ul) == 0ul && (sh & 15ul) == 0ul) {
         for (int t = 0; t < 6; t++) {
-            uvec4 q = floatBitsToUint(Vec4At(sh + first * 2ul + uint64_t(t) * 16ul).v);
+            uvec4 q = UVec4At(sh + first * 2ul + uint64_t(t) * 16ul).v; // as bits: halves are no floats
             for (int c = 0; c < 4; c++) {
                 vec2 two = unpackHalf2x16(q[c]);
                 f[8 * t + 2 * c] = two.x, f[8 * t + 2 * c + 1] = two.y;
