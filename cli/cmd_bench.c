@@ -239,8 +239,11 @@ int cmd_bench(int argc, char **argv)
         printf("  frame       %9.3f ms\n", m_frame);
         for (int n = 0; n < stages; n++) printf("  %-11s %9.3f ms\n", stage_names[n], m_stage[n]);
         printf("  (stages timed: %.3f ms a frame)\n  wall clock  %9.3f ms per frame on the host\n", m_staged, m_wall);
+        int wide = 11; /* the stage names' column, wider for the host times' names */
         for (int n = 0; n < counts; n++)
-            printf("  %-11s %9.0f (%s)\n", count_names[n], strcmp(count_names[n], "pairs") == 0 ? mean_count[n] : m_count[n],
+            if ((int)strlen(count_names[n]) > wide) wide = (int)strlen(count_names[n]);
+        for (int n = 0; n < counts; n++)
+            printf("  %-*s %9.0f (%s)\n", wide, count_names[n], strcmp(count_names[n], "pairs") == 0 ? mean_count[n] : m_count[n],
                    strcmp(count_names[n], "pairs") == 0 ? "mean" : "median");
         if (o.backward) printf("  forward + backward %9.3f ms wall clock\n", m_backward);
         printf("  memory      %9.1f MiB of the context's device buffers at most, host peak RSS %.1f MiB\n", device_peak / 1048576.0,
