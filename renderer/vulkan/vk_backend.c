@@ -438,7 +438,14 @@ rd_result rd_vk_submit_wait(rd_context *ctx, const char *step)
     VkSubmitInfo submit = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
     if (r == RD_OK) r = rd_vk_check(ctx, vkResetFences(vk->device, 1, &vk->fence), step);
     if (r == RD_OK) r = rd_vk_check(ctx, vkQueueSubmit(vk->queue, 1, &submit, vk->fence), step);
-    if (r == RD_OK) r = rd_vk_check(ctx, vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, FENCE_TIMEOUT_NS), step);
+    /* polled first where asked (rd_tuning.vk_fence_spin_us): a short frame's end is then seen
+       without the sleep's wake-up */
+    VkResult polled = VK_NOT_READY;
+    for (double until = rd_now_ms() + 1e-3 * ctx->tuning.vk_fence_spin_us; r == RD_OK && polled == VK_NOT_READY && rd_now_ms() < until;)
+        polled = vkGetFenceStatus(vk->device, vk->fence);
+    if (r == RD_OK && polled != VK_SUCCESS && polled != VK_NOT_READY) r = rd_vk_check(ctx, polled, step);
+    if (r == RD_OK && polled != VK_SUCCESS)
+        r = rd_vk_check(ctx, vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, FENCE_TIMEOUT_NS), step);
     return r;
 }
 
