@@ -20,7 +20,7 @@ nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 bin=${RADIANT_BIN_DIR:-.device/bin} # RADIANT_BIN_DIR: that build's programs
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 status=0
-for t in ${TESTS-test_api test_primitives test_backends test_render_reference test_formats test_gpu_repeat test_hashgrid test_stream test_stream_encode}; do
+for t in ${TESTS-test_api test_primitives test_backends test_render_reference test_formats test_gpu_repeat test_vk_host test_hashgrid test_stream test_stream_encode}; do
     "$bin/$t" >"${OUT:-/tmp}/$t.log" 2>&1 || status=1
     echo "$t: $(tail -n 1 "${OUT:-/tmp}/$t.log") (exit $?)"
     grep -E "backend|vulkan|FAIL|differs|failed" "${OUT:-/tmp}/$t.log" | head -20
