@@ -216,19 +216,17 @@ static bool split(const kmeans *km, int64_t *rows, int64_t m, int k, float *pale
    each row labelled with its nearest centroid: the codebook's error never grows, though a
    centroid may no longer be exactly the mean of its rows. False, with nothing changed,
    where there is no memory for it. */
-static bool refine(const kmeans *km, int64_t n, int k, int passes, float *centroids, int32_t *label)
+static bool refine(const kmeans *km, const int64_t *rows, int64_t n, int k, int passes, float *centroids, int32_t *label)
 {
-    int64_t *rows = malloc((size_t)n * sizeof *rows);
     double *sum = malloc((size_t)k * (size_t)km->d * sizeof *sum);
     int64_t *members = malloc((size_t)k * sizeof *members);
-    bool ok = rows && sum && members;
-    for (int64_t i = 0; ok && i < n; i++) rows[i] = i;
+    bool ok = sum && members;
     for (int p = 0; ok && p < passes; p++) {
         assign(km, rows, n, centroids, k, label);
         update(km, rows, n, label, centroids, k, sum, members);
     }
     if (ok) assign(km, rows, n, centroids, k, label);
-    free(rows), free(sum), free(members);
+    free(sum), free(members);
     return ok;
 }
 
@@ -240,13 +238,13 @@ int rd_kmeans_with(const float *x, int64_t n, int d, int k, const rd_kmeans_desc
     int64_t *rows = malloc((size_t)n * sizeof *rows);
     if (!rows) return -1;
     for (int64_t i = 0; i < n; i++) rows[i] = i;
-    bool ok = split(&km, rows, n, k, palette, 0, label);
-    free(rows);
+    bool ok = split(&km, rows, n, k, palette, 0, label); /* reads rows only: refine takes them too */
     /* refinement within its budget; without memory for it the hierarchy's result stands */
     int passes = desc->refine_passes;
     double work = (double)n * (double)k * (double)d; /* a pass */
     if (desc->refine_budget > 0.0 && passes > desc->refine_budget / work) passes = (int)(desc->refine_budget / work);
-    if (ok && passes > 0) refine(&km, n, k, passes, palette, label);
+    if (ok && passes > 0) refine(&km, rows, n, k, passes, palette, label);
+    free(rows);
     return ok ? k : -1;
 }
 

@@ -52,8 +52,7 @@ enum { OUTPUTS = 4 };
 /* The last rendered scene's arrays on the device, recognised by the scene's uid. */
 typedef struct vk_scene_copy {
     uint64_t uid;
-    rd_vk_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order */
-    bool half_sh;                         /* RD_SCENE_HALF_SH: the SH array holds halves */
+    rd_vk_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order; SH as halves for RD_SCENE_HALF_SH */
 } vk_scene_copy;
 
 typedef struct vk_frame {
@@ -74,7 +73,7 @@ typedef struct vk_frame {
 static void release_scene(rd_context *ctx, vk_scene_copy *c)
 {
     for (int k = 0; k < RD_SCENE_ARRAYS; k++) rd_vk_release(ctx, &c->arrays[k]);
-    c->uid = 0, c->half_sh = false;
+    c->uid = 0;
 }
 
 void rd_splat_vk_free_state(rd_context *ctx, void *state)
@@ -176,7 +175,7 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
         release_scene(ctx, &f->scene);
         return r;
     }
-    f->scene.uid = scene->head.uid, f->scene.half_sh = half_sh;
+    f->scene.uid = scene->head.uid;
     return RD_OK;
 }
 
@@ -254,7 +253,7 @@ static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, cons
             params, arrays[RD_ARRAY_MEANS], arrays[RD_ARRAY_LOG_SCALES], arrays[RD_ARRAY_ROTATIONS],
             arrays[RD_ARRAY_OPACITIES], arrays[RD_ARRAY_SH], f->splats.address, f->tiles.address, f->touched.address,
             f->depth_keys[0].address, f->order[0].address, counters, n,
-            scene->sh_degree + (scene->head.memory == RD_MEMORY_HOST && f->scene.half_sh ? RD_VK_SH_HALF : 0)};
+            scene->sh_degree + (scene->flags & RD_SCENE_HALF_SH ? RD_VK_SH_HALF : 0)}; /* host scenes only: upload_scene's halves */
         uint64_t groups = (n + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
         rd_vk_dispatch(cmd, &f->preprocess, &pre, groups);
         rd_vk_barrier(cmd);

@@ -18,15 +18,6 @@
 static rd_context *ctx;
 static test_rng rng;
 
-/* The PSNR of b's RGB against a's over n pixels of RGBA (100 where they are equal). */
-static double psnr_rgb(const float *a, const float *b, size_t n)
-{
-    double se = 0.0;
-    for (size_t p = 0; p < n; p++)
-        for (int c = 0; c < 3; c++) se += pow((double)a[4 * p + c] - b[4 * p + c], 2);
-    return se > 0.0 ? 10.0 * log10(3.0 * (double)n / se) : 100.0;
-}
-
 /* The lowest PSNR over `views` orbit views of the half-SH copy against the scene. */
 static double worst_psnr(rd_scene *full, rd_scene *half, int views, int width, int height)
 {
@@ -40,8 +31,9 @@ static double worst_psnr(rd_scene *full, rd_scene *half, int views, int width, i
         if (!CHECK_OK(rd_render(ctx, full, &cams[v], &desc, &(rd_framebuffer){.color = a})) ||
             !CHECK_OK(rd_render(ctx, half, &cams[v], &desc, &(rd_framebuffer){.color = b})))
             break;
-        double p = psnr_rgb(a, b, n);
-        if (p < worst) worst = p;
+        rd_metrics m;
+        if (!CHECK_OK(rd_image_compare(ctx, &(rd_image){width, height, 4, a}, &(rd_image){width, height, 4, b}, &m))) break;
+        if (m.psnr < worst) worst = m.psnr; /* infinite where they are equal */
     }
     free(a), free(b);
     return worst;
