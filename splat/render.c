@@ -44,9 +44,20 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return rd_splat_render_cpu(ctx, scene, &vp, target, stats);
 }
 
+/* Half-precision SH is a layout for rendering (CUDA keeps no floats of them on the device). */
+static rd_result check_backward(rd_context *ctx, const rd_scene *scene)
+{
+    if (scene->flags & RD_SCENE_HALF_SH)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_backward: the scene's SH are half precision (RD_SCENE_HALF_SH, "
+                       "--half-sh), a layout for rendering only; take gradients of a scene without it");
+    return RD_OK;
+}
+
 static rd_result backward_cpu(rd_context *ctx, const rd_scene *scene, const rd_camera *camera, const rd_render_desc *desc,
                               const rd_render_grads *output, const rd_scene_grads *grads, float *w2c_grad)
 {
+    rd_result r = check_backward(ctx, scene);
+    if (r != RD_OK) return r;
     rd_view_params vp;
     rd_view_params_init(&vp, camera, desc, scene);
     return rd_splat_backward_cpu(ctx, scene, &vp, output, grads->params, w2c_grad);
@@ -67,7 +78,8 @@ static rd_result backward_cuda(rd_context *ctx, const rd_scene *scene, const rd_
 {
     rd_view_params vp;
     rd_view_params_init(&vp, camera, desc, scene);
-    rd_result r = check_gpu_frame(ctx, scene, &vp);
+    rd_result r = check_backward(ctx, scene);
+    if (r == RD_OK) r = check_gpu_frame(ctx, scene, &vp);
     return r == RD_OK ? rd_splat_backward_cuda(ctx, scene, &vp, output, grads->params, grads->memory, w2c_grad, desc->stream) : r;
 }
 #endif

@@ -77,7 +77,8 @@ typedef struct long_tile_rule {
    uid (a context has one device, so no two devices share a copy). */
 typedef struct scene_copy {
     uint64_t uid;
-    rd_cuda_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order */
+    rd_cuda_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order; RD_SCENE_HALF_SH: the SH as
+                                               halves in rows of whole words (sh_half_row_words) */
 } scene_copy;
 
 typedef struct splat_frame {
@@ -94,6 +95,7 @@ typedef struct splat_frame {
     } kept;
     splat_backward_buffers backward;
     scene_copy scene;
+    const unsigned int *sh_half; /* the scene's SH as halves (scene.arrays), where the frame's scene has RD_SCENE_HALF_SH */
     rd_pair_capacity capacity; /* pairs the key buffers hold, and the count the tile sort sorts */
     struct frame_counts *host_counts; /* pinned: as on the device (ranges_bytes) */
     bool long_tiles_seen;             /* the last frame gave the blend's long part tiles */
@@ -152,19 +154,23 @@ typedef struct preprocess_output {
 /* Spec steps 1-7, one thread a Gaussian. The colour coefficients a block needs are
    contiguous in the scene, so the block copies them into shared memory (stage_sh_async)
    and each thread shades from there; read per thread from global memory, a warp's loads
-   spread over 32 rows of up to 192 bytes each. */
-__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, preprocess_output out)
+   spread over 32 rows of up to 192 bytes each. HALF_SH: the scene's coefficients are the
+   halves at sh_half (RD_SCENE_HALF_SH, splat_cuda_sh.cuh), not g.sh. */
+template <bool HALF_SH>
+__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, const unsigned int *sh_half, preprocess_output out)
 {
-    extern __shared__ float s_sh[];
+    extern __shared__ unsigned int s_sh[]; /* floats, or pairs of halves */
     long long first = (long long)blockIdx.x * blockDim.x, i = first + threadIdx.x;
-    stage_sh_async(g, vp.sh_degree, first, s_sh);
+    if (HALF_SH) stage_sh_half_async(sh_half, g, vp.sh_degree, first, s_sh);
+    else stage_sh_async(g, vp.sh_degree, first, (float *)s_sh);
     rd_splat2d s = {};
     bool kept = i < g.count && rd_splat_project(&vp, &g, i, &s);
     asm volatile("cp.async.wait_all;" ::: "memory");
     unsigned int accepted = 0;
-    if (__syncthreads_or(kept) && kept &&
-        rd_splat_colour(&vp, g.means + 3 * i, s_sh + threadIdx.x * sh_row_stride(vp.sh_degree), &s))
-        s.tiles_touched = rd_count_tiles_accepted(&s, &vp, &accepted);
+    bool shaded = __syncthreads_or(kept) && kept &&
+                  (HALF_SH ? splat_colour_half(vp, g.means + 3 * i, s_sh + threadIdx.x * sh_half_stride(vp.sh_degree), &s)
+                           : rd_splat_colour(&vp, g.means + 3 * i, (const float *)s_sh + threadIdx.x * sh_row_stride(vp.sh_degree), &s));
+    if (shaded) s.tiles_touched = rd_count_tiles_accepted(&s, &vp, &accepted);
     bool seen = s.tiles_touched != 0;
     if (i < g.count) {
         if (seen) { /* emission reads only the visible (see emit_keys_kernel) */
@@ -435,22 +441,42 @@ static void release_scene(rd_context *ctx, scene_copy *c)
     c->uid = 0;
 }
 
+/* RD_SCENE_HALF_SH: the SH rows of a host scene as halves, each row padded to whole words
+   (splat_cuda_sh.cuh), in a buffer the caller frees; NULL where memory ran out. */
+static uint16_t *sh_as_half_rows(const rd_scene *scene, const float *sh, size_t *bytes)
+{
+    int degree = scene->sh_degree, used = sh_floats_used(degree), row = 2 * sh_half_row_words(degree);
+    *bytes = (size_t)scene->count * (size_t)row * sizeof(uint16_t);
+    uint16_t *rows = (uint16_t *)calloc(*bytes > 0 ? *bytes : 1, 1);
+    for (long long i = 0; rows && i < scene->count; i++)
+        for (int c = 0; c < used; c++) rows[i * row + c] = __half_as_ushort(__float2half_rn(sh[i * used + c]));
+    return rows;
+}
+
 /* The scene's arrays on the device: the caller's (a device-memory scene), or our copy of
    the host arrays, made when the scene differs from the last one rendered. */
 static rd_result device_gaussians(rd_context *ctx, splat_frame *f, const rd_scene *scene, rd_gaussians *g)
 {
     *g = rd_scene_gaussians(scene);
+    f->sh_half = NULL;
     if (scene->head.memory == RD_MEMORY_DEVICE) return RD_OK; /* the caller's arrays, used in place */
+    bool half_sh = (scene->flags & RD_SCENE_HALF_SH) != 0; /* rounded already: the halves hold the values exactly */
     if (f->scene.uid != scene->head.uid) {
         release_scene(ctx, &f->scene);
         const float *src[RD_SCENE_ARRAYS];
         size_t floats[RD_SCENE_ARRAYS];
         rd_scene_array_list(scene, src, floats);
         rd_result r = RD_OK;
+        size_t half_bytes = 0;
+        uint16_t *halves = half_sh ? sh_as_half_rows(scene, src[RD_ARRAY_SH], &half_bytes) : NULL;
+        if (half_sh && !halves) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene upload: out of memory for the SH as halves");
         for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
-            r = rd_cuda_reserve(ctx, &f->scene.arrays[k], floats[k] * sizeof(float) + 4, "scene upload");
-            if (r == RD_OK) r = rd_cuda_upload(ctx, &f->scene.arrays[k], 0, src[k], floats[k] * sizeof(float));
+            bool as_halves = halves && k == RD_ARRAY_SH;
+            size_t bytes = as_halves ? half_bytes : floats[k] * sizeof(float);
+            r = rd_cuda_reserve(ctx, &f->scene.arrays[k], bytes + 4, "scene upload");
+            if (r == RD_OK) r = rd_cuda_upload(ctx, &f->scene.arrays[k], 0, as_halves ? (const void *)halves : src[k], bytes);
         }
+        free(halves);
         if (r != RD_OK) {
             release_scene(ctx, &f->scene);
             return r;
@@ -459,6 +485,10 @@ static rd_result device_gaussians(rd_context *ctx, splat_frame *f, const rd_scen
     }
     const float **fields[RD_SCENE_ARRAYS] = {&g->means, &g->log_scales, &g->rotations, &g->opacities, &g->sh};
     for (int k = 0; k < RD_SCENE_ARRAYS; k++) *fields[k] = (const float *)f->scene.arrays[k].ptr;
+    if (half_sh) {
+        f->sh_half = (const unsigned int *)f->scene.arrays[RD_ARRAY_SH].ptr;
+        g->sh = NULL; /* no floats on the device (rd_render_backward refuses such scenes: splat/render.c) */
+    }
     return RD_OK;
 }
 
@@ -655,12 +685,14 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     cudaError_t sorted = cudaSuccess;
     if (n > 0) {
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
-        size_t sh_bytes = (size_t)PREPROCESS_THREADS * sh_row_stride(vp->sh_degree) * sizeof(float);
+        const unsigned int *sh_half = f->sh_half;
+        size_t sh_bytes = (size_t)PREPROCESS_THREADS * (sh_half ? sh_half_stride(vp->sh_degree) : sh_row_stride(vp->sh_degree)) * 4;
         pair_scan_state scan;
         scan.Init((int)emit_blocks(f, n), f->pair_scan.ptr, f->pair_scan.bytes);
         preprocess_output pre = {(device_splat *)f->splats.ptr, (packed_tiles *)f->tiles.ptr, depth_keys.Current(), order.Current(),
                                  out->flags};
-        preprocess_kernel<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, pre);
+        (sh_half ? preprocess_kernel<true> : preprocess_kernel<false>)<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, sh_half,
+                                                                                                                  pre);
         stage_end(1);
         sorted = rd_cuda_sort_pairs(&sort, depth_keys, order, n, 32);
         long long words = (long long)(ranges_bytes(tiles) / 8);

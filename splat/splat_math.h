@@ -61,16 +61,15 @@ typedef struct rd_gaussians {
     const float *means, *log_scales, *rotations, *opacities, *sh;
 } rd_gaussians;
 
-/* Spherical harmonics colour (before +0.5 and clamping) of one Gaussian, direction dir
-   (unit), coefficients sh (K*3, RGB inner), evaluated up to degree. */
-RD_HD static inline void rd_sh_to_rgb(int degree, const float *sh, const float dir[3], float rgb[3])
+/* The spherical harmonics basis up to degree in direction dir (unit); returns how many of
+   basis it filled, (degree + 1)^2. */
+RD_HD static inline int rd_sh_basis(int degree, const float dir[3], float basis[16])
 {
     const float C0 = 0.28209479177387814f, C1 = 0.4886025119029199f;
     const float C2[5] = {1.0925484305920792f, -1.0925484305920792f, 0.31539156525252005f, -1.0925484305920792f,
                          0.5462742152960396f};
     const float C3[7] = {-0.5900435899266435f, 2.890611442640554f, -0.4570457994644658f, 0.3731763325901154f,
                          -0.4570457994644658f, 1.445305721320277f, -0.5900435899266435f};
-    float basis[16];
     float x = dir[0], y = dir[1], z = dir[2];
     int k = 1;
     basis[0] = C0;
@@ -99,6 +98,15 @@ RD_HD static inline void rd_sh_to_rgb(int degree, const float *sh, const float d
             k = 16;
         }
     }
+    return k;
+}
+
+/* Spherical harmonics colour (before +0.5 and clamping) of one Gaussian, direction dir
+   (unit), coefficients sh (K*3, RGB inner), evaluated up to degree. */
+RD_HD static inline void rd_sh_to_rgb(int degree, const float *sh, const float dir[3], float rgb[3])
+{
+    float basis[16];
+    int k = rd_sh_basis(degree, dir, basis);
     float r = 0.0f, g = 0.0f, b = 0.0f;
     for (int j = 0; j < k; j++) {
         r += basis[j] * sh[3 * j + 0];
@@ -337,15 +345,18 @@ RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gau
     return true;
 }
 
-/* Spec step 7 for a Gaussian that rd_splat_project kept: colour from its coefficients sh
-   (K*3 floats, wherever the caller keeps them). False when the colour is not finite. */
-RD_HD static inline bool rd_splat_colour(const rd_view_params *vp, const float mean[3], const float *sh, rd_splat2d *out)
+/* The unit direction from the camera's centre to mean (zero where they meet). */
+RD_HD static inline void rd_view_direction(const rd_view_params *vp, const float mean[3], float d[3])
 {
-    /* 7. colour */
-    float d[3] = {mean[0] - vp->centre[0], mean[1] - vp->centre[1], mean[2] - vp->centre[2]};
+    d[0] = mean[0] - vp->centre[0], d[1] = mean[1] - vp->centre[1], d[2] = mean[2] - vp->centre[2];
     float dn = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     if (dn > 0.0f) { d[0] /= dn; d[1] /= dn; d[2] /= dn; }
-    rd_sh_to_rgb(vp->sh_degree, sh, d, out->rgb);
+}
+
+/* The SH colour in out->rgb plus 0.5, clamped at 0 (out->clamped says which channels);
+   false where a channel is not finite. */
+RD_HD static inline bool rd_colour_finish(rd_splat2d *out)
+{
     for (int ch = 0; ch < 3; ch++) {
         out->rgb[ch] += 0.5f;
         if (!isfinite(out->rgb[ch])) return false;
@@ -356,6 +367,17 @@ RD_HD static inline bool rd_splat_colour(const rd_view_params *vp, const float m
     }
     return true;
 }
+
+/* Spec step 7 for a Gaussian that rd_splat_project kept: colour from its coefficients sh
+   (K*3 floats, wherever the caller keeps them). False when the colour is not finite. */
+RD_HD static inline bool rd_splat_colour(const rd_view_params *vp, const float mean[3], const float *sh, rd_splat2d *out)
+{
+    float d[3];
+    rd_view_direction(vp, mean, d);
+    rd_sh_to_rgb(vp->sh_degree, sh, d, out->rgb);
+    return rd_colour_finish(out);
+}
+
 /* rd_splat_colour, then the tile count (out keeps tiles_touched 0 where it fails). */
 RD_HD static inline bool rd_splat_shade(const rd_view_params *vp, const float mean[3], const float *sh, rd_splat2d *out)
 {

@@ -164,6 +164,21 @@ static void test_refusals(void)
                        .memory = RD_MEMORY_DEVICE, .flags = RD_SCENE_HALF_SH};
     CHECK(rd_scene_create(ctx, &d, &s) == RD_ERROR_INVALID_ARGUMENT);
     CHECK(s == NULL && strstr(rd_last_error(ctx), "RD_SCENE_HALF_SH") != NULL);
+    /* gradients of a half-SH scene: refused (a layout for rendering; CUDA keeps no floats) */
+    rd_scene *demo = NULL, *half = NULL;
+    rd_camera cam;
+    float *grad = calloc(16 * 12 * 4, sizeof(float)), *dsh = calloc(200 * 48, sizeof(float));
+    if (grad && dsh && CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 200}, &demo)) &&
+        (half = copy_of(demo, RD_SCENE_HALF_SH)) != NULL && CHECK_OK(rd_scene_orbit_cameras(demo, 1, 16, 12, &cam))) {
+        rd_gaussian_grads g = {.sh = dsh};
+        CHECK(rd_render_backward(ctx, half, 1, &cam, NULL, &(rd_render_grads){.color = grad},
+                                 &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g, NULL, RD_MEMORY_HOST}) == RD_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(rd_last_error(ctx), "RD_SCENE_HALF_SH") != NULL);
+        CHECK_OK(rd_render_backward(ctx, demo, 1, &cam, NULL, &(rd_render_grads){.color = grad},
+                                    &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g, NULL, RD_MEMORY_HOST}));
+    }
+    free(grad), free(dsh);
+    rd_scene_destroy(half), rd_scene_destroy(demo);
 }
 
 int main(void)

@@ -13,7 +13,7 @@ extern "C" {
 enum {
     RD_SCENE_ANTIALIASED = 1u << 0, /* trained with the Mip-Splatting 2D filter */
     RD_SCENE_HALF_SH = 1u << 1,     /* for rendering only: SH coefficients rounded to half precision
-                                       (rd_scene_use_half_sh), which Vulkan keeps and reads as halves */
+                                       (rd_scene_use_half_sh), which the GPUs keep and read as halves */
 };
 
 /* Gaussians from the caller's arrays: host arrays are copied; device arrays (GPU backends)
@@ -48,10 +48,10 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
 /* The inference layout's first part (issue 35): a host scene that is only rendered rounds
    its SH coefficients to the nearest half-precision value (ties to even; beyond 65504 to
    infinity, as the conversion does) and takes RD_SCENE_HALF_SH, so that every backend
-   renders the same rounded values and a GPU may keep them in half the bytes: Vulkan uploads
-   and reads them as halves, half of what a frame's preprocess reads at SH degree 3.
+   renders the same rounded values and a GPU may keep them in half the bytes: CUDA and Vulkan
+   upload and read them as halves, half of what a frame's preprocess reads at SH degree 3.
    Images stay at least 50 dB from the scene's own (test_half_sh). Not for scenes being
-   trained, nor device arrays. rd_scene_create does the same for a desc with the flag. */
+   trained (rd_render_backward refuses them), nor device arrays. rd_scene_create does the same for a desc with the flag. */
 rd_result rd_scene_use_half_sh(rd_context *ctx, rd_scene *scene);
 
 /* Gradients with respect to a Gaussian scene's stored parameters, laid out as
