@@ -148,6 +148,7 @@ static int run_op(const backend_op *op, op_env env, rd_context *ref, rd_context 
         void *got = NULL, *want = NULL;
         /* the backend under test first: its run may shrink the case (backend_ops.h) */
         bool ok = CHECK_OK(op->run(env.ctx, inputs, &got));
+        if (!ok) printf("  %s: %s case %d failed: %s\n", env.name, op->name, i, rd_last_error(env.ctx));
         /* the threaded CPU only for a GPU's large cases: the CPU row is what checks it
            against one thread (its large cases were the threaded CPU against itself) */
         rd_context *reference = env.gpu && op->large && op->large(inputs) ? ref_threads : ref;
