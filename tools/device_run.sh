@@ -2,7 +2,7 @@
 # device_run.sh: runs on the GPU machine from the repository root with .device/ carried
 # (see device_prepare.sh): the GPU tests, then `radiant bench` on the CUDA and Vulkan
 # backends. TESTS="..." picks the tests (empty: none), SCENES, BACKENDS and FRAMES the
-# benchmarks (SCENES: some of synth1M synth6M biker donut demo); BACKWARD=1 adds the
+# benchmarks (SCENES: some of synth1M synth6M biker donut demo, the default, and synth20M synth6M4K); BACKWARD=1 adds the
 # forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
 # (bench --features random) on each backend; STREAM=1 times a fixture stream's decode + render
 # (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99);
@@ -29,9 +29,10 @@ donut=$RADIANT_DATA/gaussian_splats/gshairlod_donut/fused.ply
 biker=$RADIANT_DATA/gaussian_splats/playcanvas/biker.spz
 # the scenes: synthetic 1M and 6M (SH 3), the real biker and donut (SH 0), and the demo
 printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %9s %12s %9s %8s %8s %8s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms staged_ms wall_ms pairs fwdbwd_ms rec_us wait_us call_us
-for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "donut:$donut" "demo:--demo"; do
+for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "donut:$donut" "demo:--demo" \
+            "synth20M:--synth 20000000" "synth6M4K:--synth 6000000 --width 3840 --height 2160"; do
     name=${spec%%:*} args=${spec#*:}
-    case " ${SCENES:-$name} " in *" $name "*) ;; *) continue ;; esac
+    case " ${SCENES:-synth1M synth6M biker donut demo} " in *" $name "*) ;; *) continue ;; esac
     for run in ${BACKENDS:-cuda vulkan} ${HALF_SH:+$(for b in ${BACKENDS:-cuda vulkan}; do echo $b/h; done)}; do
         backend=${run%/h} half=; [ "$run" != "$backend" ] && half=--half-sh # HALF_SH=1: each backend again with --half-sh
         json=$("$bin/radiant" bench $args --backend $backend $half --frames ${FRAMES:-50} ${BACKWARD:+--backward} --json 2>/dev/null | tail -n 1)
