@@ -28,5 +28,5 @@ void rd_tuning_from_env(rd_tuning *t)
     if ((v = getenv("RADIANT_VK_SORT_ITEMS"))) t->vk_sort_items = atoi(v);
     if ((v = getenv("RADIANT_VK_SORT_WAIT_BUDGET"))) t->vk_sort_wait_budget = atoi(v) > 0 ? atoi(v) : -1;
     if ((v = getenv("RADIANT_CUDA_EMIT_ITEMS"))) t->cuda_emit_items = atoi(v);
-    if ((v = getenv("RADIANT_VK_FENCE_SPIN_US"))) t->vk_fence_spin_us = atoi(v) > 0 ? atoi(v) : 0;
+    if ((v = getenv("RADIANT_VK_FENCE_SPIN_US"))) t->vk_fence_spin_us = atoi(v) > 0 ? atoi(v) : -1;
 }

@@ -30,9 +30,9 @@ typedef struct rd_tuning {
     int vk_sort_wait_budget; /* the look-back's budget (radix_scatter.comp's WAIT_BUDGET); < 0:
                                 none at all; RADIANT_VK_SORT_WAIT_BUDGET=N */
     int vk_fence_spin_us;    /* microseconds the host polls a submission's fence before it sleeps
-                                in vkWaitForFences (vk_backend.c's rd_vk_submit_wait; 0: none,
-                                the default until a GPU shows what the sleep's wake-up costs);
-                                RADIANT_VK_FENCE_SPIN_US=N */
+                                in vkWaitForFences (vk_backend.c's rd_vk_submit_wait: 10,000 on
+                                a GPU, none on a CPU device); < 0: none;
+                                RADIANT_VK_FENCE_SPIN_US=N (0: none) */
     /* CUDA */
     int cuda_emit_items;     /* Gaussians an emission thread takes, 1 or 2 (splat_cuda.cu's
                                 emit_two_from); RADIANT_CUDA_EMIT_ITEMS=N */
