@@ -66,6 +66,7 @@ typedef struct vk_frame {
     rd_pair_capacity capacity;      /* pairs the key buffers hold */
     bool longest_first;             /* the blend's launch order (tiles_longest_first) */
     rd_vk_timers timers;            /* rd_splat_stage_names */
+    rd_vk_reusable frame_commands;  /* the last colour frame's recording (frame_key) */
     void *features;                 /* feature_vk.c's state, and how it goes */
     void (*free_features)(rd_context *ctx, void *state);
 } vk_frame;
@@ -93,6 +94,7 @@ void rd_splat_vk_free_state(rd_context *ctx, void *state)
                                 &f->values[0], &f->values[1], &f->group_first, &f->tile_ranges, &f->tile_order, &f->readback,
                                 &f->outputs[0], &f->outputs[1], &f->outputs[2], &f->outputs[3]};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rd_vk_release(ctx, bufs[i]);
+        rd_vk_reusable_free(ctx, &f->frame_commands);
     }
     free(f);
 }
@@ -362,6 +364,7 @@ typedef struct vk_frame_call {
     const rd_framebuffer *target;
     const rd_splat_vk_stage *stage; /* NULL: the colour blend */
     double record_ms, submit_wait_ms; /* the host's, summed over the driver's tries */
+    int recorded;                     /* tries that recorded their commands (the others reused the last) */
 } vk_frame_call;
 
 static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
@@ -373,7 +376,34 @@ static rd_result reserve_call(rd_context *ctx, void *user, int64_t capacity)
     return r == RD_OK && c->stage ? c->stage->reserve(ctx, c->stage->user) : r;
 }
 
-/* Records the frame, submits it and waits; the counters say how it went. */
+/* What record_frame reads of a colour frame besides the view parameters' buffer (whose
+   contents it does not record) and the buffers (rd_vk_reusable adds their generation):
+   equal keys record equal commands. Zeroed before it is filled, so that its bytes compare. */
+typedef struct frame_key {
+    uint64_t scene_uid;
+    VkDeviceAddress arrays[RD_SCENE_ARRAYS];
+    int64_t count, capacity;
+    int32_t sh_degree, tiles_x, tiles_y, width, height, memory;
+    uint32_t scene_flags, longest_first;
+    const void *wanted[OUTPUTS];
+} frame_key;
+
+static void fill_frame_key(const vk_frame *f, const rd_scene *scene, const rd_view_params *vp, const rd_framebuffer *target,
+                           frame_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->scene_uid = scene->head.uid;
+    scene_addresses(f, scene, k->arrays);
+    k->count = scene->count, k->capacity = f->capacity.pairs;
+    k->sh_degree = scene->sh_degree, k->scene_flags = scene->flags;
+    k->tiles_x = vp->tiles_x, k->tiles_y = vp->tiles_y, k->width = vp->width, k->height = vp->height;
+    k->memory = (int32_t)target->memory, k->longest_first = f->longest_first;
+    wanted_outputs(target, k->wanted);
+}
+
+/* Records the frame (or takes the last one's recording, where the key is the same),
+   submits it and waits; the counters say how it went. A stage's frame (the viewer's feature
+   maps) records every time, in the context's command buffer. */
 static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t *pairs)
 {
     vk_frame_call *c = user;
@@ -381,12 +411,20 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
     (void)capacity; /* f->capacity.pairs, which record_frame reads */
     VkCommandBuffer cmd;
     rd_result r = rd_vk_upload(ctx, &f->params, 0, c->vp, sizeof *c->vp);
-    if (r == RD_OK) r = rd_vk_begin(ctx, &cmd);
     if (r != RD_OK) return r;
     double t0 = rd_now_ms();
-    record_frame(ctx, f, cmd, c->scene, c->vp, c->target, c->stage);
+    frame_key key;
+    fill_frame_key(f, c->scene, c->vp, c->target, &key);
+    bool reuse = !c->stage && rd_vk_reusable_matches(ctx, &f->frame_commands, &key, sizeof key);
+    if (!reuse) {
+        r = c->stage ? rd_vk_begin(ctx, &cmd) : rd_vk_reusable_begin(ctx, &f->frame_commands, &cmd);
+        if (r != RD_OK) return r;
+        record_frame(ctx, f, cmd, c->scene, c->vp, c->target, c->stage);
+        if (!c->stage && (r = rd_vk_reusable_end(ctx, &f->frame_commands, &key, sizeof key)) != RD_OK) return r;
+        c->recorded++;
+    }
     double t1 = rd_now_ms();
-    r = rd_vk_submit_wait(ctx, "render");
+    r = c->stage ? rd_vk_submit_wait(ctx, "render") : rd_vk_reusable_submit_wait(ctx, &f->frame_commands, "render");
     c->record_ms += t1 - t0, c->submit_wait_ms += rd_now_ms() - t1;
     if (r != RD_OK) return r;
     const uint32_t *counters = f->readback.mapped;
@@ -407,6 +445,7 @@ static void frame_counts(const vk_frame_call *c, int64_t pairs, double start_ms,
 {
     rd_splat_counts(stats, ((const uint32_t *)c->f->readback.mapped)[RD_COUNTER_VISIBLE], pairs);
     rd_stats_add_count(stats, "host_record_us", 1e3 * c->record_ms);
+    rd_stats_add_count(stats, "host_recorded", (double)c->recorded);
     rd_stats_add_count(stats, "host_submit_wait_us", 1e3 * c->submit_wait_ms);
     rd_stats_add_count(stats, "host_call_us", 1e3 * (rd_now_ms() - start_ms));
 }
@@ -419,7 +458,7 @@ rd_result rd_splat_render_vk(rd_context *ctx, const rd_scene *scene, const rd_vi
     rd_result r = get_frame(ctx, &f);
     if (r == RD_OK) r = upload_scene(ctx, f, scene);
     if (r != RD_OK) return r;
-    vk_frame_call call = {f, scene, vp, target, NULL, 0.0, 0.0};
+    vk_frame_call call = {f, scene, vp, target, NULL, 0.0, 0.0, 0};
     rd_gpu_frame frame = {"vulkan", &call, reserve_call, run_call};
     int64_t pairs = 0;
     r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);
@@ -448,7 +487,7 @@ rd_result rd_splat_render_vk_stage(rd_context *ctx, const rd_scene *scene, const
     if (r == RD_OK) r = upload_scene(ctx, f, scene);
     if (r != RD_OK) return r;
     static const rd_framebuffer none = {0};
-    vk_frame_call call = {f, scene, vp, &none, stage, 0.0, 0.0};
+    vk_frame_call call = {f, scene, vp, &none, stage, 0.0, 0.0, 0};
     rd_gpu_frame frame = {"vulkan", &call, reserve_call, run_call};
     int64_t pairs = 0;
     r = rd_gpu_frame_drive(ctx, &f->capacity, &frame, &pairs);

@@ -2,7 +2,8 @@
    whose fence the host polls first (rd_tuning.vk_fence_spin_us, RADIANT_VK_FENCE_SPIN_US;
    the default on a GPU) equals the frame it waits for asleep, bit for bit, on a fresh random scene; the polled
    and the sleeping contexts both report the host's times (recording, submit and wait, the
-   call). Skipped, saying so, where no Vulkan device opens. */
+   call); a frame like the last submits its recording again (rd_vk_reusable) and renders
+   what a fresh context renders. Skipped, saying so, where no Vulkan device opens. */
 #include "test_util.h"
 #include "../renderer/tuning.h"
 
@@ -49,7 +50,28 @@ int main(void)
             CHECK(record > 0.0 && wait > 0.0 && call >= record + wait);
         }
     }
-    free(a), free(b);
+    /* a frame like the last (same scene, size and outputs; another camera) submits the last
+       one's recording again, and its image is the one a fresh context renders; a frame of
+       another size records anew */
+    rd_scene *scene = NULL;
+    rd_camera moved = random_camera(&rng, 96, 64), wider = random_camera(&rng, 112, 64);
+    float *c = malloc((size_t)112 * 64 * 4 * sizeof(float)), *d = malloc((size_t)112 * 64 * 4 * sizeof(float));
+    if (polling && c && d && CHECK_OK(rd_scene_create(polling, &arrays, &scene))) {
+        const rd_camera *cams[4] = {&cam, &cam, &moved, &wider};
+        const double want_recorded[4] = {1, 0, 0, 1};
+        for (int k = 0; k < 4; k++) {
+            rd_render_stats st = {0}, fresh = {0};
+            size_t bytes = (size_t)cams[k]->width * cams[k]->height * 4 * sizeof(float);
+            if (!CHECK_OK(rd_render(polling, scene, cams[k], &(rd_render_desc){0}, &(rd_framebuffer){.color = c}))) break;
+            rd_render_last_stats(polling, &st);
+            printf("frame %d (%dx%d): recorded %.0f times\n", k, cams[k]->width, cams[k]->height,
+                   rd_render_stats_count(&st, "host_recorded"));
+            CHECK(rd_render_stats_count(&st, "host_recorded") == want_recorded[k]);
+            if (CHECK_OK(render(sleeping, &arrays, cams[k], d, &fresh))) CHECK(memcmp(c, d, bytes) == 0);
+        }
+    }
+    rd_scene_destroy(scene);
+    free(a), free(b), free(c), free(d);
     random_scene_free(&arrays);
     rd_context_destroy(polling);
     rd_context_destroy(sleeping);

@@ -347,6 +347,7 @@ static void release(rd_context *ctx, rd_vk_buffer *buf, bool counted)
     rd_vk_state *vk = rd_vk(ctx);
     if (!vk || !buf) return;
     if (counted && buf->buffer && buf->bytes) rd_device_bytes_add(ctx, -(int64_t)buf->bytes);
+    if (buf->buffer) vk->buffer_generation++;
     if (buf->buffer) vkDestroyBuffer(vk->device, buf->buffer, NULL);
     if (buf->memory) vkFreeMemory(vk->device, buf->memory, NULL);
     bool host = buf->host;
@@ -407,6 +408,7 @@ static rd_result reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes,
     VkBufferDeviceAddressInfo address = {.sType = VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO, .buffer = buf->buffer};
     buf->address = vkGetBufferDeviceAddress(vk->device, &address);
     buf->bytes = bytes;
+    vk->buffer_generation++;
     if (counted) rd_device_bytes_add(ctx, (int64_t)bytes);
     return RD_OK;
 }
@@ -432,12 +434,12 @@ rd_result rd_vk_begin(rd_context *ctx, VkCommandBuffer *cmd)
     return r;
 }
 
-rd_result rd_vk_submit_wait(rd_context *ctx, const char *step)
+/* Submits cmd (ended) with the context's fence and waits for it. */
+static rd_result submit_wait(rd_context *ctx, VkCommandBuffer cmd, const char *step)
 {
     rd_vk_state *vk = rd_vk(ctx);
-    rd_result r = rd_vk_check(ctx, vkEndCommandBuffer(vk->cmd), step);
-    VkSubmitInfo submit = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
-    if (r == RD_OK) r = rd_vk_check(ctx, vkResetFences(vk->device, 1, &vk->fence), step);
+    VkSubmitInfo submit = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
+    rd_result r = rd_vk_check(ctx, vkResetFences(vk->device, 1, &vk->fence), step);
     if (r == RD_OK) r = rd_vk_check(ctx, vkQueueSubmit(vk->queue, 1, &submit, vk->fence), step);
     /* polled first (rd_tuning.vk_fence_spin_us), as CUDA's synchronisation spins by default:
        the frame's end is then seen without the sleep's wake-up, which cost a biker frame 75
@@ -452,6 +454,61 @@ rd_result rd_vk_submit_wait(rd_context *ctx, const char *step)
     if (r == RD_OK && polled != VK_SUCCESS)
         r = rd_vk_check(ctx, vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, FENCE_TIMEOUT_NS), step);
     return r;
+}
+
+rd_result rd_vk_submit_wait(rd_context *ctx, const char *step)
+{
+    rd_vk_state *vk = rd_vk(ctx);
+    rd_result r = rd_vk_check(ctx, vkEndCommandBuffer(vk->cmd), step);
+    return r == RD_OK ? submit_wait(ctx, vk->cmd, step) : r;
+}
+
+bool rd_vk_reusable_matches(rd_context *ctx, const rd_vk_reusable *c, const void *key, size_t bytes)
+{
+    return c->recorded && c->generation == rd_vk(ctx)->buffer_generation && bytes <= sizeof c->key &&
+           memcmp(c->key, key, bytes) == 0;
+}
+
+rd_result rd_vk_reusable_begin(rd_context *ctx, rd_vk_reusable *c, VkCommandBuffer *cmd)
+{
+    rd_vk_state *vk = rd_vk(ctx);
+    c->recorded = false;
+    rd_result r = RD_OK;
+    if (!c->cmd) {
+        VkCommandBufferAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = vk->pool,
+                                             .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+        r = rd_vk_check(ctx, vkAllocateCommandBuffers(vk->device, &alloc, &c->cmd), "vkAllocateCommandBuffers");
+    }
+    VkCommandBufferBeginInfo begin = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO}; /* submitted again and again */
+    if (r == RD_OK) r = rd_vk_check(ctx, vkResetCommandBuffer(c->cmd, 0), "vkResetCommandBuffer");
+    if (r == RD_OK) r = rd_vk_check(ctx, vkBeginCommandBuffer(c->cmd, &begin), "vkBeginCommandBuffer");
+    *cmd = c->cmd;
+    return r;
+}
+
+rd_result rd_vk_reusable_end(rd_context *ctx, rd_vk_reusable *c, const void *key, size_t bytes)
+{
+    if (bytes > sizeof c->key)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "vulkan: a reusable recording's key of %zu bytes (at most %zu)", bytes,
+                       sizeof c->key);
+    rd_result r = rd_vk_check(ctx, vkEndCommandBuffer(c->cmd), "vkEndCommandBuffer");
+    if (r != RD_OK) return r;
+    memcpy(c->key, key, bytes);
+    c->generation = rd_vk(ctx)->buffer_generation;
+    c->recorded = true;
+    return RD_OK;
+}
+
+rd_result rd_vk_reusable_submit_wait(rd_context *ctx, const rd_vk_reusable *c, const char *step)
+{
+    return submit_wait(ctx, c->cmd, step);
+}
+
+void rd_vk_reusable_free(rd_context *ctx, rd_vk_reusable *c)
+{
+    rd_vk_state *vk = rd_vk(ctx);
+    if (vk && vk->device && c->cmd) vkFreeCommandBuffers(vk->device, vk->pool, 1, &c->cmd);
+    memset(c, 0, sizeof *c);
 }
 
 /* Copies between host memory and a buffer, a staging buffer's worth at a time. */

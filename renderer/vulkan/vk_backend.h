@@ -48,6 +48,8 @@ typedef struct rd_vk_state {
     rd_vk_buffer staging;           /* host-visible bounce buffer for uploads and downloads */
     struct rd_vk_sorter *sorter;    /* scans and sorts (vk_sort.h) */
     VkSurfaceKHR surface;           /* with rd_context_desc.vulkan_window */
+    uint64_t buffer_generation;     /* counts every buffer made or freed: recorded commands that
+                                       name buffers stay valid while it stands (rd_vk_reusable) */
     rd_vk_buffer *allocations;      /* rd_buffer_alloc's, for rd_buffer_free and rd_buffer_copy */
     int allocation_count, allocation_capacity;
 } rd_vk_state;
@@ -128,6 +130,25 @@ void rd_vk_barrier(VkCommandBuffer cmd);
 /* Starts recording the context's command buffer; submit waits for it to finish. */
 rd_result rd_vk_begin(rd_context *ctx, VkCommandBuffer *cmd);
 rd_result rd_vk_submit_wait(rd_context *ctx, const char *step);
+
+/* A command buffer of a module's own that is recorded once and submitted again while what
+   it was recorded for stands (a frame whose buffers, sizes and arguments are those of the
+   last one): recording a frame cost the host 40-50 us of each biker frame on an H100,
+   before the GPU could start. The module compares its key (a zeroed struct of what its
+   recording reads; the buffers' generation is added here) with rd_vk_reusable_matches;
+   where it differs, rd_vk_reusable_begin records anew and rd_vk_reusable_end keeps the key. */
+typedef struct rd_vk_reusable {
+    VkCommandBuffer cmd;
+    bool recorded;
+    uint64_t generation;
+    unsigned char key[256];
+} rd_vk_reusable;
+bool rd_vk_reusable_matches(rd_context *ctx, const rd_vk_reusable *c, const void *key, size_t bytes);
+rd_result rd_vk_reusable_begin(rd_context *ctx, rd_vk_reusable *c, VkCommandBuffer *cmd);
+rd_result rd_vk_reusable_end(rd_context *ctx, rd_vk_reusable *c, const void *key, size_t bytes);
+/* Submits c's commands and waits, as rd_vk_submit_wait. */
+rd_result rd_vk_reusable_submit_wait(rd_context *ctx, const rd_vk_reusable *c, const char *step);
+void rd_vk_reusable_free(rd_context *ctx, rd_vk_reusable *c);
 
 /* Stage timers (vk_timers.c). A module claims a run of the context's timestamp slots for
    its named stages once (its frame state keeps them; they last as long as the context),
