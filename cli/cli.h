@@ -94,7 +94,7 @@ bool cli_make_dirs(const char *path);
 bool cli_write_report(rd_context *ctx, const char *path, const cJSON *report);
 
 /* bench's warm-up: the requested frames, and more until CLI_WARMUP_MIN_MS have passed
-   since the first (none at all when none were requested). A GPU that idled while the
+   since the first ended (none at all when none were requested; elapsed_ms: since then). A GPU that idled while the
    scene was made runs at its idle clock for a while (an H100 at 345 MHz, which put short
    Vulkan runs of the 6M scene at 2.7x their time). */
 enum { CLI_WARMUP_MIN_MS = 1000 };

@@ -3,6 +3,7 @@
 #include "scene4d.h"
 #include "../renderer/backend.h"
 #include "../compress/conventions.h"
+#include "../renderer/cpu/parallel.h"
 
 #include <stdio.h>
 #include <math.h>
@@ -101,6 +102,30 @@ rd_result rd_scene_use_half_sh(rd_context *ctx, rd_scene *scene)
     scene->flags |= RD_SCENE_HALF_SH;
     scene->head.uid = rd_scene_head_new(RD_SCENE_GAUSSIANS).uid; /* new values: backends upload again */
     return RD_OK;
+}
+
+typedef struct half_rows_job {
+    const float *sh;
+    uint16_t *out;
+    int used, row;
+} half_rows_job;
+
+static void convert_half_rows(int64_t begin, int64_t end, int worker, void *user)
+{
+    (void)worker;
+    const half_rows_job *j = user;
+    for (int64_t i = begin; i < end; i++)
+        for (int c = 0; c < j->used; c++) j->out[i * j->row + c] = rd_half_from_float(j->sh[i * j->used + c]);
+}
+
+uint16_t *rd_scene_sh_halves(rd_context *ctx, const rd_scene *scene, int row_halves, size_t *bytes)
+{
+    half_rows_job job = {scene->sh, NULL, 3 * rd_sh_coeffs(scene->sh_degree), row_halves};
+    if (job.row < job.used) job.row = job.used;
+    *bytes = (size_t)scene->count * (size_t)job.row * sizeof(uint16_t);
+    job.out = calloc(*bytes > 0 ? *bytes : 1, 1);
+    if (job.out && scene->count > 0) rd_parallel_for(ctx->threads, scene->count, 65536, convert_half_rows, &job);
+    return job.out;
 }
 
 rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out)

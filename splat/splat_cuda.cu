@@ -441,18 +441,6 @@ static void release_scene(rd_context *ctx, scene_copy *c)
     c->uid = 0;
 }
 
-/* RD_SCENE_HALF_SH: the SH rows of a host scene as halves, each row padded to whole words
-   (splat_cuda_sh.cuh), in a buffer the caller frees; NULL where memory ran out. */
-static uint16_t *sh_as_half_rows(const rd_scene *scene, const float *sh, size_t *bytes)
-{
-    int degree = scene->sh_degree, used = sh_floats_used(degree), row = 2 * sh_half_row_words(degree);
-    *bytes = (size_t)scene->count * (size_t)row * sizeof(uint16_t);
-    uint16_t *rows = (uint16_t *)calloc(*bytes > 0 ? *bytes : 1, 1);
-    for (long long i = 0; rows && i < scene->count; i++)
-        for (int c = 0; c < used; c++) rows[i * row + c] = __half_as_ushort(__float2half_rn(sh[i * used + c]));
-    return rows;
-}
-
 /* The scene's arrays on the device: the caller's (a device-memory scene), or our copy of
    the host arrays, made when the scene differs from the last one rendered. */
 static rd_result device_gaussians(rd_context *ctx, splat_frame *f, const rd_scene *scene, rd_gaussians *g)
@@ -468,7 +456,7 @@ static rd_result device_gaussians(rd_context *ctx, splat_frame *f, const rd_scen
         rd_scene_array_list(scene, src, floats);
         rd_result r = RD_OK;
         size_t half_bytes = 0;
-        uint16_t *halves = half_sh ? sh_as_half_rows(scene, src[RD_ARRAY_SH], &half_bytes) : NULL;
+        uint16_t *halves = half_sh ? rd_scene_sh_halves(ctx, scene, 2 * sh_half_row_words(scene->sh_degree), &half_bytes) : NULL;
         if (half_sh && !halves) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene upload: out of memory for the SH as halves");
         for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
             bool as_halves = halves && k == RD_ARRAY_SH;

@@ -15,7 +15,6 @@
 #include "../renderer/vulkan/vk_sort.h"
 #include "../renderer/frame_driver.h"
 #include "../renderer/vulkan/shaders/vk_layout.h"
-#include "../compress/conventions.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -164,11 +163,11 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
     rd_scene_array_list(scene, src, floats);
     rd_result r = RD_OK;
     bool half_sh = (scene->flags & RD_SCENE_HALF_SH) != 0; /* rounded already: the halves hold the values exactly */
-    uint16_t *halves = half_sh ? rd_alloc_array(floats[RD_ARRAY_SH] > 0 ? floats[RD_ARRAY_SH] : 1, sizeof(uint16_t)) : NULL;
+    size_t half_bytes = 0;
+    uint16_t *halves = half_sh ? rd_scene_sh_halves(ctx, scene, 0, &half_bytes) : NULL; /* rows as they are */
     if (half_sh && !halves) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene upload: out of memory for the SH as halves");
-    for (size_t k = 0; halves && k < floats[RD_ARRAY_SH]; k++) halves[k] = rd_half_from_float(src[RD_ARRAY_SH][k]);
     for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
-        size_t bytes = floats[k] * (halves && k == RD_ARRAY_SH ? sizeof(uint16_t) : sizeof(float));
+        size_t bytes = halves && k == RD_ARRAY_SH ? half_bytes : floats[k] * sizeof(float);
         r = rd_vk_reserve(ctx, &f->scene.arrays[k], bytes + 4, "scene upload"); /* + 4: the last half's word */
         if (r == RD_OK) r = rd_vk_upload(ctx, &f->scene.arrays[k], 0, halves && k == RD_ARRAY_SH ? (const void *)halves : src[k], bytes);
     }
@@ -388,6 +387,8 @@ typedef struct frame_key {
     const void *wanted[OUTPUTS];
 } frame_key;
 
+_Static_assert(sizeof(frame_key) <= sizeof(((rd_vk_reusable *)0)->key), "rd_vk_reusable holds the key");
+
 static void fill_frame_key(const vk_frame *f, const rd_scene *scene, const rd_view_params *vp, const rd_framebuffer *target,
                            frame_key *k)
 {
@@ -399,6 +400,9 @@ static void fill_frame_key(const vk_frame *f, const rd_scene *scene, const rd_vi
     k->tiles_x = vp->tiles_x, k->tiles_y = vp->tiles_y, k->width = vp->width, k->height = vp->height;
     k->memory = (int32_t)target->memory, k->longest_first = f->longest_first;
     wanted_outputs(target, k->wanted);
+    /* a host output is copied out of our buffers after the frame: which are wanted is what
+       the recording reads, not where they go (a caller's fresh buffer each frame) */
+    for (int o = 0; o < OUTPUTS && target->memory == RD_MEMORY_HOST; o++) k->wanted[o] = k->wanted[o] ? (const void *)1 : NULL;
 }
 
 /* Records the frame (or takes the last one's recording, where the key is the same),

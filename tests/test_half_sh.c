@@ -5,10 +5,13 @@
      loads back (PLY, compact, SPZ);
    - renders of random scenes (SH 3), the demo scene and, where the shared data is here,
      the real biker scene stay at least 50 dB from the full-precision scene's;
+   - the rows CUDA and Vulkan upload (rd_scene_sh_halves) hold each Gaussian's halves, then
+     zeros to the row's length, the same from many threads as from one;
    - a trainer continuing such a scene hands back one without the flag;
-   - what it refuses: no scene; device arrays with the flag. */
+   - what it refuses: no scene; device arrays with the flag; gradients of such a scene. */
 #include "test_util.h"
 #include "../compress/conventions.h"
+#include "../splat/scene.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -86,6 +89,38 @@ static void test_rounding(void)
     }
     rd_scene_destroy(full), rd_scene_destroy(created), rd_scene_destroy(used);
     random_scene_free(&d);
+}
+
+/* The rows a GPU uploads (rd_scene_sh_halves): each Gaussian's halves, then zeros to the
+   row's length, the same from many threads as from one. */
+static void test_upload_rows(void)
+{
+    for (int degree = 0; degree <= 3; degree++) {
+        rd_scene_desc d = random_scene(&rng, &(random_scene_desc){.count = 70001, .sh_degree = degree, .depth_min = 2,
+                                                                  .depth_max = 6, .spread = 0.5, .log_scale_min = -4,
+                                                                  .log_scale_max = -2});
+        rd_context *one = NULL;
+        rd_scene *scene = NULL;
+        int used = 3 * (degree + 1) * (degree + 1), row = (used + 1) & ~1; /* CUDA's: whole words */
+        size_t bytes = 0, bytes_one = 0;
+        uint16_t *rows = NULL, *rows_one = NULL;
+        if (CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1}, &one)) &&
+            CHECK_OK(rd_scene_create(ctx, &d, &scene)) && (rows = rd_scene_sh_halves(ctx, scene, row, &bytes)) != NULL &&
+            (rows_one = rd_scene_sh_halves(one, scene, row, &bytes_one)) != NULL) {
+            CHECK(bytes == (size_t)d.count * (size_t)row * 2 && bytes_one == bytes && memcmp(rows, rows_one, bytes) == 0);
+            int off = 0;
+            for (int64_t i = 0; i < d.count; i++)
+                for (int c = 0; c < row; c++)
+                    off += rows[i * row + c] != (c < used ? rd_half_from_float(d.sh[i * used + c]) : 0);
+            CHECK(off == 0);
+            free(rows), rows = NULL;
+            CHECK((rows = rd_scene_sh_halves(ctx, scene, 0, &bytes)) != NULL && bytes == (size_t)d.count * (size_t)used * 2);
+        }
+        free(rows), free(rows_one);
+        rd_scene_destroy(scene);
+        rd_context_destroy(one);
+        random_scene_free(&d);
+    }
 }
 
 static void test_quality(void)
@@ -186,6 +221,7 @@ int main(void)
     rng.state = test_seed("test_half_sh");
     if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU}, &ctx) != RD_OK) return 1;
     test_rounding();
+    test_upload_rows();
     test_quality();
     test_training_drops_the_flag();
     test_refusals();

@@ -499,9 +499,11 @@ rd_result rd_vk_reusable_end(rd_context *ctx, rd_vk_reusable *c, const void *key
     return RD_OK;
 }
 
-rd_result rd_vk_reusable_submit_wait(rd_context *ctx, const rd_vk_reusable *c, const char *step)
+rd_result rd_vk_reusable_submit_wait(rd_context *ctx, rd_vk_reusable *c, const char *step)
 {
-    return submit_wait(ctx, c->cmd, step);
+    rd_result r = submit_wait(ctx, c->cmd, step);
+    if (r != RD_OK) c->recorded = false; /* recorded anew after a failure (a lost device, a wait that timed out) */
+    return r;
 }
 
 void rd_vk_reusable_free(rd_context *ctx, rd_vk_reusable *c)

@@ -147,7 +147,7 @@ bool rd_vk_reusable_matches(rd_context *ctx, const rd_vk_reusable *c, const void
 rd_result rd_vk_reusable_begin(rd_context *ctx, rd_vk_reusable *c, VkCommandBuffer *cmd);
 rd_result rd_vk_reusable_end(rd_context *ctx, rd_vk_reusable *c, const void *key, size_t bytes);
 /* Submits c's commands and waits, as rd_vk_submit_wait. */
-rd_result rd_vk_reusable_submit_wait(rd_context *ctx, const rd_vk_reusable *c, const char *step);
+rd_result rd_vk_reusable_submit_wait(rd_context *ctx, rd_vk_reusable *c, const char *step);
 void rd_vk_reusable_free(rd_context *ctx, rd_vk_reusable *c);
 
 /* Stage timers (vk_timers.c). A module claims a run of the context's timestamp slots for
