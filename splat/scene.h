@@ -83,7 +83,8 @@ void rd_gaussians_destroy(rd_scene *scene);
 
 /* RD_SCENE_HALF_SH: a host scene's SH rows as halves for a GPU's copy, row_halves apart
    (at least a row's 3 * rd_sh_coeffs; the rest zero), converted on the context's threads
-   (one thread took 0.7 s of a 6M scene's upload, long enough for the GPU to idle down);
+   (one thread took 2.1 s of a 6M SH 3 scene's upload on the 2-core machine, two 1.1 s:
+   long enough for a GPU to idle down);
    *bytes the buffer's size. NULL where memory runs out; the caller frees it. */
 uint16_t *rd_scene_sh_halves(rd_context *ctx, const rd_scene *scene, int row_halves, size_t *bytes);
 
