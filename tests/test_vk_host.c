@@ -6,7 +6,11 @@
    what a fresh context renders. Skipped, saying so, where no Vulkan device opens. */
 #include "test_util.h"
 #include "../renderer/tuning.h"
+#ifdef RADIANT_TEST_VULKAN
+#include "radiant_vulkan.h"
+#endif
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +32,7 @@ int main(void)
 {
     rng.state = test_seed("test_vk_host");
     rd_context *sleeping = NULL, *polling = NULL;
-    rd_context_desc desc = {.backend = RD_BACKEND_VULKAN};
+    rd_context_desc desc = {.backend = RD_BACKEND_VULKAN, .log = test_log}; /* validation errors counted (ctest turns the layers on) */
     if (rd_context_create_tuned(&desc, &(rd_tuning){.vk_fence_spin_us = -1}, &sleeping) != RD_OK) { /* never polls */
         printf("test_vk_host: skipped: no Vulkan device opens here (%s)\n", rd_last_error(NULL));
         return test_finish("test_vk_host");
@@ -72,9 +76,32 @@ int main(void)
         }
     }
     rd_scene_destroy(scene);
+    /* past the largest device-local heap: refused, saying why, and nothing held (a buffer
+       past maxMemoryAllocationSize alone is tried, as NVIDIA's 4 GiB allows) */
+#ifdef RADIANT_TEST_VULKAN
+    rd_vulkan_device device;
+    if (CHECK_OK(rd_vulkan_get_device(sleeping, &device))) {
+        VkPhysicalDeviceMemoryProperties memory;
+        vkGetPhysicalDeviceMemoryProperties(device.physical, &memory);
+        VkDeviceSize heap = 0;
+        for (uint32_t h = 0; h < memory.memoryHeapCount; h++)
+            if ((memory.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) && memory.memoryHeaps[h].size > heap)
+                heap = memory.memoryHeaps[h].size;
+        void *big = NULL;
+        rd_memory where;
+        if (heap > 0 && (uint64_t)heap + (256u << 20) <= SIZE_MAX) {
+            CHECK(rd_buffer_alloc(sleeping, (size_t)heap + (256u << 20), &big, &where) == RD_ERROR_OUT_OF_MEMORY && big == NULL);
+            const char *why = rd_last_error(sleeping);
+            printf("a buffer past the %.1f GiB heap: %s\n", heap / 1073741824.0, why);
+            CHECK(strstr(why, "heap") != NULL || strstr(why, "allows a buffer") != NULL || strstr(why, "refused") != NULL);
+            if (CHECK_OK(rd_buffer_alloc(sleeping, 1u << 20, &big, &where))) rd_buffer_free(sleeping, big);
+        }
+    }
+#endif
     free(a), free(b), free(c), free(d);
     random_scene_free(&arrays);
     rd_context_destroy(polling);
     rd_context_destroy(sleeping);
+    check_validation();
     return test_finish("test_vk_host");
 }

@@ -189,10 +189,14 @@ static rd_result choose_device(rd_context *ctx, rd_vk_state *vk, int device_inde
         return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "backend vulkan: no usable device %d (%d usable of %u%s%s)",
                        device_index, usable, n, why[0] ? "; " : "", why);
     vkGetPhysicalDeviceMemoryProperties(vk->physical, &vk->memory);
-    VkPhysicalDeviceMaintenance3Properties m3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    VkPhysicalDeviceMaintenance4Properties m4 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
+    bool maintenance4 = has_extension(vk->physical, VK_KHR_MAINTENANCE_4_EXTENSION_NAME);
+    VkPhysicalDeviceMaintenance3Properties m3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES,
+                                                 .pNext = maintenance4 ? &m4 : NULL};
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
     vkGetPhysicalDeviceProperties2(vk->physical, &p2);
     vk->max_allocation = m3.maxMemoryAllocationSize;
+    vk->max_buffer = maintenance4 && m4.maxBufferSize > vk->max_allocation ? m4.maxBufferSize : vk->max_allocation;
     return RD_OK;
 }
 
@@ -375,9 +379,12 @@ static rd_result reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes,
     vkQueueWaitIdle(vk->queue);
     release(ctx, buf, counted);
     bytes = (bytes + 255) & ~(VkDeviceSize)255;
-    if (vk->max_allocation && bytes > vk->max_allocation)
-        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: %s needs %.2f GiB, more than the %.2f GiB %s allows in one allocation",
-                       what, bytes / 1073741824.0, vk->max_allocation / 1073741824.0, vk->name);
+    /* Past maxMemoryAllocationSize an allocation may fail, and it is tried: NVIDIA's 4 GiB is
+       such a soft limit, which capped a scene's SH at 22M Gaussians of degree 3. Past the
+       largest buffer, or the memory heap, it is refused here. */
+    if (vk->max_buffer && bytes > vk->max_buffer)
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: %s needs %.2f GiB, more than the %.2f GiB %s allows a buffer", what,
+                       bytes / 1073741824.0, vk->max_buffer / 1073741824.0, vk->name);
     VkBufferCreateInfo info = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = bytes,
                                .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                         VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT |
@@ -394,11 +401,24 @@ static rd_result reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes,
         release(ctx, buf, counted);
         return rd_fail(ctx, RD_ERROR_DEVICE, "vulkan: %s: no suitable memory type", step);
     }
+    VkDeviceSize heap = vk->memory.memoryHeaps[vk->memory.memoryTypes[type].heapIndex].size;
+    if (req.size > heap) {
+        release(ctx, buf, counted);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: %s needs %.2f GiB, more than the %.2f GiB of %s's memory heap", what,
+                       req.size / 1073741824.0, heap / 1073741824.0, vk->name);
+    }
     VkMemoryAllocateFlagsInfo flags = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO,
                                        .flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT};
     VkMemoryAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .pNext = &flags,
                                   .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
-    r = rd_vk_check(ctx, vkAllocateMemory(vk->device, &alloc, NULL, &buf->memory), step);
+    VkResult allocated = vkAllocateMemory(vk->device, &alloc, NULL, &buf->memory);
+    if (allocated != VK_SUCCESS && vk->max_allocation && req.size > vk->max_allocation) {
+        release(ctx, buf, counted);
+        return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: %s needs %.2f GiB in one allocation, past the %.2f GiB %s promises, "
+                       "and it refused (%s)", what, req.size / 1073741824.0, vk->max_allocation / 1073741824.0, vk->name,
+                       vk_result_name(allocated));
+    }
+    r = rd_vk_check(ctx, allocated, step);
     if (r == RD_OK) r = rd_vk_check(ctx, vkBindBufferMemory(vk->device, buf->buffer, buf->memory, 0), step);
     if (r == RD_OK && buf->host) r = rd_vk_check(ctx, vkMapMemory(vk->device, buf->memory, 0, VK_WHOLE_SIZE, 0, &buf->mapped), step);
     if (r != RD_OK) {

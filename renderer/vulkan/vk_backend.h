@@ -42,7 +42,8 @@ typedef struct rd_vk_state {
     bool shader_float64;            /* shaderFloat64, enabled where the device has it (the NeRF march's doubles) */
     bool shader_clock;              /* VK_KHR_shader_clock's subgroup clock, enabled where the device has it */
     VkPhysicalDeviceMemoryProperties memory;
-    VkDeviceSize max_allocation;    /* maxMemoryAllocationSize */
+    VkDeviceSize max_allocation;    /* maxMemoryAllocationSize: a soft limit, tried past (reserve) */
+    VkDeviceSize max_buffer;        /* maxBufferSize (VK_KHR_maintenance4), else max_allocation */
     char name[256];
     rd_context *ctx;                /* for the messenger's log */
     rd_vk_buffer staging;           /* host-visible bounce buffer for uploads and downloads */
