@@ -5,7 +5,8 @@
 # benchmarks (SCENES: some of synth1M synth6M biker donut demo, the default, and synth20M synth6M4K); BACKWARD=1 adds the
 # forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
 # (bench --features random) on each backend; STREAM=1 times a fixture stream's decode + render
-# (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99);
+# (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99); SCALE=1
+# times SCALE_GAUSSIANS (100M) synthetic Gaussians on each backend with the memory they take;
 # HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h). frame_ms: the frame
 # without stage timers; the stages and staged_ms: a second pass with them; rec_us, wait_us
 # and call_us: the host's time in a frame (recording or launching, submit and wait, the
@@ -63,8 +64,21 @@ fi
 if [ -n "${STREAM:-}" ]; then # issue 32's decode + render and seeks (tools/stream_bench.sh: STILL, BACKENDS)
     bash tools/stream_bench.sh
 fi
-if [ -n "${SCALE:-}" ]; then
-    echo "scale: 50M synthetic Gaussians at 1920x1080 (cuda):"
-    "$bin/radiant" bench --synth 50000000 --backend cuda --frames 5 --warmup 1 2>&1 | tail -n 9
+if [ -n "${SCALE:-}" ]; then # issue 35's scale: SCALE_GAUSSIANS (100M) at 1920x1080 on each backend, and the memory it needs
+    for backend in ${BACKENDS:-cuda vulkan}; do
+        json=$("$bin/radiant" bench --synth ${SCALE_GAUSSIANS:-100000000} --backend $backend ${HALF_SH:+--half-sh} --frames 5 --warmup 1 \
+               --json 2>&1 | tail -n 1)
+        python3 - "$backend" "$json" <<'PY'
+import json, sys
+backend, text = sys.argv[1:3]
+try:
+    j = json.loads(text)
+except ValueError:
+    print(f"scale {backend}: failed: {text[:300]}")
+    sys.exit(0)
+print(f"scale {backend}: {j['gaussians']} Gaussians, frame {j['median_ms']:.2f} ms, wall {j['median_wall_ms']:.2f} ms, "
+      f"device buffers {j['device_bytes_peak'] / 2**30:.2f} GiB, host peak RSS {j['host_peak_rss_bytes'] / 2**30:.2f} GiB")
+PY
+    done
 fi
 exit $status
