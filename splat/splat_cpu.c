@@ -157,6 +157,36 @@ out_of_memory:
                    (long long)scene->count, vp->width, vp->height);
 }
 
+static int compare_lengths(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y); /* longest first */
+}
+
+/* How the frame's pairs spread over its tiles (issue 35's load balance, the same lists on
+   every backend): the longest tile list, the 99th percentile and the mean of the non-empty
+   tiles, and the percentage of all pairs in the longest 1% of them. Nothing where memory
+   runs out. */
+static void tile_list_counts(const rd_cpu_frame *f, int64_t tiles, rd_render_stats *stats)
+{
+    int64_t *lengths = rd_alloc_array((size_t)(tiles > 0 ? tiles : 1), sizeof(int64_t)), used = 0, pairs = 0;
+    if (!lengths) return;
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t n = f->tile_offsets[t + 1] - f->tile_offsets[t];
+        if (n > 0) lengths[used++] = n, pairs += n;
+    }
+    if (used > 0) {
+        qsort(lengths, (size_t)used, sizeof(int64_t), compare_lengths);
+        int64_t top = (used + 99) / 100, in_top = 0;
+        for (int64_t k = 0; k < top; k++) in_top += lengths[k];
+        rd_stats_add_count(stats, "tile_pairs_max", (double)lengths[0]);
+        rd_stats_add_count(stats, "tile_pairs_p99", (double)lengths[used / 100]);
+        rd_stats_add_count(stats, "tile_pairs_mean", (double)pairs / (double)used);
+        rd_stats_add_count(stats, "tile_pairs_top1pct", 100.0 * (double)in_top / (double)pairs);
+    }
+    free(lengths);
+}
+
 rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp,
                               const rd_framebuffer *target, rd_render_stats *stats)
 {
@@ -176,10 +206,11 @@ rd_result rd_splat_render_cpu(rd_context *ctx, const rd_scene *scene, const rd_v
     }
     rd_parallel_for(f.threads, (int64_t)vp->tiles_x * vp->tiles_y, 2, blend_tiles, &f);
     double t4 = rd_now_ms();
-    int64_t visible = f.visible, pairs = f.tile_offsets[(int64_t)vp->tiles_x * vp->tiles_y];
-    rd_cpu_frame_free(&f);
+    int64_t tiles = (int64_t)vp->tiles_x * vp->tiles_y, visible = f.visible, pairs = f.tile_offsets[tiles];
     rd_stats_set_stages(stats, rd_splat_stage_names, (const double[RD_SPLAT_STAGES]){ms[0], ms[1], ms[2], t4 - t3},
                         RD_SPLAT_STAGES, ms[0] + ms[1] + ms[2] + t4 - t3);
     rd_splat_counts(stats, visible, pairs);
+    tile_list_counts(&f, tiles, stats);
+    rd_cpu_frame_free(&f);
     return RD_OK;
 }

@@ -104,6 +104,24 @@ int main(void)
     rd_render_last_stats(ctx, &st);
     CHECK(rd_render_stats_count(&st, "visible") == 1 && rd_render_stats_count(&st, "pairs") == 1 && st.total_ms > 0);
     CHECK(st.stage_count == 4 && rd_render_stats_count(&st, "no such count") == 0);
+    if (rd_context_backend(ctx) == RD_BACKEND_CPU) { /* how the pairs spread over the tiles: lists of 2 and 1 */
+        float means[9] = {-0.375f, -0.125f, 1, -0.375f, -0.125f, 1, 0.125f, -0.125f, 1}, scales[9], rots[12] = {0}, ops[3] = {0},
+              shs[9] = {0}, wide_color[32 * 16 * 4];
+        for (int k = 0; k < 9; k++) scales[k] = -5.0f;
+        for (int k = 0; k < 3; k++) rots[4 * k] = 1.0f;
+        rd_scene *three = NULL;
+        rd_camera wide = {.width = 32, .height = 16, .fx = 32, .fy = 32, .cx = 16, .cy = 8,
+                          .w2c = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}};
+        if (CHECK_OK(rd_scene_create(ctx, &(rd_scene_desc){.count = 3, .means = means, .log_scales = scales, .rotations = rots,
+                                                           .opacities = ops, .sh = shs}, &three)) &&
+            CHECK_OK(rd_render(ctx, three, &wide, NULL, &(rd_framebuffer){.color = wide_color}))) {
+            rd_render_last_stats(ctx, &st);
+            CHECK(rd_render_stats_count(&st, "pairs") == 3 && rd_render_stats_count(&st, "tile_pairs_max") == 2 &&
+                  rd_render_stats_count(&st, "tile_pairs_p99") == 2 && rd_render_stats_count(&st, "tile_pairs_mean") == 1.5 &&
+                  fabs(rd_render_stats_count(&st, "tile_pairs_top1pct") - 200.0 / 3.0) < 1e-9);
+        }
+        rd_scene_destroy(three);
+    }
     /* asked for, the stage times add up to the frame (device timers: within their 0.5 us) */
     CHECK_OK(rd_render(ctx, scene, &cam, &(rd_render_desc){.flags = RD_RENDER_STAGE_TIMES}, &fb));
     rd_render_last_stats(ctx, &st);
