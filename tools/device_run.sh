@@ -10,7 +10,7 @@
 # HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h). frame_ms: the frame
 # without stage timers; the stages and staged_ms: a second pass with them; rec_us, wait_us
 # and call_us: the host's time in a frame (recording or launching, submit and wait, the
-# whole call; medians, in microseconds).
+# whole call; medians, in microseconds); dev_MiB: the context's device buffers at most.
 set -u
 # RADIANT_LIB_DIR: another build of the library to load first (to compare variants)
 export LD_LIBRARY_PATH=${RADIANT_LIB_DIR:+$RADIANT_LIB_DIR:}$PWD/.device/lib:${LD_LIBRARY_PATH:-}
@@ -29,7 +29,7 @@ done
 donut=$RADIANT_DATA/gaussian_splats/gshairlod_donut/fused.ply
 biker=$RADIANT_DATA/gaussian_splats/playcanvas/biker.spz
 # the issue's scenes: synthetic 1M and 6M (SH 3), the real biker and donut (SH 0), and the demo
-printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %9s %12s %9s %8s %8s %8s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms staged_ms wall_ms pairs fwdbwd_ms rec_us wait_us call_us
+printf "%-10s %-7s %9s %9s %9s %9s %9s %9s %9s %12s %9s %8s %8s %8s %8s\n" scene backend frame_ms pre_ms bin_ms sort_ms blend_ms staged_ms wall_ms pairs fwdbwd_ms rec_us wait_us call_us dev_MiB
 for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "donut:$donut" "demo:--demo" \
             "synth20M:--synth 20000000" "synth6M4K:--synth 6000000 --width 3840 --height 2160"; do
     name=${spec%%:*} args=${spec#*:}
@@ -51,7 +51,7 @@ print(f"{name:10s} {backend:7s} {j['median_ms']:9.3f} {s['preprocess_ms']:9.3f} 
       f"{j['mean_intersections']:12.0f} {j['median_forward_backward_ms']:9.3f}", end="")
 c = j["counts"] # the host's time in a frame: recording (Vulkan) or launching (CUDA), submit and wait, the call
 print(f" {c.get('host_record_us', c.get('host_launch_us', 0)):8.0f} {c.get('host_submit_wait_us', c.get('host_wait_us', 0)):8.0f}"
-      f" {c.get('host_call_us', 0):8.0f}")
+      f" {c.get('host_call_us', 0):8.0f} {j['device_bytes_peak'] / 2**20:8.0f}")
 PY
     done
 done
