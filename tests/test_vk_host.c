@@ -3,7 +3,7 @@
    the default on a GPU) equals the frame it waits for asleep, bit for bit, on a fresh random scene; the polled
    and the sleeping contexts both report the host's times (recording, submit and wait, the
    call); a frame like the last submits its recording again (rd_vk_reusable) and renders
-   what a fresh context renders. Skipped, saying so, where no Vulkan device opens. */
+   what a fresh context renders, over a random run of frames too. Skipped, saying so, where no Vulkan device opens. */
 #include "test_util.h"
 #include "../renderer/tuning.h"
 #ifdef RADIANT_TEST_VULKAN
@@ -26,6 +26,66 @@ static rd_result render(rd_context *ctx, const rd_scene_desc *arrays, const rd_c
     rd_render_last_stats(ctx, stats);
     rd_scene_destroy(scene);
     return r;
+}
+
+/* A run of frames on one context, each a random pick of two scenes (one with half SH),
+   two sizes, two cameras and the outputs wanted (colour, or colour, depth and
+   transmittance, into host or device memory): every image equals a fresh context's, bit
+   for bit, whether the frame reused the last recording or made its own. */
+static void test_frame_sequence(rd_context *ctx, rd_context *fresh, const rd_scene_desc *arrays)
+{
+    rd_scene_desc half_arrays = *arrays;
+    half_arrays.flags |= RD_SCENE_HALF_SH;
+    const rd_scene_desc *descs[2] = {arrays, &half_arrays};
+    rd_scene *scenes[2] = {NULL, NULL};
+    rd_camera cams[2][2] = {{random_camera(&rng, 80, 48), random_camera(&rng, 80, 48)},
+                            {random_camera(&rng, 64, 64), random_camera(&rng, 64, 64)}};
+    size_t most = 80 * 64;
+    float *color = malloc(most * 4 * sizeof(float)), *depth = malloc(most * sizeof(float)), *trans = malloc(most * sizeof(float));
+    float *want_color = malloc(most * 4 * sizeof(float)), *want_depth = malloc(most * sizeof(float));
+    void *device = NULL;
+    rd_memory device_memory;
+    int reused = 0, same = 0, frames = 24;
+    if (!color || !depth || !trans || !want_color || !want_depth || !CHECK_OK(rd_scene_create(ctx, descs[0], &scenes[0])) ||
+        !CHECK_OK(rd_scene_create(ctx, descs[1], &scenes[1])) ||
+        !CHECK_OK(rd_buffer_alloc(ctx, most * 4 * sizeof(float), &device, &device_memory)))
+        frames = 0;
+    int which = 0, size = 0;
+    bool extras = false, on_device = false;
+    for (int k = 0; k < frames; k++) {
+        if (k == 0 || rng_uniform(&rng) < 0.5) { /* else the last frame's, but for the camera: its recording serves */
+            which = rng_uniform(&rng) < 0.5, size = rng_uniform(&rng) < 0.3;
+            extras = rng_uniform(&rng) < 0.3, on_device = rng_uniform(&rng) < 0.3;
+        }
+        int view = rng_uniform(&rng) < 0.5;
+        const rd_camera *cam = &cams[size][view];
+        size_t pixels = (size_t)cam->width * cam->height;
+        rd_framebuffer fb = on_device ? (rd_framebuffer){.color = device, .memory = device_memory}
+                                      : (rd_framebuffer){.color = color, .depth = extras ? depth : NULL,
+                                                         .transmittance = extras ? trans : NULL};
+        rd_render_stats st = {0};
+        if (!CHECK_OK(rd_render(ctx, scenes[which], cam, NULL, &fb))) break;
+        rd_render_last_stats(ctx, &st);
+        reused += rd_render_stats_count(&st, "host_recorded") == 0;
+        if (on_device && !CHECK_OK(rd_buffer_copy(ctx, color, RD_MEMORY_HOST, device, device_memory, pixels * 4 * sizeof(float))))
+            break;
+        rd_scene *again = NULL;
+        if (CHECK_OK(rd_scene_create(fresh, descs[which], &again)) &&
+            CHECK_OK(rd_render(fresh, again, cam, NULL,
+                               &(rd_framebuffer){.color = want_color, .depth = extras && !on_device ? want_depth : NULL}))) {
+            bool equal = memcmp(color, want_color, pixels * 4 * sizeof(float)) == 0 &&
+                         (!extras || on_device || memcmp(depth, want_depth, pixels * sizeof(float)) == 0);
+            same += equal;
+            if (!CHECK(equal)) printf("frame %d (scene %d, %dx%d, view %d, extras %d, device %d) differs from a fresh context's\n", k,
+                                      which, cam->width, cam->height, view, extras, on_device);
+        }
+        rd_scene_destroy(again);
+    }
+    printf("a run of %d frames: %d reused the last recording, %d equal to a fresh context's\n", frames, reused, same);
+    CHECK(frames == 0 || reused > 0);
+    if (device) rd_buffer_free(ctx, device);
+    rd_scene_destroy(scenes[0]), rd_scene_destroy(scenes[1]);
+    free(color), free(depth), free(trans), free(want_color), free(want_depth);
 }
 
 int main(void)
@@ -54,6 +114,7 @@ int main(void)
             CHECK(record > 0.0 && wait > 0.0 && call >= record + wait);
         }
     }
+    if (polling) test_frame_sequence(polling, sleeping, &arrays);
     /* a frame like the last (same scene, size and outputs; another camera, another host
        buffer) submits the last one's recording again, and its image is the one a fresh context renders; a frame of
        another size records anew */
