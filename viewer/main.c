@@ -37,6 +37,7 @@ static const char *USAGE =
     "  --decode-limit MIB|none  memory the scene file may decode to (default: 64 times its size,\n"
     "                        at least 256 MiB)\n"
     "  --spz-frame NAME      read SPZ scenes as in this frame (RUB, RDF, ...), whatever their record says\n"
+    "  --half-sh             3D Gaussian scenes keep their SH in half precision (as radiant render's)\n"
     "  --time T              a 4D scene starts at time T, paused (default: the start of its range)\n"
     "  --features FILE       the scene's feature field (default: the scene's name with .rfeat); M shows its\n"
     "                        PCA colouring (K: level) and the relevancy of a query (G: next query)\n"
@@ -75,6 +76,7 @@ static int parse_options(int argc, char **argv, vw_options *o)
         else if (strcmp(a, "--no-vsync") == 0) o->vsync = false;
         else if (strcmp(a, "--verbose") == 0) o->verbose = true;
         else if (strcmp(a, "--screenshot-overlay") == 0) o->screenshot_overlay = true;
+        else if (strcmp(a, "--half-sh") == 0) o->half_sh = true;
         else if (has_value && strcmp(a, "--dataset") == 0) o->dataset = argv[++i];
         else if (has_value && strcmp(a, "--split") == 0) {
             o->split = argv[++i];
