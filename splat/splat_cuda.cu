@@ -13,6 +13,7 @@
    (rd_splat_render_cuda). */
 #include "splat_cuda_frame.cuh"
 #include "splat_cuda_sh.cuh"
+#include "splat_cuda_scene.h"
 #include "../renderer/cuda/cuda_sort.h"
 #include "../renderer/frame_driver.h"
 
@@ -72,14 +73,6 @@ typedef struct long_tile_rule {
     unsigned int per_long;
     unsigned int busy_most;
 } long_tile_rule;
-
-/* The last rendered scene's arrays on this context's device, recognised by the scene's
-   uid (a context has one device, so no two devices share a copy). */
-typedef struct scene_copy {
-    uint64_t uid;
-    rd_cuda_buffer arrays[RD_SCENE_ARRAYS]; /* in rd_scene_array_list's order; RD_SCENE_HALF_SH: the SH as
-                                               halves in rows of whole words (sh_half_row_words) */
-} scene_copy;
 
 typedef struct splat_frame {
     rd_cuda_buffer splats, tiles, pair_scan, keys[2], values[2], ranges, schedule, temp;
@@ -352,132 +345,15 @@ __global__ void tile_ranges_kernel(const unsigned int *keys, const long long *pa
     }
 }
 
-/* The blend's launch order. Blocks start roughly in launch order and a tile's time grows
-   with its list, so a long list launched late ran alone at the end (biker: the busiest SM
-   was active 1.5x as long as the average one). Tiles are launched longest first, by the
-   bit length of their list's length (LPT scheduling, coarsely); within a class the order
-   does not matter, as tiles write disjoint pixels. Two passes: a histogram of the classes,
-   then each tile's place = the tiles of longer classes + its rank in its own. */
-enum { LENGTH_CLASSES = 65 };
-
-/* counters: [LENGTH_CLASSES] histogram, then [LENGTH_CLASSES] places taken; zero at start.
-   long_places: the first places of the schedule that the blend gives an SM each (see
-   blend_part); shared_finished: the blocks of the blend's shared part that have ended. */
-typedef struct tile_schedule_counters {
-    unsigned int histogram[LENGTH_CLASSES], taken[LENGTH_CLASSES];
-    unsigned int long_places, shared_finished;
-} tile_schedule_counters;
-static_assert(sizeof(tile_schedule_counters) % 8 == 0, "the frame's 64-bit counts follow the schedule's (ranges_bytes)");
-
-/* What the host reads of a frame: the end of the ranges buffer from the schedule's long
-   places on (ranges_bytes), one download. */
-typedef struct frame_counts {
-    unsigned int long_places, shared_finished;
-    long long visible, pairs;
-} frame_counts;
-static_assert(offsetof(tile_schedule_counters, long_places) + offsetof(frame_counts, visible) == sizeof(tile_schedule_counters),
-              "frame_counts: the tail of tile_schedule_counters, then the frame's counts");
-
-/* A place of the schedule: the tile and its run of the sorted keys, so that a blend block
-   finds its list with one read rather than two dependent ones (a quarter of the biker
-   blend's stall samples were its warps waiting for the tile id and then its range). */
-typedef struct tile_work {
-    long long start;    /* the tile's first pair in the sorted keys */
-    unsigned int count; /* its pairs: fewer than MAX_CAPACITY */
-    unsigned int tile;
-} tile_work;
-static_assert(sizeof(tile_work) == 16, "tile_work: one 16-byte read");
-
-__device__ __forceinline__ int length_class(tile_range r) { return 64 - __clzll(r.end - r.start); }
-
-/* Adds one to counters[c] for every lane (c < 0: none), one atomic per distinct class in
-   the warp; returns the lane's count before its own one, lanes of a class in lane order. */
-__device__ __forceinline__ unsigned int warp_increment(unsigned int *counters, int c)
-{
-    int lane = threadIdx.x & 31;
-    unsigned int group = __match_any_sync(0xffffffffu, c), leader = __ffs(group) - 1, before = 0;
-    if (c >= 0 && lane == (int)leader) before = atomicAdd(&counters[c], __popc(group));
-    return __shfl_sync(0xffffffffu, before, leader) + __popc(group & ((1u << lane) - 1));
-}
-
-__global__ void tile_classes_kernel(const tile_range *ranges, unsigned int tiles, tile_schedule_counters *counters)
-{
-    wait_for_previous_kernel();
-    unsigned int t = blockIdx.x * blockDim.x + threadIdx.x;
-    warp_increment(counters->histogram, t < tiles ? length_class(ranges[t]) : -1);
-}
-
-__global__ void tile_schedule_kernel(const tile_range *ranges, unsigned int tiles, tile_schedule_counters *counters,
-                                     tile_work *schedule, const long long *pairs, long_tile_rule rule)
-{
-    wait_for_previous_kernel();
-    __shared__ unsigned int s_first[LENGTH_CLASSES]; /* the places before each class */
-    if (threadIdx.x == 0) {
-        unsigned int sum = 0, long_places = 0;
-        int long_from = 64 - __clzll(max(*pairs / max(rule.per_long, 1u), 1ll));
-        for (int c = LENGTH_CLASSES - 1; c >= 0; c--) {
-            s_first[c] = sum;
-            sum += counters->histogram[c];
-            if (c >= long_from) long_places = min(sum, rule.most);
-        }
-        if (sum - counters->histogram[0] > rule.busy_most) long_places = 0; /* class 0: no pairs */
-        if (blockIdx.x == 0) counters->long_places = long_places;
-    }
-    __syncthreads();
-    unsigned int t = blockIdx.x * blockDim.x + threadIdx.x;
-    tile_range r = t < tiles ? ranges[t] : tile_range{0, 0};
-    int c = t < tiles ? length_class(r) : -1;
-    unsigned int rank = warp_increment(counters->taken, c);
-    if (c >= 0) schedule[s_first[c] + rank] = tile_work{r.start, (unsigned int)(r.end - r.start), t};
-}
-
+#include "splat_cuda_schedule.cuh"
 #include "splat_cuda_blend.cuh"
 
 /* ---- host side -------------------------------------------------------------------------- */
 
-static void release_scene(rd_context *ctx, scene_copy *c)
-{
-    for (rd_cuda_buffer &b : c->arrays) rd_cuda_release(ctx, &b);
-    c->uid = 0;
-}
-
-/* The scene's arrays on the device: the caller's (a device-memory scene), or our copy of
-   the host arrays, made when the scene differs from the last one rendered. */
+/* The frame's scene on the device (splat_cuda_scene.cu), and its SH as halves or NULL. */
 static rd_result device_gaussians(rd_context *ctx, splat_frame *f, const rd_scene *scene, rd_gaussians *g)
 {
-    *g = rd_scene_gaussians(scene);
-    f->sh_half = NULL;
-    if (scene->head.memory == RD_MEMORY_DEVICE) return RD_OK; /* the caller's arrays, used in place */
-    bool half_sh = (scene->flags & RD_SCENE_HALF_SH) != 0; /* rounded already: the halves hold the values exactly */
-    if (f->scene.uid != scene->head.uid) {
-        release_scene(ctx, &f->scene);
-        const float *src[RD_SCENE_ARRAYS];
-        size_t floats[RD_SCENE_ARRAYS];
-        rd_scene_array_list(scene, src, floats);
-        rd_result r = RD_OK;
-        size_t half_bytes = 0;
-        uint16_t *halves = half_sh ? rd_scene_sh_halves(ctx, scene, 2 * sh_half_row_words(scene->sh_degree), &half_bytes) : NULL;
-        if (half_sh && !halves) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene upload: out of memory for the SH as halves");
-        for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
-            bool as_halves = halves && k == RD_ARRAY_SH;
-            size_t bytes = as_halves ? half_bytes : floats[k] * sizeof(float);
-            r = rd_cuda_reserve(ctx, &f->scene.arrays[k], bytes + 4, "scene upload");
-            if (r == RD_OK) r = rd_cuda_upload(ctx, &f->scene.arrays[k], 0, as_halves ? (const void *)halves : src[k], bytes);
-        }
-        free(halves);
-        if (r != RD_OK) {
-            release_scene(ctx, &f->scene);
-            return r;
-        }
-        f->scene.uid = scene->head.uid;
-    }
-    const float **fields[RD_SCENE_ARRAYS] = {&g->means, &g->log_scales, &g->rotations, &g->opacities, &g->sh};
-    for (int k = 0; k < RD_SCENE_ARRAYS; k++) *fields[k] = (const float *)f->scene.arrays[k].ptr;
-    if (half_sh) {
-        f->sh_half = (const unsigned int *)f->scene.arrays[RD_ARRAY_SH].ptr;
-        g->sh = NULL; /* no floats on the device (rd_render_backward refuses such scenes: splat/render.c) */
-    }
-    return RD_OK;
+    return rd_splat_cuda_scene_arrays(ctx, &f->scene, scene, g, &f->sh_half);
 }
 
 void rd_splat_cuda_free_state(rd_context *ctx, void *state)
@@ -485,7 +361,7 @@ void rd_splat_cuda_free_state(rd_context *ctx, void *state)
     splat_frame *f = (splat_frame *)state;
     if (!f) return;
     if (f->free_features) f->free_features(ctx, f->features);
-    release_scene(ctx, &f->scene);
+    rd_splat_cuda_scene_release(ctx, &f->scene);
     rd_cuda_buffer *bufs[] = {&f->splats, &f->tiles, &f->pair_scan, &f->keys[0], &f->keys[1], &f->values[0],
                                 &f->values[1], &f->ranges, &f->schedule, &f->temp, &f->color, &f->depth, &f->trans, &f->contrib,
                                 &f->depth_keys[0], &f->depth_keys[1], &f->order[0], &f->order[1], &f->last, &f->flags,
