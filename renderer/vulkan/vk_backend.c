@@ -196,7 +196,7 @@ static rd_result choose_device(rd_context *ctx, rd_vk_state *vk, int device_inde
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
     vkGetPhysicalDeviceProperties2(vk->physical, &p2);
     vk->max_allocation = m3.maxMemoryAllocationSize;
-    vk->max_buffer = maintenance4 && m4.maxBufferSize > vk->max_allocation ? m4.maxBufferSize : vk->max_allocation;
+    vk->max_buffer = maintenance4 ? m4.maxBufferSize : vk->max_allocation; /* a hard limit, above or below the soft one */
     return RD_OK;
 }
 
@@ -365,7 +365,10 @@ void rd_vk_release_for_caller(rd_context *ctx, rd_vk_buffer *buf) { release(ctx,
 rd_result rd_vk_reserve_room(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes, const char *what)
 {
     if (buf->buffer && bytes <= buf->bytes) return RD_OK;
-    VkDeviceSize room = bytes + bytes / 4, most = rd_vk(ctx)->max_allocation & ~(VkDeviceSize)255;
+    /* the spare quarter within the soft limit where the size is, within the largest buffer past it */
+    rd_vk_state *vk = rd_vk(ctx);
+    VkDeviceSize most = (bytes <= vk->max_allocation ? vk->max_allocation : vk->max_buffer) & ~(VkDeviceSize)255;
+    VkDeviceSize room = bytes + bytes / 4;
     if (most && room > most) room = bytes > most ? bytes : most; /* past it, rd_vk_reserve says so */
     return rd_vk_reserve(ctx, buf, room, what);
 }
@@ -380,8 +383,9 @@ static rd_result reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes,
     release(ctx, buf, counted);
     bytes = (bytes + 255) & ~(VkDeviceSize)255;
     /* Past maxMemoryAllocationSize an allocation may fail, and it is tried: NVIDIA's 4 GiB is
-       such a soft limit, which capped a scene's SH at 22M Gaussians of degree 3. Past the
-       largest buffer, or the memory heap, it is refused here. */
+       such a soft limit, which capped a scene's SH at 22M Gaussians of degree 3 (validation
+       layers newer than Debian's report such an allocation as an error). Past the largest
+       buffer, or the memory heap, it is refused here. */
     if (vk->max_buffer && bytes > vk->max_buffer)
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: %s needs %.2f GiB, more than the %.2f GiB %s allows a buffer", what,
                        bytes / 1073741824.0, vk->max_buffer / 1073741824.0, vk->name);
@@ -412,7 +416,8 @@ static rd_result reserve(rd_context *ctx, rd_vk_buffer *buf, VkDeviceSize bytes,
     VkMemoryAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .pNext = &flags,
                                   .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
     VkResult allocated = vkAllocateMemory(vk->device, &alloc, NULL, &buf->memory);
-    if (allocated != VK_SUCCESS && vk->max_allocation && req.size > vk->max_allocation) {
+    if ((allocated == VK_ERROR_OUT_OF_DEVICE_MEMORY || allocated == VK_ERROR_OUT_OF_HOST_MEMORY) && vk->max_allocation &&
+        req.size > vk->max_allocation) {
         release(ctx, buf, counted);
         return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: %s needs %.2f GiB in one allocation, past the %.2f GiB %s promises, "
                        "and it refused (%s)", what, req.size / 1073741824.0, vk->max_allocation / 1073741824.0, vk->name,
