@@ -417,15 +417,19 @@ static rd_result run_call(rd_context *ctx, void *user, int64_t capacity, int64_t
     rd_result r = rd_vk_upload(ctx, &f->params, 0, c->vp, sizeof *c->vp);
     if (r != RD_OK) return r;
     double t0 = rd_now_ms();
-    frame_key key;
-    fill_frame_key(f, c->scene, c->vp, c->target, &key);
-    bool reuse = !c->stage && rd_vk_reusable_matches(ctx, &f->frame_commands, &key, sizeof key);
-    if (!reuse) {
-        r = c->stage ? rd_vk_begin(ctx, &cmd) : rd_vk_reusable_begin(ctx, &f->frame_commands, &cmd);
-        if (r != RD_OK) return r;
+    if (c->stage) {
+        if ((r = rd_vk_begin(ctx, &cmd)) != RD_OK) return r;
         record_frame(ctx, f, cmd, c->scene, c->vp, c->target, c->stage);
-        if (!c->stage && (r = rd_vk_reusable_end(ctx, &f->frame_commands, &key, sizeof key)) != RD_OK) return r;
         c->recorded++;
+    } else {
+        frame_key key;
+        fill_frame_key(f, c->scene, c->vp, c->target, &key);
+        if (!rd_vk_reusable_matches(ctx, &f->frame_commands, &key, sizeof key)) {
+            if ((r = rd_vk_reusable_begin(ctx, &f->frame_commands, &cmd)) != RD_OK) return r;
+            record_frame(ctx, f, cmd, c->scene, c->vp, c->target, NULL);
+            if ((r = rd_vk_reusable_end(ctx, &f->frame_commands, &key, sizeof key)) != RD_OK) return r;
+            c->recorded++;
+        }
     }
     double t1 = rd_now_ms();
     r = c->stage ? rd_vk_submit_wait(ctx, "render") : rd_vk_reusable_submit_wait(ctx, &f->frame_commands, "render");

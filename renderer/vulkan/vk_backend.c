@@ -351,8 +351,7 @@ static void release(rd_context *ctx, rd_vk_buffer *buf, bool counted)
     rd_vk_state *vk = rd_vk(ctx);
     if (!vk || !buf) return;
     if (counted && buf->buffer && buf->bytes) rd_device_bytes_add(ctx, -(int64_t)buf->bytes);
-    if (buf->buffer) vk->buffer_generation++;
-    if (buf->buffer) vkDestroyBuffer(vk->device, buf->buffer, NULL);
+    if (buf->buffer) vkDestroyBuffer(vk->device, buf->buffer, NULL), vk->buffer_generation++;
     if (buf->memory) vkFreeMemory(vk->device, buf->memory, NULL);
     bool host = buf->host;
     memset(buf, 0, sizeof *buf);
