@@ -226,6 +226,11 @@ static rd_result choose_subgroup_size(rd_context *ctx, rd_vk_state *vk, int requ
     if (size < 8 || size > 128)
         return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "backend vulkan: %s: subgroup size %u is outside 8..128", vk->name, size);
     vk->subgroup_size = size;
+    /* subgroupPartitionNV (one match where the sort's ranking takes eight ballots) where the
+       device has it for compute shaders: vk_sort.c's choose_sort_rank */
+    vk->subgroup_partitioned = has_extension(vk->physical, VK_NV_SHADER_SUBGROUP_PARTITIONED_EXTENSION_NAME) &&
+                               (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                               (sub.supportedOperations & VK_SUBGROUP_FEATURE_PARTITIONED_BIT_NV);
     /* pin the size whenever the device lets us, so that the shaders' tables fit */
     vk->require_subgroup_size = controllable;
     if (!controllable && lo != hi)
@@ -255,8 +260,9 @@ static rd_result create_device(rd_context *ctx, rd_vk_state *vk, bool size_contr
     vk->shader_float64 = available.shaderFloat64 == VK_TRUE;
     VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12,
                                           .features = {.shaderInt64 = VK_TRUE, .shaderFloat64 = available.shaderFloat64}};
-    const char *ext[3];
+    const char *ext[4];
     uint32_t ext_count = 0;
+    if (vk->subgroup_partitioned) ext[ext_count++] = VK_NV_SHADER_SUBGROUP_PARTITIONED_EXTENSION_NAME;
     if (size_control) ext[ext_count++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
     if (vk->shader_clock) ext[ext_count++] = VK_KHR_SHADER_CLOCK_EXTENSION_NAME;
     if (vk->surface) ext[ext_count++] = VK_KHR_SWAPCHAIN_EXTENSION_NAME;

@@ -40,6 +40,7 @@ typedef struct rd_vk_state {
     uint32_t subgroup_size;         /* the size every pipeline runs with */
     bool require_subgroup_size;     /* pipelines request subgroup_size explicitly */
     bool shader_float64;            /* shaderFloat64, enabled where the device has it (the NeRF march's doubles) */
+    bool subgroup_partitioned;      /* VK_NV_shader_subgroup_partitioned, enabled for compute where the device has it */
     bool shader_clock;              /* VK_KHR_shader_clock's subgroup clock, enabled where the device has it */
     VkPhysicalDeviceMemoryProperties memory;
     VkDeviceSize max_allocation;    /* maxMemoryAllocationSize: a soft limit, tried past (reserve) */

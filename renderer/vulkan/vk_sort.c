@@ -22,6 +22,9 @@ static const uint32_t sort_args_spv[] = {
 static const uint32_t radix_scatter_spv[] = {
 #include "radix_scatter.comp.inc"
 };
+static const uint32_t radix_scatter_partitioned_spv[] = {
+#include "radix_scatter_partitioned.comp.inc"
+};
 static const uint32_t radix_totals_spv[] = {
 #include "radix_totals.comp.inc"
 };
@@ -43,6 +46,7 @@ struct rd_vk_sorter {
     rd_vk_pipeline scan_args, scan_reduce, scan_partials, scan_downsweep, count_args;
     sort_block_pipelines blocks[2]; /* small, large (choose_sort_blocks; large built only where its size differs) */
     bool single_pass;        /* decoupled look-back (choose_sort_path), else reduce-then-scan */
+    bool partitioned;        /* the scatter ranks digits by subgroupPartitionNV (choose_sort_rank) */
     uint32_t wait_budget;    /* the look-back's, in radix_scatter.comp's WAIT_BUDGET units */
     rd_vk_buffer control, partials, totals_buffer;
     /* single pass: per pass, per block and digit, the scatter's look-back entries;
@@ -119,6 +123,20 @@ static rd_result choose_sort_path(rd_context *ctx, rd_vk_sorter *s)
     return RD_OK;
 }
 
+/* How the scatter finds the lanes of a subgroup that hold a key's digit: one
+   subgroupPartitionNV where the device has it (radix_scatter_partitioned.comp), else eight
+   ballots (radix_scatter.comp). */
+static rd_result choose_sort_rank(rd_context *ctx, rd_vk_sorter *s)
+{
+    const rd_vk_state *vk = rd_vk(ctx);
+    s->partitioned = vk->subgroup_partitioned && ctx->tuning.vk_sort_rank != RD_SORT_RANK_BALLOTS;
+    if (ctx->tuning.vk_sort_rank == RD_SORT_RANK_PARTITIONED && !vk->subgroup_partitioned)
+        return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE,
+                       "vulkan: the sort ranked by subgroupPartitionNV: %s has no VK_NV_shader_subgroup_partitioned for "
+                       "compute shaders", vk->name);
+    return RD_OK;
+}
+
 /* The pipelines a sort of up to max_count keys takes (see choose_sort_blocks). */
 static const sort_block_pipelines *sort_blocks(const rd_vk_sorter *s, uint32_t max_count)
 {
@@ -140,7 +158,9 @@ static rd_result create_sort_blocks(rd_context *ctx, const rd_vk_sorter *s, sort
         {&b->args, sort_args_spv, sizeof sort_args_spv, "sort_args", &constants},
         s->single_pass ? (rd_vk_shader){&b->count, radix_totals_spv, sizeof radix_totals_spv, "radix_totals", &constants}
                        : (rd_vk_shader){&b->count, radix_histogram_spv, sizeof radix_histogram_spv, "radix_histogram", &constants},
-        {&b->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter", &constants}};
+        s->partitioned ? (rd_vk_shader){&b->scatter, radix_scatter_partitioned_spv, sizeof radix_scatter_partitioned_spv,
+                                        "radix_scatter_partitioned", &constants}
+                       : (rd_vk_shader){&b->scatter, radix_scatter_spv, sizeof radix_scatter_spv, "radix_scatter", &constants}};
     return rd_vk_pipelines_create(ctx, shaders, sizeof shaders / sizeof shaders[0]);
 }
 
@@ -157,6 +177,7 @@ rd_result rd_vk_sorter_create(rd_context *ctx, rd_vk_sorter **out)
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
     choose_sort_blocks(rd_vk(ctx), &ctx->tuning, s);
     rd_result r = choose_sort_path(ctx, s);
+    if (r == RD_OK) r = choose_sort_rank(ctx, s);
     const rd_vk_shader shaders[] = {
         {&s->scan_args, scan_args_spv, sizeof scan_args_spv, "scan_args"},
         {&s->scan_reduce, scan_reduce_spv, sizeof scan_reduce_spv, "scan_reduce"},

@@ -56,17 +56,4 @@ void write_dispatch(Uints out_args, uint at, uint groups)
     out_args.v[at + 2] = 1u;
 }
 
-// The lanes of the subgroup holding the same 8-bit digit as this one (a multi-split: one
-// ballot per bit); lanes where valid is false take part in no group.
-uvec4 digit_peers(uint digit, bool valid)
-{
-    uvec4 peers = subgroupBallot(valid);
-    for (uint b = 0u; b < 8u; b++) {
-        bool one = ((digit >> b) & 1u) != 0u;
-        uvec4 ones = subgroupBallot(one);
-        peers &= one ? ones : ~ones;
-    }
-    return peers;
-}
-
 uint groups_for(uint count, uint per_group) { return count / per_group + (count % per_group != 0u ? 1u : 0u); }
