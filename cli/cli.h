@@ -36,7 +36,8 @@ typedef struct cli_options {
     bool backward; /* bench --backward */
     int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */
     const char *spz_frame; /* --spz-frame NAME (rd_scene_load_desc.spz_frame) */
-    bool half_sh;          /* --half-sh: the scene's SH rounded to half precision (rd_scene_use_half_sh) */
+    uint32_t halves;       /* the inference layout's flags asked for: --half-sh RD_SCENE_HALF_SH (rd_scene_use_half_sh),
+                              --packed RD_SCENE_PACKED (rd_scene_use_packed) */
     int width, height, frames, warmup;
     rd_render_desc render;
     bool time_given; /* --time T (render.time): a 4D scene's time */

@@ -27,7 +27,7 @@ static const char *USAGE =
     "                        has passed (GPU clocks ramp up from idle); 0: none\n"
     "  --backend B           auto (default), cpu, cuda, vulkan\n"
     "  --width W --height H  render at this size\n"
-    "  --sh-degree N, --antialiased, --inria-extent, --half-sh   as for render\n"
+    "  --sh-degree N, --antialiased, --inria-extent, --half-sh, --packed   as for render\n"
     "  --time T              a 4D scene's frames all at time T (default: times across its range)\n"
     "  --backward            also time the forward and backward pass of a training step: the\n"
     "                        render, then rd_render_backward of the image times random\n"

@@ -277,8 +277,9 @@ int cli_bench_stream(int argc, char **argv, const char *usage)
     cli_options o;
     int status = stream_options(argc, argv, OPT_CAMERAS | OPT_BACKEND | OPT_SIZE | OPT_RENDER | OPT_JSON, usage, &o, &first, &last);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
-    if (o.half_sh) {
-        fprintf(stderr, "radiant: --half-sh: a stream's frames are decoded on the device in full precision\n");
+    if (o.halves) {
+        fprintf(stderr, "radiant: %s: a stream's frames are decoded on the device in full precision\n",
+                o.halves & RD_SCENE_HALF_SHAPE ? "--packed" : "--half-sh");
         return EXIT_USAGE;
     }
     rd_context *ctx = cli_context(&o);

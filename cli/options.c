@@ -161,7 +161,9 @@ int cli_parse(int argc, char **argv, unsigned allowed, const char *usage, cli_op
         } else if (TAKES("--antialiased", OPT_RENDER)) {
             o->render.flags |= RD_RENDER_ANTIALIASED;
         } else if (TAKES("--half-sh", OPT_RENDER)) {
-            o->half_sh = true;
+            o->halves |= RD_SCENE_HALF_SH;
+        } else if (TAKES("--packed", OPT_RENDER)) {
+            o->halves |= RD_SCENE_PACKED;
         } else if (TAKES("--inria-extent", OPT_RENDER)) {
             o->render.flags |= RD_RENDER_INRIA_EXTENT;
         } else if (TAKES("--expected-depth", OPT_RENDER)) {
@@ -244,7 +246,9 @@ static rd_result load_scene(rd_context *ctx, const cli_options *o, rd_scene **sc
 rd_result cli_load_scene(rd_context *ctx, const cli_options *o, rd_scene **scene)
 {
     rd_result r = load_scene(ctx, o, scene);
-    if (r == RD_OK && o->half_sh && (r = rd_scene_use_half_sh(ctx, *scene)) != RD_OK) /* --half-sh: its message names the scene's kind */
-        rd_scene_destroy(*scene), *scene = NULL;
+    /* --half-sh, --packed: their messages name the scene's kind */
+    if (r == RD_OK && o->halves)
+        r = o->halves & RD_SCENE_HALF_SHAPE ? rd_scene_use_packed(ctx, *scene) : rd_scene_use_half_sh(ctx, *scene);
+    if (r != RD_OK) rd_scene_destroy(*scene), *scene = NULL;
     return r;
 }

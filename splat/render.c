@@ -44,12 +44,15 @@ static rd_result render_cpu(rd_context *ctx, const rd_scene *scene, const rd_cam
     return rd_splat_render_cpu(ctx, scene, &vp, target, stats);
 }
 
-/* Half-precision SH is a layout for rendering (CUDA keeps no floats of them on the device). */
+/* Half precision is a layout for rendering (the GPUs keep no floats of those arrays). */
 static rd_result check_backward(rd_context *ctx, const rd_scene *scene)
 {
     if (scene->flags & RD_SCENE_HALF_SH)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_backward: the scene's SH are half precision (RD_SCENE_HALF_SH, "
-                       "--half-sh), a layout for rendering only; take gradients of a scene without it");
+                       "--half-sh or --packed), a layout for rendering only; take gradients of a scene without it");
+    if (scene->flags & RD_SCENE_HALF_SHAPE)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_backward: the scene's rotations, scales and opacities are half "
+                       "precision (RD_SCENE_HALF_SHAPE, --packed), a layout for rendering only; take gradients of a scene without it");
     return RD_OK;
 }
 

@@ -77,31 +77,72 @@ rd_result rd_scene_copy_arrays(rd_context *ctx, const rd_scene_desc *d, int sh_d
     return RD_OK;
 }
 
+static rd_result use_halves(rd_context *ctx, rd_scene *scene, uint32_t halves, const char *who);
+
 rd_result rd_scene_from_arrays(rd_context *ctx, const rd_scene_desc *d, rd_scene **out)
 {
     rd_result r = rd_scene_copy_arrays(ctx, d, d->sh_degree, out);
-    if (r == RD_OK && (d->flags & RD_SCENE_HALF_SH)) {
-        (*out)->flags &= ~(uint32_t)RD_SCENE_HALF_SH; /* not rounded yet */
-        r = rd_scene_use_half_sh(ctx, *out);
+    uint32_t halves = d->flags & (uint32_t)RD_SCENE_PACKED;
+    if (r == RD_OK && halves) {
+        (*out)->flags &= ~halves; /* not rounded yet */
+        r = use_halves(ctx, *out, halves, "rd_scene_create");
     }
     if (r != RD_OK) rd_scene_destroy(*out), *out = NULL;
     return r;
 }
 
-rd_result rd_scene_use_half_sh(rd_context *ctx, rd_scene *scene)
+typedef struct round_job {
+    rd_scene *scene;
+    uint32_t halves;
+} round_job;
+
+static void round_to_halves(float *values, size_t count)
+{
+    for (size_t k = 0; k < count; k++) values[k] = rd_half_to_float(rd_half_from_float(values[k]));
+}
+
+/* Gaussians [begin, end) of round_job's arrays. */
+static void round_gaussians(int64_t begin, int64_t end, int worker, void *user)
+{
+    (void)worker;
+    const round_job *j = user;
+    rd_scene *s = j->scene;
+    size_t first = (size_t)begin, n = (size_t)(end - begin), row = 3 * (size_t)rd_sh_coeffs(s->sh_degree);
+    if (j->halves & RD_SCENE_HALF_SH) round_to_halves(s->sh + first * row, n * row);
+    if (j->halves & RD_SCENE_HALF_SHAPE) {
+        round_to_halves(s->rotations + 4 * first, 4 * n);
+        round_to_halves(s->log_scales + 3 * first, 3 * n);
+        round_to_halves(s->opacities + first, n);
+    }
+}
+
+/* Rounds the arrays that the flags `halves` (of RD_SCENE_PACKED) name and not yet rounded,
+   and takes the flags. */
+static rd_result use_halves(rd_context *ctx, rd_scene *scene, uint32_t halves, const char *who)
 {
     if (!rd_is_gaussians(scene))
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "half-precision SH (rd_scene_use_half_sh, --half-sh) is for 3D Gaussian scenes (%s%s)",
-                       !scene ? "no scene given" : "this is a ",
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "half precision (%s, --half-sh, --packed) is for 3D Gaussian scenes (%s%s)",
+                       who, !scene ? "no scene given" : "this is a ",
                        !scene ? "" : rd_kind(scene->head.kind) ? rd_kind(scene->head.kind)->name : "scene of no known kind");
     if (scene->head.memory != RD_MEMORY_HOST)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_use_half_sh: the scene's arrays are device memory (round them before)");
-    if (scene->flags & RD_SCENE_HALF_SH) return RD_OK; /* rounded already */
-    size_t floats = (size_t)scene->count * 3 * (size_t)rd_sh_coeffs(scene->sh_degree);
-    for (size_t k = 0; k < floats; k++) scene->sh[k] = rd_half_to_float(rd_half_from_float(scene->sh[k]));
-    scene->flags |= RD_SCENE_HALF_SH;
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scene's arrays are device memory (round them before)", who);
+    halves &= ~scene->flags; /* rounded already */
+    if (!halves) return RD_OK;
+    round_job job = {scene, halves}; /* on the context's threads: one took 2 s of a 6M SH 3 scene's SH */
+    if (scene->count > 0) rd_parallel_for(ctx ? ctx->threads : 1, scene->count, 65536, round_gaussians, &job);
+    scene->flags |= halves;
     scene->head.uid = rd_scene_head_new(RD_SCENE_GAUSSIANS).uid; /* new values: backends upload again */
     return RD_OK;
+}
+
+rd_result rd_scene_use_half_sh(rd_context *ctx, rd_scene *scene)
+{
+    return use_halves(ctx, scene, RD_SCENE_HALF_SH, "rd_scene_use_half_sh");
+}
+
+rd_result rd_scene_use_packed(rd_context *ctx, rd_scene *scene)
+{
+    return use_halves(ctx, scene, RD_SCENE_PACKED, "rd_scene_use_packed");
 }
 
 typedef struct half_rows_job {
@@ -118,6 +159,33 @@ static void convert_half_rows(int64_t begin, int64_t end, int worker, void *user
         for (int c = 0; c < j->used; c++) j->out[i * j->row + c] = rd_half_from_float(j->sh[i * j->used + c]);
 }
 
+typedef struct shape_halves_job {
+    const rd_scene *scene;
+    uint16_t *out;
+} shape_halves_job;
+
+static void convert_shape_halves(int64_t begin, int64_t end, int worker, void *user)
+{
+    (void)worker;
+    const shape_halves_job *j = user;
+    const rd_scene *s = j->scene;
+    for (int64_t i = begin; i < end; i++) {
+        uint16_t *h = j->out + 8 * i;
+        for (int c = 0; c < 4; c++) h[c] = rd_half_from_float(s->rotations[4 * i + c]);
+        for (int c = 0; c < 3; c++) h[4 + c] = rd_half_from_float(s->log_scales[3 * i + c]);
+        h[7] = rd_half_from_float(s->opacities[i]);
+    }
+}
+
+uint16_t *rd_scene_shape_halves(rd_context *ctx, const rd_scene *scene, size_t *bytes)
+{
+    shape_halves_job job = {scene, NULL};
+    *bytes = (size_t)scene->count * RD_SHAPE_HALF_BYTES;
+    job.out = malloc(*bytes > 0 ? *bytes : 1);
+    if (job.out && scene->count > 0) rd_parallel_for(ctx->threads, scene->count, 65536, convert_shape_halves, &job);
+    return job.out;
+}
+
 uint16_t *rd_scene_sh_halves(rd_context *ctx, const rd_scene *scene, int row_halves, size_t *bytes)
 {
     half_rows_job job = {scene->sh, NULL, 3 * rd_sh_coeffs(scene->sh_degree), row_halves};
@@ -126,6 +194,26 @@ uint16_t *rd_scene_sh_halves(rd_context *ctx, const rd_scene *scene, int row_hal
     job.out = calloc(*bytes > 0 ? *bytes : 1, 1);
     if (job.out && scene->count > 0) rd_parallel_for(ctx->threads, scene->count, 65536, convert_half_rows, &job);
     return job.out;
+}
+
+rd_result rd_scene_upload_source(rd_context *ctx, const rd_scene *scene, int k, int sh_row_halves, const void **src,
+                                 size_t *bytes, uint16_t **converted)
+{
+    const float *arrays[RD_SCENE_ARRAYS];
+    size_t floats[RD_SCENE_ARRAYS];
+    rd_scene_array_list(scene, arrays, floats);
+    *src = arrays[k], *bytes = floats[k] * sizeof(float), *converted = NULL;
+    if ((scene->flags & RD_SCENE_HALF_SH) && k == RD_ARRAY_SH)
+        *converted = rd_scene_sh_halves(ctx, scene, sh_row_halves, bytes);
+    else if ((scene->flags & RD_SCENE_HALF_SHAPE) && k == RD_ARRAY_ROTATIONS)
+        *converted = rd_scene_shape_halves(ctx, scene, bytes);
+    else if ((scene->flags & RD_SCENE_HALF_SHAPE) && (k == RD_ARRAY_LOG_SCALES || k == RD_ARRAY_OPACITIES))
+        *bytes = 0; /* in the rotations' halves */
+    else
+        return RD_OK;
+    if (*bytes > 0 && !*converted) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene upload: out of memory for the halves");
+    *src = *converted;
+    return RD_OK;
 }
 
 rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene **out)
@@ -138,8 +226,9 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "rd_scene_create: means, log_scales, rotations, opacities and sh are all required");
     if (desc->memory == RD_MEMORY_HOST) return rd_scene_from_arrays(ctx, desc, out);
-    if (desc->flags & RD_SCENE_HALF_SH)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: RD_SCENE_HALF_SH is for host arrays (round device ones before)");
+    if (desc->flags & RD_SCENE_PACKED)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: %s is for host arrays (round device ones before)",
+                       desc->flags & RD_SCENE_HALF_SH ? "RD_SCENE_HALF_SH" : "RD_SCENE_HALF_SHAPE");
     rd_result r = check_shape(ctx, desc->count, desc->sh_degree);
     if (r != RD_OK) return r;
     if (desc->memory != RD_MEMORY_DEVICE || !ctx || (ctx->backend != RD_BACKEND_CUDA && ctx->backend != RD_BACKEND_VULKAN))

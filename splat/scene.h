@@ -88,6 +88,20 @@ void rd_gaussians_destroy(rd_scene *scene);
    *bytes the buffer's size. NULL where memory runs out; the caller frees it. */
 uint16_t *rd_scene_sh_halves(rd_context *ctx, const rd_scene *scene, int row_halves, size_t *bytes);
 
+/* RD_SCENE_HALF_SHAPE: a host scene's rotation (w x y z), log-scales (x y z) and opacity
+   logit as eight halves a Gaussian, in that order (16 bytes, one load on a GPU), converted
+   as rd_scene_sh_halves does; *bytes the buffer's size. NULL where memory runs out. */
+enum { RD_SHAPE_HALF_BYTES = 16 };
+uint16_t *rd_scene_shape_halves(rd_context *ctx, const rd_scene *scene, size_t *bytes);
+
+/* What a GPU uploads for a host scene's array k (RD_ARRAY_*): *bytes from *src, the
+   scene's floats or, for the arrays the flags keep as halves, halves converted for the
+   upload (*converted, which the caller frees; SH rows sh_row_halves apart, see
+   rd_scene_sh_halves). The log-scales and opacities of RD_SCENE_HALF_SHAPE take no bytes
+   (the rotations' halves hold them). Fails only where memory runs out. */
+rd_result rd_scene_upload_source(rd_context *ctx, const rd_scene *scene, int k, int sh_row_halves, const void **src,
+                                 size_t *bytes, uint16_t **converted);
+
 #ifdef __cplusplus
 }
 #endif

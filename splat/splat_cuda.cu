@@ -88,7 +88,7 @@ typedef struct splat_frame {
     } kept;
     splat_backward_buffers backward;
     scene_copy scene;
-    const unsigned int *sh_half; /* the scene's SH as halves (scene.arrays), where the frame's scene has RD_SCENE_HALF_SH */
+    half_arrays halves; /* the frame's scene's arrays kept as halves (RD_SCENE_PACKED), NULL where floats */
     rd_pair_capacity capacity; /* pairs the key buffers hold, and the count the tile sort sorts */
     struct frame_counts *host_counts; /* pinned: as on the device (ranges_bytes) */
     bool long_tiles_seen;             /* the last frame gave the blend's long part tiles */
@@ -148,16 +148,25 @@ typedef struct preprocess_output {
    contiguous in the scene, so the block copies them into shared memory (stage_sh_async)
    and each thread shades from there; read per thread from global memory, a warp's loads
    spread over 32 rows of up to 192 bytes each. HALF_SH: the scene's coefficients are the
-   halves at sh_half (RD_SCENE_HALF_SH, splat_cuda_sh.cuh), not g.sh. */
-template <bool HALF_SH>
-__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, const unsigned int *sh_half, preprocess_output out)
+   halves at halves.sh (RD_SCENE_HALF_SH, splat_cuda_sh.cuh), not g.sh. HALF_SHAPE: its
+   rotation, log-scales and opacity are eight halves at halves.shape (RD_SCENE_HALF_SHAPE),
+   one 16-byte load where the floats take three. */
+template <bool HALF_SH, bool HALF_SHAPE>
+__global__ void preprocess_kernel(rd_view_params vp, rd_gaussians g, half_arrays halves, preprocess_output out)
 {
     extern __shared__ unsigned int s_sh[]; /* floats, or pairs of halves */
     long long first = (long long)blockIdx.x * blockDim.x, i = first + threadIdx.x;
-    if (HALF_SH) stage_sh_half_async(sh_half, g, vp.sh_degree, first, s_sh);
+    if (HALF_SH) stage_sh_half_async(halves.sh, g, vp.sh_degree, first, s_sh);
     else stage_sh_async(g, vp.sh_degree, first, (float *)s_sh);
     rd_splat2d s = {};
-    bool kept = i < g.count && rd_splat_project(&vp, &g, i, &s);
+    bool kept;
+    if (HALF_SHAPE) {
+        float shape[8];
+        if (i < g.count) unpack_shape(halves.shape[i], shape);
+        kept = i < g.count && rd_splat_project_at(&vp, g.means + 3 * i, shape, shape + 4, shape + 7, &s);
+    } else {
+        kept = i < g.count && rd_splat_project(&vp, &g, i, &s);
+    }
     asm volatile("cp.async.wait_all;" ::: "memory");
     unsigned int accepted = 0;
     bool shaded = __syncthreads_or(kept) && kept &&
@@ -350,10 +359,10 @@ __global__ void tile_ranges_kernel(const unsigned int *keys, const long long *pa
 
 /* ---- host side -------------------------------------------------------------------------- */
 
-/* The frame's scene on the device (splat_cuda_scene.cu), and its SH as halves or NULL. */
+/* The frame's scene on the device (splat_cuda_scene.cu), and the arrays it keeps as halves. */
 static rd_result device_gaussians(rd_context *ctx, splat_frame *f, const rd_scene *scene, rd_gaussians *g)
 {
-    return rd_splat_cuda_scene_arrays(ctx, &f->scene, scene, g, &f->sh_half);
+    return rd_splat_cuda_scene_arrays(ctx, &f->scene, scene, g, &f->halves);
 }
 
 void rd_splat_cuda_free_state(rd_context *ctx, void *state)
@@ -549,14 +558,15 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     cudaError_t sorted = cudaSuccess;
     if (n > 0) {
         unsigned int groups = (unsigned int)((n + PREPROCESS_THREADS - 1) / PREPROCESS_THREADS);
-        const unsigned int *sh_half = f->sh_half;
-        size_t sh_bytes = (size_t)PREPROCESS_THREADS * (sh_half ? sh_half_stride(vp->sh_degree) : sh_row_stride(vp->sh_degree)) * 4;
+        half_arrays halves = f->halves;
+        size_t sh_bytes = (size_t)PREPROCESS_THREADS * (halves.sh ? sh_half_stride(vp->sh_degree) : sh_row_stride(vp->sh_degree)) * 4;
         pair_scan_state scan;
         scan.Init((int)emit_blocks(f, n), f->pair_scan.ptr, f->pair_scan.bytes);
         preprocess_output pre = {(device_splat *)f->splats.ptr, (packed_tiles *)f->tiles.ptr, depth_keys.Current(), order.Current(),
                                  out->flags};
-        (sh_half ? preprocess_kernel<true> : preprocess_kernel<false>)<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, sh_half,
-                                                                                                                  pre);
+        auto preprocess = halves.sh ? (halves.shape ? preprocess_kernel<true, true> : preprocess_kernel<true, false>)
+                                    : (halves.shape ? preprocess_kernel<false, true> : preprocess_kernel<false, false>);
+        preprocess<<<groups, PREPROCESS_THREADS, sh_bytes, st>>>(*vp, *g, halves, pre);
         stage_end(1);
         sorted = rd_cuda_sort_pairs(&sort, depth_keys, order, n, 32);
         long long words = (long long)(ranges_bytes(tiles) / 8);

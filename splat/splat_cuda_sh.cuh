@@ -3,7 +3,8 @@
    per-Gaussian step, splat_backward_cuda.cu): a warp reading its 32 Gaussians' rows from
    the scene spreads its loads over 32 rows of up to 192 bytes each, where the block can
    copy its contiguous rows with consecutive threads on consecutive floats. Scenes with
-   RD_SCENE_HALF_SH stage halves the same way. For .cu files only. */
+   RD_SCENE_HALF_SH stage halves the same way; RD_SCENE_HALF_SHAPE's halves unpack here
+   too. For .cu files only. */
 #ifndef RD_SPLAT_CUDA_SH_CUH
 #define RD_SPLAT_CUDA_SH_CUH
 
@@ -76,6 +77,18 @@ static __device__ bool splat_colour_half(const rd_view_params &vp, const float m
         for (int ch = 0; ch < 3; ch++) rgb[ch] += basis[j] * __half2float(sh[3 * j + ch]);
     out->rgb[0] = rgb[0], out->rgb[1] = rgb[1], out->rgb[2] = rgb[2];
     return rd_colour_finish(out);
+}
+
+/* RD_SCENE_HALF_SHAPE: a Gaussian's eight halves (rd_scene_shape_halves: rotation w x y z,
+   log-scales x y z, opacity logit) as floats in that order. */
+static __device__ __forceinline__ void unpack_shape(uint4 w, float shape[8])
+{
+    unsigned int words[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        float2 pair = __half22float2(*(const __half2 *)&words[k]);
+        shape[2 * k] = pair.x, shape[2 * k + 1] = pair.y;
+    }
 }
 
 #endif

@@ -265,11 +265,12 @@ RD_HD static inline bool rd_quat_rotation(const float *q, float unit[4], float R
     return true;
 }
 
-/* Spec steps 1-6 for Gaussian i: view transform, covariance, projection, conic and tile
+/* Spec steps 1-6 for a Gaussian (its mean, rotation w x y z, log-scales and opacity logit,
+   wherever the caller keeps them): view transform, covariance, projection, conic and tile
    range. False when it is culled (out's tiles_touched stays 0). */
-RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gaussians *scene, int64_t i, rd_splat2d *out)
+RD_HD static inline bool rd_splat_project_at(const rd_view_params *vp, const float *m, const float *rotation,
+                                             const float *log_scales, const float *opacity_logit, rd_splat2d *out)
 {
-    const float *m = scene->means + 3 * i;
     const float *R = vp->rot;
 
     /* 1. view space */
@@ -280,8 +281,8 @@ RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gau
 
     /* 2. 3D covariance factor M = Rq S, so that Sigma = M M^T */
     float unit[4], Rq[9], qlen;
-    if (!rd_quat_rotation(scene->rotations + 4 * i, unit, Rq, &qlen)) return false;
-    const float *ls = scene->log_scales + 3 * i;
+    if (!rd_quat_rotation(rotation, unit, Rq, &qlen)) return false;
+    const float *ls = log_scales;
     float s[3] = {expf(ls[0]), expf(ls[1]), expf(ls[2])};
 
     /* 3. EWA projection with the frustum-clamped Jacobian */
@@ -308,7 +309,7 @@ RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gau
     a += RD_LOW_PASS;
     c += RD_LOW_PASS;
 
-    float opacity = 1.0f / (1.0f + expf(-scene->opacities[i]));
+    float opacity = 1.0f / (1.0f + expf(-*opacity_logit));
     if (vp->flags & RD_RENDER_ANTIALIASED)
         opacity *= sqrtf(fmaxf(det_before / det, RD_AA_MIN_RHO * RD_AA_MIN_RHO));
 
@@ -343,6 +344,13 @@ RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gau
     out->opacity = opacity;
     out->depth = tz;
     return true;
+}
+
+/* rd_splat_project_at for Gaussian i of the scene's arrays. */
+RD_HD static inline bool rd_splat_project(const rd_view_params *vp, const rd_gaussians *scene, int64_t i, rd_splat2d *out)
+{
+    return rd_splat_project_at(vp, scene->means + 3 * i, scene->rotations + 4 * i, scene->log_scales + 3 * i,
+                               scene->opacities + i, out);
 }
 
 /* The unit direction from the camera's centre to mean (zero where they meet). */

@@ -162,16 +162,15 @@ static rd_result upload_scene(rd_context *ctx, vk_frame *f, const rd_scene *scen
     size_t floats[RD_SCENE_ARRAYS];
     rd_scene_array_list(scene, src, floats);
     rd_result r = RD_OK;
-    bool half_sh = (scene->flags & RD_SCENE_HALF_SH) != 0; /* rounded already: the halves hold the values exactly */
-    size_t half_bytes = 0;
-    uint16_t *halves = half_sh ? rd_scene_sh_halves(ctx, scene, 0, &half_bytes) : NULL; /* rows as they are */
-    if (half_sh && !halves) r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene upload: out of memory for the SH as halves");
     for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
-        size_t bytes = halves && k == RD_ARRAY_SH ? half_bytes : floats[k] * sizeof(float);
-        r = rd_vk_reserve(ctx, &f->scene.arrays[k], bytes + 4, "scene upload"); /* + 4: the last half's word */
-        if (r == RD_OK) r = rd_vk_upload(ctx, &f->scene.arrays[k], 0, halves && k == RD_ARRAY_SH ? (const void *)halves : src[k], bytes);
+        const void *from;
+        size_t bytes;
+        uint16_t *converted;
+        r = rd_scene_upload_source(ctx, scene, k, 0, &from, &bytes, &converted); /* SH rows as they are */
+        if (r == RD_OK) r = rd_vk_reserve(ctx, &f->scene.arrays[k], bytes + 4, "scene upload"); /* + 4: the last half's word */
+        if (r == RD_OK && bytes > 0) r = rd_vk_upload(ctx, &f->scene.arrays[k], 0, from, bytes);
+        free(converted);
     }
-    free(halves);
     if (r != RD_OK) {
         release_scene(ctx, &f->scene);
         return r;
@@ -254,7 +253,8 @@ static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, cons
             params, arrays[RD_ARRAY_MEANS], arrays[RD_ARRAY_LOG_SCALES], arrays[RD_ARRAY_ROTATIONS],
             arrays[RD_ARRAY_OPACITIES], arrays[RD_ARRAY_SH], f->splats.address, f->tiles.address, f->touched.address,
             f->depth_keys[0].address, f->order[0].address, counters, n,
-            scene->sh_degree + (scene->flags & RD_SCENE_HALF_SH ? RD_VK_SH_HALF : 0)}; /* host scenes only: upload_scene's halves */
+            scene->sh_degree + (scene->flags & RD_SCENE_HALF_SH ? RD_VK_SH_HALF : 0) +
+                (scene->flags & RD_SCENE_HALF_SHAPE ? RD_VK_SHAPE_HALF : 0)}; /* host scenes only: upload_scene's halves */
         uint64_t groups = (n + RD_LINEAR_THREADS - 1) / RD_LINEAR_THREADS;
         rd_vk_dispatch(cmd, &f->preprocess, &pre, groups);
         rd_vk_barrier(cmd);

@@ -60,7 +60,7 @@ static rd_result initialise(rd_trainer *t, const rd_trainer_desc *d)
         rd_result r = rd_scene_alloc(t->ctx, in->count, in->sh_degree, &t->scene);
         if (r != RD_OK) return r;
         size_t n = (size_t)in->count;
-        t->scene->flags = in->flags & ~(uint32_t)RD_SCENE_HALF_SH; /* the antialiased mode, say; training moves the SH off halves */
+        t->scene->flags = in->flags & ~(uint32_t)RD_SCENE_PACKED; /* the antialiased mode, say; training moves the values off halves */
         memcpy(t->scene->means, in->means, n * 3 * sizeof(float));
         memcpy(t->scene->log_scales, in->log_scales, n * 3 * sizeof(float));
         memcpy(t->scene->rotations, in->rotations, n * 4 * sizeof(float));

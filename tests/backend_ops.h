@@ -57,7 +57,7 @@ bool op_cpu_or_cuda(const op_env *env);
 void *op_device_copy(rd_context *ctx, const void *host, size_t bytes);
 
 /* The splat renderer's rows (ops_splat.c), and its backward pass's (ops_splat_backward.c). */
-extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_HALF_SH, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
+extern const backend_op OP_SPLAT_RENDER, OP_SPLAT_PACKED, OP_SPLAT_RENDER_VIEWS, OP_SPLAT_CENTRED_MEANS, OP_SPLAT_CAPACITY,
     OP_SPLAT_DEVICE_ARRAYS, OP_SPLAT_CONTEXTS, OP_SPLAT_BACKWARD;
 /* A GPU's gradient field against the CPU's (ops_splat_backward.c says how): the samples
    off by more than max_abs (|want| + RMS(want)) within the flip budget, and the relative

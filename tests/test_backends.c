@@ -24,7 +24,7 @@ static double now_seconds(void)
 }
 
 /* The operations, in the order they run on each backend. */
-static const backend_op *const OPS[] = {&OP_SPLAT_RENDER, &OP_SPLAT_HALF_SH, &OP_SPLAT_RENDER_VIEWS, &OP_SPLAT_CENTRED_MEANS,
+static const backend_op *const OPS[] = {&OP_SPLAT_RENDER, &OP_SPLAT_PACKED, &OP_SPLAT_RENDER_VIEWS, &OP_SPLAT_CENTRED_MEANS,
                                         &OP_SPLAT_CAPACITY, &OP_SPLAT_DEVICE_ARRAYS, &OP_SPLAT_CONTEXTS, &OP_SPLAT_BACKWARD, &OP_SPLAT4D_RENDER, &OP_SPLAT4D_BACKWARD,
                                         &OP_FEATURE_COEFFICIENTS, &OP_FEATURE_RELEVANCY,
                                         &OP_TRAIN_LOSS, &OP_TRAIN_ADAM, &OP_TRAIN_MCMC, &OP_HASHGRID, &OP_MLP,

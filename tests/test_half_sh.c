@@ -1,5 +1,6 @@
-/* test_half_sh.c: RD_SCENE_HALF_SH, the inference layout's SH in half precision (issue
-   35), on the CPU reference (the harness's splat_half_sh row checks the GPUs against it):
+/* test_half_sh.c: the inference layout (issue 35, RD_SCENE_PACKED): RD_SCENE_HALF_SH, the
+   SH in half precision, and RD_SCENE_HALF_SHAPE, the rotations, log-scales and opacities,
+   on the CPU reference (the harness's splat_packed row checks the GPUs against it):
    - rd_scene_use_half_sh leaves every SH value at its half-precision rounding, sets the
      flag, and a scene created with the flag holds the same values; such a scene saves and
      loads back (PLY, compact, SPZ);
@@ -7,8 +8,12 @@
      the real biker scene stay at least 50 dB from the full-precision scene's;
    - the rows CUDA and Vulkan upload (rd_scene_sh_halves) hold each Gaussian's halves, then
      zeros to the row's length, the same from many threads as from one;
-   - a trainer continuing such a scene hands back one without the flag;
-   - what it refuses: no scene; device arrays with the flag; gradients of such a scene. */
+   - rd_scene_use_packed rounds the shape's arrays too (and the SH once), leaves the means;
+     the shape's upload (rd_scene_shape_halves) holds each Gaussian's eight halves, the
+     same from many threads as from one, and the arrays it holds upload nothing of their own;
+   - packed renders of the same scenes (and the donut) stay at least 50 dB from the full;
+   - a trainer continuing such a scene hands back one without the flags;
+   - what it refuses: no scene; device arrays with either flag; gradients of such a scene. */
 #include "test_util.h"
 #include "../compress/conventions.h"
 #include "../splat/scene.h"
@@ -123,54 +128,115 @@ static void test_upload_rows(void)
     }
 }
 
+static void test_packed_rounding(void)
+{
+    rd_scene_desc d = random_scene(&rng, &(random_scene_desc){.count = 70001, .sh_degree = 2, .depth_min = 2, .depth_max = 6,
+                                                              .spread = 0.5, .log_scale_min = -4, .log_scale_max = -2});
+    ((float *)d.rotations)[0] = 1e6f, ((float *)d.log_scales)[0] = 1e-9f, ((float *)d.opacities)[0] = -3.14159f;
+    rd_scene *full = NULL, *created = NULL, *used = NULL;
+    rd_context *one = NULL;
+    CHECK_OK(rd_scene_create(ctx, &d, &full));
+    d.flags = RD_SCENE_PACKED;
+    CHECK_OK(rd_scene_create(ctx, &d, &created));
+    d.flags = 0;
+    /* half SH first, then the rest: the SH are not rounded twice (they could not change, but
+       the flags say what was done) */
+    if (full && created && (used = copy_of(full, 0)) != NULL && CHECK_OK(rd_scene_use_half_sh(ctx, used)) &&
+        CHECK_OK(rd_scene_use_packed(ctx, used))) {
+        rd_scene_desc a = rd_scene_arrays(used), b = rd_scene_arrays(created);
+        size_t n = (size_t)d.count;
+        struct { const float *got, *was; size_t count; } arrays[] = {
+            {a.rotations, d.rotations, 4 * n}, {a.log_scales, d.log_scales, 3 * n}, {a.opacities, d.opacities, n}, {a.sh, d.sh, 27 * n}};
+        int off = 0;
+        for (size_t k = 0; k < 4; k++)
+            for (size_t j = 0; j < arrays[k].count; j++) off += arrays[k].got[j] != rd_half_to_float(rd_half_from_float(arrays[k].was[j]));
+        CHECK(off == 0);
+        CHECK(isinf(a.rotations[0]) && a.log_scales[0] == 0.0f && fabsf(a.opacities[0] + 3.14159f) < 2e-3f);
+        CHECK(memcmp(a.means, d.means, n * 3 * sizeof(float)) == 0); /* positions stay single precision */
+        CHECK(memcmp(a.rotations, b.rotations, n * 4 * sizeof(float)) == 0 && memcmp(a.sh, b.sh, n * 27 * sizeof(float)) == 0);
+        CHECK((a.flags & RD_SCENE_PACKED) == RD_SCENE_PACKED && (b.flags & RD_SCENE_PACKED) == RD_SCENE_PACKED);
+        /* the shape's upload: eight halves a Gaussian, the same from one thread */
+        size_t bytes = 0, bytes_one = 0;
+        uint16_t *h = rd_scene_shape_halves(ctx, used, &bytes), *h_one = NULL;
+        if (CHECK(h != NULL && bytes == n * 16) && CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .threads = 1}, &one)) &&
+            CHECK((h_one = rd_scene_shape_halves(one, used, &bytes_one)) != NULL && bytes_one == bytes)) {
+            CHECK(memcmp(h, h_one, bytes) == 0);
+            off = 0;
+            for (size_t i = 0; i < n; i++) {
+                for (int c = 0; c < 4; c++) off += h[8 * i + c] != rd_half_from_float(a.rotations[4 * i + c]);
+                for (int c = 0; c < 3; c++) off += h[8 * i + 4 + c] != rd_half_from_float(a.log_scales[3 * i + c]);
+                off += h[8 * i + 7] != rd_half_from_float(a.opacities[i]);
+            }
+            CHECK(off == 0);
+        }
+        free(h), free(h_one);
+        /* what a GPU uploads of each array: the rotations' halves hold the log-scales and opacities */
+        static const size_t expect[RD_SCENE_ARRAYS] = {12, 0, 16, 0, 27 * 2};
+        for (int k = 0; k < RD_SCENE_ARRAYS; k++) {
+            const void *src;
+            uint16_t *converted = NULL;
+            if (CHECK_OK(rd_scene_upload_source(ctx, used, k, 0, &src, &bytes, &converted)))
+                CHECK(bytes == n * expect[k] && (k == RD_ARRAY_MEANS ? src == (const void *)a.means && !converted : true));
+            free(converted);
+        }
+    }
+    rd_scene_destroy(full), rd_scene_destroy(created), rd_scene_destroy(used);
+    rd_context_destroy(one);
+    random_scene_free(&d);
+}
+
+/* The lowest PSNR of a copy of the scene with the flags against the scene, and its line. */
+static void check_copy(rd_scene *scene, uint32_t flags, const char *name, int views, int width, int height)
+{
+    rd_scene *copy = copy_of(scene, flags);
+    double p = copy ? worst_psnr(scene, copy, views, width, height) : 0.0;
+    printf("%s: %s at least %.1f dB from full\n", name, flags == RD_SCENE_HALF_SH ? "half SH" : "packed", p);
+    CHECK(p >= 50.0);
+    rd_scene_destroy(copy);
+}
+
 static void test_quality(void)
 {
     for (int k = 0; k < 3; k++) { /* random scenes, SH 3 */
         rd_scene_desc d = random_scene(&rng, &(random_scene_desc){.count = 5000, .sh_degree = 3, .depth_min = 2, .depth_max = 8,
                                                                   .spread = 0.6, .log_scale_min = -4, .log_scale_max = -1.5});
-        rd_scene *full = NULL, *half = NULL;
-        CHECK_OK(rd_scene_create(ctx, &d, &full));
-        d.flags = RD_SCENE_HALF_SH;
-        CHECK_OK(rd_scene_create(ctx, &d, &half));
-        if (full && half) {
-            double p = worst_psnr(full, half, 4, 160, 120);
-            printf("random scene %d (5,000 Gaussians, SH 3): half SH at least %.1f dB from full\n", k, p);
-            CHECK(p >= 50.0);
+        rd_scene *full = NULL;
+        char name[64];
+        snprintf(name, sizeof name, "random scene %d (5,000 Gaussians, SH 3)", k);
+        if (CHECK_OK(rd_scene_create(ctx, &d, &full))) {
+            check_copy(full, RD_SCENE_HALF_SH, name, 4, 160, 120);
+            check_copy(full, RD_SCENE_PACKED, name, 4, 160, 120);
         }
-        rd_scene_destroy(full), rd_scene_destroy(half);
+        rd_scene_destroy(full);
         random_scene_free(&d);
     }
     rd_scene *demo = NULL;
     if (CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 60000}, &demo))) {
-        rd_scene *half = copy_of(demo, RD_SCENE_HALF_SH);
-        double p = half ? worst_psnr(demo, half, 3, 320, 240) : 0.0;
-        printf("demo scene (60,000 Gaussians): half SH at least %.1f dB from full\n", p);
-        CHECK(p >= 50.0);
-        rd_scene_destroy(half);
+        check_copy(demo, RD_SCENE_HALF_SH, "demo scene (60,000 Gaussians)", 3, 320, 240);
+        check_copy(demo, RD_SCENE_PACKED, "demo scene (60,000 Gaussians)", 3, 320, 240);
     }
     rd_scene_destroy(demo);
     const char *data = test_data_dir();
-    char path[1024];
-    snprintf(path, sizeof path, "%s/gaussian_splats/playcanvas/biker.spz", data ? data : ".");
-    rd_scene *biker = NULL;
-    if (!data || rd_scene_load(ctx, path, &biker) != RD_OK) {
-        printf("biker: not here (%s); the random and demo scenes above stand for it\n", data ? path : "no shared data");
-        return;
+    static const char *const files[2] = {"playcanvas/biker.spz", "gshairlod_donut/fused.ply"};
+    for (int f = 0; f < 2; f++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/gaussian_splats/%s", data ? data : ".", files[f]);
+        rd_scene *scene = NULL;
+        if (!data || rd_scene_load(ctx, path, &scene) != RD_OK) {
+            printf("%s: not here (%s); the random and demo scenes above stand for it\n", files[f], data ? path : "no shared data");
+            continue;
+        }
+        check_copy(scene, RD_SCENE_HALF_SH, files[f], 3, 320, 240);
+        check_copy(scene, RD_SCENE_PACKED, files[f], 3, 320, 240);
+        rd_scene_destroy(scene);
     }
-    rd_scene *half = copy_of(biker, RD_SCENE_HALF_SH);
-    double p = half ? worst_psnr(biker, half, 3, 320, 240) : 0.0;
-    printf("biker: half SH at least %.1f dB from full\n", p);
-    CHECK(p >= 50.0);
-    rd_scene_destroy(half), rd_scene_destroy(biker);
 }
 
-/* Training moves the SH off their halves: a trainer continuing a half-SH scene hands back
-   a scene without the flag (CUDA's trainer would otherwise refuse its device copy). */
 static void test_training_drops_the_flag(void)
 {
     rd_scene *demo = NULL;
     if (!CHECK_OK(rd_scene_create_demo(ctx, &(rd_demo_desc){.count = 2000}, &demo))) return;
-    rd_scene *half = copy_of(demo, RD_SCENE_HALF_SH);
+    rd_scene *half = copy_of(demo, RD_SCENE_PACKED);
     rd_camera cam;
     rd_image photo = {0};
     rd_trainer *t = NULL;
@@ -181,7 +247,7 @@ static void test_training_drops_the_flag(void)
             CHECK_OK(rd_trainer_step(t, 2, &stats))) {
             rd_scene_info info;
             rd_scene_get_info(rd_trainer_scene(t), &info);
-            CHECK(!(info.flags & RD_SCENE_HALF_SH));
+            CHECK(!(info.flags & RD_SCENE_PACKED));
         }
     }
     rd_trainer_destroy(t);
@@ -199,6 +265,10 @@ static void test_refusals(void)
                        .memory = RD_MEMORY_DEVICE, .flags = RD_SCENE_HALF_SH};
     CHECK(rd_scene_create(ctx, &d, &s) == RD_ERROR_INVALID_ARGUMENT);
     CHECK(s == NULL && strstr(rd_last_error(ctx), "RD_SCENE_HALF_SH") != NULL);
+    d.flags = RD_SCENE_HALF_SHAPE;
+    CHECK(rd_scene_create(ctx, &d, &s) == RD_ERROR_INVALID_ARGUMENT);
+    CHECK(s == NULL && strstr(rd_last_error(ctx), "RD_SCENE_HALF_SHAPE") != NULL);
+    CHECK(rd_scene_use_packed(ctx, NULL) == RD_ERROR_INVALID_ARGUMENT && strstr(rd_last_error(ctx), "rd_scene_use_packed") != NULL);
     /* gradients of a half-SH scene: refused (a layout for rendering; CUDA keeps no floats) */
     rd_scene *demo = NULL, *half = NULL;
     rd_camera cam;
@@ -209,6 +279,11 @@ static void test_refusals(void)
         CHECK(rd_render_backward(ctx, half, 1, &cam, NULL, &(rd_render_grads){.color = grad},
                                  &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g, NULL, RD_MEMORY_HOST}) == RD_ERROR_INVALID_ARGUMENT);
         CHECK(strstr(rd_last_error(ctx), "RD_SCENE_HALF_SH") != NULL);
+        rd_scene *shape = copy_of(demo, RD_SCENE_HALF_SHAPE);
+        CHECK(shape && rd_render_backward(ctx, shape, 1, &cam, NULL, &(rd_render_grads){.color = grad},
+                                          &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g, NULL, RD_MEMORY_HOST}) == RD_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(rd_last_error(ctx), "RD_SCENE_HALF_SHAPE") != NULL);
+        rd_scene_destroy(shape);
         CHECK_OK(rd_render_backward(ctx, demo, 1, &cam, NULL, &(rd_render_grads){.color = grad},
                                     &(rd_scene_grads){RD_SCENE_GAUSSIANS, &g, NULL, RD_MEMORY_HOST}));
     }
@@ -222,6 +297,7 @@ int main(void)
     if (rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU}, &ctx) != RD_OK) return 1;
     test_rounding();
     test_upload_rows();
+    test_packed_rounding();
     test_quality();
     test_training_drops_the_flag();
     test_refusals();

@@ -49,12 +49,12 @@ check "demo: the viewer reports its frame and present times" grep -q "present [0
 check "demo: radiant render of the same view" status_is 0 run_radiant render --views 1 --demo --backend vulkan --width 320 --height 180 \
     --out "$tmp/demo_render"
 same_image "demo: screenshot equals radiant render" "$tmp/demo.png" "$tmp/demo_render/0000.png"
-# --half-sh: the scene's SH in half precision, as radiant render's
-check "demo --half-sh: a screenshot" status_is 0 in_xvfb "$viewer_binary" --demo --half-sh --frames 2 --width 320 --height 180 \
-    --screenshot "$tmp/demo_half.png"
-check "demo --half-sh: radiant render of the same view" status_is 0 run_radiant render --views 1 --demo --half-sh --backend vulkan \
-    --width 320 --height 180 --out "$tmp/demo_half_render"
-same_image "demo --half-sh: screenshot equals radiant render --half-sh" "$tmp/demo_half.png" "$tmp/demo_half_render/0000.png"
+# --packed: the inference layout (half SH, rotations, scales and opacities), as radiant render's
+check "demo --packed: a screenshot" status_is 0 in_xvfb "$viewer_binary" --demo --packed --frames 2 --width 320 --height 180 \
+    --screenshot "$tmp/demo_packed.png"
+check "demo --packed: radiant render of the same view" status_is 0 run_radiant render --views 1 --demo --packed --backend vulkan \
+    --width 320 --height 180 --out "$tmp/demo_packed_render"
+same_image "demo --packed: screenshot equals radiant render --packed" "$tmp/demo_packed.png" "$tmp/demo_packed_render/0000.png"
 check "demo: a screenshot with the overlay" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 \
     --screenshot-overlay --screenshot "$tmp/overlay.png"
 overlay_diff=$("$image_diff" "$tmp/overlay.png" "$tmp/demo.png" 2>&1)

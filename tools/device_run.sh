@@ -7,7 +7,8 @@
 # (bench --features random) on each backend; STREAM=1 times a fixture stream's decode + render
 # (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99); SCALE=1
 # times SCALE_GAUSSIANS (100M) synthetic Gaussians on each backend with the memory they take;
-# HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h). frame_ms: the frame
+# HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h), PACKED=1 with --packed (cuda/p,
+# vulkan/p); SCALE takes --packed where PACKED is set, else --half-sh where HALF_SH is. frame_ms: the frame
 # without stage timers; the stages and staged_ms: a second pass with them; rec_us, wait_us
 # and call_us: the host's time in a frame (recording or launching, submit and wait, the
 # whole call; medians, in microseconds); dev_MiB: the context's device buffers at most.
@@ -34,8 +35,10 @@ for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "
             "synth20M:--synth 20000000" "synth6M4K:--synth 6000000 --width 3840 --height 2160"; do
     name=${spec%%:*} args=${spec#*:}
     case " ${SCENES:-synth1M synth6M biker donut demo} " in *" $name "*) ;; *) continue ;; esac
-    for run in ${BACKENDS:-cuda vulkan} ${HALF_SH:+$(for b in ${BACKENDS:-cuda vulkan}; do echo $b/h; done)}; do
-        backend=${run%/h} half=; [ "$run" != "$backend" ] && half=--half-sh # HALF_SH=1: each backend again with --half-sh
+    layouts="${LAYOUTS:-}${HALF_SH:+ h}${PACKED:+ p}"
+    for run in ${BACKENDS:-cuda vulkan} $(for l in $layouts; do for b in ${BACKENDS:-cuda vulkan}; do echo $b/$l; done; done); do
+        backend=${run%/*} half= # HALF_SH=1 (or LAYOUTS=h): each backend again with --half-sh; PACKED=1 (p): --packed
+        case $run in */h) half=--half-sh ;; */p) half=--packed ;; esac
         json=$("$bin/radiant" bench $args --backend $backend $half --frames ${FRAMES:-50} ${BACKWARD:+--backward} --json 2>/dev/null | tail -n 1)
         python3 - "$name" "$run" "$json" <<'PY'
 import json, sys
@@ -66,7 +69,7 @@ if [ -n "${STREAM:-}" ]; then # issue 32's decode + render and seeks (tools/stre
 fi
 if [ -n "${SCALE:-}" ]; then # issue 35's scale: SCALE_GAUSSIANS (100M) at 1920x1080 on each backend, and the memory it needs
     for backend in ${BACKENDS:-cuda vulkan}; do
-        json=$("$bin/radiant" bench --synth ${SCALE_GAUSSIANS:-100000000} --backend $backend ${HALF_SH:+--half-sh} --frames 5 --warmup 1 \
+        json=$("$bin/radiant" bench --synth ${SCALE_GAUSSIANS:-100000000} --backend $backend ${HALF_SH:+--half-sh} ${PACKED:+--packed} --frames 5 --warmup 1 \
                --json 2>&1 | tail -n 1)
         python3 - "$backend" "$json" <<'PY'
 import json, sys

@@ -66,8 +66,9 @@ bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path)
     if (!path) r = rd_scene_create(ctx, &(rd_scene_desc){0}, &scene);
     else if (strcmp(path, "--demo") == 0) r = rd_scene_create_demo(ctx, &(rd_demo_desc){.count = demo_count ? atoll(demo_count) : 0}, &scene);
     else r = rd_scene_load_with(ctx, path, &(rd_scene_load_desc){.spz_frame = c->spz_frame}, &scene);
-    /* --half-sh: the inference layout for the 3D Gaussian scenes it opens; other kinds render as they are */
-    if (r == RD_OK && path && c->half_sh && rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS) r = rd_scene_use_half_sh(ctx, scene);
+    /* --half-sh, --packed: the inference layout for the 3D Gaussian scenes it opens; other kinds render as they are */
+    if (r == RD_OK && path && c->halves && rd_scene_get_kind(scene) == RD_SCENE_GAUSSIANS)
+        r = c->halves & RD_SCENE_HALF_SHAPE ? rd_scene_use_packed(ctx, scene) : rd_scene_use_half_sh(ctx, scene);
     if (r != RD_OK) {
         rd_scene_destroy(scene), scene = NULL;
         char message[sizeof c->message];

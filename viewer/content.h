@@ -22,7 +22,7 @@ typedef struct vw_content {
     float center[3], radius;   /* the scene's bounds (the dataset's cameras' when empty) */
     float up[3];               /* the orbit views' up (--up); zero: the scene's (rd_scene_up) */
     const char *spz_frame;     /* SPZ scenes' frame (--spz-frame); NULL: each file's */
-    bool half_sh;              /* 3D Gaussian scenes opened keep their SH in half precision (--half-sh) */
+    uint32_t halves;           /* 3D Gaussian scenes opened take these flags of the inference layout (--half-sh, --packed) */
     char message[512];         /* the last failure, shown in the overlay until the next load */
 } vw_content;
 

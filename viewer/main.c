@@ -38,6 +38,7 @@ static const char *USAGE =
     "                        at least 256 MiB)\n"
     "  --spz-frame NAME      read SPZ scenes as in this frame (RUB, RDF, ...), whatever their record says\n"
     "  --half-sh             3D Gaussian scenes keep their SH in half precision (as radiant render's)\n"
+    "  --packed              3D Gaussian scenes take the inference layout (as radiant render's)\n"
     "  --time T              a 4D scene starts at time T, paused (default: the start of its range)\n"
     "  --features FILE       the scene's feature field (default: the scene's name with .rfeat); M shows its\n"
     "                        PCA colouring (K: level) and the relevancy of a query (G: next query)\n"
@@ -76,7 +77,8 @@ static int parse_options(int argc, char **argv, vw_options *o)
         else if (strcmp(a, "--no-vsync") == 0) o->vsync = false;
         else if (strcmp(a, "--verbose") == 0) o->verbose = true;
         else if (strcmp(a, "--screenshot-overlay") == 0) o->screenshot_overlay = true;
-        else if (strcmp(a, "--half-sh") == 0) o->half_sh = true;
+        else if (strcmp(a, "--half-sh") == 0) o->halves |= RD_SCENE_HALF_SH;
+        else if (strcmp(a, "--packed") == 0) o->halves |= RD_SCENE_PACKED;
         else if (has_value && strcmp(a, "--dataset") == 0) o->dataset = argv[++i];
         else if (has_value && strcmp(a, "--split") == 0) {
             o->split = argv[++i];

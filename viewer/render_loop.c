@@ -629,7 +629,7 @@ static bool start(render_state *s, const vw_options *o)
        --frames N (a script's) fails with it */
     memcpy(s->content.up, o->up, sizeof s->content.up);
     s->content.spz_frame = o->spz_frame;
-    s->content.half_sh = o->half_sh;
+    s->content.halves = o->halves;
     bool loaded = open_scene(s, o->demo ? "--demo" : o->scene);
     const char *views = o->dataset ? o->dataset : o->cameras ? o->cameras : o->train;
     if (o->train && !vw_training_start(&s->training, o->train, o->downscale, o->iterations)) {

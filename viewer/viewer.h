@@ -32,7 +32,7 @@ typedef struct vw_options {
     bool verbose;
     int64_t decode_limit; /* --decode-limit (rd_context_desc.decode_limit) */
     const char *spz_frame; /* --spz-frame (rd_scene_load_desc.spz_frame), for every scene opened */
-    bool half_sh;          /* --half-sh (rd_scene_use_half_sh), for every 3D Gaussian scene opened */
+    uint32_t halves;       /* --half-sh RD_SCENE_HALF_SH, --packed RD_SCENE_PACKED, for every 3D Gaussian scene opened */
     float up[3];             /* --up AXIS: the orbit views' up; zero: told from the scene */
     const char *train;       /* --train DATASET: fit a scene to it in the background (training.h) */
     int downscale, iterations; /* --downscale F, --iterations N: that training's */

@@ -9,6 +9,8 @@
 #define RD_VK_FLAG_INRIA_EXTENT 2u
 #define RD_VK_FLAG_EXPECTED_DEPTH 4u
 #define RD_VK_SH_HALF 16 /* added to the preprocess's sh_degree: the SH array holds halves (RD_SCENE_HALF_SH) */
+#define RD_VK_SHAPE_HALF 32 /* added too: the rotations' array holds the shape's eight halves a Gaussian
+                               (RD_SCENE_HALF_SHAPE, rd_scene_shape_halves) */
 
 /* A visible Gaussian's packed tiles on the GPUs (splat_cuda.cu's packed_tiles, TilesAt in
    splat_math.glsl): the head holds its rectangle's first tile id below bit

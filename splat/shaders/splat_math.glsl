@@ -200,7 +200,8 @@ uint count_tiles_accepted(Splat s, ViewParams vp, out uint accepted)
 // The scene's arrays (rd_gaussians).
 struct Gaussians {
     uint64_t means, log_scales, rotations, opacities, sh; // device addresses
-    int sh_degree; // the stored degree, plus RD_VK_SH_HALF where sh holds halves
+    int sh_degree; // the stored degree, plus RD_VK_SH_HALF where sh holds halves and RD_VK_SHAPE_HALF
+                   // where rotations holds the shape's halves (log_scales and opacities unused)
 };
 
 Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
@@ -226,7 +227,9 @@ Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
     if (!(t[2] > vp.near_plane && t[2] < vp.far_plane) || !is_finite(t[0]) || !is_finite(t[1])) return culled;
 
     // 2. 3D covariance factor M = Rq S
-    vec4 q = load_float4(scene.rotations, i);
+    bool half_shape = (scene.sh_degree & RD_VK_SHAPE_HALF) != 0;
+    uvec4 shape = half_shape ? UVec4At(scene.rotations + uint64_t(i) * 16ul).v : uvec4(0u); // w x | y z | sx sy | sz opacity
+    vec4 q = half_shape ? vec4(unpackHalf2x16(shape.x), unpackHalf2x16(shape.y)) : load_float4(scene.rotations, i);
     float qmax = max(max(abs(q.x), abs(q.y)), max(abs(q.z), abs(q.w)));
     if (!(qmax > 0.0) || !is_finite(qmax)) return culled;
     float w = q.x / qmax, x = q.y / qmax, y = q.z / qmax, z = q.w / qmax;
@@ -235,7 +238,7 @@ Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
     float Rq[9] = float[9](1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
                            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
                            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y));
-    vec3 log_scale = load_vec3(scene.log_scales, i);
+    vec3 log_scale = half_shape ? vec3(unpackHalf2x16(shape.z), unpackHalf2x16(shape.w).x) : load_vec3(scene.log_scales, i);
     float s[3] = float[3](exp(log_scale.x), exp(log_scale.y), exp(log_scale.z));
 
     // 3. EWA projection with the frustum-clamped Jacobian
@@ -258,7 +261,7 @@ Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
     a += RD_LOW_PASS;
     c += RD_LOW_PASS;
 
-    float opacity = 1.0 / (1.0 + exp(-load_float(scene.opacities, i)));
+    float opacity = 1.0 / (1.0 + exp(-(half_shape ? unpackHalf2x16(shape.w).y : load_float(scene.opacities, i))));
     if ((vp.flags & RD_VK_FLAG_ANTIALIASED) != 0u)
         opacity *= sqrt(max(det_before / det, RD_AA_MIN_RHO * RD_AA_MIN_RHO));
 
@@ -290,7 +293,7 @@ Splat splat_preprocess(ViewParams vp, Gaussians scene, uint i)
     vec3 d = m - vec3(vp.centre[0], vp.centre[1], vp.centre[2]);
     float dn = sqrt(d.x * d.x + d.y * d.y + d.z * d.z);
     if (dn > 0.0) d /= dn;
-    int stored = scene.sh_degree & (RD_VK_SH_HALF - 1);
+    int stored = scene.sh_degree & (RD_VK_SH_HALF - 1); // the flags' bits above it
     uint K = uint((stored + 1) * (stored + 1));
     vec3 rgb = (scene.sh_degree & RD_VK_SH_HALF) != 0 ? sh_to_rgb_half(vp.sh_degree, scene.sh, uint64_t(i) * uint64_t(K * 3u), d)
                                                       : sh_to_rgb(vp.sh_degree, scene.sh + uint64_t(i) * uint64_t(K * 12u), d);
