@@ -29,8 +29,8 @@ typedef struct rd_tuning {
     int vk_sort_path;        /* single pass or reduce-then-scan (vk_sort.c's choose_sort_path);
                                 RADIANT_VK_SORT_PATH=single-pass|reduce-then-scan */
     int vk_sort_rank;        /* how the sort's scatter finds the lanes holding a key's digit: eight
-                                ballots, or one subgroupPartitionNV where the device has it
-                                (vk_sort.c's choose_sort_rank); RADIANT_VK_SORT_RANK=ballots|partitioned */
+                                ballots (the default), or one subgroupPartitionNV where the device
+                                has it (vk_sort.c's choose_sort_rank); RADIANT_VK_SORT_RANK=ballots|partitioned */
     int vk_sort_wait_budget; /* the look-back's budget (radix_scatter.comp's WAIT_BUDGET); < 0:
                                 none at all; RADIANT_VK_SORT_WAIT_BUDGET=N */
     int vk_fence_spin_us;    /* microseconds the host polls a submission's fence before it sleeps

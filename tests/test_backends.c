@@ -83,10 +83,9 @@ static const backend_config CONFIGS[] = {
        software devices take by default (the "vulkan" row) */
     {"vulkan (single-pass sort)", RD_BACKEND_VULKAN, 0, {.vk_sort_path = RD_SORT_SINGLE_PASS}, true},
     {"vulkan (reduce-then-scan sort)", RD_BACKEND_VULKAN, 0, {.vk_sort_path = RD_SORT_REDUCE_THEN_SCAN}, true},
-    /* the two ways the sort's scatter ranks digits (vk_sort.c's choose_sort_rank): eight ballots
-       (every device; the "vulkan" row where the device has no subgroupPartitionNV) and one
-       subgroupPartitionNV (NVIDIA's default; refused elsewhere) */
-    {"vulkan (sort ranked by ballots)", RD_BACKEND_VULKAN, 0, {.vk_sort_rank = RD_SORT_RANK_BALLOTS}, true},
+    /* the sort's scatter ranking digits by one subgroupPartitionNV (vk_sort.c's
+       choose_sort_rank; refused where the device has no VK_NV_shader_subgroup_partitioned)
+       rather than the default's eight ballots */
     {"vulkan (sort ranked by subgroupPartitionNV)", RD_BACKEND_VULKAN, 0, {.vk_sort_rank = RD_SORT_RANK_PARTITIONED}, true},
     /* the emission kernel that large scenes take (splat_cuda.cu's emit_items) */
     {"cuda (two Gaussians an emission thread)", RD_BACKEND_CUDA, 0, {.cuda_emit_items = 2}, true},
@@ -106,23 +105,6 @@ static bool software_device(rd_context *ctx)
     VkPhysicalDeviceProperties properties;
     vkGetPhysicalDeviceProperties(device.physical, &properties);
     return properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-#else
-    (void)ctx;
-    return false;
-#endif
-}
-
-/* The device has subgroupPartitionNV for compute shaders, which its sort then ranks by
-   (vk_sort.c's choose_sort_rank): else the ballots are its default. */
-static bool partitioned_device(rd_context *ctx)
-{
-#ifdef RADIANT_TEST_VULKAN
-    rd_vulkan_device device;
-    if (rd_context_backend(ctx) != RD_BACKEND_VULKAN || rd_vulkan_get_device(ctx, &device) != RD_OK) return false;
-    VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub};
-    vkGetPhysicalDeviceProperties2(device.physical, &p2);
-    return (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && (sub.supportedOperations & VK_SUBGROUP_FEATURE_PARTITIONED_BIT_NV);
 #else
     (void)ctx;
     return false;
@@ -219,10 +201,8 @@ int main(void)
             continue;
         }
         bool software = software_device(ctx);
-        /* software devices' defaults: reduce-then-scan (vk_sort.c) and tiles in row order (splat_vk.c);
-           devices without subgroupPartitionNV rank by ballots */
-        if ((software && (cfg->tuning.vk_sort_path == RD_SORT_REDUCE_THEN_SCAN || cfg->tuning.vk_tile_order == RD_TILE_ORDER_ROWS)) ||
-            (cfg->tuning.vk_sort_rank == RD_SORT_RANK_BALLOTS && !partitioned_device(ctx))) {
+        /* software devices' defaults: reduce-then-scan (vk_sort.c) and tiles in row order (splat_vk.c) */
+        if (software && (cfg->tuning.vk_sort_path == RD_SORT_REDUCE_THEN_SCAN || cfg->tuning.vk_tile_order == RD_TILE_ORDER_ROWS)) {
             printf("backend %s: skipped (this device's default: the \"vulkan\" row ran it)\n", cfg->name);
             rd_context_destroy(ctx);
             continue;

@@ -123,14 +123,16 @@ static rd_result choose_sort_path(rd_context *ctx, rd_vk_sorter *s)
     return RD_OK;
 }
 
-/* How the scatter finds the lanes of a subgroup that hold a key's digit: one
-   subgroupPartitionNV where the device has it (radix_scatter_partitioned.comp), else eight
-   ballots (radix_scatter.comp). */
+/* How the scatter finds the lanes of a subgroup that hold a key's digit: eight ballots
+   (radix_scatter.comp) by default, or one subgroupPartitionNV where asked for and the
+   device has it (radix_scatter_partitioned.comp). The partitioned path is not the default
+   until a GPU run has timed it against the ballots (BENCHMARKS.md): its harness row runs
+   it wherever a device has the extension. */
 static rd_result choose_sort_rank(rd_context *ctx, rd_vk_sorter *s)
 {
     const rd_vk_state *vk = rd_vk(ctx);
-    s->partitioned = vk->subgroup_partitioned && ctx->tuning.vk_sort_rank != RD_SORT_RANK_BALLOTS;
-    if (ctx->tuning.vk_sort_rank == RD_SORT_RANK_PARTITIONED && !vk->subgroup_partitioned)
+    s->partitioned = ctx->tuning.vk_sort_rank == RD_SORT_RANK_PARTITIONED;
+    if (s->partitioned && !vk->subgroup_partitioned)
         return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE,
                        "vulkan: the sort ranked by subgroupPartitionNV: %s has no VK_NV_shader_subgroup_partitioned for "
                        "compute shaders", vk->name);
