@@ -227,7 +227,8 @@ rd_result rd_scene_create(rd_context *ctx, const rd_scene_desc *desc, rd_scene *
                        "rd_scene_create: means, log_scales, rotations, opacities and sh are all required");
     if (desc->memory == RD_MEMORY_HOST) return rd_scene_from_arrays(ctx, desc, out);
     if (desc->flags & RD_SCENE_PACKED)
-        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: %s is for host arrays (round device ones before)",
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_create: %s is for host arrays (device arrays: round "
+                       "them before if need be, and clear the flag)",
                        desc->flags & RD_SCENE_HALF_SH ? "RD_SCENE_HALF_SH" : "RD_SCENE_HALF_SHAPE");
     rd_result r = check_shape(ctx, desc->count, desc->sh_degree);
     if (r != RD_OK) return r;

@@ -173,7 +173,7 @@ rd_result rd_trainer_load_checkpoint(rd_trainer *t, const char *path)
         checkpoint_piece pieces[PIECES];
         pieces_of(s, a.m, a.v, a.sizes, a.grad_norm, a.views_seen, order, head.views, pieces);
         rd_checkpoint_unpack(file, pieces, PIECES);
-        s->flags = head.flags;
+        s->flags = head.flags & ~(uint32_t)RD_SCENE_PACKED; /* a trained scene's values are floats, whatever the file says */
         rd_scene_destroy(t->scene);
         t->scene = s;
         rd_trainer_arrays_adopt(t, &a);

@@ -107,8 +107,8 @@ static bool is_large(const void *inputs) { return ((const splat_case *)inputs)->
 static void describe(const void *inputs)
 {
     const splat_case *c = inputs;
-    printf("%dx%d, %lld Gaussians, SH %d, flags %u\n", c->cameras[0].width, c->cameras[0].height,
-           (long long)c->arrays.count, c->arrays.sh_degree, c->desc.flags);
+    printf("%dx%d, %lld Gaussians, SH %d, render flags %u, scene flags %u\n", c->cameras[0].width, c->cameras[0].height,
+           (long long)c->arrays.count, c->arrays.sh_degree, c->desc.flags, c->arrays.flags);
 }
 
 /* flags: the render's. With RD_RENDER_EXPECTED_DEPTH, the depth D / alpha of a pixel

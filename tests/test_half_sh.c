@@ -139,8 +139,8 @@ static void test_packed_rounding(void)
     d.flags = RD_SCENE_PACKED;
     CHECK_OK(rd_scene_create(ctx, &d, &created));
     d.flags = 0;
-    /* half SH first, then the rest: the SH are not rounded twice (they could not change, but
-       the flags say what was done) */
+    /* half SH first, then the rest: the scene ends with both flags, every array rounded once
+       as a scene created packed has them */
     if (full && created && (used = copy_of(full, 0)) != NULL && CHECK_OK(rd_scene_use_half_sh(ctx, used)) &&
         CHECK_OK(rd_scene_use_packed(ctx, used))) {
         rd_scene_desc a = rd_scene_arrays(used), b = rd_scene_arrays(created);

@@ -50,8 +50,11 @@ check "demo: radiant render of the same view" status_is 0 run_radiant render --v
     --out "$tmp/demo_render"
 same_image "demo: screenshot equals radiant render" "$tmp/demo.png" "$tmp/demo_render/0000.png"
 # --packed: the inference layout (half SH, rotations, scales and opacities), as radiant render's
+check "demo: no inference layout unless asked for" status_is 0 in_xvfb "$viewer_binary" --demo --frames 1 --width 64 --height 36
+check "demo: says nothing of half precision" test -z "$(grep "half precision" "$tmp/stderr")"
 check "demo --packed: a screenshot" status_is 0 in_xvfb "$viewer_binary" --demo --packed --frames 2 --width 320 --height 180 \
     --screenshot "$tmp/demo_packed.png"
+check "demo --packed: the scene kept packed, said once" grep -q "demo: the inference layout, SH, rotations, scales and opacities in half precision" "$tmp/stderr"
 check "demo --packed: radiant render of the same view" status_is 0 run_radiant render --views 1 --demo --packed --backend vulkan \
     --width 320 --height 180 --out "$tmp/demo_packed_render"
 same_image "demo --packed: screenshot equals radiant render --packed" "$tmp/demo_packed.png" "$tmp/demo_packed_render/0000.png"

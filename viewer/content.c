@@ -58,6 +58,13 @@ static void measure(vw_content *c, const rd_scene *scene)
     }
 }
 
+/* What a Gaussian scene keeps in half precision (RD_SCENE_PACKED's flags). */
+static const char *layout_words(uint32_t flags)
+{
+    if ((flags & RD_SCENE_PACKED) == RD_SCENE_PACKED) return "SH, rotations, scales and opacities";
+    return flags & RD_SCENE_HALF_SH ? "SH" : "rotations, scales and opacities";
+}
+
 bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path)
 {
     rd_scene *scene = NULL;
@@ -83,6 +90,11 @@ bool vw_content_open_scene(vw_content *c, rd_context *ctx, const char *path)
     c->message[0] = '\0';
     measure(c, c->scene);
     return true;
+}
+
+const char *vw_content_halves(const vw_content *c)
+{
+    return c->kind == RD_SCENE_GAUSSIANS && (c->info.flags & RD_SCENE_PACKED) ? layout_words(c->info.flags) : NULL;
 }
 
 void vw_content_replace_scene(vw_content *c, rd_scene *scene, const char *name)
@@ -181,6 +193,8 @@ void vw_content_summary(const vw_content *c, int64_t visible, char *out, size_t 
                  f->desc.log2_table_size, (double)f->params / 1e6, f->mask_params ? " (pruned)" : "", (long long)f->occupied_cells);
         return;
     }
-    snprintf(out, n, "%s: %lld %sGaussians, %lld visible", c->scene_name, (long long)c->info.count,
-             c->kind == RD_SCENE_GAUSSIANS_4D ? "4D " : "", (long long)visible);
+    const char *halves = vw_content_halves(c);
+    snprintf(out, n, "%s: %lld %sGaussians%s%s%s, %lld visible", c->scene_name, (long long)c->info.count,
+             c->kind == RD_SCENE_GAUSSIANS_4D ? "4D " : "", halves ? " (" : "", halves ? halves : "", halves ? " in halves)" : "",
+             (long long)visible);
 }

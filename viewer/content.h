@@ -43,5 +43,8 @@ void vw_content_free(vw_content *c);
 /* The overlay's line about the scene: its name and size (Gaussians and how many the last
    frame drew, or a NeRF's hash grid, parameters and occupied cells). */
 void vw_content_summary(const vw_content *c, int64_t visible, char *out, size_t n);
+/* What the open 3D Gaussian scene keeps in half precision (--half-sh, --packed), in words;
+   NULL where nothing. */
+const char *vw_content_halves(const vw_content *c);
 
 #endif

@@ -218,6 +218,12 @@ static bool open_scene(render_state *s, const char *path)
     else if (opened)
         vw_features_close(&s->features);
     if (opened) set_timeline(s);
+    if (opened && vw_content_halves(&s->content)) { /* said once; the overlay's summary says it too */
+        char text[300];
+        snprintf(text, sizeof text, "%s: the inference layout, %s in half precision", s->content.scene_name,
+                 vw_content_halves(&s->content));
+        vw_log(RD_LOG_INFO, text, NULL);
+    }
     if (!opened) {
         vw_log(RD_LOG_ERROR, s->content.message, NULL); /* already in the overlay */
         if (s->content.view_count) return false;
