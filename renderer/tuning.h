@@ -15,6 +15,7 @@ extern "C" {
 enum { RD_TILE_ORDER_LONGEST = 1, RD_TILE_ORDER_ROWS };            /* rd_tuning.vk_tile_order */
 enum { RD_SORT_SINGLE_PASS = 1, RD_SORT_REDUCE_THEN_SCAN };        /* rd_tuning.vk_sort_path */
 enum { RD_SORT_RANK_BALLOTS = 1, RD_SORT_RANK_PARTITIONED };       /* rd_tuning.vk_sort_rank */
+enum { RD_EMIT_PAIRS = 1, RD_EMIT_BLOCKS };                        /* rd_tuning.vk_emit */
 enum { RD_LONG_TILES_NEVER = 1, RD_LONG_TILES_ALL };               /* rd_tuning.cuda_long_tiles */
 enum { RD_DEPENDENT_LAUNCH_OFF = 1, RD_DEPENDENT_LAUNCH_ON };      /* rd_tuning.cuda_dependent_launch */
 enum { RD_FEATURE_BLEND_SPARSE = 1, RD_FEATURE_BLEND_DENSE };      /* rd_tuning.feature_blend */
@@ -31,6 +32,9 @@ typedef struct rd_tuning {
     int vk_sort_rank;        /* how the sort's scatter finds the lanes holding a key's digit: eight
                                 ballots (the default), or one subgroupPartitionNV where the device
                                 has it (vk_sort.c's choose_sort_rank); RADIANT_VK_SORT_RANK=ballots|partitioned */
+    int vk_emit;             /* the splat emission: a thread a pair (emit.comp, the default) or a group a
+                                block of Gaussians (emit_blocks.comp); splat_vk.c's emit_blocks;
+                                RADIANT_VK_EMIT=pairs|blocks */
     int vk_sort_wait_budget; /* the look-back's budget (radix_scatter.comp's WAIT_BUDGET); < 0:
                                 none at all; RADIANT_VK_SORT_WAIT_BUDGET=N */
     int vk_fence_spin_us;    /* microseconds the host polls a submission's fence before it sleeps

@@ -2,7 +2,8 @@
    the shaders in splat/shaders: preprocess (one thread per Gaussian), a radix sort of
    the Gaussians by depth whose last pass also gathers the tile counts in that order, a
    scan of them, the Gaussian that starts each group of pairs (pair_groups.comp), key
-   emission (tile id alone, in depth order), a stable radix sort over the tile bits in
+   emission (tile id alone, in depth order; a thread a pair, or with rd_tuning.vk_emit a
+   group a block of Gaussians, emit_blocks.comp), a stable radix sort over the tile bits in
    use, per-tile ranges, on GPUs the blend's launch order (longest lists first), and a
    blend with a 16x16 group per tile. Everything runs in one submission with no host
    readback: the pair count the scan finds drives the tile sort and the ranges through
@@ -33,6 +34,9 @@ static const uint32_t pair_groups_spv[] = {
 static const uint32_t emit_spv[] = {
 #include "emit.comp.inc"
 };
+static const uint32_t emit_blocks_spv[] = {
+#include "emit_blocks.comp.inc"
+};
 static const uint32_t ranges_spv[] = {
 #include "ranges.comp.inc"
 };
@@ -56,6 +60,7 @@ typedef struct vk_scene_copy {
 
 typedef struct vk_frame {
     rd_vk_pipeline preprocess, pair_groups, emit, ranges, tile_classes, tile_schedule, blend;
+    bool emit_blocks;               /* the emission a group a block of Gaussians (emit_blocks.comp), else a thread a pair */
     rd_vk_pipeline blend_colour; /* the blend where neither depth nor contributors are wanted */
     vk_scene_copy scene;
     rd_vk_buffer params, splats, tiles, touched, depth_keys[2], order[2], gathered, offsets, counters, keys[2], values[2],
@@ -117,6 +122,8 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
         if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "vulkan: out of memory");
         f->params.host = f->readback.host = true;
         f->longest_first = tiles_longest_first(ctx);
+        /* a thread a pair until a GPU run times the blocks (BENCHMARKS.md); the tests run both */
+        f->emit_blocks = ctx->tuning.vk_emit == RD_EMIT_BLOCKS;
         /* blend.comp with EXTRAS off, for frames that want colour alone */
         static const VkBool32 no_extras = VK_FALSE;
         static const VkSpecializationMapEntry extras_entry = {.constantID = 0, .offset = 0, .size = sizeof(VkBool32)};
@@ -125,7 +132,8 @@ static rd_result get_frame(rd_context *ctx, vk_frame **out)
         const rd_vk_shader shaders[] = {
             {&f->preprocess, preprocess_spv, sizeof preprocess_spv, "preprocess"},
             {&f->pair_groups, pair_groups_spv, sizeof pair_groups_spv, "pair_groups"},
-            {&f->emit, emit_spv, sizeof emit_spv, "emit"},
+            f->emit_blocks ? (rd_vk_shader){&f->emit, emit_blocks_spv, sizeof emit_blocks_spv, "emit_blocks"}
+                           : (rd_vk_shader){&f->emit, emit_spv, sizeof emit_spv, "emit"},
             {&f->ranges, ranges_spv, sizeof ranges_spv, "ranges"},
             {&f->tile_classes, tile_classes_spv, sizeof tile_classes_spv, "tile_classes"},
             {&f->tile_schedule, tile_schedule_spv, sizeof tile_schedule_spv, "tile_schedule"},
@@ -271,11 +279,11 @@ static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, cons
         VkBufferCopy last = {.srcOffset = (VkDeviceSize)(n - 1) * 4, .dstOffset = RD_COUNTER_PAIRS * 4, .size = 4};
         vkCmdCopyBuffer(cmd, f->offsets.buffer, f->counters.buffer, 1, &last);
         rd_vk_barrier(cmd);
-        /* where each group of pairs starts, for the emission; the barrier after the
-           arguments below covers it too */
+        /* where each group of pairs starts, for the emission a thread a pair; the barrier after
+           the arguments below covers it too */
         struct { VkDeviceAddress offsets, group_first, counters; uint32_t count, capacity; } pair_groups = {
             f->offsets.address, f->group_first.address, counters, n, capacity};
-        rd_vk_dispatch(cmd, &f->pair_groups, &pair_groups, groups);
+        if (!f->emit_blocks) rd_vk_dispatch(cmd, &f->pair_groups, &pair_groups, groups);
         /* one thread per sorted pair, for the emission and again for the ranges (the sort
            leaves these arguments alone) */
         const rd_vk_buffer *args;
@@ -284,7 +292,10 @@ static void record_frame(rd_context *ctx, vk_frame *f, VkCommandBuffer cmd, cons
         struct { VkDeviceAddress vp, tiles, order, offsets, group_first, keys, values, counters; uint32_t count, capacity; }
             emit = {params, f->tiles.address, order, f->offsets.address, f->group_first.address, f->keys[0].address,
                     f->values[0].address, counters, n, capacity};
-        rd_vk_dispatch_indirect(cmd, &f->emit, &emit, args, at);
+        struct { VkDeviceAddress vp, tiles, order, offsets, keys, values, counters; uint32_t count, capacity; } emit_blocks = {
+            params, f->tiles.address, order, f->offsets.address, f->keys[0].address, f->values[0].address, counters, n, capacity};
+        if (f->emit_blocks) rd_vk_dispatch(cmd, &f->emit, &emit_blocks, groups); /* a group a block of Gaussians */
+        else rd_vk_dispatch_indirect(cmd, &f->emit, &emit, args, at);           /* a thread a pair */
         rd_vk_barrier(cmd);
         rd_vk_timers_mark(ctx, cmd, &f->timers, 2);
         /* stable: within a tile the pairs keep the depth order they were emitted in */

@@ -83,6 +83,8 @@ static const backend_config CONFIGS[] = {
        software devices take by default (the "vulkan" row) */
     {"vulkan (single-pass sort)", RD_BACKEND_VULKAN, 0, {.vk_sort_path = RD_SORT_SINGLE_PASS}, true},
     {"vulkan (reduce-then-scan sort)", RD_BACKEND_VULKAN, 0, {.vk_sort_path = RD_SORT_REDUCE_THEN_SCAN}, true},
+    /* the emission a group a block of Gaussians (splat_vk.c's emit_blocks) rather than a thread a pair */
+    {"vulkan (emission a block of Gaussians a group)", RD_BACKEND_VULKAN, 0, {.vk_emit = RD_EMIT_BLOCKS}, true},
     /* the sort's scatter ranking digits by one subgroupPartitionNV (vk_sort.c's
        choose_sort_rank; refused where the device has no VK_NV_shader_subgroup_partitioned)
        rather than the default's eight ballots */

@@ -9,7 +9,8 @@
 # times SCALE_GAUSSIANS (100M) synthetic Gaussians on each backend with the memory they take;
 # HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h), PACKED=1 with --packed (cuda/p,
 # vulkan/p); PARTITIONED=1 Vulkan again with its sort ranked by subgroupPartitionNV (vulkan/r,
-# RADIANT_VK_SORT_RANK=partitioned); SCALE takes --packed where PACKED is set, else --half-sh where HALF_SH is. frame_ms: the frame
+# RADIANT_VK_SORT_RANK=partitioned), EMIT_BLOCKS=1 with its emission a group a block of Gaussians
+# (vulkan/e, RADIANT_VK_EMIT=blocks); SCALE takes --packed where PACKED is set, else --half-sh where HALF_SH is. frame_ms: the frame
 # without stage timers; the stages and staged_ms: a second pass with them; rec_us, wait_us
 # and call_us: the host's time in a frame (recording or launching, submit and wait, the
 # whole call; medians, in microseconds); dev_MiB: the context's device buffers at most.
@@ -38,11 +39,12 @@ for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "
     case " ${SCENES:-synth1M synth6M biker donut demo} " in *" $name "*) ;; *) continue ;; esac
     layouts="${LAYOUTS:-}${HALF_SH:+ h}${PACKED:+ p}"
     runs="${BACKENDS:-cuda vulkan} $(for l in $layouts; do for b in ${BACKENDS:-cuda vulkan}; do echo $b/$l; done; done)"
-    case " ${BACKENDS:-cuda vulkan} " in *" vulkan "*) [ -n "${PARTITIONED:-}" ] && runs="$runs vulkan/r" ;; esac
+    case " ${BACKENDS:-cuda vulkan} " in *" vulkan "*) runs="$runs ${PARTITIONED:+vulkan/r} ${EMIT_BLOCKS:+vulkan/e}" ;; esac
     for run in $runs; do
-        backend=${run%/*} half= rank= # HALF_SH=1 (or LAYOUTS=h): each backend again with --half-sh; PACKED=1 (p): --packed
-        case $run in */h) half=--half-sh ;; */p) half=--packed ;; */r) rank=partitioned ;; esac
-        json=$(RADIANT_VK_SORT_RANK=${rank:-${RADIANT_VK_SORT_RANK:-}} "$bin/radiant" bench $args --backend $backend $half \
+        backend=${run%/*} half= rank= emit= # HALF_SH=1 (or LAYOUTS=h): each backend again with --half-sh; PACKED=1 (p): --packed
+        case $run in */h) half=--half-sh ;; */p) half=--packed ;; */r) rank=partitioned ;; */e) emit=blocks ;; esac
+        json=$(RADIANT_VK_SORT_RANK=${rank:-${RADIANT_VK_SORT_RANK:-}} RADIANT_VK_EMIT=${emit:-${RADIANT_VK_EMIT:-}} \
+               "$bin/radiant" bench $args --backend $backend $half \
                --frames ${FRAMES:-50} ${BACKWARD:+--backward} --json 2>/dev/null | tail -n 1)
         python3 - "$name" "$run" "$json" <<'PY'
 import json, sys

@@ -13,6 +13,7 @@
 // rather than per Gaussian bounds each thread's work, however large a splat is (lavapipe
 // also cuts every shader invocation off after 65535 loop iterations). Pairs past the key
 // buffers' capacity are not dispatched; the host sees the total afterwards and grows them.
+// emit_blocks.comp writes the same pairs a group per block of Gaussians (rd_tuning.vk_emit).
 #include "splat_common.glsl"
 layout(local_size_x = RD_LINEAR_THREADS) in;
 layout(push_constant) uniform Push {
@@ -23,21 +24,6 @@ layout(push_constant) uniform Push {
 } p;
 
 shared uint s_offsets[RD_LINEAR_THREADS]; // offsets[first ..], past the last Gaussian: ~0
-
-// The position of the set bit of `mask` that has `rank` set bits below it (rank under
-// bitCount(mask)), halving the word five times (splat_cuda.cu's nth_set_bit).
-uint nth_set_bit(uint mask, uint rank)
-{
-    uint position = 0u;
-    for (uint half_ = 16u; half_ != 0u; half_ >>= 1) {
-        uint below = uint(bitCount(mask & ((1u << half_) - 1u)));
-        bool upper = rank >= below;
-        rank -= upper ? below : 0u;
-        mask >>= upper ? half_ : 0u;
-        position += upper ? half_ : 0u;
-    }
-    return position;
-}
 
 void main()
 {
@@ -56,17 +42,7 @@ void main()
     }
     uint i = load_uint(p.order, first + lo);
     uvec2 packed = tiles_at(p.tiles, i).v;
-    uint head = packed.x, first_tile = head & ((1u << RD_HEAD_TILE_BITS) - 1u), width, count, b;
-    bool whole = (head & RD_HEAD_WHOLE) != 0u;
-    if (whole) {
-        width = packed.y & 0xffffu;
-        count = width * (packed.y >> 16);
-    } else {
-        width = (head >> RD_HEAD_TILE_BITS) + 1u;
-        count = uint(bitCount(packed.y));
-    }
-    uint r = k - (s_offsets[lo] - count); // which of its tiles
-    b = whole ? r : nth_set_bit(packed.y, r); // the tile's place in the rectangle
-    store_uint(p.keys, k, first_tile + (b / width) * uint(p.vp.tiles_x) + b % width);
+    uint r = k - (s_offsets[lo] - packed_pair_count(packed)); // which of its tiles
+    store_uint(p.keys, k, packed_pair_tile(packed, r, p.vp.tiles_x));
     store_uint(p.values, k, i);
 }

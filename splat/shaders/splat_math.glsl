@@ -331,3 +331,34 @@ uvec2 pack_tiles(Splat s, ViewParams vp)
     if (s.accepted == 0u) return uvec2(first | RD_HEAD_WHOLE, width | height << 16);
     return uvec2(first | (width - 1u) << RD_HEAD_TILE_BITS, s.accepted);
 }
+
+// The position of the set bit of `mask` that has `rank` set bits below it (rank under
+// bitCount(mask)), halving the word five times (splat_cuda.cu's nth_set_bit).
+uint nth_set_bit(uint mask, uint rank)
+{
+    uint position = 0u;
+    for (uint half_ = 16u; half_ != 0u; half_ >>= 1) {
+        uint below = uint(bitCount(mask & ((1u << half_) - 1u)));
+        bool upper = rank >= below;
+        rank -= upper ? below : 0u;
+        mask >>= upper ? half_ : 0u;
+        position += upper ? half_ : 0u;
+    }
+    return position;
+}
+
+// A visible Gaussian's pairs from its packed tiles (pack_tiles): how many, and the tile id
+// of its r-th (row-major over the rectangle where it is kept whole, else the r-th tile that
+// preprocess accepted).
+uint packed_pair_count(uvec2 packed)
+{
+    return (packed.x & RD_HEAD_WHOLE) != 0u ? (packed.y & 0xffffu) * (packed.y >> 16) : uint(bitCount(packed.y));
+}
+uint packed_pair_tile(uvec2 packed, uint r, int tiles_x)
+{
+    uint head = packed.x, first_tile = head & ((1u << RD_HEAD_TILE_BITS) - 1u);
+    bool whole = (head & RD_HEAD_WHOLE) != 0u;
+    uint width = whole ? packed.y & 0xffffu : (head >> RD_HEAD_TILE_BITS) + 1u;
+    uint b = whole ? r : nth_set_bit(packed.y, r); // the tile's place in the rectangle
+    return first_tile + (b / width) * uint(tiles_x) + b % width;
+}
