@@ -122,8 +122,8 @@ static rd_result use_halves(rd_context *ctx, rd_scene *scene, uint32_t halves, c
 {
     if (!rd_is_gaussians(scene))
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "half precision (%s, --half-sh, --packed) is for 3D Gaussian scenes (%s%s)",
-                       who, !scene ? "no scene given" : "this is a ",
-                       !scene ? "" : rd_kind(scene->head.kind) ? rd_kind(scene->head.kind)->name : "scene of no known kind");
+                       who, !scene ? "no scene given" : "this scene's kind: ",
+                       !scene ? "" : rd_kind(scene->head.kind) ? rd_kind(scene->head.kind)->name : "none known");
     if (scene->head.memory != RD_MEMORY_HOST)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: the scene's arrays are device memory (round them before)", who);
     halves &= ~scene->flags; /* rounded already */

@@ -269,6 +269,18 @@ static void test_refusals(void)
     CHECK(rd_scene_create(ctx, &d, &s) == RD_ERROR_INVALID_ARGUMENT);
     CHECK(s == NULL && strstr(rd_last_error(ctx), "RD_SCENE_HALF_SHAPE") != NULL);
     CHECK(rd_scene_use_packed(ctx, NULL) == RD_ERROR_INVALID_ARGUMENT && strstr(rd_last_error(ctx), "rd_scene_use_packed") != NULL);
+    /* another kind of scene: refused, naming the kind, and left as it was */
+    float mean4[4] = {0, 0, 3, 0.5f}, ls4[4] = {-2, -2, -2, 0}, rot4[8] = {1, 0, 0, 0, 1, 0, 0, 0}, op4 = 1.0f, sh4[3] = {0.1f, 0.2f, 0.3f};
+    rd_scene *dynamic = NULL;
+    if (CHECK_OK(rd_scene4d_create(ctx, &(rd_scene4d_desc){1, 0, 0, 1.0f, mean4, ls4, rot4, &op4, sh4, RD_MEMORY_HOST}, &dynamic))) {
+        CHECK(rd_scene_use_packed(ctx, dynamic) == RD_ERROR_INVALID_ARGUMENT);
+        CHECK(strstr(rd_last_error(ctx), "is for 3D Gaussian scenes") != NULL && strstr(rd_last_error(ctx), "4D") != NULL);
+        printf("4D scene: %s\n", rd_last_error(ctx));
+        rd_scene_info info;
+        rd_scene_get_info(dynamic, &info);
+        CHECK(!(info.flags & RD_SCENE_PACKED));
+    }
+    rd_scene_destroy(dynamic);
     /* gradients of a half-SH scene: refused (a layout for rendering; CUDA keeps no floats) */
     rd_scene *demo = NULL, *half = NULL;
     rd_camera cam;
