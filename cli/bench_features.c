@@ -2,8 +2,8 @@
    feature field's outputs timed as issue 31's targets name them, median wall clock of the
    frames after warm-up, round-robin over the views: the coefficient maps of every level,
    one query's relevancy at every level (the spec's level choice included), and one level's
-   D-dimensional map in half precision. On GPUs the coefficient maps are also timed into
-   device memory (no readback). `random` makes a field of the scene's count: 3 levels,
+   D-dimensional map in half precision. On GPUs each is also timed into device memory (no
+   readback but the query's level), the way the targets count them. `random` makes a field of the scene's count: 3 levels,
    L 64, K 4, D 512 unless --levels, --codebook-size, --slots, --dim say otherwise. */
 #include "cli.h"
 
@@ -135,12 +135,17 @@ int cli_bench_features(int argc, char **argv, const char *usage)
                                       &(rd_feature_target){.relevancy = host, .query_levels = &level}, samples);
     double features_ms = time_output(ctx, scene, field, &views, o.frames, warmup, &(rd_feature_render_desc){.level = 1, .half_features = 1},
                                      &(rd_feature_target){.features = host}, samples);
-    double device_ms = NAN;
+    double device_ms = NAN, relevancy_device_ms = NAN, features_device_ms = NAN;
     rd_memory memory;
-    if (rd_context_backend(ctx) != RD_BACKEND_CPU &&
-        rd_buffer_alloc(ctx, pixels * (size_t)fi.levels * fi.codebook_size * sizeof(float), &device, &memory) == RD_OK)
+    if (rd_context_backend(ctx) != RD_BACKEND_CPU && rd_buffer_alloc(ctx, floats * sizeof(float), &device, &memory) == RD_OK) {
         device_ms = time_output(ctx, scene, field, &views, o.frames, warmup, NULL,
                                 &(rd_feature_target){.coefficients = device, .memory = RD_MEMORY_DEVICE}, samples);
+        relevancy_device_ms = time_output(ctx, scene, field, &views, o.frames, warmup, &relevancy,
+                                          &(rd_feature_target){.relevancy = device, .query_levels = &level, .memory = RD_MEMORY_DEVICE},
+                                          samples);
+        features_device_ms = time_output(ctx, scene, field, &views, o.frames, warmup, &(rd_feature_render_desc){.level = 1, .half_features = 1},
+                                         &(rd_feature_target){.features = device, .memory = RD_MEMORY_DEVICE}, samples);
+    }
     if (coefficients_ms < 0 || relevancy_ms < 0 || features_ms < 0) {
         cli_error(ctx, "bench --features");
         goto done;
@@ -150,16 +155,23 @@ int cli_bench_features(int argc, char **argv, const char *usage)
     if (o.json) {
         printf("{\"kind\": \"features\", \"backend\": \"%s\", \"gaussians\": %lld, \"width\": %d, \"height\": %d, \"levels\": %d, "
                "\"codebook_size\": %d, \"slots\": %d, \"dim\": %d, \"frames\": %d, \"coefficients_ms\": %.4f, "
-               "\"coefficients_device_ms\": %.4f, \"relevancy_ms\": %.4f, \"features_half_ms\": %.4f}\n",
+               "\"coefficients_device_ms\": %.4f, \"relevancy_ms\": %.4f, \"relevancy_device_ms\": %.4f, \"features_half_ms\": %.4f, "
+               "\"features_half_device_ms\": %.4f}\n",
                backend, (long long)info.count, c0->width, c0->height, fi.levels, fi.codebook_size, fi.slots, fi.dim, o.frames,
-               coefficients_ms, device_ms == device_ms ? device_ms : -1.0, relevancy_ms, features_ms);
+               coefficients_ms, device_ms == device_ms ? device_ms : -1.0, relevancy_ms,
+               relevancy_device_ms == relevancy_device_ms ? relevancy_device_ms : -1.0, features_ms,
+               features_device_ms == features_device_ms ? features_device_ms : -1.0);
     } else {
         printf("feature field over %lld Gaussians, %s backend, %dx%d, %d views, %d levels of L %d, K %d, D %d; medians of %d frames\n",
                (long long)info.count, backend, c0->width, c0->height, views.count, fi.levels, fi.codebook_size, fi.slots, fi.dim, o.frames);
         printf("  coefficient maps      %9.3f ms (into host memory)\n", coefficients_ms);
         if (device_ms == device_ms) printf("  coefficient maps      %9.3f ms (into device memory)\n", device_ms);
-        printf("  one query's relevancy %9.3f ms (every level, the level chosen)\n", relevancy_ms);
-        printf("  level 1's features    %9.3f ms (half precision, %d channels)\n", features_ms, fi.dim);
+        printf("  one query's relevancy %9.3f ms (every level, the level chosen; into host memory)\n", relevancy_ms);
+        if (relevancy_device_ms == relevancy_device_ms)
+            printf("  one query's relevancy %9.3f ms (into device memory)\n", relevancy_device_ms);
+        printf("  level 1's features    %9.3f ms (half precision, %d channels; into host memory)\n", features_ms, fi.dim);
+        if (features_device_ms == features_device_ms)
+            printf("  level 1's features    %9.3f ms (into device memory)\n", features_device_ms);
     }
     status = EXIT_DONE;
 done:

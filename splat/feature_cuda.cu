@@ -23,6 +23,7 @@ enum { DECODE_PIXELS = 8, /* of a tile row's 16 */
 typedef struct feature_cuda {
     uint64_t field_uid; /* whose slots and codebooks indices, weights and codebooks hold */
     rd_cuda_buffer indices, weights, codebooks, coefficients, alpha, gram, projected, scores, features;
+    rd_cuda_buffer row_sums, peaks, chosen, relevancy; /* the level choice's (feature_cuda_levels.cu) */
 } feature_cuda;
 
 /* One level's launch: what it reads and writes (NULL where not wanted). */
@@ -46,8 +47,8 @@ static void free_state(rd_context *ctx, void *state)
 {
     feature_cuda *s = (feature_cuda *)state;
     if (!s) return;
-    rd_cuda_buffer *buffers[] = {&s->indices, &s->weights, &s->codebooks, &s->coefficients, &s->alpha,
-                                 &s->gram,    &s->projected, &s->scores,  &s->features};
+    rd_cuda_buffer *buffers[] = {&s->indices, &s->weights,   &s->codebooks, &s->coefficients, &s->alpha, &s->gram,
+                                 &s->projected, &s->scores, &s->features, &s->row_sums,     &s->peaks, &s->chosen, &s->relevancy};
     for (rd_cuda_buffer *b : buffers) rd_cuda_release(ctx, b);
     free(s);
 }
@@ -236,14 +237,21 @@ static rd_result reserve_outputs(rd_context *ctx, feature_cuda *s, const rd_feat
     const rd_feature_queries *q = o->queries;
     if (r == RD_OK && q) {
         size_t projected = (size_t)f->levels * (q->query_count + q->negative_count) * f->L * sizeof(float);
+        size_t planes = (size_t)q->query_count * f->levels;
         r = rd_cuda_reserve(ctx, &s->projected, projected, "feature projections");
         if (r == RD_OK) r = rd_cuda_upload(ctx, &s->projected, 0, q->projected, projected);
-        if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->scores, pixels * q->query_count * f->levels * sizeof(float), "feature relevancy");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->scores, pixels * planes * sizeof(float), "feature relevancy");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->row_sums, pixels * planes * sizeof(double), "feature relevancy smoothing");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->peaks, planes * sizeof(float), "feature relevancy peaks");
+        if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->chosen, (size_t)q->query_count * sizeof(int), "feature levels");
+        if (r == RD_OK && q->relevancy && !device)
+            r = rd_cuda_reserve(ctx, &s->relevancy, pixels * q->query_count * sizeof(float), "feature relevancy maps");
         p->queries = q->query_count, p->negatives = q->negative_count, p->scores = (float *)s->scores.ptr;
     }
     if (r == RD_OK && o->features) {
-        r = rd_cuda_reserve(ctx, &s->features, pixels * f->dim * (o->half_features ? 2 : 4), "feature maps");
-        p->features = s->features.ptr, p->half_features = o->half_features != 0;
+        p->features = o->features, p->half_features = o->half_features != 0;
+        if (!device) r = rd_cuda_reserve(ctx, &s->features, pixels * f->dim * (o->half_features ? 2 : 4), "feature maps");
+        if (!device) p->features = s->features.ptr;
     }
     return r;
 }
@@ -293,9 +301,17 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
         r = download(ctx, st, out->coefficients, p.coefficients, pixels * field->levels * field->L * sizeof(float));
         if (r == RD_OK) r = download(ctx, st, out->alpha, p.alpha, pixels * sizeof(float));
     }
-    if (r == RD_OK && out->queries)
-        r = download(ctx, st, out->queries->scores, p.scores, pixels * out->queries->query_count * field->levels * sizeof(float));
-    if (r == RD_OK) r = download(ctx, st, out->features, features, pixels * field->dim * (out->half_features ? 2 : 4));
+    const rd_feature_queries *q = out->queries;
+    bool device = out->memory == RD_MEMORY_DEVICE;
+    float *relevancy = q && q->relevancy ? device ? q->relevancy : (float *)s->relevancy.ptr : NULL;
+    if (r == RD_OK && q) {
+        rd_feature_choice choice = {p.scores, q->query_count, field->levels, vp->width, vp->height, (double *)s->row_sums.ptr,
+                                    (float *)s->peaks.ptr, relevancy, (int *)s->chosen.ptr};
+        r = rd_feature_choose_levels_cuda(ctx, st, &choice);
+        if (r == RD_OK && !device) r = download(ctx, st, q->relevancy, relevancy, pixels * q->query_count * sizeof(float));
+        if (r == RD_OK) r = download(ctx, st, q->levels, s->chosen.ptr, (size_t)q->query_count * sizeof(int));
+    }
+    if (r == RD_OK && !device) r = download(ctx, st, out->features, features, pixels * field->dim * (out->half_features ? 2 : 4));
     if (r == RD_OK) r = rd_cuda_check(ctx, cudaStreamSynchronize(st), "feature outputs");
     if (r == RD_OK && stats) rd_splat_counts(stats, 0, fr.pairs);
     return r;

@@ -215,13 +215,20 @@ static rd_result check_call(rd_context *ctx, const rd_scene *scene, const rd_fea
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_features: queries need their embeddings and at least one negative");
     if ((target->relevancy || target->query_levels) && desc->query_count == 0)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_render_features: relevancy asked for without queries");
-    if (target->memory == RD_MEMORY_DEVICE) { /* Vulkan: coefficient maps (and alpha) straight into the caller's buffers */
-        if (ctx->backend == RD_BACKEND_CPU || !target->coefficients || target->features || target->relevancy || target->query_levels)
-            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: device-memory targets take coefficient maps and alpha, on "
-                           "GPU backends, so far (features and relevancy go to host memory)");
+    if (target->memory == RD_MEMORY_DEVICE) { /* every output but the levels straight into the caller's buffers */
+        if (ctx->backend == RD_BACKEND_CPU)
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: device-memory targets need a GPU backend");
+        if (ctx->tuning.feature_relevancy == RD_RELEVANCY_DECODE && (target->features || target->relevancy || target->query_levels))
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: the decode path (rd_tuning.feature_relevancy) answers "
+                           "queries and features on the host: device-memory targets take the coefficient maps and alpha there");
         size_t pixels = (size_t)camera->width * (size_t)camera->height, row = (size_t)field->levels * (size_t)field->L;
-        rd_result r = rd_backend_check_memory(ctx, target->coefficients, pixels * row * sizeof(float), "rd_render_features: coefficients");
+        size_t feature_bytes = pixels * (size_t)field->dim * (desc->half_features ? 2 : 4);
+        rd_result r = RD_OK;
+        if (target->coefficients) r = rd_backend_check_memory(ctx, target->coefficients, pixels * row * sizeof(float), "rd_render_features: coefficients");
         if (r == RD_OK && target->alpha) r = rd_backend_check_memory(ctx, target->alpha, pixels * sizeof(float), "rd_render_features: alpha");
+        if (r == RD_OK && target->features) r = rd_backend_check_memory(ctx, target->features, feature_bytes, "rd_render_features: features");
+        if (r == RD_OK && target->relevancy)
+            r = rd_backend_check_memory(ctx, target->relevancy, pixels * (size_t)desc->query_count * sizeof(float), "rd_render_features: relevancy");
         if (r != RD_OK) return r;
     }
     return RD_OK;
@@ -256,8 +263,8 @@ static rd_result allocate(rd_context *ctx, feature_job *job, bool gpu_outputs)
         job->embedding = rd_alloc_array((int64_t)job->embeddings * f->dim, sizeof(float));
         if (!gpu_outputs) job->gram = rd_alloc_array((int64_t)f->levels * f->L * f->L, sizeof(float));
         job->projected = rd_alloc_array((int64_t)f->levels * job->embeddings * f->L, sizeof(float));
-        job->scores = rd_alloc_array((int64_t)desc->query_count * f->levels * (int64_t)pixels, sizeof(float));
-        ok = job->embedding && (gpu_outputs || job->gram) && job->projected && job->scores;
+        if (!gpu_outputs) job->scores = rd_alloc_array((int64_t)desc->query_count * f->levels * (int64_t)pixels, sizeof(float));
+        ok = job->embedding && (gpu_outputs || (job->gram && job->scores)) && job->projected;
     }
     if (!ok) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "rd_render_features: out of memory at %dx%d", job->vp->width, job->vp->height);
     if (job->embeddings > 0) {
@@ -288,14 +295,14 @@ static rd_result blend_on_gpu(rd_context *ctx, const rd_scene *scene, feature_jo
     return rd_fail(ctx, RD_ERROR_BACKEND_UNAVAILABLE, "rd_render_features: this build has no %s backend", rd_backend_name(ctx->backend));
 }
 
-/* Everything on the GPU (the relevancy by the gram path): what the target asks for comes
-   back, nothing else; the level choice follows on the host. */
+/* Everything on the GPU (the relevancy by the gram path, the level choice too): what the
+   target asks for comes back, nothing else, or stays in the caller's device memory. */
 static rd_result render_on_gpu(rd_context *ctx, const rd_scene *scene, feature_job *job, rd_render_stats *stats)
 {
     const rd_feature_render_desc *desc = job->desc;
     const rd_feature_target *t = job->target;
     rd_result r = allocate(ctx, job, true); /* the projections and the scores */
-    rd_feature_queries queries = {job->projected, desc->query_count, desc->negative_count, job->scores};
+    rd_feature_queries queries = {job->projected, desc->query_count, desc->negative_count, t->relevancy, t->query_levels};
     rd_feature_gpu_outputs out = {.coefficients = t->coefficients, .alpha = t->alpha, .memory = t->memory,
                                   .queries = desc->query_count ? &queries : NULL, .features = t->features,
                                   .level = (desc->level ? desc->level : 1) - 1, .half_features = desc->half_features != 0};
@@ -305,7 +312,6 @@ static rd_result render_on_gpu(rd_context *ctx, const rd_scene *scene, feature_j
 #ifdef RD_HAVE_VULKAN
     if (r == RD_OK && ctx->backend == RD_BACKEND_VULKAN) r = rd_feature_outputs_vk(ctx, scene, job->vp, job->field, &out, stats);
 #endif
-    if (r == RD_OK && desc->query_count > 0) r = choose_levels(ctx, job);
     (void)scene, (void)stats, (void)out;
     return r;
 }
@@ -342,6 +348,9 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
     bool small = pixels * (uint64_t)field->dim < ((uint64_t)1 << 32) &&
                  pixels * (uint64_t)desc->query_count * (uint64_t)field->levels < ((uint64_t)1 << 32);
     bool on_device = (ctx->backend == RD_BACKEND_CUDA || (ctx->backend == RD_BACKEND_VULKAN && small)) && !job.decode;
+    if (r == RD_OK && !on_device && target->memory == RD_MEMORY_DEVICE && (target->features || target->relevancy || target->query_levels))
+        r = rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_render_features: %dx%d with D %d and %d queries passes Vulkan's 32-bit indices: "
+                    "features and relevancy of that size go to host memory", vp.width, vp.height, field->dim, desc->query_count);
     if (r == RD_OK && on_device) {
         r = render_on_gpu(ctx, scene, &job, &stats);
         if (r == RD_OK) ctx->last_stats = stats;

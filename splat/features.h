@@ -60,25 +60,42 @@ rd_result rd_feature_coefficients_backward_cpu(rd_context *ctx, const rd_cpu_fra
 
 /* Queries as a GPU takes them: each embedding's u = D e (levels*(queries + negatives)*L,
    queries first), made on the host (the backend keeps each level's G = D D^T with the
-   field's copy); the relevancy of each query at each level comes back in scores
-   (query_count*levels*pixels, host). */
+   field's copy). The backend answers them wholly: each query's level (1-based, host, may
+   be NULL) chosen as the spec's protocol does (rd_relevancy_smooth's r' peaks highest) and
+   its relevancy at that level (query_count*pixels, in the outputs' memory; may be NULL). */
 typedef struct rd_feature_queries {
     const float *projected;
     int query_count, negative_count;
-    float *scores;
+    float *relevancy;
+    int *levels;
 } rd_feature_queries;
 
-/* What a GPU renders of a field: the coefficient maps and alpha (host, or the caller's
-   device memory where memory says so), each query's relevancy at every level, one level's
-   unit features (host, float or half); NULL where not wanted. */
+/* What a GPU renders of a field: the coefficient maps and alpha, each query's relevancy,
+   one level's unit features (float or half); host memory, or the caller's device memory
+   where memory says so; NULL where not wanted. */
 typedef struct rd_feature_gpu_outputs {
     float *coefficients, *alpha;
-    rd_memory memory;                   /* of coefficients and alpha */
+    rd_memory memory;
     const rd_feature_queries *queries;
     void *features;
     int level;                          /* the features', 0-based */
     uint32_t half_features;
 } rd_feature_gpu_outputs;
+
+/* The level choice on the device (feature_cuda_levels.cu): scores holds each query's
+   relevancy at every level (query_count*levels planes of width*height, device memory);
+   chosen gets each query's level, 1-based, and relevancy (may be NULL) its map there, both
+   device memory. row_sums (as many doubles as scores has floats) and peaks
+   (query_count*levels floats) are scratch. */
+typedef struct rd_feature_choice {
+    const float *scores;
+    int query_count, levels, width, height;
+    double *row_sums;
+    float *peaks;
+    float *relevancy;
+    int *chosen;
+} rd_feature_choice;
+rd_result rd_feature_choose_levels_cuda(rd_context *ctx, void *stream, const rd_feature_choice *choice);
 
 /* The outputs on Vulkan (feature_vk.c): the splat frame's binning, then a blend a level at
    a time, then the relevancy and the decode on the device; only what was asked comes back;

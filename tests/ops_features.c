@@ -2,10 +2,11 @@
    Coefficients: random scenes with random fields (1-3 levels, L up to 256, K up to 8,
    weights summing to 1 a level), their coefficient maps and alpha on every backend (CPU
    threads, CUDA, Vulkan) against the one-thread CPU.
-   Every other coefficient case renders into device memory on GPUs (rd_buffer_alloc),
-   copied back for the comparison. Relevancy: the same with unit features of a level and
-   the relevancy of random queries, the levels chosen compared too; every other case asks
-   for the relevancy alone (Vulkan then computes it on the device). */
+   Three coefficient cases in four and half the relevancy cases render into device memory
+   on GPUs (rd_buffer_alloc: maps, alpha, unit features and relevancy), copied back for the
+   comparison. Relevancy: the same with unit features of a level and the relevancy of random
+   queries, the levels chosen (on the device: 29x29 smoothing and peaks) compared too; every
+   other case asks for the relevancy alone. */
 #include "backend_ops.h"
 #include "compare.h"
 #include "../compress/conventions.h"
@@ -20,7 +21,7 @@ typedef struct feature_case {
     rd_feature_field_desc field;
     int queries, negatives, level;
     float *embeddings; /* queries then negatives, dim floats each */
-    bool device_target; /* GPUs: the coefficient maps into rd_buffer_alloc memory, copied back */
+    bool device_target; /* GPUs: every output but the levels into rd_buffer_alloc memory, copied back */
     bool relevancy_only; /* no unit features asked: Vulkan computes the relevancy on the device */
     int features;        /* unit features of a level asked: 0 no, 1 float, 2 IEEE halves */
 } feature_case;
@@ -66,7 +67,7 @@ static void *generate_case(test_rng *r, int i, bool queries)
     }
     f->indices = indices, f->weights = weights;
     f->codebooks = random_floats(r, (size_t)f->levels * f->codebook_size * f->dim, -1.0, 1.0);
-    c->device_target = !queries && i % 2 == 1;
+    c->device_target = i % 4 == 1 || i % 4 == 2 || (!queries && i % 4 == 3);
     c->relevancy_only = queries && i % 2 == 1;
     /* unit features: beside every relevancy that is not alone (halves in some), and alone
        in halves beside some coefficient maps (the bench's third output) */
@@ -131,16 +132,22 @@ static rd_result run(rd_context *ctx, void *inputs, void **outputs)
     } else {
         target.coefficients = o->coefficients = poisoned(P * row_of(c));
     }
-    void *on_device[2] = {0};
-    if (r == RD_OK && c->device_target && !c->features && rd_context_backend(ctx) != RD_BACKEND_CPU) {
-        size_t bytes[2] = {P * row_of(c) * sizeof(float), P * sizeof(float)};
-        rd_memory memory;
-        for (int k = 0; k < 2 && r == RD_OK; k++) r = rd_buffer_alloc(ctx, bytes[k], &on_device[k], &memory);
-        rd_feature_target device = {.coefficients = on_device[0], .alpha = on_device[1], .memory = RD_MEMORY_DEVICE};
+    if (r == RD_OK && c->device_target && rd_context_backend(ctx) != RD_BACKEND_CPU) {
+        /* each output the target asks for into device memory, then copied back where the host
+           target would have had it */
+        void *host[4] = {target.coefficients, target.alpha, target.features, target.relevancy};
+        size_t bytes[4] = {P * row_of(c) * sizeof(float), P * sizeof(float), P * c->field.dim * (halves ? 2 : 4),
+                           P * c->queries * sizeof(float)};
+        void *on_device[4] = {0};
+        rd_memory memory = RD_MEMORY_DEVICE;
+        for (int k = 0; k < 4 && r == RD_OK; k++)
+            if (host[k]) r = rd_buffer_alloc(ctx, bytes[k], &on_device[k], &memory);
+        rd_feature_target device = {.coefficients = on_device[0], .alpha = on_device[1], .features = on_device[2],
+                                    .relevancy = on_device[3], .query_levels = target.query_levels, .memory = RD_MEMORY_DEVICE};
         if (r == RD_OK) r = rd_render_features(ctx, scene, field, &c->camera, &desc, &device);
-        if (r == RD_OK) r = rd_buffer_copy(ctx, o->coefficients, RD_MEMORY_HOST, on_device[0], memory, bytes[0]);
-        if (r == RD_OK) r = rd_buffer_copy(ctx, o->alpha, RD_MEMORY_HOST, on_device[1], memory, bytes[1]);
-        for (int k = 0; k < 2; k++) rd_buffer_free(ctx, on_device[k]);
+        for (int k = 0; k < 4 && r == RD_OK; k++)
+            if (host[k]) r = rd_buffer_copy(ctx, host[k], RD_MEMORY_HOST, on_device[k], memory, bytes[k]);
+        for (int k = 0; k < 4; k++) rd_buffer_free(ctx, on_device[k]);
     } else if (r == RD_OK) {
         r = rd_render_features(ctx, scene, field, &c->camera, &desc, &target);
     }

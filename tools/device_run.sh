@@ -4,7 +4,7 @@
 # backends. TESTS="..." picks the tests (empty: none), SCENES, BACKENDS and FRAMES the
 # benchmarks (SCENES: some of synth1M synth6M biker donut demo, the default, and synth20M synth6M4K); BACKWARD=1 adds the
 # forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
-# (bench --features random) on each backend; STREAM=1 times a fixture stream's decode + render
+# (bench --features random) on each backend, NCU_FEATURES=1 profiles its CUDA blend (ncu); STREAM=1 times a fixture stream's decode + render
 # (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99); SCALE=1
 # times SCALE_GAUSSIANS (100M) synthetic Gaussians on each backend with the memory they take;
 # HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h), PACKED=1 with --packed (cuda/p,
@@ -69,6 +69,13 @@ if [ -n "${FEATURES:-}" ]; then # issue 31's targets: a random field over 1M syn
         "$bin/radiant" bench --synth ${FEATURES_GAUSSIANS:-1000000} --features random --width 988 --height 730 --backend $backend \
             --frames ${FRAMES:-50} 2>&1 | tail -n 5
     done
+fi
+if [ -n "${NCU_FEATURES:-}" ]; then # where the feature blend's time goes: Nsight Compute on three level_kernel launches
+    ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+    "${ncu:-ncu}" --clock-control none -k regex:level_kernel -c 3 --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section WarpStateStats --section MemoryWorkloadAnalysis --section SchedulerStats \
+        "$bin/radiant" bench --synth 1000000 --features random --width 988 --height 730 --backend cuda --frames 3 --warmup 1 2>&1 |
+        grep -v "^==PROF==" | tail -n 200
 fi
 if [ -n "${STREAM:-}" ]; then # issue 32's decode + render and seeks (tools/stream_bench.sh: STILL, BACKENDS)
     bash tools/stream_bench.sh

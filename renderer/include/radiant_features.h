@@ -93,8 +93,9 @@ typedef struct rd_feature_target {
     float *relevancy;    /* query_count*width*height */
     int *query_levels;   /* query_count: the level (1-based) each relevancy map comes from (host) */
     float *alpha;        /* width*height: 1 - final transmittance */
-    rd_memory memory;    /* of every array but query_levels; device memory (Vulkan's rd_buffer_alloc addresses)
-                            takes the coefficient maps and alpha so far */
+    rd_memory memory;    /* of every array but query_levels (always host); device memory (rd_buffer_alloc's, on
+                            CUDA and Vulkan) keeps the whole render on the GPU: nothing crosses to the host
+                            but the levels (CUDA: on desc.stream, which the call waits for) */
 } rd_feature_target;
 
 /* Renders the field over the Gaussian scene it belongs to (same count) from camera. */
