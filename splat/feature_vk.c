@@ -1,7 +1,6 @@
 /* feature_vk.c: a feature field's outputs on Vulkan: the splat frame's preprocess, binning
-   and sorts (splat_vk.c), then in place of the colour blend feature_blend.comp (the
-   coefficient maps, which stay on the device: a walk of each 8x4 block of pixels takes as
-   many levels as the shared memory holds), and after it as asked
+   and sorts (splat_vk.c), then in place of the colour blend feature_blend.comp a level at a
+   time (the coefficient maps, which stay on the device), and after it as asked
    feature_relevancy.comp (each query's relevancy at every level, the gram path) and
    feature_decode.comp (one level's unit features, float or half), then each query's level
    (relevancy_row_sums, _peaks, _choose). Only what was asked is read back. The field's slots go to the device once per field (recognised by its uid);
@@ -34,7 +33,6 @@ static const uint32_t relevancy_choose_spv[] = {
 typedef struct feature_vk {
     rd_vk_pipeline blend, relevancy, norms, decode, row_sums, peaks, choose;
     uint64_t field_uid; /* whose slots indices and weights hold, and codebooks */
-    uint32_t blend_rows; /* feature_blend.comp's ROWS: accumulator rows a walk holds */
     rd_vk_buffer indices, weights, codebooks, coefficients, alpha, gram, projected, scores, pixel_norms, features, readback;
     rd_vk_buffer smoothing, maps; /* the level choice's row sums and peaks; the chosen relevancy maps for the host */
 } feature_vk;
@@ -51,18 +49,6 @@ static void free_state(rd_context *ctx, void *state)
     free(s);
 }
 
-/* feature_blend.comp's ROWS: as many rows of 33 floats as the device's shared memory holds
-   beside the staged Gaussians (32 of: a vec4, a vec2, a float, 24 slots), at most 384 (3
-   levels of L 128); at 32 KB (lavapipe) 218, at 48 KB (NVIDIA) 342. */
-static uint32_t blend_rows(const rd_vk_state *vk)
-{
-    VkPhysicalDeviceProperties properties;
-    vkGetPhysicalDeviceProperties(vk->physical, &properties);
-    uint32_t staging = 32 * (16 + 8 + 4 + 24 * 4), limit = properties.limits.maxComputeSharedMemorySize;
-    uint32_t rows = limit > staging ? (limit - staging) / (33 * 4) : 0;
-    return rows < 384 ? rows : 384;
-}
-
 static rd_result get_state(rd_context *ctx, feature_vk **out)
 {
     void **slot;
@@ -75,11 +61,7 @@ static rd_result get_state(rd_context *ctx, feature_vk **out)
         static const VkBool32 no = VK_FALSE;
         static const VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = sizeof(VkBool32)};
         const VkSpecializationInfo elements = {.mapEntryCount = 1, .pMapEntries = &entry, .dataSize = sizeof no, .pData = &no};
-        s->blend_rows = blend_rows(rd_vk(ctx));
-        static const VkSpecializationMapEntry rows_entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
-        const VkSpecializationInfo rows = {.mapEntryCount = 1, .pMapEntries = &rows_entry, .dataSize = sizeof s->blend_rows,
-                                           .pData = &s->blend_rows};
-        const rd_vk_shader shaders[] = {{&s->blend, feature_blend_spv, sizeof feature_blend_spv, "feature_blend", &rows},
+        const rd_vk_shader shaders[] = {{&s->blend, feature_blend_spv, sizeof feature_blend_spv, "feature_blend"},
                                         {&s->relevancy, feature_relevancy_spv, sizeof feature_relevancy_spv, "feature_relevancy"},
                                         {&s->norms, feature_decode_spv, sizeof feature_decode_spv, "feature_decode (norms)"},
                                         {&s->decode, feature_decode_spv, sizeof feature_decode_spv, "feature_decode", &elements},
@@ -225,15 +207,12 @@ static void record(rd_context *ctx, void *user, void *command_buffer, const rd_s
     feature_vk *s = c->s;
     VkCommandBuffer cmd = command_buffer;
     struct { VkDeviceAddress vp, ranges, schedule, values, splats, indices, weights, coefficients, alpha;
-             uint32_t levels, L, K, first_row, rows, scheduled, write_alpha; } blend = {
+             uint32_t level, levels, L, K, scheduled, write_alpha; } blend = {
         bins->params, bins->ranges, bins->schedule, bins->values, bins->splats, s->indices.address, s->weights.address,
-        c->coefficients, c->alpha, (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)f->K, 0, 0, bins->scheduled, 0};
-    /* as many of the levels' rows (level * L + entry) a walk as the shared memory holds */
-    uint32_t total = (uint32_t)(f->levels * f->L);
-    for (uint32_t first = 0; first < total; first += s->blend_rows) {
-        blend.first_row = first, blend.rows = total - first < s->blend_rows ? total - first : s->blend_rows;
-        blend.write_alpha = first == 0 && c->alpha;
-        rd_vk_dispatch(cmd, &s->blend, &blend, c->tiles * 8); /* a group per 8x4 block */
+        c->coefficients, c->alpha, 0, (uint32_t)f->levels, (uint32_t)f->L, (uint32_t)f->K, bins->scheduled, 0};
+    for (int l = 0; l < f->levels; l++) {
+        blend.level = (uint32_t)l, blend.write_alpha = l == 0 && c->alpha;
+        rd_vk_dispatch(cmd, &s->blend, &blend, c->tiles);
     }
     rd_vk_barrier(cmd);
     uint64_t pixel_groups = (c->pixels + 63) / 64;
