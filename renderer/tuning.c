@@ -18,7 +18,8 @@ void rd_tuning_from_env(rd_tuning *t)
     static const char *const orders[] = {"longest", "rows"}, *const paths[] = {"single-pass", "reduce-then-scan"},
                              *const ranks[] = {"ballots", "partitioned"}, *const emits[] = {"pairs", "blocks"},
                              *const long_tiles[] = {"0", "all"}, *const off_on[] = {"0", "1"},
-                             *const blends[] = {"sparse", "dense"}, *const relevancies[] = {"gram", "decode"};
+                             *const blends[] = {"sparse", "dense"}, *const relevancies[] = {"gram", "decode"},
+                             *const decodes[] = {"cores", "tensor"};
     setting("RADIANT_VK_TILE_ORDER", orders, 2, &t->vk_tile_order);
     setting("RADIANT_VK_SORT_PATH", paths, 2, &t->vk_sort_path);
     setting("RADIANT_VK_SORT_RANK", ranks, 2, &t->vk_sort_rank);
@@ -27,9 +28,11 @@ void rd_tuning_from_env(rd_tuning *t)
     setting("RADIANT_CUDA_DEPENDENT_LAUNCH", off_on, 2, &t->cuda_dependent_launch);
     setting("RADIANT_FEATURE_BLEND", blends, 2, &t->feature_blend);
     setting("RADIANT_FEATURE_RELEVANCY", relevancies, 2, &t->feature_relevancy);
+    setting("RADIANT_CUDA_FEATURE_DECODE", decodes, 2, &t->cuda_feature_decode);
     const char *v;
     if ((v = getenv("RADIANT_VK_SORT_ITEMS"))) t->vk_sort_items = atoi(v);
     if ((v = getenv("RADIANT_VK_SORT_WAIT_BUDGET"))) t->vk_sort_wait_budget = atoi(v) > 0 ? atoi(v) : -1;
     if ((v = getenv("RADIANT_CUDA_EMIT_ITEMS"))) t->cuda_emit_items = atoi(v);
+    if ((v = getenv("RADIANT_CUDA_FEATURE_WALK"))) t->cuda_feature_walk = atoi(v);
     if ((v = getenv("RADIANT_VK_FENCE_SPIN_US"))) t->vk_fence_spin_us = atoi(v) > 0 ? atoi(v) : -1;
 }

@@ -20,6 +20,7 @@ enum { RD_LONG_TILES_NEVER = 1, RD_LONG_TILES_ALL };               /* rd_tuning.
 enum { RD_DEPENDENT_LAUNCH_OFF = 1, RD_DEPENDENT_LAUNCH_ON };      /* rd_tuning.cuda_dependent_launch */
 enum { RD_FEATURE_BLEND_SPARSE = 1, RD_FEATURE_BLEND_DENSE };      /* rd_tuning.feature_blend */
 enum { RD_RELEVANCY_GRAM = 1, RD_RELEVANCY_DECODE };               /* rd_tuning.feature_relevancy */
+enum { RD_FEATURE_DECODE_CORES = 1, RD_FEATURE_DECODE_TENSOR };    /* rd_tuning.cuda_feature_decode */
 
 typedef struct rd_tuning {
     /* Vulkan */
@@ -48,6 +49,12 @@ typedef struct rd_tuning {
                                 RADIANT_CUDA_LONG_TILES=0|all */
     int cuda_dependent_launch; /* programmatic dependent launch (cuda_backend.cu: where the
                                 device has it, sm_90 on); RADIANT_CUDA_DEPENDENT_LAUNCH=0|1 */
+    int cuda_feature_walk;   /* levels a feature blend's walk takes together, at most as many as the
+                                shared memory holds (feature_cuda.cu; default 1, measured);
+                                RADIANT_CUDA_FEATURE_WALK=N */
+    int cuda_feature_decode; /* half unit features decoded on tensor cores where L is a multiple of 16
+                                (feature_cuda.cu's decode_tensor_cores, the default) or on CUDA cores;
+                                RADIANT_CUDA_FEATURE_DECODE=cores|tensor */
     /* feature fields, every backend */
     int feature_blend;       /* K adds a slot (sparse) or all L entries a Gaussian (dense, the
                                 spec's training path, kept to test the sparse one against);

@@ -1,29 +1,33 @@
 /* feature_cuda.cu: a feature field's outputs on CUDA, as feature_vk.c's on Vulkan and
    feature_render.c's on the CPU: the splat frame's preprocess, binning and sorts
-   (rd_splat_cuda_forward_saved, no colour written), then one launch a level of
-   level_kernel: a block a tile (half a tile where L > 128), a thread a pixel walking the
-   tile's Gaussians front to back (staged a batch at a time in shared memory) with the CPU's
-   alpha and stopping rules into the level's
-   L coefficients, held in shared memory ([channel][pixel], padded against bank
-   conflicts). From there, in the same launch and as asked: the coefficients written out
-   (coalesced, a pixel's row at a time), each query's relevancy by the gram path (phi.e =
-   W.u_e / (sqrt(W^T G W) + eps), G and u made on the host), and the level's unit features
+   (rd_splat_cuda_forward_bins: no colour blend), then level_kernel: a block a tile (half a
+   tile where L is large), each warp walking the tile's Gaussians for its 8x4 pixels as the
+   colour blend does (culled against the warp's rectangle, staged, alphas in base 2), with
+   the CPU's stopping rule, into every walked level's L coefficients, held in shared memory
+   ([level][entry][pixel], padded against bank conflicts). One walk takes as many levels as
+   the shared memory holds (all three at L 64, K 4), so that the alphas are computed once.
+   From there, in the same launch and as asked: the coefficients written out (coalesced, a
+   pixel's row at a time), each query's relevancy by the gram path (phi.e = W.u_e /
+   (sqrt(W^T G W) + eps), G and u made on the host), and the level's unit features
    (F = D^T W over the norm, float or IEEE halves), so that nothing but what was asked
-   crosses device memory. The field's slots and codebooks go to the device once per field
-   (recognised by its uid); the buffers stay with the splat frame's state. */
+   crosses device memory; then each query's level (feature_cuda_levels.cu). The field's
+   slots and codebooks go to the device once per field (recognised by its uid); the buffers
+   stay with the splat frame's state. */
 #include "features.h"
 #include "splat_cuda_frame.cuh"
+#include "splat_cuda_alpha.cuh"
 
 #include <cuda_fp16.h>
+#include <mma.h>
 
 #define FEATURE_EPS 1e-10f
-enum { DECODE_PIXELS = 8, /* of a tile row's 16 */
-       BATCH = 128 };     /* Gaussians staged at a time (the static shared memory: 6 KB beside the accumulators) */
+enum { DECODE_PIXELS = 8 }; /* of a warp's 32 */
 
 typedef struct feature_cuda {
     uint64_t field_uid; /* whose slots and codebooks indices, weights and codebooks hold */
     rd_cuda_buffer indices, weights, codebooks, coefficients, alpha, gram, projected, scores, features;
     rd_cuda_buffer row_sums, peaks, chosen, relevancy; /* the level choice's (feature_cuda_levels.cu) */
+    rd_cuda_buffer codebook_halves; /* each level's D as halves, high then low parts, D padded to 16 */
 } feature_cuda;
 
 /* One level's launch: what it reads and writes (NULL where not wanted). */
@@ -35,8 +39,13 @@ typedef struct level_params {
     const unsigned char *indices;
     const __half *weights;
     int level, levels, L, K, dim, pixel_rows; /* pixel_rows: of a tile, per block (16 or 8) */
+    int first_level, walk_levels, feature_level; /* the levels a launch walks together; the features' */
+    bool write_alpha;                            /* the first launch's */
+    const __half *codebook_halves;               /* NULL: the features' decode on CUDA cores */
+    int dim16;                                   /* D padded to 16: codebook_halves' row */
     float *coefficients, *alpha;              /* pixels*levels*L, pixels */
-    const float *gram, *projected, *codebook; /* the level's G (L*L), its u (embeddings*L), its D (L*dim) */
+    const float *gram, *projected, *codebook; /* G (L*L), u (embeddings*L), D (L*dim): every level's, or in
+                                                 the kernel's per-level copy that level's */
     int queries, negatives;
     float *scores;   /* queries*levels*pixels */
     void *features;  /* pixels*dim, float or half */
@@ -48,7 +57,8 @@ static void free_state(rd_context *ctx, void *state)
     feature_cuda *s = (feature_cuda *)state;
     if (!s) return;
     rd_cuda_buffer *buffers[] = {&s->indices, &s->weights,   &s->codebooks, &s->coefficients, &s->alpha, &s->gram,
-                                 &s->projected, &s->scores, &s->features, &s->row_sums,     &s->peaks, &s->chosen, &s->relevancy};
+                                 &s->projected, &s->scores, &s->features, &s->row_sums,     &s->peaks, &s->chosen, &s->relevancy,
+                                 &s->codebook_halves};
     for (rd_cuda_buffer *b : buffers) rd_cuda_release(ctx, b);
     free(s);
 }
@@ -92,93 +102,225 @@ __device__ static void relevancy(const level_params &p, const float *W, int stri
     }
 }
 
+/* The unit features of a level in halves on tensor cores: F = (W / |F|)^T D as 16x16x16
+   products, each operand split into a high and a low half (a = a_hi + a_lo) and the three
+   products that matter summed in float (a_hi b_hi + a_lo b_hi + a_hi b_lo), which keeps
+   the sum to about float's precision where single halves would lose 1e-3 to cancellation.
+   W / |F| goes, 16 entries at a time, over the accumulator rows it came from (a chunk's
+   high and low halves, [pixel][16], fill 16 rows of threads + 1 floats), so the level's
+   accumulators are spent: the level is the walk's last. Each warp takes 16x16 output
+   tiles, stages each in its scratch (a kilobyte of the staging area) and writes it out
+   as halves where the pixel is in the image. Needs L a multiple of 16. */
+__device__ static void decode_tensor_cores(const level_params &p, float *level_acc, int stride, const float *inv_norms, float *scratch,
+                                           int x0, int y0, bool live)
+{
+    using namespace nvcuda;
+    int threads = (int)blockDim.x, rank = (int)threadIdx.x, lane = rank & 31, warp = rank >> 5, warps = threads / 32;
+    float inv = inv_norms[rank];
+    for (int c0 = 0; c0 < p.L; c0 += 16) {
+        float v[16];
+#pragma unroll
+        for (int c = 0; c < 16; c++) v[c] = level_acc[(c0 + c) * stride + rank] * inv;
+        __syncthreads(); /* every thread has read the chunk's rows before they are overwritten */
+        __half *hi = (__half *)(level_acc + (size_t)c0 * stride), *lo = hi + (size_t)threads * 16;
+#pragma unroll
+        for (int c = 0; c < 16; c++) {
+            __half h = __float2half_rn(v[c]);
+            hi[rank * 16 + c] = h, lo[rank * 16 + c] = __float2half_rn(v[c] - __half2float(h));
+        }
+    }
+    __syncthreads();
+    const __half *D_hi = p.codebook_halves + (size_t)p.level * p.L * p.dim16;
+    const __half *D_lo = D_hi + (size_t)p.levels * p.L * p.dim16;
+    int row_tiles = threads / 16, tiles = row_tiles * (p.dim16 / 16);
+    float *mine = scratch + warp * 256;
+    for (int t = warp; t < tiles; t += warps) {
+        int m = t % row_tiles, n = t / row_tiles;
+        wmma::fragment<wmma::accumulator, 16, 16, 16, float> out;
+        wmma::fill_fragment(out, 0.0f);
+        for (int c0 = 0; c0 < p.L; c0 += 16) {
+            const __half *hi = (const __half *)(level_acc + (size_t)c0 * stride), *lo = hi + (size_t)threads * 16;
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a_hi, a_lo;
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> b_hi, b_lo;
+            wmma::load_matrix_sync(a_hi, hi + m * 256, 16);
+            wmma::load_matrix_sync(a_lo, lo + m * 256, 16);
+            wmma::load_matrix_sync(b_hi, D_hi + (size_t)c0 * p.dim16 + n * 16, p.dim16);
+            wmma::load_matrix_sync(b_lo, D_lo + (size_t)c0 * p.dim16 + n * 16, p.dim16);
+            wmma::mma_sync(out, a_lo, b_hi, out);
+            wmma::mma_sync(out, a_hi, b_lo, out);
+            wmma::mma_sync(out, a_hi, b_hi, out);
+        }
+        wmma::store_matrix_sync(mine, out, 16, wmma::mem_row_major);
+        __syncwarp();
+        for (int e = lane; e < 256; e += 32) {
+            int k = m * 16 + e / 16, d = n * 16 + e % 16;
+            int kx = x0 + ((k >> 5) & 1) * 8 + (k & 7), ky = y0 + (k >> 6) * 4 + ((k & 31) >> 3);
+            if (live && d < p.dim && kx < p.vp.width && ky < p.vp.height)
+                ((__half *)p.features)[((size_t)ky * p.vp.width + kx) * p.dim + d] = __float2half_rn(mine[e]);
+        }
+        __syncwarp();
+    }
+    __syncthreads();
+}
+
+/* What a warp stages of a Gaussian that touches its 8x4 pixels: the colour blend's
+   quadratic for the alpha (splat_cuda_alpha.cuh), and after the block's records each
+   walked level's K slots as (entry << 16 | the weight's half bits). */
+typedef struct feature_staged {
+    float4 poly, rest; /* F D E A, B C */
+} feature_staged;
+
+/* The shared memory of a walk over walk_levels levels: the accumulators
+   ([level][entry][pixel], a pixel column padded against bank conflicts), each pixel's
+   1/|F|, and each warp's 32 staged Gaussians with their slots. */
+__host__ __device__ static size_t walk_floats(int walk_levels, int L, int threads) /* accumulators and norms, to 32 bytes */
+{
+    return ((size_t)walk_levels * L * (threads + 1) + threads + 7) / 8 * 8;
+}
+static size_t walk_shared_bytes(int walk_levels, int L, int K, int threads)
+{
+    return walk_floats(walk_levels, L, threads) * sizeof(float) + (size_t)threads * sizeof(feature_staged) +
+           (size_t)threads * walk_levels * K * sizeof(unsigned int);
+}
+
+/* One launch: a block a tile (half a tile where L is large), each warp 8x4 of its pixels
+   walking the tile's list on its own as the colour blend does (blend_kernel: 32 Gaussians
+   at a time tested against the warp's rectangle, the ones that touch it staged, alphas in
+   base 2 from the staged quadratic), blending each hit's slots of every walked level
+   into the accumulators; then, for each walked level, the outputs. */
 __global__ void level_kernel(level_params p)
 {
-    extern __shared__ float shared[]; /* acc[c * (threads + 1) + thread], then each pixel's 1/norm */
-    int threads = RD_TILE_SIZE * p.pixel_rows, stride = threads + 1, thread = (int)threadIdx.y * RD_TILE_SIZE + (int)threadIdx.x;
-    float *acc = shared, *inv_norms = shared + (size_t)p.L * stride;
+    extern __shared__ float shared[];
+    int threads = (int)blockDim.x, stride = threads + 1, rank = (int)threadIdx.x, lane = rank & 31, warp = rank >> 5;
+    int slots = p.walk_levels * p.K;
+    float *acc = shared, *inv_norms = shared + (size_t)p.walk_levels * p.L * stride;
+    feature_staged *staged = (feature_staged *)(shared + walk_floats(p.walk_levels, p.L, threads)); /* 32-byte aligned */
+    unsigned int *staged_slots = (unsigned int *)(staged + threads);
     unsigned int tile = blockIdx.y * gridDim.x + blockIdx.x;
     bool live = tile < (unsigned int)(p.vp.tiles_x * p.vp.tiles_y);
     int x0 = live ? (int)(tile % (unsigned int)p.vp.tiles_x) * RD_TILE_SIZE : 0;
     int y0 = live ? (int)(tile / (unsigned int)p.vp.tiles_x) * RD_TILE_SIZE + (int)blockIdx.z * p.pixel_rows : 0;
-    int px = x0 + (int)threadIdx.x, py = y0 + (int)threadIdx.y;
+    int wx = x0 + (warp & 1) * 8, wy = y0 + (warp >> 1) * 4;
+    int px = wx + (lane & 7), py = wy + (lane >> 3);
     bool inside = live && px < p.vp.width && py < p.vp.height;
-    for (int c = 0; c < p.L; c++) acc[c * stride + thread] = 0.0f;
-    /* the tile's list in batches staged in shared memory (each Gaussian's record and slots
-       loaded once for the block, as the colour blend does), until every pixel is done */
-    __shared__ float4 batch_a[BATCH];          /* u, v, conic xx, conic xy */
-    __shared__ float2 batch_b[BATCH];          /* conic yy, opacity */
-    __shared__ unsigned char batch_index[BATCH * RD_FEATURE_MAX_SLOTS];
-    __shared__ __half batch_weight[BATCH * RD_FEATURE_MAX_SLOTS];
+    for (int i = rank; i < p.walk_levels * p.L * stride; i += threads) acc[i] = 0.0f;
+    __syncthreads();
+    float X = (float)(lane & 7) + 0.5f, Y = (float)(lane >> 3) + 0.5f; /* from the warp's corner */
+    float XX = X * X, XY = X * Y, YY = Y * Y;
+    float wx0 = (float)wx + 0.5f, wy0 = (float)wy + 0.5f;
+    float wx1 = (float)min(wx + 8, p.vp.width) - 0.5f, wy1 = (float)min(wy + 4, p.vp.height) - 0.5f;
+    bool warp_inside = live && wx0 <= wx1 && wy0 <= wy1;
     float T = 1.0f;
     bool done = !inside;
     long long start = live ? p.ranges[tile].start : 0, end = live ? p.ranges[tile].end : 0;
-    float fx = (float)px + 0.5f, fy = (float)py + 0.5f;
-    for (long long base = start; base < end; base += BATCH) {
-        if (__syncthreads_count(!done) == 0) break; /* also: the last batch is read by all before it is replaced */
-        if (thread < BATCH && base + thread < end) {
-            unsigned int g = p.values[base + thread];
-            const device_splat s = p.splats[g];
-            batch_a[thread] = make_float4(s.u, s.v, s.conic[0], s.conic[1]);
-            batch_b[thread] = make_float2(s.conic[2], s.opacity);
-            size_t first = ((size_t)g * p.levels + p.level) * p.K;
-            for (int k = 0; k < p.K; k++)
-                batch_index[thread * p.K + k] = p.indices[first + k], batch_weight[thread * p.K + k] = p.weights[first + k];
+    feature_staged *slice = staged + warp * 32;
+    unsigned int *slice_slots = staged_slots + (size_t)warp * 32 * slots;
+    for (long long batch = start; batch < end; batch += 32) {
+        if (__all_sync(0xffffffffu, done)) break;
+        long long j = batch + lane;
+        bool touches = false;
+        blend_splat s = {};
+        unsigned int g = 0;
+        float log2_opacity = 0.0f;
+        if (j < end && warp_inside) {
+            g = p.values[j];
+            s = load_blend_splat(p.splats, g);
+            log2_opacity = fast_log2(s.opacity);
+            float abc[3] = {s.a, s.b, s.c};
+            touches = rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
         }
-        __syncthreads();
-        int count = end - base < BATCH ? (int)(end - base) : BATCH;
-        for (int j = 0; !done && j < count; j++) {
-            float4 a4 = batch_a[j];
-            float2 b2 = batch_b[j];
-            float a;
-            if (!rd_splat_alpha(a4.z, a4.w, b2.x, b2.y, rd_power_cutoff(b2.y), fx - a4.x, fy - a4.y, &a)) continue;
-            float next_T = T * (1.0f - a);
+        unsigned int mask = __ballot_sync(0xffffffffu, touches);
+        if (touches) {
+            int k = __popc(mask & ((1u << lane) - 1));
+            staged_splat st = stage_splat(s, log2_opacity, (float)wx, (float)wy);
+            slice[k] = feature_staged{st.poly, st.rest};
+            const unsigned short *weight_bits = (const unsigned short *)p.weights;
+            for (int l = 0; l < p.walk_levels; l++) {
+                size_t first = ((size_t)g * p.levels + p.first_level + l) * p.K;
+                for (int k2 = 0; k2 < p.K; k2++)
+                    slice_slots[k * slots + l * p.K + k2] = (unsigned int)p.indices[first + k2] << 16 | weight_bits[first + k2];
+            }
+        }
+        __syncwarp();
+        int hits = __popc(mask);
+        for (int h = 0; !done && h < hits; h++) {
+            feature_staged f = slice[h];
+            float alpha = hit_alpha(staged_splat{f.poly, f.rest, {}}, X, Y, XX, XY, YY);
+            float w = alpha * T, next_T = T - w; /* as blend_kernel: an alpha under 1/255 is 0 */
             if (next_T < RD_MIN_TRANSMITTANCE) {
                 done = true;
                 break;
             }
-            float w = a * T;
-            for (int k = 0; k < p.K; k++) acc[batch_index[j * p.K + k] * stride + thread] += __half2float(batch_weight[j * p.K + k]) * w;
+            const unsigned int *hit_slots = slice_slots + h * slots;
+            for (int l = 0; l < p.walk_levels; l++)
+                for (int k = 0; k < p.K; k++) {
+                    unsigned int slot = hit_slots[l * p.K + k];
+                    float weight = __half2float(__ushort_as_half((unsigned short)(slot & 0xffffu)));
+                    float *a = acc + ((size_t)l * p.L + (slot >> 16)) * stride + rank;
+                    *a = fmaf(weight, w, *a);
+                }
             T = next_T;
         }
-    }
-    size_t pixels = (size_t)p.vp.width * p.vp.height, pixel = (size_t)py * p.vp.width + px;
-    if (inside && p.alpha && p.level == 0) p.alpha[pixel] = 1.0f - T;
-    bool need_norm = p.queries > 0 || p.features;
-    if (need_norm) {
-        float inv = inside ? 1.0f / (sqrtf(fmaxf(squared_norm(p, acc + thread, stride), 0.0f)) + FEATURE_EPS) : 0.0f;
-        inv_norms[thread] = inv;
-        if (inside && p.queries > 0) relevancy(p, acc + thread, stride, inv, pixel, pixels);
+        __syncwarp(); /* the slice is read before the next batch overwrites it */
     }
     __syncthreads();
-    /* a pixel's row of the output at a time, consecutive threads on consecutive elements */
-    size_t row = (size_t)p.levels * p.L;
-    if (p.coefficients)
-        for (int i = thread; i < threads * p.L; i += threads) {
-            int k = i / p.L, c = i % p.L, kx = x0 + k % RD_TILE_SIZE, ky = y0 + k / RD_TILE_SIZE;
-            if (live && kx < p.vp.width && ky < p.vp.height)
-                p.coefficients[((size_t)ky * p.vp.width + kx) * row + (size_t)p.level * p.L + c] = acc[c * stride + k];
+    size_t pixels = (size_t)p.vp.width * p.vp.height, pixel = (size_t)py * p.vp.width + px;
+    if (inside && p.alpha && p.write_alpha) p.alpha[pixel] = 1.0f - T;
+    /* a pixel's place from its rank, as the walk laid the warps out */
+    auto pixel_of = [&](int k, int *kx, int *ky) {
+        *kx = x0 + ((k >> 5) & 1) * 8 + (k & 7), *ky = y0 + (k >> 6) * 4 + ((k & 31) >> 3);
+    };
+    /* the level decoded last where its decode spends its accumulators (decode_tensor_cores) */
+    int decode_at = p.features && p.feature_level >= p.first_level && p.feature_level < p.first_level + p.walk_levels
+                        ? p.feature_level - p.first_level : -1;
+    for (int n = 0; n < p.walk_levels; n++) {
+        int l = decode_at < 0 || n < decode_at ? n : n == p.walk_levels - 1 ? decode_at : n + 1;
+        level_params at = p;
+        at.level = p.first_level + l;
+        at.gram = p.gram + (size_t)at.level * p.L * p.L;
+        at.projected = p.projected + (size_t)at.level * (p.queries + p.negatives) * p.L;
+        at.codebook = p.codebook + (size_t)at.level * p.L * p.dim;
+        float *level_acc = acc + (size_t)l * p.L * stride;
+        bool decode = p.features && at.level == p.feature_level;
+        if (p.queries > 0 || decode) {
+            float inv = inside ? 1.0f / (sqrtf(fmaxf(squared_norm(at, level_acc + rank, stride), 0.0f)) + FEATURE_EPS) : 0.0f;
+            inv_norms[rank] = inv;
+            if (inside && p.queries > 0) relevancy(at, level_acc + rank, stride, inv, pixel, pixels);
         }
-    /* the unit features: a thread an element for DECODE_PIXELS pixels, each codebook entry
-       loaded once for them all */
-    if (p.features)
-        for (int i = thread; i < threads / DECODE_PIXELS * p.dim; i += threads) {
-            int k0 = i / p.dim * DECODE_PIXELS, d = i % p.dim;
-            float F[DECODE_PIXELS] = {};
-            for (int c = 0; c < p.L; c++) {
-                float D = __ldg(p.codebook + (size_t)c * p.dim + d);
-#pragma unroll
-                for (int j = 0; j < DECODE_PIXELS; j++) F[j] += acc[c * stride + k0 + j] * D;
+        __syncthreads();
+        /* a pixel's row of the output at a time, consecutive threads on consecutive elements */
+        size_t row = (size_t)p.levels * p.L;
+        if (p.coefficients)
+            for (int i = rank; i < threads * p.L; i += threads) {
+                int k = i / p.L, c = i % p.L, kx, ky;
+                pixel_of(k, &kx, &ky);
+                if (live && kx < p.vp.width && ky < p.vp.height)
+                    p.coefficients[((size_t)ky * p.vp.width + kx) * row + (size_t)at.level * p.L + c] = level_acc[c * stride + k];
             }
+        if (decode && p.codebook_halves) decode_tensor_cores(at, level_acc, stride, inv_norms, (float *)staged, x0, y0, live);
+        /* else the unit features: a thread an element for DECODE_PIXELS pixels, each codebook
+           entry loaded once for them all */
+        else if (decode)
+            for (int i = rank; i < threads / DECODE_PIXELS * p.dim; i += threads) {
+                int k0 = i / p.dim * DECODE_PIXELS, d = i % p.dim;
+                float F[DECODE_PIXELS] = {};
+                for (int c = 0; c < p.L; c++) {
+                    float D = __ldg(at.codebook + (size_t)c * p.dim + d);
 #pragma unroll
-            for (int j = 0; j < DECODE_PIXELS; j++) {
-                int k = k0 + j, kx = x0 + k % RD_TILE_SIZE, ky = y0 + k / RD_TILE_SIZE;
-                if (!live || kx >= p.vp.width || ky >= p.vp.height) continue;
-                size_t at = ((size_t)ky * p.vp.width + kx) * p.dim + d;
-                if (p.half_features) ((__half *)p.features)[at] = __float2half_rn(F[j] * inv_norms[k]);
-                else ((float *)p.features)[at] = F[j] * inv_norms[k];
+                    for (int j = 0; j < DECODE_PIXELS; j++) F[j] += level_acc[c * stride + k0 + j] * D;
+                }
+#pragma unroll
+                for (int j = 0; j < DECODE_PIXELS; j++) {
+                    int k = k0 + j, kx, ky;
+                    pixel_of(k, &kx, &ky);
+                    if (!live || kx >= p.vp.width || ky >= p.vp.height) continue;
+                    size_t out = ((size_t)ky * p.vp.width + kx) * p.dim + d;
+                    if (p.half_features) ((__half *)p.features)[out] = __float2half_rn(F[j] * inv_norms[k]);
+                    else ((float *)p.features)[out] = F[j] * inv_norms[k];
+                }
             }
-        }
+        __syncthreads(); /* inv_norms is the next level's */
+    }
 }
 
 static rd_result get_state(rd_context *ctx, feature_cuda **out)
@@ -193,6 +335,25 @@ static rd_result get_state(rd_context *ctx, feature_cuda **out)
     }
     *out = (feature_cuda *)*slot;
     return RD_OK;
+}
+
+/* Each level's D for decode_tensor_cores: halves of D padded to 16 columns, the high
+   parts of every level, then the low parts (d - high, rounded). */
+static rd_result upload_codebook_halves(rd_context *ctx, feature_cuda *s, const rd_feature_field *f)
+{
+    size_t dim16 = ((size_t)f->dim + 15) / 16 * 16, count = (size_t)f->levels * f->L * dim16;
+    __half *halves = (__half *)calloc(2 * count, sizeof(__half));
+    if (!halves) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory for the feature codebook halves");
+    for (size_t row = 0; row < (size_t)f->levels * f->L; row++)
+        for (size_t d = 0; d < (size_t)f->dim; d++) {
+            float v = f->codebooks[row * f->dim + d];
+            __half h = __float2half_rn(v);
+            halves[row * dim16 + d] = h, halves[count + row * dim16 + d] = __float2half_rn(v - __half2float(h));
+        }
+    rd_result r = rd_cuda_reserve(ctx, &s->codebook_halves, 2 * count * sizeof(__half), "feature codebook halves");
+    if (r == RD_OK) r = rd_cuda_upload(ctx, &s->codebook_halves, 0, halves, 2 * count * sizeof(__half));
+    free(halves);
+    return r;
 }
 
 /* The field's slot indices (bytes), weights (halves), codebooks and each level's G = D D^T
@@ -215,6 +376,7 @@ static rd_result upload_field(rd_context *ctx, feature_cuda *s, const rd_feature
     if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &s->indices, 0, field->indices, slots);
     if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &s->weights, 0, field->weights, slots * sizeof(uint16_t));
     if (r == RD_OK) r = rd_cuda_upload(ctx, &s->codebooks, 0, field->codebooks, codebook);
+    if (r == RD_OK && field->L % 16 == 0) r = upload_codebook_halves(ctx, s, field);
     s->field_uid = r == RD_OK ? field->uid : 0;
     return r;
 }
@@ -270,7 +432,7 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
     rd_result r = get_state(ctx, &s);
     if (r == RD_OK) r = upload_field(ctx, s, field);
     splat_saved_frame fr;
-    if (r == RD_OK) r = rd_splat_cuda_forward_saved(ctx, scene, vp, st, &fr);
+    if (r == RD_OK) r = rd_splat_cuda_forward_bins(ctx, scene, vp, st, &fr);
     level_params p = {};
     size_t pixels = (size_t)vp->width * vp->height;
     if (r == RD_OK) r = reserve_outputs(ctx, s, field, out, pixels, &p);
@@ -278,23 +440,38 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
     p.vp = *vp, p.ranges = fr.ranges, p.values = fr.values, p.splats = fr.splats;
     p.indices = (const unsigned char *)s->indices.ptr, p.weights = (const __half *)s->weights.ptr;
     p.levels = field->levels, p.L = field->L, p.K = field->K, p.dim = field->dim;
-    p.pixel_rows = field->L > 128 ? RD_TILE_SIZE / 2 : RD_TILE_SIZE; /* the accumulators within 227 KB of shared memory */
-    int threads = RD_TILE_SIZE * p.pixel_rows;
-    size_t shared = ((size_t)field->L * (threads + 1) + threads) * sizeof(float);
+    p.gram = (const float *)s->gram.ptr, p.projected = (const float *)s->projected.ptr, p.codebook = (const float *)s->codebooks.ptr;
+    p.feature_level = out->level;
+    /* the half features' decode on tensor cores where L allows, unless CUDA cores are asked for
+       (rd_tuning.cuda_feature_decode): on an H100 8.38 ms against 11.56 for the map of 1M */
+    if (ctx->tuning.cuda_feature_decode != RD_FEATURE_DECODE_CORES && field->L % 16 == 0 && out->half_features)
+        p.codebook_halves = (const __half *)s->codebook_halves.ptr, p.dim16 = (field->dim + 15) / 16 * 16;
+    /* a whole tile a block where one level's accumulators fit, else half a tile */
+    int max_shared = 0, gpu = 0;
+    cudaGetDevice(&gpu);
+    cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, gpu);
+    p.pixel_rows = walk_shared_bytes(1, field->L, field->K, RD_TILE_SIZE * RD_TILE_SIZE) <= (size_t)max_shared ? RD_TILE_SIZE
+                                                                                                              : RD_TILE_SIZE / 2;
+    /* a level a walk by default: on an H100 (1M Gaussians, 988x730) three together took the
+       maps 4.73 ms, the relevancy 7.21, the half features 11.56; one a launch 4.58, 5.85 and
+       8.78, its 64 KB of accumulators leaving room for three blocks an SM, not one */
+    int threads = RD_TILE_SIZE * p.pixel_rows, wanted = ctx->tuning.cuda_feature_walk > 0 ? ctx->tuning.cuda_feature_walk : 1;
+    int walk = wanted < field->levels ? wanted : field->levels;
+    while (walk > 1 && walk_shared_bytes(walk, field->L, field->K, threads) > (size_t)max_shared) walk--;
+    size_t shared = walk_shared_bytes(walk, field->L, field->K, threads);
     r = rd_cuda_check(ctx, cudaFuncSetAttribute(level_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared),
                       "feature shared memory");
     long long tiles = (long long)vp->tiles_x * vp->tiles_y;
-    dim3 block(RD_TILE_SIZE, p.pixel_rows), grid((unsigned int)(tiles < 65535 ? tiles : 65535), (unsigned int)((tiles + 65534) / 65535),
-                                                 RD_TILE_SIZE / p.pixel_rows);
+    dim3 grid((unsigned int)(tiles < 65535 ? tiles : 65535), (unsigned int)((tiles + 65534) / 65535), RD_TILE_SIZE / p.pixel_rows);
     void *features = p.features;
-    for (int l = 0; r == RD_OK && l < field->levels && tiles > 0; l++) {
+    /* the unit features alone need their level alone */
+    bool features_alone = p.features && !p.coefficients && !out->queries;
+    int first = features_alone ? out->level : 0, last = features_alone ? out->level + 1 : field->levels;
+    if (features_alone) walk = 1;
+    for (int l = first; r == RD_OK && l < last && tiles > 0; l += walk) {
         level_params at = p;
-        at.level = l;
-        at.gram = (const float *)s->gram.ptr + (size_t)l * field->L * field->L;
-        at.projected = (const float *)s->projected.ptr + (size_t)l * (p.queries + p.negatives) * field->L;
-        at.codebook = (const float *)s->codebooks.ptr + (size_t)l * field->L * field->dim;
-        at.features = l == out->level ? features : NULL;
-        level_kernel<<<grid, block, shared, st>>>(at);
+        at.first_level = l, at.walk_levels = l + walk <= last ? walk : last - l, at.write_alpha = l == first;
+        level_kernel<<<grid, threads, shared, st>>>(at);
     }
     if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "feature level");
     if (r == RD_OK && out->memory == RD_MEMORY_HOST) {

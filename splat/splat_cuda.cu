@@ -605,11 +605,14 @@ static cudaError_t record_frame(splat_frame *f, const rd_gaussians *g, const rd_
     auto blend_alone = extras ? blend_kernel<true, true> : blend_kernel<false, true>;
     const tile_work *schedule = (const tile_work *)f->schedule.ptr;
     const device_splat *splats = (const device_splat *)f->splats.ptr;
-    if (long_tiles.most)
+    /* no output at all (rd_splat_cuda_forward_bins: a feature field's frame): the bins are the frame */
+    bool blends = out->color || out->depth || out->trans || out->contrib || out->last;
+    if (blends && long_tiles.most)
         launch_shared(f, blend_alone, long_tiles.most, block, f->long_shared_bytes, st, *vp, schedule, values.Current(), splats, *out,
                       blend_part{schedule_counters, BLEND_LONG});
-    launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
-           blend_part{schedule_counters, long_tiles.most ? BLEND_SHARED : BLEND_WHOLE});
+    if (blends)
+        launch(f, blend, (unsigned int)tiles, block, st, *vp, schedule, values.Current(), splats, *out,
+               blend_part{schedule_counters, long_tiles.most ? BLEND_SHARED : BLEND_WHOLE});
     rd_cuda_timers_mark(&f->timers, RD_SPLAT_STAGES, st);
     f->sorted_values = values.Current();
     cudaMemcpyAsync(f->host_counts, &schedule_counters->long_places, sizeof(frame_counts), cudaMemcpyDeviceToHost, st);
@@ -749,6 +752,20 @@ rd_result rd_splat_cuda_feature_slot(rd_context *ctx, void (*free_state)(rd_cont
     if (r != RD_OK) return r;
     f->free_features = free_state;
     *slot = &f->features;
+    return RD_OK;
+}
+
+rd_result rd_splat_cuda_forward_bins(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
+                                     splat_saved_frame *out)
+{
+    splat_frame *f = NULL;
+    rd_framebuffer none = {};
+    none.memory = RD_MEMORY_DEVICE;
+    int64_t pairs = 0;
+    rd_result r = drive_frame(ctx, scene, vp, &none, stream, false, &f, &out->g, &pairs);
+    if (r != RD_OK) return r;
+    *out = splat_saved_frame{out->g, (long long)vp->tiles_x * vp->tiles_y, (long long)f->host_counts->pairs,
+                             (const device_splat *)f->splats.ptr, NULL, (const tile_range *)f->ranges.ptr, f->sorted_values};
     return RD_OK;
 }
 

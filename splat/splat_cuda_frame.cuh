@@ -61,6 +61,11 @@ typedef struct splat_saved_frame {
 /* Renders the view's frame (no colour) on stream and waits for it. */
 rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
                                       splat_saved_frame *out);
+/* The view's preprocess, binning and sorts alone (no blend) on stream, waited for: out's
+   records, ranges and sorted pairs (no per-pixel state, no flags), for a feature field's
+   own blend (feature_cuda.cu). */
+rd_result rd_splat_cuda_forward_bins(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
+                                     splat_saved_frame *out);
 
 /* Where a feature field's outputs (feature_cuda.cu) keep their state beside the frame's,
    freed with it by free_state. */

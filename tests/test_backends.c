@@ -95,6 +95,10 @@ static const backend_config CONFIGS[] = {
        and in one */
     {"cuda (longest tiles alone)", RD_BACKEND_CUDA, 0, {.cuda_long_tiles = RD_LONG_TILES_ALL}, true},
     {"cuda (blend in one launch)", RD_BACKEND_CUDA, 0, {.cuda_long_tiles = RD_LONG_TILES_NEVER}, true},
+    /* a feature field's levels walked together rather than one a launch (feature_cuda.cu) */
+    {"cuda (feature levels walked together)", RD_BACKEND_CUDA, 0, {.cuda_feature_walk = 3}, true},
+    /* half unit features decoded on CUDA cores rather than tensor cores (feature_cuda.cu) */
+    {"cuda (feature decode on CUDA cores)", RD_BACKEND_CUDA, 0, {.cuda_feature_decode = RD_FEATURE_DECODE_CORES}, true},
 };
 
 /* A CPU implementation of Vulkan (lavapipe): its defaults differ (vk_sort.c, splat_vk.c),

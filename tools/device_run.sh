@@ -4,7 +4,7 @@
 # backends. TESTS="..." picks the tests (empty: none), SCENES, BACKENDS and FRAMES the
 # benchmarks (SCENES: some of synth1M synth6M biker donut demo, the default, and synth20M synth6M4K); BACKWARD=1 adds the
 # forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
-# (bench --features random) on each backend, NCU_FEATURES=1 profiles its CUDA blend (ncu); STREAM=1 times a fixture stream's decode + render
+# (bench --features random) on each backend (FEATURE_VARIANTS="cuda/walk1 cuda/tensor": CUDA again with its levels walked one at a time, its decode on tensor cores), NCU_FEATURES=1 profiles its CUDA blend (ncu); STREAM=1 times a fixture stream's decode + render
 # (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99); SCALE=1
 # times SCALE_GAUSSIANS (100M) synthetic Gaussians on each backend with the memory they take;
 # HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h), PACKED=1 with --packed (cuda/p,
@@ -65,9 +65,12 @@ PY
     done
 done
 if [ -n "${FEATURES:-}" ]; then # issue 31's targets: a random field over 1M synthetic Gaussians at LERF's 988x730
-    for backend in ${BACKENDS:-cuda vulkan}; do
-        "$bin/radiant" bench --synth ${FEATURES_GAUSSIANS:-1000000} --features random --width 988 --height 730 --backend $backend \
-            --frames ${FRAMES:-50} 2>&1 | tail -n 5
+    for run in ${BACKENDS:-cuda vulkan} ${FEATURE_VARIANTS:-}; do # cuda/walkN: levels walked N at a time; cuda/tensor: the decode on tensor cores
+        walk= decode=
+        case $run in */walk*) walk=${run#*/walk} ;; */tensor) decode=tensor ;; esac
+        echo "$run:"
+        RADIANT_CUDA_FEATURE_WALK=$walk RADIANT_CUDA_FEATURE_DECODE=$decode "$bin/radiant" bench --synth ${FEATURES_GAUSSIANS:-1000000} \
+            --features random --width 988 --height 730 --backend ${run%/*} --frames ${FRAMES:-50} 2>&1 | tail -n 7
     done
 fi
 if [ -n "${NCU_FEATURES:-}" ]; then # where the feature blend's time goes: Nsight Compute on three level_kernel launches
