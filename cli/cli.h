@@ -38,6 +38,9 @@ typedef struct cli_options {
     const char *spz_frame; /* --spz-frame NAME (rd_scene_load_desc.spz_frame) */
     uint32_t halves;       /* the inference layout's flags asked for: --half-sh RD_SCENE_HALF_SH (rd_scene_use_half_sh),
                               --packed RD_SCENE_PACKED (rd_scene_use_packed) */
+    bool float_layout;     /* --float: no inference layout, where a command would take it by default */
+    bool packed_default;   /* the command only renders (render, bench without --backward): on GPU backends a 3D
+                              Gaussian scene takes the packed layout unless --float or --half-sh says otherwise */
     int width, height, frames, warmup;
     rd_render_desc render;
     bool time_given; /* --time T (render.time): a 4D scene's time */

@@ -27,7 +27,8 @@ static const char *USAGE =
     "                        has passed (GPU clocks ramp up from idle); 0: none\n"
     "  --backend B           auto (default), cpu, cuda, vulkan\n"
     "  --width W --height H  render at this size\n"
-    "  --sh-degree N, --antialiased, --inria-extent, --half-sh, --packed   as for render\n"
+    "  --sh-degree N, --antialiased, --inria-extent, --half-sh, --packed, --float   as for render\n"
+    "                        (packed by default on CUDA and Vulkan, except with --backward)\n"
     "  --time T              a 4D scene's frames all at time T (default: times across its range)\n"
     "  --backward            also time the forward and backward pass of a training step: the\n"
     "                        render, then rd_render_backward of the image times random\n"
@@ -114,6 +115,7 @@ int cmd_bench(int argc, char **argv)
     double *samples = calloc((size_t)o.frames * (3 + 2 * RD_MAX_STATS), sizeof(double));
     status = EXIT_FAILED;
     if (!samples) goto done;
+    o.packed_default = !o.backward; /* the backward pass takes single precision */
     if (cli_load_scene(ctx, &o, &scene) != RD_OK || cli_views_load(ctx, &o, scene, &views) != RD_OK) {
         cli_error(ctx, NULL);
         goto done;
@@ -207,14 +209,16 @@ int cmd_bench(int argc, char **argv)
     const char *name = o.synth ? "synth" : o.demo ? "demo" : o.scene;
     const char *backend = rd_backend_name(rd_context_backend(ctx));
     const char *kind = rd_scene_get_kind(scene) == RD_SCENE_NERF ? "nerf" : is_4d ? "gaussians-4d" : "gaussians";
+    /* the scene's layout on the device: --packed (the GPUs' default), --half-sh, or --float */
+    const char *layout = info.flags & RD_SCENE_HALF_SHAPE ? "packed" : info.flags & RD_SCENE_HALF_SH ? "half-sh" : "float";
     uint64_t device_peak = 0, host_peak = 0; /* what the frames needed: the context's device buffers, the process's RSS */
     rd_context_device_bytes(ctx, NULL, &device_peak);
     struct rusage usage;
     if (getrusage(RUSAGE_SELF, &usage) == 0) host_peak = (uint64_t)usage.ru_maxrss * 1024u;
     if (o.json) {
-        printf("{\"scene\": \"%s\", \"kind\": \"%s\", \"backend\": \"%s\", \"gaussians\": %lld, \"width\": %d, \"height\": %d, "
-               "\"frames\": %d, \"warmup\": %d, \"median_ms\": %.4f, \"stages\": {",
-               name, kind, backend, (long long)info.count, c0->width, c0->height, o.frames, warmed, m_frame);
+        printf("{\"scene\": \"%s\", \"kind\": \"%s\", \"layout\": \"%s\", \"backend\": \"%s\", \"gaussians\": %lld, \"width\": %d, "
+               "\"height\": %d, \"frames\": %d, \"warmup\": %d, \"median_ms\": %.4f, \"stages\": {",
+               name, kind, layout, backend, (long long)info.count, c0->width, c0->height, o.frames, warmed, m_frame);
         for (int n = 0; n < stages; n++) printf("%s\"%s_ms\": %.4f", n ? ", " : "", stage_names[n], m_stage[n]);
         printf("}, \"counts\": {");
         for (int n = 0; n < counts; n++) printf("%s\"%s\": %.0f", n ? ", " : "", count_names[n], m_count[n]);
@@ -235,8 +239,9 @@ int cmd_bench(int argc, char **argv)
             char when[64] = "";
             if (is_4d && o.time_given) snprintf(when, sizeof when, ", at time %g", o.render.time);
             else if (is_4d) snprintf(when, sizeof when, ", at times across the scene's range");
-            printf("scene %s: %lld %sGaussians, %s backend, %dx%d, %d views, median of %d frames after %d warm-up%s\n", name,
-                   (long long)info.count, is_4d ? "4D " : "", backend, c0->width, c0->height, views.count, o.frames, warmed, when);
+            printf("scene %s: %lld %sGaussians (%s layout), %s backend, %dx%d, %d views, median of %d frames after %d warm-up%s\n",
+                   name, (long long)info.count, is_4d ? "4D " : "", layout, backend, c0->width, c0->height, views.count, o.frames,
+                   warmed, when);
         }
         printf("  frame       %9.3f ms\n", m_frame);
         for (int n = 0; n < stages; n++) printf("  %-11s %9.3f ms\n", stage_names[n], m_stage[n]);

@@ -39,7 +39,9 @@ static const char *USAGE =
     "  --half-sh            SH rounded to half precision, as GPUs keep it for rendering only\n"
     "                       (half the bytes; images at least 50 dB from full precision)\n"
     "  --packed             the inference layout: --half-sh, and rotations, scales and opacities\n"
-    "                       in half precision too (positions stay full precision)\n"
+    "                       in half precision too (positions stay full precision); the default for\n"
+    "                       3D Gaussian scenes on CUDA and Vulkan, except with --output features\n"
+    "  --float              keep the scene in single precision on CUDA and Vulkan too\n"
     "  --time T             a 4D scene's time (default: a dynamic dataset's views each at its own,\n"
     "                       else the start of the scene's time range)\n"
     "  --times A:B:N        every view at N times from A to B (a 4D scene's; not with --dataset),\n"
@@ -154,6 +156,7 @@ int cmd_render(int argc, char **argv)
     rd_video_writer *video = NULL; /* --video */
     status = EXIT_FAILED;
 
+    o.packed_default = !features.wanted; /* feature fields render over single-precision scenes so far */
     if (cli_load_scene(ctx, &o, &scene) != RD_OK) { cli_error(ctx, NULL); goto done; }
     if (features.wanted && cli_feature_field_load(ctx, o.demo ? NULL : o.scene, &features) != RD_OK) goto done;
     rd_scene4d_info dynamic;

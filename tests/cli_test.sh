@@ -354,6 +354,11 @@ if env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$ra
         "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" bench --demo --backend vulkan --frames 1 --warmup 0 --width 96 \
         --height 64 --json
     check "  (above zero)" grep -Eq '"device_bytes_peak": [1-9][0-9]*, "host_peak_rss_bytes": [1-9]' "$tmp/stdout"
+    check "  (the packed layout, a GPU's default)" grep -q '"layout": "packed"' "$tmp/stdout"
+    check "vulkan bench --float keeps single precision" status_is 0 env -u DISPLAY -u WAYLAND_DISPLAY \
+        "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" bench --demo --backend vulkan --frames 1 --warmup 0 --width 96 \
+        --height 64 --json --float
+    check "  (said in its report)" grep -q '"layout": "float"' "$tmp/stdout"
 elif grep -q "backend vulkan: \(not available in this build\|no Vulkan\|no usable\)" "$tmp/stderr"; then
     echo "cli: vulkan checks skipped: $(head -n 1 "$tmp/stderr")"
 else
@@ -373,6 +378,9 @@ check "unavailable backend exits 1" status_is 1 "$radiant" render --demo --backe
 
 check "bench --json succeeds" status_is 0 "$radiant" bench --demo --cameras "$tmp/cams.json" --frames 2 --warmup 1 --json
 check "bench --json prints median_ms and stages" grep -q '"median_ms": [0-9.]*, "stages": {"preprocess_ms"' "$tmp/stdout"
+check "bench on the CPU keeps single precision" status_is 0 "$radiant" bench --demo --backend cpu --cameras "$tmp/cams.json" \
+    --frames 1 --warmup 0 --json
+check "  (said in its report)" grep -q '"layout": "float"' "$tmp/stdout"
 check "bench --json times the stages in a pass of their own" grep -q '"blend_ms": [0-9.]*}, "counts": {[^}]*}, "median_staged_ms": [0-9.]' "$tmp/stdout"
 # the warm-up's one-second rule is test_cli_parts' (with a clock it controls); here, what
 # holds at any speed: the requested frames ran, and --warmup 0 runs none

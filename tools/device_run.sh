@@ -7,6 +7,8 @@
 # (bench --features random) on each backend (FEATURE_VARIANTS="cuda/walk1 cuda/tensor": CUDA again with its levels walked one at a time, its decode on tensor cores), NCU_FEATURES=1 profiles its CUDA blend (ncu); STREAM=1 times a fixture stream's decode + render
 # (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99); SCALE=1
 # times SCALE_GAUSSIANS (100M) synthetic Gaussians on each backend with the memory they take;
+# since 2026-12-07 bench takes the packed layout on GPUs by default: FLOAT=1 benches each backend again with
+# --float (rows cuda/f, vulkan/f: single precision, the rows before that date);
 # HALF_SH=1 benches each backend again with --half-sh (rows cuda/h, vulkan/h), PACKED=1 with --packed (cuda/p,
 # vulkan/p); PARTITIONED=1 Vulkan again with its sort ranked by subgroupPartitionNV (vulkan/r,
 # RADIANT_VK_SORT_RANK=partitioned), EMIT_BLOCKS=1 with its emission a group a block of Gaussians
@@ -37,12 +39,12 @@ for spec in "synth1M:--synth 1000000" "synth6M:--synth 6000000" "biker:$biker" "
             "synth20M:--synth 20000000" "synth6M4K:--synth 6000000 --width 3840 --height 2160"; do
     name=${spec%%:*} args=${spec#*:}
     case " ${SCENES:-synth1M synth6M biker donut demo} " in *" $name "*) ;; *) continue ;; esac
-    layouts="${LAYOUTS:-}${HALF_SH:+ h}${PACKED:+ p}"
+    layouts="${LAYOUTS:-}${HALF_SH:+ h}${PACKED:+ p}${FLOAT:+ f}"
     runs="${BACKENDS:-cuda vulkan} $(for l in $layouts; do for b in ${BACKENDS:-cuda vulkan}; do echo $b/$l; done; done)"
     case " ${BACKENDS:-cuda vulkan} " in *" vulkan "*) runs="$runs ${PARTITIONED:+vulkan/r} ${EMIT_BLOCKS:+vulkan/e}" ;; esac
     for run in $runs; do
         backend=${run%/*} half= rank= emit= # HALF_SH=1 (or LAYOUTS=h): each backend again with --half-sh; PACKED=1 (p): --packed
-        case $run in */h) half=--half-sh ;; */p) half=--packed ;; */r) rank=partitioned ;; */e) emit=blocks ;; esac
+        case $run in */h) half=--half-sh ;; */p) half=--packed ;; */f) half=--float ;; */r) rank=partitioned ;; */e) emit=blocks ;; esac
         json=$(RADIANT_VK_SORT_RANK=${rank:-${RADIANT_VK_SORT_RANK:-}} RADIANT_VK_EMIT=${emit:-${RADIANT_VK_EMIT:-}} \
                "$bin/radiant" bench $args --backend $backend $half \
                --frames ${FRAMES:-50} ${BACKWARD:+--backward} --json 2>/dev/null | tail -n 1)
