@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # viewer_test.sh VIEWER RADIANT IMAGE_DIFF NERF_FILE [FEATURE_SCENE_TOOL]: radiant-view end to end under Xvfb on the
 # Vulkan driver present (lavapipe in CI): its screenshot equals `radiant render --backend
-# vulkan` of the same camera up to 8-bit rounding, a file that fails to load keeps it
+# vulkan` of the same camera up to 8-bit rounding (`--float` there: the viewer keeps single
+# precision unless --packed, where render packs by default on GPUs), a file that fails to load keeps it
 # running with the error logged, and no display gives one clear message and exit code 1.
 # The CPU backend's frames go through the host as CUDA's do; real mouse and key input comes
 # through xdotool (viewer_input_session.sh).
@@ -46,7 +47,7 @@ check "demo: 3 frames and a screenshot" status_is 0 in_xvfb "$viewer_binary" --d
     --screenshot "$tmp/demo.png"
 grep "frames at" "$tmp/stderr"
 check "demo: the viewer reports its frame and present times" grep -q "present [0-9.]* ms" "$tmp/stderr"
-check "demo: radiant render of the same view" status_is 0 run_radiant render --views 1 --demo --backend vulkan --width 320 --height 180 \
+check "demo: radiant render of the same view" status_is 0 run_radiant render --views 1 --demo --backend vulkan --float --width 320 --height 180 \
     --out "$tmp/demo_render"
 same_image "demo: screenshot equals radiant render" "$tmp/demo.png" "$tmp/demo_render/0000.png"
 # --packed: the inference layout (half SH, rotations, scales and opacities), as radiant render's
@@ -127,7 +128,7 @@ fi
 # settings by key: white background, SH degree 0 (as radiant render's options); depth, alpha
 check "keys: B 0 (white, SH 0)" status_is 0 in_xvfb "$viewer_binary" --demo --frames 2 --width 320 --height 180 --press B0 \
     --screenshot "$tmp/white_sh0.png"
-check "keys: radiant render --background white --sh-degree 0" status_is 0 run_radiant render --views 1 --demo --backend vulkan \
+check "keys: radiant render --background white --sh-degree 0" status_is 0 run_radiant render --views 1 --demo --backend vulkan --float \
     --width 320 --height 180 --background white --sh-degree 0 --out "$tmp/white_sh0_render"
 same_image "keys: B 0 screenshot equals radiant render" "$tmp/white_sh0.png" "$tmp/white_sh0_render/0000.png"
 for mode in M MM; do
@@ -145,7 +146,7 @@ cat >"$tmp/cams.json" <<'JSON'
 JSON
 check "cameras: screenshot" status_is 0 in_xvfb "$viewer_binary" --demo --cameras "$tmp/cams.json" --frames 2 \
     --width 96 --height 64 --screenshot "$tmp/cams.png"
-check "cameras: radiant render" status_is 0 run_radiant render --demo --backend vulkan --cameras "$tmp/cams.json" \
+check "cameras: radiant render" status_is 0 run_radiant render --demo --backend vulkan --float --cameras "$tmp/cams.json" \
     --out "$tmp/cams_render"
 same_image "cameras: screenshot equals radiant render" "$tmp/cams.png" "$tmp/cams_render/0000.png"
 
@@ -153,7 +154,7 @@ same_image "cameras: screenshot equals radiant render" "$tmp/cams.png" "$tmp/cam
 check "--up w exits 2" status_is 2 run_viewer --demo --up w
 check "up: a screenshot of the demo orbited about -y" status_is 0 in_xvfb "$viewer_binary" --demo --up -y --frames 2 \
     --width 320 --height 180 --screenshot "$tmp/up.png"
-check "up: radiant render --up -y" status_is 0 run_radiant render --views 1 --demo --backend vulkan --up -y --width 320 --height 180 \
+check "up: radiant render --up -y" status_is 0 run_radiant render --views 1 --demo --backend vulkan --float --up -y --width 320 --height 180 \
     --out "$tmp/up_render"
 same_image "up: screenshot equals radiant render" "$tmp/up.png" "$tmp/up_render/0000.png"
 check "up: another view than the default's" test "$("$image_diff" "$tmp/up.png" "$tmp/demo.png" 2>&1)" -ge 20
@@ -230,7 +231,7 @@ donut=$data/gaussian_splats/gshairlod_donut/fused.ply
 if [ -f "$donut" ]; then
     check "donut: screenshot" status_is 0 in_xvfb "$viewer_binary" "$donut" --frames 2 --width 240 --height 135 \
         --screenshot "$tmp/donut.png"
-    check "donut: radiant render" status_is 0 run_radiant render --views 1 "$donut" --backend vulkan --width 240 --height 135 \
+    check "donut: radiant render" status_is 0 run_radiant render --views 1 "$donut" --backend vulkan --float --width 240 --height 135 \
         --out "$tmp/donut_render"
     same_image "donut: screenshot equals radiant render" "$tmp/donut.png" "$tmp/donut_render/0000.png"
 else
