@@ -102,6 +102,13 @@ __device__ static void relevancy(const level_params &p, const float *W, int stri
     }
 }
 
+/* The pixel of a block's thread of rank k, as the walk lays out its warps: each an 8x4
+   block of the tile (the block's corner x0, y0), two abreast. */
+__device__ __forceinline__ void rank_pixel(int k, int x0, int y0, int *x, int *y)
+{
+    *x = x0 + ((k >> 5) & 1) * 8 + (k & 7), *y = y0 + (k >> 6) * 4 + ((k & 31) >> 3);
+}
+
 /* The unit features of a level in halves on tensor cores: F = (W / |F|)^T D as 16x16x16
    products, each operand split into a high and a low half (a = a_hi + a_lo) and the three
    products that matter summed in float (a_hi b_hi + a_lo b_hi + a_hi b_lo), which keeps
@@ -153,8 +160,8 @@ __device__ static void decode_tensor_cores(const level_params &p, float *level_a
         wmma::store_matrix_sync(mine, out, 16, wmma::mem_row_major);
         __syncwarp();
         for (int e = lane; e < 256; e += 32) {
-            int k = m * 16 + e / 16, d = n * 16 + e % 16;
-            int kx = x0 + ((k >> 5) & 1) * 8 + (k & 7), ky = y0 + (k >> 6) * 4 + ((k & 31) >> 3);
+            int k = m * 16 + e / 16, d = n * 16 + e % 16, kx, ky;
+            rank_pixel(k, x0, y0, &kx, &ky);
             if (live && d < p.dim && kx < p.vp.width && ky < p.vp.height)
                 ((__half *)p.features)[((size_t)ky * p.vp.width + kx) * p.dim + d] = __float2half_rn(mine[e]);
         }
@@ -266,10 +273,6 @@ __global__ void level_kernel(level_params p)
     __syncthreads();
     size_t pixels = (size_t)p.vp.width * p.vp.height, pixel = (size_t)py * p.vp.width + px;
     if (inside && p.alpha && p.write_alpha) p.alpha[pixel] = 1.0f - T;
-    /* a pixel's place from its rank, as the walk laid the warps out */
-    auto pixel_of = [&](int k, int *kx, int *ky) {
-        *kx = x0 + ((k >> 5) & 1) * 8 + (k & 7), *ky = y0 + (k >> 6) * 4 + ((k & 31) >> 3);
-    };
     /* the level decoded last where its decode spends its accumulators (decode_tensor_cores) */
     int decode_at = p.features && p.feature_level >= p.first_level && p.feature_level < p.first_level + p.walk_levels
                         ? p.feature_level - p.first_level : -1;
@@ -293,7 +296,7 @@ __global__ void level_kernel(level_params p)
         if (p.coefficients)
             for (int i = rank; i < threads * p.L; i += threads) {
                 int k = i / p.L, c = i % p.L, kx, ky;
-                pixel_of(k, &kx, &ky);
+                rank_pixel(k, x0, y0, &kx, &ky);
                 if (live && kx < p.vp.width && ky < p.vp.height)
                     p.coefficients[((size_t)ky * p.vp.width + kx) * row + (size_t)at.level * p.L + c] = level_acc[c * stride + k];
             }
@@ -312,7 +315,7 @@ __global__ void level_kernel(level_params p)
 #pragma unroll
                 for (int j = 0; j < DECODE_PIXELS; j++) {
                     int k = k0 + j, kx, ky;
-                    pixel_of(k, &kx, &ky);
+                    rank_pixel(k, x0, y0, &kx, &ky);
                     if (!live || kx >= p.vp.width || ky >= p.vp.height) continue;
                     size_t out = ((size_t)ky * p.vp.width + kx) * p.dim + d;
                     if (p.half_features) ((__half *)p.features)[out] = __float2half_rn(F[j] * inv_norms[k]);

@@ -246,7 +246,8 @@ static void job_free(feature_job *job)
     rd_cpu_frame_free(&job->frame);
 }
 
-/* gpu_outputs: a GPU answers the queries from its own G (render_on_gpu). */
+/* gpu_outputs: a GPU renders every output (render_on_gpu): no worker scratch, no G, no
+   scores on the host. */
 static rd_result allocate(rd_context *ctx, feature_job *job, bool gpu_outputs)
 {
     const rd_feature_field *f = job->field;
@@ -257,8 +258,9 @@ static rd_result allocate(rd_context *ctx, feature_job *job, bool gpu_outputs)
     job->tile_floats = gpu ? 0 : rd_feature_tile_scratch(&job->frame, &job->slots, job->dense);
     size_t tile_outputs = gpu ? 0 : tile * ((size_t)f->levels * f->L + 1);
     int64_t worker_floats = (int64_t)(job->tile_floats + tile_outputs + (size_t)f->dim + (size_t)job->embeddings + 1);
-    bool ok = (job->scratch = calloc((size_t)job->threads, sizeof(float *))) != NULL;
-    for (int w = 0; ok && w < job->threads; w++) ok = (job->scratch[w] = rd_alloc_array(worker_floats, sizeof(float))) != NULL;
+    bool ok = gpu_outputs || (job->scratch = calloc((size_t)job->threads, sizeof(float *))) != NULL;
+    for (int w = 0; ok && !gpu_outputs && w < job->threads; w++)
+        ok = (job->scratch[w] = rd_alloc_array(worker_floats, sizeof(float))) != NULL;
     if (ok && job->embeddings > 0) {
         job->embedding = rd_alloc_array((int64_t)job->embeddings * f->dim, sizeof(float));
         if (!gpu_outputs) job->gram = rd_alloc_array((int64_t)f->levels * f->L * f->L, sizeof(float));
@@ -301,7 +303,7 @@ static rd_result render_on_gpu(rd_context *ctx, const rd_scene *scene, feature_j
 {
     const rd_feature_render_desc *desc = job->desc;
     const rd_feature_target *t = job->target;
-    rd_result r = allocate(ctx, job, true); /* the projections and the scores */
+    rd_result r = allocate(ctx, job, true); /* the projections */
     rd_feature_queries queries = {job->projected, desc->query_count, desc->negative_count, t->relevancy, t->query_levels};
     rd_feature_gpu_outputs out = {.coefficients = t->coefficients, .alpha = t->alpha, .memory = t->memory,
                                   .queries = desc->query_count ? &queries : NULL, .features = t->features,

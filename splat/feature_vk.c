@@ -3,8 +3,9 @@
    time (the coefficient maps, which stay on the device), and after it as asked
    feature_relevancy.comp (each query's relevancy at every level, the gram path) and
    feature_decode.comp (one level's unit features, float or half), then each query's level
-   (relevancy_row_sums, _peaks, _choose). Only what was asked is read back. The field's slots go to the device once per field (recognised by its uid);
-   the pipelines and buffers stay in the splat frame's state. */
+   (relevancy_row_sums, _peaks, _choose). Only what was asked is read back. The field's
+   slots go to the device once per field (recognised by its uid); the pipelines and
+   buffers stay in the splat frame's state. */
 #include "features.h"
 #include "../renderer/vulkan/vk_backend.h"
 
@@ -108,7 +109,7 @@ typedef struct stage_call {
     const rd_feature_field *field;
     const rd_feature_gpu_outputs *out;
     size_t pixels;
-    int vp_width;
+    int width, height;
     uint64_t tiles;
     VkDeviceAddress coefficients, alpha; /* where the blend writes: the caller's device memory or ours */
     VkDeviceAddress relevancy, features; /* where the level choice and the decode write: likewise */
@@ -188,7 +189,7 @@ static void choose_levels(VkCommandBuffer cmd, const stage_call *c)
     VkDeviceAddress peaks = s->smoothing.address + score_bytes(c);
     struct { VkDeviceAddress scores, row_sums, peaks, relevancy, chosen; uint32_t width, height, planes, levels, queries; } push = {
         s->scores.address, s->smoothing.address, peaks, c->relevancy, s->smoothing.address + levels_at(c),
-        (uint32_t)c->vp_width, (uint32_t)(c->pixels / (size_t)c->vp_width), queries * levels, levels, queries};
+        (uint32_t)c->width, (uint32_t)c->height, queries * levels, levels, queries};
     vkCmdFillBuffer(cmd, s->smoothing.buffer, score_bytes(c), (VkDeviceSize)queries * levels * sizeof(float), 0);
     rd_vk_barrier(cmd);
     rd_vk_dispatch(cmd, &s->row_sums, &push, (c->pixels * queries * levels + 255) / 256);
@@ -255,7 +256,7 @@ rd_result rd_feature_outputs_vk(rd_context *ctx, const rd_scene *scene, const rd
     rd_result r = get_state(ctx, &s);
     if (r == RD_OK) r = upload_field(ctx, s, field);
     if (r != RD_OK) return r;
-    stage_call call = {s, field, out, (size_t)vp->width * vp->height, vp->width, (uint64_t)vp->tiles_x * vp->tiles_y};
+    stage_call call = {s, field, out, (size_t)vp->width * vp->height, vp->width, vp->height, (uint64_t)vp->tiles_x * vp->tiles_y};
     rd_splat_vk_stage stage = {&call, reserve, record};
     r = rd_splat_render_vk_stage(ctx, scene, vp, &stage, stats);
     if (r != RD_OK) return r;

@@ -755,22 +755,11 @@ rd_result rd_splat_cuda_feature_slot(rd_context *ctx, void (*free_state)(rd_cont
     return RD_OK;
 }
 
-rd_result rd_splat_cuda_forward_bins(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
-                                     splat_saved_frame *out)
-{
-    splat_frame *f = NULL;
-    rd_framebuffer none = {};
-    none.memory = RD_MEMORY_DEVICE;
-    int64_t pairs = 0;
-    rd_result r = drive_frame(ctx, scene, vp, &none, stream, false, &f, &out->g, &pairs);
-    if (r != RD_OK) return r;
-    *out = splat_saved_frame{out->g, (long long)vp->tiles_x * vp->tiles_y, (long long)f->host_counts->pairs,
-                             (const device_splat *)f->splats.ptr, NULL, (const tile_range *)f->ranges.ptr, f->sorted_values};
-    return RD_OK;
-}
-
-rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
-                                      splat_saved_frame *out)
+/* The view's frame on the device for a pass that reads it: save, the backward pass's per-pixel
+   state too (a frame kept by RD_RENDER_FOR_BACKWARD serves it without rendering again); else
+   the bins alone, no blend (the frame has no outputs). */
+static rd_result forward_frame(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream, bool save,
+                               splat_saved_frame *out)
 {
     splat_frame *f = NULL;
     rd_framebuffer none = {};
@@ -778,19 +767,31 @@ rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, co
     int64_t pairs = 0;
     rd_result r = get_frame(ctx, &f);
     if (r != RD_OK) return r;
-    if (same_frame(f, scene, vp)) r = device_gaussians(ctx, f, scene, &out->g);
-    else r = drive_frame(ctx, scene, vp, &none, stream, true, &f, &out->g, &pairs);
+    if (save && same_frame(f, scene, vp)) r = device_gaussians(ctx, f, scene, &out->g);
+    else r = drive_frame(ctx, scene, vp, &none, stream, save, &f, &out->g, &pairs);
     f->kept.valid = false; /* a kept frame serves the next backward pass only (RD_RENDER_FOR_BACKWARD) */
     if (r != RD_OK) return r;
     out->tiles = (long long)vp->tiles_x * vp->tiles_y;
     out->pairs = f->host_counts->pairs;
     out->splats = (const device_splat *)f->splats.ptr;
-    out->flags = (const unsigned char *)f->flags.ptr;
     out->ranges = (const tile_range *)f->ranges.ptr;
     out->values = f->sorted_values;
-    out->trans = (const float *)f->trans.ptr;
-    out->depth = (const float *)f->depth.ptr;
-    out->last = (const unsigned int *)f->last.ptr;
-    out->buffers = &f->backward;
+    out->flags = save ? (const unsigned char *)f->flags.ptr : NULL;
+    out->trans = save ? (const float *)f->trans.ptr : NULL;
+    out->depth = save ? (const float *)f->depth.ptr : NULL;
+    out->last = save ? (const unsigned int *)f->last.ptr : NULL;
+    out->buffers = save ? &f->backward : NULL;
     return RD_OK;
+}
+
+rd_result rd_splat_cuda_forward_bins(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
+                                     splat_saved_frame *out)
+{
+    return forward_frame(ctx, scene, vp, stream, false, out);
+}
+
+rd_result rd_splat_cuda_forward_saved(rd_context *ctx, const rd_scene *scene, const rd_view_params *vp, cudaStream_t stream,
+                                      splat_saved_frame *out)
+{
+    return forward_frame(ctx, scene, vp, stream, true, out);
 }
