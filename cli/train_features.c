@@ -21,8 +21,9 @@ static const char *USAGE =
     "codebook of L entries) over the trained Gaussian scene RGB (geometry frozen) from LangSplat's\n"
     "preprocessed masks: DATASET/language_features/<image>_f.npy (each mask's embedding) and\n"
     "<image>_s.npy (per pixel the mask at each level) of the train split's images. Writes FIELD and\n"
-    "beside it FIELD-STEM.report.json. CPU backend.\n"
+    "beside it FIELD-STEM.report.json.\n"
     "\n"
+    "  --backend B          auto (default: cuda where there is a GPU, else cpu), cpu, cuda\n"
     "  --levels L           all (default: LangSplat's s, m and l as levels 1-3), or 1, 2 or 3 alone\n"
     "  --iterations N       steps, one random view each (default 10000)\n"
     "  --codebook-size L    entries a level (1..256, default 64)\n"
@@ -41,6 +42,7 @@ typedef struct feature_options {
     int iterations, codebook_size, slots, downscale, checkpoint_every;
     float lr;
     unsigned long long seed;
+    rd_backend backend; /* 0: auto */
     bool verbose;
 } feature_options;
 
@@ -66,6 +68,11 @@ static int parse(int argc, char **argv, feature_options *o)
             i++; /* features: how we got here */
         } else if ((strcmp(a, "--out") == 0 || strcmp(a, "--scene") == 0 || strcmp(a, "--resume") == 0) && next) {
             *(a[2] == 'o' ? &o->out : a[2] == 's' ? &o->scene : &o->resume) = argv[++i];
+        } else if (strcmp(a, "--backend") == 0 && next) {
+            int b = rd_backend_from_name(argv[++i]);
+            if (b < 0 || b == RD_BACKEND_VULKAN)
+                return fprintf(stderr, "radiant: --backend %s: expected auto, cpu or cuda (training)\n", next), EXIT_USAGE;
+            o->backend = (rd_backend)b;
         } else if (strcmp(a, "--checkpoint-every") == 0 && next) {
             if (!whole(argv[++i], 1, 100000000, &v)) return fprintf(stderr, "radiant: %s %s: expected 1..100000000\n", a, next), EXIT_USAGE;
             o->checkpoint_every = (int)v;
@@ -204,7 +211,12 @@ int cli_train_features(int argc, char **argv)
     feature_options o;
     int status = parse(argc, argv, &o);
     if (status != EXIT_DONE) return status < 0 ? EXIT_DONE : status;
-    rd_context *ctx = cli_context(&(cli_options){.backend = RD_BACKEND_CPU, .verbose = o.verbose});
+    if (!o.backend) { /* auto: CUDA where this build and machine have it */
+        rd_context *probe = NULL;
+        o.backend = rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CUDA}, &probe) == RD_OK ? RD_BACKEND_CUDA : RD_BACKEND_CPU;
+        rd_context_destroy(probe);
+    }
+    rd_context *ctx = cli_context(&(cli_options){.backend = o.backend, .verbose = o.verbose});
     if (!ctx) return EXIT_FAILED;
     status = EXIT_FAILED;
     rd_scene *scene = NULL;
@@ -245,6 +257,7 @@ int cli_train_features(int argc, char **argv)
     cJSON_AddStringToObject(report, "model", "features");
     cJSON_AddStringToObject(report, "dataset", o.dataset);
     cJSON_AddStringToObject(report, "scene", o.scene);
+    cJSON_AddStringToObject(report, "backend", rd_backend_name(o.backend));
     if (o.level) cJSON_AddNumberToObject(report, "level", o.level);
     else cJSON_AddStringToObject(report, "levels", "all");
     cJSON_AddNumberToObject(report, "iterations", o.iterations);

@@ -7,7 +7,10 @@
    The loss runs over pixels in chunks: first per pixel (in parallel) F = D^T W, its cosine
    with the target and dL/dF, dL/dW = D dL/dF; then per codebook entry (in parallel, each
    entry's row owned by one worker) dL/dD += W dL/dF over the chunk. Every sum has a fixed
-   order, so a seed repeats a run bit for bit whatever the thread count. */
+   order, so a seed repeats a run bit for bit whatever the thread count.
+
+   On CUDA (feature_train_cuda.cu) the same stages run on the device, where the state stays;
+   the host's arrays are brought up to date where they are read (a field, a checkpoint). */
 #include "feature_trainer.h"
 #include "../compress/kmeans.h"
 #include "../renderer/cpu/parallel.h"
@@ -169,6 +172,12 @@ static double view_loss(rd_feature_trainer *t, const rd_feature_view *view)
 
 rd_result rd_feature_trainer_gradients(rd_feature_trainer *t, int view_index, double *loss)
 {
+#ifdef RD_HAVE_CUDA
+    if (t->cuda) { /* the gradients to the host, for the tests */
+        rd_result r = rd_feature_train_cuda_gradients(t, view_index, loss);
+        return r == RD_OK ? rd_feature_train_cuda_sync(t, true, true) : r;
+    }
+#endif
     const rd_feature_view *view = &t->desc.views[view_index];
     choose_slots(t);
     rd_feature_slots slots = {.count = t->count, .levels = t->levels, .L = t->L, .K = t->K, .indices = t->indices,
@@ -191,7 +200,15 @@ rd_result rd_feature_trainer_gradients(rd_feature_trainer *t, int view_index, do
 
 static rd_result one_step(rd_feature_trainer *t, double *loss)
 {
-    rd_result r = rd_feature_trainer_gradients(t, (int)(rd_rng_next(&t->rng) % (uint64_t)t->desc.view_count), loss);
+    int view = (int)(rd_rng_next(&t->rng) % (uint64_t)t->desc.view_count);
+#ifdef RD_HAVE_CUDA
+    if (t->cuda) {
+        rd_result r = rd_feature_train_cuda_gradients(t, view, loss);
+        t->step += r == RD_OK;
+        return r == RD_OK ? rd_feature_train_cuda_adam(t) : r;
+    }
+#endif
+    rd_result r = rd_feature_trainer_gradients(t, view, loss);
     if (r != RD_OK) return r;
     t->step++;
     rd_adam_step_desc adam = {.lr = t->desc.lr, .step = t->step, .threads = t->ctx->threads};
@@ -214,8 +231,29 @@ rd_result rd_feature_trainer_step(rd_feature_trainer *t, int steps, rd_train_sta
     return RD_OK;
 }
 
+rd_result rd_feature_trainer_sync_host(rd_feature_trainer *t)
+{
+#ifdef RD_HAVE_CUDA
+    if (t->cuda) return rd_feature_train_cuda_sync(t, true, false);
+#endif
+    (void)t;
+    return RD_OK;
+}
+
+rd_result rd_feature_trainer_sync_device(rd_feature_trainer *t)
+{
+#ifdef RD_HAVE_CUDA
+    if (t->cuda) return rd_feature_train_cuda_sync(t, false, false);
+#endif
+    (void)t;
+    return RD_OK;
+}
+
 rd_result rd_feature_trainer_field(rd_feature_trainer *t, rd_feature_field **out)
 {
+    if (!t || !out) return rd_fail(t ? t->ctx : NULL, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_field: trainer or out is NULL");
+    rd_result r = rd_feature_trainer_sync_host(t);
+    if (r != RD_OK) return r;
     choose_slots(t);
     rd_feature_field_desc fd = {.count = t->count, .levels = t->levels, .codebook_size = t->L, .slots = t->K, .dim = t->dim,
                                 .indices = t->indices, .weights = t->weights, .codebooks = t->codebooks};
@@ -301,9 +339,9 @@ rd_result rd_feature_trainer_create(rd_context *ctx, const rd_scene *scene, cons
     *out = NULL;
     if (!rd_is_gaussians(scene) || scene->head.memory != RD_MEMORY_HOST)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_create: the scene is not a 3D Gaussian scene in host memory");
-    if (ctx->backend != RD_BACKEND_CPU)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_feature_trainer_create: feature fields train on the CPU backend only so far (this "
-                       "context is %s)", rd_backend_name(ctx->backend));
+    if (ctx->backend == RD_BACKEND_VULKAN)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "rd_feature_trainer_create: feature fields train on the CPU and CUDA backends, not %s",
+                       rd_backend_name(ctx->backend));
     int levels = desc->levels ? desc->levels : 3, L = desc->codebook_size ? desc->codebook_size : 64;
     int K = desc->slots ? desc->slots : (L < 4 ? L : 4);
     char why[256];
@@ -341,6 +379,9 @@ rd_result rd_feature_trainer_create(rd_context *ctx, const rd_scene *scene, cons
     ok &= (t->pixel_loss = rd_alloc_array((int64_t)CHUNK * levels, sizeof(float))) != NULL;
     rd_result r = ok ? init_codebooks(t)
                      : rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "feature trainer: out of memory for %lld Gaussians", (long long)t->count);
+#ifdef RD_HAVE_CUDA
+    if (r == RD_OK && ctx->backend == RD_BACKEND_CUDA) r = rd_feature_train_cuda_create(t);
+#endif
     if (r != RD_OK) {
         rd_feature_trainer_destroy(t);
         return r;
@@ -352,6 +393,9 @@ rd_result rd_feature_trainer_create(rd_context *ctx, const rd_scene *scene, cons
 void rd_feature_trainer_destroy(rd_feature_trainer *t)
 {
     if (!t) return;
+#ifdef RD_HAVE_CUDA
+    rd_feature_train_cuda_destroy(t);
+#endif
     float *arrays[] = {t->logits, t->logit_m, t->logit_v, t->logit_grad, t->codebooks, t->code_m, t->code_v, t->code_grad,
                        t->weights, t->weight_grad, t->W, t->W_grad, t->dF, t->pixel_loss};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);

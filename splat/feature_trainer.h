@@ -1,5 +1,6 @@
 /* feature_trainer.h: the feature trainer's state (feature_train.c), which its checkpoint
-   (feature_checkpoint.c) writes and reads whole. */
+   (feature_checkpoint.c) writes and reads whole; on CUDA its device copy
+   (feature_train_cuda.cu), which holds the state between the host's reads. */
 #ifndef RD_FEATURE_TRAINER_H
 #define RD_FEATURE_TRAINER_H
 
@@ -19,10 +20,35 @@ struct rd_feature_trainer {
     float *weights, *weight_grad;
     float *W, *W_grad;                               /* the largest view's pixels*levels*L */
     float *dF, *pixel_loss;                          /* CHUNK*levels*dim, CHUNK*levels */
+    struct rd_feature_train_cuda *cuda;              /* the state on the device; NULL on the CPU */
 };
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* A step's loss on one view and its gradients (logit_grad, code_grad), the parameters left
    as they are: the step before Adam, which the tests check against finite differences. */
 rd_result rd_feature_trainer_gradients(rd_feature_trainer *t, int view, double *loss);
+
+/* The host's copy of the state brought up to date from the device, or the device's from
+   the host (after a checkpoint loads); nothing on the CPU backend. */
+rd_result rd_feature_trainer_sync_host(rd_feature_trainer *t);
+rd_result rd_feature_trainer_sync_device(rd_feature_trainer *t);
+
+/* The trainer on CUDA (feature_train_cuda.cu): create copies the host's state to the device
+   (t->cuda; the caller destroys the trainer on failure); gradients runs a step's stages up
+   to the logits' and codebooks' gradients, which stay on the device; adam updates both at
+   t->step; sync copies the state (logits, codebooks and their moments; with gradients the
+   two gradients instead) to the host or from it. */
+rd_result rd_feature_train_cuda_create(rd_feature_trainer *t);
+void rd_feature_train_cuda_destroy(rd_feature_trainer *t);
+rd_result rd_feature_train_cuda_gradients(rd_feature_trainer *t, int view, double *loss);
+rd_result rd_feature_train_cuda_adam(rd_feature_trainer *t);
+rd_result rd_feature_train_cuda_sync(rd_feature_trainer *t, bool to_host, bool gradients);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -71,6 +71,8 @@ bool op_compare_fields(const op_env *env, int fields, const char *const *names, 
                        const size_t *sizes);
 /* The feature fields' rows (ops_features.c). */
 extern const backend_op OP_FEATURE_COEFFICIENTS, OP_FEATURE_RELEVANCY;
+/* The feature trainer's step (ops_feature_train.c). */
+extern const backend_op OP_FEATURE_TRAIN;
 /* The 4D Gaussians' rows (ops_splat4d.c). */
 extern const backend_op OP_SPLAT4D_RENDER, OP_SPLAT4D_BACKWARD;
 /* The training kernels' rows (ops_train.c). */

@@ -172,6 +172,7 @@ if [ -n "$feature_tool" ]; then
     check "  (the held-out views' cosine)" grep -q "test: mean cosine" "$tmp/stdout"
     check "  (the report beside the field)" grep -q '"curve"' "$tmp/feat/scene.rfeat.report.json"
     check "  (a checkpoint beside it)" test -s "$tmp/feat/scene.rfeat.checkpoint"
+    check "  (the backend in the report)" grep -q '"backend":' "$tmp/feat/scene.rfeat.report.json"
     # four steps on: the resume is the question, not more training (20 steps took 8 s under the sanitizers)
     check "train --model features --resume continues" status_is 0 "$radiant" train "$tmp/feat" --model features \
         --scene "$tmp/feat/scene.ply" --out "$tmp/feat/more.rfeat" --iterations 44 --codebook-size 40 --resume "$tmp/feat/scene.rfeat.checkpoint"
@@ -203,6 +204,8 @@ if [ -n "$feature_tool" ]; then
     check "  (saying its shape)" grep -q "r_0_s.npy: shape: expected a non-empty 1-D or 2-D array, found 3" "$tmp/stderr"
     check "train --model features to a .ply exits 2" status_is 2 "$radiant" train "$tmp/feat" --model features \
         --scene "$tmp/feat/scene.ply" --out "$tmp/x.ply"
+    check "train --model features --backend vulkan exits 2" status_is 2 "$radiant" train "$tmp/feat" --model features \
+        --scene "$tmp/feat/scene.ply" --out "$tmp/x.rfeat" --backend vulkan
     check "train --levels 4 exits 2" status_is 2 "$radiant" train "$tmp/feat" --model features --scene "$tmp/feat/scene.ply" \
         --out "$tmp/x.rfeat" --levels 4
     check "train --levels 1: a field of one level" status_is 0 "$radiant" train "$tmp/feat" --model features \

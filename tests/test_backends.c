@@ -26,7 +26,7 @@ static double now_seconds(void)
 /* The operations, in the order they run on each backend. */
 static const backend_op *const OPS[] = {&OP_SPLAT_RENDER, &OP_SPLAT_PACKED, &OP_SPLAT_RENDER_VIEWS, &OP_SPLAT_CENTRED_MEANS,
                                         &OP_SPLAT_CAPACITY, &OP_SPLAT_DEVICE_ARRAYS, &OP_SPLAT_CONTEXTS, &OP_SPLAT_BACKWARD, &OP_SPLAT4D_RENDER, &OP_SPLAT4D_BACKWARD,
-                                        &OP_FEATURE_COEFFICIENTS, &OP_FEATURE_RELEVANCY,
+                                        &OP_FEATURE_COEFFICIENTS, &OP_FEATURE_RELEVANCY, &OP_FEATURE_TRAIN,
                                         &OP_TRAIN_LOSS, &OP_TRAIN_ADAM, &OP_TRAIN_MCMC, &OP_HASHGRID, &OP_MLP,
                                         &OP_OCCUPANCY_MARCH, &OP_OCCUPANCY_UPDATE, &OP_VOLUME_COMPOSITE, &OP_NERF_FIELD,
                                         &OP_NERF_RENDER, &OP_NERF_TRAIN, &OP_NERF_ADMM, &OP_STREAM_DECODE, &OP_STREAM_ENCODE_STEP, &OP_STREAM_ENCODE_MASK,

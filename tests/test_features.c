@@ -491,11 +491,16 @@ static void test_filters(test_rng *r)
    (10 + 140): objects 0.932 and parts 0.767 at worst (300 steps gave 0.941 and 0.741; 100
    fail, 0.923 and 0.647). The sanitizer build trains 20 steps and checks the loss only:
    its memory checks need every call here run once, not a trained field (the steps repeat
-   one path; 150 took 47 s there), and the release build checks the recovery. */
-static void test_recovery(void)
+   one path; 150 took 47 s there), and the release build checks the recovery. On CUDA (where
+   there is a device) the same, and a checkpoint of the trained state, loaded into a second
+   trainer, gives the same field: the state crosses between host and device whole. */
+static void test_recovery(rd_backend backend)
 {
     rd_context *ctx;
-    CHECK_OK(rd_context_create(&(rd_context_desc){.backend = RD_BACKEND_CPU, .log = test_log}, &ctx));
+    if (rd_context_create(&(rd_context_desc){.backend = backend, .log = test_log}, &ctx) != RD_OK) {
+        printf("  feature recovery on %s: skipped (no such device here)\n", rd_backend_name(backend));
+        return;
+    }
     int width = 96, height = 72, train_count = 10, dim = 64;
     feature_scene fs;
     CHECK(feature_scene_make(ctx, dim, train_count, 3, width, height, 2, 7, &fs) == 0);
@@ -520,10 +525,34 @@ static void test_recovery(void)
     rd_train_stats first, last;
     CHECK_OK(rd_feature_trainer_step(trainer, 10, &first));
     CHECK_OK(rd_feature_trainer_step(trainer, TEST_SANITIZED ? 10 : 140, &last));
-    printf("  feature training: loss %.4f after 10 steps, %.4f after %d\n", first.loss, last.loss, last.iteration);
+    printf("  feature training on %s: loss %.4f after 10 steps, %.4f after %d\n", rd_backend_name(backend), first.loss, last.loss,
+           last.iteration);
     CHECK(last.loss < (TEST_SANITIZED ? 0.9 : 0.5) * first.loss); /* 0.83 -> 0.62 after 20 steps */
     rd_feature_field *field = NULL;
     CHECK_OK(rd_feature_trainer_field(trainer, &field));
+    if (backend != RD_BACKEND_CPU) { /* the checkpoint's round trip through the device */
+        char path[512];
+        snprintf(path, sizeof path, "%s/recovery.checkpoint", dir);
+        CHECK_OK(rd_feature_trainer_save_checkpoint(trainer, path));
+        rd_feature_trainer *again = NULL;
+        rd_feature_field *loaded = NULL;
+        CHECK_OK(rd_feature_trainer_create(ctx, fs.scene, &(rd_feature_trainer_desc){.views = views, .view_count = train_count,
+                                                                                      .levels = 3, .codebook_size = 40, .dim = dim, .seed = 3},
+                                           &again));
+        CHECK_OK(rd_feature_trainer_load_checkpoint(again, path));
+        CHECK_OK(rd_feature_trainer_field(again, &loaded));
+        rd_feature_field_info info;
+        rd_feature_field_get_info(field, &info);
+        size_t slots = (size_t)info.count * 3 * (size_t)info.slots, values = (size_t)3 * 40 * dim;
+        uint8_t *idx[2] = {malloc(slots), malloc(slots)};
+        float *code[2] = {malloc(values * sizeof(float)), malloc(values * sizeof(float))};
+        rd_feature_field_read(field, idx[0], NULL, code[0]);
+        rd_feature_field_read(loaded, idx[1], NULL, code[1]);
+        CHECK(memcmp(idx[0], idx[1], slots) == 0 && memcmp(code[0], code[1], values * sizeof(float)) == 0);
+        free(idx[0]), free(idx[1]), free(code[0]), free(code[1]);
+        rd_feature_field_destroy(loaded);
+        rd_feature_trainer_destroy(again);
+    }
     size_t P = (size_t)fs.test[0].width * fs.test[0].height;
     float *relevancy = malloc(P * FEATURE_SCENE_IDS * sizeof(float)), *smooth = malloc(P * sizeof(float));
     int levels[FEATURE_SCENE_IDS];
@@ -740,6 +769,7 @@ int main(void)
     test_file(&r);
     test_filters(&r);
     test_repeatable(&r);
-    test_recovery();
+    test_recovery(RD_BACKEND_CPU);
+    test_recovery(RD_BACKEND_CUDA);
     return test_finish("test_features");
 }

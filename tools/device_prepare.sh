@@ -19,7 +19,7 @@ cp -a build-device/libradiant.so* .device/lib/
 cp build-device/radiant .device/bin/
 # a LEGO=1 pack leaves the tests out: with them it passes the 64 MiB a run may carry; TESTS="test_a
 # test_b" puts those few in any pack
-[ -z "${LEGO:-}" ] && for t in build-device/tests/test_* build-device/tests/stream_fixture_tool; do [ -x "$t" ] && cp "$t" .device/bin/; done
+[ -z "${LEGO:-}" ] && for t in build-device/tests/test_* build-device/tests/stream_fixture_tool build-device/tests/feature_scene_tool; do [ -x "$t" ] && cp "$t" .device/bin/; done
 for t in ${TESTS:-}; do cp "build-device/tests/$t" .device/bin/; done
 # SOG (compress/sog*.c): libwebp and libzip, and what libzip loads (bzip2, zlib, and OpenSSL's
 # libcrypto, 4.6 MiB, for zip encryption radiant does not use but the loader needs)

@@ -5,7 +5,8 @@
 # benchmarks (SCENES: some of synth1M synth6M biker donut demo, the default, and synth20M synth6M4K); BACKWARD=1 adds the
 # forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
 # (bench --features random) on each backend (FEATURE_VARIANTS="cuda/walk1 cuda/tensor": CUDA again with its levels walked one at a time, its decode on tensor cores), NCU_FEATURES=1 profiles its CUDA blend (ncu); STREAM=1 times a fixture stream's decode + render
-# (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99); SCALE=1
+# (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99); FEATURE_TRAIN=1 times
+# `radiant train --model features` at 988x730, D 512 (FEATURE_TRAIN_STEPS, _LEVELS, _SCENE, _BACKEND); SCALE=1
 # times SCALE_GAUSSIANS (100M) synthetic Gaussians on each backend with the memory they take;
 # since 2026-12-07 bench takes the packed layout on GPUs by default: FLOAT=1 benches each backend again with
 # --float (rows cuda/f, vulkan/f: single precision, the rows before that date);
@@ -67,13 +68,23 @@ PY
     done
 done
 if [ -n "${FEATURES:-}" ]; then # issue 31's targets: a random field over 1M synthetic Gaussians at LERF's 988x730
-    for run in ${BACKENDS:-cuda vulkan} ${FEATURE_VARIANTS:-}; do # cuda/walkN: levels walked N at a time; cuda/tensor: the decode on tensor cores
+    for run in ${BACKENDS:-cuda vulkan} ${FEATURE_VARIANTS:-}; do # cuda/walkN: levels walked N at a time; cuda/tensor, cuda/cores: the decode on tensor cores or CUDA cores
         walk= decode=
-        case $run in */walk*) walk=${run#*/walk} ;; */tensor) decode=tensor ;; esac
+        case $run in */walk*) walk=${run#*/walk} ;; */tensor) decode=tensor ;; */cores) decode=cores ;; esac
         echo "$run:"
         RADIANT_CUDA_FEATURE_WALK=$walk RADIANT_CUDA_FEATURE_DECODE=$decode "$bin/radiant" bench --synth ${FEATURES_GAUSSIANS:-1000000} \
             --features random --width 988 --height 730 --backend ${run%/*} --frames ${FRAMES:-50} 2>&1 | tail -n 7
     done
+fi
+if [ -n "${FEATURE_TRAIN:-}" ]; then # issue 31's training target: one level of a field (D 512) at 988x730 on CUDA,
+    # FEATURE_TRAIN_STEPS steps (10000), over the synthetic feature scene's masks (feature_scene_tool, 12 views);
+    # FEATURE_TRAIN_SCENE=synth1M trains over 1M synthetic Gaussians instead of the dataset's own few thousand
+    dir=/tmp/radiant_feature_scene scene=/tmp/radiant_feature_scene/scene.ply
+    [ -d $dir ] || "$bin/feature_scene_tool" $dir 988 730 512 12 || echo "feature_scene_tool failed"
+    if [ "${FEATURE_TRAIN_SCENE:-}" = synth1M ]; then scene=/tmp/radiant_synth1M.ply; "$bin/radiant" synth 1000000 --out $scene >/dev/null; fi
+    "$bin/radiant" train $dir --model features --scene $scene --out /tmp/radiant_feature_train.rfeat --levels ${FEATURE_TRAIN_LEVELS:-1} \
+        --iterations ${FEATURE_TRAIN_STEPS:-10000} --backend ${FEATURE_TRAIN_BACKEND:-cuda} --checkpoint-every 100000000 2>&1 | tr '\r' '\n' | tail -n 3
+    python3 -c "import json; j = json.load(open('/tmp/radiant_feature_train.rfeat.report.json')); print('feature training:', j.get('backend'), j['iterations'], 'steps', round(j['training_seconds'], 2), 's, test cosine', j.get('test_cosine'))"
 fi
 if [ -n "${NCU_FEATURES:-}" ]; then # where the feature blend's time goes: Nsight Compute on three level_kernel launches
     ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)

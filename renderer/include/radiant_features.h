@@ -107,7 +107,8 @@ rd_result rd_render_features(rd_context *ctx, const rd_scene *scene, const rd_fe
    give the slots (their softmax as weights), and per level a codebook that starts as the
    k-means centroids of the targets, both by Adam (eps 1e-15, constant rate) under the
    masked cosine loss 1 - mean_p cos(D^T W(p), f(p)) of one random view a step (pixels
-   without a target count as cosine 0), averaged over the levels. CPU backend. */
+   without a target count as cosine 0), averaged over the levels. CPU and CUDA backends (CUDA sums the slot weights' gradients
+   with float atomics: not bit-repeatable, where the CPU is). */
 
 /* A view's targets, levels planes of the camera's width*height pixels: either masks (row
    of mask_features, or -1 where no mask covers the pixel) as LangSplat keeps them, or
