@@ -21,6 +21,9 @@ static const uint32_t feature_relevancy_spv[] = {
 static const uint32_t feature_decode_spv[] = {
 #include "feature_decode.comp.inc"
 };
+static const uint32_t feature_decode_tiles_spv[] = {
+#include "feature_decode_tiles.comp.inc"
+};
 static const uint32_t relevancy_row_sums_spv[] = {
 #include "relevancy_row_sums.comp.inc"
 };
@@ -32,7 +35,7 @@ static const uint32_t relevancy_choose_spv[] = {
 };
 
 typedef struct feature_vk {
-    rd_vk_pipeline blend, relevancy, norms, decode, row_sums, peaks, choose;
+    rd_vk_pipeline blend, relevancy, norms, decode, decode_tiles, row_sums, peaks, choose;
     uint64_t field_uid; /* whose slots indices and weights hold, and codebooks */
     rd_vk_buffer indices, weights, codebooks, coefficients, alpha, gram, projected, scores, pixel_norms, features, readback;
     rd_vk_buffer smoothing, maps; /* the level choice's row sums and peaks; the chosen relevancy maps for the host */
@@ -42,7 +45,7 @@ static void free_state(rd_context *ctx, void *state)
 {
     feature_vk *s = state;
     if (!s) return;
-    rd_vk_pipeline *pipelines[] = {&s->blend, &s->relevancy, &s->norms, &s->decode, &s->row_sums, &s->peaks, &s->choose};
+    rd_vk_pipeline *pipelines[] = {&s->blend, &s->relevancy, &s->norms, &s->decode, &s->decode_tiles, &s->row_sums, &s->peaks, &s->choose};
     for (size_t k = 0; k < sizeof pipelines / sizeof pipelines[0]; k++) rd_vk_pipeline_destroy(rd_vk(ctx), pipelines[k]);
     rd_vk_buffer *buffers[] = {&s->indices, &s->weights, &s->codebooks, &s->coefficients, &s->alpha, &s->gram,
                                &s->projected, &s->scores, &s->pixel_norms, &s->features, &s->readback, &s->smoothing, &s->maps};
@@ -66,6 +69,7 @@ static rd_result get_state(rd_context *ctx, feature_vk **out)
                                         {&s->relevancy, feature_relevancy_spv, sizeof feature_relevancy_spv, "feature_relevancy"},
                                         {&s->norms, feature_decode_spv, sizeof feature_decode_spv, "feature_decode (norms)"},
                                         {&s->decode, feature_decode_spv, sizeof feature_decode_spv, "feature_decode", &elements},
+                                        {&s->decode_tiles, feature_decode_tiles_spv, sizeof feature_decode_tiles_spv, "feature_decode_tiles"},
                                         {&s->row_sums, relevancy_row_sums_spv, sizeof relevancy_row_sums_spv, "relevancy_row_sums"},
                                         {&s->peaks, relevancy_peaks_spv, sizeof relevancy_peaks_spv, "relevancy_peaks"},
                                         {&s->choose, relevancy_choose_spv, sizeof relevancy_choose_spv, "relevancy_choose"}};
@@ -227,14 +231,18 @@ static void record(rd_context *ctx, void *user, void *command_buffer, const rd_s
         choose_levels(cmd, c);
     }
     if (o->features) {
-        struct { VkDeviceAddress coefficients, codebook, norms, features; uint32_t pixels, row, offset, L, dim, half_features; } dec = {
+        struct { VkDeviceAddress coefficients, codebook, norms, features, gram; uint32_t pixels, row, offset, L, dim, half_features; } dec = {
             c->coefficients, s->codebooks.address + (VkDeviceAddress)o->level * f->L * f->dim * sizeof(float), s->pixel_norms.address,
-            c->features, (uint32_t)c->pixels, (uint32_t)(f->levels * f->L), (uint32_t)(o->level * f->L), (uint32_t)f->L,
-            (uint32_t)f->dim, o->half_features};
+            c->features, s->gram.address + (VkDeviceAddress)o->level * f->L * f->L * sizeof(float), (uint32_t)c->pixels,
+            (uint32_t)(f->levels * f->L), (uint32_t)(o->level * f->L), (uint32_t)f->L, (uint32_t)f->dim, o->half_features};
         rd_vk_dispatch(cmd, &s->norms, &dec, pixel_groups);
         rd_vk_barrier(cmd);
-        uint64_t words = o->half_features ? (c->pixels * (size_t)f->dim + 1) / 2 : c->pixels * (size_t)f->dim;
-        rd_vk_dispatch(cmd, &s->decode, &dec, (words + 63) / 64);
+        if (o->half_features && f->dim % 2) { /* a word's two halves may be two pixels': a word an invocation */
+            uint64_t words = (c->pixels * (size_t)f->dim + 1) / 2;
+            rd_vk_dispatch(cmd, &s->decode, &dec, (words + 63) / 64);
+        } else { /* 64 pixels by 64 dimensions a group */
+            rd_vk_dispatch(cmd, &s->decode_tiles, &dec, (c->pixels + 63) / 64 * (((size_t)f->dim + 63) / 64));
+        }
     }
     rd_vk_barrier(cmd);
     size_t queries = o->queries ? (size_t)o->queries->query_count : 0;

@@ -1,14 +1,17 @@
 #version 450
 // feature_decode: one level's unit features phi = F / (|F| + 1e-10), F = D^T W
 // (spec/features.md, "Rendering"), from the coefficient maps, in two passes: NORMS, an
-// invocation a pixel, writes |F| + 1e-10; then an invocation a word of the output writes
-// its element (float) or its two elements (IEEE halves, packed as unpackHalf2x16 reads
-// them), each F_d = sum_c W_c D_cd divided by its pixel's norm.
+// invocation a pixel, writes |F| + 1e-10 (|F|^2 = W^T G W where L <= D, as
+// feature_relevancy.comp, else from F itself); then the elements, divided by their pixel's
+// norm: feature_decode_tiles.comp's matrix product, or where D is odd and halves are asked
+// (a word's two halves may be two pixels') this shader again, an invocation a word of the
+// output writing its element (float) or its two elements (IEEE halves, packed as
+// unpackHalf2x16 reads them), each F_d = sum_c W_c D_cd.
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const bool NORMS = true;
 layout(push_constant) uniform Push {
-    uint64_t coefficients, codebook, norms, features; // codebook: the level's L x dim entries
+    uint64_t coefficients, codebook, norms, features, gram; // codebook, gram: the level's L x dim entries, L x L
     uint pixels, row, offset, L, dim, half_features; // offset: the level's first coefficient in a pixel's row
 } p;
 
@@ -26,11 +29,22 @@ void main()
     if (NORMS) {
         if (id >= p.pixels) return;
         float sum = 0.0;
-        for (uint d = 0u; d < p.dim; d++) {
-            float F = element(id, d);
-            sum += F * F;
+        if (p.dim < p.L) {
+            for (uint d = 0u; d < p.dim; d++) {
+                float F = element(id, d);
+                sum += F * F;
+            }
+        } else {
+            uint64_t W = p.coefficients + (uint64_t(id) * p.row + p.offset) * 4ul;
+            for (uint a = 0u; a < p.L; a++) {
+                float wa = load_float(W, a);
+                if (wa == 0.0) continue;
+                float s = 0.0;
+                for (uint b = 0u; b < p.L; b++) s += load_float(p.gram, a * p.L + b) * load_float(W, b);
+                sum += wa * s;
+            }
         }
-        store_float(p.norms, id, sqrt(sum) + 1e-10);
+        store_float(p.norms, id, sqrt(max(sum, 0.0)) + 1e-10);
         return;
     }
     uint total = p.pixels * p.dim;
