@@ -52,10 +52,12 @@ static void *generate_case(test_rng *r, int i, bool queries)
     f->count = n, f->levels = 1 + (int)(rng_uniform(r) * 3);
     /* L a multiple of 16 beside some half unit features (CUDA's tensor-core decode) */
     f->codebook_size = i % 4 == 3 ? 256 : i % 8 == 0 ? 32 : i % 8 == 2 ? 64 : 2 + (int)(rng_uniform(r) * 60);
-    f->slots = 1 + (int)(rng_uniform(r) * (f->codebook_size < 8 ? f->codebook_size : 8));
     /* relevancy: at least 3 dimensions; the unit feature of 1 or 2 is a sign or an angle,
        which a float rounding turns where F nearly vanishes */
     f->dim = (queries ? 3 : 1) + (int)(rng_uniform(r) * 22);
+    /* a third of the relevancy cases with L <= D, where the GPUs take |F| from W^T G W */
+    if (queries && i % 3 == 2 && f->codebook_size > f->dim) f->codebook_size = f->dim;
+    f->slots = 1 + (int)(rng_uniform(r) * (f->codebook_size < 8 ? f->codebook_size : 8));
     size_t slots = (size_t)n * f->levels * f->slots;
     uint8_t *indices = malloc(slots + 1);
     float *weights = malloc((slots + 1) * sizeof(float));

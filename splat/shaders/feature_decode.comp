@@ -14,6 +14,7 @@ layout(push_constant) uniform Push {
     uint64_t coefficients, codebook, norms, features, gram; // codebook, gram: the level's L x dim entries, L x L
     uint pixels, row, offset, L, dim, half_features; // offset: the level's first coefficient in a pixel's row
 } p;
+#include "feature_gram.glsl"
 
 float element(uint pixel, uint d)
 {
@@ -27,24 +28,18 @@ void main()
 {
     uint id = linear_group() * 64u + gl_LocalInvocationIndex;
     if (NORMS) {
-        if (id >= p.pixels) return;
+        bool live = id < p.pixels; // every invocation goes on, for quadratic_form's barriers (lavapipe
+                                   // got a relevancy wrong where some had returned before one)
         float sum = 0.0;
-        if (p.dim < p.L) {
+        if (p.dim < p.L && live) {
             for (uint d = 0u; d < p.dim; d++) {
                 float F = element(id, d);
                 sum += F * F;
             }
-        } else {
-            uint64_t W = p.coefficients + (uint64_t(id) * p.row + p.offset) * 4ul;
-            for (uint a = 0u; a < p.L; a++) {
-                float wa = load_float(W, a);
-                if (wa == 0.0) continue;
-                float s = 0.0;
-                for (uint b = 0u; b < p.L; b++) s += load_float(p.gram, a * p.L + b) * load_float(W, b);
-                sum += wa * s;
-            }
+        } else if (p.dim >= p.L) {
+            sum = quadratic_form(p.coefficients + (uint64_t(id) * p.row + p.offset) * 4ul, p.gram, p.L, live);
         }
-        store_float(p.norms, id, sqrt(max(sum, 0.0)) + 1e-10);
+        if (live) store_float(p.norms, id, sqrt(max(sum, 0.0)) + 1e-10);
         return;
     }
     uint total = p.pixels * p.dim;

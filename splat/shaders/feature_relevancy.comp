@@ -5,39 +5,36 @@
 // r = sigmoid(10 (phi.t - max_j phi.n_j)) into scores[(query * levels + level) * pixels + p].
 // An invocation per pixel. |F| comes from the quadratic form where that is cheaper (L < D),
 // else from F = D^T W itself (fewer operations, and no cancellation in float when D is
-// small against L).
+// small against L); the form by feature_gram.glsl.
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform Push {
     uint64_t coefficients, gram, projected, scores, codebooks;
     uint pixels, levels, L, queries, negatives, dim;
 } p;
+#include "feature_gram.glsl"
 
 void main()
 {
     uint pixel = linear_group() * 64u + gl_LocalInvocationIndex;
-    if (pixel >= p.pixels) return;
+    bool live = pixel < p.pixels; // every invocation goes on, for quadratic_form's barriers (lavapipe
+                                  // got relevancies wrong where some had returned before them)
     uint row = p.levels * p.L, embeddings = p.queries + p.negatives;
     for (uint l = 0u; l < p.levels; l++) {
         uint64_t W = p.coefficients + (uint64_t(pixel) * row + l * p.L) * 4ul;
         uint64_t G = p.gram + uint64_t(l * p.L * p.L) * 4ul, U = p.projected + uint64_t(l * embeddings * p.L) * 4ul;
         float quad = 0.0;
-        if (p.dim < p.L) {
+        if (p.dim < p.L && live) {
             uint64_t D = p.codebooks + uint64_t(l * p.L) * p.dim * 4ul;
             for (uint d = 0u; d < p.dim; d++) {
                 float F = 0.0;
                 for (uint c = 0u; c < p.L; c++) F += load_float(W, c) * load_float(D, c * p.dim + d);
                 quad += F * F;
             }
-        } else {
-            for (uint a = 0u; a < p.L; a++) {
-                float wa = load_float(W, a);
-                if (wa == 0.0) continue;
-                float s = 0.0;
-                for (uint b = 0u; b < p.L; b++) s += load_float(G, a * p.L + b) * load_float(W, b);
-                quad += wa * s;
-            }
+        } else if (p.dim >= p.L) {
+            quad = quadratic_form(W, G, p.L, live);
         }
+        if (!live) continue;
         float norm = sqrt(max(quad, 0.0)) + 1e-10;
         float negative = -1.0 / 0.0;
         for (uint e = 0u; e < embeddings; e++) {
