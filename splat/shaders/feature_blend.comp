@@ -17,7 +17,7 @@ layout(push_constant) uniform Push {
     uint write_alpha;
 } p;
 
-const uint MAX_L = 256u, MAX_K = 8u;
+const uint MAX_L = 256u;
 
 void main()
 {
@@ -46,17 +46,12 @@ void main()
         if (next_T < RD_MIN_TRANSMITTANCE) break;
         float w = alpha * T;
         uint64_t first = (uint64_t(g) * p.levels + p.level) * p.K; // 64-bit: past 2^32 slots at 180M Gaussians
-        // a level's K entries are distinct (rd_feature_slots_problem checks): every
-        // accumulator is read before any is written, so the reads wait once, not in turn
-        uint entries[MAX_K];
-        float weights[MAX_K], old[MAX_K];
         for (uint k = 0u; k < p.K; k++) {
             uint64_t slot = first + k;
-            entries[k] = (UintAt(p.indices + (slot >> 2) * 4ul).v >> (uint(slot & 3ul) * 8u)) & 0xffu;
-            weights[k] = unpackHalf2x16((UintAt(p.weights + (slot >> 1) * 4ul).v >> (uint(slot & 1ul) * 16u)) & 0xffffu).x;
-            old[k] = acc[entries[k]];
+            uint entry = (UintAt(p.indices + (slot >> 2) * 4ul).v >> (uint(slot & 3ul) * 8u)) & 0xffu;
+            float weight = unpackHalf2x16((UintAt(p.weights + (slot >> 1) * 4ul).v >> (uint(slot & 1ul) * 16u)) & 0xffffu).x;
+            acc[entry] += weight * w;
         }
-        for (uint k = 0u; k < p.K; k++) acc[entries[k]] = old[k] + weights[k] * w;
         T = next_T;
     }
     uint pixel = uint(py) * uint(vp.width) + uint(px), row = p.levels * p.L;
