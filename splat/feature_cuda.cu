@@ -190,6 +190,23 @@ static size_t walk_shared_bytes(int walk_levels, int L, int K, int threads)
            (size_t)threads * walk_levels * K * sizeof(unsigned int);
 }
 
+/* A Gaussian's K slots at a level as the walk stages them, (entry << 16 | the weight's
+   half bits): at K = 4 from one 4-byte read of the indices and one 8-byte read of the
+   weights (a level's slots start at a multiple of 4), else slot by slot. */
+__device__ __forceinline__ void stage_slots(const level_params &p, unsigned int g, int level, unsigned int *out)
+{
+    size_t first = ((size_t)g * p.levels + level) * p.K;
+    const unsigned short *weight_bits = (const unsigned short *)p.weights;
+    if (p.K == 4) {
+        unsigned int idx = __ldg((const unsigned int *)(p.indices + first));
+        uint2 w = __ldg((const uint2 *)(weight_bits + first));
+        *(uint4 *)out = make_uint4((idx & 0xffu) << 16 | (w.x & 0xffffu), (idx >> 8 & 0xffu) << 16 | w.x >> 16,
+                                   (idx >> 16 & 0xffu) << 16 | (w.y & 0xffffu), (idx >> 24) << 16 | w.y >> 16);
+        return;
+    }
+    for (int k = 0; k < p.K; k++) out[k] = (unsigned int)p.indices[first + k] << 16 | weight_bits[first + k];
+}
+
 /* One launch: a block a tile (half a tile where L is large), each warp 8x4 of its pixels
    walking the tile's list on its own as the colour blend does (blend_kernel: 32 Gaussians
    at a time tested against the warp's rectangle, the ones that touch it staged, alphas in
@@ -241,12 +258,7 @@ __global__ void level_kernel(level_params p)
             int k = __popc(mask & ((1u << lane) - 1));
             staged_splat st = stage_splat(s, log2_opacity, (float)wx, (float)wy);
             slice[k] = feature_staged{st.poly, st.rest};
-            const unsigned short *weight_bits = (const unsigned short *)p.weights;
-            for (int l = 0; l < p.walk_levels; l++) {
-                size_t first = ((size_t)g * p.levels + p.first_level + l) * p.K;
-                for (int k2 = 0; k2 < p.K; k2++)
-                    slice_slots[k * slots + l * p.K + k2] = (unsigned int)p.indices[first + k2] << 16 | weight_bits[first + k2];
-            }
+            for (int l = 0; l < p.walk_levels; l++) stage_slots(p, g, p.first_level + l, slice_slots + k * slots + l * p.K);
         }
         __syncwarp();
         int hits = __popc(mask);
@@ -259,13 +271,28 @@ __global__ void level_kernel(level_params p)
                 break;
             }
             const unsigned int *hit_slots = slice_slots + h * slots;
-            for (int l = 0; l < p.walk_levels; l++)
-                for (int k = 0; k < p.K; k++) {
-                    unsigned int slot = hit_slots[l * p.K + k];
-                    float weight = __half2float(__ushort_as_half((unsigned short)(slot & 0xffffu)));
-                    float *a = acc + ((size_t)l * p.L + (slot >> 16)) * stride + rank;
-                    *a = fmaf(weight, w, *a);
+            for (int l = 0; l < p.walk_levels; l++) {
+                /* a level's K entries are distinct (rd_feature_slots_problem checks): every
+                   accumulator is read before any is written, so that the K reads wait for
+                   shared memory once, not one after another's write */
+                float *level_acc = acc + (size_t)l * p.L * stride + rank, old[RD_FEATURE_MAX_SLOTS];
+                unsigned int slot[RD_FEATURE_MAX_SLOTS];
+                if (p.K == 4) { /* the default: one 16-byte read */
+                    uint4 four = *(const uint4 *)(hit_slots + l * 4);
+                    slot[0] = four.x, slot[1] = four.y, slot[2] = four.z, slot[3] = four.w;
                 }
+#pragma unroll
+                for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
+                    if (k < p.K) {
+                        if (p.K != 4) slot[k] = hit_slots[l * p.K + k];
+                        old[k] = level_acc[(slot[k] >> 16) * stride];
+                    }
+#pragma unroll
+                for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
+                    if (k < p.K)
+                        level_acc[(slot[k] >> 16) * stride] =
+                            fmaf(__half2float(__ushort_as_half((unsigned short)(slot[k] & 0xffffu))), w, old[k]);
+            }
             T = next_T;
         }
         __syncwarp(); /* the slice is read before the next batch overwrites it */

@@ -19,12 +19,14 @@
 
 enum {
     BATCH = 256,    /* Gaussians a block stages at a time: one a thread of a whole-tile block */
-    CHUNK = 65536,  /* pixels of the loss's matrices at a time (dL/dF: CHUNK*dim floats) */
+    CHUNK = 65536,  /* pixels of the loss's matrices at a time (dL/dF: CHUNK*dim floats; fewer at large D) */
     SPLITS = 32,    /* dL/dD's sum over a chunk's pixels, split for parallelism, then added in order */
     GEMM_TILE = 64, GEMM_STEP = 16
 };
 
 struct rd_feature_train_cuda {
+    int rows;    /* of a tile's 16, a blend block's: as many as its accumulators leave room for */
+    int chunk;   /* pixels of the loss's matrices at a time: CHUNK, fewer where D is large */
     rd_cuda_buffer logits, logit_m, logit_v, logit_grad, codebooks, code_m, code_v, code_grad;
     rd_cuda_buffer indices, weights, weight_grad;
     rd_cuda_buffer W, W_grad, dF, partials, cosines, sums;
@@ -141,8 +143,14 @@ static __global__ void coefficients_kernel(walk_params p)
                 done = true;
                 break;
             }
-            float weight = alpha * T;
-            for (int k = 0; k < p.K; k++) acc[s.idx[k] * threads + t] += s.w[k] * weight;
+            float weight = alpha * T, old[RD_FEATURE_MAX_SLOTS];
+            /* the K entries are distinct (the top K): all read before any is written */
+#pragma unroll
+            for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
+                if (k < p.K) old[k] = acc[s.idx[k] * threads + t];
+#pragma unroll
+            for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
+                if (k < p.K) acc[s.idx[k] * threads + t] = old[k] + s.w[k] * weight;
             T = next_t;
         }
     }
@@ -346,8 +354,8 @@ static void view_loss(rd_feature_trainer *t, rd_feature_train_cuda *s, const rd_
     for (int l = 0; l < t->levels; l++) {
         const float *D = codebooks + (size_t)l * t->L * t->dim;
         float *code_grad = (float *)s->code_grad.ptr + (size_t)l * t->L * t->dim;
-        for (long long first = 0; first < pixels; first += CHUNK) {
-            int chunk = (int)(pixels - first < CHUNK ? pixels - first : CHUNK);
+        for (long long first = 0; first < pixels; first += s->chunk) {
+            int chunk = (int)(pixels - first < s->chunk ? pixels - first : s->chunk);
             const float *Wc = W + first * row + (long long)l * t->L;
             /* F = W D: (chunk x L) (L x dim) */
             gemm(st, {Wc, D, row, 1, t->dim, 1, dF, t->dim, 0, chunk, t->dim, t->L, 0});
@@ -384,16 +392,8 @@ extern "C" rd_result rd_feature_train_cuda_gradients(rd_feature_trainer *t, int 
     rd_result r = upload_view(ctx, s, t, v);
     if (r == RD_OK) r = rd_splat_cuda_forward_bins(ctx, t->scene, &vp, st, &fr);
     if (r != RD_OK) return r;
-    int max_shared = 0, gpu = 0;
-    cudaGetDevice(&gpu);
-    cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, gpu);
-    /* a whole tile a block where its accumulators fit beside the staged Gaussians, else half */
-    int rows_a_block = (size_t)t->L * RD_TILE_SIZE * RD_TILE_SIZE * sizeof(float) + sizeof(walk_splat) * BATCH <= (size_t)max_shared
-                           ? RD_TILE_SIZE : RD_TILE_SIZE / 2;
-    int threads = RD_TILE_SIZE * rows_a_block;
+    int rows_a_block = s->rows, threads = RD_TILE_SIZE * rows_a_block;
     size_t shared = (size_t)t->L * threads * sizeof(float);
-    r = rd_cuda_check(ctx, cudaFuncSetAttribute(coefficients_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared),
-                      "feature training shared memory");
     walk_params wp = {fr.ranges, fr.values, fr.splats, vp.width, vp.height, vp.tiles_x, rows_a_block,
                       (const unsigned char *)s->indices.ptr, (const float *)s->weights.ptr, 0, t->levels, t->L, t->K,
                       (float *)s->W.ptr, (const float *)s->W_grad.ptr, (float *)s->weight_grad.ptr};
@@ -465,11 +465,25 @@ extern "C" rd_result rd_feature_train_cuda_create(rd_feature_trainer *t)
     rd_feature_train_cuda *s = (rd_feature_train_cuda *)calloc(1, sizeof *s);
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "feature trainer: out of memory");
     t->cuda = s;
+    /* a whole tile a blend block where its accumulators fit beside the staged Gaussians, else
+       half or a quarter (L 256: 146 KB a half tile, where sm_90 allows a block 227) */
+    int max_shared = 0, gpu = 0;
+    cudaGetDevice(&gpu);
+    cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, gpu);
+    for (s->rows = RD_TILE_SIZE; s->rows > 4; s->rows /= 2)
+        if ((size_t)t->L * RD_TILE_SIZE * s->rows * sizeof(float) + sizeof(walk_splat) * BATCH <= (size_t)max_shared) break;
+    size_t shared = (size_t)t->L * RD_TILE_SIZE * s->rows * sizeof(float);
+    if (shared + sizeof(walk_splat) * BATCH > (size_t)max_shared)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "feature trainer: a codebook of %d entries needs %zu bytes of shared memory a block, "
+                       "where this GPU allows %d", t->L, shared + sizeof(walk_splat) * BATCH, max_shared);
+    rd_result r = rd_cuda_check(ctx, cudaFuncSetAttribute(coefficients_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared),
+                                "feature training shared memory");
+    /* dL/dF at most 2^25 floats (128 MiB) */
+    s->chunk = (int)((1 << 25) / t->dim < CHUNK ? (1 << 25) / t->dim : CHUNK);
     float *host[8];
     rd_cuda_buffer *device[8];
     size_t floats[8];
     int n = state_pairs(t, host, device, floats);
-    rd_result r = RD_OK;
     for (int k = 0; r == RD_OK && k < n; k++) r = rd_cuda_reserve(ctx, device[k], floats[k] * sizeof(float) + 4, "feature training state");
     long long largest = 0, slots = t->count * t->levels * t->K;
     for (int k = 0; k < t->desc.view_count; k++) {
@@ -482,7 +496,7 @@ extern "C" rd_result rd_feature_train_cuda_create(rd_feature_trainer *t)
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->weight_grad, (size_t)slots * sizeof(float) + 4, "feature training weight gradients");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->W, maps, "feature training coefficients");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->W_grad, maps, "feature training coefficient gradients");
-    if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->dF, (size_t)(largest < CHUNK ? largest : CHUNK) * t->dim * sizeof(float), "feature training dL/dF");
+    if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->dF, (size_t)(largest < s->chunk ? largest : s->chunk) * t->dim * sizeof(float), "feature training dL/dF");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->partials, (size_t)SPLITS * t->L * t->dim * sizeof(float), "feature training dL/dD parts");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->cosines, (size_t)largest * t->levels * sizeof(float), "feature training cosines");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->sums, 256 * sizeof(double), "feature training loss");
