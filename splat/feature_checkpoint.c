@@ -26,7 +26,7 @@ static int state_arrays(rd_feature_trainer *t, float **arrays, size_t *floats)
 rd_result rd_feature_trainer_save_checkpoint(rd_feature_trainer *t, const char *path)
 {
     if (!t || !path) return rd_fail(t ? t->ctx : NULL, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_save_checkpoint: trainer or path is NULL");
-    rd_result synced = rd_feature_trainer_sync_host(t);
+    rd_result synced = rd_feature_trainer_sync(t, true);
     if (synced != RD_OK) return synced;
     rd_bytes b = {0};
     rd_bytes_append(&b, CHECKPOINT_MAGIC, 8);
@@ -108,7 +108,7 @@ rd_result rd_feature_trainer_load_checkpoint(rd_feature_trainer *t, const char *
         for (int k = 0; k < n; k++)
             for (size_t i = 0; i < floats[k]; i++, at += 4) arrays[k][i] = rd_lef32(at);
         t->step = (int)step;
-        r = rd_feature_trainer_sync_device(t);
+        r = rd_feature_trainer_sync(t, false);
     }
     free(text);
     return r;

@@ -231,28 +231,19 @@ rd_result rd_feature_trainer_step(rd_feature_trainer *t, int steps, rd_train_sta
     return RD_OK;
 }
 
-rd_result rd_feature_trainer_sync_host(rd_feature_trainer *t)
+rd_result rd_feature_trainer_sync(rd_feature_trainer *t, bool to_host)
 {
 #ifdef RD_HAVE_CUDA
-    if (t->cuda) return rd_feature_train_cuda_sync(t, true, false);
+    if (t->cuda) return rd_feature_train_cuda_sync(t, to_host, false);
 #endif
-    (void)t;
-    return RD_OK;
-}
-
-rd_result rd_feature_trainer_sync_device(rd_feature_trainer *t)
-{
-#ifdef RD_HAVE_CUDA
-    if (t->cuda) return rd_feature_train_cuda_sync(t, false, false);
-#endif
-    (void)t;
+    (void)t, (void)to_host;
     return RD_OK;
 }
 
 rd_result rd_feature_trainer_field(rd_feature_trainer *t, rd_feature_field **out)
 {
     if (!t || !out) return rd_fail(t ? t->ctx : NULL, RD_ERROR_INVALID_ARGUMENT, "rd_feature_trainer_field: trainer or out is NULL");
-    rd_result r = rd_feature_trainer_sync_host(t);
+    rd_result r = rd_feature_trainer_sync(t, true);
     if (r != RD_OK) return r;
     choose_slots(t);
     rd_feature_field_desc fd = {.count = t->count, .levels = t->levels, .codebook_size = t->L, .slots = t->K, .dim = t->dim,

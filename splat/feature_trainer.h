@@ -33,8 +33,7 @@ rd_result rd_feature_trainer_gradients(rd_feature_trainer *t, int view, double *
 
 /* The host's copy of the state brought up to date from the device, or the device's from
    the host (after a checkpoint loads); nothing on the CPU backend. */
-rd_result rd_feature_trainer_sync_host(rd_feature_trainer *t);
-rd_result rd_feature_trainer_sync_device(rd_feature_trainer *t);
+rd_result rd_feature_trainer_sync(rd_feature_trainer *t, bool to_host);
 
 /* The trainer on CUDA (feature_train_cuda.cu): create copies the host's state to the device
    (t->cuda; the caller destroys the trainer on failure); gradients runs a step's stages up

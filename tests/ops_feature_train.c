@@ -103,7 +103,7 @@ static rd_result run(rd_context *ctx, void *inputs, void **outputs)
         memcpy(t->codebooks, c->codebooks, values_of(c) * sizeof(float));
         for (size_t k = 0; k < logits_of(c); k++) t->logit_grad[k] = NAN;
         for (size_t k = 0; k < values_of(c); k++) t->code_grad[k] = NAN;
-        r = rd_feature_trainer_sync_device(t);
+        r = rd_feature_trainer_sync(t, false);
     }
     if (r == RD_OK) r = rd_feature_trainer_gradients(t, 0, &o->loss);
     if (r == RD_OK) {
