@@ -21,6 +21,7 @@ enum { RD_DEPENDENT_LAUNCH_OFF = 1, RD_DEPENDENT_LAUNCH_ON };      /* rd_tuning.
 enum { RD_FEATURE_BLEND_SPARSE = 1, RD_FEATURE_BLEND_DENSE };      /* rd_tuning.feature_blend */
 enum { RD_RELEVANCY_GRAM = 1, RD_RELEVANCY_DECODE };               /* rd_tuning.feature_relevancy */
 enum { RD_FEATURE_DECODE_CORES = 1, RD_FEATURE_DECODE_TENSOR };    /* rd_tuning.cuda_feature_decode */
+enum { RD_FEATURE_STAGE_WARP = 1, RD_FEATURE_STAGE_BLOCK };        /* rd_tuning.cuda_feature_stage */
 
 typedef struct rd_tuning {
     /* Vulkan */
@@ -55,6 +56,9 @@ typedef struct rd_tuning {
     int cuda_feature_decode; /* half unit features decoded on tensor cores where L is a multiple of 16
                                 (feature_cuda.cu's decode_tensor_cores, the default) or on CUDA cores;
                                 RADIANT_CUDA_FEATURE_DECODE=cores|tensor */
+    int cuda_feature_stage;  /* who reads the tile's Gaussians in a feature blend's walk: each warp
+                                (feature_cuda.cu's walk_warp_staged, the default) or the block once
+                                for its warps (walk_block_staged); RADIANT_CUDA_FEATURE_STAGE=warp|block */
     /* feature fields, every backend */
     int feature_blend;       /* K adds a slot (sparse) or all L entries a Gaussian (dense, the
                                 spec's training path, kept to test the sparse one against);

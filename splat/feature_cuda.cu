@@ -41,6 +41,7 @@ typedef struct level_params {
     int level, levels, L, K, dim, pixel_rows; /* pixel_rows: of a tile, per block (16 or 8) */
     int first_level, walk_levels, feature_level; /* the levels a launch walks together; the features' */
     bool write_alpha;                            /* the first launch's */
+    bool block_staged;                           /* the walk: walk_block_staged, else walk_warp_staged */
     const __half *codebook_halves;               /* NULL: the features' decode on CUDA cores */
     int dim16;                                   /* D padded to 16: codebook_halves' row */
     float *coefficients, *alpha;              /* pixels*levels*L, pixels */
@@ -207,6 +208,145 @@ __device__ __forceinline__ void stage_slots(const level_params &p, unsigned int 
     for (int k = 0; k < p.K; k++) out[k] = (unsigned int)p.indices[first + k] << 16 | weight_bits[first + k];
 }
 
+/* Where a warp's 8x4 pixels are, and its lane's pixel in them (level_kernel's layout). */
+typedef struct warp_pixels {
+    int wx, wy;                    /* the warp's corner */
+    float wx0, wx1, wy0, wy1;      /* its pixels' centres' extent, clipped to the image */
+    float X, Y, XX, XY, YY;        /* the lane's pixel from the corner, and its products */
+    bool warp_inside;              /* some of its pixels are in the image */
+} warp_pixels;
+
+/* A hit's slots (entry << 16 | half bits, walk_levels*K of them) into the pixel's
+   accumulators (acc: its column, stride apart) with weight w = alpha T. A level's K
+   entries are distinct (rd_feature_slots_problem checks): every accumulator is read before
+   any is written, so that the K reads wait for shared memory once, not in turn. */
+__device__ __forceinline__ void accumulate(const level_params &p, float *acc, int stride, const unsigned int *hit_slots, float w)
+{
+    for (int l = 0; l < p.walk_levels; l++) {
+        float *level_acc = acc + (size_t)l * p.L * stride, old[RD_FEATURE_MAX_SLOTS];
+        unsigned int slot[RD_FEATURE_MAX_SLOTS];
+        if (p.K == 4) { /* the default: one 16-byte read */
+            uint4 four = *(const uint4 *)(hit_slots + l * 4);
+            slot[0] = four.x, slot[1] = four.y, slot[2] = four.z, slot[3] = four.w;
+        }
+#pragma unroll
+        for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
+            if (k < p.K) {
+                if (p.K != 4) slot[k] = hit_slots[l * p.K + k];
+                old[k] = level_acc[(slot[k] >> 16) * stride];
+            }
+#pragma unroll
+        for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
+            if (k < p.K)
+                level_acc[(slot[k] >> 16) * stride] = fmaf(__half2float(__ushort_as_half((unsigned short)(slot[k] & 0xffffu))), w, old[k]);
+    }
+}
+
+/* The tile's list [start, end) for the lane's pixel, each warp on its own as the colour
+   blend walks (the default): 32 Gaussians at a time read by the warp, culled against its
+   block, the touching ones staged in its 32 records (slice) and slots, then blended in
+   order. T and done: the pixel's transmittance and whether its walk has stopped. */
+__device__ static void walk_warp_staged(const level_params &p, float *acc, int stride, feature_staged *slice, unsigned int *slice_slots,
+                                        const warp_pixels &wp, long long start, long long end, float *T_out, bool *done_out)
+{
+    int rank = (int)threadIdx.x, lane = rank & 31, slots = p.walk_levels * p.K;
+    float T = *T_out, X = wp.X, Y = wp.Y, XX = wp.XX, XY = wp.XY, YY = wp.YY;
+    bool done = *done_out;
+    for (long long batch = start; batch < end; batch += 32) {
+        if (__all_sync(0xffffffffu, done)) break;
+        long long j = batch + lane;
+        bool touches = false;
+        blend_splat s = {};
+        unsigned int g = 0;
+        float log2_opacity = 0.0f;
+        if (j < end && wp.warp_inside) {
+            g = p.values[j];
+            s = load_blend_splat(p.splats, g);
+            log2_opacity = fast_log2(s.opacity);
+            float abc[3] = {s.a, s.b, s.c};
+            touches = rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wp.wx0, wp.wx1, wp.wy0, wp.wy1);
+        }
+        unsigned int mask = __ballot_sync(0xffffffffu, touches);
+        if (touches) {
+            int k = __popc(mask & ((1u << lane) - 1));
+            staged_splat st = stage_splat(s, log2_opacity, (float)wp.wx, (float)wp.wy);
+            slice[k] = feature_staged{st.poly, st.rest};
+            for (int l = 0; l < p.walk_levels; l++) stage_slots(p, g, p.first_level + l, slice_slots + k * slots + l * p.K);
+        }
+        __syncwarp();
+        int hits = __popc(mask);
+        for (int h = 0; !done && h < hits; h++) {
+            feature_staged f = slice[h];
+            float alpha = hit_alpha(staged_splat{f.poly, f.rest, {}}, X, Y, XX, XY, YY);
+            float w = alpha * T, next_T = T - w; /* as blend_kernel: an alpha under 1/255 is 0 */
+            if (next_T < RD_MIN_TRANSMITTANCE) {
+                done = true;
+                break;
+            }
+            accumulate(p, acc + rank, stride, slice_slots + h * slots, w);
+            T = next_T;
+        }
+        __syncwarp(); /* the slice is read before the next batch overwrites it */
+    }
+    *T_out = T, *done_out = done;
+}
+
+/* The same walk with the block reading the list: a Gaussian a thread at a time (its
+   record's u, v, conic, log2 opacity and culling limit, and its slots, in shared memory),
+   then each warp culling them 32 at a time against its block and blending the touching
+   ones, each staged by its lane and handed round by shuffles. A Gaussian is read from
+   global memory once a block, not once a warp; the hits, their order and their alphas are
+   the warp walk's. rd_tuning.cuda_feature_stage picks it. */
+__device__ static void walk_block_staged(const level_params &p, float *acc, int stride, feature_staged *staged, unsigned int *staged_slots,
+                                         const warp_pixels &wp, long long start, long long end, float *T_out, bool *done_out)
+{
+    const unsigned int all = 0xffffffffu;
+    int threads = (int)blockDim.x, rank = (int)threadIdx.x, lane = rank & 31, slots = p.walk_levels * p.K;
+    float T = *T_out;
+    bool done = *done_out;
+    for (long long batch = start; batch < end; batch += threads) {
+        if (!__syncthreads_or(!done)) break; /* also: every warp is past the last batch's records */
+        long long j = batch + rank;
+        if (j < end) {
+            unsigned int g = p.values[j];
+            blend_splat s = load_blend_splat(p.splats, g);
+            float log2_opacity = fast_log2(s.opacity);
+            staged[rank] = feature_staged{make_float4(s.u, s.v, s.a, s.b), make_float4(s.c, log2_opacity, touch_limit(log2_opacity), 0.0f)};
+            for (int l = 0; l < p.walk_levels; l++) stage_slots(p, g, p.first_level + l, staged_slots + rank * slots + l * p.K);
+        }
+        __syncthreads();
+        int n = (int)(end - batch < threads ? end - batch : threads);
+        for (int sub = 0; sub < n; sub += 32) {
+            if (__all_sync(all, done)) break;
+            bool touches = false;
+            staged_splat st = {};
+            if (sub + lane < n && wp.warp_inside) {
+                feature_staged f = staged[sub + lane];
+                float abc[3] = {f.poly.z, f.poly.w, f.rest.x};
+                touches = rd_rect_touches(f.poly.x, f.poly.y, abc, f.rest.z, wp.wx0, wp.wx1, wp.wy0, wp.wy1);
+                blend_splat s = {f.poly.x, f.poly.y, f.poly.z, f.poly.w, f.rest.x, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+                if (touches) st = stage_splat(s, f.rest.y, (float)wp.wx, (float)wp.wy);
+            }
+            for (unsigned int mask = __ballot_sync(all, touches); mask; mask &= mask - 1) {
+                int h = __ffs(mask) - 1; /* every lane takes each hit's shuffles; stopped ones blend nothing */
+                float4 poly = make_float4(__shfl_sync(all, st.poly.x, h), __shfl_sync(all, st.poly.y, h), __shfl_sync(all, st.poly.z, h),
+                                          __shfl_sync(all, st.poly.w, h));
+                float4 rest = make_float4(__shfl_sync(all, st.rest.x, h), __shfl_sync(all, st.rest.y, h), 0.0f, 0.0f);
+                if (done) continue;
+                float alpha = hit_alpha(staged_splat{poly, rest, {}}, wp.X, wp.Y, wp.XX, wp.XY, wp.YY);
+                float w = alpha * T, next_T = T - w; /* as blend_kernel: an alpha under 1/255 is 0 */
+                if (next_T < RD_MIN_TRANSMITTANCE) {
+                    done = true;
+                    continue;
+                }
+                accumulate(p, acc + rank, stride, staged_slots + (sub + h) * slots, w);
+                T = next_T;
+            }
+        }
+    }
+    *T_out = T, *done_out = done;
+}
+
 /* One launch: a block a tile (half a tile where L is large), each warp 8x4 of its pixels
    walking the tile's list on its own as the colour blend does (blend_kernel: 32 Gaussians
    at a time tested against the warp's rectangle, the ones that touch it staged, alphas in
@@ -237,66 +377,9 @@ __global__ void level_kernel(level_params p)
     float T = 1.0f;
     bool done = !inside;
     long long start = live ? p.ranges[tile].start : 0, end = live ? p.ranges[tile].end : 0;
-    feature_staged *slice = staged + warp * 32;
-    unsigned int *slice_slots = staged_slots + (size_t)warp * 32 * slots;
-    for (long long batch = start; batch < end; batch += 32) {
-        if (__all_sync(0xffffffffu, done)) break;
-        long long j = batch + lane;
-        bool touches = false;
-        blend_splat s = {};
-        unsigned int g = 0;
-        float log2_opacity = 0.0f;
-        if (j < end && warp_inside) {
-            g = p.values[j];
-            s = load_blend_splat(p.splats, g);
-            log2_opacity = fast_log2(s.opacity);
-            float abc[3] = {s.a, s.b, s.c};
-            touches = rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
-        }
-        unsigned int mask = __ballot_sync(0xffffffffu, touches);
-        if (touches) {
-            int k = __popc(mask & ((1u << lane) - 1));
-            staged_splat st = stage_splat(s, log2_opacity, (float)wx, (float)wy);
-            slice[k] = feature_staged{st.poly, st.rest};
-            for (int l = 0; l < p.walk_levels; l++) stage_slots(p, g, p.first_level + l, slice_slots + k * slots + l * p.K);
-        }
-        __syncwarp();
-        int hits = __popc(mask);
-        for (int h = 0; !done && h < hits; h++) {
-            feature_staged f = slice[h];
-            float alpha = hit_alpha(staged_splat{f.poly, f.rest, {}}, X, Y, XX, XY, YY);
-            float w = alpha * T, next_T = T - w; /* as blend_kernel: an alpha under 1/255 is 0 */
-            if (next_T < RD_MIN_TRANSMITTANCE) {
-                done = true;
-                break;
-            }
-            const unsigned int *hit_slots = slice_slots + h * slots;
-            for (int l = 0; l < p.walk_levels; l++) {
-                /* a level's K entries are distinct (rd_feature_slots_problem checks): every
-                   accumulator is read before any is written, so that the K reads wait for
-                   shared memory once, not one after another's write */
-                float *level_acc = acc + (size_t)l * p.L * stride + rank, old[RD_FEATURE_MAX_SLOTS];
-                unsigned int slot[RD_FEATURE_MAX_SLOTS];
-                if (p.K == 4) { /* the default: one 16-byte read */
-                    uint4 four = *(const uint4 *)(hit_slots + l * 4);
-                    slot[0] = four.x, slot[1] = four.y, slot[2] = four.z, slot[3] = four.w;
-                }
-#pragma unroll
-                for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
-                    if (k < p.K) {
-                        if (p.K != 4) slot[k] = hit_slots[l * p.K + k];
-                        old[k] = level_acc[(slot[k] >> 16) * stride];
-                    }
-#pragma unroll
-                for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
-                    if (k < p.K)
-                        level_acc[(slot[k] >> 16) * stride] =
-                            fmaf(__half2float(__ushort_as_half((unsigned short)(slot[k] & 0xffffu))), w, old[k]);
-            }
-            T = next_T;
-        }
-        __syncwarp(); /* the slice is read before the next batch overwrites it */
-    }
+    warp_pixels wp = {wx, wy, wx0, wx1, wy0, wy1, X, Y, XX, XY, YY, warp_inside};
+    if (p.block_staged) walk_block_staged(p, acc, stride, staged, staged_slots, wp, start, end, &T, &done);
+    else walk_warp_staged(p, acc, stride, staged + warp * 32, staged_slots + (size_t)warp * 32 * slots, wp, start, end, &T, &done);
     __syncthreads();
     size_t pixels = (size_t)p.vp.width * p.vp.height, pixel = (size_t)py * p.vp.width + px;
     if (inside && p.alpha && p.write_alpha) p.alpha[pixel] = 1.0f - T;
@@ -472,6 +555,7 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
     p.levels = field->levels, p.L = field->L, p.K = field->K, p.dim = field->dim;
     p.gram = (const float *)s->gram.ptr, p.projected = (const float *)s->projected.ptr, p.codebook = (const float *)s->codebooks.ptr;
     p.feature_level = out->level;
+    p.block_staged = ctx->tuning.cuda_feature_stage == RD_FEATURE_STAGE_BLOCK; /* measured next: see BENCHMARKS */
     /* the half features' decode on tensor cores where L allows, unless CUDA cores are asked for
        (rd_tuning.cuda_feature_decode): on an H100 8.38 ms against 11.56 for the map of 1M */
     if (ctx->tuning.cuda_feature_decode != RD_FEATURE_DECODE_CORES && field->L % 16 == 0 && out->half_features)

@@ -99,6 +99,8 @@ static const backend_config CONFIGS[] = {
     {"cuda (feature levels walked together)", RD_BACKEND_CUDA, 0, {.cuda_feature_walk = 3}, true},
     /* half unit features decoded on CUDA cores rather than tensor cores (feature_cuda.cu) */
     {"cuda (feature decode on CUDA cores)", RD_BACKEND_CUDA, 0, {.cuda_feature_decode = RD_FEATURE_DECODE_CORES}, true},
+    /* a feature blend's Gaussians read by the block once for its warps (feature_cuda.cu's walk_block_staged) */
+    {"cuda (feature Gaussians staged by the block)", RD_BACKEND_CUDA, 0, {.cuda_feature_stage = RD_FEATURE_STAGE_BLOCK}, true},
 };
 
 /* A CPU implementation of Vulkan (lavapipe): its defaults differ (vk_sort.c, splat_vk.c),
