@@ -37,11 +37,10 @@ void main()
         if (!live) continue;
         float norm = sqrt(max(quad, 0.0)) + 1e-10;
         float negative = -1.0 / 0.0;
-        for (uint e = 0u; e < embeddings; e++) {
+        for (uint e = p.queries; e < embeddings; e++) { // the negatives' best
             float dot_e = 0.0;
             for (uint c = 0u; c < p.L; c++) dot_e += load_float(W, c) * load_float(U, e * p.L + c);
-            dot_e /= norm;
-            if (e >= p.queries) negative = max(negative, dot_e);
+            negative = max(negative, dot_e / norm);
         }
         for (uint q = 0u; q < p.queries; q++) {
             float dot_q = 0.0;
