@@ -263,8 +263,7 @@ __device__ static void walk_warp_staged(const level_params &p, float *acc, int s
             g = p.values[j];
             s = load_blend_splat(p.splats, g);
             log2_opacity = fast_log2(s.opacity);
-            float abc[3] = {s.a, s.b, s.c};
-            touches = rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wp.wx0, wp.wx1, wp.wy0, wp.wy1);
+            touches = touches_rect(s, log2_opacity, wp.wx0, wp.wx1, wp.wy0, wp.wy1);
         }
         unsigned int mask = __ballot_sync(0xffffffffu, touches);
         if (touches) {
@@ -292,7 +291,7 @@ __device__ static void walk_warp_staged(const level_params &p, float *acc, int s
 }
 
 /* The same walk with the block reading the list: a Gaussian a thread at a time (its
-   record's u, v, conic, log2 opacity and culling limit, and its slots, in shared memory),
+   record's u, v, conic and log2 opacity, and its slots, in shared memory),
    then each warp culling them 32 at a time against its block and blending the touching
    ones, each staged by its lane and handed round by shuffles. A Gaussian is read from
    global memory once a block, not once a warp; the hits, their order and their alphas are
@@ -311,7 +310,7 @@ __device__ static void walk_block_staged(const level_params &p, float *acc, int 
             unsigned int g = p.values[j];
             blend_splat s = load_blend_splat(p.splats, g);
             float log2_opacity = fast_log2(s.opacity);
-            staged[rank] = feature_staged{make_float4(s.u, s.v, s.a, s.b), make_float4(s.c, log2_opacity, touch_limit(log2_opacity), 0.0f)};
+            staged[rank] = feature_staged{make_float4(s.u, s.v, s.a, s.b), make_float4(s.c, log2_opacity, 0.0f, 0.0f)};
             for (int l = 0; l < p.walk_levels; l++) stage_slots(p, g, p.first_level + l, staged_slots + rank * slots + l * p.K);
         }
         __syncthreads();
@@ -322,9 +321,8 @@ __device__ static void walk_block_staged(const level_params &p, float *acc, int 
             staged_splat st = {};
             if (sub + lane < n && wp.warp_inside) {
                 feature_staged f = staged[sub + lane];
-                float abc[3] = {f.poly.z, f.poly.w, f.rest.x};
-                touches = rd_rect_touches(f.poly.x, f.poly.y, abc, f.rest.z, wp.wx0, wp.wx1, wp.wy0, wp.wy1);
                 blend_splat s = {f.poly.x, f.poly.y, f.poly.z, f.poly.w, f.rest.x, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+                touches = touches_rect(s, f.rest.y, wp.wx0, wp.wx1, wp.wy0, wp.wy1);
                 if (touches) st = stage_splat(s, f.rest.y, (float)wp.wx, (float)wp.wy);
             }
             for (unsigned int mask = __ballot_sync(all, touches); mask; mask &= mask - 1) {

@@ -90,4 +90,12 @@ __device__ __forceinline__ float touch_limit(float log2_opacity)
     return 2.0f * LN2 * (log2_opacity + LOG2_255) * 1.001f + 2e-3f;
 }
 
+/* Whether a Gaussian may blend into a warp's rectangle of pixel centres [wx0, wx1] x
+   [wy0, wy1] (rd_rect_touches at touch_limit): the per-warp cull of every walk. */
+__device__ __forceinline__ bool touches_rect(const blend_splat &s, float log2_opacity, float wx0, float wx1, float wy0, float wy1)
+{
+    float abc[3] = {s.a, s.b, s.c};
+    return rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
+}
+
 #endif

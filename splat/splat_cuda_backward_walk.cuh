@@ -73,8 +73,7 @@ __device__ __forceinline__ int stage_backward_batch(const backward_pixel &px, co
         index = fr.values[start + position];
         s = load_blend_splat(fr.splats, index);
         log2_opacity = fast_log2(s.opacity);
-        float abc[3] = {s.a, s.b, s.c};
-        touches = rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), px.wx0, px.wx1, px.wy0, px.wy1);
+        touches = touches_rect(s, log2_opacity, px.wx0, px.wx1, px.wy0, px.wy1);
     }
     unsigned int mask = __ballot_sync(0xffffffffu, touches);
     if (touches) {

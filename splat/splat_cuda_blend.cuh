@@ -108,9 +108,7 @@ __global__ void __launch_bounds__(BLOCK, 4)
         if (__all_sync(0xffffffffu, done)) break;
         blend_splat s = next;
         float log2_opacity = fast_log2(s.opacity);
-        float abc[3] = {s.a, s.b, s.c};
-        bool touches = j < list_end && warp_inside &&
-                       rd_rect_touches(s.u, s.v, abc, touch_limit(log2_opacity), wx0, wx1, wy0, wy1);
+        bool touches = j < list_end && warp_inside && touches_rect(s, log2_opacity, wx0, wx1, wy0, wy1);
         unsigned int mask = __ballot_sync(0xffffffffu, touches);
         if (touches) {
             int k = slice + __popc(mask & ((1u << lane) - 1));
