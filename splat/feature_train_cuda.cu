@@ -246,13 +246,15 @@ static __global__ void __launch_bounds__(256) gemm_kernel(gemm_args g)
         }
 }
 
-static void gemm(cudaStream_t st, const gemm_args &g)
+/* Launches C = A B; returns the parts it wrote (blockIdx.z's), 1 without k_split. */
+static int gemm(cudaStream_t st, const gemm_args &g)
 {
     int splits = g.k_split > 0 ? (g.K + g.k_split - 1) / g.k_split : 1;
     gemm_args a = g;
     if (a.k_split <= 0) a.k_split = a.K;
     dim3 grid((unsigned)((g.N + GEMM_TILE - 1) / GEMM_TILE), (unsigned)((g.M + GEMM_TILE - 1) / GEMM_TILE), (unsigned)splits);
     gemm_kernel<<<grid, 256, 0, st>>>(a);
+    return splits;
 }
 
 /* What the loss reads of the view: per pixel and level a row of mask_features (masks), or
@@ -367,8 +369,7 @@ static void view_loss(rd_feature_trainer *t, rd_feature_train_cuda *s, const rd_
             /* dL/dD = W^T dL/dF: (L x chunk) (chunk x dim), in SPLITS parts added in order */
             int split = (chunk + SPLITS - 1) / SPLITS;
             split = (split + GEMM_STEP - 1) / GEMM_STEP * GEMM_STEP;
-            gemm(st, {Wc, dF, 1, row, t->dim, 1, parts, t->dim, (long long)t->L * t->dim, t->L, t->dim, chunk, split});
-            int splits = (chunk + split - 1) / split;
+            int splits = gemm(st, {Wc, dF, 1, row, t->dim, 1, parts, t->dim, (long long)t->L * t->dim, t->L, t->dim, chunk, split});
             long long n = (long long)t->L * t->dim;
             add_parts_kernel<<<blocks_for(n, 256), 256, 0, st>>>(parts, splits, n, code_grad);
         }
@@ -441,7 +442,8 @@ static int state_pairs(rd_feature_trainer *t, float **host, rd_cuda_buffer **dev
     size_t logits = (size_t)(t->count * t->levels * t->L), values = (size_t)t->levels * t->L * t->dim;
     float *h[] = {t->logits, t->logit_m, t->logit_v, t->codebooks, t->code_m, t->code_v, t->logit_grad, t->code_grad};
     rd_cuda_buffer *d[] = {&s->logits, &s->logit_m, &s->logit_v, &s->codebooks, &s->code_m, &s->code_v, &s->logit_grad, &s->code_grad};
-    for (int k = 0; k < 8; k++) host[k] = h[k], device[k] = d[k], floats[k] = k == 3 || k == 4 || k == 5 || k == 7 ? values : logits;
+    size_t f[] = {logits, logits, logits, values, values, values, logits, values};
+    for (int k = 0; k < 8; k++) host[k] = h[k], device[k] = d[k], floats[k] = f[k];
     return 8;
 }
 

@@ -1,8 +1,8 @@
 #version 450
 // feature_decode: one level's unit features phi = F / (|F| + 1e-10), F = D^T W
 // (spec/features.md, "Rendering"), from the coefficient maps, in two passes: NORMS, an
-// invocation a pixel, writes |F| + 1e-10 (|F|^2 = W^T G W where L <= D, as
-// feature_relevancy.comp, else from F itself); then the elements, divided by their pixel's
+// invocation a pixel, writes |F| + 1e-10 (feature_gram.glsl's squared_norm, as
+// feature_relevancy.comp's); then the elements, divided by their pixel's
 // norm: feature_decode_tiles.comp's matrix product, or where D is odd and halves are asked
 // (a word's two halves may be two pixels') this shader again, an invocation a word of the
 // output writing its element (float) or its two elements (IEEE halves, packed as
@@ -30,15 +30,7 @@ void main()
     if (NORMS) {
         bool live = id < p.pixels; // every invocation goes on, for quadratic_form's barriers (lavapipe
                                    // got a relevancy wrong where some had returned before one)
-        float sum = 0.0;
-        if (p.dim < p.L && live) {
-            for (uint d = 0u; d < p.dim; d++) {
-                float F = element(id, d);
-                sum += F * F;
-            }
-        } else if (p.dim >= p.L) {
-            sum = quadratic_form(p.coefficients + (uint64_t(id) * p.row + p.offset) * 4ul, p.gram, p.L, live);
-        }
+        float sum = squared_norm(p.coefficients + (uint64_t(id) * p.row + p.offset) * 4ul, p.codebook, p.gram, p.L, p.dim, live);
         if (live) store_float(p.norms, id, sqrt(max(sum, 0.0)) + 1e-10);
         return;
     }

@@ -1,6 +1,7 @@
-// feature_gram.glsl: |F|^2 = W^T G W of a pixel's coefficients W (L floats at W) and a
-// level's G = D D^T (L x L at G), for the feature shaders that need a pixel's norm
-// (feature_relevancy.comp, feature_decode.comp's NORMS pass). 16 x 16 entries at a time:
+// feature_gram.glsl: |F|^2 of a pixel's coefficients W (L floats at W) at a level of
+// codebook D (L x dim) and G = D D^T (L x L), for the feature shaders that need a pixel's
+// norm (feature_relevancy.comp, feature_decode.comp's NORMS pass): squared_norm. The
+// quadratic form W^T G W goes 16 x 16 entries at a time:
 // G's block in shared memory (loaded by the group, read by every invocation at once), the
 // pixel's two runs of W in registers, so that a pixel reads W 2L^2/16 times, not 2L^2.
 // Every invocation of the group must call it (barriers); live: the pixel is in the image.
@@ -30,4 +31,19 @@ float quadratic_form(uint64_t W, uint64_t G, uint L, bool live)
         }
     }
     return quad;
+}
+
+// |F|^2, by whichever is cheaper: where dim < L from F = D^T W itself (fewer operations,
+// and no cancellation in float when D is small against L), else the quadratic form. As
+// quadratic_form, every invocation of the group calls it.
+float squared_norm(uint64_t W, uint64_t D, uint64_t G, uint L, uint dim, bool live)
+{
+    if (dim >= L) return quadratic_form(W, G, L, live);
+    float sum = 0.0;
+    for (uint d = 0u; live && d < dim; d++) {
+        float F = 0.0;
+        for (uint c = 0u; c < L; c++) F += load_float(W, c) * load_float(D, c * dim + d);
+        sum += F * F;
+    }
+    return sum;
 }

@@ -3,9 +3,7 @@
 // coefficient maps (feature_render.c's gram path, spec/features.md "What a renderer needs"):
 // phi.e = W.u_e / (sqrt(W^T G W) + 1e-10) with u_e = D e and G = D D^T made on the host, then
 // r = sigmoid(10 (phi.t - max_j phi.n_j)) into scores[(query * levels + level) * pixels + p].
-// An invocation per pixel. |F| comes from the quadratic form where that is cheaper (L < D),
-// else from F = D^T W itself (fewer operations, and no cancellation in float when D is
-// small against L); the form by feature_gram.glsl.
+// An invocation per pixel; |F| by feature_gram.glsl's squared_norm.
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(push_constant) uniform Push {
@@ -23,17 +21,7 @@ void main()
     for (uint l = 0u; l < p.levels; l++) {
         uint64_t W = p.coefficients + (uint64_t(pixel) * row + l * p.L) * 4ul;
         uint64_t G = p.gram + uint64_t(l * p.L * p.L) * 4ul, U = p.projected + uint64_t(l * embeddings * p.L) * 4ul;
-        float quad = 0.0;
-        if (p.dim < p.L && live) {
-            uint64_t D = p.codebooks + uint64_t(l * p.L) * p.dim * 4ul;
-            for (uint d = 0u; d < p.dim; d++) {
-                float F = 0.0;
-                for (uint c = 0u; c < p.L; c++) F += load_float(W, c) * load_float(D, c * p.dim + d);
-                quad += F * F;
-            }
-        } else if (p.dim >= p.L) {
-            quad = quadratic_form(W, G, p.L, live);
-        }
+        float quad = squared_norm(W, p.codebooks + uint64_t(l * p.L) * p.dim * 4ul, G, p.L, p.dim, live);
         if (!live) continue;
         float norm = sqrt(max(quad, 0.0)) + 1e-10;
         float negative = -1.0 / 0.0;
