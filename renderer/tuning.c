@@ -19,7 +19,7 @@ void rd_tuning_from_env(rd_tuning *t)
                              *const ranks[] = {"ballots", "partitioned"}, *const emits[] = {"pairs", "blocks"},
                              *const long_tiles[] = {"0", "all"}, *const off_on[] = {"0", "1"},
                              *const blends[] = {"sparse", "dense"}, *const relevancies[] = {"gram", "decode"},
-                             *const decodes[] = {"cores", "tensor"}, *const stages[] = {"warp", "block"};
+                             *const decodes[] = {"cores", "tensor"}, *const sums[] = {"scatter", "tensor"};
     setting("RADIANT_VK_TILE_ORDER", orders, 2, &t->vk_tile_order);
     setting("RADIANT_VK_SORT_PATH", paths, 2, &t->vk_sort_path);
     setting("RADIANT_VK_SORT_RANK", ranks, 2, &t->vk_sort_rank);
@@ -29,7 +29,7 @@ void rd_tuning_from_env(rd_tuning *t)
     setting("RADIANT_FEATURE_BLEND", blends, 2, &t->feature_blend);
     setting("RADIANT_FEATURE_RELEVANCY", relevancies, 2, &t->feature_relevancy);
     setting("RADIANT_CUDA_FEATURE_DECODE", decodes, 2, &t->cuda_feature_decode);
-    setting("RADIANT_CUDA_FEATURE_STAGE", stages, 2, &t->cuda_feature_stage);
+    setting("RADIANT_CUDA_FEATURE_SUM", sums, 2, &t->cuda_feature_sum);
     const char *v;
     if ((v = getenv("RADIANT_VK_SORT_ITEMS"))) t->vk_sort_items = atoi(v);
     if ((v = getenv("RADIANT_VK_SORT_WAIT_BUDGET"))) t->vk_sort_wait_budget = atoi(v) > 0 ? atoi(v) : -1;

@@ -21,7 +21,7 @@ enum { RD_DEPENDENT_LAUNCH_OFF = 1, RD_DEPENDENT_LAUNCH_ON };      /* rd_tuning.
 enum { RD_FEATURE_BLEND_SPARSE = 1, RD_FEATURE_BLEND_DENSE };      /* rd_tuning.feature_blend */
 enum { RD_RELEVANCY_GRAM = 1, RD_RELEVANCY_DECODE };               /* rd_tuning.feature_relevancy */
 enum { RD_FEATURE_DECODE_CORES = 1, RD_FEATURE_DECODE_TENSOR };    /* rd_tuning.cuda_feature_decode */
-enum { RD_FEATURE_STAGE_WARP = 1, RD_FEATURE_STAGE_BLOCK };        /* rd_tuning.cuda_feature_stage */
+enum { RD_FEATURE_SUM_SCATTER = 1, RD_FEATURE_SUM_TENSOR };        /* rd_tuning.cuda_feature_sum */
 
 typedef struct rd_tuning {
     /* Vulkan */
@@ -53,12 +53,15 @@ typedef struct rd_tuning {
     int cuda_feature_walk;   /* levels a feature blend's walk takes together, at most as many as the
                                 shared memory holds (feature_cuda.cu; default 1, measured);
                                 RADIANT_CUDA_FEATURE_WALK=N */
-    int cuda_feature_decode; /* half unit features decoded on tensor cores where L is a multiple of 16
-                                (feature_cuda.cu's decode_tensor_cores, the default) or on CUDA cores;
+    int cuda_feature_decode; /* a feature field's products with D and G (half unit features, |F|^2)
+                                on tensor cores where L is a multiple of 16 up to 64 (the default:
+                                feature_cuda_decode.cuh, feature_cuda_norms.cuh) or on CUDA cores;
                                 RADIANT_CUDA_FEATURE_DECODE=cores|tensor */
-    int cuda_feature_stage;  /* who reads the tile's Gaussians in a feature blend's walk: each warp
-                                (feature_cuda.cu's walk_warp_staged, the default) or the block once
-                                for its warps (walk_block_staged); RADIANT_CUDA_FEATURE_STAGE=warp|block */
+    int cuda_feature_sum;    /* how a feature blend's walk sums its hits: where L is a multiple of 16
+                                up to 64, 32 hits at a time as products of their weights and dense
+                                slots on tensor cores (feature_cuda_tensor_walk.cuh, the default), else
+                                or when asked each hit's K slots added into shared-memory accumulators
+                                (feature_cuda.cu's walk_warp_staged); RADIANT_CUDA_FEATURE_SUM=scatter|tensor */
     /* feature fields, every backend */
     int feature_blend;       /* K adds a slot (sparse) or all L entries a Gaussian (dense, the
                                 spec's training path, kept to test the sparse one against);

@@ -1,16 +1,19 @@
 /* feature_cuda.cu: a feature field's outputs on CUDA, as feature_vk.c's on Vulkan and
    feature_render.c's on the CPU: the splat frame's preprocess, binning and sorts
    (rd_splat_cuda_forward_bins: no colour blend), then level_kernel: a block a tile (half a
-   tile where L is large), each warp walking the tile's Gaussians for its 8x4 pixels as the
-   colour blend does (culled against the warp's rectangle, staged, alphas in base 2), with
-   the CPU's stopping rule, into every walked level's L coefficients, held in shared memory
-   ([level][entry][pixel], padded against bank conflicts). One walk takes as many levels as
-   the shared memory holds (all three at L 64, K 4), so that the alphas are computed once.
+   tile where L is large; tiles longest first, the colour blend's schedule), each warp
+   walking the tile's Gaussians for its 8x4 pixels as the colour blend does (culled against
+   the warp's rectangle, staged, alphas in base 2), with the CPU's stopping rule, into each
+   walked level's L coefficients: 32 hits at a time as matrix products on tensor cores
+   where L allows (feature_cuda_tensor_walk.cuh), else each hit's slots added into shared
+   memory ([level][entry][pixel], padded against bank conflicts). A walk takes one level by
+   default, or as many as fit (rd_tuning.cuda_feature_walk), computing the alphas once.
    From there, in the same launch and as asked: the coefficients written out (coalesced, a
    pixel's row at a time), each query's relevancy by the gram path (phi.e = W.u_e /
-   (sqrt(W^T G W) + eps), G and u made on the host), and the level's unit features
-   (F = D^T W over the norm, float or IEEE halves), so that nothing but what was asked
-   crosses device memory; then each query's level (feature_cuda_levels.cu). The field's
+   (sqrt(W^T G W) + eps), G and u made on the host; W^T G W on tensor cores,
+   feature_cuda_norms.cuh), and the level's unit features (F = D^T W over the norm, float,
+   or IEEE halves on tensor cores: feature_cuda_decode.cuh), so that nothing but what was
+   asked crosses device memory; then each query's level (feature_cuda_levels.cu). The field's
    slots and codebooks go to the device once per field (recognised by its uid); the buffers
    stay with the splat frame's state. */
 #include "features.h"
@@ -18,7 +21,6 @@
 #include "splat_cuda_alpha.cuh"
 
 #include <cuda_fp16.h>
-#include <mma.h>
 
 #define FEATURE_EPS 1e-10f
 enum { DECODE_PIXELS = 8 }; /* of a warp's 32 */
@@ -27,13 +29,15 @@ typedef struct feature_cuda {
     uint64_t field_uid; /* whose slots and codebooks indices, weights and codebooks hold */
     rd_cuda_buffer indices, weights, codebooks, coefficients, alpha, gram, projected, scores, features;
     rd_cuda_buffer row_sums, peaks, chosen, relevancy; /* the level choice's (feature_cuda_levels.cu) */
-    rd_cuda_buffer codebook_halves; /* each level's D as halves, high then low parts, D padded to 16 */
+    rd_cuda_buffer codebook_fragments; /* each level's D as halves in the decode's order (feature_cuda_decode.cuh) */
+    rd_cuda_buffer gram_fragments;     /* and G (feature_cuda_norms.cuh) */
+    float codebook_scale, gram_scale;  /* what those D and G are multiplied by (halves_scale) */
 } feature_cuda;
 
 /* One level's launch: what it reads and writes (NULL where not wanted). */
 typedef struct level_params {
     rd_view_params vp;
-    const tile_range *ranges;
+    const tile_work *schedule;
     const unsigned int *values;
     const device_splat *splats;
     const unsigned char *indices;
@@ -41,9 +45,10 @@ typedef struct level_params {
     int level, levels, L, K, dim, pixel_rows; /* pixel_rows: of a tile, per block (16 or 8) */
     int first_level, walk_levels, feature_level; /* the levels a launch walks together; the features' */
     bool write_alpha;                            /* the first launch's */
-    bool block_staged;                           /* the walk: walk_block_staged, else walk_warp_staged */
-    const __half *codebook_halves;               /* NULL: the features' decode on CUDA cores */
-    int dim16;                                   /* D padded to 16: codebook_halves' row */
+    bool tensor_sum;                             /* level_kernel<walk_levels>: walk_tensor (tensor_fits) */
+    const uint2 *codebook_fragments;             /* NULL: the features' decode on CUDA cores */
+    const uint2 *gram_fragments;                 /* NULL: |F|^2 on CUDA cores (squared_norm) */
+    float codebook_scale, gram_scale;            /* what the fragments' D and G are multiplied by */
     float *coefficients, *alpha;              /* pixels*levels*L, pixels */
     const float *gram, *projected, *codebook; /* G (L*L), u (embeddings*L), D (L*dim): every level's, or in
                                                  the kernel's per-level copy that level's */
@@ -59,7 +64,7 @@ static void free_state(rd_context *ctx, void *state)
     if (!s) return;
     rd_cuda_buffer *buffers[] = {&s->indices, &s->weights,   &s->codebooks, &s->coefficients, &s->alpha, &s->gram,
                                  &s->projected, &s->scores, &s->features, &s->row_sums,     &s->peaks, &s->chosen, &s->relevancy,
-                                 &s->codebook_halves};
+                                 &s->codebook_fragments, &s->gram_fragments};
     for (rd_cuda_buffer *b : buffers) rd_cuda_release(ctx, b);
     free(s);
 }
@@ -110,86 +115,12 @@ __device__ __forceinline__ void rank_pixel(int k, int x0, int y0, int *x, int *y
     *x = x0 + ((k >> 5) & 1) * 8 + (k & 7), *y = y0 + (k >> 6) * 4 + ((k & 31) >> 3);
 }
 
-/* The unit features of a level in halves on tensor cores: F = (W / |F|)^T D as 16x16x16
-   products, each operand split into a high and a low half (a = a_hi + a_lo) and the three
-   products that matter summed in float (a_hi b_hi + a_lo b_hi + a_hi b_lo), which keeps
-   the sum to about float's precision where single halves would lose 1e-3 to cancellation.
-   W / |F| goes, 16 entries at a time, over the accumulator rows it came from (a chunk's
-   high and low halves, [pixel][16], fill 16 rows of threads + 1 floats), so the level's
-   accumulators are spent: the level is the walk's last. Each warp takes 16x16 output
-   tiles, stages each in its scratch (a kilobyte of the staging area) and writes it out
-   as halves where the pixel is in the image. Needs L a multiple of 16. */
-__device__ static void decode_tensor_cores(const level_params &p, float *level_acc, int stride, const float *inv_norms, float *scratch,
-                                           int x0, int y0, bool live)
-{
-    using namespace nvcuda;
-    int threads = (int)blockDim.x, rank = (int)threadIdx.x, lane = rank & 31, warp = rank >> 5, warps = threads / 32;
-    float inv = inv_norms[rank];
-    for (int c0 = 0; c0 < p.L; c0 += 16) {
-        float v[16];
-#pragma unroll
-        for (int c = 0; c < 16; c++) v[c] = level_acc[(c0 + c) * stride + rank] * inv;
-        __syncthreads(); /* every thread has read the chunk's rows before they are overwritten */
-        __half *hi = (__half *)(level_acc + (size_t)c0 * stride), *lo = hi + (size_t)threads * 16;
-#pragma unroll
-        for (int c = 0; c < 16; c++) {
-            __half h = __float2half_rn(v[c]);
-            hi[rank * 16 + c] = h, lo[rank * 16 + c] = __float2half_rn(v[c] - __half2float(h));
-        }
-    }
-    __syncthreads();
-    const __half *D_hi = p.codebook_halves + (size_t)p.level * p.L * p.dim16;
-    const __half *D_lo = D_hi + (size_t)p.levels * p.L * p.dim16;
-    int row_tiles = threads / 16, tiles = row_tiles * (p.dim16 / 16);
-    float *mine = scratch + warp * 256;
-    for (int t = warp; t < tiles; t += warps) {
-        int m = t % row_tiles, n = t / row_tiles;
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> out;
-        wmma::fill_fragment(out, 0.0f);
-        for (int c0 = 0; c0 < p.L; c0 += 16) {
-            const __half *hi = (const __half *)(level_acc + (size_t)c0 * stride), *lo = hi + (size_t)threads * 16;
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a_hi, a_lo;
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> b_hi, b_lo;
-            wmma::load_matrix_sync(a_hi, hi + m * 256, 16);
-            wmma::load_matrix_sync(a_lo, lo + m * 256, 16);
-            wmma::load_matrix_sync(b_hi, D_hi + (size_t)c0 * p.dim16 + n * 16, p.dim16);
-            wmma::load_matrix_sync(b_lo, D_lo + (size_t)c0 * p.dim16 + n * 16, p.dim16);
-            wmma::mma_sync(out, a_lo, b_hi, out);
-            wmma::mma_sync(out, a_hi, b_lo, out);
-            wmma::mma_sync(out, a_hi, b_hi, out);
-        }
-        wmma::store_matrix_sync(mine, out, 16, wmma::mem_row_major);
-        __syncwarp();
-        for (int e = lane; e < 256; e += 32) {
-            int k = m * 16 + e / 16, d = n * 16 + e % 16, kx, ky;
-            rank_pixel(k, x0, y0, &kx, &ky);
-            if (live && d < p.dim && kx < p.vp.width && ky < p.vp.height)
-                ((__half *)p.features)[((size_t)ky * p.vp.width + kx) * p.dim + d] = __float2half_rn(mine[e]);
-        }
-        __syncwarp();
-    }
-    __syncthreads();
-}
-
 /* What a warp stages of a Gaussian that touches its 8x4 pixels: the colour blend's
    quadratic for the alpha (splat_cuda_alpha.cuh), and after the block's records each
    walked level's K slots as (entry << 16 | the weight's half bits). */
 typedef struct feature_staged {
     float4 poly, rest; /* F D E A, B C */
 } feature_staged;
-
-/* The shared memory of a walk over walk_levels levels: the accumulators
-   ([level][entry][pixel], a pixel column padded against bank conflicts), each pixel's
-   1/|F|, and each warp's 32 staged Gaussians with their slots. */
-__host__ __device__ static size_t walk_floats(int walk_levels, int L, int threads) /* accumulators and norms, to 32 bytes */
-{
-    return ((size_t)walk_levels * L * (threads + 1) + threads + 7) / 8 * 8;
-}
-static size_t walk_shared_bytes(int walk_levels, int L, int K, int threads)
-{
-    return walk_floats(walk_levels, L, threads) * sizeof(float) + (size_t)threads * sizeof(feature_staged) +
-           (size_t)threads * walk_levels * K * sizeof(unsigned int);
-}
 
 /* A Gaussian's K slots at a level as the walk stages them, (entry << 16 | the weight's
    half bits): at K = 4 from one 4-byte read of the indices and one 8-byte read of the
@@ -205,7 +136,9 @@ __device__ __forceinline__ void stage_slots(const level_params &p, unsigned int 
                                    (idx >> 16 & 0xffu) << 16 | (w.y & 0xffffu), (idx >> 24) << 16 | w.y >> 16);
         return;
     }
-    for (int k = 0; k < p.K; k++) out[k] = (unsigned int)p.indices[first + k] << 16 | weight_bits[first + k];
+#pragma unroll /* static indices, so that an array of the caller's stays in registers */
+    for (int k = 0; k < RD_FEATURE_MAX_SLOTS; k++)
+        if (k < p.K) out[k] = (unsigned int)p.indices[first + k] << 16 | weight_bits[first + k];
 }
 
 /* Where a warp's 8x4 pixels are, and its lane's pixel in them (level_kernel's layout). */
@@ -215,6 +148,39 @@ typedef struct warp_pixels {
     float X, Y, XX, XY, YY;        /* the lane's pixel from the corner, and its products */
     bool warp_inside;              /* some of its pixels are in the image */
 } warp_pixels;
+
+/* The lane's Gaussian of a batch (the list's j-th, none at or past end): read, and whether
+   it may touch the warp's pixels (the per-warp cull of every walk). */
+__device__ __forceinline__ bool read_and_cull(const level_params &p, const warp_pixels &wp, long long j, long long end, unsigned int *g,
+                                              blend_splat *s, float *log2_opacity)
+{
+    if (j >= end || !wp.warp_inside) return false;
+    *g = p.values[j];
+    *s = load_blend_splat(p.splats, *g);
+    *log2_opacity = fast_log2(s->opacity);
+    return touches_rect(*s, *log2_opacity, wp.wx0, wp.wx1, wp.wy0, wp.wy1);
+}
+
+#include "feature_cuda_tensor_walk.cuh"
+#include "feature_cuda_decode.cuh"
+#include "feature_cuda_norms.cuh"
+
+/* The shared memory of a walk over walk_levels levels: the accumulators
+   ([level][entry][pixel], a pixel column padded against bank conflicts), each pixel's
+   1/|F|, and each warp's 32 staged Gaussians with their slots; walk_tensor's stages
+   (tensor_stage_halves a warp) share the accumulators' memory, which they may outgrow. */
+__host__ __device__ static size_t walk_floats(int walk_levels, int L, int threads, bool tensor) /* to 32 bytes */
+{
+    /* the accumulators (walk_tensor: a level's at a time) and norms */
+    size_t floats = ((size_t)(tensor ? 1 : walk_levels) * L * (threads + 1) + threads + 7) / 8 * 8;
+    size_t stages = (size_t)threads / 32 * tensor_stage_halves(walk_levels) / 2; /* walk_tensor's, aliasing them */
+    return tensor && stages > floats ? (stages + 7) / 8 * 8 : floats;
+}
+static size_t walk_shared_bytes(int walk_levels, int L, int K, int threads, bool tensor)
+{
+    return walk_floats(walk_levels, L, threads, tensor) * sizeof(float) + (size_t)threads * sizeof(feature_staged) +
+           (tensor ? 0 : (size_t)threads * walk_levels * K * sizeof(unsigned int)); /* walk_tensor writes slots into S */
+}
 
 /* A hit's slots (entry << 16 | half bits, walk_levels*K of them) into the pixel's
    accumulators (acc: its column, stride apart) with weight w = alpha T. A level's K
@@ -254,17 +220,10 @@ __device__ static void walk_warp_staged(const level_params &p, float *acc, int s
     bool done = *done_out;
     for (long long batch = start; batch < end; batch += 32) {
         if (__all_sync(0xffffffffu, done)) break;
-        long long j = batch + lane;
-        bool touches = false;
-        blend_splat s = {};
         unsigned int g = 0;
+        blend_splat s = {};
         float log2_opacity = 0.0f;
-        if (j < end && wp.warp_inside) {
-            g = p.values[j];
-            s = load_blend_splat(p.splats, g);
-            log2_opacity = fast_log2(s.opacity);
-            touches = touches_rect(s, log2_opacity, wp.wx0, wp.wx1, wp.wy0, wp.wy1);
-        }
+        bool touches = read_and_cull(p, wp, batch + lane, end, &g, &s, &log2_opacity);
         unsigned int mask = __ballot_sync(0xffffffffu, touches);
         if (touches) {
             int k = __popc(mask & ((1u << lane) - 1));
@@ -290,82 +249,33 @@ __device__ static void walk_warp_staged(const level_params &p, float *acc, int s
     *T_out = T, *done_out = done;
 }
 
-/* The same walk with the block reading the list: a Gaussian a thread at a time (its
-   record's u, v, conic and log2 opacity, and its slots, in shared memory),
-   then each warp culling them 32 at a time against its block and blending the touching
-   ones, each staged by its lane and handed round by shuffles. A Gaussian is read from
-   global memory once a block, not once a warp; the hits, their order and their alphas are
-   the warp walk's. rd_tuning.cuda_feature_stage picks it. */
-__device__ static void walk_block_staged(const level_params &p, float *acc, int stride, feature_staged *staged, unsigned int *staged_slots,
-                                         const warp_pixels &wp, long long start, long long end, float *T_out, bool *done_out)
-{
-    const unsigned int all = 0xffffffffu;
-    int threads = (int)blockDim.x, rank = (int)threadIdx.x, lane = rank & 31, slots = p.walk_levels * p.K;
-    float T = *T_out;
-    bool done = *done_out;
-    for (long long batch = start; batch < end; batch += threads) {
-        if (!__syncthreads_or(!done)) break; /* also: every warp is past the last batch's records */
-        long long j = batch + rank;
-        if (j < end) {
-            unsigned int g = p.values[j];
-            blend_splat s = load_blend_splat(p.splats, g);
-            float log2_opacity = fast_log2(s.opacity);
-            staged[rank] = feature_staged{make_float4(s.u, s.v, s.a, s.b), make_float4(s.c, log2_opacity, 0.0f, 0.0f)};
-            for (int l = 0; l < p.walk_levels; l++) stage_slots(p, g, p.first_level + l, staged_slots + rank * slots + l * p.K);
-        }
-        __syncthreads();
-        int n = (int)(end - batch < threads ? end - batch : threads);
-        for (int sub = 0; sub < n; sub += 32) {
-            if (__all_sync(all, done)) break;
-            bool touches = false;
-            staged_splat st = {};
-            if (sub + lane < n && wp.warp_inside) {
-                feature_staged f = staged[sub + lane];
-                blend_splat s = {f.poly.x, f.poly.y, f.poly.z, f.poly.w, f.rest.x, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-                touches = touches_rect(s, f.rest.y, wp.wx0, wp.wx1, wp.wy0, wp.wy1);
-                if (touches) st = stage_splat(s, f.rest.y, (float)wp.wx, (float)wp.wy);
-            }
-            for (unsigned int mask = __ballot_sync(all, touches); mask; mask &= mask - 1) {
-                int h = __ffs(mask) - 1; /* every lane takes each hit's shuffles; stopped ones blend nothing */
-                float4 poly = make_float4(__shfl_sync(all, st.poly.x, h), __shfl_sync(all, st.poly.y, h), __shfl_sync(all, st.poly.z, h),
-                                          __shfl_sync(all, st.poly.w, h));
-                float4 rest = make_float4(__shfl_sync(all, st.rest.x, h), __shfl_sync(all, st.rest.y, h), 0.0f, 0.0f);
-                if (done) continue;
-                float alpha = hit_alpha(staged_splat{poly, rest, {}}, wp.X, wp.Y, wp.XX, wp.XY, wp.YY);
-                float w = alpha * T, next_T = T - w; /* as blend_kernel: an alpha under 1/255 is 0 */
-                if (next_T < RD_MIN_TRANSMITTANCE) {
-                    done = true;
-                    continue;
-                }
-                accumulate(p, acc + rank, stride, staged_slots + (sub + h) * slots, w);
-                T = next_T;
-            }
-        }
-    }
-    *T_out = T, *done_out = done;
-}
-
 /* One launch: a block a tile (half a tile where L is large), each warp 8x4 of its pixels
    walking the tile's list on its own as the colour blend does (blend_kernel: 32 Gaussians
    at a time tested against the warp's rectangle, the ones that touch it staged, alphas in
    base 2 from the staged quadratic), blending each hit's slots of every walked level
-   into the accumulators; then, for each walked level, the outputs. */
-__global__ void level_kernel(level_params p)
+   into the accumulators (or, TENSOR levels, walk_tensor: its own kernels, so that the
+   scatter walks keep their registers); then, for each walked level, the outputs. */
+template <int TENSOR> __global__ void __launch_bounds__(256) level_kernel(level_params p)
 {
     extern __shared__ float shared[];
     int threads = (int)blockDim.x, stride = threads + 1, rank = (int)threadIdx.x, lane = rank & 31, warp = rank >> 5;
     int slots = p.walk_levels * p.K;
-    float *acc = shared, *inv_norms = shared + (size_t)p.walk_levels * p.L * stride;
-    feature_staged *staged = (feature_staged *)(shared + walk_floats(p.walk_levels, p.L, threads)); /* 32-byte aligned */
+    float *acc = shared, *inv_norms = shared + (size_t)(TENSOR ? 1 : p.walk_levels) * p.L * stride;
+    size_t front = walk_floats(p.walk_levels, p.L, threads, TENSOR);
+    feature_staged *staged = (feature_staged *)(shared + front); /* 32-byte aligned */
     unsigned int *staged_slots = (unsigned int *)(staged + threads);
-    unsigned int tile = blockIdx.y * gridDim.x + blockIdx.x;
-    bool live = tile < (unsigned int)(p.vp.tiles_x * p.vp.tiles_y);
+    /* tiles longest first (the colour blend's schedule): a long list launched last ran alone
+       (the SMs were active 69% of the tensor walk's time, Nsight Compute) */
+    unsigned int place = blockIdx.y * gridDim.x + blockIdx.x;
+    bool live = place < (unsigned int)(p.vp.tiles_x * p.vp.tiles_y);
+    tile_work work = live ? p.schedule[place] : tile_work{0, 0, 0};
+    unsigned int tile = work.tile;
     int x0 = live ? (int)(tile % (unsigned int)p.vp.tiles_x) * RD_TILE_SIZE : 0;
     int y0 = live ? (int)(tile / (unsigned int)p.vp.tiles_x) * RD_TILE_SIZE + (int)blockIdx.z * p.pixel_rows : 0;
     int wx = x0 + (warp & 1) * 8, wy = y0 + (warp >> 1) * 4;
     int px = wx + (lane & 7), py = wy + (lane >> 3);
     bool inside = live && px < p.vp.width && py < p.vp.height;
-    for (int i = rank; i < p.walk_levels * p.L * stride; i += threads) acc[i] = 0.0f;
+    for (int i = rank; i < (TENSOR ? (int)front : p.walk_levels * p.L * stride); i += threads) acc[i] = 0.0f; /* S too */
     __syncthreads();
     float X = (float)(lane & 7) + 0.5f, Y = (float)(lane >> 3) + 0.5f; /* from the warp's corner */
     float XX = X * X, XY = X * Y, YY = Y * Y;
@@ -374,11 +284,17 @@ __global__ void level_kernel(level_params p)
     bool warp_inside = live && wx0 <= wx1 && wy0 <= wy1;
     float T = 1.0f;
     bool done = !inside;
-    long long start = live ? p.ranges[tile].start : 0, end = live ? p.ranges[tile].end : 0;
+    long long start = work.start, end = work.start + work.count;
     warp_pixels wp = {wx, wy, wx0, wx1, wy0, wy1, X, Y, XX, XY, YY, warp_inside};
-    if (p.block_staged) walk_block_staged(p, acc, stride, staged, staged_slots, wp, start, end, &T, &done);
+    float sums[TENSOR ? TENSOR : 1][2][TENSOR_MAX_L / 8][4] = {}; /* walk_tensor's */
+    if (TENSOR) walk_tensor<TENSOR ? TENSOR : 1>(p, staged + warp * 32, (__half *)shared + warp * tensor_stage_halves(TENSOR), wp, start, end,
+                                                 &T, &done, sums);
     else walk_warp_staged(p, acc, stride, staged + warp * 32, staged_slots + (size_t)warp * 32 * slots, wp, start, end, &T, &done);
-    __syncthreads();
+    __syncthreads(); /* walk_tensor's: every warp has walked, its stages are spent */
+    if (TENSOR == 1) { /* a level's sums leave the registers at once */
+        store_tensor_sums(sums[0], p.L, acc, stride);
+        __syncthreads();
+    }
     size_t pixels = (size_t)p.vp.width * p.vp.height, pixel = (size_t)py * p.vp.width + px;
     if (inside && p.alpha && p.write_alpha) p.alpha[pixel] = 1.0f - T;
     /* the level decoded last where its decode spends its accumulators (decode_tensor_cores) */
@@ -391,24 +307,47 @@ __global__ void level_kernel(level_params p)
         at.gram = p.gram + (size_t)at.level * p.L * p.L;
         at.projected = p.projected + (size_t)at.level * (p.queries + p.negatives) * p.L;
         at.codebook = p.codebook + (size_t)at.level * p.L * p.dim;
-        float *level_acc = acc + (size_t)l * p.L * stride;
+        float *level_acc = TENSOR ? acc : acc + (size_t)l * p.L * stride;
+        if (TENSOR > 1) { /* the level's sums from the registers (static indices keep them there) */
+            if (l == 0) store_tensor_sums(sums[0], p.L, acc, stride);
+            else if (l == 1) store_tensor_sums(sums[TENSOR > 1 ? 1 : 0], p.L, acc, stride);
+            else store_tensor_sums(sums[TENSOR - 1], p.L, acc, stride);
+            __syncthreads();
+        }
         bool decode = p.features && at.level == p.feature_level;
         if (p.queries > 0 || decode) {
-            float inv = inside ? 1.0f / (sqrtf(fmaxf(squared_norm(at, level_acc + rank, stride), 0.0f)) + FEATURE_EPS) : 0.0f;
+            float squared;
+            if (p.gram_fragments && p.dim >= p.L) { /* where squared_norm takes W^T G W */
+                gram_norms_tensor_cores(at, level_acc, stride, inv_norms);
+                __syncwarp();
+                squared = inv_norms[rank];
+            } else
+                squared = squared_norm(at, level_acc + rank, stride);
+            float inv = inside ? 1.0f / (sqrtf(fmaxf(squared, 0.0f)) + FEATURE_EPS) : 0.0f;
             inv_norms[rank] = inv;
             if (inside && p.queries > 0) relevancy(at, level_acc + rank, stride, inv, pixel, pixels);
         }
         __syncthreads();
-        /* a pixel's row of the output at a time, consecutive threads on consecutive elements */
+        /* a pixel's row of the output at a time, consecutive threads on consecutive elements,
+           four at a time where the rows allow */
         size_t row = (size_t)p.levels * p.L;
-        if (p.coefficients)
+        if (p.coefficients && p.L % 4 == 0 && (uintptr_t)p.coefficients % 16 == 0)
+            for (int i = rank, quads = p.L / 4; i < threads * quads; i += threads) {
+                int k = i / quads, c = i % quads * 4, kx, ky;
+                rank_pixel(k, x0, y0, &kx, &ky);
+                const float *from = level_acc + (size_t)c * stride + k;
+                if (live && kx < p.vp.width && ky < p.vp.height)
+                    *(float4 *)(p.coefficients + ((size_t)ky * p.vp.width + kx) * row + (size_t)at.level * p.L + c) =
+                        make_float4(from[0], from[stride], from[2 * stride], from[3 * stride]);
+            }
+        else if (p.coefficients)
             for (int i = rank; i < threads * p.L; i += threads) {
                 int k = i / p.L, c = i % p.L, kx, ky;
                 rank_pixel(k, x0, y0, &kx, &ky);
                 if (live && kx < p.vp.width && ky < p.vp.height)
                     p.coefficients[((size_t)ky * p.vp.width + kx) * row + (size_t)at.level * p.L + c] = level_acc[c * stride + k];
             }
-        if (decode && p.codebook_halves) decode_tensor_cores(at, level_acc, stride, inv_norms, (float *)staged, x0, y0, live);
+        if (decode && p.codebook_fragments) decode_tensor_cores(at, level_acc, stride, inv_norms, x0, y0, live);
         /* else the unit features: a thread an element for DECODE_PIXELS pixels, each codebook
            entry loaded once for them all */
         else if (decode)
@@ -434,6 +373,14 @@ __global__ void level_kernel(level_params p)
     }
 }
 
+/* The kernel of a launch: the scatter walks', or walk_tensor's for its levels. */
+static void (*level_kernel_for(bool tensor, int walk_levels))(level_params)
+{
+    static_assert(TENSOR_MAX_LEVELS == 3, "a kernel for each count of levels");
+    if (!tensor) return level_kernel<0>;
+    return walk_levels == 1 ? level_kernel<1> : walk_levels == 2 ? level_kernel<2> : level_kernel<3>;
+}
+
 static rd_result get_state(rd_context *ctx, feature_cuda **out)
 {
     void **slot;
@@ -448,22 +395,18 @@ static rd_result get_state(rd_context *ctx, feature_cuda **out)
     return RD_OK;
 }
 
-/* Each level's D for decode_tensor_cores: halves of D padded to 16 columns, the high
-   parts of every level, then the low parts (d - high, rounded). */
-static rd_result upload_codebook_halves(rd_context *ctx, feature_cuda *s, const rd_feature_field *f)
+/* Each level's k_rows x columns matrix (D for decode_tensor_cores, G for
+   gram_norms_tensor_cores) into to, in the products' fragment order. */
+static rd_result upload_fragments(rd_context *ctx, rd_cuda_buffer *to, const float *matrix, int levels, int k_rows, int columns,
+                                  float scale, const char *what)
 {
-    size_t dim16 = ((size_t)f->dim + 15) / 16 * 16, count = (size_t)f->levels * f->L * dim16;
-    __half *halves = (__half *)calloc(2 * count, sizeof(__half));
-    if (!halves) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory for the feature codebook halves");
-    for (size_t row = 0; row < (size_t)f->levels * f->L; row++)
-        for (size_t d = 0; d < (size_t)f->dim; d++) {
-            float v = f->codebooks[row * f->dim + d];
-            __half h = __float2half_rn(v);
-            halves[row * dim16 + d] = h, halves[count + row * dim16 + d] = __float2half_rn(v - __half2float(h));
-        }
-    rd_result r = rd_cuda_reserve(ctx, &s->codebook_halves, 2 * count * sizeof(__half), "feature codebook halves");
-    if (r == RD_OK) r = rd_cuda_upload(ctx, &s->codebook_halves, 0, halves, 2 * count * sizeof(__half));
-    free(halves);
+    size_t bytes = 2 * decode_fragment_index(levels, 0, 0, 0, k_rows / 16, (columns + 7) / 8) * sizeof(uint2);
+    uint2 *fragments = (uint2 *)malloc(bytes);
+    if (!fragments) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "cuda: out of memory for the %s", what);
+    matrix_fragments(matrix, levels, k_rows, columns, scale, fragments);
+    rd_result r = rd_cuda_reserve(ctx, to, bytes, what);
+    if (r == RD_OK) r = rd_cuda_upload(ctx, to, 0, fragments, bytes);
+    free(fragments);
     return r;
 }
 
@@ -480,6 +423,9 @@ static rd_result upload_field(rd_context *ctx, feature_cuda *s, const rd_feature
     rd_feature_gram(field, host_gram);
     rd_result r = rd_cuda_reserve(ctx, &s->gram, gram, "feature gram");
     if (r == RD_OK) r = rd_cuda_upload(ctx, &s->gram, 0, host_gram, gram);
+    s->gram_scale = halves_scale(host_gram, gram / sizeof(float));
+    if (r == RD_OK && tensor_fits(field->L))
+        r = upload_fragments(ctx, &s->gram_fragments, host_gram, field->levels, field->L, field->L, s->gram_scale, "feature gram halves");
     free(host_gram);
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->indices, slots + 4, "feature slots");
     if (r == RD_OK) r = rd_cuda_reserve(ctx, &s->weights, slots * sizeof(uint16_t) + 4, "feature weights");
@@ -487,7 +433,10 @@ static rd_result upload_field(rd_context *ctx, feature_cuda *s, const rd_feature
     if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &s->indices, 0, field->indices, slots);
     if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &s->weights, 0, field->weights, slots * sizeof(uint16_t));
     if (r == RD_OK) r = rd_cuda_upload(ctx, &s->codebooks, 0, field->codebooks, codebook);
-    if (r == RD_OK && field->L % 16 == 0) r = upload_codebook_halves(ctx, s, field);
+    s->codebook_scale = halves_scale(field->codebooks, codebook / sizeof(float));
+    if (r == RD_OK && tensor_fits(field->L))
+        r = upload_fragments(ctx, &s->codebook_fragments, field->codebooks, field->levels, field->L, field->dim, s->codebook_scale,
+                             "feature codebook halves");
     s->field_uid = r == RD_OK ? field->uid : 0;
     return r;
 }
@@ -548,31 +497,37 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
     size_t pixels = (size_t)vp->width * vp->height;
     if (r == RD_OK) r = reserve_outputs(ctx, s, field, out, pixels, &p);
     if (r != RD_OK) return r;
-    p.vp = *vp, p.ranges = fr.ranges, p.values = fr.values, p.splats = fr.splats;
+    p.vp = *vp, p.schedule = fr.schedule, p.values = fr.values, p.splats = fr.splats;
     p.indices = (const unsigned char *)s->indices.ptr, p.weights = (const __half *)s->weights.ptr;
     p.levels = field->levels, p.L = field->L, p.K = field->K, p.dim = field->dim;
     p.gram = (const float *)s->gram.ptr, p.projected = (const float *)s->projected.ptr, p.codebook = (const float *)s->codebooks.ptr;
     p.feature_level = out->level;
-    p.block_staged = ctx->tuning.cuda_feature_stage == RD_FEATURE_STAGE_BLOCK; /* measured next: see BENCHMARKS */
     /* the half features' decode on tensor cores where L allows, unless CUDA cores are asked for
        (rd_tuning.cuda_feature_decode): on an H100 8.38 ms against 11.56 for the map of 1M */
-    if (ctx->tuning.cuda_feature_decode != RD_FEATURE_DECODE_CORES && field->L % 16 == 0 && out->half_features)
-        p.codebook_halves = (const __half *)s->codebook_halves.ptr, p.dim16 = (field->dim + 15) / 16 * 16;
+    bool tensor_products = ctx->tuning.cuda_feature_decode != RD_FEATURE_DECODE_CORES && tensor_fits(field->L);
+    if (tensor_products && out->half_features) p.codebook_fragments = (const uint2 *)s->codebook_fragments.ptr;
+    if (tensor_products) p.gram_fragments = (const uint2 *)s->gram_fragments.ptr;
+    p.codebook_scale = s->codebook_scale, p.gram_scale = s->gram_scale;
     /* a whole tile a block where one level's accumulators fit, else half a tile */
     int max_shared = 0, gpu = 0;
     cudaGetDevice(&gpu);
     cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, gpu);
-    p.pixel_rows = walk_shared_bytes(1, field->L, field->K, RD_TILE_SIZE * RD_TILE_SIZE) <= (size_t)max_shared ? RD_TILE_SIZE
-                                                                                                              : RD_TILE_SIZE / 2;
-    /* a level a walk by default: on an H100 (1M Gaussians, 988x730) three together took the
-       maps 4.73 ms, the relevancy 7.21, the half features 11.56; one a launch 4.58, 5.85 and
-       8.78, its 64 KB of accumulators leaving room for three blocks an SM, not one */
+    /* the walk's sums on tensor cores where L allows (on an H100, 1M Gaussians at 988x730: the
+       maps 2.20 ms against 3.30 scattered, the relevancy 3.35 against 4.29, a level's half
+       features 1.66 against 2.01), unless scattered sums are asked for */
+    p.tensor_sum = ctx->tuning.cuda_feature_sum != RD_FEATURE_SUM_SCATTER && tensor_fits(field->L);
+    p.pixel_rows = walk_shared_bytes(1, field->L, field->K, RD_TILE_SIZE * RD_TILE_SIZE, p.tensor_sum) <= (size_t)max_shared
+                       ? RD_TILE_SIZE
+                       : RD_TILE_SIZE / 2;
+    /* a level a walk by default: on an H100 (1M Gaussians, 988x730) scattered sums three
+       together took the maps 4.73 ms, the relevancy 7.21, the half features 11.56, one a
+       launch 4.58, 5.85 and 8.78 (64 KB of accumulators leave room for two blocks an SM, not
+       one); on tensor cores three together took the maps 2.11 ms against 2.20 a level a
+       launch, but the relevancy 4.00 against 3.35 (its 192 accumulators a thread spill) */
     int threads = RD_TILE_SIZE * p.pixel_rows, wanted = ctx->tuning.cuda_feature_walk > 0 ? ctx->tuning.cuda_feature_walk : 1;
     int walk = wanted < field->levels ? wanted : field->levels;
-    while (walk > 1 && walk_shared_bytes(walk, field->L, field->K, threads) > (size_t)max_shared) walk--;
-    size_t shared = walk_shared_bytes(walk, field->L, field->K, threads);
-    r = rd_cuda_check(ctx, cudaFuncSetAttribute(level_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared),
-                      "feature shared memory");
+    if (p.tensor_sum && walk > TENSOR_MAX_LEVELS) walk = TENSOR_MAX_LEVELS;
+    while (walk > 1 && walk_shared_bytes(walk, field->L, field->K, threads, p.tensor_sum) > (size_t)max_shared) walk--;
     long long tiles = (long long)vp->tiles_x * vp->tiles_y;
     dim3 grid((unsigned int)(tiles < 65535 ? tiles : 65535), (unsigned int)((tiles + 65534) / 65535), RD_TILE_SIZE / p.pixel_rows);
     void *features = p.features;
@@ -583,7 +538,11 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
     for (int l = first; r == RD_OK && l < last && tiles > 0; l += walk) {
         level_params at = p;
         at.first_level = l, at.walk_levels = l + walk <= last ? walk : last - l, at.write_alpha = l == first;
-        level_kernel<<<grid, threads, shared, st>>>(at);
+        void (*kernel)(level_params) = level_kernel_for(p.tensor_sum, at.walk_levels);
+        size_t shared = walk_shared_bytes(at.walk_levels, field->L, field->K, threads, p.tensor_sum);
+        r = rd_cuda_check(ctx, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared),
+                          "feature shared memory");
+        if (r == RD_OK) kernel<<<grid, threads, shared, st>>>(at);
     }
     if (r == RD_OK) r = rd_cuda_check(ctx, cudaGetLastError(), "feature level");
     if (r == RD_OK && out->memory == RD_MEMORY_HOST) {

@@ -776,6 +776,7 @@ static rd_result forward_frame(rd_context *ctx, const rd_scene *scene, const rd_
     out->splats = (const device_splat *)f->splats.ptr;
     out->ranges = (const tile_range *)f->ranges.ptr;
     out->values = f->sorted_values;
+    out->schedule = (const tile_work *)f->schedule.ptr;
     out->flags = save ? (const unsigned char *)f->flags.ptr : NULL;
     out->trans = save ? (const float *)f->trans.ptr : NULL;
     out->depth = save ? (const float *)f->depth.ptr : NULL;

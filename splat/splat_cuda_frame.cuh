@@ -27,6 +27,17 @@ typedef struct tile_range {
     long long start, end; /* [start, end) into the sorted keys; 64-bit, as intersections may pass 2^31 */
 } tile_range;
 
+/* A place of the blend's schedule (splat_cuda_schedule.cuh: tiles longest first): the
+   tile and its run of the sorted keys, so that a blend block finds its list with one read
+   rather than two dependent ones (a quarter of the biker blend's stall samples were its
+   warps waiting for the tile id and then its range). */
+typedef struct tile_work {
+    long long start;    /* the tile's first pair in the sorted keys */
+    unsigned int count; /* its pairs: fewer than MAX_CAPACITY */
+    unsigned int tile;
+} tile_work;
+static_assert(sizeof(tile_work) == 16, "tile_work: one 16-byte read");
+
 /* Where a frame's outputs go on the device (NULL where not wanted). last and flags are
    the backward pass's: per pixel one past the position in its tile's list of the last
    Gaussian it blended, and per Gaussian its SPLAT_SEEN and colour clamp bits. */
@@ -53,6 +64,7 @@ typedef struct splat_saved_frame {
     const unsigned char *flags;
     const tile_range *ranges;
     const unsigned int *values; /* the sorted pairs' Gaussians */
+    const tile_work *schedule;  /* every tile's list, longest first (the blend's launch order) */
     const float *trans, *depth;
     const unsigned int *last;
     splat_backward_buffers *buffers;

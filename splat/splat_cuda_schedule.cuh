@@ -31,15 +31,6 @@ typedef struct frame_counts {
 static_assert(offsetof(tile_schedule_counters, long_places) + offsetof(frame_counts, visible) == sizeof(tile_schedule_counters),
               "frame_counts: the tail of tile_schedule_counters, then the frame's counts");
 
-/* A place of the schedule: the tile and its run of the sorted keys, so that a blend block
-   finds its list with one read rather than two dependent ones (a quarter of the biker
-   blend's stall samples were its warps waiting for the tile id and then its range). */
-typedef struct tile_work {
-    long long start;    /* the tile's first pair in the sorted keys */
-    unsigned int count; /* its pairs: fewer than MAX_CAPACITY */
-    unsigned int tile;
-} tile_work;
-static_assert(sizeof(tile_work) == 16, "tile_work: one 16-byte read");
 
 __device__ __forceinline__ int length_class(tile_range r) { return 64 - __clzll(r.end - r.start); }
 

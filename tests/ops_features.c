@@ -6,7 +6,8 @@
    on GPUs (rd_buffer_alloc: maps, alpha, unit features and relevancy), copied back for the
    comparison. Relevancy: the same with unit features of a level and the relevancy of random
    queries, the levels chosen (on the device: 29x29 smoothing and peaks) compared too; every
-   other case asks for the relevancy alone. */
+   other case asks for the relevancy alone. L 16 to 64 in multiples of 16 (CUDA's tensor-core
+   sums, norms and decode) in some cases of each kind. */
 #include "backend_ops.h"
 #include "compare.h"
 #include "../compress/conventions.h"
@@ -55,6 +56,8 @@ static void *generate_case(test_rng *r, int i, bool queries)
     /* relevancy: at least 3 dimensions; the unit feature of 1 or 2 is a sign or an angle,
        which a float rounding turns where F nearly vanishes */
     f->dim = (queries ? 3 : 1) + (int)(rng_uniform(r) * 22);
+    /* relevancy with L 32 <= D (CUDA's |F| from W^T G W on tensor cores) */
+    if (queries && i % 8 == 0) f->dim = f->codebook_size + (int)(rng_uniform(r) * 9);
     /* a third of the relevancy cases with L <= D, where the GPUs take |F| from W^T G W */
     if (queries && i % 3 == 2 && f->codebook_size > f->dim) f->codebook_size = f->dim;
     f->slots = 1 + (int)(rng_uniform(r) * (f->codebook_size < 8 ? f->codebook_size : 8));

@@ -95,12 +95,15 @@ static const backend_config CONFIGS[] = {
        and in one */
     {"cuda (longest tiles alone)", RD_BACKEND_CUDA, 0, {.cuda_long_tiles = RD_LONG_TILES_ALL}, true},
     {"cuda (blend in one launch)", RD_BACKEND_CUDA, 0, {.cuda_long_tiles = RD_LONG_TILES_NEVER}, true},
-    /* a feature field's levels walked together rather than one a launch (feature_cuda.cu) */
+    /* a feature field's levels walked together rather than one a launch (feature_cuda.cu), with
+       the walk's sums on tensor cores (where L allows: feature_cuda_tensor_walk.cuh) and scattered */
     {"cuda (feature levels walked together)", RD_BACKEND_CUDA, 0, {.cuda_feature_walk = 3}, true},
-    /* half unit features decoded on CUDA cores rather than tensor cores (feature_cuda.cu) */
+    {"cuda (feature levels walked together, sums scattered)", RD_BACKEND_CUDA, 0,
+     {.cuda_feature_walk = 3, .cuda_feature_sum = RD_FEATURE_SUM_SCATTER}, true},
+    /* a feature blend's sums scattered into shared memory rather than on tensor cores */
+    {"cuda (feature sums scattered)", RD_BACKEND_CUDA, 0, {.cuda_feature_sum = RD_FEATURE_SUM_SCATTER}, true},
+    /* half unit features decoded, and |F|^2 taken, on CUDA cores rather than tensor cores (feature_cuda.cu) */
     {"cuda (feature decode on CUDA cores)", RD_BACKEND_CUDA, 0, {.cuda_feature_decode = RD_FEATURE_DECODE_CORES}, true},
-    /* a feature blend's Gaussians read by the block once for its warps (feature_cuda.cu's walk_block_staged) */
-    {"cuda (feature Gaussians staged by the block)", RD_BACKEND_CUDA, 0, {.cuda_feature_stage = RD_FEATURE_STAGE_BLOCK}, true},
 };
 
 /* A CPU implementation of Vulkan (lavapipe): its defaults differ (vk_sort.c, splat_vk.c),

@@ -68,11 +68,12 @@ PY
     done
 done
 if [ -n "${FEATURES:-}" ]; then # issue 31's targets: a random field over 1M synthetic Gaussians at LERF's 988x730
-    for run in ${BACKENDS:-cuda vulkan} ${FEATURE_VARIANTS:-}; do # cuda/walkN: levels walked N at a time; cuda/tensor, cuda/cores: the decode on tensor cores or CUDA cores; cuda/block: the walk's Gaussians staged by the block
-        walk= decode= stage=
-        case $run in */walk*) walk=${run#*/walk} ;; */tensor) decode=tensor ;; */cores) decode=cores ;; */block) stage=block ;; esac
+    for run in ${BACKENDS:-cuda vulkan} ${FEATURE_VARIANTS:-}; do # cuda/walkN: levels walked N at a time; cuda/tensor, cuda/cores: the decode on tensor cores or CUDA cores; cuda/mma, cuda/scatter: the walk's sums on tensor cores or scattered (cuda/mma3: three levels a walk)
+        walk= decode= sum=
+        case $run in */walk*) walk=${run#*/walk} ;; */tensor) decode=tensor ;; */cores) decode=cores ;;
+                     */mma*) sum=tensor walk=${run#*/mma} ;; */scatter) sum=scatter ;; esac
         echo "$run:"
-        RADIANT_CUDA_FEATURE_WALK=$walk RADIANT_CUDA_FEATURE_DECODE=$decode RADIANT_CUDA_FEATURE_STAGE=$stage "$bin/radiant" bench --synth ${FEATURES_GAUSSIANS:-1000000} \
+        RADIANT_CUDA_FEATURE_WALK=$walk RADIANT_CUDA_FEATURE_DECODE=$decode RADIANT_CUDA_FEATURE_SUM=$sum "$bin/radiant" bench --synth ${FEATURES_GAUSSIANS:-1000000} \
             --features random --width 988 --height 730 --backend ${run%/*} --frames ${FRAMES:-50} 2>&1 | tail -n 7
     done
 fi
