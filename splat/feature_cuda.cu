@@ -171,8 +171,7 @@ __device__ __forceinline__ bool read_and_cull(const level_params &p, const warp_
    (tensor_stage_halves a warp) share the accumulators' memory, which they may outgrow. */
 __host__ __device__ static size_t walk_floats(int walk_levels, int L, int threads, bool tensor) /* to 32 bytes */
 {
-    /* the accumulators (walk_tensor: a level's at a time) and norms */
-    size_t floats = ((size_t)(tensor ? 1 : walk_levels) * L * (threads + 1) + threads + 7) / 8 * 8;
+    size_t floats = ((size_t)walk_levels * L * (threads + 1) + threads + 7) / 8 * 8; /* the accumulators and norms */
     size_t stages = (size_t)threads / 32 * tensor_stage_halves(walk_levels) / 2; /* walk_tensor's, aliasing them */
     return tensor && stages > floats ? (stages + 7) / 8 * 8 : floats;
 }
@@ -260,7 +259,7 @@ template <int TENSOR> __global__ void __launch_bounds__(256) level_kernel(level_
     extern __shared__ float shared[];
     int threads = (int)blockDim.x, stride = threads + 1, rank = (int)threadIdx.x, lane = rank & 31, warp = rank >> 5;
     int slots = p.walk_levels * p.K;
-    float *acc = shared, *inv_norms = shared + (size_t)(TENSOR ? 1 : p.walk_levels) * p.L * stride;
+    float *acc = shared, *inv_norms = shared + (size_t)p.walk_levels * p.L * stride;
     size_t front = walk_floats(p.walk_levels, p.L, threads, TENSOR);
     feature_staged *staged = (feature_staged *)(shared + front); /* 32-byte aligned */
     unsigned int *staged_slots = (unsigned int *)(staged + threads);
@@ -291,8 +290,10 @@ template <int TENSOR> __global__ void __launch_bounds__(256) level_kernel(level_
                                                  &T, &done, sums);
     else walk_warp_staged(p, acc, stride, staged + warp * 32, staged_slots + (size_t)warp * 32 * slots, wp, start, end, &T, &done);
     __syncthreads(); /* walk_tensor's: every warp has walked, its stages are spent */
-    if (TENSOR == 1) { /* a level's sums leave the registers at once */
-        store_tensor_sums(sums[0], p.L, acc, stride);
+    if (TENSOR) { /* every level's sums leave the registers at once (kept through the outputs, three
+                     levels' spilled: the relevancy 4.00 ms against 3.35 a level a launch) */
+#pragma unroll
+        for (int l = 0; l < (TENSOR ? TENSOR : 1); l++) store_tensor_sums(sums[l], p.L, acc + (size_t)l * p.L * stride, stride);
         __syncthreads();
     }
     size_t pixels = (size_t)p.vp.width * p.vp.height, pixel = (size_t)py * p.vp.width + px;
@@ -307,13 +308,7 @@ template <int TENSOR> __global__ void __launch_bounds__(256) level_kernel(level_
         at.gram = p.gram + (size_t)at.level * p.L * p.L;
         at.projected = p.projected + (size_t)at.level * (p.queries + p.negatives) * p.L;
         at.codebook = p.codebook + (size_t)at.level * p.L * p.dim;
-        float *level_acc = TENSOR ? acc : acc + (size_t)l * p.L * stride;
-        if (TENSOR > 1) { /* the level's sums from the registers (static indices keep them there) */
-            if (l == 0) store_tensor_sums(sums[0], p.L, acc, stride);
-            else if (l == 1) store_tensor_sums(sums[TENSOR > 1 ? 1 : 0], p.L, acc, stride);
-            else store_tensor_sums(sums[TENSOR - 1], p.L, acc, stride);
-            __syncthreads();
-        }
+        float *level_acc = acc + (size_t)l * p.L * stride;
         bool decode = p.features && at.level == p.feature_level;
         if (p.queries > 0 || decode) {
             float squared;
@@ -523,7 +518,8 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
        together took the maps 4.73 ms, the relevancy 7.21, the half features 11.56, one a
        launch 4.58, 5.85 and 8.78 (64 KB of accumulators leave room for two blocks an SM, not
        one); on tensor cores three together took the maps 2.11 ms against 2.20 a level a
-       launch, but the relevancy 4.00 against 3.35 (its 192 accumulators a thread spill) */
+       launch, but the relevancy 4.00 against 3.35, its 192 accumulators a thread kept through
+       the outputs and spilling (since then they go to shared memory at once: not yet timed) */
     int threads = RD_TILE_SIZE * p.pixel_rows, wanted = ctx->tuning.cuda_feature_walk > 0 ? ctx->tuning.cuda_feature_walk : 1;
     int walk = wanted < field->levels ? wanted : field->levels;
     if (p.tensor_sum && walk > TENSOR_MAX_LEVELS) walk = TENSOR_MAX_LEVELS;

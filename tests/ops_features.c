@@ -52,7 +52,8 @@ static void *generate_case(test_rng *r, int i, bool queries)
     rd_feature_field_desc *f = &c->field;
     f->count = n, f->levels = 1 + (int)(rng_uniform(r) * 3);
     /* L a multiple of 16 beside some half unit features (CUDA's tensor-core decode) */
-    f->codebook_size = i % 4 == 3 ? 256 : i % 8 == 0 ? 32 : i % 8 == 2 ? 64 : 2 + (int)(rng_uniform(r) * 60);
+    f->codebook_size = i % 4 == 3 ? 256 : i % 8 == 0 ? 32 : i % 8 == 2 ? 64 : i % 8 == 4 ? 48 : i % 8 == 6 ? 16
+                                                                                  : 2 + (int)(rng_uniform(r) * 60);
     /* relevancy: at least 3 dimensions; the unit feature of 1 or 2 is a sign or an angle,
        which a float rounding turns where F nearly vanishes */
     f->dim = (queries ? 3 : 1) + (int)(rng_uniform(r) * 22);
