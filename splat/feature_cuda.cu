@@ -499,7 +499,8 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
     p.feature_level = out->level;
     /* the half features' decode on tensor cores where L allows, unless CUDA cores are asked for
        (rd_tuning.cuda_feature_decode): on an H100 8.38 ms against 11.56 for the map of 1M */
-    bool tensor_products = ctx->tuning.cuda_feature_decode != RD_FEATURE_DECODE_CORES && tensor_fits(field->L);
+    bool tensor_device = rd_cuda(ctx)->capability >= TENSOR_CAPABILITY;
+    bool tensor_products = ctx->tuning.cuda_feature_decode != RD_FEATURE_DECODE_CORES && tensor_fits(field->L) && tensor_device;
     if (tensor_products && out->half_features) p.codebook_fragments = (const uint2 *)s->codebook_fragments.ptr;
     if (tensor_products) p.gram_fragments = (const uint2 *)s->gram_fragments.ptr;
     p.codebook_scale = s->codebook_scale, p.gram_scale = s->gram_scale;
@@ -510,7 +511,7 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
     /* the walk's sums on tensor cores where L allows (on an H100, 1M Gaussians at 988x730: the
        maps 2.20 ms against 3.30 scattered, the relevancy 3.35 against 4.29, a level's half
        features 1.66 against 2.01), unless scattered sums are asked for */
-    p.tensor_sum = ctx->tuning.cuda_feature_sum != RD_FEATURE_SUM_SCATTER && tensor_fits(field->L);
+    p.tensor_sum = ctx->tuning.cuda_feature_sum != RD_FEATURE_SUM_SCATTER && tensor_fits(field->L) && tensor_device;
     p.pixel_rows = walk_shared_bytes(1, field->L, field->K, RD_TILE_SIZE * RD_TILE_SIZE, p.tensor_sum) <= (size_t)max_shared
                        ? RD_TILE_SIZE
                        : RD_TILE_SIZE / 2;

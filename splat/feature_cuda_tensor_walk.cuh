@@ -43,10 +43,16 @@ static inline bool tensor_fits(int L) { return L % 16 == 0 && L <= TENSOR_MAX_L;
    inverse after (a weight of 1e-3 kept 3e-5 of relative error unscaled, 2^-22 scaled). */
 #define HALVES_SCALE 16384.0f
 
+/* The products need ldmatrix and m16n8k8 (sm_75) or m16n8k16 (sm_80): the host takes
+   them only on such devices (rd_cuda_state.capability), and builds for older ones compile
+   them as traps. */
+#define TENSOR_CAPABILITY 75
+
 /* Four 8x8 half matrices from shared memory into a fragment's registers (ldmatrix: lane
    l gives the address of row l % 8 of matrix l / 8), transposed where asked. */
 template <bool TRANSPOSED> __device__ __forceinline__ void load_matrices(unsigned int r[4], const __half *at)
 {
+#if __CUDA_ARCH__ >= 750
     unsigned int address = (unsigned int)__cvta_generic_to_shared(at);
     if (TRANSPOSED)
         asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
@@ -58,17 +64,34 @@ template <bool TRANSPOSED> __device__ __forceinline__ void load_matrices(unsigne
                      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                      : "r"(address)
                      : "memory");
+#else
+    (void)r, (void)at;
+    __trap();
+#endif
 }
 __device__ __forceinline__ void load_matrix_x4(unsigned int r[4], const __half *at) { load_matrices<false>(r, at); }
 __device__ __forceinline__ void load_matrix_x4_transposed(unsigned int r[4], const __half *at) { load_matrices<true>(r, at); }
 
 /* c += a b for a 16x16 (row-major) half tile a, a 16x8 (column-major) half tile b, and
-   the 16x8 float tile c, in the fragments' lane layout. */
+   the 16x8 float tile c, in the fragments' lane layout (on sm_75 as two 16x8x8 products:
+   a0 a1 with b0, then a2 a3 with b1). */
 __device__ __forceinline__ void product_16x8x16(float c[4], const unsigned int a[4], unsigned int b0, unsigned int b1)
 {
+#if __CUDA_ARCH__ >= 800
     asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#elif __CUDA_ARCH__ >= 750
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(b0));
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[2]), "r"(a[3]), "r"(b1));
+#else
+    (void)c, (void)a, (void)b0, (void)b1;
+    __trap();
+#endif
 }
 
 __device__ __forceinline__ unsigned int half2_bits(__half2 h) { return *(unsigned int *)&h; }
