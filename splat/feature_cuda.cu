@@ -32,6 +32,7 @@ typedef struct feature_cuda {
     rd_cuda_buffer codebook_fragments; /* each level's D as halves in the decode's order (feature_cuda_decode.cuh) */
     rd_cuda_buffer gram_fragments;     /* and G (feature_cuda_norms.cuh) */
     float codebook_scale, gram_scale;  /* what those D and G are multiplied by (halves_scale) */
+    float coefficient_scale;           /* and the coefficients (level_params') */
 } feature_cuda;
 
 /* One level's launch: what it reads and writes (NULL where not wanted). */
@@ -49,6 +50,8 @@ typedef struct level_params {
     const uint2 *codebook_fragments;             /* NULL: the features' decode on CUDA cores */
     const uint2 *gram_fragments;                 /* NULL: |F|^2 on CUDA cores (squared_norm) */
     float codebook_scale, gram_scale;            /* what the fragments' D and G are multiplied by */
+    float coefficient_scale;                     /* and the coefficients before their split (halves_scale
+                                                    of the largest slot weight, which bounds them) */
     float *coefficients, *alpha;              /* pixels*levels*L, pixels */
     const float *gram, *projected, *codebook; /* G (L*L), u (embeddings*L), D (L*dim): every level's, or in
                                                  the kernel's per-level copy that level's */
@@ -429,6 +432,16 @@ static rd_result upload_field(rd_context *ctx, feature_cuda *s, const rd_feature
     if (r == RD_OK && slots) r = rd_cuda_upload(ctx, &s->weights, 0, field->weights, slots * sizeof(uint16_t));
     if (r == RD_OK) r = rd_cuda_upload(ctx, &s->codebooks, 0, field->codebooks, codebook);
     s->codebook_scale = halves_scale(field->codebooks, codebook / sizeof(float));
+    /* a pixel's coefficient is at most the largest slot weight (sum alpha T <= 1, a level's
+       entries distinct); weights are finite halves >= 0, whose bits order as their values
+       (the sign bit masked: -0 passes as >= 0) */
+    uint16_t largest_bits = 0;
+    for (size_t k = 0; k < slots; k++) {
+        uint16_t bits = (uint16_t)(field->weights[k] & 0x7fffu);
+        largest_bits = bits > largest_bits ? bits : largest_bits;
+    }
+    float largest_weight = __half2float(__ushort_as_half(largest_bits));
+    s->coefficient_scale = halves_scale(&largest_weight, 1);
     if (r == RD_OK && tensor_fits(field->L))
         r = upload_fragments(ctx, &s->codebook_fragments, field->codebooks, field->levels, field->L, field->dim, s->codebook_scale,
                              "feature codebook halves");
@@ -499,11 +512,12 @@ extern "C" rd_result rd_feature_outputs_cuda(rd_context *ctx, const rd_scene *sc
     p.feature_level = out->level;
     /* the half features' decode on tensor cores where L allows, unless CUDA cores are asked for
        (rd_tuning.cuda_feature_decode): on an H100 8.38 ms against 11.56 for the map of 1M */
-    bool tensor_device = rd_cuda(ctx)->capability >= TENSOR_CAPABILITY;
+    cudaFuncAttributes built = {};
+    bool tensor_device = cudaFuncGetAttributes(&built, level_kernel<1>) == cudaSuccess && built.binaryVersion >= TENSOR_CAPABILITY;
     bool tensor_products = ctx->tuning.cuda_feature_decode != RD_FEATURE_DECODE_CORES && tensor_fits(field->L) && tensor_device;
     if (tensor_products && out->half_features) p.codebook_fragments = (const uint2 *)s->codebook_fragments.ptr;
     if (tensor_products) p.gram_fragments = (const uint2 *)s->gram_fragments.ptr;
-    p.codebook_scale = s->codebook_scale, p.gram_scale = s->gram_scale;
+    p.codebook_scale = s->codebook_scale, p.gram_scale = s->gram_scale, p.coefficient_scale = s->coefficient_scale;
     /* a whole tile a block where one level's accumulators fit, else half a tile */
     int max_shared = 0, gpu = 0;
     cudaGetDevice(&gpu);

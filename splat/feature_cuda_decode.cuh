@@ -29,7 +29,7 @@ __host__ __device__ static inline size_t decode_fragment_index(int level, int kt
 /* level_acc ([entry][pixel], stride apart) split into halves in place, 16 entries at a
    time: chunk kt's rows become its high halves [pixel][16] then its low ones (16 rows of
    threads + 1 floats hold them), so the level's accumulators are spent (W scaled by
-   HALVES_SCALE for the split, D by p.codebook_scale on the host). Then the products
+   p.coefficient_scale for the split, D by p.codebook_scale on the host). Then the products
    F = W D, and the writes of F times the pixel's inv_norms: 1 / |F| goes last, as the
    CPU's F / |F|, since W / |F| passes halves' range where F nearly vanishes (D of 2).
    Needs tensor_fits(L). */
@@ -41,7 +41,7 @@ __device__ static void decode_tensor_cores(const level_params &p, float *level_a
     for (int kt = 0; kt < k_tiles; kt++) {
         float v[16];
 #pragma unroll
-        for (int c = 0; c < 16; c++) v[c] = level_acc[(kt * 16 + c) * stride + rank] * HALVES_SCALE;
+        for (int c = 0; c < 16; c++) v[c] = level_acc[(kt * 16 + c) * stride + rank] * p.coefficient_scale;
         __syncthreads(); /* every thread has read the chunk's rows before they are overwritten */
         __half *hi = (__half *)(level_acc + (size_t)kt * 16 * stride), *lo = hi + (size_t)threads * 16;
 #pragma unroll
@@ -55,7 +55,7 @@ __device__ static void decode_tensor_cores(const level_params &p, float *level_a
     __syncthreads();
     const uint2 *D_hi = p.codebook_fragments, *D_lo = D_hi + decode_fragment_index(p.levels, 0, 0, 0, k_tiles, n_tiles);
     int row = (lane & 7) + ((lane >> 3) & 1) * 8, column = (lane >> 4) * 8; /* ldmatrix's four 8x8 of A */
-    float unscale = 1.0f / (HALVES_SCALE * p.codebook_scale);
+    float unscale = 1.0f / (p.coefficient_scale * p.codebook_scale);
     bool pairs_aligned = p.dim % 2 == 0 && (uintptr_t)p.features % 4 == 0; /* a column pair as one 4-byte write */
     for (int pair = warp; pair * 2 < n_tiles; pair += warps) {
         uint2 b_hi[DECODE_MAX_K_TILES][2], b_lo[DECODE_MAX_K_TILES][2];
@@ -134,9 +134,10 @@ static void matrix_fragments(const float *m, int levels, int k_rows, int columns
                 }
 }
 
-/* The power of two that brings the largest magnitude of m's count values to 2^14 (1 for
-   none or zeros): halves hold it with room to spare (to 65504), and their split keeps its
-   precision (HALVES_SCALE's comment) unless a value is 2^-28 of the largest. */
+/* The power of two that brings the largest magnitude of m's count values into [2^14,
+   2^15) (1 for none or zeros; at most 2^60 for the tiniest): halves hold it with room to
+   spare (to 65504), and their split keeps its precision (HALVES_SCALE's comment) unless a
+   value is 2^-28 of the largest. */
 static float halves_scale(const float *m, size_t count)
 {
     float largest = 0.0f;
@@ -144,7 +145,7 @@ static float halves_scale(const float *m, size_t count)
     if (!(largest > 0.0f) || !isfinite(largest)) return 1.0f;
     int exponent;
     frexpf(largest, &exponent); /* largest = f 2^exponent, f in [0.5, 1) */
-    return ldexpf(1.0f, 14 - exponent + 1);
+    return ldexpf(1.0f, 15 - exponent < 60 ? 15 - exponent : 60);
 }
 
 #endif

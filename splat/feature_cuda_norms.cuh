@@ -12,13 +12,13 @@
 
 /* |F|^2 of the warp's pixels into norms[rank] (its 32 ranks; the caller's __syncwarp
    before reading another lane's). Needs tensor_fits(L) and p.gram_fragments (G times
-   p.gram_scale); W is scaled by HALVES_SCALE for its split, and the sums undone. */
+   p.gram_scale); W is scaled by p.coefficient_scale for its split, and the sums undone. */
 __device__ static void gram_norms_tensor_cores(const level_params &p, const float *level_acc, int stride, float *norms)
 {
     int lane = (int)threadIdx.x & 31, warp = (int)threadIdx.x >> 5, r = lane >> 2, q = lane & 3;
     int k_tiles = p.L / 16, n_tiles = p.L / 8;
     const uint2 *G_hi = p.gram_fragments, *G_lo = G_hi + decode_fragment_index(p.levels, 0, 0, 0, k_tiles, n_tiles);
-    float unscale = 1.0f / (HALVES_SCALE * p.gram_scale);
+    float unscale = 1.0f / (p.coefficient_scale * p.gram_scale);
 #pragma unroll 1 /* the fragments of one 16-row half at a time (80 registers, not 127) */
     for (int m = 0; m < 2; m++) {
         int first = warp * 32 + m * 16 + r; /* the rank of fragment row r; row r + 8 is first + 8 */
@@ -30,7 +30,8 @@ __device__ static void gram_norms_tensor_cores(const level_params &p, const floa
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int row = first + (e & 1) * 8, column = kt * 16 + (e >> 1) * 8 + q * 2;
-                float2 w = make_float2(level_acc[column * stride + row] * HALVES_SCALE, level_acc[(column + 1) * stride + row] * HALVES_SCALE);
+                float2 w = make_float2(level_acc[column * stride + row] * p.coefficient_scale,
+                                       level_acc[(column + 1) * stride + row] * p.coefficient_scale);
                 __half2 h = __floats2half2_rn(w.x, w.y);
                 float2 back = __half22float2(h);
                 a_hi[e] = half2_bits(h), a_lo[e] = half2_bits(__floats2half2_rn(w.x - back.x, w.y - back.y));

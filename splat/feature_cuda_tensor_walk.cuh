@@ -14,8 +14,8 @@
    The hits, their order, their alphas and the stopping rule are the scatter walks'; the
    sums differ only in their order and the halves' rounding of w (2^-22 relative, w scaled
    by HALVES_SCALE for the split; tensor cores may truncate their sums, a one-sided error
-   of about float's rounding a product). After the walk each level's accumulators go to
-   shared memory in turn as the scatter walks leave them ([entry][pixel], stride apart) for
+   of about float's rounding a product). After the walk every level's accumulators go to
+   shared memory at once as the scatter walks leave them ([entry][pixel], stride apart) for
    level_kernel's outputs, so that a walk may take every level (192 accumulators a thread
    at three levels of 64) and compute the weights once. */
 #ifndef RD_FEATURE_CUDA_TENSOR_WALK_CUH
@@ -41,11 +41,13 @@ static inline bool tensor_fits(int L) { return L % 16 == 0 && L <= TENSOR_MAX_L;
    part is a normal number (2^-14 and up): the operands that can be small (the weights w,
    the coefficients W) are multiplied by this before their split and the sums by its
    inverse after (a weight of 1e-3 kept 3e-5 of relative error unscaled, 2^-22 scaled). */
-#define HALVES_SCALE 16384.0f
+#define HALVES_SCALE 16384.0f /* for the walk's weights w = alpha T, at most 1; the coefficients, which
+                                 slot weights past 1 can take past 1, have their field's
+                                 (level_params.coefficient_scale) */
 
 /* The products need ldmatrix and m16n8k8 (sm_75) or m16n8k16 (sm_80): the host takes
-   them only on such devices (rd_cuda_state.capability), and builds for older ones compile
-   them as traps. */
+   them only where the kernels loaded were built for such a device (cudaFuncAttributes'
+   binaryVersion), and builds for older ones compile them as traps. */
 #define TENSOR_CAPABILITY 75
 
 /* Four 8x8 half matrices from shared memory into a fragment's registers (ldmatrix: lane

@@ -34,7 +34,6 @@ extern "C" rd_result rd_cuda_open(rd_context *ctx, int device_index)
     /* the device's where the context leaves it open; a device without it cannot be asked */
     s->dependent_launch = prop.major >= 9 && ctx->tuning.cuda_dependent_launch != RD_DEPENDENT_LAUNCH_OFF;
     s->multiprocessors = prop.multiProcessorCount;
-    s->capability = prop.major * 10 + prop.minor;
     ctx->backend_state = s;
     ctx->backend = RD_BACKEND_CUDA;
     rd_log(ctx, RD_LOG_INFO, "backend cuda: %s (sm_%d%d, %.1f GiB)", prop.name, prop.major, prop.minor,

@@ -12,7 +12,6 @@ typedef struct rd_cuda_state {
     cudaStream_t stream;
     char name[256];
     bool dependent_launch; /* programmatic dependent launch (sm_90 on): see splat_cuda.cu's launch */
-    int capability;        /* the device's compute capability, major * 10 + minor (90: sm_90) */
     int multiprocessors;
     rd_cuda_buffer scratch; /* rd_scan's and rd_sort_pairs' (cuda_primitives.cu) */
 } rd_cuda_state;
