@@ -6,7 +6,8 @@
 # forward + backward column (bench --backward, wall clock); FEATURES=1 times a feature field
 # (bench --features random) on each backend (FEATURE_VARIANTS="cuda/walk1 cuda/tensor": CUDA again with its levels walked one at a time, its decode on tensor cores), NCU_FEATURES=1 profiles its CUDA blend (ncu); STREAM=1 times a fixture stream's decode + render
 # (tools/stream_bench.sh; STILL: the share of Gaussians a residual frame leaves alone, 0.99); FEATURE_TRAIN=1 times
-# `radiant train --model features` at 988x730, D 512 (FEATURE_TRAIN_STEPS, _LEVELS, _SCENE, _BACKEND); SCALE=1
+# `radiant train --model features` at 988x730, D 512 (FEATURE_TRAIN_STEPS, _LEVELS, _SCENE, _BACKEND); CUBLAS=1 times
+# cuBLAS's W D at the feature decode's size (PyTorch); SCALE=1
 # times SCALE_GAUSSIANS (100M) synthetic Gaussians on each backend with the memory they take;
 # since 2026-12-07 bench takes the packed layout on GPUs by default: FLOAT=1 benches each backend again with
 # --float (rows cuda/f, vulkan/f: single precision, the rows before that date);
@@ -76,6 +77,26 @@ if [ -n "${FEATURES:-}" ]; then # issue 31's targets: a random field over 1M syn
         RADIANT_CUDA_FEATURE_WALK=$walk RADIANT_CUDA_FEATURE_DECODE=$decode RADIANT_CUDA_FEATURE_SUM=$sum "$bin/radiant" bench --synth ${FEATURES_GAUSSIANS:-1000000} \
             --features random --width 988 --height 730 --backend ${run%/*} --frames ${FRAMES:-50} 2>&1 | tail -n 7
     done
+fi
+if [ -n "${CUBLAS:-}" ]; then # issue 31's decode against cuBLAS: F = W D for a level of 988x730 pixels (L 64, D 512)
+    # through PyTorch's matmul (cuBLAS), halves and TF32 floats, the product alone (our decode also normalises and
+    # writes halves in the blend's launch: compare with bench's "level 1's features" less its walk)
+    python3 - <<'PY'
+import time
+import torch
+torch.backends.cuda.matmul.allow_tf32 = True
+for dtype in (torch.half, torch.float):
+    W = torch.rand(988 * 730, 64, device="cuda", dtype=dtype)
+    D = torch.rand(64, 512, device="cuda", dtype=dtype)
+    for _ in range(5):
+        W @ D
+    torch.cuda.synchronize()
+    start = time.time()
+    for _ in range(50):
+        W @ D
+    torch.cuda.synchronize()
+    print(f"cuBLAS (torch) W @ D, {dtype}: {(time.time() - start) / 50 * 1e3:.3f} ms")
+PY
 fi
 if [ -n "${FEATURE_TRAIN:-}" ]; then # issue 31's training target: one level of a field (D 512) at 988x730 on CUDA,
     # FEATURE_TRAIN_STEPS steps (10000), over the synthetic feature scene's masks (feature_scene_tool, 12 views);
