@@ -51,9 +51,10 @@ static void *generate_case(test_rng *r, int i, bool queries)
     c->camera = random_camera(r, size[0], size[1]);
     rd_feature_field_desc *f = &c->field;
     f->count = n, f->levels = 1 + (int)(rng_uniform(r) * 3);
-    /* L a multiple of 16 beside some half unit features (CUDA's tensor-core decode) */
-    f->codebook_size = i % 4 == 3 ? 256 : i % 8 == 0 ? 32 : i % 8 == 2 ? 64 : i % 8 == 4 ? 48 : i % 8 == 6 ? 16
-                                                                                  : 2 + (int)(rng_uniform(r) * 60);
+    /* L: multiples of 16 up to 64 (CUDA's tensor-core sums, norms and decode), the largest,
+       or random (0) */
+    static const int widths[8] = {32, 0, 64, 256, 48, 0, 16, 256};
+    f->codebook_size = widths[i % 8] ? widths[i % 8] : 2 + (int)(rng_uniform(r) * 60);
     /* relevancy: at least 3 dimensions; the unit feature of 1 or 2 is a sign or an angle,
        which a float rounding turns where F nearly vanishes */
     f->dim = (queries ? 3 : 1) + (int)(rng_uniform(r) * 22);
