@@ -1,7 +1,7 @@
 /* compact_read.c: the compact file's reader (compact.h): every field checked against the
    layout its kind and degrees imply before anything is allocated for it, then decoded
    into an ordinary 3D or 4D scene. */
-#include "compact.h"
+#include "compact_parse.h"
 #include "bytes.h"
 #include "conventions.h"
 #include "formats.h"
@@ -17,26 +17,10 @@
 
 /* A compact Gaussian decodes into at most ~1400 bytes (4D, SH degree 3, two temporal terms)
    from 4-25 in the file: the decode limit allows this format 256 times its size. */
-enum { DECODE_RATIO = 256, HEADER_BYTES = 16, TRAILER_BYTES = 8 };
+enum { DECODE_RATIO = 256, HEADER_BYTES = 16, TRAILER_BYTES = 8, MAX_PARTS = RD_COMPACT_FILE_PARTS };
 
-typedef struct part {
-    char name[24];
-    const unsigned char *data;
-    uint64_t bytes, raw_bytes;
-} part;
-
-/* The parts a file may have: positions, codebooks, each attribute's indices, the networks. */
-enum { MAX_PARTS = 3 + RD_COMPACT_ATTRIBUTES };
-
-typedef struct parsed {
-    rd_compact_arrays a; /* count, degrees, period, flags, appearance (arrays NULL) */
-    float origin[4];
-    rd_compact_slice slices[RD_COMPACT_MAX_SLICES];
-    int slice_count;
-    part parts[MAX_PARTS];
-    int part_count;
-    rd_appearance4d networks; /* with appearance: the normalisation and layout (no arrays) */
-} parsed;
+typedef rd_compact_file_part part;
+typedef rd_compact_parsed parsed;
 
 bool rd_compact_detect(const unsigned char *data, size_t size)
 {
@@ -200,7 +184,7 @@ static rd_result parse_parts(rd_context *ctx, const char *path, const cJSON *j, 
     return RD_OK;
 }
 
-static rd_result parse(rd_context *ctx, const char *path, const unsigned char *data, size_t size, parsed *p)
+rd_result rd_compact_parse(rd_context *ctx, const char *path, const unsigned char *data, size_t size, parsed *p)
 {
     memset(p, 0, sizeof *p);
     if (!rd_compact_detect(data, size)) return rd_fail(ctx, RD_ERROR_FORMAT, "%s: not a compact scene (no RDCOMPCT magic)", path);
@@ -235,30 +219,77 @@ static rd_result inflate(rd_context *ctx, const char *path, const part *q, unsig
     return RD_OK;
 }
 
-static rd_result decode_positions(rd_context *ctx, const char *path, const parsed *p, const unsigned char *raw, rd_compact_arrays *a)
+rd_result rd_compact_inflate(rd_context *ctx, const char *path, const parsed *p, unsigned char *raw[MAX_PARTS])
+{
+    rd_result r = RD_OK;
+    for (int k = 0; k < MAX_PARTS; k++) raw[k] = NULL;
+    for (int k = 0; k < p->part_count && r == RD_OK; k++) r = inflate(ctx, path, &p->parts[k], &raw[k]);
+    return r;
+}
+
+const unsigned char *rd_compact_codebook_of(const parsed *p, unsigned char *const raw[], int k)
+{
+    uint64_t at = 0;
+    for (int j = 0; j < k; j++) at += 2 * (uint64_t)p->slices[j].entries * (uint64_t)p->slices[j].width;
+    return raw[1] + at;
+}
+
+/* Parts 2 on hold the attributes' indices, an attribute's slices one after another. */
+const unsigned char *rd_compact_planes_of(const parsed *p, unsigned char *const raw[], int k)
+{
+    int part_of = 1;
+    uint64_t at = 0;
+    for (int j = 0; j <= k; j++) {
+        if (j == 0 || p->slices[j].attribute != p->slices[j - 1].attribute) part_of++, at = 0;
+        if (j < k) at += rd_compact_index_bytes(&p->slices[j], p->a.count);
+    }
+    return raw[part_of] + at;
+}
+
+rd_result rd_compact_check_raw(rd_context *ctx, const char *path, const parsed *p, unsigned char *const raw[])
+{
+    int m = rd_compact_mean_floats(&p->a);
+    int64_t n = p->a.count;
+    for (int c = 0; c < m; c++) /* a half is infinite or NaN where its exponent's five bits are all set */
+        for (int64_t i = 0; i < n; i++)
+            if ((raw[0][(size_t)(2 * c + 1) * n + i] & 0x7c) == 0x7c)
+                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: positions: Gaussian %lld's coordinate %d is not finite", path, (long long)i, c);
+    for (int k = 0; k < p->slice_count; k++) {
+        const rd_compact_slice *s = &p->slices[k];
+        const unsigned char *book = rd_compact_codebook_of(p, raw, k), *planes = rd_compact_planes_of(p, raw, k);
+        for (int e = 0; e < s->entries * s->width; e++)
+            if ((book[2 * (size_t)e + 1] & 0x7c) == 0x7c)
+                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: codebooks: slice %d (%s) entry %d is not finite", path, k,
+                               rd_compact_attribute_name(s->attribute), e / s->width);
+        for (int64_t i = 0; i < n; i++) {
+            int32_t label = rd_compact_index_at(planes, s->bits, n, i);
+            if (label >= s->entries)
+                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: Gaussian %lld's index %d is beyond its codebook's %d entries (slice %d)",
+                               path, rd_compact_attribute_name(s->attribute), (long long)i, (int)label, s->entries, k);
+        }
+    }
+    return RD_OK;
+}
+
+/* The means: the origin plus each half (rd_compact_check_raw found them finite). */
+static void decode_positions(const parsed *p, const unsigned char *raw, rd_compact_arrays *a)
 {
     int m = rd_compact_mean_floats(a);
     int64_t n = a->count;
     for (int c = 0; c < m; c++)
         for (int64_t i = 0; i < n; i++) {
             float v = rd_half_to_float((uint16_t)(raw[(size_t)(2 * c) * n + i] | raw[(size_t)(2 * c + 1) * n + i] << 8));
-            if (!isfinite(v))
-                return rd_fail(ctx, RD_ERROR_FORMAT, "%s: positions: Gaussian %lld's coordinate %d is not finite", path, (long long)i, c);
             a->means[(size_t)i * m + c] = p->origin[c] + v;
         }
-    return RD_OK;
 }
 
-/* Each slice's codebook (finite, or the file is refused) and indices (each within its
-   codebook), then the Gaussians' rows looked up. */
+/* Each slice's codebook and indices (rd_compact_check_raw checked both), then the
+   Gaussians' rows looked up. */
 static rd_result decode_slices(rd_context *ctx, const char *path, const parsed *p, unsigned char *const raw[], rd_compact_arrays *a)
 {
     rd_compact_codes codes[RD_COMPACT_MAX_SLICES];
     memset(codes, 0, sizeof codes);
     rd_result r = RD_OK;
-    const unsigned char *book = raw[1];
-    uint64_t at[MAX_PARTS] = {0};
-    int part_of = 1;
     for (int k = 0; k < p->slice_count && r == RD_OK; k++) {
         const rd_compact_slice *s = &p->slices[k];
         rd_compact_codes *c = &codes[k];
@@ -269,22 +300,9 @@ static rd_result decode_slices(rd_context *ctx, const char *path, const parsed *
             r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
             break;
         }
-        for (int e = 0; e < s->entries * s->width && r == RD_OK; e++) {
-            c->centroids[e] = rd_half_to_float(rd_le16(book + at[1] + 2 * (size_t)e));
-            if (!isfinite(c->centroids[e]))
-                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: codebooks: slice %d (%s) entry %d is not finite", path, k,
-                            rd_compact_attribute_name(s->attribute), e / s->width);
-        }
-        at[1] += 2 * (uint64_t)s->entries * (uint64_t)s->width;
-        if (k == 0 || s->attribute != p->slices[k - 1].attribute) part_of++;
-        const unsigned char *planes = raw[part_of] + at[part_of];
-        for (int64_t i = 0; i < a->count && r == RD_OK; i++) {
-            c->label[i] = planes[i] | (s->bits > 8 ? planes[a->count + i] << 8 : 0);
-            if (c->label[i] >= s->entries)
-                r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: %s: Gaussian %lld's index %d is beyond its codebook's %d entries (slice %d)",
-                            path, rd_compact_attribute_name(s->attribute), (long long)i, (int)c->label[i], s->entries, k);
-        }
-        at[part_of] += rd_compact_index_bytes(s, a->count);
+        const unsigned char *book = rd_compact_codebook_of(p, raw, k), *planes = rd_compact_planes_of(p, raw, k);
+        for (int e = 0; e < s->entries * s->width; e++) c->centroids[e] = rd_half_to_float(rd_le16(book + 2 * (size_t)e));
+        for (int64_t i = 0; i < a->count; i++) c->label[i] = rd_compact_index_at(planes, s->bits, a->count, i);
     }
     if (r == RD_OK) rd_compact_apply_codes(a, codes, p->slice_count, ctx ? ctx->threads : 1);
     for (int k = 0; k < p->slice_count; k++) free(codes[k].centroids), free(codes[k].label);
@@ -301,17 +319,23 @@ static rd_result decode_networks(rd_context *ctx, const char *path, const unsign
     return RD_OK;
 }
 
-/* The scene the parsed file describes, arrays allocated (the decode limit checked first). */
-static rd_result make_scene(rd_context *ctx, const char *path, size_t size, const parsed *p, rd_scene **scene, rd_compact_arrays *a)
+rd_result rd_compact_check_limit(rd_context *ctx, const char *path, size_t size, const parsed *p)
 {
-    *a = p->a;
+    const rd_compact_arrays *a = &p->a;
     uint64_t raw = 0;
     for (int k = 0; k < p->part_count; k++) raw += p->parts[k].raw_bytes;
     uint64_t per = 4 * (uint64_t)(2 * rd_compact_mean_floats(a) + rd_compact_rotation_floats(a) + 1 + rd_compact_sh_floats(a)) +
                    (a->four_d ? sizeof(rd_slice4d_static) : 0) + (a->appearance ? 4 * RD_APPEARANCE_FEATURES : 0);
     char what[96];
     snprintf(what, sizeof what, "%lld %sGaussians of SH degree %d", (long long)a->count, a->four_d ? "4D " : "", a->sh_degree);
-    rd_result r = rd_decode_check_ratio(ctx, path, size, raw + per * (uint64_t)a->count, what, DECODE_RATIO);
+    return rd_decode_check_ratio(ctx, path, size, raw + per * (uint64_t)a->count, what, DECODE_RATIO);
+}
+
+/* The scene the parsed file describes, arrays allocated (the decode limit checked first). */
+static rd_result make_scene(rd_context *ctx, const char *path, size_t size, const parsed *p, rd_scene **scene, rd_compact_arrays *a)
+{
+    *a = p->a;
+    rd_result r = rd_compact_check_limit(ctx, path, size, p);
     if (r != RD_OK) return r;
     if (a->four_d) {
         rd_scene4d *s4 = NULL;
@@ -345,13 +369,14 @@ rd_result rd_compact_decode(rd_context *ctx, const char *path, const unsigned ch
 {
     *out = NULL;
     parsed p;
-    rd_result r = parse(ctx, path, data, size, &p);
+    rd_result r = rd_compact_parse(ctx, path, data, size, &p);
     rd_scene *scene = NULL;
     rd_compact_arrays a;
     if (r == RD_OK) r = make_scene(ctx, path, size, &p, &scene, &a);
     unsigned char *raw[MAX_PARTS] = {0};
-    for (int k = 0; k < p.part_count && r == RD_OK; k++) r = inflate(ctx, path, &p.parts[k], &raw[k]);
-    if (r == RD_OK) r = decode_positions(ctx, path, &p, raw[0], &a);
+    if (r == RD_OK) r = rd_compact_inflate(ctx, path, &p, raw);
+    if (r == RD_OK) r = rd_compact_check_raw(ctx, path, &p, raw);
+    if (r == RD_OK) decode_positions(&p, raw[0], &a);
     if (r == RD_OK) r = decode_slices(ctx, path, &p, raw, &a);
     if (r == RD_OK && a.appearance) r = decode_networks(ctx, path, raw[p.part_count - 1], ((rd_scene4d *)scene)->appearance);
     for (int k = 0; k < MAX_PARTS; k++) free(raw[k]);
@@ -376,7 +401,7 @@ rd_result rd_compact_file_info(rd_context *ctx, const char *path, rd_compact_rep
     rd_result r = rd_read_file(ctx, path, &data, &size);
     if (r != RD_OK) return r;
     parsed p;
-    r = parse(ctx, path, (const unsigned char *)data, size, &p);
+    r = rd_compact_parse(ctx, path, (const unsigned char *)data, size, &p);
     free(data);
     if (r != RD_OK) return r;
     memset(out, 0, sizeof *out);

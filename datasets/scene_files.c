@@ -4,7 +4,8 @@
 #include "ply4d.h"
 #include "gltf.h"
 #include "../compress/formats.h"
-#include "../compress/compact.h"
+#include "../compress/compact_parse.h"
+#include "../splat/scene.h"
 #include "../renderer/kinds.h"
 
 #include <stdio.h>
@@ -43,13 +44,15 @@ static rd_file_format format_from_name(const char *path)
 /* Magic bytes decide first; the headerless .splat and the weakly marked .ksplat go by
    the file name when it names them (a truncated .ksplat can look like valid .splat
    records), and by their layout checks otherwise. */
-static rd_result decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, int spz_frame, rd_scene **out)
+static rd_result decode(rd_context *ctx, const char *path, const unsigned char *data, size_t size, int spz_frame, bool on_device,
+                        rd_scene **out)
 {
     for (int k = 0; k < RD_SCENE_KIND_COUNT; k++) { /* the kinds with files of their own (a NeRF's snapshot) */
         const rd_kind_ops *ops = rd_kind((rd_scene_kind)k);
         if (ops && ops->file.detect && ops->file.detect(data, size)) return ops->file.decode(ctx, path, data, size, out);
     }
-    if (rd_compact_detect(data, size)) return rd_compact_decode(ctx, path, data, size, out); /* 3D or 4D */
+    if (rd_compact_detect(data, size)) /* 3D or 4D */
+        return on_device ? rd_compact_decode_device(ctx, path, data, size, out) : rd_compact_decode(ctx, path, data, size, out);
     if (rd_ply4d_detect(data, size)) return rd_ply4d_decode(ctx, path, data, size, out); /* a PLY with rot_r_0 or rotor_0 */
     if (rd_ply_detect(data, size)) return rd_ply_decode(ctx, path, (const char *)data, size, out);
     if (rd_spz_detect(data, size)) return rd_spz_decode(ctx, path, data, size, spz_frame, out);
@@ -66,6 +69,20 @@ static rd_result decode(rd_context *ctx, const char *path, const unsigned char *
                    "%s: unknown scene format (%zu bytes; not PLY, SPZ, glTF, SOG, a NeRF snapshot, .ksplat or a whole number of valid .splat records)", path, size);
 }
 
+/* A host 3D scene that rd_scene_load_desc asked for in device memory, taken there (GPU
+   backends); any other scene as it is. */
+static rd_result to_device(rd_context *ctx, rd_scene **scene)
+{
+    rd_backend backend = rd_context_backend(ctx);
+    if (!rd_is_gaussians(*scene) || (*scene)->head.memory == RD_MEMORY_DEVICE || (backend != RD_BACKEND_CUDA && backend != RD_BACKEND_VULKAN))
+        return RD_OK;
+    rd_scene *device = NULL;
+    rd_result r = rd_scene_to_device(ctx, *scene, &device);
+    rd_scene_destroy(*scene);
+    *scene = device;
+    return r;
+}
+
 rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out) { return rd_scene_load_with(ctx, path, NULL, out); }
 
 rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_load_desc *desc, rd_scene **out)
@@ -79,17 +96,26 @@ rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_l
                        "%s: spz_frame \"%s\": not a frame (%s)", path, desc->spz_frame, FRAME_HELP);
     /* an unbundled SOG: its folder or its meta.json (JSON of its own, named by that name) */
     char meta[4400];
-    if (rd_dir_exists(path) && rd_path_join(meta, sizeof meta, path, "meta.json") && rd_file_exists(meta))
-        return rd_sog_load_folder(ctx, path, out);
+    bool on_device = desc && desc->memory == RD_MEMORY_DEVICE;
+    if (desc && desc->memory != RD_MEMORY_HOST && !on_device)
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: rd_scene_load_desc.memory %d is neither host nor device", path, (int)desc->memory);
+    rd_result r;
+    if (rd_dir_exists(path) && rd_path_join(meta, sizeof meta, path, "meta.json") && rd_file_exists(meta)) {
+        r = rd_sog_load_folder(ctx, path, out);
+        return r == RD_OK && on_device ? to_device(ctx, out) : r;
+    }
     if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file (nor a SOG folder with meta.json)", path);
-    if (ends_with(path, "meta.json")) return rd_sog_load_folder(ctx, path, out);
+    if (ends_with(path, "meta.json")) {
+        r = rd_sog_load_folder(ctx, path, out);
+        return r == RD_OK && on_device ? to_device(ctx, out) : r;
+    }
     char *data = NULL;
     size_t size = 0;
-    rd_result r = rd_read_file(ctx, path, &data, &size);
+    r = rd_read_file(ctx, path, &data, &size);
     if (r != RD_OK) return r;
-    r = decode(ctx, path, (const unsigned char *)data, size, spz_frame, out);
+    r = decode(ctx, path, (const unsigned char *)data, size, spz_frame, on_device, out);
     free(data);
-    return r;
+    return r == RD_OK && on_device ? to_device(ctx, out) : r;
 }
 
 static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd_file_format format, int fractional_bits,

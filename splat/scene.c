@@ -266,6 +266,7 @@ void rd_gaussians_destroy(rd_scene *s)
 {
     if (!s) return;
     if (s->head.memory == RD_MEMORY_DEVICE) {
+        if (s->device_block) rd_buffer_free(s->block_owner, s->device_block);
         free(s);
         return;
     }
@@ -275,6 +276,57 @@ void rd_gaussians_destroy(rd_scene *s)
     free(s->opacities);
     free(s->sh);
     free(s);
+}
+
+rd_result rd_scene_device_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out)
+{
+    *out = NULL;
+    rd_result r = check_shape(ctx, count, sh_degree);
+    if (r != RD_OK) return r;
+    if (!ctx || (ctx->backend != RD_BACKEND_CUDA && ctx->backend != RD_BACKEND_VULKAN))
+        return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "scene: device memory needs a GPU backend, CUDA or Vulkan (this context is %s)",
+                       ctx ? rd_backend_name(ctx->backend) : "missing");
+    rd_scene *s = scene_new();
+    if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");
+    s->count = count, s->sh_degree = sh_degree, s->head.memory = RD_MEMORY_DEVICE;
+    const float *arrays[RD_SCENE_ARRAYS];
+    size_t floats[RD_SCENE_ARRAYS], offset[RD_SCENE_ARRAYS], bytes = 0;
+    rd_scene_array_list(s, arrays, floats);
+    for (int k = 0; k < RD_SCENE_ARRAYS; k++) offset[k] = bytes, bytes += (floats[k] * sizeof(float) + 15) & ~(size_t)15;
+    rd_memory memory;
+    r = rd_buffer_alloc(ctx, bytes ? bytes : 16, &s->device_block, &memory);
+    if (r != RD_OK) {
+        free(s);
+        return r;
+    }
+    s->block_owner = ctx;
+    float **to[RD_SCENE_ARRAYS] = {&s->means, &s->log_scales, &s->rotations, &s->opacities, &s->sh};
+    for (int k = 0; k < RD_SCENE_ARRAYS; k++) *to[k] = (float *)((char *)s->device_block + offset[k]);
+    snprintf(s->format, sizeof s->format, "device-arrays");
+    *out = s;
+    return RD_OK;
+}
+
+rd_result rd_scene_to_device(rd_context *ctx, const rd_scene *host, rd_scene **out)
+{
+    rd_result r = rd_scene_device_alloc(ctx, host->count, host->sh_degree, out);
+    if (r != RD_OK) return r;
+    rd_scene *s = *out;
+    const float *from[RD_SCENE_ARRAYS], *to[RD_SCENE_ARRAYS];
+    size_t floats[RD_SCENE_ARRAYS];
+    rd_scene_array_list(host, from, floats);
+    rd_scene_array_list(s, to, floats);
+    for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++)
+        if (floats[k]) r = rd_buffer_copy(ctx, (void *)to[k], RD_MEMORY_DEVICE, from[k], RD_MEMORY_HOST, floats[k] * sizeof(float));
+    if (r != RD_OK) {
+        rd_gaussians_destroy(s);
+        *out = NULL;
+        return r;
+    }
+    s->flags = host->flags & ~(uint32_t)RD_SCENE_PACKED;
+    memcpy(s->format, host->format, sizeof s->format), memcpy(s->properties, host->properties, sizeof s->properties);
+    memcpy(s->header, host->header, sizeof s->header);
+    return RD_OK;
 }
 
 rd_scene_desc rd_scene_arrays(const rd_scene *s)

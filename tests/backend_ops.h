@@ -83,6 +83,8 @@ extern const backend_op OP_HASHGRID;
 extern const backend_op OP_OCCUPANCY_MARCH, OP_OCCUPANCY_UPDATE, OP_VOLUME_COMPOSITE;
 /* The residual stream decode's row (ops_stream.c). */
 extern const backend_op OP_STREAM_DECODE;
+/* The compact file's device decode row (ops_compact.c). */
+extern const backend_op OP_COMPACT_DECODE;
 /* The residual encoder's step (ops_stream_encode.c). */
 extern const backend_op OP_STREAM_ENCODE_STEP, OP_STREAM_ENCODE_MASK, OP_STREAM_ENCODE_REBUILD;
 /* The NeRF networks' row (ops_mlp.c). */

@@ -189,6 +189,32 @@ const char *edited(const char *path, const char *name, const char *from, const c
     return rebuilt(path, name, from, to, 0, NULL, 0);
 }
 
+const char *with_last_part(const char *path, const char *name, const char *part, long long at, const unsigned char *values, size_t n)
+{
+    size_t size;
+    unsigned char *data = read_file(path, &size);
+    if (!data) return NULL;
+    char key[64];
+    snprintf(key, sizeof key, "{\"name\":\"%s\",\"bytes\":", part);
+    const char *found = strstr((const char *)data + 16, key), *p = NULL;
+    if (CHECK(found != NULL)) {
+        char *end, from[96], to[96];
+        size_t bytes = strtoull(found + strlen(key), &end, 10), raw_bytes = strtoull(strstr(end, ":") + 1, NULL, 10);
+        size_t first = at < 0 ? raw_bytes - (size_t)-at : (size_t)at;
+        unsigned char *raw = malloc(raw_bytes), *packed = malloc(ZSTD_compressBound(raw_bytes));
+        if (CHECK(ZSTD_decompress(raw, raw_bytes, data + size - 8 - bytes, bytes) == raw_bytes && first + n <= raw_bytes)) {
+            memcpy(raw + first, values, n);
+            size_t packed_bytes = ZSTD_compress(packed, ZSTD_compressBound(raw_bytes), raw, raw_bytes, 3);
+            snprintf(from, sizeof from, "%s%zu,", key, bytes);
+            snprintf(to, sizeof to, "%s%zu,", key, packed_bytes);
+            p = rebuilt(path, name, from, to, bytes, packed, packed_bytes);
+        }
+        free(raw), free(packed);
+    }
+    free(data);
+    return p;
+}
+
 void expect_error(const char *path, rd_result code, const char *a, const char *b)
 {
     rd_scene *s = NULL;

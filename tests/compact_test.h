@@ -42,6 +42,10 @@ void check_tuning_gains(const rd_scene *s, const rd_compact_desc *desc, int step
 const char *rebuilt(const char *path, const char *name, const char *from, const char *to, size_t tail,
                     const unsigned char *new_tail, size_t new_tail_bytes);
 const char *edited(const char *path, const char *name, const char *from, const char *to);
+/* path's file with n raw bytes of its part `part` (the last), from byte at (from the end
+   where negative), set to values: the part inflated, changed, deflated again, its "bytes"
+   made right. */
+const char *with_last_part(const char *path, const char *name, const char *part, long long at, const unsigned char *values, size_t n);
 /* Loading path fails with code, naming the file, a and (where not NULL) b. */
 void expect_error(const char *path, rd_result code, const char *a, const char *b);
 

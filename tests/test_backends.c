@@ -29,7 +29,7 @@ static const backend_op *const OPS[] = {&OP_SPLAT_RENDER, &OP_SPLAT_PACKED, &OP_
                                         &OP_FEATURE_COEFFICIENTS, &OP_FEATURE_RELEVANCY, &OP_FEATURE_TRAIN,
                                         &OP_TRAIN_LOSS, &OP_TRAIN_ADAM, &OP_TRAIN_MCMC, &OP_HASHGRID, &OP_MLP,
                                         &OP_OCCUPANCY_MARCH, &OP_OCCUPANCY_UPDATE, &OP_VOLUME_COMPOSITE, &OP_NERF_FIELD,
-                                        &OP_NERF_RENDER, &OP_NERF_TRAIN, &OP_NERF_ADMM, &OP_STREAM_DECODE, &OP_STREAM_ENCODE_STEP, &OP_STREAM_ENCODE_MASK,
+                                        &OP_NERF_RENDER, &OP_NERF_TRAIN, &OP_NERF_ADMM, &OP_STREAM_DECODE, &OP_COMPACT_DECODE, &OP_STREAM_ENCODE_STEP, &OP_STREAM_ENCODE_MASK,
                                         &OP_STREAM_ENCODE_REBUILD};
 
 bool op_cpu_or_cuda(const op_env *env)

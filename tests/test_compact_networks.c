@@ -11,31 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zstd.h>
 
-/* path's networks file with weight k of its networks part (the last) set to the half
-   `bits`: the part inflated, changed, deflated again, its "bytes" made right. */
+/* path's networks file with weight k of its networks part (the last) set to the half `bits`. */
 static const char *with_weight(const char *path, const char *name, uint32_t k, uint16_t bits)
 {
-    size_t size;
-    unsigned char *data = read_file(path, &size);
-    if (!data) return NULL;
-    const char *key = "{\"name\":\"networks\",\"bytes\":", *at = strstr((const char *)data + 16, key), *p = NULL;
-    if (CHECK(at != NULL)) {
-        char *end, from[96], to[96];
-        size_t bytes = strtoull(at + strlen(key), &end, 10), raw_bytes = strtoull(strstr(end, ":") + 1, NULL, 10);
-        unsigned char *raw = malloc(raw_bytes), *packed = malloc(ZSTD_compressBound(raw_bytes));
-        if (CHECK(ZSTD_decompress(raw, raw_bytes, data + size - 8 - bytes, bytes) == raw_bytes && 2 * (size_t)k + 1 < raw_bytes)) {
-            raw[2 * k] = bits & 0xff, raw[2 * k + 1] = (unsigned char)(bits >> 8);
-            size_t packed_bytes = ZSTD_compress(packed, ZSTD_compressBound(raw_bytes), raw, raw_bytes, 3);
-            snprintf(from, sizeof from, "%s%zu,", key, bytes);
-            snprintf(to, sizeof to, "%s%zu,", key, packed_bytes);
-            p = rebuilt(path, name, from, to, bytes, packed, packed_bytes);
-        }
-        free(raw), free(packed);
-    }
-    free(data);
-    return p;
+    const unsigned char half[2] = {bits & 0xff, (unsigned char)(bits >> 8)};
+    return with_last_part(path, name, "networks", 2 * (long long)k, half, 2);
 }
 
 /* The networks' fit draws every Gaussian once an epoch: after one epoch's steps (3,000

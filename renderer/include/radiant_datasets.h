@@ -28,6 +28,14 @@ typedef struct rd_scene_load_desc {
        whatever the file's coordinate-system record says; NULL: the record's frame, else RUB
        (as Niantic's library reads files without one). radiant info says which was used. */
     const char *spz_frame;
+    /* RD_MEMORY_DEVICE: a 3D Gaussian scene's arrays in the context's device memory (CUDA,
+       Vulkan), which the scene owns and renders in place: a compact file (.rcompact) decodes
+       there (its codebook indices go up, 4-25 bytes a Gaussian, not the 236 of the floats at
+       SH degree 3), any other file decodes on the host and goes up once. Such a scene has no
+       host copy (no bounds, no orbit cameras, not saved) and must be destroyed before the
+       context. On the CPU backend, and for 4D scenes and NeRFs, the scene is host memory as
+       always (a compact file then decodes through the device decode's reference). */
+    rd_memory memory;
 } rd_scene_load_desc;
 rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_load_desc *desc, rd_scene **out);
 /* Writes an INRIA-layout binary PLY (normals zero, f_rest channel-major). */
