@@ -1,6 +1,7 @@
 /* colmap.c: COLMAP sparse models, binary and text (spec/datasets.md): cameras, images
-   (world-to-camera qvec/tvec in OpenCV axes) and points3D. PINHOLE and SIMPLE_PINHOLE
-   cameras become views; other models are parsed and rejected with a clear message. */
+   (world-to-camera qvec/tvec in OpenCV axes) and points3D. Pinhole cameras become views,
+   and so do SIMPLE_RADIAL, RADIAL, OPENCV and OPENCV_FISHEYE ones with their lens (the
+   training set undistorts their photos); other models are parsed and refused by name. */
 #include "dataset.h"
 
 #include <dirent.h>
@@ -388,6 +389,36 @@ static rd_result index_cameras(rd_context *ctx, const char *sparse_dir, colmap_d
     return RD_OK;
 }
 
+/* The camera's intrinsics and lens by its model (COLMAP's parameter order): the pinhole
+   ones, and the lenses rd_image_undistort takes (SIMPLE_RADIAL and RADIAL as OpenCV's
+   radial terms, OPENCV, OPENCV_FISHEYE); any other model is refused by name. */
+static rd_result lens_of(rd_context *ctx, const char *sparse_dir, const colmap_camera *cam, rd_camera *out)
+{
+    const double *p = cam->params;
+    bool one_focal = cam->model == 0 || cam->model == 2 || cam->model == 3; /* f cx cy ... */
+    rd_distortion *d = &out->distortion;
+    switch (cam->model) {
+    case 0: case 1: break;
+    case 2: *d = (rd_distortion){RD_DISTORTION_OPENCV, (float)p[3], 0, 0, 0, 0, 0}; break;
+    case 3: *d = (rd_distortion){RD_DISTORTION_OPENCV, (float)p[3], (float)p[4], 0, 0, 0, 0}; break;
+    case 4: *d = (rd_distortion){RD_DISTORTION_OPENCV, (float)p[4], (float)p[5], 0, 0, (float)p[6], (float)p[7]}; break;
+    case 5: *d = (rd_distortion){RD_DISTORTION_OPENCV_FISHEYE, (float)p[4], (float)p[5], (float)p[6], (float)p[7], 0, 0}; break;
+    default:
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
+                       "%s/cameras: camera %u: model %s is not supported (SIMPLE_PINHOLE, PINHOLE, SIMPLE_RADIAL, RADIAL, OPENCV and "
+                       "OPENCV_FISHEYE are; undistort the images with COLMAP's image_undistorter)",
+                       sparse_dir, cam->id, MODELS[cam->model].name);
+    }
+    out->fx = (float)p[0];
+    out->fy = (float)p[one_focal ? 0 : 1];
+    out->cx = (float)p[one_focal ? 1 : 2];
+    out->cy = (float)p[one_focal ? 2 : 3];
+    if (!isfinite(d->k1 + d->k2 + d->k3 + d->k4 + d->p1 + d->p2))
+        return rd_fail(ctx, RD_ERROR_FORMAT, "%s/cameras: camera %u: a %s distortion parameter is not finite", sparse_dir, cam->id,
+                       MODELS[cam->model].name);
+    return RD_OK;
+}
+
 static rd_result image_camera(rd_context *ctx, const char *sparse_dir, const colmap_data *d, const colmap_image *im,
                               rd_camera *out)
 {
@@ -397,22 +428,14 @@ static rd_result image_camera(rd_context *ctx, const char *sparse_dir, const col
     if (!cam)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s/images: image %s: camera %u is not in cameras", sparse_dir,
                        im->name, im->camera_id);
-    const char *model = MODELS[cam->model].name;
-    if (strcmp(model, "PINHOLE") != 0 && strcmp(model, "SIMPLE_PINHOLE") != 0)
-        return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
-                       "%s/cameras: camera %u: model %s is not supported yet (PINHOLE and SIMPLE_PINHOLE are; undistort the images with COLMAP's image_undistorter)",
-                       sparse_dir, cam->id, model);
     if (cam->width < 1 || cam->height < 1 || cam->width > 65536 || cam->height > 65536)
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s/cameras: camera %u: size %llux%llu is out of range", sparse_dir,
                        cam->id, (unsigned long long)cam->width, (unsigned long long)cam->height);
-    bool simple = cam->model == 0;
     memset(out, 0, sizeof *out);
     out->width = (int)cam->width;
     out->height = (int)cam->height;
-    out->fx = (float)cam->params[0];
-    out->fy = (float)cam->params[simple ? 0 : 1];
-    out->cx = (float)cam->params[simple ? 1 : 2];
-    out->cy = (float)cam->params[simple ? 2 : 3];
+    rd_result r = lens_of(ctx, sparse_dir, cam, out);
+    if (r != RD_OK) return r;
     double qn = sqrt(im->q[0] * im->q[0] + im->q[1] * im->q[1] + im->q[2] * im->q[2] + im->q[3] * im->q[3]);
     if (!(qn > 0.0) || !isfinite(qn) || !isfinite(im->t[0] + im->t[1] + im->t[2]) || !(out->fx > 0.0f) || !(out->fy > 0.0f))
         return rd_fail(ctx, RD_ERROR_FORMAT, "%s/images: image %s: pose or intrinsics are not finite or zero",

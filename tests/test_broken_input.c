@@ -279,6 +279,8 @@ static size_t put(unsigned char *buf, size_t at, const void *v, size_t n)
     return at + n;
 }
 
+static void check_colmap_lenses(const char *tdir, const char *sparse);
+
 static void test_colmap(void)
 {
     unsigned char cams[256], imgs[256];
@@ -376,9 +378,7 @@ static void test_colmap(void)
     const char *bad_txt = "1 PINHOLE 64 48 50 50\n";
     write_file(sparse, "cameras.txt", bad_txt, strlen(bad_txt));
     EXPECT(rd_dataset_load(ctx, tdir, NULL, &ds), RD_ERROR_FORMAT, "cameras.txt", "PINHOLE needs 4 params");
-    const char *radial = "1 SIMPLE_RADIAL 64 48 50 32 24 0.1\n2 PINHOLE 32 32 40 40 16 16\n";
-    write_file(sparse, "cameras.txt", radial, strlen(radial));
-    EXPECT(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_UNSUPPORTED, "camera 1", "SIMPLE_RADIAL");
+    check_colmap_lenses(tdir, sparse);
     /* cameras are found by id (a sorted index): listed out of order they still match, and
        an id twice is an error */
     const char *reversed = "2 SIMPLE_PINHOLE 32 32 40 16 16\n1 PINHOLE 64 48 50 50 32 24\n";
@@ -390,6 +390,43 @@ static void test_colmap(void)
     const char *twice = "1 PINHOLE 64 48 50 50 32 24\n2 SIMPLE_PINHOLE 32 32 40 16 16\n1 PINHOLE 8 8 5 5 4 4\n";
     write_file(sparse, "cameras.txt", twice, strlen(twice));
     EXPECT(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_FORMAT, "cameras", "camera id 1 appears twice");
+}
+
+/* COLMAP's lens models in COLMAP's parameter order: SIMPLE_RADIAL, RADIAL, OPENCV and
+   OPENCV_FISHEYE load with their distortion, and a training set undistorts their photos
+   (camera 1's k1 0.1 pushes the corners out of the photo: transparent); FULL_OPENCV is
+   refused by name, a NaN coefficient as not finite. The folder's images are a.png (camera
+   2) and b.png (camera 1), both 64x48. */
+static void check_colmap_lenses(const char *tdir, const char *sparse)
+{
+    rd_dataset *ds = NULL;
+    const char *lenses[2] = {"1 SIMPLE_RADIAL 64 48 50 32 24 0.1\n2 OPENCV 64 48 40 41 16 17 0.01 -0.02 0.003 -0.004\n",
+                             "1 RADIAL 64 48 50 32 24 0.1 0.2\n2 OPENCV_FISHEYE 64 48 40 41 16 17 0.1 0.2 0.3 0.4\n"};
+    const rd_distortion want_b[2] = {{RD_DISTORTION_OPENCV, 0.1f, 0, 0, 0, 0, 0}, {RD_DISTORTION_OPENCV, 0.1f, 0.2f, 0, 0, 0, 0}};
+    const rd_distortion want_a[2] = {{RD_DISTORTION_OPENCV, 0.01f, -0.02f, 0, 0, 0.003f, -0.004f},
+                                     {RD_DISTORTION_OPENCV_FISHEYE, 0.1f, 0.2f, 0.3f, 0.4f, 0, 0}};
+    for (int k = 0; k < 2; k++) {
+        write_file(sparse, "cameras.txt", lenses[k], strlen(lenses[k]));
+        if (!CHECK_OK(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds))) continue;
+        const rd_camera *a = &rd_dataset_view(ds, 0)->camera, *b = &rd_dataset_view(ds, 1)->camera;
+        CHECK(a->fx == 40 && a->fy == 41 && a->cx == 16 && a->cy == 17 && memcmp(&a->distortion, &want_a[k], sizeof want_a[k]) == 0);
+        CHECK(b->fx == 50 && b->fy == 50 && b->cx == 32 && b->cy == 24 && memcmp(&b->distortion, &want_b[k], sizeof want_b[k]) == 0);
+        rd_dataset_destroy(ds);
+    }
+    write_file(sparse, "cameras.txt", lenses[0], strlen(lenses[0]));
+    rd_train_set *set = NULL;
+    if (CHECK_OK(rd_train_set_load(ctx, tdir, &(rd_train_set_desc){.split = "all"}, &set))) {
+        const rd_train_view *b = &rd_train_set_views(set)[1];
+        CHECK(b->camera.distortion.model == RD_DISTORTION_NONE && b->image->channels == 4);
+        CHECK(b->image->pixels[3] == 0.0f && b->image->pixels[4 * (24 * 64 + 32) + 3] == 1.0f); /* a corner, the centre */
+        rd_train_set_destroy(set);
+    }
+    const char *full = "1 FULL_OPENCV 64 48 50 50 32 24 0 0 0 0 0 0 0 0\n2 PINHOLE 32 32 40 40 16 16\n";
+    write_file(sparse, "cameras.txt", full, strlen(full));
+    EXPECT(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_UNSUPPORTED, "camera 1", "FULL_OPENCV");
+    const char *nan_k = "1 SIMPLE_RADIAL 64 48 50 32 24 nan\n2 PINHOLE 32 32 40 40 16 16\n";
+    write_file(sparse, "cameras.txt", nan_k, strlen(nan_k));
+    EXPECT(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_FORMAT, "camera 1", "not finite");
 }
 
 static void test_npy(void)
