@@ -13,7 +13,7 @@ struct rd_dataset {
     float *points_xyz, *points_rgb;
     int64_t point_count;
     bool linear_colour; /* images hold linear HDR colour (RTMV's EXR): converted to sRGB on load */
-    bool has_box;       /* the scene's box, where the dataset says it (RTMV's scene_min/max_3d_box) */
+    bool has_box;       /* the scene's box, where the dataset says it (RTMV's scene_min/max_3d_box, instant-ngp's unit cube) */
     float box_min[3], box_max[3];
     int aabb_scale;     /* instant-ngp's transforms.json: how far past the unit cube the scene reaches; 0: not said */
     int timed_frames;   /* frames of the source that said a time (D-NeRF), present or not */

@@ -50,6 +50,31 @@ static void file_stem(const char *file_path, char *out, size_t n)
     if (dot && dot != out) *dot = '\0';
 }
 
+/* instant-ngp's unit cube: a world position p lies at p scale + offset (then its axes
+   cycled, which leaves the cube a cube) in [0, 1]^3, `scale` 0.33 and `offset` 0.5 each
+   unless the file says otherwise; the dataset's box is that cube in world coordinates. */
+static rd_result read_unit_cube(rd_context *ctx, const char *json_path, const cJSON *root, rd_dataset *ds)
+{
+    double scale = 0.33, offset[3] = {0.5, 0.5, 0.5};
+    rd_result r = rd_json_number(ctx, json_path, "", root, "scale", false, &scale);
+    if (r == RD_OK && !(scale > 1e-12))
+        r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: scale: %g is not a positive number", rd_path_tail(json_path), scale);
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "offset");
+    if (r == RD_OK && o) {
+        bool ok = cJSON_IsArray(o) && cJSON_GetArraySize(o) == 3;
+        for (int a = 0; ok && a < 3; a++) {
+            const cJSON *v = cJSON_GetArrayItem(o, a);
+            ok = cJSON_IsNumber(v) && isfinite(v->valuedouble);
+            if (ok) offset[a] = v->valuedouble;
+        }
+        if (!ok) r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: offset: expected 3 finite numbers", rd_path_tail(json_path));
+    }
+    for (int a = 0; r == RD_OK && a < 3; a++)
+        ds->box_min[a] = (float)(-offset[a] / scale), ds->box_max[a] = (float)((1.0 - offset[a]) / scale);
+    ds->has_box = r == RD_OK;
+    return r;
+}
+
 static rd_result load_frame(rd_context *ctx, const char *path, const char *dir, int index, const cJSON *frame,
                             lens l, rd_dataset *ds)
 {
@@ -162,6 +187,7 @@ rd_result rd_transforms_load(rd_context *ctx, const char *json_path, const char 
     if (r == RD_OK && (aabb_scale & (aabb_scale - 1)))
         r = rd_fail(ctx, RD_ERROR_FORMAT, "%s: aabb_scale: %lld is not a power of two", rd_path_tail(json_path), (long long)aabb_scale);
     ds->aabb_scale = (int)aabb_scale;
+    if (r == RD_OK && !blender) r = read_unit_cube(ctx, json_path, root, ds);
     /* a file without splits (instant-ngp) holds out every 8th frame as the test split */
     const char *frame_split = blender ? "all" : split;
     int index = 0;

@@ -170,6 +170,28 @@ static void test_transforms(void)
         CHECK(rd_dataset_view(ds, 0)->camera.width == 4); /* size from the image header */
         rd_dataset_destroy(ds);
     }
+    /* instant-ngp's scale and offset place the unit cube, the box random points fill: 0.33 and
+       0.5 unless said; a scale that is not positive, or an offset not of 3 numbers, refused */
+    rd_train_set *set = NULL;
+    float lo[3], hi[3];
+    if (CHECK_OK(rd_train_set_load(ctx, path, &(rd_train_set_desc){.split = "all"}, &set))) {
+        rd_train_set_box(set, lo, hi);
+        CHECK(fabsf(lo[0] + 0.5f / 0.33f) < 1e-5f && fabsf(hi[2] - 0.5f / 0.33f) < 1e-5f);
+        rd_train_set_destroy(set);
+    }
+    snprintf(text, sizeof text, "{\"fl_x\": 100, \"scale\": 0.5, \"offset\": [0.5, 0.25, 0.5], \"frames\": [{\"file_path\": \"r_0.png\", "
+                                "\"transform_matrix\": %s}]}", I);
+    if (CHECK_OK(rd_train_set_load(ctx, write_file(dir, "transforms.json", text, strlen(text)), &(rd_train_set_desc){.split = "all"}, &set))) {
+        rd_train_set_box(set, lo, hi);
+        CHECK(lo[0] == -1.0f && hi[0] == 1.0f && lo[1] == -0.5f && hi[1] == 1.5f && lo[2] == -1.0f && hi[2] == 1.0f);
+        rd_train_set_destroy(set);
+    }
+    snprintf(text, sizeof text, "{\"fl_x\": 100, \"scale\": -1, \"frames\": [{\"file_path\": \"r_0.png\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("ngp_scale.json", text), RD_ERROR_FORMAT, "ngp_scale.json", "scale: -1 is not a positive number");
+    snprintf(text, sizeof text, "{\"fl_x\": 100, \"offset\": [1, 2], \"frames\": [{\"file_path\": \"r_0.png\", \"transform_matrix\": %s}]}", I);
+    EXPECT(load_dataset("ngp_offset.json", text), RD_ERROR_FORMAT, "ngp_offset.json", "offset: expected 3 finite numbers");
+    snprintf(text, sizeof text, "{\"fl_x\": 100, \"frames\": [{\"file_path\": \"r_0.png\", \"transform_matrix\": %s}, {\"file_path\": \"x.png\", \"transform_matrix\": %s}]}", I, I);
+    write_file(dir, "transforms.json", text, strlen(text));
     /* D-NeRF's time: a number on every frame or on none */
     snprintf(text, sizeof text, "{\"fl_x\": 100, \"frames\": [{\"file_path\": \"r_0.png\", \"time\": 0, \"transform_matrix\": %s}, "
                                 "{\"file_path\": \"r_0.png\", \"transform_matrix\": %s}]}", I, I);

@@ -115,8 +115,10 @@ const char *rd_train_set_kind(const rd_train_set *set);
    0 where it has none. */
 int64_t rd_train_set_points(const rd_train_set *set, const float **xyz, const float **rgb);
 /* The box random points fill: the dataset's own where it says one (RTMV's scene box),
-   NeRF-synthetic's cube of side 2.6 for Blender datasets, instant-ngp's unit cube (side
-   1 / 0.33 about the origin) for instant-ngp ones, else the bounds of the camera centres. */
+   NeRF-synthetic's cube of side 2.6 for Blender datasets, instant-ngp's unit cube for
+   instant-ngp ones (where p scale + offset lies in [0, 1]^3: the file's `scale` and
+   `offset`, else 0.33 and 0.5, a cube of side 1 / 0.33 about the origin), else the bounds
+   of the camera centres. */
 void rd_train_set_box(const rd_train_set *set, float lo[3], float hi[3]);
 /* instant-ngp's aabb_scale where the dataset says one (transforms.json), else 0. */
 int rd_train_set_aabb_scale(const rd_train_set *set);
