@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -33,6 +34,50 @@ static int feature_info(rd_context *ctx, const char *path)
     return EXIT_DONE;
 }
 
+/* Whether two views were taken by one camera: the same size, intrinsics and pose (to
+   1e-5: per-frame camera tables repeat each camera's in text). */
+static bool same_camera(const rd_camera *a, const rd_camera *b)
+{
+    bool same = a->width == b->width && a->height == b->height && fabsf(a->fx - b->fx) <= 1e-5f * fabsf(a->fx) &&
+                fabsf(a->fy - b->fy) <= 1e-5f * fabsf(a->fy) && fabsf(a->cx - b->cx) <= 1e-5f * fabsf(a->cx) + 1e-5f &&
+                fabsf(a->cy - b->cy) <= 1e-5f * fabsf(a->cy) + 1e-5f;
+    for (int k = 0; same && k < 12; k++) same = fabsf(a->w2c[k] - b->w2c[k]) <= 1e-5f * (1.0f + fabsf(a->w2c[k]));
+    return same;
+}
+
+static int compare_floats(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* A dynamic dataset's cameras (distinct poses) and frames (distinct times), and how many
+   of the grid of the two have no view (a missing frame, or a camera that moves). */
+static void print_grid(const rd_dataset *ds)
+{
+    int n = rd_dataset_view_count(ds), cameras = 0, frames = 0;
+    int *first = malloc((size_t)n * sizeof *first); /* each distinct camera's first view */
+    float *times = malloc((size_t)n * sizeof *times);
+    if (!first || !times) {
+        free(first), free(times);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const rd_camera *c = &rd_dataset_view(ds, i)->camera;
+        int k = 0;
+        while (k < cameras && !same_camera(&rd_dataset_view(ds, first[k])->camera, c)) k++;
+        if (k == cameras) first[cameras++] = i;
+        times[i] = rd_dataset_view(ds, i)->time;
+    }
+    qsort(times, (size_t)n, sizeof *times, compare_floats);
+    for (int i = 0; i < n; i++) frames += i == 0 || times[i] != times[i - 1];
+    long long grid = (long long)cameras * frames;
+    printf("cameras:  %d (%s)\nframes:   %d (distinct times)\n", cameras, cameras == n && n > 1 ? "each view its own pose: a moving camera" : "distinct poses", frames);
+    if (cameras > 1 && frames > 1 && cameras < n)
+        printf("grid:     %lld of %lld camera-frame pairs have no view (missing frames, or cameras that move)\n", grid - n, grid);
+    free(first), free(times);
+}
+
 static int dataset_info(rd_context *ctx, const cli_options *o)
 {
     rd_dataset *ds = NULL;
@@ -48,6 +93,7 @@ static int dataset_info(rd_context *ctx, const cli_options *o)
         float lo = rd_dataset_view(ds, 0)->time, hi = lo;
         for (int i = 1; i < n; i++) lo = fminf(lo, rd_dataset_view(ds, i)->time), hi = fmaxf(hi, rd_dataset_view(ds, i)->time);
         printf("time:     %g .. %g (each view its own: a dynamic scene)\n", lo, hi);
+        print_grid(ds);
     }
     for (int i = 0; i < n && i < 3; i++) {
         const rd_camera *c = &rd_dataset_view(ds, i)->camera;

@@ -407,6 +407,11 @@ if [ -d "$data" ]; then
     # a dynamic dataset: a 4D scene renders each view at the view's own time
     check "info on D-NeRF mutant gives its times" status_is 0 "$radiant" info "$data/dnerf_mutant" --split test
     check "mutant's kind and time range" grep -q "^time: *0 .. 1 (each view its own" "$tmp/stdout"
+    check "mutant's camera moves: a pose a view" grep -q "^cameras: *20 (each view its own pose" "$tmp/stdout"
+    check "info on Panoptic counts cameras and frames" status_is 0 "$radiant" info "$data/panoptic_basketball_subset" --split all
+    check "Panoptic's 31 cameras, 10 frames, none missing" grep -q "^cameras: *31 (distinct" "$tmp/stdout"
+    check "Panoptic's 10 frames" grep -q "^frames: *10 (distinct times)" "$tmp/stdout"
+    check "Panoptic's grid is whole" grep -q "^grid: *0 of 310 camera-frame pairs have no view" "$tmp/stdout"
     check "render a 4D scene on mutant's test views" status_is 0 "$radiant" render "$tmp/moving.ply" --dataset "$data/dnerf_mutant" \
         --backend cpu --width 16 --height 16 --out "$tmp/mutant4d"
     check "each view's time is in the report" test "$(grep -c '"time":' "$tmp/mutant4d/report.json")" -eq 20
