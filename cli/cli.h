@@ -58,7 +58,7 @@ rd_context *cli_context(const cli_options *o);
 bool cli_parse_background(const char *s, float out[3]);
 /* The mean PSNR of scene's renders of the first `limit` views of a split against their
    photos composited on background (each at its view's time); with views, an entry a view
-   (name, psnr, ssim). NaN where none could be compared. (evaluate.c) */
+   (name, psnr, ssim). NaN where the evaluation fails (the context's error says why). (evaluate.c) */
 double cli_evaluate(rd_context *ctx, const rd_scene *scene, const rd_train_set *test, int limit, const float background[3],
                     cJSON *views);
 /* Prints "radiant: <what>: <last error>" to stderr. */

@@ -161,6 +161,12 @@ rd_result rd_trainer_sync_device(rd_trainer *t)
     return t->device ? rd_train_device_upload(t) : RD_OK;
 }
 
+rd_result rd_trainer_evaluate(rd_trainer *t, const rd_evaluate_desc *desc, rd_metrics *mean)
+{
+    if (!t) return rd_fail(NULL, RD_ERROR_INVALID_ARGUMENT, "rd_trainer_evaluate: trainer is NULL");
+    return rd_scene_evaluate(t->ctx, rd_trainer_scene(t), desc, mean);
+}
+
 const rd_scene *rd_trainer_scene(const rd_trainer *t)
 {
     if (!t) return NULL;

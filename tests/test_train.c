@@ -81,6 +81,15 @@ static void learns(rd_context *c, const rd_trainer_desc *desc, const rd_train_vi
             CHECK(after[k] >= 26.0);
             CHECK(after[k] >= before[k] + 4.0);
         }
+        /* the trainer's own evaluation of the held-out views: the same PSNR (on the CPU the same
+           bits: the same render and comparison), their mean */
+        rd_metrics each[HELD_OUT], mean;
+        rd_evaluate_desc held_out = {&views[VIEWS - HELD_OUT], HELD_OUT, {0, 0, 0}, each};
+        if (CHECK_OK(rd_trainer_evaluate(t, &held_out, &mean))) {
+            double tolerance = rd_context_backend(c) == RD_BACKEND_CPU ? 0.0 : 0.05;
+            for (int k = 0; k < HELD_OUT; k++) CHECK(fabs(each[k].psnr - after[k]) <= tolerance && each[k].ssim > 0.5);
+            CHECK(fabs(mean.psnr - (each[0].psnr + each[1].psnr) / 2) < 1e-9 && fabs(mean.ssim - (each[0].ssim + each[1].ssim) / 2) < 1e-9);
+        }
         rd_trainer_destroy(t);
     }
     /* adaptive density control: from 300 points, 800 steps (densifying at 500, 600, 700) */
@@ -421,6 +430,13 @@ int main(void)
     rd_train_view wrong = {views[0].camera, &small};
     CHECK(rd_trainer_create(ctx, &(rd_trainer_desc){.views = &wrong, .view_count = 1}, &bad) == RD_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(rd_last_error(ctx), "view 0: the image is 8x8, its camera 64x64") != NULL);
+    rd_metrics mean;
+    rd_train_view two[2] = {views[0], wrong};
+    CHECK(rd_scene_evaluate(ctx, truth, &(rd_evaluate_desc){two, 2}, &mean) == RD_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(rd_last_error(ctx), "view 1: the photo is 8x8, its camera 64x64") != NULL);
+    CHECK(rd_scene_evaluate(ctx, truth, &(rd_evaluate_desc){views, 0}, &mean) == RD_ERROR_INVALID_ARGUMENT);
+    /* the truth against its own renders: exact */
+    if (CHECK_OK(rd_scene_evaluate(ctx, truth, &(rd_evaluate_desc){views, VIEWS}, &mean))) CHECK(mean.mse == 0.0 && mean.ssim > 0.9999);
     CHECK(rd_trainer_create(ctx, &(rd_trainer_desc){.views = views, .view_count = 1, .sh_degree = 9}, &bad) ==
           RD_ERROR_INVALID_ARGUMENT);
     rd_image_free(&small);

@@ -85,6 +85,20 @@ void rd_trainer_destroy(rd_trainer *trainer);
 rd_result rd_trainer_step(rd_trainer *trainer, int steps, rd_train_stats *stats);
 /* The scene as fitted so far (host arrays), valid until the next step or destroy. */
 const rd_scene *rd_trainer_scene(const rd_trainer *trainer);
+/* A scene's quality on views (a held-out split, or the photos it was fitted to): each
+   view rendered at its time on `background` against its photo composited on the same,
+   PSNR and SSIM as rd_image_compare gives them. */
+typedef struct rd_evaluate_desc {
+    const rd_train_view *views;
+    int view_count;         /* at least 1 */
+    float background[3];
+    rd_metrics *per_view;   /* view_count of them, or NULL */
+} rd_evaluate_desc;
+/* *mean: the views' mean PSNR, SSIM and MSE. A photo whose size is not its camera's fails
+   the call, naming the view. */
+rd_result rd_scene_evaluate(rd_context *ctx, const rd_scene *scene, const rd_evaluate_desc *desc, rd_metrics *mean);
+/* rd_scene_evaluate of the scene fitted so far (rd_trainer_scene). */
+rd_result rd_trainer_evaluate(rd_trainer *trainer, const rd_evaluate_desc *desc, rd_metrics *mean);
 /* The trainer's whole state (scene, optimiser moments, densification statistics, step,
    random generator) in one file, written whole or not at all; loading it into a trainer
    created with the same views and settings continues the run exactly where it stopped
