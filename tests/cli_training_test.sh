@@ -80,5 +80,24 @@ check "4D resumes from its checkpoint" status_is 0 "$radiant" train "$data/dnerf
     --iterations 30 --downscale 16 --points 500 --batch 2 --test-views 4 --resume "$tmp/mutant_fit.checkpoint"
 check "4D resumed at its step" grep -q "resuming at iteration 20" "$tmp/stdout"
 
+# Ctrl-C: the run writes a checkpoint, says where, exits 130, and resumes from it. The
+# signal goes once the first progress line is out (SIGINT's handler is in by then; stdout
+# line-buffered so that the line shows).
+stdbuf -oL "$radiant_binary" train "$data/nerf_synthetic_lego" --out "$tmp/stopped.spz" --iterations 200000 --downscale 16 \
+    --points 500 --sh-degree 1 --checkpoint-every 100000 > "$tmp/stopped.out" 2> "$tmp/stopped.err" &
+pid=$!
+for _ in $(seq 1 1200); do grep -q "^iteration" "$tmp/stopped.out" && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+stopped=$?
+check "Ctrl-C stops training with 130" test "$stopped" -eq 130
+check "Ctrl-C writes a checkpoint and says so" grep -q "interrupted at iteration [0-9]*: wrote .*stopped.checkpoint" "$tmp/stopped.err"
+check "the checkpoint is there" test -s "$tmp/stopped.checkpoint"
+check "no scene is written for a stopped run" test ! -e "$tmp/stopped.spz"
+at=$(sed -n 's/.*interrupted at iteration \([0-9]*\).*/\1/p' "$tmp/stopped.err")
+check "the interrupted run resumes" status_is 0 "$radiant" train "$data/nerf_synthetic_lego" --out "$tmp/stopped.spz" \
+    --iterations $(( ${at:-0} + 10 )) --downscale 16 --points 500 --sh-degree 1 --resume "$tmp/stopped.checkpoint"
+check "  at the step it stopped" grep -q "resuming at iteration ${at:-none} " "$tmp/stdout"
+
 echo "cli_training: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
