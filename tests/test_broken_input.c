@@ -443,6 +443,12 @@ static void check_colmap_lenses(const char *tdir, const char *sparse)
         CHECK(b->image->pixels[3] == 0.0f && b->image->pixels[4 * (24 * 64 + 32) + 3] == 1.0f); /* a corner, the centre */
         rd_train_set_destroy(set);
     }
+    /* a photo whose size is not its camera's fails the training set, naming the photo */
+    const char *small = "1 PINHOLE 64 48 50 50 32 24\n2 PINHOLE 32 32 40 40 16 16\n";
+    write_file(sparse, "cameras.txt", small, strlen(small));
+    set = (rd_train_set *)0x1;
+    EXPECT(rd_train_set_load(ctx, tdir, &(rd_train_set_desc){.split = "all"}, &set), RD_ERROR_FORMAT, "a.png", "the image is 64x48, its camera 32x32");
+    CHECK(set == NULL);
     const char *full = "1 FULL_OPENCV 64 48 50 50 32 24 0 0 0 0 0 0 0 0\n2 PINHOLE 32 32 40 40 16 16\n";
     write_file(sparse, "cameras.txt", full, strlen(full));
     EXPECT(rd_dataset_load(ctx, tdir, &(rd_dataset_desc){.split = "all"}, &ds), RD_ERROR_UNSUPPORTED, "camera 1", "FULL_OPENCV");
