@@ -142,8 +142,11 @@ static rd_result mask_backward(rd_context *ctx, const rd_nerf_field *f, const fl
             float coef = g_sigma[i] * e * f->gate_sharpness * (1.0f - gate * gate) / norm;
             for (int j = 0; j < k; j++) g[j] += coef * v[j];
         }
-        float dot = 0.0f;
-        for (int j = 0; j < k; j++) dot += s->hash_features[i * k + j] * g[j], g[j] *= s->keep[i];
+        /* a pruned point (keep below RD_SALIENCY_PRUNED_KEEP, what the snapshot drops) sends the
+           table nothing: entries only pruned cells reach are left alone by Adam, and those it
+           shares with kept cells follow the kept ones (HollowNeRF); its mask logit still learns */
+        float dot = 0.0f, pass = s->keep[i] < RD_SALIENCY_PRUNED_KEEP ? 0.0f : s->keep[i];
+        for (int j = 0; j < k; j++) dot += s->hash_features[i * k + j] * g[j], g[j] *= pass;
         g_keep[i] = dot;
     }
     rd_saliency_backward(&f->saliency, positions, n, s->keep, g_keep, grad_params + f->saliency_offset);

@@ -82,7 +82,8 @@ __global__ void mask_kernel(const float *logits, int resolution, const float *po
 
 /* field.c's mask_backward up to the logits: the gate's term joins the masked features'
    gradient, whose dot with the hash features is the keep value's; g_keep its gradient
-   through the sigmoid; the features' gradient leaves scaled by keep. */
+   through the sigmoid; the features' gradient leaves scaled by keep (nothing below
+   RD_SALIENCY_PRUNED_KEEP). */
 __global__ void mask_backward_kernel(const float *features, const float *hash_features, const float *keep, const float *density_out,
                                      const float *g_sigma, long long n, int k, float sharpness, float *g_features, float *g_keep)
 {
@@ -97,7 +98,7 @@ __global__ void mask_backward_kernel(const float *features, const float *hash_fe
     for (int j = lane; live && j < k; j += MASK_LANES) {
         float g = g_features[i * k + j] + coef * features[i * k + j];
         dot += hash_features[i * k + j] * g;
-        g_features[i * k + j] = g * p;
+        g_features[i * k + j] = p < RD_SALIENCY_PRUNED_KEEP ? 0.0f : g * p; /* field.c: a pruned point sends the table nothing */
     }
     dot = lanes_sum(dot);
     if (live && lane == 0) g_keep[i] = dot * p * (1.0f - p);

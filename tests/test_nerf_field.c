@@ -6,7 +6,8 @@
    size plus 2e-4, covers the float forward's rounding over the step); the same bits on 1
    and 4 threads. A field with a saliency mask (HollowNeRF): its forward against the parts
    by hand (keep value times the hash features, exp times the gate tanh(alpha |v|)), its
-   backward into every part, the mask's logits included, against central differences. */
+   backward into every part, the mask's logits included, against central differences; a
+   pruned point (keep below RD_SALIENCY_PRUNED_KEEP) sends the table no gradient. */
 #include "test_util.h"
 #include "../nerf/field.h"
 #include "../nerf/direction.h"
@@ -123,6 +124,19 @@ static void test_masked(test_rng *r)
     }
     if (!CHECK(bad == 0 && checked[0] >= 10 && checked[1] >= 10 && checked[2] >= 10 && checked[3] >= 10))
         fprintf(stderr, "  masked field: compared %d, %d, %d, %d\n", checked[0], checked[1], checked[2], checked[3]);
+    /* pruned: with every logit at -6 (keep 0.0025, below RD_SALIENCY_PRUNED_KEEP) the table gets
+       no gradient at all while the networks and the mask still do (the spec's stop) */
+    for (int64_t i = f.saliency_offset; i < f.params; i++) params[i] = -6.0f;
+    memset(grad, 0, sizeof(float) * (size_t)f.params);
+    rd_nerf_field_forward(ctx, &f, params, pos, dirs, N, &s, sigma, rgb);
+    CHECK_OK(rd_nerf_field_backward(ctx, &f, params, pos, N, &s, g_sigma, g_rgb, grad));
+    int table = 0, mask = 0, colour = 0;
+    for (int64_t i = 0; i < f.params; i++) {
+        bool moved = grad[i] != 0.0f;
+        table += moved && i < f.density_offset, colour += moved && i >= f.colour_offset && i < f.saliency_offset;
+        mask += moved && i >= f.saliency_offset;
+    }
+    CHECK(table == 0 && mask > 0 && colour > 0);
     rd_nerf_field_scratch_free(&s), rd_nerf_field_scratch_free(&t);
     free(params), free(pos), free(g_sigma), free(g_rgb), free(grad);
 }
