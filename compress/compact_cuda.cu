@@ -21,7 +21,11 @@ __global__ void gather_kernel(compact_gather_args a)
     if (k == 0) { /* the means */
         const unsigned char *planes = (const unsigned char *)a.positions;
         unsigned short h = (unsigned short)(planes[2 * column * n + i] | planes[(2 * column + 1) * n + i] << 8);
-        out[local] = __fadd_rn(a.origin[column], __half2float(__ushort_as_half(h)));
+        uint32_t origin = __float_as_uint(a.origin[column]);
+        if ((h & 0x7fff) == 0) /* a zero offset: the sum's bits, set as the shader sets them (-0 + +0 is +0) */
+            out[local] = __uint_as_float((origin & 0x7fffffffu) != 0u ? origin : origin & ((uint32_t)h << 16));
+        else
+            out[local] = __fadd_rn(a.origin[column], __half2float(__ushort_as_half(h)));
         return;
     }
     for (uint32_t s = 0; s < a.slices; s++) {

@@ -80,9 +80,11 @@ rd_result rd_compact_gather(rd_context *ctx, const rd_compact_gather_input *in, 
     }
     size_t args_at = bytes;
     bytes += sizeof(compact_gather_args);
+    rd_backend backend = rd_context_backend(ctx);
+    if (backend != RD_BACKEND_CPU && backend != RD_BACKEND_CUDA && backend != RD_BACKEND_VULKAN)
+        return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "compact decode: no gather for the %s backend", rd_backend_name(backend));
     unsigned char *host = calloc(1, bytes); /* the shader reads whole words: the padding is defined */
     if (!host) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "compact decode: out of memory for %zu bytes of upload", bytes);
-    rd_backend backend = rd_context_backend(ctx);
     void *device = NULL;
     rd_result r = RD_OK;
     if (backend != RD_BACKEND_CPU) {
@@ -156,9 +158,15 @@ rd_result rd_compact_decode_device(rd_context *ctx, const char *path, const unsi
     r = rd_compact_check_limit(ctx, path, size, &p);
     if (r == RD_OK) r = rd_compact_inflate(ctx, path, &p, raw);
     if (r == RD_OK) r = rd_compact_check_raw(ctx, path, &p, raw);
-    if (r == RD_OK)
+    if (r == RD_OK) {
         r = rd_context_backend(ctx) == RD_BACKEND_CPU ? rd_scene_alloc(ctx, p.a.count, p.a.sh_degree, &scene)
                                                       : rd_scene_device_alloc(ctx, p.a.count, p.a.sh_degree, &scene);
+        if (r != RD_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", rd_last_error(ctx));
+            r = rd_fail(ctx, r, "%s: %s", path, why);
+        }
+    }
     if (r == RD_OK) {
         in.positions = raw[0];
         memcpy(in.origin, p.origin, sizeof in.origin);
@@ -169,12 +177,16 @@ rd_result rd_compact_decode_device(rd_context *ctx, const char *path, const unsi
                 r = rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
         }
     }
+    bool parsed_whole = r == RD_OK; /* past this, a failure is the device's, not the file's: named here */
     if (r == RD_OK) r = rd_compact_gather(ctx, &in, scene);
     for (int k = 0; k < RD_COMPACT_MAX_SLICES; k++) free((void *)in.books[k]);
     for (int k = 0; k < RD_COMPACT_FILE_PARTS; k++) free(raw[k]);
     if (r != RD_OK) {
         rd_scene_destroy(scene);
-        return r;
+        if (!parsed_whole) return r;
+        char why[512];
+        snprintf(why, sizeof why, "%s", rd_last_error(ctx));
+        return rd_fail(ctx, r, "%s: decoding %lld Gaussians on the device: %s", path, (long long)p.a.count, why);
     }
     scene->flags = p.a.flags;
     snprintf(scene->format, sizeof scene->format, "rcompact");

@@ -71,7 +71,7 @@ static rd_result decode(rd_context *ctx, const char *path, const unsigned char *
 
 /* A host 3D scene that rd_scene_load_desc asked for in device memory, taken there (GPU
    backends); any other scene as it is. */
-static rd_result to_device(rd_context *ctx, rd_scene **scene)
+static rd_result to_device(rd_context *ctx, const char *path, rd_scene **scene)
 {
     rd_backend backend = rd_context_backend(ctx);
     if (!rd_is_gaussians(*scene) || (*scene)->head.memory == RD_MEMORY_DEVICE || (backend != RD_BACKEND_CUDA && backend != RD_BACKEND_VULKAN))
@@ -80,7 +80,10 @@ static rd_result to_device(rd_context *ctx, rd_scene **scene)
     rd_result r = rd_scene_to_device(ctx, *scene, &device);
     rd_scene_destroy(*scene);
     *scene = device;
-    return r;
+    if (r == RD_OK) return RD_OK;
+    char why[512];
+    snprintf(why, sizeof why, "%s", rd_last_error(ctx));
+    return rd_fail(ctx, r, "%s: into device memory: %s", path, why);
 }
 
 rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out) { return rd_scene_load_with(ctx, path, NULL, out); }
@@ -102,12 +105,12 @@ rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_l
     rd_result r;
     if (rd_dir_exists(path) && rd_path_join(meta, sizeof meta, path, "meta.json") && rd_file_exists(meta)) {
         r = rd_sog_load_folder(ctx, path, out);
-        return r == RD_OK && on_device ? to_device(ctx, out) : r;
+        return r == RD_OK && on_device ? to_device(ctx, path, out) : r;
     }
     if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file (nor a SOG folder with meta.json)", path);
     if (ends_with(path, "meta.json")) {
         r = rd_sog_load_folder(ctx, path, out);
-        return r == RD_OK && on_device ? to_device(ctx, out) : r;
+        return r == RD_OK && on_device ? to_device(ctx, path, out) : r;
     }
     char *data = NULL;
     size_t size = 0;
@@ -115,7 +118,7 @@ rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_l
     if (r != RD_OK) return r;
     r = decode(ctx, path, (const unsigned char *)data, size, spz_frame, on_device, out);
     free(data);
-    return r == RD_OK && on_device ? to_device(ctx, out) : r;
+    return r == RD_OK && on_device ? to_device(ctx, path, out) : r;
 }
 
 static rd_result encode(rd_context *ctx, const char *path, const rd_scene *s, rd_file_format format, int fractional_bits,

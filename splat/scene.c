@@ -266,7 +266,8 @@ void rd_gaussians_destroy(rd_scene *s)
 {
     if (!s) return;
     if (s->head.memory == RD_MEMORY_DEVICE) {
-        if (s->device_block) rd_buffer_free(s->block_owner, s->device_block);
+        float *arrays[RD_SCENE_ARRAYS] = {s->means, s->log_scales, s->rotations, s->opacities, s->sh};
+        for (int k = 0; k < RD_SCENE_ARRAYS && s->owns_device; k++) rd_buffer_free(s->owner, arrays[k]);
         free(s);
         return;
     }
@@ -289,19 +290,22 @@ rd_result rd_scene_device_alloc(rd_context *ctx, int64_t count, int sh_degree, r
     rd_scene *s = scene_new();
     if (!s) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "scene: out of memory");
     s->count = count, s->sh_degree = sh_degree, s->head.memory = RD_MEMORY_DEVICE;
+    s->owns_device = true, s->owner = ctx;
     const float *arrays[RD_SCENE_ARRAYS];
-    size_t floats[RD_SCENE_ARRAYS], offset[RD_SCENE_ARRAYS], bytes = 0;
+    size_t floats[RD_SCENE_ARRAYS];
     rd_scene_array_list(s, arrays, floats);
-    for (int k = 0; k < RD_SCENE_ARRAYS; k++) offset[k] = bytes, bytes += (floats[k] * sizeof(float) + 15) & ~(size_t)15;
-    rd_memory memory;
-    r = rd_buffer_alloc(ctx, bytes ? bytes : 16, &s->device_block, &memory);
-    if (r != RD_OK) {
-        free(s);
-        return r;
-    }
-    s->block_owner = ctx;
     float **to[RD_SCENE_ARRAYS] = {&s->means, &s->log_scales, &s->rotations, &s->opacities, &s->sh};
-    for (int k = 0; k < RD_SCENE_ARRAYS; k++) *to[k] = (float *)((char *)s->device_block + offset[k]);
+    for (int k = 0; k < RD_SCENE_ARRAYS && r == RD_OK; k++) {
+        rd_memory memory;
+        r = rd_buffer_alloc(ctx, floats[k] ? floats[k] * sizeof(float) : 16, (void **)to[k], &memory);
+    }
+    if (r != RD_OK) {
+        rd_result code = r;
+        char why[512];
+        snprintf(why, sizeof why, "%s", rd_last_error(ctx));
+        rd_gaussians_destroy(s); /* the buffers made so far; NULL ones are no-ops */
+        return rd_fail(ctx, code, "device memory for %lld Gaussians of SH degree %d: %s", (long long)count, sh_degree, why);
+    }
     snprintf(s->format, sizeof s->format, "device-arrays");
     *out = s;
     return RD_OK;

@@ -25,8 +25,8 @@ struct rd_scene {
     char format[32];
     char properties[1024];
     char header[512];  /* the file format's header fields, for `radiant info` */
-    void *device_block;      /* device scenes a loader made (rd_scene_device_alloc): the one buffer of */
-    rd_context *block_owner; /* all five arrays, freed with the scene through the context that made it */
+    bool owns_device;        /* a device scene a loader made (rd_scene_device_alloc): its arrays are */
+    rd_context *owner;       /* rd_buffer_alloc buffers, freed with it through the context that made it */
 };
 
 /* Whether a public function that takes any rd_scene may read it as Gaussians. */
@@ -80,9 +80,10 @@ static inline uint64_t rd_scene_bytes(int64_t count, int sh_degree)
    would take more than the decode limit allows a file of file_size bytes. */
 rd_result rd_scene_alloc_decoded(rd_context *ctx, const char *path, uint64_t file_size, int64_t count, int sh_degree,
                                  rd_scene **out);
-/* A device scene (GPU backends) of count Gaussians whose arrays, contents undefined, lie
-   16-byte aligned in one rd_buffer_alloc that the scene owns: for loaders that fill them
-   there. The scene must be destroyed before ctx. */
+/* A device scene (GPU backends) of count Gaussians whose arrays, contents undefined, are
+   rd_buffer_alloc buffers of their own that the scene owns (one each: a single block of
+   20M Gaussians of SH degree 3 would pass the 4 GiB some drivers allow a buffer): for
+   loaders that fill them there. The scene must be destroyed before ctx. */
 rd_result rd_scene_device_alloc(rd_context *ctx, int64_t count, int sh_degree, rd_scene **out);
 /* A host scene's copy in device memory of its own (rd_scene_device_alloc), flags kept
    but for the half-precision ones (a device scene's arrays are floats). */

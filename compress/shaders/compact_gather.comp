@@ -2,8 +2,8 @@
 // compact_gather: a compact 3D file's decode on Vulkan (compact_vk.c), as compact_cuda.cu and
 // rd_compact_gather_cpu: an invocation a float of the scene's five arrays. A mean is the
 // origin plus its half-precision offset, converted bit by bit (exact for subnormals too) and
-// added `precise`ly; every other float is its slice's codebook entry. The arrays are the host
-// decode's bits.
+// added `precise`ly (a zero offset: the origin's bits, as IEEE addition gives them); every
+// other float is its slice's codebook entry. The arrays are the host decode's bits.
 #include "common.glsl"
 
 layout(local_size_x = 256) in;
@@ -56,8 +56,14 @@ void main()
     float value = 0.0; // a column no slice fills (none in a file's layout)
     if (k == 0u) {
         uint h = byte_at(a.positions + uint64_t(2u * column) * n + i) | (byte_at(a.positions + uint64_t(2u * column + 1u) * n + i) << 8);
-        precise float mean = a.origin[column] + half_value(h);
-        value = mean;
+        uint origin = floatBitsToUint(a.origin[column]);
+        if ((h & 0x7fffu) == 0u) { // a zero offset: the sum's bits set without arithmetic, which
+            // Vulkan may flush (a subnormal origin) or sign freely (-0 + +0 is +0 on the CPU)
+            value = uintBitsToFloat((origin & 0x7fffffffu) != 0u ? origin : origin & (h << 16));
+        } else {
+            precise float mean = a.origin[column] + half_value(h);
+            value = mean;
+        }
     } else {
         for (uint s = 0u; s < a.slices; s++) {
             Slice sl = a.slice[s];

@@ -54,9 +54,8 @@ extern "C" void rd_cuda_close(rd_context *ctx)
 
 /* buf (empty) made to hold bytes with headroom, so that slowly growing needs do not
    reallocate every frame; not counted here (rd_cuda_reserve counts the context's own). */
-static rd_result allocate(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, const char *what)
+static rd_result allocate_exactly(rd_context *ctx, rd_cuda_buffer *buf, size_t grown, const char *what)
 {
-    size_t grown = bytes + bytes / 4 + 256;
     cudaError_t err = cudaMalloc(&buf->ptr, grown);
     if (err != cudaSuccess) {
         buf->ptr = NULL;
@@ -66,6 +65,11 @@ static rd_result allocate(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, co
     }
     buf->bytes = grown;
     return RD_OK;
+}
+
+static rd_result allocate(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, const char *what)
+{
+    return allocate_exactly(ctx, buf, bytes + bytes / 4 + 256, what);
 }
 
 extern "C" rd_result rd_cuda_reserve(rd_context *ctx, rd_cuda_buffer *buf, size_t bytes, const char *what)
@@ -181,7 +185,9 @@ extern "C" rd_result rd_cuda_check_memory(rd_context *ctx, const void *ptr, size
 extern "C" rd_result rd_cuda_alloc(rd_context *ctx, size_t bytes, void **ptr)
 {
     rd_cuda_buffer buf = {NULL, 0};
-    rd_result r = allocate(ctx, &buf, bytes, "rd_buffer_alloc"); /* the caller's: not counted, as rd_cuda_free does not */
+    /* the caller's, of the size asked (no headroom: a scene's arrays are a few GB); not
+       counted, as rd_cuda_free does not */
+    rd_result r = allocate_exactly(ctx, &buf, bytes ? bytes : 1, "rd_buffer_alloc");
     *ptr = buf.ptr;
     return r;
 }

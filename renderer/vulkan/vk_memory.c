@@ -99,7 +99,11 @@ rd_result rd_vk_begin_upload(rd_context *ctx, VkCommandBuffer *cmd, void *dst, c
     bool staged = bytes && !d->host && bytes <= RD_VK_STAGING_BYTES;
     rd_result r = staged ? rd_vk_reserve(ctx, &vk->staging, bytes, "staging buffer") : rd_vk_upload(ctx, d, offset, src, bytes);
     if (r == RD_OK) r = rd_vk_begin(ctx, cmd);
-    if (r != RD_OK || !staged) return r;
+    if (r != RD_OK) return r;
+    if (!staged) { /* copied in submissions of its own: made visible to what is recorded next all the same */
+        rd_vk_barrier(*cmd);
+        return RD_OK;
+    }
     memcpy(vk->staging.mapped, src, bytes);
     VkBufferCopy region = {.srcOffset = 0, .dstOffset = offset, .size = bytes};
     vkCmdCopyBuffer(*cmd, vk->staging.buffer, d->buffer, 1, &region);
