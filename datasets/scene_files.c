@@ -221,8 +221,11 @@ rd_result rd_scene_save(rd_context *ctx, const rd_scene *scene, const char *path
     if (rd_is_gaussians4d(scene)) { /* its own PLY (ply4d.h), or the compact file */
         if ((d.format == RD_FILE_AUTO && ends_with(path, ".rcompact")) || d.format == RD_FILE_COMPACT)
             return rd_scene_compact(ctx, scene, path, NULL, NULL);
-        if (d.format != RD_FILE_AUTO || !ends_with(path, ".ply"))
-            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "%s: a 4D Gaussians scene saves as its own file, named .ply, or as .rcompact", path);
+        if (d.format != RD_FILE_AUTO || !ends_with(path, ".ply") || ends_with(path, ".compressed.ply")) /* a 3D format's name */
+            return rd_fail(ctx, RD_ERROR_UNSUPPORTED,
+                           "%s: a 4D Gaussians scene saves as its own file, named .ply (not .compressed.ply, a 3D format), or as "
+                           ".rcompact; `radiant convert --time T` saves its 3D slice at T in any format",
+                           path);
         return rd_ply4d_save(ctx, scene, path);
     }
     if (!rd_is_gaussians(scene))

@@ -343,6 +343,10 @@ check "  (and says the least)" grep -q "at least 88" "$tmp/stderr"
 check "  (and writes nothing)" test ! -e "$tmp/x.rcompact"
 check "a 4D scene converts to .spz with a clear error" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.spz"
 check "the error says a 4D scene saves as its PLY" grep -q "4D Gaussians scene saves as its own file, named .ply" "$tmp/stderr"
+check "a 4D scene does not write a .compressed.ply" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.compressed.ply"
+check "  (it says it is a 3D format, and writes nothing)" sh -c "grep -q 'not .compressed.ply, a 3D format' '$tmp/stderr' && test ! -e '$tmp/moving.compressed.ply'"
+check "a 4D scene converts to its own PLY, its count said" status_is 0 "$radiant" convert "$tmp/moving.ply" "$tmp/moving_again.ply"
+check "  (the report gives the 4D count)" grep -Eq "\(4d-ply, [1-9][0-9]* Gaussians\)" "$tmp/stdout"
 
 # Vulkan headless: no window system at all (no DISPLAY, no WAYLAND_DISPLAY)
 if env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" render --demo --backend vulkan \
