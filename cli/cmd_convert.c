@@ -141,7 +141,7 @@ int cmd_convert(int argc, char **argv)
         rd_scene_get_info(scene, &info);
         rd_scene4d_info dynamic;
         if (rd_scene4d_get_info(ctx, scene, &dynamic) == RD_OK) /* rd_scene_get_info describes 3D scenes */
-            info.count = dynamic.count, snprintf(info.format, sizeof info.format, "4d-ply");
+            info.count = dynamic.count, snprintf(info.format, sizeof info.format, "4D");
         struct stat st;
         long long bytes = stat(out, &st) == 0 ? (long long)st.st_size : -1;
         printf("%s (%s, %lld Gaussians) -> %s: %lld bytes, %.2f bytes a Gaussian; read %.1f ms, write %.1f ms\n", in,

@@ -346,7 +346,7 @@ check "the error says a 4D scene saves as its PLY" grep -q "4D Gaussians scene s
 check "a 4D scene does not write a .compressed.ply" status_is 1 "$radiant" convert "$tmp/moving.ply" "$tmp/moving.compressed.ply"
 check "  (it says it is a 3D format, and writes nothing)" sh -c "grep -q 'not .compressed.ply, a 3D format' '$tmp/stderr' && test ! -e '$tmp/moving.compressed.ply'"
 check "a 4D scene converts to its own PLY, its count said" status_is 0 "$radiant" convert "$tmp/moving.ply" "$tmp/moving_again.ply"
-check "  (the report gives the 4D count)" grep -Eq "\(4d-ply, [1-9][0-9]* Gaussians\)" "$tmp/stdout"
+check "  (the report gives the 4D count)" grep -Eq "\(4D, [1-9][0-9]* Gaussians\)" "$tmp/stdout"
 
 # Vulkan headless: no window system at all (no DISPLAY, no WAYLAND_DISPLAY)
 if env -u DISPLAY -u WAYLAND_DISPLAY "LD_PRELOAD=${RADIANT_TEST_PRELOAD:-}" "$radiant_binary" render --demo --backend vulkan \
