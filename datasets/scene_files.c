@@ -66,7 +66,7 @@ static rd_result decode(rd_context *ctx, const char *path, const unsigned char *
     if (named == RD_FILE_GLB || named == RD_FILE_GLTF) return rd_gltf_decode(ctx, path, data, size, out);
     if (named == RD_FILE_SOG) return rd_sog_decode(ctx, path, data, size, out); /* says what is wrong with it */
     return rd_fail(ctx, RD_ERROR_FORMAT,
-                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, glTF, SOG, a NeRF snapshot, .ksplat or a whole number of valid .splat records)", path, size);
+                   "%s: unknown scene format (%zu bytes; not PLY, SPZ, glTF, SOG, radiant's compact file, a NeRF snapshot, .ksplat or a whole number of valid .splat records)", path, size);
 }
 
 /* A host 3D scene that rd_scene_load_desc asked for in device memory, taken there (GPU
