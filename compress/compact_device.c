@@ -151,7 +151,7 @@ rd_result rd_compact_decode_device(rd_context *ctx, const char *path, const unsi
     rd_compact_parsed p;
     rd_result r = rd_compact_parse(ctx, path, data, size, &p);
     if (r != RD_OK) return r;
-    if (p.a.four_d) return rd_compact_decode(ctx, path, data, size, out);
+    if (p.a.four_d) return rd_compact_decode_parsed(ctx, path, size, &p, out);
     unsigned char *raw[RD_COMPACT_FILE_PARTS] = {0};
     rd_compact_gather_input in = {.count = p.a.count, .slice_count = p.slice_count};
     rd_scene *scene = NULL;
@@ -161,11 +161,7 @@ rd_result rd_compact_decode_device(rd_context *ctx, const char *path, const unsi
     if (r == RD_OK) {
         r = rd_context_backend(ctx) == RD_BACKEND_CPU ? rd_scene_alloc(ctx, p.a.count, p.a.sh_degree, &scene)
                                                       : rd_scene_device_alloc(ctx, p.a.count, p.a.sh_degree, &scene);
-        if (r != RD_OK) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", rd_last_error(ctx));
-            r = rd_fail(ctx, r, "%s: %s", path, why);
-        }
+        if (r != RD_OK) rd_error_prefix(ctx, path);
     }
     if (r == RD_OK) {
         in.positions = raw[0];
@@ -184,9 +180,10 @@ rd_result rd_compact_decode_device(rd_context *ctx, const char *path, const unsi
     if (r != RD_OK) {
         rd_scene_destroy(scene);
         if (!parsed_whole) return r;
-        char why[512];
-        snprintf(why, sizeof why, "%s", rd_last_error(ctx));
-        return rd_fail(ctx, r, "%s: decoding %lld Gaussians on the device: %s", path, (long long)p.a.count, why);
+        char prefix[4200];
+        snprintf(prefix, sizeof prefix, "%s: decoding %lld Gaussians on the device", path, (long long)p.a.count);
+        rd_error_prefix(ctx, prefix);
+        return r;
     }
     scene->flags = p.a.flags;
     snprintf(scene->format, sizeof scene->format, "rcompact");

@@ -27,6 +27,8 @@ typedef struct rd_compact_parsed {
 /* The header, configuration and part table of the file's bytes, every field checked
    against the layout its kind and degrees imply. */
 rd_result rd_compact_parse(rd_context *ctx, const char *path, const unsigned char *data, size_t size, rd_compact_parsed *p);
+/* The scene a parsed file holds, decoded on the host (rd_compact_decode parses, then this). */
+rd_result rd_compact_decode_parsed(rd_context *ctx, const char *path, size_t size, const rd_compact_parsed *p, rd_scene **out);
 /* Whether the decoded scene fits the context's decode limit for a file of size bytes. */
 rd_result rd_compact_check_limit(rd_context *ctx, const char *path, size_t size, const rd_compact_parsed *p);
 /* Every part inflated to exactly its raw size into raw[k] (each freed by the caller, NULL

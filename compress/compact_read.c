@@ -370,15 +370,21 @@ rd_result rd_compact_decode(rd_context *ctx, const char *path, const unsigned ch
     *out = NULL;
     parsed p;
     rd_result r = rd_compact_parse(ctx, path, data, size, &p);
+    return r == RD_OK ? rd_compact_decode_parsed(ctx, path, size, &p, out) : r;
+}
+
+rd_result rd_compact_decode_parsed(rd_context *ctx, const char *path, size_t size, const parsed *p, rd_scene **out)
+{
+    *out = NULL;
     rd_scene *scene = NULL;
     rd_compact_arrays a;
-    if (r == RD_OK) r = make_scene(ctx, path, size, &p, &scene, &a);
+    rd_result r = make_scene(ctx, path, size, p, &scene, &a);
     unsigned char *raw[MAX_PARTS] = {0};
-    if (r == RD_OK) r = rd_compact_inflate(ctx, path, &p, raw);
-    if (r == RD_OK) r = rd_compact_check_raw(ctx, path, &p, raw);
-    if (r == RD_OK) decode_positions(&p, raw[0], &a);
-    if (r == RD_OK) r = decode_slices(ctx, path, &p, raw, &a);
-    if (r == RD_OK && a.appearance) r = decode_networks(ctx, path, raw[p.part_count - 1], ((rd_scene4d *)scene)->appearance);
+    if (r == RD_OK) r = rd_compact_inflate(ctx, path, p, raw);
+    if (r == RD_OK) r = rd_compact_check_raw(ctx, path, p, raw);
+    if (r == RD_OK) decode_positions(p, raw[0], &a);
+    if (r == RD_OK) r = decode_slices(ctx, path, p, raw, &a);
+    if (r == RD_OK && a.appearance) r = decode_networks(ctx, path, raw[p->part_count - 1], ((rd_scene4d *)scene)->appearance);
     for (int k = 0; k < MAX_PARTS; k++) free(raw[k]);
     if (r != RD_OK) {
         rd_scene_destroy(scene);
@@ -387,7 +393,7 @@ rd_result rd_compact_decode(rd_context *ctx, const char *path, const unsigned ch
     if (a.four_d) rd_scene4d_refresh(ctx, (rd_scene4d *)scene);
     else {
         snprintf(scene->format, sizeof scene->format, "rcompact");
-        snprintf(scene->header, sizeof scene->header, "%d slices, %lld Gaussians", p.slice_count, (long long)a.count);
+        snprintf(scene->header, sizeof scene->header, "%d slices, %lld Gaussians", p->slice_count, (long long)a.count);
     }
     *out = scene;
     return RD_OK;

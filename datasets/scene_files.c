@@ -81,12 +81,31 @@ static rd_result to_device(rd_context *ctx, const char *path, rd_scene **scene)
     rd_scene_destroy(*scene);
     *scene = device;
     if (r == RD_OK) return RD_OK;
-    char why[512];
-    snprintf(why, sizeof why, "%s", rd_last_error(ctx));
-    return rd_fail(ctx, r, "%s: into device memory: %s", path, why);
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s: into device memory", path);
+    rd_error_prefix(ctx, prefix);
+    return r;
 }
 
 rd_result rd_scene_load(rd_context *ctx, const char *path, rd_scene **out) { return rd_scene_load_with(ctx, path, NULL, out); }
+
+/* The file at path as its reader decodes it (a compact file on the device where asked). */
+static rd_result load(rd_context *ctx, const char *path, int spz_frame, bool on_device, rd_scene **out)
+{
+    /* an unbundled SOG: its folder or its meta.json (JSON of its own, named by that name) */
+    char meta[4400];
+    if (rd_dir_exists(path) && rd_path_join(meta, sizeof meta, path, "meta.json") && rd_file_exists(meta))
+        return rd_sog_load_folder(ctx, path, out);
+    if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file (nor a SOG folder with meta.json)", path);
+    if (ends_with(path, "meta.json")) return rd_sog_load_folder(ctx, path, out);
+    char *data = NULL;
+    size_t size = 0;
+    rd_result r = rd_read_file(ctx, path, &data, &size);
+    if (r != RD_OK) return r;
+    r = decode(ctx, path, (const unsigned char *)data, size, spz_frame, on_device, out);
+    free(data);
+    return r;
+}
 
 rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_load_desc *desc, rd_scene **out)
 {
@@ -97,27 +116,10 @@ rd_result rd_scene_load_with(rd_context *ctx, const char *path, const rd_scene_l
     if (spz_frame < 0)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT,
                        "%s: spz_frame \"%s\": not a frame (%s)", path, desc->spz_frame, FRAME_HELP);
-    /* an unbundled SOG: its folder or its meta.json (JSON of its own, named by that name) */
-    char meta[4400];
     bool on_device = desc && desc->memory == RD_MEMORY_DEVICE;
     if (desc && desc->memory != RD_MEMORY_HOST && !on_device)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "%s: rd_scene_load_desc.memory %d is neither host nor device", path, (int)desc->memory);
-    rd_result r;
-    if (rd_dir_exists(path) && rd_path_join(meta, sizeof meta, path, "meta.json") && rd_file_exists(meta)) {
-        r = rd_sog_load_folder(ctx, path, out);
-        return r == RD_OK && on_device ? to_device(ctx, path, out) : r;
-    }
-    if (rd_dir_exists(path)) return rd_fail(ctx, RD_ERROR_IO, "%s: is a folder, not a scene file (nor a SOG folder with meta.json)", path);
-    if (ends_with(path, "meta.json")) {
-        r = rd_sog_load_folder(ctx, path, out);
-        return r == RD_OK && on_device ? to_device(ctx, path, out) : r;
-    }
-    char *data = NULL;
-    size_t size = 0;
-    r = rd_read_file(ctx, path, &data, &size);
-    if (r != RD_OK) return r;
-    r = decode(ctx, path, (const unsigned char *)data, size, spz_frame, on_device, out);
-    free(data);
+    rd_result r = load(ctx, path, spz_frame, on_device, out);
     return r == RD_OK && on_device ? to_device(ctx, path, out) : r;
 }
 

@@ -300,11 +300,11 @@ rd_result rd_scene_device_alloc(rd_context *ctx, int64_t count, int sh_degree, r
         r = rd_buffer_alloc(ctx, floats[k] ? floats[k] * sizeof(float) : 16, (void **)to[k], &memory);
     }
     if (r != RD_OK) {
-        rd_result code = r;
-        char why[512];
-        snprintf(why, sizeof why, "%s", rd_last_error(ctx));
         rd_gaussians_destroy(s); /* the buffers made so far; NULL ones are no-ops */
-        return rd_fail(ctx, code, "device memory for %lld Gaussians of SH degree %d: %s", (long long)count, sh_degree, why);
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "device memory for %lld Gaussians of SH degree %d", (long long)count, sh_degree);
+        rd_error_prefix(ctx, prefix);
+        return r;
     }
     snprintf(s->format, sizeof s->format, "device-arrays");
     *out = s;

@@ -3,8 +3,6 @@
    driving a trainer asks between its steps. */
 #include "../renderer/internal.h"
 
-#include <stdio.h>
-
 /* One view: rendered at its time on background, against its photo composited on it. */
 static rd_result evaluate_view(rd_context *ctx, const rd_scene *scene, const rd_train_view *view, int k, const float background[3],
                                rd_metrics *out)
@@ -14,12 +12,14 @@ static rd_result evaluate_view(rd_context *ctx, const rd_scene *scene, const rd_
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_evaluate: view %d has no photo", k);
     if (photo->width != view->camera.width || photo->height != view->camera.height)
         return rd_fail(ctx, RD_ERROR_INVALID_ARGUMENT, "rd_scene_evaluate: view %d: the photo is %dx%d, its camera %dx%d", k,
-                              photo->width, photo->height, view->camera.width, view->camera.height);
+                       photo->width, photo->height, view->camera.width, view->camera.height);
     rd_image render = {0}, truth = {0};
     rd_result r = rd_image_alloc(photo->width, photo->height, 4, &render);
+    if (r != RD_OK) return rd_fail(ctx, r, "rd_scene_evaluate: view %d: out of memory for its %dx%d render", k, photo->width, photo->height);
     rd_render_desc desc = {.background = {background[0], background[1], background[2]}, .time = view->time};
-    if (r == RD_OK) r = rd_render(ctx, scene, &view->camera, &desc, &(rd_framebuffer){.color = render.pixels});
-    if (r == RD_OK) r = rd_image_composite(photo, background, &truth);
+    r = rd_render(ctx, scene, &view->camera, &desc, &(rd_framebuffer){.color = render.pixels});
+    if (r == RD_OK && (r = rd_image_composite(photo, background, &truth)) != RD_OK)
+        r = rd_fail(ctx, r, "rd_scene_evaluate: view %d: its photo could not be composited on the background", k);
     if (r == RD_OK) r = rd_image_compare(ctx, &render, &truth, out);
     rd_image_free(&truth), rd_image_free(&render);
     return r;
