@@ -100,7 +100,10 @@ void feature_scene_free(feature_scene *s)
     memset(s, 0, sizeof *s);
 }
 
-int feature_scene_ids(rd_context *ctx, const feature_scene *s, const rd_camera *camera, int32_t *ids)
+/* A field of one slot a Gaussian and level naming its id at that grouping (the floor's
+   after the grouping's ids), weight 1, over codebooks (NULL: zero rows of dim). */
+enum { ID_ROWS = 17 };
+static int id_field(rd_context *ctx, int dim, const float *codebooks, rd_feature_field **out)
 {
     int64_t objects = SUBPARTS * PER_SUBPART, n = objects + FLOOR_SIDE * FLOOR_SIDE;
     uint8_t *indices = malloc((size_t)n * 3);
@@ -111,10 +114,32 @@ int feature_scene_ids(rd_context *ctx, const feature_scene *s, const rd_camera *
         indices[3 * i + 2] = (uint8_t)(i < objects ? subpart / 4 : 4);
         weights[3 * i] = weights[3 * i + 1] = weights[3 * i + 2] = 1.0f;
     }
-    enum { L = 17 };
+    int failed = rd_feature_field_create(ctx, &(rd_feature_field_desc){.count = n, .levels = 3, .codebook_size = ID_ROWS, .slots = 1,
+                                                                       .dim = dim, .indices = indices, .weights = weights,
+                                                                       .codebooks = codebooks}, out) != RD_OK;
+    free(indices), free(weights);
+    return failed;
+}
+
+int feature_scene_exact_field(rd_context *ctx, const feature_scene *s, rd_feature_field **out)
+{
+    float *codebooks = calloc((size_t)3 * ID_ROWS * s->dim, sizeof(float));
+    static const int firsts[3] = {0, 16, 24}, counts[3] = {16, 8, 4};
+    size_t row_bytes = (size_t)s->dim * sizeof(float);
+    for (int l = 0; l < 3; l++) {
+        memcpy(codebooks + (size_t)l * ID_ROWS * s->dim, s->vectors + (size_t)firsts[l] * s->dim, (size_t)counts[l] * row_bytes);
+        memcpy(codebooks + (size_t)(l * ID_ROWS + counts[l]) * s->dim, s->floor + (size_t)l * s->dim, row_bytes);
+    }
+    int failed = id_field(ctx, s->dim, codebooks, out);
+    free(codebooks);
+    return failed;
+}
+
+int feature_scene_ids(rd_context *ctx, const feature_scene *s, const rd_camera *camera, int32_t *ids)
+{
+    enum { L = ID_ROWS };
     rd_feature_field *onehot = NULL;
-    int failed = rd_feature_field_create(ctx, &(rd_feature_field_desc){.count = n, .levels = 3, .codebook_size = L, .slots = 1, .dim = 1,
-                                                                       .indices = indices, .weights = weights}, &onehot) != RD_OK;
+    int failed = id_field(ctx, 1, NULL, &onehot);
     size_t P = (size_t)camera->width * camera->height;
     float *W = malloc(P * 3 * L * sizeof(float));
     if (!failed) failed = rd_render_features(ctx, s->scene, onehot, camera, NULL, &(rd_feature_target){.coefficients = W}) != RD_OK;
@@ -127,7 +152,7 @@ int feature_scene_ids(rd_context *ctx, const feature_scene *s, const rd_camera *
             ids[l * P + p] = W[(p * 3 + l) * L + best] >= 0.5f ? best : -1;
         }
     rd_feature_field_destroy(onehot);
-    free(indices), free(weights), free(W);
+    free(W);
     return failed;
 }
 

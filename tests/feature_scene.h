@@ -34,6 +34,9 @@ int feature_scene_make(rd_context *ctx, int dim, int train_count, int test_count
 void feature_scene_free(feature_scene *s);
 /* Per pixel of the camera's view the id (or -1) at each grouping: 3 planes of width*height. */
 int feature_scene_ids(rd_context *ctx, const feature_scene *s, const rd_camera *camera, int32_t *ids);
+/* The field the training aims at: each Gaussian holds its own id's vector at each
+   grouping. Its masks are the most the segmentation protocol can recover in a view. */
+int feature_scene_exact_field(rd_context *ctx, const feature_scene *s, rd_feature_field **out);
 /* Writes dir/transforms_{train,test}.json, the PNGs, language_features/ for every view,
    and dir/queries.npy (the vectors) and dir/negatives.npy. Returns 0 on success. */
 int feature_scene_write(rd_context *ctx, const feature_scene *s, const char *dir);

@@ -482,18 +482,52 @@ static void test_filters(test_rng *r)
     free(features), free(rgb);
 }
 
+/* Each query's IoU in held-out view v by the spec's segmentation protocol (-1 where its id
+   covers under 2% of the view), and the level the field chose for it. */
+static int mask_ious(rd_context *ctx, const feature_scene *fs, const rd_feature_field *field, int v, double *iou, int *levels)
+{
+    const rd_camera *camera = &fs->test[v];
+    size_t P = (size_t)camera->width * camera->height;
+    float *relevancy = malloc(P * FEATURE_SCENE_IDS * sizeof(float)), *smooth = malloc(P * sizeof(float));
+    int32_t *ids = malloc(3 * P * sizeof(int32_t));
+    uint8_t *mask = malloc(P);
+    rd_feature_render_desc desc = {.queries = fs->vectors, .query_count = FEATURE_SCENE_IDS, .negatives = fs->negatives,
+                                   .negative_count = FEATURE_SCENE_NEGATIVES};
+    int failed = !relevancy || !smooth || !ids || !mask || feature_scene_ids(ctx, fs, camera, ids) != 0 ||
+                 rd_render_features(ctx, fs->scene, field, camera, &desc, &(rd_feature_target){.relevancy = relevancy, .query_levels = levels}) != RD_OK;
+    for (int q = 0; q < FEATURE_SCENE_IDS && !failed; q++) {
+        int level = feature_scene_level(q), id = feature_scene_id(q);
+        size_t area = 0, both = 0, either = 0;
+        for (size_t p = 0; p < P; p++) area += ids[(level - 1) * P + p] == id;
+        iou[q] = -1.0;
+        if (area < P / 50) continue;
+        failed = rd_relevancy_smooth(relevancy + q * P, camera->width, camera->height, smooth) != RD_OK ||
+                 rd_relevancy_mask(smooth, camera->width, camera->height, mask) != RD_OK;
+        for (size_t p = 0; p < P; p++) {
+            bool in = ids[(level - 1) * P + p] == id;
+            both += in && mask[p], either += in || mask[p];
+        }
+        iou[q] = (double)both / (double)either;
+    }
+    free(relevancy), free(smooth), free(ids), free(mask);
+    return failed;
+}
+
 /* The real test without CLIP: train from LangSplat-layout files of the synthetic scene,
    query the held-out views with the ids' own vectors; each object's relevancy mask (the
    spec's segmentation protocol) must recover its id mask with IoU >= 0.9, at the right
-   level. Parts and subparts border each other inside an object, where a pixel a quarter
-   covered by one already gives it a relevancy near 1 (phi is normalised): their masks grow
-   by that band, so they are held to IoU >= 0.7 (0.75-0.79 the worst measured). 150 steps
-   (10 + 140): objects 0.932 and parts 0.767 at worst (300 steps gave 0.941 and 0.741; 100
-   fail, 0.923 and 0.647). The sanitizer build trains 20 steps and checks the loss only:
-   its memory checks need every call here run once, not a trained field (the steps repeat
-   one path; 150 took 47 s there), and the release build checks the recovery. On CUDA (where
-   there is a device) the same, and a checkpoint of the trained state, loaded into a second
-   trainer, gives the same field: the state crosses between host and device whole. */
+   level. Parts and subparts are judged against the exact field (each Gaussian its own id's
+   vector) through the same protocol, within 0.1 of it: that field itself reaches only
+   0.79 on their worst mask at this size (0.82 at 4x and 8x: thin slivers of parts seen
+   edge-on, where a pixel of border on each side is a large share, and a pixel a quarter
+   covered already gives phi.t near 1 once phi is normalised), so no training could meet
+   0.9 there; the trained field's worst falls 0.075 short of it. 150 steps (10 + 140):
+   objects 0.932 and parts 0.767 at worst (300 steps gave 0.941 and 0.741; 100 fail, 0.923
+   and 0.647). The sanitizer build trains 20 steps and checks the loss only: its memory
+   checks need every call here run once, not a trained field (the steps repeat one path;
+   150 took 47 s there), and the release build checks the recovery. On CUDA (where there is
+   a device) the same, and a checkpoint of the trained state, loaded into a second trainer,
+   gives the same field: the state crosses between host and device whole. */
 static void test_recovery(rd_backend backend)
 {
     rd_context *ctx;
@@ -553,50 +587,40 @@ static void test_recovery(rd_backend backend)
         rd_feature_field_destroy(loaded);
         rd_feature_trainer_destroy(again);
     }
-    size_t P = (size_t)fs.test[0].width * fs.test[0].height;
-    float *relevancy = malloc(P * FEATURE_SCENE_IDS * sizeof(float)), *smooth = malloc(P * sizeof(float));
-    int levels[FEATURE_SCENE_IDS];
-    int32_t *ids = malloc(3 * P * sizeof(int32_t));
-    uint8_t *mask = malloc(P);
-    double worst_object = 1.0, worst_part = 1.0;
+    rd_feature_field *exact = NULL;
+    CHECK(feature_scene_exact_field(ctx, &fs, &exact) == 0);
+    double worst_object = 1.0, worst_part = 1.0, worst_exact = 1.0, worst_shortfall = 0.0;
     int judged = 0, wrong_level = 0;
-    for (int v = 0; field && v < fs.test_count; v++) {
-        CHECK(feature_scene_ids(ctx, &fs, &fs.test[v], ids) == 0);
-        rd_feature_render_desc desc = {.queries = fs.vectors, .query_count = FEATURE_SCENE_IDS, .negatives = fs.negatives,
-                                       .negative_count = FEATURE_SCENE_NEGATIVES};
-        CHECK_OK(rd_render_features(ctx, fs.scene, field, &fs.test[v], &desc,
-                                    &(rd_feature_target){.relevancy = relevancy, .query_levels = levels}));
+    for (int v = 0; field && exact && v < fs.test_count; v++) {
+        double iou[FEATURE_SCENE_IDS], ceiling[FEATURE_SCENE_IDS];
+        int levels[FEATURE_SCENE_IDS], exact_levels[FEATURE_SCENE_IDS];
+        CHECK(mask_ious(ctx, &fs, field, v, iou, levels) == 0);
+        CHECK(mask_ious(ctx, &fs, exact, v, ceiling, exact_levels) == 0);
         for (int q = 0; q < FEATURE_SCENE_IDS; q++) {
+            if (iou[q] < 0) continue; /* hidden or nearly so in this view */
             int level = feature_scene_level(q), id = feature_scene_id(q);
-            size_t area = 0, both = 0, either = 0;
-            for (size_t p = 0; p < P; p++) area += ids[(level - 1) * P + p] == id;
-            if (area < P / 50) continue; /* hidden or nearly so in this view */
-            CHECK_OK(rd_relevancy_smooth(relevancy + q * P, fs.test[v].width, fs.test[v].height, smooth));
-            CHECK_OK(rd_relevancy_mask(smooth, fs.test[v].width, fs.test[v].height, mask));
-            for (size_t p = 0; p < P; p++) {
-                bool in = ids[(level - 1) * P + p] == id;
-                both += in && mask[p], either += in || mask[p];
-            }
-            double iou = (double)both / (double)either;
-            double need = level == 3 ? 0.9 : 0.7; /* objects; their parts and subparts share borders (see above) */
-            worst_object = level == 3 ? fmin(worst_object, iou) : worst_object;
-            worst_part = level < 3 ? fmin(worst_part, iou) : worst_part;
+            double need = level == 3 ? 0.9 : ceiling[q] - 0.1; /* see above */
+            worst_object = level == 3 ? fmin(worst_object, iou[q]) : worst_object;
+            worst_part = level < 3 ? fmin(worst_part, iou[q]) : worst_part;
+            worst_exact = level < 3 ? fmin(worst_exact, ceiling[q]) : worst_exact;
+            worst_shortfall = level < 3 ? fmax(worst_shortfall, ceiling[q] - iou[q]) : worst_shortfall;
             judged++;
             wrong_level += levels[q] != level;
-            if (iou < need || levels[q] != level)
-                printf("  view t_%d, level %d id %d (%zu pixels): IoU %.3f at level %d\n", v, level, id, area, iou, levels[q]);
+            if (iou[q] < need || levels[q] != level)
+                printf("  view t_%d, level %d id %d: IoU %.3f at level %d (the exact field's %.3f)\n", v, level, id, iou[q], levels[q],
+                       ceiling[q]);
+            CHECK(TEST_SANITIZED || iou[q] >= need);
         }
     }
-    printf("  feature recovery: %d id masks judged; the worst IoU of an object %.3f, of a part or subpart %.3f\n", judged,
-           worst_object, worst_part);
+    printf("  feature recovery: %d id masks judged; the worst IoU of an object %.3f, of a part or subpart %.3f (the exact field's "
+           "worst %.3f; the most a mask falls short of it %.3f)\n", judged, worst_object, worst_part, worst_exact, worst_shortfall);
     CHECK(judged >= 30);
-    CHECK(TEST_SANITIZED || worst_object >= 0.9);
-    CHECK(TEST_SANITIZED || worst_part >= 0.7);
     CHECK(TEST_SANITIZED || wrong_level == 0);
+    rd_feature_field_destroy(exact);
     rd_feature_field_destroy(field);
     rd_feature_trainer_destroy(trainer);
     for (int k = 0; k < train_count; k++) rd_language_features_free(&lf[k]);
-    free(lf), free(views), free(relevancy), free(smooth), free(ids), free(mask);
+    free(lf), free(views);
     feature_scene_free(&fs);
     rd_context_destroy(ctx);
 }
