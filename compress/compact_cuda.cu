@@ -9,7 +9,7 @@
 
 enum { THREADS = 256 };
 
-__global__ void gather_kernel(compact_gather_args a)
+static __global__ void gather_kernel(compact_gather_args a)
 {
     uint64_t t = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= a.start[RD_COMPACT_GATHER_ARRAYS]) return;
