@@ -103,21 +103,10 @@ __device__ rd_nerf_ray camera_ray(const view_params &v, long long p)
     return ray;
 }
 
-/* rd_occupancy_march_view's start with jitter 0 (a render's): the largest cascade's entry,
-   nudged inside. */
+/* rd_occupancy_march_view's start with jitter 0 (a render's). */
 __device__ void march_start(int cascades, const rd_nerf_ray &ray, float t_min, float t_max, ray_state &s)
 {
-    double half = 0.5 * (double)(1 << (cascades - 1)), enter = t_min, leave = t_max;
-    for (int a = 0; a < 3; a++) {
-        double lo = 0.5 - half, hi = 0.5 + half;
-        if (ray.dir[a] == 0.0f) {
-            if (ray.origin[a] <= lo || ray.origin[a] >= hi) leave = -INFINITY;
-            continue;
-        }
-        double t0 = (lo - ray.origin[a]) / ray.dir[a], t1 = (hi - ray.origin[a]) / ray.dir[a];
-        enter = fmax(enter, fmin(t0, t1)), leave = fmin(leave, fmax(t0, t1));
-    }
-    s.t = enter + rd_occupancy_dmul(1e-6, half), s.leave = leave;
+    s.t = rd_occupancy_start(cascades, ray.origin, ray.dir, t_min, t_max, &s.leave);
 }
 
 /* rd_occupancy_march_view's loop with jitter 0, resumed at s and left after `steps`
@@ -154,7 +143,9 @@ __device__ int march_steps(const rd_occupancy_view &g, const rd_nerf_ray &ray, r
         }
         double cascade_size = (double)(1 << c), block = cascade_size * (double)(1 << k) / RD_OCCUPANCY_SIDE, low[3];
         for (int a = 0; a < 3; a++) low[a] = 0.5 - 0.5 * cascade_size + (double)((i[a] >> k) << k) / RD_OCCUPANCY_SIDE * cascade_size;
-        double next = rd_occupancy_exit(origin, dir, low, block) + rd_occupancy_dmul(1e-6, block);
+        int axis;
+        double next = rd_occupancy_exit(origin, dir, low, block, &axis);
+        next += rd_occupancy_nudge(block, dir[axis]);
         t = next > t ? next : t + RD_OCCUPANCY_DT_MIN;
     }
     s.t = t;

@@ -18,8 +18,11 @@
    double (nerf_march.glsl), so that where the device's double division is IEEE (lavapipe)
    the samples are the CPU's bit for bit; the field's features, networks and SH are
    summed in the CPU's order in fp32, so that only exp (density, sigmoid, alpha) differs
-   from libm's by a few ulp (tests/ops_nerf_field.c gives the bounds). The march needs
-   shaderFloat64: a device without it gets RD_ERROR_UNSUPPORTED saying so.
+   from libm's by a few ulp (tests/ops_nerf_field.c gives the bounds). A device without
+   shaderFloat64 (Intel's Arc, Apple's GPUs through MoltenVK) marches with t in float
+   (nerf_render_single.comp, or asked: rd_tuning.vk_nerf_march): the same samples as the
+   CPU's but where a far camera's float t runs out of bits (nerf_march.glsl), t within
+   float rounding (the harness's "vulkan (NeRF march in single precision)" row).
 
    Networks: the shared-memory path (nerf_field.glsl): a tile's activations in shared
    memory (8 KiB), each layer a product of the tile and the weights, read from their
@@ -40,6 +43,9 @@ static const uint32_t render_spv[] = {
    summed over workgroups (the march, the field's tiles, the compositing) */
 static const uint32_t profile_spv[] = {
 #include "nerf_render_profile.comp.inc"
+};
+static const uint32_t single_spv[] = {
+#include "nerf_render_single.comp.inc"
 };
 
 enum {
@@ -78,6 +84,7 @@ typedef struct nerf_vk_frame {
     rd_vk_pipeline render[ROW_CLASSES]; /* made when a field first needs one */
     rd_vk_pipeline profile[ROW_CLASSES]; /* the timed kernel's */
     bool profiling;                      /* RADIANT_NERF_VK_PROFILE set, and the device has the clock */
+    bool single;                         /* the march in float (single_spv): no shaderFloat64, or asked */
     uint64_t uid;            /* the scene whose copies these are; 0: none */
     rd_vk_buffer params, bits, weights; /* weights: both networks', each layer's W transposed */
     uint32_t bit_offset[RD_OCCUPANCY_LEVELS];
@@ -110,14 +117,12 @@ static rd_result get_frame(rd_context *ctx, nerf_vk_frame **out)
     void **slot = rd_context_slot(ctx, RD_SCENE_NERF);
     if (!*slot) {
         rd_vk_state *vk = rd_vk(ctx);
-        /* checked before building the pipeline: its SPIR-V declares Float64 */
-        if (!vk->shader_float64)
-            return rd_fail(ctx, RD_ERROR_UNSUPPORTED, "NeRF render (vulkan): %s has no shaderFloat64, which the occupancy "
-                           "march needs (it keeps t in double, occupancy.h); use the cpu or cuda backend", vk->name);
         nerf_vk_frame *f = calloc(1, sizeof *f);
         if (!f) return rd_fail(ctx, RD_ERROR_OUT_OF_MEMORY, "NeRF render (vulkan): out of memory");
         f->view.host = f->readback.host = true;
-        f->profiling = getenv("RADIANT_NERF_VK_PROFILE") && vk->shader_clock;
+        /* the double march's SPIR-V declares Float64, which a device without it refuses */
+        f->single = !vk->shader_float64 || ctx->tuning.vk_nerf_march == RD_NERF_MARCH_SINGLE;
+        f->profiling = getenv("RADIANT_NERF_VK_PROFILE") && vk->shader_clock && !f->single;
         rd_result r = rd_vk_timers_create(ctx, stage_names, 1, &f->timers);
         if (r != RD_OK) {
             rd_nerf_vk_free_state(ctx, f);
@@ -150,6 +155,7 @@ static rd_result pipeline_for(rd_context *ctx, nerf_vk_frame *f, const rd_nerf_f
         const VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = sizeof(uint32_t)};
         const VkSpecializationInfo spec = {.mapEntryCount = 1, .pMapEntries = &entry, .dataSize = sizeof(uint32_t), .pData = &ROW_WIDTHS[k]};
         rd_vk_shader shader = f->profiling ? (rd_vk_shader){p, profile_spv, sizeof profile_spv, "nerf_render_profile", &spec}
+                              : f->single  ? (rd_vk_shader){p, single_spv, sizeof single_spv, "nerf_render_single", &spec}
                                            : (rd_vk_shader){p, render_spv, sizeof render_spv, "nerf_render", &spec};
         rd_result r = rd_vk_pipeline_create(ctx, &shader);
         if (r != RD_OK) return r;

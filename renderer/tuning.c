@@ -19,11 +19,13 @@ void rd_tuning_from_env(rd_tuning *t)
                              *const ranks[] = {"ballots", "partitioned"}, *const emits[] = {"pairs", "blocks"},
                              *const long_tiles[] = {"0", "all"}, *const off_on[] = {"0", "1"},
                              *const blends[] = {"sparse", "dense"}, *const relevancies[] = {"gram", "decode"},
-                             *const decodes[] = {"cores", "tensor"}, *const sums[] = {"scatter", "tensor"};
+                             *const decodes[] = {"cores", "tensor"}, *const sums[] = {"scatter", "tensor"},
+                             *const marches[] = {"double", "single"};
     setting("RADIANT_VK_TILE_ORDER", orders, 2, &t->vk_tile_order);
     setting("RADIANT_VK_SORT_PATH", paths, 2, &t->vk_sort_path);
     setting("RADIANT_VK_SORT_RANK", ranks, 2, &t->vk_sort_rank);
     setting("RADIANT_VK_EMIT", emits, 2, &t->vk_emit);
+    setting("RADIANT_VK_NERF_MARCH", marches, 2, &t->vk_nerf_march);
     setting("RADIANT_CUDA_LONG_TILES", long_tiles, 2, &t->cuda_long_tiles);
     setting("RADIANT_CUDA_DEPENDENT_LAUNCH", off_on, 2, &t->cuda_dependent_launch);
     setting("RADIANT_FEATURE_BLEND", blends, 2, &t->feature_blend);

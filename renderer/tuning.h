@@ -22,6 +22,7 @@ enum { RD_FEATURE_BLEND_SPARSE = 1, RD_FEATURE_BLEND_DENSE };      /* rd_tuning.
 enum { RD_RELEVANCY_GRAM = 1, RD_RELEVANCY_DECODE };               /* rd_tuning.feature_relevancy */
 enum { RD_FEATURE_DECODE_CORES = 1, RD_FEATURE_DECODE_TENSOR };    /* rd_tuning.cuda_feature_decode */
 enum { RD_FEATURE_SUM_SCATTER = 1, RD_FEATURE_SUM_TENSOR };        /* rd_tuning.cuda_feature_sum */
+enum { RD_NERF_MARCH_DOUBLE = 1, RD_NERF_MARCH_SINGLE };           /* rd_tuning.vk_nerf_march */
 
 typedef struct rd_tuning {
     /* Vulkan */
@@ -37,6 +38,9 @@ typedef struct rd_tuning {
     int vk_emit;             /* the splat emission: a thread a pair (emit.comp, the default) or a group a
                                 block of Gaussians (emit_blocks.comp); splat_vk.c's emit_blocks;
                                 RADIANT_VK_EMIT=pairs|blocks */
+    int vk_nerf_march;       /* the NeRF march's t in double (the CPU's bits: the default where the
+                                device has shaderFloat64) or float (nerf/render_vk.c: devices
+                                without it); RADIANT_VK_NERF_MARCH=double|single */
     int vk_sort_wait_budget; /* the look-back's budget (radix_scatter.comp's WAIT_BUDGET); < 0:
                                 none at all; RADIANT_VK_SORT_WAIT_BUDGET=N */
     int vk_fence_spin_us;    /* microseconds the host polls a submission's fence before it sleeps

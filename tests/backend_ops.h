@@ -8,6 +8,7 @@
 #define RD_BACKEND_OPS_H
 
 #include "test_util.h"
+#include "../renderer/tuning.h"
 
 #include <stddef.h>
 
@@ -25,6 +26,7 @@ typedef struct op_env {
     const char *name;   /* its row in the table of backends */
     bool gpu;           /* not the CPU backend */
     bool variant;       /* a second run of a backend with other tuning: the small cases only */
+    const rd_tuning *tuning; /* that tuning (zero: the device's defaults) */
     bool reduced;       /* a software device or the sanitizer build: large cases cut (each row says how) */
     op_tolerance tol;   /* the row's tolerance on this backend (zero on the CPU: exact) */
 } op_env;

@@ -47,9 +47,8 @@
    opaque; 6 frames up to 1100x1000): colour and alpha within 6.3e-4, relative L2 under
    1.4e-4, depth within 8e-4 (1.2e-4 relative L2), contributors equal at every pixel.
 
-   nerf render on Vulkan (nerf/render_vk.c; devices with shaderFloat64, which the march
-   needs; on lavapipe the cases are those above with the last cut to 110x100, and in the
-   sanitizer build the others at half each side too): the rays
+   nerf render on Vulkan (nerf/render_vk.c; on lavapipe the cases are those above with the
+   last cut to 110x100, and in the sanitizer build the others at half each side too): the rays
    and the march spell out the CPU's roundings with t in double, so the samples are the
    CPU's bit for bit where the device's divisions and square root are IEEE (lavapipe's
    are); the features, both networks and the SH are fp32 sums in the CPU's order without
@@ -62,14 +61,15 @@
    alpha within 1.8e-4 (relative L2 under 2.3e-5), depth within 2e-4, contributors equal at
    every pixel. A GPU whose float division or square root is not IEEE (Vulkan allows
    2.5 ulp) could put a ray an ulp off and march it elsewhere at a cell's face; these
-   bounds would then say so. */
+   bounds would then say so. The variant row "vulkan (NeRF march in single precision)"
+   runs the same cases with the march in float, as devices without shaderFloat64 do
+   (nerf_march.glsl: its leaps land past faces by more than any float rounding, t a
+   compensated sum), held to the same bounds: the samples are the CPU's but for a rare
+   pixel, one sample more or less (lavapipe: 6 of 6 cases, 1 such pixel). */
 #include "backend_ops.h"
 #include "../compress/conventions.h"
 #include "compare.h"
 #include "../nerf/scene.h"
-#ifdef RADIANT_TEST_VULKAN
-#include "radiant_vulkan.h"
-#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -324,23 +324,13 @@ typedef struct render_outputs {
     uint32_t *contrib;
 } render_outputs;
 
-/* The backends with a NeRF frame: the CPU, CUDA, and Vulkan where the device has doubles
-   (render_vk.c refuses the others with RD_ERROR_UNSUPPORTED, saying why). */
-static bool nerf_frame_backend(const op_env *env)
+/* Every backend renders NeRFs (Vulkan's march in double where the device has shaderFloat64,
+   else in float: render_vk.c); of the variant rows, the one asking for the float march. */
+static int render_cases(const op_env *env)
 {
-#ifdef RADIANT_TEST_VULKAN
-    rd_vulkan_device device;
-    if (rd_context_backend(env->ctx) == RD_BACKEND_VULKAN && rd_vulkan_get_device(env->ctx, &device) == RD_OK) {
-        VkPhysicalDeviceFeatures features;
-        vkGetPhysicalDeviceFeatures(device.physical, &features);
-        if (!features.shaderFloat64) printf("  %s: nerf render: the device has no shaderFloat64, no case runs\n", env->name);
-        return features.shaderFloat64 == VK_TRUE;
-    }
-#endif
-    return op_cpu_or_cuda(env);
+    bool float_march = env->tuning && env->tuning->vk_nerf_march == RD_NERF_MARCH_SINGLE;
+    return !env->variant || float_march ? RENDER_CASES : 0;
 }
-
-static int render_cases(const op_env *env) { return nerf_frame_backend(env) && !env->variant ? RENDER_CASES : 0; }
 
 /* Blocks of 8^3 cells occupied with probability `fill` in the inner cascade (within `reach`
    of its centre, in cells), a sparser few in the outer ones; bits rebuilt. */

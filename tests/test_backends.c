@@ -89,6 +89,8 @@ static const backend_config CONFIGS[] = {
        choose_sort_rank; refused where the device has no VK_NV_shader_subgroup_partitioned)
        rather than the default's eight ballots */
     {"vulkan (sort ranked by subgroupPartitionNV)", RD_BACKEND_VULKAN, 0, {.vk_sort_rank = RD_SORT_RANK_PARTITIONED}, true},
+    /* the NeRF march with t in float, as devices without shaderFloat64 run it (nerf/render_vk.c) */
+    {"vulkan (NeRF march in single precision)", RD_BACKEND_VULKAN, 0, {.vk_nerf_march = RD_NERF_MARCH_SINGLE}, true},
     /* the emission kernel that large scenes take (splat_cuda.cu's emit_items) */
     {"cuda (two Gaussians an emission thread)", RD_BACKEND_CUDA, 0, {.cuda_emit_items = 2}, true},
     /* the blend in two launches, the longest tiles alone on an SM (splat_cuda.cu's blend_part),
@@ -219,7 +221,7 @@ int main(void)
             continue;
         }
         op_env env = {.ctx = ctx, .name = cfg->name, .gpu = cfg->backend != RD_BACKEND_CPU, .variant = cfg->small_only,
-                      .reduced = software || TEST_SANITIZED};
+                      .tuning = &cfg->tuning, .reduced = software || TEST_SANITIZED};
         for (size_t k = 0; k < sizeof OPS / sizeof OPS[0]; k++) run_op(OPS[k], env, ref, ref_threads, seed);
         ran++;
         rd_context_destroy(ctx);

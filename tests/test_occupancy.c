@@ -99,7 +99,7 @@ static void test_march(test_rng *r)
     float box_lo = (float)c0 / 128, box_hi = (float)c1 / 128;
     enum { MAX = 1024 };
     rd_march_sample *s = malloc(sizeof(rd_march_sample) * MAX);
-    int bad_place = 0, bad_step = 0, bad_cover = 0, hits = 0, misses_with_samples = 0;
+    int bad_place = 0, bad_step = 0, bad_cover = 0, hits = 0, misses_with_samples = 0, late = 0;
     for (int n = 0; n < 300; n++) {
         float o[3], target[3], d[3], len = 0.0f;
         for (int a = 0; a < 3; a++) {
@@ -134,11 +134,16 @@ static void test_march(test_rng *r)
             bad_step += s[i].dt != RD_OCCUPANCY_DT_MIN || (i > 0 && !(s[i].t > s[i - 1].t));
             covered += s[i].dt;
         }
+        /* the first sample where the ray enters the box: a leap lands just past the face it
+           crosses (rd_occupancy_nudge), not dt_min on where its float position rounded back
+           onto that face (which half the rays, those leaving through low faces, did) */
+        late += hit && t1 - t0 > RD_OCCUPANCY_DT_MIN && (count == 0 || s[0].t - t0 > 0.5f * RD_OCCUPANCY_DT_MIN);
         if (hit && fabsf(covered - (t1 - t0)) > 2.0f * RD_OCCUPANCY_DT_MIN + 1e-4f && bad_cover++ < 5)
             fprintf(stderr, "  ray %d: samples cover %g of the box's chord %g\n", n, covered, t1 - t0);
     }
-    if (!CHECK(bad_place == 0 && bad_step == 0 && bad_cover == 0 && misses_with_samples == 0 && hits > 100))
-        fprintf(stderr, "  %d samples outside occupied cells, %d bad steps, %d rays uncovered, %d misses with samples, %d hits\n", bad_place, bad_step, bad_cover, misses_with_samples, hits);
+    printf("  march: %d of %d rays into the box sampled first more than dt_min / 2 past its face\n", late, hits);
+    if (!CHECK(bad_place == 0 && bad_step == 0 && bad_cover == 0 && misses_with_samples == 0 && hits > 100 && late <= hits / 50))
+        fprintf(stderr, "  %d samples outside occupied cells, %d bad steps, %d rays uncovered, %d misses with samples, %d hits, %d late\n", bad_place, bad_step, bad_cover, misses_with_samples, hits, late);
     float o[3] = {0.4f, 0.4f, -0.5f}, d[3] = {0.0f, 0.0f, 1.0f};
     CHECK(rd_occupancy_march(&g, o, d, 0.0f, 100.0f, 10, s) == 10); /* the cap */
     rd_occupancy_destroy(&g);

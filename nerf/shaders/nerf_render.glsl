@@ -18,7 +18,9 @@
 // loop's failing exit test counted too: an iteration's march RD_NERF_VK_MARCH_CAP steps
 // of RD_NERF_VK_STEP_ITERATIONS, its bookkeeping RD_NERF_VK_ITERATION_ITERATIONS, a tile
 // `tile_cost`, render_vk.c's bound) and ends the wave well before the limit.
+#ifndef RD_NERF_MARCH_SINGLE
 #extension GL_EXT_shader_explicit_arithmetic_types_float64 : require
+#endif
 #include "common.glsl"
 #include "nerf_layout.h"
 #include "nerf_field.glsl"
@@ -80,7 +82,7 @@ void main()
             m = march_start(v, ray, t_min, t_max);
             alive = true;
         } else if (state.v[11] != 0u) {
-            m.t = packDouble2x32(uvec2(state.v[0], state.v[1])), m.leave = packDouble2x32(uvec2(state.v[2], state.v[3]));
+            m = march_of_words(uvec4(state.v[0], state.v[1], state.v[2], state.v[3]));
             m.marched = int(state.v[4]);
             T = uintBitsToFloat(state.v[5]), depth = uintBitsToFloat(state.v[9]);
             rgb = vec3(uintBitsToFloat(state.v[6]), uintBitsToFloat(state.v[7]), uintBitsToFloat(state.v[8]));
@@ -163,8 +165,8 @@ void main()
         phase_end(2u);
     }
     if (started && alive) { // on in the next wave
-        uvec2 t = unpackDouble2x32(m.t), leave = unpackDouble2x32(m.leave);
-        state.v[0] = t.x, state.v[1] = t.y, state.v[2] = leave.x, state.v[3] = leave.y;
+        uvec4 words = march_words(m);
+        state.v[0] = words.x, state.v[1] = words.y, state.v[2] = words.z, state.v[3] = words.w;
         state.v[4] = uint(m.marched), state.v[5] = floatBitsToUint(T);
         state.v[6] = floatBitsToUint(rgb.x), state.v[7] = floatBitsToUint(rgb.y), state.v[8] = floatBitsToUint(rgb.z);
         state.v[9] = floatBitsToUint(depth), state.v[10] = used, state.v[11] = 1u;
