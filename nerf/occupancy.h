@@ -294,7 +294,7 @@ RD_OCCUPANCY_FN double rd_occupancy_nudge(double size, float d)
 
 /* Where the march starts: where the ray enters the largest cascade's cube (t_min where it
    starts inside), nudged past that face; `leave` gets where it leaves (below enter: no
-   samples). */
+   samples; a ray starting on the cube's face is nudged past it as one entering there). */
 RD_OCCUPANCY_FN double rd_occupancy_start(int cascades, const float origin[3], const float dir[3], float t_min, float t_max,
                                           double *leave_out)
 {
@@ -307,7 +307,7 @@ RD_OCCUPANCY_FN double rd_occupancy_start(int cascades, const float origin[3], c
             continue;
         }
         double t0 = (lo - origin[a]) / dir[a], t1 = (hi - origin[a]) / dir[a], near = fmin(t0, t1);
-        if (near > enter) enter = near, axis = a;
+        if (near >= enter) enter = near, axis = a; /* >=: a start on the face is nudged off it too */
         leave = fmin(leave, fmax(t0, t1));
     }
     *leave_out = leave;

@@ -83,7 +83,8 @@ static const uint32_t ROW_WIDTHS[ROW_CLASSES] = {64, 128, RD_NERF_VK_MAX_ROW};
 typedef struct nerf_vk_frame {
     rd_vk_pipeline render[ROW_CLASSES]; /* made when a field first needs one */
     rd_vk_pipeline profile[ROW_CLASSES]; /* the timed kernel's */
-    bool profiling;                      /* RADIANT_NERF_VK_PROFILE set, and the device has the clock */
+    bool profiling;                      /* RADIANT_NERF_VK_PROFILE set, the device has the clock, and
+                                            the march is in double (the timed kernel's) */
     bool single;                         /* the march in float (single_spv): no shaderFloat64, or asked */
     uint64_t uid;            /* the scene whose copies these are; 0: none */
     rd_vk_buffer params, bits, weights; /* weights: both networks', each layer's W transposed */

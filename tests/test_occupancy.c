@@ -162,6 +162,11 @@ static void test_march(test_rng *r)
             empty += rd_occupancy_march(&g, o, d, 0.0f, 1e9f, MAX, s) == 0;
         }
         CHECK(empty == 0);
+        /* a ray starting exactly on the cube's face (t_min at the entry, or the origin on
+           it) is nudged past it as one entering there: once left with no samples */
+        float below[3] = {0.5f, 0.5f, -0.5f}, on_face[3] = {0.5f, 0.5f, 0.0f}, up[3] = {0.0f, 0.0f, 1.0f};
+        CHECK(rd_occupancy_march(&g, below, up, 0.5f, 100.0f, MAX, s) > 500);
+        CHECK(rd_occupancy_march(&g, on_face, up, 0.0f, 100.0f, MAX, s) > 500);
         rd_occupancy_destroy(&g);
     }
     /* every cell of three cascades occupied: the step grows with t by the cone, within its clamp */

@@ -26,7 +26,8 @@
 #define RD_NERF_VK_COUNTER_PROFILE 4  /* RADIANT_NERF_VK_PROFILE's: march, field, compositing (4096 ticks) */
 #define RD_NERF_VK_COUNTERS 8
 
-/* A ray between waves, in uints: t and leave (doubles as two uints each), samples
+/* A ray between waves, in uints: the march's t and leave (nerf_march.glsl's march_words:
+   doubles as two uints each, or in float t, its compensation and leave), samples
    marched, transmittance, rgb, depth, samples composited, and 1 while it is unfinished. */
 #define RD_NERF_VK_RAY_UINTS 12
 
