@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [HARNESS...]: builds the libFuzzer harnesses with clang (build-fuzz/,
 # ASan + UBSan + float-cast-overflow) and fuzzes each (scene, dataset, colmap, image,
-# checkpoint, features, stream; all by default) for SECONDS (default 600) from its seed corpus (tests/fuzz/corpus/NAME), its
+# checkpoint, features, stream, nerf; all by default) for SECONDS (default 600) from its seed corpus (tests/fuzz/corpus/NAME), its
 # regressions and its dictionary (tests/fuzz/dict/NAME.dict). libFuzzer first replays
 # every one of those inputs, so a regression fails at once. New corpus entries go to
 # fuzz-out/NAME/corpus, findings to fuzz-out/NAME/ (crash-*, oom-*, timeout-*). A finding,
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
-harnesses=${*:-scene dataset colmap image checkpoint features stream}
+harnesses=${*:-scene dataset colmap image checkpoint features stream nerf}
 CC=${CC:-clang} cmake -S . -B build-fuzz -DRADIANT_FUZZ=ON -DRADIANT_CUDA=OFF -DRADIANT_VULKAN=OFF -DRADIANT_VIEWER=OFF \
     -DRADIANT_TESTS=OFF >/dev/null
 # the harnesses and the library only: radiant's command is no harness's (its 20 files under the
@@ -18,8 +18,8 @@ CC=${CC:-clang} cmake -S . -B build-fuzz -DRADIANT_FUZZ=ON -DRADIANT_CUDA=OFF -D
 targets=()
 for h in $harnesses; do targets+=("fuzz_$h"); done
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}" >/dev/null
-# one harness a core at a time (each is single-threaded): on CI's 2 cores the 7 harnesses take
-# 4 rounds of SECONDS instead of 7
+# one harness a core at a time (each is single-threaded): on CI's 2 cores the 8 harnesses take
+# 4 rounds of SECONDS instead of 8
 fuzz_one() {
     local h=$1 out=fuzz-out/$1
     mkdir -p "$out/corpus"
