@@ -35,7 +35,14 @@ for p in "${glvnd_packages[@]}"; do
     ls .device-cache/${p}_*.deb >/dev/null 2>&1 || (cd .device-cache && apt-get download "$p" >/dev/null 2>&1)
 done
 rm -rf .device-cache/root && for deb in .device-cache/*.deb; do dpkg -x "$deb" .device-cache/root; done
-cp -a .device-cache/root/usr/lib/x86_64-linux-gnu/*.so* .device/lib/
+# a full LEGO=1 pack (all 100 training photos) trains on CUDA and leaves the GL libraries out (2.4
+# MiB): with them it passed the 64 MiB a run carries beside the working tree (2026-12-08); the
+# loader stays (the library links it). LEGO_HALF=1 packs, which bench Vulkan too, keep them.
+if [ -n "${LEGO:-}" ] && [ -z "${LEGO_HALF:-}" ]; then
+    cp -a .device-cache/root/usr/lib/x86_64-linux-gnu/libvulkan.so* .device/lib/
+else
+    cp -a .device-cache/root/usr/lib/x86_64-linux-gnu/*.so* .device/lib/
+fi
 # the splat scenes the GPU tests and benchmarks read (7 MiB), left out of a LEGO=1 pack, which
 # would not fit in a run's 64 MiB beside them and only trains
 if [ -z "${LEGO:-}" ]; then
