@@ -483,14 +483,20 @@ static bool render_within(const char *what, const float *got, const float *want,
             nonfinite++;
             continue;
         }
+        /* a pixel whose samples differ (at most a few, each held to excused_abs) is left out of
+           the relative L2 too: on a frame mostly empty its one sample's share of alpha (0.0103,
+           the float march on lavapipe) was 0.00113 of the whole */
+        if (b.excused && b.excused[i]) {
+            worst_excused = fmax(worst_excused, fabs(g - w));
+            continue;
+        }
         num += (g - w) * (g - w), den += w * w;
-        if (b.excused && b.excused[i]) worst_excused = fmax(worst_excused, fabs(g - w));
-        else worst = fmax(worst, fabs(g - w));
+        worst = fmax(worst, fabs(g - w));
     }
     double rel = den > 0.0 ? sqrt(num / den) : sqrt(num);
     bool ok = nonfinite == 0 && worst <= b.max_abs && worst_excused <= b.excused_abs && rel <= b.rel_l2;
     if (!ok || verbose)
-        printf("    %s: largest error %.3g (bound %.3g; %.3g at pixels whose samples differ, bound %.3g), rel_l2 %.3g (bound %.3g), "
+        printf("    %s: largest error %.3g (bound %.3g; %.3g at pixels whose samples differ, bound %.3g), rel_l2 of the others %.3g (bound %.3g), "
                "%zu non-finite -> %s\n",
                what, worst, b.max_abs, worst_excused, b.excused_abs, rel, b.rel_l2, nonfinite, ok ? "ok" : "FAIL");
     return ok;
@@ -531,6 +537,10 @@ static bool render_compare(const op_env *env, const void *inputs, const void *go
        (at least one) may differ by a sample or two, no more, and such a pixel's colour is
        held to CUDA's looser bound (one sample more or less moves it by that sample's share) */
     size_t clear_allowed = pixels / 1000 > 1 ? pixels / 1000 : 1;
+    /* the float march (its variant row) meets a face's rounding more often: over 11 seeds' 5
+       cases on lavapipe at most 2 such pixels in a frame of 3,072 and 3 in 12,288; twice the
+       share, at least 2 */
+    if (env->tuning && env->tuning->vk_nerf_march == RD_NERF_MARCH_SINGLE) clear_allowed = pixels / 500 > 2 ? pixels / 500 : 2;
     bool clear_ok = clear_differ <= clear_allowed && clear_by <= 2;
     bool verbose = true; /* a few lines a case: the measured errors next to their bounds */
     printf("    frame %dx%d, %.0f samples composited, %.0f%% opaque, %.0f%% empty pixels\n", c->camera.width, c->camera.height, samples,
