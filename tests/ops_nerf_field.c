@@ -326,10 +326,11 @@ typedef struct render_outputs {
 
 /* Every backend renders NeRFs (Vulkan's march in double where the device has shaderFloat64,
    else in float: render_vk.c); of the variant rows, the one asking for the float march. */
+static bool float_march(const op_env *env) { return env->tuning && env->tuning->vk_nerf_march == RD_NERF_MARCH_SINGLE; }
+
 static int render_cases(const op_env *env)
 {
-    bool float_march = env->tuning && env->tuning->vk_nerf_march == RD_NERF_MARCH_SINGLE;
-    return !env->variant ? RENDER_CASES : float_march ? RENDER_CASES - 1 : 0; /* a variant: the small frames */
+    return !env->variant ? RENDER_CASES : float_march(env) ? RENDER_CASES - 1 : 0; /* a variant: the small frames */
 }
 
 /* Blocks of 8^3 cells occupied with probability `fill` in the inner cascade (within `reach`
@@ -540,7 +541,7 @@ static bool render_compare(const op_env *env, const void *inputs, const void *go
     /* the float march (its variant row) meets a face's rounding more often: over 11 seeds' 5
        cases on lavapipe at most 2 such pixels in a frame of 3,072 and 3 in 12,288; twice the
        share, at least 2 */
-    if (env->tuning && env->tuning->vk_nerf_march == RD_NERF_MARCH_SINGLE) clear_allowed = pixels / 500 > 2 ? pixels / 500 : 2;
+    if (float_march(env)) clear_allowed = pixels / 500 > 2 ? pixels / 500 : 2;
     bool clear_ok = clear_differ <= clear_allowed && clear_by <= 2;
     bool verbose = true; /* a few lines a case: the measured errors next to their bounds */
     printf("    frame %dx%d, %.0f samples composited, %.0f%% opaque, %.0f%% empty pixels\n", c->camera.width, c->camera.height, samples,

@@ -9,13 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void fix_checksum(uint8_t *p, size_t size)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 of all but the last 8 bytes */
-    for (size_t i = 0; i < size - 8; i++) h = (h ^ p[i]) * 1099511628211ull;
-    for (int k = 0; k < 8; k++) p[size - 8 + k] = (uint8_t)(h >> (8 * k));
-}
-
 static void render(rd_context *ctx, const rd_feature_field *field)
 {
     rd_feature_field_info info;
@@ -43,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *copy = malloc(size - 1);
         if (!copy) return 0;
         memcpy(copy, data + 1, size - 1);
-        if (size - 1 >= 16) fix_checksum(copy, size - 1);
+        if (size - 1 >= 16) fuzz_fix_checksum(copy, size - 1);
         const char *path = fuzz_file("field.rfeat", copy, size - 1);
         free(copy);
         rd_feature_field *field = NULL;

@@ -36,6 +36,13 @@ const char *fuzz_dir(void)
     return dir[0] ? dir : NULL;
 }
 
+void fuzz_fix_checksum(uint8_t *p, size_t size)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i + 8 < size; i++) h = (h ^ p[i]) * 1099511628211ull;
+    for (int k = 0; k < 8; k++) p[size - 8 + k] = (uint8_t)(h >> (8 * k));
+}
+
 const char *fuzz_file(const char *name, const uint8_t *data, size_t size)
 {
     static char path[256];

@@ -19,4 +19,9 @@ const char *fuzz_dir(void);
    that now holds the input; NULL where it cannot be written. */
 const char *fuzz_file(const char *name, const uint8_t *data, size_t size);
 
+/* The FNV-1a 64 of all but the last 8 of size (at least 8) bytes written into those 8,
+   little-endian: the trailer radiant's checksummed files (compact, .rfeat, .rnerf) end in,
+   made right so that mutations reach the checks behind it. */
+void fuzz_fix_checksum(uint8_t *p, size_t size);
+
 #endif

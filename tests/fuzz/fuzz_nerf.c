@@ -25,9 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(file, "RDNERF\r\n", 8);
     memcpy(file + 8, data + 1, body);
     memset(file + 8 + body, data[0] | 1, cascades * GRID_BYTES); /* some cells occupied */
-    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 of all but the last 8 bytes */
-    for (size_t i = 0; i < total - 8; i++) h = (h ^ file[i]) * 1099511628211ull;
-    for (int k = 0; k < 8; k++) file[total - 8 + k] = (uint8_t)(h >> (8 * k));
+    fuzz_fix_checksum(file, total);
     const char *path = fuzz_file("in.rnerf", file, total);
     free(file);
     rd_scene *scene = NULL;
